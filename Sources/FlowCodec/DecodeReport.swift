@@ -1,0 +1,30 @@
+/// What decoding one datagram produced, besides the records themselves.
+///
+/// Decoding never throws away good records: when part of a datagram is malformed the records
+/// before it are kept, the rest is skipped and ``error`` says why.
+public struct DecodeReport: Sendable, Hashable {
+    /// Protocol of the datagram, when its header could be read.
+    public var exportProtocol: ExportProtocol? = nil
+    /// Observation domain / source ID / agent sub-ID from the header.
+    public var observationDomain: UInt32 = 0
+    /// Flow records appended to the output.
+    public var flowRecords: Int = 0
+    /// Options data records consumed (sampling, interface tables …); not emitted as flows.
+    public var optionsRecords: Int = 0
+    /// Templates and options templates learned or refreshed.
+    public var templatesLearned: Int = 0
+    /// Templates withdrawn (IPFIX) .
+    public var templatesWithdrawn: Int = 0
+    /// Data sets skipped because their template is unknown or expired.
+    public var templateMisses: Int = 0
+    /// Records estimated lost from a sequence-number gap before this datagram.
+    public var estimatedLostRecords: UInt64 = 0
+    /// The sequence number went backwards or jumped too far: treated as an exporter restart.
+    public var sequenceReset: Bool = false
+    /// sFlow counter samples seen (counted, not emitted).
+    public var counterSamples: Int = 0
+    /// The first error met; records before it were kept.
+    public var error: FlowDecodingError? = nil
+
+    public init() {}
+}

@@ -1,0 +1,178 @@
+import NIOCore
+
+/// Identifies one export session: an exporter address, its observation domain (NetFlow v9
+/// source ID, IPFIX observation domain, sFlow sub-agent) and the protocol.
+public struct ExportSessionKey: Sendable, Hashable, CustomStringConvertible {
+    public var exporter: IPAddress
+    public var observationDomain: UInt32
+    public var exportProtocol: ExportProtocol
+
+    public init(exporter: IPAddress, observationDomain: UInt32, exportProtocol: ExportProtocol) {
+        self.exporter = exporter
+        self.observationDomain = observationDomain
+        self.exportProtocol = exportProtocol
+    }
+
+    public var description: String { "\(exporter)/\(observationDomain)/\(exportProtocol)" }
+}
+
+/// Decodes NetFlow v5, NetFlow v9, IPFIX and sFlow v5 datagrams into ``FlowRecord``s.
+///
+/// A value type holding all protocol state — templates, sampling announcements, sequence
+/// numbers — keyed by exporter and observation domain. It does no I/O and reads no clock: the
+/// caller passes the receive time. One decoder per receiving thread.
+///
+/// ```swift
+/// var decoder = FlowDecoder()
+/// var records: [FlowRecord] = []
+/// let report = decoder.decode(datagram, from: .v4(0xC000_0201), receivedAtMilliseconds: now, into: &records)
+/// if let error = report.error { errors[error.code, default: 0] += 1 }
+/// ```
+public struct FlowDecoder: Sendable {
+    /// Limits and overrides. The defaults suit a carrier's collector.
+    public struct Configuration: Sendable, Hashable {
+        /// A template not refreshed for this long is forgotten (RFC 7011 §8.4 template timeout for UDP).
+        public var templateTimeoutSeconds: Int64 = 1800
+        /// Templates kept per export session; more are refused (memory bound under hostile input).
+        public var maxTemplatesPerSession: Int = 1024
+        /// Fields accepted in one template; real exporters stay far below.
+        public var maxFieldsPerTemplate: Int = 512
+        /// Export sessions tracked; beyond this, the least recently seen is evicted.
+        public var maxSessions: Int = 65_536
+        /// Sampling interval per exporter, used when the exporter announces none.
+        public var samplingOverrides: [IPAddress: UInt32] = [:]
+        /// A forward jump in sequence numbers larger than this is treated as a restart, not loss.
+        public var maxPlausibleSequenceGap: UInt64 = 10_000_000
+
+        public init() {}
+    }
+
+    public var configuration: Configuration
+    /// Templates learned so far, per export session.
+    public internal(set) var templates: TemplateCache
+    /// Sequence and sampling state per export session.
+    var sessions: [ExportSessionKey: SessionState] = [:]
+    /// sFlow agent state.
+    var sflow = SFlowDecoderState()
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        self.templates = TemplateCache(
+            timeoutMilliseconds: configuration.templateTimeoutSeconds * 1000,
+            maxTemplatesPerSession: configuration.maxTemplatesPerSession
+        )
+    }
+
+    /// Decodes one datagram received from `exporter`, appending its flow records to `records`.
+    ///
+    /// - Parameters:
+    ///   - datagram: the UDP payload.
+    ///   - exporter: the datagram's source address (templates are kept per exporter).
+    ///   - now: receive time, ms since the Unix epoch; used for template expiry.
+    ///   - records: output; records are appended, never removed.
+    /// - Returns: counts and the first error, if any. Never throws: bad input is reported.
+    public mutating func decode(
+        _ datagram: ByteBuffer,
+        from exporter: IPAddress,
+        receivedAtMilliseconds now: Int64,
+        into records: inout [FlowRecord]
+    ) -> DecodeReport {
+        datagram.withUnsafeReadableBytes { bytes in
+            decode(bytes, from: exporter, receivedAtMilliseconds: now, into: &records)
+        }
+    }
+
+    /// Decodes one datagram held in raw bytes. See ``decode(_:from:receivedAtMilliseconds:into:)-(ByteBuffer,_,_,_)``.
+    public mutating func decode(
+        _ bytes: UnsafeRawBufferPointer,
+        from exporter: IPAddress,
+        receivedAtMilliseconds now: Int64,
+        into records: inout [FlowRecord]
+    ) -> DecodeReport {
+        var report = DecodeReport()
+        guard bytes.count >= 4 else {
+            report.error = .truncated(expected: 4, actual: bytes.count, "datagram header")
+            return report
+        }
+        let version = bytes.loadBigEndianUInt16(at: 0)
+        switch version {
+        case 5:
+            decodeNetFlowV5(bytes, exporter: exporter, now: now, into: &records, report: &report)
+        case 9:
+            decodeNetFlowV9(bytes, exporter: exporter, now: now, into: &records, report: &report)
+        case 10:
+            decodeIPFIX(bytes, exporter: exporter, now: now, into: &records, report: &report)
+        case 0 where bytes.loadBigEndianUInt32(at: 0) == 5:
+            decodeSFlow(bytes, exporter: exporter, now: now, into: &records, report: &report)
+        default:
+            report.error = FlowDecodingError(.unsupportedVersion, "version \(version)")
+        }
+        return report
+    }
+
+    /// Drops templates not refreshed within the timeout. Call periodically; lookups also check expiry.
+    public mutating func expireTemplates(now: Int64) -> Int {
+        templates.expire(now: now)
+    }
+
+    /// Runs `body` on the state of `key`, creating it (and evicting one other session when
+    /// the table is full) if needed.
+    mutating func withSession<R>(_ key: ExportSessionKey, now: Int64, _ body: (inout SessionState) -> R) -> R {
+        if sessions[key] == nil, sessions.count >= configuration.maxSessions, let victim = sessions.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
+            sessions.removeValue(forKey: victim)
+        }
+        return body(&sessions[key, default: SessionState()])
+    }
+
+    /// The sampling interval announced for (or configured for) an export session, if any.
+    public func announcedSamplingInterval(for key: ExportSessionKey) -> UInt32? {
+        sessions[key]?.sampling.defaultInterval
+    }
+}
+
+/// Per-session sequence and sampling state.
+struct SessionState: Sendable {
+    var sequence = SequenceTracker()
+    var sampling = SamplingState()
+    /// IPFIX systemInitTimeMilliseconds from options data, for flowStart/EndSysUpTime.
+    var systemInitMilliseconds: Int64? = nil
+    var lastSeen: Int64 = 0
+}
+
+/// Sampling announcements of one session: a default interval (from options data or the v5
+/// header) and intervals per sampler / selector ID.
+struct SamplingState: Sendable {
+    var defaultInterval: UInt32? = nil
+    var bySampler: [UInt32: UInt32] = [:]
+
+    func interval(samplerID: UInt32?) -> UInt32? {
+        if let id = samplerID, let v = bySampler[id] { return v }
+        return defaultInterval
+    }
+}
+
+/// Tracks export sequence numbers (modulo 2^32) to estimate lost records.
+struct SequenceTracker: Sendable {
+    /// The sequence number expected next, if known.
+    var expected: UInt32? = nil
+    /// Moving average of records per datagram, for NetFlow v9 whose sequence counts datagrams.
+    var recordsPerDatagram: Double = 0
+
+    /// Compares `sequence` with the expected value: the number of units skipped, or a reset when
+    /// the number went backwards or jumped implausibly far (exporter restart, reordering).
+    func check(_ sequence: UInt32, maxGap: UInt64) -> (missing: UInt64, reset: Bool) {
+        guard let expected, sequence != expected else { return (0, false) }
+        let gap = UInt64(sequence &- expected)
+        if gap > maxGap { return (0, true) }
+        return (gap, false)
+    }
+
+    /// Records that the datagram with `sequence` covered `units` units.
+    mutating func advance(from sequence: UInt32, by units: UInt32) {
+        expected = sequence &+ units
+    }
+
+    mutating func noteDatagram(records: Int) {
+        recordsPerDatagram = recordsPerDatagram == 0 ? Double(records) : recordsPerDatagram * 0.9 + Double(records) * 0.1
+    }
+}

@@ -1,0 +1,140 @@
+/// Which export protocol a record arrived in.
+public enum ExportProtocol: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case netflowV5 = 5
+    case netflowV9 = 9
+    case ipfix = 10
+    case sflowV5 = 105
+
+    public var description: String {
+        switch self {
+        case .netflowV5: return "netflow-v5"
+        case .netflowV9: return "netflow-v9"
+        case .ipfix: return "ipfix"
+        case .sflowV5: return "sflow-v5"
+        }
+    }
+}
+
+/// Direction of a flow relative to the interface that observed it (IPFIX `flowDirection`, IE 61).
+public enum FlowDirection: UInt8, Sendable, Hashable, CustomStringConvertible {
+    case unknown = 255
+    case ingress = 0
+    case egress = 1
+
+    public var description: String {
+        switch self {
+        case .unknown: return "unknown"
+        case .ingress: return "ingress"
+        case .egress: return "egress"
+        }
+    }
+}
+
+/// NAT fields of a record (RFC 8158 NAT event logging; Cisco NSEL uses the same element IDs).
+///
+/// Present on a ``FlowRecord`` only when its template carried at least one NAT element.
+public struct NATFields: Sendable, Hashable {
+    /// `natEvent` (IE 230): 1 NAT44 session create, 2 delete, 13 port-block allocate, 14 deallocate …
+    public var event: UInt8 = 0
+    /// `postNATSourceIPv4Address` (225) or `postNATSourceIPv6Address` (281).
+    public var postSourceAddress: IPAddress? = nil
+    /// `postNATDestinationIPv4Address` (226) or `postNATDestinationIPv6Address` (282).
+    public var postDestinationAddress: IPAddress? = nil
+    /// `postNAPTSourceTransportPort` (227).
+    public var postSourcePort: UInt16 = 0
+    /// `postNAPTDestinationTransportPort` (228).
+    public var postDestinationPort: UInt16 = 0
+    /// `portRangeStart` (361) and `portRangeEnd` (362) of a port block.
+    public var portRangeStart: UInt16 = 0
+    public var portRangeEnd: UInt16 = 0
+    /// `portRangeStepSize` (363) and `portRangeNumPorts` (364).
+    public var portRangeStepSize: UInt16 = 0
+    public var portRangeNumPorts: UInt16 = 0
+
+    public init() {}
+}
+
+/// One flow record, normalised across NetFlow v5, v9, IPFIX and sFlow.
+///
+/// Counters are **already scaled** by the sampling interval the exporter announced (or the
+/// configured override); ``samplingInterval`` says which factor was applied. Times are absolute,
+/// in milliseconds since the Unix epoch.
+public struct FlowRecord: Sendable, Hashable {
+    /// Address the export datagram came from.
+    public var exporter: IPAddress
+    /// NetFlow v9 source ID, IPFIX observation domain, or sFlow agent sub-ID.
+    public var observationDomain: UInt32
+    public var exportProtocol: ExportProtocol
+    public var sourceAddress: IPAddress
+    public var destinationAddress: IPAddress
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6 …).
+    public var ipProtocol: UInt8
+    /// Cumulative OR of TCP flags (low 8 bits of `tcpControlBits`).
+    public var tcpFlags: UInt8
+    public var typeOfService: UInt8
+    /// Octets, scaled by ``samplingInterval``.
+    public var bytes: UInt64
+    /// Packets, scaled by ``samplingInterval``.
+    public var packets: UInt64
+    /// The 1-in-N factor applied to ``bytes`` and ``packets`` (1 = unsampled).
+    public var samplingInterval: UInt32
+    /// First packet of the flow, ms since the Unix epoch.
+    public var startMilliseconds: Int64
+    /// Last packet of the flow, ms since the Unix epoch.
+    public var endMilliseconds: Int64
+    public var inputInterface: UInt32
+    public var outputInterface: UInt32
+    public var direction: FlowDirection
+    public var sourceAS: UInt32
+    public var destinationAS: UInt32
+    /// NAT fields when the template carried any (CGNAT logs arrive on the same port as flows).
+    public var nat: NATFields?
+
+    public init(
+        exporter: IPAddress = .unspecifiedV4,
+        observationDomain: UInt32 = 0,
+        exportProtocol: ExportProtocol = .ipfix,
+        sourceAddress: IPAddress = .unspecifiedV4,
+        destinationAddress: IPAddress = .unspecifiedV4,
+        sourcePort: UInt16 = 0,
+        destinationPort: UInt16 = 0,
+        ipProtocol: UInt8 = 0,
+        tcpFlags: UInt8 = 0,
+        typeOfService: UInt8 = 0,
+        bytes: UInt64 = 0,
+        packets: UInt64 = 0,
+        samplingInterval: UInt32 = 1,
+        startMilliseconds: Int64 = 0,
+        endMilliseconds: Int64 = 0,
+        inputInterface: UInt32 = 0,
+        outputInterface: UInt32 = 0,
+        direction: FlowDirection = .unknown,
+        sourceAS: UInt32 = 0,
+        destinationAS: UInt32 = 0,
+        nat: NATFields? = nil
+    ) {
+        self.exporter = exporter
+        self.observationDomain = observationDomain
+        self.exportProtocol = exportProtocol
+        self.sourceAddress = sourceAddress
+        self.destinationAddress = destinationAddress
+        self.sourcePort = sourcePort
+        self.destinationPort = destinationPort
+        self.ipProtocol = ipProtocol
+        self.tcpFlags = tcpFlags
+        self.typeOfService = typeOfService
+        self.bytes = bytes
+        self.packets = packets
+        self.samplingInterval = samplingInterval
+        self.startMilliseconds = startMilliseconds
+        self.endMilliseconds = endMilliseconds
+        self.inputInterface = inputInterface
+        self.outputInterface = outputInterface
+        self.direction = direction
+        self.sourceAS = sourceAS
+        self.destinationAS = destinationAS
+        self.nat = nat
+    }
+}
