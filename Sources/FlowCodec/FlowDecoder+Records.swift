@@ -21,12 +21,13 @@ struct PendingValues {
     /// The 1-in-N interval these sampling fields describe, if they describe one.
     var announcedInterval: UInt32? {
         if let n = samplingInterval, n > 0 { return UInt32(clamping: n) }
-        if let i = samplingPacketInterval, i > 0 {
-            let space = samplingPacketSpace ?? 0
-            return UInt32(clamping: (i + space) / i)
-        }
+        // Random n-out-of-N (RFC 5475 §6.5.2.5): samplingSize of samplingPopulation.
         if let size = samplingSize, size > 0, let population = samplingPopulation, population >= size {
             return UInt32(clamping: population / size)
+        }
+        // Systematic count-based: samplingPacketInterval selected, then samplingPacketSpace skipped.
+        if let i = samplingPacketInterval, i > 0, let space = samplingPacketSpace {
+            return UInt32(clamping: (i + space) / i)
         }
         return nil
     }

@@ -176,3 +176,10 @@ struct SequenceTracker: Sendable {
         recordsPerDatagram = recordsPerDatagram == 0 ? Double(records) : recordsPerDatagram * 0.9 + Double(records) * 0.1
     }
 }
+
+extension FlowDecoder {
+    /// Restores persisted templates (after a restart); returns how many were accepted.
+    public mutating func restoreTemplates(_ persisted: [PersistedTemplate], now: Int64) -> Int {
+        templates.restore(persisted, now: now)
+    }
+}

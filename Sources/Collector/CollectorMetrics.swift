@@ -1,0 +1,78 @@
+import FlowCodec
+import Metrics
+
+/// Counters of one exporter, created once and reused for every datagram
+/// (metric names follow Prometheus conventions; the exporter address is a label).
+struct ExporterMetrics {
+    let datagrams: Counter
+    let flowRecords: Counter
+    let optionsRecords: Counter
+    let templateMisses: Counter
+    let lostRecords: Counter
+    let sequenceResets: Counter
+    let counterSamples: Counter
+    private var errors: [FlowDecodingError.Code: Counter] = [:]
+    private let exporterLabel: String
+    private let factory: any MetricsFactory
+
+    init(exporter: IPAddress, factory: any MetricsFactory) {
+        let e = exporter.description
+        exporterLabel = e
+        self.factory = factory
+        let dims = [("exporter", e)]
+        datagrams = Counter(label: "mamori_collector_datagrams_total", dimensions: dims, factory: factory)
+        flowRecords = Counter(label: "mamori_collector_flow_records_total", dimensions: dims, factory: factory)
+        optionsRecords = Counter(label: "mamori_collector_options_records_total", dimensions: dims, factory: factory)
+        templateMisses = Counter(label: "mamori_collector_template_misses_total", dimensions: dims, factory: factory)
+        lostRecords = Counter(label: "mamori_collector_sequence_lost_records_total", dimensions: dims, factory: factory)
+        sequenceResets = Counter(label: "mamori_collector_sequence_resets_total", dimensions: dims, factory: factory)
+        counterSamples = Counter(label: "mamori_collector_sflow_counter_samples_total", dimensions: dims, factory: factory)
+    }
+
+    mutating func error(_ code: FlowDecodingError.Code) -> Counter {
+        if let c = errors[code] { return c }
+        let c = Counter(label: "mamori_collector_decode_errors_total", dimensions: [("exporter", exporterLabel), ("kind", code.description)], factory: factory)
+        errors[code] = c
+        return c
+    }
+
+    mutating func record(_ report: DecodeReport) {
+        datagrams.increment()
+        if report.flowRecords > 0 { flowRecords.increment(by: Int64(report.flowRecords)) }
+        if report.optionsRecords > 0 { optionsRecords.increment(by: Int64(report.optionsRecords)) }
+        if report.templateMisses > 0 { templateMisses.increment(by: Int64(report.templateMisses)) }
+        if report.estimatedLostRecords > 0 { lostRecords.increment(by: Int64(clamping: report.estimatedLostRecords)) }
+        if report.sequenceReset { sequenceResets.increment() }
+        if report.counterSamples > 0 { counterSamples.increment(by: Int64(report.counterSamples)) }
+        if let e = report.error { error(e.code).increment() }
+    }
+}
+
+/// Collector-wide counters and gauges.
+struct CollectorMetrics: Sendable {
+    let queueDroppedBatches: Counter
+    let queueDroppedRecords: Counter
+    let deliveredRecords: Counter
+    let templates: Gauge
+    let exporters: Gauge
+    let truncatedDatagrams: Counter
+    let exporterLimitDrops: Counter
+
+    init(factory: any MetricsFactory) {
+        queueDroppedBatches = Counter(label: "mamori_collector_queue_dropped_batches_total", factory: factory)
+        queueDroppedRecords = Counter(label: "mamori_collector_queue_dropped_records_total", factory: factory)
+        deliveredRecords = Counter(label: "mamori_collector_delivered_records_total", factory: factory)
+        templates = Gauge(label: "mamori_collector_templates", factory: factory)
+        exporters = Gauge(label: "mamori_collector_exporters", factory: factory)
+        truncatedDatagrams = Counter(label: "mamori_collector_truncated_datagrams_total", factory: factory)
+        exporterLimitDrops = Counter(label: "mamori_collector_unaccounted_exporter_datagrams_total", factory: factory)
+    }
+}
+
+/// Kernel socket drop counter for one listener (the `drops` column of /proc/net/udp{,6}).
+struct SocketDropMetric: Sendable {
+    let gauge: Gauge
+    init(endpoint: String, factory: any MetricsFactory) {
+        gauge = Gauge(label: "mamori_collector_socket_receive_drops", dimensions: [("listener", endpoint)], factory: factory)
+    }
+}

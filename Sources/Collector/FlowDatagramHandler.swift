@@ -1,0 +1,177 @@
+import FlowCodec
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+
+/// Receives export datagrams on one UDP socket, decodes them in place and hands each burst's
+/// records to the bounded queue.
+///
+/// Decoding runs on the socket's event loop because it is cheaper than any hand-off (tens of
+/// nanoseconds per record); everything slower happens behind the queue, whose full state drops
+/// batches (counted) rather than blocking the socket.
+final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: all mutable state is touched only on the channel's event loop.
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private var decoder: FlowDecoder
+    private var pending: [FlowRecord] = []
+    private let enqueue: @Sendable (FlowBatch) -> Bool
+    private let batchCapacity: Int
+    private var exporterMetrics: [IPAddress: ExporterMetrics] = [:]
+    private let metrics: CollectorMetrics
+    private let metricsFactory: any MetricsFactory
+    private let maxDatagramBytes: Int
+    private var logger: Logger
+    private var errorLog: ErrorLogLimiter
+    private let maxTrackedExporters = 10_000
+
+    init(
+        decoder: FlowDecoder, enqueue: @escaping @Sendable (FlowBatch) -> Bool, metrics: CollectorMetrics,
+        metricsFactory: any MetricsFactory, maxDatagramBytes: Int, errorLogIntervalSeconds: Int, logger: Logger
+    ) {
+        self.decoder = decoder
+        self.enqueue = enqueue
+        self.metrics = metrics
+        self.metricsFactory = metricsFactory
+        self.maxDatagramBytes = maxDatagramBytes
+        self.logger = logger
+        self.errorLog = ErrorLogLimiter(intervalMilliseconds: Int64(errorLogIntervalSeconds) * 1000)
+        self.batchCapacity = 4096
+        pending.reserveCapacity(batchCapacity)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let exporter = IPAddress(envelope.remoteAddress)
+        let now = Self.wallClockMilliseconds()
+        if envelope.data.readableBytes >= maxDatagramBytes {
+            metrics.truncatedDatagrams.increment()
+        }
+        let report = decoder.decode(envelope.data, from: exporter, receivedAtMilliseconds: now, into: &pending)
+        if exporterMetrics[exporter] == nil {
+            if exporterMetrics.count >= maxTrackedExporters {
+                // Label cardinality is bounded: beyond the limit, only global counters move.
+                metrics.exporterLimitDrops.increment()
+                if let e = report.error { logError(e, exporter: exporter, now: now) }
+                flushIfLarge()
+                return
+            }
+            exporterMetrics[exporter] = ExporterMetrics(exporter: exporter, factory: metricsFactory)
+            metrics.exporters.record(exporterMetrics.count)
+            logger.info("new exporter", metadata: ["flow.exporter": "\(exporter)", "flow.protocol": "\(report.exportProtocol.map { "\($0)" } ?? "unknown")"])
+        }
+        exporterMetrics[exporter]!.record(report)
+        if let e = report.error { logError(e, exporter: exporter, now: now) }
+        flushIfLarge()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // UDP read errors (e.g. ICMP port unreachable reflected) must not close the listener.
+        logger.debug("socket error", metadata: ["error": "\(error)"])
+    }
+
+    private func flushIfLarge() {
+        if pending.count >= batchCapacity { flush() }
+    }
+
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        let batch = FlowBatch(records: pending)
+        let count = pending.count
+        pending = []
+        pending.reserveCapacity(batchCapacity)
+        if !enqueue(batch) {
+            metrics.queueDroppedBatches.increment()
+            metrics.queueDroppedRecords.increment(by: Int64(count))
+        }
+    }
+
+    private func logError(_ error: FlowDecodingError, exporter: IPAddress, now: Int64) {
+        if let suppressed = errorLog.shouldLog(exporter: exporter, code: error.code, now: now) {
+            logger.info(
+                "undecodable export data",
+                metadata: [
+                    "flow.exporter": "\(exporter)", "flow.error": "\(error.code)", "flow.reason": "\(error.reason)",
+                    "flow.suppressed": "\(suppressed)",
+                ]
+            )
+        }
+    }
+
+    // MARK: access from the collector (always on this channel's event loop)
+
+    func templateSnapshot() -> [PersistedTemplate] { decoder.templates.snapshot() }
+
+    func restoreTemplates(_ persisted: [PersistedTemplate], now: Int64) -> Int {
+        decoder.restoreTemplates(persisted, now: now)
+    }
+
+    func expireTemplates(now: Int64) -> (expired: Int, remaining: Int) {
+        let n = decoder.expireTemplates(now: now)
+        return (n, decoder.templates.count)
+    }
+
+    static func wallClockMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded())
+    }
+}
+
+/// Limits log lines to one per (exporter, error kind) per interval, counting what it held back.
+struct ErrorLogLimiter {
+    let intervalMilliseconds: Int64
+    private var last: [ErrorKey: (time: Int64, suppressed: Int)] = [:]
+
+    struct ErrorKey: Hashable {
+        var exporter: IPAddress
+        var code: FlowDecodingError.Code
+    }
+
+    init(intervalMilliseconds: Int64) { self.intervalMilliseconds = intervalMilliseconds }
+
+    /// `nil` to stay quiet; otherwise the number of occurrences suppressed since the last line.
+    mutating func shouldLog(exporter: IPAddress, code: FlowDecodingError.Code, now: Int64) -> Int? {
+        let key = ErrorKey(exporter: exporter, code: code)
+        if let entry = last[key], now - entry.time < intervalMilliseconds {
+            last[key]!.suppressed += 1
+            return nil
+        }
+        if last.count > 10_000 { last.removeAll(keepingCapacity: true) }
+        let suppressed = last[key]?.suppressed ?? 0
+        last[key] = (now, 0)
+        return suppressed
+    }
+}
+
+extension IPAddress {
+    /// The address of a socket peer; IPv4-mapped IPv6 addresses become IPv4.
+    init(_ address: SocketAddress) {
+        switch address {
+        case .v4(let a):
+            self = .v4(UInt32(bigEndian: a.address.sin_addr.s_addr))
+        case .v6(let a):
+            let (h, l) = withUnsafeBytes(of: a.address.sin6_addr) { raw in
+                (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
+            let v6 = IPAddress.v6(high: h, low: l)
+            if h == 0, l >> 32 == 0xFFFF {
+                self = .v4(UInt32(truncatingIfNeeded: l))
+            } else {
+                self = v6
+            }
+        default:
+            self = .unspecifiedV4
+        }
+    }
+}

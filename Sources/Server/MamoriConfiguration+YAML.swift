@@ -1,0 +1,163 @@
+import Collector
+import FlowCodec
+import Foundation
+import Logging
+import MamoriCore
+import Yams
+
+extension MamoriConfiguration {
+    /// Reads a configuration file; unknown keys, wrong types and bad values are refused with
+    /// the line they are on.
+    public static func load(path: String) throws(ConfigurationError) -> MamoriConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(line: nil, "cannot read the file: \(error.localizedDescription)", file: path)
+        }
+        do {
+            return try parse(yaml: text)
+        } catch var e {
+            e.file = path
+            throw e
+        }
+    }
+
+    /// Parses configuration YAML text.
+    public static func parse(yaml text: String) throws(ConfigurationError) -> MamoriConfiguration {
+        var config = MamoriConfiguration()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ConfigurationError(line: Self.line(of: error), "not valid YAML: \(error)")
+        } catch {
+            throw ConfigurationError(line: nil, "not valid YAML: \(error)")
+        }
+        guard let root else { return config }   // empty file: all defaults
+        let top = try YAMLMap(root, context: "the top level")
+        try top.allowOnly(["data_directory", "log_level", "http", "collector"])
+        if let v = top["data_directory"] { config.dataDirectory = try v.string() }
+        if let v = top["log_level"] {
+            let s = try v.string()
+            guard let level = Logger.Level(rawValue: s) else {
+                throw v.error("log_level must be one of trace, debug, info, notice, warning, error, critical; got '\(s)'")
+            }
+            config.logLevel = level
+        }
+        if let v = top["http"] {
+            let http = try YAMLMap(v.node, context: "http")
+            try http.allowOnly(["listen"])
+            if let l = http["listen"] { config.http = try l.endpoint() }
+        }
+        if let v = top["collector"] {
+            let c = try YAMLMap(v.node, context: "collector")
+            try c.allowOnly([
+                "listen", "receive_buffer_bytes", "max_datagram_bytes", "datagrams_per_read", "queue_capacity",
+                "template_timeout_seconds", "template_persist_interval_seconds", "max_templates_per_exporter",
+                "error_log_interval_seconds", "exporters",
+            ])
+            if let l = c["listen"] {
+                guard case .sequence(let seq) = l.node else { throw l.error("collector.listen must be a list of HOST:PORT") }
+                var endpoints: [SocketEndpoint] = []
+                for item in seq { endpoints.append(try YAMLValue(node: item, key: "listen").endpoint()) }
+                config.collector.listen = endpoints
+                if config.collector.listen.isEmpty { throw l.error("collector.listen must name at least one HOST:PORT") }
+            }
+            if let v = c["receive_buffer_bytes"] { config.collector.receiveBufferBytes = try v.int(in: 65_536...(1 << 30)) }
+            if let v = c["max_datagram_bytes"] { config.collector.maxDatagramBytes = try v.int(in: 1500...65_535) }
+            if let v = c["datagrams_per_read"] { config.collector.datagramsPerRead = try v.int(in: 1...1024) }
+            if let v = c["queue_capacity"] { config.collector.queueCapacity = try v.int(in: 1...1_000_000) }
+            if let v = c["template_timeout_seconds"] { config.collector.decoder.templateTimeoutSeconds = Int64(try v.int(in: 0...604_800)) }
+            if let v = c["template_persist_interval_seconds"] { config.collector.templatePersistIntervalSeconds = try v.int(in: 1...86_400) }
+            if let v = c["max_templates_per_exporter"] { config.collector.decoder.maxTemplatesPerSession = try v.int(in: 1...65_536) }
+            if let v = c["error_log_interval_seconds"] { config.collector.errorLogIntervalSeconds = try v.int(in: 0...86_400) }
+            if let v = c["exporters"] {
+                guard case .sequence(let seq) = v.node else { throw v.error("collector.exporters must be a list") }
+                for item in seq {
+                    let e = try YAMLMap(item, context: "an exporter")
+                    try e.allowOnly(["address", "sampling_interval", "name"])
+                    guard let a = e["address"] else { throw ConfigurationError(line: item.mark.map { $0.line }, "an exporter needs an 'address'") }
+                    let text = try a.string()
+                    guard let address = IPAddress(text) else { throw a.error("'\(text)' is not an IPv4 or IPv6 address") }
+                    if let s = e["sampling_interval"] {
+                        config.collector.decoder.samplingOverrides[address] = UInt32(try s.int(in: 1...1_000_000_000))
+                    }
+                }
+            }
+        }
+        return config
+    }
+
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+}
+
+/// A YAML mapping with the line of every key, for error messages.
+struct YAMLMap {
+    let entries: [(key: String, line: Int?, value: Node)]
+    let context: String
+    let line: Int?
+
+    init(_ node: Node, context: String) throws(ConfigurationError) {
+        guard case .mapping(let m) = node else {
+            throw ConfigurationError(line: node.mark?.line, "\(context) must be a mapping of keys to values")
+        }
+        self.context = context
+        self.line = node.mark?.line
+        var entries: [(String, Int?, Node)] = []
+        for (k, v) in m {
+            guard let key = k.string else { throw ConfigurationError(line: k.mark?.line, "keys in \(context) must be text") }
+            entries.append((key, k.mark?.line, v))
+        }
+        self.entries = entries
+    }
+
+    func allowOnly(_ keys: Set<String>) throws(ConfigurationError) {
+        for e in entries where !keys.contains(e.key) {
+            let known = keys.sorted().joined(separator: ", ")
+            throw ConfigurationError(line: e.line, "unknown key '\(e.key)' in \(context) (known keys: \(known))")
+        }
+    }
+
+    subscript(_ key: String) -> YAMLValue? {
+        entries.first { $0.key == key }.map { YAMLValue(node: $0.value, key: key) }
+    }
+}
+
+/// One YAML value and the key it belongs to.
+struct YAMLValue {
+    let node: Node
+    let key: String
+
+    func error(_ reason: String) -> ConfigurationError {
+        ConfigurationError(line: node.mark?.line, reason)
+    }
+
+    func string() throws(ConfigurationError) -> String {
+        guard case .scalar(let s) = node else { throw error("\(key) must be a single value") }
+        return s.string
+    }
+
+    func int(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        let s = try string()
+        guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else { throw error("\(key) must be a whole number; got '\(s)'") }
+        guard range.contains(v) else { throw error("\(key) must be between \(range.lowerBound) and \(range.upperBound); got \(v)") }
+        return v
+    }
+
+    func endpoint() throws(ConfigurationError) -> SocketEndpoint {
+        let s = try string()
+        do {
+            return try SocketEndpoint(parsing: s)
+        } catch {
+            throw self.error("\(key): \(error)")
+        }
+    }
+}

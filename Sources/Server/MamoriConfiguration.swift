@@ -1,0 +1,39 @@
+import Collector
+import FlowCodec
+import Logging
+import MamoriCore
+
+/// Everything `mamori serve` can be told, with defaults that work on one machine.
+///
+/// Written as YAML (see `mamori.example.yaml`); every key is optional.
+public struct MamoriConfiguration: Sendable {
+    /// Where Mamori keeps state (templates now; findings and audit later).
+    public var dataDirectory: String = "mamori-data"
+    public var logLevel: Logger.Level = .info
+    /// HTTP endpoint for /healthz and /metrics.
+    public var http: SocketEndpoint = SocketEndpoint(host: "127.0.0.1", port: 8080)
+    public var collector: FlowCollector.Configuration = .init()
+
+    public init() {}
+
+    /// Template file inside the data directory.
+    public var templateFile: String { dataDirectory + "/templates.json" }
+}
+
+/// A configuration problem, with the line it was found on.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var line: Int?
+    public var reason: String
+    public var file: String?
+
+    public init(line: Int?, _ reason: String, file: String? = nil) {
+        self.line = line
+        self.reason = reason
+        self.file = file
+    }
+
+    public var description: String {
+        let place = [file, line.map { "line \($0)" }].compactMap { $0 }.joined(separator: ", ")
+        return place.isEmpty ? reason : "\(place): \(reason)"
+    }
+}

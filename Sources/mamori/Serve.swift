@@ -1,0 +1,116 @@
+import ArgumentParser
+import Collector
+import Foundation
+import Hummingbird
+import Logging
+import MamoriCore
+import Metrics
+import Prometheus
+import Server
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the collector and the HTTP endpoints until SIGTERM or SIGINT.",
+        discussion: """
+            With no configuration file Mamori listens for flow exports on UDP 2055 (NetFlow), 4739 \
+            (IPFIX) and 6343 (sFlow), on IPv4 and IPv6 — any protocol is accepted on any port — and \
+            serves /healthz and Prometheus /metrics on http://127.0.0.1:8080. Templates are kept in \
+            the data directory so that a restart does not lose them.
+
+            Examples:
+              mamori serve
+              mamori serve --config /etc/mamori/mamori.yaml
+              mamori serve --listen 127.0.0.1:9995 --http 127.0.0.1:9080 --data-dir /tmp/m
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "YAML configuration file (see mamori.example.yaml).")
+    var config: String?
+
+    @Option(name: .customLong("listen"), help: ArgumentHelp("UDP HOST:PORT to listen on; repeat for several. Replaces the configured list.", valueName: "host:port"))
+    var listen: [String] = []
+
+    @Option(help: ArgumentHelp("HTTP HOST:PORT for /healthz and /metrics.", valueName: "host:port"))
+    var http: String?
+
+    @Option(help: "Directory for persistent state (templates).")
+    var dataDir: String?
+
+    @Option(help: "Requested UDP socket receive buffer in bytes (capped by net.core.rmem_max).")
+    var rcvbuf: Int?
+
+    @Option(help: ArgumentHelp("Diagnostic: also write every decoded record to this file as JSON lines. Persists raw flows — for tests and troubleshooting only.", valueName: "file"))
+    var dumpFlows: String?
+
+    @Option(help: ArgumentHelp("Write totals (records, bytes, packets per exporter) to this JSON file at shutdown.", valueName: "file"))
+    var statsFile: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        var configuration: MamoriConfiguration
+        do {
+            configuration = try config.map { try MamoriConfiguration.load(path: $0) } ?? MamoriConfiguration()
+        } catch {
+            throw ValidationError("configuration refused: \(error)")
+        }
+        if !listen.isEmpty {
+            configuration.collector.listen = try listen.map { text in
+                do { return try SocketEndpoint(parsing: text) } catch { throw ValidationError("--listen \(error)") }
+            }
+        }
+        if let http {
+            do { configuration.http = try SocketEndpoint(parsing: http) } catch { throw ValidationError("--http \(error)") }
+        }
+        if let dataDir { configuration.dataDirectory = dataDir }
+        if let rcvbuf { configuration.collector.receiveBufferBytes = rcvbuf }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
+            configuration.logLevel = level
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var logger = Logger(label: "mamori")
+        logger.logLevel = level
+
+        var sinks: [any FlowSink] = []
+        if let dumpFlows {
+            sinks.append(try JSONLinesFlowDumpSink(path: dumpFlows))
+            logger.warning("writing every decoded flow record to a file (--dump-flows): diagnostic use only", metadata: ["file": "\(dumpFlows)"])
+        }
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let (app, services) = try buildApplication(
+            configuration: configuration,
+            dependencies: ApplicationDependencies(prometheus: registry, extraSinks: sinks, logger: logger)
+        )
+        logger.info(
+            "mamori starting",
+            metadata: [
+                "collector.listen": "\(configuration.collector.listen.map(\.description).joined(separator: " "))",
+                "http": "http://\(configuration.http)", "data_directory": "\(configuration.dataDirectory)",
+            ]
+        )
+        try await app.runService()
+        if let statsFile {
+            let stats = StatsFile(total: services.statistics.total, perExporter: services.statistics.perExporter)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(stats).write(to: URL(fileURLWithPath: statsFile))
+        }
+        let total = services.statistics.total
+        logger.info("mamori stopped", metadata: ["flow_records": "\(total.records)", "bytes": "\(total.bytes)", "packets": "\(total.packets)"])
+    }
+}
+
+/// Totals written by `--stats-file`.
+struct StatsFile: Codable {
+    var total: FlowStatisticsSink.Totals
+    var perExporter: [String: FlowStatisticsSink.Totals]
+}

@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MamoriCore
+
+/// A connected UDP socket for sending datagrams fast (replay, benchmarks).
+///
+/// Plain BSD sockets rather than SwiftNIO: replay is a tight, paced `send()` loop on one
+/// thread, where an event loop adds nothing but latency.
+final class UDPSender {
+    private let fd: Int32
+
+    init(to endpoint: SocketEndpoint, sendBufferBytes: Int = 4 << 20) throws {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        #if canImport(Glibc)
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        #else
+        hints.ai_socktype = SOCK_DGRAM
+        #endif
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result)
+        guard rc == 0, let info = result else { throw SenderError("cannot resolve \(endpoint): \(String(cString: gai_strerror(rc)))") }
+        defer { freeaddrinfo(result) }
+        fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
+        guard fd >= 0 else { throw SenderError("socket(): \(String(cString: strerror(errno)))") }
+        var size = Int32(sendBufferBytes)
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw SenderError("connect(\(endpoint)): \(message)")
+        }
+    }
+
+    /// Sends one datagram; retries briefly when the socket buffer is full. Returns false on error.
+    @discardableResult
+    func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for _ in 0..<1000 {
+            let n = Glibc.send(fd, bytes.baseAddress, bytes.count, 0)
+            if n >= 0 { return true }
+            if errno == ENOBUFS || errno == EAGAIN { usleep(50); continue }
+            // ECONNREFUSED: nobody listening yet (ICMP port unreachable); the datagram is gone.
+            return false
+        }
+        return false
+    }
+
+    deinit { close(fd) }
+}
+
+struct SenderError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Monotonic seconds, for pacing.
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
