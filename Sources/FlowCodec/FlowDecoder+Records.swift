@@ -10,6 +10,8 @@ struct PendingValues {
     @usableFromInline var systemInitMilliseconds: Int64? = nil
     @usableFromInline var observationMilliseconds: Int64? = nil
     @usableFromInline var samplerID: UInt32? = nil
+    @usableFromInline var fallbackBytes: UInt64 = 0
+    @usableFromInline var fallbackPackets: UInt64 = 0
     @usableFromInline var samplingInterval: UInt64? = nil
     @usableFromInline var samplingPacketInterval: UInt64? = nil
     @usableFromInline var samplingPacketSpace: UInt64? = nil
@@ -129,10 +131,20 @@ extension FlowDecoder {
     static func apply(_ e: FieldExtractor, _ bytes: UnsafeRawBufferPointer, at o: Int, to r: inout FlowRecord, pending p: inout PendingValues) {
         @inline(__always) func uint() -> UInt64 { bytes.loadBigEndianUnsigned(at: o, length: e.length) }
         switch e.target {
-        case .sourceV4: r.sourceAddress = .v4(bytes.loadBigEndianUInt32(at: o))
-        case .destinationV4: r.destinationAddress = .v4(bytes.loadBigEndianUInt32(at: o))
-        case .sourceV6: r.sourceAddress = bytes.loadIPv6(at: o)
-        case .destinationV6: r.destinationAddress = bytes.loadIPv6(at: o)
+        // Some exporters (Procera) fill both the IPv4 and the IPv6 address fields, one of them
+        // with zeros: a zero address never replaces one already decoded.
+        case .sourceV4:
+            let v = bytes.loadBigEndianUInt32(at: o)
+            if v != 0 || r.sourceAddress == .unspecifiedV4 { r.sourceAddress = .v4(v) }
+        case .destinationV4:
+            let v = bytes.loadBigEndianUInt32(at: o)
+            if v != 0 || r.destinationAddress == .unspecifiedV4 { r.destinationAddress = .v4(v) }
+        case .sourceV6:
+            let a = bytes.loadIPv6(at: o)
+            if a != .v6(high: 0, low: 0) || r.sourceAddress == .unspecifiedV4 { r.sourceAddress = a }
+        case .destinationV6:
+            let a = bytes.loadIPv6(at: o)
+            if a != .v6(high: 0, low: 0) || r.destinationAddress == .unspecifiedV4 { r.destinationAddress = a }
         case .sourcePort: r.sourcePort = UInt16(truncatingIfNeeded: uint())
         case .destinationPort: r.destinationPort = UInt16(truncatingIfNeeded: uint())
         case .ipProtocol: r.ipProtocol = UInt8(truncatingIfNeeded: uint())
@@ -140,6 +152,8 @@ extension FlowDecoder {
         case .typeOfService: r.typeOfService = UInt8(truncatingIfNeeded: uint())
         case .bytes: r.bytes = uint()
         case .packets: r.packets = uint()
+        case .bytesFallback: p.fallbackBytes = uint()
+        case .packetsFallback: p.fallbackPackets = uint()
         case .inputInterface: r.inputInterface = UInt32(truncatingIfNeeded: uint())
         case .outputInterface: r.outputInterface = UInt32(truncatingIfNeeded: uint())
         case .sourceAS: r.sourceAS = UInt32(truncatingIfNeeded: uint())
@@ -199,6 +213,10 @@ extension FlowDecoder {
         else if let o = p.observationMilliseconds { r.endMilliseconds = o }
         else if p.startMilliseconds != nil || p.startUptime != nil { r.endMilliseconds = r.startMilliseconds }
 
+        if r.bytes == 0 && r.packets == 0 && (p.fallbackBytes | p.fallbackPackets) != 0 {
+            r.bytes = p.fallbackBytes
+            r.packets = p.fallbackPackets
+        }
         var interval = c.defaultInterval
         if let own = p.announcedInterval {
             interval = own

@@ -20,7 +20,10 @@ extension FlowDecoder {
         report.observationDomain = sourceID
         let key = ExportSessionKey(exporter: exporter, observationDomain: sourceID, exportProtocol: .netflowV9)
         let maxGap = configuration.maxPlausibleSequenceGap
-        let (missing, reset) = withSession(key, now: now) { $0.sequence.check(sequence, maxGap: maxGap) }
+        let (missing, reset) = withSession(key, now: now) { session in
+            session.lastSeen = now
+            return session.sequence.check(sequence, maxGap: maxGap)
+        }
         let before = report.flowRecords + report.optionsRecords
         decodeSets(bytes, from: Self.netflowV9HeaderLength, to: bytes.count, session: key, exportMilliseconds: seconds * 1000, uptime: uptime, now: now, into: &records, report: &report)
         let decoded = report.flowRecords + report.optionsRecords - before
@@ -61,7 +64,10 @@ extension FlowDecoder {
             report.observationDomain = domain
             let key = ExportSessionKey(exporter: exporter, observationDomain: domain, exportProtocol: .ipfix)
             let maxGap = configuration.maxPlausibleSequenceGap
-            let (missing, reset) = withSession(key, now: now) { $0.sequence.check(sequence, maxGap: maxGap) }
+            let (missing, reset) = withSession(key, now: now) { session in
+                session.lastSeen = now
+                return session.sequence.check(sequence, maxGap: maxGap)
+            }
             let before = report.flowRecords + report.optionsRecords
             let missesBefore = report.templateMisses
             decodeSets(bytes, from: messageStart + Self.ipfixHeaderLength, to: end, session: key, exportMilliseconds: exportSeconds * 1000, uptime: nil, now: now, into: &records, report: &report)
@@ -231,9 +237,8 @@ extension FlowDecoder {
                     enterprise = pen
                     id = rawID & 0x7FFF
                 }
-                if !isIPFIX && length == FieldSpecifier.variableLength {
-                    return FlowDecodingError(.badTemplate, "NetFlow v9 template \(templateID) has a variable-length field")
-                }
+                // RFC 3954 has no variable-length fields, but H3C NetStream sends IPFIX-style ones in
+                // v9 (length 65535, then a length prefix per record); decode them the IPFIX way.
                 fields.append(FieldSpecifier(id: id, length: length, enterprise: enterprise))
             }
             let template = Template(id: templateID, fields: fields, scopeFieldCount: scopeCount, isOptions: options, exportProtocol: key.exportProtocol, refreshedAt: now)

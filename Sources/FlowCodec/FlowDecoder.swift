@@ -118,10 +118,21 @@ public struct FlowDecoder: Sendable {
     /// Runs `body` on the state of `key`, creating it (and evicting one other session when
     /// the table is full) if needed.
     mutating func withSession<R>(_ key: ExportSessionKey, now: Int64, _ body: (inout SessionState) -> R) -> R {
-        if sessions[key] == nil, sessions.count >= configuration.maxSessions, let victim = sessions.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key {
-            sessions.removeValue(forKey: victim)
+        if sessions[key] == nil, sessions.count >= configuration.maxSessions {
+            evictOldSessions()
         }
-        return body(&sessions[key, default: SessionState()])
+        return body(&sessions[key, default: SessionState(lastSeen: now)])
+    }
+
+    /// Forgets the least recently seen quarter of the sessions, with their templates, in one pass
+    /// (so a flood of spoofed exporters costs one sort per many datagrams, not a scan per datagram).
+    mutating func evictOldSessions() {
+        let victims = sessions.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, sessions.count / 4)).map(\.key)
+        for key in victims {
+            sessions.removeValue(forKey: key)
+            _ = templates.withdrawAll(session: key, options: false)
+            _ = templates.withdrawAll(session: key, options: true)
+        }
     }
 
     /// The sampling interval announced for (or configured for) an export session, if any.

@@ -4,6 +4,8 @@ enum FieldTarget: UInt8, Sendable {
     case sourceV4, destinationV4, sourceV6, destinationV6
     case sourcePort, destinationPort, ipProtocol, tcpFlags, typeOfService
     case bytes, packets
+    /// Second-best counter (e.g. OUT_BYTES beside IN_BYTES): used when the first is zero.
+    case bytesFallback, packetsFallback
     case inputInterface, outputInterface, sourceAS, destinationAS, direction
     // times
     case startUptime, endUptime            // 22/21: ms of system uptime
@@ -67,7 +69,8 @@ struct RecordLayout: Sendable {
             let isScope = index < scopeFieldCount
             // NetFlow v9 scope field types (1 system, 2 interface …) are not element IDs.
             let mappable = field.enterprise == 0 && !(isScope && exportProtocol == .netflowV9)
-            if mappable, !field.isVariableLength, length <= 8 || length == 16,
+            // Zero-length fields carry nothing (RFC 3954 §5.2) and must not shadow a present one.
+            if mappable, !field.isVariableLength, length >= 1, length <= 8 || length == 16,
                let (target, rank) = RecordLayout.target(for: field.id, length: length, isOptions: isOptions),
                length <= 8 || target.isIPv6Address {
                 candidates.append((target, rank, FieldExtractor(offset: variable ? -1 : offset, fieldIndex: index, length: length, target: target)))
@@ -86,7 +89,18 @@ struct RecordLayout: Sendable {
             if let b = best[c.target], b.rank <= c.rank { continue }
             best[c.target] = (c.rank, c.extractor)
         }
-        extractors = best.values.map(\.extractor).sorted { $0.fieldIndex < $1.fieldIndex }
+        var chosen = best.values.map(\.extractor)
+        // Egress flows report their counters in OUT_BYTES/OUT_PKTS (23/24) with IN_* at zero:
+        // keep the runner-up counter as a fallback.
+        for (target, fallback) in [(FieldTarget.bytes, FieldTarget.bytesFallback), (.packets, .packetsFallback)] {
+            guard let first = best[target] else { continue }
+            if let second = candidates.filter({ $0.target == target && $0.extractor.fieldIndex != first.extractor.fieldIndex }).min(by: { $0.rank < $1.rank }) {
+                var e = second.extractor
+                e.target = fallback
+                chosen.append(e)
+            }
+        }
+        extractors = chosen.sorted { $0.fieldIndex < $1.fieldIndex }
         fixedLength = variable ? nil : offset
         minimumLength = minimum
         hasNAT = extractors.contains { $0.target.rawValue >= FieldTarget.natEvent.rawValue }

@@ -1,0 +1,159 @@
+import Foundation
+
+/// A real program used as a test peer (softflowd, nfcapd, radclient …).
+///
+/// Tests must not pass silently when a peer is missing: ``require(_:)`` throws an error that
+/// says which Debian package to install.
+public struct ExternalPeer: Sendable {
+    public let path: String
+
+    /// Finds `name` on PATH or in the sbin directories; throws a clear error when absent.
+    public static func require(_ name: String, debianPackage: String) throws -> ExternalPeer {
+        let env = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let dirs = env.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"]
+        for d in dirs {
+            let candidate = d + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return ExternalPeer(path: candidate) }
+        }
+        throw PeerError("test peer '\(name)' is not installed: run `apt-get install \(debianPackage)` (scripts/test installs it)")
+    }
+
+    /// Runs the program to completion (bounded by `timeout`), returning its standard output.
+    @discardableResult
+    public func run(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Drain stdout while waiting so a chatty program cannot block on a full pipe.
+        let collected = OutputCollector(out.fileHandleForReading)
+        let deadline = ContinuousClock.now + timeout
+        while p.isRunning {
+            if ContinuousClock.now > deadline {
+                p.terminate()
+                throw PeerError("\(path) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let stdout = collected.finish()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard p.terminationStatus == 0 else {
+            throw PeerError("\(path) \(arguments.joined(separator: " ")) exited with \(p.terminationStatus): \(stderr)")
+        }
+        return stdout
+    }
+
+    /// Starts the program in the background; stop it with ``RunningPeer/stop(signal:)``.
+    ///
+    /// Spawned with `posix_spawn` and an empty signal mask: Foundation's `Process` passes on the
+    /// test runner's blocked signals, and a peer with SIGTERM blocked (nfcapd) never shuts down cleanly.
+    public func start(_ arguments: [String]) throws -> RunningPeer {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw PeerError("cannot start \(path): \(String(cString: strerror(rc)))") }
+        return RunningPeer(pid: pid, description: ([path] + arguments).joined(separator: " "))
+    }
+}
+
+/// A peer running in the background.
+public final class RunningPeer: @unchecked Sendable {
+    // @unchecked: used from one test task at a time.
+    let pid: pid_t
+    public let description: String
+    private var exited = false
+
+    init(pid: pid_t, description: String) {
+        self.pid = pid
+        self.description = description
+    }
+
+    public var isRunning: Bool {
+        if exited { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid { exited = true }
+        return !exited
+    }
+
+    /// Sends `signal` (SIGTERM by default) and waits up to 10 s for exit, then kills it.
+    public func stop(signal: Int32 = SIGTERM) {
+        guard isRunning else { return }
+        kill(pid, signal)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if isRunning {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            exited = true
+        }
+    }
+
+    deinit { stop(signal: SIGKILL) }
+}
+
+/// A test peer failed or is missing.
+public struct PeerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads a pipe to its end on a background thread.
+final class OutputCollector: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func finish() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A UDP port that was free a moment ago on 127.0.0.1 (for peers that cannot bind port 0 and report it).
+public func freeUDPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    guard fd >= 0 else { throw PeerError("socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw PeerError("bind() failed") }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
