@@ -1,5 +1,6 @@
 import FlowCodec
 import Metrics
+import NIOConcurrencyHelpers
 
 /// Counters of one exporter, created once and reused for every datagram
 /// (metric names follow Prometheus conventions; the exporter address is a label).
@@ -54,7 +55,8 @@ struct CollectorMetrics: Sendable {
     let queueDroppedRecords: Counter
     let deliveredRecords: Counter
     let templates: Gauge
-    let exporters: Gauge
+    /// Distinct exporters over all listeners (each listener sees only its own).
+    let exporters: ExporterTally
     let truncatedDatagrams: Counter
     let exporterLimitDrops: Counter
 
@@ -63,10 +65,29 @@ struct CollectorMetrics: Sendable {
         queueDroppedRecords = Counter(label: "mamori_collector_queue_dropped_records_total", factory: factory)
         deliveredRecords = Counter(label: "mamori_collector_delivered_records_total", factory: factory)
         templates = Gauge(label: "mamori_collector_templates", factory: factory)
-        exporters = Gauge(label: "mamori_collector_exporters", factory: factory)
+        exporters = ExporterTally(gauge: Gauge(label: "mamori_collector_exporters", factory: factory))
         truncatedDatagrams = Counter(label: "mamori_collector_truncated_datagrams_total", factory: factory)
         exporterLimitDrops = Counter(label: "mamori_collector_unaccounted_exporter_datagrams_total", factory: factory)
     }
+}
+
+/// Counts distinct exporter addresses across every listener for the `mamori_collector_exporters`
+/// gauge: an exporter sending to two ports, or two exporters on two listeners, are counted right.
+final class ExporterTally: Sendable {
+    private let seen = NIOLockedValueBox(Set<IPAddress>())
+    private let gauge: Gauge
+
+    init(gauge: Gauge) { self.gauge = gauge }
+
+    /// Notes an exporter a listener has not seen before (called once per exporter and listener).
+    func add(_ exporter: IPAddress) {
+        // Recorded under the lock so that two listeners cannot publish their counts out of order.
+        seen.withLockedValue { s in
+            if s.insert(exporter).inserted { gauge.record(s.count) }
+        }
+    }
+
+    var count: Int { seen.withLockedValue { $0.count } }
 }
 
 /// Kernel socket drop counter for one listener (the `drops` column of /proc/net/udp{,6}).

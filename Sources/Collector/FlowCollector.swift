@@ -31,7 +31,7 @@ public final class FlowCollector: Service, Sendable {
     private let continuation: AsyncStream<FlowBatch>.Continuation
 
     struct State {
-        var channels: [(endpoint: SocketEndpoint, channel: any Channel, handler: FlowDatagramHandler)] = []
+        var channels: [(endpoint: SocketEndpoint, local: SocketAddress?, channel: any Channel, handler: FlowDatagramHandler)] = []
         var bound: [SocketEndpoint: SocketAddress] = [:]
         var ready: [CheckedContinuation<Void, Never>] = []
         var isReady = false
@@ -59,8 +59,16 @@ public final class FlowCollector: Service, Sendable {
     }
 
     /// The local addresses actually bound (useful with port 0), available once ``waitUntilReady()`` returns.
+    ///
+    /// One entry per distinct configured endpoint: when an endpoint is listed twice (port 0 twice),
+    /// only the last listener shows; ``listeners`` has them all.
     public var boundAddresses: [SocketEndpoint: SocketAddress] {
         state.withLockedValue { $0.bound }
+    }
+
+    /// Every open listener, in configuration order, with the address it is bound to.
+    public var listeners: [(endpoint: SocketEndpoint, address: SocketAddress)] {
+        state.withLockedValue { s in s.channels.compactMap { e in e.local.map { (e.endpoint, $0) } } }
     }
 
     /// Suspends until every listener is bound (or binding failed).
@@ -86,27 +94,43 @@ public final class FlowCollector: Service, Sendable {
             throw error
         }
         markReady()
-        let consumer = Task { await self.consume() }
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.maintenanceLoop() }
-                // Closing the channels (on shutdown) ends the collector; wait for all of them.
-                let channels = self.state.withLockedValue { s in s.channels.map { $0.channel } }
-                for c in channels {
-                    group.addTask { try? await c.closeFuture.get() }
+        // The consumer is a child task: cancelling run() cancels it too (an unstructured Task
+        // would outlive a cancelled collector and keep run() from returning).
+        await withTaskGroup(of: Void.self) { consumers in
+            consumers.addTask { await self.consume() }
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await self.receiveUntilClosed()
+                } onGracefulShutdown: {
+                    self.logger.info("collector stopping: closing listeners")
+                    self.closeListeners()
                 }
-                for _ in channels { await group.next() }
-                group.cancelAll()
+            } onCancel: {
+                // Waiting on close futures does not end by itself on cancellation (e.g. when
+                // another service of the group failed): close the sockets so that it does.
+                self.closeListeners()
             }
-        } onGracefulShutdown: {
-            self.logger.info("collector stopping: closing listeners")
-            Task { await self.closeAll() }
+            await persistTemplates()
+            continuation.finish()
+            await consumers.waitForAll()
         }
-        await persistTemplates()
-        continuation.finish()
-        await consumer.value
         for sink in sinks { await sink.finish() }
         logger.info("collector stopped")
+    }
+
+    /// Runs the maintenance loop until every listener is closed.
+    private func receiveUntilClosed() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.maintenanceLoop() }
+            let channels = self.state.withLockedValue { s in s.channels.map { $0.channel } }
+            for c in channels { try? await c.closeFuture.get() }
+            group.cancelAll()
+        }
+    }
+
+    /// Starts closing every listener without waiting (safe to call more than once, from any thread).
+    private func closeListeners() {
+        for c in state.withLockedValue({ s in s.channels.map { $0.channel } }) { c.close(promise: nil) }
     }
 
     private func markReady() {
@@ -139,8 +163,9 @@ public final class FlowCollector: Service, Sendable {
                 errorLogIntervalSeconds: configuration.errorLogIntervalSeconds,
                 logger: logger
             )
+            // No SO_REUSEADDR: UDP has no TIME_WAIT to get past, and with it a second collector
+            // (or anything else setting it) binds the same port and silently takes the traffic.
             var bootstrap = DatagramBootstrap(group: eventLoopGroup)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.receiveBufferBytes))
                 .channelOption(.datagramVectorReadMessageCount, value: configuration.datagramsPerRead)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: configuration.maxDatagramBytes * configuration.datagramsPerRead))
@@ -167,7 +192,7 @@ public final class FlowCollector: Service, Sendable {
             }
             let local = channel.localAddress
             state.withLockedValue {
-                $0.channels.append((endpoint, channel, handler))
+                $0.channels.append((endpoint, local, channel, handler))
                 if let local { $0.bound[endpoint] = local }
             }
             let granted: Int = (try? await channel.getOption(.socketOption(.so_rcvbuf)).get()).map { Int($0) } ?? 0
@@ -187,7 +212,9 @@ public final class FlowCollector: Service, Sendable {
         }
     }
 
+    /// Whether binding failed because the host has no IPv6 (no IPv6 support, or no such address).
     static func isAddressFamilyUnsupported(_ error: any Error) -> Bool {
+        if let io = error as? IOError, [EAFNOSUPPORT, EADDRNOTAVAIL, EPROTONOSUPPORT].contains(io.errnoCode) { return true }
         let text = "\(error)"
         return text.contains("Address family not supported") || text.contains("EAFNOSUPPORT") || text.contains("Cannot assign requested address")
     }
@@ -200,21 +227,22 @@ public final class FlowCollector: Service, Sendable {
     /// Template expiry, template persistence and kernel drop counters, once per second.
     private func maintenanceLoop() async {
         var sincePersist = 0
-        var dropGauges: [SocketEndpoint: SocketDropMetric] = [:]
-        for entry in state.withLockedValue({ $0.channels }) {
-            dropGauges[entry.endpoint] = SocketDropMetric(endpoint: entry.endpoint.description, factory: metricsFactory)
+        // Per listener (not per configured endpoint, which may repeat), labelled with the bound address.
+        let listeners = state.withLockedValue { $0.channels }
+        let dropGauges = listeners.map { entry in
+            SocketDropMetric(endpoint: entry.local.map(Self.hostAndPort) ?? entry.endpoint.description, factory: metricsFactory)
         }
         while !Task.isCancelled {
             do { try await Task.sleep(for: .seconds(1)) } catch { return }
             let now = FlowDatagramHandler.wallClockMilliseconds()
             var total = 0
-            for entry in state.withLockedValue({ $0.channels }) {
+            for (entry, dropGauge) in zip(listeners, dropGauges) {
                 if let r = try? await entry.channel.eventLoop.submit({ entry.handler.expireTemplates(now: now) }).get() {
                     total += r.remaining
                 }
-                if let port = state.withLockedValue({ $0.bound[entry.endpoint]?.port }),
-                   let drops = KernelSocketStatistics.receiveDrops(localPort: port, ipv6: entry.endpoint.isIPv6) {
-                    dropGauges[entry.endpoint]?.gauge.record(drops)
+                if let port = entry.local?.port,
+                   let drops = KernelSocketStatistics.receiveDrops(localPort: port, ipv6: entry.local?.protocol == .inet6) {
+                    dropGauge.gauge.record(drops)
                 }
             }
             metrics.templates.record(total)
@@ -224,6 +252,13 @@ public final class FlowCollector: Service, Sendable {
                 await persistTemplates()
             }
         }
+    }
+
+    /// A socket address written as in configuration: `127.0.0.1:2055` or `[::1]:2055`.
+    public static func hostAndPort(_ a: SocketAddress) -> String {
+        let host = a.ipAddress ?? "?"
+        let port = a.port.map(String.init) ?? "?"
+        return a.protocol == .inet6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// Every template of every listener, merged.

@@ -58,7 +58,7 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             exporterMetrics[exporter] = ExporterMetrics(exporter: exporter, factory: metricsFactory)
-            metrics.exporters.record(exporterMetrics.count)
+            metrics.exporters.add(exporter)
             logger.info("new exporter", metadata: ["flow.exporter": "\(exporter)", "flow.protocol": "\(report.exportProtocol.map { "\($0)" } ?? "unknown")"])
         }
         exporterMetrics[exporter]!.record(report)

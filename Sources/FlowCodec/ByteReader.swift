@@ -56,7 +56,7 @@ extension UnsafeRawBufferPointer {
         UInt64(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
     /// Unsigned big-endian integer of 1…8 bytes (reduced-size encoding, RFC 7011 §6.2).
-    @inlinable func loadBigEndianUnsigned(at offset: Int, length: Int) -> UInt64 {
+    @inlinable @inline(__always) func loadBigEndianUnsigned(at offset: Int, length: Int) -> UInt64 {
         switch length {
         case 1: return UInt64(self[offset])
         case 2: return UInt64(loadBigEndianUInt16(at: offset))

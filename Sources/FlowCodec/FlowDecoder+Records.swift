@@ -1,35 +1,59 @@
 /// Values of one data record that need the whole record before they can be applied.
+///
+/// Plain values plus a bit per value present (rather than optionals), so that starting a record
+/// costs one small zeroed struct on the hot path.
 @usableFromInline
 struct PendingValues {
-    @usableFromInline var startMilliseconds: Int64? = nil
-    @usableFromInline var endMilliseconds: Int64? = nil
-    @usableFromInline var startUptime: UInt32? = nil
-    @usableFromInline var endUptime: UInt32? = nil
-    @usableFromInline var startDeltaMicroseconds: UInt64? = nil
-    @usableFromInline var endDeltaMicroseconds: UInt64? = nil
-    @usableFromInline var systemInitMilliseconds: Int64? = nil
-    @usableFromInline var observationMilliseconds: Int64? = nil
-    @usableFromInline var samplerID: UInt32? = nil
+    @usableFromInline var present: UInt32 = 0
+    @usableFromInline var startMilliseconds: Int64 = 0
+    @usableFromInline var endMilliseconds: Int64 = 0
+    @usableFromInline var startUptime: UInt32 = 0
+    @usableFromInline var endUptime: UInt32 = 0
+    @usableFromInline var startDeltaMicroseconds: UInt64 = 0
+    @usableFromInline var endDeltaMicroseconds: UInt64 = 0
+    @usableFromInline var systemInitMilliseconds: Int64 = 0
+    @usableFromInline var observationMilliseconds: Int64 = 0
+    @usableFromInline var samplerID: UInt32 = 0
     @usableFromInline var fallbackBytes: UInt64 = 0
     @usableFromInline var fallbackPackets: UInt64 = 0
-    @usableFromInline var samplingInterval: UInt64? = nil
-    @usableFromInline var samplingPacketInterval: UInt64? = nil
-    @usableFromInline var samplingPacketSpace: UInt64? = nil
-    @usableFromInline var samplingSize: UInt64? = nil
-    @usableFromInline var samplingPopulation: UInt64? = nil
+    @usableFromInline var samplingInterval: UInt64 = 0
+    @usableFromInline var samplingPacketInterval: UInt64 = 0
+    @usableFromInline var samplingPacketSpace: UInt64 = 0
+    @usableFromInline var samplingSize: UInt64 = 0
+    @usableFromInline var samplingPopulation: UInt64 = 0
+
+    @usableFromInline static let startMillisecondsBit: UInt32 = 1 << 0
+    @usableFromInline static let endMillisecondsBit: UInt32 = 1 << 1
+    @usableFromInline static let startUptimeBit: UInt32 = 1 << 2
+    @usableFromInline static let endUptimeBit: UInt32 = 1 << 3
+    @usableFromInline static let startDeltaBit: UInt32 = 1 << 4
+    @usableFromInline static let endDeltaBit: UInt32 = 1 << 5
+    @usableFromInline static let systemInitBit: UInt32 = 1 << 6
+    @usableFromInline static let observationBit: UInt32 = 1 << 7
+    @usableFromInline static let samplerIDBit: UInt32 = 1 << 8
+    @usableFromInline static let samplingIntervalBit: UInt32 = 1 << 9
+    @usableFromInline static let packetIntervalBit: UInt32 = 1 << 10
+    @usableFromInline static let packetSpaceBit: UInt32 = 1 << 11
+    @usableFromInline static let sizeBit: UInt32 = 1 << 12
+    @usableFromInline static let populationBit: UInt32 = 1 << 13
+    @usableFromInline static let fallbackBit: UInt32 = 1 << 14
+    @usableFromInline static let samplingBits: UInt32 = samplingIntervalBit | packetIntervalBit | packetSpaceBit | sizeBit | populationBit
 
     @inlinable init() {}
 
+    @inlinable func has(_ bit: UInt32) -> Bool { present & bit != 0 }
+
     /// The 1-in-N interval these sampling fields describe, if they describe one.
     var announcedInterval: UInt32? {
-        if let n = samplingInterval, n > 0 { return UInt32(clamping: n) }
+        guard present & Self.samplingBits != 0 else { return nil }
+        if has(Self.samplingIntervalBit), samplingInterval > 0 { return UInt32(clamping: samplingInterval) }
         // Random n-out-of-N (RFC 5475 §6.5.2.5): samplingSize of samplingPopulation.
-        if let size = samplingSize, size > 0, let population = samplingPopulation, population >= size {
-            return UInt32(clamping: population / size)
+        if has(Self.sizeBit), has(Self.populationBit), samplingSize > 0, samplingPopulation >= samplingSize {
+            return UInt32(clamping: samplingPopulation / samplingSize)
         }
         // Systematic count-based: samplingPacketInterval selected, then samplingPacketSpace skipped.
-        if let i = samplingPacketInterval, i > 0, let space = samplingPacketSpace {
-            return UInt32(clamping: (i + space) / i)
+        if has(Self.packetIntervalBit), has(Self.packetSpaceBit), samplingPacketInterval > 0 {
+            return UInt32(clamping: (samplingPacketInterval + samplingPacketSpace) / samplingPacketInterval)
         }
         return nil
     }
@@ -66,12 +90,25 @@ extension FlowDecoder {
     ) -> (count: Int, error: FlowDecodingError?) {
         var count = 0
         if let length = layout.fixedLength {
-            var offset = start
-            while offset + length <= end {
-                records.append(Self.decodeRecord(bytes, at: offset, offsets: nil, layout: layout, context: context))
-                offset += length
-                count += 1
+            // The hot path: every field at a fixed offset, one bounds check per record.
+            records.reserveCapacity(records.count + (end - start) / length)
+            let plan = layout.fast
+            let n = (end - start) / length
+            guard n > 0 else { return (0, nil) }
+            // Fill n copies of the prototype, then decode each record in place: no per-record
+            // copy of the (large) record value, no per-record capacity check.
+            let first = records.count
+            records.append(contentsOf: repeatElement(context.prototype, count: n))
+            plan.rare.withUnsafeBufferPointer { rare in
+                records.withUnsafeMutableBufferPointer { out in
+                    var offset = start
+                    for i in first..<(first + n) {
+                        decodeFixedRecord(bytes, at: offset, plan: plan, rare: rare, hasNAT: layout.hasNAT, context: context, into: &out[i])
+                        offset &+= length
+                    }
+                }
             }
+            count = n
             return (count, nil)
         }
         var offsets = [Int](repeating: 0, count: layout.fieldLengths.count)
@@ -84,11 +121,119 @@ extension FlowDecoder {
                 }
                 return (count, nil)
             }
-            records.append(Self.decodeRecord(bytes, at: offset, offsets: offsets, layout: layout, context: context))
+            var record = context.prototype
+            var pending = PendingValues()
+            if layout.hasNAT { record.nat = NATFields() }
+            for e in layout.extractors {
+                apply(e, bytes, at: offsets[e.fieldIndex], to: &record, pending: &pending)
+            }
+            finish(&record, pending, context: context)
+            records.append(record)
             offset = next
             count += 1
         }
         return (count, nil)
+    }
+
+    /// Decodes one fixed-length record with the template's ``FastPlan``.
+    @inline(__always)
+    static func decodeFixedRecord(
+        _ bytes: UnsafeRawBufferPointer, at base: Int, plan: FastPlan, rare: UnsafeBufferPointer<FieldExtractor>,
+        hasNAT: Bool, context c: RecordContext, into r: inout FlowRecord
+    ) {
+        @inline(__always) func u(_ s: FieldSlot) -> UInt64 { bytes.loadBigEndianUnsigned(at: base &+ s.offset, length: s.length) }
+        if plan.sourceV4.isPresent { r.sourceAddress = .v4(bytes.loadBigEndianUInt32(at: base &+ plan.sourceV4.offset)) }
+        if plan.destinationV4.isPresent { r.destinationAddress = .v4(bytes.loadBigEndianUInt32(at: base &+ plan.destinationV4.offset)) }
+        // Some exporters (Procera) fill both the IPv4 and the IPv6 address fields, one with zeros:
+        // the IPv6 address is used when it is not zero or when there is no IPv4 field.
+        if plan.sourceV6.isPresent {
+            let a = bytes.loadIPv6(at: base &+ plan.sourceV6.offset)
+            if !plan.sourceV4.isPresent || a != .v6(high: 0, low: 0) { r.sourceAddress = a }
+        }
+        if plan.destinationV6.isPresent {
+            let a = bytes.loadIPv6(at: base &+ plan.destinationV6.offset)
+            if !plan.destinationV4.isPresent || a != .v6(high: 0, low: 0) { r.destinationAddress = a }
+        }
+        if plan.sourcePort.isPresent { r.sourcePort = UInt16(truncatingIfNeeded: u(plan.sourcePort)) }
+        if plan.destinationPort.isPresent { r.destinationPort = UInt16(truncatingIfNeeded: u(plan.destinationPort)) }
+        if plan.ipProtocol.isPresent { r.ipProtocol = UInt8(truncatingIfNeeded: u(plan.ipProtocol)) }
+        if plan.tcpFlags.isPresent { r.tcpFlags = UInt8(truncatingIfNeeded: u(plan.tcpFlags)) }
+        if plan.typeOfService.isPresent { r.typeOfService = UInt8(truncatingIfNeeded: u(plan.typeOfService)) }
+        if plan.bytes.isPresent { r.bytes = u(plan.bytes) }
+        if plan.packets.isPresent { r.packets = u(plan.packets) }
+        if r.bytes == 0 && r.packets == 0 && (plan.bytesFallback.isPresent || plan.packetsFallback.isPresent) {
+            // Egress records fill OUT_BYTES/OUT_PKTS and leave IN_* at zero.
+            if plan.bytesFallback.isPresent { r.bytes = u(plan.bytesFallback) }
+            if plan.packetsFallback.isPresent { r.packets = u(plan.packetsFallback) }
+        }
+        if plan.inputInterface.isPresent { r.inputInterface = UInt32(truncatingIfNeeded: u(plan.inputInterface)) }
+        if plan.outputInterface.isPresent { r.outputInterface = UInt32(truncatingIfNeeded: u(plan.outputInterface)) }
+        if plan.sourceAS.isPresent { r.sourceAS = UInt32(truncatingIfNeeded: u(plan.sourceAS)) }
+        if plan.destinationAS.isPresent { r.destinationAS = UInt32(truncatingIfNeeded: u(plan.destinationAS)) }
+        if plan.direction.isPresent { r.direction = FlowDirection(rawValue: UInt8(truncatingIfNeeded: u(plan.direction))) ?? .unknown }
+
+        if rare.isEmpty {
+            // Common case: no NAT, sampling or unusual time fields — no pending values needed.
+            if plan.startMilliseconds.isPresent {
+                r.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startMilliseconds))
+            } else if plan.startSeconds.isPresent {
+                r.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startSeconds)) &* 1000
+            } else if plan.startUptime.isPresent {
+                r.startMilliseconds = absoluteTime(uptime: UInt32(truncatingIfNeeded: u(plan.startUptime)), context: c)
+            }
+            if plan.endMilliseconds.isPresent {
+                r.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endMilliseconds))
+            } else if plan.endSeconds.isPresent {
+                r.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endSeconds)) &* 1000
+            } else if plan.endUptime.isPresent {
+                r.endMilliseconds = absoluteTime(uptime: UInt32(truncatingIfNeeded: u(plan.endUptime)), context: c)
+            } else if plan.hasStart {
+                r.endMilliseconds = r.startMilliseconds
+            }
+            let interval = c.defaultInterval
+            if interval > 1 {
+                r.samplingInterval = interval
+                r.bytes = r.bytes.multipliedReportingOverflow(by: UInt64(interval)).partialValue
+                r.packets = r.packets.multipliedReportingOverflow(by: UInt64(interval)).partialValue
+            }
+            return
+        }
+        var pending = PendingValues()
+        if hasNAT { r.nat = NATFields() }
+        for e in rare { apply(e, bytes, at: base &+ e.offset, to: &r, pending: &pending) }
+        // Times go through the pending values here, so that ``finish`` ranks them against the
+        // rare time fields (observation time, deltas, NTP formats) exactly as the general path does.
+        if plan.startMilliseconds.isPresent {
+            pending.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startMilliseconds))
+            pending.present |= PendingValues.startMillisecondsBit
+        } else if plan.startSeconds.isPresent {
+            pending.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startSeconds)) &* 1000
+            pending.present |= PendingValues.startMillisecondsBit
+        } else if plan.startUptime.isPresent {
+            pending.startUptime = UInt32(truncatingIfNeeded: u(plan.startUptime))
+            pending.present |= PendingValues.startUptimeBit
+        }
+        if plan.endMilliseconds.isPresent {
+            pending.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endMilliseconds))
+            pending.present |= PendingValues.endMillisecondsBit
+        } else if plan.endSeconds.isPresent {
+            pending.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endSeconds)) &* 1000
+            pending.present |= PendingValues.endMillisecondsBit
+        } else if plan.endUptime.isPresent {
+            pending.endUptime = UInt32(truncatingIfNeeded: u(plan.endUptime))
+            pending.present |= PendingValues.endUptimeBit
+        }
+        finish(&r, pending, context: c)
+    }
+
+    /// An uptime-relative time made absolute, with no per-record system init time.
+    @inline(__always)
+    static func absoluteTime(uptime t: UInt32, context c: RecordContext) -> Int64 {
+        if let uptime = c.systemUptime {
+            return c.exportMilliseconds + Int64(Int32(truncatingIfNeeded: t &- uptime))
+        }
+        if let base = c.systemInitMilliseconds { return base + Int64(t) }
+        return c.exportMilliseconds
     }
 
     /// Walks one variable-length record, writing each field's offset; returns the record end.
@@ -111,20 +256,6 @@ extension FlowDecoder {
             guard offset <= end else { return nil }
         }
         return offset
-    }
-
-    /// Decodes one record at `base`. `offsets` gives per-field offsets for variable-length layouts.
-    @inline(__always)
-    static func decodeRecord(_ bytes: UnsafeRawBufferPointer, at base: Int, offsets: [Int]?, layout: RecordLayout, context: RecordContext) -> FlowRecord {
-        var record = context.prototype
-        var pending = PendingValues()
-        if layout.hasNAT { record.nat = NATFields() }
-        for e in layout.extractors {
-            let at = offsets.map { $0[e.fieldIndex] } ?? (base + e.offset)
-            Self.apply(e, bytes, at: at, to: &record, pending: &pending)
-        }
-        Self.finish(&record, pending, context: context)
-        return record
     }
 
     @inline(__always)
@@ -152,31 +283,31 @@ extension FlowDecoder {
         case .typeOfService: r.typeOfService = UInt8(truncatingIfNeeded: uint())
         case .bytes: r.bytes = uint()
         case .packets: r.packets = uint()
-        case .bytesFallback: p.fallbackBytes = uint()
-        case .packetsFallback: p.fallbackPackets = uint()
+        case .bytesFallback: p.fallbackBytes = uint(); p.present |= PendingValues.fallbackBit
+        case .packetsFallback: p.fallbackPackets = uint(); p.present |= PendingValues.fallbackBit
         case .inputInterface: r.inputInterface = UInt32(truncatingIfNeeded: uint())
         case .outputInterface: r.outputInterface = UInt32(truncatingIfNeeded: uint())
         case .sourceAS: r.sourceAS = UInt32(truncatingIfNeeded: uint())
         case .destinationAS: r.destinationAS = UInt32(truncatingIfNeeded: uint())
         case .direction: r.direction = FlowDirection(rawValue: UInt8(truncatingIfNeeded: uint())) ?? .unknown
-        case .startUptime: p.startUptime = UInt32(truncatingIfNeeded: uint())
-        case .endUptime: p.endUptime = UInt32(truncatingIfNeeded: uint())
-        case .startSeconds: p.startMilliseconds = Int64(truncatingIfNeeded: uint()) * 1000
-        case .endSeconds: p.endMilliseconds = Int64(truncatingIfNeeded: uint()) * 1000
-        case .startMilliseconds: p.startMilliseconds = Int64(truncatingIfNeeded: uint())
-        case .endMilliseconds: p.endMilliseconds = Int64(truncatingIfNeeded: uint())
-        case .startMicroseconds, .startNanoseconds: p.startMilliseconds = ntpToUnixMilliseconds(uint())
-        case .endMicroseconds, .endNanoseconds: p.endMilliseconds = ntpToUnixMilliseconds(uint())
-        case .startDeltaMicroseconds: p.startDeltaMicroseconds = uint()
-        case .endDeltaMicroseconds: p.endDeltaMicroseconds = uint()
-        case .systemInitMilliseconds: p.systemInitMilliseconds = Int64(truncatingIfNeeded: uint())
-        case .observationMilliseconds: p.observationMilliseconds = Int64(truncatingIfNeeded: uint())
-        case .samplerID: p.samplerID = UInt32(truncatingIfNeeded: uint())
-        case .samplingInterval: p.samplingInterval = uint()
-        case .samplingPacketInterval: p.samplingPacketInterval = uint()
-        case .samplingPacketSpace: p.samplingPacketSpace = uint()
-        case .samplingSize: p.samplingSize = uint()
-        case .samplingPopulation: p.samplingPopulation = uint()
+        case .startUptime: p.startUptime = UInt32(truncatingIfNeeded: uint()); p.present |= PendingValues.startUptimeBit
+        case .endUptime: p.endUptime = UInt32(truncatingIfNeeded: uint()); p.present |= PendingValues.endUptimeBit
+        case .startSeconds: p.startMilliseconds = Int64(truncatingIfNeeded: uint()) &* 1000; p.present |= PendingValues.startMillisecondsBit
+        case .endSeconds: p.endMilliseconds = Int64(truncatingIfNeeded: uint()) &* 1000; p.present |= PendingValues.endMillisecondsBit
+        case .startMilliseconds: p.startMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.startMillisecondsBit
+        case .endMilliseconds: p.endMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.endMillisecondsBit
+        case .startMicroseconds, .startNanoseconds: p.startMilliseconds = ntpToUnixMilliseconds(uint()); p.present |= PendingValues.startMillisecondsBit
+        case .endMicroseconds, .endNanoseconds: p.endMilliseconds = ntpToUnixMilliseconds(uint()); p.present |= PendingValues.endMillisecondsBit
+        case .startDeltaMicroseconds: p.startDeltaMicroseconds = uint(); p.present |= PendingValues.startDeltaBit
+        case .endDeltaMicroseconds: p.endDeltaMicroseconds = uint(); p.present |= PendingValues.endDeltaBit
+        case .systemInitMilliseconds: p.systemInitMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.systemInitBit
+        case .observationMilliseconds: p.observationMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.observationBit
+        case .samplerID: p.samplerID = UInt32(truncatingIfNeeded: uint()); p.present |= PendingValues.samplerIDBit
+        case .samplingInterval: p.samplingInterval = uint(); p.present |= PendingValues.samplingIntervalBit
+        case .samplingPacketInterval: p.samplingPacketInterval = uint(); p.present |= PendingValues.packetIntervalBit
+        case .samplingPacketSpace: p.samplingPacketSpace = uint(); p.present |= PendingValues.packetSpaceBit
+        case .samplingSize: p.samplingSize = uint(); p.present |= PendingValues.sizeBit
+        case .samplingPopulation: p.samplingPopulation = uint(); p.present |= PendingValues.populationBit
         case .natEvent: r.nat?.event = UInt8(truncatingIfNeeded: uint())
         case .postSourceV4: r.nat?.postSourceAddress = .v4(bytes.loadBigEndianUInt32(at: o))
         case .postDestinationV4: r.nat?.postDestinationAddress = .v4(bytes.loadBigEndianUInt32(at: o))
@@ -194,40 +325,55 @@ extension FlowDecoder {
     /// Resolves times to absolute ms and scales counters by the sampling interval.
     @inline(__always)
     static func finish(_ r: inout FlowRecord, _ p: PendingValues, context c: RecordContext) {
-        let systemInit = p.systemInitMilliseconds ?? c.systemInitMilliseconds
-        func fromUptime(_ t: UInt32) -> Int64 {
-            if let uptime = c.systemUptime {
-                // NetFlow v9: relative to the header's sysUptime; 32-bit ms uptime wraps every 49.7 days.
-                return c.exportMilliseconds + Int64(Int32(truncatingIfNeeded: t &- uptime))
-            }
-            if let base = systemInit { return base + Int64(t) }
-            return c.exportMilliseconds
+        if p.has(PendingValues.startMillisecondsBit) {
+            r.startMilliseconds = p.startMilliseconds
+        } else if p.has(PendingValues.startUptimeBit) {
+            r.startMilliseconds = fromUptime(p.startUptime, p, c)
+        } else if p.has(PendingValues.startDeltaBit) {
+            r.startMilliseconds = c.exportMilliseconds - Int64(clamping: p.startDeltaMicroseconds / 1000)
+        } else if p.has(PendingValues.observationBit) {
+            r.startMilliseconds = p.observationMilliseconds
         }
-        if let s = p.startMilliseconds { r.startMilliseconds = s }
-        else if let t = p.startUptime { r.startMilliseconds = fromUptime(t) }
-        else if let d = p.startDeltaMicroseconds { r.startMilliseconds = c.exportMilliseconds - Int64(clamping: d / 1000) }
-        else if let o = p.observationMilliseconds { r.startMilliseconds = o }
-        if let e = p.endMilliseconds { r.endMilliseconds = e }
-        else if let t = p.endUptime { r.endMilliseconds = fromUptime(t) }
-        else if let d = p.endDeltaMicroseconds { r.endMilliseconds = c.exportMilliseconds - Int64(clamping: d / 1000) }
-        else if let o = p.observationMilliseconds { r.endMilliseconds = o }
-        else if p.startMilliseconds != nil || p.startUptime != nil { r.endMilliseconds = r.startMilliseconds }
-
-        if r.bytes == 0 && r.packets == 0 && (p.fallbackBytes | p.fallbackPackets) != 0 {
+        if p.has(PendingValues.endMillisecondsBit) {
+            r.endMilliseconds = p.endMilliseconds
+        } else if p.has(PendingValues.endUptimeBit) {
+            r.endMilliseconds = fromUptime(p.endUptime, p, c)
+        } else if p.has(PendingValues.endDeltaBit) {
+            r.endMilliseconds = c.exportMilliseconds - Int64(clamping: p.endDeltaMicroseconds / 1000)
+        } else if p.has(PendingValues.observationBit) {
+            r.endMilliseconds = p.observationMilliseconds
+        } else if p.has(PendingValues.startMillisecondsBit | PendingValues.startUptimeBit) {
+            r.endMilliseconds = r.startMilliseconds
+        }
+        if p.has(PendingValues.fallbackBit), r.bytes == 0, r.packets == 0 {
             r.bytes = p.fallbackBytes
             r.packets = p.fallbackPackets
         }
         var interval = c.defaultInterval
-        if let own = p.announcedInterval {
-            interval = own
-        } else if let id = p.samplerID, let v = c.sampling.bySampler[id] {
-            interval = v
+        if p.present & (PendingValues.samplingBits | PendingValues.samplerIDBit) != 0 {
+            if let own = p.announcedInterval {
+                interval = own
+            } else if p.has(PendingValues.samplerIDBit), let v = c.sampling.bySampler[p.samplerID] {
+                interval = v
+            }
         }
         if interval > 1 {
             r.samplingInterval = interval
             r.bytes = r.bytes.multipliedReportingOverflow(by: UInt64(interval)).partialValue
             r.packets = r.packets.multipliedReportingOverflow(by: UInt64(interval)).partialValue
         }
+    }
+
+    /// An uptime-relative time (ms) made absolute.
+    @inline(__always)
+    static func fromUptime(_ t: UInt32, _ p: PendingValues, _ c: RecordContext) -> Int64 {
+        if let uptime = c.systemUptime {
+            // NetFlow v9: relative to the header's sysUptime; 32-bit ms uptime wraps every 49.7 days.
+            return c.exportMilliseconds + Int64(Int32(truncatingIfNeeded: t &- uptime))
+        }
+        if p.has(PendingValues.systemInitBit) { return p.systemInitMilliseconds + Int64(t) }
+        if let base = c.systemInitMilliseconds { return base + Int64(t) }
+        return c.exportMilliseconds
     }
 
     /// Applies the records of an options data set: sampling announcements and system init time.
@@ -259,7 +405,8 @@ extension FlowDecoder {
                 Self.apply(e, bytes, at: at, to: &scratch, pending: &pending)
             }
             if let interval = pending.announcedInterval {
-                if let id = pending.samplerID {
+                if pending.has(PendingValues.samplerIDBit) {
+                    let id = pending.samplerID
                     if session.sampling.bySampler.count < 4096 || session.sampling.bySampler[id] != nil {
                         session.sampling.bySampler[id] = interval
                     }
@@ -267,7 +414,7 @@ extension FlowDecoder {
                     session.sampling.defaultInterval = interval
                 }
             }
-            if let t = pending.systemInitMilliseconds { session.systemInitMilliseconds = t }
+            if pending.has(PendingValues.systemInitBit) { session.systemInitMilliseconds = pending.systemInitMilliseconds }
             offset = next
             count += 1
         }

@@ -20,12 +20,14 @@ extension FlowDecoder {
         report.observationDomain = sourceID
         let key = ExportSessionKey(exporter: exporter, observationDomain: sourceID, exportProtocol: .netflowV9)
         let maxGap = configuration.maxPlausibleSequenceGap
-        let (missing, reset) = withSession(key, now: now) { session in
+        let override = configuration.samplingOverrides.isEmpty ? nil : configuration.samplingOverrides[exporter]
+        let (missing, reset, context) = withSession(key, now: now) { session in
             session.lastSeen = now
-            return session.sequence.check(sequence, maxGap: maxGap)
+            let (missing, reset) = session.sequence.check(sequence, maxGap: maxGap)
+            return (missing, reset, Self.recordContext(session: key, state: session, override: override, exportMilliseconds: seconds * 1000, uptime: uptime))
         }
         let before = report.flowRecords + report.optionsRecords
-        decodeSets(bytes, from: Self.netflowV9HeaderLength, to: bytes.count, session: key, exportMilliseconds: seconds * 1000, uptime: uptime, now: now, into: &records, report: &report)
+        decodeSets(bytes, from: Self.netflowV9HeaderLength, to: bytes.count, session: key, context: context, override: override, now: now, into: &records, report: &report)
         let decoded = report.flowRecords + report.optionsRecords - before
         withSession(key, now: now) { session in
             // v9 counts export packets, so lost records are estimated from the usual packet size.
@@ -64,13 +66,15 @@ extension FlowDecoder {
             report.observationDomain = domain
             let key = ExportSessionKey(exporter: exporter, observationDomain: domain, exportProtocol: .ipfix)
             let maxGap = configuration.maxPlausibleSequenceGap
-            let (missing, reset) = withSession(key, now: now) { session in
+            let override = configuration.samplingOverrides.isEmpty ? nil : configuration.samplingOverrides[exporter]
+            let (missing, reset, context) = withSession(key, now: now) { session in
                 session.lastSeen = now
-                return session.sequence.check(sequence, maxGap: maxGap)
+                let (missing, reset) = session.sequence.check(sequence, maxGap: maxGap)
+                return (missing, reset, Self.recordContext(session: key, state: session, override: override, exportMilliseconds: exportSeconds * 1000, uptime: nil))
             }
             let before = report.flowRecords + report.optionsRecords
             let missesBefore = report.templateMisses
-            decodeSets(bytes, from: messageStart + Self.ipfixHeaderLength, to: end, session: key, exportMilliseconds: exportSeconds * 1000, uptime: nil, now: now, into: &records, report: &report)
+            decodeSets(bytes, from: messageStart + Self.ipfixHeaderLength, to: end, session: key, context: context, override: override, now: now, into: &records, report: &report)
             let decoded = report.flowRecords + report.optionsRecords - before
             let unknownRecords = report.templateMisses > missesBefore
             withSession(key, now: now) { session in
@@ -94,10 +98,11 @@ extension FlowDecoder {
     /// Walks the sets of one message. Stops at the first structural error, keeping what was decoded.
     mutating func decodeSets(
         _ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, session key: ExportSessionKey,
-        exportMilliseconds: Int64, uptime: UInt32?, now: Int64,
+        context initialContext: RecordContext, override: UInt32?, now: Int64,
         into records: inout [FlowRecord], report: inout DecodeReport
     ) {
         let isIPFIX = key.exportProtocol == .ipfix
+        var context = initialContext
         var offset = start
         while offset < end {
             guard end - offset >= 4 else {
@@ -130,19 +135,23 @@ extension FlowDecoder {
                 }
             case 256...:
                 let tkey = TemplateKey(session: key, templateID: setID)
-                guard let template = templates.lookup(tkey, now: now) else {
+                guard let template = template(for: tkey, now: now) else {
                     report.templateMisses += 1
                     break
                 }
                 if template.isOptions {
+                    let exportMilliseconds = context.exportMilliseconds
+                    let uptime = context.systemUptime
                     let (n, e) = withSession(key, now: now) { session in
                         session.lastSeen = now
-                        return Self.applyOptionsRecords(bytes, from: body, to: bodyEnd, layout: template.layout, session: &session)
+                        let result = Self.applyOptionsRecords(bytes, from: body, to: bodyEnd, layout: template.layout, session: &session)
+                        // Sampling or system init time may have changed for the data sets that follow.
+                        context = Self.recordContext(session: key, state: session, override: override, exportMilliseconds: exportMilliseconds, uptime: uptime)
+                        return result
                     }
                     report.optionsRecords += n
                     if let e { report.error = e; return }
                 } else {
-                    let context = recordContext(session: key, exportMilliseconds: exportMilliseconds, uptime: uptime, now: now)
                     let (n, e) = Self.decodeFlowRecords(bytes, from: body, to: bodyEnd, layout: template.layout, context: context, into: &records)
                     report.flowRecords += n
                     if let e { report.error = e; return }
@@ -155,20 +164,17 @@ extension FlowDecoder {
         }
     }
 
-    func recordContext(session key: ExportSessionKey, exportMilliseconds: Int64, uptime: UInt32?, now: Int64) -> RecordContext {
-        let state = sessions[key]
-        let sampling = state?.sampling ?? SamplingState()
-        let interval = sampling.defaultInterval ?? configuration.samplingOverrides[key.exporter] ?? 1
-        return RecordContext(
+    static func recordContext(session key: ExportSessionKey, state: SessionState, override: UInt32?, exportMilliseconds: Int64, uptime: UInt32?) -> RecordContext {
+        RecordContext(
             prototype: FlowRecord(
                 exporter: key.exporter, observationDomain: key.observationDomain, exportProtocol: key.exportProtocol,
                 startMilliseconds: exportMilliseconds, endMilliseconds: exportMilliseconds
             ),
             exportMilliseconds: exportMilliseconds,
             systemUptime: uptime,
-            systemInitMilliseconds: state?.systemInitMilliseconds,
-            defaultInterval: interval,
-            sampling: sampling
+            systemInitMilliseconds: state.systemInitMilliseconds,
+            defaultInterval: state.sampling.defaultInterval ?? override ?? 1,
+            sampling: state.sampling
         )
     }
 

@@ -54,6 +54,8 @@ public struct FlowDecoder: Sendable {
     var sessions: [ExportSessionKey: SessionState] = [:]
     /// sFlow agent state.
     var sflow = SFlowDecoderState()
+    /// The last template looked up: consecutive data sets usually share one.
+    var cachedTemplate: (key: TemplateKey, generation: UInt64, template: Template)? = nil
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -108,6 +110,17 @@ public struct FlowDecoder: Sendable {
             report.error = FlowDecodingError(.unsupportedVersion, "version \(version)")
         }
         return report
+    }
+
+    /// The template for `key` at `now`, from the one-entry cache when nothing changed since.
+    mutating func template(for key: TemplateKey, now: Int64) -> Template? {
+        if let c = cachedTemplate, c.generation == templates.generation, c.key == key,
+           templates.timeoutMilliseconds <= 0 || now - c.template.refreshedAt <= templates.timeoutMilliseconds {
+            return c.template
+        }
+        guard let t = templates.lookup(key, now: now) else { return nil }
+        cachedTemplate = (key, templates.generation, t)
+        return t
     }
 
     /// Drops templates not refreshed within the timeout. Call periodically; lookups also check expiry.

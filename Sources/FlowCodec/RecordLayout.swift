@@ -54,6 +54,8 @@ struct RecordLayout: Sendable {
     @usableFromInline var fieldLengths: [UInt16]
     @usableFromInline var extractors: [FieldExtractor]
     @usableFromInline var hasNAT: Bool
+    /// For fixed-length records: the common fields at known offsets, decoded without dispatch.
+    @usableFromInline var fast: FastPlan
 
     /// A record of this layout can be decoded (non-zero length).
     var isUsable: Bool { minimumLength > 0 }
@@ -104,6 +106,7 @@ struct RecordLayout: Sendable {
         fixedLength = variable ? nil : offset
         minimumLength = minimum
         hasNAT = extractors.contains { $0.target.rawValue >= FieldTarget.natEvent.rawValue }
+        fast = FastPlan(extractors: variable ? [] : extractors)
     }
 
     /// Maps an IETF element ID (NetFlow v9 field types share these numbers) to a target and a
@@ -177,5 +180,65 @@ struct RecordLayout: Sendable {
         case 364: return (.portRangeNumPorts, 0)
         default: return nil
         }
+    }
+}
+
+/// Offset and length of one field in a fixed-length record; offset -1 when the template lacks it.
+@usableFromInline
+struct FieldSlot: Sendable {
+    @usableFromInline var offset: Int = -1
+    @usableFromInline var length: Int = 0
+    @inlinable var isPresent: Bool { offset >= 0 }
+}
+
+/// The fields nearly every flow template carries, each at a fixed offset, so a record decodes
+/// as straight-line code whose branches are the same for every record of the template (and so
+/// predicted), instead of one dispatch per field. Anything else goes to ``rare``.
+@usableFromInline
+struct FastPlan: Sendable {
+    @usableFromInline var sourceV4 = FieldSlot(), destinationV4 = FieldSlot(), sourceV6 = FieldSlot(), destinationV6 = FieldSlot()
+    @usableFromInline var sourcePort = FieldSlot(), destinationPort = FieldSlot(), ipProtocol = FieldSlot(), tcpFlags = FieldSlot(), typeOfService = FieldSlot()
+    @usableFromInline var bytes = FieldSlot(), packets = FieldSlot(), bytesFallback = FieldSlot(), packetsFallback = FieldSlot()
+    @usableFromInline var inputInterface = FieldSlot(), outputInterface = FieldSlot(), sourceAS = FieldSlot(), destinationAS = FieldSlot(), direction = FieldSlot()
+    @usableFromInline var startMilliseconds = FieldSlot(), endMilliseconds = FieldSlot(), startSeconds = FieldSlot(), endSeconds = FieldSlot()
+    @usableFromInline var startUptime = FieldSlot(), endUptime = FieldSlot()
+    /// Fields decoded through the general per-field path (NAT, sampling, other time encodings).
+    @usableFromInline var rare: [FieldExtractor] = []
+    @usableFromInline var hasStart = false
+    @usableFromInline var hasEnd = false
+
+    init(extractors: [FieldExtractor]) {
+        for e in extractors {
+            let slot = FieldSlot(offset: e.offset, length: e.length)
+            switch e.target {
+            case .sourceV4: sourceV4 = slot
+            case .destinationV4: destinationV4 = slot
+            case .sourceV6: sourceV6 = slot
+            case .destinationV6: destinationV6 = slot
+            case .sourcePort: sourcePort = slot
+            case .destinationPort: destinationPort = slot
+            case .ipProtocol: ipProtocol = slot
+            case .tcpFlags: tcpFlags = slot
+            case .typeOfService: typeOfService = slot
+            case .bytes: bytes = slot
+            case .packets: packets = slot
+            case .bytesFallback: bytesFallback = slot
+            case .packetsFallback: packetsFallback = slot
+            case .inputInterface: inputInterface = slot
+            case .outputInterface: outputInterface = slot
+            case .sourceAS: sourceAS = slot
+            case .destinationAS: destinationAS = slot
+            case .direction: direction = slot
+            case .startMilliseconds: startMilliseconds = slot
+            case .endMilliseconds: endMilliseconds = slot
+            case .startSeconds: startSeconds = slot
+            case .endSeconds: endSeconds = slot
+            case .startUptime: startUptime = slot
+            case .endUptime: endUptime = slot
+            default: rare.append(e)
+            }
+        }
+        hasStart = startMilliseconds.isPresent || startSeconds.isPresent || startUptime.isPresent
+        hasEnd = endMilliseconds.isPresent || endSeconds.isPresent || endUptime.isPresent
     }
 }

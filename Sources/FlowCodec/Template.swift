@@ -75,7 +75,11 @@ public struct TemplateCache: Sendable {
         case learned, refreshed, redefined, refused
     }
 
-    private var byKey: [TemplateKey: Template] = [:]
+    private var byKey: [TemplateKey: Template] = [:] {
+        didSet { generation &+= 1 }
+    }
+    /// Changes whenever a template is added, replaced or removed (for lookup caches).
+    private(set) var generation: UInt64 = 0
     private var perSession: [ExportSessionKey: Int] = [:]
     public let timeoutMilliseconds: Int64
     public let maxTemplatesPerSession: Int

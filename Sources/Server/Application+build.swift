@@ -60,7 +60,8 @@ public func buildApplication(
     let startedAt = Date()
     let router = Router()
     router.get("/healthz") { _, _ -> Response in
-        let listeners = collector.boundAddresses.values.map { "\"\($0)\"" }.sorted().joined(separator: ",")
+        // HOST:PORT as in the configuration (SocketAddress's own description is "[IPv4]host/host:port").
+        let listeners = collector.listeners.map { "\"\(FlowCollector.hostAndPort($0.address))\"" }.joined(separator: ",")
         let totals = statistics.total
         let body = "{\"status\":\"ok\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)}\n"
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))

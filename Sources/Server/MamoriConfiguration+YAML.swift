@@ -34,7 +34,8 @@ extension MamoriConfiguration {
         } catch {
             throw ConfigurationError(line: nil, "not valid YAML: \(error)")
         }
-        guard let root else { return config }   // empty file: all defaults
+        // An empty file, comments only, or an empty document ("---", "~"): all defaults.
+        guard let root, root.null == nil else { return config }
         let top = try YAMLMap(root, context: "the top level")
         try top.allowOnly(["data_directory", "log_level", "http", "collector"])
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }

@@ -1,0 +1,211 @@
+import Collector
+import FlowCodec
+import Foundation
+import Logging
+import MamoriCore
+import Server
+import Testing
+
+/// MamoriConfiguration.parse(yaml:) and the documented example file.
+@Suite
+struct ConfigurationTests {
+    /// Parses `yaml`, expecting an error; returns it.
+    func refused(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -> ConfigurationError? {
+        do {
+            _ = try MamoriConfiguration.parse(yaml: yaml)
+            Issue.record("accepted:\n\(yaml)", sourceLocation: sourceLocation)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Every field of two configurations, compared one by one (the types are not Equatable).
+    func expectSame(_ a: MamoriConfiguration, _ b: MamoriConfiguration, ignoringSamplingOverrides: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(a.dataDirectory == b.dataDirectory, sourceLocation: sourceLocation)
+        #expect(a.logLevel == b.logLevel, sourceLocation: sourceLocation)
+        #expect(a.http == b.http, sourceLocation: sourceLocation)
+        #expect(a.collector.listen == b.collector.listen, sourceLocation: sourceLocation)
+        #expect(a.collector.receiveBufferBytes == b.collector.receiveBufferBytes, sourceLocation: sourceLocation)
+        #expect(a.collector.maxDatagramBytes == b.collector.maxDatagramBytes, sourceLocation: sourceLocation)
+        #expect(a.collector.datagramsPerRead == b.collector.datagramsPerRead, sourceLocation: sourceLocation)
+        #expect(a.collector.queueCapacity == b.collector.queueCapacity, sourceLocation: sourceLocation)
+        #expect(a.collector.templateFile == b.collector.templateFile, sourceLocation: sourceLocation)
+        #expect(a.collector.templatePersistIntervalSeconds == b.collector.templatePersistIntervalSeconds, sourceLocation: sourceLocation)
+        #expect(a.collector.errorLogIntervalSeconds == b.collector.errorLogIntervalSeconds, sourceLocation: sourceLocation)
+        var da = a.collector.decoder, db = b.collector.decoder
+        if ignoringSamplingOverrides { da.samplingOverrides = [:]; db.samplingOverrides = [:] }
+        #expect(da == db, sourceLocation: sourceLocation)
+    }
+
+    @Test("an empty file, or only comments, means every default")
+    func emptyMeansDefaults() throws {
+        for text in ["", "\n\n", "# nothing here\n", "---\n", "~\n"] {
+            expectSame(try MamoriConfiguration.parse(yaml: text), MamoriConfiguration())
+        }
+        let d = MamoriConfiguration()
+        #expect(d.http == SocketEndpoint(host: "127.0.0.1", port: 8080))
+        #expect(d.collector.listen.count == 6)
+        #expect(d.templateFile == "mamori-data/templates.json")
+    }
+
+    @Test("every key set")
+    func everyKey() throws {
+        let c = try MamoriConfiguration.parse(yaml: """
+            data_directory: /var/lib/mamori
+            log_level: debug
+            http:
+              listen: "[::1]:9080"
+            collector:
+              listen: [127.0.0.1:9995, "[::1]:9996", ":9997"]
+              receive_buffer_bytes: 8_388_608
+              max_datagram_bytes: 1500
+              datagrams_per_read: 64
+              queue_capacity: 100
+              template_timeout_seconds: 0
+              template_persist_interval_seconds: 5
+              max_templates_per_exporter: 16
+              error_log_interval_seconds: 0
+              exporters:
+                - address: 192.0.2.1
+                  sampling_interval: 1000
+                  name: edge-1
+                - address: 2001:db8::1
+                  sampling_interval: 64
+                - address: 198.51.100.7
+                  name: no sampling override
+            """)
+        #expect(c.dataDirectory == "/var/lib/mamori")
+        #expect(c.templateFile == "/var/lib/mamori/templates.json")
+        #expect(c.logLevel == .debug)
+        #expect(c.http == SocketEndpoint(host: "::1", port: 9080))
+        #expect(c.collector.listen == [
+            SocketEndpoint(host: "127.0.0.1", port: 9995), SocketEndpoint(host: "::1", port: 9996), SocketEndpoint(host: "0.0.0.0", port: 9997),
+        ])
+        #expect(c.collector.receiveBufferBytes == 8_388_608)
+        #expect(c.collector.maxDatagramBytes == 1500)
+        #expect(c.collector.datagramsPerRead == 64)
+        #expect(c.collector.queueCapacity == 100)
+        #expect(c.collector.decoder.templateTimeoutSeconds == 0)
+        #expect(c.collector.templatePersistIntervalSeconds == 5)
+        #expect(c.collector.decoder.maxTemplatesPerSession == 16)
+        #expect(c.collector.errorLogIntervalSeconds == 0)
+        #expect(c.collector.decoder.samplingOverrides == [IPAddress("192.0.2.1")!: 1000, IPAddress("2001:db8::1")!: 64])
+    }
+
+    @Test("an unknown key is refused with its name and line", arguments: [
+        ("log_level: info\nlog_levle: debug\n", 2, "log_levle"),
+        ("collector:\n  queue_capacity: 5\n  queue_capcity: 6\n", 3, "queue_capcity"),
+        ("http:\n  listen: 127.0.0.1:1\n  port: 80\n", 3, "port"),
+        ("collector:\n  exporters:\n    - address: 192.0.2.1\n      sampling: 10\n", 4, "sampling"),
+    ])
+    func unknownKey(yaml: String, line: Int, key: String) throws {
+        let e = try #require(refused(yaml))
+        #expect(e.line == line, "\(e)")
+        #expect(e.reason.contains("'\(key)'"), "\(e)")
+        #expect(e.description.contains("line \(line)"))
+    }
+
+    @Test("wrong types, numbers out of range, bad endpoints and addresses name the line", arguments: [
+        ("collector:\n  queue_capacity: many\n", 2, "whole number"),
+        ("collector:\n\n  queue_capacity: 0\n", 3, "between 1 and 1000000"),
+        ("collector:\n  max_datagram_bytes: 70000\n", 2, "between 1500 and 65535"),
+        ("collector:\n  receive_buffer_bytes: -1\n", 2, "between"),
+        ("collector:\n  template_timeout_seconds: 1.5\n", 2, "whole number"),
+        ("log_level: loud\n", 1, "log_level"),
+        ("data_directory: [a, b]\n", 1, "single value"),
+        ("http: 127.0.0.1:80\n", 1, "mapping"),
+        ("http:\n  listen: 127.0.0.1\n", 2, "HOST:PORT"),
+        ("http:\n  listen: 127.0.0.1:99999\n", 2, "port"),
+        ("http:\n  listen: ::1:80\n", 2, "brackets"),
+        ("collector:\n  listen: 0.0.0.0:2055\n", 2, "list"),
+        ("collector:\n  listen:\n    - 0.0.0.0:2055\n    - 0.0.0.0:x\n", 4, "port"),
+        ("collector:\n  listen: []\n", 2, "at least one"),
+        ("collector:\n  exporters:\n    - address: 300.1.2.3\n", 3, "not an IPv4 or IPv6 address"),
+        ("collector:\n  exporters:\n    - sampling_interval: 5\n", 3, "needs an 'address'"),
+        ("collector:\n  exporters:\n    - address: 192.0.2.1\n      sampling_interval: 0\n", 4, "between 1"),
+    ])
+    func badValue(yaml: String, line: Int, words: String) throws {
+        let e = try #require(refused(yaml))
+        #expect(e.line == line, "\(e)")
+        #expect(e.reason.contains(words), "\(e)")
+    }
+
+    @Test("a YAML syntax error names its line", arguments: [
+        ("log_level: info\nhttp:\n  listen: [127.0.0.1:80\n", 4),
+        ("collector:\n  queue_capacity: 5\n queue: 6\n", 3),
+        ("data_directory: \"unterminated\n", 2),
+    ])
+    func syntaxError(yaml: String, approximateLine: Int) throws {
+        let e = try #require(refused(yaml))
+        #expect(e.reason.contains("not valid YAML"), "\(e)")
+        let line = try #require(e.line, "\(e)")
+        // The parser reports where it noticed the problem: on the bad line or just after it.
+        #expect((approximateLine - 1)...approximateLine + 1 ~= line, "\(e)")
+    }
+
+    @Test("load(path:) names the file in its errors")
+    func loadNamesTheFile() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/mamori.yaml"
+        try Data("collector:\n  bogus: 1\n".utf8).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try MamoriConfiguration.load(path: path)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.file == path)
+            #expect(error.description.hasPrefix("\(path), line 2: "), "\(error)")
+        }
+        do {
+            _ = try MamoriConfiguration.load(path: dir.path + "/missing.yaml")
+            Issue.record("accepted a missing file")
+        } catch {
+            #expect(error.line == nil)
+            #expect(error.description.contains("missing.yaml"))
+        }
+    }
+
+    // MARK: the example file
+
+    static let examplePath: String = {
+        // Tests/CollectorTests/ConfigurationTests.swift → package root.
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("mamori.example.yaml").path
+    }()
+
+    @Test("mamori.example.yaml parses and states the defaults")
+    func exampleFile() throws {
+        let c = try MamoriConfiguration.load(path: Self.examplePath)
+        // Every value in the file is the default, except the example exporter.
+        expectSame(c, MamoriConfiguration(), ignoringSamplingOverrides: true)
+        #expect(c.collector.decoder.samplingOverrides == [IPAddress("192.0.2.1")!: 1000])
+        #expect(c.collector.listen == FlowCollector.Configuration.defaultListen)
+    }
+
+    @Test("mamori.example.yaml documents every key, each with its default")
+    func exampleFileDocumentsEveryKey() throws {
+        let text = try String(contentsOfFile: Self.examplePath, encoding: .utf8)
+        let keys = [
+            "data_directory", "log_level", "http", "listen", "collector", "receive_buffer_bytes", "max_datagram_bytes",
+            "datagrams_per_read", "queue_capacity", "template_timeout_seconds", "template_persist_interval_seconds",
+            "max_templates_per_exporter", "error_log_interval_seconds", "exporters", "address", "sampling_interval", "name",
+        ]
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for key in keys {
+            let index = lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "- ", with: "").hasPrefix("\(key):") }
+            #expect(index != nil, "\(key) is not in the example")
+        }
+        // Each scalar key is preceded by a "# default:" comment.
+        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name"].contains($0) }
+        for key in scalarKeys {
+            guard let index = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(key):") }) else { continue }
+            #expect(index > 0 && lines[index - 1].contains("# default:"), "\(key) has no '# default:' line above it")
+        }
+        // Removing the example exporter leaves exactly the defaults.
+        var withoutExample = lines
+        if let start = withoutExample.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "exporters:" }) {
+            withoutExample.removeSubrange(start...)
+        }
+        expectSame(try MamoriConfiguration.parse(yaml: withoutExample.joined(separator: "\n")), MamoriConfiguration())
+    }
+}
