@@ -51,7 +51,7 @@ public struct FlowDecoder: Sendable {
     /// Templates learned so far, per export session.
     public internal(set) var templates: TemplateCache
     /// Sequence and sampling state per export session.
-    var sessions: [ExportSessionKey: SessionState] = [:]
+    var sessions = SessionTable()
     /// sFlow agent state.
     var sflow = SFlowDecoderState()
     /// The last template looked up: consecutive data sets usually share one.
@@ -131,26 +131,62 @@ public struct FlowDecoder: Sendable {
     /// Runs `body` on the state of `key`, creating it (and evicting one other session when
     /// the table is full) if needed.
     mutating func withSession<R>(_ key: ExportSessionKey, now: Int64, _ body: (inout SessionState) -> R) -> R {
-        if sessions[key] == nil, sessions.count >= configuration.maxSessions {
-            evictOldSessions()
+        let index = sessions.index(for: key, now: now, limit: configuration.maxSessions) { evicted in
+            _ = templates.withdrawAll(session: evicted, options: false)
+            _ = templates.withdrawAll(session: evicted, options: true)
         }
-        return body(&sessions[key, default: SessionState(lastSeen: now)])
-    }
-
-    /// Forgets the least recently seen quarter of the sessions, with their templates, in one pass
-    /// (so a flood of spoofed exporters costs one sort per many datagrams, not a scan per datagram).
-    mutating func evictOldSessions() {
-        let victims = sessions.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(max(1, sessions.count / 4)).map(\.key)
-        for key in victims {
-            sessions.removeValue(forKey: key)
-            _ = templates.withdrawAll(session: key, options: false)
-            _ = templates.withdrawAll(session: key, options: true)
-        }
+        return body(&sessions.states[index])
     }
 
     /// The sampling interval announced for (or configured for) an export session, if any.
     public func announcedSamplingInterval(for key: ExportSessionKey) -> UInt32? {
-        sessions[key]?.sampling.defaultInterval
+        sessions.state(for: key)?.sampling.defaultInterval
+    }
+}
+
+/// Session states in an array, indexed by a dictionary, with the last key remembered: a
+/// collector usually receives runs of datagrams from the same exporter, which then cost no hashing.
+struct SessionTable: Sendable {
+    private(set) var keys: [ExportSessionKey] = []
+    var states: [SessionState] = []
+    private var indexByKey: [ExportSessionKey: Int] = [:]
+    private var lastKey: ExportSessionKey? = nil
+    private var lastIndex = 0
+
+    var count: Int { states.count }
+
+    func state(for key: ExportSessionKey) -> SessionState? {
+        indexByKey[key].map { states[$0] }
+    }
+
+    /// The index of `key`'s state, created if needed. When the table is full, the least recently
+    /// seen quarter is evicted in one pass and `evicted` is called for each of them.
+    mutating func index(for key: ExportSessionKey, now: Int64, limit: Int, evicted: (ExportSessionKey) -> Void) -> Int {
+        if lastKey == key { return lastIndex }
+        if let i = indexByKey[key] {
+            lastKey = key
+            lastIndex = i
+            return i
+        }
+        if states.count >= limit {
+            let order = states.indices.sorted { states[$0].lastSeen < states[$1].lastSeen }
+            let victims = Set(order.prefix(max(1, states.count / 4)))
+            var newKeys: [ExportSessionKey] = []
+            var newStates: [SessionState] = []
+            for i in states.indices {
+                if victims.contains(i) { evicted(keys[i]) } else { newKeys.append(keys[i]); newStates.append(states[i]) }
+            }
+            keys = newKeys
+            states = newStates
+            indexByKey = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        }
+        keys.append(key)
+        states.append(SessionState(lastSeen: now))
+        let i = states.count - 1
+        indexByKey[key] = i
+        lastKey = key
+        lastIndex = i
+        return i
     }
 }
 
