@@ -4,7 +4,8 @@ import NIOConcurrencyHelpers
 
 /// Counters of one exporter, created once and reused for every datagram
 /// (metric names follow Prometheus conventions; the exporter address is a label).
-struct ExporterMetrics {
+/// A class so the receive path can keep a reference to the last exporter's counters.
+final class ExporterMetrics {
     let datagrams: Counter
     let flowRecords: Counter
     let optionsRecords: Counter
@@ -30,14 +31,14 @@ struct ExporterMetrics {
         counterSamples = Counter(label: "mamori_collector_sflow_counter_samples_total", dimensions: dims, factory: factory)
     }
 
-    mutating func error(_ code: FlowDecodingError.Code) -> Counter {
+    func error(_ code: FlowDecodingError.Code) -> Counter {
         if let c = errors[code] { return c }
         let c = Counter(label: "mamori_collector_decode_errors_total", dimensions: [("exporter", exporterLabel), ("kind", code.description)], factory: factory)
         errors[code] = c
         return c
     }
 
-    mutating func record(_ report: DecodeReport) {
+    func record(_ report: DecodeReport) {
         datagrams.increment()
         if report.flowRecords > 0 { flowRecords.increment(by: Int64(report.flowRecords)) }
         if report.optionsRecords > 0 { optionsRecords.increment(by: Int64(report.optionsRecords)) }

@@ -29,6 +29,7 @@ public final class FlowCollector: Service, Sendable {
     private let state = NIOLockedValueBox(State())
     private let stream: AsyncStream<FlowBatch>
     private let continuation: AsyncStream<FlowBatch>.Continuation
+    private let bufferPool = BatchBufferPool(capacity: FlowDatagramHandler.bufferCapacity)
 
     struct State {
         var channels: [(endpoint: SocketEndpoint, local: SocketAddress?, channel: any Channel, handler: FlowDatagramHandler)] = []
@@ -146,6 +147,7 @@ public final class FlowCollector: Service, Sendable {
         for await batch in stream {
             for sink in sinks { await sink.consume(batch) }
             metrics.deliveredRecords.increment(by: Int64(batch.records.count))
+            bufferPool.give(batch.records)
         }
     }
 
@@ -158,7 +160,7 @@ public final class FlowCollector: Service, Sendable {
         let now = FlowDatagramHandler.wallClockMilliseconds()
         for endpoint in configuration.listen {
             let handler = FlowDatagramHandler(
-                decoder: FlowDecoder(configuration: configuration.decoder), enqueue: enqueue, metrics: metrics,
+                decoder: FlowDecoder(configuration: configuration.decoder), enqueue: enqueue, bufferPool: bufferPool, metrics: metrics,
                 metricsFactory: metricsFactory, maxDatagramBytes: configuration.maxDatagramBytes,
                 errorLogIntervalSeconds: configuration.errorLogIntervalSeconds,
                 logger: logger

@@ -17,28 +17,36 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     private var decoder: FlowDecoder
     private var pending: [FlowRecord] = []
     private let enqueue: @Sendable (FlowBatch) -> Bool
+    private let bufferPool: BatchBufferPool
     private let batchCapacity: Int
     private var exporterMetrics: [IPAddress: ExporterMetrics] = [:]
+    private var lastExporter: (address: IPAddress, metrics: ExporterMetrics)? = nil
     private let metrics: CollectorMetrics
     private let metricsFactory: any MetricsFactory
     private let maxDatagramBytes: Int
     private var logger: Logger
     private var errorLog: ErrorLogLimiter
     private let maxTrackedExporters = 10_000
+    /// Records per batch before it is handed on (also at the end of every read burst).
+    static let flushThreshold = 512
+    /// Buffer capacity: the threshold plus room for a full datagram of typical records (an
+    /// unusually large one makes the buffer grow once). Small enough to stay in cache.
+    static let bufferCapacity = flushThreshold + 512
 
     init(
-        decoder: FlowDecoder, enqueue: @escaping @Sendable (FlowBatch) -> Bool, metrics: CollectorMetrics,
+        decoder: FlowDecoder, enqueue: @escaping @Sendable (FlowBatch) -> Bool, bufferPool: BatchBufferPool, metrics: CollectorMetrics,
         metricsFactory: any MetricsFactory, maxDatagramBytes: Int, errorLogIntervalSeconds: Int, logger: Logger
     ) {
         self.decoder = decoder
         self.enqueue = enqueue
+        self.bufferPool = bufferPool
         self.metrics = metrics
         self.metricsFactory = metricsFactory
         self.maxDatagramBytes = maxDatagramBytes
         self.logger = logger
         self.errorLog = ErrorLogLimiter(intervalMilliseconds: Int64(errorLogIntervalSeconds) * 1000)
-        self.batchCapacity = 4096
-        pending.reserveCapacity(batchCapacity)
+        self.batchCapacity = Self.flushThreshold
+        pending = bufferPool.take()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -49,7 +57,13 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
             metrics.truncatedDatagrams.increment()
         }
         let report = decoder.decode(envelope.data, from: exporter, receivedAtMilliseconds: now, into: &pending)
-        if exporterMetrics[exporter] == nil {
+        let counters: ExporterMetrics
+        if let last = lastExporter, last.address == exporter {
+            counters = last.metrics   // runs of datagrams from one exporter: no lookup
+        } else if let known = exporterMetrics[exporter] {
+            counters = known
+            lastExporter = (exporter, known)
+        } else {
             if exporterMetrics.count >= maxTrackedExporters {
                 // Label cardinality is bounded: beyond the limit, only global counters move.
                 metrics.exporterLimitDrops.increment()
@@ -57,11 +71,13 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
                 flushIfLarge()
                 return
             }
-            exporterMetrics[exporter] = ExporterMetrics(exporter: exporter, factory: metricsFactory)
+            counters = ExporterMetrics(exporter: exporter, factory: metricsFactory)
+            exporterMetrics[exporter] = counters
+            lastExporter = (exporter, counters)
             metrics.exporters.add(exporter)
             logger.info("new exporter", metadata: ["flow.exporter": "\(exporter)", "flow.protocol": "\(report.exportProtocol.map { "\($0)" } ?? "unknown")"])
         }
-        exporterMetrics[exporter]!.record(report)
+        counters.record(report)
         if let e = report.error { logError(e, exporter: exporter, now: now) }
         flushIfLarge()
     }
@@ -89,8 +105,7 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
         guard !pending.isEmpty else { return }
         let batch = FlowBatch(records: pending)
         let count = pending.count
-        pending = []
-        pending.reserveCapacity(batchCapacity)
+        pending = bufferPool.take()
         if !enqueue(batch) {
             metrics.queueDroppedBatches.increment()
             metrics.queueDroppedRecords.increment(by: Int64(count))
@@ -164,12 +179,8 @@ extension IPAddress {
                 (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
                  UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
             }
-            let v6 = IPAddress.v6(high: h, low: l)
-            if h == 0, l >> 32 == 0xFFFF {
-                self = .v4(UInt32(truncatingIfNeeded: l))
-            } else {
-                self = v6
-            }
+            // IPv4-mapped peers (dual-stack sockets) are IPv4 by construction of IPAddress.
+            self = .v6(high: h, low: l)
         default:
             self = .unspecifiedV4
         }

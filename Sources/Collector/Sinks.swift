@@ -12,6 +12,12 @@ public final class FlowStatisticsSink: FlowSink, Sendable {
         public var records: UInt64 = 0
         public var bytes: UInt64 = 0
         public var packets: UInt64 = 0
+
+        mutating func add(_ other: Totals) {
+            records += other.records
+            bytes &+= other.bytes
+            packets &+= other.packets
+        }
     }
 
     private let totals = NIOLockedValueBox([String: Totals]())
@@ -19,12 +25,21 @@ public final class FlowStatisticsSink: FlowSink, Sendable {
     public init() {}
 
     public func consume(_ batch: FlowBatch) async {
+        // Records arrive in runs from one exporter: sum each run, then one lookup per run.
         var local: [IPAddress: Totals] = [:]
+        var current: IPAddress? = nil
+        var run = Totals()
         for r in batch.records {
-            local[r.exporter, default: Totals()].records += 1
-            local[r.exporter, default: Totals()].bytes &+= r.bytes
-            local[r.exporter, default: Totals()].packets &+= r.packets
+            if r.exporter != current {
+                if let c = current { local[c, default: Totals()].add(run) }
+                current = r.exporter
+                run = Totals()
+            }
+            run.records += 1
+            run.bytes &+= r.bytes
+            run.packets &+= r.packets
         }
+        if let c = current { local[c, default: Totals()].add(run) }
         totals.withLockedValue { t in
             for (k, v) in local {
                 let key = k.description

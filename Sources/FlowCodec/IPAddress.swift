@@ -5,27 +5,40 @@
 /// print(a)                                  // "192.0.2.1"
 /// IPAddress("2001:db8::1")?.isIPv6          // true
 /// ```
-public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// An IPv4 address in host byte order.
-    case v4(UInt32)
+public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// First 8 bytes of the address as IPv6 (IPv4 addresses are held IPv4-mapped, `::ffff:a.b.c.d`).
+    public var high: UInt64
+    /// Last 8 bytes.
+    public var low: UInt64
+
+    /// 16 bytes, no tag: IPv4 is stored as an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2), which
+    /// keeps flow records small and hashing cheap on the hot path.
+    @inlinable init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// An IPv4 address given in host byte order.
+    @inlinable public static func v4(_ address: UInt32) -> IPAddress {
+        IPAddress(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(address))
+    }
+
     /// An IPv6 address as two 64-bit halves in host byte order (`high` holds the first 8 bytes).
-    case v6(high: UInt64, low: UInt64)
+    @inlinable public static func v6(high: UInt64, low: UInt64) -> IPAddress {
+        IPAddress(high: high, low: low)
+    }
 
     /// 0.0.0.0, used where a record carries no address.
     public static let unspecifiedV4 = IPAddress.v4(0)
 
-    public var isIPv6: Bool {
-        if case .v6 = self { return true }
-        return false
-    }
+    /// Whether this is an IPv6 address (IPv4-mapped addresses count as IPv4).
+    @inlinable public var isIPv6: Bool { !(high == 0 && low >> 32 == 0xFFFF) }
+
+    /// The IPv4 address in host byte order, or `nil` for IPv6.
+    @inlinable public var ipv4: UInt32? { isIPv6 ? nil : UInt32(truncatingIfNeeded: low) }
 
     /// The address as an IPv6 address (IPv4 addresses are mapped to ::ffff:a.b.c.d).
-    public var ipv6Halves: (high: UInt64, low: UInt64) {
-        switch self {
-        case .v4(let a): return (0, 0x0000_FFFF_0000_0000 | UInt64(a))
-        case .v6(let h, let l): return (h, l)
-        }
-    }
+    public var ipv6Halves: (high: UInt64, low: UInt64) { (high, low) }
 
     /// Builds an address from 4 or 16 bytes in network order; `nil` for any other length.
     public init?(bytes: some Collection<UInt8>) {
@@ -48,16 +61,14 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The address in network byte order (4 or 16 bytes).
     public var bytes: [UInt8] {
-        switch self {
-        case .v4(let a):
+        if let a = ipv4 {
             return [UInt8(a >> 24), UInt8(truncatingIfNeeded: a >> 16), UInt8(truncatingIfNeeded: a >> 8), UInt8(truncatingIfNeeded: a)]
-        case .v6(let h, let l):
-            var out = [UInt8]()
-            out.reserveCapacity(16)
-            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: h >> UInt64(s))) }
-            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: l >> UInt64(s))) }
-            return out
         }
+        var out = [UInt8]()
+        out.reserveCapacity(16)
+        for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: high >> UInt64(s))) }
+        for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: low >> UInt64(s))) }
+        return out
     }
 
     /// Parses dotted-quad IPv4 or RFC 4291 text IPv6 (with `::` compression and an optional
@@ -119,45 +130,41 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     public var description: String {
-        switch self {
-        case .v4(let a):
+        if let a = ipv4 {
             return "\(a >> 24).\((a >> 16) & 0xFF).\((a >> 8) & 0xFF).\(a & 0xFF)"
-        case .v6(let h, let l):
-            if h == 0 && (l >> 32) == 0xFFFF {
-                return "::ffff:" + IPAddress.v4(UInt32(truncatingIfNeeded: l)).description
-            }
-            let words: [UInt16] = (0..<8).map { k in
-                let half = k < 4 ? h : l
-                return UInt16(truncatingIfNeeded: half >> UInt64(48 - 16 * (k % 4)))
-            }
-            // RFC 5952: compress the longest run (length >= 2) of zero groups, the first one on ties.
-            var bestStart = -1
-            var bestLength = 0
-            var k = 0
-            while k < 8 {
-                if words[k] == 0 {
-                    var e = k
-                    while e < 8 && words[e] == 0 { e += 1 }
-                    if e - k > bestLength && e - k >= 2 { bestStart = k; bestLength = e - k }
-                    k = e
-                } else {
-                    k += 1
-                }
-            }
-            func hex(_ range: Range<Int>) -> String {
-                range.map { String(words[$0], radix: 16) }.joined(separator: ":")
-            }
-            if bestStart < 0 { return hex(0..<8) }
-            return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
         }
+        let h = high
+        let l = low
+        let words: [UInt16] = (0..<8).map { k in
+            let half = k < 4 ? h : l
+            return UInt16(truncatingIfNeeded: half >> UInt64(48 - 16 * (k % 4)))
+        }
+        // RFC 5952: compress the longest run (length >= 2) of zero groups, the first one on ties.
+        var bestStart = -1
+        var bestLength = 0
+        var k = 0
+        while k < 8 {
+            if words[k] == 0 {
+                var e = k
+                while e < 8 && words[e] == 0 { e += 1 }
+                if e - k > bestLength && e - k >= 2 { bestStart = k; bestLength = e - k }
+                k = e
+            } else {
+                k += 1
+            }
+        }
+        func hex(_ range: Range<Int>) -> String {
+            range.map { String(words[$0], radix: 16) }.joined(separator: ":")
+        }
+        if bestStart < 0 { return hex(0..<8) }
+        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 
+    /// IPv4 addresses sort before IPv6 ones, then by value.
     public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
-        switch (lhs, rhs) {
-        case (.v4(let a), .v4(let b)): return a < b
-        case (.v4, .v6): return true
-        case (.v6, .v4): return false
-        case (.v6(let ah, let al), .v6(let bh, let bl)): return (ah, al) < (bh, bl)
-        }
+        let l6 = lhs.isIPv6
+        let r6 = rhs.isIPv6
+        if l6 != r6 { return !l6 }
+        return (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 }

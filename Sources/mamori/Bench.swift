@@ -56,7 +56,10 @@ struct BenchDecode: AsyncParsableCommand {
         #if DEBUG
         FileHandle.standardError.write(Data("warning: this is a debug build; use `swift build -c release` for real figures\n".utf8))
         #endif
-        if !json { print("protocol     records/s per core   ns/record   datagrams   records checked") }
+        if !json {
+            print("flow record: \(MemoryLayout<FlowRecord>.stride) bytes")
+            print("protocol     records/s per core   ns/record   datagrams   records checked")
+        }
         for p in chosen {
             let result = measure(p)
             if json {

@@ -9,9 +9,10 @@ struct ByteWriter {
     @inlinable mutating func u32(_ v: UInt32) { u16(UInt16(v >> 16)); u16(UInt16(truncatingIfNeeded: v)) }
     @inlinable mutating func u64(_ v: UInt64) { u32(UInt32(v >> 32)); u32(UInt32(truncatingIfNeeded: v)) }
     @inlinable mutating func address(_ a: IPAddress) {
-        switch a {
-        case .v4(let v): u32(v)
-        case .v6(let h, let l): u64(h); u64(l)
+        if let v = a.ipv4 {
+            u32(v)
+        } else {
+            u64(a.high); u64(a.low)
         }
     }
     @inlinable mutating func patch16(at offset: Int, _ v: UInt16) {

@@ -196,7 +196,10 @@ public struct PcapWriter: Sendable {
 extension IPAddress {
     /// 16 bytes, IPv4 mapped into IPv6 when needed.
     var ipv6Bytes: [UInt8] {
-        let (h, l) = ipv6Halves
-        return IPAddress.v6(high: h, low: l).bytes
+        var out = [UInt8]()
+        out.reserveCapacity(16)
+        for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: high >> UInt64(s))) }
+        for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: low >> UInt64(s))) }
+        return out
     }
 }
