@@ -29,6 +29,9 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     private let maxTrackedExporters = 10_000
     /// Records per batch before it is handed on (also at the end of every read burst).
     static let flushThreshold = 512
+    /// Longest time a decoded record waits before it is handed on.
+    static let flushDelay = TimeAmount.milliseconds(10)
+    private var flushScheduled = false
     /// Buffer capacity: the threshold plus room for a full datagram of typical records (an
     /// unusually large one makes the buffer grow once). Small enough to stay in cache.
     static let bufferCapacity = flushThreshold + 512
@@ -83,7 +86,15 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flush()
+        // A part-filled batch waits up to `flushDelay` for more records: under a steady stream of
+        // small bursts this wakes the consumer a hundred times a second instead of per burst.
+        if !pending.isEmpty && !flushScheduled {
+            flushScheduled = true
+            context.eventLoop.scheduleTask(in: Self.flushDelay) { [self] in
+                flushScheduled = false
+                flush()
+            }
+        }
         context.fireChannelReadComplete()
     }
 
