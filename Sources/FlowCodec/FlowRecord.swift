@@ -34,7 +34,9 @@ public enum FlowDirection: UInt8, Sendable, Hashable, CustomStringConvertible {
 ///
 /// Present on a ``FlowRecord`` only when its template carried at least one NAT element.
 public struct NATFields: Sendable, Hashable {
-    /// `natEvent` (IE 230): 1 NAT44 session create, 2 delete, 13 port-block allocate, 14 deallocate …
+    /// `natEvent` (IE 230, IANA registry of RFC 8158): 1 NAT44 session create, 2 NAT44 session delete,
+    /// 4/5 NAT64 session create/delete, 12/13 address binding create/delete, 14 port block
+    /// allocation, 15 port block de-allocation …
     public var event: UInt8 = 0
     /// `postNATSourceIPv4Address` (225) or `postNATSourceIPv6Address` (281).
     public var postSourceAddress: IPAddress? = nil

@@ -7,7 +7,7 @@ import FlowCodec
 ///   "sport":51514,"dport":443,"proto":6,"tcp_flags":27,"tos":0,"bytes":5120,"packets":8,
 ///   "sampling":1,"start":"2026-11-20T10:00:01.250Z","end":"2026-11-20T10:00:03.000Z",
 ///   "start_ms":…,"end_ms":…,"in_if":3,"out_if":7,"direction":"ingress","src_as":0,"dst_as":0,
-///   "nat":{"event":13,"post_src":"203.0.113.5","post_dst":null,"post_sport":0,"post_dport":0,
+///   "nat":{"event":14,"post_src":"203.0.113.5","post_dst":null,"post_sport":0,"post_dport":0,
 ///          "port_start":1024,"port_end":2047}}`  (`nat` only when present)
 public enum FlowRecordFormatter {
     /// One JSON object, no trailing newline. Built by hand: the hot path of `--dump-flows` and
