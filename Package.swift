@@ -38,6 +38,12 @@ let package = Package(
             dependencies: ["FlowCodec"],
             swiftSettings: swiftSettings
         ),
+        // A simulated access network with ground truth: subscribers, devices, botnets, exports.
+        .target(
+            name: "Simulator",
+            dependencies: ["FlowCodec", "MamoriCore"],
+            swiftSettings: swiftSettings
+        ),
         // UDP listeners, bounded hand-off queue, per-exporter accounting, template persistence.
         .target(
             name: "Collector",
@@ -78,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -90,6 +96,11 @@ let package = Package(
             name: "FlowCodecTests",
             dependencies: ["FlowCodec", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SimulatorTests",
+            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,1 @@
+// The simulated ISP (issue 4) lives in this module.
