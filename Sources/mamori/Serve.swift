@@ -53,7 +53,9 @@ struct Serve: AsyncParsableCommand {
         do {
             configuration = try config.map { try MamoriConfiguration.load(path: $0) } ?? MamoriConfiguration()
         } catch {
-            throw ValidationError("configuration refused: \(error)")
+            // A bad file is an operator's mistake, not a usage error: say where, exit with EX_CONFIG.
+            FileHandle.standardError.write(Data("mamori: configuration refused: \(error)\n".utf8))
+            throw ExitCode(78)
         }
         if !listen.isEmpty {
             configuration.collector.listen = try listen.map { text in
