@@ -44,19 +44,25 @@ let package = Package(
             dependencies: ["FlowCodec", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
+        // recvmmsg(2) for the collector's receive loop (a GNU extension Swift's Glibc does not expose).
+        .target(
+            name: "CMamoriUDP",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
         // UDP listeners, bounded hand-off queue, per-exporter accounting, template persistence.
         .target(
             name: "Collector",
             dependencies: [
-                "FlowCodec", "MamoriCore",
+                "FlowCodec", "MamoriCore", "CMamoriUDP",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            // Without MemberImportVisibility: the socket structs (sockaddr_in …) that the receive loop
+            // uses are attributed by the compiler to SwiftNIO's internal C module, which cannot be imported.
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
         // The one composition root: configuration file, HTTP (/healthz, /metrics), services.
         .target(

@@ -5,7 +5,6 @@ import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
 import ServiceLifecycle
 
 /// The UDP flow collector: listens on every configured endpoint, decodes NetFlow v5/v9, IPFIX and
@@ -25,14 +24,21 @@ public final class FlowCollector: Service, Sendable {
     private let logger: Logger
     private let metricsFactory: any MetricsFactory
     private let metrics: CollectorMetrics
-    private let eventLoopGroup: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
     private let stream: AsyncStream<FlowBatch>
     private let continuation: AsyncStream<FlowBatch>.Continuation
-    private let bufferPool = BatchBufferPool(capacity: FlowDatagramHandler.bufferCapacity)
+    private let bufferPool = BatchBufferPool(capacity: DatagramProcessor.bufferCapacity)
+
+    /// One open socket, its bound address and the processor decoding what it receives.
+    struct Listener: Sendable {
+        var endpoint: SocketEndpoint
+        var local: SocketAddress?
+        var receiver: UDPReceiver
+        var processor: DatagramProcessor
+    }
 
     struct State {
-        var channels: [(endpoint: SocketEndpoint, local: SocketAddress?, channel: any Channel, handler: FlowDatagramHandler)] = []
+        var channels: [Listener] = []
         var bound: [SocketEndpoint: SocketAddress] = [:]
         var ready: [CheckedContinuation<Void, Never>] = []
         var isReady = false
@@ -41,18 +47,15 @@ public final class FlowCollector: Service, Sendable {
     /// - Parameters:
     ///   - configuration: endpoints and limits.
     ///   - sinks: consumers of decoded records, called in order for each batch.
-    ///   - eventLoopGroup: where sockets live; one event loop per listener is used round-robin.
     ///   - metricsFactory: where counters go (the bootstrapped global one by default; tests pass their own).
     public init(
         configuration: Configuration,
         sinks: [any FlowSink],
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         logger: Logger = Logger(label: "mamori.collector")
     ) {
         self.configuration = configuration
         self.sinks = sinks
-        self.eventLoopGroup = eventLoopGroup
         self.metricsFactory = metricsFactory
         self.metrics = CollectorMetrics(factory: metricsFactory)
         self.logger = logger
@@ -119,19 +122,35 @@ public final class FlowCollector: Service, Sendable {
         logger.info("collector stopped")
     }
 
-    /// Runs the maintenance loop until every listener is closed.
+    /// Runs one receive thread per listener, and the maintenance loop, until every listener is stopped.
     private func receiveUntilClosed() async {
+        let listeners = state.withLockedValue { $0.channels }
+        let datagramsPerRead = configuration.datagramsPerRead
+        let maxDatagramBytes = configuration.maxDatagramBytes
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.maintenanceLoop() }
-            let channels = self.state.withLockedValue { s in s.channels.map { $0.channel } }
-            for c in channels { try? await c.closeFuture.get() }
+            await withTaskGroup(of: Void.self) { threads in
+                for listener in listeners {
+                    threads.addTask {
+                        // A thread of its own: the receive loop blocks in poll(2) and must not
+                        // hold a thread of the Swift concurrency pool.
+                        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                            Thread.detachNewThread {
+                                Thread.current.name = "mamori-rx-\(listener.receiver.boundPort)"
+                                listener.receiver.run(datagramsPerRead: datagramsPerRead, maxDatagramBytes: maxDatagramBytes, processor: listener.processor)
+                                done.resume()
+                            }
+                        }
+                    }
+                }
+            }
             group.cancelAll()
         }
     }
 
-    /// Starts closing every listener without waiting (safe to call more than once, from any thread).
+    /// Asks every listener to stop (safe to call more than once, from any thread).
     private func closeListeners() {
-        for c in state.withLockedValue({ s in s.channels.map { $0.channel } }) { c.close(promise: nil) }
+        for l in state.withLockedValue({ $0.channels }) { l.receiver.stop() }
     }
 
     private func markReady() {
@@ -157,50 +176,34 @@ public final class FlowCollector: Service, Sendable {
             if case .enqueued = continuation.yield(batch) { return true }
             return false
         }
-        let now = FlowDatagramHandler.wallClockMilliseconds()
+        let now = DatagramProcessor.wallClockMilliseconds()
         for endpoint in configuration.listen {
-            let handler = FlowDatagramHandler(
-                decoder: FlowDecoder(configuration: configuration.decoder), enqueue: enqueue, bufferPool: bufferPool, metrics: metrics,
-                metricsFactory: metricsFactory, maxDatagramBytes: configuration.maxDatagramBytes,
-                errorLogIntervalSeconds: configuration.errorLogIntervalSeconds,
-                logger: logger
-            )
-            // No SO_REUSEADDR: UDP has no TIME_WAIT to get past, and with it a second collector
-            // (or anything else setting it) binds the same port and silently takes the traffic.
-            var bootstrap = DatagramBootstrap(group: eventLoopGroup)
-                .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.receiveBufferBytes))
-                .channelOption(.datagramVectorReadMessageCount, value: configuration.datagramsPerRead)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: configuration.maxDatagramBytes * configuration.datagramsPerRead))
-                .channelOption(.maxMessagesPerRead, value: 16)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
-                }
-            if endpoint.isIPv6 {
-                // Separate IPv4 and IPv6 sockets may share a port only if the IPv6 one is IPv6-only.
-                bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
-            }
-            let channel: any Channel
+            let receiver: UDPReceiver
             do {
-                channel = try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get()
+                receiver = try UDPReceiver(endpoint: endpoint, receiveBufferBytes: configuration.receiveBufferBytes)
             } catch {
-                if endpoint.isIPv6 && Self.isAddressFamilyUnsupported(error) {
+                if endpoint.isIPv6 && error.isAddressFamilyUnsupported {
                     logger.warning("IPv6 unavailable, not listening", metadata: ["collector.listen": "\(endpoint)"])
                     continue
                 }
                 throw CollectorError.bindFailed(endpoint: endpoint, reason: "\(error)")
             }
+            let processor = DatagramProcessor(
+                decoder: FlowDecoder(configuration: configuration.decoder), enqueue: enqueue, bufferPool: bufferPool, metrics: metrics,
+                metricsFactory: metricsFactory, errorLogIntervalSeconds: configuration.errorLogIntervalSeconds, logger: logger
+            )
             if !persisted.isEmpty {
-                _ = try? await channel.eventLoop.submit { handler.restoreTemplates(persisted, now: now) }.get()
+                _ = processor.lock.withLock { processor.restoreTemplates(persisted, now: now) }
             }
-            let local = channel.localAddress
+            let local = try? SocketAddress(ipAddress: endpoint.host, port: receiver.boundPort)
             state.withLockedValue {
-                $0.channels.append((endpoint, local, channel, handler))
+                $0.channels.append(Listener(endpoint: endpoint, local: local, receiver: receiver, processor: processor))
                 if let local { $0.bound[endpoint] = local }
             }
-            let granted: Int = (try? await channel.getOption(.socketOption(.so_rcvbuf)).get()).map { Int($0) } ?? 0
+            let granted = receiver.grantedReceiveBufferBytes
             logger.info(
                 "listening for flow exports",
-                metadata: ["collector.listen": "\(local.map { "\($0)" } ?? "\(endpoint)")", "collector.rcvbuf": "\(granted)"]
+                metadata: ["collector.listen": "\(local.map(Self.hostAndPort) ?? "\(endpoint)")", "collector.rcvbuf": "\(granted)"]
             )
             if granted < configuration.receiveBufferBytes {
                 logger.info(
@@ -214,16 +217,13 @@ public final class FlowCollector: Service, Sendable {
         }
     }
 
-    /// Whether binding failed because the host has no IPv6 (no IPv6 support, or no such address).
-    static func isAddressFamilyUnsupported(_ error: any Error) -> Bool {
-        if let io = error as? IOError, [EAFNOSUPPORT, EADDRNOTAVAIL, EPROTONOSUPPORT].contains(io.errnoCode) { return true }
-        let text = "\(error)"
-        return text.contains("Address family not supported") || text.contains("EAFNOSUPPORT") || text.contains("Cannot assign requested address")
-    }
-
+    /// Releases listeners that were opened but never ran (binding a later one failed).
     private func closeAll() async {
-        let channels = state.withLockedValue { s in s.channels.map { $0.channel } }
-        for c in channels { try? await c.close().get() }
+        let listeners = state.withLockedValue { s -> [Listener] in
+            defer { s.channels = [] }
+            return s.channels
+        }
+        for l in listeners { l.receiver.closeUnused() }
     }
 
     /// Template expiry, template persistence and kernel drop counters, once per second.
@@ -236,12 +236,10 @@ public final class FlowCollector: Service, Sendable {
         }
         while !Task.isCancelled {
             do { try await Task.sleep(for: .seconds(1)) } catch { return }
-            let now = FlowDatagramHandler.wallClockMilliseconds()
+            let now = DatagramProcessor.wallClockMilliseconds()
             var total = 0
             for (entry, dropGauge) in zip(listeners, dropGauges) {
-                if let r = try? await entry.channel.eventLoop.submit({ entry.handler.expireTemplates(now: now) }).get() {
-                    total += r.remaining
-                }
+                total += entry.processor.lock.withLock { entry.processor.expireTemplates(now: now) }.remaining
                 if let port = entry.local?.port,
                    let drops = KernelSocketStatistics.receiveDrops(localPort: port, ipv6: entry.local?.protocol == .inet6) {
                     dropGauge.gauge.record(drops)
@@ -267,9 +265,7 @@ public final class FlowCollector: Service, Sendable {
     public func templateSnapshot() async -> [PersistedTemplate] {
         var all: [PersistedTemplate] = []
         for entry in state.withLockedValue({ $0.channels }) {
-            if let s = try? await entry.channel.eventLoop.submit({ entry.handler.templateSnapshot() }).get() {
-                all += s
-            }
+            all += entry.processor.lock.withLock { entry.processor.templateSnapshot() }
         }
         return all
     }

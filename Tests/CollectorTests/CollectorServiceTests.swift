@@ -426,11 +426,11 @@ struct CollectorServiceTests {
         try await first.stop()
     }
 
-    @Test("missing address families are recognised from NIO's IOError")
+    @Test("missing address families are recognised from the socket error")
     func addressFamilyErrors() {
-        #expect(FlowCollector.isAddressFamilyUnsupported(IOError(errnoCode: EAFNOSUPPORT, reason: "socket")))
-        #expect(FlowCollector.isAddressFamilyUnsupported(IOError(errnoCode: EADDRNOTAVAIL, reason: "bind")))
-        #expect(!FlowCollector.isAddressFamilyUnsupported(IOError(errnoCode: EADDRINUSE, reason: "bind")))
+        #expect(UDPReceiverError(errno: EAFNOSUPPORT, "socket()").isAddressFamilyUnsupported)
+        #expect(UDPReceiverError(errno: EADDRNOTAVAIL, "bind()").isAddressFamilyUnsupported)
+        #expect(!UDPReceiverError(errno: EADDRINUSE, "bind()").isAddressFamilyUnsupported)
     }
 
     // MARK: 9. kernel drop counter

@@ -2,18 +2,18 @@ import FlowCodec
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 
-/// Receives export datagrams on one UDP socket, decodes them in place and hands each burst's
-/// records to the bounded queue.
+/// Decodes the datagrams of one listener and hands their records on in batches.
 ///
-/// Decoding runs on the socket's event loop because it is cheaper than any hand-off (tens of
-/// nanoseconds per record); everything slower happens behind the queue, whose full state drops
-/// batches (counted) rather than blocking the socket.
-final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: all mutable state is touched only on the channel's event loop.
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
+/// Runs on the listener's receive thread; everything slower happens behind the bounded queue,
+/// whose full state drops batches (counted) rather than blocking the socket. Not thread-safe on
+/// its own: the receiver holds ``lock`` around each burst, and the collector takes it for the
+/// rare maintenance calls (template snapshot, restore, expiry).
+final class DatagramProcessor: @unchecked Sendable {
+    // @unchecked: all mutable state is touched with `lock` held.
+    let lock = NIOLock()
     private var decoder: FlowDecoder
     private var pending: [FlowRecord] = []
     private let enqueue: @Sendable (FlowBatch) -> Bool
@@ -23,43 +23,38 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
     private var lastExporter: (address: IPAddress, metrics: ExporterMetrics)? = nil
     private let metrics: CollectorMetrics
     private let metricsFactory: any MetricsFactory
-    private let maxDatagramBytes: Int
     private var logger: Logger
     private var errorLog: ErrorLogLimiter
+    private var lastFlush: Int64 = 0
     private let maxTrackedExporters = 10_000
-    /// Records per batch before it is handed on (also at the end of every read burst).
+    /// Records per batch before it is handed on.
     static let flushThreshold = 512
-    /// Longest time a decoded record waits before it is handed on.
-    static let flushDelay = TimeAmount.milliseconds(10)
-    private var flushScheduled = false
+    /// Longest time (ms) a decoded record waits before it is handed on: under a steady stream
+    /// of small bursts the consumer wakes a hundred times a second, not once per burst.
+    static let flushDelayMilliseconds: Int64 = 10
     /// Buffer capacity: the threshold plus room for a full datagram of typical records (an
     /// unusually large one makes the buffer grow once). Small enough to stay in cache.
     static let bufferCapacity = flushThreshold + 512
 
     init(
         decoder: FlowDecoder, enqueue: @escaping @Sendable (FlowBatch) -> Bool, bufferPool: BatchBufferPool, metrics: CollectorMetrics,
-        metricsFactory: any MetricsFactory, maxDatagramBytes: Int, errorLogIntervalSeconds: Int, logger: Logger
+        metricsFactory: any MetricsFactory, errorLogIntervalSeconds: Int, logger: Logger
     ) {
         self.decoder = decoder
         self.enqueue = enqueue
         self.bufferPool = bufferPool
         self.metrics = metrics
         self.metricsFactory = metricsFactory
-        self.maxDatagramBytes = maxDatagramBytes
         self.logger = logger
         self.errorLog = ErrorLogLimiter(intervalMilliseconds: Int64(errorLogIntervalSeconds) * 1000)
         self.batchCapacity = Self.flushThreshold
         pending = bufferPool.take()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let exporter = IPAddress(envelope.remoteAddress)
-        let now = Self.wallClockMilliseconds()
-        if envelope.data.readableBytes >= maxDatagramBytes {
-            metrics.truncatedDatagrams.increment()
-        }
-        let report = decoder.decode(envelope.data, from: exporter, receivedAtMilliseconds: now, into: &pending)
+    /// Decodes one datagram. Call with ``lock`` held.
+    func process(_ datagram: UnsafeRawBufferPointer, from exporter: IPAddress, now: Int64, truncated: Bool) {
+        if truncated { metrics.truncatedDatagrams.increment() }
+        let report = decoder.decode(datagram, from: exporter, receivedAtMilliseconds: now, into: &pending)
         let counters: ExporterMetrics
         if let last = lastExporter, last.address == exporter {
             counters = last.metrics   // runs of datagrams from one exporter: no lookup
@@ -85,34 +80,23 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
         flushIfLarge()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        // A part-filled batch waits up to `flushDelay` for more records: under a steady stream of
-        // small bursts this wakes the consumer a hundred times a second instead of per burst.
-        if !pending.isEmpty && !flushScheduled {
-            flushScheduled = true
-            context.eventLoop.scheduleTask(in: Self.flushDelay) { [self] in
-                flushScheduled = false
-                flush()
-            }
+    /// After a read burst or an idle wait: hands on a part-filled batch once it is old enough.
+    /// Call with ``lock`` held.
+    func tick(now: Int64) {
+        if pending.isEmpty {
+            lastFlush = now
+        } else if now - lastFlush >= Self.flushDelayMilliseconds {
+            flush()
+            lastFlush = now
         }
-        context.fireChannelReadComplete()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        flush()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // UDP read errors (e.g. ICMP port unreachable reflected) must not close the listener.
-        logger.debug("socket error", metadata: ["error": "\(error)"])
     }
 
     private func flushIfLarge() {
         if pending.count >= batchCapacity { flush() }
     }
 
-    private func flush() {
+    /// Hands on whatever is pending. Call with ``lock`` held.
+    func flush() {
         guard !pending.isEmpty else { return }
         let batch = FlowBatch(records: pending)
         let count = pending.count
@@ -135,7 +119,7 @@ final class FlowDatagramHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    // MARK: access from the collector (always on this channel's event loop)
+    // MARK: access from the collector (with `lock` held)
 
     func templateSnapshot() -> [PersistedTemplate] { decoder.templates.snapshot() }
 
