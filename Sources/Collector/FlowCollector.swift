@@ -38,7 +38,7 @@ public final class FlowCollector: Service, Sendable {
     }
 
     struct State {
-        var channels: [Listener] = []
+        var listeners: [Listener] = []
         var bound: [SocketEndpoint: SocketAddress] = [:]
         var ready: [CheckedContinuation<Void, Never>] = []
         var isReady = false
@@ -72,7 +72,7 @@ public final class FlowCollector: Service, Sendable {
 
     /// Every open listener, in configuration order, with the address it is bound to.
     public var listeners: [(endpoint: SocketEndpoint, address: SocketAddress)] {
-        state.withLockedValue { s in s.channels.compactMap { e in e.local.map { (e.endpoint, $0) } } }
+        state.withLockedValue { s in s.listeners.compactMap { e in e.local.map { (e.endpoint, $0) } } }
     }
 
     /// Suspends until every listener is bound (or binding failed).
@@ -124,7 +124,7 @@ public final class FlowCollector: Service, Sendable {
 
     /// Runs one receive thread per listener, and the maintenance loop, until every listener is stopped.
     private func receiveUntilClosed() async {
-        let listeners = state.withLockedValue { $0.channels }
+        let listeners = state.withLockedValue { $0.listeners }
         let datagramsPerRead = configuration.datagramsPerRead
         let maxDatagramBytes = configuration.maxDatagramBytes
         await withTaskGroup(of: Void.self) { group in
@@ -150,7 +150,7 @@ public final class FlowCollector: Service, Sendable {
 
     /// Asks every listener to stop (safe to call more than once, from any thread).
     private func closeListeners() {
-        for l in state.withLockedValue({ $0.channels }) { l.receiver.stop() }
+        for l in state.withLockedValue({ $0.listeners }) { l.receiver.stop() }
     }
 
     private func markReady() {
@@ -197,7 +197,7 @@ public final class FlowCollector: Service, Sendable {
             }
             let local = try? SocketAddress(ipAddress: endpoint.host, port: receiver.boundPort)
             state.withLockedValue {
-                $0.channels.append(Listener(endpoint: endpoint, local: local, receiver: receiver, processor: processor))
+                $0.listeners.append(Listener(endpoint: endpoint, local: local, receiver: receiver, processor: processor))
                 if let local { $0.bound[endpoint] = local }
             }
             let granted = receiver.grantedReceiveBufferBytes
@@ -212,7 +212,7 @@ public final class FlowCollector: Service, Sendable {
                 )
             }
         }
-        if state.withLockedValue({ $0.channels.isEmpty }) {
+        if state.withLockedValue({ $0.listeners.isEmpty }) {
             throw CollectorError.bindFailed(endpoint: configuration.listen.first ?? SocketEndpoint(host: "-", port: 0), reason: "no listener could be opened")
         }
     }
@@ -220,8 +220,8 @@ public final class FlowCollector: Service, Sendable {
     /// Releases listeners that were opened but never ran (binding a later one failed).
     private func closeAll() async {
         let listeners = state.withLockedValue { s -> [Listener] in
-            defer { s.channels = [] }
-            return s.channels
+            defer { s.listeners = [] }
+            return s.listeners
         }
         for l in listeners { l.receiver.closeUnused() }
     }
@@ -230,7 +230,7 @@ public final class FlowCollector: Service, Sendable {
     private func maintenanceLoop() async {
         var sincePersist = 0
         // Per listener (not per configured endpoint, which may repeat), labelled with the bound address.
-        let listeners = state.withLockedValue { $0.channels }
+        let listeners = state.withLockedValue { $0.listeners }
         let dropGauges = listeners.map { entry in
             SocketDropMetric(endpoint: entry.local.map(Self.hostAndPort) ?? entry.endpoint.description, factory: metricsFactory)
         }
@@ -264,7 +264,7 @@ public final class FlowCollector: Service, Sendable {
     /// Every template of every listener, merged.
     public func templateSnapshot() async -> [PersistedTemplate] {
         var all: [PersistedTemplate] = []
-        for entry in state.withLockedValue({ $0.channels }) {
+        for entry in state.withLockedValue({ $0.listeners }) {
             all += entry.processor.lock.withLock { entry.processor.templateSnapshot() }
         }
         return all
