@@ -1,0 +1,98 @@
+import FlowCodec
+
+/// Where every simulated address comes from. Only documentation and reserved ranges are used,
+/// so simulated traffic can never be mistaken for (or leak towards) real networks:
+///
+/// | range | RFC | used for |
+/// |---|---|---|
+/// | 100.64.0.0/10 | 6598 shared address space | subscriber lines behind CGNAT (the "inside" address) |
+/// | 198.18.0.0/15 | 2544 benchmarking | the ISP's public IPv4: CGNAT pool first, then subscribers with their own public address |
+/// | 198.19.254.0/24 | (top of the above) | the exporting routers (flow export source addresses) |
+/// | 198.19.255.0/24 | (top of the above) | ISP infrastructure: DNS resolvers 198.19.255.53 and .54 |
+/// | 2001:db8::/32 | 3849 documentation | subscriber IPv6: a /56 per broadband line, a /64 per mobile line |
+/// | 240.0.0.0/4 | 1112 reserved ("class E") | the synthetic Internet: benign services, scan targets, DDoS victims and reflectors |
+/// | 3fff::/20 | 9637 documentation | the synthetic Internet's IPv6 services |
+/// | 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 | 5737 TEST-NET-1/2/3 | C&C servers (Mirai-like, HTTPS beaconing, DGA-like) |
+///
+/// AS numbers are private (RFC 6996): the ISP is AS 64512, synthetic Internet hosts 64600 and up.
+public enum AddressPlan {
+    /// 100.64.0.0/10: inside addresses of CGNAT subscribers (address 1 + CGNAT index).
+    public static let cgnatInsideBase: UInt32 = 0x6440_0000
+    public static let cgnatInsideCapacity = (1 << 22) - 2
+    /// 198.18.0.0/15: the ISP's public IPv4 space.
+    public static let publicBase: UInt32 = 0xC612_0000
+    /// Addresses of the /15 available to the CGNAT pool and public subscribers (the top /23 is infrastructure).
+    public static let publicCapacity = (1 << 17) - 512
+    /// Subscribers sharing one CGNAT public address (deterministic NAT, RFC 7422).
+    public static let subscribersPerCGNATAddress = 64
+    /// Ports per CGNAT port block; blocks start at port 1024 (64 × 1008 = 64512 ports).
+    public static let portBlockSize: UInt16 = 1008
+    public static let firstBlockPort: UInt16 = 1024
+    /// 198.19.254.1 + n: exporter n.
+    public static func exporterAddress(_ index: Int) -> IPAddress { .v4(0xC613_FE01 + UInt32(index)) }
+    /// The ISP's DNS resolvers.
+    public static let resolvers: [IPAddress] = [.v4(0xC613_FF35), .v4(0xC613_FF36)]
+    /// Where exports are addressed in a written pcap (a collector in the ISP's management range).
+    public static let collectorAddress = IPAddress.v4(0xC613_FEC8)  // 198.19.254.200
+    public static let ispAS: UInt32 = 64512
+
+    /// 2001:db8::/32: broadband /56 n is 2001:db8:XXXX:XX00::/56 with XXXXXX = subscriber id + 1.
+    static func broadbandPrefix(subscriber id: UInt32) -> UInt64 { 0x2001_0DB8_0000_0000 | UInt64(id + 1) << 8 }
+    /// Mobile /64s come from the upper half of 2001:db8::/32 (2001:db8:8000::/33).
+    static func mobilePrefix(subscriber id: UInt32) -> UInt64 { 0x2001_0DB8_8000_0000 | UInt64(id + 1) }
+
+    /// 240.S.0.0/16 holds the servers of service S in the synthetic Internet; 240.16.0.0/12 the CDN.
+    static func serviceV4(_ service: UInt32, _ host: UInt32) -> IPAddress { .v4(0xF000_0000 | service << 16 | (host + 1)) }
+    /// 3fff:0:S::h for the IPv6 side of service S.
+    static func serviceV6(_ service: UInt32, _ host: UInt32) -> IPAddress { .v6(high: 0x3FFF_0000_0000_0000 | UInt64(service) << 16, low: UInt64(host + 1)) }
+    /// CDN web servers: 240.16.0.0/12, host i at 240.16.0.0 + i + 1.
+    static func cdnV4(_ host: UInt32) -> IPAddress { .v4(0xF010_0000 + host + 1) }
+    static let cdnServers: UInt32 = 20_000
+    /// Scan targets: uniform in 240.128.0.0/9 (never a catalogued service).
+    static func scanTarget(_ r: UInt64) -> IPAddress { .v4(0xF080_0000 | UInt32(truncatingIfNeeded: r) & 0x007F_FFFF) }
+    /// Victims of outbound attacks: 241.0.0.0/8. Reflectors of inbound attacks: 242.0.0.0/8.
+    static func outboundVictim(_ r: UInt64) -> IPAddress { .v4(0xF100_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
+    static func reflector(_ r: UInt64) -> IPAddress { .v4(0xF200_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
+    /// C&C servers in the three TEST-NETs.
+    static let miraiCommandAndControl: [(IPAddress, UInt16)] = [(.v4(0xC000_0217), 23), (.v4(0xC000_0242), 2323)]  // 192.0.2.23:23, 192.0.2.66:2323
+    static let beaconCommandAndControl: [IPAddress] = [.v4(0xC633_6414), .v4(0xC633_6415), .v4(0xC633_6479)]  // 198.51.100.20, .21, .121
+    /// DGA-like family: epoch e's C&C is 203.0.113.(1 + hash(seed, e) mod 250), port 443.
+    static func dgaCommandAndControl(seed: UInt64, epoch: Int64) -> IPAddress {
+        .v4(0xCB00_7100 | UInt32(1 + StableHash.of(seed, 0xD6A, UInt64(bitPattern: epoch)) % 250))
+    }
+}
+
+/// A benign service of the synthetic Internet (or of the ISP) that subscribers use.
+public struct ServiceCatalogEntry: Sendable, Hashable {
+    public var name: String
+    public var ipProtocol: UInt8
+    public var port: UInt16
+    public var addresses: [IPAddress]
+    /// Whether devices contact it on a timer: these are the decoys a naive C&C detector flags.
+    public var periodic: Bool
+    public var summary: String
+}
+
+/// The benign services of the simulated world (fixed; addresses from ``AddressPlan``).
+public enum ServiceCatalog {
+    static func hosts(_ service: UInt32, _ count: UInt32) -> [IPAddress] { (0..<count).map { AddressPlan.serviceV4(service, $0) } }
+
+    public static let dns = ServiceCatalogEntry(name: "isp-dns", ipProtocol: 17, port: 53, addresses: AddressPlan.resolvers, periodic: false, summary: "The ISP's recursive resolvers; every web session and every DGA bot asks them.")
+    public static let ntp = ServiceCatalogEntry(name: "ntp-pool", ipProtocol: 17, port: 123, addresses: hosts(1, 24), periodic: true, summary: "An NTP pool; PCs, TVs, cameras and home routers poll every 64 s to 1 h.")
+    public static let pushA = ServiceCatalogEntry(name: "push-5223", ipProtocol: 6, port: 5223, addresses: hosts(2, 4), periodic: true, summary: "Push-notification keepalives (5223/tcp) from about 30% of phones, every ~28 min.")
+    public static let pushG = ServiceCatalogEntry(name: "push-5228", ipProtocol: 6, port: 5228, addresses: hosts(3, 4), periodic: true, summary: "Push-notification keepalives (5228/tcp) from about 70% of phones, every ~28 min.")
+    public static let update = ServiceCatalogEntry(name: "os-update", ipProtocol: 6, port: 443, addresses: hosts(4, 8), periodic: true, summary: "OS and firmware update checks: PCs and TVs hourly, cameras every 6 h, home routers every 12 h.")
+    public static let cameraCloud = ServiceCatalogEntry(name: "camera-cloud", ipProtocol: 6, port: 8883, addresses: hosts(5, 8), periodic: true, summary: "IoT camera cloud heartbeats (MQTT over TLS) every 60 s.")
+    public static let messaging = ServiceCatalogEntry(name: "messaging", ipProtocol: 6, port: 443, addresses: hosts(6, 8), periodic: false, summary: "Messaging apps on phones.")
+    public static let video = ServiceCatalogEntry(name: "video", ipProtocol: 6, port: 443, addresses: hosts(7, 256), periodic: false, summary: "Video streaming, mostly TVs in the evening.")
+    public static let games = ServiceCatalogEntry(name: "online-games", ipProtocol: 17, port: 3074, addresses: hosts(8, 64), periodic: false, summary: "Online games over UDP from PCs.")
+
+    /// Every catalogued service except the CDN (which is a /12 listed in the labels as a prefix).
+    public static let all: [ServiceCatalogEntry] = [dns, ntp, pushA, pushG, update, cameraCloud, messaging, video, games]
+    /// Service number S of the entry in the 240.S.0.0/16 plan (for its IPv6 twin 3fff:0:S::).
+    static let videoService: UInt32 = 7
+    static let messagingService: UInt32 = 6
+    static let pushAService: UInt32 = 2
+    static let pushGService: UInt32 = 3
+    static let cdnService: UInt32 = 16
+}

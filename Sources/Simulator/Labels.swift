@@ -1,0 +1,136 @@
+import FlowCodec
+
+/// The ground truth of a simulation run, written as JSON by `mamori simulate --labels FILE`.
+/// The schema is documented in `docs/simulator-labels.md`. Times are ms since the Unix epoch;
+/// addresses are text.
+public struct Labels: Sendable, Hashable, Codable {
+    public var schema = "mamori-simulator-labels/1"
+    public var seed: UInt64
+    public var start: Int64
+    public var end: Int64
+    public var subscribers: Int
+    public var exporters: [Exporter]
+    public var commandAndControl: [CommandAndControl]
+    public var infectedDevices: [InfectedDevice]
+    public var attacks: [Attack]
+    public var decoys: [Decoy]
+
+    public struct Exporter: Sendable, Hashable, Codable {
+        public var address: String
+        public var observationDomain: UInt32
+        /// Always "post-cgnat-border" in this version: flows carry public (translated) addresses.
+        public var observes: String
+    }
+
+    public struct CommandAndControl: Sendable, Hashable, Codable {
+        public var family: BotFamily
+        public var address: String
+        public var port: UInt16
+        public var `protocol`: String
+        public var activeFrom: Int64
+        public var activeUntil: Int64
+    }
+
+    public struct InfectedDevice: Sendable, Hashable, Codable {
+        public var family: BotFamily
+        public var subscriberId: UInt32
+        public var deviceIndex: Int
+        public var deviceKind: DeviceKind
+        public var line: LineKind
+        /// The address the ISP assigned to the line (100.64.0.0/10 behind CGNAT).
+        public var insideAddress: String
+        /// The address its IPv4 traffic has at the border.
+        public var publicAddress: String
+        /// The CGNAT port block on the public address; absent for a line with its own address.
+        public var portBlock: PortBlock?
+        public var ipv6Prefix: String?
+        public var ipv6Address: String?
+        public var infectedAt: Int64
+        public var cleanedAt: Int64?
+        /// Contact period and ± jitter with its C&C, ms.
+        public var contactPeriod: Int64
+        public var contactJitter: Int64
+    }
+
+    public struct Participant: Sendable, Hashable, Codable {
+        public var subscriberId: UInt32
+        public var deviceIndex: Int
+        public var publicAddress: String
+        public var portBlock: PortBlock?
+    }
+
+    public struct Attack: Sendable, Hashable, Codable {
+        public var kind: AttackPlan.Kind
+        /// "outbound" (from subscribers) or "inbound" (against a subscriber).
+        public var direction: String
+        public var from: Int64
+        public var until: Int64
+        public var victimAddress: String
+        public var victimPort: UInt16?
+        public var victimSubscriberId: UInt32?
+        public var participants: [Participant]
+        public var sources: [String]
+    }
+
+    public struct Decoy: Sendable, Hashable, Codable {
+        public var name: String
+        public var `protocol`: String
+        public var port: UInt16
+        public var addresses: [String]
+        /// A prefix for services too large to list (the CDN).
+        public var prefix: String?
+        public var periodic: Bool
+        public var summary: String
+    }
+
+    public init(model: ISPModel, threats: ThreatPlan) {
+        let c = model.configuration
+        seed = c.seed
+        start = c.startMilliseconds
+        end = c.endMilliseconds
+        subscribers = c.subscribers
+        exporters = (0..<c.exporters).map { Exporter(address: "\(AddressPlan.exporterAddress($0))", observationDomain: UInt32($0 + 1), observes: "post-cgnat-border") }
+        var cc: [CommandAndControl] = []
+        let families = Set(threats.infections.map(\.family))
+        if families.contains(.miraiLike) {
+            for (a, p) in AddressPlan.miraiCommandAndControl { cc.append(.init(family: .miraiLike, address: "\(a)", port: p, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+        }
+        if families.contains(.httpsBeacon) {
+            for a in AddressPlan.beaconCommandAndControl { cc.append(.init(family: .httpsBeacon, address: "\(a)", port: 443, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+        }
+        if families.contains(.dgaRotating) {
+            let rotation = Int64(c.botnets.dgaRotationSeconds) * 1000
+            var e: Int64 = 0
+            while start + e * rotation < end {
+                let from = start + e * rotation
+                cc.append(.init(family: .dgaRotating, address: "\(AddressPlan.dgaCommandAndControl(seed: c.seed, epoch: e))", port: 443, protocol: "tcp", activeFrom: from, activeUntil: min(end, from + rotation)))
+                e += 1
+            }
+        }
+        commandAndControl = cc
+        infectedDevices = threats.infections.map { inf in
+            let s = model.subscribers[inf.subscriberIndex]
+            return InfectedDevice(
+                family: inf.family, subscriberId: s.id, deviceIndex: inf.deviceIndex, deviceKind: model.deviceKind(s, inf.deviceIndex), line: s.line,
+                insideAddress: "\(s.insideAddress)", publicAddress: "\(s.publicAddress)", portBlock: s.portBlock, ipv6Prefix: s.ipv6PrefixText,
+                ipv6Address: model.deviceIPv6(s, inf.deviceIndex).map { "\($0)" }, infectedAt: inf.infectedAt, cleanedAt: inf.cleanedAt,
+                contactPeriod: inf.periodMilliseconds, contactJitter: inf.jitterMilliseconds)
+        }
+        attacks = threats.attacks.map { a in
+            Attack(
+                kind: a.kind, direction: a.outbound ? "outbound" : "inbound", from: a.from, until: a.until, victimAddress: "\(a.victim)",
+                victimPort: a.victimPort == 0 ? nil : a.victimPort, victimSubscriberId: a.victimSubscriberIndex.map { UInt32($0) },
+                participants: a.participants.map { i in
+                    let inf = threats.infections[i]
+                    let s = model.subscribers[inf.subscriberIndex]
+                    return Participant(subscriberId: s.id, deviceIndex: inf.deviceIndex, publicAddress: "\(s.publicAddress)", portBlock: s.portBlock)
+                },
+                sources: a.sources.map { "\($0)" })
+        }
+        var decoys = ServiceCatalog.all.map { e in
+            Decoy(name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" }, prefix: nil, periodic: e.periodic, summary: e.summary)
+        }
+        decoys.append(Decoy(name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false, summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
+        self.decoys = decoys
+    }
+}

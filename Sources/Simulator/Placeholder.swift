@@ -1,1 +1,0 @@
-// The simulated ISP (issue 4) lives in this module.

@@ -1,0 +1,145 @@
+import FlowCodec
+
+/// A botnet family of the simulation.
+public enum BotFamily: String, Sendable, Hashable, Codable, CaseIterable {
+    /// IoT bots: telnet scanning of random addresses, a persistent C&C connection to a fixed IP:port.
+    case miraiLike = "mirai-like"
+    /// PC bots beaconing over HTTPS with a jittered period (30 s – 1 h) and small regular payloads.
+    case httpsBeacon = "https-beacon"
+    /// PC bots whose C&C address changes every rotation period (domain generation), with DNS bursts.
+    case dgaRotating = "dga-rotating"
+}
+
+/// One infected device and what it does.
+public struct Infection: Sendable, Hashable {
+    public let family: BotFamily
+    public let subscriberIndex: Int
+    public let deviceIndex: Int
+    public let infectedAt: Int64
+    /// When the device was cleaned; nil if it stays infected past the end.
+    public let cleanedAt: Int64?
+    /// Contact period and ± jitter, ms.
+    public let periodMilliseconds: Int64
+    public let jitterMilliseconds: Int64
+    /// Phase of the first contact after infection, ms.
+    public let phaseMilliseconds: Int64
+    /// Which of the family's fixed C&C servers the bot uses (Mirai-like, beacon).
+    public let commandAndControlIndex: Int
+
+    public func isActive(at t: Int64) -> Bool { t >= infectedAt && t < (cleanedAt ?? .max) }
+}
+
+/// A DDoS attack of the simulation.
+public struct AttackPlan: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case udpFlood = "udp-flood"
+        case synFlood = "syn-flood"
+        case reflection = "ntp-dns-memcached-reflection"
+    }
+    public let kind: Kind
+    public let outbound: Bool
+    public let from: Int64
+    public let until: Int64
+    public let victim: IPAddress
+    public let victimPort: UInt16
+    /// Outbound: indices into ``ThreatPlan/infections`` of the participating bots.
+    public let participants: [Int]
+    /// Inbound: the reflectors sending to the victim.
+    public let sources: [IPAddress]
+    /// Inbound: the victim subscriber.
+    public let victimSubscriberIndex: Int?
+}
+
+/// Who is infected when, which C&C servers exist, and which attacks happen. Built once from the
+/// model; small (proportional to the number of bots).
+public struct ThreatPlan: Sendable {
+    public let infections: [Infection]
+    public let attacks: [AttackPlan]
+
+    public init(model: ISPModel) {
+        let c = model.configuration
+        let b = c.botnets
+        let seed = c.seed
+        let n = c.subscribers
+        var taken = Set<UInt64>()
+        var list: [Infection] = []
+        let families: [(BotFamily, Int, Set<DeviceKind>)] = [
+            (.miraiLike, b.count(b.miraiBots, per: 250, minimum: 3, subscribers: n), [.camera, .homeRouter]),
+            (.httpsBeacon, b.count(b.beaconBots, per: 500, minimum: 2, subscribers: n), [.pc]),
+            (.dgaRotating, b.count(b.dgaBots, per: 1000, minimum: 2, subscribers: n), [.pc]),
+        ]
+        for (familyIndex, (family, count, kinds)) in families.enumerated() {
+            var made = 0
+            var attempt: UInt64 = 0
+            while made < count && attempt < UInt64(count) * 200 + 1000 {
+                var r = StableHash.generator(seed, Tag.infection, UInt64(familyIndex), attempt)
+                attempt += 1
+                let s = model.subscribers[r.below(n)]
+                // Mirai-like prefers cameras; home routers get it a third of the time.
+                let wanted: DeviceKind? = family == .miraiLike ? (r.chance(0.33) ? .homeRouter : .camera) : nil
+                guard let d = (0..<Int(s.deviceCount)).first(where: { i in
+                    let k = model.deviceKind(s, i)
+                    return kinds.contains(k) && (wanted == nil || k == wanted)
+                }) else { continue }
+                let key = UInt64(s.id) << 8 | UInt64(d)
+                guard taken.insert(key).inserted else { continue }
+                let infectedAt: Int64 = r.chance(b.lateInfectionFraction)
+                    ? c.startMilliseconds + r.int64(in: 0..<max(1, c.durationMilliseconds * 8 / 10))
+                    : c.startMilliseconds - r.int64(in: 3_600_000..<30 * 86_400_000)
+                var cleanedAt: Int64? = nil
+                if r.chance(b.cleanupFraction) {
+                    let from = max(infectedAt, c.startMilliseconds) + 1
+                    if from < c.endMilliseconds { cleanedAt = r.int64(in: from..<c.endMilliseconds) }
+                }
+                let period: Int64
+                let jitter: Int64
+                switch family {
+                case .miraiLike:
+                    period = 60_000; jitter = 500
+                case .httpsBeacon:
+                    period = Int64(b.beaconPeriodSeconds.lowerBound + r.below(b.beaconPeriodSeconds.count)) * 1000
+                    jitter = period * Int64(5 + r.below(21)) / 100  // ±5–25 %
+                case .dgaRotating:
+                    period = Int64(300 + r.below(601)) * 1000; jitter = period / 10
+                }
+                let servers = family == .miraiLike ? AddressPlan.miraiCommandAndControl.count : AddressPlan.beaconCommandAndControl.count
+                list.append(Infection(
+                    family: family, subscriberIndex: Int(s.id), deviceIndex: d, infectedAt: infectedAt, cleanedAt: cleanedAt,
+                    periodMilliseconds: period, jitterMilliseconds: jitter, phaseMilliseconds: r.int64(in: 0..<period),
+                    commandAndControlIndex: r.below(servers)
+                ))
+                made += 1
+            }
+        }
+        infections = list
+
+        var attacks: [AttackPlan] = []
+        var r = StableHash.generator(seed, Tag.attack)
+        let w = c.windowMilliseconds
+        func aligned(_ t: Int64) -> Int64 { c.startMilliseconds + (t - c.startMilliseconds) / w * w }
+        if b.inboundAttack {
+            let from = aligned(c.startMilliseconds + c.durationMilliseconds / 4)
+            let until = min(c.endMilliseconds, from + max(w, min(300_000, c.durationMilliseconds * 15 / 100) / w * w))
+            // Prefer a line with its own public address: the whole address is then one household.
+            let start = r.below(n)
+            let victimIndex = (0..<n).lazy.map { (start + $0) % n }.first { !model.subscribers[$0].isBehindCGNAT } ?? start
+            let reflectors = (0..<400).map { AddressPlan.reflector(StableHash.of(seed, Tag.attack, 1, UInt64($0))) }
+            attacks.append(AttackPlan(kind: .reflection, outbound: false, from: from, until: until, victim: model.subscribers[victimIndex].publicAddress, victimPort: 0, participants: [], sources: reflectors, victimSubscriberIndex: victimIndex))
+        }
+        if b.outboundAttack {
+            let from = aligned(c.startMilliseconds + c.durationMilliseconds / 2)
+            let until = min(c.endMilliseconds, from + max(w, min(300_000, c.durationMilliseconds * 20 / 100) / w * w))
+            let infections = list
+            let participants = infections.indices.filter { i in
+                let inf = infections[i]
+                return inf.family == .miraiLike && inf.isActive(at: from) && inf.isActive(at: until - 1)
+                    && StableHash.of(seed, Tag.attack, 2, UInt64(i)) % 10 < 8
+            }
+            if !participants.isEmpty {
+                let syn = r.chance(0.5)
+                attacks.append(AttackPlan(kind: syn ? .synFlood : .udpFlood, outbound: true, from: from, until: until, victim: AddressPlan.outboundVictim(r.next()), victimPort: syn ? 443 : 0, participants: participants, sources: [], victimSubscriberIndex: nil))
+            }
+        }
+        self.attacks = attacks
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import FlowCodec
+import Foundation
+import MamoriCore
+import Simulator
+
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Simulate an ISP with botnets and export its flows as NetFlow v9 or IPFIX, with ground-truth labels.",
+        discussion: """
+            Builds a synthetic access network from --seed: subscribers on broadband and mobile lines \
+            (most behind CGNAT with port blocks in 100.64.0.0/10 → 198.18.0.0/15, many with an \
+            IPv6 prefix from 2001:db8::/32), households of PCs, phones, TVs, IoT cameras and home \
+            routers with a daily rhythm, and benign services including the periodic ones that fool \
+            naive C&C detectors (NTP, push keepalives, update checks, camera clouds, DNS). Then adds \
+            botnets (Mirai-like telnet scanners, HTTPS beacons with jitter, a DGA-like family whose \
+            C&C address rotates), one outbound DDoS burst and one inbound reflection attack.
+
+            The exporters are border routers outside the CGNAT: flows carry the public address and a \
+            port from the subscriber's block. Only documentation and reserved address ranges are used.
+
+            The same seed always gives the same datagrams. --labels writes the ground truth as JSON \
+            (docs/simulator-labels.md): every C&C endpoint, every infected device with its addresses \
+            and infection/cleanup times, every attack, every decoy service.
+
+            Timing: with --to the simulation runs in real time (or --speed N times faster, or \
+            --fast); writing only a pcap runs as fast as possible.
+
+            Examples:
+              mamori simulate --to 127.0.0.1:2055 --speed 60            # watch mamori serve count flows
+              mamori simulate --pcap isp.pcap --labels isp.json --duration 1h
+              mamori simulate --subscribers 100000 --sampling 1000 --protocol v9 --pcap big.pcap --duration 10m
+            """
+    )
+
+    enum ProtocolChoice: String, ExpressibleByArgument, CaseIterable {
+        case v9, ipfix
+    }
+
+    @Option(help: "Seed of the simulated world: the same seed gives the same packets.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Subscriber lines.")
+    var subscribers: Int = 5000
+
+    @Option(help: ArgumentHelp("Simulated time to run: 90s, 10m, 1h, 1h30m, 2d.", valueName: "duration"))
+    var duration: String = "1h"
+
+    @Option(name: .customLong("protocol"), help: "Export protocol: v9 (NetFlow v9) or ipfix.")
+    var exportProtocol: ProtocolChoice = .ipfix
+
+    @Option(help: "1-in-N packet sampling at the routers, announced in the options template (1 = unsampled).")
+    var sampling: UInt32 = 1
+
+    @Option(help: "Number of exporting border routers (198.19.254.1 upwards).")
+    var exporters: Int = 4
+
+    @Option(help: ArgumentHelp("Send the export datagrams over UDP to a collector.", valueName: "host:port"))
+    var to: String?
+
+    @Option(help: ArgumentHelp("Write the export datagrams into a pcap (source address = the exporter).", valueName: "file"))
+    var pcap: String?
+
+    @Option(help: ArgumentHelp("Write the ground-truth labels (JSON) to this file.", valueName: "file"))
+    var labels: String?
+
+    @Option(help: "Run N times faster than real time (with --to; default 1).")
+    var speed: Double?
+
+    @Flag(help: "Run as fast as possible (the default when only writing a pcap).")
+    var fast = false
+
+    func validate() throws {
+        guard to != nil || pcap != nil || labels != nil else { throw ValidationError("give --to HOST:PORT, --pcap FILE and/or --labels FILE") }
+        guard SimulatedDuration.milliseconds(parsing: duration) != nil else { throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d") }
+        if let speed, speed <= 0 { throw ValidationError("--speed must be more than 0") }
+        if fast && speed != nil { throw ValidationError("--fast and --speed exclude each other") }
+        guard sampling >= 1 else { throw ValidationError("--sampling must be at least 1") }
+    }
+
+    func run() async throws {
+        var c = ISPModel.Configuration(seed: seed, subscribers: subscribers)
+        c.durationMilliseconds = SimulatedDuration.milliseconds(parsing: duration) ?? 3_600_000
+        c.exportProtocol = exportProtocol == .v9 ? .netflowV9 : .ipfix
+        c.samplingInterval = sampling
+        c.exporters = exporters
+        var simulation: Simulation
+        do { simulation = try Simulation(configuration: c) } catch { throw ValidationError("\(error)") }
+
+        if let labels {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(simulation.labels).write(to: URL(fileURLWithPath: labels))
+        }
+        var sender: UDPSender? = nil
+        if let to {
+            let endpoint: SocketEndpoint
+            do { endpoint = try SocketEndpoint(parsing: to) } catch { throw ValidationError("--to \(error)") }
+            sender = try UDPSender(to: endpoint)
+        }
+        var file: FileHandle? = nil
+        if let pcap {
+            guard FileManager.default.createFile(atPath: pcap, contents: Data(PcapWriter().bytes)), let handle = FileHandle(forWritingAtPath: pcap) else {
+                throw ValidationError("cannot create \(pcap)")
+            }
+            handle.seekToEndOfFile()
+            file = handle
+        }
+        defer { try? file?.close() }
+        let collectorPort: UInt16 = c.exportProtocol == .ipfix ? 4739 : 2055
+        // Real time only matters when someone listens: a pcap alone is written as fast as possible.
+        let pace: Double? = fast || (to == nil && speed == nil) ? nil : (speed ?? 1)
+        let wallStart = monotonicSeconds()
+        var lastProgress = wallStart
+        var failed = 0
+        var sequence: Int64 = 0
+        while let datagrams = simulation.nextWindow() {
+            if let pace {
+                let due = wallStart + Double(simulation.now - c.startMilliseconds) / 1000 / pace
+                let wait = due - monotonicSeconds()
+                if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+            }
+            if let sender {
+                for d in datagrams where !d.payload.withUnsafeBytes({ sender.send($0) }) { failed += 1 }
+            }
+            if let file {
+                var writer = PcapWriter()
+                for d in datagrams {
+                    writer.append(CapturedDatagram(timestampMicroseconds: d.timeMilliseconds * 1000 + sequence % 1000, sourceAddress: d.exporter, sourcePort: UInt16(49152 + d.exporterIndex), destinationAddress: AddressPlan.collectorAddress, destinationPort: collectorPort, payload: d.payload))
+                    sequence += 1
+                }
+                file.write(Data(writer.bytes[24...]))
+            }
+            let now = monotonicSeconds()
+            if now - lastProgress >= 1 || simulation.isFinished {
+                lastProgress = now
+                progress(simulation, elapsed: now - wallStart, failed: failed)
+            }
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
+        if failed > 0 && sender != nil {
+            FileHandle.standardError.write(Data("\(failed) datagrams could not be sent: is a collector listening?\n".utf8))
+        }
+    }
+
+    private func progress(_ s: Simulation, elapsed: Double, failed: Int) {
+        let simulated = (s.now - s.configuration.startMilliseconds) / 1000
+        let total = s.configuration.durationMilliseconds / 1000
+        func clock(_ t: Int64) -> String { String(format: "%02d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) }
+        let st = s.statistics
+        let rate = elapsed > 0 ? Double(st.exportedFlows) / elapsed : 0
+        let line = "simulated \(clock(simulated))/\(clock(total))  flows \(st.exportedFlows)  datagrams \(st.datagrams)  \(String(format: "%.0f", rate)) flows/s" + (failed > 0 ? "  send failures \(failed)" : "")
+        FileHandle.standardError.write(Data("\r\(line)   ".utf8))
+    }
+}
