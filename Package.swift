@@ -100,7 +100,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlowCodecTests",
-            dependencies: ["FlowCodec", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlowCodec", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

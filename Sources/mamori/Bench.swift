@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowCodec
+import MamoriCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -149,18 +150,5 @@ enum SyntheticTraffic {
                 sourceAS: 64_500, destinationAS: 15_169
             )
         }
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, seedable generator for reproducible data.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 
 @testable import FlowCodec
+import MamoriCore
 
 /// sFlow v5 decoding, checked against tcpdump's own expected output (`.out`) and tshark JSON
 /// for the tcpdump test captures, plus inline datagrams for edge cases and robustness.
@@ -186,7 +187,7 @@ import Testing
 
     @Test func seededRandomMutationsNeverTrap() throws {
         let datagrams = try SFlowFixture.sflowDatagrams().filter { $0.count > 8 }
-        var rng = SFlowSplitMix64(seed: 0x5F10_5EED)
+        var rng = SplitMix64(seed: 0x5F10_5EED)
         var decoder = FlowDecoder()
         var totalRecords = 0
         for iteration in 0..<2000 {
@@ -401,22 +402,6 @@ enum SFlowBuilder {
 
     static func sampledIPv4(length: UInt32, protocol: UInt32, source: UInt32, destination: UInt32, sourcePort: UInt32, destinationPort: UInt32, tos: UInt32) -> [UInt8] {
         record(format: 3, words: [length, `protocol`, source, destination, sourcePort, destinationPort, 0, tos])
-    }
-}
-
-// MARK: - Seeded generator
-
-/// SplitMix64 (Steele, Lea, Flood 2014), as in swift-argument-parser's `roll` example: a small
-/// seeded generator so random tests are reproducible.
-struct SFlowSplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 import NIOCore
 
 /// Big-endian byte writer for building export datagrams by hand.
