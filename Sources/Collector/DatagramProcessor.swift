@@ -162,22 +162,3 @@ struct ErrorLogLimiter {
         return suppressed
     }
 }
-
-extension IPAddress {
-    /// The address of a socket peer; IPv4-mapped IPv6 addresses become IPv4.
-    init(_ address: SocketAddress) {
-        switch address {
-        case .v4(let a):
-            self = .v4(UInt32(bigEndian: a.address.sin_addr.s_addr))
-        case .v6(let a):
-            let (h, l) = withUnsafeBytes(of: a.address.sin6_addr) { raw in
-                (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            }
-            // IPv4-mapped peers (dual-stack sockets) are IPv4 by construction of IPAddress.
-            self = .v6(high: h, low: l)
-        default:
-            self = .unspecifiedV4
-        }
-    }
-}

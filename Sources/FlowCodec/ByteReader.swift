@@ -32,11 +32,6 @@ struct ByteReader {
         defer { offset += 4 }
         return base.loadBigEndianUInt32(at: offset)
     }
-    @inlinable mutating func u64() -> UInt64? {
-        guard offset + 8 <= end else { return nil }
-        defer { offset += 8 }
-        return base.loadBigEndianUInt64(at: offset)
-    }
     @inlinable mutating func skip(_ n: Int) -> Bool {
         guard n >= 0, offset + n <= end else { return false }
         offset += n

@@ -204,11 +204,6 @@ struct SessionState: Sendable {
 struct SamplingState: Sendable {
     var defaultInterval: UInt32? = nil
     var bySampler: [UInt32: UInt32] = [:]
-
-    func interval(samplerID: UInt32?) -> UInt32? {
-        if let id = samplerID, let v = bySampler[id] { return v }
-        return defaultInterval
-    }
 }
 
 /// Tracks export sequence numbers (modulo 2^32) to estimate lost records.

@@ -64,6 +64,11 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
         if let a = ipv4 {
             return [UInt8(a >> 24), UInt8(truncatingIfNeeded: a >> 16), UInt8(truncatingIfNeeded: a >> 8), UInt8(truncatingIfNeeded: a)]
         }
+        return ipv6Bytes
+    }
+
+    /// The address as 16 bytes in network order (IPv4 as IPv4-mapped IPv6).
+    var ipv6Bytes: [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(16)
         for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: high >> UInt64(s))) }

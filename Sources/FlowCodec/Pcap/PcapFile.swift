@@ -192,14 +192,3 @@ public struct PcapWriter: Sendable {
     private mutating func appendLE32(_ v: UInt32) { for s in [0, 8, 16, 24] { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
     private mutating func appendLE16(_ v: UInt16) { bytes.append(UInt8(v & 0xFF)); bytes.append(UInt8(v >> 8)) }
 }
-
-extension IPAddress {
-    /// 16 bytes, IPv4 mapped into IPv6 when needed.
-    var ipv6Bytes: [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(16)
-        for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: high >> UInt64(s))) }
-        for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: low >> UInt64(s))) }
-        return out
-    }
-}
