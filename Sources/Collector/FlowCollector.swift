@@ -39,6 +39,8 @@ public final class FlowCollector: Service, Sendable {
 
     struct State {
         var listeners: [Listener] = []
+        /// What the template file holds, to skip rewriting it unchanged.
+        var lastPersisted: [PersistedTemplate]? = nil
         var bound: [SocketEndpoint: SocketAddress] = [:]
         var ready: [CheckedContinuation<Void, Never>] = []
         var isReady = false
@@ -238,10 +240,13 @@ public final class FlowCollector: Service, Sendable {
             do { try await Task.sleep(for: .seconds(1)) } catch { return }
             let now = DatagramProcessor.wallClockMilliseconds()
             var total = 0
+            // One read of each kernel table per tick, however many listeners there are.
+            let drops4 = KernelSocketStatistics.receiveDropsByPort(ipv6: false)
+            let drops6 = KernelSocketStatistics.receiveDropsByPort(ipv6: true)
             for (entry, dropGauge) in zip(listeners, dropGauges) {
                 total += entry.processor.lock.withLock { entry.processor.expireTemplates(now: now) }.remaining
                 if let port = entry.local?.port,
-                   let drops = KernelSocketStatistics.receiveDrops(localPort: port, ipv6: entry.local?.protocol == .inet6) {
+                   let drops = (entry.local?.protocol == .inet6 ? drops6 : drops4)[port] {
                     dropGauge.gauge.record(drops)
                 }
             }
@@ -273,8 +278,11 @@ public final class FlowCollector: Service, Sendable {
     private func persistTemplates() async {
         guard let path = configuration.templateFile else { return }
         let snapshot = await templateSnapshot()
+        // Templates change rarely: rewrite the file only when they did.
+        guard state.withLockedValue({ $0.lastPersisted != snapshot }) else { return }
         do {
             try TemplateFile.write(snapshot, to: path)
+            state.withLockedValue { $0.lastPersisted = snapshot }
         } catch {
             logger.error("could not persist templates", metadata: ["collector.template_file": "\(path)", "error": "\(error)"])
         }
@@ -329,13 +337,22 @@ enum TemplateFile {
 enum KernelSocketStatistics {
     /// The `drops` column of /proc/net/udp (or udp6) for the socket bound to `localPort`.
     static func receiveDrops(localPort: Int, ipv6: Bool) -> Int? {
-        guard let text = try? String(contentsOfFile: ipv6 ? "/proc/net/udp6" : "/proc/net/udp", encoding: .utf8) else { return nil }
-        let portHex = ":" + String(format: "%04X", localPort)
+        receiveDropsByPort(ipv6: ipv6)[localPort]
+    }
+
+    /// The `drops` column of /proc/net/udp (or udp6) for every bound local port.
+    static func receiveDropsByPort(ipv6: Bool) -> [Int: Int] {
+        guard let text = try? String(contentsOfFile: ipv6 ? "/proc/net/udp6" : "/proc/net/udp", encoding: .utf8) else { return [:] }
+        var drops: [Int: Int] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let cols = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard cols.count >= 13, cols[1].hasSuffix(portHex) else { continue }
-            return Int(cols[cols.count - 1])
+            // local_address is ADDRESS:PORT in hex; drops is the last column.
+            guard cols.count >= 13, let colon = cols[1].lastIndex(of: ":"),
+                  let port = Int(cols[1][cols[1].index(after: colon)...], radix: 16),
+                  let d = Int(cols[cols.count - 1])
+            else { continue }
+            drops[port, default: 0] += d
         }
-        return nil
+        return drops
     }
 }
