@@ -174,22 +174,7 @@ extension FlowDecoder {
 
         if rare.isEmpty {
             // Common case: no NAT, sampling or unusual time fields — no pending values needed.
-            if plan.startMilliseconds.isPresent {
-                r.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startMilliseconds))
-            } else if plan.startSeconds.isPresent {
-                r.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startSeconds)) &* 1000
-            } else if plan.startUptime.isPresent {
-                r.startMilliseconds = absoluteTime(uptime: UInt32(truncatingIfNeeded: u(plan.startUptime)), context: c)
-            }
-            if plan.endMilliseconds.isPresent {
-                r.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endMilliseconds))
-            } else if plan.endSeconds.isPresent {
-                r.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endSeconds)) &* 1000
-            } else if plan.endUptime.isPresent {
-                r.endMilliseconds = absoluteTime(uptime: UInt32(truncatingIfNeeded: u(plan.endUptime)), context: c)
-            } else if plan.hasStart {
-                r.endMilliseconds = r.startMilliseconds
-            }
+            applyFixedTimes(bytes, at: base, plan: plan, systemInit: nil, context: c, to: &r)
             let interval = c.defaultInterval
             if interval > 1 {
                 r.samplingInterval = interval
@@ -201,38 +186,47 @@ extension FlowDecoder {
         var pending = PendingValues()
         if hasNAT { r.nat = NATFields() }
         for e in rare { apply(e, bytes, at: base &+ e.offset, to: &r, pending: &pending) }
-        // Times go through the pending values here, so that ``finish`` ranks them against the
-        // rare time fields (observation time, deltas, NTP formats) exactly as the general path does.
-        if plan.startMilliseconds.isPresent {
-            pending.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startMilliseconds))
-            pending.present |= PendingValues.startMillisecondsBit
-        } else if plan.startSeconds.isPresent {
-            pending.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startSeconds)) &* 1000
-            pending.present |= PendingValues.startMillisecondsBit
-        } else if plan.startUptime.isPresent {
-            pending.startUptime = UInt32(truncatingIfNeeded: u(plan.startUptime))
-            pending.present |= PendingValues.startUptimeBit
-        }
-        if plan.endMilliseconds.isPresent {
-            pending.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endMilliseconds))
-            pending.present |= PendingValues.endMillisecondsBit
-        } else if plan.endSeconds.isPresent {
-            pending.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endSeconds)) &* 1000
-            pending.present |= PendingValues.endMillisecondsBit
-        } else if plan.endUptime.isPresent {
-            pending.endUptime = UInt32(truncatingIfNeeded: u(plan.endUptime))
-            pending.present |= PendingValues.endUptimeBit
-        }
-        finish(&r, pending, context: c)
+        let systemInit = pending.has(PendingValues.systemInitBit) ? pending.systemInitMilliseconds : nil
+        applyFixedTimes(bytes, at: base, plan: plan, systemInit: systemInit, context: c, to: &r)
+        // The common time fields outrank the rare ones (deltas, observation time): ``finish``
+        // fills only the times they left unset.
+        finish(&r, pending, context: c, startKnown: plan.hasStart, endKnown: plan.hasEnd)
     }
 
-    /// An uptime-relative time made absolute, with no per-record system init time.
+    /// Start and end from the plan's common time fields (ms, seconds, uptime); a record without
+    /// an end time ends when it starts.
     @inline(__always)
-    static func absoluteTime(uptime t: UInt32, context c: RecordContext) -> Int64 {
+    static func applyFixedTimes(
+        _ bytes: UnsafeRawBufferPointer, at base: Int, plan: FastPlan, systemInit: Int64?, context c: RecordContext, to r: inout FlowRecord
+    ) {
+        @inline(__always) func u(_ s: FieldSlot) -> UInt64 { bytes.loadBigEndianUnsigned(at: base &+ s.offset, length: s.length) }
+        if plan.startMilliseconds.isPresent {
+            r.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startMilliseconds))
+        } else if plan.startSeconds.isPresent {
+            r.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startSeconds)) &* 1000
+        } else if plan.startUptime.isPresent {
+            r.startMilliseconds = absoluteTime(uptime: UInt32(truncatingIfNeeded: u(plan.startUptime)), systemInit: systemInit, context: c)
+        }
+        if plan.endMilliseconds.isPresent {
+            r.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endMilliseconds))
+        } else if plan.endSeconds.isPresent {
+            r.endMilliseconds = Int64(truncatingIfNeeded: u(plan.endSeconds)) &* 1000
+        } else if plan.endUptime.isPresent {
+            r.endMilliseconds = absoluteTime(uptime: UInt32(truncatingIfNeeded: u(plan.endUptime)), systemInit: systemInit, context: c)
+        } else if plan.hasStart {
+            r.endMilliseconds = r.startMilliseconds
+        }
+    }
+
+    /// An uptime-relative time (ms) made absolute: against the NetFlow v9 header's sysUptime, or
+    /// IPFIX systemInitTimeMilliseconds (the record's own, else the session's), else export time.
+    @inline(__always)
+    static func absoluteTime(uptime t: UInt32, systemInit: Int64?, context c: RecordContext) -> Int64 {
         if let uptime = c.systemUptime {
+            // 32-bit ms uptime wraps every 49.7 days.
             return c.exportMilliseconds + Int64(Int32(truncatingIfNeeded: t &- uptime))
         }
-        if let base = c.systemInitMilliseconds { return base + Int64(t) }
+        if let base = systemInit ?? c.systemInitMilliseconds { return base + Int64(t) }
         return c.exportMilliseconds
     }
 
@@ -324,26 +318,31 @@ extension FlowDecoder {
 
     /// Resolves times to absolute ms and scales counters by the sampling interval.
     @inline(__always)
-    static func finish(_ r: inout FlowRecord, _ p: PendingValues, context c: RecordContext) {
-        if p.has(PendingValues.startMillisecondsBit) {
-            r.startMilliseconds = p.startMilliseconds
-        } else if p.has(PendingValues.startUptimeBit) {
-            r.startMilliseconds = fromUptime(p.startUptime, p, c)
-        } else if p.has(PendingValues.startDeltaBit) {
-            r.startMilliseconds = c.exportMilliseconds - Int64(clamping: p.startDeltaMicroseconds / 1000)
-        } else if p.has(PendingValues.observationBit) {
-            r.startMilliseconds = p.observationMilliseconds
+    static func finish(_ r: inout FlowRecord, _ p: PendingValues, context c: RecordContext, startKnown: Bool = false, endKnown: Bool = false) {
+        let systemInit = p.has(PendingValues.systemInitBit) ? p.systemInitMilliseconds : nil
+        if !startKnown {
+            if p.has(PendingValues.startMillisecondsBit) {
+                r.startMilliseconds = p.startMilliseconds
+            } else if p.has(PendingValues.startUptimeBit) {
+                r.startMilliseconds = absoluteTime(uptime: p.startUptime, systemInit: systemInit, context: c)
+            } else if p.has(PendingValues.startDeltaBit) {
+                r.startMilliseconds = c.exportMilliseconds - Int64(clamping: p.startDeltaMicroseconds / 1000)
+            } else if p.has(PendingValues.observationBit) {
+                r.startMilliseconds = p.observationMilliseconds
+            }
         }
-        if p.has(PendingValues.endMillisecondsBit) {
-            r.endMilliseconds = p.endMilliseconds
-        } else if p.has(PendingValues.endUptimeBit) {
-            r.endMilliseconds = fromUptime(p.endUptime, p, c)
-        } else if p.has(PendingValues.endDeltaBit) {
-            r.endMilliseconds = c.exportMilliseconds - Int64(clamping: p.endDeltaMicroseconds / 1000)
-        } else if p.has(PendingValues.observationBit) {
-            r.endMilliseconds = p.observationMilliseconds
-        } else if p.has(PendingValues.startMillisecondsBit | PendingValues.startUptimeBit) {
-            r.endMilliseconds = r.startMilliseconds
+        if !endKnown {
+            if p.has(PendingValues.endMillisecondsBit) {
+                r.endMilliseconds = p.endMilliseconds
+            } else if p.has(PendingValues.endUptimeBit) {
+                r.endMilliseconds = absoluteTime(uptime: p.endUptime, systemInit: systemInit, context: c)
+            } else if p.has(PendingValues.endDeltaBit) {
+                r.endMilliseconds = c.exportMilliseconds - Int64(clamping: p.endDeltaMicroseconds / 1000)
+            } else if p.has(PendingValues.observationBit) {
+                r.endMilliseconds = p.observationMilliseconds
+            } else if p.has(PendingValues.startMillisecondsBit | PendingValues.startUptimeBit) {
+                r.endMilliseconds = r.startMilliseconds
+            }
         }
         if p.has(PendingValues.fallbackBit), r.bytes == 0, r.packets == 0 {
             r.bytes = p.fallbackBytes
@@ -362,18 +361,6 @@ extension FlowDecoder {
             r.bytes = r.bytes.multipliedReportingOverflow(by: UInt64(interval)).partialValue
             r.packets = r.packets.multipliedReportingOverflow(by: UInt64(interval)).partialValue
         }
-    }
-
-    /// An uptime-relative time (ms) made absolute.
-    @inline(__always)
-    static func fromUptime(_ t: UInt32, _ p: PendingValues, _ c: RecordContext) -> Int64 {
-        if let uptime = c.systemUptime {
-            // NetFlow v9: relative to the header's sysUptime; 32-bit ms uptime wraps every 49.7 days.
-            return c.exportMilliseconds + Int64(Int32(truncatingIfNeeded: t &- uptime))
-        }
-        if p.has(PendingValues.systemInitBit) { return p.systemInitMilliseconds + Int64(t) }
-        if let base = c.systemInitMilliseconds { return base + Int64(t) }
-        return c.exportMilliseconds
     }
 
     /// Applies the records of an options data set: sampling announcements and system init time.
