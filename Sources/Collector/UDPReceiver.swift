@@ -44,9 +44,7 @@ final class UDPReceiver: @unchecked Sendable {
                 close(fd)
                 throw UDPReceiverError(errno: EINVAL, "'\(endpoint.host)' is not an IPv6 address")
             }
-            bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            bound = Self.bind(fd, &address)
         } else {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -55,9 +53,7 @@ final class UDPReceiver: @unchecked Sendable {
                 close(fd)
                 throw UDPReceiverError(errno: EINVAL, "'\(endpoint.host)' is not an IPv4 address")
             }
-            bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            bound = Self.bind(fd, &address)
         }
         guard bound == 0 else {
             let e = errno
@@ -77,6 +73,13 @@ final class UDPReceiver: @unchecked Sendable {
         _ = getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &grantedLength)
         grantedReceiveBufferBytes = Int(granted)
         self.fd = fd
+    }
+
+    /// bind(2) with a `sockaddr_in` or `sockaddr_in6`.
+    private static func bind<Address>(_ fd: Int32, _ address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
     }
 
     /// Asks ``run(datagramsPerRead:maxDatagramBytes:processor:)`` to return; it does within ~10 ms.
@@ -105,6 +108,9 @@ final class UDPReceiver: @unchecked Sendable {
             iovecs[i] = iovec(iov_base: buffer + i * slot, iov_len: slot)
             names[i] = sockaddr_storage()
             messages[i] = mamori_mmsghdr()
+            messages[i].msg_hdr.msg_name = UnsafeMutableRawPointer(names + i)
+            messages[i].msg_hdr.msg_iov = iovecs + i
+            messages[i].msg_hdr.msg_iovlen = 1
         }
         while !stopping.load(ordering: .acquiring) {
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -117,15 +123,10 @@ final class UDPReceiver: @unchecked Sendable {
             processor.lock.withLock {
                 // Drain what is queued, up to 16 system calls, before looking at the clock again.
                 for _ in 0..<16 {
+                    // The kernel overwrites only the name length and flags of each header.
                     for i in 0..<count {
-                        messages[i].msg_hdr.msg_name = UnsafeMutableRawPointer(names + i)
                         messages[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                        messages[i].msg_hdr.msg_iov = iovecs + i
-                        messages[i].msg_hdr.msg_iovlen = 1
-                        messages[i].msg_hdr.msg_control = nil
-                        messages[i].msg_hdr.msg_controllen = 0
                         messages[i].msg_hdr.msg_flags = 0
-                        messages[i].msg_len = 0
                     }
                     let received = mamori_recvmmsg(fd, messages, UInt32(count), Int32(MSG_DONTWAIT))
                     guard received > 0 else { break }
