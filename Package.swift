@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Bytes → typed flow records. No sockets, clocks, loggers or globals: NIOCore only.
@@ -42,6 +43,18 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: ["FlowCodec", "MamoriCore"],
+            swiftSettings: swiftSettings
+        ),
+        // Flow records → findings: beacon, indicator, scan and DDoS detectors. No I/O, no clock.
+        .target(
+            name: "Detection",
+            dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // Findings scored against a simulator's ground truth (precision, recall, time to detect).
+        .target(
+            name: "Evaluation",
+            dependencies: ["Detection", "Simulator", "FlowCodec", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         // recvmmsg(2) for the collector's receive loop (a GNU extension Swift's Glibc does not expose).
@@ -90,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,6 +115,11 @@ let package = Package(
             name: "FlowCodecTests",
             dependencies: ["FlowCodec", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DetectionTests",
+            dependencies: ["Detection", "Evaluation", "FlowCodec", "MamoriCore", "MamoriTesting", "Simulator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

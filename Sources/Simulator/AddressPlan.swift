@@ -36,6 +36,20 @@ public enum AddressPlan {
     public static let collectorAddress = IPAddress.v4(0xC613_FEC8)  // 198.19.254.200
     public static let ispAS: UInt32 = 64512
 
+    /// The fewest CIDR prefixes covering `count` consecutive IPv4 addresses from `first`.
+    public static func coveringPrefixes(from first: UInt32, count: Int) -> [String] {
+        var out: [String] = []
+        var a = UInt64(first)
+        let end = UInt64(first) + UInt64(count)
+        while a < end {
+            var size: UInt64 = a == 0 ? 1 << 32 : UInt64(1) << UInt64(UInt32(truncatingIfNeeded: a).trailingZeroBitCount)
+            while a + size > end { size >>= 1 }
+            out.append("\(IPAddress.v4(UInt32(a)))/\(32 - size.trailingZeroBitCount)")
+            a += size
+        }
+        return out
+    }
+
     /// 2001:db8::/32: broadband /56 n is 2001:db8:XXXX:XX00::/56 with XXXXXX = subscriber id + 1.
     static func broadbandPrefix(subscriber id: UInt32) -> UInt64 { 0x2001_0DB8_0000_0000 | UInt64(id + 1) << 8 }
     /// Mobile /64s come from the upper half of 2001:db8::/32 (2001:db8:8000::/33).

@@ -14,6 +14,8 @@ public struct Labels: Sendable, Hashable, Codable {
     public var infectedDevices: [InfectedDevice]
     public var attacks: [Attack]
     public var decoys: [Decoy]
+    /// How the simulated ISP describes its own network to Mamori (absent in older files).
+    public var network: Network?
 
     public struct Exporter: Sendable, Hashable, Codable {
         public var address: String
@@ -70,6 +72,21 @@ public struct Labels: Sendable, Hashable, Codable {
         public var victimSubscriberId: UInt32?
         public var participants: [Participant]
         public var sources: [String]
+    }
+
+    /// The simulated ISP's address plan as an operator would configure it in Mamori.
+    public struct Network: Sendable, Hashable, Codable {
+        /// Subscriber lines: the public /15 (CGNAT pool and own-address lines) and 2001:db8::/32.
+        public var subscriberPrefixes: [String]
+        /// The ISP's own hosts (exporters, resolvers): 198.19.254.0/23.
+        public var infrastructurePrefixes: [String]
+        public var cgnatPools: [CGNATPool]
+
+        public struct CGNATPool: Sendable, Hashable, Codable {
+            public var prefixes: [String]
+            public var firstPort: UInt16
+            public var portsPerBlock: UInt16
+        }
     }
 
     public struct Decoy: Sendable, Hashable, Codable {
@@ -132,5 +149,10 @@ public struct Labels: Sendable, Hashable, Codable {
         }
         decoys.append(Decoy(name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false, summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
         self.decoys = decoys
+        network = Network(
+            subscriberPrefixes: ["198.18.0.0/15", "2001:db8::/32"], infrastructurePrefixes: ["198.19.254.0/23"],
+            cgnatPools: model.cgnatPoolAddresses == 0 ? [] : [Network.CGNATPool(
+                prefixes: AddressPlan.coveringPrefixes(from: AddressPlan.publicBase, count: model.cgnatPoolAddresses),
+                firstPort: AddressPlan.firstBlockPort, portsPerBlock: AddressPlan.portBlockSize)])
     }
 }

@@ -1,0 +1,76 @@
+/// How machine-like one host's contacts with one endpoint are.
+///
+/// Follows the idea of RITA's beacon analysis (activecm/rita, "beacon" scoring): connection
+/// intervals of a bot are regular, so their distribution is narrow (small median absolute
+/// deviation relative to the median) and symmetric (Bowley skewness near 0); its payloads are
+/// small and near-constant. Each sub-score is in [0, 1]; 1 is perfectly regular.
+public struct BeaconScore: Sendable, Hashable {
+    /// Contacts scored.
+    public var contacts: Int
+    /// Median interval between contacts, ms.
+    public var medianInterval: Double
+    /// 1 − |Bowley skewness| of the intervals.
+    public var intervalSymmetry: Double
+    /// 1 − MADM / median of the intervals.
+    public var intervalDispersion: Double
+    /// 1 − coefficient of variation of the upstream bytes per contact.
+    public var sizeUniformity: Double
+    /// Mean upstream bytes per contact.
+    public var meanBytes: Double
+
+    /// Timing score: the mean of symmetry and dispersion.
+    public var timing: Double { (intervalSymmetry + intervalDispersion) / 2 }
+    /// Combined score: timing weighs 2/3, payload 1/3.
+    public var combined: Double { timing * 2 / 3 + sizeUniformity / 3 }
+
+    /// Scores contact times (ascending, ms) and the bytes sent at each contact.
+    /// Nil with fewer than 4 intervals.
+    public init?(times: [Int64], bytes: ByteStatistics) {
+        guard times.count >= 5 else { return nil }
+        var intervals: [Double] = []
+        intervals.reserveCapacity(times.count - 1)
+        for i in 1..<times.count { intervals.append(Double(times[i] - times[i - 1])) }
+        intervals.sort()
+        let q1 = quantile(intervals, 0.25)
+        let q2 = quantile(intervals, 0.5)
+        let q3 = quantile(intervals, 0.75)
+        guard q2 > 0 else { return nil }
+        let skew = q3 - q1 > 0 ? (q1 + q3 - 2 * q2) / (q3 - q1) : 0
+        var deviations = intervals.map { abs($0 - q2) }
+        deviations.sort()
+        let madm = quantile(deviations, 0.5)
+        contacts = times.count
+        medianInterval = q2
+        intervalSymmetry = max(0, 1 - abs(skew))
+        intervalDispersion = max(0, 1 - madm / q2)
+        meanBytes = bytes.mean
+        sizeUniformity = bytes.count > 1 && bytes.mean > 0 ? max(0, 1 - bytes.standardDeviation / bytes.mean) : 0
+    }
+}
+
+/// Running count, mean and variance (Welford) of bytes per contact.
+public struct ByteStatistics: Sendable, Hashable {
+    public private(set) var count = 0
+    public private(set) var mean = 0.0
+    private var m2 = 0.0
+
+    public init() {}
+
+    public mutating func add(_ x: Double) {
+        count += 1
+        let d = x - mean
+        mean += d / Double(count)
+        m2 += d * (x - mean)
+    }
+
+    public var standardDeviation: Double { count > 1 ? (m2 / Double(count - 1)).squareRoot() : 0 }
+}
+
+/// Linear-interpolated quantile of sorted values.
+func quantile(_ sorted: [Double], _ q: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    let pos = q * Double(sorted.count - 1)
+    let i = Int(pos)
+    let f = pos - Double(i)
+    return i + 1 < sorted.count ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i]
+}

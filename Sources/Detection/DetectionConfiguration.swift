@@ -1,0 +1,216 @@
+import FlowCodec
+import MamoriCore
+
+/// Every threshold of the detectors, with defaults chosen on the simulator and the CTU capture
+/// (see EVALUATION.md). Times are milliseconds.
+public struct DetectionConfiguration: Sendable, Hashable {
+    public var network: NetworkLayout
+    /// Secret for the pseudonyms of internal hosts in evidence (HMAC-SHA256).
+    public var pseudonymKey: [UInt8]
+    public var beacon = Beacon()
+    public var popularity = Popularity()
+    public var scan = Scan()
+    public var outboundAttack = OutboundAttack()
+    public var inboundAttack = InboundAttack()
+    public var infectedDevice = InfectedDevice()
+    /// Endpoints never reported as C&C (file entries and analyst verdicts).
+    public var allowlist = EndpointList()
+    /// Known-bad endpoints (indicator feeds).
+    public var indicators = EndpointList()
+    /// Evaluate detectors every this much analyzer time.
+    public var evaluationInterval: Int64 = 10_000
+    /// Flows kept as evidence per finding.
+    public var evidenceFlows = 5
+    /// Cap on (host, endpoint) pairs followed for periodicity; the least recently active are
+    /// dropped beyond it (counted in ``AnalyzerStatistics/pairsEvicted``).
+    public var maximumPairs = 4_000_000
+
+    public init(network: NetworkLayout, pseudonymKey: [UInt8]) {
+        self.network = network
+        self.pseudonymKey = pseudonymKey
+    }
+
+    /// Periodic contact with an external endpoint (RITA-style beacon scoring).
+    public struct Beacon: Sendable, Hashable {
+        /// Contacts (connections) a pair needs before it is scored.
+        public var minimumContacts = 6
+        /// Records closer than this to the previous contact are the same contact (both directions
+        /// of one exchange, or several records of one connection).
+        public var contactMergeGap: Int64 = 1_000
+        /// A record of the same 5-tuple starting within this of the previous record's end continues
+        /// one long connection (active-timeout exports), not a new contact.
+        public var continuationGap: Int64 = 2_000
+        /// Pair score at which a host is part of an endpoint's beaconing cohort.
+        public var pairScore = 0.80
+        /// Endpoint score at which a C&C finding is reported.
+        public var endpointScore = 0.75
+        /// Beaconing hosts an endpoint needs.
+        public var minimumCohort = 1
+        /// Pairs idle longer than this are forgotten.
+        public var idleTimeout: Int64 = 3 * 3_600_000
+        /// Periodicity is rescored this often (it changes slowly; scans and floods are checked every
+        /// ``DetectionConfiguration/evaluationInterval``).
+        public var evaluationInterval: Int64 = 60_000
+        /// Records larger than this (upstream bytes) are bulk transfers, not beacons.
+        public var maximumContactBytes: UInt64 = 65_536
+    }
+
+    /// The guard against flagging popular services (NTP pools, push, CDNs).
+    public struct Popularity: Sendable, Hashable {
+        /// An endpoint used by at least this many internal hosts …
+        public var minimumHosts = 20
+        /// … and by at least this share of all internal hosts of its address family is popular
+        /// and never reported as C&C (unless most of its users are confirmed bots).
+        public var share = 0.005
+        /// Share of an endpoint's cohort with other bot evidence (scanning, attacks, indicators)
+        /// above which popularity does not protect it.
+        public var botCohortOverride = 0.5
+    }
+
+    /// Probes from one internal host to many addresses on one port.
+    public struct Scan: Sendable, Hashable {
+        /// Length of a scan window.
+        public var window: Int64 = 600_000
+        /// Distinct destinations on one port in one window, estimated (sampled probes × interval).
+        public var minimumDestinations = 100
+        /// Probes actually observed before anything is claimed (guards against 1:N scaling of one packet).
+        public var minimumObserved = 5
+    }
+
+    /// Floods from subscribers to one external target.
+    public struct OutboundAttack: Sendable, Hashable {
+        /// Rate bucket length.
+        public var bucket: Int64 = 10_000
+        /// Packets/s to one target (all participants) that make an attack.
+        public var packetsPerSecond = 5_000.0
+        /// Bits/s to one target (all participants) that make an attack.
+        public var bitsPerSecond = 100_000_000.0
+        /// Packets/s from one host to the target to count it as a participant.
+        public var participantPacketsPerSecond = 200.0
+        /// A flow record is attack-shaped from this packet rate (lower-rate records are skipped).
+        public var flowPacketsPerSecond = 50.0
+    }
+
+    /// Volumetric attacks against a subscriber address (FastNetMon-style per-host thresholds
+    /// plus a learned baseline).
+    public struct InboundAttack: Sendable, Hashable {
+        /// Absolute per-host limits.
+        public var packetsPerSecond = 20_000.0
+        public var bitsPerSecond = 1_000_000_000.0
+        /// Or: this many times the host's learned baseline, and at least `baselineMinimumPacketsPerSecond`.
+        public var baselineFactor = 20.0
+        public var baselineMinimumPacketsPerSecond = 5_000.0
+        /// Smoothing of the baseline (per second of data).
+        public var baselineSmoothing = 0.01
+    }
+
+    /// When a host becomes an infected-device finding.
+    public struct InfectedDevice: Sendable, Hashable {
+        /// Contacts with a reported C&C endpoint that make a host infected.
+        public var minimumContacts = 3
+        /// Contacts with an indicator endpoint.
+        public var minimumIndicatorContacts = 2
+    }
+}
+
+/// A list of endpoints: whole addresses, prefixes, or address:port/protocol, each with a note
+/// (a family for indicators, a reason for allowlist entries).
+///
+/// File format, one entry per line, `#` comments:
+/// ```
+/// 192.0.2.23                 mirai     # any port
+/// 198.51.100.0/24            beacon
+/// 203.0.113.7:443/tcp        dga
+/// [2001:db8::1]:8443/tcp     example
+/// ```
+public struct EndpointList: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        public var prefix: IPPrefix
+        public var port: UInt16?
+        public var ipProtocol: UInt8?
+        public var note: String
+
+        public init(prefix: IPPrefix, port: UInt16? = nil, ipProtocol: UInt8? = nil, note: String = "") {
+            self.prefix = prefix
+            self.port = port
+            self.ipProtocol = ipProtocol
+            self.note = note
+        }
+
+        public func matches(_ e: Endpoint) -> Bool {
+            prefix.contains(e.address) && (port == nil || port == e.port) && (ipProtocol == nil || ipProtocol == e.ipProtocol)
+        }
+    }
+
+    public private(set) var entries: [Entry] = []
+    private var exactAddresses: [IPAddress: [Int]] = [:]
+    private var wider: [Int] = []
+
+    public init(_ entries: [Entry] = []) {
+        for e in entries { append(e) }
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+    public var count: Int { entries.count }
+
+    public mutating func append(_ e: Entry) {
+        let i = entries.count
+        entries.append(e)
+        if e.prefix.storedLength == 128 { exactAddresses[e.prefix.network, default: []].append(i) } else { wider.append(i) }
+    }
+
+    /// The first entry matching an endpoint.
+    public func match(_ e: Endpoint) -> Entry? {
+        if let list = exactAddresses[e.address] {
+            for i in list where entries[i].matches(e) { return entries[i] }
+        }
+        for i in wider where entries[i].matches(e) { return entries[i] }
+        return nil
+    }
+
+    /// A line that could not be read.
+    public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+        public var line: Int
+        public var reason: String
+        public var description: String { "line \(line): \(reason)" }
+    }
+
+    /// Reads the file format above. Every bad line is reported; good lines are kept.
+    public static func parse(_ text: String) -> (EndpointList, [ParseError]) {
+        var list = EndpointList()
+        var errors: [ParseError] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," })
+            guard let first = fields.first else { continue }
+            let note = fields.dropFirst().joined(separator: " ")
+            if let e = parseEndpoint(first, note: note) {
+                list.append(e)
+            } else {
+                errors.append(ParseError(line: n + 1, reason: "'\(first)' is not an address, prefix or address:port/protocol"))
+            }
+        }
+        return (list, errors)
+    }
+
+    static func parseEndpoint(_ text: Substring, note: String) -> Entry? {
+        var rest = text
+        var proto: UInt8? = nil
+        if let slash = rest.lastIndex(of: "/"), let p = ["tcp": UInt8(6), "udp": 17, "icmp": 1][rest[rest.index(after: slash)...].lowercased()] {
+            proto = p
+            rest = rest[..<slash]
+        }
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+            guard let a = IPAddress(rest[rest.index(after: rest.startIndex)..<close]) else { return nil }
+            let after = rest[rest.index(after: close)...]
+            guard after.hasPrefix(":"), let port = UInt16(after.dropFirst()) else { return nil }
+            return Entry(prefix: IPPrefix(address: a, length: 128)!, port: port, ipProtocol: proto, note: note)
+        }
+        if rest.filter({ $0 == ":" }).count == 1, let colon = rest.firstIndex(of: ":") {
+            guard let a = IPAddress(rest[..<colon]), let port = UInt16(rest[rest.index(after: colon)...]) else { return nil }
+            return Entry(prefix: IPPrefix(address: a, length: 32)!, port: port, ipProtocol: proto, note: note)
+        }
+        guard proto == nil, let prefix = IPPrefix(rest) else { return nil }
+        return Entry(prefix: prefix, note: note)
+    }
+}

@@ -1,0 +1,154 @@
+import FlowCodec
+
+/// What a detector concluded. The JSON form is documented in `docs/findings.md`.
+public enum FindingKind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    /// An external endpoint that is very likely a botnet command-and-control server.
+    case commandAndControl = "c2-server"
+    /// Subscriber traffic to an endpoint on an indicator list.
+    case knownIndicator = "known-indicator"
+    /// A subscriber-side host probing many addresses on one port.
+    case scanning = "scanning"
+    /// Subscriber-side hosts flooding one external target.
+    case outboundDDoS = "outbound-ddos"
+    /// A volumetric attack against a subscriber address.
+    case inboundDDoS = "inbound-ddos"
+    /// A subscriber-side host that talks to C&C, scans or joins attacks.
+    case infectedDevice = "infected-device"
+
+    public static func < (a: FindingKind, b: FindingKind) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What a finding is about.
+public struct FindingSubject: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// An external (address, port, protocol).
+        case endpoint
+        /// A subscriber-side host: an address, with a CGNAT port range when known.
+        case host
+        /// A bare address (an attack target outside).
+        case address
+    }
+    public var type: Kind
+    public var address: String
+    public var port: UInt16?
+    public var `protocol`: String?
+    public var ports: PortRange?
+
+    public struct PortRange: Sendable, Hashable, Codable {
+        public var first: UInt16
+        public var last: UInt16
+    }
+
+    public static func endpoint(_ e: Endpoint) -> FindingSubject {
+        FindingSubject(type: .endpoint, address: "\(e.address)", port: e.port, protocol: protocolName(e.ipProtocol), ports: nil)
+    }
+
+    public static func host(_ h: InternalHost) -> FindingSubject {
+        FindingSubject(type: .host, address: h.address.isIPv6 ? "\(h.address)/64" : "\(h.address)", port: nil, protocol: nil, ports: h.ports.map { PortRange(first: $0.lowerBound, last: $0.upperBound) })
+    }
+
+    public static func address(_ a: IPAddress) -> FindingSubject {
+        FindingSubject(type: .address, address: "\(a)", port: nil, protocol: nil, ports: nil)
+    }
+
+    public var description: String {
+        switch type {
+        case .endpoint: "\(address.contains(":") ? "[\(address)]" : address):\(port ?? 0)/\(`protocol` ?? "?")"
+        case .host: ports.map { "\(address):\($0.first)-\($0.last)" } ?? address
+        case .address: address
+        }
+    }
+}
+
+/// A measured quantity behind a finding.
+public struct Feature: Sendable, Hashable, Codable {
+    public var name: String
+    public var value: Double
+    public var unit: String?
+
+    public init(_ name: String, _ value: Double, unit: String? = nil) {
+        self.name = name
+        self.value = value
+        self.unit = unit
+    }
+}
+
+/// A configured limit and whether the evidence crossed it.
+public struct ThresholdCheck: Sendable, Hashable, Codable {
+    public var name: String
+    public var value: Double
+    /// `>=` or `<`.
+    public var comparison: String
+    public var limit: Double
+    public var crossed: Bool
+
+    public static func atLeast(_ name: String, _ value: Double, _ limit: Double) -> ThresholdCheck {
+        ThresholdCheck(name: name, value: value, comparison: ">=", limit: limit, crossed: value >= limit)
+    }
+
+    public static func below(_ name: String, _ value: Double, _ limit: Double) -> ThresholdCheck {
+        ThresholdCheck(name: name, value: value, comparison: "<", limit: limit, crossed: value < limit)
+    }
+}
+
+/// One flow record kept as evidence. The subscriber side is a pseudonym unless the finding is
+/// about that subscriber's own host.
+public struct FlowSample: Sendable, Hashable, Codable {
+    public var start: Int64
+    public var end: Int64
+    public var source: String
+    public var sourcePort: UInt16
+    public var destination: String
+    public var destinationPort: UInt16
+    public var `protocol`: String
+    public var tcpFlags: UInt8
+    public var packets: UInt64
+    public var bytes: UInt64
+    public var samplingInterval: UInt32
+}
+
+/// Everything an analyst needs to agree or disagree with a finding.
+public struct Evidence: Sendable, Hashable, Codable {
+    public var features: [Feature] = []
+    public var thresholds: [ThresholdCheck] = []
+    /// A few flows (at most ``DetectionConfiguration/evidenceFlows``).
+    public var flows: [FlowSample] = []
+    /// Internal hosts involved, as keyed pseudonyms (at most 64 listed).
+    public var cohort: [String] = []
+    public var cohortSize: Int = 0
+    /// Ids of findings this one rests on or relates to.
+    public var related: [String] = []
+    /// Why, in words.
+    public var reasons: [String] = []
+
+    public init() {}
+}
+
+/// A detector's conclusion about one subject.
+public struct Finding: Sendable, Hashable, Codable, Identifiable {
+    /// Stable for a (kind, subject): the same C&C found again updates the same finding.
+    public var id: String
+    public var kind: FindingKind
+    public var subject: FindingSubject
+    /// Confidence in [0, 1].
+    public var score: Double
+    /// Activity window of the evidence, ms since the Unix epoch.
+    public var firstSeen: Int64
+    public var lastSeen: Int64
+    /// When the finding was first reported, and last updated (analyzer clock).
+    public var detectedAt: Int64
+    public var updatedAt: Int64
+    /// Malware family, when an indicator or a label says so.
+    public var family: String?
+    /// One line in words.
+    public var summary: String
+    public var evidence: Evidence
+
+    /// The stable id of the finding about `subject` of `kind`: `kind:` + 16 hex digits.
+    public static func id(kind: FindingKind, subject: FindingSubject) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a, stable across runs and machines
+        for b in "\(kind.rawValue)|\(subject.type.rawValue)|\(subject.description)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        let hex = String(h, radix: 16)
+        return "\(kind.rawValue):\(String(repeating: "0", count: 16 - hex.count))\(hex)"
+    }
+}

@@ -1,0 +1,283 @@
+import FlowCodec
+
+/// Unanswered TCP connection attempts (SYN without ACK) from one host in the current window.
+struct ScanState: Sendable {
+    var windowStart: Int64
+    var lastSeen: Int64
+    var destinations: [UInt16: DistinctCounter] = [:]
+    var observed: [UInt16: Int] = [:]
+    var samplingInterval: UInt32 = 1
+    var samples: [FlowRecord] = []
+}
+
+/// Traffic to one external target in the current rate bucket.
+struct TargetBucket: Sendable {
+    var index: Int64
+    var packets = 0.0
+    var bytes = 0.0
+    var perHost: [InternalHost: Double] = [:]
+    var samples: [FlowRecord] = []
+}
+
+/// Per-second inbound packet and byte counts for one subscriber address.
+struct VictimRate: Sendable {
+    static let slots = 8
+    /// Second (ms / 1000) of the newest slot.
+    var head: Int64
+    var packets = [Float](repeating: 0, count: VictimRate.slots)
+    var bytes = [Float](repeating: 0, count: VictimRate.slots)
+    var flows = [Float](repeating: 0, count: VictimRate.slots)
+    var baseline = 0.0
+    var learnedSeconds = 0
+    var lastSeen: Int64
+    var sources: [IPAddress] = []
+    var samples: [FlowRecord] = []
+}
+
+/// An inbound attack crossing a threshold, waiting to be reported.
+struct InboundAlert: Sendable {
+    var onset: Int64
+    var last: Int64
+    var peakPackets: Double
+    var peakBits: Double
+    var baseline: Double
+    var reason: String
+    var sources: [IPAddress]
+    var samples: [FlowRecord]
+}
+
+extension FlowAnalyzer {
+    // MARK: Scanning
+
+    mutating func recordProbe(_ r: FlowRecord, host: InternalHost, target: IPAddress, port: UInt16) {
+        let window = configuration.scan.window
+        let t = r.startMilliseconds
+        var s = scans[host] ?? ScanState(windowStart: t - floorMod(t, window), lastSeen: t)
+        s.destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(mix64(target.high ^ mix64(target.low)))
+        s.observed[port, default: 0] += 1
+        s.samplingInterval = max(s.samplingInterval, r.samplingInterval)
+        s.lastSeen = max(s.lastSeen, t)
+        if s.samples.count < configuration.evidenceFlows { s.samples.append(r) }
+        scans[host] = s
+    }
+
+    mutating func evaluateScans(into changed: inout [String], closeAll: Bool = false) {
+        let c = configuration.scan
+        for (host, s) in scans {
+            for (port, counter) in s.destinations {
+                let observed = s.observed[port] ?? 0
+                // One sampled probe stands for `interval` probes to as many distinct addresses.
+                let estimate = counter.count * Int(s.samplingInterval)
+                guard observed >= c.minimumObserved, estimate >= c.minimumDestinations else { continue }
+                let subject = FindingSubject.host(host)
+                let id = Finding.id(kind: .scanning, subject: subject)
+                var evidence = findings[id]?.evidence ?? Evidence()
+                evidence.features = [
+                    Feature("port", Double(port)), Feature("distinct_destinations", Double(estimate)),
+                    Feature("observed_probes", Double(observed)), Feature("sampling_interval", Double(s.samplingInterval)),
+                    Feature("window", Double(c.window / 1000), unit: "s"),
+                ]
+                evidence.thresholds = [
+                    .atLeast("distinct_destinations", Double(estimate), Double(c.minimumDestinations)),
+                    .atLeast("observed_probes", Double(observed), Double(c.minimumObserved)),
+                ]
+                evidence.flows = s.samples.prefix(configuration.evidenceFlows).map { sample($0, revealing: host) }
+                evidence.reasons = ["\(host) sent unanswered TCP SYNs to ~\(estimate) distinct addresses on port \(port) within \(c.window / 60_000) min"]
+                let score = min(0.99, 0.7 + 0.3 * min(1, Double(estimate) / Double(10 * c.minimumDestinations)))
+                upsert(Finding(
+                    id: id, kind: .scanning, subject: subject, score: score, firstSeen: s.windowStart, lastSeen: s.lastSeen,
+                    detectedAt: now, updatedAt: now, family: nil,
+                    summary: "\(host) scans port \(port): ~\(estimate) addresses in \(c.window / 60_000) min", evidence: evidence), into: &changed)
+                var d = devices[host] ?? DeviceEvidence(firstSeen: s.windowStart, lastSeen: s.lastSeen)
+                d.noteScan(id: id, port: port, destinations: estimate, first: s.windowStart, last: s.lastSeen, sample: s.samples.first)
+                devices[host] = d
+            }
+            if closeAll || now >= s.windowStart + c.window {
+                scans[host] = nil
+            }
+        }
+    }
+
+    // MARK: Outbound attacks
+
+    mutating func recordAttackTraffic(_ r: FlowRecord, host: InternalHost, target: IPAddress) {
+        let index = floorDivideMs(r.startMilliseconds, configuration.outboundAttack.bucket)
+        var b = targets[target] ?? TargetBucket(index: index)
+        if index > b.index {
+            // A new bucket: judge the finished one first.
+            var changed: [String] = []
+            judgeAttack(target: target, bucket: b, into: &changed)
+            pendingAttackChanges += changed
+            b = TargetBucket(index: index)
+        }
+        b.packets += Double(r.packets)
+        b.bytes += Double(r.bytes)
+        b.perHost[host, default: 0] += Double(r.packets)
+        if b.samples.count < configuration.evidenceFlows { b.samples.append(r) }
+        targets[target] = b
+    }
+
+    mutating func evaluateOutboundAttacks(final: Bool, into changed: inout [String]) {
+        changed += pendingAttackChanges
+        pendingAttackChanges = []
+        let current = floorDivideMs(now, configuration.outboundAttack.bucket)
+        for (target, b) in targets where final || b.index < current - 1 {
+            judgeAttack(target: target, bucket: b, into: &changed)
+            targets[target] = nil
+        }
+    }
+
+    private mutating func judgeAttack(target: IPAddress, bucket b: TargetBucket, into changed: inout [String]) {
+        let c = configuration.outboundAttack
+        let seconds = Double(c.bucket) / 1000
+        let pps = b.packets / seconds
+        let bps = b.bytes * 8 / seconds
+        guard pps >= c.packetsPerSecond || bps >= c.bitsPerSecond else { return }
+        let participants = b.perHost.filter { $0.value / seconds >= c.participantPacketsPerSecond }.keys.sorted()
+        guard !participants.isEmpty else { return }
+        let subject = FindingSubject.address(target)
+        let id = Finding.id(kind: .outboundDDoS, subject: subject)
+        let from = b.index * c.bucket
+        var evidence = findings[id]?.evidence ?? Evidence()
+        let peak = max(pps, evidence.features.first { $0.name == "peak_packets_per_second" }?.value ?? 0)
+        let peakBits = max(bps, evidence.features.first { $0.name == "peak_bits_per_second" }?.value ?? 0)
+        let known = Set(evidence.cohort)
+        let names = participants.map { pseudonyms.pseudonym($0) }
+        let cohort = (evidence.cohort + names.filter { !known.contains($0) })
+        evidence.cohortSize = cohort.count
+        evidence.cohort = Array(cohort.prefix(64))
+        evidence.features = [
+            Feature("peak_packets_per_second", peak), Feature("peak_bits_per_second", peakBits),
+            Feature("participants", Double(cohort.count)),
+        ]
+        evidence.thresholds = [
+            .atLeast("packets_per_second", pps, c.packetsPerSecond), .atLeast("bits_per_second", bps, c.bitsPerSecond),
+            .atLeast("participant_packets_per_second", c.participantPacketsPerSecond, c.participantPacketsPerSecond),
+        ]
+        if evidence.flows.isEmpty { evidence.flows = b.samples.map { sample($0, revealing: nil) } }
+        evidence.reasons = ["\(cohort.count) subscriber host(s) sent up to \(Int(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only or UDP traffic to \(target)"]
+        upsert(Finding(
+            id: id, kind: .outboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, pps / (10 * c.packetsPerSecond))),
+            firstSeen: from, lastSeen: from + c.bucket, detectedAt: now, updatedAt: now, family: nil,
+            summary: "Outbound DDoS against \(target): \(cohort.count) participant(s), peak \(Int(peak)) pps", evidence: evidence), into: &changed)
+        for h in participants {
+            var d = devices[h] ?? DeviceEvidence(firstSeen: from, lastSeen: from + c.bucket)
+            d.noteAttack(id: id, target: target, packetsPerSecond: (b.perHost[h] ?? 0) / seconds, first: from, last: from + c.bucket,
+                         sample: b.samples.first { configuration.network.host($0.sourceAddress, port: $0.sourcePort) == h })
+            devices[h] = d
+        }
+    }
+
+    // MARK: Inbound attacks
+
+    mutating func recordInboundVolume(_ r: FlowRecord, victim: IPAddress) {
+        let c = configuration.inboundAttack
+        let startSecond = floorDivideMs(r.startMilliseconds, 1000)
+        let endSecond = max(startSecond, floorDivideMs(r.endMilliseconds, 1000))
+        let span = Double(endSecond - startSecond + 1)
+        let pps = Double(r.packets) / span
+        guard victims[victim] != nil || pps >= 20 else { return }
+        var v = victims[victim] ?? VictimRate(head: endSecond, lastSeen: r.endMilliseconds)
+        if endSecond > v.head {
+            // Slots leaving the window teach the baseline (unless they were an attack).
+            let shift = Int(min(Int64(VictimRate.slots), endSecond - v.head))
+            for k in 0..<shift {
+                let leaving = Double(v.packets[k])
+                if leaving < c.baselineMinimumPacketsPerSecond && leaving < c.packetsPerSecond {
+                    v.baseline += c.baselineSmoothing * (leaving - v.baseline)
+                    v.learnedSeconds += 1
+                }
+            }
+            v.packets.removeFirst(shift)
+            v.packets += [Float](repeating: 0, count: shift)
+            v.bytes.removeFirst(shift)
+            v.bytes += [Float](repeating: 0, count: shift)
+            v.flows.removeFirst(shift)
+            v.flows += [Float](repeating: 0, count: shift)
+            v.head = endSecond
+        }
+        let oldest = v.head - Int64(VictimRate.slots) + 1
+        guard endSecond >= oldest else {
+            // Older than the rate window (a late export): too late to matter for the alarm.
+            victims[victim] = v
+            return
+        }
+        var touched: [Int] = []
+        for second in max(startSecond, oldest)...endSecond {
+            let i = Int(second - oldest)
+            v.packets[i] += Float(pps)
+            v.bytes[i] += Float(Double(r.bytes) / span)
+            v.flows[i] += 1
+            touched.append(i)
+        }
+        v.lastSeen = max(v.lastSeen, r.endMilliseconds)
+        if v.sources.count < 64 && !v.sources.contains(r.sourceAddress) { v.sources.append(r.sourceAddress) }
+        if v.samples.count < configuration.evidenceFlows { v.samples.append(r) }
+        victims[victim] = v
+
+        for i in touched {
+            let packets = Double(v.packets[i])
+            let bits = Double(v.bytes[i]) * 8
+            var reason: String? = nil
+            if packets >= c.packetsPerSecond {
+                reason = "\(Int(packets)) packets/s ≥ \(Int(c.packetsPerSecond))"
+            } else if bits >= c.bitsPerSecond {
+                reason = "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(c.bitsPerSecond / 1e6))"
+            } else if v.learnedSeconds >= 60, packets >= c.baselineMinimumPacketsPerSecond, packets >= c.baselineFactor * max(1, v.baseline) {
+                reason = "\(Int(packets)) packets/s is \(Int(packets / max(1, v.baseline)))× the learned baseline \(fmt(v.baseline))"
+            }
+            guard let reason else { continue }
+            let second = (oldest + Int64(i)) * 1000
+            if var a = pendingInbound[victim] {
+                a.onset = min(a.onset, second)
+                a.last = max(a.last, second + 999)
+                if packets > a.peakPackets { a.peakPackets = packets; a.reason = reason }
+                a.peakBits = max(a.peakBits, bits)
+                a.sources = v.sources
+                pendingInbound[victim] = a
+            } else {
+                pendingInbound[victim] = InboundAlert(onset: second, last: second + 999, peakPackets: packets, peakBits: bits, baseline: v.baseline, reason: reason, sources: v.sources, samples: v.samples)
+            }
+        }
+    }
+
+    mutating func flushInboundAlerts(into changed: inout [String]) {
+        for (victim, a) in pendingInbound {
+            let host = configuration.network.host(victim, port: 0)
+            let subject = FindingSubject.host(InternalHost(address: host.address))
+            let id = Finding.id(kind: .inboundDDoS, subject: subject)
+            var evidence = findings[id]?.evidence ?? Evidence()
+            let peak = max(a.peakPackets, evidence.features.first { $0.name == "peak_packets_per_second" }?.value ?? 0)
+            let peakBits = max(a.peakBits, evidence.features.first { $0.name == "peak_bits_per_second" }?.value ?? 0)
+            let c = configuration.inboundAttack
+            evidence.features = [
+                Feature("peak_packets_per_second", peak), Feature("peak_bits_per_second", peakBits),
+                Feature("baseline_packets_per_second", a.baseline), Feature("sources_seen", Double(a.sources.count)),
+            ]
+            evidence.thresholds = [
+                .atLeast("packets_per_second", peak, c.packetsPerSecond), .atLeast("bits_per_second", peakBits, c.bitsPerSecond),
+                .atLeast("baseline_factor", peak / max(1, a.baseline), c.baselineFactor),
+            ]
+            if evidence.flows.isEmpty { evidence.flows = a.samples.map { sample($0, revealing: host) } }
+            evidence.reasons = ["inbound traffic to \(victim): \(a.reason), from \(a.sources.count)\(a.sources.count >= 64 ? "+" : "") sources"]
+            upsert(Finding(
+                id: id, kind: .inboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, peak / (10 * c.packetsPerSecond))),
+                firstSeen: a.onset, lastSeen: a.last, detectedAt: now, updatedAt: now, family: nil,
+                summary: "Inbound DDoS against \(victim): peak \(Int(peak)) pps, \(fmt(peakBits / 1e6)) Mbit/s", evidence: evidence), into: &changed)
+        }
+        pendingInbound = [:]
+    }
+
+    /// Forgets subscriber addresses that received nothing for ten minutes (their baseline with them).
+    mutating func forgetQuietVictims() {
+        for (a, v) in victims where now - v.lastSeen > 600_000 { victims[a] = nil }
+    }
+}
+
+func floorDivideMs(_ a: Int64, _ b: Int64) -> Int64 {
+    a >= 0 ? a / b : -((-a + b - 1) / b)
+}
+
+func floorMod(_ a: Int64, _ b: Int64) -> Int64 {
+    a - floorDivideMs(a, b) * b
+}

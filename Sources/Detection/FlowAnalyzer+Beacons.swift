@@ -1,0 +1,305 @@
+import FlowCodec
+
+struct PairKey: Hashable, Sendable {
+    var host: InternalHost
+    var endpoint: Endpoint
+}
+
+/// One host's contacts with one endpoint.
+struct PairState: Sendable {
+    var firstSeen: Int64
+    var lastContact: Int64
+    /// End of the latest record and its subscriber-side port (to recognise continuation records).
+    var lastRecordEnd: Int64
+    var lastLocalPort: UInt16
+    var contacts = 0
+    /// The latest contact times (up to ``PairState/capacity``), in arrival order.
+    var times: [Int64] = []
+    var bytes = ByteStatistics()
+    var lastContactHasBytes = false
+    var sample: FlowRecord?
+    /// The score at `scoredContacts` contacts (scoring is redone only when contacts were added).
+    var score: BeaconScore?
+    var scoredContacts = 0
+
+    static let capacity = 32
+
+    mutating func addContact(_ t: Int64) {
+        contacts += 1
+        if times.count < Self.capacity {
+            times.append(t)
+        } else {
+            times.removeFirst()
+            times.append(t)
+        }
+        lastContact = t
+    }
+}
+
+/// What is known about an external endpoint.
+struct EndpointState: Sendable {
+    var users = DistinctCounter(precision: 8, exactLimit: 16)
+    var firstSeen: Int64
+    var lastSeen: Int64
+    var records = 0
+    /// Set at each evaluation: whether the endpoint is popular (then no new pairs are followed).
+    var popular = false
+}
+
+struct IndicatorContact: Sendable {
+    var contacts = 0
+    var firstSeen: Int64
+    var lastSeen: Int64
+    var note: String
+    var sample: FlowRecord
+}
+
+extension FlowAnalyzer {
+    mutating func recordContact(_ r: FlowRecord, host: InternalHost, endpoint: Endpoint, outbound: Bool) {
+        let t = r.startMilliseconds
+        if let entry = configuration.indicators.match(endpoint) {
+            let key = PairKey(host: host, endpoint: endpoint)
+            if var c = indicatorContacts[key] {
+                if t - c.lastSeen >= configuration.beacon.contactMergeGap || c.lastSeen - t >= configuration.beacon.contactMergeGap { c.contacts += 1 }
+                c.lastSeen = max(c.lastSeen, t)
+                c.firstSeen = min(c.firstSeen, t)
+                indicatorContacts[key] = c
+            } else {
+                indicatorContacts[key] = IndicatorContact(contacts: 1, firstSeen: t, lastSeen: t, note: entry.note, sample: r)
+            }
+        }
+
+        var e = endpoints[endpoint] ?? EndpointState(firstSeen: t, lastSeen: t)
+        e.users.insert(host.stableHash)
+        e.records += 1
+        e.lastSeen = max(e.lastSeen, t)
+        let popular = e.popular
+        endpoints[endpoint] = e
+
+        let key = PairKey(host: host, endpoint: endpoint)
+        let localPort = outbound ? r.sourcePort : r.destinationPort
+        let bytes = outbound && r.bytes <= configuration.beacon.maximumContactBytes ? Double(r.bytes) : nil
+        if var p = pairs[key] {
+            let b = configuration.beacon
+            if localPort == p.lastLocalPort && t >= p.lastContact && t - p.lastRecordEnd <= b.continuationGap {
+                // The same connection exported again (active timeout): not a new contact.
+            } else if abs(t - p.lastContact) < b.contactMergeGap {
+                if let bytes, !p.lastContactHasBytes {
+                    p.bytes.add(bytes)
+                    p.lastContactHasBytes = true
+                }
+            } else if t > p.lastContact {
+                p.addContact(t)
+                p.lastContactHasBytes = bytes != nil
+                if let bytes { p.bytes.add(bytes) }
+            }
+            p.lastRecordEnd = max(p.lastRecordEnd, r.endMilliseconds)
+            p.lastLocalPort = localPort
+            if p.sample == nil && outbound { p.sample = r }
+            pairs[key] = p
+        } else if !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes) {
+            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, lastLocalPort: localPort)
+            p.addContact(t)
+            if let bytes {
+                p.bytes.add(bytes)
+                p.lastContactHasBytes = true
+            }
+            if outbound { p.sample = r }
+            pairs[key] = p
+        }
+    }
+
+    func popularityLimit(_ address: IPAddress) -> Double {
+        let base = address.isIPv6 ? baseV6.count : baseV4.count
+        return max(Double(configuration.popularity.minimumHosts), configuration.popularity.share * Double(base))
+    }
+
+    mutating func evaluateBeacons(into changed: inout [String]) {
+        let b = configuration.beacon
+        // Popularity of every endpoint; idle endpoints are forgotten.
+        var limits: [Endpoint: (users: Int, limit: Double)] = [:]
+        let limitV4 = popularityLimit(.v4(0))
+        let limitV6 = popularityLimit(.v6(high: 1, low: 0))
+        for (endpoint, var e) in endpoints {
+            if now - e.lastSeen > b.idleTimeout {
+                endpoints[endpoint] = nil
+                continue
+            }
+            let users = e.users.count
+            let limit = endpoint.address.isIPv6 ? limitV6 : limitV4
+            let popular = Double(users) >= limit
+            if popular != e.popular {
+                e.popular = popular
+                endpoints[endpoint] = e
+            }
+            limits[endpoint] = (users, limit)
+        }
+
+        // Score every pair with enough contacts; gather each endpoint's beaconing cohort and the
+        // hosts that contacted it repeatedly.
+        struct Candidate {
+            var cohort: [(host: InternalHost, score: BeaconScore)] = []
+            var firstSeen = Int64.max
+            var lastSeen = Int64.min
+            var sample: FlowRecord?
+        }
+        var candidates: [Endpoint: Candidate] = [:]
+        var idle: [PairKey] = []
+        var rescored: [(PairKey, BeaconScore?)] = []
+        for (key, p) in pairs {
+            if now - p.lastContact > b.idleTimeout {
+                idle.append(key)
+                continue
+            }
+            guard p.contacts >= b.minimumContacts else { continue }
+            var pairScore = p.score
+            if p.scoredContacts != p.contacts {
+                pairScore = BeaconScore(times: p.times.sorted(), bytes: p.bytes)
+                rescored.append((key, pairScore))
+            }
+            guard let score = pairScore, score.combined >= b.pairScore else { continue }
+            var c = candidates[key.endpoint] ?? Candidate()
+            c.cohort.append((key.host, score))
+            c.firstSeen = min(c.firstSeen, p.firstSeen)
+            c.lastSeen = max(c.lastSeen, p.lastContact)
+            if c.sample == nil { c.sample = p.sample }
+            candidates[key.endpoint] = c
+        }
+        for key in idle { pairs[key] = nil }
+        for (key, score) in rescored {
+            guard var p = pairs[key] else { continue }
+            p.score = score
+            p.scoredContacts = p.contacts
+            pairs[key] = p
+        }
+        if pairs.count > configuration.maximumPairs { evictPairs() }
+
+        for (endpoint, c) in candidates where c.cohort.count >= b.minimumCohort {
+            if configuration.allowlist.match(endpoint) != nil {
+                statistics.suppressedAllowlisted += 1
+                continue
+            }
+            let (users, limit) = limits[endpoint] ?? (c.cohort.count, popularityLimit(endpoint.address))
+            let cohortShare = min(1, Double(c.cohort.count) / Double(max(users, c.cohort.count)))
+            let bots = c.cohort.filter { devices[$0.host]?.hasBotBehaviour == true }.count
+            let botShare = Double(bots) / Double(c.cohort.count)
+            let popular = Double(users) >= limit
+            if popular && botShare < configuration.popularity.botCohortOverride {
+                statistics.suppressedPopular += 1
+                continue
+            }
+            let rarity = max(0, 1 - Double(users) / limit)
+            let periodicity = median(c.cohort.map { $0.score.timing })
+            let uniformity = median(c.cohort.map { $0.score.sizeUniformity })
+            let score = min(1, 0.4 * periodicity + 0.15 * uniformity + 0.2 * cohortShare + 0.25 * rarity + 0.2 * botShare)
+            guard score >= b.endpointScore else { continue }
+
+            let subject = FindingSubject.endpoint(endpoint)
+            var evidence = Evidence()
+            let medianInterval = median(c.cohort.map { $0.score.medianInterval })
+            evidence.features = [
+                Feature("periodicity", periodicity), Feature("payload_uniformity", uniformity),
+                Feature("median_interval", medianInterval / 1000, unit: "s"),
+                Feature("median_contacts", median(c.cohort.map { Double($0.score.contacts) })),
+                Feature("mean_upstream_bytes", median(c.cohort.map { $0.score.meanBytes }), unit: "bytes"),
+                Feature("beaconing_hosts", Double(c.cohort.count)), Feature("distinct_hosts", Double(users)),
+                Feature("cohort_share", cohortShare), Feature("rarity", rarity), Feature("cohort_bot_share", botShare),
+            ]
+            evidence.thresholds = [
+                .atLeast("pair_score", median(c.cohort.map { $0.score.combined }), b.pairScore),
+                .atLeast("beaconing_hosts", Double(c.cohort.count), Double(b.minimumCohort)),
+                .below("distinct_hosts (popularity)", Double(users), limit),
+                .atLeast("endpoint_score", score, b.endpointScore),
+            ]
+            let hosts = c.cohort.map(\.host).sorted()
+            evidence.cohortSize = hosts.count
+            evidence.cohort = hosts.prefix(64).map { pseudonyms.pseudonym($0) }
+            if let s = c.sample { evidence.flows = [sample(s, revealing: nil)] }
+            evidence.reasons = [
+                "\(hosts.count) internal host(s) contact \(endpoint) every \(formatSeconds(medianInterval)) (median) with regular timing (periodicity \(fmt(periodicity))) and uniform payloads (\(fmt(uniformity)))",
+                "used by \(users) internal host(s); popular from \(Int(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
+            ]
+            if bots > 0 && !popular { evidence.reasons.append("\(bots) of the cohort also scan, attack or contact indicators") }
+            let id = Finding.id(kind: .commandAndControl, subject: subject)
+            commandAndControl[endpoint] = id
+            upsert(Finding(
+                id: id, kind: .commandAndControl, subject: subject, score: score, firstSeen: c.firstSeen, lastSeen: c.lastSeen,
+                detectedAt: now, updatedAt: now, family: nil,
+                summary: "Likely C&C server \(endpoint): \(hosts.count) beaconing host(s), period ~\(formatSeconds(medianInterval))",
+                evidence: evidence), into: &changed)
+        }
+
+        // Hosts that repeatedly contact a reported C&C endpoint are infected.
+        if !commandAndControl.isEmpty {
+            for (key, p) in pairs where p.contacts >= configuration.infectedDevice.minimumContacts {
+                guard let id = commandAndControl[key.endpoint] else { continue }
+                var d = devices[key.host] ?? DeviceEvidence(firstSeen: p.firstSeen, lastSeen: p.lastContact)
+                d.noteCommandAndControl(id: id, endpoint: key.endpoint, contacts: p.contacts, first: p.firstSeen, last: p.lastContact, sample: p.sample)
+                devices[key.host] = d
+            }
+        }
+    }
+
+    /// Drops the least recently active pairs down to 90 % of the cap.
+    private mutating func evictPairs() {
+        let keep = configuration.maximumPairs * 9 / 10
+        let excess = pairs.count - keep
+        guard excess > 0 else { return }
+        let cutoff = pairs.values.map(\.lastContact).sorted()[excess]
+        var dropped = 0
+        for (key, p) in pairs where p.lastContact < cutoff && dropped < excess {
+            pairs[key] = nil
+            dropped += 1
+        }
+        statistics.pairsEvicted += dropped
+    }
+
+    mutating func evaluateIndicators(into changed: inout [String]) {
+        var byEndpoint: [Endpoint: [(InternalHost, IndicatorContact)]] = [:]
+        for (key, c) in indicatorContacts {
+            if now - c.lastSeen > configuration.beacon.idleTimeout {
+                indicatorContacts[key] = nil
+                continue
+            }
+            byEndpoint[key.endpoint, default: []].append((key.host, c))
+            if c.contacts >= configuration.infectedDevice.minimumIndicatorContacts {
+                var d = devices[key.host] ?? DeviceEvidence(firstSeen: c.firstSeen, lastSeen: c.lastSeen)
+                d.noteIndicator(endpoint: key.endpoint, note: c.note, contacts: c.contacts, first: c.firstSeen, last: c.lastSeen, sample: c.sample)
+                devices[key.host] = d
+            }
+        }
+        for (endpoint, hosts) in byEndpoint {
+            let subject = FindingSubject.endpoint(endpoint)
+            let sorted = hosts.sorted { $0.0 < $1.0 }
+            var evidence = Evidence()
+            let contacts = hosts.reduce(0) { $0 + $1.1.contacts }
+            evidence.features = [Feature("hosts", Double(hosts.count)), Feature("contacts", Double(contacts))]
+            evidence.cohortSize = hosts.count
+            evidence.cohort = sorted.prefix(64).map { pseudonyms.pseudonym($0.0) }
+            evidence.flows = sorted.prefix(configuration.evidenceFlows).map { sample($0.1.sample, revealing: nil) }
+            let note = sorted.first?.1.note ?? ""
+            evidence.reasons = ["\(endpoint) is on the indicator list" + (note.isEmpty ? "" : " (\(note))") + "; \(hosts.count) internal host(s) contacted it \(contacts) time(s)"]
+            upsert(Finding(
+                id: Finding.id(kind: .knownIndicator, subject: subject), kind: .knownIndicator, subject: subject, score: 1,
+                firstSeen: hosts.map(\.1.firstSeen).min() ?? now, lastSeen: hosts.map(\.1.lastSeen).max() ?? now,
+                detectedAt: now, updatedAt: now, family: note.isEmpty ? nil : note,
+                summary: "Known indicator \(endpoint) contacted by \(hosts.count) host(s)", evidence: evidence), into: &changed)
+        }
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    quantile(values.sorted(), 0.5)
+}
+
+func fmt(_ x: Double) -> String {
+    let r = (x * 100).rounded() / 100
+    return "\(r)"
+}
+
+func formatSeconds(_ ms: Double) -> String {
+    let s = ms / 1000
+    if s < 90 { return "\(fmt(s)) s" }
+    if s < 5400 { return "\(fmt(s / 60)) min" }
+    return "\(fmt(s / 3600)) h"
+}

@@ -1,0 +1,99 @@
+import FlowCodec
+
+/// Everything that points at one subscriber-side host being infected.
+struct DeviceEvidence: Sendable {
+    var firstSeen: Int64
+    var lastSeen: Int64
+    /// C&C endpoint → (finding id, contacts).
+    var commandAndControl: [Endpoint: (id: String, contacts: Int)] = [:]
+    var indicators: [Endpoint: (note: String, contacts: Int)] = [:]
+    var scans: [UInt16: (id: String, destinations: Int)] = [:]
+    var attacks: [IPAddress: (id: String, packetsPerSecond: Double)] = [:]
+    var samples: [FlowRecord] = []
+
+    /// Scanning, attacking or contacting an indicator: behaviour of a bot whatever its C&C.
+    var hasBotBehaviour: Bool { !scans.isEmpty || !attacks.isEmpty || !indicators.isEmpty }
+
+    private mutating func widen(_ first: Int64, _ last: Int64, _ sample: FlowRecord?) {
+        firstSeen = min(firstSeen, first)
+        lastSeen = max(lastSeen, last)
+        if let sample, samples.count < 5 { samples.append(sample) }
+    }
+
+    mutating func noteCommandAndControl(id: String, endpoint: Endpoint, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
+        let isNew = commandAndControl[endpoint] == nil
+        commandAndControl[endpoint] = (id, max(contacts, commandAndControl[endpoint]?.contacts ?? 0))
+        widen(first, last, isNew ? sample : nil)
+    }
+
+    mutating func noteIndicator(endpoint: Endpoint, note: String, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
+        let isNew = indicators[endpoint] == nil
+        indicators[endpoint] = (note, max(contacts, indicators[endpoint]?.contacts ?? 0))
+        widen(first, last, isNew ? sample : nil)
+    }
+
+    mutating func noteScan(id: String, port: UInt16, destinations: Int, first: Int64, last: Int64, sample: FlowRecord?) {
+        let isNew = scans[port] == nil
+        scans[port] = (id, max(destinations, scans[port]?.destinations ?? 0))
+        widen(first, last, isNew ? sample : nil)
+    }
+
+    mutating func noteAttack(id: String, target: IPAddress, packetsPerSecond: Double, first: Int64, last: Int64, sample: FlowRecord?) {
+        let isNew = attacks[target] == nil
+        attacks[target] = (id, max(packetsPerSecond, attacks[target]?.packetsPerSecond ?? 0))
+        widen(first, last, isNew ? sample : nil)
+    }
+}
+
+extension FlowAnalyzer {
+    /// Turns per-host evidence into infected-device findings. Each kind of evidence gives a
+    /// probability-like score; they combine as a noisy-or.
+    mutating func evaluateDevices(into changed: inout [String]) {
+        for (host, d) in devices {
+            var parts: [Double] = []
+            var reasons: [String] = []
+            var related: [String] = []
+            var features: [Feature] = []
+            for (endpoint, c) in d.commandAndControl.sorted(by: { $0.key < $1.key }) {
+                let ccScore = findings[c.id]?.score ?? 0.8
+                parts.append(ccScore * min(1, 0.7 + 0.1 * Double(c.contacts)))
+                reasons.append("contacted likely C&C \(endpoint) \(c.contacts) time(s)")
+                related.append(c.id)
+                features.append(Feature("c2_contacts", Double(c.contacts)))
+            }
+            for (endpoint, c) in d.indicators.sorted(by: { $0.key < $1.key }) {
+                parts.append(0.95)
+                reasons.append("contacted indicator \(endpoint)\(c.note.isEmpty ? "" : " (\(c.note))") \(c.contacts) time(s)")
+                related.append(Finding.id(kind: .knownIndicator, subject: .endpoint(endpoint)))
+                features.append(Feature("indicator_contacts", Double(c.contacts)))
+            }
+            for (port, s) in d.scans.sorted(by: { $0.key < $1.key }) {
+                parts.append(0.85)
+                reasons.append("scanned port \(port) (~\(s.destinations) addresses)")
+                related.append(s.id)
+                features.append(Feature("scan_destinations_port_\(port)", Double(s.destinations)))
+            }
+            for (target, a) in d.attacks.sorted(by: { $0.key < $1.key }) {
+                parts.append(0.9)
+                reasons.append("joined a flood against \(target) (\(Int(a.packetsPerSecond)) packets/s)")
+                related.append(a.id)
+                features.append(Feature("attack_packets_per_second", a.packetsPerSecond))
+            }
+            guard !parts.isEmpty else { continue }
+            let score = min(0.99, 1 - parts.reduce(1) { $0 * (1 - $1) })
+            let subject = FindingSubject.host(host)
+            var evidence = Evidence()
+            evidence.features = features
+            evidence.reasons = reasons
+            evidence.related = Array(Set(related)).sorted()
+            evidence.flows = d.samples.map { sample($0, revealing: host) }
+            evidence.cohortSize = 1
+            evidence.cohort = [pseudonyms.pseudonym(host)]
+            let family = d.indicators.values.first { !$0.note.isEmpty }?.note
+            upsert(Finding(
+                id: Finding.id(kind: .infectedDevice, subject: subject), kind: .infectedDevice, subject: subject, score: score,
+                firstSeen: d.firstSeen, lastSeen: d.lastSeen, detectedAt: now, updatedAt: now, family: family,
+                summary: "Likely infected: \(host) — " + reasons.joined(separator: "; "), evidence: evidence), into: &changed)
+        }
+    }
+}

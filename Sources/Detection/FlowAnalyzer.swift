@@ -1,0 +1,202 @@
+import FlowCodec
+
+/// Counters of the analysis, for metrics and the benchmark.
+public struct AnalyzerStatistics: Sendable, Hashable {
+    public var records = 0
+    public var outbound = 0
+    public var inbound = 0
+    /// Records with both ends inside, both outside, or touching infrastructure.
+    public var notCrossing = 0
+    public var trackedPairs = 0
+    public var trackedEndpoints = 0
+    public var pairsEvicted = 0
+    /// C&C candidates not reported because their endpoint is popular.
+    public var suppressedPopular = 0
+    /// C&C candidates not reported because they are allowlisted.
+    public var suppressedAllowlisted = 0
+    public var findingsReported = 0
+}
+
+/// Streaming, windowed detection over flow records: C&C servers, known indicators, scanning,
+/// outbound and inbound DDoS, and the infected devices behind them.
+///
+/// Pure and single-threaded: no clock, no I/O. Time is what the caller says (`receivedAt` of each
+/// record, `now` of each evaluation): wall time inside `mamori serve`, capture time in
+/// `mamori analyze`. State is bounded: idle pairs, endpoints and hosts age out, and the
+/// (host, endpoint) table has a hard cap. Raw flows are not kept, except a few per finding as evidence.
+///
+/// ```swift
+/// var analyzer = FlowAnalyzer(configuration: configuration)
+/// for (record, time) in flows { analyzer.ingest(record, receivedAt: time) }
+/// let changed = analyzer.evaluate(now: time)   // call every second or so
+/// ```
+public struct FlowAnalyzer: Sendable {
+    public let configuration: DetectionConfiguration
+    public internal(set) var statistics = AnalyzerStatistics()
+    let pseudonyms: Pseudonymizer
+    var now: Int64 = .min
+    var nextEvaluation: Int64 = .min
+    var nextBeaconEvaluation: Int64 = .min
+
+    // Beacon analysis.
+    var pairs: [PairKey: PairState] = [:]
+    var endpoints: [Endpoint: EndpointState] = [:]
+    var baseV4 = DistinctCounter(precision: 14, exactLimit: 64)
+    var baseV6 = DistinctCounter(precision: 14, exactLimit: 64)
+    // Attacks and scans.
+    var scans: [InternalHost: ScanState] = [:]
+    var targets: [IPAddress: TargetBucket] = [:]
+    var victims: [IPAddress: VictimRate] = [:]
+    var pendingInbound: [IPAddress: InboundAlert] = [:]
+    /// Findings changed while ingesting (an attack bucket judged when the next one began).
+    var pendingAttackChanges: [String] = []
+    // Indicators.
+    var indicatorContacts: [PairKey: IndicatorContact] = [:]
+    // Findings and the per-host evidence that makes infected devices.
+    var findings: [String: Finding] = [:]
+    var lastReported: [String: ReportMark] = [:]
+    var devices: [InternalHost: DeviceEvidence] = [:]
+    /// Endpoints reported as C&C (kept after their pairs age out, so later contacts still count).
+    var commandAndControl: [Endpoint: String] = [:]
+
+    public init(configuration: DetectionConfiguration) {
+        self.configuration = configuration
+        pseudonyms = Pseudonymizer(key: configuration.pseudonymKey)
+    }
+
+    /// Every finding in its current state.
+    public var currentFindings: [Finding] {
+        findings.values.sorted { ($0.kind, $0.id) < ($1.kind, $1.id) }
+    }
+
+    /// Feeds one flow record received at `receivedAt` (ms since the Unix epoch).
+    public mutating func ingest(_ r: FlowRecord, receivedAt: Int64) {
+        statistics.records += 1
+        if receivedAt > now { now = receivedAt }
+        switch configuration.network.crossing(of: r) {
+        case .outbound(let host, let remote, let localPort, let remotePort):
+            statistics.outbound += 1
+            outbound(r, host: host, remote: remote, localPort: localPort, remotePort: remotePort)
+        case .inbound(let host, let remote, let localPort, let remotePort):
+            statistics.inbound += 1
+            inbound(r, host: host, remote: remote, localPort: localPort, remotePort: remotePort)
+        case .other:
+            statistics.notCrossing += 1
+        }
+    }
+
+    private mutating func outbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
+        if host.address.isIPv6 { baseV6.insert(host.stableHash) } else { baseV4.insert(host.stableHash) }
+        let isTCP = r.ipProtocol == 6
+        let probe = isTCP && r.tcpFlags & 0x02 != 0 && r.tcpFlags & 0x10 == 0
+        let seconds = max(0.001, Double(r.endMilliseconds - r.startMilliseconds) / 1000)
+        if Double(r.packets) / max(1, seconds) >= configuration.outboundAttack.flowPacketsPerSecond, probe || !isTCP {
+            recordAttackTraffic(r, host: host, target: remote)
+        }
+        if probe {
+            recordProbe(r, host: host, target: remote, port: remotePort)
+            return
+        }
+        // A subscriber's own server answering someone (well-known local port, ephemeral remote) is
+        // not a contact with an external service.
+        if localPort < 1024 && remotePort >= 1024 { return }
+        let endpoint = Endpoint(address: remote, port: remotePort, ipProtocol: r.ipProtocol)
+        recordContact(r, host: host, endpoint: endpoint, outbound: true)
+    }
+
+    private mutating func inbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
+        recordInboundVolume(r, victim: host.address.isIPv6 ? host.address : host.address)
+        // An external server answering (its port is the lower, or well-known): a contact seen from
+        // the response side — what survives when sampling drops the request.
+        guard remotePort < localPort || remotePort < 1024 else { return }
+        let endpoint = Endpoint(address: remote, port: remotePort, ipProtocol: r.ipProtocol)
+        recordContact(r, host: host, endpoint: endpoint, outbound: false)
+    }
+
+    /// Runs the detectors that are due and returns the findings that are new or have changed
+    /// materially since they were last returned.
+    public mutating func evaluate(now time: Int64) -> [Finding] {
+        if time > now { now = time }
+        var changed: [String] = []
+        flushInboundAlerts(into: &changed)
+        if now >= nextEvaluation {
+            nextEvaluation = now + configuration.evaluationInterval
+            evaluateScans(into: &changed)
+            evaluateOutboundAttacks(final: false, into: &changed)
+            if now >= nextBeaconEvaluation {
+                nextBeaconEvaluation = now + configuration.beacon.evaluationInterval
+                evaluateBeacons(into: &changed)
+                forgetQuietVictims()
+            }
+            evaluateIndicators(into: &changed)
+            evaluateDevices(into: &changed)
+            statistics.trackedPairs = pairs.count
+            statistics.trackedEndpoints = endpoints.count
+        }
+        return report(changed)
+    }
+
+    /// Closes every open window (end of a file) and returns the findings that changed.
+    public mutating func finish() -> [Finding] {
+        var changed: [String] = []
+        flushInboundAlerts(into: &changed)
+        evaluateScans(into: &changed, closeAll: true)
+        evaluateOutboundAttacks(final: true, into: &changed)
+        evaluateBeacons(into: &changed)
+        evaluateIndicators(into: &changed)
+        evaluateDevices(into: &changed)
+        statistics.trackedPairs = pairs.count
+        statistics.trackedEndpoints = endpoints.count
+        return report(changed)
+    }
+
+    struct ReportMark: Sendable {
+        var score: Double
+        var cohortSize: Int
+        var lastSeen: Int64
+    }
+
+    private mutating func report(_ ids: [String]) -> [Finding] {
+        var out: [Finding] = []
+        var seen = Set<String>()
+        for id in ids where seen.insert(id).inserted {
+            guard let f = findings[id] else { continue }
+            let mark = ReportMark(score: f.score, cohortSize: f.evidence.cohortSize, lastSeen: f.lastSeen)
+            if let old = lastReported[id], abs(old.score - mark.score) < 0.02, old.cohortSize == mark.cohortSize, mark.lastSeen - old.lastSeen < 300_000 {
+                continue
+            }
+            if lastReported[id] == nil { statistics.findingsReported += 1 }
+            lastReported[id] = mark
+            out.append(f)
+        }
+        return out.sorted { ($0.kind, $0.id) < ($1.kind, $1.id) }
+    }
+
+    /// Inserts or updates a finding, keeping its first detection time.
+    mutating func upsert(_ f: Finding, into changed: inout [String]) {
+        var f = f
+        if let old = findings[f.id] {
+            f.detectedAt = old.detectedAt
+            f.firstSeen = min(old.firstSeen, f.firstSeen)
+            f.lastSeen = max(old.lastSeen, f.lastSeen)
+            if f.evidence.flows.isEmpty { f.evidence.flows = old.evidence.flows }
+        }
+        f.updatedAt = now
+        findings[f.id] = f
+        changed.append(f.id)
+    }
+
+    func sample(_ r: FlowRecord, revealing host: InternalHost?) -> FlowSample {
+        func side(_ a: IPAddress, _ port: UInt16) -> String {
+            let net = configuration.network
+            guard net.isSubscriber(a) else { return "\(a)" }
+            let h = net.host(a, port: port)
+            if let host, h == host { return "\(a)" }
+            return pseudonyms.pseudonym(h)
+        }
+        return FlowSample(
+            start: r.startMilliseconds, end: r.endMilliseconds, source: side(r.sourceAddress, r.sourcePort), sourcePort: r.sourcePort,
+            destination: side(r.destinationAddress, r.destinationPort), destinationPort: r.destinationPort, protocol: protocolName(r.ipProtocol),
+            tcpFlags: r.tcpFlags, packets: r.packets, bytes: r.bytes, samplingInterval: r.samplingInterval)
+    }
+}

@@ -1,0 +1,196 @@
+import ArgumentParser
+import Detection
+import Evaluation
+import FlowCodec
+import Foundation
+import MamoriCore
+import Simulator
+
+struct Analyze: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Mamori's detectors offline over captured flow exports and print the findings.",
+        discussion: """
+            Reads a pcap of NetFlow/IPFIX/sFlow export datagrams (as `mamori decode` does), feeds \
+            every flow record to the same detectors `mamori serve` runs — C&C beacons, known \
+            indicators, scanning, outbound and inbound DDoS, infected devices — on the capture's \
+            clock, and prints the final state of every finding: JSON lines with --json (schema in \
+            docs/findings.md), a readable list otherwise. A summary goes to standard error.
+
+            The detectors must know which addresses are the carrier's subscribers: give \
+            --subscriber-prefix (repeatable) and, for CGNAT pools with fixed port blocks, \
+            --cgnat PREFIX:FIRST-PORT:PORTS-PER-BLOCK so hosts sharing a public address are told apart.
+
+            With --labels (a `mamori simulate --labels` file) the network comes from the labels and \
+            precision, recall and time-to-detect per finding kind are printed (EVALUATION.md).
+
+            Examples:
+              mamori analyze export.pcap --subscriber-prefix 147.32.80.0/24 --json
+              mamori simulate --pcap isp.pcap --labels isp.json --duration 2h && mamori analyze isp.pcap --labels isp.json
+              mamori analyze export.pcap --subscriber-prefix 198.18.0.0/15 --cgnat 198.18.0.0/22:1024:1008 --indicators c2.txt
+            """
+    )
+
+    @Argument(help: "pcap files holding export datagrams, analysed in order as one stream.")
+    var files: [String]
+
+    @Flag(help: "Print findings as JSON lines.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Subscriber address space (repeatable), e.g. 100.64.0.0/10, 2001:db8::/32.", valueName: "prefix"))
+    var subscriberPrefix: [String] = []
+
+    @Option(help: ArgumentHelp("The carrier's own infrastructure, never analysed (repeatable).", valueName: "prefix"))
+    var infrastructurePrefix: [String] = []
+
+    @Option(help: ArgumentHelp("A CGNAT pool with fixed port blocks (repeatable): PREFIX:FIRST-PORT:PORTS-PER-BLOCK.", valueName: "pool"))
+    var cgnat: [String] = []
+
+    @Option(help: ArgumentHelp("Indicator list (address, prefix or address:port/proto per line, then a family).", valueName: "file"))
+    var indicators: String?
+
+    @Option(help: ArgumentHelp("Allowlist of endpoints never reported as C&C (same format).", valueName: "file"))
+    var allowlist: String?
+
+    @Option(help: ArgumentHelp("Simulator labels: take the network from them and report precision and recall.", valueName: "file"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("Write the evaluation as JSON to this file (with --labels).", valueName: "file"))
+    var evaluationJSON: String?
+
+    @Option(help: "Only print findings with at least this score.")
+    var minimumScore: Double = 0
+
+    func run() async throws {
+        var truth: Labels? = nil
+        if let labels {
+            do {
+                truth = try JSONDecoder().decode(Labels.self, from: Data(contentsOf: URL(fileURLWithPath: labels)))
+            } catch {
+                throw ValidationError("cannot read labels \(labels): \(error)")
+            }
+        }
+        let layout = try networkLayout(labels: truth)
+        var configuration = DetectionConfiguration(network: layout, pseudonymKey: (0..<32).map { _ in UInt8.random(in: 0...255) })
+        if let indicators { configuration.indicators = try readList(indicators, "--indicators") }
+        if let allowlist { configuration.allowlist = try readList(allowlist, "--allowlist") }
+        var analyzer = FlowAnalyzer(configuration: configuration)
+
+        // For the evaluation: which hosts were seen talking to each labelled C&C endpoint.
+        var c2Endpoints: [Endpoint: String] = [:]
+        for c in truth?.commandAndControl ?? [] {
+            if let a = IPAddress(c.address) {
+                let e = Endpoint(address: a, port: c.port, ipProtocol: c.protocol == "udp" ? 17 : 6)
+                c2Endpoints[e] = e.description
+            }
+        }
+        var c2Hosts: [String: Set<InternalHost>] = [:]
+
+        var decoderConfiguration = FlowDecoder.Configuration()
+        decoderConfiguration.templateTimeoutSeconds = 0
+        var decoder = FlowDecoder(configuration: decoderConfiguration)
+        var summary = DecodeSummary()
+        var records: [FlowRecord] = []
+        var clock: Int64 = 0
+        let wallStart = Date()
+        var lastProgress = wallStart
+        for file in files {
+            let pcap: PcapFile
+            do { pcap = try PcapFile(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))) } catch {
+                throw ValidationError("cannot read \(file): \(error)")
+            }
+            for d in pcap.datagrams {
+                records.removeAll(keepingCapacity: true)
+                let time = d.timestampMicroseconds / 1000
+                let report = d.payload.withUnsafeBytes { decoder.decode($0, from: d.sourceAddress, receivedAtMilliseconds: time, into: &records) }
+                summary.add(report)
+                for r in records {
+                    analyzer.ingest(r, receivedAt: time)
+                    if !c2Endpoints.isEmpty {
+                        let e = Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol)
+                        if let key = c2Endpoints[e], layout.subscriberPrefixes.contains(r.sourceAddress) {
+                            c2Hosts[key, default: []].insert(layout.host(r.sourceAddress, port: r.sourcePort))
+                        }
+                    }
+                }
+                clock = max(clock, time)
+                _ = analyzer.evaluate(now: clock)
+                if Date().timeIntervalSince(lastProgress) >= 1 {
+                    lastProgress = Date()
+                    let s = analyzer.statistics
+                    FileHandle.standardError.write(Data("\ranalysed \(s.records) records  findings \(s.findingsReported)  pairs \(s.trackedPairs)   ".utf8))
+                }
+            }
+        }
+        _ = analyzer.finish()
+        let findings = analyzer.currentFindings.filter { $0.score >= minimumScore }
+        var out = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for f in findings {
+            if json {
+                out += String(decoding: try encoder.encode(f), as: UTF8.self) + "\n"
+            } else {
+                out += "\(f.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%.2f", f.score))  \(f.summary)\n"
+                for r in f.evidence.reasons { out += "    · \(r)\n" }
+            }
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        let s = analyzer.statistics
+        let seconds = Date().timeIntervalSince(wallStart)
+        var tail = "\r" + summary.text(skippedFrames: 0, templates: decoder.templates.count) + "\n"
+        tail += "analysed \(s.records) records (\(s.outbound) outbound, \(s.inbound) inbound, \(s.notCrossing) not crossing the subscriber edge) in \(String(format: "%.1f", seconds)) s; "
+        let perKind: [String] = FindingKind.allCases.map { k in
+            let n = findings.filter { $0.kind == k }.count
+            return "\(k.rawValue) \(n)"
+        }
+        tail += "\(findings.count) findings (\(perKind.joined(separator: ", ")))\n"
+        if s.outbound + s.inbound == 0 && s.records > 0 {
+            tail += "warning: no record crossed the subscriber edge — check --subscriber-prefix\n"
+        }
+        FileHandle.standardError.write(Data(tail.utf8))
+
+        if let truth {
+            let evaluation = LabelEvaluation(labels: truth, layout: layout, findings: analyzer.currentFindings, c2Contacts: c2Hosts.mapValues(\.count))
+            FileHandle.standardError.write(Data((evaluation.table + "\n").utf8))
+            if let evaluationJSON {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try e.encode(evaluation).write(to: URL(fileURLWithPath: evaluationJSON))
+            }
+        }
+    }
+
+    private func networkLayout(labels: Labels?) throws -> NetworkLayout {
+        func prefixes(_ list: [String], _ option: String) throws -> [IPPrefix] {
+            try list.map { text in
+                guard let p = IPPrefix(text) else { throw ValidationError("\(option) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32") }
+                return p
+            }
+        }
+        var subscribers = try prefixes(subscriberPrefix, "--subscriber-prefix")
+        var infrastructure = try prefixes(infrastructurePrefix, "--infrastructure-prefix")
+        var pools: [CGNATPool] = try cgnat.map { text in
+            let parts = text.split(separator: ":")
+            guard parts.count == 3, let p = IPPrefix(parts[0]), p.isIPv4, let first = UInt16(parts[1]), let size = UInt16(parts[2]), size > 0 else {
+                throw ValidationError("--cgnat '\(text)' must be PREFIX:FIRST-PORT:PORTS-PER-BLOCK, e.g. 198.18.0.0/22:1024:1008")
+            }
+            return CGNATPool(prefix: p, firstPort: first, portsPerBlock: size)
+        }
+        if subscribers.isEmpty, let labels, let layout = LabelEvaluation.networkLayout(labels) {
+            subscribers = layout.subscriberPrefixes.prefixes
+            infrastructure += layout.infrastructurePrefixes.prefixes
+            pools += layout.cgnatPools
+        }
+        guard !subscribers.isEmpty else {
+            throw ValidationError("give the subscriber address space with --subscriber-prefix (or simulator --labels): without it no flow can be told inbound from outbound")
+        }
+        return NetworkLayout(subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools)
+    }
+
+    private func readList(_ path: String, _ option: String) throws -> EndpointList {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read \(option) \(path)") }
+        let (list, errors) = EndpointList.parse(text)
+        for e in errors { FileHandle.standardError.write(Data("\(path): \(e) (line skipped)\n".utf8)) }
+        return list
+    }
+}
