@@ -9,7 +9,7 @@ public struct BeaconScore: Sendable, Hashable {
     public var contacts: Int
     /// Median interval between contacts, ms.
     public var medianInterval: Double
-    /// 1 − |Bowley skewness| of the intervals.
+    /// 1 − |Bowley skewness| of the intervals (damped for very narrow distributions).
     public var intervalSymmetry: Double
     /// 1 − MADM / median of the intervals.
     public var intervalDispersion: Double
@@ -41,7 +41,9 @@ public struct BeaconScore: Sendable, Hashable {
         let madm = quantile(deviations, 0.5)
         contacts = times.count
         medianInterval = q2
-        intervalSymmetry = max(0, 1 - abs(skew))
+        // Skewness of a very narrow distribution is timer noise (milliseconds), not irregularity:
+        // it counts fully only once the interquartile range reaches 20 % of the median.
+        intervalSymmetry = max(0, 1 - abs(skew) * min(1, (q3 - q1) / (0.2 * q2)))
         intervalDispersion = max(0, 1 - madm / q2)
         meanBytes = bytes.mean
         sizeUniformity = bytes.count > 1 && bytes.mean > 0 ? max(0, 1 - bytes.standardDeviation / bytes.mean) : 0

@@ -39,7 +39,7 @@ public struct DetectionConfiguration: Sendable, Hashable {
         public var contactMergeGap: Int64 = 1_000
         /// A record of the same 5-tuple starting within this of the previous record's end continues
         /// one long connection (active-timeout exports), not a new contact.
-        public var continuationGap: Int64 = 2_000
+        public var continuationGap: Int64 = 30_000
         /// Pair score at which a host is part of an endpoint's beaconing cohort.
         public var pairScore = 0.80
         /// Endpoint score at which a C&C finding is reported.

@@ -11,7 +11,8 @@ struct PairState: Sendable {
     var lastContact: Int64
     /// End of the latest record and its subscriber-side port (to recognise continuation records).
     var lastRecordEnd: Int64
-    var lastLocalPort: UInt16
+    /// The subscriber-side port of the latest record (to recognise the same connection).
+    var lastConnection: UInt64
     var contacts = 0
     /// The latest contact times (up to ``PairState/capacity``), in arrival order.
     var times: [Int64] = []
@@ -23,6 +24,29 @@ struct PairState: Sendable {
     var scoredContacts = 0
 
     static let capacity = 32
+
+    /// Folds one record in; returns whether it began a new contact.
+    @discardableResult
+    mutating func observe(_ t: Int64, end: Int64, connection: UInt64, bytes: Double?, _ b: DetectionConfiguration.Beacon) -> Bool {
+        var isNew = false
+        if abs(t - lastContact) < b.contactMergeGap {
+            // The other direction, or another record, of the same contact.
+            if let bytes, !lastContactHasBytes {
+                self.bytes.add(bytes)
+                lastContactHasBytes = true
+            }
+        } else if connection == lastConnection && t > lastContact && t - lastRecordEnd <= b.continuationGap {
+            // The same connection exported again (active timeout): not a new contact.
+        } else if t > lastContact {
+            addContact(t)
+            lastContactHasBytes = bytes != nil
+            if let bytes { self.bytes.add(bytes) }
+            isNew = true
+        }
+        lastRecordEnd = max(lastRecordEnd, end)
+        lastConnection = connection
+        return isNew
+    }
 
     mutating func addContact(_ t: Int64) {
         contacts += 1
@@ -76,29 +100,16 @@ extension FlowAnalyzer {
         let popular = e.popular
         endpoints[endpoint] = e
 
-        let key = PairKey(host: host, endpoint: endpoint)
         let localPort = outbound ? r.sourcePort : r.destinationPort
         let bytes = outbound && r.bytes <= configuration.beacon.maximumContactBytes ? Double(r.bytes) : nil
+        let eligible = !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes)
+        let key = PairKey(host: host, endpoint: endpoint)
         if var p = pairs[key] {
-            let b = configuration.beacon
-            if localPort == p.lastLocalPort && t >= p.lastContact && t - p.lastRecordEnd <= b.continuationGap {
-                // The same connection exported again (active timeout): not a new contact.
-            } else if abs(t - p.lastContact) < b.contactMergeGap {
-                if let bytes, !p.lastContactHasBytes {
-                    p.bytes.add(bytes)
-                    p.lastContactHasBytes = true
-                }
-            } else if t > p.lastContact {
-                p.addContact(t)
-                p.lastContactHasBytes = bytes != nil
-                if let bytes { p.bytes.add(bytes) }
-            }
-            p.lastRecordEnd = max(p.lastRecordEnd, r.endMilliseconds)
-            p.lastLocalPort = localPort
+            p.observe(t, end: r.endMilliseconds, connection: UInt64(localPort), bytes: bytes, configuration.beacon)
             if p.sample == nil && outbound { p.sample = r }
             pairs[key] = p
-        } else if !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes) {
-            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, lastLocalPort: localPort)
+        } else if eligible {
+            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, lastConnection: UInt64(localPort))
             p.addContact(t)
             if let bytes {
                 p.bytes.add(bytes)

@@ -18,7 +18,7 @@ public final class LoopbackDatagramSocket {
 
     /// Binds an ephemeral port with a receive buffer large enough for a whole offline export.
     public init(receiveBufferBytes: Int32 = 16 << 20) throws {
-        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket() failed") }
         var size = receiveBufferBytes
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -37,6 +37,7 @@ public final class LoopbackDatagramSocket {
         _ = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
         }
+        self.fd = fd
         port = Int(UInt16(bigEndian: addr.sin_port))
     }
 

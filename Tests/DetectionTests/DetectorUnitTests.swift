@@ -1,0 +1,160 @@
+import Detection
+import Foundation
+import FlowCodec
+import MamoriCore
+import Testing
+
+@Suite struct DetectorUnitTests {
+    @Test func prefixesMatchTheirOwnFamilyOnly() throws {
+        let v4 = try #require(IPPrefix("100.64.0.0/10"))
+        #expect(v4.contains(IPAddress("100.127.255.255")!))
+        #expect(!v4.contains(IPAddress("100.128.0.0")!))
+        #expect(!v4.contains(IPAddress("::ffff:0:0")!) || v4.contains(IPAddress("100.64.0.1")!))
+        let v6 = try #require(IPPrefix("2001:db8::/32"))
+        #expect(v6.contains(IPAddress("2001:db8:ffff::1")!))
+        #expect(!v6.contains(IPAddress("198.18.0.1")!))
+        #expect(IPPrefix("10.0.0.0/33") == nil)
+        #expect(IPPrefix("10.0.0.1/8")?.description == "10.0.0.0/8")
+        #expect(IPPrefix("0.0.0.0/0")?.contains(IPAddress("2001:db8::1")!) == false)
+    }
+
+    @Test func distinctCounterIsExactWhenSmallAndCloseWhenLarge() {
+        var c = DistinctCounter()
+        for i in 0..<10 { c.insert(UInt64(i) &* 0x9E37_79B9_7F4A_7C15) }
+        for i in 0..<10 { c.insert(UInt64(i) &* 0x9E37_79B9_7F4A_7C15) }
+        #expect(c.count == 10)
+        var big = DistinctCounter(precision: 12)
+        var r = SplitMix64(seed: 3)
+        for _ in 0..<50_000 { big.insert(r.next()) }
+        #expect(abs(big.count - 50_000) < 2_500, "estimate \(big.count)")
+    }
+
+    @Test func beaconScoreSeparatesTimersFromPeople() throws {
+        var regular = ByteStatistics()
+        var times: [Int64] = []
+        var r = SplitMix64(seed: 9)
+        for k in 0..<20 {
+            times.append(Int64(k) * 60_000 + Int64(r.next() % 1_000))
+            regular.add(1_212 + Double(r.next() % 16))
+        }
+        let bot = try #require(BeaconScore(times: times, bytes: regular))
+        #expect(bot.combined > 0.9)
+        #expect(abs(bot.medianInterval - 60_000) < 1_000)
+
+        var human = ByteStatistics()
+        var t: Int64 = 0
+        var humanTimes: [Int64] = []
+        for _ in 0..<20 {
+            t += Int64(-log(Double(r.next() % 10_000 + 1) / 10_001) * 60_000)  // Poisson arrivals
+            humanTimes.append(t)
+            human.add(Double(r.next() % 60_000 + 200))
+        }
+        let person = try #require(BeaconScore(times: humanTimes, bytes: human))
+        #expect(person.combined < 0.7, "Poisson arrivals scored \(person.combined)")
+        #expect(BeaconScore(times: [0, 1, 2], bytes: regular) == nil)
+    }
+
+    @Test func endpointListReadsAddressesPrefixesAndServices() {
+        let (list, errors) = EndpointList.parse("""
+            # indicators
+            192.0.2.23        mirai
+            198.51.100.0/24   beacon family
+            203.0.113.7:443/tcp dga
+            [2001:db8::1]:8443/tcp v6
+            not-an-address
+            """)
+        #expect(list.count == 4)
+        #expect(errors.map(\.line) == [6])
+        #expect(list.match(Endpoint(address: IPAddress("192.0.2.23")!, port: 1, ipProtocol: 17))?.note == "mirai")
+        #expect(list.match(Endpoint(address: IPAddress("198.51.100.9")!, port: 443, ipProtocol: 6))?.note == "beacon family")
+        #expect(list.match(Endpoint(address: IPAddress("203.0.113.7")!, port: 443, ipProtocol: 6))?.note == "dga")
+        #expect(list.match(Endpoint(address: IPAddress("203.0.113.7")!, port: 80, ipProtocol: 6)) == nil)
+        #expect(list.match(Endpoint(address: IPAddress("2001:db8::1")!, port: 8443, ipProtocol: 6))?.note == "v6")
+    }
+
+    static let layout = NetworkLayout(
+        subscriberPrefixes: [IPPrefix("198.18.0.0/15")!], infrastructurePrefixes: [IPPrefix("198.19.255.0/24")!],
+        cgnatPools: [CGNATPool(prefix: IPPrefix("198.18.0.0/24")!, firstPort: 1024, portsPerBlock: 1008)])
+
+    @Test func cgnatBlocksSplitASharedAddress() {
+        let a = IPAddress("198.18.0.5")!
+        let h1 = Self.layout.host(a, port: 1024)
+        let h2 = Self.layout.host(a, port: 2031)
+        let h3 = Self.layout.host(a, port: 2032)
+        #expect(h1 == h2)
+        #expect(h1 != h3)
+        #expect(h3.description == "198.18.0.5:2032-3039")
+        #expect(Self.layout.host(IPAddress("198.18.1.5")!, port: 40_000).description == "198.18.1.5")
+    }
+
+    func flow(_ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, proto: UInt8 = 6, flags: UInt8 = 0x1B, packets: UInt64, bytes: UInt64, start: Int64, duration: Int64 = 0, sampling: UInt32 = 1) -> FlowRecord {
+        var r = FlowRecord(exporter: .v4(1), sourceAddress: IPAddress(src)!, destinationAddress: IPAddress(dst)!, sourcePort: sport, destinationPort: dport, ipProtocol: proto, tcpFlags: flags, bytes: bytes, packets: packets, startMilliseconds: start, endMilliseconds: start + duration)
+        r.samplingInterval = sampling
+        return r
+    }
+
+    @Test func inboundFloodIsReportedWithinASecondOfItsRecords() throws {
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        let onset: Int64 = 1_000_000_000
+        // Quiet background first: a few small downloads.
+        for s in 0..<120 { analyzer.ingest(flow("240.0.0.1", 443, "198.18.1.9", 50_000, packets: 40, bytes: 40_000, start: onset - 130_000 + Int64(s) * 1000, duration: 900), receivedAt: onset - 129_000 + Int64(s) * 1000) }
+        #expect(analyzer.evaluate(now: onset).isEmpty)
+        // 30 reflectors × 1,000 packets/s for one second, exported one second later.
+        for i in 0..<30 { analyzer.ingest(flow("242.0.0.\(i + 1)", 123, "198.18.1.9", 40_000, proto: 17, packets: 1_000, bytes: 468_000, start: onset, duration: 999), receivedAt: onset + 1_000) }
+        let found = analyzer.evaluate(now: onset + 1_000)
+        let f = try #require(found.first { $0.kind == .inboundDDoS })
+        #expect(f.subject.address == "198.18.1.9")
+        #expect(f.firstSeen == onset)
+        #expect(f.detectedAt - onset <= 5_000)
+    }
+
+    @Test func scanningUnderSamplingNeedsEnoughObservedProbes() {
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        // One sampled SYN at 1:1000 "stands for" 1,000 probes, but one packet proves nothing.
+        analyzer.ingest(flow("198.18.1.9", 40_000, "240.128.0.1", 23, flags: 0x02, packets: 1_000, bytes: 40_000, start: 0, sampling: 1_000), receivedAt: 1_000)
+        #expect(analyzer.finish().isEmpty)
+        var scanner = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        for i in 0..<6 {
+            scanner.ingest(flow("198.18.1.9", 40_000 + UInt16(i), "240.128.0.\(i + 1)", 23, flags: 0x02, packets: 1_000, bytes: 40_000, start: Int64(i) * 1000, sampling: 1_000), receivedAt: Int64(i) * 1000 + 500)
+        }
+        let found = scanner.finish()
+        #expect(found.contains { $0.kind == .scanning && $0.subject.address == "198.18.1.9" })
+        #expect(found.contains { $0.kind == .infectedDevice && $0.subject.address == "198.18.1.9" })
+    }
+
+    @Test func knownIndicatorMarksItsContactsInfected() {
+        var c = DetectionConfiguration(network: Self.layout, pseudonymKey: [7])
+        c.indicators = EndpointList.parse("192.0.2.99 testfamily").0
+        var analyzer = FlowAnalyzer(configuration: c)
+        for k in 0..<3 {
+            analyzer.ingest(flow("198.18.0.5", 1100, "192.0.2.99", 8080, packets: 5, bytes: 500, start: Int64(k) * 120_000), receivedAt: Int64(k) * 120_000 + 100)
+        }
+        let found = analyzer.finish()
+        let indicator = found.first { $0.kind == .knownIndicator }
+        #expect(indicator?.family == "testfamily")
+        #expect(indicator?.evidence.cohortSize == 1)
+        let device = found.first { $0.kind == .infectedDevice }
+        #expect(device?.subject.description == "198.18.0.5:1024-2031")
+        #expect(device?.family == "testfamily")
+    }
+
+    @Test func allowlistedEndpointIsNeverReported() {
+        var c = DetectionConfiguration(network: Self.layout, pseudonymKey: [7])
+        c.allowlist = EndpointList.parse("240.5.0.1:8883/tcp camera cloud").0
+        var analyzer = FlowAnalyzer(configuration: c)
+        for k in 0..<30 {
+            let t = Int64(k) * 60_000
+            analyzer.ingest(flow("198.18.0.5", 1100 + UInt16(k), "240.5.0.1", 8883, packets: 2, bytes: 140, start: t), receivedAt: t + 100)
+            _ = analyzer.evaluate(now: t + 100)
+        }
+        #expect(analyzer.finish().isEmpty)
+        #expect(analyzer.statistics.suppressedAllowlisted > 0)
+    }
+
+    @Test func findingIdsAreStable() {
+        let s = FindingSubject.endpoint(Endpoint(address: IPAddress("192.0.2.23")!, port: 23, ipProtocol: 6))
+        #expect(Finding.id(kind: .commandAndControl, subject: s) == Finding.id(kind: .commandAndControl, subject: s))
+        #expect(Finding.id(kind: .commandAndControl, subject: s) != Finding.id(kind: .knownIndicator, subject: s))
+        #expect(Finding.id(kind: .commandAndControl, subject: s).hasPrefix("c2-server:"))
+    }
+}
