@@ -69,11 +69,12 @@ public struct DetectionConfiguration: Sendable, Hashable {
 
     /// Probes from one internal host to many addresses on one port.
     public struct Scan: Sendable, Hashable {
-        /// Length of a scan window.
+        /// Length of a scan window (unsampled; sampled exports get up to 6× as long).
         public var window: Int64 = 600_000
         /// Distinct destinations on one port in one window, estimated (sampled probes × interval).
         public var minimumDestinations = 100
-        /// Probes actually observed before anything is claimed (guards against 1:N scaling of one packet).
+        /// Distinct destinations actually observed before anything is claimed (guards against 1:N
+        /// scaling of one packet, and against a flood at one target looking like a scan).
         public var minimumObserved = 5
     }
 

@@ -3,6 +3,7 @@ import FlowCodec
 /// Unanswered TCP connection attempts (SYN without ACK) from one host in the current window.
 struct ScanState: Sendable {
     var windowStart: Int64
+    var window: Int64
     var lastSeen: Int64
     var destinations: [UInt16: DistinctCounter] = [:]
     var observed: [UInt16: Int] = [:]
@@ -50,9 +51,11 @@ extension FlowAnalyzer {
     // MARK: Scanning
 
     mutating func recordProbe(_ r: FlowRecord, host: InternalHost, target: IPAddress, port: UInt16) {
-        let window = configuration.scan.window
+        // Sampled exports see few probes: the window grows with the sampling interval (up to 6×)
+        // so that enough distinct destinations can be observed.
+        let window = configuration.scan.window * Int64(min(6, max(1, r.samplingInterval / 100)))
         let t = r.startMilliseconds
-        var s = scans[host] ?? ScanState(windowStart: t - floorMod(t, window), lastSeen: t)
+        var s = scans[host] ?? ScanState(windowStart: t - floorMod(t, window), window: window, lastSeen: t)
         s.destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(mix64(target.high ^ mix64(target.low)))
         s.observed[port, default: 0] += 1
         s.samplingInterval = max(s.samplingInterval, r.samplingInterval)
@@ -66,33 +69,36 @@ extension FlowAnalyzer {
         for (host, s) in scans {
             for (port, counter) in s.destinations {
                 let observed = s.observed[port] ?? 0
-                // One sampled probe stands for `interval` probes to as many distinct addresses.
-                let estimate = counter.count * Int(s.samplingInterval)
-                guard observed >= c.minimumObserved, estimate >= c.minimumDestinations else { continue }
+                // One sampled probe to a new address stands for `interval` probes to as many
+                // addresses; at least `minimumObserved` distinct addresses must really be seen
+                // (a SYN flood at one target is not a scan, however it is scaled).
+                let distinct = counter.count
+                let estimate = distinct * Int(s.samplingInterval)
+                guard distinct >= c.minimumObserved, estimate >= c.minimumDestinations else { continue }
                 let subject = FindingSubject.host(host)
                 let id = Finding.id(kind: .scanning, subject: subject)
                 var evidence = findings[id]?.evidence ?? Evidence()
                 evidence.features = [
                     Feature("port", Double(port)), Feature("distinct_destinations", Double(estimate)),
-                    Feature("observed_probes", Double(observed)), Feature("sampling_interval", Double(s.samplingInterval)),
-                    Feature("window", Double(c.window / 1000), unit: "s"),
+                    Feature("observed_probes", Double(observed)), Feature("observed_destinations", Double(distinct)),
+                    Feature("sampling_interval", Double(s.samplingInterval)), Feature("window", Double(s.window / 1000), unit: "s"),
                 ]
                 evidence.thresholds = [
                     .atLeast("distinct_destinations", Double(estimate), Double(c.minimumDestinations)),
-                    .atLeast("observed_probes", Double(observed), Double(c.minimumObserved)),
+                    .atLeast("observed_destinations", Double(distinct), Double(c.minimumObserved)),
                 ]
                 evidence.flows = s.samples.prefix(configuration.evidenceFlows).map { sample($0, revealing: host) }
-                evidence.reasons = ["\(host) sent unanswered TCP SYNs to ~\(estimate) distinct addresses on port \(port) within \(c.window / 60_000) min"]
+                evidence.reasons = ["\(host) sent unanswered TCP SYNs to ~\(estimate) distinct addresses on port \(port) within \(s.window / 60_000) min"]
                 let score = min(0.99, 0.7 + 0.3 * min(1, Double(estimate) / Double(10 * c.minimumDestinations)))
                 upsert(Finding(
                     id: id, kind: .scanning, subject: subject, score: score, firstSeen: s.windowStart, lastSeen: s.lastSeen,
                     detectedAt: now, updatedAt: now, family: nil,
-                    summary: "\(host) scans port \(port): ~\(estimate) addresses in \(c.window / 60_000) min", evidence: evidence), into: &changed)
+                    summary: "\(host) scans port \(port): ~\(estimate) addresses in \(s.window / 60_000) min", evidence: evidence), into: &changed)
                 var d = devices[host] ?? DeviceEvidence(firstSeen: s.windowStart, lastSeen: s.lastSeen)
                 d.noteScan(id: id, port: port, destinations: estimate, first: s.windowStart, last: s.lastSeen, sample: s.samples.first)
                 devices[host] = d
             }
-            if closeAll || now >= s.windowStart + c.window {
+            if closeAll || now >= s.windowStart + s.window {
                 scans[host] = nil
             }
         }

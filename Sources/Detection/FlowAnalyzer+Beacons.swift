@@ -11,8 +11,10 @@ struct PairState: Sendable {
     var lastContact: Int64
     /// End of the latest record and its subscriber-side port (to recognise continuation records).
     var lastRecordEnd: Int64
-    /// The subscriber-side port of the latest record (to recognise the same connection).
-    var lastConnection: UInt64
+    /// The latest connections (subscriber-side port) and the end of their latest record, to
+    /// recognise further records of a connection already counted (several devices of a household
+    /// may hold connections to one endpoint at once).
+    var connections: [(port: UInt16, end: Int64)]
     var contacts = 0
     /// The latest contact times (up to ``PairState/capacity``), in arrival order.
     var times: [Int64] = []
@@ -27,7 +29,7 @@ struct PairState: Sendable {
 
     /// Folds one record in; returns whether it began a new contact.
     @discardableResult
-    mutating func observe(_ t: Int64, end: Int64, connection: UInt64, bytes: Double?, _ b: DetectionConfiguration.Beacon) -> Bool {
+    mutating func observe(_ t: Int64, end: Int64, port: UInt16, bytes: Double?, _ b: DetectionConfiguration.Beacon) -> Bool {
         var isNew = false
         if abs(t - lastContact) < b.contactMergeGap {
             // The other direction, or another record, of the same contact.
@@ -35,7 +37,7 @@ struct PairState: Sendable {
                 self.bytes.add(bytes)
                 lastContactHasBytes = true
             }
-        } else if connection == lastConnection && t > lastContact && t - lastRecordEnd <= b.continuationGap {
+        } else if t > lastContact, let c = connections.first(where: { $0.port == port }), t - c.end <= b.continuationGap {
             // The same connection exported again (active timeout): not a new contact.
         } else if t > lastContact {
             addContact(t)
@@ -44,7 +46,12 @@ struct PairState: Sendable {
             isNew = true
         }
         lastRecordEnd = max(lastRecordEnd, end)
-        lastConnection = connection
+        if let i = connections.firstIndex(where: { $0.port == port }) {
+            connections[i].end = max(connections[i].end, end)
+        } else {
+            if connections.count >= 4 { connections.removeFirst() }
+            connections.append((port, end))
+        }
         return isNew
     }
 
@@ -105,11 +112,11 @@ extension FlowAnalyzer {
         let eligible = !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes)
         let key = PairKey(host: host, endpoint: endpoint)
         if var p = pairs[key] {
-            p.observe(t, end: r.endMilliseconds, connection: UInt64(localPort), bytes: bytes, configuration.beacon)
+            p.observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
             if p.sample == nil && outbound { p.sample = r }
             pairs[key] = p
         } else if eligible {
-            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, lastConnection: UInt64(localPort))
+            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, connections: [(localPort, r.endMilliseconds)])
             p.addContact(t)
             if let bytes {
                 p.bytes.add(bytes)
