@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Bytes → typed flow records. No sockets, clocks, loggers or globals: NIOCore only.
@@ -49,6 +50,12 @@ let package = Package(
         .target(
             name: "Detection",
             dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // Findings kept in an embedded SQLite database (GRDB), behind Detection's FindingStore.
+        .target(
+            name: "Storage",
+            dependencies: ["Detection", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).
@@ -81,13 +88,14 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector",
+                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -143,6 +143,8 @@ public struct Finding: Sendable, Hashable, Codable, Identifiable {
     /// One line in words.
     public var summary: String
     public var evidence: Evidence
+    /// The analyst's verdict, if any.
+    public var verdict: Verdict? = nil
 
     /// The stable id of the finding about `subject` of `kind`: `kind:` + 16 hex digits.
     public static func id(kind: FindingKind, subject: FindingSubject) -> String {

@@ -31,7 +31,7 @@ public struct AnalyzerStatistics: Sendable, Hashable {
 /// let changed = analyzer.evaluate(now: time)   // call every second or so
 /// ```
 public struct FlowAnalyzer: Sendable {
-    public let configuration: DetectionConfiguration
+    public private(set) var configuration: DetectionConfiguration
     public internal(set) var statistics = AnalyzerStatistics()
     let pseudonyms: Pseudonymizer
     var now: Int64 = .min
@@ -63,6 +63,19 @@ public struct FlowAnalyzer: Sendable {
         self.configuration = configuration
         pseudonyms = Pseudonymizer(key: configuration.pseudonymKey)
     }
+
+    /// Adds an allowlist entry (an analyst's false-positive verdict): the endpoint is not reported
+    /// as C&C again, and a finding already made about it is withdrawn from the analyzer's state.
+    public mutating func allow(_ entry: EndpointList.Entry) {
+        configuration.allowlist.append(entry)
+        for (endpoint, id) in commandAndControl where entry.matches(endpoint) {
+            commandAndControl[endpoint] = nil
+            findings[id] = nil
+        }
+    }
+
+    /// The analyzer's clock: the latest time it was given.
+    public var clock: Int64 { now }
 
     /// Every finding in its current state.
     public var currentFindings: [Finding] {
@@ -117,6 +130,7 @@ public struct FlowAnalyzer: Sendable {
     /// materially since they were last returned.
     public mutating func evaluate(now time: Int64) -> [Finding] {
         if time > now { now = time }
+        guard now != .min else { return [] }  // nothing seen yet: no clock
         var changed: [String] = []
         flushInboundAlerts(into: &changed)
         if now >= nextEvaluation {
@@ -138,6 +152,7 @@ public struct FlowAnalyzer: Sendable {
 
     /// Closes every open window (end of a file) and returns the findings that changed.
     public mutating func finish() -> [Finding] {
+        guard now != .min else { return [] }
         var changed: [String] = []
         flushInboundAlerts(into: &changed)
         evaluateScans(into: &changed, closeAll: true)

@@ -1,4 +1,5 @@
 import Collector
+import Detection
 import FlowCodec
 import Foundation
 import Hummingbird
@@ -8,6 +9,7 @@ import Metrics
 import NIOCore
 import Prometheus
 import ServiceLifecycle
+import Storage
 
 /// What `buildApplication` needs besides the configuration file.
 public struct ApplicationDependencies: Sendable {
@@ -16,11 +18,14 @@ public struct ApplicationDependencies: Sendable {
     /// Extra flow consumers (the statistics sink is always present).
     public var extraSinks: [any FlowSink]
     public var logger: Logger
+    /// Where findings go; nil = the SQLite file in the data directory.
+    public var findingStore: (any FindingStore)?
 
-    public init(prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [], logger: Logger = Logger(label: "mamori")) {
+    public init(prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [], logger: Logger = Logger(label: "mamori"), findingStore: (any FindingStore)? = nil) {
         self.prometheus = prometheus
         self.extraSinks = extraSinks
         self.logger = logger
+        self.findingStore = findingStore
     }
 }
 
@@ -28,6 +33,7 @@ public struct ApplicationDependencies: Sendable {
 public struct MamoriServices: Sendable {
     public let collector: FlowCollector
     public let statistics: FlowStatisticsSink
+    public let detection: DetectionService
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -49,11 +55,22 @@ public func buildApplication(
     let statistics = FlowStatisticsSink()
     var logger = dependencies.logger
     logger.logLevel = configuration.logLevel
+
+    var detectionLogger = logger
+    detectionLogger[metadataKey: "component"] = "detection"
+    var detectionConfiguration = DetectionConfiguration(network: configuration.detection.network(), pseudonymKey: try pseudonymKey(path: configuration.pseudonymKeyFile))
+    if let path = configuration.detection.indicatorsFile { detectionConfiguration.indicators = try endpointList(path, "indicators_file", logger: detectionLogger) }
+    if let path = configuration.detection.allowlistFile { detectionConfiguration.allowlist = try endpointList(path, "allowlist_file", logger: detectionLogger) }
+    let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase)
+    let detection = DetectionService(
+        configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
+        logger: detectionLogger, metricsFactory: factory)
+
     var collectorLogger = logger
     collectorLogger[metadataKey: "component"] = "collector"
     let collector = FlowCollector(
         configuration: collectorConfiguration,
-        sinks: [statistics] + dependencies.extraSinks,
+        sinks: [statistics, detection] + dependencies.extraSinks,
         metricsFactory: factory,
         logger: collectorLogger
     )
@@ -76,11 +93,34 @@ public func buildApplication(
             body: .init(byteBuffer: ByteBuffer(bytes: bytes))
         )
     }
+    FindingsAPI(detection: detection, invalidRequests: Counter(label: "mamori_api_invalid_requests_total", factory: factory)).register(on: router)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),
         logger: logger
     )
-    app.addServices(collector)
-    return (app, MamoriServices(collector: collector, statistics: statistics))
+    app.addServices(collector, detection)
+    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection))
+}
+
+/// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.
+func pseudonymKey(path: String) throws -> [UInt8] {
+    if let data = FileManager.default.contents(atPath: path), data.count >= 16 { return [UInt8](data) }
+    var key = [UInt8](repeating: 0, count: 32)
+    var g = SystemRandomNumberGenerator()
+    for i in key.indices { key[i] = UInt8.random(in: 0...255, using: &g) }
+    guard FileManager.default.createFile(atPath: path, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
+        throw ConfigurationError(line: nil, "cannot create the pseudonym key \(path)", file: nil)
+    }
+    return key
+}
+
+/// Reads an indicator or allowlist file; bad lines are logged and skipped, a missing file refused.
+func endpointList(_ path: String, _ key: String, logger: Logger) throws -> EndpointList {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw ConfigurationError(line: nil, "detection.\(key): cannot read \(path)", file: nil)
+    }
+    let (list, errors) = EndpointList.parse(text)
+    for e in errors { logger.warning("skipped a line of \(key)", metadata: ["file": "\(path)", "problem": "\(e)"]) }
+    return list
 }

@@ -1,4 +1,5 @@
 import Collector
+import Detection
 import FlowCodec
 import Foundation
 import Logging
@@ -37,7 +38,7 @@ extension MamoriConfiguration {
         // An empty file, comments only, or an empty document ("---", "~"): all defaults.
         guard let root, root.null == nil else { return config }
         let top = try YAMLMap(root, context: "the top level")
-        try top.allowOnly(["data_directory", "log_level", "http", "collector"])
+        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection"])
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }
         if let v = top["log_level"] {
             let s = try v.string()
@@ -86,6 +87,37 @@ extension MamoriConfiguration {
                     }
                 }
             }
+        }
+        if let v = top["detection"] {
+            let d = try YAMLMap(v.node, context: "detection")
+            try d.allowOnly(["subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days"])
+            if let p = d["subscriber_prefixes"] {
+                config.detection.subscriberPrefixes = try p.prefixes()
+                config.detection.usesDemoNetwork = false
+                if config.detection.subscriberPrefixes.isEmpty { throw p.error("detection.subscriber_prefixes must name at least one prefix") }
+            }
+            if let p = d["infrastructure_prefixes"] { config.detection.infrastructurePrefixes = try p.prefixes() }
+            if let p = d["cgnat_pools"] {
+                guard case .sequence(let seq) = p.node else { throw p.error("detection.cgnat_pools must be a list") }
+                var pools: [CGNATPool] = []
+                for item in seq {
+                    let m = try YAMLMap(item, context: "a CGNAT pool")
+                    try m.allowOnly(["prefix", "first_port", "ports_per_block"])
+                    guard let prefixValue = m["prefix"], let size = m["ports_per_block"] else {
+                        throw ConfigurationError(line: item.mark.map { $0.line }, "a CGNAT pool needs 'prefix' and 'ports_per_block'")
+                    }
+                    let text = try prefixValue.string()
+                    guard let prefix = IPPrefix(text), prefix.isIPv4 else { throw prefixValue.error("'\(text)' is not an IPv4 prefix") }
+                    let first = try m["first_port"]?.int(in: 0...65_535) ?? 1024
+                    pools.append(CGNATPool(prefix: prefix, firstPort: UInt16(first), portsPerBlock: UInt16(try size.int(in: 1...65_536 - 1))))
+                }
+                config.detection.cgnatPools = pools
+            } else if d["subscriber_prefixes"] != nil {
+                config.detection.cgnatPools = []
+            }
+            if let f = d["indicators_file"] { config.detection.indicatorsFile = try f.string() }
+            if let f = d["allowlist_file"] { config.detection.allowlistFile = try f.string() }
+            if let r = d["retention_days"] { config.detection.retentionDays = try r.int(in: 1...3650) }
         }
         return config
     }
@@ -151,6 +183,18 @@ struct YAMLValue {
         guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else { throw error("\(key) must be a whole number; got '\(s)'") }
         guard range.contains(v) else { throw error("\(key) must be between \(range.lowerBound) and \(range.upperBound); got \(v)") }
         return v
+    }
+
+    func prefixes() throws(ConfigurationError) -> [IPPrefix] {
+        guard case .sequence(let seq) = node else { throw error("\(key) must be a list of prefixes like 100.64.0.0/10") }
+        var out: [IPPrefix] = []
+        for item in seq {
+            let v = YAMLValue(node: item, key: key)
+            let text = try v.string()
+            guard let p = IPPrefix(text) else { throw v.error("'\(text)' in \(key) is not a prefix like 100.64.0.0/10 or 2001:db8::/32") }
+            out.append(p)
+        }
+        return out
     }
 
     func endpoint() throws(ConfigurationError) -> SocketEndpoint {

@@ -13,11 +13,16 @@ public struct MamoriConfiguration: Sendable {
     /// HTTP endpoint for /healthz and /metrics.
     public var http: SocketEndpoint = SocketEndpoint(host: "127.0.0.1", port: 8080)
     public var collector: FlowCollector.Configuration = .init()
+    public var detection = DetectionSettings()
 
     public init() {}
 
     /// Template file inside the data directory.
     public var templateFile: String { dataDirectory + "/templates.json" }
+    /// Findings database inside the data directory.
+    public var findingsDatabase: String { dataDirectory + "/findings.sqlite" }
+    /// Key of the pseudonyms in evidence (created on first start, mode 0600).
+    public var pseudonymKeyFile: String { dataDirectory + "/pseudonym.key" }
 }
 
 /// A configuration problem, with the line it was found on.

@@ -6,7 +6,7 @@ import FlowCodec
 /// | range | RFC | used for |
 /// |---|---|---|
 /// | 100.64.0.0/10 | 6598 shared address space | subscriber lines behind CGNAT (the "inside" address) |
-/// | 198.18.0.0/15 | 2544 benchmarking | the ISP's public IPv4: CGNAT pool first, then subscribers with their own public address |
+/// | 198.18.0.0/15 | 2544 benchmarking | the ISP's public IPv4: the CGNAT pool in 198.18.0.0/17, subscribers with their own public address from 198.18.128.0 |
 /// | 198.19.254.0/24 | (top of the above) | the exporting routers (flow export source addresses) |
 /// | 198.19.255.0/24 | (top of the above) | ISP infrastructure: DNS resolvers 198.19.255.53 and .54 |
 /// | 2001:db8::/32 | 3849 documentation | subscriber IPv6: a /56 per broadband line, a /64 per mobile line |
@@ -21,8 +21,13 @@ public enum AddressPlan {
     public static let cgnatInsideCapacity = (1 << 22) - 2
     /// 198.18.0.0/15: the ISP's public IPv4 space.
     public static let publicBase: UInt32 = 0xC612_0000
-    /// Addresses of the /15 available to the CGNAT pool and public subscribers (the top /23 is infrastructure).
-    public static let publicCapacity = (1 << 17) - 512
+    /// The CGNAT pool is 198.18.0.0/17 (from its start upwards) …
+    public static let cgnatPoolCapacity = 1 << 15
+    /// … and lines with their own address start at 198.18.128.0 (up to 198.19.253.255; the top
+    /// /23 is infrastructure). Two fixed ranges, as an ISP would plan them, so the operator can
+    /// tell Mamori where the port-block pool is (`mamori serve`'s demo default does).
+    public static let ownAddressBase: UInt32 = 0xC612_8000
+    public static let ownAddressCapacity = (1 << 17) - (1 << 15) - 512
     /// Subscribers sharing one CGNAT public address (deterministic NAT, RFC 7422).
     public static let subscribersPerCGNATAddress = 64
     /// Ports per CGNAT port block; blocks start at port 1024 (64 × 1008 = 64512 ports).

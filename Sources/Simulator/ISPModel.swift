@@ -86,7 +86,7 @@ public struct ISPModel: Sendable {
         }
         let per = AddressPlan.subscribersPerCGNATAddress
         let poolAddresses = (cgnatCount + per - 1) / per
-        guard poolAddresses + (configuration.subscribers - cgnatCount) <= AddressPlan.publicCapacity,
+        guard poolAddresses <= AddressPlan.cgnatPoolCapacity, configuration.subscribers - cgnatCount <= AddressPlan.ownAddressCapacity,
               cgnatCount <= AddressPlan.cgnatInsideCapacity else {
             throw SimulationConfigurationError("\(configuration.subscribers) subscribers do not fit the ISP's address plan (198.18.0.0/15): lower --subscribers or the public IPv4 fraction")
         }
@@ -102,7 +102,7 @@ public struct ISPModel: Sendable {
             let outside: UInt32
             var blockStart: UInt16 = 0
             if d.ownPublic {
-                outside = AddressPlan.publicBase + UInt32(poolAddresses + publicIndex)
+                outside = AddressPlan.ownAddressBase + UInt32(publicIndex)
                 inside = outside
                 publicIndex += 1
             } else {

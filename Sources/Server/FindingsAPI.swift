@@ -1,0 +1,100 @@
+import Detection
+import Foundation
+import Hummingbird
+import Metrics
+import NIOCore
+
+/// `GET /api/v1/findings`, `GET /api/v1/findings/{id}`, `POST /api/v1/findings/{id}/verdict`.
+///
+/// Every bad request is answered with 400 and a JSON `{"error": "..."}` that says what to fix,
+/// and counted in `mamori_api_invalid_requests_total`.
+struct FindingsAPI: Sendable {
+    let detection: DetectionService
+    let invalidRequests: Counter
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/api/v1/findings") { request, _ in try await self.list(request) }
+        router.get("/api/v1/findings/:id") { _, context in try await self.show(context.parameters.get("id") ?? "") }
+        router.post("/api/v1/findings/:id/verdict") { request, context in try await self.verdict(context.parameters.get("id") ?? "", request) }
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        var query = FindingQuery()
+        if let k = q["kind"] {
+            guard let kind = FindingKind(rawValue: String(k)) else {
+                return bad("kind must be one of \(FindingKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.kind = kind
+        }
+        for (name, keyPath) in [("since", \FindingQuery.since), ("until", \FindingQuery.until)] {
+            if let v = q[name[...]] {
+                guard let t = Self.time(String(v)) else { return bad("\(name) must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)") }
+                query[keyPath: keyPath] = t
+            }
+        }
+        if let v = q["min_score"] {
+            guard let s = Double(String(v)), (0...1).contains(s) else { return bad("min_score must be a number from 0 to 1") }
+            query.minimumScore = s
+        }
+        if let v = q["limit"] {
+            guard let n = Int(String(v)), (1...10_000).contains(n) else { return bad("limit must be a whole number from 1 to 10000") }
+            query.limit = n
+        }
+        struct Page: Encodable { var count: Int; var findings: [Finding] }
+        let found = try await detection.store.findings(matching: query)
+        return json(.ok, Page(count: found.count, findings: found))
+    }
+
+    func show(_ id: String) async throws -> Response {
+        guard let f = try await detection.store.finding(id: id) else { return notFound(id) }
+        return json(.ok, f)
+    }
+
+    func verdict(_ id: String, _ request: Request) async throws -> Response {
+        struct Body: Decodable { var verdict: String; var analyst: String; var note: String? }
+        let bytes = try await request.body.collect(upTo: 64 * 1024)
+        let body: Body
+        do {
+            body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
+        } catch {
+            return bad("the body must be JSON {\"verdict\": \"true-positive\" | \"false-positive\", \"analyst\": \"name\", \"note\": \"optional\"}")
+        }
+        guard let kind = Verdict.Kind(rawValue: body.verdict) else { return bad("verdict must be \"true-positive\" or \"false-positive\"") }
+        guard !body.analyst.trimmingCharacters(in: .whitespaces).isEmpty else { return bad("analyst must name who judged the finding") }
+        let v = Verdict(verdict: kind, analyst: body.analyst, note: body.note, at: DetectionService.milliseconds())
+        guard let f = try await detection.store.record(v, forFinding: id) else { return notFound(id) }
+        if kind == .falsePositive && f.kind == .commandAndControl {
+            detection.allow(f.subject, note: "false positive (\(body.analyst))")
+        }
+        return json(.ok, f)
+    }
+
+    static func time(_ text: String) -> Int64? {
+        if let ms = Int64(text) { return ms }
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: text) { return Int64(d.timeIntervalSince1970 * 1000) }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: text).map { Int64($0.timeIntervalSince1970 * 1000) }
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let data = (try? Self.encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+    }
+
+    private func bad(_ reason: String) -> Response {
+        invalidRequests.increment()
+        return json(.badRequest, ["error": reason])
+    }
+
+    private func notFound(_ id: String) -> Response {
+        json(.notFound, ["error": "no finding with id '\(id)'"])
+    }
+}
