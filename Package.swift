@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "CollectorTests",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

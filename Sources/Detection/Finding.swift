@@ -146,6 +146,22 @@ public struct Finding: Sendable, Hashable, Codable, Identifiable {
     /// The analyst's verdict, if any.
     public var verdict: Verdict? = nil
 
+    public init(id: String, kind: FindingKind, subject: FindingSubject, score: Double, firstSeen: Int64, lastSeen: Int64,
+                detectedAt: Int64, updatedAt: Int64, family: String?, summary: String, evidence: Evidence, verdict: Verdict? = nil) {
+        self.id = id
+        self.kind = kind
+        self.subject = subject
+        self.score = score
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.detectedAt = detectedAt
+        self.updatedAt = updatedAt
+        self.family = family
+        self.summary = summary
+        self.evidence = evidence
+        self.verdict = verdict
+    }
+
     /// The stable id of the finding about `subject` of `kind`: `kind:` + 16 hex digits.
     public static func id(kind: FindingKind, subject: FindingSubject) -> String {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a, stable across runs and machines

@@ -1,0 +1,106 @@
+import Detection
+import FlowCodec
+import Foundation
+import Hummingbird
+import Logging
+import HummingbirdTesting
+import MamoriCore
+import NIOCore
+import Server
+import Storage
+import Testing
+
+/// The findings API of `mamori serve` and the SQLite store behind it.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct FindingsAPITests {
+    static func finding(_ kind: FindingKind, _ subject: FindingSubject, score: Double, lastSeen: Int64) -> Finding {
+        var e = Evidence()
+        e.reasons = ["test"]
+        e.cohortSize = 1
+        e.cohort = ["h:0011223344556677"]
+        return Finding(id: Finding.id(kind: kind, subject: subject), kind: kind, subject: subject, score: score, firstSeen: lastSeen - 60_000,
+                       lastSeen: lastSeen, detectedAt: lastSeen, updatedAt: lastSeen, family: nil, summary: "\(kind.rawValue) \(subject)", evidence: e)
+    }
+
+    static let c2 = finding(.commandAndControl, .endpoint(Endpoint(address: IPAddress("192.0.2.23")!, port: 23, ipProtocol: 6)), score: 0.95, lastSeen: 2_000_000)
+    static let device = finding(.infectedDevice, .host(InternalHost(address: IPAddress("198.18.0.5")!, block: 0, ports: 1024...2031)), score: 0.9, lastSeen: 3_000_000)
+    static let scan = finding(.scanning, .host(InternalHost(address: IPAddress("198.18.0.5")!, block: 0, ports: 1024...2031)), score: 0.7, lastSeen: 1_000_000)
+
+    @Test("list with kind, time and score filters; details; verdicts; clear 400s and 404s")
+    func api() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try buildApplication(
+            configuration: ServerTests.configuration(dataDirectory: dir.path),
+            dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning))
+        )
+        try await services.detection.store.upsert([Self.c2, Self.device, Self.scan])
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/findings.sqlite"))
+        try await app.test(.router) { client in
+            func json(_ uri: String, method: HTTPRequest.Method = .get, body: String? = nil, status: HTTPResponse.Status = .ok) async throws -> [String: Any] {
+                try await client.execute(uri: uri, method: method, body: body.map { ByteBuffer(string: $0) }) { response in
+                    #expect(response.status == status, "\(uri): \(String(buffer: response.body))")
+                    return try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+                }
+            }
+            func ids(_ page: [String: Any]) -> [String] { ((page["findings"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String } }
+
+            #expect(Set(ids(try await json("/api/v1/findings"))) == [Self.c2.id, Self.device.id, Self.scan.id])
+            #expect(ids(try await json("/api/v1/findings?kind=c2-server")) == [Self.c2.id])
+            #expect(Set(ids(try await json("/api/v1/findings?min_score=0.9"))) == [Self.c2.id, Self.device.id])
+            #expect(ids(try await json("/api/v1/findings?since=2500000")) == [Self.device.id])
+            #expect(Set(ids(try await json("/api/v1/findings?until=1970-01-01T00:40:00Z"))) == [Self.c2.id, Self.scan.id])
+            #expect(ids(try await json("/api/v1/findings?limit=1")) == [Self.c2.id])
+
+            let detail = try await json("/api/v1/findings/\(Self.device.id)")
+            #expect(detail["kind"] as? String == "infected-device")
+            #expect((detail["subject"] as? [String: Any])?["address"] as? String == "198.18.0.5")
+            #expect((detail["evidence"] as? [String: Any])?["reasons"] as? [String] == ["test"])
+
+            for bad in ["/api/v1/findings?kind=botnet", "/api/v1/findings?min_score=2", "/api/v1/findings?since=yesterday", "/api/v1/findings?limit=0"] {
+                #expect(try await json(bad, status: .badRequest)["error"] is String)
+            }
+            #expect(try await json("/api/v1/findings/c2-server:0000000000000000", status: .notFound)["error"] is String)
+
+            let verdict = "/api/v1/findings/\(Self.c2.id)/verdict"
+            #expect(try await json(verdict, method: .post, body: "{\"verdict\":\"maybe\",\"analyst\":\"a\"}", status: .badRequest)["error"] is String)
+            #expect(try await json(verdict, method: .post, body: "not json", status: .badRequest)["error"] is String)
+            #expect(try await json(verdict, method: .post, body: "{\"verdict\":\"true-positive\",\"analyst\":\" \"}", status: .badRequest)["error"] is String)
+            #expect(try await json("/api/v1/findings/nope/verdict", method: .post, body: "{\"verdict\":\"true-positive\",\"analyst\":\"a\"}", status: .notFound)["error"] is String)
+            let judged = try await json(verdict, method: .post, body: "{\"verdict\":\"false-positive\",\"analyst\":\"alice\",\"note\":\"a CDN\"}")
+            let v = try #require(judged["verdict"] as? [String: Any])
+            #expect(v["verdict"] as? String == "false-positive")
+            #expect(v["analyst"] as? String == "alice")
+            // The verdict survives an update of the finding by the detectors.
+            var updated = Self.c2
+            updated.score = 0.97
+            try await services.detection.store.upsert([updated])
+            let again = try await json("/api/v1/findings/\(Self.c2.id)")
+            #expect(again["score"] as? Double == 0.97)
+            #expect((again["verdict"] as? [String: Any])?["analyst"] as? String == "alice")
+
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("mamori_api_invalid_requests_total 7"))
+            }
+        }
+        #expect(try await services.detection.store.falsePositiveEndpoints().map(\.description) == ["192.0.2.23:23/tcp"])
+    }
+
+    @Test("SQLite store: findings survive a reopen; retention deletes old findings and their verdicts")
+    func storePersistsAndExpires() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path + "/f.sqlite"
+        do {
+            let store = try SQLiteFindingStore(path: path)
+            try await store.upsert([Self.c2, Self.device, Self.scan])
+            _ = try await store.record(Verdict(verdict: .truePositive, analyst: "bob", at: 5), forFinding: Self.scan.id)
+        }
+        let store = try SQLiteFindingStore(path: path)
+        #expect(try await store.count() == 3)
+        #expect(try await store.finding(id: Self.scan.id)?.verdict?.analyst == "bob")
+        #expect(try await store.finding(id: Self.device.id) == Self.device)
+        #expect(try await store.deleteFindings(lastSeenBefore: 2_500_000) == 2)
+        #expect(try await store.count() == 1)
+        #expect(try await store.finding(id: Self.scan.id) == nil)
+        #expect(try await store.finding(id: Self.device.id) != nil)
+    }
+}
