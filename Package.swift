@@ -24,12 +24,20 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Bytes → typed flow records. No sockets, clocks, loggers or globals: NIOCore only.
         .target(
             name: "FlowCodec",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // What a carrier's identity systems say: RADIUS accounting packets, FreeRADIUS detail files,
+        // ISC Kea lease files, CGNAT port-block syslog lines. Pure: no sockets, clocks or files.
+        .target(
+            name: "IdentityCodec",
+            dependencies: ["FlowCodec", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Domain values and configuration of the product; no NIO channels, no SQL.
@@ -41,7 +49,7 @@ let package = Package(
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
-            dependencies: ["FlowCodec", "MamoriCore"],
+            dependencies: ["FlowCodec", "MamoriCore", "IdentityCodec"],
             swiftSettings: swiftSettings
         ),
         // recvmmsg(2) for the collector's receive loop (a GNU extension Swift's Glibc does not expose).
@@ -90,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "IdentityCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -106,7 +114,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting"],
+            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IdentityCodecTests",
+            dependencies: ["IdentityCodec", "FlowCodec"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
