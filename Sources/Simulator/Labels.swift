@@ -14,6 +14,8 @@ public struct Labels: Sendable, Hashable, Codable {
     public var infectedDevices: [InfectedDevice]
     public var attacks: [Attack]
     public var decoys: [Decoy]
+    /// Where the run's identity data comes from (RADIUS NASes, CGNAT logger, account format).
+    public var identity: IdentitySources? = nil
 
     public struct Exporter: Sendable, Hashable, Codable {
         public var address: String
@@ -50,6 +52,10 @@ public struct Labels: Sendable, Hashable, Codable {
         /// Contact period and ± jitter with its C&C, ms.
         public var contactPeriod: Int64
         public var contactJitter: Int64
+        /// The subscriber's account in the identity data (RADIUS User-Name, Kea user context).
+        public var account: String? = nil
+        /// Whether the line's identity is in RADIUS accounting or in the Kea lease files.
+        public var provisioning: Provisioning? = nil
     }
 
     public struct Participant: Sendable, Hashable, Codable {
@@ -132,5 +138,11 @@ public struct Labels: Sendable, Hashable, Codable {
         }
         decoys.append(Decoy(name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false, summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
         self.decoys = decoys
+        identity = IdentitySources(model: model)
+        for i in infectedDevices.indices {
+            let id = IdentityPlan.identity(of: model.subscribers[Int(infectedDevices[i].subscriberId)], seed: c.seed, start: c.startMilliseconds)
+            infectedDevices[i].account = id.account
+            infectedDevices[i].provisioning = id.provisioning
+        }
     }
 }
