@@ -30,6 +30,14 @@ struct Simulate: AsyncParsableCommand {
               mamori simulate --to 127.0.0.1:2055 --speed 60            # watch mamori serve count flows
               mamori simulate --pcap isp.pcap --labels isp.json --duration 1h
               mamori simulate --subscribers 100000 --sampling 1000 --protocol v9 --pcap big.pcap --duration 10m
+
+            Identity data (who had which address when — what attribution needs): RADIUS accounting \
+            from the BNGs and packet gateways (198.19.252.x) for PPPoE and mobile lines, Kea lease \
+            files for IPoE lines (DHCPv4 + DHCPv6 prefix delegation), and the CGNAT's port-block \
+            allocations (syslog, or IPFIX NAT events in the export stream). Accounts are in the labels.
+              mamori simulate --to 127.0.0.1:4739 --radius 127.0.0.1:1813 --radius-secret testing123 --nat-events --speed 60
+              mamori simulate --labels isp.json --radius-detail detail --kea-leases4 leases4.csv \
+                --kea-leases6 leases6.csv --nat-syslog cgnat.log --duration 2h
             """
     )
 
@@ -70,8 +78,11 @@ struct Simulate: AsyncParsableCommand {
     @Flag(help: "Run as fast as possible (the default when only writing a pcap).")
     var fast = false
 
+    @OptionGroup(title: "Identity data (RADIUS, Kea leases, CGNAT logs)")
+    var identity: IdentityOptions
+
     func validate() throws {
-        guard to != nil || pcap != nil || labels != nil else { throw ValidationError("give --to HOST:PORT, --pcap FILE and/or --labels FILE") }
+        guard to != nil || pcap != nil || labels != nil || identity.anyOutput else { throw ValidationError("give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)") }
         guard SimulatedDuration.milliseconds(parsing: duration) != nil else { throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d") }
         if let speed, speed <= 0 { throw ValidationError("--speed must be more than 0") }
         if fast && speed != nil { throw ValidationError("--fast and --speed exclude each other") }
@@ -109,17 +120,21 @@ struct Simulate: AsyncParsableCommand {
         defer { try? file?.close() }
         let collectorPort: UInt16 = c.exportProtocol == .ipfix ? 4739 : 2055
         // Real time only matters when someone listens: a pcap alone is written as fast as possible.
-        let pace: Double? = fast || (to == nil && speed == nil) ? nil : (speed ?? 1)
+        let pace: Double? = fast || (to == nil && identity.radius == nil && speed == nil) ? nil : (speed ?? 1)
+        let identityOutputs = identity.anyOutput || identity.natEvents ? try IdentityOutputs(simulation: simulation, options: identity) : nil
+        var windowStart = simulation.now
         let wallStart = monotonicSeconds()
         var lastProgress = wallStart
         var failed = 0
         var sequence: Int64 = 0
-        while let datagrams = simulation.nextWindow() {
+        while var datagrams = simulation.nextWindow() {
             if let pace {
                 let due = wallStart + Double(simulation.now - c.startMilliseconds) / 1000 / pace
                 let wait = due - monotonicSeconds()
                 if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
             }
+            if let identityOutputs { datagrams += try await identityOutputs.emit(from: windowStart, to: simulation.now) }
+            windowStart = simulation.now
             if let sender {
                 for d in datagrams where !d.payload.withUnsafeBytes({ sender.send($0) }) { failed += 1 }
             }
@@ -138,6 +153,7 @@ struct Simulate: AsyncParsableCommand {
             }
         }
         FileHandle.standardError.write(Data("\n".utf8))
+        if let summary = await identityOutputs?.finish() { FileHandle.standardError.write(Data((summary + "\n").utf8)) }
         if failed > 0 && sender != nil {
             FileHandle.standardError.write(Data("\(failed) datagrams could not be sent: is a collector listening?\n".utf8))
         }
