@@ -23,7 +23,7 @@ struct Simulate: AsyncParsableCommand {
             (docs/simulator-labels.md): every C&C endpoint, every infected device with its addresses \
             and infection/cleanup times, every attack, every decoy service.
 
-            Timing: with --to the simulation runs in real time (or --speed N times faster, or \
+            Timing: with --to or --radius the simulation runs in real time (or --speed N times faster, or \
             --fast); writing only a pcap runs as fast as possible.
 
             Examples:
@@ -36,8 +36,8 @@ struct Simulate: AsyncParsableCommand {
             files for IPoE lines (DHCPv4 + DHCPv6 prefix delegation), and the CGNAT's port-block \
             allocations (syslog, or IPFIX NAT events in the export stream). Accounts are in the labels.
               mamori simulate --to 127.0.0.1:4739 --radius 127.0.0.1:1813 --radius-secret testing123 --nat-events --speed 60
-              mamori simulate --labels isp.json --radius-detail detail --kea-leases4 leases4.csv \
-                --kea-leases6 leases6.csv --nat-syslog cgnat.log --duration 2h
+              mamori simulate --labels isp.json --radius-detail detail --nat-syslog cgnat.log --duration 2h
+              mamori simulate --kea-leases4 kea-leases4.csv --kea-leases6 kea-leases6.csv --labels isp.json
             """
     )
 

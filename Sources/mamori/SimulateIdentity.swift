@@ -34,7 +34,7 @@ struct IdentityOptions: ParsableArguments {
     @Flag(help: "Add the CGNAT's port-block allocations as IPFIX NAT events (RFC 8158, natEvent 16) from 198.19.253.1 to the export stream (--to / --pcap).")
     var natEvents = false
 
-    @Option(help: "Seconds between RADIUS Interim-Updates of a session.")
+    @Option(help: ArgumentHelp("Seconds between RADIUS Interim-Updates of a session (at least 60).", valueName: "seconds"))
     var interimInterval: Int = 600
 
     var anyOutput: Bool { radius != nil || radiusDetail != nil || keaLeases4 != nil || keaLeases6 != nil || natSyslog != nil }
