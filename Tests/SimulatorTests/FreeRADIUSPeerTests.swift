@@ -198,4 +198,43 @@ import Testing
         #expect(log.contains("invalid Request Authenticator"), "FreeRADIUS log: \(log.suffix(1000))")
         #expect(!FileManager.default.fileExists(atPath: server.detailPath))
     }
+
+    /// `mamori simulate --radius … --radius-detail …` end to end: the CLI's pipelined client gets
+    /// a verified Accounting-Response for every request, and the server logs what the CLI wrote.
+    @Test func simulateCommandSendsAccountingThatFreeRADIUSAnswers() throws {
+        let server = try Server()
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mamori")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw PeerError("\(binary.path) is missing: build it with `swift build --build-tests` (scripts/test does)")
+        }
+        let ownDetail = server.directory.appendingPathComponent("simulated-detail").path
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "simulate", "--seed", "5", "--subscribers", "400", "--duration", "3m", "--speed", "600", "--interim-interval", "60",
+            "--radius", "127.0.0.1:\(server.port)", "--radius-secret", Self.secret, "--radius-detail", ownDetail,
+        ]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(120)
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate(); throw PeerError("mamori simulate did not finish in 120 s") }
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        let ours = try FreeRADIUSDetail.parse(String(contentsOfFile: ownDetail, encoding: .utf8)[...]).entries
+        #expect(ours.count > 400)
+        #expect(stderr.contains("RADIUS: \(ours.count) Accounting-Requests sent, \(ours.count) Accounting-Responses verified"), "\(stderr.suffix(400))")
+        var theirs: [FreeRADIUSDetail.Entry] = []
+        let logDeadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < logDeadline {
+            theirs = try FreeRADIUSDetail.parse(((try? String(contentsOfFile: server.detailPath, encoding: .utf8)) ?? "")[...]).entries
+            if theirs.count >= ours.count { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        // Pipelined requests may be logged by the server's threads in another order: compare as sets (every record is distinct).
+        #expect(theirs.count == ours.count)
+        #expect(try Set(theirs.map { try $0.accountingRecord() }) == Set(ours.map { try $0.accountingRecord() }))
+    }
 }
