@@ -17,7 +17,8 @@ import FlowCodec
 /// A header line with the time the record was written (`ctime` layout, local time of the server:
 /// Mamori writes and reads it as UTC), one tab-indented `Attribute-Name = value` line per
 /// attribute (strings and dates quoted, integers with dictionary names by name), the
-/// `Timestamp = <Unix seconds>` line rlm_detail appends, and a blank line. Readers should trust
+/// `Timestamp = <Unix seconds>` line rlm_detail appends, and a blank line. Lines end in LF, as
+/// FreeRADIUS writes them. Readers should trust
 /// `Timestamp` over the header, whose time zone is the server's.
 public enum FreeRADIUSDetail {
     /// One record of a detail file.
@@ -125,7 +126,7 @@ public enum FreeRADIUSDetail {
         if let v = record.framedIPAddress { line("Framed-IP-Address", "\(v)") }
         for p in record.framedIPv6Prefixes { line("Framed-IPv6-Prefix", "\(p)") }
         for p in record.delegatedIPv6Prefixes { line("Delegated-IPv6-Prefix", "\(p)") }
-        if let v = record.eventTime { line("Event-Timestamp", quoted(UTCTime(milliseconds: v * 1000).freeRADIUSDate)) }
+        if let v = record.eventTime { line("Event-Timestamp", quoted(UTCTime(milliseconds: max(-Int64.max / 1000, min(Int64.max / 1000, v)) * 1000).freeRADIUSDate)) }
         if let v = record.sessionTime { line("Acct-Session-Time", "\(v)") }
         if let v = record.inputOctets {
             line("Acct-Input-Octets", "\(v & 0xFFFF_FFFF)")
@@ -206,7 +207,7 @@ public enum FreeRADIUSDetail {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) {
                 if var e = current {
-                    if let t = e.value("Timestamp").flatMap({ Int64($0) }) { e.writtenAtMilliseconds = t * 1000 }
+                    if let t = e.value("Timestamp").flatMap({ Int64($0) }), case let (ms, false) = t.multipliedReportingOverflow(by: 1000) { e.writtenAtMilliseconds = ms }
                     entries.append(e)
                     current = nil
                 }

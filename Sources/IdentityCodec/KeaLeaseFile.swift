@@ -65,7 +65,7 @@ public enum KeaLeaseFile {
         }
 
         /// Client last transmission time, Unix seconds.
-        public var clientLastTransmission: Int64 { expire - Int64(validLifetime) }
+        public var clientLastTransmission: Int64 { expire &- Int64(validLifetime) }
         /// Whether the lease holds `address` at `unixSeconds` (in the default state and not expired).
         public func isActive(at unixSeconds: Int64) -> Bool {
             state == .default && validLifetime > 0 && unixSeconds >= clientLastTransmission && unixSeconds < expire
@@ -130,7 +130,7 @@ public enum KeaLeaseFile {
 
         /// The leased prefix (`address/prefix_len`).
         public var prefix: IPPrefix? { IPPrefix(address: address, length: prefixLength) }
-        public var clientLastTransmission: Int64 { expire - Int64(validLifetime) }
+        public var clientLastTransmission: Int64 { expire &- Int64(validLifetime) }
         public func isActive(at unixSeconds: Int64) -> Bool {
             state == .default && validLifetime > 0 && unixSeconds >= clientLastTransmission && unixSeconds < expire
         }
@@ -147,16 +147,20 @@ public enum KeaLeaseFile {
 
     /// Splits a lease file into its column map and data rows (blank lines skipped).
     static func table(_ text: Substring, required: [String]) throws(IdentityCodecError) -> (columns: [String: Int], rows: [(line: Int, fields: [Substring])]) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { ($0.offset + 1, $0.element.hasSuffix("\r") ? $0.element.dropLast() : $0.element) }
+        // "\r\n" is one Character in Swift: split on both, so files with CRLF line ends read too.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated().map { ($0.offset + 1, $0.element.hasSuffix("\r") ? $0.element.dropLast() : $0.element) }
         while let last = lines.last, last.1.isEmpty { lines.removeLast() }
         guard let head = lines.first else { throw IdentityCodecError(.missingField, "empty lease file (no header)") }
         var columns: [String: Int] = [:]
-        for (i, c) in head.1.split(separator: ",", omittingEmptySubsequences: false).enumerated() { columns[String(c)] = i }
+        let names = head.1.split(separator: ",", omittingEmptySubsequences: false)
+        for (i, c) in names.enumerated() {
+            guard columns.updateValue(i, forKey: String(c)) == nil else { throw IdentityCodecError(.malformedLine, "header names '\(c)' twice") }
+        }
         for r in required where columns[r] == nil { throw IdentityCodecError(.missingField, "header has no '\(r)' column") }
         var rows: [(Int, [Substring])] = []
         for (n, l) in lines.dropFirst() where !l.isEmpty {
             let f = l.split(separator: ",", omittingEmptySubsequences: false)
-            guard f.count == columns.count else { throw IdentityCodecError(.malformedLine, "line \(n): \(f.count) fields, header has \(columns.count)") }
+            guard f.count == names.count else { throw IdentityCodecError(.malformedLine, "line \(n): \(f.count) fields, header has \(names.count)") }
             rows.append((n, f))
         }
         return (columns, rows)

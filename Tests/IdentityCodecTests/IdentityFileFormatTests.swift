@@ -153,3 +153,60 @@ import Testing
         #expect(UTCTime(milliseconds: 1_795_469_140_000).ctime == "Mon Nov 23 21:25:40 2026")
     }
 }
+
+/// Seeded mutations of every text format throw or parse, never trap.
+@Suite struct TextFormatRobustnessTests {
+    struct Mutator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        /// Replaces, deletes or duplicates a few bytes; inserts digits, separators and extremes.
+        mutating func mutate(_ text: String) -> String {
+            var bytes = Array(text.utf8)
+            let pieces: [[UInt8]] = [Array("\n".utf8), Array(",".utf8), Array("\t".utf8), Array(" = ".utf8), Array("\"".utf8), Array("\\".utf8),
+                                     Array("99999999999999999999".utf8), Array("-9223372036854775808".utf8), Array(":".utf8), Array("0x".utf8), Array("\r\n".utf8)]
+            for _ in 0..<(1 + Int(next() % 4)) where !bytes.isEmpty {
+                let i = Int(next() % UInt64(bytes.count))
+                switch next() % 4 {
+                case 0: bytes[i] = UInt8(truncatingIfNeeded: next())
+                case 1: bytes.remove(at: i)
+                case 2: bytes.insert(contentsOf: pieces[Int(next() % UInt64(pieces.count))], at: i)
+                default: bytes.insert(contentsOf: bytes[i..<min(bytes.count, i + 8)], at: i)
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    @Test func mutatedTextNeverTraps() {
+        var record = AccountingRecord(status: .interimUpdate, sessionID: "A1", eventTime: 1_767_225_600)
+        record.userName = "cust-00000001"
+        record.framedIPAddress = IPAddress("100.64.0.2")
+        record.delegatedIPv6Prefixes = [IPPrefix("2001:db8:100::/56")!]
+        record.inputOctets = 1 << 33
+        record.sessionTime = 60
+        let detail = FreeRADIUSDetail.format(record, writtenAtMilliseconds: 1_767_225_600_000) + FreeRADIUSDetailTests.written
+        var l4 = KeaLeaseFile.Lease4(address: IPAddress("100.64.0.9")!, hardwareAddress: "02:00:5e:00:00:09", validLifetime: 86_400, expire: 1_767_312_000, subnetID: 1)
+        l4.userContext = "{ \"account\": \"cust-1\" }"
+        let kea4 = KeaLeaseFile.header4 + "\n" + l4.row + "\n" + l4.row + "\n"
+        let l6 = KeaLeaseFile.Lease6(address: IPAddress("2001:db8:900::")!, duid: "00:03:00:01:02:00:5e:00:00:09", validLifetime: 7200, expire: 1_767_232_800, subnetID: 2, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
+        let kea6 = KeaLeaseFile.header6 + "\n" + l6.row + "\n"
+        let syslog = NATPortBlockSyslogTests.event.line
+        var m = Mutator(state: 0xC0FFEE)
+        for _ in 0..<3000 {
+            if let parsed = try? FreeRADIUSDetail.parse(m.mutate(detail)[...]) {
+                for e in parsed.entries {
+                    if let r = try? e.accountingRecord() { _ = FreeRADIUSDetail.format(r, writtenAtMilliseconds: e.writtenAtMilliseconds) }
+                }
+            }
+            for l in (try? KeaLeaseFile.parse4(m.mutate(kea4)[...])) ?? [] { _ = (l.row, l.isActive(at: 0)) }
+            for l in (try? KeaLeaseFile.parse6(m.mutate(kea6)[...])) ?? [] { _ = (l.row, l.isActive(at: 0), l.prefix) }
+            if let e = try? NATPortBlockEvent(line: m.mutate(syslog)[...]) { _ = e.line }
+        }
+    }
+}
