@@ -1,34 +1,6 @@
 import FlowCodec
 import IdentityCodec
 
-/// How a subscriber line gets its addresses, and so which identity system knows who it is.
-public enum Provisioning: String, Sendable, Hashable, Codable {
-    /// PPPoE broadband or a mobile data session: the BNG / packet gateway sends RADIUS accounting.
-    case radius
-    /// IPoE broadband: DHCPv4 lease (and DHCPv6 prefix delegation) from Kea.
-    case dhcp
-}
-
-/// Who a line is in the carrier's identity systems.
-public struct SubscriberIdentity: Sendable, Hashable {
-    public var subscriberId: UInt32
-    /// The customer account, e.g. `cust-04827100` (User-Name in RADIUS, user context in Kea).
-    public var account: String
-    public var provisioning: Provisioning
-    /// Calling-Station-Id: the CPE's MAC (`02-00-5e-…`, locally administered, fictional) on broadband,
-    /// an MSISDN in the unassigned E.164 country code 999 (fictional) on mobile.
-    public var callingStationID: String
-    /// The CPE's MAC as Kea writes it (`02:00:5e:…`); nil on mobile.
-    public var hardwareAddress: String?
-    /// The BNG or packet gateway (198.19.252.0/24) that holds the session.
-    public var nasAddress: IPAddress
-    /// Acct-Session-Id of the current session.
-    public var sessionID: String
-    /// When the current session (and its CGNAT port block, DHCP lease) began, ms since the Unix epoch;
-    /// up to 7 days before the simulation starts. Addresses do not change during a run.
-    public var sessionStart: Int64
-}
-
 /// Deterministic identity data of a simulated ISP: RADIUS accounting (Accounting-On, Start,
 /// Interim-Update), Kea lease-file rows (DHCPv4 leases and DHCPv6 prefix delegations, renewed at
 /// T1 = half the valid lifetime), and CGNAT port-block allocations (IPFIX NAT events and
@@ -265,59 +237,6 @@ public struct IdentityPlan: Sendable {
             nat.portRangeStepSize = 1
             nat.portRangeNumPorts = b.lastPort - b.firstPort + 1
             return FlowRecord(exporter: cgnatLoggerAddress, sourceAddress: b.insideAddress, startMilliseconds: b.timeMilliseconds, endMilliseconds: b.timeMilliseconds, nat: nat)
-        }
-    }
-}
-
-extension Labels {
-    /// The identity systems of a run, so a test or an attribution engine knows what to expect.
-    /// Every line's identity is ``IdentityPlan/identity(of:)`` of its subscriber; the infected
-    /// devices carry theirs (`account`, `provisioning`).
-    public struct IdentitySources: Sendable, Hashable, Codable {
-        /// RADIUS NAS-IP-Addresses (BNGs 198.19.252.1+, packet gateways 198.19.252.129+).
-        public var nasAddresses: [String]
-        /// The CGNAT box's IPFIX source address and syslog host name.
-        public var cgnatLoggerAddress: String
-        public var cgnatLoggerHost: String
-        /// `cust-` and 8 digits.
-        public var accountFormat: String
-        /// Lines provisioned by RADIUS and by DHCP.
-        public var radiusLines: Int
-        public var dhcpLines: Int
-
-        init(model: ISPModel) {
-            var nas = Set<IPAddress>()
-            var radius = 0
-            let seed = model.configuration.seed
-            let start = model.configuration.startMilliseconds
-            for s in model.subscribers {
-                nas.insert(IdentityPlan.nasAddress(line: s.line, exporterIndex: Int(s.exporterIndex)))
-                if IdentityPlan.timing(of: s, seed: seed, start: start).0 == .radius { radius += 1 }
-            }
-            nasAddresses = nas.sorted().map { "\($0)" }
-            cgnatLoggerAddress = "\(IdentityPlan.cgnatLoggerAddress)"
-            cgnatLoggerHost = IdentityPlan.cgnatLoggerHost
-            accountFormat = "cust-NNNNNNNN"
-            radiusLines = radius
-            dhcpLines = model.subscribers.count - radius
-        }
-    }
-}
-
-/// The CGNAT box as an IPFIX exporter of NAT events (198.19.253.1, observation domain 1): turns
-/// port-block events into export datagrams that travel with the routers' flow export.
-public struct CGNATEventExporter: Sendable {
-    private var encoder = NATEventEncoder(observationDomain: 1)
-    /// Index given to its datagrams (after the routers'), e.g. for a distinct source port in a pcap.
-    public let exporterIndex: Int
-
-    public init(exporterIndex: Int) { self.exporterIndex = exporterIndex }
-
-    /// The IPFIX messages carrying `blocks`, sent at `time`.
-    public mutating func datagrams(for blocks: [NATPortBlockEvent], time: Int64) -> [SimulatedDatagram] {
-        guard !blocks.isEmpty else { return [] }
-        return encoder.encode(IdentityPlan.natEventRecords(blocks), exportTimeMilliseconds: time).map {
-            SimulatedDatagram(exporterIndex: exporterIndex, exporter: IdentityPlan.cgnatLoggerAddress, timeMilliseconds: time, payload: $0)
         }
     }
 }
