@@ -128,13 +128,15 @@ struct Simulate: AsyncParsableCommand {
         var failed = 0
         var sequence: Int64 = 0
         while var datagrams = simulation.nextWindow() {
+            // Identity events of the window go out at its start, before its flows: whoever
+            // attributes the flows already knows the sessions (Event-Timestamps stay exact).
+            if let identityOutputs { datagrams = try await identityOutputs.emit(from: windowStart, to: simulation.now) + datagrams }
+            windowStart = simulation.now
             if let pace {
                 let due = wallStart + Double(simulation.now - c.startMilliseconds) / 1000 / pace
                 let wait = due - monotonicSeconds()
                 if wait > 0 { try await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
             }
-            if let identityOutputs { datagrams += try await identityOutputs.emit(from: windowStart, to: simulation.now) }
-            windowStart = simulation.now
             if let sender {
                 for d in datagrams where !d.payload.withUnsafeBytes({ sender.send($0) }) { failed += 1 }
             }
