@@ -10,9 +10,11 @@ import FlowCodec
 /// Why this one: Juniper MX routers with MS-MPC cards are a common CGNAT in ISP access networks,
 /// and their message body is what collectors and lawful-intercept tools already parse —
 /// `JSERVICES_NAT_PORT_BLOCK_ALLOC`, `…_RELEASE` and the interim `…_ACTIVE`, then
-/// `inside -> outside:first-last`, then the block's allocation time in hex Unix seconds.
-/// Source: Juniper's "Port Block Allocation" and "System Log Messages (JSERVICES)" documentation
-/// (Junos OS, Next Gen Services / MS-MPC). The framing is RFC 5424 (§6: `<PRI>1 TIMESTAMP HOSTNAME
+/// `inside -> outside:first-last`, then a hex number. Sources: Juniper's Junos CLI reference
+/// `secured-port-block-allocation` (which names JSERVICES_NAT_PORT_BLOCK_ALLOC) and "Secured Port
+/// Block Allocation Interim Logging"; the body layout as parsed by public collectors of these
+/// logs. The documents consulted do not define the trailing hex number: Mamori writes the block's
+/// allocation time in Unix seconds there and reads any hex value back. The framing is RFC 5424 (§6: `<PRI>1 TIMESTAMP HOSTNAME
 /// APP-NAME PROCID MSGID SD MSG`), which Junos emits with `structured-data` syslog, because its
 /// timestamp carries the year, milliseconds and the zone — needed to attribute a flow to a
 /// subscriber without guessing. PRI 134 = facility local0 (16) × 8 + severity informational (6).
@@ -38,7 +40,7 @@ public struct NATPortBlockEvent: Sendable, Hashable {
     public var outsideAddress: IPAddress
     public var firstPort: UInt16
     public var lastPort: UInt16
-    /// When the block was allocated, Unix seconds (the trailing hex number).
+    /// The trailing hex number; Mamori writes the block's allocation time in Unix seconds.
     public var allocatedAt: Int64
 
     public init(kind: Kind, timeMilliseconds: Int64, host: String, serviceSet: String = "cgnat", insideAddress: IPAddress, outsideAddress: IPAddress, firstPort: UInt16, lastPort: UInt16, allocatedAt: Int64) {
