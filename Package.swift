@@ -34,6 +34,13 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // What a carrier's identity systems say: RADIUS accounting packets, FreeRADIUS detail files,
+        // ISC Kea lease files, CGNAT port-block syslog lines. Pure: no sockets, clocks or files.
+        .target(
+            name: "IdentityCodec",
+            dependencies: ["FlowCodec", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // Domain values and configuration of the product; no NIO channels, no SQL.
         .target(
             name: "MamoriCore",
@@ -43,7 +50,7 @@ let package = Package(
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
-            dependencies: ["FlowCodec", "MamoriCore"],
+            dependencies: ["FlowCodec", "MamoriCore", "IdentityCodec"],
             swiftSettings: swiftSettings
         ),
         // Flow records → findings: beacon, indicator, scan and DDoS detectors. No I/O, no clock.
@@ -111,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -132,7 +139,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting"],
+            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IdentityCodecTests",
+            dependencies: ["IdentityCodec", "FlowCodec"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -34,9 +34,10 @@ public enum FlowDirection: UInt8, Sendable, Hashable, CustomStringConvertible {
 ///
 /// Present on a ``FlowRecord`` only when its template carried at least one NAT element.
 public struct NATFields: Sendable, Hashable {
-    /// `natEvent` (IE 230, IANA registry of RFC 8158): 1 NAT44 session create, 2 NAT44 session delete,
-    /// 4/5 NAT64 session create/delete, 12/13 address binding create/delete, 14 port block
-    /// allocation, 15 port block de-allocation …
+    /// `natEvent` (IE 230, IANA "NAT Event Type" registry of RFC 8158 §4.1): 1/2 NAT translation
+    /// create/delete (historic; Cisco NSEL), 4/5 NAT44 session create/delete, 6/7 NAT64 session
+    /// create/delete, 8–11 NAT44/NAT64 BIB create/delete, 14/15 address binding create/delete,
+    /// 16 port block allocation, 17 port block de-allocation (see the constants on this type).
     public var event: UInt8 = 0
     /// `postNATSourceIPv4Address` (225) or `postNATSourceIPv6Address` (281).
     public var postSourceAddress: IPAddress? = nil

@@ -16,6 +16,8 @@ public struct Labels: Sendable, Hashable, Codable {
     public var decoys: [Decoy]
     /// How the simulated ISP describes its own network to Mamori (absent in older files).
     public var network: Network?
+    /// Where the run's identity data comes from (RADIUS NASes, CGNAT logger, account format).
+    public var identity: IdentitySources? = nil
 
     public struct Exporter: Sendable, Hashable, Codable {
         public var address: String
@@ -52,6 +54,10 @@ public struct Labels: Sendable, Hashable, Codable {
         /// Contact period and ± jitter with its C&C, ms.
         public var contactPeriod: Int64
         public var contactJitter: Int64
+        /// The subscriber's account in the identity data (RADIUS User-Name, Kea user context).
+        public var account: String? = nil
+        /// Whether the line's identity is in RADIUS accounting or in the Kea lease files.
+        public var provisioning: Provisioning? = nil
     }
 
     public struct Participant: Sendable, Hashable, Codable {
@@ -154,5 +160,11 @@ public struct Labels: Sendable, Hashable, Codable {
             cgnatPools: model.cgnatPoolAddresses == 0 ? [] : [Network.CGNATPool(
                 prefixes: AddressPlan.coveringPrefixes(from: AddressPlan.publicBase, count: model.cgnatPoolAddresses),
                 firstPort: AddressPlan.firstBlockPort, portsPerBlock: AddressPlan.portBlockSize)])
+        identity = IdentitySources(model: model)
+        for i in infectedDevices.indices {
+            let id = IdentityPlan.identity(of: model.subscribers[Int(infectedDevices[i].subscriberId)], seed: c.seed, start: c.startMilliseconds)
+            infectedDevices[i].account = id.account
+            infectedDevices[i].provisioning = id.provisioning
+        }
     }
 }

@@ -23,13 +23,21 @@ struct Simulate: AsyncParsableCommand {
             (docs/simulator-labels.md): every C&C endpoint, every infected device with its addresses \
             and infection/cleanup times, every attack, every decoy service.
 
-            Timing: with --to the simulation runs in real time (or --speed N times faster, or \
+            Timing: with --to or --radius the simulation runs in real time (or --speed N times faster, or \
             --fast); writing only a pcap runs as fast as possible.
 
             Examples:
               mamori simulate --to 127.0.0.1:2055 --speed 60            # watch mamori serve count flows
               mamori simulate --pcap isp.pcap --labels isp.json --duration 1h
               mamori simulate --subscribers 100000 --sampling 1000 --protocol v9 --pcap big.pcap --duration 10m
+
+            Identity data (who had which address when — what attribution needs): RADIUS accounting \
+            from the BNGs and packet gateways (198.19.252.x) for PPPoE and mobile lines, Kea lease \
+            files for IPoE lines (DHCPv4 + DHCPv6 prefix delegation), and the CGNAT's port-block \
+            allocations (syslog, or IPFIX NAT events in the export stream). Accounts are in the labels.
+              mamori simulate --to 127.0.0.1:4739 --radius 127.0.0.1:1813 --radius-secret testing123 --nat-events --speed 60
+              mamori simulate --labels isp.json --radius-detail detail --nat-syslog cgnat.log --duration 2h
+              mamori simulate --kea-leases4 kea-leases4.csv --kea-leases6 kea-leases6.csv --labels isp.json
             """
     )
 
@@ -70,8 +78,11 @@ struct Simulate: AsyncParsableCommand {
     @Flag(help: "Run as fast as possible (the default when only writing a pcap).")
     var fast = false
 
+    @OptionGroup(title: "Identity data (RADIUS, Kea leases, CGNAT logs)")
+    var identity: IdentityOptions
+
     func validate() throws {
-        guard to != nil || pcap != nil || labels != nil else { throw ValidationError("give --to HOST:PORT, --pcap FILE and/or --labels FILE") }
+        guard to != nil || pcap != nil || labels != nil || identity.anyOutput else { throw ValidationError("give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)") }
         guard SimulatedDuration.milliseconds(parsing: duration) != nil else { throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d") }
         if let speed, speed <= 0 { throw ValidationError("--speed must be more than 0") }
         if fast && speed != nil { throw ValidationError("--fast and --speed exclude each other") }
@@ -109,12 +120,18 @@ struct Simulate: AsyncParsableCommand {
         defer { try? file?.close() }
         let collectorPort: UInt16 = c.exportProtocol == .ipfix ? 4739 : 2055
         // Real time only matters when someone listens: a pcap alone is written as fast as possible.
-        let pace: Double? = fast || (to == nil && speed == nil) ? nil : (speed ?? 1)
+        let pace: Double? = fast || (to == nil && identity.radius == nil && speed == nil) ? nil : (speed ?? 1)
+        let identityOutputs = identity.anyOutput || identity.natEvents ? try IdentityOutputs(simulation: simulation, options: identity) : nil
+        var windowStart = simulation.now
         let wallStart = monotonicSeconds()
         var lastProgress = wallStart
         var failed = 0
         var sequence: Int64 = 0
-        while let datagrams = simulation.nextWindow() {
+        while var datagrams = simulation.nextWindow() {
+            // Identity events of the window go out at its start, before its flows: whoever
+            // attributes the flows already knows the sessions (Event-Timestamps stay exact).
+            if let identityOutputs { datagrams = try await identityOutputs.emit(from: windowStart, to: simulation.now) + datagrams }
+            windowStart = simulation.now
             if let pace {
                 let due = wallStart + Double(simulation.now - c.startMilliseconds) / 1000 / pace
                 let wait = due - monotonicSeconds()
@@ -138,6 +155,7 @@ struct Simulate: AsyncParsableCommand {
             }
         }
         FileHandle.standardError.write(Data("\n".utf8))
+        if let summary = await identityOutputs?.finish() { FileHandle.standardError.write(Data((summary + "\n").utf8)) }
         if failed > 0 && sender != nil {
             FileHandle.standardError.write(Data("\(failed) datagrams could not be sent: is a collector listening?\n".utf8))
         }

@@ -22,12 +22,12 @@ import Testing
             .init(id: 234, length: 4),    // ingressVRFID (ignored)
         ])
         var r = ByteWriter()
-        r.u64(Self.observed); r.u8(14)
+        r.u64(Self.observed); r.u8(NATFields.portBlockAllocation)   // 16 (IANA; not 14, which is address binding create)
         r.address(.v4(0x6440_0001))   // 100.64.0.1 (RFC 6598 shared address space)
         r.address(.v4(0xCB00_7105))   // 203.0.113.5
         r.u16(1024); r.u16(1535); r.u16(1); r.u16(512); r.u32(3)
         var d = ByteWriter()
-        d.u64(Self.observed + 60_000); d.u8(15)
+        d.u64(Self.observed + 60_000); d.u8(NATFields.portBlockDeallocation)   // 17
         d.address(.v4(0x6440_0001)); d.address(.v4(0xCB00_7105))
         d.u16(1024); d.u16(1535); d.u16(1); d.u16(512); d.u32(3)
         m.data(templateID: 300, records: [r.bytes, d.bytes])
@@ -39,7 +39,7 @@ import Testing
         #expect(report.flowRecords == 2)
         let allocate = try #require(records.first)
         let nat = try #require(allocate.nat)
-        #expect(nat.event == 14)
+        #expect(nat.event == 16)
         #expect(allocate.sourceAddress == IPAddress("100.64.0.1"))
         #expect(nat.postSourceAddress == IPAddress("203.0.113.5"))
         #expect(nat.portRangeStart == 1024)
@@ -50,7 +50,7 @@ import Testing
         #expect(allocate.endMilliseconds == Int64(Self.observed))
         #expect(allocate.observationDomain == 7)
         let release = try #require(records.last?.nat)
-        #expect(release.event == 15)
+        #expect(release.event == 17)
         #expect(records.last?.startMilliseconds == Int64(Self.observed) + 60_000)
     }
 
@@ -120,5 +120,42 @@ import Testing
         for d in datagrams { _ = d.withUnsafeBytes { decoder.decode($0, from: Self.nat, receivedAtMilliseconds: 0, into: &records) } }
         #expect(records.count == 1)
         #expect(records.first?.nat == nil)
+    }
+
+    /// The simulator's CGNAT box: NATEventEncoder's port-block messages decode back into the
+    /// same NAT fields, template first and again after the refresh interval.
+    @Test func portBlockEncoderRoundTrips() throws {
+        var events: [FlowRecord] = []
+        for i in 0..<100 {
+            var nat = NATFields()
+            nat.event = i % 2 == 0 ? NATFields.portBlockAllocation : NATFields.portBlockDeallocation
+            nat.postSourceAddress = .v4(0xC612_0000 + UInt32(i / 64))
+            nat.portRangeStart = 1024 + UInt16(i % 64) * 1008
+            nat.portRangeEnd = nat.portRangeStart + 1007
+            nat.portRangeStepSize = 1
+            nat.portRangeNumPorts = 1008
+            events.append(FlowRecord(sourceAddress: .v4(0x6440_0001 + UInt32(i)), startMilliseconds: Int64(Self.observed) + Int64(i), endMilliseconds: Int64(Self.observed) + Int64(i), nat: nat))
+        }
+        var encoder = NATEventEncoder(observationDomain: 9, templateRefreshInterval: 2, recordsPerMessage: 30)
+        let messages = encoder.encode(events, exportTimeMilliseconds: Int64(Self.observed))
+        #expect(messages.count == 4)
+        var decoder = FlowDecoder()
+        var records: [FlowRecord] = []
+        for m in messages {
+            let report = m.withUnsafeBytes { decoder.decode($0, from: Self.nat, receivedAtMilliseconds: 0, into: &records) }
+            #expect(report.error == nil)
+            #expect(report.templateMisses == 0)
+        }
+        #expect(records.count == events.count)
+        for (a, b) in zip(records, events) {
+            #expect(a.sourceAddress == b.sourceAddress)
+            #expect(a.startMilliseconds == b.startMilliseconds)
+            #expect(a.observationDomain == 9)
+            #expect(a.nat?.event == b.nat?.event)
+            #expect(a.nat?.postSourceAddress == b.nat?.postSourceAddress)
+            #expect(a.nat?.portRangeStart == b.nat?.portRangeStart)
+            #expect(a.nat?.portRangeEnd == b.nat?.portRangeEnd)
+            #expect(a.nat?.portRangeNumPorts == 1008)
+        }
     }
 }

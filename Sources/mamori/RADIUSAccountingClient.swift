@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import IdentityCodec
+import MamoriCore
+
+/// A NAS's accounting side: signs Accounting-Requests, sends them over a connected UDP socket,
+/// and verifies Accounting-Responses (RFC 2866 §3). No retransmission: it counts what was answered.
+final class RADIUSAccountingClient {
+    private let fd: Int32
+    private let secret: [UInt8]
+    private var nextIdentifier: UInt8 = 0
+    /// Request Authenticators of requests in flight, by Identifier.
+    private var inFlight: [UInt8: RADIUSPacket] = [:]
+    private(set) var sent = 0
+    private(set) var answered = 0
+    private(set) var rejected = 0
+    private(set) var sendFailures = 0
+
+    init(to endpoint: SocketEndpoint, secret: [UInt8]) throws {
+        self.secret = secret
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result)
+        guard rc == 0, let info = result else { throw ValidationError("--radius: cannot resolve \(endpoint)") }
+        defer { freeaddrinfo(result) }
+        fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
+        guard fd >= 0 else { throw ValidationError("--radius: socket(): \(String(cString: strerror(errno)))") }
+        guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw ValidationError("--radius: connect(\(endpoint)): \(message)")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// Signs and sends one record; every 64 packets it reads responses and yields briefly, so a
+    /// burst (thousands of Starts at the run's start) does not overrun the server's socket buffer.
+    func send(_ record: AccountingRecord) async throws {
+        // An Identifier is reused only after its response came (or 100 ms passed: counted as unanswered).
+        for _ in 0..<50 where inFlight[nextIdentifier] != nil {
+            collectResponses()
+            if inFlight[nextIdentifier] != nil { try await Task.sleep(nanoseconds: 2_000_000) }
+        }
+        let request = try RADIUSPacket.accountingRequest(identifier: nextIdentifier, attributes: record.attributes, secret: secret)
+        let bytes = try request.encoded()
+        inFlight[nextIdentifier] = request
+        nextIdentifier &+= 1
+        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        if n == bytes.count { sent += 1 } else { sendFailures += 1 }
+        if sent % 64 == 0 {
+            collectResponses()
+            try await Task.sleep(nanoseconds: 5_000_000)
+            collectResponses()
+        }
+    }
+
+    /// Reads every response waiting on the socket (non-blocking).
+    func collectResponses() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<100_000 {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { return }
+            guard let response = try? RADIUSPacket.decode(buffer[0..<n]), let request = inFlight[response.identifier] else { rejected += 1; continue }
+            if response.isValidAccountingResponse(to: request, secret: secret) {
+                answered += 1
+                inFlight[response.identifier] = nil
+            } else {
+                rejected += 1
+            }
+        }
+    }
+
+    deinit { close(fd) }
+}
