@@ -156,7 +156,7 @@ public struct Labels: Sendable, Hashable, Codable {
         var decoys = ServiceCatalog.all.map { e in
             Decoy(name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" }, prefix: nil, periodic: e.periodic, summary: e.summary)
         }
-        decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: [], prefix: "243.0.0.0/8", periodic: false, summary: "BitTorrent on about 6% of PCs while the client runs: DHT queries over UDP from one listening port to many random peers, and a few TCP peer connections, all on random high ports (port 0 = any). A decoy for P2P-botnet detection."))
+        decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: [], prefix: "243.0.0.0/8", periodic: false, summary: "BitTorrent on about 5% of PCs while the client runs: DHT queries over UDP from one listening port to many random peers, and a few TCP peer connections, all on random high ports (port 0 = any). A decoy for P2P-botnet detection."))
         decoys.append(Decoy(name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false, summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
         self.decoys = decoys
     }

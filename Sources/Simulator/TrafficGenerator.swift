@@ -139,19 +139,19 @@ public struct TrafficGenerator: Sendable {
         // BitTorrent on a minority of PCs (a decoy for P2P-botnet detection): while the client runs
         // (hour slots, more in the evening), DHT queries over UDP to many random peers from one
         // listening port, and a handful of TCP peer connections on high ports.
-        if kind == .pc, StableHash.of(seed, Tag.bitTorrent, dev) % 100 < 6 {
+        if kind == .pc, StableHash.of(seed, Tag.bitTorrent, dev) % 100 < 5 {
             var slot = StableHash.generator(seed, Tag.bitTorrent, dev, UInt64(w.start / 3_600_000))
             if slot.chance(0.3 + 0.5 * activity) {
                 let listenPort = UInt16(10_000 + StableHash.of(seed, Tag.bitTorrent, dev, 1) % 50_000)
                 let listenKey = StableHash.of(seed, Tag.bitTorrent, dev, 2)
                 var r = StableHash.generator(seed, Tag.bitTorrent, dev, 3, UInt64(w.windowIndex))
-                for _ in 0..<r.poisson(w.seconds) {
+                for _ in 0..<r.poisson(0.4 * w.seconds) {  // steady-state DHT: a query every few seconds
                     let peer = AddressPlan.bitTorrentPeer(r.next())
                     let peerPort = UInt16(1024 + r.below(64_512))
                     let size = UInt64(90 + r.below(60))
                     w.session(s, v6: nil, t: r.int64(in: window), server: peer, port: peerPort, proto: 17, up: (1, size), down: (1, size + UInt64(r.below(300))), duration: 300, key: listenKey, fixedClientPort: listenPort)
                 }
-                for j in 0..<6 {
+                for j in 0..<4 {
                     var p = StableHash.generator(seed, Tag.bitTorrent, dev, 4, UInt64(w.start / 1_800_000) << 8 | UInt64(j))
                     let peer = AddressPlan.bitTorrentPeer(p.next())
                     let peerPort = UInt16(1024 + p.below(64_512))

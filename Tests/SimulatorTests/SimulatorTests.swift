@@ -210,7 +210,7 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         }
         #expect(peersByLine[.max] == nil, "BitTorrent flows from no subscriber line")
         #expect(peersByLine.count >= 3 && peersByLine.count < c.subscribers / 10, "\(peersByLine.count) of \(c.subscribers) lines torrent")
-        #expect(peersByLine.values.contains { $0.count > 200 })
+        #expect(peersByLine.values.contains { $0.count > 100 }, "no PC reaches many DHT peers")
         // Messaging: long-lived connections with keepalives ~270 s apart on the same 5-tuple.
         let messaging = Set(ServiceCatalog.messaging.addresses)
         var starts: [String: [Int64]] = [:]
