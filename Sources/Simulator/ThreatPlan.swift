@@ -31,7 +31,8 @@ public struct Infection: Sendable, Hashable {
     /// Mirai-like infections during the run: the earlier bot (index into ``ThreatPlan/infections``)
     /// whose telnet brute force infected this device 30 s before ``infectedAt``.
     public let infectedBy: Int?
-    /// … or, when no bot of the ISP was active then, the scanner elsewhere on the Internet that did.
+    /// … or the scanner elsewhere on the Internet that did (a fifth of the time, and always when no
+    /// bot of the ISP was active then).
     public let infectedFrom: IPAddress?
 
     /// Whether the bot runs at `t`: from ``infectedAt`` until ``cleanedAt``; its traffic stops when cleaned.
@@ -137,7 +138,7 @@ public struct ThreatPlan: Sendable {
         }
         // Spreading: each Mirai-like infection during the run follows a brute force by a bot that was
         // active 30 s earlier — an earlier bot of the ISP (so infections chain and the population
-        // grows), or a scanner elsewhere when none was.
+        // grows), or a scanner elsewhere (a fifth of the time, and whenever no bot of the ISP was active).
         for i in list.indices where list[i].family == .miraiLike && list[i].infectedAt > c.startMilliseconds {
             let inf = list[i]
             let scanAt = inf.infectedAt - 30_000
