@@ -239,7 +239,7 @@ public struct TrafficGenerator: Sendable {
                 let epoch = floorDivide(t - model.configuration.startMilliseconds, Int64(model.configuration.botnets.dgaRotationSeconds) * 1000)
                 let server = AddressPlan.dgaCommandAndControl(seed: seed, epoch: epoch)
                 let lookups = 3 + StableHash.of(seed, Tag.bot, key, k, 2) % 8  // mostly NXDOMAIN names before the live one
-                for q in 0..<lookups { w.dns(s, t: t - 900 + Int64(q) * 100, key: StableHash.of(seed, Tag.bot, key, k, 3 + q)) }
+                for q in 0..<lookups where inf.isActive(at: t - 900 + Int64(q) * 100) { w.dns(s, t: t - 900 + Int64(q) * 100, key: StableHash.of(seed, Tag.bot, key, k, 3 + q)) }
                 w.session(s, v6: nil, t: t, server: server, port: 443, proto: 6, up: (8, 1_400), down: (7, 2_100), duration: 300, key: StableHash.of(seed, Tag.bot, key, k, 1))
             }
         }
