@@ -10,9 +10,9 @@ import FlowCodec
 /// | 198.19.254.0/24 | (top of the above) | the exporting routers (flow export source addresses) |
 /// | 198.19.255.0/24 | (top of the above) | ISP infrastructure: DNS resolvers 198.19.255.53 and .54 |
 /// | 2001:db8::/32 | 3849 documentation | subscriber IPv6: a /56 per broadband line, a /64 per mobile line |
-/// | 240.0.0.0/4 | 1112 reserved ("class E") | the synthetic Internet: benign services, scan targets, DDoS victims and reflectors |
+/// | 240.0.0.0/4 | 1112 reserved ("class E") | the synthetic Internet: benign services, scan targets, DDoS victims and reflectors, BitTorrent peers (243/8), telnet scanners (244/8) |
 /// | 3fff::/20 | 9637 documentation | the synthetic Internet's IPv6 services |
-/// | 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 | 5737 TEST-NET-1/2/3 | C&C servers (Mirai-like, HTTPS beaconing, DGA-like) |
+/// | 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 | 5737 TEST-NET-1/2/3 | C&C servers (Mirai-like, HTTPS beaconing, DGA-like) and the P2P botnet's external peers (192.0.2.128–151) |
 ///
 /// AS numbers are private (RFC 6996): the ISP is AS 64512, synthetic Internet hosts 64600 and up.
 public enum AddressPlan {
@@ -72,9 +72,17 @@ public enum AddressPlan {
     /// Victims of outbound attacks: 241.0.0.0/8. Reflectors of inbound attacks: 242.0.0.0/8.
     static func outboundVictim(_ r: UInt64) -> IPAddress { .v4(0xF100_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
     static func reflector(_ r: UInt64) -> IPAddress { .v4(0xF200_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
+    /// BitTorrent peers (DHT nodes and swarm members) of the synthetic Internet: 243.0.0.0/8.
+    static func bitTorrentPeer(_ r: UInt64) -> IPAddress { .v4(0xF300_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
+    /// Infected hosts elsewhere on the Internet that brute-force telnet (the first infectors): 244.0.0.0/8.
+    static func telnetScanner(_ r: UInt64) -> IPAddress { .v4(0xF400_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
     /// C&C servers in the three TEST-NETs.
     static let miraiCommandAndControl: [(IPAddress, UInt16)] = [(.v4(0xC000_0217), 23), (.v4(0xC000_0242), 2323)]  // 192.0.2.23:23, 192.0.2.66:2323
     static let beaconCommandAndControl: [IPAddress] = [.v4(0xC633_6414), .v4(0xC633_6415), .v4(0xC633_6479)]  // 198.51.100.20, .21, .121
+    /// P2P botnet: the bots elsewhere on the Internet that the ISP's bots gossip with (192.0.2.128–151),
+    /// all on one fixed high port, UDP and TCP. They stand in for the family's C&C.
+    static let peerToPeerNodes: [IPAddress] = (0..<24).map { .v4(0xC000_0280 + $0) }
+    static let peerToPeerPort: UInt16 = 47_283
     /// DGA-like family: epoch e's C&C is 203.0.113.(1 + hash(seed, e) mod 250), port 443.
     static func dgaCommandAndControl(seed: UInt64, epoch: Int64) -> IPAddress {
         .v4(0xCB00_7100 | UInt32(1 + StableHash.of(seed, 0xD6A, UInt64(bitPattern: epoch)) % 250))
@@ -102,7 +110,7 @@ public enum ServiceCatalog {
     public static let pushG = ServiceCatalogEntry(name: "push-5228", ipProtocol: 6, port: 5228, addresses: hosts(3, 4), periodic: true, summary: "Push-notification keepalives (5228/tcp) from about 70% of phones, every ~28 min.")
     public static let update = ServiceCatalogEntry(name: "os-update", ipProtocol: 6, port: 443, addresses: hosts(4, 8), periodic: true, summary: "OS and firmware update checks: PCs and TVs hourly, cameras every 6 h, home routers every 12 h.")
     public static let cameraCloud = ServiceCatalogEntry(name: "camera-cloud", ipProtocol: 6, port: 8883, addresses: hosts(5, 8), periodic: true, summary: "IoT camera cloud heartbeats (MQTT over TLS) every 60 s.")
-    public static let messaging = ServiceCatalogEntry(name: "messaging", ipProtocol: 6, port: 443, addresses: hosts(6, 8), periodic: false, summary: "Messaging apps on phones.")
+    public static let messaging = ServiceCatalogEntry(name: "messaging", ipProtocol: 6, port: 443, addresses: hosts(6, 8), periodic: true, summary: "Messaging apps on most phones and some PCs: one long-lived connection to one of 8 servers (renewed hourly), a keepalive every ~4.5 min, messages in between.")
     public static let video = ServiceCatalogEntry(name: "video", ipProtocol: 6, port: 443, addresses: hosts(7, 256), periodic: false, summary: "Video streaming, mostly TVs in the evening.")
     public static let games = ServiceCatalogEntry(name: "online-games", ipProtocol: 17, port: 3074, addresses: hosts(8, 64), periodic: false, summary: "Online games over UDP from PCs.")
 

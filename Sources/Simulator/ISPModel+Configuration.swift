@@ -58,6 +58,8 @@ extension ISPModel {
         public var beaconBots: Int? = nil
         /// Infected PCs of the DGA-like family; nil = one per 1000 subscribers (at least 2).
         public var dgaBots: Int? = nil
+        /// Infected home routers and cameras of the peer-to-peer family; nil = one per 1000 subscribers (at least 2).
+        public var peerToPeerBots: Int? = nil
         /// Range of beacon periods (each bot draws one), seconds.
         public var beaconPeriodSeconds: ClosedRange<Int> = 30...3600
         /// How long one DGA C&C address is used before the family moves on, seconds.
@@ -65,6 +67,7 @@ extension ISPModel {
         /// Telnet scan attempts per second per Mirai-like bot.
         public var scansPerSecond: Double = 2
         /// Share of bots infected during the simulation (the rest are infected before it starts).
+        /// Mirai-like ones among them are infected by an earlier bot's telnet brute force.
         public var lateInfectionFraction: Double = 0.3
         /// Share of bots cleaned up during the simulation.
         public var cleanupFraction: Double = 0.2

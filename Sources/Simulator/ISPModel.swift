@@ -165,10 +165,13 @@ enum Tag {
     static let update: UInt64 = 15
     static let camera: UInt64 = 16
     static let messaging: UInt64 = 17
+    static let bitTorrent: UInt64 = 18
     static let infection: UInt64 = 30
     static let bot: UInt64 = 31
     static let scan: UInt64 = 32
     static let attack: UInt64 = 33
+    static let peerToPeer: UInt64 = 34
+    static let spread: UInt64 = 35
     static let sampling: UInt64 = 40
 }
 

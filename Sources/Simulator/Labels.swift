@@ -28,6 +28,9 @@ public struct Labels: Sendable, Hashable, Codable {
 
     public struct CommandAndControl: Sendable, Hashable, Codable {
         public var family: BotFamily
+        /// `server` (a C&C server proper) or `p2p-peer` (a bot elsewhere that the P2P family's bots
+        /// gossip with: the family has no central server, these endpoints are its C&C-equivalent).
+        public var kind: String
         public var address: String
         public var port: UInt16
         public var `protocol`: String
@@ -58,6 +61,18 @@ public struct Labels: Sendable, Hashable, Codable {
         public var account: String? = nil
         /// Whether the line's identity is in RADIUS accounting or in the Kea lease files.
         public var provisioning: Provisioning? = nil
+        /// Mirai-like infections during the run: who brute-forced the device's telnet 30 s before
+        /// `infectedAt` — another infected device of the ISP or a scanner elsewhere.
+        public var infectedBy: Infector?
+    }
+
+    /// The source of a spreading infection.
+    public struct Infector: Sendable, Hashable, Codable {
+        /// The infecting device, when it is one of the ISP's (absent for a scanner elsewhere).
+        public var subscriberId: UInt32?
+        public var deviceIndex: Int?
+        /// The address the brute force came from (the infector's public address).
+        public var address: String
     }
 
     public struct Participant: Sendable, Hashable, Codable {
@@ -116,18 +131,25 @@ public struct Labels: Sendable, Hashable, Codable {
         var cc: [CommandAndControl] = []
         let families = Set(threats.infections.map(\.family))
         if families.contains(.miraiLike) {
-            for (a, p) in AddressPlan.miraiCommandAndControl { cc.append(.init(family: .miraiLike, address: "\(a)", port: p, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+            for (a, p) in AddressPlan.miraiCommandAndControl { cc.append(.init(family: .miraiLike, kind: "server", address: "\(a)", port: p, protocol: "tcp", activeFrom: start, activeUntil: end)) }
         }
         if families.contains(.httpsBeacon) {
-            for a in AddressPlan.beaconCommandAndControl { cc.append(.init(family: .httpsBeacon, address: "\(a)", port: 443, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+            for a in AddressPlan.beaconCommandAndControl { cc.append(.init(family: .httpsBeacon, kind: "server", address: "\(a)", port: 443, protocol: "tcp", activeFrom: start, activeUntil: end)) }
         }
         if families.contains(.dgaRotating) {
             let rotation = Int64(c.botnets.dgaRotationSeconds) * 1000
             var e: Int64 = 0
             while start + e * rotation < end {
                 let from = start + e * rotation
-                cc.append(.init(family: .dgaRotating, address: "\(AddressPlan.dgaCommandAndControl(seed: c.seed, epoch: e))", port: 443, protocol: "tcp", activeFrom: from, activeUntil: min(end, from + rotation)))
+                cc.append(.init(family: .dgaRotating, kind: "server", address: "\(AddressPlan.dgaCommandAndControl(seed: c.seed, epoch: e))", port: 443, protocol: "tcp", activeFrom: from, activeUntil: min(end, from + rotation)))
                 e += 1
+            }
+        }
+        if families.contains(.peerToPeer) {
+            for a in AddressPlan.peerToPeerNodes {
+                for proto in ["udp", "tcp"] {
+                    cc.append(.init(family: .peerToPeer, kind: "p2p-peer", address: "\(a)", port: AddressPlan.peerToPeerPort, protocol: proto, activeFrom: start, activeUntil: end))
+                }
             }
         }
         commandAndControl = cc
@@ -137,7 +159,11 @@ public struct Labels: Sendable, Hashable, Codable {
                 family: inf.family, subscriberId: s.id, deviceIndex: inf.deviceIndex, deviceKind: model.deviceKind(s, inf.deviceIndex), line: s.line,
                 insideAddress: "\(s.insideAddress)", publicAddress: "\(s.publicAddress)", portBlock: s.portBlock, ipv6Prefix: s.ipv6PrefixText,
                 ipv6Address: model.deviceIPv6(s, inf.deviceIndex).map { "\($0)" }, infectedAt: inf.infectedAt, cleanedAt: inf.cleanedAt,
-                contactPeriod: inf.periodMilliseconds, contactJitter: inf.jitterMilliseconds)
+                contactPeriod: inf.periodMilliseconds, contactJitter: inf.jitterMilliseconds,
+                infectedBy: inf.infectedBy.map { by in
+                    let infector = threats.infections[by]
+                    return Infector(subscriberId: UInt32(infector.subscriberIndex), deviceIndex: infector.deviceIndex, address: "\(model.subscribers[infector.subscriberIndex].publicAddress)")
+                } ?? inf.infectedFrom.map { Infector(subscriberId: nil, deviceIndex: nil, address: "\($0)") })
         }
         attacks = threats.attacks.map { a in
             Attack(
@@ -153,6 +179,7 @@ public struct Labels: Sendable, Hashable, Codable {
         var decoys = ServiceCatalog.all.map { e in
             Decoy(name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" }, prefix: nil, periodic: e.periodic, summary: e.summary)
         }
+        decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: [], prefix: "243.0.0.0/8", periodic: false, summary: "BitTorrent on about 5% of PCs while the client runs: DHT queries over UDP from one listening port to many random peers, and a few TCP peer connections, all on random high ports (port 0 = any). A decoy for P2P-botnet detection."))
         decoys.append(Decoy(name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false, summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
         self.decoys = decoys
         network = Network(

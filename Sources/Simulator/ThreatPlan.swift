@@ -8,6 +8,9 @@ public enum BotFamily: String, Sendable, Hashable, Codable, CaseIterable {
     case httpsBeacon = "https-beacon"
     /// PC bots whose C&C address changes every rotation period (domain generation), with DNS bursts.
     case dgaRotating = "dga-rotating"
+    /// IoT bots without a central C&C: every ~2 min they gossip over UDP (and now and then TCP) on
+    /// one fixed high port with peers elsewhere on the Internet and with each other.
+    case peerToPeer = "p2p-gossip"
 }
 
 /// One infected device and what it does.
@@ -25,7 +28,14 @@ public struct Infection: Sendable, Hashable {
     public let phaseMilliseconds: Int64
     /// Which of the family's fixed C&C servers the bot uses (Mirai-like, beacon).
     public let commandAndControlIndex: Int
+    /// Mirai-like infections during the run: the earlier bot (index into ``ThreatPlan/infections``)
+    /// whose telnet brute force infected this device 30 s before ``infectedAt``.
+    public let infectedBy: Int?
+    /// … or the scanner elsewhere on the Internet that did (a fifth of the time, and always when no
+    /// bot of the ISP was active then).
+    public let infectedFrom: IPAddress?
 
+    /// Whether the bot runs at `t`: from ``infectedAt`` until ``cleanedAt``; its traffic stops when cleaned.
     public func isActive(at t: Int64) -> Bool { t >= infectedAt && t < (cleanedAt ?? .max) }
 }
 
@@ -55,6 +65,8 @@ public struct AttackPlan: Sendable, Hashable {
 public struct ThreatPlan: Sendable {
     public let infections: [Infection]
     public let attacks: [AttackPlan]
+    /// P2P bots on lines with their own public address: the only ones other bots can reach.
+    public let publicPeerToPeerBots: [Int]
 
     public init(model: ISPModel) {
         let c = model.configuration
@@ -67,6 +79,7 @@ public struct ThreatPlan: Sendable {
             (.miraiLike, b.count(b.miraiBots, per: 250, minimum: 3, subscribers: n), [.camera, .homeRouter]),
             (.httpsBeacon, b.count(b.beaconBots, per: 500, minimum: 2, subscribers: n), [.pc]),
             (.dgaRotating, b.count(b.dgaBots, per: 1000, minimum: 2, subscribers: n), [.pc]),
+            (.peerToPeer, b.count(b.peerToPeerBots, per: 1000, minimum: 2, subscribers: n), [.homeRouter, .camera]),
         ]
         for (familyIndex, (family, count, kinds)) in families.enumerated() {
             var made = 0
@@ -75,16 +88,26 @@ public struct ThreatPlan: Sendable {
                 var r = StableHash.generator(seed, Tag.infection, UInt64(familyIndex), attempt)
                 attempt += 1
                 let s = model.subscribers[r.below(n)]
-                // Mirai-like prefers cameras; home routers get it a third of the time.
-                let wanted: DeviceKind? = family == .miraiLike ? (r.chance(0.33) ? .homeRouter : .camera) : nil
+                // Decided per bot, not per attempt, so that retries below do not bias the share.
+                var slot = StableHash.generator(seed, Tag.infection, UInt64(familyIndex), 0x1A7E, UInt64(made))
+                let late = slot.chance(b.lateInfectionFraction)
+                // Mirai-like infections during the run spread by telnet brute force, which reaches
+                // only devices with their own public address: not those behind CGNAT.
+                if family == .miraiLike && late && s.isBehindCGNAT { continue }
+                // Mirai-like prefers cameras (home routers a third of the time); the P2P family home routers.
+                let wanted: DeviceKind? = switch family {
+                case .miraiLike: r.chance(0.33) ? .homeRouter : .camera
+                case .peerToPeer: r.chance(0.7) ? .homeRouter : .camera
+                default: nil
+                }
                 guard let d = (0..<Int(s.deviceCount)).first(where: { i in
                     let k = model.deviceKind(s, i)
                     return kinds.contains(k) && (wanted == nil || k == wanted)
                 }) else { continue }
                 let key = UInt64(s.id) << 8 | UInt64(d)
                 guard taken.insert(key).inserted else { continue }
-                let infectedAt: Int64 = r.chance(b.lateInfectionFraction)
-                    ? c.startMilliseconds + r.int64(in: 0..<max(1, c.durationMilliseconds * 8 / 10))
+                let infectedAt: Int64 = late
+                    ? c.startMilliseconds + r.int64(in: 60_000..<max(60_001, c.durationMilliseconds * 8 / 10))
                     : c.startMilliseconds - r.int64(in: 3_600_000..<30 * 86_400_000)
                 var cleanedAt: Int64? = nil
                 if r.chance(b.cleanupFraction) {
@@ -101,17 +124,36 @@ public struct ThreatPlan: Sendable {
                     jitter = period * Int64(5 + r.below(21)) / 100  // ±5–25 %
                 case .dgaRotating:
                     period = Int64(300 + r.below(601)) * 1000; jitter = period / 10
+                case .peerToPeer:
+                    period = 120_000; jitter = 20_000
                 }
                 let servers = family == .miraiLike ? AddressPlan.miraiCommandAndControl.count : AddressPlan.beaconCommandAndControl.count
                 list.append(Infection(
                     family: family, subscriberIndex: Int(s.id), deviceIndex: d, infectedAt: infectedAt, cleanedAt: cleanedAt,
                     periodMilliseconds: period, jitterMilliseconds: jitter, phaseMilliseconds: r.int64(in: 0..<period),
-                    commandAndControlIndex: r.below(servers)
+                    commandAndControlIndex: r.below(servers), infectedBy: nil, infectedFrom: nil
                 ))
                 made += 1
             }
         }
+        // Spreading: each Mirai-like infection during the run follows a brute force by a bot that was
+        // active 30 s earlier — an earlier bot of the ISP (so infections chain and the population
+        // grows), or a scanner elsewhere (a fifth of the time, and whenever no bot of the ISP was active).
+        for i in list.indices where list[i].family == .miraiLike && list[i].infectedAt > c.startMilliseconds {
+            let inf = list[i]
+            let scanAt = inf.infectedAt - 30_000
+            let candidates = list.indices.filter { j in
+                j != i && list[j].family == .miraiLike && list[j].infectedAt < scanAt - 60_000 && list[j].isActive(at: scanAt)
+            }
+            var r = StableHash.generator(seed, Tag.spread, UInt64(i))
+            let by = candidates.isEmpty || r.chance(0.2) ? nil : candidates[r.below(candidates.count)]
+            list[i] = Infection(
+                family: inf.family, subscriberIndex: inf.subscriberIndex, deviceIndex: inf.deviceIndex, infectedAt: inf.infectedAt, cleanedAt: inf.cleanedAt,
+                periodMilliseconds: inf.periodMilliseconds, jitterMilliseconds: inf.jitterMilliseconds, phaseMilliseconds: inf.phaseMilliseconds,
+                commandAndControlIndex: inf.commandAndControlIndex, infectedBy: by, infectedFrom: by == nil ? AddressPlan.telnetScanner(r.next()) : nil)
+        }
         infections = list
+        publicPeerToPeerBots = list.indices.filter { list[$0].family == .peerToPeer && !model.subscribers[list[$0].subscriberIndex].isBehindCGNAT }
 
         var attacks: [AttackPlan] = []
         var r = StableHash.generator(seed, Tag.attack)

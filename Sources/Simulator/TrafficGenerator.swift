@@ -120,12 +120,46 @@ public struct TrafficGenerator: Sendable {
                 }
             }
         }
-        if kind == .phone {
+        // Messaging: most phones and some PCs hold one connection to one of a few servers, renewed
+        // hourly (one NAT port per hour), with a keepalive every ~4.5 min and messages in between.
+        if kind == .phone || kind == .pc, StableHash.of(seed, Tag.messaging, dev) % 100 < (kind == .phone ? 85 : 30) {
+            let host = UInt32(StableHash.of(seed, Tag.messaging, dev, 1) % 8)
+            let server = v6 == nil ? ServiceCatalog.messaging.addresses[Int(host)] : AddressPlan.serviceV6(ServiceCatalog.messagingService, host)
+            func connection(_ t: Int64) -> UInt64 { StableHash.of(seed, Tag.messaging, dev, 2, UInt64(t / 3_600_000)) }
+            w.periodic(seed, Tag.messaging, dev, period: 270_000, jitter: 5_000) { t, _ in
+                w.session(s, v6: v6, t: t, server: server, port: 443, proto: 6, up: (1, 93), down: (1, 93), duration: 200, key: connection(t), flags: 0x18)
+            }
             var r = StableHash.generator(seed, Tag.messaging, dev, UInt64(w.windowIndex))
-            for _ in 0..<r.poisson(activity * w.seconds / 240) {
-                let server = ServiceCatalog.messaging.addresses[r.below(8)]
-                let server6 = AddressPlan.serviceV6(ServiceCatalog.messagingService, UInt32(r.below(8)))
-                w.session(s, v6: v6, t: r.int64(in: window), server: v6 == nil ? server : server6, port: 443, proto: 6, up: (6, 1_800), down: (6, 2_400), duration: 300, key: r.next())
+            for _ in 0..<r.poisson(activity * w.seconds / (kind == .phone ? 240 : 900)) {
+                let t = r.int64(in: window)
+                let bytes = UInt64(r.pareto(minimum: 600, maximum: 2_000_000))
+                w.session(s, v6: v6, t: t, server: server, port: 443, proto: 6, up: (bytes / 1_300 + 2, bytes + 120), down: (4, 900), duration: 500, key: connection(t), flags: 0x18)
+            }
+        }
+        // BitTorrent on a minority of PCs (a decoy for P2P-botnet detection): while the client runs
+        // (hour slots, more in the evening), DHT queries over UDP to many random peers from one
+        // listening port, and a handful of TCP peer connections on high ports.
+        if kind == .pc, StableHash.of(seed, Tag.bitTorrent, dev) % 100 < 5 {
+            var slot = StableHash.generator(seed, Tag.bitTorrent, dev, UInt64(w.start / 3_600_000))
+            if slot.chance(0.3 + 0.5 * activity) {
+                let listenPort = UInt16(10_000 + StableHash.of(seed, Tag.bitTorrent, dev, 1) % 50_000)
+                let listenKey = StableHash.of(seed, Tag.bitTorrent, dev, 2)
+                var r = StableHash.generator(seed, Tag.bitTorrent, dev, 3, UInt64(w.windowIndex))
+                for _ in 0..<r.poisson(0.4 * w.seconds) {  // steady-state DHT: a query every few seconds
+                    let peer = AddressPlan.bitTorrentPeer(r.next())
+                    let peerPort = UInt16(1024 + r.below(64_512))
+                    let size = UInt64(90 + r.below(60))
+                    w.session(s, v6: nil, t: r.int64(in: window), server: peer, port: peerPort, proto: 17, up: (1, size), down: (1, size + UInt64(r.below(300))), duration: 300, key: listenKey, fixedClientPort: listenPort)
+                }
+                for j in 0..<4 {
+                    var p = StableHash.generator(seed, Tag.bitTorrent, dev, 4, UInt64(w.start / 1_800_000) << 8 | UInt64(j))
+                    let peer = AddressPlan.bitTorrentPeer(p.next())
+                    let peerPort = UInt16(1024 + p.below(64_512))
+                    let key = p.next()
+                    guard r.chance(0.7) else { continue }  // choked or idle in this window
+                    let down = UInt64(r.pareto(minimum: 20_000, maximum: 12_000_000))
+                    w.session(s, v6: nil, t: w.start, server: peer, port: peerPort, proto: 6, up: (down / 1_400 / 8 + 2, (down / 1_400 / 8 + 2) * 60 + down / 10), down: (down / 1_400 + 1, down), duration: w.end - w.start - 1, key: key, flags: 0x18)
+                }
             }
         }
         // Video and games: 15- and 30-minute slots; while "on", one record pair per window (active timeout).
@@ -161,6 +195,9 @@ public struct TrafficGenerator: Sendable {
     // MARK: Bots
 
     private func bot(_ inf: Infection, index: Int, context w: inout WindowContext) {
+        if inf.infectedBy != nil || inf.infectedFrom != nil {
+            infectionBruteForce(inf, index: index, context: &w)  // before the infection, so before the guard
+        }
         guard inf.infectedAt < w.end, (inf.cleanedAt ?? .max) > w.start else { return }
         let seed = model.configuration.seed
         let s = model.subscribers[inf.subscriberIndex]
@@ -178,11 +215,31 @@ public struct TrafficGenerator: Sendable {
                 let server = AddressPlan.beaconCommandAndControl[inf.commandAndControlIndex]
                 let jitterBytes = UInt64(StableHash.of(seed, Tag.bot, key, k) % 16)
                 w.session(s, v6: nil, t: t, server: server, port: 443, proto: 6, up: (7, 1_212 + jitterBytes), down: (6, 980), duration: 240, key: StableHash.of(seed, Tag.bot, key, k, 1))
+            case .peerToPeer:
+                // Gossip with three peers: external nodes mostly, now and then another bot of the ISP
+                // on a line with its own address (bots behind CGNAT cannot be reached). One UDP port
+                // for all of it (a long-lived NAT binding); every sixth round a TCP exchange.
+                let port = AddressPlan.peerToPeerPort
+                let binding = StableHash.of(seed, Tag.peerToPeer, key)
+                for j in 0..<UInt64(3) where inf.isActive(at: t + Int64(j) * 150) {
+                    let pick = StableHash.of(seed, Tag.peerToPeer, key, k, j)
+                    var peer = AddressPlan.peerToPeerNodes[Int(pick >> 8 % UInt64(AddressPlan.peerToPeerNodes.count))]
+                    if pick % 4 == 0, !threats.publicPeerToPeerBots.isEmpty {
+                        let other = threats.publicPeerToPeerBots[Int(pick >> 16 % UInt64(threats.publicPeerToPeerBots.count))]
+                        let o = threats.infections[other]
+                        if other != index && o.isActive(at: t) { peer = model.subscribers[o.subscriberIndex].publicAddress }
+                    }
+                    w.session(s, v6: nil, t: t + Int64(j) * 150, server: peer, port: port, proto: 17, up: (1, 120 + pick % 200), down: (1, 140 + pick >> 32 % 400), duration: 400, key: binding, fixedClientPort: port)
+                }
+                if k % 6 == 0, inf.isActive(at: t + 1_000) {
+                    let peer = AddressPlan.peerToPeerNodes[Int(StableHash.of(seed, Tag.peerToPeer, key, k, 9) % UInt64(AddressPlan.peerToPeerNodes.count))]
+                    w.session(s, v6: nil, t: t + 1_000, server: peer, port: port, proto: 6, up: (9, 1_100), down: (14, 16_400), duration: 2_500, key: StableHash.of(seed, Tag.peerToPeer, key, k, 10))
+                }
             case .dgaRotating:
                 let epoch = floorDivide(t - model.configuration.startMilliseconds, Int64(model.configuration.botnets.dgaRotationSeconds) * 1000)
                 let server = AddressPlan.dgaCommandAndControl(seed: seed, epoch: epoch)
                 let lookups = 3 + StableHash.of(seed, Tag.bot, key, k, 2) % 8  // mostly NXDOMAIN names before the live one
-                for q in 0..<lookups { w.dns(s, t: t - 900 + Int64(q) * 100, key: StableHash.of(seed, Tag.bot, key, k, 3 + q)) }
+                for q in 0..<lookups where inf.isActive(at: t - 900 + Int64(q) * 100) { w.dns(s, t: t - 900 + Int64(q) * 100, key: StableHash.of(seed, Tag.bot, key, k, 3 + q)) }
                 w.session(s, v6: nil, t: t, server: server, port: 443, proto: 6, up: (8, 1_400), down: (7, 2_100), duration: 300, key: StableHash.of(seed, Tag.bot, key, k, 1))
             }
         }
@@ -196,6 +253,29 @@ public struct TrafficGenerator: Sendable {
                 let port: UInt16 = r.chance(0.9) ? 23 : 2323
                 w.oneWay(s, t: t, destination: target, port: port, proto: 6, packets: 1, bytes: 40, duration: 0, key: r.next(), flags: 0x02)
             }
+        }
+    }
+
+    /// How a Mirai-like infection during the run happened, 30 s before ``Infection/infectedAt``: a
+    /// telnet SYN to the device's public address, then the brute-forced login and loader commands
+    /// (an earlier bot of the ISP — exported by its router — or a scanner elsewhere).
+    private func infectionBruteForce(_ inf: Infection, index: Int, context w: inout WindowContext) {
+        let t = inf.infectedAt - 30_000
+        guard t >= w.start, t < w.end else { return }
+        let seed = model.configuration.seed
+        let victim = model.subscribers[inf.subscriberIndex].publicAddress
+        if let by = inf.infectedBy {
+            let infector = model.subscribers[threats.infections[by].subscriberIndex]
+            let key = StableHash.of(seed, Tag.spread, UInt64(index))
+            w.oneWay(infector, t: t, destination: victim, port: 23, proto: 6, packets: 1, bytes: 40, duration: 0, key: key, flags: 0x02)
+            w.session(infector, v6: nil, t: t + 500, server: victim, port: 23, proto: 6, up: (38, 2_300), down: (31, 2_900), duration: 12_000, key: key &+ 1)
+        } else if let scanner = inf.infectedFrom {
+            let victimLine = model.subscribers[inf.subscriberIndex]
+            let sourcePort = UInt16(32_768 + StableHash.of(seed, Tag.spread, UInt64(index)) % 28_232)
+            let exporter = Int(victimLine.exporterIndex)
+            let duration = min(12_000, w.end - 1 - t)
+            w.inbound(from: scanner, sourcePort: sourcePort, to: victim, port: 23, proto: 6, packets: 38, bytes: 2_300, t: t, duration: duration, exporter: exporter, flags: 0x1B)
+            w.oneWay(victimLine, t: min(t + 5, w.end - 1), destination: scanner, port: sourcePort, proto: 6, packets: 31, bytes: 2_900, duration: duration, key: 0, flags: 0x1B, sourcePort: 23)
         }
     }
 
@@ -297,13 +377,13 @@ struct WindowContext {
     }
 
     /// Traffic from the subscriber without an answer (scans, floods).
-    func oneWay(_ s: Subscriber, t: Int64, destination: IPAddress, port: UInt16, proto: UInt8, packets: UInt64, bytes: UInt64, duration: Int64, key: UInt64, flags: UInt8) {
-        emit(FlowRecord(exporter: exporter(s), sourceAddress: s.publicAddress, destinationAddress: destination, sourcePort: model.sourcePort(s, key), destinationPort: port, ipProtocol: proto, tcpFlags: flags, bytes: bytes, packets: packets, startMilliseconds: t, endMilliseconds: min(t + duration, end - 1), inputInterface: 10 + UInt32(s.id % 8), outputInterface: 100 + UInt32(destination.low % 4), direction: .ingress, sourceAS: AddressPlan.ispAS, destinationAS: 64600 + UInt32(destination.low >> 16 & 0xFF)))
+    func oneWay(_ s: Subscriber, t: Int64, destination: IPAddress, port: UInt16, proto: UInt8, packets: UInt64, bytes: UInt64, duration: Int64, key: UInt64, flags: UInt8, sourcePort: UInt16? = nil) {
+        emit(FlowRecord(exporter: exporter(s), sourceAddress: s.publicAddress, destinationAddress: destination, sourcePort: sourcePort ?? model.sourcePort(s, key), destinationPort: port, ipProtocol: proto, tcpFlags: flags, bytes: bytes, packets: packets, startMilliseconds: t, endMilliseconds: min(t + duration, end - 1), inputInterface: 10 + UInt32(s.id % 8), outputInterface: 100 + UInt32(destination.low % 4), direction: .ingress, sourceAS: AddressPlan.ispAS, destinationAS: 64600 + UInt32(destination.low >> 16 & 0xFF)))
     }
 
     /// Traffic from the Internet to a subscriber address.
-    func inbound(from source: IPAddress, sourcePort: UInt16, to victim: IPAddress, port: UInt16, proto: UInt8, packets: UInt64, bytes: UInt64, t: Int64, duration: Int64, exporter: Int) {
-        emit(FlowRecord(exporter: AddressPlan.exporterAddress(exporter), sourceAddress: source, destinationAddress: victim, sourcePort: sourcePort, destinationPort: port, ipProtocol: proto, bytes: bytes, packets: packets, startMilliseconds: t, endMilliseconds: t + max(0, duration), inputInterface: 100 + UInt32(source.low % 4), outputInterface: 10, direction: .ingress, sourceAS: 64600 + UInt32(source.low >> 16 & 0xFF), destinationAS: AddressPlan.ispAS))
+    func inbound(from source: IPAddress, sourcePort: UInt16, to victim: IPAddress, port: UInt16, proto: UInt8, packets: UInt64, bytes: UInt64, t: Int64, duration: Int64, exporter: Int, flags: UInt8 = 0) {
+        emit(FlowRecord(exporter: AddressPlan.exporterAddress(exporter), sourceAddress: source, destinationAddress: victim, sourcePort: sourcePort, destinationPort: port, ipProtocol: proto, tcpFlags: flags, bytes: bytes, packets: packets, startMilliseconds: t, endMilliseconds: t + max(0, duration), inputInterface: 100 + UInt32(source.low % 4), outputInterface: 10, direction: .ingress, sourceAS: 64600 + UInt32(source.low >> 16 & 0xFF), destinationAS: AddressPlan.ispAS))
     }
 }
 

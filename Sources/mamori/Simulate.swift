@@ -12,9 +12,11 @@ struct Simulate: AsyncParsableCommand {
             (most behind CGNAT with port blocks in 100.64.0.0/10 → 198.18.0.0/15, many with an \
             IPv6 prefix from 2001:db8::/32), households of PCs, phones, TVs, IoT cameras and home \
             routers with a daily rhythm, and benign services including the periodic ones that fool \
-            naive C&C detectors (NTP, push keepalives, update checks, camera clouds, DNS). Then adds \
-            botnets (Mirai-like telnet scanners, HTTPS beacons with jitter, a DGA-like family whose \
-            C&C address rotates), one outbound DDoS burst and one inbound reflection attack.
+            naive C&C detectors (NTP, push and messaging keepalives, update checks, camera clouds, \
+            DNS) and BitTorrent (a P2P decoy). Then adds botnets (Mirai-like telnet scanners whose \
+            infections spread during the run, HTTPS beacons with jitter, a DGA-like family whose \
+            C&C address rotates, a peer-to-peer family without a central C&C), bots cleaned over \
+            time, one outbound DDoS burst and one inbound reflection attack.
 
             The exporters are border routers outside the CGNAT: flows carry the public address and a \
             port from the subscriber's block. Only documentation and reserved address ranges are used.
@@ -25,6 +27,11 @@ struct Simulate: AsyncParsableCommand {
 
             Timing: with --to or --radius the simulation runs in real time (or --speed N times faster, or \
             --fast); writing only a pcap runs as fast as possible.
+
+            Output: a progress line on standard error; at the end one summary line on standard \
+            output, e.g. `simulated flows_generated=1200 flows_exported=1200 datagrams=40 \
+            export_bytes=52000 send_failures=0 seconds=0.12` (a collector fed with --to should \
+            count flows_exported flow records).
 
             Examples:
               mamori simulate --to 127.0.0.1:2055 --speed 60            # watch mamori serve count flows
@@ -159,6 +166,9 @@ struct Simulate: AsyncParsableCommand {
         if failed > 0 && sender != nil {
             FileHandle.standardError.write(Data("\(failed) datagrams could not be sent: is a collector listening?\n".utf8))
         }
+        let st = simulation.statistics
+        let summary = "simulated flows_generated=\(st.generatedFlows) flows_exported=\(st.exportedFlows) datagrams=\(st.datagrams) export_bytes=\(st.exportBytes) send_failures=\(failed) seconds=\(String(format: "%.2f", monotonicSeconds() - wallStart))\n"
+        FileHandle.standardOutput.write(Data(summary.utf8))
     }
 
     private func progress(_ s: Simulation, elapsed: Double, failed: Int) {

@@ -12,6 +12,7 @@ func smallConfiguration(seed: UInt64 = 42, sampling: UInt32 = 1, protocol: Expor
     c.botnets.miraiBots = 6
     c.botnets.beaconBots = 4
     c.botnets.dgaBots = 3
+    c.botnets.peerToPeerBots = 3
     c.botnets.beaconPeriodSeconds = 30...120
     c.botnets.dgaRotationSeconds = 180
     c.botnets.scansPerSecond = 0.5
@@ -130,6 +131,96 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
                 #expect(hits.filter { sources.contains($0.sourceAddress) }.count > 100)
             }
         }
+    }
+
+    @Test func infectionsSpreadByBruteForceAndCleanedBotsFallSilent() throws {
+        var c = smallConfiguration(seed: 5)
+        c.subscribers = 1_000
+        c.botnets.miraiBots = 24
+        c.botnets.lateInfectionFraction = 0.5
+        c.botnets.cleanupFraction = 0.3
+        let (sim, datagrams) = try runAll(c)
+        let labels = sim.labels
+        let records = decodeAll(datagrams)
+        let mirai = labels.infectedDevices.filter { $0.family == .miraiLike }
+        let spread = mirai.filter { $0.infectedBy != nil }
+        #expect(spread.contains { $0.infectedBy?.subscriberId != nil }, "no infection chain inside the ISP")
+        // The infected population grows: more Mirai-like bots active at 80 % of the run than at its start.
+        func active(_ t: Int64) -> Int { mirai.filter { t >= $0.infectedAt && t < ($0.cleanedAt ?? .max) }.count }
+        #expect(active(labels.start + (labels.end - labels.start) * 8 / 10) > active(labels.start), "\(active(labels.start)) → \(active(labels.start + (labels.end - labels.start) * 8 / 10))")
+        for d in spread {
+            // A telnet brute force from the infector's address to the device's own public address, 30 s before.
+            let infector = d.infectedBy!
+            let bruteForce = records.filter { r in
+                r.destinationAddress == IPAddress(d.publicAddress) && r.destinationPort == 23 && r.sourceAddress == IPAddress(infector.address)
+                    && r.startMilliseconds >= d.infectedAt - 31_000 && r.startMilliseconds < d.infectedAt
+            }
+            #expect(!bruteForce.isEmpty, "no brute force before the infection of \(d.subscriberId)/\(d.deviceIndex)")
+            if let by = infector.subscriberId, let source = mirai.first(where: { $0.subscriberId == by }) {
+                #expect(source.infectedAt < d.infectedAt && (source.cleanedAt ?? .max) > d.infectedAt - 30_000)
+                #expect(bruteForce.allSatisfy { source.portBlock?.contains($0.sourcePort) ?? true })
+            }
+        }
+        // Cleaned bots fall silent: no scan and no C&C contact from their address and port block after cleanedAt.
+        let cleaned = labels.infectedDevices.filter { $0.cleanedAt != nil }
+        #expect(cleaned.count >= 3)
+        let ccAddresses = Set(labels.commandAndControl.compactMap { IPAddress($0.address) })
+        for d in cleaned {
+            let after = records.filter { r in
+                r.sourceAddress == IPAddress(d.publicAddress) && (d.portBlock?.contains(r.sourcePort) ?? true) && r.startMilliseconds >= d.cleanedAt!
+                    && (ccAddresses.contains(r.destinationAddress) || (d.family == .miraiLike && (r.destinationPort == 23 || r.destinationPort == 2323)))
+            }
+            // Another infected device of the same household may still talk; only count this family's.
+            let others = labels.infectedDevices.filter { $0.subscriberId == d.subscriberId && $0.family == d.family && $0.deviceIndex != d.deviceIndex }
+            if others.isEmpty { #expect(after.isEmpty, "\(d.family.rawValue) device \(d.subscriberId)/\(d.deviceIndex) still active after cleanedAt: \(after.first!)") }
+        }
+    }
+
+    @Test func peerToPeerBotsGossipOnTheirPortWithManyPeers() throws {
+        let (sim, datagrams) = try runAll(smallConfiguration())
+        let labels = sim.labels
+        let records = decodeAll(datagrams)
+        let peers = labels.commandAndControl.filter { $0.family == .peerToPeer }
+        #expect(peers.allSatisfy { $0.kind == "p2p-peer" } && Set(peers.map(\.protocol)) == ["udp", "tcp"])
+        let port = peers[0].port
+        let bots = labels.infectedDevices.filter { $0.family == .peerToPeer }
+        #expect(!bots.isEmpty)
+        for bot in bots where bot.cleanedAt == nil && bot.infectedAt < labels.start {
+            let gossip = records.filter { $0.sourceAddress == IPAddress(bot.publicAddress) && $0.destinationPort == port && (bot.portBlock?.contains($0.sourcePort) ?? true) }
+            #expect(Set(gossip.map(\.destinationAddress)).count >= 5, "bot \(bot.subscriberId) gossips with \(Set(gossip.map(\.destinationAddress)).count) peers")
+            #expect(Set(gossip.filter { $0.ipProtocol == 17 }.map(\.sourcePort)).count == 1, "one UDP port (NAT binding) per bot")
+            #expect(gossip.contains { $0.ipProtocol == 6 })
+        }
+    }
+
+    @Test func bitTorrentAndMessagingDecoys() throws {
+        var c = smallConfiguration()
+        c.subscribers = 600
+        c.startMilliseconds += 12 * 3_600_000  // 21:00 JST, peak hour
+        let (sim, datagrams) = try runAll(c)
+        let records = decodeAll(datagrams)
+        // BitTorrent: a minority of lines, each talking to many random peers in 243/8 on high ports.
+        var linesByAddress: [IPAddress: [Subscriber]] = [:]
+        for line in sim.model.subscribers { linesByAddress[line.publicAddress, default: []].append(line) }
+        var peersByLine: [UInt32: Set<IPAddress>] = [:]
+        for r in records where r.destinationAddress.ipv4.map({ $0 >> 24 == 243 }) ?? false {
+            #expect(r.destinationPort >= 1024)
+            let line = linesByAddress[r.sourceAddress]?.first { $0.portBlock?.contains(r.sourcePort) ?? true }
+            peersByLine[line?.id ?? .max, default: []].insert(r.destinationAddress)
+        }
+        #expect(peersByLine[.max] == nil, "BitTorrent flows from no subscriber line")
+        #expect(peersByLine.count >= 3 && peersByLine.count < c.subscribers / 10, "\(peersByLine.count) of \(c.subscribers) lines torrent")
+        #expect(peersByLine.values.contains { $0.count > 100 }, "no PC reaches many DHT peers")
+        // Messaging: long-lived connections with keepalives ~270 s apart on the same 5-tuple.
+        let messaging = Set(ServiceCatalog.messaging.addresses)
+        var starts: [String: [Int64]] = [:]
+        for r in records where messaging.contains(r.destinationAddress) && r.packets == 1 {
+            starts["\(r.sourceAddress):\(r.sourcePort)>\(r.destinationAddress)", default: []].append(r.startMilliseconds)
+        }
+        let gaps = starts.values.flatMap { s in zip(s.sorted().dropFirst(), s.sorted()).map { $0 - $1 } }
+        #expect(gaps.count > 30)
+        #expect(gaps.allSatisfy { (260_000...280_000).contains($0) }, "keepalive gaps \(gaps.filter { !(260_000...280_000).contains($0) }.prefix(5))")
+        #expect(sim.labels.decoys.contains { $0.name == "bittorrent" && $0.prefix == "243.0.0.0/8" })
     }
 
     @Test func samplingIsAnnouncedAndCountersScale() throws {
