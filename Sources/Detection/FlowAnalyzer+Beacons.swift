@@ -1,5 +1,27 @@
 import FlowCodec
 
+/// A host's contacts with one high port (and protocol) on any unpopular address.
+struct SeriesKey: Hashable, Sendable {
+    var host: InternalHost
+    var port: UInt16
+    var ipProtocol: UInt8
+}
+
+struct SeriesState: Sendable {
+    var contacts: PairState
+    /// The latest distinct addresses contacted (up to 32).
+    var recent: [IPAddress]
+
+    mutating func noteAddress(_ a: IPAddress) {
+        if let i = recent.firstIndex(of: a) {
+            if i == recent.count - 1 { return }
+            recent.remove(at: i)
+        }
+        recent.append(a)
+        if recent.count > 32 { recent.removeFirst() }
+    }
+}
+
 struct PairKey: Hashable, Sendable {
     var host: InternalHost
     var endpoint: Endpoint
@@ -15,6 +37,9 @@ struct PairState: Sendable {
     /// recognise further records of a connection already counted (several devices of a household
     /// may hold connections to one endpoint at once).
     var connections: [(port: UInt16, end: Int64)]
+    /// Contacts that opened a connection not among `connections` (a keepalive on one long
+    /// connection keeps this at 1).
+    var newConnections = 1
     var contacts = 0
     /// The latest contact times (up to ``PairState/capacity``), in arrival order.
     var times: [Int64] = []
@@ -49,6 +74,7 @@ struct PairState: Sendable {
         if let i = connections.firstIndex(where: { $0.port == port }) {
             connections[i].end = max(connections[i].end, end)
         } else {
+            if isNew { newConnections += 1 }
             if connections.count >= 4 { connections.removeFirst() }
             connections.append((port, end))
         }
@@ -125,6 +151,21 @@ extension FlowAnalyzer {
             if outbound { p.sample = r }
             pairs[key] = p
         }
+        // A host's contacts with many peers on one high port (a P2P botnet's gossip) are periodic
+        // only taken together. Well-known ports (web, DNS, NTP) are left out: there the many
+        // addresses are ordinary browsing.
+        guard eligible, endpoint.port >= 1024 else { return }
+        let seriesKey = SeriesKey(host: host, port: endpoint.port, ipProtocol: endpoint.ipProtocol)
+        if var s = series[seriesKey] {
+            s.contacts.observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
+            s.noteAddress(endpoint.address)
+            series[seriesKey] = s
+        } else {
+            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, connections: [(localPort, r.endMilliseconds)])
+            p.addContact(t)
+            if let bytes { p.bytes.add(bytes); p.lastContactHasBytes = true }
+            series[seriesKey] = SeriesState(contacts: p, recent: [endpoint.address])
+        }
     }
 
     func popularityLimit(_ address: IPAddress) -> Double {
@@ -160,6 +201,10 @@ extension FlowAnalyzer {
             var firstSeen = Int64.max
             var lastSeen = Int64.min
             var sample: FlowRecord?
+            /// Cohort members that opened new connections (not one kept-alive connection).
+            var reconnecting = 0
+            /// Cohort members that reach it as one peer of a periodic peer-to-peer series.
+            var peerSeries = 0
         }
         var candidates: [Endpoint: Candidate] = [:]
         var idle: [PairKey] = []
@@ -178,12 +223,48 @@ extension FlowAnalyzer {
             guard let score = pairScore, score.combined >= b.pairScore else { continue }
             var c = candidates[key.endpoint] ?? Candidate()
             c.cohort.append((key.host, score))
+            if p.newConnections * 2 >= p.contacts { c.reconnecting += 1 }
             c.firstSeen = min(c.firstSeen, p.firstSeen)
             c.lastSeen = max(c.lastSeen, p.lastContact)
             if c.sample == nil { c.sample = p.sample }
             candidates[key.endpoint] = c
         }
         for key in idle { pairs[key] = nil }
+        // Peer-to-peer series: one host's periodic contacts with many peers on one high port.
+        var idleSeries: [SeriesKey] = []
+        var rescoredSeries: [(SeriesKey, BeaconScore?)] = []
+        for (key, s) in series {
+            let p = s.contacts
+            if now - p.lastContact > b.idleTimeout {
+                idleSeries.append(key)
+                continue
+            }
+            guard p.contacts >= b.minimumContacts, s.recent.count >= 3 else { continue }
+            var seriesScore = p.score
+            if p.scoredContacts != p.contacts {
+                seriesScore = BeaconScore(times: p.times.sorted(), bytes: p.bytes)
+                rescoredSeries.append((key, seriesScore))
+            }
+            guard let score = seriesScore, score.combined >= b.pairScore else { continue }
+            for address in s.recent {
+                let endpoint = Endpoint(address: address, port: key.port, ipProtocol: key.ipProtocol)
+                guard let e = endpoints[endpoint] else { continue }
+                var c = candidates[endpoint] ?? Candidate()
+                guard !c.cohort.contains(where: { $0.host == key.host }) else { continue }
+                c.cohort.append((key.host, score))
+                c.peerSeries += 1
+                c.firstSeen = min(c.firstSeen, e.firstSeen)
+                c.lastSeen = max(c.lastSeen, e.lastSeen)
+                candidates[endpoint] = c
+            }
+        }
+        for key in idleSeries { series[key] = nil }
+        for (key, score) in rescoredSeries {
+            guard var s = series[key] else { continue }
+            s.contacts.score = score
+            s.contacts.scoredContacts = s.contacts.contacts
+            series[key] = s
+        }
         for (key, score) in rescored {
             guard var p = pairs[key] else { continue }
             p.score = score
@@ -197,6 +278,10 @@ extension FlowAnalyzer {
                 statistics.suppressedAllowlisted += 1
                 continue
             }
+            // One host keeping one connection alive (a BitTorrent peer, a chat session) is not
+            // C&C evidence on its own; nor is one host's peer series. Shared infrastructure
+            // (two or more hosts) or repeated new connections is.
+            guard c.cohort.count >= 2 || (c.reconnecting >= 1 && c.peerSeries == 0) else { continue }
             let (users, limit) = limits[endpoint] ?? (c.cohort.count, popularityLimit(endpoint.address))
             let cohortShare = min(1, Double(c.cohort.count) / Double(max(users, c.cohort.count)))
             let bots = c.cohort.filter { devices[$0.host]?.hasBotBehaviour == true }.count
@@ -238,6 +323,7 @@ extension FlowAnalyzer {
                 "used by \(users) internal host(s); popular from \(Int(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
             ]
             if bots > 0 && !popular { evidence.reasons.append("\(bots) of the cohort also scan, attack or contact indicators") }
+            if c.peerSeries > 0 { evidence.reasons.append("\(c.peerSeries) host(s) reach it as one of several peers they contact periodically on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) (peer-to-peer)") }
             let id = Finding.id(kind: .commandAndControl, subject: subject)
             commandAndControl[endpoint] = id
             upsert(Finding(

@@ -41,6 +41,7 @@ public struct FlowAnalyzer: Sendable {
     // Beacon analysis.
     var pairs: [PairKey: PairState] = [:]
     var endpoints: [Endpoint: EndpointState] = [:]
+    var series: [SeriesKey: SeriesState] = [:]
     var baseV4 = DistinctCounter(precision: 14, exactLimit: 64)
     var baseV6 = DistinctCounter(precision: 14, exactLimit: 64)
     // Attacks and scans.
