@@ -183,15 +183,19 @@ extension FlowAnalyzer {
         let span = Double(endSecond - startSecond + 1)
         let pps = Double(r.packets) / span
         guard victims[victim] != nil || pps >= 20 else { return }
+        // A CGNAT address carries the traffic of every subscriber sharing it: its limits scale
+        // with the sharing; its learned baseline still catches floods against it.
+        let share = Double(configuration.network.sharing(victim))
         var v = victims[victim] ?? VictimRate(head: endSecond, lastSeen: r.endMilliseconds)
         if endSecond > v.head {
             // Slots leaving the window teach the baseline (unless they were an attack).
             let shift = Int(min(Int64(VictimRate.slots), endSecond - v.head))
             for k in 0..<shift {
                 let leaving = Double(v.packets[k])
-                if leaving < c.baselineMinimumPacketsPerSecond && leaving < c.packetsPerSecond {
-                    v.baseline += c.baselineSmoothing * (leaving - v.baseline)
+                if leaving < c.baselineMinimumPacketsPerSecond * share && leaving < c.packetsPerSecond * share {
+                    // A running mean at first, then exponential smoothing.
                     v.learnedSeconds += 1
+                    v.baseline += max(c.baselineSmoothing, 1 / Double(v.learnedSeconds)) * (leaving - v.baseline)
                 }
             }
             v.packets.removeFirst(shift)
@@ -221,15 +225,17 @@ extension FlowAnalyzer {
         if v.samples.count < configuration.evidenceFlows { v.samples.append(r) }
         victims[victim] = v
 
+        let packetLimit = c.packetsPerSecond * share
+        let bitLimit = c.bitsPerSecond * share
         for i in touched {
             let packets = Double(v.packets[i])
             let bits = Double(v.bytes[i]) * 8
             var reason: String? = nil
-            if packets >= c.packetsPerSecond {
-                reason = "\(Int(packets)) packets/s ≥ \(Int(c.packetsPerSecond))"
-            } else if bits >= c.bitsPerSecond {
-                reason = "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(c.bitsPerSecond / 1e6))"
-            } else if v.learnedSeconds >= 60, packets >= c.baselineMinimumPacketsPerSecond, packets >= c.baselineFactor * max(1, v.baseline) {
+            if packets >= packetLimit {
+                reason = "\(Int(packets)) packets/s ≥ \(Int(packetLimit))" + (share > 1 ? " (\(Int(share)) subscribers share the address)" : "")
+            } else if bits >= bitLimit {
+                reason = "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(bitLimit / 1e6))" + (share > 1 ? " (\(Int(share)) subscribers share the address)" : "")
+            } else if v.learnedSeconds >= 60, packets >= c.baselineMinimumPacketsPerSecond * share, packets >= c.baselineFactor * max(1, v.baseline) {
                 reason = "\(Int(packets)) packets/s is \(Int(packets / max(1, v.baseline)))× the learned baseline \(fmt(v.baseline))"
             }
             guard let reason else { continue }

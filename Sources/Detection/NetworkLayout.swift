@@ -151,6 +151,14 @@ public struct NetworkLayout: Sendable, Hashable {
         return .other
     }
 
+    /// How many subscribers can share an address: the port blocks of its CGNAT pool, else 1.
+    public func sharing(_ address: IPAddress) -> Int {
+        for pool in cgnatPools where pool.prefix.contains(address) {
+            return max(1, (65_536 - Int(pool.firstPort)) / Int(pool.portsPerBlock))
+        }
+        return 1
+    }
+
     /// The internal host for a subscriber-side address and port.
     public func host(_ address: IPAddress, port: UInt16) -> InternalHost {
         if address.isIPv6 {
