@@ -99,6 +99,12 @@ struct Serve: AsyncParsableCommand {
                 "http": "http://\(configuration.http)", "data_directory": "\(configuration.dataDirectory)",
             ]
         )
+        if configuration.detection.usesDemoNetwork {
+            logger.warning(
+                "detection uses the simulator's demo address plan: set detection.subscriber_prefixes (and cgnat_pools) for a real network",
+                metadata: ["subscriber_prefixes": "\(configuration.detection.subscriberPrefixes.map(\.description).joined(separator: " "))"])
+        }
+        logger.info("findings: http://\(configuration.http)/api/v1/findings")
         try await app.runService()
         if let statsFile {
             let stats = StatsFile(total: services.statistics.total, perExporter: services.statistics.perExporter)

@@ -85,6 +85,9 @@ struct Simulate: AsyncParsableCommand {
     @Flag(help: "Run as fast as possible (the default when only writing a pcap).")
     var fast = false
 
+    @Option(help: ArgumentHelp("Seconds of traffic per export (the routers' active timeout), 1–60.", valueName: "seconds"))
+    var exportInterval: Int = 10
+
     @OptionGroup(title: "Identity data (RADIUS, Kea leases, CGNAT logs)")
     var identity: IdentityOptions
 
@@ -92,6 +95,7 @@ struct Simulate: AsyncParsableCommand {
         guard to != nil || pcap != nil || labels != nil || identity.anyOutput else { throw ValidationError("give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)") }
         guard SimulatedDuration.milliseconds(parsing: duration) != nil else { throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d") }
         if let speed, speed <= 0 { throw ValidationError("--speed must be more than 0") }
+        guard (1...60).contains(exportInterval) else { throw ValidationError("--export-interval must be 1 to 60 seconds") }
         if fast && speed != nil { throw ValidationError("--fast and --speed exclude each other") }
         guard sampling >= 1 else { throw ValidationError("--sampling must be at least 1") }
     }
@@ -102,6 +106,7 @@ struct Simulate: AsyncParsableCommand {
         c.exportProtocol = exportProtocol == .v9 ? .netflowV9 : .ipfix
         c.samplingInterval = sampling
         c.exporters = exporters
+        c.windowMilliseconds = Int64(exportInterval) * 1000
         var simulation: Simulation
         do { simulation = try Simulation(configuration: c) } catch { throw ValidationError("\(error)") }
 

@@ -1,4 +1,5 @@
 import Collector
+import Detection
 import FlowCodec
 import Foundation
 import Logging
@@ -165,6 +166,43 @@ struct ConfigurationTests {
         }
     }
 
+    // MARK: detection
+
+    @Test("detection: prefixes, CGNAT pools, retention; bad values refused with their line")
+    func detectionSection() throws {
+        let c = try MamoriConfiguration.parse(yaml: """
+            detection:
+              subscriber_prefixes: [203.0.113.0/24, "2001:db8:1::/48"]
+              cgnat_pools:
+                - prefix: 203.0.113.0/28
+                  ports_per_block: 2016
+              retention_days: 7
+            """)
+        #expect(c.detection.subscriberPrefixes.map(\.description) == ["203.0.113.0/24", "2001:db8:1::/48"])
+        #expect(c.detection.cgnatPools.map(\.portsPerBlock) == [2016])
+        #expect(c.detection.cgnatPools.first?.firstPort == 1024)
+        #expect(c.detection.retentionDays == 7)
+        #expect(!c.detection.usesDemoNetwork)
+        #expect(MamoriConfiguration().detection.usesDemoNetwork)
+        // Setting the subscriber space without pools means: no pools (not the demo's).
+        #expect(try MamoriConfiguration.parse(yaml: "detection:\n  subscriber_prefixes: [10.0.0.0/8]\n").detection.cgnatPools.isEmpty)
+        for (yaml, line, words) in [
+            ("detection:\n  subscriber_prefixes: [10.0.0.0/33]\n", 2, "is not a prefix"),
+            ("detection:\n  subscriber_prefixes: []\n", 2, "at least one"),
+            ("detection:\n  retention_days: 0\n", 2, "between 1 and 3650"),
+            ("detection:\n  cgnat_pools:\n    - prefix: 2001:db8::/32\n      ports_per_block: 64\n", 3, "not an IPv4 prefix"),
+            ("detection:\n  sensitivity: high\n", 2, "unknown key 'sensitivity'"),
+        ] {
+            do {
+                _ = try MamoriConfiguration.parse(yaml: yaml)
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect(error.line == line, "\(yaml): \(error)")
+                #expect(error.reason.contains(words), "\(error.reason)")
+            }
+        }
+    }
+
     // MARK: the example file
 
     static let examplePath: String = {
@@ -189,6 +227,7 @@ struct ConfigurationTests {
             "data_directory", "log_level", "http", "listen", "collector", "receive_buffer_bytes", "max_datagram_bytes",
             "datagrams_per_read", "queue_capacity", "template_timeout_seconds", "template_persist_interval_seconds",
             "max_templates_per_exporter", "error_log_interval_seconds", "exporters", "address", "sampling_interval", "name",
+            "detection", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port", "ports_per_block", "retention_days",
         ]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         for key in keys {
@@ -196,7 +235,7 @@ struct ConfigurationTests {
             #expect(index != nil, "\(key) is not in the example")
         }
         // Each scalar key is preceded by a "# default:" comment.
-        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name"].contains($0) }
+        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name", "detection", "prefix", "first_port", "ports_per_block"].contains($0) }
         for key in scalarKeys {
             guard let index = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(key):") }) else { continue }
             #expect(index > 0 && lines[index - 1].contains("# default:"), "\(key) has no '# default:' line above it")
