@@ -51,9 +51,11 @@ public final class DetectionService: FlowSink, Service {
             var nextSweep: Int64 = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                let now = Self.milliseconds()
                 await self.evaluate()
-                if now >= nextSweep {
+                // Retention runs on the same clock as the findings (the traffic's): a replayed or
+                // simulated past day is not deleted the moment it is found.
+                let now = self.analyzer.withLockedValue { $0.clock }
+                if now != .min && now >= nextSweep {
                     nextSweep = now + 3_600_000
                     await self.sweep(now: now)
                 }
@@ -82,7 +84,7 @@ public final class DetectionService: FlowSink, Service {
         }
     }
 
-    /// Deletes findings older than the retention.
+    /// Deletes findings last seen more than the retention before `now`.
     public func sweep(now: Int64) async {
         do {
             let removed = try await store.deleteFindings(lastSeenBefore: now - retentionMilliseconds)
