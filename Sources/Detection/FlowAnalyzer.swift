@@ -119,7 +119,11 @@ public struct FlowAnalyzer: Sendable {
     }
 
     private mutating func inbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
-        recordInboundVolume(r, victim: host.address.isIPv6 ? host.address : host.address)
+        // Volumetric attacks are UDP (reflection), ICMP or SYN floods: established TCP (ACK set)
+        // is a download, however fast, and does not count towards the flood rate.
+        if !(r.ipProtocol == 6 && r.tcpFlags & 0x10 != 0) {
+            recordInboundVolume(r, victim: host.address)
+        }
         // An external server answering (its port is the lower, or well-known): a contact seen from
         // the response side — what survives when sampling drops the request.
         guard remotePort < localPort || remotePort < 1024 else { return }
