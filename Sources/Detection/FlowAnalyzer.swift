@@ -146,6 +146,7 @@ public struct FlowAnalyzer: Sendable {
                 nextBeaconEvaluation = now + configuration.beacon.evaluationInterval
                 evaluateBeacons(into: &changed)
                 forgetQuietVictims()
+                forgetOldFindings()
             }
             evaluateIndicators(into: &changed)
             evaluateDevices(into: &changed)
@@ -168,6 +169,22 @@ public struct FlowAnalyzer: Sendable {
         statistics.trackedPairs = pairs.count
         statistics.trackedEndpoints = endpoints.count
         return report(changed)
+    }
+
+    /// How long a finding (and the per-host evidence behind infected devices) stays in the
+    /// analyzer after its last activity; the store keeps it for the configured retention.
+    static let memoryHorizon: Int64 = 24 * 3_600_000
+
+    /// Bounds memory over days of running: findings, device evidence and C&C endpoints quiet for
+    /// a day are dropped from the analyzer (not from the store).
+    mutating func forgetOldFindings() {
+        let cutoff = now - Self.memoryHorizon
+        for (id, f) in findings where f.lastSeen < cutoff && f.updatedAt < cutoff {
+            findings[id] = nil
+            lastReported[id] = nil
+        }
+        for (host, d) in devices where d.lastSeen < cutoff { devices[host] = nil }
+        for (endpoint, id) in commandAndControl where findings[id] == nil { commandAndControl[endpoint] = nil }
     }
 
     struct ReportMark: Sendable {

@@ -138,6 +138,21 @@ import Testing
         #expect(device?.family == "testfamily")
     }
 
+    @Test func quietFindingsLeaveTheAnalyzerAfterADay() {
+        var c = DetectionConfiguration(network: Self.layout, pseudonymKey: [7])
+        c.indicators = EndpointList.parse("192.0.2.99 testfamily").0
+        var analyzer = FlowAnalyzer(configuration: c)
+        for k in 0..<3 {
+            analyzer.ingest(flow("198.18.0.5", 1100, "192.0.2.99", 8080, packets: 5, bytes: 500, start: Int64(k) * 120_000), receivedAt: Int64(k) * 120_000 + 100)
+        }
+        #expect(analyzer.evaluate(now: 400_000).contains { $0.kind == .infectedDevice })
+        // A quiet day and a half later (the indicator contacts aged out after 3 h), memory is freed.
+        _ = analyzer.evaluate(now: 4 * 3_600_000)
+        _ = analyzer.evaluate(now: 30 * 3_600_000)
+        _ = analyzer.evaluate(now: 56 * 3_600_000)
+        #expect(analyzer.currentFindings.isEmpty, "\(analyzer.currentFindings.map(\.summary))")
+    }
+
     @Test func allowlistedEndpointIsNeverReported() {
         var c = DetectionConfiguration(network: Self.layout, pseudonymKey: [7])
         c.allowlist = EndpointList.parse("240.5.0.1:8883/tcp camera cloud").0
