@@ -55,13 +55,15 @@ extension FlowAnalyzer {
         // so that enough distinct destinations can be observed.
         let window = configuration.scan.window * Int64(min(6, max(1, r.samplingInterval / 100)))
         let t = r.startMilliseconds
-        var s = scans[host] ?? ScanState(windowStart: t - floorMod(t, window), window: window, lastSeen: t)
-        s.destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(mix64(target.high ^ mix64(target.low)))
-        s.observed[port, default: 0] += 1
-        s.samplingInterval = max(s.samplingInterval, r.samplingInterval)
-        s.lastSeen = max(s.lastSeen, t)
-        if s.samples.count < configuration.evidenceFlows { s.samples.append(r) }
-        scans[host] = s
+        let i = scans.index(forKey: host) ?? {
+            scans[host] = ScanState(windowStart: t - floorMod(t, window), window: window, lastSeen: t)
+            return scans.index(forKey: host)!
+        }()
+        scans.values[i].destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(mix64(target.high ^ mix64(target.low)))
+        scans.values[i].observed[port, default: 0] += 1
+        scans.values[i].samplingInterval = max(scans.values[i].samplingInterval, r.samplingInterval)
+        scans.values[i].lastSeen = max(scans.values[i].lastSeen, t)
+        if scans.values[i].samples.count < configuration.evidenceFlows { scans.values[i].samples.append(r) }
     }
 
     mutating func evaluateScans(into changed: inout [String], closeAll: Bool = false) {
@@ -108,19 +110,21 @@ extension FlowAnalyzer {
 
     mutating func recordAttackTraffic(_ r: FlowRecord, host: InternalHost, target: IPAddress) {
         let index = floorDivideMs(r.startMilliseconds, configuration.outboundAttack.bucket)
-        var b = targets[target] ?? TargetBucket(index: index)
-        if index > b.index {
+        if let current = targets[target], index > current.index {
             // A new bucket: judge the finished one first.
             var changed: [String] = []
-            judgeAttack(target: target, bucket: b, into: &changed)
+            judgeAttack(target: target, bucket: current, into: &changed)
             pendingAttackChanges += changed
-            b = TargetBucket(index: index)
+            targets[target] = nil
         }
-        b.packets += Double(r.packets)
-        b.bytes += Double(r.bytes)
-        b.perHost[host, default: 0] += Double(r.packets)
-        if b.samples.count < configuration.evidenceFlows { b.samples.append(r) }
-        targets[target] = b
+        let i = targets.index(forKey: target) ?? {
+            targets[target] = TargetBucket(index: index)
+            return targets.index(forKey: target)!
+        }()
+        targets.values[i].packets += Double(r.packets)
+        targets.values[i].bytes += Double(r.bytes)
+        targets.values[i].perHost[host, default: 0] += Double(r.packets)
+        if targets.values[i].samples.count < configuration.evidenceFlows { targets.values[i].samples.append(r) }
     }
 
     mutating func evaluateOutboundAttacks(final: Bool, into changed: inout [String]) {

@@ -99,8 +99,10 @@ struct EndpointState: Sendable {
     var firstSeen: Int64
     var lastSeen: Int64
     var records = 0
-    /// Set at each evaluation: whether the endpoint is popular (then no new pairs are followed).
+    /// Set at each evaluation: whether the endpoint is popular (then no new pairs are followed),
+    /// and its distinct users then.
     var popular = false
+    var userCount = 0
 }
 
 struct IndicatorContact: Sendable {
@@ -114,33 +116,41 @@ struct IndicatorContact: Sendable {
 extension FlowAnalyzer {
     mutating func recordContact(_ r: FlowRecord, host: InternalHost, endpoint: Endpoint, outbound: Bool) {
         let t = r.startMilliseconds
-        if let entry = configuration.indicators.match(endpoint) {
+        if !configuration.indicators.isEmpty, let entry = configuration.indicators.match(endpoint) {
             let key = PairKey(host: host, endpoint: endpoint)
-            if var c = indicatorContacts[key] {
-                if t - c.lastSeen >= configuration.beacon.contactMergeGap || c.lastSeen - t >= configuration.beacon.contactMergeGap { c.contacts += 1 }
-                c.lastSeen = max(c.lastSeen, t)
-                c.firstSeen = min(c.firstSeen, t)
-                indicatorContacts[key] = c
+            if let i = indicatorContacts.index(forKey: key) {
+                let gap = configuration.beacon.contactMergeGap
+                indicatorContacts.values[i].contacts += abs(t - indicatorContacts.values[i].lastSeen) >= gap ? 1 : 0
+                indicatorContacts.values[i].lastSeen = max(indicatorContacts.values[i].lastSeen, t)
+                indicatorContacts.values[i].firstSeen = min(indicatorContacts.values[i].firstSeen, t)
             } else {
                 indicatorContacts[key] = IndicatorContact(contacts: 1, firstSeen: t, lastSeen: t, note: entry.note, sample: r)
             }
         }
 
-        var e = endpoints[endpoint] ?? EndpointState(firstSeen: t, lastSeen: t)
-        e.users.insert(host.stableHash)
-        e.records += 1
-        e.lastSeen = max(e.lastSeen, t)
-        let popular = e.popular
-        endpoints[endpoint] = e
+        // State is updated in place (through the dictionaries' value storage): taking a copy out
+        // and writing it back would copy its arrays on every record.
+        let popular: Bool
+        if let i = endpoints.index(forKey: endpoint) {
+            endpoints.values[i].users.insert(host.stableHash)
+            endpoints.values[i].records += 1
+            if t > endpoints.values[i].lastSeen { endpoints.values[i].lastSeen = t }
+            popular = endpoints.values[i].popular
+        } else {
+            var e = EndpointState(firstSeen: t, lastSeen: t)
+            e.users.insert(host.stableHash)
+            e.records = 1
+            endpoints[endpoint] = e
+            popular = false
+        }
 
         let localPort = outbound ? r.sourcePort : r.destinationPort
         let bytes = outbound && r.bytes <= configuration.beacon.maximumContactBytes ? Double(r.bytes) : nil
         let eligible = !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes)
         let key = PairKey(host: host, endpoint: endpoint)
-        if var p = pairs[key] {
-            p.observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
-            if p.sample == nil && outbound { p.sample = r }
-            pairs[key] = p
+        if let i = pairs.index(forKey: key) {
+            pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
+            if outbound && pairs.values[i].sample == nil { pairs.values[i].sample = r }
         } else if eligible {
             var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, connections: [(localPort, r.endMilliseconds)])
             p.addContact(t)
@@ -156,10 +166,9 @@ extension FlowAnalyzer {
         // addresses are ordinary browsing.
         guard eligible, endpoint.port >= 1024 else { return }
         let seriesKey = SeriesKey(host: host, port: endpoint.port, ipProtocol: endpoint.ipProtocol)
-        if var s = series[seriesKey] {
-            s.contacts.observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
-            s.noteAddress(endpoint.address)
-            series[seriesKey] = s
+        if let i = series.index(forKey: seriesKey) {
+            series.values[i].contacts.observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
+            series.values[i].noteAddress(endpoint.address)
         } else {
             var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, connections: [(localPort, r.endMilliseconds)])
             p.addContact(t)
@@ -175,24 +184,23 @@ extension FlowAnalyzer {
 
     mutating func evaluateBeacons(into changed: inout [String]) {
         let b = configuration.beacon
-        // Popularity of every endpoint; idle endpoints are forgotten.
-        var limits: [Endpoint: (users: Int, limit: Double)] = [:]
+        // Popularity of every endpoint; idle endpoints are forgotten. Walked by index and
+        // updated in place: iterating a copy while writing would copy the whole table.
         let limitV4 = popularityLimit(.v4(0))
         let limitV6 = popularityLimit(.v6(high: 1, low: 0))
-        for (endpoint, var e) in endpoints {
-            if now - e.lastSeen > b.idleTimeout {
-                endpoints[endpoint] = nil
-                continue
+        var idleEndpoints: [Endpoint] = []
+        var e = endpoints.startIndex
+        while e != endpoints.endIndex {
+            if now - endpoints.values[e].lastSeen > b.idleTimeout {
+                idleEndpoints.append(endpoints.keys[e])
+            } else {
+                let users = endpoints.values[e].users.count
+                endpoints.values[e].userCount = users
+                endpoints.values[e].popular = Double(users) >= (endpoints.keys[e].address.isIPv6 ? limitV6 : limitV4)
             }
-            let users = e.users.count
-            let limit = endpoint.address.isIPv6 ? limitV6 : limitV4
-            let popular = Double(users) >= limit
-            if popular != e.popular {
-                e.popular = popular
-                endpoints[endpoint] = e
-            }
-            limits[endpoint] = (users, limit)
+            endpoints.formIndex(after: &e)
         }
+        for key in idleEndpoints { endpoints[key] = nil }
 
         // Score every pair with enough contacts; gather each endpoint's beaconing cohort and the
         // hosts that contacted it repeatedly.
@@ -208,45 +216,47 @@ extension FlowAnalyzer {
         }
         var candidates: [Endpoint: Candidate] = [:]
         var idle: [PairKey] = []
-        var rescored: [(PairKey, BeaconScore?)] = []
-        for (key, p) in pairs {
-            if now - p.lastContact > b.idleTimeout {
-                idle.append(key)
+        var i = pairs.startIndex
+        while i != pairs.endIndex {
+            defer { pairs.formIndex(after: &i) }
+            if now - pairs.values[i].lastContact > b.idleTimeout {
+                idle.append(pairs.keys[i])
                 continue
             }
-            guard p.contacts >= b.minimumContacts else { continue }
-            var pairScore = p.score
-            if p.scoredContacts != p.contacts {
-                pairScore = BeaconScore(times: p.times.sorted(), bytes: p.bytes)
-                rescored.append((key, pairScore))
+            guard pairs.values[i].contacts >= b.minimumContacts else { continue }
+            if pairs.values[i].scoredContacts != pairs.values[i].contacts {
+                // Rescored in place (no structural change to the table while walking it).
+                pairs.values[i].score = BeaconScore(times: pairs.values[i].times.sorted(), bytes: pairs.values[i].bytes)
+                pairs.values[i].scoredContacts = pairs.values[i].contacts
             }
-            guard let score = pairScore, score.combined >= b.pairScore else { continue }
+            guard let score = pairs.values[i].score, score.combined >= b.pairScore else { continue }
+            let key = pairs.keys[i]
             var c = candidates[key.endpoint] ?? Candidate()
             c.cohort.append((key.host, score))
-            if p.newConnections * 2 >= p.contacts { c.reconnecting += 1 }
-            c.firstSeen = min(c.firstSeen, p.firstSeen)
-            c.lastSeen = max(c.lastSeen, p.lastContact)
-            if c.sample == nil { c.sample = p.sample }
+            if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { c.reconnecting += 1 }
+            c.firstSeen = min(c.firstSeen, pairs.values[i].firstSeen)
+            c.lastSeen = max(c.lastSeen, pairs.values[i].lastContact)
+            if c.sample == nil { c.sample = pairs.values[i].sample }
             candidates[key.endpoint] = c
         }
         for key in idle { pairs[key] = nil }
         // Peer-to-peer series: one host's periodic contacts with many peers on one high port.
         var idleSeries: [SeriesKey] = []
-        var rescoredSeries: [(SeriesKey, BeaconScore?)] = []
-        for (key, s) in series {
-            let p = s.contacts
-            if now - p.lastContact > b.idleTimeout {
-                idleSeries.append(key)
+        var j = series.startIndex
+        while j != series.endIndex {
+            defer { series.formIndex(after: &j) }
+            if now - series.values[j].contacts.lastContact > b.idleTimeout {
+                idleSeries.append(series.keys[j])
                 continue
             }
-            guard p.contacts >= b.minimumContacts, s.recent.count >= 3 else { continue }
-            var seriesScore = p.score
-            if p.scoredContacts != p.contacts {
-                seriesScore = BeaconScore(times: p.times.sorted(), bytes: p.bytes)
-                rescoredSeries.append((key, seriesScore))
+            guard series.values[j].contacts.contacts >= b.minimumContacts, series.values[j].recent.count >= 3 else { continue }
+            if series.values[j].contacts.scoredContacts != series.values[j].contacts.contacts {
+                series.values[j].contacts.score = BeaconScore(times: series.values[j].contacts.times.sorted(), bytes: series.values[j].contacts.bytes)
+                series.values[j].contacts.scoredContacts = series.values[j].contacts.contacts
             }
-            guard let score = seriesScore, score.combined >= b.pairScore else { continue }
-            for address in s.recent {
+            guard let score = series.values[j].contacts.score, score.combined >= b.pairScore else { continue }
+            let key = series.keys[j]
+            for address in series.values[j].recent {
                 let endpoint = Endpoint(address: address, port: key.port, ipProtocol: key.ipProtocol)
                 guard let e = endpoints[endpoint] else { continue }
                 var c = candidates[endpoint] ?? Candidate()
@@ -259,18 +269,8 @@ extension FlowAnalyzer {
             }
         }
         for key in idleSeries { series[key] = nil }
-        for (key, score) in rescoredSeries {
-            guard var s = series[key] else { continue }
-            s.contacts.score = score
-            s.contacts.scoredContacts = s.contacts.contacts
-            series[key] = s
-        }
-        for (key, score) in rescored {
-            guard var p = pairs[key] else { continue }
-            p.score = score
-            p.scoredContacts = p.contacts
-            pairs[key] = p
-        }
+
+
         if pairs.count > configuration.maximumPairs { evictPairs() }
 
         for (endpoint, c) in candidates where c.cohort.count >= b.minimumCohort {
@@ -282,7 +282,8 @@ extension FlowAnalyzer {
             // C&C evidence on its own; nor is one host's peer series. Shared infrastructure
             // (two or more hosts) or repeated new connections is.
             guard c.cohort.count >= 2 || (c.reconnecting >= 1 && c.peerSeries == 0) else { continue }
-            let (users, limit) = limits[endpoint] ?? (c.cohort.count, popularityLimit(endpoint.address))
+            let users = max(endpoints[endpoint]?.userCount ?? 0, c.cohort.count)
+            let limit = endpoint.address.isIPv6 ? limitV6 : limitV4
             let cohortShare = min(1, Double(c.cohort.count) / Double(max(users, c.cohort.count)))
             let bots = c.cohort.filter { devices[$0.host]?.hasBotBehaviour == true }.count
             let botShare = Double(bots) / Double(c.cohort.count)
