@@ -231,13 +231,15 @@ extension FlowAnalyzer {
             }
             guard let score = pairs.values[i].score, score.combined >= b.pairScore else { continue }
             let key = pairs.keys[i]
-            var c = candidates[key.endpoint] ?? Candidate()
-            c.cohort.append((key.host, score))
-            if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { c.reconnecting += 1 }
-            c.firstSeen = min(c.firstSeen, pairs.values[i].firstSeen)
-            c.lastSeen = max(c.lastSeen, pairs.values[i].lastContact)
-            if c.sample == nil { c.sample = pairs.values[i].sample }
-            candidates[key.endpoint] = c
+            let ci = candidates.index(forKey: key.endpoint) ?? {
+                candidates[key.endpoint] = Candidate()
+                return candidates.index(forKey: key.endpoint)!
+            }()
+            candidates.values[ci].cohort.append((key.host, score))
+            if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { candidates.values[ci].reconnecting += 1 }
+            candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs.values[i].firstSeen)
+            candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs.values[i].lastContact)
+            if candidates.values[ci].sample == nil { candidates.values[ci].sample = pairs.values[i].sample }
         }
         for key in idle { pairs[key] = nil }
         // Peer-to-peer series: one host's periodic contacts with many peers on one high port.
