@@ -172,7 +172,7 @@ public struct NetworkLayout: Sendable, Hashable {
 }
 
 /// SplitMix64's finaliser: a fast, well-distributed 64-bit mix.
-@inlinable func mix64(_ x: UInt64) -> UInt64 {
+@inlinable @usableFromInline func mix64(_ x: UInt64) -> UInt64 {
     var z = x &+ 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB

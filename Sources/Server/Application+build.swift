@@ -99,7 +99,9 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),
         logger: logger
     )
-    app.addServices(collector, detection)
+    // Shut down in reverse order: the collector drains its queue into the detectors first, then
+    // the detection service analyses what is left and stores the last findings.
+    app.addServices(detection, collector)
     return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection))
 }
 

@@ -21,9 +21,23 @@ public final class DetectionService: FlowSink, Service {
     private let announced = NIOLockedValueBox(Set<String>())
     private let reported: [FindingKind: Counter]
     private let storeErrors: Counter
+    /// Records handed over by the collector, waiting for the detectors, and the shedder that
+    /// keeps this backlog bounded.
+    private let pending: NIOLockedValueBox<(records: [FlowRecord], shedder: LoadShedder)>
+    private let shedRecords: Counter
+    private let sheddingInterval: Gauge
+    private let backlogGauge: Gauge
 
-    public init(configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory) {
+    /// - Parameter backlogCapacity: records waiting for analysis beyond which address pairs are
+    ///   shed (see ``LoadShedder``).
+    public init(configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
+                backlogCapacity: Int = 500_000) {
         analyzer = NIOLockedValueBox(FlowAnalyzer(configuration: configuration))
+        pending = NIOLockedValueBox(([], LoadShedder(capacity: backlogCapacity)))
+        shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
+        sheddingInterval = Gauge(label: "mamori_detection_sampling_interval", factory: metricsFactory)
+        backlogGauge = Gauge(label: "mamori_detection_backlog_records", factory: metricsFactory)
+        sheddingInterval.record(1)
         self.store = store
         self.logger = logger
         retentionMilliseconds = Int64(retentionDays) * 86_400_000
@@ -39,18 +53,58 @@ public final class DetectionService: FlowSink, Service {
     /// retention follow the traffic — also when a simulator replays a past day at 100× speed.
     /// A record stamped more than ten minutes ahead of this machine's clock (a router with a
     /// wrong clock) is taken as received now, so it cannot age everything else out.
+    ///
+    /// The collector only appends to a bounded backlog here; ``analyzePending()`` (run by the
+    /// service) feeds the detectors. If they fall behind, whole address pairs are shed and the
+    /// rest scaled (``LoadShedder``): counted in `mamori_detection_shed_records_total`, the
+    /// current 1-in-N in `mamori_detection_sampling_interval`, and logged when N changes.
     public func consume(_ batch: FlowBatch) async {
-        let limit = Self.milliseconds() + 600_000
-        analyzer.withLockedValue { a in
-            for r in batch.records { a.ingest(r, receivedAt: min(r.endMilliseconds, limit)) }
+        let (shed, interval, changed, backlog) = pending.withLockedValue { p -> (Int, UInt32, Bool, Int) in
+            let before = p.shedder.interval
+            p.shedder.adjust(backlog: p.records.count)
+            var shed = 0
+            for var r in batch.records {
+                if p.shedder.admit(&r) { p.records.append(r) } else { shed += 1 }
+            }
+            return (shed, p.shedder.interval, p.shedder.interval != before, p.records.count)
+        }
+        backlogGauge.record(Double(backlog))
+        if shed > 0 { shedRecords.increment(by: Int64(shed)) }
+        if changed {
+            sheddingInterval.record(Double(interval))
+            logger.warning("detection backlog: analysing 1 in \(interval) address pairs", metadata: ["interval": "\(interval)"])
         }
     }
+
+    /// Feeds every waiting record to the detectors; returns how many.
+    @discardableResult
+    public func analyzePending() -> Int {
+        let records = pending.withLockedValue { p -> [FlowRecord] in
+            let taken = p.records
+            p.records = []
+            p.records.reserveCapacity(min(taken.count, 65_536))
+            return taken
+        }
+        backlogGauge.record(0)
+        guard !records.isEmpty else { return 0 }
+        let limit = Self.milliseconds() + 600_000
+        analyzer.withLockedValue { a in
+            for r in records { a.ingest(r, receivedAt: min(r.endMilliseconds, limit)) }
+        }
+        return records.count
+    }
+
+    /// The current 1-in-N of the load shedder (1 when everything is analysed).
+    public var sheddingRatio: UInt32 { pending.withLockedValue { $0.shedder.interval } }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             var nextSweep: Int64 = 0
+            var nextEvaluation = ContinuousClock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                if self.analyzePending() == 0 { try? await Task.sleep(for: .milliseconds(10)) }
+                guard ContinuousClock.now >= nextEvaluation else { continue }
+                nextEvaluation = ContinuousClock.now + .seconds(1)
                 await self.evaluate()
                 // Retention runs on the same clock as the findings (the traffic's): a replayed or
                 // simulated past day is not deleted the moment it is found.
@@ -61,6 +115,7 @@ public final class DetectionService: FlowSink, Service {
                 }
             }
         }
+        analyzePending()
         await evaluate()
     }
 

@@ -1,4 +1,6 @@
+import Collector
 import Detection
+import MetricsTestKit
 import FlowCodec
 import Foundation
 import Hummingbird
@@ -102,5 +104,41 @@ struct FindingsAPITests {
         #expect(try await store.count() == 1)
         #expect(try await store.finding(id: Self.scan.id) == nil)
         #expect(try await store.finding(id: Self.device.id) != nil)
+    }
+}
+
+/// The detection service behind `mamori serve`: a bounded backlog that sheds whole address pairs,
+/// counted, instead of falling behind silently.
+@Suite struct DetectionServiceTests {
+    @Test("a backlog past capacity sheds address pairs, counts them, and analysis continues")
+    func backlogIsShedAndCounted() async throws {
+        let metrics = TestMetrics()
+        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("198.18.0.0/15")!])
+        let service = DetectionService(
+            configuration: DetectionConfiguration(network: layout, pseudonymKey: [1]), store: try SQLiteFindingStore(path: ":memory:"),
+            retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: metrics, backlogCapacity: 1_000)
+        func batch(_ n: Int, offset: Int) -> FlowBatch {
+            FlowBatch(records: (0..<n).map { i in
+                FlowRecord(sourceAddress: .v4(0xC612_0000 + UInt32((i + offset) % 500)), destinationAddress: .v4(0xF000_0000 + UInt32(i % 77)),
+                           sourcePort: 40_000, destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B, bytes: 500, packets: 5,
+                           startMilliseconds: 1_000_000 + Int64(i), endMilliseconds: 1_000_100 + Int64(i))
+            })
+        }
+        // Nobody analyses: the backlog grows past capacity and shedding deepens.
+        for k in 0..<6 { await service.consume(batch(800, offset: k * 800)) }
+        #expect(service.sheddingRatio > 1)
+        let shed = metrics.counterTotal("mamori_detection_shed_records_total")
+        #expect(shed > 0)
+        let analysed = service.analyzePending()
+        #expect(Int64(analysed) + shed == 6 * 800, "every record is either analysed or counted as shed")
+        // Drained: the next batches bring the interval back down.
+        var more = 0
+        for _ in 0..<12 {
+            await service.consume(batch(10, offset: 0))
+            more += service.analyzePending()
+        }
+        #expect(service.sheddingRatio == 1)
+        #expect(service.statistics.records == analysed + more)
+        #expect(Int64(analysed + more) + metrics.counterTotal("mamori_detection_shed_records_total") == 6 * 800 + 120)
     }
 }

@@ -166,6 +166,37 @@ import Testing
         #expect(analyzer.statistics.suppressedAllowlisted > 0)
     }
 
+    @Test func loadShedderKeepsWholePairsScaledAndRecovers() {
+        var shedder = LoadShedder(capacity: 100)
+        shedder.adjust(backlog: 50)
+        #expect(shedder.interval == 1)
+        shedder.adjust(backlog: 101)
+        shedder.adjust(backlog: 500)
+        #expect(shedder.interval == 4)
+        var kept = 0
+        var keptPairs = Set<String>()
+        var shedPairs = Set<String>()
+        for i in 0..<4_000 {
+            let a = "198.18.\(i % 20).1", b = "240.0.\(i % 50).1"
+            var r = flow(a, 1100, b, 443, packets: 10, bytes: 1_000, start: Int64(i))
+            var back = flow(b, 443, a, 1100, packets: 10, bytes: 1_000, start: Int64(i))
+            let forward = shedder.admit(&r)
+            #expect(forward == shedder.admit(&back), "both directions of a conversation share one fate")
+            if forward {
+                kept += 1
+                keptPairs.insert(a + b)
+                #expect(r.packets == 40 && r.bytes == 4_000 && r.samplingInterval == 4)
+            } else {
+                shedPairs.insert(a + b)
+            }
+        }
+        #expect(keptPairs.isDisjoint(with: shedPairs), "a pair is kept or shed as a whole")
+        #expect((600...1_400).contains(kept), "kept \(kept) of 4000 at 1 in 4")
+        shedder.adjust(backlog: 5)
+        shedder.adjust(backlog: 5)
+        #expect(shedder.interval == 1)
+    }
+
     @Test func findingIdsAreStable() {
         let s = FindingSubject.endpoint(Endpoint(address: IPAddress("192.0.2.23")!, port: 23, ipProtocol: 6))
         #expect(Finding.id(kind: .commandAndControl, subject: s) == Finding.id(kind: .commandAndControl, subject: s))
