@@ -30,6 +30,48 @@ import Testing
         #expect(!a.accounting.isEmpty && !a.leases4.isEmpty && !a.leases6.isEmpty && !a.portBlocks.isEmpty)
     }
 
+    @Test("reconnects: Accounting-Stop, then a new session with the same addresses; CGNAT block released and allocated again")
+    func reconnectsStopAndStartAgain() throws {
+        var c = smallConfiguration(seed: 3)
+        c.durationMilliseconds = 3_600_000
+        let (sim, w) = try Self.wholeRun(c)
+        let plan = IdentityPlan(model: sim.model)
+        let reconnecting = sim.model.subscribers.compactMap { s in plan.reconnect(of: s).map { (s, $0) } }
+        #expect(reconnecting.count >= 3, "only \(reconnecting.count) reconnects in the run")
+        #expect(reconnecting.allSatisfy { $0.1.stop >= c.startMilliseconds && $0.1.restart < c.endMilliseconds && $0.1.restart > $0.1.stop })
+        for (s, r) in reconnecting {
+            let first = plan.identity(of: s)
+            let mine = w.accounting.filter { $0.record.userName == first.account }
+            let stops = mine.filter { $0.record.status == .stop }
+            #expect(stops.count == 1)
+            #expect(stops.first?.time == r.stop)
+            #expect(stops.first?.record.sessionID == first.sessionID)
+            #expect(stops.first?.record.terminateCause == r.terminateCause)
+            #expect(stops.first?.record.framedIPAddress == s.insideAddress)
+            #expect(stops.first?.record.sessionTime == UInt32((r.stop - first.sessionStart) / 1000))
+            let restarts = mine.filter { $0.record.status == .start && $0.record.sessionID == r.sessionID }
+            #expect(restarts.map(\.time) == [r.restart])
+            #expect(restarts.first?.record.framedIPAddress == s.insideAddress)
+            #expect(r.sessionID != first.sessionID)
+            // No Interim-Update of the old session after its Stop; the new one's follow its Start.
+            #expect(!mine.contains { $0.record.status == .interimUpdate && $0.record.sessionID == first.sessionID && $0.time > r.stop })
+            #expect(mine.filter { $0.record.status == .interimUpdate && $0.record.sessionID == r.sessionID }.allSatisfy { $0.time > r.restart })
+            if let block = s.portBlock {
+                let events = w.portBlocks.filter { $0.insideAddress == s.insideAddress }
+                #expect(events.map(\.kind) == [.allocate, .release, .allocate])
+                #expect(events.map(\.timeMilliseconds).dropFirst() == [r.stop, r.restart])
+                #expect(events.allSatisfy { $0.firstPort == block.first && $0.lastPort == block.last })
+            }
+        }
+        // Every Stop encodes and signs like any other accounting request.
+        for a in w.accounting where a.record.status == .stop {
+            let packet = try RADIUSPacket.accountingRequest(identifier: 1, attributes: a.record.attributes, secret: Array("s3cret".utf8))
+            let decoded = try RADIUSPacket.decode(try packet.encoded())
+            #expect(decoded.isValidAccountingRequest(secret: Array("s3cret".utf8)))
+            #expect(try AccountingRecord(packet: decoded).status == .stop)
+        }
+    }
+
     @Test func everyLineIsKnownToExactlyOneIdentitySystem() throws {
         let c = smallConfiguration()
         let (sim, w) = try Self.wholeRun(c)
