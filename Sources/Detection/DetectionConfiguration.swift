@@ -33,7 +33,7 @@ public struct DetectionConfiguration: Sendable, Hashable {
     /// Periodic contact with an external endpoint (RITA-style beacon scoring).
     public struct Beacon: Sendable, Hashable {
         /// Contacts (connections) a pair needs before it is scored.
-        public var minimumContacts = 6
+        public var minimumContacts = 5
         /// Records closer than this to the previous contact are the same contact (both directions
         /// of one exchange, or several records of one connection).
         public var contactMergeGap: Int64 = 1_000

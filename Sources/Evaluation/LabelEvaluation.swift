@@ -80,14 +80,22 @@ public struct LabelEvaluation: Sendable, Codable {
         }
         var infectedOnset: [String: Int64] = [:]
         var scannerOnset: [String: Int64] = [:]
+        // Bots active long enough for 8 contacts with their C&C, or that scan or attack: the ones
+        // flow analysis can be expected to see (a separate row; the full row above counts all).
+        var observable = Set<String>()
+        let attackers = Set(labels.attacks.flatMap { a in a.participants.compactMap { hostKey($0.publicAddress, $0.portBlock) } })
         for d in labels.infectedDevices where d.infectedAt < labels.end && (d.cleanedAt ?? .max) > labels.start {
             guard let k = hostKey(d.publicAddress, d.portBlock) else { continue }
             let onset = max(d.infectedAt, labels.start)
             infectedOnset[k] = min(infectedOnset[k] ?? .max, onset)
             if d.family == .miraiLike { scannerOnset[k] = min(scannerOnset[k] ?? .max, onset) }
+            let active = min(labels.end, d.cleanedAt ?? labels.end) - onset
+            if d.family == .miraiLike || attackers.contains(k) || active >= 8 * max(1, d.contactPeriod) { observable.insert(k) }
         }
         let devices = Dictionary(ofKind(.infectedDevice).map { ($0.subject.description, $0) }, uniquingKeysWith: { a, _ in a })
         result.append(Self.result(kind: "infected-device", truth: Set(infectedOnset.keys), reported: Set(devices.keys), precisionOver: Set(infectedOnset.keys),
+                                  detectedAt: { devices[$0]?.detectedAt }, onset: { infectedOnset[$0] ?? labels.start }))
+        result.append(Self.result(kind: "infected-device (observable)", truth: observable, reported: Set(devices.keys), precisionOver: Set(infectedOnset.keys),
                                   detectedAt: { devices[$0]?.detectedAt }, onset: { infectedOnset[$0] ?? labels.start }))
         let scanners = Dictionary(ofKind(.scanning).map { ($0.subject.description, $0) }, uniquingKeysWith: { a, _ in a })
         result.append(Self.result(kind: "scanning", truth: Set(scannerOnset.keys), reported: Set(scanners.keys), precisionOver: Set(infectedOnset.keys),
