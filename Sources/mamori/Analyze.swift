@@ -23,15 +23,39 @@ struct Analyze: AsyncParsableCommand {
             With --labels (a `mamori simulate --labels` file) the network comes from the labels and \
             precision, recall and time-to-detect per finding kind are printed (EVALUATION.md).
 
+            --format binetflow reads Argus bidirectional flow text as the Stratosphere CTU-13 \
+            datasets publish it (header StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,…, \
+            comma or tab separated; the default for .binetflow and .csv files). With \
+            --labels-from-file its Label column is the truth: internal hosts that sent "Botnet" flows \
+            are infected, and precision and recall of the infected-device findings per host are printed.
+
             Examples:
               mamori analyze export.pcap --subscriber-prefix 147.32.80.0/24 --json
               mamori simulate --pcap isp.pcap --labels isp.json --duration 2h && mamori analyze isp.pcap --labels isp.json
               mamori analyze export.pcap --subscriber-prefix 198.18.0.0/15 --cgnat 198.18.0.0/22:1024:1008 --indicators c2.txt
+              mamori analyze capture20110810.binetflow --subscriber-prefix 147.32.84.0/24 --labels-from-file
             """
     )
 
-    @Argument(help: "pcap files holding export datagrams, analysed in order as one stream.")
+    @Argument(help: "pcap files holding export datagrams (or binetflow files), analysed in order as one stream.")
     var files: [String]
+
+    /// What the input files hold.
+    enum InputFormat: String, ExpressibleByArgument, CaseIterable {
+        case pcap, binetflow
+    }
+
+    @Option(help: "Input format: pcap (export datagrams) or binetflow (Argus text, CTU-13). Default: binetflow for .binetflow/.csv/.tsv files, pcap otherwise.")
+    var format: InputFormat?
+
+    @Flag(help: "binetflow: score infected-device findings per host against the files' Label column.")
+    var labelsFromFile = false
+
+    @Option(help: ArgumentHelp("binetflow: offset of wall-clock StartTimes from UTC, seconds (CTU-13 is CET: 3600). Default 0 (UTC).", valueName: "seconds"))
+    var utcOffset: Int = 0
+
+    @Option(help: ArgumentHelp("binetflow: epoch seconds added to numeric StartTimes (for files with times relative to the capture start).", valueName: "seconds"))
+    var baseTime: Double = 0
 
     @Flag(help: "Print findings as JSON lines.")
     var json = false
@@ -54,7 +78,7 @@ struct Analyze: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Simulator labels: take the network from them and report precision and recall.", valueName: "file"))
     var labels: String?
 
-    @Option(help: ArgumentHelp("Write the evaluation as JSON to this file (with --labels).", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the evaluation as JSON to this file (with --labels or --labels-from-file).", valueName: "file"))
     var evaluationJSON: String?
 
     @Option(help: "Only print findings with at least this score.")
@@ -84,6 +108,78 @@ struct Analyze: AsyncParsableCommand {
             }
         }
         var c2Hosts: [String: Set<InternalHost>] = [:]
+        func observe(_ r: FlowRecord) {
+            guard !c2Endpoints.isEmpty else { return }
+            let e = Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol)
+            if let key = c2Endpoints[e], layout.subscriberPrefixes.contains(r.sourceAddress) {
+                c2Hosts[key, default: []].insert(layout.host(r.sourceAddress, port: r.sourcePort))
+            }
+        }
+        let wallStart = Date()
+        let textExtensions = [".binetflow", ".csv", ".tsv"]
+        let looksLikeText = files.allSatisfy { file in textExtensions.contains { file.lowercased().hasSuffix($0) } }
+        let inputFormat: InputFormat = format ?? (looksLikeText ? .binetflow : .pcap)
+        if labelsFromFile && inputFormat != .binetflow {
+            throw ValidationError("--labels-from-file needs binetflow input (--format binetflow): pcaps carry no labels")
+        }
+        var flowLabelEvaluation: FlowLabelEvaluation? = nil
+        var decodeSummaryText = ""
+        if inputFormat == .binetflow {
+            let records = try readBinetflow(&decodeSummaryText)
+            analyzer.replay(records, observe: observe)
+            if labelsFromFile {
+                let sources = records.lazy.compactMap { r in
+                    r.label.map { (address: r.originator, port: r.forward?.sourcePort ?? r.reverse?.destinationPort ?? 0, label: $0) }
+                }
+                flowLabelEvaluation = FlowLabelEvaluation(labelledSources: sources, layout: layout, findings: analyzer.currentFindings)
+            }
+        } else {
+            decodeSummaryText = try analyzePcaps(&analyzer, observe: observe, wallStart: wallStart)
+        }
+        try report(analyzer: analyzer, layout: layout, truth: truth, c2Hosts: c2Hosts, flowLabelEvaluation: flowLabelEvaluation,
+                   decodeSummary: decodeSummaryText, wallStart: wallStart)
+    }
+
+    /// Reads every binetflow file; bad lines are reported on standard error and skipped.
+    private func readBinetflow(_ summary: inout String) throws -> [BinetflowRecord] {
+        let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((baseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
+        var records: [BinetflowRecord] = []
+        var lines = 0, nonIP = 0, malformed = 0, unlabelled = 0
+        var estimatedPackets = false
+        for file in files {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+                throw ValidationError("cannot read \(file): \(error)")
+            }
+            let result: BinetflowParseResult
+            do { result = try BinetflowParser.parse(text, options: options) } catch {
+                throw ValidationError("\(file): \(error)")
+            }
+            if labelsFromFile && !result.hasLabels {
+                throw ValidationError("\(file) has no Label column: --labels-from-file needs one")
+            }
+            let malformedErrors = result.errors.filter { error in
+                if case .notAnIPFlow = error.reason { return false }
+                return true
+            }
+            for e in malformedErrors.prefix(20) {
+                FileHandle.standardError.write(Data("\(file): \(e) (line skipped)\n".utf8))
+            }
+            lines += result.lines
+            nonIP += result.nonIPLines
+            malformed += result.malformedLines
+            unlabelled += result.records.filter { $0.label == nil || $0.label!.isEmpty }.count
+            estimatedPackets = estimatedPackets || !result.hasSourcePackets
+            records += result.records
+        }
+        summary = "read \(lines) binetflow lines: \(records.count) records, \(nonIP) not IP flows (skipped), \(malformed) malformed"
+        if labelsFromFile { summary += ", \(unlabelled) without a label" }
+        if estimatedPackets { summary += "; no SrcPkts column: per-direction packets estimated from bytes" }
+        return records
+    }
+
+    /// Decodes the pcaps' export datagrams and feeds them to the analyzer on the capture's clock.
+    private func analyzePcaps(_ analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, wallStart: Date) throws -> String {
 
         var decoderConfiguration = FlowDecoder.Configuration()
         decoderConfiguration.templateTimeoutSeconds = 0
@@ -91,7 +187,6 @@ struct Analyze: AsyncParsableCommand {
         var summary = DecodeSummary()
         var records: [FlowRecord] = []
         var clock: Int64 = 0
-        let wallStart = Date()
         var lastProgress = wallStart
         for file in files {
             let pcap: PcapFile
@@ -105,12 +200,7 @@ struct Analyze: AsyncParsableCommand {
                 summary.add(report)
                 for r in records {
                     analyzer.ingest(r, receivedAt: time)
-                    if !c2Endpoints.isEmpty {
-                        let e = Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol)
-                        if let key = c2Endpoints[e], layout.subscriberPrefixes.contains(r.sourceAddress) {
-                            c2Hosts[key, default: []].insert(layout.host(r.sourceAddress, port: r.sourcePort))
-                        }
-                    }
+                    observe(r)
                 }
                 clock = max(clock, time)
                 _ = analyzer.evaluate(now: clock)
@@ -122,6 +212,14 @@ struct Analyze: AsyncParsableCommand {
             }
         }
         _ = analyzer.finish()
+        return summary.text(skippedFrames: 0, templates: decoder.templates.count)
+    }
+
+    /// Prints the findings (standard output), the summary and any evaluation (standard error).
+    private func report(
+        analyzer: FlowAnalyzer, layout: NetworkLayout, truth: Labels?, c2Hosts: [String: Set<InternalHost>],
+        flowLabelEvaluation: FlowLabelEvaluation?, decodeSummary: String, wallStart: Date
+    ) throws {
         let findings = analyzer.currentFindings.filter { $0.score >= minimumScore }
         var out = ""
         let encoder = JSONEncoder()
@@ -137,7 +235,7 @@ struct Analyze: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data(out.utf8))
         let s = analyzer.statistics
         let seconds = Date().timeIntervalSince(wallStart)
-        var tail = "\r" + summary.text(skippedFrames: 0, templates: decoder.templates.count) + "\n"
+        var tail = "\r" + decodeSummary + "\n"
         tail += "analysed \(s.records) records (\(s.outbound) outbound, \(s.inbound) inbound, \(s.notCrossing) not crossing the subscriber edge) in \(String(format: "%.1f", seconds)) s; "
         let perKind: [String] = FindingKind.allCases.map { k in
             let n = findings.filter { $0.kind == k }.count
@@ -156,6 +254,14 @@ struct Analyze: AsyncParsableCommand {
                 let e = JSONEncoder()
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try e.encode(evaluation).write(to: URL(fileURLWithPath: evaluationJSON))
+            }
+        }
+        if let flowLabelEvaluation {
+            FileHandle.standardError.write(Data((flowLabelEvaluation.table + "\n").utf8))
+            if let evaluationJSON {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try e.encode(flowLabelEvaluation).write(to: URL(fileURLWithPath: evaluationJSON))
             }
         }
     }

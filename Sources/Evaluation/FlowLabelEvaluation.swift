@@ -1,0 +1,87 @@
+import Detection
+import Foundation
+import FlowCodec
+import MamoriCore
+
+/// Infected-device findings scored per host against per-flow labels, as the CTU-13 datasets
+/// carry them in the `Label` column of their binetflow files.
+///
+/// Truth: the internal hosts (inside the subscriber prefixes) that are the source (`SrcAddr`) of
+/// at least one flow whose label contains "Botnet" (`flow=From-Botnet-V42-TCP-…`). Every other
+/// label — `Normal`, `Background`, none — is not botnet. Predicted: the hosts of the
+/// infected-device findings. A predicted host outside the truth is a false positive; those seen
+/// with a "Normal" label are listed apart, because CTU's "Background" flows are unknown rather
+/// than known clean.
+public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
+    /// Internal hosts that sent Botnet-labelled flows.
+    public var truth: [String]
+    /// Hosts of infected-device findings.
+    public var predicted: [String]
+    public var truePositives: [String]
+    public var falsePositives: [String]
+    /// The false positives that sent at least one flow labelled "Normal".
+    public var falsePositivesLabelledNormal: [String]
+    public var falseNegatives: [String]
+    /// TP / (TP + FP); nil when nothing was predicted.
+    public var precision: Double?
+    /// TP / (TP + FN); nil when the labels name no infected host.
+    public var recall: Double?
+    /// Flows read, and how many were labelled Botnet / Normal.
+    public var labelledFlows: Int
+    public var botnetFlows: Int
+    public var normalFlows: Int
+
+    /// Whether a label marks its source as infected (CTU-13: contains "Botnet", any case).
+    public static func isBotnet(_ label: String) -> Bool { label.range(of: "botnet", options: .caseInsensitive) != nil }
+
+    /// Whether a label marks a known clean flow (CTU-13: contains "Normal", any case).
+    public static func isNormal(_ label: String) -> Bool { !isBotnet(label) && label.range(of: "normal", options: .caseInsensitive) != nil }
+
+    /// - Parameters:
+    ///   - labelledSources: one (source address, source port, label) per labelled flow.
+    ///   - layout: the subscriber prefixes (and CGNAT pools) that say which sources are internal hosts.
+    ///   - findings: the analyzer's findings; only infected-device ones count.
+    public init(labelledSources: some Sequence<(address: IPAddress, port: UInt16, label: String)>, layout: NetworkLayout, findings: [Finding]) {
+        var infected = Set<String>()
+        var normal = Set<String>()
+        var labelled = 0
+        var botnet = 0
+        var normalCount = 0
+        for (address, port, label) in labelledSources {
+            labelled += 1
+            let isBot = Self.isBotnet(label)
+            if isBot { botnet += 1 } else if Self.isNormal(label) { normalCount += 1 }
+            guard layout.subscriberPrefixes.contains(address) else { continue }
+            let host = FindingSubject.host(layout.host(address, port: port)).description
+            if isBot { infected.insert(host) } else if Self.isNormal(label) { normal.insert(host) }
+        }
+        let predictedSet = Set(findings.filter { $0.kind == .infectedDevice }.map(\.subject.description))
+        truth = infected.sorted()
+        predicted = predictedSet.sorted()
+        truePositives = predictedSet.intersection(infected).sorted()
+        falsePositives = predictedSet.subtracting(infected).sorted()
+        falsePositivesLabelledNormal = predictedSet.subtracting(infected).intersection(normal).sorted()
+        falseNegatives = infected.subtracting(predictedSet).sorted()
+        precision = predictedSet.isEmpty ? nil : Double(truePositives.count) / Double(predictedSet.count)
+        recall = infected.isEmpty ? nil : Double(truePositives.count) / Double(infected.count)
+        labelledFlows = labelled
+        botnetFlows = botnet
+        normalFlows = normalCount
+    }
+
+    /// A few readable lines: counts, precision, recall and the host lists.
+    public var table: String {
+        func ratio(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "n/a" }
+        func list(_ hosts: [String]) -> String {
+            hosts.isEmpty ? "-" : hosts.prefix(20).joined(separator: " ") + (hosts.count > 20 ? " … (+\(hosts.count - 20))" : "")
+        }
+        return """
+            per-host evaluation against the Label column (\(labelledFlows) labelled flows: \(botnetFlows) Botnet, \(normalFlows) Normal)
+              infected hosts: truth \(truth.count), predicted \(predicted.count)  TP \(truePositives.count)  FP \(falsePositives.count) (\(falsePositivesLabelledNormal.count) with Normal flows)  FN \(falseNegatives.count)
+              precision \(ratio(precision))  recall \(ratio(recall))
+              TP: \(list(truePositives))
+              FP: \(list(falsePositives))
+              FN: \(list(falseNegatives))
+            """
+    }
+}
