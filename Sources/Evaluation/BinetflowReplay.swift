@@ -1,36 +1,123 @@
 import Detection
 import FlowCodec
 
+/// Feeds Argus records (from ``BinetflowParser``) to a ``FlowAnalyzer`` offline as they are
+/// read, the way `mamori analyze --format binetflow` does.
+///
+/// Records go to the analyzer in start-time order (read order breaks ties). Argus writes a
+/// record when a flow's status interval ends, so files are only roughly in start order: records
+/// wait in a buffer until one starting `reorderWindowMilliseconds` later has been read, which
+/// bounds memory to that window. A record arriving later than the window is still fed, after
+/// newer ones, and counted in ``lateRecords``. The analyzer's clock is each record's end time,
+/// never moving backwards; the detectors are evaluated whenever that clock has advanced by
+/// `evaluationIntervalMilliseconds` (a collector evaluates on a timer too).
+public struct BinetflowReplay: Sendable {
+    /// The analyzer being fed; its findings are final after ``finish()``.
+    public private(set) var analyzer: FlowAnalyzer
+    /// How far back in start time a record may arrive and still be fed in order.
+    public let reorderWindowMilliseconds: Int64
+    /// How often, in analyzer-clock ms, the detectors are evaluated.
+    public let evaluationIntervalMilliseconds: Int64
+    /// Records fed after one that started later (they arrived beyond the reorder window).
+    public private(set) var lateRecords = 0
+    /// Records fed so far.
+    public private(set) var recordsFed = 0
+
+    private var pending = StartOrderHeap()
+    private var newestStart = Int64.min
+    private var lastFedStart = Int64.min
+    private var clock = Int64.min
+    private var lastEvaluation = Int64.min
+    private var sequence = 0
+
+    public init(analyzer: FlowAnalyzer, reorderWindowMilliseconds: Int64 = 300_000, evaluationIntervalMilliseconds: Int64 = 1000) {
+        self.analyzer = analyzer
+        self.reorderWindowMilliseconds = reorderWindowMilliseconds
+        self.evaluationIntervalMilliseconds = evaluationIntervalMilliseconds
+    }
+
+    /// Takes one record; feeds every buffered record that started a reorder window before the newest.
+    /// `observe` sees every unidirectional flow fed.
+    public mutating func add(_ record: BinetflowRecord, observe: (FlowRecord) -> Void = { _ in }) {
+        let start = record.startMilliseconds
+        newestStart = max(newestStart, start)
+        pending.push(record, sequence: sequence)
+        sequence += 1
+        let horizon = newestStart == .min ? Int64.min : newestStart &- reorderWindowMilliseconds
+        while let first = pending.firstStart, first <= horizon, let next = pending.pop() {
+            feed(next, observe: observe)
+        }
+    }
+
+    /// Feeds what is still buffered, evaluates once more and lets the analyzer finish.
+    public mutating func finish(observe: (FlowRecord) -> Void = { _ in }) {
+        while let next = pending.pop() { feed(next, observe: observe) }
+        if clock != .min { _ = analyzer.evaluate(now: clock) }
+        _ = analyzer.finish()
+    }
+
+    private mutating func feed(_ record: BinetflowRecord, observe: (FlowRecord) -> Void) {
+        recordsFed += 1
+        if record.startMilliseconds < lastFedStart { lateRecords += 1 }
+        lastFedStart = max(lastFedStart, record.startMilliseconds)
+        for flow in record.flows {
+            clock = max(clock, flow.endMilliseconds)
+            analyzer.ingest(flow, receivedAt: clock)
+            observe(flow)
+        }
+        if clock != .min && (lastEvaluation == .min || clock - lastEvaluation >= evaluationIntervalMilliseconds) {
+            lastEvaluation = clock
+            _ = analyzer.evaluate(now: clock)
+        }
+    }
+}
+
 extension FlowAnalyzer {
-    /// Feeds Argus records (from ``BinetflowParser``) to the analyzer offline, the way
-    /// `mamori analyze --format binetflow` does.
-    ///
-    /// Records go in start-time order (file order breaks ties); the analyzer's clock is each
-    /// record's end time, never moving backwards, and the detectors are evaluated whenever that
-    /// clock has advanced by `evaluationInterval` ms (a collector evaluates on a timer too).
-    /// Ends with ``FlowAnalyzer/finish()``. `observe` sees every unidirectional flow fed.
-    public mutating func replay(
-        _ records: [BinetflowRecord], evaluationIntervalMilliseconds: Int64 = 1000,
-        observe: (FlowRecord) -> Void = { _ in }
-    ) {
-        let order = records.indices.sorted { a, b in
-            let (x, y) = (records[a].startMilliseconds, records[b].startMilliseconds)
-            return x != y ? x < y : a < b
+    /// Feeds all `records` in start-time order (file order breaks ties) through a
+    /// ``BinetflowReplay`` with an unbounded reorder window, then finishes.
+    public mutating func replay(_ records: [BinetflowRecord], evaluationIntervalMilliseconds: Int64 = 1000) {
+        var replay = BinetflowReplay(analyzer: self, reorderWindowMilliseconds: .max, evaluationIntervalMilliseconds: evaluationIntervalMilliseconds)
+        for r in records { replay.add(r) }
+        replay.finish()
+        self = replay.analyzer
+    }
+}
+
+/// A binary min-heap of records by (start time, arrival sequence).
+private struct StartOrderHeap: Sendable {
+    private var items: [(start: Int64, sequence: Int, record: BinetflowRecord)] = []
+
+    var firstStart: Int64? { items.first?.start }
+
+    mutating func push(_ record: BinetflowRecord, sequence: Int) {
+        items.append((record.startMilliseconds, sequence, record))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.less(items[child], items[parent]) else { break }
+            items.swapAt(child, parent)
+            child = parent
         }
-        var clock = Int64.min
-        var lastEvaluation = Int64.min
-        for i in order {
-            for flow in records[i].flows {
-                clock = max(clock, flow.endMilliseconds)
-                ingest(flow, receivedAt: clock)
-                observe(flow)
-            }
-            if lastEvaluation == .min || clock - lastEvaluation >= evaluationIntervalMilliseconds {
-                lastEvaluation = clock
-                _ = evaluate(now: clock)
-            }
+    }
+
+    mutating func pop() -> BinetflowRecord? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && Self.less(items[left], items[smallest]) { smallest = left }
+            if right < items.count && Self.less(items[right], items[smallest]) { smallest = right }
+            if smallest == parent { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
         }
-        if clock != .min { _ = evaluate(now: clock) }
-        _ = finish()
+        return top.record
+    }
+
+    private static func less(_ a: (start: Int64, sequence: Int, record: BinetflowRecord), _ b: (start: Int64, sequence: Int, record: BinetflowRecord)) -> Bool {
+        a.start != b.start ? a.start < b.start : a.sequence < b.sequence
     }
 }

@@ -17,18 +17,23 @@ public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
     public var truth: [String]
     /// Hosts of infected-device findings.
     public var predicted: [String]
+    /// Predicted hosts that are in the truth.
     public var truePositives: [String]
+    /// Predicted hosts that sent no Botnet-labelled flow.
     public var falsePositives: [String]
     /// The false positives that sent at least one flow labelled "Normal".
     public var falsePositivesLabelledNormal: [String]
+    /// Hosts in the truth without an infected-device finding.
     public var falseNegatives: [String]
     /// TP / (TP + FP); nil when nothing was predicted.
     public var precision: Double?
     /// TP / (TP + FN); nil when the labels name no infected host.
     public var recall: Double?
-    /// Flows read, and how many were labelled Botnet / Normal.
+    /// Labelled flows read (any source, internal or not).
     public var labelledFlows: Int
+    /// Of those, labelled Botnet.
     public var botnetFlows: Int
+    /// Of those, labelled Normal.
     public var normalFlows: Int
 
     /// Whether a label marks its source as infected (CTU-13: contains "Botnet", any case).
@@ -37,24 +42,50 @@ public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
     /// Whether a label marks a known clean flow (CTU-13: contains "Normal", any case).
     public static func isNormal(_ label: String) -> Bool { !isBotnet(label) && label.range(of: "normal", options: .caseInsensitive) != nil }
 
-    /// - Parameters:
-    ///   - labelledSources: one (source address, source port, label) per labelled flow.
-    ///   - layout: the subscriber prefixes (and CGNAT pools) that say which sources are internal hosts.
-    ///   - findings: the analyzer's findings; only infected-device ones count.
-    public init(labelledSources: some Sequence<(address: IPAddress, port: UInt16, label: String)>, layout: NetworkLayout, findings: [Finding]) {
+    /// Collects the labels of a file as it is read, without keeping the flows.
+    public struct Tally: Sendable {
+        /// The subscriber prefixes (and CGNAT pools) that say which sources are internal hosts.
+        public let layout: NetworkLayout
         var infected = Set<String>()
         var normal = Set<String>()
         var labelled = 0
         var botnet = 0
         var normalCount = 0
-        for (address, port, label) in labelledSources {
+
+        public init(layout: NetworkLayout) { self.layout = layout }
+
+        /// Counts one labelled flow sent by `address` from `port`.
+        public mutating func add(address: IPAddress, port: UInt16, label: String) {
             labelled += 1
-            let isBot = Self.isBotnet(label)
-            if isBot { botnet += 1 } else if Self.isNormal(label) { normalCount += 1 }
-            guard layout.subscriberPrefixes.contains(address) else { continue }
+            let isBot = FlowLabelEvaluation.isBotnet(label)
+            let isNormal = !isBot && FlowLabelEvaluation.isNormal(label)
+            if isBot { botnet += 1 } else if isNormal { normalCount += 1 }
+            guard isBot || isNormal, layout.subscriberPrefixes.contains(address) else { return }
             let host = FindingSubject.host(layout.host(address, port: port)).description
-            if isBot { infected.insert(host) } else if Self.isNormal(label) { normal.insert(host) }
+            if isBot { infected.insert(host) } else { normal.insert(host) }
         }
+
+        /// Counts the label of an Argus record (its SrcAddr is the labelled host).
+        public mutating func add(_ record: BinetflowRecord) {
+            guard let label = record.label else { return }
+            add(address: record.originator, port: record.forward?.sourcePort ?? record.reverse?.destinationPort ?? 0, label: label)
+        }
+    }
+
+    /// - Parameters:
+    ///   - labelledSources: one (source address, source port, label) per labelled flow.
+    ///   - layout: the subscriber prefixes (and CGNAT pools) that say which sources are internal hosts.
+    ///   - findings: the analyzer's findings; only infected-device ones count.
+    public init(labelledSources: some Sequence<(address: IPAddress, port: UInt16, label: String)>, layout: NetworkLayout, findings: [Finding]) {
+        var tally = Tally(layout: layout)
+        for (address, port, label) in labelledSources { tally.add(address: address, port: port, label: label) }
+        self.init(tally: tally, findings: findings)
+    }
+
+    /// Scores `findings` against the labels counted in `tally`.
+    public init(tally: Tally, findings: [Finding]) {
+        let infected = tally.infected
+        let normal = tally.normal
         let predictedSet = Set(findings.filter { $0.kind == .infectedDevice }.map(\.subject.description))
         truth = infected.sorted()
         predicted = predictedSet.sorted()
@@ -64,9 +95,9 @@ public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
         falseNegatives = infected.subtracting(predictedSet).sorted()
         precision = predictedSet.isEmpty ? nil : Double(truePositives.count) / Double(predictedSet.count)
         recall = infected.isEmpty ? nil : Double(truePositives.count) / Double(infected.count)
-        labelledFlows = labelled
-        botnetFlows = botnet
-        normalFlows = normalCount
+        labelledFlows = tally.labelled
+        botnetFlows = tally.botnet
+        normalFlows = tally.normalCount
     }
 
     /// A few readable lines: counts, precision, recall and the host lists.

@@ -40,6 +40,7 @@ public struct BinetflowParser: Sendable {
     public var hasLabels: Bool { labelIndex != nil }
     /// Whether the file has a `SrcPkts` column; without it per-direction packets are estimated.
     public var hasSourcePackets: Bool { sourcePacketsIndex != nil }
+    /// How times and records are interpreted.
     public let options: Options
 
     private let startTimeIndex, durationIndex, protocolIndex, sourceAddressIndex, sourcePortIndex: Int
@@ -79,28 +80,44 @@ public struct BinetflowParser: Sendable {
     /// Parses every line of a file: the first non-empty line is the header. Bad lines are
     /// collected in ``BinetflowParseResult/errors`` and never stop the parse.
     public static func parse(_ text: String, options: Options = Options()) throws(BinetflowHeaderError) -> BinetflowParseResult {
-        var parser: BinetflowParser? = nil
         var result = BinetflowParseResult()
+        let parser = try forEachLine(of: text, options: options) { outcome in
+            result.lines += 1
+            switch outcome {
+            case .success(let record): result.records.append(record)
+            case .failure(let error): result.errors.append(error)
+            }
+        }
+        result.hasLabels = parser.hasLabels
+        result.hasSourcePackets = parser.hasSourcePackets
+        return result
+    }
+
+    /// Streams a file: reads the header (first non-empty line), then hands every data line's
+    /// record or error to `body` in file order without keeping them. Blank lines and `#`
+    /// comments are passed over. Returns the header's parser (which columns the file has).
+    @discardableResult
+    public static func forEachLine(
+        of text: String, options: Options = Options(), _ body: (Result<BinetflowRecord, BinetflowLineError>) -> Void
+    ) throws(BinetflowHeaderError) -> BinetflowParser {
+        var parser: BinetflowParser? = nil
         var lineNumber = 0
-        // `isNewline`: "\r\n" is one Character in Swift, so splitting on "\n" alone misses CRLF files.
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+        var rest = text[...]
+        while !rest.isEmpty {
+            // `isNewline`: "\r\n" is one Character in Swift, so looking for "\n" alone misses CRLF files.
+            let end = rest.firstIndex(where: \.isNewline) ?? rest.endIndex
+            let line = rest[..<end].trimmingTrailingLineEnd()
+            rest = end == rest.endIndex ? rest[end...] : rest[rest.index(after: end)...]
             lineNumber += 1
-            let line = raw.trimmingTrailingLineEnd()
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let p = parser else {
                 parser = try BinetflowParser(header: line, options: options)
                 continue
             }
-            result.lines += 1
-            switch p.parse(line: line, number: lineNumber) {
-            case .success(let record): result.records.append(record)
-            case .failure(let error): result.errors.append(error)
-            }
+            body(p.parse(line: line, number: lineNumber))
         }
         guard let parser else { throw .emptyHeader }
-        result.hasLabels = parser.hasLabels
-        result.hasSourcePackets = parser.hasSourcePackets
-        return result
+        return parser
     }
 
     /// Parses one data line (`number` is only carried into the record or error).
@@ -440,20 +457,29 @@ public enum BinetflowHeaderError: Error, Sendable, Hashable, CustomStringConvert
 public struct BinetflowLineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Why a line was rejected.
     public enum Reason: Sendable, Hashable {
+        /// The line does not have the header's number of fields (only a trailing Label may be missing).
         case wrongFieldCount(expected: Int, found: Int)
+        /// StartTime is neither a wall-clock time nor a number of seconds.
         case badTime(String)
+        /// Dur is not a non-negative number of seconds.
         case badDuration(String)
+        /// Proto is neither a known name nor a number 0–255.
         case badProtocol(String)
         /// An Argus record that is not an IP flow (`man` status records, `arp` …): skipped, not malformed.
         case notAnIPFlow(protocol: String)
+        /// SrcAddr or DstAddr is not an IPv4 or IPv6 address.
         case badAddress(String)
+        /// Sport or Dport is not a decimal or 0x-hex number 0–65535.
         case badPort(String)
+        /// A packet or byte count is not a non-negative integer.
         case badCounter(column: String, String)
+        /// The source side sent more than the total (SrcBytes > TotBytes, SrcPkts > TotPkts).
         case inconsistentCounters(String)
     }
 
     /// Line number in the file (1 = header).
     public var line: Int
+    /// Why it was rejected.
     public var reason: Reason
 
     public init(line: Int, reason: Reason) {

@@ -125,13 +125,10 @@ struct Analyze: AsyncParsableCommand {
         var flowLabelEvaluation: FlowLabelEvaluation? = nil
         var decodeSummaryText = ""
         if inputFormat == .binetflow {
-            let records = try readBinetflow(&decodeSummaryText)
-            analyzer.replay(records, observe: observe)
+            var tally = FlowLabelEvaluation.Tally(layout: layout)
+            analyzer = try analyzeBinetflow(analyzer, tally: &tally, observe: observe, summary: &decodeSummaryText)
             if labelsFromFile {
-                let sources = records.lazy.compactMap { r in
-                    r.label.map { (address: r.originator, port: r.forward?.sourcePort ?? r.reverse?.destinationPort ?? 0, label: $0) }
-                }
-                flowLabelEvaluation = FlowLabelEvaluation(labelledSources: sources, layout: layout, findings: analyzer.currentFindings)
+                flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings)
             }
         } else {
             decodeSummaryText = try analyzePcaps(&analyzer, observe: observe, wallStart: wallStart)
@@ -140,42 +137,58 @@ struct Analyze: AsyncParsableCommand {
                    decodeSummary: decodeSummaryText, wallStart: wallStart)
     }
 
-    /// Reads every binetflow file; bad lines are reported on standard error and skipped.
-    private func readBinetflow(_ summary: inout String) throws -> [BinetflowRecord] {
+    /// Streams every binetflow file through the analyzer (records in start-time order within a
+    /// 5-minute reorder window) and tallies the labels; bad lines are reported on standard error
+    /// (the first 20 per file) and skipped.
+    private func analyzeBinetflow(
+        _ analyzer: FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
+    ) throws -> FlowAnalyzer {
         let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((baseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
-        var records: [BinetflowRecord] = []
-        var lines = 0, nonIP = 0, malformed = 0, unlabelled = 0
+        var replay = BinetflowReplay(analyzer: analyzer)
+        var lines = 0, records = 0, nonIP = 0, malformed = 0, unlabelled = 0
         var estimatedPackets = false
         for file in files {
             let text: String
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
                 throw ValidationError("cannot read \(file): \(error)")
             }
-            let result: BinetflowParseResult
-            do { result = try BinetflowParser.parse(text, options: options) } catch {
+            var reported = 0
+            let parser: BinetflowParser
+            do {
+                parser = try BinetflowParser.forEachLine(of: text, options: options) { outcome in
+                    lines += 1
+                    switch outcome {
+                    case .success(let record):
+                        records += 1
+                        if record.label == nil { unlabelled += 1 }
+                        tally.add(record)
+                        replay.add(record, observe: observe)
+                    case .failure(let error):
+                        if case .notAnIPFlow = error.reason {
+                            nonIP += 1
+                            return
+                        }
+                        malformed += 1
+                        if reported < 20 {
+                            reported += 1
+                            FileHandle.standardError.write(Data("\(file): \(error) (line skipped)\n".utf8))
+                        }
+                    }
+                }
+            } catch {
                 throw ValidationError("\(file): \(error)")
             }
-            if labelsFromFile && !result.hasLabels {
+            if labelsFromFile && !parser.hasLabels {
                 throw ValidationError("\(file) has no Label column: --labels-from-file needs one")
             }
-            let malformedErrors = result.errors.filter { error in
-                if case .notAnIPFlow = error.reason { return false }
-                return true
-            }
-            for e in malformedErrors.prefix(20) {
-                FileHandle.standardError.write(Data("\(file): \(e) (line skipped)\n".utf8))
-            }
-            lines += result.lines
-            nonIP += result.nonIPLines
-            malformed += result.malformedLines
-            unlabelled += result.records.filter { $0.label == nil || $0.label!.isEmpty }.count
-            estimatedPackets = estimatedPackets || !result.hasSourcePackets
-            records += result.records
+            estimatedPackets = estimatedPackets || !parser.hasSourcePackets
         }
-        summary = "read \(lines) binetflow lines: \(records.count) records, \(nonIP) not IP flows (skipped), \(malformed) malformed"
+        replay.finish(observe: observe)
+        summary = "read \(lines) binetflow lines: \(records) records, \(nonIP) not IP flows (skipped), \(malformed) malformed"
         if labelsFromFile { summary += ", \(unlabelled) without a label" }
+        if replay.lateRecords > 0 { summary += ", \(replay.lateRecords) out of start-time order by more than 5 minutes (fed late)" }
         if estimatedPackets { summary += "; no SrcPkts column: per-direction packets estimated from bytes" }
-        return records
+        return replay.analyzer
     }
 
     /// Decodes the pcaps' export datagrams and feeds them to the analyzer on the capture's clock.

@@ -104,6 +104,30 @@ struct BinetflowAnalysisTests {
         #expect(evaluation.table.contains("precision 1.000  recall 1.000"))
     }
 
+    @Test("replay: records out of start order within the reorder window are fed in order; later ones are fed late and counted")
+    func replayReorderWindow() throws {
+        let header = "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,TotPkts,TotBytes,SrcBytes"
+        let parser = try BinetflowParser(header: header)
+        func record(_ seconds: Int) throws -> BinetflowRecord {
+            try parser.parse(line: "\(1_700_000_000 + seconds).0,1,udp,147.32.80.9,5000,->,192.0.2.1,53,2,200,100", number: seconds).get()
+        }
+        let analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: Array("test key".utf8)))
+        var replay = BinetflowReplay(analyzer: analyzer, reorderWindowMilliseconds: 10_000)
+        var fedStarts: [Int64] = []
+        for seconds in [0, 5, 3, 12, 11, 30, 2, 31] {
+            replay.add(try record(seconds)) { flow in
+                if flow.sourceAddress == IPAddress("147.32.80.9")! { fedStarts.append(flow.startMilliseconds / 1000 - 1_700_000_000) }
+            }
+        }
+        replay.finish { flow in
+            if flow.sourceAddress == IPAddress("147.32.80.9")! { fedStarts.append(flow.startMilliseconds / 1000 - 1_700_000_000) }
+        }
+        // 0…12 are released in order once 30 arrives; 2 comes after the window closed on it.
+        #expect(fedStarts == [0, 3, 5, 11, 12, 2, 30, 31])
+        #expect(replay.lateRecords == 1 && replay.recordsFed == 8)
+        #expect(replay.analyzer.statistics.records == 16)
+    }
+
     @Test("per-host evaluation: hosts outside the subscriber prefixes are not truth; misses and false alarms are listed")
     func evaluationCounts() {
         let bot = IPAddress("147.32.80.5")!, missed = IPAddress("147.32.80.6")!, outside = IPAddress("8.8.8.8")!
