@@ -59,6 +59,7 @@ public func buildApplication(
     var detectionLogger = logger
     detectionLogger[metadataKey: "component"] = "detection"
     var detectionConfiguration = DetectionConfiguration(network: configuration.detection.network(), pseudonymKey: try pseudonymKey(path: configuration.pseudonymKeyFile))
+    configuration.detection.thresholds.apply(to: &detectionConfiguration)
     if let path = configuration.detection.indicatorsFile { detectionConfiguration.indicators = try endpointList(path, "indicators_file", logger: detectionLogger) }
     if let path = configuration.detection.allowlistFile { detectionConfiguration.allowlist = try endpointList(path, "allowlist_file", logger: detectionLogger) }
     let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase)

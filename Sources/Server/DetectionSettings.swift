@@ -18,10 +18,65 @@ public struct DetectionSettings: Sendable {
     public var retentionDays: Int = 90
     /// Whether the subscriber prefixes were left at the demo default (logged as a warning).
     public var usesDemoNetwork = true
+    /// The detectors' main limits (`detection.thresholds`).
+    public var thresholds = DetectionThresholds()
 
     public init() {}
 
     public func network() -> NetworkLayout {
         NetworkLayout(subscriberPrefixes: subscriberPrefixes, infrastructurePrefixes: infrastructurePrefixes, cgnatPools: cgnatPools)
+    }
+}
+
+/// The limits an operator tunes most, as `detection.thresholds` keys; every default is the
+/// detectors' own (see docs/findings.md).
+public struct DetectionThresholds: Sendable, Hashable {
+    public var beaconMinimumContacts: Int
+    public var beaconPairScore: Double
+    public var commandAndControlScore: Double
+    public var popularMinimumHosts: Int
+    public var popularShare: Double
+    public var scanMinimumDestinations: Int
+    public var scanWindowSeconds: Int
+    public var outboundPacketsPerSecond: Double
+    public var outboundBitsPerSecond: Double
+    public var inboundPacketsPerSecond: Double
+    public var inboundBitsPerSecond: Double
+
+    static let keys = [
+        "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
+        "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
+        "inbound_packets_per_second", "inbound_bits_per_second",
+    ]
+
+    /// The detectors' defaults.
+    public init() {
+        let d = DetectionConfiguration(network: NetworkLayout(subscriberPrefixes: []), pseudonymKey: [])
+        beaconMinimumContacts = d.beacon.minimumContacts
+        beaconPairScore = d.beacon.pairScore
+        commandAndControlScore = d.beacon.endpointScore
+        popularMinimumHosts = d.popularity.minimumHosts
+        popularShare = d.popularity.share
+        scanMinimumDestinations = d.scan.minimumDestinations
+        scanWindowSeconds = Int(d.scan.window / 1000)
+        outboundPacketsPerSecond = d.outboundAttack.packetsPerSecond
+        outboundBitsPerSecond = d.outboundAttack.bitsPerSecond
+        inboundPacketsPerSecond = d.inboundAttack.packetsPerSecond
+        inboundBitsPerSecond = d.inboundAttack.bitsPerSecond
+    }
+
+    /// Writes these limits into a detector configuration.
+    public func apply(to c: inout DetectionConfiguration) {
+        c.beacon.minimumContacts = beaconMinimumContacts
+        c.beacon.pairScore = beaconPairScore
+        c.beacon.endpointScore = commandAndControlScore
+        c.popularity.minimumHosts = popularMinimumHosts
+        c.popularity.share = popularShare
+        c.scan.minimumDestinations = scanMinimumDestinations
+        c.scan.window = Int64(scanWindowSeconds) * 1000
+        c.outboundAttack.packetsPerSecond = outboundPacketsPerSecond
+        c.outboundAttack.bitsPerSecond = outboundBitsPerSecond
+        c.inboundAttack.packetsPerSecond = inboundPacketsPerSecond
+        c.inboundAttack.bitsPerSecond = inboundBitsPerSecond
     }
 }

@@ -90,7 +90,7 @@ extension MamoriConfiguration {
         }
         if let v = top["detection"] {
             let d = try YAMLMap(v.node, context: "detection")
-            try d.allowOnly(["subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days"])
+            try d.allowOnly(["subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days", "thresholds"])
             if let p = d["subscriber_prefixes"] {
                 config.detection.subscriberPrefixes = try p.prefixes()
                 config.detection.usesDemoNetwork = false
@@ -118,6 +118,23 @@ extension MamoriConfiguration {
             if let f = d["indicators_file"] { config.detection.indicatorsFile = try f.string() }
             if let f = d["allowlist_file"] { config.detection.allowlistFile = try f.string() }
             if let r = d["retention_days"] { config.detection.retentionDays = try r.int(in: 1...3650) }
+            if let t = d["thresholds"] {
+                let m = try YAMLMap(t.node, context: "detection.thresholds")
+                try m.allowOnly(Set(DetectionThresholds.keys))
+                var th = DetectionThresholds()
+                if let v = m["beacon_minimum_contacts"] { th.beaconMinimumContacts = try v.int(in: 5...32) }
+                if let v = m["beacon_pair_score"] { th.beaconPairScore = try v.double(in: 0...1) }
+                if let v = m["c2_endpoint_score"] { th.commandAndControlScore = try v.double(in: 0...1) }
+                if let v = m["popular_minimum_hosts"] { th.popularMinimumHosts = try v.int(in: 1...1_000_000) }
+                if let v = m["popular_share"] { th.popularShare = try v.double(in: 0...1) }
+                if let v = m["scan_minimum_destinations"] { th.scanMinimumDestinations = try v.int(in: 5...1_000_000) }
+                if let v = m["scan_window_seconds"] { th.scanWindowSeconds = try v.int(in: 10...86_400) }
+                if let v = m["outbound_packets_per_second"] { th.outboundPacketsPerSecond = try v.double(in: 1...1e12) }
+                if let v = m["outbound_bits_per_second"] { th.outboundBitsPerSecond = try v.double(in: 1...1e15) }
+                if let v = m["inbound_packets_per_second"] { th.inboundPacketsPerSecond = try v.double(in: 1...1e12) }
+                if let v = m["inbound_bits_per_second"] { th.inboundBitsPerSecond = try v.double(in: 1...1e15) }
+                config.detection.thresholds = th
+            }
         }
         return config
     }
@@ -182,6 +199,13 @@ struct YAMLValue {
         let s = try string()
         guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else { throw error("\(key) must be a whole number; got '\(s)'") }
         guard range.contains(v) else { throw error("\(key) must be between \(range.lowerBound) and \(range.upperBound); got \(v)") }
+        return v
+    }
+
+    func double(in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        let s = try string()
+        guard let v = Double(s.replacingOccurrences(of: "_", with: "")), v.isFinite else { throw error("\(key) must be a number; got '\(s)'") }
+        guard range.contains(v) else { throw error("\(key) must be between \(range.lowerBound) and \(range.upperBound); got \(s)") }
         return v
     }
 

@@ -182,6 +182,12 @@ struct ConfigurationTests {
         #expect(c.detection.cgnatPools.map(\.portsPerBlock) == [2016])
         #expect(c.detection.cgnatPools.first?.firstPort == 1024)
         #expect(c.detection.retentionDays == 7)
+        let tuned = try MamoriConfiguration.parse(yaml: "detection:\n  thresholds:\n    inbound_packets_per_second: 50_000\n    popular_share: 0.01\n")
+        var dc = DetectionConfiguration(network: tuned.detection.network(), pseudonymKey: [])
+        tuned.detection.thresholds.apply(to: &dc)
+        #expect(dc.inboundAttack.packetsPerSecond == 50_000)
+        #expect(dc.popularity.share == 0.01)
+        #expect(dc.beacon.minimumContacts == 5)  // untouched keys keep the detectors' defaults
         #expect(!c.detection.usesDemoNetwork)
         #expect(MamoriConfiguration().detection.usesDemoNetwork)
         // Setting the subscriber space without pools means: no pools (not the demo's).
@@ -192,6 +198,9 @@ struct ConfigurationTests {
             ("detection:\n  retention_days: 0\n", 2, "between 1 and 3650"),
             ("detection:\n  cgnat_pools:\n    - prefix: 2001:db8::/32\n      ports_per_block: 64\n", 3, "not an IPv4 prefix"),
             ("detection:\n  sensitivity: high\n", 2, "unknown key 'sensitivity'"),
+            ("detection:\n  thresholds:\n    beacon_pair_score: 1.5\n", 3, "between 0.0 and 1.0"),
+            ("detection:\n  thresholds:\n    beacon_minimum_contacts: 2\n", 3, "between 5 and 32"),
+            ("detection:\n  thresholds:\n    scan_window: 5\n", 3, "unknown key 'scan_window'"),
         ] {
             do {
                 _ = try MamoriConfiguration.parse(yaml: yaml)
@@ -228,6 +237,9 @@ struct ConfigurationTests {
             "datagrams_per_read", "queue_capacity", "template_timeout_seconds", "template_persist_interval_seconds",
             "max_templates_per_exporter", "error_log_interval_seconds", "exporters", "address", "sampling_interval", "name",
             "detection", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port", "ports_per_block", "retention_days",
+            "thresholds", "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
+            "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
+            "inbound_packets_per_second", "inbound_bits_per_second",
         ]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         for key in keys {
@@ -235,7 +247,7 @@ struct ConfigurationTests {
             #expect(index != nil, "\(key) is not in the example")
         }
         // Each scalar key is preceded by a "# default:" comment.
-        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name", "detection", "prefix", "first_port", "ports_per_block"].contains($0) }
+        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name", "detection", "prefix", "first_port", "ports_per_block", "thresholds"].contains($0) }
         for key in scalarKeys {
             guard let index = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(key):") }) else { continue }
             #expect(index > 0 && lines[index - 1].contains("# default:"), "\(key) has no '# default:' line above it")
