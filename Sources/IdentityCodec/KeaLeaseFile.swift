@@ -129,7 +129,7 @@ public enum KeaLeaseFile {
         }
 
         /// The leased prefix (`address/prefix_len`).
-        public var prefix: IPPrefix? { IPPrefix(address: address, length: prefixLength) }
+        public var prefix: IPPrefix? { IPPrefix(address: address, length: Int(prefixLength)) }
         public var clientLastTransmission: Int64 { expire &- Int64(validLifetime) }
         public func isActive(at unixSeconds: Int64) -> Bool {
             state == .default && validLifetime > 0 && unixSeconds >= clientLastTransmission && unixSeconds < expire

@@ -51,7 +51,7 @@ public struct RADIUSAttribute: Sendable, Hashable {
     /// then only the octets the prefix length needs.
     public static func prefix(_ type: RADIUSAttributeType, _ prefix: IPPrefix) -> RADIUSAttribute {
         let octets = (Int(prefix.length) + 7) / 8
-        return RADIUSAttribute(unchecked: type.rawValue, [0, prefix.length] + prefix.address.bytes.prefix(octets))
+        return RADIUSAttribute(unchecked: type.rawValue, [0, UInt8(prefix.length)] + prefix.network.bytes.prefix(octets))
     }
 
     public static func userName(_ name: String) -> RADIUSAttribute { text(.userName, name) }
@@ -76,6 +76,6 @@ public struct RADIUSAttribute: Sendable, Hashable {
         guard value.count >= 2, value.count <= 18, value[1] <= 128 else { return nil }
         let octets = Array(value[2...])
         guard octets.count * 8 >= Int(value[1]) else { return nil }
-        return IPAddress(bytes: octets + Array(repeating: 0, count: 16 - octets.count)).flatMap { IPPrefix(address: $0, length: value[1]) }
+        return IPAddress(bytes: octets + Array(repeating: 0, count: 16 - octets.count)).flatMap { IPPrefix(address: $0, length: Int(value[1])) }
     }
 }

@@ -272,9 +272,9 @@ public struct IdentityPlan: Sendable {
     func lease6(_ s: Subscriber, _ id: SubscriberIdentity, cltt: Int64) -> KeaLeaseFile.Lease6 {
         let prefix = IPPrefix(s.ipv6PrefixText ?? "::/128")!
         var l = KeaLeaseFile.Lease6(
-            address: prefix.address, duid: "00:03:00:01:" + (id.hardwareAddress ?? ""), validLifetime: UInt32(configuration.leaseLifetimeSeconds),
+            address: prefix.network, duid: "00:03:00:01:" + (id.hardwareAddress ?? ""), validLifetime: UInt32(configuration.leaseLifetimeSeconds),
             expire: cltt / 1000 + Int64(configuration.leaseLifetimeSeconds), subnetID: Self.subnet6, preferredLifetime: UInt32(configuration.leaseLifetimeSeconds / 2),
-            type: .prefix, iaid: 1, prefixLength: prefix.length)
+            type: .prefix, iaid: 1, prefixLength: UInt8(prefix.length))
         l.hardwareAddress = id.hardwareAddress ?? ""
         l.hardwareType = 1
         l.hardwareAddressSource = 4   // Kea HWADDR_SOURCE_DUID: the MAC comes from the DUID-LL

@@ -1,6 +1,5 @@
-import FlowCodec
-
-/// An IPv4 or IPv6 prefix such as `100.64.0.0/10` or `2001:db8::/32`.
+/// An IPv4 or IPv6 prefix such as `100.64.0.0/10` or `2001:db8::/32`: subscriber address
+/// space, a CGNAT pool, a RADIUS Framed-/Delegated-IPv6-Prefix, a Kea prefix delegation.
 ///
 /// IPv4 prefixes are kept in the IPv4-mapped space of ``IPAddress`` (length + 96), so one
 /// `contains` serves both families and an IPv4 prefix never matches an IPv6 address.
@@ -50,23 +49,4 @@ public struct IPPrefix: Sendable, Hashable, CustomStringConvertible, Comparable 
         let low: UInt64 = bits <= 64 ? 0 : bits >= 128 ? a.low : a.low & ~(UInt64.max >> UInt64(bits - 64))
         return IPAddress.v6(high: high, low: low)
     }
-}
-
-/// A set of prefixes with a fast membership test. Small sets (the usual case: a few of the
-/// carrier's own blocks) are scanned linearly; the check is on the per-flow hot path.
-public struct PrefixSet: Sendable, Hashable {
-    public private(set) var prefixes: [IPPrefix]
-
-    public init(_ prefixes: [IPPrefix] = []) {
-        self.prefixes = prefixes.sorted { $0.storedLength > $1.storedLength }
-    }
-
-    public var isEmpty: Bool { prefixes.isEmpty }
-
-    /// The longest prefix containing `address`, if any.
-    public func match(_ address: IPAddress) -> IPPrefix? {
-        prefixes.first { $0.contains(address) }
-    }
-
-    public func contains(_ address: IPAddress) -> Bool { match(address) != nil }
 }
