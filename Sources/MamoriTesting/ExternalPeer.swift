@@ -140,9 +140,23 @@ final class OutputCollector: @unchecked Sendable {
 
 /// A UDP port that was free a moment ago on 127.0.0.1 (for peers that cannot bind port 0 and report it).
 public func freeUDPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    let (fd, port) = try bindLoopback(type: Int32(SOCK_DGRAM.rawValue))
+    close(fd)
+    return port
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1 (for servers started as subprocesses).
+public func freeTCPPort() throws -> Int {
+    let (fd, port) = try bindLoopback(type: Int32(SOCK_STREAM.rawValue))
+    close(fd)
+    return port
+}
+
+/// A socket of `type` bound to an ephemeral port on 127.0.0.1: its descriptor (the caller closes
+/// it) and the port the kernel chose.
+func bindLoopback(type: Int32) throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, type, 0)
     guard fd >= 0 else { throw PeerError("socket() failed") }
-    defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = 0
@@ -150,10 +164,13 @@ public func freeUDPPort() throws -> Int {
     let bound = withUnsafePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw PeerError("bind() failed") }
+    guard bound == 0 else {
+        close(fd)
+        throw PeerError("bind() on 127.0.0.1 failed")
+    }
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
     }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }
