@@ -174,3 +174,15 @@ func bindLoopback(type: Int32) throws -> (fd: Int32, port: Int) {
     }
     return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }
+
+/// Polls /proc/net/udp until something listens on `port` (at most 5 s): for peers such as nfcapd
+/// that bind after they start and say nothing when they are ready.
+public func waitForUDPListener(port: Int) async throws {
+    let hex = ":" + String(format: "%04X", port)
+    for _ in 0..<100 {
+        let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
+        if table.split(separator: "\n").contains(where: { $0.split(separator: " ").count > 1 && $0.split(separator: " ")[1].hasSuffix(hex) }) { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw PeerError("nothing listens on UDP \(port) after 5 s")
+}
