@@ -14,34 +14,33 @@ struct DeviceEvidence: Sendable {
     /// Scanning, attacking or contacting an indicator: behaviour of a bot whatever its C&C.
     var hasBotBehaviour: Bool { !scans.isEmpty || !attacks.isEmpty || !indicators.isEmpty }
 
-    private mutating func widen(_ first: Int64, _ last: Int64, _ sample: FlowRecord?) {
+    /// Files one piece of evidence under `key` (keeping the stronger of old and new), widens the
+    /// activity window, and keeps the sample of evidence seen for the first time.
+    private mutating func note<Key: Hashable, Value>(
+        _ table: WritableKeyPath<DeviceEvidence, [Key: Value]>, _ key: Key, _ value: Value,
+        stronger: (Value, Value) -> Value, first: Int64, last: Int64, sample: FlowRecord?
+    ) {
+        let old = self[keyPath: table][key]
+        self[keyPath: table][key] = old.map { stronger($0, value) } ?? value
         firstSeen = min(firstSeen, first)
         lastSeen = max(lastSeen, last)
-        if let sample, samples.count < 5 { samples.append(sample) }
+        if old == nil, let sample, samples.count < 5 { samples.append(sample) }
     }
 
     mutating func noteCommandAndControl(id: String, endpoint: Endpoint, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
-        let isNew = commandAndControl[endpoint] == nil
-        commandAndControl[endpoint] = (id, max(contacts, commandAndControl[endpoint]?.contacts ?? 0))
-        widen(first, last, isNew ? sample : nil)
+        note(\.commandAndControl, endpoint, (id, contacts), stronger: { ($1.id, max($0.contacts, $1.contacts)) }, first: first, last: last, sample: sample)
     }
 
-    mutating func noteIndicator(endpoint: Endpoint, note: String, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
-        let isNew = indicators[endpoint] == nil
-        indicators[endpoint] = (note, max(contacts, indicators[endpoint]?.contacts ?? 0))
-        widen(first, last, isNew ? sample : nil)
+    mutating func noteIndicator(endpoint: Endpoint, note text: String, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
+        note(\.indicators, endpoint, (text, contacts), stronger: { ($1.note, max($0.contacts, $1.contacts)) }, first: first, last: last, sample: sample)
     }
 
     mutating func noteScan(id: String, port: UInt16, destinations: Int, first: Int64, last: Int64, sample: FlowRecord?) {
-        let isNew = scans[port] == nil
-        scans[port] = (id, max(destinations, scans[port]?.destinations ?? 0))
-        widen(first, last, isNew ? sample : nil)
+        note(\.scans, port, (id, destinations), stronger: { ($1.id, max($0.destinations, $1.destinations)) }, first: first, last: last, sample: sample)
     }
 
     mutating func noteAttack(id: String, target: IPAddress, packetsPerSecond: Double, first: Int64, last: Int64, sample: FlowRecord?) {
-        let isNew = attacks[target] == nil
-        attacks[target] = (id, max(packetsPerSecond, attacks[target]?.packetsPerSecond ?? 0))
-        widen(first, last, isNew ? sample : nil)
+        note(\.attacks, target, (id, packetsPerSecond), stronger: { ($1.id, max($0.packetsPerSecond, $1.packetsPerSecond)) }, first: first, last: last, sample: sample)
     }
 }
 
