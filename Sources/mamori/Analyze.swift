@@ -100,21 +100,8 @@ struct Analyze: AsyncParsableCommand {
         var analyzer = FlowAnalyzer(configuration: configuration)
 
         // For the evaluation: which hosts were seen talking to each labelled C&C endpoint.
-        var c2Endpoints: [Endpoint: String] = [:]
-        for c in truth?.commandAndControl ?? [] {
-            if let a = IPAddress(c.address) {
-                let e = Endpoint(address: a, port: c.port, ipProtocol: c.protocol == "udp" ? 17 : 6)
-                c2Endpoints[e] = e.description
-            }
-        }
-        var c2Hosts: [String: Set<InternalHost>] = [:]
-        func observe(_ r: FlowRecord) {
-            guard !c2Endpoints.isEmpty else { return }
-            let e = Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol)
-            if let key = c2Endpoints[e], layout.subscriberPrefixes.contains(r.sourceAddress) {
-                c2Hosts[key, default: []].insert(layout.host(r.sourceAddress, port: r.sourcePort))
-            }
-        }
+        var c2Contacts = truth.map { CommandAndControlContacts(labels: $0, layout: layout) }
+        func observe(_ r: FlowRecord) { c2Contacts?.observe(r) }
         let wallStart = Date()
         let textExtensions = [".binetflow", ".csv", ".tsv"]
         let looksLikeText = files.allSatisfy { file in textExtensions.contains { file.lowercased().hasSuffix($0) } }
@@ -133,7 +120,7 @@ struct Analyze: AsyncParsableCommand {
         } else {
             decodeSummaryText = try analyzePcaps(&analyzer, observe: observe, wallStart: wallStart)
         }
-        try report(analyzer: analyzer, layout: layout, truth: truth, c2Hosts: c2Hosts, flowLabelEvaluation: flowLabelEvaluation,
+        try report(analyzer: analyzer, layout: layout, truth: truth, c2Contacts: c2Contacts?.counts ?? [:], flowLabelEvaluation: flowLabelEvaluation,
                    decodeSummary: decodeSummaryText, wallStart: wallStart)
     }
 
@@ -230,7 +217,7 @@ struct Analyze: AsyncParsableCommand {
 
     /// Prints the findings (standard output), the summary and any evaluation (standard error).
     private func report(
-        analyzer: FlowAnalyzer, layout: NetworkLayout, truth: Labels?, c2Hosts: [String: Set<InternalHost>],
+        analyzer: FlowAnalyzer, layout: NetworkLayout, truth: Labels?, c2Contacts: [String: Int],
         flowLabelEvaluation: FlowLabelEvaluation?, decodeSummary: String, wallStart: Date
     ) throws {
         let findings = analyzer.currentFindings.filter { $0.score >= minimumScore }
@@ -261,7 +248,7 @@ struct Analyze: AsyncParsableCommand {
         FileHandle.standardError.write(Data(tail.utf8))
 
         if let truth {
-            let evaluation = LabelEvaluation(labels: truth, layout: layout, findings: analyzer.currentFindings, c2Contacts: c2Hosts.mapValues(\.count))
+            let evaluation = LabelEvaluation(labels: truth, layout: layout, findings: analyzer.currentFindings, c2Contacts: c2Contacts)
             FileHandle.standardError.write(Data((evaluation.table + "\n").utf8))
             if let evaluationJSON {
                 let e = JSONEncoder()

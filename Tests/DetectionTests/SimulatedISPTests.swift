@@ -24,24 +24,21 @@ import Testing
         var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3]))
         var decoder = FlowDecoder()
         var records: [FlowRecord] = []
-        var c2Hosts: [String: Set<InternalHost>] = [:]
-        let c2 = Dictionary(labels.commandAndControl.compactMap { c in IPAddress(c.address).map { (Endpoint(address: $0, port: c.port, ipProtocol: 6), true) } }, uniquingKeysWith: { a, _ in a })
+        var c2Contacts = CommandAndControlContacts(labels: labels, layout: layout)
         while let window = simulation.nextWindow() {
             for d in window {
                 records.removeAll(keepingCapacity: true)
                 _ = d.payload.withUnsafeBytes { decoder.decode($0, from: d.exporter, receivedAtMilliseconds: d.timeMilliseconds, into: &records) }
                 for r in records {
                     analyzer.ingest(r, receivedAt: d.timeMilliseconds)
-                    if c2[Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol)] != nil {
-                        c2Hosts["\(Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol))", default: []].insert(layout.host(r.sourceAddress, port: r.sourcePort))
-                    }
+                    c2Contacts.observe(r)
                 }
             }
             _ = analyzer.evaluate(now: simulation.now)
         }
         _ = analyzer.finish()
         let findings = analyzer.currentFindings
-        return (LabelEvaluation(labels: labels, layout: layout, findings: findings, c2Contacts: c2Hosts.mapValues(\.count)), findings, labels)
+        return (LabelEvaluation(labels: labels, layout: layout, findings: findings, c2Contacts: c2Contacts.counts), findings, labels)
     }
 
     @Test("unsampled: every finding kind is precise, bots are found, no decoy is flagged")
