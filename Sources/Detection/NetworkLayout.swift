@@ -138,17 +138,23 @@ public struct NetworkLayout: Sendable, Hashable {
 
     /// Classifies one flow record.
     public func crossing(of r: FlowRecord) -> Crossing {
-        let srcInside = isSubscriber(r.sourceAddress)
-        let dstInside = isSubscriber(r.destinationAddress)
-        let srcInfra = infrastructurePrefixes.contains(r.sourceAddress)
-        let dstInfra = infrastructurePrefixes.contains(r.destinationAddress)
-        if srcInside && !dstInside && !dstInfra && !subscriberPrefixes.contains(r.destinationAddress) {
-            return .outbound(host: host(r.sourceAddress, port: r.sourcePort), remote: r.destinationAddress, localPort: r.sourcePort, remotePort: r.destinationPort)
+        switch (side(of: r.sourceAddress), side(of: r.destinationAddress)) {
+        case (.subscriber, .outside):
+            .outbound(host: host(r.sourceAddress, port: r.sourcePort), remote: r.destinationAddress, localPort: r.sourcePort, remotePort: r.destinationPort)
+        case (.outside, .subscriber):
+            .inbound(host: host(r.destinationAddress, port: r.destinationPort), remote: r.sourceAddress, localPort: r.destinationPort, remotePort: r.sourcePort)
+        default:
+            .other
         }
-        if dstInside && !srcInside && !srcInfra && !subscriberPrefixes.contains(r.sourceAddress) {
-            return .inbound(host: host(r.destinationAddress, port: r.destinationPort), remote: r.sourceAddress, localPort: r.destinationPort, remotePort: r.sourcePort)
-        }
-        return .other
+    }
+
+    private enum Side { case subscriber, infrastructure, outside }
+
+    /// Each address is looked up once per record: infrastructure first (it may sit inside the
+    /// subscriber space), then the subscriber space.
+    private func side(of a: IPAddress) -> Side {
+        if infrastructurePrefixes.contains(a) { return .infrastructure }
+        return subscriberPrefixes.contains(a) ? .subscriber : .outside
     }
 
     /// How many subscribers can share an address: the port blocks of its CGNAT pool, else 1.
