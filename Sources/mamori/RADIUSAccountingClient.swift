@@ -20,20 +20,7 @@ final class RADIUSAccountingClient {
 
     init(to endpoint: SocketEndpoint, secret: [UInt8]) throws {
         self.secret = secret
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result)
-        guard rc == 0, let info = result else { throw ValidationError("--radius: cannot resolve \(endpoint)") }
-        defer { freeaddrinfo(result) }
-        fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
-        guard fd >= 0 else { throw ValidationError("--radius: socket(): \(String(cString: strerror(errno)))") }
-        guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw ValidationError("--radius: connect(\(endpoint)): \(message)")
-        }
+        do { fd = try connectedUDPSocket(to: endpoint) } catch { throw ValidationError("--radius: \(error)") }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
 

@@ -13,26 +13,9 @@ final class UDPSender {
     private let fd: Int32
 
     init(to endpoint: SocketEndpoint, sendBufferBytes: Int = 4 << 20) throws {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        #if canImport(Glibc)
-        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-        #else
-        hints.ai_socktype = SOCK_DGRAM
-        #endif
-        var result: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result)
-        guard rc == 0, let info = result else { throw SenderError("cannot resolve \(endpoint): \(String(cString: gai_strerror(rc)))") }
-        defer { freeaddrinfo(result) }
-        fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
-        guard fd >= 0 else { throw SenderError("socket(): \(String(cString: strerror(errno)))") }
+        fd = try connectedUDPSocket(to: endpoint)
         var size = Int32(sendBufferBytes)
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
-            let message = String(cString: strerror(errno))
-            close(fd)
-            throw SenderError("connect(\(endpoint)): \(message)")
-        }
     }
 
     /// Sends one datagram; retries briefly when the socket buffer is full. Returns false on error.
@@ -61,4 +44,27 @@ func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// A UDP socket connected to `endpoint` (resolved with getaddrinfo, IPv4 or IPv6).
+func connectedUDPSocket(to endpoint: SocketEndpoint) throws -> Int32 {
+    var hints = addrinfo()
+    hints.ai_family = AF_UNSPEC
+    #if canImport(Glibc)
+    hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+    #else
+    hints.ai_socktype = SOCK_DGRAM
+    #endif
+    var result: UnsafeMutablePointer<addrinfo>?
+    let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result)
+    guard rc == 0, let info = result else { throw SenderError("cannot resolve \(endpoint): \(String(cString: gai_strerror(rc)))") }
+    defer { freeaddrinfo(result) }
+    let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
+    guard fd >= 0 else { throw SenderError("socket(): \(String(cString: strerror(errno)))") }
+    guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
+        let message = String(cString: strerror(errno))
+        close(fd)
+        throw SenderError("connect(\(endpoint)): \(message)")
+    }
+    return fd
 }
