@@ -31,8 +31,6 @@ struct PairKey: Hashable, Sendable {
 struct PairState: Sendable {
     var firstSeen: Int64
     var lastContact: Int64
-    /// End of the latest record and its subscriber-side port (to recognise continuation records).
-    var lastRecordEnd: Int64
     /// The latest connections (subscriber-side port) and the end of their latest record, to
     /// recognise further records of a connection already counted (several devices of a household
     /// may hold connections to one endpoint at once).
@@ -52,6 +50,18 @@ struct PairState: Sendable {
 
     static let capacity = 32
 
+    /// A pair (or series) opened by one record at `t`.
+    init(firstContact t: Int64, end: Int64, port: UInt16, bytes: Double?) {
+        firstSeen = t
+        lastContact = t
+        connections = [(port, end)]
+        addContact(t)
+        if let bytes {
+            self.bytes.add(bytes)
+            lastContactHasBytes = true
+        }
+    }
+
     /// Folds one record in; returns whether it began a new contact.
     @discardableResult
     mutating func observe(_ t: Int64, end: Int64, port: UInt16, bytes: Double?, _ b: DetectionConfiguration.Beacon) -> Bool {
@@ -70,7 +80,6 @@ struct PairState: Sendable {
             if let bytes { self.bytes.add(bytes) }
             isNew = true
         }
-        lastRecordEnd = max(lastRecordEnd, end)
         if let i = connections.firstIndex(where: { $0.port == port }) {
             connections[i].end = max(connections[i].end, end)
         } else {
@@ -98,7 +107,6 @@ struct EndpointState: Sendable {
     var users = DistinctCounter(precision: 8, exactLimit: 16)
     var firstSeen: Int64
     var lastSeen: Int64
-    var records = 0
     /// Set at each evaluation: whether the endpoint is popular (then no new pairs are followed),
     /// and its distinct users then.
     var popular = false
@@ -133,13 +141,11 @@ extension FlowAnalyzer {
         let popular: Bool
         if let i = endpoints.index(forKey: endpoint) {
             endpoints.values[i].users.insert(host.stableHash)
-            endpoints.values[i].records += 1
             if t > endpoints.values[i].lastSeen { endpoints.values[i].lastSeen = t }
             popular = endpoints.values[i].popular
         } else {
             var e = EndpointState(firstSeen: t, lastSeen: t)
             e.users.insert(host.stableHash)
-            e.records = 1
             endpoints[endpoint] = e
             popular = false
         }
@@ -152,12 +158,7 @@ extension FlowAnalyzer {
             pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
             if outbound && pairs.values[i].sample == nil { pairs.values[i].sample = r }
         } else if eligible {
-            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, connections: [(localPort, r.endMilliseconds)])
-            p.addContact(t)
-            if let bytes {
-                p.bytes.add(bytes)
-                p.lastContactHasBytes = true
-            }
+            var p = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes)
             if outbound { p.sample = r }
             pairs[key] = p
         }
@@ -170,10 +171,7 @@ extension FlowAnalyzer {
             series.values[i].contacts.observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
             series.values[i].noteAddress(endpoint.address)
         } else {
-            var p = PairState(firstSeen: t, lastContact: t, lastRecordEnd: r.endMilliseconds, connections: [(localPort, r.endMilliseconds)])
-            p.addContact(t)
-            if let bytes { p.bytes.add(bytes); p.lastContactHasBytes = true }
-            series[seriesKey] = SeriesState(contacts: p, recent: [endpoint.address])
+            series[seriesKey] = SeriesState(contacts: PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes), recent: [endpoint.address])
         }
     }
 
