@@ -59,6 +59,13 @@ let package = Package(
             dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // (address, port?, time) → subscriber: the interval index over RADIUS sessions, DHCP leases,
+        // CGNAT translations (logged and RFC 7422 deterministic) and static assignments. Pure.
+        .target(
+            name: "Attribution",
+            dependencies: ["FlowCodec", "IdentityCodec", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // Findings kept in an embedded SQLite database (GRDB), behind Detection's FindingStore.
         .target(
             name: "Storage",
@@ -140,6 +147,11 @@ let package = Package(
         .testTarget(
             name: "SimulatorTests",
             dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AttributionTests",
+            dependencies: ["Attribution", "IdentityCodec", "FlowCodec", "Simulator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,724 @@
+import FlowCodec
+import IdentityCodec
+
+/// (address, port?, time) → subscriber: a time-interval index over everything the carrier's
+/// identity systems said — RADIUS sessions, DHCP leases and delegations, CGNAT port blocks and
+/// NAT44 sessions, deterministic CGNAT, static assignments. Pure: no I/O, no clock; every time is
+/// the one the source stated (ms since the Unix epoch).
+///
+/// Two layers. **Holding claims** say a subscriber held an address or prefix during an interval
+/// (RADIUS, DHCP, static). **Translation claims** say an inside address used a public address and
+/// port range (CGNAT). A lookup of a public CGNAT address needs the port: translation claims lead
+/// to the inside address, whose holding claims lead to the subscriber.
+///
+/// Rules, as the issue and RFC 6302 ask:
+/// - A claim without an end (RADIUS session without Stop, port block without release) ends at the
+///   next claim on the same address (or overlapping port range) from the same kind of source, or
+///   ``Configuration/maximumOpenMilliseconds`` after its last sign of life (Start, Interim-Update,
+///   lease renewal, port-block interim) — whichever comes first. Such ends are marked inferred.
+/// - Clocks disagree: a claim also covers ``Configuration/clockSkewMilliseconds`` either side of
+///   its interval. A time inside that margin only is evidence, but weaker.
+/// - When claims of different subscribers cover the time, the answer is ``Attribution/Outcome/ambiguous``
+///   with every candidate: never silently resolved.
+///
+/// Confidence of one claim: 1.0 inside its own interval with a known start; 0.8 when its end was
+/// inferred; 0.7 when its start was inferred (a release or interim seen without its allocation);
+/// 0.9 for a static assignment (configuration that can be stale); 0.5 when the time is only within
+/// the skew margin. Behind a CGNAT the answer's confidence is the product of the two steps'.
+///
+/// Memory: one 32-byte claim per record plus a dictionary slot per distinct address or prefix
+/// (measured in BENCHMARKS.md). Not thread-safe: the server owns it behind an actor.
+public struct AttributionIndex: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        /// How far the clocks of NAS, DHCP server, CGNAT and flow exporters may disagree, ± ms.
+        public var clockSkewMilliseconds: Int64 = 2_000
+        /// How long after its last sign of life an open claim stops counting.
+        public var maximumOpenMilliseconds: Int64 = 86_400_000
+        /// Deterministic CGNAT pools (RFC 7422), consulted before the logged translations.
+        public var deterministicNAT: [DeterministicNAT] = []
+        public init() {}
+    }
+
+    /// What one ingested record did, for metrics.
+    public enum Change: String, Sendable, Hashable, CaseIterable {
+        /// A new claim was recorded.
+        case added
+        /// A known claim was refreshed or extended (Interim-Update, lease renewal, interim log).
+        case refreshed
+        /// A known claim was closed (Stop, release, Accounting-On/Off).
+        case closed
+        /// Nothing to record (no address in it, a duplicate, a record kind that names nobody).
+        case ignored
+    }
+
+    public let configuration: Configuration
+
+    // Claims live in one array; each address or prefix ("slot") heads a singly linked chain of
+    // its claims, newest first. Chains are short (one per session or lease on that address in the
+    // retention window), so a lookup is one hash probe per prefix length and a short walk.
+    private var claims: [Claim] = []
+    private var holdingHeads: [Slot: Int32] = [:]
+    private var translationHeads: [Slot: Int32] = [:]
+    /// Prefix lengths (in the 128-bit space) that IPv4 and IPv6 holding claims use, longest first.
+    private var holdingLengthsV4: [UInt8] = []
+    private var holdingLengthsV6: [UInt8] = []
+    private var subscriberNames: [String] = []
+    private var subscriberNumbers: [String: UInt32] = [:]
+    /// Inside addresses named by translation claims (a claim's `target` indexes this).
+    private var insideAddresses: [IPAddress] = []
+    /// Open RADIUS sessions: (NAS, Acct-Session-Id) → their claims.
+    private var sessions: [SessionKey: [Int32]] = [:]
+    /// Claims dropped by ``forget(endedBefore:)`` so far.
+    public private(set) var forgottenCount = 0
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+    }
+
+    /// Claims held.
+    public var count: Int { claims.count }
+    /// Distinct subscribers named.
+    public var subscriberCount: Int { subscriberNames.count }
+    /// Open RADIUS sessions.
+    public var openSessionCount: Int { sessions.count }
+
+    // MARK: - Ingesting
+
+    /// Applies one RADIUS accounting record from `nas` (the client it came from), received at
+    /// `receivedAt` ms. The subscriber is User-Name, else Calling-Station-Id. The session's start is
+    /// the Start's Event-Timestamp, or for an Interim-Update/Stop whose Start was missed, the event
+    /// time minus Acct-Session-Time. Accounting-On/Off closes every open session of that NAS.
+    @discardableResult
+    public mutating func apply(_ record: AccountingRecord, from nas: IPAddress, receivedAt: Int64) -> Change {
+        let nasAddress = record.nasIPAddress ?? nas
+        let eventTime = record.eventTime.map { $0 * 1000 } ?? (receivedAt - Int64(record.delayTime ?? 0) * 1000)
+        switch record.status {
+        case .accountingOn, .accountingOff:
+            return closeSessions(of: nasAddress, at: eventTime)
+        case .start, .interimUpdate, .stop:
+            break
+        }
+        let key = SessionKey(nas: nasAddress, sessionID: record.sessionID)
+        if let known = sessions[key] {
+            for i in known {
+                var c = claims[Int(i)]
+                if record.status == .stop {
+                    c.end = max(c.start, eventTime)
+                    c.flags.remove(.open)
+                    c.flags.remove(.endInferred)
+                } else if c.flags.contains(.open) {
+                    c.end = max(c.end, eventTime, receivedAt)
+                } else if c.flags.contains(.endInferred) {
+                    // Closed because another session started on the address, yet this one still
+                    // reports: both claim it now. Extend, so lookups see the overlap.
+                    c.end = max(c.end, eventTime)
+                }
+                claims[Int(i)] = c
+            }
+            if record.status == .stop { sessions[key] = nil }
+            return record.status == .stop ? .closed : (record.status == .start ? .ignored : .refreshed)
+        }
+        let prefixes = Self.prefixes(of: record)
+        guard !prefixes.isEmpty, let who = record.userName ?? record.callingStationID, !who.isEmpty else { return .ignored }
+        let target = subscriberNumber(who)
+        var start = eventTime
+        var flags: ClaimFlags = [.open]
+        if record.status != .start {
+            if let seconds = record.sessionTime { start = eventTime - Int64(seconds) * 1000 } else { flags.insert(.startInferred) }
+        }
+        var end = max(eventTime, record.status == .stop ? eventTime : receivedAt)
+        if record.status == .stop {
+            flags.remove(.open)
+            end = eventTime
+        }
+        var added: [Int32] = []
+        for p in prefixes {
+            added.append(addHolding(Slot(p), Claim(start: start, end: end, target: target, source: .radius, flags: flags)))
+        }
+        if record.status != .stop { sessions[key] = added }
+        return .added
+    }
+
+    /// Applies one Kea DHCPv4 lease row. The subscriber is the account in the lease's user context
+    /// (`{"account": …}` or `{"subscriber": …}`), else `hwaddr:` + the client's MAC. A row for the
+    /// same client extends its lease; a row for another client ends the previous holder's lease;
+    /// a released or reclaimed row ends it at the row's time.
+    @discardableResult
+    public mutating func apply(_ lease: KeaLeaseFile.Lease4) -> Change {
+        let who = Self.account(inUserContext: lease.userContext)
+            ?? (lease.hardwareAddress.isEmpty ? (lease.clientID.isEmpty ? nil : "client-id:" + lease.clientID) : "hwaddr:" + lease.hardwareAddress)
+        guard let who, let prefix = IPPrefix(address: lease.address, length: 32) else { return .ignored }
+        return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
+    }
+
+    /// Applies one Kea DHCPv6 lease row: an address (IA_NA, /128) or a delegated prefix (IA_PD).
+    /// The subscriber is the user-context account, else `duid:` + the client DUID.
+    @discardableResult
+    public mutating func apply(_ lease: KeaLeaseFile.Lease6) -> Change {
+        guard lease.type != .temporaryAddress else { return .ignored }
+        let who = Self.account(inUserContext: lease.userContext) ?? "duid:" + lease.duid
+        let length = lease.type == .prefix ? Int(lease.prefixLength) : 128
+        guard let prefix = IPPrefix(address: lease.address, length: length) else { return .ignored }
+        return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
+    }
+
+    /// Applies one CGNAT port-block syslog line (allocate, interim `ACTIVE`, release).
+    @discardableResult
+    public mutating func apply(_ event: NATPortBlockEvent) -> Change {
+        let kind: TranslationEvent = switch event.kind {
+        case .allocate: .allocate
+        case .active: .active
+        case .release: .release
+        }
+        return applyTranslation(kind, inside: event.insideAddress, outside: event.outsideAddress,
+                                ports: event.firstPort...max(event.firstPort, event.lastPort), at: event.timeMilliseconds, source: .natSyslog)
+    }
+
+    /// Applies an IPFIX NAT event (RFC 8158) carried by a flow record: port block allocation (16)
+    /// and de-allocation (17), NAT44 session create (4) and delete (5), and the historic Cisco
+    /// NSEL translation create/delete (1/2). Other records and events are ignored.
+    @discardableResult
+    public mutating func apply(natEvent r: FlowRecord) -> Change {
+        guard let nat = r.nat, let outside = nat.postSourceAddress else { return .ignored }
+        let time = r.startMilliseconds
+        switch nat.event {
+        case NATFields.portBlockAllocation, NATFields.portBlockDeallocation:
+            let last = nat.portRangeEnd >= nat.portRangeStart ? nat.portRangeEnd
+                : UInt16(clamping: Int(nat.portRangeStart) + max(1, Int(nat.portRangeNumPorts)) - 1)
+            return applyTranslation(nat.event == NATFields.portBlockAllocation ? .allocate : .release,
+                                    inside: r.sourceAddress, outside: outside, ports: nat.portRangeStart...last, at: time, source: .natEvent)
+        case NATFields.nat44SessionCreate, NATFields.nat44SessionDelete, 1, 2:
+            let create = nat.event == NATFields.nat44SessionCreate || nat.event == 1
+            let end = max(r.endMilliseconds, time)
+            return applyTranslation(create ? .allocate : .release, inside: r.sourceAddress, outside: outside,
+                                    ports: nat.postSourcePort...nat.postSourcePort, at: create ? time : end, source: .natEvent)
+        default:
+            return .ignored
+        }
+    }
+
+    /// Records a static assignment (a business line's prefix), valid over its interval.
+    @discardableResult
+    public mutating func add(_ assignment: StaticAssignment) -> Change {
+        let target = subscriberNumber(assignment.subscriber)
+        addHolding(Slot(assignment.prefix), Claim(start: assignment.validFrom ?? .min, end: assignment.validUntil ?? .max,
+                                                  target: target, source: .staticAssignment, flags: []), closingOpen: false)
+        return .added
+    }
+
+    // MARK: - Looking up
+
+    /// Who held `address` (and, behind a CGNAT, source `port`) at `time` (ms), with the evidence.
+    public func lookup(_ address: IPAddress, port: UInt16? = nil, at time: Int64) -> Attribution {
+        var evidence: [AttributionEvidence] = []
+        let translations = translationCandidates(address, port: port, at: time)
+        let isTranslated = !translations.isEmpty || isTranslated(address)
+        if isTranslated {
+            guard let port else {
+                return Attribution(outcome: .ambiguous, subscriber: nil, confidence: 0,
+                                   reason: "\(address) is a public CGNAT address, shared by many subscribers: the source port is needed",
+                                   evidence: [])
+            }
+            for t in translations {
+                let holders = holdingCandidates(t.inside, at: time)
+                if holders.isEmpty {
+                    evidence.append(t.evidence)
+                } else {
+                    for h in holders {
+                        var e = h.evidence
+                        e.source = t.evidence.source
+                        e.insideAddress = t.inside
+                        e.matched = "\(t.evidence.matched) → \(h.evidence.matched)"
+                        e.heldFrom = max(t.evidence.heldFrom, h.evidence.heldFrom)
+                        e.heldUntil = [t.evidence.heldUntil, h.evidence.heldUntil].compactMap { $0 }.min()
+                        e.startInferred = t.evidence.startInferred || h.evidence.startInferred
+                        e.endInferred = t.evidence.endInferred || h.evidence.endInferred
+                        e.withinSkewOnly = t.evidence.withinSkewOnly || h.evidence.withinSkewOnly
+                        e.confidence = t.evidence.confidence * h.evidence.confidence
+                        evidence.append(e)
+                    }
+                }
+            }
+            if evidence.isEmpty {
+                return Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
+                                   reason: "no CGNAT translation of \(address) port \(port) covers that time", evidence: [])
+            }
+        } else {
+            evidence = holdingCandidates(address, at: time).map(\.evidence)
+            if evidence.isEmpty {
+                return Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
+                                   reason: "no session, lease or assignment of \(address) covers that time", evidence: [])
+            }
+        }
+        evidence.sort { ($0.confidence, $1.heldFrom) > ($1.confidence, $0.heldFrom) }
+        let named = Set(evidence.compactMap(\.subscriber))
+        if named.count == 1, let who = named.first {
+            let best = evidence.filter { $0.subscriber == who }.map(\.confidence).max() ?? 0
+            let e = evidence[0]
+            let via = e.insideAddress.map { " via inside address \($0)" } ?? ""
+            return Attribution(outcome: .attributed, subscriber: who, confidence: best,
+                               reason: "\(e.source) claim on \(e.matched)\(via) covers the time" + (evidence.count > 1 ? " (\(evidence.count) claims agree)" : ""),
+                               evidence: evidence)
+        }
+        if named.isEmpty {
+            let inside = evidence.compactMap(\.insideAddress).map { "\($0)" }.joined(separator: ", ")
+            return Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
+                               reason: "the CGNAT translated it from inside address \(inside), but no session, lease or assignment of that address covers the time",
+                               evidence: evidence)
+        }
+        return Attribution(outcome: .ambiguous, subscriber: nil, confidence: 0,
+                           reason: "\(named.count) subscribers have claims covering that time (within ±\(configuration.clockSkewMilliseconds) ms clock skew): the data cannot decide",
+                           evidence: evidence)
+    }
+
+    /// The hot path of ``lookup(_:port:at:)`` without evidence: the outcome, the subscriber and the
+    /// confidence, and no allocation (for bulk attribution and the benchmark).
+    public func resolve(_ address: IPAddress, port: UInt16? = nil, at time: Int64) -> (outcome: Attribution.Outcome, subscriber: String?, confidence: Double) {
+        var found = Found()
+        if isTranslated(address) {
+            guard let port else { return (.ambiguous, nil, 0) }
+            var anyTranslation = false
+            forEachTranslation(address, port: port, at: time) { inside, tConfidence in
+                anyTranslation = true
+                forEachHolding(inside, at: time) { target, hConfidence in found.add(target, tConfidence * hConfidence) }
+            }
+            if !anyTranslation { return (.unknown, nil, 0) }
+        } else {
+            forEachHolding(address, at: time) { target, confidence in found.add(target, confidence) }
+        }
+        if found.conflict { return (.ambiguous, nil, 0) }
+        guard let target = found.target else { return (.unknown, nil, 0) }
+        return (.attributed, subscriberNames[Int(target)], found.confidence)
+    }
+
+    // MARK: - Retention
+
+    /// Drops every claim that ended before `cutoff` (ms) — open claims count as ending at their last
+    /// sign of life plus ``Configuration/maximumOpenMilliseconds`` — and returns how many. The
+    /// index is rebuilt; names no claim uses any more are dropped too.
+    @discardableResult
+    public mutating func forget(endedBefore cutoff: Int64) -> Int {
+        let keep = claims.indices.filter { effectiveEnd(claims[$0]) >= cutoff }
+        let dropped = claims.count - keep.count
+        guard dropped > 0 else { return 0 }
+        var renumbered = [Int32](repeating: -1, count: claims.count)
+        var kept: [Claim] = []
+        kept.reserveCapacity(keep.count)
+        var names: [String] = []
+        var numbers: [String: UInt32] = [:]
+        var insides: [IPAddress] = []
+        for i in keep {
+            var c = claims[i]
+            renumbered[i] = Int32(kept.count)
+            if c.source.isTranslation {
+                c.target = UInt32(insides.count)
+                insides.append(insideAddresses[Int(claims[i].target)])
+            } else {
+                let name = subscriberNames[Int(c.target)]
+                if let n = numbers[name] { c.target = n } else {
+                    c.target = UInt32(names.count)
+                    numbers[name] = c.target
+                    names.append(name)
+                }
+            }
+            kept.append(c)
+        }
+        func relink(_ heads: [Slot: Int32]) -> [Slot: Int32] {
+            var out: [Slot: Int32] = [:]
+            for (slot, head) in heads {
+                // Walk the old chain in order and keep survivors in order (newest first).
+                var survivors: [Int32] = []
+                var i = head
+                while i >= 0 {
+                    if renumbered[Int(i)] >= 0 { survivors.append(renumbered[Int(i)]) }
+                    i = claims[Int(i)].next
+                }
+                guard let first = survivors.first else { continue }
+                for (k, n) in survivors.enumerated() { kept[Int(n)].next = k + 1 < survivors.count ? survivors[k + 1] : -1 }
+                out[slot] = first
+            }
+            return out
+        }
+        let newHolding = relink(holdingHeads)
+        let newTranslation = relink(translationHeads)
+        var newSessions: [SessionKey: [Int32]] = [:]
+        for (key, list) in sessions {
+            let mapped = list.map { renumbered[Int($0)] }.filter { $0 >= 0 }
+            if !mapped.isEmpty { newSessions[key] = mapped }
+        }
+        claims = kept
+        holdingHeads = newHolding
+        translationHeads = newTranslation
+        subscriberNames = names
+        subscriberNumbers = numbers
+        insideAddresses = insides
+        sessions = newSessions
+        holdingLengthsV4 = Array(Set(holdingHeads.keys.filter(\.isIPv4).map(\.length))).sorted(by: >)
+        holdingLengthsV6 = Array(Set(holdingHeads.keys.filter { !$0.isIPv4 }.map(\.length))).sorted(by: >)
+        forgottenCount += dropped
+        return dropped
+    }
+
+    // MARK: - Internals
+
+    struct ClaimFlags: OptionSet, Hashable {
+        let rawValue: UInt8
+        /// No end known yet: `end` holds the last sign of life.
+        static let open = ClaimFlags(rawValue: 1)
+        static let startInferred = ClaimFlags(rawValue: 2)
+        static let endInferred = ClaimFlags(rawValue: 4)
+    }
+
+    /// One claim, 32 bytes.
+    struct Claim: Hashable {
+        var start: Int64
+        /// The end, or while open the last sign of life.
+        var end: Int64
+        /// A subscriber number (holding claims) or an inside-address number (translations).
+        var target: UInt32
+        /// The next (older) claim on the same slot, or -1.
+        var next: Int32 = -1
+        var portLow: UInt16 = 0
+        var portHigh: UInt16 = .max
+        var source: AttributionSource
+        var flags: ClaimFlags
+
+        init(start: Int64, end: Int64, target: UInt32, source: AttributionSource, flags: ClaimFlags, ports: ClosedRange<UInt16> = 0...UInt16.max) {
+            self.start = start
+            self.end = end
+            self.target = target
+            self.source = source
+            self.flags = flags
+            portLow = ports.lowerBound
+            portHigh = ports.upperBound
+        }
+    }
+
+    /// An address or prefix, masked, with its length in the 128-bit space.
+    struct Slot: Hashable {
+        var high: UInt64
+        var low: UInt64
+        var length: UInt8
+
+        init(_ prefix: IPPrefix) {
+            high = prefix.network.high
+            low = prefix.network.low
+            length = UInt8(prefix.storedLength)
+        }
+
+        init(_ address: IPAddress, length: UInt8) {
+            let bits = Int(length)
+            high = bits >= 64 ? address.high : bits == 0 ? 0 : address.high & ~(UInt64.max >> UInt64(bits))
+            low = bits <= 64 ? 0 : bits >= 128 ? address.low : address.low & ~(UInt64.max >> UInt64(bits - 64))
+            self.length = length
+        }
+
+        /// Whether this is an IPv4 address or prefix (IPv4-mapped, length ≥ 96).
+        var isIPv4: Bool { length >= 96 && high == 0 && low >> 32 == 0xFFFF }
+        var text: String {
+            let address = IPAddress.v6(high: high, low: low)
+            let bits = address.isIPv6 ? Int(length) : Int(length) - 96
+            return bits == (address.isIPv6 ? 128 : 32) ? "\(address)" : "\(address)/\(bits)"
+        }
+    }
+
+    struct SessionKey: Hashable {
+        var nas: IPAddress
+        var sessionID: String
+    }
+
+    enum TranslationEvent { case allocate, active, release }
+
+    /// Accumulates the distinct subscribers a lookup meets, without allocating.
+    struct Found {
+        var target: UInt32?
+        var conflict = false
+        var confidence = 0.0
+        mutating func add(_ t: UInt32, _ c: Double) {
+            if let target, target != t { conflict = true }
+            target = t
+            confidence = max(confidence, c)
+        }
+    }
+
+    static func prefixes(of r: AccountingRecord) -> [IPPrefix] {
+        var out: [IPPrefix] = []
+        if let a = r.framedIPAddress, let p = IPPrefix(address: a, length: a.isIPv6 ? 128 : 32) { out.append(p) }
+        out += r.framedIPv6Prefixes
+        out += r.delegatedIPv6Prefixes
+        return out
+    }
+
+    /// `account` or `subscriber` in a Kea user context such as `{ "account": "cust-00000042" }`.
+    /// Read by hand: the context is a one-level JSON object and this avoids Foundation in a pure module.
+    static func account(inUserContext context: String) -> String? {
+        for key in ["\"account\"", "\"subscriber\""] {
+            guard let k = context.firstRange(of: key) else { continue }
+            let rest = context[k.upperBound...].drop { $0 == " " || $0 == ":" }
+            guard rest.first == "\"" else { continue }
+            let value = rest.dropFirst().prefix { $0 != "\"" }
+            if !value.isEmpty { return String(value) }
+        }
+        return nil
+    }
+
+    mutating func subscriberNumber(_ name: String) -> UInt32 {
+        if let n = subscriberNumbers[name] { return n }
+        let n = UInt32(subscriberNames.count)
+        subscriberNames.append(name)
+        subscriberNumbers[name] = n
+        return n
+    }
+
+    func effectiveEnd(_ c: Claim) -> Int64 {
+        c.flags.contains(.open) ? c.end &+ configuration.maximumOpenMilliseconds : c.end
+    }
+
+    /// Adds a holding claim at the head of its slot's chain. Unless `closingOpen` is false, open
+    /// claims of another subscriber from the same source on that slot end where this one starts.
+    @discardableResult
+    mutating func addHolding(_ slot: Slot, _ claim: Claim, closingOpen: Bool = true) -> Int32 {
+        var c = claim
+        let head = holdingHeads[slot] ?? -1
+        if closingOpen { closeOpen(from: head, source: claim.source, ports: 0...UInt16.max, before: claim.start) { $0.target == claim.target } }
+        c.next = head
+        let index = Int32(claims.count)
+        claims.append(c)
+        holdingHeads[slot] = index
+        if slot.isIPv4 {
+            if !holdingLengthsV4.contains(slot.length) { holdingLengthsV4 = (holdingLengthsV4 + [slot.length]).sorted(by: >) }
+        } else if !holdingLengthsV6.contains(slot.length) {
+            holdingLengthsV6 = (holdingLengthsV6 + [slot.length]).sorted(by: >)
+        }
+        return index
+    }
+
+    /// Ends, at `time`, the open claims in the chain from `head` of the same layer as `source` that
+    /// overlap `ports` and belong to someone else (`sameHolder` false).
+    mutating func closeOpen(from head: Int32, source: AttributionSource, ports: ClosedRange<UInt16>, before time: Int64, sameHolder: (Claim) -> Bool) {
+        var i = head
+        while i >= 0 {
+            var c = claims[Int(i)]
+            if c.flags.contains(.open), c.source.isTranslation == source.isTranslation, !sameHolder(c),
+               c.portLow <= ports.upperBound, ports.lowerBound <= c.portHigh, c.start <= time {
+                c.end = max(c.start, time)
+                c.flags.remove(.open)
+                c.flags.insert(.endInferred)
+                claims[Int(i)] = c
+            }
+            i = c.next
+        }
+    }
+
+    mutating func closeSessions(of nas: IPAddress, at time: Int64) -> Change {
+        var closed = false
+        for (key, list) in sessions where key.nas == nas {
+            var all = true
+            for i in list {
+                var c = claims[Int(i)]
+                guard c.start <= time else { all = false; continue }   // began after the NAS (re)booted
+                if c.flags.contains(.open) {
+                    c.end = max(c.start, time)
+                    c.flags.remove(.open)
+                    c.flags.insert(.endInferred)
+                    claims[Int(i)] = c
+                    closed = true
+                }
+            }
+            if all { sessions[key] = nil }
+        }
+        return closed ? .closed : .ignored
+    }
+
+    mutating func applyLease(slot: Slot, who: String, from: Int64, until: Int64, ends: Bool) -> Change {
+        let target = subscriberNumber(who)
+        // The same client's lease on this slot that is still valid (or just lapsed) is extended.
+        var i = holdingHeads[slot] ?? -1
+        while i >= 0 {
+            var c = claims[Int(i)]
+            if c.source == .dhcp, c.target == target, c.end + configuration.clockSkewMilliseconds >= from, c.start <= until {
+                if ends {
+                    c.end = max(c.start, min(c.end, max(from, until)))
+                    c.flags.remove(.open)
+                    claims[Int(i)] = c
+                    return .closed
+                }
+                c.end = max(c.end, until)
+                claims[Int(i)] = c
+                return .refreshed
+            }
+            i = c.next
+        }
+        if ends { return .ignored }
+        // Another client's lease on this address ends where this one begins.
+        var j = holdingHeads[slot] ?? -1
+        while j >= 0 {
+            var c = claims[Int(j)]
+            if c.source == .dhcp, c.target != target, c.start <= from, c.end > from {
+                c.end = from
+                c.flags.insert(.endInferred)
+                claims[Int(j)] = c
+            }
+            j = c.next
+        }
+        addHolding(slot, Claim(start: from, end: until, target: target, source: .dhcp, flags: []), closingOpen: false)
+        return .added
+    }
+
+    mutating func applyTranslation(_ event: TranslationEvent, inside: IPAddress, outside: IPAddress, ports: ClosedRange<UInt16>, at time: Int64, source: AttributionSource) -> Change {
+        let slot = Slot(outside, length: 128)   // IPv4 addresses are IPv4-mapped: /32 is 128 bits
+        let head = translationHeads[slot] ?? -1
+        // The open claim of this inside address on this exact range, if any.
+        var i = head
+        while i >= 0 {
+            var c = claims[Int(i)]
+            if c.flags.contains(.open), c.portLow == ports.lowerBound, c.portHigh == ports.upperBound, insideAddresses[Int(c.target)] == inside {
+                switch event {
+                case .allocate, .active:
+                    c.end = max(c.end, time)
+                    claims[Int(i)] = c
+                    return event == .allocate ? .ignored : .refreshed
+                case .release:
+                    c.end = max(c.start, time)
+                    c.flags.remove(.open)
+                    claims[Int(i)] = c
+                    return .closed
+                }
+            }
+            i = c.next
+        }
+        let target = UInt32(insideAddresses.count)
+        var claim: Claim
+        switch event {
+        case .allocate:
+            claim = Claim(start: time, end: time, target: target, source: source, flags: [.open], ports: ports)
+        case .active:
+            // Held since some time before this interim log: at least since now.
+            claim = Claim(start: time, end: time, target: target, source: source, flags: [.open, .startInferred], ports: ports)
+        case .release:
+            // A release whose allocation was never seen: held for at most the open maximum before.
+            claim = Claim(start: time - configuration.maximumOpenMilliseconds, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
+        }
+        if event != .release {
+            let insides = insideAddresses
+            closeOpen(from: head, source: source, ports: ports, before: time) { insides[Int($0.target)] == inside }
+        }
+        insideAddresses.append(inside)
+        claim.next = head
+        translationHeads[slot] = Int32(claims.count)
+        claims.append(claim)
+        return .added
+    }
+
+    /// Whether `address` is a public CGNAT address (logged translations or a deterministic pool).
+    func isTranslated(_ address: IPAddress) -> Bool {
+        translationHeads[Slot(address, length: 128)] != nil || configuration.deterministicNAT.contains { $0.outside.contains(address) }
+    }
+
+    func confidence(of c: Claim, core: Bool) -> Double {
+        guard core else { return 0.5 }
+        if c.source == .staticAssignment { return 0.9 }
+        if c.flags.contains(.startInferred) { return 0.7 }
+        if c.flags.contains(.endInferred) { return 0.8 }
+        return 1.0
+    }
+
+    /// Calls `body(target, confidence)` for every holding claim on `address` covering `time`.
+    @inline(__always)
+    func forEachHolding(_ address: IPAddress, at time: Int64, _ body: (UInt32, Double) -> Void) {
+        let skew = configuration.clockSkewMilliseconds
+        for length in address.isIPv6 ? holdingLengthsV6 : holdingLengthsV4 {
+            guard let head = holdingHeads[Slot(address, length: length)] else { continue }
+            var i = head
+            while i >= 0 {
+                let c = claims[Int(i)]
+                let end = effectiveEnd(c)
+                if c.start <= time + skew && time - skew <= end {
+                    body(c.target, confidence(of: c, core: c.start <= time && time <= end))
+                }
+                i = c.next
+            }
+        }
+    }
+
+    /// Calls `body(inside, confidence)` for every translation of `address`:`port` covering `time`,
+    /// deterministic ones included.
+    @inline(__always)
+    func forEachTranslation(_ address: IPAddress, port: UInt16, at time: Int64, _ body: (IPAddress, Double) -> Void) {
+        for pool in configuration.deterministicNAT {
+            if let inside = pool.insideAddress(for: address, port: port), pool.isValid(at: time) { body(inside, 1.0) }
+        }
+        guard let head = translationHeads[Slot(address, length: 128)] else { return }
+        let skew = configuration.clockSkewMilliseconds
+        var i = head
+        while i >= 0 {
+            let c = claims[Int(i)]
+            let end = effectiveEnd(c)
+            if c.portLow <= port && port <= c.portHigh && c.start <= time + skew && time - skew <= end {
+                body(insideAddresses[Int(c.target)], confidence(of: c, core: c.start <= time && time <= end))
+            }
+            i = c.next
+        }
+    }
+
+    struct Candidate {
+        var inside: IPAddress
+        var evidence: AttributionEvidence
+    }
+
+    func evidence(_ c: Claim, slot: String, time: Int64, subscriber: String?, inside: IPAddress? = nil) -> AttributionEvidence {
+        let end = effectiveEnd(c)
+        let core = c.start <= time && time <= end
+        return AttributionEvidence(
+            source: c.source, subscriber: subscriber, matched: slot, insideAddress: inside,
+            heldFrom: c.start, heldUntil: c.flags.contains(.open) || c.end == .max ? nil : c.end,
+            startInferred: c.flags.contains(.startInferred), endInferred: c.flags.contains(.endInferred),
+            withinSkewOnly: !core, confidence: confidence(of: c, core: core))
+    }
+
+    func holdingCandidates(_ address: IPAddress, at time: Int64) -> [Candidate] {
+        var out: [Candidate] = []
+        let skew = configuration.clockSkewMilliseconds
+        for length in address.isIPv6 ? holdingLengthsV6 : holdingLengthsV4 {
+            let slot = Slot(address, length: length)
+            guard let head = holdingHeads[slot] else { continue }
+            var i = head
+            while i >= 0 {
+                let c = claims[Int(i)]
+                if c.start <= time + skew && time - skew <= effectiveEnd(c) {
+                    out.append(Candidate(inside: address, evidence: evidence(c, slot: slot.text, time: time, subscriber: subscriberNames[Int(c.target)])))
+                }
+                i = c.next
+            }
+        }
+        return out
+    }
+
+    func translationCandidates(_ address: IPAddress, port: UInt16?, at time: Int64) -> [Candidate] {
+        guard let port else { return [] }
+        var out: [Candidate] = []
+        for pool in configuration.deterministicNAT {
+            guard pool.isValid(at: time), let inside = pool.insideAddress(for: address, port: port), let block = pool.block(of: inside) else { continue }
+            out.append(Candidate(inside: inside, evidence: AttributionEvidence(
+                source: .deterministicNAT, subscriber: nil, matched: "\(block.outside):\(block.ports.lowerBound)-\(block.ports.upperBound)",
+                insideAddress: inside, heldFrom: pool.validFrom ?? .min, heldUntil: pool.validUntil, confidence: 1.0)))
+        }
+        let slot = Slot(address, length: 128)
+        guard let head = translationHeads[slot] else { return out }
+        let skew = configuration.clockSkewMilliseconds
+        var i = head
+        while i >= 0 {
+            let c = claims[Int(i)]
+            if c.portLow <= port && port <= c.portHigh && c.start <= time + skew && time - skew <= effectiveEnd(c) {
+                let inside = insideAddresses[Int(c.target)]
+                out.append(Candidate(inside: inside, evidence: evidence(c, slot: "\(slot.text):\(c.portLow)-\(c.portHigh)", time: time, subscriber: nil, inside: inside)))
+            }
+            i = c.next
+        }
+        return out
+    }
+}
+
+extension AttributionIndex.Slot {
+    init(_ address: IPAddress, length: Int) { self.init(address, length: UInt8(length)) }
+}
