@@ -14,8 +14,9 @@ import IdentityCodec
 /// Rules, as the issue and RFC 6302 ask:
 /// - A claim without an end (RADIUS session without Stop, port block without release) ends at the
 ///   next claim on the same address (or overlapping port range) from the same kind of source, or
-///   ``Configuration/maximumOpenMilliseconds`` after its last sign of life (Start, Interim-Update,
-///   lease renewal, port-block interim) — whichever comes first. Such ends are marked inferred.
+///   ``Configuration/maximumOpenMilliseconds`` (translations: ``Configuration/maximumOpenTranslationMilliseconds``)
+///   after its last sign of life (Start, Interim-Update, port-block interim) — whichever comes first.
+///   Such ends are marked inferred.
 /// - Clocks disagree: a claim also covers ``Configuration/clockSkewMilliseconds`` either side of
 ///   its interval. A time inside that margin only is evidence, but weaker.
 /// - When claims of different subscribers cover the time, the answer is ``Attribution/Outcome/ambiguous``
@@ -32,8 +33,14 @@ public struct AttributionIndex: Sendable {
     public struct Configuration: Sendable, Hashable {
         /// How far the clocks of NAS, DHCP server, CGNAT and flow exporters may disagree, ± ms.
         public var clockSkewMilliseconds: Int64 = 2_000
-        /// How long after its last sign of life an open claim stops counting.
+        /// How long after its last sign of life (Start, Interim-Update) a RADIUS session without a
+        /// Stop stops counting. NASes send Interim-Updates every few minutes, so a day of silence
+        /// means the Stop was lost.
         public var maximumOpenMilliseconds: Int64 = 86_400_000
+        /// The same for a CGNAT port block or NAT44 session without a release. Longer: a CGNAT
+        /// without interim logging never re-announces a block its subscriber keeps using, and the
+        /// next allocation of the same ports ends a block anyway.
+        public var maximumOpenTranslationMilliseconds: Int64 = 30 * 86_400_000
         /// Deterministic CGNAT pools (RFC 7422), consulted before the logged translations.
         public var deterministicNAT: [DeterministicNAT] = []
         public init() {}
@@ -471,7 +478,8 @@ public struct AttributionIndex: Sendable {
     }
 
     func effectiveEnd(_ c: Claim) -> Int64 {
-        c.flags.contains(.open) ? c.end &+ configuration.maximumOpenMilliseconds : c.end
+        guard c.flags.contains(.open) else { return c.end }
+        return c.end &+ (c.source.isTranslation ? configuration.maximumOpenTranslationMilliseconds : configuration.maximumOpenMilliseconds)
     }
 
     /// Adds a holding claim at the head of its slot's chain. Unless `closingOpen` is false, open
@@ -597,7 +605,7 @@ public struct AttributionIndex: Sendable {
             claim = Claim(start: time, end: time, target: target, source: source, flags: [.open, .startInferred], ports: ports)
         case .release:
             // A release whose allocation was never seen: held for at most the open maximum before.
-            claim = Claim(start: time - configuration.maximumOpenMilliseconds, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
+            claim = Claim(start: time - configuration.maximumOpenTranslationMilliseconds, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
         }
         if event != .release {
             let insides = insideAddresses
