@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -64,8 +64,22 @@ public struct AttributionIndex: Sendable {
     // its claims, newest first. Chains are short (one per session or lease on that address in the
     // retention window), so a lookup is one hash probe per prefix length and a short walk.
     private var claims: [Claim] = []
-    private var holdingHeads: [Slot: Int32] = [:]
-    private var translationHeads: [Slot: Int32] = [:]
+    private var holdingHeads = SlotTable()
+    /// Translations are chained per (public address, 1024-port bucket) — a public address carries
+    /// dozens of port blocks, and one chain per address would make every lookup walk them all.
+    /// A block spanning several buckets is linked from each: `translationLinks` holds the chains'
+    /// nodes, each pointing at its claim.
+    private var translationHeads = SlotTable()
+    private var translationLinks: [Link] = []
+    /// Every public address with a logged translation (the value is unused).
+    private var translatedAddresses = SlotTable()
+    /// One bit per IPv4 /24 that holds a public CGNAT address (2 MiB once the first translation
+    /// arrives), so a lookup of an ordinary address rules out the CGNAT step without a probe.
+    private var translatedV4Slash24: [UInt64] = []
+    private var hasIPv6Translations = false
+    private let maximumOpen: Int64
+    private let maximumOpenTranslation: Int64
+    private let skew: Int64
     /// Prefix lengths (in the 128-bit space) that IPv4 and IPv6 holding claims use, longest first.
     private var holdingLengthsV4: [UInt8] = []
     private var holdingLengthsV6: [UInt8] = []
@@ -80,6 +94,9 @@ public struct AttributionIndex: Sendable {
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
+        maximumOpen = configuration.maximumOpenMilliseconds
+        maximumOpenTranslation = configuration.maximumOpenTranslationMilliseconds
+        skew = configuration.clockSkewMilliseconds
     }
 
     /// Claims held.
@@ -318,8 +335,10 @@ public struct AttributionIndex: Sendable {
             var c = claims[i]
             renumbered[i] = Int32(kept.count)
             if c.source.isTranslation {
-                c.target = UInt32(insides.count)
-                insides.append(insideAddresses[Int(claims[i].target)])
+                if !c.flags.contains(.insideV4) {
+                    c.target = UInt32(insides.count)
+                    insides.append(insideAddresses[Int(claims[i].target)])
+                }
             } else {
                 let name = subscriberNames[Int(c.target)]
                 if let n = numbers[name] { c.target = n } else {
@@ -330,9 +349,9 @@ public struct AttributionIndex: Sendable {
             }
             kept.append(c)
         }
-        func relink(_ heads: [Slot: Int32]) -> [Slot: Int32] {
-            var out: [Slot: Int32] = [:]
-            for (slot, head) in heads {
+        func relink(_ heads: SlotTable) -> SlotTable {
+            var out = SlotTable(capacity: heads.count)
+            for (slot, head) in heads.all {
                 // Walk the old chain in order and keep survivors in order (newest first).
                 var survivors: [Int32] = []
                 var i = head
@@ -342,12 +361,33 @@ public struct AttributionIndex: Sendable {
                 }
                 guard let first = survivors.first else { continue }
                 for (k, n) in survivors.enumerated() { kept[Int(n)].next = k + 1 < survivors.count ? survivors[k + 1] : -1 }
-                out[slot] = first
+                out.set(slot, head: first)
             }
             return out
         }
         let newHolding = relink(holdingHeads)
-        let newTranslation = relink(translationHeads)
+        var newTranslation = SlotTable(capacity: translationHeads.count)
+        var newLinks: [Link] = []
+        var newTranslated = SlotTable(capacity: translatedAddresses.count)
+        for (slot, head) in translationHeads.all {
+            var survivors: [Int32] = []
+            var l = head
+            while l >= 0 {
+                let claim = renumbered[Int(translationLinks[Int(l)].claim)]
+                if claim >= 0 { survivors.append(claim) }
+                l = translationLinks[Int(l)].next
+            }
+            guard !survivors.isEmpty else { continue }
+            var next: Int32 = -1
+            for claim in survivors.reversed() {
+                newLinks.append(Link(next: next, claim: claim))
+                next = Int32(newLinks.count - 1)
+            }
+            newTranslation.set(slot, head: next)
+            newTranslated.set(Slot(high: slot.high, low: slot.low, length: 128), head: 0)
+        }
+        translationLinks = newLinks
+        translatedAddresses = newTranslated
         var newSessions: [SessionKey: [Int32]] = [:]
         for (key, list) in sessions {
             let mapped = list.map { renumbered[Int($0)] }.filter { $0 >= 0 }
@@ -360,8 +400,9 @@ public struct AttributionIndex: Sendable {
         subscriberNumbers = numbers
         insideAddresses = insides
         sessions = newSessions
-        holdingLengthsV4 = Array(Set(holdingHeads.keys.filter(\.isIPv4).map(\.length))).sorted(by: >)
-        holdingLengthsV6 = Array(Set(holdingHeads.keys.filter { !$0.isIPv4 }.map(\.length))).sorted(by: >)
+        let slots = holdingHeads.all.map(\.0)
+        holdingLengthsV4 = Array(Set(slots.filter(\.isIPv4).map(\.length))).sorted(by: >)
+        holdingLengthsV6 = Array(Set(slots.filter { !$0.isIPv4 }.map(\.length))).sorted(by: >)
         forgottenCount += dropped
         return dropped
     }
@@ -374,6 +415,8 @@ public struct AttributionIndex: Sendable {
         static let open = ClaimFlags(rawValue: 1)
         static let startInferred = ClaimFlags(rawValue: 2)
         static let endInferred = ClaimFlags(rawValue: 4)
+        /// A translation whose `target` is the IPv4 inside address itself (no table entry).
+        static let insideV4 = ClaimFlags(rawValue: 8)
     }
 
     /// One claim, 32 bytes.
@@ -407,6 +450,12 @@ public struct AttributionIndex: Sendable {
         var low: UInt64
         var length: UInt8
 
+        init(high: UInt64, low: UInt64, length: UInt8) {
+            self.high = high
+            self.low = low
+            self.length = length
+        }
+
         init(_ prefix: IPPrefix) {
             high = prefix.network.high
             low = prefix.network.low
@@ -435,6 +484,22 @@ public struct AttributionIndex: Sendable {
     }
 
     enum TranslationEvent { case allocate, active, release }
+
+    /// A node of a translation chain.
+    struct Link {
+        var next: Int32
+        var claim: Int32
+    }
+
+    /// The chain key of public `address`, ports `bucket` × 1024 …: the address with the bucket in
+    /// the length field (the translation table holds addresses only).
+    @inline(__always)
+    static func translationSlot(_ address: IPAddress, bucket: Int) -> Slot {
+        Slot(high: address.high, low: address.low, length: UInt8(bucket))
+    }
+
+    @inline(__always)
+    static func bucket(_ port: UInt16) -> Int { Int(port >> 10) }
 
     /// Accumulates the distinct subscribers a lookup meets, without allocating.
     struct Found {
@@ -477,9 +542,16 @@ public struct AttributionIndex: Sendable {
         return n
     }
 
+    @inline(__always)
     func effectiveEnd(_ c: Claim) -> Int64 {
         guard c.flags.contains(.open) else { return c.end }
-        return c.end &+ (c.source.isTranslation ? configuration.maximumOpenTranslationMilliseconds : configuration.maximumOpenMilliseconds)
+        return c.end &+ (c.source.isTranslation ? maximumOpenTranslation : maximumOpen)
+    }
+
+    /// The inside address a translation claim leads to.
+    @inline(__always)
+    func inside(of c: Claim) -> IPAddress {
+        c.flags.contains(.insideV4) ? .v4(c.target) : insideAddresses[Int(c.target)]
     }
 
     /// Adds a holding claim at the head of its slot's chain. Unless `closingOpen` is false, open
@@ -492,7 +564,7 @@ public struct AttributionIndex: Sendable {
         c.next = head
         let index = Int32(claims.count)
         claims.append(c)
-        holdingHeads[slot] = index
+        holdingHeads.set(slot, head: index)
         if slot.isIPv4 {
             if !holdingLengthsV4.contains(slot.length) { holdingLengthsV4 = (holdingLengthsV4 + [slot.length]).sorted(by: >) }
         } else if !holdingLengthsV6.contains(slot.length) {
@@ -574,28 +646,29 @@ public struct AttributionIndex: Sendable {
     }
 
     mutating func applyTranslation(_ event: TranslationEvent, inside: IPAddress, outside: IPAddress, ports: ClosedRange<UInt16>, at time: Int64, source: AttributionSource) -> Change {
-        let slot = Slot(outside, length: 128)   // IPv4 addresses are IPv4-mapped: /32 is 128 bits
-        let head = translationHeads[slot] ?? -1
-        // The open claim of this inside address on this exact range, if any.
-        var i = head
-        while i >= 0 {
-            var c = claims[Int(i)]
-            if c.flags.contains(.open), c.portLow == ports.lowerBound, c.portHigh == ports.upperBound, insideAddresses[Int(c.target)] == inside {
+        let buckets = Self.bucket(ports.lowerBound)...Self.bucket(ports.upperBound)
+        // The open claim of this inside address on this exact range, if any (linked from the range's first bucket).
+        var l = translationHeads[Self.translationSlot(outside, bucket: buckets.lowerBound)] ?? -1
+        while l >= 0 {
+            let i = Int(translationLinks[Int(l)].claim)
+            var c = claims[i]
+            if c.flags.contains(.open), c.portLow == ports.lowerBound, c.portHigh == ports.upperBound, self.inside(of: c) == inside {
                 switch event {
                 case .allocate, .active:
                     c.end = max(c.end, time)
-                    claims[Int(i)] = c
+                    claims[i] = c
                     return event == .allocate ? .ignored : .refreshed
                 case .release:
                     c.end = max(c.start, time)
                     c.flags.remove(.open)
-                    claims[Int(i)] = c
+                    claims[i] = c
                     return .closed
                 }
             }
-            i = c.next
+            l = translationLinks[Int(l)].next
         }
-        let target = UInt32(insideAddresses.count)
+        let v4Inside = inside.ipv4
+        let target = v4Inside ?? UInt32(insideAddresses.count)
         var claim: Claim
         switch event {
         case .allocate:
@@ -605,22 +678,67 @@ public struct AttributionIndex: Sendable {
             claim = Claim(start: time, end: time, target: target, source: source, flags: [.open, .startInferred], ports: ports)
         case .release:
             // A release whose allocation was never seen: held for at most the open maximum before.
-            claim = Claim(start: time - configuration.maximumOpenTranslationMilliseconds, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
+            claim = Claim(start: time - maximumOpenTranslation, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
         }
-        if event != .release {
-            let insides = insideAddresses
-            closeOpen(from: head, source: source, ports: ports, before: time) { insides[Int($0.target)] == inside }
+        if v4Inside != nil { claim.flags.insert(.insideV4) } else { insideAddresses.append(inside) }
+        let index = Int32(claims.count)
+        for b in buckets {
+            let slot = Self.translationSlot(outside, bucket: b)
+            let head = translationHeads[slot] ?? -1
+            if event != .release {
+                // Open blocks of other inside addresses on overlapping ports end where this begins.
+                var l = head
+                while l >= 0 {
+                    let i = Int(translationLinks[Int(l)].claim)
+                    var c = claims[i]
+                    if c.flags.contains(.open), c.portLow <= ports.upperBound, ports.lowerBound <= c.portHigh, c.start <= time, self.inside(of: c) != inside {
+                        c.end = max(c.start, time)
+                        c.flags.remove(.open)
+                        c.flags.insert(.endInferred)
+                        claims[i] = c
+                    }
+                    l = translationLinks[Int(l)].next
+                }
+            }
+            translationLinks.append(Link(next: head, claim: index))
+            translationHeads.set(slot, head: Int32(translationLinks.count - 1))
         }
-        insideAddresses.append(inside)
-        claim.next = head
-        translationHeads[slot] = Int32(claims.count)
         claims.append(claim)
+        translatedAddresses.set(Slot(outside, length: 128), head: 0)
+        if let v4 = outside.ipv4 {
+            if translatedV4Slash24.isEmpty { translatedV4Slash24 = Array(repeating: 0, count: 1 << 18) }
+            translatedV4Slash24[Int(v4 >> 14)] |= 1 << UInt64((v4 >> 8) & 63)
+        } else {
+            hasIPv6Translations = true
+        }
         return .added
     }
 
     /// Whether `address` is a public CGNAT address (logged translations or a deterministic pool).
     func isTranslated(_ address: IPAddress) -> Bool {
-        translationHeads[Slot(address, length: 128)] != nil || configuration.deterministicNAT.contains { $0.outside.contains(address) }
+        mayBeTranslated(address) && translatedAddresses[Slot(address, length: 128)] != nil
+            || configuration.deterministicNAT.contains { $0.outside.contains(address) }
+    }
+
+    /// False when `address` certainly has no logged translation: the /24 bitmap answers most
+    /// ordinary addresses without a probe.
+    @inline(__always)
+    func mayBeTranslated(_ address: IPAddress) -> Bool {
+        if let v4 = address.ipv4 {
+            return !translatedV4Slash24.isEmpty && translatedV4Slash24[Int(v4 >> 14)] & (1 << UInt64((v4 >> 8) & 63)) != 0
+        }
+        return hasIPv6Translations
+    }
+
+    /// Calls `body` with every logged translation claim of `address` whose ports include `port`.
+    @inline(__always)
+    func forEachTranslationClaim(_ address: IPAddress, port: UInt16, _ body: (Claim) -> Void) {
+        guard mayBeTranslated(address), var l = translationHeads[Self.translationSlot(address, bucket: Self.bucket(port))] else { return }
+        while l >= 0 {
+            let c = claims[Int(translationLinks[Int(l)].claim)]
+            if c.portLow <= port && port <= c.portHigh { body(c) }
+            l = translationLinks[Int(l)].next
+        }
     }
 
     func confidence(of c: Claim, core: Bool) -> Double {
@@ -634,7 +752,6 @@ public struct AttributionIndex: Sendable {
     /// Calls `body(target, confidence)` for every holding claim on `address` covering `time`.
     @inline(__always)
     func forEachHolding(_ address: IPAddress, at time: Int64, _ body: (UInt32, Double) -> Void) {
-        let skew = configuration.clockSkewMilliseconds
         for length in address.isIPv6 ? holdingLengthsV6 : holdingLengthsV4 {
             guard let head = holdingHeads[Slot(address, length: length)] else { continue }
             var i = head
@@ -656,16 +773,11 @@ public struct AttributionIndex: Sendable {
         for pool in configuration.deterministicNAT {
             if let inside = pool.insideAddress(for: address, port: port), pool.isValid(at: time) { body(inside, 1.0) }
         }
-        guard let head = translationHeads[Slot(address, length: 128)] else { return }
-        let skew = configuration.clockSkewMilliseconds
-        var i = head
-        while i >= 0 {
-            let c = claims[Int(i)]
+        forEachTranslationClaim(address, port: port) { c in
             let end = effectiveEnd(c)
-            if c.portLow <= port && port <= c.portHigh && c.start <= time + skew && time - skew <= end {
-                body(insideAddresses[Int(c.target)], confidence(of: c, core: c.start <= time && time <= end))
+            if c.start <= time + skew && time - skew <= end {
+                body(inside(of: c), confidence(of: c, core: c.start <= time && time <= end))
             }
-            i = c.next
         }
     }
 
@@ -686,7 +798,6 @@ public struct AttributionIndex: Sendable {
 
     func holdingCandidates(_ address: IPAddress, at time: Int64) -> [Candidate] {
         var out: [Candidate] = []
-        let skew = configuration.clockSkewMilliseconds
         for length in address.isIPv6 ? holdingLengthsV6 : holdingLengthsV4 {
             let slot = Slot(address, length: length)
             guard let head = holdingHeads[slot] else { continue }
@@ -712,16 +823,11 @@ public struct AttributionIndex: Sendable {
                 insideAddress: inside, heldFrom: pool.validFrom ?? .min, heldUntil: pool.validUntil, confidence: 1.0)))
         }
         let slot = Slot(address, length: 128)
-        guard let head = translationHeads[slot] else { return out }
-        let skew = configuration.clockSkewMilliseconds
-        var i = head
-        while i >= 0 {
-            let c = claims[Int(i)]
-            if c.portLow <= port && port <= c.portHigh && c.start <= time + skew && time - skew <= effectiveEnd(c) {
-                let inside = insideAddresses[Int(c.target)]
+        forEachTranslationClaim(address, port: port) { c in
+            if c.start <= time + skew && time - skew <= effectiveEnd(c) {
+                let inside = inside(of: c)
                 out.append(Candidate(inside: inside, evidence: evidence(c, slot: "\(slot.text):\(c.portLow)-\(c.portHigh)", time: time, subscriber: nil, inside: inside)))
             }
-            i = c.next
         }
         return out
     }

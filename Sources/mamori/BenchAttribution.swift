@@ -1,0 +1,139 @@
+import ArgumentParser
+import Attribution
+import FlowCodec
+import Foundation
+import IdentityCodec
+import MamoriCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BenchAttribution: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attribution",
+        abstract: "Attribution lookups per core with millions of mapping records loaded, and memory per record.",
+        discussion: """
+            Builds an index of about --records claims the way a large carrier's feeds would fill \
+            it: per subscriber line a closed earlier RADIUS session on another address, the current \
+            session (Framed-IP-Address in 100.64.0.0/10 and a Delegated-IPv6-Prefix /56), and a \
+            CGNAT port block on a public address (syslog allocation). Then it answers random \
+            lookups on one thread for --seconds: public address + port behind the CGNAT (two \
+            steps), IPv6 addresses inside delegated prefixes, and inside addresses — in equal \
+            shares, all at times inside the sessions, every answer checked. Rates are lookups per \
+            CPU-second of the thread (CLOCK_THREAD_CPUTIME_ID). Memory is the growth of the \
+            process's resident set while building, divided by the claims.
+
+            Example:  swift build -c release && .build/release/mamori bench attribution --records 10000000
+            """
+    )
+
+    @Option(help: "Mapping records (claims) to load; four per subscriber line.")
+    var records: Int = 10_000_000
+
+    @Option(help: "Seconds of lookups.")
+    var seconds: Double = 5
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() async throws {
+        #if DEBUG
+        FileHandle.standardError.write(Data("warning: this is a debug build; use `swift build -c release` for real figures\n".utf8))
+        #endif
+        let lines = max(1, records / 4)
+        guard lines <= 4_000_000 else { throw ValidationError("at most 16,000,000 records (the 100.64.0.0/10 inside pool holds 4 M lines)") }
+        let t0: Int64 = 1_795_000_000_000
+        let nas = IPAddress.v4(0xC613_FC01)
+        let rssBefore = residentBytes()
+        let buildStart = Date()
+        var index = AttributionIndex()
+        // Public addresses: 63 blocks of 1008 ports from port 1024 on each (the simulator's layout).
+        let blocksPerAddress = 63
+        for i in 0..<lines {
+            let inside = IPAddress.v4(0x6440_0000 + UInt32(i))
+            let earlier = IPAddress.v4(0x6440_0000 + UInt32((i + lines / 2) % lines))
+            let user = "cust-" + String(i)
+            var old = AccountingRecord(status: .start, sessionID: "o\(i)", eventTime: (t0 - 86_400_000) / 1000)
+            old.userName = user
+            old.framedIPAddress = earlier
+            index.apply(old, from: nas, receivedAt: t0 - 86_400_000)
+            old.status = .stop
+            old.eventTime = (t0 - 43_200_000) / 1000
+            old.sessionTime = 43_200
+            index.apply(old, from: nas, receivedAt: t0 - 43_200_000)
+            var now = AccountingRecord(status: .start, sessionID: "s\(i)", eventTime: (t0 - 3_600_000) / 1000)
+            now.userName = user
+            now.framedIPAddress = inside
+            now.delegatedIPv6Prefixes = [IPPrefix(address: .v6(high: 0x2001_0DB8_0000_0000 | UInt64(i) << 8, low: 0), length: 56)!]
+            index.apply(now, from: nas, receivedAt: t0 - 3_600_000)
+            let first = UInt16(1024 + (i % blocksPerAddress) * 1008)
+            index.apply(NATPortBlockEvent(kind: .allocate, timeMilliseconds: t0 - 3_600_000, host: "cgnat1", insideAddress: inside,
+                                          outsideAddress: .v4(0xC612_0000 + UInt32(i / blocksPerAddress)), firstPort: first, lastPort: first + 1007, allocatedAt: 0))
+        }
+        let buildSeconds = Date().timeIntervalSince(buildStart)
+        let rssAfter = residentBytes()
+        let claims = index.count
+
+        // Queries prepared up front so the loop measures lookups only.
+        var rng = SplitMix64(seed: 7)
+        var queries: [(IPAddress, UInt16?, Int64, String)] = []
+        queries.reserveCapacity(1 << 16)
+        for q in 0..<(1 << 16) {
+            let i = Int(rng.next() % UInt64(lines))
+            let at = t0 - Int64(rng.next() % 3_000_000)
+            switch q % 3 {
+            case 0:
+                let port = UInt16(1024 + (i % blocksPerAddress) * 1008 + Int(rng.next() % 1008))
+                queries.append((.v4(0xC612_0000 + UInt32(i / blocksPerAddress)), port, at, "cust-\(i)"))
+            case 1:
+                queries.append((.v6(high: 0x2001_0DB8_0000_0000 | UInt64(i) << 8 | (rng.next() & 0xFF), low: rng.next()), nil, at, "cust-\(i)"))
+            default:
+                queries.append((.v4(0x6440_0000 + UInt32(i)), nil, at, "cust-\(i)"))
+            }
+        }
+        for (address, port, at, expected) in queries.prefix(3000) {
+            let r = index.resolve(address, port: port, at: at)
+            guard r.outcome == .attributed, r.subscriber == expected else {
+                throw ValidationError("wrong answer for \(address) port \(port.map(String.init) ?? "-"): \(r.outcome) \(r.subscriber ?? "") (expected \(expected))")
+            }
+        }
+        func measure(_ queries: [(IPAddress, UInt16?, Int64, String)], seconds: Double) -> Double {
+            var done = 0
+            var attributed = 0
+            let cpu0 = threadCPUSeconds()
+            var cpu = 0.0
+            repeat {
+                for (address, port, at, _) in queries where index.resolve(address, port: port, at: at).outcome == .attributed {
+                    attributed += 1
+                }
+                done += queries.count
+                cpu = threadCPUSeconds() - cpu0
+            } while cpu < seconds
+            precondition(attributed == done, "a lookup failed during the run")
+            return Double(done) / cpu
+        }
+        let rate = measure(queries, seconds: seconds)
+        let kinds = (0..<3).map { k in measure(queries.enumerated().filter { $0.offset % 3 == k }.map(\.element), seconds: seconds / 3) }
+        let perClaim = Double(max(0, rssAfter - rssBefore)) / Double(max(1, claims))
+        if json {
+            print("{\"benchmark\":\"attribution\",\"claims\":\(claims),\"subscribers\":\(index.subscriberCount),\"lookups_per_cpu_second\":\(Int(rate)),\"ns_per_lookup\":\(String(format: "%.1f", 1e9 / rate)),\"resident_bytes_per_claim\":\(Int(perClaim)),\"build_seconds\":\(String(format: "%.1f", buildSeconds)),\"cgnat_lookups_per_cpu_second\":\(Int(kinds[0])),\"ipv6_lookups_per_cpu_second\":\(Int(kinds[1])),\"ipv4_lookups_per_cpu_second\":\(Int(kinds[2]))}")
+        } else {
+            print("claims loaded:        \(claims) (\(index.subscriberCount) subscribers, \(index.openSessionCount) open sessions), built in \(String(format: "%.1f", buildSeconds)) s")
+            print("memory:               \(String(format: "%.0f", perClaim)) bytes per claim resident (\(String(format: "%.2f", Double(rssAfter - rssBefore) / 1_073_741_824)) GiB)")
+            print("lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)")
+            print("  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s, IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s, IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s")
+        }
+    }
+
+    func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
