@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage",
+                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "CollectorTests",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -124,6 +124,35 @@ public struct Evidence: Sendable, Hashable, Codable {
     public init() {}
 }
 
+/// The subscriber behind a finding's host, as attribution answered it. Only the pseudonym is
+/// here: the real identifier comes back through an audited reveal.
+public struct FindingSubscriber: Sendable, Hashable, Codable {
+    /// `attributed`, `ambiguous` or `unknown`.
+    public var outcome: String
+    /// The subscriber's pseudonym (`s:` + 16 hex digits) when attributed.
+    public var pseudonym: String?
+    /// Every candidate's pseudonym when ambiguous.
+    public var candidates: [String]
+    /// 0…1 (see the attribution rules in docs/attribution.md).
+    public var confidence: Double
+    /// The strongest evidence's source (`radius`, `dhcp`, `nat-event`, …).
+    public var source: String?
+    /// The answer in words (addresses and sources, never an identifier).
+    public var reason: String
+    /// The times looked up (the finding's first and last activity), ms since the Unix epoch.
+    public var at: [Int64]
+
+    public init(outcome: String, pseudonym: String?, candidates: [String], confidence: Double, source: String?, reason: String, at: [Int64]) {
+        self.outcome = outcome
+        self.pseudonym = pseudonym
+        self.candidates = candidates
+        self.confidence = confidence
+        self.source = source
+        self.reason = reason
+        self.at = at
+    }
+}
+
 /// A detector's conclusion about one subject.
 public struct Finding: Sendable, Hashable, Codable, Identifiable {
     /// Stable for a (kind, subject): the same C&C found again updates the same finding.
@@ -145,6 +174,9 @@ public struct Finding: Sendable, Hashable, Codable, Identifiable {
     public var evidence: Evidence
     /// The analyst's verdict, if any.
     public var verdict: Verdict? = nil
+    /// Who held the subject's address during the finding (host subjects), as a pseudonym; set by
+    /// the attribution step as soon as the identity data covers the finding.
+    public var subscriber: FindingSubscriber? = nil
 
     public init(id: String, kind: FindingKind, subject: FindingSubject, score: Double, firstSeen: Int64, lastSeen: Int64,
                 detectedAt: Int64, updatedAt: Int64, family: String?, summary: String, evidence: Evidence, verdict: Verdict? = nil) {

@@ -1,3 +1,4 @@
+import Attribution
 import Collector
 import Detection
 import FlowCodec
@@ -34,6 +35,7 @@ public struct MamoriServices: Sendable {
     public let collector: FlowCollector
     public let statistics: FlowStatisticsSink
     public let detection: DetectionService
+    public let attribution: AttributionService
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -62,16 +64,31 @@ public func buildApplication(
     configuration.detection.thresholds.apply(to: &detectionConfiguration)
     if let path = configuration.detection.indicatorsFile { detectionConfiguration.indicators = try endpointList(path, "indicators_file", logger: detectionLogger) }
     if let path = configuration.detection.allowlistFile { detectionConfiguration.allowlist = try endpointList(path, "allowlist_file", logger: detectionLogger) }
+    var attributionLogger = logger
+    attributionLogger[metadataKey: "component"] = "attribution"
+    let attribution = AttributionService(
+        configuration: configuration.attribution.index, pseudonymKey: detectionConfiguration.pseudonymKey,
+        retentionDays: configuration.attribution.retentionDays, logger: attributionLogger, metricsFactory: factory)
+    if let path = configuration.attribution.staticAssignmentsFile {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError(line: nil, "attribution.static_assignments_file: cannot read \(path)", file: nil)
+        }
+        do {
+            attribution.add(try StaticAssignment.parse(text[...]))
+        } catch {
+            throw ConfigurationError(line: nil, "attribution.static_assignments_file \(path): \(error)", file: nil)
+        }
+    }
     let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase)
     let detection = DetectionService(
         configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
-        logger: detectionLogger, metricsFactory: factory)
+        logger: detectionLogger, metricsFactory: factory, attribution: attribution)
 
     var collectorLogger = logger
     collectorLogger[metadataKey: "component"] = "collector"
     let collector = FlowCollector(
         configuration: collectorConfiguration,
-        sinks: [statistics, detection] + dependencies.extraSinks,
+        sinks: [statistics, attribution, detection] + dependencies.extraSinks,
         metricsFactory: factory,
         logger: collectorLogger
     )
@@ -94,7 +111,9 @@ public func buildApplication(
             body: .init(byteBuffer: ByteBuffer(bytes: bytes))
         )
     }
-    FindingsAPI(detection: detection, invalidRequests: Counter(label: "mamori_api_invalid_requests_total", factory: factory)).register(on: router)
+    let invalidRequests = Counter(label: "mamori_api_invalid_requests_total", factory: factory)
+    FindingsAPI(detection: detection, invalidRequests: invalidRequests).register(on: router)
+    AttributionAPI(attribution: attribution, invalidRequests: invalidRequests).register(on: router)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),
@@ -103,7 +122,7 @@ public func buildApplication(
     // Shut down in reverse order: the collector drains its queue into the detectors first, then
     // the detection service analyses what is left and stores the last findings.
     app.addServices(detection, collector)
-    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection))
+    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution))
 }
 
 /// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.

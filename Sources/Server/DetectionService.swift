@@ -27,11 +27,21 @@ public final class DetectionService: FlowSink, Service {
     private let shedRecords: Counter
     private let sheddingInterval: Gauge
     private let backlogGauge: Gauge
+    /// Who is behind a host finding; nil when attribution is not wired (tests of detection alone).
+    public let attribution: AttributionService?
+    /// Host findings not yet attributed, latest version of each, retried every 10 s so that
+    /// identity data arriving after the flows still reaches the finding.
+    private let unattributed = NIOLockedValueBox([String: Finding]())
+    private let nextAttributionRetry = NIOLockedValueBox(ContinuousClock.now)
+    private let attributionRetryInterval: Duration
+    static let maximumUnattributed = 100_000
 
     /// - Parameter backlogCapacity: records waiting for analysis beyond which address pairs are
     ///   shed (see ``LoadShedder``).
     public init(configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
-                backlogCapacity: Int = 500_000) {
+                backlogCapacity: Int = 500_000, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10)) {
+        self.attribution = attribution
+        self.attributionRetryInterval = attributionRetryInterval
         analyzer = NIOLockedValueBox(FlowAnalyzer(configuration: configuration))
         pending = NIOLockedValueBox(([], LoadShedder(capacity: backlogCapacity)))
         shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
@@ -121,7 +131,9 @@ public final class DetectionService: FlowSink, Service {
 
     /// Runs the detectors that are due on the traffic's clock and stores what changed.
     public func evaluate() async {
-        let changed = analyzer.withLockedValue { $0.evaluate(now: $0.clock) }
+        var changed = analyzer.withLockedValue { $0.evaluate(now: $0.clock) }
+        changed = attribute(changed)
+        changed += retryAttribution()
         guard !changed.isEmpty else { return }
         do {
             try await store.upsert(changed)
@@ -139,8 +151,54 @@ public final class DetectionService: FlowSink, Service {
         }
     }
 
-    /// Deletes findings last seen more than the retention before `now`.
+    /// Sets the subscriber of every host finding, and remembers those still unattributed.
+    func attribute(_ findings: [Finding]) -> [Finding] {
+        guard let attribution else { return findings }
+        let out = findings.map { f -> Finding in
+            var f = f
+            if let s = attribution.subscriber(of: f) { f.subscriber = s }
+            return f
+        }
+        unattributed.withLockedValue { pending in
+            for f in out where f.subscriber != nil {
+                if f.subscriber?.outcome == "attributed" {
+                    pending[f.id] = nil
+                } else if pending.count < Self.maximumUnattributed || pending[f.id] != nil {
+                    pending[f.id] = f
+                }
+            }
+        }
+        return out
+    }
+
+    /// Every `attributionRetryInterval`: the unattributed host findings whose answer has changed since.
+    func retryAttribution() -> [Finding] {
+        guard let attribution else { return [] }
+        let due = nextAttributionRetry.withLockedValue { next in
+            guard ContinuousClock.now >= next else { return false }
+            next = ContinuousClock.now + attributionRetryInterval
+            return true
+        }
+        guard due else { return [] }
+        let pending = unattributed.withLockedValue { Array($0.values) }
+        var updated: [Finding] = []
+        for var f in pending {
+            guard let s = attribution.subscriber(of: f), s != f.subscriber else { continue }
+            f.subscriber = s
+            updated.append(f)
+        }
+        guard !updated.isEmpty else { return [] }
+        unattributed.withLockedValue { p in
+            for f in updated { if f.subscriber?.outcome == "attributed" { p[f.id] = nil } else { p[f.id] = f } }
+        }
+        logger.info("attribution arrived for earlier findings", metadata: ["count": "\(updated.count)"])
+        return updated
+    }
+
+    /// Deletes findings last seen more than the retention before `now`, and forgets identity data
+    /// older than the attribution retention.
     public func sweep(now: Int64) async {
+        attribution?.sweep(now: now)
         do {
             let removed = try await store.deleteFindings(lastSeenBefore: now - retentionMilliseconds)
             if removed > 0 { logger.info("retention: deleted expired findings", metadata: ["count": "\(removed)"]) }

@@ -1,3 +1,4 @@
+import Attribution
 import Collector
 import Detection
 import FlowCodec
@@ -38,7 +39,7 @@ extension MamoriConfiguration {
         // An empty file, comments only, or an empty document ("---", "~"): all defaults.
         guard let root, root.null == nil else { return config }
         let top = try YAMLMap(root, context: "the top level")
-        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection"])
+        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution"])
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }
         if let v = top["log_level"] {
             let s = try v.string()
@@ -134,6 +135,36 @@ extension MamoriConfiguration {
                 if let v = m["inbound_packets_per_second"] { th.inboundPacketsPerSecond = try v.double(in: 1...1e12) }
                 if let v = m["inbound_bits_per_second"] { th.inboundBitsPerSecond = try v.double(in: 1...1e15) }
                 config.detection.thresholds = th
+            }
+        }
+        if let v = top["attribution"] {
+            let a = try YAMLMap(v.node, context: "attribution")
+            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file"])
+            if let x = a["clock_skew_seconds"] { config.attribution.clockSkewSeconds = try x.double(in: 0...600) }
+            if let x = a["maximum_session_hours"] { config.attribution.maximumSessionHours = try x.double(in: 0.1...8760) }
+            if let x = a["maximum_port_block_days"] { config.attribution.maximumPortBlockDays = try x.double(in: 0.01...3650) }
+            if let x = a["retention_days"] { config.attribution.retentionDays = try x.int(in: 1...3650) }
+            if let x = a["static_assignments_file"] { config.attribution.staticAssignmentsFile = try x.string() }
+            if let p = a["deterministic_nat"] {
+                guard case .sequence(let seq) = p.node else { throw p.error("attribution.deterministic_nat must be a list") }
+                for item in seq {
+                    let m = try YAMLMap(item, context: "a deterministic NAT pool")
+                    try m.allowOnly(["inside", "outside", "ports_per_subscriber", "first_port"])
+                    guard let inside = m["inside"], let outside = m["outside"], let ports = m["ports_per_subscriber"] else {
+                        throw ConfigurationError(line: item.mark.map { $0.line }, "a deterministic NAT pool needs 'inside', 'outside' and 'ports_per_subscriber'")
+                    }
+                    let insideText = try inside.string()
+                    let outsideText = try outside.string()
+                    guard let i = IPPrefix(insideText) else { throw inside.error("'\(insideText)' is not a prefix") }
+                    guard let o = IPPrefix(outsideText) else { throw outside.error("'\(outsideText)' is not a prefix") }
+                    let perSubscriber = try ports.int(in: 1...65_535)
+                    let first = try m["first_port"]?.int(in: 1...65_535) ?? 1024
+                    do throws(DeterministicNAT.ConfigurationError) {
+                        config.attribution.deterministicNAT.append(try DeterministicNAT(inside: i, outside: o, portsPerSubscriber: perSubscriber, firstPort: first))
+                    } catch {
+                        throw ConfigurationError(line: item.mark.map { $0.line }, error.description)
+                    }
+                }
             }
         }
         return config

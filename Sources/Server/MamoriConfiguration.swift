@@ -14,6 +14,7 @@ public struct MamoriConfiguration: Sendable {
     public var http: SocketEndpoint = SocketEndpoint(host: "127.0.0.1", port: 8080)
     public var collector: FlowCollector.Configuration = .init()
     public var detection = DetectionSettings()
+    public var attribution = AttributionSettings()
 
     public init() {}
 

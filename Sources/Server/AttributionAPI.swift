@@ -1,0 +1,51 @@
+import FlowCodec
+import Foundation
+import Hummingbird
+import Metrics
+import NIOCore
+
+/// `GET /api/v1/attribution?addr=ADDRESS&port=PORT&at=TIME`: who held the address (and, behind a
+/// CGNAT, the source port) at that time — outcome, subscriber pseudonym, confidence, reason and
+/// every claim behind the answer. `at` is RFC 3339 or ms since the epoch (default: now).
+struct AttributionAPI: Sendable {
+    let attribution: AttributionService
+    let invalidRequests: Counter
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/api/v1/attribution") { request, _ in self.lookup(request) }
+    }
+
+    func lookup(_ request: Request) -> Response {
+        let q = request.uri.queryParameters
+        guard let text = q["addr"].map(String.init), let address = IPAddress(text) else {
+            return bad("addr must be an IPv4 or IPv6 address, e.g. /api/v1/attribution?addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z")
+        }
+        var port: UInt16?
+        if let p = q["port"] {
+            guard let n = UInt16(String(p)) else { return bad("port must be a whole number from 0 to 65535") }
+            port = n
+        }
+        var at = DetectionService.milliseconds()
+        if let t = q["at"] {
+            guard let ms = FindingsAPI.time(String(t)) else { return bad("at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)") }
+            at = ms
+        }
+        struct Body: Encodable {
+            var address: String
+            var port: UInt16?
+            var at: Int64
+            var answer: AttributionAnswer
+        }
+        return json(.ok, Body(address: "\(address)", port: port, at: at, answer: attribution.lookup(address, port: port, at: at)))
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let data = (try? FindingsAPI.encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+    }
+
+    private func bad(_ reason: String) -> Response {
+        invalidRequests.increment()
+        return json(.badRequest, ["error": reason])
+    }
+}

@@ -1,0 +1,182 @@
+import Attribution
+import Collector
+import Detection
+import FlowCodec
+import IdentityCodec
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+
+/// The attribution index inside `mamori serve`: fed by the identity sources (RADIUS accounting,
+/// Kea lease files, CGNAT syslog, and — as a collector sink — IPFIX NAT events), asked by the
+/// detection service and the API. Subscriber identifiers leave it only as pseudonyms.
+///
+/// Metrics: `mamori_attribution_records_total{source,change}` for every record applied,
+/// `mamori_attribution_lookups_total{outcome}`, `mamori_attribution_claims` (gauge).
+public final class AttributionService: FlowSink, Sendable {
+    private let index: NIOLockedValueBox<AttributionIndex>
+    private let pseudonymizer: SubscriberPseudonymizer
+    private let logger: Logger
+    private let records: [String: Counter]
+    private let lookups: [Attribution.Outcome: Counter]
+    private let claims: Gauge
+    /// Identity data older than this (ended before now − retention) is forgotten.
+    public let retentionMilliseconds: Int64
+
+    public init(configuration: AttributionIndex.Configuration, pseudonymKey: [UInt8], retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory) {
+        index = NIOLockedValueBox(AttributionIndex(configuration: configuration))
+        pseudonymizer = SubscriberPseudonymizer(key: pseudonymKey)
+        self.logger = logger
+        retentionMilliseconds = Int64(retentionDays) * 86_400_000
+        var r: [String: Counter] = [:]
+        for s in AttributionSource.allCases {
+            for c in AttributionIndex.Change.allCases {
+                r["\(s)|\(c.rawValue)"] = Counter(label: "mamori_attribution_records_total", dimensions: [("source", "\(s)"), ("change", c.rawValue)], factory: metricsFactory)
+            }
+        }
+        records = r
+        var l: [Attribution.Outcome: Counter] = [:]
+        for o in [Attribution.Outcome.attributed, .ambiguous, .unknown] {
+            l[o] = Counter(label: "mamori_attribution_lookups_total", dimensions: [("outcome", o.rawValue)], factory: metricsFactory)
+        }
+        lookups = l
+        claims = Gauge(label: "mamori_attribution_claims", factory: metricsFactory)
+    }
+
+    // MARK: - Identity sources
+
+    /// A RADIUS accounting record accepted from `nas`.
+    public func accounting(_ record: AccountingRecord, from nas: IPAddress, receivedAt: Int64) {
+        count(.radius, index.withLockedValue { $0.apply(record, from: nas, receivedAt: receivedAt) })
+    }
+
+    public func lease4(_ lease: KeaLeaseFile.Lease4) {
+        count(.dhcp, index.withLockedValue { $0.apply(lease) })
+    }
+
+    public func lease6(_ lease: KeaLeaseFile.Lease6) {
+        count(.dhcp, index.withLockedValue { $0.apply(lease) })
+    }
+
+    public func portBlock(_ event: NATPortBlockEvent) {
+        count(.natSyslog, index.withLockedValue { $0.apply(event) })
+    }
+
+    public func add(_ assignments: [StaticAssignment]) {
+        index.withLockedValue { i in for a in assignments { i.add(a) } }
+        for _ in assignments { count(.staticAssignment, .added) }
+    }
+
+    /// The collector's records: NAT events (records with NAT fields) go into the index.
+    public func consume(_ batch: FlowBatch) async {
+        var changes: [AttributionIndex.Change] = []
+        index.withLockedValue { i in
+            for r in batch.records where r.nat != nil { changes.append(i.apply(natEvent: r)) }
+        }
+        for c in changes { count(.natEvent, c) }
+    }
+
+    private func count(_ source: AttributionSource, _ change: AttributionIndex.Change) {
+        records["\(source)|\(change.rawValue)"]?.increment()
+    }
+
+    // MARK: - Questions
+
+    /// Who held `address` (and `port`) at `time`, with every identifier pseudonymised.
+    public func lookup(_ address: IPAddress, port: UInt16?, at time: Int64) -> AttributionAnswer {
+        let a = index.withLockedValue { $0.lookup(address, port: port, at: time) }
+        lookups[a.outcome]?.increment()
+        return AttributionAnswer(a, pseudonymizer: pseudonymizer)
+    }
+
+    /// The subscriber behind a host finding (its address, the first port of its CGNAT block), asked
+    /// at the finding's first and last activity: if those disagree, the finding spans a handover
+    /// and the answer is ambiguous. Nil for findings about external endpoints and addresses.
+    public func subscriber(of finding: Finding) -> FindingSubscriber? {
+        guard finding.subject.type == .host else { return nil }
+        let text = finding.subject.address.split(separator: "/").first.map(String.init) ?? finding.subject.address
+        guard var address = IPAddress(text) else { return nil }
+        if address.isIPv6 { address = .v6(high: address.high, low: 1) }   // a host subject is its /64
+        let port = finding.subject.ports?.first
+        let times = finding.firstSeen == finding.lastSeen ? [finding.firstSeen] : [finding.firstSeen, finding.lastSeen]
+        let answers = index.withLockedValue { i in times.map { i.lookup(address, port: port, at: $0) } }
+        for a in answers { lookups[a.outcome]?.increment() }
+        let named = Set(answers.compactMap(\.subscriber))
+        let sources = answers.compactMap { $0.evidence.first?.source.description }
+        if answers.allSatisfy({ $0.outcome == .attributed }), named.count == 1, let who = named.first {
+            return FindingSubscriber(outcome: "attributed", pseudonym: pseudonymizer.pseudonym(who), candidates: [],
+                                     confidence: answers.map(\.confidence).min() ?? 0, source: sources.first, reason: answers[0].reason, at: times)
+        }
+        let candidates = Array(Set(answers.flatMap(\.candidates))).map(pseudonymizer.pseudonym).sorted()
+        if candidates.count > 1 || answers.contains(where: { $0.outcome == .ambiguous }) {
+            let reason = named.count > 1 ? "the address changed hands during the finding: \(named.count) subscribers held it between its first and last activity"
+                : answers.first { $0.outcome == .ambiguous }?.reason ?? "ambiguous"
+            return FindingSubscriber(outcome: "ambiguous", pseudonym: nil, candidates: candidates, confidence: 0, source: sources.first, reason: reason, at: times)
+        }
+        if let a = answers.first(where: { $0.outcome == .attributed }), let who = a.subscriber {
+            // Known at one end of the finding only (the identity data starts or stops inside it).
+            return FindingSubscriber(outcome: "attributed", pseudonym: pseudonymizer.pseudonym(who), candidates: [],
+                                     confidence: a.confidence * 0.8, source: a.evidence.first?.source.description,
+                                     reason: a.reason + "; at the finding's other end no claim covers the address", at: times)
+        }
+        return FindingSubscriber(outcome: "unknown", pseudonym: nil, candidates: [], confidence: 0, source: nil, reason: answers[0].reason, at: times)
+    }
+
+    /// Forgets identity data that ended more than the retention before `now`.
+    @discardableResult
+    public func sweep(now: Int64) -> Int {
+        let (dropped, left) = index.withLockedValue { i in (i.forget(endedBefore: now - retentionMilliseconds), i.count) }
+        claims.record(Double(left))
+        if dropped > 0 { logger.info("retention: forgot expired attribution records", metadata: ["count": "\(dropped)"]) }
+        return dropped
+    }
+
+    /// Claims held (for /metrics and tests).
+    public var claimCount: Int {
+        let n = index.withLockedValue { $0.count }
+        claims.record(Double(n))
+        return n
+    }
+}
+
+/// An attribution answer as the API and `mamori whois` show it: identifiers as pseudonyms.
+public struct AttributionAnswer: Sendable, Hashable, Codable {
+    public struct Evidence: Sendable, Hashable, Codable {
+        public var source: String
+        public var subscriber: String?
+        public var matched: String
+        public var insideAddress: String?
+        public var heldFrom: Int64
+        public var heldUntil: Int64?
+        public var startInferred: Bool
+        public var endInferred: Bool
+        public var withinSkewOnly: Bool
+        public var confidence: Double
+
+        enum CodingKeys: String, CodingKey {
+            case source, subscriber, matched, confidence
+            case insideAddress = "inside_address", heldFrom = "held_from", heldUntil = "held_until"
+            case startInferred = "start_inferred", endInferred = "end_inferred", withinSkewOnly = "within_skew_only"
+        }
+    }
+
+    public var outcome: String
+    public var subscriber: String?
+    public var candidates: [String]
+    public var confidence: Double
+    public var reason: String
+    public var evidence: [Evidence]
+
+    init(_ a: Attribution, pseudonymizer: SubscriberPseudonymizer) {
+        outcome = a.outcome.rawValue
+        subscriber = a.subscriber.map(pseudonymizer.pseudonym)
+        candidates = a.outcome == .ambiguous ? a.candidates.map(pseudonymizer.pseudonym) : []
+        confidence = a.confidence
+        reason = a.reason
+        evidence = a.evidence.map { e in
+            Evidence(source: e.source.description, subscriber: e.subscriber.map(pseudonymizer.pseudonym), matched: e.matched,
+                     insideAddress: e.insideAddress.map { "\($0)" }, heldFrom: e.heldFrom == .min ? 0 : e.heldFrom, heldUntil: e.heldUntil,
+                     startInferred: e.startInferred, endInferred: e.endInferred, withinSkewOnly: e.withinSkewOnly, confidence: e.confidence)
+        }
+    }
+}

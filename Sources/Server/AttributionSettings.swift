@@ -1,0 +1,31 @@
+import Attribution
+import FlowCodec
+
+/// The `attribution:` section of the configuration file: how identity data is interpreted and
+/// kept. (Where it comes from — RADIUS, lease files, syslog — is configured beside it.)
+public struct AttributionSettings: Sendable {
+    /// How far the clocks of NAS, DHCP server, CGNAT and exporters may disagree, seconds.
+    public var clockSkewSeconds: Double = 2
+    /// A RADIUS session without a Stop stops counting this long after its last Interim-Update.
+    public var maximumSessionHours: Double = 24
+    /// A CGNAT port block without a release stops counting this long after its allocation.
+    public var maximumPortBlockDays: Double = 30
+    /// Attribution records (sessions, leases, port blocks) that ended longer ago are forgotten.
+    public var retentionDays: Int = 90
+    /// Deterministic CGNAT pools (RFC 7422).
+    public var deterministicNAT: [DeterministicNAT] = []
+    /// Static assignments CSV (`prefix,subscriber,valid_from,valid_until`), read at start.
+    public var staticAssignmentsFile: String?
+
+    public init() {}
+
+    /// The index configuration these settings describe.
+    public var index: AttributionIndex.Configuration {
+        var c = AttributionIndex.Configuration()
+        c.clockSkewMilliseconds = Int64(clockSkewSeconds * 1000)
+        c.maximumOpenMilliseconds = Int64(maximumSessionHours * 3_600_000)
+        c.maximumOpenTranslationMilliseconds = Int64(maximumPortBlockDays * 86_400_000)
+        c.deterministicNAT = deterministicNAT
+        return c
+    }
+}

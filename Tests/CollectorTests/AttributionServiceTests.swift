@@ -1,0 +1,129 @@
+import Attribution
+import Collector
+import Detection
+import FlowCodec
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import IdentityCodec
+import Logging
+import MamoriCore
+import MetricsTestKit
+import NIOCore
+import Server
+import Storage
+import Testing
+
+/// Attribution inside `mamori serve`: the API, NAT events from the collector, findings that carry
+/// the subscriber's pseudonym — also when the identity data arrives after the flows.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct AttributionServiceTests {
+    static let t0: Int64 = 1_767_225_600_000
+
+    static func start(_ user: String, _ address: String, at ms: Int64) -> AccountingRecord {
+        var r = AccountingRecord(status: .start, sessionID: "S-\(user)", eventTime: ms / 1000)
+        r.userName = user
+        r.framedIPAddress = IPAddress(address)
+        return r
+    }
+
+    @Test("GET /api/v1/attribution: pseudonym only, CGNAT via IPFIX NAT events from the collector, clear 400s")
+    func api() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try buildApplication(
+            configuration: ServerTests.configuration(dataDirectory: dir.path),
+            dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning))
+        )
+        let nas = IPAddress("198.19.252.1")!
+        services.attribution.accounting(Self.start("alice", "203.0.113.5", at: Self.t0), from: nas, receivedAt: Self.t0)
+        services.attribution.accounting(Self.start("bob", "100.64.0.9", at: Self.t0), from: nas, receivedAt: Self.t0)
+        // A port block allocation as the collector hands it over (an IPFIX NAT event record).
+        var nat = NATFields()
+        nat.event = NATFields.portBlockAllocation
+        nat.postSourceAddress = IPAddress("198.18.0.1")
+        nat.portRangeStart = 2032
+        nat.portRangeEnd = 3039
+        await services.attribution.consume(FlowBatch(records: [
+            FlowRecord(exporter: IPAddress("198.19.253.1")!, sourceAddress: IPAddress("100.64.0.9")!, startMilliseconds: Self.t0, endMilliseconds: Self.t0, nat: nat),
+        ]))
+        let key = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.path + "/pseudonym.key")))
+        let names = SubscriberPseudonymizer(key: key)
+        try await app.test(.router) { client in
+            func get(_ uri: String, status: HTTPResponse.Status = .ok) async throws -> (String, [String: Any]) {
+                try await client.execute(uri: uri, method: .get) { response in
+                    let text = String(buffer: response.body)
+                    #expect(response.status == status, "\(uri): \(text)")
+                    return (text, try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]))
+                }
+            }
+            let (text, body) = try await get("/api/v1/attribution?addr=203.0.113.5&at=2026-01-01T00:10:00Z")
+            let answer = try #require(body["answer"] as? [String: Any])
+            #expect(answer["outcome"] as? String == "attributed")
+            #expect(answer["subscriber"] as? String == names.pseudonym("alice"))
+            #expect(!text.contains("alice"), "the real identifier must not leave the server: \(text)")
+            let evidence = try #require((answer["evidence"] as? [[String: Any]])?.first)
+            #expect(evidence["source"] as? String == "radius")
+            #expect(evidence["held_from"] as? Int64 == Self.t0)
+
+            let (cgnatText, cgnat) = try await get("/api/v1/attribution?addr=198.18.0.1&port=2100&at=\(Self.t0 + 5000)")
+            let c = try #require(cgnat["answer"] as? [String: Any])
+            #expect(c["outcome"] as? String == "attributed")
+            #expect(c["subscriber"] as? String == names.pseudonym("bob"))
+            #expect((c["evidence"] as? [[String: Any]])?.first?["inside_address"] as? String == "100.64.0.9")
+            #expect(!cgnatText.contains("bob"))
+            #expect((try await get("/api/v1/attribution?addr=198.18.0.1&at=\(Self.t0 + 5000)").1["answer"] as? [String: Any])?["outcome"] as? String == "ambiguous")
+            #expect((try await get("/api/v1/attribution?addr=192.0.2.1&at=\(Self.t0)").1["answer"] as? [String: Any])?["outcome"] as? String == "unknown")
+
+            for bad in ["/api/v1/attribution", "/api/v1/attribution?addr=300.1.1.1", "/api/v1/attribution?addr=192.0.2.1&port=70000", "/api/v1/attribution?addr=192.0.2.1&at=yesterday"] {
+                #expect(try await get(bad, status: .badRequest).1["error"] is String)
+            }
+        }
+    }
+
+    @Test("a scanning finding carries its subscriber's pseudonym, also when the RADIUS Start arrives after the flows")
+    func findingsAttributedLate() async throws {
+        let metrics = TestMetrics()
+        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("203.0.113.0/24")!])
+        let key: [UInt8] = Array("test-key".utf8)
+        let attribution = AttributionService(configuration: .init(), pseudonymKey: key, retentionDays: 30, logger: LogStore().logger(level: .critical), metricsFactory: metrics)
+        let store = try SQLiteFindingStore(path: ":memory:")
+        let service = DetectionService(
+            configuration: DetectionConfiguration(network: layout, pseudonymKey: key), store: store, retentionDays: 30,
+            logger: LogStore().logger(level: .critical), metricsFactory: metrics, attribution: attribution, attributionRetryInterval: .milliseconds(50))
+        // Two scanners: telnet SYNs to 300 addresses each, unanswered, over 40 s.
+        func scan(from source: String) -> [FlowRecord] {
+            (0..<300).map { i in
+                let t = Self.t0 + Int64(i) * 133
+                return FlowRecord(sourceAddress: IPAddress(source)!, destinationAddress: .v4(0x0B00_0000 + UInt32(i) * 7919), sourcePort: UInt16(40_000 + i),
+                                  destinationPort: 23, ipProtocol: 6, tcpFlags: 0x02, bytes: 60, packets: 1, startMilliseconds: t, endMilliseconds: t)
+            }
+        }
+        attribution.accounting(Self.start("carol", "203.0.113.7", at: Self.t0 - 60_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
+        await service.consume(FlowBatch(records: scan(from: "203.0.113.7") + scan(from: "203.0.113.8")))
+        service.analyzePending()
+        await service.evaluate()
+        let found = try await store.findings(matching: FindingQuery(kind: .scanning))
+        #expect(found.count == 2)
+        let names = SubscriberPseudonymizer(key: key)
+        let carol = try #require(found.first { $0.subject.address == "203.0.113.7" })
+        #expect(carol.subscriber?.outcome == "attributed")
+        #expect(carol.subscriber?.pseudonym == names.pseudonym("carol"))
+        #expect(carol.subscriber?.source == "radius")
+        let late = try #require(found.first { $0.subject.address == "203.0.113.8" })
+        #expect(late.subscriber?.outcome == "unknown")
+        // Dave's Start (for a session that began before the scan) reaches Mamori only now.
+        attribution.accounting(Self.start("dave", "203.0.113.8", at: Self.t0 - 30_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0 + 120_000)
+        var attributed: Finding?
+        for _ in 0..<50 {
+            try await Task.sleep(for: .milliseconds(60))
+            await service.evaluate()
+            attributed = try await store.finding(id: late.id)
+            if attributed?.subscriber?.outcome == "attributed" { break }
+        }
+        #expect(attributed?.subscriber?.pseudonym == names.pseudonym("dave"))
+        #expect(attributed?.subscriber?.confidence == 1.0)
+        // The evidence that was stored does not name anyone.
+        let json = String(decoding: try JSONEncoder().encode(try #require(attributed)), as: UTF8.self)
+        #expect(!json.contains("dave") && !json.contains("carol"))
+    }
+}
