@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec"],
+            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -279,9 +279,8 @@ public struct AttributionIndex: Sendable {
         if named.count == 1, let who = named.first {
             let best = evidence.filter { $0.subscriber == who }.map(\.confidence).max() ?? 0
             let e = evidence[0]
-            let via = e.insideAddress.map { " via inside address \($0)" } ?? ""
             return Attribution(outcome: .attributed, subscriber: who, confidence: best,
-                               reason: "\(e.source) claim on \(e.matched)\(via) covers the time" + (evidence.count > 1 ? " (\(evidence.count) claims agree)" : ""),
+                               reason: "\(e.source) claim on \(e.matched) covers the time" + (evidence.count > 1 ? " (\(evidence.count) claims agree)" : ""),
                                evidence: evidence)
         }
         if named.isEmpty {

@@ -15,6 +15,6 @@ struct Mamori: AsyncParsableCommand {
               mamori replay capture.pcap --to 127.0.0.1:2055
               mamori bench decode                  decoder throughput on this machine
             """,
-        subcommands: [Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Bench.self]
+        subcommands: [Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Bench.self]
     )
 }

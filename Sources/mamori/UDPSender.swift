@@ -48,13 +48,26 @@ func monotonicSeconds() -> Double {
 
 /// A UDP socket connected to `endpoint` (resolved with getaddrinfo, IPv4 or IPv6).
 func connectedUDPSocket(to endpoint: SocketEndpoint) throws -> Int32 {
+    #if canImport(Glibc)
+    try connectedSocket(to: endpoint, type: Int32(SOCK_DGRAM.rawValue))
+    #else
+    try connectedSocket(to: endpoint, type: SOCK_DGRAM)
+    #endif
+}
+
+/// A TCP connection to `endpoint`.
+func connectedTCPSocket(to endpoint: SocketEndpoint) throws -> Int32 {
+    #if canImport(Glibc)
+    try connectedSocket(to: endpoint, type: Int32(SOCK_STREAM.rawValue))
+    #else
+    try connectedSocket(to: endpoint, type: SOCK_STREAM)
+    #endif
+}
+
+private func connectedSocket(to endpoint: SocketEndpoint, type: Int32) throws -> Int32 {
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
-    #if canImport(Glibc)
-    hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-    #else
-    hints.ai_socktype = SOCK_DGRAM
-    #endif
+    hints.ai_socktype = type
     var result: UnsafeMutablePointer<addrinfo>?
     let rc = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &result)
     guard rc == 0, let info = result else { throw SenderError("cannot resolve \(endpoint): \(String(cString: gai_strerror(rc)))") }

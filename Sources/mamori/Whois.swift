@@ -1,0 +1,220 @@
+import ArgumentParser
+import Attribution
+import FlowCodec
+import Foundation
+import IdentityCodec
+import MamoriCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Whois: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Which subscriber held an address (and, behind a CGNAT, a source port) at a time.",
+        discussion: """
+            Asks a running `mamori serve` (GET /api/v1/attribution) and prints the answer with its \
+            evidence: attributed (one subscriber, with a confidence), ambiguous (several subscribers' \
+            claims cover the time, or a CGNAT address without a port — Mamori does not guess) or \
+            unknown. Subscribers appear as pseudonyms (s: + 16 hex digits, keyed by the server's \
+            pseudonym key); the real identifier is shown only through an audited reveal.
+
+            With identity files instead of a server (--radius-detail, --kea-leases4, --kea-leases6, \
+            --nat-syslog, --static), the index is built from those files here, and pseudonyms use \
+            --key-file (the server's data directory holds pseudonym.key).
+
+            Times: RFC 3339 (2026-11-23T10:00:00Z) or milliseconds since the epoch.
+
+            Examples:
+              mamori whois 198.18.0.7 --port 40123 --at 2026-11-23T10:00:00Z
+              mamori whois 2001:db8:100:1::5 --at 2026-11-23T10:00:00Z --json
+              mamori whois 198.18.0.7 --port 40123 --at 2026-01-01T00:05:00Z --radius-detail detail --nat-syslog nat.log
+            """
+    )
+
+    @Argument(help: "The address (IPv4 or IPv6) seen in a flow or finding.")
+    var address: String
+
+    @Option(help: "Source port: needed behind a CGNAT, where an address is shared by many subscribers.")
+    var port: UInt16?
+
+    @Option(help: ArgumentHelp("When: RFC 3339 or milliseconds since the epoch. Default: now.", valueName: "time"))
+    var at: String?
+
+    @Option(help: ArgumentHelp("The `mamori serve` HTTP endpoint to ask.", valueName: "host:port"))
+    var server: String = "127.0.0.1:8080"
+
+    @Flag(help: "Print the answer as JSON (the API's body).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Offline: a FreeRADIUS detail file (repeatable).", valueName: "file"))
+    var radiusDetail: [String] = []
+    @Option(help: ArgumentHelp("Offline: a Kea DHCPv4 memfile lease CSV (repeatable).", valueName: "file"))
+    var keaLeases4: [String] = []
+    @Option(help: ArgumentHelp("Offline: a Kea DHCPv6 memfile lease CSV (repeatable).", valueName: "file"))
+    var keaLeases6: [String] = []
+    @Option(help: ArgumentHelp("Offline: CGNAT port-block syslog lines (repeatable).", valueName: "file"))
+    var natSyslog: [String] = []
+    @Option(name: .customLong("static"), help: ArgumentHelp("Offline: static assignments CSV (prefix,subscriber,valid_from,valid_until).", valueName: "file"))
+    var staticAssignments: [String] = []
+    @Option(help: ArgumentHelp("Offline: the pseudonym key (the server's data directory has pseudonym.key).", valueName: "file"))
+    var keyFile: String = "mamori-data/pseudonym.key"
+
+    var offline: Bool { !(radiusDetail.isEmpty && keaLeases4.isEmpty && keaLeases6.isEmpty && natSyslog.isEmpty && staticAssignments.isEmpty) }
+
+    func validate() throws {
+        guard IPAddress(address) != nil else { throw ValidationError("'\(address)' is not an IPv4 or IPv6 address") }
+        if let at, Self.time(at) == nil { throw ValidationError("--at must be RFC 3339 (2026-11-23T10:00:00Z) or milliseconds since the epoch; got '\(at)'") }
+    }
+
+    static func time(_ text: String) -> Int64? {
+        if let ms = Int64(text) { return ms }
+        return UTCTime.milliseconds(rfc3339: text[...])
+    }
+
+    func run() async throws {
+        let time = at.flatMap(Self.time) ?? Int64(Date().timeIntervalSince1970 * 1000)
+        let body: String
+        if offline {
+            body = try offlineAnswer(at: time)
+        } else {
+            var path = "/api/v1/attribution?addr=\(address)&at=\(time)"
+            if let port { path += "&port=\(port)" }
+            let endpoint: SocketEndpoint
+            do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
+            let (status, text) = try httpGet(endpoint, path: path)
+            guard status == 200 else { throw WhoisError("the server answered \(status): \(text.trimmingCharacters(in: .whitespacesAndNewlines))") }
+            body = text
+        }
+        if json {
+            print(body.trimmingCharacters(in: .whitespacesAndNewlines))
+        } else {
+            print(try Self.readable(body))
+        }
+    }
+
+    /// Builds an index from the files given and answers as the server would.
+    func offlineAnswer(at time: Int64) throws -> String {
+        guard let key = FileManager.default.contents(atPath: keyFile), key.count >= 16 else {
+            throw WhoisError("cannot read the pseudonym key \(keyFile): give --key-file (the server's data directory holds pseudonym.key)")
+        }
+        var index = AttributionIndex()
+        func read(_ path: String) throws -> String {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw WhoisError("cannot read \(path)") }
+            return text
+        }
+        for path in radiusDetail {
+            let parsed = try FreeRADIUSDetail.parse(try read(path)[...])
+            for entry in parsed.entries {
+                guard let record = try? entry.accountingRecord() else { continue }
+                index.apply(record, from: record.nasIPAddress ?? .unspecifiedV4, receivedAt: entry.writtenAtMilliseconds)
+            }
+        }
+        for path in keaLeases4 { for l in try KeaLeaseFile.parse4(try read(path)[...]) { index.apply(l) } }
+        for path in keaLeases6 { for l in try KeaLeaseFile.parse6(try read(path)[...]) { index.apply(l) } }
+        for path in natSyslog {
+            for line in try read(path).split(separator: "\n") { if let e = try? NATPortBlockEvent(line: line) { index.apply(e) } }
+        }
+        for path in staticAssignments { for a in try StaticAssignment.parse(try read(path)[...]) { index.add(a) } }
+        let answer = index.lookup(IPAddress(address)!, port: port, at: time)
+        let names = SubscriberPseudonymizer(key: [UInt8](key))
+        struct Evidence: Encodable {
+            var source: String, subscriber: String?, matched: String, inside_address: String?, held_from: Int64, held_until: Int64?
+            var start_inferred: Bool, end_inferred: Bool, within_skew_only: Bool, confidence: Double
+        }
+        struct Answer: Encodable { var outcome: String, subscriber: String?, candidates: [String], confidence: Double, reason: String, evidence: [Evidence] }
+        struct Body: Encodable { var address: String, port: UInt16?, at: Int64, answer: Answer }
+        let body = Body(address: address, port: port, at: time, answer: Answer(
+            outcome: answer.outcome.rawValue, subscriber: answer.subscriber.map(names.pseudonym),
+            candidates: answer.outcome == .ambiguous ? answer.candidates.map(names.pseudonym) : [], confidence: answer.confidence, reason: answer.reason,
+            evidence: answer.evidence.map { e in
+                Evidence(source: e.source.description, subscriber: e.subscriber.map(names.pseudonym), matched: e.matched, inside_address: e.insideAddress.map { "\($0)" },
+                         held_from: e.heldFrom == .min ? 0 : e.heldFrom, held_until: e.heldUntil, start_inferred: e.startInferred, end_inferred: e.endInferred,
+                         within_skew_only: e.withinSkewOnly, confidence: e.confidence)
+            }))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(body), as: UTF8.self)
+    }
+
+    /// The JSON answer as a few lines for a person.
+    static func readable(_ json: String) throws -> String {
+        guard let top = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], let a = top["answer"] as? [String: Any] else {
+            throw WhoisError("unexpected answer: \(json)")
+        }
+        func time(_ v: Any?) -> String {
+            guard let ms = (v as? NSNumber)?.int64Value else { return "open" }
+            return ms == 0 ? "ever" : UTCTime(milliseconds: ms).rfc3339
+        }
+        var lines: [String] = []
+        let port = (top["port"] as? NSNumber).map { " port \($0)" } ?? ""
+        lines.append("\(top["address"] as? String ?? "?")\(port) at \(time(top["at"]))")
+        let outcome = a["outcome"] as? String ?? "?"
+        switch outcome {
+        case "attributed":
+            lines.append("  subscriber  \(a["subscriber"] as? String ?? "?")  (confidence \(String(format: "%.2f", (a["confidence"] as? Double) ?? 0)))")
+        case "ambiguous":
+            let c = (a["candidates"] as? [String]) ?? []
+            lines.append("  AMBIGUOUS" + (c.isEmpty ? "" : ": candidates \(c.joined(separator: ", "))"))
+        default:
+            lines.append("  UNKNOWN")
+        }
+        lines.append("  why         \(a["reason"] as? String ?? "")")
+        for e in (a["evidence"] as? [[String: Any]]) ?? [] {
+            var flags: [String] = []
+            if e["start_inferred"] as? Bool == true { flags.append("start inferred") }
+            if e["end_inferred"] as? Bool == true { flags.append("end inferred") }
+            if e["within_skew_only"] as? Bool == true { flags.append("only within clock skew") }
+            let who = e["subscriber"] as? String ?? "nobody known"
+            lines.append("  evidence    \(e["source"] as? String ?? "?"): \(e["matched"] as? String ?? "?") → \(who), \(time(e["held_from"])) – \(time(e["held_until"]))"
+                         + (flags.isEmpty ? "" : " [\(flags.joined(separator: ", "))]"))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One HTTP/1.1 GET to the server's own API. Written on the socket API because Mamori talks
+    /// only to its own loopback server here; an HTTP client library would add TLS and HTTP/2
+    /// stacks to the build for one request.
+    func httpGet(_ endpoint: SocketEndpoint, path: String) throws -> (Int, String) {
+        let fd: Int32
+        do { fd = try connectedTCPSocket(to: endpoint) } catch { throw WhoisError("cannot reach mamori serve at \(endpoint) (\(error)); is it running? (--server)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(endpoint)\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { throw WhoisError("cannot send to \(endpoint)") }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while response.count < 16 << 20 {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            response += chunk[0..<n]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let end = text.range(of: "\r\n\r\n"), let status = text[..<end.lowerBound].split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw WhoisError("no HTTP answer from \(endpoint)")
+        }
+        var body = String(text[end.upperBound...])
+        if text[..<end.lowerBound].lowercased().contains("transfer-encoding: chunked") { body = Self.unchunk(body) }
+        return (status, body)
+    }
+
+    static func unchunk(_ text: String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let lineEnd = rest.range(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 {
+            let start = lineEnd.upperBound
+            let utf8 = rest[start...].utf8
+            guard utf8.count >= size else { break }
+            let end = utf8.index(utf8.startIndex, offsetBy: size)
+            out += String(rest[start..<end])
+            rest = rest[end...].dropFirst(2)
+        }
+        return out
+    }
+}
+
+/// A failure while answering (unreachable server, unreadable file): printed without the usage text.
+struct WhoisError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
