@@ -1,3 +1,4 @@
+import Attribution
 import Collector
 import Detection
 import FlowCodec
@@ -37,6 +38,9 @@ struct ConfigurationTests {
         var da = a.collector.decoder, db = b.collector.decoder
         if ignoringSamplingOverrides { da.samplingOverrides = [:]; db.samplingOverrides = [:] }
         #expect(da == db, sourceLocation: sourceLocation)
+        #expect(a.attribution.index == b.attribution.index, sourceLocation: sourceLocation)
+        #expect(a.attribution.retentionDays == b.attribution.retentionDays, sourceLocation: sourceLocation)
+        #expect(a.attribution.staticAssignmentsFile == b.attribution.staticAssignmentsFile, sourceLocation: sourceLocation)
     }
 
     @Test("an empty file, or only comments, means every default")
@@ -201,6 +205,43 @@ struct ConfigurationTests {
             ("detection:\n  thresholds:\n    beacon_pair_score: 1.5\n", 3, "between 0.0 and 1.0"),
             ("detection:\n  thresholds:\n    beacon_minimum_contacts: 2\n", 3, "between 5 and 32"),
             ("detection:\n  thresholds:\n    scan_window: 5\n", 3, "unknown key 'scan_window'"),
+        ] {
+            do {
+                _ = try MamoriConfiguration.parse(yaml: yaml)
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect(error.line == line, "\(yaml): \(error)")
+                #expect(error.reason.contains(words), "\(error.reason)")
+            }
+        }
+    }
+
+    @Test("attribution: skew, maxima, retention, deterministic NAT pools; bad values refused with their line")
+    func attributionSection() throws {
+        let c = try MamoriConfiguration.parse(yaml: """
+            attribution:
+              clock_skew_seconds: 3.5
+              maximum_session_hours: 12
+              retention_days: 30
+              deterministic_nat:
+                - inside: 100.64.0.0/20
+                  outside: 198.51.100.0/24
+                  ports_per_subscriber: 4032
+            """)
+        #expect(c.attribution.index.clockSkewMilliseconds == 3500)
+        #expect(c.attribution.index.maximumOpenMilliseconds == 12 * 3_600_000)
+        #expect(c.attribution.index.maximumOpenTranslationMilliseconds == 30 * 86_400_000)
+        #expect(c.attribution.retentionDays == 30)
+        #expect(c.attribution.deterministicNAT.first?.block(of: IPAddress("100.64.0.17")!)?.ports == 5056...9087)
+        let d = MamoriConfiguration().attribution
+        #expect(d.index == AttributionIndex.Configuration())
+        #expect(d.retentionDays == 90)
+        for (yaml, line, words) in [
+            ("attribution:\n  clock_skew_seconds: -1\n", 2, "between 0.0 and 600.0"),
+            ("attribution:\n  retention: 5\n", 2, "unknown key 'retention'"),
+            ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n", 3, "holds only"),
+            ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n", 3, "needs 'inside', 'outside' and 'ports_per_subscriber'"),
+            ("attribution:\n  deterministic_nat:\n    - inside: nonsense\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n", 3, "is not a prefix"),
         ] {
             do {
                 _ = try MamoriConfiguration.parse(yaml: yaml)
