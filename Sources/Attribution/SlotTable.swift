@@ -68,6 +68,16 @@ struct SlotTable: Sendable {
         }
     }
 
+    /// Mean probes per present key (1.0 = every key in its home entry): a health figure for benchmarks.
+    var meanProbes: Double {
+        var total = 0
+        for (i, e) in entries.enumerated() where e.length != Entry.empty {
+            let home = Self.hash(e.high, e.low, e.length) & mask
+            total += ((i - home) & mask) + 1
+        }
+        return count == 0 ? 0 : Double(total) / Double(count)
+    }
+
     /// Every slot and its head.
     var all: [(AttributionIndex.Slot, Int32)] {
         entries.compactMap { e in e.length == Entry.empty ? nil : (AttributionIndex.Slot(high: e.high, low: e.low, length: e.length), e.head) }

@@ -97,13 +97,14 @@ struct BenchAttribution: AsyncParsableCommand {
                 throw ValidationError("wrong answer for \(address) port \(port.map(String.init) ?? "-"): \(r.outcome) \(r.subscriber ?? "") (expected \(expected))")
             }
         }
+        let built = index   // a constant: a captured `var` would be copied (retains and all) at every call
         func measure(_ queries: [(IPAddress, UInt16?, Int64, String)], seconds: Double) -> Double {
             var done = 0
             var attributed = 0
             let cpu0 = threadCPUSeconds()
             var cpu = 0.0
             repeat {
-                for (address, port, at, _) in queries where index.resolve(address, port: port, at: at).outcome == .attributed {
+                for (address, port, at, _) in queries where built.resolve(address, port: port, at: at).outcome == .attributed {
                     attributed += 1
                 }
                 done += queries.count
@@ -119,6 +120,8 @@ struct BenchAttribution: AsyncParsableCommand {
             print("{\"benchmark\":\"attribution\",\"claims\":\(claims),\"subscribers\":\(index.subscriberCount),\"lookups_per_cpu_second\":\(Int(rate)),\"ns_per_lookup\":\(String(format: "%.1f", 1e9 / rate)),\"resident_bytes_per_claim\":\(Int(perClaim)),\"build_seconds\":\(String(format: "%.1f", buildSeconds)),\"cgnat_lookups_per_cpu_second\":\(Int(kinds[0])),\"ipv6_lookups_per_cpu_second\":\(Int(kinds[1])),\"ipv4_lookups_per_cpu_second\":\(Int(kinds[2]))}")
         } else {
             print("claims loaded:        \(claims) (\(index.subscriberCount) subscribers, \(index.openSessionCount) open sessions), built in \(String(format: "%.1f", buildSeconds)) s")
+            let probes = built.meanProbes
+            print("table probes per key: holding \(String(format: "%.2f", probes.holding)), translation \(String(format: "%.2f", probes.translation)) (\(probes.translationChains) address × port-bucket chains)")
             print("memory:               \(String(format: "%.0f", perClaim)) bytes per claim resident (\(String(format: "%.2f", Double(rssAfter - rssBefore) / 1_073_741_824)) GiB)")
             print("lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)")
             print("  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s, IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s, IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s")
