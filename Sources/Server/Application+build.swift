@@ -113,7 +113,8 @@ public func buildApplication(
     }
     let invalidRequests = Counter(label: "mamori_api_invalid_requests_total", factory: factory)
     FindingsAPI(detection: detection, invalidRequests: invalidRequests).register(on: router)
-    AttributionAPI(attribution: attribution, invalidRequests: invalidRequests).register(on: router)
+    let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? JSONLinesRevealAudit(path: configuration.revealAuditFile) : nil
+    AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, revealAudit: revealAudit).register(on: router)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),

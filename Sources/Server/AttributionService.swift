@@ -89,6 +89,21 @@ public final class AttributionService: FlowSink, Sendable {
         return AttributionAnswer(a, pseudonymizer: pseudonymizer)
     }
 
+    /// An identity reveal: the answer with the real identifiers behind its pseudonyms, shown only
+    /// after `audit` has recorded who asked and why. Throws (and reveals nothing) if it cannot.
+    public func reveal(_ address: IPAddress, port: UInt16?, at time: Int64, analyst: String, reason: String,
+                       audit: any IdentityRevealAudit) throws -> (answer: AttributionAnswer, identifiers: [String: String]) {
+        let a = index.withLockedValue { $0.lookup(address, port: port, at: time) }
+        lookups[a.outcome]?.increment()
+        let answer = AttributionAnswer(a, pseudonymizer: pseudonymizer)
+        var identifiers: [String: String] = [:]
+        for who in a.evidence.compactMap(\.subscriber) { identifiers[pseudonymizer.pseudonym(who)] = who }
+        try audit.record(IdentityReveal(at: DetectionService.milliseconds(), analyst: analyst, reason: reason, address: "\(address)", port: port,
+                                        time: time, outcome: a.outcome.rawValue, pseudonyms: identifiers.keys.sorted()))
+        logger.notice("identity revealed", metadata: ["analyst": "\(analyst)", "address": "\(address)", "pseudonyms": "\(identifiers.keys.sorted())"])
+        return (answer, identifiers)
+    }
+
     /// The subscriber behind a host finding (its address, the first port of its CGNAT block), asked
     /// at the finding's first and last activity: if those disagree, the finding spans a handover
     /// and the answer is ambiguous. Nil for findings about external endpoints and addresses.

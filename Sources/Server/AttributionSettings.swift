@@ -14,6 +14,9 @@ public struct AttributionSettings: Sendable {
     public var retentionDays: Int = 90
     /// Deterministic CGNAT pools (RFC 7422).
     public var deterministicNAT: [DeterministicNAT] = []
+    /// Whether `POST /api/v1/attribution/reveal` may show real identifiers (each reveal is recorded
+    /// in `<data_directory>/reveal-audit.jsonl` first).
+    public var revealEnabled = false
     /// Static assignments CSV (`prefix,subscriber,valid_from,valid_until`), read at start.
     public var staticAssignmentsFile: String?
 

@@ -139,12 +139,19 @@ extension MamoriConfiguration {
         }
         if let v = top["attribution"] {
             let a = try YAMLMap(v.node, context: "attribution")
-            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file"])
+            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal"])
             if let x = a["clock_skew_seconds"] { config.attribution.clockSkewSeconds = try x.double(in: 0...600) }
             if let x = a["maximum_session_hours"] { config.attribution.maximumSessionHours = try x.double(in: 0.1...8760) }
             if let x = a["maximum_port_block_days"] { config.attribution.maximumPortBlockDays = try x.double(in: 0.01...3650) }
             if let x = a["retention_days"] { config.attribution.retentionDays = try x.int(in: 1...3650) }
             if let x = a["static_assignments_file"] { config.attribution.staticAssignmentsFile = try x.string() }
+            if let x = a["reveal"] {
+                switch try x.string() {
+                case "true", "yes", "on": config.attribution.revealEnabled = true
+                case "false", "no", "off": config.attribution.revealEnabled = false
+                default: throw x.error("reveal must be true or false")
+                }
+            }
             if let p = a["deterministic_nat"] {
                 guard case .sequence(let seq) = p.node else { throw p.error("attribution.deterministic_nat must be a list") }
                 for item in seq {

@@ -80,6 +80,58 @@ struct AttributionServiceTests {
         }
     }
 
+    @Test("identity reveal: refused unless enabled, recorded in the audit before anything is shown, nothing shown if it cannot be")
+    func reveal() async throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.path
+        for enabled in [false, true] {
+            var configuration = ServerTests.configuration(dataDirectory: path)
+            configuration.attribution.revealEnabled = enabled
+            let (app, services) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            services.attribution.accounting(Self.start("alice", "203.0.113.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
+            try await app.test(.router) { client in
+                func post(_ body: String, status: HTTPResponse.Status) async throws -> String {
+                    try await client.execute(uri: "/api/v1/attribution/reveal", method: .post, body: ByteBuffer(string: body)) { response in
+                        let text = String(buffer: response.body)
+                        #expect(response.status == status, "\(body): \(text)")
+                        return text
+                    }
+                }
+                let good = "{\"addr\":\"203.0.113.5\",\"at\":\"\(Self.t0 + 1000)\",\"analyst\":\"hana\",\"reason\":\"case 42: notice returned undeliverable\"}"
+                guard enabled else {
+                    #expect(try await post(good, status: .forbidden).contains("disabled"))
+                    return
+                }
+                for bad in ["nope", "{\"addr\":\"x\",\"analyst\":\"a\",\"reason\":\"long enough reason\"}",
+                            "{\"addr\":\"203.0.113.5\",\"analyst\":\" \",\"reason\":\"long enough reason\"}",
+                            "{\"addr\":\"203.0.113.5\",\"analyst\":\"a\",\"reason\":\"why\"}"] {
+                    #expect(try await post(bad, status: .badRequest).contains("error"))
+                }
+                #expect(!FileManager.default.fileExists(atPath: path + "/reveal-audit.jsonl"), "a refused request must not be audited as a reveal")
+                let text = try await post(good, status: .ok)
+                let body = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+                let pseudonym = try #require((body["answer"] as? [String: Any])?["subscriber"] as? String)
+                #expect((body["identifiers"] as? [String: String])?[pseudonym] == "alice")
+                let audit = try String(contentsOfFile: path + "/reveal-audit.jsonl", encoding: .utf8)
+                #expect(audit.split(separator: "\n").count == 1)
+                #expect(audit.contains("\"analyst\":\"hana\"") && audit.contains("case 42") && audit.contains(pseudonym))
+                #expect(!audit.contains("alice"), "the audit names the pseudonym, not the identifier")
+                let attributes = try FileManager.default.attributesOfItem(atPath: path + "/reveal-audit.jsonl")
+                #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            }
+        }
+        // An audit that cannot be written: nothing is revealed.
+        struct BrokenAudit: IdentityRevealAudit {
+            func record(_ reveal: IdentityReveal) throws { throw CocoaError(.fileWriteUnknown) }
+        }
+        let key: [UInt8] = [1, 2, 3]
+        let service = AttributionService(configuration: .init(), pseudonymKey: key, retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: TestMetrics())
+        service.accounting(Self.start("alice", "203.0.113.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
+        #expect(throws: CocoaError.self) {
+            _ = try service.reveal(IPAddress("203.0.113.5")!, port: nil, at: Self.t0 + 1, analyst: "hana", reason: "a reason here", audit: BrokenAudit())
+        }
+    }
+
     @Test("a scanning finding carries its subscriber's pseudonym, also when the RADIUS Start arrives after the flows")
     func findingsAttributedLate() async throws {
         let metrics = TestMetrics()
