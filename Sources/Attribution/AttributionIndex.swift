@@ -63,34 +63,34 @@ public struct AttributionIndex: Sendable {
     // Claims live in one array; each address or prefix ("slot") heads a singly linked chain of
     // its claims, newest first. Chains are short (one per session or lease on that address in the
     // retention window), so a lookup is one hash probe per prefix length and a short walk.
-    private var claims: [Claim] = []
-    private var holdingHeads = SlotTable()
+    var claims: [Claim] = []
+    var holdingHeads = SlotTable()
     /// Translations are chained per (public address, 1024-port bucket) — a public address carries
     /// dozens of port blocks, and one chain per address would make every lookup walk them all.
     /// A block spanning several buckets is linked from each: `translationLinks` holds the chains'
     /// nodes, each pointing at its claim.
-    private var translationHeads = SlotTable()
-    private var translationLinks: [Link] = []
+    var translationHeads = SlotTable()
+    var translationLinks: [Link] = []
     /// Every public address with a logged translation (the value is unused).
-    private var translatedAddresses = SlotTable()
+    var translatedAddresses = SlotTable()
     /// One bit per IPv4 /24 that holds a public CGNAT address (2 MiB once the first translation
     /// arrives), so a lookup of an ordinary address rules out the CGNAT step without a probe.
-    private var translatedV4Slash24: [UInt64] = []
-    private var hasIPv6Translations = false
-    private let maximumOpen: Int64
-    private let maximumOpenTranslation: Int64
-    private let skew: Int64
+    var translatedV4Slash24: [UInt64] = []
+    var hasIPv6Translations = false
+    let maximumOpen: Int64
+    let maximumOpenTranslation: Int64
+    let skew: Int64
     /// Prefix lengths (in the 128-bit space) that IPv4 and IPv6 holding claims use, longest first.
-    private var holdingLengthsV4: [UInt8] = []
-    private var holdingLengthsV6: [UInt8] = []
-    private var subscriberNames: [String] = []
-    private var subscriberNumbers: [String: UInt32] = [:]
+    var holdingLengthsV4: [UInt8] = []
+    var holdingLengthsV6: [UInt8] = []
+    var subscriberNames: [String] = []
+    var subscriberNumbers: [String: UInt32] = [:]
     /// Inside addresses named by translation claims (a claim's `target` indexes this).
-    private var insideAddresses: [IPAddress] = []
+    var insideAddresses: [IPAddress] = []
     /// Open RADIUS sessions: (NAS, Acct-Session-Id) → their claims.
-    private var sessions: [SessionKey: [Int32]] = [:]
+    var sessions: [SessionKey: [Int32]] = [:]
     /// Claims dropped by ``forget(endedBefore:)`` so far.
-    public private(set) var forgottenCount = 0
+    public internal(set) var forgottenCount = 0
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration

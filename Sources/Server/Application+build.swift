@@ -68,7 +68,8 @@ public func buildApplication(
     attributionLogger[metadataKey: "component"] = "attribution"
     let attribution = AttributionService(
         configuration: configuration.attribution.index, pseudonymKey: detectionConfiguration.pseudonymKey,
-        retentionDays: configuration.attribution.retentionDays, logger: attributionLogger, metricsFactory: factory)
+        retentionDays: configuration.attribution.retentionDays, logger: attributionLogger, metricsFactory: factory,
+        snapshotPath: configuration.attributionSnapshotFile)
     if let path = configuration.attribution.staticAssignmentsFile {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigurationError(line: nil, "attribution.static_assignments_file: cannot read \(path)", file: nil)
@@ -121,8 +122,9 @@ public func buildApplication(
         logger: logger
     )
     // Shut down in reverse order: the collector drains its queue into the detectors first, then
-    // the detection service analyses what is left and stores the last findings.
-    app.addServices(detection, collector)
+    // the detection service analyses what is left and stores the last findings, then the
+    // attribution index is written to its snapshot.
+    app.addServices(attribution, detection, collector)
     return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution))
 }
 

@@ -2,10 +2,12 @@ import Attribution
 import Collector
 import Detection
 import FlowCodec
+import Foundation
 import IdentityCodec
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 
 /// The attribution index inside `mamori serve`: fed by the identity sources (RADIUS accounting,
 /// Kea lease files, CGNAT syslog, and — as a collector sink — IPFIX NAT events), asked by the
@@ -13,7 +15,10 @@ import NIOConcurrencyHelpers
 ///
 /// Metrics: `mamori_attribution_records_total{source,change}` for every record applied,
 /// `mamori_attribution_lookups_total{outcome}`, `mamori_attribution_claims` (gauge).
-public final class AttributionService: FlowSink, Sendable {
+///
+/// As a service it keeps the index across restarts: loaded from `snapshotPath` at start, written
+/// back (to a temporary file, then renamed; mode 0600) every `snapshotInterval` and at shutdown.
+public final class AttributionService: FlowSink, Service, Sendable {
     private let index: NIOLockedValueBox<AttributionIndex>
     private let pseudonymizer: SubscriberPseudonymizer
     private let logger: Logger
@@ -22,9 +27,28 @@ public final class AttributionService: FlowSink, Sendable {
     private let claims: Gauge
     /// Identity data older than this (ended before now − retention) is forgotten.
     public let retentionMilliseconds: Int64
+    /// Where the index is kept across restarts (nil: memory only).
+    public let snapshotPath: String?
+    private let snapshotInterval: Duration
 
-    public init(configuration: AttributionIndex.Configuration, pseudonymKey: [UInt8], retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory) {
-        index = NIOLockedValueBox(AttributionIndex(configuration: configuration))
+    public init(configuration: AttributionIndex.Configuration, pseudonymKey: [UInt8], retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
+                snapshotPath: String? = nil, snapshotInterval: Duration = .seconds(300)) {
+        var restored = AttributionIndex(configuration: configuration)
+        if let snapshotPath, let data = FileManager.default.contents(atPath: snapshotPath) {
+            do {
+                restored = try AttributionIndex(snapshot: [UInt8](data), configuration: configuration)
+                logger.info("attribution records restored", metadata: ["claims": "\(restored.count)", "file": "\(snapshotPath)"])
+            } catch {
+                // Keep the damaged file for inspection; start from what the sources send next.
+                let aside = snapshotPath + ".damaged"
+                try? FileManager.default.removeItem(atPath: aside)
+                try? FileManager.default.moveItem(atPath: snapshotPath, toPath: aside)
+                logger.error("attribution snapshot unreadable, starting empty", metadata: ["file": "\(snapshotPath)", "problem": "\(error)", "kept_as": "\(aside)"])
+            }
+        }
+        index = NIOLockedValueBox(restored)
+        self.snapshotPath = snapshotPath
+        self.snapshotInterval = snapshotInterval
         pseudonymizer = SubscriberPseudonymizer(key: pseudonymKey)
         self.logger = logger
         retentionMilliseconds = Int64(retentionDays) * 86_400_000
@@ -41,6 +65,37 @@ public final class AttributionService: FlowSink, Sendable {
         }
         lookups = l
         claims = Gauge(label: "mamori_attribution_claims", factory: metricsFactory)
+    }
+
+    // MARK: - Lifecycle
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self.snapshotInterval)
+                if Task.isCancelled { break }
+                self.saveSnapshot()
+            }
+        }
+        saveSnapshot()
+    }
+
+    /// Writes the index to ``snapshotPath`` (temporary file, then rename, mode 0600).
+    @discardableResult
+    public func saveSnapshot() -> Bool {
+        guard let snapshotPath else { return false }
+        let bytes = index.withLockedValue { $0.snapshot() }
+        let temporary = snapshotPath + ".tmp"
+        try? FileManager.default.removeItem(atPath: temporary)
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+            logger.error("cannot write the attribution snapshot", metadata: ["file": "\(temporary)"])
+            return false
+        }
+        if rename(temporary, snapshotPath) != 0 {
+            logger.error("cannot replace the attribution snapshot", metadata: ["file": "\(snapshotPath)"])
+            return false
+        }
+        return true
     }
 
     // MARK: - Identity sources

@@ -22,6 +22,8 @@ public struct MamoriConfiguration: Sendable {
     public var templateFile: String { dataDirectory + "/templates.json" }
     /// Findings database inside the data directory.
     public var findingsDatabase: String { dataDirectory + "/findings.sqlite" }
+    /// The attribution index kept across restarts (mode 0600; holds subscriber identifiers).
+    public var attributionSnapshotFile: String { dataDirectory + "/attribution.snapshot" }
     /// Identity reveals, one JSON line each (mode 0600).
     public var revealAuditFile: String { dataDirectory + "/reveal-audit.jsonl" }
     /// Key of the pseudonyms in evidence (created on first start, mode 0600).

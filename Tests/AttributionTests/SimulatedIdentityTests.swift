@@ -127,3 +127,67 @@ import Testing
         #expect(index.openSessionCount == 0)
     }
 }
+
+/// The snapshot `mamori serve` writes to keep its identity data across a restart.
+@Suite struct SnapshotTests {
+    @Test("a snapshot restores an index that answers every lookup the same")
+    func roundTrip() throws {
+        let run = try SimulatedIdentityTests.run(seed: 21, subscribers: 600, minutes: 35)
+        var index = SimulatedIdentityTests.index(run, ipfix: false)
+        index.add(StaticAssignment(prefix: IPPrefix("192.0.2.0/28")!, subscriber: "biz-1"))
+        let bytes = index.snapshot()
+        let restored = try AttributionIndex(snapshot: bytes)
+        #expect(restored.count == index.count)
+        #expect(restored.subscriberCount == index.subscriberCount)
+        #expect(restored.openSessionCount == index.openSessionCount)
+        let c = run.model.configuration
+        var compared = 0
+        for s in run.model.subscribers {
+            for t in [c.startMilliseconds + 10_000, c.endMilliseconds - 10_000] {
+                let port = s.portBlock.map { $0.first + 3 }
+                #expect(restored.lookup(s.publicAddress, port: port, at: t) == index.lookup(s.publicAddress, port: port, at: t))
+                if let text = s.ipv6PrefixText, let p = IPPrefix(text) {
+                    #expect(restored.lookup(p.network, at: t) == index.lookup(p.network, at: t))
+                }
+                compared += 1
+            }
+        }
+        #expect(compared == 1200)
+        #expect(restored.lookup(IPAddress("192.0.2.3")!, at: 0).subscriber == "biz-1")
+        // The restored index keeps working: a Stop for a session open at the snapshot closes it.
+        var live = restored
+        let open = try #require(run.window.accounting.last { $0.record.status == .interimUpdate })
+        var stop = open.record
+        stop.status = .stop
+        stop.eventTime = (c.endMilliseconds + 60_000) / 1000
+        #expect(live.apply(stop, from: open.nas, receivedAt: c.endMilliseconds + 60_000) == .closed)
+        #expect(live.snapshot() != bytes)
+    }
+
+    @Test("damaged snapshots are refused with an error: truncated, flipped, foreign — never a crash or a hang")
+    func damaged() throws {
+        let run = try SimulatedIdentityTests.run(seed: 3, subscribers: 120, minutes: 10)
+        let bytes = SimulatedIdentityTests.index(run, ipfix: true).snapshot()
+        #expect(throws: AttributionIndex.SnapshotError.self) { try AttributionIndex(snapshot: Array("not a snapshot at all".utf8)) }
+        #expect(throws: AttributionIndex.SnapshotError.self) { try AttributionIndex(snapshot: []) }
+        var version = bytes
+        version[18] = 99
+        #expect(throws: AttributionIndex.SnapshotError.self) { try AttributionIndex(snapshot: version) }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let cut = Int.random(in: 0..<bytes.count, using: &rng)
+            #expect(throws: AttributionIndex.SnapshotError.self) { try AttributionIndex(snapshot: Array(bytes[..<cut])) }
+        }
+        var accepted = 0
+        for _ in 0..<300 {
+            var b = bytes
+            for _ in 0..<Int.random(in: 1...4, using: &rng) { b[Int.random(in: 22..<b.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
+            // A flip may land in a time or a name and still be a valid index; then it must answer.
+            if let index = try? AttributionIndex(snapshot: b) {
+                accepted += 1
+                for s in run.model.subscribers.prefix(20) { _ = index.lookup(s.publicAddress, port: s.portBlock?.first, at: run.model.configuration.startMilliseconds) }
+            }
+        }
+        #expect(accepted < 300, "no flip was ever detected")
+    }
+}

@@ -132,6 +132,37 @@ struct AttributionServiceTests {
         }
     }
 
+    @Test("the index survives a restart through its snapshot; a damaged snapshot is set aside and the server starts empty")
+    func restart() async throws {
+        let dir = try TemporaryDirectory()
+        let configuration = ServerTests.configuration(dataDirectory: dir.path)
+        do {
+            let (_, services) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            services.attribution.accounting(Self.start("erin", "100.64.0.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
+            services.attribution.portBlock(NATPortBlockEvent(kind: .allocate, timeMilliseconds: Self.t0, host: "cgnat1", insideAddress: IPAddress("100.64.0.5")!,
+                                                             outsideAddress: IPAddress("198.18.0.9")!, firstPort: 1024, lastPort: 2031, allocatedAt: Self.t0 / 1000))
+            #expect(services.attribution.saveSnapshot())
+        }
+        let file = dir.path + "/attribution.snapshot"
+        let attributes = try FileManager.default.attributesOfItem(atPath: file)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let (_, again) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+        #expect(again.attribution.claimCount == 2)
+        let a = again.attribution.lookup(IPAddress("198.18.0.9")!, port: 1500, at: Self.t0 + 60_000)
+        #expect(a.outcome == "attributed")
+        #expect(a.evidence.first?.insideAddress == "100.64.0.5")
+        // Damage it: the next start refuses it, keeps it aside, and answers "unknown".
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes.removeLast(7)
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let logs = LogStore()
+        let (_, third) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: logs.logger(level: .warning)))
+        #expect(third.attribution.claimCount == 0)
+        #expect(FileManager.default.fileExists(atPath: file + ".damaged"))
+        #expect(logs.entries.contains { $0.message.contains("attribution snapshot unreadable") })
+        #expect(third.attribution.lookup(IPAddress("198.18.0.9")!, port: 1500, at: Self.t0 + 60_000).outcome == "unknown")
+    }
+
     @Test("a scanning finding carries its subscriber's pseudonym, also when the RADIUS Start arrives after the flows")
     func findingsAttributedLate() async throws {
         let metrics = TestMetrics()
