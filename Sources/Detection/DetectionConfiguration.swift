@@ -107,8 +107,9 @@ public struct DetectionConfiguration: Sendable, Hashable {
 
     /// When a host becomes an infected-device finding.
     public struct InfectedDevice: Sendable, Hashable {
-        /// Contacts with a reported C&C endpoint that make a host infected.
-        public var minimumContacts = 3
+        /// Contacts with reported C&C endpoints (summed over them) that make a host infected:
+        /// "repeatedly", so two.
+        public var minimumContacts = 2
         /// Contacts with an indicator endpoint.
         public var minimumIndicatorContacts = 2
     }

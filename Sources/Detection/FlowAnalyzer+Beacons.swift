@@ -334,9 +334,13 @@ extension FlowAnalyzer {
                 evidence: evidence), into: &changed)
         }
 
-        // Hosts that repeatedly contact a reported C&C endpoint are infected.
+        // Hosts that repeatedly contact reported C&C endpoints are infected. Contacts add up across
+        // endpoints: a DGA bot reaches each rotated address only a few times, a slow beacon its
+        // server once an hour, yet both keep coming back to confirmed C&C.
         if !commandAndControl.isEmpty {
-            for (key, p) in pairs where p.contacts >= configuration.infectedDevice.minimumContacts {
+            var total: [InternalHost: Int] = [:]
+            for (key, p) in pairs where commandAndControl[key.endpoint] != nil { total[key.host, default: 0] += p.contacts }
+            for (key, p) in pairs where (total[key.host] ?? 0) >= configuration.infectedDevice.minimumContacts {
                 guard let id = commandAndControl[key.endpoint] else { continue }
                 var d = devices[key.host] ?? DeviceEvidence(firstSeen: p.firstSeen, lastSeen: p.lastContact)
                 d.noteCommandAndControl(id: id, endpoint: key.endpoint, contacts: p.contacts, first: p.firstSeen, last: p.lastContact, sample: p.sample)
