@@ -66,6 +66,20 @@ let package = Package(
             dependencies: ["FlowCodec", "IdentityCodec", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Identity data arriving over the network: the RADIUS accounting server (SwiftNIO UDP).
+        .target(
+            name: "IdentityListeners",
+            dependencies: [
+                "FlowCodec", "IdentityCodec", "MamoriCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         // Findings kept in an embedded SQLite database (GRDB), behind Detection's FindingStore.
         .target(
             name: "Storage",
@@ -152,6 +166,18 @@ let package = Package(
         .testTarget(
             name: "AttributionTests",
             dependencies: ["Attribution", "IdentityCodec", "FlowCodec", "Simulator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IdentityListenersTests",
+            dependencies: [
+                "IdentityListeners", "IdentityCodec", "FlowCodec", "MamoriCore", "MamoriTesting",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

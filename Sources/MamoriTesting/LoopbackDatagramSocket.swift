@@ -27,6 +27,21 @@ public final class LoopbackDatagramSocket {
 
     deinit { close(fd) }
 
+    /// Sends `bytes` from this socket to 127.0.0.1:`port` (so answers come back here).
+    @discardableResult
+    public func send(_ bytes: [UInt8], toPort port: Int) -> Bool {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let sent = withUnsafePointer(to: &address) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        return sent == bytes.count
+    }
+
     /// Every datagram received so far, waiting up to `quietMilliseconds` for stragglers
     /// (bounded: at most `limit` datagrams).
     public func drain(quietMilliseconds: Int32 = 300, limit: Int = 1_000_000) -> [[UInt8]] {
