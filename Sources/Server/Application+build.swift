@@ -1,5 +1,6 @@
 import Attribution
 import Collector
+import IdentityListeners
 import Detection
 import FlowCodec
 import Foundation
@@ -36,6 +37,8 @@ public struct MamoriServices: Sendable {
     public let statistics: FlowStatisticsSink
     public let detection: DetectionService
     public let attribution: AttributionService
+    /// Nil when `attribution.radius.listen` is empty.
+    public let radius: RADIUSAccountingServer?
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -124,8 +127,18 @@ public func buildApplication(
     // Shut down in reverse order: the collector drains its queue into the detectors first, then
     // the detection service analyses what is left and stores the last findings, then the
     // attribution index is written to its snapshot.
-    app.addServices(attribution, detection, collector)
-    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution))
+    var radius: RADIUSAccountingServer?
+    if !configuration.attribution.radius.listen.isEmpty {
+        var radiusLogger = logger
+        radiusLogger[metadataKey: "component"] = "radius"
+        radius = RADIUSAccountingServer(configuration: configuration.attribution.radius, logger: radiusLogger, metricsFactory: factory) { record, nas, at in
+            attribution.accounting(record, from: nas, receivedAt: at)
+        }
+    }
+    app.addServices(attribution)
+    if let radius { app.addServices(radius) }
+    app.addServices(detection, collector)
+    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius))
 }
 
 /// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.

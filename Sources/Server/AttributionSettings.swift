@@ -1,5 +1,7 @@
 import Attribution
 import FlowCodec
+import IdentityListeners
+import MamoriCore
 
 /// The `attribution:` section of the configuration file: how identity data is interpreted and
 /// kept. (Where it comes from — RADIUS, lease files, syslog — is configured beside it.)
@@ -19,6 +21,8 @@ public struct AttributionSettings: Sendable {
     public var revealEnabled = false
     /// Static assignments CSV (`prefix,subscriber,valid_from,valid_until`), read at start.
     public var staticAssignmentsFile: String?
+    /// The RADIUS accounting server: where it listens (none: off) and which NASes may send.
+    public var radius = RADIUSAccountingServer.Configuration()
 
     public init() {}
 

@@ -3,6 +3,7 @@ import Collector
 import Detection
 import FlowCodec
 import Foundation
+import IdentityListeners
 import Logging
 import MamoriCore
 import Yams
@@ -139,12 +140,41 @@ extension MamoriConfiguration {
         }
         if let v = top["attribution"] {
             let a = try YAMLMap(v.node, context: "attribution")
-            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal"])
+            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal", "radius"])
             if let x = a["clock_skew_seconds"] { config.attribution.clockSkewSeconds = try x.double(in: 0...600) }
             if let x = a["maximum_session_hours"] { config.attribution.maximumSessionHours = try x.double(in: 0.1...8760) }
             if let x = a["maximum_port_block_days"] { config.attribution.maximumPortBlockDays = try x.double(in: 0.01...3650) }
             if let x = a["retention_days"] { config.attribution.retentionDays = try x.int(in: 1...3650) }
             if let x = a["static_assignments_file"] { config.attribution.staticAssignmentsFile = try x.string() }
+            if let r = a["radius"] {
+                let m = try YAMLMap(r.node, context: "attribution.radius")
+                try m.allowOnly(["listen", "clients", "duplicate_window_seconds"])
+                if let l = m["listen"] {
+                    guard case .sequence(let seq) = l.node else { throw l.error("attribution.radius.listen must be a list of HOST:PORT") }
+                    var endpoints: [SocketEndpoint] = []
+                    for item in seq { endpoints.append(try YAMLValue(node: item, key: "attribution.radius.listen").endpoint()) }
+                    config.attribution.radius.listen = endpoints
+                }
+                if let w = m["duplicate_window_seconds"] { config.attribution.radius.handler.duplicateWindowMilliseconds = Int64(try w.int(in: 1...3600)) * 1000 }
+                if let c = m["clients"] {
+                    guard case .sequence(let seq) = c.node else { throw c.error("attribution.radius.clients must be a list") }
+                    for item in seq {
+                        let client = try YAMLMap(item, context: "a RADIUS client")
+                        try client.allowOnly(["address", "secret"])
+                        guard let address = client["address"], let secret = client["secret"] else {
+                            throw ConfigurationError(line: item.mark.map { $0.line }, "a RADIUS client needs 'address' (an address or prefix) and 'secret'")
+                        }
+                        let text = try address.string()
+                        guard let prefix = IPPrefix(text) else { throw address.error("'\(text)' is not an address or prefix") }
+                        let key = try secret.string()
+                        guard !key.isEmpty else { throw secret.error("a RADIUS secret must not be empty") }
+                        config.attribution.radius.handler.clients.append(.init(prefix: prefix, secret: Array(key.utf8)))
+                    }
+                }
+                if !config.attribution.radius.listen.isEmpty && config.attribution.radius.handler.clients.isEmpty {
+                    throw r.error("attribution.radius listens but has no clients: every request would be dropped")
+                }
+            }
             if let x = a["reveal"] {
                 switch try x.string() {
                 case "true", "yes", "on": config.attribution.revealEnabled = true

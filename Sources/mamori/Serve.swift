@@ -1,7 +1,9 @@
 import ArgumentParser
 import Collector
+import FlowCodec
 import Foundation
 import Hummingbird
+import IdentityListeners
 import Logging
 import MamoriCore
 import Metrics
@@ -48,6 +50,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(help: ArgumentHelp("Also be a RADIUS accounting server on this UDP HOST:PORT (RFC 2866), for NASes on this machine (127.0.0.0/8, ::1) with --radius-secret. Remote NASes and their secrets go in the configuration file (attribution.radius).", valueName: "host:port"))
+    var radius: String?
+
+    @Option(help: ArgumentHelp("Shared secret of the local NASes for --radius.", valueName: "secret"))
+    var radiusSecret: String?
+
+    func validate() throws {
+        if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
+        if let radiusSecret, radiusSecret.isEmpty { throw ValidationError("--radius-secret must not be empty") }
+    }
+
     func run() async throws {
         var configuration: MamoriConfiguration
         do {
@@ -66,6 +79,13 @@ struct Serve: AsyncParsableCommand {
             do { configuration.http = try SocketEndpoint(parsing: http) } catch { throw ValidationError("--http \(error)") }
         }
         if let dataDir { configuration.dataDirectory = dataDir }
+        if let radius, let radiusSecret {
+            do { configuration.attribution.radius.listen = [try SocketEndpoint(parsing: radius)] } catch { throw ValidationError("--radius \(error)") }
+            let secret = Array(radiusSecret.utf8)
+            configuration.attribution.radius.handler.clients += [
+                .init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret), .init(prefix: IPPrefix("::1/128")!, secret: secret),
+            ]
+        }
         if let rcvbuf { configuration.collector.receiveBufferBytes = rcvbuf }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
