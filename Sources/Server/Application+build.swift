@@ -137,6 +137,15 @@ public func buildApplication(
     }
     app.addServices(attribution)
     if let radius { app.addServices(radius) }
+    if !configuration.attribution.files.files.isEmpty {
+        var fileLogger = logger
+        fileLogger[metadataKey: "component"] = "identity-files"
+        app.addServices(IdentityFileFollower(
+            configuration: configuration.attribution.files,
+            handlers: .init(accounting: { attribution.accounting($0, from: $1, receivedAt: $2) }, lease4: { attribution.lease4($0) },
+                            lease6: { attribution.lease6($0) }, portBlock: { attribution.portBlock($0) }),
+            logger: fileLogger, metricsFactory: factory))
+    }
     app.addServices(detection, collector)
     return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius))
 }

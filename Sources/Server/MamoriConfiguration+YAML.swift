@@ -140,7 +140,16 @@ extension MamoriConfiguration {
         }
         if let v = top["attribution"] {
             let a = try YAMLMap(v.node, context: "attribution")
-            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal", "radius"])
+            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal", "radius",
+                            "kea_leases4_files", "kea_leases6_files", "radius_detail_files", "nat_syslog_files"])
+            for (key, kind) in [("kea_leases4_files", IdentityFileFollower.Kind.keaLeases4), ("kea_leases6_files", .keaLeases6),
+                                ("radius_detail_files", .radiusDetail), ("nat_syslog_files", .natSyslog)] {
+                guard let v = a[key] else { continue }
+                guard case .sequence(let seq) = v.node else { throw v.error("attribution.\(key) must be a list of file paths") }
+                for item in seq {
+                    config.attribution.files.files.append(.init(path: try YAMLValue(node: item, key: "attribution.\(key)").string(), kind: kind))
+                }
+            }
             if let x = a["clock_skew_seconds"] { config.attribution.clockSkewSeconds = try x.double(in: 0...600) }
             if let x = a["maximum_session_hours"] { config.attribution.maximumSessionHours = try x.double(in: 0.1...8760) }
             if let x = a["maximum_port_block_days"] { config.attribution.maximumPortBlockDays = try x.double(in: 0.01...3650) }

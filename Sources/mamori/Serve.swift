@@ -19,10 +19,13 @@ struct Serve: AsyncParsableCommand {
             serves /healthz and Prometheus /metrics on http://127.0.0.1:8080. Templates are kept in \
             the data directory so that a restart does not lose them.
 
+            Attribution (which subscriber held an address): IPFIX NAT events arriving with the flows             are used as they come; --radius makes Mamori a RADIUS accounting server for NASes on this             machine, and --kea-leases4/6, --radius-detail and --nat-syslog follow identity files.             Remote NASes, secrets, deterministic CGNAT pools and static assignments go in the             configuration file (attribution:, see mamori.example.yaml and docs/attribution.md).
+
             Examples:
               mamori serve
               mamori serve --config /etc/mamori/mamori.yaml
               mamori serve --listen 127.0.0.1:9995 --http 127.0.0.1:9080 --data-dir /tmp/m
+              mamori serve --radius 127.0.0.1:1813 --radius-secret s3cret --kea-leases4 /var/lib/kea/kea-leases4.csv
             """
     )
 
@@ -56,6 +59,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Shared secret of the local NASes for --radius.", valueName: "secret"))
     var radiusSecret: String?
 
+    @Option(help: ArgumentHelp("Follow an ISC Kea DHCPv4 lease file (memfile CSV) for attribution (repeatable).", valueName: "file"))
+    var keaLeases4: [String] = []
+    @Option(help: ArgumentHelp("Follow a Kea DHCPv6 lease file (repeatable).", valueName: "file"))
+    var keaLeases6: [String] = []
+    @Option(help: ArgumentHelp("Follow a FreeRADIUS detail file (repeatable).", valueName: "file"))
+    var radiusDetail: [String] = []
+    @Option(help: ArgumentHelp("Follow a CGNAT port-block syslog file (repeatable).", valueName: "file"))
+    var natSyslog: [String] = []
+
     func validate() throws {
         if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
         if let radiusSecret, radiusSecret.isEmpty { throw ValidationError("--radius-secret must not be empty") }
@@ -79,6 +91,8 @@ struct Serve: AsyncParsableCommand {
             do { configuration.http = try SocketEndpoint(parsing: http) } catch { throw ValidationError("--http \(error)") }
         }
         if let dataDir { configuration.dataDirectory = dataDir }
+        configuration.attribution.files.files += keaLeases4.map { .init(path: $0, kind: .keaLeases4) } + keaLeases6.map { .init(path: $0, kind: .keaLeases6) }
+            + radiusDetail.map { .init(path: $0, kind: .radiusDetail) } + natSyslog.map { .init(path: $0, kind: .natSyslog) }
         if let radius, let radiusSecret {
             do { configuration.attribution.radius.listen = [try SocketEndpoint(parsing: radius)] } catch { throw ValidationError("--radius \(error)") }
             let secret = Array(radiusSecret.utf8)
