@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "CollectorTests",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec",
+                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

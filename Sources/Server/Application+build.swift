@@ -137,6 +137,11 @@ public func buildApplication(
     }
     app.addServices(attribution)
     if let radius { app.addServices(radius) }
+    if !configuration.attribution.syslog.listen.isEmpty {
+        var syslogLogger = logger
+        syslogLogger[metadataKey: "component"] = "syslog"
+        app.addServices(SyslogListener(configuration: configuration.attribution.syslog, logger: syslogLogger, metricsFactory: factory) { attribution.portBlock($0) })
+    }
     if !configuration.attribution.files.files.isEmpty {
         var fileLogger = logger
         fileLogger[metadataKey: "component"] = "identity-files"

@@ -23,6 +23,8 @@ public struct AttributionSettings: Sendable {
     public var staticAssignmentsFile: String?
     /// The RADIUS accounting server: where it listens (none: off) and which NASes may send.
     public var radius = RADIUSAccountingServer.Configuration()
+    /// CGNAT port-block syslog over UDP.
+    public var syslog = SyslogListener.Configuration()
     /// Identity files read at start and followed as they grow (Kea leases, FreeRADIUS detail,
     /// CGNAT syslog).
     public var files = IdentityFileFollower.Configuration()

@@ -140,8 +140,12 @@ extension MamoriConfiguration {
         }
         if let v = top["attribution"] {
             let a = try YAMLMap(v.node, context: "attribution")
-            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal", "radius",
+            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal", "radius", "syslog_listen",
                             "kea_leases4_files", "kea_leases6_files", "radius_detail_files", "nat_syslog_files"])
+            if let l = a["syslog_listen"] {
+                guard case .sequence(let seq) = l.node else { throw l.error("attribution.syslog_listen must be a list of HOST:PORT") }
+                for item in seq { config.attribution.syslog.listen.append(try YAMLValue(node: item, key: "attribution.syslog_listen").endpoint()) }
+            }
             for (key, kind) in [("kea_leases4_files", IdentityFileFollower.Kind.keaLeases4), ("kea_leases6_files", .keaLeases6),
                                 ("radius_detail_files", .radiusDetail), ("nat_syslog_files", .natSyslog)] {
                 guard let v = a[key] else { continue }

@@ -67,6 +67,8 @@ struct Serve: AsyncParsableCommand {
     var radiusDetail: [String] = []
     @Option(help: ArgumentHelp("Follow a CGNAT port-block syslog file (repeatable).", valueName: "file"))
     var natSyslog: [String] = []
+    @Option(help: ArgumentHelp("Receive CGNAT port-block syslog (RFC 5424 over UDP) on HOST:PORT (repeatable).", valueName: "host:port"))
+    var syslog: [String] = []
 
     func validate() throws {
         if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
@@ -93,6 +95,9 @@ struct Serve: AsyncParsableCommand {
         if let dataDir { configuration.dataDirectory = dataDir }
         configuration.attribution.files.files += keaLeases4.map { .init(path: $0, kind: .keaLeases4) } + keaLeases6.map { .init(path: $0, kind: .keaLeases6) }
             + radiusDetail.map { .init(path: $0, kind: .radiusDetail) } + natSyslog.map { .init(path: $0, kind: .natSyslog) }
+        for text in syslog {
+            do { configuration.attribution.syslog.listen.append(try SocketEndpoint(parsing: text)) } catch { throw ValidationError("--syslog \(error)") }
+        }
         if let radius, let radiusSecret {
             do { configuration.attribution.radius.listen = [try SocketEndpoint(parsing: radius)] } catch { throw ValidationError("--radius \(error)") }
             let secret = Array(radiusSecret.utf8)

@@ -1,3 +1,4 @@
+import IdentityListeners
 import Attribution
 import Collector
 import Detection
@@ -233,11 +234,30 @@ struct ConfigurationTests {
         #expect(c.attribution.index.maximumOpenTranslationMilliseconds == 30 * 86_400_000)
         #expect(c.attribution.retentionDays == 30)
         #expect(c.attribution.deterministicNAT.first?.block(of: IPAddress("100.64.0.17")!)?.ports == 5056...9087)
+        let sources = try MamoriConfiguration.parse(yaml: """
+            attribution:
+              radius:
+                listen: ["127.0.0.1:1813"]
+                clients:
+                  - address: 192.0.2.0/24
+                    secret: s3cret
+              syslog_listen: ["127.0.0.1:5514"]
+              kea_leases4_files: [/var/lib/kea/kea-leases4.csv]
+              radius_detail_files: [/var/log/freeradius/detail]
+            """)
+        #expect(sources.attribution.radius.listen == [SocketEndpoint(host: "127.0.0.1", port: 1813)])
+        #expect(sources.attribution.radius.handler.clients.first?.prefix == IPPrefix("192.0.2.0/24"))
+        #expect(sources.attribution.syslog.listen.count == 1)
+        #expect(sources.attribution.files.files.map(\.kind) == [.keaLeases4, .radiusDetail])
         let d = MamoriConfiguration().attribution
+        #expect(d.radius.listen.isEmpty && d.syslog.listen.isEmpty && d.files.files.isEmpty && !d.revealEnabled)
         #expect(d.index == AttributionIndex.Configuration())
         #expect(d.retentionDays == 90)
         for (yaml, line, words) in [
             ("attribution:\n  clock_skew_seconds: -1\n", 2, "between 0.0 and 600.0"),
+            ("attribution:\n  radius:\n    listen: [\"127.0.0.1:1813\"]\n", 3, "no clients"),
+            ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n", 4, "needs 'address'"),
+            ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n        secret: \"\"\n", 5, "must not be empty"),
             ("attribution:\n  retention: 5\n", 2, "unknown key 'retention'"),
             ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n", 3, "holds only"),
             ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n", 3, "needs 'inside', 'outside' and 'ports_per_subscriber'"),
