@@ -113,6 +113,7 @@ struct BenchAttribution: AsyncParsableCommand {
             precondition(attributed == done, "a lookup failed during the run")
             return Double(done) / cpu
         }
+        _ = measure(queries, seconds: min(1, seconds / 4))   // warm-up: the first pass runs into a cold cache and TLB
         let rate = measure(queries, seconds: seconds)
         let kinds = (0..<3).map { k in measure(queries.enumerated().filter { $0.offset % 3 == k }.map(\.element), seconds: seconds / 3) }
         let perClaim = Double(max(0, rssAfter - rssBefore)) / Double(max(1, claims))
