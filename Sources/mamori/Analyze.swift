@@ -23,6 +23,9 @@ struct Analyze: AsyncParsableCommand {
             With --labels (a `mamori simulate --labels` file) the network comes from the labels and \
             precision, recall and time-to-detect per finding kind are printed (EVALUATION.md).
 
+            --format nfcapd reads nfdump 1.7's binary files as nfcapd writes them (uncompressed or \
+            LZ4; the default for files named nfcapd.*), so an existing nfcapd archive can be analysed.
+
             --format binetflow reads Argus bidirectional flow text as the Stratosphere CTU-13 \
             datasets publish it (header StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,…, \
             comma or tab separated; the default for .binetflow and .csv files). With \
@@ -34,18 +37,19 @@ struct Analyze: AsyncParsableCommand {
               mamori simulate --pcap isp.pcap --labels isp.json --duration 2h && mamori analyze isp.pcap --labels isp.json
               mamori analyze export.pcap --subscriber-prefix 198.18.0.0/15 --cgnat 198.18.0.0/22:1024:1008 --indicators c2.txt
               mamori analyze capture20110810.binetflow --subscriber-prefix 147.32.84.0/24 --labels-from-file
+              mamori analyze /var/cache/nfdump/2026/11/23/nfcapd.2026112310* --subscriber-prefix 198.51.100.0/22
             """
     )
 
-    @Argument(help: "pcap files holding export datagrams (or binetflow files), analysed in order as one stream.")
+    @Argument(help: "pcap files holding export datagrams (or binetflow or nfcapd files), analysed in order as one stream.")
     var files: [String]
 
     /// What the input files hold.
     enum InputFormat: String, ExpressibleByArgument, CaseIterable {
-        case pcap, binetflow
+        case pcap, binetflow, nfcapd
     }
 
-    @Option(help: "Input format: pcap (export datagrams) or binetflow (Argus text, CTU-13). Default: binetflow for .binetflow/.csv/.tsv files, pcap otherwise.")
+    @Option(help: "Input format: pcap (export datagrams), binetflow (Argus text, CTU-13) or nfcapd (nfdump 1.7 files). Default: binetflow for .binetflow/.csv/.tsv files, nfcapd for files named nfcapd.*, pcap otherwise.")
     var format: InputFormat?
 
     @Flag(help: "binetflow: score infected-device findings per host against the files' Label column.")
@@ -105,7 +109,8 @@ struct Analyze: AsyncParsableCommand {
         let wallStart = Date()
         let textExtensions = [".binetflow", ".csv", ".tsv"]
         let looksLikeText = files.allSatisfy { file in textExtensions.contains { file.lowercased().hasSuffix($0) } }
-        let inputFormat: InputFormat = format ?? (looksLikeText ? .binetflow : .pcap)
+        let looksLikeNfcapd = files.allSatisfy { URL(fileURLWithPath: $0).lastPathComponent.hasPrefix("nfcapd.") }
+        let inputFormat: InputFormat = format ?? (looksLikeText ? .binetflow : looksLikeNfcapd ? .nfcapd : .pcap)
         if labelsFromFile && inputFormat != .binetflow {
             throw ValidationError("--labels-from-file needs binetflow input (--format binetflow): pcaps carry no labels")
         }
@@ -117,6 +122,8 @@ struct Analyze: AsyncParsableCommand {
             if labelsFromFile {
                 flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings)
             }
+        } else if inputFormat == .nfcapd {
+            decodeSummaryText = try analyzeNfcapd(&analyzer, observe: observe)
         } else {
             decodeSummaryText = try analyzePcaps(&analyzer, observe: observe, wallStart: wallStart)
         }
@@ -176,6 +183,38 @@ struct Analyze: AsyncParsableCommand {
         if replay.lateRecords > 0 { summary += ", \(replay.lateRecords) out of start-time order by more than 5 minutes (fed late)" }
         if estimatedPackets { summary += "; no SrcPkts column: per-direction packets estimated from bytes" }
         return replay.analyzer
+    }
+
+    /// Reads nfcapd files and feeds their records in end-time order (nfcapd writes them in export
+    /// order), on the records' own clock.
+    private func analyzeNfcapd(_ analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void) throws -> String {
+        var total = 0, skipped = 0, damaged = 0, truncated = 0
+        for file in files {
+            let result: NfdumpFile.Result
+            do {
+                result = try NfdumpFile.read([UInt8](Data(contentsOf: URL(fileURLWithPath: file))))
+            } catch let e as NfdumpFile.Error {
+                throw ValidationError("\(file): \(e)")
+            } catch {
+                throw ValidationError("cannot read \(file): \(error)")
+            }
+            let records = result.records.sorted { $0.endMilliseconds < $1.endMilliseconds }
+            for (i, r) in records.enumerated() {
+                analyzer.ingest(r, receivedAt: r.endMilliseconds)
+                observe(r)
+                if i % 1024 == 1023 { _ = analyzer.evaluate(now: r.endMilliseconds) }
+            }
+            if let last = records.last { _ = analyzer.evaluate(now: last.endMilliseconds) }
+            total += records.count
+            skipped += result.skippedRecords
+            damaged += result.damagedBlocks
+            if result.truncated {
+                truncated += 1
+                FileHandle.standardError.write(Data("\(file): ends inside a block (still being written, or cut): the records before it are used\n".utf8))
+            }
+        }
+        _ = analyzer.finish()
+        return "read \(files.count) nfcapd file(s): \(total) flow records, \(skipped) other records skipped, \(damaged) unreadable block(s), \(truncated) truncated file(s)"
     }
 
     /// Decodes the pcaps' export datagrams and feeds them to the analyzer on the capture's clock.
