@@ -165,7 +165,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AttributionTests",
-            dependencies: ["Attribution", "IdentityCodec", "FlowCodec", "Simulator"],
+            dependencies: ["Attribution", "IdentityCodec", "FlowCodec", "Simulator", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

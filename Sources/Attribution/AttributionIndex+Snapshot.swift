@@ -96,7 +96,8 @@ extension AttributionIndex {
             for _ in 0..<(try r.count(bytesEach: 4)) { list.append(try r.i32()) }
             sessions[SessionKey(nas: nas, sessionID: id)] = list
         }
-        forgottenCount = Int(try r.u64())
+        guard let forgotten = Int(exactly: try r.u64()) else { throw SnapshotError(description: "damaged: forgotten count out of range") }
+        forgottenCount = forgotten
         guard r.atEnd else { throw SnapshotError(description: "trailing bytes after the snapshot") }
 
         // Every reference must point inside its array, or a lookup would trap.
@@ -114,6 +115,10 @@ extension AttributionIndex {
         for l in translationLinks where !valid(l.next, translationLinks.count) || l.claim < 0 || Int(l.claim) >= claims.count {
             throw SnapshotError(description: "damaged: translation link out of range")
         }
+        // Each layer's chains hold only its own kind of claim (a lookup reads them as such).
+        for l in translationLinks where !claims[Int(l.claim)].source.isTranslation {
+            throw SnapshotError(description: "damaged: a translation chain holds a holding claim")
+        }
         for (_, list) in sessions where list.contains(where: { $0 < 0 || Int($0) >= claims.count }) { throw SnapshotError(description: "damaged: session claim out of range") }
         // Chains must end: a cycle would hang a lookup.
         var seen = [Bool](repeating: false, count: claims.count)
@@ -121,6 +126,7 @@ extension AttributionIndex {
             var i = head
             while i >= 0 {
                 guard !seen[Int(i)] else { throw SnapshotError(description: "damaged: a claim is on two chains or a chain loops") }
+                guard !claims[Int(i)].source.isTranslation else { throw SnapshotError(description: "damaged: a holding chain holds a translation") }
                 seen[Int(i)] = true
                 i = claims[Int(i)].next
             }

@@ -1,6 +1,7 @@
 import Attribution
 import FlowCodec
 import IdentityCodec
+import MamoriCore
 import Simulator
 import Testing
 
@@ -173,13 +174,17 @@ import Testing
         var version = bytes
         version[18] = 99
         #expect(throws: AttributionIndex.SnapshotError.self) { try AttributionIndex(snapshot: version) }
-        var rng = SystemRandomNumberGenerator()
+        // Seeded, so a failure replays. An unseeded run in CI once flipped a translation chain to
+        // point at a session claim (the lookup trapped), and 6,000 flips with seed 2 a count past
+        // Int.max (the loader trapped); the loader refuses both now, and seeds 2 and 3 ran 6,000
+        // flips each clean.
+        var rng = MamoriCore.SplitMix64(seed: 1)
         for _ in 0..<200 {
             let cut = Int.random(in: 0..<bytes.count, using: &rng)
             #expect(throws: AttributionIndex.SnapshotError.self) { try AttributionIndex(snapshot: Array(bytes[..<cut])) }
         }
         var accepted = 0
-        for _ in 0..<300 {
+        for _ in 0..<1500 {
             var b = bytes
             for _ in 0..<Int.random(in: 1...4, using: &rng) { b[Int.random(in: 22..<b.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
             // A flip may land in a time or a name and still be a valid index; then it must answer.
@@ -188,6 +193,6 @@ import Testing
                 for s in run.model.subscribers.prefix(20) { _ = index.lookup(s.publicAddress, port: s.portBlock?.first, at: run.model.configuration.startMilliseconds) }
             }
         }
-        #expect(accepted < 300, "no flip was ever detected")
+        #expect(accepted < 1500, "no flip was ever detected")
     }
 }
