@@ -44,7 +44,7 @@ let package = Package(
         // Domain values and configuration of the product; no NIO channels, no SQL.
         .target(
             name: "MamoriCore",
-            dependencies: ["FlowCodec"],
+            dependencies: ["FlowCodec", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
@@ -56,14 +56,14 @@ let package = Package(
         // Flow records → findings: beacon, indicator, scan and DDoS detectors. No I/O, no clock.
         .target(
             name: "Detection",
-            dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["FlowCodec", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         // (address, port?, time) → subscriber: the interval index over RADIUS sessions, DHCP leases,
         // CGNAT translations (logged and RFC 7422 deterministic) and static assignments. Pure.
         .target(
             name: "Attribution",
-            dependencies: ["FlowCodec", "IdentityCodec", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["FlowCodec", "IdentityCodec", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         // Identity data arriving over the network: the RADIUS accounting server (SwiftNIO UDP).

@@ -33,8 +33,7 @@ public final class RADIUSAccountingServer: Service, Sendable {
     private let results: [RADIUSAccountingHandler.Result: Counter]
     private let statuses: [AccountingStatusType: Counter]
     private let logged = NIOLockedValueBox(Set<String>())
-    private let channels = NIOLockedValueBox([any Channel]())
-    private let ready = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+    private let listeners = DatagramListeners()
 
     public init(configuration: Configuration, logger: Logger, metricsFactory: any MetricsFactory, deliver: @escaping Deliver) {
         self.configuration = configuration
@@ -54,59 +53,13 @@ public final class RADIUSAccountingServer: Service, Sendable {
     }
 
     /// The ports actually bound (after ``waitUntilReady()``), in the order of `listen`.
-    public var boundPorts: [Int] { channels.withLockedValue { $0.compactMap { $0.localAddress?.port } } }
+    public var boundPorts: [Int] { listeners.boundPorts }
 
     /// Returns once every endpoint is bound (or binding failed).
-    public func waitUntilReady() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = ready.withLockedValue { waiting -> Bool in
-                guard waiting != nil else { return true }
-                waiting!.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
-    }
-
-    private func markReady() {
-        let waiting = ready.withLockedValue { w -> [CheckedContinuation<Void, Never>] in
-            defer { w = nil }
-            return w ?? []
-        }
-        for c in waiting { c.resume() }
-    }
+    public func waitUntilReady() async { await listeners.waitUntilReady() }
 
     public func run() async throws {
-        do {
-            for endpoint in configuration.listen {
-                let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Inbound(server: self)) }
-                    }
-                    .bind(host: endpoint.host, port: endpoint.port).get()
-                channels.withLockedValue { $0.append(channel) }
-                logger.info("RADIUS accounting listening", metadata: ["listen": "\(endpoint.host):\(channel.localAddress?.port ?? endpoint.port)"])
-            }
-        } catch {
-            markReady()
-            await close()
-            throw error
-        }
-        markReady()
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                let all = self.channels.withLockedValue { $0 }
-                for c in all { try? await c.closeFuture.get() }
-            } onGracefulShutdown: {
-                self.channels.withLockedValue { $0 }.forEach { $0.close(promise: nil) }
-            }
-        } onCancel: {
-            self.channels.withLockedValue { $0 }.forEach { $0.close(promise: nil) }
-        }
-    }
-
-    private func close() async {
-        for c in channels.withLockedValue({ $0 }) { try? await c.close() }
+        try await listeners.run(configuration.listen, name: "RADIUS accounting", logger: logger) { Inbound(server: self) }
     }
 
     /// Handles one datagram; returns the bytes to answer with, if any.

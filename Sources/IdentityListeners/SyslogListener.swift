@@ -27,8 +27,7 @@ public final class SyslogListener: Service, Sendable {
     private let portBlocks: Counter
     private let other: Counter
     private let unreadable: Counter
-    private let channels = NIOLockedValueBox([any Channel]())
-    private let ready = NIOLockedValueBox<[CheckedContinuation<Void, Never>]?>([])
+    private let listeners = DatagramListeners()
 
     public init(configuration: Configuration, logger: Logger, metricsFactory: any MetricsFactory, deliver: @escaping @Sendable (NATPortBlockEvent) -> Void) {
         self.configuration = configuration
@@ -39,53 +38,14 @@ public final class SyslogListener: Service, Sendable {
         unreadable = Counter(label: "mamori_syslog_messages_total", dimensions: [("result", "unreadable")], factory: metricsFactory)
     }
 
-    public var boundPorts: [Int] { channels.withLockedValue { $0.compactMap { $0.localAddress?.port } } }
+    /// The ports actually bound (after ``waitUntilReady()``), in the order of `listen`.
+    public var boundPorts: [Int] { listeners.boundPorts }
 
-    public func waitUntilReady() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = ready.withLockedValue { waiting -> Bool in
-                guard waiting != nil else { return true }
-                waiting!.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
-    }
-
-    private func markReady() {
-        let waiting = ready.withLockedValue { w -> [CheckedContinuation<Void, Never>] in
-            defer { w = nil }
-            return w ?? []
-        }
-        for c in waiting { c.resume() }
-    }
+    /// Returns once every endpoint is bound (or binding failed).
+    public func waitUntilReady() async { await listeners.waitUntilReady() }
 
     public func run() async throws {
-        do {
-            for endpoint in configuration.listen {
-                let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Inbound(listener: self)) }
-                    }
-                    .bind(host: endpoint.host, port: endpoint.port).get()
-                channels.withLockedValue { $0.append(channel) }
-                logger.info("syslog listening", metadata: ["listen": "\(endpoint.host):\(channel.localAddress?.port ?? endpoint.port)"])
-            }
-        } catch {
-            markReady()
-            for c in channels.withLockedValue({ $0 }) { try? await c.close() }
-            throw error
-        }
-        markReady()
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                for c in self.channels.withLockedValue({ $0 }) { try? await c.closeFuture.get() }
-            } onGracefulShutdown: {
-                self.channels.withLockedValue { $0 }.forEach { $0.close(promise: nil) }
-            }
-        } onCancel: {
-            self.channels.withLockedValue { $0 }.forEach { $0.close(promise: nil) }
-        }
+        try await listeners.run(configuration.listen, name: "syslog", logger: logger) { Inbound(listener: self) }
     }
 
     /// One message: a port-block event, another message, or not text at all.
