@@ -6,13 +6,16 @@ struct Mamori: AsyncParsableCommand {
         commandName: "mamori",
         abstract: "Find botnet C&C servers and infected subscriber devices in the flow records an ISP's routers export.",
         discussion: """
-            Mamori collects NetFlow v5/v9, IPFIX and sFlow v5 from routers and decodes them into one \
-            normalised flow record, scaled by the sampling rate each exporter announces.
+            Mamori collects NetFlow v5/v9, IPFIX and sFlow v5 from routers, finds C&C servers, \
+            infected devices, scans and floods in the flow records, and names the subscriber behind \
+            an address from RADIUS, DHCP and CGNAT logs — as a pseudonym.
 
             Start here:
               mamori serve                         collect on UDP 2055/4739/6343, HTTP on 127.0.0.1:8080
+              mamori simulate --to 127.0.0.1:2055  a simulated ISP with botnets, for the demo
               mamori decode capture.pcap           show the flow records inside a capture
-              mamori replay capture.pcap --to 127.0.0.1:2055
+              mamori analyze nfcapd.202611231000 --subscriber-prefix 198.51.100.0/22
+              mamori whois 198.18.0.7 --port 40123 --at 2026-11-23T10:00:00Z
               mamori bench decode                  decoder throughput on this machine
             """,
         subcommands: [Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Bench.self]
