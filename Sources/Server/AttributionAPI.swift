@@ -1,3 +1,4 @@
+import Attribution
 import FlowCodec
 import Foundation
 import Hummingbird

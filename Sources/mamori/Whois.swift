@@ -116,21 +116,8 @@ struct Whois: AsyncParsableCommand {
         }
         for path in staticAssignments { for a in try StaticAssignment.parse(try read(path)[...]) { index.add(a) } }
         let answer = index.lookup(IPAddress(address)!, port: port, at: time)
-        let names = SubscriberPseudonymizer(key: [UInt8](key))
-        struct Evidence: Encodable {
-            var source: String, subscriber: String?, matched: String, inside_address: String?, held_from: Int64, held_until: Int64?
-            var start_inferred: Bool, end_inferred: Bool, within_skew_only: Bool, confidence: Double
-        }
-        struct Answer: Encodable { var outcome: String, subscriber: String?, candidates: [String], confidence: Double, reason: String, evidence: [Evidence] }
-        struct Body: Encodable { var address: String, port: UInt16?, at: Int64, answer: Answer }
-        let body = Body(address: address, port: port, at: time, answer: Answer(
-            outcome: answer.outcome.rawValue, subscriber: answer.subscriber.map(names.pseudonym),
-            candidates: answer.outcome == .ambiguous ? answer.candidates.map(names.pseudonym) : [], confidence: answer.confidence, reason: answer.reason,
-            evidence: answer.evidence.map { e in
-                Evidence(source: e.source.description, subscriber: e.subscriber.map(names.pseudonym), matched: e.matched, inside_address: e.insideAddress.map { "\($0)" },
-                         held_from: e.heldFrom == .min ? 0 : e.heldFrom, held_until: e.heldUntil, start_inferred: e.startInferred, end_inferred: e.endInferred,
-                         within_skew_only: e.withinSkewOnly, confidence: e.confidence)
-            }))
+        struct Body: Encodable { var address: String, port: UInt16?, at: Int64, answer: AttributionAnswer }
+        let body = Body(address: address, port: port, at: time, answer: AttributionAnswer(answer, pseudonymizer: SubscriberPseudonymizer(key: [UInt8](key))))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(body), as: UTF8.self)
