@@ -66,6 +66,13 @@ let package = Package(
             dependencies: ["FlowCodec", "IdentityCodec", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
+        // The legal frame as code: consent registry state, the carrier's policy, the legal-basis
+        // engine, cases and the hash-chained audit record. Pure: no sockets, clocks or files.
+        .target(
+            name: "Lawful",
+            dependencies: ["IdentityCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // Identity data arriving over the network: the RADIUS accounting server (SwiftNIO UDP).
         .target(
             name: "IdentityListeners",
@@ -80,10 +87,11 @@ let package = Package(
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
-        // Findings kept in an embedded SQLite database (GRDB), behind Detection's FindingStore.
+        // What Mamori keeps: findings in an embedded SQLite database (GRDB), behind Detection's
+        // FindingStore, and the hash-chained audit log on disk.
         .target(
             name: "Storage",
-            dependencies: ["Detection", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Detection", "Lawful", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).
@@ -178,6 +186,11 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LawfulTests",
+            dependencies: ["Lawful", "IdentityCodec", "Storage", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,151 @@
+import Foundation
+import GRDB
+import Lawful
+
+/// The consent registry: every consent event ever recorded per subscriber pseudonym (full
+/// history, never updated in place), and the contact a notice goes to.
+///
+/// Subscribers appear only as pseudonyms; the contact (e-mail address, language) is kept because
+/// notices need it, and only for subscribers the carrier's customer system lists.
+public final class SQLiteConsentRegistry: Sendable {
+    private let database: DatabaseQueue
+
+    /// Where a notice for one subscriber goes.
+    public struct Contact: Sendable, Hashable, Codable {
+        public var email: String?
+        public var language: String?
+        public init(email: String?, language: String?) {
+            self.email = email
+            self.language = language
+        }
+    }
+
+    /// Opens (creating or migrating) the registry at `path`; `":memory:"` for a private one.
+    public init(path: String) throws {
+        database = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: consent events and contacts") { db in
+            try db.execute(sql: """
+                CREATE TABLE consent_event (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    subscriber TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    action TEXT,
+                    terms_version TEXT,
+                    at INTEGER NOT NULL,
+                    method TEXT NOT NULL,
+                    recorded_by TEXT NOT NULL,
+                    recorded_at INTEGER NOT NULL
+                );
+                CREATE INDEX consent_event_subscriber ON consent_event(subscriber, at);
+                CREATE TABLE contact (
+                    subscriber TEXT PRIMARY KEY NOT NULL,
+                    email TEXT,
+                    language TEXT,
+                    updated_at INTEGER NOT NULL
+                );
+                """)
+        }
+        try migrator.migrate(database)
+    }
+
+    /// Records events (each must be well formed: ``ConsentEvent/problem``).
+    public func record(_ events: [ConsentEvent], recordedAt: Int64) throws {
+        for e in events {
+            if let problem = e.problem { throw ConsentRegistryError(problem) }
+        }
+        guard !events.isEmpty else { return }
+        try database.write { db in
+            for e in events {
+                try db.execute(sql: """
+                    INSERT INTO consent_event (subscriber, kind, action, terms_version, at, method, recorded_by, recorded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [e.subscriber, e.kind.rawValue, e.action?.rawValue, e.termsVersion, e.at, e.method, e.recordedBy, recordedAt])
+            }
+        }
+    }
+
+    /// Every event for `subscriber`, in the order recorded.
+    public func history(of subscriber: String) throws -> [ConsentEvent] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM consent_event WHERE subscriber = ? ORDER BY id", arguments: [subscriber]).compactMap(Self.event)
+        }
+    }
+
+    /// What `subscriber` had agreed to at `at`.
+    public func state(of subscriber: String, at: Int64) throws -> ConsentState {
+        ConsentState(events: try history(of: subscriber), at: at)
+    }
+
+    public func setContact(_ contact: Contact, for subscriber: String, at: Int64) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO contact (subscriber, email, language, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(subscriber) DO UPDATE SET email = excluded.email, language = excluded.language, updated_at = excluded.updated_at
+                """, arguments: [subscriber, contact.email, contact.language, at])
+        }
+    }
+
+    public func contact(of subscriber: String) throws -> Contact? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT email, language FROM contact WHERE subscriber = ?", arguments: [subscriber])
+                .map { Contact(email: $0["email"], language: $0["language"]) }
+        }
+    }
+
+    /// Subscribers with any event or contact.
+    public func subscriberCount() throws -> Int {
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT subscriber FROM consent_event UNION SELECT subscriber FROM contact)") ?? 0
+        }
+    }
+
+    /// What one import did.
+    public struct ImportSummary: Sendable, Hashable, Codable {
+        public var lines: Int
+        public var subscribers: Int
+        public var events: Int
+        public var contacts: Int
+        public var rejected: [RejectedLine]
+        public struct RejectedLine: Sendable, Hashable, Codable {
+            public var line: Int
+            public var reason: String
+        }
+    }
+
+    /// Imports a customer export: pseudonymises each account, records the events that bring the
+    /// registry to what the line says, updates the contact. Bad lines are reported, good ones kept.
+    public func importCustomers(_ file: CustomerConsentFile, pseudonym: (String) -> String, at: Int64, source: String) throws -> ImportSummary {
+        var summary = ImportSummary(lines: file.rows.count + file.rejected.count, subscribers: 0, events: 0, contacts: 0,
+                                    rejected: file.rejected.map { .init(line: $0.line, reason: $0.reason) })
+        for row in file.rows {
+            let subscriber = pseudonym(row.account)
+            let events = row.events(subscriber: subscriber, current: try state(of: subscriber, at: .max), importedAt: at, source: source)
+            try record(events, recordedAt: at)
+            summary.events += events.count
+            summary.subscribers += 1
+            if row.email != nil || row.language != nil {
+                let old = try contact(of: subscriber)
+                let new = Contact(email: row.email ?? old?.email, language: row.language ?? old?.language)
+                if new != old {
+                    try setContact(new, for: subscriber, at: at)
+                    summary.contacts += 1
+                }
+            }
+        }
+        return summary
+    }
+
+    private static func event(_ row: Row) -> ConsentEvent? {
+        guard let kind = ConsentEvent.Kind(rawValue: row["kind"]) else { return nil }
+        let action: LawfulAction? = (row["action"] as String?).flatMap(LawfulAction.init(rawValue:))
+        return ConsentEvent(subscriber: row["subscriber"], kind: kind, action: action, termsVersion: row["terms_version"], at: row["at"],
+                            method: row["method"], recordedBy: row["recorded_by"])
+    }
+}
+
+/// A consent event was refused.
+public struct ConsentRegistryError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
