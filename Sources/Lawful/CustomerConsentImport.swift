@@ -149,7 +149,7 @@ public struct CustomerConsentFile: Sendable {
     }
 
     /// `2025-04-01` (midnight UTC) or an RFC 3339 time.
-    static func date(_ s: String) -> Int64? {
+    public static func date(_ s: String) -> Int64? {
         if let ms = UTCTime.milliseconds(rfc3339: Substring(s)) { return ms }
         let p = s.split(separator: "-")
         guard p.count == 3, p[0].count == 4, let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m), (1...31).contains(d) else { return nil }

@@ -1,6 +1,7 @@
 import Attribution
 import Collector
 import IdentityListeners
+import Lawful
 import Detection
 import FlowCodec
 import Foundation
@@ -39,6 +40,7 @@ public struct MamoriServices: Sendable {
     public let attribution: AttributionService
     /// Nil when `attribution.radius.listen` is empty.
     public let radius: RADIUSAccountingServer?
+    public let lawful: LawfulService
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -117,7 +119,11 @@ public func buildApplication(
     }
     let invalidRequests = Counter(label: "mamori_api_invalid_requests_total", factory: factory)
     FindingsAPI(detection: detection, invalidRequests: invalidRequests).register(on: router)
-    let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? JSONLinesRevealAudit(path: configuration.revealAuditFile) : nil
+    var lawfulLogger = logger
+    lawfulLogger[metadataKey: "component"] = "lawful"
+    let lawful = try LawfulService(configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger)
+    LawfulAPI(lawful: lawful, invalidRequests: invalidRequests).register(on: router)
+    let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? AuditLogRevealAudit(audit: lawful.audit) : nil
     AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, revealAudit: revealAudit).register(on: router)
     var app = Application(
         router: router,
@@ -135,7 +141,7 @@ public func buildApplication(
             attribution.accounting(record, from: nas, receivedAt: at)
         }
     }
-    app.addServices(attribution)
+    app.addServices(lawful, attribution)
     if let radius { app.addServices(radius) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
@@ -152,7 +158,7 @@ public func buildApplication(
             logger: fileLogger, metricsFactory: factory))
     }
     app.addServices(detection, collector)
-    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius))
+    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful))
 }
 
 /// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.

@@ -217,5 +217,6 @@ public final class DetectionService: FlowSink, Service {
 
     public var statistics: AnalyzerStatistics { analyzer.withLockedValue { $0.statistics } }
 
-    static func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// This machine's clock, ms since the epoch.
+    public static func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }

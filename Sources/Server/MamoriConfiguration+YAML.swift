@@ -4,6 +4,7 @@ import Detection
 import FlowCodec
 import Foundation
 import IdentityListeners
+import Lawful
 import Logging
 import MamoriCore
 import Yams
@@ -40,7 +41,7 @@ extension MamoriConfiguration {
         // An empty file, comments only, or an empty document ("---", "~"): all defaults.
         guard let root, root.null == nil else { return config }
         let top = try YAMLMap(root, context: "the top level")
-        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution"])
+        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful"])
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }
         if let v = top["log_level"] {
             let s = try v.string()
@@ -216,6 +217,22 @@ extension MamoriConfiguration {
                     }
                 }
             }
+        }
+        if let v = top["lawful"] {
+            let m = try YAMLMap(v.node, context: "lawful")
+            try m.allowOnly(["policy_file", "audit_key_file", "audit_segment_entries", "audit_retention_days"])
+            if let x = m["policy_file"] {
+                let path = try x.string()
+                do {
+                    config.lawful.policy = try LawfulPolicy.load(path: path)
+                } catch {
+                    throw x.error("lawful.policy_file: \(error)")
+                }
+                config.lawful.policyFile = path
+            }
+            if let x = m["audit_key_file"] { config.lawful.auditKeyFile = try x.string() }
+            if let x = m["audit_segment_entries"] { config.lawful.auditSegmentEntries = try x.int(in: 10...10_000_000) }
+            if let x = m["audit_retention_days"] { config.lawful.auditRetentionDays = try x.int(in: 1...36_500) }
         }
         return config
     }

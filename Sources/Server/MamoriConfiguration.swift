@@ -15,6 +15,7 @@ public struct MamoriConfiguration: Sendable {
     public var collector: FlowCollector.Configuration = .init()
     public var detection = DetectionSettings()
     public var attribution = AttributionSettings()
+    public var lawful = LawfulSettings()
 
     public init() {}
 
@@ -24,8 +25,12 @@ public struct MamoriConfiguration: Sendable {
     public var findingsDatabase: String { dataDirectory + "/findings.sqlite" }
     /// The attribution index kept across restarts (mode 0600; holds subscriber identifiers).
     public var attributionSnapshotFile: String { dataDirectory + "/attribution.snapshot" }
-    /// Identity reveals, one JSON line each (mode 0600).
-    public var revealAuditFile: String { dataDirectory + "/reveal-audit.jsonl" }
+    /// The hash-chained audit log (segments and HEAD, mode 0600).
+    public var auditDirectory: String { dataDirectory + "/audit" }
+    /// The audit log's key (created on first start, mode 0600) unless `lawful.audit_key_file` names one.
+    public var auditKeyFile: String { lawful.auditKeyFile ?? dataDirectory + "/audit.key" }
+    /// The consent registry and subscriber contacts.
+    public var consentDatabase: String { dataDirectory + "/consent.sqlite" }
     /// Key of the pseudonyms in evidence (created on first start, mode 0600).
     public var pseudonymKeyFile: String { dataDirectory + "/pseudonym.key" }
 }

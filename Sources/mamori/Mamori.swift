@@ -16,8 +16,10 @@ struct Mamori: AsyncParsableCommand {
               mamori decode capture.pcap           show the flow records inside a capture
               mamori analyze nfcapd.202611231000 --subscriber-prefix 198.51.100.0/22
               mamori whois 198.18.0.7 --port 40123 --at 2026-11-23T10:00:00Z
+              mamori consent import customers.csv  consent and contacts from the customer system
+              mamori audit verify                  check the tamper-evident audit log
               mamori bench decode                  decoder throughput on this machine
             """,
-        subcommands: [Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Bench.self]
+        subcommands: [Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Consent.self, Audit.self, Bench.self]
     )
 }

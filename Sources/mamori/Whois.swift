@@ -158,17 +158,27 @@ struct Whois: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    /// One HTTP/1.1 GET to the server's own API. Written on the socket API because Mamori talks
+    func httpGet(_ endpoint: SocketEndpoint, path: String) throws -> (Int, String) {
+        try Self.http(endpoint, method: "GET", path: path)
+    }
+
+    /// One HTTP/1.1 request to the server's own API. Written on the socket API because Mamori talks
     /// only to its own loopback server here; an HTTP client library would add TLS and HTTP/2
     /// stacks to the build for one request.
-    func httpGet(_ endpoint: SocketEndpoint, path: String) throws -> (Int, String) {
+    static func http(_ endpoint: SocketEndpoint, method: String, path: String, body: [UInt8] = [], contentType: String = "application/json") throws -> (Int, String) {
         let fd: Int32
         do { fd = try connectedTCPSocket(to: endpoint) } catch { throw WhoisError("cannot reach mamori serve at \(endpoint) (\(error)); is it running? (--server)") }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: 120, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(endpoint)\r\nConnection: close\r\n\r\n".utf8)
-        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { throw WhoisError("cannot send to \(endpoint)") }
+        let headers = body.isEmpty && method == "GET" ? "" : "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
+        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(endpoint)\r\n\(headers)Connection: close\r\n\r\n".utf8) + body
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw WhoisError("cannot send to \(endpoint)") }
+            sent += n
+        }
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while response.count < 16 << 20 {

@@ -3,6 +3,7 @@ import Collector
 import Detection
 import FlowCodec
 import Foundation
+import Lawful
 import Hummingbird
 import HummingbirdTesting
 import IdentityCodec
@@ -107,17 +108,25 @@ struct AttributionServiceTests {
                             "{\"addr\":\"203.0.113.5\",\"analyst\":\"a\",\"reason\":\"why\"}"] {
                     #expect(try await post(bad, status: .badRequest).contains("error"))
                 }
-                #expect(!FileManager.default.fileExists(atPath: path + "/reveal-audit.jsonl"), "a refused request must not be audited as a reveal")
+                func reveals() throws -> [AuditEntry] {
+                    let lines = try String(contentsOfFile: path + "/audit/000001.jsonl", encoding: .utf8).split(separator: "\n")
+                    return try lines.map { try JSONDecoder().decode(AuditEntry.self, from: Data($0.utf8)) }.filter { $0.kind == .identityReveal }
+                }
+                #expect(try reveals().isEmpty, "a refused request must not be audited as a reveal")
                 let text = try await post(good, status: .ok)
                 let body = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
                 let pseudonym = try #require((body["answer"] as? [String: Any])?["subscriber"] as? String)
                 #expect((body["identifiers"] as? [String: String])?[pseudonym] == "alice")
-                let audit = try String(contentsOfFile: path + "/reveal-audit.jsonl", encoding: .utf8)
-                #expect(audit.split(separator: "\n").count == 1)
-                #expect(audit.contains("\"analyst\":\"hana\"") && audit.contains("case 42") && audit.contains(pseudonym))
+                let recorded = try reveals()
+                #expect(recorded.count == 1)
+                let entry = try #require(recorded.first)
+                #expect(entry.actor == "analyst:hana" && entry.summary.contains("case 42") && entry.subject == pseudonym)
+                let audit = try String(contentsOfFile: path + "/audit/000001.jsonl", encoding: .utf8)
                 #expect(!audit.contains("alice"), "the audit names the pseudonym, not the identifier")
-                let attributes = try FileManager.default.attributesOfItem(atPath: path + "/reveal-audit.jsonl")
+                let attributes = try FileManager.default.attributesOfItem(atPath: path + "/audit/000001.jsonl")
                 #expect((attributes[.posixPermissions] as? Int) == 0o600)
+                let key = try AuditKey.load(path: path + "/audit.key")
+                #expect(try AuditLog.verify(directory: path + "/audit", key: key).isSound)
             }
         }
         // An audit that cannot be written: nothing is revealed.

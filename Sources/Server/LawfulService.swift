@@ -1,0 +1,135 @@
+import Attribution
+import Crypto
+import Foundation
+import Lawful
+import Logging
+import ServiceLifecycle
+import Storage
+
+/// The lawful-action core of the server: the carrier's policy and the legal-basis engine, the
+/// consent registry, and the audit log every decision, consent change, identity reveal and
+/// configuration load is written to. Runs the audit retention sweep hourly.
+public final class LawfulService: Service, Sendable {
+    public let policy: LawfulPolicy
+    public let engine: LegalBasisEngine
+    public let audit: AuditLog
+    public let consent: SQLiteConsentRegistry
+    private let pseudonymizer: SubscriberPseudonymizer
+    private let auditRetentionDays: Int
+    private let logger: Logger
+
+    /// Opens the audit log and the consent registry in the data directory and records the start.
+    public init(configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, now: Int64 = DetectionService.milliseconds()) throws {
+        policy = configuration.lawful.policy
+        engine = LegalBasisEngine(policy: policy)
+        let key = try AuditKey.loadOrCreate(path: configuration.auditKeyFile)
+        audit = try AuditLog(directory: configuration.auditDirectory, key: key, segmentEntries: configuration.lawful.auditSegmentEntries)
+        consent = try SQLiteConsentRegistry(path: configuration.consentDatabase)
+        pseudonymizer = SubscriberPseudonymizer(key: pseudonymKey)
+        auditRetentionDays = configuration.lawful.auditRetentionDays
+        self.logger = logger
+
+        // What this run was started with: the policy (by digest) and its terms versions.
+        struct Started: Encodable {
+            var policyFile: String?
+            var policySHA256: String?
+            var terms: [String]
+            var dataDirectory: String
+            var revealEnabled: Bool
+        }
+        let digest = configuration.lawful.policyFile.flatMap { FileManager.default.contents(atPath: $0) }
+            .map { SHA256.hash(data: $0).map { String(format: "%02x", $0) }.joined() }
+        try audit.append(at: now, kind: .configurationChange, actor: "mamori", subject: configuration.lawful.policyFile ?? "built-in policy",
+                         summary: "mamori serve started with \(configuration.lawful.policyFile.map { "policy \($0)" } ?? "the built-in policy (no terms disclose any action)")",
+                         detail: Started(policyFile: configuration.lawful.policyFile, policySHA256: digest, terms: policy.terms.map(\.version),
+                                         dataDirectory: configuration.dataDirectory, revealEnabled: configuration.attribution.revealEnabled))
+
+        // The ground for the analysis this server is about to run, decided and recorded like any other.
+        let practice = AnalysisPractice(mechanical: true, persistsRawFlows: false, evidenceRetentionDays: configuration.detection.retentionDays)
+        let decision = try decide(.analyseFlows(practice), at: now)
+        if !decision.permitted {
+            logger.warning("flow analysis has no legal basis under this configuration", metadata: ["reasons": "\(decision.reasons.joined(separator: "; "))"])
+        }
+    }
+
+    /// Decides and records the decision in the audit log before returning it.
+    @discardableResult
+    public func decide(_ request: ActionRequest, at: Int64, actor: String = "mamori", subject: String? = nil) throws -> LegalDecision {
+        let decision = engine.decide(request, at: at)
+        try audit.append(at: at, kind: .decision, actor: actor, subject: subject ?? request.subscriber ?? request.action.rawValue,
+                         summary: "\(request.action.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)", detail: decision)
+        return decision
+    }
+
+    /// The consent state of `subscriber` at `at`, from the registry.
+    public func consentState(of subscriber: String, at: Int64) throws -> ConsentState {
+        try consent.state(of: subscriber, at: at)
+    }
+
+    /// Records consent events (each audited) on behalf of `actor`.
+    public func recordConsent(_ events: [ConsentEvent], actor: String, at: Int64) throws {
+        try consent.record(events, recordedAt: at)
+        for e in events {
+            try audit.append(at: at, kind: .consentChange, actor: actor, subject: e.subscriber,
+                             summary: "\(e.kind.rawValue)\(e.action.map { " \($0.rawValue)" } ?? "")\(e.termsVersion.map { " terms \($0)" } ?? "") effective \(e.at) (\(e.method))",
+                             detail: e)
+        }
+    }
+
+    /// Imports the carrier's customer export (accounts are pseudonymised here and never kept).
+    public func importCustomers(_ text: String, source: String, actor: String, at: Int64) throws -> SQLiteConsentRegistry.ImportSummary {
+        let file: CustomerConsentFile
+        do {
+            file = try CustomerConsentFile.parse(text)
+        } catch {
+            throw LawfulRequestError(error.description)
+        }
+        let summary = try consent.importCustomers(file, pseudonym: pseudonymizer.pseudonym, at: at, source: source)
+        try audit.append(at: at, kind: .consentChange, actor: actor, subject: source,
+                         summary: "imported \(summary.subscribers) subscribers from \(source): \(summary.events) consent events, \(summary.contacts) contacts, \(summary.rejected.count) lines refused",
+                         detail: summary)
+        for r in summary.rejected.prefix(20) {
+            logger.warning("customer export line refused", metadata: ["source": "\(source)", "line": "\(r.line)", "reason": "\(r.reason)"])
+        }
+        return summary
+    }
+
+    /// Removes audit segments past retention (recording the removal in the chain).
+    @discardableResult
+    public func sweep(now: Int64 = DetectionService.milliseconds()) -> [String] {
+        do {
+            let removed = try audit.prune(before: now - Int64(auditRetentionDays) * 86_400_000, now: now)
+            if !removed.isEmpty { logger.info("audit segments past retention removed", metadata: ["segments": "\(removed.joined(separator: ","))"]) }
+            return removed
+        } catch {
+            logger.error("audit retention sweep failed", metadata: ["error": "\(error)"])
+            return []
+        }
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                self.sweep()
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+    }
+}
+
+/// A lawful-action request was refused (bad input); the message says why.
+public struct LawfulRequestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Identity reveals recorded in the hash-chained audit log.
+struct AuditLogRevealAudit: IdentityRevealAudit {
+    let audit: AuditLog
+
+    func record(_ reveal: IdentityReveal) throws {
+        let question = "\(reveal.address)\(reveal.port.map { ":\($0)" } ?? "") at \(reveal.time)"
+        try audit.append(at: reveal.at, kind: .identityReveal, actor: "analyst:\(reveal.analyst)", subject: reveal.pseudonyms.joined(separator: ","),
+                         summary: "revealed who held \(question): \(reveal.outcome) — \(reveal.reason)", detail: reveal)
+    }
+}
