@@ -28,6 +28,11 @@ struct ConfigurationTests {
         #expect(a.dataDirectory == b.dataDirectory, sourceLocation: sourceLocation)
         #expect(a.logLevel == b.logLevel, sourceLocation: sourceLocation)
         #expect(a.http == b.http, sourceLocation: sourceLocation)
+        #expect(a.lawful.policyFile == b.lawful.policyFile, sourceLocation: sourceLocation)
+        #expect(a.lawful.policy == b.lawful.policy, sourceLocation: sourceLocation)
+        #expect(a.lawful.auditKeyFile == b.lawful.auditKeyFile, sourceLocation: sourceLocation)
+        #expect(a.lawful.auditSegmentEntries == b.lawful.auditSegmentEntries, sourceLocation: sourceLocation)
+        #expect(a.lawful.auditRetentionDays == b.lawful.auditRetentionDays, sourceLocation: sourceLocation)
         #expect(a.collector.listen == b.collector.listen, sourceLocation: sourceLocation)
         #expect(a.collector.receiveBufferBytes == b.collector.receiveBufferBytes, sourceLocation: sourceLocation)
         #expect(a.collector.maxDatagramBytes == b.collector.maxDatagramBytes, sourceLocation: sourceLocation)
@@ -301,6 +306,7 @@ struct ConfigurationTests {
             "thresholds", "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
             "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
             "inbound_packets_per_second", "inbound_bits_per_second",
+            "lawful", "audit_segment_entries", "audit_retention_days",
         ]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         for key in keys {
@@ -308,7 +314,7 @@ struct ConfigurationTests {
             #expect(index != nil, "\(key) is not in the example")
         }
         // Each scalar key is preceded by a "# default:" comment.
-        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name", "detection", "prefix", "first_port", "ports_per_block", "thresholds"].contains($0) }
+        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name", "detection", "prefix", "first_port", "ports_per_block", "thresholds", "lawful"].contains($0) }
         for key in scalarKeys {
             guard let index = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(key):") }) else { continue }
             #expect(index > 0 && lines[index - 1].contains("# default:"), "\(key) has no '# default:' line above it")

@@ -61,6 +61,16 @@ import Testing
                 return e?.line == line && e?.reason.contains(words) == true
             }
         }
+        // The example in the repository reads, and only its EXAMPLE parts differ from the defaults.
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("mamori.policy.example.yaml").path
+        var fromExample = try LawfulPolicy.load(path: example)
+        #expect(fromExample.terms.map(\.version) == ["v2", "v3"])
+        #expect(fromExample.terms[1].observationStatement?.contains("command-and-control") == true)
+        fromExample.terms = []
+        fromExample.sinkhole.optOutMethod = ""
+        fromExample.notices.support = ""
+        #expect(fromExample == LawfulPolicy(), "every other value in the example is the default")
         // The configuration names the policy file; an unreadable one stops the start.
         let dir = try TemporaryDirectory()
         try Self.policyYAML.write(toFile: dir.path + "/policy.yaml", atomically: true, encoding: .utf8)
