@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
+                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful", "Notify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

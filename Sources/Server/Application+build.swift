@@ -23,6 +23,8 @@ public struct ApplicationDependencies: Sendable {
     public var logger: Logger
     /// Where findings go; nil = the SQLite file in the data directory.
     public var findingStore: (any FindingStore)?
+    /// How notices are e-mailed; nil = through `lawful.smtp` when configured.
+    public var noticeMailer: (any NoticeMailer)?
 
     public init(prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [], logger: Logger = Logger(label: "mamori"), findingStore: (any FindingStore)? = nil) {
         self.prometheus = prometheus
@@ -41,6 +43,7 @@ public struct MamoriServices: Sendable {
     /// Nil when `attribution.radius.listen` is empty.
     public let radius: RADIUSAccountingServer?
     public let lawful: LawfulService
+    public let cases: CaseService
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -124,6 +127,20 @@ public func buildApplication(
     let lawful = try LawfulService(configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger)
     LawfulAPI(lawful: lawful, invalidRequests: invalidRequests).register(on: router)
     let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? AuditLogRevealAudit(audit: lawful.audit) : nil
+    var mailer = dependencies.noticeMailer
+    if mailer == nil, let smtp = configuration.lawful.smtp {
+        var smtpLogger = logger
+        smtpLogger[metadataKey: "component"] = "smtp"
+        mailer = try SMTPNoticeMailer(settings: smtp, logger: smtpLogger)
+    }
+    let caseService = CaseService(
+        lawful: lawful, cases: try SQLiteCaseStore(path: configuration.casesDatabase), mailer: mailer,
+        from: configuration.lawful.smtp?.from ?? "security@localhost",
+        baseURL: configuration.lawful.noticeBaseURL ?? "http://\(configuration.http.host):\(configuration.http.port)",
+        retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger)
+    detection.onFindings { await caseService.handle($0) }
+    lawful.onSweep { await caseService.sweep() }
+    CaseAPI(cases: caseService, invalidRequests: invalidRequests).register(on: router)
     AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, revealAudit: revealAudit).register(on: router)
     var app = Application(
         router: router,
@@ -158,7 +175,7 @@ public func buildApplication(
             logger: fileLogger, metricsFactory: factory))
     }
     app.addServices(detection, collector)
-    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful))
+    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful, cases: caseService))
 }
 
 /// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.

@@ -35,6 +35,13 @@ public final class DetectionService: FlowSink, Service {
     private let nextAttributionRetry = NIOLockedValueBox(ContinuousClock.now)
     private let attributionRetryInterval: Duration
     static let maximumUnattributed = 100_000
+    /// Who hears about findings after they are stored (the case workflow).
+    private let findingsHandlers = NIOLockedValueBox([@Sendable ([Finding]) async -> Void]())
+
+    /// Calls `handler` with every batch of new or changed findings, after they are stored.
+    public func onFindings(_ handler: @escaping @Sendable ([Finding]) async -> Void) {
+        findingsHandlers.withLockedValue { $0.append(handler) }
+    }
 
     /// - Parameter backlogCapacity: records waiting for analysis beyond which address pairs are
     ///   shed (see ``LoadShedder``).
@@ -141,6 +148,7 @@ public final class DetectionService: FlowSink, Service {
             storeErrors.increment()
             logger.error("cannot store findings", metadata: ["error": "\(error)"])
         }
+        for handler in findingsHandlers.withLockedValue({ $0 }) { await handler(changed) }
         let fresh = announced.withLockedValue { seen in changed.filter { seen.insert($0.id).inserted } }
         for f in fresh {
             reported[f.kind]?.increment()

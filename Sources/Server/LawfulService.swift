@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Lawful
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Storage
 
@@ -17,6 +18,12 @@ public final class LawfulService: Service, Sendable {
     private let pseudonymizer: SubscriberPseudonymizer
     private let auditRetentionDays: Int
     private let logger: Logger
+    private let sweepers = NIOLockedValueBox<[@Sendable () async -> Void]>([])
+
+    /// Adds work to the hourly retention sweep (the case store's).
+    public func onSweep(_ sweeper: @escaping @Sendable () async -> Void) {
+        sweepers.withLockedValue { $0.append(sweeper) }
+    }
 
     /// Opens the audit log and the consent registry in the data directory and records the start.
     public init(configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, now: Int64 = DetectionService.milliseconds()) throws {
@@ -111,6 +118,7 @@ public final class LawfulService: Service, Sendable {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 self.sweep()
+                for sweeper in self.sweepers.withLockedValue({ $0 }) { await sweeper() }
                 try? await Task.sleep(for: .seconds(3600))
             }
         }

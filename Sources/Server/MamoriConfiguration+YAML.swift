@@ -220,7 +220,37 @@ extension MamoriConfiguration {
         }
         if let v = top["lawful"] {
             let m = try YAMLMap(v.node, context: "lawful")
-            try m.allowOnly(["policy_file", "audit_key_file", "audit_segment_entries", "audit_retention_days"])
+            try m.allowOnly(["policy_file", "audit_key_file", "audit_segment_entries", "audit_retention_days", "smtp", "notice_base_url", "case_retention_days"])
+            if let x = m["notice_base_url"] {
+                let url = try x.string()
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw x.error("lawful.notice_base_url must start with https:// (or http://)") }
+                config.lawful.noticeBaseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            }
+            if let x = m["case_retention_days"] { config.lawful.caseRetentionDays = try x.int(in: 1...36_500) }
+            if let x = m["smtp"] {
+                let smtp = try YAMLMap(x.node, context: "lawful.smtp")
+                try smtp.allowOnly(["host", "port", "tls", "ca_file", "username", "password_file", "from"])
+                var settings = SMTPSettings()
+                if let v = smtp["host"] { settings.host = try v.string() }
+                if let v = smtp["port"] { settings.port = try v.int(in: 1...65_535) }
+                if let v = smtp["tls"] {
+                    settings.tls = try v.string()
+                    guard ["starttls_if_offered", "starttls_required", "none"].contains(settings.tls) else {
+                        throw v.error("lawful.smtp.tls must be starttls_if_offered, starttls_required or none")
+                    }
+                }
+                if let v = smtp["ca_file"] { settings.caFile = try v.string() }
+                if let v = smtp["username"] { settings.username = try v.string() }
+                if let v = smtp["password_file"] { settings.passwordFile = try v.string() }
+                if let v = smtp["from"] {
+                    settings.from = try v.string()
+                    guard settings.from.contains("@") else { throw v.error("lawful.smtp.from must be an e-mail address") }
+                }
+                if (settings.username == nil) != (settings.passwordFile == nil) {
+                    throw x.error("lawful.smtp needs both username and password_file, or neither")
+                }
+                config.lawful.smtp = settings
+            }
             if let x = m["policy_file"] {
                 let path = try x.string()
                 do {

@@ -29,6 +29,8 @@ public struct MamoriConfiguration: Sendable {
     public var auditDirectory: String { dataDirectory + "/audit" }
     /// The audit log's key (created on first start, mode 0600) unless `lawful.audit_key_file` names one.
     public var auditKeyFile: String { lawful.auditKeyFile ?? dataDirectory + "/audit.key" }
+    /// Cases and notice-page token digests.
+    public var casesDatabase: String { dataDirectory + "/cases.sqlite" }
     /// The consent registry and subscriber contacts.
     public var consentDatabase: String { dataDirectory + "/consent.sqlite" }
     /// Key of the pseudonyms in evidence (created on first start, mode 0600).

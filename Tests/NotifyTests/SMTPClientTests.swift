@@ -7,7 +7,7 @@ import Testing
 @testable import Notify
 
 /// The SMTP client against a real server, aiosmtpd (Debian's python3-aiosmtpd), on 127.0.0.1.
-@Suite("SMTPClient against aiosmtpd")
+@Suite("SMTPClient against aiosmtpd", .serialized)
 struct SMTPClientTests {
     static func configuration(_ server: SMTPTestServer, tlsMode: SMTPClient.TLSMode) -> SMTPClient.Configuration {
         SMTPClient.Configuration(

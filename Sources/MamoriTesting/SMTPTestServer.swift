@@ -1,19 +1,18 @@
 import Foundation
-import MamoriTesting
 
 /// A real SMTP server for the tests: aiosmtpd from Debian's python3-aiosmtpd, run by
 /// `/usr/bin/python3 -m aiosmtpd` on 127.0.0.1, storing what it accepts in a Maildir in a
 /// temporary directory. Its handler (written by the test) refuses the recipients it is told to.
-final class SMTPTestServer: @unchecked Sendable {
+public final class SMTPTestServer: @unchecked Sendable {
     // @unchecked: used by one test at a time.
-    let directory: URL
-    let port: Int
+    public let directory: URL
+    public let port: Int
     private let peer: RunningPeer
     private var maildir: String { directory.appendingPathComponent("maildir").path }
     private var logPath: String { directory.appendingPathComponent("server.log").path }
 
     /// Debian's Python, never the pyenv one on PATH: python3-aiosmtpd installs for it.
-    static let python = "/usr/bin/python3"
+    public static let python = "/usr/bin/python3"
 
     private init(directory: URL, port: Int, peer: RunningPeer) {
         self.directory = directory
@@ -22,14 +21,14 @@ final class SMTPTestServer: @unchecked Sendable {
     }
 
     /// A new temporary directory for one test.
-    static func makeDirectory() throws -> URL {
+    public static func makeDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-smtp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
     /// Throws a clear error when `/usr/bin/python3` cannot import aiosmtpd.
-    static func requireAiosmtpd() throws {
+    public static func requireAiosmtpd() throws {
         let env = try ExternalPeer.require("env", debianPackage: "coreutils")
         do {
             try env.run([python, "-c", "import aiosmtpd"], timeout: .seconds(30))
@@ -41,7 +40,7 @@ final class SMTPTestServer: @unchecked Sendable {
     }
 
     /// A self-signed certificate for `localhost` and 127.0.0.1 in `directory`: (certificate, key) paths.
-    static func makeCertificate(in directory: URL) throws -> (certificate: String, key: String) {
+    public static func makeCertificate(in directory: URL) throws -> (certificate: String, key: String) {
         let openssl = try ExternalPeer.require("openssl", debianPackage: "openssl")
         let certificate = directory.appendingPathComponent("cert.pem").path
         let key = directory.appendingPathComponent("key.pem").path
@@ -55,7 +54,7 @@ final class SMTPTestServer: @unchecked Sendable {
 
     /// Starts aiosmtpd in `directory` (made if nil); with STARTTLS when `tls` is given. `options`
     /// go to the handler: addresses to refuse, `plain=504`.
-    static func start(
+    public static func start(
         in directory: URL? = nil, tls: (certificate: String, key: String)? = nil, options: [String] = []
     ) async throws -> SMTPTestServer {
         try requireAiosmtpd()
@@ -78,9 +77,9 @@ final class SMTPTestServer: @unchecked Sendable {
         return server
     }
 
-    /// Polls until a TCP connection to the port succeeds (at most 10 s).
+    /// Polls until a TCP connection to the port succeeds (at most 60 s).
     private func waitUntilListening() async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if Self.canConnect(port: port) { return }
             guard peer.isRunning else { break }
@@ -88,7 +87,7 @@ final class SMTPTestServer: @unchecked Sendable {
         }
         let log = serverLog()
         stop()
-        throw PeerError("aiosmtpd did not listen on 127.0.0.1:\(port) within 10 s; its log:\n\(log)")
+        throw PeerError("aiosmtpd did not listen on 127.0.0.1:\(port) within 60 s (a loaded machine starts Python slowly); its log:\n\(log)")
     }
 
     private static func canConnect(port: Int) -> Bool {
@@ -105,12 +104,12 @@ final class SMTPTestServer: @unchecked Sendable {
     }
 
     /// The server's log (`-d`: every command line it received).
-    func serverLog() -> String {
+    public func serverLog() -> String {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
 
     /// The command lines the server received, as its log shows them (`EHLO mamori.test`, `QUIT` …).
-    func receivedCommands() -> [String] {
+    public func receivedCommands() -> [String] {
         serverLog().split(separator: "\n").compactMap { line in
             guard let start = line.range(of: ">> b'") else { return nil }
             return String(line[start.upperBound...].dropLast())
@@ -118,14 +117,14 @@ final class SMTPTestServer: @unchecked Sendable {
     }
 
     /// The messages in the Maildir, parsed by Python's `email` package.
-    func delivered() throws -> [DeliveredMessage] {
+    public func delivered() throws -> [DeliveredMessage] {
         let env = try ExternalPeer.require("env", debianPackage: "coreutils")
         let json = try env.run([Self.python, directory.appendingPathComponent("read_maildir.py").path, maildir], timeout: .seconds(30))
         return try JSONDecoder().decode([DeliveredMessage].self, from: Data(json.utf8))
     }
 
     /// Stops the server and removes its directory.
-    func stop() {
+    public func stop() {
         peer.stop()
         try? FileManager.default.removeItem(at: directory)
     }
@@ -135,8 +134,8 @@ final class SMTPTestServer: @unchecked Sendable {
     }
 
     /// The user name and password the test server accepts for AUTH.
-    static let username = "mamori"
-    static let password = "s3cret-p4ss"
+    public static let username = "mamori"
+    public static let password = "s3cret-p4ss"
 
     /// aiosmtpd's Maildir handler, refusing the recipients given after the Maildir path with 550,
     /// accepting AUTH PLAIN and LOGIN for mamori / s3cret-p4ss (aiosmtpd offers AUTH only after
@@ -229,14 +228,14 @@ final class SMTPTestServer: @unchecked Sendable {
 }
 
 /// One message as aiosmtpd stored it, decoded by Python's `email` package.
-struct DeliveredMessage: Decodable {
-    var subject: String
-    var from: String
-    var to: String
-    var envelopeRecipients: [String]
-    var authenticatedAs: String?
-    var contentType: String
-    var text: String?
-    var html: String?
-    var raw: String
+public struct DeliveredMessage: Decodable, Sendable {
+    public var subject: String
+    public var from: String
+    public var to: String
+    public var envelopeRecipients: [String]
+    public var authenticatedAs: String?
+    public var contentType: String
+    public var text: String?
+    public var html: String?
+    public var raw: String
 }

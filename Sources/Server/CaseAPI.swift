@@ -1,0 +1,103 @@
+import Foundation
+import Hummingbird
+import Lawful
+import Metrics
+import NIOCore
+import Storage
+
+/// Cases over HTTP for analysts, the call-centre export, and the subscriber's notice page.
+///
+/// - `GET /api/v1/cases[?state=STATE]`, `GET /api/v1/cases/{id}`: cases with their decision,
+///   notices (outcomes, never tokens) and history.
+/// - `POST /api/v1/cases/{id}/close` with `{"state": "closed"|"false_positive"|"remediated",
+///   "analyst", "reason"}`.
+/// - `GET /api/v1/notices/export.csv`: cases whose notice could not be e-mailed, for the call
+///   centre and postal letters (pseudonym, reference, language, why).
+/// - `GET /notice/{token}[?lang=ja|en]`, `POST /notice/{token}/acknowledge`, `POST /notice/{token}/opt-out`:
+///   the notice page a subscriber opens from the e-mail.
+struct CaseAPI: Sendable {
+    let cases: CaseService
+    let invalidRequests: Counter
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/api/v1/cases") { request, _ in try await self.list(request) }
+        router.get("/api/v1/cases/:id") { _, context in try await self.show(context) }
+        router.post("/api/v1/cases/:id/close") { request, context in try await self.close(request, context) }
+        router.get("/api/v1/notices/export.csv") { _, _ in try await self.export() }
+        router.get("/notice/:token") { request, context in try await self.page(request, context) }
+        router.post("/notice/:token/acknowledge") { _, context in try await self.acknowledge(context) }
+        router.post("/notice/:token/opt-out") { _, context in try await self.optOut(context) }
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        var state: CaseState?
+        if let s = request.uri.queryParameters["state"] {
+            guard let parsed = CaseState(rawValue: String(s)) else {
+                return bad("state must be one of \(CaseState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            state = parsed
+        }
+        return json(.ok, try cases.cases.list(state: state))
+    }
+
+    func show(_ context: BasicRequestContext) async throws -> Response {
+        guard let id = context.parameters.get("id"), let c = try cases.cases.get(id) else { return json(.notFound, ["error": "no such case"]) }
+        return json(.ok, c)
+    }
+
+    func close(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        struct Body: Decodable { var state: String; var analyst: String; var reason: String }
+        let bytes = try await request.body.collect(upTo: 64 * 1024)
+        guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView)) else {
+            return bad("the body must be JSON {\"state\": \"false_positive\", \"analyst\": \"name\", \"reason\": \"why\"}")
+        }
+        guard let state = CaseState(rawValue: body.state), [.closed, .falsePositive, .remediated].contains(state) else {
+            return bad("state must be closed, false_positive or remediated")
+        }
+        guard !body.analyst.allSatisfy(\.isWhitespace), body.reason.count >= 5 else { return bad("analyst and a reason (at least 5 characters) are required") }
+        guard let id = context.parameters.get("id"), let c = try await cases.close(id, as: state, analyst: body.analyst, reason: body.reason) else {
+            return json(.notFound, ["error": "no such case"])
+        }
+        return json(.ok, c)
+    }
+
+    func export() async throws -> Response {
+        var csv = "reference,case,subscriber,state,language,noticed_at,outcome\n"
+        for c in try cases.cases.list(limit: 100_000) where !c.state.isFinal {
+            guard let last = c.notices.last, !last.delivered else { continue }
+            let fields = [c.reference, c.id, c.subscriber, c.state.rawValue, last.language, String(last.at), last.outcome]
+            csv += fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ",") + "\n"
+        }
+        return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: csv)))
+    }
+
+    func page(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let token = context.parameters.get("token") ?? ""
+        let lang = request.uri.queryParameters["lang"].map(String.init)
+        let (status, html) = try await cases.page(token: token, language: lang)
+        return Response(status: .init(code: status), headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    func acknowledge(_ context: BasicRequestContext) async throws -> Response {
+        let token = context.parameters.get("token") ?? ""
+        guard try await cases.acknowledge(token: token) else { return json(.notFound, ["error": "this link is not valid or has expired"]) }
+        return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])
+    }
+
+    func optOut(_ context: BasicRequestContext) async throws -> Response {
+        let token = context.parameters.get("token") ?? ""
+        guard try await cases.optOut(token: token) else { return json(.notFound, ["error": "this link is not valid or has expired"]) }
+        return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let data = (try? FindingsAPI.encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+    }
+
+    private func bad(_ reason: String) -> Response {
+        invalidRequests.increment()
+        return json(.badRequest, ["error": reason])
+    }
+}

@@ -1,0 +1,286 @@
+import Crypto
+import Detection
+import Foundation
+import Lawful
+import Logging
+import Notify
+import Storage
+
+/// Sends a notice e-mail; the SMTP client in production, anything in tests of the workflow.
+public protocol NoticeMailer: Sendable {
+    /// Hands the message over; returns the server's answer (queue id).
+    func send(_ message: MailMessage) async throws -> String
+}
+
+/// The carrier's relay, through ``SMTPClient``.
+public struct SMTPNoticeMailer: NoticeMailer {
+    let client: SMTPClient
+
+    public init(settings: SMTPSettings, logger: Logger) throws {
+        var credentials: SMTPClient.Credentials?
+        if let user = settings.username, let file = settings.passwordFile {
+            guard let data = FileManager.default.contents(atPath: file) else { throw LawfulRequestError("lawful.smtp.password_file: cannot read \(file)") }
+            credentials = .init(username: user, password: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines))
+        }
+        let mode: SMTPClient.TLSMode = switch settings.tls {
+        case "starttls_required": .startTLSRequired
+        case "none": .none
+        default: .startTLSIfOffered
+        }
+        client = SMTPClient(configuration: .init(host: settings.host, port: settings.port, tlsMode: mode, trustedCACertificatePath: settings.caFile,
+                                                 credentials: credentials), logger: logger)
+    }
+
+    public func send(_ message: MailMessage) async throws -> String {
+        let delivery = try await client.send(message)
+        return "\(delivery.finalReply.code) \(delivery.finalReply.text)\(delivery.usedTLS ? " (TLS)" : "")"
+    }
+}
+
+/// The case workflow: an attributed infected-device finding opens or updates the subscriber's
+/// case; the legal-basis engine decides whether a warning is permitted (with the consent registry's
+/// state at that moment); a permitted warning is sent by e-mail in the subscriber's language with
+/// a link to the notice page; everything is recorded on the case and in the audit log.
+public actor CaseService {
+    public let cases: SQLiteCaseStore
+    private let lawful: LawfulService
+    private let mailer: (any NoticeMailer)?
+    private let from: String
+    private let baseURL: String
+    private let retentionDays: Int
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+
+    public init(lawful: LawfulService, cases: SQLiteCaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
+                retentionDays: Int, logger: Logger, clock: @escaping @Sendable () -> Int64 = { DetectionService.milliseconds() }) {
+        self.lawful = lawful
+        self.cases = cases
+        self.mailer = mailer
+        self.from = from
+        self.baseURL = baseURL
+        self.retentionDays = retentionDays
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Takes the infected-device findings attributed to one subscriber into their cases.
+    public func handle(_ findings: [Finding]) async {
+        for f in findings where f.kind == .infectedDevice {
+            guard let s = f.subscriber, s.outcome == "attributed", let subscriber = s.pseudonym else { continue }
+            do {
+                try await handle(f, subscriber: subscriber)
+            } catch {
+                logger.error("case workflow failed", metadata: ["finding": "\(f.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func handle(_ f: Finding, subscriber: String) async throws {
+        let now = clock()
+        let evidence = Self.evidence(of: f)
+        var c: LawfulCase
+        switch try cases.latest(subscriber: subscriber, kind: .infection) {
+        case let latest? where latest.state == .falsePositive && latest.findings.contains(f.id):
+            return  // an analyst found this very finding wrong
+        case var latest? where latest.state != .falsePositive:
+            latest.merge(finding: f.id, evidence: evidence, at: now)
+            c = latest
+        default:
+            c = LawfulCase(id: Self.newID(), subscriber: subscriber, kind: .infection, device: f.subject.description, finding: f.id, evidence: evidence, at: now)
+            try lawful.audit.append(at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
+                                    summary: "case \(c.reference) opened for \(subscriber): finding \(f.id)", detail: "{}")
+        }
+        let policy = lawful.policy
+        let before = c.state
+        // Decide on a new (or reopened) case, again on a held one whose evidence grew, and again
+        // before a reminder to a subscriber whose device kept misbehaving after the notice.
+        if c.state == .attributed || (c.state == .held && c.lastEvidence == now) || c.reconsider(at: now, policy: policy) {
+            let consent = try lawful.consentState(of: subscriber, at: now)
+            let decision = try lawful.decide(.warnInfection(subscriber: subscriber, consent: consent, evidence: c.evidence), at: now, subject: c.id)
+            c.record(decision, at: now)
+        }
+        if c.state != before {
+            try lawful.audit.append(at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
+                                    summary: "case \(c.reference): \(before.rawValue) → \(c.state.rawValue)", detail: c.history.last ?? CaseTransition(at: now, from: before, to: c.state, reason: ""))
+        }
+        if c.noticeDue(at: now, policy: policy) {
+            try await notify(&c, at: now)
+        }
+        try cases.save(c)
+    }
+
+    /// Sends the notice for `c` (or records why it cannot be e-mailed).
+    private func notify(_ c: inout LawfulCase, at now: Int64) async throws {
+        let policy = lawful.policy
+        let contact = try lawful.consent.contact(of: c.subscriber)
+        let language = contact?.language.flatMap { policy.notices.languages.contains($0) ? $0 : nil } ?? policy.notices.languages.first ?? "ja"
+        let token = Self.token()
+        let digest = Self.digest(token)
+        let expires = now + Int64(policy.notices.linkValidDays) * 86_400_000
+        let content = NoticeContent(
+            language: language, kind: c.kind, caseReference: c.reference, observedFrom: c.evidence.from, observedTo: c.evidence.to,
+            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires, support: policy.notices.support,
+            optOutAvailable: true, reminder: c.deliveredNotices)
+        var record = CaseNotice(at: now, channel: "email", language: language, tokenDigest: digest, expires: expires, outcome: "", delivered: false)
+        // The case and the link's token are stored before the mail leaves, so the link works when it arrives.
+        try cases.save(c)
+        try cases.addToken(digest: digest, caseID: c.id, language: language, expires: expires)
+        if let email = contact?.email, let mailer {
+            let rendered = NoticeRenderer.email(content)
+            let message = MailMessage(from: Self.mailAddress(from), to: [MailAddress(email)], subject: rendered.subject, textBody: rendered.text, htmlBody: rendered.html,
+                                      extraHeaders: [("X-Mamori-Case", c.reference), ("Auto-Submitted", "auto-generated")])
+            do {
+                record.outcome = try await mailer.send(message)
+                record.delivered = true
+            } catch {
+                record.outcome = "not sent: \(error)"
+                logger.warning("notice not sent", metadata: ["case": "\(c.reference)", "error": "\(error)"])
+            }
+        } else {
+            record.channel = "csv"
+            record.outcome = contact?.email == nil ? "no e-mail address on file: in the call-centre export" : "no SMTP relay configured: in the call-centre export"
+        }
+        c.notices.append(record)
+        struct NoticeDetail: Encodable { var channel: String; var language: String; var delivered: Bool; var outcome: String; var reminder: Int }
+        try lawful.audit.append(at: now, kind: .notice, actor: "mamori", subject: c.id,
+                                summary: "notice for case \(c.reference) \(record.delivered ? "sent" : "not e-mailed") (\(record.channel), \(language)): \(record.outcome)",
+                                detail: NoticeDetail(channel: record.channel, language: language, delivered: record.delivered, outcome: record.outcome, reminder: content.reminder))
+        if record.delivered {
+            c.move(to: .notified, at: now, reason: "notice e-mailed in \(language)")
+        }
+    }
+
+    // MARK: The notice page
+
+    /// What the notice page shows for `token`: status and HTML.
+    public func page(token: String, language: String?) throws -> (status: Int, html: String) {
+        guard let (c, tokenLanguage, expires) = try open(token) else { return (404, Self.plainPage("このリンクは無効です。 / This link is not valid.")) }
+        guard clock() <= expires else { return (410, Self.plainPage("このリンクは有効期限が切れています。サポートへご連絡ください。 / This link has expired; please contact support.")) }
+        let state = c.state == .acknowledged ? "acknowledged" : (try lawful.consentState(of: c.subscriber, at: clock()).optOuts[.warnInfection] != nil ? "opted_out" : "open")
+        let lang = language.flatMap { ["ja", "en"].contains($0) ? $0 : nil } ?? tokenLanguage
+        let content = NoticeContent(
+            language: lang, kind: c.kind, caseReference: c.reference, observedFrom: c.evidence.from, observedTo: c.evidence.to,
+            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires, support: lawful.policy.notices.support,
+            optOutAvailable: true, reminder: max(0, c.deliveredNotices - 1))
+        return (200, NoticeRenderer.page(content, acknowledgeAction: "/notice/\(token)/acknowledge", optOutAction: "/notice/\(token)/opt-out", state: state))
+    }
+
+    /// The subscriber acknowledged on the notice page.
+    public func acknowledge(token: String) throws -> Bool {
+        guard let (c0, _, expires) = try open(token), clock() <= expires else { return false }
+        var c = c0
+        let now = clock()
+        guard c.state == .notified || c.state == .basisDecided else { return c.state == .acknowledged }
+        let before = c.state
+        c.move(to: .acknowledged, at: now, reason: "acknowledged on the notice page")
+        try cases.save(c)
+        try lawful.audit.append(at: now, kind: .caseTransition, actor: "subscriber", subject: c.id,
+                                summary: "case \(c.reference): \(before.rawValue) → acknowledged (notice page)", detail: "{}")
+        return true
+    }
+
+    /// The subscriber opted out of warnings on the notice page.
+    public func optOut(token: String) throws -> Bool {
+        guard let (c, _, expires) = try open(token), clock() <= expires else { return false }
+        let now = clock()
+        try lawful.recordConsent([ConsentEvent(subscriber: c.subscriber, kind: .optedOut, action: .warnInfection, at: now,
+                                               method: "notice page (case \(c.reference))", recordedBy: "subscriber")], actor: "subscriber", at: now)
+        return true
+    }
+
+    private func open(_ token: String) throws -> (LawfulCase, String, Int64)? {
+        guard token.count >= 32, token.count <= 64, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { return nil }
+        guard let t = try cases.token(digest: Self.digest(token)), let c = try cases.get(t.caseID) else { return nil }
+        return (c, t.language, t.expires)
+    }
+
+    // MARK: Analyst actions and retention
+
+    /// An analyst closes a case or marks it a false positive.
+    public func close(_ id: String, as state: CaseState, analyst: String, reason: String) throws -> LawfulCase? {
+        guard [.closed, .falsePositive, .remediated].contains(state), var c = try cases.get(id) else { return nil }
+        let now = clock()
+        let before = c.state
+        c.move(to: state, at: now, reason: "\(analyst): \(reason)")
+        try cases.save(c)
+        try lawful.audit.append(at: now, kind: .caseTransition, actor: "analyst:\(analyst)", subject: c.id,
+                                summary: "case \(c.reference): \(before.rawValue) → \(state.rawValue): \(reason)", detail: "{}")
+        return c
+    }
+
+    /// Deletes finished cases past retention.
+    @discardableResult
+    public func sweep() -> Int {
+        let now = clock()
+        do {
+            let removed = try cases.sweep(finishedBefore: now - Int64(retentionDays) * 86_400_000, now: now)
+            if removed > 0 {
+                try lawful.audit.append(at: now, kind: .retention, actor: "mamori", subject: "cases", summary: "deleted \(removed) finished case(s) past retention", detail: "{}")
+            }
+            return removed
+        } catch {
+            logger.error("case retention sweep failed", metadata: ["error": "\(error)"])
+            return 0
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Infection evidence from an infected-device finding's features (no addresses of anyone).
+    static func evidence(of f: Finding) -> InfectionEvidence {
+        var e = InfectionEvidence(from: f.firstSeen, to: f.lastSeen)
+        var c2 = 0
+        for feature in f.evidence.features {
+            switch feature.name {
+            case "c2_contacts":
+                c2 += 1
+                e.commandAndControl.append(.init(endpoint: "c2-\(c2)", family: nil, contacts: Int(feature.value)))
+            case "indicator_contacts":
+                c2 += 1
+                e.commandAndControl.append(.init(endpoint: "indicator-\(c2)", family: f.family, contacts: Int(feature.value)))
+            case "attack_packets_per_second":
+                e.attackPacketsPerSecond = max(e.attackPacketsPerSecond ?? 0, feature.value)
+                e.attackKind = "flood"
+            case let name where name.hasPrefix("scan_destinations_port_"):
+                let minutes = max(1, Double(f.lastSeen - f.firstSeen) / 60_000)
+                let rate = feature.value / minutes
+                if rate > (e.scanDestinationsPerMinute ?? 0) {
+                    e.scanDestinationsPerMinute = rate
+                    e.scanPort = UInt16(name.dropFirst("scan_destinations_port_".count))
+                }
+            default:
+                break
+            }
+        }
+        return e
+    }
+
+    /// `Name <address>` or a bare address.
+    static func mailAddress(_ text: String) -> MailAddress {
+        guard let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close else {
+            return MailAddress(text.trimmingCharacters(in: .whitespaces))
+        }
+        let name = text[..<open].trimmingCharacters(in: CharacterSet.whitespaces.union(CharacterSet(charactersIn: "\"")))
+        return MailAddress(String(text[text.index(after: open)..<close]), name: name.isEmpty ? nil : name)
+    }
+
+    static func newID() -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+    }
+
+    /// 32 random bytes, base64url without padding: unguessable.
+    static func token() -> String {
+        var g = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func digest(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func plainPage(_ message: String) -> String {
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>Mamori</title></head><body><p>\(message)</p></body></html>"
+    }
+}
