@@ -226,18 +226,22 @@ public actor CaseService {
 
     // MARK: Helpers
 
-    /// Infection evidence from an infected-device finding's features (no addresses of anyone).
+    /// Infection evidence from an infected-device finding's features (no addresses of anyone reach
+    /// a notice: the endpoint only keys the merge of the detector's C&C verdict and an indicator
+    /// list's entry for the same server, which the finding reports separately).
     static func evidence(of f: Finding) -> InfectionEvidence {
         var e = InfectionEvidence(from: f.firstSeen, to: f.lastSeen)
-        var c2 = 0
-        for feature in f.evidence.features {
+        // The device detector appends one reason per feature, in the same order.
+        let reasons = f.evidence.reasons.count == f.evidence.features.count ? f.evidence.reasons : Array(repeating: "", count: f.evidence.features.count)
+        for (index, (feature, reason)) in zip(f.evidence.features, reasons).enumerated() {
+            let words = reason.split(separator: " ")
             switch feature.name {
             case "c2_contacts":
-                c2 += 1
-                e.commandAndControl.append(.init(endpoint: "c2-\(c2)", family: nil, contacts: Int(feature.value)))
+                let endpoint = words.count > 3 ? String(words[3]) : "c2-\(index)"
+                e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: nil, contacts: Int(feature.value))]))
             case "indicator_contacts":
-                c2 += 1
-                e.commandAndControl.append(.init(endpoint: "indicator-\(c2)", family: f.family, contacts: Int(feature.value)))
+                let endpoint = words.count > 2 ? String(words[2]) : "indicator-\(index)"
+                e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: f.family, contacts: Int(feature.value))]))
             case "attack_packets_per_second":
                 e.attackPacketsPerSecond = max(e.attackPacketsPerSecond ?? 0, feature.value)
                 e.attackKind = "flood"

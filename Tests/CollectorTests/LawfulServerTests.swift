@@ -7,7 +7,9 @@ import Logging
 import MamoriCore
 import MamoriTesting
 import NIOCore
-import Server
+@testable import Server
+import Detection
+import FlowCodec
 import Storage
 import Testing
 
@@ -166,5 +168,32 @@ import Testing
         } throws: { error in
             "\(error)".contains("exited with 1")
         }
+    }
+
+    @Test("a finding's evidence reaches the case without addresses: one C&C seen by the detector and an indicator list counts once, with its family")
+    func evidenceFromAFinding() throws {
+        var evidence = Evidence()
+        evidence.features = [Feature("c2_contacts", 6), Feature("indicator_contacts", 6), Feature("indicator_contacts", 3), Feature("scan_destinations_port_23", 1100),
+                             Feature("attack_packets_per_second", 25_000)]
+        evidence.reasons = ["contacted likely C&C 192.0.2.23:23/tcp 6 time(s)", "contacted indicator 192.0.2.23:23/tcp (mirai) 6 time(s)",
+                            "contacted indicator 192.0.2.99:2323/tcp (mirai) 3 time(s)", "scanned port 23 (~1100 addresses)",
+                            "joined a flood against 203.0.113.9 (25000 packets/s)"]
+        let f = Finding(id: "infected-device:1", kind: .infectedDevice, subject: .address(IPAddress("100.64.0.67")!), score: 0.99,
+                        firstSeen: 0, lastSeen: 600_000, detectedAt: 0, updatedAt: 0, family: "mirai", summary: "", evidence: evidence)
+        let e = CaseService.evidence(of: f)
+        #expect(e.commandAndControl.count == 2)
+        #expect(e.commandAndControl.map(\.contacts).sorted() == [3, 6])
+        #expect(e.commandAndControl.allSatisfy { $0.family == "mirai" })
+        #expect(e.scanPort == 23)
+        #expect(e.scanDestinationsPerMinute == 110)
+        #expect(e.attackPacketsPerSecond == 25_000)
+        let behaviours = e.behaviours
+        #expect(behaviours.count == 4)
+        for b in behaviours {
+            #expect(!"\(b)".contains("192.0.2") && !"\(b)".contains("203.0.113"), "a notice behaviour carries an address: \(b)")
+        }
+        // And the engine, on this evidence, opens the legitimate-business route (mirai, ≥ 3 contacts; 25 kpps).
+        let d = LegalBasisEngine(policy: try LawfulPolicy.parse(yaml: Self.policyYAML)).decide(.warnInfection(subscriber: "s:1", consent: .none, evidence: e), at: 1_800_000_000_000)
+        #expect(d.basis == .legitimateBusinessAct, "\(d.summary)")
     }
 }
