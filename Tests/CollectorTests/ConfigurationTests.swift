@@ -33,6 +33,9 @@ struct ConfigurationTests {
         #expect(a.lawful.auditKeyFile == b.lawful.auditKeyFile, sourceLocation: sourceLocation)
         #expect(a.lawful.auditSegmentEntries == b.lawful.auditSegmentEntries, sourceLocation: sourceLocation)
         #expect(a.lawful.auditRetentionDays == b.lawful.auditRetentionDays, sourceLocation: sourceLocation)
+        #expect(a.lawful.caseRetentionDays == b.lawful.caseRetentionDays, sourceLocation: sourceLocation)
+        #expect(a.lawful.smtp == b.lawful.smtp, sourceLocation: sourceLocation)
+        #expect(a.lawful.noticeBaseURL == b.lawful.noticeBaseURL, sourceLocation: sourceLocation)
         #expect(a.collector.listen == b.collector.listen, sourceLocation: sourceLocation)
         #expect(a.collector.receiveBufferBytes == b.collector.receiveBufferBytes, sourceLocation: sourceLocation)
         #expect(a.collector.maxDatagramBytes == b.collector.maxDatagramBytes, sourceLocation: sourceLocation)
@@ -306,7 +309,7 @@ struct ConfigurationTests {
             "thresholds", "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
             "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
             "inbound_packets_per_second", "inbound_bits_per_second",
-            "lawful", "audit_segment_entries", "audit_retention_days",
+            "lawful", "audit_segment_entries", "audit_retention_days", "case_retention_days",
         ]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         for key in keys {

@@ -80,6 +80,18 @@ import Testing
         #expect(config.lawful.policy.terms.map(\.version) == ["v3"])
         #expect(config.lawful.auditRetentionDays == 400)
         #expect(throws: ConfigurationError.self) { try MamoriConfiguration.parse(yaml: "lawful:\n  policy_file: \(dir.path)/missing.yaml\n") }
+        // The mail relay.
+        let smtp = try MamoriConfiguration.parse(yaml: "lawful:\n  notice_base_url: https://notice.isp.example.jp/\n  smtp:\n    host: mail.example.jp\n    port: 587\n    tls: starttls_required\n    from: \"ISP <security@isp.example.jp>\"\n")
+        #expect(smtp.lawful.smtp?.host == "mail.example.jp" && smtp.lawful.smtp?.port == 587 && smtp.lawful.smtp?.tls == "starttls_required")
+        #expect(smtp.lawful.noticeBaseURL == "https://notice.isp.example.jp")
+        for (yaml, line) in [
+            ("lawful:\n  smtp:\n    tls: always\n", 3),
+            ("lawful:\n  smtp:\n    username: u\n", 3),
+            ("lawful:\n  smtp:\n    from: nobody\n", 3),
+            ("lawful:\n  notice_base_url: notice.example.jp\n", 2),
+        ] {
+            #expect { _ = try MamoriConfiguration.parse(yaml: yaml) } throws: { ($0 as? ConfigurationError)?.line == line }
+        }
     }
 
     @Test("consent import and API: pseudonymised, full history, bad input refused and counted, every change audited")
