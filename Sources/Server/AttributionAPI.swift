@@ -12,7 +12,7 @@ import NIOCore
 /// `POST /api/v1/attribution/reveal` with `{"addr", "port", "at", "analyst", "reason"}`: the same
 /// answer plus the real identifiers behind its pseudonyms — only when `attribution.reveal` is
 /// enabled, and only after the reveal is recorded in the audit (403 / 500 otherwise).
-struct AttributionAPI: Sendable {
+struct AttributionAPI: Sendable, JSONAPI {
     let attribution: AttributionService
     let invalidRequests: Counter
     /// Nil: reveals are disabled.
@@ -82,13 +82,5 @@ struct AttributionAPI: Sendable {
         return json(.ok, Body(address: "\(address)", port: port, at: at, answer: attribution.lookup(address, port: port, at: at)))
     }
 
-    private func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let data = (try? FindingsAPI.encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
-    }
 
-    private func bad(_ reason: String) -> Response {
-        invalidRequests.increment()
-        return json(.badRequest, ["error": reason])
-    }
 }

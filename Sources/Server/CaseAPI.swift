@@ -15,7 +15,7 @@ import Storage
 ///   centre and postal letters (pseudonym, reference, language, why).
 /// - `GET /notice/{token}[?lang=ja|en]`, `POST /notice/{token}/acknowledge`, `POST /notice/{token}/opt-out`:
 ///   the notice page a subscriber opens from the e-mail.
-struct CaseAPI: Sendable {
+struct CaseAPI: Sendable, JSONAPI {
     let cases: CaseService
     let invalidRequests: Counter
 
@@ -91,13 +91,5 @@ struct CaseAPI: Sendable {
         return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])
     }
 
-    private func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let data = (try? FindingsAPI.encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
-    }
 
-    private func bad(_ reason: String) -> Response {
-        invalidRequests.increment()
-        return json(.badRequest, ["error": reason])
-    }
 }

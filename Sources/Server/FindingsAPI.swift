@@ -8,7 +8,7 @@ import NIOCore
 ///
 /// Every bad request is answered with 400 and a JSON `{"error": "..."}` that says what to fix,
 /// and counted in `mamori_api_invalid_requests_total`.
-struct FindingsAPI: Sendable {
+struct FindingsAPI: Sendable, JSONAPI {
     let detection: DetectionService
     let invalidRequests: Counter
 
@@ -84,15 +84,7 @@ struct FindingsAPI: Sendable {
         return f.date(from: text).map { Int64($0.timeIntervalSince1970 * 1000) }
     }
 
-    private func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let data = (try? Self.encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
-    }
 
-    private func bad(_ reason: String) -> Response {
-        invalidRequests.increment()
-        return json(.badRequest, ["error": reason])
-    }
 
     private func notFound(_ id: String) -> Response {
         json(.notFound, ["error": "no finding with id '\(id)'"])

@@ -13,7 +13,7 @@ import Storage
 ///   "method", "recorded_by"}`: one change (opt-out by phone, consent on the notice page …).
 /// - `POST /api/v1/consent/import?source=NAME` with the customer export as the body (CSV, see
 ///   docs/lawful-action.md): what was imported and which lines were refused and why.
-struct LawfulAPI: Sendable {
+struct LawfulAPI: Sendable, JSONAPI {
     let lawful: LawfulService
     let invalidRequests: Counter
 
@@ -124,13 +124,5 @@ struct LawfulAPI: Sendable {
         }
     }
 
-    private func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let data = (try? FindingsAPI.encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
-    }
 
-    private func bad(_ reason: String) -> Response {
-        invalidRequests.increment()
-        return json(.badRequest, ["error": reason])
-    }
 }
