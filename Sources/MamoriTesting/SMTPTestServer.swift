@@ -31,7 +31,7 @@ public final class SMTPTestServer: @unchecked Sendable {
     public static func requireAiosmtpd() throws {
         let env = try ExternalPeer.require("env", debianPackage: "coreutils")
         do {
-            try env.run([python, "-c", "import aiosmtpd"], timeout: .seconds(30))
+            try env.run([python, "-c", "import aiosmtpd"], timeout: .seconds(180))
         } catch {
             throw PeerError(
                 "test peer aiosmtpd is not installed for \(python): run `apt-get install python3-aiosmtpd` "
@@ -77,30 +77,41 @@ public final class SMTPTestServer: @unchecked Sendable {
         return server
     }
 
-    /// Polls until a TCP connection to the port succeeds (at most 60 s).
+    /// Polls until a TCP connection to the port succeeds (at most 180 s: a loaded machine starts
+    /// Python slowly). The error says how long it waited, the last connect error and whether the
+    /// server process was still running.
     private func waitUntilListening() async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let started = ContinuousClock.now
+        let deadline = started + .seconds(180)
+        var lastError = "none"
+        var running = true
         while ContinuousClock.now < deadline {
-            if Self.canConnect(port: port) { return }
-            guard peer.isRunning else { break }
+            switch Self.connectError(port: port) {
+            case nil: return
+            case let e?: lastError = e
+            }
+            running = peer.isRunning
+            if !running { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         let log = serverLog()
         stop()
-        throw PeerError("aiosmtpd did not listen on 127.0.0.1:\(port) within 60 s (a loaded machine starts Python slowly); its log:\n\(log)")
+        throw PeerError("aiosmtpd did not accept connections on 127.0.0.1:\(port) after \(ContinuousClock.now - started) (last connect error: \(lastError); server process \(running ? "running" : "exited")); its log:\n\(log)")
     }
 
-    private static func canConnect(port: Int) -> Bool {
+    /// Nil when a TCP connection to 127.0.0.1:`port` succeeds, else why not.
+    private static func connectError(port: Int) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return "socket: \(String(cString: strerror(errno)))" }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
+        let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        }
+        return rc == 0 ? nil : "connect: \(String(cString: strerror(errno)))"
     }
 
     /// The server's log (`-d`: every command line it received).
