@@ -29,7 +29,7 @@ struct ServerTests {
     }
 
     static func sendFlows(_ count: Int, to collector: FlowCollector) async throws {
-        try await withTimeLimit(.seconds(10), "collector binding") { await collector.waitUntilReady() }
+        try await withTimeLimit(.seconds(60), "collector binding") { await collector.waitUntilReady() }
         let port = try #require(collector.boundAddresses.values.first?.port)
         var ipfix = FlowExportEncoder(protocol: .ipfix, observationDomain: 1)
         try UDPTestSender().send(ipfix.encode(testFlows(count), exportTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)), toPort: port, ipv6: false)

@@ -235,7 +235,7 @@ final class RunningCollector: Sendable {
         let collector = FlowCollector(configuration: configuration, sinks: sinks, metricsFactory: metrics, logger: logger)
         let group = ServiceGroup(services: [collector], gracefulShutdownSignals: [], logger: logger)
         let task = Task { try await group.run() }
-        try await withTimeLimit(.seconds(10), "binding") { await collector.waitUntilReady() }
+        try await withTimeLimit(.seconds(60), "binding") { await collector.waitUntilReady() }
         return RunningCollector(collector: collector, group: group, task: task)
     }
 
