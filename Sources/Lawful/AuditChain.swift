@@ -137,9 +137,16 @@ public struct AuditVerifier: Sendable {
     /// Ranges removed by the retention sweeper, as its entries state them: first sequence kept → previous digest.
     private var prunedBefore: [UInt64: String] = [:]
     private var firstEntry: AuditEntry?
+    /// The head as read before the log (entries appended after it are fine).
+    private let head: AuditHead?
+    /// Whether the entry the head names was found with the head's digest (nil: not reached).
+    private var headMatched: Bool?
 
-    public init(key: SymmetricKey) {
+    /// - Parameter head: the head, read *before* the log's lines, so that entries a running server
+    ///   appends meanwhile are not taken for a forged tail.
+    public init(key: SymmetricKey, head: AuditHead?) {
         self.key = key
+        self.head = head
     }
 
     /// Checks one line of the log.
@@ -161,6 +168,7 @@ public struct AuditVerifier: Sendable {
             return
         }
         entries += 1
+        if let head, entry.sequence == head.sequence { headMatched = entry.digest == head.digest }
         if entry.kind == .retention, let data = entry.detail.data(using: .utf8),
            let pruned = try? JSONDecoder().decode(AuditPruning.self, from: data) {
             prunedBefore[pruned.firstKept] = pruned.previousDigest
@@ -174,8 +182,9 @@ public struct AuditVerifier: Sendable {
         }
     }
 
-    /// Finishes: the first entry must start the chain (or follow a recorded pruning), the last must be the head.
-    public mutating func finish(head: AuditHead?) -> [AuditProblem] {
+    /// Finishes: the first entry must start the chain (or follow a recorded pruning), and the
+    /// entry the head names must be there with the head's digest.
+    public mutating func finish() -> [AuditProblem] {
         if let first = firstEntry, first.sequence != 1 || first.previous != AuditEntry.genesis {
             if prunedBefore[first.sequence] != first.previous {
                 problems.append(AuditProblem(kind: .missingEntries, location: "start of log",
@@ -192,8 +201,8 @@ public struct AuditVerifier: Sendable {
             if last.sequence < head.sequence {
                 problems.append(AuditProblem(kind: .tailMissing, location: "end of log",
                                              detail: "the log ends at entry \(last.sequence) but \(head.sequence) were written: entries \(last.sequence + 1)–\(head.sequence) are missing"))
-            } else if last.sequence > head.sequence || last.digest != head.digest {
-                problems.append(AuditProblem(kind: .brokenLink, location: "end of log", detail: "the last entry (\(last.sequence)) is not the one the head records (\(head.sequence))"))
+            } else if headMatched == false {
+                problems.append(AuditProblem(kind: .brokenLink, location: "end of log", detail: "entry \(head.sequence) is not the one the head records"))
             }
         } else if head.sequence > 0 {
             problems.append(AuditProblem(kind: .tailMissing, location: "log", detail: "the log is empty but \(head.sequence) entries were written"))

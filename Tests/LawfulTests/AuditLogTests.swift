@@ -194,4 +194,20 @@ import Testing
         try Data("not a key\n".utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: AuditLogError.self) { try AuditKey.loadOrCreate(path: path) }
     }
+
+    @Test func verifyingBesideAWriterIsSound() async throws {
+        let dir = freshDirectory()
+        let log = try filledLog(dir, entries: 3)
+        let writer = Task.detached {
+            for i in 0..<400 { try log.append(at: Int64(10_000 + i), kind: .decision, actor: "mamori", subject: "s:1", summary: "decision \(i)") }
+        }
+        var checks = 0
+        while checks < 200 {
+            let v = try AuditLog.verify(directory: dir, key: key)
+            #expect(v.isSound, "\(v.problems)")
+            checks += 1
+        }
+        try await writer.value
+        #expect(try AuditLog.verify(directory: dir, key: key).entries == 403)
+    }
 }
