@@ -111,17 +111,19 @@ public struct LawfulCase: Sendable, Hashable, Codable, Identifiable {
     }
 
     /// Merges a finding about the same device: evidence grows (peak rates, more contacts), and a
-    /// finished case reopens when the device misbehaves again.
-    public mutating func merge(finding: String, evidence new: InfectionEvidence, at: Int64) {
+    /// finished case reopens when the device misbehaves again. Returns whether the evidence grew.
+    @discardableResult
+    public mutating func merge(finding: String, evidence new: InfectionEvidence, at: Int64) -> Bool {
         if !findings.contains(finding) { findings.append(finding) }
-        let grew = new != evidence && evidence.merged(with: new) != evidence
-        evidence = evidence.merged(with: new)
-        guard grew else { return }
+        let merged = evidence.merged(with: new)
+        guard merged != evidence else { return false }
+        evidence = merged
         lastEvidence = at
         updated = at
         if state == .remediated || state == .closed {
             move(to: .attributed, at: at, reason: "the device misbehaves again (finding \(finding))")
         }
+        return true
     }
 
     /// Records the legal-basis decision and moves to basis-decided or held.

@@ -79,11 +79,14 @@ public actor CaseService {
         let now = clock()
         let evidence = Self.evidence(of: f)
         var c: LawfulCase
+        var original: LawfulCase?
+        var grew = true
         switch try cases.latest(subscriber: subscriber, kind: .infection) {
         case let latest? where latest.state == .falsePositive && latest.findings.contains(f.id):
             return  // an analyst found this very finding wrong
         case var latest? where latest.state != .falsePositive:
-            latest.merge(finding: f.id, evidence: evidence, at: now)
+            original = latest
+            grew = latest.merge(finding: f.id, evidence: evidence, at: now)
             c = latest
         default:
             c = LawfulCase(id: Self.newID(), subscriber: subscriber, kind: .infection, device: f.subject.description, finding: f.id, evidence: evidence, at: now)
@@ -94,7 +97,7 @@ public actor CaseService {
         let before = c.state
         // Decide on a new (or reopened) case, again on a held one whose evidence grew, and again
         // before a reminder to a subscriber whose device kept misbehaving after the notice.
-        if c.state == .attributed || (c.state == .held && c.lastEvidence == now) || c.reconsider(at: now, policy: policy) {
+        if c.state == .attributed || (c.state == .held && grew) || c.reconsider(at: now, policy: policy) {
             let consent = try lawful.consentState(of: subscriber, at: now)
             let decision = try lawful.decide(.warnInfection(subscriber: subscriber, consent: consent, evidence: c.evidence), at: now, subject: c.id)
             c.record(decision, at: now)
@@ -106,7 +109,8 @@ public actor CaseService {
         if c.noticeDue(at: now, policy: policy) {
             try await notify(&c, at: now)
         }
-        try cases.save(c)
+        // Findings are re-reported whenever they are seen again; write only a case that changed.
+        if c != original { try cases.save(c) }
     }
 
     /// Sends the notice for `c` (or records why it cannot be e-mailed).
