@@ -65,6 +65,13 @@ public struct DetectionConfiguration: Sendable, Hashable {
         /// Share of an endpoint's cohort with other bot evidence (scanning, attacks, indicators)
         /// above which popularity does not protect it.
         public var botCohortOverride = 0.5
+        /// Sibling addresses in one prefix of this length (IPv4 /24, IPv6 /48) beaconed to on the
+        /// same port and protocol at a similar period are one service spread over several addresses
+        /// (round-robin DNS, a load-balanced pool): its popularity is that of the whole pool.
+        public var servicePoolLengthV4 = 24
+        public var servicePoolLengthV6 = 48
+        /// Siblings whose cohorts' median contact intervals differ by at most this factor are one pool.
+        public var servicePoolIntervalRatio = 1.5
     }
 
     /// Probes from one internal host to many addresses on one port.

@@ -65,11 +65,15 @@ public struct Feature: Sendable, Hashable, Codable {
     public var name: String
     public var value: Double
     public var unit: String?
+    /// What the quantity is about when a finding has several of one kind: the C&C or indicator
+    /// endpoint of a device's `c2_contacts` / `indicator_contacts`, the target of its attack.
+    public var about: String?
 
-    public init(_ name: String, _ value: Double, unit: String? = nil) {
+    public init(_ name: String, _ value: Double, unit: String? = nil, about: String? = nil) {
         self.name = name
         self.value = value
         self.unit = unit
+        self.about = about
     }
 }
 

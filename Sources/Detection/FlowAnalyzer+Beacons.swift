@@ -11,6 +11,9 @@ struct SeriesState: Sendable {
     var contacts: PairState
     /// The latest distinct addresses contacted (up to 32).
     var recent: [IPAddress]
+    var score: BeaconScore?
+    /// Contacts when `score` was computed (scoring is redone only when contacts were added).
+    var scoredContacts = 0
 
     mutating func noteAddress(_ a: IPAddress) {
         if let i = recent.firstIndex(of: a) {
@@ -28,38 +31,53 @@ struct PairKey: Hashable, Sendable {
 }
 
 /// One host's contacts with one endpoint.
+///
+/// Kept small: an ISP's detectors follow millions of pairs, most of them one web request that is
+/// never contacted again. A pair with one contact holds no heap memory; the contact times are
+/// kept as intervals (4 bytes each) once there are two; what only a periodic pair needs (its
+/// score, a sample flow) lives in ``PairDetail`` beside the table.
 struct PairState: Sendable {
     var firstSeen: Int64
     var lastContact: Int64
+    var contacts: Int32 = 0
+    /// Contacts that opened a connection not among `connections` (a keepalive on one long
+    /// connection keeps this at 1).
+    var newConnections: Int32 = 1
     /// The latest connections (subscriber-side port) and the end of their latest record, to
     /// recognise further records of a connection already counted (several devices of a household
     /// may hold connections to one endpoint at once).
-    var connections: [(port: UInt16, end: Int64)]
-    /// Contacts that opened a connection not among `connections` (a keepalive on one long
-    /// connection keeps this at 1).
-    var newConnections = 1
-    var contacts = 0
-    /// The latest contact times (up to ``PairState/capacity``), in arrival order.
-    var times: [Int64] = []
+    var connections: ConnectionSlots
+    /// Intervals between the latest contacts (up to ``PairState/capacity`` − 1), oldest first, ms.
+    var intervals: [UInt32] = []
     var bytes = ByteStatistics()
     var lastContactHasBytes = false
-    var sample: FlowRecord?
-    /// The score at `scoredContacts` contacts (scoring is redone only when contacts were added).
-    var score: BeaconScore?
-    var scoredContacts = 0
+    /// Whether a sample flow is kept in the pair's ``PairDetail``.
+    var hasSample = false
 
+    /// Contact times kept for scoring.
     static let capacity = 32
 
     /// A pair (or series) opened by one record at `t`.
     init(firstContact t: Int64, end: Int64, port: UInt16, bytes: Double?) {
         firstSeen = t
         lastContact = t
-        connections = [(port, end)]
-        addContact(t)
+        connections = ConnectionSlots(port: port, end: end)
+        contacts = 1
         if let bytes {
             self.bytes.add(bytes)
             lastContactHasBytes = true
         }
+    }
+
+    /// The latest contact times, ascending.
+    var times: [Int64] {
+        var out = [Int64](repeating: lastContact, count: intervals.count + 1)
+        var t = lastContact
+        for i in intervals.indices.reversed() {
+            t -= Int64(intervals[i])
+            out[i] = t
+        }
+        return out
     }
 
     /// Folds one record in; returns whether it began a new contact.
@@ -72,7 +90,7 @@ struct PairState: Sendable {
                 self.bytes.add(bytes)
                 lastContactHasBytes = true
             }
-        } else if t > lastContact, let c = connections.first(where: { $0.port == port }), t - c.end <= b.continuationGap {
+        } else if t > lastContact, let e = connections.end(of: port), t - e <= b.continuationGap {
             // The same connection exported again (active timeout): not a new contact.
         } else if t > lastContact {
             addContact(t)
@@ -80,26 +98,81 @@ struct PairState: Sendable {
             if let bytes { self.bytes.add(bytes) }
             isNew = true
         }
-        if let i = connections.firstIndex(where: { $0.port == port }) {
-            connections[i].end = max(connections[i].end, end)
-        } else {
+        if !connections.extend(port: port, to: end) {
             if isNew { newConnections += 1 }
-            if connections.count >= 4 { connections.removeFirst() }
-            connections.append((port, end))
+            connections.add(port: port, end: end)
         }
         return isNew
     }
 
+    /// A contact at `t`, later than ``lastContact``.
     mutating func addContact(_ t: Int64) {
         contacts += 1
-        if times.count < Self.capacity {
-            times.append(t)
-        } else {
-            times.removeFirst()
-            times.append(t)
-        }
+        if intervals.count == Self.capacity - 1 { intervals.removeFirst() }
+        // Pairs idle for hours are forgotten, so an interval fits 32 bits (49 days) by far.
+        intervals.append(UInt32(clamping: t - lastContact))
         lastContact = t
     }
+}
+
+/// The last four connections of a pair, inline (no heap memory): subscriber-side port and the end
+/// of the connection's latest record, newest last.
+struct ConnectionSlots: Sendable {
+    private var ports: (UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0)
+    private var ends: (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+    private var count: UInt8 = 0
+
+    init(port: UInt16, end: Int64) { add(port: port, end: end) }
+
+    private func port(_ i: Int) -> UInt16 {
+        switch i { case 0: ports.0; case 1: ports.1; case 2: ports.2; default: ports.3 }
+    }
+    private func end(_ i: Int) -> Int64 {
+        switch i { case 0: ends.0; case 1: ends.1; case 2: ends.2; default: ends.3 }
+    }
+    private mutating func set(_ i: Int, _ p: UInt16, _ e: Int64) {
+        switch i {
+        case 0: ports.0 = p; ends.0 = e
+        case 1: ports.1 = p; ends.1 = e
+        case 2: ports.2 = p; ends.2 = e
+        default: ports.3 = p; ends.3 = e
+        }
+    }
+
+    /// The end of the oldest-first first connection on `port`, if one is kept.
+    func end(of port: UInt16) -> Int64? {
+        for i in 0..<Int(count) where self.port(i) == port { return end(i) }
+        return nil
+    }
+
+    /// Extends the connection on `port` to `end` (if later); false if none is kept.
+    mutating func extend(port: UInt16, to end: Int64) -> Bool {
+        for i in 0..<Int(count) where self.port(i) == port {
+            if end > self.end(i) { set(i, port, end) }
+            return true
+        }
+        return false
+    }
+
+    /// Adds a connection, dropping the oldest of four.
+    mutating func add(port: UInt16, end: Int64) {
+        if count == 4 {
+            for i in 0..<3 { set(i, self.port(i + 1), self.end(i + 1)) }
+            set(3, port, end)
+        } else {
+            set(Int(count), port, end)
+            count += 1
+        }
+    }
+}
+
+/// What only a pair with enough contacts to be scored needs, kept beside the pair table.
+struct PairDetail: Sendable {
+    /// An outbound record of the pair from when it had enough contacts to be scored: evidence.
+    var sample: FlowRecord?
+    var score: BeaconScore?
+    /// Contacts when `score` was computed (scoring is redone only when contacts were added).
+    var scoredContacts: Int32 = 0
 }
 
 /// What is known about an external endpoint.
@@ -156,11 +229,14 @@ extension FlowAnalyzer {
         let key = PairKey(host: host, endpoint: endpoint)
         if let i = pairs.index(forKey: key) {
             pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
-            if outbound && pairs.values[i].sample == nil { pairs.values[i].sample = r }
+            // A sample flow for the evidence, once the pair can be scored or reaches a reported C&C.
+            if outbound && !pairs.values[i].hasSample
+                && (Int(pairs.values[i].contacts) >= configuration.beacon.minimumContacts || (!commandAndControl.isEmpty && commandAndControl[endpoint] != nil)) {
+                pairs.values[i].hasSample = true
+                pairDetails[key, default: PairDetail()].sample = r
+            }
         } else if eligible {
-            var p = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes)
-            if outbound { p.sample = r }
-            pairs[key] = p
+            pairs[key] = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes)
         }
         // A host's contacts with many peers on one high port (a P2P botnet's gossip) are periodic
         // only taken together. Well-known ports (web, DNS, NTP) are left out: there the many
@@ -221,14 +297,19 @@ extension FlowAnalyzer {
                 idle.append(pairs.keys[i])
                 continue
             }
-            guard pairs.values[i].contacts >= b.minimumContacts else { continue }
-            if pairs.values[i].scoredContacts != pairs.values[i].contacts {
-                // Rescored in place (no structural change to the table while walking it).
-                pairs.values[i].score = BeaconScore(times: pairs.values[i].times.sorted(), bytes: pairs.values[i].bytes)
-                pairs.values[i].scoredContacts = pairs.values[i].contacts
-            }
-            guard let score = pairs.values[i].score, score.combined >= b.pairScore else { continue }
+            guard Int(pairs.values[i].contacts) >= b.minimumContacts else { continue }
             let key = pairs.keys[i]
+            let contacts = pairs.values[i].contacts
+            let score: BeaconScore?
+            if let d = pairDetails.index(forKey: key), pairDetails.values[d].scoredContacts == contacts {
+                score = pairDetails.values[d].score
+            } else {
+                // The detail table is not the one being walked: changing it here is safe.
+                score = BeaconScore(times: pairs.values[i].times, bytes: pairs.values[i].bytes)
+                pairDetails[key, default: PairDetail()].score = score
+                pairDetails[key]!.scoredContacts = contacts
+            }
+            guard let score, score.combined >= b.pairScore else { continue }
             let ci = candidates.index(forKey: key.endpoint) ?? {
                 candidates[key.endpoint] = Candidate()
                 return candidates.index(forKey: key.endpoint)!
@@ -237,9 +318,12 @@ extension FlowAnalyzer {
             if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { candidates.values[ci].reconnecting += 1 }
             candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs.values[i].firstSeen)
             candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs.values[i].lastContact)
-            if candidates.values[ci].sample == nil { candidates.values[ci].sample = pairs.values[i].sample }
+            if candidates.values[ci].sample == nil { candidates.values[ci].sample = pairDetails[key]?.sample }
         }
-        for key in idle { pairs[key] = nil }
+        for key in idle {
+            pairs[key] = nil
+            pairDetails[key] = nil
+        }
         // Peer-to-peer series: one host's periodic contacts with many peers on one high port.
         var idleSeries: [SeriesKey] = []
         var j = series.startIndex
@@ -249,12 +333,12 @@ extension FlowAnalyzer {
                 idleSeries.append(series.keys[j])
                 continue
             }
-            guard series.values[j].contacts.contacts >= b.minimumContacts, series.values[j].recent.count >= 3 else { continue }
-            if series.values[j].contacts.scoredContacts != series.values[j].contacts.contacts {
-                series.values[j].contacts.score = BeaconScore(times: series.values[j].contacts.times.sorted(), bytes: series.values[j].contacts.bytes)
-                series.values[j].contacts.scoredContacts = series.values[j].contacts.contacts
+            guard Int(series.values[j].contacts.contacts) >= b.minimumContacts, series.values[j].recent.count >= 3 else { continue }
+            if series.values[j].scoredContacts != Int(series.values[j].contacts.contacts) {
+                series.values[j].score = BeaconScore(times: series.values[j].contacts.times, bytes: series.values[j].contacts.bytes)
+                series.values[j].scoredContacts = Int(series.values[j].contacts.contacts)
             }
-            guard let score = series.values[j].contacts.score, score.combined >= b.pairScore else { continue }
+            guard let score = series.values[j].score, score.combined >= b.pairScore else { continue }
             let key = series.keys[j]
             for address in series.values[j].recent {
                 let endpoint = Endpoint(address: address, port: key.port, ipProtocol: key.ipProtocol)
@@ -273,6 +357,10 @@ extension FlowAnalyzer {
 
         if pairs.count > configuration.maximumPairs { evictPairs() }
 
+        let pools = servicePools(candidates.compactMapValues { c in
+            c.cohort.count >= b.minimumCohort ? median(c.cohort.map { $0.score.medianInterval }) : nil
+        })
+
         for (endpoint, c) in candidates where c.cohort.count >= b.minimumCohort {
             if configuration.allowlist.match(endpoint) != nil {
                 statistics.suppressedAllowlisted += 1
@@ -282,7 +370,8 @@ extension FlowAnalyzer {
             // C&C evidence on its own; nor is one host's peer series. Shared infrastructure
             // (two or more hosts) or repeated new connections is.
             guard c.cohort.count >= 2 || (c.reconnecting >= 1 && c.peerSeries == 0) else { continue }
-            let users = max(endpoints[endpoint]?.userCount ?? 0, c.cohort.count)
+            let pool = pools[endpoint]
+            let users = max(endpoints[endpoint]?.userCount ?? 0, c.cohort.count, pool?.users ?? 0)
             let limit = endpoint.address.isIPv6 ? limitV6 : limitV4
             let cohortShare = min(1, Double(c.cohort.count) / Double(max(users, c.cohort.count)))
             let bots = c.cohort.filter { devices[$0.host]?.hasBotBehaviour == true }.count
@@ -290,6 +379,7 @@ extension FlowAnalyzer {
             let popular = Double(users) >= limit
             if popular && botShare < configuration.popularity.botCohortOverride {
                 statistics.suppressedPopular += 1
+                if pool != nil { statistics.suppressedServicePool += 1 }
                 continue
             }
             let rarity = max(0, 1 - Double(users) / limit)
@@ -309,6 +399,9 @@ extension FlowAnalyzer {
                 Feature("beaconing_hosts", Double(c.cohort.count)), Feature("distinct_hosts", Double(users)),
                 Feature("cohort_share", cohortShare), Feature("rarity", rarity), Feature("cohort_bot_share", botShare),
             ]
+            if let pool {
+                evidence.features += [Feature("service_pool_addresses", Double(pool.addresses)), Feature("service_pool_hosts", Double(pool.users))]
+            }
             evidence.thresholds = [
                 .atLeast("pair_score", median(c.cohort.map { $0.score.combined }), b.pairScore),
                 .atLeast("beaconing_hosts", Double(c.cohort.count), Double(b.minimumCohort)),
@@ -323,6 +416,9 @@ extension FlowAnalyzer {
                 "\(hosts.count) internal host(s) contact \(endpoint) every \(formatSeconds(medianInterval)) (median) with regular timing (periodicity \(fmt(periodicity))) and uniform payloads (\(fmt(uniformity)))",
                 "used by \(users) internal host(s); popular from \(Int(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
             ]
+            if let pool {
+                evidence.reasons.append("\(pool.addresses) addresses of \(pool.network) are beaconed to on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) at a similar period by \(pool.users) internal host(s) in all; counted as one service")
+            }
             if bots > 0 && !popular { evidence.reasons.append("\(bots) of the cohort also scan, attack or contact indicators") }
             if c.peerSeries > 0 { evidence.reasons.append("\(c.peerSeries) host(s) reach it as one of several peers they contact periodically on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) (peer-to-peer)") }
             let id = Finding.id(kind: .commandAndControl, subject: subject)
@@ -339,14 +435,64 @@ extension FlowAnalyzer {
         // server once an hour, yet both keep coming back to confirmed C&C.
         if !commandAndControl.isEmpty {
             var total: [InternalHost: Int] = [:]
-            for (key, p) in pairs where commandAndControl[key.endpoint] != nil { total[key.host, default: 0] += p.contacts }
+            for (key, p) in pairs where commandAndControl[key.endpoint] != nil { total[key.host, default: 0] += Int(p.contacts) }
             for (key, p) in pairs where (total[key.host] ?? 0) >= configuration.infectedDevice.minimumContacts {
                 guard let id = commandAndControl[key.endpoint] else { continue }
                 var d = devices[key.host] ?? DeviceEvidence(firstSeen: p.firstSeen, lastSeen: p.lastContact)
-                d.noteCommandAndControl(id: id, endpoint: key.endpoint, contacts: p.contacts, first: p.firstSeen, last: p.lastContact, sample: p.sample)
+                d.noteCommandAndControl(id: id, endpoint: key.endpoint, contacts: Int(p.contacts), first: p.firstSeen, last: p.lastContact,
+                                        sample: pairDetails[key]?.sample)
                 devices[key.host] = d
             }
         }
+    }
+
+    /// A service spread over sibling addresses: the pool an endpoint belongs to.
+    struct ServicePool {
+        var network: IPPrefix
+        /// Sibling addresses in the pool, the endpoint's own included.
+        var addresses: Int
+        /// Distinct internal hosts using any of them.
+        var users: Int
+    }
+
+    /// Groups beaconed-to endpoints (with their cohorts' median contact interval) into service
+    /// pools: the same port and protocol, addresses in one /24 (IPv4) or /48 (IPv6), and a median
+    /// interval within ``DetectionConfiguration/Popularity/servicePoolIntervalRatio`` of the
+    /// endpoint's own. A camera vendor's cloud behind eight round-robin addresses is used by eight
+    /// times the hosts any one address sees; a botnet's C&C addresses, however many, by its bots only.
+    /// Endpoints without siblings have no pool.
+    func servicePools(_ intervals: [Endpoint: Double]) -> [Endpoint: ServicePool] {
+        struct Key: Hashable {
+            var network: IPPrefix
+            var port: UInt16
+            var ipProtocol: UInt8
+        }
+        let p = configuration.popularity
+        var groups: [Key: [(endpoint: Endpoint, interval: Double)]] = [:]
+        for (endpoint, interval) in intervals {
+            let length = endpoint.address.isIPv6 ? p.servicePoolLengthV6 : p.servicePoolLengthV4
+            guard let network = IPPrefix(address: endpoint.address, length: length) else { continue }
+            groups[Key(network: network, port: endpoint.port, ipProtocol: endpoint.ipProtocol), default: []].append((endpoint, interval))
+        }
+        var pools: [Endpoint: ServicePool] = [:]
+        for (key, members) in groups where members.count >= 2 {
+            // Sorted by interval, a member's similar siblings are a contiguous run around it.
+            let sorted = members.sorted { $0.interval < $1.interval }
+            var low = 0
+            var high = 0
+            for (i, m) in sorted.enumerated() {
+                while sorted[low].interval * p.servicePoolIntervalRatio < m.interval { low += 1 }
+                if high < i { high = i }
+                while high + 1 < sorted.count && sorted[high + 1].interval <= m.interval * p.servicePoolIntervalRatio { high += 1 }
+                guard high > low else { continue }
+                var users = DistinctCounter(precision: 8, exactLimit: 16)
+                for sibling in sorted[low...high] {
+                    if let e = endpoints[sibling.endpoint] { users.formUnion(e.users) }
+                }
+                pools[m.endpoint] = ServicePool(network: key.network, addresses: high - low + 1, users: users.count)
+            }
+        }
+        return pools
     }
 
     /// Drops the least recently active pairs down to 90 % of the cap.
@@ -358,6 +504,7 @@ extension FlowAnalyzer {
         var dropped = 0
         for (key, p) in pairs where p.lastContact < cutoff && dropped < excess {
             pairs[key] = nil
+            pairDetails[key] = nil
             dropped += 1
         }
         statistics.pairsEvicted += dropped

@@ -58,13 +58,13 @@ extension FlowAnalyzer {
                 parts.append(ccScore * min(1, 0.7 + 0.1 * Double(c.contacts)))
                 reasons.append("contacted likely C&C \(endpoint) \(c.contacts) time(s)")
                 related.append(c.id)
-                features.append(Feature("c2_contacts", Double(c.contacts)))
+                features.append(Feature("c2_contacts", Double(c.contacts), about: endpoint.description))
             }
             for (endpoint, c) in d.indicators.sorted(by: { $0.key < $1.key }) {
                 parts.append(0.95)
                 reasons.append("contacted indicator \(endpoint)\(c.note.isEmpty ? "" : " (\(c.note))") \(c.contacts) time(s)")
                 related.append(Finding.id(kind: .knownIndicator, subject: .endpoint(endpoint)))
-                features.append(Feature("indicator_contacts", Double(c.contacts)))
+                features.append(Feature("indicator_contacts", Double(c.contacts), about: endpoint.description))
             }
             for (port, s) in d.scans.sorted(by: { $0.key < $1.key }) {
                 parts.append(0.85)
@@ -76,7 +76,7 @@ extension FlowAnalyzer {
                 parts.append(0.9)
                 reasons.append("joined a flood against \(target) (\(Int(a.packetsPerSecond)) packets/s)")
                 related.append(a.id)
-                features.append(Feature("attack_packets_per_second", a.packetsPerSecond))
+                features.append(Feature("attack_packets_per_second", a.packetsPerSecond, unit: "packets/s", about: "\(target)"))
             }
             guard !parts.isEmpty else { continue }
             let score = min(0.99, 1 - parts.reduce(1) { $0 * (1 - $1) })

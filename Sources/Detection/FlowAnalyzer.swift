@@ -12,6 +12,8 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     public var pairsEvicted = 0
     /// C&C candidates not reported because their endpoint is popular.
     public var suppressedPopular = 0
+    /// … of which popular only as part of a service pool (sibling addresses beaconed to alike).
+    public var suppressedServicePool = 0
     /// C&C candidates not reported because they are allowlisted.
     public var suppressedAllowlisted = 0
     public var findingsReported = 0
@@ -40,6 +42,8 @@ public struct FlowAnalyzer: Sendable {
 
     // Beacon analysis.
     var pairs: [PairKey: PairState] = [:]
+    /// Score and sample of the pairs with enough contacts to be scored.
+    var pairDetails: [PairKey: PairDetail] = [:]
     var endpoints: [Endpoint: EndpointState] = [:]
     var series: [SeriesKey: SeriesState] = [:]
     var baseV4 = DistinctCounter(precision: 14, exactLimit: 64)

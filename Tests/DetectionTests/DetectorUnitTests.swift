@@ -166,6 +166,49 @@ import Testing
         #expect(analyzer.statistics.suppressedAllowlisted > 0)
     }
 
+    /// 24 cameras heartbeat every 60 s to a vendor cloud of eight round-robin addresses (three
+    /// cameras per address, each address below the popularity floor of 20 hosts); three bots beacon
+    /// every 5 min to a C&C in the same /24 on the same port.
+    func cameraCloudAndNeighbour(cloudAddresses: Int) -> FlowAnalyzer {
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        var records: [(FlowRecord, Int64)] = []
+        for camera in 0..<(3 * cloudAddresses) {
+            let server = "240.5.0.\(1 + camera % cloudAddresses)"
+            for k in 0..<40 {
+                let t = Int64(k) * 60_000 + Int64(camera) * 1_700 + Int64((k * 7 + camera * 13) % 11) * 30
+                records.append((flow("198.18.1.\(10 + camera)", UInt16(20_000 + k), server, 8883, packets: 2, bytes: 140, start: t, duration: 80), t + 100))
+            }
+        }
+        for bot in 0..<3 {
+            for k in 0..<8 {
+                let t = Int64(k) * 300_000 + Int64(bot) * 9_000 + Int64((k * 5 + bot) % 7) * 40
+                records.append((flow("198.18.2.\(10 + bot)", UInt16(30_000 + k), "240.5.0.200", 8883, packets: 2, bytes: 120, start: t, duration: 50), t + 100))
+            }
+        }
+        records.sort { $0.1 < $1.1 }
+        for (r, t) in records {
+            analyzer.ingest(r, receivedAt: t)
+            _ = analyzer.evaluate(now: t)
+        }
+        return analyzer
+    }
+
+    @Test func aServiceSpreadOverSiblingAddressesIsAsPopularAsAllOfThem() {
+        var pooled = cameraCloudAndNeighbour(cloudAddresses: 8)
+        _ = pooled.finish()
+        let found = pooled.currentFindings.filter { $0.kind == .commandAndControl }.map { $0.subject.description }
+        #expect(!found.contains { $0.hasPrefix("240.5.0.") && !$0.hasPrefix("240.5.0.200") }, "camera cloud flagged: \(found)")
+        #expect(pooled.statistics.suppressedServicePool > 0)
+        // The C&C beside it beacons at another period: not part of the pool, still reported.
+        #expect(found.contains("240.5.0.200:8883/tcp"), "\(found)")
+
+        // The guard is what spares the cloud: one address of it alone, three cameras, is reported.
+        var single = cameraCloudAndNeighbour(cloudAddresses: 1)
+        _ = single.finish()
+        let alone = single.currentFindings.filter { $0.kind == .commandAndControl }.map { $0.subject.description }
+        #expect(alone.contains("240.5.0.1:8883/tcp"), "\(alone)")
+    }
+
     @Test func loadShedderKeepsWholePairsScaledAndRecovers() {
         var shedder = LoadShedder(capacity: 100)
         shedder.adjust(backlog: 50)

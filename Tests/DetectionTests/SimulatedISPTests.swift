@@ -17,11 +17,13 @@ import Testing
         return c
     }
 
-    static func analyse(_ c: ISPModel.Configuration) throws -> (LabelEvaluation, [Finding], Labels) {
+    static func analyse(_ c: ISPModel.Configuration, tune: (inout DetectionConfiguration) -> Void = { _ in }) throws -> (LabelEvaluation, [Finding], Labels) {
         var simulation = try Simulation(configuration: c)
         let labels = simulation.labels
         let layout = try #require(LabelEvaluation.networkLayout(labels))
-        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3]))
+        var detection = DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3])
+        tune(&detection)
+        var analyzer = FlowAnalyzer(configuration: detection)
         var decoder = FlowDecoder()
         var records: [FlowRecord] = []
         var c2Contacts = CommandAndControlContacts(labels: labels, layout: layout)
@@ -73,6 +75,25 @@ import Testing
             #expect(f.evidence.cohort.allSatisfy { $0.hasPrefix("h:") })
             #expect(f.evidence.flows.allSatisfy { !$0.source.hasPrefix("198.18.") && !$0.destination.hasPrefix("198.18.") })
         }
+    }
+
+    /// The world of the notice demo: 400 lines for 10 minutes. Its camera cloud (eight addresses,
+    /// a heartbeat every 60 s) has fewer than 20 cameras per address, so each address alone looks
+    /// rare; counted as one service it is popular.
+    @Test("a small ISP (400 lines): the camera cloud's eight addresses count as one service, no decoy is flagged")
+    func smallWorld() throws {
+        var c = ISPModel.Configuration(seed: 11, subscribers: 400)
+        c.durationMilliseconds = 600_000
+        let (evaluation, findings, _) = try Self.analyse(c)
+        #expect(evaluation.decoysFlagged.isEmpty, "\(evaluation.decoysFlagged)")
+        for k in evaluation.kinds {
+            if let p = k.precision { #expect(p >= 0.99, "\(k.kind): precision \(p), false positives \(k.falsePositives)") }
+        }
+        #expect(findings.contains { $0.kind == .commandAndControl }, "the C&C servers are still found")
+        // Without pools (each address its own /32) the cloud is flagged: the guard is what spares it.
+        let (unpooled, _, _) = try Self.analyse(c) { $0.popularity.servicePoolLengthV4 = 32 }
+        let cloud = Set(ServiceCatalog.cameraCloud.addresses.map { "\($0):8883/tcp" })
+        #expect(unpooled.decoysFlagged.contains { cloud.contains($0) }, "\(unpooled.decoysFlagged)")
     }
 
     @Test("1:1000 sampling: attacks are still found and nothing benign is flagged")
