@@ -92,7 +92,7 @@ let package = Package(
         // FindingStore, and the hash-chained audit log on disk.
         .target(
             name: "Storage",
-            dependencies: ["Detection", "Lawful", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Detection", "Lawful", "MamoriCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).

@@ -1,5 +1,6 @@
 import FlowCodec
 import IdentityCodec
+import MamoriCore
 
 /// A line the carrier assigns by hand (business lines, leased lines): a prefix held by a
 /// subscriber, optionally from / until a time.
@@ -67,14 +68,5 @@ public struct StaticAssignment: Sendable, Hashable {
             out.append(StaticAssignment(prefix: prefix, subscriber: String(subscriber), validFrom: times[0], validUntil: times[1]))
         }
         return out
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return s
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MamoriCore
 
 /// What an audit entry records.
 public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
@@ -64,7 +65,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
 
     /// The digest this entry should carry under `key`.
     public func expectedDigest(key: SymmetricKey) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: canonicalBytes(), using: key)).map { String(format: "%02x", $0) }.joined()
+        Data(HMAC<SHA256>.authenticationCode(for: canonicalBytes(), using: key)).hexEncoded
     }
 }
 
@@ -82,7 +83,7 @@ public struct AuditHead: Sendable, Hashable, Codable {
     }
 
     static func seal(sequence: UInt64, digest: String, key: SymmetricKey) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: Data("\(sequence):\(digest)".utf8), using: key)).map { String(format: "%02x", $0) }.joined()
+        Data(HMAC<SHA256>.authenticationCode(for: Data("\(sequence):\(digest)".utf8), using: key)).hexEncoded
     }
 
     public func isSealed(by key: SymmetricKey) -> Bool {

@@ -1,4 +1,5 @@
 import IdentityCodec
+import MamoriCore
 
 /// The carrier's customer-system export, one subscriber per line, as Mamori imports it into the
 /// consent registry (`mamori consent import FILE`, `POST /api/v1/consent/import`).
@@ -174,7 +175,7 @@ public struct CustomerConsentFile: Sendable {
             } else if c == "\"" {
                 quoted = true
             } else if c == "," {
-                out.append(current.trimmingSpaces())
+                out.append(String(current.trimmingSpaces))
                 current = ""
             } else {
                 current.append(c)
@@ -182,7 +183,7 @@ public struct CustomerConsentFile: Sendable {
             i = line.index(after: i)
         }
         if quoted { return nil }
-        out.append(current.trimmingSpaces())
+        out.append(String(current.trimmingSpaces))
         return out
     }
 }
@@ -192,13 +193,4 @@ public struct CustomerConsentFileError: Error, CustomStringConvertible {
     public let line: Int
     public let reason: String
     public var description: String { "line \(line): \(reason)" }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return String(s)
-    }
 }

@@ -137,8 +137,8 @@ public func buildApplication(
         lawful: lawful, cases: try SQLiteCaseStore(path: configuration.casesDatabase), mailer: mailer,
         from: configuration.lawful.smtp?.from ?? "security@localhost",
         baseURL: configuration.lawful.noticeBaseURL ?? "http://\(configuration.http.host):\(configuration.http.port)",
-        retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger)
-    detection.onFindings { await caseService.handle($0) }
+        retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory)
+    detection.onFindings { caseService.submit($0) }
     lawful.onSweep { await caseService.sweep() }
     CaseAPI(cases: caseService, invalidRequests: invalidRequests).register(on: router)
     AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, revealAudit: revealAudit).register(on: router)
@@ -149,7 +149,8 @@ public func buildApplication(
     )
     // Shut down in reverse order: the collector drains its queue into the detectors first, then
     // the detection service analyses what is left and stores the last findings, then the
-    // attribution index is written to its snapshot.
+    // case workflow works off its inbox, then the attribution index is written to its snapshot and
+    // the audit log closed.
     var radius: RADIUSAccountingServer?
     if !configuration.attribution.radius.listen.isEmpty {
         var radiusLogger = logger
@@ -158,7 +159,7 @@ public func buildApplication(
             attribution.accounting(record, from: nas, receivedAt: at)
         }
     }
-    app.addServices(lawful, attribution)
+    app.addServices(lawful, attribution, caseService)
     if let radius { app.addServices(radius) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
@@ -180,14 +181,11 @@ public func buildApplication(
 
 /// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.
 func pseudonymKey(path: String) throws -> [UInt8] {
-    if let data = FileManager.default.contents(atPath: path), data.count >= 16 { return [UInt8](data) }
-    var key = [UInt8](repeating: 0, count: 32)
-    var g = SystemRandomNumberGenerator()
-    for i in key.indices { key[i] = UInt8.random(in: 0...255, using: &g) }
-    guard FileManager.default.createFile(atPath: path, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
-        throw ConfigurationError(line: nil, "cannot create the pseudonym key \(path)", file: nil)
+    do {
+        return try KeyFile.loadOrCreate(path: path, format: .raw)
+    } catch {
+        throw ConfigurationError(line: nil, "pseudonym key: \(error)", file: nil)
     }
-    return key
 }
 
 /// Reads an indicator or allowlist file; bad lines are logged and skipped, a missing file refused.

@@ -3,7 +3,11 @@ import Detection
 import Foundation
 import Lawful
 import Logging
+import MamoriCore
+import Metrics
+import NIOConcurrencyHelpers
 import Notify
+import ServiceLifecycle
 import Storage
 
 /// Sends a notice e-mail; the SMTP client in production, anything in tests of the workflow.
@@ -41,8 +45,16 @@ public struct SMTPNoticeMailer: NoticeMailer {
 /// case; the legal-basis engine decides whether a warning is permitted (with the consent registry's
 /// state at that moment); a permitted warning is sent by e-mail in the subscriber's language with
 /// a link to the notice page; everything is recorded on the case and in the audit log.
-public actor CaseService {
+///
+/// Findings arrive through ``submit(_:)`` into a bounded inbox that ``run()`` works off, so the
+/// detection loop never waits for a slow mail relay (SMTP allows minutes per reply).
+public actor CaseService: Service {
     public let cases: SQLiteCaseStore
+    private nonisolated let inbox: AsyncStream<[Finding]>
+    private nonisolated let inboxContinuation: AsyncStream<[Finding]>.Continuation
+    private nonisolated let droppedBatches: Counter
+    /// Batches the inbox held at most before the oldest was dropped.
+    public static let inboxCapacity = 256
     private let lawful: LawfulService
     private let mailer: (any NoticeMailer)?
     private let from: String
@@ -52,7 +64,10 @@ public actor CaseService {
     private let clock: @Sendable () -> Int64
 
     public init(lawful: LawfulService, cases: SQLiteCaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
-                retentionDays: Int, logger: Logger, clock: @escaping @Sendable () -> Int64 = { DetectionService.milliseconds() }) {
+                retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
+                clock: @escaping @Sendable () -> Int64 = { DetectionService.milliseconds() }) {
+        (inbox, inboxContinuation) = AsyncStream.makeStream(of: [Finding].self, bufferingPolicy: .bufferingNewest(Self.inboxCapacity))
+        droppedBatches = Counter(label: "mamori_case_inbox_dropped_total", factory: metricsFactory)
         self.lawful = lawful
         self.cases = cases
         self.mailer = mailer
@@ -61,6 +76,35 @@ public actor CaseService {
         self.retentionDays = retentionDays
         self.logger = logger
         self.clock = clock
+    }
+
+    /// Queues the attributed infected-device findings of a batch for the case workflow; returns at
+    /// once. When the inbox is full the oldest batch is dropped and counted
+    /// (`mamori_case_inbox_dropped_total`): the detectors report a finding again at every
+    /// evaluation while it lasts, so a dropped batch delays its cases, it does not lose them.
+    public nonisolated func submit(_ findings: [Finding]) {
+        let relevant = findings.filter { $0.kind == .infectedDevice && $0.subscriber?.outcome == "attributed" }
+        guard !relevant.isEmpty else { return }
+        if case .dropped = inboxContinuation.yield(relevant) {
+            droppedBatches.increment()
+            let first = droppedLogged.withLockedValue { logged in
+                defer { logged = true }
+                return !logged
+            }
+            if first {
+                logger.warning("the case workflow falls behind the detectors (is the mail relay slow?); the oldest findings batch was dropped and will be taken up when it is reported again", metadata: ["inbox": "\(Self.inboxCapacity)"])
+            }
+        }
+    }
+    private nonisolated let droppedLogged = NIOLockedValueBox(false)
+
+    /// Works off the inbox until graceful shutdown, then finishes what is queued.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            for await batch in inbox { await handle(batch) }
+        } onGracefulShutdown: { [inboxContinuation] in
+            inboxContinuation.finish()
+        }
     }
 
     /// Takes the infected-device findings attributed to one subscriber into their cases.
@@ -235,16 +279,13 @@ public actor CaseService {
     /// list's entry for the same server, which the finding reports separately).
     static func evidence(of f: Finding) -> InfectionEvidence {
         var e = InfectionEvidence(from: f.firstSeen, to: f.lastSeen)
-        // The device detector appends one reason per feature, in the same order.
-        let reasons = f.evidence.reasons.count == f.evidence.features.count ? f.evidence.reasons : Array(repeating: "", count: f.evidence.features.count)
-        for (index, (feature, reason)) in zip(f.evidence.features, reasons).enumerated() {
-            let words = reason.split(separator: " ")
+        for (index, feature) in f.evidence.features.enumerated() {
             switch feature.name {
             case "c2_contacts":
-                let endpoint = words.count > 3 ? String(words[3]) : "c2-\(index)"
+                let endpoint = feature.about ?? "c2-\(index)"
                 e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: nil, contacts: Int(feature.value))]))
             case "indicator_contacts":
-                let endpoint = words.count > 2 ? String(words[2]) : "indicator-\(index)"
+                let endpoint = feature.about ?? "indicator-\(index)"
                 e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: f.family, contacts: Int(feature.value))]))
             case "attack_packets_per_second":
                 e.attackPacketsPerSecond = max(e.attackPacketsPerSecond ?? 0, feature.value)
@@ -274,7 +315,7 @@ public actor CaseService {
 
     static func newID() -> String {
         var g = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+        return (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }.hexEncoded
     }
 
     /// 32 random bytes, base64url without padding: unguessable.
@@ -285,7 +326,7 @@ public actor CaseService {
     }
 
     static func digest(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(token.utf8)).hexEncoded
     }
 
     static func plainPage(_ message: String) -> String {

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Lawful
 import Logging
+import MamoriCore
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Storage
@@ -45,7 +46,7 @@ public final class LawfulService: Service, Sendable {
             var revealEnabled: Bool
         }
         let digest = configuration.lawful.policyFile.flatMap { FileManager.default.contents(atPath: $0) }
-            .map { SHA256.hash(data: $0).map { String(format: "%02x", $0) }.joined() }
+            .map { SHA256.hash(data: $0).hexEncoded }
         try audit.append(at: now, kind: .configurationChange, actor: "mamori", subject: configuration.lawful.policyFile ?? "built-in policy",
                          summary: "mamori serve started with \(configuration.lawful.policyFile.map { "policy \($0)" } ?? "the built-in policy (no terms disclose any action)")",
                          detail: Started(policyFile: configuration.lawful.policyFile, policySHA256: digest, terms: policy.terms.map(\.version),

@@ -132,9 +132,9 @@ public final class AuditLog: @unchecked Sendable {
         var verifier = AuditVerifier(key: key, head: head ?? nil)
         let segments = try segments(in: directory)
         for (n, s) in segments.enumerated() {
-            var lines = try lines(of: path(directory, s))
+            var (lines, complete) = read(path(directory, s))
             // A last line without its newline is being written right now: not part of the log yet.
-            if n == segments.count - 1, let data = FileManager.default.contents(atPath: path(directory, s)), data.last != 0x0A, !lines.isEmpty {
+            if n == segments.count - 1, !complete, !lines.isEmpty {
                 lines.removeLast()
             }
             for (i, line) in lines.enumerated() {
@@ -188,9 +188,13 @@ public final class AuditLog: @unchecked Sendable {
         return try FileManager.default.contentsOfDirectory(atPath: directory).compactMap(segment(named:)).sorted()
     }
 
-    static func lines(of path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    static func lines(of path: String) throws -> [String] { read(path).lines }
+
+    /// A segment's lines, and whether the file ends with a newline (its last line is complete).
+    static func read(_ path: String) -> (lines: [String], complete: Bool) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], true) }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        return (lines, data.isEmpty || data.last == 0x0A)
     }
 }
 
@@ -212,43 +216,15 @@ public struct AuditLogError: Error, CustomStringConvertible {
 /// The audit key: 32 random bytes, hex, in a file only the owner can read. Created on first use.
 public enum AuditKey {
     public static func loadOrCreate(path: String) throws -> SymmetricKey {
-        if let data = FileManager.default.contents(atPath: path) {
-            let hex = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard hex.count == 64, let bytes = Self.bytes(hex) else {
-                throw AuditLogError("\(path) does not hold a 64-hex-digit audit key")
-            }
-            return SymmetricKey(data: bytes)
+        do {
+            return SymmetricKey(data: try KeyFile.loadOrCreate(path: path, format: .hex))
+        } catch let e as KeyFileError {
+            throw AuditLogError("audit key: \(e)")
         }
-        let key = SymmetricKey(size: .bits256)
-        let hex = key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: path, contents: Data((hex + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw AuditLogError("cannot create the audit key \(path)")
-        }
-        return key
     }
 
     public static func load(path: String) throws -> SymmetricKey {
         guard FileManager.default.fileExists(atPath: path) else { throw AuditLogError("no audit key at \(path)") }
         return try loadOrCreate(path: path)
-    }
-
-    static func bytes(_ hex: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var it = hex.utf8.makeIterator()
-        while let h = it.next(), let l = it.next() {
-            guard let hv = hexValue(h), let lv = hexValue(l) else { return nil }
-            out.append(hv << 4 | lv)
-        }
-        return out
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x61...0x66: c - 0x61 + 10
-        case 0x41...0x46: c - 0x41 + 10
-        default: nil
-        }
     }
 }

@@ -55,21 +55,25 @@ public final class SQLiteConsentRegistry: Sendable {
             if let problem = e.problem { throw ConsentRegistryError(problem) }
         }
         guard !events.isEmpty else { return }
-        try database.write { db in
-            for e in events {
-                try db.execute(sql: """
-                    INSERT INTO consent_event (subscriber, kind, action, terms_version, at, method, recorded_by, recorded_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [e.subscriber, e.kind.rawValue, e.action?.rawValue, e.termsVersion, e.at, e.method, e.recordedBy, recordedAt])
-            }
+        try database.write { db in try Self.insert(events, recordedAt: recordedAt, db) }
+    }
+
+    private static func insert(_ events: [ConsentEvent], recordedAt: Int64, _ db: Database) throws {
+        for e in events {
+            try db.execute(sql: """
+                INSERT INTO consent_event (subscriber, kind, action, terms_version, at, method, recorded_by, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [e.subscriber, e.kind.rawValue, e.action?.rawValue, e.termsVersion, e.at, e.method, e.recordedBy, recordedAt])
         }
     }
 
     /// Every event for `subscriber`, in the order recorded.
     public func history(of subscriber: String) throws -> [ConsentEvent] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM consent_event WHERE subscriber = ? ORDER BY id", arguments: [subscriber]).compactMap(Self.event)
-        }
+        try database.read { db in try Self.history(of: subscriber, db) }
+    }
+
+    private static func history(of subscriber: String, _ db: Database) throws -> [ConsentEvent] {
+        try Row.fetchAll(db, sql: "SELECT * FROM consent_event WHERE subscriber = ? ORDER BY id", arguments: [subscriber]).compactMap(Self.event)
     }
 
     /// What `subscriber` had agreed to at `at`.
@@ -78,19 +82,23 @@ public final class SQLiteConsentRegistry: Sendable {
     }
 
     public func setContact(_ contact: Contact, for subscriber: String, at: Int64) throws {
-        try database.write { db in
-            try db.execute(sql: """
-                INSERT INTO contact (subscriber, email, language, updated_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT(subscriber) DO UPDATE SET email = excluded.email, language = excluded.language, updated_at = excluded.updated_at
-                """, arguments: [subscriber, contact.email, contact.language, at])
-        }
+        try database.write { db in try Self.setContact(contact, for: subscriber, at: at, db) }
+    }
+
+    private static func setContact(_ contact: Contact, for subscriber: String, at: Int64, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO contact (subscriber, email, language, updated_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(subscriber) DO UPDATE SET email = excluded.email, language = excluded.language, updated_at = excluded.updated_at
+            """, arguments: [subscriber, contact.email, contact.language, at])
     }
 
     public func contact(of subscriber: String) throws -> Contact? {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT email, language FROM contact WHERE subscriber = ?", arguments: [subscriber])
-                .map { Contact(email: $0["email"], language: $0["language"]) }
-        }
+        try database.read { db in try Self.contact(of: subscriber, db) }
+    }
+
+    private static func contact(of subscriber: String, _ db: Database) throws -> Contact? {
+        try Row.fetchOne(db, sql: "SELECT email, language FROM contact WHERE subscriber = ?", arguments: [subscriber])
+            .map { Contact(email: $0["email"], language: $0["language"]) }
     }
 
     /// Subscribers with any event or contact.
@@ -118,18 +126,23 @@ public final class SQLiteConsentRegistry: Sendable {
     public func importCustomers(_ file: CustomerConsentFile, pseudonym: (String) -> String, at: Int64, source: String) throws -> ImportSummary {
         var summary = ImportSummary(lines: file.rows.count + file.rejected.count, subscribers: 0, events: 0, contacts: 0,
                                     rejected: file.rejected.map { .init(line: $0.line, reason: $0.reason) })
-        for row in file.rows {
-            let subscriber = pseudonym(row.account)
-            let events = row.events(subscriber: subscriber, current: try state(of: subscriber, at: .max), importedAt: at, source: source)
-            try record(events, recordedAt: at)
-            summary.events += events.count
-            summary.subscribers += 1
-            if row.email != nil || row.language != nil {
-                let old = try contact(of: subscriber)
-                let new = Contact(email: row.email ?? old?.email, language: row.language ?? old?.language)
-                if new != old {
-                    try setContact(new, for: subscriber, at: at)
-                    summary.contacts += 1
+        // One transaction for the whole file: a file of a million lines is one commit (one fsync),
+        // and an import that fails midway leaves the registry as it was.
+        try database.write { db in
+            for row in file.rows {
+                let subscriber = pseudonym(row.account)
+                let events = row.events(subscriber: subscriber, current: ConsentState(events: try Self.history(of: subscriber, db), at: .max), importedAt: at, source: source)
+                if let problem = events.lazy.compactMap(\.problem).first { throw ConsentRegistryError(problem) }
+                try Self.insert(events, recordedAt: at, db)
+                summary.events += events.count
+                summary.subscribers += 1
+                if row.email != nil || row.language != nil {
+                    let old = try Self.contact(of: subscriber, db)
+                    let new = Contact(email: row.email ?? old?.email, language: row.language ?? old?.language)
+                    if new != old {
+                        try Self.setContact(new, for: subscriber, at: at, db)
+                        summary.contacts += 1
+                    }
                 }
             }
         }
