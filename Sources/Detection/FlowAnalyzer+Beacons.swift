@@ -139,7 +139,7 @@ struct ConnectionSlots: Sendable {
         }
     }
 
-    /// The end of the oldest-first first connection on `port`, if one is kept.
+    /// The end of the connection on `port`, if one is kept.
     func end(of port: UInt16) -> Int64? {
         for i in 0..<Int(count) where self.port(i) == port { return end(i) }
         return nil

@@ -141,14 +141,27 @@ public struct LawfulCase: Sendable, Hashable, Codable, Identifiable {
     public func noticeDue(at now: Int64, policy: LawfulPolicy) -> Bool {
         switch state {
         case .basisDecided:
+            let renotify = Int64(policy.notices.renotifyAfterHours) * 3_600_000
+            if let last = notices.last, !last.delivered {
+                // The last attempt was not e-mailed. A notice in the call-centre export stands until
+                // a reminder would be due; a failed e-mail is tried again after a wait that doubles
+                // from 5 minutes with each failure in a row (capped at the reminder interval), so a
+                // broken relay is not hammered each time the finding is reported again.
+                if last.channel != "email" { return now - last.at >= renotify }
+                let failures = notices.reversed().prefix { !$0.delivered && $0.channel == "email" }.count
+                return now - last.at >= min(renotify, Self.retryBase << Int64(min(failures - 1, 20)))
+            }
             guard let last = notices.last(where: \.delivered) else { return true }
-            return now - last.at >= Int64(policy.notices.renotifyAfterHours) * 3_600_000
+            return now - last.at >= renotify
         case .notified, .acknowledged:
             return false
         default:
             return false
         }
     }
+
+    /// The first wait before an e-mail that failed is tried again, ms.
+    public static let retryBase: Int64 = 300_000
 
     /// After evidence grew on a notified case: decide again (the caller records the new decision),
     /// and escalate when misbehaviour continues after `escalateAfterNotices` notices.

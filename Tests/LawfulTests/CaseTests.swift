@@ -72,6 +72,40 @@ import Testing
         #expect(c.history.last?.reason == "not permitted: opted out")
     }
 
+    @Test func aFailedNoticeIsRetriedWithBackoffAndACallCentreNoticeIsNotRepeated() {
+        var policy = LawfulPolicy()
+        policy.notices.renotifyAfterHours = 24
+        let t0: Int64 = 1_000 * Self.hour
+        let minute: Int64 = 60_000
+        var c = LawfulCase(id: "0123456789abcdef0123456789abcdef", subscriber: "s:1", kind: .infection, device: "100.64.0.67", finding: "f1", evidence: T.miraiOnce, at: t0)
+        c.record(Self.decision(true, at: t0), at: t0)
+        // The relay refuses: 5, 10, 20, 40 … minutes between attempts, never more than a day.
+        var at = t0
+        for failures in 1...12 {
+            #expect(c.noticeDue(at: at, policy: policy), "attempt \(failures)")
+            c.notices.append(Self.notice(at: at, delivered: false))
+            let wait = min(24 * Self.hour, 5 * minute << Int64(failures - 1))
+            #expect(!c.noticeDue(at: at + wait - 1, policy: policy), "too soon after \(failures) failure(s)")
+            at += wait
+        }
+        #expect(c.notices.count == 12)
+        // Delivered at last: the case moves on; no reminder before the interval.
+        c.notices.append(Self.notice(at: at))
+        c.move(to: .notified, at: at, reason: "notice e-mailed in ja")
+        #expect(!c.noticeDue(at: at + 48 * Self.hour, policy: policy))
+
+        // No e-mail address: the notice goes to the call-centre export once, not at every report.
+        var d = LawfulCase(id: "fedcba9876543210fedcba9876543210", subscriber: "s:2", kind: .infection, device: "100.64.0.68", finding: "f9", evidence: T.miraiOnce, at: t0)
+        d.record(Self.decision(true, at: t0), at: t0)
+        #expect(d.noticeDue(at: t0, policy: policy))
+        var csv = Self.notice(at: t0, delivered: false)
+        csv.channel = "csv"
+        d.notices.append(csv)
+        #expect(!d.noticeDue(at: t0 + 10 * minute, policy: policy))
+        #expect(!d.noticeDue(at: t0 + 23 * Self.hour, policy: policy))
+        #expect(d.noticeDue(at: t0 + 24 * Self.hour, policy: policy), "a reminder in the export after the interval")
+    }
+
     @Test func finishedCasesPastRetentionAreGoneFromTheDatabase() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-cases-\(UUID().uuidString).sqlite").path
         defer { try? FileManager.default.removeItem(atPath: path) }
