@@ -371,9 +371,12 @@ extension FlowAnalyzer {
             // (two or more hosts) or repeated new connections is.
             guard c.cohort.count >= 2 || (c.reconnecting >= 1 && c.peerSeries == 0) else { continue }
             let pool = pools[endpoint]
-            let users = max(endpoints[endpoint]?.userCount ?? 0, c.cohort.count, pool?.users ?? 0)
+            // The endpoint's own users say how much of its use is beaconing; its pool's users how
+            // popular the service it belongs to is.
+            let ownUsers = max(endpoints[endpoint]?.userCount ?? 0, c.cohort.count)
+            let users = max(ownUsers, pool?.users ?? 0)
             let limit = endpoint.address.isIPv6 ? limitV6 : limitV4
-            let cohortShare = min(1, Double(c.cohort.count) / Double(max(users, c.cohort.count)))
+            let cohortShare = min(1, Double(c.cohort.count) / Double(ownUsers))
             let bots = c.cohort.filter { devices[$0.host]?.hasBotBehaviour == true }.count
             let botShare = Double(bots) / Double(c.cohort.count)
             let popular = Double(users) >= limit
@@ -396,7 +399,7 @@ extension FlowAnalyzer {
                 Feature("median_interval", medianInterval / 1000, unit: "s"),
                 Feature("median_contacts", median(c.cohort.map { Double($0.score.contacts) })),
                 Feature("mean_upstream_bytes", median(c.cohort.map { $0.score.meanBytes }), unit: "bytes"),
-                Feature("beaconing_hosts", Double(c.cohort.count)), Feature("distinct_hosts", Double(users)),
+                Feature("beaconing_hosts", Double(c.cohort.count)), Feature("distinct_hosts", Double(ownUsers)),
                 Feature("cohort_share", cohortShare), Feature("rarity", rarity), Feature("cohort_bot_share", botShare),
             ]
             if let pool {
@@ -414,7 +417,7 @@ extension FlowAnalyzer {
             if let s = c.sample { evidence.flows = [sample(s, revealing: nil)] }
             evidence.reasons = [
                 "\(hosts.count) internal host(s) contact \(endpoint) every \(formatSeconds(medianInterval)) (median) with regular timing (periodicity \(fmt(periodicity))) and uniform payloads (\(fmt(uniformity)))",
-                "used by \(users) internal host(s); popular from \(Int(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
+                "used by \(ownUsers) internal host(s); popular from \(Int(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
             ]
             if let pool {
                 evidence.reasons.append("\(pool.addresses) addresses of \(pool.network) are beaconed to on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) at a similar period by \(pool.users) internal host(s) in all; counted as one service")

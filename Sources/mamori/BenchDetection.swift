@@ -94,17 +94,21 @@ struct BenchDetection: AsyncParsableCommand {
         }
         _ = analyzer.finish()
         let cpu = BenchMeasure.threadCPUSeconds() - cpu0
+        // Nothing here is a botnet: every C&C finding would be a false positive.
+        let commandAndControl = analyzer.currentFindings.filter { $0.kind == .commandAndControl }.count
+        let stats = analyzer.statistics
         let rssAfter = BenchMeasure.residentBytes()
         let pairs = analyzer.statistics.trackedPairs
         let perPair = Double(max(0, rssAfter - rssBefore)) / Double(max(1, pairs))
         let rate = Double(total) / cpu
         let peak = BenchMeasure.peakResidentBytes()
         if json {
-            print("{\"benchmark\":\"detection\",\"hosts\":\(hosts),\"records\":\(total),\"records_per_cpu_second\":\(Int(rate)),\"pairs\":\(pairs),\"endpoints\":\(analyzer.statistics.trackedEndpoints),\"peak_resident_bytes\":\(peak),\"resident_bytes_per_pair\":\(Int(perPair)),\"cpu_seconds\":\(String(format: "%.1f", cpu))}")
+            print("{\"benchmark\":\"detection\",\"hosts\":\(hosts),\"records\":\(total),\"records_per_cpu_second\":\(Int(rate)),\"pairs\":\(pairs),\"endpoints\":\(analyzer.statistics.trackedEndpoints),\"peak_resident_bytes\":\(peak),\"resident_bytes_per_pair\":\(Int(perPair)),\"c2_findings\":\(commandAndControl),\"suppressed_popular\":\(stats.suppressedPopular),\"suppressed_service_pool\":\(stats.suppressedServicePool),\"cpu_seconds\":\(String(format: "%.1f", cpu))}")
         } else {
             print("hosts:                \(hosts) active for \(minutes) min, \(total) records")
             print("analysis per core:    \(String(format: "%.0f", rate / 1000)) k records/s (\(String(format: "%.1f", cpu)) CPU s)")
             print("followed at the end:  \(pairs) (host, endpoint) pairs, \(analyzer.statistics.trackedEndpoints) endpoints")
+            print("C&C findings:         \(commandAndControl) (none is right: nothing here is a botnet); candidates spared as popular \(stats.suppressedPopular) times, \(stats.suppressedServicePool) of them as part of a service pool")
             print("memory:               peak resident \(String(format: "%.2f", Double(peak) / 1_073_741_824)) GiB; \(String(format: "%.0f", perPair)) bytes resident per followed pair")
         }
     }
