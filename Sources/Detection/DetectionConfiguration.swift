@@ -95,6 +95,10 @@ public struct DetectionConfiguration: Sendable, Hashable {
         public var bitsPerSecond = 100_000_000.0
         /// Packets/s from one host to the target to count it as a participant.
         public var participantPacketsPerSecond = 200.0
+        /// Unanswered connection attempts (SYN without ACK) per second from one host to one target
+        /// that make an attack on their own, whatever the total: no service sees that many from one
+        /// line, while a two-bot SYN flood stays below the total thresholds.
+        public var synFloodHostPacketsPerSecond = 500.0
         /// A flow record is attack-shaped from this packet rate (lower-rate records are skipped).
         public var flowPacketsPerSecond = 50.0
     }

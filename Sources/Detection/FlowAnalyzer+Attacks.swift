@@ -17,6 +17,8 @@ struct TargetBucket: Sendable {
     var packets = 0.0
     var bytes = 0.0
     var perHost: [InternalHost: Double] = [:]
+    /// The SYN-only part of `perHost`.
+    var synPerHost: [InternalHost: Double] = [:]
     var samples: [FlowRecord] = []
 }
 
@@ -124,6 +126,7 @@ extension FlowAnalyzer {
         targets.values[i].packets += Double(r.packets)
         targets.values[i].bytes += Double(r.bytes)
         targets.values[i].perHost[host, default: 0] += Double(r.packets)
+        if r.ipProtocol == 6 { targets.values[i].synPerHost[host, default: 0] += Double(r.packets) }
         if targets.values[i].samples.count < configuration.evidenceFlows { targets.values[i].samples.append(r) }
     }
 
@@ -142,7 +145,8 @@ extension FlowAnalyzer {
         let seconds = Double(c.bucket) / 1000
         let pps = b.packets / seconds
         let bps = b.bytes * 8 / seconds
-        guard pps >= c.packetsPerSecond || bps >= c.bitsPerSecond else { return }
+        let synFlooders = b.synPerHost.filter { $0.value / seconds >= c.synFloodHostPacketsPerSecond }.count
+        guard pps >= c.packetsPerSecond || bps >= c.bitsPerSecond || synFlooders > 0 else { return }
         let participants = b.perHost.filter { $0.value / seconds >= c.participantPacketsPerSecond }.keys.sorted()
         guard !participants.isEmpty else { return }
         let subject = FindingSubject.address(target)
@@ -163,6 +167,7 @@ extension FlowAnalyzer {
         evidence.thresholds = [
             .atLeast("packets_per_second", pps, c.packetsPerSecond), .atLeast("bits_per_second", bps, c.bitsPerSecond),
             .atLeast("participant_packets_per_second", c.participantPacketsPerSecond, c.participantPacketsPerSecond),
+            .atLeast("hosts_over_syn_flood_packets_per_second", Double(synFlooders), 1),
         ]
         if evidence.flows.isEmpty { evidence.flows = b.samples.map { sample($0, revealing: nil) } }
         evidence.reasons = ["\(cohort.count) subscriber host(s) sent up to \(Int(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only or UDP traffic to \(target)"]

@@ -209,6 +209,30 @@ import Testing
         #expect(alone.contains("240.5.0.1:8883/tcp"), "\(alone)")
     }
 
+    /// Two bots SYN-flood one target at 1,000 packets/s each: 2,000 packets/s in all, below the
+    /// total thresholds, yet no line sends a service that many unanswered connection attempts.
+    @Test func aSmallSynFloodIsAnAttackByItsPerHostRate() {
+        func run(packetsPerRecord: UInt64) -> [Finding] {
+            var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+            for k in 0..<120 {  // 30 s, four records a second per bot, each 0.9 s long
+                let t = Int64(k) * 250
+                for bot in ["198.18.1.20", "198.18.1.21"] {
+                    analyzer.ingest(flow(bot, UInt16(20_000 + k), "203.0.113.80", 443, flags: 0x02, packets: packetsPerRecord, bytes: packetsPerRecord * 40, start: t, duration: 900), receivedAt: t + 1_000)
+                }
+                _ = analyzer.evaluate(now: t + 1_000)
+            }
+            _ = analyzer.finish()
+            return analyzer.currentFindings
+        }
+        let flood = run(packetsPerRecord: 250)
+        let attack = flood.first { $0.kind == .outboundDDoS }
+        #expect(attack?.subject.address == "203.0.113.80")
+        #expect(attack?.evidence.cohortSize == 2)
+        #expect(flood.filter { $0.kind == .infectedDevice }.count == 2)
+        // At 300 packets/s each (600 in all) it is neither.
+        #expect(!run(packetsPerRecord: 75).contains { $0.kind == .outboundDDoS })
+    }
+
     @Test func loadShedderKeepsWholePairsScaledAndRecovers() {
         var shedder = LoadShedder(capacity: 100)
         shedder.adjust(backlog: 50)

@@ -90,6 +90,8 @@ import Testing
             if let p = k.precision { #expect(p >= 0.99, "\(k.kind): precision \(p), false positives \(k.falsePositives)") }
         }
         #expect(findings.contains { $0.kind == .commandAndControl }, "the C&C servers are still found")
+        // Its outbound attack is a SYN flood by two bots, below the total thresholds.
+        #expect(evaluation.kinds.first { $0.kind == "outbound-ddos" }?.recall == 1)
         // Without pools (each address its own /32) the cloud is flagged: the guard is what spares it.
         let (unpooled, _, _) = try Self.analyse(c) { $0.popularity.servicePoolLengthV4 = 32 }
         let cloud = Set(ServiceCatalog.cameraCloud.addresses.map { "\($0):8883/tcp" })
