@@ -21,7 +21,9 @@ struct BenchAttribution: AsyncParsableCommand {
             steps), IPv6 addresses inside delegated prefixes, and inside addresses — in equal \
             shares, all at times inside the sessions, every answer checked. Then the same queries \
             again through the batch API, resolve(_:into:), 1,024 at a time (a caller attributing a \
-            window of findings). Rates are lookups per CPU-second of the thread (CLOCK_THREAD_CPUTIME_ID). Memory is the growth of the \
+            window of findings). Each measurement is cut into --rounds passes, single and batched \
+            back to back, and the median reported with the lowest and highest. Rates are lookups \
+            per CPU-second of the thread (CLOCK_THREAD_CPUTIME_ID). Memory is the growth of the \
             process's resident set while building, divided by the claims.
 
             Example:  swift build -c release && .build/release/mamori bench attribution --records 10000000
@@ -31,8 +33,15 @@ struct BenchAttribution: AsyncParsableCommand {
     @Option(help: "Mapping records (claims) to load; four per subscriber line.")
     var records: Int = 10_000_000
 
-    @Option(help: "Seconds of lookups.")
+    @Option(help: "Seconds of lookups per measurement (mixed; each kind gets a third).")
     var seconds: Double = 5
+
+    @Option(help: "Rounds: each measurement is split into this many passes, single and batched interleaved, and the median reported (the machine's load drifts).")
+    var rounds: Int = 3
+
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+    }
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -131,11 +140,29 @@ struct BenchAttribution: AsyncParsableCommand {
             return Double(done) / cpu
         }
         _ = measure(queries, batched: false, seconds: min(1, seconds / 4))   // warm-up: the first pass runs into a cold cache and TLB
-        let rate = measure(queries, batched: false, seconds: seconds)
-        let byKind = (0..<3).map { k in queries.enumerated().filter { $0.offset % 3 == k }.map(\.element) }
-        let kinds = byKind.map { measure($0, batched: false, seconds: seconds / 3) }
-        let batchedRate = measure(queries, batched: true, seconds: seconds)
-        let batchedKinds = byKind.map { measure($0, batched: true, seconds: seconds / 3) }
+        // Mixed, CGNAT, IPv6, IPv4 — each single, then batched, back to back, `rounds` times: a
+        // change of load on the shared machine hits both modes alike instead of one of them.
+        let sets = [queries] + (0..<3).map { k in queries.enumerated().filter { $0.offset % 3 == k }.map(\.element) }
+        var singleRuns = [[Double]](repeating: [], count: 4)
+        var batchedRuns = [[Double]](repeating: [], count: 4)
+        for _ in 0..<rounds {
+            for (k, set) in sets.enumerated() {
+                let share = (k == 0 ? seconds : seconds / 3) / Double(rounds)
+                singleRuns[k].append(measure(set, batched: false, seconds: share))
+                batchedRuns[k].append(measure(set, batched: true, seconds: share))
+            }
+        }
+        func median(_ v: [Double]) -> Double {
+            let s = v.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+        func spread(_ v: [Double]) -> String {
+            rounds == 1 ? "" : " [\(String(format: "%.2f", v.min()! / 1e6))–\(String(format: "%.2f", v.max()! / 1e6))]"
+        }
+        let rate = median(singleRuns[0])
+        let kinds = singleRuns[1...].map(median)
+        let batchedRate = median(batchedRuns[0])
+        let batchedKinds = batchedRuns[1...].map(median)
         let perClaim = Double(max(0, rssAfter - rssBefore)) / Double(max(1, claims))
         if json {
             print("{\"benchmark\":\"attribution\",\"claims\":\(claims),\"subscribers\":\(index.subscriberCount),\"lookups_per_cpu_second\":\(Int(rate)),\"ns_per_lookup\":\(String(format: "%.1f", 1e9 / rate)),\"resident_bytes_per_claim\":\(Int(perClaim)),\"build_seconds\":\(String(format: "%.1f", buildSeconds)),\"cgnat_lookups_per_cpu_second\":\(Int(kinds[0])),\"ipv6_lookups_per_cpu_second\":\(Int(kinds[1])),\"ipv4_lookups_per_cpu_second\":\(Int(kinds[2])),\"batched_lookups_per_cpu_second\":\(Int(batchedRate)),\"batched_cgnat_lookups_per_cpu_second\":\(Int(batchedKinds[0])),\"batched_ipv6_lookups_per_cpu_second\":\(Int(batchedKinds[1])),\"batched_ipv4_lookups_per_cpu_second\":\(Int(batchedKinds[2]))}")
@@ -144,10 +171,11 @@ struct BenchAttribution: AsyncParsableCommand {
             let probes = built.meanProbes
             print("table probes per key: holding \(String(format: "%.2f", probes.holding)), translation \(String(format: "%.2f", probes.translation)) (\(probes.translationChains) address × port-bucket chains)")
             print("memory:               \(String(format: "%.0f", perClaim)) bytes per claim resident (\(String(format: "%.2f", Double(rssAfter - rssBefore) / 1_073_741_824)) GiB)")
-            print("lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)")
-            print("  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s, IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s, IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s")
-            print("batched, per core:    \(String(format: "%.2f", batchedRate / 1e6)) M/s (\(String(format: "%.0f", 1e9 / batchedRate)) ns each; resolve(_:into:) over 1,024 queries at a time, same mix)")
-            print("  by kind:            CGNAT address+port \(String(format: "%.2f", batchedKinds[0] / 1e6)) M/s, IPv6 in a /56 \(String(format: "%.2f", batchedKinds[1] / 1e6)) M/s, IPv4 address \(String(format: "%.2f", batchedKinds[2] / 1e6)) M/s")
+            if rounds > 1 { print("rates:                median of \(rounds) rounds [lowest–highest], single and batched interleaved") }
+            print("lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s\(spread(singleRuns[0])) (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)")
+            print("  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s\(spread(singleRuns[1])), IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s\(spread(singleRuns[2])), IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s\(spread(singleRuns[3]))")
+            print("batched, per core:    \(String(format: "%.2f", batchedRate / 1e6)) M/s\(spread(batchedRuns[0])) (\(String(format: "%.0f", 1e9 / batchedRate)) ns each; resolve(_:into:) over 1,024 queries at a time, same mix)")
+            print("  by kind:            CGNAT address+port \(String(format: "%.2f", batchedKinds[0] / 1e6)) M/s\(spread(batchedRuns[1])), IPv6 in a /56 \(String(format: "%.2f", batchedKinds[1] / 1e6)) M/s\(spread(batchedRuns[2])), IPv4 address \(String(format: "%.2f", batchedKinds[2] / 1e6)) M/s\(spread(batchedRuns[3]))")
         }
     }
 
