@@ -25,8 +25,9 @@ extension AttributionIndex {
         w.u32(Self.snapshotVersion)
         w.u64(UInt64(claims.count))
         for c in claims {
-            w.i64(c.start); w.i64(c.end); w.u32(c.target); w.i32(c.next)
-            w.u16(c.portLow); w.u16(c.portHigh); w.u8(c.source.rawValue); w.u8(c.flags.rawValue)
+            // Facts only: what lookups cache (chain heads, a translation's `insideHead`) is rebuilt on the way in.
+            w.i64(c.start); w.i64(c.end); w.u32(c.target); w.i32(c.source.isTranslation ? -1 : c.next)
+            w.u16(c.portLow); w.u16(c.portHigh); w.u8(c.source.rawValue); w.u8(c.flags.subtracting(.chainHead).rawValue)
         }
         for table in [holdingHeads, translationHeads, translatedAddresses] {
             let all = table.all
@@ -82,7 +83,7 @@ extension AttributionIndex {
         translatedAddresses = tables[2]
         let linkCount = try r.count(bytesEach: 8)
         translationLinks.reserveCapacity(linkCount)
-        for _ in 0..<linkCount { translationLinks.append(Link(next: try r.i32(), claim: try r.i32())) }
+        for _ in 0..<linkCount { translationLinks.append(Link(next: try r.i32(), claim: try r.i32(), ports: 0...0)) }   // ports: below
         for _ in 0..<(try r.count(bytesEach: 4)) {
             let name = try r.string()
             subscriberNumbers[name] = UInt32(subscriberNames.count)
@@ -141,7 +142,12 @@ extension AttributionIndex {
             }
         }
 
-        // Derived state.
+        // Derived state. Every translation chain's address is a translated address (lookups rely on it).
+        for (slot, _) in translationHeads.all {
+            let address = Slot(high: slot.high, low: slot.low, length: 128)
+            if translatedAddresses[address] == nil { translatedAddresses.set(address, head: 0) }
+        }
+        rebuildLookupCaches()
         let slots = holdingHeads.all.map(\.0)
         holdingLengthsV4 = Array(Set(slots.filter(\.isIPv4).map(\.length))).sorted(by: >)
         holdingLengthsV6 = Array(Set(slots.filter { !$0.isIPv4 }.map(\.length))).sorted(by: >)

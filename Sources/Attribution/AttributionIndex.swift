@@ -303,7 +303,22 @@ public struct AttributionIndex: Sendable {
     public func resolve(_ address: IPAddress, port: UInt16? = nil, at time: Int64) -> (outcome: Attribution.Outcome, subscriber: String?, confidence: Double) {
         // Plain loops, no closures: this is the path measured in BENCHMARKS.md.
         var found = Found()
-        if isTranslated(address) {
+        // ``isTranslated(_:)``, but a translation chain for the port's bucket answers it without
+        // probing `translatedAddresses` (which holds the address of every chain).
+        var chain: Int32 = -1
+        var translated = false
+        if mayBeTranslated(address) {
+            if let port, let head = translationHeads[Self.translationSlot(address, bucket: Self.bucket(port))] {
+                chain = head
+                translated = true
+            } else {
+                translated = translatedAddresses[Slot(address, length: 128)] != nil
+            }
+        }
+        if !translated && !configuration.deterministicNAT.isEmpty {
+            translated = configuration.deterministicNAT.contains { $0.outside.contains(address) }
+        }
+        if translated {
             guard let port else { return (.ambiguous, nil, 0) }
             var anyTranslation = false
             for pool in configuration.deterministicNAT where pool.isValid(at: time) {
@@ -312,19 +327,19 @@ public struct AttributionIndex: Sendable {
                     scanHoldings(inside, at: time, factor: 1.0, into: &found)
                 }
             }
-            if mayBeTranslated(address), var l = translationHeads[Self.translationSlot(address, bucket: Self.bucket(port))] {
-                while l >= 0 {
-                    let link = translationLinks[Int(l)]
+            var l = chain
+            while l >= 0 {
+                let link = translationLinks[Int(l)]
+                if link.portLow <= port && port <= link.portHigh {
                     let c = claims[Int(link.claim)]
-                    if c.portLow <= port && port <= c.portHigh {
-                        let end = effectiveEnd(c)
-                        if c.start <= time + skew && time - skew <= end {
-                            anyTranslation = true
-                            scanHoldings(inside(of: c), at: time, factor: confidence(of: c, core: c.start <= time && time <= end), into: &found)
-                        }
+                    let end = effectiveEnd(c)
+                    if c.start <= time + skew && time - skew <= end {
+                        anyTranslation = true
+                        scanHoldings(inside(of: c), at: time, factor: confidence(of: c, core: c.start <= time && time <= end), into: &found,
+                                     cachedHead: c.insideHead)
                     }
-                    l = link.next
                 }
+                l = link.next
             }
             if !anyTranslation { return (.unknown, nil, 0) }
         } else {
@@ -336,10 +351,18 @@ public struct AttributionIndex: Sendable {
     }
 
     /// Adds every holding claim on `address` covering `time` to `found`, confidence × `factor`.
+    /// `cachedHead` is a translation's ``Claim/insideHead``: the head of the address's own slot
+    /// (length 128) if that claim is still a chain head, in which case the probe is skipped.
     @inline(__always)
-    func scanHoldings(_ address: IPAddress, at time: Int64, factor: Double, into found: inout Found) {
+    func scanHoldings(_ address: IPAddress, at time: Int64, factor: Double, into found: inout Found, cachedHead: Int32 = -1) {
         for length in address.isIPv6 ? holdingLengthsV6 : holdingLengthsV4 {
-            guard var i = holdingHeads[Slot(address, length: length)] else { continue }
+            var i: Int32
+            if length == 128, cachedHead >= 0, claims[Int(cachedHead)].flags.contains(.chainHead) {
+                i = cachedHead
+            } else {
+                guard let head = holdingHeads[Slot(address, length: length)] else { continue }
+                i = head
+            }
             while i >= 0 {
                 let c = claims[Int(i)]
                 let end = effectiveEnd(c)
@@ -416,7 +439,7 @@ public struct AttributionIndex: Sendable {
             guard !survivors.isEmpty else { continue }
             var next: Int32 = -1
             for claim in survivors.reversed() {
-                newLinks.append(Link(next: next, claim: claim))
+                newLinks.append(Link(next: next, claim: claim, ports: kept[Int(claim)].portLow...kept[Int(claim)].portHigh))
                 next = Int32(newLinks.count - 1)
             }
             newTranslation.set(slot, head: next)
@@ -439,8 +462,25 @@ public struct AttributionIndex: Sendable {
         let slots = holdingHeads.all.map(\.0)
         holdingLengthsV4 = Array(Set(slots.filter(\.isIPv4).map(\.length))).sorted(by: >)
         holdingLengthsV6 = Array(Set(slots.filter { !$0.isIPv4 }.map(\.length))).sorted(by: >)
+        rebuildLookupCaches()
         forgottenCount += dropped
         return dropped
+    }
+
+    /// Recomputes what lookups cache — which holding claims head their chains, each
+    /// translation's ``Claim/insideHead``, each link's ports — from the chains themselves, after
+    /// the claims were renumbered or read back.
+    mutating func rebuildLookupCaches() {
+        for i in claims.indices { claims[i].flags.remove(.chainHead) }
+        for (_, head) in holdingHeads.all where head >= 0 { claims[Int(head)].flags.insert(.chainHead) }
+        for i in claims.indices where claims[i].source.isTranslation {
+            claims[i].insideHead = holdingHeads[Slot(inside(of: claims[i]), length: 128)] ?? -1
+        }
+        for k in translationLinks.indices {
+            let c = claims[Int(translationLinks[k].claim)]
+            translationLinks[k].portLow = c.portLow
+            translationLinks[k].portHigh = c.portHigh
+        }
     }
 
     // MARK: - Internals
@@ -453,6 +493,11 @@ public struct AttributionIndex: Sendable {
         static let endInferred = ClaimFlags(rawValue: 4)
         /// A translation whose `target` is the IPv4 inside address itself (no table entry).
         static let insideV4 = ClaimFlags(rawValue: 8)
+        /// A holding claim at the head of its slot's chain: set when the claim is added, cleared
+        /// when a newer one goes in front of it, recomputed when the claims are renumbered
+        /// (``forget(endedBefore:)``, a snapshot). A translation's cached ``Claim/insideHead`` is
+        /// trusted only while the claim it names still carries this flag.
+        static let chainHead = ClaimFlags(rawValue: 16)
     }
 
     /// One claim, 32 bytes.
@@ -462,7 +507,8 @@ public struct AttributionIndex: Sendable {
         var end: Int64
         /// A subscriber number (holding claims) or an inside-address number (translations).
         var target: UInt32
-        /// The next (older) claim on the same slot, or -1.
+        /// Holding claims: the next (older) claim on the same slot, or -1. Translation claims are on
+        /// no claim chain (links chain them), so they use the field as ``insideHead``.
         var next: Int32 = -1
         var portLow: UInt16 = 0
         var portHigh: UInt16 = .max
@@ -477,6 +523,17 @@ public struct AttributionIndex: Sendable {
             self.flags = flags
             portLow = ports.lowerBound
             portHigh = ports.upperBound
+        }
+
+        /// Translation claims only: the head of the holding chain of the inside address's own
+        /// slot (its /32 or /128) when last looked at, or -1. Saves the CGNAT lookup its second
+        /// hash probe: a lookup uses it only while that claim is still a ``ClaimFlags/chainHead``
+        /// (no newer claim went in front of it since), and otherwise probes as before — so a
+        /// stale value costs time, never a different answer. Set when the translation is added or
+        /// refreshed, and for all translations when the claims are renumbered.
+        var insideHead: Int32 {
+            get { next }
+            set { next = newValue }
         }
     }
 
@@ -521,10 +578,21 @@ public struct AttributionIndex: Sendable {
 
     enum TranslationEvent { case allocate, active, release }
 
-    /// A node of a translation chain.
+    /// A node of a translation chain, 12 bytes.
     struct Link {
         var next: Int32
         var claim: Int32
+        /// The claim's port range, copied (it never changes) so that a lookup skips the other
+        /// blocks sharing the 1,024-port bucket without touching their claims.
+        var portLow: UInt16
+        var portHigh: UInt16
+
+        init(next: Int32, claim: Int32, ports: ClosedRange<UInt16>) {
+            self.next = next
+            self.claim = claim
+            portLow = ports.lowerBound
+            portHigh = ports.upperBound
+        }
     }
 
     /// The chain key of public `address`, ports `bucket` × 1024 …: the address with the bucket in
@@ -597,7 +665,9 @@ public struct AttributionIndex: Sendable {
         var c = claim
         let head = holdingHeads[slot] ?? -1
         if closingOpen { closeOpen(from: head, source: claim.source, ports: 0...UInt16.max, before: claim.start) { $0.target == claim.target } }
+        if head >= 0 { claims[Int(head)].flags.remove(.chainHead) }
         c.next = head
+        c.flags.insert(.chainHead)
         let index = Int32(claims.count)
         claims.append(c)
         holdingHeads.set(slot, head: index)
@@ -689,6 +759,7 @@ public struct AttributionIndex: Sendable {
             let i = Int(translationLinks[Int(l)].claim)
             var c = claims[i]
             if c.flags.contains(.open), c.portLow == ports.lowerBound, c.portHigh == ports.upperBound, self.inside(of: c) == inside {
+                c.insideHead = holdingHeads[Slot(inside, length: 128)] ?? -1
                 switch event {
                 case .allocate, .active:
                     c.end = max(c.end, time)
@@ -717,6 +788,7 @@ public struct AttributionIndex: Sendable {
             claim = Claim(start: time - maximumOpenTranslation, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
         }
         if v4Inside != nil { claim.flags.insert(.insideV4) } else { insideAddresses.append(inside) }
+        claim.insideHead = holdingHeads[Slot(inside, length: 128)] ?? -1
         let index = Int32(claims.count)
         for b in buckets {
             let slot = Self.translationSlot(outside, bucket: b)
@@ -736,7 +808,7 @@ public struct AttributionIndex: Sendable {
                     l = translationLinks[Int(l)].next
                 }
             }
-            translationLinks.append(Link(next: head, claim: index))
+            translationLinks.append(Link(next: head, claim: index, ports: ports))
             translationHeads.set(slot, head: Int32(translationLinks.count - 1))
         }
         claims.append(claim)

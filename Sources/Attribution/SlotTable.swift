@@ -49,6 +49,14 @@ struct SlotTable: Sendable {
         }
     }
 
+    /// Loads the entry where a probe for `slot` starts and returns a word of it, so that a batch of
+    /// lookups can pull their entries into the cache together before probing (the result only
+    /// keeps the load from being optimised away).
+    @inline(__always)
+    func touch(_ slot: AttributionIndex.Slot) -> UInt64 {
+        entries.withUnsafeBufferPointer { e in e[Self.hash(slot.high, slot.low, slot.length) & mask].high }
+    }
+
     /// Sets the chain head of `slot`, adding the slot if it is new.
     mutating func set(_ slot: AttributionIndex.Slot, head: Int32) {
         if (count + 1) * 10 > entries.count * 7 { grow() }

@@ -19,8 +19,11 @@ struct BenchAttribution: AsyncParsableCommand {
             CGNAT port block on a public address (syslog allocation). Then it answers random \
             lookups on one thread for --seconds: public address + port behind the CGNAT (two \
             steps), IPv6 addresses inside delegated prefixes, and inside addresses — in equal \
-            shares, all at times inside the sessions, every answer checked. Rates are lookups per \
-            CPU-second of the thread (CLOCK_THREAD_CPUTIME_ID). Memory is the growth of the \
+            shares, all at times inside the sessions, every answer checked. Then the same queries \
+            again through the batch API, resolve(_:into:), 1,024 at a time (a caller attributing a \
+            window of findings). Each measurement is cut into --rounds passes, single and batched \
+            back to back, and the median reported with the lowest and highest. Rates are lookups \
+            per CPU-second of the thread (CLOCK_THREAD_CPUTIME_ID). Memory is the growth of the \
             process's resident set while building, divided by the claims.
 
             Example:  swift build -c release && .build/release/mamori bench attribution --records 10000000
@@ -30,8 +33,15 @@ struct BenchAttribution: AsyncParsableCommand {
     @Option(help: "Mapping records (claims) to load; four per subscriber line.")
     var records: Int = 10_000_000
 
-    @Option(help: "Seconds of lookups.")
+    @Option(help: "Seconds of lookups per measurement (mixed; each kind gets a third).")
     var seconds: Double = 5
+
+    @Option(help: "Rounds: each measurement is split into this many passes, single and batched interleaved, and the median reported (the machine's load drifts).")
+    var rounds: Int = 3
+
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+    }
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -76,7 +86,8 @@ struct BenchAttribution: AsyncParsableCommand {
 
         // Queries prepared up front so the loop measures lookups only.
         var rng = SplitMix64(seed: 7)
-        var queries: [(IPAddress, UInt16?, Int64, String)] = []
+        var queries: [AttributionQuery] = []
+        var expected: [String] = []
         queries.reserveCapacity(1 << 16)
         for q in 0..<(1 << 16) {
             let i = Int(rng.next() % UInt64(lines))
@@ -84,28 +95,43 @@ struct BenchAttribution: AsyncParsableCommand {
             switch q % 3 {
             case 0:
                 let port = UInt16(1024 + (i % blocksPerAddress) * 1008 + Int(rng.next() % 1008))
-                queries.append((.v4(0xC612_0000 + UInt32(i / blocksPerAddress)), port, at, "cust-\(i)"))
+                queries.append(AttributionQuery(.v4(0xC612_0000 + UInt32(i / blocksPerAddress)), port: port, at: at))
             case 1:
-                queries.append((.v6(high: 0x2001_0DB8_0000_0000 | UInt64(i) << 8 | (rng.next() & 0xFF), low: rng.next()), nil, at, "cust-\(i)"))
+                queries.append(AttributionQuery(.v6(high: 0x2001_0DB8_0000_0000 | UInt64(i) << 8 | (rng.next() & 0xFF), low: rng.next()), at: at))
             default:
-                queries.append((.v4(0x6440_0000 + UInt32(i)), nil, at, "cust-\(i)"))
+                queries.append(AttributionQuery(.v4(0x6440_0000 + UInt32(i)), at: at))
             }
+            expected.append("cust-\(i)")
         }
-        for (address, port, at, expected) in queries.prefix(3000) {
-            let r = index.resolve(address, port: port, at: at)
-            guard r.outcome == .attributed, r.subscriber == expected else {
-                throw ValidationError("wrong answer for \(address) port \(port.map(String.init) ?? "-"): \(r.outcome) \(r.subscriber ?? "") (expected \(expected))")
+        // Every answer checked once, one at a time and batched; the timed passes count attributed answers.
+        var batchAnswers: [AttributionIndex.Resolution] = []
+        index.resolve(queries, into: &batchAnswers)
+        for (k, q) in queries.enumerated() {
+            let r = index.resolve(q.address, port: q.port, at: q.time)
+            guard r.outcome == .attributed, r.subscriber == expected[k], batchAnswers[k] == r else {
+                throw ValidationError("wrong answer for \(q.address) port \(q.port.map(String.init) ?? "-"): \(r.outcome) \(r.subscriber ?? "") (expected \(expected[k])), batched \(batchAnswers[k].subscriber ?? "-")")
             }
         }
         let built = index   // a constant: a captured `var` would be copied (retains and all) at every call
-        func measure(_ queries: [(IPAddress, UInt16?, Int64, String)], seconds: Double) -> Double {
+        func measure(_ queries: [AttributionQuery], batched: Bool, seconds: Double) -> Double {
             var done = 0
             var attributed = 0
+            var answers: [AttributionIndex.Resolution] = []
+            // As a caller with a window of findings in hand would: 1,024 at a time (cut up before timing).
+            let chunks = batched ? stride(from: 0, to: queries.count, by: 1024).map { Array(queries[$0..<min($0 + 1024, queries.count)]) } : []
             let cpu0 = threadCPUSeconds()
             var cpu = 0.0
             repeat {
-                for (address, port, at, _) in queries where built.resolve(address, port: port, at: at).outcome == .attributed {
-                    attributed += 1
+                if batched {
+                    for chunk in chunks {
+                        answers.removeAll(keepingCapacity: true)
+                        built.resolve(chunk, into: &answers)
+                        for a in answers where a.outcome == .attributed { attributed += 1 }
+                    }
+                } else {
+                    for q in queries where built.resolve(q.address, port: q.port, at: q.time).outcome == .attributed {
+                        attributed += 1
+                    }
                 }
                 done += queries.count
                 cpu = threadCPUSeconds() - cpu0
@@ -113,19 +139,43 @@ struct BenchAttribution: AsyncParsableCommand {
             precondition(attributed == done, "a lookup failed during the run")
             return Double(done) / cpu
         }
-        _ = measure(queries, seconds: min(1, seconds / 4))   // warm-up: the first pass runs into a cold cache and TLB
-        let rate = measure(queries, seconds: seconds)
-        let kinds = (0..<3).map { k in measure(queries.enumerated().filter { $0.offset % 3 == k }.map(\.element), seconds: seconds / 3) }
+        _ = measure(queries, batched: false, seconds: min(1, seconds / 4))   // warm-up: the first pass runs into a cold cache and TLB
+        // Mixed, CGNAT, IPv6, IPv4 — each single, then batched, back to back, `rounds` times: a
+        // change of load on the shared machine hits both modes alike instead of one of them.
+        let sets = [queries] + (0..<3).map { k in queries.enumerated().filter { $0.offset % 3 == k }.map(\.element) }
+        var singleRuns = [[Double]](repeating: [], count: 4)
+        var batchedRuns = [[Double]](repeating: [], count: 4)
+        for _ in 0..<rounds {
+            for (k, set) in sets.enumerated() {
+                let share = (k == 0 ? seconds : seconds / 3) / Double(rounds)
+                singleRuns[k].append(measure(set, batched: false, seconds: share))
+                batchedRuns[k].append(measure(set, batched: true, seconds: share))
+            }
+        }
+        func median(_ v: [Double]) -> Double {
+            let s = v.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+        func spread(_ v: [Double]) -> String {
+            rounds == 1 ? "" : " [\(String(format: "%.2f", v.min()! / 1e6))–\(String(format: "%.2f", v.max()! / 1e6))]"
+        }
+        let rate = median(singleRuns[0])
+        let kinds = singleRuns[1...].map(median)
+        let batchedRate = median(batchedRuns[0])
+        let batchedKinds = batchedRuns[1...].map(median)
         let perClaim = Double(max(0, rssAfter - rssBefore)) / Double(max(1, claims))
         if json {
-            print("{\"benchmark\":\"attribution\",\"claims\":\(claims),\"subscribers\":\(index.subscriberCount),\"lookups_per_cpu_second\":\(Int(rate)),\"ns_per_lookup\":\(String(format: "%.1f", 1e9 / rate)),\"resident_bytes_per_claim\":\(Int(perClaim)),\"build_seconds\":\(String(format: "%.1f", buildSeconds)),\"cgnat_lookups_per_cpu_second\":\(Int(kinds[0])),\"ipv6_lookups_per_cpu_second\":\(Int(kinds[1])),\"ipv4_lookups_per_cpu_second\":\(Int(kinds[2]))}")
+            print("{\"benchmark\":\"attribution\",\"claims\":\(claims),\"subscribers\":\(index.subscriberCount),\"lookups_per_cpu_second\":\(Int(rate)),\"ns_per_lookup\":\(String(format: "%.1f", 1e9 / rate)),\"resident_bytes_per_claim\":\(Int(perClaim)),\"build_seconds\":\(String(format: "%.1f", buildSeconds)),\"cgnat_lookups_per_cpu_second\":\(Int(kinds[0])),\"ipv6_lookups_per_cpu_second\":\(Int(kinds[1])),\"ipv4_lookups_per_cpu_second\":\(Int(kinds[2])),\"batched_lookups_per_cpu_second\":\(Int(batchedRate)),\"batched_cgnat_lookups_per_cpu_second\":\(Int(batchedKinds[0])),\"batched_ipv6_lookups_per_cpu_second\":\(Int(batchedKinds[1])),\"batched_ipv4_lookups_per_cpu_second\":\(Int(batchedKinds[2]))}")
         } else {
             print("claims loaded:        \(claims) (\(index.subscriberCount) subscribers, \(index.openSessionCount) open sessions), built in \(String(format: "%.1f", buildSeconds)) s")
             let probes = built.meanProbes
             print("table probes per key: holding \(String(format: "%.2f", probes.holding)), translation \(String(format: "%.2f", probes.translation)) (\(probes.translationChains) address × port-bucket chains)")
             print("memory:               \(String(format: "%.0f", perClaim)) bytes per claim resident (\(String(format: "%.2f", Double(rssAfter - rssBefore) / 1_073_741_824)) GiB)")
-            print("lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)")
-            print("  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s, IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s, IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s")
+            if rounds > 1 { print("rates:                median of \(rounds) rounds [lowest–highest], single and batched interleaved") }
+            print("lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s\(spread(singleRuns[0])) (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)")
+            print("  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s\(spread(singleRuns[1])), IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s\(spread(singleRuns[2])), IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s\(spread(singleRuns[3]))")
+            print("batched, per core:    \(String(format: "%.2f", batchedRate / 1e6)) M/s\(spread(batchedRuns[0])) (\(String(format: "%.0f", 1e9 / batchedRate)) ns each; resolve(_:into:) over 1,024 queries at a time, same mix)")
+            print("  by kind:            CGNAT address+port \(String(format: "%.2f", batchedKinds[0] / 1e6)) M/s\(spread(batchedRuns[1])), IPv6 in a /56 \(String(format: "%.2f", batchedKinds[1] / 1e6)) M/s\(spread(batchedRuns[2])), IPv4 address \(String(format: "%.2f", batchedKinds[2] / 1e6)) M/s\(spread(batchedRuns[3]))")
         }
     }
 
