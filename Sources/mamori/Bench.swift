@@ -102,7 +102,7 @@ struct BenchDecode: AsyncParsableCommand {
         var decoded = 0
         var checksum: UInt64 = 0
         var passes = 0
-        let cpu0 = threadCPUSeconds()
+        let cpu0 = BenchMeasure.threadCPUSeconds()
         var cpu = 0.0
         repeat {
             for d in datagrams {
@@ -112,17 +112,12 @@ struct BenchDecode: AsyncParsableCommand {
                 out.removeAll(keepingCapacity: true)
             }
             passes += 1
-            cpu = threadCPUSeconds() - cpu0
+            cpu = BenchMeasure.threadCPUSeconds() - cpu0
         } while cpu < seconds
         precondition(checksum > 0 && decoded >= records.count, "decoder produced nothing")
         return Result(rate: Double(decoded) / cpu, records: decoded, datagrams: datagrams.count * passes, cpu: cpu)
     }
 
-    func threadCPUSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }
 
 /// Deterministic, ISP-like flow records for benchmarks: subscribers in 10/8 talking to a

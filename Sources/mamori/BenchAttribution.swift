@@ -54,7 +54,7 @@ struct BenchAttribution: AsyncParsableCommand {
         guard lines <= 4_000_000 else { throw ValidationError("at most 16,000,000 records (the 100.64.0.0/10 inside pool holds 4 M lines)") }
         let t0: Int64 = 1_795_000_000_000
         let nas = IPAddress.v4(0xC613_FC01)
-        let rssBefore = residentBytes()
+        let rssBefore = BenchMeasure.residentBytes()
         let buildStart = Date()
         var index = AttributionIndex()
         // Public addresses: 63 blocks of 1008 ports from port 1024 on each (the simulator's layout).
@@ -81,7 +81,7 @@ struct BenchAttribution: AsyncParsableCommand {
                                           outsideAddress: .v4(0xC612_0000 + UInt32(i / blocksPerAddress)), firstPort: first, lastPort: first + 1007, allocatedAt: 0))
         }
         let buildSeconds = Date().timeIntervalSince(buildStart)
-        let rssAfter = residentBytes()
+        let rssAfter = BenchMeasure.residentBytes()
         let claims = index.count
 
         // Queries prepared up front so the loop measures lookups only.
@@ -119,7 +119,7 @@ struct BenchAttribution: AsyncParsableCommand {
             var answers: [AttributionIndex.Resolution] = []
             // As a caller with a window of findings in hand would: 1,024 at a time (cut up before timing).
             let chunks = batched ? stride(from: 0, to: queries.count, by: 1024).map { Array(queries[$0..<min($0 + 1024, queries.count)]) } : []
-            let cpu0 = threadCPUSeconds()
+            let cpu0 = BenchMeasure.threadCPUSeconds()
             var cpu = 0.0
             repeat {
                 if batched {
@@ -134,7 +134,7 @@ struct BenchAttribution: AsyncParsableCommand {
                     }
                 }
                 done += queries.count
-                cpu = threadCPUSeconds() - cpu0
+                cpu = BenchMeasure.threadCPUSeconds() - cpu0
             } while cpu < seconds
             precondition(attributed == done, "a lookup failed during the run")
             return Double(done) / cpu
@@ -179,15 +179,5 @@ struct BenchAttribution: AsyncParsableCommand {
         }
     }
 
-    func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
-    }
 
-    func threadCPUSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }
