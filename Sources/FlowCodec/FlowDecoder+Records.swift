@@ -123,7 +123,7 @@ extension FlowDecoder {
             }
             var record = context.prototype
             var pending = PendingValues()
-            if layout.hasNAT { record.nat = NATFields() }
+            if layout.hasNAT { record.natPresence = NATPresence.record }
             for e in layout.extractors {
                 apply(e, bytes, at: offsets[e.fieldIndex], to: &record, pending: &pending)
             }
@@ -184,7 +184,7 @@ extension FlowDecoder {
             return
         }
         var pending = PendingValues()
-        if hasNAT { r.nat = NATFields() }
+        if hasNAT { r.natPresence = NATPresence.record }
         for e in rare { apply(e, bytes, at: base &+ e.offset, to: &r, pending: &pending) }
         let systemInit = pending.has(PendingValues.systemInitBit) ? pending.systemInitMilliseconds : nil
         applyFixedTimes(bytes, at: base, plan: plan, systemInit: systemInit, context: c, to: &r)
@@ -302,17 +302,30 @@ extension FlowDecoder {
         case .samplingPacketSpace: p.samplingPacketSpace = uint(); p.present |= PendingValues.packetSpaceBit
         case .samplingSize: p.samplingSize = uint(); p.present |= PendingValues.sizeBit
         case .samplingPopulation: p.samplingPopulation = uint(); p.present |= PendingValues.populationBit
-        case .natEvent: r.nat?.event = UInt8(truncatingIfNeeded: uint())
-        case .postSourceV4: r.nat?.postSourceAddress = .v4(bytes.loadBigEndianUInt32(at: o))
-        case .postDestinationV4: r.nat?.postDestinationAddress = .v4(bytes.loadBigEndianUInt32(at: o))
-        case .postSourceV6: r.nat?.postSourceAddress = bytes.loadIPv6(at: o)
-        case .postDestinationV6: r.nat?.postDestinationAddress = bytes.loadIPv6(at: o)
-        case .postSourcePort: r.nat?.postSourcePort = UInt16(truncatingIfNeeded: uint())
-        case .postDestinationPort: r.nat?.postDestinationPort = UInt16(truncatingIfNeeded: uint())
-        case .portRangeStart: r.nat?.portRangeStart = UInt16(truncatingIfNeeded: uint())
-        case .portRangeEnd: r.nat?.portRangeEnd = UInt16(truncatingIfNeeded: uint())
-        case .portRangeStepSize: r.nat?.portRangeStepSize = UInt16(truncatingIfNeeded: uint())
-        case .portRangeNumPorts: r.nat?.portRangeNumPorts = UInt16(truncatingIfNeeded: uint())
+        // NAT values go straight into the record's flattened NAT storage, and only into a record
+        // marked as carrying NAT fields (from the layout's `hasNAT`), as `r.nat?.… = v` would.
+        case .natEvent:
+            if r.natPresence != 0 { r.natEvent = UInt8(truncatingIfNeeded: uint()) }
+        case .postSourceV4:
+            if r.natPresence != 0 { r.natPostSourceAddress = .v4(bytes.loadBigEndianUInt32(at: o)); r.natPresence |= NATPresence.postSource }
+        case .postDestinationV4:
+            if r.natPresence != 0 { r.natPostDestinationAddress = .v4(bytes.loadBigEndianUInt32(at: o)); r.natPresence |= NATPresence.postDestination }
+        case .postSourceV6:
+            if r.natPresence != 0 { r.natPostSourceAddress = bytes.loadIPv6(at: o); r.natPresence |= NATPresence.postSource }
+        case .postDestinationV6:
+            if r.natPresence != 0 { r.natPostDestinationAddress = bytes.loadIPv6(at: o); r.natPresence |= NATPresence.postDestination }
+        case .postSourcePort:
+            if r.natPresence != 0 { r.natPostSourcePort = UInt16(truncatingIfNeeded: uint()) }
+        case .postDestinationPort:
+            if r.natPresence != 0 { r.natPostDestinationPort = UInt16(truncatingIfNeeded: uint()) }
+        case .portRangeStart:
+            if r.natPresence != 0 { r.natPortRangeStart = UInt16(truncatingIfNeeded: uint()) }
+        case .portRangeEnd:
+            if r.natPresence != 0 { r.natPortRangeEnd = UInt16(truncatingIfNeeded: uint()) }
+        case .portRangeStepSize:
+            if r.natPresence != 0 { r.natPortRangeStepSize = UInt16(truncatingIfNeeded: uint()) }
+        case .portRangeNumPorts:
+            if r.natPresence != 0 { r.natPortRangeNumPorts = UInt16(truncatingIfNeeded: uint()) }
         }
     }
 
