@@ -89,7 +89,10 @@ extension FlowDecoder {
         layout: RecordLayout, context: RecordContext, into records: inout [FlowRecord]
     ) -> (count: Int, error: FlowDecodingError?) {
         var count = 0
-        if let length = layout.fixedLength {
+        // Every data set follows a message header, so `start >= lookbehind` always holds; the
+        // check keeps the fast path's loads inside the datagram whatever a future caller passes.
+        assert(start >= FastPlan.lookbehind)
+        if let length = layout.fixedLength, start >= FastPlan.lookbehind {
             // The hot path: every field at a fixed offset, one bounds check per record.
             records.reserveCapacity(records.count + (end - start) / length)
             let plan = layout.fast
@@ -141,7 +144,7 @@ extension FlowDecoder {
         _ bytes: UnsafeRawBufferPointer, at base: Int, plan: FastPlan, rare: UnsafeBufferPointer<FieldExtractor>,
         hasNAT: Bool, context c: RecordContext, into r: inout FlowRecord
     ) {
-        @inline(__always) func u(_ s: FieldSlot) -> UInt64 { bytes.loadBigEndianUnsigned(at: base &+ s.offset, length: s.length) }
+        @inline(__always) func u(_ s: FieldSlot) -> UInt64 { bytes.loadBigEndianField(base &+ s.tail, mask: s.mask) }
         if plan.sourceV4.isPresent { r.sourceAddress = .v4(bytes.loadBigEndianUInt32(at: base &+ plan.sourceV4.offset)) }
         if plan.destinationV4.isPresent { r.destinationAddress = .v4(bytes.loadBigEndianUInt32(at: base &+ plan.destinationV4.offset)) }
         // Some exporters (Procera) fill both the IPv4 and the IPv6 address fields, one with zeros:
@@ -199,7 +202,7 @@ extension FlowDecoder {
     static func applyFixedTimes(
         _ bytes: UnsafeRawBufferPointer, at base: Int, plan: FastPlan, systemInit: Int64?, context c: RecordContext, to r: inout FlowRecord
     ) {
-        @inline(__always) func u(_ s: FieldSlot) -> UInt64 { bytes.loadBigEndianUnsigned(at: base &+ s.offset, length: s.length) }
+        @inline(__always) func u(_ s: FieldSlot) -> UInt64 { bytes.loadBigEndianField(base &+ s.tail, mask: s.mask) }
         if plan.startMilliseconds.isPresent {
             r.startMilliseconds = Int64(truncatingIfNeeded: u(plan.startMilliseconds))
         } else if plan.startSeconds.isPresent {
