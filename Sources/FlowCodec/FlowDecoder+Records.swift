@@ -61,7 +61,8 @@ struct PendingValues {
 
 /// Everything a data set's records share: header fields and the session's sampling.
 struct RecordContext {
-    var prototype: FlowRecord
+    /// Exporter, observation domain and protocol of every record.
+    var session: ExportSessionKey
     /// Export time of the datagram, ms since the Unix epoch.
     var exportMilliseconds: Int64
     /// NetFlow v9 header sysUptime (ms), for FIRST/LAST_SWITCHED.
@@ -71,6 +72,15 @@ struct RecordContext {
     /// Interval for records that carry no sampling field of their own.
     var defaultInterval: UInt32
     var sampling: SamplingState
+
+    /// What a record holds before its fields are decoded: built once per data set rather than
+    /// carried (160 bytes) through every copy of the context.
+    var prototype: FlowRecord {
+        FlowRecord(
+            exporter: session.exporter, observationDomain: session.observationDomain, exportProtocol: session.exportProtocol,
+            startMilliseconds: exportMilliseconds, endMilliseconds: exportMilliseconds
+        )
+    }
 }
 
 /// Converts an NTP timestamp (seconds since 1900 + 2^-32 fractions) to ms since 1970.
@@ -116,6 +126,7 @@ extension FlowDecoder {
         }
         var offsets = [Int](repeating: 0, count: layout.fieldLengths.count)
         var offset = start
+        let prototype = context.prototype
         while offset + layout.minimumLength <= end {
             guard let next = Self.fieldOffsets(bytes, at: offset, end: end, layout: layout, into: &offsets) else {
                 // A short tail could be padding; anything longer is a malformed record.
@@ -124,7 +135,7 @@ extension FlowDecoder {
                 }
                 return (count, nil)
             }
-            var record = context.prototype
+            var record = prototype
             var pending = PendingValues()
             if layout.hasNAT { record.natPresence = NATPresence.record }
             for e in layout.extractors {

@@ -44,18 +44,23 @@ struct FieldExtractor: Sendable {
 
 /// A template compiled for decoding: fixed record length (or not), and only the fields Mamori
 /// uses, each resolved once per template rather than once per record.
+///
+/// Immutable and shared (a class): looking a template up for each data set then costs one
+/// reference count, not one per array inside.
 @usableFromInline
-struct RecordLayout: Sendable {
+final class RecordLayout: Sendable {
     /// Record length when no field is variable-length.
-    @usableFromInline var fixedLength: Int?
+    @usableFromInline let fixedLength: Int?
     /// Smallest possible record length (variable-length fields counted as 1 byte).
-    @usableFromInline var minimumLength: Int
+    @usableFromInline let minimumLength: Int
     /// Wire lengths of all fields, in order (65535 = variable).
-    @usableFromInline var fieldLengths: [UInt16]
-    @usableFromInline var extractors: [FieldExtractor]
-    @usableFromInline var hasNAT: Bool
+    @usableFromInline let fieldLengths: [UInt16]
+    @usableFromInline let extractors: [FieldExtractor]
+    @usableFromInline let hasNAT: Bool
     /// For fixed-length records: the common fields at known offsets, decoded without dispatch.
-    @usableFromInline var fast: FastPlan
+    @usableFromInline let fast: FastPlan
+    /// Compiled from an options template (sampling, system init time), not a flow template.
+    let isOptions: Bool
 
     /// A record of this layout can be decoded (non-zero length).
     var isUsable: Bool { minimumLength > 0 }
@@ -102,11 +107,13 @@ struct RecordLayout: Sendable {
                 chosen.append(e)
             }
         }
-        extractors = chosen.sorted { $0.fieldIndex < $1.fieldIndex }
+        let sorted = chosen.sorted { $0.fieldIndex < $1.fieldIndex }
+        extractors = sorted
         fixedLength = variable ? nil : offset
         minimumLength = minimum
-        hasNAT = extractors.contains { $0.target.rawValue >= FieldTarget.natEvent.rawValue }
-        fast = FastPlan(extractors: variable ? [] : extractors)
+        hasNAT = sorted.contains { $0.target.rawValue >= FieldTarget.natEvent.rawValue }
+        fast = FastPlan(extractors: variable ? [] : sorted)
+        self.isOptions = isOptions
     }
 
     /// Maps an IETF element ID (NetFlow v9 field types share these numbers) to a target and a
