@@ -83,6 +83,34 @@ struct RecordContext {
     }
 }
 
+/// `count` copies of one record, for `Array.append(contentsOf:)`: written into the array's new
+/// storage by doubling block copies (1, 2, 4 … records at a time) rather than one copy per record.
+/// A record (160 bytes) is too large for the compiler to copy inline, so `repeatElement` cost one
+/// `memmove` call per record: 16 % of the NetFlow v9 benchmark.
+struct PrototypeCopies: Sequence {
+    let record: FlowRecord
+    let count: Int
+
+    var underestimatedCount: Int { count }
+
+    func makeIterator() -> Repeated<FlowRecord>.Iterator {
+        repeatElement(record, count: count).makeIterator()
+    }
+
+    func _copyContents(initializing buffer: UnsafeMutableBufferPointer<FlowRecord>) -> (Repeated<FlowRecord>.Iterator, Int) {
+        let n = Swift.min(count, buffer.count)
+        guard n > 0, let base = buffer.baseAddress else { return (makeIterator(), 0) }
+        base.initialize(to: record)
+        var done = 1
+        while done < n {
+            let k = Swift.min(done, n - done)
+            (base + done).initialize(from: base, count: k)
+            done += k
+        }
+        return (repeatElement(record, count: count - n).makeIterator(), n)
+    }
+}
+
 /// Converts an NTP timestamp (seconds since 1900 + 2^-32 fractions) to ms since 1970.
 @inlinable
 func ntpToUnixMilliseconds(_ ntp: UInt64) -> Int64 {
@@ -111,7 +139,7 @@ extension FlowDecoder {
             // Fill n copies of the prototype, then decode each record in place: no per-record
             // copy of the (large) record value, no per-record capacity check.
             let first = records.count
-            records.append(contentsOf: repeatElement(context.prototype, count: n))
+            records.append(contentsOf: PrototypeCopies(record: context.prototype, count: n))
             plan.rare.withUnsafeBufferPointer { rare in
                 records.withUnsafeMutableBufferPointer { out in
                     var offset = start
