@@ -63,6 +63,11 @@ extension UnsafeRawBufferPointer {
             return v
         }
     }
+    /// The unsigned big-endian integer in the last bytes of the 8 at `tail`, kept by `mask`
+    /// (``FieldSlot``); callers have checked `0 <= tail` and `tail + 8 <= count`.
+    @inlinable @inline(__always) func loadBigEndianField(_ tail: Int, mask: UInt64) -> UInt64 {
+        loadBigEndianUInt64(at: tail) & mask
+    }
     /// An IPv6 address of 16 bytes at `offset`.
     @inlinable func loadIPv6(at offset: Int) -> IPAddress {
         .v6(high: loadBigEndianUInt64(at: offset), low: loadBigEndianUInt64(at: offset + 8))

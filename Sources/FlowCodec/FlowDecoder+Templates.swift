@@ -135,16 +135,16 @@ extension FlowDecoder {
                 }
             case 256...:
                 let tkey = TemplateKey(session: key, templateID: setID)
-                guard let template = template(for: tkey, now: now) else {
+                guard let layout = layout(for: tkey, now: now) else {
                     report.templateMisses += 1
                     break
                 }
-                if template.isOptions {
+                if layout.isOptions {
                     let exportMilliseconds = context.exportMilliseconds
                     let uptime = context.systemUptime
                     let (n, e) = withSession(key, now: now) { session in
                         session.lastSeen = now
-                        let result = Self.applyOptionsRecords(bytes, from: body, to: bodyEnd, layout: template.layout, session: &session)
+                        let result = Self.applyOptionsRecords(bytes, from: body, to: bodyEnd, layout: layout, session: &session)
                         // Sampling or system init time may have changed for the data sets that follow.
                         context = Self.recordContext(session: key, state: session, override: override, exportMilliseconds: exportMilliseconds, uptime: uptime)
                         return result
@@ -152,7 +152,7 @@ extension FlowDecoder {
                     report.optionsRecords += n
                     if let e { report.error = e; return }
                 } else {
-                    let (n, e) = Self.decodeFlowRecords(bytes, from: body, to: bodyEnd, layout: template.layout, context: context, into: &records)
+                    let (n, e) = Self.decodeFlowRecords(bytes, from: body, to: bodyEnd, layout: layout, context: context, into: &records)
                     report.flowRecords += n
                     if let e { report.error = e; return }
                 }
@@ -166,10 +166,7 @@ extension FlowDecoder {
 
     static func recordContext(session key: ExportSessionKey, state: SessionState, override: UInt32?, exportMilliseconds: Int64, uptime: UInt32?) -> RecordContext {
         RecordContext(
-            prototype: FlowRecord(
-                exporter: key.exporter, observationDomain: key.observationDomain, exportProtocol: key.exportProtocol,
-                startMilliseconds: exportMilliseconds, endMilliseconds: exportMilliseconds
-            ),
+            session: key,
             exportMilliseconds: exportMilliseconds,
             systemUptime: uptime,
             systemInitMilliseconds: state.systemInitMilliseconds,

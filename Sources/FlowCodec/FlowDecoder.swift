@@ -55,7 +55,7 @@ public struct FlowDecoder: Sendable {
     /// sFlow agent state.
     var sflow = SFlowDecoderState()
     /// The last template looked up: consecutive data sets usually share one.
-    var cachedTemplate: (key: TemplateKey, generation: UInt64, template: Template)? = nil
+    var cachedTemplate: CachedTemplate? = nil
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -112,15 +112,16 @@ public struct FlowDecoder: Sendable {
         return report
     }
 
-    /// The template for `key` at `now`, from the one-entry cache when nothing changed since.
-    mutating func template(for key: TemplateKey, now: Int64) -> Template? {
+    /// The compiled layout of the template for `key` at `now`, from the one-entry cache when
+    /// nothing changed since.
+    mutating func layout(for key: TemplateKey, now: Int64) -> RecordLayout? {
         if let c = cachedTemplate, c.generation == templates.generation, c.key == key,
-           templates.timeoutMilliseconds <= 0 || now - c.template.refreshedAt <= templates.timeoutMilliseconds {
-            return c.template
+           templates.timeoutMilliseconds <= 0 || now - c.refreshedAt <= templates.timeoutMilliseconds {
+            return c.layout
         }
         guard let t = templates.lookup(key, now: now) else { return nil }
-        cachedTemplate = (key, templates.generation, t)
-        return t
+        cachedTemplate = CachedTemplate(key: key, generation: templates.generation, refreshedAt: t.refreshedAt, layout: t.layout)
+        return t.layout
     }
 
     /// Drops templates not refreshed within the timeout. Call periodically; lookups also check expiry.
@@ -142,6 +143,15 @@ public struct FlowDecoder: Sendable {
     public func announcedSamplingInterval(for key: ExportSessionKey) -> UInt32? {
         sessions.state(for: key)?.sampling.defaultInterval
     }
+}
+
+/// The decoder's one-entry template cache: what a data set needs of its template.
+struct CachedTemplate: Sendable {
+    var key: TemplateKey
+    /// ``TemplateCache``'s generation when cached: any insert or removal since invalidates it.
+    var generation: UInt64
+    var refreshedAt: Int64
+    var layout: RecordLayout
 }
 
 /// Session states in an array, indexed by a dictionary, with the last key remembered: a

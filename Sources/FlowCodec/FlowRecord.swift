@@ -62,38 +62,87 @@ public struct NATFields: Sendable, Hashable {
 /// Counters are **already scaled** by the sampling interval the exporter announced (or the
 /// configured override); ``samplingInterval`` says which factor was applied. Times are absolute,
 /// in milliseconds since the Unix epoch.
+///
+/// A plain value of 160 bytes with no references, so arrays of records are copied and freed
+/// without reference counting. Stored properties are ordered by alignment (16-byte addresses,
+/// then 8-, 4-, 2- and 1-byte fields) so that no byte is padding; ``nat`` is kept flattened in
+/// the same storage (a present bit and zeros when absent) instead of a 64-byte optional.
 public struct FlowRecord: Sendable, Hashable {
     /// Address the export datagram came from.
     public var exporter: IPAddress
-    /// NetFlow v9 source ID, IPFIX observation domain, or sFlow agent sub-ID.
-    public var observationDomain: UInt32
-    public var exportProtocol: ExportProtocol
     public var sourceAddress: IPAddress
     public var destinationAddress: IPAddress
+    @usableFromInline var natPostSourceAddress: IPAddress
+    @usableFromInline var natPostDestinationAddress: IPAddress
+    /// Octets, scaled by ``samplingInterval``.
+    public var bytes: UInt64
+    /// Packets, scaled by ``samplingInterval``.
+    public var packets: UInt64
+    /// First packet of the flow, ms since the Unix epoch.
+    public var startMilliseconds: Int64
+    /// Last packet of the flow, ms since the Unix epoch.
+    public var endMilliseconds: Int64
+    /// NetFlow v9 source ID, IPFIX observation domain, or sFlow agent sub-ID.
+    public var observationDomain: UInt32
+    /// The 1-in-N factor applied to ``bytes`` and ``packets`` (1 = unsampled).
+    public var samplingInterval: UInt32
+    public var inputInterface: UInt32
+    public var outputInterface: UInt32
+    public var sourceAS: UInt32
+    public var destinationAS: UInt32
     public var sourcePort: UInt16
     public var destinationPort: UInt16
+    @usableFromInline var natPostSourcePort: UInt16
+    @usableFromInline var natPostDestinationPort: UInt16
+    @usableFromInline var natPortRangeStart: UInt16
+    @usableFromInline var natPortRangeEnd: UInt16
+    @usableFromInline var natPortRangeStepSize: UInt16
+    @usableFromInline var natPortRangeNumPorts: UInt16
     /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6 …).
     public var ipProtocol: UInt8
     /// Cumulative OR of TCP flags (low 8 bits of `tcpControlBits`).
     public var tcpFlags: UInt8
     public var typeOfService: UInt8
-    /// Octets, scaled by ``samplingInterval``.
-    public var bytes: UInt64
-    /// Packets, scaled by ``samplingInterval``.
-    public var packets: UInt64
-    /// The 1-in-N factor applied to ``bytes`` and ``packets`` (1 = unsampled).
-    public var samplingInterval: UInt32
-    /// First packet of the flow, ms since the Unix epoch.
-    public var startMilliseconds: Int64
-    /// Last packet of the flow, ms since the Unix epoch.
-    public var endMilliseconds: Int64
-    public var inputInterface: UInt32
-    public var outputInterface: UInt32
+    public var exportProtocol: ExportProtocol
     public var direction: FlowDirection
-    public var sourceAS: UInt32
-    public var destinationAS: UInt32
+    @usableFromInline var natEvent: UInt8
+    /// Which NAT values are present (``NATPresence``); 0 when the record has no NAT fields, and
+    /// then every `nat…` property is 0, so equality and hashing see one representation.
+    @usableFromInline var natPresence: UInt8
+
     /// NAT fields when the template carried any (CGNAT logs arrive on the same port as flows).
-    public var nat: NATFields?
+    @inlinable public var nat: NATFields? {
+        get {
+            guard natPresence & NATPresence.record != 0 else { return nil }
+            var n = NATFields()
+            n.event = natEvent
+            n.postSourceAddress = natPresence & NATPresence.postSource != 0 ? natPostSourceAddress : nil
+            n.postDestinationAddress = natPresence & NATPresence.postDestination != 0 ? natPostDestinationAddress : nil
+            n.postSourcePort = natPostSourcePort
+            n.postDestinationPort = natPostDestinationPort
+            n.portRangeStart = natPortRangeStart
+            n.portRangeEnd = natPortRangeEnd
+            n.portRangeStepSize = natPortRangeStepSize
+            n.portRangeNumPorts = natPortRangeNumPorts
+            return n
+        }
+        set {
+            let n = newValue ?? NATFields()
+            var presence: UInt8 = newValue == nil ? 0 : NATPresence.record
+            if n.postSourceAddress != nil { presence |= NATPresence.postSource }
+            if n.postDestinationAddress != nil { presence |= NATPresence.postDestination }
+            natPresence = presence
+            natEvent = n.event
+            natPostSourceAddress = n.postSourceAddress ?? NATPresence.absentAddress
+            natPostDestinationAddress = n.postDestinationAddress ?? NATPresence.absentAddress
+            natPostSourcePort = n.postSourcePort
+            natPostDestinationPort = n.postDestinationPort
+            natPortRangeStart = n.portRangeStart
+            natPortRangeEnd = n.portRangeEnd
+            natPortRangeStepSize = n.portRangeStepSize
+            natPortRangeNumPorts = n.portRangeNumPorts
+        }
+    }
 
     public init(
         exporter: IPAddress = .unspecifiedV4,
@@ -138,6 +187,27 @@ public struct FlowRecord: Sendable, Hashable {
         self.direction = direction
         self.sourceAS = sourceAS
         self.destinationAS = destinationAS
-        self.nat = nat
+        self.natPostSourceAddress = NATPresence.absentAddress
+        self.natPostDestinationAddress = NATPresence.absentAddress
+        self.natPostSourcePort = 0
+        self.natPostDestinationPort = 0
+        self.natPortRangeStart = 0
+        self.natPortRangeEnd = 0
+        self.natPortRangeStepSize = 0
+        self.natPortRangeNumPorts = 0
+        self.natEvent = 0
+        self.natPresence = 0
+        if let nat { self.nat = nat }
     }
+}
+
+/// Bits of ``FlowRecord``'s NAT presence byte.
+@usableFromInline
+enum NATPresence {
+    /// The record has NAT fields (``FlowRecord/nat`` is not `nil`).
+    @usableFromInline static let record: UInt8 = 1 << 0
+    @usableFromInline static let postSource: UInt8 = 1 << 1
+    @usableFromInline static let postDestination: UInt8 = 1 << 2
+    /// What an absent post-NAT address is stored as (all zero bits, not 0.0.0.0).
+    @inlinable static var absentAddress: IPAddress { .v6(high: 0, low: 0) }
 }

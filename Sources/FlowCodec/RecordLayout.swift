@@ -44,18 +44,23 @@ struct FieldExtractor: Sendable {
 
 /// A template compiled for decoding: fixed record length (or not), and only the fields Mamori
 /// uses, each resolved once per template rather than once per record.
+///
+/// Immutable and shared (a class): looking a template up for each data set then costs one
+/// reference count, not one per array inside.
 @usableFromInline
-struct RecordLayout: Sendable {
+final class RecordLayout: Sendable {
     /// Record length when no field is variable-length.
-    @usableFromInline var fixedLength: Int?
+    @usableFromInline let fixedLength: Int?
     /// Smallest possible record length (variable-length fields counted as 1 byte).
-    @usableFromInline var minimumLength: Int
+    @usableFromInline let minimumLength: Int
     /// Wire lengths of all fields, in order (65535 = variable).
-    @usableFromInline var fieldLengths: [UInt16]
-    @usableFromInline var extractors: [FieldExtractor]
-    @usableFromInline var hasNAT: Bool
+    @usableFromInline let fieldLengths: [UInt16]
+    @usableFromInline let extractors: [FieldExtractor]
+    @usableFromInline let hasNAT: Bool
     /// For fixed-length records: the common fields at known offsets, decoded without dispatch.
-    @usableFromInline var fast: FastPlan
+    @usableFromInline let fast: FastPlan
+    /// Compiled from an options template (sampling, system init time), not a flow template.
+    let isOptions: Bool
 
     /// A record of this layout can be decoded (non-zero length).
     var isUsable: Bool { minimumLength > 0 }
@@ -102,11 +107,13 @@ struct RecordLayout: Sendable {
                 chosen.append(e)
             }
         }
-        extractors = chosen.sorted { $0.fieldIndex < $1.fieldIndex }
+        let sorted = chosen.sorted { $0.fieldIndex < $1.fieldIndex }
+        extractors = sorted
         fixedLength = variable ? nil : offset
         minimumLength = minimum
-        hasNAT = extractors.contains { $0.target.rawValue >= FieldTarget.natEvent.rawValue }
-        fast = FastPlan(extractors: variable ? [] : extractors)
+        hasNAT = sorted.contains { $0.target.rawValue >= FieldTarget.natEvent.rawValue }
+        fast = FastPlan(extractors: variable ? [] : sorted)
+        self.isOptions = isOptions
     }
 
     /// Maps an IETF element ID (NetFlow v9 field types share these numbers) to a target and a
@@ -183,12 +190,28 @@ struct RecordLayout: Sendable {
     }
 }
 
-/// Offset and length of one field in a fixed-length record; offset -1 when the template lacks it.
+/// Where one field of a fixed-length record is; offset -1 when the template lacks it.
+///
+/// An integer field of 1…8 bytes is read without branching on its length: the 8 bytes that end
+/// where the field ends are loaded as one big-endian word (``tail`` is their offset, up to 7
+/// bytes before the field, so possibly before the record: see ``FastPlan/lookbehind``) and
+/// ``mask`` keeps the field's bytes. A `switch` on the length cost an indirect jump per field.
 @usableFromInline
 struct FieldSlot: Sendable {
     @usableFromInline var offset: Int = -1
-    @usableFromInline var length: Int = 0
+    @usableFromInline var tail: Int = 0
+    @usableFromInline var mask: UInt64 = 0
     @inlinable var isPresent: Bool { offset >= 0 }
+
+    init() {}
+
+    /// A field of `length` bytes (1…8, or 16 for an IPv6 address, which is loaded whole from
+    /// `offset` and never through ``tail`` and ``mask``) at `offset`.
+    init(offset: Int, length: Int) {
+        self.offset = offset
+        tail = offset + min(length, 8) - 8
+        mask = length >= 8 ? .max : (1 << (8 * UInt64(length))) - 1
+    }
 }
 
 /// The fields nearly every flow template carries, each at a fixed offset, so a record decodes
@@ -206,6 +229,11 @@ struct FastPlan: Sendable {
     @usableFromInline var rare: [FieldExtractor] = []
     @usableFromInline var hasStart = false
     @usableFromInline var hasEnd = false
+
+    /// Bytes that must precede a record for its integer fields to be loaded through
+    /// ``FieldSlot/tail``: true of every data set, which follows a message header of 16 (IPFIX)
+    /// or 20 (NetFlow v9) bytes and its own 4-byte set header.
+    @usableFromInline static let lookbehind = 7
 
     init(extractors: [FieldExtractor]) {
         for e in extractors {
