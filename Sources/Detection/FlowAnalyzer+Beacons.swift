@@ -306,8 +306,10 @@ extension FlowAnalyzer {
             } else {
                 // The detail table is not the one being walked: changing it here is safe.
                 score = BeaconScore(times: pairs.values[i].times, bytes: pairs.values[i].bytes)
-                pairDetails[key, default: PairDetail()].score = score
-                pairDetails[key]!.scoredContacts = contacts
+                var detail = pairDetails[key] ?? PairDetail()
+                detail.score = score
+                detail.scoredContacts = contacts
+                pairDetails[key] = detail
             }
             guard let score, score.combined >= b.pairScore else { continue }
             let ci = candidates.index(forKey: key.endpoint) ?? {

@@ -54,9 +54,7 @@ struct BenchDecode: AsyncParsableCommand {
         case .ipfix: [.ipfix]
         case .sflow: [.sflowV5]
         }
-        #if DEBUG
-        FileHandle.standardError.write(Data("warning: this is a debug build; use `swift build -c release` for real figures\n".utf8))
-        #endif
+        BenchMeasure.warnIfDebugBuild()
         if !json {
             print("flow record: \(MemoryLayout<FlowRecord>.stride) bytes")
             print("protocol     records/s per core   ns/record   datagrams   records checked")

@@ -47,9 +47,7 @@ struct BenchAttribution: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        #if DEBUG
-        FileHandle.standardError.write(Data("warning: this is a debug build; use `swift build -c release` for real figures\n".utf8))
-        #endif
+        BenchMeasure.warnIfDebugBuild()
         let lines = max(1, records / 4)
         guard lines <= 4_000_000 else { throw ValidationError("at most 16,000,000 records (the 100.64.0.0/10 inside pool holds 4 M lines)") }
         let t0: Int64 = 1_795_000_000_000

@@ -37,9 +37,7 @@ struct BenchDetection: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        #if DEBUG
-        FileHandle.standardError.write(Data("warning: this is a debug build; use `swift build -c release` for real figures\n".utf8))
-        #endif
+        BenchMeasure.warnIfDebugBuild()
         guard (1...4_000_000).contains(hosts) else { throw ValidationError("--hosts must be 1 to 4,000,000 (the 100.64.0.0/10 pool)") }
         guard minutes >= 1, recordsPerHost >= 0 else { throw ValidationError("--minutes must be at least 1 and --records-per-host not negative") }
         let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("100.64.0.0/10")!])

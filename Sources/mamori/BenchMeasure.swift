@@ -5,6 +5,13 @@ import Glibc
 
 /// What the benchmarks measure with: the calling thread's CPU time, and the process's memory.
 enum BenchMeasure {
+    /// Says on standard error when this is a debug build, whose figures mean nothing.
+    static func warnIfDebugBuild() {
+        #if DEBUG
+        FileHandle.standardError.write(Data("warning: this is a debug build; use `swift build -c release` for real figures\n".utf8))
+        #endif
+    }
+
     /// CPU seconds of the calling thread (CLOCK_THREAD_CPUTIME_ID): another process on the
     /// machine slows the wall clock, not this.
     static func threadCPUSeconds() -> Double {
