@@ -97,7 +97,7 @@ public func buildApplication(
     collectorLogger[metadataKey: "component"] = "collector"
     let collector = FlowCollector(
         configuration: collectorConfiguration,
-        sinks: [statistics, attribution, detection] + dependencies.extraSinks,
+        sinks: [statistics, attribution] + (configuration.detection.enabled ? [detection] : []) + dependencies.extraSinks,
         metricsFactory: factory,
         logger: collectorLogger
     )

@@ -4,6 +4,10 @@ import MamoriCore
 
 /// The `detection:` section of the configuration file.
 public struct DetectionSettings: Sendable {
+    /// Whether collected flows are analysed at all. Off, `mamori serve` is a collector only:
+    /// flows are decoded, counted and NAT events attributed, but no detector sees them (a node
+    /// that only collects, or measuring the collector alone beside another collector).
+    public var enabled = true
     /// The carrier's subscriber address space. The default is the address plan of
     /// `mamori simulate` (benchmarking and documentation ranges no real network uses), so the
     /// README's demo works out of the box; a carrier sets its own.

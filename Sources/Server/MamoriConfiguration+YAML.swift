@@ -93,7 +93,7 @@ extension MamoriConfiguration {
         }
         if let v = top["detection"] {
             let d = try YAMLMap(v.node, context: "detection")
-            try d.allowOnly(["subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days", "thresholds"])
+            try d.allowOnly(["enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days", "thresholds"])
             if let p = d["subscriber_prefixes"] {
                 config.detection.subscriberPrefixes = try p.prefixes()
                 config.detection.usesDemoNetwork = false
@@ -118,6 +118,7 @@ extension MamoriConfiguration {
             } else if d["subscriber_prefixes"] != nil {
                 config.detection.cgnatPools = []
             }
+            if let e = d["enabled"] { config.detection.enabled = try e.bool() }
             if let f = d["indicators_file"] { config.detection.indicatorsFile = try f.string() }
             if let f = d["allowlist_file"] { config.detection.allowlistFile = try f.string() }
             if let r = d["retention_days"] { config.detection.retentionDays = try r.int(in: 1...3650) }

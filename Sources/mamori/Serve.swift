@@ -70,6 +70,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Receive CGNAT port-block syslog (RFC 5424 over UDP) on HOST:PORT (repeatable).", valueName: "host:port"))
     var syslog: [String] = []
 
+    @Flag(help: "Collect only: decode and count flows (and take CGNAT events for attribution) without analysing them. Same as detection.enabled: false; for a collector-only node or measuring the collector alone.")
+    var noDetection = false
+
     func validate() throws {
         if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
         if let radiusSecret, radiusSecret.isEmpty { throw ValidationError("--radius-secret must not be empty") }
@@ -106,6 +109,7 @@ struct Serve: AsyncParsableCommand {
             ]
         }
         if let rcvbuf { configuration.collector.receiveBufferBytes = rcvbuf }
+        if noDetection { configuration.detection.enabled = false }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
             configuration.logLevel = level
@@ -138,7 +142,9 @@ struct Serve: AsyncParsableCommand {
                 "http": "http://\(configuration.http)", "data_directory": "\(configuration.dataDirectory)",
             ]
         )
-        if configuration.detection.usesDemoNetwork {
+        if !configuration.detection.enabled {
+            logger.notice("detection is off (detection.enabled: false or --no-detection): flows are collected and counted, not analysed")
+        } else if configuration.detection.usesDemoNetwork {
             logger.warning(
                 "detection uses the simulator's demo address plan: set detection.subscriber_prefixes (and cgnat_pools) for a real network",
                 metadata: ["subscriber_prefixes": "\(configuration.detection.subscriberPrefixes.map(\.description).joined(separator: " "))"])

@@ -50,6 +50,7 @@ struct ConfigurationTests {
         #expect(a.attribution.index == b.attribution.index, sourceLocation: sourceLocation)
         #expect(a.attribution.retentionDays == b.attribution.retentionDays, sourceLocation: sourceLocation)
         #expect(a.attribution.staticAssignmentsFile == b.attribution.staticAssignmentsFile, sourceLocation: sourceLocation)
+        #expect(a.detection.enabled == b.detection.enabled, sourceLocation: sourceLocation)
     }
 
     @Test("an empty file, or only comments, means every default")
@@ -195,6 +196,8 @@ struct ConfigurationTests {
         #expect(c.detection.cgnatPools.map(\.portsPerBlock) == [2016])
         #expect(c.detection.cgnatPools.first?.firstPort == 1024)
         #expect(c.detection.retentionDays == 7)
+        #expect(c.detection.enabled)
+        #expect(try !MamoriConfiguration.parse(yaml: "detection:\n  enabled: false\n").detection.enabled)
         let tuned = try MamoriConfiguration.parse(yaml: "detection:\n  thresholds:\n    inbound_packets_per_second: 50_000\n    popular_share: 0.01\n")
         var dc = DetectionConfiguration(network: tuned.detection.network(), pseudonymKey: [])
         tuned.detection.thresholds.apply(to: &dc)
@@ -211,6 +214,7 @@ struct ConfigurationTests {
             ("detection:\n  retention_days: 0\n", 2, "between 1 and 3650"),
             ("detection:\n  cgnat_pools:\n    - prefix: 2001:db8::/32\n      ports_per_block: 64\n", 3, "not an IPv4 prefix"),
             ("detection:\n  sensitivity: high\n", 2, "unknown key 'sensitivity'"),
+            ("detection:\n  enabled: maybe\n", 2, "true or false"),
             ("detection:\n  thresholds:\n    beacon_pair_score: 1.5\n", 3, "between 0.0 and 1.0"),
             ("detection:\n  thresholds:\n    beacon_minimum_contacts: 2\n", 3, "between 5 and 32"),
             ("detection:\n  thresholds:\n    scan_window: 5\n", 3, "unknown key 'scan_window'"),
@@ -305,7 +309,7 @@ struct ConfigurationTests {
             "data_directory", "log_level", "http", "listen", "collector", "receive_buffer_bytes", "max_datagram_bytes",
             "datagrams_per_read", "queue_capacity", "template_timeout_seconds", "template_persist_interval_seconds",
             "max_templates_per_exporter", "error_log_interval_seconds", "exporters", "address", "sampling_interval", "name",
-            "detection", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port", "ports_per_block", "retention_days",
+            "detection", "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port", "ports_per_block", "retention_days",
             "thresholds", "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
             "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
             "inbound_packets_per_second", "inbound_bits_per_second",

@@ -1,4 +1,5 @@
 import Collector
+import Detection
 import FlowCodec
 import Foundation
 import Hummingbird
@@ -74,6 +75,24 @@ struct ServerTests {
         }
         // The services stopped with the test: templates went to the data directory.
         #expect(FileManager.default.fileExists(atPath: dir.path + "/templates.json"))
+    }
+
+    @Test("detection.enabled: false collects and counts flows but gives none to the detectors")
+    func collectOnly() async throws {
+        let dir = try TemporaryDirectory()
+        for enabled in [true, false] {
+            var c = Self.configuration(dataDirectory: dir.path + "/\(enabled)")
+            c.detection.enabled = enabled
+            try FileManager.default.createDirectory(atPath: c.dataDirectory, withIntermediateDirectories: true)
+            let (app, services) = try buildApplication(configuration: c, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            try await app.test(.router) { _ in
+                try await Self.sendFlows(5, to: services.collector)
+                #expect(try await waitUntil { services.statistics.total.records == 5 })
+                services.detection.analyzePending()
+                // Every record handed to the detectors is counted, whether or not it crosses the subscriber edge.
+                #expect(services.detection.statistics.records == (enabled ? 5 : 0), "enabled: \(enabled)")
+            }
+        }
     }
 
     @Test("a live HTTP server on 127.0.0.1:0 answers /healthz and /metrics")
