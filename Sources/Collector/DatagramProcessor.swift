@@ -80,6 +80,9 @@ final class DatagramProcessor: @unchecked Sendable {
         flushIfLarge()
     }
 
+    /// Whether decoded records wait to be handed on. Call with ``lock`` held.
+    var hasPending: Bool { !pending.isEmpty }
+
     /// After a read burst or an idle wait: hands on a part-filled batch once it is old enough.
     /// Call with ``lock`` held.
     func tick(now: Int64) {

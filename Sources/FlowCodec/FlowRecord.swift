@@ -110,6 +110,10 @@ public struct FlowRecord: Sendable, Hashable {
     /// then every `nat…` property is 0, so equality and hashing see one representation.
     @usableFromInline var natPresence: UInt8
 
+    /// Whether the record carries NAT fields (``nat`` is not nil), without building them: for
+    /// scans over every record that want only the NAT events.
+    @inlinable public var hasNAT: Bool { natPresence & NATPresence.record != 0 }
+
     /// NAT fields when the template carried any (CGNAT logs arrive on the same port as flows).
     @inlinable public var nat: NATFields? {
         get {

@@ -175,7 +175,9 @@ public func buildApplication(
                             lease6: { attribution.lease6($0) }, portBlock: { attribution.portBlock($0) }),
             logger: fileLogger, metricsFactory: factory))
     }
-    app.addServices(detection, collector)
+    // Collect-only (detection.enabled: false): the detectors' loop is not even started.
+    if configuration.detection.enabled { app.addServices(detection) }
+    app.addServices(collector)
     return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful, cases: caseService))
 }
 

@@ -118,8 +118,16 @@ public final class DetectionService: FlowSink, Service {
         await cancelWhenGracefulShutdown {
             var nextSweep: Int64 = 0
             var nextEvaluation = ContinuousClock.now
+            // Poll for records every 10 ms while they flow, backing off to 80 ms when none come:
+            // an idle server should not wake a hundred times a second.
+            var idleWait = Duration.milliseconds(10)
             while !Task.isCancelled {
-                if self.analyzePending() == 0 { try? await Task.sleep(for: .milliseconds(10)) }
+                if self.analyzePending() == 0 {
+                    try? await Task.sleep(for: idleWait)
+                    idleWait = min(idleWait * 2, .milliseconds(80))
+                } else {
+                    idleWait = .milliseconds(10)
+                }
                 guard ContinuousClock.now >= nextEvaluation else { continue }
                 nextEvaluation = ContinuousClock.now + .seconds(1)
                 await self.evaluate()
