@@ -82,7 +82,7 @@ final class UDPReceiver: @unchecked Sendable {
         }
     }
 
-    /// How long a reader lets a stream that arrives in small bits queue up before reading it.
+    /// How long a reader lets a stream that arrives in small bits queue up before reading it (µs).
     static let coalesceMicroseconds: UInt32 = 250
 
     /// Longest wait for a datagram when no decoded record is waiting to be handed on.
@@ -126,10 +126,14 @@ final class UDPReceiver: @unchecked Sendable {
         // Datagrams read at the last wake-up. An exporter pacing its datagrams evenly wakes a
         // reader that answers at once for every one or two of them (measured: 2 datagrams per
         // wake at 3 M records/s), and the wake-ups, not the datagrams, then cost most of the CPU.
-        // So while a stream is arriving in such small bits, the reader lets a few hundred
-        // microseconds of it queue up before reading: far below any flush delay, and the
-        // socket buffer holds seconds of it.
+        // So while a stream is arriving in such small bits (fewer than `coalesceBelow` datagrams a
+        // read: less than a full read, and less than an eighth of the socket buffer granted at a
+        // pessimistic 4 KiB of kernel memory per datagram), the reader lets ``coalesceMicroseconds``
+        // of it queue up before reading: far below the flush delay, and short enough that the
+        // buffer cannot fill meanwhile. (An adaptive wait aiming at a full read, tried, measured
+        // no better.)
         var lastDrained = 0
+        let coalesceBelow = max(1, min(count, grantedReceiveBufferBytes / (8 * 4096)))
         while !stopping.load(ordering: .acquiring) {
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, holding ? Int32(DatagramProcessor.flushDelayMilliseconds) : Self.idleWaitMilliseconds)
@@ -142,7 +146,7 @@ final class UDPReceiver: @unchecked Sendable {
                 }
                 continue
             }
-            if lastDrained > 0 && lastDrained < count { usleep(Self.coalesceMicroseconds) }
+            if lastDrained > 0 && lastDrained < coalesceBelow { usleep(Self.coalesceMicroseconds) }
             let now = DatagramProcessor.wallClockMilliseconds()
             var drained = 0
             holding = processor.lock.withLock {
