@@ -9,6 +9,11 @@ import NIOCore
 /// CGNAT, the source port) at that time — outcome, subscriber pseudonym, confidence, reason and
 /// every claim behind the answer. `at` is RFC 3339 or ms since the epoch (default: now).
 ///
+/// `POST /api/v1/attribution/batch` with `{"queries": [{"addr", "port", "at"}, …]}` (up to
+/// ``batchLimit``): for each question in order, the outcome, subscriber pseudonym and
+/// confidence — no evidence (ask the single lookup for that). A malformed question gets an
+/// `error` in its place and the others are still answered.
+///
 /// `POST /api/v1/attribution/reveal` with `{"addr", "port", "at", "analyst", "reason"}`: the same
 /// answer plus the real identifiers behind its pseudonyms — only when `attribution.reveal` is
 /// enabled, and only after the reveal is recorded in the audit (403 / 500 otherwise).
@@ -21,6 +26,67 @@ struct AttributionAPI: Sendable, JSONAPI {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/v1/attribution") { request, _ in self.lookup(request) }
         router.post("/api/v1/attribution/reveal") { request, _ in try await self.reveal(request) }
+        router.post("/api/v1/attribution/batch") { request, _ in try await self.batch(request) }
+    }
+
+    /// Most questions in one batch request.
+    static let batchLimit = 10_000
+
+    func batch(_ request: Request) async throws -> Response {
+        struct Question: Decodable { var addr: String?; var port: Int?; var at: String? }
+        struct Body: Decodable { var queries: [Question] }
+        let example = "{\"queries\": [{\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\"}]}"
+        let bytes: ByteBuffer
+        do {
+            bytes = try await request.body.collect(upTo: Self.batchLimit * 200)
+        } catch {
+            return bad("the body is too large: at most \(Self.batchLimit) questions")
+        }
+        let body: Body
+        do {
+            body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
+        } catch {
+            return bad("the body must be JSON \(example) (`at` as RFC 3339 or milliseconds since the epoch, as a string)")
+        }
+        guard body.queries.count <= Self.batchLimit else { return bad("at most \(Self.batchLimit) questions per request; got \(body.queries.count)") }
+        // Check every question first; the valid ones go to the index together.
+        let now = DetectionService.milliseconds()
+        var queries: [AttributionQuery] = []
+        var errors: [Int: String] = [:]
+        for (k, q) in body.queries.enumerated() {
+            guard let text = q.addr, let address = IPAddress(text) else { errors[k] = "addr must be an IPv4 or IPv6 address"; continue }
+            if let p = q.port, !(0...65_535).contains(p) { errors[k] = "port must be a whole number from 0 to 65535"; continue }
+            var at = now
+            if let t = q.at {
+                guard let ms = FindingsAPI.time(t) else { errors[k] = "at must be RFC 3339 or milliseconds since the epoch"; continue }
+                at = ms
+            }
+            queries.append(AttributionQuery(address, port: q.port.map { UInt16($0) }, at: at))
+        }
+        if !errors.isEmpty { invalidRequests.increment() }
+        struct Answer: Encodable {
+            var addr: String?
+            var port: Int?
+            var at: Int64?
+            var outcome: String?
+            var subscriber: String?
+            var confidence: Double?
+            var error: String?
+        }
+        var resolved = attribution.resolve(queries).makeIterator()
+        var valid = queries.makeIterator()
+        var answers: [Answer] = []
+        answers.reserveCapacity(body.queries.count)
+        for (k, q) in body.queries.enumerated() {
+            if let e = errors[k] {
+                answers.append(Answer(addr: q.addr, port: q.port, error: e))
+            } else if let query = valid.next(), let r = resolved.next() {
+                answers.append(Answer(addr: "\(query.address)", port: q.port, at: query.time, outcome: r.outcome.rawValue,
+                                      subscriber: r.pseudonym, confidence: r.confidence))
+            }
+        }
+        struct Reply: Encodable { var count: Int; var invalid: Int; var answers: [Answer] }
+        return json(.ok, Reply(count: answers.count, invalid: errors.count, answers: answers))
     }
 
     func reveal(_ request: Request) async throws -> Response {

@@ -149,6 +149,25 @@ public final class AttributionService: FlowSink, Service, Sendable {
         return AttributionAnswer(a, pseudonymizer: pseudonymizer)
     }
 
+    /// One answer of ``resolve(_:)``: no evidence, the subscriber as a pseudonym.
+    public struct Resolution: Sendable, Hashable {
+        public var outcome: Attribution.Outcome
+        public var pseudonym: String?
+        public var confidence: Double
+    }
+
+    /// Many questions at once (an abuse desk's list of complaints), answered through the index's
+    /// batch path (``AttributionIndex/resolve(_:into:)``) under one lock: the outcome, the
+    /// subscriber's pseudonym and the confidence of each, in order, without the evidence.
+    public func resolve(_ queries: [AttributionQuery]) -> [Resolution] {
+        var answers: [AttributionIndex.Resolution] = []
+        index.withLockedValue { $0.resolve(queries, into: &answers) }
+        return answers.map { a in
+            lookups[a.outcome]?.increment()
+            return Resolution(outcome: a.outcome, pseudonym: a.subscriber.map(pseudonymizer.pseudonym), confidence: a.confidence)
+        }
+    }
+
     /// An identity reveal: the answer with the real identifiers behind its pseudonyms, shown only
     /// after `audit` has recorded who asked and why. Throws (and reveals nothing) if it cannot.
     public func reveal(_ address: IPAddress, port: UInt16?, at time: Int64, analyst: String, reason: String,

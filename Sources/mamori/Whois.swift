@@ -24,15 +24,25 @@ struct Whois: AsyncParsableCommand {
 
             Times: RFC 3339 (2026-11-23T10:00:00Z) or milliseconds since the epoch.
 
+            Many at once (an abuse desk's complaints): --batch FILE, one question a line, \
+            ADDRESS,PORT,TIME (PORT may be empty; '#' starts a comment; '-' reads standard input). \
+            Prints one CSV line per question, in order — address,port,at,outcome,subscriber,\
+            confidence — or JSON lines with --json; a malformed line is reported with its number \
+            and answered "error", and the others are still answered.
+
             Examples:
               mamori whois 198.18.0.7 --port 40123 --at 2026-11-23T10:00:00Z
               mamori whois 2001:db8:100:1::5 --at 2026-11-23T10:00:00Z --json
               mamori whois 198.18.0.7 --port 40123 --at 2026-01-01T00:05:00Z --radius-detail detail --nat-syslog nat.log
+              mamori whois --batch complaints.csv > answers.csv
             """
     )
 
     @Argument(help: "The address (IPv4 or IPv6) seen in a flow or finding.")
-    var address: String
+    var address: String?
+
+    @Option(help: ArgumentHelp("Answer every question in FILE instead: lines of ADDRESS,PORT,TIME ('-': standard input).", valueName: "file"))
+    var batch: String?
 
     @Option(help: "Source port: needed behind a CGNAT, where an address is shared by many subscribers.")
     var port: UInt16?
@@ -62,6 +72,11 @@ struct Whois: AsyncParsableCommand {
     var offline: Bool { !(radiusDetail.isEmpty && keaLeases4.isEmpty && keaLeases6.isEmpty && natSyslog.isEmpty && staticAssignments.isEmpty) }
 
     func validate() throws {
+        if batch != nil {
+            guard address == nil, port == nil, at == nil else { throw ValidationError("--batch takes its addresses, ports and times from the file: give no ADDRESS, --port or --at") }
+            return
+        }
+        guard let address else { throw ValidationError("give an ADDRESS, or --batch FILE") }
         guard IPAddress(address) != nil else { throw ValidationError("'\(address)' is not an IPv4 or IPv6 address") }
         if let at, Self.time(at) == nil { throw ValidationError("--at must be RFC 3339 (2026-11-23T10:00:00Z) or milliseconds since the epoch; got '\(at)'") }
     }
@@ -72,6 +87,8 @@ struct Whois: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let batch { return try runBatch(batch) }
+        let address = address!   // validate() requires it without --batch
         let time = at.flatMap(Self.time) ?? Int64(Date().timeIntervalSince1970 * 1000)
         let body: String
         if offline {
@@ -94,6 +111,17 @@ struct Whois: AsyncParsableCommand {
 
     /// Builds an index from the files given and answers as the server would.
     func offlineAnswer(at time: Int64) throws -> String {
+        let (index, pseudonymizer) = try offlineIndex()
+        let answer = index.lookup(IPAddress(address!)!, port: port, at: time)
+        struct Body: Encodable { var address: String, port: UInt16?, at: Int64, answer: AttributionAnswer }
+        let body = Body(address: address!, port: port, at: time, answer: AttributionAnswer(answer, pseudonymizer: pseudonymizer))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(body), as: UTF8.self)
+    }
+
+    /// The index over the identity files given, and the pseudonymiser of `--key-file`.
+    func offlineIndex() throws -> (AttributionIndex, SubscriberPseudonymizer) {
         guard let key = FileManager.default.contents(atPath: keyFile), key.count >= 16 else {
             throw WhoisError("cannot read the pseudonym key \(keyFile): give --key-file (the server's data directory holds pseudonym.key)")
         }
@@ -115,12 +143,103 @@ struct Whois: AsyncParsableCommand {
             for line in try read(path).split(separator: "\n") { if let e = try? NATPortBlockEvent(line: line) { index.apply(e) } }
         }
         for path in staticAssignments { for a in try StaticAssignment.parse(try read(path)[...]) { index.add(a) } }
-        let answer = index.lookup(IPAddress(address)!, port: port, at: time)
-        struct Body: Encodable { var address: String, port: UInt16?, at: Int64, answer: AttributionAnswer }
-        let body = Body(address: address, port: port, at: time, answer: AttributionAnswer(answer, pseudonymizer: SubscriberPseudonymizer(key: [UInt8](key))))
+        return (index, SubscriberPseudonymizer(key: [UInt8](key)))
+    }
+
+    // MARK: - Batch
+
+    /// One line of a batch answer.
+    struct BatchAnswer: Codable {
+        var line: Int
+        var address: String
+        var port: UInt16?
+        var at: Int64?
+        var outcome: String
+        var subscriber: String?
+        var confidence: Double?
+        var error: String?
+
+        var csv: String {
+            [address, port.map(String.init) ?? "", at.map(String.init) ?? "", outcome, subscriber ?? "",
+             confidence.map { String(format: "%.2f", $0) } ?? ""].joined(separator: ",")
+        }
+    }
+
+    /// Answers every question of the file, offline or through the server's batch API.
+    func runBatch(_ path: String) throws {
+        let text: String
+        if path == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let t = try? String(contentsOfFile: path, encoding: .utf8) else { throw WhoisError("cannot read \(path)") }
+            text = t
+        }
+        // Parse every line; a bad one is answered "error" in its place.
+        var answers: [BatchAnswer] = []
+        var questions: [(slot: Int, query: AttributionQuery)] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if line.isEmpty { continue }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            func fail(_ why: String) {
+                FileHandle.standardError.write(Data("mamori whois: \(path), line \(n + 1): \(why)\n".utf8))
+                answers.append(BatchAnswer(line: n + 1, address: fields.first ?? "", outcome: "error", error: why))
+            }
+            guard fields.count == 3 else { fail("expected ADDRESS,PORT,TIME (PORT may be empty)"); continue }
+            guard let address = IPAddress(fields[0]) else { fail("'\(fields[0])' is not an IPv4 or IPv6 address"); continue }
+            var port: UInt16?
+            if !fields[1].isEmpty {
+                guard let p = UInt16(fields[1]) else { fail("port must be a whole number from 0 to 65535"); continue }
+                port = p
+            }
+            guard let time = Self.time(fields[2]) else { fail("the time must be RFC 3339 or milliseconds since the epoch"); continue }
+            questions.append((answers.count, AttributionQuery(address, port: port, at: time)))
+            answers.append(BatchAnswer(line: n + 1, address: "\(address)", port: port, at: time, outcome: "?"))
+        }
+        let resolved = offline ? try resolveOffline(questions.map(\.query)) : try resolveOnServer(questions.map(\.query))
+        for (q, r) in zip(questions, resolved) {
+            answers[q.slot].outcome = r.outcome
+            answers[q.slot].subscriber = r.subscriber
+            answers[q.slot].confidence = r.confidence
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(body), as: UTF8.self)
+        var out = json ? "" : "address,port,at,outcome,subscriber,confidence\n"
+        for a in answers {
+            out += json ? String(decoding: try encoder.encode(a), as: UTF8.self) : a.csv
+            out += "\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+
+    func resolveOffline(_ queries: [AttributionQuery]) throws -> [(outcome: String, subscriber: String?, confidence: Double)] {
+        let (index, pseudonymizer) = try offlineIndex()
+        var answers: [AttributionIndex.Resolution] = []
+        index.resolve(queries, into: &answers)
+        return answers.map { ($0.outcome.rawValue, $0.subscriber.map(pseudonymizer.pseudonym), $0.confidence) }
+    }
+
+    /// Through `POST /api/v1/attribution/batch`, 10,000 questions a request.
+    func resolveOnServer(_ queries: [AttributionQuery]) throws -> [(outcome: String, subscriber: String?, confidence: Double)] {
+        let endpoint: SocketEndpoint
+        do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
+        struct Question: Encodable { var addr: String; var port: UInt16?; var at: String }
+        struct Request: Encodable { var queries: [Question] }
+        struct Answer: Decodable { var outcome: String?; var subscriber: String?; var confidence: Double?; var error: String? }
+        struct Reply: Decodable { var answers: [Answer] }
+        var out: [(outcome: String, subscriber: String?, confidence: Double)] = []
+        var start = 0
+        while start < queries.count {
+            let chunk = queries[start..<min(start + 10_000, queries.count)]
+            let body = try JSONEncoder().encode(Request(queries: chunk.map { Question(addr: "\($0.address)", port: $0.port, at: "\($0.time)") }))
+            let (status, text) = try Self.http(endpoint, method: "POST", path: "/api/v1/attribution/batch", body: [UInt8](body))
+            guard status == 200, let reply = try? JSONDecoder().decode(Reply.self, from: Data(text.utf8)), reply.answers.count == chunk.count else {
+                throw WhoisError("the server answered \(status): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+            out += reply.answers.map { ($0.outcome ?? "error", $0.subscriber, $0.confidence ?? 0) }
+            start += chunk.count
+        }
+        return out
     }
 
     /// The JSON answer as a few lines for a person.

@@ -28,7 +28,7 @@ struct AttributionServiceTests {
         return r
     }
 
-    @Test("GET /api/v1/attribution: pseudonym only, CGNAT via IPFIX NAT events from the collector, clear 400s")
+    @Test("GET /api/v1/attribution and POST …/batch: pseudonym only, CGNAT via IPFIX NAT events from the collector, clear 400s")
     func api() async throws {
         let dir = try TemporaryDirectory()
         let (app, services) = try buildApplication(
@@ -78,6 +78,38 @@ struct AttributionServiceTests {
             for bad in ["/api/v1/attribution", "/api/v1/attribution?addr=300.1.1.1", "/api/v1/attribution?addr=192.0.2.1&port=70000", "/api/v1/attribution?addr=192.0.2.1&at=yesterday"] {
                 #expect(try await get(bad, status: .badRequest).1["error"] is String)
             }
+
+            // The batch: answers in order, malformed questions answered with an error in place.
+            func post(_ body: String, status: HTTPResponse.Status = .ok) async throws -> (String, [String: Any]) {
+                try await client.execute(uri: "/api/v1/attribution/batch", method: .post, body: ByteBuffer(string: body)) { response in
+                    let text = String(buffer: response.body)
+                    #expect(response.status == status, "\(text)")
+                    return (text, try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]))
+                }
+            }
+            let (batchText, batch) = try await post("""
+                {"queries": [
+                  {"addr": "203.0.113.5", "at": "2026-01-01T00:10:00Z"},
+                  {"addr": "198.18.0.1", "port": 2100, "at": "\(Self.t0 + 5000)"},
+                  {"addr": "300.1.1.1", "at": "\(Self.t0)"},
+                  {"addr": "198.18.0.1", "at": "\(Self.t0 + 5000)"},
+                  {"addr": "192.0.2.1", "port": 70000},
+                  {"addr": "192.0.2.1", "at": "\(Self.t0)"}
+                ]}
+                """)
+            #expect(batch["count"] as? Int == 6)
+            #expect(batch["invalid"] as? Int == 2)
+            let answers = try #require(batch["answers"] as? [[String: Any]])
+            #expect(answers.map { $0["outcome"] as? String ?? "error" } == ["attributed", "attributed", "error", "ambiguous", "error", "unknown"])
+            #expect(answers[0]["subscriber"] as? String == names.pseudonym("alice"))
+            #expect(answers[1]["subscriber"] as? String == names.pseudonym("bob"))
+            #expect(answers[2]["error"] as? String == "addr must be an IPv4 or IPv6 address")
+            #expect((answers[4]["error"] as? String)?.contains("port") == true)
+            #expect(answers[3]["subscriber"] == nil && answers[5]["subscriber"] == nil)
+            #expect(!batchText.contains("alice") && !batchText.contains("bob"), "the real identifiers must not leave the server: \(batchText)")
+            #expect(try await post("not json", status: .badRequest).1["error"] is String)
+            let tooMany = "{\"queries\": [" + Array(repeating: "{\"addr\": \"192.0.2.1\"}", count: 10_001).joined(separator: ",") + "]}"
+            #expect((try await post(tooMany, status: .badRequest).1["error"] as? String)?.contains("at most") == true)
         }
     }
 
