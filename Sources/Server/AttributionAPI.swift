@@ -32,6 +32,28 @@ struct AttributionAPI: Sendable, JSONAPI {
     /// Most questions in one batch request.
     static let batchLimit = 10_000
 
+    /// One question as a request states it — address, port and time as given — checked the same
+    /// way for every endpoint: the query, or why it is not one. No `at` means now.
+    static func question(addr: String?, port: String?, at: String?, now: Int64) -> Result<AttributionQuery, QuestionError> {
+        guard let addr, let address = IPAddress(addr) else { return .failure(QuestionError("addr must be an IPv4 or IPv6 address")) }
+        var number: UInt16?
+        if let port {
+            guard let n = UInt16(port) else { return .failure(QuestionError("port must be a whole number from 0 to 65535")) }
+            number = n
+        }
+        var time = now
+        if let at {
+            guard let ms = FindingsAPI.time(at) else { return .failure(QuestionError("at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")) }
+            time = ms
+        }
+        return .success(AttributionQuery(address, port: number, at: time))
+    }
+
+    struct QuestionError: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+
     func batch(_ request: Request) async throws -> Response {
         struct Question: Decodable { var addr: String?; var port: Int?; var at: String? }
         struct Body: Decodable { var queries: [Question] }
@@ -54,14 +76,10 @@ struct AttributionAPI: Sendable, JSONAPI {
         var queries: [AttributionQuery] = []
         var errors: [Int: String] = [:]
         for (k, q) in body.queries.enumerated() {
-            guard let text = q.addr, let address = IPAddress(text) else { errors[k] = "addr must be an IPv4 or IPv6 address"; continue }
-            if let p = q.port, !(0...65_535).contains(p) { errors[k] = "port must be a whole number from 0 to 65535"; continue }
-            var at = now
-            if let t = q.at {
-                guard let ms = FindingsAPI.time(t) else { errors[k] = "at must be RFC 3339 or milliseconds since the epoch"; continue }
-                at = ms
+            switch Self.question(addr: q.addr, port: q.port.map(String.init), at: q.at, now: now) {
+            case .success(let query): queries.append(query)
+            case .failure(let e): errors[k] = e.reason
             }
-            queries.append(AttributionQuery(address, port: q.port.map { UInt16($0) }, at: at))
         }
         if !errors.isEmpty { invalidRequests.increment() }
         struct Answer: Encodable {
@@ -101,14 +119,14 @@ struct AttributionAPI: Sendable, JSONAPI {
         } catch {
             return bad("the body must be JSON {\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\", \"analyst\": \"name\", \"reason\": \"why\"}")
         }
-        guard let address = IPAddress(body.addr) else { return bad("addr must be an IPv4 or IPv6 address") }
+        let query: AttributionQuery
+        switch Self.question(addr: body.addr, port: body.port.map(String.init), at: body.at, now: DetectionService.milliseconds()) {
+        case .success(let q): query = q
+        case .failure(let e): return bad(e.reason)
+        }
         guard !body.analyst.trimmingCharacters(in: .whitespaces).isEmpty else { return bad("analyst must name who asks") }
         guard body.reason.trimmingCharacters(in: .whitespaces).count >= 10 else { return bad("reason must say why the identity is needed (at least 10 characters)") }
-        var at = DetectionService.milliseconds()
-        if let t = body.at {
-            guard let ms = FindingsAPI.time(t) else { return bad("at must be a time: milliseconds since the epoch or RFC 3339") }
-            at = ms
-        }
+        let (address, at) = (query.address, query.time)
         struct Revealed: Encodable {
             var address: String
             var port: UInt16?
@@ -126,19 +144,12 @@ struct AttributionAPI: Sendable, JSONAPI {
 
     func lookup(_ request: Request) -> Response {
         let q = request.uri.queryParameters
-        guard let text = q["addr"].map(String.init), let address = IPAddress(text) else {
-            return bad("addr must be an IPv4 or IPv6 address, e.g. /api/v1/attribution?addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z")
+        let query: AttributionQuery
+        switch Self.question(addr: q["addr"].map(String.init), port: q["port"].map(String.init), at: q["at"].map(String.init), now: DetectionService.milliseconds()) {
+        case .success(let parsed): query = parsed
+        case .failure(let e): return bad(e.reason + (q["addr"] == nil ? ", e.g. /api/v1/attribution?addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z" : ""))
         }
-        var port: UInt16?
-        if let p = q["port"] {
-            guard let n = UInt16(String(p)) else { return bad("port must be a whole number from 0 to 65535") }
-            port = n
-        }
-        var at = DetectionService.milliseconds()
-        if let t = q["at"] {
-            guard let ms = FindingsAPI.time(String(t)) else { return bad("at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)") }
-            at = ms
-        }
+        let (address, port, at) = (query.address, query.port, query.time)
         struct Body: Encodable {
             var address: String
             var port: UInt16?
