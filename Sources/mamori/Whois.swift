@@ -212,7 +212,10 @@ struct Whois: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data(out.utf8))
     }
 
-    func resolveOffline(_ queries: [AttributionQuery]) throws -> [(outcome: String, subscriber: String?, confidence: Double)] {
+    /// One resolved question: outcome, pseudonym, confidence.
+    typealias Resolved = (outcome: String, subscriber: String?, confidence: Double)
+
+    func resolveOffline(_ queries: [AttributionQuery]) throws -> [Resolved] {
         let (index, pseudonymizer) = try offlineIndex()
         var answers: [AttributionIndex.Resolution] = []
         index.resolve(queries, into: &answers)
@@ -220,14 +223,14 @@ struct Whois: AsyncParsableCommand {
     }
 
     /// Through `POST /api/v1/attribution/batch`, 10,000 questions a request.
-    func resolveOnServer(_ queries: [AttributionQuery]) throws -> [(outcome: String, subscriber: String?, confidence: Double)] {
+    func resolveOnServer(_ queries: [AttributionQuery]) throws -> [Resolved] {
         let endpoint: SocketEndpoint
         do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
         struct Question: Encodable { var addr: String; var port: UInt16?; var at: String }
         struct Request: Encodable { var queries: [Question] }
-        struct Answer: Decodable { var outcome: String?; var subscriber: String?; var confidence: Double?; var error: String? }
+        struct Answer: Decodable { var outcome: String?; var subscriber: String?; var confidence: Double? }
         struct Reply: Decodable { var answers: [Answer] }
-        var out: [(outcome: String, subscriber: String?, confidence: Double)] = []
+        var out: [Resolved] = []
         var start = 0
         while start < queries.count {
             let chunk = queries[start..<min(start + 10_000, queries.count)]
