@@ -13,7 +13,8 @@ extension FlowCollector {
         public var maxDatagramBytes: Int
         /// Datagrams read per system call (recvmmsg).
         public var datagramsPerRead: Int
-        /// Decoded batches that may wait for the sinks; beyond this, new batches are dropped and counted.
+        /// Decoded batches (up to 2,048 records, 320 KiB, each) that may wait for the sinks;
+        /// beyond this, new batches are dropped and counted.
         public var queueCapacity: Int
         /// Decoder limits, template timeout and per-exporter sampling overrides.
         public var decoder: FlowDecoder.Configuration
@@ -29,7 +30,7 @@ extension FlowCollector {
             receiveBufferBytes: Int = 32 << 20,
             maxDatagramBytes: Int = 9216,
             datagramsPerRead: Int = 32,
-            queueCapacity: Int = 4096,
+            queueCapacity: Int = 1024,
             decoder: FlowDecoder.Configuration = .init(),
             templateFile: String? = nil,
             templatePersistIntervalSeconds: Int = 60,

@@ -9,6 +9,9 @@ public struct DecodeReport: Sendable, Hashable {
     public var observationDomain: UInt32 = 0
     /// Flow records appended to the output.
     public var flowRecords: Int = 0
+    /// Of ``flowRecords``, those decoded with a template that carries NAT fields (RFC 8158 NAT
+    /// events, NSEL): lets a consumer skip scanning batches that hold none.
+    public var natRecords: Int = 0
     /// Options data records consumed (sampling, interface tables …); not emitted as flows.
     public var optionsRecords: Int = 0
     /// Templates and options templates learned or refreshed.

@@ -154,6 +154,7 @@ extension FlowDecoder {
                 } else {
                     let (n, e) = Self.decodeFlowRecords(bytes, from: body, to: bodyEnd, layout: layout, context: context, into: &records)
                     report.flowRecords += n
+                    if layout.hasNAT { report.natRecords += n }
                     if let e { report.error = e; return }
                 }
             default:

