@@ -20,7 +20,7 @@ final class DatagramProcessor: @unchecked Sendable {
     private var pendingNAT = false
     /// Per-exporter totals of `pending`, summed while its records are still in this core's cache.
     private var pendingRuns: [ExporterRun] = []
-    private let enqueue: @Sendable (FlowBatch) -> Bool
+    private let enqueue: @Sendable (consuming FlowBatch) -> Bool
     private let bufferPool: BatchBufferPool
     private let batchCapacity: Int
     private var exporterMetrics: [IPAddress: ExporterMetrics] = [:]
@@ -42,7 +42,7 @@ final class DatagramProcessor: @unchecked Sendable {
     static let bufferCapacity = flushThreshold + 512
 
     init(
-        decoder: FlowDecoder, enqueue: @escaping @Sendable (FlowBatch) -> Bool, bufferPool: BatchBufferPool, metrics: CollectorMetrics,
+        decoder: FlowDecoder, enqueue: @escaping @Sendable (consuming FlowBatch) -> Bool, bufferPool: BatchBufferPool, metrics: CollectorMetrics,
         metricsFactory: any MetricsFactory, errorLogIntervalSeconds: Int, logger: Logger
     ) {
         self.decoder = decoder
@@ -119,12 +119,17 @@ final class DatagramProcessor: @unchecked Sendable {
     /// Hands on whatever is pending. Call with ``lock`` held.
     func flush() {
         guard !pending.isEmpty else { return }
-        let batch = FlowBatch(records: pending, mayContainNAT: pendingNAT, exporterRuns: pendingRuns)
         let count = pending.count
-        pending = bufferPool.take()
+        var records = bufferPool.take()
+        swap(&records, &pending)
+        // Moved, never copied, all the way to the consumer: the consumer hands the buffer back
+        // for reuse, and if this thread still held a reference then, emptying it would allocate
+        // a fresh buffer (copy on write) whose pages fault on first use (measured: ~2 page
+        // faults per thousand records, in the prototype copies of the decoder).
+        let batch = FlowBatch(records: consume records, mayContainNAT: pendingNAT, exporterRuns: pendingRuns)
         pendingNAT = false
         pendingRuns = []
-        if !enqueue(batch) {
+        if !enqueue(consume batch) {
             metrics.queueDroppedBatches.increment()
             metrics.queueDroppedRecords.increment(by: Int64(count))
         }

@@ -27,6 +27,13 @@ public struct FlowBatch: Sendable {
         self.exporterRuns = runs
     }
 
+    /// Moves the records out, leaving the batch empty: the caller holds the only reference to
+    /// the buffer and may reuse it without a copy.
+    mutating func takeRecords() -> [FlowRecord] {
+        defer { records = [] }
+        return records
+    }
+
     /// A batch whose producer summed it while decoding, so nobody scans.
     init(records: [FlowRecord], mayContainNAT: Bool, exporterRuns: [ExporterRun]) {
         self.records = records

@@ -165,17 +165,19 @@ public final class FlowCollector: Service, Sendable {
     }
 
     private func consume() async {
-        for await batch in stream {
+        for await var batch in stream {
             for sink in sinks { await sink.consume(batch) }
             metrics.deliveredRecords.increment(by: Int64(batch.records.count))
-            bufferPool.give(batch.records)
+            // Taken out of the batch, not copied: while `batch` still held the buffer, emptying
+            // it for reuse would allocate a fresh one (copy on write).
+            bufferPool.give(batch.takeRecords())
         }
     }
 
     private func bindAll(restoring persisted: [PersistedTemplate]) async throws {
         let continuation = self.continuation
-        let enqueue: @Sendable (FlowBatch) -> Bool = { batch in
-            if case .enqueued = continuation.yield(batch) { return true }
+        let enqueue: @Sendable (consuming FlowBatch) -> Bool = { batch in
+            if case .enqueued = continuation.yield(consume batch) { return true }
             return false
         }
         let now = DatagramProcessor.wallClockMilliseconds()

@@ -61,4 +61,20 @@ import Testing
         #expect(eight == FlowStatisticsSink.Totals(records: 5, bytes: 50, packets: 5))
         #expect(sink.total == FlowStatisticsSink.Totals(records: 7, bytes: 155, packets: 9))
     }
+
+    @Test("a consumed batch's buffer goes back to the pool itself, not a copy")
+    func bufferIsReused() {
+        let pool = BatchBufferPool(capacity: 64)
+        var buffer = pool.take()
+        buffer.append(Self.record(7, bytes: 1, packets: 1))
+        let address = buffer.withUnsafeBufferPointer { $0.baseAddress }
+        var batch = FlowBatch(records: buffer, mayContainNAT: false, exporterRuns: [])
+        buffer = []
+        pool.give(batch.takeRecords())
+        #expect(batch.records.isEmpty)
+        let again = pool.take()
+        #expect(again.isEmpty)
+        #expect(again.capacity >= 64)
+        #expect(again.withUnsafeBufferPointer { $0.baseAddress } == address)
+    }
 }
