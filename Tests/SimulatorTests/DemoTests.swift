@@ -204,6 +204,39 @@ struct AttributionDemoTests {
             let answer = try mamori.run(args)
             #expect(answer.contains((f["subscriber"] as? [String: Any])?["pseudonym"] as? String ?? "missing"), "\(answer)")
         }
+        // whois --batch asks the running server's batch API: every attributed finding in one
+        // file, with a malformed line among them, answered in order.
+        do {
+            var lines = ["# address,port,time"]
+            var expected: [String] = []   // the pseudonym each line must name, or "error"
+            for f in scanners {
+                guard let subscriber = f["subscriber"] as? [String: Any], subscriber["outcome"] as? String == "attributed",
+                      let pseudonym = subscriber["pseudonym"] as? String,
+                      let subject = f["subject"] as? [String: Any], let address = subject["address"] as? String,
+                      let firstSeen = (f["firstSeen"] as? NSNumber)?.int64Value
+                else { continue }
+                let port = ((subject["ports"] as? [String: Any])?["first"] as? NSNumber).map { "\($0.intValue + 1)" } ?? ""
+                lines.append("\(address),\(port),\(firstSeen)")
+                expected.append(pseudonym)
+                if expected.count == 1 {
+                    lines.append("203.0.113.999,80,\(firstSeen)")
+                    expected.append("error")
+                }
+            }
+            try #require(expected.count >= 3, "too few attributed findings for a batch: \(expected)")
+            try lines.joined(separator: "\n").write(toFile: dir + "/complaints.csv", atomically: true, encoding: .utf8)
+            let csv = try mamori.run(["whois", "--batch", dir + "/complaints.csv", "--server", "127.0.0.1:\(httpPort)"])
+            let rows = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            #expect(rows.first == ["address", "port", "at", "outcome", "subscriber", "confidence"], "\(csv)")
+            #expect(rows.count == expected.count + 1, "\(csv)")
+            for (row, want) in zip(rows.dropFirst(), expected) {
+                if want == "error" {
+                    #expect(row.count > 3 && row[3] == "error", "\(row)")
+                } else {
+                    #expect(row.count > 4 && row[3] == "attributed" && row[4] == want, "\(row)")
+                }
+            }
+        }
         print("attribution demo: \(scanners.count) scanning and infected-device findings, \(cgnat) attributed behind the CGNAT, \(shared) on a shared address without a port, not labelled: \(unlabelled), \(Int(accepted)) RADIUS requests")
         server.stop()
     }
