@@ -54,9 +54,39 @@ struct AttributionAPI: Sendable, JSONAPI {
         init(_ reason: String) { self.reason = reason }
     }
 
+    /// One question of a batch as sent. Decoded leniently, so that one question of the wrong
+    /// shape (a port given as `true`, a question that is not an object) is answered with its
+    /// error in its place instead of failing the whole request: a port or time may be a number
+    /// or a string of digits.
+    struct BatchQuestion: Decodable {
+        var addr: String?
+        var port: String?
+        var at: String?
+        /// Why the question could not be read, if it could not.
+        var shapeError: String?
+
+        private enum Key: String, CodingKey { case addr, port, at }
+
+        init(from decoder: any Decoder) throws {
+            guard let c = try? decoder.container(keyedBy: Key.self) else {
+                shapeError = "each question must be an object {\"addr\", \"port\", \"at\"}"
+                return
+            }
+            func text(_ key: Key, numeric: Bool) -> String?? {
+                if let s = try? c.decodeIfPresent(String.self, forKey: key) { return .some(s) }
+                if numeric, let n = try? c.decodeIfPresent(Int64.self, forKey: key) { return .some(String(n)) }
+                if (try? c.decodeNil(forKey: key)) ?? true { return .some(nil) }   // absent or null
+                return nil
+            }
+            guard let addr = text(.addr, numeric: false) else { shapeError = "addr must be a string"; return }
+            guard let port = text(.port, numeric: true) else { shapeError = "port must be a whole number from 0 to 65535"; return }
+            guard let at = text(.at, numeric: true) else { shapeError = "at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)"; return }
+            (self.addr, self.port, self.at) = (addr, port, at)
+        }
+    }
+
     func batch(_ request: Request) async throws -> Response {
-        struct Question: Decodable { var addr: String?; var port: Int?; var at: String? }
-        struct Body: Decodable { var queries: [Question] }
+        struct Body: Decodable { var queries: [BatchQuestion] }
         let example = "{\"queries\": [{\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\"}]}"
         let bytes: ByteBuffer
         do {
@@ -68,7 +98,7 @@ struct AttributionAPI: Sendable, JSONAPI {
         do {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
         } catch {
-            return bad("the body must be JSON \(example) (`at` as RFC 3339 or milliseconds since the epoch, as a string)")
+            return bad("the body must be JSON \(example) (`at` as RFC 3339 or milliseconds since the epoch)")
         }
         guard body.queries.count <= Self.batchLimit else { return bad("at most \(Self.batchLimit) questions per request; got \(body.queries.count)") }
         // Check every question first; the valid ones go to the index together.
@@ -76,7 +106,11 @@ struct AttributionAPI: Sendable, JSONAPI {
         var queries: [AttributionQuery] = []
         var errors: [Int: String] = [:]
         for (k, q) in body.queries.enumerated() {
-            switch Self.question(addr: q.addr, port: q.port.map(String.init), at: q.at, now: now) {
+            if let e = q.shapeError {
+                errors[k] = e
+                continue
+            }
+            switch Self.question(addr: q.addr, port: q.port, at: q.at, now: now) {
             case .success(let query): queries.append(query)
             case .failure(let e): errors[k] = e.reason
             }
@@ -97,9 +131,9 @@ struct AttributionAPI: Sendable, JSONAPI {
         answers.reserveCapacity(body.queries.count)
         for (k, q) in body.queries.enumerated() {
             if let e = errors[k] {
-                answers.append(Answer(addr: q.addr, port: q.port, error: e))
+                answers.append(Answer(addr: q.addr, port: q.port.flatMap { Int($0) }, error: e))
             } else if let query = valid.next(), let r = resolved.next() {
-                answers.append(Answer(addr: "\(query.address)", port: q.port, at: query.time, outcome: r.outcome.rawValue,
+                answers.append(Answer(addr: "\(query.address)", port: query.port.map(Int.init), at: query.time, outcome: r.outcome.rawValue,
                                       subscriber: r.pseudonym, confidence: r.confidence))
             }
         }

@@ -94,13 +94,27 @@ struct AttributionServiceTests {
                   {"addr": "300.1.1.1", "at": "\(Self.t0)"},
                   {"addr": "198.18.0.1", "at": "\(Self.t0 + 5000)"},
                   {"addr": "192.0.2.1", "port": 70000},
-                  {"addr": "192.0.2.1", "at": "\(Self.t0)"}
+                  {"addr": "192.0.2.1", "at": "\(Self.t0)"},
+                  {"addr": "198.18.0.1", "port": "2100", "at": \(Self.t0 + 5000)},
+                  {"addr": "198.18.0.1", "port": true, "at": "\(Self.t0)"},
+                  "198.18.0.1",
+                  {"addr": 198, "at": "\(Self.t0)"}
                 ]}
                 """)
-            #expect(batch["count"] as? Int == 6)
-            #expect(batch["invalid"] as? Int == 2)
+            #expect(batch["count"] as? Int == 10)
+            #expect(batch["invalid"] as? Int == 5)
             let answers = try #require(batch["answers"] as? [[String: Any]])
-            #expect(answers.map { $0["outcome"] as? String ?? "error" } == ["attributed", "attributed", "error", "ambiguous", "error", "unknown"])
+            #expect(answers.map { $0["outcome"] as? String ?? "error" } == [
+                "attributed", "attributed", "error", "ambiguous", "error", "unknown",
+                "attributed", "error", "error", "error",
+            ])
+            // Port and time as a string and a number, the other way round from the second question.
+            #expect(answers[6]["subscriber"] as? String == names.pseudonym("bob"))
+            #expect(answers[6]["port"] as? Int == 2100 && answers[6]["at"] as? Int64 == Self.t0 + 5000)
+            // Questions of the wrong shape are answered in their place, not the whole request refused.
+            #expect((answers[7]["error"] as? String)?.hasPrefix("port must be") == true, "\(answers[7])")
+            #expect((answers[8]["error"] as? String)?.contains("must be an object") == true, "\(answers[8])")
+            #expect(answers[9]["error"] as? String == "addr must be a string")
             #expect(answers[0]["subscriber"] as? String == names.pseudonym("alice"))
             #expect(answers[1]["subscriber"] as? String == names.pseudonym("bob"))
             #expect(answers[2]["error"] as? String == "addr must be an IPv4 or IPv6 address")
