@@ -78,10 +78,14 @@ struct AttributionAPI: Sendable, JSONAPI {
                 if (try? c.decodeNil(forKey: key)) ?? true { return .some(nil) }   // absent or null
                 return nil
             }
+            // Each field read as far as it can be, so that an answer with an error still echoes the
+            // address it is about.
             guard let addr = text(.addr, numeric: false) else { shapeError = "addr must be a string"; return }
+            self.addr = addr
             guard let port = text(.port, numeric: true) else { shapeError = "port must be a whole number from 0 to 65535"; return }
+            self.port = port
             guard let at = text(.at, numeric: true) else { shapeError = "at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)"; return }
-            (self.addr, self.port, self.at) = (addr, port, at)
+            self.at = at
         }
     }
 

@@ -113,6 +113,7 @@ struct AttributionServiceTests {
             #expect(answers[6]["port"] as? Int == 2100 && answers[6]["at"] as? Int64 == Self.t0 + 5000)
             // Questions of the wrong shape are answered in their place, not the whole request refused.
             #expect((answers[7]["error"] as? String)?.hasPrefix("port must be") == true, "\(answers[7])")
+            #expect(answers[7]["addr"] as? String == "198.18.0.1")
             #expect((answers[8]["error"] as? String)?.contains("must be an object") == true, "\(answers[8])")
             #expect(answers[9]["error"] as? String == "addr must be a string")
             #expect(answers[0]["subscriber"] as? String == names.pseudonym("alice"))
