@@ -35,15 +35,15 @@ struct AttributionAPI: Sendable, JSONAPI {
     /// One question as a request states it — address, port and time as given — checked the same
     /// way for every endpoint: the query, or why it is not one. No `at` means now.
     static func question(addr: String?, port: String?, at: String?, now: Int64) -> Result<AttributionQuery, QuestionError> {
-        guard let addr, let address = IPAddress(addr) else { return .failure(QuestionError("addr must be an IPv4 or IPv6 address")) }
+        guard let addr, let address = IPAddress(addr) else { return .failure(.badAddress) }
         var number: UInt16?
         if let port {
-            guard let n = UInt16(port) else { return .failure(QuestionError("port must be a whole number from 0 to 65535")) }
+            guard let n = UInt16(port) else { return .failure(.badPort) }
             number = n
         }
         var time = now
         if let at {
-            guard let ms = FindingsAPI.time(at) else { return .failure(QuestionError("at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")) }
+            guard let ms = FindingsAPI.time(at) else { return .failure(.badTime) }
             time = ms
         }
         return .success(AttributionQuery(address, port: number, at: time))
@@ -52,6 +52,10 @@ struct AttributionAPI: Sendable, JSONAPI {
     struct QuestionError: Error {
         let reason: String
         init(_ reason: String) { self.reason = reason }
+
+        static let badAddress = QuestionError("addr must be an IPv4 or IPv6 address")
+        static let badPort = QuestionError("port must be a whole number from 0 to 65535")
+        static let badTime = QuestionError("at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")
     }
 
     /// One question of a batch as sent. Decoded leniently, so that one question of the wrong
@@ -63,13 +67,13 @@ struct AttributionAPI: Sendable, JSONAPI {
         var port: String?
         var at: String?
         /// Why the question could not be read, if it could not.
-        var shapeError: String?
+        var shapeError: QuestionError?
 
         private enum Key: String, CodingKey { case addr, port, at }
 
         init(from decoder: any Decoder) throws {
             guard let c = try? decoder.container(keyedBy: Key.self) else {
-                shapeError = "each question must be an object {\"addr\", \"port\", \"at\"}"
+                shapeError = QuestionError("each question must be an object {\"addr\", \"port\", \"at\"}")
                 return
             }
             func text(_ key: Key, numeric: Bool) -> String?? {
@@ -80,11 +84,11 @@ struct AttributionAPI: Sendable, JSONAPI {
             }
             // Each field read as far as it can be, so that an answer with an error still echoes the
             // address it is about.
-            guard let addr = text(.addr, numeric: false) else { shapeError = "addr must be a string"; return }
+            guard let addr = text(.addr, numeric: false) else { shapeError = QuestionError("addr must be a string"); return }
             self.addr = addr
-            guard let port = text(.port, numeric: true) else { shapeError = "port must be a whole number from 0 to 65535"; return }
+            guard let port = text(.port, numeric: true) else { shapeError = .badPort; return }
             self.port = port
-            guard let at = text(.at, numeric: true) else { shapeError = "at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)"; return }
+            guard let at = text(.at, numeric: true) else { shapeError = .badTime; return }
             self.at = at
         }
     }
@@ -107,19 +111,12 @@ struct AttributionAPI: Sendable, JSONAPI {
         guard body.queries.count <= Self.batchLimit else { return bad("at most \(Self.batchLimit) questions per request; got \(body.queries.count)") }
         // Check every question first; the valid ones go to the index together.
         let now = DetectionService.milliseconds()
-        var queries: [AttributionQuery] = []
-        var errors: [Int: String] = [:]
-        for (k, q) in body.queries.enumerated() {
-            if let e = q.shapeError {
-                errors[k] = e
-                continue
-            }
-            switch Self.question(addr: q.addr, port: q.port, at: q.at, now: now) {
-            case .success(let query): queries.append(query)
-            case .failure(let e): errors[k] = e.reason
-            }
+        let checked = body.queries.map { q in
+            q.shapeError.map { .failure($0) } ?? Self.question(addr: q.addr, port: q.port, at: q.at, now: now)
         }
-        if !errors.isEmpty { invalidRequests.increment() }
+        let queries = checked.compactMap { try? $0.get() }
+        let invalid = checked.count - queries.count
+        if invalid > 0 { invalidRequests.increment() }
         struct Answer: Encodable {
             var addr: String?
             var port: Int?
@@ -129,20 +126,20 @@ struct AttributionAPI: Sendable, JSONAPI {
             var confidence: Double?
             var error: String?
         }
+        // Answers of the valid questions, in order, merged back between the errors.
         var resolved = attribution.resolve(queries).makeIterator()
-        var valid = queries.makeIterator()
-        var answers: [Answer] = []
-        answers.reserveCapacity(body.queries.count)
-        for (k, q) in body.queries.enumerated() {
-            if let e = errors[k] {
-                answers.append(Answer(addr: q.addr, port: q.port.flatMap { Int($0) }, error: e))
-            } else if let query = valid.next(), let r = resolved.next() {
-                answers.append(Answer(addr: "\(query.address)", port: query.port.map(Int.init), at: query.time, outcome: r.outcome.rawValue,
-                                      subscriber: r.pseudonym, confidence: r.confidence))
+        let answers = zip(body.queries, checked).map { q, check -> Answer in
+            switch check {
+            case .failure(let e):
+                return Answer(addr: q.addr, port: q.port.flatMap { Int($0) }, error: e.reason)
+            case .success(let query):
+                let r = resolved.next()!   // one resolution per valid question
+                return Answer(addr: "\(query.address)", port: query.port.map(Int.init), at: query.time, outcome: r.outcome.rawValue,
+                              subscriber: r.pseudonym, confidence: r.confidence)
             }
         }
         struct Reply: Encodable { var count: Int; var invalid: Int; var answers: [Answer] }
-        return json(.ok, Reply(count: answers.count, invalid: errors.count, answers: answers))
+        return json(.ok, Reply(count: answers.count, invalid: invalid, answers: answers))
     }
 
     func reveal(_ request: Request) async throws -> Response {

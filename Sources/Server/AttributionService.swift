@@ -124,10 +124,11 @@ public final class AttributionService: FlowSink, Service, Sendable {
 
     /// The collector's records: NAT events (records with NAT fields) go into the index.
     public func consume(_ batch: FlowBatch) async {
+        // Most batches hold flows only; the receive path says so, and they are not read at all.
         guard batch.mayContainNAT else { return }
         var changes: [AttributionIndex.Change] = []
-        // Borrowed, not copied: this scans every collected record (160 bytes each) for the few
-        // NAT events among them.
+        // Borrowed, not copied: the batch's records (160 bytes each) are scanned for the NAT
+        // events among them.
         batch.records.withUnsafeBufferPointer { records in
             guard let first = records.indices.first(where: { records[$0].hasNAT }) else { return }
             index.withLockedValue { i in
