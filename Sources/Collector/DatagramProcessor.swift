@@ -32,7 +32,7 @@ final class DatagramProcessor: @unchecked Sendable {
     private var lastFlush: Int64 = 0
     private let maxTrackedExporters = 10_000
     /// Records per batch before it is handed on. Each batch wakes the consumer: 512 records a
-    /// batch cost 18 % more CPU per record than 2,048 at 1.5 M records/s (BENCHMARKS.md).
+    /// batch cost about 25 % more CPU per record than 2,048 at 1.5 M records/s (BENCHMARKS.md).
     static let flushThreshold = 2048
     /// Longest time (ms) a decoded record waits before it is handed on: under a steady stream
     /// of small bursts the consumer wakes a hundred times a second, not once per burst.
