@@ -59,6 +59,8 @@ extension AttributionIndex {
 
     @inline(__always)
     func begin(_ q: AttributionQuery, sink: inout UInt64) -> PrefetchWalk {
+        // A time outside 1970–2100 is answered by ``resolve(_:port:at:)`` without a walk.
+        guard FlowTimeWindow.isSane(q.time) else { return PrefetchWalk(step: .done, address: q.address, time: 0, port: 0) }
         if let port = q.port, mayBeTranslated(q.address) {
             sink &+= translationHeads.touch(Self.translationSlot(q.address, bucket: Self.bucket(port)))
             return PrefetchWalk(step: .translationTable, address: q.address, time: q.time, port: port)

@@ -56,6 +56,9 @@ public struct AttributionIndex: Sendable {
         case closed
         /// Nothing to record (no address in it, a duplicate, a record kind that names nobody).
         case ignored
+        /// Refused: a time in it lies outside 1970–2100 (``FlowTimeWindow``), so no claim could
+        /// be computed with it safely. Nothing was recorded.
+        case rejected
     }
 
     public let configuration: Configuration
@@ -119,6 +122,9 @@ public struct AttributionIndex: Sendable {
     @discardableResult
     public mutating func apply(_ record: AccountingRecord, from nas: IPAddress, receivedAt: Int64) -> Change {
         let nasAddress = record.nasIPAddress ?? nas
+        guard FlowTimeWindow.isSane(receivedAt) else { return .rejected }
+        if let seconds = record.eventTime, seconds < 0 || seconds > FlowTimeWindow.latestMilliseconds / 1000 { return .rejected }
+        // Both in range: Event-Timestamp (seconds, ≤ 2100) × 1000, and the delay (32-bit seconds) back from now.
         let eventTime = record.eventTime.map { $0 * 1000 } ?? (receivedAt - Int64(record.delayTime ?? 0) * 1000)
         switch record.status {
         case .accountingOn, .accountingOff:
@@ -176,6 +182,7 @@ public struct AttributionIndex: Sendable {
         let who = Self.account(inUserContext: lease.userContext)
             ?? (lease.hardwareAddress.isEmpty ? (lease.clientID.isEmpty ? nil : "client-id:" + lease.clientID) : "hwaddr:" + lease.hardwareAddress)
         guard let who, let prefix = IPPrefix(address: lease.address, length: 32) else { return .ignored }
+        guard Self.saneLease(expire: lease.expire, cltt: lease.clientLastTransmission) else { return .rejected }
         return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
     }
 
@@ -187,12 +194,21 @@ public struct AttributionIndex: Sendable {
         let who = Self.account(inUserContext: lease.userContext) ?? "duid:" + lease.duid
         let length = lease.type == .prefix ? Int(lease.prefixLength) : 128
         guard let prefix = IPPrefix(address: lease.address, length: length) else { return .ignored }
+        guard Self.saneLease(expire: lease.expire, cltt: lease.clientLastTransmission) else { return .rejected }
         return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
+    }
+
+    /// Whether a lease's times (Unix seconds, from a file anyone with write access may have
+    /// edited) are within 1970–2100 once in ms.
+    static func saneLease(expire: Int64, cltt: Int64) -> Bool {
+        let latest = FlowTimeWindow.latestMilliseconds / 1000
+        return expire >= 0 && expire <= latest && cltt >= 0 && cltt <= latest
     }
 
     /// Applies one CGNAT port-block syslog line (allocate, interim `ACTIVE`, release).
     @discardableResult
     public mutating func apply(_ event: NATPortBlockEvent) -> Change {
+        guard FlowTimeWindow.isSane(event.timeMilliseconds) else { return .rejected }
         let kind: TranslationEvent = switch event.kind {
         case .allocate: .allocate
         case .active: .active
@@ -208,6 +224,7 @@ public struct AttributionIndex: Sendable {
     @discardableResult
     public mutating func apply(natEvent r: FlowRecord) -> Change {
         guard let nat = r.nat, let outside = nat.postSourceAddress else { return .ignored }
+        guard FlowTimeWindow.isSane(start: r.startMilliseconds, end: max(r.startMilliseconds, r.endMilliseconds)) else { return .rejected }
         let time = r.startMilliseconds
         switch nat.event {
         case NATFields.portBlockAllocation, NATFields.portBlockDeallocation:
@@ -228,6 +245,8 @@ public struct AttributionIndex: Sendable {
     /// Records a static assignment (a business line's prefix), valid over its interval.
     @discardableResult
     public mutating func add(_ assignment: StaticAssignment) -> Change {
+        if let t = assignment.validFrom, !FlowTimeWindow.isSane(t) { return .rejected }
+        if let t = assignment.validUntil, !FlowTimeWindow.isSane(t) { return .rejected }
         let target = subscriberNumber(assignment.subscriber)
         addHolding(Slot(assignment.prefix), Claim(start: assignment.validFrom ?? .min, end: assignment.validUntil ?? .max,
                                                   target: target, source: .staticAssignment, flags: []), closingOpen: false)
@@ -238,6 +257,7 @@ public struct AttributionIndex: Sendable {
 
     /// Who held `address` (and, behind a CGNAT, source `port`) at `time` (ms), with the evidence.
     public func lookup(_ address: IPAddress, port: UInt16? = nil, at time: Int64) -> Attribution {
+        guard FlowTimeWindow.isSane(time) else { return Self.timeOutOfRange(time) }
         var evidence: [AttributionEvidence] = []
         let translations = translationCandidates(address, port: port, at: time)
         let isTranslated = !translations.isEmpty || isTranslated(address)
@@ -298,9 +318,16 @@ public struct AttributionIndex: Sendable {
                            evidence: evidence)
     }
 
+    /// The answer to a question about a time outside 1970–2100: nobody, and why.
+    static func timeOutOfRange(_ time: Int64) -> Attribution {
+        Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
+                    reason: "the time \(time) ms is outside 1970–2100: no claim can cover it", evidence: [])
+    }
+
     /// The hot path of ``lookup(_:port:at:)`` without evidence: the outcome, the subscriber and the
     /// confidence, and no allocation (for bulk attribution and the benchmark).
     public func resolve(_ address: IPAddress, port: UInt16? = nil, at time: Int64) -> (outcome: Attribution.Outcome, subscriber: String?, confidence: Double) {
+        guard FlowTimeWindow.isSane(time) else { return (.unknown, nil, 0) }
         // Plain loops, no closures: this is the path measured in BENCHMARKS.md.
         var found = Found()
         // ``isTranslated(_:)``, but a translation chain for the port's bucket answers it without

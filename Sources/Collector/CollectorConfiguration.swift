@@ -31,7 +31,7 @@ extension FlowCollector {
             maxDatagramBytes: Int = 9216,
             datagramsPerRead: Int = 32,
             queueCapacity: Int = 1024,
-            decoder: FlowDecoder.Configuration = .init(),
+            decoder: FlowDecoder.Configuration = Configuration.defaultDecoder,
             templateFile: String? = nil,
             templatePersistIntervalSeconds: Int = 60,
             errorLogIntervalSeconds: Int = 60
@@ -45,6 +45,14 @@ extension FlowCollector {
             self.templateFile = templateFile
             self.templatePersistIntervalSeconds = templatePersistIntervalSeconds
             self.errorLogIntervalSeconds = errorLogIntervalSeconds
+        }
+
+        /// The decoder's defaults, with the live time window (``FlowTimeWindow/live``): a collector
+        /// receives records as they are made, so flows far from this machine's clock are refused.
+        public static var defaultDecoder: FlowDecoder.Configuration {
+            var d = FlowDecoder.Configuration()
+            d.timeWindow = .live
+            return d
         }
 
         public static let defaultListen: [SocketEndpoint] = [2055, 4739, 6343].flatMap { port in

@@ -14,6 +14,8 @@ final class ExporterMetrics {
     let sequenceResets: Counter
     let counterSamples: Counter
     private var errors: [FlowDecodingError.Code: Counter] = [:]
+    /// Records refused for their times, by reason; created on first use.
+    private var refused: [String: Counter] = [:]
     private let exporterLabel: String
     private let factory: any MetricsFactory
 
@@ -38,15 +40,34 @@ final class ExporterMetrics {
         return c
     }
 
+    /// `mamori_collector_rejected_records_total{exporter, reason}`: records decoded but not handed
+    /// on. `repaired` counts records kept with a corrected end time.
+    func refusedRecords(_ reason: String) -> Counter {
+        if let c = refused[reason] { return c }
+        let label = reason == "end_before_start" ? "mamori_collector_repaired_records_total" : "mamori_collector_rejected_records_total"
+        let c = Counter(label: label, dimensions: [("exporter", exporterLabel), ("reason", reason)], factory: factory)
+        refused[reason] = c
+        return c
+    }
+
     func record(_ report: DecodeReport) {
         datagrams.increment()
-        if report.flowRecords > 0 { flowRecords.increment(by: Int64(report.flowRecords)) }
+        // Records decoded, whether or not their times were then refused: the refused ones are
+        // also in mamori_collector_rejected_records_total.
+        let decoded = report.flowRecords + report.rejectedTimes
+        if decoded > 0 { flowRecords.increment(by: Int64(decoded)) }
         if report.optionsRecords > 0 { optionsRecords.increment(by: Int64(report.optionsRecords)) }
         if report.templateMisses > 0 { templateMisses.increment(by: Int64(report.templateMisses)) }
         if report.estimatedLostRecords > 0 { lostRecords.increment(by: Int64(clamping: report.estimatedLostRecords)) }
         if report.sequenceReset { sequenceResets.increment() }
         if report.counterSamples > 0 { counterSamples.increment(by: Int64(report.counterSamples)) }
         if let e = report.error { error(e.code).increment() }
+        if report.rejectedTimes > 0 || report.repairedTimes > 0 {
+            if report.timesOutOfRange > 0 { refusedRecords("time_out_of_range").increment(by: Int64(report.timesOutOfRange)) }
+            if report.timesTooOld > 0 { refusedRecords("too_old").increment(by: Int64(report.timesTooOld)) }
+            if report.timesAhead > 0 { refusedRecords("ahead_of_clock").increment(by: Int64(report.timesAhead)) }
+            if report.repairedTimes > 0 { refusedRecords("end_before_start").increment(by: Int64(report.repairedTimes)) }
+        }
     }
 }
 
@@ -60,6 +81,8 @@ struct CollectorMetrics: Sendable {
     let exporters: ExporterTally
     let truncatedDatagrams: Counter
     let exporterLimitDrops: Counter
+    /// Records refused for their times from exporters beyond the per-exporter label limit.
+    let unaccountedRefusedRecords: Counter
 
     init(factory: any MetricsFactory) {
         queueDroppedBatches = Counter(label: "mamori_collector_queue_dropped_batches_total", factory: factory)
@@ -69,6 +92,7 @@ struct CollectorMetrics: Sendable {
         exporters = ExporterTally(gauge: Gauge(label: "mamori_collector_exporters", factory: factory))
         truncatedDatagrams = Counter(label: "mamori_collector_truncated_datagrams_total", factory: factory)
         exporterLimitDrops = Counter(label: "mamori_collector_unaccounted_exporter_datagrams_total", factory: factory)
+        unaccountedRefusedRecords = Counter(label: "mamori_collector_unaccounted_rejected_records_total", factory: factory)
     }
 }
 

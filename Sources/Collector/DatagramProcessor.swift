@@ -74,6 +74,7 @@ final class DatagramProcessor: @unchecked Sendable {
                 // Label cardinality is bounded: beyond the limit, only global counters move.
                 metrics.exporterLimitDrops.increment()
                 if let e = report.error { logError(e, exporter: exporter, now: now) }
+                if report.rejectedTimes > 0 { metrics.unaccountedRefusedRecords.increment(by: Int64(report.rejectedTimes)) }
                 flushIfLarge()
                 return
             }
@@ -85,6 +86,7 @@ final class DatagramProcessor: @unchecked Sendable {
         }
         counters.record(report)
         if let e = report.error { logError(e, exporter: exporter, now: now) }
+        if report.rejectedTimes > 0 { logRefusedTimes(report, exporter: exporter, now: now) }
         flushIfLarge()
     }
 
@@ -145,6 +147,19 @@ final class DatagramProcessor: @unchecked Sendable {
                 ]
             )
         }
+    }
+
+    private func logRefusedTimes(_ report: DecodeReport, exporter: IPAddress, now: Int64) {
+        guard let suppressed = errorLog.shouldLog(exporter: exporter, code: .implausibleTime, now: now) else { return }
+        let window = decoder.configuration.timeWindow
+        logger.info(
+            "flow records refused for their times (check the exporter's clock)",
+            metadata: [
+                "flow.exporter": "\(exporter)", "flow.out_of_range": "\(report.timesOutOfRange)", "flow.too_old": "\(report.timesTooOld)",
+                "flow.ahead": "\(report.timesAhead)", "flow.max_age_s": "\(window.maximumAgeMilliseconds.map { "\($0 / 1000)" } ?? "none")",
+                "flow.max_lead_s": "\(window.maximumLeadMilliseconds.map { "\($0 / 1000)" } ?? "none")", "flow.suppressed": "\(suppressed)",
+            ]
+        )
     }
 
     // MARK: access from the collector (with `lock` held)

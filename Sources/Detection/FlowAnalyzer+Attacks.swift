@@ -170,11 +170,11 @@ extension FlowAnalyzer {
             .atLeast("hosts_over_syn_flood_packets_per_second", Double(synFlooders), 1),
         ]
         if evidence.flows.isEmpty { evidence.flows = b.samples.map { sample($0, revealing: nil) } }
-        evidence.reasons = ["\(cohort.count) subscriber host(s) sent up to \(Int(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only or UDP traffic to \(target)"]
+        evidence.reasons = ["\(cohort.count) subscriber host(s) sent up to \(wholeNumber(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only or UDP traffic to \(target)"]
         upsert(Finding(
             id: id, kind: .outboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, pps / (10 * c.packetsPerSecond))),
             firstSeen: from, lastSeen: from + c.bucket, detectedAt: now, updatedAt: now, family: nil,
-            summary: "Outbound DDoS against \(target): \(cohort.count) participant(s), peak \(Int(peak)) pps", evidence: evidence), into: &changed)
+            summary: "Outbound DDoS against \(target): \(cohort.count) participant(s), peak \(wholeNumber(peak)) pps", evidence: evidence), into: &changed)
         for h in participants {
             var d = devices[h] ?? DeviceEvidence(firstSeen: from, lastSeen: from + c.bucket)
             d.noteAttack(id: id, target: target, packetsPerSecond: (b.perHost[h] ?? 0) / seconds, first: from, last: from + c.bucket,
@@ -241,11 +241,11 @@ extension FlowAnalyzer {
             let bits = Double(v.bytes[i]) * 8
             var reason: String? = nil
             if packets >= packetLimit {
-                reason = "\(Int(packets)) packets/s ≥ \(Int(packetLimit))" + (share > 1 ? " (\(Int(share)) subscribers share the address)" : "")
+                reason = "\(wholeNumber(packets)) packets/s ≥ \(wholeNumber(packetLimit))" + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
             } else if bits >= bitLimit {
-                reason = "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(bitLimit / 1e6))" + (share > 1 ? " (\(Int(share)) subscribers share the address)" : "")
+                reason = "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(bitLimit / 1e6))" + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
             } else if v.learnedSeconds >= 60, packets >= c.baselineMinimumPacketsPerSecond * share, packets >= c.baselineFactor * max(1, v.baseline) {
-                reason = "\(Int(packets)) packets/s is \(Int(packets / max(1, v.baseline)))× the learned baseline \(fmt(v.baseline))"
+                reason = "\(wholeNumber(packets)) packets/s is \(wholeNumber(packets / max(1, v.baseline)))× the learned baseline \(fmt(v.baseline))"
             }
             guard let reason else { continue }
             let second = (oldest + Int64(i)) * 1000
@@ -284,7 +284,7 @@ extension FlowAnalyzer {
             upsert(Finding(
                 id: id, kind: .inboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, peak / (10 * c.packetsPerSecond))),
                 firstSeen: a.onset, lastSeen: a.last, detectedAt: now, updatedAt: now, family: nil,
-                summary: "Inbound DDoS against \(victim): peak \(Int(peak)) pps, \(fmt(peakBits / 1e6)) Mbit/s", evidence: evidence), into: &changed)
+                summary: "Inbound DDoS against \(victim): peak \(wholeNumber(peak)) pps, \(fmt(peakBits / 1e6)) Mbit/s", evidence: evidence), into: &changed)
         }
         pendingInbound = [:]
     }

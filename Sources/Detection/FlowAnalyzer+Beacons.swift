@@ -419,7 +419,7 @@ extension FlowAnalyzer {
             if let s = c.sample { evidence.flows = [sample(s, revealing: nil)] }
             evidence.reasons = [
                 "\(hosts.count) internal host(s) contact \(endpoint) every \(formatSeconds(medianInterval)) (median) with regular timing (periodicity \(fmt(periodicity))) and uniform payloads (\(fmt(uniformity)))",
-                "used by \(ownUsers) internal host(s); popular from \(Int(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
+                "used by \(ownUsers) internal host(s); popular from \(wholeNumber(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
             ]
             if let pool {
                 evidence.reasons.append("\(pool.addresses) addresses of \(pool.network) are beaconed to on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) at a similar period by \(pool.users) internal host(s) in all; counted as one service")

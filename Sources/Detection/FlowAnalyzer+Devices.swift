@@ -74,7 +74,7 @@ extension FlowAnalyzer {
             }
             for (target, a) in d.attacks.sorted(by: { $0.key < $1.key }) {
                 parts.append(0.9)
-                reasons.append("joined a flood against \(target) (\(Int(a.packetsPerSecond)) packets/s)")
+                reasons.append("joined a flood against \(target) (\(wholeNumber(a.packetsPerSecond)) packets/s)")
                 related.append(a.id)
                 features.append(Feature("attack_packets_per_second", a.packetsPerSecond, unit: "packets/s", about: "\(target)"))
             }

@@ -17,6 +17,14 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     /// C&C candidates not reported because they are allowlisted.
     public var suppressedAllowlisted = 0
     public var findingsReported = 0
+    /// Records ignored because a time lay outside 1970–2100 or ended before it started, or the
+    /// receive time itself did: what the collector's time screen lets through never is, but
+    /// records from files and other callers are checked here too.
+    public var rejectedTimes = 0
+    /// Records whose byte or packet count exceeded ``FlowAnalyzer/maximumCounter`` (2^48) and
+    /// was analysed as that many: no real flow comes near it, and below it every rate the
+    /// detectors compute is a finite number that fits any integer it is shown as.
+    public var clampedCounters = 0
 }
 
 /// Streaming, windowed detection over flow records: C&C servers, known indicators, scanning,
@@ -79,6 +87,10 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
+    /// The largest byte or packet count analysed as given (2^48, 281 trillion); larger ones are
+    /// analysed as this and counted in ``AnalyzerStatistics/clampedCounters``.
+    public static let maximumCounter: UInt64 = 1 << 48
+
     /// The analyzer's clock: the latest time it was given.
     public var clock: Int64 { now }
 
@@ -88,8 +100,23 @@ public struct FlowAnalyzer: Sendable {
     }
 
     /// Feeds one flow record received at `receivedAt` (ms since the Unix epoch).
-    public mutating func ingest(_ r: FlowRecord, receivedAt: Int64) {
+    ///
+    /// Every window, rate and period below computes with the record's times, so a record whose
+    /// times (or `receivedAt`) lie outside 1970–2100, or whose end precedes its start, is counted
+    /// in ``AnalyzerStatistics/rejectedTimes`` and otherwise ignored: within that range no sum or
+    /// difference of times can overflow.
+    public mutating func ingest(_ record: FlowRecord, receivedAt: Int64) {
         statistics.records += 1
+        guard FlowTimeWindow.isSane(start: record.startMilliseconds, end: record.endMilliseconds), FlowTimeWindow.isSane(receivedAt) else {
+            statistics.rejectedTimes += 1
+            return
+        }
+        var r = record
+        if r.bytes > Self.maximumCounter || r.packets > Self.maximumCounter {
+            r.bytes = min(r.bytes, Self.maximumCounter)
+            r.packets = min(r.packets, Self.maximumCounter)
+            statistics.clampedCounters += 1
+        }
         if receivedAt > now { now = receivedAt }
         switch configuration.network.crossing(of: r) {
         case .outbound(let host, let remote, let localPort, let remotePort):
@@ -138,7 +165,7 @@ public struct FlowAnalyzer: Sendable {
     /// Runs the detectors that are due and returns the findings that are new or have changed
     /// materially since they were last returned.
     public mutating func evaluate(now time: Int64) -> [Finding] {
-        if time > now { now = time }
+        if time > now, FlowTimeWindow.isSane(time) { now = time }
         guard now != .min else { return [] }  // nothing seen yet: no clock
         var changed: [String] = []
         flushInboundAlerts(into: &changed)

@@ -26,6 +26,16 @@ public struct DecodeReport: Sendable, Hashable {
     public var sequenceReset: Bool = false
     /// sFlow counter samples seen (counted, not emitted).
     public var counterSamples: Int = 0
+    /// Records dropped because a time lay outside 1970–2100 (``FlowTimeWindow``); not in ``flowRecords``.
+    public var timesOutOfRange: Int = 0
+    /// Records dropped because the flow started longer ago than the configured age.
+    public var timesTooOld: Int = 0
+    /// Records dropped because the flow ends further ahead of the receive time than allowed.
+    public var timesAhead: Int = 0
+    /// Records kept with their end (which preceded the start) set to the start.
+    public var repairedTimes: Int = 0
+    /// Records dropped for their times, all reasons.
+    public var rejectedTimes: Int { timesOutOfRange + timesTooOld + timesAhead }
     /// The first error met; records before it were kept.
     public var error: FlowDecodingError? = nil
 

@@ -268,7 +268,8 @@ extension FlowDecoder {
             // 32-bit ms uptime wraps every 49.7 days.
             return c.exportMilliseconds + Int64(Int32(truncatingIfNeeded: t &- uptime))
         }
-        if let base = systemInit ?? c.systemInitMilliseconds { return base + Int64(t) }
+        // `base` is whatever the exporter announced: wrapping by intent, the time screen drops nonsense.
+        if let base = systemInit ?? c.systemInitMilliseconds { return base &+ Int64(t) }
         return c.exportMilliseconds
     }
 
@@ -381,7 +382,7 @@ extension FlowDecoder {
             } else if p.has(PendingValues.startUptimeBit) {
                 r.startMilliseconds = absoluteTime(uptime: p.startUptime, systemInit: systemInit, context: c)
             } else if p.has(PendingValues.startDeltaBit) {
-                r.startMilliseconds = c.exportMilliseconds - Int64(clamping: p.startDeltaMicroseconds / 1000)
+                r.startMilliseconds = c.exportMilliseconds &- Int64(clamping: p.startDeltaMicroseconds / 1000)
             } else if p.has(PendingValues.observationBit) {
                 r.startMilliseconds = p.observationMilliseconds
             }
@@ -392,7 +393,7 @@ extension FlowDecoder {
             } else if p.has(PendingValues.endUptimeBit) {
                 r.endMilliseconds = absoluteTime(uptime: p.endUptime, systemInit: systemInit, context: c)
             } else if p.has(PendingValues.endDeltaBit) {
-                r.endMilliseconds = c.exportMilliseconds - Int64(clamping: p.endDeltaMicroseconds / 1000)
+                r.endMilliseconds = c.exportMilliseconds &- Int64(clamping: p.endDeltaMicroseconds / 1000)
             } else if p.has(PendingValues.observationBit) {
                 r.endMilliseconds = p.observationMilliseconds
             } else if p.has(PendingValues.startMillisecondsBit | PendingValues.startUptimeBit) {

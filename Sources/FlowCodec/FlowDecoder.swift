@@ -43,6 +43,9 @@ public struct FlowDecoder: Sendable {
         public var samplingOverrides: [IPAddress: UInt32] = [:]
         /// A forward jump in sequence numbers larger than this is treated as a restart, not loss.
         public var maxPlausibleSequenceGap: UInt64 = 10_000_000
+        /// Which flow times are believed (``FlowTimeWindow``): by default only 1970–2100; the live
+        /// collector also refuses flows far from the receive time.
+        public var timeWindow: FlowTimeWindow = .anyTime
 
         public init() {}
     }
@@ -92,6 +95,7 @@ public struct FlowDecoder: Sendable {
         into records: inout [FlowRecord]
     ) -> DecodeReport {
         var report = DecodeReport()
+        let before = records.count
         guard bytes.count >= 4 else {
             report.error = .truncated(expected: 4, actual: bytes.count, "datagram header")
             return report
@@ -109,7 +113,35 @@ public struct FlowDecoder: Sendable {
         default:
             report.error = FlowDecodingError(.unsupportedVersion, "version \(version)")
         }
+        if records.count > before { screenTimes(&records, from: before, now: now, report: &report) }
         return report
+    }
+
+    /// Applies ``Configuration/timeWindow`` to the records appended from `start` on: drops those
+    /// it refuses (keeping the order of the rest) and repairs an end before the start.
+    mutating func screenTimes(_ records: inout [FlowRecord], from start: Int, now: Int64, report: inout DecodeReport) {
+        let window = configuration.timeWindow
+        var kept = start
+        records.withUnsafeMutableBufferPointer { rs in
+            for i in start..<rs.count {
+                switch window.check(start: rs[i].startMilliseconds, end: rs[i].endMilliseconds, now: now) {
+                case .accept: break
+                case .repairEndBeforeStart:
+                    rs[i].endMilliseconds = rs[i].startMilliseconds
+                    report.repairedTimes += 1
+                case .outOfRange: report.timesOutOfRange += 1; continue
+                case .tooOld: report.timesTooOld += 1; continue
+                case .ahead: report.timesAhead += 1; continue
+                }
+                if kept != i { rs[kept] = rs[i] }
+                kept += 1
+            }
+        }
+        let dropped = records.count - kept
+        if dropped > 0 {
+            records.removeLast(dropped)
+            report.flowRecords -= dropped
+        }
     }
 
     /// The compiled layout of the template for `key` at `now`, from the one-entry cache when

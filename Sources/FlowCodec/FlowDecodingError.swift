@@ -17,6 +17,7 @@ public struct FlowDecodingError: Error, Sendable, Hashable, CustomStringConverti
             case tooManyTemplates = "too_many_templates"
             case badRecord = "bad_record"
             case badSample = "bad_sample"
+            case implausibleTime = "implausible_time"
         }
         fileprivate let base: Base
 
@@ -38,6 +39,9 @@ public struct FlowDecodingError: Error, Sendable, Hashable, CustomStringConverti
         public static let badRecord = Code(base: .badRecord)
         /// An sFlow sample or record is malformed.
         public static let badSample = Code(base: .badSample)
+        /// A record's times were refused by the ``FlowTimeWindow`` (the record is dropped, the rest
+        /// of the datagram kept). Not set as ``DecodeReport/error``: counted in the report's time fields.
+        public static let implausibleTime = Code(base: .implausibleTime)
 
         /// Every code, for pre-registering metrics.
         public static let all: [Code] = Base.allCases.map { Code(base: $0) }

@@ -55,7 +55,7 @@ struct AttributionAPI: Sendable, JSONAPI {
 
         static let badAddress = QuestionError("addr must be an IPv4 or IPv6 address")
         static let badPort = QuestionError("port must be a whole number from 0 to 65535")
-        static let badTime = QuestionError("at must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")
+        static let badTime = QuestionError("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")
     }
 
     /// One question of a batch as sent. Decoded leniently, so that one question of the wrong

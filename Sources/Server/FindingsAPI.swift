@@ -1,4 +1,5 @@
 import Detection
+import FlowCodec
 import Foundation
 import Hummingbird
 import Metrics
@@ -35,7 +36,7 @@ struct FindingsAPI: Sendable, JSONAPI {
         }
         for (name, keyPath) in [("since", \FindingQuery.since), ("until", \FindingQuery.until)] {
             if let v = q[name[...]] {
-                guard let t = Self.time(String(v)) else { return bad("\(name) must be a time: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)") }
+                guard let t = Self.time(String(v)) else { return bad("\(name) must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)") }
                 query[keyPath: keyPath] = t
             }
         }
@@ -76,12 +77,25 @@ struct FindingsAPI: Sendable, JSONAPI {
         return json(.ok, f)
     }
 
+    ///
+    /// Only times from 1970 to 2100 (``FlowTimeWindow``) are times: anything else a caller sends
+    /// (`9223372036854775807`, year 9999) is `nil`, so the handlers answer 400 and nothing after
+    /// them computes with it.
     static func time(_ text: String) -> Int64? {
-        if let ms = Int64(text) { return ms }
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: text) { return Int64(d.timeIntervalSince1970 * 1000) }
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text).map { Int64($0.timeIntervalSince1970 * 1000) }
+        let ms: Int64?
+        if let n = Int64(text) {
+            ms = n
+        } else {
+            let f = ISO8601DateFormatter()
+            var d = f.date(from: text)
+            if d == nil {
+                f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                d = f.date(from: text)
+            }
+            ms = d.flatMap { Int64(exactly: ($0.timeIntervalSince1970 * 1000).rounded(.down)) }
+        }
+        guard let ms, FlowTimeWindow.isSane(ms) else { return nil }
+        return ms
     }
 
 

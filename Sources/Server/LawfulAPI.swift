@@ -43,7 +43,7 @@ struct LawfulAPI: Sendable, JSONAPI {
         }
         var at = DetectionService.milliseconds()
         if let t = request.uri.queryParameters["at"] {
-            guard let ms = FindingsAPI.time(String(t)) else { return bad("at must be a time: milliseconds since the epoch or RFC 3339") }
+            guard let ms = FindingsAPI.time(String(t)) else { return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339") }
             at = ms
         }
         let history = try lawful.consent.history(of: subscriber)
@@ -100,7 +100,7 @@ struct LawfulAPI: Sendable, JSONAPI {
         let now = DetectionService.milliseconds()
         var at = now
         if let t = body.at {
-            guard let ms = FindingsAPI.time(t) else { return bad("at must be a time: milliseconds since the epoch or RFC 3339") }
+            guard let ms = FindingsAPI.time(t) else { return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339") }
             at = ms
         }
         guard !body.method.allSatisfy(\.isWhitespace), !body.recordedBy.allSatisfy(\.isWhitespace) else {

@@ -88,6 +88,11 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds of traffic per export (the routers' active timeout), 1–60.", valueName: "seconds"))
     var exportInterval: Int = 10
 
+    @Option(help: ArgumentHelp(
+        "When the simulated world starts: an RFC 3339 time (2026-01-01T00:00:00Z), or 'live' to end it about now, as a real router's records would be (a live collector refuses records a day old or from the future). Default: live with --to or --radius, else 2026-01-01T00:00:00Z, so that a pcap is the same every run.",
+        valueName: "time|live"))
+    var start: String?
+
     @OptionGroup(title: "Identity data (RADIUS, Kea leases, CGNAT logs)")
     var identity: IdentityOptions
 
@@ -97,6 +102,9 @@ struct Simulate: AsyncParsableCommand {
         if let speed, speed <= 0 { throw ValidationError("--speed must be more than 0") }
         guard (1...60).contains(exportInterval) else { throw ValidationError("--export-interval must be 1 to 60 seconds") }
         if fast && speed != nil { throw ValidationError("--fast and --speed exclude each other") }
+        if let start, start != "live", Self.rfc3339Milliseconds(start) == nil {
+            throw ValidationError("--start '\(start)' is neither 'live' nor an RFC 3339 time like 2026-01-01T00:00:00Z")
+        }
         guard sampling >= 1 else { throw ValidationError("--sampling must be at least 1") }
     }
 
@@ -107,6 +115,7 @@ struct Simulate: AsyncParsableCommand {
         c.samplingInterval = sampling
         c.exporters = exporters
         c.windowMilliseconds = Int64(exportInterval) * 1000
+        if let t = startMilliseconds(duration: c.durationMilliseconds) { c.startMilliseconds = t }
         var simulation: Simulation
         do { simulation = try Simulation(configuration: c) } catch { throw ValidationError("\(error)") }
 
@@ -174,6 +183,26 @@ struct Simulate: AsyncParsableCommand {
         let st = simulation.statistics
         let summary = "simulated flows_generated=\(st.generatedFlows) flows_exported=\(st.exportedFlows) datagrams=\(st.datagrams) export_bytes=\(st.exportBytes) send_failures=\(failed) seconds=\(String(format: "%.2f", monotonicSeconds() - wallStart))\n"
         FileHandle.standardOutput.write(Data(summary.utf8))
+    }
+
+    /// The world's start: `--start`, or live when something listens (--to, --radius).
+    ///
+    /// Live, at N× real time, the world starts `duration × (1 − 1/N)` before now (with --fast, a
+    /// whole duration before): its clock then catches up with the real one as it ends and never
+    /// runs ahead of it. Rounded down to a whole second.
+    func startMilliseconds(duration: Int64) -> Int64? {
+        let live = start == "live" || (start == nil && (to != nil || identity.radius != nil))
+        guard live else { return start.flatMap(Self.rfc3339Milliseconds) }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let lag = fast ? Double(duration) : Double(duration) * (1 - 1 / max(1, speed ?? 1))
+        return (now - Int64(lag)) / 1000 * 1000
+    }
+
+    static func rfc3339Milliseconds(_ text: String) -> Int64? {
+        let f = ISO8601DateFormatter()
+        guard let d = f.date(from: text) else { return nil }
+        let ms = d.timeIntervalSince1970 * 1000
+        return ms >= 0 && ms < 4.1e12 ? Int64(ms) : nil
     }
 
     private func progress(_ s: Simulation, elapsed: Double, failed: Int) {

@@ -117,8 +117,8 @@ public struct FlowExportEncoder: Sendable {
             w.address(r.sourceAddress); w.address(r.destinationAddress); w.u32(0)
             w.u16(UInt16(truncatingIfNeeded: r.inputInterface)); w.u16(UInt16(truncatingIfNeeded: r.outputInterface))
             w.u32(UInt32(clamping: r.packets)); w.u32(UInt32(clamping: r.bytes))
-            w.u32(UInt32(truncatingIfNeeded: r.startMilliseconds - bootMilliseconds))
-            w.u32(UInt32(truncatingIfNeeded: r.endMilliseconds - bootMilliseconds))
+            w.u32(UInt32(truncatingIfNeeded: r.startMilliseconds &- bootMilliseconds))
+            w.u32(UInt32(truncatingIfNeeded: r.endMilliseconds &- bootMilliseconds))
             w.u16(r.sourcePort); w.u16(r.destinationPort)
             w.u8(0); w.u8(r.tcpFlags); w.u8(r.ipProtocol); w.u8(r.typeOfService)
             w.u16(UInt16(truncatingIfNeeded: r.sourceAS)); w.u16(UInt16(truncatingIfNeeded: r.destinationAS))
@@ -185,8 +185,8 @@ public struct FlowExportEncoder: Sendable {
             if ipfix {
                 w.u64(UInt64(bitPattern: r.startMilliseconds)); w.u64(UInt64(bitPattern: r.endMilliseconds))
             } else {
-                w.u32(UInt32(truncatingIfNeeded: r.startMilliseconds - bootMilliseconds))
-                w.u32(UInt32(truncatingIfNeeded: r.endMilliseconds - bootMilliseconds))
+                w.u32(UInt32(truncatingIfNeeded: r.startMilliseconds &- bootMilliseconds))
+                w.u32(UInt32(truncatingIfNeeded: r.endMilliseconds &- bootMilliseconds))
             }
         }
         while (w.bytes.count - setStart) % 4 != 0 { w.u8(0) }

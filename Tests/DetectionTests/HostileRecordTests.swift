@@ -1,0 +1,58 @@
+import Detection
+import FlowCodec
+import MamoriCore
+import Testing
+
+/// The detectors facing records nobody should send: extreme times, counters and ports, from any
+/// caller (the collector screens times first; files and other callers may not). Nothing traps,
+/// refused records are counted, and good traffic around them is still analysed.
+@Suite struct HostileRecordTests {
+    static let layout = DetectorUnitTests.layout
+    static let extremeTimes: [Int64] = [0, -1, .max, .min, 1, 9_214_646_400_000, FlowTimeWindow.latestMilliseconds + 1]
+
+    static func record(_ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, proto: UInt8 = 17, flags: UInt8 = 0,
+                       packets: UInt64, bytes: UInt64, start: Int64, end: Int64) -> FlowRecord {
+        FlowRecord(exporter: .v4(1), sourceAddress: IPAddress(src)!, destinationAddress: IPAddress(dst)!, sourcePort: sport, destinationPort: dport,
+                   ipProtocol: proto, tcpFlags: flags, bytes: bytes, packets: packets, startMilliseconds: start, endMilliseconds: end)
+    }
+
+    @Test("an outbound record ending at Int64.max − the decoded 2^64−1 — is counted, not a crash (FlowAnalyzer.outbound regression)")
+    func outboundEndAtMaximum() {
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        // What the IPFIX decoder made of flowEndMilliseconds = 2^64−1 before the time screen.
+        analyzer.ingest(Self.record("198.18.1.9", 40_000, "203.0.113.5", 443, packets: 5, bytes: 500, start: 1_764_547_200_000, end: -1), receivedAt: 1_764_547_200_000)
+        analyzer.ingest(Self.record("198.18.1.9", 40_000, "203.0.113.5", 443, packets: 5, bytes: 500, start: .min, end: .max), receivedAt: 1_764_547_200_000)
+        #expect(analyzer.statistics.rejectedTimes == 2)
+        #expect(analyzer.statistics.outbound == 0)
+        _ = analyzer.evaluate(now: .max)
+        _ = analyzer.evaluate(now: .min)
+        #expect(analyzer.finish().isEmpty)
+    }
+
+    @Test("every extreme time, counter and port in every direction: no trap, all counted, and a flood after them is still found")
+    func extremesThenRealFlood() throws {
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        let counters: [UInt64] = [0, 1, .max, UInt64(Int64.max)]
+        let ports: [UInt16] = [0, 1, 23, 1023, 1024, .max]
+        var sent = 0
+        for s in Self.extremeTimes { for e in Self.extremeTimes + [1_000_000] { for c in counters { for p in ports { for received in [1_000_000, Int64.max, Int64.min, -1] {
+            // outbound (a subscriber to outside, as a SYN probe and as a UDP flow) and inbound
+            analyzer.ingest(Self.record("198.18.1.9", p, "203.0.113.5", p, proto: 6, flags: 0x02, packets: c, bytes: c, start: s, end: e), receivedAt: received)
+            analyzer.ingest(Self.record("198.18.0.7", p, "203.0.113.6", p, packets: c, bytes: c, start: s, end: e), receivedAt: received)
+            analyzer.ingest(Self.record("203.0.113.7", p, "198.18.1.10", p, packets: c, bytes: c, start: s, end: e), receivedAt: received)
+            sent += 3
+        } } } } }
+        _ = analyzer.evaluate(now: 1_000_000)
+        #expect(analyzer.statistics.records == sent)
+        #expect(analyzer.statistics.rejectedTimes > 0)
+        #expect(analyzer.statistics.rejectedTimes + analyzer.statistics.outbound + analyzer.statistics.inbound + analyzer.statistics.notCrossing == sent)
+
+        // Then real traffic: 30 reflectors × 1,000 packets/s against one subscriber.
+        let onset: Int64 = 2_000_000
+        for i in 0..<30 {
+            analyzer.ingest(Self.record("242.0.0.\(i + 1)", 123, "198.18.1.20", 40_000, packets: 1_000, bytes: 468_000, start: onset, end: onset + 999), receivedAt: onset + 1_000)
+        }
+        let found = analyzer.evaluate(now: onset + 1_000)
+        #expect(found.contains { $0.kind == .inboundDDoS && $0.subject.address == "198.18.1.20" })
+    }
+}
