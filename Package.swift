@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "MamoriTesting",
             dependencies: [
-                "FlowCodec",
+                "FlowCodec", "MamoriCore",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

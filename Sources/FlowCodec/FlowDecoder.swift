@@ -148,7 +148,7 @@ public struct FlowDecoder: Sendable {
     /// nothing changed since.
     mutating func layout(for key: TemplateKey, now: Int64) -> RecordLayout? {
         if let c = cachedTemplate, c.generation == templates.generation, c.key == key,
-           templates.timeoutMilliseconds <= 0 || now - c.refreshedAt <= templates.timeoutMilliseconds {
+           templates.timeoutMilliseconds <= 0 || now.saturatingDifference(c.refreshedAt) <= templates.timeoutMilliseconds {
             return c.layout
         }
         guard let t = templates.lookup(key, now: now) else { return nil }

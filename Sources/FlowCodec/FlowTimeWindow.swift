@@ -66,8 +66,9 @@ public struct FlowTimeWindow: Sendable, Hashable {
         // `now` may be anything a caller passes: compare through differences only when it too is
         // in range, so that no subtraction can overflow.
         if now >= Self.earliestMilliseconds, now <= Self.latestMilliseconds {
-            if let age = maximumAgeMilliseconds, now - start > age { return .tooOld }
-            if let lead = maximumLeadMilliseconds, end - now > lead { return .ahead }
+            if let age = maximumAgeMilliseconds, now - min(start, end) > age { return .tooOld }
+            // Against the later of the two: an end before the start is repaired to the start.
+            if let lead = maximumLeadMilliseconds, max(start, end) - now > lead { return .ahead }
         }
         return end < start ? .repairEndBeforeStart : .accept
     }
@@ -83,5 +84,15 @@ public struct FlowTimeWindow: Sendable, Hashable {
     @inlinable
     public static func isSane(_ time: Int64) -> Bool {
         time >= earliestMilliseconds && time <= latestMilliseconds
+    }
+}
+
+extension Int64 {
+    /// `self − other`, saturated at `Int64`'s bounds instead of trapping: for ages and gaps
+    /// computed from times that a caller, a sender or a file supplied.
+    @inlinable
+    public func saturatingDifference(_ other: Int64) -> Int64 {
+        let (d, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (self >= 0 ? .max : .min) : d
     }
 }

@@ -95,7 +95,7 @@ public struct TemplateCache: Sendable {
     /// The template for `key`, unless it is unknown or has expired at `now`.
     public func lookup(_ key: TemplateKey, now: Int64) -> Template? {
         guard let t = byKey[key] else { return nil }
-        if timeoutMilliseconds > 0 && now - t.refreshedAt > timeoutMilliseconds { return nil }
+        if timeoutMilliseconds > 0 && now.saturatingDifference(t.refreshedAt) > timeoutMilliseconds { return nil }
         return t
     }
 
@@ -129,7 +129,7 @@ public struct TemplateCache: Sendable {
     /// Forgets templates older than the timeout; returns how many.
     public mutating func expire(now: Int64) -> Int {
         guard timeoutMilliseconds > 0 else { return 0 }
-        let old = byKey.filter { now - $0.value.refreshedAt > timeoutMilliseconds }.map(\.key)
+        let old = byKey.filter { now.saturatingDifference($0.value.refreshedAt) > timeoutMilliseconds }.map(\.key)
         for k in old { withdraw(k) }
         return old.count
     }
@@ -167,7 +167,7 @@ public struct TemplateCache: Sendable {
                   p.templateID >= 256, !p.fields.isEmpty,
                   p.scopeFieldCount >= 0, p.scopeFieldCount <= p.fields.count
             else { continue }
-            if timeoutMilliseconds > 0 && now - p.refreshedAt > timeoutMilliseconds { continue }
+            if timeoutMilliseconds > 0 && now.saturatingDifference(p.refreshedAt) > timeoutMilliseconds { continue }
             let key = TemplateKey(session: ExportSessionKey(exporter: exporter, observationDomain: p.observationDomain, exportProtocol: proto), templateID: p.templateID)
             let t = Template(id: p.templateID, fields: p.fields, scopeFieldCount: p.scopeFieldCount, isOptions: p.isOptions, exportProtocol: proto, refreshedAt: p.refreshedAt)
             guard t.layout.isUsable else { continue }

@@ -68,8 +68,10 @@ public final class DetectionService: FlowSink, Service {
 
     /// Feeds a batch on the flows' own clock (their end times), so windows, periods and
     /// retention follow the traffic — also when a simulator replays a past day at 100× speed.
-    /// A record stamped more than ten minutes ahead of this machine's clock (a router with a
-    /// wrong clock) is taken as received now, so it cannot age everything else out.
+    /// A record stamped more than a minute ahead of this machine's clock (a router whose clock is
+    /// a little fast, within the collector's `max_clock_lead_seconds`, or a spoofed record) is
+    /// taken as received a minute from now: no sender can move the detectors' clock further
+    /// ahead than that and age real traffic out of their windows.
     ///
     /// The collector only appends to a bounded backlog here; ``analyzePending()`` (run by the
     /// service) feeds the detectors. If they fall behind, whole address pairs are shed and the
@@ -104,12 +106,15 @@ public final class DetectionService: FlowSink, Service {
         }
         backlogGauge.record(0)
         guard !records.isEmpty else { return 0 }
-        let limit = Self.milliseconds() + 600_000
+        let limit = Self.milliseconds() + Self.maximumClockLead
         analyzer.withLockedValue { a in
             for r in records { a.ingest(r, receivedAt: min(r.endMilliseconds, limit)) }
         }
         return records.count
     }
+
+    /// How far ahead of this machine's clock a record may move the detectors' clock (ms).
+    public static let maximumClockLead: Int64 = 60_000
 
     /// The current 1-in-N of the load shedder (1 when everything is analysed).
     public var sheddingRatio: UInt32 { pending.withLockedValue { $0.shedder.interval } }
@@ -232,6 +237,10 @@ public final class DetectionService: FlowSink, Service {
     }
 
     public var statistics: AnalyzerStatistics { analyzer.withLockedValue { $0.statistics } }
+
+    /// The detectors' clock: the latest record time they were given, ms since the epoch (`.min`
+    /// before the first record).
+    public var clock: Int64 { analyzer.withLockedValue { $0.clock } }
 
     /// This machine's clock, ms since the epoch.
     public static func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

@@ -76,10 +76,13 @@ import Testing
             (now - 86_400_000 - 1, now),             // started a day and a millisecond ago: refused
             (now - 3_600_000, now - 1_800_000),      // an hour-long flow exported late: kept
             (1_000, 2_000),                          // 1970
+            (now + 3_600_000, now),                  // starts an hour ahead, "ends" now: refused, not repaired into the future
+            (now, 1_000),                            // ends in 1970: refused, not repaired
         ]), from: Self.exporter, at: Self.now)
         #expect(records.count == 3)
-        #expect(report.timesAhead == 1)
-        #expect(report.timesTooOld == 2)
+        #expect(report.timesAhead == 2)
+        #expect(report.timesTooOld == 3)
+        #expect(report.repairedTimes == 0)
         #expect(report.timesOutOfRange == 0)
     }
 

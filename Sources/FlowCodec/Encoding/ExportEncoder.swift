@@ -107,7 +107,7 @@ public struct FlowExportEncoder: Sendable {
 
     private mutating func encodeV5(_ records: ArraySlice<FlowRecord>, now: Int64) -> [UInt8] {
         var w = ByteWriter(capacity: 24 + 48 * records.count)
-        let uptime = UInt32(truncatingIfNeeded: now - bootMilliseconds)
+        let uptime = UInt32(truncatingIfNeeded: now &- bootMilliseconds)
         w.u16(5); w.u16(UInt16(records.count)); w.u32(uptime)
         w.u32(UInt32(truncatingIfNeeded: now / 1000)); w.u32(UInt32(truncatingIfNeeded: (now % 1000) * 1_000_000))
         w.u32(sequence)
@@ -131,7 +131,7 @@ public struct FlowExportEncoder: Sendable {
     private mutating func encodeTemplated(_ records: ArraySlice<FlowRecord>, ipv6: Bool, now: Int64) -> [UInt8] {
         let ipfix = exportProtocol == .ipfix
         var w = ByteWriter(capacity: 1500)
-        let uptime = UInt32(truncatingIfNeeded: now - bootMilliseconds)
+        let uptime = UInt32(truncatingIfNeeded: now &- bootMilliseconds)
         if ipfix {
             w.u16(10); w.u16(0); w.u32(UInt32(truncatingIfNeeded: now / 1000)); w.u32(sequence); w.u32(observationDomain)
         } else {
