@@ -25,7 +25,10 @@ struct RealExporterTests {
 
         // Mamori, in process, on an ephemeral loopback port.
         let metrics = TestMetrics()
-        let harness = try await CollectorHarness.start(metrics: metrics)
+        // softflowd -r stamps the export with the capture's own (years old) times: the live
+        // collector would refuse every record as too old, so this comparison believes any time
+        // in 1970–2100, as nfcapd does.
+        let harness = try await CollectorHarness.start(metrics: metrics) { $0.decoder.timeWindow = .anyTime }
         try softflowd.run(["-r", Self.capture, "-n", "127.0.0.1:\(harness.port)", "-v", "\(version)", "-c", "none", "-d"])
         let mamoriRecords = try await harness.stop(settleAfter: .milliseconds(500))
 
