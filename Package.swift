@@ -193,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LawfulTests",
-            dependencies: ["Lawful", "IdentityCodec", "Storage", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Lawful", "IdentityCodec", "Storage", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -18,6 +18,9 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     case caseTransition = "case_transition"
     /// The retention sweeper deleted data (including old audit segments: it names what it removed).
     case retention
+    /// The log repaired itself at start: a torn last line (a write cut short by a full disk or a
+    /// crash, never acknowledged) moved to a quarantine file, or an unreadable head rebuilt.
+    case repair
 }
 
 /// One entry of the tamper-evident audit log.

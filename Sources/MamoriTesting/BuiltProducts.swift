@@ -28,6 +28,12 @@ extension ExternalPeer {
 /// `GET path` from an HTTP server on 127.0.0.1:`port`: the status code and body, or nil when
 /// nothing answers (connection refused, or no complete answer within `timeoutSeconds`).
 public func httpGet(port: Int, path: String, timeoutSeconds: Int = 5) -> (status: Int, body: String)? {
+    httpRequest(port: port, method: "GET", path: path, timeoutSeconds: timeoutSeconds)
+}
+
+/// One HTTP/1.1 request (`Connection: close`) to 127.0.0.1:`port`, with an optional body: the
+/// status code and body, or nil when nothing answers in time.
+public func httpRequest(port: Int, method: String, path: String, body: String? = nil, timeoutSeconds: Int = 5) -> (status: Int, body: String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -42,7 +48,10 @@ public func httpGet(port: Int, path: String, timeoutSeconds: Int = 5) -> (status
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { return nil }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+    let payload = Array((body ?? "").utf8)
+    var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+    if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
+    let request = Array((head + "\r\n").utf8) + payload
     guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
     var response: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65_536)

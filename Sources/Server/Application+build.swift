@@ -9,6 +9,7 @@ import Hummingbird
 import Logging
 import MamoriCore
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -44,6 +45,8 @@ public struct MamoriServices: Sendable {
     public let radius: RADIUSAccountingServer?
     public let lawful: LawfulService
     public let cases: CaseService
+    /// Which stores cannot be written (reported by /healthz).
+    public let storage: StorageHealth
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -65,6 +68,20 @@ public func buildApplication(
     let statistics = FlowStatisticsSink()
     var logger = dependencies.logger
     logger.logLevel = configuration.logLevel
+
+    // The data directory (0700) and every file in it (0600), whatever the umask; a key file
+    // others can read is refused here, before anything is opened.
+    do {
+        let narrowed = try DataDirectory.prepare(configuration.dataDirectory, keyFiles: [configuration.pseudonymKeyFile, configuration.auditKeyFile])
+        for n in narrowed {
+            logger.warning("data directory: made private (it was readable by others)", metadata: ["file": "\(n.path)", "old_mode": "\(n.oldMode)"])
+        }
+    } catch {
+        throw ConfigurationError(line: nil, "data directory \(configuration.dataDirectory): \(error)", file: nil)
+    }
+    var storageLogger = logger
+    storageLogger[metadataKey: "component"] = "storage"
+    let storage = StorageHealth(logger: storageLogger, metricsFactory: factory)
 
     var detectionLogger = logger
     detectionLogger[metadataKey: "component"] = "detection"
@@ -88,7 +105,7 @@ public func buildApplication(
             throw ConfigurationError(line: nil, "attribution.static_assignments_file \(path): \(error)", file: nil)
         }
     }
-    let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase)
+    let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase, observer: storage)
     let detection = DetectionService(
         configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
         logger: detectionLogger, metricsFactory: factory, attribution: attribution)
@@ -103,11 +120,17 @@ public func buildApplication(
     )
     let startedAt = Date()
     let router = Router()
+    // Filled in below, once the lawful service (and its audit log) is open.
+    let auditBox = NIOLockedValueBox<AuditLog?>(nil)
     router.get("/healthz") { _, _ -> Response in
         // HOST:PORT as in the configuration (SocketAddress's own description is "[IPv4]host/host:port").
         let listeners = collector.listeners.map { "\"\(FlowCollector.hostAndPort($0.address))\"" }.joined(separator: ",")
         let totals = statistics.total
-        let body = "{\"status\":\"ok\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)}\n"
+        let health = HealthReport(storage: storage.failures, unstoredFindings: detection.unstoredCount,
+                                  waitingAuditEntries: auditBox.withLockedValue { $0 }?.deferredCount ?? 0)
+        let body = "{\"status\":\"\(health.status)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(health.jsonFields)}\n"
+        // 200 also when degraded: the server is up, collecting and detecting; restarting it would
+        // not free the disk. Alert on "status" or mamori_storage_failing.
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     let registry = dependencies.prometheus
@@ -124,7 +147,8 @@ public func buildApplication(
     FindingsAPI(detection: detection, invalidRequests: invalidRequests).register(on: router)
     var lawfulLogger = logger
     lawfulLogger[metadataKey: "component"] = "lawful"
-    let lawful = try LawfulService(configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger)
+    let lawful = try LawfulService(configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger, storage: storage)
+    auditBox.withLockedValue { $0 = lawful.audit }
     LawfulAPI(lawful: lawful, invalidRequests: invalidRequests).register(on: router)
     let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? AuditLogRevealAudit(audit: lawful.audit) : nil
     var mailer = dependencies.noticeMailer
@@ -134,7 +158,7 @@ public func buildApplication(
         mailer = try SMTPNoticeMailer(settings: smtp, logger: smtpLogger)
     }
     let caseService = CaseService(
-        lawful: lawful, cases: try SQLiteCaseStore(path: configuration.casesDatabase), mailer: mailer,
+        lawful: lawful, cases: try SQLiteCaseStore(path: configuration.casesDatabase, observer: storage), mailer: mailer,
         from: configuration.lawful.smtp?.from ?? "security@localhost",
         baseURL: configuration.lawful.noticeBaseURL ?? "http://\(configuration.http.host):\(configuration.http.port)",
         retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory)
@@ -178,7 +202,7 @@ public func buildApplication(
     // Collect-only (detection.enabled: false): the detectors' loop is not even started.
     if configuration.detection.enabled { app.addServices(detection) }
     app.addServices(collector)
-    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful, cases: caseService))
+    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful, cases: caseService, storage: storage))
 }
 
 /// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.

@@ -62,11 +62,11 @@ struct CaseAPI: Sendable, JSONAPI {
     }
 
     func export() async throws -> Response {
-        var csv = "reference,case,subscriber,state,language,noticed_at,outcome\n"
+        var csv = CSV.record(["reference", "case", "subscriber", "state", "language", "noticed_at", "outcome"])
         for c in try cases.cases.list(limit: 100_000) where !c.state.isFinal {
             guard let last = c.notices.last, !last.delivered else { continue }
             let fields = [c.reference, c.id, c.subscriber, c.state.rawValue, last.language, String(last.at), last.outcome]
-            csv += fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ",") + "\n"
+            csv += CSV.record(fields)
         }
         return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: csv)))
     }

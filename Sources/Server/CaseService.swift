@@ -24,12 +24,18 @@ public struct SMTPNoticeMailer: NoticeMailer {
         var credentials: SMTPClient.Credentials?
         if let user = settings.username, let file = settings.passwordFile {
             guard let data = FileManager.default.contents(atPath: file) else { throw LawfulRequestError("lawful.smtp.password_file: cannot read \(file)") }
+            if let mode = PrivateFiles.mode(of: file) {
+                do { try KeyFile.checkPrivate(path: file, mode: mode, what: "SMTP password file") } catch { throw LawfulRequestError("lawful.smtp.password_file: \(error)") }
+            }
             credentials = .init(username: user, password: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines))
         }
         let mode: SMTPClient.TLSMode = switch settings.tls {
         case "starttls_required": .startTLSRequired
         case "none": .none
         default: .startTLSIfOffered
+        }
+        if credentials != nil && mode != .startTLSRequired {
+            throw LawfulRequestError("lawful.smtp: with username and password_file, tls must be starttls_required")
         }
         client = SMTPClient(configuration: .init(host: settings.host, port: settings.port, tlsMode: mode, trustedCACertificatePath: settings.caFile,
                                                  credentials: credentials), logger: logger)
@@ -62,6 +68,13 @@ public actor CaseService: Service {
     private let retentionDays: Int
     private let logger: Logger
     private let clock: @Sendable () -> Int64
+    /// Cases whose last save the store refused (disk full), by id: used in place of the stored
+    /// version and saved again before each batch, so that a notice recorded as sent in memory is
+    /// not sent again while the disk is full. Lost if the process dies before the store takes them.
+    private var unsaved: [String: LawfulCase] = [:]
+
+    /// Cases changed in memory that the store has not taken yet.
+    public var unsavedCount: Int { unsaved.count }
 
     public init(lawful: LawfulService, cases: SQLiteCaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
                 retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
@@ -109,6 +122,7 @@ public actor CaseService: Service {
 
     /// Takes the infected-device findings attributed to one subscriber into their cases.
     public func handle(_ findings: [Finding]) async {
+        saveUnsaved()
         for f in findings where f.kind == .infectedDevice {
             guard let s = f.subscriber, s.outcome == "attributed", let subscriber = s.pseudonym else { continue }
             do {
@@ -125,7 +139,7 @@ public actor CaseService: Service {
         var c: LawfulCase
         var original: LawfulCase?
         var grew = true
-        switch try cases.latest(subscriber: subscriber, kind: .infection) {
+        switch try latest(subscriber: subscriber, kind: .infection) {
         case let latest? where latest.state == .falsePositive && latest.findings.contains(f.id):
             return  // an analyst found this very finding wrong
         case var latest? where latest.state != .falsePositive:
@@ -154,7 +168,43 @@ public actor CaseService: Service {
             try await notify(&c, at: now)
         }
         // Findings are re-reported whenever they are seen again; write only a case that changed.
-        if c != original { try cases.save(c) }
+        if c != original { save(c) }
+    }
+
+    /// Saves `c`, or keeps it in memory until the store takes it.
+    private func save(_ c: LawfulCase) {
+        do {
+            try cases.save(c)
+            unsaved[c.id] = nil
+        } catch {
+            unsaved[c.id] = c
+        }
+    }
+
+    /// Saves the cases the store refused before, oldest change first; stops at the first refusal.
+    private func saveUnsaved() {
+        for c in unsaved.values.sorted(by: { $0.updated < $1.updated }) {
+            do {
+                try cases.save(c)
+                unsaved[c.id] = nil
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// The newest case of `kind` for `subscriber`: an unsaved one first (it is newer than any stored).
+    private func latest(subscriber: String, kind: NoticeContent.Kind) throws -> LawfulCase? {
+        if let pending = unsaved.values.filter({ $0.subscriber == subscriber && $0.kind == kind }).max(by: { $0.updated < $1.updated }) {
+            return pending
+        }
+        return try cases.latest(subscriber: subscriber, kind: kind)
+    }
+
+    /// The case `id`, unsaved version first.
+    private func get(_ id: String) throws -> LawfulCase? {
+        if let pending = unsaved[id] { return pending }
+        return try cases.get(id)
     }
 
     /// Sends the notice for `c` (or records why it cannot be e-mailed).
@@ -172,6 +222,7 @@ public actor CaseService: Service {
         var record = CaseNotice(at: now, channel: "email", language: language, tokenDigest: digest, expires: expires, outcome: "", delivered: false)
         // The case and the link's token are stored before the mail leaves, so the link works when it arrives.
         try cases.save(c)
+        unsaved[c.id] = nil
         try cases.addToken(digest: digest, caseID: c.id, language: language, expires: expires)
         if let email = contact?.email, let mailer {
             let rendered = NoticeRenderer.email(content)
@@ -188,14 +239,20 @@ public actor CaseService: Service {
             record.channel = "csv"
             record.outcome = contact?.email == nil ? "no e-mail address on file: in the call-centre export" : "no SMTP relay configured: in the call-centre export"
         }
+        // What happened is recorded on the case first, and saved (or kept in memory until the
+        // store takes it): whatever happens to the audit entry below, a retry does not mail the
+        // subscriber again.
         c.notices.append(record)
-        struct NoticeDetail: Encodable { var channel: String; var language: String; var delivered: Bool; var outcome: String; var reminder: Int }
-        try lawful.audit.append(at: now, kind: .notice, actor: "mamori", subject: c.id,
-                                summary: "notice for case \(c.reference) \(record.delivered ? "sent" : "not e-mailed") (\(record.channel), \(language)): \(record.outcome)",
-                                detail: NoticeDetail(channel: record.channel, language: language, delivered: record.delivered, outcome: record.outcome, reminder: content.reminder))
         if record.delivered {
             c.move(to: .notified, at: now, reason: "notice e-mailed in \(language)")
         }
+        save(c)
+        // The mail is gone: its entry can no longer be a reason not to act, so it waits for the log
+        // if the disk refuses it now.
+        struct NoticeDetail: Encodable { var channel: String; var language: String; var delivered: Bool; var outcome: String; var reminder: Int }
+        lawful.audit.appendOrDefer(at: now, kind: .notice, actor: "mamori", subject: c.id,
+                                   summary: "notice for case \(c.reference) \(record.delivered ? "sent" : "not e-mailed") (\(record.channel), \(language)): \(record.outcome)",
+                                   detail: NoticeDetail(channel: record.channel, language: language, delivered: record.delivered, outcome: record.outcome, reminder: content.reminder))
     }
 
     // MARK: The notice page
@@ -222,6 +279,7 @@ public actor CaseService: Service {
         let before = c.state
         c.move(to: .acknowledged, at: now, reason: "acknowledged on the notice page")
         try cases.save(c)
+        unsaved[c.id] = nil
         try lawful.audit.append(at: now, kind: .caseTransition, actor: "subscriber", subject: c.id,
                                 summary: "case \(c.reference): \(before.rawValue) → acknowledged (notice page)", detail: "{}")
         return true
@@ -238,7 +296,7 @@ public actor CaseService: Service {
 
     private func open(_ token: String) throws -> (LawfulCase, String, Int64)? {
         guard token.count >= 32, token.count <= 64, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { return nil }
-        guard let t = try cases.token(digest: Self.digest(token)), let c = try cases.get(t.caseID) else { return nil }
+        guard let t = try cases.token(digest: Self.digest(token)), let c = try get(t.caseID) else { return nil }
         return (c, t.language, t.expires)
     }
 
@@ -246,11 +304,12 @@ public actor CaseService: Service {
 
     /// An analyst closes a case or marks it a false positive.
     public func close(_ id: String, as state: CaseState, analyst: String, reason: String) throws -> LawfulCase? {
-        guard [.closed, .falsePositive, .remediated].contains(state), var c = try cases.get(id) else { return nil }
+        guard [.closed, .falsePositive, .remediated].contains(state), var c = try get(id) else { return nil }
         let now = clock()
         let before = c.state
         c.move(to: state, at: now, reason: "\(analyst): \(reason)")
         try cases.save(c)
+        unsaved[c.id] = nil
         try lawful.audit.append(at: now, kind: .caseTransition, actor: "analyst:\(analyst)", subject: c.id,
                                 summary: "case \(c.reference): \(before.rawValue) → \(state.rawValue): \(reason)", detail: "{}")
         return c

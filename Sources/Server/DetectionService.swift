@@ -35,6 +35,14 @@ public final class DetectionService: FlowSink, Service {
     private let nextAttributionRetry = NIOLockedValueBox(ContinuousClock.now)
     private let attributionRetryInterval: Duration
     static let maximumUnattributed = 100_000
+    /// Findings the store refused (disk full, I/O error), latest version of each: kept in memory
+    /// and written again at every evaluation until the store takes them, and only then handed to
+    /// the case workflow. Beyond ``maximumUnstored`` new ones are counted as lost
+    /// (`mamori_findings_lost_total`); the detectors report a finding again while it lasts.
+    private let unstored = NIOLockedValueBox([String: Finding]())
+    static let maximumUnstored = 100_000
+    private let unstoredGauge: Gauge
+    private let lostFindings: Counter
     /// Who hears about findings after they are stored (the case workflow).
     private let findingsHandlers = NIOLockedValueBox([@Sendable ([Finding]) async -> Void]())
 
@@ -64,7 +72,12 @@ public final class DetectionService: FlowSink, Service {
         }
         reported = counters
         storeErrors = Counter(label: "mamori_findings_store_errors_total", factory: metricsFactory)
+        unstoredGauge = Gauge(label: "mamori_findings_unstored", factory: metricsFactory)
+        lostFindings = Counter(label: "mamori_findings_lost_total", factory: metricsFactory)
     }
+
+    /// Findings waiting in memory because the store refused them.
+    public var unstoredCount: Int { unstored.withLockedValue { $0.count } }
 
     /// Feeds a batch on the flows' own clock (their end times), so windows, periods and
     /// retention follow the traffic — also when a simulator replays a past day at 100× speed.
@@ -149,19 +162,41 @@ public final class DetectionService: FlowSink, Service {
         await evaluate()
     }
 
-    /// Runs the detectors that are due on the traffic's clock and stores what changed.
+    /// Runs the detectors that are due on the traffic's clock and stores what changed, with the
+    /// findings an earlier write could not store. Only stored findings go on to the case workflow;
+    /// the others wait in memory (``unstoredCount``) for the next evaluation.
     public func evaluate() async {
         var changed = analyzer.withLockedValue { $0.evaluate(now: $0.clock) }
         changed = attribute(changed)
         changed += retryAttribution()
-        guard !changed.isEmpty else { return }
-        do {
-            try await store.upsert(changed)
-        } catch {
-            storeErrors.increment()
-            logger.error("cannot store findings", metadata: ["error": "\(error)"])
+        let waiting = unstored.withLockedValue { u -> [Finding] in
+            defer { u = [:] }
+            return Array(u.values)
         }
-        for handler in findingsHandlers.withLockedValue({ $0 }) { await handler(changed) }
+        let newer = Set(changed.map(\.id))
+        let batch = changed + waiting.filter { !newer.contains($0.id) }
+        guard !batch.isEmpty else { return }
+        var stored = true
+        do {
+            try await store.upsert(batch)
+        } catch {
+            stored = false
+            storeErrors.increment()
+            let (kept, lost) = unstored.withLockedValue { u -> (Int, Int) in
+                var lost = 0
+                for f in batch {
+                    if u[f.id] != nil || u.count < Self.maximumUnstored { u[f.id] = f } else { lost += 1 }
+                }
+                return (u.count, lost)
+            }
+            if lost > 0 { lostFindings.increment(by: Int64(lost)) }
+            // The store's own failure is logged (rate-limited) by the storage health; this says what waits.
+            logger.debug("findings kept in memory until the store takes them", metadata: ["waiting": "\(kept)", "error": "\(error)"])
+        }
+        unstoredGauge.record(Double(unstoredCount))
+        if stored {
+            for handler in findingsHandlers.withLockedValue({ $0 }) { await handler(batch) }
+        }
         let fresh = announced.withLockedValue { seen in changed.filter { seen.insert($0.id).inserted } }
         for f in fresh {
             reported[f.kind]?.increment()

@@ -108,7 +108,13 @@ struct LawfulAPI: Sendable, JSONAPI {
         }
         let event = ConsentEvent(subscriber: subscriber, kind: kind, action: action, termsVersion: body.termsVersion, at: at, method: body.method, recordedBy: body.recordedBy)
         if let problem = event.problem { return bad(problem) }
-        try lawful.recordConsent([event], actor: "api:\(body.recordedBy)", at: now)
+        do {
+            try lawful.recordConsent([event], actor: "api:\(body.recordedBy)", at: now)
+        } catch let error as LawfulRequestError {
+            return bad(error.description)
+        } catch {
+            return notStored(error)
+        }
         return json(.created, ["recorded": "\(kind.rawValue)", "subscriber": subscriber])
     }
 
@@ -121,7 +127,14 @@ struct LawfulAPI: Sendable, JSONAPI {
             return json(.ok, summary)
         } catch let error as LawfulRequestError {
             return bad("the customer export cannot be read: \(error.description)")
+        } catch {
+            return notStored(error)
         }
+    }
+
+    /// 503: the audit log or the registry could not be written; nothing was recorded (the caller may retry).
+    func notStored(_ error: any Error) -> Response {
+        json(.serviceUnavailable, ["error": "not recorded: storage cannot be written (\(StorageErrorText.of(error))); try again later"])
     }
 
 

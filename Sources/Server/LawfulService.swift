@@ -27,12 +27,20 @@ public final class LawfulService: Service, Sendable {
     }
 
     /// Opens the audit log and the consent registry in the data directory and records the start.
-    public init(configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, now: Int64 = DetectionService.milliseconds()) throws {
+    ///
+    /// The start and the analysis decision are recorded with ``AuditLog/appendOrDefer(at:kind:actor:subject:summary:detail:)``:
+    /// a full disk does not stop the start (collection and detection go on); the entries are
+    /// written as soon as the log can be, before any later one.
+    public init(configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, now: Int64 = DetectionService.milliseconds(),
+                storage: any StorageObserver = NoStorageObserver()) throws {
         policy = configuration.lawful.policy
         engine = LegalBasisEngine(policy: policy)
         let key = try AuditKey.loadOrCreate(path: configuration.auditKeyFile)
-        audit = try AuditLog(directory: configuration.auditDirectory, key: key, segmentEntries: configuration.lawful.auditSegmentEntries)
-        consent = try SQLiteConsentRegistry(path: configuration.consentDatabase)
+        audit = try AuditLog(directory: configuration.auditDirectory, key: key, segmentEntries: configuration.lawful.auditSegmentEntries, observer: storage, now: now)
+        for r in audit.repairs {
+            logger.warning("audit log repaired at start", metadata: ["file": "\(r.file)", "repair": "\(r.what)"])
+        }
+        consent = try SQLiteConsentRegistry(path: configuration.consentDatabase, observer: storage)
         pseudonymizer = SubscriberPseudonymizer(key: pseudonymKey)
         auditRetentionDays = configuration.lawful.auditRetentionDays
         self.logger = logger
@@ -47,14 +55,19 @@ public final class LawfulService: Service, Sendable {
         }
         let digest = configuration.lawful.policyFile.flatMap { FileManager.default.contents(atPath: $0) }
             .map { SHA256.hash(data: $0).hexEncoded }
-        try audit.append(at: now, kind: .configurationChange, actor: "mamori", subject: configuration.lawful.policyFile ?? "built-in policy",
+        audit.appendOrDefer(at: now, kind: .configurationChange, actor: "mamori", subject: configuration.lawful.policyFile ?? "built-in policy",
                          summary: "mamori serve started with \(configuration.lawful.policyFile.map { "policy \($0)" } ?? "the built-in policy (no terms disclose any action)")",
                          detail: Started(policyFile: configuration.lawful.policyFile, policySHA256: digest, terms: policy.terms.map(\.version),
                                          dataDirectory: configuration.dataDirectory, revealEnabled: configuration.attribution.revealEnabled))
 
         // The ground for the analysis this server is about to run, decided and recorded like any other.
         let practice = AnalysisPractice(mechanical: true, persistsRawFlows: false, evidenceRetentionDays: configuration.detection.retentionDays)
-        let decision = try decide(.analyseFlows(practice), at: now)
+        let decision = engine.decide(.analyseFlows(practice), at: now)
+        audit.appendOrDefer(at: now, kind: .decision, actor: "mamori", subject: LawfulAction.analyseFlows.rawValue,
+                            summary: "\(LawfulAction.analyseFlows.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)", detail: decision)
+        if audit.deferredCount > 0 {
+            logger.error("the audit log cannot be written at start; the start is recorded as soon as it can be", metadata: ["waiting": "\(audit.deferredCount)"])
+        }
         if !decision.permitted {
             logger.warning("flow analysis has no legal basis under this configuration", metadata: ["reasons": "\(decision.reasons.joined(separator: "; "))"])
         }
@@ -75,12 +88,27 @@ public final class LawfulService: Service, Sendable {
     }
 
     /// Records consent events (each audited) on behalf of `actor`.
+    ///
+    /// The audit entries are written first: a change the log cannot record is not made (the caller
+    /// gets the error). If the registry then refuses the write, that is recorded too (as soon as
+    /// the log can take it) and the error thrown: the log says the change was not kept.
     public func recordConsent(_ events: [ConsentEvent], actor: String, at: Int64) throws {
-        try consent.record(events, recordedAt: at)
+        for e in events {
+            if let problem = e.problem { throw LawfulRequestError(problem) }
+        }
         for e in events {
             try audit.append(at: at, kind: .consentChange, actor: actor, subject: e.subscriber,
                              summary: "\(e.kind.rawValue)\(e.action.map { " \($0.rawValue)" } ?? "")\(e.termsVersion.map { " terms \($0)" } ?? "") effective \(e.at) (\(e.method))",
                              detail: e)
+        }
+        do {
+            try consent.record(events, recordedAt: at)
+        } catch {
+            for e in events {
+                audit.appendOrDefer(at: at, kind: .consentChange, actor: "mamori", subject: e.subscriber,
+                                    summary: "\(e.kind.rawValue) NOT recorded: the consent registry refused the write (\(StorageErrorText.of(error)))", detail: e)
+            }
+            throw error
         }
     }
 
@@ -92,10 +120,23 @@ public final class LawfulService: Service, Sendable {
         } catch {
             throw LawfulRequestError(error.description)
         }
-        let summary = try consent.importCustomers(file, pseudonym: pseudonymizer.pseudonym, at: at, source: source)
+        // The intent first: an import the log cannot record is not made. The outcome follows, as
+        // soon as the log can take it (the import has happened by then).
+        struct Starting: Encodable { var lines: Int; var sha256: String }
         try audit.append(at: at, kind: .consentChange, actor: actor, subject: source,
-                         summary: "imported \(summary.subscribers) subscribers from \(source): \(summary.events) consent events, \(summary.contacts) contacts, \(summary.rejected.count) lines refused",
-                         detail: summary)
+                         summary: "importing \(file.rows.count + file.rejected.count) lines from \(source)",
+                         detail: Starting(lines: file.rows.count + file.rejected.count, sha256: SHA256.hash(data: Data(text.utf8)).hexEncoded))
+        let summary: SQLiteConsentRegistry.ImportSummary
+        do {
+            summary = try consent.importCustomers(file, pseudonym: pseudonymizer.pseudonym, at: at, source: source)
+        } catch {
+            audit.appendOrDefer(at: at, kind: .consentChange, actor: actor, subject: source,
+                                summary: "import from \(source) failed, nothing imported: \(StorageErrorText.of(error))", detail: "{}")
+            throw error
+        }
+        audit.appendOrDefer(at: at, kind: .consentChange, actor: actor, subject: source,
+                            summary: "imported \(summary.subscribers) subscribers from \(source): \(summary.events) consent events, \(summary.contacts) contacts, \(summary.rejected.count) lines refused",
+                            detail: summary)
         for r in summary.rejected.prefix(20) {
             logger.warning("customer export line refused", metadata: ["source": "\(source)", "line": "\(r.line)", "reason": "\(r.reason)"])
         }
@@ -115,14 +156,21 @@ public final class LawfulService: Service, Sendable {
         }
     }
 
+    /// Every 5 s writes the audit entries waiting for a disk that refused them; hourly, the retention sweeps.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            var nextSweep = ContinuousClock.now
             while !Task.isCancelled {
-                self.sweep()
-                for sweeper in self.sweepers.withLockedValue({ $0 }) { await sweeper() }
-                try? await Task.sleep(for: .seconds(3600))
+                self.audit.flushDeferred()
+                if ContinuousClock.now >= nextSweep {
+                    nextSweep = ContinuousClock.now + .seconds(3600)
+                    self.sweep()
+                    for sweeper in self.sweepers.withLockedValue({ $0 }) { await sweeper() }
+                }
+                try? await Task.sleep(for: .seconds(5))
             }
         }
+        audit.flushDeferred()
     }
 }
 

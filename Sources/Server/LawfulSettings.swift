@@ -29,7 +29,8 @@ public struct LawfulSettings: Sendable {
 public struct SMTPSettings: Sendable, Hashable {
     public var host: String = "127.0.0.1"
     public var port: Int = 25
-    /// `starttls_if_offered` (default), `starttls_required`, `none`.
+    /// `starttls_if_offered` (default without credentials), `starttls_required` (the default, and
+    /// the only value accepted, with `username` and `password_file`), `none`.
     public var tls: String = "starttls_if_offered"
     /// PEM file of the CA that signed the relay's certificate (default: the system's trust store).
     public var caFile: String?

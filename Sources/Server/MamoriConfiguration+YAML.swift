@@ -256,6 +256,14 @@ extension MamoriConfiguration {
                 if (settings.username == nil) != (settings.passwordFile == nil) {
                     throw x.error("lawful.smtp needs both username and password_file, or neither")
                 }
+                // Credentials never cross the network in clear: with them, STARTTLS is required
+                // (the default then), and any other tls setting is refused.
+                if settings.username != nil {
+                    if let v = smtp["tls"], settings.tls != "starttls_required" {
+                        throw v.error("lawful.smtp.tls must be starttls_required when username and password_file are set (got '\(settings.tls)'): the password must not cross the network in clear")
+                    }
+                    settings.tls = "starttls_required"
+                }
                 config.lawful.smtp = settings
             }
             if let x = m["policy_file"] {

@@ -6,6 +6,7 @@ import Lawful
 /// the queries need), and the digests of notice-page tokens (never the tokens).
 public final class SQLiteCaseStore: Sendable {
     private let database: DatabaseQueue
+    private let observer: any StorageObserver
 
     private static let encoder: JSONEncoder = {
         let e = JSONEncoder()
@@ -14,8 +15,11 @@ public final class SQLiteCaseStore: Sendable {
     }()
 
     /// Opens (creating or migrating) the store at `path`; `":memory:"` for a private one.
-    public init(path: String) throws {
-        database = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+    /// WAL with `synchronous = FULL`: a saved case (a notice recorded as sent) survives a power
+    /// loss, so the subscriber is not mailed twice (see `SQLiteFile`).
+    public init(path: String, observer: any StorageObserver = NoStorageObserver()) throws {
+        database = try SQLiteFile.open(path, synchronous: .full)
+        self.observer = observer
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: cases and notice tokens") { db in
             try db.execute(sql: """
@@ -42,12 +46,12 @@ public final class SQLiteCaseStore: Sendable {
 
     public func save(_ c: LawfulCase) throws {
         let body = String(decoding: try Self.encoder.encode(c), as: UTF8.self)
-        try database.write { db in
+        try observer.observe("cases") { try database.write { db in
             try db.execute(sql: """
                 INSERT INTO lawful_case (id, subscriber, kind, state, updated, body) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated = excluded.updated, body = excluded.body
                 """, arguments: [c.id, c.subscriber, c.kind.rawValue, c.state.rawValue, c.updated, body])
-        }
+        } }
     }
 
     public func get(_ id: String) throws -> LawfulCase? {
@@ -76,10 +80,10 @@ public final class SQLiteCaseStore: Sendable {
 
     /// Remembers a notice-page token by its digest.
     public func addToken(digest: String, caseID: String, language: String, expires: Int64) throws {
-        try database.write { db in
+        try observer.observe("cases") { try database.write { db in
             try db.execute(sql: "INSERT INTO notice_token (digest, case_id, language, expires) VALUES (?, ?, ?, ?)",
                            arguments: [digest, caseID, language, expires])
-        }
+        } }
     }
 
     /// The case and language a token opens, and when it expires.
@@ -94,14 +98,17 @@ public final class SQLiteCaseStore: Sendable {
     /// Returns the number of cases deleted.
     @discardableResult
     public func sweep(finishedBefore cutoff: Int64, now: Int64) throws -> Int {
-        try database.write { db in
+        try observer.observe("cases") { try database.write { db in
             let finished = CaseState.allCases.filter { $0.isFinal || $0 == .held }.map { "'\($0.rawValue)'" }.joined(separator: ",")
             try db.execute(sql: "DELETE FROM notice_token WHERE expires < ? OR case_id IN (SELECT id FROM lawful_case WHERE state IN (\(finished)) AND updated < ?)",
                            arguments: [now, cutoff])
             try db.execute(sql: "DELETE FROM lawful_case WHERE state IN (\(finished)) AND updated < ?", arguments: [cutoff])
             return db.changesCount
-        }
+        } }
     }
+
+    /// The database's `journal_mode` and `synchronous` level (for tests and diagnostics).
+    public func durabilitySettings() throws -> (journalMode: String, synchronous: Int) { try SQLiteFile.settings(of: database) }
 
     public func count() throws -> Int {
         try database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM lawful_case") ?? 0 }

@@ -9,6 +9,7 @@ import Lawful
 /// notices need it, and only for subscribers the carrier's customer system lists.
 public final class SQLiteConsentRegistry: Sendable {
     private let database: DatabaseQueue
+    private let observer: any StorageObserver
 
     /// Where a notice for one subscriber goes.
     public struct Contact: Sendable, Hashable, Codable {
@@ -21,8 +22,10 @@ public final class SQLiteConsentRegistry: Sendable {
     }
 
     /// Opens (creating or migrating) the registry at `path`; `":memory:"` for a private one.
-    public init(path: String) throws {
-        database = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+    /// WAL with `synchronous = FULL`: an acknowledged consent change survives a power loss (see `SQLiteFile`).
+    public init(path: String, observer: any StorageObserver = NoStorageObserver()) throws {
+        database = try SQLiteFile.open(path, synchronous: .full)
+        self.observer = observer
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: consent events and contacts") { db in
             try db.execute(sql: """
@@ -49,13 +52,16 @@ public final class SQLiteConsentRegistry: Sendable {
         try migrator.migrate(database)
     }
 
+    /// The database's `journal_mode` and `synchronous` level (for tests and diagnostics).
+    public func durabilitySettings() throws -> (journalMode: String, synchronous: Int) { try SQLiteFile.settings(of: database) }
+
     /// Records events (each must be well formed: ``ConsentEvent/problem``).
     public func record(_ events: [ConsentEvent], recordedAt: Int64) throws {
         for e in events {
             if let problem = e.problem { throw ConsentRegistryError(problem) }
         }
         guard !events.isEmpty else { return }
-        try database.write { db in try Self.insert(events, recordedAt: recordedAt, db) }
+        try observer.observe("consent") { try database.write { db in try Self.insert(events, recordedAt: recordedAt, db) } }
     }
 
     private static func insert(_ events: [ConsentEvent], recordedAt: Int64, _ db: Database) throws {
@@ -82,7 +88,7 @@ public final class SQLiteConsentRegistry: Sendable {
     }
 
     public func setContact(_ contact: Contact, for subscriber: String, at: Int64) throws {
-        try database.write { db in try Self.setContact(contact, for: subscriber, at: at, db) }
+        try observer.observe("consent") { try database.write { db in try Self.setContact(contact, for: subscriber, at: at, db) } }
     }
 
     private static func setContact(_ contact: Contact, for subscriber: String, at: Int64, _ db: Database) throws {
@@ -128,20 +134,22 @@ public final class SQLiteConsentRegistry: Sendable {
                                     rejected: file.rejected.map { .init(line: $0.line, reason: $0.reason) })
         // One transaction for the whole file: a file of a million lines is one commit (one fsync),
         // and an import that fails midway leaves the registry as it was.
-        try database.write { db in
-            for row in file.rows {
-                let subscriber = pseudonym(row.account)
-                let events = row.events(subscriber: subscriber, current: ConsentState(events: try Self.history(of: subscriber, db), at: .max), importedAt: at, source: source)
-                if let problem = events.lazy.compactMap(\.problem).first { throw ConsentRegistryError(problem) }
-                try Self.insert(events, recordedAt: at, db)
-                summary.events += events.count
-                summary.subscribers += 1
-                if row.email != nil || row.language != nil {
-                    let old = try Self.contact(of: subscriber, db)
-                    let new = Contact(email: row.email ?? old?.email, language: row.language ?? old?.language)
-                    if new != old {
-                        try Self.setContact(new, for: subscriber, at: at, db)
-                        summary.contacts += 1
+        try observer.observe("consent") {
+            try database.write { db in
+                for row in file.rows {
+                    let subscriber = pseudonym(row.account)
+                    let events = row.events(subscriber: subscriber, current: ConsentState(events: try Self.history(of: subscriber, db), at: .max), importedAt: at, source: source)
+                    if let problem = events.lazy.compactMap(\.problem).first { throw ConsentRegistryError(problem) }
+                    try Self.insert(events, recordedAt: at, db)
+                    summary.events += events.count
+                    summary.subscribers += 1
+                    if row.email != nil || row.language != nil {
+                        let old = try Self.contact(of: subscriber, db)
+                        let new = Contact(email: row.email ?? old?.email, language: row.language ?? old?.language)
+                        if new != old {
+                            try Self.setContact(new, for: subscriber, at: at, db)
+                            summary.contacts += 1
+                        }
                     }
                 }
             }
@@ -158,7 +166,7 @@ public final class SQLiteConsentRegistry: Sendable {
 }
 
 /// A consent event was refused.
-public struct ConsentRegistryError: Error, CustomStringConvertible {
+public struct ConsentRegistryError: StorageInputError, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
 }

@@ -9,10 +9,14 @@ import GRDB
 /// carries as evidence.
 public final class SQLiteFindingStore: FindingStore {
     private let database: DatabaseQueue
+    private let observer: any StorageObserver
 
     /// Opens (and creates or migrates) the database at `path`; `":memory:"` for a private in-memory one.
-    public init(path: String) throws {
-        database = path == ":memory:" ? try DatabaseQueue() : try DatabaseQueue(path: path)
+    /// WAL with `synchronous = NORMAL`: findings are written every second and found again from
+    /// the traffic, so a power loss that rolls back the last commits costs little (see `SQLiteFile`).
+    public init(path: String, observer: any StorageObserver = NoStorageObserver()) throws {
+        database = try SQLiteFile.open(path, synchronous: .normal)
+        self.observer = observer
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: findings and verdicts") { db in
             try db.execute(sql: """
@@ -56,7 +60,7 @@ public final class SQLiteFindingStore: FindingStore {
             stored.verdict = nil  // kept in its own table
             return (f, String(decoding: try Self.encoder.encode(stored), as: UTF8.self))
         }
-        try await database.write { db in
+        try await observer.observe("findings") { try await database.write { db in
             for (f, body) in rows {
                 try db.execute(sql: """
                     INSERT INTO finding (id, kind, subject, score, first_seen, last_seen, detected_at, updated_at, body)
@@ -65,7 +69,7 @@ public final class SQLiteFindingStore: FindingStore {
                         last_seen = max(last_seen, excluded.last_seen), updated_at = excluded.updated_at, body = excluded.body
                     """, arguments: [f.id, f.kind.rawValue, f.subject.description, f.score, f.firstSeen, f.lastSeen, f.detectedAt, f.updatedAt, body])
             }
-        }
+        } }
     }
 
     public func findings(matching q: FindingQuery) async throws -> [Finding] {
@@ -92,23 +96,23 @@ public final class SQLiteFindingStore: FindingStore {
     }
 
     public func record(_ verdict: Verdict, forFinding id: String) async throws -> Finding? {
-        let exists = try await database.write { db -> Bool in
+        let exists = try await observer.observe("findings") { try await database.write { db -> Bool in
             guard let row = try Row.fetchOne(db, sql: "SELECT kind, subject FROM finding WHERE id = ?", arguments: [id]) else { return false }
             try db.execute(sql: """
                 INSERT INTO verdict (finding_id, verdict, analyst, note, at, kind, subject) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(finding_id) DO UPDATE SET verdict = excluded.verdict, analyst = excluded.analyst, note = excluded.note, at = excluded.at
                 """, arguments: [id, verdict.verdict.rawValue, verdict.analyst, verdict.note, verdict.at, row["kind"] as String, row["subject"] as String])
             return true
-        }
+        } }
         return exists ? try await finding(id: id) : nil
     }
 
     public func deleteFindings(lastSeenBefore time: Int64) async throws -> Int {
-        try await database.write { db in
+        try await observer.observe("findings") { try await database.write { db in
             try db.execute(sql: "DELETE FROM verdict WHERE finding_id IN (SELECT id FROM finding WHERE last_seen < ?)", arguments: [time])
             try db.execute(sql: "DELETE FROM finding WHERE last_seen < ?", arguments: [time])
             return db.changesCount
-        }
+        } }
     }
 
     public func falsePositiveEndpoints() async throws -> [FindingSubject] {
@@ -118,6 +122,9 @@ public final class SQLiteFindingStore: FindingStore {
                 .map { try Self.finding(from: $0).subject }
         }
     }
+
+    /// The database's `journal_mode` and `synchronous` level (for tests and diagnostics).
+    public func durabilitySettings() throws -> (journalMode: String, synchronous: Int) { try SQLiteFile.settings(of: database) }
 
     /// Number of stored findings (for metrics and tests).
     public func count() async throws -> Int {

@@ -130,7 +130,9 @@ struct Serve: AsyncParsableCommand {
             sinks.append(try JSONLinesFlowDumpSink(path: dumpFlows))
             logger.warning("writing every decoded flow record to a file (--dump-flows): diagnostic use only", metadata: ["file": "\(dumpFlows)"])
         }
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        // Whatever another module writes (templates, the attribution snapshot) is private too; the
+        // stores set 0600/0700 explicitly anyway. buildApplication creates and checks the data directory.
+        umask(0o077)
         let (app, services) = try buildApplication(
             configuration: configuration,
             dependencies: ApplicationDependencies(prometheus: registry, extraSinks: sinks, logger: logger)

@@ -156,11 +156,13 @@ import Testing
         #expect(verification.isSound, "\(verification.problems)")
         let entries = try String(contentsOfFile: dir.path + "/audit/000001.jsonl", encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(AuditEntry.self, from: Data($0.utf8)) }
-        #expect(entries.map(\.kind) == [.configurationChange, .decision, .consentChange, .consentChange])
+        // The import is recorded before it is made (intent, with the file's digest), then its outcome.
+        #expect(entries.map(\.kind) == [.configurationChange, .decision, .consentChange, .consentChange, .consentChange])
         #expect(entries[0].detail.contains("\"policySHA256\""))
         #expect(entries[1].summary.contains("analyse_flows: permitted — legitimate business act"))
-        #expect(entries[2].summary.contains("imported 2 subscribers from import:customers.csv: 4 consent events, 2 contacts, 1 lines refused"))
-        #expect(entries[3].actor == "api:agent-12" && entries[3].subject == taro)
+        #expect(entries[2].summary == "importing 3 lines from import:customers.csv" && entries[2].detail.contains("\"sha256\""))
+        #expect(entries[3].summary.contains("imported 2 subscribers from import:customers.csv: 4 consent events, 2 contacts, 1 lines refused"))
+        #expect(entries[4].actor == "api:agent-12" && entries[4].subject == taro)
         let log = entries.map(\.detail).joined() + entries.map(\.summary).joined()
         #expect(!log.contains("A-0001") && !log.contains("taro@example.jp"), "accounts and addresses never reach the audit log")
     }
