@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "mamori", targets: ["mamori"]),
         .library(name: "FlowCodec", targets: ["FlowCodec"]),
+        .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -127,6 +128,7 @@ let package = Package(
             dependencies: [
                 "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful", "Notify",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -135,6 +137,13 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // What the coverage-guided fuzzers (Fuzz/, libFuzzer) and the corpus replay test run: each
+        // parser of outside input, then the stages after it. Built with everything else so it cannot rot.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["FlowCodec", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
             swiftSettings: swiftSettings
         ),
         // Test support shipped as a library: fixture loading, peer launchers.
@@ -205,6 +214,7 @@ let package = Package(
             name: "CollectorTests",
             dependencies: [
                 "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
+                "FuzzTargets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

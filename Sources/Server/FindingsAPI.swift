@@ -2,6 +2,7 @@ import Detection
 import FlowCodec
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Metrics
 import NIOCore
 
@@ -26,27 +27,10 @@ struct FindingsAPI: Sendable, JSONAPI {
     }
 
     func list(_ request: Request) async throws -> Response {
-        let q = request.uri.queryParameters
-        var query = FindingQuery()
-        if let k = q["kind"] {
-            guard let kind = FindingKind(rawValue: String(k)) else {
-                return bad("kind must be one of \(FindingKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            query.kind = kind
-        }
-        for (name, keyPath) in [("since", \FindingQuery.since), ("until", \FindingQuery.until)] {
-            if let v = q[name[...]] {
-                guard let t = Self.time(String(v)) else { return bad("\(name) must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)") }
-                query[keyPath: keyPath] = t
-            }
-        }
-        if let v = q["min_score"] {
-            guard let s = Double(String(v)), (0...1).contains(s) else { return bad("min_score must be a number from 0 to 1") }
-            query.minimumScore = s
-        }
-        if let v = q["limit"] {
-            guard let n = Int(String(v)), (1...10_000).contains(n) else { return bad("limit must be a whole number from 1 to 10000") }
-            query.limit = n
+        let query: FindingQuery
+        switch Self.query(request.uri.queryParameters) {
+        case .success(let q): query = q
+        case .failure(let e): return bad(e.reason)
         }
         struct Page: Encodable { var count: Int; var findings: [Finding] }
         let found = try await detection.store.findings(matching: query)
@@ -75,6 +59,36 @@ struct FindingsAPI: Sendable, JSONAPI {
             detection.allow(f.subject, note: "false positive (\(body.analyst))")
         }
         return json(.ok, f)
+    }
+
+    /// Why a query string is not a findings query, in words for the caller.
+    struct QueryError: Error { let reason: String }
+
+    /// `GET /api/v1/findings`'s parameters as a query: kind, since, until, min_score, limit. Pure,
+    /// so the fuzz target (`FuzzTargets`) reaches the same code as a request.
+    static func query(_ q: FlatDictionary<Substring, Substring>) -> Result<FindingQuery, QueryError> {
+        var query = FindingQuery()
+        if let k = q["kind"] {
+            guard let kind = FindingKind(rawValue: String(k)) else {
+                return .failure(QueryError(reason: "kind must be one of \(FindingKind.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+            query.kind = kind
+        }
+        for (name, keyPath) in [("since", \FindingQuery.since), ("until", \FindingQuery.until)] {
+            if let v = q[name[...]] {
+                guard let t = Self.time(String(v)) else { return .failure(QueryError(reason: "\(name) must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")) }
+                query[keyPath: keyPath] = t
+            }
+        }
+        if let v = q["min_score"] {
+            guard let s = Double(String(v)), (0...1).contains(s) else { return .failure(QueryError(reason: "min_score must be a number from 0 to 1")) }
+            query.minimumScore = s
+        }
+        if let v = q["limit"] {
+            guard let n = Int(String(v)), (1...10_000).contains(n) else { return .failure(QueryError(reason: "limit must be a whole number from 1 to 10000")) }
+            query.limit = n
+        }
+        return .success(query)
     }
 
     ///

@@ -1,0 +1,27 @@
+// swift-tools-version:6.1
+// Coverage-guided fuzzing of Mamori's parsers with libFuzzer (Swift's built-in support on Linux).
+// A package of its own, so that the main build never links these executables (their `main` is
+// libFuzzer's, present only with -sanitize=fuzzer). The targets themselves live in the main
+// package (Sources/FuzzTargets), where the test suite replays Corpus/ and Crashes/. See README.md.
+import Foundation
+import PackageDescription
+
+// The main package is the parent directory; SwiftPM names a path dependency after its folder.
+let parent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let mamori = parent.lastPathComponent.lowercased()
+
+let targets = ["flow-decoder", "radius", "syslog", "identity-files", "api-query"]
+
+let package = Package(
+    name: "mamori-fuzz",
+    platforms: [.macOS(.v14)],
+    products: targets.map { .executable(name: "fuzz-\($0)", targets: ["fuzz-\($0)"]) },
+    dependencies: [.package(path: parent.path)],
+    targets: targets.map { name in
+        .executableTarget(
+            name: "fuzz-\(name)",
+            dependencies: [.product(name: "FuzzTargets", package: mamori)],
+            path: "Sources/\(name)"
+        )
+    }
+)

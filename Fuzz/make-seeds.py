@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of every fuzz target into Corpus/<target>/ (run once; libFuzzer then
+grows the corpus itself). Inputs come from the repository's own fixtures (real exporters'
+captures in Tests/FlowCodecTests/Fixtures) and from the formats' documented examples.
+Usage: Fuzz/make-seeds.py   (from anywhere; writes next to this script)"""
+import hashlib, os, struct, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+def put(target, data):
+    d = os.path.join(HERE, "Corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+        f.write(data)
+
+def udp_payloads(path):
+    """UDP payloads of a pcap (Ethernet, Linux cooked or raw IP; IPv4/IPv6, VLAN)."""
+    raw = open(path, "rb").read()
+    if len(raw) < 24: return []
+    magic = raw[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    linktype = struct.unpack(endian + "I", raw[20:24])[0]
+    out, i = [], 24
+    while i + 16 <= len(raw):
+        caplen = struct.unpack(endian + "I", raw[i + 8:i + 12])[0]
+        pkt = raw[i + 16:i + 16 + caplen]
+        i += 16 + caplen
+        if linktype == 1:
+            eth, off = struct.unpack(">H", pkt[12:14])[0], 14
+            while eth == 0x8100 and len(pkt) >= off + 4:
+                eth, off = struct.unpack(">H", pkt[off + 2:off + 4])[0], off + 4
+        elif linktype == 113:
+            eth, off = struct.unpack(">H", pkt[14:16])[0], 16
+        elif linktype in (101, 12, 228):
+            eth, off = (0x0800 if pkt[:1] and pkt[0] >> 4 == 4 else 0x86DD), 0
+        else:
+            continue
+        if eth == 0x0800 and len(pkt) > off + 20 and pkt[off + 9] == 17:
+            ihl = (pkt[off] & 15) * 4
+            out.append(pkt[off + ihl + 8:])
+        elif eth == 0x86DD and len(pkt) > off + 48 and pkt[off + 6] == 17:
+            out.append(pkt[off + 48:])
+    return out
+
+def framed(selector, datagrams):
+    b = bytes([selector])
+    for d in datagrams:
+        b += struct.pack(">H", len(d)) + d
+    return b
+
+# flow-decoder: the vendor and pmacct captures, up to 8 datagrams each, in the anyTime window
+# (their times are years old) and, for a few, the live window too.
+fixtures = os.path.join(ROOT, "Tests", "FlowCodecTests", "Fixtures")
+n = 0
+for dirpath, _, files in os.walk(fixtures):
+    for name in sorted(files):
+        if not name.endswith(".pcap"): continue
+        ds = [d for d in udp_payloads(os.path.join(dirpath, name)) if len(d) <= 9000][:8]
+        if not ds: continue
+        put("flow-decoder", framed(0x01, ds))
+        if n % 8 == 0: put("flow-decoder", framed(0x00, ds))
+        n += 1
+
+# radius: Accounting-Requests (RFC 2866) with the attributes Mamori reads.
+def attr(t, v): return bytes([t, len(v) + 2]) + v
+def acct(status, user, session, ip, ts, extra=b""):
+    attrs = (attr(40, struct.pack(">I", status)) + attr(1, user) + attr(44, session) + attr(8, bytes(ip)) +
+             attr(55, struct.pack(">I", ts)) + attr(4, bytes([198, 19, 252, 1])) + attr(31, b"02-00-5e-10-00-01") + extra)
+    return bytes([4, 7]) + struct.pack(">H", 20 + len(attrs)) + bytes(16) + attrs
+put("radius", acct(1, b"acct-0001", b"4f2a0001", [100, 64, 0, 1], 1764547200))
+put("radius", acct(3, b"acct-0002", b"4f2a0002", [198, 18, 200, 9], 1764547260, attr(46, struct.pack(">I", 600)) + attr(42, struct.pack(">I", 123456))))
+put("radius", acct(2, b"acct-0003", b"4f2a0003", [100, 64, 0, 3], 1764547320, attr(49, struct.pack(">I", 1)) + attr(80, bytes(16))))
+put("radius", acct(7, b"", b"", [0, 0, 0, 0], 0))
+put("radius", acct(1, b"acct-v6", b"4f2a0004", [100, 64, 0, 4], 1764547200, attr(123, bytes([0, 56, 0x20, 0x01, 0x0d, 0xb8, 1, 0, 0, 0])) + attr(97, bytes([0, 64, 0x20, 0x01, 0x0d, 0xb8, 2, 0, 0, 0, 0, 0]))))
+
+# syslog: Juniper jservices-nat port block lines, as the CGNAT writes them.
+for kind, t in [("JSERVICES_NAT_PORT_BLOCK_ALLOC", "2026-12-01T00:00:00.000Z"), ("JSERVICES_NAT_PORT_BLOCK_ACTIVE", "2026-12-01T00:10:00.000Z"),
+                ("JSERVICES_NAT_PORT_BLOCK_RELEASE", "2026-12-01T01:00:00Z")]:
+    put("syslog", f"<134>1 {t} cgnat1 jservices-nat - {kind} - {{cgnat}}[jservices-nat]: {kind}: 100.64.0.1 -> 198.18.0.0:1024-2031 0x692cd600\n".encode())
+put("syslog", b"<134>1 2026-12-01T00:00:00.000Z cgnat1 jservices-nat - JSERVICES_NAT_PORT_BLOCK_ALLOC - {cgnat}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.0.2 -> 198.18.0.0:2032-3039 0x692cd600\n"
+                b"<134>1 2026-12-01T00:00:05.000Z cgnat1 jservices-nat - JSERVICES_NAT_PORT_BLOCK_RELEASE - {cgnat}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_RELEASE: 100.64.0.2 -> 198.18.0.0:2032-3039 0x692cd600\n")
+
+# identity-files: the first byte picks the format (FuzzTarget.identityFiles).
+put("identity-files", b"\x00address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context,pool_id\n"
+                      b"100.64.0.7,02:00:5e:10:00:07,,3600,1764550800,1,0,0,,0,{ \"account\": \"A-0007\" },0\n")
+put("identity-files", b"\x01address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source,pool_id\n"
+                      b"2001:db8:100::,00:03:00:01:02:00:5e:10:00:07,3600,1764550800,1,1800,2,1,56,0,0,,02:00:5e:10:00:07,0,{ \"account\": \"A-0007\" },1,4,0\n")
+put("identity-files", b"\x02Mon Nov 23 21:25:40 2026\n\tAcct-Status-Type = Start\n\tUser-Name = \"acct-0001\"\n\tAcct-Session-Id = \"abc\"\n"
+                      b"\tFramed-IP-Address = 100.64.0.1\n\tDelegated-IPv6-Prefix = 2001:db8:100::/56\n\tEvent-Timestamp = \"Jan  1 2026 00:00:00 UTC\"\n"
+                      b"\tNAS-IP-Address = 198.19.252.1\n\tTimestamp = 1795469139\n\n")
+put("identity-files", b"\x03prefix,subscriber,valid_from,valid_until\n203.0.113.0/28,B-0001,2026-01-01T00:00:00Z,\n# comment\n2001:db8:ff00::/48,B-0002,,\n")
+put("identity-files", b"\x04account,email,language,terms_version,terms_accepted,warn_infection,warn_vulnerability,sinkhole_dns\n"
+                      b"A-0001,taro@example.jp,ja,v3,2025-04-01,,,opt_out@2026-03-01\nA-0002,anna@example.com,en,v2,2025-02-10,consent@2026-01-05,,\n")
+put("identity-files", b"\x05# indicators\n192.0.2.99 testfamily\n198.51.100.0/24:443/tcp other\n2001:db8::66 v6family\n")
+put("identity-files", b"\x06StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,Label\n"
+                      b"2011/08/10 09:46:53.047277,3550.182373,udp,212.50.71.179,39678,  <->,147.32.84.229,13363,CON,0,0,12,875,413,flow=Background-UDP-Established\n"
+                      b"2011/08/10 09:46:53.048843,0.000883,tcp,147.32.84.165,1026,   ->,147.32.80.9,53,S_,0,0,2,214,81,flow=From-Botnet-V42-TCP-Attempt\n")
+
+
+# api-query: query strings of GET /api/v1/attribution and /api/v1/findings.
+for q in [b"addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z", b"addr=198.18.200.9&at=1764547200000", b"addr=2001:db8::1&port=0",
+          b"kind=c2-server&since=2026-11-01T00:00:00Z&until=2026-12-01T00:00:00.5Z&limit=100&min_score=0.5", b"addr=%31%39%38.18.0.7&at=9223372036854775807"]:
+    put("api-query", q)
+print("seeds written under", os.path.join(HERE, "Corpus"))

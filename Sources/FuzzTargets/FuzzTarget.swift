@@ -1,0 +1,204 @@
+import Attribution
+import Detection
+import FlowCodec
+import Foundation
+import IdentityCodec
+import Lawful
+import MamoriCore
+import Server
+
+/// What the coverage-guided fuzzers (`Fuzz/`, libFuzzer) feed, and what the test suite replays
+/// from their corpus (`Fuzz/Corpus/<target>/`) and from every crash they found
+/// (`Fuzz/Crashes/<target>/`): each target parses its input as Mamori would parse it off the
+/// wire or from a file, then hands what parsed to the stages after the parser (the detectors,
+/// the attribution index, the API's lookups). A trap anywhere is a finding; so is a broken
+/// invariant, checked with `precondition` (kept in release builds).
+///
+/// One input is self-contained (no state carries over between inputs), so a crash replays from
+/// its file alone.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// NetFlow v5/v9, IPFIX and sFlow datagrams (several per input: template and data), then the
+    /// detectors and the NAT-event path of the attribution index.
+    case flowDecoder = "flow-decoder"
+    /// One RADIUS accounting datagram, then the attribution index.
+    case radius = "radius"
+    /// CGNAT port-block syslog lines, then the attribution index.
+    case syslog = "syslog"
+    /// Identity and analysis files: Kea DHCPv4/v6 leases, FreeRADIUS detail, static assignments,
+    /// the customer consent CSV, endpoint lists, CTU binetflow and nfdump files (the first byte
+    /// picks the format), then the attribution index or the detectors.
+    case identityFiles = "identity-files"
+    /// Query strings of `GET /api/v1/attribution` and `/api/v1/findings`, then the lookup.
+    case apiQuery = "api-query"
+
+    /// 2026-12-01T00:00:00Z: the receive time of every input.
+    public static let now: Int64 = 1_764_547_200_000
+
+    /// Runs one input. Returns normally for any input; a trap or a failed precondition is a bug.
+    public func run(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .flowDecoder: Self.flowDecoder(bytes)
+        case .radius: Self.radius(bytes)
+        case .syslog: Self.syslog(bytes)
+        case .identityFiles: Self.identityFiles(bytes)
+        case .apiQuery: Self.apiQuery(bytes)
+        }
+    }
+
+    public func run(_ bytes: [UInt8]) { bytes.withUnsafeBytes { run($0) } }
+
+    // MARK: - Targets
+
+    /// The input as datagrams: a big-endian 16-bit length before each (a last one without its
+    /// full length is taken as it is). The first byte picks the decoder's time window.
+    static func datagrams(_ bytes: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+        var out: [UnsafeRawBufferPointer] = []
+        var i = 1
+        while i + 2 <= bytes.count {
+            let n = Int(bytes[i]) << 8 | Int(bytes[i + 1])
+            let end = min(bytes.count, i + 2 + n)
+            out.append(UnsafeRawBufferPointer(rebasing: bytes[(i + 2)..<end]))
+            i = end
+        }
+        return out
+    }
+
+    static func flowDecoder(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        var configuration = FlowDecoder.Configuration()
+        configuration.timeWindow = bytes[0] & 1 == 0 ? .live : .anyTime
+        configuration.templateTimeoutSeconds = bytes[0] & 2 == 0 ? 1800 : 0
+        var decoder = FlowDecoder(configuration: configuration)
+        var records: [FlowRecord] = []
+        for (k, d) in datagrams(bytes).enumerated() {
+            let before = records.count
+            let exporter = IPAddress.v4(0xC000_0201 + UInt32(k % 2))
+            let report = decoder.decode(d, from: exporter, receivedAtMilliseconds: now, into: &records)
+            precondition(records.count - before == report.flowRecords, "the report counts the records appended")
+        }
+        for r in records {
+            precondition(FlowTimeWindow.isSane(start: r.startMilliseconds, end: r.endMilliseconds), "a record left the decoder with times outside 1970–2100")
+        }
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: network, pseudonymKey: [1]))
+        var index = AttributionIndex()
+        for r in records {
+            analyzer.ingest(r, receivedAt: r.endMilliseconds)
+            if r.hasNAT { index.apply(natEvent: r) }
+        }
+        _ = analyzer.evaluate(now: now)
+        _ = analyzer.finish()
+        for r in records.prefix(64) {
+            _ = index.lookup(r.sourceAddress, port: r.sourcePort, at: r.startMilliseconds)
+            if let nat = r.nat, let outside = nat.postSourceAddress {
+                _ = index.lookup(outside, port: nat.postSourcePort, at: r.startMilliseconds)
+                _ = index.resolve(outside, port: nat.portRangeStart, at: r.endMilliseconds)
+            }
+        }
+    }
+
+    static func radius(_ bytes: UnsafeRawBufferPointer) {
+        guard let packet = try? RADIUSPacket.decode(Array(bytes)) else { return }
+        _ = packet.isValidAccountingRequest(secret: Array("a-shared-secret-of-16+".utf8))
+        guard let record = try? AccountingRecord(packet: packet) else { return }
+        var index = AttributionIndex()
+        for receivedAt in [now, 0, Int64.max] {
+            _ = index.apply(record, from: .v4(0xC613_FC01), receivedAt: receivedAt)
+        }
+        probe(index, record.framedIPAddress, at: record.eventTime.map { $0 &* 1000 } ?? now)
+        _ = index.forget(endedBefore: now)
+    }
+
+    static func syslog(_ bytes: UnsafeRawBufferPointer) {
+        var index = AttributionIndex()
+        var last: NATPortBlockEvent?
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).prefix(256) {
+            guard let event = try? NATPortBlockEvent(line: line) else { continue }
+            index.apply(event)
+            last = event
+        }
+        if let e = last {
+            _ = index.lookup(e.outsideAddress, port: e.firstPort, at: e.timeMilliseconds)
+            _ = index.lookup(e.insideAddress, at: e.timeMilliseconds)
+        }
+    }
+
+    static func identityFiles(_ bytes: UnsafeRawBufferPointer) {
+        guard let selector = bytes.first else { return }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[1...])
+        let text = String(decoding: body, as: UTF8.self)
+        var index = AttributionIndex()
+        switch selector % 8 {
+        case 0:
+            for l in (try? KeaLeaseFile.parse4(text[...])) ?? [] { index.apply(l); probe(index, l.address, at: l.expire &* 1000) }
+        case 1:
+            for l in (try? KeaLeaseFile.parse6(text[...])) ?? [] { index.apply(l); probe(index, l.address, at: l.expire &* 1000) }
+        case 2:
+            for e in (try? FreeRADIUSDetail.parse(text[...]))?.entries ?? [] {
+                guard let r = try? e.accountingRecord() else { continue }
+                index.apply(r, from: .v4(0xC613_FC01), receivedAt: e.writtenAtMilliseconds)
+                probe(index, r.framedIPAddress, at: e.writtenAtMilliseconds)
+            }
+        case 3:
+            for a in (try? StaticAssignment.parse(text[...])) ?? [] { index.add(a); probe(index, a.prefix.network, at: a.validFrom ?? now) }
+        case 4:
+            _ = try? CustomerConsentFile.parse(text)
+        case 5:
+            let (list, _) = EndpointList.parse(text)
+            var c = DetectionConfiguration(network: network, pseudonymKey: [1])
+            c.indicators = list
+            var analyzer = FlowAnalyzer(configuration: c)
+            analyzer.ingest(FlowRecord(sourceAddress: .v4(0xC612_C809), destinationAddress: .v4(0xC000_0263), sourcePort: 40_000, destinationPort: 8080,
+                                       ipProtocol: 6, bytes: 100, packets: 2, startMilliseconds: now, endMilliseconds: now), receivedAt: now)
+            _ = analyzer.finish()
+        case 6:
+            guard let result = try? BinetflowParser.parse(text) else { return }
+            var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: network, pseudonymKey: [1]))
+            for r in result.records {
+                for f in [r.forward, r.reverse].compactMap({ $0 }) { analyzer.ingest(f, receivedAt: f.endMilliseconds) }
+            }
+            _ = analyzer.finish()
+        default:
+            guard let result = try? NfdumpFile.read(Array(body)) else { return }
+            var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: network, pseudonymKey: [1]))
+            for r in result.records { analyzer.ingest(r, receivedAt: r.endMilliseconds) }
+            _ = analyzer.finish()
+        }
+    }
+
+    static func apiQuery(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var index = AttributionIndex()
+        var r = AccountingRecord(status: .start, sessionID: "fuzz", eventTime: now / 1000)
+        r.userName = "subscriber"
+        r.framedIPAddress = .v4(0xC612_C809)
+        index.apply(r, from: .v4(0xC613_FC01), receivedAt: now)
+        if case .success(let q) = APIQueryParsing.attribution(text, now: now) {
+            precondition(FlowTimeWindow.isSane(q.time), "the API let a time outside 1970–2100 through")
+            _ = index.lookup(q.address, port: q.port, at: q.time)
+            var answers: [AttributionIndex.Resolution] = []
+            index.resolve([q], into: &answers)
+        }
+        if case .success(let q) = APIQueryParsing.findings(text) {
+            if let t = q.since { precondition(FlowTimeWindow.isSane(t)) }
+            if let t = q.until { precondition(FlowTimeWindow.isSane(t)) }
+            precondition((1...10_000).contains(q.limit))
+        }
+        _ = APIQueryParsing.time(text)
+    }
+
+    // MARK: - Support
+
+    /// The demo network (subscribers 198.18.0.0/15 with a CGNAT pool, 100.64.0.0/10, 2001:db8::/32).
+    static let network = NetworkLayout(
+        subscriberPrefixes: [IPPrefix("198.18.0.0/15")!, IPPrefix("100.64.0.0/10")!, IPPrefix("2001:db8::/32")!],
+        cgnatPools: [CGNATPool(prefix: IPPrefix("198.18.0.0/17")!, firstPort: 1024, portsPerBlock: 1008)])
+
+    /// Questions about `address` around `time`, and at the edges of time.
+    static func probe(_ index: AttributionIndex, _ address: IPAddress?, at time: Int64) {
+        guard let address else { return }
+        for t in [time, time &- 1, time &+ 1, 0, .max, .min] {
+            _ = index.lookup(address, port: 1500, at: t)
+            _ = index.resolve(address, at: t)
+        }
+    }
+}

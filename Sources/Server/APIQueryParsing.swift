@@ -1,0 +1,35 @@
+import Attribution
+import Detection
+import Hummingbird
+import HummingbirdCore
+
+/// The query strings of the API's GET routes, parsed without a running server: exactly what the
+/// handlers call, public so that the fuzz targets (`FuzzTargets`, `Fuzz/`) reach it.
+///
+/// ```swift
+/// let q = APIQueryParsing.attribution("addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z", now: now)
+/// ```
+public enum APIQueryParsing {
+    /// `GET /api/v1/attribution?…`: the question, or why it is not one.
+    public static func attribution(_ query: String, now: Int64) -> Result<AttributionQuery, any Error> {
+        let q = URI("/api/v1/attribution?" + query).queryParameters
+        let addr: String? = q["addr"].map(String.init)
+        let port: String? = q["port"].map(String.init)
+        let at: String? = q["at"].map(String.init)
+        switch AttributionAPI.question(addr: addr, port: port, at: at, now: now) {
+        case .success(let question): return .success(question)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    /// `GET /api/v1/findings?…`: the findings query, or why it is not one.
+    public static func findings(_ query: String) -> Result<FindingQuery, any Error> {
+        switch FindingsAPI.query(URI("/api/v1/findings?" + query).queryParameters) {
+        case .success(let q): return .success(q)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    /// A time as the API reads one (ms since the epoch or RFC 3339), only within 1970–2100.
+    public static func time(_ text: String) -> Int64? { FindingsAPI.time(text) }
+}
