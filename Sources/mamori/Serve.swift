@@ -19,7 +19,7 @@ struct Serve: AsyncParsableCommand {
             serves /healthz and Prometheus /metrics on http://127.0.0.1:8080. Templates are kept in \
             the data directory so that a restart does not lose them.
 
-            Attribution (which subscriber held an address): IPFIX NAT events arriving with the flows             are used as they come; --radius makes Mamori a RADIUS accounting server for NASes on this             machine, and --kea-leases4/6, --radius-detail and --nat-syslog follow identity files.             Remote NASes, secrets, deterministic CGNAT pools and static assignments go in the             configuration file (attribution:, see mamori.example.yaml and docs/attribution.md).
+            Attribution (which subscriber held an address): IPFIX NAT events arriving with the flows             are used when they come from a listed exporter (--nat-event-exporter, attribution.nat_event_exporters; loopback only when none is listed), syslog likewise (--syslog-sender); --radius makes Mamori a RADIUS accounting server for NASes on this             machine, and --kea-leases4/6, --radius-detail and --nat-syslog follow identity files.             Remote NASes, secrets, deterministic CGNAT pools and static assignments go in the             configuration file (attribution:, see mamori.example.yaml and docs/attribution.md).
 
             Examples:
               mamori serve
