@@ -39,9 +39,10 @@ import IdentityCodec
 /// (``Configuration/maximumRemembered``) and the replay memory (``Configuration/maximumReplayMemory``)
 /// forget their oldest entries when full and count each in ``evictions``.
 public struct RADIUSAccountingHandler: Sendable {
-    /// RFC 2865 §3 asks for secrets "at least as large and unguessable as a well-chosen password";
-    /// the RADIUS hardening after BlastRADIUS (FreeRADIUS' advice on shared secrets,
-    /// draft-ietf-radext-deprecating-radius) asks for long random ones. Mamori refuses shorter ones.
+    /// RFC 2865 §3: the secret "SHOULD be at least as large and unguessable as a well-chosen
+    /// password. It is preferred that the secret be at least 16 octets." After BlastRADIUS,
+    /// FreeRADIUS 3.2.5 updated its advice towards long random secrets. Mamori refuses shorter
+    /// ones (counted in UTF-8 octets).
     public static let minimumSecretLength = 16
 
     /// A NAS allowed to send accounting: the addresses it sends from and the shared secret.
