@@ -14,8 +14,12 @@ import ServiceLifecycle
 /// arrives at thousands of packets per second, not the collector's millions.
 ///
 /// Metrics: `mamori_radius_requests_total{result}` (accepted, duplicate, bad_authenticator,
-/// unknown_client, malformed, unsupported) and `mamori_radius_accounting_total{status}`. Each kind
-/// of rejection is logged once per client address.
+/// bad_message_authenticator, missing_message_authenticator, replay, stale, rate_limited,
+/// unknown_client, malformed, unsupported — see ``RADIUSAccountingHandler``),
+/// `mamori_radius_accounting_total{status}`, `mamori_radius_memory_evictions_total{table}`
+/// (duplicate, replay: entries forgotten early because a table was full) and
+/// `mamori_log_throttle_evictions_total{component="radius"}`. Each kind of rejection is logged at
+/// most once per sender address and reason every 10 minutes, from a table of at most 1,024 senders.
 public final class RADIUSAccountingServer: Service, Sendable {
     public struct Configuration: Sendable, Hashable {
         /// UDP endpoints (1813 is the IANA accounting port).
@@ -32,7 +36,9 @@ public final class RADIUSAccountingServer: Service, Sendable {
     private let logger: Logger
     private let results: [RADIUSAccountingHandler.Result: Counter]
     private let statuses: [AccountingStatusType: Counter]
-    private let logged = NIOLockedValueBox(Set<String>())
+    private let memoryEvictions: (duplicate: Counter, replay: Counter)
+    private let logEvictions: Counter
+    private let throttle = NIOLockedValueBox(LogThrottle(interval: 600_000, maximumKeys: 1024))
     private let listeners = DatagramListeners()
 
     public init(configuration: Configuration, logger: Logger, metricsFactory: any MetricsFactory, deliver: @escaping Deliver) {
@@ -50,6 +56,9 @@ public final class RADIUSAccountingServer: Service, Sendable {
             s[status] = Counter(label: "mamori_radius_accounting_total", dimensions: [("status", "\(status)")], factory: metricsFactory)
         }
         statuses = s
+        memoryEvictions = (Counter(label: "mamori_radius_memory_evictions_total", dimensions: [("table", "duplicate")], factory: metricsFactory),
+                           Counter(label: "mamori_radius_memory_evictions_total", dimensions: [("table", "replay")], factory: metricsFactory))
+        logEvictions = Counter(label: "mamori_log_throttle_evictions_total", dimensions: [("component", "radius")], factory: metricsFactory)
     }
 
     /// The ports actually bound (after ``waitUntilReady()``), in the order of `listen`.
@@ -64,8 +73,19 @@ public final class RADIUSAccountingServer: Service, Sendable {
 
     /// Handles one datagram; returns the bytes to answer with, if any.
     func receive(_ bytes: [UInt8], from address: IPAddress, port: Int) -> [UInt8]? {
-        let now = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) &+ Self.wallOffset
-        let outcome = handler.withLockedValue { $0.handle(bytes, from: address, port: port, now: now) }
+        receive(bytes, from: address, port: port, now: Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) &+ Self.wallOffset)
+    }
+
+    /// ``receive(_:from:port:)`` at a given time (ms since the epoch), for tests.
+    func receive(_ bytes: [UInt8], from address: IPAddress, port: Int, now: Int64) -> [UInt8]? {
+        let (outcome, evicted) = handler.withLockedValue { h in
+            let before = h.evictions
+            let outcome = h.handle(bytes, from: address, port: port, now: now)
+            let after = h.evictions
+            return (outcome, (after.duplicate - before.duplicate, after.replay - before.replay))
+        }
+        if evicted.0 > 0 { memoryEvictions.duplicate.increment(by: Int64(evicted.0)) }
+        if evicted.1 > 0 { memoryEvictions.replay.increment(by: Int64(evicted.1)) }
         results[outcome.result]?.increment()
         switch outcome.result {
         case .accepted:
@@ -75,10 +95,16 @@ public final class RADIUSAccountingServer: Service, Sendable {
             }
         case .duplicate:
             break
-        case .badAuthenticator, .unknownClient, .malformed, .unsupported:
+        case .badAuthenticator, .badMessageAuthenticator, .missingMessageAuthenticator, .replay, .stale, .rateLimited, .unknownClient, .malformed, .unsupported:
             let key = "\(outcome.result.rawValue)|\(address)"
-            if logged.withLockedValue({ $0.insert(key).inserted }) {
-                logger.warning("RADIUS request dropped", metadata: ["result": "\(outcome.result.rawValue)", "client": "\(address)", "reason": "\(outcome.reason)"])
+            let (log, evicted) = throttle.withLockedValue { t in
+                let before = t.evictions
+                return (t.shouldLog(key, now: now), t.evictions - before)
+            }
+            if evicted > 0 { logEvictions.increment(by: Int64(evicted)) }
+            if log {
+                logger.info("RADIUS request dropped (logged once per sender and reason every 10 minutes; counted in mamori_radius_requests_total)",
+                              metadata: ["result": "\(outcome.result.rawValue)", "client": "\(address)", "reason": "\(outcome.reason)"])
             }
         }
         return outcome.response

@@ -91,10 +91,19 @@ public func buildApplication(
     if let path = configuration.detection.allowlistFile { detectionConfiguration.allowlist = try endpointList(path, "allowlist_file", logger: detectionLogger) }
     var attributionLogger = logger
     attributionLogger[metadataKey: "component"] = "attribution"
+    if !configuration.attribution.radius.listen.isEmpty, let problem = configuration.attribution.radius.handler.problem {
+        throw ConfigurationError(line: nil, "attribution.radius: \(problem)", file: nil)
+    }
     let attribution = AttributionService(
         configuration: configuration.attribution.index, pseudonymKey: detectionConfiguration.pseudonymKey,
         retentionDays: configuration.attribution.retentionDays, logger: attributionLogger, metricsFactory: factory,
-        snapshotPath: configuration.attributionSnapshotFile)
+        snapshotPath: configuration.attributionSnapshotFile, natEventExporters: configuration.attribution.natEventExporters)
+    if configuration.attribution.natEventExporters == nil {
+        attributionLogger.notice("attribution: no NAT event exporters configured (attribution.nat_event_exporters): IPFIX NAT events are taken from loopback only (127.0.0.0/8, ::1)")
+    } else {
+        attributionLogger.info("attribution: IPFIX NAT events taken from the configured exporters only",
+                               metadata: ["exporters": "\(attribution.natEventExporters.prefixes.map(\.description).joined(separator: " "))"])
+    }
     if let path = configuration.attribution.staticAssignmentsFile {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigurationError(line: nil, "attribution.static_assignments_file: cannot read \(path)", file: nil)

@@ -5,6 +5,7 @@ import FlowCodec
 import Foundation
 import IdentityCodec
 import Logging
+import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
 import ServiceLifecycle
@@ -14,7 +15,16 @@ import ServiceLifecycle
 /// detection service and the API. Subscriber identifiers leave it only as pseudonyms.
 ///
 /// Metrics: `mamori_attribution_records_total{source,change}` for every record applied,
-/// `mamori_attribution_lookups_total{outcome}`, `mamori_attribution_claims` (gauge).
+/// `mamori_attribution_records_dropped_total{source="nat-event",reason="unlisted_exporter"}`,
+/// `mamori_attribution_lookups_total{outcome}`, `mamori_attribution_claims` (gauge),
+/// `mamori_log_throttle_evictions_total{component="attribution"}`.
+///
+/// NAT events decide who gets a notice, and anyone who can send a UDP datagram to the collector
+/// could forge one: they are taken only from ``natEventExporters`` (the CGNATs' exporter addresses
+/// or prefixes). When none are configured that is loopback only (127.0.0.0/8, ::1) — enough for a
+/// CGNAT exporting on the same machine and for the demo, never open to the network; a carrier lists
+/// its CGNATs (`attribution.nat_event_exporters`). NAT events from anyone else are dropped, counted
+/// and logged at most once per exporter every 10 minutes; their flow records still go to detection.
 ///
 /// As a service it keeps the index across restarts: loaded from `snapshotPath` at start, written
 /// back (to a temporary file, then renamed; mode 0600) every `snapshotInterval` and at shutdown.
@@ -25,6 +35,15 @@ public final class AttributionService: FlowSink, Service, Sendable {
     private let records: [String: Counter]
     private let lookups: [Attribution.Outcome: Counter]
     private let claims: Gauge
+    private let unlistedExporter: Counter
+    private let logEvictions: Counter
+    private let throttle = NIOLockedValueBox(LogThrottle(interval: 600_000, maximumKeys: 1024))
+    /// Who may send NAT events.
+    public let natEventExporters: PrefixSet
+    /// Whether ``natEventExporters`` was configured (false: the loopback default).
+    public let natEventExportersConfigured: Bool
+    /// The exporters heard when none are configured.
+    public static let loopback = [IPPrefix("127.0.0.0/8")!, IPPrefix("::1/128")!]
     /// Identity data older than this (ended before now − retention) is forgotten.
     public let retentionMilliseconds: Int64
     /// Where the index is kept across restarts (nil: memory only).
@@ -32,7 +51,7 @@ public final class AttributionService: FlowSink, Service, Sendable {
     private let snapshotInterval: Duration
 
     public init(configuration: AttributionIndex.Configuration, pseudonymKey: [UInt8], retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
-                snapshotPath: String? = nil, snapshotInterval: Duration = .seconds(300)) {
+                snapshotPath: String? = nil, snapshotInterval: Duration = .seconds(300), natEventExporters: [IPPrefix]? = nil) {
         var restored = AttributionIndex(configuration: configuration)
         if let snapshotPath, let data = FileManager.default.contents(atPath: snapshotPath) {
             do {
@@ -65,6 +84,11 @@ public final class AttributionService: FlowSink, Service, Sendable {
         }
         lookups = l
         claims = Gauge(label: "mamori_attribution_claims", factory: metricsFactory)
+        unlistedExporter = Counter(label: "mamori_attribution_records_dropped_total", dimensions: [("source", "\(AttributionSource.natEvent)"), ("reason", "unlisted_exporter")],
+                                   factory: metricsFactory)
+        logEvictions = Counter(label: "mamori_log_throttle_evictions_total", dimensions: [("component", "attribution")], factory: metricsFactory)
+        self.natEventExporters = PrefixSet(natEventExporters ?? Self.loopback)
+        natEventExportersConfigured = natEventExporters != nil
     }
 
     // MARK: - Lifecycle
@@ -127,15 +151,41 @@ public final class AttributionService: FlowSink, Service, Sendable {
         // Most batches hold flows only; the receive path says so, and they are not read at all.
         guard batch.mayContainNAT else { return }
         var changes: [AttributionIndex.Change] = []
+        var refused: [IPAddress: Int] = [:]
         // Borrowed, not copied: the batch's records (160 bytes each) are scanned for the NAT
-        // events among them.
+        // events among them. A batch is mostly one exporter's: its verdict is kept for the next record.
         batch.records.withUnsafeBufferPointer { records in
             guard let first = records.indices.first(where: { records[$0].hasNAT }) else { return }
+            var last: (exporter: IPAddress, allowed: Bool)?
             index.withLockedValue { i in
-                for k in first..<records.count where records[k].hasNAT { changes.append(i.apply(natEvent: records[k])) }
+                for k in first..<records.count where records[k].hasNAT {
+                    let exporter = records[k].exporter
+                    let allowed: Bool
+                    if let last, last.exporter == exporter {
+                        allowed = last.allowed
+                    } else {
+                        allowed = natEventExporters.contains(exporter)
+                        last = (exporter, allowed)
+                    }
+                    if allowed { changes.append(i.apply(natEvent: records[k])) } else { refused[exporter, default: 0] += 1 }
+                }
             }
         }
         for c in changes { count(.natEvent, c) }
+        for (exporter, n) in refused { refuse(natEvents: n, from: exporter) }
+    }
+
+    private func refuse(natEvents n: Int, from exporter: IPAddress) {
+        unlistedExporter.increment(by: Int64(n))
+        let (log, evicted) = throttle.withLockedValue { t in
+            let before = t.evictions
+            return (t.shouldLog("\(exporter)", now: DetectionService.milliseconds()), t.evictions - before)
+        }
+        if evicted > 0 { logEvictions.increment(by: Int64(evicted)) }
+        if log {
+            logger.info("NAT events from an exporter not in attribution.nat_event_exporters dropped (logged once per exporter every 10 minutes; counted in mamori_attribution_records_dropped_total)",
+                        metadata: ["exporter": "\(exporter)", "records": "\(n)"])
+        }
     }
 
     private func count(_ source: AttributionSource, _ change: AttributionIndex.Change) {

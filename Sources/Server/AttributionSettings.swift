@@ -21,9 +21,13 @@ public struct AttributionSettings: Sendable {
     public var revealEnabled = false
     /// Static assignments CSV (`prefix,subscriber,valid_from,valid_until`), read at start.
     public var staticAssignmentsFile: String?
+    /// Who may send IPFIX NAT events (the CGNATs' exporter addresses or prefixes). Nil (not
+    /// configured): loopback only, with a line at start saying so — see ``AttributionService``.
+    /// An empty list takes NAT events from nobody.
+    public var natEventExporters: [IPPrefix]?
     /// The RADIUS accounting server: where it listens (none: off) and which NASes may send.
     public var radius = RADIUSAccountingServer.Configuration()
-    /// CGNAT port-block syslog over UDP.
+    /// CGNAT port-block syslog over UDP (and who may send it: ``SyslogListener/Configuration/senders``).
     public var syslog = SyslogListener.Configuration()
     /// Identity files read at start and followed as they grow (Kea leases, FreeRADIUS detail,
     /// CGNAT syslog).

@@ -149,7 +149,17 @@ extension MamoriConfiguration {
         if let v = top["attribution"] {
             let a = try YAMLMap(v.node, context: "attribution")
             try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal", "radius", "syslog_listen",
-                            "kea_leases4_files", "kea_leases6_files", "radius_detail_files", "nat_syslog_files"])
+                            "kea_leases4_files", "kea_leases6_files", "radius_detail_files", "nat_syslog_files", "nat_event_exporters", "syslog_senders"])
+            func flag(_ x: YAMLValue) throws(ConfigurationError) -> Bool {
+                switch try x.string() {
+                case "true", "yes", "on": return true
+                case "false", "no", "off": return false
+                default: throw x.error("\(x.key) must be true or false")
+                }
+            }
+            // Who may send identity data over UDP (absent: loopback only; see AttributionSettings).
+            if let x = a["nat_event_exporters"] { config.attribution.natEventExporters = try x.prefixes() }
+            if let x = a["syslog_senders"] { config.attribution.syslog.senders = try x.prefixes() }
             if let l = a["syslog_listen"] {
                 guard case .sequence(let seq) = l.node else { throw l.error("attribution.syslog_listen must be a list of HOST:PORT") }
                 for item in seq { config.attribution.syslog.listen.append(try YAMLValue(node: item, key: "attribution.syslog_listen").endpoint()) }
@@ -169,7 +179,21 @@ extension MamoriConfiguration {
             if let x = a["static_assignments_file"] { config.attribution.staticAssignmentsFile = try x.string() }
             if let r = a["radius"] {
                 let m = try YAMLMap(r.node, context: "attribution.radius")
-                try m.allowOnly(["listen", "clients", "duplicate_window_seconds"])
+                try m.allowOnly(["listen", "clients", "duplicate_window_seconds", "require_message_authenticator", "replay_window_seconds", "maximum_event_age_seconds",
+                                 "rate_limit_per_second", "rate_limit_burst"])
+                if let x = m["require_message_authenticator"] { config.attribution.radius.handler.requireMessageAuthenticator = try flag(x) }
+                if let x = m["replay_window_seconds"] { config.attribution.radius.handler.replayWindowMilliseconds = Int64(try x.int(in: 0...86_400)) * 1000 }
+                if let x = m["maximum_event_age_seconds"] { config.attribution.radius.handler.maximumEventAgeMilliseconds = Int64(try x.int(in: 0...31_536_000)) * 1000 }
+                let perSecond = try m["rate_limit_per_second"]?.int(in: 0...10_000_000)
+                let burst = try m["rate_limit_burst"]?.int(in: 1...100_000_000)
+                if perSecond == 0 {
+                    config.attribution.radius.handler.rateLimit = nil
+                } else if perSecond != nil || burst != nil {
+                    var limit = config.attribution.radius.handler.rateLimit ?? .init(requestsPerSecond: 5000, burst: 50_000)
+                    if let perSecond { limit.requestsPerSecond = Double(perSecond) }
+                    if let burst { limit.burst = Double(burst) }
+                    config.attribution.radius.handler.rateLimit = limit
+                }
                 if let l = m["listen"] {
                     guard case .sequence(let seq) = l.node else { throw l.error("attribution.radius.listen must be a list of HOST:PORT") }
                     var endpoints: [SocketEndpoint] = []
@@ -181,7 +205,7 @@ extension MamoriConfiguration {
                     guard case .sequence(let seq) = c.node else { throw c.error("attribution.radius.clients must be a list") }
                     for item in seq {
                         let client = try YAMLMap(item, context: "a RADIUS client")
-                        try client.allowOnly(["address", "secret"])
+                        try client.allowOnly(["address", "secret", "require_message_authenticator"])
                         guard let address = client["address"], let secret = client["secret"] else {
                             throw ConfigurationError(line: item.mark.map { $0.line }, "a RADIUS client needs 'address' (an address or prefix) and 'secret'")
                         }
@@ -189,7 +213,13 @@ extension MamoriConfiguration {
                         guard let prefix = IPPrefix(text) else { throw address.error("'\(text)' is not an address or prefix") }
                         let key = try secret.string()
                         guard !key.isEmpty else { throw secret.error("a RADIUS secret must not be empty") }
-                        config.attribution.radius.handler.clients.append(.init(prefix: prefix, secret: Array(key.utf8)))
+                        guard key.utf8.count >= RADIUSAccountingHandler.minimumSecretLength else {
+                            throw secret.error("the RADIUS secret of client \(text) has \(key.utf8.count) characters; shared secrets must have at least "
+                                + "\(RADIUSAccountingHandler.minimumSecretLength) (use a long random one, e.g. openssl rand -base64 24)")
+                        }
+                        var require: Bool?
+                        if let x = client["require_message_authenticator"] { require = try flag(x) }
+                        config.attribution.radius.handler.clients.append(.init(prefix: prefix, secret: Array(key.utf8), requireMessageAuthenticator: require))
                     }
                 }
                 if !config.attribution.radius.listen.isEmpty && config.attribution.radius.handler.clients.isEmpty {

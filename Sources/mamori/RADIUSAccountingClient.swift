@@ -7,9 +7,11 @@ import MamoriCore
 
 /// A NAS's accounting side: signs Accounting-Requests, sends them over a connected UDP socket,
 /// and verifies Accounting-Responses (RFC 2866 §3). No retransmission: it counts what was answered.
+/// With `messageAuthenticator`, every request carries a Message-Authenticator (RFC 3579 §3.2).
 final class RADIUSAccountingClient {
     private let fd: Int32
     private let secret: [UInt8]
+    private let messageAuthenticator: Bool
     private var nextIdentifier: UInt8 = 0
     /// Request Authenticators of requests in flight, by Identifier.
     private var inFlight: [UInt8: RADIUSPacket] = [:]
@@ -18,8 +20,9 @@ final class RADIUSAccountingClient {
     private(set) var rejected = 0
     private(set) var sendFailures = 0
 
-    init(to endpoint: SocketEndpoint, secret: [UInt8]) throws {
+    init(to endpoint: SocketEndpoint, secret: [UInt8], messageAuthenticator: Bool = false) throws {
         self.secret = secret
+        self.messageAuthenticator = messageAuthenticator
         do { fd = try connectedUDPSocket(to: endpoint) } catch { throw ValidationError("--radius: \(error)") }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
@@ -32,7 +35,8 @@ final class RADIUSAccountingClient {
             collectResponses()
             if inFlight[nextIdentifier] != nil { try await Task.sleep(nanoseconds: 2_000_000) }
         }
-        let request = try RADIUSPacket.accountingRequest(identifier: nextIdentifier, attributes: record.attributes, secret: secret)
+        let request = try RADIUSPacket.accountingRequest(identifier: nextIdentifier, attributes: record.attributes, secret: secret,
+                                                         messageAuthenticator: messageAuthenticator)
         let bytes = try request.encoded()
         inFlight[nextIdentifier] = request
         nextIdentifier &+= 1

@@ -19,13 +19,13 @@ struct Serve: AsyncParsableCommand {
             serves /healthz and Prometheus /metrics on http://127.0.0.1:8080. Templates are kept in \
             the data directory so that a restart does not lose them.
 
-            Attribution (which subscriber held an address): IPFIX NAT events arriving with the flows             are used as they come; --radius makes Mamori a RADIUS accounting server for NASes on this             machine, and --kea-leases4/6, --radius-detail and --nat-syslog follow identity files.             Remote NASes, secrets, deterministic CGNAT pools and static assignments go in the             configuration file (attribution:, see mamori.example.yaml and docs/attribution.md).
+            Attribution (which subscriber held an address): IPFIX NAT events arriving with the flows             are used when they come from a listed exporter (--nat-event-exporter, attribution.nat_event_exporters; loopback only when none is listed), syslog likewise (--syslog-sender); --radius makes Mamori a RADIUS accounting server for NASes on this             machine, and --kea-leases4/6, --radius-detail and --nat-syslog follow identity files.             Remote NASes, secrets, deterministic CGNAT pools and static assignments go in the             configuration file (attribution:, see mamori.example.yaml and docs/attribution.md).
 
             Examples:
               mamori serve
               mamori serve --config /etc/mamori/mamori.yaml
               mamori serve --listen 127.0.0.1:9995 --http 127.0.0.1:9080 --data-dir /tmp/m
-              mamori serve --radius 127.0.0.1:1813 --radius-secret s3cret --kea-leases4 /var/lib/kea/kea-leases4.csv
+              mamori serve --radius 127.0.0.1:1813 --radius-secret "$(cat /etc/mamori/radius.secret)" --kea-leases4 /var/lib/kea/kea-leases4.csv
             """
     )
 
@@ -56,8 +56,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also be a RADIUS accounting server on this UDP HOST:PORT (RFC 2866), for NASes on this machine (127.0.0.0/8, ::1) with --radius-secret. Remote NASes and their secrets go in the configuration file (attribution.radius).", valueName: "host:port"))
     var radius: String?
 
-    @Option(help: ArgumentHelp("Shared secret of the local NASes for --radius.", valueName: "secret"))
+    @Option(help: ArgumentHelp("Shared secret of the local NASes for --radius (at least 16 characters).", valueName: "secret"))
     var radiusSecret: String?
+
+    @Flag(help: "With --radius: refuse accounting requests without a valid Message-Authenticator (RFC 3579 §3.2).")
+    var radiusRequireMessageAuthenticator = false
 
     @Option(help: ArgumentHelp("Follow an ISC Kea DHCPv4 lease file (memfile CSV) for attribution (repeatable).", valueName: "file"))
     var keaLeases4: [String] = []
@@ -69,13 +72,22 @@ struct Serve: AsyncParsableCommand {
     var natSyslog: [String] = []
     @Option(help: ArgumentHelp("Receive CGNAT port-block syslog (RFC 5424 over UDP) on HOST:PORT (repeatable).", valueName: "host:port"))
     var syslog: [String] = []
+    @Option(help: ArgumentHelp("Take --syslog messages only from this address or prefix (repeatable; replaces attribution.syslog_senders). Default: loopback only.", valueName: "prefix"))
+    var syslogSender: [String] = []
+    @Option(help: ArgumentHelp("Take IPFIX NAT events only from this exporter address or prefix (repeatable; replaces attribution.nat_event_exporters). Default: loopback only.", valueName: "prefix"))
+    var natEventExporter: [String] = []
 
     @Flag(help: "Collect only: decode and count flows (and take CGNAT events for attribution) without analysing them. Same as detection.enabled: false; for a collector-only node or measuring the collector alone.")
     var noDetection = false
 
     func validate() throws {
         if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
-        if let radiusSecret, radiusSecret.isEmpty { throw ValidationError("--radius-secret must not be empty") }
+        if let radiusSecret, radiusSecret.utf8.count < RADIUSAccountingHandler.minimumSecretLength {
+            throw ValidationError("--radius-secret has \(radiusSecret.utf8.count) characters; RADIUS shared secrets must have at least "
+                + "\(RADIUSAccountingHandler.minimumSecretLength) (use a long random one, e.g. openssl rand -base64 24)")
+        }
+        if radiusRequireMessageAuthenticator && radius == nil { throw ValidationError("--radius-require-message-authenticator goes with --radius") }
+        for p in syslogSender + natEventExporter where IPPrefix(p) == nil { throw ValidationError("'\(p)' is not an address or prefix like 192.0.2.1 or 192.0.2.0/24") }
     }
 
     func run() async throws {
@@ -101,11 +113,15 @@ struct Serve: AsyncParsableCommand {
         for text in syslog {
             do { configuration.attribution.syslog.listen.append(try SocketEndpoint(parsing: text)) } catch { throw ValidationError("--syslog \(error)") }
         }
+        if !syslogSender.isEmpty { configuration.attribution.syslog.senders = syslogSender.compactMap { IPPrefix($0) } }
+        if !natEventExporter.isEmpty { configuration.attribution.natEventExporters = natEventExporter.compactMap { IPPrefix($0) } }
         if let radius, let radiusSecret {
             do { configuration.attribution.radius.listen = [try SocketEndpoint(parsing: radius)] } catch { throw ValidationError("--radius \(error)") }
             let secret = Array(radiusSecret.utf8)
+            let require: Bool? = radiusRequireMessageAuthenticator ? true : nil
             configuration.attribution.radius.handler.clients += [
-                .init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret), .init(prefix: IPPrefix("::1/128")!, secret: secret),
+                .init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret, requireMessageAuthenticator: require),
+                .init(prefix: IPPrefix("::1/128")!, secret: secret, requireMessageAuthenticator: require),
             ]
         }
         if let rcvbuf { configuration.collector.receiveBufferBytes = rcvbuf }

@@ -42,7 +42,7 @@ struct Simulate: AsyncParsableCommand {
             from the BNGs and packet gateways (198.19.252.x) for PPPoE and mobile lines, Kea lease \
             files for IPoE lines (DHCPv4 + DHCPv6 prefix delegation), and the CGNAT's port-block \
             allocations (syslog, or IPFIX NAT events in the export stream). Accounts are in the labels.
-              mamori simulate --to 127.0.0.1:4739 --radius 127.0.0.1:1813 --radius-secret testing123 --nat-events --speed 60
+              mamori simulate --to 127.0.0.1:4739 --radius 127.0.0.1:1813 --radius-secret mamori-demo-secret-0001 --nat-events --speed 60
               mamori simulate --labels isp.json --radius-detail detail --nat-syslog cgnat.log --duration 2h
               mamori simulate --kea-leases4 kea-leases4.csv --kea-leases6 kea-leases6.csv --labels isp.json
             """

@@ -19,6 +19,9 @@ struct IdentityOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Shared secret of the RADIUS client (the NAS) and server.", valueName: "secret"))
     var radiusSecret: String?
 
+    @Flag(help: "Sign every RADIUS request with a Message-Authenticator too (RFC 3579 §3.2), as NASes hardened against BlastRADIUS do; needed when the server requires it.")
+    var radiusMessageAuthenticator = false
+
     @Option(help: ArgumentHelp("Write the RADIUS accounting records as a FreeRADIUS 'detail' file (what the server would log).", valueName: "file"))
     var radiusDetail: String?
 
@@ -43,6 +46,7 @@ struct IdentityOptions: ParsableArguments {
         if radius != nil && radiusSecret == nil { throw ValidationError("--radius needs --radius-secret") }
         if radiusSecret != nil && radius == nil { throw ValidationError("--radius-secret without --radius") }
         if let radiusSecret, radiusSecret.isEmpty { throw ValidationError("--radius-secret must not be empty") }
+        if radiusMessageAuthenticator && radius == nil { throw ValidationError("--radius-message-authenticator goes with --radius") }
         if let radius { _ = try parseEndpoint(radius, option: "--radius") }
         guard interimInterval >= 60 else { throw ValidationError("--interim-interval must be at least 60 seconds") }
     }
@@ -70,7 +74,8 @@ final class IdentityOutputs {
         self.options = options
         natExporter = CGNATEventExporter(exporterIndex: simulation.configuration.exporters)
         if let radius = options.radius, let secret = options.radiusSecret {
-            radiusClient = try RADIUSAccountingClient(to: parseEndpoint(radius, option: "--radius"), secret: Array(secret.utf8))
+            radiusClient = try RADIUSAccountingClient(to: parseEndpoint(radius, option: "--radius"), secret: Array(secret.utf8),
+                                                      messageAuthenticator: options.radiusMessageAuthenticator)
         }
         func create(_ path: String?, header: String? = nil) throws -> FileHandle? {
             guard let path else { return nil }

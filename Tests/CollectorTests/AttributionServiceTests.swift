@@ -31,8 +31,10 @@ struct AttributionServiceTests {
     @Test("GET /api/v1/attribution and POST …/batch: pseudonym only, CGNAT via IPFIX NAT events from the collector, clear 400s")
     func api() async throws {
         let dir = try TemporaryDirectory()
+        var configuration = ServerTests.configuration(dataDirectory: dir.path)
+        configuration.attribution.natEventExporters = [IPPrefix("198.19.253.1")!]   // the CGNAT below
         let (app, services) = try buildApplication(
-            configuration: ServerTests.configuration(dataDirectory: dir.path),
+            configuration: configuration,
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning))
         )
         let nas = IPAddress("198.19.252.1")!

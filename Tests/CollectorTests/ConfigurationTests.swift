@@ -252,17 +252,39 @@ struct ConfigurationTests {
                 listen: ["127.0.0.1:1813"]
                 clients:
                   - address: 192.0.2.0/24
-                    secret: s3cret
+                    secret: s3cret-0123456789
+                  - address: 192.0.2.77
+                    secret: another-secret-0123
+                    require_message_authenticator: false
+                require_message_authenticator: true
+                replay_window_seconds: 120
+                maximum_event_age_seconds: 3600
+                rate_limit_per_second: 200
               syslog_listen: ["127.0.0.1:5514"]
+              syslog_senders: [192.0.2.20, 2001:db8:53::/48]
+              nat_event_exporters: []
               kea_leases4_files: [/var/lib/kea/kea-leases4.csv]
               radius_detail_files: [/var/log/freeradius/detail]
             """)
         #expect(sources.attribution.radius.listen == [SocketEndpoint(host: "127.0.0.1", port: 1813)])
         #expect(sources.attribution.radius.handler.clients.first?.prefix == IPPrefix("192.0.2.0/24"))
+        #expect(sources.attribution.radius.handler.clients.map(\.requireMessageAuthenticator) == [nil, false])
+        #expect(sources.attribution.radius.handler.requireMessageAuthenticator)
+        #expect(sources.attribution.radius.handler.replayWindowMilliseconds == 120_000)
+        #expect(sources.attribution.radius.handler.maximumEventAgeMilliseconds == 3_600_000)
+        #expect(sources.attribution.radius.handler.rateLimit == .init(requestsPerSecond: 200, burst: 50_000))
+        #expect(sources.attribution.syslog.senders == [IPPrefix("192.0.2.20/32")!, IPPrefix("2001:db8:53::/48")!])
+        #expect(sources.attribution.natEventExporters == [])
         #expect(sources.attribution.syslog.listen.count == 1)
         #expect(sources.attribution.files.files.map(\.kind) == [.keaLeases4, .radiusDetail])
         let d = MamoriConfiguration().attribution
         #expect(d.radius.listen.isEmpty && d.syslog.listen.isEmpty && d.files.files.isEmpty && !d.revealEnabled)
+        // Unconfigured senders: loopback only; RADIUS hardening defaults.
+        #expect(d.natEventExporters == nil && d.syslog.senders == nil)
+        #expect(d.syslog.effectiveSenders.contains(IPAddress("127.0.0.1")!) && !d.syslog.effectiveSenders.contains(IPAddress("192.0.2.20")!))
+        #expect(!d.radius.handler.requireMessageAuthenticator && d.radius.handler.replayWindowMilliseconds == 600_000)
+        #expect(d.radius.handler.maximumEventAgeMilliseconds == 0 && d.radius.handler.rateLimit == .init(requestsPerSecond: 5000, burst: 50_000))
+        #expect(try MamoriConfiguration.parse(yaml: "attribution:\n  radius:\n    rate_limit_per_second: 0\n").attribution.radius.handler.rateLimit == nil)
         #expect(d.index == AttributionIndex.Configuration())
         #expect(d.retentionDays == 90)
         for (yaml, line, words) in [
@@ -270,6 +292,10 @@ struct ConfigurationTests {
             ("attribution:\n  radius:\n    listen: [\"127.0.0.1:1813\"]\n", 3, "no clients"),
             ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n", 4, "needs 'address'"),
             ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n        secret: \"\"\n", 5, "must not be empty"),
+            ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n        secret: testing123\n", 5, "has 10 characters; shared secrets must have at least 16"),
+            ("attribution:\n  radius:\n    require_message_authenticator: maybe\n", 3, "must be true or false"),
+            ("attribution:\n  syslog_senders: [nonsense]\n", 2, "is not a prefix"),
+            ("attribution:\n  nat_event_exporters: 192.0.2.1\n", 2, "must be a list of prefixes"),
             ("attribution:\n  retention: 5\n", 2, "unknown key 'retention'"),
             ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n", 3, "holds only"),
             ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n", 3, "needs 'inside', 'outside' and 'ports_per_subscriber'"),

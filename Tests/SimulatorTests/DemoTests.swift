@@ -111,7 +111,7 @@ struct AttributionDemoTests {
         let httpPort = try freeTCPPort()
         let server = try mamori.start([
             "serve", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir", dir, "--log-level", "warning",
-            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "demo-secret",
+            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001",
             "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
         ])
         defer { server.stop() }
@@ -125,7 +125,7 @@ struct AttributionDemoTests {
         let labelsFile = dir + "/labels.json"
         let output = try mamori.run([
             "simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--subscribers", "400", "--duration", "10m", "--seed", "11", "--labels", labelsFile,
-            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "demo-secret", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
+            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
             "--nat-events",
         ], timeout: .seconds(300))
         #expect(output.contains("send_failures=0"), "\(output)")

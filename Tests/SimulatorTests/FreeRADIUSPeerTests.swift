@@ -129,12 +129,14 @@ import Testing
     }
 
     /// Sends `records` one at a time (request, then its response) and returns the verified responses.
-    static func exchange(_ records: [AccountingRecord], port: Int, secret: String) throws -> Int {
+    static func exchange(_ records: [AccountingRecord], port: Int, secret: String, messageAuthenticator: Bool = false,
+                         alter: ([UInt8]) -> [UInt8] = { $0 }) throws -> Int {
         let client = try Client(port: port)
         var verified = 0
         for (i, r) in records.enumerated() {
-            let request = try RADIUSPacket.accountingRequest(identifier: UInt8(truncatingIfNeeded: i), attributes: r.attributes, secret: Array(secret.utf8))
-            client.send(try request.encoded())
+            let request = try RADIUSPacket.accountingRequest(identifier: UInt8(truncatingIfNeeded: i), attributes: r.attributes, secret: Array(secret.utf8),
+                                                             messageAuthenticator: messageAuthenticator)
+            client.send(alter(try request.encoded()))
             guard let reply = client.receive() else { continue }
             let response = try RADIUSPacket.decode(reply)
             if response.isValidAccountingResponse(to: request, secret: Array(FreeRADIUSPeerTests.secret.utf8)) { verified += 1 }
@@ -199,8 +201,42 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: server.detailPath))
     }
 
-    /// `mamori simulate --radius … --radius-detail …` end to end: the CLI's pipelined client gets
-    /// a verified Accounting-Response for every request, and the server logs what the CLI wrote.
+    /// Mamori's Message-Authenticator on Accounting-Request (RFC 3579 §3.2, computed as
+    /// FreeRADIUS does) is what a real FreeRADIUS 3.2 verifies: signed requests are answered; one
+    /// whose Message-Authenticator has a flipped bit (Request Authenticator recomputed, so only the
+    /// HMAC is wrong) is dropped.
+    @Test func freeRADIUSVerifiesTheSimulatorsMessageAuthenticator() throws {
+        let server = try Server()
+        let secret = Array(Self.secret.utf8)
+        var records: [AccountingRecord] = []
+        for i in 0..<5 {
+            var r = AccountingRecord(status: .start, sessionID: "ma-\(i)", eventTime: 1_767_225_600 + Int64(i))
+            r.userName = "cust-0000000\(i)"
+            r.framedIPAddress = IPAddress("100.64.0.\(10 + i)")
+            records.append(r)
+        }
+        #expect(try Self.exchange(records, port: server.port, secret: Self.secret, messageAuthenticator: true) == records.count)
+        // Flip a bit of the HMAC, then re-sign the Request Authenticator over the altered packet.
+        let flipped = { (bytes: [UInt8]) -> [UInt8] in
+            guard var p = try? RADIUSPacket.decode(bytes), let last = p.attributes.indices.last else { return bytes }
+            p.attributes[last].value[5] ^= 0x10
+            return (try? RADIUSPacket.accountingRequest(identifier: p.identifier, attributes: p.attributes, secret: secret).encoded()) ?? bytes
+        }
+        var late = records.map { r -> AccountingRecord in
+            var x = r
+            x.sessionID += "-forged"
+            return x
+        }
+        late = Array(late.prefix(2))
+        #expect(try Self.exchange(late, port: server.port, secret: Self.secret, messageAuthenticator: true, alter: flipped) == 0)
+        Thread.sleep(forTimeInterval: 0.3)
+        let log = (try? String(contentsOfFile: server.directory.appendingPathComponent("radius.log").path, encoding: .utf8)) ?? ""
+        #expect(log.contains("Message-Authenticator"), "FreeRADIUS log: \(log.suffix(1000))")
+    }
+
+    /// `mamori simulate --radius … --radius-message-authenticator --radius-detail …` end to end: the
+    /// CLI's pipelined client (signing each request with a Message-Authenticator too) gets a
+    /// verified Accounting-Response for every request, and the server logs what the CLI wrote.
     @Test func simulateCommandSendsAccountingThatFreeRADIUSAnswers() throws {
         let server = try Server()
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mamori")
@@ -212,7 +248,7 @@ import Testing
         process.executableURL = binary
         process.arguments = [
             "simulate", "--seed", "5", "--subscribers", "400", "--duration", "3m", "--speed", "600", "--interim-interval", "60",
-            "--radius", "127.0.0.1:\(server.port)", "--radius-secret", Self.secret, "--radius-detail", ownDetail,
+            "--radius", "127.0.0.1:\(server.port)", "--radius-secret", Self.secret, "--radius-message-authenticator", "--radius-detail", ownDetail,
         ]
         let errors = Pipe()
         process.standardError = errors

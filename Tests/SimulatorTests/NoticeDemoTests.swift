@@ -65,7 +65,7 @@ struct NoticeDemoTests {
         let radiusPort = try freeUDPPort()
         let server = try mamori.start([
             "serve", "--config", dir + "/mamori.yaml", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir", dir + "/data",
-            "--log-level", "warning", "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "demo-secret",
+            "--log-level", "warning", "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001",
             "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
         ])
         defer { server.stop() }
@@ -81,7 +81,7 @@ struct NoticeDemoTests {
 
         let output = try mamori.run([
             "simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--labels", labelsFile,
-            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "demo-secret", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
+            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
             "--nat-events",
         ] + simulation, timeout: .seconds(300))
         #expect(output.contains("send_failures=0"), "\(output)")
