@@ -77,6 +77,8 @@ struct CollectorMetrics: Sendable {
     let queueDroppedRecords: Counter
     let deliveredRecords: Counter
     let templates: Gauge
+    /// Templates forgotten because the cache was full (`FlowDecoder.Configuration.maxTemplates`).
+    let templateEvictions: Counter
     /// Distinct exporters over all listeners (each listener sees only its own).
     let exporters: ExporterTally
     let truncatedDatagrams: Counter
@@ -89,6 +91,7 @@ struct CollectorMetrics: Sendable {
         queueDroppedRecords = Counter(label: "mamori_collector_queue_dropped_records_total", factory: factory)
         deliveredRecords = Counter(label: "mamori_collector_delivered_records_total", factory: factory)
         templates = Gauge(label: "mamori_collector_templates", factory: factory)
+        templateEvictions = Counter(label: "mamori_collector_template_evictions_total", factory: factory)
         exporters = ExporterTally(gauge: Gauge(label: "mamori_collector_exporters", factory: factory))
         truncatedDatagrams = Counter(label: "mamori_collector_truncated_datagrams_total", factory: factory)
         exporterLimitDrops = Counter(label: "mamori_collector_unaccounted_exporter_datagrams_total", factory: factory)

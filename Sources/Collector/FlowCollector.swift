@@ -192,8 +192,12 @@ public final class FlowCollector: Service, Sendable {
                 }
                 throw CollectorError.bindFailed(endpoint: endpoint, reason: "\(error)")
             }
+            // Each listener decodes with its own templates: the cache limit is shared out, so that
+            // all listeners together hold at most `maxTemplates`.
+            var decoderConfiguration = configuration.decoder
+            decoderConfiguration.maxTemplates = max(1, configuration.decoder.maxTemplates / max(1, configuration.listen.count))
             let processor = DatagramProcessor(
-                decoder: FlowDecoder(configuration: configuration.decoder), enqueue: enqueue, bufferPool: bufferPool, metrics: metrics,
+                decoder: FlowDecoder(configuration: decoderConfiguration), enqueue: enqueue, bufferPool: bufferPool, metrics: metrics,
                 metricsFactory: metricsFactory, errorLogIntervalSeconds: configuration.errorLogIntervalSeconds, logger: logger
             )
             if !persisted.isEmpty {
@@ -246,7 +250,9 @@ public final class FlowCollector: Service, Sendable {
             let drops4 = KernelSocketStatistics.receiveDropsByPort(ipv6: false)
             let drops6 = KernelSocketStatistics.receiveDropsByPort(ipv6: true)
             for (entry, dropGauge) in zip(listeners, dropGauges) {
-                total += entry.processor.lock.withLock { entry.processor.expireTemplates(now: now) }.remaining
+                let (_, remaining, evicted) = entry.processor.lock.withLock { entry.processor.expireTemplates(now: now) }
+                total += remaining
+                if evicted > 0 { metrics.templateEvictions.increment(by: Int64(evicted)) }
                 if let port = entry.local?.port,
                    let drops = (entry.local?.protocol == .inet6 ? drops6 : drops4)[port] {
                     dropGauge.gauge.record(drops)

@@ -12,9 +12,16 @@ public struct LoadShedder: Sendable {
     /// Backlog (records) above which shedding starts or deepens.
     public let capacity: Int
     public static let maximumInterval: UInt32 = 1024
+    /// Secret mixed into the pair hash: without it, a sender who knows the hash could choose
+    /// addresses whose pairs always survive shedding (or never do).
+    @usableFromInline let key: UInt64
 
-    public init(capacity: Int) {
+    /// - Parameters:
+    ///   - capacity: backlog (records) above which shedding starts.
+    ///   - key: the secret of the pair hash; the service draws a random one at start.
+    public init(capacity: Int, key: UInt64) {
         self.capacity = max(1, capacity)
+        self.key = key
     }
 
     /// Adapts N to the backlog the records would join.
@@ -29,10 +36,12 @@ public struct LoadShedder: Sendable {
     /// Whether a record is analysed; a kept record is scaled by the current interval.
     @inlinable public func admit(_ r: inout FlowRecord) -> Bool {
         guard interval > 1 else { return true }
-        // The hash is symmetric, so both directions of a conversation are kept or shed together.
         let a = r.sourceAddress.high ^ r.sourceAddress.low
         let b = r.destinationAddress.high ^ r.destinationAddress.low
-        guard mix64(a ^ b) % UInt64(interval) == 0 else { return false }
+        // Ordered, so both directions hash alike; each address mixed on its own, so that pairs
+        // whose addresses differ in the same bits (a ^ b alike) do not share one fate.
+        let (low, high) = a < b ? (a, b) : (b, a)
+        guard mix64(mix64(low ^ key) ^ high) % UInt64(interval) == 0 else { return false }
         r.bytes &*= UInt64(interval)
         r.packets &*= UInt64(interval)
         r.samplingInterval = r.samplingInterval &* interval

@@ -35,6 +35,9 @@ public struct FlowDecoder: Sendable {
         public var templateTimeoutSeconds: Int64 = 1800
         /// Templates kept per export session; more are refused (memory bound under hostile input).
         public var maxTemplatesPerSession: Int = 1024
+        /// Templates kept in all sessions together; beyond this, the one refreshed longest ago is
+        /// forgotten (``TemplateCache``).
+        public var maxTemplates: Int = 20_000
         /// Fields accepted in one template; real exporters stay far below.
         public var maxFieldsPerTemplate: Int = 512
         /// Export sessions tracked; beyond this, the least recently seen is evicted.
@@ -64,7 +67,8 @@ public struct FlowDecoder: Sendable {
         self.configuration = configuration
         self.templates = TemplateCache(
             timeoutMilliseconds: configuration.templateTimeoutSeconds * 1000,
-            maxTemplatesPerSession: configuration.maxTemplatesPerSession
+            maxTemplatesPerSession: configuration.maxTemplatesPerSession,
+            maxTemplates: configuration.maxTemplates
         )
     }
 

@@ -1,3 +1,4 @@
+import NIOCore
 /// One field of a template: an information element ID, its length on the wire, and its enterprise
 /// number (0 for IETF elements; NetFlow v9 has none).
 public struct FieldSpecifier: Sendable, Hashable, Codable {
@@ -68,7 +69,16 @@ public struct PersistedTemplate: Sendable, Hashable, Codable {
     public var refreshedAt: Int64
 }
 
-/// Templates per export session, with expiry and a per-session limit.
+/// Templates per export session, with expiry, a per-session limit and a limit on the whole
+/// cache.
+///
+/// Any UDP sender can announce templates, so both limits hold under spoofing: a session (an
+/// exporter address and observation domain) keeps at most ``maxTemplatesPerSession`` (more are
+/// refused), and the cache at most ``maxTemplates`` in all — beyond that, learning a new template
+/// forgets the one refreshed longest ago (``evictions`` counts them). A real exporter re-sends
+/// its templates every few seconds or packets, so an evicted one is learned again on its next
+/// refresh, while a sender who stops refreshing is the first forgotten. Neither limit scans the
+/// cache: the refresh order is a queue, and a session's templates are indexed by session.
 public struct TemplateCache: Sendable {
     /// What inserting a template did.
     public enum InsertResult: Sendable, Hashable {
@@ -80,13 +90,22 @@ public struct TemplateCache: Sendable {
     }
     /// Changes whenever a template is added, replaced or removed (for lookup caches).
     private(set) var generation: UInt64 = 0
-    private var perSession: [ExportSessionKey: Int] = [:]
+    /// The template IDs held per session (options and data alike).
+    private var perSession: [ExportSessionKey: Set<UInt16>] = [:]
+    /// Keys in the order they were learned or refreshed, with the refresh time then: an entry
+    /// whose time is no longer its template's is stale and skipped (and dropped) on eviction.
+    private var refreshOrder = CircularBuffer<(key: TemplateKey, refreshedAt: Int64)>()
     public let timeoutMilliseconds: Int64
     public let maxTemplatesPerSession: Int
+    /// Templates held in all sessions together.
+    public let maxTemplates: Int
+    /// Templates forgotten because the cache was full, since creation.
+    public private(set) var evictions = 0
 
-    public init(timeoutMilliseconds: Int64 = 1_800_000, maxTemplatesPerSession: Int = 1024) {
+    public init(timeoutMilliseconds: Int64 = 1_800_000, maxTemplatesPerSession: Int = 1024, maxTemplates: Int = 20_000) {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.maxTemplatesPerSession = maxTemplatesPerSession
+        self.maxTemplates = max(1, maxTemplates)
     }
 
     /// Number of templates held.
@@ -102,26 +121,52 @@ public struct TemplateCache: Sendable {
     mutating func insert(_ template: Template, for key: TemplateKey) -> InsertResult {
         if let old = byKey[key] {
             byKey[key] = template
+            noteRefresh(key, template.refreshedAt)
             return old.hasSameDefinition(as: template) ? .refreshed : .redefined
         }
-        let n = perSession[key.session, default: 0]
-        guard n < maxTemplatesPerSession else { return .refused }
-        perSession[key.session] = n + 1
+        guard perSession[key.session, default: []].count < maxTemplatesPerSession else { return .refused }
+        while byKey.count >= maxTemplates, evictOldest() {}
+        perSession[key.session, default: []].insert(key.templateID)
         byKey[key] = template
+        noteRefresh(key, template.refreshedAt)
         return .learned
+    }
+
+    private mutating func noteRefresh(_ key: TemplateKey, _ time: Int64) {
+        refreshOrder.append((key, time))
+        // Refreshes of the same templates pile up stale entries: rebuild the queue from the live
+        // templates, oldest first, once it holds twice as many entries as templates.
+        if refreshOrder.count > 2 * byKey.count + 64 {
+            refreshOrder = CircularBuffer(byKey.map { ($0.key, $0.value.refreshedAt) }.sorted { $0.1 < $1.1 })
+        }
+    }
+
+    /// Forgets the template refreshed longest ago; false when there is none.
+    private mutating func evictOldest() -> Bool {
+        while let (key, time) = refreshOrder.popFirst() {
+            guard let t = byKey[key], t.refreshedAt == time else { continue }
+            withdraw(key)
+            evictions += 1
+            return true
+        }
+        return false
     }
 
     /// Removes one template; returns whether it existed.
     @discardableResult
     mutating func withdraw(_ key: TemplateKey) -> Bool {
         guard byKey.removeValue(forKey: key) != nil else { return false }
-        decrement(key.session)
+        if var ids = perSession[key.session] {
+            ids.remove(key.templateID)
+            perSession[key.session] = ids.isEmpty ? nil : ids
+        }
         return true
     }
 
-    /// Removes every template (or every options template) of a session; returns how many.
+    /// Removes every template (or every options template) of a session; returns how many. Looks
+    /// only at that session's templates.
     mutating func withdrawAll(session: ExportSessionKey, options: Bool) -> Int {
-        let keys = byKey.filter { $0.key.session == session && $0.value.isOptions == options }.map(\.key)
+        let keys = (perSession[session] ?? []).map { TemplateKey(session: session, templateID: $0) }.filter { byKey[$0]?.isOptions == options }
         for k in keys { withdraw(k) }
         return keys.count
     }
@@ -132,11 +177,6 @@ public struct TemplateCache: Sendable {
         let old = byKey.filter { now.saturatingDifference($0.value.refreshedAt) > timeoutMilliseconds }.map(\.key)
         for k in old { withdraw(k) }
         return old.count
-    }
-
-    private mutating func decrement(_ session: ExportSessionKey) {
-        let n = perSession[session, default: 1] - 1
-        if n <= 0 { perSession.removeValue(forKey: session) } else { perSession[session] = n }
     }
 
     /// Every template, in a stable order, for persisting.

@@ -18,13 +18,19 @@ public final class DetectionService: FlowSink, Service {
     public let store: any FindingStore
     private let logger: Logger
     private let retentionMilliseconds: Int64
-    private let announced = NIOLockedValueBox(Set<String>())
+    /// Findings already logged and counted as reported: bounded (oldest forgotten first), so an
+    /// endless stream of spoofed findings cannot grow it; a forgotten one is announced again.
+    private let announced = NIOLockedValueBox(BoundedSet<String>(capacity: 200_000))
     private let reported: [FindingKind: Counter]
     private let storeErrors: Counter
     /// Records handed over by the collector, waiting for the detectors, and the shedder that
     /// keeps this backlog bounded.
     private let pending: NIOLockedValueBox<(records: [FlowRecord], shedder: LoadShedder)>
     private let shedRecords: Counter
+    /// Records waiting beyond which new batches are dropped whole, whatever the shedding: the
+    /// shedder keeps 1 in up to 1,024 pairs, and a flood beyond even that must not grow memory.
+    private let backlogLimit: Int
+    private let backlogDropped: Counter
     private let sheddingInterval: Gauge
     private let backlogGauge: Gauge
     /// Who is behind a host finding; nil when attribution is not wired (tests of detection alone).
@@ -58,7 +64,9 @@ public final class DetectionService: FlowSink, Service {
         self.attribution = attribution
         self.attributionRetryInterval = attributionRetryInterval
         analyzer = NIOLockedValueBox(FlowAnalyzer(configuration: configuration))
-        pending = NIOLockedValueBox(([], LoadShedder(capacity: backlogCapacity)))
+        pending = NIOLockedValueBox(([], LoadShedder(capacity: backlogCapacity, key: UInt64.random(in: .min ... .max))))
+        backlogLimit = backlogCapacity * 4
+        backlogDropped = Counter(label: "mamori_detection_backlog_dropped_records_total", factory: metricsFactory)
         shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
         sheddingInterval = Gauge(label: "mamori_detection_sampling_interval", factory: metricsFactory)
         backlogGauge = Gauge(label: "mamori_detection_backlog_records", factory: metricsFactory)
@@ -96,6 +104,11 @@ public final class DetectionService: FlowSink, Service {
             p.shedder.adjust(backlog: p.records.count)
             var shed = 0
             for var r in batch.records {
+                guard p.records.count < backlogLimit else {
+                    shed += 1
+                    backlogDropped.increment()
+                    continue
+                }
                 if p.shedder.admit(&r) { p.records.append(r) } else { shed += 1 }
             }
             return (shed, p.shedder.interval, p.shedder.interval != before, p.records.count)
@@ -197,7 +210,7 @@ public final class DetectionService: FlowSink, Service {
         if stored {
             for handler in findingsHandlers.withLockedValue({ $0 }) { await handler(batch) }
         }
-        let fresh = announced.withLockedValue { seen in changed.filter { seen.insert($0.id).inserted } }
+        let fresh = announced.withLockedValue { seen in changed.filter { seen.insert($0.id) } }
         for f in fresh {
             reported[f.kind]?.increment()
             logger.notice("finding", metadata: [

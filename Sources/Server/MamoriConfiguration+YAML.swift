@@ -60,7 +60,7 @@ extension MamoriConfiguration {
             try c.allowOnly([
                 "listen", "receive_buffer_bytes", "max_datagram_bytes", "datagrams_per_read", "queue_capacity",
                 "template_timeout_seconds", "template_persist_interval_seconds", "max_templates_per_exporter",
-                "error_log_interval_seconds", "exporters", "max_record_age_seconds", "max_clock_lead_seconds",
+                "error_log_interval_seconds", "exporters", "max_record_age_seconds", "max_clock_lead_seconds", "max_templates", "max_exporter_sessions",
             ])
             if let l = c["listen"] {
                 guard case .sequence(let seq) = l.node else { throw l.error("collector.listen must be a list of HOST:PORT") }
@@ -77,6 +77,8 @@ extension MamoriConfiguration {
             if let v = c["template_persist_interval_seconds"] { config.collector.templatePersistIntervalSeconds = try v.int(in: 1...86_400) }
             if let v = c["max_templates_per_exporter"] { config.collector.decoder.maxTemplatesPerSession = try v.int(in: 1...65_536) }
             if let v = c["error_log_interval_seconds"] { config.collector.errorLogIntervalSeconds = try v.int(in: 0...86_400) }
+            if let v = c["max_templates"] { config.collector.decoder.maxTemplates = try v.int(in: 1...10_000_000) }
+            if let v = c["max_exporter_sessions"] { config.collector.decoder.maxSessions = try v.int(in: 1...10_000_000) }
             if let v = c["max_record_age_seconds"] {
                 config.collector.decoder.timeWindow.maximumAgeMilliseconds = Int64(try v.int(in: 60...31_622_400)) * 1000
             }

@@ -234,7 +234,7 @@ import Testing
     }
 
     @Test func loadShedderKeepsWholePairsScaledAndRecovers() {
-        var shedder = LoadShedder(capacity: 100)
+        var shedder = LoadShedder(capacity: 100, key: 0x5EC2E7)
         shedder.adjust(backlog: 50)
         #expect(shedder.interval == 1)
         shedder.adjust(backlog: 101)
@@ -243,8 +243,9 @@ import Testing
         var kept = 0
         var keptPairs = Set<String>()
         var shedPairs = Set<String>()
+        // 400 address pairs, 10 records each.
         for i in 0..<4_000 {
-            let a = "198.18.\(i % 20).1", b = "240.0.\(i % 50).1"
+            let a = "198.18.\(i % 16).1", b = "240.0.\(i % 25).1"
             var r = flow(a, 1100, b, 443, packets: 10, bytes: 1_000, start: Int64(i))
             var back = flow(b, 443, a, 1100, packets: 10, bytes: 1_000, start: Int64(i))
             let forward = shedder.admit(&r)
@@ -258,7 +259,18 @@ import Testing
             }
         }
         #expect(keptPairs.isDisjoint(with: shedPairs), "a pair is kept or shed as a whole")
-        #expect((600...1_400).contains(kept), "kept \(kept) of 4000 at 1 in 4")
+        #expect((700...1_300).contains(kept), "kept \(kept) of 4000 at 1 in 4")
+        // The secret decides which pairs survive: another key keeps other pairs.
+        var other = LoadShedder(capacity: 100, key: 0xC0FFEE)
+        other.adjust(backlog: 101)
+        other.adjust(backlog: 500)
+        var otherKept = Set<String>()
+        for i in 0..<400 {
+            let a = "198.18.\(i % 16).1", b = "240.0.\(i % 25).1"
+            var r = flow(a, 1100, b, 443, packets: 10, bytes: 1_000, start: Int64(i))
+            if other.admit(&r) { otherKept.insert(a + b) }
+        }
+        #expect(otherKept != keptPairs, "the pairs kept do not depend on the key")
         shedder.adjust(backlog: 5)
         shedder.adjust(backlog: 5)
         #expect(shedder.interval == 1)
