@@ -24,6 +24,11 @@ public struct DetectionConfiguration: Sendable, Hashable {
     /// Cap on (host, endpoint) pairs followed for periodicity; the least recently active are
     /// dropped beyond it (counted in ``AnalyzerStatistics/pairsEvicted``).
     public var maximumPairs = 4_000_000
+    /// Cap on each of the other tables that grow per address or endpoint (external endpoints,
+    /// scanning hosts, attack targets, flood victims, beacon series, indicator contacts, device
+    /// evidence): beyond it the least recently seen tenth is dropped (counted in
+    /// ``AnalyzerStatistics/tableEvictions``). Spoofed sources can name any number of them.
+    public var maximumTableEntries = 500_000
 
     public init(network: NetworkLayout, pseudonymKey: [UInt8]) {
         self.network = network

@@ -501,7 +501,7 @@ extension FlowAnalyzer {
     }
 
     /// Drops the least recently active pairs down to 90 % of the cap.
-    private mutating func evictPairs() {
+    mutating func evictPairs() {
         let keep = configuration.maximumPairs * 9 / 10
         let excess = pairs.count - keep
         guard excess > 0 else { return }

@@ -25,6 +25,8 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     /// was analysed as that many: no real flow comes near it, and below it every rate the
     /// detectors compute is a finite number that fits any integer it is shown as.
     public var clampedCounters = 0
+    /// Entries dropped from the per-address tables at ``DetectionConfiguration/maximumTableEntries``.
+    public var tableEvictions = 0
 }
 
 /// Streaming, windowed detection over flow records: C&C servers, known indicators, scanning,
@@ -128,6 +130,32 @@ public struct FlowAnalyzer: Sendable {
         case .other:
             statistics.notCrossing += 1
         }
+        enforceTableLimits()
+    }
+
+    /// Entries held per table, for tests and metrics: pairs and every table
+    /// ``enforceTableLimits()`` bounds.
+    public var tableSizes: [String: Int] {
+        ["pairs": pairs.count, "endpoints": endpoints.count, "series": series.count, "scans": scans.count, "targets": targets.count,
+         "victims": victims.count, "indicator_contacts": indicatorContacts.count, "devices": devices.count, "findings": findings.count]
+    }
+
+    /// Keeps every per-address table within ``DetectionConfiguration/maximumTableEntries``: a
+    /// table over it loses its least recently seen tenth (sorting it: amortised over the tenth of
+    /// a table's inserts that precede the next trim).
+    @inline(__always)
+    mutating func enforceTableLimits() {
+        if pairs.count > configuration.maximumPairs { evictPairs() }
+        let limit = configuration.maximumTableEntries
+        guard endpoints.count > limit || series.count > limit || scans.count > limit || targets.count > limit
+            || victims.count > limit || indicatorContacts.count > limit || devices.count > limit else { return }
+        statistics.tableEvictions += endpoints.trimOldest(to: limit) { $0.lastSeen }
+        statistics.tableEvictions += series.trimOldest(to: limit) { $0.contacts.lastContact }
+        statistics.tableEvictions += scans.trimOldest(to: limit) { $0.lastSeen }
+        statistics.tableEvictions += targets.trimOldest(to: limit) { $0.index }
+        statistics.tableEvictions += victims.trimOldest(to: limit) { $0.lastSeen }
+        statistics.tableEvictions += indicatorContacts.trimOldest(to: limit) { $0.lastSeen }
+        statistics.tableEvictions += devices.trimOldest(to: limit) { $0.lastSeen }
     }
 
     private mutating func outbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
@@ -266,5 +294,21 @@ public struct FlowAnalyzer: Sendable {
             start: r.startMilliseconds, end: r.endMilliseconds, source: side(r.sourceAddress, r.sourcePort), sourcePort: r.sourcePort,
             destination: side(r.destinationAddress, r.destinationPort), destinationPort: r.destinationPort, protocol: protocolName(r.ipProtocol),
             tcpFlags: r.tcpFlags, packets: r.packets, bytes: r.bytes, samplingInterval: r.samplingInterval)
+    }
+}
+
+extension Dictionary {
+    /// When over `limit`, drops the entries with the smallest `age` down to nine tenths of it;
+    /// returns how many were dropped.
+    mutating func trimOldest(to limit: Int, by age: (Value) -> Int64) -> Int {
+        guard count > limit else { return 0 }
+        let excess = count - limit * 9 / 10
+        let cutoff = values.map(age).sorted()[excess - 1]
+        var dropped = 0
+        for (key, value) in self where dropped < excess && age(value) <= cutoff {
+            self[key] = nil
+            dropped += 1
+        }
+        return dropped
     }
 }
