@@ -27,6 +27,8 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     public var clampedCounters = 0
     /// Entries dropped from the per-address tables at ``DetectionConfiguration/maximumTableEntries``.
     public var tableEvictions = 0
+
+    public init() {}
 }
 
 /// Streaming, windowed detection over flow records: C&C servers, known indicators, scanning,

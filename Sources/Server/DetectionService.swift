@@ -33,6 +33,8 @@ public final class DetectionService: FlowSink, Service {
     private let backlogDropped: Counter
     private let sheddingInterval: Gauge
     private let backlogGauge: Gauge
+    /// The detectors' own counts, published as metrics after each evaluation.
+    private let analyzerMetrics: AnalyzerMetrics
     /// Who is behind a host finding; nil when attribution is not wired (tests of detection alone).
     public let attribution: AttributionService?
     /// Host findings not yet attributed, latest version of each, retried every 10 s so that
@@ -70,6 +72,7 @@ public final class DetectionService: FlowSink, Service {
         shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
         sheddingInterval = Gauge(label: "mamori_detection_sampling_interval", factory: metricsFactory)
         backlogGauge = Gauge(label: "mamori_detection_backlog_records", factory: metricsFactory)
+        analyzerMetrics = AnalyzerMetrics(factory: metricsFactory)
         sheddingInterval.record(1)
         self.store = store
         self.logger = logger
@@ -179,7 +182,9 @@ public final class DetectionService: FlowSink, Service {
     /// findings an earlier write could not store. Only stored findings go on to the case workflow;
     /// the others wait in memory (``unstoredCount``) for the next evaluation.
     public func evaluate() async {
-        var changed = analyzer.withLockedValue { $0.evaluate(now: $0.clock) }
+        let (evaluated, statistics, sizes) = analyzer.withLockedValue { a in (a.evaluate(now: a.clock), a.statistics, a.tableSizes) }
+        analyzerMetrics.publish(statistics, tableSizes: sizes)
+        var changed = evaluated
         changed = attribute(changed)
         changed += retryAttribution()
         let waiting = unstored.withLockedValue { u -> [Finding] in
@@ -292,4 +297,40 @@ public final class DetectionService: FlowSink, Service {
 
     /// This machine's clock, ms since the epoch.
     public static func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+/// What the detectors count, as metrics: records refused for their times, counters clamped,
+/// entries dropped from their bounded tables, and how full each table is.
+final class AnalyzerMetrics: Sendable {
+    private let rejectedTimes: Counter
+    private let clampedCounters: Counter
+    private let tableEvictions: Counter
+    private let pairsEvicted: Counter
+    private let factory: any MetricsFactory
+    private let last = NIOLockedValueBox(AnalyzerStatistics())
+    private let tables = NIOLockedValueBox([String: Gauge]())
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+        rejectedTimes = Counter(label: "mamori_detection_rejected_records_total", dimensions: [("reason", "time_out_of_range")], factory: factory)
+        clampedCounters = Counter(label: "mamori_detection_clamped_records_total", factory: factory)
+        tableEvictions = Counter(label: "mamori_detection_table_evictions_total", dimensions: [("table", "per_address")], factory: factory)
+        pairsEvicted = Counter(label: "mamori_detection_table_evictions_total", dimensions: [("table", "pairs")], factory: factory)
+    }
+
+    func publish(_ s: AnalyzerStatistics, tableSizes: [String: Int]) {
+        let before = last.withLockedValue { old in defer { old = s }; return old }
+        func add(_ c: Counter, _ now: Int, _ then: Int) { if now > then { c.increment(by: Int64(now - then)) } }
+        add(rejectedTimes, s.rejectedTimes, before.rejectedTimes)
+        add(clampedCounters, s.clampedCounters, before.clampedCounters)
+        add(tableEvictions, s.tableEvictions, before.tableEvictions)
+        add(pairsEvicted, s.pairsEvicted, before.pairsEvicted)
+        tables.withLockedValue { gauges in
+            for (table, size) in tableSizes {
+                let g = gauges[table] ?? Gauge(label: "mamori_detection_table_entries", dimensions: [("table", table)], factory: factory)
+                gauges[table] = g
+                g.record(size)
+            }
+        }
+    }
 }

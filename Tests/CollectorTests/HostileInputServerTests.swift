@@ -65,6 +65,11 @@ struct HostileInputServerTests {
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""flow_records":\#(good.count + 1)"#))
             }
+            // The detectors publish how full their tables are.
+            await services.detection.evaluate()
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains(#"mamori_detection_table_entries{table="pairs"}"#))
+            }
         }
     }
 
