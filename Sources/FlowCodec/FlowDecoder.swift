@@ -205,26 +205,45 @@ struct SessionTable: Sendable {
         indexByKey[key].map { states[$0] }
     }
 
-    /// The index of `key`'s state, created if needed. When the table is full, the least recently
-    /// seen quarter is evicted in one pass and `evicted` is called for each of them.
+    /// Where the second-chance eviction looks next.
+    private var hand = 0
+
+    /// The index of `key`'s state, created if needed. When the table is full, one session is
+    /// evicted first (and `evicted` called with it): the "clock" (second-chance) algorithm, which
+    /// skips — and unmarks — sessions used since the hand last passed them, so a session that
+    /// keeps sending survives a flood of spoofed ones, at O(1) amortised and without scanning
+    /// the table.
     mutating func index(for key: ExportSessionKey, now: Int64, limit: Int, evicted: (ExportSessionKey) -> Void) -> Int {
-        if lastKey == key { return lastIndex }
+        if lastKey == key {
+            states[lastIndex].referenced = true
+            return lastIndex
+        }
         if let i = indexByKey[key] {
+            states[i].referenced = true
             lastKey = key
             lastIndex = i
             return i
         }
-        if states.count >= limit {
-            let order = states.indices.sorted { states[$0].lastSeen < states[$1].lastSeen }
-            let victims = Set(order.prefix(max(1, states.count / 4)))
-            var newKeys: [ExportSessionKey] = []
-            var newStates: [SessionState] = []
-            for i in states.indices {
-                if victims.contains(i) { evicted(keys[i]) } else { newKeys.append(keys[i]); newStates.append(states[i]) }
+        if states.count >= max(1, limit) {
+            while states[hand].referenced {
+                states[hand].referenced = false
+                hand = (hand + 1) % states.count
             }
-            keys = newKeys
-            states = newStates
-            indexByKey = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+            let victim = hand
+            let victimKey = keys[victim]
+            // Swap-remove: the last session takes the victim's place.
+            let last = states.count - 1
+            if victim != last {
+                keys[victim] = keys[last]
+                states[victim] = states[last]
+                indexByKey[keys[victim]] = victim
+            }
+            keys.removeLast()
+            states.removeLast()
+            indexByKey[victimKey] = nil
+            if hand >= states.count { hand = 0 }
+            lastKey = nil
+            evicted(victimKey)
         }
         keys.append(key)
         states.append(SessionState(lastSeen: now))
@@ -243,6 +262,8 @@ struct SessionState: Sendable {
     /// IPFIX systemInitTimeMilliseconds from options data, for flowStart/EndSysUpTime.
     var systemInitMilliseconds: Int64? = nil
     var lastSeen: Int64 = 0
+    /// Used since the eviction hand last passed (``SessionTable``).
+    var referenced = false
 }
 
 /// Sampling announcements of one session: a default interval (from options data or the v5

@@ -63,11 +63,16 @@ import Testing
         var decoder = FlowDecoder(configuration: configuration)
         let clock = ContinuousClock()
         let started = clock.now
+        let real = IPAddress("192.0.2.1")!
         for exporter in 0..<20_000 {
             _ = decoder.decode(Self.template(id: 256), from: .v4(0x0A00_0000 | UInt32(exporter)), at: Self.now + Int64(exporter))
+            // A real exporter sending every 200 spoofed sessions keeps its session and template.
+            if exporter % 200 == 0 { _ = decoder.decode(Self.template(id: 300), from: real, at: Self.now + Int64(exporter)) }
         }
         // At most the sessions kept hold templates: evicted sessions took theirs with them.
         #expect(decoder.templates.count <= 1_000)
+        let key = TemplateKey(session: ExportSessionKey(exporter: real, observationDomain: 0, exportProtocol: .ipfix), templateID: 300)
+        #expect(decoder.templates.lookup(key, now: Self.now + 20_000) != nil, "the real exporter's session was evicted by spoofed ones")
         #expect(clock.now - started < .seconds(60), "20,000 sessions through a table of 1,000 took \(clock.now - started)")
     }
 
