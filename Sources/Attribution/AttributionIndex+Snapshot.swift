@@ -66,6 +66,7 @@ extension AttributionIndex {
             var c = Claim(start: start, end: end, target: target, source: source, flags: ClaimFlags(rawValue: try r.u8()), ports: low...max(low, high))
             c.next = next
             claims.append(c)
+            claimCounts[Int(c.source.rawValue) & 7] += 1
         }
         var tables: [SlotTable] = []
         for _ in 0..<3 {

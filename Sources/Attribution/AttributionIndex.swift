@@ -43,6 +43,11 @@ public struct AttributionIndex: Sendable {
         public var maximumOpenTranslationMilliseconds: Int64 = 30 * 86_400_000
         /// Deterministic CGNAT pools (RFC 7422), consulted before the logged translations.
         public var deterministicNAT: [DeterministicNAT] = []
+        /// Claims held per source (RADIUS, DHCP, NAT events, NAT syslog, static assignments);
+        /// beyond it, new claims from that source are refused (``Change/refusedFull``) until
+        /// retention forgets old ones. A bound on memory whatever a source sends, and far below
+        /// the 2^31 claims the index can address.
+        public var maximumClaimsPerSource = 20_000_000
         public init() {}
     }
 
@@ -59,6 +64,8 @@ public struct AttributionIndex: Sendable {
         /// Refused: a time in it lies outside 1970–2100 (``FlowTimeWindow``), so no claim could
         /// be computed with it safely. Nothing was recorded.
         case rejected
+        /// Refused: its source holds ``Configuration/maximumClaimsPerSource`` claims already.
+        case refusedFull = "refused_full"
     }
 
     public let configuration: Configuration
@@ -67,6 +74,8 @@ public struct AttributionIndex: Sendable {
     // its claims, newest first. Chains are short (one per session or lease on that address in the
     // retention window), so a lookup is one hash probe per prefix length and a short walk.
     var claims: [Claim] = []
+    /// Claims held per source, indexed by ``AttributionSource/rawValue``.
+    var claimCounts = [Int](repeating: 0, count: 8)
     var holdingHeads = SlotTable()
     /// Translations are chained per (public address, 1024-port bucket) — a public address carries
     /// dozens of port blocks, and one chain per address would make every lookup walk them all.
@@ -123,6 +132,7 @@ public struct AttributionIndex: Sendable {
     public mutating func apply(_ record: AccountingRecord, from nas: IPAddress, receivedAt: Int64) -> Change {
         let nasAddress = record.nasIPAddress ?? nas
         guard FlowTimeWindow.isSane(receivedAt) else { return .rejected }
+        guard hasRoom(for: .radius) else { return .refusedFull }
         if let seconds = record.eventTime, seconds < 0 || seconds > FlowTimeWindow.latestMilliseconds / 1000 { return .rejected }
         // Both in range: Event-Timestamp (seconds, ≤ 2100) × 1000, and the delay (32-bit seconds) back from now.
         let eventTime = record.eventTime.map { $0 * 1000 } ?? (receivedAt - Int64(record.delayTime ?? 0) * 1000)
@@ -183,6 +193,7 @@ public struct AttributionIndex: Sendable {
             ?? (lease.hardwareAddress.isEmpty ? (lease.clientID.isEmpty ? nil : "client-id:" + lease.clientID) : "hwaddr:" + lease.hardwareAddress)
         guard let who, let prefix = IPPrefix(address: lease.address, length: 32) else { return .ignored }
         guard Self.saneLease(expire: lease.expire, cltt: lease.clientLastTransmission) else { return .rejected }
+        guard hasRoom(for: .dhcp) else { return .refusedFull }
         return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
     }
 
@@ -195,8 +206,17 @@ public struct AttributionIndex: Sendable {
         let length = lease.type == .prefix ? Int(lease.prefixLength) : 128
         guard let prefix = IPPrefix(address: lease.address, length: length) else { return .ignored }
         guard Self.saneLease(expire: lease.expire, cltt: lease.clientLastTransmission) else { return .rejected }
+        guard hasRoom(for: .dhcp) else { return .refusedFull }
         return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
     }
+
+    /// Whether `source` may add a claim (it holds fewer than the configured maximum).
+    func hasRoom(for source: AttributionSource) -> Bool {
+        claimCounts[Int(source.rawValue) & 7] < configuration.maximumClaimsPerSource
+    }
+
+    /// Claims held from `source`.
+    public func claimCount(from source: AttributionSource) -> Int { claimCounts[Int(source.rawValue) & 7] }
 
     /// Whether a lease's times (Unix seconds, from a file anyone with write access may have
     /// edited) are within 1970–2100 once in ms.
@@ -209,6 +229,7 @@ public struct AttributionIndex: Sendable {
     @discardableResult
     public mutating func apply(_ event: NATPortBlockEvent) -> Change {
         guard FlowTimeWindow.isSane(event.timeMilliseconds) else { return .rejected }
+        guard hasRoom(for: .natSyslog) else { return .refusedFull }
         let kind: TranslationEvent = switch event.kind {
         case .allocate: .allocate
         case .active: .active
@@ -225,6 +246,7 @@ public struct AttributionIndex: Sendable {
     public mutating func apply(natEvent r: FlowRecord) -> Change {
         guard let nat = r.nat, let outside = nat.postSourceAddress else { return .ignored }
         guard FlowTimeWindow.isSane(start: r.startMilliseconds, end: max(r.startMilliseconds, r.endMilliseconds)) else { return .rejected }
+        guard hasRoom(for: .natEvent) else { return .refusedFull }
         let time = r.startMilliseconds
         switch nat.event {
         case NATFields.portBlockAllocation, NATFields.portBlockDeallocation:
@@ -247,6 +269,7 @@ public struct AttributionIndex: Sendable {
     public mutating func add(_ assignment: StaticAssignment) -> Change {
         if let t = assignment.validFrom, !FlowTimeWindow.isSane(t) { return .rejected }
         if let t = assignment.validUntil, !FlowTimeWindow.isSane(t) { return .rejected }
+        guard hasRoom(for: .staticAssignment) else { return .refusedFull }
         let target = subscriberNumber(assignment.subscriber)
         addHolding(Slot(assignment.prefix), Claim(start: assignment.validFrom ?? .min, end: assignment.validUntil ?? .max,
                                                   target: target, source: .staticAssignment, flags: []), closingOpen: false)
@@ -480,6 +503,8 @@ public struct AttributionIndex: Sendable {
             if !mapped.isEmpty { newSessions[key] = mapped }
         }
         claims = kept
+        claimCounts = [Int](repeating: 0, count: 8)
+        for c in claims { claimCounts[Int(c.source.rawValue) & 7] += 1 }
         holdingHeads = newHolding
         translationHeads = newTranslation
         subscriberNames = names
@@ -697,6 +722,7 @@ public struct AttributionIndex: Sendable {
         c.flags.insert(.chainHead)
         let index = Int32(claims.count)
         claims.append(c)
+        claimCounts[Int(c.source.rawValue) & 7] += 1
         holdingHeads.set(slot, head: index)
         if slot.isIPv4 {
             if !holdingLengthsV4.contains(slot.length) { holdingLengthsV4 = (holdingLengthsV4 + [slot.length]).sorted(by: >) }
@@ -839,6 +865,7 @@ public struct AttributionIndex: Sendable {
             translationHeads.set(slot, head: Int32(translationLinks.count - 1))
         }
         claims.append(claim)
+        claimCounts[Int(claim.source.rawValue) & 7] += 1
         translatedAddresses.set(Slot(outside, length: 128), head: 0)
         if let v4 = outside.ipv4 {
             if translatedV4Slash24.isEmpty { translatedV4Slash24 = Array(repeating: 0, count: 1 << 18) }

@@ -76,3 +76,29 @@ import Testing
         #expect(index.lookup(IPAddress("198.18.0.1")!, port: 1500, at: Self.t0 + 1000).subscriber == "alice")
     }
 }
+
+/// The claim limit per source: a source that sends without end fills only its own share.
+@Suite struct ClaimLimitTests {
+    @Test("beyond maximumClaimsPerSource a source's new claims are refused and counted; other sources and existing claims are unaffected")
+    func perSourceLimit() {
+        var configuration = AttributionIndex.Configuration()
+        configuration.maximumClaimsPerSource = 100
+        var index = AttributionIndex(configuration: configuration)
+        let t0 = AttributionIndexTests.t0
+        var refused = 0
+        for i in 0..<1_000 {
+            let e = NATPortBlockEvent(kind: .allocate, timeMilliseconds: t0 + Int64(i), host: "cgnat1", insideAddress: .v4(0x6440_0000 + UInt32(i)),
+                                      outsideAddress: .v4(0xC612_0000 + UInt32(i)), firstPort: 1024, lastPort: 2047, allocatedAt: 0)
+            if index.apply(e) == .refusedFull { refused += 1 }
+        }
+        #expect(index.claimCount(from: .natSyslog) == 100)
+        #expect(refused == 900)
+        // RADIUS has its own share.
+        let r = AttributionIndexTests.accounting(.start, "alice", session: "s1", address: "100.64.9.7", at: t0)
+        #expect(index.apply(r, from: AttributionIndexTests.nas, receivedAt: t0) == .added)
+        #expect(index.lookup(IPAddress("100.64.9.7")!, at: t0 + 1000).subscriber == "alice")
+        // Retention frees room again.
+        _ = index.forget(endedBefore: t0 + 40 * 86_400_000)
+        #expect(index.claimCount(from: .natSyslog) == 0)
+    }
+}
