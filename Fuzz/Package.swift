@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 // Coverage-guided fuzzing of Mamori's parsers with libFuzzer (Swift's built-in support on Linux).
-// A package of its own, so that the main build never links these executables (their `main` is
-// libFuzzer's, present only with -sanitize=fuzzer). The targets themselves live in the main
+// A package of its own, so that the main build never compiles these executables (they call
+// libFuzzer's driver, present only with -sanitize=fuzzer). The targets themselves live in the main
 // package (Sources/FuzzTargets), where the test suite replays Corpus/ and Crashes/. See README.md.
 import Foundation
 import PackageDescription

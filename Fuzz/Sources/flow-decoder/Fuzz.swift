@@ -1,8 +1,0 @@
-import FuzzTargets
-
-/// libFuzzer's entry point: one input through ``FuzzTarget/flowDecoder``.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafeRawPointer?, _ size: Int) -> CInt {
-    FuzzTarget.flowDecoder.run(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
