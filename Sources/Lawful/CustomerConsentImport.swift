@@ -129,7 +129,8 @@ public struct CustomerConsentFile: Sendable {
         }
         for action in actionColumns {
             guard let value = field(action.rawValue) else { continue }
-            let parts = value.split(separator: "@", maxSplits: 1).map(String.init)
+            // Kept empty: "@2026-03-01" (no statement) and "consent@" (no date) are refused below.
+            let parts = value.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let kind: ConsentEvent.Kind
             switch parts[0].lowercased() {
             case "consent": kind = .consentGiven

@@ -38,6 +38,13 @@ import Testing
         #expect(file.rejected.count == 5)
     }
 
+    /// Found by libFuzzer (Fuzz/Crashes/identity-files): a bare "@" in an action column trapped.
+    @Test func actionValuesWithoutStatementOrDateAreRejectedLines() throws {
+        let file = try CustomerConsentFile.parse("account,warn_infection\nA-1,@\nA-2,consent@\nA-3,@2026-03-01\nA-4,consent@2026-03-01\n")
+        #expect(file.rows.map(\.account) == ["A-4"])
+        #expect(file.rejected.map(\.line) == [2, 3, 4])
+    }
+
     @Test func aFileWithoutAnAccountColumnIsRefusedWhole() {
         #expect(throws: CustomerConsentFileError.self) { try CustomerConsentFile.parse("customer,email\nA-1,a@b.jp\n") }
         #expect(throws: CustomerConsentFileError.self) { try CustomerConsentFile.parse("# only a comment\n") }
