@@ -87,6 +87,8 @@ public func buildApplication(
     detectionLogger[metadataKey: "component"] = "detection"
     var detectionConfiguration = DetectionConfiguration(network: configuration.detection.network(), pseudonymKey: try pseudonymKey(path: configuration.pseudonymKeyFile))
     configuration.detection.thresholds.apply(to: &detectionConfiguration)
+    detectionConfiguration.maximumPairs = configuration.detection.maximumPairs
+    detectionConfiguration.maximumTableEntries = configuration.detection.maximumTableEntries
     if let path = configuration.detection.indicatorsFile { detectionConfiguration.indicators = try endpointList(path, "indicators_file", logger: detectionLogger) }
     if let path = configuration.detection.allowlistFile { detectionConfiguration.allowlist = try endpointList(path, "allowlist_file", logger: detectionLogger) }
     var attributionLogger = logger

@@ -24,6 +24,10 @@ public struct DetectionSettings: Sendable {
     public var usesDemoNetwork = true
     /// The detectors' main limits (`detection.thresholds`).
     public var thresholds = DetectionThresholds()
+    /// (host, endpoint) pairs followed at most (`detection.max_pairs`); about 450 bytes each.
+    public var maximumPairs = 4_000_000
+    /// Entries at most in each other per-address table (`detection.max_table_entries`).
+    public var maximumTableEntries = 500_000
 
     public init() {}
 

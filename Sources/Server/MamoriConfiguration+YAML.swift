@@ -101,7 +101,7 @@ extension MamoriConfiguration {
         }
         if let v = top["detection"] {
             let d = try YAMLMap(v.node, context: "detection")
-            try d.allowOnly(["enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days", "thresholds"])
+            try d.allowOnly(["enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries"])
             if let p = d["subscriber_prefixes"] {
                 config.detection.subscriberPrefixes = try p.prefixes()
                 config.detection.usesDemoNetwork = false
@@ -130,6 +130,8 @@ extension MamoriConfiguration {
             if let f = d["indicators_file"] { config.detection.indicatorsFile = try f.string() }
             if let f = d["allowlist_file"] { config.detection.allowlistFile = try f.string() }
             if let r = d["retention_days"] { config.detection.retentionDays = try r.int(in: 1...3650) }
+            if let v = d["max_pairs"] { config.detection.maximumPairs = try v.int(in: 1_000...100_000_000) }
+            if let v = d["max_table_entries"] { config.detection.maximumTableEntries = try v.int(in: 1_000...100_000_000) }
             if let t = d["thresholds"] {
                 let m = try YAMLMap(t.node, context: "detection.thresholds")
                 try m.allowOnly(Set(DetectionThresholds.keys))
