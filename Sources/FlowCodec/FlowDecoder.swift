@@ -125,6 +125,17 @@ public struct FlowDecoder: Sendable {
     /// it refuses (keeping the order of the rest) and repairs an end before the start.
     mutating func screenTimes(_ records: inout [FlowRecord], from start: Int, now: Int64, report: inout DecodeReport) {
         let window = configuration.timeWindow
+        // The common case in three comparisons per record: start and end in order, within
+        // [minStart, maxEnd] — the window's bounds at `now`, computed once (and clamped to
+        // 1970–2100). Only a datagram with a record outside them takes the full check below.
+        let (minStart, maxEnd) = window.bounds(now: now)
+        let allAccepted = records.withUnsafeBufferPointer { rs in
+            for i in start..<rs.count where !(minStart <= rs[i].startMilliseconds && rs[i].startMilliseconds <= rs[i].endMilliseconds && rs[i].endMilliseconds <= maxEnd) {
+                return false
+            }
+            return true
+        }
+        if allAccepted { return }
         var kept = start
         records.withUnsafeMutableBufferPointer { rs in
             for i in start..<rs.count {

@@ -73,6 +73,19 @@ public struct FlowTimeWindow: Sendable, Hashable {
         return end < start ? .repairEndBeforeStart : .accept
     }
 
+    /// The earliest start and the latest end ``check(start:end:now:)`` accepts at `now`: a record
+    /// with `minStart ≤ start ≤ end ≤ maxEnd` is accepted, one outside may still be repaired.
+    @inlinable
+    public func bounds(now: Int64) -> (minStart: Int64, maxEnd: Int64) {
+        var minStart = Self.earliestMilliseconds
+        var maxEnd = Self.latestMilliseconds
+        if now >= Self.earliestMilliseconds, now <= Self.latestMilliseconds {
+            if let age = maximumAgeMilliseconds { minStart = max(minStart, now - age) }
+            if let lead = maximumLeadMilliseconds { maxEnd = min(maxEnd, now + lead) }
+        }
+        return (minStart, maxEnd)
+    }
+
     /// Whether both times lie in the absolute range (1970–2100): what every stage after the
     /// decoder may assume, and checks again where records arrive from elsewhere (files, tests).
     @inlinable

@@ -128,4 +128,17 @@ import Testing
         } } } }
         #expect(accepted > 0)
     }
+
+    @Test("bounds(now:) agree with check(): inside them a record in order is accepted, outside it is not")
+    func boundsAgreeWithCheck() {
+        let values: [Int64] = [.min, -1, 0, 1, Self.now - 86_400_001, Self.now - 86_400_000, Self.now - 1, Self.now, Self.now + 600_000, Self.now + 600_001,
+                               FlowTimeWindow.latestMilliseconds, FlowTimeWindow.latestMilliseconds + 1, .max]
+        for w in [FlowTimeWindow.anyTime, .live] { for n in [Self.now, 0, -1, Int64.max] {
+            let (lo, hi) = w.bounds(now: n)
+            for s in values { for e in values {
+                let inside = lo <= s && s <= e && e <= hi
+                #expect(inside == (w.check(start: s, end: e, now: n) == .accept), "\(s)…\(e) at \(n)")
+            } }
+        } }
+    }
 }
