@@ -25,6 +25,8 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     /// was analysed as that many: no real flow comes near it, and below it every rate the
     /// detectors compute is a finite number that fits any integer it is shown as.
     public var clampedCounters = 0
+    /// Records that ended after they were received, moved back to end on receipt.
+    public var shiftedTimes = 0
     /// Entries dropped from the per-address tables at ``DetectionConfiguration/maximumTableEntries``.
     public var tableEvictions = 0
 
@@ -116,6 +118,16 @@ public struct FlowAnalyzer: Sendable {
             return
         }
         var r = record
+        // A flow cannot end after it was received: one stamped later (a router's clock a little
+        // fast, or a record spoofed ahead within the collector's allowance) is moved back, whole,
+        // to end when it arrived — else it would push a victim's rate window or a scan window
+        // ahead of the real traffic and blind them to it.
+        if r.endMilliseconds > receivedAt {
+            let shift = r.endMilliseconds - receivedAt
+            r.startMilliseconds = max(FlowTimeWindow.earliestMilliseconds, r.startMilliseconds - shift)
+            r.endMilliseconds = receivedAt
+            statistics.shiftedTimes += 1
+        }
         if r.bytes > Self.maximumCounter || r.packets > Self.maximumCounter {
             r.bytes = min(r.bytes, Self.maximumCounter)
             r.packets = min(r.packets, Self.maximumCounter)

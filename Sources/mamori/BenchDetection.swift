@@ -80,7 +80,7 @@ struct BenchDetection: AsyncParsableCommand {
                 record.packets = 10
                 record.bytes = 1_200
             }
-            analyzer.ingest(record, receivedAt: t)
+            analyzer.ingest(record, receivedAt: record.endMilliseconds)   // received when it ends, as a live collector sees it
             if t >= nextEvaluation {
                 nextEvaluation = t + 1_000
                 _ = analyzer.evaluate(now: t)

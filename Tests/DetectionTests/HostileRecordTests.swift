@@ -92,4 +92,19 @@ import Testing
         let found = analyzer.evaluate(now: onset + 1_000)
         #expect(found.contains { $0.kind == .inboundDDoS && $0.subject.address == "198.19.1.20" })
     }
+
+    @Test("an inbound record stamped minutes ahead of its receipt does not push the victim's window ahead: a real flood right after is found")
+    func recordAheadOfReceiptCannotBlindTheFloodAlarm() {
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        let now: Int64 = 1_764_547_200_000
+        // One spoofed record against the victim, stamped nine minutes ahead, received now.
+        analyzer.ingest(Self.record("203.0.113.66", 123, "198.19.1.21", 40_000, packets: 100, bytes: 46_800, start: now + 540_000, end: now + 540_999), receivedAt: now)
+        #expect(analyzer.statistics.shiftedTimes == 1)
+        // The real flood, a second later.
+        for i in 0..<30 {
+            analyzer.ingest(Self.record("242.0.0.\(i + 1)", 123, "198.19.1.21", 40_000, packets: 1_000, bytes: 468_000, start: now + 1_000, end: now + 1_999), receivedAt: now + 2_000)
+        }
+        let found = analyzer.evaluate(now: now + 2_000)
+        #expect(found.contains { $0.kind == .inboundDDoS && $0.subject.address == "198.19.1.21" })
+    }
 }
