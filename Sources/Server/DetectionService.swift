@@ -304,6 +304,7 @@ public final class DetectionService: FlowSink, Service {
 final class AnalyzerMetrics: Sendable {
     private let rejectedTimes: Counter
     private let clampedCounters: Counter
+    private let shiftedTimes: Counter
     private let tableEvictions: Counter
     private let pairsEvicted: Counter
     private let factory: any MetricsFactory
@@ -314,6 +315,7 @@ final class AnalyzerMetrics: Sendable {
         self.factory = factory
         rejectedTimes = Counter(label: "mamori_detection_rejected_records_total", dimensions: [("reason", "time_out_of_range")], factory: factory)
         clampedCounters = Counter(label: "mamori_detection_clamped_records_total", factory: factory)
+        shiftedTimes = Counter(label: "mamori_detection_shifted_records_total", factory: factory)
         tableEvictions = Counter(label: "mamori_detection_table_evictions_total", dimensions: [("table", "per_address")], factory: factory)
         pairsEvicted = Counter(label: "mamori_detection_table_evictions_total", dimensions: [("table", "pairs")], factory: factory)
     }
@@ -323,6 +325,7 @@ final class AnalyzerMetrics: Sendable {
         func add(_ c: Counter, _ now: Int, _ then: Int) { if now > then { c.increment(by: Int64(now - then)) } }
         add(rejectedTimes, s.rejectedTimes, before.rejectedTimes)
         add(clampedCounters, s.clampedCounters, before.clampedCounters)
+        add(shiftedTimes, s.shiftedTimes, before.shiftedTimes)
         add(tableEvictions, s.tableEvictions, before.tableEvictions)
         add(pairsEvicted, s.pairsEvicted, before.pairsEvicted)
         tables.withLockedValue { gauges in
