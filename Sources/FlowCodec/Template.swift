@@ -77,8 +77,10 @@ public struct PersistedTemplate: Sendable, Hashable, Codable {
 /// refused), and the cache at most ``maxTemplates`` in all — beyond that, learning a new template
 /// forgets the one refreshed longest ago (``evictions`` counts them). A real exporter re-sends
 /// its templates every few seconds or packets, so an evicted one is learned again on its next
-/// refresh, while a sender who stops refreshing is the first forgotten. Neither limit scans the
-/// cache: the refresh order is a queue, and a session's templates are indexed by session.
+/// refresh, while a sender who stops refreshing is the first forgotten. Eviction does not scan the
+/// cache: the refresh order is a queue (rebuilt, sorted, once it holds twice as many entries as
+/// there are templates: amortised over those refreshes), and a session's templates are indexed
+/// by session.
 public struct TemplateCache: Sendable {
     /// What inserting a template did.
     public enum InsertResult: Sendable, Hashable {
