@@ -14,7 +14,6 @@ final class ExporterMetrics {
     let sequenceResets: Counter
     let counterSamples: Counter
     private var errors: [FlowDecodingError.Code: Counter] = [:]
-    /// Records refused for their times, by reason; created on first use.
     private var refused: [String: Counter] = [:]
     private let exporterLabel: String
     private let factory: any MetricsFactory
@@ -41,14 +40,18 @@ final class ExporterMetrics {
     }
 
     /// `mamori_collector_rejected_records_total{exporter, reason}`: records decoded but not handed
-    /// on. `repaired` counts records kept with a corrected end time.
+    /// on for their times; created on first use.
     func refusedRecords(_ reason: String) -> Counter {
         if let c = refused[reason] { return c }
-        let label = reason == "end_before_start" ? "mamori_collector_repaired_records_total" : "mamori_collector_rejected_records_total"
-        let c = Counter(label: label, dimensions: [("exporter", exporterLabel), ("reason", reason)], factory: factory)
+        let c = Counter(label: "mamori_collector_rejected_records_total", dimensions: [("exporter", exporterLabel), ("reason", reason)], factory: factory)
         refused[reason] = c
         return c
     }
+
+    /// `mamori_collector_repaired_records_total{exporter, reason="end_before_start"}`: records kept
+    /// with their end set to their start; created on first use.
+    private lazy var repairedRecords = Counter(
+        label: "mamori_collector_repaired_records_total", dimensions: [("exporter", exporterLabel), ("reason", "end_before_start")], factory: factory)
 
     func record(_ report: DecodeReport) {
         datagrams.increment()
@@ -62,12 +65,10 @@ final class ExporterMetrics {
         if report.sequenceReset { sequenceResets.increment() }
         if report.counterSamples > 0 { counterSamples.increment(by: Int64(report.counterSamples)) }
         if let e = report.error { error(e.code).increment() }
-        if report.rejectedTimes > 0 || report.repairedTimes > 0 {
-            if report.timesOutOfRange > 0 { refusedRecords("time_out_of_range").increment(by: Int64(report.timesOutOfRange)) }
-            if report.timesTooOld > 0 { refusedRecords("too_old").increment(by: Int64(report.timesTooOld)) }
-            if report.timesAhead > 0 { refusedRecords("ahead_of_clock").increment(by: Int64(report.timesAhead)) }
-            if report.repairedTimes > 0 { refusedRecords("end_before_start").increment(by: Int64(report.repairedTimes)) }
-        }
+        if report.timesOutOfRange > 0 { refusedRecords("time_out_of_range").increment(by: Int64(report.timesOutOfRange)) }
+        if report.timesTooOld > 0 { refusedRecords("too_old").increment(by: Int64(report.timesTooOld)) }
+        if report.timesAhead > 0 { refusedRecords("ahead_of_clock").increment(by: Int64(report.timesAhead)) }
+        if report.repairedTimes > 0 { repairedRecords.increment(by: Int64(report.repairedTimes)) }
     }
 }
 
