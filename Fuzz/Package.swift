@@ -10,18 +10,13 @@ import PackageDescription
 let parent = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
 let mamori = parent.lastPathComponent.lowercased()
 
-let targets = ["flow-decoder", "radius", "syslog", "identity-files", "api-query"]
-
 let package = Package(
     name: "mamori-fuzz",
     platforms: [.macOS(.v14)],
-    products: targets.map { .executable(name: "fuzz-\($0)", targets: ["fuzz-\($0)"]) },
+    products: [.executable(name: "fuzz", targets: ["fuzz"])],
     dependencies: [.package(path: parent.path)],
-    targets: targets.map { name in
-        .executableTarget(
-            name: "fuzz-\(name)",
-            dependencies: [.product(name: "FuzzTargets", package: mamori)],
-            path: "Sources/\(name)"
-        )
-    }
+    targets: [
+        // `fuzz TARGET …`: one driver for every target of Sources/FuzzTargets.
+        .executableTarget(name: "fuzz", dependencies: [.product(name: "FuzzTargets", package: mamori)], path: "Sources/fuzz")
+    ]
 )
