@@ -88,6 +88,12 @@ struct Analyze: AsyncParsableCommand {
     @Option(help: "Only print findings with at least this score.")
     var minimumScore: Double = 0
 
+    @Option(help: ArgumentHelp("Real-traffic ground truth (Benchmarks/detection/corpus/corpus.json): score the findings against the capture's entry — found, missed, false — and take its network and base time unless given.", valueName: "file"))
+    var truth: String?
+
+    @Option(help: ArgumentHelp("The --truth entry to score against (default: the one naming the first input file).", valueName: "name"))
+    var truthCapture: String?
+
     func run() async throws {
         var truth: Labels? = nil
         if let labels {
@@ -97,7 +103,8 @@ struct Analyze: AsyncParsableCommand {
                 throw ValidationError("cannot read labels \(labels): \(error)")
             }
         }
-        let layout = try networkLayout(labels: truth)
+        let corpusCapture = try loadTruthCapture()
+        let layout = try networkLayout(labels: truth, corpus: corpusCapture)
         var configuration = DetectionConfiguration(network: layout, pseudonymKey: (0..<32).map { _ in UInt8.random(in: 0...255) })
         if let indicators { configuration.indicators = try readList(indicators, "--indicators") }
         if let allowlist { configuration.allowlist = try readList(allowlist, "--allowlist") }
@@ -129,6 +136,7 @@ struct Analyze: AsyncParsableCommand {
         }
         try report(analyzer: analyzer, layout: layout, truth: truth, c2Contacts: c2Contacts?.counts ?? [:], flowLabelEvaluation: flowLabelEvaluation,
                    decodeSummary: decodeSummaryText, wallStart: wallStart)
+        if let corpusCapture { try score(analyzer.currentFindings, against: corpusCapture) }
     }
 
     /// Streams every binetflow file through the analyzer (records in start-time order within a
@@ -137,7 +145,7 @@ struct Analyze: AsyncParsableCommand {
     private func analyzeBinetflow(
         _ analyzer: FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
     ) throws -> FlowAnalyzer {
-        let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((baseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
+        let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((effectiveBaseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
         var replay = BinetflowReplay(analyzer: analyzer)
         var lines = 0, records = 0, nonIP = 0, malformed = 0, unlabelled = 0
         var estimatedPackets = false
@@ -304,7 +312,7 @@ struct Analyze: AsyncParsableCommand {
         }
     }
 
-    private func networkLayout(labels: Labels?) throws -> NetworkLayout {
+    private func networkLayout(labels: Labels?, corpus: CorpusManifest.Capture?) throws -> NetworkLayout {
         func prefixes(_ list: [String], _ option: String) throws -> [IPPrefix] {
             try list.map { text in
                 guard let p = IPPrefix(text) else { throw ValidationError("\(option) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32") }
@@ -313,6 +321,10 @@ struct Analyze: AsyncParsableCommand {
         }
         var subscribers = try prefixes(subscriberPrefix, "--subscriber-prefix")
         var infrastructure = try prefixes(infrastructurePrefix, "--infrastructure-prefix")
+        if subscribers.isEmpty, let corpus {
+            subscribers = try prefixes(corpus.subscriberPrefixes, "--truth subscriberPrefixes")
+            infrastructure += try prefixes(corpus.infrastructurePrefixes ?? [], "--truth infrastructurePrefixes")
+        }
         var pools: [CGNATPool] = try cgnat.map { text in
             let parts = text.split(separator: ":")
             guard parts.count == 3, let p = IPPrefix(parts[0]), p.isIPv4, let first = UInt16(parts[1]), let size = UInt16(parts[2]), size > 0 else {
