@@ -45,14 +45,21 @@ public struct DetectionConfiguration: Sendable, Hashable {
         /// A record of the same 5-tuple starting within this of the previous record's end continues
         /// one long connection (active-timeout exports), not a new contact.
         public var continuationGap: Int64 = 30_000
+        /// A connection that opens within this of the contact before it, while a connection of
+        /// that contact is still open, belongs to the same contact (one check-in, two connections).
+        public var visitSpan: Int64 = 60_000
         /// Pair score at which a host is part of an endpoint's beaconing cohort.
         public var pairScore = 0.80
         /// Endpoint score at which a C&C finding is reported.
         public var endpointScore = 0.75
         /// Beaconing hosts an endpoint needs.
         public var minimumCohort = 1
-        /// Pairs idle longer than this are forgotten.
+        /// Pairs idle longer than this are forgotten …
         public var idleTimeout: Int64 = 3 * 3_600_000
+        /// … unless they came back at least once: a pair with two or more contacts is kept this
+        /// long after its last one, so a beacon that checks in every few hours (a real one in the
+        /// corpus does every 6 h) is still followed. The longest period seen is about this.
+        public var slowIdleTimeout: Int64 = 25 * 3_600_000
         /// Periodicity is rescored this often (it changes slowly; scans and floods are checked every
         /// ``DetectionConfiguration/evaluationInterval``).
         public var evaluationInterval: Int64 = 60_000
@@ -81,10 +88,17 @@ public struct DetectionConfiguration: Sendable, Hashable {
 
     /// Probes from one internal host to many addresses on one port.
     public struct Scan: Sendable, Hashable {
-        /// Length of a scan window (unsampled; sampled exports get up to 6× as long).
-        public var window: Int64 = 600_000
-        /// Distinct destinations on one port in one window, estimated (sampled probes × interval).
-        public var minimumDestinations = 100
+        /// Length of a scan window (unsampled; sampled exports get up to 6× as long): an hour, so
+        /// a slow scanner (one probe a second or less) adds up; a finding is made as soon as the
+        /// count is reached, not at the window's end.
+        public var window: Int64 = 3_600_000
+        /// Distinct unanswered destinations on the host's most probed ports in one window,
+        /// estimated (sampled probes × interval).
+        public var minimumDestinations = 50
+        /// The ports counted together (a bot scans a few: 23 and 2323, or 23, 2323, 8080, 9527).
+        public var portsPerScan = 4
+        /// A port counts only if at least this share of its distinct destinations went unanswered.
+        public var minimumUnansweredShare = 0.8
         /// Distinct destinations actually observed before anything is claimed (guards against 1:N
         /// scaling of one packet, and against a flood at one target looking like a scan).
         public var minimumObserved = 5
@@ -119,6 +133,16 @@ public struct DetectionConfiguration: Sendable, Hashable {
         public var baselineMinimumPacketsPerSecond = 5_000.0
         /// Smoothing of the baseline (per second of data).
         public var baselineSmoothing = 0.01
+        /// Packets in one second, summed over low-rate records (one packet from each of thousands
+        /// of spoofed sources), from which an address's inbound rate is followed second by second.
+        public var tallyPacketsPerSecond = 500.0
+        /// Or: a distributed flood — at least this many unsolicited packets per second (SYN-only,
+        /// UDP, ICMP) to one address in at least `distributedFlowsPerSecond` flows that second.
+        /// Thousands of spoofed sources send one packet each: no per-source rule sees them, and a
+        /// home line never draws so many unsolicited flows at once. (Scaled by the subscribers
+        /// sharing a CGNAT address.)
+        public var distributedPacketsPerSecond = 2_000.0
+        public var distributedFlowsPerSecond = 200.0
     }
 
     /// When a host becomes an infected-device finding.

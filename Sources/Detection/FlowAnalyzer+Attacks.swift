@@ -5,8 +5,12 @@ struct ScanState: Sendable {
     var windowStart: Int64
     var window: Int64
     var lastSeen: Int64
+    /// The first probe of the window.
+    var firstProbe: Int64
     var destinations: [UInt16: DistinctCounter] = [:]
     var observed: [UInt16: Int] = [:]
+    /// Answered connections (SYN and ACK) per port since the host's first probe of the window.
+    var answered: [UInt16: Int] = [:]
     var samplingInterval: UInt32 = 1
     var samples: [FlowRecord] = []
 }
@@ -58,7 +62,7 @@ extension FlowAnalyzer {
         let window = configuration.scan.window * Int64(min(6, max(1, r.samplingInterval / 100)))
         let t = r.startMilliseconds
         let i = scans.index(forKey: host) ?? {
-            scans[host] = ScanState(windowStart: t - floorMod(t, window), window: window, lastSeen: t)
+            scans[host] = ScanState(windowStart: t - floorMod(t, window), window: window, lastSeen: t, firstProbe: t)
             return scans.index(forKey: host)!
         }()
         scans.values[i].destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(mix64(target.high ^ mix64(target.low)))
@@ -68,38 +72,66 @@ extension FlowAnalyzer {
         if scans.values[i].samples.count < configuration.evidenceFlows { scans.values[i].samples.append(r) }
     }
 
+    /// A connection to `port` that was answered (SYN and ACK seen) by a host already probing:
+    /// scanners are rarely answered, peer-to-peer clients and browsers mostly are.
+    mutating func recordAnsweredConnection(host: InternalHost, port: UInt16) {
+        guard let i = scans.index(forKey: host) else { return }
+        scans.values[i].answered[port, default: 0] += 1
+    }
+
+    /// Horizontal scanning: unanswered connection attempts from one host to many distinct
+    /// addresses on the few ports it probes most (a Mirai-like bot: 23 and 2323; Hide'n'Seek:
+    /// 23, 2323, 8080, 9527; the corpus's IoT bot: 23 and 81), counted over a window long enough
+    /// (an hour) that one probe a second adds up within a minute. A port counts only while most
+    /// of its attempts go unanswered: a peer-to-peer client's attempts on its swarm's ports are
+    /// mostly answered, a scanner's are not.
     mutating func evaluateScans(into changed: inout [String], closeAll: Bool = false) {
         let c = configuration.scan
         for (host, s) in scans {
+            var ports: [(port: UInt16, distinct: Int, observed: Int)] = []
             for (port, counter) in s.destinations {
-                let observed = s.observed[port] ?? 0
-                // One sampled probe to a new address stands for `interval` probes to as many
-                // addresses; at least `minimumObserved` distinct addresses must really be seen
-                // (a SYN flood at one target is not a scan, however it is scaled).
                 let distinct = counter.count
-                let estimate = distinct * Int(s.samplingInterval)
-                guard distinct >= c.minimumObserved, estimate >= c.minimumDestinations else { continue }
+                let answered = s.answered[port] ?? 0
+                guard distinct >= c.minimumObserved, Double(distinct) >= c.minimumUnansweredShare * Double(distinct + answered) else { continue }
+                ports.append((port, distinct, s.observed[port] ?? 0))
+            }
+            ports.sort { ($0.distinct, $1.port) > ($1.distinct, $0.port) }
+            ports = Array(ports.prefix(c.portsPerScan))
+            // One sampled probe to a new address stands for `interval` probes to as many
+            // addresses; at least `minimumObserved` distinct addresses per port must really be
+            // seen (a SYN flood at one target is not a scan, however it is scaled).
+            let distinct = ports.reduce(0) { $0 + $1.distinct }
+            let estimate = distinct * Int(s.samplingInterval)
+            if !ports.isEmpty, estimate >= c.minimumDestinations {
                 let subject = FindingSubject.host(host)
                 let id = Finding.id(kind: .scanning, subject: subject)
+                let portList = ports.map { "\($0.port)" }.joined(separator: ", ")
                 var evidence = findings[id]?.evidence ?? Evidence()
                 evidence.features = [
-                    Feature("port", Double(port)), Feature("distinct_destinations", Double(estimate)),
-                    Feature("observed_probes", Double(observed)), Feature("observed_destinations", Double(distinct)),
+                    Feature("distinct_destinations", Double(estimate)), Feature("observed_destinations", Double(distinct)),
+                    Feature("observed_probes", Double(ports.reduce(0) { $0 + $1.observed })),
                     Feature("sampling_interval", Double(s.samplingInterval)), Feature("window", Double(s.window / 1000), unit: "s"),
-                ]
+                ] + ports.map { Feature("destinations_port_\($0.port)", Double($0.distinct)) }
                 evidence.thresholds = [
                     .atLeast("distinct_destinations", Double(estimate), Double(c.minimumDestinations)),
-                    .atLeast("observed_destinations", Double(distinct), Double(c.minimumObserved)),
+                    .atLeast("observed_destinations_per_port", Double(ports.map(\.distinct).min() ?? 0), Double(c.minimumObserved)),
                 ]
                 evidence.flows = s.samples.prefix(configuration.evidenceFlows).map { sample($0, revealing: host) }
-                evidence.reasons = ["\(host) sent unanswered TCP SYNs to ~\(estimate) distinct addresses on port \(port) within \(s.window / 60_000) min"]
+                let span = max(1, s.lastSeen - s.firstProbe)
+                evidence.reasons = [
+                    "\(host) sent unanswered TCP SYNs to ~\(estimate) distinct addresses on port(s) \(portList) in \(formatSeconds(Double(span)))"
+                        + " (\(ports.map { "\($0.port): \($0.distinct)" }.joined(separator: ", ")))",
+                    "most attempts on these ports went unanswered (at most \(wholeNumber((1 - c.minimumUnansweredShare) * 100)) % answered): not a client of a service or a peer-to-peer swarm",
+                ]
                 let score = min(0.99, 0.7 + 0.3 * min(1, Double(estimate) / Double(10 * c.minimumDestinations)))
                 upsert(Finding(
-                    id: id, kind: .scanning, subject: subject, score: score, firstSeen: s.windowStart, lastSeen: s.lastSeen,
+                    id: id, kind: .scanning, subject: subject, score: score, firstSeen: s.firstProbe, lastSeen: s.lastSeen,
                     detectedAt: now, updatedAt: now, family: nil,
-                    summary: "\(host) scans port \(port): ~\(estimate) addresses in \(s.window / 60_000) min", evidence: evidence), into: &changed)
-                var d = devices[host] ?? DeviceEvidence(firstSeen: s.windowStart, lastSeen: s.lastSeen)
-                d.noteScan(id: id, port: port, destinations: estimate, first: s.windowStart, last: s.lastSeen, sample: s.samples.first)
+                    summary: "\(host) scans port(s) \(portList): ~\(estimate) addresses in \(formatSeconds(Double(span)))", evidence: evidence), into: &changed)
+                var d = devices[host] ?? DeviceEvidence(firstSeen: s.firstProbe, lastSeen: s.lastSeen)
+                for p in ports {
+                    d.noteScan(id: id, port: p.port, destinations: p.distinct * Int(s.samplingInterval), first: s.firstProbe, last: s.lastSeen, sample: s.samples.first)
+                }
                 devices[host] = d
             }
             if closeAll || now >= s.windowStart + s.window {
@@ -185,13 +217,44 @@ extension FlowAnalyzer {
 
     // MARK: Inbound attacks
 
-    mutating func recordInboundVolume(_ r: FlowRecord, victim: IPAddress) {
+    /// Adds a low-rate record's packets to its destination's count for the second it ended in;
+    /// a destination reaching ``DetectionConfiguration/InboundAttack/tallyPacketsPerSecond`` in
+    /// one second gets a rate window of its own (``recordInboundVolume(_:victim:)``), which then
+    /// sees every record.
+    mutating func tallyInbound(_ r: FlowRecord, victim: IPAddress) {
+        let second = floorDivideMs(r.endMilliseconds, 1000)
+        if second > inboundTallySecond {
+            inboundTally.removeAll(keepingCapacity: inboundTally.count < 65_536)
+            inboundTallyFlows.removeAll(keepingCapacity: inboundTallyFlows.count < 65_536)
+            inboundTallySecond = second
+        }
+        let i = inboundTally.index(forKey: victim) ?? {
+            guard inboundTally.count < configuration.maximumTableEntries else { return nil }
+            inboundTally[victim] = 0
+            return inboundTally.index(forKey: victim)
+        }()
+        guard let i else { return }
+        inboundTally.values[i] += Double(r.packets)
+        inboundTallyFlows[victim, default: 0] += 1
+        let packets = inboundTally.values[i]
+        guard packets >= configuration.inboundAttack.tallyPacketsPerSecond else { return }
+        inboundTally.remove(at: i)
+        // The second's packets so far, as one record ending now.
+        var sum = r
+        sum.startMilliseconds = second * 1000
+        sum.endMilliseconds = max(sum.startMilliseconds, r.endMilliseconds)
+        sum.bytes = UInt64(min(Double(FlowAnalyzer.maximumCounter), Double(r.bytes) / Double(max(1, r.packets)) * packets))
+        sum.packets = UInt64(packets)
+        recordInboundVolume(sum, victim: victim, flows: inboundTallyFlows.removeValue(forKey: victim) ?? 1)
+    }
+
+    /// `flows`: the records `r` stands for (one, or a second's tally).
+    mutating func recordInboundVolume(_ r: FlowRecord, victim: IPAddress, flows: Double = 1) {
         let c = configuration.inboundAttack
         let startSecond = floorDivideMs(r.startMilliseconds, 1000)
         let endSecond = max(startSecond, floorDivideMs(r.endMilliseconds, 1000))
         let span = Double(endSecond - startSecond + 1)
         let pps = Double(r.packets) / span
-        guard victims[victim] != nil || pps >= 20 else { return }
         // A CGNAT address carries the traffic of every subscriber sharing it: its limits scale
         // with the sharing; its learned baseline still catches floods against it.
         let share = Double(configuration.network.sharing(victim))
@@ -226,7 +289,7 @@ extension FlowAnalyzer {
             let i = Int(second - oldest)
             v.packets[i] += Float(pps)
             v.bytes[i] += Float(Double(r.bytes) / span)
-            v.flows[i] += 1
+            v.flows[i] += Float(flows / span)
             touched.append(i)
         }
         v.lastSeen = max(v.lastSeen, r.endMilliseconds)
@@ -244,6 +307,8 @@ extension FlowAnalyzer {
                 reason = "\(wholeNumber(packets)) packets/s ≥ \(wholeNumber(packetLimit))" + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
             } else if bits >= bitLimit {
                 reason = "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(bitLimit / 1e6))" + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
+            } else if packets >= c.distributedPacketsPerSecond * share, Double(v.flows[i]) >= c.distributedFlowsPerSecond * share {
+                reason = "\(wholeNumber(packets)) packets/s in \(wholeNumber(Double(v.flows[i]))) flows/s of unsolicited traffic (SYN-only, UDP or ICMP) ≥ \(wholeNumber(c.distributedPacketsPerSecond * share)) packets/s from ≥ \(wholeNumber(c.distributedFlowsPerSecond * share)) flows: a distributed flood"
             } else if v.learnedSeconds >= 60, packets >= c.baselineMinimumPacketsPerSecond * share, packets >= c.baselineFactor * max(1, v.baseline) {
                 reason = "\(wholeNumber(packets)) packets/s is \(wholeNumber(packets / max(1, v.baseline)))× the learned baseline \(fmt(v.baseline))"
             }

@@ -92,6 +92,9 @@ struct PairState: Sendable {
             }
         } else if t > lastContact, let e = connections.end(of: port), t - e <= b.continuationGap {
             // The same connection exported again (active timeout): not a new contact.
+        } else if t > lastContact, t - lastContact <= b.visitSpan, t <= connections.latestEnd {
+            // Another connection opened while the contact's first is still open: one check-in
+            // that uses two connections (a beacon fetching its orders, then reporting), not two.
         } else if t > lastContact {
             addContact(t)
             lastContactHasBytes = bytes != nil
@@ -137,6 +140,13 @@ struct ConnectionSlots: Sendable {
         case 2: ports.2 = p; ends.2 = e
         default: ports.3 = p; ends.3 = e
         }
+    }
+
+    /// The latest end of a kept connection.
+    var latestEnd: Int64 {
+        var e = Int64.min
+        for i in 0..<Int(count) { e = max(e, end(i)) }
+        return e
     }
 
     /// The end of the connection on `port`, if one is kept.
@@ -293,7 +303,7 @@ extension FlowAnalyzer {
         var i = pairs.startIndex
         while i != pairs.endIndex {
             defer { pairs.formIndex(after: &i) }
-            if now - pairs.values[i].lastContact > b.idleTimeout {
+            if now - pairs.values[i].lastContact > (pairs.values[i].contacts >= 2 ? b.slowIdleTimeout : b.idleTimeout) {
                 idle.append(pairs.keys[i])
                 continue
             }

@@ -7,6 +7,9 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     public var inbound = 0
     /// Records with both ends inside, both outside, or touching infrastructure.
     public var notCrossing = 0
+    /// Records between a subscriber and a special-purpose address (multicast, broadcast,
+    /// link-local, private, documentation…): no host on the Internet, not analysed.
+    public var specialPurpose = 0
     public var trackedPairs = 0
     public var trackedEndpoints = 0
     public var pairsEvicted = 0
@@ -67,6 +70,12 @@ public struct FlowAnalyzer: Sendable {
     var targets: [IPAddress: TargetBucket] = [:]
     var victims: [IPAddress: VictimRate] = [:]
     var pendingInbound: [IPAddress: InboundAlert] = [:]
+    /// Packets of low-rate records (SYN-only, UDP, ICMP) per subscriber address in the current
+    /// second: a flood from thousands of spoofed sources sends one packet from each, and only the
+    /// sum by destination shows it. Cleared every second.
+    var inboundTally: [IPAddress: Double] = [:]
+    var inboundTallyFlows: [IPAddress: Double] = [:]
+    var inboundTallySecond: Int64 = .min
     /// Findings changed while ingesting (an attack bucket judged when the next one began).
     var pendingAttackChanges: [String] = []
     // Indicators.
@@ -143,6 +152,8 @@ public struct FlowAnalyzer: Sendable {
             inbound(r, host: host, remote: remote, localPort: localPort, remotePort: remotePort)
         case .other:
             statistics.notCrossing += 1
+        case .specialPurpose:
+            statistics.specialPurpose += 1
         }
         enforceTableLimits()
     }
@@ -151,7 +162,7 @@ public struct FlowAnalyzer: Sendable {
     /// ``enforceTableLimits()`` bounds.
     public var tableSizes: [String: Int] {
         ["pairs": pairs.count, "endpoints": endpoints.count, "series": series.count, "scans": scans.count, "targets": targets.count,
-         "victims": victims.count, "indicator_contacts": indicatorContacts.count, "devices": devices.count, "findings": findings.count]
+         "victims": victims.count, "inbound_tally": inboundTally.count, "indicator_contacts": indicatorContacts.count, "devices": devices.count, "findings": findings.count]
     }
 
     /// Keeps every per-address table within ``DetectionConfiguration/maximumTableEntries``: a
@@ -177,13 +188,22 @@ public struct FlowAnalyzer: Sendable {
         let isTCP = r.ipProtocol == 6
         let probe = isTCP && r.tcpFlags & 0x02 != 0 && r.tcpFlags & 0x10 == 0
         let seconds = max(0.001, Double(r.endMilliseconds - r.startMilliseconds) / 1000)
-        if Double(r.packets) / max(1, seconds) >= configuration.outboundAttack.flowPacketsPerSecond, probe || !isTCP {
+        let attackShaped = Double(r.packets) / max(1, seconds) >= configuration.outboundAttack.flowPacketsPerSecond
+        if attackShaped, probe || !isTCP {
             recordAttackTraffic(r, host: host, target: remote)
         }
         if probe {
             recordProbe(r, host: host, target: remote, port: remotePort)
+            // A bot retrying a dead or filtered C&C sends nothing but SYNs, on a timer: its
+            // attempts are contacts too (njRAT in the corpus, every 11.5 s) — unless the host
+            // spreads them over many addresses on that port (a scan: one-contact pairs).
+            // A flood's SYNs (attack-shaped records) are not contacts either.
+            if !attackShaped, (scans[host]?.destinations[remotePort]?.count ?? 0) <= configuration.scan.minimumObserved {
+                recordContact(r, host: host, endpoint: Endpoint(address: remote, port: remotePort, ipProtocol: r.ipProtocol), outbound: true)
+            }
             return
         }
+        if isTCP && r.tcpFlags & 0x12 == 0x12 && !scans.isEmpty { recordAnsweredConnection(host: host, port: remotePort) }
         // A subscriber's own server answering someone (well-known local port, ephemeral remote) is
         // not a contact with an external service.
         if localPort < 1024 && remotePort >= 1024 { return }
@@ -195,7 +215,11 @@ public struct FlowAnalyzer: Sendable {
         // Volumetric attacks are UDP (reflection), ICMP or SYN floods: established TCP (ACK set)
         // is a download, however fast, and does not count towards the flood rate.
         if !(r.ipProtocol == 6 && r.tcpFlags & 0x10 != 0) {
-            recordInboundVolume(r, victim: host.address)
+            if victims[host.address] != nil || Double(r.packets) >= 20 * Double(max(1, (r.endMilliseconds - r.startMilliseconds) / 1000 + 1)) {
+                recordInboundVolume(r, victim: host.address)
+            } else {
+                tallyInbound(r, victim: host.address)
+            }
         }
         // An external server answering (its port is the lower, or well-known): a contact seen from
         // the response side — what survives when sampling drops the request.

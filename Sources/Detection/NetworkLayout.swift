@@ -115,11 +115,18 @@ public struct NetworkLayout: Sendable, Hashable {
     public var infrastructurePrefixes: PrefixSet
     /// CGNAT pools with a fixed block layout (inside `subscriberPrefixes`).
     public var cgnatPools: [CGNATPool]
+    /// Special-purpose space (documentation, benchmarking, reserved) that plays the Internet in a
+    /// laboratory or a simulator — `mamori simulate`'s world lives in TEST-NETs, 240.0.0.0/4 and
+    /// 3fff::/20. Empty for a real network: there a remote address in any
+    /// ``SpecialPurposeAddress`` range is not a host on the Internet, and flows to or from it
+    /// are not analysed (multicast, broadcast, link-local, private, documentation…).
+    public var laboratoryInternet: PrefixSet
 
-    public init(subscriberPrefixes: [IPPrefix], infrastructurePrefixes: [IPPrefix] = [], cgnatPools: [CGNATPool] = []) {
+    public init(subscriberPrefixes: [IPPrefix], infrastructurePrefixes: [IPPrefix] = [], cgnatPools: [CGNATPool] = [], laboratoryInternet: [IPPrefix] = []) {
         self.subscriberPrefixes = PrefixSet(subscriberPrefixes)
         self.infrastructurePrefixes = PrefixSet(infrastructurePrefixes)
         self.cgnatPools = cgnatPools
+        self.laboratoryInternet = PrefixSet(laboratoryInternet)
     }
 
     /// Which way a flow crosses the carrier's edge.
@@ -130,6 +137,9 @@ public struct NetworkLayout: Sendable, Hashable {
         case inbound(host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16)
         /// Both ends inside (subscriber ↔ resolver), transit, or infrastructure: not analysed.
         case other
+        /// A subscriber with a remote address that is no host on the Internet (multicast,
+        /// broadcast, link-local, private, documentation…: ``SpecialPurposeAddress``): not analysed.
+        case specialPurpose
     }
 
     @inlinable func isSubscriber(_ a: IPAddress) -> Bool {
@@ -140,12 +150,21 @@ public struct NetworkLayout: Sendable, Hashable {
     public func crossing(of r: FlowRecord) -> Crossing {
         switch (side(of: r.sourceAddress), side(of: r.destinationAddress)) {
         case (.subscriber, .outside):
-            .outbound(host: host(r.sourceAddress, port: r.sourcePort), remote: r.destinationAddress, localPort: r.sourcePort, remotePort: r.destinationPort)
+            isInternet(r.destinationAddress)
+                ? .outbound(host: host(r.sourceAddress, port: r.sourcePort), remote: r.destinationAddress, localPort: r.sourcePort, remotePort: r.destinationPort)
+                : .specialPurpose
         case (.outside, .subscriber):
-            .inbound(host: host(r.destinationAddress, port: r.destinationPort), remote: r.sourceAddress, localPort: r.destinationPort, remotePort: r.sourcePort)
+            isInternet(r.sourceAddress)
+                ? .inbound(host: host(r.destinationAddress, port: r.destinationPort), remote: r.sourceAddress, localPort: r.destinationPort, remotePort: r.sourcePort)
+                : .specialPurpose
         default:
             .other
         }
+    }
+
+    /// Whether a remote address can be a host on the Internet.
+    @inlinable public func isInternet(_ a: IPAddress) -> Bool {
+        !SpecialPurposeAddress.contains(a) || (!laboratoryInternet.isEmpty && laboratoryInternet.contains(a))
     }
 
     private enum Side { case subscriber, infrastructure, outside }

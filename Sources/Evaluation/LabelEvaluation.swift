@@ -27,11 +27,16 @@ public struct LabelEvaluation: Sendable, Codable {
         public var falsePositives: [String]
     }
 
+    /// The simulator's synthetic Internet (its AddressPlan): special-purpose space that plays the
+    /// Internet there, 240.0.0.0/4, the IPv4 TEST-NETs and 3fff::/20.
+    public static let simulatorInternet = ["240.0.0.0/4", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "3fff::/20"].map { IPPrefix($0)! }
+
     /// The detection layout the simulated ISP would configure.
     public static func networkLayout(_ labels: Labels) -> NetworkLayout? {
         guard let n = labels.network else { return nil }
         let pools = n.cgnatPools.flatMap { p in p.prefixes.compactMap(IPPrefix.init).map { CGNATPool(prefix: $0, firstPort: p.firstPort, portsPerBlock: p.portsPerBlock) } }
-        return NetworkLayout(subscriberPrefixes: n.subscriberPrefixes.compactMap(IPPrefix.init), infrastructurePrefixes: n.infrastructurePrefixes.compactMap(IPPrefix.init), cgnatPools: pools)
+        return NetworkLayout(subscriberPrefixes: n.subscriberPrefixes.compactMap(IPPrefix.init), infrastructurePrefixes: n.infrastructurePrefixes.compactMap(IPPrefix.init), cgnatPools: pools,
+                             laboratoryInternet: simulatorInternet)
     }
 
     /// - Parameters:

@@ -14,6 +14,14 @@ public struct DetectionSettings: Sendable {
     public var subscriberPrefixes: [IPPrefix] = [IPPrefix("198.18.0.0/15")!, IPPrefix("100.64.0.0/10")!, IPPrefix("2001:db8::/32")!]
     public var infrastructurePrefixes: [IPPrefix] = [IPPrefix("198.19.254.0/23")!]
     public var cgnatPools: [CGNATPool] = [CGNATPool(prefix: IPPrefix("198.18.0.0/17")!, firstPort: 1024, portsPerBlock: 1008)]
+    /// Special-purpose space that plays the Internet (`detection.laboratory_internet_prefixes`):
+    /// by default the simulator's synthetic Internet, so the demo works; empty as soon as a
+    /// configuration names its own subscriber prefixes, since on a real network no host on the
+    /// Internet has such an address (see ``SpecialPurposeAddress``).
+    public var laboratoryInternetPrefixes: [IPPrefix] = DetectionSettings.simulatorInternet
+    /// The synthetic Internet of `mamori simulate` (its AddressPlan): 240.0.0.0/4, the three
+    /// IPv4 TEST-NETs and 3fff::/20.
+    public static let simulatorInternet = ["240.0.0.0/4", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "3fff::/20"].map { IPPrefix($0)! }
     /// Indicator list file (see `EndpointList`), read at start.
     public var indicatorsFile: String?
     /// Allowlist file, read at start (analyst false-positive verdicts are added to it).
@@ -32,7 +40,8 @@ public struct DetectionSettings: Sendable {
     public init() {}
 
     public func network() -> NetworkLayout {
-        NetworkLayout(subscriberPrefixes: subscriberPrefixes, infrastructurePrefixes: infrastructurePrefixes, cgnatPools: cgnatPools)
+        NetworkLayout(subscriberPrefixes: subscriberPrefixes, infrastructurePrefixes: infrastructurePrefixes, cgnatPools: cgnatPools,
+                      laboratoryInternet: laboratoryInternetPrefixes)
     }
 }
 

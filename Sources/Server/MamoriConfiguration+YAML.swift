@@ -101,7 +101,7 @@ extension MamoriConfiguration {
         }
         if let v = top["detection"] {
             let d = try YAMLMap(v.node, context: "detection")
-            try d.allowOnly(["enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries"])
+            try d.allowOnly(["enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "laboratory_internet_prefixes", "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries"])
             if let p = d["subscriber_prefixes"] {
                 config.detection.subscriberPrefixes = try p.prefixes()
                 config.detection.usesDemoNetwork = false
@@ -125,6 +125,11 @@ extension MamoriConfiguration {
                 config.detection.cgnatPools = pools
             } else if d["subscriber_prefixes"] != nil {
                 config.detection.cgnatPools = []
+            }
+            if let p = d["laboratory_internet_prefixes"] {
+                config.detection.laboratoryInternetPrefixes = try p.prefixes()
+            } else if d["subscriber_prefixes"] != nil {
+                config.detection.laboratoryInternetPrefixes = []
             }
             if let e = d["enabled"] { config.detection.enabled = try e.bool() }
             if let f = d["indicators_file"] { config.detection.indicatorsFile = try f.string() }

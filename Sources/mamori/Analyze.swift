@@ -70,6 +70,9 @@ struct Analyze: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The carrier's own infrastructure, never analysed (repeatable).", valueName: "prefix"))
     var infrastructurePrefix: [String] = []
 
+    @Option(help: ArgumentHelp("Special-purpose space (documentation, reserved…) that plays the Internet in a lab capture (repeatable). Without it, flows to or from multicast, broadcast, link-local, private and other special-purpose addresses are not analysed.", valueName: "prefix"))
+    var laboratoryInternet: [String] = []
+
     @Option(help: ArgumentHelp("A CGNAT pool with fixed port blocks (repeatable): PREFIX:FIRST-PORT:PORTS-PER-BLOCK.", valueName: "pool"))
     var cgnat: [String] = []
 
@@ -282,7 +285,7 @@ struct Analyze: AsyncParsableCommand {
         let s = analyzer.statistics
         let seconds = Date().timeIntervalSince(wallStart)
         var tail = "\r" + decodeSummary + "\n"
-        tail += "analysed \(s.records) records (\(s.outbound) outbound, \(s.inbound) inbound, \(s.notCrossing) not crossing the subscriber edge) in \(String(format: "%.1f", seconds)) s; "
+        tail += "analysed \(s.records) records (\(s.outbound) outbound, \(s.inbound) inbound, \(s.notCrossing) not crossing the subscriber edge, \(s.specialPurpose) with a special-purpose remote address) in \(String(format: "%.1f", seconds)) s; "
         let perKind: [String] = FindingKind.allCases.map { k in
             let n = findings.filter { $0.kind == k }.count
             return "\(k.rawValue) \(n)"
@@ -340,7 +343,9 @@ struct Analyze: AsyncParsableCommand {
         guard !subscribers.isEmpty else {
             throw ValidationError("give the subscriber address space with --subscriber-prefix (or simulator --labels): without it no flow can be told inbound from outbound")
         }
-        return NetworkLayout(subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools)
+        var lab = try prefixes(laboratoryInternet, "--laboratory-internet")
+        if lab.isEmpty, labels != nil { lab = LabelEvaluation.simulatorInternet }
+        return NetworkLayout(subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools, laboratoryInternet: lab)
     }
 
     private func readList(_ path: String, _ option: String) throws -> EndpointList {

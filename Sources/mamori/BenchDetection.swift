@@ -1,5 +1,6 @@
 import ArgumentParser
 import Detection
+import Evaluation
 import FlowCodec
 import Foundation
 import MamoriCore
@@ -40,7 +41,7 @@ struct BenchDetection: AsyncParsableCommand {
         BenchMeasure.warnIfDebugBuild()
         guard (1...4_000_000).contains(hosts) else { throw ValidationError("--hosts must be 1 to 4,000,000 (the 100.64.0.0/10 pool)") }
         guard minutes >= 1, recordsPerHost >= 0 else { throw ValidationError("--minutes must be at least 1 and --records-per-host not negative") }
-        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("100.64.0.0/10")!])
+        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("100.64.0.0/10")!], laboratoryInternet: LabelEvaluation.simulatorInternet)
         var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: layout, pseudonymKey: Array("bench".utf8)))
         let start: Int64 = 1_795_000_000_000
         let duration = Int64(minutes) * 60_000

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Detection
+import Evaluation
 import FlowCodec
 import Foundation
 import MamoriCore
@@ -128,7 +129,7 @@ struct BenchSpoofing: AsyncParsableCommand {
     }
 
     func pairFlood() {
-        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("198.18.0.0/15")!, IPPrefix("100.64.0.0/10")!])
+        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("198.18.0.0/15")!, IPPrefix("100.64.0.0/10")!], laboratoryInternet: LabelEvaluation.simulatorInternet)
         var c = DetectionConfiguration(network: layout, pseudonymKey: Array("bench".utf8))
         if unbounded {
             c.maximumPairs = .max

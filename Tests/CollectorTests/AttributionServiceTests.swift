@@ -224,7 +224,7 @@ struct AttributionServiceTests {
     @Test("a scanning finding carries its subscriber's pseudonym, also when the RADIUS Start arrives after the flows")
     func findingsAttributedLate() async throws {
         let metrics = TestMetrics()
-        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("203.0.113.0/24")!])
+        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("203.0.113.0/24")!], laboratoryInternet: DetectionSettings.simulatorInternet)
         let key: [UInt8] = Array("test-key".utf8)
         let attribution = AttributionService(configuration: .init(), pseudonymKey: key, retentionDays: 30, logger: LogStore().logger(level: .critical), metricsFactory: metrics)
         let store = try SQLiteFindingStore(path: ":memory:")

@@ -113,7 +113,7 @@ struct FindingsAPITests {
     @Test("a backlog past capacity sheds address pairs, counts them, and analysis continues")
     func backlogIsShedAndCounted() async throws {
         let metrics = TestMetrics()
-        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("198.18.0.0/15")!])
+        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("198.18.0.0/15")!], laboratoryInternet: DetectionSettings.simulatorInternet)
         let service = DetectionService(
             configuration: DetectionConfiguration(network: layout, pseudonymKey: [1]), store: try SQLiteFindingStore(path: ":memory:"),
             retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: metrics, backlogCapacity: 1_000)

@@ -1,4 +1,5 @@
 import Detection
+import Evaluation
 import Foundation
 import FlowCodec
 import MamoriCore
@@ -74,7 +75,8 @@ import Testing
 
     static let layout = NetworkLayout(
         subscriberPrefixes: [IPPrefix("198.18.0.0/15")!], infrastructurePrefixes: [IPPrefix("198.19.255.0/24")!],
-        cgnatPools: [CGNATPool(prefix: IPPrefix("198.18.0.0/24")!, firstPort: 1024, portsPerBlock: 1008)])
+        cgnatPools: [CGNATPool(prefix: IPPrefix("198.18.0.0/24")!, firstPort: 1024, portsPerBlock: 1008)],
+        laboratoryInternet: LabelEvaluation.simulatorInternet)
 
     @Test func cgnatBlocksSplitASharedAddress() {
         let a = IPAddress("198.18.0.5")!

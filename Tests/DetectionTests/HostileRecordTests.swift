@@ -45,7 +45,7 @@ import Testing
         _ = analyzer.evaluate(now: 1_000_000)
         #expect(analyzer.statistics.records == sent)
         #expect(analyzer.statistics.rejectedTimes > 0)
-        #expect(analyzer.statistics.rejectedTimes + analyzer.statistics.outbound + analyzer.statistics.inbound + analyzer.statistics.notCrossing == sent)
+        #expect(analyzer.statistics.rejectedTimes + analyzer.statistics.outbound + analyzer.statistics.inbound + analyzer.statistics.notCrossing + analyzer.statistics.specialPurpose == sent)
 
         // Then real traffic: 30 reflectors × 1,000 packets/s against one subscriber.
         let onset: Int64 = 2_000_000
