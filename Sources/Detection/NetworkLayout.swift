@@ -142,7 +142,7 @@ public struct NetworkLayout: Sendable, Hashable {
         case specialPurpose
     }
 
-    @inlinable func isSubscriber(_ a: IPAddress) -> Bool {
+    @inlinable public func isSubscriber(_ a: IPAddress) -> Bool {
         subscriberPrefixes.contains(a) && !infrastructurePrefixes.contains(a)
     }
 

@@ -1,0 +1,106 @@
+import Detection
+import Evaluation
+import FlowCodec
+import Foundation
+import MamoriCore
+import MamoriTesting
+import Testing
+
+/// The real-traffic corpus (Benchmarks/detection/corpus: public captures nobody here wrote, with
+/// their ground truth in corpus.json) through the detectors, the way `Benchmarks/detection/real.sh`
+/// runs it: raw packet captures exported by a real softflowd, flow text parsed. Pins the results:
+/// every expected C&C endpoint, infected host, scanner and attack found, and no false finding — a
+/// change that loses one fails here.
+@Suite(.serialized)
+struct RealTrafficCorpusTests {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Benchmarks/detection/corpus")
+
+    static func manifest() throws -> CorpusManifest {
+        try CorpusManifest.load(directory.appendingPathComponent("corpus.json").path)
+    }
+
+    /// The layout the capture's truth names.
+    static func layout(_ c: CorpusManifest.Capture) throws -> NetworkLayout {
+        NetworkLayout(
+            subscriberPrefixes: try c.subscriberPrefixes.map { try #require(IPPrefix($0), "bad prefix \($0)") },
+            infrastructurePrefixes: try (c.infrastructurePrefixes ?? []).map { try #require(IPPrefix($0), "bad prefix \($0)") })
+    }
+
+    /// Analyses one capture of the corpus and returns the final findings.
+    static func analyse(_ c: CorpusManifest.Capture) throws -> (findings: [Finding], statistics: AnalyzerStatistics) {
+        let configuration = DetectionConfiguration(network: try layout(c), pseudonymKey: Array("corpus test".utf8))
+        let path = directory.appendingPathComponent(c.file).path
+        switch c.format {
+        case "packets":
+            var analyzer = FlowAnalyzer(configuration: configuration)
+            // softflowd reads the capture and exports NetFlow v9 to a loopback socket (16 MiB
+            // buffer: the SYN flood's thousands of records arrive at once).
+            let softflowd = try ExternalPeer.require("softflowd", debianPackage: "softflowd")
+            let socket = try LoopbackDatagramSocket()
+            try softflowd.run(["-r", path, "-n", "127.0.0.1:\(socket.port)", "-v", "9", "-c", "none", "-d"], timeout: .seconds(120))
+            var decoder = FlowDecoder()
+            var records: [FlowRecord] = []
+            for d in socket.drain() {
+                _ = d.withUnsafeBytes { decoder.decode($0, from: .v4(0x7F00_0001), receivedAtMilliseconds: 0, into: &records) }
+            }
+            #expect(!records.isEmpty, "softflowd exported nothing for \(c.file)")
+            // As `mamori analyze` reads nfcapd files: in end-time order, on the records' clock.
+            for (i, r) in records.sorted(by: { $0.endMilliseconds < $1.endMilliseconds }).enumerated() {
+                analyzer.ingest(r, receivedAt: r.endMilliseconds)
+                if i % 1024 == 1023 { _ = analyzer.evaluate(now: r.endMilliseconds) }
+            }
+            _ = analyzer.finish()
+            return (analyzer.currentFindings, analyzer.statistics)
+        case "binetflow":
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            var options = BinetflowParser.Options()
+            options.baseTimeMilliseconds = Int64(((c.baseTime ?? 0) * 1000).rounded())
+            var replay = BinetflowReplay(analyzer: FlowAnalyzer(configuration: configuration))
+            var malformed = 0
+            _ = try BinetflowParser.forEachLine(of: text, options: options) { outcome in
+                switch outcome {
+                case .success(let record): replay.add(record)
+                case .failure(let e):
+                    if case .notAnIPFlow = e.reason { return }
+                    malformed += 1
+                }
+            }
+            replay.finish()
+            #expect(malformed == 0, "\(c.file): \(malformed) malformed lines")
+            return (replay.analyzer.currentFindings, replay.analyzer.statistics)
+        default:
+            Issue.record("\(c.name): format \(c.format) is not read by this test")
+            return ([], AnalyzerStatistics())
+        }
+    }
+
+    static let captures = ["ndpi-bittorrent", "ndpi-gnutella", "ctu-normal-dns", "ctu-botnet-207", "stratosphere-test4-iot", "ddos-synflood-spoofed"]
+
+    @Test("every expected finding of the capture, and no false one", arguments: captures)
+    func capture(_ name: String) throws {
+        let c = try #require(try Self.manifest().capture(named: name), "no \(name) in corpus.json")
+        let (findings, statistics) = try Self.analyse(c)
+        let score = CorpusScore(capture: c, findings: findings)
+        print(score.text)
+        #expect(statistics.records > 0)
+        #expect(score.missed.isEmpty, "\(name) missed \(score.missed)")
+        #expect(score.falseCount == 0, "\(name) false findings: \(score.falseCommandAndControl + score.falseInfected + score.falseOther)")
+        if c.role == "benign" { #expect(findings.isEmpty, "\(name) is benign: \(findings.map(\.summary))") }
+    }
+
+    @Test("the corpus's ground truth is complete: every capture has a file, a layout and a role, and every malicious one expects something")
+    func manifestIsComplete() throws {
+        let m = try Self.manifest()
+        #expect(m.captures.count >= 8)
+        for c in m.captures {
+            #expect(FileManager.default.fileExists(atPath: Self.directory.appendingPathComponent(c.file).path), "\(c.file) missing")
+            #expect(!c.subscriberPrefixes.isEmpty)
+            #expect(["benign", "malicious"].contains(c.role))
+            let e = c.expect
+            let expected = (e.commandAndControl ?? []) + (e.infected ?? []) + (e.scanners ?? []) + (e.inboundAttacks ?? []) + (e.outboundAttacks ?? [])
+            #expect((c.role == "malicious") == !expected.isEmpty, "\(c.name): role \(c.role) with \(expected.count) expected findings")
+        }
+    }
+}
