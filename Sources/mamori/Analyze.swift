@@ -23,7 +23,7 @@ struct Analyze: AsyncParsableCommand {
             With --labels (a `mamori simulate --labels` file) the network comes from the labels and \
             precision, recall and time-to-detect per finding kind are printed (EVALUATION.md).
 
-            --format nfcapd reads nfdump 1.7's binary files as nfcapd writes them (uncompressed or \
+            --format nfcapd reads nfdump's binary files as nfcapd 1.6 or 1.7 writes them (uncompressed or \
             LZ4; the default for files named nfcapd.*), so an existing nfcapd archive can be analysed.
 
             --format binetflow reads Argus bidirectional flow text as the Stratosphere CTU-13 \
