@@ -1,13 +1,14 @@
 import Detection
 import FlowCodec
 
-/// Feeds Argus records (from ``BinetflowParser``) to a ``FlowAnalyzer`` offline as they are
-/// read, the way `mamori analyze --format binetflow` does.
+/// Feeds bidirectional log records — Argus records from ``BinetflowParser``, Zeek connections
+/// from ``ZeekConnLog`` — to a ``FlowAnalyzer`` offline as they are read, the way
+/// `mamori analyze --format binetflow` and `--format zeek` do.
 ///
 /// Records go to the analyzer in start-time order (read order breaks ties). Argus writes a
 /// record when a flow's status interval ends, so files are only roughly in start order: records
 /// wait in a buffer until one starting `reorderWindowMilliseconds` later has been read, which
-/// bounds memory to that window. A record arriving later than the window is still fed, after
+/// bounds memory to that window (Zeek writes a connection when it ends, so the same holds). A record arriving later than the window is still fed, after
 /// newer ones, and counted in ``lateRecords``. The analyzer's clock is each record's end time,
 /// never moving backwards; the detectors are evaluated whenever that clock has advanced by
 /// `evaluationIntervalMilliseconds` (a collector evaluates on a timer too).
@@ -38,10 +39,10 @@ public struct BinetflowReplay: Sendable {
 
     /// Takes one record; feeds every buffered record that started a reorder window before the newest.
     /// `observe` sees every unidirectional flow fed.
-    public mutating func add(_ record: BinetflowRecord, observe: (FlowRecord) -> Void = { _ in }) {
+    public mutating func add(_ record: some ConversationRecord, observe: (FlowRecord) -> Void = { _ in }) {
         let start = record.startMilliseconds
         newestStart = max(newestStart, start)
-        pending.push(record, sequence: sequence)
+        pending.push(start: start, flows: record.flows, sequence: sequence)
         sequence += 1
         let horizon = newestStart == .min ? Int64.min : newestStart &- reorderWindowMilliseconds
         while let first = pending.firstStart, first <= horizon, let next = pending.pop() {
@@ -56,10 +57,10 @@ public struct BinetflowReplay: Sendable {
         _ = analyzer.finish()
     }
 
-    private mutating func feed(_ record: BinetflowRecord, observe: (FlowRecord) -> Void) {
+    private mutating func feed(_ record: (start: Int64, flows: [FlowRecord]), observe: (FlowRecord) -> Void) {
         recordsFed += 1
-        if record.startMilliseconds < lastFedStart { lateRecords += 1 }
-        lastFedStart = max(lastFedStart, record.startMilliseconds)
+        if record.start < lastFedStart { lateRecords += 1 }
+        lastFedStart = max(lastFedStart, record.start)
         for flow in record.flows {
             clock = max(clock, flow.endMilliseconds)
             analyzer.ingest(flow, receivedAt: clock)
@@ -75,7 +76,7 @@ public struct BinetflowReplay: Sendable {
 extension FlowAnalyzer {
     /// Feeds all `records` in start-time order (file order breaks ties) through a
     /// ``BinetflowReplay`` with an unbounded reorder window, then finishes.
-    public mutating func replay(_ records: [BinetflowRecord], evaluationIntervalMilliseconds: Int64 = 1000) {
+    public mutating func replay(_ records: [some ConversationRecord], evaluationIntervalMilliseconds: Int64 = 1000) {
         var replay = BinetflowReplay(analyzer: self, reorderWindowMilliseconds: .max, evaluationIntervalMilliseconds: evaluationIntervalMilliseconds)
         for r in records { replay.add(r) }
         replay.finish()
@@ -83,14 +84,14 @@ extension FlowAnalyzer {
     }
 }
 
-/// A binary min-heap of records by (start time, arrival sequence).
+/// A binary min-heap of records' flows by (start time, arrival sequence).
 private struct StartOrderHeap: Sendable {
-    private var items: [(start: Int64, sequence: Int, record: BinetflowRecord)] = []
+    private var items: [(start: Int64, sequence: Int, flows: [FlowRecord])] = []
 
     var firstStart: Int64? { items.first?.start }
 
-    mutating func push(_ record: BinetflowRecord, sequence: Int) {
-        items.append((record.startMilliseconds, sequence, record))
+    mutating func push(start: Int64, flows: [FlowRecord], sequence: Int) {
+        items.append((start, sequence, flows))
         var child = items.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
@@ -100,7 +101,7 @@ private struct StartOrderHeap: Sendable {
         }
     }
 
-    mutating func pop() -> BinetflowRecord? {
+    mutating func pop() -> (start: Int64, flows: [FlowRecord])? {
         guard !items.isEmpty else { return nil }
         items.swapAt(0, items.count - 1)
         let top = items.removeLast()
@@ -114,10 +115,10 @@ private struct StartOrderHeap: Sendable {
             items.swapAt(parent, smallest)
             parent = smallest
         }
-        return top.record
+        return (top.start, top.flows)
     }
 
-    private static func less(_ a: (start: Int64, sequence: Int, record: BinetflowRecord), _ b: (start: Int64, sequence: Int, record: BinetflowRecord)) -> Bool {
+    private static func less(_ a: (start: Int64, sequence: Int, flows: [FlowRecord]), _ b: (start: Int64, sequence: Int, flows: [FlowRecord])) -> Bool {
         a.start != b.start ? a.start < b.start : a.sequence < b.sequence
     }
 }

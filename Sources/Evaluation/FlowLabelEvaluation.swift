@@ -4,11 +4,13 @@ import FlowCodec
 import MamoriCore
 
 /// Infected-device findings scored per host against per-flow labels, as the CTU-13 datasets
-/// carry them in the `Label` column of their binetflow files.
+/// carry them in the `Label` column of their binetflow files and the Stratosphere Zeek datasets
+/// (IoT-23, security-datasets-for-testing) in the `label` column of their conn.logs.
 ///
-/// Truth: the internal hosts (inside the subscriber prefixes) that are the source (`SrcAddr`) of
-/// at least one flow whose label contains "Botnet" (`flow=From-Botnet-V42-TCP-…`). Every other
-/// label — `Normal`, `Background`, none — is not botnet. Predicted: the hosts of the
+/// Truth: the internal hosts (inside the subscriber prefixes) that are the source (`SrcAddr`,
+/// `id.orig_h`) of at least one flow whose label contains "Botnet" (CTU-13:
+/// `flow=From-Botnet-V42-TCP-…`) or begins with "Malicious" (Zeek: `Malicious`,
+/// `Malicious   C&C`). Every other label — `Normal`, `Benign`, `Background`, none — is not botnet. Predicted: the hosts of the
 /// infected-device findings. A predicted host outside the truth is a false positive; those seen
 /// with a "Normal" label are listed apart, because CTU's "Background" flows are unknown rather
 /// than known clean.
@@ -36,11 +38,23 @@ public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
     /// Of those, labelled Normal.
     public var normalFlows: Int
 
-    /// Whether a label marks its source as infected (CTU-13: contains "Botnet", any case).
-    public static func isBotnet(_ label: String) -> Bool { label.range(of: "botnet", options: .caseInsensitive) != nil }
+    /// Whether a label marks its source as infected: CTU-13's contain "Botnet", Stratosphere's Zeek
+    /// labels begin with "Malicious" (any case, leading spaces ignored). CTU-13 labels all begin
+    /// with `flow=`, so the second rule does not change how they are read.
+    public static func isBotnet(_ label: String) -> Bool {
+        label.range(of: "botnet", options: .caseInsensitive) != nil || startsWord("malicious", label)
+    }
 
-    /// Whether a label marks a known clean flow (CTU-13: contains "Normal", any case).
-    public static func isNormal(_ label: String) -> Bool { !isBotnet(label) && label.range(of: "normal", options: .caseInsensitive) != nil }
+    /// Whether a label marks a known clean flow: CTU-13's contain "Normal", Stratosphere's Zeek
+    /// labels begin with "Benign" (any case).
+    public static func isNormal(_ label: String) -> Bool {
+        !isBotnet(label) && (label.range(of: "normal", options: .caseInsensitive) != nil || startsWord("benign", label))
+    }
+
+    /// Whether `label`, without leading spaces, begins with `word` in any case.
+    private static func startsWord(_ word: String, _ label: String) -> Bool {
+        label.drop(while: { $0 == " " || $0 == "\t" }).prefix(word.count).lowercased() == word
+    }
 
     /// Collects the labels of a file as it is read, without keeping the flows.
     public struct Tally: Sendable {
@@ -69,6 +83,13 @@ public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
         public mutating func add(_ record: BinetflowRecord) {
             guard let label = record.label else { return }
             add(address: record.originator, port: record.forward?.sourcePort ?? record.reverse?.destinationPort ?? 0, label: label)
+        }
+
+        /// Counts the label of a Zeek connection (its originator is the labelled host); the
+        /// detailed label is not used (`CC`, `PartOfAHorizontalPortScan` only refine `Malicious`).
+        public mutating func add(_ connection: ZeekConnection) {
+            guard let label = connection.label else { return }
+            add(address: connection.originator, port: connection.originatorPort, label: label)
         }
     }
 
@@ -107,7 +128,7 @@ public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
             hosts.isEmpty ? "-" : hosts.prefix(20).joined(separator: " ") + (hosts.count > 20 ? " … (+\(hosts.count - 20))" : "")
         }
         return """
-            per-host evaluation against the Label column (\(labelledFlows) labelled flows: \(botnetFlows) Botnet, \(normalFlows) Normal)
+            per-host evaluation against the labels (\(labelledFlows) labelled flows: \(botnetFlows) Botnet/Malicious, \(normalFlows) Normal/Benign)
               infected hosts: truth \(truth.count), predicted \(predicted.count)  TP \(truePositives.count)  FP \(falsePositives.count) (\(falsePositivesLabelledNormal.count) with Normal flows)  FN \(falseNegatives.count)
               precision \(ratio(precision))  recall \(ratio(recall))
               TP: \(list(truePositives))

@@ -10,6 +10,14 @@
 /// (case-insensitive, extra columns ignored); the separator (comma or tab) is taken from the header.
 /// Each bidirectional Argus record becomes up to two unidirectional ``FlowRecord``s: source →
 /// destination and destination → source (see ``BinetflowRecord``).
+///
+/// Files without `SrcBytes` (older Stratosphere captures print only `TotPkts,TotBytes`) say how
+/// much was sent in all, not by whom. Then the sides that sent anything are read from the
+/// record itself (``sendingSides(ipProtocol:direction:state:totalPackets:sourcePackets:)``): a
+/// one-way record (`S_`, `REQ`/`INT`, a UDP/ICMP `->`, a single packet) gives all its packets and
+/// bytes to the side that sent them — exact; a two-way record splits its packets evenly (or by
+/// `SrcPkts` when present) and its bytes in proportion to the packets — an estimate, so byte
+/// features of two-way flows are approximate on such files (``hasSourceBytes`` says which).
 public struct BinetflowParser: Sendable {
     /// How times and records are interpreted.
     public struct Options: Sendable, Hashable {
@@ -30,7 +38,7 @@ public struct BinetflowParser: Sendable {
     }
 
     /// Columns a record cannot be built without.
-    public static let requiredColumns = ["StartTime", "Dur", "Proto", "SrcAddr", "Sport", "Dir", "DstAddr", "Dport", "TotPkts", "TotBytes", "SrcBytes"]
+    public static let requiredColumns = ["StartTime", "Dur", "Proto", "SrcAddr", "Sport", "Dir", "DstAddr", "Dport", "TotPkts", "TotBytes"]
 
     /// The field separator found in the header.
     public let separator: Character
@@ -40,13 +48,16 @@ public struct BinetflowParser: Sendable {
     public var hasLabels: Bool { labelIndex != nil }
     /// Whether the file has a `SrcPkts` column; without it per-direction packets are estimated.
     public var hasSourcePackets: Bool { sourcePacketsIndex != nil }
+    /// Whether the file has a `SrcBytes` column; without it the bytes of two-way records are
+    /// split between the directions by an estimate (see the type's documentation).
+    public var hasSourceBytes: Bool { sourceBytesIndex != nil }
     /// How times and records are interpreted.
     public let options: Options
 
     private let startTimeIndex, durationIndex, protocolIndex, sourceAddressIndex, sourcePortIndex: Int
     private let directionIndex, destinationAddressIndex, destinationPortIndex: Int
-    private let totalPacketsIndex, totalBytesIndex, sourceBytesIndex: Int
-    private let stateIndex, sourceTOSIndex, sourcePacketsIndex, labelIndex: Int?
+    private let totalPacketsIndex, totalBytesIndex: Int
+    private let sourceBytesIndex, stateIndex, sourceTOSIndex, sourcePacketsIndex, labelIndex: Int?
 
     /// Reads the header line. Throws when a required column is missing or the line is empty.
     public init(header: some StringProtocol, options: Options = Options()) throws(BinetflowHeaderError) {
@@ -69,7 +80,7 @@ public struct BinetflowParser: Sendable {
         destinationPortIndex = index("Dport")!
         totalPacketsIndex = index("TotPkts")!
         totalBytesIndex = index("TotBytes")!
-        sourceBytesIndex = index("SrcBytes")!
+        sourceBytesIndex = index("SrcBytes")
         stateIndex = index("State")
         sourceTOSIndex = index("sTos")
         sourcePacketsIndex = index("SrcPkts")
@@ -90,6 +101,7 @@ public struct BinetflowParser: Sendable {
         }
         result.hasLabels = parser.hasLabels
         result.hasSourcePackets = parser.hasSourcePackets
+        result.hasSourceBytes = parser.hasSourceBytes
         return result
     }
 
@@ -159,22 +171,32 @@ public struct BinetflowParser: Sendable {
         guard let totalBytes = counter(totalBytesIndex) else {
             return fail(.badCounter(column: columns[totalBytesIndex], String(field(totalBytesIndex))))
         }
-        guard let sourceBytes = counter(sourceBytesIndex) else {
-            return fail(.badCounter(column: columns[sourceBytesIndex], String(field(sourceBytesIndex))))
-        }
-        guard sourceBytes <= totalBytes else { return fail(.inconsistentCounters("SrcBytes \(sourceBytes) > TotBytes \(totalBytes)")) }
-        var sourcePackets: UInt64
+        var givenSourcePackets: UInt64? = nil
         if let i = sourcePacketsIndex, !field(i).isEmpty {
             guard let v = UInt64(field(i)) else { return fail(.badCounter(column: columns[i], String(field(i)))) }
             guard v <= totalPackets else { return fail(.inconsistentCounters("SrcPkts \(v) > TotPkts \(totalPackets)")) }
-            sourcePackets = v
-        } else {
-            sourcePackets = Self.estimatedSourcePackets(totalPackets: totalPackets, totalBytes: totalBytes, sourceBytes: sourceBytes)
+            givenSourcePackets = v
         }
         let state = stateIndex.map { String(field($0)) } ?? ""
+        let direction = String(field(directionIndex))
+        var sourcePackets: UInt64
+        let sourceBytes: UInt64
+        if let sourceBytesIndex {
+            guard let v = counter(sourceBytesIndex) else {
+                return fail(.badCounter(column: columns[sourceBytesIndex], String(field(sourceBytesIndex))))
+            }
+            guard v <= totalBytes else { return fail(.inconsistentCounters("SrcBytes \(v) > TotBytes \(totalBytes)")) }
+            sourceBytes = v
+            sourcePackets = givenSourcePackets
+                ?? Self.estimatedSourcePackets(totalPackets: totalPackets, totalBytes: totalBytes, sourceBytes: sourceBytes)
+        } else {
+            let sides = Self.sendingSides(
+                ipProtocol: ipProtocol, direction: direction, state: state, totalPackets: totalPackets, sourcePackets: givenSourcePackets)
+            (sourcePackets, sourceBytes) = Self.estimatedSourceShare(
+                sides: sides, totalPackets: totalPackets, totalBytes: totalBytes, sourcePackets: givenSourcePackets)
+        }
         let flags = ipProtocol == 6 ? Self.tcpFlags(state: state) : (forward: UInt8(0), reverse: UInt8(0))
         let tos = sourceTOSIndex.flatMap { UInt8(field($0)) } ?? 0
-        let direction = String(field(directionIndex))
 
         let startMilliseconds = startMicroseconds / 1000
         let endMilliseconds = (startMicroseconds + durationMicroseconds) / 1000
@@ -302,10 +324,68 @@ public struct BinetflowParser: Sendable {
         guard totalBytes > 0, totalPackets > 0 else { return totalPackets }
         if sourceBytes == totalBytes { return totalPackets }
         if sourceBytes == 0 { return 0 }
-        let share = Double(totalPackets) * Double(sourceBytes) / Double(totalBytes)
-        let rounded = UInt64(share.rounded())
+        // In integers: through Double, counts near 2^64 round up to 2^64, which UInt64() traps on.
+        let rounded = proportion(totalPackets, times: sourceBytes, over: totalBytes)
         // Both sides sent bytes, so both sent at least one packet (when there are two).
         return min(max(rounded, 1), totalPackets > 1 ? totalPackets - 1 : totalPackets)
+    }
+
+    /// Which directions of a record sent packets, for files without `SrcBytes`.
+    ///
+    /// In order: `SrcPkts` when the file has it (a side sent iff it has packets); an `ra -Z b`
+    /// state (`S_`, `FSPA_FSPA`): a side sent iff its half lists flags; `REQ`/`INT` (a request
+    /// nobody answered): the source only; a single packet: one side, the source unless `Dir` is
+    /// `<-`/`<?`; `Dir` `<-`/`<?`: the destination only; `<->`/`<?>`: both; `->`/`?>`: the
+    /// source only — except for TCP, where Argus draws `->` for any connection it saw start, so
+    /// an established or closed state (CON, ACC, FIN, CLO, RST) means both; anything else: both.
+    public static func sendingSides(
+        ipProtocol: UInt8, direction: String, state: String, totalPackets: UInt64, sourcePackets: UInt64? = nil
+    ) -> (forward: Bool, reverse: Bool) {
+        if let sourcePackets { return (sourcePackets > 0, sourcePackets < totalPackets) }
+        let upper = state.uppercased()
+        if upper.contains("_") {
+            let halves = upper.split(separator: "_", maxSplits: 1, omittingEmptySubsequences: false)
+            if halves.count == 2 && !(halves[0].isEmpty && halves[1].isEmpty) { return (!halves[0].isEmpty, !halves[1].isEmpty) }
+        }
+        if upper == "REQ" || upper == "INT" { return (true, false) }
+        let reverseOnly = isReverseOnly(direction)
+        if totalPackets <= 1 { return (!reverseOnly, reverseOnly) }
+        if reverseOnly { return (false, true) }
+        let arrowBack = direction.contains("<"), arrowOn = direction.contains(">")
+        if arrowBack && arrowOn { return (true, true) }
+        if arrowOn {
+            guard ipProtocol == 6 else { return (true, false) }
+            return ["CON", "ACC", "FIN", "CLO", "RST"].contains(upper) ? (true, true) : (true, false)
+        }
+        return (true, true)
+    }
+
+    /// Source packets and bytes of a record without `SrcBytes`, given the sides that sent
+    /// (``sendingSides(ipProtocol:direction:state:totalPackets:sourcePackets:)``): everything to
+    /// the one side that sent; for two sides `SrcPkts` (or half the packets, the odd one to the
+    /// source) and the bytes in the same proportion, at least one packet and byte each.
+    public static func estimatedSourceShare(
+        sides: (forward: Bool, reverse: Bool), totalPackets: UInt64, totalBytes: UInt64, sourcePackets: UInt64? = nil
+    ) -> (packets: UInt64, bytes: UInt64) {
+        switch sides {
+        case (true, false): return (totalPackets, totalBytes)
+        case (false, true): return (0, 0)
+        case (false, false): return (sourcePackets ?? totalPackets, totalBytes)
+        case (true, true):
+            guard totalPackets >= 2 else { return (totalPackets, totalBytes) }
+            let packets = min(max(sourcePackets ?? totalPackets / 2 + totalPackets % 2, 1), totalPackets - 1)
+            guard totalBytes >= 2 else { return (packets, totalBytes) }
+            let bytes = min(max(proportion(totalBytes, times: packets, over: totalPackets), 1), totalBytes - 1)
+            return (packets, bytes)
+        }
+    }
+
+    /// `value × part / whole`, rounded half up, without overflow; `part` ≤ `whole`, `whole` > 0.
+    static func proportion(_ value: UInt64, times part: UInt64, over whole: UInt64) -> UInt64 {
+        let part = min(part, whole)
+        let (quotient, remainder) = whole.dividingFullWidth(value.multipliedFullWidth(by: part))
+        // quotient ≤ value, so rounding up cannot overflow unless it equals UInt64.max.
+        return remainder >= whole - remainder && quotient < .max ? quotient + 1 : quotient
     }
 
     // MARK: - Times
@@ -428,6 +508,8 @@ public struct BinetflowParseResult: Sendable {
     public var hasLabels = false
     /// Whether the file has a `SrcPkts` column (otherwise per-direction packets are estimated).
     public var hasSourcePackets = false
+    /// Whether the file has a `SrcBytes` column (otherwise the bytes of two-way records are estimated).
+    public var hasSourceBytes = true
 
     public init() {}
 

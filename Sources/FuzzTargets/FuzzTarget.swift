@@ -25,11 +25,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// CGNAT port-block syslog lines, then the attribution index.
     case syslog = "syslog"
     /// Identity and analysis files: Kea DHCPv4/v6 leases, FreeRADIUS detail, static assignments,
-    /// the customer consent CSV, endpoint lists, CTU binetflow and nfdump files (the first byte
-    /// picks the format), then the attribution index or the detectors.
+    /// the customer consent CSV, endpoint lists, CTU binetflow and nfdump files of layout 1 or 2
+    /// (the first byte picks the format), then the attribution index or the detectors.
     case identityFiles = "identity-files"
     /// Query strings of `GET /api/v1/attribution` and `/api/v1/findings`, then the lookup.
     case apiQuery = "api-query"
+    /// A Zeek conn.log (TSV with `#` headers, or JSON lines), then the detectors.
+    case zeekConn = "zeek-conn"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -42,6 +44,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .syslog: Self.syslog(bytes)
         case .identityFiles: Self.identityFiles(bytes)
         case .apiQuery: Self.apiQuery(bytes)
+        case .zeekConn: Self.zeekConn(bytes)
         }
     }
 
@@ -184,6 +187,22 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             precondition((1...10_000).contains(q.limit))
         }
         _ = APIQueryParsing.time(text)
+    }
+
+    static func zeekConn(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let result = try? ZeekConnLog.parse(text, options: .init(baseTimeMilliseconds: now - 86_400_000)) else { return }
+        precondition(result.connections.count + result.errors.count == result.lines, "every data line is a connection or an error")
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: network, pseudonymKey: [1]))
+        for c in result.connections {
+            precondition(c.flows.count <= 2, "one connection gives at most one flow per direction")
+            for f in c.flows {
+                precondition(f.endMilliseconds >= f.startMilliseconds, "a connection ends after it starts")
+                analyzer.ingest(f, receivedAt: f.endMilliseconds)
+            }
+        }
+        _ = analyzer.evaluate(now: now)
+        _ = analyzer.finish()
     }
 
     // MARK: - Support

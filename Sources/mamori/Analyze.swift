@@ -23,7 +23,7 @@ struct Analyze: AsyncParsableCommand {
             With --labels (a `mamori simulate --labels` file) the network comes from the labels and \
             precision, recall and time-to-detect per finding kind are printed (EVALUATION.md).
 
-            --format nfcapd reads nfdump 1.7's binary files as nfcapd writes them (uncompressed or \
+            --format nfcapd reads nfdump's binary files as nfcapd 1.6 or 1.7 writes them (uncompressed or \
             LZ4; the default for files named nfcapd.*), so an existing nfcapd archive can be analysed.
 
             --format binetflow reads Argus bidirectional flow text as the Stratosphere CTU-13 \
@@ -32,11 +32,17 @@ struct Analyze: AsyncParsableCommand {
             --labels-from-file its Label column is the truth: internal hosts that sent "Botnet" flows \
             are infected, and precision and recall of the infected-device findings per host are printed.
 
+            --format zeek reads Zeek conn.logs, tab-separated or JSON lines (the default for files \
+            named *conn*.log or starting with #separator or {); each connection becomes one flow per \
+            direction with TCP flags rebuilt from conn_state/history. --base-time shifts relative \
+            times; with --labels-from-file the Stratosphere label column is the truth (Malicious = infected).
+
             Examples:
               mamori analyze export.pcap --subscriber-prefix 147.32.80.0/24 --json
               mamori simulate --pcap isp.pcap --labels isp.json --duration 2h && mamori analyze isp.pcap --labels isp.json
               mamori analyze export.pcap --subscriber-prefix 198.18.0.0/15 --cgnat 198.18.0.0/22:1024:1008 --indicators c2.txt
               mamori analyze capture20110810.binetflow --subscriber-prefix 147.32.84.0/24 --labels-from-file
+              mamori analyze labeled-conn.log --subscriber-prefix 192.168.1.0/24 --base-time 1488980824 --labels-from-file
               mamori analyze /var/cache/nfdump/2026/11/23/nfcapd.2026112310* --subscriber-prefix 198.51.100.0/22
             """
     )
@@ -46,19 +52,19 @@ struct Analyze: AsyncParsableCommand {
 
     /// What the input files hold.
     enum InputFormat: String, ExpressibleByArgument, CaseIterable {
-        case pcap, binetflow, nfcapd
+        case pcap, binetflow, nfcapd, zeek
     }
 
-    @Option(help: "Input format: pcap (export datagrams), binetflow (Argus text, CTU-13) or nfcapd (nfdump 1.7 files). Default: binetflow for .binetflow/.csv/.tsv files, nfcapd for files named nfcapd.*, pcap otherwise.")
+    @Option(help: "Input format: pcap (export datagrams), binetflow (Argus text, CTU-13), nfcapd (nfdump files) or zeek (conn.log, TSV or JSON). Default: zeek for *conn*.log files or files starting with #separator or {, binetflow for .binetflow/.csv/.tsv files, nfcapd for files named nfcapd.*, pcap otherwise.")
     var format: InputFormat?
 
-    @Flag(help: "binetflow: score infected-device findings per host against the files' Label column.")
+    @Flag(help: "binetflow, zeek: score infected-device findings per host against the files' Label (label) column.")
     var labelsFromFile = false
 
     @Option(help: ArgumentHelp("binetflow: offset of wall-clock StartTimes from UTC, seconds (CTU-13 is CET: 3600). Default 0 (UTC).", valueName: "seconds"))
     var utcOffset: Int = 0
 
-    @Option(help: ArgumentHelp("binetflow: epoch seconds added to numeric StartTimes (for files with times relative to the capture start).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("binetflow, zeek: epoch seconds added to numeric StartTimes/ts (for files with times relative to the capture start).", valueName: "seconds"))
     var baseTime: Double = 0
 
     @Flag(help: "Print findings as JSON lines.")
@@ -120,9 +126,9 @@ struct Analyze: AsyncParsableCommand {
         let textExtensions = [".binetflow", ".csv", ".tsv"]
         let looksLikeText = files.allSatisfy { file in textExtensions.contains { file.lowercased().hasSuffix($0) } }
         let looksLikeNfcapd = files.allSatisfy { URL(fileURLWithPath: $0).lastPathComponent.hasPrefix("nfcapd.") }
-        let inputFormat: InputFormat = format ?? (looksLikeText ? .binetflow : looksLikeNfcapd ? .nfcapd : .pcap)
-        if labelsFromFile && inputFormat != .binetflow {
-            throw ValidationError("--labels-from-file needs binetflow input (--format binetflow): pcaps carry no labels")
+        let inputFormat: InputFormat = format ?? (Self.looksLikeZeekConnLog(files) ? .zeek : looksLikeText ? .binetflow : looksLikeNfcapd ? .nfcapd : .pcap)
+        if labelsFromFile && inputFormat != .binetflow && inputFormat != .zeek {
+            throw ValidationError("--labels-from-file needs binetflow or zeek input (--format binetflow|zeek): pcaps carry no labels")
         }
         var flowLabelEvaluation: FlowLabelEvaluation? = nil
         var decodeSummaryText = ""
@@ -132,6 +138,10 @@ struct Analyze: AsyncParsableCommand {
             if labelsFromFile {
                 flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings)
             }
+        } else if inputFormat == .zeek {
+            var tally = FlowLabelEvaluation.Tally(layout: layout)
+            analyzer = try analyzeZeek(analyzer, tally: &tally, observe: observe, summary: &decodeSummaryText)
+            if labelsFromFile { flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings) }
         } else if inputFormat == .nfcapd {
             decodeSummaryText = try analyzeNfcapd(&analyzer, observe: observe)
         } else {
@@ -151,7 +161,7 @@ struct Analyze: AsyncParsableCommand {
         let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((effectiveBaseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
         var replay = BinetflowReplay(analyzer: analyzer)
         var lines = 0, records = 0, nonIP = 0, malformed = 0, unlabelled = 0
-        var estimatedPackets = false
+        var estimatedPackets = false, estimatedBytes = false
         for file in files {
             let text: String
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
@@ -187,12 +197,17 @@ struct Analyze: AsyncParsableCommand {
                 throw ValidationError("\(file) has no Label column: --labels-from-file needs one")
             }
             estimatedPackets = estimatedPackets || !parser.hasSourcePackets
+            estimatedBytes = estimatedBytes || !parser.hasSourceBytes
         }
         replay.finish(observe: observe)
         summary = "read \(lines) binetflow lines: \(records) records, \(nonIP) not IP flows (skipped), \(malformed) malformed"
         if labelsFromFile { summary += ", \(unlabelled) without a label" }
         if replay.lateRecords > 0 { summary += ", \(replay.lateRecords) out of start-time order by more than 5 minutes (fed late)" }
-        if estimatedPackets { summary += "; no SrcPkts column: per-direction packets estimated from bytes" }
+        if estimatedBytes {
+            summary += "; no SrcBytes column: one-way records give their bytes to the sender, two-way records split packets and bytes evenly (estimated)"
+        } else if estimatedPackets {
+            summary += "; no SrcPkts column: per-direction packets estimated from bytes"
+        }
         return replay.analyzer
     }
 

@@ -125,7 +125,7 @@ struct BinetflowTests {
 
     @Test("a header without the needed columns is a clear error")
     func headerErrors() {
-        #expect(throws: BinetflowHeaderError.missingColumns(["TotBytes", "SrcBytes"], found: ["StartTime", "Dur", "Proto", "SrcAddr", "Sport", "Dir", "DstAddr", "Dport", "TotPkts"])) {
+        #expect(throws: BinetflowHeaderError.missingColumns(["TotBytes"], found: ["StartTime", "Dur", "Proto", "SrcAddr", "Sport", "Dir", "DstAddr", "Dport", "TotPkts"])) {
             _ = try BinetflowParser(header: "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,TotPkts")
         }
         #expect(throws: BinetflowHeaderError.emptyHeader) { _ = try BinetflowParser.parse("\n\n") }

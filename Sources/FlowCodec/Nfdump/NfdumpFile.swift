@@ -1,5 +1,7 @@
-/// Reads nfdump's binary capture files — what `nfcapd` (nfdump 1.7) writes — into flow records,
-/// so `mamori analyze` works on a carrier's existing nfcapd archive. Pure: give it the file's bytes.
+/// Reads nfdump's binary capture files — what `nfcapd` writes — into flow records, so
+/// `mamori analyze` works on a carrier's existing nfcapd archive. Pure: give it the file's bytes.
+/// Both layouts are read: 2 (nfdump 1.7, below) and 1 (nfdump 1.6, e.g. Debian 11's nfcapd 1.6.22;
+/// see `NfdumpFile+Layout1.swift`).
 ///
 /// Layout (nfdump 1.7 `nffileV2.h`, `nfxV3.h`, written in the host's byte order, little-endian on
 /// the machines nfdump runs on): a 40-byte file header (magic 0xA50C, layout version 2, the
@@ -31,7 +33,12 @@ public enum NfdumpFile {
         public var damagedBlocks = 0
         /// The file ended inside a block (nfcapd still writing, or a cut copy).
         public var truncated = false
+        /// 0 none, 1 LZO, 2 BZ2, 3 LZ4 (the numbering of layout 2, also used for layout 1's flags).
         public var compression: UInt8 = 0
+        /// The file layout: 1 (nfdump 1.6) or 2 (nfdump 1.7).
+        public var layout: UInt16 = 2
+        /// Layout 1: the flow count of the file's statistics record (0 while nfcapd is still writing it).
+        public var declaredFlows: UInt64? = nil
     }
 
     static let magic: UInt16 = 0xA50C
@@ -43,7 +50,8 @@ public enum NfdumpFile {
         guard bytes.count >= headerLength else { throw Error("not an nfdump file: \(bytes.count) bytes, shorter than its 40-byte header") }
         guard le16(bytes, 0) == magic else { throw Error("not an nfdump file (no 0xA50C magic)") }
         let version = le16(bytes, 2)
-        guard version == 2 else { throw Error("nfdump file layout \(version): only layout 2 (nfdump 1.7) is read; convert with `nfdump -r FILE -w NEW` from nfdump 1.7") }
+        if version == 1 { return try readLayout1(bytes) }
+        guard version == 2 else { throw Error("nfdump file layout \(version): only layouts 1 (nfdump 1.6) and 2 (nfdump 1.7) are read") }
         let compression = bytes[16]
         guard bytes[17] == 0 else { throw Error("encrypted nfdump file") }
         switch compression {
@@ -79,7 +87,14 @@ public enum NfdumpFile {
             }
             readRecords(block, into: &result, exporters: &exporters, exporterOf: &exporterOf)
         }
-        for i in result.records.indices {
+        applyExporters(&result, exporters: exporters, exporterOf: exporterOf)
+        return result
+    }
+
+    /// Sets each record's exporter, observation domain and export protocol from the exporter
+    /// records (type 7) the file holds, by the record's exporter id.
+    static func applyExporters(_ result: inout Result, exporters: [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)], exporterOf: [UInt16]) {
+        for i in result.records.indices where i < exporterOf.count {
             if let e = exporters[exporterOf[i]] {
                 result.records[i].exporter = e.address
                 result.records[i].observationDomain = e.domain
@@ -91,7 +106,17 @@ public enum NfdumpFile {
                 }
             }
         }
-        return result
+    }
+
+    /// An exporter record (type 7, `exporter_info_record_t`, the same in both layouts) at `offset`.
+    static func exporterRecord(_ b: [UInt8], at offset: Int) -> (sysid: UInt16, address: IPAddress, domain: UInt32, version: UInt32) {
+        let version = le32(b, offset + 4)
+        let family = le16(b, offset + 24)
+        let sysid = le16(b, offset + 26)
+        let domain = le32(b, offset + 28)
+        // ip_addr_t: two host-order 64-bit words (IPv6), or the IPv4 address in the third 32-bit word.
+        let address: IPAddress = family == 10 || family == 28 ? .v6(high: le64(b, offset + 8), low: le64(b, offset + 16)) : .v4(le32(b, offset + 16))
+        return (sysid, address, domain, version)
     }
 
     static func readRecords(_ b: [UInt8], into result: inout Result, exporters: inout [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)], exporterOf: inout [UInt16]) {
@@ -114,13 +139,8 @@ public enum NfdumpFile {
                     result.skippedRecords += 1
                 }
             case 7 where size >= 32:
-                let version = le32(b, offset + 4)
-                let family = le16(b, offset + 24)
-                let sysid = le16(b, offset + 26)
-                let domain = le32(b, offset + 28)
-                // ip_addr_t: two host-order 64-bit words (IPv6), or the IPv4 address in the third 32-bit word.
-                let address: IPAddress = family == 10 || family == 28 ? .v6(high: le64(b, offset + 8), low: le64(b, offset + 16)) : .v4(le32(b, offset + 16))
-                exporters[sysid] = (address, domain, version)
+                let e = exporterRecord(b, at: offset)
+                exporters[e.sysid] = (e.address, e.domain, e.version)
             default:
                 result.skippedRecords += 1
             }
