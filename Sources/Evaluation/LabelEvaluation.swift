@@ -12,6 +12,18 @@ public struct LabelEvaluation: Sendable, Codable {
     public var decoysFlagged: [String]
     /// C&C endpoints with at least this many bots observed are the "large" ones of the target.
     public var largeBotnetThreshold: Int
+    /// Per decoy kind (the decoy's `name` in the labels), everything reported about it: findings
+    /// of any kind on its addresses or prefix (a C&C, a DDoS victim …), and findings about the
+    /// lines of its listed users (BitTorrent, game consoles) that are not infected. Every row
+    /// should be empty. Nil in evaluations written before it existed.
+    public var decoyFalsePositives: [DecoyResult]?
+
+    public struct DecoyResult: Sendable, Codable {
+        /// The decoy's kind: its `name` in the labels.
+        public var decoy: String
+        /// `kind subject` of every finding about it.
+        public var flagged: [String]
+    }
 
     public struct KindResult: Sendable, Codable {
         public var kind: String
@@ -93,9 +105,9 @@ public struct LabelEvaluation: Sendable, Codable {
             guard let k = hostKey(d.publicAddress, d.portBlock) else { continue }
             let onset = max(d.infectedAt, labels.start)
             infectedOnset[k] = min(infectedOnset[k] ?? .max, onset)
-            if d.family == .miraiLike { scannerOnset[k] = min(scannerOnset[k] ?? .max, onset) }
+            if d.family.scans { scannerOnset[k] = min(scannerOnset[k] ?? .max, onset) }
             let active = min(labels.end, d.cleanedAt ?? labels.end) - onset
-            if d.family == .miraiLike || attackers.contains(k) || active >= 8 * max(1, d.contactPeriod) { observable.insert(k) }
+            if d.family.scans || attackers.contains(k) || active >= 8 * max(1, d.contactPeriod) { observable.insert(k) }
         }
         let devices = Dictionary(ofKind(.infectedDevice).map { ($0.subject.description, $0) }, uniquingKeysWith: { a, _ in a })
         result.append(Self.result(kind: "infected-device", truth: Set(infectedOnset.keys), reported: Set(devices.keys), precisionOver: Set(infectedOnset.keys),
@@ -122,6 +134,21 @@ public struct LabelEvaluation: Sendable, Codable {
         result.append(Self.result(kind: "inbound-ddos", truth: Set(inOnset.keys), reported: Set(inbound.keys), precisionOver: Set(inOnset.keys),
                                   detectedAt: { inbound[$0]?.detectedAt }, onset: { inOnset[$0] ?? labels.start }))
         kinds = result
+
+        // Per decoy kind.
+        var perDecoy: [DecoyResult] = []
+        for d in labels.decoys {
+            let addresses = Set(d.addresses.compactMap(IPAddress.init))
+            let prefixes = (d.prefix ?? "").split(separator: ",").compactMap { IPPrefix($0.trimmingCharacters(in: .whitespaces)) }
+            let users = Set((d.users ?? []).compactMap { hostKey($0.publicAddress, $0.portBlock) }).subtracting(infectedOnset.keys).subtracting(inOnset.keys)
+            let flagged = findings.filter { f in
+                if f.subject.type == .host { return users.contains(f.subject.description) }
+                guard let a = IPAddress(f.subject.address) else { return false }
+                return addresses.contains(a) || prefixes.contains { $0.contains(a) }
+            }.map { "\($0.kind.rawValue) \($0.subject.description)" }
+            perDecoy.append(DecoyResult(decoy: d.name, flagged: Array(Set(flagged)).sorted()))
+        }
+        decoyFalsePositives = perDecoy
     }
 
     /// - Parameter precisionOver: reports counted as correct (a superset of `truth`: a C&C with few
@@ -152,6 +179,14 @@ public struct LabelEvaluation: Sendable, Codable {
             s += (k.medianTimeToDetect.map { "\(Int($0)) s" } ?? "-").leftPadded(12) + (k.maximumTimeToDetect.map { "\(Int($0)) s" } ?? "-").leftPadded(9) + "\n"
         }
         s += "benign decoys flagged as C&C: \(decoysFlagged.count)" + (decoysFlagged.isEmpty ? "" : " (\(decoysFlagged.joined(separator: ", ")))")
+        if let decoyFalsePositives {
+            s += "\ndecoy kind                  flagged  examples\n"
+            for d in decoyFalsePositives {
+                s += d.decoy.padding(toLength: 28, withPad: " ", startingAt: 0) + String(d.flagged.count).leftPadded(7)
+                s += d.flagged.isEmpty ? "\n" : "  " + d.flagged.prefix(3).joined(separator: ", ") + (d.flagged.count > 3 ? ", …" : "") + "\n"
+            }
+            s.removeLast()
+        }
         return s
     }
 }

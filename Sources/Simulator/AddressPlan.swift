@@ -10,9 +10,10 @@ import FlowCodec
 /// | 198.19.254.0/24 | (top of the above) | the exporting routers (flow export source addresses) |
 /// | 198.19.255.0/24 | (top of the above) | ISP infrastructure: DNS resolvers 198.19.255.53 and .54 |
 /// | 2001:db8::/32 | 3849 documentation | subscriber IPv6: a /56 per broadband line, a /64 per mobile line |
-/// | 240.0.0.0/4 | 1112 reserved ("class E") | the synthetic Internet: benign services, scan targets, DDoS victims and reflectors, BitTorrent peers (243/8), telnet scanners (244/8) |
+/// | 240.0.0.0/4 | 1112 reserved ("class E") | the synthetic Internet: benign services, scan targets, DDoS victims and reflectors, BitTorrent peers (243/8), telnet scanners (244/8), game-console players (245/8) |
+/// | 239.255.255.250, 224.0.0.251, ff02::fb | UPnP, 6762 | the SSDP and mDNS groups (link-local chatter, never forwarded) |
 /// | 3fff::/20 | 9637 documentation | the synthetic Internet's IPv6 services |
-/// | 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 | 5737 TEST-NET-1/2/3 | C&C servers (Mirai-like, HTTPS beaconing, DGA-like) and the P2P botnet's external peers (192.0.2.128–151) |
+/// | 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 | 5737 TEST-NET-1/2/3 | C&C servers (Mirai-like, HTTPS beaconing, IRC, DGA-like) and the P2P botnet's external peers (192.0.2.128–151) |
 ///
 /// AS numbers are private (RFC 6996): the ISP is AS 64512, synthetic Internet hosts 64600 and up.
 public enum AddressPlan {
@@ -76,9 +77,20 @@ public enum AddressPlan {
     static func bitTorrentPeer(_ r: UInt64) -> IPAddress { .v4(0xF300_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
     /// Infected hosts elsewhere on the Internet that brute-force telnet (the first infectors): 244.0.0.0/8.
     static func telnetScanner(_ r: UInt64) -> IPAddress { .v4(0xF400_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
+    /// Players elsewhere that a game console plays with peer to peer: 245.0.0.0/8.
+    static func gamePeer(_ r: UInt64) -> IPAddress { .v4(0xF500_0000 | (UInt32(truncatingIfNeeded: r) & 0x00FF_FFFE | 1)) }
+    /// Stand-ins for the DHT bootstrap nodes (router.bittorrent.com 67.215.246.10,
+    /// router.utorrent.com 82.221.103.244, dht.transmissionbt.com): 240.12.0.1–3, port 6881.
+    static let dhtBootstrapNodes: [IPAddress] = ServiceCatalog.hosts(12, 3)
+    /// SSDP (UPnP Device Architecture 1.1 §1.1.2) and mDNS (RFC 6762 §3) multicast groups.
+    static let ssdpGroup = IPAddress.v4(0xEFFF_FFFA)  // 239.255.255.250
+    static let mdnsGroupV4 = IPAddress.v4(0xE000_00FB)  // 224.0.0.251
+    static let mdnsGroupV6 = IPAddress.v6(high: 0xFF02_0000_0000_0000, low: 0xFB)  // ff02::fb
     /// C&C servers in the three TEST-NETs.
     static let miraiCommandAndControl: [(IPAddress, UInt16)] = [(.v4(0xC000_0217), 23), (.v4(0xC000_0242), 2323)]  // 192.0.2.23:23, 192.0.2.66:2323
     static let beaconCommandAndControl: [IPAddress] = [.v4(0xC633_6414), .v4(0xC633_6415), .v4(0xC633_6479)]  // 198.51.100.20, .21, .121
+    /// IRC C&C servers on the plain, TLS and alternative IRC ports: 198.51.100.67:6667, .68:6697, .70:7000.
+    static let ircCommandAndControl: [(IPAddress, UInt16)] = [(.v4(0xC633_6443), 6667), (.v4(0xC633_6444), 6697), (.v4(0xC633_6446), 7000)]
     /// P2P botnet: the bots elsewhere on the Internet that the ISP's bots gossip with (192.0.2.128–151),
     /// all on one fixed high port, UDP and TCP. They stand in for the family's C&C.
     static let peerToPeerNodes: [IPAddress] = (0..<24).map { .v4(0xC000_0280 + $0) }
@@ -113,6 +125,15 @@ public enum ServiceCatalog {
     public static let messaging = ServiceCatalogEntry(name: "messaging", ipProtocol: 6, port: 443, addresses: hosts(6, 8), periodic: true, summary: "Messaging apps on most phones and some PCs: one long-lived connection to one of 8 servers (renewed hourly), a keepalive every ~4.5 min, messages in between.")
     public static let video = ServiceCatalogEntry(name: "video", ipProtocol: 6, port: 443, addresses: hosts(7, 256), periodic: false, summary: "Video streaming, mostly TVs in the evening.")
     public static let games = ServiceCatalogEntry(name: "online-games", ipProtocol: 17, port: 3074, addresses: hosts(8, 64), periodic: false, summary: "Online games over UDP from PCs.")
+
+    /// Public NTP servers popular across the base (stand-ins for time.google.com, ntp.nict.jp …).
+    public static let publicNTP = ServiceCatalogEntry(name: "ntp-public", ipProtocol: 17, port: 123, addresses: hosts(9, 3), periodic: true, summary: "Three public NTP servers polled by half of the home routers and PCs (by default), each at a fixed 64–1024 s (RFC 5905 poll 6–10), one 76-byte packet each way; ntpd on routers from port 123.")
+    /// A game-console vendor's presence service and its NAT-keepalive (STUN) servers.
+    public static let consolePresence = ServiceCatalogEntry(name: "console-presence", ipProtocol: 6, port: 443, addresses: hosts(10, 8), periodic: true, summary: "Game consoles (12% of broadband households by default): one presence connection per hour to the vendor's service, a keepalive every 300 s.")
+    public static let consoleKeepalive = ServiceCatalogEntry(name: "console-keepalive", ipProtocol: 17, port: 3478, addresses: hosts(11, 4), periodic: true, summary: "Game consoles: a STUN binding request from the game port (3074) to the vendor every 60 s, keeping the NAT binding open.")
+    /// The link-local groups; periodic announcements from about a quarter of broadband households.
+    public static let ssdp = ServiceCatalogEntry(name: "ssdp-multicast", ipProtocol: 17, port: 1900, addresses: [AddressPlan.ssdpGroup], periodic: true, summary: "SSDP from 25% of broadband households (by default): NOTIFY ssdp:alive bursts (6–15 messages) every 120 s from port 1900, and M-SEARCH (3 copies) when an app looks for a TV. Link-local; seen where the export sees the access side.")
+    public static let mdns = ServiceCatalogEntry(name: "mdns-multicast", ipProtocol: 17, port: 5353, addresses: [AddressPlan.mdnsGroupV4, AddressPlan.mdnsGroupV6], periodic: true, summary: "mDNS from the same households: queries and announcements from 5353 to 5353 every ~120 s (RFC 6762), IPv4 and IPv6.")
 
     /// Every catalogued service except the CDN (which is a /12 listed in the labels as a prefix).
     public static let all: [ServiceCatalogEntry] = [dns, ntp, pushA, pushG, update, cameraCloud, messaging, video, games]

@@ -166,12 +166,21 @@ enum Tag {
     static let camera: UInt64 = 16
     static let messaging: UInt64 = 17
     static let bitTorrent: UInt64 = 18
+    static let bitTorrentSwarm: UInt64 = 19
+    static let ssdp: UInt64 = 20
+    static let mdns: UInt64 = 21
+    static let publicNTP: UInt64 = 22
+    static let console: UInt64 = 23
     static let infection: UInt64 = 30
     static let bot: UInt64 = 31
     static let scan: UInt64 = 32
     static let attack: UInt64 = 33
     static let peerToPeer: UInt64 = 34
     static let spread: UInt64 = 35
+    static let irc: UInt64 = 36
+    static let slowScan: UInt64 = 37
+    static let icmpFlood: UInt64 = 38
+    static let singleSYNFlood: UInt64 = 39
     static let sampling: UInt64 = 40
 }
 

@@ -80,6 +80,9 @@ public struct Labels: Sendable, Hashable, Codable {
         public var deviceIndex: Int
         public var publicAddress: String
         public var portBlock: PortBlock?
+        /// Rate-driven attacks (the ICMP flood, the single host's SYN flood): this participant's
+        /// packets per second. Absent for the others.
+        public var packetsPerSecond: Double? = nil
     }
 
     public struct Attack: Sendable, Hashable, Codable {
@@ -119,6 +122,21 @@ public struct Labels: Sendable, Hashable, Codable {
         public var prefix: String?
         public var periodic: Bool
         public var summary: String
+        /// For behaviours of subscribers that look like a bot's (BitTorrent, game consoles): the
+        /// devices doing it — findings about their lines are false positives unless the line is
+        /// also infected. Absent for services and in older files.
+        public var users: [Participant]? = nil
+    }
+
+    /// The devices for which `doing` holds, as participants (address and port block of their line).
+    static func users(_ model: ISPModel, doing: (Subscriber, Int) -> Bool) -> [Participant] {
+        var out: [Participant] = []
+        for s in model.subscribers {
+            for d in 0..<Int(s.deviceCount) where doing(s, d) {
+                out.append(Participant(subscriberId: s.id, deviceIndex: d, publicAddress: "\(s.publicAddress)", portBlock: s.portBlock))
+            }
+        }
+        return out
     }
 
     public init(model: ISPModel, threats: ThreatPlan) {
@@ -152,6 +170,9 @@ public struct Labels: Sendable, Hashable, Codable {
                 }
             }
         }
+        if families.contains(.ircLongLived) {
+            for (a, p) in AddressPlan.ircCommandAndControl { cc.append(.init(family: .ircLongLived, kind: "server", address: "\(a)", port: p, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+        }
         commandAndControl = cc
         infectedDevices = threats.infections.map { inf in
             let s = model.subscribers[inf.subscriberIndex]
@@ -169,18 +190,40 @@ public struct Labels: Sendable, Hashable, Codable {
             Attack(
                 kind: a.kind, direction: a.outbound ? "outbound" : "inbound", from: a.from, until: a.until, victimAddress: "\(a.victim)",
                 victimPort: a.victimPort == 0 ? nil : a.victimPort, victimSubscriberId: a.victimSubscriberIndex.map { UInt32($0) },
-                participants: a.participants.map { i in
+                participants: a.participants.enumerated().map { j, i in
                     let inf = threats.infections[i]
                     let s = model.subscribers[inf.subscriberIndex]
-                    return Participant(subscriberId: s.id, deviceIndex: inf.deviceIndex, publicAddress: "\(s.publicAddress)", portBlock: s.portBlock)
+                    return Participant(subscriberId: s.id, deviceIndex: inf.deviceIndex, publicAddress: "\(s.publicAddress)", portBlock: s.portBlock,
+                                       packetsPerSecond: j < a.packetsPerSecond.count ? a.packetsPerSecond[j] : nil)
                 },
                 sources: a.sources.map { "\($0)" })
         }
         var decoys = ServiceCatalog.all.map { e in
             Decoy(name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" }, prefix: nil, periodic: e.periodic, summary: e.summary)
         }
-        decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: [], prefix: "243.0.0.0/8", periodic: false, summary: "BitTorrent on about 5% of PCs while the client runs: DHT queries over UDP from one listening port to many random peers, and a few TCP peer connections, all on random high ports (port 0 = any). A decoy for P2P-botnet detection."))
+        let benign = c.benign
+        if benign.bitTorrentSwarm {
+            decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: AddressPlan.dhtBootstrapNodes.map { "\($0)" }, prefix: "243.0.0.0/8", periodic: false,
+                                summary: "BitTorrent on \(Int((benign.bitTorrentFraction * 100).rounded()))% of PCs while the client runs, as a swarm member (BEP 3, 5, 29): DHT queries over UDP from one listening port to hundreds of random peers and to the bootstrap nodes (the addresses, port 6881) on start-up, uTP and TCP transfers both ways with peers on random high ports (some 6881), short TCP tries to many peers (some unanswered), and on lines with their own address inbound peer connections and DHT queries to the listening port (port 0 = any). The users are listed. A decoy for P2P-botnet, C&C and scan detection.",
+                                users: Self.users(model) { s, d in
+                                    model.deviceKind(s, d) == .pc && StableHash.of(c.seed, Tag.bitTorrent, UInt64(s.id) << 8 | UInt64(d)) % 100 < UInt64((benign.bitTorrentFraction * 100).rounded())
+                                }))
+        } else {
+            decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: [], prefix: "243.0.0.0/8", periodic: false, summary: "BitTorrent on about 5% of PCs while the client runs: DHT queries over UDP from one listening port to many random peers, and a few TCP peer connections, all on random high ports (port 0 = any). A decoy for P2P-botnet detection."))
+        }
         decoys.append(Decoy(name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false, summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
+        func decoy(_ e: ServiceCatalogEntry, users: [Participant]? = nil) -> Decoy {
+            Decoy(name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" }, prefix: nil, periodic: e.periodic, summary: e.summary, users: users)
+        }
+        if benign.publicNTPFraction > 0 { decoys.append(decoy(ServiceCatalog.publicNTP)) }
+        if benign.ssdpMDNSFraction > 0 { decoys += [decoy(ServiceCatalog.ssdp), decoy(ServiceCatalog.mdns)] }
+        if benign.gameConsoleFraction > 0 {
+            let consoles = Self.users(model) { s, d in d == 0 && s.line == .broadband && TrafficGenerator.unit(c.seed, Tag.console, UInt64(s.id)) < benign.gameConsoleFraction }
+            decoys += [decoy(ServiceCatalog.consolePresence, users: consoles), decoy(ServiceCatalog.consoleKeepalive, users: consoles)]
+            decoys.append(Decoy(name: "console-p2p", protocol: "udp", port: 0, addresses: [], prefix: "245.0.0.0/8", periodic: false,
+                                summary: "Game consoles while playing (30-minute slots, mostly in the evening): UDP from the game port 3074 with 3–7 other players on their own high ports (some 3074), 15–45 packets/s each way. The consoles' lines are listed as users (device 0 stands for the console).",
+                                users: consoles))
+        }
         self.decoys = decoys
         network = Network(
             subscriberPrefixes: ["198.18.0.0/15", "2001:db8::/32"], infrastructurePrefixes: ["198.19.254.0/23"],

@@ -11,6 +11,19 @@ public enum BotFamily: String, Sendable, Hashable, Codable, CaseIterable {
     /// IoT bots without a central C&C: every ~2 min they gossip over UDP (and now and then TCP) on
     /// one fixed high port with peers elsewhere on the Internet and with each other.
     case peerToPeer = "p2p-gossip"
+    /// PCs, cameras and home routers of an IRC botnet (Kaiten/Tsunami-like): ONE long-lived TCP
+    /// connection to the C&C on 6667, 6697 or 7000, the server's PING answered every 90–180 s,
+    /// a reconnect from a new source port after a drop now and then.
+    case ircLongLived = "irc-longlived"
+    /// Cameras and home routers scanning slowly (Hide'n'Seek-like): about one SYN per second to a
+    /// random address on 23, 2323, 80, 81, 8080 or 9527, for hours. Its peer-to-peer control
+    /// traffic is not simulated: it has no C&C endpoints in the labels.
+    case hnsSlowScan = "hns-slow-scan"
+
+    /// Whether the family's bots contact C&C endpoints listed in the labels.
+    public var hasCommandAndControl: Bool { self != .hnsSlowScan }
+    /// Whether the family's bots scan the Internet (what a scan detector should find).
+    public var scans: Bool { self == .miraiLike || self == .hnsSlowScan }
 }
 
 /// One infected device and what it does.
@@ -21,7 +34,8 @@ public struct Infection: Sendable, Hashable {
     public let infectedAt: Int64
     /// When the device was cleaned; nil if it stays infected past the end.
     public let cleanedAt: Int64?
-    /// Contact period and ± jitter, ms.
+    /// Contact period and ± jitter, ms (the IRC family: the server's PING interval; the slow
+    /// scanner: the mean time between probes).
     public let periodMilliseconds: Int64
     public let jitterMilliseconds: Int64
     /// Phase of the first contact after infection, ms.
@@ -45,6 +59,7 @@ public struct AttackPlan: Sendable, Hashable {
         case udpFlood = "udp-flood"
         case synFlood = "syn-flood"
         case reflection = "ntp-dns-memcached-reflection"
+        case icmpFlood = "icmp-flood"
     }
     public let kind: Kind
     public let outbound: Bool
@@ -58,6 +73,9 @@ public struct AttackPlan: Sendable, Hashable {
     public let sources: [IPAddress]
     /// Inbound: the victim subscriber.
     public let victimSubscriberIndex: Int?
+    /// Outbound attacks driven by a rate (the ICMP flood, the single host's SYN flood): packets
+    /// per second of each participant, in the order of ``participants``. Empty for the others.
+    public var packetsPerSecond: [Double] = []
 }
 
 /// Who is infected when, which C&C servers exist, and which attacks happen. Built once from the
@@ -80,6 +98,9 @@ public struct ThreatPlan: Sendable {
             (.httpsBeacon, b.count(b.beaconBots, per: 500, minimum: 2, subscribers: n), [.pc]),
             (.dgaRotating, b.count(b.dgaBots, per: 1000, minimum: 2, subscribers: n), [.pc]),
             (.peerToPeer, b.count(b.peerToPeerBots, per: 1000, minimum: 2, subscribers: n), [.homeRouter, .camera]),
+            // Issue 17: after the families above, so that their draws (and labels) stay as they were.
+            (.ircLongLived, b.count(b.ircBots, per: 1500, minimum: 3, subscribers: n), [.pc, .camera, .homeRouter]),
+            (.hnsSlowScan, b.count(b.slowScanBots, per: 2500, minimum: 1, subscribers: n), [.camera, .homeRouter]),
         ]
         for (familyIndex, (family, count, kinds)) in families.enumerated() {
             var made = 0
@@ -98,6 +119,8 @@ public struct ThreatPlan: Sendable {
                 let wanted: DeviceKind? = switch family {
                 case .miraiLike: r.chance(0.33) ? .homeRouter : .camera
                 case .peerToPeer: r.chance(0.7) ? .homeRouter : .camera
+                case .ircLongLived: r.chance(0.5) ? .pc : r.chance(0.6) ? .camera : .homeRouter
+                case .hnsSlowScan: r.chance(0.6) ? .camera : .homeRouter
                 default: nil
                 }
                 guard let d = (0..<Int(s.deviceCount)).first(where: { i in
@@ -126,8 +149,16 @@ public struct ThreatPlan: Sendable {
                     period = Int64(300 + r.below(601)) * 1000; jitter = period / 10
                 case .peerToPeer:
                     period = 120_000; jitter = 20_000
+                case .ircLongLived:
+                    period = Int64(90 + 30 * r.below(4)) * 1000; jitter = 1_000
+                case .hnsSlowScan:
+                    period = Int64((1000 / (b.slowScanProbesPerSecond * (0.85 + 0.3 * r.unit()))).rounded()); jitter = 0
                 }
-                let servers = family == .miraiLike ? AddressPlan.miraiCommandAndControl.count : AddressPlan.beaconCommandAndControl.count
+                let servers = switch family {
+                case .miraiLike: AddressPlan.miraiCommandAndControl.count
+                case .ircLongLived: AddressPlan.ircCommandAndControl.count
+                default: AddressPlan.beaconCommandAndControl.count
+                }
                 list.append(Infection(
                     family: family, subscriberIndex: Int(s.id), deviceIndex: d, infectedAt: infectedAt, cleanedAt: cleanedAt,
                     periodMilliseconds: period, jitterMilliseconds: jitter, phaseMilliseconds: r.int64(in: 0..<period),
@@ -180,6 +211,43 @@ public struct ThreatPlan: Sendable {
             if !participants.isEmpty {
                 let syn = r.chance(0.5)
                 attacks.append(AttackPlan(kind: syn ? .synFlood : .udpFlood, outbound: true, from: from, until: until, victim: AddressPlan.outboundVictim(r.next()), victimPort: syn ? 443 : 0, participants: participants, sources: [], victimSubscriberIndex: nil))
+            }
+        }
+        // Issue 17's floods, each from its own random stream.
+        /// Bots of the preferred families active all through [from, until), one per line; in each
+        /// family those on lines with their own address first (their flows need no port block to
+        /// be attributed), shuffled by `salt`.
+        func bots(activeFrom from: Int64, until: Int64, preferring families: [BotFamily], salt: UInt64) -> [Int] {
+            var out: [Int] = []
+            var lines = Set<Int>()
+            for family in families {
+                let found = list.indices.filter { list[$0].family == family && list[$0].isActive(at: from) && list[$0].isActive(at: until - 1) }
+                let ordered = found.sorted { i, j in
+                    let (a, b) = (model.subscribers[list[i].subscriberIndex].isBehindCGNAT, model.subscribers[list[j].subscriberIndex].isBehindCGNAT)
+                    return a != b ? !a : StableHash.of(seed, salt, UInt64(i)) < StableHash.of(seed, salt, UInt64(j))
+                }
+                for i in ordered where lines.insert(list[i].subscriberIndex).inserted { out.append(i) }
+            }
+            return out
+        }
+        if b.singleHostSYNFlood {
+            var r = StableHash.generator(seed, Tag.singleSYNFlood)
+            let from = aligned(c.startMilliseconds + c.durationMilliseconds * 35 / 100)
+            let until = min(c.endMilliseconds, from + max(w, min(300_000, c.durationMilliseconds * 10 / 100) / w * w))
+            if let host = bots(activeFrom: from, until: until, preferring: [.ircLongLived, .miraiLike, .httpsBeacon, .dgaRotating], salt: Tag.singleSYNFlood).first {
+                attacks.append(AttackPlan(kind: .synFlood, outbound: true, from: from, until: until, victim: AddressPlan.outboundVictim(r.next()), victimPort: r.chance(0.5) ? 80 : 443,
+                                          participants: [host], sources: [], victimSubscriberIndex: nil, packetsPerSecond: [b.singleHostSYNPerSecond]))
+            }
+        }
+        if b.icmpFlood {
+            var r = StableHash.generator(seed, Tag.icmpFlood)
+            let from = aligned(c.startMilliseconds + c.durationMilliseconds * 70 / 100)
+            let until = min(c.endMilliseconds, from + max(w, min(240_000, c.durationMilliseconds * 10 / 100) / w * w))
+            let hosts = Array(bots(activeFrom: from, until: until, preferring: [.ircLongLived, .miraiLike, .httpsBeacon, .dgaRotating, .peerToPeer], salt: Tag.icmpFlood).prefix(3))
+            if !hosts.isEmpty {
+                let victim = AddressPlan.outboundVictim(r.next())
+                attacks.append(AttackPlan(kind: .icmpFlood, outbound: true, from: from, until: until, victim: victim, victimPort: 0, participants: hosts, sources: [],
+                                          victimSubscriberIndex: nil, packetsPerSecond: hosts.map { _ in Double(100 + r.below(1_901)) }))
             }
         }
         self.attacks = attacks

@@ -139,7 +139,7 @@ public struct TrafficGenerator: Sendable {
         // BitTorrent on a minority of PCs (a decoy for P2P-botnet detection): while the client runs
         // (hour slots, more in the evening), DHT queries over UDP to many random peers from one
         // listening port, and a handful of TCP peer connections on high ports.
-        if kind == .pc, StableHash.of(seed, Tag.bitTorrent, dev) % 100 < 5 {
+        if kind == .pc, StableHash.of(seed, Tag.bitTorrent, dev) % 100 < UInt64((model.configuration.benign.bitTorrentFraction * 100).rounded()) {
             var slot = StableHash.generator(seed, Tag.bitTorrent, dev, UInt64(w.start / 3_600_000))
             if slot.chance(0.3 + 0.5 * activity) {
                 let listenPort = UInt16(10_000 + StableHash.of(seed, Tag.bitTorrent, dev, 1) % 50_000)
@@ -159,6 +159,9 @@ public struct TrafficGenerator: Sendable {
                     guard r.chance(0.7) else { continue }  // choked or idle in this window
                     let down = UInt64(r.pareto(minimum: 20_000, maximum: 12_000_000))
                     w.session(s, v6: nil, t: w.start, server: peer, port: peerPort, proto: 6, up: (down / 1_400 / 8 + 2, (down / 1_400 / 8 + 2) * 60 + down / 10), down: (down / 1_400 + 1, down), duration: w.end - w.start - 1, key: key, flags: 0x18)
+                }
+                if model.configuration.benign.bitTorrentSwarm {
+                    bitTorrentSwarm(subscriber: s, device: dev, listenPort: listenPort, listenKey: listenKey, context: &w)
                 }
             }
         }
@@ -190,6 +193,7 @@ public struct TrafficGenerator: Sendable {
                 w.session(s, v6: nil, t: w.start, server: server, port: 3074, proto: 17, up: (packets, packets * 80), down: (packets, packets * 120), duration: w.end - w.start - 1, key: r.next(), fixedClientPort: nil)
             }
         }
+        realTrafficDecoys(subscriber: s, device: d, kind: kind, context: &w)
     }
 
     // MARK: Bots
@@ -202,6 +206,11 @@ public struct TrafficGenerator: Sendable {
         let seed = model.configuration.seed
         let s = model.subscribers[inf.subscriberIndex]
         let key = UInt64(index)
+        switch inf.family {
+        case .ircLongLived: return irc(inf, index: index, subscriber: s, context: &w)
+        case .hnsSlowScan: return slowScan(inf, index: index, subscriber: s, context: &w)
+        default: break
+        }
         // Contacts with the C&C: periodic from the infection time.
         w.periodic(seed, Tag.bot, key, period: inf.periodMilliseconds, jitter: inf.jitterMilliseconds, origin: inf.infectedAt + inf.phaseMilliseconds) { t, k in
             guard inf.isActive(at: t) else { return }
@@ -241,6 +250,8 @@ public struct TrafficGenerator: Sendable {
                 let lookups = 3 + StableHash.of(seed, Tag.bot, key, k, 2) % 8  // mostly NXDOMAIN names before the live one
                 for q in 0..<lookups where inf.isActive(at: t - 900 + Int64(q) * 100) { w.dns(s, t: t - 900 + Int64(q) * 100, key: StableHash.of(seed, Tag.bot, key, k, 3 + q)) }
                 w.session(s, v6: nil, t: t, server: server, port: 443, proto: 6, up: (8, 1_400), down: (7, 2_100), duration: 300, key: StableHash.of(seed, Tag.bot, key, k, 1))
+            case .ircLongLived, .hnsSlowScan:
+                break  // above
             }
         }
         if inf.family == .miraiLike {
@@ -286,6 +297,7 @@ public struct TrafficGenerator: Sendable {
         let from = max(a.from, w.start)
         let until = min(a.until, w.end)
         let seconds = Double(until - from) / 1000
+        if a.outbound && !a.packetsPerSecond.isEmpty { return rateFlood(a, context: &w) }
         if a.outbound {
             for p in a.participants {
                 let inf = threats.infections[p]

@@ -18,6 +18,13 @@ struct Simulate: AsyncParsableCommand {
             C&C address rotates, a peer-to-peer family without a central C&C), bots cleaned over \
             time, one outbound DDoS burst and one inbound reflection attack.
 
+            What real captures showed (on by default, see "Behaviours" below): BitTorrent clients \
+            as swarm members (DHT bootstrap on 6881, inbound peers, uTP, seeding), SSDP and mDNS \
+            multicast chatter, public NTP polled by half the base, game consoles — all labelled \
+            decoys; an IRC botnet holding one long-lived connection per bot, a slow \
+            (Hide'n'Seek-like) scanner at ~1 probe/s, an ICMP echo flood by three hosts and a \
+            70 SYN/s flood from one host — all labelled threats. --classic leaves them out.
+
             The exporters are border routers outside the CGNAT: flows carry the public address and a \
             port from the subscriber's block. Only documentation and reserved address ranges are used.
 
@@ -37,6 +44,8 @@ struct Simulate: AsyncParsableCommand {
               mamori simulate --to 127.0.0.1:2055 --speed 60            # watch mamori serve count flows
               mamori simulate --pcap isp.pcap --labels isp.json --duration 1h
               mamori simulate --subscribers 100000 --sampling 1000 --protocol v9 --pcap big.pcap --duration 10m
+              mamori simulate --pcap irc.pcap --labels irc.json --export-interval 60 --irc-bots 20 --without game-consoles
+              mamori simulate --pcap old.pcap --labels old.json --classic   # the world of earlier versions
 
             Identity data (who had which address when — what attribution needs): RADIUS accounting \
             from the BNGs and packet gateways (198.19.252.x) for PPPoE and mobile lines, Kea lease \
@@ -96,6 +105,9 @@ struct Simulate: AsyncParsableCommand {
     @OptionGroup(title: "Identity data (RADIUS, Kea leases, CGNAT logs)")
     var identity: IdentityOptions
 
+    @OptionGroup(title: "Behaviours learned from real traffic (threats the detectors missed, benign traffic they flagged)")
+    var behaviours: BehaviourOptions
+
     func validate() throws {
         guard to != nil || pcap != nil || labels != nil || identity.anyOutput else { throw ValidationError("give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)") }
         guard SimulatedDuration.milliseconds(parsing: duration) != nil else { throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d") }
@@ -115,6 +127,7 @@ struct Simulate: AsyncParsableCommand {
         c.samplingInterval = sampling
         c.exporters = exporters
         c.windowMilliseconds = Int64(exportInterval) * 1000
+        behaviours.apply(to: &c)
         if let t = startMilliseconds(duration: c.durationMilliseconds) { c.startMilliseconds = t }
         var simulation: Simulation
         do { simulation = try Simulation(configuration: c) } catch { throw ValidationError("\(error)") }

@@ -80,7 +80,10 @@ func parseNfdump(_ text: String) throws -> [ObservedFlow] {
     try text.split(separator: "\n").compactMap { line -> ObservedFlow? in
         let f = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
         guard f.count == 8 else { return nil }
-        guard let seconds = Decimal(string: f[0]), let sa = IPAddress(f[1]), let sp = UInt16(f[2]), let da = IPAddress(f[3]), let dp = UInt16(f[4]),
+        // ICMP: nfdump prints type.code as the destination port.
+        let icmp = f[4].split(separator: ".").compactMap { UInt16($0) }
+        let destinationPort = icmp.count == 2 ? icmp[0] << 8 | icmp[1] : UInt16(f[4])
+        guard let seconds = Decimal(string: f[0]), let sa = IPAddress(f[1]), let sp = UInt16(f[2]), let da = IPAddress(f[3]), let dp = destinationPort,
               let packets = UInt64(f[6]), let bytes = UInt64(f[7])
         else { throw PeerError("unreadable nfdump line: \(line)") }
         let proto: UInt8

@@ -61,7 +61,7 @@ struct DemoTests {
         // The detectors inside serve found the labelled scanners and the inbound attack, and
         // nothing that is not in the labels.
         let labels = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: labelsFile))) as? [String: Any])
-        let bots = Set(((labels["infectedDevices"] as? [[String: Any]]) ?? []).filter { $0["family"] as? String == "mirai-like" }.compactMap { $0["publicAddress"] as? String })
+        let bots = Set(((labels["infectedDevices"] as? [[String: Any]]) ?? []).filter { ["mirai-like", "hns-slow-scan"].contains($0["family"] as? String) }.compactMap { $0["publicAddress"] as? String })
         let victims = Set(((labels["attacks"] as? [[String: Any]]) ?? []).filter { $0["direction"] as? String == "inbound" }.compactMap { $0["victimAddress"] as? String })
         func subjects(_ kind: String) -> [String] {
             guard let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)")?.body,
@@ -78,7 +78,7 @@ struct DemoTests {
         }
         #expect(!bots.isEmpty)
         #expect(!scanners.isEmpty, "no scanning finding from serve: \(httpGet(port: httpPort, path: "/api/v1/findings?kind=scanning").map { "\($0.status) \($0.body.prefix(300))" } ?? "no answer"); \((httpGet(port: httpPort, path: "/metrics")?.body ?? "").split(separator: "\n").filter { $0.contains("findings") || $0.contains("flow_records_total") }) files \((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)) ?? [])")
-        #expect(Set(scanners).isSubset(of: bots), "scanners \(scanners) not all labelled Mirai-like bots \(bots)")
+        #expect(Set(scanners).isSubset(of: bots), "scanners \(scanners) not all labelled scanning bots (Mirai-like, Hide'n'Seek-like) \(bots)")
         #expect(Set(attacked) == victims, "inbound-ddos findings \(attacked), labelled victims \(victims)")
         #expect(FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("findings.sqlite").path))
 

@@ -12,12 +12,15 @@ struct ObservedFlow: Hashable, CustomStringConvertible {
     var packets: UInt64
     var bytes: UInt64
 
+    /// ICMP's type and code are no ports: NetFlow v9 carries them in the destination port field,
+    /// which nfdump reads as type.code from IPFIX but as 0 from v9. Both sides compare them as 0.
     init(startMilliseconds: Int64, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, ipProtocol: UInt8, packets: UInt64, bytes: UInt64) {
+        let icmp = ipProtocol == 1 || ipProtocol == 58
         self.startMilliseconds = startMilliseconds
         self.source = source
-        self.sourcePort = sourcePort
+        self.sourcePort = icmp ? 0 : sourcePort
         self.destination = destination
-        self.destinationPort = destinationPort
+        self.destinationPort = icmp ? 0 : destinationPort
         self.ipProtocol = ipProtocol
         self.packets = packets
         self.bytes = bytes
@@ -78,7 +81,7 @@ func groundTruthViolations(_ flows: [ObservedFlow], labels: Labels) -> [String] 
         }
     }
     // Exactly: every device infected long enough to contact its C&C in the run did so.
-    for (i, d) in devices.enumerated() {
+    for (i, d) in devices.enumerated() where d.family.hasCommandAndControl {
         let from = max(d.infectedAt, labels.start)
         let until = min(d.cleanedAt ?? .max, labels.end)
         if until - from >= 2 * (d.contactPeriod + d.contactJitter) + 20_000, !(contacted[d.family]?.contains(i) ?? false) {
@@ -92,7 +95,8 @@ func groundTruthViolations(_ flows: [ObservedFlow], labels: Labels) -> [String] 
             if hits.isEmpty { note("no flow of the outbound \(attack.kind.rawValue)") }
             var seen = Set<UInt32>()
             for f in hits {
-                let p = attack.participants.filter { IPAddress($0.publicAddress) == f.source && ($0.portBlock?.contains(f.sourcePort) ?? true) }
+                // ICMP has no ports: behind CGNAT only the address says who it is.
+                let p = attack.participants.filter { IPAddress($0.publicAddress) == f.source && (f.ipProtocol == 1 || ($0.portBlock?.contains(f.sourcePort) ?? true)) }
                 if p.isEmpty || f.startMilliseconds < attack.from || f.startMilliseconds >= attack.until { note("flood flow not from a labelled participant in the attack: \(f)") }
                 seen.formUnion(p.map(\.subscriberId))
             }
