@@ -8,9 +8,9 @@ import Testing
 /// Zeek conn.logs through the offline path of `mamori analyze --format zeek`: the replay and
 /// the per-host evaluation against Stratosphere's labels.
 struct ZeekAnalysisTests {
-    /// Shared with the codec tests (see Tests/FlowCodecTests/Fixtures/real-traffic/SOURCES.md).
+    /// The corpus's njRAT log (see Benchmarks/detection/corpus/README.md).
     static let log = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("FlowCodecTests/Fixtures/real-traffic/CTU-Malware-Capture-Botnet-230-1.labeled-conn.log").path
+        .deletingLastPathComponent().appendingPathComponent("Benchmarks/detection/corpus/CTU-Malware-Capture-Botnet-230-1.labeled-conn.log").path
 
     @Test("Stratosphere's Zeek labels: Malicious (any case, IoT-23's 'Malicious   C&C') is botnet, Benign is normal; CTU-13 labels unchanged")
     func labelClasses() {
