@@ -65,6 +65,11 @@ public struct DetectionConfiguration: Sendable, Hashable {
         public var evaluationInterval: Int64 = 60_000
         /// Records larger than this (upstream bytes) are bulk transfers, not beacons.
         public var maximumContactBytes: UInt64 = 65_536
+        /// Endpoints whose beaconing pairs move this many bytes per contact, both directions
+        /// (median over the cohort of each pair's mean), serve content, not check-ins: not C&C.
+        /// A real 6-hour HTTP beacon in the corpus moves ~39 kB per check-in; a desktop fetching
+        /// media every 18 s ~130 kB.
+        public var bulkBytesPerContact = 96_000.0
     }
 
     /// The guard against flagging popular services (NTP pools, push, CDNs).

@@ -50,6 +50,10 @@ struct PairState: Sendable {
     /// Intervals between the latest contacts (up to ``PairState/capacity`` − 1), oldest first, ms.
     var intervals: [UInt32] = []
     var bytes = ByteStatistics()
+    /// Bytes both ways of the contact in progress, and the mean over the contacts before it: a
+    /// beacon's check-ins move little data, a stream of downloads a lot.
+    var contactVolume: Float = 0
+    var volumes = ByteStatistics()
     var lastContactHasBytes = false
     /// Whether a sample flow is kept in the pair's ``PairDetail``.
     var hasSample = false
@@ -57,9 +61,15 @@ struct PairState: Sendable {
     /// Contact times kept for scoring.
     static let capacity = 32
 
+    /// Mean bytes (both directions) per contact, the contact in progress included.
+    var meanVolume: Double {
+        (volumes.mean * Double(volumes.count) + Double(contactVolume)) / Double(volumes.count + 1)
+    }
+
     /// A pair (or series) opened by one record at `t`.
-    init(firstContact t: Int64, end: Int64, port: UInt16, bytes: Double?) {
+    init(firstContact t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0) {
         firstSeen = t
+        contactVolume = Float(volume)
         lastContact = t
         connections = ConnectionSlots(port: port, end: end)
         contacts = 1
@@ -82,8 +92,9 @@ struct PairState: Sendable {
 
     /// Folds one record in; returns whether it began a new contact.
     @discardableResult
-    mutating func observe(_ t: Int64, end: Int64, port: UInt16, bytes: Double?, _ b: DetectionConfiguration.Beacon) -> Bool {
+    mutating func observe(_ t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0, _ b: DetectionConfiguration.Beacon) -> Bool {
         var isNew = false
+        defer { contactVolume += Float(volume) }
         if abs(t - lastContact) < b.contactMergeGap {
             // The other direction, or another record, of the same contact.
             if let bytes, !lastContactHasBytes {
@@ -96,6 +107,8 @@ struct PairState: Sendable {
             // Another connection opened while the contact's first is still open: one check-in
             // that uses two connections (a beacon fetching its orders, then reporting), not two.
         } else if t > lastContact {
+            volumes.add(Double(contactVolume))
+            contactVolume = 0
             addContact(t)
             lastContactHasBytes = bytes != nil
             if let bytes { self.bytes.add(bytes) }
@@ -238,7 +251,7 @@ extension FlowAnalyzer {
         let eligible = !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes)
         let key = PairKey(host: host, endpoint: endpoint)
         if let i = pairs.index(forKey: key) {
-            pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
+            pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), configuration.beacon)
             // A sample flow for the evidence, once the pair can be scored or reaches a reported C&C.
             if outbound && !pairs.values[i].hasSample
                 && (Int(pairs.values[i].contacts) >= configuration.beacon.minimumContacts || (!commandAndControl.isEmpty && commandAndControl[endpoint] != nil)) {
@@ -246,7 +259,7 @@ extension FlowAnalyzer {
                 pairDetails[key, default: PairDetail()].sample = r
             }
         } else if eligible {
-            pairs[key] = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes)
+            pairs[key] = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes))
         }
         // A host's contacts with many peers on one high port (a P2P botnet's gossip) are periodic
         // only taken together. Well-known ports (web, DNS, NTP) are left out: there the many
@@ -297,6 +310,8 @@ extension FlowAnalyzer {
             var reconnecting = 0
             /// Cohort members that reach it as one peer of a periodic peer-to-peer series.
             var peerSeries = 0
+            /// Mean bytes per contact (both directions) of each pair of the cohort.
+            var volumes: [Double] = []
         }
         var candidates: [Endpoint: Candidate] = [:]
         var idle: [PairKey] = []
@@ -327,6 +342,7 @@ extension FlowAnalyzer {
                 return candidates.index(forKey: key.endpoint)!
             }()
             candidates.values[ci].cohort.append((key.host, score))
+            candidates.values[ci].volumes.append(pairs.values[i].meanVolume)
             if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { candidates.values[ci].reconnecting += 1 }
             candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs.values[i].firstSeen)
             candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs.values[i].lastContact)
@@ -397,6 +413,14 @@ extension FlowAnalyzer {
                 if pool != nil { statistics.suppressedServicePool += 1 }
                 continue
             }
+            // Benign hypothesis: content, not check-ins. A stream of downloads (media segments,
+            // a page polled with its images) can be as regular as a timer, but a beacon's
+            // check-ins move little data.
+            let volume = median(c.volumes)
+            if !c.volumes.isEmpty, volume >= b.bulkBytesPerContact {
+                statistics.suppressedBulk += 1
+                continue
+            }
             let rarity = max(0, 1 - Double(users) / limit)
             let periodicity = median(c.cohort.map { $0.score.timing })
             let uniformity = median(c.cohort.map { $0.score.sizeUniformity })
@@ -431,6 +455,10 @@ extension FlowAnalyzer {
                 "\(hosts.count) internal host(s) contact \(endpoint) every \(formatSeconds(medianInterval)) (median) with regular timing (periodicity \(fmt(periodicity))) and uniform payloads (\(fmt(uniformity)))",
                 "used by \(ownUsers) internal host(s); popular from \(wholeNumber(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
             ]
+            evidence.reasons.append(
+                "benign hypotheses tested and rejected: a popular service (\(ownUsers) user(s) < \(wholeNumber(limit.rounded(.up))))"
+                    + (c.volumes.isEmpty ? "" : "; content rather than check-ins (\(wholeNumber(volume)) bytes per contact both ways < \(wholeNumber(b.bulkBytesPerContact)))")
+                    + "; a special-purpose address (multicast, broadcast, link-local, private, documentation: none is a host on the Internet)")
             if let pool {
                 evidence.reasons.append("\(pool.addresses) addresses of \(pool.network) are beaconed to on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) at a similar period by \(pool.users) internal host(s) in all; counted as one service")
             }

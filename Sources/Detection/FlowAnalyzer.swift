@@ -17,6 +17,8 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     public var suppressedPopular = 0
     /// … of which popular only as part of a service pool (sibling addresses beaconed to alike).
     public var suppressedServicePool = 0
+    /// C&C candidates not reported because they move content (``DetectionConfiguration/Beacon/bulkBytesPerContact``).
+    public var suppressedBulk = 0
     /// C&C candidates not reported because they are allowlisted.
     public var suppressedAllowlisted = 0
     public var findingsReported = 0

@@ -27,7 +27,7 @@ extension Analyze {
     func analyzeZeek(
         _ analyzer: FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
     ) throws -> FlowAnalyzer {
-        let options = ZeekConnLog.Options(baseTimeMilliseconds: Int64((baseTime * 1000).rounded()))
+        let options = ZeekConnLog.Options(baseTimeMilliseconds: Int64((effectiveBaseTime * 1000).rounded()))
         var replay = BinetflowReplay(analyzer: analyzer)
         var lines = 0, connections = 0, skipped = 0, malformed = 0, labelled = 0, silent = 0
         var formats = Set<String>()

@@ -70,15 +70,38 @@ struct RealTrafficCorpusTests {
             replay.finish()
             #expect(malformed == 0, "\(c.file): \(malformed) malformed lines")
             return (replay.analyzer.currentFindings, replay.analyzer.statistics)
+        case "zeek":
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let options = ZeekConnLog.Options(baseTimeMilliseconds: Int64(((c.baseTime ?? 0) * 1000).rounded()))
+            var replay = BinetflowReplay(analyzer: FlowAnalyzer(configuration: configuration))
+            var malformed = 0
+            _ = try ZeekConnLog.forEachLine(of: text, options: options) { outcome in
+                switch outcome {
+                case .success(let connection): replay.add(connection)
+                case .failure: malformed += 1
+                }
+            }
+            replay.finish()
+            #expect(malformed == 0, "\(c.file): \(malformed) malformed lines")
+            return (replay.analyzer.currentFindings, replay.analyzer.statistics)
         default:
             Issue.record("\(c.name): format \(c.format) is not read by this test")
             return ([], AnalyzerStatistics())
         }
     }
 
-    static let captures = ["ndpi-bittorrent", "ndpi-gnutella", "ctu-normal-dns", "ctu-botnet-207", "stratosphere-test4-iot", "ddos-synflood-spoofed"]
+    static let captures = [
+        "ndpi-bittorrent", "ndpi-gnutella", "ctu-normal-desktop", "ctu-normal-dns", "ctu-botnet-207", "ctu-botnet-230-njrat",
+        "stratosphere-test4-iot", "ddos-synflood-spoofed",
+    ]
 
-    @Test("every expected finding of the capture, and no false one", arguments: captures)
+    /// False findings not yet fixed (EVALUATION.md, "Real traffic"): an application on the campus
+    /// desktop polls an Amazon EC2 address every 30.0 min over two parallel TLS connections of
+    /// ~8 kB. Nothing in one host's flow records tells it from a beacon; on a carrier's base the
+    /// endpoint would be used by many subscribers and the popularity guard would spare it.
+    static let knownFalse = ["ctu-normal-desktop": ["c2-server 54.243.152.237:443/tcp", "infected-device 147.32.83.53"]]
+
+    @Test("every expected finding of the capture, and no false one but those known", arguments: captures)
     func capture(_ name: String) throws {
         let c = try #require(try Self.manifest().capture(named: name), "no \(name) in corpus.json")
         let (findings, statistics) = try Self.analyse(c)
@@ -86,8 +109,11 @@ struct RealTrafficCorpusTests {
         print(score.text)
         #expect(statistics.records > 0)
         #expect(score.missed.isEmpty, "\(name) missed \(score.missed)")
-        #expect(score.falseCount == 0, "\(name) false findings: \(score.falseCommandAndControl + score.falseInfected + score.falseOther)")
-        if c.role == "benign" { #expect(findings.isEmpty, "\(name) is benign: \(findings.map(\.summary))") }
+        // Exactly the false findings EVALUATION.md owns up to: none gone unnoticed, and one that
+        // is fixed shows here (then drop it from the list).
+        let falseFindings = (score.falseCommandAndControl + score.falseInfected + score.falseOther).sorted()
+        #expect(falseFindings == (Self.knownFalse[name] ?? []), "\(name) false findings: \(falseFindings)")
+        if c.role == "benign" && Self.knownFalse[name] == nil { #expect(findings.isEmpty, "\(name) is benign: \(findings.map(\.summary))") }
     }
 
     @Test("the corpus's ground truth is complete: every capture has a file, a layout and a role, and every malicious one expects something")
