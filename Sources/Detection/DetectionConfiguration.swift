@@ -13,6 +13,7 @@ public struct DetectionConfiguration: Sendable, Hashable {
     public var outboundAttack = OutboundAttack()
     public var inboundAttack = InboundAttack()
     public var infectedDevice = InfectedDevice()
+    public var longSession = LongSession()
     /// Endpoints never reported as C&C (file entries and analyst verdicts).
     public var allowlist = EndpointList()
     /// Known-bad endpoints (indicator feeds).
@@ -120,9 +121,11 @@ public struct DetectionConfiguration: Sendable, Hashable {
         /// Packets/s from one host to the target to count it as a participant.
         public var participantPacketsPerSecond = 200.0
         /// Unanswered connection attempts (SYN without ACK) per second from one host to one target
-        /// that make an attack on their own, whatever the total: no service sees that many from one
-        /// line, while a two-bot SYN flood stays below the total thresholds.
-        public var synFloodHostPacketsPerSecond = 500.0
+        /// that make an attack on their own, whatever the total — summed over the bucket, also from
+        /// one-packet records: no client retries one address twenty times a second for ten seconds
+        /// unanswered, while a real flood from one bot (70 connections a second) stays far below
+        /// the total thresholds.
+        public var synFloodHostPacketsPerSecond = 20.0
         /// A flow record is attack-shaped from this packet rate (lower-rate records are skipped).
         public var flowPacketsPerSecond = 50.0
     }
@@ -148,6 +151,22 @@ public struct DetectionConfiguration: Sendable, Hashable {
         /// sharing a CGNAT address.)
         public var distributedPacketsPerSecond = 2_000.0
         public var distributedFlowsPerSecond = 200.0
+    }
+
+    /// C&C held as one long-lived connection (IRC-style bots), see `evaluateLongSessions`.
+    public struct LongSession: Sendable, Hashable {
+        /// Ports IRC botnets use: 6660–6669 and 7000 (IRC), 6697 (IRC over TLS). Empty: off.
+        public var ports: Set<UInt16> = Set(6660...6669).union([6697, 7000])
+        /// The session must be held at least this long …
+        public var minimumDuration: Int64 = 15 * 60_000
+        /// … and exported as at least this many records after its first (a PING every 90–180 s).
+        public var minimumRecords = 6
+        /// Records carry a keepalive or two: mean packets per record at most this …
+        public var maximumMeanPackets = 6.0
+        /// … with a standard deviation at most this times the mean (even records) …
+        public var maximumPacketVariation = 1.0
+        /// … and few bytes.
+        public var maximumBytesPerRecord = 2_000.0
     }
 
     /// When a host becomes an infected-device finding.

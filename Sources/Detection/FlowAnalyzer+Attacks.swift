@@ -11,6 +11,13 @@ struct ScanState: Sendable {
     var observed: [UInt16: Int] = [:]
     /// Answered connections (SYN and ACK) per port since the host's first probe of the window.
     var answered: [UInt16: Int] = [:]
+    /// The host's most probed target in the current attack bucket, and its probes' packets.
+    var floodBucket: Int64 = .min
+    var floodTarget: IPAddress = .unspecifiedV4
+    var floodPackets = 0.0
+    var floodReported = false
+    /// The last target the host was found flooding (kept across buckets: its SYNs are not contacts).
+    var floodedTarget: IPAddress? = nil
     var samplingInterval: UInt32 = 1
     var samples: [FlowRecord] = []
 }
@@ -23,6 +30,8 @@ struct TargetBucket: Sendable {
     var perHost: [InternalHost: Double] = [:]
     /// The SYN-only part of `perHost`.
     var synPerHost: [InternalHost: Double] = [:]
+    /// SYN-only packets as observed (before scaling by the sampling interval).
+    var synObservedPerHost: [InternalHost: Double] = [:]
     var samples: [FlowRecord] = []
 }
 
@@ -56,7 +65,8 @@ struct InboundAlert: Sendable {
 extension FlowAnalyzer {
     // MARK: Scanning
 
-    mutating func recordProbe(_ r: FlowRecord, host: InternalHost, target: IPAddress, port: UInt16) {
+    /// `reportedAsAttack`: the record already went to ``recordAttackTraffic(_:host:target:)``.
+    mutating func recordProbe(_ r: FlowRecord, host: InternalHost, target: IPAddress, port: UInt16, reportedAsAttack: Bool = false) {
         // Sampled exports see few probes: the window grows with the sampling interval (up to 6×)
         // so that enough distinct destinations can be observed.
         let window = configuration.scan.window * Int64(min(6, max(1, r.samplingInterval / 100)))
@@ -67,6 +77,40 @@ extension FlowAnalyzer {
         }()
         scans.values[i].destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(mix64(target.high ^ mix64(target.low)))
         scans.values[i].observed[port, default: 0] += 1
+        // Its most probed target in this attack bucket (one Misra–Gries counter): a SYN flood of a
+        // few dozen connections a second from one host is one-packet records, none attack-shaped
+        // on its own; summed by target they are.
+        let bucket = floorDivideMs(t, configuration.outboundAttack.bucket)
+        if scans.values[i].floodBucket != bucket {
+            scans.values[i].floodBucket = bucket
+            scans.values[i].floodTarget = target
+            scans.values[i].floodPackets = 0
+            scans.values[i].floodReported = false
+        }
+        // Packets as observed, not as scaled by sampling: one sampled probe is not a thousand SYNs
+        // to one address (a sampled scan would look like floods of every target).
+        let observed = Double(max(1, r.packets / UInt64(max(1, r.samplingInterval))))
+        if scans.values[i].floodTarget == target {
+            scans.values[i].floodPackets += observed
+        } else if scans.values[i].floodPackets <= observed {
+            scans.values[i].floodTarget = target
+            scans.values[i].floodPackets = observed
+            scans.values[i].floodReported = false
+        } else {
+            scans.values[i].floodPackets -= observed
+        }
+        let floodLimit = configuration.outboundAttack.synFloodHostPacketsPerSecond * Double(configuration.outboundAttack.bucket) / 1000
+        if scans.values[i].floodTarget == target, scans.values[i].floodPackets >= floodLimit, !reportedAsAttack {
+            var sum = r
+            if !scans.values[i].floodReported {
+                // The bucket's probes so far, once; each later one as it comes.
+                sum.packets = UInt64(scans.values[i].floodPackets)
+                sum.bytes = r.bytes * sum.packets / max(1, r.packets)
+                scans.values[i].floodReported = true
+                scans.values[i].floodedTarget = target
+            }
+            recordAttackTraffic(sum, host: host, target: target)
+        }
         scans.values[i].samplingInterval = max(scans.values[i].samplingInterval, r.samplingInterval)
         scans.values[i].lastSeen = max(scans.values[i].lastSeen, t)
         if scans.values[i].samples.count < configuration.evidenceFlows { scans.values[i].samples.append(r) }
@@ -158,7 +202,10 @@ extension FlowAnalyzer {
         targets.values[i].packets += Double(r.packets)
         targets.values[i].bytes += Double(r.bytes)
         targets.values[i].perHost[host, default: 0] += Double(r.packets)
-        if r.ipProtocol == 6 { targets.values[i].synPerHost[host, default: 0] += Double(r.packets) }
+        if r.ipProtocol == 6 {
+            targets.values[i].synPerHost[host, default: 0] += Double(r.packets)
+            targets.values[i].synObservedPerHost[host, default: 0] += Double(max(1, r.packets / UInt64(max(1, r.samplingInterval))))
+        }
         if targets.values[i].samples.count < configuration.evidenceFlows { targets.values[i].samples.append(r) }
     }
 
@@ -177,9 +224,17 @@ extension FlowAnalyzer {
         let seconds = Double(c.bucket) / 1000
         let pps = b.packets / seconds
         let bps = b.bytes * 8 / seconds
-        let synFlooders = b.synPerHost.filter { $0.value / seconds >= c.synFloodHostPacketsPerSecond }.count
+        // A SYN flooder sends ≥ 20 a second to the target — in SYNs really observed, so that one
+        // sampled probe scaled by 1:1000 does not make one.
+        func floods(_ host: InternalHost) -> Bool {
+            (b.synPerHost[host] ?? 0) / seconds >= c.synFloodHostPacketsPerSecond
+                && (b.synObservedPerHost[host] ?? 0) / seconds >= c.synFloodHostPacketsPerSecond
+        }
+        let synFlooders = b.synPerHost.keys.filter(floods).count
         guard pps >= c.packetsPerSecond || bps >= c.bitsPerSecond || synFlooders > 0 else { return }
-        let participants = b.perHost.filter { $0.value / seconds >= c.participantPacketsPerSecond }.keys.sorted()
+        let participants = b.perHost.filter { host, packets in
+            packets / seconds >= c.participantPacketsPerSecond || floods(host)
+        }.keys.sorted()
         guard !participants.isEmpty else { return }
         let subject = FindingSubject.address(target)
         let id = Finding.id(kind: .outboundDDoS, subject: subject)
@@ -208,6 +263,10 @@ extension FlowAnalyzer {
             firstSeen: from, lastSeen: from + c.bucket, detectedAt: now, updatedAt: now, family: nil,
             summary: "Outbound DDoS against \(target): \(cohort.count) participant(s), peak \(wholeNumber(peak)) pps", evidence: evidence), into: &changed)
         for h in participants {
+            // ICMP has no ports: behind a CGNAT address shared by many subscribers the flood's
+            // device cannot be told from its neighbours, so no device is named (the attack finding
+            // lists the address).
+            if h.block == InternalHost.wholeAddress && configuration.network.sharing(h.address) > 1 { continue }
             var d = devices[h] ?? DeviceEvidence(firstSeen: from, lastSeen: from + c.bucket)
             d.noteAttack(id: id, target: target, packetsPerSecond: (b.perHost[h] ?? 0) / seconds, first: from, last: from + c.bucket,
                          sample: b.samples.first { configuration.network.host($0.sourceAddress, port: $0.sourcePort) == h })

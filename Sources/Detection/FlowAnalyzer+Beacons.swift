@@ -54,6 +54,11 @@ struct PairState: Sendable {
     /// beacon's check-ins move little data, a stream of downloads a lot.
     var contactVolume: Float = 0
     var volumes = ByteStatistics()
+    /// Records that continued a connection already counted (active-timeout exports of a session
+    /// held open), and the packets of each record of the pair: a bot's IRC session is a long run
+    /// of records with a PING and a PONG each.
+    var continuations: Int32 = 0
+    var recordPackets = ByteStatistics()
     var lastContactHasBytes = false
     /// Whether a sample flow is kept in the pair's ``PairDetail``.
     var hasSample = false
@@ -67,9 +72,10 @@ struct PairState: Sendable {
     }
 
     /// A pair (or series) opened by one record at `t`.
-    init(firstContact t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0) {
+    init(firstContact t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0, packets: UInt64 = 0) {
         firstSeen = t
         contactVolume = Float(volume)
+        if packets > 0 { recordPackets.add(Double(packets)) }
         lastContact = t
         connections = ConnectionSlots(port: port, end: end)
         contacts = 1
@@ -92,9 +98,10 @@ struct PairState: Sendable {
 
     /// Folds one record in; returns whether it began a new contact.
     @discardableResult
-    mutating func observe(_ t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0, _ b: DetectionConfiguration.Beacon) -> Bool {
+    mutating func observe(_ t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0, packets: UInt64 = 0, _ b: DetectionConfiguration.Beacon) -> Bool {
         var isNew = false
         defer { contactVolume += Float(volume) }
+        if packets > 0 { recordPackets.add(Double(packets)) }
         if abs(t - lastContact) < b.contactMergeGap {
             // The other direction, or another record, of the same contact.
             if let bytes, !lastContactHasBytes {
@@ -103,6 +110,17 @@ struct PairState: Sendable {
             }
         } else if t > lastContact, let e = connections.end(of: port), t - e <= b.continuationGap {
             // The same connection exported again (active timeout): not a new contact.
+            continuations += 1
+        } else if t > lastContact, connections.end(of: port) != nil {
+            // The same connection again after a quiet spell (the exporter's inactive timeout cut
+            // it): a keepalive on a session held open is a contact, and a record of the session.
+            continuations += 1
+            volumes.add(Double(contactVolume))
+            contactVolume = 0
+            addContact(t)
+            lastContactHasBytes = bytes != nil
+            if let bytes { self.bytes.add(bytes) }
+            isNew = true
         } else if t > lastContact, t - lastContact <= b.visitSpan, t <= connections.latestEnd {
             // Another connection opened while the contact's first is still open: one check-in
             // that uses two connections (a beacon fetching its orders, then reporting), not two.
@@ -251,7 +269,7 @@ extension FlowAnalyzer {
         let eligible = !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes)
         let key = PairKey(host: host, endpoint: endpoint)
         if let i = pairs.index(forKey: key) {
-            pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), configuration.beacon)
+            pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets, configuration.beacon)
             // A sample flow for the evidence, once the pair can be scored or reaches a reported C&C.
             if outbound && !pairs.values[i].hasSample
                 && (Int(pairs.values[i].contacts) >= configuration.beacon.minimumContacts || (!commandAndControl.isEmpty && commandAndControl[endpoint] != nil)) {
@@ -259,7 +277,7 @@ extension FlowAnalyzer {
                 pairDetails[key, default: PairDetail()].sample = r
             }
         } else if eligible {
-            pairs[key] = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes))
+            pairs[key] = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets)
         }
         // A host's contacts with many peers on one high port (a P2P botnet's gossip) are periodic
         // only taken together. Well-known ports (web, DNS, NTP) are left out: there the many

@@ -195,12 +195,15 @@ public struct FlowAnalyzer: Sendable {
             recordAttackTraffic(r, host: host, target: remote)
         }
         if probe {
-            recordProbe(r, host: host, target: remote, port: remotePort)
+            recordProbe(r, host: host, target: remote, port: remotePort, reportedAsAttack: attackShaped)
             // A bot retrying a dead or filtered C&C sends nothing but SYNs, on a timer: its
             // attempts are contacts too (njRAT in the corpus, every 11.5 s) — unless the host
             // spreads them over many addresses on that port (a scan: one-contact pairs).
             // A flood's SYNs (attack-shaped records) are not contacts either.
-            if !attackShaped, (scans[host]?.destinations[remotePort]?.count ?? 0) <= configuration.scan.minimumObserved {
+            // Nor are SYNs to a target the host already hammers this bucket (a one-host flood).
+            let scan = scans[host]
+            let hammered = scan.map { $0.floodedTarget == remote || ($0.floodTarget == remote && $0.floodPackets >= 10) } ?? false
+            if !attackShaped, !hammered, (scan?.destinations[remotePort]?.count ?? 0) <= configuration.scan.minimumObserved {
                 recordContact(r, host: host, endpoint: Endpoint(address: remote, port: remotePort, ipProtocol: r.ipProtocol), outbound: true)
             }
             return
@@ -244,6 +247,7 @@ public struct FlowAnalyzer: Sendable {
             if now >= nextBeaconEvaluation {
                 nextBeaconEvaluation = now + configuration.beacon.evaluationInterval
                 evaluateBeacons(into: &changed)
+                evaluateLongSessions(into: &changed)
                 forgetQuietVictims()
                 forgetOldFindings()
             }
@@ -263,6 +267,7 @@ public struct FlowAnalyzer: Sendable {
         evaluateScans(into: &changed, closeAll: true)
         evaluateOutboundAttacks(final: true, into: &changed)
         evaluateBeacons(into: &changed)
+        evaluateLongSessions(into: &changed)
         evaluateIndicators(into: &changed)
         evaluateDevices(into: &changed)
         statistics.trackedPairs = pairs.count

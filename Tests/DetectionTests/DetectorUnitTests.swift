@@ -231,8 +231,10 @@ import Testing
         #expect(attack?.subject.address == "203.0.113.80")
         #expect(attack?.evidence.cohortSize == 2)
         #expect(flood.filter { $0.kind == .infectedDevice }.count == 2)
-        // At 300 packets/s each (600 in all) it is neither.
-        #expect(!run(packetsPerRecord: 75).contains { $0.kind == .outboundDDoS })
+        // 300 unanswered SYNs a second from each bot is still a flood (the one-host rule: 20/s) …
+        #expect(run(packetsPerRecord: 75).contains { $0.kind == .outboundDDoS })
+        // … 16 a second (a client retrying, however stubbornly) is not.
+        #expect(!run(packetsPerRecord: 4).contains { $0.kind == .outboundDDoS })
     }
 
     @Test func loadShedderKeepsWholePairsScaledAndRecovers() {

@@ -100,13 +100,19 @@ import Testing
 
     @Test("1:1000 sampling: attacks are still found and nothing benign is flagged")
     func sampledWorld() throws {
-        let (evaluation, _, _) = try Self.analyse(Self.world(seed: 12, sampling: 1000))
+        let (evaluation, _, labels) = try Self.analyse(Self.world(seed: 12, sampling: 1000))
         print(evaluation.table)
         #expect(evaluation.decoysFlagged.isEmpty)
         for k in evaluation.kinds {
             if let p = k.precision { #expect(p >= 0.99, "\(k.kind): precision \(p), false positives \(k.falsePositives)") }
         }
         #expect(evaluation.kinds.first { $0.kind == "inbound-ddos" }?.recall == 1)
-        #expect(evaluation.kinds.first { $0.kind == "outbound-ddos" }?.recall == 1)
+        // Every outbound flood of several bots is found. Two of the real-traffic lessons are not
+        // seen at 1:1000 (EVALUATION.md): one bot's 70 SYNs/s leave about 0.7 sampled SYNs per
+        // 10 s, and the ICMP flood (~2,500 packets/s in all) stays under the 5,000 packets/s total.
+        let missed = Set(evaluation.kinds.first { $0.kind == "outbound-ddos" }?.missed ?? [])
+        let observable = labels.attacks.filter { $0.direction == "outbound" && $0.participants.count >= 2 && $0.kind != .icmpFlood }
+        #expect(!observable.isEmpty)
+        for a in observable { #expect(!missed.contains(a.victimAddress), "missed \(a.kind) against \(a.victimAddress)") }
     }
 }
