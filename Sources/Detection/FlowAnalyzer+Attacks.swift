@@ -105,7 +105,7 @@ extension FlowAnalyzer {
             if !scans.values[i].floodReported {
                 // The bucket's probes so far, once; each later one as it comes.
                 sum.packets = UInt64(scans.values[i].floodPackets)
-                sum.bytes = r.bytes * sum.packets / max(1, r.packets)
+                sum.bytes = UInt64(min(Double(FlowAnalyzer.maximumCounter), Double(r.bytes) / Double(max(1, r.packets)) * scans.values[i].floodPackets))
                 scans.values[i].floodReported = true
                 scans.values[i].floodedTarget = target
             }

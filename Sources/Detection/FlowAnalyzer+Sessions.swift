@@ -27,7 +27,7 @@ extension FlowAnalyzer {
             let first = members.map(\.pair.firstSeen).min() ?? now
             let last = members.map { $0.pair.connections.latestEnd }.max() ?? now
             let minutes = median(members.map { Double($0.pair.connections.latestEnd - $0.pair.firstSeen) / 60_000 })
-            let records = median(members.map { Double($0.pair.continuations + 1) })
+            let records = median(members.map { Double(Int($0.pair.continuations) + 1) })
             let packets = median(members.map { $0.pair.recordPackets.mean })
             var evidence = Evidence()
             evidence.features = [
