@@ -37,11 +37,21 @@ struct Analyze: AsyncParsableCommand {
             direction with TCP flags rebuilt from conn_state/history. --base-time shifts relative \
             times; with --labels-from-file the Stratosphere label column is the truth (Malicious = infected).
 
+            --truth scores the findings against the real-traffic corpus's ground truth \
+            (Benchmarks/detection/corpus/corpus.json: expected C&C endpoints, infected hosts, scanners \
+            and attacks, found or missed, and every false finding); the capture's network and base \
+            time come from it. Benchmarks/detection/real.sh runs the whole corpus this way.
+
+            Flows between a subscriber and a multicast, broadcast, link-local, private, documentation \
+            or other special-purpose address are never analysed (no host on the Internet has one); a \
+            lab capture names the special-purpose space that plays the Internet with --laboratory-internet.
+
             Examples:
               mamori analyze export.pcap --subscriber-prefix 147.32.80.0/24 --json
               mamori simulate --pcap isp.pcap --labels isp.json --duration 2h && mamori analyze isp.pcap --labels isp.json
               mamori analyze export.pcap --subscriber-prefix 198.18.0.0/15 --cgnat 198.18.0.0/22:1024:1008 --indicators c2.txt
               mamori analyze capture20110810.binetflow --subscriber-prefix 147.32.84.0/24 --labels-from-file
+              mamori analyze Benchmarks/detection/corpus/test4.binetflow --truth Benchmarks/detection/corpus/corpus.json
               mamori analyze labeled-conn.log --subscriber-prefix 192.168.1.0/24 --base-time 1488980824 --labels-from-file
               mamori analyze /var/cache/nfdump/2026/11/23/nfcapd.2026112310* --subscriber-prefix 198.51.100.0/22
             """
