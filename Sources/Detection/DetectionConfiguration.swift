@@ -126,6 +126,9 @@ public struct DetectionConfiguration: Sendable, Hashable {
         /// unanswered, while a real flood from one bot (70 connections a second) stays far below
         /// the total thresholds.
         public var synFloodHostPacketsPerSecond = 20.0
+        /// ICMP packets per second from one host to one target that make an attack on their own
+        /// (ping sends one a second); as observed, at least `synFloodHostPacketsPerSecond`.
+        public var icmpFloodHostPacketsPerSecond = 100.0
         /// A flow record is attack-shaped from this packet rate (lower-rate records are skipped).
         public var flowPacketsPerSecond = 50.0
     }

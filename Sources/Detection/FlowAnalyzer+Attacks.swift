@@ -32,6 +32,9 @@ struct TargetBucket: Sendable {
     var synPerHost: [InternalHost: Double] = [:]
     /// SYN-only packets as observed (before scaling by the sampling interval).
     var synObservedPerHost: [InternalHost: Double] = [:]
+    /// ICMP packets per host (scaled) and as observed.
+    var icmpPerHost: [InternalHost: Double] = [:]
+    var icmpObservedPerHost: [InternalHost: Double] = [:]
     var samples: [FlowRecord] = []
 }
 
@@ -202,6 +205,10 @@ extension FlowAnalyzer {
         targets.values[i].packets += Double(r.packets)
         targets.values[i].bytes += Double(r.bytes)
         targets.values[i].perHost[host, default: 0] += Double(r.packets)
+        if r.ipProtocol == 1 || r.ipProtocol == 58 {
+            targets.values[i].icmpPerHost[host, default: 0] += Double(r.packets)
+            targets.values[i].icmpObservedPerHost[host, default: 0] += Double(max(1, r.packets / UInt64(max(1, r.samplingInterval))))
+        }
         if r.ipProtocol == 6 {
             targets.values[i].synPerHost[host, default: 0] += Double(r.packets)
             targets.values[i].synObservedPerHost[host, default: 0] += Double(max(1, r.packets / UInt64(max(1, r.samplingInterval))))
@@ -226,11 +233,15 @@ extension FlowAnalyzer {
         let bps = b.bytes * 8 / seconds
         // A SYN flooder sends ≥ 20 a second to the target — in SYNs really observed, so that one
         // sampled probe scaled by 1:1000 does not make one.
+        // Likewise an ICMP flooder: ping sends one echo a second; a hundred a second to one
+        // address for ten seconds is a flood, whatever the total.
         func floods(_ host: InternalHost) -> Bool {
-            (b.synPerHost[host] ?? 0) / seconds >= c.synFloodHostPacketsPerSecond
-                && (b.synObservedPerHost[host] ?? 0) / seconds >= c.synFloodHostPacketsPerSecond
+            ((b.synPerHost[host] ?? 0) / seconds >= c.synFloodHostPacketsPerSecond
+                && (b.synObservedPerHost[host] ?? 0) / seconds >= c.synFloodHostPacketsPerSecond)
+                || ((b.icmpPerHost[host] ?? 0) / seconds >= c.icmpFloodHostPacketsPerSecond
+                    && (b.icmpObservedPerHost[host] ?? 0) / seconds >= c.synFloodHostPacketsPerSecond)
         }
-        let synFlooders = b.synPerHost.keys.filter(floods).count
+        let synFlooders = b.perHost.keys.filter(floods).count
         guard pps >= c.packetsPerSecond || bps >= c.bitsPerSecond || synFlooders > 0 else { return }
         let participants = b.perHost.filter { host, packets in
             packets / seconds >= c.participantPacketsPerSecond || floods(host)
@@ -254,10 +265,10 @@ extension FlowAnalyzer {
         evidence.thresholds = [
             .atLeast("packets_per_second", pps, c.packetsPerSecond), .atLeast("bits_per_second", bps, c.bitsPerSecond),
             .atLeast("participant_packets_per_second", c.participantPacketsPerSecond, c.participantPacketsPerSecond),
-            .atLeast("hosts_over_syn_flood_packets_per_second", Double(synFlooders), 1),
+            .atLeast("hosts_over_syn_or_icmp_flood_packets_per_second", Double(synFlooders), 1),
         ]
         if evidence.flows.isEmpty { evidence.flows = b.samples.map { sample($0, revealing: nil) } }
-        evidence.reasons = ["\(cohort.count) subscriber host(s) sent up to \(wholeNumber(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only or UDP traffic to \(target)"]
+        evidence.reasons = ["\(cohort.count) subscriber host(s) sent up to \(wholeNumber(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only, UDP or ICMP traffic to \(target)"]
         upsert(Finding(
             id: id, kind: .outboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, pps / (10 * c.packetsPerSecond))),
             firstSeen: from, lastSeen: from + c.bucket, detectedAt: now, updatedAt: now, family: nil,
