@@ -108,28 +108,20 @@ struct PairState: Sendable {
                 self.bytes.add(bytes)
                 lastContactHasBytes = true
             }
-        } else if t > lastContact, let e = connections.end(of: port), t - e <= b.continuationGap {
-            // The same connection exported again (active timeout): not a new contact.
+        } else if t > lastContact, let e = connections.end(of: port) {
+            // The same connection exported again: within the continuation gap (active timeout)
+            // not a new contact; after a quiet spell (the inactive timeout cut it) a keepalive on
+            // a session held open is one. Either way a record of the session.
             continuations += 1
-        } else if t > lastContact, connections.end(of: port) != nil {
-            // The same connection again after a quiet spell (the exporter's inactive timeout cut
-            // it): a keepalive on a session held open is a contact, and a record of the session.
-            continuations += 1
-            volumes.add(Double(contactVolume))
-            contactVolume = 0
-            addContact(t)
-            lastContactHasBytes = bytes != nil
-            if let bytes { self.bytes.add(bytes) }
-            isNew = true
+            if t - e > b.continuationGap {
+                addContact(t, bytes: bytes)
+                isNew = true
+            }
         } else if t > lastContact, t - lastContact <= b.visitSpan, t <= connections.latestEnd {
             // Another connection opened while the contact's first is still open: one check-in
             // that uses two connections (a beacon fetching its orders, then reporting), not two.
         } else if t > lastContact {
-            volumes.add(Double(contactVolume))
-            contactVolume = 0
-            addContact(t)
-            lastContactHasBytes = bytes != nil
-            if let bytes { self.bytes.add(bytes) }
+            addContact(t, bytes: bytes)
             isNew = true
         }
         if !connections.extend(port: port, to: end) {
@@ -139,8 +131,12 @@ struct PairState: Sendable {
         return isNew
     }
 
-    /// A contact at `t`, later than ``lastContact``.
-    mutating func addContact(_ t: Int64) {
+    /// A contact at `t`, later than ``lastContact``, that sent `bytes` upstream (nil: unknown).
+    mutating func addContact(_ t: Int64, bytes: Double?) {
+        volumes.add(Double(contactVolume))
+        contactVolume = 0
+        lastContactHasBytes = bytes != nil
+        if let bytes { self.bytes.add(bytes) }
         contacts += 1
         if intervals.count == Self.capacity - 1 { intervals.removeFirst() }
         // Pairs idle for hours are forgotten, so an interval fits 32 bits (49 days) by far.

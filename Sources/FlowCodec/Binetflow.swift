@@ -488,12 +488,6 @@ public struct BinetflowRecord: Sendable, Hashable {
         self.forward = forward
         self.reverse = reverse
     }
-
-    /// Forward then reverse, whichever exist.
-    public var flows: [FlowRecord] { [forward, reverse].compactMap { $0 } }
-
-    /// Start of the Argus record, ms since the epoch.
-    public var startMilliseconds: Int64 { (forward ?? reverse)?.startMilliseconds ?? 0 }
 }
 
 /// Everything read from a binetflow file.

@@ -438,11 +438,6 @@ public struct ZeekConnection: Sendable, Hashable, ConversationRecord {
         self.reverse = reverse
     }
 
-    /// Forward then reverse, whichever exist.
-    public var flows: [FlowRecord] { [forward, reverse].compactMap { $0 } }
-
-    /// `ts` in ms since the epoch (0 when neither side sent anything).
-    public var startMilliseconds: Int64 { (forward ?? reverse)?.startMilliseconds ?? 0 }
 
     /// The label and detailed label as one string (`Malicious CC`), for label matching.
     public var fullLabel: String? {

@@ -21,9 +21,8 @@ extension Analyze {
     }
 
     /// The base time for relative timestamps: --base-time, else the --truth entry's.
-    var effectiveBaseTime: Double {
-        if baseTime != 0 { return baseTime }
-        return (try? loadTruthCapture())??.baseTime ?? 0
+    func baseTime(from capture: CorpusManifest.Capture?) -> Double {
+        baseTime != 0 ? baseTime : capture?.baseTime ?? 0
     }
 
     /// Prints the score (standard error) and writes it as JSON with --evaluation-json.

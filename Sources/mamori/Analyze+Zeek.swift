@@ -25,9 +25,9 @@ extension Analyze {
     /// 5-minute reorder window, as for binetflow) and tallies the labels; bad lines are reported
     /// on standard error (the first 20 per file) and skipped.
     func analyzeZeek(
-        _ analyzer: FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
+        _ analyzer: FlowAnalyzer, baseTime: Double, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
     ) throws -> FlowAnalyzer {
-        let options = ZeekConnLog.Options(baseTimeMilliseconds: Int64((effectiveBaseTime * 1000).rounded()))
+        let options = ZeekConnLog.Options(baseTimeMilliseconds: Int64((baseTime * 1000).rounded()))
         var replay = BinetflowReplay(analyzer: analyzer)
         var lines = 0, connections = 0, skipped = 0, malformed = 0, labelled = 0, silent = 0
         var formats = Set<String>()

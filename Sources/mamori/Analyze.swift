@@ -144,13 +144,13 @@ struct Analyze: AsyncParsableCommand {
         var decodeSummaryText = ""
         if inputFormat == .binetflow {
             var tally = FlowLabelEvaluation.Tally(layout: layout)
-            analyzer = try analyzeBinetflow(analyzer, tally: &tally, observe: observe, summary: &decodeSummaryText)
+            analyzer = try analyzeBinetflow(analyzer, baseTime: baseTime(from: corpusCapture), tally: &tally, observe: observe, summary: &decodeSummaryText)
             if labelsFromFile {
                 flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings)
             }
         } else if inputFormat == .zeek {
             var tally = FlowLabelEvaluation.Tally(layout: layout)
-            analyzer = try analyzeZeek(analyzer, tally: &tally, observe: observe, summary: &decodeSummaryText)
+            analyzer = try analyzeZeek(analyzer, baseTime: baseTime(from: corpusCapture), tally: &tally, observe: observe, summary: &decodeSummaryText)
             if labelsFromFile { flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings) }
         } else if inputFormat == .nfcapd {
             decodeSummaryText = try analyzeNfcapd(&analyzer, observe: observe)
@@ -166,9 +166,9 @@ struct Analyze: AsyncParsableCommand {
     /// 5-minute reorder window) and tallies the labels; bad lines are reported on standard error
     /// (the first 20 per file) and skipped.
     private func analyzeBinetflow(
-        _ analyzer: FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
+        _ analyzer: FlowAnalyzer, baseTime: Double, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
     ) throws -> FlowAnalyzer {
-        let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((effectiveBaseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
+        let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((baseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
         var replay = BinetflowReplay(analyzer: analyzer)
         var lines = 0, records = 0, nonIP = 0, malformed = 0, unlabelled = 0
         var estimatedPackets = false, estimatedBytes = false
