@@ -14,6 +14,7 @@ public struct DetectionConfiguration: Sendable, Hashable {
     public var inboundAttack = InboundAttack()
     public var infectedDevice = InfectedDevice()
     public var longSession = LongSession()
+    public var peerToPeer = PeerToPeer()
     /// Endpoints never reported as C&C (file entries and analyst verdicts).
     public var allowlist = EndpointList()
     /// Known-bad endpoints (indicator feeds).
@@ -170,6 +171,26 @@ public struct DetectionConfiguration: Sendable, Hashable {
         public var maximumPacketVariation = 1.0
         /// … and few bytes.
         public var maximumBytesPerRecord = 2_000.0
+    }
+
+    /// What makes a host a peer-to-peer application's host (BitTorrent, Gnutella, eMule and their
+    /// like), see `FlowAnalyzer+PeerToPeer.swift`: many peers on high ports that answer, a port
+    /// of its own that many of them share, and content moved. Its contacts with peers on high
+    /// ports are not C&C evidence for that alone; a P2P botnet's bots talk to peers too but move
+    /// no content, so they are still judged.
+    public struct PeerToPeer: Sendable, Hashable {
+        /// Distinct remote addresses heard from (records from their high port to one of the host's)
+        /// that make "many peers". A BitTorrent download in the corpus hears from 15 in 15 s.
+        public var minimumPeers = 8
+        /// A local high port that this many distinct remote addresses exchange packets with is the
+        /// host's own listening port (a DHT or uTP socket, an inbound peer port). A client's
+        /// ephemeral ports each see one server.
+        public var minimumListeningPeers = 3
+        /// One record with a peer (high ports both sides, either direction) of at least this many
+        /// bytes is content moved.
+        public var contentBytes: UInt64 = 96_000
+        /// A host's peer activity is forgotten after this long without a record with a peer.
+        public var idleTimeout: Int64 = 3 * 3_600_000
     }
 
     /// When a host becomes an infected-device finding.

@@ -326,6 +326,8 @@ extension FlowAnalyzer {
             var peerSeries = 0
             /// Mean bytes per contact (both directions) of each pair of the cohort.
             var volumes: [Double] = []
+            /// Mean packets per record of each pair of the cohort.
+            var recordPackets: [Double] = []
         }
         var candidates: [Endpoint: Candidate] = [:]
         var idle: [PairKey] = []
@@ -351,12 +353,18 @@ extension FlowAnalyzer {
                 pairDetails[key] = detail
             }
             guard let score, score.combined >= b.pairScore else { continue }
+            // Benign hypothesis: one peer of a peer-to-peer application's swarm or DHT.
+            if isPeerOfApplication(key.host, key.endpoint) {
+                statistics.suppressedPeerToPeer += 1
+                continue
+            }
             let ci = candidates.index(forKey: key.endpoint) ?? {
                 candidates[key.endpoint] = Candidate()
                 return candidates.index(forKey: key.endpoint)!
             }()
             candidates.values[ci].cohort.append((key.host, score))
             candidates.values[ci].volumes.append(pairs.values[i].meanVolume)
+            candidates.values[ci].recordPackets.append(pairs.values[i].recordPackets.count > 0 ? pairs.values[i].recordPackets.mean : 1)
             if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { candidates.values[ci].reconnecting += 1 }
             candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs.values[i].firstSeen)
             candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs.values[i].lastContact)
@@ -382,6 +390,10 @@ extension FlowAnalyzer {
             }
             guard let score = series.values[j].score, score.combined >= b.pairScore else { continue }
             let key = series.keys[j]
+            if peerToPeerVerdict(key.host).isApplication {
+                statistics.suppressedPeerToPeer += 1
+                continue
+            }
             for address in series.values[j].recent {
                 let endpoint = Endpoint(address: address, port: key.port, ipProtocol: key.ipProtocol)
                 guard let e = endpoints[endpoint] else { continue }
@@ -435,6 +447,13 @@ extension FlowAnalyzer {
                 statistics.suppressedBulk += 1
                 continue
             }
+            // Benign hypothesis: a time server. NTP clients poll on a timer (systemd-timesyncd every
+            // 34 min once settled) with one NTP-sized datagram each way.
+            let timeService = endpoint.ipProtocol == 17 && endpoint.port == 123 ? ntpShaped(c.cohort.map { $0.score.meanBytes }, c.recordPackets, v6: endpoint.address.isIPv6) : nil
+            if timeService == true && bots == 0 {
+                statistics.suppressedTimeService += 1
+                continue
+            }
             let rarity = max(0, 1 - Double(users) / limit)
             let periodicity = median(c.cohort.map { $0.score.timing })
             let uniformity = median(c.cohort.map { $0.score.sizeUniformity })
@@ -472,7 +491,9 @@ extension FlowAnalyzer {
             evidence.reasons.append(
                 "benign hypotheses tested and rejected: a popular service (\(ownUsers) user(s) < \(wholeNumber(limit.rounded(.up))))"
                     + (c.volumes.isEmpty ? "" : "; content rather than check-ins (\(wholeNumber(volume)) bytes per contact both ways < \(wholeNumber(b.bulkBytesPerContact)))")
-                    + "; a special-purpose address (multicast, broadcast, link-local, private, documentation: none is a host on the Internet)")
+                    + "; a special-purpose address (multicast, broadcast, link-local, private, documentation: none is a host on the Internet)"
+                    + "; " + peerToPeerRejection(endpoint, cohort: hosts)
+                    + (timeService == nil ? "" : timeService == true ? "; a time server (NTP-sized datagrams, but \(bots) of the cohort also scan, attack or contact indicators)" : "; a time server (the datagrams are not NTP-sized: \(fmt(median(c.cohort.map { $0.score.meanBytes }))) bytes per contact)"))
             if let pool {
                 evidence.reasons.append("\(pool.addresses) addresses of \(pool.network) are beaconed to on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) at a similar period by \(pool.users) internal host(s) in all; counted as one service")
             }

@@ -21,6 +21,11 @@ public struct AnalyzerStatistics: Sendable, Hashable {
     public var suppressedBulk = 0
     /// C&C candidates not reported because they are allowlisted.
     public var suppressedAllowlisted = 0
+    /// Beaconing pairs and peer series of peer-to-peer application hosts left out of C&C cohorts
+    /// (``DetectionConfiguration/PeerToPeer``).
+    public var suppressedPeerToPeer = 0
+    /// C&C candidates not reported because their contacts are NTP exchanges on 123/udp.
+    public var suppressedTimeService = 0
     public var findingsReported = 0
     /// Records ignored because a time lay outside 1970–2100 or ended before it started, or the
     /// receive time itself did: what the collector's time screen lets through never is, but
@@ -86,6 +91,8 @@ public struct FlowAnalyzer: Sendable {
     var findings: [String: Finding] = [:]
     var lastReported: [String: ReportMark] = [:]
     var devices: [InternalHost: DeviceEvidence] = [:]
+    /// Hosts' exchanges with peers on high ports (the peer-to-peer application hypothesis).
+    var peerHosts: [InternalHost: PeerActivity] = [:]
     /// Endpoints reported as C&C (kept after their pairs age out, so later contacts still count).
     var commandAndControl: [Endpoint: String] = [:]
 
@@ -164,7 +171,8 @@ public struct FlowAnalyzer: Sendable {
     /// ``enforceTableLimits()`` bounds.
     public var tableSizes: [String: Int] {
         ["pairs": pairs.count, "endpoints": endpoints.count, "series": series.count, "scans": scans.count, "targets": targets.count,
-         "victims": victims.count, "inbound_tally": inboundTally.count, "indicator_contacts": indicatorContacts.count, "devices": devices.count, "findings": findings.count]
+         "victims": victims.count, "inbound_tally": inboundTally.count, "indicator_contacts": indicatorContacts.count, "devices": devices.count,
+         "peer_hosts": peerHosts.count, "findings": findings.count]
     }
 
     /// Keeps every per-address table within ``DetectionConfiguration/maximumTableEntries``: a
@@ -175,7 +183,7 @@ public struct FlowAnalyzer: Sendable {
         if pairs.count > configuration.maximumPairs { evictPairs() }
         let limit = configuration.maximumTableEntries
         guard endpoints.count > limit || series.count > limit || scans.count > limit || targets.count > limit
-            || victims.count > limit || indicatorContacts.count > limit || devices.count > limit else { return }
+            || victims.count > limit || indicatorContacts.count > limit || devices.count > limit || peerHosts.count > limit else { return }
         statistics.tableEvictions += endpoints.trimOldest(to: limit) { $0.lastSeen }
         statistics.tableEvictions += series.trimOldest(to: limit) { $0.contacts.lastContact }
         statistics.tableEvictions += scans.trimOldest(to: limit) { $0.lastSeen }
@@ -183,10 +191,12 @@ public struct FlowAnalyzer: Sendable {
         statistics.tableEvictions += victims.trimOldest(to: limit) { $0.lastSeen }
         statistics.tableEvictions += indicatorContacts.trimOldest(to: limit) { $0.lastSeen }
         statistics.tableEvictions += devices.trimOldest(to: limit) { $0.lastSeen }
+        statistics.tableEvictions += peerHosts.trimOldest(to: limit) { $0.lastSeen }
     }
 
     private mutating func outbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
         if host.address.isIPv6 { baseV6.insert(host.stableHash) } else { baseV4.insert(host.stableHash) }
+        if localPort >= 1024 && remotePort >= 1024 { notePeerExchange(r, host: host, remote: remote, localPort: localPort, heardFrom: false) }
         let isTCP = r.ipProtocol == 6
         let probe = isTCP && r.tcpFlags & 0x02 != 0 && r.tcpFlags & 0x10 == 0
         let seconds = max(0.001, Double(r.endMilliseconds - r.startMilliseconds) / 1000)
@@ -217,6 +227,7 @@ public struct FlowAnalyzer: Sendable {
     }
 
     private mutating func inbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
+        if localPort >= 1024 && remotePort >= 1024 { notePeerExchange(r, host: host, remote: remote, localPort: localPort, heardFrom: true) }
         // Volumetric attacks are UDP (reflection), ICMP or SYN floods: established TCP (ACK set)
         // is a download, however fast, and does not count towards the flood rate.
         if !(r.ipProtocol == 6 && r.tcpFlags & 0x10 != 0) {
@@ -249,6 +260,7 @@ public struct FlowAnalyzer: Sendable {
                 evaluateBeacons(into: &changed)
                 evaluateLongSessions(into: &changed)
                 forgetQuietVictims()
+                forgetQuietPeerHosts()
                 forgetOldFindings()
             }
             evaluateIndicators(into: &changed)

@@ -316,6 +316,12 @@ struct Analyze: AsyncParsableCommand {
             return "\(k.rawValue) \(n)"
         }
         tail += "\(findings.count) findings (\(perKind.joined(separator: ", ")))\n"
+        let held = [("a popular service", s.suppressedPopular), ("content, not check-ins", s.suppressedBulk),
+                    ("a peer-to-peer application", s.suppressedPeerToPeer), ("a time server", s.suppressedTimeService),
+                    ("allowlisted", s.suppressedAllowlisted)].filter { $0.1 > 0 }
+        if !held.isEmpty {
+            tail += "periodic contacts explained by a benign hypothesis (evaluations): " + held.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n"
+        }
         if s.outbound + s.inbound == 0 && s.records > 0 {
             tail += "warning: no record crossed the subscriber edge — check --subscriber-prefix\n"
         }

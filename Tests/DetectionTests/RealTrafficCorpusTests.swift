@@ -116,6 +116,39 @@ struct RealTrafficCorpusTests {
         if c.role == "benign" && Self.knownFalse[name] == nil { #expect(findings.isEmpty, "\(name) is benign: \(findings.map(\.summary))") }
     }
 
+    @Test("the desktop's 30-minute poll, seen from a carrier's base (the same desktop on 26 lines), is a popular service: no finding at all")
+    func desktopPollOnABase() throws {
+        let c = try #require(try Self.manifest().capture(named: "ctu-normal-desktop"))
+        let desktop = try #require(IPAddress("147.32.83.53"))
+        let text = try String(contentsOfFile: Self.directory.appendingPathComponent(c.file).path, encoding: .utf8)
+        var options = BinetflowParser.Options()
+        options.baseTimeMilliseconds = Int64(((c.baseTime ?? 0) * 1000).rounded())
+        var records: [FlowRecord] = []
+        _ = try BinetflowParser.forEachLine(of: text, options: options) { outcome in
+            if case .success(let r) = outcome { records += [r.forward, r.reverse].compactMap { $0 } }
+        }
+        // Each copy on its own line (147.32.90.k), its clock a little later than the last.
+        var base: [FlowRecord] = []
+        for k in 0..<26 {
+            let line = try #require(IPAddress("147.32.90.\(k + 1)"))
+            for var r in records {
+                if r.sourceAddress == desktop { r.sourceAddress = line }
+                if r.destinationAddress == desktop { r.destinationAddress = line }
+                r.startMilliseconds += Int64(k) * 61_000
+                r.endMilliseconds += Int64(k) * 61_000
+                base.append(r)
+            }
+        }
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: try Self.layout(c), pseudonymKey: [5]))
+        for (i, r) in base.sorted(by: { $0.endMilliseconds < $1.endMilliseconds }).enumerated() {
+            analyzer.ingest(r, receivedAt: r.endMilliseconds)
+            if i % 1024 == 1023 { _ = analyzer.evaluate(now: r.endMilliseconds) }
+        }
+        _ = analyzer.finish()
+        #expect(analyzer.currentFindings.isEmpty, "\(analyzer.currentFindings.map(\.summary))")
+        #expect(analyzer.statistics.suppressedPopular > 0)
+    }
+
     @Test("the corpus's ground truth is complete: every capture has a file, a layout and a role, and every malicious one expects something")
     func manifestIsComplete() throws {
         let m = try Self.manifest()
