@@ -59,11 +59,14 @@ public struct DetectionThresholds: Sendable, Hashable {
     public var outboundBitsPerSecond: Double
     public var inboundPacketsPerSecond: Double
     public var inboundBitsPerSecond: Double
+    /// Ports on which a connection held open with small, even keepalives is an IRC-style C&C
+    /// session (empty: that rule is off).
+    public var longSessionPorts: [UInt16]
 
     static let keys = [
         "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
         "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
-        "inbound_packets_per_second", "inbound_bits_per_second",
+        "inbound_packets_per_second", "inbound_bits_per_second", "long_session_ports",
     ]
 
     /// The detectors' defaults.
@@ -80,6 +83,7 @@ public struct DetectionThresholds: Sendable, Hashable {
         outboundBitsPerSecond = d.outboundAttack.bitsPerSecond
         inboundPacketsPerSecond = d.inboundAttack.packetsPerSecond
         inboundBitsPerSecond = d.inboundAttack.bitsPerSecond
+        longSessionPorts = d.longSession.ports.sorted()
     }
 
     /// Writes these limits into a detector configuration.
@@ -95,5 +99,6 @@ public struct DetectionThresholds: Sendable, Hashable {
         c.outboundAttack.bitsPerSecond = outboundBitsPerSecond
         c.inboundAttack.packetsPerSecond = inboundPacketsPerSecond
         c.inboundAttack.bitsPerSecond = inboundBitsPerSecond
+        c.longSession.ports = Set(longSessionPorts)
     }
 }

@@ -152,6 +152,11 @@ extension MamoriConfiguration {
                 if let v = m["outbound_bits_per_second"] { th.outboundBitsPerSecond = try v.double(in: 1...1e15) }
                 if let v = m["inbound_packets_per_second"] { th.inboundPacketsPerSecond = try v.double(in: 1...1e12) }
                 if let v = m["inbound_bits_per_second"] { th.inboundBitsPerSecond = try v.double(in: 1...1e15) }
+                if let v = m["long_session_ports"] {
+                    guard case .sequence(let seq) = v.node else { throw v.error("detection.thresholds.long_session_ports must be a list of ports (empty: off)") }
+                    th.longSessionPorts = []
+                    for item in seq { th.longSessionPorts.append(UInt16(try YAMLValue(node: item, key: "detection.thresholds.long_session_ports").int(in: 1...65_535))) }
+                }
                 config.detection.thresholds = th
             }
         }

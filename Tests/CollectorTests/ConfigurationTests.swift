@@ -51,6 +51,11 @@ struct ConfigurationTests {
         #expect(a.attribution.retentionDays == b.attribution.retentionDays, sourceLocation: sourceLocation)
         #expect(a.attribution.staticAssignmentsFile == b.attribution.staticAssignmentsFile, sourceLocation: sourceLocation)
         #expect(a.detection.enabled == b.detection.enabled, sourceLocation: sourceLocation)
+        #expect(a.detection.thresholds == b.detection.thresholds, sourceLocation: sourceLocation)
+        #expect(a.detection.retentionDays == b.detection.retentionDays, sourceLocation: sourceLocation)
+        #expect(a.detection.maximumPairs == b.detection.maximumPairs, sourceLocation: sourceLocation)
+        #expect(a.detection.maximumTableEntries == b.detection.maximumTableEntries, sourceLocation: sourceLocation)
+        #expect(a.detection.laboratoryInternetPrefixes == b.detection.laboratoryInternetPrefixes, sourceLocation: sourceLocation)
     }
 
     @Test("an empty file, or only comments, means every default")
@@ -204,6 +209,12 @@ struct ConfigurationTests {
         #expect(dc.inboundAttack.packetsPerSecond == 50_000)
         #expect(dc.popularity.share == 0.01)
         #expect(dc.beacon.minimumContacts == 5)  // untouched keys keep the detectors' defaults
+        #expect(dc.longSession.ports.contains(6667) && dc.longSession.ports.count == 12)
+        for (yaml, ports) in [("[6667, 8080]", Set<UInt16>([6667, 8080])), ("[]", [])] {
+            let irc = try MamoriConfiguration.parse(yaml: "detection:\n  thresholds:\n    long_session_ports: \(yaml)\n")
+            irc.detection.thresholds.apply(to: &dc)
+            #expect(dc.longSession.ports == ports)
+        }
         #expect(!c.detection.usesDemoNetwork)
         #expect(MamoriConfiguration().detection.usesDemoNetwork)
         // Setting the subscriber space without pools means: no pools (not the demo's).
@@ -218,6 +229,8 @@ struct ConfigurationTests {
             ("detection:\n  thresholds:\n    beacon_pair_score: 1.5\n", 3, "between 0.0 and 1.0"),
             ("detection:\n  thresholds:\n    beacon_minimum_contacts: 2\n", 3, "between 5 and 32"),
             ("detection:\n  thresholds:\n    scan_window: 5\n", 3, "unknown key 'scan_window'"),
+            ("detection:\n  thresholds:\n    long_session_ports: 6667\n", 3, "list of ports"),
+            ("detection:\n  thresholds:\n    long_session_ports: [70000]\n", 3, "between 1 and 65535"),
         ] {
             do {
                 _ = try MamoriConfiguration.parse(yaml: yaml)
@@ -338,7 +351,7 @@ struct ConfigurationTests {
             "detection", "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port", "ports_per_block", "retention_days",
             "thresholds", "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
             "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
-            "inbound_packets_per_second", "inbound_bits_per_second",
+            "inbound_packets_per_second", "inbound_bits_per_second", "long_session_ports",
             "lawful", "audit_segment_entries", "audit_retention_days", "case_retention_days",
         ]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
