@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Do two builds of mamori find the same things? For a change that must not change behaviour (a
+# reshape of the code, a faster detector), runs `mamori analyze --json` of the OLD and the NEW
+# binary over the same inputs and diffs the findings byte for byte:
+#   - every capture of the real-traffic corpus (Benchmarks/detection/corpus; raw packet captures
+#     exported once by softflowd to nfcapd, as real.sh does, and read from those files by both);
+#   - simulated worlds made once by OLD: the full world and --classic, 1:1 and 1:1000.
+# Prints the diff command and its output; exits non-zero when anything differs.
+#
+#   scripts/same-findings.sh /tmp/mamori-old .build/release/mamori
+#   OUT=/tmp/same SUBSCRIBERS=2000 DURATION=1h scripts/same-findings.sh OLD NEW
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OLD=$(realpath "${1:?usage: same-findings.sh OLD-BINARY NEW-BINARY}")
+NEW=$(realpath "${2:?usage: same-findings.sh OLD-BINARY NEW-BINARY}")
+OUT=${OUT:-/tmp/mamori-same-findings}
+SUBSCRIBERS=${SUBSCRIBERS:-2000}
+DURATION=${DURATION:-1h}
+CORPUS=Benchmarks/detection/corpus
+rm -rf "$OUT"; mkdir -p "$OUT/inputs" "$OUT/old" "$OUT/new"
+
+# The real corpus through OLD (real.sh also leaves the nfcapd files of the packet captures).
+MAMORI="$OLD" OUT="$OUT/inputs/real" Benchmarks/detection/real.sh > /dev/null 2>&1 || true
+python3 - "$CORPUS/corpus.json" > "$OUT/inputs/captures.txt" <<'PY'
+import json, sys
+for c in json.load(open(sys.argv[1]))["captures"]:
+    print(c["name"], c["file"], c["format"])
+PY
+
+# Simulated worlds, written once.
+for world in full classic; do for sampling in 1 1000; do
+    name="sim-$world-1in$sampling"
+    args=(); [ "$world" = classic ] && args=(--classic)
+    "$OLD" simulate --seed 1 --subscribers "$SUBSCRIBERS" --sampling "$sampling" --duration "$DURATION" "${args[@]}" \
+        --pcap "$OUT/inputs/$name.pcap" --labels "$OUT/inputs/$name.labels.json" > /dev/null 2>&1
+done; done
+
+for side in old new; do
+    bin=$OLD; [ "$side" = new ] && bin=$NEW
+    echo "==> $side: $bin" >&2
+    while read -r name file format; do
+        args=(--truth "$CORPUS/corpus.json" --truth-capture "$name" --json)
+        if [ "$format" = packets ]; then
+            "$bin" analyze "$OUT/inputs/real/$name.nfcapd"/nfcapd.* --format nfcapd "${args[@]}" > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
+        else
+            "$bin" analyze "$CORPUS/$file" --format "$format" "${args[@]}" > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
+        fi
+    done < "$OUT/inputs/captures.txt"
+    for pcap in "$OUT"/inputs/sim-*.pcap; do
+        name=$(basename "$pcap" .pcap)
+        "$bin" analyze "$pcap" --json > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
+    done
+done
+
+echo "findings per input (old):" >&2
+wc -l "$OUT"/old/*.jsonl | sed 's/^/    /' >&2
+echo "\$ diff -r $OUT/old $OUT/new" >&2
+diff -r "$OUT/old" "$OUT/new" && echo "(no difference)" >&2
