@@ -4,7 +4,8 @@
 # binary over the same inputs and diffs the findings byte for byte:
 #   - every capture of the real-traffic corpus (Benchmarks/detection/corpus; raw packet captures
 #     exported once by softflowd to nfcapd, as real.sh does, and read from those files by both);
-#   - simulated worlds made once by OLD: the full world and --classic, 1:1 and 1:1000.
+#   - simulated worlds made once by OLD: the full world and --classic, 1:1 and 1:1000 (NEW must
+#     write the same worlds byte for byte too).
 # Prints the diff command and its output; exits non-zero when anything differs.
 #
 #   scripts/same-findings.sh /tmp/mamori-old .build/release/mamori
@@ -34,6 +35,21 @@ for world in full classic; do for sampling in 1 1000; do
     "$OLD" simulate --seed 1 --subscribers "$SUBSCRIBERS" --sampling "$sampling" --duration "$DURATION" "${args[@]}" \
         --pcap "$OUT/inputs/$name.pcap" --labels "$OUT/inputs/$name.labels.json" > /dev/null 2>&1
 done; done
+
+# The simulator itself must not change either: NEW writes the same worlds byte for byte.
+for pcap in "$OUT"/inputs/sim-*.pcap; do
+    name=$(basename "$pcap" .pcap)
+    world=${name#sim-}; world=${world%-1in*}; sampling=${name##*-1in}
+    args=(); [ "$world" = classic ] && args=(--classic)
+    "$NEW" simulate --seed 1 --subscribers "$SUBSCRIBERS" --sampling "$sampling" --duration "$DURATION" "${args[@]}" \
+        --pcap "$OUT/inputs/$name.new.pcap" --labels "$OUT/inputs/$name.new.labels.json" > /dev/null 2>&1
+    if cmp -s "$pcap" "$OUT/inputs/$name.new.pcap" && cmp -s "$OUT/inputs/$name.labels.json" "$OUT/inputs/$name.new.labels.json"; then
+        echo "simulate $name: pcap and labels identical" >&2
+    else
+        echo "simulate $name: NEW writes a different world" | tee -a "$OUT/new/simulator-differs.txt" >&2
+    fi
+    rm -f "$OUT/inputs/$name.new.pcap" "$OUT/inputs/$name.new.labels.json"
+done
 
 for side in old new; do
     bin=$OLD; [ "$side" = new ] && bin=$NEW

@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// The answer to "who held this address (and port) at this time?", with its evidence.
 ///
@@ -7,15 +8,8 @@ import FlowCodec
 /// attribution module it is shown only as a pseudonym (``SubscriberPseudonymizer``) unless an
 /// audited reveal asks for it.
 public struct Attribution: Sendable, Hashable {
-    public enum Outcome: String, Sendable, Hashable, Codable {
-        /// Exactly one subscriber's claims cover the time (within the clock-skew allowance).
-        case attributed
-        /// More than one subscriber's claims cover the time, or a CGNAT address was asked about
-        /// without a port: the data cannot decide, and Mamori does not guess.
-        case ambiguous
-        /// No claim covers the time.
-        case unknown
-    }
+    /// The outcome type is the core's, shared with findings and cases.
+    public typealias Outcome = AttributionOutcome
 
     public var outcome: Outcome
     /// The subscriber, when ``outcome`` is ``Outcome/attributed``.

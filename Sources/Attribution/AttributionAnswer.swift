@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// An attribution answer as the API and `mamori whois` show it: identifiers as pseudonyms.
 public struct AttributionAnswer: Sendable, Hashable, Codable {

@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// Many lookups at once, for callers that have them in hand (attributing a window of findings).
 ///

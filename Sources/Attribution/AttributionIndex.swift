@@ -1,5 +1,6 @@
 import FlowCodec
 import IdentityCodec
+import MamoriCore
 
 /// (address, port?, time) → subscriber: a time-interval index over everything the carrier's
 /// identity systems said — RADIUS sessions, DHCP leases and delegations, CGNAT port blocks and

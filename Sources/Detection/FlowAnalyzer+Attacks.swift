@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// Unanswered TCP connection attempts (SYN without ACK) from one host in the current window.
 struct ScanState: Sendable {
@@ -155,10 +156,10 @@ extension FlowAnalyzer {
                 let portList = ports.map { "\($0.port)" }.joined(separator: ", ")
                 var evidence = findings[id]?.evidence ?? Evidence()
                 evidence.features = [
-                    Feature("distinct_destinations", Double(estimate)), Feature("observed_destinations", Double(distinct)),
-                    Feature("observed_probes", Double(ports.reduce(0) { $0 + $1.observed })),
-                    Feature("sampling_interval", Double(s.samplingInterval)), Feature("window", Double(s.window / 1000), unit: "s"),
-                ] + ports.map { Feature("destinations_port_\($0.port)", Double($0.distinct)) }
+                    Feature(.distinctDestinations, Double(estimate)), Feature(.observedDestinations, Double(distinct)),
+                    Feature(.observedProbes, Double(ports.reduce(0) { $0 + $1.observed })),
+                    Feature(.samplingInterval, Double(s.samplingInterval)), Feature(.window, Double(s.window / 1000), unit: "s"),
+                ] + ports.map { Feature(.destinations(port: $0.port), Double($0.distinct)) }
                 evidence.thresholds = [
                     .atLeast("distinct_destinations", Double(estimate), Double(c.minimumDestinations)),
                     .atLeast("observed_destinations_per_port", Double(ports.map(\.distinct).min() ?? 0), Double(c.minimumObserved)),
@@ -251,16 +252,16 @@ extension FlowAnalyzer {
         let id = Finding.id(kind: .outboundDDoS, subject: subject)
         let from = b.index * c.bucket
         var evidence = findings[id]?.evidence ?? Evidence()
-        let peak = max(pps, evidence.features.first { $0.name == "peak_packets_per_second" }?.value ?? 0)
-        let peakBits = max(bps, evidence.features.first { $0.name == "peak_bits_per_second" }?.value ?? 0)
+        let peak = max(pps, evidence.features.first { $0.name == .peakPacketsPerSecond }?.value ?? 0)
+        let peakBits = max(bps, evidence.features.first { $0.name == .peakBitsPerSecond }?.value ?? 0)
         let known = Set(evidence.cohort)
         let names = participants.map { pseudonyms.pseudonym($0) }
         let cohort = (evidence.cohort + names.filter { !known.contains($0) })
         evidence.cohortSize = cohort.count
         evidence.cohort = Array(cohort.prefix(64))
         evidence.features = [
-            Feature("peak_packets_per_second", peak), Feature("peak_bits_per_second", peakBits),
-            Feature("participants", Double(cohort.count)),
+            Feature(.peakPacketsPerSecond, peak), Feature(.peakBitsPerSecond, peakBits),
+            Feature(.participants, Double(cohort.count)),
         ]
         evidence.thresholds = [
             .atLeast("packets_per_second", pps, c.packetsPerSecond), .atLeast("bits_per_second", bps, c.bitsPerSecond),
@@ -403,12 +404,12 @@ extension FlowAnalyzer {
             let subject = FindingSubject.host(InternalHost(address: host.address))
             let id = Finding.id(kind: .inboundDDoS, subject: subject)
             var evidence = findings[id]?.evidence ?? Evidence()
-            let peak = max(a.peakPackets, evidence.features.first { $0.name == "peak_packets_per_second" }?.value ?? 0)
-            let peakBits = max(a.peakBits, evidence.features.first { $0.name == "peak_bits_per_second" }?.value ?? 0)
+            let peak = max(a.peakPackets, evidence.features.first { $0.name == .peakPacketsPerSecond }?.value ?? 0)
+            let peakBits = max(a.peakBits, evidence.features.first { $0.name == .peakBitsPerSecond }?.value ?? 0)
             let c = configuration.inboundAttack
             evidence.features = [
-                Feature("peak_packets_per_second", peak), Feature("peak_bits_per_second", peakBits),
-                Feature("baseline_packets_per_second", a.baseline), Feature("sources_seen", Double(a.sources.count)),
+                Feature(.peakPacketsPerSecond, peak), Feature(.peakBitsPerSecond, peakBits),
+                Feature(.baselinePacketsPerSecond, a.baseline), Feature(.sourcesSeen, Double(a.sources.count)),
             ]
             evidence.thresholds = [
                 .atLeast("packets_per_second", peak, c.packetsPerSecond), .atLeast("bits_per_second", peakBits, c.bitsPerSecond),

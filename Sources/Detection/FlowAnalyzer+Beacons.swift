@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// A host's contacts with one high port (and protocol) on any unpopular address.
 struct SeriesKey: Hashable, Sendable {
@@ -464,15 +465,15 @@ extension FlowAnalyzer {
             var evidence = Evidence()
             let medianInterval = median(c.cohort.map { $0.score.medianInterval })
             evidence.features = [
-                Feature("periodicity", periodicity), Feature("payload_uniformity", uniformity),
-                Feature("median_interval", medianInterval / 1000, unit: "s"),
-                Feature("median_contacts", median(c.cohort.map { Double($0.score.contacts) })),
-                Feature("mean_upstream_bytes", median(c.cohort.map { $0.score.meanBytes }), unit: "bytes"),
-                Feature("beaconing_hosts", Double(c.cohort.count)), Feature("distinct_hosts", Double(ownUsers)),
-                Feature("cohort_share", cohortShare), Feature("rarity", rarity), Feature("cohort_bot_share", botShare),
+                Feature(.periodicity, periodicity), Feature(.payloadUniformity, uniformity),
+                Feature(.medianInterval, medianInterval / 1000, unit: "s"),
+                Feature(.medianContacts, median(c.cohort.map { Double($0.score.contacts) })),
+                Feature(.meanUpstreamBytes, median(c.cohort.map { $0.score.meanBytes }), unit: "bytes"),
+                Feature(.beaconingHosts, Double(c.cohort.count)), Feature(.distinctHosts, Double(ownUsers)),
+                Feature(.cohortShare, cohortShare), Feature(.rarity, rarity), Feature(.cohortBotShare, botShare),
             ]
             if let pool {
-                evidence.features += [Feature("service_pool_addresses", Double(pool.addresses)), Feature("service_pool_hosts", Double(pool.users))]
+                evidence.features += [Feature(.servicePoolAddresses, Double(pool.addresses)), Feature(.servicePoolHosts, Double(pool.users))]
             }
             evidence.thresholds = [
                 .atLeast("pair_score", median(c.cohort.map { $0.score.combined }), b.pairScore),
@@ -607,7 +608,7 @@ extension FlowAnalyzer {
             let sorted = hosts.sorted { $0.0 < $1.0 }
             var evidence = Evidence()
             let contacts = hosts.reduce(0) { $0 + $1.1.contacts }
-            evidence.features = [Feature("hosts", Double(hosts.count)), Feature("contacts", Double(contacts))]
+            evidence.features = [Feature(.hosts, Double(hosts.count)), Feature(.contacts, Double(contacts))]
             evidence.cohortSize = hosts.count
             evidence.cohort = sorted.prefix(64).map { pseudonyms.pseudonym($0.0) }
             evidence.flows = sorted.prefix(configuration.evidenceFlows).map { sample($0.1.sample, revealing: nil) }

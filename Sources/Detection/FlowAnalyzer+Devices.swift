@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// Everything that points at one subscriber-side host being infected.
 struct DeviceEvidence: Sendable {
@@ -58,25 +59,25 @@ extension FlowAnalyzer {
                 parts.append(ccScore * min(1, 0.7 + 0.1 * Double(c.contacts)))
                 reasons.append("contacted likely C&C \(endpoint) \(c.contacts) time(s)")
                 related.append(c.id)
-                features.append(Feature("c2_contacts", Double(c.contacts), about: endpoint.description))
+                features.append(Feature(.c2Contacts, Double(c.contacts), about: endpoint.description))
             }
             for (endpoint, c) in d.indicators.sorted(by: { $0.key < $1.key }) {
                 parts.append(0.95)
                 reasons.append("contacted indicator \(endpoint)\(c.note.isEmpty ? "" : " (\(c.note))") \(c.contacts) time(s)")
                 related.append(Finding.id(kind: .knownIndicator, subject: .endpoint(endpoint)))
-                features.append(Feature("indicator_contacts", Double(c.contacts), about: endpoint.description))
+                features.append(Feature(.indicatorContacts, Double(c.contacts), about: endpoint.description))
             }
             for (port, s) in d.scans.sorted(by: { $0.key < $1.key }) {
                 parts.append(0.85)
                 reasons.append("scanned port \(port) (~\(s.destinations) addresses)")
                 related.append(s.id)
-                features.append(Feature("scan_destinations_port_\(port)", Double(s.destinations)))
+                features.append(Feature(.scanDestinations(port: port), Double(s.destinations)))
             }
             for (target, a) in d.attacks.sorted(by: { $0.key < $1.key }) {
                 parts.append(0.9)
                 reasons.append("joined a flood against \(target) (\(wholeNumber(a.packetsPerSecond)) packets/s)")
                 related.append(a.id)
-                features.append(Feature("attack_packets_per_second", a.packetsPerSecond, unit: "packets/s", about: "\(target)"))
+                features.append(Feature(.attackPacketsPerSecond, a.packetsPerSecond, unit: "packets/s", about: "\(target)"))
             }
             guard !parts.isEmpty else { continue }
             let score = min(0.99, 1 - parts.reduce(1) { $0 * (1 - $1) })

@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 extension FlowAnalyzer {
     /// C&C held as one long-lived connection: an IRC-style bot joins its channel once and stays,
@@ -31,8 +32,8 @@ extension FlowAnalyzer {
             let packets = median(members.map { $0.pair.recordPackets.mean })
             var evidence = Evidence()
             evidence.features = [
-                Feature("session_minutes", minutes, unit: "min"), Feature("session_records", records),
-                Feature("mean_packets_per_record", packets), Feature("session_hosts", Double(hosts.count)),
+                Feature(.sessionMinutes, minutes, unit: "min"), Feature(.sessionRecords, records),
+                Feature(.meanPacketsPerRecord, packets), Feature(.sessionHosts, Double(hosts.count)),
             ]
             evidence.thresholds = [
                 .atLeast("session_minutes", minutes, Double(c.minimumDuration) / 60_000),

@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// Counters of the analysis, for metrics and the benchmark.
 public struct AnalyzerStatistics: Sendable, Hashable {

@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import FlowCodec
+import MamoriCore
 
 /// The real-traffic corpus (`Benchmarks/detection/corpus/corpus.json`): public captures of real
 /// networks that nobody here wrote, each with the network layout to analyse it with and its

@@ -1,5 +1,6 @@
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seedable generator, so benchmarks and randomised
-/// tests are reproducible — a failure names its seed, and that seed replays the same input.
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seedable generator, so simulated worlds,
+/// benchmarks and randomised tests are reproducible — a failure names its seed, and that seed
+/// replays the same input. The simulator's draws (uniform, Poisson, Pareto) extend it.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

@@ -2,6 +2,7 @@ import Attribution
 import Detection
 import Hummingbird
 import HummingbirdCore
+import MamoriCore
 
 /// The query strings of the API's GET routes, parsed without a running server: exactly what the
 /// handlers call, public so that the fuzz targets (`FuzzTargets`, `Fuzz/`) reach it.

@@ -26,8 +26,11 @@ public struct ApplicationDependencies: Sendable {
     public var findingStore: (any FindingStore)?
     /// How notices are e-mailed; nil = through `lawful.smtp` when configured.
     public var noticeMailer: (any NoticeMailer)?
+    /// The time every service reads (the system's clock; tests pass one they move).
+    public var clock: any WallClock
 
-    public init(prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [], logger: Logger = Logger(label: "mamori"), findingStore: (any FindingStore)? = nil) {
+    public init(prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [], logger: Logger = Logger(label: "mamori"), findingStore: (any FindingStore)? = nil, clock: any WallClock = SystemClock()) {
+        self.clock = clock
         self.prometheus = prometheus
         self.extraSinks = extraSinks
         self.logger = logger
@@ -61,6 +64,7 @@ public func buildApplication(
     dependencies: ApplicationDependencies = .init()
 ) throws -> (some ApplicationProtocol, MamoriServices) {
     let factory = PrometheusMetricsFactory(registry: dependencies.prometheus)
+    let clock = dependencies.clock
     var collectorConfiguration = configuration.collector
     if collectorConfiguration.templateFile == nil {
         collectorConfiguration.templateFile = configuration.templateFile
@@ -99,7 +103,7 @@ public func buildApplication(
     let attribution = AttributionService(
         configuration: configuration.attribution.index, pseudonymKey: detectionConfiguration.pseudonymKey,
         retentionDays: configuration.attribution.retentionDays, logger: attributionLogger, metricsFactory: factory,
-        snapshotPath: configuration.attributionSnapshotFile, natEventExporters: configuration.attribution.natEventExporters)
+        snapshotPath: configuration.attributionSnapshotFile, natEventExporters: configuration.attribution.natEventExporters, clock: clock)
     if configuration.attribution.natEventExporters == nil {
         attributionLogger.notice("attribution: no NAT event exporters configured (attribution.nat_event_exporters): IPFIX NAT events are taken from loopback only (127.0.0.0/8, ::1)")
     } else {
@@ -119,7 +123,7 @@ public func buildApplication(
     let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase, observer: storage)
     let detection = DetectionService(
         configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
-        logger: detectionLogger, metricsFactory: factory, attribution: attribution)
+        logger: detectionLogger, metricsFactory: factory, attribution: attribution, clock: clock)
 
     var collectorLogger = logger
     collectorLogger[metadataKey: "component"] = "collector"
@@ -155,12 +159,12 @@ public func buildApplication(
         )
     }
     let invalidRequests = Counter(label: "mamori_api_invalid_requests_total", factory: factory)
-    FindingsAPI(detection: detection, invalidRequests: invalidRequests).register(on: router)
+    FindingsAPI(detection: detection, invalidRequests: invalidRequests, clock: clock).register(on: router)
     var lawfulLogger = logger
     lawfulLogger[metadataKey: "component"] = "lawful"
-    let lawful = try LawfulService(configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger, storage: storage)
+    let lawful = try LawfulService(configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger, clock: clock, storage: storage)
     auditBox.withLockedValue { $0 = lawful.audit }
-    LawfulAPI(lawful: lawful, invalidRequests: invalidRequests).register(on: router)
+    LawfulAPI(lawful: lawful, invalidRequests: invalidRequests, clock: clock).register(on: router)
     let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? AuditLogRevealAudit(audit: lawful.audit) : nil
     var mailer = dependencies.noticeMailer
     if mailer == nil, let smtp = configuration.lawful.smtp {
@@ -172,11 +176,11 @@ public func buildApplication(
         lawful: lawful, cases: try SQLiteCaseStore(path: configuration.casesDatabase, observer: storage), mailer: mailer,
         from: configuration.lawful.smtp?.from ?? "security@localhost",
         baseURL: configuration.lawful.noticeBaseURL ?? "http://\(configuration.http.host):\(configuration.http.port)",
-        retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory)
+        retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory, clock: clock)
     detection.onFindings { caseService.submit($0) }
     lawful.onSweep { await caseService.sweep() }
     CaseAPI(cases: caseService, invalidRequests: invalidRequests).register(on: router)
-    AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, revealAudit: revealAudit).register(on: router)
+    AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, clock: clock, revealAudit: revealAudit).register(on: router)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),

@@ -2,6 +2,7 @@ import Attribution
 import FlowCodec
 import Foundation
 import Hummingbird
+import MamoriCore
 import Metrics
 import NIOCore
 
@@ -20,6 +21,7 @@ import NIOCore
 struct AttributionAPI: Sendable, JSONAPI {
     let attribution: AttributionService
     let invalidRequests: Counter
+    let clock: any WallClock
     /// Nil: reveals are disabled.
     let revealAudit: (any IdentityRevealAudit)?
 
@@ -110,7 +112,7 @@ struct AttributionAPI: Sendable, JSONAPI {
         }
         guard body.queries.count <= Self.batchLimit else { return bad("at most \(Self.batchLimit) questions per request; got \(body.queries.count)") }
         // Check every question first; the valid ones go to the index together.
-        let now = DetectionService.milliseconds()
+        let now = clock.milliseconds
         let checked = body.queries.map { q in
             q.shapeError.map { .failure($0) } ?? Self.question(addr: q.addr, port: q.port, at: q.at, now: now)
         }
@@ -155,7 +157,7 @@ struct AttributionAPI: Sendable, JSONAPI {
             return bad("the body must be JSON {\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\", \"analyst\": \"name\", \"reason\": \"why\"}")
         }
         let query: AttributionQuery
-        switch Self.question(addr: body.addr, port: body.port.map(String.init), at: body.at, now: DetectionService.milliseconds()) {
+        switch Self.question(addr: body.addr, port: body.port.map(String.init), at: body.at, now: clock.milliseconds) {
         case .success(let q): query = q
         case .failure(let e): return bad(e.reason)
         }
@@ -180,7 +182,7 @@ struct AttributionAPI: Sendable, JSONAPI {
     func lookup(_ request: Request) -> Response {
         let q = request.uri.queryParameters
         let query: AttributionQuery
-        switch Self.question(addr: q["addr"].map(String.init), port: q["port"].map(String.init), at: q["at"].map(String.init), now: DetectionService.milliseconds()) {
+        switch Self.question(addr: q["addr"].map(String.init), port: q["port"].map(String.init), at: q["at"].map(String.init), now: clock.milliseconds) {
         case .success(let parsed): query = parsed
         case .failure(let e): return bad(e.reason + (q["addr"] == nil ? ", e.g. /api/v1/attribution?addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z" : ""))
         }

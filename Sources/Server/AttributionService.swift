@@ -48,10 +48,14 @@ public final class AttributionService: FlowSink, Service, Sendable {
     public let retentionMilliseconds: Int64
     /// Where the index is kept across restarts (nil: memory only).
     public let snapshotPath: String?
+    /// The time of reveals and of the log throttle.
+    public let clock: any WallClock
     private let snapshotInterval: Duration
 
     public init(configuration: AttributionIndex.Configuration, pseudonymKey: [UInt8], retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
-                snapshotPath: String? = nil, snapshotInterval: Duration = .seconds(300), natEventExporters: [IPPrefix]? = nil) {
+                snapshotPath: String? = nil, snapshotInterval: Duration = .seconds(300), natEventExporters: [IPPrefix]? = nil,
+                clock: any WallClock = SystemClock()) {
+        self.clock = clock
         var restored = AttributionIndex(configuration: configuration)
         if let snapshotPath, let data = FileManager.default.contents(atPath: snapshotPath) {
             do {
@@ -179,7 +183,7 @@ public final class AttributionService: FlowSink, Service, Sendable {
         unlistedExporter.increment(by: Int64(n))
         let (log, evicted) = throttle.withLockedValue { t in
             let before = t.evictions
-            return (t.shouldLog("\(exporter)", now: DetectionService.milliseconds()), t.evictions - before)
+            return (t.shouldLog("\(exporter)", now: clock.milliseconds), t.evictions - before)
         }
         if evicted > 0 { logEvictions.increment(by: Int64(evicted)) }
         if log {
@@ -229,7 +233,7 @@ public final class AttributionService: FlowSink, Service, Sendable {
         let answer = AttributionAnswer(a, pseudonymizer: pseudonymizer)
         var identifiers: [String: String] = [:]
         for who in a.evidence.compactMap(\.subscriber) { identifiers[pseudonymizer.pseudonym(who)] = who }
-        try audit.record(IdentityReveal(at: DetectionService.milliseconds(), analyst: analyst, reason: reason, address: "\(address)", port: port,
+        try audit.record(IdentityReveal(at: clock.milliseconds, analyst: analyst, reason: reason, address: "\(address)", port: port,
                                         time: time, outcome: a.outcome.rawValue, pseudonyms: identifiers.keys.sorted()))
         logger.notice("identity revealed", metadata: ["analyst": "\(analyst)", "address": "\(address)", "pseudonyms": "\(identifiers.keys.sorted())"])
         return (answer, identifiers)
@@ -250,22 +254,22 @@ public final class AttributionService: FlowSink, Service, Sendable {
         let named = Set(answers.compactMap(\.subscriber))
         let sources = answers.compactMap { $0.evidence.first?.source.description }
         if answers.allSatisfy({ $0.outcome == .attributed }), named.count == 1, let who = named.first {
-            return FindingSubscriber(outcome: "attributed", pseudonym: pseudonymizer.pseudonym(who), candidates: [],
+            return FindingSubscriber(outcome: .attributed, pseudonym: pseudonymizer.pseudonym(who), candidates: [],
                                      confidence: answers.map(\.confidence).min() ?? 0, source: sources.first, reason: answers[0].reason, at: times)
         }
         let candidates = Array(Set(answers.flatMap(\.candidates))).map(pseudonymizer.pseudonym).sorted()
         if candidates.count > 1 || answers.contains(where: { $0.outcome == .ambiguous }) {
             let reason = named.count > 1 ? "the address changed hands during the finding: \(named.count) subscribers held it between its first and last activity"
                 : answers.first { $0.outcome == .ambiguous }?.reason ?? "ambiguous"
-            return FindingSubscriber(outcome: "ambiguous", pseudonym: nil, candidates: candidates, confidence: 0, source: sources.first, reason: reason, at: times)
+            return FindingSubscriber(outcome: .ambiguous, pseudonym: nil, candidates: candidates, confidence: 0, source: sources.first, reason: reason, at: times)
         }
         if let a = answers.first(where: { $0.outcome == .attributed }), let who = a.subscriber {
             // Known at one end of the finding only (the identity data starts or stops inside it).
-            return FindingSubscriber(outcome: "attributed", pseudonym: pseudonymizer.pseudonym(who), candidates: [],
+            return FindingSubscriber(outcome: .attributed, pseudonym: pseudonymizer.pseudonym(who), candidates: [],
                                      confidence: a.confidence * 0.8, source: a.evidence.first?.source.description,
                                      reason: a.reason + "; at the finding's other end no claim covers the address", at: times)
         }
-        return FindingSubscriber(outcome: "unknown", pseudonym: nil, candidates: [], confidence: 0, source: nil, reason: answers[0].reason, at: times)
+        return FindingSubscriber(outcome: .unknown, pseudonym: nil, candidates: [], confidence: 0, source: nil, reason: answers[0].reason, at: times)
     }
 
     /// Forgets identity data that ended more than the retention before `now`.

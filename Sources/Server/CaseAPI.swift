@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Lawful
+import MamoriCore
 import Metrics
 import NIOCore
 import Storage

@@ -67,7 +67,7 @@ public actor CaseService: Service {
     private let baseURL: String
     private let retentionDays: Int
     private let logger: Logger
-    private let clock: @Sendable () -> Int64
+    private let clock: any WallClock
     /// Cases whose last save the store refused (disk full), by id: used in place of the stored
     /// version and saved again before each batch, so that a notice recorded as sent in memory is
     /// not sent again while the disk is full. Lost if the process dies before the store takes them.
@@ -78,7 +78,7 @@ public actor CaseService: Service {
 
     public init(lawful: LawfulService, cases: SQLiteCaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
                 retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
-                clock: @escaping @Sendable () -> Int64 = { DetectionService.milliseconds() }) {
+                clock: any WallClock = SystemClock()) {
         (inbox, inboxContinuation) = AsyncStream.makeStream(of: [Finding].self, bufferingPolicy: .bufferingNewest(Self.inboxCapacity))
         droppedBatches = Counter(label: "mamori_case_inbox_dropped_total", factory: metricsFactory)
         self.lawful = lawful
@@ -96,7 +96,7 @@ public actor CaseService: Service {
     /// (`mamori_case_inbox_dropped_total`): the detectors report a finding again at every
     /// evaluation while it lasts, so a dropped batch delays its cases, it does not lose them.
     public nonisolated func submit(_ findings: [Finding]) {
-        let relevant = findings.filter { $0.kind == .infectedDevice && $0.subscriber?.outcome == "attributed" }
+        let relevant = findings.filter { $0.kind == .infectedDevice && $0.subscriber?.outcome == .attributed }
         guard !relevant.isEmpty else { return }
         if case .dropped = inboxContinuation.yield(relevant) {
             droppedBatches.increment()
@@ -124,7 +124,7 @@ public actor CaseService: Service {
     public func handle(_ findings: [Finding]) async {
         saveUnsaved()
         for f in findings where f.kind == .infectedDevice {
-            guard let s = f.subscriber, s.outcome == "attributed", let subscriber = s.pseudonym else { continue }
+            guard let s = f.subscriber, s.outcome == .attributed, let subscriber = s.pseudonym else { continue }
             do {
                 try await handle(f, subscriber: subscriber)
             } catch {
@@ -134,7 +134,7 @@ public actor CaseService: Service {
     }
 
     private func handle(_ f: Finding, subscriber: String) async throws {
-        let now = clock()
+        let now = clock.milliseconds
         let evidence = Self.evidence(of: f)
         var c: LawfulCase
         var original: LawfulCase?
@@ -260,8 +260,8 @@ public actor CaseService: Service {
     /// What the notice page shows for `token`: status and HTML.
     public func page(token: String, language: String?) throws -> (status: Int, html: String) {
         guard let (c, tokenLanguage, expires) = try open(token) else { return (404, Self.plainPage("このリンクは無効です。 / This link is not valid.")) }
-        guard clock() <= expires else { return (410, Self.plainPage("このリンクは有効期限が切れています。サポートへご連絡ください。 / This link has expired; please contact support.")) }
-        let state = c.state == .acknowledged ? "acknowledged" : (try lawful.consentState(of: c.subscriber, at: clock()).optOuts[.warnInfection] != nil ? "opted_out" : "open")
+        guard clock.milliseconds <= expires else { return (410, Self.plainPage("このリンクは有効期限が切れています。サポートへご連絡ください。 / This link has expired; please contact support.")) }
+        let state = c.state == .acknowledged ? "acknowledged" : (try lawful.consentState(of: c.subscriber, at: clock.milliseconds).optOuts[.warnInfection] != nil ? "opted_out" : "open")
         let lang = language.flatMap { ["ja", "en"].contains($0) ? $0 : nil } ?? tokenLanguage
         let content = NoticeContent(
             language: lang, kind: c.kind, caseReference: c.reference, observedFrom: c.evidence.from, observedTo: c.evidence.to,
@@ -272,9 +272,9 @@ public actor CaseService: Service {
 
     /// The subscriber acknowledged on the notice page.
     public func acknowledge(token: String) throws -> Bool {
-        guard let (c0, _, expires) = try open(token), clock() <= expires else { return false }
+        guard let (c0, _, expires) = try open(token), clock.milliseconds <= expires else { return false }
         var c = c0
-        let now = clock()
+        let now = clock.milliseconds
         guard c.state == .notified || c.state == .basisDecided else { return c.state == .acknowledged }
         let before = c.state
         c.move(to: .acknowledged, at: now, reason: "acknowledged on the notice page")
@@ -287,8 +287,8 @@ public actor CaseService: Service {
 
     /// The subscriber opted out of warnings on the notice page.
     public func optOut(token: String) throws -> Bool {
-        guard let (c, _, expires) = try open(token), clock() <= expires else { return false }
-        let now = clock()
+        guard let (c, _, expires) = try open(token), clock.milliseconds <= expires else { return false }
+        let now = clock.milliseconds
         try lawful.recordConsent([ConsentEvent(subscriber: c.subscriber, kind: .optedOut, action: .warnInfection, at: now,
                                                method: "notice page (case \(c.reference))", recordedBy: "subscriber")], actor: "subscriber", at: now)
         return true
@@ -305,7 +305,7 @@ public actor CaseService: Service {
     /// An analyst closes a case or marks it a false positive.
     public func close(_ id: String, as state: CaseState, analyst: String, reason: String) throws -> LawfulCase? {
         guard [.closed, .falsePositive, .remediated].contains(state), var c = try get(id) else { return nil }
-        let now = clock()
+        let now = clock.milliseconds
         let before = c.state
         c.move(to: state, at: now, reason: "\(analyst): \(reason)")
         try cases.save(c)
@@ -318,7 +318,7 @@ public actor CaseService: Service {
     /// Deletes finished cases past retention.
     @discardableResult
     public func sweep() -> Int {
-        let now = clock()
+        let now = clock.milliseconds
         do {
             let removed = try cases.sweep(finishedBefore: now - Int64(retentionDays) * 86_400_000, now: now)
             if removed > 0 {
@@ -340,21 +340,21 @@ public actor CaseService: Service {
         var e = InfectionEvidence(from: f.firstSeen, to: f.lastSeen)
         for (index, feature) in f.evidence.features.enumerated() {
             switch feature.name {
-            case "c2_contacts":
+            case .c2Contacts:
                 let endpoint = feature.about ?? "c2-\(index)"
                 e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: nil, contacts: Int(feature.value))]))
-            case "indicator_contacts":
+            case .indicatorContacts:
                 let endpoint = feature.about ?? "indicator-\(index)"
                 e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: f.family, contacts: Int(feature.value))]))
-            case "attack_packets_per_second":
+            case .attackPacketsPerSecond:
                 e.attackPacketsPerSecond = max(e.attackPacketsPerSecond ?? 0, feature.value)
                 e.attackKind = "flood"
-            case let name where name.hasPrefix("scan_destinations_port_"):
+            case let name where name.scanDestinationsPort != nil:
                 let minutes = max(1, Double(f.lastSeen - f.firstSeen) / 60_000)
                 let rate = feature.value / minutes
                 if rate > (e.scanDestinationsPerMinute ?? 0) {
                     e.scanDestinationsPerMinute = rate
-                    e.scanPort = UInt16(name.dropFirst("scan_destinations_port_".count))
+                    e.scanPort = name.scanDestinationsPort
                 }
             default:
                 break

@@ -59,10 +59,15 @@ public final class DetectionService: FlowSink, Service {
         findingsHandlers.withLockedValue { $0.append(handler) }
     }
 
+    /// This machine's time (records stamped further ahead than ``maximumClockLead`` are moved back).
+    public let clock: any WallClock
+
     /// - Parameter backlogCapacity: records waiting for analysis beyond which address pairs are
     ///   shed (see ``LoadShedder``).
     public init(configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
-                backlogCapacity: Int = 500_000, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10)) {
+                backlogCapacity: Int = 500_000, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10),
+                clock: any WallClock = SystemClock()) {
+        self.clock = clock
         self.attribution = attribution
         self.attributionRetryInterval = attributionRetryInterval
         analyzer = NIOLockedValueBox(FlowAnalyzer(configuration: configuration))
@@ -135,7 +140,7 @@ public final class DetectionService: FlowSink, Service {
         }
         backlogGauge.record(0)
         guard !records.isEmpty else { return 0 }
-        let limit = Self.milliseconds() + Self.maximumClockLead
+        let limit = clock.milliseconds + Self.maximumClockLead
         analyzer.withLockedValue { a in
             for r in records { a.ingest(r, receivedAt: min(r.endMilliseconds, limit)) }
         }
@@ -235,7 +240,7 @@ public final class DetectionService: FlowSink, Service {
         }
         unattributed.withLockedValue { pending in
             for f in out where f.subscriber != nil {
-                if f.subscriber?.outcome == "attributed" {
+                if f.subscriber?.outcome == .attributed {
                     pending[f.id] = nil
                 } else if pending.count < Self.maximumUnattributed || pending[f.id] != nil {
                     pending[f.id] = f
@@ -263,7 +268,7 @@ public final class DetectionService: FlowSink, Service {
         }
         guard !updated.isEmpty else { return [] }
         unattributed.withLockedValue { p in
-            for f in updated { if f.subscriber?.outcome == "attributed" { p[f.id] = nil } else { p[f.id] = f } }
+            for f in updated { if f.subscriber?.outcome == .attributed { p[f.id] = nil } else { p[f.id] = f } }
         }
         logger.info("attribution arrived for earlier findings", metadata: ["count": "\(updated.count)"])
         return updated
@@ -293,10 +298,7 @@ public final class DetectionService: FlowSink, Service {
 
     /// The detectors' clock: the latest record time they were given, ms since the epoch (`.min`
     /// before the first record).
-    public var clock: Int64 { analyzer.withLockedValue { $0.clock } }
-
-    /// This machine's clock, ms since the epoch.
-    public static func milliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    public var analyzerClock: Int64 { analyzer.withLockedValue { $0.clock } }
 }
 
 /// What the detectors count, as metrics: records refused for their times, counters clamped,

@@ -3,6 +3,7 @@ import FlowCodec
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import MamoriCore
 import Metrics
 import NIOCore
 
@@ -13,6 +14,7 @@ import NIOCore
 struct FindingsAPI: Sendable, JSONAPI {
     let detection: DetectionService
     let invalidRequests: Counter
+    let clock: any WallClock
 
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
@@ -53,7 +55,7 @@ struct FindingsAPI: Sendable, JSONAPI {
         }
         guard let kind = Verdict.Kind(rawValue: body.verdict) else { return bad("verdict must be \"true-positive\" or \"false-positive\"") }
         guard !body.analyst.trimmingCharacters(in: .whitespaces).isEmpty else { return bad("analyst must name who judged the finding") }
-        let v = Verdict(verdict: kind, analyst: body.analyst, note: body.note, at: DetectionService.milliseconds())
+        let v = Verdict(verdict: kind, analyst: body.analyst, note: body.note, at: clock.milliseconds)
         guard let f = try await detection.store.record(v, forFinding: id) else { return notFound(id) }
         if kind == .falsePositive && f.kind == .commandAndControl {
             detection.allow(f.subject, note: "false positive (\(body.analyst))")

@@ -1,4 +1,5 @@
 import Foundation
+import MamoriCore
 
 /// One identity reveal: who asked to see a subscriber's real identifier, why, and what they saw.
 public struct IdentityReveal: Sendable, Hashable, Codable {

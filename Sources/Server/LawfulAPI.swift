@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Lawful
+import MamoriCore
 import Metrics
 import NIOCore
 import Storage
@@ -16,6 +17,7 @@ import Storage
 struct LawfulAPI: Sendable, JSONAPI {
     let lawful: LawfulService
     let invalidRequests: Counter
+    let clock: any WallClock
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/v1/consent/:subscriber") { request, context in try self.show(request, context) }
@@ -41,7 +43,7 @@ struct LawfulAPI: Sendable, JSONAPI {
         guard let subscriber = context.parameters.get("subscriber"), subscriber.hasPrefix("s:") else {
             return bad("the subscriber is a pseudonym such as s:0123456789abcdef")
         }
-        var at = DetectionService.milliseconds()
+        var at = clock.milliseconds
         if let t = request.uri.queryParameters["at"] {
             guard let ms = FindingsAPI.time(String(t)) else { return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339") }
             at = ms
@@ -97,7 +99,7 @@ struct LawfulAPI: Sendable, JSONAPI {
             guard let parsed = LawfulAction(rawValue: a) else { return bad("action must be one of \(LawfulAction.allCases.filter(\.concernsSubscriber).map(\.rawValue).joined(separator: ", "))") }
             action = parsed
         }
-        let now = DetectionService.milliseconds()
+        let now = clock.milliseconds
         var at = now
         if let t = body.at {
             guard let ms = FindingsAPI.time(t) else { return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339") }
@@ -123,7 +125,7 @@ struct LawfulAPI: Sendable, JSONAPI {
         guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else { return bad("the customer export must be UTF-8 text") }
         let source = request.uri.queryParameters["source"].map(String.init) ?? "api import"
         do {
-            let summary = try lawful.importCustomers(text, source: "import:\(source)", actor: "api", at: DetectionService.milliseconds())
+            let summary = try lawful.importCustomers(text, source: "import:\(source)", actor: "api", at: clock.milliseconds)
             return json(.ok, summary)
         } catch let error as LawfulRequestError {
             return bad("the customer export cannot be read: \(error.description)")

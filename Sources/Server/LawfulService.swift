@@ -19,6 +19,8 @@ public final class LawfulService: Service, Sendable {
     private let pseudonymizer: SubscriberPseudonymizer
     private let auditRetentionDays: Int
     private let logger: Logger
+    /// The time of the start, sweeps and requests that do not name one.
+    public let clock: any WallClock
     private let sweepers = NIOLockedValueBox<[@Sendable () async -> Void]>([])
 
     /// Adds work to the hourly retention sweep (the case store's).
@@ -31,8 +33,10 @@ public final class LawfulService: Service, Sendable {
     /// The start and the analysis decision are recorded with ``AuditLog/appendOrDefer(at:kind:actor:subject:summary:detail:)``:
     /// a full disk does not stop the start (collection and detection go on); the entries are
     /// written as soon as the log can be, before any later one.
-    public init(configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, now: Int64 = DetectionService.milliseconds(),
+    public init(configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, clock: any WallClock = SystemClock(),
                 storage: any StorageObserver = NoStorageObserver()) throws {
+        self.clock = clock
+        let now = clock.milliseconds
         policy = configuration.lawful.policy
         engine = LegalBasisEngine(policy: policy)
         let key = try AuditKey.loadOrCreate(path: configuration.auditKeyFile)
@@ -145,7 +149,8 @@ public final class LawfulService: Service, Sendable {
 
     /// Removes audit segments past retention (recording the removal in the chain).
     @discardableResult
-    public func sweep(now: Int64 = DetectionService.milliseconds()) -> [String] {
+    public func sweep(now: Int64? = nil) -> [String] {
+        let now = now ?? clock.milliseconds
         do {
             let removed = try audit.prune(before: now - Int64(auditRetentionDays) * 86_400_000, now: now)
             if !removed.isEmpty { logger.info("audit segments past retention removed", metadata: ["segments": "\(removed.joined(separator: ","))"]) }

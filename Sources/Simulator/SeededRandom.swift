@@ -1,19 +1,12 @@
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, seedable generator for reproducible worlds.
+import MamoriCore
+
+/// The simulator's draws on MamoriCore's ``SplitMix64`` (Steele, Lea, Flood 2014).
 ///
 /// Every random choice of the simulator comes from one of these, seeded from ``StableHash`` of
 /// the simulation seed and the identity of what is being decided (a subscriber, a device and an
 /// event number …). Decisions therefore do not depend on the order in which they are made, and
 /// any time window can be generated without generating the ones before it.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return StableHash.finalize(state)
-    }
-
+extension SplitMix64 {
     /// A uniform double in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 

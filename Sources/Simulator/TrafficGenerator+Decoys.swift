@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// Benign behaviours real captures showed and the first detectors flagged (issue 17): public
 /// NTP, SSDP and mDNS chatter, game consoles, and BitTorrent as a real swarm member does it.

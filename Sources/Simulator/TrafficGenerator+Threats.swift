@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// The threats real captures showed and the first detectors missed (issue 17): an IRC bot's one
 /// long-lived connection, a slow scanner, an ICMP flood and a single host's SYN flood.

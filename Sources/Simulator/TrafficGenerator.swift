@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// Produces the flow records the ISP's border routers would export for one time window.
 ///

@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import GRDB
+import MamoriCore
 
 /// Findings in an embedded SQLite database (GRDB), one row per finding id plus its verdict.
 ///

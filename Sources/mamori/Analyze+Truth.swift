@@ -2,6 +2,7 @@ import ArgumentParser
 import Detection
 import Evaluation
 import Foundation
+import MamoriCore
 
 /// `mamori analyze --truth corpus.json`: scoring against the real-traffic corpus.
 extension Analyze {

@@ -1,6 +1,7 @@
 import Attribution
 import FlowCodec
 import IdentityCodec
+import MamoriCore
 import Testing
 
 /// Hand-built edge cases of the issue: a port block handed to another subscriber a second later,

@@ -1,6 +1,7 @@
 import Attribution
 import FlowCodec
 import IdentityCodec
+import MamoriCore
 import Testing
 
 /// The attribution index facing times nobody should send — in questions (the API's `at`) and in

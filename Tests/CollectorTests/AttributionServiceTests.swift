@@ -247,11 +247,11 @@ struct AttributionServiceTests {
         #expect(found.count == 2)
         let names = SubscriberPseudonymizer(key: key)
         let carol = try #require(found.first { $0.subject.address == "203.0.113.7" })
-        #expect(carol.subscriber?.outcome == "attributed")
+        #expect(carol.subscriber?.outcome == .attributed)
         #expect(carol.subscriber?.pseudonym == names.pseudonym("carol"))
         #expect(carol.subscriber?.source == "radius")
         let late = try #require(found.first { $0.subject.address == "203.0.113.8" })
-        #expect(late.subscriber?.outcome == "unknown")
+        #expect(late.subscriber?.outcome == .unknown)
         // Dave's Start (for a session that began before the scan) reaches Mamori only now.
         attribution.accounting(Self.start("dave", "203.0.113.8", at: Self.t0 - 30_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0 + 120_000)
         var attributed: Finding?
@@ -259,7 +259,7 @@ struct AttributionServiceTests {
             try await Task.sleep(for: .milliseconds(60))
             await service.evaluate()
             attributed = try await store.finding(id: late.id)
-            if attributed?.subscriber?.outcome == "attributed" { break }
+            if attributed?.subscriber?.outcome == .attributed { break }
         }
         #expect(attributed?.subscriber?.pseudonym == names.pseudonym("dave"))
         #expect(attributed?.subscriber?.confidence == 1.0)

@@ -55,7 +55,7 @@ struct DurabilityTests {
         configuration.detection.subscriberPrefixes = [IPPrefix("203.0.113.0/24")!]
         configuration.detection.cgnatPools = []
         configuration.detection.usesDemoNetwork = false
-        let t0 = DetectionService.milliseconds() - 300_000
+        let t0 = SystemClock().milliseconds - 300_000
         let started = ContinuousClock.now
 
         let (app, services) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))

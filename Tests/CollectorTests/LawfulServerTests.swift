@@ -194,17 +194,17 @@ import Testing
         let store = try SQLiteCaseStore(path: ":memory:")
         let cases = CaseService(lawful: lawful, cases: store, mailer: nil, from: "security@localhost",
                                 baseURL: "http://127.0.0.1", retentionDays: 30, logger: LogStore().logger(level: .critical), metricsFactory: metrics)
-        func finding(_ n: Int, outcome: String) -> Finding {
+        func finding(_ n: Int, outcome: AttributionOutcome) -> Finding {
             var f = Finding(id: "infected-device:\(n)", kind: .infectedDevice, subject: .address(IPAddress("100.64.0.\(n % 250 + 1)")!), score: 0.9,
                             firstSeen: 0, lastSeen: 1_000, detectedAt: 0, updatedAt: 0, family: nil, summary: "", evidence: Evidence())
-            f.subscriber = FindingSubscriber(outcome: outcome, pseudonym: outcome == "attributed" ? "s:\(String(repeating: "0", count: 12))\(1000 + n % 250)" : nil,
+            f.subscriber = FindingSubscriber(outcome: outcome, pseudonym: outcome == .attributed ? "s:\(String(repeating: "0", count: 12))\(1000 + n % 250)" : nil,
                                              candidates: [], confidence: 1, source: "radius", reason: "", at: [0])
             return f
         }
         // The workflow is not running yet: 300 attributed batches, and batches with nothing for it.
         for n in 0..<300 {
-            cases.submit([finding(n, outcome: "attributed")])
-            cases.submit([finding(n, outcome: "unknown")])
+            cases.submit([finding(n, outcome: .attributed)])
+            cases.submit([finding(n, outcome: .unknown)])
         }
         #expect(try metrics.expectCounter("mamori_case_inbox_dropped_total").totalValue == Int64(300 - CaseService.inboxCapacity))
         let running = Task { try await cases.run() }
@@ -222,9 +222,9 @@ import Testing
     @Test("a finding's evidence reaches the case without addresses: one C&C seen by the detector and an indicator list counts once, with its family")
     func evidenceFromAFinding() throws {
         var evidence = Evidence()
-        evidence.features = [Feature("c2_contacts", 6, about: "192.0.2.23:23/tcp"), Feature("indicator_contacts", 6, about: "192.0.2.23:23/tcp"),
-                             Feature("indicator_contacts", 3, about: "192.0.2.99:2323/tcp"), Feature("scan_destinations_port_23", 1100),
-                             Feature("attack_packets_per_second", 25_000, about: "203.0.113.9")]
+        evidence.features = [Feature(.c2Contacts, 6, about: "192.0.2.23:23/tcp"), Feature(.indicatorContacts, 6, about: "192.0.2.23:23/tcp"),
+                             Feature(.indicatorContacts, 3, about: "192.0.2.99:2323/tcp"), Feature(.scanDestinations(port: 23), 1100),
+                             Feature(.attackPacketsPerSecond, 25_000, about: "203.0.113.9")]
         evidence.reasons = ["contacted likely C&C 192.0.2.23:23/tcp 6 time(s)", "contacted indicator 192.0.2.23:23/tcp (mirai) 6 time(s)",
                             "contacted indicator 192.0.2.99:2323/tcp (mirai) 3 time(s)", "scanned port 23 (~1100 addresses)",
                             "joined a flood against 203.0.113.9 (25000 packets/s)"]

@@ -66,7 +66,7 @@ struct BinetflowAnalysisTests {
         #expect(c2.map(\.subject.description) == ["141.193.213.21:443/tcp"], "C&C findings: \(c2.map(\.summary))")
         if let f = c2.first {
             #expect(f.score >= 0.9)
-            let interval = f.evidence.features.first { $0.name == "median_interval" }?.value ?? 0
+            let interval = f.evidence.features.first { $0.name == .medianInterval }?.value ?? 0
             #expect((2.0...2.5).contains(interval), "median interval \(interval) s; tshark measured 2.204 s")
         }
         let devices = findings.filter { $0.kind == .infectedDevice }

@@ -1,6 +1,7 @@
 import Detection
 import Evaluation
 import FlowCodec
+import MamoriCore
 import Simulator
 import Testing
 

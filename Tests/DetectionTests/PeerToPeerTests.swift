@@ -1,6 +1,7 @@
 import Detection
 import FlowCodec
 import Foundation
+import MamoriCore
 import Testing
 
 /// The peer-to-peer application hypothesis (issue 17): a BitTorrent host's timed contacts with

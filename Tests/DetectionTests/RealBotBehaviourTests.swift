@@ -34,7 +34,7 @@ import Testing
         let bot = analyse(session(port: 6667) { i in UInt64(1 + i % 2) })
         let c2 = bot.first { $0.kind == .commandAndControl }
         #expect(c2?.subject.description == "203.0.113.66:6667/tcp", "\(bot.map(\.summary))")
-        #expect(c2?.evidence.features.contains { $0.name == "session_minutes" && $0.value >= 55 } == true)
+        #expect(c2?.evidence.features.contains { $0.name == .sessionMinutes && $0.value >= 55 } == true)
         #expect(bot.contains { $0.kind == .infectedDevice && $0.subject.address == "198.18.1.30" })
         // A person chatting: bursts of many packets between quiet spells.
         let person = analyse(session(port: 6667) { i in i % 5 == 0 ? 40 : 1 })

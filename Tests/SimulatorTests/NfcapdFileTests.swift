@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 import Foundation
 import MamoriTesting
 import Simulator

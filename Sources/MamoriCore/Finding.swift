@@ -1,4 +1,3 @@
-import FlowCodec
 
 /// What a detector concluded. The JSON form is documented in `docs/findings.md`.
 public enum FindingKind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
@@ -37,18 +36,19 @@ public struct FindingSubject: Sendable, Hashable, Codable, CustomStringConvertib
     public struct PortRange: Sendable, Hashable, Codable {
         public var first: UInt16
         public var last: UInt16
+
+        public init(first: UInt16, last: UInt16) {
+            self.first = first
+            self.last = last
+        }
     }
 
-    public static func endpoint(_ e: Endpoint) -> FindingSubject {
-        FindingSubject(type: .endpoint, address: "\(e.address)", port: e.port, protocol: protocolName(e.ipProtocol), ports: nil)
-    }
-
-    public static func host(_ h: InternalHost) -> FindingSubject {
-        FindingSubject(type: .host, address: h.address.isIPv6 ? "\(h.address)/64" : "\(h.address)", port: nil, protocol: nil, ports: h.ports.map { PortRange(first: $0.lowerBound, last: $0.upperBound) })
-    }
-
-    public static func address(_ a: IPAddress) -> FindingSubject {
-        FindingSubject(type: .address, address: "\(a)", port: nil, protocol: nil, ports: nil)
+    public init(type: Kind, address: String, port: UInt16?, protocol: String?, ports: PortRange?) {
+        self.type = type
+        self.address = address
+        self.port = port
+        self.`protocol` = `protocol`
+        self.ports = ports
     }
 
     public var description: String {
@@ -60,16 +60,67 @@ public struct FindingSubject: Sendable, Hashable, Codable, CustomStringConvertib
     }
 }
 
+/// The name of a measured quantity in a finding's evidence. Every name is defined once, here;
+/// its raw string is what the JSON carries (docs/findings.md) and is matched nowhere else.
+public struct FeatureName: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let attackPacketsPerSecond = FeatureName("attack_packets_per_second")
+    public static let baselinePacketsPerSecond = FeatureName("baseline_packets_per_second")
+    public static let beaconingHosts = FeatureName("beaconing_hosts")
+    public static let c2Contacts = FeatureName("c2_contacts")
+    public static let cohortBotShare = FeatureName("cohort_bot_share")
+    public static let cohortShare = FeatureName("cohort_share")
+    public static let contacts = FeatureName("contacts")
+    public static let distinctDestinations = FeatureName("distinct_destinations")
+    public static let distinctHosts = FeatureName("distinct_hosts")
+    public static let hosts = FeatureName("hosts")
+    public static let indicatorContacts = FeatureName("indicator_contacts")
+    public static let meanPacketsPerRecord = FeatureName("mean_packets_per_record")
+    public static let meanUpstreamBytes = FeatureName("mean_upstream_bytes")
+    public static let medianContacts = FeatureName("median_contacts")
+    public static let medianInterval = FeatureName("median_interval")
+    public static let observedDestinations = FeatureName("observed_destinations")
+    public static let observedProbes = FeatureName("observed_probes")
+    public static let participants = FeatureName("participants")
+    public static let payloadUniformity = FeatureName("payload_uniformity")
+    public static let peakBitsPerSecond = FeatureName("peak_bits_per_second")
+    public static let peakPacketsPerSecond = FeatureName("peak_packets_per_second")
+    public static let periodicity = FeatureName("periodicity")
+    public static let rarity = FeatureName("rarity")
+    public static let samplingInterval = FeatureName("sampling_interval")
+    public static let servicePoolAddresses = FeatureName("service_pool_addresses")
+    public static let servicePoolHosts = FeatureName("service_pool_hosts")
+    public static let sessionHosts = FeatureName("session_hosts")
+    public static let sessionMinutes = FeatureName("session_minutes")
+    public static let sessionRecords = FeatureName("session_records")
+    public static let sourcesSeen = FeatureName("sources_seen")
+    public static let window = FeatureName("window")
+
+    /// Distinct destinations a scan reached on one port (a scanning finding).
+    public static func destinations(port: UInt16) -> FeatureName { FeatureName("destinations_port_\(port)") }
+    /// The same, as an infected device's evidence.
+    public static func scanDestinations(port: UInt16) -> FeatureName { FeatureName("scan_destinations_port_\(port)") }
+    /// The port of a ``scanDestinations(port:)`` name, nil for any other name.
+    public var scanDestinationsPort: UInt16? {
+        let prefix = "scan_destinations_port_"
+        return rawValue.hasPrefix(prefix) ? UInt16(rawValue.dropFirst(prefix.count)) : nil
+    }
+}
+
 /// A measured quantity behind a finding.
 public struct Feature: Sendable, Hashable, Codable {
-    public var name: String
+    public var name: FeatureName
     public var value: Double
     public var unit: String?
     /// What the quantity is about when a finding has several of one kind: the C&C or indicator
     /// endpoint of a device's `c2_contacts` / `indicator_contacts`, the target of its attack.
     public var about: String?
 
-    public init(_ name: String, _ value: Double, unit: String? = nil, about: String? = nil) {
+    public init(_ name: FeatureName, _ value: Double, unit: String? = nil, about: String? = nil) {
         self.name = name
         self.value = value
         self.unit = unit
@@ -109,6 +160,21 @@ public struct FlowSample: Sendable, Hashable, Codable {
     public var packets: UInt64
     public var bytes: UInt64
     public var samplingInterval: UInt32
+
+    public init(start: Int64, end: Int64, source: String, sourcePort: UInt16, destination: String, destinationPort: UInt16,
+                protocol: String, tcpFlags: UInt8, packets: UInt64, bytes: UInt64, samplingInterval: UInt32) {
+        self.start = start
+        self.end = end
+        self.source = source
+        self.sourcePort = sourcePort
+        self.destination = destination
+        self.destinationPort = destinationPort
+        self.`protocol` = `protocol`
+        self.tcpFlags = tcpFlags
+        self.packets = packets
+        self.bytes = bytes
+        self.samplingInterval = samplingInterval
+    }
 }
 
 /// Everything an analyst needs to agree or disagree with a finding.
@@ -128,11 +194,23 @@ public struct Evidence: Sendable, Hashable, Codable {
     public init() {}
 }
 
+/// What attribution can say about an address (and port) at a time: one answer type for the
+/// index, the API, findings and cases.
+public enum AttributionOutcome: String, Sendable, Hashable, Codable {
+    /// Exactly one subscriber's claims cover the time (within the clock-skew allowance).
+    case attributed
+    /// More than one subscriber's claims cover the time, or a CGNAT address was asked about
+    /// without a port: the data cannot decide, and Mamori does not guess.
+    case ambiguous
+    /// No claim covers the time.
+    case unknown
+}
+
 /// The subscriber behind a finding's host, as attribution answered it. Only the pseudonym is
 /// here: the real identifier comes back through an audited reveal.
 public struct FindingSubscriber: Sendable, Hashable, Codable {
-    /// `attributed`, `ambiguous` or `unknown`.
-    public var outcome: String
+    /// What attribution could say about the finding's host.
+    public var outcome: AttributionOutcome
     /// The subscriber's pseudonym (`s:` + 16 hex digits) when attributed.
     public var pseudonym: String?
     /// Every candidate's pseudonym when ambiguous.
@@ -146,7 +224,7 @@ public struct FindingSubscriber: Sendable, Hashable, Codable {
     /// The times looked up (the finding's first and last activity), ms since the Unix epoch.
     public var at: [Int64]
 
-    public init(outcome: String, pseudonym: String?, candidates: [String], confidence: Double, source: String?, reason: String, at: [Int64]) {
+    public init(outcome: AttributionOutcome, pseudonym: String?, candidates: [String], confidence: Double, source: String?, reason: String, at: [Int64]) {
         self.outcome = outcome
         self.pseudonym = pseudonym
         self.candidates = candidates
