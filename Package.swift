@@ -75,6 +75,12 @@ let package = Package(
             dependencies: ["IdentityCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // The case life cycle as a pure step function: (case, event, time) → (case, actions).
+        .target(
+            name: "CaseWorkflow",
+            dependencies: ["Lawful", "MamoriCore"],
+            swiftSettings: swiftSettings
+        ),
         // Identity data arriving over the network: the RADIUS accounting server (SwiftNIO UDP).
         .target(
             name: "IdentityListeners",
@@ -126,7 +132,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful", "Notify",
+                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful", "CaseWorkflow", "Notify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -206,6 +212,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CaseWorkflowTests",
+            dependencies: ["CaseWorkflow", "Lawful", "MamoriCore", "MamoriTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IdentityCodecTests",
             dependencies: ["IdentityCodec", "FlowCodec"],
             swiftSettings: swiftSettings
@@ -214,7 +225,7 @@ let package = Package(
             name: "CollectorTests",
             dependencies: [
                 "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
-                "FuzzTargets",
+                "CaseWorkflow", "FuzzTargets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

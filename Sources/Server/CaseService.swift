@@ -1,3 +1,4 @@
+import CaseWorkflow
 import Crypto
 import Detection
 import Foundation
@@ -62,6 +63,7 @@ public actor CaseService: Service {
     /// Batches the inbox held at most before the oldest was dropped.
     public static let inboxCapacity = 256
     private let lawful: LawfulService
+    private let workflow: CaseWorkflow
     private let mailer: (any NoticeMailer)?
     private let from: String
     private let baseURL: String
@@ -82,6 +84,7 @@ public actor CaseService: Service {
         (inbox, inboxContinuation) = AsyncStream.makeStream(of: [Finding].self, bufferingPolicy: .bufferingNewest(Self.inboxCapacity))
         droppedBatches = Counter(label: "mamori_case_inbox_dropped_total", factory: metricsFactory)
         self.lawful = lawful
+        workflow = CaseWorkflow(policy: lawful.policy)
         self.cases = cases
         self.mailer = mailer
         self.from = from
@@ -96,7 +99,7 @@ public actor CaseService: Service {
     /// (`mamori_case_inbox_dropped_total`): the detectors report a finding again at every
     /// evaluation while it lasts, so a dropped batch delays its cases, it does not lose them.
     public nonisolated func submit(_ findings: [Finding]) {
-        let relevant = findings.filter { $0.kind == .infectedDevice && $0.subscriber?.outcome == .attributed }
+        let relevant = findings.filter { CaseWorkflow.subscriber(of: $0) != nil }
         guard !relevant.isEmpty else { return }
         if case .dropped = inboxContinuation.yield(relevant) {
             droppedBatches.increment()
@@ -123,8 +126,8 @@ public actor CaseService: Service {
     /// Takes the infected-device findings attributed to one subscriber into their cases.
     public func handle(_ findings: [Finding]) async {
         saveUnsaved()
-        for f in findings where f.kind == .infectedDevice {
-            guard let s = f.subscriber, s.outcome == .attributed, let subscriber = s.pseudonym else { continue }
+        for f in findings {
+            guard let subscriber = CaseWorkflow.subscriber(of: f) else { continue }
             do {
                 try await handle(f, subscriber: subscriber)
             } catch {
@@ -135,41 +138,44 @@ public actor CaseService: Service {
 
     private func handle(_ f: Finding, subscriber: String) async throws {
         let now = clock.milliseconds
-        let evidence = Self.evidence(of: f)
-        var c: LawfulCase
-        var original: LawfulCase?
-        var grew = true
-        switch try latest(subscriber: subscriber, kind: .infection) {
-        case let latest? where latest.state == .falsePositive && latest.findings.contains(f.id):
-            return  // an analyst found this very finding wrong
-        case var latest? where latest.state != .falsePositive:
-            original = latest
-            grew = latest.merge(finding: f.id, evidence: evidence, at: now)
-            c = latest
-        default:
-            c = LawfulCase(id: Self.newID(), subscriber: subscriber, kind: .infection, device: f.subject.description, finding: f.id, evidence: evidence, at: now)
-            try lawful.audit.append(at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
-                                    summary: "case \(c.reference) opened for \(subscriber): finding \(f.id)", detail: "{}")
-        }
-        let policy = lawful.policy
-        let before = c.state
-        // Decide on a new (or reopened) case, again on a held one whose evidence grew, and again
-        // before a reminder to a subscriber whose device kept misbehaving after the notice.
-        if c.state == .attributed || (c.state == .held && grew) || c.reconsider(at: now, policy: policy) {
-            let consent = try lawful.consentState(of: subscriber, at: now)
-            let decision = try lawful.decide(.warnInfection(subscriber: subscriber, consent: consent, evidence: c.evidence), at: now, subject: c.id)
-            c.record(decision, at: now)
-        }
-        if c.state != before {
-            try lawful.audit.append(at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
-                                    summary: "case \(c.reference): \(before.rawValue) → \(c.state.rawValue)", detail: c.history.last ?? CaseTransition(at: now, from: before, to: c.state, reason: ""))
-        }
-        if c.noticeDue(at: now, policy: policy) {
-            try await notify(&c, at: now)
-        }
-        // Findings are re-reported whenever they are seen again; write only a case that changed.
-        if c != original { save(c) }
+        let latest = try latest(subscriber: subscriber, kind: .infection)
+        let consent = try lawful.consentState(of: subscriber, at: now)
+        let step = workflow.take(f, subscriber: subscriber, latest: latest, consent: consent, newID: Self.newID(), at: now)
+        try await perform(step.actions)
     }
+
+    /// Carries out a step's actions in order. An audit entry that cannot be written stops the
+    /// rest (thrown), unless it may wait for the log; a save the store refuses keeps the case in
+    /// memory until it can be saved (``unsavedCount``).
+    private func perform(_ actions: [CaseAction]) async throws {
+        for action in actions {
+            switch action {
+            case .audit(let entry):
+                if entry.deferrable {
+                    switch entry.detail {
+                    case .none: lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: Empty())
+                    case .transition(let t): lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: t)
+                    case .decision(let d): lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: d)
+                    case .notice(let n): lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: n)
+                    }
+                } else {
+                    switch entry.detail {
+                    case .none: try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: "{}")
+                    case .transition(let t): try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: t)
+                    case .decision(let d): try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: d)
+                    case .notice(let n): try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: n)
+                    }
+                }
+            case .save(let c):
+                save(c)
+            case .sendNotice(let c, let now):
+                try await notify(c, at: now)
+            }
+        }
+    }
+
+    /// What an audit entry without detail holds: `{}`.
+    private struct Empty: Encodable {}
 
     /// Saves `c`, or keeps it in memory until the store takes it.
     private func save(_ c: LawfulCase) {
@@ -208,7 +214,7 @@ public actor CaseService: Service {
     }
 
     /// Sends the notice for `c` (or records why it cannot be e-mailed).
-    private func notify(_ c: inout LawfulCase, at now: Int64) async throws {
+    private func notify(_ c: LawfulCase, at now: Int64) async throws {
         let policy = lawful.policy
         let contact = try lawful.consent.contact(of: c.subscriber)
         let language = contact?.language.flatMap { policy.notices.languages.contains($0) ? $0 : nil } ?? policy.notices.languages.first ?? "ja"
@@ -239,20 +245,7 @@ public actor CaseService: Service {
             record.channel = "csv"
             record.outcome = contact?.email == nil ? "no e-mail address on file: in the call-centre export" : "no SMTP relay configured: in the call-centre export"
         }
-        // What happened is recorded on the case first, and saved (or kept in memory until the
-        // store takes it): whatever happens to the audit entry below, a retry does not mail the
-        // subscriber again.
-        c.notices.append(record)
-        if record.delivered {
-            c.move(to: .notified, at: now, reason: "notice e-mailed in \(language)")
-        }
-        save(c)
-        // The mail is gone: its entry can no longer be a reason not to act, so it waits for the log
-        // if the disk refuses it now.
-        struct NoticeDetail: Encodable { var channel: String; var language: String; var delivered: Bool; var outcome: String; var reminder: Int }
-        lawful.audit.appendOrDefer(at: now, kind: .notice, actor: "mamori", subject: c.id,
-                                   summary: "notice for case \(c.reference) \(record.delivered ? "sent" : "not e-mailed") (\(record.channel), \(language)): \(record.outcome)",
-                                   detail: NoticeDetail(channel: record.channel, language: language, delivered: record.delivered, outcome: record.outcome, reminder: content.reminder))
+        try await perform(workflow.noticeAttempted(c, notice: record, reminder: content.reminder).actions)
     }
 
     // MARK: The notice page
@@ -272,17 +265,26 @@ public actor CaseService: Service {
 
     /// The subscriber acknowledged on the notice page.
     public func acknowledge(token: String) throws -> Bool {
-        guard let (c0, _, expires) = try open(token), clock.milliseconds <= expires else { return false }
-        var c = c0
-        let now = clock.milliseconds
-        guard c.state == .notified || c.state == .basisDecided else { return c.state == .acknowledged }
-        let before = c.state
-        c.move(to: .acknowledged, at: now, reason: "acknowledged on the notice page")
-        try cases.save(c)
-        unsaved[c.id] = nil
-        try lawful.audit.append(at: now, kind: .caseTransition, actor: "subscriber", subject: c.id,
-                                summary: "case \(c.reference): \(before.rawValue) → acknowledged (notice page)", detail: "{}")
+        guard let (c, _, expires) = try open(token), clock.milliseconds <= expires else { return false }
+        guard let step = workflow.acknowledge(c, at: clock.milliseconds) else { return c.state == .acknowledged }
+        try performNow(step.actions)
         return true
+    }
+
+    /// Carries out an operator's or subscriber's step at once: a save the store refuses is an
+    /// error for the caller (the change is not made), and so is an audit entry the log refuses.
+    private func performNow(_ actions: [CaseAction]) throws {
+        for action in actions {
+            switch action {
+            case .save(let c):
+                try cases.save(c)
+                unsaved[c.id] = nil
+            case .audit(let entry):
+                try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: "{}")
+            case .sendNotice:
+                preconditionFailure("operator steps send no notice")
+            }
+        }
     }
 
     /// The subscriber opted out of warnings on the notice page.
@@ -304,15 +306,9 @@ public actor CaseService: Service {
 
     /// An analyst closes a case or marks it a false positive.
     public func close(_ id: String, as state: CaseState, analyst: String, reason: String) throws -> LawfulCase? {
-        guard [.closed, .falsePositive, .remediated].contains(state), var c = try get(id) else { return nil }
-        let now = clock.milliseconds
-        let before = c.state
-        c.move(to: state, at: now, reason: "\(analyst): \(reason)")
-        try cases.save(c)
-        unsaved[c.id] = nil
-        try lawful.audit.append(at: now, kind: .caseTransition, actor: "analyst:\(analyst)", subject: c.id,
-                                summary: "case \(c.reference): \(before.rawValue) → \(state.rawValue): \(reason)", detail: "{}")
-        return c
+        guard let c = try get(id), let step = workflow.close(c, as: state, analyst: analyst, reason: reason, at: clock.milliseconds) else { return nil }
+        try performNow(step.actions)
+        return step.case
     }
 
     /// Deletes finished cases past retention.
@@ -332,36 +328,6 @@ public actor CaseService: Service {
     }
 
     // MARK: Helpers
-
-    /// Infection evidence from an infected-device finding's features (no addresses of anyone reach
-    /// a notice: the endpoint only keys the merge of the detector's C&C verdict and an indicator
-    /// list's entry for the same server, which the finding reports separately).
-    static func evidence(of f: Finding) -> InfectionEvidence {
-        var e = InfectionEvidence(from: f.firstSeen, to: f.lastSeen)
-        for (index, feature) in f.evidence.features.enumerated() {
-            switch feature.name {
-            case .c2Contacts:
-                let endpoint = feature.about ?? "c2-\(index)"
-                e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: nil, contacts: Int(feature.value))]))
-            case .indicatorContacts:
-                let endpoint = feature.about ?? "indicator-\(index)"
-                e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: f.family, contacts: Int(feature.value))]))
-            case .attackPacketsPerSecond:
-                e.attackPacketsPerSecond = max(e.attackPacketsPerSecond ?? 0, feature.value)
-                e.attackKind = "flood"
-            case let name where name.scanDestinationsPort != nil:
-                let minutes = max(1, Double(f.lastSeen - f.firstSeen) / 60_000)
-                let rate = feature.value / minutes
-                if rate > (e.scanDestinationsPerMinute ?? 0) {
-                    e.scanDestinationsPerMinute = rate
-                    e.scanPort = name.scanDestinationsPort
-                }
-            default:
-                break
-            }
-        }
-        return e
-    }
 
     /// `Name <address>` or a bare address.
     static func mailAddress(_ text: String) -> MailAddress {

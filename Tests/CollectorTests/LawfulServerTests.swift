@@ -1,4 +1,5 @@
 import Attribution
+import CaseWorkflow
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -230,7 +231,7 @@ import Testing
                             "joined a flood against 203.0.113.9 (25000 packets/s)"]
         let f = Finding(id: "infected-device:1", kind: .infectedDevice, subject: .address(IPAddress("100.64.0.67")!), score: 0.99,
                         firstSeen: 0, lastSeen: 600_000, detectedAt: 0, updatedAt: 0, family: "mirai", summary: "", evidence: evidence)
-        let e = CaseService.evidence(of: f)
+        let e = CaseWorkflow.evidence(of: f)
         #expect(e.commandAndControl.count == 2)
         #expect(e.commandAndControl.map(\.contacts).sorted() == [3, 6])
         #expect(e.commandAndControl.allSatisfy { $0.family == "mirai" })
