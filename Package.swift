@@ -156,7 +156,7 @@ let package = Package(
         .target(
             name: "MamoriTesting",
             dependencies: [
-                "FlowCodec", "MamoriCore",
+                "FlowCodec", "MamoriCore", "Lawful",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -208,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LawfulTests",
-            dependencies: ["Lawful", "IdentityCodec", "Storage", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Lawful", "IdentityCodec", "Storage", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

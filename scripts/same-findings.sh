@@ -6,7 +6,9 @@
 #     exported once by softflowd to nfcapd, as real.sh does, and read from those files by both);
 #   - simulated worlds made once by OLD: the full world and --classic, 1:1 and 1:1000 (NEW must
 #     write the same worlds byte for byte too).
-# Prints the diff command and its output; exits non-zero when anything differs.
+# Subscriber-host pseudonyms (keyed at random per run) are blanked before the diff. Prints the
+# diff command and its output; exits non-zero when anything differs, or when OLD could not
+# analyse an input (the comparison would be empty).
 #
 #   scripts/same-findings.sh /tmp/mamori-old .build/release/mamori
 #   OUT=/tmp/same SUBSCRIBERS=2000 DURATION=1h scripts/same-findings.sh OLD NEW
@@ -64,10 +66,14 @@ for side in old new; do
     done < "$OUT/inputs/captures.txt"
     for pcap in "$OUT"/inputs/sim-*.pcap; do
         name=$(basename "$pcap" .pcap)
-        "$bin" analyze "$pcap" --json > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
+        "$bin" analyze "$pcap" --labels "$OUT/inputs/$name.labels.json" --json > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
     done
+    # `mamori analyze` keys the pseudonyms of subscriber hosts (h:…) with a random key per run:
+    # they are the only part that differs between two runs of one binary.
+    sed -i -E 's/"h:[0-9a-f]{16}"/"h:(pseudonym)"/g' "$OUT/$side"/*.jsonl
 done
 
+if grep -l "analyze failed" "$OUT"/old/*.jsonl >&2; then echo "error: OLD could not analyse the inputs above" >&2; exit 1; fi
 echo "findings per input (old):" >&2
 wc -l "$OUT"/old/*.jsonl | sed 's/^/    /' >&2
 echo "\$ diff -r $OUT/old $OUT/new" >&2

@@ -56,7 +56,7 @@ public struct SMTPNoticeMailer: NoticeMailer {
 /// Findings arrive through ``submit(_:)`` into a bounded inbox that ``run()`` works off, so the
 /// detection loop never waits for a slow mail relay (SMTP allows minutes per reply).
 public actor CaseService: Service {
-    public let cases: SQLiteCaseStore
+    public let cases: any CaseStore
     private nonisolated let inbox: AsyncStream<[Finding]>
     private nonisolated let inboxContinuation: AsyncStream<[Finding]>.Continuation
     private nonisolated let droppedBatches: Counter
@@ -78,7 +78,7 @@ public actor CaseService: Service {
     /// Cases changed in memory that the store has not taken yet.
     public var unsavedCount: Int { unsaved.count }
 
-    public init(lawful: LawfulService, cases: SQLiteCaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
+    public init(lawful: LawfulService, cases: any CaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
                 retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
                 clock: any WallClock = SystemClock()) {
         (inbox, inboxContinuation) = AsyncStream.makeStream(of: [Finding].self, bufferingPolicy: .bufferingNewest(Self.inboxCapacity))

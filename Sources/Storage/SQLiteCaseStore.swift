@@ -4,7 +4,7 @@ import Lawful
 
 /// Cases in the embedded SQLite database: one row per case (the case as JSON beside the columns
 /// the queries need), and the digests of notice-page tokens (never the tokens).
-public final class SQLiteCaseStore: Sendable {
+public final class SQLiteCaseStore: CaseStore {
     private let database: DatabaseQueue
     private let observer: any StorageObserver
 
@@ -69,7 +69,7 @@ public final class SQLiteCaseStore: Sendable {
     }
 
     /// Cases, newest first, optionally in one state.
-    public func list(state: CaseState? = nil, limit: Int = 500) throws -> [LawfulCase] {
+    public func list(state: CaseState?, limit: Int) throws -> [LawfulCase] {
         try database.read { db in
             if let state {
                 return try String.fetchAll(db, sql: "SELECT body FROM lawful_case WHERE state = ? ORDER BY updated DESC LIMIT ?", arguments: [state.rawValue, limit]).compactMap(Self.decode)
@@ -99,7 +99,7 @@ public final class SQLiteCaseStore: Sendable {
     @discardableResult
     public func sweep(finishedBefore cutoff: Int64, now: Int64) throws -> Int {
         try observer.observe("cases") { try database.write { db in
-            let finished = CaseState.allCases.filter { $0.isFinal || $0 == .held }.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            let finished = Self.sweptStates.map { "'\($0.rawValue)'" }.sorted().joined(separator: ",")
             try db.execute(sql: "DELETE FROM notice_token WHERE expires < ? OR case_id IN (SELECT id FROM lawful_case WHERE state IN (\(finished)) AND updated < ?)",
                            arguments: [now, cutoff])
             try db.execute(sql: "DELETE FROM lawful_case WHERE state IN (\(finished)) AND updated < ?", arguments: [cutoff])
