@@ -40,7 +40,7 @@ let package = Package(
         // ISC Kea lease files, CGNAT port-block syslog lines. Pure: no sockets, clocks or files.
         .target(
             name: "IdentityCodec",
-            dependencies: ["FlowCodec", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Domain values and configuration of the product; no NIO channels, no SQL.
@@ -72,7 +72,7 @@ let package = Package(
         // engine, cases and the hash-chained audit record. Pure: no sockets, clocks or files.
         .target(
             name: "Lawful",
-            dependencies: ["IdentityCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The case life cycle as a pure step function: (case, event, time) → (case, actions).

@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// FreeRADIUS `detail` files (rlm_detail, FreeRADIUS 3.x): the accounting log most RADIUS
 /// deployments keep, and what `radrelay` and detail readers replay.

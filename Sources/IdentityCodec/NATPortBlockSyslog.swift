@@ -1,4 +1,5 @@
 import FlowCodec
+import MamoriCore
 
 /// CGNAT port-block allocation logs as syslog lines, in the format of Juniper's CGNAT service
 /// (Junos MS-MPC/MS-MIC `jservices-nat`, "port block allocation" with logging enabled):

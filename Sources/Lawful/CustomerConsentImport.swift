@@ -1,4 +1,4 @@
-import IdentityCodec
+import MamoriCore
 import MamoriCore
 
 /// The carrier's customer-system export, one subscriber per line, as Mamori imports it into the

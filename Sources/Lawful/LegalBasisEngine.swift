@@ -1,4 +1,4 @@
-import IdentityCodec
+import MamoriCore
 
 /// Decides, for one action on one piece of evidence, whether the law lets Mamori act and on
 /// which ground — the legal frame of DESIGN.md as code. Pure: the consent state, the policy and

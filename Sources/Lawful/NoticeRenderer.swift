@@ -1,4 +1,4 @@
-import IdentityCodec
+import MamoriCore
 
 /// Puts a `NoticeContent` into words: the e-mail (subject, plain text, HTML) and the notice page.
 /// Japanese (です・ます, Japan time) for "ja" and any language it does not know; plain English

@@ -1,5 +1,6 @@
 import FlowCodec
 import IdentityCodec
+import MamoriCore
 import Testing
 
 @Suite struct FreeRADIUSDetailTests {

@@ -1,4 +1,5 @@
 import IdentityCodec
+import MamoriCore
 import Testing
 @testable import Lawful
 

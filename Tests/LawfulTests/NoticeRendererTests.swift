@@ -1,6 +1,7 @@
 import Foundation
 import IdentityCodec
 @testable import Lawful
+import MamoriCore
 import Testing
 
 /// The notice in words: Japanese (JST) and English (UTC), subject, plain text, HTML e-mail and

@@ -1,5 +1,5 @@
 /// Calendar arithmetic in UTC for the text timestamps of identity formats (FreeRADIUS detail
-/// headers and Event-Timestamp values, RFC 5424 syslog). Pure integer math on the proleptic
+/// headers and Event-Timestamp values, RFC 5424 syslog), consent imports and notices. Pure integer math on the proleptic
 /// Gregorian calendar, so the codecs need no Foundation and no time-zone database.
 public struct UTCTime: Sendable, Hashable {
     public var year: Int
