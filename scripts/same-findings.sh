@@ -20,6 +20,9 @@ OUT=${OUT:-/tmp/mamori-same-findings}
 SUBSCRIBERS=${SUBSCRIBERS:-2000}
 DURATION=${DURATION:-1h}
 CORPUS=Benchmarks/detection/corpus
+# Swift seeds Dictionary hashing per process; a finding's sample flow is taken in table order,
+# so two runs of one binary can show different samples. Fixed here for the comparison.
+export SWIFT_DETERMINISTIC_HASHING=1
 rm -rf "$OUT"; mkdir -p "$OUT/inputs" "$OUT/old" "$OUT/new"
 
 # The real corpus through OLD (real.sh also leaves the nfcapd files of the packet captures).
