@@ -30,10 +30,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
-        // Bytes → typed flow records. No sockets, clocks, loggers or globals: NIOCore only.
+        // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
+        // values every stage shares (FlowRecord, IPAddress). No sockets, clocks, loggers or globals: NIOCore only.
         .target(
             name: "FlowCodec",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Flow data as files, read offline: pcap captures (and their writer), nfdump/nfcapd files,
+        // Argus binetflow, Zeek conn.log. Pure: bytes or text in, flow records out. FlowCodec only.
+        .target(
+            name: "FlowFiles",
+            dependencies: ["FlowCodec"],
             swiftSettings: swiftSettings
         ),
         // What a carrier's identity systems say: RADIUS accounting packets, FreeRADIUS detail files,
@@ -99,7 +107,7 @@ let package = Package(
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).
         .target(
             name: "Evaluation",
-            dependencies: ["Detection", "Simulator", "FlowCodec", "MamoriCore"],
+            dependencies: ["Detection", "Simulator", "FlowCodec", "FlowFiles", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         // recvmmsg(2) for the collector's receive loop (a GNU extension Swift's Glibc does not expose).
@@ -143,14 +151,14 @@ let package = Package(
         // parser of outside input, then the stages after it. Built with everything else so it cannot rot.
         .target(
             name: "FuzzTargets",
-            dependencies: ["FlowCodec", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
+            dependencies: ["FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
             swiftSettings: swiftSettings
         ),
         // Test support shipped as a library: fixture loading, peer launchers.
         .target(
             name: "MamoriTesting",
             dependencies: [
-                "FlowCodec", "MamoriCore",
+                "FlowCodec", "FlowFiles", "MamoriCore",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -158,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
+                "FlowCodec", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
                 "Lawful", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -169,18 +177,18 @@ let package = Package(
         ),
         .testTarget(
             name: "FlowCodecTests",
-            dependencies: ["FlowCodec", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DetectionTests",
-            dependencies: ["Detection", "Evaluation", "FlowCodec", "MamoriCore", "MamoriTesting", "Simulator"],
+            dependencies: ["Detection", "Evaluation", "FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", "Simulator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
+            dependencies: ["Simulator", "FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
