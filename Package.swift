@@ -182,6 +182,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FlowFilesTests",
+            dependencies: ["FlowFiles", "FlowCodec", "MamoriCore", "MamoriTesting"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DetectionTests",
             dependencies: ["Detection", "Evaluation", "FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", "Simulator"],
             swiftSettings: swiftSettings
