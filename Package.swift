@@ -57,10 +57,17 @@ let package = Package(
             dependencies: ["FlowCodec", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Flow records → export datagrams (NetFlow v5/v9, IPFIX, sFlow v5, RFC 8158 NAT events), as a
+        // router or CGNAT box sends them; beside the simulator, for it, benchmarks and tests. FlowCodec only.
+        .target(
+            name: "FlowEncoding",
+            dependencies: ["FlowCodec"],
+            swiftSettings: swiftSettings
+        ),
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
-            dependencies: ["FlowCodec", "MamoriCore", "IdentityCodec"],
+            dependencies: ["FlowCodec", "FlowEncoding", "MamoriCore", "IdentityCodec"],
             swiftSettings: swiftSettings
         ),
         // Flow records → findings: beacon, indicator, scan and DDoS detectors. No I/O, no clock.
@@ -166,7 +173,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
+                "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
                 "Lawful", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlowCodecTests",
-            dependencies: ["FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -194,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
+            dependencies: ["Simulator", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -227,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "CollectorTests",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
+                "FlowCodec", "FlowEncoding", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
                 "FuzzTargets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowEncoding
 import Testing
 
 /// CGNAT logs as IPFIX NAT events (RFC 8158) arrive on the flow port and decode into the NAT

@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// Encodes CGNAT port-block allocation and de-allocation events as IPFIX, the way a CGNAT box
 /// logs them under RFC 8158 §4.4 (port block allocation template): one template
 ///
