@@ -184,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FlowCodecTests",
-            dependencies: ["FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -192,6 +192,11 @@ let package = Package(
             name: "FlowFilesTests",
             dependencies: ["FlowFiles", "FlowCodec", "MamoriCore", "MamoriTesting"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlowEncodingTests",
+            dependencies: ["FlowEncoding", "FlowCodec"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
