@@ -30,10 +30,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
-        // Bytes → typed flow records. No sockets, clocks, loggers or globals: NIOCore only.
+        // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
+        // values every stage shares (FlowRecord, IPAddress). No sockets, clocks, loggers or globals: NIOCore only.
         .target(
             name: "FlowCodec",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Flow data as files, read offline: pcap captures (and their writer), nfdump/nfcapd files,
+        // Argus binetflow, Zeek conn.log. Pure: bytes or text in, flow records out. FlowCodec only.
+        .target(
+            name: "FlowFiles",
+            dependencies: ["FlowCodec"],
             swiftSettings: swiftSettings
         ),
         // What a carrier's identity systems say: RADIUS accounting packets, FreeRADIUS detail files,
@@ -49,10 +57,17 @@ let package = Package(
             dependencies: ["FlowCodec", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Flow records → export datagrams (NetFlow v5/v9, IPFIX, sFlow v5, RFC 8158 NAT events), as a
+        // router or CGNAT box sends them; beside the simulator, for it, benchmarks and tests. FlowCodec only.
+        .target(
+            name: "FlowEncoding",
+            dependencies: ["FlowCodec"],
+            swiftSettings: swiftSettings
+        ),
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
-            dependencies: ["FlowCodec", "MamoriCore", "IdentityCodec"],
+            dependencies: ["FlowCodec", "FlowEncoding", "MamoriCore", "IdentityCodec"],
             swiftSettings: swiftSettings
         ),
         // Flow records → findings: beacon, indicator, scan and DDoS detectors. No I/O, no clock.
@@ -105,7 +120,7 @@ let package = Package(
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).
         .target(
             name: "Evaluation",
-            dependencies: ["Detection", "Simulator", "FlowCodec", "MamoriCore"],
+            dependencies: ["Detection", "Simulator", "FlowCodec", "FlowFiles", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         // recvmmsg(2) for the collector's receive loop (a GNU extension Swift's Glibc does not expose).
@@ -149,14 +164,14 @@ let package = Package(
         // parser of outside input, then the stages after it. Built with everything else so it cannot rot.
         .target(
             name: "FuzzTargets",
-            dependencies: ["FlowCodec", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
+            dependencies: ["FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
             swiftSettings: swiftSettings
         ),
         // Test support shipped as a library: fixture loading, peer launchers.
         .target(
             name: "MamoriTesting",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Lawful",
+                "FlowCodec", "FlowFiles", "MamoriCore", "Lawful",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -164,7 +179,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
+                "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
                 "Lawful", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -175,18 +190,29 @@ let package = Package(
         ),
         .testTarget(
             name: "FlowCodecTests",
-            dependencies: ["FlowCodec", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FlowFilesTests",
+            dependencies: ["FlowFiles", "FlowCodec", "MamoriCore", "MamoriTesting"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FlowEncodingTests",
+            dependencies: ["FlowEncoding", "FlowCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DetectionTests",
-            dependencies: ["Detection", "Evaluation", "FlowCodec", "MamoriCore", "MamoriTesting", "Simulator"],
+            dependencies: ["Detection", "Evaluation", "FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", "Simulator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
+            dependencies: ["Simulator", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -224,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "CollectorTests",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
+                "FlowCodec", "FlowEncoding", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
                 "CaseWorkflow", "FuzzTargets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Detection
 import FlowCodec
+import FlowFiles
 
 /// Feeds bidirectional log records — Argus records from ``BinetflowParser``, Zeek connections
 /// from ``ZeekConnLog`` — to a ``FlowAnalyzer`` offline as they are read, the way

@@ -1,6 +1,7 @@
 import Detection
 import Foundation
 import FlowCodec
+import FlowFiles
 import MamoriCore
 
 /// Infected-device findings scored per host against per-flow labels, as the CTU-13 datasets

@@ -57,6 +57,18 @@ public struct NATFields: Sendable, Hashable {
     public init() {}
 }
 
+/// natEvent values (IE 230) of the IANA "NAT Event Type" registry created by RFC 8158 §4.1.
+extension NATFields {
+    /// 4: NAT44 session create.
+    public static let nat44SessionCreate: UInt8 = 4
+    /// 5: NAT44 session delete.
+    public static let nat44SessionDelete: UInt8 = 5
+    /// 16: Port block allocation.
+    public static let portBlockAllocation: UInt8 = 16
+    /// 17: Port block de-allocation.
+    public static let portBlockDeallocation: UInt8 = 17
+}
+
 /// One flow record, normalised across NetFlow v5, v9, IPFIX and sFlow.
 ///
 /// Counters are **already scaled** by the sampling interval the exporter announced (or the

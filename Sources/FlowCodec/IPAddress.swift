@@ -68,7 +68,7 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     /// The address as 16 bytes in network order (IPv4 as IPv4-mapped IPv6).
-    var ipv6Bytes: [UInt8] {
+    public var ipv6Bytes: [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(16)
         for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: high >> UInt64(s))) }

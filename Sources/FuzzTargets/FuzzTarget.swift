@@ -1,6 +1,7 @@
 import Attribution
 import Detection
 import FlowCodec
+import FlowFiles
 import Foundation
 import IdentityCodec
 import Lawful

@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowEncoding
 import IdentityCodec
 
 /// The CGNAT box as an IPFIX exporter of NAT events (198.19.253.1, observation domain 1): turns

@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowEncoding
 
 /// One export datagram as an exporter sends it.
 public struct SimulatedDatagram: Sendable, Hashable {

@@ -283,7 +283,7 @@ public struct IdentityPlan: Sendable {
     }
 
     /// IPFIX NAT events (RFC 8158 port block allocation, natEvent 16) for `blocks`, as flow records
-    /// for ``FlowCodec/NATEventEncoder``.
+    /// for ``FlowEncoding/NATEventEncoder``.
     public static func natEventRecords(_ blocks: [NATPortBlockEvent]) -> [FlowRecord] {
         blocks.map { b in
             var nat = NATFields()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Detection
 import Evaluation
 import FlowCodec
+import FlowFiles
 import Foundation
 
 /// `mamori analyze --format zeek`: Zeek conn.logs (TSV or JSON lines), as RITA and the

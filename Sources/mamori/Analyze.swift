@@ -2,6 +2,7 @@ import ArgumentParser
 import Detection
 import Evaluation
 import FlowCodec
+import FlowFiles
 import Foundation
 import MamoriCore
 import Simulator

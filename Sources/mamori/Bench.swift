@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowCodec
+import FlowEncoding
 import MamoriCore
 import Foundation
 #if canImport(Glibc)

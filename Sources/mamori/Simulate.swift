@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlowCodec
+import FlowFiles
 import Foundation
 import MamoriCore
 import Simulator

@@ -1,5 +1,6 @@
 @testable import Collector
 import FlowCodec
+import FlowEncoding
 import Foundation
 import Logging
 import MamoriCore

@@ -1,6 +1,7 @@
 import Collector
 import Detection
 import FlowCodec
+import FlowEncoding
 import Foundation
 import Hummingbird
 import HummingbirdTesting

@@ -2,6 +2,7 @@ import Attribution
 import Collector
 import Detection
 import FlowCodec
+import FlowEncoding
 import Foundation
 import Hummingbird
 import HummingbirdTesting

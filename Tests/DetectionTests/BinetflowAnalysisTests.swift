@@ -1,6 +1,7 @@
 import Detection
 import Evaluation
 import FlowCodec
+import FlowFiles
 import Foundation
 import MamoriCore
 import MamoriTesting

@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowFiles
 import MamoriCore
 import Foundation
 import MamoriTesting

@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 
 @testable import FlowCodec
+import FlowFiles
 import MamoriCore
 
 /// sFlow v5 decoding, checked against tcpdump's own expected output (`.out`) and tshark JSON

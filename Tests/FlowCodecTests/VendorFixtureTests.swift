@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowFiles
 import Foundation
 import MamoriTesting
 import NIOCore

@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowEncoding
 import IdentityCodec
 import Simulator
 import Testing

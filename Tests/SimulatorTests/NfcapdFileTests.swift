@@ -1,6 +1,7 @@
 import FlowCodec
-import MamoriCore
+import FlowFiles
 import Foundation
+import MamoriCore
 import MamoriTesting
 import Simulator
 import Testing

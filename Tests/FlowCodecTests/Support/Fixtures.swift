@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowFiles
 import Foundation
 import MamoriTesting
 
@@ -8,17 +9,7 @@ enum Fixtures {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures")
     }
 
-    /// The real-traffic corpus of the detection benchmark (Benchmarks/detection/corpus), whose
-    /// captures the codec tests read too: `real-traffic/FILE` is looked up there first.
-    static let corpus = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Benchmarks/detection/corpus")
-
     static func path(_ relative: String) -> String {
-        if relative.hasPrefix("real-traffic/") {
-            let shared = corpus.appendingPathComponent(String(relative.dropFirst("real-traffic/".count))).path
-            if FileManager.default.fileExists(atPath: shared) { return shared }
-        }
         return root.appendingPathComponent(relative).path
     }
 

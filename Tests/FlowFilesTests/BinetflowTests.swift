@@ -1,4 +1,5 @@
 import FlowCodec
+import FlowFiles
 import Testing
 
 /// Argus binetflow text as the CTU-13 datasets publish it, parsed by ``BinetflowParser``.

@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// Argus bidirectional flow text ("binetflow"), as the Stratosphere lab publishes the CTU-13
 /// datasets: a header line naming the columns, then one Argus record per line.
 ///

@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// Encodes sampled packets as sFlow v5 datagrams (flow samples with a raw Ethernet/IP/TCP-or-UDP
 /// header record), as a switch or router agent sends them.
 ///

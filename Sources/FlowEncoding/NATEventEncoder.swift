@@ -1,14 +1,4 @@
-/// natEvent values (IE 230) of the IANA "NAT Event Type" registry created by RFC 8158 §4.1.
-extension NATFields {
-    /// 4: NAT44 session create.
-    public static let nat44SessionCreate: UInt8 = 4
-    /// 5: NAT44 session delete.
-    public static let nat44SessionDelete: UInt8 = 5
-    /// 16: Port block allocation.
-    public static let portBlockAllocation: UInt8 = 16
-    /// 17: Port block de-allocation.
-    public static let portBlockDeallocation: UInt8 = 17
-}
+import FlowCodec
 
 /// Encodes CGNAT port-block allocation and de-allocation events as IPFIX, the way a CGNAT box
 /// logs them under RFC 8158 §4.4 (port block allocation template): one template

@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// Reads nfdump's binary capture files — what `nfcapd` writes — into flow records, so
 /// `mamori analyze` works on a carrier's existing nfcapd archive. Pure: give it the file's bytes.
 /// Both layouts are read: 2 (nfdump 1.7, below) and 1 (nfdump 1.6, e.g. Debian 11's nfcapd 1.6.22;

@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// Zeek's connection log (`conn.log`), as RITA reads it and the Stratosphere lab publishes its
 /// labelled captures (IoT-23, security-datasets-for-testing): one line per connection, in Zeek's
 /// tab-separated format or its JSON format (one object per line).

@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// Appends big-endian integers to a byte array.
 @usableFromInline
 struct ByteWriter {

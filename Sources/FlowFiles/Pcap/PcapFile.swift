@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// A UDP datagram found in a capture file.
 public struct CapturedDatagram: Sendable, Hashable {
     /// Capture time, microseconds since the Unix epoch.
@@ -146,6 +148,10 @@ public struct PcapFile: Sendable {
 }
 
 /// Writes UDP datagrams as a classic pcap (microseconds, little-endian, Ethernet link type).
+///
+/// Kept beside ``PcapFile`` rather than with the datagram encoders of FlowEncoding: it writes a
+/// file format, not a flow protocol (it wraps datagrams someone else encoded), and it shares
+/// ``CapturedDatagram`` with the reader, which reads back what it writes.
 public struct PcapWriter: Sendable {
     public private(set) var bytes: [UInt8]
 

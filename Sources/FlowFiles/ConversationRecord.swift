@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// One line of a bidirectional flow log — an Argus record (``BinetflowRecord``) or a Zeek
 /// connection (``ZeekConnection``) — as up to two unidirectional flows.
 ///

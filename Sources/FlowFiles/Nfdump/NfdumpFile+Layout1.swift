@@ -1,3 +1,5 @@
+import FlowCodec
+
 /// nfdump 1.6's file layout ("layout 1"), what Debian 11's nfcapd 1.6.22 and NfSen installations
 /// of that era write.
 ///
