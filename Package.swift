@@ -158,6 +158,9 @@ let package = Package(
             dependencies: [
                 "FlowCodec", "MamoriCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -224,19 +227,39 @@ let package = Package(
         .testTarget(
             name: "CollectorTests",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
-                "CaseWorkflow", "FuzzTargets",
+                "FlowCodec", "MamoriCore", "Collector", "MamoriTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root: configuration, the whole application (buildApplication) and its
+        // HTTP API, the server's services (attribution, detection, lawful, cases), durability.
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
+                "IdentityListeners", "Lawful", "CaseWorkflow",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The fuzzers' kept corpus and past crashes, replayed through FuzzTargets.
+        .testTarget(
+            name: "FuzzTargetsTests",
+            dependencies: ["FuzzTargets"],
             swiftSettings: swiftSettings
         ),
         // Notices by e-mail: MIME messages and an SMTP client (STARTTLS, AUTH) on SwiftNIO. An adapter.

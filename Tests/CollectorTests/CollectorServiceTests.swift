@@ -3,6 +3,7 @@ import FlowCodec
 import Foundation
 import Logging
 import MamoriCore
+import MamoriTesting
 import Metrics
 import MetricsTestKit
 import NIOCore
@@ -483,14 +484,4 @@ struct FailingService: Service {
         try await Task.sleep(for: .milliseconds(300))
         throw Failure()
     }
-}
-
-/// A fresh directory under the system temporary directory, removed on deinit.
-final class TemporaryDirectory {
-    let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-test-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }
