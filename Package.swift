@@ -211,7 +211,13 @@ let package = Package(
         ),
         .testTarget(
             name: "LawfulTests",
-            dependencies: ["Lawful", "IdentityCodec", "Storage", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Lawful", "IdentityCodec", "Storage", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // The SQLite stores, the audit log on disk, key files and the data directory.
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "Lawful", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
