@@ -268,6 +268,11 @@ let package = Package(
             dependencies: ["FuzzTargets"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: ["Evaluation", "Detection", "FlowCodec", "MamoriCore", "Simulator"],
+            swiftSettings: swiftSettings
+        ),
         // Notices by e-mail: MIME messages and an SMTP client (STARTTLS, AUTH) on SwiftNIO. An adapter.
         .target(
             name: "Notify",
