@@ -269,6 +269,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MamoriCoreTests",
+            dependencies: ["MamoriCore", "FlowCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EvaluationTests",
             dependencies: ["Evaluation", "Detection", "FlowCodec", "MamoriCore", "Simulator"],
             swiftSettings: swiftSettings
