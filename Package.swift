@@ -201,6 +201,8 @@ let package = Package(
             name: "IdentityListenersTests",
             dependencies: [
                 "IdentityListeners", "IdentityCodec", "FlowCodec", "MamoriCore", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
