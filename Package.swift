@@ -173,6 +173,9 @@ let package = Package(
             dependencies: [
                 "FlowCodec", "FlowFiles", "MamoriCore", "Lawful",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -224,6 +227,8 @@ let package = Package(
             name: "IdentityListenersTests",
             dependencies: [
                 "IdentityListeners", "IdentityCodec", "FlowCodec", "MamoriCore", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
@@ -234,7 +239,13 @@ let package = Package(
         ),
         .testTarget(
             name: "LawfulTests",
-            dependencies: ["Lawful", "IdentityCodec", "Storage", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Lawful", "IdentityCodec", "Storage", "MamoriCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // The SQLite stores, the audit log on disk, key files and the data directory.
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "Lawful", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -250,19 +261,49 @@ let package = Package(
         .testTarget(
             name: "CollectorTests",
             dependencies: [
-                "FlowCodec", "FlowEncoding", "MamoriCore", "Collector", "Server", "MamoriTesting", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful",
-                "CaseWorkflow", "FuzzTargets",
+                "FlowCodec", "FlowEncoding", "MamoriCore", "Collector", "MamoriTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // The composition root: configuration, the whole application (buildApplication) and its
+        // HTTP API, the server's services (attribution, detection, lawful, cases), durability.
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
+                "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The fuzzers' kept corpus and past crashes, replayed through FuzzTargets.
+        .testTarget(
+            name: "FuzzTargetsTests",
+            dependencies: ["FuzzTargets"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MamoriCoreTests",
+            dependencies: ["MamoriCore", "FlowCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EvaluationTests",
+            dependencies: ["Evaluation", "Detection", "FlowCodec", "MamoriCore", "Simulator"],
             swiftSettings: swiftSettings
         ),
         // Notices by e-mail: MIME messages and an SMTP client (STARTTLS, AUTH) on SwiftNIO. An adapter.
@@ -283,6 +324,10 @@ let package = Package(
                 "Notify", "MamoriTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

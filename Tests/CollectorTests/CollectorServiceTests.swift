@@ -4,6 +4,7 @@ import FlowEncoding
 import Foundation
 import Logging
 import MamoriCore
+import MamoriTesting
 import Metrics
 import MetricsTestKit
 import NIOCore
@@ -484,14 +485,4 @@ struct FailingService: Service {
         try await Task.sleep(for: .milliseconds(300))
         throw Failure()
     }
-}
-
-/// A fresh directory under the system temporary directory, removed on deinit.
-final class TemporaryDirectory {
-    let path: String
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-test-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -181,10 +181,3 @@ struct CollectorHarness {
         return sink.records
     }
 }
-
-extension TestMetrics {
-    /// Sum of every counter with this label, across dimensions.
-    func counterTotal(_ label: String) -> Int64 {
-        counters.filter { $0.label == label }.reduce(0) { $0 + $1.totalValue }
-    }
-}

@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import HummingbirdTesting
 import MamoriCore
+import MamoriTesting
 import NIOCore
 import Server
 import Storage

@@ -6,6 +6,7 @@ import FlowCodec
 import Foundation
 import Logging
 import MamoriCore
+import MamoriTesting
 import Server
 import Testing
 

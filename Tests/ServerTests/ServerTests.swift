@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import MamoriCore
+import MamoriTesting
 import NIOCore
 import Prometheus
 import Server

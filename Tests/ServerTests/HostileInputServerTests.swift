@@ -8,6 +8,7 @@ import HummingbirdTesting
 import IdentityCodec
 import Logging
 import MamoriCore
+import MamoriTesting
 import NIOCore
 import Server
 import Testing

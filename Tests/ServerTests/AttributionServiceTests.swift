@@ -9,6 +9,7 @@ import HummingbirdTesting
 import IdentityCodec
 import Logging
 import MamoriCore
+import MamoriTesting
 import MetricsTestKit
 import NIOCore
 import Server
