@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Bytes → typed flow records. No sockets, clocks, loggers or globals: NIOCore only.
@@ -146,6 +147,18 @@ let package = Package(
             dependencies: ["FlowCodec", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
             swiftSettings: swiftSettings
         ),
+        // Requests to a running `mamori serve`'s HTTP API (async-http-client): whois, consent import.
+        .target(
+            name: "APIClient",
+            dependencies: [
+                "MamoriCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test support shipped as a library: fixture loading, peer launchers.
         .target(
             name: "MamoriTesting",
@@ -159,7 +172,7 @@ let package = Package(
             name: "mamori",
             dependencies: [
                 "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
-                "Lawful", "Storage",
+                "Lawful", "Storage", "APIClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
