@@ -159,6 +159,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Connected UDP sockets for `mamori replay` and `mamori simulate`: export datagrams, RADIUS accounting.
+        .target(
+            name: "Senders",
+            dependencies: ["MamoriCore", "IdentityCodec"],
+            swiftSettings: swiftSettings
+        ),
         // Test support shipped as a library: fixture loading, peer launchers.
         .target(
             name: "MamoriTesting",
@@ -172,7 +178,7 @@ let package = Package(
             name: "mamori",
             dependencies: [
                 "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
-                "Lawful", "Storage", "APIClient",
+                "Lawful", "Storage", "APIClient", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

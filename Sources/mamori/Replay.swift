@@ -2,6 +2,7 @@ import ArgumentParser
 import FlowCodec
 import Foundation
 import MamoriCore
+import Senders
 
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
