@@ -147,6 +147,18 @@ let package = Package(
             dependencies: ["FlowCodec", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
             swiftSettings: swiftSettings
         ),
+        // The measurements behind BENCHMARKS.md (`mamori bench …`): synthetic input through the real components.
+        .target(
+            name: "Benchmarking",
+            dependencies: [
+                "FlowCodec", "MamoriCore", "Detection", "Evaluation", "Attribution", "IdentityCodec", "IdentityListeners",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Requests to a running `mamori serve`'s HTTP API (async-http-client): whois, consent import.
         .target(
             name: "APIClient",
@@ -178,7 +190,7 @@ let package = Package(
             name: "mamori",
             dependencies: [
                 "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
-                "Lawful", "Storage", "APIClient", "Senders",
+                "Lawful", "Storage", "Benchmarking", "APIClient", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
