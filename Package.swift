@@ -147,6 +147,13 @@ let package = Package(
             dependencies: ["FlowCodec", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
             swiftSettings: swiftSettings
         ),
+        // The pipeline `mamori analyze` runs, as a function: flow files (pcap, nfcapd, binetflow, Zeek)
+        // → detectors → findings, statistics and, with ground truth, their evaluation. Prints nothing.
+        .target(
+            name: "OfflineAnalysis",
+            dependencies: ["FlowCodec", "MamoriCore", "Detection", "Evaluation", "Simulator"],
+            swiftSettings: swiftSettings
+        ),
         // The measurements behind BENCHMARKS.md (`mamori bench …`): synthetic input through the real components.
         .target(
             name: "Benchmarking",
@@ -190,7 +197,7 @@ let package = Package(
             name: "mamori",
             dependencies: [
                 "FlowCodec", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
-                "Lawful", "Storage", "Benchmarking", "APIClient", "Senders",
+                "Lawful", "Storage", "OfflineAnalysis", "Benchmarking", "APIClient", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -207,6 +214,11 @@ let package = Package(
         .testTarget(
             name: "DetectionTests",
             dependencies: ["Detection", "Evaluation", "FlowCodec", "MamoriCore", "MamoriTesting", "Simulator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OfflineAnalysisTests",
+            dependencies: ["OfflineAnalysis", "Detection", "Evaluation", "FlowCodec", "MamoriCore", "Simulator"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
