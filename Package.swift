@@ -222,6 +222,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "APIClientTests",
+            dependencies: [
+                "APIClient", "MamoriCore", "MamoriTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SimulatorTests",
             dependencies: ["Simulator", "FlowCodec", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
             swiftSettings: swiftSettings
