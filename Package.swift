@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
@@ -167,6 +168,43 @@ let package = Package(
             dependencies: ["FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
             swiftSettings: swiftSettings
         ),
+        // The pipeline `mamori analyze` runs, as a function: flow files (pcap, nfcapd, binetflow, Zeek)
+        // → detectors → findings, statistics and, with ground truth, their evaluation. Prints nothing.
+        .target(
+            name: "OfflineAnalysis",
+            dependencies: ["FlowCodec", "FlowFiles", "MamoriCore", "Detection", "Evaluation", "Simulator"],
+            swiftSettings: swiftSettings
+        ),
+        // The measurements behind BENCHMARKS.md (`mamori bench …`): synthetic input through the real components.
+        .target(
+            name: "Benchmarking",
+            dependencies: [
+                "FlowCodec", "FlowEncoding", "MamoriCore", "Detection", "Evaluation", "Attribution", "IdentityCodec", "IdentityListeners",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Requests to a running `mamori serve`'s HTTP API (async-http-client): whois, consent import.
+        .target(
+            name: "APIClient",
+            dependencies: [
+                "MamoriCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Connected UDP sockets for `mamori replay` and `mamori simulate`: export datagrams, RADIUS accounting.
+        .target(
+            name: "Senders",
+            dependencies: ["MamoriCore", "IdentityCodec"],
+            swiftSettings: swiftSettings
+        ),
         // Test support shipped as a library: fixture loading, peer launchers.
         .target(
             name: "MamoriTesting",
@@ -183,7 +221,7 @@ let package = Package(
             name: "mamori",
             dependencies: [
                 "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
-                "Lawful", "Storage",
+                "Lawful", "Storage", "OfflineAnalysis", "Benchmarking", "APIClient", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -211,6 +249,21 @@ let package = Package(
         .testTarget(
             name: "DetectionTests",
             dependencies: ["Detection", "Evaluation", "FlowCodec", "FlowFiles", "MamoriCore", "MamoriTesting", "Simulator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OfflineAnalysisTests",
+            dependencies: ["OfflineAnalysis", "Detection", "Evaluation", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Simulator"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "APIClientTests",
+            dependencies: [
+                "APIClient", "MamoriCore", "MamoriTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

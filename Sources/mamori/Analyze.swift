@@ -5,6 +5,7 @@ import FlowCodec
 import FlowFiles
 import Foundation
 import MamoriCore
+import OfflineAnalysis
 import Simulator
 
 struct Analyze: AsyncParsableCommand {
@@ -61,11 +62,6 @@ struct Analyze: AsyncParsableCommand {
     @Argument(help: "pcap files holding export datagrams (or binetflow or nfcapd files), analysed in order as one stream.")
     var files: [String]
 
-    /// What the input files hold.
-    enum InputFormat: String, ExpressibleByArgument, CaseIterable {
-        case pcap, binetflow, nfcapd, zeek
-    }
-
     @Option(help: "Input format: pcap (export datagrams), binetflow (Argus text, CTU-13), nfcapd (nfdump files) or zeek (conn.log, TSV or JSON). Default: zeek for *conn*.log files or files starting with #separator or {, binetflow for .binetflow/.csv/.tsv files, nfcapd for files named nfcapd.*, pcap otherwise.")
     var format: InputFormat?
 
@@ -108,194 +104,53 @@ struct Analyze: AsyncParsableCommand {
     @Option(help: "Only print findings with at least this score.")
     var minimumScore: Double = 0
 
+
     @Option(help: ArgumentHelp("Real-traffic ground truth (Benchmarks/detection/corpus/corpus.json): score the findings against the capture's entry — found, missed, false — and take its network and base time unless given.", valueName: "file"))
     var truth: String?
 
     @Option(help: ArgumentHelp("The --truth entry to score against (default: the one naming the first input file).", valueName: "name"))
     var truthCapture: String?
 
+
     func run() async throws {
-        var truth: Labels? = nil
-        if let labels {
-            do {
-                truth = try JSONDecoder().decode(Labels.self, from: Data(contentsOf: URL(fileURLWithPath: labels)))
-            } catch {
-                throw ValidationError("cannot read labels \(labels): \(error)")
-            }
-        }
+        let truth = try loadLabels()
         let corpusCapture = try loadTruthCapture()
-        let layout = try networkLayout(labels: truth, corpus: corpusCapture)
+        let network = try networkOptions()
+        let layout = try Self.explained { try OfflineAnalyzer.networkLayout(network, labels: truth, truth: corpusCapture) }
         var configuration = DetectionConfiguration(network: layout, pseudonymKey: (0..<32).map { _ in UInt8.random(in: 0...255) })
         if let indicators { configuration.indicators = try readList(indicators, "--indicators") }
         if let allowlist { configuration.allowlist = try readList(allowlist, "--allowlist") }
-        var analyzer = FlowAnalyzer(configuration: configuration)
-
-        // For the evaluation: which hosts were seen talking to each labelled C&C endpoint.
-        var c2Contacts = truth.map { CommandAndControlContacts(labels: $0, layout: layout) }
-        func observe(_ r: FlowRecord) { c2Contacts?.observe(r) }
-        let wallStart = Date()
-        let textExtensions = [".binetflow", ".csv", ".tsv"]
-        let looksLikeText = files.allSatisfy { file in textExtensions.contains { file.lowercased().hasSuffix($0) } }
-        let looksLikeNfcapd = files.allSatisfy { URL(fileURLWithPath: $0).lastPathComponent.hasPrefix("nfcapd.") }
-        let inputFormat: InputFormat = format ?? (Self.looksLikeZeekConnLog(files) ? .zeek : looksLikeText ? .binetflow : looksLikeNfcapd ? .nfcapd : .pcap)
-        if labelsFromFile && inputFormat != .binetflow && inputFormat != .zeek {
+        let inputFormat = format ?? InputFormat.guess(for: files)
+        if labelsFromFile && !inputFormat.carriesLabels {
             throw ValidationError("--labels-from-file needs binetflow or zeek input (--format binetflow|zeek): pcaps carry no labels")
         }
-        var flowLabelEvaluation: FlowLabelEvaluation? = nil
-        var decodeSummaryText = ""
-        if inputFormat == .binetflow {
-            var tally = FlowLabelEvaluation.Tally(layout: layout)
-            analyzer = try analyzeBinetflow(analyzer, baseTime: baseTime(from: corpusCapture), tally: &tally, observe: observe, summary: &decodeSummaryText)
-            if labelsFromFile {
-                flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings)
-            }
-        } else if inputFormat == .zeek {
-            var tally = FlowLabelEvaluation.Tally(layout: layout)
-            analyzer = try analyzeZeek(analyzer, baseTime: baseTime(from: corpusCapture), tally: &tally, observe: observe, summary: &decodeSummaryText)
-            if labelsFromFile { flowLabelEvaluation = FlowLabelEvaluation(tally: tally, findings: analyzer.currentFindings) }
-        } else if inputFormat == .nfcapd {
-            decodeSummaryText = try analyzeNfcapd(&analyzer, observe: observe)
-        } else {
-            decodeSummaryText = try analyzePcaps(&analyzer, observe: observe, wallStart: wallStart)
-        }
-        try report(analyzer: analyzer, layout: layout, truth: truth, c2Contacts: c2Contacts?.counts ?? [:], flowLabelEvaluation: flowLabelEvaluation,
-                   decodeSummary: decodeSummaryText, wallStart: wallStart)
-        if let corpusCapture { try score(analyzer.currentFindings, against: corpusCapture) }
-    }
-
-    /// Streams every binetflow file through the analyzer (records in start-time order within a
-    /// 5-minute reorder window) and tallies the labels; bad lines are reported on standard error
-    /// (the first 20 per file) and skipped.
-    private func analyzeBinetflow(
-        _ analyzer: FlowAnalyzer, baseTime: Double, tally: inout FlowLabelEvaluation.Tally, observe: (FlowRecord) -> Void, summary: inout String
-    ) throws -> FlowAnalyzer {
-        let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((baseTime * 1000).rounded()), utcOffsetSeconds: utcOffset)
-        var replay = BinetflowReplay(analyzer: analyzer)
-        var lines = 0, records = 0, nonIP = 0, malformed = 0, unlabelled = 0
-        var estimatedPackets = false, estimatedBytes = false
-        for file in files {
-            let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-                throw ValidationError("cannot read \(file): \(error)")
-            }
-            var reported = 0
-            let parser: BinetflowParser
-            do {
-                parser = try BinetflowParser.forEachLine(of: text, options: options) { outcome in
-                    lines += 1
-                    switch outcome {
-                    case .success(let record):
-                        records += 1
-                        if record.label == nil { unlabelled += 1 }
-                        tally.add(record)
-                        replay.add(record, observe: observe)
-                    case .failure(let error):
-                        if case .notAnIPFlow = error.reason {
-                            nonIP += 1
-                            return
-                        }
-                        malformed += 1
-                        if reported < 20 {
-                            reported += 1
-                            FileHandle.standardError.write(Data("\(file): \(error) (line skipped)\n".utf8))
-                        }
-                    }
-                }
-            } catch {
-                throw ValidationError("\(file): \(error)")
-            }
-            if labelsFromFile && !parser.hasLabels {
-                throw ValidationError("\(file) has no Label column: --labels-from-file needs one")
-            }
-            estimatedPackets = estimatedPackets || !parser.hasSourcePackets
-            estimatedBytes = estimatedBytes || !parser.hasSourceBytes
-        }
-        replay.finish(observe: observe)
-        summary = "read \(lines) binetflow lines: \(records) records, \(nonIP) not IP flows (skipped), \(malformed) malformed"
-        if labelsFromFile { summary += ", \(unlabelled) without a label" }
-        if replay.lateRecords > 0 { summary += ", \(replay.lateRecords) out of start-time order by more than 5 minutes (fed late)" }
-        if estimatedBytes {
-            summary += "; no SrcBytes column: one-way records give their bytes to the sender, two-way records split packets and bytes evenly (estimated)"
-        } else if estimatedPackets {
-            summary += "; no SrcPkts column: per-direction packets estimated from bytes"
-        }
-        return replay.analyzer
-    }
-
-    /// Reads nfcapd files and feeds their records in end-time order (nfcapd writes them in export
-    /// order), on the records' own clock.
-    private func analyzeNfcapd(_ analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void) throws -> String {
-        var total = 0, skipped = 0, damaged = 0, truncated = 0
-        for file in files {
-            let result: NfdumpFile.Result
-            do {
-                result = try NfdumpFile.read([UInt8](Data(contentsOf: URL(fileURLWithPath: file))))
-            } catch let e as NfdumpFile.Error {
-                throw ValidationError("\(file): \(e)")
-            } catch {
-                throw ValidationError("cannot read \(file): \(error)")
-            }
-            let records = result.records.sorted { $0.endMilliseconds < $1.endMilliseconds }
-            for (i, r) in records.enumerated() {
-                analyzer.ingest(r, receivedAt: r.endMilliseconds)
-                observe(r)
-                if i % 1024 == 1023 { _ = analyzer.evaluate(now: r.endMilliseconds) }
-            }
-            if let last = records.last { _ = analyzer.evaluate(now: last.endMilliseconds) }
-            total += records.count
-            skipped += result.skippedRecords
-            damaged += result.damagedBlocks
-            if result.truncated {
-                truncated += 1
-                FileHandle.standardError.write(Data("\(file): ends inside a block (still being written, or cut): the records before it are used\n".utf8))
-            }
-        }
-        _ = analyzer.finish()
-        return "read \(files.count) nfcapd file(s): \(total) flow records, \(skipped) other records skipped, \(damaged) unreadable block(s), \(truncated) truncated file(s)"
-    }
-
-    /// Decodes the pcaps' export datagrams and feeds them to the analyzer on the capture's clock.
-    private func analyzePcaps(_ analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, wallStart: Date) throws -> String {
-
-        var decoderConfiguration = FlowDecoder.Configuration()
-        decoderConfiguration.templateTimeoutSeconds = 0
-        var decoder = FlowDecoder(configuration: decoderConfiguration)
-        var summary = DecodeSummary()
-        var records: [FlowRecord] = []
+        let request = OfflineAnalyzer.Request(
+            files: files, format: inputFormat, configuration: configuration, labels: truth, truth: corpusCapture,
+            scoreFileLabels: labelsFromFile, utcOffsetSeconds: utcOffset, baseTime: baseTime)
+        let wallStart = Date()
         var lastProgress = wallStart
-        for file in files {
-            let pcap: PcapFile
-            do { pcap = try PcapFile(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))) } catch {
-                throw ValidationError("cannot read \(file): \(error)")
-            }
-            for d in pcap.datagrams {
-                records.removeAll(keepingCapacity: true)
-                let time = d.timestampMicroseconds / 1000
-                let report = d.payload.withUnsafeBytes { decoder.decode($0, from: d.sourceAddress, receivedAtMilliseconds: time, into: &records) }
-                summary.add(report)
-                for r in records {
-                    analyzer.ingest(r, receivedAt: time)
-                    observe(r)
-                }
-                _ = analyzer.evaluate(now: time)  // the analyzer's clock only moves forward
-                // The clock is read every 1,024 datagrams, not per datagram.
-                if summary.datagrams % 1024 == 0 && Date().timeIntervalSince(lastProgress) >= 1 {
+        let outcome = try Self.explained {
+            try OfflineAnalyzer.run(request) { event in
+                switch event {
+                case .lineSkipped(let file, let reason):
+                    FileHandle.standardError.write(Data("\(file): \(reason) (line skipped)\n".utf8))
+                case .fileTruncated(let file):
+                    FileHandle.standardError.write(Data("\(file): ends inside a block (still being written, or cut): the records before it are used\n".utf8))
+                case .analysed(let s):
+                    // Every 1,024 datagrams of a pcap; shown at most once a second.
+                    guard Date().timeIntervalSince(lastProgress) >= 1 else { return }
                     lastProgress = Date()
-                    let s = analyzer.statistics
                     FileHandle.standardError.write(Data("\ranalysed \(s.records) records  findings \(s.findingsReported)  pairs \(s.trackedPairs)   ".utf8))
                 }
             }
         }
-        _ = analyzer.finish()
-        return summary.text(skippedFrames: 0, templates: decoder.templates.count)
+        try report(outcome, wallStart: wallStart)
     }
 
-    /// Prints the findings (standard output), the summary and any evaluation (standard error).
-    private func report(
-        analyzer: FlowAnalyzer, layout: NetworkLayout, truth: Labels?, c2Contacts: [String: Int],
-        flowLabelEvaluation: FlowLabelEvaluation?, decodeSummary: String, wallStart: Date
-    ) throws {
-        let findings = analyzer.currentFindings.filter { $0.score >= minimumScore }
+    /// Prints the findings (standard output), the summary and any evaluation (standard error),
+    /// and writes the evaluation as JSON with --evaluation-json.
+    private func report(_ outcome: OfflineAnalyzer.Outcome, wallStart: Date) throws {
+        let findings = outcome.findings.filter { $0.score >= minimumScore }
         var out = ""
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -308,9 +163,9 @@ struct Analyze: AsyncParsableCommand {
             }
         }
         FileHandle.standardOutput.write(Data(out.utf8))
-        let s = analyzer.statistics
+        let s = outcome.statistics
         let seconds = Date().timeIntervalSince(wallStart)
-        var tail = "\r" + decodeSummary + "\n"
+        var tail = "\r" + outcome.inputSummary + "\n"
         tail += "analysed \(s.records) records (\(s.outbound) outbound, \(s.inbound) inbound, \(s.notCrossing) not crossing the subscriber edge, \(s.specialPurpose) with a special-purpose remote address) in \(String(format: "%.1f", seconds)) s; "
         let perKind: [String] = FindingKind.allCases.map { k in
             let n = findings.filter { $0.kind == k }.count
@@ -328,56 +183,72 @@ struct Analyze: AsyncParsableCommand {
         }
         FileHandle.standardError.write(Data(tail.utf8))
 
-        if let truth {
-            let evaluation = LabelEvaluation(labels: truth, layout: layout, findings: analyzer.currentFindings, c2Contacts: c2Contacts)
+        if let evaluation = outcome.labelEvaluation {
             FileHandle.standardError.write(Data((evaluation.table + "\n").utf8))
-            if let evaluationJSON {
-                let e = JSONEncoder()
-                e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try e.encode(evaluation).write(to: URL(fileURLWithPath: evaluationJSON))
-            }
+            try writeEvaluationJSON(evaluation)
         }
-        if let flowLabelEvaluation {
-            FileHandle.standardError.write(Data((flowLabelEvaluation.table + "\n").utf8))
-            if let evaluationJSON {
-                let e = JSONEncoder()
-                e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try e.encode(flowLabelEvaluation).write(to: URL(fileURLWithPath: evaluationJSON))
-            }
+        if let evaluation = outcome.flowLabelEvaluation {
+            FileHandle.standardError.write(Data((evaluation.table + "\n").utf8))
+            try writeEvaluationJSON(evaluation)
+        }
+        if let score = outcome.corpusScore {
+            FileHandle.standardError.write(Data(score.text.utf8))
+            try writeEvaluationJSON(score)
         }
     }
 
-    private func networkLayout(labels: Labels?, corpus: CorpusManifest.Capture?) throws -> NetworkLayout {
+    /// Writes an evaluation to --evaluation-json, if given (the last one written stays).
+    private func writeEvaluationJSON(_ evaluation: some Encodable) throws {
+        guard let evaluationJSON else { return }
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try e.encode(evaluation).write(to: URL(fileURLWithPath: evaluationJSON))
+    }
+
+    /// The simulator labels of --labels, or nil without it.
+    private func loadLabels() throws -> Labels? {
+        guard let labels else { return nil }
+        do {
+            return try JSONDecoder().decode(Labels.self, from: Data(contentsOf: URL(fileURLWithPath: labels)))
+        } catch {
+            throw ValidationError("cannot read labels \(labels): \(error)")
+        }
+    }
+
+    /// The --truth entry for this run, or nil without --truth.
+    private func loadTruthCapture() throws -> CorpusManifest.Capture? {
+        guard let truth else { return nil }
+        let manifest: CorpusManifest
+        do { manifest = try CorpusManifest.load(truth) } catch {
+            throw ValidationError("cannot read --truth \(truth): \(error)")
+        }
+        let name = truthCapture ?? files.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? ""
+        guard let capture = manifest.capture(named: name) else {
+            let names = manifest.captures.map(\.name).joined(separator: ", ")
+            throw ValidationError("--truth \(truth) has no capture named '\(name)' (it has: \(names)); choose one with --truth-capture")
+        }
+        return capture
+    }
+
+    /// The network options as given on the command line.
+    private func networkOptions() throws -> NetworkOptions {
         func prefixes(_ list: [String], _ option: String) throws -> [IPPrefix] {
             try list.map { text in
                 guard let p = IPPrefix(text) else { throw ValidationError("\(option) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32") }
                 return p
             }
         }
-        var subscribers = try prefixes(subscriberPrefix, "--subscriber-prefix")
-        var infrastructure = try prefixes(infrastructurePrefix, "--infrastructure-prefix")
-        if subscribers.isEmpty, let corpus {
-            subscribers = try prefixes(corpus.subscriberPrefixes, "--truth subscriberPrefixes")
-            infrastructure += try prefixes(corpus.infrastructurePrefixes ?? [], "--truth infrastructurePrefixes")
-        }
-        var pools: [CGNATPool] = try cgnat.map { text in
+        let subscribers = try prefixes(subscriberPrefix, "--subscriber-prefix")
+        let infrastructure = try prefixes(infrastructurePrefix, "--infrastructure-prefix")
+        let pools: [CGNATPool] = try cgnat.map { text in
             let parts = text.split(separator: ":")
             guard parts.count == 3, let p = IPPrefix(parts[0]), p.isIPv4, let first = UInt16(parts[1]), let size = UInt16(parts[2]), size > 0 else {
                 throw ValidationError("--cgnat '\(text)' must be PREFIX:FIRST-PORT:PORTS-PER-BLOCK, e.g. 198.18.0.0/22:1024:1008")
             }
             return CGNATPool(prefix: p, firstPort: first, portsPerBlock: size)
         }
-        if subscribers.isEmpty, let labels, let layout = LabelEvaluation.networkLayout(labels) {
-            subscribers = layout.subscriberPrefixes.prefixes
-            infrastructure += layout.infrastructurePrefixes.prefixes
-            pools += layout.cgnatPools
-        }
-        guard !subscribers.isEmpty else {
-            throw ValidationError("give the subscriber address space with --subscriber-prefix (or simulator --labels): without it no flow can be told inbound from outbound")
-        }
-        var lab = try prefixes(laboratoryInternet, "--laboratory-internet")
-        if lab.isEmpty, labels != nil { lab = LabelEvaluation.simulatorInternet }
-        return NetworkLayout(subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools, laboratoryInternet: lab)
+        return NetworkOptions(subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools,
+                              laboratoryInternet: try prefixes(laboratoryInternet, "--laboratory-internet"))
     }
 
     private func readList(_ path: String, _ option: String) throws -> EndpointList {
@@ -386,4 +257,20 @@ struct Analyze: AsyncParsableCommand {
         for e in errors { FileHandle.standardError.write(Data("\(path): \(e) (line skipped)\n".utf8)) }
         return list
     }
+
+    /// Runs `body`; an analysis failure becomes a usage error in the words of this command's options.
+    private static func explained<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let failure as OfflineAnalyzer.Failure {
+            switch failure {
+            case .noLabelColumn(let file, .zeek): throw ValidationError("\(file) has no label column (Stratosphere `label`): --labels-from-file needs one")
+            case .noLabelColumn(let file, _): throw ValidationError("\(file) has no Label column: --labels-from-file needs one")
+            case .noSubscriberSpace:
+                throw ValidationError("give the subscriber address space with --subscriber-prefix (or simulator --labels): without it no flow can be told inbound from outbound")
+            case .badTruthPrefix(let text, let field): throw ValidationError("--truth \(field) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32")
+            case .unreadable, .malformed: throw ValidationError(failure.description)
+            }
+        }
+    }
 }
+
+extension InputFormat: ExpressibleByArgument {}

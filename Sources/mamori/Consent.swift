@@ -1,6 +1,6 @@
+import APIClient
 import ArgumentParser
 import Foundation
-import MamoriCore
 
 /// `mamori consent import FILE`: sends the customer system's export to the running server.
 struct Consent: ParsableCommand {
@@ -9,7 +9,7 @@ struct Consent: ParsableCommand {
         subcommands: [Import.self]
     )
 
-    struct Import: ParsableCommand {
+    struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import a customer export (CSV) into the server's consent registry.",
             discussion: """
@@ -33,14 +33,14 @@ struct Consent: ParsableCommand {
         @Option(help: ArgumentHelp("Where mamori serve's HTTP API listens.", valueName: "host:port"))
         var server: String = "127.0.0.1:8080"
 
-        func run() throws {
+        func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-            let endpoint: SocketEndpoint
-            do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
             let name = (file as NSString).lastPathComponent.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file"
-            let (status, body) = try Whois.http(endpoint, method: "POST", path: "/api/v1/consent/import?source=\(name)", body: [UInt8](data), contentType: "text/csv; charset=utf-8")
-            guard status == 200, let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
-                throw WhoisError("the server answered \(status): \(body.trimmingCharacters(in: .whitespacesAndNewlines))")
+            let response = try await Whois.askServer(server) {
+                try await $0.post("/api/v1/consent/import?source=\(name)", body: [UInt8](data), contentType: "text/csv; charset=utf-8")
+            }
+            guard response.status == 200, let json = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] else {
+                throw WhoisError("the server answered \(response.status): \(response.body.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             let rejected = json["rejected"] as? [[String: Any]] ?? []
             print("imported \(json["subscribers"] ?? 0) subscribers: \(json["events"] ?? 0) consent events, \(json["contacts"] ?? 0) contacts updated, \(rejected.count) lines refused")

@@ -3,6 +3,7 @@ import FlowCodec
 import FlowFiles
 import Foundation
 import MamoriCore
+import OfflineAnalysis
 
 struct Decode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,37 +76,3 @@ struct Decode: AsyncParsableCommand {
         FileHandle.standardError.write(Data((summary.text(skippedFrames: pcap.skippedFrames, templates: decoder.templates.count) + "\n").utf8))
     }
 }
-
-/// Totals over a decode run, printed for the user.
-struct DecodeSummary {
-    var datagrams = 0
-    var records = 0
-    var optionsRecords = 0
-    var templateMisses = 0
-    var lost: UInt64 = 0
-    var counterSamples = 0
-    var errors: [String: Int] = [:]
-    var byProtocol: [String: Int] = [:]
-
-    mutating func add(_ r: DecodeReport) {
-        datagrams += 1
-        records += r.flowRecords
-        optionsRecords += r.optionsRecords
-        templateMisses += r.templateMisses
-        lost += r.estimatedLostRecords
-        counterSamples += r.counterSamples
-        byProtocol[r.exportProtocol.map { "\($0)" } ?? "unknown", default: 0] += 1
-        if let e = r.error { errors[e.code.description, default: 0] += 1 }
-    }
-
-    func text(skippedFrames: Int, templates: Int) -> String {
-        var s = "\(datagrams) datagrams (\(byProtocol.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
-        s += "\(records) flow records, \(optionsRecords) options records, \(counterSamples) sFlow counter samples, "
-        s += "\(templates) templates, \(templateMisses) sets without template, ~\(lost) records lost (sequence gaps), \(skippedFrames) non-UDP frames skipped"
-        if !errors.isEmpty {
-            s += "\nerrors: " + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        }
-        return s
-    }
-}
-

@@ -3,6 +3,7 @@ import FlowCodec
 import FlowFiles
 import Foundation
 import MamoriCore
+import Senders
 import Simulator
 
 struct Simulate: AsyncParsableCommand {

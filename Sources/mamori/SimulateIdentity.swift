@@ -3,6 +3,7 @@ import FlowCodec
 import Foundation
 import IdentityCodec
 import MamoriCore
+import Senders
 import Simulator
 #if canImport(Glibc)
 import Glibc
@@ -74,8 +75,12 @@ final class IdentityOutputs {
         self.options = options
         natExporter = CGNATEventExporter(exporterIndex: simulation.configuration.exporters)
         if let radius = options.radius, let secret = options.radiusSecret {
-            radiusClient = try RADIUSAccountingClient(to: parseEndpoint(radius, option: "--radius"), secret: Array(secret.utf8),
-                                                      messageAuthenticator: options.radiusMessageAuthenticator)
+            let endpoint = try parseEndpoint(radius, option: "--radius")
+            do {
+                radiusClient = try RADIUSAccountingClient(to: endpoint, secret: Array(secret.utf8), messageAuthenticator: options.radiusMessageAuthenticator)
+            } catch {
+                throw ValidationError("--radius: \(error)")
+            }
         }
         func create(_ path: String?, header: String? = nil) throws -> FileHandle? {
             guard let path else { return nil }

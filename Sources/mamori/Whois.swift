@@ -1,12 +1,10 @@
+import APIClient
 import ArgumentParser
 import Attribution
 import FlowCodec
 import Foundation
 import IdentityCodec
 import MamoriCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Whois: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,7 +85,7 @@ struct Whois: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if let batch { return try runBatch(batch) }
+        if let batch { return try await runBatch(batch) }
         let address = address!   // validate() requires it without --batch
         let time = at.flatMap(Self.time) ?? Int64(Date().timeIntervalSince1970 * 1000)
         let body: String
@@ -96,11 +94,7 @@ struct Whois: AsyncParsableCommand {
         } else {
             var path = "/api/v1/attribution?addr=\(address)&at=\(time)"
             if let port { path += "&port=\(port)" }
-            let endpoint: SocketEndpoint
-            do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
-            let (status, text) = try httpGet(endpoint, path: path)
-            guard status == 200 else { throw WhoisError("the server answered \(status): \(text.trimmingCharacters(in: .whitespacesAndNewlines))") }
-            body = text
+            body = try await Self.askServer(server) { try await $0.get(path).ok() }
         }
         if json {
             print(body.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -166,7 +160,7 @@ struct Whois: AsyncParsableCommand {
     }
 
     /// Answers every question of the file, offline or through the server's batch API.
-    func runBatch(_ path: String) throws {
+    func runBatch(_ path: String) async throws {
         let text: String
         if path == "-" {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
@@ -196,7 +190,7 @@ struct Whois: AsyncParsableCommand {
             questions.append((answers.count, AttributionQuery(address, port: port, at: time)))
             answers.append(BatchAnswer(line: n + 1, address: "\(address)", port: port, at: time, outcome: "?"))
         }
-        let resolved = offline ? try resolveOffline(questions.map(\.query)) : try resolveOnServer(questions.map(\.query))
+        let resolved = offline ? try resolveOffline(questions.map(\.query)) : try await resolveOnServer(questions.map(\.query))
         for (q, r) in zip(questions, resolved) {
             answers[q.slot].outcome = r.outcome
             answers[q.slot].subscriber = r.subscriber
@@ -223,26 +217,26 @@ struct Whois: AsyncParsableCommand {
     }
 
     /// Through `POST /api/v1/attribution/batch`, 10,000 questions a request.
-    func resolveOnServer(_ queries: [AttributionQuery]) throws -> [Resolved] {
-        let endpoint: SocketEndpoint
-        do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
+    func resolveOnServer(_ queries: [AttributionQuery]) async throws -> [Resolved] {
         struct Question: Encodable { var addr: String; var port: UInt16?; var at: String }
         struct Request: Encodable { var queries: [Question] }
         struct Answer: Decodable { var outcome: String?; var subscriber: String?; var confidence: Double? }
         struct Reply: Decodable { var answers: [Answer] }
-        var out: [Resolved] = []
-        var start = 0
-        while start < queries.count {
-            let chunk = queries[start..<min(start + 10_000, queries.count)]
-            let body = try JSONEncoder().encode(Request(queries: chunk.map { Question(addr: "\($0.address)", port: $0.port, at: "\($0.time)") }))
-            let (status, text) = try Self.http(endpoint, method: "POST", path: "/api/v1/attribution/batch", body: [UInt8](body))
-            guard status == 200, let reply = try? JSONDecoder().decode(Reply.self, from: Data(text.utf8)), reply.answers.count == chunk.count else {
-                throw WhoisError("the server answered \(status): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+        return try await Self.askServer(server) { client in
+            var out: [Resolved] = []
+            var start = 0
+            while start < queries.count {
+                let chunk = queries[start..<min(start + 10_000, queries.count)]
+                let body = try JSONEncoder().encode(Request(queries: chunk.map { Question(addr: "\($0.address)", port: $0.port, at: "\($0.time)") }))
+                let response = try await client.post("/api/v1/attribution/batch", body: [UInt8](body))
+                guard response.status == 200, let reply = try? JSONDecoder().decode(Reply.self, from: Data(response.body.utf8)), reply.answers.count == chunk.count else {
+                    throw WhoisError("the server answered \(response.status): \(response.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+                }
+                out += reply.answers.map { ($0.outcome ?? "error", $0.subscriber, $0.confidence ?? 0) }
+                start += chunk.count
             }
-            out += reply.answers.map { ($0.outcome ?? "error", $0.subscriber, $0.confidence ?? 0) }
-            start += chunk.count
+            return out
         }
-        return out
     }
 
     /// The JSON answer as a few lines for a person.
@@ -280,55 +274,17 @@ struct Whois: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    func httpGet(_ endpoint: SocketEndpoint, path: String) throws -> (Int, String) {
-        try Self.http(endpoint, method: "GET", path: path)
-    }
-
-    /// One HTTP/1.1 request to the server's own API. Written on the socket API because Mamori talks
-    /// only to its own loopback server here; an HTTP client library would add TLS and HTTP/2
-    /// stacks to the build for one request.
-    static func http(_ endpoint: SocketEndpoint, method: String, path: String, body: [UInt8] = [], contentType: String = "application/json") throws -> (Int, String) {
-        let fd: Int32
-        do { fd = try connectedTCPSocket(to: endpoint) } catch { throw WhoisError("cannot reach mamori serve at \(endpoint) (\(error)); is it running? (--server)") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 120, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let headers = body.isEmpty && method == "GET" ? "" : "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
-        let request = Array("\(method) \(path) HTTP/1.1\r\nHost: \(endpoint)\r\n\(headers)Connection: close\r\n\r\n".utf8) + body
-        var sent = 0
-        while sent < request.count {
-            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { throw WhoisError("cannot send to \(endpoint)") }
-            sent += n
+    /// Runs `body` with a client of the `mamori serve` at `server` (--server); what goes wrong
+    /// is said without the usage text.
+    static func askServer<T>(_ server: String, _ body: (MamoriAPIClient) async throws -> T) async throws -> T {
+        let endpoint: SocketEndpoint
+        do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
+        do {
+            return try await MamoriAPIClient.withClient(server: endpoint, body)
+        } catch let failure as MamoriAPIClient.Failure {
+            if case .unreachable = failure { throw WhoisError("\(failure) (--server)") }
+            throw WhoisError(failure.description)
         }
-        var response: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while response.count < 16 << 20 {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            response += chunk[0..<n]
-        }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let end = text.range(of: "\r\n\r\n"), let status = text[..<end.lowerBound].split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
-            throw WhoisError("no HTTP answer from \(endpoint)")
-        }
-        var body = String(text[end.upperBound...])
-        if text[..<end.lowerBound].lowercased().contains("transfer-encoding: chunked") { body = Self.unchunk(body) }
-        return (status, body)
-    }
-
-    static func unchunk(_ text: String) -> String {
-        var out = ""
-        var rest = Substring(text)
-        while let lineEnd = rest.range(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 {
-            let start = lineEnd.upperBound
-            let utf8 = rest[start...].utf8
-            guard utf8.count >= size else { break }
-            let end = utf8.index(utf8.startIndex, offsetBy: size)
-            out += String(rest[start..<end])
-            rest = rest[end...].dropFirst(2)
-        }
-        return out
     }
 }
 

@@ -1,35 +1,35 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
 import IdentityCodec
 import MamoriCore
 
 /// A NAS's accounting side: signs Accounting-Requests, sends them over a connected UDP socket,
 /// and verifies Accounting-Responses (RFC 2866 §3). No retransmission: it counts what was answered.
 /// With `messageAuthenticator`, every request carries a Message-Authenticator (RFC 3579 §3.2).
-final class RADIUSAccountingClient {
+public final class RADIUSAccountingClient {
     private let fd: Int32
     private let secret: [UInt8]
     private let messageAuthenticator: Bool
     private var nextIdentifier: UInt8 = 0
     /// Request Authenticators of requests in flight, by Identifier.
     private var inFlight: [UInt8: RADIUSPacket] = [:]
-    private(set) var sent = 0
-    private(set) var answered = 0
-    private(set) var rejected = 0
-    private(set) var sendFailures = 0
+    public private(set) var sent = 0
+    public private(set) var answered = 0
+    public private(set) var rejected = 0
+    public private(set) var sendFailures = 0
 
-    init(to endpoint: SocketEndpoint, secret: [UInt8], messageAuthenticator: Bool = false) throws {
+    /// Throws a ``SenderError`` when no socket can be connected to `endpoint`.
+    public init(to endpoint: SocketEndpoint, secret: [UInt8], messageAuthenticator: Bool = false) throws {
         self.secret = secret
         self.messageAuthenticator = messageAuthenticator
-        do { fd = try connectedUDPSocket(to: endpoint) } catch { throw ValidationError("--radius: \(error)") }
+        fd = try connectedUDPSocket(to: endpoint)
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
 
     /// Signs and sends one record; every 64 packets it reads responses and yields briefly, so a
     /// burst (thousands of Starts at the run's start) does not overrun the server's socket buffer.
-    func send(_ record: AccountingRecord) async throws {
+    public func send(_ record: AccountingRecord) async throws {
         // An Identifier is reused only after its response came (or 100 ms passed: counted as unanswered).
         for _ in 0..<50 where inFlight[nextIdentifier] != nil {
             collectResponses()
@@ -50,7 +50,7 @@ final class RADIUSAccountingClient {
     }
 
     /// Reads every response waiting on the socket (non-blocking).
-    func collectResponses() {
+    public func collectResponses() {
         var buffer = [UInt8](repeating: 0, count: 4096)
         for _ in 0..<100_000 {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }

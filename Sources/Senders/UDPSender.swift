@@ -1,3 +1,10 @@
+// Senders: connected UDP sockets on the BSD socket API that send what `mamori replay` and
+// `mamori simulate` produce — export datagrams as fast as asked (UDPSender) and signed RADIUS
+// Accounting-Requests as a NAS would (RADIUSAccountingClient) — and the monotonic clock they pace
+// with. It may import the C library (Glibc), MamoriCore (SocketEndpoint) and IdentityCodec (RADIUS
+// packets); no SwiftNIO: a paced send() loop on one thread needs no event loop. Used by the
+// `mamori replay` and `mamori simulate` commands.
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,14 +12,14 @@ import Darwin
 #endif
 import MamoriCore
 
-/// A connected UDP socket for sending datagrams fast (replay, benchmarks).
+/// A connected UDP socket for sending datagrams fast (replay, simulation).
 ///
 /// Plain BSD sockets rather than SwiftNIO: replay is a tight, paced `send()` loop on one
 /// thread, where an event loop adds nothing but latency.
-final class UDPSender {
+public final class UDPSender {
     private let fd: Int32
 
-    init(to endpoint: SocketEndpoint, sendBufferBytes: Int = 4 << 20) throws {
+    public init(to endpoint: SocketEndpoint, sendBufferBytes: Int = 4 << 20) throws {
         fd = try connectedUDPSocket(to: endpoint)
         var size = Int32(sendBufferBytes)
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -20,7 +27,7 @@ final class UDPSender {
 
     /// Sends one datagram; retries briefly when the socket buffer is full. Returns false on error.
     @discardableResult
-    func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    public func send(_ bytes: UnsafeRawBufferPointer) -> Bool {
         for _ in 0..<1000 {
             let n = Glibc.send(fd, bytes.baseAddress, bytes.count, 0)
             if n >= 0 { return true }
@@ -34,13 +41,14 @@ final class UDPSender {
     deinit { close(fd) }
 }
 
-struct SenderError: Error, CustomStringConvertible {
-    let description: String
+/// A socket that could not be made or connected.
+public struct SenderError: Error, CustomStringConvertible {
+    public let description: String
     init(_ d: String) { description = d }
 }
 
 /// Monotonic seconds, for pacing.
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
@@ -52,15 +60,6 @@ func connectedUDPSocket(to endpoint: SocketEndpoint) throws -> Int32 {
     try connectedSocket(to: endpoint, type: Int32(SOCK_DGRAM.rawValue))
     #else
     try connectedSocket(to: endpoint, type: SOCK_DGRAM)
-    #endif
-}
-
-/// A TCP connection to `endpoint`.
-func connectedTCPSocket(to endpoint: SocketEndpoint) throws -> Int32 {
-    #if canImport(Glibc)
-    try connectedSocket(to: endpoint, type: Int32(SOCK_STREAM.rawValue))
-    #else
-    try connectedSocket(to: endpoint, type: SOCK_STREAM)
     #endif
 }
 

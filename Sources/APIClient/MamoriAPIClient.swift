@@ -1,0 +1,142 @@
+// APIClient: requests to a running `mamori serve`'s HTTP API (attribution, consent import) over
+// plain HTTP/1.1, through async-http-client. It may import AsyncHTTPClient, SwiftNIO's core,
+// POSIX and HTTP/1 modules, MamoriCore (for SocketEndpoint) and Foundation; it knows the paths
+// its callers ask for, not what the answers mean. Every client is shut down when the work given
+// to it is done. Used by the `mamori whois` and `mamori consent import` commands.
+
+import AsyncHTTPClient
+import Foundation
+import MamoriCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A client of one `mamori serve`: ``withClient(server:_:)`` makes one, lends it, shuts it down.
+public struct MamoriAPIClient: Sendable {
+    /// Where the server's HTTP API listens.
+    public let server: SocketEndpoint
+    private let http: HTTPClient
+
+    /// No answer to a request for this long ends it: a batch of 10,000 attributions takes the
+    /// server a few seconds, not minutes.
+    public static let readTimeout: TimeAmount = .seconds(120)
+    /// Answers are read up to this size.
+    public static let maximumBodyBytes = 16 << 20
+
+    /// An answer: the status code and the body (UTF-8).
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: String
+
+        /// The body when the status is 200; else ``MamoriAPIClient/Failure/status(_:message:)``.
+        public func ok() throws -> String {
+            guard status == 200 else { throw Failure.status(status, message: body.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return body
+        }
+    }
+
+    /// Why a request got no usable answer.
+    public enum Failure: Error, CustomStringConvertible, Sendable {
+        /// No connection to the server (refused, unresolvable, timed out).
+        case unreachable(server: SocketEndpoint, reason: String)
+        /// Connected, but no complete HTTP answer came.
+        case noAnswer(server: SocketEndpoint, reason: String)
+        /// The server answered with another status than 200; its message (the body) is kept.
+        case status(Int, message: String)
+
+        public var description: String {
+            switch self {
+            case .unreachable(let server, let reason): "cannot reach mamori serve at \(server) (\(reason)); is it running?"
+            case .noAnswer(let server, let reason): "no HTTP answer from \(server) (\(reason))"
+            case .status(let status, let message): "the server answered \(status): \(message)"
+            }
+        }
+    }
+
+    private init(server: SocketEndpoint, http: HTTPClient) {
+        self.server = server
+        self.http = http
+    }
+
+    /// Runs `body` with a client of the server at `server`, then shuts the client down (also
+    /// when `body` throws).
+    public static func withClient<T>(server: SocketEndpoint, _ body: (MamoriAPIClient) async throws -> T) async throws -> T {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: readTimeout))
+        // A refused connection fails the request at once instead of being retried with backoff.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.httpVersion = .http1Only
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = MamoriAPIClient(server: server, http: http)
+        let result: T
+        do {
+            result = try await body(client)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        return result
+    }
+
+    /// `GET path` (path and query, e.g. `/api/v1/attribution?addr=…`).
+    public func get(_ path: String) async throws -> Response {
+        try await send(HTTPClientRequest(url: url(path)))
+    }
+
+    /// `POST path` with `body` of `contentType`.
+    public func post(_ path: String, body: [UInt8], contentType: String = "application/json") async throws -> Response {
+        var request = HTTPClientRequest(url: url(path))
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(body)
+        return try await send(request)
+    }
+
+    private func url(_ path: String) -> String {
+        let host = server.host.contains(":") ? "[\(server.host)]" : server.host
+        return "http://\(host):\(server.port)\(path)"
+    }
+
+    private func send(_ request: HTTPClientRequest) async throws -> Response {
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, deadline: .distantFuture)
+        } catch {
+            throw Self.isConnectionFailure(error) ? Failure.unreachable(server: server, reason: Self.reason(error)) : Failure.noAnswer(server: server, reason: Self.reason(error))
+        }
+        let bytes: ByteBuffer
+        do { bytes = try await response.body.collect(upTo: Self.maximumBodyBytes) } catch {
+            throw Failure.noAnswer(server: server, reason: Self.reason(error))
+        }
+        return Response(status: Int(response.status.code), body: String(buffer: bytes))
+    }
+
+    /// Whether `error` says no connection was made.
+    private static func isConnectionFailure(_ error: any Error) -> Bool {
+        if error is NIOConnectionError { return true }
+        if let e = error as? HTTPClientError, e == .connectTimeout { return true }
+        if let e = error as? IOError, [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT].contains(e.errnoCode) { return true }
+        return false
+    }
+
+    /// A short reason for a person: "Connection refused" rather than SwiftNIO's full error value.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case let e as NIOConnectionError:
+            if let dns = e.dnsAError ?? e.dnsAAAAError { return "cannot resolve \(e.host): \(reason(dns))" }
+            var reasons: [String] = []
+            for failure in e.connectionErrors where !reasons.contains(reason(failure.error)) { reasons.append(reason(failure.error)) }
+            return reasons.isEmpty ? "\(e)" : reasons.joined(separator: ", ")
+        case let e as IOError:
+            return String(cString: strerror(e.errnoCode))
+        case let e as HTTPClientError where e == .connectTimeout:
+            return "no connection within 10 s"
+        case let e as HTTPClientError where e == .readTimeout:
+            return "no answer within \(readTimeout.nanoseconds / 1_000_000_000) s"
+        case let e as HTTPClientError where e == .remoteConnectionClosed:
+            return "the server closed the connection"
+        default:
+            return "\(error)"
+        }
+    }
+}
