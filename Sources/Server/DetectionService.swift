@@ -192,16 +192,16 @@ public final class DetectionService: FlowSink, Service {
         var changed = evaluated
         changed = attribute(changed)
         changed += retryAttribution()
-        let waiting = unstored.withLockedValue { u -> [Finding] in
-            defer { u = [:] }
-            return Array(u.values)
-        }
+        // The waiting findings stay counted as unstored until the store has taken them: a reader
+        // of ``unstoredCount`` (/healthz, the gauge) never sees 0 while the write is in flight.
+        let waiting = unstored.withLockedValue { Array($0.values) }
         let newer = Set(changed.map(\.id))
         let batch = changed + waiting.filter { !newer.contains($0.id) }
         guard !batch.isEmpty else { return }
         var stored = true
         do {
             try await store.upsert(batch)
+            unstored.withLockedValue { u in for f in batch { u[f.id] = nil } }
         } catch {
             stored = false
             storeErrors.increment()
