@@ -151,26 +151,29 @@ public actor CaseService: Service {
         for action in actions {
             switch action {
             case .audit(let entry):
-                if entry.deferrable {
-                    switch entry.detail {
-                    case .none: lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: Empty())
-                    case .transition(let t): lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: t)
-                    case .decision(let d): lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: d)
-                    case .notice(let n): lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: n)
-                    }
-                } else {
-                    switch entry.detail {
-                    case .none: try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: "{}")
-                    case .transition(let t): try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: t)
-                    case .decision(let d): try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: d)
-                    case .notice(let n): try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: n)
-                    }
-                }
+                try write(entry)
             case .save(let c):
                 save(c)
             case .sendNotice(let c, let now):
                 try await notify(c, at: now)
             }
+        }
+    }
+
+    /// Writes an audit entry the workflow asked for; a deferrable one waits for the log instead of throwing.
+    private func write(_ entry: AuditRequest) throws {
+        func append(_ detail: some Encodable) throws {
+            if entry.deferrable {
+                _ = lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: detail)
+            } else {
+                _ = try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: detail)
+            }
+        }
+        switch entry.detail {
+        case .none: try append(Empty())
+        case .transition(let t): try append(t)
+        case .decision(let d): try append(d)
+        case .notice(let n): try append(n)
         }
     }
 
@@ -280,7 +283,7 @@ public actor CaseService: Service {
                 try cases.save(c)
                 unsaved[c.id] = nil
             case .audit(let entry):
-                try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: "{}")
+                try write(entry)
             case .sendNotice:
                 preconditionFailure("operator steps send no notice")
             }
