@@ -115,7 +115,10 @@ let package = Package(
         // FindingStore, and the hash-chained audit log on disk.
         .target(
             name: "Storage",
-            dependencies: ["Detection", "Lawful", "MamoriCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Detection", "Lawful", "MamoriCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).
@@ -148,7 +151,8 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners", "Lawful", "CaseWorkflow", "Notify",
+                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners",
+                "Lawful", "CaseWorkflow", "Notify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -220,7 +224,8 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
-                "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation", "IdentityCodec", "Attribution", "IdentityListeners",
+                "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation",
+                "IdentityCodec", "Attribution", "IdentityListeners",
                 "Lawful", "Storage", "OfflineAnalysis", "Benchmarking", "APIClient", "Senders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -253,7 +258,9 @@ let package = Package(
         ),
         .testTarget(
             name: "OfflineAnalysisTests",
-            dependencies: ["OfflineAnalysis", "Detection", "Evaluation", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Simulator"],
+            dependencies: [
+                "OfflineAnalysis", "Detection", "Evaluation", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Simulator",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -268,7 +275,9 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution"],
+            dependencies: [
+                "Simulator", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -298,7 +307,10 @@ let package = Package(
         // The SQLite stores, the audit log on disk, key files and the data directory.
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Lawful", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Storage", "Lawful", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

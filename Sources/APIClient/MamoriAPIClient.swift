@@ -53,11 +53,6 @@ public struct MamoriAPIClient: Sendable {
         }
     }
 
-    private init(server: SocketEndpoint, http: HTTPClient) {
-        self.server = server
-        self.http = http
-    }
-
     /// Runs `body` with a client of the server at `server`, then shuts the client down (also
     /// when `body` throws).
     public static func withClient<T>(server: SocketEndpoint, _ body: (MamoriAPIClient) async throws -> T) async throws -> T {
@@ -102,7 +97,9 @@ public struct MamoriAPIClient: Sendable {
         do {
             response = try await http.execute(request, deadline: .distantFuture)
         } catch {
-            throw Self.isConnectionFailure(error) ? Failure.unreachable(server: server, reason: Self.reason(error)) : Failure.noAnswer(server: server, reason: Self.reason(error))
+            throw Self.isConnectionFailure(error)
+                ? Failure.unreachable(server: server, reason: Self.reason(error))
+                : Failure.noAnswer(server: server, reason: Self.reason(error))
         }
         let bytes: ByteBuffer
         do { bytes = try await response.body.collect(upTo: Self.maximumBodyBytes) } catch {

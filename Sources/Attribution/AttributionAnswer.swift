@@ -17,8 +17,12 @@ public struct AttributionAnswer: Sendable, Hashable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case source, subscriber, matched, confidence
-            case insideAddress = "inside_address", heldFrom = "held_from", heldUntil = "held_until"
-            case startInferred = "start_inferred", endInferred = "end_inferred", withinSkewOnly = "within_skew_only"
+            case insideAddress = "inside_address"
+            case heldFrom = "held_from"
+            case heldUntil = "held_until"
+            case startInferred = "start_inferred"
+            case endInferred = "end_inferred"
+            case withinSkewOnly = "within_skew_only"
         }
     }
 
@@ -36,9 +40,10 @@ public struct AttributionAnswer: Sendable, Hashable, Codable {
         confidence = a.confidence
         reason = a.reason
         evidence = a.evidence.map { e in
-            Evidence(source: e.source.description, subscriber: e.subscriber.map(pseudonymizer.pseudonym), matched: e.matched,
-                     insideAddress: e.insideAddress.map { "\($0)" }, heldFrom: e.heldFrom == .min ? 0 : e.heldFrom, heldUntil: e.heldUntil,
-                     startInferred: e.startInferred, endInferred: e.endInferred, withinSkewOnly: e.withinSkewOnly, confidence: e.confidence)
+            Evidence(
+                source: e.source.description, subscriber: e.subscriber.map(pseudonymizer.pseudonym), matched: e.matched,
+                insideAddress: e.insideAddress.map { "\($0)" }, heldFrom: e.heldFrom == .min ? 0 : e.heldFrom, heldUntil: e.heldUntil,
+                startInferred: e.startInferred, endInferred: e.endInferred, withinSkewOnly: e.withinSkewOnly, confidence: e.confidence)
         }
     }
 }

@@ -75,7 +75,10 @@ extension AttributionIndex {
     func advance(_ w: inout PrefetchWalk, sink: inout UInt64) {
         switch w.step {
         case .translationTable:
-            guard let head = translationHeads[Self.translationSlot(w.address, bucket: Self.bucket(w.port))] else { w.step = .done; return }
+            guard let head = translationHeads[Self.translationSlot(w.address, bucket: Self.bucket(w.port))] else {
+                w.step = .done
+                return
+            }
             w.cursor = head
             w.step = .links
             sink &+= UInt64(truncatingIfNeeded: translationLinks[Int(head)].claim)

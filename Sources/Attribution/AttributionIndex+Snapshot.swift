@@ -26,23 +26,42 @@ extension AttributionIndex {
         w.u64(UInt64(claims.count))
         for c in claims {
             // Facts only: what lookups cache (chain heads, a translation's `insideHead`) is rebuilt on the way in.
-            w.i64(c.start); w.i64(c.end); w.u32(c.target); w.i32(c.source.isTranslation ? -1 : c.next)
-            w.u16(c.portLow); w.u16(c.portHigh); w.u8(c.source.rawValue); w.u8(c.flags.subtracting(.chainHead).rawValue)
+            w.i64(c.start)
+            w.i64(c.end)
+            w.u32(c.target)
+            w.i32(c.source.isTranslation ? -1 : c.next)
+            w.u16(c.portLow)
+            w.u16(c.portHigh)
+            w.u8(c.source.rawValue)
+            w.u8(c.flags.subtracting(.chainHead).rawValue)
         }
         for table in [holdingHeads, translationHeads, translatedAddresses] {
             let all = table.all
             w.u64(UInt64(all.count))
-            for (slot, head) in all { w.u64(slot.high); w.u64(slot.low); w.u8(slot.length); w.i32(head) }
+            for (slot, head) in all {
+                w.u64(slot.high)
+                w.u64(slot.low)
+                w.u8(slot.length)
+                w.i32(head)
+            }
         }
         w.u64(UInt64(translationLinks.count))
-        for l in translationLinks { w.i32(l.next); w.i32(l.claim) }
+        for l in translationLinks {
+            w.i32(l.next)
+            w.i32(l.claim)
+        }
         w.u64(UInt64(subscriberNames.count))
         for n in subscriberNames { w.string(n) }
         w.u64(UInt64(insideAddresses.count))
-        for a in insideAddresses { w.u64(a.high); w.u64(a.low) }
+        for a in insideAddresses {
+            w.u64(a.high)
+            w.u64(a.low)
+        }
         w.u64(UInt64(sessions.count))
         for (key, list) in sessions {
-            w.u64(key.nas.high); w.u64(key.nas.low); w.string(key.sessionID)
+            w.u64(key.nas.high)
+            w.u64(key.nas.low)
+            w.string(key.sessionID)
             w.u64(UInt64(list.count))
             for i in list { w.i32(i) }
         }
@@ -54,16 +73,26 @@ extension AttributionIndex {
     public init(snapshot bytes: [UInt8], configuration: Configuration = .init()) throws(SnapshotError) {
         self.init(configuration: configuration)
         var r = SnapshotReader(bytes: bytes)
-        guard r.take(Self.snapshotMagic.count).map(Array.init) == Self.snapshotMagic else { throw SnapshotError(description: "not an attribution snapshot") }
+        guard r.take(Self.snapshotMagic.count).map(Array.init) == Self.snapshotMagic else {
+            throw SnapshotError(description: "not an attribution snapshot")
+        }
         let version = try r.u32()
-        guard version == Self.snapshotVersion else { throw SnapshotError(description: "snapshot format \(version), this build reads \(Self.snapshotVersion)") }
+        guard version == Self.snapshotVersion else {
+            throw SnapshotError(description: "snapshot format \(version), this build reads \(Self.snapshotVersion)")
+        }
         let claimCount = try r.count(bytesEach: 30)
         claims.reserveCapacity(claimCount)
         for _ in 0..<claimCount {
-            let start = try r.i64(), end = try r.i64(), target = try r.u32(), next = try r.i32()
-            let low = try r.u16(), high = try r.u16()
+            let start = try r.i64()
+            let end = try r.i64()
+            let target = try r.u32()
+            let next = try r.i32()
+            let low = try r.u16()
+            let high = try r.u16()
             guard let source = AttributionSource(rawValue: try r.u8()) else { throw SnapshotError(description: "unknown source in claim") }
-            var c = Claim(start: start, end: end, target: target, source: source, flags: ClaimFlags(rawValue: try r.u8()), ports: low...max(low, high))
+            var c = Claim(
+                start: start, end: end, target: target, source: source, flags: ClaimFlags(rawValue: try r.u8()), ports: low...max(low, high)
+            )
             c.next = next
             claims.append(c)
             claimCounts[Int(c.source.rawValue) & 7] += 1
@@ -84,7 +113,7 @@ extension AttributionIndex {
         translatedAddresses = tables[2]
         let linkCount = try r.count(bytesEach: 8)
         translationLinks.reserveCapacity(linkCount)
-        for _ in 0..<linkCount { translationLinks.append(Link(next: try r.i32(), claim: try r.i32(), ports: 0...0)) }   // ports: below
+        for _ in 0..<linkCount { translationLinks.append(Link(next: try r.i32(), claim: try r.i32(), ports: 0...0)) } // ports: below
         for _ in 0..<(try r.count(bytesEach: 4)) {
             let name = try r.string()
             subscriberNumbers[name] = UInt32(subscriberNames.count)
@@ -105,15 +134,23 @@ extension AttributionIndex {
         // Every reference must point inside its array, or a lookup would trap.
         func valid(_ i: Int32, _ count: Int) -> Bool { i == -1 || (i >= 0 && Int(i) < count) }
         for c in claims {
-            guard valid(c.next, claims.count) else { throw SnapshotError(description: "damaged: a claim's chain points outside the claims") }
+            guard valid(c.next, claims.count) else {
+                throw SnapshotError(description: "damaged: a claim's chain points outside the claims")
+            }
             if c.source.isTranslation {
-                guard c.flags.contains(.insideV4) || Int(c.target) < insideAddresses.count else { throw SnapshotError(description: "damaged: inside address out of range") }
+                guard c.flags.contains(.insideV4) || Int(c.target) < insideAddresses.count else {
+                    throw SnapshotError(description: "damaged: inside address out of range")
+                }
             } else {
                 guard Int(c.target) < subscriberNames.count else { throw SnapshotError(description: "damaged: subscriber out of range") }
             }
         }
-        for (_, head) in holdingHeads.all where !valid(head, claims.count) { throw SnapshotError(description: "damaged: holding chain head out of range") }
-        for (_, head) in translationHeads.all where !valid(head, translationLinks.count) { throw SnapshotError(description: "damaged: translation chain head out of range") }
+        for (_, head) in holdingHeads.all where !valid(head, claims.count) {
+            throw SnapshotError(description: "damaged: holding chain head out of range")
+        }
+        for (_, head) in translationHeads.all where !valid(head, translationLinks.count) {
+            throw SnapshotError(description: "damaged: translation chain head out of range")
+        }
         for l in translationLinks where !valid(l.next, translationLinks.count) || l.claim < 0 || Int(l.claim) >= claims.count {
             throw SnapshotError(description: "damaged: translation link out of range")
         }
@@ -121,14 +158,18 @@ extension AttributionIndex {
         for l in translationLinks where !claims[Int(l.claim)].source.isTranslation {
             throw SnapshotError(description: "damaged: a translation chain holds a holding claim")
         }
-        for (_, list) in sessions where list.contains(where: { $0 < 0 || Int($0) >= claims.count }) { throw SnapshotError(description: "damaged: session claim out of range") }
+        for (_, list) in sessions where list.contains(where: { $0 < 0 || Int($0) >= claims.count }) {
+            throw SnapshotError(description: "damaged: session claim out of range")
+        }
         // Chains must end: a cycle would hang a lookup.
         var seen = [Bool](repeating: false, count: claims.count)
         for (_, head) in holdingHeads.all {
             var i = head
             while i >= 0 {
                 guard !seen[Int(i)] else { throw SnapshotError(description: "damaged: a claim is on two chains or a chain loops") }
-                guard !claims[Int(i)].source.isTranslation else { throw SnapshotError(description: "damaged: a holding chain holds a translation") }
+                guard !claims[Int(i)].source.isTranslation else {
+                    throw SnapshotError(description: "damaged: a holding chain holds a translation")
+                }
                 seen[Int(i)] = true
                 i = claims[Int(i)].next
             }
@@ -209,7 +250,9 @@ struct SnapshotReader {
     /// (and would otherwise reserve absurd memory).
     mutating func count(bytesEach: Int) throws(AttributionIndex.SnapshotError) -> Int {
         let n = try u64()
-        guard n <= UInt64((bytes.count - offset) / max(1, bytesEach)) else { throw AttributionIndex.SnapshotError(description: "damaged: a count larger than the file") }
+        guard n <= UInt64((bytes.count - offset) / max(1, bytesEach)) else {
+            throw AttributionIndex.SnapshotError(description: "damaged: a count larger than the file")
+        }
         return Int(n)
     }
 

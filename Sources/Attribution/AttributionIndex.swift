@@ -190,12 +190,16 @@ public struct AttributionIndex: Sendable {
     /// a released or reclaimed row ends it at the row's time.
     @discardableResult
     public mutating func apply(_ lease: KeaLeaseFile.Lease4) -> Change {
-        let who = Self.account(inUserContext: lease.userContext)
-            ?? (lease.hardwareAddress.isEmpty ? (lease.clientID.isEmpty ? nil : "client-id:" + lease.clientID) : "hwaddr:" + lease.hardwareAddress)
+        let who =
+            Self.account(inUserContext: lease.userContext)
+            ?? (lease.hardwareAddress.isEmpty
+                ? (lease.clientID.isEmpty ? nil : "client-id:" + lease.clientID) : "hwaddr:" + lease.hardwareAddress)
         guard let who, let prefix = IPPrefix(address: lease.address, length: 32) else { return .ignored }
         guard Self.saneLease(expire: lease.expire, cltt: lease.clientLastTransmission) else { return .rejected }
         guard hasRoom(for: .dhcp) else { return .refusedFull }
-        return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
+        return applyLease(
+            slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000,
+            ends: lease.state != .default)
     }
 
     /// Applies one Kea DHCPv6 lease row: an address (IA_NA, /128) or a delegated prefix (IA_PD).
@@ -208,7 +212,9 @@ public struct AttributionIndex: Sendable {
         guard let prefix = IPPrefix(address: lease.address, length: length) else { return .ignored }
         guard Self.saneLease(expire: lease.expire, cltt: lease.clientLastTransmission) else { return .rejected }
         guard hasRoom(for: .dhcp) else { return .refusedFull }
-        return applyLease(slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000, ends: lease.state != .default)
+        return applyLease(
+            slot: Slot(prefix), who: who, from: lease.clientLastTransmission * 1000, until: lease.expire * 1000,
+            ends: lease.state != .default)
     }
 
     /// Whether `source` may add a claim (it holds fewer than the configured maximum).
@@ -231,13 +237,15 @@ public struct AttributionIndex: Sendable {
     public mutating func apply(_ event: NATPortBlockEvent) -> Change {
         guard FlowTimeWindow.isSane(event.timeMilliseconds) else { return .rejected }
         guard hasRoom(for: .natSyslog) else { return .refusedFull }
-        let kind: TranslationEvent = switch event.kind {
-        case .allocate: .allocate
-        case .active: .active
-        case .release: .release
-        }
-        return applyTranslation(kind, inside: event.insideAddress, outside: event.outsideAddress,
-                                ports: event.firstPort...max(event.firstPort, event.lastPort), at: event.timeMilliseconds, source: .natSyslog)
+        let kind: TranslationEvent =
+            switch event.kind {
+            case .allocate: .allocate
+            case .active: .active
+            case .release: .release
+            }
+        return applyTranslation(
+            kind, inside: event.insideAddress, outside: event.outsideAddress,
+            ports: event.firstPort...max(event.firstPort, event.lastPort), at: event.timeMilliseconds, source: .natSyslog)
     }
 
     /// Applies an IPFIX NAT event (RFC 8158) carried by a flow record: port block allocation (16)
@@ -251,15 +259,19 @@ public struct AttributionIndex: Sendable {
         let time = r.startMilliseconds
         switch nat.event {
         case NATFields.portBlockAllocation, NATFields.portBlockDeallocation:
-            let last = nat.portRangeEnd >= nat.portRangeStart ? nat.portRangeEnd
+            let last =
+                nat.portRangeEnd >= nat.portRangeStart
+                ? nat.portRangeEnd
                 : UInt16(clamping: Int(nat.portRangeStart) + max(1, Int(nat.portRangeNumPorts)) - 1)
-            return applyTranslation(nat.event == NATFields.portBlockAllocation ? .allocate : .release,
-                                    inside: r.sourceAddress, outside: outside, ports: nat.portRangeStart...last, at: time, source: .natEvent)
+            return applyTranslation(
+                nat.event == NATFields.portBlockAllocation ? .allocate : .release,
+                inside: r.sourceAddress, outside: outside, ports: nat.portRangeStart...last, at: time, source: .natEvent)
         case NATFields.nat44SessionCreate, NATFields.nat44SessionDelete, 1, 2:
             let create = nat.event == NATFields.nat44SessionCreate || nat.event == 1
             let end = max(r.endMilliseconds, time)
-            return applyTranslation(create ? .allocate : .release, inside: r.sourceAddress, outside: outside,
-                                    ports: nat.postSourcePort...nat.postSourcePort, at: create ? time : end, source: .natEvent)
+            return applyTranslation(
+                create ? .allocate : .release, inside: r.sourceAddress, outside: outside,
+                ports: nat.postSourcePort...nat.postSourcePort, at: create ? time : end, source: .natEvent)
         default:
             return .ignored
         }
@@ -272,8 +284,11 @@ public struct AttributionIndex: Sendable {
         if let t = assignment.validUntil, !FlowTimeWindow.isSane(t) { return .rejected }
         guard hasRoom(for: .staticAssignment) else { return .refusedFull }
         let target = subscriberNumber(assignment.subscriber)
-        addHolding(Slot(assignment.prefix), Claim(start: assignment.validFrom ?? .min, end: assignment.validUntil ?? .max,
-                                                  target: target, source: .staticAssignment, flags: []), closingOpen: false)
+        addHolding(
+            Slot(assignment.prefix),
+            Claim(
+                start: assignment.validFrom ?? .min, end: assignment.validUntil ?? .max,
+                target: target, source: .staticAssignment, flags: []), closingOpen: false)
         return .added
     }
 
@@ -287,9 +302,10 @@ public struct AttributionIndex: Sendable {
         let isTranslated = !translations.isEmpty || isTranslated(address)
         if isTranslated {
             guard let port else {
-                return Attribution(outcome: .ambiguous, subscriber: nil, confidence: 0,
-                                   reason: "\(address) is a public CGNAT address, shared by many subscribers: the source port is needed",
-                                   evidence: [])
+                return Attribution(
+                    outcome: .ambiguous, subscriber: nil, confidence: 0,
+                    reason: "\(address) is a public CGNAT address, shared by many subscribers: the source port is needed",
+                    evidence: [])
             }
             for t in translations {
                 let holders = holdingCandidates(t.inside, at: time)
@@ -312,14 +328,16 @@ public struct AttributionIndex: Sendable {
                 }
             }
             if evidence.isEmpty {
-                return Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
-                                   reason: "no CGNAT translation of \(address) port \(port) covers that time", evidence: [])
+                return Attribution(
+                    outcome: .unknown, subscriber: nil, confidence: 0,
+                    reason: "no CGNAT translation of \(address) port \(port) covers that time", evidence: [])
             }
         } else {
             evidence = holdingCandidates(address, at: time).map(\.evidence)
             if evidence.isEmpty {
-                return Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
-                                   reason: "no session, lease or assignment of \(address) covers that time", evidence: [])
+                return Attribution(
+                    outcome: .unknown, subscriber: nil, confidence: 0,
+                    reason: "no session, lease or assignment of \(address) covers that time", evidence: [])
             }
         }
         evidence.sort { ($0.confidence, $1.heldFrom) > ($1.confidence, $0.heldFrom) }
@@ -327,30 +345,39 @@ public struct AttributionIndex: Sendable {
         if named.count == 1, let who = named.first {
             let best = evidence.filter { $0.subscriber == who }.map(\.confidence).max() ?? 0
             let e = evidence[0]
-            return Attribution(outcome: .attributed, subscriber: who, confidence: best,
-                               reason: "\(e.source) claim on \(e.matched) covers the time" + (evidence.count > 1 ? " (\(evidence.count) claims agree)" : ""),
-                               evidence: evidence)
+            return Attribution(
+                outcome: .attributed, subscriber: who, confidence: best,
+                reason: "\(e.source) claim on \(e.matched) covers the time"
+                    + (evidence.count > 1 ? " (\(evidence.count) claims agree)" : ""),
+                evidence: evidence)
         }
         if named.isEmpty {
             let inside = evidence.compactMap(\.insideAddress).map { "\($0)" }.joined(separator: ", ")
-            return Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
-                               reason: "the CGNAT translated it from inside address \(inside), but no session, lease or assignment of that address covers the time",
-                               evidence: evidence)
+            return Attribution(
+                outcome: .unknown, subscriber: nil, confidence: 0,
+                reason:
+                    "the CGNAT translated it from inside address \(inside), but no session, lease or assignment of that address covers the time",
+                evidence: evidence)
         }
-        return Attribution(outcome: .ambiguous, subscriber: nil, confidence: 0,
-                           reason: "\(named.count) subscribers have claims covering that time (within ±\(configuration.clockSkewMilliseconds) ms clock skew): the data cannot decide",
-                           evidence: evidence)
+        return Attribution(
+            outcome: .ambiguous, subscriber: nil, confidence: 0,
+            reason:
+                "\(named.count) subscribers have claims covering that time (within ±\(configuration.clockSkewMilliseconds) ms clock skew): the data cannot decide",
+            evidence: evidence)
     }
 
     /// The answer to a question about a time outside 1970–2100: nobody, and why.
     static func timeOutOfRange(_ time: Int64) -> Attribution {
-        Attribution(outcome: .unknown, subscriber: nil, confidence: 0,
-                    reason: "the time \(time) ms is outside 1970–2100: no claim can cover it", evidence: [])
+        Attribution(
+            outcome: .unknown, subscriber: nil, confidence: 0,
+            reason: "the time \(time) ms is outside 1970–2100: no claim can cover it", evidence: [])
     }
 
     /// The hot path of ``lookup(_:port:at:)`` without evidence: the outcome, the subscriber and the
     /// confidence, and no allocation (for bulk attribution and the benchmark).
-    public func resolve(_ address: IPAddress, port: UInt16? = nil, at time: Int64) -> (outcome: Attribution.Outcome, subscriber: String?, confidence: Double) {
+    public func resolve(_ address: IPAddress, port: UInt16? = nil, at time: Int64) -> (
+        outcome: Attribution.Outcome, subscriber: String?, confidence: Double
+    ) {
         guard FlowTimeWindow.isSane(time) else { return (.unknown, nil, 0) }
         // Plain loops, no closures: this is the path measured in BENCHMARKS.md.
         var found = Found()
@@ -386,8 +413,9 @@ public struct AttributionIndex: Sendable {
                     let end = effectiveEnd(c)
                     if c.start <= time + skew && time - skew <= end {
                         anyTranslation = true
-                        scanHoldings(inside(of: c), at: time, factor: confidence(of: c, core: c.start <= time && time <= end), into: &found,
-                                     cachedHead: c.insideHead)
+                        scanHoldings(
+                            inside(of: c), at: time, factor: confidence(of: c, core: c.start <= time && time <= end), into: &found,
+                            cachedHead: c.insideHead)
                     }
                 }
                 l = link.next
@@ -451,7 +479,9 @@ public struct AttributionIndex: Sendable {
                 }
             } else {
                 let name = subscriberNames[Int(c.target)]
-                if let n = numbers[name] { c.target = n } else {
+                if let n = numbers[name] {
+                    c.target = n
+                } else {
                     c.target = UInt32(names.count)
                     numbers[name] = c.target
                     names.append(name)
@@ -568,7 +598,10 @@ public struct AttributionIndex: Sendable {
         var source: AttributionSource
         var flags: ClaimFlags
 
-        init(start: Int64, end: Int64, target: UInt32, source: AttributionSource, flags: ClaimFlags, ports: ClosedRange<UInt16> = 0...UInt16.max) {
+        init(
+            start: Int64, end: Int64, target: UInt32, source: AttributionSource, flags: ClaimFlags,
+            ports: ClosedRange<UInt16> = 0...UInt16.max
+        ) {
             self.start = start
             self.end = end
             self.target = target
@@ -717,7 +750,9 @@ public struct AttributionIndex: Sendable {
     mutating func addHolding(_ slot: Slot, _ claim: Claim, closingOpen: Bool = true) -> Int32 {
         var c = claim
         let head = holdingHeads[slot] ?? -1
-        if closingOpen { closeOpen(from: head, source: claim.source, ports: 0...UInt16.max, before: claim.start) { $0.target == claim.target } }
+        if closingOpen {
+            closeOpen(from: head, source: claim.source, ports: 0...UInt16.max, before: claim.start) { $0.target == claim.target }
+        }
         if head >= 0 { claims[Int(head)].flags.remove(.chainHead) }
         c.next = head
         c.flags.insert(.chainHead)
@@ -735,12 +770,15 @@ public struct AttributionIndex: Sendable {
 
     /// Ends, at `time`, the open claims in the chain from `head` of the same layer as `source` that
     /// overlap `ports` and belong to someone else (`sameHolder` false).
-    mutating func closeOpen(from head: Int32, source: AttributionSource, ports: ClosedRange<UInt16>, before time: Int64, sameHolder: (Claim) -> Bool) {
+    mutating func closeOpen(
+        from head: Int32, source: AttributionSource, ports: ClosedRange<UInt16>, before time: Int64, sameHolder: (Claim) -> Bool
+    ) {
         var i = head
         while i >= 0 {
             var c = claims[Int(i)]
             if c.flags.contains(.open), c.source.isTranslation == source.isTranslation, !sameHolder(c),
-               c.portLow <= ports.upperBound, ports.lowerBound <= c.portHigh, c.start <= time {
+                c.portLow <= ports.upperBound, ports.lowerBound <= c.portHigh, c.start <= time
+            {
                 c.end = max(c.start, time)
                 c.flags.remove(.open)
                 c.flags.insert(.endInferred)
@@ -756,7 +794,10 @@ public struct AttributionIndex: Sendable {
             var all = true
             for i in list {
                 var c = claims[Int(i)]
-                guard c.start <= time else { all = false; continue }   // began after the NAS (re)booted
+                guard c.start <= time else {
+                    all = false
+                    continue
+                } // began after the NAS (re)booted
                 if c.flags.contains(.open) {
                     c.end = max(c.start, time)
                     c.flags.remove(.open)
@@ -805,7 +846,10 @@ public struct AttributionIndex: Sendable {
         return .added
     }
 
-    mutating func applyTranslation(_ event: TranslationEvent, inside: IPAddress, outside: IPAddress, ports: ClosedRange<UInt16>, at time: Int64, source: AttributionSource) -> Change {
+    mutating func applyTranslation(
+        _ event: TranslationEvent, inside: IPAddress, outside: IPAddress, ports: ClosedRange<UInt16>, at time: Int64,
+        source: AttributionSource
+    ) -> Change {
         let buckets = Self.bucket(ports.lowerBound)...Self.bucket(ports.upperBound)
         // The open claim of this inside address on this exact range, if any (linked from the range's first bucket).
         var l = translationHeads[Self.translationSlot(outside, bucket: buckets.lowerBound)] ?? -1
@@ -839,7 +883,8 @@ public struct AttributionIndex: Sendable {
             claim = Claim(start: time, end: time, target: target, source: source, flags: [.open, .startInferred], ports: ports)
         case .release:
             // A release whose allocation was never seen: held for at most the open maximum before.
-            claim = Claim(start: time - maximumOpenTranslation, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
+            claim = Claim(
+                start: time - maximumOpenTranslation, end: time, target: target, source: source, flags: [.startInferred], ports: ports)
         }
         if v4Inside != nil { claim.flags.insert(.insideV4) } else { insideAddresses.append(inside) }
         claim.insideHead = holdingHeads[Slot(inside, length: 128)] ?? -1
@@ -853,7 +898,9 @@ public struct AttributionIndex: Sendable {
                 while l >= 0 {
                     let i = Int(translationLinks[Int(l)].claim)
                     var c = claims[i]
-                    if c.flags.contains(.open), c.portLow <= ports.upperBound, ports.lowerBound <= c.portHigh, c.start <= time, self.inside(of: c) != inside {
+                    if c.flags.contains(.open), c.portLow <= ports.upperBound, ports.lowerBound <= c.portHigh, c.start <= time,
+                        self.inside(of: c) != inside
+                    {
                         c.end = max(c.start, time)
                         c.flags.remove(.open)
                         c.flags.insert(.endInferred)
@@ -936,7 +983,10 @@ public struct AttributionIndex: Sendable {
             while i >= 0 {
                 let c = claims[Int(i)]
                 if c.start <= time + skew && time - skew <= effectiveEnd(c) {
-                    out.append(Candidate(inside: address, evidence: evidence(c, slot: slot.text, time: time, subscriber: subscriberNames[Int(c.target)])))
+                    out.append(
+                        Candidate(
+                            inside: address, evidence: evidence(c, slot: slot.text, time: time, subscriber: subscriberNames[Int(c.target)]))
+                    )
                 }
                 i = c.next
             }
@@ -948,16 +998,25 @@ public struct AttributionIndex: Sendable {
         guard let port else { return [] }
         var out: [Candidate] = []
         for pool in configuration.deterministicNAT {
-            guard pool.isValid(at: time), let inside = pool.insideAddress(for: address, port: port), let block = pool.block(of: inside) else { continue }
-            out.append(Candidate(inside: inside, evidence: AttributionEvidence(
-                source: .deterministicNAT, subscriber: nil, matched: "\(block.outside):\(block.ports.lowerBound)-\(block.ports.upperBound)",
-                insideAddress: inside, heldFrom: pool.validFrom ?? .min, heldUntil: pool.validUntil, confidence: 1.0)))
+            guard pool.isValid(at: time), let inside = pool.insideAddress(for: address, port: port), let block = pool.block(of: inside)
+            else { continue }
+            out.append(
+                Candidate(
+                    inside: inside,
+                    evidence: AttributionEvidence(
+                        source: .deterministicNAT, subscriber: nil,
+                        matched: "\(block.outside):\(block.ports.lowerBound)-\(block.ports.upperBound)",
+                        insideAddress: inside, heldFrom: pool.validFrom ?? .min, heldUntil: pool.validUntil, confidence: 1.0)))
         }
         let slot = Slot(address, length: 128)
         forEachTranslationClaim(address, port: port) { c in
             if c.start <= time + skew && time - skew <= effectiveEnd(c) {
                 let inside = inside(of: c)
-                out.append(Candidate(inside: inside, evidence: evidence(c, slot: "\(slot.text):\(c.portLow)-\(c.portHigh)", time: time, subscriber: nil, inside: inside)))
+                out.append(
+                    Candidate(
+                        inside: inside,
+                        evidence: evidence(c, slot: "\(slot.text):\(c.portLow)-\(c.portHigh)", time: time, subscriber: nil, inside: inside))
+                )
             }
         }
         return out

@@ -31,11 +31,19 @@ public struct DeterministicNAT: Sendable, Hashable {
     }
 
     /// Checks that the pool is IPv4 (NAT44) and has room: every inside address needs a block.
-    public init(inside: IPPrefix, outside: IPPrefix, portsPerSubscriber: Int, firstPort: Int = 1024, validFrom: Int64? = nil, validUntil: Int64? = nil) throws(ConfigurationError) {
-        guard inside.isIPv4, outside.isIPv4 else { throw ConfigurationError(description: "deterministic NAT: inside and outside must be IPv4 prefixes (NAT44)") }
-        guard (1...65535).contains(firstPort) else { throw ConfigurationError(description: "deterministic NAT: first port \(firstPort) is not 1–65535") }
+    public init(
+        inside: IPPrefix, outside: IPPrefix, portsPerSubscriber: Int, firstPort: Int = 1024, validFrom: Int64? = nil,
+        validUntil: Int64? = nil
+    ) throws(ConfigurationError) {
+        guard inside.isIPv4, outside.isIPv4 else {
+            throw ConfigurationError(description: "deterministic NAT: inside and outside must be IPv4 prefixes (NAT44)")
+        }
+        guard (1...65535).contains(firstPort) else {
+            throw ConfigurationError(description: "deterministic NAT: first port \(firstPort) is not 1–65535")
+        }
         guard (1...(65536 - firstPort)).contains(portsPerSubscriber) else {
-            throw ConfigurationError(description: "deterministic NAT: \(portsPerSubscriber) ports per subscriber do not fit between port \(firstPort) and 65535")
+            throw ConfigurationError(
+                description: "deterministic NAT: \(portsPerSubscriber) ports per subscriber do not fit between port \(firstPort) and 65535")
         }
         self.inside = inside
         self.outside = outside
@@ -46,7 +54,10 @@ public struct DeterministicNAT: Sendable, Hashable {
         let needed = UInt64(1) << UInt64(32 - inside.length)
         let room = (UInt64(1) << UInt64(32 - outside.length)) * UInt64(blocksPerAddress)
         guard needed <= room else {
-            throw ConfigurationError(description: "deterministic NAT: \(inside) has \(needed) addresses but \(outside) holds only \(room) blocks of \(portsPerSubscriber) ports")
+            throw ConfigurationError(
+                description:
+                    "deterministic NAT: \(inside) has \(needed) addresses but \(outside) holds only \(room) blocks of \(portsPerSubscriber) ports"
+            )
         }
     }
 
@@ -59,7 +70,9 @@ public struct DeterministicNAT: Sendable, Hashable {
 
     /// The public address and port block of `insideAddress`, or nil outside the inside prefix.
     public func block(of insideAddress: IPAddress) -> (outside: IPAddress, ports: ClosedRange<UInt16>)? {
-        guard inside.contains(insideAddress), let a = insideAddress.ipv4, let base = inside.network.ipv4, let publicBase = outside.network.ipv4 else { return nil }
+        guard inside.contains(insideAddress), let a = insideAddress.ipv4, let base = inside.network.ipv4,
+            let publicBase = outside.network.ipv4
+        else { return nil }
         let offset = Int(a - base)
         let address = publicBase + UInt32(offset / blocksPerAddress)
         let first = firstPort + (offset % blocksPerAddress) * portsPerSubscriber
@@ -70,7 +83,8 @@ public struct DeterministicNAT: Sendable, Hashable {
     /// pool (another prefix, a well-known port, the unused tail of an address, no such inside address).
     public func insideAddress(for address: IPAddress, port: UInt16) -> IPAddress? {
         guard outside.contains(address), let a = address.ipv4, let publicBase = outside.network.ipv4, let base = inside.network.ipv4,
-              Int(port) >= firstPort else { return nil }
+            Int(port) >= firstPort
+        else { return nil }
         let block = (Int(port) - firstPort) / portsPerSubscriber
         guard block < blocksPerAddress else { return nil }
         let offset = UInt64(a - publicBase) * UInt64(blocksPerAddress) + UInt64(block)

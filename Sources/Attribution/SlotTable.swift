@@ -88,7 +88,9 @@ struct SlotTable: Sendable {
 
     /// Every slot and its head.
     var all: [(AttributionIndex.Slot, Int32)] {
-        entries.compactMap { e in e.length == Entry.empty ? nil : (AttributionIndex.Slot(high: e.high, low: e.low, length: e.length), e.head) }
+        entries.compactMap { e in
+            e.length == Entry.empty ? nil : (AttributionIndex.Slot(high: e.high, low: e.low, length: e.length), e.head)
+        }
     }
 
     private mutating func grow() {

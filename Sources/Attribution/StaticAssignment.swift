@@ -58,8 +58,13 @@ public struct StaticAssignment: Sendable, Hashable {
             guard let subscriber = field("subscriber") else { throw ParseError(line: n + 1, reason: "no subscriber") }
             var times: [Int64?] = []
             for name in ["valid_from", "valid_until"] {
-                guard let t = field(name) else { times.append(nil); continue }
-                guard let ms = UTCTime.milliseconds(rfc3339: t) else { throw ParseError(line: n + 1, reason: "\(name) '\(t)' is not an RFC 3339 time such as 2026-04-01T00:00:00Z") }
+                guard let t = field(name) else {
+                    times.append(nil)
+                    continue
+                }
+                guard let ms = UTCTime.milliseconds(rfc3339: t) else {
+                    throw ParseError(line: n + 1, reason: "\(name) '\(t)' is not an RFC 3339 time such as 2026-04-01T00:00:00Z")
+                }
                 times.append(ms)
             }
             if let from = times[0], let until = times[1], until <= from {

@@ -50,7 +50,8 @@ public struct AttributionBenchmark: Sendable {
             let kinds = singleRuns[1...].map(median)
             let batchedRate = median(batchedRuns[0])
             let batchedKinds = batchedRuns[1...].map(median)
-            return "{\"benchmark\":\"attribution\",\"claims\":\(claims),\"subscribers\":\(subscribers),\"lookups_per_cpu_second\":\(Int(rate)),\"ns_per_lookup\":\(String(format: "%.1f", 1e9 / rate)),\"resident_bytes_per_claim\":\(Int(perClaim)),\"build_seconds\":\(String(format: "%.1f", buildSeconds)),\"cgnat_lookups_per_cpu_second\":\(Int(kinds[0])),\"ipv6_lookups_per_cpu_second\":\(Int(kinds[1])),\"ipv4_lookups_per_cpu_second\":\(Int(kinds[2])),\"batched_lookups_per_cpu_second\":\(Int(batchedRate)),\"batched_cgnat_lookups_per_cpu_second\":\(Int(batchedKinds[0])),\"batched_ipv6_lookups_per_cpu_second\":\(Int(batchedKinds[1])),\"batched_ipv4_lookups_per_cpu_second\":\(Int(batchedKinds[2]))}"
+            return
+                "{\"benchmark\":\"attribution\",\"claims\":\(claims),\"subscribers\":\(subscribers),\"lookups_per_cpu_second\":\(Int(rate)),\"ns_per_lookup\":\(String(format: "%.1f", 1e9 / rate)),\"resident_bytes_per_claim\":\(Int(perClaim)),\"build_seconds\":\(String(format: "%.1f", buildSeconds)),\"cgnat_lookups_per_cpu_second\":\(Int(kinds[0])),\"ipv6_lookups_per_cpu_second\":\(Int(kinds[1])),\"ipv4_lookups_per_cpu_second\":\(Int(kinds[2])),\"batched_lookups_per_cpu_second\":\(Int(batchedRate)),\"batched_cgnat_lookups_per_cpu_second\":\(Int(batchedKinds[0])),\"batched_ipv6_lookups_per_cpu_second\":\(Int(batchedKinds[1])),\"batched_ipv4_lookups_per_cpu_second\":\(Int(batchedKinds[2]))}"
         }
 
         /// Lines for a person.
@@ -60,14 +61,30 @@ public struct AttributionBenchmark: Sendable {
             let batchedRate = median(batchedRuns[0])
             let batchedKinds = batchedRuns[1...].map(median)
             var lines: [String] = []
-            lines.append("claims loaded:        \(claims) (\(subscribers) subscribers, \(openSessions) open sessions), built in \(String(format: "%.1f", buildSeconds)) s")
-            lines.append("table probes per key: holding \(String(format: "%.2f", probes.holding)), translation \(String(format: "%.2f", probes.translation)) (\(probes.translationChains) address × port-bucket chains)")
-            lines.append("memory:               \(String(format: "%.0f", perClaim)) bytes per claim resident (\(String(format: "%.2f", Double(residentGrowth) / 1_073_741_824)) GiB)")
-            if rounds > 1 { lines.append("rates:                median of \(rounds) rounds [lowest–highest], single and batched interleaved") }
-            lines.append("lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s\(spread(singleRuns[0])) (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)")
-            lines.append("  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s\(spread(singleRuns[1])), IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s\(spread(singleRuns[2])), IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s\(spread(singleRuns[3]))")
-            lines.append("batched, per core:    \(String(format: "%.2f", batchedRate / 1e6)) M/s\(spread(batchedRuns[0])) (\(String(format: "%.0f", 1e9 / batchedRate)) ns each; resolve(_:into:) over 1,024 queries at a time, same mix)")
-            lines.append("  by kind:            CGNAT address+port \(String(format: "%.2f", batchedKinds[0] / 1e6)) M/s\(spread(batchedRuns[1])), IPv6 in a /56 \(String(format: "%.2f", batchedKinds[1] / 1e6)) M/s\(spread(batchedRuns[2])), IPv4 address \(String(format: "%.2f", batchedKinds[2] / 1e6)) M/s\(spread(batchedRuns[3]))")
+            lines.append(
+                "claims loaded:        \(claims) (\(subscribers) subscribers, \(openSessions) open sessions), built in \(String(format: "%.1f", buildSeconds)) s"
+            )
+            lines.append(
+                "table probes per key: holding \(String(format: "%.2f", probes.holding)), translation \(String(format: "%.2f", probes.translation)) (\(probes.translationChains) address × port-bucket chains)"
+            )
+            lines.append(
+                "memory:               \(String(format: "%.0f", perClaim)) bytes per claim resident (\(String(format: "%.2f", Double(residentGrowth) / 1_073_741_824)) GiB)"
+            )
+            if rounds > 1 {
+                lines.append("rates:                median of \(rounds) rounds [lowest–highest], single and batched interleaved")
+            }
+            lines.append(
+                "lookups per core:     \(String(format: "%.2f", rate / 1e6)) M/s\(spread(singleRuns[0])) (\(String(format: "%.0f", 1e9 / rate)) ns each; CGNAT port, IPv6 prefix, inside address in equal shares)"
+            )
+            lines.append(
+                "  by kind:            CGNAT address+port \(String(format: "%.2f", kinds[0] / 1e6)) M/s\(spread(singleRuns[1])), IPv6 in a /56 \(String(format: "%.2f", kinds[1] / 1e6)) M/s\(spread(singleRuns[2])), IPv4 address \(String(format: "%.2f", kinds[2] / 1e6)) M/s\(spread(singleRuns[3]))"
+            )
+            lines.append(
+                "batched, per core:    \(String(format: "%.2f", batchedRate / 1e6)) M/s\(spread(batchedRuns[0])) (\(String(format: "%.0f", 1e9 / batchedRate)) ns each; resolve(_:into:) over 1,024 queries at a time, same mix)"
+            )
+            lines.append(
+                "  by kind:            CGNAT address+port \(String(format: "%.2f", batchedKinds[0] / 1e6)) M/s\(spread(batchedRuns[1])), IPv6 in a /56 \(String(format: "%.2f", batchedKinds[1] / 1e6)) M/s\(spread(batchedRuns[2])), IPv4 address \(String(format: "%.2f", batchedKinds[2] / 1e6)) M/s\(spread(batchedRuns[3]))"
+            )
             return lines.joined(separator: "\n")
         }
 
@@ -114,8 +131,11 @@ public struct AttributionBenchmark: Sendable {
             now.delegatedIPv6Prefixes = [IPPrefix(address: .v6(high: 0x2001_0DB8_0000_0000 | UInt64(i) << 8, low: 0), length: 56)!]
             index.apply(now, from: nas, receivedAt: t0 - 3_600_000)
             let first = UInt16(1024 + (i % blocksPerAddress) * 1008)
-            index.apply(NATPortBlockEvent(kind: .allocate, timeMilliseconds: t0 - 3_600_000, host: "cgnat1", insideAddress: inside,
-                                          outsideAddress: .v4(0xC612_0000 + UInt32(i / blocksPerAddress)), firstPort: first, lastPort: first + 1007, allocatedAt: 0))
+            index.apply(
+                NATPortBlockEvent(
+                    kind: .allocate, timeMilliseconds: t0 - 3_600_000, host: "cgnat1", insideAddress: inside,
+                    outsideAddress: .v4(0xC612_0000 + UInt32(i / blocksPerAddress)), firstPort: first, lastPort: first + 1007,
+                    allocatedAt: 0))
         }
         let buildSeconds = Date().timeIntervalSince(buildStart)
         let rssAfter = BenchMeasure.residentBytes()
@@ -134,7 +154,8 @@ public struct AttributionBenchmark: Sendable {
                 let port = UInt16(1024 + (i % blocksPerAddress) * 1008 + Int(rng.next() % 1008))
                 queries.append(AttributionQuery(.v4(0xC612_0000 + UInt32(i / blocksPerAddress)), port: port, at: at))
             case 1:
-                queries.append(AttributionQuery(.v6(high: 0x2001_0DB8_0000_0000 | UInt64(i) << 8 | (rng.next() & 0xFF), low: rng.next()), at: at))
+                queries.append(
+                    AttributionQuery(.v6(high: 0x2001_0DB8_0000_0000 | UInt64(i) << 8 | (rng.next() & 0xFF), low: rng.next()), at: at))
             default:
                 queries.append(AttributionQuery(.v4(0x6440_0000 + UInt32(i)), at: at))
             }
@@ -146,16 +167,19 @@ public struct AttributionBenchmark: Sendable {
         for (k, q) in queries.enumerated() {
             let r = index.resolve(q.address, port: q.port, at: q.time)
             guard r.outcome == .attributed, r.subscriber == expected[k], batchAnswers[k] == r else {
-                throw BenchmarkError("wrong answer for \(q.address) port \(q.port.map(String.init) ?? "-"): \(r.outcome) \(r.subscriber ?? "") (expected \(expected[k])), batched \(batchAnswers[k].subscriber ?? "-")")
+                throw BenchmarkError(
+                    "wrong answer for \(q.address) port \(q.port.map(String.init) ?? "-"): \(r.outcome) \(r.subscriber ?? "") (expected \(expected[k])), batched \(batchAnswers[k].subscriber ?? "-")"
+                )
             }
         }
-        let built = index   // a constant: a captured `var` would be copied (retains and all) at every call
+        let built = index // a constant: a captured `var` would be copied (retains and all) at every call
         func measure(_ queries: [AttributionQuery], batched: Bool, seconds: Double) -> Double {
             var done = 0
             var attributed = 0
             var answers: [AttributionIndex.Resolution] = []
             // As a caller with a window of findings in hand would: 1,024 at a time (cut up before timing).
-            let chunks = batched ? stride(from: 0, to: queries.count, by: 1024).map { Array(queries[$0..<min($0 + 1024, queries.count)]) } : []
+            let chunks =
+                batched ? stride(from: 0, to: queries.count, by: 1024).map { Array(queries[$0..<min($0 + 1024, queries.count)]) } : []
             let cpu0 = BenchMeasure.threadCPUSeconds()
             var cpu = 0.0
             repeat {
@@ -176,7 +200,7 @@ public struct AttributionBenchmark: Sendable {
             precondition(attributed == done, "a lookup failed during the run")
             return Double(done) / cpu
         }
-        _ = measure(queries, batched: false, seconds: min(1, seconds / 4))   // warm-up: the first pass runs into a cold cache and TLB
+        _ = measure(queries, batched: false, seconds: min(1, seconds / 4)) // warm-up: the first pass runs into a cold cache and TLB
         // Mixed, CGNAT, IPv6, IPv4 — each single, then batched, back to back, `rounds` times: a
         // change of load on the shared machine hits both modes alike instead of one of them.
         let sets = [queries] + (0..<3).map { k in queries.enumerated().filter { $0.offset % 3 == k }.map(\.element) }
@@ -191,6 +215,7 @@ public struct AttributionBenchmark: Sendable {
         }
         return Result(
             claims: claims, subscribers: index.subscriberCount, openSessions: index.openSessionCount, buildSeconds: buildSeconds,
-            probes: built.meanProbes, residentGrowth: rssAfter - rssBefore, rounds: rounds, singleRuns: singleRuns, batchedRuns: batchedRuns)
+            probes: built.meanProbes, residentGrowth: rssAfter - rssBefore, rounds: rounds, singleRuns: singleRuns, batchedRuns: batchedRuns
+        )
     }
 }

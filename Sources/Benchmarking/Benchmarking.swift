@@ -9,6 +9,7 @@
 // commands, which parse the arguments and print.
 
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif

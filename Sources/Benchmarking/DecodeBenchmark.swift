@@ -32,14 +32,16 @@ public struct DecodeBenchmark: Sendable {
         /// One row under ``DecodeBenchmark/tableHeader``.
         public var tableRow: String {
             let rateText = String(format: "%.2f M", rate / 1e6)
-            return exportProtocol.description.padding(toLength: 13, withPad: " ", startingAt: 0) + rateText.padding(toLength: 21, withPad: " ", startingAt: 0)
+            return exportProtocol.description.padding(toLength: 13, withPad: " ", startingAt: 0)
+                + rateText.padding(toLength: 21, withPad: " ", startingAt: 0)
                 + String(format: "%-12.1f", 1e9 / rate) + "\(datagrams)".padding(toLength: 12, withPad: " ", startingAt: 0) + "\(records)"
         }
     }
 
     /// The record size and the table's column heads (two lines).
     public static var tableHeader: String {
-        "flow record: \(MemoryLayout<FlowRecord>.stride) bytes\n" + "protocol     records/s per core   ns/record   datagrams   records checked"
+        "flow record: \(MemoryLayout<FlowRecord>.stride) bytes\n"
+            + "protocol     records/s per core   ns/record   datagrams   records checked"
     }
 
     /// Decodes `p`'s datagrams over and over for ``seconds`` of CPU time.
@@ -51,7 +53,8 @@ public struct DecodeBenchmark: Sendable {
             var e = SFlowEncoder(agent: .v4(0xC000_0201), samplingRate: 1000)
             datagrams = e.encode(records, uptimeMilliseconds: 1000)
         } else {
-            var e = FlowExportEncoder(protocol: p, observationDomain: 1, templateRefreshInterval: 1_000_000, bootMilliseconds: now - 86_400_000)
+            var e = FlowExportEncoder(
+                protocol: p, observationDomain: 1, templateRefreshInterval: 1_000_000, bootMilliseconds: now - 86_400_000)
             datagrams = e.encode(records, exportTimeMilliseconds: now)
         }
         var decoder = FlowDecoder()

@@ -83,8 +83,9 @@ public struct DetectionBenchmark: Sendable {
         let cpu0 = BenchMeasure.threadCPUSeconds()
         var nextEvaluation = start
         var nextProgress = Date().addingTimeInterval(5)
-        var record = FlowRecord(sourceAddress: .v4(0), destinationAddress: .v4(0), sourcePort: 0, destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B,
-                                bytes: 0, packets: 0, startMilliseconds: 0, endMilliseconds: 0)
+        var record = FlowRecord(
+            sourceAddress: .v4(0), destinationAddress: .v4(0), sourcePort: 0, destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B,
+            bytes: 0, packets: 0, startMilliseconds: 0, endMilliseconds: 0)
         for i in 0..<total {
             // Round robin over hosts: record i belongs to host i % hosts, at time i / total of the run.
             let host = i % hosts
@@ -111,7 +112,7 @@ public struct DetectionBenchmark: Sendable {
                 record.packets = 10
                 record.bytes = 1_200
             }
-            analyzer.ingest(record, receivedAt: record.endMilliseconds)   // received when it ends, as a live collector sees it
+            analyzer.ingest(record, receivedAt: record.endMilliseconds) // received when it ends, as a live collector sees it
             if t >= nextEvaluation {
                 nextEvaluation = t + 1_000
                 _ = analyzer.evaluate(now: t)
@@ -130,7 +131,8 @@ public struct DetectionBenchmark: Sendable {
         let perPair = Double(max(0, rssAfter - rssBefore)) / Double(max(1, stats.trackedPairs))
         return Result(
             hosts: hosts, minutes: minutes, records: total, cpuSeconds: cpu, pairs: stats.trackedPairs, endpoints: stats.trackedEndpoints,
-            peakResidentBytes: BenchMeasure.peakResidentBytes(), residentBytesPerPair: perPair, commandAndControlFindings: commandAndControl,
+            peakResidentBytes: BenchMeasure.peakResidentBytes(), residentBytesPerPair: perPair,
+            commandAndControlFindings: commandAndControl,
             suppressedPopular: stats.suppressedPopular, suppressedServicePool: stats.suppressedServicePool)
     }
 }

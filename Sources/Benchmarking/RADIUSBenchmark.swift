@@ -8,6 +8,7 @@ import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
 import ServiceLifecycle
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,10 +62,11 @@ public struct RADIUSBenchmark: Sendable {
         var c = RADIUSAccountingServer.Configuration()
         c.listen = [SocketEndpoint(host: "127.0.0.1", port: 0)]
         c.handler.clients = [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret)]
-        c.handler.rateLimit = nil   // the bench measures the server, not the per-client limit
+        c.handler.rateLimit = nil // the bench measures the server, not the per-client limit
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let server = RADIUSAccountingServer(configuration: c, logger: logger, metricsFactory: NOOPMetricsHandler.instance) { record, nas, at in
+        let server = RADIUSAccountingServer(configuration: c, logger: logger, metricsFactory: NOOPMetricsHandler.instance) {
+            record, nas, at in
             index.withLockedValue { _ = $0.apply(record, from: nas, receivedAt: at) }
         }
         let group = ServiceGroup(services: [server], logger: logger)
@@ -76,12 +78,15 @@ public struct RADIUSBenchmark: Sendable {
         var packets: [[UInt8]] = []
         packets.reserveCapacity(requests)
         for i in 0..<requests {
-            var r = AccountingRecord(status: i % 4 == 0 ? .start : .interimUpdate, sessionID: "B\(i / 4)", eventTime: 1_795_000_000 + Int64(i / 1000))
+            var r = AccountingRecord(
+                status: i % 4 == 0 ? .start : .interimUpdate, sessionID: "B\(i / 4)", eventTime: 1_795_000_000 + Int64(i / 1000))
             r.userName = "cust-\(i / 4)"
             r.framedIPAddress = .v4(0x6440_0000 + UInt32(i / 4))
             r.nasIPAddress = .v4(0xC613_FC01)
             r.sessionTime = i % 4 == 0 ? nil : UInt32(600 * (i % 4))
-            packets.append(try RADIUSPacket.accountingRequest(identifier: UInt8(truncatingIfNeeded: i), attributes: r.attributes, secret: secret).encoded())
+            packets.append(
+                try RADIUSPacket.accountingRequest(identifier: UInt8(truncatingIfNeeded: i), attributes: r.attributes, secret: secret)
+                    .encoded())
         }
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
@@ -91,7 +96,9 @@ public struct RADIUSBenchmark: Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
 
         var sent = 0
         var answered = 0

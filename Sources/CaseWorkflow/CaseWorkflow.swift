@@ -77,10 +77,15 @@ public struct CaseWorkflow: Sendable {
             switch feature.name {
             case .c2Contacts:
                 let endpoint = feature.about ?? "c2-\(index)"
-                e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: nil, contacts: Int(feature.value))]))
+                e = e.merged(
+                    with: InfectionEvidence(
+                        from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: nil, contacts: Int(feature.value))]))
             case .indicatorContacts:
                 let endpoint = feature.about ?? "indicator-\(index)"
-                e = e.merged(with: InfectionEvidence(from: e.from, to: e.to, commandAndControl: [.init(endpoint: endpoint, family: f.family, contacts: Int(feature.value))]))
+                e = e.merged(
+                    with: InfectionEvidence(
+                        from: e.from, to: e.to,
+                        commandAndControl: [.init(endpoint: endpoint, family: f.family, contacts: Int(feature.value))]))
             case .attackPacketsPerSecond:
                 e.attackPacketsPerSecond = max(e.attackPacketsPerSecond ?? 0, feature.value)
                 e.attackKind = "flood"
@@ -119,15 +124,20 @@ public struct CaseWorkflow: Sendable {
         var grew = true
         switch latest {
         case let latest? where latest.state == .falsePositive && latest.findings.contains(f.id):
-            return Step(case: latest, actions: [])  // an analyst found this very finding wrong
+            return Step(case: latest, actions: []) // an analyst found this very finding wrong
         case var latest? where latest.state != .falsePositive:
             original = latest
             grew = latest.merge(finding: f.id, evidence: evidence, at: now)
             c = latest
         default:
-            c = LawfulCase(id: newID, subscriber: subscriber, kind: .infection, device: f.subject.description, finding: f.id, evidence: evidence, at: now)
-            actions.append(.audit(AuditRequest(at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
-                                               summary: "case \(c.reference) opened for \(subscriber): finding \(f.id)", detail: .none)))
+            c = LawfulCase(
+                id: newID, subscriber: subscriber, kind: .infection, device: f.subject.description, finding: f.id, evidence: evidence,
+                at: now)
+            actions.append(
+                .audit(
+                    AuditRequest(
+                        at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
+                        summary: "case \(c.reference) opened for \(subscriber): finding \(f.id)", detail: .none)))
         }
         let before = c.state
         // Decide on a new (or reopened) case, again on a held one whose evidence grew, and again
@@ -135,15 +145,21 @@ public struct CaseWorkflow: Sendable {
         if c.state == .attributed || (c.state == .held && grew) || c.reconsider(at: now, policy: policy) {
             let request = ActionRequest.warnInfection(subscriber: subscriber, consent: consent, evidence: c.evidence)
             let decision = engine.decide(request, at: now)
-            actions.append(.audit(AuditRequest(at: now, kind: .decision, actor: "mamori", subject: c.id,
-                                               summary: "\(request.action.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)",
-                                               detail: .decision(decision))))
+            actions.append(
+                .audit(
+                    AuditRequest(
+                        at: now, kind: .decision, actor: "mamori", subject: c.id,
+                        summary: "\(request.action.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)",
+                        detail: .decision(decision))))
             c.record(decision, at: now)
         }
         if c.state != before {
-            actions.append(.audit(AuditRequest(at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
-                                               summary: "case \(c.reference): \(before.rawValue) → \(c.state.rawValue)",
-                                               detail: .transition(c.history.last ?? CaseTransition(at: now, from: before, to: c.state, reason: "")))))
+            actions.append(
+                .audit(
+                    AuditRequest(
+                        at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
+                        summary: "case \(c.reference): \(before.rawValue) → \(c.state.rawValue)",
+                        detail: .transition(c.history.last ?? CaseTransition(at: now, from: before, to: c.state, reason: "")))))
         }
         if c.noticeDue(at: now, policy: policy) {
             actions.append(.sendNotice(c, at: now))
@@ -166,8 +182,12 @@ public struct CaseWorkflow: Sendable {
         // The mail is gone: its entry can no longer be a reason not to act, so it may wait for the log.
         let entry = AuditRequest(
             at: notice.at, kind: .notice, actor: "mamori", subject: c.id,
-            summary: "notice for case \(c.reference) \(notice.delivered ? "sent" : "not e-mailed") (\(notice.channel), \(notice.language)): \(notice.outcome)",
-            detail: .notice(.init(channel: notice.channel, language: notice.language, delivered: notice.delivered, outcome: notice.outcome, reminder: reminder)),
+            summary:
+                "notice for case \(c.reference) \(notice.delivered ? "sent" : "not e-mailed") (\(notice.channel), \(notice.language)): \(notice.outcome)",
+            detail: .notice(
+                .init(
+                    channel: notice.channel, language: notice.language, delivered: notice.delivered, outcome: notice.outcome,
+                    reminder: reminder)),
             deferrable: true)
         return Step(case: c, actions: [.save(c), .audit(entry)])
     }
@@ -179,11 +199,15 @@ public struct CaseWorkflow: Sendable {
         var c = c
         let before = c.state
         c.move(to: .acknowledged, at: now, reason: "acknowledged on the notice page")
-        return Step(case: c, actions: [
-            .save(c),
-            .audit(AuditRequest(at: now, kind: .caseTransition, actor: "subscriber", subject: c.id,
-                                summary: "case \(c.reference): \(before.rawValue) → acknowledged (notice page)", detail: .none)),
-        ])
+        return Step(
+            case: c,
+            actions: [
+                .save(c),
+                .audit(
+                    AuditRequest(
+                        at: now, kind: .caseTransition, actor: "subscriber", subject: c.id,
+                        summary: "case \(c.reference): \(before.rawValue) → acknowledged (notice page)", detail: .none)),
+            ])
     }
 
     /// An analyst closes a case, marks it remediated or a false positive. Nil: not such a state.
@@ -192,10 +216,14 @@ public struct CaseWorkflow: Sendable {
         var c = c
         let before = c.state
         c.move(to: state, at: now, reason: "\(analyst): \(reason)")
-        return Step(case: c, actions: [
-            .save(c),
-            .audit(AuditRequest(at: now, kind: .caseTransition, actor: "analyst:\(analyst)", subject: c.id,
-                                summary: "case \(c.reference): \(before.rawValue) → \(state.rawValue): \(reason)", detail: .none)),
-        ])
+        return Step(
+            case: c,
+            actions: [
+                .save(c),
+                .audit(
+                    AuditRequest(
+                        at: now, kind: .caseTransition, actor: "analyst:\(analyst)", subject: c.id,
+                        summary: "case \(c.reference): \(before.rawValue) → \(state.rawValue): \(reason)", detail: .none)),
+            ])
     }
 }

@@ -34,7 +34,9 @@ final class ExporterMetrics {
 
     func error(_ code: FlowDecodingError.Code) -> Counter {
         if let c = errors[code] { return c }
-        let c = Counter(label: "mamori_collector_decode_errors_total", dimensions: [("exporter", exporterLabel), ("kind", code.description)], factory: factory)
+        let c = Counter(
+            label: "mamori_collector_decode_errors_total", dimensions: [("exporter", exporterLabel), ("kind", code.description)],
+            factory: factory)
         errors[code] = c
         return c
     }
@@ -43,7 +45,9 @@ final class ExporterMetrics {
     /// on for their times; created on first use.
     func refusedRecords(_ reason: String) -> Counter {
         if let c = refused[reason] { return c }
-        let c = Counter(label: "mamori_collector_rejected_records_total", dimensions: [("exporter", exporterLabel), ("reason", reason)], factory: factory)
+        let c = Counter(
+            label: "mamori_collector_rejected_records_total", dimensions: [("exporter", exporterLabel), ("reason", reason)],
+            factory: factory)
         refused[reason] = c
         return c
     }
@@ -51,7 +55,8 @@ final class ExporterMetrics {
     /// `mamori_collector_repaired_records_total{exporter, reason="end_before_start"}`: records kept
     /// with their end set to their start; created on first use.
     private lazy var repairedRecords = Counter(
-        label: "mamori_collector_repaired_records_total", dimensions: [("exporter", exporterLabel), ("reason", "end_before_start")], factory: factory)
+        label: "mamori_collector_repaired_records_total", dimensions: [("exporter", exporterLabel), ("reason", "end_before_start")],
+        factory: factory)
 
     func record(_ report: DecodeReport) {
         datagrams.increment()

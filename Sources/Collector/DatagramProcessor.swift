@@ -44,7 +44,8 @@ final class DatagramProcessor: @unchecked Sendable {
     static let bufferCapacity = flushThreshold + 512
 
     init(
-        decoder: FlowDecoder, enqueue: @escaping @Sendable (consuming FlowBatch) -> Bool, bufferPool: BatchBufferPool, metrics: CollectorMetrics,
+        decoder: FlowDecoder, enqueue: @escaping @Sendable (consuming FlowBatch) -> Bool, bufferPool: BatchBufferPool,
+        metrics: CollectorMetrics,
         metricsFactory: any MetricsFactory, errorLogIntervalSeconds: Int, logger: Logger
     ) {
         self.decoder = decoder
@@ -67,7 +68,7 @@ final class DatagramProcessor: @unchecked Sendable {
         if pending.count > before { sum(from: before, exporter: exporter) }
         let counters: ExporterMetrics
         if let last = lastExporter, last.address == exporter {
-            counters = last.metrics   // runs of datagrams from one exporter: no lookup
+            counters = last.metrics // runs of datagrams from one exporter: no lookup
         } else if let known = exporterMetrics[exporter] {
             counters = known
             lastExporter = (exporter, known)
@@ -84,7 +85,9 @@ final class DatagramProcessor: @unchecked Sendable {
             exporterMetrics[exporter] = counters
             lastExporter = (exporter, counters)
             metrics.exporters.add(exporter)
-            logger.info("new exporter", metadata: ["flow.exporter": "\(exporter)", "flow.protocol": "\(report.exportProtocol.map { "\($0)" } ?? "unknown")"])
+            logger.info(
+                "new exporter",
+                metadata: ["flow.exporter": "\(exporter)", "flow.protocol": "\(report.exportProtocol.map { "\($0)" } ?? "unknown")"])
         }
         counters.record(report)
         if let e = report.error { logError(e, exporter: exporter, now: now) }

@@ -139,7 +139,8 @@ public final class FlowCollector: Service, Sendable {
                         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                             Thread.detachNewThread {
                                 Thread.current.name = "mamori-rx-\(listener.receiver.boundPort)"
-                                listener.receiver.run(datagramsPerRead: datagramsPerRead, maxDatagramBytes: maxDatagramBytes, processor: listener.processor)
+                                listener.receiver.run(
+                                    datagramsPerRead: datagramsPerRead, maxDatagramBytes: maxDatagramBytes, processor: listener.processor)
                                 done.resume()
                             }
                         }
@@ -221,7 +222,8 @@ public final class FlowCollector: Service, Sendable {
             }
         }
         if state.withLockedValue({ $0.listeners.isEmpty }) {
-            throw CollectorError.bindFailed(endpoint: configuration.listen.first ?? SocketEndpoint(host: "-", port: 0), reason: "no listener could be opened")
+            throw CollectorError.bindFailed(
+                endpoint: configuration.listen.first ?? SocketEndpoint(host: "-", port: 0), reason: "no listener could be opened")
         }
     }
 
@@ -254,7 +256,8 @@ public final class FlowCollector: Service, Sendable {
                 total += remaining
                 if evicted > 0 { metrics.templateEvictions.increment(by: Int64(evicted)) }
                 if let port = entry.local?.port,
-                   let drops = (entry.local?.protocol == .inet6 ? drops6 : drops4)[port] {
+                    let drops = (entry.local?.protocol == .inet6 ? drops6 : drops4)[port]
+                {
                     dropGauge.gauge.record(drops)
                 }
             }
@@ -300,7 +303,9 @@ public final class FlowCollector: Service, Sendable {
         guard let path = configuration.templateFile else { return [] }
         do {
             let t = try TemplateFile.read(from: path)
-            if !t.isEmpty { logger.info("restored templates", metadata: ["collector.templates": "\(t.count)", "collector.template_file": "\(path)"]) }
+            if !t.isEmpty {
+                logger.info("restored templates", metadata: ["collector.templates": "\(t.count)", "collector.template_file": "\(path)"])
+            }
             return t
         } catch {
             logger.warning("ignoring unreadable template file", metadata: ["collector.template_file": "\(path)", "error": "\(error)"])
@@ -356,8 +361,8 @@ enum KernelSocketStatistics {
             let cols = line.split(separator: " ", omittingEmptySubsequences: true)
             // local_address is ADDRESS:PORT in hex; drops is the last column.
             guard cols.count >= 13, let colon = cols[1].lastIndex(of: ":"),
-                  let port = Int(cols[1][cols[1].index(after: colon)...], radix: 16),
-                  let d = Int(cols[cols.count - 1])
+                let port = Int(cols[1][cols[1].index(after: colon)...], radix: 16),
+                let d = Int(cols[cols.count - 1])
             else { continue }
             drops[port, default: 0] += d
         }

@@ -1,11 +1,12 @@
+import CMamoriUDP
+import FlowCodec
+import MamoriCore
+import NIOConcurrencyHelpers
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMamoriUDP
-import FlowCodec
-import NIOConcurrencyHelpers
-import MamoriCore
-import Synchronization
 
 /// One UDP socket, read with `recvmmsg(2)` on a thread of its own.
 ///
@@ -66,7 +67,7 @@ final class UDPReceiver: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         boundPort = withUnsafeBytes(of: storage) { raw in
-            Int(UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))   // sin_port / sin6_port
+            Int(UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) // sin_port / sin6_port
         }
         var granted: Int32 = 0
         var grantedLength = socklen_t(MemoryLayout<Int32>.size)
@@ -190,7 +191,8 @@ final class UDPReceiver: @unchecked Sendable {
                         let length = Int(messages[i].msg_len)
                         let truncated = messages[i].msg_hdr.msg_flags & Int32(MSG_TRUNC) != 0
                         let exporter = Self.address(names + i)
-                        processor.process(UnsafeRawBufferPointer(start: buffer + i * slot, count: length), from: exporter, now: now, truncated: truncated)
+                        processor.process(
+                            UnsafeRawBufferPointer(start: buffer + i * slot, count: length), from: exporter, now: now, truncated: truncated)
                     }
                     if Int(received) < count { break }
                 }

@@ -286,7 +286,9 @@ public struct EndpointList: Sendable, Hashable {
     static func parseEndpoint(_ text: Substring, note: String) -> Entry? {
         var rest = text
         var proto: UInt8? = nil
-        if let slash = rest.lastIndex(of: "/"), let p = ["tcp": UInt8(6), "udp": 17, "icmp": 1][rest[rest.index(after: slash)...].lowercased()] {
+        if let slash = rest.lastIndex(of: "/"),
+            let p = ["tcp": UInt8(6), "udp": 17, "icmp": 1][rest[rest.index(after: slash)...].lowercased()]
+        {
             proto = p
             rest = rest[..<slash]
         }

@@ -56,12 +56,13 @@ public struct DistinctCounter: Sendable, Hashable {
             sum += 1 / Double(UInt64(1) << UInt64(r))
             if r == 0 { zeros += 1 }
         }
-        let alpha: Double = switch registers.count {
-        case 16: 0.673
-        case 32: 0.697
-        case 64: 0.709
-        default: 0.7213 / (1 + 1.079 / m)
-        }
+        let alpha: Double =
+            switch registers.count {
+            case 16: 0.673
+            case 32: 0.697
+            case 64: 0.709
+            default: 0.7213 / (1 + 1.079 / m)
+            }
         let raw = alpha * m * m / sum
         if raw <= 2.5 * m && zeros > 0 {
             return Int((m * log(m / Double(zeros))).rounded())

@@ -8,7 +8,9 @@ extension FindingSubject {
     }
 
     public static func host(_ h: InternalHost) -> FindingSubject {
-        FindingSubject(type: .host, address: h.address.isIPv6 ? "\(h.address)/64" : "\(h.address)", port: nil, protocol: nil, ports: h.ports.map { PortRange(first: $0.lowerBound, last: $0.upperBound) })
+        FindingSubject(
+            type: .host, address: h.address.isIPv6 ? "\(h.address)/64" : "\(h.address)", port: nil, protocol: nil,
+            ports: h.ports.map { PortRange(first: $0.lowerBound, last: $0.upperBound) })
     }
 
     public static func address(_ a: IPAddress) -> FindingSubject {

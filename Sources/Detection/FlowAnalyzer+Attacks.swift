@@ -75,11 +75,14 @@ extension FlowAnalyzer {
         // so that enough distinct destinations can be observed.
         let window = configuration.scan.window * Int64(min(6, max(1, r.samplingInterval / 100)))
         let t = r.startMilliseconds
-        let i = scans.index(forKey: host) ?? {
-            scans[host] = ScanState(windowStart: t - floorMod(t, window), window: window, lastSeen: t, firstProbe: t)
-            return scans.index(forKey: host)!
-        }()
-        scans.values[i].destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(mix64(target.high ^ mix64(target.low)))
+        let i =
+            scans.index(forKey: host)
+            ?? {
+                scans[host] = ScanState(windowStart: t - floorMod(t, window), window: window, lastSeen: t, firstProbe: t)
+                return scans.index(forKey: host)!
+            }()
+        scans.values[i].destinations[port, default: DistinctCounter(precision: 8, exactLimit: 32)].insert(
+            mix64(target.high ^ mix64(target.low)))
         scans.values[i].observed[port, default: 0] += 1
         // Its most probed target in this attack bucket (one Misra–Gries counter): a SYN flood of a
         // few dozen connections a second from one host is one-packet records, none attack-shaped
@@ -109,7 +112,8 @@ extension FlowAnalyzer {
             if !scans.values[i].floodReported {
                 // The bucket's probes so far, once; each later one as it comes.
                 sum.packets = UInt64(scans.values[i].floodPackets)
-                sum.bytes = UInt64(min(Double(FlowAnalyzer.maximumCounter), Double(r.bytes) / Double(max(1, r.packets)) * scans.values[i].floodPackets))
+                sum.bytes = UInt64(
+                    min(Double(FlowAnalyzer.maximumCounter), Double(r.bytes) / Double(max(1, r.packets)) * scans.values[i].floodPackets))
                 scans.values[i].floodReported = true
                 scans.values[i].floodedTarget = target
             }
@@ -140,7 +144,9 @@ extension FlowAnalyzer {
             for (port, counter) in s.destinations {
                 let distinct = counter.count
                 let answered = s.answered[port] ?? 0
-                guard distinct >= c.minimumObserved, Double(distinct) >= c.minimumUnansweredShare * Double(distinct + answered) else { continue }
+                guard distinct >= c.minimumObserved, Double(distinct) >= c.minimumUnansweredShare * Double(distinct + answered) else {
+                    continue
+                }
                 ports.append((port, distinct, s.observed[port] ?? 0))
             }
             ports.sort { ($0.distinct, $1.port) > ($1.distinct, $0.port) }
@@ -155,11 +161,12 @@ extension FlowAnalyzer {
                 let id = Finding.id(kind: .scanning, subject: subject)
                 let portList = ports.map { "\($0.port)" }.joined(separator: ", ")
                 var evidence = findings[id]?.evidence ?? Evidence()
-                evidence.features = [
-                    Feature(.distinctDestinations, Double(estimate)), Feature(.observedDestinations, Double(distinct)),
-                    Feature(.observedProbes, Double(ports.reduce(0) { $0 + $1.observed })),
-                    Feature(.samplingInterval, Double(s.samplingInterval)), Feature(.window, Double(s.window / 1000), unit: "s"),
-                ] + ports.map { Feature(.destinations(port: $0.port), Double($0.distinct)) }
+                evidence.features =
+                    [
+                        Feature(.distinctDestinations, Double(estimate)), Feature(.observedDestinations, Double(distinct)),
+                        Feature(.observedProbes, Double(ports.reduce(0) { $0 + $1.observed })),
+                        Feature(.samplingInterval, Double(s.samplingInterval)), Feature(.window, Double(s.window / 1000), unit: "s"),
+                    ] + ports.map { Feature(.destinations(port: $0.port), Double($0.distinct)) }
                 evidence.thresholds = [
                     .atLeast("distinct_destinations", Double(estimate), Double(c.minimumDestinations)),
                     .atLeast("observed_destinations_per_port", Double(ports.map(\.distinct).min() ?? 0), Double(c.minimumObserved)),
@@ -172,13 +179,17 @@ extension FlowAnalyzer {
                     "most attempts on these ports went unanswered (at most \(wholeNumber((1 - c.minimumUnansweredShare) * 100)) % answered): not a client of a service or a peer-to-peer swarm",
                 ]
                 let score = min(0.99, 0.7 + 0.3 * min(1, Double(estimate) / Double(10 * c.minimumDestinations)))
-                upsert(Finding(
-                    id: id, kind: .scanning, subject: subject, score: score, firstSeen: s.firstProbe, lastSeen: s.lastSeen,
-                    detectedAt: now, updatedAt: now, family: nil,
-                    summary: "\(host) scans port(s) \(portList): ~\(estimate) addresses in \(formatSeconds(Double(span)))", evidence: evidence), into: &changed)
+                upsert(
+                    Finding(
+                        id: id, kind: .scanning, subject: subject, score: score, firstSeen: s.firstProbe, lastSeen: s.lastSeen,
+                        detectedAt: now, updatedAt: now, family: nil,
+                        summary: "\(host) scans port(s) \(portList): ~\(estimate) addresses in \(formatSeconds(Double(span)))",
+                        evidence: evidence), into: &changed)
                 var d = devices[host] ?? DeviceEvidence(firstSeen: s.firstProbe, lastSeen: s.lastSeen)
                 for p in ports {
-                    d.noteScan(id: id, port: p.port, destinations: p.distinct * Int(s.samplingInterval), first: s.firstProbe, last: s.lastSeen, sample: s.samples.first)
+                    d.noteScan(
+                        id: id, port: p.port, destinations: p.distinct * Int(s.samplingInterval), first: s.firstProbe, last: s.lastSeen,
+                        sample: s.samples.first)
                 }
                 devices[host] = d
             }
@@ -199,10 +210,12 @@ extension FlowAnalyzer {
             pendingAttackChanges += changed
             targets[target] = nil
         }
-        let i = targets.index(forKey: target) ?? {
-            targets[target] = TargetBucket(index: index)
-            return targets.index(forKey: target)!
-        }()
+        let i =
+            targets.index(forKey: target)
+            ?? {
+                targets[target] = TargetBucket(index: index)
+                return targets.index(forKey: target)!
+            }()
         targets.values[i].packets += Double(r.packets)
         targets.values[i].bytes += Double(r.bytes)
         targets.values[i].perHost[host, default: 0] += Double(r.packets)
@@ -269,19 +282,24 @@ extension FlowAnalyzer {
             .atLeast("hosts_over_syn_or_icmp_flood_packets_per_second", Double(synFlooders), 1),
         ]
         if evidence.flows.isEmpty { evidence.flows = b.samples.map { sample($0, revealing: nil) } }
-        evidence.reasons = ["\(cohort.count) subscriber host(s) sent up to \(wholeNumber(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only, UDP or ICMP traffic to \(target)"]
-        upsert(Finding(
-            id: id, kind: .outboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, pps / (10 * c.packetsPerSecond))),
-            firstSeen: from, lastSeen: from + c.bucket, detectedAt: now, updatedAt: now, family: nil,
-            summary: "Outbound DDoS against \(target): \(cohort.count) participant(s), peak \(wholeNumber(peak)) pps", evidence: evidence), into: &changed)
+        evidence.reasons = [
+            "\(cohort.count) subscriber host(s) sent up to \(wholeNumber(peak)) packets/s (\(fmt(peakBits / 1e6)) Mbit/s) of SYN-only, UDP or ICMP traffic to \(target)"
+        ]
+        upsert(
+            Finding(
+                id: id, kind: .outboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, pps / (10 * c.packetsPerSecond))),
+                firstSeen: from, lastSeen: from + c.bucket, detectedAt: now, updatedAt: now, family: nil,
+                summary: "Outbound DDoS against \(target): \(cohort.count) participant(s), peak \(wholeNumber(peak)) pps",
+                evidence: evidence), into: &changed)
         for h in participants {
             // ICMP has no ports: behind a CGNAT address shared by many subscribers the flood's
             // device cannot be told from its neighbours, so no device is named (the attack finding
             // lists the address).
             if h.block == InternalHost.wholeAddress && configuration.network.sharing(h.address) > 1 { continue }
             var d = devices[h] ?? DeviceEvidence(firstSeen: from, lastSeen: from + c.bucket)
-            d.noteAttack(id: id, target: target, packetsPerSecond: (b.perHost[h] ?? 0) / seconds, first: from, last: from + c.bucket,
-                         sample: b.samples.first { configuration.network.host($0.sourceAddress, port: $0.sourcePort) == h })
+            d.noteAttack(
+                id: id, target: target, packetsPerSecond: (b.perHost[h] ?? 0) / seconds, first: from, last: from + c.bucket,
+                sample: b.samples.first { configuration.network.host($0.sourceAddress, port: $0.sourcePort) == h })
             devices[h] = d
         }
     }
@@ -299,11 +317,13 @@ extension FlowAnalyzer {
             inboundTallyFlows.removeAll(keepingCapacity: inboundTallyFlows.count < 65_536)
             inboundTallySecond = second
         }
-        let i = inboundTally.index(forKey: victim) ?? {
-            guard inboundTally.count < configuration.maximumTableEntries else { return nil }
-            inboundTally[victim] = 0
-            return inboundTally.index(forKey: victim)
-        }()
+        let i =
+            inboundTally.index(forKey: victim)
+            ?? {
+                guard inboundTally.count < configuration.maximumTableEntries else { return nil }
+                inboundTally[victim] = 0
+                return inboundTally.index(forKey: victim)
+            }()
         guard let i else { return }
         inboundTally.values[i] += Double(r.packets)
         inboundTallyFlows[victim, default: 0] += 1
@@ -375,25 +395,38 @@ extension FlowAnalyzer {
             let bits = Double(v.bytes[i]) * 8
             var reason: String? = nil
             if packets >= packetLimit {
-                reason = "\(wholeNumber(packets)) packets/s ≥ \(wholeNumber(packetLimit))" + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
+                reason =
+                    "\(wholeNumber(packets)) packets/s ≥ \(wholeNumber(packetLimit))"
+                    + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
             } else if bits >= bitLimit {
-                reason = "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(bitLimit / 1e6))" + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
+                reason =
+                    "\(fmt(bits / 1e6)) Mbit/s ≥ \(fmt(bitLimit / 1e6))"
+                    + (share > 1 ? " (\(wholeNumber(share)) subscribers share the address)" : "")
             } else if packets >= c.distributedPacketsPerSecond * share, Double(v.flows[i]) >= c.distributedFlowsPerSecond * share {
-                reason = "\(wholeNumber(packets)) packets/s in \(wholeNumber(Double(v.flows[i]))) flows/s of unsolicited traffic (SYN-only, UDP or ICMP) ≥ \(wholeNumber(c.distributedPacketsPerSecond * share)) packets/s from ≥ \(wholeNumber(c.distributedFlowsPerSecond * share)) flows: a distributed flood"
-            } else if v.learnedSeconds >= 60, packets >= c.baselineMinimumPacketsPerSecond * share, packets >= c.baselineFactor * max(1, v.baseline) {
-                reason = "\(wholeNumber(packets)) packets/s is \(wholeNumber(packets / max(1, v.baseline)))× the learned baseline \(fmt(v.baseline))"
+                reason =
+                    "\(wholeNumber(packets)) packets/s in \(wholeNumber(Double(v.flows[i]))) flows/s of unsolicited traffic (SYN-only, UDP or ICMP) ≥ \(wholeNumber(c.distributedPacketsPerSecond * share)) packets/s from ≥ \(wholeNumber(c.distributedFlowsPerSecond * share)) flows: a distributed flood"
+            } else if v.learnedSeconds >= 60, packets >= c.baselineMinimumPacketsPerSecond * share,
+                packets >= c.baselineFactor * max(1, v.baseline)
+            {
+                reason =
+                    "\(wholeNumber(packets)) packets/s is \(wholeNumber(packets / max(1, v.baseline)))× the learned baseline \(fmt(v.baseline))"
             }
             guard let reason else { continue }
             let second = (oldest + Int64(i)) * 1000
             if var a = pendingInbound[victim] {
                 a.onset = min(a.onset, second)
                 a.last = max(a.last, second + 999)
-                if packets > a.peakPackets { a.peakPackets = packets; a.reason = reason }
+                if packets > a.peakPackets {
+                    a.peakPackets = packets
+                    a.reason = reason
+                }
                 a.peakBits = max(a.peakBits, bits)
                 a.sources = v.sources
                 pendingInbound[victim] = a
             } else {
-                pendingInbound[victim] = InboundAlert(onset: second, last: second + 999, peakPackets: packets, peakBits: bits, baseline: v.baseline, reason: reason, sources: v.sources, samples: v.samples)
+                pendingInbound[victim] = InboundAlert(
+                    onset: second, last: second + 999, peakPackets: packets, peakBits: bits, baseline: v.baseline, reason: reason,
+                    sources: v.sources, samples: v.samples)
             }
         }
     }
@@ -416,11 +449,15 @@ extension FlowAnalyzer {
                 .atLeast("baseline_factor", peak / max(1, a.baseline), c.baselineFactor),
             ]
             if evidence.flows.isEmpty { evidence.flows = a.samples.map { sample($0, revealing: host) } }
-            evidence.reasons = ["inbound traffic to \(victim): \(a.reason), from \(a.sources.count)\(a.sources.count >= 64 ? "+" : "") sources"]
-            upsert(Finding(
-                id: id, kind: .inboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, peak / (10 * c.packetsPerSecond))),
-                firstSeen: a.onset, lastSeen: a.last, detectedAt: now, updatedAt: now, family: nil,
-                summary: "Inbound DDoS against \(victim): peak \(wholeNumber(peak)) pps, \(fmt(peakBits / 1e6)) Mbit/s", evidence: evidence), into: &changed)
+            evidence.reasons = [
+                "inbound traffic to \(victim): \(a.reason), from \(a.sources.count)\(a.sources.count >= 64 ? "+" : "") sources"
+            ]
+            upsert(
+                Finding(
+                    id: id, kind: .inboundDDoS, subject: subject, score: min(0.99, 0.8 + 0.2 * min(1, peak / (10 * c.packetsPerSecond))),
+                    firstSeen: a.onset, lastSeen: a.last, detectedAt: now, updatedAt: now, family: nil,
+                    summary: "Inbound DDoS against \(victim): peak \(wholeNumber(peak)) pps, \(fmt(peakBits / 1e6)) Mbit/s",
+                    evidence: evidence), into: &changed)
         }
         pendingInbound = [:]
     }

@@ -99,7 +99,9 @@ struct PairState: Sendable {
 
     /// Folds one record in; returns whether it began a new contact.
     @discardableResult
-    mutating func observe(_ t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0, packets: UInt64 = 0, _ b: DetectionConfiguration.Beacon) -> Bool {
+    mutating func observe(
+        _ t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0, packets: UInt64 = 0, _ b: DetectionConfiguration.Beacon
+    ) -> Bool {
         var isNew = false
         defer { contactVolume += Float(volume) }
         if packets > 0 { recordPackets.add(Double(packets)) }
@@ -156,17 +158,35 @@ struct ConnectionSlots: Sendable {
     init(port: UInt16, end: Int64) { add(port: port, end: end) }
 
     private func port(_ i: Int) -> UInt16 {
-        switch i { case 0: ports.0; case 1: ports.1; case 2: ports.2; default: ports.3 }
+        switch i {
+        case 0: ports.0
+        case 1: ports.1
+        case 2: ports.2
+        default: ports.3
+        }
     }
     private func end(_ i: Int) -> Int64 {
-        switch i { case 0: ends.0; case 1: ends.1; case 2: ends.2; default: ends.3 }
+        switch i {
+        case 0: ends.0
+        case 1: ends.1
+        case 2: ends.2
+        default: ends.3
+        }
     }
     private mutating func set(_ i: Int, _ p: UInt16, _ e: Int64) {
         switch i {
-        case 0: ports.0 = p; ends.0 = e
-        case 1: ports.1 = p; ends.1 = e
-        case 2: ports.2 = p; ends.2 = e
-        default: ports.3 = p; ends.3 = e
+        case 0:
+            ports.0 = p
+            ends.0 = e
+        case 1:
+            ports.1 = p
+            ends.1 = e
+        case 2:
+            ports.2 = p
+            ends.2 = e
+        default:
+            ports.3 = p
+            ends.3 = e
         }
     }
 
@@ -266,15 +286,19 @@ extension FlowAnalyzer {
         let eligible = !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes)
         let key = PairKey(host: host, endpoint: endpoint)
         if let i = pairs.index(forKey: key) {
-            pairs.values[i].observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets, configuration.beacon)
+            pairs.values[i].observe(
+                t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets, configuration.beacon)
             // A sample flow for the evidence, once the pair can be scored or reaches a reported C&C.
             if outbound && !pairs.values[i].hasSample
-                && (Int(pairs.values[i].contacts) >= configuration.beacon.minimumContacts || (!commandAndControl.isEmpty && commandAndControl[endpoint] != nil)) {
+                && (Int(pairs.values[i].contacts) >= configuration.beacon.minimumContacts
+                    || (!commandAndControl.isEmpty && commandAndControl[endpoint] != nil))
+            {
                 pairs.values[i].hasSample = true
                 pairDetails[key, default: PairDetail()].sample = r
             }
         } else if eligible {
-            pairs[key] = PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets)
+            pairs[key] = PairState(
+                firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets)
         }
         // A host's contacts with many peers on one high port (a P2P botnet's gossip) are periodic
         // only taken together. Well-known ports (web, DNS, NTP) are left out: there the many
@@ -285,7 +309,8 @@ extension FlowAnalyzer {
             series.values[i].contacts.observe(t, end: r.endMilliseconds, port: localPort, bytes: bytes, configuration.beacon)
             series.values[i].noteAddress(endpoint.address)
         } else {
-            series[seriesKey] = SeriesState(contacts: PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes), recent: [endpoint.address])
+            series[seriesKey] = SeriesState(
+                contacts: PairState(firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes), recent: [endpoint.address])
         }
     }
 
@@ -359,10 +384,12 @@ extension FlowAnalyzer {
                 statistics.suppressedPeerToPeer += 1
                 continue
             }
-            let ci = candidates.index(forKey: key.endpoint) ?? {
-                candidates[key.endpoint] = Candidate()
-                return candidates.index(forKey: key.endpoint)!
-            }()
+            let ci =
+                candidates.index(forKey: key.endpoint)
+                ?? {
+                    candidates[key.endpoint] = Candidate()
+                    return candidates.index(forKey: key.endpoint)!
+                }()
             candidates.values[ci].cohort.append((key.host, score))
             candidates.values[ci].volumes.append(pairs.values[i].meanVolume)
             candidates.values[ci].recordPackets.append(pairs.values[i].recordPackets.count > 0 ? pairs.values[i].recordPackets.mean : 1)
@@ -409,12 +436,12 @@ extension FlowAnalyzer {
         }
         for key in idleSeries { series[key] = nil }
 
-
         if pairs.count > configuration.maximumPairs { evictPairs() }
 
-        let pools = servicePools(candidates.compactMapValues { c in
-            c.cohort.count >= b.minimumCohort ? median(c.cohort.map { $0.score.medianInterval }) : nil
-        })
+        let pools = servicePools(
+            candidates.compactMapValues { c in
+                c.cohort.count >= b.minimumCohort ? median(c.cohort.map { $0.score.medianInterval }) : nil
+            })
 
         for (endpoint, c) in candidates where c.cohort.count >= b.minimumCohort {
             if configuration.allowlist.match(endpoint) != nil {
@@ -450,7 +477,9 @@ extension FlowAnalyzer {
             }
             // Benign hypothesis: a time server. NTP clients poll on a timer (systemd-timesyncd every
             // 34 min once settled) with one NTP-sized datagram each way.
-            let timeService = endpoint.ipProtocol == 17 && endpoint.port == 123 ? ntpShaped(c.cohort.map { $0.score.meanBytes }, c.recordPackets, v6: endpoint.address.isIPv6) : nil
+            let timeService =
+                endpoint.ipProtocol == 17 && endpoint.port == 123
+                ? ntpShaped(c.cohort.map { $0.score.meanBytes }, c.recordPackets, v6: endpoint.address.isIPv6) : nil
             if timeService == true && bots == 0 {
                 statistics.suppressedTimeService += 1
                 continue
@@ -473,7 +502,9 @@ extension FlowAnalyzer {
                 Feature(.cohortShare, cohortShare), Feature(.rarity, rarity), Feature(.cohortBotShare, botShare),
             ]
             if let pool {
-                evidence.features += [Feature(.servicePoolAddresses, Double(pool.addresses)), Feature(.servicePoolHosts, Double(pool.users))]
+                evidence.features += [
+                    Feature(.servicePoolAddresses, Double(pool.addresses)), Feature(.servicePoolHosts, Double(pool.users)),
+                ]
             }
             evidence.thresholds = [
                 .atLeast("pair_score", median(c.cohort.map { $0.score.combined }), b.pairScore),
@@ -487,26 +518,41 @@ extension FlowAnalyzer {
             if let s = c.sample { evidence.flows = [sample(s, revealing: nil)] }
             evidence.reasons = [
                 "\(hosts.count) internal host(s) contact \(endpoint) every \(formatSeconds(medianInterval)) (median) with regular timing (periodicity \(fmt(periodicity))) and uniform payloads (\(fmt(uniformity)))",
-                "used by \(ownUsers) internal host(s); popular from \(wholeNumber(limit.rounded(.up)))" + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
+                "used by \(ownUsers) internal host(s); popular from \(wholeNumber(limit.rounded(.up)))"
+                    + (popular ? ", but \(bots) of the cohort also scan, attack or contact indicators" : ""),
             ]
             evidence.reasons.append(
                 "benign hypotheses tested and rejected: a popular service (\(ownUsers) user(s) < \(wholeNumber(limit.rounded(.up))))"
-                    + (c.volumes.isEmpty ? "" : "; content rather than check-ins (\(wholeNumber(volume)) bytes per contact both ways < \(wholeNumber(b.bulkBytesPerContact)))")
+                    + (c.volumes.isEmpty
+                        ? ""
+                        : "; content rather than check-ins (\(wholeNumber(volume)) bytes per contact both ways < \(wholeNumber(b.bulkBytesPerContact)))")
                     + "; a special-purpose address (multicast, broadcast, link-local, private, documentation: none is a host on the Internet)"
                     + "; " + peerToPeerRejection(endpoint, cohort: hosts)
-                    + (timeService == nil ? "" : timeService == true ? "; a time server (NTP-sized datagrams, but \(bots) of the cohort also scan, attack or contact indicators)" : "; a time server (the datagrams are not NTP-sized: \(fmt(median(c.cohort.map { $0.score.meanBytes }))) bytes per contact)"))
+                    + (timeService == nil
+                        ? ""
+                        : timeService == true
+                            ? "; a time server (NTP-sized datagrams, but \(bots) of the cohort also scan, attack or contact indicators)"
+                            : "; a time server (the datagrams are not NTP-sized: \(fmt(median(c.cohort.map { $0.score.meanBytes }))) bytes per contact)")
+            )
             if let pool {
-                evidence.reasons.append("\(pool.addresses) addresses of \(pool.network) are beaconed to on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) at a similar period by \(pool.users) internal host(s) in all; counted as one service")
+                evidence.reasons.append(
+                    "\(pool.addresses) addresses of \(pool.network) are beaconed to on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) at a similar period by \(pool.users) internal host(s) in all; counted as one service"
+                )
             }
             if bots > 0 && !popular { evidence.reasons.append("\(bots) of the cohort also scan, attack or contact indicators") }
-            if c.peerSeries > 0 { evidence.reasons.append("\(c.peerSeries) host(s) reach it as one of several peers they contact periodically on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) (peer-to-peer)") }
+            if c.peerSeries > 0 {
+                evidence.reasons.append(
+                    "\(c.peerSeries) host(s) reach it as one of several peers they contact periodically on \(endpoint.port)/\(protocolName(endpoint.ipProtocol)) (peer-to-peer)"
+                )
+            }
             let id = Finding.id(kind: .commandAndControl, subject: subject)
             commandAndControl[endpoint] = id
-            upsert(Finding(
-                id: id, kind: .commandAndControl, subject: subject, score: score, firstSeen: c.firstSeen, lastSeen: c.lastSeen,
-                detectedAt: now, updatedAt: now, family: nil,
-                summary: "Likely C&C server \(endpoint): \(hosts.count) beaconing host(s), period ~\(formatSeconds(medianInterval))",
-                evidence: evidence), into: &changed)
+            upsert(
+                Finding(
+                    id: id, kind: .commandAndControl, subject: subject, score: score, firstSeen: c.firstSeen, lastSeen: c.lastSeen,
+                    detectedAt: now, updatedAt: now, family: nil,
+                    summary: "Likely C&C server \(endpoint): \(hosts.count) beaconing host(s), period ~\(formatSeconds(medianInterval))",
+                    evidence: evidence), into: &changed)
         }
 
         // Hosts that repeatedly contact reported C&C endpoints are infected. Contacts add up across
@@ -518,8 +564,9 @@ extension FlowAnalyzer {
             for (key, p) in pairs where (total[key.host] ?? 0) >= configuration.infectedDevice.minimumContacts {
                 guard let id = commandAndControl[key.endpoint] else { continue }
                 var d = devices[key.host] ?? DeviceEvidence(firstSeen: p.firstSeen, lastSeen: p.lastContact)
-                d.noteCommandAndControl(id: id, endpoint: key.endpoint, contacts: Int(p.contacts), first: p.firstSeen, last: p.lastContact,
-                                        sample: pairDetails[key]?.sample)
+                d.noteCommandAndControl(
+                    id: id, endpoint: key.endpoint, contacts: Int(p.contacts), first: p.firstSeen, last: p.lastContact,
+                    sample: pairDetails[key]?.sample)
                 devices[key.host] = d
             }
         }
@@ -599,7 +646,8 @@ extension FlowAnalyzer {
             byEndpoint[key.endpoint, default: []].append((key.host, c))
             if c.contacts >= configuration.infectedDevice.minimumIndicatorContacts {
                 var d = devices[key.host] ?? DeviceEvidence(firstSeen: c.firstSeen, lastSeen: c.lastSeen)
-                d.noteIndicator(endpoint: key.endpoint, note: c.note, contacts: c.contacts, first: c.firstSeen, last: c.lastSeen, sample: c.sample)
+                d.noteIndicator(
+                    endpoint: key.endpoint, note: c.note, contacts: c.contacts, first: c.firstSeen, last: c.lastSeen, sample: c.sample)
                 devices[key.host] = d
             }
         }
@@ -613,12 +661,16 @@ extension FlowAnalyzer {
             evidence.cohort = sorted.prefix(64).map { pseudonyms.pseudonym($0.0) }
             evidence.flows = sorted.prefix(configuration.evidenceFlows).map { sample($0.1.sample, revealing: nil) }
             let note = sorted.first?.1.note ?? ""
-            evidence.reasons = ["\(endpoint) is on the indicator list" + (note.isEmpty ? "" : " (\(note))") + "; \(hosts.count) internal host(s) contacted it \(contacts) time(s)"]
-            upsert(Finding(
-                id: Finding.id(kind: .knownIndicator, subject: subject), kind: .knownIndicator, subject: subject, score: 1,
-                firstSeen: hosts.map(\.1.firstSeen).min() ?? now, lastSeen: hosts.map(\.1.lastSeen).max() ?? now,
-                detectedAt: now, updatedAt: now, family: note.isEmpty ? nil : note,
-                summary: "Known indicator \(endpoint) contacted by \(hosts.count) host(s)", evidence: evidence), into: &changed)
+            evidence.reasons = [
+                "\(endpoint) is on the indicator list" + (note.isEmpty ? "" : " (\(note))")
+                    + "; \(hosts.count) internal host(s) contacted it \(contacts) time(s)"
+            ]
+            upsert(
+                Finding(
+                    id: Finding.id(kind: .knownIndicator, subject: subject), kind: .knownIndicator, subject: subject, score: 1,
+                    firstSeen: hosts.map(\.1.firstSeen).min() ?? now, lastSeen: hosts.map(\.1.lastSeen).max() ?? now,
+                    detectedAt: now, updatedAt: now, family: note.isEmpty ? nil : note,
+                    summary: "Known indicator \(endpoint) contacted by \(hosts.count) host(s)", evidence: evidence), into: &changed)
         }
     }
 }

@@ -29,19 +29,27 @@ struct DeviceEvidence: Sendable {
     }
 
     mutating func noteCommandAndControl(id: String, endpoint: Endpoint, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
-        note(\.commandAndControl, endpoint, (id, contacts), stronger: { ($1.id, max($0.contacts, $1.contacts)) }, first: first, last: last, sample: sample)
+        note(
+            \.commandAndControl, endpoint, (id, contacts), stronger: { ($1.id, max($0.contacts, $1.contacts)) }, first: first, last: last,
+            sample: sample)
     }
 
     mutating func noteIndicator(endpoint: Endpoint, note text: String, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
-        note(\.indicators, endpoint, (text, contacts), stronger: { ($1.note, max($0.contacts, $1.contacts)) }, first: first, last: last, sample: sample)
+        note(
+            \.indicators, endpoint, (text, contacts), stronger: { ($1.note, max($0.contacts, $1.contacts)) }, first: first, last: last,
+            sample: sample)
     }
 
     mutating func noteScan(id: String, port: UInt16, destinations: Int, first: Int64, last: Int64, sample: FlowRecord?) {
-        note(\.scans, port, (id, destinations), stronger: { ($1.id, max($0.destinations, $1.destinations)) }, first: first, last: last, sample: sample)
+        note(
+            \.scans, port, (id, destinations), stronger: { ($1.id, max($0.destinations, $1.destinations)) }, first: first, last: last,
+            sample: sample)
     }
 
     mutating func noteAttack(id: String, target: IPAddress, packetsPerSecond: Double, first: Int64, last: Int64, sample: FlowRecord?) {
-        note(\.attacks, target, (id, packetsPerSecond), stronger: { ($1.id, max($0.packetsPerSecond, $1.packetsPerSecond)) }, first: first, last: last, sample: sample)
+        note(
+            \.attacks, target, (id, packetsPerSecond), stronger: { ($1.id, max($0.packetsPerSecond, $1.packetsPerSecond)) }, first: first,
+            last: last, sample: sample)
     }
 }
 
@@ -90,10 +98,11 @@ extension FlowAnalyzer {
             evidence.cohortSize = 1
             evidence.cohort = [pseudonyms.pseudonym(host)]
             let family = d.indicators.values.first { !$0.note.isEmpty }?.note
-            upsert(Finding(
-                id: Finding.id(kind: .infectedDevice, subject: subject), kind: .infectedDevice, subject: subject, score: score,
-                firstSeen: d.firstSeen, lastSeen: d.lastSeen, detectedAt: now, updatedAt: now, family: family,
-                summary: "Likely infected: \(host) — " + reasons.joined(separator: "; "), evidence: evidence), into: &changed)
+            upsert(
+                Finding(
+                    id: Finding.id(kind: .infectedDevice, subject: subject), kind: .infectedDevice, subject: subject, score: score,
+                    firstSeen: d.firstSeen, lastSeen: d.lastSeen, detectedAt: now, updatedAt: now, family: family,
+                    summary: "Likely infected: \(host) — " + reasons.joined(separator: "; "), evidence: evidence), into: &changed)
         }
     }
 }

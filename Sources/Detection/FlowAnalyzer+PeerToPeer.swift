@@ -38,7 +38,9 @@ struct PeerActivity: Sendable {
     }
 
     /// Folds in one record between the host's `localPort` and `remote` (both ports high).
-    mutating func note(remote: UInt32, localPort: UInt16, bytes: UInt64, heardFrom incoming: Bool, at t: Int64, _ c: DetectionConfiguration.PeerToPeer) {
+    mutating func note(
+        remote: UInt32, localPort: UInt16, bytes: UInt64, heardFrom incoming: Bool, at t: Int64, _ c: DetectionConfiguration.PeerToPeer
+    ) {
         lastSeen = max(lastSeen, t)
         let twoWay: Bool
         if incoming {
@@ -96,7 +98,8 @@ extension FlowAnalyzer {
         let hash = UInt32(truncatingIfNeeded: mix64(remote.high ^ mix64(remote.low)))
         let t = r.startMilliseconds
         if let i = peerHosts.index(forKey: host) {
-            peerHosts.values[i].note(remote: hash, localPort: localPort, bytes: r.bytes, heardFrom: heardFrom, at: t, configuration.peerToPeer)
+            peerHosts.values[i].note(
+                remote: hash, localPort: localPort, bytes: r.bytes, heardFrom: heardFrom, at: t, configuration.peerToPeer)
         } else {
             var a = PeerActivity(lastSeen: t)
             a.note(remote: hash, localPort: localPort, bytes: r.bytes, heardFrom: heardFrom, at: t, configuration.peerToPeer)
@@ -107,7 +110,9 @@ extension FlowAnalyzer {
     /// The peer-to-peer application hypothesis for `host`.
     func peerToPeerVerdict(_ host: InternalHost) -> PeerToPeerVerdict {
         let c = configuration.peerToPeer
-        guard let a = peerHosts[host] else { return PeerToPeerVerdict(isApplication: false, peers: 0, listeningPeers: 0, contentMoved: false) }
+        guard let a = peerHosts[host] else {
+            return PeerToPeerVerdict(isApplication: false, peers: 0, listeningPeers: 0, contentMoved: false)
+        }
         let listening = a.listeningPort?.peers ?? 0
         return PeerToPeerVerdict(
             isApplication: a.peers.count >= c.minimumPeers && listening >= c.minimumListeningPeers && a.contentMoved,
@@ -137,7 +142,8 @@ extension FlowAnalyzer {
         // first one's reasons stand for the rest.
         guard let first = cohort.first else { return "a peer of a peer-to-peer application" }
         let c = configuration.peerToPeer
-        return "a peer of a peer-to-peer application (the beaconing host(s) are not such a host: \(peerToPeerVerdict(first).explanation(c)))"
+        return
+            "a peer of a peer-to-peer application (the beaconing host(s) are not such a host: \(peerToPeerVerdict(first).explanation(c)))"
     }
 
     /// Whether a cohort's contacts look like NTP: about one datagram per record, each of an NTP

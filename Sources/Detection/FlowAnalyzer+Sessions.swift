@@ -12,11 +12,13 @@ extension FlowAnalyzer {
         let c = configuration.longSession
         guard !c.ports.isEmpty else { return }
         var sessions: [Endpoint: [(host: InternalHost, pair: PairState)]] = [:]
-        for (key, p) in pairs where p.continuations >= Int32(c.minimumRecords) && key.endpoint.ipProtocol == 6 && c.ports.contains(key.endpoint.port) {
+        for (key, p) in pairs
+        where p.continuations >= Int32(c.minimumRecords) && key.endpoint.ipProtocol == 6 && c.ports.contains(key.endpoint.port) {
             let held = p.connections.latestEnd - p.firstSeen
             guard held >= c.minimumDuration, p.recordPackets.mean <= c.maximumMeanPackets,
-                  p.recordPackets.standardDeviation <= c.maximumPacketVariation * p.recordPackets.mean,
-                  (p.volumes.mean * Double(p.volumes.count) + Double(p.contactVolume)) / Double(Int(p.continuations) + Int(p.contacts)) <= c.maximumBytesPerRecord
+                p.recordPackets.standardDeviation <= c.maximumPacketVariation * p.recordPackets.mean,
+                (p.volumes.mean * Double(p.volumes.count) + Double(p.contactVolume)) / Double(Int(p.continuations) + Int(p.contacts))
+                    <= c.maximumBytesPerRecord
             else { continue }
             if configuration.allowlist.match(key.endpoint) != nil { continue }
             sessions[key.endpoint, default: []].append((key.host, p))
@@ -54,15 +56,19 @@ extension FlowAnalyzer {
             ]
             let score = min(0.95, 0.8 + 0.05 * Double(hosts.count))
             commandAndControl[endpoint] = id
-            upsert(Finding(
-                id: id, kind: .commandAndControl, subject: subject, score: max(score, findings[id]?.score ?? 0), firstSeen: first, lastSeen: last,
-                detectedAt: now, updatedAt: now, family: nil,
-                summary: "Likely C&C server \(endpoint): \(hosts.count) host(s) hold a long-lived session (~\(wholeNumber(minutes)) min) with small keepalives",
-                evidence: evidence), into: &changed)
+            upsert(
+                Finding(
+                    id: id, kind: .commandAndControl, subject: subject, score: max(score, findings[id]?.score ?? 0), firstSeen: first,
+                    lastSeen: last,
+                    detectedAt: now, updatedAt: now, family: nil,
+                    summary:
+                        "Likely C&C server \(endpoint): \(hosts.count) host(s) hold a long-lived session (~\(wholeNumber(minutes)) min) with small keepalives",
+                    evidence: evidence), into: &changed)
             for m in members {
                 var d = devices[m.host] ?? DeviceEvidence(firstSeen: m.pair.firstSeen, lastSeen: m.pair.connections.latestEnd)
-                d.noteCommandAndControl(id: id, endpoint: endpoint, contacts: max(2, Int(m.pair.contacts)), first: m.pair.firstSeen,
-                                        last: m.pair.connections.latestEnd, sample: pairDetails[PairKey(host: m.host, endpoint: endpoint)]?.sample)
+                d.noteCommandAndControl(
+                    id: id, endpoint: endpoint, contacts: max(2, Int(m.pair.contacts)), first: m.pair.firstSeen,
+                    last: m.pair.connections.latestEnd, sample: pairDetails[PairKey(host: m.host, endpoint: endpoint)]?.sample)
                 devices[m.host] = d
             }
         }

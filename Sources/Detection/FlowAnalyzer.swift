@@ -171,9 +171,12 @@ public struct FlowAnalyzer: Sendable {
     /// Entries held per table, for tests and metrics: pairs and every table
     /// ``enforceTableLimits()`` bounds.
     public var tableSizes: [String: Int] {
-        ["pairs": pairs.count, "endpoints": endpoints.count, "series": series.count, "scans": scans.count, "targets": targets.count,
-         "victims": victims.count, "inbound_tally": inboundTally.count, "indicator_contacts": indicatorContacts.count, "devices": devices.count,
-         "peer_hosts": peerHosts.count, "findings": findings.count]
+        [
+            "pairs": pairs.count, "endpoints": endpoints.count, "series": series.count, "scans": scans.count, "targets": targets.count,
+            "victims": victims.count, "inbound_tally": inboundTally.count, "indicator_contacts": indicatorContacts.count,
+            "devices": devices.count,
+            "peer_hosts": peerHosts.count, "findings": findings.count,
+        ]
     }
 
     /// Keeps every per-address table within ``DetectionConfiguration/maximumTableEntries``: a
@@ -183,8 +186,10 @@ public struct FlowAnalyzer: Sendable {
     mutating func enforceTableLimits() {
         if pairs.count > configuration.maximumPairs { evictPairs() }
         let limit = configuration.maximumTableEntries
-        guard endpoints.count > limit || series.count > limit || scans.count > limit || targets.count > limit
-            || victims.count > limit || indicatorContacts.count > limit || devices.count > limit || peerHosts.count > limit else { return }
+        guard
+            endpoints.count > limit || series.count > limit || scans.count > limit || targets.count > limit
+                || victims.count > limit || indicatorContacts.count > limit || devices.count > limit || peerHosts.count > limit
+        else { return }
         statistics.tableEvictions += endpoints.trimOldest(to: limit) { $0.lastSeen }
         statistics.tableEvictions += series.trimOldest(to: limit) { $0.contacts.lastContact }
         statistics.tableEvictions += scans.trimOldest(to: limit) { $0.lastSeen }
@@ -197,7 +202,9 @@ public struct FlowAnalyzer: Sendable {
 
     private mutating func outbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
         if host.address.isIPv6 { baseV6.insert(host.stableHash) } else { baseV4.insert(host.stableHash) }
-        if localPort >= 1024 && remotePort >= 1024 { notePeerExchange(r, host: host, remote: remote, localPort: localPort, heardFrom: false) }
+        if localPort >= 1024 && remotePort >= 1024 {
+            notePeerExchange(r, host: host, remote: remote, localPort: localPort, heardFrom: false)
+        }
         let isTCP = r.ipProtocol == 6
         let probe = isTCP && r.tcpFlags & 0x02 != 0 && r.tcpFlags & 0x10 == 0
         let seconds = max(0.001, Double(r.endMilliseconds - r.startMilliseconds) / 1000)
@@ -215,7 +222,8 @@ public struct FlowAnalyzer: Sendable {
             let scan = scans[host]
             let hammered = scan.map { $0.floodedTarget == remote || ($0.floodTarget == remote && $0.floodPackets >= 10) } ?? false
             if !attackShaped, !hammered, (scan?.destinations[remotePort]?.count ?? 0) <= configuration.scan.minimumObserved {
-                recordContact(r, host: host, endpoint: Endpoint(address: remote, port: remotePort, ipProtocol: r.ipProtocol), outbound: true)
+                recordContact(
+                    r, host: host, endpoint: Endpoint(address: remote, port: remotePort, ipProtocol: r.ipProtocol), outbound: true)
             }
             return
         }
@@ -228,11 +236,15 @@ public struct FlowAnalyzer: Sendable {
     }
 
     private mutating func inbound(_ r: FlowRecord, host: InternalHost, remote: IPAddress, localPort: UInt16, remotePort: UInt16) {
-        if localPort >= 1024 && remotePort >= 1024 { notePeerExchange(r, host: host, remote: remote, localPort: localPort, heardFrom: true) }
+        if localPort >= 1024 && remotePort >= 1024 {
+            notePeerExchange(r, host: host, remote: remote, localPort: localPort, heardFrom: true)
+        }
         // Volumetric attacks are UDP (reflection), ICMP or SYN floods: established TCP (ACK set)
         // is a download, however fast, and does not count towards the flood rate.
         if !(r.ipProtocol == 6 && r.tcpFlags & 0x10 != 0) {
-            if victims[host.address] != nil || Double(r.packets) >= 20 * Double(max(1, (r.endMilliseconds - r.startMilliseconds) / 1000 + 1)) {
+            if victims[host.address] != nil
+                || Double(r.packets) >= 20 * Double(max(1, (r.endMilliseconds - r.startMilliseconds) / 1000 + 1))
+            {
                 recordInboundVolume(r, victim: host.address)
             } else {
                 tallyInbound(r, victim: host.address)
@@ -249,7 +261,7 @@ public struct FlowAnalyzer: Sendable {
     /// materially since they were last returned.
     public mutating func evaluate(now time: Int64) -> [Finding] {
         if time > now, FlowTimeWindow.isSane(time) { now = time }
-        guard now != .min else { return [] }  // nothing seen yet: no clock
+        guard now != .min else { return [] } // nothing seen yet: no clock
         var changed: [String] = []
         flushInboundAlerts(into: &changed)
         if now >= nextEvaluation {
@@ -316,7 +328,9 @@ public struct FlowAnalyzer: Sendable {
         for id in ids where seen.insert(id).inserted {
             guard let f = findings[id] else { continue }
             let mark = ReportMark(score: f.score, cohortSize: f.evidence.cohortSize, lastSeen: f.lastSeen)
-            if let old = lastReported[id], abs(old.score - mark.score) < 0.02, old.cohortSize == mark.cohortSize, mark.lastSeen - old.lastSeen < 300_000 {
+            if let old = lastReported[id], abs(old.score - mark.score) < 0.02, old.cohortSize == mark.cohortSize,
+                mark.lastSeen - old.lastSeen < 300_000
+            {
                 continue
             }
             if lastReported[id] == nil { statistics.findingsReported += 1 }
@@ -350,7 +364,8 @@ public struct FlowAnalyzer: Sendable {
         }
         return FlowSample(
             start: r.startMilliseconds, end: r.endMilliseconds, source: side(r.sourceAddress, r.sourcePort), sourcePort: r.sourcePort,
-            destination: side(r.destinationAddress, r.destinationPort), destinationPort: r.destinationPort, protocol: protocolName(r.ipProtocol),
+            destination: side(r.destinationAddress, r.destinationPort), destinationPort: r.destinationPort,
+            protocol: protocolName(r.ipProtocol),
             tcpFlags: r.tcpFlags, packets: r.packets, bytes: r.bytes, samplingInterval: r.samplingInterval)
     }
 }

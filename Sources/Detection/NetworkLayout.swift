@@ -122,7 +122,10 @@ public struct NetworkLayout: Sendable, Hashable {
     /// are not analysed (multicast, broadcast, link-local, private, documentation…).
     public var laboratoryInternet: PrefixSet
 
-    public init(subscriberPrefixes: [IPPrefix], infrastructurePrefixes: [IPPrefix] = [], cgnatPools: [CGNATPool] = [], laboratoryInternet: [IPPrefix] = []) {
+    public init(
+        subscriberPrefixes: [IPPrefix], infrastructurePrefixes: [IPPrefix] = [], cgnatPools: [CGNATPool] = [],
+        laboratoryInternet: [IPPrefix] = []
+    ) {
         self.subscriberPrefixes = PrefixSet(subscriberPrefixes)
         self.infrastructurePrefixes = PrefixSet(infrastructurePrefixes)
         self.cgnatPools = cgnatPools
@@ -151,11 +154,15 @@ public struct NetworkLayout: Sendable, Hashable {
         switch (side(of: r.sourceAddress), side(of: r.destinationAddress)) {
         case (.subscriber, .outside):
             isInternet(r.destinationAddress)
-                ? .outbound(host: host(r.sourceAddress, port: r.sourcePort), remote: r.destinationAddress, localPort: r.sourcePort, remotePort: r.destinationPort)
+                ? .outbound(
+                    host: host(r.sourceAddress, port: r.sourcePort), remote: r.destinationAddress, localPort: r.sourcePort,
+                    remotePort: r.destinationPort)
                 : .specialPurpose
         case (.outside, .subscriber):
             isInternet(r.sourceAddress)
-                ? .inbound(host: host(r.destinationAddress, port: r.destinationPort), remote: r.sourceAddress, localPort: r.destinationPort, remotePort: r.sourcePort)
+                ? .inbound(
+                    host: host(r.destinationAddress, port: r.destinationPort), remote: r.sourceAddress, localPort: r.destinationPort,
+                    remotePort: r.sourcePort)
                 : .specialPurpose
         default:
             .other

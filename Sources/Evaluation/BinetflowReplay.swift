@@ -78,7 +78,8 @@ extension FlowAnalyzer {
     /// Feeds all `records` in start-time order (file order breaks ties) through a
     /// ``BinetflowReplay`` with an unbounded reorder window, then finishes.
     public mutating func replay(_ records: [some ConversationRecord], evaluationIntervalMilliseconds: Int64 = 1000) {
-        var replay = BinetflowReplay(analyzer: self, reorderWindowMilliseconds: .max, evaluationIntervalMilliseconds: evaluationIntervalMilliseconds)
+        var replay = BinetflowReplay(
+            analyzer: self, reorderWindowMilliseconds: .max, evaluationIntervalMilliseconds: evaluationIntervalMilliseconds)
         for r in records { replay.add(r) }
         replay.finish()
         self = replay.analyzer
@@ -108,7 +109,8 @@ private struct StartOrderHeap: Sendable {
         let top = items.removeLast()
         var parent = 0
         while true {
-            let left = 2 * parent + 1, right = left + 1
+            let left = 2 * parent + 1
+            let right = left + 1
             var smallest = parent
             if left < items.count && Self.less(items[left], items[smallest]) { smallest = left }
             if right < items.count && Self.less(items[right], items[smallest]) { smallest = right }
@@ -119,7 +121,9 @@ private struct StartOrderHeap: Sendable {
         return (top.start, top.flows)
     }
 
-    private static func less(_ a: (start: Int64, sequence: Int, flows: [FlowRecord]), _ b: (start: Int64, sequence: Int, flows: [FlowRecord])) -> Bool {
+    private static func less(
+        _ a: (start: Int64, sequence: Int, flows: [FlowRecord]), _ b: (start: Int64, sequence: Int, flows: [FlowRecord])
+    ) -> Bool {
         a.start != b.start ? a.start < b.start : a.sequence < b.sequence
     }
 }

@@ -25,8 +25,9 @@ public struct CommandAndControlContacts: Sendable {
     /// Notes one flow record.
     public mutating func observe(_ r: FlowRecord) {
         guard !endpoints.isEmpty,
-              let key = endpoints[Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol)],
-              layout.subscriberPrefixes.contains(r.sourceAddress) else { return }
+            let key = endpoints[Endpoint(address: r.destinationAddress, port: r.destinationPort, ipProtocol: r.ipProtocol)],
+            layout.subscriberPrefixes.contains(r.sourceAddress)
+        else { return }
         hosts[key, default: []].insert(layout.host(r.sourceAddress, port: r.sourcePort))
     }
 

@@ -1,6 +1,6 @@
 import Detection
-import Foundation
 import FlowCodec
+import Foundation
 import MamoriCore
 
 /// The real-traffic corpus (`Benchmarks/detection/corpus/corpus.json`): public captures of real
@@ -141,7 +141,8 @@ public struct CorpusScore: Sendable, Codable, Hashable {
     /// One Markdown table row.
     public var row: String {
         func list(_ xs: [String]) -> String { xs.isEmpty ? "0" : "\(xs.count): " + xs.joined(separator: ", ") }
-        return "| \(capture) | \(role) | \(found.count)/\(expectedCount) | \(list(missed)) | \(list(falseCommandAndControl)) | \(list(falseInfected)) | \(list(falseOther)) |"
+        return
+            "| \(capture) | \(role) | \(found.count)/\(expectedCount) | \(list(missed)) | \(list(falseCommandAndControl)) | \(list(falseInfected)) | \(list(falseOther)) |"
     }
 
     /// The score in words, for standard error.

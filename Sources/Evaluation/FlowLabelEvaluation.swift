@@ -1,7 +1,7 @@
 import Detection
-import Foundation
 import FlowCodec
 import FlowFiles
+import Foundation
 import MamoriCore
 
 /// Infected-device findings scored per host against per-flow labels, as the CTU-13 datasets
@@ -98,7 +98,9 @@ public struct FlowLabelEvaluation: Sendable, Codable, Hashable {
     ///   - labelledSources: one (source address, source port, label) per labelled flow.
     ///   - layout: the subscriber prefixes (and CGNAT pools) that say which sources are internal hosts.
     ///   - findings: the analyzer's findings; only infected-device ones count.
-    public init(labelledSources: some Sequence<(address: IPAddress, port: UInt16, label: String)>, layout: NetworkLayout, findings: [Finding]) {
+    public init(
+        labelledSources: some Sequence<(address: IPAddress, port: UInt16, label: String)>, layout: NetworkLayout, findings: [Finding]
+    ) {
         var tally = Tally(layout: layout)
         for (address, port, label) in labelledSources { tally.add(address: address, port: port, label: label) }
         self.init(tally: tally, findings: findings)

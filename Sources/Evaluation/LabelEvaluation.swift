@@ -1,6 +1,6 @@
 import Detection
-import Foundation
 import FlowCodec
+import Foundation
 import MamoriCore
 import Simulator
 
@@ -41,14 +41,20 @@ public struct LabelEvaluation: Sendable, Codable {
 
     /// The simulator's synthetic Internet (its AddressPlan): special-purpose space that plays the
     /// Internet there, 240.0.0.0/4, the IPv4 TEST-NETs and 3fff::/20.
-    public static let simulatorInternet = ["240.0.0.0/4", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "3fff::/20"].map { IPPrefix($0)! }
+    public static let simulatorInternet = ["240.0.0.0/4", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "3fff::/20"].map {
+        IPPrefix($0)!
+    }
 
     /// The detection layout the simulated ISP would configure.
     public static func networkLayout(_ labels: Labels) -> NetworkLayout? {
         guard let n = labels.network else { return nil }
-        let pools = n.cgnatPools.flatMap { p in p.prefixes.compactMap(IPPrefix.init).map { CGNATPool(prefix: $0, firstPort: p.firstPort, portsPerBlock: p.portsPerBlock) } }
-        return NetworkLayout(subscriberPrefixes: n.subscriberPrefixes.compactMap(IPPrefix.init), infrastructurePrefixes: n.infrastructurePrefixes.compactMap(IPPrefix.init), cgnatPools: pools,
-                             laboratoryInternet: simulatorInternet)
+        let pools = n.cgnatPools.flatMap { p in
+            p.prefixes.compactMap(IPPrefix.init).map { CGNATPool(prefix: $0, firstPort: p.firstPort, portsPerBlock: p.portsPerBlock) }
+        }
+        return NetworkLayout(
+            subscriberPrefixes: n.subscriberPrefixes.compactMap(IPPrefix.init),
+            infrastructurePrefixes: n.infrastructurePrefixes.compactMap(IPPrefix.init), cgnatPools: pools,
+            laboratoryInternet: simulatorInternet)
     }
 
     /// - Parameters:
@@ -72,22 +78,29 @@ public struct LabelEvaluation: Sendable, Codable {
         let large = c2Onset.keys.filter { (c2Contacts[$0] ?? 0) >= largeBotnetThreshold }
         let c2Hits = c2Findings.filter { c2Onset[$0.subject.description] != nil }
         var result: [KindResult] = []
-        result.append(Self.result(
-            kind: "c2-server (≥ \(largeBotnetThreshold) bots)", truth: Set(large), reported: Set(reportedC2.keys), precisionOver: Set(c2Onset.keys),
-            detectedAt: { reportedC2[$0]?.detectedAt }, onset: { c2Onset[$0] ?? labels.start }))
-        result.append(Self.result(
-            kind: "c2-server (all)", truth: Set(c2Onset.keys.filter { (c2Contacts[$0] ?? 0) > 0 }), reported: Set(reportedC2.keys), precisionOver: Set(c2Onset.keys),
-            detectedAt: { reportedC2[$0]?.detectedAt }, onset: { c2Onset[$0] ?? labels.start }))
+        result.append(
+            Self.result(
+                kind: "c2-server (≥ \(largeBotnetThreshold) bots)", truth: Set(large), reported: Set(reportedC2.keys),
+                precisionOver: Set(c2Onset.keys),
+                detectedAt: { reportedC2[$0]?.detectedAt }, onset: { c2Onset[$0] ?? labels.start }))
+        result.append(
+            Self.result(
+                kind: "c2-server (all)", truth: Set(c2Onset.keys.filter { (c2Contacts[$0] ?? 0) > 0 }), reported: Set(reportedC2.keys),
+                precisionOver: Set(c2Onset.keys),
+                detectedAt: { reportedC2[$0]?.detectedAt }, onset: { c2Onset[$0] ?? labels.start }))
         _ = c2Hits
 
         var decoyAddresses = Set<String>()
         var decoyPrefixes: [IPPrefix] = []
         for d in labels.decoys {
             decoyAddresses.formUnion(d.addresses)
-            for p in (d.prefix ?? "").split(separator: ",") { if let x = IPPrefix(p.trimmingCharacters(in: .whitespaces)) { decoyPrefixes.append(x) } }
+            for p in (d.prefix ?? "").split(separator: ",") {
+                if let x = IPPrefix(p.trimmingCharacters(in: .whitespaces)) { decoyPrefixes.append(x) }
+            }
         }
         decoysFlagged = c2Findings.filter { f in
-            decoyAddresses.contains(f.subject.address) || IPAddress(f.subject.address).map { a in decoyPrefixes.contains { $0.contains(a) } } == true
+            decoyAddresses.contains(f.subject.address)
+                || IPAddress(f.subject.address).map { a in decoyPrefixes.contains { $0.contains(a) } } == true
         }.map(\.subject.description).sorted()
 
         // Infected devices (IPv4 bots, as the simulator's bots use IPv4).
@@ -110,29 +123,43 @@ public struct LabelEvaluation: Sendable, Codable {
             if d.family.scans || attackers.contains(k) || active >= 8 * max(1, d.contactPeriod) { observable.insert(k) }
         }
         let devices = Dictionary(ofKind(.infectedDevice).map { ($0.subject.description, $0) }, uniquingKeysWith: { a, _ in a })
-        result.append(Self.result(kind: "infected-device", truth: Set(infectedOnset.keys), reported: Set(devices.keys), precisionOver: Set(infectedOnset.keys),
-                                  detectedAt: { devices[$0]?.detectedAt }, onset: { infectedOnset[$0] ?? labels.start }))
-        result.append(Self.result(kind: "infected-device (observable)", truth: observable, reported: Set(devices.keys), precisionOver: Set(infectedOnset.keys),
-                                  detectedAt: { devices[$0]?.detectedAt }, onset: { infectedOnset[$0] ?? labels.start }))
+        result.append(
+            Self.result(
+                kind: "infected-device", truth: Set(infectedOnset.keys), reported: Set(devices.keys),
+                precisionOver: Set(infectedOnset.keys),
+                detectedAt: { devices[$0]?.detectedAt }, onset: { infectedOnset[$0] ?? labels.start }))
+        result.append(
+            Self.result(
+                kind: "infected-device (observable)", truth: observable, reported: Set(devices.keys),
+                precisionOver: Set(infectedOnset.keys),
+                detectedAt: { devices[$0]?.detectedAt }, onset: { infectedOnset[$0] ?? labels.start }))
         let scanners = Dictionary(ofKind(.scanning).map { ($0.subject.description, $0) }, uniquingKeysWith: { a, _ in a })
-        result.append(Self.result(kind: "scanning", truth: Set(scannerOnset.keys), reported: Set(scanners.keys), precisionOver: Set(infectedOnset.keys),
-                                  detectedAt: { scanners[$0]?.detectedAt }, onset: { scannerOnset[$0] ?? labels.start }))
+        result.append(
+            Self.result(
+                kind: "scanning", truth: Set(scannerOnset.keys), reported: Set(scanners.keys), precisionOver: Set(infectedOnset.keys),
+                detectedAt: { scanners[$0]?.detectedAt }, onset: { scannerOnset[$0] ?? labels.start }))
 
         // Attacks.
         var outOnset: [String: Int64] = [:]
         var inOnset: [String: Int64] = [:]
         for a in labels.attacks {
-            if a.direction == "outbound" { outOnset[a.victimAddress] = a.from } else {
+            if a.direction == "outbound" {
+                outOnset[a.victimAddress] = a.from
+            } else {
                 guard let v = IPAddress(a.victimAddress) else { continue }
                 inOnset[FindingSubject.host(InternalHost(address: layout.host(v, port: 0).address)).description] = a.from
             }
         }
         let outbound = Dictionary(ofKind(.outboundDDoS).map { ($0.subject.address, $0) }, uniquingKeysWith: { a, _ in a })
-        result.append(Self.result(kind: "outbound-ddos", truth: Set(outOnset.keys), reported: Set(outbound.keys), precisionOver: Set(outOnset.keys),
-                                  detectedAt: { outbound[$0]?.detectedAt }, onset: { outOnset[$0] ?? labels.start }))
+        result.append(
+            Self.result(
+                kind: "outbound-ddos", truth: Set(outOnset.keys), reported: Set(outbound.keys), precisionOver: Set(outOnset.keys),
+                detectedAt: { outbound[$0]?.detectedAt }, onset: { outOnset[$0] ?? labels.start }))
         let inbound = Dictionary(ofKind(.inboundDDoS).map { ($0.subject.description, $0) }, uniquingKeysWith: { a, _ in a })
-        result.append(Self.result(kind: "inbound-ddos", truth: Set(inOnset.keys), reported: Set(inbound.keys), precisionOver: Set(inOnset.keys),
-                                  detectedAt: { inbound[$0]?.detectedAt }, onset: { inOnset[$0] ?? labels.start }))
+        result.append(
+            Self.result(
+                kind: "inbound-ddos", truth: Set(inOnset.keys), reported: Set(inbound.keys), precisionOver: Set(inOnset.keys),
+                detectedAt: { inbound[$0]?.detectedAt }, onset: { inOnset[$0] ?? labels.start }))
         kinds = result
 
         // Per decoy kind.
@@ -140,7 +167,8 @@ public struct LabelEvaluation: Sendable, Codable {
         for d in labels.decoys {
             let addresses = Set(d.addresses.compactMap(IPAddress.init))
             let prefixes = (d.prefix ?? "").split(separator: ",").compactMap { IPPrefix($0.trimmingCharacters(in: .whitespaces)) }
-            let users = Set((d.users ?? []).compactMap { hostKey($0.publicAddress, $0.portBlock) }).subtracting(infectedOnset.keys).subtracting(inOnset.keys)
+            let users = Set((d.users ?? []).compactMap { hostKey($0.publicAddress, $0.portBlock) }).subtracting(infectedOnset.keys)
+                .subtracting(inOnset.keys)
             let flagged = findings.filter { f in
                 if f.subject.type == .host { return users.contains(f.subject.description) }
                 guard let a = IPAddress(f.subject.address) else { return false }
@@ -153,8 +181,10 @@ public struct LabelEvaluation: Sendable, Codable {
 
     /// - Parameter precisionOver: reports counted as correct (a superset of `truth`: a C&C with few
     ///   bots is still a C&C; a cleaned device was still infected).
-    static func result(kind: String, truth: Set<String>, reported: Set<String>, precisionOver correct: Set<String>,
-                       detectedAt: (String) -> Int64?, onset: (String) -> Int64) -> KindResult {
+    static func result(
+        kind: String, truth: Set<String>, reported: Set<String>, precisionOver correct: Set<String>,
+        detectedAt: (String) -> Int64?, onset: (String) -> Int64
+    ) -> KindResult {
         let hits = truth.intersection(reported)
         let correctReports = reported.intersection(correct.union(truth))
         var delays: [Double] = []
@@ -176,14 +206,20 @@ public struct LabelEvaluation: Sendable, Codable {
             s += k.kind.padding(toLength: 28, withPad: " ", startingAt: 0)
             s += String(k.truth).leftPadded(5) + String(k.reported).leftPadded(10) + String(k.truePositives).leftPadded(4)
             s += "  " + f(k.precision).leftPadded(10) + "  " + f(k.recall).leftPadded(6)
-            s += (k.medianTimeToDetect.map { "\(Int($0)) s" } ?? "-").leftPadded(12) + (k.maximumTimeToDetect.map { "\(Int($0)) s" } ?? "-").leftPadded(9) + "\n"
+            s +=
+                (k.medianTimeToDetect.map { "\(Int($0)) s" } ?? "-").leftPadded(12)
+                + (k.maximumTimeToDetect.map { "\(Int($0)) s" } ?? "-").leftPadded(9) + "\n"
         }
-        s += "benign decoys flagged as C&C: \(decoysFlagged.count)" + (decoysFlagged.isEmpty ? "" : " (\(decoysFlagged.joined(separator: ", ")))")
+        s +=
+            "benign decoys flagged as C&C: \(decoysFlagged.count)"
+            + (decoysFlagged.isEmpty ? "" : " (\(decoysFlagged.joined(separator: ", ")))")
         if let decoyFalsePositives {
             s += "\ndecoy kind                  flagged  examples\n"
             for d in decoyFalsePositives {
                 s += d.decoy.padding(toLength: 28, withPad: " ", startingAt: 0) + String(d.flagged.count).leftPadded(7)
-                s += d.flagged.isEmpty ? "\n" : "  " + d.flagged.prefix(3).joined(separator: ", ") + (d.flagged.count > 3 ? ", …" : "") + "\n"
+                s +=
+                    d.flagged.isEmpty
+                    ? "\n" : "  " + d.flagged.prefix(3).joined(separator: ", ") + (d.flagged.count > 3 ? ", …" : "") + "\n"
             }
             s.removeLast()
         }

@@ -274,7 +274,9 @@ extension FlowDecoder {
     }
 
     /// Walks one variable-length record, writing each field's offset; returns the record end.
-    static func fieldOffsets(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int, layout: RecordLayout, into offsets: inout [Int]) -> Int? {
+    static func fieldOffsets(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int, layout: RecordLayout, into offsets: inout [Int])
+        -> Int?
+    {
         var offset = start
         for (i, declared) in layout.fieldLengths.enumerated() {
             var length = Int(declared)
@@ -296,7 +298,9 @@ extension FlowDecoder {
     }
 
     @inline(__always)
-    static func apply(_ e: FieldExtractor, _ bytes: UnsafeRawBufferPointer, at o: Int, to r: inout FlowRecord, pending p: inout PendingValues) {
+    static func apply(
+        _ e: FieldExtractor, _ bytes: UnsafeRawBufferPointer, at o: Int, to r: inout FlowRecord, pending p: inout PendingValues
+    ) {
         @inline(__always) func uint() -> UInt64 { bytes.loadBigEndianUnsigned(at: o, length: e.length) }
         switch e.target {
         // Some exporters (Procera) fill both the IPv4 and the IPv6 address fields, one of them
@@ -320,43 +324,95 @@ extension FlowDecoder {
         case .typeOfService: r.typeOfService = UInt8(truncatingIfNeeded: uint())
         case .bytes: r.bytes = uint()
         case .packets: r.packets = uint()
-        case .bytesFallback: p.fallbackBytes = uint(); p.present |= PendingValues.fallbackBit
-        case .packetsFallback: p.fallbackPackets = uint(); p.present |= PendingValues.fallbackBit
+        case .bytesFallback:
+            p.fallbackBytes = uint()
+            p.present |= PendingValues.fallbackBit
+        case .packetsFallback:
+            p.fallbackPackets = uint()
+            p.present |= PendingValues.fallbackBit
         case .inputInterface: r.inputInterface = UInt32(truncatingIfNeeded: uint())
         case .outputInterface: r.outputInterface = UInt32(truncatingIfNeeded: uint())
         case .sourceAS: r.sourceAS = UInt32(truncatingIfNeeded: uint())
         case .destinationAS: r.destinationAS = UInt32(truncatingIfNeeded: uint())
         case .direction: r.direction = FlowDirection(rawValue: UInt8(truncatingIfNeeded: uint())) ?? .unknown
-        case .startUptime: p.startUptime = UInt32(truncatingIfNeeded: uint()); p.present |= PendingValues.startUptimeBit
-        case .endUptime: p.endUptime = UInt32(truncatingIfNeeded: uint()); p.present |= PendingValues.endUptimeBit
-        case .startSeconds: p.startMilliseconds = Int64(truncatingIfNeeded: uint()) &* 1000; p.present |= PendingValues.startMillisecondsBit
-        case .endSeconds: p.endMilliseconds = Int64(truncatingIfNeeded: uint()) &* 1000; p.present |= PendingValues.endMillisecondsBit
-        case .startMilliseconds: p.startMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.startMillisecondsBit
-        case .endMilliseconds: p.endMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.endMillisecondsBit
-        case .startMicroseconds, .startNanoseconds: p.startMilliseconds = ntpToUnixMilliseconds(uint()); p.present |= PendingValues.startMillisecondsBit
-        case .endMicroseconds, .endNanoseconds: p.endMilliseconds = ntpToUnixMilliseconds(uint()); p.present |= PendingValues.endMillisecondsBit
-        case .startDeltaMicroseconds: p.startDeltaMicroseconds = uint(); p.present |= PendingValues.startDeltaBit
-        case .endDeltaMicroseconds: p.endDeltaMicroseconds = uint(); p.present |= PendingValues.endDeltaBit
-        case .systemInitMilliseconds: p.systemInitMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.systemInitBit
-        case .observationMilliseconds: p.observationMilliseconds = Int64(truncatingIfNeeded: uint()); p.present |= PendingValues.observationBit
-        case .samplerID: p.samplerID = UInt32(truncatingIfNeeded: uint()); p.present |= PendingValues.samplerIDBit
-        case .samplingInterval: p.samplingInterval = uint(); p.present |= PendingValues.samplingIntervalBit
-        case .samplingPacketInterval: p.samplingPacketInterval = uint(); p.present |= PendingValues.packetIntervalBit
-        case .samplingPacketSpace: p.samplingPacketSpace = uint(); p.present |= PendingValues.packetSpaceBit
-        case .samplingSize: p.samplingSize = uint(); p.present |= PendingValues.sizeBit
-        case .samplingPopulation: p.samplingPopulation = uint(); p.present |= PendingValues.populationBit
+        case .startUptime:
+            p.startUptime = UInt32(truncatingIfNeeded: uint())
+            p.present |= PendingValues.startUptimeBit
+        case .endUptime:
+            p.endUptime = UInt32(truncatingIfNeeded: uint())
+            p.present |= PendingValues.endUptimeBit
+        case .startSeconds:
+            p.startMilliseconds = Int64(truncatingIfNeeded: uint()) &* 1000
+            p.present |= PendingValues.startMillisecondsBit
+        case .endSeconds:
+            p.endMilliseconds = Int64(truncatingIfNeeded: uint()) &* 1000
+            p.present |= PendingValues.endMillisecondsBit
+        case .startMilliseconds:
+            p.startMilliseconds = Int64(truncatingIfNeeded: uint())
+            p.present |= PendingValues.startMillisecondsBit
+        case .endMilliseconds:
+            p.endMilliseconds = Int64(truncatingIfNeeded: uint())
+            p.present |= PendingValues.endMillisecondsBit
+        case .startMicroseconds, .startNanoseconds:
+            p.startMilliseconds = ntpToUnixMilliseconds(uint())
+            p.present |= PendingValues.startMillisecondsBit
+        case .endMicroseconds, .endNanoseconds:
+            p.endMilliseconds = ntpToUnixMilliseconds(uint())
+            p.present |= PendingValues.endMillisecondsBit
+        case .startDeltaMicroseconds:
+            p.startDeltaMicroseconds = uint()
+            p.present |= PendingValues.startDeltaBit
+        case .endDeltaMicroseconds:
+            p.endDeltaMicroseconds = uint()
+            p.present |= PendingValues.endDeltaBit
+        case .systemInitMilliseconds:
+            p.systemInitMilliseconds = Int64(truncatingIfNeeded: uint())
+            p.present |= PendingValues.systemInitBit
+        case .observationMilliseconds:
+            p.observationMilliseconds = Int64(truncatingIfNeeded: uint())
+            p.present |= PendingValues.observationBit
+        case .samplerID:
+            p.samplerID = UInt32(truncatingIfNeeded: uint())
+            p.present |= PendingValues.samplerIDBit
+        case .samplingInterval:
+            p.samplingInterval = uint()
+            p.present |= PendingValues.samplingIntervalBit
+        case .samplingPacketInterval:
+            p.samplingPacketInterval = uint()
+            p.present |= PendingValues.packetIntervalBit
+        case .samplingPacketSpace:
+            p.samplingPacketSpace = uint()
+            p.present |= PendingValues.packetSpaceBit
+        case .samplingSize:
+            p.samplingSize = uint()
+            p.present |= PendingValues.sizeBit
+        case .samplingPopulation:
+            p.samplingPopulation = uint()
+            p.present |= PendingValues.populationBit
         // NAT values go straight into the record's flattened NAT storage, and only into a record
         // marked as carrying NAT fields (from the layout's `hasNAT`), as `r.nat?.… = v` would.
         case .natEvent:
             if r.natPresence != 0 { r.natEvent = UInt8(truncatingIfNeeded: uint()) }
         case .postSourceV4:
-            if r.natPresence != 0 { r.natPostSourceAddress = .v4(bytes.loadBigEndianUInt32(at: o)); r.natPresence |= NATPresence.postSource }
+            if r.natPresence != 0 {
+                r.natPostSourceAddress = .v4(bytes.loadBigEndianUInt32(at: o))
+                r.natPresence |= NATPresence.postSource
+            }
         case .postDestinationV4:
-            if r.natPresence != 0 { r.natPostDestinationAddress = .v4(bytes.loadBigEndianUInt32(at: o)); r.natPresence |= NATPresence.postDestination }
+            if r.natPresence != 0 {
+                r.natPostDestinationAddress = .v4(bytes.loadBigEndianUInt32(at: o))
+                r.natPresence |= NATPresence.postDestination
+            }
         case .postSourceV6:
-            if r.natPresence != 0 { r.natPostSourceAddress = bytes.loadIPv6(at: o); r.natPresence |= NATPresence.postSource }
+            if r.natPresence != 0 {
+                r.natPostSourceAddress = bytes.loadIPv6(at: o)
+                r.natPresence |= NATPresence.postSource
+            }
         case .postDestinationV6:
-            if r.natPresence != 0 { r.natPostDestinationAddress = bytes.loadIPv6(at: o); r.natPresence |= NATPresence.postDestination }
+            if r.natPresence != 0 {
+                r.natPostDestinationAddress = bytes.loadIPv6(at: o)
+                r.natPresence |= NATPresence.postDestination
+            }
         case .postSourcePort:
             if r.natPresence != 0 { r.natPostSourcePort = UInt16(truncatingIfNeeded: uint()) }
         case .postDestinationPort:
@@ -374,7 +430,9 @@ extension FlowDecoder {
 
     /// Resolves times to absolute ms and scales counters by the sampling interval.
     @inline(__always)
-    static func finish(_ r: inout FlowRecord, _ p: PendingValues, context c: RecordContext, startKnown: Bool = false, endKnown: Bool = false) {
+    static func finish(
+        _ r: inout FlowRecord, _ p: PendingValues, context c: RecordContext, startKnown: Bool = false, endKnown: Bool = false
+    ) {
         let systemInit = p.has(PendingValues.systemInitBit) ? p.systemInitMilliseconds : nil
         if !startKnown {
             if p.has(PendingValues.startMillisecondsBit) {

@@ -61,12 +61,13 @@ extension FlowDecoder {
         }
         let subAgent = reader.u32()!
         let sequence = reader.u32()!
-        _ = reader.u32()  // uptime: no flow times to convert in sFlow
+        _ = reader.u32() // uptime: no flow times to convert in sFlow
         let declaredSamples = reader.u32()!
         report.observationDomain = subAgent
 
         let override = configuration.samplingOverrides[exporter]
-        let prototype = FlowRecord(exporter: exporter, observationDomain: subAgent, exportProtocol: .sflowV5, startMilliseconds: now, endMilliseconds: now)
+        let prototype = FlowRecord(
+            exporter: exporter, observationDomain: subAgent, exportProtocol: .sflowV5, startMilliseconds: now, endMilliseconds: now)
         var flowSamples = 0
         var index: UInt32 = 0
         // Every sample takes at least 8 bytes, so this loop is bounded by the datagram, not by the
@@ -86,7 +87,7 @@ extension FlowDecoder {
             // XDR pads opaque data to a multiple of 4.
             reader.offset = min(start + ((length + 3) & ~3), reader.end)
             index += 1
-            guard format >> 12 == 0 else { continue }  // enterprise-specific sample
+            guard format >> 12 == 0 else { continue } // enterprise-specific sample
             switch format & 0xFFF {
             case 1, 3:
                 do {
@@ -170,12 +171,15 @@ extension FlowDecoder {
         var index: UInt32 = 0
         while index < declaredRecords {
             guard reader.remaining >= 8 else {
-                throw FlowDecodingError(.badSample, "flow record \(index + 1) of \(declaredRecords): \(reader.remaining) bytes left in sample")
+                throw FlowDecodingError(
+                    .badSample, "flow record \(index + 1) of \(declaredRecords): \(reader.remaining) bytes left in sample")
             }
             let format = reader.u32()!
             let length = Int(reader.u32()!)
             guard length <= reader.remaining else {
-                throw FlowDecodingError(.badSample, "flow record \(index + 1) of \(declaredRecords): length \(length), \(reader.remaining) bytes left in sample")
+                throw FlowDecodingError(
+                    .badSample, "flow record \(index + 1) of \(declaredRecords): length \(length), \(reader.remaining) bytes left in sample"
+                )
             }
             let start = reader.offset
             let end = start + length
@@ -183,7 +187,7 @@ extension FlowDecoder {
             index += 1
             guard format >> 12 == 0 else { continue }
             switch format & 0xFFF {
-            case 1:  // raw packet header: protocol, frame_length, stripped, header<>
+            case 1: // raw packet header: protocol, frame_length, stripped, header<>
                 guard length >= 16 else { throw FlowDecodingError(.badSample, "raw packet header record of \(length) bytes") }
                 let headerProtocol = bytes.loadBigEndianUInt32(at: start)
                 let headerLength = Int(bytes.loadBigEndianUInt32(at: start + 12))
@@ -194,7 +198,7 @@ extension FlowDecoder {
                 headerHasIP = SFlowSampledHeader.parse(
                     bytes, range: (start + 16)..<(start + 16 + headerLength), headerProtocol: headerProtocol, into: &record
                 )
-            case 3:  // sampled IPv4
+            case 3: // sampled IPv4
                 guard length >= 32 else { throw FlowDecodingError(.badSample, "sampled IPv4 record of \(length) bytes") }
                 sampledIP = SFlowSampledIP(
                     length: bytes.loadBigEndianUInt32(at: start),
@@ -206,7 +210,7 @@ extension FlowDecoder {
                     tcpFlags: UInt8(truncatingIfNeeded: bytes.loadBigEndianUInt32(at: start + 24)),
                     typeOfService: UInt8(truncatingIfNeeded: bytes.loadBigEndianUInt32(at: start + 28))
                 )
-            case 4:  // sampled IPv6
+            case 4: // sampled IPv6
                 guard length >= 56 else { throw FlowDecodingError(.badSample, "sampled IPv6 record of \(length) bytes") }
                 sampledIP = SFlowSampledIP(
                     length: bytes.loadBigEndianUInt32(at: start),
@@ -218,7 +222,7 @@ extension FlowDecoder {
                     tcpFlags: UInt8(truncatingIfNeeded: bytes.loadBigEndianUInt32(at: start + 48)),
                     typeOfService: UInt8(truncatingIfNeeded: bytes.loadBigEndianUInt32(at: start + 52))
                 )
-            case 1003:  // extended gateway (BGP)
+            case 1003: // extended gateway (BGP)
                 try decodeSFlowExtendedGateway(bytes, range: start..<end, into: &record)
             default:
                 continue

@@ -24,10 +24,15 @@ extension FlowDecoder {
         let (missing, reset, context) = withSession(key, now: now) { session in
             session.lastSeen = now
             let (missing, reset) = session.sequence.check(sequence, maxGap: maxGap)
-            return (missing, reset, Self.recordContext(session: key, state: session, override: override, exportMilliseconds: seconds * 1000, uptime: uptime))
+            return (
+                missing, reset,
+                Self.recordContext(session: key, state: session, override: override, exportMilliseconds: seconds * 1000, uptime: uptime)
+            )
         }
         let before = report.flowRecords + report.optionsRecords
-        decodeSets(bytes, from: Self.netflowV9HeaderLength, to: bytes.count, session: key, context: context, override: override, now: now, into: &records, report: &report)
+        decodeSets(
+            bytes, from: Self.netflowV9HeaderLength, to: bytes.count, session: key, context: context, override: override, now: now,
+            into: &records, report: &report)
         let decoded = report.flowRecords + report.optionsRecords - before
         withSession(key, now: now) { session in
             // v9 counts export packets, so lost records are estimated from the usual packet size.
@@ -70,11 +75,17 @@ extension FlowDecoder {
             let (missing, reset, context) = withSession(key, now: now) { session in
                 session.lastSeen = now
                 let (missing, reset) = session.sequence.check(sequence, maxGap: maxGap)
-                return (missing, reset, Self.recordContext(session: key, state: session, override: override, exportMilliseconds: exportSeconds * 1000, uptime: nil))
+                return (
+                    missing, reset,
+                    Self.recordContext(
+                        session: key, state: session, override: override, exportMilliseconds: exportSeconds * 1000, uptime: nil)
+                )
             }
             let before = report.flowRecords + report.optionsRecords
             let missesBefore = report.templateMisses
-            decodeSets(bytes, from: messageStart + Self.ipfixHeaderLength, to: end, session: key, context: context, override: override, now: now, into: &records, report: &report)
+            decodeSets(
+                bytes, from: messageStart + Self.ipfixHeaderLength, to: end, session: key, context: context, override: override, now: now,
+                into: &records, report: &report)
             let decoded = report.flowRecords + report.optionsRecords - before
             let unknownRecords = report.templateMisses > missesBefore
             withSession(key, now: now) { session in
@@ -82,7 +93,7 @@ extension FlowDecoder {
                 report.estimatedLostRecords += missing
                 report.sequenceReset = report.sequenceReset || reset
                 if unknownRecords {
-                    session.sequence.expected = nil   // records we could not count: resynchronise
+                    session.sequence.expected = nil // records we could not count: resynchronise
                 } else {
                     session.sequence.advance(from: sequence, by: UInt32(truncatingIfNeeded: decoded))
                 }
@@ -113,7 +124,9 @@ extension FlowDecoder {
             let setLength = Int(bytes.loadBigEndianUInt16(at: offset + 2))
             guard setLength >= 4 else {
                 // Some exporters zero-fill the rest of the datagram (PAN-OS); that is padding, not an error.
-                if !bytes.isZero(from: offset, to: end) { report.error = FlowDecodingError(.badSet, "set \(setID) has length \(setLength)") }
+                if !bytes.isZero(from: offset, to: end) {
+                    report.error = FlowDecodingError(.badSet, "set \(setID) has length \(setLength)")
+                }
                 return
             }
             guard offset + setLength <= end else {
@@ -146,16 +159,23 @@ extension FlowDecoder {
                         session.lastSeen = now
                         let result = Self.applyOptionsRecords(bytes, from: body, to: bodyEnd, layout: layout, session: &session)
                         // Sampling or system init time may have changed for the data sets that follow.
-                        context = Self.recordContext(session: key, state: session, override: override, exportMilliseconds: exportMilliseconds, uptime: uptime)
+                        context = Self.recordContext(
+                            session: key, state: session, override: override, exportMilliseconds: exportMilliseconds, uptime: uptime)
                         return result
                     }
                     report.optionsRecords += n
-                    if let e { report.error = e; return }
+                    if let e {
+                        report.error = e
+                        return
+                    }
                 } else {
                     let (n, e) = Self.decodeFlowRecords(bytes, from: body, to: bodyEnd, layout: layout, context: context, into: &records)
                     report.flowRecords += n
                     if layout.hasNAT { report.natRecords += n }
-                    if let e { report.error = e; return }
+                    if let e {
+                        report.error = e
+                        return
+                    }
                 }
             default:
                 // Reserved set IDs (v9: 2-255, IPFIX: 0,1,4-255) carry nothing we can read; skip the set.
@@ -165,7 +185,9 @@ extension FlowDecoder {
         }
     }
 
-    static func recordContext(session key: ExportSessionKey, state: SessionState, override: UInt32?, exportMilliseconds: Int64, uptime: UInt32?) -> RecordContext {
+    static func recordContext(
+        session key: ExportSessionKey, state: SessionState, override: UInt32?, exportMilliseconds: Int64, uptime: UInt32?
+    ) -> RecordContext {
         RecordContext(
             session: key,
             exportMilliseconds: exportMilliseconds,
@@ -194,7 +216,7 @@ extension FlowDecoder {
                     report.templatesWithdrawn += templates.withdrawAll(session: key, options: options)
                     continue
                 }
-                if bytes.isZero(from: recordStart, to: end) { return nil }   // padding
+                if bytes.isZero(from: recordStart, to: end) { return nil } // padding
                 return FlowDecodingError(.badTemplate, "template ID \(templateID) is reserved")
             }
             let tkey = TemplateKey(session: key, templateID: templateID)
@@ -205,7 +227,8 @@ extension FlowDecoder {
                 guard let optionLength = r.u16() else { return .truncated(expected: 6, actual: 4, "options template header") }
                 let scopeLength = Int(second)
                 guard scopeLength % 4 == 0, optionLength % 4 == 0 else {
-                    return FlowDecodingError(.badTemplate, "options template \(templateID): lengths \(scopeLength)/\(optionLength) are not multiples of 4")
+                    return FlowDecodingError(
+                        .badTemplate, "options template \(templateID): lengths \(scopeLength)/\(optionLength) are not multiples of 4")
                 }
                 scopeCount = scopeLength / 4
                 fieldCount = scopeCount + Int(optionLength) / 4
@@ -220,7 +243,8 @@ extension FlowDecoder {
                     guard let s = r.u16() else { return .truncated(expected: 6, actual: 4, "options template header") }
                     scopeCount = Int(s)
                     guard scopeCount <= fieldCount else {
-                        return FlowDecodingError(.badTemplate, "options template \(templateID): \(scopeCount) scope fields of \(fieldCount)")
+                        return FlowDecodingError(
+                            .badTemplate, "options template \(templateID): \(scopeCount) scope fields of \(fieldCount)")
                     }
                 }
             }
@@ -237,7 +261,9 @@ extension FlowDecoder {
                 var enterprise: UInt32 = 0
                 var id = rawID
                 if isIPFIX && rawID & 0x8000 != 0 {
-                    guard let pen = r.u32() else { return .truncated(expected: 4, actual: r.remaining, "enterprise number of template \(templateID)") }
+                    guard let pen = r.u32() else {
+                        return .truncated(expected: 4, actual: r.remaining, "enterprise number of template \(templateID)")
+                    }
                     enterprise = pen
                     id = rawID & 0x7FFF
                 }
@@ -245,13 +271,16 @@ extension FlowDecoder {
                 // v9 (length 65535, then a length prefix per record); decode them the IPFIX way.
                 fields.append(FieldSpecifier(id: id, length: length, enterprise: enterprise))
             }
-            let template = Template(id: templateID, fields: fields, scopeFieldCount: scopeCount, isOptions: options, exportProtocol: key.exportProtocol, refreshedAt: now)
+            let template = Template(
+                id: templateID, fields: fields, scopeFieldCount: scopeCount, isOptions: options, exportProtocol: key.exportProtocol,
+                refreshedAt: now)
             guard template.layout.isUsable else {
                 return FlowDecodingError(.badTemplate, "template \(templateID) describes zero-length records")
             }
             switch templates.insert(template, for: tkey) {
             case .learned, .refreshed, .redefined: report.templatesLearned += 1
-            case .refused: return FlowDecodingError(.tooManyTemplates, "session \(key) already has \(templates.maxTemplatesPerSession) templates")
+            case .refused:
+                return FlowDecodingError(.tooManyTemplates, "session \(key) already has \(templates.maxTemplatesPerSession) templates")
             }
         }
         return nil

@@ -130,7 +130,11 @@ public struct FlowDecoder: Sendable {
         // 1970–2100). Only a datagram with a record outside them takes the full check below.
         let (minStart, maxEnd) = window.bounds(now: now)
         let allAccepted = records.withUnsafeBufferPointer { rs in
-            for i in start..<rs.count where !(minStart <= rs[i].startMilliseconds && rs[i].startMilliseconds <= rs[i].endMilliseconds && rs[i].endMilliseconds <= maxEnd) {
+            for i in start..<rs.count
+            where
+                !(minStart <= rs[i].startMilliseconds && rs[i].startMilliseconds <= rs[i].endMilliseconds
+                && rs[i].endMilliseconds <= maxEnd)
+            {
                 return false
             }
             return true
@@ -144,9 +148,15 @@ public struct FlowDecoder: Sendable {
                 case .repairEndBeforeStart:
                     rs[i].endMilliseconds = rs[i].startMilliseconds
                     report.repairedTimes += 1
-                case .outOfRange: report.timesOutOfRange += 1; continue
-                case .tooOld: report.timesTooOld += 1; continue
-                case .ahead: report.timesAhead += 1; continue
+                case .outOfRange:
+                    report.timesOutOfRange += 1
+                    continue
+                case .tooOld:
+                    report.timesTooOld += 1
+                    continue
+                case .ahead:
+                    report.timesAhead += 1
+                    continue
                 }
                 if kept != i { rs[kept] = rs[i] }
                 kept += 1
@@ -163,7 +173,8 @@ public struct FlowDecoder: Sendable {
     /// nothing changed since.
     mutating func layout(for key: TemplateKey, now: Int64) -> RecordLayout? {
         if let c = cachedTemplate, c.generation == templates.generation, c.key == key,
-           templates.timeoutMilliseconds <= 0 || now.saturatingDifference(c.refreshedAt) <= templates.timeoutMilliseconds {
+            templates.timeoutMilliseconds <= 0 || now.saturatingDifference(c.refreshedAt) <= templates.timeoutMilliseconds
+        {
             return c.layout
         }
         guard let t = templates.lookup(key, now: now) else { return nil }

@@ -62,7 +62,8 @@ public struct FlowTimeWindow: Sendable, Hashable {
     @inlinable
     public func check(start: Int64, end: Int64, now: Int64) -> Verdict {
         guard start >= Self.earliestMilliseconds, start <= Self.latestMilliseconds,
-              end >= Self.earliestMilliseconds, end <= Self.latestMilliseconds else { return .outOfRange }
+            end >= Self.earliestMilliseconds, end <= Self.latestMilliseconds
+        else { return .outOfRange }
         // `now` may be anything a caller passes: compare through differences only when it too is
         // in range, so that no subtraction can overflow.
         if now >= Self.earliestMilliseconds, now <= Self.latestMilliseconds {

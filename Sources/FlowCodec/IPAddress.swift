@@ -152,7 +152,10 @@ public struct IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible
             if words[k] == 0 {
                 var e = k
                 while e < 8 && words[e] == 0 { e += 1 }
-                if e - k > bestLength && e - k >= 2 { bestStart = k; bestLength = e - k }
+                if e - k > bestLength && e - k >= 2 {
+                    bestStart = k
+                    bestLength = e - k
+                }
                 k = e
             } else {
                 k += 1

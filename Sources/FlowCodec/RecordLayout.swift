@@ -8,14 +8,14 @@ enum FieldTarget: UInt8, Sendable {
     case bytesFallback, packetsFallback
     case inputInterface, outputInterface, sourceAS, destinationAS, direction
     // times
-    case startUptime, endUptime            // 22/21: ms of system uptime
-    case startSeconds, endSeconds          // 150/151
+    case startUptime, endUptime // 22/21: ms of system uptime
+    case startSeconds, endSeconds // 150/151
     case startMilliseconds, endMilliseconds // 152/153
     case startMicroseconds, endMicroseconds // 154/155 (NTP format)
-    case startNanoseconds, endNanoseconds  // 156/157 (NTP format)
+    case startNanoseconds, endNanoseconds // 156/157 (NTP format)
     case startDeltaMicroseconds, endDeltaMicroseconds // 158/159
-    case systemInitMilliseconds            // 160
-    case observationMilliseconds           // 323
+    case systemInitMilliseconds // 160
+    case observationMilliseconds // 323
     // sampling
     case samplerID, samplingInterval, samplingPacketInterval, samplingPacketSpace, samplingSize, samplingPopulation
     // NAT (RFC 8158)
@@ -78,9 +78,11 @@ final class RecordLayout: Sendable {
             let mappable = field.enterprise == 0 && !(isScope && exportProtocol == .netflowV9)
             // Zero-length fields carry nothing (RFC 3954 §5.2) and must not shadow a present one.
             if mappable, !field.isVariableLength, length >= 1, length <= 8 || length == 16,
-               let (target, rank) = RecordLayout.target(for: field.id, length: length, isOptions: isOptions),
-               length <= 8 || target.isIPv6Address {
-                candidates.append((target, rank, FieldExtractor(offset: variable ? -1 : offset, fieldIndex: index, length: length, target: target)))
+                let (target, rank) = RecordLayout.target(for: field.id, length: length, isOptions: isOptions),
+                length <= 8 || target.isIPv6Address
+            {
+                candidates.append(
+                    (target, rank, FieldExtractor(offset: variable ? -1 : offset, fieldIndex: index, length: length, target: target)))
             }
             if field.isVariableLength {
                 variable = true
@@ -101,7 +103,9 @@ final class RecordLayout: Sendable {
         // keep the runner-up counter as a fallback.
         for (target, fallback) in [(FieldTarget.bytes, FieldTarget.bytesFallback), (.packets, .packetsFallback)] {
             guard let first = best[target] else { continue }
-            if let second = candidates.filter({ $0.target == target && $0.extractor.fieldIndex != first.extractor.fieldIndex }).min(by: { $0.rank < $1.rank }) {
+            if let second = candidates.filter({ $0.target == target && $0.extractor.fieldIndex != first.extractor.fieldIndex }).min(by: {
+                $0.rank < $1.rank
+            }) {
                 var e = second.extractor
                 e.target = fallback
                 chosen.append(e)
@@ -121,9 +125,9 @@ final class RecordLayout: Sendable {
     static func target(for id: UInt16, length: Int, isOptions: Bool) -> (FieldTarget, Int)? {
         if isOptions {
             switch id {
-            case 48, 302: return (.samplerID, 0)                  // flowSamplerId, selectorId
-            case 34: return (.samplingInterval, 0)                 // samplingInterval
-            case 50: return (.samplingInterval, 1)                 // samplerRandomInterval
+            case 48, 302: return (.samplerID, 0) // flowSamplerId, selectorId
+            case 34: return (.samplingInterval, 0) // samplingInterval
+            case 50: return (.samplingInterval, 1) // samplerRandomInterval
             case 305: return (.samplingPacketInterval, 0)
             case 306: return (.samplingPacketSpace, 0)
             case 309: return (.samplingSize, 0)
@@ -142,14 +146,14 @@ final class RecordLayout: Sendable {
         case 4: return (.ipProtocol, 0)
         case 6: return (.tcpFlags, 0)
         case 5: return (.typeOfService, 0)
-        case 1: return (.bytes, 0)          // octetDeltaCount
-        case 23: return (.bytes, 1)         // postOctetDeltaCount
-        case 231: return (.bytes, 2)        // initiatorOctets (NSEL)
-        case 85: return (.bytes, 3)         // octetTotalCount
-        case 2: return (.packets, 0)        // packetDeltaCount
-        case 24: return (.packets, 1)       // postPacketDeltaCount
-        case 298: return (.packets, 2)      // initiatorPackets
-        case 86: return (.packets, 3)       // packetTotalCount
+        case 1: return (.bytes, 0) // octetDeltaCount
+        case 23: return (.bytes, 1) // postOctetDeltaCount
+        case 231: return (.bytes, 2) // initiatorOctets (NSEL)
+        case 85: return (.bytes, 3) // octetTotalCount
+        case 2: return (.packets, 0) // packetDeltaCount
+        case 24: return (.packets, 1) // postPacketDeltaCount
+        case 298: return (.packets, 2) // initiatorPackets
+        case 86: return (.packets, 3) // packetTotalCount
         case 10: return (.inputInterface, 0)
         case 14: return (.outputInterface, 0)
         case 16: return (.sourceAS, 0)
@@ -220,10 +224,13 @@ struct FieldSlot: Sendable {
 @usableFromInline
 struct FastPlan: Sendable {
     @usableFromInline var sourceV4 = FieldSlot(), destinationV4 = FieldSlot(), sourceV6 = FieldSlot(), destinationV6 = FieldSlot()
-    @usableFromInline var sourcePort = FieldSlot(), destinationPort = FieldSlot(), ipProtocol = FieldSlot(), tcpFlags = FieldSlot(), typeOfService = FieldSlot()
+    @usableFromInline var sourcePort = FieldSlot(), destinationPort = FieldSlot(), ipProtocol = FieldSlot(), tcpFlags = FieldSlot(),
+        typeOfService = FieldSlot()
     @usableFromInline var bytes = FieldSlot(), packets = FieldSlot(), bytesFallback = FieldSlot(), packetsFallback = FieldSlot()
-    @usableFromInline var inputInterface = FieldSlot(), outputInterface = FieldSlot(), sourceAS = FieldSlot(), destinationAS = FieldSlot(), direction = FieldSlot()
-    @usableFromInline var startMilliseconds = FieldSlot(), endMilliseconds = FieldSlot(), startSeconds = FieldSlot(), endSeconds = FieldSlot()
+    @usableFromInline var inputInterface = FieldSlot(), outputInterface = FieldSlot(), sourceAS = FieldSlot(), destinationAS = FieldSlot(),
+        direction = FieldSlot()
+    @usableFromInline var startMilliseconds = FieldSlot(), endMilliseconds = FieldSlot(), startSeconds = FieldSlot(),
+        endSeconds = FieldSlot()
     @usableFromInline var startUptime = FieldSlot(), endUptime = FieldSlot()
     /// Fields decoded through the general per-field path (NAT, sampling, other time encodings).
     @usableFromInline var rare: [FieldExtractor] = []

@@ -1,4 +1,5 @@
 import NIOCore
+
 /// One field of a template: an information element ID, its length on the wire, and its enterprise
 /// number (0 for IETF elements; NetFlow v9 has none).
 public struct FieldSpecifier: Sendable, Hashable, Codable {
@@ -168,7 +169,9 @@ public struct TemplateCache: Sendable {
     /// Removes every template (or every options template) of a session; returns how many. Looks
     /// only at that session's templates.
     mutating func withdrawAll(session: ExportSessionKey, options: Bool) -> Int {
-        let keys = (perSession[session] ?? []).map { TemplateKey(session: session, templateID: $0) }.filter { byKey[$0]?.isOptions == options }
+        let keys = (perSession[session] ?? []).map { TemplateKey(session: session, templateID: $0) }.filter {
+            byKey[$0]?.isOptions == options
+        }
         for k in keys { withdraw(k) }
         return keys.count
     }
@@ -204,14 +207,18 @@ public struct TemplateCache: Sendable {
         var restored = 0
         for p in persisted {
             guard let exporter = IPAddress(p.exporter),
-                  let proto = ExportProtocol(rawValue: p.exportProtocol),
-                  proto == .netflowV9 || proto == .ipfix,
-                  p.templateID >= 256, !p.fields.isEmpty,
-                  p.scopeFieldCount >= 0, p.scopeFieldCount <= p.fields.count
+                let proto = ExportProtocol(rawValue: p.exportProtocol),
+                proto == .netflowV9 || proto == .ipfix,
+                p.templateID >= 256, !p.fields.isEmpty,
+                p.scopeFieldCount >= 0, p.scopeFieldCount <= p.fields.count
             else { continue }
             if timeoutMilliseconds > 0 && now.saturatingDifference(p.refreshedAt) > timeoutMilliseconds { continue }
-            let key = TemplateKey(session: ExportSessionKey(exporter: exporter, observationDomain: p.observationDomain, exportProtocol: proto), templateID: p.templateID)
-            let t = Template(id: p.templateID, fields: p.fields, scopeFieldCount: p.scopeFieldCount, isOptions: p.isOptions, exportProtocol: proto, refreshedAt: p.refreshedAt)
+            let key = TemplateKey(
+                session: ExportSessionKey(exporter: exporter, observationDomain: p.observationDomain, exportProtocol: proto),
+                templateID: p.templateID)
+            let t = Template(
+                id: p.templateID, fields: p.fields, scopeFieldCount: p.scopeFieldCount, isOptions: p.isOptions, exportProtocol: proto,
+                refreshedAt: p.refreshedAt)
             guard t.layout.isUsable else { continue }
             if insert(t, for: key) != .refused { restored += 1 }
         }

@@ -62,25 +62,38 @@ public struct NATEventEncoder: Sendable {
 
     private mutating func encodeMessage(_ events: ArraySlice<FlowRecord>, now: Int64) -> [UInt8] {
         var w = ByteWriter(capacity: 64 + 26 * events.count)
-        w.u16(10); w.u16(0); w.u32(UInt32(truncatingIfNeeded: now / 1000)); w.u32(sequence); w.u32(observationDomain)
+        w.u16(10)
+        w.u16(0)
+        w.u32(UInt32(truncatingIfNeeded: now / 1000))
+        w.u32(sequence)
+        w.u32(observationDomain)
         if messagesSinceTemplate >= templateRefreshInterval {
             messagesSinceTemplate = 0
             let setStart = w.bytes.count
-            w.u16(2); w.u16(0)
-            w.u16(Self.templateID); w.u16(UInt16(Self.fields.count))
-            for f in Self.fields { w.u16(f.id); w.u16(f.length) }
+            w.u16(2)
+            w.u16(0)
+            w.u16(Self.templateID)
+            w.u16(UInt16(Self.fields.count))
+            for f in Self.fields {
+                w.u16(f.id)
+                w.u16(f.length)
+            }
             w.patch16(at: setStart + 2, UInt16(w.bytes.count - setStart))
         }
         messagesSinceTemplate += 1
         let setStart = w.bytes.count
-        w.u16(Self.templateID); w.u16(0)
+        w.u16(Self.templateID)
+        w.u16(0)
         for e in events {
             let nat = e.nat ?? NATFields()
             w.u64(UInt64(bitPattern: e.startMilliseconds))
             w.u8(nat.event)
             w.u32(e.sourceAddress.ipv4 ?? 0)
             w.u32(nat.postSourceAddress?.ipv4 ?? 0)
-            w.u16(nat.portRangeStart); w.u16(nat.portRangeEnd); w.u16(nat.portRangeStepSize); w.u16(nat.portRangeNumPorts)
+            w.u16(nat.portRangeStart)
+            w.u16(nat.portRangeEnd)
+            w.u16(nat.portRangeStepSize)
+            w.u16(nat.portRangeNumPorts)
         }
         while (w.bytes.count - setStart) % 4 != 0 { w.u8(0) }
         w.patch16(at: setStart + 2, UInt16(w.bytes.count - setStart))

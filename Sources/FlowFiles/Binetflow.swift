@@ -158,9 +158,13 @@ public struct BinetflowParser: Sendable {
             return fail(.badProtocol(String(protocolText)))
         }
         guard let source = IPAddress(field(sourceAddressIndex)) else { return fail(.badAddress(String(field(sourceAddressIndex)))) }
-        guard let destination = IPAddress(field(destinationAddressIndex)) else { return fail(.badAddress(String(field(destinationAddressIndex)))) }
+        guard let destination = IPAddress(field(destinationAddressIndex)) else {
+            return fail(.badAddress(String(field(destinationAddressIndex))))
+        }
         guard let sourcePort = Self.port(field(sourcePortIndex)) else { return fail(.badPort(String(field(sourcePortIndex)))) }
-        guard let destinationPort = Self.port(field(destinationPortIndex)) else { return fail(.badPort(String(field(destinationPortIndex)))) }
+        guard let destinationPort = Self.port(field(destinationPortIndex)) else {
+            return fail(.badPort(String(field(destinationPortIndex))))
+        }
         guard let startMicroseconds = startTime(field(startTimeIndex)) else { return fail(.badTime(String(field(startTimeIndex)))) }
         guard let durationMicroseconds = Self.decimalMicroseconds(field(durationIndex)), durationMicroseconds >= 0 else {
             return fail(.badDuration(String(field(durationIndex))))
@@ -189,7 +193,8 @@ public struct BinetflowParser: Sendable {
             }
             guard v <= totalBytes else { return fail(.inconsistentCounters("SrcBytes \(v) > TotBytes \(totalBytes)")) }
             sourceBytes = v
-            sourcePackets = givenSourcePackets
+            sourcePackets =
+                givenSourcePackets
                 ?? Self.estimatedSourcePackets(totalPackets: totalPackets, totalBytes: totalBytes, sourceBytes: sourceBytes)
         } else {
             let sides = Self.sendingSides(
@@ -202,7 +207,9 @@ public struct BinetflowParser: Sendable {
 
         let startMilliseconds = startMicroseconds / 1000
         let endMilliseconds = (startMicroseconds + durationMicroseconds) / 1000
-        func record(from a: IPAddress, _ aPort: UInt16, to b: IPAddress, _ bPort: UInt16, packets: UInt64, bytes: UInt64, flags: UInt8) -> FlowRecord {
+        func record(from a: IPAddress, _ aPort: UInt16, to b: IPAddress, _ bPort: UInt16, packets: UInt64, bytes: UInt64, flags: UInt8)
+            -> FlowRecord
+        {
             FlowRecord(
                 exporter: options.exporter, sourceAddress: a, destinationAddress: b, sourcePort: aPort, destinationPort: bPort,
                 ipProtocol: ipProtocol, tcpFlags: flags, typeOfService: tos, bytes: bytes, packets: packets,
@@ -222,10 +229,14 @@ public struct BinetflowParser: Sendable {
         let label = labelIndex.map { field($0) }.flatMap { $0.isEmpty ? nil : String($0) }
         var result = BinetflowRecord(line: number, originator: source, direction: direction, state: state, label: label)
         if forwardBytes > 0 || sourcePackets > 0 {
-            result.forward = record(from: source, sourcePort, to: destination, destinationPort, packets: sourcePackets, bytes: forwardBytes, flags: flags.forward)
+            result.forward = record(
+                from: source, sourcePort, to: destination, destinationPort, packets: sourcePackets, bytes: forwardBytes,
+                flags: flags.forward)
         }
         if reverseBytes > 0 || reversePackets > 0 {
-            result.reverse = record(from: destination, destinationPort, to: source, sourcePort, packets: reversePackets, bytes: reverseBytes, flags: flags.reverse)
+            result.reverse = record(
+                from: destination, destinationPort, to: source, sourcePort, packets: reversePackets, bytes: reverseBytes,
+                flags: flags.reverse)
         }
         return .success(result)
     }
@@ -244,7 +255,7 @@ public struct BinetflowParser: Sendable {
         case "ipnip", "ipip", "ipencap": return 4
         case "tcp": return 6
         case "egp": return 8
-        case "udp", "rtp", "rtcp", "udt": return 17  // Argus names UDP by the RTP/RTCP/UDT it found inside.
+        case "udp", "rtp", "rtcp", "udt": return 17 // Argus names UDP by the RTP/RTCP/UDT it found inside.
         case "ipv6": return 41
         case "ipv6-route": return 43
         case "ipv6-frag": return 44
@@ -286,7 +297,11 @@ public struct BinetflowParser: Sendable {
     /// REQ/INT → SYN only (unanswered), ACC → SYN / SYN+ACK, CON → established, FIN/CLO →
     /// finished, RST → reset; anything else (TIM, ECO …) gives no flags.
     public static func tcpFlags(state: String) -> (forward: UInt8, reverse: UInt8) {
-        let fin: UInt8 = 0x01, syn: UInt8 = 0x02, rst: UInt8 = 0x04, psh: UInt8 = 0x08, ack: UInt8 = 0x10
+        let fin: UInt8 = 0x01
+        let syn: UInt8 = 0x02
+        let rst: UInt8 = 0x04
+        let psh: UInt8 = 0x08
+        let ack: UInt8 = 0x10
         switch state.uppercased() {
         case "REQ", "INT": return (syn, 0)
         case "ACC": return (syn, syn | ack)
@@ -353,7 +368,8 @@ public struct BinetflowParser: Sendable {
         let reverseOnly = isReverseOnly(direction)
         if totalPackets <= 1 { return (!reverseOnly, reverseOnly) }
         if reverseOnly { return (false, true) }
-        let arrowBack = direction.contains("<"), arrowOn = direction.contains(">")
+        let arrowBack = direction.contains("<")
+        let arrowOn = direction.contains(">")
         if arrowBack && arrowOn { return (true, true) }
         if arrowOn {
             guard ipProtocol == 6 else { return (true, false) }
@@ -481,7 +497,10 @@ public struct BinetflowRecord: Sendable, Hashable {
     /// DstAddr → SrcAddr with TotBytes − SrcBytes and TotPkts − SrcPkts; nil when it sent nothing.
     public var reverse: FlowRecord?
 
-    public init(line: Int, originator: IPAddress, direction: String, state: String, label: String?, forward: FlowRecord? = nil, reverse: FlowRecord? = nil) {
+    public init(
+        line: Int, originator: IPAddress, direction: String, state: String, label: String?, forward: FlowRecord? = nil,
+        reverse: FlowRecord? = nil
+    ) {
         self.line = line
         self.originator = originator
         self.direction = direction

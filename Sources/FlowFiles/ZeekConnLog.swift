@@ -138,7 +138,8 @@ public enum ZeekConnLog {
             case "#empty_field": if let v = values.first { empty = v }
             case "#fields":
                 columns = values.map { column in
-                    column.contains("   ") ? column.components(separatedByThreeSpaces: ()).map { String($0.trimmingSpaces()) } : [String(column)]
+                    column.contains("   ")
+                        ? column.components(separatedByThreeSpaces: ()).map { String($0.trimmingSpaces()) } : [String(column)]
                 }
                 index = [:]
                 for (i, parts) in columns.enumerated() {
@@ -161,7 +162,8 @@ public enum ZeekConnLog {
             guard fields.count == fieldCount else {
                 return .failure(ZeekConnLogLineError(line: number, reason: .wrongFieldCount(expected: fieldCount, found: fields.count)))
             }
-            let unset = self.unset, empty = self.empty
+            let unset = self.unset
+            let empty = self.empty
             return ZeekConnLog.connection(number: number, options: options) { name in
                 guard let (column, part) = index[name] else { return nil }
                 var value = fields[column]
@@ -256,7 +258,9 @@ public enum ZeekConnLog {
             guard let p = BinetflowParser.ipProtocol(protocolName) else { return fail(.badProtocol(shown("proto"))) }
             ipProtocol = p
         }
-        guard let tsText = text("ts"), let startMicroseconds = startTime(tsText, options: options) else { return fail(.badTime(shown("ts"))) }
+        guard let tsText = text("ts"), let startMicroseconds = startTime(tsText, options: options) else {
+            return fail(.badTime(shown("ts")))
+        }
         var durationMicroseconds: Int64 = 0
         if let d = text("duration") {
             guard let v = seconds(d) else { return fail(.badDuration(shown("duration"))) }
@@ -265,7 +269,9 @@ public enum ZeekConnLog {
         /// A counter; unset is nil (the caller decides), garbage is an error.
         func counter(_ name: String) -> Result<UInt64?, ZeekConnLogLineError> {
             guard let t = text(name) else { return .success(nil) }
-            guard let v = UInt64(t) else { return .failure(ZeekConnLogLineError(line: number, reason: .badCounter(column: name, shown(name)))) }
+            guard let v = UInt64(t) else {
+                return .failure(ZeekConnLogLineError(line: number, reason: .badCounter(column: name, shown(name))))
+            }
             return .success(v)
         }
         var counters: [UInt64?] = []
@@ -275,8 +281,10 @@ public enum ZeekConnLog {
             case .failure(let e): return .failure(e)
             }
         }
-        let originatorPackets = counters[0] ?? 0, responderPackets = counters[3] ?? 0
-        let originatorBytes = counters[1] ?? counters[2] ?? 0, responderBytes = counters[4] ?? counters[5] ?? 0
+        let originatorPackets = counters[0] ?? 0
+        let responderPackets = counters[3] ?? 0
+        let originatorBytes = counters[1] ?? counters[2] ?? 0
+        let responderBytes = counters[4] ?? counters[5] ?? 0
 
         let state = text("conn_state").map(String.init) ?? ""
         let history = text("history").map(String.init) ?? ""
@@ -285,7 +293,9 @@ public enum ZeekConnLog {
         guard !overflow else { return fail(.badDuration(shown("duration"))) }
         let startMilliseconds = startMicroseconds / 1000
         let endMilliseconds = endMicroseconds / 1000
-        func record(from a: IPAddress, _ aPort: UInt16, to b: IPAddress, _ bPort: UInt16, packets: UInt64, bytes: UInt64, flags: UInt8) -> FlowRecord {
+        func record(from a: IPAddress, _ aPort: UInt16, to b: IPAddress, _ bPort: UInt16, packets: UInt64, bytes: UInt64, flags: UInt8)
+            -> FlowRecord
+        {
             FlowRecord(
                 exporter: options.exporter, sourceAddress: a, destinationAddress: b, sourcePort: aPort, destinationPort: bPort,
                 ipProtocol: ipProtocol, tcpFlags: flags, bytes: bytes, packets: packets,
@@ -301,10 +311,14 @@ public enum ZeekConnLog {
             service: text("service").map { String($0.prefix(64)) }, state: String(state.prefix(16)), history: String(history.prefix(64)),
             label: label("label"), detailedLabel: label("detailedlabel"))
         if originatorPackets > 0 || originatorBytes > 0 {
-            c.forward = record(from: originator, originatorPort, to: responder, responderPort, packets: originatorPackets, bytes: originatorBytes, flags: flags.forward)
+            c.forward = record(
+                from: originator, originatorPort, to: responder, responderPort, packets: originatorPackets, bytes: originatorBytes,
+                flags: flags.forward)
         }
         if responderPackets > 0 || responderBytes > 0 {
-            c.reverse = record(from: responder, responderPort, to: originator, originatorPort, packets: responderPackets, bytes: responderBytes, flags: flags.reverse)
+            c.reverse = record(
+                from: responder, responderPort, to: originator, originatorPort, packets: responderPackets, bytes: responderBytes,
+                flags: flags.reverse)
         }
         return .success(c)
     }
@@ -324,8 +338,12 @@ public enum ZeekConnLog {
     /// nothing. The union of both is returned, so an unanswered attempt (`S0`, `S`, or `REJ`,
     /// `Sr`) has no ACK on the originator side and an established connection has ACK on both.
     public static func tcpFlags(state: String, history: String) -> (forward: UInt8, reverse: UInt8) {
-        let fin: UInt8 = 0x01, syn: UInt8 = 0x02, rst: UInt8 = 0x04, ack: UInt8 = 0x10
-        var forward: UInt8 = 0, reverse: UInt8 = 0
+        let fin: UInt8 = 0x01
+        let syn: UInt8 = 0x02
+        let rst: UInt8 = 0x04
+        let ack: UInt8 = 0x10
+        var forward: UInt8 = 0
+        var reverse: UInt8 = 0
         for c in history.unicodeScalars {
             let f: UInt8
             switch c {
@@ -343,13 +361,27 @@ public enum ZeekConnLog {
         case "S0": forward |= syn
         case "SH": forward |= syn | fin
         case "RSTOS0": forward |= syn | rst
-        case "REJ": forward |= syn; reverse |= rst | ack
-        case "S1": forward |= established; reverse |= established
-        case "SF": forward |= established | fin; reverse |= established | fin
-        case "S2": forward |= established | fin; reverse |= established
-        case "S3": forward |= established; reverse |= established | fin
-        case "RSTO": forward |= established | rst; reverse |= established
-        case "RSTR": forward |= established; reverse |= established | rst
+        case "REJ":
+            forward |= syn
+            reverse |= rst | ack
+        case "S1":
+            forward |= established
+            reverse |= established
+        case "SF":
+            forward |= established | fin
+            reverse |= established | fin
+        case "S2":
+            forward |= established | fin
+            reverse |= established
+        case "S3":
+            forward |= established
+            reverse |= established | fin
+        case "RSTO":
+            forward |= established | rst
+            reverse |= established
+        case "RSTR":
+            forward |= established
+            reverse |= established | rst
         case "RSTRH": reverse |= established | rst
         case "SHR": reverse |= established | fin
         default: break
@@ -364,7 +396,9 @@ public enum ZeekConnLog {
             var t = text
             var offsetSeconds: Int64 = 0
             // A trailing ±hh:mm or ±hhmm offset after the time of day.
-            if let sign = t.lastIndex(where: { $0 == "+" || $0 == "-" }), let tee = t.firstIndex(where: { $0 == "T" || $0 == " " }), sign > tee {
+            if let sign = t.lastIndex(where: { $0 == "+" || $0 == "-" }), let tee = t.firstIndex(where: { $0 == "T" || $0 == " " }),
+                sign > tee
+            {
                 let zone = t[t.index(after: sign)...].filter { $0 != ":" }
                 guard zone.count == 4, let hh = Int64(zone.prefix(2)), let mm = Int64(zone.suffix(2)), hh < 24, mm < 60 else { return nil }
                 offsetSeconds = (hh * 3600 + mm * 60) * (t[sign] == "+" ? 1 : -1)
@@ -439,7 +473,6 @@ public struct ZeekConnection: Sendable, Hashable, ConversationRecord {
         self.forward = forward
         self.reverse = reverse
     }
-
 
     /// The label and detailed label as one string (`Malicious CC`), for label matching.
     public var fullLabel: String? {
@@ -573,7 +606,10 @@ struct JSONLineReader {
         skipSpace()
         try expect(UInt8(ascii: "{"))
         skipSpace()
-        if peek() == UInt8(ascii: "}") { i = bytes.index(after: i); return try end() }
+        if peek() == UInt8(ascii: "}") {
+            i = bytes.index(after: i)
+            return try end()
+        }
         while true {
             skipSpace()
             let key = try readString()
@@ -587,13 +623,19 @@ struct JSONLineReader {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 try skipContainer()
                 body(key, .other)
-            case UInt8(ascii: "t"): try literal("true"); body(key, .other)
-            case UInt8(ascii: "f"): try literal("false"); body(key, .other)
-            case UInt8(ascii: "n"): try literal("null")  // null: unset
+            case UInt8(ascii: "t"):
+                try literal("true")
+                body(key, .other)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                body(key, .other)
+            case UInt8(ascii: "n"): try literal("null") // null: unset
             default:
                 let start = i
-                while let b = peek(), b == UInt8(ascii: "-") || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
-                    || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") || (b >= 48 && b <= 57) {
+                while let b = peek(),
+                    b == UInt8(ascii: "-") || b == UInt8(ascii: "+") || b == UInt8(ascii: ".")
+                        || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") || (b >= 48 && b <= 57)
+                {
                     i = bytes.index(after: i)
                 }
                 guard start != i else { throw Failure(reason: "value expected at offset \(bytes.distance(from: bytes.startIndex, to: i))") }
@@ -652,7 +694,7 @@ struct JSONLineReader {
                     }
                     // Surrogate halves are not scalars: written as U+FFFD rather than paired.
                     out.append(contentsOf: String(Unicode.Scalar(v).map(Character.init) ?? "\u{FFFD}").utf8)
-                default: out.append(e)  // \" \\ \/
+                default: out.append(e) // \" \\ \/
                 }
             default: out.append(b)
             }
@@ -666,11 +708,16 @@ struct JSONLineReader {
         var depth = 0
         while let b = peek() {
             switch b {
-            case UInt8(ascii: "\""): _ = try readString(); continue
+            case UInt8(ascii: "\""):
+                _ = try readString()
+                continue
             case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 depth -= 1
-                if depth == 0 { i = bytes.index(after: i); return }
+                if depth == 0 {
+                    i = bytes.index(after: i)
+                    return
+                }
             default: break
             }
             i = bytes.index(after: i)

@@ -81,7 +81,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             precondition(records.count - before == report.flowRecords, "the report counts the records appended")
         }
         for r in records {
-            precondition(FlowTimeWindow.isSane(start: r.startMilliseconds, end: r.endMilliseconds), "a record left the decoder with times outside 1970–2100")
+            precondition(
+                FlowTimeWindow.isSane(start: r.startMilliseconds, end: r.endMilliseconds),
+                "a record left the decoder with times outside 1970–2100")
         }
         var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: network, pseudonymKey: [1]))
         var index = AttributionIndex()
@@ -133,9 +135,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         var index = AttributionIndex()
         switch selector % 8 {
         case 0:
-            for l in (try? KeaLeaseFile.parse4(text[...])) ?? [] { index.apply(l); probe(index, l.address, at: l.expire &* 1000) }
+            for l in (try? KeaLeaseFile.parse4(text[...])) ?? [] {
+                index.apply(l)
+                probe(index, l.address, at: l.expire &* 1000)
+            }
         case 1:
-            for l in (try? KeaLeaseFile.parse6(text[...])) ?? [] { index.apply(l); probe(index, l.address, at: l.expire &* 1000) }
+            for l in (try? KeaLeaseFile.parse6(text[...])) ?? [] {
+                index.apply(l)
+                probe(index, l.address, at: l.expire &* 1000)
+            }
         case 2:
             for e in (try? FreeRADIUSDetail.parse(text[...]))?.entries ?? [] {
                 guard let r = try? e.accountingRecord() else { continue }
@@ -143,7 +151,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 probe(index, r.framedIPAddress, at: e.writtenAtMilliseconds)
             }
         case 3:
-            for a in (try? StaticAssignment.parse(text[...])) ?? [] { index.add(a); probe(index, a.prefix.network, at: a.validFrom ?? now) }
+            for a in (try? StaticAssignment.parse(text[...])) ?? [] {
+                index.add(a)
+                probe(index, a.prefix.network, at: a.validFrom ?? now)
+            }
         case 4:
             _ = try? CustomerConsentFile.parse(text)
         case 5:
@@ -151,8 +162,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             var c = DetectionConfiguration(network: network, pseudonymKey: [1])
             c.indicators = list
             var analyzer = FlowAnalyzer(configuration: c)
-            analyzer.ingest(FlowRecord(sourceAddress: .v4(0xC612_C809), destinationAddress: .v4(0xC000_0263), sourcePort: 40_000, destinationPort: 8080,
-                                       ipProtocol: 6, bytes: 100, packets: 2, startMilliseconds: now, endMilliseconds: now), receivedAt: now)
+            analyzer.ingest(
+                FlowRecord(
+                    sourceAddress: .v4(0xC612_C809), destinationAddress: .v4(0xC000_0263), sourcePort: 40_000, destinationPort: 8080,
+                    ipProtocol: 6, bytes: 100, packets: 2, startMilliseconds: now, endMilliseconds: now), receivedAt: now)
             _ = analyzer.finish()
         case 6:
             guard let result = try? BinetflowParser.parse(text) else { return }

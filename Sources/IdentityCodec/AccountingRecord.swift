@@ -52,7 +52,9 @@ public struct AccountingRecord: Sendable, Hashable {
     /// Acct-Session-Id for Start/Stop/Interim-Update, RFC 2866 §5.5), and
     /// ``IdentityCodecError/Code/badAttributeValue`` for an attribute of the wrong size.
     public init(packet: RADIUSPacket) throws(IdentityCodecError) {
-        guard packet.code == .accountingRequest else { throw IdentityCodecError(.unexpectedPacketCode, "\(packet.code) is not an Accounting-Request") }
+        guard packet.code == .accountingRequest else {
+            throw IdentityCodecError(.unexpectedPacketCode, "\(packet.code) is not an Accounting-Request")
+        }
         guard let st = packet.first(.acctStatusType) else { throw IdentityCodecError(.missingField, "no Acct-Status-Type") }
         guard let stv = st.integer, let status = AccountingStatusType(rawValue: stv) else {
             throw IdentityCodecError(.badAttributeValue, "Acct-Status-Type \(st.value)")
@@ -62,15 +64,23 @@ public struct AccountingRecord: Sendable, Hashable {
         var outputGigawords: UInt64 = 0
         for a in packet.attributes {
             func int() throws(IdentityCodecError) -> UInt32 {
-                guard let v = a.integer else { throw IdentityCodecError(.badAttributeValue, "\(RADIUSAttributeType(rawValue: a.type)) of \(a.value.count) octets (4 required)") }
+                guard let v = a.integer else {
+                    throw IdentityCodecError(
+                        .badAttributeValue, "\(RADIUSAttributeType(rawValue: a.type)) of \(a.value.count) octets (4 required)")
+                }
                 return v
             }
             func ipv4() throws(IdentityCodecError) -> IPAddress {
-                guard a.value.count == 4, let v = a.address else { throw IdentityCodecError(.badAttributeValue, "\(RADIUSAttributeType(rawValue: a.type)) of \(a.value.count) octets (4 required)") }
+                guard a.value.count == 4, let v = a.address else {
+                    throw IdentityCodecError(
+                        .badAttributeValue, "\(RADIUSAttributeType(rawValue: a.type)) of \(a.value.count) octets (4 required)")
+                }
                 return v
             }
             func prefix() throws(IdentityCodecError) -> IPPrefix {
-                guard let p = a.prefix else { throw IdentityCodecError(.badAttributeValue, "\(RADIUSAttributeType(rawValue: a.type)) is not an IPv6 prefix") }
+                guard let p = a.prefix else {
+                    throw IdentityCodecError(.badAttributeValue, "\(RADIUSAttributeType(rawValue: a.type)) is not an IPv6 prefix")
+                }
                 return p
             }
             switch RADIUSAttributeType(rawValue: a.type) {

@@ -32,7 +32,10 @@ public enum FreeRADIUSDetail {
         public struct Pair: Sendable, Hashable {
             public var name: String
             public var value: String
-            public init(name: String, value: String) { self.name = name; self.value = value }
+            public init(name: String, value: String) {
+                self.name = name
+                self.value = value
+            }
         }
 
         /// The first value named `name`.
@@ -43,7 +46,8 @@ public enum FreeRADIUSDetail {
         /// does not parse. Attributes it does not know are ignored.
         public func accountingRecord() throws(IdentityCodecError) -> AccountingRecord {
             guard let statusText = value("Acct-Status-Type") else { throw IdentityCodecError(.missingField, "no Acct-Status-Type") }
-            guard let status = AccountingStatusType(name: statusText) ?? UInt32(statusText).flatMap(AccountingStatusType.init(rawValue:)) else {
+            guard let status = AccountingStatusType(name: statusText) ?? UInt32(statusText).flatMap(AccountingStatusType.init(rawValue:))
+            else {
                 throw IdentityCodecError(.badFieldValue, "Acct-Status-Type = \(statusText)")
             }
             var r = AccountingRecord(status: status)
@@ -96,7 +100,10 @@ public enum FreeRADIUSDetail {
     }
 
     /// NAS-Port-Type names of the FreeRADIUS dictionary (RFC 2865 §5.41) that Mamori writes.
-    static let nasPortTypeNames: [String: UInt32] = ["Async": 0, "Sync": 1, "ISDN": 2, "Virtual": 5, "Ethernet": 15, "xDSL": 16, "Cable": 17, "Wireless-Other": 18, "Wireless-802.11": 19]
+    static let nasPortTypeNames: [String: UInt32] = [
+        "Async": 0, "Sync": 1, "ISDN": 2, "Virtual": 5, "Ethernet": 15, "xDSL": 16, "Cable": 17, "Wireless-Other": 18,
+        "Wireless-802.11": 19,
+    ]
     /// Acct-Terminate-Cause names (RFC 2866 §5.10).
     static let terminateCauseNames: [String: UInt32] = [
         "User-Request": 1, "Lost-Carrier": 2, "Lost-Service": 3, "Idle-Timeout": 4, "Session-Timeout": 5, "Admin-Reset": 6,
@@ -127,7 +134,9 @@ public enum FreeRADIUSDetail {
         if let v = record.framedIPAddress { line("Framed-IP-Address", "\(v)") }
         for p in record.framedIPv6Prefixes { line("Framed-IPv6-Prefix", "\(p)") }
         for p in record.delegatedIPv6Prefixes { line("Delegated-IPv6-Prefix", "\(p)") }
-        if let v = record.eventTime { line("Event-Timestamp", quoted(UTCTime(milliseconds: max(-Int64.max / 1000, min(Int64.max / 1000, v)) * 1000).freeRADIUSDate)) }
+        if let v = record.eventTime {
+            line("Event-Timestamp", quoted(UTCTime(milliseconds: max(-Int64.max / 1000, min(Int64.max / 1000, v)) * 1000).freeRADIUSDate))
+        }
         if let v = record.sessionTime { line("Acct-Session-Time", "\(v)") }
         if let v = record.inputOctets {
             line("Acct-Input-Octets", "\(v & 0xFFFF_FFFF)")
@@ -172,18 +181,33 @@ public enum FreeRADIUSDetail {
         let u = Array(v.utf8)
         var i = 0
         while i < u.count {
-            if u[i] != 92 { bytes.append(u[i]); i += 1; continue }
+            if u[i] != 92 {
+                bytes.append(u[i])
+                i += 1
+                continue
+            }
             guard i + 1 < u.count else { throw IdentityCodecError(.malformedLine, "string ends in a backslash") }
             switch u[i + 1] {
-            case 110: bytes.append(10); i += 2
-            case 114: bytes.append(13); i += 2
-            case 116: bytes.append(9); i += 2
+            case 110:
+                bytes.append(10)
+                i += 2
+            case 114:
+                bytes.append(13)
+                i += 2
+            case 116:
+                bytes.append(9)
+                i += 2
             case 48...55:
-                guard i + 3 < u.count, (48...55).contains(u[i + 2]), (48...55).contains(u[i + 3]) else { throw IdentityCodecError(.malformedLine, "bad octal escape") }
+                guard i + 3 < u.count, (48...55).contains(u[i + 2]), (48...55).contains(u[i + 3]) else {
+                    throw IdentityCodecError(.malformedLine, "bad octal escape")
+                }
                 let v = Int(u[i + 1] - 48) * 64 + Int(u[i + 2] - 48) * 8 + Int(u[i + 3] - 48)
                 guard v < 256 else { throw IdentityCodecError(.malformedLine, "bad octal escape") }
-                bytes.append(UInt8(v)); i += 4
-            default: bytes.append(u[i + 1]); i += 2
+                bytes.append(UInt8(v))
+                i += 4
+            default:
+                bytes.append(u[i + 1])
+                i += 2
             }
         }
         return String(decoding: bytes, as: UTF8.self)
@@ -204,11 +228,13 @@ public enum FreeRADIUSDetail {
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let lineLength = rawLine.utf8.count + 1
             defer { offset += lineLength }
-            guard offset + lineLength <= text.utf8.count else { break }   // last line without its newline: unfinished
+            guard offset + lineLength <= text.utf8.count else { break } // last line without its newline: unfinished
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) {
                 if var e = current {
-                    if let t = e.value("Timestamp").flatMap({ Int64($0) }), case let (ms, false) = t.multipliedReportingOverflow(by: 1000) { e.writtenAtMilliseconds = ms }
+                    if let t = e.value("Timestamp").flatMap({ Int64($0) }), case (let ms, false) = t.multipliedReportingOverflow(by: 1000) {
+                        e.writtenAtMilliseconds = ms
+                    }
                     entries.append(e)
                     current = nil
                 }
@@ -223,7 +249,9 @@ public enum FreeRADIUSDetail {
                 var value = body[eq.upperBound...]
                 let unquoted: String
                 if value.first == "\"" {
-                    guard value.count >= 2, value.last == "\"" else { throw IdentityCodecError(.malformedLine, "unterminated string in \(body)") }
+                    guard value.count >= 2, value.last == "\"" else {
+                        throw IdentityCodecError(.malformedLine, "unterminated string in \(body)")
+                    }
                     value = value.dropFirst().dropLast()
                     unquoted = try unescape(value)
                 } else {
@@ -231,8 +259,10 @@ public enum FreeRADIUSDetail {
                 }
                 current?.pairs.append(.init(name: name, value: unquoted))
             } else {
-                if let e = current { entries.append(e) }   // a header right after a record (no blank line)
-                guard let t = UTCTime.milliseconds(freeRADIUSText: line) else { throw IdentityCodecError(.badFieldValue, "header is not a ctime date: \(line)") }
+                if let e = current { entries.append(e) } // a header right after a record (no blank line)
+                guard let t = UTCTime.milliseconds(freeRADIUSText: line) else {
+                    throw IdentityCodecError(.badFieldValue, "header is not a ctime date: \(line)")
+                }
                 current = Entry(writtenAtMilliseconds: t, pairs: [])
             }
         }

@@ -30,6 +30,8 @@ public struct IdentityCodecError: Error, Sendable, Hashable, CustomStringConvert
         /// The authenticator does not match the shared secret (RFC 2866 §3).
         public static let badAuthenticator = Code(.badAuthenticator)
         /// A packet of a code the caller did not expect (an Access-Request where accounting was expected).
+        // swift-format-ignore: DontRepeatTypeInStaticProperties
+        // (RADIUS's own word: the packet's Code field is what was unexpected)
         public static let unexpectedPacketCode = Code(.unexpectedPacketCode)
         /// A text line that does not have the format's shape.
         public static let malformedLine = Code(.malformedLine)

@@ -12,9 +12,11 @@ import FlowCodec
 /// text fields are written as `&#x2c`, as Kea does.
 public enum KeaLeaseFile {
     /// The header Kea 2.6 writes for DHCPv4 leases.
-    public static let header4 = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context,pool_id"
+    public static let header4 =
+        "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context,pool_id"
     /// The header Kea 2.6 writes for DHCPv6 leases.
-    public static let header6 = "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source,pool_id"
+    public static let header6 =
+        "address,duid,valid_lifetime,expire,subnet_id,pref_lifetime,lease_type,iaid,prefix_len,fqdn_fwd,fqdn_rev,hostname,hwaddr,state,user_context,hwtype,hwaddr_source,pool_id"
 
     /// Lease states (Kea `Lease::STATE_*`).
     public struct State: Sendable, Hashable, RawRepresentable, CustomStringConvertible {
@@ -73,8 +75,11 @@ public enum KeaLeaseFile {
 
         /// The CSV row (no newline).
         public var row: String {
-            [ "\(address)", hardwareAddress, clientID, "\(validLifetime)", "\(expire)", "\(subnetID)", fqdnForward ? "1" : "0", fqdnReverse ? "1" : "0",
-              escape(hostname), "\(state.rawValue)", escape(userContext), "\(poolID)" ].joined(separator: ",")
+            [
+                "\(address)", hardwareAddress, clientID, "\(validLifetime)", "\(expire)", "\(subnetID)", fqdnForward ? "1" : "0",
+                fqdnReverse ? "1" : "0",
+                escape(hostname), "\(state.rawValue)", escape(userContext), "\(poolID)",
+            ].joined(separator: ",")
         }
     }
 
@@ -116,7 +121,10 @@ public enum KeaLeaseFile {
         public var hardwareAddressSource: UInt32? = nil
         public var poolID: UInt32 = 0
 
-        public init(address: IPAddress, duid: String, validLifetime: UInt32, expire: Int64, subnetID: UInt32, preferredLifetime: UInt32, type: LeaseType, iaid: UInt32, prefixLength: UInt8) {
+        public init(
+            address: IPAddress, duid: String, validLifetime: UInt32, expire: Int64, subnetID: UInt32, preferredLifetime: UInt32,
+            type: LeaseType, iaid: UInt32, prefixLength: UInt8
+        ) {
             self.address = address
             self.duid = duid
             self.validLifetime = validLifetime
@@ -136,9 +144,13 @@ public enum KeaLeaseFile {
         }
 
         public var row: String {
-            [ "\(address)", duid, "\(validLifetime)", "\(expire)", "\(subnetID)", "\(preferredLifetime)", "\(type.rawValue)", "\(iaid)", "\(prefixLength)",
-              fqdnForward ? "1" : "0", fqdnReverse ? "1" : "0", escape(hostname), hardwareAddress, "\(state.rawValue)", escape(userContext),
-              hardwareType.map { "\($0)" } ?? "", hardwareAddressSource.map { "\($0)" } ?? "", "\(poolID)" ].joined(separator: ",")
+            [
+                "\(address)", duid, "\(validLifetime)", "\(expire)", "\(subnetID)", "\(preferredLifetime)", "\(type.rawValue)", "\(iaid)",
+                "\(prefixLength)",
+                fqdnForward ? "1" : "0", fqdnReverse ? "1" : "0", escape(hostname), hardwareAddress, "\(state.rawValue)",
+                escape(userContext),
+                hardwareType.map { "\($0)" } ?? "", hardwareAddressSource.map { "\($0)" } ?? "", "\(poolID)",
+            ].joined(separator: ",")
         }
     }
 
@@ -146,21 +158,29 @@ public enum KeaLeaseFile {
     static func unescape(_ s: Substring) -> String { String(s.replacing("&#x2c", with: ",")) }
 
     /// Splits a lease file into its column map and data rows (blank lines skipped).
-    static func table(_ text: Substring, required: [String]) throws(IdentityCodecError) -> (columns: [String: Int], rows: [(line: Int, fields: [Substring])]) {
+    static func table(_ text: Substring, required: [String]) throws(IdentityCodecError) -> (
+        columns: [String: Int], rows: [(line: Int, fields: [Substring])]
+    ) {
         // "\r\n" is one Character in Swift: split on both, so files with CRLF line ends read too.
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated().map { ($0.offset + 1, $0.element.hasSuffix("\r") ? $0.element.dropLast() : $0.element) }
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated().map {
+            ($0.offset + 1, $0.element.hasSuffix("\r") ? $0.element.dropLast() : $0.element)
+        }
         while let last = lines.last, last.1.isEmpty { lines.removeLast() }
         guard let head = lines.first else { throw IdentityCodecError(.missingField, "empty lease file (no header)") }
         var columns: [String: Int] = [:]
         let names = head.1.split(separator: ",", omittingEmptySubsequences: false)
         for (i, c) in names.enumerated() {
-            guard columns.updateValue(i, forKey: String(c)) == nil else { throw IdentityCodecError(.malformedLine, "header names '\(c)' twice") }
+            guard columns.updateValue(i, forKey: String(c)) == nil else {
+                throw IdentityCodecError(.malformedLine, "header names '\(c)' twice")
+            }
         }
         for r in required where columns[r] == nil { throw IdentityCodecError(.missingField, "header has no '\(r)' column") }
         var rows: [(Int, [Substring])] = []
         for (n, l) in lines.dropFirst() where !l.isEmpty {
             let f = l.split(separator: ",", omittingEmptySubsequences: false)
-            guard f.count == names.count else { throw IdentityCodecError(.malformedLine, "line \(n): \(f.count) fields, header has \(names.count)") }
+            guard f.count == names.count else {
+                throw IdentityCodecError(.malformedLine, "line \(n): \(f.count) fields, header has \(names.count)")
+            }
             rows.append((n, f))
         }
         return (columns, rows)
@@ -185,7 +205,9 @@ public enum KeaLeaseFile {
             }
         }
         func address(_ v6: Bool) throws(IdentityCodecError) -> IPAddress {
-            guard let a = IPAddress(text("address")), a.isIPv6 == v6 else { throw IdentityCodecError(.badFieldValue, "line \(line): address '\(text("address"))' is not an IPv\(v6 ? 6 : 4) address") }
+            guard let a = IPAddress(text("address")), a.isIPv6 == v6 else {
+                throw IdentityCodecError(.badFieldValue, "line \(line): address '\(text("address"))' is not an IPv\(v6 ? 6 : 4) address")
+            }
             return a
         }
     }
@@ -198,7 +220,9 @@ public enum KeaLeaseFile {
         var out: [Lease4] = []
         for (n, f) in t.rows {
             let r = Row(line: n, fields: f, columns: t.columns)
-            var l = Lease4(address: try r.address(false), hardwareAddress: String(r.text("hwaddr")), validLifetime: try r.number("valid_lifetime"), expire: try r.number("expire"), subnetID: try r.number("subnet_id"))
+            var l = Lease4(
+                address: try r.address(false), hardwareAddress: String(r.text("hwaddr")), validLifetime: try r.number("valid_lifetime"),
+                expire: try r.number("expire"), subnetID: try r.number("subnet_id"))
             l.clientID = String(r.text("client_id"))
             l.fqdnForward = try r.bool("fqdn_fwd")
             l.fqdnReverse = try r.bool("fqdn_rev")
@@ -213,17 +237,23 @@ public enum KeaLeaseFile {
 
     /// Parses a DHCPv6 lease file (header first); errors as ``parse4(_:)``.
     public static func parse6(_ text: Substring) throws(IdentityCodecError) -> [Lease6] {
-        let t = try table(text, required: ["address", "duid", "valid_lifetime", "expire", "subnet_id", "pref_lifetime", "lease_type", "iaid", "prefix_len"])
+        let t = try table(
+            text,
+            required: ["address", "duid", "valid_lifetime", "expire", "subnet_id", "pref_lifetime", "lease_type", "iaid", "prefix_len"])
         var out: [Lease6] = []
         for (n, f) in t.rows {
             let r = Row(line: n, fields: f, columns: t.columns)
             let typeRaw: UInt8 = try r.number("lease_type")
-            guard let type = LeaseType(rawValue: typeRaw) else { throw IdentityCodecError(.badFieldValue, "line \(n): lease_type \(typeRaw)") }
+            guard let type = LeaseType(rawValue: typeRaw) else {
+                throw IdentityCodecError(.badFieldValue, "line \(n): lease_type \(typeRaw)")
+            }
             let prefixLength: UInt8 = try r.number("prefix_len")
             guard prefixLength <= 128 else { throw IdentityCodecError(.badFieldValue, "line \(n): prefix_len \(prefixLength)") }
             var l = Lease6(
-                address: try r.address(true), duid: String(r.text("duid")), validLifetime: try r.number("valid_lifetime"), expire: try r.number("expire"),
-                subnetID: try r.number("subnet_id"), preferredLifetime: try r.number("pref_lifetime"), type: type, iaid: try r.number("iaid"), prefixLength: prefixLength)
+                address: try r.address(true), duid: String(r.text("duid")), validLifetime: try r.number("valid_lifetime"),
+                expire: try r.number("expire"),
+                subnetID: try r.number("subnet_id"), preferredLifetime: try r.number("pref_lifetime"), type: type,
+                iaid: try r.number("iaid"), prefixLength: prefixLength)
             l.fqdnForward = try r.bool("fqdn_fwd")
             l.fqdnReverse = try r.bool("fqdn_rev")
             l.hostname = unescape(r.text("hostname"))

@@ -44,7 +44,10 @@ public struct NATPortBlockEvent: Sendable, Hashable {
     /// The trailing hex number; Mamori writes the block's allocation time in Unix seconds.
     public var allocatedAt: Int64
 
-    public init(kind: Kind, timeMilliseconds: Int64, host: String, serviceSet: String = "cgnat", insideAddress: IPAddress, outsideAddress: IPAddress, firstPort: UInt16, lastPort: UInt16, allocatedAt: Int64) {
+    public init(
+        kind: Kind, timeMilliseconds: Int64, host: String, serviceSet: String = "cgnat", insideAddress: IPAddress,
+        outsideAddress: IPAddress, firstPort: UInt16, lastPort: UInt16, allocatedAt: Int64
+    ) {
         self.kind = kind
         self.timeMilliseconds = timeMilliseconds
         self.host = host
@@ -69,27 +72,43 @@ public struct NATPortBlockEvent: Sendable, Hashable {
         var text = line
         while text.last == "\n" || text.last == "\r" { text = text.dropLast() }
         // RFC 5424 header: <PRI>1 SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD SP MSG
-        guard text.first == "<", let close = text.firstIndex(of: ">"), text[text.index(after: text.startIndex)..<close].allSatisfy(\.isNumber),
-              text[text.index(after: close)...].hasPrefix("1 ") else {
+        guard text.first == "<", let close = text.firstIndex(of: ">"),
+            text[text.index(after: text.startIndex)..<close].allSatisfy(\.isNumber),
+            text[text.index(after: close)...].hasPrefix("1 ")
+        else {
             throw IdentityCodecError(.malformedLine, "not an RFC 5424 line: \(text.prefix(80))")
         }
         let fields = text[text.index(close, offsetBy: 3)...].split(separator: " ", maxSplits: 6, omittingEmptySubsequences: false)
         guard fields.count == 7 else { throw IdentityCodecError(.malformedLine, "RFC 5424 header incomplete: \(text.prefix(80))") }
-        guard let time = UTCTime.milliseconds(rfc3339: fields[0]) else { throw IdentityCodecError(.badFieldValue, "timestamp '\(fields[0])'") }
+        guard let time = UTCTime.milliseconds(rfc3339: fields[0]) else {
+            throw IdentityCodecError(.badFieldValue, "timestamp '\(fields[0])'")
+        }
         let message = fields[5] == "-" ? fields[6] : try Self.skipStructuredData(fields[5] + " " + fields[6])
         // MSG: {service-set}[jservices-nat]: KIND: inside -> outside:first-last 0xHEX
-        guard message.first == "{", let setEnd = message.firstIndex(of: "}") else { throw IdentityCodecError(.malformedLine, "no {service-set}: \(message.prefix(80))") }
+        guard message.first == "{", let setEnd = message.firstIndex(of: "}") else {
+            throw IdentityCodecError(.malformedLine, "no {service-set}: \(message.prefix(80))")
+        }
         let serviceSet = String(message[message.index(after: message.startIndex)..<setEnd])
         let words = message[message.index(after: setEnd)...].split(separator: " ")
-        guard words.count == 6, words[0] == "[jservices-nat]:", words[1].last == ":", let kind = Kind(rawValue: String(words[1].dropLast())), words[3] == "->" else {
+        guard words.count == 6, words[0] == "[jservices-nat]:", words[1].last == ":",
+            let kind = Kind(rawValue: String(words[1].dropLast())), words[3] == "->"
+        else {
             throw IdentityCodecError(.malformedLine, "not a port block message: \(message.prefix(120))")
         }
         guard let inside = IPAddress(words[2]) else { throw IdentityCodecError(.badFieldValue, "inside address '\(words[2])'") }
-        guard let colon = words[4].lastIndex(of: ":"), let outside = IPAddress(words[4][..<colon]) else { throw IdentityCodecError(.badFieldValue, "outside '\(words[4])'") }
+        guard let colon = words[4].lastIndex(of: ":"), let outside = IPAddress(words[4][..<colon]) else {
+            throw IdentityCodecError(.badFieldValue, "outside '\(words[4])'")
+        }
         let range = words[4][words[4].index(after: colon)...].split(separator: "-", omittingEmptySubsequences: false)
-        guard range.count == 2, let first = UInt16(range[0]), let last = UInt16(range[1]), first <= last else { throw IdentityCodecError(.badFieldValue, "port range '\(words[4])'") }
-        guard words[5].hasPrefix("0x"), let allocated = Int64(words[5].dropFirst(2), radix: 16) else { throw IdentityCodecError(.badFieldValue, "allocation time '\(words[5])'") }
-        self.init(kind: kind, timeMilliseconds: time, host: String(fields[1]), serviceSet: serviceSet, insideAddress: inside, outsideAddress: outside, firstPort: first, lastPort: last, allocatedAt: allocated)
+        guard range.count == 2, let first = UInt16(range[0]), let last = UInt16(range[1]), first <= last else {
+            throw IdentityCodecError(.badFieldValue, "port range '\(words[4])'")
+        }
+        guard words[5].hasPrefix("0x"), let allocated = Int64(words[5].dropFirst(2), radix: 16) else {
+            throw IdentityCodecError(.badFieldValue, "allocation time '\(words[5])'")
+        }
+        self.init(
+            kind: kind, timeMilliseconds: time, host: String(fields[1]), serviceSet: serviceSet, insideAddress: inside,
+            outsideAddress: outside, firstPort: first, lastPort: last, allocatedAt: allocated)
     }
 
     /// Drops RFC 5424 structured data (`[id k="v" …]…`) and the space after it.
@@ -100,9 +119,17 @@ public struct NATPortBlockEvent: Sendable, Hashable {
         var escaped = false
         while i < s.endIndex {
             let c = s[i]
-            if escaped { escaped = false } else if inQuote {
+            if escaped {
+                escaped = false
+            } else if inQuote {
                 if c == "\\" { escaped = true } else if c == "\"" { inQuote = false }
-            } else if c == "\"" { inQuote = true } else if c == "[" { depthOpen = true } else if c == "]" { depthOpen = false } else if c == " " && !depthOpen {
+            } else if c == "\"" {
+                inQuote = true
+            } else if c == "[" {
+                depthOpen = true
+            } else if c == "]" {
+                depthOpen = false
+            } else if c == " " && !depthOpen {
                 return s[s.index(after: i)...]
             }
             i = s.index(after: i)

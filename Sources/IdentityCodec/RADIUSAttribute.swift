@@ -17,7 +17,9 @@ public struct RADIUSAttribute: Sendable, Hashable {
 
     /// An attribute with a raw value; throws ``IdentityCodecError/Code/tooLong`` past 253 octets.
     public init(type: UInt8, value: [UInt8]) throws(IdentityCodecError) {
-        guard value.count <= 253 else { throw IdentityCodecError(.tooLong, "attribute \(type) value of \(value.count) octets (at most 253)") }
+        guard value.count <= 253 else {
+            throw IdentityCodecError(.tooLong, "attribute \(type) value of \(value.count) octets (at most 253)")
+        }
         self.type = type
         self.value = value
     }
@@ -34,7 +36,12 @@ public struct RADIUSAttribute: Sendable, Hashable {
 
     /// A 32-bit unsigned `integer` attribute (network byte order).
     public static func integer(_ type: RADIUSAttributeType, _ value: UInt32) -> RADIUSAttribute {
-        RADIUSAttribute(unchecked: type.rawValue, [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)])
+        RADIUSAttribute(
+            unchecked: type.rawValue,
+            [
+                UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+                UInt8(truncatingIfNeeded: value),
+            ])
     }
 
     /// An `address` attribute: 4 octets for IPv4 (NAS-IP-Address, Framed-IP-Address), 16 for IPv6 (NAS-IPv6-Address).
@@ -76,6 +83,8 @@ public struct RADIUSAttribute: Sendable, Hashable {
         guard value.count >= 2, value.count <= 18, value[1] <= 128 else { return nil }
         let octets = Array(value[2...])
         guard octets.count * 8 >= Int(value[1]) else { return nil }
-        return IPAddress(bytes: octets + Array(repeating: 0, count: 16 - octets.count)).flatMap { IPPrefix(address: $0, length: Int(value[1])) }
+        return IPAddress(bytes: octets + Array(repeating: 0, count: 16 - octets.count)).flatMap {
+            IPPrefix(address: $0, length: Int(value[1]))
+        }
     }
 }

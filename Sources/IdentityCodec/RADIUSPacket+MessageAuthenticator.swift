@@ -56,8 +56,10 @@ extension RADIUSPacket {
 
     /// An Accounting-Request carrying a Message-Authenticator: the attribute is appended (or its
     /// value replaced, if `attributes` has one), its HMAC computed, then the Request Authenticator.
-    public static func accountingRequest(identifier: UInt8, attributes: [RADIUSAttribute], secret: [UInt8],
-                                         messageAuthenticator: Bool) throws(IdentityCodecError) -> RADIUSPacket {
+    public static func accountingRequest(
+        identifier: UInt8, attributes: [RADIUSAttribute], secret: [UInt8],
+        messageAuthenticator: Bool
+    ) throws(IdentityCodecError) -> RADIUSPacket {
         guard messageAuthenticator else { return try accountingRequest(identifier: identifier, attributes: attributes, secret: secret) }
         var packet = RADIUSPacket(code: .accountingRequest, identifier: identifier, attributes: attributes)
         let type = RADIUSAttributeType.messageAuthenticator.rawValue

@@ -61,7 +61,9 @@ public struct RADIUSPacket: Sendable, Hashable {
 
     /// An Accounting-Request whose Request Authenticator is
     /// MD5(Code + Identifier + Length + 16 zero octets + Attributes + Secret) (RFC 2866 §3).
-    public static func accountingRequest(identifier: UInt8, attributes: [RADIUSAttribute], secret: [UInt8]) throws(IdentityCodecError) -> RADIUSPacket {
+    public static func accountingRequest(identifier: UInt8, attributes: [RADIUSAttribute], secret: [UInt8]) throws(IdentityCodecError)
+        -> RADIUSPacket
+    {
         var packet = RADIUSPacket(code: .accountingRequest, identifier: identifier, attributes: attributes)
         packet.authenticator = try packet.digest(over: Array(repeating: 0, count: 16), secret: secret)
         return packet
@@ -75,7 +77,9 @@ public struct RADIUSPacket: Sendable, Hashable {
     }
 
     func encoded(authenticator: [UInt8]) throws(IdentityCodecError) -> [UInt8] {
-        guard authenticator.count == 16 else { throw IdentityCodecError(.badAttributeValue, "authenticator of \(authenticator.count) octets (16 required)") }
+        guard authenticator.count == 16 else {
+            throw IdentityCodecError(.badAttributeValue, "authenticator of \(authenticator.count) octets (16 required)")
+        }
         var length = Self.headerLength
         for a in attributes {
             guard a.value.count <= 253 else { throw IdentityCodecError(.tooLong, "attribute \(a.type) value of \(a.value.count) octets") }
@@ -115,20 +119,28 @@ public struct RADIUSPacket: Sendable, Hashable {
         var attributes: [RADIUSAttribute] = []
         var i = headerLength
         while i < length {
-            guard i + 2 <= length else { throw IdentityCodecError(.badAttributeLength, "attribute header at offset \(i) runs past Length \(length)") }
+            guard i + 2 <= length else {
+                throw IdentityCodecError(.badAttributeLength, "attribute header at offset \(i) runs past Length \(length)")
+            }
             let l = Int(bytes[i + 1])
             guard l >= 2 else { throw IdentityCodecError(.badAttributeLength, "attribute \(bytes[i]) at offset \(i) has Length \(l)") }
-            guard i + l <= length else { throw IdentityCodecError(.badAttributeLength, "attribute \(bytes[i]) at offset \(i) of Length \(l) runs past Length \(length)") }
+            guard i + l <= length else {
+                throw IdentityCodecError(
+                    .badAttributeLength, "attribute \(bytes[i]) at offset \(i) of Length \(l) runs past Length \(length)")
+            }
             attributes.append(RADIUSAttribute(unchecked: bytes[i], Array(bytes[(i + 2)..<(i + l)])))
             i += l
         }
-        return RADIUSPacket(code: Code(rawValue: bytes[0]), identifier: bytes[1], authenticator: Array(bytes[4..<20]), attributes: attributes)
+        return RADIUSPacket(
+            code: Code(rawValue: bytes[0]), identifier: bytes[1], authenticator: Array(bytes[4..<20]), attributes: attributes)
     }
 
     /// Whether this is an Accounting-Request whose Request Authenticator matches `secret` (RFC 2866 §3).
     /// A server silently discards a request that fails this check.
     public func isValidAccountingRequest(secret: [UInt8]) -> Bool {
-        guard code == .accountingRequest, let expected = try? digest(over: Array(repeating: 0, count: 16), secret: secret) else { return false }
+        guard code == .accountingRequest, let expected = try? digest(over: Array(repeating: 0, count: 16), secret: secret) else {
+            return false
+        }
         return constantTimeEqual(expected, authenticator)
     }
 
@@ -144,7 +156,8 @@ public struct RADIUSPacket: Sendable, Hashable {
     /// Whether this is an Accounting-Response to `request` signed with `secret`.
     public func isValidAccountingResponse(to request: RADIUSPacket, secret: [UInt8]) -> Bool {
         guard code == .accountingResponse, identifier == request.identifier,
-              let expected = try? digest(over: request.authenticator, secret: secret) else { return false }
+            let expected = try? digest(over: request.authenticator, secret: secret)
+        else { return false }
         return constantTimeEqual(expected, authenticator)
     }
 }

@@ -35,7 +35,9 @@ final class DatagramListeners: Sendable {
     }
 
     /// Binds `endpoints` (each channel gets `makeHandler()`), then runs until graceful shutdown.
-    func run(_ endpoints: [SocketEndpoint], name: String, logger: Logger, makeHandler: @escaping @Sendable () -> any ChannelHandler) async throws {
+    func run(_ endpoints: [SocketEndpoint], name: String, logger: Logger, makeHandler: @escaping @Sendable () -> any ChannelHandler)
+        async throws
+    {
         do {
             for endpoint in endpoints {
                 let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -56,10 +58,10 @@ final class DatagramListeners: Sendable {
             await withGracefulShutdownHandler {
                 for c in self.channels.withLockedValue({ $0 }) { try? await c.closeFuture.get() }
             } onGracefulShutdown: {
-                self.channels.withLockedValue { $0 }.forEach { $0.close(promise: nil) }
+                for c in self.channels.withLockedValue({ $0 }) { c.close(promise: nil) }
             }
         } onCancel: {
-            self.channels.withLockedValue { $0 }.forEach { $0.close(promise: nil) }
+            for c in self.channels.withLockedValue({ $0 }) { c.close(promise: nil) }
         }
     }
 }

@@ -44,8 +44,11 @@ public final class IdentityFileFollower: Service, Sendable {
         public var lease4: @Sendable (KeaLeaseFile.Lease4) -> Void
         public var lease6: @Sendable (KeaLeaseFile.Lease6) -> Void
         public var portBlock: @Sendable (NATPortBlockEvent) -> Void
-        public init(accounting: @escaping @Sendable (AccountingRecord, IPAddress, Int64) -> Void, lease4: @escaping @Sendable (KeaLeaseFile.Lease4) -> Void,
-                    lease6: @escaping @Sendable (KeaLeaseFile.Lease6) -> Void, portBlock: @escaping @Sendable (NATPortBlockEvent) -> Void) {
+        public init(
+            accounting: @escaping @Sendable (AccountingRecord, IPAddress, Int64) -> Void,
+            lease4: @escaping @Sendable (KeaLeaseFile.Lease4) -> Void,
+            lease6: @escaping @Sendable (KeaLeaseFile.Lease6) -> Void, portBlock: @escaping @Sendable (NATPortBlockEvent) -> Void
+        ) {
             self.accounting = accounting
             self.lease4 = lease4
             self.lease6 = lease6
@@ -76,8 +79,11 @@ public final class IdentityFileFollower: Service, Sendable {
         var r: [Kind: Counter] = [:]
         var b: [Kind: Counter] = [:]
         for k in Kind.allCases {
-            r[k] = Counter(label: "mamori_identity_file_records_total", dimensions: [("kind", k.rawValue), ("result", "read")], factory: metricsFactory)
-            b[k] = Counter(label: "mamori_identity_file_records_total", dimensions: [("kind", k.rawValue), ("result", "bad")], factory: metricsFactory)
+            r[k] = Counter(
+                label: "mamori_identity_file_records_total", dimensions: [("kind", k.rawValue), ("result", "read")], factory: metricsFactory
+            )
+            b[k] = Counter(
+                label: "mamori_identity_file_records_total", dimensions: [("kind", k.rawValue), ("result", "bad")], factory: metricsFactory)
         }
         read = r
         bad = b
@@ -100,12 +106,14 @@ public final class IdentityFileFollower: Service, Sendable {
 
     private func poll(_ file: File) -> Int {
         var st = stat()
-        guard stat(file.path, &st) == 0 else { return 0 }   // not there (yet): nothing to read
+        guard stat(file.path, &st) == 0 else { return 0 } // not there (yet): nothing to read
         var position = positions.withLockedValue { $0[file.path] ?? Position() }
         let inode = UInt64(st.st_ino)
         let size = UInt64(st.st_size)
         if inode != position.inode || size < position.offset {
-            if position.inode != 0 { logger.info("identity file replaced or truncated: reading it again", metadata: ["file": "\(file.path)"]) }
+            if position.inode != 0 {
+                logger.info("identity file replaced or truncated: reading it again", metadata: ["file": "\(file.path)"])
+            }
             position = Position(inode: inode, offset: 0, header: nil, warned: position.warned)
         }
         guard size > position.offset, let handle = FileHandle(forReadingAtPath: file.path) else {
@@ -181,7 +189,9 @@ public final class IdentityFileFollower: Service, Sendable {
         position.offset += UInt64(consumed)
         if bad > 0, !position.warned {
             position.warned = true
-            logger.warning("skipped unreadable lines of an identity file", metadata: ["file": "\(file.path)", "kind": "\(file.kind.rawValue)", "problem": "\(firstProblem ?? "")"])
+            logger.warning(
+                "skipped unreadable lines of an identity file",
+                metadata: ["file": "\(file.path)", "kind": "\(file.kind.rawValue)", "problem": "\(firstProblem ?? "")"])
         }
         positions.withLockedValue { $0[file.path] = position }
         if count > 0 { read[file.kind]?.increment(by: Int64(count)) }

@@ -194,16 +194,22 @@ public struct RADIUSAccountingHandler: Sendable {
             return Outcome(result: .unsupported, reason: "only Accounting-Request is served here; got code \(packet.code.rawValue)")
         }
         guard packet.isValidAccountingRequest(secret: client.secret) else {
-            return Outcome(result: .badAuthenticator, reason: "Request Authenticator does not match the shared secret (wrong secret or altered packet)")
+            return Outcome(
+                result: .badAuthenticator, reason: "Request Authenticator does not match the shared secret (wrong secret or altered packet)"
+            )
         }
         switch packet.checkMessageAuthenticator(secret: client.secret) {
         case .valid:
             break
         case .invalid:
-            return Outcome(result: .badMessageAuthenticator, reason: "Message-Authenticator does not match the shared secret (or is not one attribute of 16 octets)")
+            return Outcome(
+                result: .badMessageAuthenticator,
+                reason: "Message-Authenticator does not match the shared secret (or is not one attribute of 16 octets)")
         case .absent:
             if client.requireMessageAuthenticator ?? configuration.requireMessageAuthenticator {
-                return Outcome(result: .missingMessageAuthenticator, reason: "a Message-Authenticator is required from this client and the request has none")
+                return Outcome(
+                    result: .missingMessageAuthenticator,
+                    reason: "a Message-Authenticator is required from this client and the request has none")
             }
         }
         let key = RequestKey(address: address, port: port, identifier: packet.identifier, authenticator: packet.authenticator)
@@ -212,7 +218,8 @@ public struct RADIUSAccountingHandler: Sendable {
         }
         let replayKey = ReplayKey(client: index, authenticator: packet.authenticator)
         if seen.value(for: replayKey, now: now) != nil {
-            return Outcome(result: .replay, reason: "the same request (Request Authenticator) was accepted before, outside the duplicate window")
+            return Outcome(
+                result: .replay, reason: "the same request (Request Authenticator) was accepted before, outside the duplicate window")
         }
         let record: AccountingRecord
         let response: [UInt8]
@@ -225,11 +232,16 @@ public struct RADIUSAccountingHandler: Sendable {
         if configuration.maximumEventAgeMilliseconds > 0, let event = record.eventTime {
             let sent = (event + Int64(record.delayTime ?? 0)) * 1000
             if abs(now - sent) > configuration.maximumEventAgeMilliseconds {
-                return Outcome(result: .stale, reason: "Event-Timestamp + Acct-Delay-Time is \((now - sent) / 1000) s from now (at most \(configuration.maximumEventAgeMilliseconds / 1000) s allowed)")
+                return Outcome(
+                    result: .stale,
+                    reason:
+                        "Event-Timestamp + Acct-Delay-Time is \((now - sent) / 1000) s from now (at most \(configuration.maximumEventAgeMilliseconds / 1000) s allowed)"
+                )
             }
         }
         if let limit = configuration.rateLimit, !take(from: index, limit: limit, now: now) {
-            return Outcome(result: .rateLimited, reason: "over \(Int(limit.requestsPerSecond)) requests a second (burst \(Int(limit.burst)))")
+            return Outcome(
+                result: .rateLimited, reason: "over \(Int(limit.requestsPerSecond)) requests a second (burst \(Int(limit.burst)))")
         }
         remembered.insert(key, response, now: now)
         seen.insert(replayKey, true, now: now)

@@ -56,8 +56,10 @@ public final class RADIUSAccountingServer: Service, Sendable {
             s[status] = Counter(label: "mamori_radius_accounting_total", dimensions: [("status", "\(status)")], factory: metricsFactory)
         }
         statuses = s
-        memoryEvictions = (Counter(label: "mamori_radius_memory_evictions_total", dimensions: [("table", "duplicate")], factory: metricsFactory),
-                           Counter(label: "mamori_radius_memory_evictions_total", dimensions: [("table", "replay")], factory: metricsFactory))
+        memoryEvictions = (
+            Counter(label: "mamori_radius_memory_evictions_total", dimensions: [("table", "duplicate")], factory: metricsFactory),
+            Counter(label: "mamori_radius_memory_evictions_total", dimensions: [("table", "replay")], factory: metricsFactory)
+        )
         logEvictions = Counter(label: "mamori_log_throttle_evictions_total", dimensions: [("component", "radius")], factory: metricsFactory)
     }
 
@@ -95,7 +97,8 @@ public final class RADIUSAccountingServer: Service, Sendable {
             }
         case .duplicate:
             break
-        case .badAuthenticator, .badMessageAuthenticator, .missingMessageAuthenticator, .replay, .stale, .rateLimited, .unknownClient, .malformed, .unsupported:
+        case .badAuthenticator, .badMessageAuthenticator, .missingMessageAuthenticator, .replay, .stale, .rateLimited, .unknownClient,
+            .malformed, .unsupported:
             let key = "\(outcome.result.rawValue)|\(address)"
             let (log, evicted) = throttle.withLockedValue { t in
                 let before = t.evictions
@@ -103,8 +106,9 @@ public final class RADIUSAccountingServer: Service, Sendable {
             }
             if evicted > 0 { logEvictions.increment(by: Int64(evicted)) }
             if log {
-                logger.info("RADIUS request dropped (logged once per sender and reason every 10 minutes; counted in mamori_radius_requests_total)",
-                              metadata: ["result": "\(outcome.result.rawValue)", "client": "\(address)", "reason": "\(outcome.reason)"])
+                logger.info(
+                    "RADIUS request dropped (logged once per sender and reason every 10 minutes; counted in mamori_radius_requests_total)",
+                    metadata: ["result": "\(outcome.result.rawValue)", "client": "\(address)", "reason": "\(outcome.reason)"])
             }
         }
         return outcome.response

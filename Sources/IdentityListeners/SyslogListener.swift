@@ -50,7 +50,10 @@ public final class SyslogListener: Service, Sendable {
     private let throttle = NIOLockedValueBox(LogThrottle(interval: 600_000, maximumKeys: 1024))
     private let listeners = DatagramListeners()
 
-    public init(configuration: Configuration, logger: Logger, metricsFactory: any MetricsFactory, deliver: @escaping @Sendable (NATPortBlockEvent) -> Void) {
+    public init(
+        configuration: Configuration, logger: Logger, metricsFactory: any MetricsFactory,
+        deliver: @escaping @Sendable (NATPortBlockEvent) -> Void
+    ) {
         self.configuration = configuration
         self.deliver = deliver
         self.logger = logger
@@ -70,9 +73,13 @@ public final class SyslogListener: Service, Sendable {
 
     public func run() async throws {
         if configuration.senders == nil {
-            logger.notice("syslog: no senders configured (attribution.syslog_senders): port blocks are accepted from loopback only (127.0.0.0/8, ::1)")
+            logger.notice(
+                "syslog: no senders configured (attribution.syslog_senders): port blocks are accepted from loopback only (127.0.0.0/8, ::1)"
+            )
         } else {
-            logger.info("syslog: port blocks accepted from the configured senders only", metadata: ["senders": "\(senders.prefixes.map(\.description).joined(separator: " "))"])
+            logger.info(
+                "syslog: port blocks accepted from the configured senders only",
+                metadata: ["senders": "\(senders.prefixes.map(\.description).joined(separator: " "))"])
         }
         try await listeners.run(configuration.listen, name: "syslog", logger: logger) { Inbound(listener: self) }
     }
@@ -88,8 +95,9 @@ public final class SyslogListener: Service, Sendable {
             }
             if evicted > 0 { logEvictions.increment(by: Int64(evicted)) }
             if log {
-                logger.info("syslog from a sender not in attribution.syslog_senders dropped (logged once per sender every 10 minutes; counted in mamori_syslog_messages_total{result=\"unlisted_sender\"})",
-                            metadata: ["sender": "\(sender)"])
+                logger.info(
+                    "syslog from a sender not in attribution.syslog_senders dropped (logged once per sender every 10 minutes; counted in mamori_syslog_messages_total{result=\"unlisted_sender\"})",
+                    metadata: ["sender": "\(sender)"])
             }
             return
         }

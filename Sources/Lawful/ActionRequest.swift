@@ -33,9 +33,11 @@ public struct InfectionEvidence: Sendable, Hashable, Codable {
     /// A network fault this device caused before (incident reference), if the carrier recorded one.
     public var priorNetworkFault: String?
 
-    public init(from: Int64, to: Int64, attackPacketsPerSecond: Double? = nil, attackBitsPerSecond: Double? = nil, attackKind: String? = nil,
-                scanDestinationsPerMinute: Double? = nil, scanPort: UInt16? = nil, commandAndControl: [CommandAndControlContact] = [],
-                priorNetworkFault: String? = nil) {
+    public init(
+        from: Int64, to: Int64, attackPacketsPerSecond: Double? = nil, attackBitsPerSecond: Double? = nil, attackKind: String? = nil,
+        scanDestinationsPerMinute: Double? = nil, scanPort: UInt16? = nil, commandAndControl: [CommandAndControlContact] = [],
+        priorNetworkFault: String? = nil
+    ) {
         self.from = from
         self.to = to
         self.attackPacketsPerSecond = attackPacketsPerSecond
@@ -78,7 +80,9 @@ public struct IndicatorShare: Sendable, Hashable, Codable {
     /// Counts given only as aggregates (number of infected devices …), never per subscriber.
     public var countsAreAggregate: Bool
 
-    public init(indicator: String, subscriberIdentifiers: [String] = [], subscriberAddresses: [String] = [], countsAreAggregate: Bool = true) {
+    public init(
+        indicator: String, subscriberIdentifiers: [String] = [], subscriberAddresses: [String] = [], countsAreAggregate: Bool = true
+    ) {
         self.indicator = indicator
         self.subscriberIdentifiers = subscriberIdentifiers
         self.subscriberAddresses = subscriberAddresses
@@ -121,8 +125,10 @@ public struct CallBlockRequest: Sendable, Hashable, Codable {
     /// Victims are not billed for the fraudulent calls.
     public var victimsNotBilled: Bool
 
-    public init(destination: String, fraudShare: Double, fraudFrom: Int64, fraudTo: Int64?, blockFrom: Int64, blockUntil: Int64,
-                tradeTiesWeighed: Bool, urgentCallsExempt: Bool, victimsNotBilled: Bool) {
+    public init(
+        destination: String, fraudShare: Double, fraudFrom: Int64, fraudTo: Int64?, blockFrom: Int64, blockUntil: Int64,
+        tradeTiesWeighed: Bool, urgentCallsExempt: Bool, victimsNotBilled: Bool
+    ) {
         self.destination = destination
         self.fraudShare = fraudShare
         self.fraudFrom = fraudFrom
@@ -177,7 +183,10 @@ public struct LegalDecision: Sendable, Hashable, Codable {
     /// The terms version in force then, if any.
     public var termsInForce: String?
 
-    public init(action: LawfulAction, subscriber: String?, permitted: Bool, basis: LegalBasis, reasons: [String], decidedAt: Int64, termsInForce: String?) {
+    public init(
+        action: LawfulAction, subscriber: String?, permitted: Bool, basis: LegalBasis, reasons: [String], decidedAt: Int64,
+        termsInForce: String?
+    ) {
         self.action = action
         self.subscriber = subscriber
         self.permitted = permitted

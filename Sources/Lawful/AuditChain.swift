@@ -53,9 +53,11 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     /// Canonical form: sorted-key JSON of every field but the digest.
     public func canonicalBytes() -> Data {
         struct Body: Encodable {
-            var sequence: UInt64, at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: String, previous: String
+            var sequence: UInt64, at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: String,
+                previous: String
         }
-        let body = Body(sequence: sequence, at: at, kind: kind, actor: actor, subject: subject, summary: summary, detail: detail, previous: previous)
+        let body = Body(
+            sequence: sequence, at: at, kind: kind, actor: actor, subject: subject, summary: summary, detail: detail, previous: previous)
         // Encoding a struct of strings and integers cannot fail.
         return try! AuditEntry.canonicalEncoder.encode(body)
     }
@@ -106,8 +108,9 @@ public struct AuditChain: Sendable {
     }
 
     public mutating func seal(at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: String) -> AuditEntry {
-        var e = AuditEntry(sequence: (last?.sequence ?? 0) + 1, at: at, kind: kind, actor: actor, subject: subject, summary: summary,
-                           detail: detail, previous: last?.digest ?? AuditEntry.genesis, digest: "")
+        var e = AuditEntry(
+            sequence: (last?.sequence ?? 0) + 1, at: at, kind: kind, actor: actor, subject: subject, summary: summary,
+            detail: detail, previous: last?.digest ?? AuditEntry.genesis, digest: "")
         e.digest = e.expectedDigest(key: key)
         last = (e.sequence, e.digest)
         return e
@@ -121,7 +124,11 @@ public struct AuditChain: Sendable {
 /// One thing wrong with an audit log.
 public struct AuditProblem: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
-        case unreadable, altered, brokenLink = "broken_link", missingEntries = "missing_entries", tailMissing = "tail_missing", headAltered = "head_altered"
+        case unreadable, altered
+        case brokenLink = "broken_link"
+        case missingEntries = "missing_entries"
+        case tailMissing = "tail_missing"
+        case headAltered = "head_altered"
     }
     public var kind: Kind
     /// Where: "segment 000002.jsonl line 17".
@@ -168,21 +175,29 @@ public struct AuditVerifier: Sendable {
             if firstEntry == nil { firstEntry = entry }
         }
         if entry.digest != entry.expectedDigest(key: key) {
-            problems.append(AuditProblem(kind: .altered, location: location(), detail: "entry \(entry.sequence) does not match its digest: it was changed after it was written"))
+            problems.append(
+                AuditProblem(
+                    kind: .altered, location: location(),
+                    detail: "entry \(entry.sequence) does not match its digest: it was changed after it was written"))
             return
         }
         entries += 1
         if let head, entry.sequence == head.sequence { headMatched = entry.digest == head.digest }
         if entry.kind == .retention, let data = entry.detail.data(using: .utf8),
-           let pruned = try? JSONDecoder().decode(AuditPruning.self, from: data) {
+            let pruned = try? JSONDecoder().decode(AuditPruning.self, from: data)
+        {
             prunedBefore[pruned.firstKept] = pruned.previousDigest
         }
         guard let last else { return }
         if entry.sequence != last.sequence + 1 {
-            let gap = entry.sequence > last.sequence ? "entries \(last.sequence + 1)–\(entry.sequence - 1) are missing" : "entry \(entry.sequence) follows \(last.sequence)"
+            let gap =
+                entry.sequence > last.sequence
+                ? "entries \(last.sequence + 1)–\(entry.sequence - 1) are missing" : "entry \(entry.sequence) follows \(last.sequence)"
             problems.append(AuditProblem(kind: .missingEntries, location: location(), detail: gap))
         } else if entry.previous != last.digest {
-            problems.append(AuditProblem(kind: .brokenLink, location: location(), detail: "entry \(entry.sequence) does not follow the entry before it"))
+            problems.append(
+                AuditProblem(kind: .brokenLink, location: location(), detail: "entry \(entry.sequence) does not follow the entry before it")
+            )
         }
     }
 
@@ -191,8 +206,10 @@ public struct AuditVerifier: Sendable {
     public mutating func finish() -> [AuditProblem] {
         if let first = firstEntry, first.sequence != 1 || first.previous != AuditEntry.genesis {
             if prunedBefore[first.sequence] != first.previous {
-                problems.append(AuditProblem(kind: .missingEntries, location: "start of log",
-                                             detail: "the log starts at entry \(first.sequence) and no retention entry records removing the ones before it"))
+                problems.append(
+                    AuditProblem(
+                        kind: .missingEntries, location: "start of log",
+                        detail: "the log starts at entry \(first.sequence) and no retention entry records removing the ones before it"))
             }
         }
         guard let head else {
@@ -203,13 +220,20 @@ public struct AuditVerifier: Sendable {
             problems.append(AuditProblem(kind: .headAltered, location: "head", detail: "the head file was changed"))
         } else if let last {
             if last.sequence < head.sequence {
-                problems.append(AuditProblem(kind: .tailMissing, location: "end of log",
-                                             detail: "the log ends at entry \(last.sequence) but \(head.sequence) were written: entries \(last.sequence + 1)–\(head.sequence) are missing"))
+                problems.append(
+                    AuditProblem(
+                        kind: .tailMissing, location: "end of log",
+                        detail:
+                            "the log ends at entry \(last.sequence) but \(head.sequence) were written: entries \(last.sequence + 1)–\(head.sequence) are missing"
+                    ))
             } else if headMatched == false {
-                problems.append(AuditProblem(kind: .brokenLink, location: "end of log", detail: "entry \(head.sequence) is not the one the head records"))
+                problems.append(
+                    AuditProblem(
+                        kind: .brokenLink, location: "end of log", detail: "entry \(head.sequence) is not the one the head records"))
             }
         } else if head.sequence > 0 {
-            problems.append(AuditProblem(kind: .tailMissing, location: "log", detail: "the log is empty but \(head.sequence) entries were written"))
+            problems.append(
+                AuditProblem(kind: .tailMissing, location: "log", detail: "the log is empty but \(head.sequence) entries were written"))
         }
         return problems
     }

@@ -86,7 +86,9 @@ public struct LawfulCase: Sendable, Hashable, Codable, Identifiable {
     /// A short reference the subscriber can quote ("M-3F2A9C1B").
     public var reference: String { "M-" + String(id.suffix(8)).uppercased() }
 
-    public init(id: String, subscriber: String, kind: NoticeContent.Kind, device: String, finding: String, evidence: InfectionEvidence, at: Int64) {
+    public init(
+        id: String, subscriber: String, kind: NoticeContent.Kind, device: String, finding: String, evidence: InfectionEvidence, at: Int64
+    ) {
         self.id = id
         self.subscriber = subscriber
         self.kind = kind
@@ -166,11 +168,14 @@ public struct LawfulCase: Sendable, Hashable, Codable, Identifiable {
     /// After evidence grew on a notified case: decide again (the caller records the new decision),
     /// and escalate when misbehaviour continues after `escalateAfterNotices` notices.
     public mutating func reconsider(at now: Int64, policy: LawfulPolicy) -> Bool {
-        guard state == .notified || state == .acknowledged, let last = notices.last(where: \.delivered), lastEvidence > last.at else { return false }
+        guard state == .notified || state == .acknowledged, let last = notices.last(where: \.delivered), lastEvidence > last.at else {
+            return false
+        }
         let delivered = notices.filter(\.delivered).count
         if delivered >= policy.notices.escalateAfterNotices && !escalated {
             escalated = true
-            history.append(CaseTransition(at: now, from: state, to: state, reason: "escalated: misbehaviour continues after \(delivered) notice(s)"))
+            history.append(
+                CaseTransition(at: now, from: state, to: state, reason: "escalated: misbehaviour continues after \(delivered) notice(s)"))
         }
         return now - last.at >= Int64(policy.notices.renotifyAfterHours) * 3_600_000
     }
@@ -184,14 +189,15 @@ extension InfectionEvidence {
     public func merged(with o: InfectionEvidence) -> InfectionEvidence {
         func peak(_ a: Double?, _ b: Double?) -> Double? {
             switch (a, b) {
-            case let (x?, y?): max(x, y)
+            case (let x?, let y?): max(x, y)
             default: a ?? b
             }
         }
         var contacts: [String: CommandAndControlContact] = [:]
         for c in commandAndControl + o.commandAndControl {
             if let old = contacts[c.endpoint] {
-                contacts[c.endpoint] = CommandAndControlContact(endpoint: c.endpoint, family: old.family ?? c.family, contacts: max(old.contacts, c.contacts))
+                contacts[c.endpoint] = CommandAndControlContact(
+                    endpoint: c.endpoint, family: old.family ?? c.family, contacts: max(old.contacts, c.contacts))
             } else {
                 contacts[c.endpoint] = c
             }

@@ -29,7 +29,10 @@ public struct ConsentEvent: Sendable, Hashable, Codable {
     /// Who recorded it: "import:customers.csv", "api:analyst-7".
     public var recordedBy: String
 
-    public init(subscriber: String, kind: Kind, action: LawfulAction? = nil, termsVersion: String? = nil, at: Int64, method: String, recordedBy: String) {
+    public init(
+        subscriber: String, kind: Kind, action: LawfulAction? = nil, termsVersion: String? = nil, at: Int64, method: String,
+        recordedBy: String
+    ) {
         self.subscriber = subscriber
         self.kind = kind
         self.action = action
@@ -99,7 +102,7 @@ public struct ConsentState: Sendable, Hashable {
             guard let a = e.action else { return }
             consents[a] = mark
             withdrawals[a] = nil
-            optOuts[a] = nil  // agreeing now cancels an earlier opt-out
+            optOuts[a] = nil // agreeing now cancels an earlier opt-out
         case .consentWithdrawn:
             guard let a = e.action else { return }
             consents[a] = nil
@@ -107,7 +110,7 @@ public struct ConsentState: Sendable, Hashable {
         case .optedOut:
             guard let a = e.action else { return }
             optOuts[a] = mark
-            consents[a] = nil  // opting out now ends an earlier individual consent
+            consents[a] = nil // opting out now ends an earlier individual consent
         case .optOutCancelled:
             guard let a = e.action else { return }
             optOuts[a] = nil

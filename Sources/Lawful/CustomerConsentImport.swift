@@ -1,5 +1,4 @@
 import MamoriCore
-import MamoriCore
 
 /// The carrier's customer-system export, one subscriber per line, as Mamori imports it into the
 /// consent registry (`mamori consent import FILE`, `POST /api/v1/consent/import`).
@@ -42,20 +41,25 @@ public struct CustomerConsentRow: Sendable, Hashable {
     public func events(subscriber: String, current: ConsentState, importedAt: Int64, source: String) -> [ConsentEvent] {
         var out: [ConsentEvent] = []
         if let version = termsVersion, current.terms?.version != version {
-            out.append(ConsentEvent(subscriber: subscriber, kind: .termsAccepted, termsVersion: version, at: termsAccepted ?? importedAt,
-                                    method: "contract terms \(version)", recordedBy: source))
+            out.append(
+                ConsentEvent(
+                    subscriber: subscriber, kind: .termsAccepted, termsVersion: version, at: termsAccepted ?? importedAt,
+                    method: "contract terms \(version)", recordedBy: source))
         }
         for s in statements {
-            let holds: Bool = switch s.kind {
-            case .consentGiven: current.consents[s.action] != nil
-            case .consentWithdrawn: current.consents[s.action] == nil && current.withdrawals[s.action] != nil
-            case .optedOut: current.optOuts[s.action] != nil
-            case .optOutCancelled: current.optOuts[s.action] == nil
-            case .termsAccepted: true
-            }
+            let holds: Bool =
+                switch s.kind {
+                case .consentGiven: current.consents[s.action] != nil
+                case .consentWithdrawn: current.consents[s.action] == nil && current.withdrawals[s.action] != nil
+                case .optedOut: current.optOuts[s.action] != nil
+                case .optOutCancelled: current.optOuts[s.action] == nil
+                case .termsAccepted: true
+                }
             if !holds {
-                out.append(ConsentEvent(subscriber: subscriber, kind: s.kind, action: s.action, at: s.at ?? importedAt,
-                                        method: "customer system", recordedBy: source))
+                out.append(
+                    ConsentEvent(
+                        subscriber: subscriber, kind: s.kind, action: s.action, at: s.at ?? importedAt,
+                        method: "customer system", recordedBy: source))
             }
         }
         return out
@@ -85,7 +89,11 @@ public struct CustomerConsentFile: Sendable {
             if columns.isEmpty {
                 for (i, name) in fields.enumerated() { columns[name.lowercased()] = i }
                 guard columns["account"] != nil else {
-                    throw CustomerConsentFileError(line: lineNumber, reason: "the header must name the column account (and any of email, language, terms_version, terms_accepted, \(actionColumns.map(\.rawValue).joined(separator: ", ")))")
+                    throw CustomerConsentFileError(
+                        line: lineNumber,
+                        reason:
+                            "the header must name the column account (and any of email, language, terms_version, terms_accepted, \(actionColumns.map(\.rawValue).joined(separator: ", ")))"
+                    )
                 }
                 continue
             }
@@ -121,7 +129,9 @@ public struct CustomerConsentFile: Sendable {
         if let version = field("terms_version") {
             row.termsVersion = version
             if let accepted = field("terms_accepted") {
-                guard let ms = date(accepted) else { throw CustomerConsentFileError(line: line, reason: "terms_accepted '\(accepted)' is not a date such as 2025-04-01") }
+                guard let ms = date(accepted) else {
+                    throw CustomerConsentFileError(line: line, reason: "terms_accepted '\(accepted)' is not a date such as 2025-04-01")
+                }
                 row.termsAccepted = ms
             }
         } else if field("terms_accepted") != nil {
@@ -138,11 +148,15 @@ public struct CustomerConsentFile: Sendable {
             case "opt_out", "opt-out", "optout": kind = .optedOut
             case "no_opt_out": kind = .optOutCancelled
             default:
-                throw CustomerConsentFileError(line: line, reason: "\(action.rawValue) '\(value)' is not consent, withdrawn, opt_out or no_opt_out (optionally @DATE)")
+                throw CustomerConsentFileError(
+                    line: line, reason: "\(action.rawValue) '\(value)' is not consent, withdrawn, opt_out or no_opt_out (optionally @DATE)")
             }
             var at: Int64?
             if parts.count == 2 {
-                guard let ms = date(parts[1]) else { throw CustomerConsentFileError(line: line, reason: "\(action.rawValue) date '\(parts[1])' is not a date such as 2026-03-01") }
+                guard let ms = date(parts[1]) else {
+                    throw CustomerConsentFileError(
+                        line: line, reason: "\(action.rawValue) date '\(parts[1])' is not a date such as 2026-03-01")
+                }
                 at = ms
             }
             row.statements.append(.init(action: action, kind: kind, at: at))
@@ -154,7 +168,9 @@ public struct CustomerConsentFile: Sendable {
     public static func date(_ s: String) -> Int64? {
         if let ms = UTCTime.milliseconds(rfc3339: Substring(s)) { return ms }
         let p = s.split(separator: "-")
-        guard p.count == 3, p[0].count == 4, let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m), (1...31).contains(d) else { return nil }
+        guard p.count == 3, p[0].count == 4, let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m),
+            (1...31).contains(d)
+        else { return nil }
         return UTCTime(year: y, month: m, day: d, hour: 0, minute: 0, second: 0).milliseconds
     }
 
@@ -169,7 +185,12 @@ public struct CustomerConsentFile: Sendable {
             if quoted {
                 if c == "\"" {
                     let next = line.index(after: i)
-                    if next < line.endIndex && line[next] == "\"" { current.append("\""); i = next } else { quoted = false }
+                    if next < line.endIndex && line[next] == "\"" {
+                        current.append("\"")
+                        i = next
+                    } else {
+                        quoted = false
+                    }
                 } else {
                     current.append(c)
                 }

@@ -26,7 +26,9 @@ public struct LawfulPolicy: Sendable, Hashable {
     /// When the legitimate-business route is open for warning a subscriber.
     public struct LegitimateBusiness: Sendable, Hashable {
         /// Malware families whose C&C contact qualifies (lower case).
-        public var qualifyingFamilies: Set<String> = ["mirai", "mozi", "gafgyt", "bashlite", "hajime", "emotet", "qakbot", "icedid", "trickbot", "xorddos", "tsunami", "moobot"]
+        public var qualifyingFamilies: Set<String> = [
+            "mirai", "mozi", "gafgyt", "bashlite", "hajime", "emotet", "qakbot", "icedid", "trickbot", "xorddos", "tsunami", "moobot",
+        ]
         /// Contacts with a qualifying C&C that count as "repeatedly".
         public var repeatedContacts: Int = 3
         /// Outbound attack rate that burdens the network (packets/s, after sampling correction).

@@ -39,8 +39,9 @@ public struct LegalBasisEngine: Sendable {
         case .blockCallDestination(let block):
             (basis, reasons) = callBlock(block)
         }
-        return LegalDecision(action: request.action, subscriber: request.subscriber, permitted: basis != .notPermitted,
-                             basis: basis, reasons: reasons, decidedAt: now, termsInForce: inForce?.version)
+        return LegalDecision(
+            action: request.action, subscriber: request.subscriber, permitted: basis != .notPermitted,
+            basis: basis, reasons: reasons, decidedAt: now, termsInForce: inForce?.version)
     }
 
     // MARK: Rows of the legal frame
@@ -57,11 +58,14 @@ public struct LegalBasisEngine: Sendable {
         default: break
         }
         if !failed.isEmpty { return (.notPermitted, failed) }
-        return (.legitimateBusinessAct, [
-            "analysis is mechanical and automatic",
-            "raw flow records live in memory for the analysis window only",
-            "evidence is deleted after \(p.evidenceRetentionDays ?? 0) days (policy limit \(limit))",
-        ])
+        return (
+            .legitimateBusinessAct,
+            [
+                "analysis is mechanical and automatic",
+                "raw flow records live in memory for the analysis window only",
+                "evidence is deleted after \(p.evidenceRetentionDays ?? 0) days (policy limit \(limit))",
+            ]
+        )
     }
 
     /// Sharing with the ISAC: no infringement only when nothing in it points at a subscriber.
@@ -74,14 +78,18 @@ public struct LegalBasisEngine: Sendable {
             failed.append("it carries \(s.subscriberAddresses.count) subscriber-side address(es)")
         }
         if !s.countsAreAggregate { failed.append("it gives counts per subscriber, not aggregates") }
-        if !failed.isEmpty { return (.notPermitted, ["sharing \(s.indicator) would disclose subscriber data: " + failed.joined(separator: ", ")]) }
+        if !failed.isEmpty {
+            return (.notPermitted, ["sharing \(s.indicator) would disclose subscriber data: " + failed.joined(separator: ", ")])
+        }
         return (.noInfringement, ["\(s.indicator) is the C&C side only, with aggregate counts and no subscriber identity or address"])
     }
 
     /// Warnings (infection, vulnerability): individual consent, comprehensive consent, or a
     /// legitimate business act on the given grounds — and either way the terms disclose warnings.
-    private func warning(_ action: LawfulAction, consent: ConsentState, inForce: LawfulPolicy.Terms?,
-                         grounds: () -> (met: [String], unmet: String)) -> (LegalBasis, [String]) {
+    private func warning(
+        _ action: LawfulAction, consent: ConsentState, inForce: LawfulPolicy.Terms?,
+        grounds: () -> (met: [String], unmet: String)
+    ) -> (LegalBasis, [String]) {
         var closed: [String] = []
         let what = action == .warnInfection ? "warnings about infected devices" : "warnings about vulnerable devices"
 
@@ -107,8 +115,10 @@ public struct LegalBasisEngine: Sendable {
         // 3. Legitimate business act: the terms in force say in advance that warnings are sent,
         //    and the evidence meets the grounds.
         guard let inForce, inForce.discloses.contains(action) else {
-            closed.append("legitimate business act: " + (inForce.map { "terms \($0.version) in force do not say in advance that \(what) are sent" }
-                ?? "no terms are in force, so nothing says in advance that \(what) are sent"))
+            closed.append(
+                "legitimate business act: "
+                    + (inForce.map { "terms \($0.version) in force do not say in advance that \(what) are sent" }
+                        ?? "no terms are in force, so nothing says in advance that \(what) are sent"))
             return (.notPermitted, closed)
         }
         if let refusal, policy.legitimateBusiness.honourOptOut {
@@ -132,24 +142,34 @@ public struct LegalBasisEngine: Sendable {
         var met: [String] = []
         let window = "\(Self.minute(e.from))–\(Self.minute(e.to))"
         if let pps = e.attackPacketsPerSecond, pps >= lb.attackPacketsPerSecond {
-            met.append("burdens the network: \(Self.rate(pps))pps \(e.attackKind ?? "attack") from this device \(window) (threshold \(Self.rate(lb.attackPacketsPerSecond))pps)")
+            met.append(
+                "burdens the network: \(Self.rate(pps))pps \(e.attackKind ?? "attack") from this device \(window) (threshold \(Self.rate(lb.attackPacketsPerSecond))pps)"
+            )
         } else if let bps = e.attackBitsPerSecond, bps >= lb.attackBitsPerSecond {
-            met.append("burdens the network: \(Self.rate(bps))bit/s \(e.attackKind ?? "attack") from this device \(window) (threshold \(Self.rate(lb.attackBitsPerSecond))bit/s)")
+            met.append(
+                "burdens the network: \(Self.rate(bps))bit/s \(e.attackKind ?? "attack") from this device \(window) (threshold \(Self.rate(lb.attackBitsPerSecond))bit/s)"
+            )
         }
         if let scan = e.scanDestinationsPerMinute, scan >= lb.scanDestinationsPerMinute {
             let port = e.scanPort.map { " on port \($0)" } ?? ""
-            met.append("burdens the network: scans \(Int(scan.rounded())) destinations/min\(port) \(window) (threshold \(Int(lb.scanDestinationsPerMinute))/min)")
+            met.append(
+                "burdens the network: scans \(Int(scan.rounded())) destinations/min\(port) \(window) (threshold \(Int(lb.scanDestinationsPerMinute))/min)"
+            )
         }
         if let fault = e.priorNetworkFault {
             met.append("caused a network fault before (\(fault))")
         }
         for c in e.commandAndControl {
-            guard let family = c.family?.lowercased(), lb.qualifyingFamilies.contains(family), c.contacts >= lb.repeatedContacts else { continue }
+            guard let family = c.family?.lowercased(), lb.qualifyingFamilies.contains(family), c.contacts >= lb.repeatedContacts else {
+                continue
+            }
             met.append("repeatedly (\(c.contacts) times) contacted \(c.endpoint), a C&C of qualifying malware \(family), \(window)")
         }
         var unmet: [String] = []
         if e.attackPacketsPerSecond != nil || e.attackBitsPerSecond != nil {
-            unmet.append("its attack rate is below the thresholds (\(Self.rate(lb.attackPacketsPerSecond))pps, \(Self.rate(lb.attackBitsPerSecond))bit/s)")
+            unmet.append(
+                "its attack rate is below the thresholds (\(Self.rate(lb.attackPacketsPerSecond))pps, \(Self.rate(lb.attackBitsPerSecond))bit/s)"
+            )
         }
         if let scan = e.scanDestinationsPerMinute {
             unmet.append("its scan rate \(Int(scan.rounded()))/min is below \(Int(lb.scanDestinationsPerMinute))/min")
@@ -157,23 +177,33 @@ public struct LegalBasisEngine: Sendable {
         if !e.commandAndControl.isEmpty {
             let families = Set(e.commandAndControl.map { $0.family?.lowercased() ?? "unknown" }).sorted()
             let most = e.commandAndControl.map(\.contacts).max() ?? 0
-            unmet.append("its C&C contacts (families \(families.joined(separator: ", ")); at most \(most) contacts) are not repeated contacts (≥ \(lb.repeatedContacts)) with a qualifying family")
+            unmet.append(
+                "its C&C contacts (families \(families.joined(separator: ", ")); at most \(most) contacts) are not repeated contacts (≥ \(lb.repeatedContacts)) with a qualifying family"
+            )
         }
         if unmet.isEmpty { unmet.append("the evidence shows no attack, scan, fault or C&C contact") }
-        return (met, "the device does not burden the network and has no qualifying ground: " + unmet.joined(separator: "; ") + "; no network fault on record")
+        return (
+            met,
+            "the device does not burden the network and has no qualifying ground: " + unmet.joined(separator: "; ")
+                + "; no network fault on record"
+        )
     }
 
     /// Vulnerability reports: a trusted source is the ground for the legitimate-business route.
     private func vulnerabilityGrounds(_ r: VulnerabilityReport) -> (met: [String], unmet: String) {
         guard policy.vulnerability.trustedSources.contains(r.source.lowercased()) else {
-            return ([], "the report's source \(r.source) is not one the policy trusts (\(policy.vulnerability.trustedSources.sorted().joined(separator: ", ")))")
+            return (
+                [],
+                "the report's source \(r.source) is not one the policy trusts (\(policy.vulnerability.trustedSources.sorted().joined(separator: ", ")))"
+            )
         }
         return (["\(r.source) reported \(r.vulnerability) on \(Self.day(r.observedAt)); the notice explains the fix"], "")
     }
 
     private func unexplainable(_ r: VulnerabilityReport) -> String? {
         if r.vulnerability.allSatisfy(\.isWhitespace) || r.remediation.allSatisfy(\.isWhitespace) {
-            return "a vulnerability notice must explain the vulnerability and its fix; the report from \(r.source) gives \(r.vulnerability.allSatisfy(\.isWhitespace) ? "no vulnerability" : "no fix")"
+            return
+                "a vulnerability notice must explain the vulnerability and its fix; the report from \(r.source) gives \(r.vulnerability.allSatisfy(\.isWhitespace) ? "no vulnerability" : "no fix")"
         }
         return nil
     }
@@ -196,10 +226,13 @@ public struct LegalBasisEngine: Sendable {
             } else if policy.sinkhole.optOutMethod.isEmpty {
                 closed.append("comprehensive consent: \(reason), but the policy names no way to opt out, so the opt-out is not real")
             } else {
-                return (.comprehensiveConsent, [
-                    "comprehensive consent: \(reason); they state what is observed and when",
-                    "opt-out available (\(policy.sinkhole.optOutMethod)) and not used",
-                ])
+                return (
+                    .comprehensiveConsent,
+                    [
+                        "comprehensive consent: \(reason); they state what is observed and when",
+                        "opt-out available (\(policy.sinkhole.optOutMethod)) and not used",
+                    ]
+                )
             }
         case .failure(let why):
             closed.append("comprehensive consent: \(why.text)")
@@ -214,7 +247,9 @@ public struct LegalBasisEngine: Sendable {
         var failed: [String] = []
         let share = Int((b.fraudShare * 100).rounded())
         if b.fraudShare < limits.exclusiveFraudShare {
-            failed.append("only \(share)% of calls to \(b.destination) are fraudulent (needs \(Int(limits.exclusiveFraudShare * 100))%: almost exclusively fraud)")
+            failed.append(
+                "only \(share)% of calls to \(b.destination) are fraudulent (needs \(Int(limits.exclusiveFraudShare * 100))%: almost exclusively fraud)"
+            )
         }
         if b.blockFrom < b.fraudFrom || (b.fraudTo.map { b.blockUntil > $0 } ?? false) {
             failed.append("the block reaches outside the fraud period")
@@ -229,11 +264,14 @@ public struct LegalBasisEngine: Sendable {
         if !b.urgentCallsExempt { failed.append("urgent calls would be blocked too") }
         if !b.victimsNotBilled { failed.append("victims would be billed for the fraudulent calls") }
         if !failed.isEmpty { return (.notPermitted, failed) }
-        return (.carrierJudgment, [
-            "\(share)% of calls to \(b.destination) are fraudulent since \(Self.minute(b.fraudFrom))",
-            "blocked \(Self.minute(b.blockFrom))–\(Self.minute(b.blockUntil)), within the fraud period",
-            "trade ties weighed, urgent calls exempt, victims not billed",
-        ])
+        return (
+            .carrierJudgment,
+            [
+                "\(share)% of calls to \(b.destination) are fraudulent since \(Self.minute(b.fraudFrom))",
+                "blocked \(Self.minute(b.blockFrom))–\(Self.minute(b.blockUntil)), within the fraud period",
+                "trade ties weighed, urgent calls exempt, victims not billed",
+            ]
+        )
     }
 
     // MARK: Shared conditions

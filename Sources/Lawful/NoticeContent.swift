@@ -37,8 +37,10 @@ public struct NoticeContent: Sendable, Hashable {
     /// 0 for the first notice about this case, 1 for the first reminder …
     public var reminder: Int
 
-    public init(language: String, kind: Kind, caseReference: String, observedFrom: Int64, observedTo: Int64, behaviours: [Behaviour],
-                noticePageURL: String, linkExpires: Int64, support: String, optOutAvailable: Bool, reminder: Int = 0) {
+    public init(
+        language: String, kind: Kind, caseReference: String, observedFrom: Int64, observedTo: Int64, behaviours: [Behaviour],
+        noticePageURL: String, linkExpires: Int64, support: String, optOutAvailable: Bool, reminder: Int = 0
+    ) {
         self.language = language
         self.kind = kind
         self.caseReference = caseReference

@@ -9,8 +9,9 @@ public enum NoticeRenderer {
     public static func email(_ c: NoticeContent) -> RenderedNotice {
         let w = NoticeWording(c)
         let doc = w.document(on: .email)
-        return RenderedNotice(subject: w.subject, text: NoticeText.render(doc),
-                              html: NoticeHTML.email(doc, lang: w.lang, title: w.subject))
+        return RenderedNotice(
+            subject: w.subject, text: NoticeText.render(doc),
+            html: NoticeHTML.email(doc, lang: w.lang, title: w.subject))
     }
 
     /// The notice page (a complete HTML5 document, UTF-8, inline CSS, no external resources, no
@@ -132,8 +133,12 @@ struct NoticeWording {
         let onPage: Bool
         let state: NoticePageState
         switch surface {
-        case .email: onPage = false; state = .open
-        case .page(let s): onPage = true; state = s
+        case .email:
+            onPage = false
+            state = .open
+        case .page(let s):
+            onPage = true
+            state = s
         }
 
         // Greeting and what this is.
@@ -144,31 +149,44 @@ struct NoticeWording {
         }
         opening.append(.paragraph(intro))
         if c.reminder > 0 && !onPage {
-            opening.append(.paragraph(ja
-                ? "このお知らせは再送です。先日お送りしたお知らせについて、まだ対応が済んだとのご連絡をいただいていないため、改めてご連絡しております。すでに対応済みの場合は、ご容赦ください。"
-                : "This is a reminder. We wrote to you about this before and have not yet heard that it has been dealt with, so we are writing again. If you have already dealt with it, thank you, and please excuse this message."))
+            opening.append(
+                .paragraph(
+                    ja
+                        ? "このお知らせは再送です。先日お送りしたお知らせについて、まだ対応が済んだとのご連絡をいただいていないため、改めてご連絡しております。すでに対応済みの場合は、ご容赦ください。"
+                        : "This is a reminder. We wrote to you about this before and have not yet heard that it has been dealt with, so we are writing again. If you have already dealt with it, thank you, and please excuse this message."
+                ))
         }
         sections.append(.init(heading: nil, blocks: opening))
 
         let reported = c.kind == .vulnerability
-        sections.append(.init(heading: ja ? (reported ? "報告された内容" : "確認した内容") : (reported ? "What was reported" : "What we saw"), blocks: [.bullets(seen)]))
+        sections.append(
+            .init(
+                heading: ja ? (reported ? "報告された内容" : "確認した内容") : (reported ? "What was reported" : "What we saw"), blocks: [.bullets(seen)]
+            ))
         sections.append(.init(heading: ja ? (reported ? "確認された日時" : "確認した日時") : "When", blocks: [.paragraph(window)]))
         sections.append(.init(heading: ja ? "このままにしておくと" : "Why it matters", blocks: [.bullets(risks)]))
 
         var todo: [NoticeDocument.Block] = [.paragraph(ja ? "お手数ですが、次の対応をお願いいたします。" : "Please take these steps:"), .steps(steps)]
-        todo.append(.paragraph(ja
-            ? "機器の操作方法がわからない場合は、機器の取扱説明書をご覧いただくか、メーカーにお問い合わせください。"
-            : "If you are not sure how to do this on a device, see its manual or ask its maker."))
+        todo.append(
+            .paragraph(
+                ja
+                    ? "機器の操作方法がわからない場合は、機器の取扱説明書をご覧いただくか、メーカーにお問い合わせください。"
+                    : "If you are not sure how to do this on a device, see its manual or ask its maker."))
         sections.append(.init(heading: ja ? "お願いしたい対応" : "What to do", blocks: todo, role: .remediation))
 
         if !onPage {
-            sections.append(.init(heading: ja ? "詳しいご案内のページ" : "The notice page", blocks: [
-                .paragraph(ja
-                    ? "同じ内容と対応の手順を、次のページでもご案内しています。対応が済みましたら、ページの「対応しました」ボタンを押してお知らせください。"
-                    : "The same explanation and the steps are also on this page. When you have done them, please let us know with the \"I have done this\" button there."),
-                .link(url),
-                .paragraph(ja ? "このページは\(expiry)までご覧いただけます。" : "This link works until \(expiry)."),
-            ]))
+            sections.append(
+                .init(
+                    heading: ja ? "詳しいご案内のページ" : "The notice page",
+                    blocks: [
+                        .paragraph(
+                            ja
+                                ? "同じ内容と対応の手順を、次のページでもご案内しています。対応が済みましたら、ページの「対応しました」ボタンを押してお知らせください。"
+                                : "The same explanation and the steps are also on this page. When you have done them, please let us know with the \"I have done this\" button there."
+                        ),
+                        .link(url),
+                        .paragraph(ja ? "このページは\(expiry)までご覧いただけます。" : "This link works until \(expiry)."),
+                    ]))
         }
 
         if let optOut = optOutBlocks(onPage: onPage, state: state) {
@@ -176,16 +194,22 @@ struct NoticeWording {
         }
 
         if !support.isEmpty {
-            sections.append(.init(heading: ja ? "お問い合わせ" : "Contact us", blocks: [
-                .paragraph(ja ? "お問い合わせ先: \(support)" : "Support: \(support)"),
-                .paragraph(ja ? "お問い合わせの際は、お問い合わせ番号 \(reference) をお伝えください。" : "Please quote reference \(reference) when you contact us."),
-            ]))
+            sections.append(
+                .init(
+                    heading: ja ? "お問い合わせ" : "Contact us",
+                    blocks: [
+                        .paragraph(ja ? "お問い合わせ先: \(support)" : "Support: \(support)"),
+                        .paragraph(
+                            ja ? "お問い合わせの際は、お問い合わせ番号 \(reference) をお伝えください。" : "Please quote reference \(reference) when you contact us."),
+                    ]))
         }
 
         var about: [NoticeDocument.Block] = found.map { .paragraph($0) }
-        about.append(.paragraph(ja
-            ? "弊社がこのお知らせに関して、パスワードやクレジットカード番号などをお尋ねすることはありません。"
-            : "We will never ask you for passwords or card numbers in connection with this notice."))
+        about.append(
+            .paragraph(
+                ja
+                    ? "弊社がこのお知らせに関して、パスワードやクレジットカード番号などをお尋ねすることはありません。"
+                    : "We will never ask you for passwords or card numbers in connection with this notice."))
         if onPage {
             about.append(.paragraph(ja ? "このページは\(expiry)までご覧いただけます。" : "This page is available until \(expiry)."))
         }
@@ -193,7 +217,10 @@ struct NoticeWording {
         sections.append(.init(heading: ja ? "このお知らせについて" : "How we found this", blocks: about))
 
         if !onPage {
-            sections.append(.init(heading: nil, blocks: [.paragraph(ja ? "今後とも弊社のサービスをよろしくお願いいたします。" : "Thank you for your help in keeping the network safe.")]))
+            sections.append(
+                .init(
+                    heading: nil,
+                    blocks: [.paragraph(ja ? "今後とも弊社のサービスをよろしくお願いいたします。" : "Thank you for your help in keeping the network safe.")]))
         }
         return NoticeDocument(sections: sections, japanese: ja)
     }
@@ -201,11 +228,13 @@ struct NoticeWording {
     private var intro: String {
         switch c.kind {
         case .infection:
-            ja ? "お客様の回線に接続された機器から、コンピューターウイルス（マルウェア）に感染している可能性が高い通信を確認しましたので、お知らせいたします。"
-               : "We have seen traffic from a device connected to your line which shows that the device is very likely infected with malicious software (malware)."
+            ja
+                ? "お客様の回線に接続された機器から、コンピューターウイルス（マルウェア）に感染している可能性が高い通信を確認しましたので、お知らせいたします。"
+                : "We have seen traffic from a device connected to your line which shows that the device is very likely infected with malicious software (malware)."
         case .vulnerability:
-            ja ? "お客様の回線に接続された機器に、第三者に悪用されるおそれのある弱点（脆弱性）があるとの報告を受けましたので、お知らせいたします。"
-               : "We have received a report that a device connected to your line has a weakness (a vulnerability) that others could misuse."
+            ja
+                ? "お客様の回線に接続された機器に、第三者に悪用されるおそれのある弱点（脆弱性）があるとの報告を受けましたので、お知らせいたします。"
+                : "We have received a report that a device connected to your line has a weakness (a vulnerability) that others could misuse."
         }
     }
 
@@ -218,22 +247,28 @@ struct NoticeWording {
             case .commandAndControl(let family, let contacts):
                 let fam = family.map(Self.clean).flatMap { $0.isEmpty ? nil : $0 }
                 if ja {
-                    lines.append("お客様の回線に接続された機器が、ボットネットの制御に使われているサーバーと\(Self.count(contacts))回通信していました"
-                        + (fam.map { "（マルウェアの種類: \($0)）" } ?? "") + "。"
-                        + (explainedBotnet ? "" : "ボットネットとは、乗っ取った多数の機器を遠隔操作して、攻撃などに使う仕組みです。"))
+                    lines.append(
+                        "お客様の回線に接続された機器が、ボットネットの制御に使われているサーバーと\(Self.count(contacts))回通信していました"
+                            + (fam.map { "（マルウェアの種類: \($0)）" } ?? "") + "。"
+                            + (explainedBotnet ? "" : "ボットネットとは、乗っ取った多数の機器を遠隔操作して、攻撃などに使う仕組みです。"))
                 } else {
-                    lines.append("A device connected to your line communicated \(contacts == 1 ? "once" : "\(Self.count(contacts)) times") with a server used to control a botnet"
-                        + (fam.map { " (malware family: \($0))" } ?? "") + "."
-                        + (explainedBotnet ? "" : " A botnet is a network of hijacked devices that someone controls remotely, often to attack others."))
+                    lines.append(
+                        "A device connected to your line communicated \(contacts == 1 ? "once" : "\(Self.count(contacts)) times") with a server used to control a botnet"
+                            + (fam.map { " (malware family: \($0))" } ?? "") + "."
+                            + (explainedBotnet
+                                ? "" : " A botnet is a network of hijacked devices that someone controls remotely, often to attack others.")
+                    )
                 }
                 explainedBotnet = true
             case .scanning(let port, let perMinute):
                 if ja {
-                    lines.append("お客様の回線に接続された機器が、インターネット上の多数の他のコンピューターに接続を試みていました（1分間に約\(Self.count(perMinute))件"
-                        + (port.map { "、ポート番号 \($0)" } ?? "") + "）。")
+                    lines.append(
+                        "お客様の回線に接続された機器が、インターネット上の多数の他のコンピューターに接続を試みていました（1分間に約\(Self.count(perMinute))件"
+                            + (port.map { "、ポート番号 \($0)" } ?? "") + "）。")
                 } else {
-                    lines.append("A device connected to your line tried to connect to many other computers on the Internet (about \(Self.count(perMinute)) per minute)"
-                        + (port.map { " on port \($0)" } ?? "") + ".")
+                    lines.append(
+                        "A device connected to your line tried to connect to many other computers on the Internet (about \(Self.count(perMinute)) per minute)"
+                            + (port.map { " on port \($0)" } ?? "") + ".")
                 }
             case .attack(let kind, let pps):
                 let k = Self.clean(kind)
@@ -242,11 +277,13 @@ struct NoticeWording {
                     let detail = [k.isEmpty ? nil : k, rate.map { "毎秒約\($0)パケット" }].compactMap { $0 }.joined(separator: "、")
                     lines.append("お客様の回線に接続された機器が、他者への攻撃とみられる通信" + (detail.isEmpty ? "" : "（\(detail)）") + "を送信していました。")
                 } else {
-                    let detail = [k.isEmpty ? nil : k, rate.map { "about \($0) packets per second" }].compactMap { $0 }.joined(separator: ", ")
+                    let detail = [k.isEmpty ? nil : k, rate.map { "about \($0) packets per second" }].compactMap { $0 }.joined(
+                        separator: ", ")
                     lines.append("A device connected to your line sent attack traffic" + (detail.isEmpty ? "" : " (\(detail))") + ".")
                 }
             case .vulnerability(let source, let description, _):
-                let s = Self.clean(source), d = Self.clean(description)
+                let s = Self.clean(source)
+                let d = Self.clean(description)
                 if ja {
                     lines.append((s.isEmpty ? "" : "\(s)から、") + "お客様の回線に接続された機器について、次の報告がありました: \(d)")
                 } else {
@@ -255,8 +292,10 @@ struct NoticeWording {
             }
         }
         if lines.isEmpty {
-            lines.append(ja ? "お客様の回線に接続された機器から、マルウェアへの感染が疑われる通信を確認しました。"
-                            : "Traffic from a device connected to your line that suggests malware.")
+            lines.append(
+                ja
+                    ? "お客様の回線に接続された機器から、マルウェアへの感染が疑われる通信を確認しました。"
+                    : "Traffic from a device connected to your line that suggests malware.")
         }
         return lines
     }
@@ -265,16 +304,21 @@ struct NoticeWording {
         let device: String
         switch c.kind {
         case .infection:
-            device = ja ? "機器がマルウェアに感染していて、知らないうちに他の方への攻撃に使われるおそれがあります。"
-                        : "The device may be infected and used, without your knowledge, to attack others."
+            device =
+                ja
+                ? "機器がマルウェアに感染していて、知らないうちに他の方への攻撃に使われるおそれがあります。"
+                : "The device may be infected and used, without your knowledge, to attack others."
         case .vulnerability:
-            device = ja ? "機器が第三者に乗っ取られ、知らないうちに他の方への攻撃に使われるおそれがあります。"
-                        : "The device may be taken over and used, without your knowledge, to attack others."
+            device =
+                ja
+                ? "機器が第三者に乗っ取られ、知らないうちに他の方への攻撃に使われるおそれがあります。"
+                : "The device may be taken over and used, without your knowledge, to attack others."
         }
         return [
             device,
-            ja ? "お客様の個人情報や、機器・パソコンに保存されているデータが外部に漏れるおそれがあります。"
-               : "Your personal information and the data on your devices may leak to others.",
+            ja
+                ? "お客様の個人情報や、機器・パソコンに保存されているデータが外部に漏れるおそれがあります。"
+                : "Your personal information and the data on your devices may leak to others.",
             ja ? "お客様のインターネット接続が遅くなることがあります。" : "Your Internet connection may become slow.",
         ]
     }
@@ -309,10 +353,14 @@ struct NoticeWording {
 
     /// How it was found: mechanically, from records, never from the content.
     private var found: [String] {
-        var traffic = false, report = c.kind == .vulnerability
+        var traffic = false
+        var report = c.kind == .vulnerability
         var sources: [String] = []
         for b in c.behaviours {
-            guard case .vulnerability(let source, _, _) = b else { traffic = true; continue }
+            guard case .vulnerability(let source, _, _) = b else {
+                traffic = true
+                continue
+            }
             report = true
             let s = Self.clean(source)
             if !s.isEmpty && !sources.contains(s) { sources.append(s) }
@@ -320,43 +368,60 @@ struct NoticeWording {
         if !traffic && !report { traffic = true }
         var out: [String] = []
         if traffic {
-            out.append(ja
-                ? "このお知らせは、弊社がネットワークの安全を守るため、通信の記録（いつ、どこと、どのくらい通信したかという情報）を機械的・自動的に分析して検知したものです。"
-                : "We found this by automatic, mechanical analysis of traffic records (when, with whom and how much a connection communicated), which we do to keep the network safe.")
+            out.append(
+                ja
+                    ? "このお知らせは、弊社がネットワークの安全を守るため、通信の記録（いつ、どこと、どのくらい通信したかという情報）を機械的・自動的に分析して検知したものです。"
+                    : "We found this by automatic, mechanical analysis of traffic records (when, with whom and how much a connection communicated), which we do to keep the network safe."
+            )
         }
         if report {
             let from = sources.joined(separator: ja ? "、" : ", ")
-            out.append(ja
-                ? (from.isEmpty ? "" : "\(from)による調査の報告を受け、") + "弊社の通信の記録と機械的・自動的に照合して、お客様の回線であることを確認しました。"
-                : "We received " + (from.isEmpty ? "a report" : "a report from \(from)") + " and matched it against our traffic records by automatic, mechanical processing to find your line.")
+            out.append(
+                ja
+                    ? (from.isEmpty ? "" : "\(from)による調査の報告を受け、") + "弊社の通信の記録と機械的・自動的に照合して、お客様の回線であることを確認しました。"
+                    : "We received " + (from.isEmpty ? "a report" : "a report from \(from)")
+                        + " and matched it against our traffic records by automatic, mechanical processing to find your line.")
         }
-        out.append(ja ? "弊社は、お客様の通信の内容（メールの本文や閲覧したページの中身など）は見ていません。"
-                      : "We did not look at the content of your communications (such as the text of e-mails or the pages you visit).")
+        out.append(
+            ja
+                ? "弊社は、お客様の通信の内容（メールの本文や閲覧したページの中身など）は見ていません。"
+                : "We did not look at the content of your communications (such as the text of e-mails or the pages you visit).")
         return out
     }
 
     private func optOutBlocks(onPage: Bool, state: NoticePageState) -> [NoticeDocument.Block]? {
         guard c.optOutAvailable else { return nil }
-        let keep = ja
+        let keep =
+            ja
             ? "なお、お知らせを停止された場合でも、ネットワーク全体を守るために必要な措置は、引き続き行うことがあります。"
             : "Opting out does not stop the measures we need to take to protect the network."
         switch (onPage, state) {
         case (false, _):
-            let via = ja
+            let via =
+                ja
                 ? (support.isEmpty ? "上記のページから" : "上記のページ、または下記のお問い合わせ先から")
                 : (support.isEmpty ? "on the notice page above" : "on the notice page above or through our support desk")
-            return [.paragraph(ja
-                ? "このようなお知らせの受け取りを希望されない場合は、\(via)停止（オプトアウト）のお手続きができます。" + keep
-                : "If you do not want to receive these notices, you can opt out \(via). " + keep)]
+            return [
+                .paragraph(
+                    ja
+                        ? "このようなお知らせの受け取りを希望されない場合は、\(via)停止（オプトアウト）のお手続きができます。" + keep
+                        : "If you do not want to receive these notices, you can opt out \(via). " + keep)
+            ]
         case (true, .open):
-            return [.paragraph(ja
-                ? "このようなお知らせの受け取りを希望されない場合は、下のボタンから停止（オプトアウト）できます。" + keep
-                : "If you do not want to receive these notices, you can opt out with the button below. " + keep)]
+            return [
+                .paragraph(
+                    ja
+                        ? "このようなお知らせの受け取りを希望されない場合は、下のボタンから停止（オプトアウト）できます。" + keep
+                        : "If you do not want to receive these notices, you can opt out with the button below. " + keep)
+            ]
         case (true, .acknowledged):
             guard !support.isEmpty else { return nil }
-            return [.paragraph(ja
-                ? "このようなお知らせの停止（オプトアウト）をご希望の場合は、下記のお問い合わせ先までご連絡ください。" + keep
-                : "If you do not want to receive these notices, you can opt out through our support desk below. " + keep)]
+            return [
+                .paragraph(
+                    ja
+                        ? "このようなお知らせの停止（オプトアウト）をご希望の場合は、下記のお問い合わせ先までご連絡ください。" + keep
+                        : "If you do not want to receive these notices, you can opt out through our support desk below. " + keep)
+            ]
         case (true, .optedOut):
             return [.paragraph(keep)]
         }
@@ -366,15 +431,18 @@ struct NoticeWording {
 
     /// ja: 2026年11月20日 19:02〜19:09（日本時間）; en: 2026-11-20 10:02–10:09 UTC.
     var window: String {
-        let from = min(c.observedFrom, c.observedTo), to = max(c.observedFrom, c.observedTo)
+        let from = min(c.observedFrom, c.observedTo)
+        let to = max(c.observedFrom, c.observedTo)
         let sameMinute = from / 60_000 == to / 60_000
         if ja {
-            let a = Self.jst(from), b = Self.jst(to)
+            let a = Self.jst(from)
+            let b = Self.jst(to)
             let start = Self.jaDate(a) + " " + Self.hm(a)
             let end = (a.year, a.month, a.day) == (b.year, b.month, b.day) ? Self.hm(b) : Self.jaDate(b) + " " + Self.hm(b)
             return (sameMinute ? start : start + "〜" + end) + "（日本時間）"
         }
-        let a = UTCTime(milliseconds: from), b = UTCTime(milliseconds: to)
+        let a = UTCTime(milliseconds: from)
+        let b = UTCTime(milliseconds: to)
         let start = Self.isoDate(a) + " " + Self.hm(a)
         let end = (a.year, a.month, a.day) == (b.year, b.month, b.day) ? Self.hm(b) : Self.isoDate(b) + " " + Self.hm(b)
         return (sameMinute ? start : start + "–" + end) + " UTC"
@@ -483,7 +551,10 @@ enum NoticeText {
     private static func isWide(_ ch: Character) -> Bool { ch.unicodeScalars.first.map { $0.value >= 0x1100 } ?? false }
 
     /// Characters a line may not start with, and ones it may not end with (Japanese line breaking rules, simplified).
-    private static let noStart: Set<Character> = ["。", "、", "，", "．", "）", "」", "』", "】", "〕", "〉", "》", "・", "ー", "〜", "：", "！", "？", "ぁ", "ぃ", "ぅ", "ぇ", "ぉ", "っ", "ゃ", "ゅ", "ょ", "ァ", "ィ", "ゥ", "ェ", "ォ", "ッ", "ャ", "ュ", "ョ"]
+    private static let noStart: Set<Character> = [
+        "。", "、", "，", "．", "）", "」", "』", "】", "〕", "〉", "》", "・", "ー", "〜", "：", "！", "？", "ぁ", "ぃ", "ぅ", "ぇ", "ぉ", "っ", "ゃ", "ゅ", "ょ",
+        "ァ", "ィ", "ゥ", "ェ", "ォ", "ッ", "ャ", "ュ", "ョ",
+    ]
     private static let noEnd: Set<Character> = ["（", "「", "『", "【", "〔", "〈", "《"]
 
     /// Greedy wrapping at `width` columns. Narrow text breaks only at spaces (so URLs stay
@@ -495,7 +566,10 @@ enum NoticeText {
         var spaceBefore = false
         var pendingSpace = false
         func flush() {
-            if !current.isEmpty { pieces.append((current, spaceBefore)); current = "" }
+            if !current.isEmpty {
+                pieces.append((current, spaceBefore))
+                current = ""
+            }
         }
         for ch in text {
             if ch == " " {
@@ -567,8 +641,14 @@ enum NoticeHTML {
         for block in section.blocks {
             switch block {
             case .paragraph(let p): out += "<p\(s("margin:0.6em 0"))>\(e(p))</p>\n"
-            case .bullets(let items): out += "<ul\(s("margin:0.6em 0;padding-left:1.5em"))>\n" + items.map { "<li\(s("margin:0.3em 0"))>\(e($0))</li>\n" }.joined() + "</ul>\n"
-            case .steps(let items): out += "<ol\(s("margin:0.6em 0;padding-left:1.8em"))>\n" + items.map { "<li\(s("margin:0.4em 0"))>\(e($0))</li>\n" }.joined() + "</ol>\n"
+            case .bullets(let items):
+                out +=
+                    "<ul\(s("margin:0.6em 0;padding-left:1.5em"))>\n" + items.map { "<li\(s("margin:0.3em 0"))>\(e($0))</li>\n" }.joined()
+                    + "</ul>\n"
+            case .steps(let items):
+                out +=
+                    "<ol\(s("margin:0.6em 0;padding-left:1.8em"))>\n" + items.map { "<li\(s("margin:0.4em 0"))>\(e($0))</li>\n" }.joined()
+                    + "</ol>\n"
             case .link(let url): out += "<p\(s("margin:0.6em 0;word-break:break-all"))>\(link(url))</p>\n"
             }
         }
@@ -577,62 +657,65 @@ enum NoticeHTML {
 
     static func email(_ doc: NoticeDocument, lang: String, title: String) -> String {
         var out = """
-        <!DOCTYPE html>
-        <html lang="\(lang)">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(e(title))</title>
-        </head>
-        <body style="margin:0;padding:0;background:#ffffff;color:#1a1a1a;font-family:sans-serif;font-size:16px;line-height:1.7">
-        <div style="max-width:640px;margin:0 auto;padding:16px">
+            <!DOCTYPE html>
+            <html lang="\(lang)">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(e(title))</title>
+            </head>
+            <body style="margin:0;padding:0;background:#ffffff;color:#1a1a1a;font-family:sans-serif;font-size:16px;line-height:1.7">
+            <div style="max-width:640px;margin:0 auto;padding:16px">
 
-        """
+            """
         for section in doc.sections { out += blocks(section, inline: true) }
         out += "</div>\n</body>\n</html>\n"
         return out
     }
 
     static let css = """
-    body{margin:0;background:#f4f5f7;color:#1a1a1a;font-family:"Hiragino Sans","Hiragino Kaku Gothic ProN","Noto Sans CJK JP","Yu Gothic",Meiryo,sans-serif;font-size:16px;line-height:1.7}
-    main{max-width:720px;margin:0 auto;padding:16px 20px 40px;background:#fff}
-    .lang{text-align:right;margin:0 0 8px}
-    h1{font-size:1.4em;line-height:1.4;margin:0.4em 0}
-    h2{font-size:1.1em;margin:1.6em 0 0.4em;padding-bottom:0.2em;border-bottom:1px solid #ccc}
-    p{margin:0.6em 0}
-    ul,ol{margin:0.6em 0;padding-left:1.8em}
-    li{margin:0.4em 0}
-    .ref{color:#555}
-    .notice{border-left:4px solid #2e7d32;background:#edf7ee;padding:10px 14px;margin:1em 0}
-    form{margin:1em 0}
-    button{font:inherit;font-size:1.05em;padding:10px 22px;border-radius:6px;cursor:pointer}
-    .primary{background:#1a5fb4;color:#fff;border:1px solid #1a5fb4}
-    .secondary{background:#fff;color:#1a1a1a;border:1px solid #888}
-    a{color:#1a5fb4}
-    """
+        body{margin:0;background:#f4f5f7;color:#1a1a1a;font-family:"Hiragino Sans","Hiragino Kaku Gothic ProN","Noto Sans CJK JP","Yu Gothic",Meiryo,sans-serif;font-size:16px;line-height:1.7}
+        main{max-width:720px;margin:0 auto;padding:16px 20px 40px;background:#fff}
+        .lang{text-align:right;margin:0 0 8px}
+        h1{font-size:1.4em;line-height:1.4;margin:0.4em 0}
+        h2{font-size:1.1em;margin:1.6em 0 0.4em;padding-bottom:0.2em;border-bottom:1px solid #ccc}
+        p{margin:0.6em 0}
+        ul,ol{margin:0.6em 0;padding-left:1.8em}
+        li{margin:0.4em 0}
+        .ref{color:#555}
+        .notice{border-left:4px solid #2e7d32;background:#edf7ee;padding:10px 14px;margin:1em 0}
+        form{margin:1em 0}
+        button{font:inherit;font-size:1.05em;padding:10px 22px;border-radius:6px;cursor:pointer}
+        .primary{background:#1a5fb4;color:#fff;border:1px solid #1a5fb4}
+        .secondary{background:#fff;color:#1a1a1a;border:1px solid #888}
+        a{color:#1a5fb4}
+        """
 
-    static func page(_ doc: NoticeDocument, wording w: NoticeWording, state: NoticePageState,
-                     acknowledgeAction: String, optOutAction: String) -> String {
+    static func page(
+        _ doc: NoticeDocument, wording w: NoticeWording, state: NoticePageState,
+        acknowledgeAction: String, optOutAction: String
+    ) -> String {
         let ja = w.ja
         let title = ja ? "\(w.pageHeading)（\(w.reference)）" : "\(w.pageHeading) (\(w.reference))"
         var out = """
-        <!DOCTYPE html>
-        <html lang="\(w.lang)">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="robots" content="noindex, nofollow">
-        <meta name="referrer" content="no-referrer">
-        <title>\(e(title))</title>
-        <style>
-        \(css)
-        </style>
-        </head>
-        <body>
-        <main>
+            <!DOCTYPE html>
+            <html lang="\(w.lang)">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <meta name="robots" content="noindex, nofollow">
+            <meta name="referrer" content="no-referrer">
+            <title>\(e(title))</title>
+            <style>
+            \(css)
+            </style>
+            </head>
+            <body>
+            <main>
 
-        """
-        out += ja
+            """
+        out +=
+            ja
             ? "<p class=\"lang\"><a href=\"?lang=en\" hreflang=\"en\" lang=\"en\">English</a></p>\n"
             : "<p class=\"lang\"><a href=\"?lang=ja\" hreflang=\"ja\" lang=\"ja\">日本語</a></p>\n"
         out += "<h1>\(e(w.pageHeading))</h1>\n"
@@ -641,9 +724,11 @@ enum NoticeHTML {
         switch state {
         case .open: break
         case .acknowledged:
-            out += "<div class=\"notice\" role=\"status\"><p><strong>\(e(ja ? "ご対応いただき、ありがとうございました。" : "Thank you for dealing with this."))</strong></p><p>\(e(ja ? "ご連絡を承りました。同じような通信が再び確認された場合は、改めてお知らせすることがあります。" : "We have your confirmation. If we see similar traffic again, we may write to you again."))</p></div>\n"
+            out +=
+                "<div class=\"notice\" role=\"status\"><p><strong>\(e(ja ? "ご対応いただき、ありがとうございました。" : "Thank you for dealing with this."))</strong></p><p>\(e(ja ? "ご連絡を承りました。同じような通信が再び確認された場合は、改めてお知らせすることがあります。" : "We have your confirmation. If we see similar traffic again, we may write to you again."))</p></div>\n"
         case .optedOut:
-            out += "<div class=\"notice\" role=\"status\"><p><strong>\(e(ja ? "このようなお知らせの停止（オプトアウト）を承りました。" : "You have opted out of these notices."))</strong></p><p>\(e(ja ? "今後、このようなお知らせはお送りしません。" : "We will not send you such notices from now on.") + (w.support.isEmpty ? "" : e(ja ? "お考えが変わった場合は、お問い合わせ先までご連絡ください。" : " If you change your mind, please contact us.")))</p></div>\n"
+            out +=
+                "<div class=\"notice\" role=\"status\"><p><strong>\(e(ja ? "このようなお知らせの停止（オプトアウト）を承りました。" : "You have opted out of these notices."))</strong></p><p>\(e(ja ? "今後、このようなお知らせはお送りしません。" : "We will not send you such notices from now on.") + (w.support.isEmpty ? "" : e(ja ? "お考えが変わった場合は、お問い合わせ先までご連絡ください。" : " If you change your mind, please contact us.")))</p></div>\n"
         }
 
         for section in doc.sections {
@@ -652,10 +737,13 @@ enum NoticeHTML {
             switch section.role {
             case .remediation:
                 out += "<h2>\(e(ja ? "対応が済みましたら" : "When you have done this"))</h2>\n"
-                out += "<p>\(e(ja ? "上記の対応が済みましたら、下のボタンを押してお知らせください。" : "When you have taken the steps above, please let us know with this button."))</p>\n"
-                out += "<form method=\"post\" action=\"\(e(acknowledgeAction))\"><button type=\"submit\" class=\"primary\">\(e(ja ? "対応しました" : "I have done this"))</button></form>\n"
+                out +=
+                    "<p>\(e(ja ? "上記の対応が済みましたら、下のボタンを押してお知らせください。" : "When you have taken the steps above, please let us know with this button."))</p>\n"
+                out +=
+                    "<form method=\"post\" action=\"\(e(acknowledgeAction))\"><button type=\"submit\" class=\"primary\">\(e(ja ? "対応しました" : "I have done this"))</button></form>\n"
             case .optOut:
-                out += "<form method=\"post\" action=\"\(e(optOutAction))\"><button type=\"submit\" class=\"secondary\">\(e(ja ? "このようなお知らせを停止する" : "Stop these notices"))</button></form>\n"
+                out +=
+                    "<form method=\"post\" action=\"\(e(optOutAction))\"><button type=\"submit\" class=\"secondary\">\(e(ja ? "このようなお知らせを停止する" : "Stop these notices"))</button></form>\n"
             case .plain:
                 break
             }

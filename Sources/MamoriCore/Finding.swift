@@ -1,4 +1,3 @@
-
 /// What a detector concluded. The JSON form is documented in `docs/findings.md`.
 public enum FindingKind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
     /// An external endpoint that is very likely a botnet command-and-control server.
@@ -161,8 +160,10 @@ public struct FlowSample: Sendable, Hashable, Codable {
     public var bytes: UInt64
     public var samplingInterval: UInt32
 
-    public init(start: Int64, end: Int64, source: String, sourcePort: UInt16, destination: String, destinationPort: UInt16,
-                protocol: String, tcpFlags: UInt8, packets: UInt64, bytes: UInt64, samplingInterval: UInt32) {
+    public init(
+        start: Int64, end: Int64, source: String, sourcePort: UInt16, destination: String, destinationPort: UInt16,
+        protocol: String, tcpFlags: UInt8, packets: UInt64, bytes: UInt64, samplingInterval: UInt32
+    ) {
         self.start = start
         self.end = end
         self.source = source
@@ -224,7 +225,10 @@ public struct FindingSubscriber: Sendable, Hashable, Codable {
     /// The times looked up (the finding's first and last activity), ms since the Unix epoch.
     public var at: [Int64]
 
-    public init(outcome: AttributionOutcome, pseudonym: String?, candidates: [String], confidence: Double, source: String?, reason: String, at: [Int64]) {
+    public init(
+        outcome: AttributionOutcome, pseudonym: String?, candidates: [String], confidence: Double, source: String?, reason: String,
+        at: [Int64]
+    ) {
         self.outcome = outcome
         self.pseudonym = pseudonym
         self.candidates = candidates
@@ -260,8 +264,10 @@ public struct Finding: Sendable, Hashable, Codable, Identifiable {
     /// the attribution step as soon as the identity data covers the finding.
     public var subscriber: FindingSubscriber? = nil
 
-    public init(id: String, kind: FindingKind, subject: FindingSubject, score: Double, firstSeen: Int64, lastSeen: Int64,
-                detectedAt: Int64, updatedAt: Int64, family: String?, summary: String, evidence: Evidence, verdict: Verdict? = nil) {
+    public init(
+        id: String, kind: FindingKind, subject: FindingSubject, score: Double, firstSeen: Int64, lastSeen: Int64,
+        detectedAt: Int64, updatedAt: Int64, family: String?, summary: String, evidence: Evidence, verdict: Verdict? = nil
+    ) {
         self.id = id
         self.kind = kind
         self.subject = subject
@@ -278,7 +284,7 @@ public struct Finding: Sendable, Hashable, Codable, Identifiable {
 
     /// The stable id of the finding about `subject` of `kind`: `kind:` + 16 hex digits.
     public static func id(kind: FindingKind, subject: FindingSubject) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a, stable across runs and machines
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325 // FNV-1a, stable across runs and machines
         for b in "\(kind.rawValue)|\(subject.type.rawValue)|\(subject.description)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
         let hex = String(h, radix: 16)
         return "\(kind.rawValue):\(String(repeating: "0", count: 16 - hex.count))\(hex)"

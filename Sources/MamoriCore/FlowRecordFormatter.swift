@@ -15,14 +15,17 @@ public enum FlowRecordFormatter {
     public static func json(_ r: FlowRecord) -> String {
         var s = "{\"exporter\":\"\(r.exporter)\",\"domain\":\(r.observationDomain),\"protocol\":\"\(r.exportProtocol)\""
         s += ",\"src\":\"\(r.sourceAddress)\",\"dst\":\"\(r.destinationAddress)\",\"sport\":\(r.sourcePort),\"dport\":\(r.destinationPort)"
-        s += ",\"proto\":\(r.ipProtocol),\"tcp_flags\":\(r.tcpFlags),\"tos\":\(r.typeOfService),\"bytes\":\(r.bytes),\"packets\":\(r.packets)"
+        s +=
+            ",\"proto\":\(r.ipProtocol),\"tcp_flags\":\(r.tcpFlags),\"tos\":\(r.typeOfService),\"bytes\":\(r.bytes),\"packets\":\(r.packets)"
         s += ",\"sampling\":\(r.samplingInterval),\"start\":\"\(iso8601(r.startMilliseconds))\",\"end\":\"\(iso8601(r.endMilliseconds))\""
         s += ",\"start_ms\":\(r.startMilliseconds),\"end_ms\":\(r.endMilliseconds)"
-        s += ",\"in_if\":\(r.inputInterface),\"out_if\":\(r.outputInterface),\"direction\":\"\(r.direction)\",\"src_as\":\(r.sourceAS),\"dst_as\":\(r.destinationAS)"
+        s +=
+            ",\"in_if\":\(r.inputInterface),\"out_if\":\(r.outputInterface),\"direction\":\"\(r.direction)\",\"src_as\":\(r.sourceAS),\"dst_as\":\(r.destinationAS)"
         if let n = r.nat {
             func addr(_ a: IPAddress?) -> String { a.map { "\"\($0)\"" } ?? "null" }
             s += ",\"nat\":{\"event\":\(n.event),\"post_src\":\(addr(n.postSourceAddress)),\"post_dst\":\(addr(n.postDestinationAddress))"
-            s += ",\"post_sport\":\(n.postSourcePort),\"post_dport\":\(n.postDestinationPort),\"port_start\":\(n.portRangeStart),\"port_end\":\(n.portRangeEnd)}"
+            s +=
+                ",\"post_sport\":\(n.postSourcePort),\"post_dport\":\(n.postDestinationPort),\"port_start\":\(n.portRangeStart),\"port_end\":\(n.portRangeEnd)}"
         }
         s += "}"
         return s
@@ -30,7 +33,8 @@ public enum FlowRecordFormatter {
 
     /// Column headings matching ``tableRow(_:)``.
     public static let tableHeader =
-        pad("start (UTC)", 24) + pad("proto", 6) + pad("source", 41) + pad("destination", 41) + pad("bytes", 12, right: true) + pad("pkts", 9, right: true) + "  sampling  exporter"
+        pad("start (UTC)", 24) + pad("proto", 6) + pad("source", 41) + pad("destination", 41) + pad("bytes", 12, right: true)
+        + pad("pkts", 9, right: true) + "  sampling  exporter"
 
     /// One fixed-width line for a terminal.
     public static func tableRow(_ r: FlowRecord) -> String {
@@ -43,8 +47,12 @@ public enum FlowRecordFormatter {
         default: proto = String(r.ipProtocol)
         }
         func ep(_ a: IPAddress, _ p: UInt16) -> String { a.isIPv6 ? "[\(a)]:\(p)" : "\(a):\(p)" }
-        var line = pad(iso8601(r.startMilliseconds), 24) + pad(proto, 6) + pad(ep(r.sourceAddress, r.sourcePort), 41) + pad(ep(r.destinationAddress, r.destinationPort), 41)
-        line += pad(String(r.bytes), 12, right: true) + pad(String(r.packets), 9, right: true) + "  " + pad("1:\(r.samplingInterval)", 8) + "  \(r.exporter)"
+        var line =
+            pad(iso8601(r.startMilliseconds), 24) + pad(proto, 6) + pad(ep(r.sourceAddress, r.sourcePort), 41)
+            + pad(ep(r.destinationAddress, r.destinationPort), 41)
+        line +=
+            pad(String(r.bytes), 12, right: true) + pad(String(r.packets), 9, right: true) + "  " + pad("1:\(r.samplingInterval)", 8)
+            + "  \(r.exporter)"
         if let n = r.nat {
             line += "  nat event \(n.event)"
             if let a = n.postSourceAddress { line += " → \(a):\(n.postSourcePort)" }
@@ -67,7 +75,10 @@ public enum FlowRecordFormatter {
         let totalSeconds = (milliseconds - ms) / 1000
         var days = totalSeconds / 86_400
         var secs = totalSeconds % 86_400
-        if secs < 0 { secs += 86_400; days -= 1 }
+        if secs < 0 {
+            secs += 86_400
+            days -= 1
+        }
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

@@ -14,7 +14,7 @@ extension Sequence<UInt8> {
     }
 }
 
-extension Array<UInt8> {
+extension [UInt8] {
     /// The bytes of a hex string (either case, an even number of digits); nil if it is not one.
     public init?(hex: some StringProtocol) {
         var out: [UInt8] = []

@@ -24,7 +24,9 @@ public struct SocketEndpoint: Sendable, Hashable, CustomStringConvertible {
             portText = rest.dropFirst()
             guard IPAddress(host)?.isIPv6 == true else { throw EndpointParseError("'\(text)': '\(host)' is not an IPv6 address") }
         } else {
-            guard let colon = t.lastIndex(of: ":") else { throw EndpointParseError("'\(text)': expected HOST:PORT, e.g. 0.0.0.0:2055 or [::]:2055") }
+            guard let colon = t.lastIndex(of: ":") else {
+                throw EndpointParseError("'\(text)': expected HOST:PORT, e.g. 0.0.0.0:2055 or [::]:2055")
+            }
             host = t[..<colon]
             portText = t[t.index(after: colon)...]
             if host.contains(":") { throw EndpointParseError("'\(text)': put IPv6 addresses in brackets, e.g. [::1]:2055") }

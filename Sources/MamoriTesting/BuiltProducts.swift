@@ -21,7 +21,9 @@ extension ExternalPeer {
             let candidate = d + "/" + name
             if FileManager.default.isExecutableFile(atPath: candidate) { return ExternalPeer(path: candidate) }
         }
-        throw PeerError("the built '\(name)' executable is not in \(directories.joined(separator: " or ")): run `swift build --build-tests` first (scripts/test does), or set MAMORI_BIN_DIR")
+        throw PeerError(
+            "the built '\(name)' executable is not in \(directories.joined(separator: " or ")): run `swift build --build-tests` first (scripts/test does), or set MAMORI_BIN_DIR"
+        )
     }
 }
 
@@ -33,7 +35,9 @@ public func httpGet(port: Int, path: String, timeoutSeconds: Int = 5) -> (status
 
 /// One HTTP/1.1 request (`Connection: close`) to 127.0.0.1:`port`, with an optional body: the
 /// status code and body, or nil when nothing answers in time.
-public func httpRequest(port: Int, method: String, path: String, body: String? = nil, timeoutSeconds: Int = 5) -> (status: Int, body: String)? {
+public func httpRequest(port: Int, method: String, path: String, body: String? = nil, timeoutSeconds: Int = 5) -> (
+    status: Int, body: String
+)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }

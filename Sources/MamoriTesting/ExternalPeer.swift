@@ -181,7 +181,10 @@ public func waitForUDPListener(port: Int) async throws {
     let hex = ":" + String(format: "%04X", port)
     for _ in 0..<100 {
         let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
-        if table.split(separator: "\n").contains(where: { $0.split(separator: " ").count > 1 && $0.split(separator: " ")[1].hasSuffix(hex) }) { return }
+        if table.split(separator: "\n").contains(where: { $0.split(separator: " ").count > 1 && $0.split(separator: " ")[1].hasSuffix(hex) }
+        ) {
+            return
+        }
         try await Task.sleep(for: .milliseconds(50))
     }
     throw PeerError("nothing listens on UDP \(port) after 5 s")

@@ -16,8 +16,10 @@ public struct HostileMutator: Sendable {
     public init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
     /// Big-endian integers of 1, 2, 4 and 8 bytes that sit at the edges of their ranges.
-    public static let extremeWords: [UInt64] = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF,
-                                                0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, .max]
+    public static let extremeWords: [UInt64] = [
+        0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF,
+        0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, .max,
+    ]
 
     /// The next random word.
     public mutating func next() -> UInt64 { random.next() }
@@ -33,28 +35,31 @@ public struct HostileMutator: Sendable {
 
     mutating func step(_ b: inout [UInt8], other: [UInt8]) {
         switch below(8) {
-        case 0, 1, 2:   // an extreme value over a field-sized run, at any offset
+        case 0, 1, 2: // an extreme value over a field-sized run, at any offset
             guard !b.isEmpty else { return }
             let width = [1, 2, 4, 8][below(4)]
             let value = Self.extremeWords[below(Self.extremeWords.count)]
             let at = below(b.count)
             for k in 0..<width where at + k < b.count { b[at + k] = UInt8(truncatingIfNeeded: value >> UInt64(8 * (width - 1 - k))) }
-        case 3:         // bit flips
+        case 3: // bit flips
             guard !b.isEmpty else { return }
             for _ in 0...below(8) { b[below(b.count)] ^= UInt8(1) << UInt8(below(8)) }
-        case 4:         // truncate
+        case 4: // truncate
             b.removeLast(below(b.count + 1))
-        case 5:         // duplicate a run (grows lengths past what headers say)
+        case 5: // duplicate a run (grows lengths past what headers say)
             guard !b.isEmpty else { return }
-            let from = below(b.count), n = below(min(64, b.count - from) + 1)
+            let from = below(b.count)
+            let n = below(min(64, b.count - from) + 1)
             b.insert(contentsOf: b[from..<(from + n)], at: below(b.count + 1))
-        case 6:         // remove a run
+        case 6: // remove a run
             guard !b.isEmpty else { return }
-            let from = below(b.count), n = below(min(64, b.count - from) + 1)
+            let from = below(b.count)
+            let n = below(min(64, b.count - from) + 1)
             b.removeSubrange(from..<(from + n))
-        default:        // splice: a head of this one and a tail of the other
+        default: // splice: a head of this one and a tail of the other
             guard !other.isEmpty else { return }
-            let head = below(b.count + 1), tail = below(other.count + 1)
+            let head = below(b.count + 1)
+            let tail = below(other.count + 1)
             b = Array(b.prefix(head)) + Array(other.suffix(tail))
         }
     }

@@ -44,11 +44,12 @@ public final class SMTPTestServer: @unchecked Sendable {
         let openssl = try ExternalPeer.require("openssl", debianPackage: "openssl")
         let certificate = directory.appendingPathComponent("cert.pem").path
         let key = directory.appendingPathComponent("key.pem").path
-        try openssl.run([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout", key, "-out", certificate,
-        ], timeout: .seconds(60))
+        try openssl.run(
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout", key, "-out", certificate,
+            ], timeout: .seconds(60))
         return (certificate, key)
     }
 
@@ -69,7 +70,8 @@ public final class SMTPTestServer: @unchecked Sendable {
         if let tls { arguments += ["--tlscert", tls.certificate, "--tlskey", tls.key] }
         arguments += ["--", directory.appendingPathComponent("maildir").path] + options
         // sh: to run in the directory (so `-m` finds the handler module) and keep the server's log.
-        let command = "cd \(shellQuoted(directory.path)) && exec " + arguments.map(shellQuoted).joined(separator: " ")
+        let command =
+            "cd \(shellQuoted(directory.path)) && exec " + arguments.map(shellQuoted).joined(separator: " ")
             + " 2>" + shellQuoted(directory.appendingPathComponent("server.log").path)
         let sh = try ExternalPeer.require("sh", debianPackage: "dash")
         let server = SMTPTestServer(directory: directory, port: port, peer: try sh.start(["-c", command]))
@@ -96,7 +98,9 @@ public final class SMTPTestServer: @unchecked Sendable {
         }
         let log = serverLog()
         stop()
-        throw PeerError("aiosmtpd did not accept connections on 127.0.0.1:\(port) after \(ContinuousClock.now - started) (last connect error: \(lastError); server process \(running ? "running" : "exited")); its log:\n\(log)")
+        throw PeerError(
+            "aiosmtpd did not accept connections on 127.0.0.1:\(port) after \(ContinuousClock.now - started) (last connect error: \(lastError); server process \(running ? "running" : "exited")); its log:\n\(log)"
+        )
     }
 
     /// Nil when a TCP connection to 127.0.0.1:`port` succeeds, else why not.

@@ -28,7 +28,8 @@ public final class SmallFilesystem: @unchecked Sendable {
         let path = "/tmp/mamori-fault-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard mkdir(path, 0o700) == 0 else { throw PeerError("cannot create \(path): \(String(cString: strerror(errno)))") }
         do {
-            try ExternalPeer.require("mount", debianPackage: "mount").run(["-t", "tmpfs", "-o", "size=\(sizeKiB)k,mode=0700", "tmpfs", path], timeout: .seconds(20))
+            try ExternalPeer.require("mount", debianPackage: "mount").run(
+                ["-t", "tmpfs", "-o", "size=\(sizeKiB)k,mode=0700", "tmpfs", path], timeout: .seconds(20))
         } catch {
             rmdir(path)
             throw PeerError("cannot mount a \(sizeKiB) KiB tmpfs at \(path) (fault tests need root or CAP_SYS_ADMIN): \(error)")
@@ -51,7 +52,10 @@ public final class SmallFilesystem: @unchecked Sendable {
         var total = 0
         while true {
             let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n > 0 { total += n; continue }
+            if n > 0 {
+                total += n
+                continue
+            }
             if n < 0 && errno == EINTR { continue }
             guard n < 0 && errno == ENOSPC else { throw PeerError("filling \(file): \(String(cString: strerror(errno)))") }
             // Smaller writes take the last partial page too.

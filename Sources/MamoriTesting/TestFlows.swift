@@ -2,7 +2,9 @@ import FlowCodec
 import Foundation
 
 /// Deterministic, distinct test flows (IPv4 or IPv6), fields in ranges every protocol carries.
-public func testFlows(_ count: Int, ipv6: Bool = false, base: Int64 = Int64(Date().timeIntervalSince1970 * 1000) - 60_000, tag: UInt32 = 0) -> [FlowRecord] {
+public func testFlows(_ count: Int, ipv6: Bool = false, base: Int64 = Int64(Date().timeIntervalSince1970 * 1000) - 60_000, tag: UInt32 = 0)
+    -> [FlowRecord]
+{
     (0..<count).map { i in
         let n = UInt32(i) + tag * 1000
         let src: IPAddress = ipv6 ? .v6(high: 0x2001_0db8_0000_0000, low: UInt64(n) + 1) : .v4(0x0A00_0000 | (n + 1))

@@ -31,10 +31,12 @@ public final class UDPTestSender {
         withUnsafeMutableBytes(of: &address.sin6_addr) { raw in
             for i in 0..<16 { raw[i] = 0 }
             if ipv6 {
-                raw[15] = 1                                  // ::1
+                raw[15] = 1 // ::1
             } else {
-                raw[10] = 0xFF; raw[11] = 0xFF               // ::ffff:127.0.0.1
-                raw[12] = 127; raw[15] = 1
+                raw[10] = 0xFF
+                raw[11] = 0xFF // ::ffff:127.0.0.1
+                raw[12] = 127
+                raw[15] = 1
             }
         }
         let sent = bytes.withUnsafeBytes { buffer in

@@ -12,7 +12,9 @@ public func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool)
 }
 
 /// Runs `body`, failing if it takes longer than `limit` (the body is cancelled then).
-public func withTimeLimit<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+public func withTimeLimit<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws
+    -> T
+{
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {

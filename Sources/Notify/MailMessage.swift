@@ -146,7 +146,8 @@ public struct MailMessage: Sendable {
         if isPlainASCII && !clean.contains("=?") && prefix.utf8.count + clean.utf8.count <= maxLineLength {
             return prefix + clean
         }
-        return prefix + encodedWords(clean, firstLineRoom: maxLineLength - prefix.utf8.count)
+        return prefix
+            + encodedWords(clean, firstLineRoom: maxLineLength - prefix.utf8.count)
             .joined(separator: "\r\n ")
     }
 
@@ -215,7 +216,10 @@ public struct MailMessage: Sendable {
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ n: Int?) -> String { let v = n ?? 0; return v < 10 ? "0\(v)" : "\(v)" }
+        func two(_ n: Int?) -> String {
+            let v = n ?? 0
+            return v < 10 ? "0\(v)" : "\(v)"
+        }
         return "\(days[(c.weekday ?? 1) - 1]), \(two(c.day)) \(months[(c.month ?? 1) - 1]) \(c.year ?? 1970) "
             + "\(two(c.hour)):\(two(c.minute)):\(two(c.second)) +0000"
     }

@@ -76,13 +76,13 @@ struct SMTPReplyDecoder: ByteToMessageDecoder {
         guard length <= Self.maxLineLength + 1, var bytes = buffer.readBytes(length: length) else {
             throw SMTPTransportError.malformedReply("a line longer than \(Self.maxLineLength) bytes")
         }
-        bytes.removeLast()  // "\n"
+        bytes.removeLast() // "\n"
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
         let line = String(decoding: bytes, as: UTF8.self)
 
         let digits = line.utf8.prefix(3)
         guard digits.count == 3, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-              let lineCode = Int(String(decoding: digits, as: UTF8.self))
+            let lineCode = Int(String(decoding: digits, as: UTF8.self))
         else { throw SMTPTransportError.malformedReply("\(line.prefix(80).debugDescription) does not start with a code") }
         let separator = line.utf8.dropFirst(3).first
         guard separator == nil || separator == UInt8(ascii: " ") || separator == UInt8(ascii: "-") else {

@@ -139,7 +139,8 @@ public struct SMTPClient: Sendable {
             throw SMTPError(stage: .configuration, reason: .invalidInput, detail: "a message needs at least one recipient")
         }
         for address in [sender] + recipients where address.unicodeScalars.contains(where: { $0.value < 33 || $0 == "<" || $0 == ">" }) {
-            throw SMTPError(stage: .configuration, reason: .invalidInput, detail: "\(address.debugDescription) is not a valid envelope address")
+            throw SMTPError(
+                stage: .configuration, reason: .invalidInput, detail: "\(address.debugDescription) is not a valid envelope address")
         }
         let conversation = try await SMTPConversation.open(configuration: configuration, logger: logger, group: eventLoopGroup)
         do {
@@ -415,10 +416,10 @@ final class SMTPConversation {
         for byte in content.utf8 {
             switch byte {
             case UInt8(ascii: "\n"):
-                if previous != UInt8(ascii: "\r") { out += [13, 10] }  // bare LF → CRLF; after CR, CRLF was written already
+                if previous != UInt8(ascii: "\r") { out += [13, 10] } // bare LF → CRLF; after CR, CRLF was written already
                 atLineStart = true
             case UInt8(ascii: "\r"):
-                out += [13, 10]  // CR (alone or before LF) → CRLF
+                out += [13, 10] // CR (alone or before LF) → CRLF
                 atLineStart = true
             default:
                 if atLineStart && byte == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }

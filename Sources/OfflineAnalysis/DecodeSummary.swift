@@ -26,9 +26,11 @@ public struct DecodeSummary: Sendable {
     }
 
     public func text(skippedFrames: Int, templates: Int) -> String {
-        var s = "\(datagrams) datagrams (\(byProtocol.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
+        var s =
+            "\(datagrams) datagrams (\(byProtocol.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), "
         s += "\(records) flow records, \(optionsRecords) options records, \(counterSamples) sFlow counter samples, "
-        s += "\(templates) templates, \(templateMisses) sets without template, ~\(lost) records lost (sequence gaps), \(skippedFrames) non-UDP frames skipped"
+        s +=
+            "\(templates) templates, \(templateMisses) sets without template, ~\(lost) records lost (sequence gaps), \(skippedFrames) non-UDP frames skipped"
         if !errors.isEmpty {
             s += "\nerrors: " + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }

@@ -27,14 +27,15 @@ public enum InputFormat: String, Sendable, Hashable, CaseIterable {
     /// Whether every file looks like a Zeek conn.log: its name contains `conn` and ends in `.log`,
     /// or its first line is Zeek's `#separator` header or a JSON object.
     static func looksLikeZeekConnLog(_ files: [String]) -> Bool {
-        !files.isEmpty && files.allSatisfy { file in
-            let name = URL(fileURLWithPath: file).lastPathComponent.lowercased()
-            if name.contains("conn") && name.hasSuffix(".log") { return true }
-            guard let handle = FileHandle(forReadingAtPath: file) else { return false }
-            defer { try? handle.close() }
-            let head = (try? handle.read(upToCount: 64)) ?? Data()
-            let text = String(decoding: head, as: UTF8.self).drop(while: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\u{FEFF}" })
-            return text.hasPrefix("#separator") || text.hasPrefix("{")
-        }
+        !files.isEmpty
+            && files.allSatisfy { file in
+                let name = URL(fileURLWithPath: file).lastPathComponent.lowercased()
+                if name.contains("conn") && name.hasSuffix(".log") { return true }
+                guard let handle = FileHandle(forReadingAtPath: file) else { return false }
+                defer { try? handle.close() }
+                let head = (try? handle.read(upToCount: 64)) ?? Data()
+                let text = String(decoding: head, as: UTF8.self).drop(while: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\u{FEFF}" })
+                return text.hasPrefix("#separator") || text.hasPrefix("{")
+            }
     }
 }

@@ -15,7 +15,10 @@ public struct NetworkOptions: Sendable, Hashable {
     /// Special-purpose space that plays the Internet in a lab capture.
     public var laboratoryInternet: [IPPrefix]
 
-    public init(subscriberPrefixes: [IPPrefix] = [], infrastructurePrefixes: [IPPrefix] = [], cgnatPools: [CGNATPool] = [], laboratoryInternet: [IPPrefix] = []) {
+    public init(
+        subscriberPrefixes: [IPPrefix] = [], infrastructurePrefixes: [IPPrefix] = [], cgnatPools: [CGNATPool] = [],
+        laboratoryInternet: [IPPrefix] = []
+    ) {
         self.subscriberPrefixes = subscriberPrefixes
         self.infrastructurePrefixes = infrastructurePrefixes
         self.cgnatPools = cgnatPools
@@ -29,7 +32,9 @@ extension OfflineAnalyzer {
     /// laboratory Internet given, the simulator's Internet (documentation and reserved space) is
     /// the Internet. Throws ``Failure/noSubscriberSpace`` when no subscriber space comes from
     /// anywhere, and ``Failure/badTruthPrefix(_:field:)``.
-    public static func networkLayout(_ given: NetworkOptions, labels: Labels? = nil, truth: CorpusManifest.Capture? = nil) throws -> NetworkLayout {
+    public static func networkLayout(_ given: NetworkOptions, labels: Labels? = nil, truth: CorpusManifest.Capture? = nil) throws
+        -> NetworkLayout
+    {
         func prefixes(_ list: [String], _ field: String) throws -> [IPPrefix] {
             try list.map { text in
                 guard let p = IPPrefix(text) else { throw Failure.badTruthPrefix(text, field: field) }
@@ -51,6 +56,7 @@ extension OfflineAnalyzer {
         guard !subscribers.isEmpty else { throw Failure.noSubscriberSpace }
         var lab = given.laboratoryInternet
         if lab.isEmpty, labels != nil { lab = LabelEvaluation.simulatorInternet }
-        return NetworkLayout(subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools, laboratoryInternet: lab)
+        return NetworkLayout(
+            subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools, laboratoryInternet: lab)
     }
 }

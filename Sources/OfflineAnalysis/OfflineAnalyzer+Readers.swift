@@ -17,10 +17,16 @@ extension OfflineAnalyzer {
         _ request: Request, into analyzer: inout FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally,
         observe: (FlowRecord) -> Void, progress: (Progress) -> Void
     ) throws -> String {
-        let options = BinetflowParser.Options(baseTimeMilliseconds: Int64((request.effectiveBaseTime * 1000).rounded()), utcOffsetSeconds: request.utcOffsetSeconds)
+        let options = BinetflowParser.Options(
+            baseTimeMilliseconds: Int64((request.effectiveBaseTime * 1000).rounded()), utcOffsetSeconds: request.utcOffsetSeconds)
         var replay = BinetflowReplay(analyzer: analyzer)
-        var lines = 0, records = 0, nonIP = 0, malformed = 0, unlabelled = 0
-        var estimatedPackets = false, estimatedBytes = false
+        var lines = 0
+        var records = 0
+        var nonIP = 0
+        var malformed = 0
+        var unlabelled = 0
+        var estimatedPackets = false
+        var estimatedBytes = false
         for file in request.files {
             let text = try readText(file)
             var reported = 0
@@ -61,7 +67,8 @@ extension OfflineAnalyzer {
         if request.scoreFileLabels { summary += ", \(unlabelled) without a label" }
         if replay.lateRecords > 0 { summary += ", \(replay.lateRecords) out of start-time order by more than 5 minutes (fed late)" }
         if estimatedBytes {
-            summary += "; no SrcBytes column: one-way records give their bytes to the sender, two-way records split packets and bytes evenly (estimated)"
+            summary +=
+                "; no SrcBytes column: one-way records give their bytes to the sender, two-way records split packets and bytes evenly (estimated)"
         } else if estimatedPackets {
             summary += "; no SrcPkts column: per-direction packets estimated from bytes"
         }
@@ -77,7 +84,12 @@ extension OfflineAnalyzer {
     ) throws -> String {
         let options = ZeekConnLog.Options(baseTimeMilliseconds: Int64((request.effectiveBaseTime * 1000).rounded()))
         var replay = BinetflowReplay(analyzer: analyzer)
-        var lines = 0, connections = 0, skipped = 0, malformed = 0, labelled = 0, silent = 0
+        var lines = 0
+        var connections = 0
+        var skipped = 0
+        var malformed = 0
+        var labelled = 0
+        var silent = 0
         var formats = Set<String>()
         for file in request.files {
             let text = try readText(file)
@@ -127,8 +139,13 @@ extension OfflineAnalyzer {
 
     /// Reads nfcapd files (each file's records in end-time order, the files in the order given:
     /// nfcapd rotates files in time order), on the records' own clock.
-    static func readNfcapd(_ files: [String], into analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void) throws -> String {
-        var total = 0, skipped = 0, damaged = 0, truncated = 0
+    static func readNfcapd(
+        _ files: [String], into analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void
+    ) throws -> String {
+        var total = 0
+        var skipped = 0
+        var damaged = 0
+        var truncated = 0
         for file in files {
             let result: NfdumpFile.Result
             do {
@@ -152,12 +169,15 @@ extension OfflineAnalyzer {
             }
         }
         _ = analyzer.finish()
-        return "read \(files.count) nfcapd file(s): \(total) flow records, \(skipped) other records skipped, \(damaged) unreadable block(s), \(truncated) truncated file(s)"
+        return
+            "read \(files.count) nfcapd file(s): \(total) flow records, \(skipped) other records skipped, \(damaged) unreadable block(s), \(truncated) truncated file(s)"
     }
 
     /// Decodes the pcaps' export datagrams (templates learned in capture order, never timed out)
     /// and feeds them to the analyzer on the capture's clock.
-    static func readPcaps(_ files: [String], into analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void) throws -> String {
+    static func readPcaps(_ files: [String], into analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void)
+        throws -> String
+    {
         var decoderConfiguration = FlowDecoder.Configuration()
         decoderConfiguration.templateTimeoutSeconds = 0
         var decoder = FlowDecoder(configuration: decoderConfiguration)
@@ -171,13 +191,15 @@ extension OfflineAnalyzer {
             for d in pcap.datagrams {
                 records.removeAll(keepingCapacity: true)
                 let time = d.timestampMicroseconds / 1000
-                let report = d.payload.withUnsafeBytes { decoder.decode($0, from: d.sourceAddress, receivedAtMilliseconds: time, into: &records) }
+                let report = d.payload.withUnsafeBytes {
+                    decoder.decode($0, from: d.sourceAddress, receivedAtMilliseconds: time, into: &records)
+                }
                 summary.add(report)
                 for r in records {
                     analyzer.ingest(r, receivedAt: time)
                     observe(r)
                 }
-                _ = analyzer.evaluate(now: time)  // the analyzer's clock only moves forward
+                _ = analyzer.evaluate(now: time) // the analyzer's clock only moves forward
                 if summary.datagrams % 1024 == 0 { progress(.analysed(analyzer.statistics)) }
             }
         }

@@ -138,7 +138,9 @@ public enum OfflineAnalyzer {
             findings: findings,
             statistics: analyzer.statistics,
             inputSummary: inputSummary,
-            labelEvaluation: request.labels.map { LabelEvaluation(labels: $0, layout: layout, findings: findings, c2Contacts: c2Contacts?.counts ?? [:]) },
+            labelEvaluation: request.labels.map {
+                LabelEvaluation(labels: $0, layout: layout, findings: findings, c2Contacts: c2Contacts?.counts ?? [:])
+            },
             flowLabelEvaluation: flowLabelEvaluation,
             corpusScore: request.truth.map { CorpusScore(capture: $0, findings: findings) }
         )

@@ -1,8 +1,9 @@
+import IdentityCodec
+import MamoriCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import IdentityCodec
-import MamoriCore
 
 /// A NAS's accounting side: signs Accounting-Requests, sends them over a connected UDP socket,
 /// and verifies Accounting-Responses (RFC 2866 §3). No retransmission: it counts what was answered.
@@ -35,8 +36,9 @@ public final class RADIUSAccountingClient {
             collectResponses()
             if inFlight[nextIdentifier] != nil { try await Task.sleep(nanoseconds: 2_000_000) }
         }
-        let request = try RADIUSPacket.accountingRequest(identifier: nextIdentifier, attributes: record.attributes, secret: secret,
-                                                         messageAuthenticator: messageAuthenticator)
+        let request = try RADIUSPacket.accountingRequest(
+            identifier: nextIdentifier, attributes: record.attributes, secret: secret,
+            messageAuthenticator: messageAuthenticator)
         let bytes = try request.encoded()
         inFlight[nextIdentifier] = request
         nextIdentifier &+= 1
@@ -55,7 +57,10 @@ public final class RADIUSAccountingClient {
         for _ in 0..<100_000 {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             guard n > 0 else { return }
-            guard let response = try? RADIUSPacket.decode(buffer[0..<n]), let request = inFlight[response.identifier] else { rejected += 1; continue }
+            guard let response = try? RADIUSPacket.decode(buffer[0..<n]), let request = inFlight[response.identifier] else {
+                rejected += 1
+                continue
+            }
             if response.isValidAccountingResponse(to: request, secret: secret) {
                 answered += 1
                 inFlight[response.identifier] = nil

@@ -5,12 +5,13 @@
 // packets); no SwiftNIO: a paced send() loop on one thread needs no event loop. Used by the
 // `mamori replay` and `mamori simulate` commands.
 
+import MamoriCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MamoriCore
 
 /// A connected UDP socket for sending datagrams fast (replay, simulation).
 ///
@@ -31,7 +32,10 @@ public final class UDPSender {
         for _ in 0..<1000 {
             let n = Glibc.send(fd, bytes.baseAddress, bytes.count, 0)
             if n >= 0 { return true }
-            if errno == ENOBUFS || errno == EAGAIN { usleep(50); continue }
+            if errno == ENOBUFS || errno == EAGAIN {
+                usleep(50)
+                continue
+            }
             // ECONNREFUSED: nobody listening yet (ICMP port unreachable); the datagram is gone.
             return false
         }

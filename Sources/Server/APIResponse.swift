@@ -12,7 +12,8 @@ protocol JSONAPI {
 extension JSONAPI {
     func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
         let data = (try? FindingsAPI.encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+        return Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
     }
 
     func bad(_ reason: String) -> Response {

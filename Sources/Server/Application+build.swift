@@ -1,11 +1,11 @@
 import Attribution
 import Collector
-import IdentityListeners
-import Lawful
 import Detection
 import FlowCodec
 import Foundation
 import Hummingbird
+import IdentityListeners
+import Lawful
 import Logging
 import MamoriCore
 import Metrics
@@ -29,7 +29,10 @@ public struct ApplicationDependencies: Sendable {
     /// The time every service reads (the system's clock; tests pass one they move).
     public var clock: any WallClock
 
-    public init(prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [], logger: Logger = Logger(label: "mamori"), findingStore: (any FindingStore)? = nil, clock: any WallClock = SystemClock()) {
+    public init(
+        prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [],
+        logger: Logger = Logger(label: "mamori"), findingStore: (any FindingStore)? = nil, clock: any WallClock = SystemClock()
+    ) {
         self.clock = clock
         self.prometheus = prometheus
         self.extraSinks = extraSinks
@@ -76,9 +79,11 @@ public func buildApplication(
     // The data directory (0700) and every file in it (0600), whatever the umask; a key file
     // others can read is refused here, before anything is opened.
     do {
-        let narrowed = try DataDirectory.prepare(configuration.dataDirectory, keyFiles: [configuration.pseudonymKeyFile, configuration.auditKeyFile])
+        let narrowed = try DataDirectory.prepare(
+            configuration.dataDirectory, keyFiles: [configuration.pseudonymKeyFile, configuration.auditKeyFile])
         for n in narrowed {
-            logger.warning("data directory: made private (it was readable by others)", metadata: ["file": "\(n.path)", "old_mode": "\(n.oldMode)"])
+            logger.warning(
+                "data directory: made private (it was readable by others)", metadata: ["file": "\(n.path)", "old_mode": "\(n.oldMode)"])
         }
     } catch {
         throw ConfigurationError(line: nil, "data directory \(configuration.dataDirectory): \(error)", file: nil)
@@ -89,12 +94,17 @@ public func buildApplication(
 
     var detectionLogger = logger
     detectionLogger[metadataKey: "component"] = "detection"
-    var detectionConfiguration = DetectionConfiguration(network: configuration.detection.network(), pseudonymKey: try pseudonymKey(path: configuration.pseudonymKeyFile))
+    var detectionConfiguration = DetectionConfiguration(
+        network: configuration.detection.network(), pseudonymKey: try pseudonymKey(path: configuration.pseudonymKeyFile))
     configuration.detection.thresholds.apply(to: &detectionConfiguration)
     detectionConfiguration.maximumPairs = configuration.detection.maximumPairs
     detectionConfiguration.maximumTableEntries = configuration.detection.maximumTableEntries
-    if let path = configuration.detection.indicatorsFile { detectionConfiguration.indicators = try endpointList(path, "indicators_file", logger: detectionLogger) }
-    if let path = configuration.detection.allowlistFile { detectionConfiguration.allowlist = try endpointList(path, "allowlist_file", logger: detectionLogger) }
+    if let path = configuration.detection.indicatorsFile {
+        detectionConfiguration.indicators = try endpointList(path, "indicators_file", logger: detectionLogger)
+    }
+    if let path = configuration.detection.allowlistFile {
+        detectionConfiguration.allowlist = try endpointList(path, "allowlist_file", logger: detectionLogger)
+    }
     var attributionLogger = logger
     attributionLogger[metadataKey: "component"] = "attribution"
     if !configuration.attribution.radius.listen.isEmpty, let problem = configuration.attribution.radius.handler.problem {
@@ -105,10 +115,13 @@ public func buildApplication(
         retentionDays: configuration.attribution.retentionDays, logger: attributionLogger, metricsFactory: factory,
         snapshotPath: configuration.attributionSnapshotFile, natEventExporters: configuration.attribution.natEventExporters, clock: clock)
     if configuration.attribution.natEventExporters == nil {
-        attributionLogger.notice("attribution: no NAT event exporters configured (attribution.nat_event_exporters): IPFIX NAT events are taken from loopback only (127.0.0.0/8, ::1)")
+        attributionLogger.notice(
+            "attribution: no NAT event exporters configured (attribution.nat_event_exporters): IPFIX NAT events are taken from loopback only (127.0.0.0/8, ::1)"
+        )
     } else {
-        attributionLogger.info("attribution: IPFIX NAT events taken from the configured exporters only",
-                               metadata: ["exporters": "\(attribution.natEventExporters.prefixes.map(\.description).joined(separator: " "))"])
+        attributionLogger.info(
+            "attribution: IPFIX NAT events taken from the configured exporters only",
+            metadata: ["exporters": "\(attribution.natEventExporters.prefixes.map(\.description).joined(separator: " "))"])
     }
     if let path = configuration.attribution.staticAssignmentsFile {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -141,9 +154,11 @@ public func buildApplication(
         // HOST:PORT as in the configuration (SocketAddress's own description is "[IPv4]host/host:port").
         let listeners = collector.listeners.map { "\"\(FlowCollector.hostAndPort($0.address))\"" }.joined(separator: ",")
         let totals = statistics.total
-        let health = HealthReport(storage: storage.failures, unstoredFindings: detection.unstoredCount,
-                                  waitingAuditEntries: auditBox.withLockedValue { $0 }?.deferredCount ?? 0)
-        let body = "{\"status\":\"\(health.status)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(health.jsonFields)}\n"
+        let health = HealthReport(
+            storage: storage.failures, unstoredFindings: detection.unstoredCount,
+            waitingAuditEntries: auditBox.withLockedValue { $0 }?.deferredCount ?? 0)
+        let body =
+            "{\"status\":\"\(health.status)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(health.jsonFields)}\n"
         // 200 also when degraded: the server is up, collecting and detecting; restarting it would
         // not free the disk. Alert on "status" or mamori_storage_failing.
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
@@ -162,7 +177,9 @@ public func buildApplication(
     FindingsAPI(detection: detection, invalidRequests: invalidRequests, clock: clock).register(on: router)
     var lawfulLogger = logger
     lawfulLogger[metadataKey: "component"] = "lawful"
-    let lawful = try LawfulService(configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger, clock: clock, storage: storage)
+    let lawful = try LawfulService(
+        configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger, clock: clock,
+        storage: storage)
     auditBox.withLockedValue { $0 = lawful.audit }
     LawfulAPI(lawful: lawful, invalidRequests: invalidRequests, clock: clock).register(on: router)
     let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? AuditLogRevealAudit(audit: lawful.audit) : nil
@@ -194,7 +211,8 @@ public func buildApplication(
     if !configuration.attribution.radius.listen.isEmpty {
         var radiusLogger = logger
         radiusLogger[metadataKey: "component"] = "radius"
-        radius = RADIUSAccountingServer(configuration: configuration.attribution.radius, logger: radiusLogger, metricsFactory: factory) { record, nas, at in
+        radius = RADIUSAccountingServer(configuration: configuration.attribution.radius, logger: radiusLogger, metricsFactory: factory) {
+            record, nas, at in
             attribution.accounting(record, from: nas, receivedAt: at)
         }
     }
@@ -203,21 +221,31 @@ public func buildApplication(
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
         syslogLogger[metadataKey: "component"] = "syslog"
-        app.addServices(SyslogListener(configuration: configuration.attribution.syslog, logger: syslogLogger, metricsFactory: factory) { attribution.portBlock($0) })
+        app.addServices(
+            SyslogListener(configuration: configuration.attribution.syslog, logger: syslogLogger, metricsFactory: factory) {
+                attribution.portBlock($0)
+            })
     }
     if !configuration.attribution.files.files.isEmpty {
         var fileLogger = logger
         fileLogger[metadataKey: "component"] = "identity-files"
-        app.addServices(IdentityFileFollower(
-            configuration: configuration.attribution.files,
-            handlers: .init(accounting: { attribution.accounting($0, from: $1, receivedAt: $2) }, lease4: { attribution.lease4($0) },
-                            lease6: { attribution.lease6($0) }, portBlock: { attribution.portBlock($0) }),
-            logger: fileLogger, metricsFactory: factory))
+        app.addServices(
+            IdentityFileFollower(
+                configuration: configuration.attribution.files,
+                handlers: .init(
+                    accounting: { attribution.accounting($0, from: $1, receivedAt: $2) }, lease4: { attribution.lease4($0) },
+                    lease6: { attribution.lease6($0) }, portBlock: { attribution.portBlock($0) }),
+                logger: fileLogger, metricsFactory: factory))
     }
     // Collect-only (detection.enabled: false): the detectors' loop is not even started.
     if configuration.detection.enabled { app.addServices(detection) }
     app.addServices(collector)
-    return (app, MamoriServices(collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful, cases: caseService, storage: storage))
+    return (
+        app,
+        MamoriServices(
+            collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
+            cases: caseService, storage: storage)
+    )
 }
 
 /// The pseudonym key in the data directory, created (32 random bytes, mode 0600) on first start.

@@ -57,7 +57,8 @@ struct AttributionAPI: Sendable, JSONAPI {
 
         static let badAddress = QuestionError("addr must be an IPv4 or IPv6 address")
         static let badPort = QuestionError("port must be a whole number from 0 to 65535")
-        static let badTime = QuestionError("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")
+        static let badTime = QuestionError(
+            "at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")
     }
 
     /// One question of a batch as sent. Decoded leniently, so that one question of the wrong
@@ -81,16 +82,25 @@ struct AttributionAPI: Sendable, JSONAPI {
             func text(_ key: Key, numeric: Bool) -> String?? {
                 if let s = try? c.decodeIfPresent(String.self, forKey: key) { return .some(s) }
                 if numeric, let n = try? c.decodeIfPresent(Int64.self, forKey: key) { return .some(String(n)) }
-                if (try? c.decodeNil(forKey: key)) ?? true { return .some(nil) }   // absent or null
+                if (try? c.decodeNil(forKey: key)) ?? true { return .some(nil) } // absent or null
                 return nil
             }
             // Each field read as far as it can be, so that an answer with an error still echoes the
             // address it is about.
-            guard let addr = text(.addr, numeric: false) else { shapeError = QuestionError("addr must be a string"); return }
+            guard let addr = text(.addr, numeric: false) else {
+                shapeError = QuestionError("addr must be a string")
+                return
+            }
             self.addr = addr
-            guard let port = text(.port, numeric: true) else { shapeError = .badPort; return }
+            guard let port = text(.port, numeric: true) else {
+                shapeError = .badPort
+                return
+            }
             self.port = port
-            guard let at = text(.at, numeric: true) else { shapeError = .badTime; return }
+            guard let at = text(.at, numeric: true) else {
+                shapeError = .badTime
+                return
+            }
             self.at = at
         }
     }
@@ -110,7 +120,9 @@ struct AttributionAPI: Sendable, JSONAPI {
         } catch {
             return bad("the body must be JSON \(example) (`at` as RFC 3339 or milliseconds since the epoch)")
         }
-        guard body.queries.count <= Self.batchLimit else { return bad("at most \(Self.batchLimit) questions per request; got \(body.queries.count)") }
+        guard body.queries.count <= Self.batchLimit else {
+            return bad("at most \(Self.batchLimit) questions per request; got \(body.queries.count)")
+        }
         // Check every question first; the valid ones go to the index together.
         let now = clock.milliseconds
         let checked = body.queries.map { q in
@@ -135,12 +147,17 @@ struct AttributionAPI: Sendable, JSONAPI {
             case .failure(let e):
                 return Answer(addr: q.addr, port: q.port.flatMap { Int($0) }, error: e.reason)
             case .success(let query):
-                let r = resolved.next()!   // one resolution per valid question
-                return Answer(addr: "\(query.address)", port: query.port.map(Int.init), at: query.time, outcome: r.outcome.rawValue,
-                              subscriber: r.pseudonym, confidence: r.confidence)
+                let r = resolved.next()! // one resolution per valid question
+                return Answer(
+                    addr: "\(query.address)", port: query.port.map(Int.init), at: query.time, outcome: r.outcome.rawValue,
+                    subscriber: r.pseudonym, confidence: r.confidence)
             }
         }
-        struct Reply: Encodable { var count: Int; var invalid: Int; var answers: [Answer] }
+        struct Reply: Encodable {
+            var count: Int
+            var invalid: Int
+            var answers: [Answer]
+        }
         return json(.ok, Reply(count: answers.count, invalid: invalid, answers: answers))
     }
 
@@ -148,13 +165,21 @@ struct AttributionAPI: Sendable, JSONAPI {
         guard let revealAudit else {
             return json(.forbidden, ["error": "identity reveal is disabled; set attribution.reveal: true (every reveal is audited)"])
         }
-        struct Body: Decodable { var addr: String; var port: UInt16?; var at: String?; var analyst: String; var reason: String }
+        struct Body: Decodable {
+            var addr: String
+            var port: UInt16?
+            var at: String?
+            var analyst: String
+            var reason: String
+        }
         let bytes = try await request.body.collect(upTo: 64 * 1024)
         let body: Body
         do {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
         } catch {
-            return bad("the body must be JSON {\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\", \"analyst\": \"name\", \"reason\": \"why\"}")
+            return bad(
+                "the body must be JSON {\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\", \"analyst\": \"name\", \"reason\": \"why\"}"
+            )
         }
         let query: AttributionQuery
         switch Self.question(addr: body.addr, port: body.port.map(String.init), at: body.at, now: clock.milliseconds) {
@@ -162,7 +187,9 @@ struct AttributionAPI: Sendable, JSONAPI {
         case .failure(let e): return bad(e.reason)
         }
         guard !body.analyst.trimmingCharacters(in: .whitespaces).isEmpty else { return bad("analyst must name who asks") }
-        guard body.reason.trimmingCharacters(in: .whitespaces).count >= 10 else { return bad("reason must say why the identity is needed (at least 10 characters)") }
+        guard body.reason.trimmingCharacters(in: .whitespaces).count >= 10 else {
+            return bad("reason must say why the identity is needed (at least 10 characters)")
+        }
         let (address, at) = (query.address, query.time)
         struct Revealed: Encodable {
             var address: String
@@ -172,7 +199,8 @@ struct AttributionAPI: Sendable, JSONAPI {
             var identifiers: [String: String]
         }
         do {
-            let (answer, identifiers) = try attribution.reveal(address, port: body.port, at: at, analyst: body.analyst, reason: body.reason, audit: revealAudit)
+            let (answer, identifiers) = try attribution.reveal(
+                address, port: body.port, at: at, analyst: body.analyst, reason: body.reason, audit: revealAudit)
             return json(.ok, Revealed(address: "\(address)", port: body.port, at: at, answer: answer, identifiers: identifiers))
         } catch {
             return json(.internalServerError, ["error": "the reveal could not be recorded in the audit, so nothing is revealed"])
@@ -182,9 +210,12 @@ struct AttributionAPI: Sendable, JSONAPI {
     func lookup(_ request: Request) -> Response {
         let q = request.uri.queryParameters
         let query: AttributionQuery
-        switch Self.question(addr: q["addr"].map(String.init), port: q["port"].map(String.init), at: q["at"].map(String.init), now: clock.milliseconds) {
+        switch Self.question(
+            addr: q["addr"].map(String.init), port: q["port"].map(String.init), at: q["at"].map(String.init), now: clock.milliseconds)
+        {
         case .success(let parsed): query = parsed
-        case .failure(let e): return bad(e.reason + (q["addr"] == nil ? ", e.g. /api/v1/attribution?addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z" : ""))
+        case .failure(let e):
+            return bad(e.reason + (q["addr"] == nil ? ", e.g. /api/v1/attribution?addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z" : ""))
         }
         let (address, port, at) = (query.address, query.port, query.time)
         struct Body: Encodable {
@@ -195,6 +226,5 @@ struct AttributionAPI: Sendable, JSONAPI {
         }
         return json(.ok, Body(address: "\(address)", port: port, at: at, answer: attribution.lookup(address, port: port, at: at)))
     }
-
 
 }

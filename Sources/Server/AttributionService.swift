@@ -52,9 +52,12 @@ public final class AttributionService: FlowSink, Service, Sendable {
     public let clock: any WallClock
     private let snapshotInterval: Duration
 
-    public init(configuration: AttributionIndex.Configuration, pseudonymKey: [UInt8], retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
-                snapshotPath: String? = nil, snapshotInterval: Duration = .seconds(300), natEventExporters: [IPPrefix]? = nil,
-                clock: any WallClock = SystemClock()) {
+    public init(
+        configuration: AttributionIndex.Configuration, pseudonymKey: [UInt8], retentionDays: Int, logger: Logger,
+        metricsFactory: any MetricsFactory,
+        snapshotPath: String? = nil, snapshotInterval: Duration = .seconds(300), natEventExporters: [IPPrefix]? = nil,
+        clock: any WallClock = SystemClock()
+    ) {
         self.clock = clock
         var restored = AttributionIndex(configuration: configuration)
         if let snapshotPath, let data = FileManager.default.contents(atPath: snapshotPath) {
@@ -66,7 +69,9 @@ public final class AttributionService: FlowSink, Service, Sendable {
                 let aside = snapshotPath + ".damaged"
                 try? FileManager.default.removeItem(atPath: aside)
                 try? FileManager.default.moveItem(atPath: snapshotPath, toPath: aside)
-                logger.error("attribution snapshot unreadable, starting empty", metadata: ["file": "\(snapshotPath)", "problem": "\(error)", "kept_as": "\(aside)"])
+                logger.error(
+                    "attribution snapshot unreadable, starting empty",
+                    metadata: ["file": "\(snapshotPath)", "problem": "\(error)", "kept_as": "\(aside)"])
             }
         }
         index = NIOLockedValueBox(restored)
@@ -78,7 +83,9 @@ public final class AttributionService: FlowSink, Service, Sendable {
         var r: [String: Counter] = [:]
         for s in AttributionSource.allCases {
             for c in AttributionIndex.Change.allCases {
-                r["\(s)|\(c.rawValue)"] = Counter(label: "mamori_attribution_records_total", dimensions: [("source", "\(s)"), ("change", c.rawValue)], factory: metricsFactory)
+                r["\(s)|\(c.rawValue)"] = Counter(
+                    label: "mamori_attribution_records_total", dimensions: [("source", "\(s)"), ("change", c.rawValue)],
+                    factory: metricsFactory)
             }
         }
         records = r
@@ -88,9 +95,12 @@ public final class AttributionService: FlowSink, Service, Sendable {
         }
         lookups = l
         claims = Gauge(label: "mamori_attribution_claims", factory: metricsFactory)
-        unlistedExporter = Counter(label: "mamori_attribution_records_dropped_total", dimensions: [("source", "\(AttributionSource.natEvent)"), ("reason", "unlisted_exporter")],
-                                   factory: metricsFactory)
-        logEvictions = Counter(label: "mamori_log_throttle_evictions_total", dimensions: [("component", "attribution")], factory: metricsFactory)
+        unlistedExporter = Counter(
+            label: "mamori_attribution_records_dropped_total",
+            dimensions: [("source", "\(AttributionSource.natEvent)"), ("reason", "unlisted_exporter")],
+            factory: metricsFactory)
+        logEvictions = Counter(
+            label: "mamori_log_throttle_evictions_total", dimensions: [("component", "attribution")], factory: metricsFactory)
         self.natEventExporters = PrefixSet(natEventExporters ?? Self.loopback)
         natEventExportersConfigured = natEventExporters != nil
     }
@@ -187,8 +197,9 @@ public final class AttributionService: FlowSink, Service, Sendable {
         }
         if evicted > 0 { logEvictions.increment(by: Int64(evicted)) }
         if log {
-            logger.info("NAT events from an exporter not in attribution.nat_event_exporters dropped (logged once per exporter every 10 minutes; counted in mamori_attribution_records_dropped_total)",
-                        metadata: ["exporter": "\(exporter)", "records": "\(n)"])
+            logger.info(
+                "NAT events from an exporter not in attribution.nat_event_exporters dropped (logged once per exporter every 10 minutes; counted in mamori_attribution_records_dropped_total)",
+                metadata: ["exporter": "\(exporter)", "records": "\(n)"])
         }
     }
 
@@ -226,16 +237,21 @@ public final class AttributionService: FlowSink, Service, Sendable {
 
     /// An identity reveal: the answer with the real identifiers behind its pseudonyms, shown only
     /// after `audit` has recorded who asked and why. Throws (and reveals nothing) if it cannot.
-    public func reveal(_ address: IPAddress, port: UInt16?, at time: Int64, analyst: String, reason: String,
-                       audit: any IdentityRevealAudit) throws -> (answer: AttributionAnswer, identifiers: [String: String]) {
+    public func reveal(
+        _ address: IPAddress, port: UInt16?, at time: Int64, analyst: String, reason: String,
+        audit: any IdentityRevealAudit
+    ) throws -> (answer: AttributionAnswer, identifiers: [String: String]) {
         let a = index.withLockedValue { $0.lookup(address, port: port, at: time) }
         lookups[a.outcome]?.increment()
         let answer = AttributionAnswer(a, pseudonymizer: pseudonymizer)
         var identifiers: [String: String] = [:]
         for who in a.evidence.compactMap(\.subscriber) { identifiers[pseudonymizer.pseudonym(who)] = who }
-        try audit.record(IdentityReveal(at: clock.milliseconds, analyst: analyst, reason: reason, address: "\(address)", port: port,
-                                        time: time, outcome: a.outcome.rawValue, pseudonyms: identifiers.keys.sorted()))
-        logger.notice("identity revealed", metadata: ["analyst": "\(analyst)", "address": "\(address)", "pseudonyms": "\(identifiers.keys.sorted())"])
+        try audit.record(
+            IdentityReveal(
+                at: clock.milliseconds, analyst: analyst, reason: reason, address: "\(address)", port: port,
+                time: time, outcome: a.outcome.rawValue, pseudonyms: identifiers.keys.sorted()))
+        logger.notice(
+            "identity revealed", metadata: ["analyst": "\(analyst)", "address": "\(address)", "pseudonyms": "\(identifiers.keys.sorted())"])
         return (answer, identifiers)
     }
 
@@ -246,7 +262,7 @@ public final class AttributionService: FlowSink, Service, Sendable {
         guard finding.subject.type == .host else { return nil }
         let text = finding.subject.address.split(separator: "/").first.map(String.init) ?? finding.subject.address
         guard var address = IPAddress(text) else { return nil }
-        if address.isIPv6 { address = .v6(high: address.high, low: 1) }   // a host subject is its /64
+        if address.isIPv6 { address = .v6(high: address.high, low: 1) } // a host subject is its /64
         let port = finding.subject.ports?.first
         let times = finding.firstSeen == finding.lastSeen ? [finding.firstSeen] : [finding.firstSeen, finding.lastSeen]
         let answers = index.withLockedValue { i in times.map { i.lookup(address, port: port, at: $0) } }
@@ -254,22 +270,29 @@ public final class AttributionService: FlowSink, Service, Sendable {
         let named = Set(answers.compactMap(\.subscriber))
         let sources = answers.compactMap { $0.evidence.first?.source.description }
         if answers.allSatisfy({ $0.outcome == .attributed }), named.count == 1, let who = named.first {
-            return FindingSubscriber(outcome: .attributed, pseudonym: pseudonymizer.pseudonym(who), candidates: [],
-                                     confidence: answers.map(\.confidence).min() ?? 0, source: sources.first, reason: answers[0].reason, at: times)
+            return FindingSubscriber(
+                outcome: .attributed, pseudonym: pseudonymizer.pseudonym(who), candidates: [],
+                confidence: answers.map(\.confidence).min() ?? 0, source: sources.first, reason: answers[0].reason, at: times)
         }
         let candidates = Array(Set(answers.flatMap(\.candidates))).map(pseudonymizer.pseudonym).sorted()
         if candidates.count > 1 || answers.contains(where: { $0.outcome == .ambiguous }) {
-            let reason = named.count > 1 ? "the address changed hands during the finding: \(named.count) subscribers held it between its first and last activity"
+            let reason =
+                named.count > 1
+                ? "the address changed hands during the finding: \(named.count) subscribers held it between its first and last activity"
                 : answers.first { $0.outcome == .ambiguous }?.reason ?? "ambiguous"
-            return FindingSubscriber(outcome: .ambiguous, pseudonym: nil, candidates: candidates, confidence: 0, source: sources.first, reason: reason, at: times)
+            return FindingSubscriber(
+                outcome: .ambiguous, pseudonym: nil, candidates: candidates, confidence: 0, source: sources.first, reason: reason, at: times
+            )
         }
         if let a = answers.first(where: { $0.outcome == .attributed }), let who = a.subscriber {
             // Known at one end of the finding only (the identity data starts or stops inside it).
-            return FindingSubscriber(outcome: .attributed, pseudonym: pseudonymizer.pseudonym(who), candidates: [],
-                                     confidence: a.confidence * 0.8, source: a.evidence.first?.source.description,
-                                     reason: a.reason + "; at the finding's other end no claim covers the address", at: times)
+            return FindingSubscriber(
+                outcome: .attributed, pseudonym: pseudonymizer.pseudonym(who), candidates: [],
+                confidence: a.confidence * 0.8, source: a.evidence.first?.source.description,
+                reason: a.reason + "; at the finding's other end no claim covers the address", at: times)
         }
-        return FindingSubscriber(outcome: .unknown, pseudonym: nil, candidates: [], confidence: 0, source: nil, reason: answers[0].reason, at: times)
+        return FindingSubscriber(
+            outcome: .unknown, pseudonym: nil, candidates: [], confidence: 0, source: nil, reason: answers[0].reason, at: times)
     }
 
     /// Forgets identity data that ended more than the retention before `now`.

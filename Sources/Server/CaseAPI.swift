@@ -42,12 +42,18 @@ struct CaseAPI: Sendable, JSONAPI {
     }
 
     func show(_ context: BasicRequestContext) async throws -> Response {
-        guard let id = context.parameters.get("id"), let c = try cases.cases.get(id) else { return json(.notFound, ["error": "no such case"]) }
+        guard let id = context.parameters.get("id"), let c = try cases.cases.get(id) else {
+            return json(.notFound, ["error": "no such case"])
+        }
         return json(.ok, c)
     }
 
     func close(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        struct Body: Decodable { var state: String; var analyst: String; var reason: String }
+        struct Body: Decodable {
+            var state: String
+            var analyst: String
+            var reason: String
+        }
         let bytes = try await request.body.collect(upTo: 64 * 1024)
         guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView)) else {
             return bad("the body must be JSON {\"state\": \"false_positive\", \"analyst\": \"name\", \"reason\": \"why\"}")
@@ -55,8 +61,12 @@ struct CaseAPI: Sendable, JSONAPI {
         guard let state = CaseState(rawValue: body.state), [.closed, .falsePositive, .remediated].contains(state) else {
             return bad("state must be closed, false_positive or remediated")
         }
-        guard !body.analyst.allSatisfy(\.isWhitespace), body.reason.count >= 5 else { return bad("analyst and a reason (at least 5 characters) are required") }
-        guard let id = context.parameters.get("id"), let c = try await cases.close(id, as: state, analyst: body.analyst, reason: body.reason) else {
+        guard !body.analyst.allSatisfy(\.isWhitespace), body.reason.count >= 5 else {
+            return bad("analyst and a reason (at least 5 characters) are required")
+        }
+        guard let id = context.parameters.get("id"),
+            let c = try await cases.close(id, as: state, analyst: body.analyst, reason: body.reason)
+        else {
             return json(.notFound, ["error": "no such case"])
         }
         return json(.ok, c)
@@ -76,8 +86,9 @@ struct CaseAPI: Sendable, JSONAPI {
         let token = context.parameters.get("token") ?? ""
         let lang = request.uri.queryParameters["lang"].map(String.init)
         let (status, html) = try await cases.page(token: token, language: lang)
-        return Response(status: .init(code: status), headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(string: html)))
+        return Response(
+            status: .init(code: status), headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     func acknowledge(_ context: BasicRequestContext) async throws -> Response {
@@ -91,6 +102,5 @@ struct CaseAPI: Sendable, JSONAPI {
         guard try await cases.optOut(token: token) else { return json(.notFound, ["error": "this link is not valid or has expired"]) }
         return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])
     }
-
 
 }

@@ -24,22 +24,29 @@ public struct SMTPNoticeMailer: NoticeMailer {
     public init(settings: SMTPSettings, logger: Logger) throws {
         var credentials: SMTPClient.Credentials?
         if let user = settings.username, let file = settings.passwordFile {
-            guard let data = FileManager.default.contents(atPath: file) else { throw LawfulRequestError("lawful.smtp.password_file: cannot read \(file)") }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw LawfulRequestError("lawful.smtp.password_file: cannot read \(file)")
+            }
             if let mode = PrivateFiles.mode(of: file) {
-                do { try KeyFile.checkPrivate(path: file, mode: mode, what: "SMTP password file") } catch { throw LawfulRequestError("lawful.smtp.password_file: \(error)") }
+                do { try KeyFile.checkPrivate(path: file, mode: mode, what: "SMTP password file") } catch {
+                    throw LawfulRequestError("lawful.smtp.password_file: \(error)")
+                }
             }
             credentials = .init(username: user, password: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines))
         }
-        let mode: SMTPClient.TLSMode = switch settings.tls {
-        case "starttls_required": .startTLSRequired
-        case "none": .none
-        default: .startTLSIfOffered
-        }
+        let mode: SMTPClient.TLSMode =
+            switch settings.tls {
+            case "starttls_required": .startTLSRequired
+            case "none": .none
+            default: .startTLSIfOffered
+            }
         if credentials != nil && mode != .startTLSRequired {
             throw LawfulRequestError("lawful.smtp: with username and password_file, tls must be starttls_required")
         }
-        client = SMTPClient(configuration: .init(host: settings.host, port: settings.port, tlsMode: mode, trustedCACertificatePath: settings.caFile,
-                                                 credentials: credentials), logger: logger)
+        client = SMTPClient(
+            configuration: .init(
+                host: settings.host, port: settings.port, tlsMode: mode, trustedCACertificatePath: settings.caFile,
+                credentials: credentials), logger: logger)
     }
 
     public func send(_ message: MailMessage) async throws -> String {
@@ -78,9 +85,11 @@ public actor CaseService: Service {
     /// Cases changed in memory that the store has not taken yet.
     public var unsavedCount: Int { unsaved.count }
 
-    public init(lawful: LawfulService, cases: any CaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
-                retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
-                clock: any WallClock = SystemClock()) {
+    public init(
+        lawful: LawfulService, cases: any CaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
+        retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        clock: any WallClock = SystemClock()
+    ) {
         (inbox, inboxContinuation) = AsyncStream.makeStream(of: [Finding].self, bufferingPolicy: .bufferingNewest(Self.inboxCapacity))
         droppedBatches = Counter(label: "mamori_case_inbox_dropped_total", factory: metricsFactory)
         self.lawful = lawful
@@ -108,7 +117,9 @@ public actor CaseService: Service {
                 return !logged
             }
             if first {
-                logger.warning("the case workflow falls behind the detectors (is the mail relay slow?); the oldest findings batch was dropped and will be taken up when it is reported again", metadata: ["inbox": "\(Self.inboxCapacity)"])
+                logger.warning(
+                    "the case workflow falls behind the detectors (is the mail relay slow?); the oldest findings batch was dropped and will be taken up when it is reported again",
+                    metadata: ["inbox": "\(Self.inboxCapacity)"])
             }
         }
     }
@@ -164,9 +175,11 @@ public actor CaseService: Service {
     private func write(_ entry: AuditRequest) throws {
         func append(_ detail: some Encodable) throws {
             if entry.deferrable {
-                _ = lawful.audit.appendOrDefer(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: detail)
+                _ = lawful.audit.appendOrDefer(
+                    at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: detail)
             } else {
-                _ = try lawful.audit.append(at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: detail)
+                _ = try lawful.audit.append(
+                    at: entry.at, kind: entry.kind, actor: entry.actor, subject: entry.subject, summary: entry.summary, detail: detail)
             }
         }
         switch entry.detail {
@@ -220,23 +233,28 @@ public actor CaseService: Service {
     private func notify(_ c: LawfulCase, at now: Int64) async throws {
         let policy = lawful.policy
         let contact = try lawful.consent.contact(of: c.subscriber)
-        let language = contact?.language.flatMap { policy.notices.languages.contains($0) ? $0 : nil } ?? policy.notices.languages.first ?? "ja"
+        let language =
+            contact?.language.flatMap { policy.notices.languages.contains($0) ? $0 : nil } ?? policy.notices.languages.first ?? "ja"
         let token = Self.token()
         let digest = Self.digest(token)
         let expires = now + Int64(policy.notices.linkValidDays) * 86_400_000
         let content = NoticeContent(
             language: language, kind: c.kind, caseReference: c.reference, observedFrom: c.evidence.from, observedTo: c.evidence.to,
-            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires, support: policy.notices.support,
+            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires,
+            support: policy.notices.support,
             optOutAvailable: true, reminder: c.deliveredNotices)
-        var record = CaseNotice(at: now, channel: "email", language: language, tokenDigest: digest, expires: expires, outcome: "", delivered: false)
+        var record = CaseNotice(
+            at: now, channel: "email", language: language, tokenDigest: digest, expires: expires, outcome: "", delivered: false)
         // The case and the link's token are stored before the mail leaves, so the link works when it arrives.
         try cases.save(c)
         unsaved[c.id] = nil
         try cases.addToken(digest: digest, caseID: c.id, language: language, expires: expires)
         if let email = contact?.email, let mailer {
             let rendered = NoticeRenderer.email(content)
-            let message = MailMessage(from: Self.mailAddress(from), to: [MailAddress(email)], subject: rendered.subject, textBody: rendered.text, htmlBody: rendered.html,
-                                      extraHeaders: [("X-Mamori-Case", c.reference), ("Auto-Submitted", "auto-generated")])
+            let message = MailMessage(
+                from: Self.mailAddress(from), to: [MailAddress(email)], subject: rendered.subject, textBody: rendered.text,
+                htmlBody: rendered.html,
+                extraHeaders: [("X-Mamori-Case", c.reference), ("Auto-Submitted", "auto-generated")])
             do {
                 record.outcome = try await mailer.send(message)
                 record.delivered = true
@@ -246,7 +264,9 @@ public actor CaseService: Service {
             }
         } else {
             record.channel = "csv"
-            record.outcome = contact?.email == nil ? "no e-mail address on file: in the call-centre export" : "no SMTP relay configured: in the call-centre export"
+            record.outcome =
+                contact?.email == nil
+                ? "no e-mail address on file: in the call-centre export" : "no SMTP relay configured: in the call-centre export"
         }
         try await perform(workflow.noticeAttempted(c, notice: record, reminder: content.reminder).actions)
     }
@@ -255,15 +275,27 @@ public actor CaseService: Service {
 
     /// What the notice page shows for `token`: status and HTML.
     public func page(token: String, language: String?) throws -> (status: Int, html: String) {
-        guard let (c, tokenLanguage, expires) = try open(token) else { return (404, Self.plainPage("このリンクは無効です。 / This link is not valid.")) }
-        guard clock.milliseconds <= expires else { return (410, Self.plainPage("このリンクは有効期限が切れています。サポートへご連絡ください。 / This link has expired; please contact support.")) }
-        let state = c.state == .acknowledged ? "acknowledged" : (try lawful.consentState(of: c.subscriber, at: clock.milliseconds).optOuts[.warnInfection] != nil ? "opted_out" : "open")
+        guard let (c, tokenLanguage, expires) = try open(token) else {
+            return (404, Self.plainPage("このリンクは無効です。 / This link is not valid."))
+        }
+        guard clock.milliseconds <= expires else {
+            return (410, Self.plainPage("このリンクは有効期限が切れています。サポートへご連絡ください。 / This link has expired; please contact support."))
+        }
+        let state =
+            c.state == .acknowledged
+            ? "acknowledged"
+            : (try lawful.consentState(of: c.subscriber, at: clock.milliseconds).optOuts[.warnInfection] != nil ? "opted_out" : "open")
         let lang = language.flatMap { ["ja", "en"].contains($0) ? $0 : nil } ?? tokenLanguage
         let content = NoticeContent(
             language: lang, kind: c.kind, caseReference: c.reference, observedFrom: c.evidence.from, observedTo: c.evidence.to,
-            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires, support: lawful.policy.notices.support,
+            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires,
+            support: lawful.policy.notices.support,
             optOutAvailable: true, reminder: max(0, c.deliveredNotices - 1))
-        return (200, NoticeRenderer.page(content, acknowledgeAction: "/notice/\(token)/acknowledge", optOutAction: "/notice/\(token)/opt-out", state: state))
+        return (
+            200,
+            NoticeRenderer.page(
+                content, acknowledgeAction: "/notice/\(token)/acknowledge", optOutAction: "/notice/\(token)/opt-out", state: state)
+        )
     }
 
     /// The subscriber acknowledged on the notice page.
@@ -294,13 +326,19 @@ public actor CaseService: Service {
     public func optOut(token: String) throws -> Bool {
         guard let (c, _, expires) = try open(token), clock.milliseconds <= expires else { return false }
         let now = clock.milliseconds
-        try lawful.recordConsent([ConsentEvent(subscriber: c.subscriber, kind: .optedOut, action: .warnInfection, at: now,
-                                               method: "notice page (case \(c.reference))", recordedBy: "subscriber")], actor: "subscriber", at: now)
+        try lawful.recordConsent(
+            [
+                ConsentEvent(
+                    subscriber: c.subscriber, kind: .optedOut, action: .warnInfection, at: now,
+                    method: "notice page (case \(c.reference))", recordedBy: "subscriber")
+            ], actor: "subscriber", at: now)
         return true
     }
 
     private func open(_ token: String) throws -> (LawfulCase, String, Int64)? {
-        guard token.count >= 32, token.count <= 64, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else { return nil }
+        guard token.count >= 32, token.count <= 64, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            return nil
+        }
         guard let t = try cases.token(digest: Self.digest(token)), let c = try get(t.caseID) else { return nil }
         return (c, t.language, t.expires)
     }
@@ -309,7 +347,9 @@ public actor CaseService: Service {
 
     /// An analyst closes a case or marks it a false positive.
     public func close(_ id: String, as state: CaseState, analyst: String, reason: String) throws -> LawfulCase? {
-        guard let c = try get(id), let step = workflow.close(c, as: state, analyst: analyst, reason: reason, at: clock.milliseconds) else { return nil }
+        guard let c = try get(id), let step = workflow.close(c, as: state, analyst: analyst, reason: reason, at: clock.milliseconds) else {
+            return nil
+        }
         try performNow(step.actions)
         return step.case
     }
@@ -321,7 +361,9 @@ public actor CaseService: Service {
         do {
             let removed = try cases.sweep(finishedBefore: now - Int64(retentionDays) * 86_400_000, now: now)
             if removed > 0 {
-                try lawful.audit.append(at: now, kind: .retention, actor: "mamori", subject: "cases", summary: "deleted \(removed) finished case(s) past retention", detail: "{}")
+                try lawful.audit.append(
+                    at: now, kind: .retention, actor: "mamori", subject: "cases",
+                    summary: "deleted \(removed) finished case(s) past retention", detail: "{}")
             }
             return removed
         } catch {
@@ -350,7 +392,8 @@ public actor CaseService: Service {
     static func token() -> String {
         var g = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     static func digest(_ token: String) -> String {

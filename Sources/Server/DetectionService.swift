@@ -64,9 +64,12 @@ public final class DetectionService: FlowSink, Service {
 
     /// - Parameter backlogCapacity: records waiting for analysis beyond which address pairs are
     ///   shed (see ``LoadShedder``).
-    public init(configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory,
-                backlogCapacity: Int = 500_000, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10),
-                clock: any WallClock = SystemClock()) {
+    public init(
+        configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger,
+        metricsFactory: any MetricsFactory,
+        backlogCapacity: Int = 500_000, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10),
+        clock: any WallClock = SystemClock()
+    ) {
         self.clock = clock
         self.attribution = attribution
         self.attributionRetryInterval = attributionRetryInterval
@@ -223,10 +226,12 @@ public final class DetectionService: FlowSink, Service {
         let fresh = announced.withLockedValue { seen in changed.filter { seen.insert($0.id) } }
         for f in fresh {
             reported[f.kind]?.increment()
-            logger.notice("finding", metadata: [
-                "kind": "\(f.kind.rawValue)", "subject": "\(f.subject)", "score": "\((f.score * 100).rounded() / 100)",
-                "id": "\(f.id)", "summary": "\(f.summary)",
-            ])
+            logger.notice(
+                "finding",
+                metadata: [
+                    "kind": "\(f.kind.rawValue)", "subject": "\(f.subject)", "score": "\((f.score * 100).rounded() / 100)",
+                    "id": "\(f.id)", "summary": "\(f.summary)",
+                ])
         }
     }
 
@@ -289,8 +294,15 @@ public final class DetectionService: FlowSink, Service {
 
     /// An analyst's false positive: never report this endpoint as C&C again.
     public func allow(_ subject: FindingSubject, note: String) {
-        guard subject.type == .endpoint, let address = IPAddress(subject.address), let prefix = IPPrefix(address: address, length: address.isIPv6 ? 128 : 32) else { return }
-        let proto: UInt8? = switch subject.protocol { case "tcp": 6; case "udp": 17; default: nil }
+        guard subject.type == .endpoint, let address = IPAddress(subject.address),
+            let prefix = IPPrefix(address: address, length: address.isIPv6 ? 128 : 32)
+        else { return }
+        let proto: UInt8? =
+            switch subject.protocol {
+            case "tcp": 6
+            case "udp": 17
+            default: nil
+            }
         analyzer.withLockedValue { $0.allow(EndpointList.Entry(prefix: prefix, port: subject.port, ipProtocol: proto, note: note)) }
     }
 
@@ -315,7 +327,8 @@ final class AnalyzerMetrics: Sendable {
 
     init(factory: any MetricsFactory) {
         self.factory = factory
-        rejectedTimes = Counter(label: "mamori_detection_rejected_records_total", dimensions: [("reason", "time_out_of_range")], factory: factory)
+        rejectedTimes = Counter(
+            label: "mamori_detection_rejected_records_total", dimensions: [("reason", "time_out_of_range")], factory: factory)
         clampedCounters = Counter(label: "mamori_detection_clamped_records_total", factory: factory)
         shiftedTimes = Counter(label: "mamori_detection_shifted_records_total", factory: factory)
         tableEvictions = Counter(label: "mamori_detection_table_evictions_total", dimensions: [("table", "per_address")], factory: factory)
@@ -323,7 +336,10 @@ final class AnalyzerMetrics: Sendable {
     }
 
     func publish(_ s: AnalyzerStatistics, tableSizes: [String: Int]) {
-        let before = last.withLockedValue { old in defer { old = s }; return old }
+        let before = last.withLockedValue { old in
+            defer { old = s }
+            return old
+        }
         func add(_ c: Counter, _ now: Int, _ then: Int) { if now > then { c.increment(by: Int64(now - then)) } }
         add(rejectedTimes, s.rejectedTimes, before.rejectedTimes)
         add(clampedCounters, s.clampedCounters, before.clampedCounters)

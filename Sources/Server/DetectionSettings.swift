@@ -21,7 +21,9 @@ public struct DetectionSettings: Sendable {
     public var laboratoryInternetPrefixes: [IPPrefix] = DetectionSettings.simulatorInternet
     /// The synthetic Internet of `mamori simulate` (its AddressPlan): 240.0.0.0/4, the three
     /// IPv4 TEST-NETs and 3fff::/20.
-    public static let simulatorInternet = ["240.0.0.0/4", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "3fff::/20"].map { IPPrefix($0)! }
+    public static let simulatorInternet = ["240.0.0.0/4", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "3fff::/20"].map {
+        IPPrefix($0)!
+    }
     /// Indicator list file (see `EndpointList`), read at start.
     public var indicatorsFile: String?
     /// Allowlist file, read at start (analyst false-positive verdicts are added to it).
@@ -40,8 +42,9 @@ public struct DetectionSettings: Sendable {
     public init() {}
 
     public func network() -> NetworkLayout {
-        NetworkLayout(subscriberPrefixes: subscriberPrefixes, infrastructurePrefixes: infrastructurePrefixes, cgnatPools: cgnatPools,
-                      laboratoryInternet: laboratoryInternetPrefixes)
+        NetworkLayout(
+            subscriberPrefixes: subscriberPrefixes, infrastructurePrefixes: infrastructurePrefixes, cgnatPools: cgnatPools,
+            laboratoryInternet: laboratoryInternetPrefixes)
     }
 }
 

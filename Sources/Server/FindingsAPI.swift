@@ -25,7 +25,9 @@ struct FindingsAPI: Sendable, JSONAPI {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/v1/findings") { request, _ in try await self.list(request) }
         router.get("/api/v1/findings/:id") { _, context in try await self.show(context.parameters.get("id") ?? "") }
-        router.post("/api/v1/findings/:id/verdict") { request, context in try await self.verdict(context.parameters.get("id") ?? "", request) }
+        router.post("/api/v1/findings/:id/verdict") { request, context in
+            try await self.verdict(context.parameters.get("id") ?? "", request)
+        }
     }
 
     func list(_ request: Request) async throws -> Response {
@@ -34,7 +36,10 @@ struct FindingsAPI: Sendable, JSONAPI {
         case .success(let q): query = q
         case .failure(let e): return bad(e.reason)
         }
-        struct Page: Encodable { var count: Int; var findings: [Finding] }
+        struct Page: Encodable {
+            var count: Int
+            var findings: [Finding]
+        }
         let found = try await detection.store.findings(matching: query)
         return json(.ok, Page(count: found.count, findings: found))
     }
@@ -45,13 +50,19 @@ struct FindingsAPI: Sendable, JSONAPI {
     }
 
     func verdict(_ id: String, _ request: Request) async throws -> Response {
-        struct Body: Decodable { var verdict: String; var analyst: String; var note: String? }
+        struct Body: Decodable {
+            var verdict: String
+            var analyst: String
+            var note: String?
+        }
         let bytes = try await request.body.collect(upTo: 64 * 1024)
         let body: Body
         do {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
         } catch {
-            return bad("the body must be JSON {\"verdict\": \"true-positive\" | \"false-positive\", \"analyst\": \"name\", \"note\": \"optional\"}")
+            return bad(
+                "the body must be JSON {\"verdict\": \"true-positive\" | \"false-positive\", \"analyst\": \"name\", \"note\": \"optional\"}"
+            )
         }
         guard let kind = Verdict.Kind(rawValue: body.verdict) else { return bad("verdict must be \"true-positive\" or \"false-positive\"") }
         guard !body.analyst.trimmingCharacters(in: .whitespaces).isEmpty else { return bad("analyst must name who judged the finding") }
@@ -78,16 +89,26 @@ struct FindingsAPI: Sendable, JSONAPI {
         }
         for (name, keyPath) in [("since", \FindingQuery.since), ("until", \FindingQuery.until)] {
             if let v = q[name[...]] {
-                guard let t = Self.time(String(v)) else { return .failure(QueryError(reason: "\(name) must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")) }
+                guard let t = Self.time(String(v)) else {
+                    return .failure(
+                        QueryError(
+                            reason:
+                                "\(name) must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339 (2026-11-23T10:00:00Z)")
+                    )
+                }
                 query[keyPath: keyPath] = t
             }
         }
         if let v = q["min_score"] {
-            guard let s = Double(String(v)), (0...1).contains(s) else { return .failure(QueryError(reason: "min_score must be a number from 0 to 1")) }
+            guard let s = Double(String(v)), (0...1).contains(s) else {
+                return .failure(QueryError(reason: "min_score must be a number from 0 to 1"))
+            }
             query.minimumScore = s
         }
         if let v = q["limit"] {
-            guard let n = Int(String(v)), (1...10_000).contains(n) else { return .failure(QueryError(reason: "limit must be a whole number from 1 to 10000")) }
+            guard let n = Int(String(v)), (1...10_000).contains(n) else {
+                return .failure(QueryError(reason: "limit must be a whole number from 1 to 10000"))
+            }
             query.limit = n
         }
         return .success(query)
@@ -113,8 +134,6 @@ struct FindingsAPI: Sendable, JSONAPI {
         guard let ms, FlowTimeWindow.isSane(ms) else { return nil }
         return ms
     }
-
-
 
     private func notFound(_ id: String) -> Response {
         json(.notFound, ["error": "no finding with id '\(id)'"])

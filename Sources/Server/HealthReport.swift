@@ -23,7 +23,9 @@ struct HealthReport: Sendable {
         }
         let formatter = ISO8601DateFormatter()
         let entries = storage.map {
-            Entry(store: $0.store, error: $0.error, since: formatter.string(from: Date(timeIntervalSince1970: Double($0.since) / 1000)), failures: $0.failures)
+            Entry(
+                store: $0.store, error: $0.error, since: formatter.string(from: Date(timeIntervalSince1970: Double($0.since) / 1000)),
+                failures: $0.failures)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -15,7 +15,9 @@ public struct IdentityReveal: Sendable, Hashable, Codable {
     public var outcome: String
     public var pseudonyms: [String]
 
-    public init(at: Int64, analyst: String, reason: String, address: String, port: UInt16?, time: Int64, outcome: String, pseudonyms: [String]) {
+    public init(
+        at: Int64, analyst: String, reason: String, address: String, port: UInt16?, time: Int64, outcome: String, pseudonyms: [String]
+    ) {
         self.at = at
         self.analyst = analyst
         self.reason = reason

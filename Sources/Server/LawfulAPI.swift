@@ -45,13 +45,18 @@ struct LawfulAPI: Sendable, JSONAPI {
         }
         var at = clock.milliseconds
         if let t = request.uri.queryParameters["at"] {
-            guard let ms = FindingsAPI.time(String(t)) else { return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339") }
+            guard let ms = FindingsAPI.time(String(t)) else {
+                return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339")
+            }
             at = ms
         }
         let history = try lawful.consent.history(of: subscriber)
         let state = ConsentState(events: history, at: at)
         let contact = try lawful.consent.contact(of: subscriber)
-        struct Mark: Encodable { var at: Int64; var method: String }
+        struct Mark: Encodable {
+            var at: Int64
+            var method: String
+        }
         struct Body: Encodable {
             var subscriber: String
             var at: Int64
@@ -76,7 +81,11 @@ struct LawfulAPI: Sendable, JSONAPI {
             terms: state.terms.map { ["version": $0.version, "accepted_at": String($0.mark.at)] },
             consents: marks(state.consents), optOuts: marks(state.optOuts), withdrawals: marks(state.withdrawals),
             hasEmail: contact?.email != nil, language: contact?.language,
-            history: history.map { EventBody(kind: $0.kind.rawValue, action: $0.action?.rawValue, termsVersion: $0.termsVersion, at: String($0.at), method: $0.method, recordedBy: $0.recordedBy) })
+            history: history.map {
+                EventBody(
+                    kind: $0.kind.rawValue, action: $0.action?.rawValue, termsVersion: $0.termsVersion, at: String($0.at),
+                    method: $0.method, recordedBy: $0.recordedBy)
+            })
         return json(.ok, body)
     }
 
@@ -89,26 +98,35 @@ struct LawfulAPI: Sendable, JSONAPI {
         do {
             body = try JSONDecoder().decode(EventBody.self, from: Data(bytes.readableBytesView))
         } catch {
-            return bad("the body must be JSON {\"kind\": \"opted_out\", \"action\": \"sinkhole_dns\", \"method\": \"call centre\", \"recorded_by\": \"agent-12\"} (kind: \(ConsentEvent.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            return bad(
+                "the body must be JSON {\"kind\": \"opted_out\", \"action\": \"sinkhole_dns\", \"method\": \"call centre\", \"recorded_by\": \"agent-12\"} (kind: \(ConsentEvent.Kind.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         guard let kind = ConsentEvent.Kind(rawValue: body.kind) else {
             return bad("kind must be one of \(ConsentEvent.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var action: LawfulAction?
         if let a = body.action {
-            guard let parsed = LawfulAction(rawValue: a) else { return bad("action must be one of \(LawfulAction.allCases.filter(\.concernsSubscriber).map(\.rawValue).joined(separator: ", "))") }
+            guard let parsed = LawfulAction(rawValue: a) else {
+                return bad(
+                    "action must be one of \(LawfulAction.allCases.filter(\.concernsSubscriber).map(\.rawValue).joined(separator: ", "))")
+            }
             action = parsed
         }
         let now = clock.milliseconds
         var at = now
         if let t = body.at {
-            guard let ms = FindingsAPI.time(t) else { return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339") }
+            guard let ms = FindingsAPI.time(t) else {
+                return bad("at must be a time from 1970 to 2100: milliseconds since the epoch or RFC 3339")
+            }
             at = ms
         }
         guard !body.method.allSatisfy(\.isWhitespace), !body.recordedBy.allSatisfy(\.isWhitespace) else {
             return bad("method (how the subscriber said it) and recorded_by (who records it) are required")
         }
-        let event = ConsentEvent(subscriber: subscriber, kind: kind, action: action, termsVersion: body.termsVersion, at: at, method: body.method, recordedBy: body.recordedBy)
+        let event = ConsentEvent(
+            subscriber: subscriber, kind: kind, action: action, termsVersion: body.termsVersion, at: at, method: body.method,
+            recordedBy: body.recordedBy)
         if let problem = event.problem { return bad(problem) }
         do {
             try lawful.recordConsent([event], actor: "api:\(body.recordedBy)", at: now)
@@ -122,7 +140,9 @@ struct LawfulAPI: Sendable, JSONAPI {
 
     func importCustomers(_ request: Request) async throws -> Response {
         let bytes = try await request.body.collect(upTo: 256 * 1024 * 1024)
-        guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else { return bad("the customer export must be UTF-8 text") }
+        guard let text = String(validating: bytes.readableBytesView, as: UTF8.self) else {
+            return bad("the customer export must be UTF-8 text")
+        }
         let source = request.uri.queryParameters["source"].map(String.init) ?? "api import"
         do {
             let summary = try lawful.importCustomers(text, source: "import:\(source)", actor: "api", at: clock.milliseconds)
@@ -138,6 +158,5 @@ struct LawfulAPI: Sendable, JSONAPI {
     func notStored(_ error: any Error) -> Response {
         json(.serviceUnavailable, ["error": "not recorded: storage cannot be written (\(StorageErrorText.of(error))); try again later"])
     }
-
 
 }

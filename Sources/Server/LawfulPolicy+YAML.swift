@@ -45,24 +45,35 @@ extension LawfulPolicy {
                 let version = try v.string()
                 if policy.terms.contains(where: { $0.version == version }) { throw v.error("terms version \(version) is listed twice") }
                 let effectiveText = try e.string()
-                guard let effective = CustomerConsentFile.date(effectiveText) else { throw e.error("effective '\(effectiveText)' is not a date such as 2025-04-01") }
+                guard let effective = CustomerConsentFile.date(effectiveText) else {
+                    throw e.error("effective '\(effectiveText)' is not a date such as 2025-04-01")
+                }
                 var discloses: Set<LawfulAction> = []
                 if let d = m["discloses"] {
                     for name in try d.strings() {
                         guard let a = LawfulAction(rawValue: name), a.concernsSubscriber else {
-                            throw d.error("discloses: '\(name)' is not one of \(LawfulAction.allCases.filter(\.concernsSubscriber).map(\.rawValue).joined(separator: ", "))")
+                            throw d.error(
+                                "discloses: '\(name)' is not one of \(LawfulAction.allCases.filter(\.concernsSubscriber).map(\.rawValue).joined(separator: ", "))"
+                            )
                         }
                         discloses.insert(a)
                     }
                 }
-                policy.terms.append(Terms(version: version, effective: effective, discloses: discloses,
-                                          observationStatement: try m["observation_statement"]?.string()))
+                policy.terms.append(
+                    Terms(
+                        version: version, effective: effective, discloses: discloses,
+                        observationStatement: try m["observation_statement"]?.string()))
             }
         }
         if let v = top["legitimate_business"] {
             let m = try YAMLMap(v.node, context: "legitimate_business")
-            try m.allowOnly(["qualifying_families", "repeated_contacts", "attack_packets_per_second", "attack_bits_per_second", "scan_destinations_per_minute", "honour_opt_out"])
-            if let x = m["qualifying_families"] { policy.legitimateBusiness.qualifyingFamilies = Set(try x.strings().map { $0.lowercased() }) }
+            try m.allowOnly([
+                "qualifying_families", "repeated_contacts", "attack_packets_per_second", "attack_bits_per_second",
+                "scan_destinations_per_minute", "honour_opt_out",
+            ])
+            if let x = m["qualifying_families"] {
+                policy.legitimateBusiness.qualifyingFamilies = Set(try x.strings().map { $0.lowercased() })
+            }
             if let x = m["repeated_contacts"] { policy.legitimateBusiness.repeatedContacts = try x.int(in: 1...1_000_000) }
             if let x = m["attack_packets_per_second"] { policy.legitimateBusiness.attackPacketsPerSecond = try x.double(in: 1...1e12) }
             if let x = m["attack_bits_per_second"] { policy.legitimateBusiness.attackBitsPerSecond = try x.double(in: 1...1e15) }

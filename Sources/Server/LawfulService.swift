@@ -33,14 +33,18 @@ public final class LawfulService: Service, Sendable {
     /// The start and the analysis decision are recorded with ``AuditLog/appendOrDefer(at:kind:actor:subject:summary:detail:)``:
     /// a full disk does not stop the start (collection and detection go on); the entries are
     /// written as soon as the log can be, before any later one.
-    public init(configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, clock: any WallClock = SystemClock(),
-                storage: any StorageObserver = NoStorageObserver()) throws {
+    public init(
+        configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, clock: any WallClock = SystemClock(),
+        storage: any StorageObserver = NoStorageObserver()
+    ) throws {
         self.clock = clock
         let now = clock.milliseconds
         policy = configuration.lawful.policy
         engine = LegalBasisEngine(policy: policy)
         let key = try AuditKey.loadOrCreate(path: configuration.auditKeyFile)
-        audit = try AuditLog(directory: configuration.auditDirectory, key: key, segmentEntries: configuration.lawful.auditSegmentEntries, observer: storage, now: now)
+        audit = try AuditLog(
+            directory: configuration.auditDirectory, key: key, segmentEntries: configuration.lawful.auditSegmentEntries, observer: storage,
+            now: now)
         for r in audit.repairs {
             logger.warning("audit log repaired at start", metadata: ["file": "\(r.file)", "repair": "\(r.what)"])
         }
@@ -59,21 +63,31 @@ public final class LawfulService: Service, Sendable {
         }
         let digest = configuration.lawful.policyFile.flatMap { FileManager.default.contents(atPath: $0) }
             .map { SHA256.hash(data: $0).hexEncoded }
-        audit.appendOrDefer(at: now, kind: .configurationChange, actor: "mamori", subject: configuration.lawful.policyFile ?? "built-in policy",
-                         summary: "mamori serve started with \(configuration.lawful.policyFile.map { "policy \($0)" } ?? "the built-in policy (no terms disclose any action)")",
-                         detail: Started(policyFile: configuration.lawful.policyFile, policySHA256: digest, terms: policy.terms.map(\.version),
-                                         dataDirectory: configuration.dataDirectory, revealEnabled: configuration.attribution.revealEnabled))
+        audit.appendOrDefer(
+            at: now, kind: .configurationChange, actor: "mamori", subject: configuration.lawful.policyFile ?? "built-in policy",
+            summary:
+                "mamori serve started with \(configuration.lawful.policyFile.map { "policy \($0)" } ?? "the built-in policy (no terms disclose any action)")",
+            detail: Started(
+                policyFile: configuration.lawful.policyFile, policySHA256: digest, terms: policy.terms.map(\.version),
+                dataDirectory: configuration.dataDirectory, revealEnabled: configuration.attribution.revealEnabled))
 
         // The ground for the analysis this server is about to run, decided and recorded like any other.
-        let practice = AnalysisPractice(mechanical: true, persistsRawFlows: false, evidenceRetentionDays: configuration.detection.retentionDays)
+        let practice = AnalysisPractice(
+            mechanical: true, persistsRawFlows: false, evidenceRetentionDays: configuration.detection.retentionDays)
         let decision = engine.decide(.analyseFlows(practice), at: now)
-        audit.appendOrDefer(at: now, kind: .decision, actor: "mamori", subject: LawfulAction.analyseFlows.rawValue,
-                            summary: "\(LawfulAction.analyseFlows.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)", detail: decision)
+        audit.appendOrDefer(
+            at: now, kind: .decision, actor: "mamori", subject: LawfulAction.analyseFlows.rawValue,
+            summary: "\(LawfulAction.analyseFlows.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)",
+            detail: decision)
         if audit.deferredCount > 0 {
-            logger.error("the audit log cannot be written at start; the start is recorded as soon as it can be", metadata: ["waiting": "\(audit.deferredCount)"])
+            logger.error(
+                "the audit log cannot be written at start; the start is recorded as soon as it can be",
+                metadata: ["waiting": "\(audit.deferredCount)"])
         }
         if !decision.permitted {
-            logger.warning("flow analysis has no legal basis under this configuration", metadata: ["reasons": "\(decision.reasons.joined(separator: "; "))"])
+            logger.warning(
+                "flow analysis has no legal basis under this configuration",
+                metadata: ["reasons": "\(decision.reasons.joined(separator: "; "))"])
         }
     }
 
@@ -81,8 +95,10 @@ public final class LawfulService: Service, Sendable {
     @discardableResult
     public func decide(_ request: ActionRequest, at: Int64, actor: String = "mamori", subject: String? = nil) throws -> LegalDecision {
         let decision = engine.decide(request, at: at)
-        try audit.append(at: at, kind: .decision, actor: actor, subject: subject ?? request.subscriber ?? request.action.rawValue,
-                         summary: "\(request.action.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)", detail: decision)
+        try audit.append(
+            at: at, kind: .decision, actor: actor, subject: subject ?? request.subscriber ?? request.action.rawValue,
+            summary: "\(request.action.rawValue): \(decision.permitted ? "permitted" : "not permitted") — \(decision.summary)",
+            detail: decision)
         return decision
     }
 
@@ -101,16 +117,20 @@ public final class LawfulService: Service, Sendable {
             if let problem = e.problem { throw LawfulRequestError(problem) }
         }
         for e in events {
-            try audit.append(at: at, kind: .consentChange, actor: actor, subject: e.subscriber,
-                             summary: "\(e.kind.rawValue)\(e.action.map { " \($0.rawValue)" } ?? "")\(e.termsVersion.map { " terms \($0)" } ?? "") effective \(e.at) (\(e.method))",
-                             detail: e)
+            try audit.append(
+                at: at, kind: .consentChange, actor: actor, subject: e.subscriber,
+                summary:
+                    "\(e.kind.rawValue)\(e.action.map { " \($0.rawValue)" } ?? "")\(e.termsVersion.map { " terms \($0)" } ?? "") effective \(e.at) (\(e.method))",
+                detail: e)
         }
         do {
             try consent.record(events, recordedAt: at)
         } catch {
             for e in events {
-                audit.appendOrDefer(at: at, kind: .consentChange, actor: "mamori", subject: e.subscriber,
-                                    summary: "\(e.kind.rawValue) NOT recorded: the consent registry refused the write (\(StorageErrorText.of(error)))", detail: e)
+                audit.appendOrDefer(
+                    at: at, kind: .consentChange, actor: "mamori", subject: e.subscriber,
+                    summary: "\(e.kind.rawValue) NOT recorded: the consent registry refused the write (\(StorageErrorText.of(error)))",
+                    detail: e)
             }
             throw error
         }
@@ -126,21 +146,28 @@ public final class LawfulService: Service, Sendable {
         }
         // The intent first: an import the log cannot record is not made. The outcome follows, as
         // soon as the log can take it (the import has happened by then).
-        struct Starting: Encodable { var lines: Int; var sha256: String }
-        try audit.append(at: at, kind: .consentChange, actor: actor, subject: source,
-                         summary: "importing \(file.rows.count + file.rejected.count) lines from \(source)",
-                         detail: Starting(lines: file.rows.count + file.rejected.count, sha256: SHA256.hash(data: Data(text.utf8)).hexEncoded))
+        struct Starting: Encodable {
+            var lines: Int
+            var sha256: String
+        }
+        try audit.append(
+            at: at, kind: .consentChange, actor: actor, subject: source,
+            summary: "importing \(file.rows.count + file.rejected.count) lines from \(source)",
+            detail: Starting(lines: file.rows.count + file.rejected.count, sha256: SHA256.hash(data: Data(text.utf8)).hexEncoded))
         let summary: SQLiteConsentRegistry.ImportSummary
         do {
             summary = try consent.importCustomers(file, pseudonym: pseudonymizer.pseudonym, at: at, source: source)
         } catch {
-            audit.appendOrDefer(at: at, kind: .consentChange, actor: actor, subject: source,
-                                summary: "import from \(source) failed, nothing imported: \(StorageErrorText.of(error))", detail: "{}")
+            audit.appendOrDefer(
+                at: at, kind: .consentChange, actor: actor, subject: source,
+                summary: "import from \(source) failed, nothing imported: \(StorageErrorText.of(error))", detail: "{}")
             throw error
         }
-        audit.appendOrDefer(at: at, kind: .consentChange, actor: actor, subject: source,
-                            summary: "imported \(summary.subscribers) subscribers from \(source): \(summary.events) consent events, \(summary.contacts) contacts, \(summary.rejected.count) lines refused",
-                            detail: summary)
+        audit.appendOrDefer(
+            at: at, kind: .consentChange, actor: actor, subject: source,
+            summary:
+                "imported \(summary.subscribers) subscribers from \(source): \(summary.events) consent events, \(summary.contacts) contacts, \(summary.rejected.count) lines refused",
+            detail: summary)
         for r in summary.rejected.prefix(20) {
             logger.warning("customer export line refused", metadata: ["source": "\(source)", "line": "\(r.line)", "reason": "\(r.reason)"])
         }
@@ -153,7 +180,9 @@ public final class LawfulService: Service, Sendable {
         let now = now ?? clock.milliseconds
         do {
             let removed = try audit.prune(before: now - Int64(auditRetentionDays) * 86_400_000, now: now)
-            if !removed.isEmpty { logger.info("audit segments past retention removed", metadata: ["segments": "\(removed.joined(separator: ","))"]) }
+            if !removed.isEmpty {
+                logger.info("audit segments past retention removed", metadata: ["segments": "\(removed.joined(separator: ","))"])
+            }
             return removed
         } catch {
             logger.error("audit retention sweep failed", metadata: ["error": "\(error)"])
@@ -191,7 +220,8 @@ struct AuditLogRevealAudit: IdentityRevealAudit {
 
     func record(_ reveal: IdentityReveal) throws {
         let question = "\(reveal.address)\(reveal.port.map { ":\($0)" } ?? "") at \(reveal.time)"
-        try audit.append(at: reveal.at, kind: .identityReveal, actor: "analyst:\(reveal.analyst)", subject: reveal.pseudonyms.joined(separator: ","),
-                         summary: "revealed who held \(question): \(reveal.outcome) — \(reveal.reason)", detail: reveal)
+        try audit.append(
+            at: reveal.at, kind: .identityReveal, actor: "analyst:\(reveal.analyst)", subject: reveal.pseudonyms.joined(separator: ","),
+            summary: "revealed who held \(question): \(reveal.outcome) — \(reveal.reason)", detail: reveal)
     }
 }

@@ -60,7 +60,8 @@ extension MamoriConfiguration {
             try c.allowOnly([
                 "listen", "receive_buffer_bytes", "max_datagram_bytes", "datagrams_per_read", "queue_capacity",
                 "template_timeout_seconds", "template_persist_interval_seconds", "max_templates_per_exporter",
-                "error_log_interval_seconds", "exporters", "max_record_age_seconds", "max_clock_lead_seconds", "max_templates", "max_exporter_sessions",
+                "error_log_interval_seconds", "exporters", "max_record_age_seconds", "max_clock_lead_seconds", "max_templates",
+                "max_exporter_sessions",
             ])
             if let l = c["listen"] {
                 guard case .sequence(let seq) = l.node else { throw l.error("collector.listen must be a list of HOST:PORT") }
@@ -74,7 +75,9 @@ extension MamoriConfiguration {
             if let v = c["datagrams_per_read"] { config.collector.datagramsPerRead = try v.int(in: 1...1024) }
             if let v = c["queue_capacity"] { config.collector.queueCapacity = try v.int(in: 1...1_000_000) }
             if let v = c["template_timeout_seconds"] { config.collector.decoder.templateTimeoutSeconds = Int64(try v.int(in: 0...604_800)) }
-            if let v = c["template_persist_interval_seconds"] { config.collector.templatePersistIntervalSeconds = try v.int(in: 1...86_400) }
+            if let v = c["template_persist_interval_seconds"] {
+                config.collector.templatePersistIntervalSeconds = try v.int(in: 1...86_400)
+            }
             if let v = c["max_templates_per_exporter"] { config.collector.decoder.maxTemplatesPerSession = try v.int(in: 1...65_536) }
             if let v = c["error_log_interval_seconds"] { config.collector.errorLogIntervalSeconds = try v.int(in: 0...86_400) }
             if let v = c["max_templates"] { config.collector.decoder.maxTemplates = try v.int(in: 1...10_000_000) }
@@ -90,7 +93,9 @@ extension MamoriConfiguration {
                 for item in seq {
                     let e = try YAMLMap(item, context: "an exporter")
                     try e.allowOnly(["address", "sampling_interval", "name"])
-                    guard let a = e["address"] else { throw ConfigurationError(line: item.mark.map { $0.line }, "an exporter needs an 'address'") }
+                    guard let a = e["address"] else {
+                        throw ConfigurationError(line: item.mark.map { $0.line }, "an exporter needs an 'address'")
+                    }
                     let text = try a.string()
                     guard let address = IPAddress(text) else { throw a.error("'\(text)' is not an IPv4 or IPv6 address") }
                     if let s = e["sampling_interval"] {
@@ -101,11 +106,16 @@ extension MamoriConfiguration {
         }
         if let v = top["detection"] {
             let d = try YAMLMap(v.node, context: "detection")
-            try d.allowOnly(["enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "laboratory_internet_prefixes", "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries"])
+            try d.allowOnly([
+                "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "laboratory_internet_prefixes",
+                "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries",
+            ])
             if let p = d["subscriber_prefixes"] {
                 config.detection.subscriberPrefixes = try p.prefixes()
                 config.detection.usesDemoNetwork = false
-                if config.detection.subscriberPrefixes.isEmpty { throw p.error("detection.subscriber_prefixes must name at least one prefix") }
+                if config.detection.subscriberPrefixes.isEmpty {
+                    throw p.error("detection.subscriber_prefixes must name at least one prefix")
+                }
             }
             if let p = d["infrastructure_prefixes"] { config.detection.infrastructurePrefixes = try p.prefixes() }
             if let p = d["cgnat_pools"] {
@@ -120,7 +130,8 @@ extension MamoriConfiguration {
                     let text = try prefixValue.string()
                     guard let prefix = IPPrefix(text), prefix.isIPv4 else { throw prefixValue.error("'\(text)' is not an IPv4 prefix") }
                     let first = try m["first_port"]?.int(in: 0...65_535) ?? 1024
-                    pools.append(CGNATPool(prefix: prefix, firstPort: UInt16(first), portsPerBlock: UInt16(try size.int(in: 1...65_536 - 1))))
+                    pools.append(
+                        CGNATPool(prefix: prefix, firstPort: UInt16(first), portsPerBlock: UInt16(try size.int(in: 1...65_536 - 1))))
                 }
                 config.detection.cgnatPools = pools
             } else if d["subscriber_prefixes"] != nil {
@@ -153,17 +164,26 @@ extension MamoriConfiguration {
                 if let v = m["inbound_packets_per_second"] { th.inboundPacketsPerSecond = try v.double(in: 1...1e12) }
                 if let v = m["inbound_bits_per_second"] { th.inboundBitsPerSecond = try v.double(in: 1...1e15) }
                 if let v = m["long_session_ports"] {
-                    guard case .sequence(let seq) = v.node else { throw v.error("detection.thresholds.long_session_ports must be a list of ports (empty: off)") }
+                    guard case .sequence(let seq) = v.node else {
+                        throw v.error("detection.thresholds.long_session_ports must be a list of ports (empty: off)")
+                    }
                     th.longSessionPorts = []
-                    for item in seq { th.longSessionPorts.append(UInt16(try YAMLValue(node: item, key: "detection.thresholds.long_session_ports").int(in: 1...65_535))) }
+                    for item in seq {
+                        th.longSessionPorts.append(
+                            UInt16(try YAMLValue(node: item, key: "detection.thresholds.long_session_ports").int(in: 1...65_535)))
+                    }
                 }
                 config.detection.thresholds = th
             }
         }
         if let v = top["attribution"] {
             let a = try YAMLMap(v.node, context: "attribution")
-            try a.allowOnly(["clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat", "static_assignments_file", "reveal", "radius", "syslog_listen",
-                            "kea_leases4_files", "kea_leases6_files", "radius_detail_files", "nat_syslog_files", "nat_event_exporters", "syslog_senders"])
+            try a.allowOnly([
+                "clock_skew_seconds", "maximum_session_hours", "maximum_port_block_days", "retention_days", "deterministic_nat",
+                "static_assignments_file", "reveal", "radius", "syslog_listen",
+                "kea_leases4_files", "kea_leases6_files", "radius_detail_files", "nat_syslog_files", "nat_event_exporters",
+                "syslog_senders",
+            ])
             func flag(_ x: YAMLValue) throws(ConfigurationError) -> Bool {
                 switch try x.string() {
                 case "true", "yes", "on": return true
@@ -176,14 +196,19 @@ extension MamoriConfiguration {
             if let x = a["syslog_senders"] { config.attribution.syslog.senders = try x.prefixes() }
             if let l = a["syslog_listen"] {
                 guard case .sequence(let seq) = l.node else { throw l.error("attribution.syslog_listen must be a list of HOST:PORT") }
-                for item in seq { config.attribution.syslog.listen.append(try YAMLValue(node: item, key: "attribution.syslog_listen").endpoint()) }
+                for item in seq {
+                    config.attribution.syslog.listen.append(try YAMLValue(node: item, key: "attribution.syslog_listen").endpoint())
+                }
             }
-            for (key, kind) in [("kea_leases4_files", IdentityFileFollower.Kind.keaLeases4), ("kea_leases6_files", .keaLeases6),
-                                ("radius_detail_files", .radiusDetail), ("nat_syslog_files", .natSyslog)] {
+            for (key, kind) in [
+                ("kea_leases4_files", IdentityFileFollower.Kind.keaLeases4), ("kea_leases6_files", .keaLeases6),
+                ("radius_detail_files", .radiusDetail), ("nat_syslog_files", .natSyslog),
+            ] {
                 guard let v = a[key] else { continue }
                 guard case .sequence(let seq) = v.node else { throw v.error("attribution.\(key) must be a list of file paths") }
                 for item in seq {
-                    config.attribution.files.files.append(.init(path: try YAMLValue(node: item, key: "attribution.\(key)").string(), kind: kind))
+                    config.attribution.files.files.append(
+                        .init(path: try YAMLValue(node: item, key: "attribution.\(key)").string(), kind: kind))
                 }
             }
             if let x = a["clock_skew_seconds"] { config.attribution.clockSkewSeconds = try x.double(in: 0...600) }
@@ -193,11 +218,20 @@ extension MamoriConfiguration {
             if let x = a["static_assignments_file"] { config.attribution.staticAssignmentsFile = try x.string() }
             if let r = a["radius"] {
                 let m = try YAMLMap(r.node, context: "attribution.radius")
-                try m.allowOnly(["listen", "clients", "duplicate_window_seconds", "require_message_authenticator", "replay_window_seconds", "maximum_event_age_seconds",
-                                 "rate_limit_per_second", "rate_limit_burst"])
-                if let x = m["require_message_authenticator"] { config.attribution.radius.handler.requireMessageAuthenticator = try flag(x) }
-                if let x = m["replay_window_seconds"] { config.attribution.radius.handler.replayWindowMilliseconds = Int64(try x.int(in: 0...86_400)) * 1000 }
-                if let x = m["maximum_event_age_seconds"] { config.attribution.radius.handler.maximumEventAgeMilliseconds = Int64(try x.int(in: 0...31_536_000)) * 1000 }
+                try m.allowOnly([
+                    "listen", "clients", "duplicate_window_seconds", "require_message_authenticator", "replay_window_seconds",
+                    "maximum_event_age_seconds",
+                    "rate_limit_per_second", "rate_limit_burst",
+                ])
+                if let x = m["require_message_authenticator"] {
+                    config.attribution.radius.handler.requireMessageAuthenticator = try flag(x)
+                }
+                if let x = m["replay_window_seconds"] {
+                    config.attribution.radius.handler.replayWindowMilliseconds = Int64(try x.int(in: 0...86_400)) * 1000
+                }
+                if let x = m["maximum_event_age_seconds"] {
+                    config.attribution.radius.handler.maximumEventAgeMilliseconds = Int64(try x.int(in: 0...31_536_000)) * 1000
+                }
                 let perSecond = try m["rate_limit_per_second"]?.int(in: 0...10_000_000)
                 let burst = try m["rate_limit_burst"]?.int(in: 1...100_000_000)
                 if perSecond == 0 {
@@ -214,26 +248,32 @@ extension MamoriConfiguration {
                     for item in seq { endpoints.append(try YAMLValue(node: item, key: "attribution.radius.listen").endpoint()) }
                     config.attribution.radius.listen = endpoints
                 }
-                if let w = m["duplicate_window_seconds"] { config.attribution.radius.handler.duplicateWindowMilliseconds = Int64(try w.int(in: 1...3600)) * 1000 }
+                if let w = m["duplicate_window_seconds"] {
+                    config.attribution.radius.handler.duplicateWindowMilliseconds = Int64(try w.int(in: 1...3600)) * 1000
+                }
                 if let c = m["clients"] {
                     guard case .sequence(let seq) = c.node else { throw c.error("attribution.radius.clients must be a list") }
                     for item in seq {
                         let client = try YAMLMap(item, context: "a RADIUS client")
                         try client.allowOnly(["address", "secret", "require_message_authenticator"])
                         guard let address = client["address"], let secret = client["secret"] else {
-                            throw ConfigurationError(line: item.mark.map { $0.line }, "a RADIUS client needs 'address' (an address or prefix) and 'secret'")
+                            throw ConfigurationError(
+                                line: item.mark.map { $0.line }, "a RADIUS client needs 'address' (an address or prefix) and 'secret'")
                         }
                         let text = try address.string()
                         guard let prefix = IPPrefix(text) else { throw address.error("'\(text)' is not an address or prefix") }
                         let key = try secret.string()
                         guard !key.isEmpty else { throw secret.error("a RADIUS secret must not be empty") }
                         guard key.utf8.count >= RADIUSAccountingHandler.minimumSecretLength else {
-                            throw secret.error("the RADIUS secret of client \(text) has \(key.utf8.count) characters; shared secrets must have at least "
-                                + "\(RADIUSAccountingHandler.minimumSecretLength) (use a long random one, e.g. openssl rand -base64 24)")
+                            throw secret.error(
+                                "the RADIUS secret of client \(text) has \(key.utf8.count) characters; shared secrets must have at least "
+                                    + "\(RADIUSAccountingHandler.minimumSecretLength) (use a long random one, e.g. openssl rand -base64 24)"
+                            )
                         }
                         var require: Bool?
                         if let x = client["require_message_authenticator"] { require = try flag(x) }
-                        config.attribution.radius.handler.clients.append(.init(prefix: prefix, secret: Array(key.utf8), requireMessageAuthenticator: require))
+                        config.attribution.radius.handler.clients.append(
+                            .init(prefix: prefix, secret: Array(key.utf8), requireMessageAuthenticator: require))
                     }
                 }
                 if !config.attribution.radius.listen.isEmpty && config.attribution.radius.handler.clients.isEmpty {
@@ -253,7 +293,9 @@ extension MamoriConfiguration {
                     let m = try YAMLMap(item, context: "a deterministic NAT pool")
                     try m.allowOnly(["inside", "outside", "ports_per_subscriber", "first_port"])
                     guard let inside = m["inside"], let outside = m["outside"], let ports = m["ports_per_subscriber"] else {
-                        throw ConfigurationError(line: item.mark.map { $0.line }, "a deterministic NAT pool needs 'inside', 'outside' and 'ports_per_subscriber'")
+                        throw ConfigurationError(
+                            line: item.mark.map { $0.line }, "a deterministic NAT pool needs 'inside', 'outside' and 'ports_per_subscriber'"
+                        )
                     }
                     let insideText = try inside.string()
                     let outsideText = try outside.string()
@@ -262,7 +304,8 @@ extension MamoriConfiguration {
                     let perSubscriber = try ports.int(in: 1...65_535)
                     let first = try m["first_port"]?.int(in: 1...65_535) ?? 1024
                     do throws(DeterministicNAT.ConfigurationError) {
-                        config.attribution.deterministicNAT.append(try DeterministicNAT(inside: i, outside: o, portsPerSubscriber: perSubscriber, firstPort: first))
+                        config.attribution.deterministicNAT.append(
+                            try DeterministicNAT(inside: i, outside: o, portsPerSubscriber: perSubscriber, firstPort: first))
                     } catch {
                         throw ConfigurationError(line: item.mark.map { $0.line }, error.description)
                     }
@@ -271,10 +314,15 @@ extension MamoriConfiguration {
         }
         if let v = top["lawful"] {
             let m = try YAMLMap(v.node, context: "lawful")
-            try m.allowOnly(["policy_file", "audit_key_file", "audit_segment_entries", "audit_retention_days", "smtp", "notice_base_url", "case_retention_days"])
+            try m.allowOnly([
+                "policy_file", "audit_key_file", "audit_segment_entries", "audit_retention_days", "smtp", "notice_base_url",
+                "case_retention_days",
+            ])
             if let x = m["notice_base_url"] {
                 let url = try x.string()
-                guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw x.error("lawful.notice_base_url must start with https:// (or http://)") }
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                    throw x.error("lawful.notice_base_url must start with https:// (or http://)")
+                }
                 config.lawful.noticeBaseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
             }
             if let x = m["case_retention_days"] { config.lawful.caseRetentionDays = try x.int(in: 1...36_500) }
@@ -304,7 +352,9 @@ extension MamoriConfiguration {
                 // (the default then), and any other tls setting is refused.
                 if settings.username != nil {
                     if let v = smtp["tls"], settings.tls != "starttls_required" {
-                        throw v.error("lawful.smtp.tls must be starttls_required when username and password_file are set (got '\(settings.tls)'): the password must not cross the network in clear")
+                        throw v.error(
+                            "lawful.smtp.tls must be starttls_required when username and password_file are set (got '\(settings.tls)'): the password must not cross the network in clear"
+                        )
                     }
                     settings.tls = "starttls_required"
                 }
@@ -391,7 +441,9 @@ struct YAMLValue {
 
     func double(in range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
         let s = try string()
-        guard let v = Double(s.replacingOccurrences(of: "_", with: "")), v.isFinite else { throw error("\(key) must be a number; got '\(s)'") }
+        guard let v = Double(s.replacingOccurrences(of: "_", with: "")), v.isFinite else {
+            throw error("\(key) must be a number; got '\(s)'")
+        }
         guard range.contains(v) else { throw error("\(key) must be between \(range.lowerBound) and \(range.upperBound); got \(s)") }
         return v
     }

@@ -66,8 +66,9 @@ public final class StorageHealth: StorageObserver {
         }
         anyFailing.withLockedValue { $0 = true }
         if log {
-            logger.error(first ? "storage write failed" : "storage writes still failing",
-                         metadata: ["store": "\(store)", "error": "\(text)", "failures": "\(count)"])
+            logger.error(
+                first ? "storage write failed" : "storage writes still failing",
+                metadata: ["store": "\(store)", "error": "\(text)", "failures": "\(count)"])
         }
     }
 

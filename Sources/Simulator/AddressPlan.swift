@@ -39,7 +39,7 @@ public enum AddressPlan {
     /// The ISP's DNS resolvers.
     public static let resolvers: [IPAddress] = [.v4(0xC613_FF35), .v4(0xC613_FF36)]
     /// Where exports are addressed in a written pcap (a collector in the ISP's management range).
-    public static let collectorAddress = IPAddress.v4(0xC613_FEC8)  // 198.19.254.200
+    public static let collectorAddress = IPAddress.v4(0xC613_FEC8) // 198.19.254.200
     public static let ispAS: UInt32 = 64512
 
     /// The fewest CIDR prefixes covering `count` consecutive IPv4 addresses from `first`.
@@ -64,7 +64,9 @@ public enum AddressPlan {
     /// 240.S.0.0/16 holds the servers of service S in the synthetic Internet; 240.16.0.0/12 the CDN.
     static func serviceV4(_ service: UInt32, _ host: UInt32) -> IPAddress { .v4(0xF000_0000 | service << 16 | (host + 1)) }
     /// 3fff:0:S::h for the IPv6 side of service S.
-    static func serviceV6(_ service: UInt32, _ host: UInt32) -> IPAddress { .v6(high: 0x3FFF_0000_0000_0000 | UInt64(service) << 16, low: UInt64(host + 1)) }
+    static func serviceV6(_ service: UInt32, _ host: UInt32) -> IPAddress {
+        .v6(high: 0x3FFF_0000_0000_0000 | UInt64(service) << 16, low: UInt64(host + 1))
+    }
     /// CDN web servers: 240.16.0.0/12, host i at 240.16.0.0 + i + 1.
     static func cdnV4(_ host: UInt32) -> IPAddress { .v4(0xF010_0000 + host + 1) }
     static let cdnServers: UInt32 = 20_000
@@ -83,12 +85,13 @@ public enum AddressPlan {
     /// router.utorrent.com 82.221.103.244, dht.transmissionbt.com): 240.12.0.1–3, port 6881.
     static let dhtBootstrapNodes: [IPAddress] = ServiceCatalog.hosts(12, 3)
     /// SSDP (UPnP Device Architecture 1.1 §1.1.2) and mDNS (RFC 6762 §3) multicast groups.
-    static let ssdpGroup = IPAddress.v4(0xEFFF_FFFA)  // 239.255.255.250
-    static let mdnsGroupV4 = IPAddress.v4(0xE000_00FB)  // 224.0.0.251
-    static let mdnsGroupV6 = IPAddress.v6(high: 0xFF02_0000_0000_0000, low: 0xFB)  // ff02::fb
+    static let ssdpGroup = IPAddress.v4(0xEFFF_FFFA) // 239.255.255.250
+    static let mdnsGroupV4 = IPAddress.v4(0xE000_00FB) // 224.0.0.251
+    static let mdnsGroupV6 = IPAddress.v6(high: 0xFF02_0000_0000_0000, low: 0xFB) // ff02::fb
     /// C&C servers in the three TEST-NETs.
-    static let miraiCommandAndControl: [(IPAddress, UInt16)] = [(.v4(0xC000_0217), 23), (.v4(0xC000_0242), 2323)]  // 192.0.2.23:23, 192.0.2.66:2323
-    static let beaconCommandAndControl: [IPAddress] = [.v4(0xC633_6414), .v4(0xC633_6415), .v4(0xC633_6479)]  // 198.51.100.20, .21, .121
+    // 192.0.2.23:23, 192.0.2.66:2323
+    static let miraiCommandAndControl: [(IPAddress, UInt16)] = [(.v4(0xC000_0217), 23), (.v4(0xC000_0242), 2323)]
+    static let beaconCommandAndControl: [IPAddress] = [.v4(0xC633_6414), .v4(0xC633_6415), .v4(0xC633_6479)] // 198.51.100.20, .21, .121
     /// IRC C&C servers on the plain, TLS and alternative IRC ports: 198.51.100.67:6667, .68:6697, .70:7000.
     static let ircCommandAndControl: [(IPAddress, UInt16)] = [(.v4(0xC633_6443), 6667), (.v4(0xC633_6444), 6697), (.v4(0xC633_6446), 7000)]
     /// P2P botnet: the bots elsewhere on the Internet that the ISP's bots gossip with (192.0.2.128–151),
@@ -116,24 +119,60 @@ public struct ServiceCatalogEntry: Sendable, Hashable {
 public enum ServiceCatalog {
     static func hosts(_ service: UInt32, _ count: UInt32) -> [IPAddress] { (0..<count).map { AddressPlan.serviceV4(service, $0) } }
 
-    public static let dns = ServiceCatalogEntry(name: "isp-dns", ipProtocol: 17, port: 53, addresses: AddressPlan.resolvers, periodic: false, summary: "The ISP's recursive resolvers; every web session and every DGA bot asks them.")
-    public static let ntp = ServiceCatalogEntry(name: "ntp-pool", ipProtocol: 17, port: 123, addresses: hosts(1, 24), periodic: true, summary: "An NTP pool; PCs, TVs, cameras and home routers poll every 64 s to 1 h.")
-    public static let pushA = ServiceCatalogEntry(name: "push-5223", ipProtocol: 6, port: 5223, addresses: hosts(2, 4), periodic: true, summary: "Push-notification keepalives (5223/tcp) from about 30% of phones, every ~28 min.")
-    public static let pushG = ServiceCatalogEntry(name: "push-5228", ipProtocol: 6, port: 5228, addresses: hosts(3, 4), periodic: true, summary: "Push-notification keepalives (5228/tcp) from about 70% of phones, every ~28 min.")
-    public static let update = ServiceCatalogEntry(name: "os-update", ipProtocol: 6, port: 443, addresses: hosts(4, 8), periodic: true, summary: "OS and firmware update checks: PCs and TVs hourly, cameras every 6 h, home routers every 12 h.")
-    public static let cameraCloud = ServiceCatalogEntry(name: "camera-cloud", ipProtocol: 6, port: 8883, addresses: hosts(5, 8), periodic: true, summary: "IoT camera cloud heartbeats (MQTT over TLS) every 60 s.")
-    public static let messaging = ServiceCatalogEntry(name: "messaging", ipProtocol: 6, port: 443, addresses: hosts(6, 8), periodic: true, summary: "Messaging apps on most phones and some PCs: one long-lived connection to one of 8 servers (renewed hourly), a keepalive every ~4.5 min, messages in between.")
-    public static let video = ServiceCatalogEntry(name: "video", ipProtocol: 6, port: 443, addresses: hosts(7, 256), periodic: false, summary: "Video streaming, mostly TVs in the evening.")
-    public static let games = ServiceCatalogEntry(name: "online-games", ipProtocol: 17, port: 3074, addresses: hosts(8, 64), periodic: false, summary: "Online games over UDP from PCs.")
+    public static let dns = ServiceCatalogEntry(
+        name: "isp-dns", ipProtocol: 17, port: 53, addresses: AddressPlan.resolvers, periodic: false,
+        summary: "The ISP's recursive resolvers; every web session and every DGA bot asks them.")
+    public static let ntp = ServiceCatalogEntry(
+        name: "ntp-pool", ipProtocol: 17, port: 123, addresses: hosts(1, 24), periodic: true,
+        summary: "An NTP pool; PCs, TVs, cameras and home routers poll every 64 s to 1 h.")
+    public static let pushA = ServiceCatalogEntry(
+        name: "push-5223", ipProtocol: 6, port: 5223, addresses: hosts(2, 4), periodic: true,
+        summary: "Push-notification keepalives (5223/tcp) from about 30% of phones, every ~28 min.")
+    public static let pushG = ServiceCatalogEntry(
+        name: "push-5228", ipProtocol: 6, port: 5228, addresses: hosts(3, 4), periodic: true,
+        summary: "Push-notification keepalives (5228/tcp) from about 70% of phones, every ~28 min.")
+    public static let update = ServiceCatalogEntry(
+        name: "os-update", ipProtocol: 6, port: 443, addresses: hosts(4, 8), periodic: true,
+        summary: "OS and firmware update checks: PCs and TVs hourly, cameras every 6 h, home routers every 12 h.")
+    public static let cameraCloud = ServiceCatalogEntry(
+        name: "camera-cloud", ipProtocol: 6, port: 8883, addresses: hosts(5, 8), periodic: true,
+        summary: "IoT camera cloud heartbeats (MQTT over TLS) every 60 s.")
+    public static let messaging = ServiceCatalogEntry(
+        name: "messaging", ipProtocol: 6, port: 443, addresses: hosts(6, 8), periodic: true,
+        summary:
+            "Messaging apps on most phones and some PCs: one long-lived connection to one of 8 servers (renewed hourly), a keepalive every ~4.5 min, messages in between."
+    )
+    public static let video = ServiceCatalogEntry(
+        name: "video", ipProtocol: 6, port: 443, addresses: hosts(7, 256), periodic: false,
+        summary: "Video streaming, mostly TVs in the evening.")
+    public static let games = ServiceCatalogEntry(
+        name: "online-games", ipProtocol: 17, port: 3074, addresses: hosts(8, 64), periodic: false,
+        summary: "Online games over UDP from PCs.")
 
     /// Public NTP servers popular across the base (stand-ins for time.google.com, ntp.nict.jp …).
-    public static let publicNTP = ServiceCatalogEntry(name: "ntp-public", ipProtocol: 17, port: 123, addresses: hosts(9, 3), periodic: true, summary: "Three public NTP servers polled by half of the home routers and PCs (by default), each at a fixed 64–1024 s (RFC 5905 poll 6–10), one 76-byte packet each way; ntpd on routers from port 123.")
+    public static let publicNTP = ServiceCatalogEntry(
+        name: "ntp-public", ipProtocol: 17, port: 123, addresses: hosts(9, 3), periodic: true,
+        summary:
+            "Three public NTP servers polled by half of the home routers and PCs (by default), each at a fixed 64–1024 s (RFC 5905 poll 6–10), one 76-byte packet each way; ntpd on routers from port 123."
+    )
     /// A game-console vendor's presence service and its NAT-keepalive (STUN) servers.
-    public static let consolePresence = ServiceCatalogEntry(name: "console-presence", ipProtocol: 6, port: 443, addresses: hosts(10, 8), periodic: true, summary: "Game consoles (12% of broadband households by default): one presence connection per hour to the vendor's service, a keepalive every 300 s.")
-    public static let consoleKeepalive = ServiceCatalogEntry(name: "console-keepalive", ipProtocol: 17, port: 3478, addresses: hosts(11, 4), periodic: true, summary: "Game consoles: a STUN binding request from the game port (3074) to the vendor every 60 s, keeping the NAT binding open.")
+    public static let consolePresence = ServiceCatalogEntry(
+        name: "console-presence", ipProtocol: 6, port: 443, addresses: hosts(10, 8), periodic: true,
+        summary:
+            "Game consoles (12% of broadband households by default): one presence connection per hour to the vendor's service, a keepalive every 300 s."
+    )
+    public static let consoleKeepalive = ServiceCatalogEntry(
+        name: "console-keepalive", ipProtocol: 17, port: 3478, addresses: hosts(11, 4), periodic: true,
+        summary: "Game consoles: a STUN binding request from the game port (3074) to the vendor every 60 s, keeping the NAT binding open.")
     /// The link-local groups; periodic announcements from about a quarter of broadband households.
-    public static let ssdp = ServiceCatalogEntry(name: "ssdp-multicast", ipProtocol: 17, port: 1900, addresses: [AddressPlan.ssdpGroup], periodic: true, summary: "SSDP from 25% of broadband households (by default): NOTIFY ssdp:alive bursts (6–15 messages) every 120 s from port 1900, and M-SEARCH (3 copies) when an app looks for a TV. Link-local; seen where the export sees the access side.")
-    public static let mdns = ServiceCatalogEntry(name: "mdns-multicast", ipProtocol: 17, port: 5353, addresses: [AddressPlan.mdnsGroupV4, AddressPlan.mdnsGroupV6], periodic: true, summary: "mDNS from the same households: queries and announcements from 5353 to 5353 every ~120 s (RFC 6762), IPv4 and IPv6.")
+    public static let ssdp = ServiceCatalogEntry(
+        name: "ssdp-multicast", ipProtocol: 17, port: 1900, addresses: [AddressPlan.ssdpGroup], periodic: true,
+        summary:
+            "SSDP from 25% of broadband households (by default): NOTIFY ssdp:alive bursts (6–15 messages) every 120 s from port 1900, and M-SEARCH (3 copies) when an app looks for a TV. Link-local; seen where the export sees the access side."
+    )
+    public static let mdns = ServiceCatalogEntry(
+        name: "mdns-multicast", ipProtocol: 17, port: 5353, addresses: [AddressPlan.mdnsGroupV4, AddressPlan.mdnsGroupV6], periodic: true,
+        summary: "mDNS from the same households: queries and announcements from 5353 to 5353 every ~120 s (RFC 6762), IPv4 and IPv6.")
 
     /// Every catalogued service except the CDN (which is a /12 listed in the labels as a prefix).
     public static let all: [ServiceCatalogEntry] = [dns, ntp, pushA, pushG, update, cameraCloud, messaging, video, games]

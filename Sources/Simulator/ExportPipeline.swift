@@ -46,7 +46,11 @@ struct ExportPipeline: Sendable {
     mutating func add(_ record: FlowRecord, time: Int64, into out: inout [SimulatedDatagram]) -> Bool {
         var r = record
         if sampling > 1 {
-            var g = StableHash.generator(seed, Tag.sampling, StableHash.of(r.sourceAddress.low, r.destinationAddress.low, UInt64(r.sourcePort) << 16 | UInt64(r.destinationPort), UInt64(bitPattern: r.startMilliseconds), r.sourceAddress.high ^ r.destinationAddress.high))
+            var g = StableHash.generator(
+                seed, Tag.sampling,
+                StableHash.of(
+                    r.sourceAddress.low, r.destinationAddress.low, UInt64(r.sourcePort) << 16 | UInt64(r.destinationPort),
+                    UInt64(bitPattern: r.startMilliseconds), r.sourceAddress.high ^ r.destinationAddress.high))
             let p = r.packets
             var k: UInt64 = 0
             if p <= 256 {
@@ -74,7 +78,8 @@ struct ExportPipeline: Sendable {
         let records = ipv6 ? v6[i] : v4[i]
         guard !records.isEmpty else { return }
         for payload in encoders[i].encode(records, exportTimeMilliseconds: time) {
-            out.append(SimulatedDatagram(exporterIndex: i, exporter: AddressPlan.exporterAddress(i), timeMilliseconds: time, payload: payload))
+            out.append(
+                SimulatedDatagram(exporterIndex: i, exporter: AddressPlan.exporterAddress(i), timeMilliseconds: time, payload: payload))
         }
         if ipv6 { v6[i].removeAll(keepingCapacity: true) } else { v4[i].removeAll(keepingCapacity: true) }
     }

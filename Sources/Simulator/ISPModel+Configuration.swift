@@ -51,25 +51,35 @@ extension ISPModel {
 
         func validate() throws(SimulationConfigurationError) {
             guard (1...4_000_000).contains(subscribers) else { throw .init("subscribers must be 1 to 4,000,000 (got \(subscribers))") }
-            for (name, v) in [("mobileFraction", mobileFraction), ("publicIPv4Fraction", publicIPv4Fraction), ("ipv6Fraction", ipv6Fraction)] where !(0...1).contains(v) {
+            for (name, v) in [
+                ("mobileFraction", mobileFraction), ("publicIPv4Fraction", publicIPv4Fraction), ("ipv6Fraction", ipv6Fraction),
+            ] where !(0...1).contains(v) {
                 throw .init("\(name) must be between 0 and 1 (got \(v))")
             }
             guard (1...200).contains(exporters) else { throw .init("exporters must be 1 to 200 (got \(exporters))") }
             guard exportProtocol == .ipfix || exportProtocol == .netflowV9 else { throw .init("the simulator exports NetFlow v9 or IPFIX") }
             guard samplingInterval >= 1 else { throw .init("sampling interval must be at least 1") }
             guard windowMilliseconds >= 1000, windowMilliseconds <= 60_000 else { throw .init("window must be 1 s to 60 s") }
-            guard durationMilliseconds >= windowMilliseconds else { throw .init("duration must be at least one window (\(windowMilliseconds / 1000) s)") }
+            guard durationMilliseconds >= windowMilliseconds else {
+                throw .init("duration must be at least one window (\(windowMilliseconds / 1000) s)")
+            }
             guard botnets.beaconPeriodSeconds.lowerBound >= 5 else { throw .init("beacon periods must be at least 5 s") }
             guard botnets.dgaRotationSeconds >= 60 else { throw .init("DGA rotation must be at least 60 s") }
-            for (name, v) in [("bitTorrentFraction", benign.bitTorrentFraction), ("ssdpMDNSFraction", benign.ssdpMDNSFraction),
-                              ("publicNTPFraction", benign.publicNTPFraction), ("gameConsoleFraction", benign.gameConsoleFraction)] where !(0...1).contains(v) {
+            for (name, v) in [
+                ("bitTorrentFraction", benign.bitTorrentFraction), ("ssdpMDNSFraction", benign.ssdpMDNSFraction),
+                ("publicNTPFraction", benign.publicNTPFraction), ("gameConsoleFraction", benign.gameConsoleFraction),
+            ] where !(0...1).contains(v) {
                 throw .init("\(name) must be between 0 and 1 (got \(v))")
             }
             for (name, v) in [("ircBots", botnets.ircBots), ("slowScanBots", botnets.slowScanBots)] where (v ?? 0) < 0 {
                 throw .init("\(name) must not be negative")
             }
-            guard (0.01...100).contains(botnets.slowScanProbesPerSecond) else { throw .init("slow-scan probes per second must be 0.01 to 100") }
-            guard (1...10_000).contains(botnets.singleHostSYNPerSecond) else { throw .init("single-host SYN flood rate must be 1 to 10,000 per second") }
+            guard (0.01...100).contains(botnets.slowScanProbesPerSecond) else {
+                throw .init("slow-scan probes per second must be 0.01 to 100")
+            }
+            guard (1...10_000).contains(botnets.singleHostSYNPerSecond) else {
+                throw .init("single-host SYN flood rate must be 1 to 10,000 per second")
+            }
         }
     }
 

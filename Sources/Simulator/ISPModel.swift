@@ -71,7 +71,12 @@ public struct ISPModel: Sendable {
         self.configuration = configuration
         let seed = configuration.seed
         // First pass: decide each line's kind, addressing and household size.
-        struct Draft { var line: LineKind; var ownPublic: Bool; var ipv6: Bool; var devices: UInt8 }
+        struct Draft {
+            var line: LineKind
+            var ownPublic: Bool
+            var ipv6: Bool
+            var devices: UInt8
+        }
         var drafts: [Draft] = []
         drafts.reserveCapacity(configuration.subscribers)
         var cgnatCount = 0
@@ -87,8 +92,11 @@ public struct ISPModel: Sendable {
         let per = AddressPlan.subscribersPerCGNATAddress
         let poolAddresses = (cgnatCount + per - 1) / per
         guard poolAddresses <= AddressPlan.cgnatPoolCapacity, configuration.subscribers - cgnatCount <= AddressPlan.ownAddressCapacity,
-              cgnatCount <= AddressPlan.cgnatInsideCapacity else {
-            throw SimulationConfigurationError("\(configuration.subscribers) subscribers do not fit the ISP's address plan (198.18.0.0/15): lower --subscribers or the public IPv4 fraction")
+            cgnatCount <= AddressPlan.cgnatInsideCapacity
+        else {
+            throw SimulationConfigurationError(
+                "\(configuration.subscribers) subscribers do not fit the ISP's address plan (198.18.0.0/15): lower --subscribers or the public IPv4 fraction"
+            )
         }
         cgnatPoolAddresses = poolAddresses
         // Second pass: assign addresses in id order (deterministic NAT: 64 consecutive CGNAT lines share an address).
@@ -112,8 +120,12 @@ public struct ISPModel: Sendable {
                 cgnatIndex += 1
             }
             let exporter = UInt8(StableHash.of(seed, Tag.exporter, UInt64(outside)) % UInt64(configuration.exporters))
-            let prefix: UInt64 = d.ipv6 ? (d.line == .mobile ? AddressPlan.mobilePrefix(subscriber: id) : AddressPlan.broadbandPrefix(subscriber: id)) : 0
-            list.append(Subscriber(id: id, line: d.line, deviceCount: d.devices, exporterIndex: exporter, insideV4: inside, publicV4: outside, portBlockStart: blockStart, ipv6Prefix: prefix))
+            let prefix: UInt64 =
+                d.ipv6 ? (d.line == .mobile ? AddressPlan.mobilePrefix(subscriber: id) : AddressPlan.broadbandPrefix(subscriber: id)) : 0
+            list.append(
+                Subscriber(
+                    id: id, line: d.line, deviceCount: d.devices, exporterIndex: exporter, insideV4: inside, publicV4: outside,
+                    portBlockStart: blockStart, ipv6Prefix: prefix))
         }
         subscribers = list
     }

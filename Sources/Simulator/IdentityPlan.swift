@@ -28,7 +28,7 @@ public struct IdentityPlan: Sendable {
     /// Share of broadband lines on PPPoE (RADIUS); the rest use IPoE (DHCP). Mobile lines are always RADIUS.
     public static let pppoeFraction = 0.6
     /// The CGNAT box that logs port blocks (IPFIX NAT events and syslog).
-    public static let cgnatLoggerAddress = IPAddress.v4(0xC613_FD01)   // 198.19.253.1
+    public static let cgnatLoggerAddress = IPAddress.v4(0xC613_FD01) // 198.19.253.1
     /// Syslog HOSTNAME of the CGNAT box.
     public static let cgnatLoggerHost = "cgnat1"
     /// Kea subnet IDs: 1 for DHCPv4 (broadband), 2 for DHCPv6 prefix delegation.
@@ -53,7 +53,7 @@ public struct IdentityPlan: Sendable {
 
     /// The account of subscriber `id`: 8 digits from a bijection of the id (unique per run, depends on the seed).
     public static func account(subscriberId id: UInt32, seed: UInt64) -> String {
-        let n = (UInt64(id) &* 48_271 &+ seed % 100_000_000) % 100_000_000   // 48271 is prime to 10^8
+        let n = (UInt64(id) &* 48_271 &+ seed % 100_000_000) % 100_000_000 // 48271 is prime to 10^8
         let digits = String(n)
         return "cust-" + String(repeating: "0", count: 8 - digits.count) + digits
     }
@@ -78,9 +78,15 @@ public struct IdentityPlan: Sendable {
 
     static func identity(of s: Subscriber, seed: UInt64, start: Int64) -> SubscriberIdentity {
         let (provisioning, sessionStart) = timing(of: s, seed: seed, start: start)
-        let macLow = s.id   // ids up to 4,000,000 fit the 3 free octets: unique per line
-        let octets: [UInt8] = [0x02, 0x00, 0x5E, UInt8(truncatingIfNeeded: macLow >> 16), UInt8(truncatingIfNeeded: macLow >> 8), UInt8(truncatingIfNeeded: macLow)]
-        func hex(_ b: UInt8) -> String { let h = String(b, radix: 16); return h.count == 1 ? "0" + h : h }
+        let macLow = s.id // ids up to 4,000,000 fit the 3 free octets: unique per line
+        let octets: [UInt8] = [
+            0x02, 0x00, 0x5E, UInt8(truncatingIfNeeded: macLow >> 16), UInt8(truncatingIfNeeded: macLow >> 8),
+            UInt8(truncatingIfNeeded: macLow),
+        ]
+        func hex(_ b: UInt8) -> String {
+            let h = String(b, radix: 16)
+            return h.count == 1 ? "0" + h : h
+        }
         let mac = octets.map(hex)
         let digits = String(s.id)
         let msisdn = "99990" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
@@ -130,14 +136,17 @@ public struct IdentityPlan: Sendable {
     /// 5 % of broadband PPPoE lines, in runs of at least 30 minutes).
     public func reconnect(of s: Subscriber) -> Reconnect? {
         let c = model.configuration
-        guard c.durationMilliseconds >= 1_800_000, Self.timing(of: s, seed: seed, start: c.startMilliseconds).0 == .radius else { return nil }
+        guard c.durationMilliseconds >= 1_800_000, Self.timing(of: s, seed: seed, start: c.startMilliseconds).0 == .radius else {
+            return nil
+        }
         var r = StableHash.generator(seed, Self.tagSession, UInt64(s.id), 2)
         guard r.chance(s.line == .mobile ? 0.2 : 0.05) else { return nil }
         let stop = c.startMilliseconds + 600_000 + r.int64(in: 0..<(c.durationMilliseconds - 1_200_000))
         let restart = stop + 2_000 + r.int64(in: 0..<28_000)
         let causes: [UInt32] = [2, 4, 1]
         let session = StableHash.of(seed, Self.tagSession, UInt64(s.id), 3)
-        return Reconnect(stop: stop, restart: restart, terminateCause: causes[r.below(3)], sessionID: String(session, radix: 16, uppercase: true))
+        return Reconnect(
+            stop: stop, restart: restart, terminateCause: causes[r.below(3)], sessionID: String(session, radix: 16, uppercase: true))
     }
 
     /// Everything that happens in [from, to) (plus, when `from` is the run's start, the state at the start).
@@ -180,17 +189,25 @@ public struct IdentityPlan: Sendable {
                         stop.terminateCause = reconnect.terminateCause
                         w.accounting.append(Accounting(time: reconnect.stop, nas: first.nasAddress, record: stop))
                         if let block = s.portBlock {
-                            w.portBlocks.append(NATPortBlockEvent(
-                                kind: .release, timeMilliseconds: reconnect.stop, host: Self.cgnatLoggerHost, insideAddress: s.insideAddress,
-                                outsideAddress: s.publicAddress, firstPort: block.first, lastPort: block.last, allocatedAt: first.sessionStart / 1000))
+                            w.portBlocks.append(
+                                NATPortBlockEvent(
+                                    kind: .release, timeMilliseconds: reconnect.stop, host: Self.cgnatLoggerHost,
+                                    insideAddress: s.insideAddress,
+                                    outsideAddress: s.publicAddress, firstPort: block.first, lastPort: block.last,
+                                    allocatedAt: first.sessionStart / 1000))
                         }
                     }
                     if from <= reconnect.restart && reconnect.restart < to {
-                        w.accounting.append(Accounting(time: reconnect.restart, nas: second.nasAddress, record: record(.start, s, second, at: reconnect.restart)))
+                        w.accounting.append(
+                            Accounting(
+                                time: reconnect.restart, nas: second.nasAddress, record: record(.start, s, second, at: reconnect.restart)))
                         if let block = s.portBlock {
-                            w.portBlocks.append(NATPortBlockEvent(
-                                kind: .allocate, timeMilliseconds: reconnect.restart, host: Self.cgnatLoggerHost, insideAddress: s.insideAddress,
-                                outsideAddress: s.publicAddress, firstPort: block.first, lastPort: block.last, allocatedAt: reconnect.restart / 1000))
+                            w.portBlocks.append(
+                                NATPortBlockEvent(
+                                    kind: .allocate, timeMilliseconds: reconnect.restart, host: Self.cgnatLoggerHost,
+                                    insideAddress: s.insideAddress,
+                                    outsideAddress: s.publicAddress, firstPort: block.first, lastPort: block.last,
+                                    allocatedAt: reconnect.restart / 1000))
                         }
                     }
                 }
@@ -221,9 +238,10 @@ public struct IdentityPlan: Sendable {
                 }
             }
             if atStart, let block = s.portBlock {
-                w.portBlocks.append(NATPortBlockEvent(
-                    kind: .allocate, timeMilliseconds: sessionStart, host: Self.cgnatLoggerHost, insideAddress: s.insideAddress,
-                    outsideAddress: s.publicAddress, firstPort: block.first, lastPort: block.last, allocatedAt: sessionStart / 1000))
+                w.portBlocks.append(
+                    NATPortBlockEvent(
+                        kind: .allocate, timeMilliseconds: sessionStart, host: Self.cgnatLoggerHost, insideAddress: s.insideAddress,
+                        outsideAddress: s.publicAddress, firstPort: block.first, lastPort: block.last, allocatedAt: sessionStart / 1000))
             }
         }
         // Total orders, so equal seeds give equal output: time, Accounting-On first, then NAS and session.
@@ -243,7 +261,7 @@ public struct IdentityPlan: Sendable {
         r.userName = id.account
         r.callingStationID = id.callingStationID
         r.nasIPAddress = id.nasAddress
-        r.nasPortType = s.line == .mobile ? 18 : 5   // Wireless-Other (packet gateway) / Virtual (PPPoE)
+        r.nasPortType = s.line == .mobile ? 18 : 5 // Wireless-Other (packet gateway) / Virtual (PPPoE)
         r.framedPPP = s.line == .broadband
         r.framedIPAddress = s.insideAddress
         if let text = s.ipv6PrefixText, let p = IPPrefix(text) {
@@ -263,7 +281,9 @@ public struct IdentityPlan: Sendable {
     }
 
     func lease4(_ s: Subscriber, _ id: SubscriberIdentity, cltt: Int64) -> KeaLeaseFile.Lease4 {
-        var l = KeaLeaseFile.Lease4(address: s.insideAddress, hardwareAddress: id.hardwareAddress ?? "", validLifetime: UInt32(configuration.leaseLifetimeSeconds), expire: cltt / 1000 + Int64(configuration.leaseLifetimeSeconds), subnetID: Self.subnet4)
+        var l = KeaLeaseFile.Lease4(
+            address: s.insideAddress, hardwareAddress: id.hardwareAddress ?? "", validLifetime: UInt32(configuration.leaseLifetimeSeconds),
+            expire: cltt / 1000 + Int64(configuration.leaseLifetimeSeconds), subnetID: Self.subnet4)
         l.clientID = "01:" + (id.hardwareAddress ?? "")
         l.userContext = "{ \"account\": \"\(id.account)\" }"
         return l
@@ -272,12 +292,14 @@ public struct IdentityPlan: Sendable {
     func lease6(_ s: Subscriber, _ id: SubscriberIdentity, cltt: Int64) -> KeaLeaseFile.Lease6 {
         let prefix = IPPrefix(s.ipv6PrefixText ?? "::/128")!
         var l = KeaLeaseFile.Lease6(
-            address: prefix.network, duid: "00:03:00:01:" + (id.hardwareAddress ?? ""), validLifetime: UInt32(configuration.leaseLifetimeSeconds),
-            expire: cltt / 1000 + Int64(configuration.leaseLifetimeSeconds), subnetID: Self.subnet6, preferredLifetime: UInt32(configuration.leaseLifetimeSeconds / 2),
+            address: prefix.network, duid: "00:03:00:01:" + (id.hardwareAddress ?? ""),
+            validLifetime: UInt32(configuration.leaseLifetimeSeconds),
+            expire: cltt / 1000 + Int64(configuration.leaseLifetimeSeconds), subnetID: Self.subnet6,
+            preferredLifetime: UInt32(configuration.leaseLifetimeSeconds / 2),
             type: .prefix, iaid: 1, prefixLength: UInt8(prefix.length))
         l.hardwareAddress = id.hardwareAddress ?? ""
         l.hardwareType = 1
-        l.hardwareAddressSource = 4   // Kea HWADDR_SOURCE_DUID: the MAC comes from the DUID-LL
+        l.hardwareAddressSource = 4 // Kea HWADDR_SOURCE_DUID: the MAC comes from the DUID-LL
         l.userContext = "{ \"account\": \"\(id.account)\" }"
         return l
     }
@@ -293,7 +315,9 @@ public struct IdentityPlan: Sendable {
             nat.portRangeEnd = b.lastPort
             nat.portRangeStepSize = 1
             nat.portRangeNumPorts = b.lastPort - b.firstPort + 1
-            return FlowRecord(exporter: cgnatLoggerAddress, sourceAddress: b.insideAddress, startMilliseconds: b.timeMilliseconds, endMilliseconds: b.timeMilliseconds, nat: nat)
+            return FlowRecord(
+                exporter: cgnatLoggerAddress, sourceAddress: b.insideAddress, startMilliseconds: b.timeMilliseconds,
+                endMilliseconds: b.timeMilliseconds, nat: nat)
         }
     }
 }

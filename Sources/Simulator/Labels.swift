@@ -145,45 +145,71 @@ public struct Labels: Sendable, Hashable, Codable {
         start = c.startMilliseconds
         end = c.endMilliseconds
         subscribers = c.subscribers
-        exporters = (0..<c.exporters).map { Exporter(address: "\(AddressPlan.exporterAddress($0))", observationDomain: UInt32($0 + 1), observes: "post-cgnat-border") }
+        exporters = (0..<c.exporters).map {
+            Exporter(address: "\(AddressPlan.exporterAddress($0))", observationDomain: UInt32($0 + 1), observes: "post-cgnat-border")
+        }
         var cc: [CommandAndControl] = []
         let families = Set(threats.infections.map(\.family))
         if families.contains(.miraiLike) {
-            for (a, p) in AddressPlan.miraiCommandAndControl { cc.append(.init(family: .miraiLike, kind: "server", address: "\(a)", port: p, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+            for (a, p) in AddressPlan.miraiCommandAndControl {
+                cc.append(
+                    .init(
+                        family: .miraiLike, kind: "server", address: "\(a)", port: p, protocol: "tcp", activeFrom: start, activeUntil: end))
+            }
         }
         if families.contains(.httpsBeacon) {
-            for a in AddressPlan.beaconCommandAndControl { cc.append(.init(family: .httpsBeacon, kind: "server", address: "\(a)", port: 443, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+            for a in AddressPlan.beaconCommandAndControl {
+                cc.append(
+                    .init(
+                        family: .httpsBeacon, kind: "server", address: "\(a)", port: 443, protocol: "tcp", activeFrom: start,
+                        activeUntil: end))
+            }
         }
         if families.contains(.dgaRotating) {
             let rotation = Int64(c.botnets.dgaRotationSeconds) * 1000
             var e: Int64 = 0
             while start + e * rotation < end {
                 let from = start + e * rotation
-                cc.append(.init(family: .dgaRotating, kind: "server", address: "\(AddressPlan.dgaCommandAndControl(seed: c.seed, epoch: e))", port: 443, protocol: "tcp", activeFrom: from, activeUntil: min(end, from + rotation)))
+                cc.append(
+                    .init(
+                        family: .dgaRotating, kind: "server", address: "\(AddressPlan.dgaCommandAndControl(seed: c.seed, epoch: e))",
+                        port: 443, protocol: "tcp", activeFrom: from, activeUntil: min(end, from + rotation)))
                 e += 1
             }
         }
         if families.contains(.peerToPeer) {
             for a in AddressPlan.peerToPeerNodes {
                 for proto in ["udp", "tcp"] {
-                    cc.append(.init(family: .peerToPeer, kind: "p2p-peer", address: "\(a)", port: AddressPlan.peerToPeerPort, protocol: proto, activeFrom: start, activeUntil: end))
+                    cc.append(
+                        .init(
+                            family: .peerToPeer, kind: "p2p-peer", address: "\(a)", port: AddressPlan.peerToPeerPort, protocol: proto,
+                            activeFrom: start, activeUntil: end))
                 }
             }
         }
         if families.contains(.ircLongLived) {
-            for (a, p) in AddressPlan.ircCommandAndControl { cc.append(.init(family: .ircLongLived, kind: "server", address: "\(a)", port: p, protocol: "tcp", activeFrom: start, activeUntil: end)) }
+            for (a, p) in AddressPlan.ircCommandAndControl {
+                cc.append(
+                    .init(
+                        family: .ircLongLived, kind: "server", address: "\(a)", port: p, protocol: "tcp", activeFrom: start,
+                        activeUntil: end))
+            }
         }
         commandAndControl = cc
         infectedDevices = threats.infections.map { inf in
             let s = model.subscribers[inf.subscriberIndex]
             return InfectedDevice(
-                family: inf.family, subscriberId: s.id, deviceIndex: inf.deviceIndex, deviceKind: model.deviceKind(s, inf.deviceIndex), line: s.line,
-                insideAddress: "\(s.insideAddress)", publicAddress: "\(s.publicAddress)", portBlock: s.portBlock, ipv6Prefix: s.ipv6PrefixText,
+                family: inf.family, subscriberId: s.id, deviceIndex: inf.deviceIndex, deviceKind: model.deviceKind(s, inf.deviceIndex),
+                line: s.line,
+                insideAddress: "\(s.insideAddress)", publicAddress: "\(s.publicAddress)", portBlock: s.portBlock,
+                ipv6Prefix: s.ipv6PrefixText,
                 ipv6Address: model.deviceIPv6(s, inf.deviceIndex).map { "\($0)" }, infectedAt: inf.infectedAt, cleanedAt: inf.cleanedAt,
                 contactPeriod: inf.periodMilliseconds, contactJitter: inf.jitterMilliseconds,
                 infectedBy: inf.infectedBy.map { by in
                     let infector = threats.infections[by]
-                    return Infector(subscriberId: UInt32(infector.subscriberIndex), deviceIndex: infector.deviceIndex, address: "\(model.subscribers[infector.subscriberIndex].publicAddress)")
+                    return Infector(
+                        subscriberId: UInt32(infector.subscriberIndex), deviceIndex: infector.deviceIndex,
+                        address: "\(model.subscribers[infector.subscriberIndex].publicAddress)")
                 } ?? inf.infectedFrom.map { Infector(subscriberId: nil, deviceIndex: nil, address: "\($0)") })
         }
         attacks = threats.attacks.map { a in
@@ -193,46 +219,75 @@ public struct Labels: Sendable, Hashable, Codable {
                 participants: a.participants.enumerated().map { j, i in
                     let inf = threats.infections[i]
                     let s = model.subscribers[inf.subscriberIndex]
-                    return Participant(subscriberId: s.id, deviceIndex: inf.deviceIndex, publicAddress: "\(s.publicAddress)", portBlock: s.portBlock,
-                                       packetsPerSecond: j < a.packetsPerSecond.count ? a.packetsPerSecond[j] : nil)
+                    return Participant(
+                        subscriberId: s.id, deviceIndex: inf.deviceIndex, publicAddress: "\(s.publicAddress)", portBlock: s.portBlock,
+                        packetsPerSecond: j < a.packetsPerSecond.count ? a.packetsPerSecond[j] : nil)
                 },
                 sources: a.sources.map { "\($0)" })
         }
         var decoys = ServiceCatalog.all.map { e in
-            Decoy(name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" }, prefix: nil, periodic: e.periodic, summary: e.summary)
+            Decoy(
+                name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" },
+                prefix: nil, periodic: e.periodic, summary: e.summary)
         }
         let benign = c.benign
         if benign.bitTorrentSwarm {
-            decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: AddressPlan.dhtBootstrapNodes.map { "\($0)" }, prefix: "243.0.0.0/8", periodic: false,
-                                summary: "BitTorrent on \(Int((benign.bitTorrentFraction * 100).rounded()))% of PCs while the client runs, as a swarm member (BEP 3, 5, 29): DHT queries over UDP from one listening port to hundreds of random peers and to the bootstrap nodes (the addresses, port 6881) on start-up, uTP and TCP transfers both ways with peers on random high ports (some 6881), short TCP tries to many peers (some unanswered), and on lines with their own address inbound peer connections and DHT queries to the listening port (port 0 = any). The users are listed. A decoy for P2P-botnet, C&C and scan detection.",
-                                users: Self.users(model) { s, d in
-                                    model.deviceKind(s, d) == .pc && StableHash.of(c.seed, Tag.bitTorrent, UInt64(s.id) << 8 | UInt64(d)) % 100 < UInt64((benign.bitTorrentFraction * 100).rounded())
-                                }))
+            decoys.append(
+                Decoy(
+                    name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: AddressPlan.dhtBootstrapNodes.map { "\($0)" },
+                    prefix: "243.0.0.0/8", periodic: false,
+                    summary:
+                        "BitTorrent on \(Int((benign.bitTorrentFraction * 100).rounded()))% of PCs while the client runs, as a swarm member (BEP 3, 5, 29): DHT queries over UDP from one listening port to hundreds of random peers and to the bootstrap nodes (the addresses, port 6881) on start-up, uTP and TCP transfers both ways with peers on random high ports (some 6881), short TCP tries to many peers (some unanswered), and on lines with their own address inbound peer connections and DHT queries to the listening port (port 0 = any). The users are listed. A decoy for P2P-botnet, C&C and scan detection.",
+                    users: Self.users(model) { s, d in
+                        model.deviceKind(s, d) == .pc
+                            && StableHash.of(c.seed, Tag.bitTorrent, UInt64(s.id) << 8 | UInt64(d)) % 100
+                                < UInt64((benign.bitTorrentFraction * 100).rounded())
+                    }))
         } else {
-            decoys.append(Decoy(name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: [], prefix: "243.0.0.0/8", periodic: false, summary: "BitTorrent on about 5% of PCs while the client runs: DHT queries over UDP from one listening port to many random peers, and a few TCP peer connections, all on random high ports (port 0 = any). A decoy for P2P-botnet detection."))
+            decoys.append(
+                Decoy(
+                    name: "bittorrent", protocol: "udp+tcp", port: 0, addresses: [], prefix: "243.0.0.0/8", periodic: false,
+                    summary:
+                        "BitTorrent on about 5% of PCs while the client runs: DHT queries over UDP from one listening port to many random peers, and a few TCP peer connections, all on random high ports (port 0 = any). A decoy for P2P-botnet detection."
+                ))
         }
-        decoys.append(Decoy(name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false, summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
+        decoys.append(
+            Decoy(
+                name: "cdn-web", protocol: "tcp+udp", port: 443, addresses: [], prefix: "240.16.0.0/12, 3fff:0:10::/48", periodic: false,
+                summary: "Web and CDN servers (popularity heavily skewed), HTTPS and QUIC."))
         func decoy(_ e: ServiceCatalogEntry, users: [Participant]? = nil) -> Decoy {
-            Decoy(name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" }, prefix: nil, periodic: e.periodic, summary: e.summary, users: users)
+            Decoy(
+                name: e.name, protocol: e.ipProtocol == 6 ? "tcp" : "udp", port: e.port, addresses: e.addresses.map { "\($0)" },
+                prefix: nil, periodic: e.periodic, summary: e.summary, users: users)
         }
         if benign.publicNTPFraction > 0 { decoys.append(decoy(ServiceCatalog.publicNTP)) }
         if benign.ssdpMDNSFraction > 0 { decoys += [decoy(ServiceCatalog.ssdp), decoy(ServiceCatalog.mdns)] }
         if benign.gameConsoleFraction > 0 {
-            let consoles = Self.users(model) { s, d in d == 0 && s.line == .broadband && TrafficGenerator.unit(c.seed, Tag.console, UInt64(s.id)) < benign.gameConsoleFraction }
+            let consoles = Self.users(model) { s, d in
+                d == 0 && s.line == .broadband && TrafficGenerator.unit(c.seed, Tag.console, UInt64(s.id)) < benign.gameConsoleFraction
+            }
             decoys += [decoy(ServiceCatalog.consolePresence, users: consoles), decoy(ServiceCatalog.consoleKeepalive, users: consoles)]
-            decoys.append(Decoy(name: "console-p2p", protocol: "udp", port: 0, addresses: [], prefix: "245.0.0.0/8", periodic: false,
-                                summary: "Game consoles while playing (30-minute slots, mostly in the evening): UDP from the game port 3074 with 3–7 other players on their own high ports (some 3074), 15–45 packets/s each way. The consoles' lines are listed as users (device 0 stands for the console).",
-                                users: consoles))
+            decoys.append(
+                Decoy(
+                    name: "console-p2p", protocol: "udp", port: 0, addresses: [], prefix: "245.0.0.0/8", periodic: false,
+                    summary:
+                        "Game consoles while playing (30-minute slots, mostly in the evening): UDP from the game port 3074 with 3–7 other players on their own high ports (some 3074), 15–45 packets/s each way. The consoles' lines are listed as users (device 0 stands for the console).",
+                    users: consoles))
         }
         self.decoys = decoys
         network = Network(
             subscriberPrefixes: ["198.18.0.0/15", "2001:db8::/32"], infrastructurePrefixes: ["198.19.254.0/23"],
-            cgnatPools: model.cgnatPoolAddresses == 0 ? [] : [Network.CGNATPool(
-                prefixes: AddressPlan.coveringPrefixes(from: AddressPlan.publicBase, count: model.cgnatPoolAddresses),
-                firstPort: AddressPlan.firstBlockPort, portsPerBlock: AddressPlan.portBlockSize)])
+            cgnatPools: model.cgnatPoolAddresses == 0
+                ? []
+                : [
+                    Network.CGNATPool(
+                        prefixes: AddressPlan.coveringPrefixes(from: AddressPlan.publicBase, count: model.cgnatPoolAddresses),
+                        firstPort: AddressPlan.firstBlockPort, portsPerBlock: AddressPlan.portBlockSize)
+                ])
         identity = IdentitySources(model: model)
         for i in infectedDevices.indices {
-            let id = IdentityPlan.identity(of: model.subscribers[Int(infectedDevices[i].subscriberId)], seed: c.seed, start: c.startMilliseconds)
+            let id = IdentityPlan.identity(
+                of: model.subscribers[Int(infectedDevices[i].subscriberId)], seed: c.seed, start: c.startMilliseconds)
             infectedDevices[i].account = id.account
             infectedDevices[i].provisioning = id.provisioning
         }

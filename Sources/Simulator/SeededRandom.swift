@@ -24,7 +24,7 @@ extension SplitMix64 {
     /// A Poisson-distributed count with mean `lambda` (Knuth's method; lambda is small here).
     mutating func poisson(_ lambda: Double) -> Int {
         guard lambda > 0 else { return 0 }
-        if lambda > 60 {  // normal approximation, rounded; large means only occur for scanners
+        if lambda > 60 { // normal approximation, rounded; large means only occur for scanners
             let z = (unit() + unit() + unit() + unit() + unit() + unit() - 3) * 1.4142135623730951
             return max(0, Int((lambda + z * lambda.squareRoot()).rounded()))
         }
@@ -40,7 +40,7 @@ extension SplitMix64 {
 
     /// A Pareto(α = 2) value with minimum `minimum`, capped at `maximum`: a heavy tail of flow sizes.
     mutating func pareto(minimum: Double, maximum: Double) -> Double {
-        let u = 1 - unit()  // (0, 1]
+        let u = 1 - unit() // (0, 1]
         return min(maximum, minimum / u.squareRoot())
     }
 }

@@ -10,7 +10,10 @@ public enum SimulatedDuration {
         var total: Int64 = 0
         var number = ""
         for ch in text {
-            if ch.isASCII && ch.isNumber { number.append(ch); continue }
+            if ch.isASCII && ch.isNumber {
+                number.append(ch)
+                continue
+            }
             guard let n = Int64(number), n < 1_000_000 else { return nil }
             switch ch {
             case "s": total += n * 1000

@@ -116,20 +116,24 @@ public struct ThreatPlan: Sendable {
                 // only devices with their own public address: not those behind CGNAT.
                 if family == .miraiLike && late && s.isBehindCGNAT { continue }
                 // Mirai-like prefers cameras (home routers a third of the time); the P2P family home routers.
-                let wanted: DeviceKind? = switch family {
-                case .miraiLike: r.chance(0.33) ? .homeRouter : .camera
-                case .peerToPeer: r.chance(0.7) ? .homeRouter : .camera
-                case .ircLongLived: r.chance(0.5) ? .pc : r.chance(0.6) ? .camera : .homeRouter
-                case .hnsSlowScan: r.chance(0.6) ? .camera : .homeRouter
-                default: nil
-                }
-                guard let d = (0..<Int(s.deviceCount)).first(where: { i in
-                    let k = model.deviceKind(s, i)
-                    return kinds.contains(k) && (wanted == nil || k == wanted)
-                }) else { continue }
+                let wanted: DeviceKind? =
+                    switch family {
+                    case .miraiLike: r.chance(0.33) ? .homeRouter : .camera
+                    case .peerToPeer: r.chance(0.7) ? .homeRouter : .camera
+                    case .ircLongLived: r.chance(0.5) ? .pc : r.chance(0.6) ? .camera : .homeRouter
+                    case .hnsSlowScan: r.chance(0.6) ? .camera : .homeRouter
+                    default: nil
+                    }
+                guard
+                    let d = (0..<Int(s.deviceCount)).first(where: { i in
+                        let k = model.deviceKind(s, i)
+                        return kinds.contains(k) && (wanted == nil || k == wanted)
+                    })
+                else { continue }
                 let key = UInt64(s.id) << 8 | UInt64(d)
                 guard taken.insert(key).inserted else { continue }
-                let infectedAt: Int64 = late
+                let infectedAt: Int64 =
+                    late
                     ? c.startMilliseconds + r.int64(in: 60_000..<max(60_001, c.durationMilliseconds * 8 / 10))
                     : c.startMilliseconds - r.int64(in: 3_600_000..<30 * 86_400_000)
                 var cleanedAt: Int64? = nil
@@ -141,29 +145,36 @@ public struct ThreatPlan: Sendable {
                 let jitter: Int64
                 switch family {
                 case .miraiLike:
-                    period = 60_000; jitter = 500
+                    period = 60_000
+                    jitter = 500
                 case .httpsBeacon:
                     period = Int64(b.beaconPeriodSeconds.lowerBound + r.below(b.beaconPeriodSeconds.count)) * 1000
-                    jitter = period * Int64(5 + r.below(21)) / 100  // ±5–25 %
+                    jitter = period * Int64(5 + r.below(21)) / 100 // ±5–25 %
                 case .dgaRotating:
-                    period = Int64(300 + r.below(601)) * 1000; jitter = period / 10
+                    period = Int64(300 + r.below(601)) * 1000
+                    jitter = period / 10
                 case .peerToPeer:
-                    period = 120_000; jitter = 20_000
+                    period = 120_000
+                    jitter = 20_000
                 case .ircLongLived:
-                    period = Int64(90 + 30 * r.below(4)) * 1000; jitter = 1_000
+                    period = Int64(90 + 30 * r.below(4)) * 1000
+                    jitter = 1_000
                 case .hnsSlowScan:
-                    period = Int64((1000 / (b.slowScanProbesPerSecond * (0.85 + 0.3 * r.unit()))).rounded()); jitter = 0
+                    period = Int64((1000 / (b.slowScanProbesPerSecond * (0.85 + 0.3 * r.unit()))).rounded())
+                    jitter = 0
                 }
-                let servers = switch family {
-                case .miraiLike: AddressPlan.miraiCommandAndControl.count
-                case .ircLongLived: AddressPlan.ircCommandAndControl.count
-                default: AddressPlan.beaconCommandAndControl.count
-                }
-                list.append(Infection(
-                    family: family, subscriberIndex: Int(s.id), deviceIndex: d, infectedAt: infectedAt, cleanedAt: cleanedAt,
-                    periodMilliseconds: period, jitterMilliseconds: jitter, phaseMilliseconds: r.int64(in: 0..<period),
-                    commandAndControlIndex: r.below(servers), infectedBy: nil, infectedFrom: nil
-                ))
+                let servers =
+                    switch family {
+                    case .miraiLike: AddressPlan.miraiCommandAndControl.count
+                    case .ircLongLived: AddressPlan.ircCommandAndControl.count
+                    default: AddressPlan.beaconCommandAndControl.count
+                    }
+                list.append(
+                    Infection(
+                        family: family, subscriberIndex: Int(s.id), deviceIndex: d, infectedAt: infectedAt, cleanedAt: cleanedAt,
+                        periodMilliseconds: period, jitterMilliseconds: jitter, phaseMilliseconds: r.int64(in: 0..<period),
+                        commandAndControlIndex: r.below(servers), infectedBy: nil, infectedFrom: nil
+                    ))
                 made += 1
             }
         }
@@ -179,12 +190,17 @@ public struct ThreatPlan: Sendable {
             var r = StableHash.generator(seed, Tag.spread, UInt64(i))
             let by = candidates.isEmpty || r.chance(0.2) ? nil : candidates[r.below(candidates.count)]
             list[i] = Infection(
-                family: inf.family, subscriberIndex: inf.subscriberIndex, deviceIndex: inf.deviceIndex, infectedAt: inf.infectedAt, cleanedAt: inf.cleanedAt,
-                periodMilliseconds: inf.periodMilliseconds, jitterMilliseconds: inf.jitterMilliseconds, phaseMilliseconds: inf.phaseMilliseconds,
-                commandAndControlIndex: inf.commandAndControlIndex, infectedBy: by, infectedFrom: by == nil ? AddressPlan.telnetScanner(r.next()) : nil)
+                family: inf.family, subscriberIndex: inf.subscriberIndex, deviceIndex: inf.deviceIndex, infectedAt: inf.infectedAt,
+                cleanedAt: inf.cleanedAt,
+                periodMilliseconds: inf.periodMilliseconds, jitterMilliseconds: inf.jitterMilliseconds,
+                phaseMilliseconds: inf.phaseMilliseconds,
+                commandAndControlIndex: inf.commandAndControlIndex, infectedBy: by,
+                infectedFrom: by == nil ? AddressPlan.telnetScanner(r.next()) : nil)
         }
         infections = list
-        publicPeerToPeerBots = list.indices.filter { list[$0].family == .peerToPeer && !model.subscribers[list[$0].subscriberIndex].isBehindCGNAT }
+        publicPeerToPeerBots = list.indices.filter {
+            list[$0].family == .peerToPeer && !model.subscribers[list[$0].subscriberIndex].isBehindCGNAT
+        }
 
         var attacks: [AttackPlan] = []
         var r = StableHash.generator(seed, Tag.attack)
@@ -197,7 +213,10 @@ public struct ThreatPlan: Sendable {
             let start = r.below(n)
             let victimIndex = (0..<n).lazy.map { (start + $0) % n }.first { !model.subscribers[$0].isBehindCGNAT } ?? start
             let reflectors = (0..<400).map { AddressPlan.reflector(StableHash.of(seed, Tag.attack, 1, UInt64($0))) }
-            attacks.append(AttackPlan(kind: .reflection, outbound: false, from: from, until: until, victim: model.subscribers[victimIndex].publicAddress, victimPort: 0, participants: [], sources: reflectors, victimSubscriberIndex: victimIndex))
+            attacks.append(
+                AttackPlan(
+                    kind: .reflection, outbound: false, from: from, until: until, victim: model.subscribers[victimIndex].publicAddress,
+                    victimPort: 0, participants: [], sources: reflectors, victimSubscriberIndex: victimIndex))
         }
         if b.outboundAttack {
             let from = aligned(c.startMilliseconds + c.durationMilliseconds / 2)
@@ -210,7 +229,11 @@ public struct ThreatPlan: Sendable {
             }
             if !participants.isEmpty {
                 let syn = r.chance(0.5)
-                attacks.append(AttackPlan(kind: syn ? .synFlood : .udpFlood, outbound: true, from: from, until: until, victim: AddressPlan.outboundVictim(r.next()), victimPort: syn ? 443 : 0, participants: participants, sources: [], victimSubscriberIndex: nil))
+                attacks.append(
+                    AttackPlan(
+                        kind: syn ? .synFlood : .udpFlood, outbound: true, from: from, until: until,
+                        victim: AddressPlan.outboundVictim(r.next()), victimPort: syn ? 443 : 0, participants: participants, sources: [],
+                        victimSubscriberIndex: nil))
             }
         }
         // Issue 17's floods, each from its own random stream.
@@ -221,9 +244,13 @@ public struct ThreatPlan: Sendable {
             var out: [Int] = []
             var lines = Set<Int>()
             for family in families {
-                let found = list.indices.filter { list[$0].family == family && list[$0].isActive(at: from) && list[$0].isActive(at: until - 1) }
+                let found = list.indices.filter {
+                    list[$0].family == family && list[$0].isActive(at: from) && list[$0].isActive(at: until - 1)
+                }
                 let ordered = found.sorted { i, j in
-                    let (a, b) = (model.subscribers[list[i].subscriberIndex].isBehindCGNAT, model.subscribers[list[j].subscriberIndex].isBehindCGNAT)
+                    let (a, b) = (
+                        model.subscribers[list[i].subscriberIndex].isBehindCGNAT, model.subscribers[list[j].subscriberIndex].isBehindCGNAT
+                    )
                     return a != b ? !a : StableHash.of(seed, salt, UInt64(i)) < StableHash.of(seed, salt, UInt64(j))
                 }
                 for i in ordered where lines.insert(list[i].subscriberIndex).inserted { out.append(i) }
@@ -234,20 +261,33 @@ public struct ThreatPlan: Sendable {
             var r = StableHash.generator(seed, Tag.singleSYNFlood)
             let from = aligned(c.startMilliseconds + c.durationMilliseconds * 35 / 100)
             let until = min(c.endMilliseconds, from + max(w, min(300_000, c.durationMilliseconds * 10 / 100) / w * w))
-            if let host = bots(activeFrom: from, until: until, preferring: [.ircLongLived, .miraiLike, .httpsBeacon, .dgaRotating], salt: Tag.singleSYNFlood).first {
-                attacks.append(AttackPlan(kind: .synFlood, outbound: true, from: from, until: until, victim: AddressPlan.outboundVictim(r.next()), victimPort: r.chance(0.5) ? 80 : 443,
-                                          participants: [host], sources: [], victimSubscriberIndex: nil, packetsPerSecond: [b.singleHostSYNPerSecond]))
+            if let host = bots(
+                activeFrom: from, until: until, preferring: [.ircLongLived, .miraiLike, .httpsBeacon, .dgaRotating],
+                salt: Tag.singleSYNFlood
+            ).first {
+                attacks.append(
+                    AttackPlan(
+                        kind: .synFlood, outbound: true, from: from, until: until, victim: AddressPlan.outboundVictim(r.next()),
+                        victimPort: r.chance(0.5) ? 80 : 443,
+                        participants: [host], sources: [], victimSubscriberIndex: nil, packetsPerSecond: [b.singleHostSYNPerSecond]))
             }
         }
         if b.icmpFlood {
             var r = StableHash.generator(seed, Tag.icmpFlood)
             let from = aligned(c.startMilliseconds + c.durationMilliseconds * 70 / 100)
             let until = min(c.endMilliseconds, from + max(w, min(240_000, c.durationMilliseconds * 10 / 100) / w * w))
-            let hosts = Array(bots(activeFrom: from, until: until, preferring: [.ircLongLived, .miraiLike, .httpsBeacon, .dgaRotating, .peerToPeer], salt: Tag.icmpFlood).prefix(3))
+            let hosts = Array(
+                bots(
+                    activeFrom: from, until: until, preferring: [.ircLongLived, .miraiLike, .httpsBeacon, .dgaRotating, .peerToPeer],
+                    salt: Tag.icmpFlood
+                ).prefix(3))
             if !hosts.isEmpty {
                 let victim = AddressPlan.outboundVictim(r.next())
-                attacks.append(AttackPlan(kind: .icmpFlood, outbound: true, from: from, until: until, victim: victim, victimPort: 0, participants: hosts, sources: [],
-                                          victimSubscriberIndex: nil, packetsPerSecond: hosts.map { _ in Double(100 + r.below(1_901)) }))
+                attacks.append(
+                    AttackPlan(
+                        kind: .icmpFlood, outbound: true, from: from, until: until, victim: victim, victimPort: 0, participants: hosts,
+                        sources: [],
+                        victimSubscriberIndex: nil, packetsPerSecond: hosts.map { _ in Double(100 + r.below(1_901)) }))
             }
         }
         self.attacks = attacks

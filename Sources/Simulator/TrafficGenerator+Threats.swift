@@ -28,7 +28,7 @@ extension TrafficGenerator {
         let first = floorDivide(inf.infectedAt, 3_600_000)
         var h = floorDivide(t, 3_600_000)
         var steps = 0
-        while h >= first && steps < 500 {  // 0.9^500: a connection older than that is as good as "since infection"
+        while h >= first && steps < 500 { // 0.9^500: a connection older than that is as good as "since infection"
             if let d = ircDrop(bot: key, slot: h), d.at > inf.infectedAt, d.at <= t {
                 return t < d.reconnect ? nil : (d.reconnect, StableHash.of(seed, Tag.irc, key, 1, UInt64(bitPattern: h)))
             }
@@ -55,7 +55,14 @@ extension TrafficGenerator {
         }
         cuts += [inf.infectedAt, inf.cleanedAt ?? .max].filter { $0 > w.start && $0 < w.end }
         cuts.sort()
-        struct Traffic { var id: UInt64; var first: Int64; var last: Int64; var up: (UInt64, UInt64); var down: (UInt64, UInt64); var opened: Bool }
+        struct Traffic {
+            var id: UInt64
+            var first: Int64
+            var last: Int64
+            var up: (UInt64, UInt64)
+            var down: (UInt64, UInt64)
+            var opened: Bool
+        }
         var traffic: [Traffic] = []
         func add(_ id: UInt64, _ t: Int64, up: (UInt64, UInt64), down: (UInt64, UInt64), opened: Bool = false) {
             if let i = traffic.firstIndex(where: { $0.id == id }) {
@@ -81,9 +88,11 @@ extension TrafficGenerator {
             let firstPing = max(1, floorDivide(a - since - jitter, period))
             var k = firstPing
             while since + k * period - jitter < b {
-                let j = jitter > 0 ? Int64(StableHash.of(seed, Tag.irc, connection.id, UInt64(bitPattern: k)) % UInt64(2 * jitter + 1)) - jitter : 0
+                let j =
+                    jitter > 0
+                    ? Int64(StableHash.of(seed, Tag.irc, connection.id, UInt64(bitPattern: k)) % UInt64(2 * jitter + 1)) - jitter : 0
                 let t = since + k * period + j
-                if t >= a && t < b && t > since { add(connection.id, t, up: (1, 72), down: (2, 124)) }  // PING; PONG; ACK
+                if t >= a && t < b && t > since { add(connection.id, t, up: (1, 72), down: (2, 124)) } // PING; PONG; ACK
                 k += 1
             }
             // Commands in the channel, about two an hour: a line from the herder, an ACK (a report now and then).
@@ -96,8 +105,9 @@ extension TrafficGenerator {
             }
         }
         for c in traffic {
-            w.session(s, v6: nil, t: c.first, server: server, port: port, proto: 6, up: c.up, down: c.down, duration: c.last - c.first + 60,
-                      key: c.id, flags: c.opened ? 0x1A : 0x18)
+            w.session(
+                s, v6: nil, t: c.first, server: server, port: port, proto: 6, up: c.up, down: c.down, duration: c.last - c.first + 60,
+                key: c.id, flags: c.opened ? 0x1A : 0x18)
         }
     }
 
@@ -116,10 +126,11 @@ extension TrafficGenerator {
             let t = r.int64(in: w.start..<w.end)
             let target = AddressPlan.scanTarget(r.next())
             var roll = r.below(1000)
-            let port = Self.slowScanPorts.first { p in
-                roll -= p.share
-                return roll < 0
-            }?.port ?? 23
+            let port =
+                Self.slowScanPorts.first { p in
+                    roll -= p.share
+                    return roll < 0
+                }?.port ?? 23
             let sourceKey = r.next()
             guard inf.isActive(at: t) else { continue }
             w.oneWay(s, t: t, destination: target, port: port, proto: 6, packets: 1, bytes: 44, duration: 0, key: sourceKey, flags: 0x02)
@@ -148,19 +159,25 @@ extension TrafficGenerator {
                 let packets = UInt64(rate * seconds * (0.95 + 0.1 * r.unit()))
                 guard packets > 0 else { continue }
                 let size: UInt64 = [84, 84, 1_052, 1_500][Int(StableHash.of(seed, Tag.icmpFlood, 4, UInt64(j)) % 4)]
-                w.oneWay(s, t: from, destination: a.victim, port: 0x0800, proto: 1, packets: packets, bytes: packets * size, duration: until - from - 1, key: 0, flags: 0, sourcePort: 0)
+                w.oneWay(
+                    s, t: from, destination: a.victim, port: 0x0800, proto: 1, packets: packets, bytes: packets * size,
+                    duration: until - from - 1, key: 0, flags: 0, sourcePort: 0)
                 // The victim answers part of it (echo reply, type 0) until it is overwhelmed.
                 let answered = UInt64(Double(packets) * (0.2 + 0.6 * Double(StableHash.of(seed, Tag.icmpFlood, 5) % 100) / 100))
                 if answered > 0 {
                     let t = min(from + 3, until - 1)
-                    w.inbound(from: a.victim, sourcePort: 0, to: s.publicAddress, port: 0, proto: 1, packets: answered, bytes: answered * size, t: t, duration: until - 1 - t, exporter: Int(s.exporterIndex))
+                    w.inbound(
+                        from: a.victim, sourcePort: 0, to: s.publicAddress, port: 0, proto: 1, packets: answered, bytes: answered * size,
+                        t: t, duration: until - 1 - t, exporter: Int(s.exporterIndex))
                 }
             case .synFlood:
                 // One SYN per record: a new source port each, never answered.
                 var r = StableHash.generator(seed, Tag.singleSYNFlood, 3, UInt64(j), UInt64(bitPattern: w.windowIndex))
                 for _ in 0..<r.poisson(rate * seconds) {
                     let t = r.int64(in: from..<until)
-                    w.oneWay(s, t: t, destination: a.victim, port: a.victimPort, proto: 6, packets: 1, bytes: 60, duration: 0, key: r.next(), flags: 0x02)
+                    w.oneWay(
+                        s, t: t, destination: a.victim, port: a.victimPort, proto: 6, packets: 1, bytes: 60, duration: 0, key: r.next(),
+                        flags: 0x02)
                 }
             case .udpFlood, .reflection:
                 continue

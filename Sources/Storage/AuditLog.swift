@@ -63,8 +63,10 @@ public final class AuditLog: @unchecked Sendable {
     /// records the repair. Refuses a log whose last entry disagrees with its head beyond the
     /// one-entry window a crash between the two writes can leave, or whose last whole line is not
     /// an entry: run `mamori audit verify` to see what happened.
-    public init(directory: String, key: SymmetricKey, segmentEntries: Int = 10_000, observer: any StorageObserver = NoStorageObserver(),
-                now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws {
+    public init(
+        directory: String, key: SymmetricKey, segmentEntries: Int = 10_000, observer: any StorageObserver = NoStorageObserver(),
+        now: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
+    ) throws {
         self.directory = directory
         self.key = key
         self.segmentEntries = max(1, segmentEntries)
@@ -102,24 +104,29 @@ public final class AuditLog: @unchecked Sendable {
             guard rename(directory + "/HEAD", quarantine) == 0 else {
                 throw AuditLogError("the audit head \(directory)/HEAD is unreadable and cannot be moved aside: \(PrivateFiles.errnoText())")
             }
-            repairs.append(AuditRepair(file: "HEAD", bytes: 0, sha256: "", quarantinedAs: (quarantine as NSString).lastPathComponent,
-                                       what: "the head was unreadable; rebuilt from the last entry \(last.map { String($0.sequence) } ?? "(none)")"))
+            repairs.append(
+                AuditRepair(
+                    file: "HEAD", bytes: 0, sha256: "", quarantinedAs: (quarantine as NSString).lastPathComponent,
+                    what: "the head was unreadable; rebuilt from the last entry \(last.map { String($0.sequence) } ?? "(none)")"))
             headRebuilt = true
         }
         switch (last, head) {
         case (nil, nil):
             break
-        case let (l?, h?) where l.sequence == h.sequence && l.digest == h.digest && h.isSealed(by: key):
+        case (let l?, let h?) where l.sequence == h.sequence && l.digest == h.digest && h.isSealed(by: key):
             break
-        case let (l?, h?) where l.sequence == h.sequence + 1 && l.previous == h.digest && h.isSealed(by: key):
-            break  // the process stopped between writing the entry and the head
-        case let (l?, nil) where l.sequence == 1 || headRebuilt:
+        case (let l?, let h?) where l.sequence == h.sequence + 1 && l.previous == h.digest && h.isSealed(by: key):
+            break // the process stopped between writing the entry and the head
+        case (let l?, nil) where l.sequence == 1 || headRebuilt:
             break
         default:
-            throw AuditLogError("the audit log in \(directory) does not match its head (last entry \(last.map { String($0.sequence) } ?? "none"), head \(head.map { String($0.sequence) } ?? "none")); run `mamori audit verify`")
+            throw AuditLogError(
+                "the audit log in \(directory) does not match its head (last entry \(last.map { String($0.sequence) } ?? "none"), head \(head.map { String($0.sequence) } ?? "none")); run `mamori audit verify`"
+            )
         }
         if let last, last.digest != last.expectedDigest(key: key) {
-            throw AuditLogError("the last audit entry (\(last.sequence)) does not match its digest under this key; run `mamori audit verify`")
+            throw AuditLogError(
+                "the last audit entry (\(last.sequence)) does not match its digest under this key; run `mamori audit verify`")
         }
         chain = AuditChain(key: key, last: last.map { ($0.sequence, $0.digest) })
         self.repairs = repairs
@@ -128,7 +135,8 @@ public final class AuditLog: @unchecked Sendable {
             do { try writeHead(AuditHead(sequence: last.sequence, digest: last.digest, key: key)) } catch { headStale = true }
         }
         for r in repairs {
-            appendOrDefer(at: now, kind: .repair, actor: "mamori", subject: r.file, summary: "audit log repaired at start: \(r.what)", detail: r)
+            appendOrDefer(
+                at: now, kind: .repair, actor: "mamori", subject: r.file, summary: "audit log repaired at start: \(r.what)", detail: r)
         }
     }
 
@@ -136,7 +144,9 @@ public final class AuditLog: @unchecked Sendable {
     /// Entries waiting from ``appendOrDefer`` are written first.
     /// - Throws: ``AuditLogError`` when the entry could not be written; nothing of it is left in the log.
     @discardableResult
-    public func append(at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: String = "{}") throws -> AuditEntry {
+    public func append(at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: String = "{}") throws
+        -> AuditEntry
+    {
         try lock.withLock {
             try flushDeferredLocked()
             return try appendLocked(Deferred(at: at, kind: kind, actor: actor, subject: subject, summary: summary, detail: detail))
@@ -145,7 +155,9 @@ public final class AuditLog: @unchecked Sendable {
 
     /// Appends an entry whose detail is a JSON-encoded value.
     @discardableResult
-    public func append(at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: some Encodable) throws -> AuditEntry {
+    public func append(at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: some Encodable) throws
+        -> AuditEntry
+    {
         let text = String(decoding: try AuditEntry.canonicalEncoder.encode(detail), as: UTF8.self)
         return try append(at: at, kind: kind, actor: actor, subject: subject, summary: summary, detail: text)
     }
@@ -159,7 +171,9 @@ public final class AuditLog: @unchecked Sendable {
     /// At most ``maximumDeferred`` entries wait; beyond that the newest are dropped and counted
     /// (``deferredDroppedCount``).
     @discardableResult
-    public func appendOrDefer(at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: some Encodable) -> AuditEntry? {
+    public func appendOrDefer(at: Int64, kind: AuditKind, actor: String, subject: String, summary: String, detail: some Encodable)
+        -> AuditEntry?
+    {
         let text = (try? AuditEntry.canonicalEncoder.encode(detail)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let entry = Deferred(at: at, kind: kind, actor: actor, subject: subject, summary: summary, detail: text)
         return lock.withLock {
@@ -180,7 +194,10 @@ public final class AuditLog: @unchecked Sendable {
             guard !deferred.isEmpty || headStale || tailNeedsRepair else { return true }
             do {
                 try flushDeferredLocked()
-                if headStale, let head = chain.head { try writeHead(head); headStale = false }
+                if headStale, let head = chain.head {
+                    try writeHead(head)
+                    headStale = false
+                }
                 return true
             } catch {
                 return false
@@ -254,7 +271,8 @@ public final class AuditLog: @unchecked Sendable {
             var firstKept: AuditEntry?
             for s in segments {
                 let lines = try Self.lines(of: Self.path(directory, s))
-                guard let tail = lines.last, let last = try? JSONDecoder().decode(AuditEntry.self, from: Data(tail.utf8)), last.at < cutoff else { break }
+                guard let tail = lines.last, let last = try? JSONDecoder().decode(AuditEntry.self, from: Data(tail.utf8)), last.at < cutoff
+                else { break }
                 removed.append(Self.name(s))
             }
             guard !removed.isEmpty else { return ([], AuditPruning(firstKept: 0, previousDigest: "", removedSegments: [])) }
@@ -264,11 +282,16 @@ public final class AuditLog: @unchecked Sendable {
                 firstKept = try JSONDecoder().decode(AuditEntry.self, from: Data(first.utf8))
             }
             for name in removed { try FileManager.default.removeItem(atPath: directory + "/" + name) }
-            return (removed, AuditPruning(firstKept: firstKept?.sequence ?? 0, previousDigest: firstKept?.previous ?? "", removedSegments: removed))
+            return (
+                removed,
+                AuditPruning(firstKept: firstKept?.sequence ?? 0, previousDigest: firstKept?.previous ?? "", removedSegments: removed)
+            )
         }
         if !removed.isEmpty {
-            try append(at: now, kind: .retention, actor: "mamori", subject: "audit", summary: "removed audit segments \(removed.joined(separator: ", ")) past retention",
-                       detail: pruning)
+            try append(
+                at: now, kind: .retention, actor: "mamori", subject: "audit",
+                summary: "removed audit segments \(removed.joined(separator: ", ")) past retention",
+                detail: pruning)
         }
         return removed
     }
@@ -352,7 +375,7 @@ public final class AuditLog: @unchecked Sendable {
                 guard fsync(fd) == 0 else { throw PrivateFileError("cannot flush \(target)") }
                 quarantined = (target as NSString).lastPathComponent
             } catch {
-                unlink(target)  // the disk is full: the digest in the repair entry stands for the bytes
+                unlink(target) // the disk is full: the digest in the repair entry stands for the bytes
             }
         }
         guard truncate(path, off_t(keep - data.startIndex)) == 0 else {
@@ -364,8 +387,11 @@ public final class AuditLog: @unchecked Sendable {
             close(fd)
         }
         let name = (path as NSString).lastPathComponent
-        return AuditRepair(file: name, bytes: torn.count, sha256: SHA256.hash(data: torn).hexEncoded, quarantinedAs: quarantined,
-                           what: "a torn last line of \(name) (\(torn.count) bytes, never acknowledged) \(quarantined.map { "moved to \($0)" } ?? "removed (no room to keep it)")")
+        return AuditRepair(
+            file: name, bytes: torn.count, sha256: SHA256.hash(data: torn).hexEncoded, quarantinedAs: quarantined,
+            what:
+                "a torn last line of \(name) (\(torn.count) bytes, never acknowledged) \(quarantined.map { "moved to \($0)" } ?? "removed (no room to keep it)")"
+        )
     }
 
     static func name(_ segment: Int) -> String {

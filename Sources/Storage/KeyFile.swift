@@ -52,8 +52,9 @@ public enum KeyFile {
     /// Refuses a key (or other secret) file its group or others can read or write.
     public static func checkPrivate(path: String, mode: mode_t, what: String = "key file") throws {
         guard mode & 0o077 != 0 else { return }
-        throw KeyFileError("the \(what) \(path) can be read or written by users other than its owner (mode \(String(mode & 0o777, radix: 8))); "
-            + "run `chmod 600 \(path)` (and consider the secret exposed: whoever could read it may have copied it)")
+        throw KeyFileError(
+            "the \(what) \(path) can be read or written by users other than its owner (mode \(String(mode & 0o777, radix: 8))); "
+                + "run `chmod 600 \(path)` (and consider the secret exposed: whoever could read it may have copied it)")
     }
 }
 

@@ -28,26 +28,27 @@ public final class SQLiteConsentRegistry: Sendable {
         self.observer = observer
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: consent events and contacts") { db in
-            try db.execute(sql: """
-                CREATE TABLE consent_event (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    subscriber TEXT NOT NULL,
-                    kind TEXT NOT NULL,
-                    action TEXT,
-                    terms_version TEXT,
-                    at INTEGER NOT NULL,
-                    method TEXT NOT NULL,
-                    recorded_by TEXT NOT NULL,
-                    recorded_at INTEGER NOT NULL
-                );
-                CREATE INDEX consent_event_subscriber ON consent_event(subscriber, at);
-                CREATE TABLE contact (
-                    subscriber TEXT PRIMARY KEY NOT NULL,
-                    email TEXT,
-                    language TEXT,
-                    updated_at INTEGER NOT NULL
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE consent_event (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        subscriber TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        action TEXT,
+                        terms_version TEXT,
+                        at INTEGER NOT NULL,
+                        method TEXT NOT NULL,
+                        recorded_by TEXT NOT NULL,
+                        recorded_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX consent_event_subscriber ON consent_event(subscriber, at);
+                    CREATE TABLE contact (
+                        subscriber TEXT PRIMARY KEY NOT NULL,
+                        email TEXT,
+                        language TEXT,
+                        updated_at INTEGER NOT NULL
+                    );
+                    """)
         }
         try migrator.migrate(database)
     }
@@ -66,10 +67,12 @@ public final class SQLiteConsentRegistry: Sendable {
 
     private static func insert(_ events: [ConsentEvent], recordedAt: Int64, _ db: Database) throws {
         for e in events {
-            try db.execute(sql: """
-                INSERT INTO consent_event (subscriber, kind, action, terms_version, at, method, recorded_by, recorded_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [e.subscriber, e.kind.rawValue, e.action?.rawValue, e.termsVersion, e.at, e.method, e.recordedBy, recordedAt])
+            try db.execute(
+                sql: """
+                    INSERT INTO consent_event (subscriber, kind, action, terms_version, at, method, recorded_by, recorded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [e.subscriber, e.kind.rawValue, e.action?.rawValue, e.termsVersion, e.at, e.method, e.recordedBy, recordedAt])
         }
     }
 
@@ -79,7 +82,8 @@ public final class SQLiteConsentRegistry: Sendable {
     }
 
     private static func history(of subscriber: String, _ db: Database) throws -> [ConsentEvent] {
-        try Row.fetchAll(db, sql: "SELECT * FROM consent_event WHERE subscriber = ? ORDER BY id", arguments: [subscriber]).compactMap(Self.event)
+        try Row.fetchAll(db, sql: "SELECT * FROM consent_event WHERE subscriber = ? ORDER BY id", arguments: [subscriber]).compactMap(
+            Self.event)
     }
 
     /// What `subscriber` had agreed to at `at`.
@@ -92,10 +96,11 @@ public final class SQLiteConsentRegistry: Sendable {
     }
 
     private static func setContact(_ contact: Contact, for subscriber: String, at: Int64, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO contact (subscriber, email, language, updated_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT(subscriber) DO UPDATE SET email = excluded.email, language = excluded.language, updated_at = excluded.updated_at
-            """, arguments: [subscriber, contact.email, contact.language, at])
+        try db.execute(
+            sql: """
+                INSERT INTO contact (subscriber, email, language, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT(subscriber) DO UPDATE SET email = excluded.email, language = excluded.language, updated_at = excluded.updated_at
+                """, arguments: [subscriber, contact.email, contact.language, at])
     }
 
     public func contact(of subscriber: String) throws -> Contact? {
@@ -110,7 +115,8 @@ public final class SQLiteConsentRegistry: Sendable {
     /// Subscribers with any event or contact.
     public func subscriberCount() throws -> Int {
         try database.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT subscriber FROM consent_event UNION SELECT subscriber FROM contact)") ?? 0
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT subscriber FROM consent_event UNION SELECT subscriber FROM contact)")
+                ?? 0
         }
     }
 
@@ -129,16 +135,21 @@ public final class SQLiteConsentRegistry: Sendable {
 
     /// Imports a customer export: pseudonymises each account, records the events that bring the
     /// registry to what the line says, updates the contact. Bad lines are reported, good ones kept.
-    public func importCustomers(_ file: CustomerConsentFile, pseudonym: (String) -> String, at: Int64, source: String) throws -> ImportSummary {
-        var summary = ImportSummary(lines: file.rows.count + file.rejected.count, subscribers: 0, events: 0, contacts: 0,
-                                    rejected: file.rejected.map { .init(line: $0.line, reason: $0.reason) })
+    public func importCustomers(_ file: CustomerConsentFile, pseudonym: (String) -> String, at: Int64, source: String) throws
+        -> ImportSummary
+    {
+        var summary = ImportSummary(
+            lines: file.rows.count + file.rejected.count, subscribers: 0, events: 0, contacts: 0,
+            rejected: file.rejected.map { .init(line: $0.line, reason: $0.reason) })
         // One transaction for the whole file: a file of a million lines is one commit (one fsync),
         // and an import that fails midway leaves the registry as it was.
         try observer.observe("consent") {
             try database.write { db in
                 for row in file.rows {
                     let subscriber = pseudonym(row.account)
-                    let events = row.events(subscriber: subscriber, current: ConsentState(events: try Self.history(of: subscriber, db), at: .max), importedAt: at, source: source)
+                    let events = row.events(
+                        subscriber: subscriber, current: ConsentState(events: try Self.history(of: subscriber, db), at: .max),
+                        importedAt: at, source: source)
                     if let problem = events.lazy.compactMap(\.problem).first { throw ConsentRegistryError(problem) }
                     try Self.insert(events, recordedAt: at, db)
                     summary.events += events.count
@@ -160,8 +171,9 @@ public final class SQLiteConsentRegistry: Sendable {
     private static func event(_ row: Row) -> ConsentEvent? {
         guard let kind = ConsentEvent.Kind(rawValue: row["kind"]) else { return nil }
         let action: LawfulAction? = (row["action"] as String?).flatMap(LawfulAction.init(rawValue:))
-        return ConsentEvent(subscriber: row["subscriber"], kind: kind, action: action, termsVersion: row["terms_version"], at: row["at"],
-                            method: row["method"], recordedBy: row["recorded_by"])
+        return ConsentEvent(
+            subscriber: row["subscriber"], kind: kind, action: action, termsVersion: row["terms_version"], at: row["at"],
+            method: row["method"], recordedBy: row["recorded_by"])
     }
 }
 

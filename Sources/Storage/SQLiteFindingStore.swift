@@ -20,30 +20,31 @@ public final class SQLiteFindingStore: FindingStore {
         self.observer = observer
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: findings and verdicts") { db in
-            try db.execute(sql: """
-                CREATE TABLE finding (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    kind TEXT NOT NULL,
-                    subject TEXT NOT NULL,
-                    score REAL NOT NULL,
-                    first_seen INTEGER NOT NULL,
-                    last_seen INTEGER NOT NULL,
-                    detected_at INTEGER NOT NULL,
-                    updated_at INTEGER NOT NULL,
-                    body TEXT NOT NULL
-                );
-                CREATE INDEX finding_kind_last_seen ON finding(kind, last_seen);
-                CREATE INDEX finding_last_seen ON finding(last_seen);
-                CREATE TABLE verdict (
-                    finding_id TEXT PRIMARY KEY NOT NULL REFERENCES finding(id) ON DELETE CASCADE,
-                    verdict TEXT NOT NULL,
-                    analyst TEXT NOT NULL,
-                    note TEXT,
-                    at INTEGER NOT NULL,
-                    kind TEXT NOT NULL,
-                    subject TEXT NOT NULL
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE finding (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        kind TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        score REAL NOT NULL,
+                        first_seen INTEGER NOT NULL,
+                        last_seen INTEGER NOT NULL,
+                        detected_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        body TEXT NOT NULL
+                    );
+                    CREATE INDEX finding_kind_last_seen ON finding(kind, last_seen);
+                    CREATE INDEX finding_last_seen ON finding(last_seen);
+                    CREATE TABLE verdict (
+                        finding_id TEXT PRIMARY KEY NOT NULL REFERENCES finding(id) ON DELETE CASCADE,
+                        verdict TEXT NOT NULL,
+                        analyst TEXT NOT NULL,
+                        note TEXT,
+                        at INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        subject TEXT NOT NULL
+                    );
+                    """)
         }
         try migrator.migrate(database)
     }
@@ -58,28 +59,46 @@ public final class SQLiteFindingStore: FindingStore {
         guard !findings.isEmpty else { return }
         let rows: [(Finding, String)] = try findings.map { f in
             var stored = f
-            stored.verdict = nil  // kept in its own table
+            stored.verdict = nil // kept in its own table
             return (f, String(decoding: try Self.encoder.encode(stored), as: UTF8.self))
         }
-        try await observer.observe("findings") { try await database.write { db in
-            for (f, body) in rows {
-                try db.execute(sql: """
-                    INSERT INTO finding (id, kind, subject, score, first_seen, last_seen, detected_at, updated_at, body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET score = excluded.score, first_seen = min(first_seen, excluded.first_seen),
-                        last_seen = max(last_seen, excluded.last_seen), updated_at = excluded.updated_at, body = excluded.body
-                    """, arguments: [f.id, f.kind.rawValue, f.subject.description, f.score, f.firstSeen, f.lastSeen, f.detectedAt, f.updatedAt, body])
+        try await observer.observe("findings") {
+            try await database.write { db in
+                for (f, body) in rows {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO finding (id, kind, subject, score, first_seen, last_seen, detected_at, updated_at, body)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT(id) DO UPDATE SET score = excluded.score, first_seen = min(first_seen, excluded.first_seen),
+                                last_seen = max(last_seen, excluded.last_seen), updated_at = excluded.updated_at, body = excluded.body
+                            """,
+                        arguments: [
+                            f.id, f.kind.rawValue, f.subject.description, f.score, f.firstSeen, f.lastSeen, f.detectedAt, f.updatedAt, body,
+                        ])
+                }
             }
-        } }
+        }
     }
 
     public func findings(matching q: FindingQuery) async throws -> [Finding] {
         var sql = "SELECT f.body, v.verdict, v.analyst, v.note, v.at FROM finding f LEFT JOIN verdict v ON v.finding_id = f.id WHERE 1"
         var arguments: StatementArguments = []
-        if let k = q.kind { sql += " AND f.kind = ?"; arguments += [k.rawValue] }
-        if let s = q.since { sql += " AND f.last_seen >= ?"; arguments += [s] }
-        if let u = q.until { sql += " AND f.first_seen <= ?"; arguments += [u] }
-        if let m = q.minimumScore { sql += " AND f.score >= ?"; arguments += [m] }
+        if let k = q.kind {
+            sql += " AND f.kind = ?"
+            arguments += [k.rawValue]
+        }
+        if let s = q.since {
+            sql += " AND f.last_seen >= ?"
+            arguments += [s]
+        }
+        if let u = q.until {
+            sql += " AND f.first_seen <= ?"
+            arguments += [u]
+        }
+        if let m = q.minimumScore {
+            sql += " AND f.score >= ?"
+            arguments += [m]
+        }
         sql += " ORDER BY f.score DESC, f.last_seen DESC LIMIT ?"
         arguments += [max(1, min(q.limit, 10_000))]
         let sqlText = sql
@@ -91,36 +110,55 @@ public final class SQLiteFindingStore: FindingStore {
 
     public func finding(id: String) async throws -> Finding? {
         try await database.read { db in
-            try Row.fetchOne(db, sql: "SELECT f.body, v.verdict, v.analyst, v.note, v.at FROM finding f LEFT JOIN verdict v ON v.finding_id = f.id WHERE f.id = ?", arguments: [id])
-                .map(Self.finding(from:))
+            try Row.fetchOne(
+                db,
+                sql:
+                    "SELECT f.body, v.verdict, v.analyst, v.note, v.at FROM finding f LEFT JOIN verdict v ON v.finding_id = f.id WHERE f.id = ?",
+                arguments: [id]
+            )
+            .map(Self.finding(from:))
         }
     }
 
     public func record(_ verdict: Verdict, forFinding id: String) async throws -> Finding? {
-        let exists = try await observer.observe("findings") { try await database.write { db -> Bool in
-            guard let row = try Row.fetchOne(db, sql: "SELECT kind, subject FROM finding WHERE id = ?", arguments: [id]) else { return false }
-            try db.execute(sql: """
-                INSERT INTO verdict (finding_id, verdict, analyst, note, at, kind, subject) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(finding_id) DO UPDATE SET verdict = excluded.verdict, analyst = excluded.analyst, note = excluded.note, at = excluded.at
-                """, arguments: [id, verdict.verdict.rawValue, verdict.analyst, verdict.note, verdict.at, row["kind"] as String, row["subject"] as String])
-            return true
-        } }
+        let exists = try await observer.observe("findings") {
+            try await database.write { db -> Bool in
+                guard let row = try Row.fetchOne(db, sql: "SELECT kind, subject FROM finding WHERE id = ?", arguments: [id]) else {
+                    return false
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO verdict (finding_id, verdict, analyst, note, at, kind, subject) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(finding_id) DO UPDATE SET verdict = excluded.verdict, analyst = excluded.analyst, note = excluded.note, at = excluded.at
+                        """,
+                    arguments: [
+                        id, verdict.verdict.rawValue, verdict.analyst, verdict.note, verdict.at, row["kind"] as String,
+                        row["subject"] as String,
+                    ])
+                return true
+            }
+        }
         return exists ? try await finding(id: id) : nil
     }
 
     public func deleteFindings(lastSeenBefore time: Int64) async throws -> Int {
-        try await observer.observe("findings") { try await database.write { db in
-            try db.execute(sql: "DELETE FROM verdict WHERE finding_id IN (SELECT id FROM finding WHERE last_seen < ?)", arguments: [time])
-            try db.execute(sql: "DELETE FROM finding WHERE last_seen < ?", arguments: [time])
-            return db.changesCount
-        } }
+        try await observer.observe("findings") {
+            try await database.write { db in
+                try db.execute(
+                    sql: "DELETE FROM verdict WHERE finding_id IN (SELECT id FROM finding WHERE last_seen < ?)", arguments: [time])
+                try db.execute(sql: "DELETE FROM finding WHERE last_seen < ?", arguments: [time])
+                return db.changesCount
+            }
+        }
     }
 
     public func falsePositiveEndpoints() async throws -> [FindingSubject] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT f.body FROM verdict v JOIN finding f ON f.id = v.finding_id WHERE v.verdict = ? AND v.kind = ?",
-                             arguments: [Verdict.Kind.falsePositive.rawValue, FindingKind.commandAndControl.rawValue])
-                .map { try Self.finding(from: $0).subject }
+            try Row.fetchAll(
+                db, sql: "SELECT f.body FROM verdict v JOIN finding f ON f.id = v.finding_id WHERE v.verdict = ? AND v.kind = ?",
+                arguments: [Verdict.Kind.falsePositive.rawValue, FindingKind.commandAndControl.rawValue]
+            )
+            .map { try Self.finding(from: $0).subject }
         }
     }
 

@@ -62,16 +62,24 @@ struct Analyze: AsyncParsableCommand {
     @Argument(help: "pcap files holding export datagrams (or binetflow or nfcapd files), analysed in order as one stream.")
     var files: [String]
 
-    @Option(help: "Input format: pcap (export datagrams), binetflow (Argus text, CTU-13), nfcapd (nfdump files) or zeek (conn.log, TSV or JSON). Default: zeek for *conn*.log files or files starting with #separator or {, binetflow for .binetflow/.csv/.tsv files, nfcapd for files named nfcapd.*, pcap otherwise.")
+    @Option(
+        help:
+            "Input format: pcap (export datagrams), binetflow (Argus text, CTU-13), nfcapd (nfdump files) or zeek (conn.log, TSV or JSON). Default: zeek for *conn*.log files or files starting with #separator or {, binetflow for .binetflow/.csv/.tsv files, nfcapd for files named nfcapd.*, pcap otherwise."
+    )
     var format: InputFormat?
 
     @Flag(help: "binetflow, zeek: score infected-device findings per host against the files' Label (label) column.")
     var labelsFromFile = false
 
-    @Option(help: ArgumentHelp("binetflow: offset of wall-clock StartTimes from UTC, seconds (CTU-13 is CET: 3600). Default 0 (UTC).", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "binetflow: offset of wall-clock StartTimes from UTC, seconds (CTU-13 is CET: 3600). Default 0 (UTC).", valueName: "seconds"))
     var utcOffset: Int = 0
 
-    @Option(help: ArgumentHelp("binetflow, zeek: epoch seconds added to numeric StartTimes/ts (for files with times relative to the capture start).", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "binetflow, zeek: epoch seconds added to numeric StartTimes/ts (for files with times relative to the capture start).",
+            valueName: "seconds"))
     var baseTime: Double = 0
 
     @Flag(help: "Print findings as JSON lines.")
@@ -83,7 +91,10 @@ struct Analyze: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The carrier's own infrastructure, never analysed (repeatable).", valueName: "prefix"))
     var infrastructurePrefix: [String] = []
 
-    @Option(help: ArgumentHelp("Special-purpose space (documentation, reserved…) that plays the Internet in a lab capture (repeatable). Without it, flows to or from multicast, broadcast, link-local, private and other special-purpose addresses are not analysed.", valueName: "prefix"))
+    @Option(
+        help: ArgumentHelp(
+            "Special-purpose space (documentation, reserved…) that plays the Internet in a lab capture (repeatable). Without it, flows to or from multicast, broadcast, link-local, private and other special-purpose addresses are not analysed.",
+            valueName: "prefix"))
     var laboratoryInternet: [String] = []
 
     @Option(help: ArgumentHelp("A CGNAT pool with fixed port blocks (repeatable): PREFIX:FIRST-PORT:PORTS-PER-BLOCK.", valueName: "pool"))
@@ -104,13 +115,14 @@ struct Analyze: AsyncParsableCommand {
     @Option(help: "Only print findings with at least this score.")
     var minimumScore: Double = 0
 
-
-    @Option(help: ArgumentHelp("Real-traffic ground truth (Benchmarks/detection/corpus/corpus.json): score the findings against the capture's entry — found, missed, false — and take its network and base time unless given.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Real-traffic ground truth (Benchmarks/detection/corpus/corpus.json): score the findings against the capture's entry — found, missed, false — and take its network and base time unless given.",
+            valueName: "file"))
     var truth: String?
 
     @Option(help: ArgumentHelp("The --truth entry to score against (default: the one naming the first input file).", valueName: "name"))
     var truthCapture: String?
-
 
     func run() async throws {
         let truth = try loadLabels()
@@ -135,12 +147,14 @@ struct Analyze: AsyncParsableCommand {
                 case .lineSkipped(let file, let reason):
                     FileHandle.standardError.write(Data("\(file): \(reason) (line skipped)\n".utf8))
                 case .fileTruncated(let file):
-                    FileHandle.standardError.write(Data("\(file): ends inside a block (still being written, or cut): the records before it are used\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("\(file): ends inside a block (still being written, or cut): the records before it are used\n".utf8))
                 case .analysed(let s):
                     // Every 1,024 datagrams of a pcap; shown at most once a second.
                     guard Date().timeIntervalSince(lastProgress) >= 1 else { return }
                     lastProgress = Date()
-                    FileHandle.standardError.write(Data("\ranalysed \(s.records) records  findings \(s.findingsReported)  pairs \(s.trackedPairs)   ".utf8))
+                    FileHandle.standardError.write(
+                        Data("\ranalysed \(s.records) records  findings \(s.findingsReported)  pairs \(s.trackedPairs)   ".utf8))
                 }
             }
         }
@@ -158,7 +172,8 @@ struct Analyze: AsyncParsableCommand {
             if json {
                 out += String(decoding: try encoder.encode(f), as: UTF8.self) + "\n"
             } else {
-                out += "\(f.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%.2f", f.score))  \(f.summary)\n"
+                out +=
+                    "\(f.kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%.2f", f.score))  \(f.summary)\n"
                 for r in f.evidence.reasons { out += "    · \(r)\n" }
             }
         }
@@ -166,17 +181,22 @@ struct Analyze: AsyncParsableCommand {
         let s = outcome.statistics
         let seconds = Date().timeIntervalSince(wallStart)
         var tail = "\r" + outcome.inputSummary + "\n"
-        tail += "analysed \(s.records) records (\(s.outbound) outbound, \(s.inbound) inbound, \(s.notCrossing) not crossing the subscriber edge, \(s.specialPurpose) with a special-purpose remote address) in \(String(format: "%.1f", seconds)) s; "
+        tail +=
+            "analysed \(s.records) records (\(s.outbound) outbound, \(s.inbound) inbound, \(s.notCrossing) not crossing the subscriber edge, \(s.specialPurpose) with a special-purpose remote address) in \(String(format: "%.1f", seconds)) s; "
         let perKind: [String] = FindingKind.allCases.map { k in
             let n = findings.filter { $0.kind == k }.count
             return "\(k.rawValue) \(n)"
         }
         tail += "\(findings.count) findings (\(perKind.joined(separator: ", ")))\n"
-        let held = [("a popular service", s.suppressedPopular), ("content, not check-ins", s.suppressedBulk),
-                    ("a peer-to-peer application", s.suppressedPeerToPeer), ("a time server", s.suppressedTimeService),
-                    ("allowlisted", s.suppressedAllowlisted)].filter { $0.1 > 0 }
+        let held = [
+            ("a popular service", s.suppressedPopular), ("content, not check-ins", s.suppressedBulk),
+            ("a peer-to-peer application", s.suppressedPeerToPeer), ("a time server", s.suppressedTimeService),
+            ("allowlisted", s.suppressedAllowlisted),
+        ].filter { $0.1 > 0 }
         if !held.isEmpty {
-            tail += "periodic contacts explained by a benign hypothesis (evaluations): " + held.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n"
+            tail +=
+                "periodic contacts explained by a benign hypothesis (evaluations): "
+                + held.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + "\n"
         }
         if s.outbound + s.inbound == 0 && s.records > 0 {
             tail += "warning: no record crossed the subscriber edge — check --subscriber-prefix\n"
@@ -234,7 +254,9 @@ struct Analyze: AsyncParsableCommand {
     private func networkOptions() throws -> NetworkOptions {
         func prefixes(_ list: [String], _ option: String) throws -> [IPPrefix] {
             try list.map { text in
-                guard let p = IPPrefix(text) else { throw ValidationError("\(option) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32") }
+                guard let p = IPPrefix(text) else {
+                    throw ValidationError("\(option) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32")
+                }
                 return p
             }
         }
@@ -242,13 +264,16 @@ struct Analyze: AsyncParsableCommand {
         let infrastructure = try prefixes(infrastructurePrefix, "--infrastructure-prefix")
         let pools: [CGNATPool] = try cgnat.map { text in
             let parts = text.split(separator: ":")
-            guard parts.count == 3, let p = IPPrefix(parts[0]), p.isIPv4, let first = UInt16(parts[1]), let size = UInt16(parts[2]), size > 0 else {
+            guard parts.count == 3, let p = IPPrefix(parts[0]), p.isIPv4, let first = UInt16(parts[1]), let size = UInt16(parts[2]),
+                size > 0
+            else {
                 throw ValidationError("--cgnat '\(text)' must be PREFIX:FIRST-PORT:PORTS-PER-BLOCK, e.g. 198.18.0.0/22:1024:1008")
             }
             return CGNATPool(prefix: p, firstPort: first, portsPerBlock: size)
         }
-        return NetworkOptions(subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools,
-                              laboratoryInternet: try prefixes(laboratoryInternet, "--laboratory-internet"))
+        return NetworkOptions(
+            subscriberPrefixes: subscribers, infrastructurePrefixes: infrastructure, cgnatPools: pools,
+            laboratoryInternet: try prefixes(laboratoryInternet, "--laboratory-internet"))
     }
 
     private func readList(_ path: String, _ option: String) throws -> EndpointList {
@@ -262,11 +287,15 @@ struct Analyze: AsyncParsableCommand {
     private static func explained<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let failure as OfflineAnalyzer.Failure {
             switch failure {
-            case .noLabelColumn(let file, .zeek): throw ValidationError("\(file) has no label column (Stratosphere `label`): --labels-from-file needs one")
+            case .noLabelColumn(let file, .zeek):
+                throw ValidationError("\(file) has no label column (Stratosphere `label`): --labels-from-file needs one")
             case .noLabelColumn(let file, _): throw ValidationError("\(file) has no Label column: --labels-from-file needs one")
             case .noSubscriberSpace:
-                throw ValidationError("give the subscriber address space with --subscriber-prefix (or simulator --labels): without it no flow can be told inbound from outbound")
-            case .badTruthPrefix(let text, let field): throw ValidationError("--truth \(field) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32")
+                throw ValidationError(
+                    "give the subscriber address space with --subscriber-prefix (or simulator --labels): without it no flow can be told inbound from outbound"
+                )
+            case .badTruthPrefix(let text, let field):
+                throw ValidationError("--truth \(field) '\(text)' is not a prefix like 100.64.0.0/10 or 2001:db8::/32")
             case .unreadable, .malformed: throw ValidationError(failure.description)
             }
         }

@@ -44,13 +44,14 @@ struct BenchDecode: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let chosen: [ExportProtocol] = switch `protocol` {
-        case .all: [.netflowV5, .netflowV9, .ipfix, .sflowV5]
-        case .v5: [.netflowV5]
-        case .v9: [.netflowV9]
-        case .ipfix: [.ipfix]
-        case .sflow: [.sflowV5]
-        }
+        let chosen: [ExportProtocol] =
+            switch `protocol` {
+            case .all: [.netflowV5, .netflowV9, .ipfix, .sflowV5]
+            case .v5: [.netflowV5]
+            case .v9: [.netflowV9]
+            case .ipfix: [.ipfix]
+            case .sflow: [.sflowV5]
+            }
         Bench.warnIfDebugBuild()
         if !json { print(DecodeBenchmark.tableHeader) }
         let benchmark = DecodeBenchmark(seconds: seconds)

@@ -29,7 +29,10 @@ struct BenchAttribution: AsyncParsableCommand {
     @Option(help: "Seconds of lookups per measurement (mixed; each kind gets a third).")
     var seconds: Double = 5
 
-    @Option(help: "Rounds: each measurement is split into this many passes, single and batched interleaved, and the median reported (the machine's load drifts).")
+    @Option(
+        help:
+            "Rounds: each measurement is split into this many passes, single and batched interleaved, and the median reported (the machine's load drifts)."
+    )
     var rounds: Int = 3
 
     func validate() throws {

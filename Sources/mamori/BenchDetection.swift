@@ -37,11 +37,16 @@ struct BenchDetection: AsyncParsableCommand {
     func run() async throws {
         Bench.warnIfDebugBuild()
         guard (1...4_000_000).contains(hosts) else { throw ValidationError("--hosts must be 1 to 4,000,000 (the 100.64.0.0/10 pool)") }
-        guard minutes >= 1, recordsPerHost >= 0 else { throw ValidationError("--minutes must be at least 1 and --records-per-host not negative") }
+        guard minutes >= 1, recordsPerHost >= 0 else {
+            throw ValidationError("--minutes must be at least 1 and --records-per-host not negative")
+        }
         let benchmark = DetectionBenchmark(hosts: hosts, minutes: minutes, recordsPerHost: recordsPerHost)
-        let result = benchmark.run(progress: json ? nil : { p in
-            FileHandle.standardError.write(Data("  \(p.percent) %: \(p.records) records, \(p.pairs) pairs followed\n".utf8))
-        })
+        let result = benchmark.run(
+            progress: json
+                ? nil
+                : { p in
+                    FileHandle.standardError.write(Data("  \(p.percent) %: \(p.records) records, \(p.pairs) pairs followed\n".utf8))
+                })
         print(json ? result.json : result.text)
     }
 }

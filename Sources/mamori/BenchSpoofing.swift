@@ -54,8 +54,11 @@ struct BenchSpoofing: AsyncParsableCommand {
         if !inProcess {
             // Each flood in its own process: peak resident sets do not add up across floods.
             for f in flood == .both ? [Flood.templates, .pairs] : [flood] {
-                var args = ["bench", "spoofing", "--flood", f.rawValue, "--exporters", "\(exporters)", "--templates-per-exporter", "\(templatesPerExporter)",
-                            "--pairs", "\(pairs)", "--in-process"]
+                var args = [
+                    "bench", "spoofing", "--flood", f.rawValue, "--exporters", "\(exporters)", "--templates-per-exporter",
+                    "\(templatesPerExporter)",
+                    "--pairs", "\(pairs)", "--in-process",
+                ]
                 if unbounded { args.append("--unbounded") }
                 if json { args.append("--json") }
                 let p = Process()
@@ -67,18 +70,24 @@ struct BenchSpoofing: AsyncParsableCommand {
             }
             return
         }
-        let benchmark = SpoofingBenchmark(exporters: exporters, templatesPerExporter: templatesPerExporter, pairs: pairs, unbounded: unbounded)
+        let benchmark = SpoofingBenchmark(
+            exporters: exporters, templatesPerExporter: templatesPerExporter, pairs: pairs, unbounded: unbounded)
         let report: SpoofingBenchmark.Report
         switch flood {
         case .templates: report = benchmark.templateFlood()
         case .pairs:
-            report = benchmark.pairFlood(progress: json ? nil : { p in
-                FileHandle.standardError.write(Data("\r  \(p.records / 1_000_000).\(p.records / 100_000 % 10) M records, \(String(format: "%.0f", Double(p.residentBytes) / 1_048_576)) MiB   ".utf8))
-            })
+            report = benchmark.pairFlood(
+                progress: json
+                    ? nil
+                    : { p in
+                        FileHandle.standardError.write(
+                            Data(
+                                "\r  \(p.records / 1_000_000).\(p.records / 100_000 % 10) M records, \(String(format: "%.0f", Double(p.residentBytes) / 1_048_576)) MiB   "
+                                    .utf8))
+                    })
             if !json { FileHandle.standardError.write(Data("\n".utf8)) }
         case .both: return
         }
         print(json ? report.json : report.text)
     }
 }
-

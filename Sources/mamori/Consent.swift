@@ -39,11 +39,14 @@ struct Consent: ParsableCommand {
             let response = try await Whois.askServer(server) {
                 try await $0.post("/api/v1/consent/import?source=\(name)", body: [UInt8](data), contentType: "text/csv; charset=utf-8")
             }
-            guard response.status == 200, let json = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] else {
+            guard response.status == 200, let json = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
+            else {
                 throw WhoisError("the server answered \(response.status): \(response.body.trimmingCharacters(in: .whitespacesAndNewlines))")
             }
             let rejected = json["rejected"] as? [[String: Any]] ?? []
-            print("imported \(json["subscribers"] ?? 0) subscribers: \(json["events"] ?? 0) consent events, \(json["contacts"] ?? 0) contacts updated, \(rejected.count) lines refused")
+            print(
+                "imported \(json["subscribers"] ?? 0) subscribers: \(json["events"] ?? 0) consent events, \(json["contacts"] ?? 0) contacts updated, \(rejected.count) lines refused"
+            )
             for r in rejected {
                 print("  line \(r["line"] ?? "?"): \(r["reason"] ?? "?")")
             }

@@ -43,7 +43,7 @@ struct Decode: AsyncParsableCommand {
         let pcap: PcapFile
         do { pcap = try PcapFile(bytes: bytes) } catch { throw ValidationError("\(file): \(error)") }
         var configuration = FlowDecoder.Configuration()
-        configuration.templateTimeoutSeconds = 0   // a capture may span longer than any timeout
+        configuration.templateTimeoutSeconds = 0 // a capture may span longer than any timeout
         for s in sampling {
             let parts = s.split(separator: "=")
             guard parts.count == 2, let a = IPAddress(parts[0]), let n = UInt32(parts[1]), n > 0 else {
@@ -73,6 +73,7 @@ struct Decode: AsyncParsableCommand {
             }
         }
         out.write(Data(text.utf8))
-        FileHandle.standardError.write(Data((summary.text(skippedFrames: pcap.skippedFrames, templates: decoder.templates.count) + "\n").utf8))
+        FileHandle.standardError.write(
+            Data((summary.text(skippedFrames: pcap.skippedFrames, templates: decoder.templates.count) + "\n").utf8))
     }
 }

@@ -72,7 +72,9 @@ struct Replay: AsyncParsableCommand {
             }
         }
         let elapsed = monotonicSeconds() - start
-        let summary = "sent \(sent) of \(total) datagrams to \(endpoint) in \(String(format: "%.2f", elapsed)) s" + (failed > 0 ? " (\(failed) failed: is a collector listening?)" : "")
+        let summary =
+            "sent \(sent) of \(total) datagrams to \(endpoint) in \(String(format: "%.2f", elapsed)) s"
+            + (failed > 0 ? " (\(failed) failed: is a collector listening?)" : "")
         FileHandle.standardError.write(Data("\r\(summary)\n".utf8))
         if failed > 0 && sent == 0 { throw ExitCode.failure }
     }

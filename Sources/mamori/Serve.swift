@@ -32,7 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "YAML configuration file (see mamori.example.yaml).")
     var config: String?
 
-    @Option(name: .customLong("listen"), help: ArgumentHelp("UDP HOST:PORT to listen on; repeat for several. Replaces the configured list.", valueName: "host:port"))
+    @Option(
+        name: .customLong("listen"),
+        help: ArgumentHelp("UDP HOST:PORT to listen on; repeat for several. Replaces the configured list.", valueName: "host:port"))
     var listen: [String] = []
 
     @Option(help: ArgumentHelp("HTTP HOST:PORT for /healthz and /metrics.", valueName: "host:port"))
@@ -44,7 +46,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requested UDP socket receive buffer in bytes (capped by net.core.rmem_max).")
     var rcvbuf: Int?
 
-    @Option(help: ArgumentHelp("Diagnostic: also write every decoded record to this file as JSON lines. Persists raw flows — for tests and troubleshooting only.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Diagnostic: also write every decoded record to this file as JSON lines. Persists raw flows — for tests and troubleshooting only.",
+            valueName: "file"))
     var dumpFlows: String?
 
     @Option(help: ArgumentHelp("Write totals (records, bytes, packets per exporter) to this JSON file at shutdown.", valueName: "file"))
@@ -53,7 +58,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
-    @Option(help: ArgumentHelp("Also be a RADIUS accounting server on this UDP HOST:PORT (RFC 2866), for NASes on this machine (127.0.0.0/8, ::1) with --radius-secret. Remote NASes and their secrets go in the configuration file (attribution.radius).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Also be a RADIUS accounting server on this UDP HOST:PORT (RFC 2866), for NASes on this machine (127.0.0.0/8, ::1) with --radius-secret. Remote NASes and their secrets go in the configuration file (attribution.radius).",
+            valueName: "host:port"))
     var radius: String?
 
     @Option(help: ArgumentHelp("Shared secret of the local NASes for --radius (at least 16 characters).", valueName: "secret"))
@@ -72,22 +80,36 @@ struct Serve: AsyncParsableCommand {
     var natSyslog: [String] = []
     @Option(help: ArgumentHelp("Receive CGNAT port-block syslog (RFC 5424 over UDP) on HOST:PORT (repeatable).", valueName: "host:port"))
     var syslog: [String] = []
-    @Option(help: ArgumentHelp("Take --syslog messages only from this address or prefix (repeatable; replaces attribution.syslog_senders). Default: loopback only.", valueName: "prefix"))
+    @Option(
+        help: ArgumentHelp(
+            "Take --syslog messages only from this address or prefix (repeatable; replaces attribution.syslog_senders). Default: loopback only.",
+            valueName: "prefix"))
     var syslogSender: [String] = []
-    @Option(help: ArgumentHelp("Take IPFIX NAT events only from this exporter address or prefix (repeatable; replaces attribution.nat_event_exporters). Default: loopback only.", valueName: "prefix"))
+    @Option(
+        help: ArgumentHelp(
+            "Take IPFIX NAT events only from this exporter address or prefix (repeatable; replaces attribution.nat_event_exporters). Default: loopback only.",
+            valueName: "prefix"))
     var natEventExporter: [String] = []
 
-    @Flag(help: "Collect only: decode and count flows (and take CGNAT events for attribution) without analysing them. Same as detection.enabled: false; for a collector-only node or measuring the collector alone.")
+    @Flag(
+        help:
+            "Collect only: decode and count flows (and take CGNAT events for attribution) without analysing them. Same as detection.enabled: false; for a collector-only node or measuring the collector alone."
+    )
     var noDetection = false
 
     func validate() throws {
         if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
         if let radiusSecret, radiusSecret.utf8.count < RADIUSAccountingHandler.minimumSecretLength {
-            throw ValidationError("--radius-secret has \(radiusSecret.utf8.count) characters; RADIUS shared secrets must have at least "
-                + "\(RADIUSAccountingHandler.minimumSecretLength) (use a long random one, e.g. openssl rand -base64 24)")
+            throw ValidationError(
+                "--radius-secret has \(radiusSecret.utf8.count) characters; RADIUS shared secrets must have at least "
+                    + "\(RADIUSAccountingHandler.minimumSecretLength) (use a long random one, e.g. openssl rand -base64 24)")
         }
-        if radiusRequireMessageAuthenticator && radius == nil { throw ValidationError("--radius-require-message-authenticator goes with --radius") }
-        for p in syslogSender + natEventExporter where IPPrefix(p) == nil { throw ValidationError("'\(p)' is not an address or prefix like 192.0.2.1 or 192.0.2.0/24") }
+        if radiusRequireMessageAuthenticator && radius == nil {
+            throw ValidationError("--radius-require-message-authenticator goes with --radius")
+        }
+        for p in syslogSender + natEventExporter where IPPrefix(p) == nil {
+            throw ValidationError("'\(p)' is not an address or prefix like 192.0.2.1 or 192.0.2.0/24")
+        }
     }
 
     func run() async throws {
@@ -108,15 +130,20 @@ struct Serve: AsyncParsableCommand {
             do { configuration.http = try SocketEndpoint(parsing: http) } catch { throw ValidationError("--http \(error)") }
         }
         if let dataDir { configuration.dataDirectory = dataDir }
-        configuration.attribution.files.files += keaLeases4.map { .init(path: $0, kind: .keaLeases4) } + keaLeases6.map { .init(path: $0, kind: .keaLeases6) }
+        configuration.attribution.files.files +=
+            keaLeases4.map { .init(path: $0, kind: .keaLeases4) } + keaLeases6.map { .init(path: $0, kind: .keaLeases6) }
             + radiusDetail.map { .init(path: $0, kind: .radiusDetail) } + natSyslog.map { .init(path: $0, kind: .natSyslog) }
         for text in syslog {
-            do { configuration.attribution.syslog.listen.append(try SocketEndpoint(parsing: text)) } catch { throw ValidationError("--syslog \(error)") }
+            do { configuration.attribution.syslog.listen.append(try SocketEndpoint(parsing: text)) } catch {
+                throw ValidationError("--syslog \(error)")
+            }
         }
         if !syslogSender.isEmpty { configuration.attribution.syslog.senders = syslogSender.compactMap { IPPrefix($0) } }
         if !natEventExporter.isEmpty { configuration.attribution.natEventExporters = natEventExporter.compactMap { IPPrefix($0) } }
         if let radius, let radiusSecret {
-            do { configuration.attribution.radius.listen = [try SocketEndpoint(parsing: radius)] } catch { throw ValidationError("--radius \(error)") }
+            do { configuration.attribution.radius.listen = [try SocketEndpoint(parsing: radius)] } catch {
+                throw ValidationError("--radius \(error)")
+            }
             let secret = Array(radiusSecret.utf8)
             let require: Bool? = radiusRequireMessageAuthenticator ? true : nil
             configuration.attribution.radius.handler.clients += [
@@ -144,7 +171,8 @@ struct Serve: AsyncParsableCommand {
         var sinks: [any FlowSink] = []
         if let dumpFlows {
             sinks.append(try JSONLinesFlowDumpSink(path: dumpFlows))
-            logger.warning("writing every decoded flow record to a file (--dump-flows): diagnostic use only", metadata: ["file": "\(dumpFlows)"])
+            logger.warning(
+                "writing every decoded flow record to a file (--dump-flows): diagnostic use only", metadata: ["file": "\(dumpFlows)"])
         }
         // Whatever another module writes (templates, the attribution snapshot) is private too; the
         // stores set 0600/0700 explicitly anyway. buildApplication creates and checks the data directory.
@@ -165,7 +193,8 @@ struct Serve: AsyncParsableCommand {
         } else if configuration.detection.usesDemoNetwork {
             logger.warning(
                 "detection uses the simulator's demo address plan: set detection.subscriber_prefixes (and cgnat_pools) for a real network",
-                metadata: ["subscriber_prefixes": "\(configuration.detection.subscriberPrefixes.map(\.description).joined(separator: " "))"])
+                metadata: ["subscriber_prefixes": "\(configuration.detection.subscriberPrefixes.map(\.description).joined(separator: " "))"]
+            )
         }
         logger.info("findings: http://\(configuration.http)/api/v1/findings")
         try await app.runService()
@@ -176,7 +205,8 @@ struct Serve: AsyncParsableCommand {
             try encoder.encode(stats).write(to: URL(fileURLWithPath: statsFile))
         }
         let total = services.statistics.total
-        logger.info("mamori stopped", metadata: ["flow_records": "\(total.records)", "bytes": "\(total.bytes)", "packets": "\(total.packets)"])
+        logger.info(
+            "mamori stopped", metadata: ["flow_records": "\(total.records)", "bytes": "\(total.bytes)", "packets": "\(total.packets)"])
     }
 }
 

@@ -99,9 +99,10 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds of traffic per export (the routers' active timeout), 1–60.", valueName: "seconds"))
     var exportInterval: Int = 10
 
-    @Option(help: ArgumentHelp(
-        "When the simulated world starts: an RFC 3339 time (2026-01-01T00:00:00Z), or 'live' to end it about now, as a real router's records would be (a live collector refuses records a day old or from the future). Default: live with --to or --radius, else 2026-01-01T00:00:00Z, so that a pcap is the same every run.",
-        valueName: "time|live"))
+    @Option(
+        help: ArgumentHelp(
+            "When the simulated world starts: an RFC 3339 time (2026-01-01T00:00:00Z), or 'live' to end it about now, as a real router's records would be (a live collector refuses records a day old or from the future). Default: live with --to or --radius, else 2026-01-01T00:00:00Z, so that a pcap is the same every run.",
+            valueName: "time|live"))
     var start: String?
 
     @OptionGroup(title: "Identity data (RADIUS, Kea leases, CGNAT logs)")
@@ -111,8 +112,14 @@ struct Simulate: AsyncParsableCommand {
     var behaviours: BehaviourOptions
 
     func validate() throws {
-        guard to != nil || pcap != nil || labels != nil || identity.anyOutput else { throw ValidationError("give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)") }
-        guard SimulatedDuration.milliseconds(parsing: duration) != nil else { throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d") }
+        guard to != nil || pcap != nil || labels != nil || identity.anyOutput else {
+            throw ValidationError(
+                "give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)"
+            )
+        }
+        guard SimulatedDuration.milliseconds(parsing: duration) != nil else {
+            throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d")
+        }
         if let speed, speed <= 0 { throw ValidationError("--speed must be more than 0") }
         guard (1...60).contains(exportInterval) else { throw ValidationError("--export-interval must be 1 to 60 seconds") }
         if fast && speed != nil { throw ValidationError("--fast and --speed exclude each other") }
@@ -147,7 +154,9 @@ struct Simulate: AsyncParsableCommand {
         }
         var file: FileHandle? = nil
         if let pcap {
-            guard FileManager.default.createFile(atPath: pcap, contents: Data(PcapWriter().bytes)), let handle = FileHandle(forWritingAtPath: pcap) else {
+            guard FileManager.default.createFile(atPath: pcap, contents: Data(PcapWriter().bytes)),
+                let handle = FileHandle(forWritingAtPath: pcap)
+            else {
                 throw ValidationError("cannot create \(pcap)")
             }
             handle.seekToEndOfFile()
@@ -157,7 +166,8 @@ struct Simulate: AsyncParsableCommand {
         let collectorPort: UInt16 = c.exportProtocol == .ipfix ? 4739 : 2055
         // Real time only matters when someone listens: a pcap alone is written as fast as possible.
         let pace: Double? = fast || (to == nil && identity.radius == nil && speed == nil) ? nil : (speed ?? 1)
-        let identityOutputs = identity.anyOutput || identity.natEvents ? try IdentityOutputs(simulation: simulation, options: identity) : nil
+        let identityOutputs =
+            identity.anyOutput || identity.natEvents ? try IdentityOutputs(simulation: simulation, options: identity) : nil
         var windowStart = simulation.now
         let wallStart = monotonicSeconds()
         var lastProgress = wallStart
@@ -179,7 +189,11 @@ struct Simulate: AsyncParsableCommand {
             if let file {
                 var writer = PcapWriter()
                 for d in datagrams {
-                    writer.append(CapturedDatagram(timestampMicroseconds: d.timeMilliseconds * 1000 + sequence % 1000, sourceAddress: d.exporter, sourcePort: UInt16(49152 + d.exporterIndex), destinationAddress: AddressPlan.collectorAddress, destinationPort: collectorPort, payload: d.payload))
+                    writer.append(
+                        CapturedDatagram(
+                            timestampMicroseconds: d.timeMilliseconds * 1000 + sequence % 1000, sourceAddress: d.exporter,
+                            sourcePort: UInt16(49152 + d.exporterIndex), destinationAddress: AddressPlan.collectorAddress,
+                            destinationPort: collectorPort, payload: d.payload))
                     sequence += 1
                 }
                 file.write(Data(writer.bytes[24...]))
@@ -196,7 +210,8 @@ struct Simulate: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\(failed) datagrams could not be sent: is a collector listening?\n".utf8))
         }
         let st = simulation.statistics
-        let summary = "simulated flows_generated=\(st.generatedFlows) flows_exported=\(st.exportedFlows) datagrams=\(st.datagrams) export_bytes=\(st.exportBytes) send_failures=\(failed) seconds=\(String(format: "%.2f", monotonicSeconds() - wallStart))\n"
+        let summary =
+            "simulated flows_generated=\(st.generatedFlows) flows_exported=\(st.exportedFlows) datagrams=\(st.datagrams) export_bytes=\(st.exportBytes) send_failures=\(failed) seconds=\(String(format: "%.2f", monotonicSeconds() - wallStart))\n"
         FileHandle.standardOutput.write(Data(summary.utf8))
     }
 
@@ -226,7 +241,9 @@ struct Simulate: AsyncParsableCommand {
         func clock(_ t: Int64) -> String { String(format: "%02d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) }
         let st = s.statistics
         let rate = elapsed > 0 ? Double(st.exportedFlows) / elapsed : 0
-        let line = "simulated \(clock(simulated))/\(clock(total))  flows \(st.exportedFlows)  datagrams \(st.datagrams)  \(String(format: "%.0f", rate)) flows/s" + (failed > 0 ? "  send failures \(failed)" : "")
+        let line =
+            "simulated \(clock(simulated))/\(clock(total))  flows \(st.exportedFlows)  datagrams \(st.datagrams)  \(String(format: "%.0f", rate)) flows/s"
+            + (failed > 0 ? "  send failures \(failed)" : "")
         FileHandle.standardError.write(Data("\r\(line)   ".utf8))
     }
 }

@@ -5,6 +5,7 @@ import IdentityCodec
 import MamoriCore
 import Senders
 import Simulator
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,30 +13,48 @@ import Glibc
 /// `mamori simulate`'s identity-data options: what the carrier's identity systems would say
 /// about the simulated subscribers.
 struct IdentityOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Send RADIUS accounting (Accounting-On, Start, Interim-Update) as a BNG and packet gateway would, over UDP to a RADIUS accounting server (RFC 2866; port 1813 usually). Paced with the simulated clock. Needs --radius-secret.",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Send RADIUS accounting (Accounting-On, Start, Interim-Update) as a BNG and packet gateway would, over UDP to a RADIUS accounting server (RFC 2866; port 1813 usually). Paced with the simulated clock. Needs --radius-secret.",
+            valueName: "host:port"))
     var radius: String?
 
     @Option(help: ArgumentHelp("Shared secret of the RADIUS client (the NAS) and server.", valueName: "secret"))
     var radiusSecret: String?
 
-    @Flag(help: "Sign every RADIUS request with a Message-Authenticator too (RFC 3579 §3.2), as NASes hardened against BlastRADIUS do; needed when the server requires it.")
+    @Flag(
+        help:
+            "Sign every RADIUS request with a Message-Authenticator too (RFC 3579 §3.2), as NASes hardened against BlastRADIUS do; needed when the server requires it."
+    )
     var radiusMessageAuthenticator = false
 
-    @Option(help: ArgumentHelp("Write the RADIUS accounting records as a FreeRADIUS 'detail' file (what the server would log).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the RADIUS accounting records as a FreeRADIUS 'detail' file (what the server would log).", valueName: "file"))
     var radiusDetail: String?
 
-    @Option(help: ArgumentHelp("Write the DHCPv4 leases of IPoE lines in ISC Kea's memfile CSV (kea-leases4.csv, Kea 2.6 columns); renewals are appended as Kea does.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the DHCPv4 leases of IPoE lines in ISC Kea's memfile CSV (kea-leases4.csv, Kea 2.6 columns); renewals are appended as Kea does.",
+            valueName: "file"))
     var keaLeases4: String?
 
-    @Option(help: ArgumentHelp("Write the DHCPv6 prefix delegations (IA_PD, lease_type 2) of IPoE lines in Kea's memfile CSV (kea-leases6.csv).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the DHCPv6 prefix delegations (IA_PD, lease_type 2) of IPoE lines in Kea's memfile CSV (kea-leases6.csv).",
+            valueName: "file"))
     var keaLeases6: String?
 
-    @Option(help: ArgumentHelp("Write the CGNAT's port-block allocations as syslog lines (RFC 5424, Juniper JSERVICES_NAT_PORT_BLOCK_ALLOC).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the CGNAT's port-block allocations as syslog lines (RFC 5424, Juniper JSERVICES_NAT_PORT_BLOCK_ALLOC).",
+            valueName: "file"))
     var natSyslog: String?
 
-    @Flag(help: "Add the CGNAT's port-block allocations as IPFIX NAT events (RFC 8158, natEvent 16) from 198.19.253.1 to the export stream (--to / --pcap).")
+    @Flag(
+        help:
+            "Add the CGNAT's port-block allocations as IPFIX NAT events (RFC 8158, natEvent 16) from 198.19.253.1 to the export stream (--to / --pcap)."
+    )
     var natEvents = false
 
     @Option(help: ArgumentHelp("Seconds between RADIUS Interim-Updates of a session (at least 60).", valueName: "seconds"))
@@ -77,14 +96,17 @@ final class IdentityOutputs {
         if let radius = options.radius, let secret = options.radiusSecret {
             let endpoint = try parseEndpoint(radius, option: "--radius")
             do {
-                radiusClient = try RADIUSAccountingClient(to: endpoint, secret: Array(secret.utf8), messageAuthenticator: options.radiusMessageAuthenticator)
+                radiusClient = try RADIUSAccountingClient(
+                    to: endpoint, secret: Array(secret.utf8), messageAuthenticator: options.radiusMessageAuthenticator)
             } catch {
                 throw ValidationError("--radius: \(error)")
             }
         }
         func create(_ path: String?, header: String? = nil) throws -> FileHandle? {
             guard let path else { return nil }
-            guard FileManager.default.createFile(atPath: path, contents: header.map { Data(($0 + "\n").utf8) }), let h = FileHandle(forWritingAtPath: path) else {
+            guard FileManager.default.createFile(atPath: path, contents: header.map { Data(($0 + "\n").utf8) }),
+                let h = FileHandle(forWritingAtPath: path)
+            else {
                 throw ValidationError("cannot create \(path)")
             }
             h.seekToEndOfFile()

@@ -39,7 +39,8 @@ struct Whois: AsyncParsableCommand {
     @Argument(help: "The address (IPv4 or IPv6) seen in a flow or finding.")
     var address: String?
 
-    @Option(help: ArgumentHelp("Answer every question in FILE instead: lines of ADDRESS,PORT,TIME ('-': standard input).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("Answer every question in FILE instead: lines of ADDRESS,PORT,TIME ('-': standard input).", valueName: "file"))
     var batch: String?
 
     @Option(help: "Source port: needed behind a CGNAT, where an address is shared by many subscribers.")
@@ -62,21 +63,29 @@ struct Whois: AsyncParsableCommand {
     var keaLeases6: [String] = []
     @Option(help: ArgumentHelp("Offline: CGNAT port-block syslog lines (repeatable).", valueName: "file"))
     var natSyslog: [String] = []
-    @Option(name: .customLong("static"), help: ArgumentHelp("Offline: static assignments CSV (prefix,subscriber,valid_from,valid_until).", valueName: "file"))
+    @Option(
+        name: .customLong("static"),
+        help: ArgumentHelp("Offline: static assignments CSV (prefix,subscriber,valid_from,valid_until).", valueName: "file"))
     var staticAssignments: [String] = []
     @Option(help: ArgumentHelp("Offline: the pseudonym key (the server's data directory has pseudonym.key).", valueName: "file"))
     var keyFile: String = "mamori-data/pseudonym.key"
 
-    var offline: Bool { !(radiusDetail.isEmpty && keaLeases4.isEmpty && keaLeases6.isEmpty && natSyslog.isEmpty && staticAssignments.isEmpty) }
+    var offline: Bool {
+        !(radiusDetail.isEmpty && keaLeases4.isEmpty && keaLeases6.isEmpty && natSyslog.isEmpty && staticAssignments.isEmpty)
+    }
 
     func validate() throws {
         if batch != nil {
-            guard address == nil, port == nil, at == nil else { throw ValidationError("--batch takes its addresses, ports and times from the file: give no ADDRESS, --port or --at") }
+            guard address == nil, port == nil, at == nil else {
+                throw ValidationError("--batch takes its addresses, ports and times from the file: give no ADDRESS, --port or --at")
+            }
             return
         }
         guard let address else { throw ValidationError("give an ADDRESS, or --batch FILE") }
         guard IPAddress(address) != nil else { throw ValidationError("'\(address)' is not an IPv4 or IPv6 address") }
-        if let at, Self.time(at) == nil { throw ValidationError("--at must be RFC 3339 (2026-11-23T10:00:00Z) or milliseconds since the epoch; got '\(at)'") }
+        if let at, Self.time(at) == nil {
+            throw ValidationError("--at must be RFC 3339 (2026-11-23T10:00:00Z) or milliseconds since the epoch; got '\(at)'")
+        }
     }
 
     static func time(_ text: String) -> Int64? {
@@ -86,7 +95,7 @@ struct Whois: AsyncParsableCommand {
 
     func run() async throws {
         if let batch { return try await runBatch(batch) }
-        let address = address!   // validate() requires it without --batch
+        let address = address! // validate() requires it without --batch
         let time = at.flatMap(Self.time) ?? Int64(Date().timeIntervalSince1970 * 1000)
         let body: String
         if offline {
@@ -154,8 +163,10 @@ struct Whois: AsyncParsableCommand {
         var error: String?
 
         var csv: String {
-            [address, port.map(String.init) ?? "", at.map(String.init) ?? "", outcome, subscriber ?? "",
-             confidence.map { String(format: "%.2f", $0) } ?? ""].joined(separator: ",")
+            [
+                address, port.map(String.init) ?? "", at.map(String.init) ?? "", outcome, subscriber ?? "",
+                confidence.map { String(format: "%.2f", $0) } ?? "",
+            ].joined(separator: ",")
         }
     }
 
@@ -172,21 +183,36 @@ struct Whois: AsyncParsableCommand {
         var answers: [BatchAnswer] = []
         var questions: [(slot: Int, query: AttributionQuery)] = []
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let line =
+                raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                } ?? ""
             if line.isEmpty { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             func fail(_ why: String) {
                 FileHandle.standardError.write(Data("mamori whois: \(path), line \(n + 1): \(why)\n".utf8))
                 answers.append(BatchAnswer(line: n + 1, address: fields.first ?? "", outcome: "error", error: why))
             }
-            guard fields.count == 3 else { fail("expected ADDRESS,PORT,TIME (PORT may be empty)"); continue }
-            guard let address = IPAddress(fields[0]) else { fail("'\(fields[0])' is not an IPv4 or IPv6 address"); continue }
+            guard fields.count == 3 else {
+                fail("expected ADDRESS,PORT,TIME (PORT may be empty)")
+                continue
+            }
+            guard let address = IPAddress(fields[0]) else {
+                fail("'\(fields[0])' is not an IPv4 or IPv6 address")
+                continue
+            }
             var port: UInt16?
             if !fields[1].isEmpty {
-                guard let p = UInt16(fields[1]) else { fail("port must be a whole number from 0 to 65535"); continue }
+                guard let p = UInt16(fields[1]) else {
+                    fail("port must be a whole number from 0 to 65535")
+                    continue
+                }
                 port = p
             }
-            guard let time = Self.time(fields[2]) else { fail("the time must be RFC 3339 or milliseconds since the epoch"); continue }
+            guard let time = Self.time(fields[2]) else {
+                fail("the time must be RFC 3339 or milliseconds since the epoch")
+                continue
+            }
             questions.append((answers.count, AttributionQuery(address, port: port, at: time)))
             answers.append(BatchAnswer(line: n + 1, address: "\(address)", port: port, at: time, outcome: "?"))
         }
@@ -218,19 +244,31 @@ struct Whois: AsyncParsableCommand {
 
     /// Through `POST /api/v1/attribution/batch`, 10,000 questions a request.
     func resolveOnServer(_ queries: [AttributionQuery]) async throws -> [Resolved] {
-        struct Question: Encodable { var addr: String; var port: UInt16?; var at: String }
+        struct Question: Encodable {
+            var addr: String
+            var port: UInt16?
+            var at: String
+        }
         struct Request: Encodable { var queries: [Question] }
-        struct Answer: Decodable { var outcome: String?; var subscriber: String?; var confidence: Double? }
+        struct Answer: Decodable {
+            var outcome: String?
+            var subscriber: String?
+            var confidence: Double?
+        }
         struct Reply: Decodable { var answers: [Answer] }
         return try await Self.askServer(server) { client in
             var out: [Resolved] = []
             var start = 0
             while start < queries.count {
                 let chunk = queries[start..<min(start + 10_000, queries.count)]
-                let body = try JSONEncoder().encode(Request(queries: chunk.map { Question(addr: "\($0.address)", port: $0.port, at: "\($0.time)") }))
+                let body = try JSONEncoder().encode(
+                    Request(queries: chunk.map { Question(addr: "\($0.address)", port: $0.port, at: "\($0.time)") }))
                 let response = try await client.post("/api/v1/attribution/batch", body: [UInt8](body))
-                guard response.status == 200, let reply = try? JSONDecoder().decode(Reply.self, from: Data(response.body.utf8)), reply.answers.count == chunk.count else {
-                    throw WhoisError("the server answered \(response.status): \(response.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+                guard response.status == 200, let reply = try? JSONDecoder().decode(Reply.self, from: Data(response.body.utf8)),
+                    reply.answers.count == chunk.count
+                else {
+                    throw WhoisError(
+                        "the server answered \(response.status): \(response.body.trimmingCharacters(in: .whitespacesAndNewlines))")
                 }
                 out += reply.answers.map { ($0.outcome ?? "error", $0.subscriber, $0.confidence ?? 0) }
                 start += chunk.count
@@ -241,7 +279,8 @@ struct Whois: AsyncParsableCommand {
 
     /// The JSON answer as a few lines for a person.
     static func readable(_ json: String) throws -> String {
-        guard let top = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], let a = top["answer"] as? [String: Any] else {
+        guard let top = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], let a = top["answer"] as? [String: Any]
+        else {
             throw WhoisError("unexpected answer: \(json)")
         }
         func time(_ v: Any?) -> String {
@@ -254,7 +293,9 @@ struct Whois: AsyncParsableCommand {
         let outcome = a["outcome"] as? String ?? "?"
         switch outcome {
         case "attributed":
-            lines.append("  subscriber  \(a["subscriber"] as? String ?? "?")  (confidence \(String(format: "%.2f", (a["confidence"] as? Double) ?? 0)))")
+            lines.append(
+                "  subscriber  \(a["subscriber"] as? String ?? "?")  (confidence \(String(format: "%.2f", (a["confidence"] as? Double) ?? 0)))"
+            )
         case "ambiguous":
             let c = (a["candidates"] as? [String]) ?? []
             lines.append("  AMBIGUOUS" + (c.isEmpty ? "" : ": candidates \(c.joined(separator: ", "))"))
@@ -268,8 +309,9 @@ struct Whois: AsyncParsableCommand {
             if e["end_inferred"] as? Bool == true { flags.append("end inferred") }
             if e["within_skew_only"] as? Bool == true { flags.append("only within clock skew") }
             let who = e["subscriber"] as? String ?? "nobody known"
-            lines.append("  evidence    \(e["source"] as? String ?? "?"): \(e["matched"] as? String ?? "?") → \(who), \(time(e["held_from"])) – \(time(e["held_until"]))"
-                         + (flags.isEmpty ? "" : " [\(flags.joined(separator: ", "))]"))
+            lines.append(
+                "  evidence    \(e["source"] as? String ?? "?"): \(e["matched"] as? String ?? "?") → \(who), \(time(e["held_from"])) – \(time(e["held_until"]))"
+                    + (flags.isEmpty ? "" : " [\(flags.joined(separator: ", "))]"))
         }
         return lines.joined(separator: "\n")
     }

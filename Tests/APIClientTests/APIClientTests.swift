@@ -31,7 +31,8 @@ import Testing
             let port = try #require(client.port)
             try await MamoriAPIClient.withClient(server: SocketEndpoint(host: "127.0.0.1", port: port)) { api in
                 #expect(try await api.get("/api/v1/hello?name=mamori").ok() == "hello mamori")
-                let echo = try await api.post("/api/v1/echo", body: Array("account,email\nA-1,a@example.jp\n".utf8), contentType: "text/csv; charset=utf-8")
+                let echo = try await api.post(
+                    "/api/v1/echo", body: Array("account,email\nA-1,a@example.jp\n".utf8), contentType: "text/csv; charset=utf-8")
                 #expect(echo.status == 200)
                 #expect(echo.body == "text/csv; charset=utf-8 account,email\nA-1,a@example.jp\n")
                 let refused = try await api.get("/api/v1/refuse")
@@ -55,7 +56,9 @@ import Testing
     func nobodyListening() async throws {
         let port = try freeTCPPort()
         await #expect {
-            try await MamoriAPIClient.withClient(server: SocketEndpoint(host: "127.0.0.1", port: port)) { api in try await api.get("/healthz") }
+            try await MamoriAPIClient.withClient(server: SocketEndpoint(host: "127.0.0.1", port: port)) { api in
+                try await api.get("/healthz")
+            }
         } throws: { error in
             guard case .unreachable(let server, let reason) = error as? MamoriAPIClient.Failure else { return false }
             return server.port == port && reason == "Connection refused"

@@ -8,11 +8,13 @@ import Testing
 /// clock skew between NAT box and exporter, IPv6 prefix delegation, an address reused after a
 /// Stop, sessions without a Stop, overlapping claims.
 @Suite struct AttributionIndexTests {
-    static let t0: Int64 = 1_767_225_600_000   // 2026-01-01T00:00:00Z
+    static let t0: Int64 = 1_767_225_600_000 // 2026-01-01T00:00:00Z
     static let nas = IPAddress("198.19.252.1")!
 
-    static func accounting(_ status: AccountingStatusType, _ user: String, session: String, address: String? = nil,
-                           delegated: String? = nil, framed6: String? = nil, at ms: Int64, sessionTime: UInt32? = nil) -> AccountingRecord {
+    static func accounting(
+        _ status: AccountingStatusType, _ user: String, session: String, address: String? = nil,
+        delegated: String? = nil, framed6: String? = nil, at ms: Int64, sessionTime: UInt32? = nil
+    ) -> AccountingRecord {
         var r = AccountingRecord(status: status, sessionID: session, eventTime: ms / 1000)
         r.userName = user
         r.nasIPAddress = nas
@@ -23,16 +25,21 @@ import Testing
         return r
     }
 
-    static func block(_ kind: NATPortBlockEvent.Kind, inside: String, outside: String = "198.18.0.1", ports: ClosedRange<UInt16>, at ms: Int64) -> NATPortBlockEvent {
-        NATPortBlockEvent(kind: kind, timeMilliseconds: ms, host: "cgnat1", insideAddress: IPAddress(inside)!, outsideAddress: IPAddress(outside)!,
-                          firstPort: ports.lowerBound, lastPort: ports.upperBound, allocatedAt: ms / 1000)
+    static func block(
+        _ kind: NATPortBlockEvent.Kind, inside: String, outside: String = "198.18.0.1", ports: ClosedRange<UInt16>, at ms: Int64
+    ) -> NATPortBlockEvent {
+        NATPortBlockEvent(
+            kind: kind, timeMilliseconds: ms, host: "cgnat1", insideAddress: IPAddress(inside)!, outsideAddress: IPAddress(outside)!,
+            firstPort: ports.lowerBound, lastPort: ports.upperBound, allocatedAt: ms / 1000)
     }
 
     func lookup(_ index: AttributionIndex, _ address: String, port: UInt16? = nil, at ms: Int64) -> Attribution {
         let a = index.lookup(IPAddress(address)!, port: port, at: ms)
         // The allocation-free path must say the same as the one with evidence.
         let fast = index.resolve(IPAddress(address)!, port: port, at: ms)
-        #expect(fast.outcome == a.outcome && fast.subscriber == a.subscriber && fast.confidence == a.confidence, "resolve and lookup disagree for \(address):\(port ?? 0)")
+        #expect(
+            fast.outcome == a.outcome && fast.subscriber == a.subscriber && fast.confidence == a.confidence,
+            "resolve and lookup disagree for \(address):\(port ?? 0)")
         return a
     }
 
@@ -40,9 +47,17 @@ import Testing
     func radiusSession() {
         var index = AttributionIndex()
         let t0 = Self.t0
-        #expect(index.apply(Self.accounting(.start, "alice", session: "A1", address: "203.0.113.5", at: t0), from: Self.nas, receivedAt: t0) == .added)
-        #expect(index.apply(Self.accounting(.interimUpdate, "alice", session: "A1", address: "203.0.113.5", at: t0 + 600_000, sessionTime: 600), from: Self.nas, receivedAt: t0 + 600_000) == .refreshed)
-        #expect(index.apply(Self.accounting(.stop, "alice", session: "A1", address: "203.0.113.5", at: t0 + 900_000, sessionTime: 900), from: Self.nas, receivedAt: t0 + 900_000) == .closed)
+        #expect(
+            index.apply(Self.accounting(.start, "alice", session: "A1", address: "203.0.113.5", at: t0), from: Self.nas, receivedAt: t0)
+                == .added)
+        #expect(
+            index.apply(
+                Self.accounting(.interimUpdate, "alice", session: "A1", address: "203.0.113.5", at: t0 + 600_000, sessionTime: 600),
+                from: Self.nas, receivedAt: t0 + 600_000) == .refreshed)
+        #expect(
+            index.apply(
+                Self.accounting(.stop, "alice", session: "A1", address: "203.0.113.5", at: t0 + 900_000, sessionTime: 900), from: Self.nas,
+                receivedAt: t0 + 900_000) == .closed)
         let during = lookup(index, "203.0.113.5", at: t0 + 300_000)
         #expect(during.outcome == .attributed)
         #expect(during.subscriber == "alice")
@@ -64,8 +79,11 @@ import Testing
         var index = AttributionIndex()
         let t0 = Self.t0
         index.apply(Self.accounting(.start, "alice", session: "A1", address: "203.0.113.5", at: t0), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.stop, "alice", session: "A1", address: "203.0.113.5", at: t0 + 60_000, sessionTime: 60), from: Self.nas, receivedAt: t0 + 60_000)
-        index.apply(Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 70_000), from: Self.nas, receivedAt: t0 + 70_000)
+        index.apply(
+            Self.accounting(.stop, "alice", session: "A1", address: "203.0.113.5", at: t0 + 60_000, sessionTime: 60), from: Self.nas,
+            receivedAt: t0 + 60_000)
+        index.apply(
+            Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 70_000), from: Self.nas, receivedAt: t0 + 70_000)
         #expect(lookup(index, "203.0.113.5", at: t0 + 30_000).subscriber == "alice")
         #expect(lookup(index, "203.0.113.5", at: t0 + 65_000).outcome == .unknown)
         #expect(lookup(index, "203.0.113.5", at: t0 + 80_000).subscriber == "bob")
@@ -79,7 +97,9 @@ import Testing
         var index = AttributionIndex(configuration: c)
         let t0 = Self.t0
         index.apply(Self.accounting(.start, "alice", session: "A1", address: "203.0.113.5", at: t0), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 600_000), from: Self.nas, receivedAt: t0 + 600_000)
+        index.apply(
+            Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 600_000), from: Self.nas,
+            receivedAt: t0 + 600_000)
         let before = lookup(index, "203.0.113.5", at: t0 + 300_000)
         #expect(before.subscriber == "alice")
         #expect(before.confidence == 0.8)
@@ -91,7 +111,9 @@ import Testing
         #expect(lookup(index, "203.0.113.5", at: t0 + 600_000 + 3_500_000).subscriber == "bob")
         #expect(lookup(index, "203.0.113.5", at: t0 + 600_000 + 3_700_000).outcome == .unknown)
         // An Interim-Update is a sign of life.
-        index.apply(Self.accounting(.interimUpdate, "bob", session: "B1", address: "203.0.113.5", at: t0 + 3_600_000, sessionTime: 3000), from: Self.nas, receivedAt: t0 + 3_600_000)
+        index.apply(
+            Self.accounting(.interimUpdate, "bob", session: "B1", address: "203.0.113.5", at: t0 + 3_600_000, sessionTime: 3000),
+            from: Self.nas, receivedAt: t0 + 3_600_000)
         #expect(lookup(index, "203.0.113.5", at: t0 + 600_000 + 3_700_000).subscriber == "bob")
     }
 
@@ -99,7 +121,9 @@ import Testing
     func interimWithoutStart() {
         var index = AttributionIndex()
         let t0 = Self.t0
-        index.apply(Self.accounting(.interimUpdate, "carol", session: "C1", address: "203.0.113.9", at: t0, sessionTime: 7200), from: Self.nas, receivedAt: t0)
+        index.apply(
+            Self.accounting(.interimUpdate, "carol", session: "C1", address: "203.0.113.9", at: t0, sessionTime: 7200), from: Self.nas,
+            receivedAt: t0)
         #expect(lookup(index, "203.0.113.9", at: t0 - 3_600_000).subscriber == "carol")
         #expect(lookup(index, "203.0.113.9", at: t0 - 7_300_000).outcome == .unknown)
     }
@@ -109,8 +133,11 @@ import Testing
         var index = AttributionIndex()
         let t0 = Self.t0
         index.apply(Self.accounting(.start, "alice", session: "A1", address: "203.0.113.5", at: t0), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 60_000), from: Self.nas, receivedAt: t0 + 60_000)
-        index.apply(Self.accounting(.interimUpdate, "alice", session: "A1", address: "203.0.113.5", at: t0 + 600_000, sessionTime: 600), from: Self.nas, receivedAt: t0 + 600_000)
+        index.apply(
+            Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 60_000), from: Self.nas, receivedAt: t0 + 60_000)
+        index.apply(
+            Self.accounting(.interimUpdate, "alice", session: "A1", address: "203.0.113.5", at: t0 + 600_000, sessionTime: 600),
+            from: Self.nas, receivedAt: t0 + 600_000)
         let a = lookup(index, "203.0.113.5", at: t0 + 300_000)
         #expect(a.outcome == .ambiguous)
         #expect(Set(a.candidates) == ["alice", "bob"])
@@ -140,8 +167,11 @@ import Testing
     func ipv6Prefixes() {
         var index = AttributionIndex()
         let t0 = Self.t0
-        index.apply(Self.accounting(.start, "alice", session: "A1", address: "100.64.0.7", delegated: "2001:db8:100::/56", at: t0), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.start, "phone-1", session: "P1", framed6: "2001:db8:ff00:1::/64", at: t0), from: Self.nas, receivedAt: t0)
+        index.apply(
+            Self.accounting(.start, "alice", session: "A1", address: "100.64.0.7", delegated: "2001:db8:100::/56", at: t0), from: Self.nas,
+            receivedAt: t0)
+        index.apply(
+            Self.accounting(.start, "phone-1", session: "P1", framed6: "2001:db8:ff00:1::/64", at: t0), from: Self.nas, receivedAt: t0)
         #expect(lookup(index, "2001:db8:100:ab::1234", at: t0 + 1000).subscriber == "alice")
         #expect(lookup(index, "2001:db8:100:ab::1234", at: t0 + 1000).evidence.first?.matched == "2001:db8:100::/56")
         #expect(lookup(index, "2001:db8:1ff::1", at: t0 + 1000).outcome == .unknown)
@@ -154,14 +184,17 @@ import Testing
     func keaLeases() {
         var index = AttributionIndex()
         let t0s = Self.t0 / 1000
-        var l = KeaLeaseFile.Lease4(address: IPAddress("203.0.113.20")!, hardwareAddress: "02:00:5e:00:00:01", validLifetime: 3600, expire: t0s + 3600, subnetID: 1)
+        var l = KeaLeaseFile.Lease4(
+            address: IPAddress("203.0.113.20")!, hardwareAddress: "02:00:5e:00:00:01", validLifetime: 3600, expire: t0s + 3600, subnetID: 1)
         l.userContext = "{ \"account\": \"cust-00000001\" }"
         #expect(index.apply(l) == .added)
-        l.expire = t0s + 1800 + 3600   // renewed at T1
+        l.expire = t0s + 1800 + 3600 // renewed at T1
         #expect(index.apply(l) == .refreshed)
         #expect(lookup(index, "203.0.113.20", at: Self.t0 + 4_000_000).subscriber == "cust-00000001")
         // Another client gets the address after the first lease lapsed.
-        let other = KeaLeaseFile.Lease4(address: IPAddress("203.0.113.20")!, hardwareAddress: "02:00:5e:00:00:02", validLifetime: 3600, expire: t0s + 6000 + 3600, subnetID: 1)
+        let other = KeaLeaseFile.Lease4(
+            address: IPAddress("203.0.113.20")!, hardwareAddress: "02:00:5e:00:00:02", validLifetime: 3600, expire: t0s + 6000 + 3600,
+            subnetID: 1)
         #expect(index.apply(other) == .added)
         #expect(lookup(index, "203.0.113.20", at: Self.t0 + 5_300_000).subscriber == "cust-00000001")
         #expect(lookup(index, "203.0.113.20", at: Self.t0 + 5_500_000).outcome == .unknown)
@@ -174,8 +207,9 @@ import Testing
         #expect(index.apply(released) == .closed)
         #expect(lookup(index, "203.0.113.20", at: Self.t0 + 7_100_000).outcome == .unknown)
 
-        var pd = KeaLeaseFile.Lease6(address: IPAddress("2001:db8:200::")!, duid: "00:03:00:01:02:00:5e:00:00:03", validLifetime: 7200, expire: t0s + 7200,
-                                     subnetID: 2, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
+        var pd = KeaLeaseFile.Lease6(
+            address: IPAddress("2001:db8:200::")!, duid: "00:03:00:01:02:00:5e:00:00:03", validLifetime: 7200, expire: t0s + 7200,
+            subnetID: 2, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
         pd.userContext = "{ \"account\": \"cust-00000003\" }"
         index.apply(pd)
         #expect(lookup(index, "2001:db8:200:ff:1::9", at: Self.t0 + 60_000).subscriber == "cust-00000003")
@@ -186,9 +220,12 @@ import Testing
     func portBlockHandover() {
         var index = AttributionIndex()
         let t0 = Self.t0
-        index.apply(Self.accounting(.start, "alice", session: "A1", address: "100.64.0.1", at: t0 - 86_000_000), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.start, "bob", session: "B1", address: "100.64.0.2", at: t0 - 86_000_000), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.start, "carol", session: "C1", address: "100.64.0.3", at: t0 - 86_000_000), from: Self.nas, receivedAt: t0)
+        index.apply(
+            Self.accounting(.start, "alice", session: "A1", address: "100.64.0.1", at: t0 - 86_000_000), from: Self.nas, receivedAt: t0)
+        index.apply(
+            Self.accounting(.start, "bob", session: "B1", address: "100.64.0.2", at: t0 - 86_000_000), from: Self.nas, receivedAt: t0)
+        index.apply(
+            Self.accounting(.start, "carol", session: "C1", address: "100.64.0.3", at: t0 - 86_000_000), from: Self.nas, receivedAt: t0)
         index.apply(Self.block(.allocate, inside: "100.64.0.1", ports: 1024...2031, at: t0))
         index.apply(Self.block(.allocate, inside: "100.64.0.3", ports: 2032...3039, at: t0))
         index.apply(Self.block(.release, inside: "100.64.0.1", ports: 1024...2031, at: t0 + 600_000))
@@ -216,7 +253,8 @@ import Testing
     func clockSkew() {
         var index = AttributionIndex()
         let t0 = Self.t0
-        index.apply(Self.accounting(.start, "alice", session: "A1", address: "100.64.0.1", at: t0 - 3_600_000), from: Self.nas, receivedAt: t0)
+        index.apply(
+            Self.accounting(.start, "alice", session: "A1", address: "100.64.0.1", at: t0 - 3_600_000), from: Self.nas, receivedAt: t0)
         // The NAT box logs the allocation 2 s late: the first flow (exporter time t0) precedes it.
         index.apply(Self.block(.allocate, inside: "100.64.0.1", ports: 1024...2031, at: t0 + 2_000))
         let early = lookup(index, "198.18.0.1", port: 1030, at: t0)
@@ -253,12 +291,17 @@ import Testing
             nat.portRangeStart = start
             nat.portRangeEnd = end
             nat.postSourcePort = postPort
-            return FlowRecord(exporter: IPAddress("198.19.253.1")!, sourceAddress: IPAddress(inside)!, startMilliseconds: ms, endMilliseconds: ms, nat: nat)
+            return FlowRecord(
+                exporter: IPAddress("198.19.253.1")!, sourceAddress: IPAddress(inside)!, startMilliseconds: ms, endMilliseconds: ms,
+                nat: nat)
         }
         #expect(index.apply(natEvent: event(NATFields.portBlockAllocation, inside: "100.64.0.1", start: 4096, end: 5119, at: t0)) == .added)
         #expect(index.apply(natEvent: event(NATFields.nat44SessionCreate, inside: "100.64.0.4", postPort: 40000, at: t0)) == .added)
-        #expect(index.apply(natEvent: event(NATFields.nat44SessionDelete, inside: "100.64.0.4", postPort: 40000, at: t0 + 30_000)) == .closed)
-        #expect(index.apply(natEvent: event(NATFields.portBlockDeallocation, inside: "100.64.0.1", start: 4096, end: 5119, at: t0 + 60_000)) == .closed)
+        #expect(
+            index.apply(natEvent: event(NATFields.nat44SessionDelete, inside: "100.64.0.4", postPort: 40000, at: t0 + 30_000)) == .closed)
+        #expect(
+            index.apply(natEvent: event(NATFields.portBlockDeallocation, inside: "100.64.0.1", start: 4096, end: 5119, at: t0 + 60_000))
+                == .closed)
         #expect(index.apply(natEvent: FlowRecord(exporter: IPAddress("192.0.2.1")!, sourceAddress: IPAddress("100.64.0.1")!)) == .ignored)
         #expect(lookup(index, "198.18.0.2", port: 4100, at: t0 + 10_000).subscriber == "alice")
         #expect(lookup(index, "198.18.0.2", port: 4100, at: t0 + 10_000).evidence.first?.source == .natEvent)
@@ -291,7 +334,8 @@ import Testing
         var c = AttributionIndex.Configuration()
         c.deterministicNAT = [pool]
         var index = AttributionIndex(configuration: c)
-        index.apply(Self.accounting(.start, "erin", session: "E1", address: "100.64.0.17", at: Self.t0), from: Self.nas, receivedAt: Self.t0)
+        index.apply(
+            Self.accounting(.start, "erin", session: "E1", address: "100.64.0.17", at: Self.t0), from: Self.nas, receivedAt: Self.t0)
         let a = lookup(index, "198.51.100.1", port: 6000, at: Self.t0 + 1000)
         #expect(a.subscriber == "erin")
         #expect(a.evidence.first?.source == .deterministicNAT)
@@ -310,14 +354,18 @@ import Testing
         #expect(list.count == 2)
         #expect(list[0].validFrom == Self.t0 && list[0].validUntil == nil)
         var index = AttributionIndex()
-        list.forEach { index.add($0) }
+        for r in list { index.add(r) }
         #expect(lookup(index, "192.0.2.9", at: Self.t0 + 1).subscriber == "biz-0001")
         #expect(lookup(index, "192.0.2.9", at: Self.t0 - 10_000).outcome == .unknown)
         #expect(lookup(index, "2001:db8:beef:1::1", at: Self.t0).subscriber == "biz-0002")
-        let bad = #expect(throws: StaticAssignment.ParseError.self) { try StaticAssignment.parse("prefix,subscriber\n192.0.2.0/28,a\n192.0.2.300/32,b\n") }
+        let bad = #expect(throws: StaticAssignment.ParseError.self) {
+            try StaticAssignment.parse("prefix,subscriber\n192.0.2.0/28,a\n192.0.2.300/32,b\n")
+        }
         #expect(bad?.line == 3)
         #expect(throws: StaticAssignment.ParseError.self) { try StaticAssignment.parse("address,who\n192.0.2.1,a\n") }
-        #expect(throws: StaticAssignment.ParseError.self) { try StaticAssignment.parse("prefix,subscriber,valid_from\n192.0.2.1,a,yesterday\n") }
+        #expect(throws: StaticAssignment.ParseError.self) {
+            try StaticAssignment.parse("prefix,subscriber,valid_from\n192.0.2.1,a,yesterday\n")
+        }
     }
 
     @Test("retention: claims that ended before the cutoff are gone, the rest still answer")
@@ -325,8 +373,11 @@ import Testing
         var index = AttributionIndex()
         let t0 = Self.t0
         index.apply(Self.accounting(.start, "alice", session: "A1", address: "203.0.113.5", at: t0), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.stop, "alice", session: "A1", address: "203.0.113.5", at: t0 + 60_000, sessionTime: 60), from: Self.nas, receivedAt: t0)
-        index.apply(Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 70_000), from: Self.nas, receivedAt: t0 + 70_000)
+        index.apply(
+            Self.accounting(.stop, "alice", session: "A1", address: "203.0.113.5", at: t0 + 60_000, sessionTime: 60), from: Self.nas,
+            receivedAt: t0)
+        index.apply(
+            Self.accounting(.start, "bob", session: "B1", address: "203.0.113.5", at: t0 + 70_000), from: Self.nas, receivedAt: t0 + 70_000)
         index.apply(Self.block(.allocate, inside: "203.0.113.5", ports: 1024...2047, at: t0))
         #expect(index.count == 3)
         #expect(index.forget(endedBefore: t0 + 65_000) == 1)
@@ -336,7 +387,9 @@ import Testing
         #expect(lookup(index, "203.0.113.5", at: t0 + 80_000).subscriber == "bob")
         #expect(lookup(index, "198.18.0.1", port: 1100, at: t0 + 80_000).subscriber == "bob")
         // Bob's open session still counts, and still closes with its Stop after the rebuild.
-        index.apply(Self.accounting(.stop, "bob", session: "B1", address: "203.0.113.5", at: t0 + 90_000, sessionTime: 20), from: Self.nas, receivedAt: t0 + 90_000)
+        index.apply(
+            Self.accounting(.stop, "bob", session: "B1", address: "203.0.113.5", at: t0 + 90_000, sessionTime: 20), from: Self.nas,
+            receivedAt: t0 + 90_000)
         #expect(lookup(index, "203.0.113.5", at: t0 + 95_000).outcome == .unknown)
     }
 

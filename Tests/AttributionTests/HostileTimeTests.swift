@@ -14,12 +14,15 @@ import Testing
     /// An index holding one RADIUS session and one CGNAT port block, for the questions below.
     static func populated() -> AttributionIndex {
         var index = AttributionIndex()
-        index.apply(AttributionIndexTests.accounting(.start, "alice", session: "s1", address: "100.64.0.7", at: t0), from: AttributionIndexTests.nas, receivedAt: t0)
+        index.apply(
+            AttributionIndexTests.accounting(.start, "alice", session: "s1", address: "100.64.0.7", at: t0),
+            from: AttributionIndexTests.nas, receivedAt: t0)
         index.apply(AttributionIndexTests.block(.allocate, inside: "100.64.0.7", ports: 1024...2047, at: t0))
         return index
     }
 
-    @Test("a question at 9223372036854775807 about an address with a claim is answered 'unknown', not a crash (holdingCandidates regression)")
+    @Test(
+        "a question at 9223372036854775807 about an address with a claim is answered 'unknown', not a crash (holdingCandidates regression)")
     func questionAtMaximum() {
         let index = Self.populated()
         for time in Self.extremes where !FlowTimeWindow.isSane(time) {
@@ -34,7 +37,10 @@ import Testing
         }
         // The batch path (prefetching walk) too, with good questions among the bad in one batch.
         var answers: [AttributionIndex.Resolution] = []
-        let queries = Self.extremes.map { AttributionQuery(IPAddress("198.18.0.1")!, port: 1500, at: $0) } + [AttributionQuery(IPAddress("198.18.0.1")!, port: 1500, at: Self.t0 + 1000)]
+        let queries =
+            Self.extremes.map { AttributionQuery(IPAddress("198.18.0.1")!, port: 1500, at: $0) } + [
+                AttributionQuery(IPAddress("198.18.0.1")!, port: 1500, at: Self.t0 + 1000)
+            ]
         index.resolve(queries, into: &answers)
         #expect(answers.count == queries.count)
         #expect(answers.last?.subscriber == "alice")
@@ -55,9 +61,12 @@ import Testing
             r.eventTime = nil
             #expect(index.apply(r, from: nas, receivedAt: t) == .rejected)
             // Kea leases expiring at any 64-bit second.
-            let lease4 = KeaLeaseFile.Lease4(address: IPAddress("100.64.0.7")!, hardwareAddress: "02:00:00:00:00:01", validLifetime: 3600, expire: t, subnetID: 1)
+            let lease4 = KeaLeaseFile.Lease4(
+                address: IPAddress("100.64.0.7")!, hardwareAddress: "02:00:00:00:00:01", validLifetime: 3600, expire: t, subnetID: 1)
             #expect(index.apply(lease4) == .rejected)
-            let lease6 = KeaLeaseFile.Lease6(address: IPAddress("2001:db8::7")!, duid: "00:01", validLifetime: 3600, expire: t, subnetID: 1, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
+            let lease6 = KeaLeaseFile.Lease6(
+                address: IPAddress("2001:db8::7")!, duid: "00:01", validLifetime: 3600, expire: t, subnetID: 1, preferredLifetime: 3600,
+                type: .prefix, iaid: 1, prefixLength: 56)
             #expect(index.apply(lease6) == .rejected)
             // CGNAT syslog and IPFIX NAT events.
             #expect(index.apply(AttributionIndexTests.block(.allocate, inside: "100.64.0.9", ports: 1024...2047, at: t)) == .rejected)
@@ -88,8 +97,9 @@ import Testing
         let t0 = AttributionIndexTests.t0
         var refused = 0
         for i in 0..<1_000 {
-            let e = NATPortBlockEvent(kind: .allocate, timeMilliseconds: t0 + Int64(i), host: "cgnat1", insideAddress: .v4(0x6440_0000 + UInt32(i)),
-                                      outsideAddress: .v4(0xC612_0000 + UInt32(i)), firstPort: 1024, lastPort: 2047, allocatedAt: 0)
+            let e = NATPortBlockEvent(
+                kind: .allocate, timeMilliseconds: t0 + Int64(i), host: "cgnat1", insideAddress: .v4(0x6440_0000 + UInt32(i)),
+                outsideAddress: .v4(0xC612_0000 + UInt32(i)), firstPort: 1024, lastPort: 2047, allocatedAt: 0)
             if index.apply(e) == .refusedFull { refused += 1 }
         }
         #expect(index.claimCount(from: .natSyslog) == 100)

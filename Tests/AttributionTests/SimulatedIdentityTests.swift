@@ -28,7 +28,10 @@ import Testing
         var t = c.startMilliseconds
         while t < c.endMilliseconds {
             let w = plan.events(from: t, to: t + c.windowMilliseconds)
-            all.accounting += w.accounting; all.leases4 += w.leases4; all.leases6 += w.leases6; all.portBlocks += w.portBlocks
+            all.accounting += w.accounting
+            all.leases4 += w.leases4
+            all.leases6 += w.leases6
+            all.portBlocks += w.portBlocks
             t += c.windowMilliseconds
         }
         return Run(model: model, plan: plan, window: all)
@@ -38,7 +41,12 @@ import Testing
     /// (as `mamori simulate --nat-events` does) instead of syslog lines.
     static func index(_ run: Run, ipfix: Bool) -> AttributionIndex {
         var index = AttributionIndex()
-        enum Event { case accounting(IdentityPlan.Accounting), lease4(KeaLeaseFile.Lease4), lease6(KeaLeaseFile.Lease6), block(NATPortBlockEvent) }
+        enum Event {
+            case accounting(IdentityPlan.Accounting)
+            case lease4(KeaLeaseFile.Lease4)
+            case lease6(KeaLeaseFile.Lease6)
+            case block(NATPortBlockEvent)
+        }
         var events: [(Int64, Int, Event)] = []
         for a in run.window.accounting { events.append((a.time, 0, .accounting(a))) }
         for l in run.window.leases4 { events.append((l.clientLastTransmission * 1000, 1, .lease4(l))) }
@@ -186,11 +194,15 @@ import Testing
         var accepted = 0
         for _ in 0..<1500 {
             var b = bytes
-            for _ in 0..<Int.random(in: 1...4, using: &rng) { b[Int.random(in: 22..<b.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                b[Int.random(in: 22..<b.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
+            }
             // A flip may land in a time or a name and still be a valid index; then it must answer.
             if let index = try? AttributionIndex(snapshot: b) {
                 accepted += 1
-                for s in run.model.subscribers.prefix(20) { _ = index.lookup(s.publicAddress, port: s.portBlock?.first, at: run.model.configuration.startMilliseconds) }
+                for s in run.model.subscribers.prefix(20) {
+                    _ = index.lookup(s.publicAddress, port: s.portBlock?.first, at: run.model.configuration.startMilliseconds)
+                }
             }
         }
         #expect(accepted < 1500, "no flip was ever detected")

@@ -1,4 +1,3 @@
-@testable import Collector
 import FlowCodec
 import FlowEncoding
 import Foundation
@@ -10,6 +9,8 @@ import MetricsTestKit
 import NIOCore
 import ServiceLifecycle
 import Testing
+
+@testable import Collector
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +26,9 @@ struct CollectorServiceTests {
 
     // MARK: 1. every protocol, IPv4 and IPv6
 
-    @Test("NetFlow v5, v9, IPFIX and sFlow over IPv4 and IPv6 listeners: records and per-exporter metrics", .enabled(if: loopbackIPv6Available))
+    @Test(
+        "NetFlow v5, v9, IPFIX and sFlow over IPv4 and IPv6 listeners: records and per-exporter metrics",
+        .enabled(if: loopbackIPv6Available))
     func everyProtocolOverBothFamilies() async throws {
         let metrics = TestMetrics()
         let sink = ProbeSink()
@@ -36,7 +39,7 @@ struct CollectorServiceTests {
         let boot = now - 3_600_000
 
         typealias Expected = (keys: [FlowKey: (bytes: UInt64, packets: UInt64)], datagrams: Int, records: Int)
-        var expected: [String: [ExportProtocol: Expected]] = [:]   // exporter → protocol → flows
+        var expected: [String: [ExportProtocol: Expected]] = [:] // exporter → protocol → flows
 
         for ipv6 in [false, true] {
             let exporter = ipv6 ? "::1" : "127.0.0.1"
@@ -96,7 +99,9 @@ struct CollectorServiceTests {
                 if proto == .ipfix || proto == .netflowV5 {
                     // Absolute times too, where the header carries milliseconds.
                     let starts = Set(got.map(\.startMilliseconds))
-                    #expect(starts.allSatisfy { ($0 - (now - 60_000)) % 1000 == 0 && $0 >= now - 60_000 && $0 < now }, "\(exporter) \(proto): start times")
+                    #expect(
+                        starts.allSatisfy { ($0 - (now - 60_000)) % 1000 == 0 && $0 >= now - 60_000 && $0 < now },
+                        "\(exporter) \(proto): start times")
                 }
             }
             let datagrams = byProtocol.values.reduce(0) { $0 + $1.datagrams }
@@ -113,7 +118,9 @@ struct CollectorServiceTests {
         #expect(sink.finished)
     }
 
-    static func expectation(_ flows: [FlowRecord], datagrams: Int) -> (keys: [FlowKey: (bytes: UInt64, packets: UInt64)], datagrams: Int, records: Int) {
+    static func expectation(_ flows: [FlowRecord], datagrams: Int) -> (
+        keys: [FlowKey: (bytes: UInt64, packets: UInt64)], datagrams: Int, records: Int
+    ) {
         var keys: [FlowKey: (bytes: UInt64, packets: UInt64)] = [:]
         for f in flows { keys[FlowKey(f)] = (f.bytes, f.packets) }
         return (keys, datagrams, flows.count)
@@ -128,7 +135,9 @@ struct CollectorServiceTests {
         #expect(Set(ports).count == 2)
         let sender = try UDPTestSender()
         var v5 = FlowExportEncoder(protocol: .netflowV5)
-        for port in ports { try sender.send(v5.encode(testFlows(3), exportTimeMilliseconds: Self.nowMilliseconds), toPort: port, ipv6: false) }
+        for port in ports {
+            try sender.send(v5.encode(testFlows(3), exportTimeMilliseconds: Self.nowMilliseconds), toPort: port, ipv6: false)
+        }
         #expect(try await waitUntil { sink.count == 6 })
         try await running.stop()
         #expect(metrics.gauge("mamori_collector_exporters") == 1)
@@ -147,9 +156,14 @@ struct CollectorServiceTests {
         #expect(try await waitUntil { sink.count == 2 })
         let published = try await waitUntil(timeout: .seconds(5)) {
             metrics.gauge("mamori_collector_templates") == 2
-                && ports.allSatisfy { p in (try? metrics.expectGauge("mamori_collector_socket_receive_drops", [("listener", "127.0.0.1:\(p)")]))?.lastValue == 0 }
+                && ports.allSatisfy { p in
+                    (try? metrics.expectGauge("mamori_collector_socket_receive_drops", [("listener", "127.0.0.1:\(p)")]))?.lastValue == 0
+                }
         }
-        #expect(published, "templates \(String(describing: metrics.gauge("mamori_collector_templates"))), drops \(metrics.recorders.filter { $0.label.hasSuffix("drops") }.map { "\($0.dimensions) \(String(describing: $0.lastValue))" })")
+        #expect(
+            published,
+            "templates \(String(describing: metrics.gauge("mamori_collector_templates"))), drops \(metrics.recorders.filter { $0.label.hasSuffix("drops") }.map { "\($0.dimensions) \(String(describing: $0.lastValue))" })"
+        )
         try await running.stop()
     }
 
@@ -160,7 +174,9 @@ struct CollectorServiceTests {
         let metrics = TestMetrics()
         let sink = ProbeSink()
         let logs = LogStore()
-        let running = try await RunningCollector.start(listen: [Self.v4], sinks: [sink], metrics: metrics, logger: logs.logger(level: .info)) {
+        let running = try await RunningCollector.start(
+            listen: [Self.v4], sinks: [sink], metrics: metrics, logger: logs.logger(level: .info)
+        ) {
             $0.errorLogIntervalSeconds = 60
         }
         let port = try running.port("127.0.0.1")
@@ -170,13 +186,13 @@ struct CollectorServiceTests {
         let bad: [(kind: String, bytes: [UInt8])] = [
             ("unsupported_version", [0x12, 0x34] + (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 37) }),
             ("truncated", [0x00, 0x0A, 0x00]),
-            ("bad_length", [0x00, 0x0A, 0x00, 0x08] + [UInt8](repeating: 0, count: 12)),   // IPFIX length 8 < header
+            ("bad_length", [0x00, 0x0A, 0x00, 0x08] + [UInt8](repeating: 0, count: 12)), // IPFIX length 8 < header
             // IPFIX message (domain 99) whose only set claims a length of 2.
             ("bad_set", [0x00, 0x0A, 0x00, 0x18, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 99, 0x01, 0x00, 0x00, 0x02, 0xFF, 0xFF, 0xFF, 0xFF]),
         ]
         var ipfix = FlowExportEncoder(protocol: .ipfix, observationDomain: 1, recordsPerDatagram: 5)
         let flows = testFlows(60, base: now - 10_000)
-        let good = ipfix.encode(flows, exportTimeMilliseconds: now)   // 12 datagrams, template in the first
+        let good = ipfix.encode(flows, exportTimeMilliseconds: now) // 12 datagrams, template in the first
         #expect(good.count == 12)
         // good, bad, good, bad … each bad kind three times.
         var sent = 0
@@ -225,9 +241,10 @@ struct CollectorServiceTests {
         let port = try running.port("127.0.0.1")
         let sender = try UDPTestSender()
         let now = Self.nowMilliseconds
-        var encoder = FlowExportEncoder(protocol: proto, observationDomain: 3, recordsPerDatagram: 4, templateRefreshInterval: 1_000, bootMilliseconds: now - 600_000)
+        var encoder = FlowExportEncoder(
+            protocol: proto, observationDomain: 3, recordsPerDatagram: 4, templateRefreshInterval: 1_000, bootMilliseconds: now - 600_000)
         let flows = testFlows(16, base: now - 30_000)
-        let datagrams = encoder.encode(flows, exportTimeMilliseconds: now)   // [template+data, data, data, data]
+        let datagrams = encoder.encode(flows, exportTimeMilliseconds: now) // [template+data, data, data, data]
         #expect(datagrams.count == 4)
 
         try sender.send(Array(datagrams[1...]), toPort: port, ipv6: false)
@@ -269,7 +286,9 @@ struct CollectorServiceTests {
         let second = TestMetrics()
         let sink2 = ProbeSink()
         let logs = LogStore()
-        let run2 = try await RunningCollector.start(listen: [Self.v4], sinks: [sink2], metrics: second, logger: logs.logger(level: .info)) { $0.templateFile = file }
+        let run2 = try await RunningCollector.start(listen: [Self.v4], sinks: [sink2], metrics: second, logger: logs.logger(level: .info)) {
+            $0.templateFile = file
+        }
         try sender.send(Array(datagrams[1...]), toPort: try run2.port("127.0.0.1"), ipv6: false)
         #expect(try await waitUntil { sink2.count == 15 }, "\(sink2.count) of 15")
         try await run2.stop()
@@ -286,16 +305,19 @@ struct CollectorServiceTests {
         let metrics = TestMetrics()
         let sink = ProbeSink()
         let logs = LogStore()
-        let running = try await RunningCollector.start(listen: [Self.v4], sinks: [sink], metrics: metrics, logger: logs.logger(level: .info)) { $0.templateFile = file }
+        let running = try await RunningCollector.start(
+            listen: [Self.v4], sinks: [sink], metrics: metrics, logger: logs.logger(level: .info)
+        ) { $0.templateFile = file }
         let warnings = logs.entries("ignoring unreadable template file")
         #expect(warnings.count == 1)
         #expect(warnings.first?.level == .warning)
         var ipfix = FlowExportEncoder(protocol: .ipfix, observationDomain: 2)
-        try UDPTestSender().send(ipfix.encode(testFlows(3), exportTimeMilliseconds: Self.nowMilliseconds), toPort: try running.port("127.0.0.1"), ipv6: false)
+        try UDPTestSender().send(
+            ipfix.encode(testFlows(3), exportTimeMilliseconds: Self.nowMilliseconds), toPort: try running.port("127.0.0.1"), ipv6: false)
         #expect(try await waitUntil { sink.count == 3 })
         try await running.stop()
         let saved = try JSONDecoder().decode(SavedTemplates.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
-        #expect(saved.templates.count == 2)   // the encoder's IPv4 and IPv6 templates
+        #expect(saved.templates.count == 2) // the encoder's IPv4 and IPv6 templates
     }
 
     // MARK: 5. bounded queue
@@ -315,8 +337,12 @@ struct CollectorServiceTests {
             let datagrams = v5.encode(testFlows(perDatagram * 10, tag: UInt32(burst)), exportTimeMilliseconds: Self.nowMilliseconds)
             try sender.send(datagrams, toPort: port, ipv6: false)
             sent += datagrams.count
-            let caughtUp = try await waitUntil(timeout: .seconds(5)) { metrics.counter("mamori_collector_datagrams_total", exporter: "127.0.0.1") == Int64(sent) }
-            #expect(caughtUp, "burst \(burst): \(metrics.counter("mamori_collector_datagrams_total", exporter: "127.0.0.1")) of \(sent) datagrams read")
+            let caughtUp = try await waitUntil(timeout: .seconds(5)) {
+                metrics.counter("mamori_collector_datagrams_total", exporter: "127.0.0.1") == Int64(sent)
+            }
+            #expect(
+                caughtUp,
+                "burst \(burst): \(metrics.counter("mamori_collector_datagrams_total", exporter: "127.0.0.1")) of \(sent) datagrams read")
         }
         let decoded = metrics.counter("mamori_collector_flow_records_total", exporter: "127.0.0.1")
         #expect(decoded == Int64(sent * perDatagram))
@@ -339,7 +365,10 @@ struct CollectorServiceTests {
         let settled = try await waitUntil {
             metrics.counterTotal(label: "mamori_collector_delivered_records_total") + dropped == decoded
         }
-        #expect(settled, "delivered \(metrics.counterTotal(label: "mamori_collector_delivered_records_total")) + dropped \(dropped) ≠ decoded \(decoded)")
+        #expect(
+            settled,
+            "delivered \(metrics.counterTotal(label: "mamori_collector_delivered_records_total")) + dropped \(dropped) ≠ decoded \(decoded)"
+        )
         try await running.stop()
         // What was queued arrived: the batch in the sink plus at most `queueCapacity` waiting ones.
         #expect(Int64(sink.count) + dropped == decoded)
@@ -367,7 +396,7 @@ struct CollectorServiceTests {
         let flows = testFlows(100)
         for d in ipfix.encode(flows, exportTimeMilliseconds: Self.nowMilliseconds) {
             try sender.send(d, toPort: port, ipv6: false)
-            try await Task.sleep(for: .milliseconds(5))   // several batches
+            try await Task.sleep(for: .milliseconds(5)) // several batches
         }
         #expect(try await waitUntil { metrics.counter("mamori_collector_flow_records_total", exporter: "127.0.0.1") == 100 })
 
@@ -398,7 +427,8 @@ struct CollectorServiceTests {
     @Test("when another service of the group fails, the collector returns (cancellation closes the sockets)")
     func cancellationEndsRun() async throws {
         let logger = LogStore().logger(level: .critical)
-        let collector = FlowCollector(configuration: .init(listen: [Self.v4]), sinks: [ProbeSink()], metricsFactory: TestMetrics(), logger: logger)
+        let collector = FlowCollector(
+            configuration: .init(listen: [Self.v4]), sinks: [ProbeSink()], metricsFactory: TestMetrics(), logger: logger)
         let group = ServiceGroup(services: [collector, FailingService()], gracefulShutdownSignals: [], logger: logger)
         await #expect(throws: FailingService.Failure.self) {
             try await withTimeLimit(.seconds(10), "the service group after a failure") { try await group.run() }
@@ -407,7 +437,8 @@ struct CollectorServiceTests {
 
     @Test("run() is cancelled directly: it returns")
     func directCancellation() async throws {
-        let collector = FlowCollector(configuration: .init(listen: [Self.v4]), sinks: [], metricsFactory: TestMetrics(), logger: LogStore().logger(level: .critical))
+        let collector = FlowCollector(
+            configuration: .init(listen: [Self.v4]), sinks: [], metricsFactory: TestMetrics(), logger: LogStore().logger(level: .critical))
         let task = Task { try await collector.run() }
         try await withTimeLimit(.seconds(5), "binding") { await collector.waitUntilReady() }
         task.cancel()

@@ -51,7 +51,10 @@ struct RealExporterTests {
         #expect(mamoriRecords.count == nfdumpFlows.count)
         #expect(mine.count == theirs.count)
         let differing = theirs.filter { mine[$0.key] != $0.value }
-        #expect(differing.isEmpty, "\(differing.count) 5-tuples differ, e.g. \(differing.first.map { "\($0.key): nfdump \($0.value) vs Mamori \(String(describing: mine[$0.key]))" } ?? "")")
+        #expect(
+            differing.isEmpty,
+            "\(differing.count) 5-tuples differ, e.g. \(differing.first.map { "\($0.key): nfdump \($0.value) vs Mamori \(String(describing: mine[$0.key]))" } ?? "")"
+        )
         #expect(mamoriRecords.allSatisfy { $0.exportProtocol.rawValue == UInt8(version) })
 
         // Nothing went wrong on the way: every datagram decoded, no template missing.
@@ -71,7 +74,9 @@ struct FiveTuple: Hashable, CustomStringConvertible {
     var ipProtocol: UInt8
 
     init(_ r: FlowRecord) {
-        self.init(source: r.sourceAddress, sourcePort: r.sourcePort, destination: r.destinationAddress, destinationPort: r.destinationPort, ipProtocol: r.ipProtocol)
+        self.init(
+            source: r.sourceAddress, sourcePort: r.sourcePort, destination: r.destinationAddress, destinationPort: r.destinationPort,
+            ipProtocol: r.ipProtocol)
     }
 
     init(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, ipProtocol: UInt8) {
@@ -115,7 +120,7 @@ struct NfdumpFlow {
             let f = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             guard f.count == 7 else { return nil }
             guard let sa = IPAddress(f[0]), let sp = UInt16(f[1]), let da = IPAddress(f[2]), let dp = UInt16(f[3]),
-                  let pkt = UInt64(f[5]), let byt = UInt64(f[6])
+                let pkt = UInt64(f[5]), let byt = UInt64(f[6])
             else { throw PeerError("unreadable nfdump line: \(line)") }
             let proto: UInt8
             switch f[4].uppercased() {
@@ -127,7 +132,9 @@ struct NfdumpFlow {
                 guard let p = UInt8(f[4]) else { throw PeerError("unknown protocol in nfdump line: \(line)") }
                 proto = p
             }
-            return NfdumpFlow(tuple: FiveTuple(source: sa, sourcePort: sp, destination: da, destinationPort: dp, ipProtocol: proto), packets: pkt, bytes: byt)
+            return NfdumpFlow(
+                tuple: FiveTuple(source: sa, sourcePort: sp, destination: da, destinationPort: dp, ipProtocol: proto), packets: pkt,
+                bytes: byt)
         }
     }
 }
@@ -148,7 +155,9 @@ struct CollectorHarness {
     let sink: RecordingSink
     let port: Int
 
-    static func start(metrics: TestMetrics, configure: (inout FlowCollector.Configuration) -> Void = { _ in }) async throws -> CollectorHarness {
+    static func start(metrics: TestMetrics, configure: (inout FlowCollector.Configuration) -> Void = { _ in }) async throws
+        -> CollectorHarness
+    {
         var configuration = FlowCollector.Configuration(listen: [SocketEndpoint(host: "127.0.0.1", port: 0)])
         configure(&configuration)
         let sink = RecordingSink()

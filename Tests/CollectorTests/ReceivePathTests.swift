@@ -1,6 +1,7 @@
-@testable import Collector
 import FlowCodec
 import Testing
+
+@testable import Collector
 
 /// The receive path's pacing and the totals it hands on with each batch.
 @Suite struct ReceivePathTests {
@@ -50,10 +51,15 @@ import Testing
     @Test("the statistics sink adds the batch's runs per exporter without reading its records")
     func statisticsFromRuns() async {
         let sink = FlowStatisticsSink()
-        await sink.consume(FlowBatch(records: [Self.record(7, bytes: 100, packets: 1), Self.record(8, bytes: 10, packets: 1), Self.record(7, bytes: 5, packets: 3)]))
+        await sink.consume(
+            FlowBatch(records: [
+                Self.record(7, bytes: 100, packets: 1), Self.record(8, bytes: 10, packets: 1), Self.record(7, bytes: 5, packets: 3),
+            ]))
         // A batch whose producer summed it: the records are not looked at (none are here).
         var run = ExporterRun(exporter: .v4(8))
-        run.records = 4; run.bytes = 40; run.packets = 4
+        run.records = 4
+        run.bytes = 40
+        run.packets = 4
         await sink.consume(FlowBatch(records: [], mayContainNAT: false, exporterRuns: [run]))
         let seven = sink.perExporter["0.0.0.7"]
         let eight = sink.perExporter["0.0.0.8"]

@@ -29,18 +29,19 @@ struct BinetflowAnalysisTests {
         // depend on the machine's time zone.
         let configuration = directory.appendingPathComponent("ra.conf")
         try """
-            RA_TZ="UTC"
-            RA_TIME_FORMAT="%Y/%m/%d %T.%f"
-            RA_PRINT_LABELS=0
-            RA_FIELD_DELIMITER='\(separator)'
-            RA_USEC_PRECISION=6
+        RA_TZ="UTC"
+        RA_TIME_FORMAT="%Y/%m/%d %T.%f"
+        RA_PRINT_LABELS=0
+        RA_FIELD_DELIMITER='\(separator)'
+        RA_USEC_PRECISION=6
 
-            """.write(to: configuration, atomically: true, encoding: .utf8)
+        """.write(to: configuration, atomically: true, encoding: .utf8)
         // `-Z b`: the State lists each side's TCP flags (`FSPA_FSPA`), as in CTU-13; `state:12`
         // widens the column, which ra otherwise cuts to `FSPA*` in tab-separated output.
         return try ra.run([
             "-F", configuration.path, "-r", argusFile, "-n", "-Z", "b",
-            "-s", "stime", "dur", "proto", "saddr", "sport", "dir", "daddr", "dport", "state:12", "stos", "dtos", "pkts", "bytes", "sbytes", "spkts",
+            "-s", "stime", "dur", "proto", "saddr", "sport", "dir", "daddr", "dport", "state:12", "stos", "dtos", "pkts", "bytes", "sbytes",
+            "spkts",
         ])
     }
 
@@ -50,7 +51,9 @@ struct BinetflowAnalysisTests {
         return analyzer.currentFindings
     }
 
-    @Test("Argus binetflow of the CTU C&C capture: the C&C endpoint and the infected host are found, nothing else scores as C&C", arguments: [",", "\t"])
+    @Test(
+        "Argus binetflow of the CTU C&C capture: the C&C endpoint and the infected host are found, nothing else scores as C&C",
+        arguments: [",", "\t"])
     func commandAndControlFromArgus(separator: String) throws {
         let text = try Self.argusBinetflow(separator: separator == "\t" ? "\\t" : separator)
         let result = try BinetflowParser.parse(text)
@@ -72,7 +75,8 @@ struct BinetflowAnalysisTests {
         }
         let devices = findings.filter { $0.kind == .infectedDevice }
         #expect(devices.map(\.subject.address) == ["147.32.80.37"])
-        #expect(findings.allSatisfy { $0.kind == .commandAndControl || $0.kind == .infectedDevice }, "unexpected: \(findings.map(\.summary))")
+        #expect(
+            findings.allSatisfy { $0.kind == .commandAndControl || $0.kind == .infectedDevice }, "unexpected: \(findings.map(\.summary))")
     }
 
     @Test("a CTU-style Label column (flows to the C&C From-Botnet, the rest Normal): per-host precision 1 and recall 1")
@@ -95,7 +99,8 @@ struct BinetflowAnalysisTests {
         #expect(labels == ["flow=From-Botnet-V1-TCP-HTTPS-CC", "flow=From-Normal-V1-TCP-HTTPS"])
 
         let findings = Self.analyze(result.records)
-        let sources = result.records.compactMap { r in r.label.map { (address: r.originator, port: r.forward?.sourcePort ?? 0, label: $0) } }
+        let sources = result.records.compactMap { r in r.label.map { (address: r.originator, port: r.forward?.sourcePort ?? 0, label: $0) }
+        }
         let evaluation = FlowLabelEvaluation(labelledSources: sources, layout: Self.layout, findings: findings)
         #expect(evaluation.truth == ["147.32.80.37"])
         #expect(evaluation.truePositives == ["147.32.80.37"])
@@ -131,7 +136,9 @@ struct BinetflowAnalysisTests {
 
     @Test("per-host evaluation: hosts outside the subscriber prefixes are not truth; misses and false alarms are listed")
     func evaluationCounts() {
-        let bot = IPAddress("147.32.80.5")!, missed = IPAddress("147.32.80.6")!, outside = IPAddress("8.8.8.8")!
+        let bot = IPAddress("147.32.80.5")!
+        let missed = IPAddress("147.32.80.6")!
+        let outside = IPAddress("8.8.8.8")!
         let sources: [(address: IPAddress, port: UInt16, label: String)] = [
             (bot, 1000, "flow=From-Botnet-V42-TCP-CC"),
             (missed, 1001, "flow=From-Botnet-V42-UDP-DNS"),

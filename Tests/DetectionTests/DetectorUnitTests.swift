@@ -1,7 +1,7 @@
 import Detection
 import Evaluation
-import Foundation
 import FlowCodec
+import Foundation
 import MamoriCore
 import Testing
 
@@ -46,7 +46,7 @@ import Testing
         var t: Int64 = 0
         var humanTimes: [Int64] = []
         for _ in 0..<20 {
-            t += Int64(-log(Double(r.next() % 10_000 + 1) / 10_001) * 60_000)  // Poisson arrivals
+            t += Int64(-log(Double(r.next() % 10_000 + 1) / 10_001) * 60_000) // Poisson arrivals
             humanTimes.append(t)
             human.add(Double(r.next() % 60_000 + 200))
         }
@@ -56,7 +56,8 @@ import Testing
     }
 
     @Test func endpointListReadsAddressesPrefixesAndServices() {
-        let (list, errors) = EndpointList.parse("""
+        let (list, errors) = EndpointList.parse(
+            """
             # indicators
             192.0.2.23        mirai
             198.51.100.0/24   beacon family
@@ -89,8 +90,14 @@ import Testing
         #expect(Self.layout.host(IPAddress("198.18.1.5")!, port: 40_000).description == "198.18.1.5")
     }
 
-    func flow(_ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, proto: UInt8 = 6, flags: UInt8 = 0x1B, packets: UInt64, bytes: UInt64, start: Int64, duration: Int64 = 0, sampling: UInt32 = 1) -> FlowRecord {
-        var r = FlowRecord(exporter: .v4(1), sourceAddress: IPAddress(src)!, destinationAddress: IPAddress(dst)!, sourcePort: sport, destinationPort: dport, ipProtocol: proto, tcpFlags: flags, bytes: bytes, packets: packets, startMilliseconds: start, endMilliseconds: start + duration)
+    func flow(
+        _ src: String, _ sport: UInt16, _ dst: String, _ dport: UInt16, proto: UInt8 = 6, flags: UInt8 = 0x1B, packets: UInt64,
+        bytes: UInt64, start: Int64, duration: Int64 = 0, sampling: UInt32 = 1
+    ) -> FlowRecord {
+        var r = FlowRecord(
+            exporter: .v4(1), sourceAddress: IPAddress(src)!, destinationAddress: IPAddress(dst)!, sourcePort: sport,
+            destinationPort: dport, ipProtocol: proto, tcpFlags: flags, bytes: bytes, packets: packets, startMilliseconds: start,
+            endMilliseconds: start + duration)
         r.samplingInterval = sampling
         return r
     }
@@ -99,10 +106,19 @@ import Testing
         var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
         let onset: Int64 = 1_000_000_000
         // Quiet background first: a few small downloads.
-        for s in 0..<120 { analyzer.ingest(flow("240.0.0.1", 443, "198.18.1.9", 50_000, packets: 40, bytes: 40_000, start: onset - 130_000 + Int64(s) * 1000, duration: 900), receivedAt: onset - 129_000 + Int64(s) * 1000) }
+        for s in 0..<120 {
+            analyzer.ingest(
+                flow(
+                    "240.0.0.1", 443, "198.18.1.9", 50_000, packets: 40, bytes: 40_000, start: onset - 130_000 + Int64(s) * 1000,
+                    duration: 900), receivedAt: onset - 129_000 + Int64(s) * 1000)
+        }
         #expect(analyzer.evaluate(now: onset).isEmpty)
         // 30 reflectors × 1,000 packets/s for one second, exported one second later.
-        for i in 0..<30 { analyzer.ingest(flow("242.0.0.\(i + 1)", 123, "198.18.1.9", 40_000, proto: 17, packets: 1_000, bytes: 468_000, start: onset, duration: 999), receivedAt: onset + 1_000) }
+        for i in 0..<30 {
+            analyzer.ingest(
+                flow("242.0.0.\(i + 1)", 123, "198.18.1.9", 40_000, proto: 17, packets: 1_000, bytes: 468_000, start: onset, duration: 999),
+                receivedAt: onset + 1_000)
+        }
         let found = analyzer.evaluate(now: onset + 1_000)
         let f = try #require(found.first { $0.kind == .inboundDDoS })
         #expect(f.subject.address == "198.18.1.9")
@@ -113,11 +129,16 @@ import Testing
     @Test func scanningUnderSamplingNeedsEnoughObservedProbes() {
         var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
         // One sampled SYN at 1:1000 "stands for" 1,000 probes, but one packet proves nothing.
-        analyzer.ingest(flow("198.18.1.9", 40_000, "240.128.0.1", 23, flags: 0x02, packets: 1_000, bytes: 40_000, start: 0, sampling: 1_000), receivedAt: 1_000)
+        analyzer.ingest(
+            flow("198.18.1.9", 40_000, "240.128.0.1", 23, flags: 0x02, packets: 1_000, bytes: 40_000, start: 0, sampling: 1_000),
+            receivedAt: 1_000)
         #expect(analyzer.finish().isEmpty)
         var scanner = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
         for i in 0..<6 {
-            scanner.ingest(flow("198.18.1.9", 40_000 + UInt16(i), "240.128.0.\(i + 1)", 23, flags: 0x02, packets: 1_000, bytes: 40_000, start: Int64(i) * 1000, sampling: 1_000), receivedAt: Int64(i) * 1000 + 500)
+            scanner.ingest(
+                flow(
+                    "198.18.1.9", 40_000 + UInt16(i), "240.128.0.\(i + 1)", 23, flags: 0x02, packets: 1_000, bytes: 40_000,
+                    start: Int64(i) * 1000, sampling: 1_000), receivedAt: Int64(i) * 1000 + 500)
         }
         let found = scanner.finish()
         #expect(found.contains { $0.kind == .scanning && $0.subject.address == "198.18.1.9" })
@@ -129,7 +150,9 @@ import Testing
         c.indicators = EndpointList.parse("192.0.2.99 testfamily").0
         var analyzer = FlowAnalyzer(configuration: c)
         for k in 0..<3 {
-            analyzer.ingest(flow("198.18.0.5", 1100, "192.0.2.99", 8080, packets: 5, bytes: 500, start: Int64(k) * 120_000), receivedAt: Int64(k) * 120_000 + 100)
+            analyzer.ingest(
+                flow("198.18.0.5", 1100, "192.0.2.99", 8080, packets: 5, bytes: 500, start: Int64(k) * 120_000),
+                receivedAt: Int64(k) * 120_000 + 100)
         }
         let found = analyzer.finish()
         let indicator = found.first { $0.kind == .knownIndicator }
@@ -145,7 +168,9 @@ import Testing
         c.indicators = EndpointList.parse("192.0.2.99 testfamily").0
         var analyzer = FlowAnalyzer(configuration: c)
         for k in 0..<3 {
-            analyzer.ingest(flow("198.18.0.5", 1100, "192.0.2.99", 8080, packets: 5, bytes: 500, start: Int64(k) * 120_000), receivedAt: Int64(k) * 120_000 + 100)
+            analyzer.ingest(
+                flow("198.18.0.5", 1100, "192.0.2.99", 8080, packets: 5, bytes: 500, start: Int64(k) * 120_000),
+                receivedAt: Int64(k) * 120_000 + 100)
         }
         #expect(analyzer.evaluate(now: 400_000).contains { $0.kind == .infectedDevice })
         // A quiet day and a half later (the indicator contacts aged out after 3 h), memory is freed.
@@ -178,13 +203,22 @@ import Testing
             let server = "240.5.0.\(1 + camera % cloudAddresses)"
             for k in 0..<40 {
                 let t = Int64(k) * 60_000 + Int64(camera) * 1_700 + Int64((k * 7 + camera * 13) % 11) * 30
-                records.append((flow("198.18.1.\(10 + camera)", UInt16(20_000 + k), server, 8883, packets: 2, bytes: 140, start: t, duration: 80), t + 100))
+                records.append(
+                    (
+                        flow("198.18.1.\(10 + camera)", UInt16(20_000 + k), server, 8883, packets: 2, bytes: 140, start: t, duration: 80),
+                        t + 100
+                    ))
             }
         }
         for bot in 0..<3 {
             for k in 0..<8 {
                 let t = Int64(k) * 300_000 + Int64(bot) * 9_000 + Int64((k * 5 + bot) % 7) * 40
-                records.append((flow("198.18.2.\(10 + bot)", UInt16(30_000 + k), "240.5.0.200", 8883, packets: 2, bytes: 120, start: t, duration: 50), t + 100))
+                records.append(
+                    (
+                        flow(
+                            "198.18.2.\(10 + bot)", UInt16(30_000 + k), "240.5.0.200", 8883, packets: 2, bytes: 120, start: t, duration: 50),
+                        t + 100
+                    ))
             }
         }
         records.sort { $0.1 < $1.1 }
@@ -216,10 +250,13 @@ import Testing
     @Test func aSmallSynFloodIsAnAttackByItsPerHostRate() {
         func run(packetsPerRecord: UInt64) -> [Finding] {
             var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
-            for k in 0..<120 {  // 30 s, four records a second per bot, each 0.9 s long
+            for k in 0..<120 { // 30 s, four records a second per bot, each 0.9 s long
                 let t = Int64(k) * 250
                 for bot in ["198.18.1.20", "198.18.1.21"] {
-                    analyzer.ingest(flow(bot, UInt16(20_000 + k), "203.0.113.80", 443, flags: 0x02, packets: packetsPerRecord, bytes: packetsPerRecord * 40, start: t, duration: 900), receivedAt: t + 1_000)
+                    analyzer.ingest(
+                        flow(
+                            bot, UInt16(20_000 + k), "203.0.113.80", 443, flags: 0x02, packets: packetsPerRecord,
+                            bytes: packetsPerRecord * 40, start: t, duration: 900), receivedAt: t + 1_000)
                 }
                 _ = analyzer.evaluate(now: t + 1_000)
             }
@@ -249,7 +286,8 @@ import Testing
         var shedPairs = Set<String>()
         // 400 address pairs, 10 records each.
         for i in 0..<4_000 {
-            let a = "198.18.\(i % 16).1", b = "240.0.\(i % 25).1"
+            let a = "198.18.\(i % 16).1"
+            let b = "240.0.\(i % 25).1"
             var r = flow(a, 1100, b, 443, packets: 10, bytes: 1_000, start: Int64(i))
             var back = flow(b, 443, a, 1100, packets: 10, bytes: 1_000, start: Int64(i))
             let forward = shedder.admit(&r)
@@ -270,7 +308,8 @@ import Testing
         other.adjust(backlog: 500)
         var otherKept = Set<String>()
         for i in 0..<400 {
-            let a = "198.18.\(i % 16).1", b = "240.0.\(i % 25).1"
+            let a = "198.18.\(i % 16).1"
+            let b = "240.0.\(i % 25).1"
             var r = flow(a, 1100, b, 443, packets: 10, bytes: 1_000, start: Int64(i))
             if other.admit(&r) { otherKept.insert(a + b) }
         }

@@ -23,8 +23,10 @@ import Testing
 
     /// Both directions of one UDP exchange between `host`:`localPort` and `peer`:`peerPort`.
     func exchange(_ host: String, _ localPort: UInt16, _ peer: String, _ peerPort: UInt16, bytes: UInt64, at t: Int64) -> [FlowRecord] {
-        [unit.flow(host, localPort, peer, peerPort, proto: 17, flags: 0, packets: 1, bytes: bytes, start: t),
-         unit.flow(peer, peerPort, host, localPort, proto: 17, flags: 0, packets: 1, bytes: bytes + 20, start: t + 40)]
+        [
+            unit.flow(host, localPort, peer, peerPort, proto: 17, flags: 0, packets: 1, bytes: bytes, start: t),
+            unit.flow(peer, peerPort, host, localPort, proto: 17, flags: 0, packets: 1, bytes: bytes + 20, start: t + 40),
+        ]
     }
 
     /// Two hosts that each ping one DHT node on a timer for two hours: a cohort of two with
@@ -44,12 +46,15 @@ import Testing
     func swarm(_ host: String, peers: Int, content: Bool) -> [FlowRecord] {
         var out: [FlowRecord] = []
         for p in 0..<peers {
-            out += exchange(host, 51_413, "243.1.\(p / 200).\(p % 200 + 1)", UInt16(20_000 + p * 97), bytes: 300, at: 700_000 + Int64(p) * 20_000)
+            out += exchange(
+                host, 51_413, "243.1.\(p / 200).\(p % 200 + 1)", UInt16(20_000 + p * 97), bytes: 300, at: 700_000 + Int64(p) * 20_000)
         }
         if content {
             let start: Int64 = 900_000
-            out.append(unit.flow(host, 41_000, "243.1.0.1", 20_000, flags: 0x1B, packets: 400, bytes: 20_000, start: start, duration: 60_000))
-            out.append(unit.flow("243.1.0.1", 20_000, host, 41_000, flags: 0x1B, packets: 900, bytes: 1_200_000, start: start, duration: 60_000))
+            out.append(
+                unit.flow(host, 41_000, "243.1.0.1", 20_000, flags: 0x1B, packets: 400, bytes: 20_000, start: start, duration: 60_000))
+            out.append(
+                unit.flow("243.1.0.1", 20_000, host, 41_000, flags: 0x1B, packets: 900, bytes: 1_200_000, start: start, duration: 60_000))
         }
         return out
     }
@@ -57,7 +62,9 @@ import Testing
     @Test("the control: two hosts pinging one node on a timer, with nothing else, are a C&C finding")
     func timedPingsAloneAreFound() {
         let (findings, _) = analyse(timedPings(hosts: ["198.18.1.60", "198.18.1.61"]))
-        #expect(findings.contains { $0.kind == .commandAndControl && $0.subject.description == "243.7.7.7:6881/udp" }, "\(findings.map(\.summary))")
+        #expect(
+            findings.contains { $0.kind == .commandAndControl && $0.subject.description == "243.7.7.7:6881/udp" },
+            "\(findings.map(\.summary))")
     }
 
     @Test("the same pings from BitTorrent hosts (many answering peers, one socket, content moved) are no finding, and counted")
@@ -68,11 +75,15 @@ import Testing
         #expect(statistics.suppressedPeerToPeer > 0)
     }
 
-    @Test("hosts with many peers but no content moved (a P2P botnet's gossip) are still found, and the finding says why the hypothesis failed")
+    @Test(
+        "hosts with many peers but no content moved (a P2P botnet's gossip) are still found, and the finding says why the hypothesis failed"
+    )
     func gossipWithoutContentIsStillFound() throws {
         let hosts = ["198.18.1.60", "198.18.1.61"]
         let (findings, statistics) = analyse(timedPings(hosts: hosts) + hosts.flatMap { swarm($0, peers: 30, content: false) })
-        let c2 = try #require(findings.first { $0.kind == .commandAndControl && $0.subject.description == "243.7.7.7:6881/udp" }, "\(findings.map(\.summary))")
+        let c2 = try #require(
+            findings.first { $0.kind == .commandAndControl && $0.subject.description == "243.7.7.7:6881/udp" }, "\(findings.map(\.summary))"
+        )
         #expect(statistics.suppressedPeerToPeer == 0)
         let reasons = c2.evidence.reasons.joined(separator: " | ")
         #expect(reasons.contains("a peer of a peer-to-peer application"), "\(reasons)")
@@ -95,11 +106,16 @@ import Testing
         for host in hosts {
             // 40 sources send to the host's port, and a big one; the host never sends to them.
             for p in 0..<40 {
-                noise.append(unit.flow("243.2.0.\(p + 1)", UInt16(30_000 + p), host, 51_413, proto: 17, flags: 0, packets: 100, bytes: 150_000, start: 650_000 + Int64(p) * 1_000))
+                noise.append(
+                    unit.flow(
+                        "243.2.0.\(p + 1)", UInt16(30_000 + p), host, 51_413, proto: 17, flags: 0, packets: 100, bytes: 150_000,
+                        start: 650_000 + Int64(p) * 1_000))
             }
         }
         let (findings, statistics) = analyse(timedPings(hosts: hosts) + noise)
-        #expect(findings.contains { $0.kind == .commandAndControl && $0.subject.description == "243.7.7.7:6881/udp" }, "\(findings.map(\.summary))")
+        #expect(
+            findings.contains { $0.kind == .commandAndControl && $0.subject.description == "243.7.7.7:6881/udp" },
+            "\(findings.map(\.summary))")
         #expect(statistics.suppressedPeerToPeer == 0)
     }
 
@@ -110,8 +126,10 @@ import Testing
             for (h, host) in ["198.18.1.70", "198.18.1.71"].enumerated() {
                 for k in 0..<12 {
                     let t = 600_000 + Int64(h) * 11_000 + Int64(k) * 2_048_000
-                    out.append(unit.flow(host, 40_000 + UInt16(k), "240.9.9.9", 123, proto: 17, flags: 0, packets: 1, bytes: bytes, start: t))
-                    out.append(unit.flow("240.9.9.9", 123, host, 40_000 + UInt16(k), proto: 17, flags: 0, packets: 1, bytes: bytes, start: t + 30))
+                    out.append(
+                        unit.flow(host, 40_000 + UInt16(k), "240.9.9.9", 123, proto: 17, flags: 0, packets: 1, bytes: bytes, start: t))
+                    out.append(
+                        unit.flow("240.9.9.9", 123, host, 40_000 + UInt16(k), proto: 17, flags: 0, packets: 1, bytes: bytes, start: t + 30))
                 }
             }
             return out

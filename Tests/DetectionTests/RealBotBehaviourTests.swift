@@ -24,8 +24,9 @@ import Testing
     /// exporter's inactive timeout, 1–2 packets each.
     func session(port: UInt16, packets: (Int) -> UInt64) -> [FlowRecord] {
         (0..<30).map { i in
-            unit.flow("198.18.1.30", 40_001, "203.0.113.66", port, flags: i == 0 ? 0x1A : 0x18, packets: packets(i), bytes: packets(i) * 60,
-                      start: 1_000_000 + Int64(i) * 120_000, duration: 200)
+            unit.flow(
+                "198.18.1.30", 40_001, "203.0.113.66", port, flags: i == 0 ? 0x1A : 0x18, packets: packets(i), bytes: packets(i) * 60,
+                start: 1_000_000 + Int64(i) * 120_000, duration: 200)
         }
     }
 
@@ -48,8 +49,9 @@ import Testing
     func oneHostIcmpFlood() {
         func pings(perSecond: UInt64) -> [FlowRecord] {
             (0..<60).map { s in
-                unit.flow("198.18.1.40", 0, "203.0.113.90", 2048, proto: 1, flags: 0, packets: perSecond, bytes: perSecond * 84,
-                          start: 5_000_000 + Int64(s) * 1000, duration: 999)
+                unit.flow(
+                    "198.18.1.40", 0, "203.0.113.90", 2048, proto: 1, flags: 0, packets: perSecond, bytes: perSecond * 84,
+                    start: 5_000_000 + Int64(s) * 1000, duration: 999)
             }
         }
         let flood = analyse(pings(perSecond: 150))
@@ -63,8 +65,10 @@ import Testing
     func oneHostSynFlood() {
         var records: [FlowRecord] = []
         for k in 0..<(70 * 60) {
-            records.append(unit.flow("198.18.1.50", UInt16(10_000 + k % 50_000), "203.0.113.91", 80, flags: 0x02, packets: 1, bytes: 60,
-                                     start: 9_000_000 + Int64(k) * 1000 / 70))
+            records.append(
+                unit.flow(
+                    "198.18.1.50", UInt16(10_000 + k % 50_000), "203.0.113.91", 80, flags: 0x02, packets: 1, bytes: 60,
+                    start: 9_000_000 + Int64(k) * 1000 / 70))
         }
         let findings = analyse(records)
         #expect(findings.contains { $0.kind == .outboundDDoS && $0.subject.address == "203.0.113.91" }, "\(findings.map(\.summary))")

@@ -14,7 +14,9 @@ struct RealCaptureTests {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("CollectorTests/Fixtures/traffic/test-cc-capture-1.pcap").path
 
-    @Test("softflowd export of the CTU C&C capture: the C&C endpoint and the infected host are found, nothing else scores as C&C", arguments: [9, 10])
+    @Test(
+        "softflowd export of the CTU C&C capture: the C&C endpoint and the infected host are found, nothing else scores as C&C",
+        arguments: [9, 10])
     func commandAndControlInRealCapture(version: Int) throws {
         let softflowd = try ExternalPeer.require("softflowd", debianPackage: "softflowd")
         let socket = try LoopbackDatagramSocket()
@@ -55,6 +57,7 @@ struct RealCaptureTests {
         let devices = findings.filter { $0.kind == .infectedDevice }
         #expect(devices.map(\.subject.address) == ["147.32.80.37"])
         #expect(devices.first?.evidence.related == c2.map(\.id))
-        #expect(findings.allSatisfy { $0.kind == .commandAndControl || $0.kind == .infectedDevice }, "unexpected: \(findings.map(\.summary))")
+        #expect(
+            findings.allSatisfy { $0.kind == .commandAndControl || $0.kind == .infectedDevice }, "unexpected: \(findings.map(\.summary))")
     }
 }

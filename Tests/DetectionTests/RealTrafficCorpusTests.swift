@@ -117,7 +117,8 @@ struct RealTrafficCorpusTests {
         if c.role == "benign" && Self.knownFalse[name] == nil { #expect(findings.isEmpty, "\(name) is benign: \(findings.map(\.summary))") }
     }
 
-    @Test("the desktop's 30-minute poll, seen from a carrier's base (the same desktop on 26 lines), is a popular service: no finding at all")
+    @Test(
+        "the desktop's 30-minute poll, seen from a carrier's base (the same desktop on 26 lines), is a popular service: no finding at all")
     func desktopPollOnABase() throws {
         let c = try #require(try Self.manifest().capture(named: "ctu-normal-desktop"))
         let desktop = try #require(IPAddress("147.32.83.53"))
@@ -159,7 +160,8 @@ struct RealTrafficCorpusTests {
             #expect(!c.subscriberPrefixes.isEmpty)
             #expect(["benign", "malicious"].contains(c.role))
             let e = c.expect
-            let expected = (e.commandAndControl ?? []) + (e.infected ?? []) + (e.scanners ?? []) + (e.inboundAttacks ?? []) + (e.outboundAttacks ?? [])
+            let expected =
+                (e.commandAndControl ?? []) + (e.infected ?? []) + (e.scanners ?? []) + (e.inboundAttacks ?? []) + (e.outboundAttacks ?? [])
             #expect((c.role == "malicious") == !expected.isEmpty, "\(c.name): role \(c.role) with \(expected.count) expected findings")
         }
     }

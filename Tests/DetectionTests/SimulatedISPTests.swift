@@ -17,7 +17,9 @@ import Testing
         return c
     }
 
-    static func analyse(_ c: ISPModel.Configuration, tune: (inout DetectionConfiguration) -> Void = { _ in }) throws -> (LabelEvaluation, [Finding], Labels) {
+    static func analyse(_ c: ISPModel.Configuration, tune: (inout DetectionConfiguration) -> Void = { _ in }) throws -> (
+        LabelEvaluation, [Finding], Labels
+    ) {
         var simulation = try Simulation(configuration: c)
         let labels = simulation.labels
         let layout = try #require(LabelEvaluation.networkLayout(labels))
@@ -30,7 +32,9 @@ import Testing
         while let window = simulation.nextWindow() {
             for d in window {
                 records.removeAll(keepingCapacity: true)
-                _ = d.payload.withUnsafeBytes { decoder.decode($0, from: d.exporter, receivedAtMilliseconds: d.timeMilliseconds, into: &records) }
+                _ = d.payload.withUnsafeBytes {
+                    decoder.decode($0, from: d.exporter, receivedAtMilliseconds: d.timeMilliseconds, into: &records)
+                }
                 for r in records {
                     analyzer.ingest(r, receivedAt: d.timeMilliseconds)
                     c2Contacts.observe(r)
@@ -64,7 +68,9 @@ import Testing
             return d.family != .dgaRotating && active >= 8 * d.contactPeriod
                 && missed.contains(FindingSubject.host(layout.host(IPAddress(d.publicAddress)!, port: d.portBlock?.first ?? 0)).description)
         }
-        #expect(missedObservable.isEmpty, "missed bots: \(missedObservable.map { "\($0.family) \($0.publicAddress) period \($0.contactPeriod / 1000) s" })")
+        #expect(
+            missedObservable.isEmpty,
+            "missed bots: \(missedObservable.map { "\($0.family) \($0.publicAddress) period \($0.contactPeriod / 1000) s" })")
         #expect((kind("infected-device")?.recall ?? 0) >= 0.7)
         #expect(kind("outbound-ddos")?.recall == 1)
         #expect(kind("inbound-ddos")?.recall == 1)

@@ -11,9 +11,11 @@ import Testing
 struct ZeekAnalysisTests {
     /// The corpus's njRAT log (see Benchmarks/detection/corpus/README.md).
     static let log = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Benchmarks/detection/corpus/CTU-Malware-Capture-Botnet-230-1.labeled-conn.log").path
+        .deletingLastPathComponent().appendingPathComponent("Benchmarks/detection/corpus/CTU-Malware-Capture-Botnet-230-1.labeled-conn.log")
+        .path
 
-    @Test("Stratosphere's Zeek labels: Malicious (any case, IoT-23's 'Malicious   C&C') is botnet, Benign is normal; CTU-13 labels unchanged")
+    @Test(
+        "Stratosphere's Zeek labels: Malicious (any case, IoT-23's 'Malicious   C&C') is botnet, Benign is normal; CTU-13 labels unchanged")
     func labelClasses() {
         for botnet in ["Malicious", "malicious", "Malicious   C&C", "  MALICIOUS", "flow=From-Botnet-V42-TCP-Attempt", "flow=To-Botnet"] {
             #expect(FlowLabelEvaluation.isBotnet(botnet), "\(botnet)")
@@ -30,9 +32,11 @@ struct ZeekAnalysisTests {
     @Test("the labelled njRAT conn.log: replayed connection by connection, the truth is the one infected host")
     func labelledLog() throws {
         let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("192.168.1.0/24")!])
-        let result = try ZeekConnLog.parse(try String(contentsOfFile: Self.log, encoding: .utf8), options: .init(baseTimeMilliseconds: 1_488_980_824_000))
+        let result = try ZeekConnLog.parse(
+            try String(contentsOfFile: Self.log, encoding: .utf8), options: .init(baseTimeMilliseconds: 1_488_980_824_000))
         var tally = FlowLabelEvaluation.Tally(layout: layout)
-        var replay = BinetflowReplay(analyzer: FlowAnalyzer(configuration: DetectionConfiguration(network: layout, pseudonymKey: Array("test key".utf8))))
+        var replay = BinetflowReplay(
+            analyzer: FlowAnalyzer(configuration: DetectionConfiguration(network: layout, pseudonymKey: Array("test key".utf8))))
         var fed = 0
         for c in result.connections {
             tally.add(c)

@@ -1,7 +1,7 @@
 import FlowCodec
 import FlowFiles
-import MamoriCore
 import Foundation
+import MamoriCore
 import MamoriTesting
 import NIOCore
 import Testing
@@ -50,12 +50,17 @@ struct RobustnessTests {
                 // Reference: the whole datagram, decoded against the full template state.
                 var reference = capture.primed
                 var full: [FlowRecord] = []
-                let fullReport = payload.withUnsafeBytes { reference.decode($0, from: f.datagram.sourceAddress, receivedAtMilliseconds: f.datagram.timestampMicroseconds / 1000, into: &full) }
+                let fullReport = payload.withUnsafeBytes {
+                    reference.decode(
+                        $0, from: f.datagram.sourceAddress, receivedAtMilliseconds: f.datagram.timestampMicroseconds / 1000, into: &full)
+                }
                 for n in 0..<payload.count {
                     var decoder = capture.primed
                     var records: [FlowRecord] = []
                     let report = payload[0..<n].withUnsafeBytes {
-                        decoder.decode($0, from: f.datagram.sourceAddress, receivedAtMilliseconds: f.datagram.timestampMicroseconds / 1000, into: &records)
+                        decoder.decode(
+                            $0, from: f.datagram.sourceAddress, receivedAtMilliseconds: f.datagram.timestampMicroseconds / 1000,
+                            into: &records)
                     }
                     prefixes += 1
                     let ctx = "\(capture.name) frame \(f.frame) prefix \(n)/\(payload.count)"
@@ -93,14 +98,19 @@ struct RobustnessTests {
             if length >= 2 && g.next() % 8 != 0 {
                 let version: [UInt16] = [5, 9, 10]
                 let v = version[Int(g.next() % 3)]
-                bytes[0] = UInt8(v >> 8); bytes[1] = UInt8(v & 0xFF)
-                if v == 10 && length >= 4 && g.next() % 2 == 0 { bytes[2] = UInt8(length >> 8); bytes[3] = UInt8(length & 0xFF) }
+                bytes[0] = UInt8(v >> 8)
+                bytes[1] = UInt8(v & 0xFF)
+                if v == 10 && length >= 4 && g.next() % 2 == 0 {
+                    bytes[2] = UInt8(length >> 8)
+                    bytes[3] = UInt8(length & 0xFF)
+                }
                 // Point set IDs at known templates now and then.
                 if length >= 24 && g.next() % 2 == 0 {
                     let at = v == 10 ? 16 : 20
                     let ids: [UInt16] = [0, 1, 2, 3, 256, 260, 263, 280, 424]
                     let id = ids[Int(g.next() % UInt64(ids.count))]
-                    bytes[at] = UInt8(id >> 8); bytes[at + 1] = UInt8(id & 0xFF)
+                    bytes[at] = UInt8(id >> 8)
+                    bytes[at + 1] = UInt8(id & 0xFF)
                 }
             }
             if bytes.count >= 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0 && bytes[3] == 5 { bytes[3] = 6 }
@@ -127,8 +137,11 @@ struct RobustnessTests {
                 // Length / count fields sit on 2-byte boundaries; choose hostile values.
                 let even = at & ~1
                 if even + 1 < b.count {
-                    let v: UInt16 = [0, 1, 3, 4, 5, 0xFFFF, 0x8000, UInt16(b.count), UInt16(b.count + 1), UInt16(truncatingIfNeeded: g.next())][Int(g.next() % 10)]
-                    b[even] = UInt8(v >> 8); b[even + 1] = UInt8(v & 0xFF)
+                    let v: UInt16 = [
+                        0, 1, 3, 4, 5, 0xFFFF, 0x8000, UInt16(b.count), UInt16(b.count + 1), UInt16(truncatingIfNeeded: g.next()),
+                    ][Int(g.next() % 10)]
+                    b[even] = UInt8(v >> 8)
+                    b[even + 1] = UInt8(v & 0xFF)
                 }
             case .insert:
                 b.insert(contentsOf: g.bytes(1 + Int(g.next() % 8)), at: at)
@@ -160,7 +173,9 @@ struct RobustnessTests {
                     total += 1
                 }
                 var records: [FlowRecord] = []
-                let report = decoder.decode(ByteBuffer(bytes: f.datagram.payload), from: f.datagram.sourceAddress, receivedAtMilliseconds: f.datagram.timestampMicroseconds / 1000, into: &records)
+                let report = decoder.decode(
+                    ByteBuffer(bytes: f.datagram.payload), from: f.datagram.sourceAddress,
+                    receivedAtMilliseconds: f.datagram.timestampMicroseconds / 1000, into: &records)
                 #expect(records == f.records, "\(capture.name) frame \(f.frame): good datagram decodes differently after hostile input")
                 #expect(report.error == f.report.error, "\(capture.name) frame \(f.frame)")
             }
@@ -176,7 +191,8 @@ struct RobustnessTests {
             for f in capture.frames {
                 for _ in 0..<10 {
                     let mutated = Self.mutate(f.datagram.payload, using: &g)
-                    let (report, records) = decoder.decode(mutated, from: f.datagram.sourceAddress, at: f.datagram.timestampMicroseconds / 1000)
+                    let (report, records) = decoder.decode(
+                        mutated, from: f.datagram.sourceAddress, at: f.datagram.timestampMicroseconds / 1000)
                     #expect(records.count == report.flowRecords)
                 }
             }
@@ -188,7 +204,11 @@ struct RobustnessTests {
 
     @Test func templateClaiming65535Fields() {
         var decoder = FlowDecoder()
-        var w = ByteWriter(); w.u16(256); w.u16(0xFFFF); w.u16(8); w.u16(4)
+        var w = ByteWriter()
+        w.u16(256)
+        w.u16(0xFFFF)
+        w.u16(8)
+        w.u16(4)
         var m = IPFIXMessageBuilder()
         m.rawSet(id: 2, body: w.bytes)
         #expect(decoder.decode(m.bytes(), at: Self.t0).0.error == FlowDecodingError(.templateTooLarge))
@@ -196,7 +216,12 @@ struct RobustnessTests {
         p.flowset(id: 0, body: w.bytes)
         #expect(decoder.decode(p.bytes, at: Self.t0).0.error == FlowDecodingError(.templateTooLarge))
         // v9 options template whose option length claims 65532 bytes (16383 fields).
-        var o = ByteWriter(); o.u16(257); o.u16(4); o.u16(0xFFFC); o.u16(1); o.u16(4)
+        var o = ByteWriter()
+        o.u16(257)
+        o.u16(4)
+        o.u16(0xFFFC)
+        o.u16(1)
+        o.u16(4)
         var po = NetFlowV9PacketBuilder()
         po.flowset(id: 1, body: o.bytes)
         #expect(decoder.decode(po.bytes, at: Self.t0).0.error == FlowDecodingError(.templateTooLarge))
@@ -223,7 +248,12 @@ struct RobustnessTests {
         #expect(decoder.decode(p.bytes, at: Self.t0).0.error == FlowDecodingError(.badTemplate))
         // v9 options template with only a zero-length scope (Juniper SRX sends this *with* options
         // fields, which is fine) and no options: zero-length records.
-        var o = ByteWriter(); o.u16(257); o.u16(4); o.u16(0); o.u16(1); o.u16(0)
+        var o = ByteWriter()
+        o.u16(257)
+        o.u16(4)
+        o.u16(0)
+        o.u16(1)
+        o.u16(0)
         var po = NetFlowV9PacketBuilder()
         po.flowset(id: 1, body: o.bytes)
         #expect(decoder.decode(po.bytes, at: Self.t0).0.error == FlowDecodingError(.badTemplate))
@@ -254,7 +284,7 @@ struct RobustnessTests {
         var p = NetFlowV9PacketBuilder()
         p.flowset(id: 0, body: [1, 0, 0, 1, 0, 8, 0, 4])
         var bytes = p.bytes
-        bytes[22] = 0x40   // flowset length 0x40xx
+        bytes[22] = 0x40 // flowset length 0x40xx
         #expect(decoder.decode(bytes, at: Self.t0).0.error == FlowDecodingError(.truncated))
         // Reserved set IDs are skipped and reported.
         var reserved = IPFIXMessageBuilder()
@@ -269,7 +299,8 @@ struct RobustnessTests {
         var decoder = FlowDecoder()
         for length in [0, 1, 15] as [UInt16] {
             let m = IPFIXMessageBuilder()
-            #expect(decoder.decode(m.bytes(lengthOverride: length), at: Self.t0).0.error == FlowDecodingError(.badLength), "length \(length)")
+            #expect(
+                decoder.decode(m.bytes(lengthOverride: length), at: Self.t0).0.error == FlowDecodingError(.badLength), "length \(length)")
         }
         // Longer than the datagram.
         var m = IPFIXMessageBuilder()
@@ -286,12 +317,26 @@ struct RobustnessTests {
     @Test func variableLengthFieldPastTheEnd() {
         var decoder = FlowDecoder()
         var t = IPFIXMessageBuilder()
-        t.template(id: 256, fields: [.init(id: 8, length: 4), .init(id: 82, length: FieldSpecifier.variableLength), .init(id: 1, length: 4)])
+        t.template(
+            id: 256, fields: [.init(id: 8, length: 4), .init(id: 82, length: FieldSpecifier.variableLength), .init(id: 1, length: 4)])
         #expect(decoder.decode(t.bytes(), at: Self.t0).0.error == nil)
-        var good = ByteWriter(); good.address(.v4(0x0A00_0001)); good.variable(Array("eth0".utf8)); good.u32(99)
-        var long = ByteWriter(); long.address(.v4(0x0A00_0002)); long.variable([UInt8](repeating: 0x41, count: 300)); long.u32(7)
-        var bad = ByteWriter(); bad.address(.v4(0x0A00_0003)); bad.u8(200); bad.raw([1, 2, 3, 4, 5])
-        var bad3 = ByteWriter(); bad3.address(.v4(0x0A00_0004)); bad3.u8(255); bad3.u16(60000); bad3.raw([1, 2, 3])
+        var good = ByteWriter()
+        good.address(.v4(0x0A00_0001))
+        good.variable(Array("eth0".utf8))
+        good.u32(99)
+        var long = ByteWriter()
+        long.address(.v4(0x0A00_0002))
+        long.variable([UInt8](repeating: 0x41, count: 300))
+        long.u32(7)
+        var bad = ByteWriter()
+        bad.address(.v4(0x0A00_0003))
+        bad.u8(200)
+        bad.raw([1, 2, 3, 4, 5])
+        var bad3 = ByteWriter()
+        bad3.address(.v4(0x0A00_0004))
+        bad3.u8(255)
+        bad3.u16(60000)
+        bad3.raw([1, 2, 3])
         var m = IPFIXMessageBuilder()
         m.data(templateID: 256, records: [good.bytes, long.bytes, bad.bytes])
         let (report, records) = decoder.decode(m.bytes(), at: Self.t0)
@@ -329,7 +374,9 @@ struct RobustnessTests {
         var refused = 0
         for batch in 0..<50 {
             var m = IPFIXMessageBuilder(sequence: UInt32(batch))
-            for k in 0..<100 { m.template(id: UInt16(256 + batch * 100 + k), fields: [.init(id: 8, length: 4), .init(id: UInt16(k % 400), length: 2)]) }
+            for k in 0..<100 {
+                m.template(id: UInt16(256 + batch * 100 + k), fields: [.init(id: 8, length: 4), .init(id: UInt16(k % 400), length: 2)])
+            }
             let (report, _) = decoder.decode(m.bytes(), from: Self.hostile, at: Self.t0)
             if report.error == FlowDecodingError(.tooManyTemplates) { refused += 1 }
         }
@@ -354,11 +401,14 @@ struct RobustnessTests {
             _ = decoder.decode(TemplateTests.templateMessage(), from: spoofed, at: Self.t0 + Int64(i))
             _ = decoder.decode(TemplateTests.dataMessage(records: [TemplateTests.record(i)]), from: spoofed, at: Self.t0 + Int64(i))
         }
-        #expect(decoder.templates.count <= config.maxSessions * config.maxTemplatesPerSession,
-                "\(decoder.templates.count) templates held for at most \(config.maxSessions) sessions")
+        #expect(
+            decoder.templates.count <= config.maxSessions * config.maxTemplatesPerSession,
+            "\(decoder.templates.count) templates held for at most \(config.maxSessions) sessions")
         // The most recent exporter still decodes.
         let last = IPAddress.v4(0x0A00_0000 + 1999)
-        #expect(decoder.decode(TemplateTests.dataMessage(records: [TemplateTests.record(1)]), from: last, at: Self.t0 + 3000).0.flowRecords == 1)
+        #expect(
+            decoder.decode(TemplateTests.dataMessage(records: [TemplateTests.record(1)]), from: last, at: Self.t0 + 3000).0.flowRecords == 1
+        )
     }
 
     @Test func netflowV5HeaderCountDisagreements() {
@@ -366,11 +416,11 @@ struct RobustnessTests {
         var p = NetFlowV5PacketBuilder()
         p.records = (0..<3).map { _ in FlowRecord(bytes: 1, packets: 1) }
         var bytes = p.bytes
-        bytes[3] = 200   // count 200, 3 present
+        bytes[3] = 200 // count 200, 3 present
         let (report, records) = decoder.decode(bytes, at: Self.t0)
         #expect(report.error == FlowDecodingError(.badLength))
         #expect(records.count == 3)
-        bytes[3] = 1     // count 1, 3 present: only the announced one
+        bytes[3] = 1 // count 1, 3 present: only the announced one
         let (r1, recs1) = decoder.decode(bytes, at: Self.t0)
         #expect(r1.error == FlowDecodingError(.badLength))
         #expect(recs1.count == 1)

@@ -1,10 +1,10 @@
+import FlowFiles
 import Foundation
+import MamoriCore
 import NIOCore
 import Testing
 
 @testable import FlowCodec
-import FlowFiles
-import MamoriCore
 
 /// sFlow v5 decoding, checked against tcpdump's own expected output (`.out`) and tshark JSON
 /// for the tcpdump test captures, plus inline datagrams for edge cases and robustness.
@@ -22,8 +22,10 @@ import MamoriCore
             var totalCounter = 0
             for (datagram, frame) in zip(pcap.datagrams, frames) {
                 var records: [FlowRecord] = []
-                let report = decoder.decode(ByteBuffer(bytes: datagram.payload), from: datagram.sourceAddress, receivedAtMilliseconds: datagram.timestampMicroseconds / 1000, into: &records)
-                if frame.unsupportedSFlowVersion { continue }  // not sFlow: see nonSFlowDatagramsAreNetFlowV5
+                let report = decoder.decode(
+                    ByteBuffer(bytes: datagram.payload), from: datagram.sourceAddress,
+                    receivedAtMilliseconds: datagram.timestampMicroseconds / 1000, into: &records)
+                if frame.unsupportedSFlowVersion { continue } // not sFlow: see nonSFlowDatagramsAreNetFlowV5
                 #expect(report.exportProtocol == .sflowV5, "\(name) frame \(frame.number)")
                 #expect(report.error == nil, "\(name) frame \(frame.number): \(String(describing: report.error))")
                 #expect(report.flowRecords == frame.flowSamples.count, "\(name) frame \(frame.number)")
@@ -54,7 +56,9 @@ import MamoriCore
             var records: [FlowRecord] = []
             var counterSamples = 0
             for d in pcap.datagrams {
-                counterSamples += decoder.decode(ByteBuffer(bytes: d.payload), from: d.sourceAddress, receivedAtMilliseconds: 0, into: &records).counterSamples
+                counterSamples +=
+                    decoder.decode(ByteBuffer(bytes: d.payload), from: d.sourceAddress, receivedAtMilliseconds: 0, into: &records)
+                    .counterSamples
             }
             #expect(records.count == tshark.reduce(0) { $0 + $1.flowSamples.count })
             #expect(counterSamples == tshark.reduce(0) { $0 + $1.counterSamples })
@@ -73,7 +77,8 @@ import MamoriCore
             var decoder = FlowDecoder()
             for (i, datagram) in pcap.datagrams.enumerated() {
                 var records: [FlowRecord] = []
-                _ = decoder.decode(ByteBuffer(bytes: datagram.payload), from: datagram.sourceAddress, receivedAtMilliseconds: 0, into: &records)
+                _ = decoder.decode(
+                    ByteBuffer(bytes: datagram.payload), from: datagram.sourceAddress, receivedAtMilliseconds: 0, into: &records)
                 let byTcpdump = tcpdump[i].flowSamples
                 // tshark's JSON object loses sample order; samples of one source come in sequence order.
                 let byTshark = tshark[i].flowSamples.sorted { $0.sequence < $1.sequence }
@@ -125,7 +130,8 @@ import MamoriCore
             let d = pcap.datagrams[row.frame - 1]
             #expect(d.payload.prefix(4) != [0, 0, 0, 5], "frame \(row.frame) is not sFlow v5")
             var records: [FlowRecord] = []
-            let report = decoder.decode(ByteBuffer(bytes: d.payload), from: d.sourceAddress, receivedAtMilliseconds: d.timestampMicroseconds / 1000, into: &records)
+            let report = decoder.decode(
+                ByteBuffer(bytes: d.payload), from: d.sourceAddress, receivedAtMilliseconds: d.timestampMicroseconds / 1000, into: &records)
             #expect(report.exportProtocol == .netflowV5, "frame \(row.frame)")
             #expect(report.error == nil, "frame \(row.frame)")
             #expect(records.count == row.records.count, "frame \(row.frame)")
@@ -178,7 +184,8 @@ import MamoriCore
             for length in 0..<payload.count {
                 var decoder = FlowDecoder()
                 var records: [FlowRecord] = []
-                let report = decoder.decode(ByteBuffer(bytes: payload.prefix(length)), from: .v4(1), receivedAtMilliseconds: 0, into: &records)
+                let report = decoder.decode(
+                    ByteBuffer(bytes: payload.prefix(length)), from: .v4(1), receivedAtMilliseconds: 0, into: &records)
                 #expect(report.error != nil, "prefix \(length) of \(payload.count)")
                 #expect(records.count == report.flowRecords)
                 #expect(records.count <= full.count)
@@ -194,26 +201,28 @@ import MamoriCore
         for iteration in 0..<2000 {
             var payload = datagrams[Int(rng.next() % UInt64(datagrams.count))]
             switch iteration % 4 {
-            case 0:  // flip random bytes
+            case 0: // flip random bytes
                 for _ in 0..<(1 + rng.next() % 8) {
                     payload[Int(rng.next() % UInt64(payload.count))] = UInt8(truncatingIfNeeded: rng.next())
                 }
-            case 1:  // overwrite an aligned word with an extreme value (lengths, counts, types)
+            case 1: // overwrite an aligned word with an extreme value (lengths, counts, types)
                 let extremes: [UInt32] = [0, 1, 3, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF_FFFC, UInt32(payload.count)]
                 for _ in 0..<(1 + rng.next() % 3) {
                     let at = Int(rng.next() % UInt64(payload.count / 4)) * 4
                     let v = extremes[Int(rng.next() % UInt64(extremes.count))]
                     for b in 0..<4 { payload[at + b] = UInt8(truncatingIfNeeded: v >> UInt32(24 - 8 * b)) }
                 }
-            case 2:  // truncate and flip
+            case 2: // truncate and flip
                 payload = Array(payload.prefix(Int(rng.next() % UInt64(payload.count))))
                 if !payload.isEmpty { payload[Int(rng.next() % UInt64(payload.count))] ^= 0xFF }
-            default:  // random tail after a valid sFlow prefix
+            default: // random tail after a valid sFlow prefix
                 let keep = Int(rng.next() % UInt64(payload.count))
                 payload = Array(payload.prefix(keep)) + (0..<Int(rng.next() % 512)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             }
             var records: [FlowRecord] = []
-            let report = decoder.decode(ByteBuffer(bytes: payload), from: .v4(UInt32(truncatingIfNeeded: rng.next() % 4)), receivedAtMilliseconds: Int64(iteration), into: &records)
+            let report = decoder.decode(
+                ByteBuffer(bytes: payload), from: .v4(UInt32(truncatingIfNeeded: rng.next() % 4)), receivedAtMilliseconds: Int64(iteration),
+                into: &records)
             #expect(records.count == report.flowRecords)
             if report.exportProtocol == .sflowV5 { #expect(records.count <= payload.count / 40) }
             totalRecords += records.count
@@ -224,10 +233,14 @@ import MamoriCore
     // MARK: Inline datagrams
 
     @Test func sampledIPv4RecordWithoutHeader() {
-        var sample = SFlowBuilder.flowSample(rate: 512, input: 3, output: 4, records: [
-            SFlowBuilder.record(format: 1001, words: [10, 0, 20, 0]),  // extended switch: ignored
-            SFlowBuilder.sampledIPv4(length: 1500, protocol: 17, source: 0x0A00_0001, destination: 0xC000_0201, sourcePort: 5353, destinationPort: 53, tos: 0x20),
-        ])
+        var sample = SFlowBuilder.flowSample(
+            rate: 512, input: 3, output: 4,
+            records: [
+                SFlowBuilder.record(format: 1001, words: [10, 0, 20, 0]), // extended switch: ignored
+                SFlowBuilder.sampledIPv4(
+                    length: 1500, protocol: 17, source: 0x0A00_0001, destination: 0xC000_0201, sourcePort: 5353, destinationPort: 53,
+                    tos: 0x20),
+            ])
         sample = SFlowBuilder.sample(format: 1, body: sample)
         let (records, report) = decode(SFlowBuilder.datagram(subAgent: 7, sequence: 1, samples: [sample]))
         #expect(report.error == nil)
@@ -245,15 +258,17 @@ import MamoriCore
 
     @Test func ethernetVLANIPv6TCPHeaderAndInterfaceFormats() {
         var frame: [UInt8] = Array(repeating: 0xAA, count: 12) + [0x81, 0x00, 0x00, 0x0A, 0x86, 0xDD]
-        frame += [0x6B, 0x80, 0, 0, 0, 20, 6, 64]  // traffic class 0xB8, payload 20, next header TCP
+        frame += [0x6B, 0x80, 0, 0, 0, 20, 6, 64] // traffic class 0xB8, payload 20, next header TCP
         frame += IPAddress("2001:db8::1")!.bytes + IPAddress("2001:db8::2")!.bytes
-        frame += [0x01, 0xBB, 0xC3, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x12]  // 443 → 50000, SYN+ACK
+        frame += [0x01, 0xBB, 0xC3, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x12] // 443 → 50000, SYN+ACK
         let header = SFlowBuilder.rawHeader(protocol: 1, frameLength: 78, header: frame)
         // Output format 1 (discarded) must not be taken as an ifIndex.
         let body = SFlowBuilder.flowSample(rate: 0, input: 0x0000_0011, output: 0x4000_0100, records: [header])
         var configuration = FlowDecoder.Configuration()
         configuration.samplingOverrides[.v4(9)] = 100
-        let (records, _) = decode(SFlowBuilder.datagram(sequence: 1, samples: [SFlowBuilder.sample(format: 1, body: body)]), exporter: .v4(9), configuration: configuration)
+        let (records, _) = decode(
+            SFlowBuilder.datagram(sequence: 1, samples: [SFlowBuilder.sample(format: 1, body: body)]), exporter: .v4(9),
+            configuration: configuration)
         #expect(records.count == 1)
         guard let r = records.first else { return }
         #expect(r.sourceAddress == IPAddress("2001:db8::1") && r.destinationAddress == IPAddress("2001:db8::2"))
@@ -269,7 +284,8 @@ import MamoriCore
 
     @Test func icmpAndRawIPv4HeaderHaveNoPorts() {
         let ip: [UInt8] = [0x45, 0x10, 0, 28, 0, 0, 0, 0, 64, 1, 0, 0, 198, 51, 100, 7, 203, 0, 113, 9, 8, 0, 0, 0, 0, 1, 0, 1]
-        let body = SFlowBuilder.flowSample(rate: 10, input: 1, output: 2, records: [SFlowBuilder.rawHeader(protocol: 11, frameLength: 28, header: ip)])
+        let body = SFlowBuilder.flowSample(
+            rate: 10, input: 1, output: 2, records: [SFlowBuilder.rawHeader(protocol: 11, frameLength: 28, header: ip)])
         let (records, _) = decode(SFlowBuilder.datagram(sequence: 1, samples: [SFlowBuilder.sample(format: 1, body: body)]))
         #expect(records.count == 1)
         #expect(records.first?.ipProtocol == 1 && records.first?.sourcePort == 0 && records.first?.destinationPort == 0)
@@ -277,11 +293,15 @@ import MamoriCore
     }
 
     @Test func unknownAndEnterpriseFormatsAreSkippedAndCountersCounted() {
-        let flow = SFlowBuilder.sample(format: 1, body: SFlowBuilder.flowSample(rate: 1, input: 1, output: 2, records: [
-            SFlowBuilder.record(format: 4321 << 12 | 1, words: [1, 2, 3]),  // enterprise raw header: skipped
-            SFlowBuilder.record(format: 999, words: []),
-            SFlowBuilder.sampledIPv4(length: 60, protocol: 6, source: 1, destination: 2, sourcePort: 1, destinationPort: 2, tos: 0),
-        ]))
+        let flow = SFlowBuilder.sample(
+            format: 1,
+            body: SFlowBuilder.flowSample(
+                rate: 1, input: 1, output: 2,
+                records: [
+                    SFlowBuilder.record(format: 4321 << 12 | 1, words: [1, 2, 3]), // enterprise raw header: skipped
+                    SFlowBuilder.record(format: 999, words: []),
+                    SFlowBuilder.sampledIPv4(length: 60, protocol: 6, source: 1, destination: 2, sourcePort: 1, destinationPort: 2, tos: 0),
+                ]))
         let samples = [
             SFlowBuilder.sample(format: 4321 << 12 | 1, words: [1, 2, 3, 4, 5, 6, 7, 8, 9]),
             SFlowBuilder.sample(format: 2, words: [1, 0]),
@@ -296,11 +316,15 @@ import MamoriCore
     }
 
     @Test func malformedRecordStopsButKeepsEarlierSamples() {
-        let good = SFlowBuilder.sample(format: 1, body: SFlowBuilder.flowSample(rate: 1, input: 1, output: 2, records: [
-            SFlowBuilder.sampledIPv4(length: 60, protocol: 6, source: 1, destination: 2, sourcePort: 1, destinationPort: 2, tos: 0)
-        ]))
-        // A record claiming 1000 bytes inside a short sample.
-        let bad = SFlowBuilder.sample(format: 1, words: [1, 7, 1, 100, 0, 1, 2, 1, /* record */ 1, 1000])
+        let good = SFlowBuilder.sample(
+            format: 1,
+            body: SFlowBuilder.flowSample(
+                rate: 1, input: 1, output: 2,
+                records: [
+                    SFlowBuilder.sampledIPv4(length: 60, protocol: 6, source: 1, destination: 2, sourcePort: 1, destinationPort: 2, tos: 0)
+                ]))
+        // A record (the last two words: format 1, 1000 bytes) claiming 1000 bytes inside a short sample.
+        let bad = SFlowBuilder.sample(format: 1, words: [1, 7, 1, 100, 0, 1, 2, 1, 1, 1000])
         let (records, report) = decode(SFlowBuilder.datagram(sequence: 1, samples: [good, bad, good]))
         #expect(records.count == 1)
         #expect(report.flowRecords == 1)
@@ -323,11 +347,13 @@ import MamoriCore
         let two = [flowSampleBytes(), flowSampleBytes()]
         func feed(_ sequence: UInt32, subAgent: UInt32 = 0, samples: [[UInt8]]) -> DecodeReport {
             var records: [FlowRecord] = []
-            return decoder.decode(ByteBuffer(bytes: SFlowBuilder.datagram(subAgent: subAgent, sequence: sequence, samples: samples)), from: .v4(1), receivedAtMilliseconds: 0, into: &records)
+            return decoder.decode(
+                ByteBuffer(bytes: SFlowBuilder.datagram(subAgent: subAgent, sequence: sequence, samples: samples)), from: .v4(1),
+                receivedAtMilliseconds: 0, into: &records)
         }
         #expect(feed(10, samples: two).estimatedLostRecords == 0)
         #expect(feed(11, samples: two).estimatedLostRecords == 0)
-        let gap = feed(14, samples: two)  // 12 and 13 missing, 2 flow samples each
+        let gap = feed(14, samples: two) // 12 and 13 missing, 2 flow samples each
         #expect(gap.estimatedLostRecords == 4)
         #expect(!gap.sequenceReset)
         // Another sub-agent has its own sequence.
@@ -344,7 +370,9 @@ import MamoriCore
         var decoder = FlowDecoder(configuration: configuration)
         for agent in 0..<1000 {
             var records: [FlowRecord] = []
-            _ = decoder.decode(ByteBuffer(bytes: SFlowBuilder.datagram(subAgent: UInt32(agent), sequence: 1, samples: [])), from: .v4(1), receivedAtMilliseconds: Int64(agent), into: &records)
+            _ = decoder.decode(
+                ByteBuffer(bytes: SFlowBuilder.datagram(subAgent: UInt32(agent), sequence: 1, samples: [])), from: .v4(1),
+                receivedAtMilliseconds: Int64(agent), into: &records)
             #expect(decoder.sflow.agents.count <= 16)
         }
         // The most recent agent survives eviction.
@@ -365,7 +393,9 @@ import MamoriCore
         SFlowBuilder.sample(format: 1, body: SFlowBuilder.flowSample(rate: 1, input: 1, output: 2, records: []))
     }
 
-    private func decode(_ datagram: [UInt8], exporter: IPAddress = .v4(1), configuration: FlowDecoder.Configuration = .init()) -> ([FlowRecord], DecodeReport) {
+    private func decode(_ datagram: [UInt8], exporter: IPAddress = .v4(1), configuration: FlowDecoder.Configuration = .init()) -> (
+        [FlowRecord], DecodeReport
+    ) {
         var decoder = FlowDecoder(configuration: configuration)
         var records: [FlowRecord] = []
         let report = decoder.decode(ByteBuffer(bytes: datagram), from: exporter, receivedAtMilliseconds: 1_000, into: &records)
@@ -401,7 +431,9 @@ enum SFlowBuilder {
         return words([1, UInt32(16 + padded.count), `protocol`, frameLength, 4, UInt32(header.count)]) + padded
     }
 
-    static func sampledIPv4(length: UInt32, protocol: UInt32, source: UInt32, destination: UInt32, sourcePort: UInt32, destinationPort: UInt32, tos: UInt32) -> [UInt8] {
+    static func sampledIPv4(
+        length: UInt32, protocol: UInt32, source: UInt32, destination: UInt32, sourcePort: UInt32, destinationPort: UInt32, tos: UInt32
+    ) -> [UInt8] {
         record(format: 3, words: [length, `protocol`, source, destination, sourcePort, destinationPort, 0, tos])
     }
 }
@@ -485,7 +517,8 @@ enum SFlowFixture {
             } else if trimmed.hasPrefix("counter sample (") || trimmed.hasPrefix("expanded counter sample (") {
                 frames[frames.count - 1].counterSamples += 1
             } else if trimmed.hasPrefix("protocol "), trimmed.contains("stripped bytes"), !frames[frames.count - 1].flowSamples.isEmpty {
-                frames[frames.count - 1].flowSamples[frames[frames.count - 1].flowSamples.count - 1].frameLength = number(after: "), length ", in: line) ?? 0
+                frames[frames.count - 1].flowSamples[frames[frames.count - 1].flowSamples.count - 1].frameLength =
+                    number(after: "), length ", in: line) ?? 0
             }
         }
         return frames
@@ -529,9 +562,11 @@ enum SFlowFixture {
         var f = FlowSample()
         f.sequence = uint(s["sflow.flow_sample.sequence_number"]) ?? 0
         f.rate = UInt32(uint(s["sflow.flow_sample.sampling_rate"]) ?? 0)
-        if let value = uint(s["sflow.flow_sample.input_interface_value"]) {  // expanded
+        if let value = uint(s["sflow.flow_sample.input_interface_value"]) { // expanded
             f.input = uint(s["sflow.flow_sample.input_interface_format"]) == 0 ? UInt32(value) : 0
-            f.output = uint(s["sflow.flow_sample.output_interface.format"]) == 0 ? UInt32(uint(s["sflow.flow_sample.output_interface_value"]) ?? 0) : 0
+            f.output =
+                uint(s["sflow.flow_sample.output_interface.format"]) == 0
+                ? UInt32(uint(s["sflow.flow_sample.output_interface_value"]) ?? 0) : 0
         } else {
             f.input = interface(compact: uint(s["sflow.flow_sample.input_interface"]) ?? 0)
             f.output = interface(compact: uint(s["sflow.flow_sample.output_interface"]) ?? 0)
@@ -585,16 +620,19 @@ enum SFlowFixture {
     }
 
     static func netflowV5Rows(_ name: String) throws -> [NetFlowRow] {
-        let lines = try text(name).split(separator: "\n").dropFirst()  // header
+        let lines = try text(name).split(separator: "\n").dropFirst() // header
         return lines.map { line in
             let c = line.split(separator: "\t", omittingEmptySubsequences: false).map { $0.split(separator: ",") }
             let count = Int(c[1].first ?? "0") ?? 0
-            return NetFlowRow(frame: Int(c[0].first ?? "0") ?? 0, records: (0..<count).map { k in
-                NetFlowRecord(
-                    source: IPAddress(c[3][k]), destination: IPAddress(c[4][k]), sourcePort: UInt16(c[5][k]) ?? 0, destinationPort: UInt16(c[6][k]) ?? 0,
-                    ipProtocol: UInt8(c[7][k]) ?? 0, packets: UInt64(c[8][k]) ?? 0, bytes: UInt64(c[9][k]) ?? 0
-                )
-            })
+            return NetFlowRow(
+                frame: Int(c[0].first ?? "0") ?? 0,
+                records: (0..<count).map { k in
+                    NetFlowRecord(
+                        source: IPAddress(c[3][k]), destination: IPAddress(c[4][k]), sourcePort: UInt16(c[5][k]) ?? 0,
+                        destinationPort: UInt16(c[6][k]) ?? 0,
+                        ipProtocol: UInt8(c[7][k]) ?? 0, packets: UInt64(c[8][k]) ?? 0, bytes: UInt64(c[9][k]) ?? 0
+                    )
+                })
         }
     }
 }

@@ -15,7 +15,8 @@ import Testing
         return m.bytes()
     }
 
-    @Test("100,000 template ids from 10,000 spoofed exporters: at most the limit held, every eviction counted, a real exporter still decoded")
+    @Test(
+        "100,000 template ids from 10,000 spoofed exporters: at most the limit held, every eviction counted, a real exporter still decoded")
     func templateFlood() {
         var configuration = FlowDecoder.Configuration()
         configuration.maxTemplates = 5_000
@@ -30,7 +31,8 @@ import Testing
         for exporter in 0..<10_000 {
             let spoofed = IPAddress.v4(0x0A00_0000 | UInt32(exporter))
             for k in 0..<10 {
-                _ = decoder.decode(Self.template(id: UInt16(256 + k), domain: UInt32(g.next() % 4)), from: spoofed, at: Self.now + Int64(announced))
+                _ = decoder.decode(
+                    Self.template(id: UInt16(256 + k), domain: UInt32(g.next() % 4)), from: spoofed, at: Self.now + Int64(announced))
                 announced += 1
                 if announced % 1_000 == 0 { _ = decoder.decode(Self.template(id: 300), from: real, at: Self.now + Int64(announced)) }
             }

@@ -1,6 +1,6 @@
 import FlowCodec
-import MamoriCore
 import Foundation
+import MamoriCore
 import NIOCore
 import Testing
 
@@ -29,7 +29,9 @@ import Testing
         return e
     }
 
-    static func templateMessage(id: UInt16 = 256, fields: [FieldSpecifier] = StandardTemplate.ipv4, sequence: UInt32 = 0, domain: UInt32 = 0) -> [UInt8] {
+    static func templateMessage(
+        id: UInt16 = 256, fields: [FieldSpecifier] = StandardTemplate.ipv4, sequence: UInt32 = 0, domain: UInt32 = 0
+    ) -> [UInt8] {
         var m = IPFIXMessageBuilder(sequence: sequence, domain: domain)
         m.template(id: id, fields: fields)
         return m.bytes()
@@ -152,14 +154,16 @@ import Testing
         #expect(report.templatesWithdrawn == 1)
         #expect(report.error == nil)
         #expect(decoder.templates.count == 1)
-        #expect(decoder.decode(Self.dataMessage(id: 256, records: [Self.record(1)]), from: Self.exporter, at: Self.t0).0.templateMisses == 1)
+        #expect(
+            decoder.decode(Self.dataMessage(id: 256, records: [Self.record(1)]), from: Self.exporter, at: Self.t0).0.templateMisses == 1)
         #expect(decoder.decode(Self.dataMessage(id: 257, records: [Self.record(1)]), from: Self.exporter, at: Self.t0).0.flowRecords == 1)
         // Withdraw all templates of the session (template ID 2, count 0: RFC 7011 §8.1).
         var all = IPFIXMessageBuilder()
         all.withdrawAll()
         #expect(decoder.decode(all.bytes(), from: Self.exporter, at: Self.t0).0.templatesWithdrawn == 1)
         #expect(decoder.templates.count == 0)
-        #expect(decoder.decode(Self.dataMessage(id: 257, records: [Self.record(1)]), from: Self.exporter, at: Self.t0).0.templateMisses == 1)
+        #expect(
+            decoder.decode(Self.dataMessage(id: 257, records: [Self.record(1)]), from: Self.exporter, at: Self.t0).0.templateMisses == 1)
     }
 
     @Test func templateRedefinedMidStreamAppliesToFollowingData() {
@@ -168,12 +172,20 @@ import Testing
         _ = decoder.decode(Self.templateMessage(), from: Self.exporter, at: Self.t0)
         #expect(decoder.decode(Self.dataMessage(records: [r]), from: Self.exporter, at: Self.t0).1 == [Self.expected(r)])
         // Same ID, new layout: ports first, 4-byte counters, no times.
-        let layout: [FieldSpecifier] = [.init(id: 7, length: 2), .init(id: 11, length: 2), .init(id: 8, length: 4), .init(id: 12, length: 4),
-                                        .init(id: 1, length: 4), .init(id: 2, length: 4), .init(id: 4, length: 1)]
+        let layout: [FieldSpecifier] = [
+            .init(id: 7, length: 2), .init(id: 11, length: 2), .init(id: 8, length: 4), .init(id: 12, length: 4),
+            .init(id: 1, length: 4), .init(id: 2, length: 4), .init(id: 4, length: 1),
+        ]
         let (redefined, _) = decoder.decode(Self.templateMessage(fields: layout), from: Self.exporter, at: Self.t0 + 1)
         #expect(redefined.templatesLearned == 1)
         var w = ByteWriter()
-        w.u16(1234); w.u16(80); w.address(.v4(0x0A01_0203)); w.address(.v4(0x0A04_0506)); w.u32(1500); w.u32(3); w.u8(17)
+        w.u16(1234)
+        w.u16(80)
+        w.address(.v4(0x0A01_0203))
+        w.address(.v4(0x0A04_0506))
+        w.u32(1500)
+        w.u32(3)
+        w.u8(17)
         var m = IPFIXMessageBuilder()
         m.data(templateID: 256, records: [w.bytes])
         let (report, decoded) = decoder.decode(m.bytes(), from: Self.exporter, at: Self.t0 + 2)
@@ -267,7 +279,10 @@ import Testing
         var p = NetFlowV9PacketBuilder(sourceID: 1)
         // Scope: System (type 1, 4 bytes); options: SAMPLING_INTERVAL (34, 4), SAMPLING_ALGORITHM (35, 1).
         p.optionsTemplate(id: 257, scope: [.init(id: 1, length: 4)], options: [.init(id: 34, length: 4), .init(id: 35, length: 1)])
-        var w = ByteWriter(); w.u32(0); w.u32(n); w.u8(2)
+        var w = ByteWriter()
+        w.u32(0)
+        w.u32(n)
+        w.u8(2)
         p.data(templateID: 257, records: [w.bytes])
         p.template(id: 256, fields: StandardTemplate.ipv4)
         let records = (0..<3).map { Self.record($0) }
@@ -275,23 +290,32 @@ import Testing
         let (report, decoded) = decoder.decode(p.bytes, from: Self.exporter, at: Self.t0)
         #expect(report.optionsRecords == 1)
         #expect(decoded == records.map { Self.expected($0, domain: 1, proto: .netflowV9, scale: n) })
-        #expect(decoder.announcedSamplingInterval(for: ExportSessionKey(exporter: Self.exporter, observationDomain: 1, exportProtocol: .netflowV9)) == n)
+        #expect(
+            decoder.announcedSamplingInterval(
+                for: ExportSessionKey(exporter: Self.exporter, observationDomain: 1, exportProtocol: .netflowV9)) == n)
     }
 
     /// IPFIX sampling announcements in the forms exporters use (RFC 5101 34, RFC 5477 305/306 and
     /// 309/310). The Cisco form (IOS XR, see pmacct test 104) sends selectorAlgorithm 3 with
     /// samplingPacketInterval 1 *and* samplingSize 1 / samplingPopulation 256: the rate is 1:256.
-    @Test("IPFIX options data announcing 1:N", arguments: [
-        ("samplingInterval", [FieldSpecifier(id: 34, length: 4)], [UInt64(100)], UInt32(100)),
-        ("packetInterval+Space", [.init(id: 305, length: 4), .init(id: 306, length: 4)], [1, 99], 100),
-        ("size/population", [.init(id: 309, length: 4), .init(id: 310, length: 4)], [1, 256], 256),
-        ("cisco algorithm 3", [.init(id: 304, length: 2), .init(id: 305, length: 4), .init(id: 309, length: 4), .init(id: 310, length: 4)], [3, 1, 1, 256], 256),
-    ])
+    @Test(
+        "IPFIX options data announcing 1:N",
+        arguments: [
+            ("samplingInterval", [FieldSpecifier(id: 34, length: 4)], [UInt64(100)], UInt32(100)),
+            ("packetInterval+Space", [.init(id: 305, length: 4), .init(id: 306, length: 4)], [1, 99], 100),
+            ("size/population", [.init(id: 309, length: 4), .init(id: 310, length: 4)], [1, 256], 256),
+            (
+                "cisco algorithm 3",
+                [.init(id: 304, length: 2), .init(id: 305, length: 4), .init(id: 309, length: 4), .init(id: 310, length: 4)],
+                [3, 1, 1, 256], 256
+            ),
+        ])
     func ipfixSamplingOption(name: String, options: [FieldSpecifier], values: [UInt64], n: UInt32) {
         var decoder = FlowDecoder()
         var m = IPFIXMessageBuilder(domain: 5)
         m.optionsTemplate(id: 400, scope: [.init(id: 149, length: 4)], options: options)
-        var w = ByteWriter(); w.u32(5)
+        var w = ByteWriter()
+        w.u32(5)
         for (f, v) in zip(options, values) { w.uint(v, length: Int(f.length)) }
         m.data(templateID: 400, records: [w.bytes])
         m.template(id: 256, fields: StandardTemplate.ipv4)
@@ -307,12 +331,21 @@ import Testing
         var decoder = FlowDecoder()
         var m = IPFIXMessageBuilder()
         m.optionsTemplate(id: 400, scope: [.init(id: 302, length: 4)], options: [.init(id: 34, length: 4)])
-        var a = ByteWriter(); a.u32(7); a.u32(64)
-        var b = ByteWriter(); b.u32(8); b.u32(1000)
+        var a = ByteWriter()
+        a.u32(7)
+        a.u32(64)
+        var b = ByteWriter()
+        b.u32(8)
+        b.u32(1000)
         m.data(templateID: 400, records: [a.bytes, b.bytes])
         m.template(id: 256, fields: StandardTemplate.ipv4 + [.init(id: 302, length: 4)])
         let r = Self.record(1)
-        m.data(templateID: 256, records: [StandardTemplate.encode(r) + [0, 0, 0, 7], StandardTemplate.encode(r) + [0, 0, 0, 8], StandardTemplate.encode(r) + [0, 0, 0, 9]])
+        m.data(
+            templateID: 256,
+            records: [
+                StandardTemplate.encode(r) + [0, 0, 0, 7], StandardTemplate.encode(r) + [0, 0, 0, 8],
+                StandardTemplate.encode(r) + [0, 0, 0, 9],
+            ])
         let (_, decoded) = decoder.decode(m.bytes(), from: Self.exporter, at: Self.t0)
         #expect(decoded.map(\.samplingInterval) == [64, 1000, 1])
         #expect(decoded.first?.bytes == r.bytes &* 64)
@@ -331,7 +364,9 @@ import Testing
         // Once the exporter announces 1:100, the announcement wins.
         var m = IPFIXMessageBuilder()
         m.optionsTemplate(id: 400, scope: [.init(id: 149, length: 4)], options: [.init(id: 34, length: 4)])
-        var w = ByteWriter(); w.u32(0); w.u32(100)
+        var w = ByteWriter()
+        w.u32(0)
+        w.u32(100)
         m.data(templateID: 400, records: [w.bytes])
         _ = decoder.decode(m.bytes(), from: Self.exporter, at: Self.t0)
         #expect(decoder.decode(Self.dataMessage(records: [r]), from: Self.exporter, at: Self.t0).1 == [Self.expected(r, scale: 100)])
@@ -355,13 +390,13 @@ import Testing
         p.records = [FlowRecord(), FlowRecord()]
         p.sequence = 100
         #expect(decoder.decode(p.bytes, at: Self.t0).0.estimatedLostRecords == 0)
-        p.sequence = 102   // expected
+        p.sequence = 102 // expected
         #expect(decoder.decode(p.bytes, at: Self.t0).0.estimatedLostRecords == 0)
-        p.sequence = 110   // 104 expected: 6 records lost
+        p.sequence = 110 // 104 expected: 6 records lost
         let gap = decoder.decode(p.bytes, at: Self.t0).0
         #expect(gap.estimatedLostRecords == 6)
         #expect(!gap.sequenceReset)
-        p.sequence = 50    // backwards: restart, not loss
+        p.sequence = 50 // backwards: restart, not loss
         let back = decoder.decode(p.bytes, at: Self.t0).0
         #expect(back.sequenceReset)
         #expect(back.estimatedLostRecords == 0)
@@ -382,7 +417,7 @@ import Testing
         let three = (0..<3).map { Self.record($0) }
         #expect(decoder.decode(Self.dataMessage(records: three, sequence: 0), at: Self.t0).0.estimatedLostRecords == 0)
         #expect(decoder.decode(Self.dataMessage(records: three, sequence: 3), at: Self.t0).0.estimatedLostRecords == 0)
-        let gap = decoder.decode(Self.dataMessage(records: three, sequence: 20), at: Self.t0).0   // 6 expected
+        let gap = decoder.decode(Self.dataMessage(records: three, sequence: 20), at: Self.t0).0 // 6 expected
         #expect(gap.estimatedLostRecords == 14)
         let back = decoder.decode(Self.dataMessage(records: three, sequence: 5), at: Self.t0).0
         #expect(back.sequenceReset)
@@ -402,7 +437,7 @@ import Testing
         }
         #expect(decoder.decode(data(1), at: Self.t0).0.estimatedLostRecords == 0)
         #expect(decoder.decode(data(2), at: Self.t0).0.estimatedLostRecords == 0)
-        let gap = decoder.decode(data(5), at: Self.t0).0   // 3 expected: datagrams 3 and 4 lost, 5 records each
+        let gap = decoder.decode(data(5), at: Self.t0).0 // 3 expected: datagrams 3 and 4 lost, 5 records each
         #expect(gap.estimatedLostRecords == 10)
         let back = decoder.decode(data(1), at: Self.t0).0
         #expect(back.sequenceReset)

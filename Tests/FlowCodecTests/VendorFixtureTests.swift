@@ -64,7 +64,9 @@ import Testing
             } else {
                 #expect(f.report.error == nil, "\(set) frame \(f.frame): unexpected error \(String(describing: f.report.error))")
             }
-            #expect(f.report.exportProtocol.map { Int($0.rawValue) } == Int(f.datagram.payload.count >= 2 ? UInt16(f.datagram.payload[0]) << 8 | UInt16(f.datagram.payload[1]) : 0))
+            #expect(
+                f.report.exportProtocol.map { Int($0.rawValue) }
+                    == Int(f.datagram.payload.count >= 2 ? UInt16(f.datagram.payload[0]) << 8 | UInt16(f.datagram.payload[1]) : 0))
         }
         // Data sets whose template is not in the capture (ipt_NETFLOW template 259, NetScaler 280)
         // are template misses for Mamori too, and tshark's "no template found" count is the same.
@@ -106,7 +108,8 @@ import Testing
     static func iso8601Milliseconds(_ s: String) -> Int64? {
         let p = s.split(whereSeparator: { "-T:Z".contains($0) })
         guard p.count == 6, let y = Int64(p[0]), let mo = Int64(p[1]), let d = Int64(p[2]), let h = Int64(p[3]), let mi = Int64(p[4]),
-              let sec = TsharkCapture.parseSeconds(String(p[5])) else { return nil }
+            let sec = TsharkCapture.parseSeconds(String(p[5]))
+        else { return nil }
         return TsharkCapture.daysFromCivil(year: y, month: mo, day: d) * 86_400_000 + h * 3_600_000 + mi * 60_000 + sec
     }
 
@@ -124,10 +127,12 @@ import Testing
     /// independent reference there; for a few other sets the spec's events add fields tshark
     /// shows differently (flowStart/EndSeconds, v5 times). Each set here has no options data, so
     /// logstash's decode index is Mamori's flow record index.
-    @Test("logstash spec events", arguments: [
-        "nf9_h3c", "nf9_h3c_netstream_varstring", "nf9_unknown_ie150_ie151", "ipfix_procera", "nf5_mikrotik",
-        "nf5_juniper_mx80", "ipfix_openbsd_pflow", "nf9_ubnt_edgerouter_mpls", "ipfix_vmware_vds", "nf9_0length_fields",
-    ])
+    @Test(
+        "logstash spec events",
+        arguments: [
+            "nf9_h3c", "nf9_h3c_netstream_varstring", "nf9_unknown_ie150_ie151", "ipfix_procera", "nf5_mikrotik",
+            "nf5_juniper_mx80", "ipfix_openbsd_pflow", "nf9_ubnt_edgerouter_mpls", "ipfix_vmware_vds", "nf9_0length_fields",
+        ])
     func logstashEvents(set: String) throws {
         var decoder = Self.comparisonDecoder()
         let frames = FixtureLoader.replay(try Fixtures.datagrams("netflow-vendors/pcap/\(set).pcap"), through: &decoder)
@@ -143,23 +148,36 @@ import Testing
             let event = try #require(context.events[eventIndex]["netflow"] as? [String: Any])
             let m = try #require(records.count > index ? records[index] : nil, "\(set): no record \(index)")
             let ctx = "\(set) record \(index)"
-            let src = (event["ipv4_src_addr"] ?? event["ipv6_src_addr"] ?? event["sourceIPv4Address"] ?? event["sourceIPv6Address"]) as? String
-            let dst = (event["ipv4_dst_addr"] ?? event["ipv6_dst_addr"] ?? event["destinationIPv4Address"] ?? event["destinationIPv6Address"]) as? String
+            let src =
+                (event["ipv4_src_addr"] ?? event["ipv6_src_addr"] ?? event["sourceIPv4Address"] ?? event["sourceIPv6Address"]) as? String
+            let dst =
+                (event["ipv4_dst_addr"] ?? event["ipv6_dst_addr"] ?? event["destinationIPv4Address"] ?? event["destinationIPv6Address"])
+                as? String
             if let src, let a = IPAddress(src) { #expect(m.sourceAddress == a, "\(ctx): source") }
             if let dst, let a = IPAddress(dst) { #expect(m.destinationAddress == a, "\(ctx): destination") }
-            if let p = Self.number(event["l4_src_port"] ?? event["sourceTransportPort"]) { #expect(UInt64(m.sourcePort) == p, "\(ctx): source port") }
-            if let p = Self.number(event["l4_dst_port"] ?? event["destinationTransportPort"]) { #expect(UInt64(m.destinationPort) == p, "\(ctx): destination port") }
-            if let p = Self.number(event["protocol"] ?? event["protocolIdentifier"]) { #expect(UInt64(m.ipProtocol) == p, "\(ctx): protocol") }
+            if let p = Self.number(event["l4_src_port"] ?? event["sourceTransportPort"]) {
+                #expect(UInt64(m.sourcePort) == p, "\(ctx): source port")
+            }
+            if let p = Self.number(event["l4_dst_port"] ?? event["destinationTransportPort"]) {
+                #expect(UInt64(m.destinationPort) == p, "\(ctx): destination port")
+            }
+            if let p = Self.number(event["protocol"] ?? event["protocolIdentifier"]) {
+                #expect(UInt64(m.ipProtocol) == p, "\(ctx): protocol")
+            }
             // Egress records carry their counters in out_bytes/out_pkts with in_* at 0: Mamori's
             // normalised counters then come from the out_* pair (see TsharkComparison.expectedCounters).
             var b = Self.number(event["in_bytes"] ?? event["octetDeltaCount"])
             var p = Self.number(event["in_pkts"] ?? event["packetDeltaCount"])
-            if (b ?? 0) == 0 && (p ?? 0) == 0, let ob = Self.number(event["out_bytes"]), let op = Self.number(event["out_pkts"]), ob > 0 || op > 0 {
+            if (b ?? 0) == 0 && (p ?? 0) == 0, let ob = Self.number(event["out_bytes"]), let op = Self.number(event["out_pkts"]),
+                ob > 0 || op > 0
+            {
                 (b, p) = (ob, op)
             }
             if let b { #expect(m.bytes == b * scale, "\(ctx): bytes") }
             if let p { #expect(m.packets == p * scale, "\(ctx): packets") }
-            if let s = Self.number(event["flowStartSeconds"]) { #expect(m.startMilliseconds == Int64(s) * 1000, "\(ctx): flowStartSeconds") }
+            if let s = Self.number(event["flowStartSeconds"]) {
+                #expect(m.startMilliseconds == Int64(s) * 1000, "\(ctx): flowStartSeconds")
+            }
             if let e = Self.number(event["flowEndSeconds"]) { #expect(m.endMilliseconds == Int64(e) * 1000, "\(ctx): flowEndSeconds") }
             // first_switched / last_switched (v5, v9) are not compared: logstash's uptime
             // conversion comes out exactly 1 s later than unix_secs × 1000 − sysUpTime +
@@ -231,7 +249,8 @@ import Testing
     /// source IDs: templates are kept apart per observation domain.
     @Test func sourceIDsSeparateTemplateSessions() throws {
         var decoder = FlowDecoder()
-        let frames = FixtureLoader.replay(try Fixtures.datagrams("netflow-vendors/pcap/nf9_multiple_exporters_nprobe_softflowd.pcap"), through: &decoder)
+        let frames = FixtureLoader.replay(
+            try Fixtures.datagrams("netflow-vendors/pcap/nf9_multiple_exporters_nprobe_softflowd.pcap"), through: &decoder)
         let domains = Set(frames.flatMap(\.records).map(\.observationDomain))
         #expect(domains.count == 2)
         #expect(decoder.templates.snapshot().map(\.observationDomain).count >= 2)
@@ -247,23 +266,45 @@ import Testing
     static let captures: [(test: String, pcap: String, tshark: String)] = [
         ("100", "pmacct/100-IPFIXv10-CISCO/traffic-00.pcap", "pmacct/100-IPFIXv10-CISCO/traffic-00.tshark.json"),
         ("101", "pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.pcap", "pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.tshark.json"),
-        ("102", "pmacct/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.pcap", "pmacct/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.tshark.json"),
-        ("103", "pmacct/103-IPFIXv10-CISCO-pretag-JSON_encoding/traffic-00.pcap", "pmacct/103-IPFIXv10-CISCO-pretag-JSON_encoding/traffic-00.tshark.json"),
-        ("104", "pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap", "pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.tshark.json"),
+        (
+            "102", "pmacct/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.pcap",
+            "pmacct/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.tshark.json"
+        ),
+        (
+            "103", "pmacct/103-IPFIXv10-CISCO-pretag-JSON_encoding/traffic-00.pcap",
+            "pmacct/103-IPFIXv10-CISCO-pretag-JSON_encoding/traffic-00.tshark.json"
+        ),
+        (
+            "104", "pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap",
+            "pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.tshark.json"
+        ),
         ("106", "pmacct/106-IPFIXv10-HUAWEI-vrf_name/traffic-00.pcap", "pmacct/106-IPFIXv10-HUAWEI-vrf_name/traffic-00.tshark.json"),
         // 110 replays byte-identical copies of the 100, 101 and 102 pcaps: compared with their tshark files.
         ("110/00", "pmacct/110-IPFIXv10-NFv9-multiple-sources/traffic-00.pcap", "pmacct/100-IPFIXv10-CISCO/traffic-00.tshark.json"),
-        ("110/01", "pmacct/110-IPFIXv10-NFv9-multiple-sources/traffic-01.pcap", "pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.tshark.json"),
-        ("110/02", "pmacct/110-IPFIXv10-NFv9-multiple-sources/traffic-02.pcap", "pmacct/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.tshark.json"),
-        ("111/00", "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00.pcap", "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00.tshark.json"),
-        ("111/01", "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01.pcap", "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01.tshark.json"),
+        (
+            "110/01", "pmacct/110-IPFIXv10-NFv9-multiple-sources/traffic-01.pcap",
+            "pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.tshark.json"
+        ),
+        (
+            "110/02", "pmacct/110-IPFIXv10-NFv9-multiple-sources/traffic-02.pcap",
+            "pmacct/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.tshark.json"
+        ),
+        (
+            "111/00", "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00.pcap",
+            "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00.tshark.json"
+        ),
+        (
+            "111/01", "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01.pcap",
+            "pmacct/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01.tshark.json"
+        ),
     ]
 
     @Test("pmacct capture decodes like tshark", arguments: captures.map(\.test))
     func captureMatchesTshark(test: String) throws {
         let c = try #require(Self.captures.first { $0.test == test })
         var decoder = FlowDecoder()
-        let (frames, capture, checked) = try compareCaptureWithTshark(pcap: c.pcap, tshark: c.tshark, label: "pmacct \(test)", decoder: &decoder)
+        let (frames, capture, checked) = try compareCaptureWithTshark(
+            pcap: c.pcap, tshark: c.tshark, label: "pmacct \(test)", decoder: &decoder)
         #expect(checked == capture.allRecords.filter { !$0.isOptions }.count)
         for f in frames { #expect(f.report.error == nil, "pmacct \(test) frame \(f.frame): \(String(describing: f.report.error))") }
     }
@@ -272,16 +313,20 @@ import Testing
     /// ours: 100, 101, 102 and 103 have as many lines as data records, and renormalisation is off
     /// (100, 101, 103) or the sampling map says 1:1 (102). (110 replays all three together and
     /// pmacct aggregates 98 records into 72 lines, so only 100-103 are compared.)
-    @Test("pmacct totals", arguments: [
-        ("100-IPFIXv10-CISCO", ["traffic-00.pcap"]),
-        ("101-NFv9-CISCO-cust_primitives", ["traffic-00.pcap"]),
-        ("102-NFv9-CISCO-f2rd-pretag-sampling-reload", ["traffic-00.pcap"]),
-        ("103-IPFIXv10-CISCO-pretag-JSON_encoding", ["traffic-00.pcap"]),
-    ])
+    @Test(
+        "pmacct totals",
+        arguments: [
+            ("100-IPFIXv10-CISCO", ["traffic-00.pcap"]),
+            ("101-NFv9-CISCO-cust_primitives", ["traffic-00.pcap"]),
+            ("102-NFv9-CISCO-f2rd-pretag-sampling-reload", ["traffic-00.pcap"]),
+            ("103-IPFIXv10-CISCO-pretag-JSON_encoding", ["traffic-00.pcap"]),
+        ])
     func totalsMatchPmacct(test: String, pcaps: [String]) throws {
         var decoder = VendorFixtureTests.comparisonDecoder()
         var records: [FlowRecord] = []
-        for p in pcaps { records += FixtureLoader.replay(try Fixtures.datagrams("pmacct/\(test)/\(p)"), through: &decoder).flatMap(\.records) }
+        for p in pcaps {
+            records += FixtureLoader.replay(try Fixtures.datagrams("pmacct/\(test)/\(p)"), through: &decoder).flatMap(\.records)
+        }
         let lines = try Fixtures.jsonLines("pmacct/\(test)/output-flow-00.json")
         #expect(records.count == lines.count, "\(test): records vs pmacct lines")
         let bytes = lines.compactMap { VendorFixtureTests.number($0["bytes"]) }.reduce(0, +)
@@ -306,7 +351,10 @@ import Testing
         for line in lines {
             let src = try #require(IPAddress(line["ip_src"] as? String ?? ""))
             let dst = try #require(IPAddress(line["ip_dst"] as? String ?? ""))
-            let m = records.first { $0.sourceAddress == src && $0.destinationAddress == dst && UInt64($0.inputInterface) == VendorFixtureTests.number(line["iface_in"]) }
+            let m = records.first {
+                $0.sourceAddress == src && $0.destinationAddress == dst
+                    && UInt64($0.inputInterface) == VendorFixtureTests.number(line["iface_in"])
+            }
             let r = try #require(m, "no record \(src) → \(dst)")
             #expect(r.samplingInterval == 256, "\(src) → \(dst)")
             #expect(r.bytes == VendorFixtureTests.number(line["bytes"]), "\(src) → \(dst): bytes")
@@ -330,9 +378,9 @@ import Testing
         try #require(frames.count == 21)
         let capture = try TsharkCapture(path: Fixtures.path("\(dir)/traffic-00.tshark.json"))
         #expect(frames[9].report.templatesLearned == 1)
-        #expect(frames[10].report.flowRecords == 1)   // 347: 144 bytes, one record
+        #expect(frames[10].report.flowRecords == 1) // 347: 144 bytes, one record
         #expect(frames[10].report.templateMisses == 3) // 341, 313, 348
-        #expect(frames[20].report.flowRecords == 8)   // 347: 1152 bytes
+        #expect(frames[20].report.flowRecords == 8) // 347: 1152 bytes
         #expect(frames[20].report.templateMisses == 1) // 342
         // Options data (VRF, interface and sampler tables) as tshark decodes it.
         for (f, t) in zip(frames, capture.frames) {
@@ -352,7 +400,10 @@ import Testing
                     && r.bytes / UInt64(r.samplingInterval) == VendorFixtureTests.number(line["bytes"])
                     && r.packets / UInt64(r.samplingInterval) == VendorFixtureTests.number(line["packets"])
             }
-            #expect(i != nil, "no Mamori record for pmacct line \(line["ip_src"] ?? "") → \(line["ip_dst"] ?? ""):\(line["port_dst"] ?? "") iface \(line["iface_in"] ?? "")")
+            #expect(
+                i != nil,
+                "no Mamori record for pmacct line \(line["ip_src"] ?? "") → \(line["ip_dst"] ?? ""):\(line["port_dst"] ?? "") iface \(line["iface_in"] ?? "")"
+            )
             if let i { unmatched.remove(at: i) }
         }
         #expect(records.allSatisfy { $0.ipProtocol == 6 && $0.destinationPort == 179 })
@@ -364,7 +415,8 @@ import Testing
 @Suite struct ScapyFixtureTests {
     @Test func netflowV9MatchesTsharkAndScapy() throws {
         var decoder = FlowDecoder()
-        let (frames, _, checked) = try compareCaptureWithTshark(pcap: "scapy/netflowv9.pcap", tshark: "scapy/netflowv9.tshark.json", label: "scapy netflowv9", decoder: &decoder)
+        let (frames, _, checked) = try compareCaptureWithTshark(
+            pcap: "scapy/netflowv9.pcap", tshark: "scapy/netflowv9.tshark.json", label: "scapy netflowv9", decoder: &decoder)
         let expected = try #require(try Fixtures.json("scapy/scapy-expected.json") as? [String: Any])
         _ = expected
         #expect(frames.map(\.report.flowRecords).reduce(0, +) == 24)
@@ -376,7 +428,8 @@ import Testing
 
     @Test func ipfixMatchesTsharkAndScapy() throws {
         var decoder = FlowDecoder()
-        let (frames, _, checked) = try compareCaptureWithTshark(pcap: "scapy/ipfix.pcap", tshark: "scapy/ipfix.tshark.json", label: "scapy ipfix", decoder: &decoder)
+        let (frames, _, checked) = try compareCaptureWithTshark(
+            pcap: "scapy/ipfix.pcap", tshark: "scapy/ipfix.tshark.json", label: "scapy ipfix", decoder: &decoder)
         let records = frames.flatMap(\.records)
         #expect(checked == 1)
         #expect(records.count == 1)

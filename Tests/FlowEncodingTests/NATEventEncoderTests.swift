@@ -6,17 +6,21 @@ import Testing
 /// port-block messages carry the NAT fields they were given, ``FlowExportEncoder``'s ordinary flow
 /// templates carry none.
 @Suite struct NATEventEncoderTests {
-    static let nat = IPAddress.v4(0xC000_0201)   // 192.0.2.1, the CGNAT box
-    static let observed: UInt64 = 1_795_000_000_123   // 2026-11-18T…, ms
+    static let nat = IPAddress.v4(0xC000_0201) // 192.0.2.1, the CGNAT box
+    static let observed: UInt64 = 1_795_000_000_123 // 2026-11-18T…, ms
 
     /// Flow templates without NAT elements carry no NAT fields at all.
     @Test func ordinaryFlowsHaveNoNATFields() throws {
         var e = FlowExportEncoder(protocol: .ipfix)
-        let datagrams = e.encode([FlowRecord(sourceAddress: .v4(1), destinationAddress: .v4(2), bytes: 10, packets: 1)], exportTimeMilliseconds: 1_795_000_000_000)
+        let datagrams = e.encode(
+            [FlowRecord(sourceAddress: .v4(1), destinationAddress: .v4(2), bytes: 10, packets: 1)],
+            exportTimeMilliseconds: 1_795_000_000_000)
         var decoder = FlowDecoder()
         var records: [FlowRecord] = []
         var natRecords = 0
-        for d in datagrams { natRecords += d.withUnsafeBytes { decoder.decode($0, from: Self.nat, receivedAtMilliseconds: 0, into: &records) }.natRecords }
+        for d in datagrams {
+            natRecords += d.withUnsafeBytes { decoder.decode($0, from: Self.nat, receivedAtMilliseconds: 0, into: &records) }.natRecords
+        }
         #expect(records.count == 1)
         #expect(records.first?.nat == nil)
         #expect(natRecords == 0)
@@ -34,7 +38,10 @@ import Testing
             nat.portRangeEnd = nat.portRangeStart + 1007
             nat.portRangeStepSize = 1
             nat.portRangeNumPorts = 1008
-            events.append(FlowRecord(sourceAddress: .v4(0x6440_0001 + UInt32(i)), startMilliseconds: Int64(Self.observed) + Int64(i), endMilliseconds: Int64(Self.observed) + Int64(i), nat: nat))
+            events.append(
+                FlowRecord(
+                    sourceAddress: .v4(0x6440_0001 + UInt32(i)), startMilliseconds: Int64(Self.observed) + Int64(i),
+                    endMilliseconds: Int64(Self.observed) + Int64(i), nat: nat))
         }
         var encoder = NATEventEncoder(observationDomain: 9, templateRefreshInterval: 2, recordsPerMessage: 30)
         let messages = encoder.encode(events, exportTimeMilliseconds: Int64(Self.observed))

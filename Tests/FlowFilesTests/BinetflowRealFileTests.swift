@@ -21,7 +21,8 @@ struct BinetflowRealFileTests {
     func realFiles(name: String, lines: Int, nonIP: Int, hasSourceBytes: Bool) throws {
         let result = try Self.parse(name)
         #expect(result.lines == lines)
-        #expect(result.malformedLines == 0, "\(result.errors.filter { if case .notAnIPFlow = $0.reason { false } else { true } }.prefix(5))")
+        #expect(
+            result.malformedLines == 0, "\(result.errors.filter { if case .notAnIPFlow = $0.reason { false } else { true } }.prefix(5))")
         #expect(result.nonIPLines == nonIP)
         #expect(result.records.count == lines - nonIP)
         #expect(result.hasSourceBytes == hasSourceBytes)
@@ -49,7 +50,9 @@ struct BinetflowRealFileTests {
         }
         // Line 2: Jabber, PA_PA both ways, 448 packets / 49634 bytes: 224 and 24817 each.
         let jabber = result.records[0]
-        #expect(jabber.forward?.packets == 224 && jabber.forward?.bytes == 24817 && jabber.reverse?.packets == 224 && jabber.reverse?.bytes == 24817)
+        #expect(
+            jabber.forward?.packets == 224 && jabber.forward?.bytes == 24817 && jabber.reverse?.packets == 224
+                && jabber.reverse?.bytes == 24817)
         #expect(jabber.forward?.tcpFlags == 0x18 && jabber.reverse?.tcpFlags == 0x18)
         // A UDP `->` INT record: one-way, everything to the source.
         let oneWay = try #require(result.records.first { $0.forward?.ipProtocol == 17 && $0.state == "INT" })
@@ -69,7 +72,8 @@ struct BinetflowRealFileTests {
         #expect(BinetflowParser.sendingSides(ipProtocol: 17, direction: "<->", state: "CON", totalPackets: 2) == (true, true))
         #expect(BinetflowParser.sendingSides(ipProtocol: 17, direction: "<-", state: "CON", totalPackets: 2) == (false, true))
         #expect(BinetflowParser.sendingSides(ipProtocol: 1, direction: "<->", state: "ECO", totalPackets: 1) == (true, false))
-        #expect(BinetflowParser.sendingSides(ipProtocol: 6, direction: "->", state: "CON", totalPackets: 4, sourcePackets: 4) == (true, false))
+        #expect(
+            BinetflowParser.sendingSides(ipProtocol: 6, direction: "->", state: "CON", totalPackets: 4, sourcePackets: 4) == (true, false))
         let split = BinetflowParser.estimatedSourceShare(sides: (true, true), totalPackets: 3, totalBytes: 300)
         #expect(split.packets == 2 && split.bytes == 200)
         let huge = BinetflowParser.estimatedSourceShare(sides: (true, true), totalPackets: .max, totalBytes: .max)

@@ -29,13 +29,13 @@ struct BinetflowTests {
         let forward = try #require(first.forward)
         #expect(forward.sourceAddress == IPAddress("94.44.127.113")! && forward.destinationAddress == IPAddress("147.32.84.59")!)
         #expect(forward.sourcePort == 1577 && forward.destinationPort == 6881 && forward.ipProtocol == 6)
-        #expect(forward.bytes == 156 && forward.packets == 2)  // 4 packets × 156 / 276 ≈ 2.26
-        #expect(forward.startMilliseconds == Self.ctuTime && forward.endMilliseconds == Self.ctuTime + 1027)  // .607825 + 1.026539 = .634364
-        #expect(forward.tcpFlags == 0x02)  // S
+        #expect(forward.bytes == 156 && forward.packets == 2) // 4 packets × 156 / 276 ≈ 2.26
+        #expect(forward.startMilliseconds == Self.ctuTime && forward.endMilliseconds == Self.ctuTime + 1027) // .607825 + 1.026539 = .634364
+        #expect(forward.tcpFlags == 0x02) // S
         let reverse = try #require(first.reverse)
         #expect(reverse.sourceAddress == IPAddress("147.32.84.59")! && reverse.sourcePort == 6881 && reverse.destinationPort == 1577)
         #expect(reverse.bytes == 120 && reverse.packets == 2)
-        #expect(reverse.tcpFlags == 0x14)  // RA
+        #expect(reverse.tcpFlags == 0x14) // RA
 
         // An unanswered SYN: one forward record, SYN without ACK (what the scan detector counts).
         let probe = result.records[1]
@@ -87,7 +87,7 @@ struct BinetflowTests {
         #expect(try start("2011-08-10 09:46:59.607825") == Self.ctuTime)
         #expect(try start("2011-08-10T09:46:59.607825Z") == Self.ctuTime)
         #expect(try start("1312969619.607825") == Self.ctuTime)
-        #expect(try start("2011/08/10 10:46:59.607825", offset: 3600) == Self.ctuTime)  // CET
+        #expect(try start("2011/08/10 10:46:59.607825", offset: 3600) == Self.ctuTime) // CET
         #expect(try start("2011/08/10 09:46:59.6") == Self.ctuTime - 7)
     }
 
@@ -111,7 +111,7 @@ struct BinetflowTests {
         let result = try BinetflowParser.parse(text)
         #expect(result.lines == 12)
         try #require(result.records.map(\.line) == [2, 13] && result.errors.count == 10)
-        #expect(result.records.last?.label == nil)  // a missing trailing Label is allowed
+        #expect(result.records.last?.label == nil) // a missing trailing Label is allowed
         #expect(result.errors.map(\.line) == Array(3...12))
         #expect(result.nonIPLines == 1 && result.malformedLines == 9)
         let reasons = result.errors.map(\.reason)
@@ -126,7 +126,10 @@ struct BinetflowTests {
 
     @Test("a header without the needed columns is a clear error")
     func headerErrors() {
-        #expect(throws: BinetflowHeaderError.missingColumns(["TotBytes"], found: ["StartTime", "Dur", "Proto", "SrcAddr", "Sport", "Dir", "DstAddr", "Dport", "TotPkts"])) {
+        #expect(
+            throws: BinetflowHeaderError.missingColumns(
+                ["TotBytes"], found: ["StartTime", "Dur", "Proto", "SrcAddr", "Sport", "Dir", "DstAddr", "Dport", "TotPkts"])
+        ) {
             _ = try BinetflowParser(header: "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,TotPkts")
         }
         #expect(throws: BinetflowHeaderError.emptyHeader) { _ = try BinetflowParser.parse("\n\n") }
@@ -140,6 +143,8 @@ struct BinetflowTests {
         #expect(BinetflowParser.tcpFlags(state: "REQ") == (0x02, 0))
         #expect(BinetflowParser.tcpFlags(state: "CON") == (0x12, 0x12))
         #expect(BinetflowParser.tcpFlags(state: "TIM") == (0, 0))
-        #expect(BinetflowParser.ipProtocol("ipv6-icmp") == 58 && BinetflowParser.ipProtocol("47") == 47 && BinetflowParser.ipProtocol("arp") == nil)
+        #expect(
+            BinetflowParser.ipProtocol("ipv6-icmp") == 58 && BinetflowParser.ipProtocol("47") == 47
+                && BinetflowParser.ipProtocol("arp") == nil)
     }
 }

@@ -13,14 +13,20 @@ struct NfdumpLayout1Tests {
 
     /// Flows covering the decoded fields: IPv4/IPv6, 32/64-bit counters, both interface and AS widths, direction.
     static let flows: [FlowRecord] = [
-        FlowRecord(sourceAddress: IPAddress("198.51.100.7")!, destinationAddress: IPAddress("203.0.113.9")!, sourcePort: 49_152, destinationPort: 443,
-                   ipProtocol: 6, tcpFlags: 0x1B, typeOfService: 0, bytes: 5_000, packets: 12, startMilliseconds: 1_565_633_748_049,
-                   endMilliseconds: 1_565_635_903_101, inputInterface: 1170, outputInterface: 1264, direction: .ingress, sourceAS: 209, destinationAS: 812),
-        FlowRecord(sourceAddress: IPAddress("2001:db8::1")!, destinationAddress: IPAddress("2001:db8:ffff::53")!, sourcePort: 5353, destinationPort: 53,
-                   ipProtocol: 17, bytes: 6_000_000_000, packets: 5_000_000_000, startMilliseconds: 1_700_000_000_000,
-                   endMilliseconds: 1_700_000_001_999, inputInterface: 3, outputInterface: 4, sourceAS: 64_512, destinationAS: 65_000),
-        FlowRecord(sourceAddress: IPAddress("192.0.2.1")!, destinationAddress: IPAddress("192.0.2.2")!, sourcePort: 0, destinationPort: 0x0800,
-                   ipProtocol: 1, bytes: 84, packets: 1, startMilliseconds: 1_700_000_002_000, endMilliseconds: 1_700_000_002_000),
+        FlowRecord(
+            sourceAddress: IPAddress("198.51.100.7")!, destinationAddress: IPAddress("203.0.113.9")!, sourcePort: 49_152,
+            destinationPort: 443,
+            ipProtocol: 6, tcpFlags: 0x1B, typeOfService: 0, bytes: 5_000, packets: 12, startMilliseconds: 1_565_633_748_049,
+            endMilliseconds: 1_565_635_903_101, inputInterface: 1170, outputInterface: 1264, direction: .ingress, sourceAS: 209,
+            destinationAS: 812),
+        FlowRecord(
+            sourceAddress: IPAddress("2001:db8::1")!, destinationAddress: IPAddress("2001:db8:ffff::53")!, sourcePort: 5353,
+            destinationPort: 53,
+            ipProtocol: 17, bytes: 6_000_000_000, packets: 5_000_000_000, startMilliseconds: 1_700_000_000_000,
+            endMilliseconds: 1_700_000_001_999, inputInterface: 3, outputInterface: 4, sourceAS: 64_512, destinationAS: 65_000),
+        FlowRecord(
+            sourceAddress: IPAddress("192.0.2.1")!, destinationAddress: IPAddress("192.0.2.2")!, sourcePort: 0, destinationPort: 0x0800,
+            ipProtocol: 1, bytes: 84, packets: 1, startMilliseconds: 1_700_000_002_000, endMilliseconds: 1_700_000_002_000),
     ]
 
     /// Three maps: interfaces/AS 4 bytes + direction; 2-byte ones with next hop and MPLS stepped over; none.
@@ -36,10 +42,14 @@ struct NfdumpLayout1Tests {
 
     static func file(lz4: Bool, legacyThird: Bool = false) -> [UInt8] {
         let (maps, flows) = records(legacyThird: legacyThird)
-        let exporters = [W.exporter(sysid: 1, address: 0xC000_02FE, domain: 7, version: 9), W.exporter(sysid: 2, address: 0xC000_02FD, domain: 0, version: 10)]
+        let exporters = [
+            W.exporter(sysid: 1, address: 0xC000_02FE, domain: 7, version: 9),
+            W.exporter(sysid: 2, address: 0xC000_02FD, domain: 0, version: 10),
+        ]
         // Maps and exporters in the first block, flows split across two, as nfcapd does on a block change.
-        return W.file(blocks: [W.block(maps + exporters + [flows[0]], lz4: lz4), W.block(Array(flows[1...]), lz4: lz4)],
-                      flags: lz4 ? 0x10 : 0, flows: 3)
+        return W.file(
+            blocks: [W.block(maps + exporters + [flows[0]], lz4: lz4), W.block(Array(flows[1...]), lz4: lz4)],
+            flags: lz4 ? 0x10 : 0, flows: 3)
     }
 
     static func expected(_ r: FlowRecord, exporter: UInt32, domain: UInt32, protocol p: ExportProtocol) -> FlowRecord {
@@ -59,7 +69,7 @@ struct NfdumpLayout1Tests {
         try #require(result.records.count == 3)
         #expect(result.records[0] == Self.expected(Self.flows[0], exporter: 0xC000_02FE, domain: 7, protocol: .netflowV9))
         var v6 = Self.expected(Self.flows[1], exporter: 0xC000_02FD, domain: 0, protocol: .ipfix)
-        v6.direction = .unknown  // map 2 has no extension 8
+        v6.direction = .unknown // map 2 has no extension 8
         #expect(result.records[1] == v6)
         var icmp = Self.expected(Self.flows[2], exporter: 0xC000_02FE, domain: 7, protocol: .netflowV9)
         icmp.direction = .unknown
@@ -70,7 +80,9 @@ struct NfdumpLayout1Tests {
     func legacyType1() throws {
         let result = try NfdumpFile.read(Self.file(lz4: false, legacyThird: true))
         try #require(result.records.count == 3)
-        #expect(result.records[2].sourceAddress == IPAddress("192.0.2.1")! && result.records[2].bytes == 84 && result.records[2].exporter == .unspecifiedV4)
+        #expect(
+            result.records[2].sourceAddress == IPAddress("192.0.2.1")! && result.records[2].bytes == 84
+                && result.records[2].exporter == .unspecifiedV4)
     }
 
     @Test("Debian's nfdump 1.7.1 reads the writer's layout-1 file to the same flows (the writer follows nfdump's format)")
@@ -93,9 +105,11 @@ struct NfdumpLayout1Tests {
 
     /// The fields both sides print: start ms, duration ms, addresses, ports, protocol, counters, interfaces, AS.
     static func line(_ r: FlowRecord) -> String {
-        [String(r.startMilliseconds), String(r.endMilliseconds - r.startMilliseconds), r.sourceAddress.description, String(r.sourcePort),
-         r.destinationAddress.description, String(r.destinationPort), String(r.ipProtocol), String(r.packets), String(r.bytes),
-         String(r.inputInterface), String(r.outputInterface), String(r.sourceAS), String(r.destinationAS)].joined(separator: "|")
+        [
+            String(r.startMilliseconds), String(r.endMilliseconds - r.startMilliseconds), r.sourceAddress.description, String(r.sourcePort),
+            r.destinationAddress.description, String(r.destinationPort), String(r.ipProtocol), String(r.packets), String(r.bytes),
+            String(r.inputInterface), String(r.outputInterface), String(r.sourceAS), String(r.destinationAS),
+        ].joined(separator: "|")
     }
 
     static func nfdumpLines(_ nfdump: ExternalPeer, _ path: String) throws -> [String] {
@@ -107,7 +121,11 @@ struct NfdumpLayout1Tests {
             // ICMP: nfdump prints the destination port as type.code (`8.0`); the record holds type × 256 + code.
             let typeCode = f[5].split(separator: ".").compactMap { Int($0) }
             let port = typeCode.count == 2 ? String(typeCode[0] * 256 + typeCode[1]) : f[5]
-            return ([String(Int64((start * 1000).rounded())), String(Int64((duration * 1000).rounded())), addresses[0], f[3], addresses[1], port] + f[6...]).joined(separator: "|")
+            return
+                ([
+                    String(Int64((start * 1000).rounded())), String(Int64((duration * 1000).rounded())), addresses[0], f[3], addresses[1],
+                    port,
+                ] + f[6...]).joined(separator: "|")
         }
     }
 
@@ -158,7 +176,7 @@ struct NfdumpLayout1Tests {
         let old = try read([W.block(maps + [flows[0]], id: 1)])
         #expect(old.records.isEmpty && old.skippedRecords == 1)
         var badLZ4 = W.block(maps + [flows[0]], lz4: true)
-        badLZ4[12] = 0x0F  // a match before any literal
+        badLZ4[12] = 0x0F // a match before any literal
         let lz4 = try NfdumpFile.read(W.file(blocks: [badLZ4], flags: 0x10))
         #expect(lz4.damagedBlocks == 1 && lz4.records.isEmpty)
         // Cut inside the header: an error, not a trap.
@@ -171,7 +189,7 @@ struct NfdumpLayout1Tests {
             let file = Self.file(lz4: lz4)
             for cut in 0..<file.count {
                 guard let r = try? NfdumpFile.read(Array(file.prefix(cut))) else { continue }
-                #expect(r.records.count < 3, "cut at \(cut)")  // the last flow is in the cut block
+                #expect(r.records.count < 3, "cut at \(cut)") // the last flow is in the cut block
             }
             var random = SplitMix64(seed: lz4 ? 16 : 61)
             for _ in 0..<2000 {

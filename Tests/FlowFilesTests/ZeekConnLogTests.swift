@@ -29,7 +29,7 @@ struct ZeekConnLogTests {
         let labels = Dictionary(grouping: result.connections, by: { $0.label ?? "-" }).mapValues(\.count)
         #expect(labels == ["Background": 739, "Malicious": 244, "Benign": 9])
         #expect(result.connections.filter { $0.detailedLabel == "CC" }.count == 244)
-        #expect(result.connections.filter { $0.label == "Background" }.allSatisfy { $0.detailedLabel == nil })  // `(empty)`
+        #expect(result.connections.filter { $0.label == "Background" }.allSatisfy { $0.detailedLabel == nil }) // `(empty)`
 
         let first = result.connections[0]
         #expect(first.line == 9 && first.uid == "C91Ycq25p2quMWzEMk" && first.service == "dns" && first.history == "Dd")
@@ -50,7 +50,9 @@ struct ZeekConnLogTests {
 
         // Established connections have ACK both ways; ICMPv6 from :: is protocol 58.
         let established = result.connections.filter { $0.ipProtocol == 6 && $0.state == "SF" }
-        #expect(!established.isEmpty && established.allSatisfy { ($0.forward?.tcpFlags ?? 0) & 0x12 == 0x12 && ($0.reverse?.tcpFlags ?? 0) & 0x12 == 0x12 })
+        #expect(
+            !established.isEmpty
+                && established.allSatisfy { ($0.forward?.tcpFlags ?? 0) & 0x12 == 0x12 && ($0.reverse?.tcpFlags ?? 0) & 0x12 == 0x12 })
         #expect(result.connections.filter { $0.ipProtocol == 58 }.count + result.connections.filter { $0.ipProtocol == 1 }.count == 323)
     }
 
@@ -114,12 +116,13 @@ struct ZeekConnLogTests {
 
     @Test("bad lines are reported with their line number and reason; good lines around them are kept")
     func hostileLines() throws {
-        let header = "#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes"
+        let header =
+            "#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes"
         let text = [
-            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0",  // 1: before any #fields
+            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0", // 1: before any #fields
             header,
-            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0",  // 3: good
-            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1",  // 4: cut
+            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0", // 3: good
+            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1", // 4: cut
             "1.0\t10.0.0.1\t1000\t10.0.0.999\t80\ttcp\t1.0\t1\t60\t0\t0",
             "1.0\t10.0.0.1\t70000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0",
             "x\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0",
@@ -129,10 +132,12 @@ struct ZeekConnLogTests {
             "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\tfrob\t1.0\t1\t60\t0\t0",
             "-\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0",
             "99999999999999999999.5\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1.0\t1\t60\t0\t0",
-            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1099511627775.999999\t18446744073709551615\t18446744073709551615\t0\t0",  // 14: good, huge
+            // 14: good, huge
+            "1.0\t10.0.0.1\t1000\t10.0.0.2\t80\ttcp\t1099511627775.999999\t18446744073709551615\t18446744073709551615\t0\t0",
             "{\"ts\":1.0,\"id.orig_h\":\"10.0.0.1\"",
             "{\"ts\":1.0,\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":1,\"id.resp_h\":\"10.0.0.2\",\"id.resp_p\":2}",
-            "{\"ts\":\"1.0\",\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":1,\"id.resp_h\":\"10.0.0.2\",\"id.resp_p\":2,\"proto\":\"udp\",\"orig_pkts\":1,\"x\":[[{\"]\":1}]]}",  // 17: good
+            // 17: good
+            "{\"ts\":\"1.0\",\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":1,\"id.resp_h\":\"10.0.0.2\",\"id.resp_p\":2,\"proto\":\"udp\",\"orig_pkts\":1,\"x\":[[{\"]\":1}]]}",
         ].joined(separator: "\n")
         let result = try ZeekConnLog.parse(text)
         #expect(result.connections.map(\.line) == [3, 14, 17])
@@ -156,9 +161,12 @@ struct ZeekConnLogTests {
 
         // Times that overflow with the base are bad lines, not traps.
         let lines = text.split(separator: "\n")
-        let huge = try ZeekConnLog.parse([header, String(lines[2]), String(lines[13])].joined(separator: "\n"), options: .init(baseTimeMilliseconds: .max / 1000))
+        let huge = try ZeekConnLog.parse(
+            [header, String(lines[2]), String(lines[13])].joined(separator: "\n"), options: .init(baseTimeMilliseconds: .max / 1000))
         #expect(huge.connections.isEmpty && huge.errors.map(\.reason) == [.badTime("1.0"), .badTime("1.0")])
-        let late = try ZeekConnLog.parse([header, String(lines[2]), String(lines[13])].joined(separator: "\n"), options: .init(baseTimeMilliseconds: 8_200_000_000_000_000))
+        let late = try ZeekConnLog.parse(
+            [header, String(lines[2]), String(lines[13])].joined(separator: "\n"),
+            options: .init(baseTimeMilliseconds: 8_200_000_000_000_000))
         #expect(late.connections.map(\.line) == [2] && late.errors.map(\.reason) == [.badDuration("1099511627775.999999")])
 
         #expect(throws: ZeekConnLogError(.empty)) { try ZeekConnLog.parse("\n\n  \n") }
@@ -182,7 +190,11 @@ struct ZeekConnLogTests {
             var mutated = bytes
             for _ in 0..<8 {
                 let i = Int(random.next() % UInt64(mutated.count))
-                mutated[i] = [UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "{"), UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(truncatingIfNeeded: random.next())][Int(random.next() % 6)]
+                mutated[i] =
+                    [
+                        UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "{"), UInt8(ascii: "9"), UInt8(ascii: "-"),
+                        UInt8(truncatingIfNeeded: random.next()),
+                    ][Int(random.next() % 6)]
             }
             _ = try? ZeekConnLog.parse(String(decoding: mutated, as: UTF8.self))
         }

@@ -6,7 +6,8 @@ import Testing
 /// ever found (`Fuzz/Crashes/<target>/`, fixed since) is replayed through the same target, in
 /// the ordinary debug build: a crash that comes back fails here, without libFuzzer.
 @Suite struct FuzzCorpusTests {
-    static let fuzzDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fuzzDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("Fuzz")
 
     static func inputs(_ kind: String, _ target: FuzzTarget) -> [URL] {

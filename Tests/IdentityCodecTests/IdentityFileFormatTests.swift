@@ -66,17 +66,25 @@ import Testing
         #expect(throws: IdentityCodecError(.malformedLine)) { try FreeRADIUSDetail.parse("\tUser-Name = \"x\"\n\n") }
         #expect(throws: IdentityCodecError(.badFieldValue)) { try FreeRADIUSDetail.parse("yesterday\n\tUser-Name = \"x\"\n\n") }
         #expect(throws: IdentityCodecError(.malformedLine)) { try FreeRADIUSDetail.parse("Thu Jan  1 00:00:01 2026\n\tUser-Name\n\n") }
-        #expect(throws: IdentityCodecError(.malformedLine)) { try FreeRADIUSDetail.parse("Thu Jan  1 00:00:01 2026\n\tUser-Name = \"x\n\n") }
-        #expect(throws: IdentityCodecError(.missingField)) { try FreeRADIUSDetail.parse("Thu Jan  1 00:00:01 2026\n\tUser-Name = \"x\"\n\n").entries[0].accountingRecord() }
+        #expect(throws: IdentityCodecError(.malformedLine)) {
+            try FreeRADIUSDetail.parse("Thu Jan  1 00:00:01 2026\n\tUser-Name = \"x\n\n")
+        }
+        #expect(throws: IdentityCodecError(.missingField)) {
+            try FreeRADIUSDetail.parse("Thu Jan  1 00:00:01 2026\n\tUser-Name = \"x\"\n\n").entries[0].accountingRecord()
+        }
         #expect(throws: IdentityCodecError(.badFieldValue)) {
-            try FreeRADIUSDetail.parse("Thu Jan  1 00:00:01 2026\n\tAcct-Status-Type = Start\n\tFramed-IP-Address = 300.1.1.1\n\n").entries[0].accountingRecord()
+            try FreeRADIUSDetail.parse("Thu Jan  1 00:00:01 2026\n\tAcct-Status-Type = Start\n\tFramed-IP-Address = 300.1.1.1\n\n").entries[
+                0
+            ].accountingRecord()
         }
     }
 }
 
 @Suite struct KeaLeaseFileTests {
     @Test func v4RoundTripWithKeaHeader() throws {
-        var l = KeaLeaseFile.Lease4(address: IPAddress("100.64.0.9")!, hardwareAddress: "02:00:5e:00:00:09", validLifetime: 86_400, expire: 1_767_312_000, subnetID: 1)
+        var l = KeaLeaseFile.Lease4(
+            address: IPAddress("100.64.0.9")!, hardwareAddress: "02:00:5e:00:00:09", validLifetime: 86_400, expire: 1_767_312_000,
+            subnetID: 1)
         l.hostname = "cpe,9"
         l.userContext = "{ \"account\": \"isp-000008\" }"
         let text = KeaLeaseFile.header4 + "\n" + l.row + "\n"
@@ -88,7 +96,9 @@ import Testing
     }
 
     @Test func v6PrefixDelegationRoundTrip() throws {
-        var pd = KeaLeaseFile.Lease6(address: IPAddress("2001:db8:900::")!, duid: "00:03:00:01:02:00:5e:00:00:09", validLifetime: 7200, expire: 1_767_232_800, subnetID: 2, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
+        var pd = KeaLeaseFile.Lease6(
+            address: IPAddress("2001:db8:900::")!, duid: "00:03:00:01:02:00:5e:00:00:09", validLifetime: 7200, expire: 1_767_232_800,
+            subnetID: 2, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
         pd.hardwareAddress = "02:00:5e:00:00:09"
         pd.hardwareType = 1
         pd.hardwareAddressSource = 4
@@ -100,7 +110,8 @@ import Testing
 
     /// Files of older Kea versions (no pool_id, no user_context) still read: columns map by header.
     @Test func olderHeadersRead() throws {
-        let text = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state\n192.0.2.5,02:00:00:00:00:05,,3600,1700003600,1,0,0,,0\n"
+        let text =
+            "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state\n192.0.2.5,02:00:00:00:00:05,,3600,1700003600,1,0,0,,0\n"
         let l = try #require(try KeaLeaseFile.parse4(text[...]).first)
         #expect(l.address == IPAddress("192.0.2.5"))
         #expect(l.poolID == 0 && l.state == .default)
@@ -110,18 +121,29 @@ import Testing
         #expect(throws: IdentityCodecError(.missingField)) { try KeaLeaseFile.parse4("") }
         #expect(throws: IdentityCodecError(.missingField)) { try KeaLeaseFile.parse4("address,hwaddr\n") }
         #expect(throws: IdentityCodecError(.malformedLine)) { try KeaLeaseFile.parse4((KeaLeaseFile.header4 + "\n1.2.3.4,aa\n")[...]) }
-        #expect(throws: IdentityCodecError(.badFieldValue)) { try KeaLeaseFile.parse4((KeaLeaseFile.header4 + "\n1.2.3.4,aa,,x,1,1,0,0,,0,,0\n")[...]) }
-        #expect(throws: IdentityCodecError(.badFieldValue)) { try KeaLeaseFile.parse4((KeaLeaseFile.header4 + "\n2001:db8::1,aa,,1,1,1,0,0,,0,,0\n")[...]) }
-        #expect(throws: IdentityCodecError(.badFieldValue)) { try KeaLeaseFile.parse6((KeaLeaseFile.header6 + "\n2001:db8::,01,1,1,1,1,7,1,56,0,0,,,0,,,,0\n")[...]) }
+        #expect(throws: IdentityCodecError(.badFieldValue)) {
+            try KeaLeaseFile.parse4((KeaLeaseFile.header4 + "\n1.2.3.4,aa,,x,1,1,0,0,,0,,0\n")[...])
+        }
+        #expect(throws: IdentityCodecError(.badFieldValue)) {
+            try KeaLeaseFile.parse4((KeaLeaseFile.header4 + "\n2001:db8::1,aa,,1,1,1,0,0,,0,,0\n")[...])
+        }
+        #expect(throws: IdentityCodecError(.badFieldValue)) {
+            try KeaLeaseFile.parse6((KeaLeaseFile.header6 + "\n2001:db8::,01,1,1,1,1,7,1,56,0,0,,,0,,,,0\n")[...])
+        }
     }
 }
 
 @Suite struct NATPortBlockSyslogTests {
-    static let event = NATPortBlockEvent(kind: .allocate, timeMilliseconds: 1_767_225_600_250, host: "cgnat1", insideAddress: IPAddress("100.64.0.1")!, outsideAddress: IPAddress("198.18.0.0")!, firstPort: 1024, lastPort: 2031, allocatedAt: 1_767_225_600)
+    static let event = NATPortBlockEvent(
+        kind: .allocate, timeMilliseconds: 1_767_225_600_250, host: "cgnat1", insideAddress: IPAddress("100.64.0.1")!,
+        outsideAddress: IPAddress("198.18.0.0")!, firstPort: 1024, lastPort: 2031, allocatedAt: 1_767_225_600)
 
     @Test func lineLayoutAndRoundTrip() throws {
         let line = Self.event.line
-        #expect(line == "<134>1 2026-01-01T00:00:00.250Z cgnat1 jservices-nat - JSERVICES_NAT_PORT_BLOCK_ALLOC - {cgnat}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.0.1 -> 198.18.0.0:1024-2031 0x6955b900")
+        #expect(
+            line
+                == "<134>1 2026-01-01T00:00:00.250Z cgnat1 jservices-nat - JSERVICES_NAT_PORT_BLOCK_ALLOC - {cgnat}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.0.1 -> 198.18.0.0:1024-2031 0x6955b900"
+        )
         #expect(try NATPortBlockEvent(line: line[...]) == Self.event)
         var release = Self.event
         release.kind = .release
@@ -130,16 +152,31 @@ import Testing
     }
 
     @Test func acceptsStructuredDataAndZoneOffsets() throws {
-        let line = "<134>1 2026-01-01T09:00:00.250+09:00 cgnat1 jservices-nat 1234 JSERVICES_NAT_PORT_BLOCK_ALLOC [junos@2636.1.1.1.2.18 x=\"a ] b\"] {cgnat}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.0.1 -> 198.18.0.0:1024-2031 0x6955b900"
+        let line =
+            "<134>1 2026-01-01T09:00:00.250+09:00 cgnat1 jservices-nat 1234 JSERVICES_NAT_PORT_BLOCK_ALLOC [junos@2636.1.1.1.2.18 x=\"a ] b\"] {cgnat}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.0.1 -> 198.18.0.0:1024-2031 0x6955b900"
         #expect(try NATPortBlockEvent(line: line[...]) == Self.event)
     }
 
     @Test func malformedLinesThrow() {
         #expect(throws: IdentityCodecError(.malformedLine)) { try NATPortBlockEvent(line: "hello") }
-        #expect(throws: IdentityCodecError(.badFieldValue)) { try NATPortBlockEvent(line: "<134>1 2026-13-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 1.1.1.1 -> 2.2.2.2:1-2 0x1") }
-        #expect(throws: IdentityCodecError(.malformedLine)) { try NATPortBlockEvent(line: "<134>1 2026-01-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_RULE_MATCH: 1.1.1.1 -> 2.2.2.2:1-2 0x1") }
-        #expect(throws: IdentityCodecError(.badFieldValue)) { try NATPortBlockEvent(line: "<134>1 2026-01-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 1.1.1.1 -> 2.2.2.2:9-2 0x1") }
-        #expect(throws: IdentityCodecError(.badFieldValue)) { try NATPortBlockEvent(line: "<134>1 2026-01-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: x -> 2.2.2.2:1-2 0x1") }
+        #expect(throws: IdentityCodecError(.badFieldValue)) {
+            try NATPortBlockEvent(
+                line: "<134>1 2026-13-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 1.1.1.1 -> 2.2.2.2:1-2 0x1"
+            )
+        }
+        #expect(throws: IdentityCodecError(.malformedLine)) {
+            try NATPortBlockEvent(
+                line: "<134>1 2026-01-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_RULE_MATCH: 1.1.1.1 -> 2.2.2.2:1-2 0x1")
+        }
+        #expect(throws: IdentityCodecError(.badFieldValue)) {
+            try NATPortBlockEvent(
+                line: "<134>1 2026-01-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 1.1.1.1 -> 2.2.2.2:9-2 0x1"
+            )
+        }
+        #expect(throws: IdentityCodecError(.badFieldValue)) {
+            try NATPortBlockEvent(
+                line: "<134>1 2026-01-01T00:00:00Z h a - m - {s}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: x -> 2.2.2.2:1-2 0x1")
+        }
         let good = NATPortBlockSyslogTests.event.line
         for n in 0..<good.count { _ = try? NATPortBlockEvent(line: good.prefix(n)) }
     }
@@ -169,8 +206,11 @@ import Testing
         /// Replaces, deletes or duplicates a few bytes; inserts digits, separators and extremes.
         mutating func mutate(_ text: String) -> String {
             var bytes = Array(text.utf8)
-            let pieces: [[UInt8]] = [Array("\n".utf8), Array(",".utf8), Array("\t".utf8), Array(" = ".utf8), Array("\"".utf8), Array("\\".utf8),
-                                     Array("99999999999999999999".utf8), Array("-9223372036854775808".utf8), Array(":".utf8), Array("0x".utf8), Array("\r\n".utf8)]
+            let pieces: [[UInt8]] = [
+                Array("\n".utf8), Array(",".utf8), Array("\t".utf8), Array(" = ".utf8), Array("\"".utf8), Array("\\".utf8),
+                Array("99999999999999999999".utf8), Array("-9223372036854775808".utf8), Array(":".utf8), Array("0x".utf8),
+                Array("\r\n".utf8),
+            ]
             for _ in 0..<(1 + Int(next() % 4)) where !bytes.isEmpty {
                 let i = Int(next() % UInt64(bytes.count))
                 switch next() % 4 {
@@ -192,10 +232,14 @@ import Testing
         record.inputOctets = 1 << 33
         record.sessionTime = 60
         let detail = FreeRADIUSDetail.format(record, writtenAtMilliseconds: 1_767_225_600_000) + FreeRADIUSDetailTests.written
-        var l4 = KeaLeaseFile.Lease4(address: IPAddress("100.64.0.9")!, hardwareAddress: "02:00:5e:00:00:09", validLifetime: 86_400, expire: 1_767_312_000, subnetID: 1)
+        var l4 = KeaLeaseFile.Lease4(
+            address: IPAddress("100.64.0.9")!, hardwareAddress: "02:00:5e:00:00:09", validLifetime: 86_400, expire: 1_767_312_000,
+            subnetID: 1)
         l4.userContext = "{ \"account\": \"cust-1\" }"
         let kea4 = KeaLeaseFile.header4 + "\n" + l4.row + "\n" + l4.row + "\n"
-        let l6 = KeaLeaseFile.Lease6(address: IPAddress("2001:db8:900::")!, duid: "00:03:00:01:02:00:5e:00:00:09", validLifetime: 7200, expire: 1_767_232_800, subnetID: 2, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
+        let l6 = KeaLeaseFile.Lease6(
+            address: IPAddress("2001:db8:900::")!, duid: "00:03:00:01:02:00:5e:00:00:09", validLifetime: 7200, expire: 1_767_232_800,
+            subnetID: 2, preferredLifetime: 3600, type: .prefix, iaid: 1, prefixLength: 56)
         let kea6 = KeaLeaseFile.header6 + "\n" + l6.row + "\n"
         let syslog = NATPortBlockSyslogTests.event.line
         var m = Mutator(state: 0xC0FFEE)

@@ -1,6 +1,7 @@
 import FlowCodec
-@testable import IdentityCodec
 import Testing
+
+@testable import IdentityCodec
 
 /// Message-Authenticator on Accounting-Request, against bytes made by other tools.
 @Suite struct MessageAuthenticatorTests {
@@ -38,7 +39,7 @@ import Testing
         #expect(packet.checkMessageAuthenticator(secret: Self.secret) == .valid)
         #expect(packet.checkMessageAuthenticator(secret: Array("mamori-fixture-secret-0002".utf8)) == .invalid)
         var flipped = Self.radclientPacket
-        flipped[flipped.count - 1] ^= 0x01   // the last octet of the Message-Authenticator's value
+        flipped[flipped.count - 1] ^= 0x01 // the last octet of the Message-Authenticator's value
         #expect(try RADIUSPacket.decode(flipped).checkMessageAuthenticator(secret: Self.secret) == .invalid)
         // The HMAC value Python computed, as a known answer for the attribute alone.
         #expect(packet.first(.messageAuthenticator)?.value == Self.hexBytes("90efa44657902a5cd8f364391f032256"))
@@ -49,10 +50,12 @@ import Testing
         let received = try RADIUSPacket.decode(Self.radclientPacket)
         var attributes = received.attributes
         attributes[attributes.count - 1].value = Array(repeating: 0, count: 16)
-        let signed = try RADIUSPacket.accountingRequest(identifier: received.identifier, attributes: attributes, secret: Self.secret, messageAuthenticator: true)
+        let signed = try RADIUSPacket.accountingRequest(
+            identifier: received.identifier, attributes: attributes, secret: Self.secret, messageAuthenticator: true)
         #expect(try signed.encoded() == Self.radclientPacket)
         // Without one in the list it is appended, and the result verifies.
-        let appended = try RADIUSPacket.accountingRequest(identifier: 7, attributes: Array(attributes.dropLast()), secret: Self.secret, messageAuthenticator: true)
+        let appended = try RADIUSPacket.accountingRequest(
+            identifier: 7, attributes: Array(attributes.dropLast()), secret: Self.secret, messageAuthenticator: true)
         #expect(appended.attributes.last?.type == RADIUSAttributeType.messageAuthenticator.rawValue)
         let back = try RADIUSPacket.decode(try appended.encoded())
         #expect(back.isValidAccountingRequest(secret: Self.secret) && back.checkMessageAuthenticator(secret: Self.secret) == .valid)
@@ -62,9 +65,11 @@ import Testing
     func shapes() throws {
         let plain = try RADIUSPacket.accountingRequest(identifier: 1, attributes: [.statusType(.start)], secret: Self.secret)
         #expect(plain.checkMessageAuthenticator(secret: Self.secret) == .absent)
-        let short = try RADIUSPacket.accountingRequest(identifier: 1, attributes: [.statusType(.start), try RADIUSAttribute(type: 80, value: [1, 2, 3])], secret: Self.secret)
+        let short = try RADIUSPacket.accountingRequest(
+            identifier: 1, attributes: [.statusType(.start), try RADIUSAttribute(type: 80, value: [1, 2, 3])], secret: Self.secret)
         #expect(short.checkMessageAuthenticator(secret: Self.secret) == .invalid)
-        var two = try RADIUSPacket.accountingRequest(identifier: 1, attributes: [.statusType(.start)], secret: Self.secret, messageAuthenticator: true)
+        var two = try RADIUSPacket.accountingRequest(
+            identifier: 1, attributes: [.statusType(.start)], secret: Self.secret, messageAuthenticator: true)
         two.attributes.append(two.attributes.last!)
         #expect(two.checkMessageAuthenticator(secret: Self.secret) == .invalid)
     }

@@ -1,6 +1,7 @@
 import FlowCodec
-@testable import IdentityCodec
 import Testing
+
+@testable import IdentityCodec
 
 @Suite struct RADIUSPacketTests {
     static let secret = Array("s3cret-for-tests".utf8)
@@ -22,14 +23,20 @@ import Testing
     /// Authenticator+Attributes+Secret) — the same construction RFC 2866 §3 uses for the
     /// Accounting-Response. The RFC's bytes are the known answer.
     @Test func responseAuthenticatorMatchesRFC2865Example() throws {
-        let requestAuthenticator: [UInt8] = [0x0f, 0x40, 0x3f, 0x94, 0x73, 0x97, 0x80, 0x57, 0xbd, 0x83, 0xd5, 0xcb, 0x98, 0xf4, 0x22, 0x7a]
-        let accept = RADIUSPacket(code: .accessAccept, identifier: 0, attributes: [
-            try RADIUSAttribute(type: 6, value: [0, 0, 0, 1]), try RADIUSAttribute(type: 15, value: [0, 0, 0, 0]), try RADIUSAttribute(type: 14, value: [192, 168, 1, 3]),
-        ])
+        let requestAuthenticator: [UInt8] = [
+            0x0f, 0x40, 0x3f, 0x94, 0x73, 0x97, 0x80, 0x57, 0xbd, 0x83, 0xd5, 0xcb, 0x98, 0xf4, 0x22, 0x7a,
+        ]
+        let accept = RADIUSPacket(
+            code: .accessAccept, identifier: 0,
+            attributes: [
+                try RADIUSAttribute(type: 6, value: [0, 0, 0, 1]), try RADIUSAttribute(type: 15, value: [0, 0, 0, 0]),
+                try RADIUSAttribute(type: 14, value: [192, 168, 1, 3]),
+            ])
         let digest = try accept.digest(over: requestAuthenticator, secret: Array("xyzzy5461".utf8))
         #expect(digest == [0x86, 0xfe, 0x22, 0x0e, 0x76, 0x24, 0xba, 0x2a, 0x10, 0x05, 0xf6, 0xbf, 0x9b, 0x55, 0xe0, 0xb2])
         // And the whole RFC datagram decodes to the same packet.
-        let datagram: [UInt8] = [0x02, 0x00, 0x00, 0x26] + digest + [0x06, 0x06, 0, 0, 0, 1, 0x0f, 0x06, 0, 0, 0, 0, 0x0e, 0x06, 0xc0, 0xa8, 0x01, 0x03]
+        let datagram: [UInt8] =
+            [0x02, 0x00, 0x00, 0x26] + digest + [0x06, 0x06, 0, 0, 0, 1, 0x0f, 0x06, 0, 0, 0, 0, 0x0e, 0x06, 0xc0, 0xa8, 0x01, 0x03]
         let decoded = try RADIUSPacket.decode(datagram)
         #expect(decoded.attributes == accept.attributes)
         #expect(try decoded.encoded() == datagram)
@@ -63,7 +70,7 @@ import Testing
         let a = RADIUSAttribute.prefix(.delegatedIPv6Prefix, IPPrefix("2001:db8:2b00::/56")!)
         #expect(a.value == [0, 56, 0x20, 0x01, 0x0d, 0xb8, 0x2b, 0x00, 0x00])
         #expect(a.prefix == IPPrefix("2001:db8:2b00::/56"))
-        #expect(try RADIUSAttribute(type: 123, value: [0, 64, 1]).prefix == nil)   // octets do not cover the length
+        #expect(try RADIUSAttribute(type: 123, value: [0, 64, 1]).prefix == nil) // octets do not cover the length
     }
 
     @Test func accountingOnNeedsNoSession() throws {
@@ -83,7 +90,8 @@ import Testing
     }
 
     @Test func malformedPacketsThrowTypedErrors() throws {
-        let good = try RADIUSPacket.accountingRequest(identifier: 1, attributes: Self.startRecord().attributes, secret: Self.secret).encoded()
+        let good = try RADIUSPacket.accountingRequest(identifier: 1, attributes: Self.startRecord().attributes, secret: Self.secret)
+            .encoded()
         #expect(throws: IdentityCodecError(.truncated)) { try RADIUSPacket.decode(Array(good.prefix(19))) }
         #expect(throws: IdentityCodecError(.lengthMismatch)) { try RADIUSPacket.decode(Array(good.prefix(good.count - 1))) }
         var shortLength = good
@@ -98,21 +106,28 @@ import Testing
         #expect(throws: IdentityCodecError(.badAttributeLength)) { try RADIUSPacket.decode(overrun) }
         #expect(throws: IdentityCodecError(.tooLong)) { try RADIUSPacket.decode(Array(repeating: 0, count: 4097)) }
         #expect(throws: IdentityCodecError(.tooLong)) { try RADIUSAttribute(type: 1, value: Array(repeating: 65, count: 254)) }
-        let big = RADIUSPacket(code: .accountingRequest, identifier: 0, attributes: Array(repeating: .text(.class, String(repeating: "x", count: 253)), count: 17))
+        let big = RADIUSPacket(
+            code: .accountingRequest, identifier: 0,
+            attributes: Array(repeating: .text(.class, String(repeating: "x", count: 253)), count: 17))
         #expect(throws: IdentityCodecError(.tooLong)) { try big.encoded() }
         // Padding past Length is allowed and ignored (RFC 2865 §3).
         #expect(try RADIUSPacket.decode(good + [0, 0, 0]).attributes.count == Self.startRecord().attributes.count)
         // Wrong-sized typed values.
-        let badAddress = RADIUSPacket(code: .accountingRequest, identifier: 0, attributes: [.statusType(.start), .text(.acctSessionID, "s"), try RADIUSAttribute(type: 8, value: [1, 2, 3])])
+        let badAddress = RADIUSPacket(
+            code: .accountingRequest, identifier: 0,
+            attributes: [.statusType(.start), .text(.acctSessionID, "s"), try RADIUSAttribute(type: 8, value: [1, 2, 3])])
         #expect(throws: IdentityCodecError(.badAttributeValue)) { try AccountingRecord(packet: badAddress) }
         let noSession = RADIUSPacket(code: .accountingRequest, identifier: 0, attributes: [.statusType(.start)])
         #expect(throws: IdentityCodecError(.missingField)) { try AccountingRecord(packet: noSession) }
-        #expect(throws: IdentityCodecError(.unexpectedPacketCode)) { try AccountingRecord(packet: RADIUSPacket(code: .accessRequest, identifier: 0, attributes: [])) }
+        #expect(throws: IdentityCodecError(.unexpectedPacketCode)) {
+            try AccountingRecord(packet: RADIUSPacket(code: .accessRequest, identifier: 0, attributes: []))
+        }
     }
 
     /// Every truncation and seeded random bytes throw or decode, never trap.
     @Test func truncationsAndRandomBytesNeverTrap() throws {
-        let good = try RADIUSPacket.accountingRequest(identifier: 1, attributes: Self.startRecord().attributes, secret: Self.secret).encoded()
+        let good = try RADIUSPacket.accountingRequest(identifier: 1, attributes: Self.startRecord().attributes, secret: Self.secret)
+            .encoded()
         for n in 0..<good.count {
             #expect(throws: IdentityCodecError.self) { try RADIUSPacket.decode(Array(good.prefix(n))) }
         }

@@ -39,7 +39,9 @@ import Testing
     }
 
     static func lease(_ i: Int, hw: String? = nil) -> String {
-        var l = KeaLeaseFile.Lease4(address: .v4(0x6440_0000 + UInt32(i)), hardwareAddress: hw ?? "02:00:5e:00:00:\(String(format: "%02x", i))", validLifetime: 7200, expire: 1_767_232_800, subnetID: 1)
+        var l = KeaLeaseFile.Lease4(
+            address: .v4(0x6440_0000 + UInt32(i)), hardwareAddress: hw ?? "02:00:5e:00:00:\(String(format: "%02x", i))",
+            validLifetime: 7200, expire: 1_767_232_800, subnetID: 1)
         l.userContext = "{ \"account\": \"cust-\(i)\" }"
         return l.row
     }
@@ -54,7 +56,8 @@ import Testing
         let metrics = TestMetrics()
         var c = IdentityFileFollower.Configuration()
         c.files = [.init(path: path, kind: .keaLeases4), .init(path: dir + "/not-yet.csv", kind: .keaLeases4)]
-        let follower = IdentityFileFollower(configuration: c, handlers: seen.handlers, logger: Logger(label: "test"), metricsFactory: metrics)
+        let follower = IdentityFileFollower(
+            configuration: c, handlers: seen.handlers, logger: Logger(label: "test"), metricsFactory: metrics)
         #expect(follower.pollOnce() == 2)
         #expect(follower.pollOnce() == 0)
         let third = Self.lease(3)
@@ -73,7 +76,9 @@ import Testing
         // Truncated and rewritten shorter: read from the start.
         try Data((KeaLeaseFile.header4 + "\n" + Self.lease(6) + "\n").utf8).write(to: URL(fileURLWithPath: path))
         #expect(follower.pollOnce() == 1)
-        let bad = metrics.counters.filter { $0.label == "mamori_identity_file_records_total" && $0.dimensions.contains { $0 == ("result", "bad") } }.reduce(0) { $0 + $1.totalValue }
+        let bad = metrics.counters.filter {
+            $0.label == "mamori_identity_file_records_total" && $0.dimensions.contains { $0 == ("result", "bad") }
+        }.reduce(0) { $0 + $1.totalValue }
         #expect(bad == 1)
     }
 
@@ -93,7 +98,8 @@ import Testing
         let seen = Seen()
         var c = IdentityFileFollower.Configuration()
         c.files = [.init(path: path, kind: .radiusDetail)]
-        let follower = IdentityFileFollower(configuration: c, handlers: seen.handlers, logger: Logger(label: "test"), metricsFactory: TestMetrics())
+        let follower = IdentityFileFollower(
+            configuration: c, handlers: seen.handlers, logger: Logger(label: "test"), metricsFactory: TestMetrics())
         #expect(follower.pollOnce() == 2)
         let third = record(3)
         try Self.append(String(third.prefix(third.count / 2)), to: path)
@@ -108,13 +114,15 @@ import Testing
         let dir = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/nat.log"
-        let e = NATPortBlockEvent(kind: .allocate, timeMilliseconds: 1_767_225_600_000, host: "cgnat1", insideAddress: IPAddress("100.64.0.1")!,
-                                  outsideAddress: IPAddress("198.18.0.1")!, firstPort: 1024, lastPort: 2031, allocatedAt: 1_767_225_600)
+        let e = NATPortBlockEvent(
+            kind: .allocate, timeMilliseconds: 1_767_225_600_000, host: "cgnat1", insideAddress: IPAddress("100.64.0.1")!,
+            outsideAddress: IPAddress("198.18.0.1")!, firstPort: 1024, lastPort: 2031, allocatedAt: 1_767_225_600)
         try Self.append(e.line + "\n<134>1 2026-01-01T00:00:00Z host sshd - - - unrelated\n" + e.line + "\n", to: path)
         let seen = Seen()
         var c = IdentityFileFollower.Configuration()
         c.files = [.init(path: path, kind: .natSyslog)]
-        let follower = IdentityFileFollower(configuration: c, handlers: seen.handlers, logger: Logger(label: "test"), metricsFactory: TestMetrics())
+        let follower = IdentityFileFollower(
+            configuration: c, handlers: seen.handlers, logger: Logger(label: "test"), metricsFactory: TestMetrics())
         #expect(follower.pollOnce() == 2)
         #expect(seen.blocks.withLockedValue { $0 } == [e, e])
     }

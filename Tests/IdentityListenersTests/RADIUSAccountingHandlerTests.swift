@@ -1,8 +1,9 @@
 import FlowCodec
 import IdentityCodec
-@testable import IdentityListeners
 import MamoriCore
 import Testing
+
+@testable import IdentityListeners
 
 /// The RADIUS handler's decisions, without sockets: Message-Authenticator, replays, stale
 /// Event-Timestamps, the per-client rate, and the bounded tables.
@@ -18,8 +19,12 @@ import Testing
         return r
     }
 
-    static func datagram(_ r: AccountingRecord, id: UInt8 = 1, messageAuthenticator: Bool = false, secret: [UInt8] = secret) throws -> [UInt8] {
-        try RADIUSPacket.accountingRequest(identifier: id, attributes: r.attributes, secret: secret, messageAuthenticator: messageAuthenticator).encoded()
+    static func datagram(_ r: AccountingRecord, id: UInt8 = 1, messageAuthenticator: Bool = false, secret: [UInt8] = secret) throws
+        -> [UInt8]
+    {
+        try RADIUSPacket.accountingRequest(
+            identifier: id, attributes: r.attributes, secret: secret, messageAuthenticator: messageAuthenticator
+        ).encoded()
     }
 
     static func handler(_ configure: (inout RADIUSAccountingHandler.Configuration) -> Void = { _ in }) -> RADIUSAccountingHandler {
@@ -35,7 +40,8 @@ import Testing
         // Sign with the Message-Authenticator, flip a bit of it, then re-sign the Request
         // Authenticator so that only the HMAC is wrong: what an attacker who knows the secret
         // of another client, or a broken NAS, would send.
-        var packet = try RADIUSPacket.accountingRequest(identifier: 3, attributes: Self.record("MA1").attributes, secret: Self.secret, messageAuthenticator: true)
+        var packet = try RADIUSPacket.accountingRequest(
+            identifier: 3, attributes: Self.record("MA1").attributes, secret: Self.secret, messageAuthenticator: true)
         packet.attributes[packet.attributes.count - 1].value[0] ^= 0x80
         let bad = try RADIUSPacket.accountingRequest(identifier: 3, attributes: packet.attributes, secret: Self.secret).encoded()
         #expect(try RADIUSPacket.decode(bad).isValidAccountingRequest(secret: Self.secret))
@@ -50,13 +56,19 @@ import Testing
     @Test("required Message-Authenticator: globally, and per client overriding the global setting")
     func requiredMessageAuthenticator() throws {
         var strict = Self.handler { $0.requireMessageAuthenticator = true }
-        #expect(strict.handle(try Self.datagram(Self.record("R1")), from: Self.nas, port: 1, now: Self.now).result == .missingMessageAuthenticator)
-        #expect(strict.handle(try Self.datagram(Self.record("R1"), messageAuthenticator: true), from: Self.nas, port: 1, now: Self.now).result == .accepted)
+        #expect(
+            strict.handle(try Self.datagram(Self.record("R1")), from: Self.nas, port: 1, now: Self.now).result
+                == .missingMessageAuthenticator)
+        #expect(
+            strict.handle(try Self.datagram(Self.record("R1"), messageAuthenticator: true), from: Self.nas, port: 1, now: Self.now).result
+                == .accepted)
         var mixed = Self.handler {
             $0.clients.append(.init(prefix: IPPrefix("192.0.2.99/32")!, secret: Self.secret, requireMessageAuthenticator: true))
         }
         #expect(mixed.handle(try Self.datagram(Self.record("R2")), from: Self.nas, port: 1, now: Self.now).result == .accepted)
-        #expect(mixed.handle(try Self.datagram(Self.record("R3")), from: IPAddress("192.0.2.99")!, port: 1, now: Self.now).result == .missingMessageAuthenticator)
+        #expect(
+            mixed.handle(try Self.datagram(Self.record("R3")), from: IPAddress("192.0.2.99")!, port: 1, now: Self.now).result
+                == .missingMessageAuthenticator)
         var lenient = Self.handler {
             $0.requireMessageAuthenticator = true
             $0.clients[0].requireMessageAuthenticator = false
@@ -64,7 +76,8 @@ import Testing
         #expect(lenient.handle(try Self.datagram(Self.record("R4")), from: Self.nas, port: 1, now: Self.now).result == .accepted)
     }
 
-    @Test("a repeat past the duplicate window is a replay: not answered, not applied, from any port; after the replay window it is new again")
+    @Test(
+        "a repeat past the duplicate window is a replay: not answered, not applied, from any port; after the replay window it is new again")
     func replays() throws {
         var h = Self.handler {
             $0.duplicateWindowMilliseconds = 30_000
@@ -85,14 +98,18 @@ import Testing
     func staleEventTime() throws {
         var h = Self.handler { $0.maximumEventAgeMilliseconds = 3_600_000 }
         let t = Self.now / 1000
-        #expect(h.handle(try Self.datagram(Self.record("E1", eventTime: t - 7200)), from: Self.nas, port: 1, now: Self.now).result == .stale)
-        #expect(h.handle(try Self.datagram(Self.record("E2", eventTime: t + 7200)), from: Self.nas, port: 1, now: Self.now).result == .stale)
+        #expect(
+            h.handle(try Self.datagram(Self.record("E1", eventTime: t - 7200)), from: Self.nas, port: 1, now: Self.now).result == .stale)
+        #expect(
+            h.handle(try Self.datagram(Self.record("E2", eventTime: t + 7200)), from: Self.nas, port: 1, now: Self.now).result == .stale)
         var delayed = Self.record("E3", eventTime: t - 7200)
-        delayed.delayTime = 7190   // buffered by the NAS through an outage, and said so
+        delayed.delayTime = 7190 // buffered by the NAS through an outage, and said so
         #expect(h.handle(try Self.datagram(delayed), from: Self.nas, port: 1, now: Self.now).result == .accepted)
         #expect(h.handle(try Self.datagram(Self.record("E4", eventTime: nil)), from: Self.nas, port: 1, now: Self.now).result == .accepted)
         var off = Self.handler()
-        #expect(off.handle(try Self.datagram(Self.record("E5", eventTime: t - 86_400 * 300)), from: Self.nas, port: 1, now: Self.now).result == .accepted)
+        #expect(
+            off.handle(try Self.datagram(Self.record("E5", eventTime: t - 86_400 * 300)), from: Self.nas, port: 1, now: Self.now).result
+                == .accepted)
     }
 
     @Test("the per-client token bucket: a burst, then the sustained rate; spoofed packets do not spend it; clients are separate")
@@ -104,13 +121,19 @@ import Testing
         let wrongSecret = try Self.datagram(Self.record("X"), secret: Array("not-the-secret-0123".utf8))
         for _ in 0..<20 { #expect(h.handle(wrongSecret, from: Self.nas, port: 1, now: Self.now).result == .badAuthenticator) }
         var results: [RADIUSAccountingHandler.Result] = []
-        for i in 0..<8 { results.append(h.handle(try Self.datagram(Self.record("B\(i)"), id: UInt8(i)), from: Self.nas, port: 1, now: Self.now).result) }
+        for i in 0..<8 {
+            results.append(h.handle(try Self.datagram(Self.record("B\(i)"), id: UInt8(i)), from: Self.nas, port: 1, now: Self.now).result)
+        }
         #expect(results == Array(repeating: .accepted, count: 5) + Array(repeating: .rateLimited, count: 3))
         // The other client has its own bucket.
-        #expect(h.handle(try Self.datagram(Self.record("O1")), from: IPAddress("198.51.100.1")!, port: 1, now: Self.now).result == .accepted)
+        #expect(
+            h.handle(try Self.datagram(Self.record("O1")), from: IPAddress("198.51.100.1")!, port: 1, now: Self.now).result == .accepted)
         // 300 ms later: 3 tokens.
         results = []
-        for i in 8..<12 { results.append(h.handle(try Self.datagram(Self.record("B\(i)"), id: UInt8(i)), from: Self.nas, port: 1, now: Self.now + 300).result) }
+        for i in 8..<12 {
+            results.append(
+                h.handle(try Self.datagram(Self.record("B\(i)"), id: UInt8(i)), from: Self.nas, port: 1, now: Self.now + 300).result)
+        }
         #expect(results == [.accepted, .accepted, .accepted, .rateLimited])
         // A rate-limited request is not remembered: its retransmission is taken once there is room.
         let dropped = try Self.datagram(Self.record("B11"), id: 11)
@@ -140,7 +163,9 @@ import Testing
             $0.rateLimit = nil
         }
         for i in 0..<300 {
-            _ = aged.handle(try Self.datagram(Self.record("A\(i)"), id: UInt8(truncatingIfNeeded: i)), from: Self.nas, port: 1, now: Self.now + Int64(i) * 100)
+            _ = aged.handle(
+                try Self.datagram(Self.record("A\(i)"), id: UInt8(truncatingIfNeeded: i)), from: Self.nas, port: 1,
+                now: Self.now + Int64(i) * 100)
         }
         #expect(aged.rememberedCount <= 11 && aged.evictions == .init())
     }
@@ -164,7 +189,7 @@ import Testing
         #expect(logged == [true, false, true, true, true, true])
         // "d" came when the table was full and nothing had expired: the oldest key went.
         #expect(t.count == 3 && t.evictions == 1)
-        let late = t.shouldLog("e", now: 5000)   // full, all expired: no eviction
+        let late = t.shouldLog("e", now: 5000) // full, all expired: no eviction
         #expect(late)
         #expect(t.count == 1 && t.evictions == 1)
     }

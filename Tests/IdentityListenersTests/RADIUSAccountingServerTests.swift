@@ -23,13 +23,17 @@ struct RADIUSAccountingServerTests {
     }
 
     /// Runs a server on a free loopback port for `body`, then stops it.
-    static func withServer(clients: [RADIUSAccountingHandler.Client], metrics: TestMetrics, recorder: Recorder,
-                           requireMessageAuthenticator: Bool = false, _ body: (Int) async throws -> Void) async throws {
+    static func withServer(
+        clients: [RADIUSAccountingHandler.Client], metrics: TestMetrics, recorder: Recorder,
+        requireMessageAuthenticator: Bool = false, _ body: (Int) async throws -> Void
+    ) async throws {
         var c = RADIUSAccountingServer.Configuration()
         c.listen = [SocketEndpoint(host: "127.0.0.1", port: try freeUDPPort())]
         c.handler.clients = clients
         c.handler.requireMessageAuthenticator = requireMessageAuthenticator
-        let server = RADIUSAccountingServer(configuration: c, logger: Logger(label: "test"), metricsFactory: metrics) { r, a, t in recorder.deliver(r, a, t) }
+        let server = RADIUSAccountingServer(configuration: c, logger: Logger(label: "test"), metricsFactory: metrics) { r, a, t in
+            recorder.deliver(r, a, t)
+        }
         let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -80,8 +84,12 @@ struct RADIUSAccountingServerTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("radclient-\(UUID().uuidString).txt").path
         try Self.packets.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await Self.withServer(clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: metrics, recorder: recorder) { port in
-            let out = try radclient.run(["-r", "2", "-t", "2", "-f", file, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
+        try await Self.withServer(
+            clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: metrics,
+            recorder: recorder
+        ) { port in
+            let out = try radclient.run(
+                ["-r", "2", "-t", "2", "-f", file, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
             #expect(out.components(separatedBy: "Received Accounting-Response").count - 1 == 3, "radclient: \(out)")
         }
         let records = recorder.records.withLockedValue { $0 }
@@ -111,20 +119,27 @@ struct RADIUSAccountingServerTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("radclient-\(UUID().uuidString).txt").path
         try Self.packets.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await Self.withServer(clients: [.init(prefix: IPPrefix("127.0.0.1/32")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: metrics, recorder: recorder) { port in
+        try await Self.withServer(
+            clients: [.init(prefix: IPPrefix("127.0.0.1/32")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: metrics,
+            recorder: recorder
+        ) { port in
             #expect(throws: PeerError.self, "radclient must get no answer with a wrong secret") {
                 try radclient.run(["-r", "1", "-t", "1", "-f", file, "127.0.0.1:\(port)", "acct", "not-the-secret"], timeout: .seconds(30))
             }
         }
         #expect(recorder.count == 0)
-        #expect(metrics.counterTotal("mamori_radius_requests_total", ["result": "bad_authenticator"]) >= 1)  // radclient gives up after the first unanswered request
+        // radclient gives up after the first unanswered request
+        #expect(metrics.counterTotal("mamori_radius_requests_total", ["result": "bad_authenticator"]) >= 1)
         #expect(metrics.counterTotal("mamori_radius_requests_total", ["result": "accepted"]) == 0)
 
         // Only 10.0.0.0/8 may send: 127.0.0.1 is nobody's client.
         let other = TestMetrics()
-        try await Self.withServer(clients: [.init(prefix: IPPrefix("10.0.0.0/8")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: other, recorder: recorder) { port in
+        try await Self.withServer(
+            clients: [.init(prefix: IPPrefix("10.0.0.0/8")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: other, recorder: recorder
+        ) { port in
             #expect(throws: PeerError.self) {
-                try radclient.run(["-r", "1", "-t", "1", "-f", file, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
+                try radclient.run(
+                    ["-r", "1", "-t", "1", "-f", file, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
             }
         }
         #expect(recorder.count == 0)
@@ -142,7 +157,8 @@ struct RADIUSAccountingServerTests {
         let datagram = try RADIUSPacket.accountingRequest(identifier: 9, attributes: record.attributes, secret: secret).encoded()
         var altered = datagram
         altered[altered.count - 1] ^= 0x01
-        try await Self.withServer(clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret)], metrics: metrics, recorder: recorder) { port in
+        try await Self.withServer(clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret)], metrics: metrics, recorder: recorder)
+        { port in
             let socket = try LoopbackDatagramSocket()
             #expect(socket.send(datagram, toPort: port))
             #expect(socket.send(datagram, toPort: port))
@@ -170,11 +186,15 @@ extension RADIUSAccountingServerTests {
         record.userName = "victim"
         record.framedIPAddress = IPAddress("100.64.0.66")
         // Correct Request Authenticator over a packet whose Message-Authenticator is wrong.
-        var forged = try RADIUSPacket.accountingRequest(identifier: 21, attributes: record.attributes, secret: secret, messageAuthenticator: true)
+        var forged = try RADIUSPacket.accountingRequest(
+            identifier: 21, attributes: record.attributes, secret: secret, messageAuthenticator: true)
         forged.attributes[forged.attributes.count - 1].value = Array(repeating: 0xAB, count: 16)
         let bad = try RADIUSPacket.accountingRequest(identifier: 21, attributes: forged.attributes, secret: secret).encoded()
-        let good = try RADIUSPacket.accountingRequest(identifier: 22, attributes: record.attributes, secret: secret, messageAuthenticator: true).encoded()
-        try await Self.withServer(clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret)], metrics: metrics, recorder: recorder) { port in
+        let good = try RADIUSPacket.accountingRequest(
+            identifier: 22, attributes: record.attributes, secret: secret, messageAuthenticator: true
+        ).encoded()
+        try await Self.withServer(clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: secret)], metrics: metrics, recorder: recorder)
+        { port in
             let socket = try LoopbackDatagramSocket()
             #expect(socket.send(bad, toPort: port))
             #expect(socket.drain(quietMilliseconds: 400).isEmpty, "no answer to a wrong Message-Authenticator")
@@ -182,14 +202,19 @@ extension RADIUSAccountingServerTests {
             #expect(socket.send(good, toPort: port))
             let answers = socket.drain(quietMilliseconds: 400)
             #expect(answers.count == 1)
-            #expect(try answers.first.map { try RADIUSPacket.decode($0).isValidAccountingResponse(to: try RADIUSPacket.decode(good), secret: secret) } == true)
+            #expect(
+                try answers.first.map {
+                    try RADIUSPacket.decode($0).isValidAccountingResponse(to: try RADIUSPacket.decode(good), secret: secret)
+                } == true)
         }
         #expect(recorder.count == 1)
         #expect(metrics.counterTotal("mamori_radius_requests_total", ["result": "bad_message_authenticator"]) == 1)
         #expect(metrics.counterTotal("mamori_radius_requests_total", ["result": "accepted"]) == 1)
     }
 
-    @Test("require_message_authenticator against radclient: its requests without one get no answer; with Message-Authenticator = 0x00 radclient signs them and they are taken")
+    @Test(
+        "require_message_authenticator against radclient: its requests without one get no answer; with Message-Authenticator = 0x00 radclient signs them and they are taken"
+    )
     func radclientMessageAuthenticator() async throws {
         let radclient = try ExternalPeer.require("radclient", debianPackage: "freeradius-utils")
         let metrics = TestMetrics()
@@ -197,7 +222,8 @@ extension RADIUSAccountingServerTests {
         let plain = FileManager.default.temporaryDirectory.appendingPathComponent("radclient-\(UUID().uuidString).txt").path
         let signed = FileManager.default.temporaryDirectory.appendingPathComponent("radclient-ma-\(UUID().uuidString).txt").path
         // radclient computes the attribute's value when the request lists it (src/lib/radius.c).
-        let withMA = Self.packets.components(separatedBy: "\n\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        let withMA =
+            Self.packets.components(separatedBy: "\n\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
             .map { $0 + "\nMessage-Authenticator = 0x00" }.joined(separator: "\n\n") + "\n"
         try Self.packets.write(toFile: plain, atomically: true, encoding: .utf8)
         try withMA.write(toFile: signed, atomically: true, encoding: .utf8)
@@ -205,13 +231,18 @@ extension RADIUSAccountingServerTests {
             try? FileManager.default.removeItem(atPath: plain)
             try? FileManager.default.removeItem(atPath: signed)
         }
-        try await Self.withServer(clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: metrics, recorder: recorder,
-                                  requireMessageAuthenticator: true) { port in
+        try await Self.withServer(
+            clients: [.init(prefix: IPPrefix("127.0.0.0/8")!, secret: Array("s3cret-nas-0123456".utf8))], metrics: metrics,
+            recorder: recorder,
+            requireMessageAuthenticator: true
+        ) { port in
             #expect(throws: PeerError.self, "no answer without a Message-Authenticator") {
-                try radclient.run(["-r", "1", "-t", "1", "-f", plain, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
+                try radclient.run(
+                    ["-r", "1", "-t", "1", "-f", plain, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
             }
             #expect(recorder.count == 0)
-            let out = try radclient.run(["-r", "2", "-t", "2", "-f", signed, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
+            let out = try radclient.run(
+                ["-r", "2", "-t", "2", "-f", signed, "127.0.0.1:\(port)", "acct", "s3cret-nas-0123456"], timeout: .seconds(30))
             #expect(out.components(separatedBy: "Received Accounting-Response").count - 1 == 3, "radclient: \(out)")
         }
         #expect(recorder.count == 3)

@@ -1,6 +1,5 @@
 import FlowCodec
 import IdentityCodec
-@testable import IdentityListeners
 import Logging
 import MamoriCore
 import MamoriTesting
@@ -9,6 +8,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import IdentityListeners
 
 /// The RADIUS accounting server's channel handler (`RADIUSAccountingServer.Inbound`) in an
 /// `EmbeddedChannel`: datagrams in, Accounting-Responses out, records handed to `deliver`, results
@@ -67,8 +68,9 @@ import Testing
         let response = try RADIUSPacket.decode(Array(reply.data.readableBytesView))
         #expect(response.identifier == 42)
         #expect(response.isValidAccountingResponse(to: request, secret: Self.secret))
-        #expect(!response.isValidAccountingResponse(to: request, secret: Array("another-secret-0123456789".utf8)),
-                "the Response Authenticator is keyed with the client's secret")
+        #expect(
+            !response.isValidAccountingResponse(to: request, secret: Array("another-secret-0123456789".utf8)),
+            "the Response Authenticator is keyed with the client's secret")
         #expect(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self) == nil, "one response, no more")
         #expect(try channel.readInbound(as: AddressedEnvelope<ByteBuffer>.self) == nil, "the datagram is consumed, not passed on")
 
@@ -95,7 +97,9 @@ import Testing
 
         let reply = try #require(try channel.readOutbound(as: AddressedEnvelope<ByteBuffer>.self))
         #expect(reply.remoteAddress == from)
-        #expect(try RADIUSPacket.decode(Array(reply.data.readableBytesView)).isValidAccountingResponse(to: try RADIUSPacket.decode(bytes), secret: Self.secret))
+        #expect(
+            try RADIUSPacket.decode(Array(reply.data.readableBytesView)).isValidAccountingResponse(
+                to: try RADIUSPacket.decode(bytes), secret: Self.secret))
         #expect(delivered.all.map(\.1) == [IPAddress("2001:db8::7")!])
         #expect(metrics.counterTotal("mamori_radius_accounting_total", ["status": "Stop"]) == 1)
     }

@@ -1,6 +1,5 @@
 import FlowCodec
 import IdentityCodec
-@testable import IdentityListeners
 import Logging
 import MamoriCore
 import MamoriTesting
@@ -9,6 +8,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import IdentityListeners
 
 /// The syslog listener's channel handler (`SyslogListener.Inbound`) in an `EmbeddedChannel`:
 /// CGNAT port-block datagrams reach the consumer; other messages, junk and unlisted senders are
@@ -73,7 +74,8 @@ import Testing
         try channel.writeInbound(Self.envelope([0xFF, 0xFE, 0x00, 0xC3]))
         try channel.writeInbound(Self.envelope([]))
         try channel.writeInbound(Self.envelope(Array("<134>1 2026-01-01T00:00:00Z cgnat1 sshd - - - session opened".utf8)))
-        try channel.writeInbound(Self.envelope(Array("<134>1 2026-01-01T00:00:00Z cgnat1 jservices-nat - JSERVICES_NAT_PORT_BLOCK_ALLOC - garbage".utf8)))
+        try channel.writeInbound(
+            Self.envelope(Array("<134>1 2026-01-01T00:00:00Z cgnat1 jservices-nat - JSERVICES_NAT_PORT_BLOCK_ALLOC - garbage".utf8)))
 
         #expect(consumed.all.isEmpty)
         #expect(Self.messages(metrics, "other") == 4, "binary, invalid UTF-8, empty and a non-port-block line")
@@ -91,8 +93,9 @@ import Testing
         let channel = Self.channel(metrics: metrics, consumed: consumed, senders: [IPPrefix("192.0.2.0/24")!])
         defer { _ = try? channel.finish() }
 
-        try channel.writeInbound(Self.envelope(Array(Self.allocate.line.utf8)))  // loopback: not listed here
-        try channel.writeInbound(Self.envelope(Array(Self.allocate.line.utf8), from: try SocketAddress(ipAddress: "198.51.100.9", port: 514)))
+        try channel.writeInbound(Self.envelope(Array(Self.allocate.line.utf8))) // loopback: not listed here
+        try channel.writeInbound(
+            Self.envelope(Array(Self.allocate.line.utf8), from: try SocketAddress(ipAddress: "198.51.100.9", port: 514)))
 
         #expect(consumed.all.isEmpty)
         #expect(Self.messages(metrics, "unlisted_sender") == 2)

@@ -10,12 +10,15 @@ import Testing
     static let hour: Int64 = 3_600_000
 
     static func decision(_ permitted: Bool, at: Int64) -> LegalDecision {
-        LegalDecision(action: .warnInfection, subscriber: "s:1", permitted: permitted, basis: permitted ? .comprehensiveConsent : .notPermitted,
-                      reasons: [permitted ? "comprehensive consent: terms v3" : "opted out"], decidedAt: at, termsInForce: "v3")
+        LegalDecision(
+            action: .warnInfection, subscriber: "s:1", permitted: permitted, basis: permitted ? .comprehensiveConsent : .notPermitted,
+            reasons: [permitted ? "comprehensive consent: terms v3" : "opted out"], decidedAt: at, termsInForce: "v3")
     }
 
     static func notice(at: Int64, delivered: Bool = true) -> CaseNotice {
-        CaseNotice(at: at, channel: "email", language: "ja", tokenDigest: String(repeating: "a", count: 64), expires: at + 30 * 24 * hour, outcome: "250 OK", delivered: delivered)
+        CaseNotice(
+            at: at, channel: "email", language: "ja", tokenDigest: String(repeating: "a", count: 64), expires: at + 30 * 24 * hour,
+            outcome: "250 OK", delivered: delivered)
     }
 
     @Test func aCaseMovesThroughItsStatesAndRecordsWhy() {
@@ -23,7 +26,9 @@ import Testing
         policy.notices.renotifyAfterHours = 24
         policy.notices.escalateAfterNotices = 2
         let t0: Int64 = 1_000 * Self.hour
-        var c = LawfulCase(id: "0123456789abcdef0123456789abcdef", subscriber: "s:1", kind: .infection, device: "100.64.0.67", finding: "f1", evidence: T.miraiOnce, at: t0)
+        var c = LawfulCase(
+            id: "0123456789abcdef0123456789abcdef", subscriber: "s:1", kind: .infection, device: "100.64.0.67", finding: "f1",
+            evidence: T.miraiOnce, at: t0)
         #expect(c.state == .attributed)
         #expect(c.reference == "M-89ABCDEF")
         c.record(Self.decision(true, at: t0), at: t0)
@@ -63,7 +68,10 @@ import Testing
         c.move(to: .remediated, at: t0 + 90 * Self.hour, reason: "quiet for a week")
         c.merge(finding: "f4", evidence: T.bitFlood, at: t0 + 200 * Self.hour)
         #expect(c.state == .attributed)
-        #expect(c.history.map(\.to) == [.attributed, .basisDecided, .notified, .basisDecided, .notified, .notified, .acknowledged, .remediated, .attributed])
+        #expect(
+            c.history.map(\.to) == [
+                .attributed, .basisDecided, .notified, .basisDecided, .notified, .notified, .acknowledged, .remediated, .attributed,
+            ])
 
         // Held when the decision refuses.
         c.record(Self.decision(false, at: t0 + 200 * Self.hour), at: t0 + 200 * Self.hour)
@@ -77,7 +85,9 @@ import Testing
         policy.notices.renotifyAfterHours = 24
         let t0: Int64 = 1_000 * Self.hour
         let minute: Int64 = 60_000
-        var c = LawfulCase(id: "0123456789abcdef0123456789abcdef", subscriber: "s:1", kind: .infection, device: "100.64.0.67", finding: "f1", evidence: T.miraiOnce, at: t0)
+        var c = LawfulCase(
+            id: "0123456789abcdef0123456789abcdef", subscriber: "s:1", kind: .infection, device: "100.64.0.67", finding: "f1",
+            evidence: T.miraiOnce, at: t0)
         c.record(Self.decision(true, at: t0), at: t0)
         // The relay refuses: 5, 10, 20, 40 … minutes between attempts, never more than a day.
         var at = t0
@@ -95,7 +105,9 @@ import Testing
         #expect(!c.noticeDue(at: at + 48 * Self.hour, policy: policy))
 
         // No e-mail address: the notice goes to the call-centre export once, not at every report.
-        var d = LawfulCase(id: "fedcba9876543210fedcba9876543210", subscriber: "s:2", kind: .infection, device: "100.64.0.68", finding: "f9", evidence: T.miraiOnce, at: t0)
+        var d = LawfulCase(
+            id: "fedcba9876543210fedcba9876543210", subscriber: "s:2", kind: .infection, device: "100.64.0.68", finding: "f9",
+            evidence: T.miraiOnce, at: t0)
         d.record(Self.decision(true, at: t0), at: t0)
         #expect(d.noticeDue(at: t0, policy: policy))
         var csv = Self.notice(at: t0, delivered: false)
@@ -120,7 +132,7 @@ import Testing
         }
         try make("old-closed", .closed, updated: now - 400 * day)
         try make("old-held", .held, updated: now - 400 * day)
-        try make("old-open", .notified, updated: now - 400 * day)     // unfinished: kept however old
+        try make("old-open", .notified, updated: now - 400 * day) // unfinished: kept however old
         try make("new-closed", .closed, updated: now - 10 * day)
         let removed = try store.sweep(finishedBefore: now - 365 * day, now: now)
         #expect(removed == 2)

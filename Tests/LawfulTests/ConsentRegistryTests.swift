@@ -28,7 +28,7 @@ import Testing
         #expect(file.rows[2].termsAccepted == T.ms(2025, 4, 2, 9, 30))
         #expect(file.rows[0].statements == [.init(action: .sinkholeDNS, kind: .optedOut, at: T.ms(2026, 3, 1))])
         #expect(file.rows[2].statements.map(\.kind) == [.consentWithdrawn, .optedOut])
-        #expect(file.rows[2].statements[1].at == nil)  // no date: the import time
+        #expect(file.rows[2].statements[1].at == nil) // no date: the import time
         let reasons = Dictionary(uniqueKeysWithValues: file.rejected.map { ($0.line, $0.reason) })
         #expect(reasons[6] == "'not-an-address' is not an e-mail address")
         #expect(reasons[7] == "terms_accepted without terms_version")
@@ -57,7 +57,7 @@ import Testing
         let file = try CustomerConsentFile.parse(Self.export)
         let first = try registry.importCustomers(file, pseudonym: pseudonym, at: importedAt, source: "import:customers.csv")
         #expect(first.subscribers == 4)
-        #expect(first.events == 4 + 1 + 1 + 2)  // terms for all four, A-0001's opt-out, A-0002's consent, A-0003's withdrawal and opt-out
+        #expect(first.events == 4 + 1 + 1 + 2) // terms for all four, A-0001's opt-out, A-0002's consent, A-0003's withdrawal and opt-out
         #expect(first.contacts == 3)
         #expect(first.rejected.count == 5)
         #expect(first.lines == 9)
@@ -80,7 +80,8 @@ import Testing
         #expect(again.contacts == 0)
 
         // A later export where taro cancelled the opt-out and moved to terms v4 adds two events; history keeps all.
-        let later = try CustomerConsentFile.parse("account,email,terms_version,terms_accepted,sinkhole_dns\nA-0001,taro@example.jp,v4,2026-10-01,no_opt_out@2026-10-02\n")
+        let later = try CustomerConsentFile.parse(
+            "account,email,terms_version,terms_accepted,sinkhole_dns\nA-0001,taro@example.jp,v4,2026-10-01,no_opt_out@2026-10-02\n")
         let third = try registry.importCustomers(later, pseudonym: pseudonym, at: T.ms(2026, 11, 10), source: "import:customers-2.csv")
         #expect(third.events == 2)
         let history = try registry.history(of: "s:a-0001")
@@ -96,7 +97,8 @@ import Testing
         let registry = try SQLiteConsentRegistry(path: ":memory:")
         let noAction = ConsentEvent(subscriber: "s:1", kind: .optedOut, at: 1, method: "web", recordedBy: "api")
         #expect(throws: ConsentRegistryError.self) { try registry.record([noAction], recordedAt: 2) }
-        let notPerSubscriber = ConsentEvent(subscriber: "s:1", kind: .optedOut, action: .shareIndicator, at: 1, method: "web", recordedBy: "api")
+        let notPerSubscriber = ConsentEvent(
+            subscriber: "s:1", kind: .optedOut, action: .shareIndicator, at: 1, method: "web", recordedBy: "api")
         #expect(throws: ConsentRegistryError.self) { try registry.record([notPerSubscriber], recordedAt: 2) }
         #expect(try registry.history(of: "s:1").isEmpty)
     }

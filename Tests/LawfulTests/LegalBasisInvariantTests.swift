@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Lawful
 
 /// Every combination of consent history, evidence, policy and subscriber action, checked against
@@ -9,7 +10,9 @@ import Testing
     static let termsChoices: [String?] = [nil, "v1", "v2", "v3", "v9"]
     enum Individual: CaseIterable { case none, given, withdrawn }
     enum OptOut: CaseIterable { case none, optedOut, cancelled }
-    static let evidence: [InfectionEvidence] = [T.noGround, T.flood, T.weakFlood, T.bitFlood, T.scan, T.slowScan, T.fault, T.mirai, T.miraiOnce, T.unlisted]
+    static let evidence: [InfectionEvidence] = [
+        T.noGround, T.flood, T.weakFlood, T.bitFlood, T.scan, T.slowScan, T.fault, T.mirai, T.miraiOnce, T.unlisted,
+    ]
     static let policies: [LawfulPolicy] = [
         T.policy(), T.policy(honourOptOut: false), T.policy(v3Observation: nil), T.policy(sinkholeOptOut: ""),
         T.policy(v3Discloses: []), T.policy(dropV3: true), LawfulPolicy(),
@@ -52,11 +55,12 @@ import Testing
                             let evidenceCases: [InfectionEvidence] = action == .warnInfection ? Self.evidence : [T.noGround]
                             for e in evidenceCases {
                                 combinations += 1
-                                let request: ActionRequest = switch action {
-                                case .warnInfection: .warnInfection(subscriber: T.subscriber, consent: state, evidence: e)
-                                case .warnVulnerability: .warnVulnerability(subscriber: T.subscriber, consent: state, report: T.report)
-                                default: .sinkholeDNS(subscriber: T.subscriber, consent: state)
-                                }
+                                let request: ActionRequest =
+                                    switch action {
+                                    case .warnInfection: .warnInfection(subscriber: T.subscriber, consent: state, evidence: e)
+                                    case .warnVulnerability: .warnVulnerability(subscriber: T.subscriber, consent: state, report: T.report)
+                                    default: .sinkholeDNS(subscriber: T.subscriber, consent: state)
+                                    }
                                 let d = engine.decide(request, at: T.now)
                                 counts[d.basis, default: 0] += 1
                                 let context = "\(action) terms=\(terms ?? "-") individual=\(individual) optOut=\(optOut) → \(d.summary)"
@@ -87,15 +91,20 @@ import Testing
                                 // Blocking never rests on the legitimate-business route.
                                 if action == .sinkholeDNS { #expect(d.basis != .legitimateBusinessAct, "\(context)") }
                                 // Nothing but these bases can answer a subscriber action.
-                                #expect([.individualConsent, .comprehensiveConsent, .legitimateBusinessAct, .notPermitted].contains(d.basis), "\(context)")
+                                #expect(
+                                    [.individualConsent, .comprehensiveConsent, .legitimateBusinessAct, .notPermitted].contains(d.basis),
+                                    "\(context)")
                                 // Adding a burden to refused evidence never makes things worse, and is enough on an
                                 // open legitimate route.
                                 if action == .warnInfection && !Self.burdens(e) {
                                     var worse = e
                                     worse.attackPacketsPerSecond = 500_000
-                                    let d2 = engine.decide(.warnInfection(subscriber: T.subscriber, consent: state, evidence: worse), at: T.now)
+                                    let d2 = engine.decide(
+                                        .warnInfection(subscriber: T.subscriber, consent: state, evidence: worse), at: T.now)
                                     if d.permitted { #expect(d2.permitted, "\(context)") }
-                                    if inForce?.discloses.contains(.warnInfection) == true && !(refused && policy.legitimateBusiness.honourOptOut) {
+                                    if inForce?.discloses.contains(.warnInfection) == true
+                                        && !(refused && policy.legitimateBusiness.honourOptOut)
+                                    {
                                         #expect(d2.permitted, "\(context) with a flood")
                                     }
                                 }

@@ -1,8 +1,9 @@
 import Foundation
 import IdentityCodec
-@testable import Lawful
 import MamoriCore
 import Testing
+
+@testable import Lawful
 
 /// The notice in words: Japanese (JST) and English (UTC), subject, plain text, HTML e-mail and
 /// the notice page — what it must say, what it must leave out, and escaping.
@@ -17,14 +18,17 @@ import Testing
         .attack(kind: "UDP flood", packetsPerSecond: 120_000),
     ]
 
-    static func content(language: String = "ja", kind: NoticeContent.Kind = .infection,
-                        behaviours: [NoticeContent.Behaviour] = allBehaviours,
-                        from: Int64 = ms(2026, 11, 20, 10, 2), to: Int64 = ms(2026, 11, 20, 10, 9, 30),
-                        support: String = "abuse@example.jp / 0120-000-000", optOut: Bool = true, reminder: Int = 0,
-                        reference: String = "M-3F2A9C") -> NoticeContent {
-        NoticeContent(language: language, kind: kind, caseReference: reference, observedFrom: from, observedTo: to,
-                      behaviours: behaviours, noticePageURL: "https://notice.example.jp/n/7Kq2xZ", linkExpires: ms(2026, 12, 4, 10, 2),
-                      support: support, optOutAvailable: optOut, reminder: reminder)
+    static func content(
+        language: String = "ja", kind: NoticeContent.Kind = .infection,
+        behaviours: [NoticeContent.Behaviour] = allBehaviours,
+        from: Int64 = ms(2026, 11, 20, 10, 2), to: Int64 = ms(2026, 11, 20, 10, 9, 30),
+        support: String = "abuse@example.jp / 0120-000-000", optOut: Bool = true, reminder: Int = 0,
+        reference: String = "M-3F2A9C"
+    ) -> NoticeContent {
+        NoticeContent(
+            language: language, kind: kind, caseReference: reference, observedFrom: from, observedTo: to,
+            behaviours: behaviours, noticePageURL: "https://notice.example.jp/n/7Kq2xZ", linkExpires: ms(2026, 12, 4, 10, 2),
+            support: support, optOutAvailable: optOut, reminder: reminder)
     }
 
     static func page(_ c: NoticeContent, state: String = "open") -> String {
@@ -42,7 +46,10 @@ import Testing
     static func containsIPv4(_ s: String) -> Bool {
         var run = ""
         for ch in s + " " {
-            if ch.isASCII && (ch.isNumber || ch == ".") { run.append(ch); continue }
+            if ch.isASCII && (ch.isNumber || ch == ".") {
+                run.append(ch)
+                continue
+            }
             let parts = run.split(separator: ".", omittingEmptySubsequences: false)
             var consecutive = 0
             for p in parts {
@@ -147,7 +154,9 @@ import Testing
     }
 
     @Test func familyAndPortWhenGiven() {
-        let without: [NoticeContent.Behaviour] = [.commandAndControl(family: nil, contacts: 7), .scanning(port: nil, destinationsPerMinute: 300)]
+        let without: [NoticeContent.Behaviour] = [
+            .commandAndControl(family: nil, contacts: 7), .scanning(port: nil, destinationsPerMinute: 300),
+        ]
         let en = NoticeRenderer.email(Self.content(language: "en", behaviours: without)).text
         #expect(Self.contains(en, "communicated 7 times with a server used to control a botnet"))
         #expect(!en.contains("family"))
@@ -159,7 +168,9 @@ import Testing
         #expect(!ja.contains("マルウェアの種類"))
         #expect(!ja.contains("ポート番号"))
 
-        let with: [NoticeContent.Behaviour] = [.commandAndControl(family: "Mozi", contacts: 1), .scanning(port: 2323, destinationsPerMinute: 300)]
+        let with: [NoticeContent.Behaviour] = [
+            .commandAndControl(family: "Mozi", contacts: 1), .scanning(port: 2323, destinationsPerMinute: 300),
+        ]
         let en2 = NoticeRenderer.email(Self.content(language: "en", behaviours: with)).text
         #expect(Self.contains(en2, "communicated once with a server"))
         #expect(Self.contains(en2, "(malware family: Mozi). A botnet is"))
@@ -170,8 +181,11 @@ import Testing
     }
 
     @Test func vulnerabilityPutsTheGivenFixFirst() {
-        let vuln: [NoticeContent.Behaviour] = [.vulnerability(source: "NOTICE", description: "Telnet login with a default password",
-                                                              remediation: "Set a strong password and turn off Telnet.")]
+        let vuln: [NoticeContent.Behaviour] = [
+            .vulnerability(
+                source: "NOTICE", description: "Telnet login with a default password",
+                remediation: "Set a strong password and turn off Telnet.")
+        ]
         let ja = NoticeRenderer.email(Self.content(kind: .vulnerability, behaviours: vuln))
         #expect(ja.subject.contains("脆弱性"))
         #expect(Self.contains(ja.text, "NOTICEから、お客様の回線に接続された機器について、次の報告がありました: Telnet login with a default password"))
@@ -272,7 +286,7 @@ import Testing
     }
 
     @Test func noAddressesWhenBehavioursHaveNone() {
-        #expect(Self.containsIPv4("seen from 192.0.2.17 at noon"))   // the check itself can fail
+        #expect(Self.containsIPv4("seen from 192.0.2.17 at noon")) // the check itself can fail
         #expect(!Self.containsIPv4("2026-11-20 10:02 version 1.2.3"))
         for lang in ["ja", "en"] {
             for kind in [NoticeContent.Kind.infection, .vulnerability] {
@@ -350,7 +364,7 @@ import Testing
         #expect(!ja.contains("<form"))
         #expect(!ja.contains("<button"))
         #expect(ja.contains("ご対応いただき、ありがとうございました。"))
-        #expect(ja.contains("ファームウェア"))   // the steps stay for reference
+        #expect(ja.contains("ファームウェア")) // the steps stay for reference
         let en = Self.page(Self.content(language: "en"), state: "acknowledged")
         #expect(!en.contains("<form"))
         #expect(en.contains("Thank you for dealing with this."))

@@ -23,7 +23,9 @@ import Testing
         #expect(d.bytes(2) == first.prefix(2).map { UInt8(truncatingIfNeeded: $0) }, "each byte is the low byte of one output")
         var e = SplitMix64(seed: 7)
         var f = SplitMix64(seed: 7)
-        #expect(Int.random(in: 0..<1_000_000, using: &e) == Int.random(in: 0..<1_000_000, using: &f), "a RandomNumberGenerator for the standard library")
+        #expect(
+            Int.random(in: 0..<1_000_000, using: &e) == Int.random(in: 0..<1_000_000, using: &f),
+            "a RandomNumberGenerator for the standard library")
     }
 }
 

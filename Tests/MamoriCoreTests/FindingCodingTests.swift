@@ -14,20 +14,25 @@ import Testing
             Feature(.scanDestinations(port: 23), 812),
         ]
         evidence.thresholds = [.atLeast("periodicity", 0.93, 0.8), .below("rarity", 0.2, 0.5)]
-        evidence.flows = [FlowSample(start: 1_767_225_600_000, end: 1_767_225_601_000, source: "h:869c184e0005e06c", sourcePort: 51_514,
-                                     destination: "203.0.113.7", destinationPort: 443, protocol: "tcp", tcpFlags: 0x1B, packets: 8, bytes: 5120,
-                                     samplingInterval: 1)]
+        evidence.flows = [
+            FlowSample(
+                start: 1_767_225_600_000, end: 1_767_225_601_000, source: "h:869c184e0005e06c", sourcePort: 51_514,
+                destination: "203.0.113.7", destinationPort: 443, protocol: "tcp", tcpFlags: 0x1B, packets: 8, bytes: 5120,
+                samplingInterval: 1)
+        ]
         evidence.cohort = ["h:869c184e0005e06c"]
         evidence.cohortSize = 1
         evidence.related = ["c2-server:80e53a2710409849"]
         evidence.reasons = ["contacts every 60 s"]
         let subject = FindingSubject(type: .host, address: "100.64.0.9", port: nil, protocol: nil, ports: .init(first: 2048, last: 3071))
-        var f = Finding(id: Finding.id(kind: .infectedDevice, subject: subject), kind: .infectedDevice, subject: subject, score: 0.875,
-                        firstSeen: 1_767_225_600_000, lastSeen: 1_767_229_200_000, detectedAt: 1_767_225_660_000, updatedAt: 1_767_229_260_000,
-                        family: "mirai", summary: "a host beacons to a C&C", evidence: evidence,
-                        verdict: Verdict(verdict: .truePositive, analyst: "aiko", note: "confirmed", at: 1_767_300_000_000))
-        f.subscriber = FindingSubscriber(outcome: .attributed, pseudonym: "s:64669f68a0326973", candidates: [], confidence: 0.95, source: "radius",
-                                         reason: "one RADIUS session", at: [1_767_225_600_000, 1_767_229_200_000])
+        var f = Finding(
+            id: Finding.id(kind: .infectedDevice, subject: subject), kind: .infectedDevice, subject: subject, score: 0.875,
+            firstSeen: 1_767_225_600_000, lastSeen: 1_767_229_200_000, detectedAt: 1_767_225_660_000, updatedAt: 1_767_229_260_000,
+            family: "mirai", summary: "a host beacons to a C&C", evidence: evidence,
+            verdict: Verdict(verdict: .truePositive, analyst: "aiko", note: "confirmed", at: 1_767_300_000_000))
+        f.subscriber = FindingSubscriber(
+            outcome: .attributed, pseudonym: "s:64669f68a0326973", candidates: [], confidence: 0.95, source: "radius",
+            reason: "one RADIUS session", at: [1_767_225_600_000, 1_767_229_200_000])
         return f
     }
 
@@ -51,8 +56,11 @@ import Testing
     @Test("the JSON carries the names docs/findings.md documents")
     func wireNames() throws {
         let json = try Self.object(try JSONEncoder().encode(Self.finding()))
-        #expect(Set(json.keys) == ["id", "kind", "subject", "score", "firstSeen", "lastSeen", "detectedAt", "updatedAt", "family", "summary",
-                                   "evidence", "verdict", "subscriber"])
+        #expect(
+            Set(json.keys) == [
+                "id", "kind", "subject", "score", "firstSeen", "lastSeen", "detectedAt", "updatedAt", "family", "summary",
+                "evidence", "verdict", "subscriber",
+            ])
         #expect(json["kind"] as? String == "infected-device")
         let subject = try #require(json["subject"] as? [String: Any])
         #expect(subject["type"] as? String == "host")
@@ -63,16 +71,20 @@ import Testing
         let evidence = try #require(json["evidence"] as? [String: Any])
         #expect(Set(evidence.keys) == ["features", "thresholds", "flows", "cohort", "cohortSize", "related", "reasons"])
         let features = try #require(evidence["features"] as? [[String: Any]])
-        #expect(features.map { $0["name"] as? String } == ["periodicity", "median_interval", "c2_contacts", "scan_destinations_port_23"],
-                "feature names are plain strings in the JSON")
+        #expect(
+            features.map { $0["name"] as? String } == ["periodicity", "median_interval", "c2_contacts", "scan_destinations_port_23"],
+            "feature names are plain strings in the JSON")
         #expect(features[1]["unit"] as? String == "s")
         #expect(features[2]["about"] as? String == "203.0.113.7:443/tcp")
         let threshold = try #require((evidence["thresholds"] as? [[String: Any]])?.first)
         #expect(Set(threshold.keys) == ["name", "value", "comparison", "limit", "crossed"])
         #expect(threshold["comparison"] as? String == ">=" && threshold["crossed"] as? Bool == true)
         let flow = try #require((evidence["flows"] as? [[String: Any]])?.first)
-        #expect(Set(flow.keys) == ["start", "end", "source", "sourcePort", "destination", "destinationPort", "protocol", "tcpFlags", "packets",
-                                   "bytes", "samplingInterval"])
+        #expect(
+            Set(flow.keys) == [
+                "start", "end", "source", "sourcePort", "destination", "destinationPort", "protocol", "tcpFlags", "packets",
+                "bytes", "samplingInterval",
+            ])
 
         let verdict = try #require(json["verdict"] as? [String: Any])
         #expect(Set(verdict.keys) == ["verdict", "analyst", "note", "at"])
@@ -84,7 +96,8 @@ import Testing
 
     @Test("the kinds, subject types, verdicts and attribution outcomes have their documented strings")
     func enumStrings() {
-        #expect(FindingKind.allCases.map(\.rawValue).sorted()
+        #expect(
+            FindingKind.allCases.map(\.rawValue).sorted()
                 == ["c2-server", "inbound-ddos", "infected-device", "known-indicator", "outbound-ddos", "scanning"])
         #expect([FindingSubject.Kind.endpoint, .host, .address].map(\.rawValue) == ["endpoint", "host", "address"])
         #expect([Verdict.Kind.truePositive, .falsePositive].map(\.rawValue) == ["true-positive", "false-positive"])
@@ -105,10 +118,16 @@ import Testing
 
     @Test("subjects read as people write them: [v6]:port/proto, address:first-last")
     func subjectDescription() {
-        #expect(FindingSubject(type: .endpoint, address: "2001:db8::1", port: 53, protocol: "udp", ports: nil).description == "[2001:db8::1]:53/udp")
-        #expect(FindingSubject(type: .endpoint, address: "192.0.2.1", port: 80, protocol: "tcp", ports: nil).description == "192.0.2.1:80/tcp")
-        #expect(FindingSubject(type: .host, address: "100.64.0.9", port: nil, protocol: nil, ports: .init(first: 1024, last: 2047)).description == "100.64.0.9:1024-2047")
-        #expect(FindingSubject(type: .host, address: "2001:db8:1::/64", port: nil, protocol: nil, ports: nil).description == "2001:db8:1::/64")
+        #expect(
+            FindingSubject(type: .endpoint, address: "2001:db8::1", port: 53, protocol: "udp", ports: nil).description
+                == "[2001:db8::1]:53/udp")
+        #expect(
+            FindingSubject(type: .endpoint, address: "192.0.2.1", port: 80, protocol: "tcp", ports: nil).description == "192.0.2.1:80/tcp")
+        #expect(
+            FindingSubject(type: .host, address: "100.64.0.9", port: nil, protocol: nil, ports: .init(first: 1024, last: 2047)).description
+                == "100.64.0.9:1024-2047")
+        #expect(
+            FindingSubject(type: .host, address: "2001:db8:1::/64", port: nil, protocol: nil, ports: nil).description == "2001:db8:1::/64")
         #expect(FindingSubject(type: .address, address: "198.51.100.7", port: nil, protocol: nil, ports: nil).description == "198.51.100.7")
     }
 }

@@ -12,7 +12,7 @@ struct MailMessageTests {
         var bytes: [UInt8] = []
         for word in value.replacingOccurrences(of: "\r\n", with: "").split(separator: " ") {
             guard word.hasPrefix("=?UTF-8?B?"), word.hasSuffix("?="),
-                  let data = Data(base64Encoded: String(word.dropFirst(10).dropLast(2)))
+                let data = Data(base64Encoded: String(word.dropFirst(10).dropLast(2)))
             else { return nil }
             bytes += data
         }
@@ -32,8 +32,9 @@ struct MailMessageTests {
     @Test("Japanese subject as encoded-words of at most 76 characters per line, body base64 in UTF-8")
     func japanese() throws {
         let body = "検出日時: 2026-11-20 09:00 JST\n対象: 加入者 12345\n.この行はドットで始まります\n"
-        let message = MailMessage(from: MailAddress("mamori@example.net", name: "守り 監視"), to: ["noc@example.net"],
-                                  subject: Self.japaneseSubject, textBody: body)
+        let message = MailMessage(
+            from: MailAddress("mamori@example.net", name: "守り 監視"), to: ["noc@example.net"],
+            subject: Self.japaneseSubject, textBody: body)
         let rendered = message.rendered()
 
         #expect(!rendered.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "only CRLF line endings")

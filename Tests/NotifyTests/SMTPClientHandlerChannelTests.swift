@@ -38,14 +38,18 @@ import Testing
 
     /// Writes one exchange as `SMTPConversation.exchange` does: `command` + CRLF (nil: only wait for a reply).
     @discardableResult
-    static func send(_ command: String?, on channel: EmbeddedChannel, timeout: TimeAmount = .seconds(60), tls: TLSUpgrade? = nil) -> Outcome {
+    static func send(_ command: String?, on channel: EmbeddedChannel, timeout: TimeAmount = .seconds(60), tls: TLSUpgrade? = nil) -> Outcome
+    {
         send(bytes: command.map { ByteBuffer(string: $0 + "\r\n") }, on: channel, timeout: timeout, tls: tls)
     }
 
     @discardableResult
-    static func send(bytes: ByteBuffer?, on channel: EmbeddedChannel, timeout: TimeAmount = .seconds(60), tls: TLSUpgrade? = nil) -> Outcome {
+    static func send(bytes: ByteBuffer?, on channel: EmbeddedChannel, timeout: TimeAmount = .seconds(60), tls: TLSUpgrade? = nil) -> Outcome
+    {
         let promise = channel.eventLoop.makePromise(of: SMTPReply.self)
-        channel.writeAndFlush(SMTPExchange(bytes: bytes, reply: promise, timeout: timeout, tlsUpgrade: tls)).whenFailure { promise.fail($0) }
+        channel.writeAndFlush(SMTPExchange(bytes: bytes, reply: promise, timeout: timeout, tlsUpgrade: tls)).whenFailure {
+            promise.fail($0)
+        }
         return Outcome(promise.futureResult)
     }
 
@@ -61,7 +65,9 @@ import Testing
         return out
     }
 
-    @Test("a whole delivery: each command goes out as written, only after the previous reply, and gets its own reply; a multi-line EHLO reply is one reply")
+    @Test(
+        "a whole delivery: each command goes out as written, only after the previous reply, and gets its own reply; a multi-line EHLO reply is one reply"
+    )
     func delivery() throws {
         let channel = try Self.channel()
         defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
@@ -125,17 +131,23 @@ import Testing
         // What the conversation makes of it: an error naming the stage, the reply and the command.
         let error = SMTPError(stage: .rcptTo, rejected: refused, command: "RCPT TO:<nobody@example.net>")
         #expect(error.reason == .rejected && error.code == 550)
-        #expect(error.description == "SMTP rcptTo failed: server replied 550 5.1.1 <nobody@example.net>: Recipient address rejected to RCPT TO:<nobody@example.net>")
+        #expect(
+            error.description
+                == "SMTP rcptTo failed: server replied 550 5.1.1 <nobody@example.net>: Recipient address rejected to RCPT TO:<nobody@example.net>"
+        )
     }
 
-    @Test("a malformed reply fails the waiting exchange with a protocol error that says what was wrong, closes the connection, and fails every later exchange")
+    @Test(
+        "a malformed reply fails the waiting exchange with a protocol error that says what was wrong, closes the connection, and fails every later exchange"
+    )
     func malformedReply() throws {
         let channel = try Self.channel()
         defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         let ehlo = Self.send("EHLO mamori.test", on: channel)
         _ = try Self.written(channel)
 
-        try Self.server("250-first line\r\nHELLO there\r\n", to: channel)  // the handler takes the decoder's error: it does not reach the channel's end
+        // the handler takes the decoder's error: it does not reach the channel's end
+        try Self.server("250-first line\r\nHELLO there\r\n", to: channel)
 
         let failure = try #require(ehlo.error)
         guard case SMTPTransportError.malformedReply(let why) = failure else {
@@ -208,13 +220,17 @@ import Testing
         return TLSUpgrade(context: try NIOSSLContext(configuration: configuration), serverHostname: "mail.example.net")
     }
 
-    @Test("STARTTLS: on 220 TLS goes in front of the pipeline and sends its ClientHello; the reply is handed over only when the handshake completes")
+    @Test(
+        "STARTTLS: on 220 TLS goes in front of the pipeline and sends its ClientHello; the reply is handed over only when the handshake completes"
+    )
     func startTLS() throws {
         let channel = try Self.channel()
         defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
         let starttls = Self.send("STARTTLS", on: channel, tls: try Self.tlsUpgrade())
         #expect(try Self.written(channel) == "STARTTLS\r\n")
-        #expect(throws: (any Error).self, "no TLS before the server agreed") { try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self) }
+        #expect(throws: (any Error).self, "no TLS before the server agreed") {
+            try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)
+        }
 
         try Self.server("220 2.0.0 Ready to start TLS\r\n", to: channel)
 

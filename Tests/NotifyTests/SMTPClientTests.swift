@@ -62,7 +62,8 @@ struct SMTPClientTests {
         var configuration = Self.configuration(server, tlsMode: .startTLSRequired)
         configuration.trustedCACertificatePath = certificate.certificate
         configuration.tlsServerName = "localhost"
-        let message = MailMessage(from: "mamori@example.net", to: ["noc@example.net"], subject: "TLS 経由の通知", textBody: "暗号化されています", htmlBody: "<p>暗号化されています</p>")
+        let message = MailMessage(
+            from: "mamori@example.net", to: ["noc@example.net"], subject: "TLS 経由の通知", textBody: "暗号化されています", htmlBody: "<p>暗号化されています</p>")
 
         let delivery = try await SMTPClient(configuration: configuration).send(message)
 

@@ -26,7 +26,8 @@ import Testing
         let file = corpus.appendingPathComponent(c.file).path
         let layout = try OfflineAnalyzer.networkLayout(NetworkOptions(), truth: c)
         return OfflineAnalyzer.Request(
-            files: [file], format: InputFormat.guess(for: [file]), configuration: DetectionConfiguration(network: layout, pseudonymKey: Array("offline test".utf8)),
+            files: [file], format: InputFormat.guess(for: [file]),
+            configuration: DetectionConfiguration(network: layout, pseudonymKey: Array("offline test".utf8)),
             truth: c, scoreFileLabels: scoreFileLabels)
     }
 
@@ -92,8 +93,11 @@ import Testing
         var sequence: Int64 = 0
         while let window = simulation.nextWindow() {
             for d in window {
-                writer.append(CapturedDatagram(timestampMicroseconds: d.timeMilliseconds * 1000 + sequence % 1000, sourceAddress: d.exporter, sourcePort: UInt16(49152 + d.exporterIndex),
-                                               destinationAddress: AddressPlan.collectorAddress, destinationPort: 4739, payload: d.payload))
+                writer.append(
+                    CapturedDatagram(
+                        timestampMicroseconds: d.timeMilliseconds * 1000 + sequence % 1000, sourceAddress: d.exporter,
+                        sourcePort: UInt16(49152 + d.exporterIndex),
+                        destinationAddress: AddressPlan.collectorAddress, destinationPort: 4739, payload: d.payload))
                 sequence += 1
             }
         }
@@ -107,13 +111,17 @@ import Testing
         #expect(InputFormat.guess(for: [pcap]) == .pcap)
         var progressReports = 0
         let outcome = try OfflineAnalyzer.run(
-            OfflineAnalyzer.Request(files: [pcap], format: .pcap, configuration: DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3]), labels: labels)
+            OfflineAnalyzer.Request(
+                files: [pcap], format: .pcap, configuration: DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3]),
+                labels: labels)
         ) { event in
             if case .analysed = event { progressReports += 1 }
         }
         let st = simulation.statistics
         #expect(outcome.statistics.records == st.exportedFlows)
-        #expect(outcome.inputSummary.hasPrefix("\(st.datagrams) datagrams (ipfix \(st.datagrams)), \(st.exportedFlows) flow records"), "\(outcome.inputSummary)")
+        #expect(
+            outcome.inputSummary.hasPrefix("\(st.datagrams) datagrams (ipfix \(st.datagrams)), \(st.exportedFlows) flow records"),
+            "\(outcome.inputSummary)")
         #expect(progressReports == st.datagrams / 1024)
         let evaluation = try #require(outcome.labelEvaluation)
         #expect(evaluation.decoysFlagged.isEmpty, "\(evaluation.decoysFlagged)")
@@ -128,19 +136,27 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("damaged.binetflow").path
         var lines = ["StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,Label"]
-        for k in 0..<25 { lines.append("2011/08/10 09:46:\(10 + k).000000,not-a-duration,tcp,147.32.84.165,1025,   ->,8.8.8.8,53,CON,0,0,2,200,100,flow=Background") }
+        for k in 0..<25 {
+            lines.append(
+                "2011/08/10 09:46:\(10 + k).000000,not-a-duration,tcp,147.32.84.165,1025,   ->,8.8.8.8,53,CON,0,0,2,200,100,flow=Background"
+            )
+        }
         lines.append("2011/08/10 09:47:00.000000,0.5,tcp,147.32.84.165,1026,   ->,8.8.8.8,80,SRPA_SPA,0,0,10,2000,800,flow=From-Botnet-V42")
         try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
         let layout = try OfflineAnalyzer.networkLayout(NetworkOptions(subscriberPrefixes: [try #require(IPPrefix("147.32.84.0/24"))]))
         var skipped: [(file: String, reason: String)] = []
         let outcome = try OfflineAnalyzer.run(
-            OfflineAnalyzer.Request(files: [file], format: .binetflow, configuration: DetectionConfiguration(network: layout, pseudonymKey: [1]), scoreFileLabels: true)
+            OfflineAnalyzer.Request(
+                files: [file], format: .binetflow, configuration: DetectionConfiguration(network: layout, pseudonymKey: [1]),
+                scoreFileLabels: true)
         ) { event in
             if case .lineSkipped(let f, let reason) = event { skipped.append((f, reason)) }
         }
         #expect(skipped.count == 20)
         #expect(skipped.allSatisfy { $0.file == file })
-        #expect(outcome.inputSummary.hasPrefix("read 26 binetflow lines: 1 records, 0 not IP flows (skipped), 25 malformed, 0 without a label"), "\(outcome.inputSummary)")
+        #expect(
+            outcome.inputSummary.hasPrefix("read 26 binetflow lines: 1 records, 0 not IP flows (skipped), 25 malformed, 0 without a label"),
+            "\(outcome.inputSummary)")
         #expect(outcome.statistics.outbound == 1)
         #expect(outcome.flowLabelEvaluation?.truth == ["147.32.84.165"])
     }
@@ -160,10 +176,12 @@ import Testing
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("unlabelled.binetflow").path
-        try "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes\n2011/08/10 09:47:00.000000,0.5,tcp,192.168.1.5,1026,   ->,8.8.8.8,80,SRPA_SPA,0,0,10,2000,800\n"
+        try
+            "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes\n2011/08/10 09:47:00.000000,0.5,tcp,192.168.1.5,1026,   ->,8.8.8.8,80,SRPA_SPA,0,0,10,2000,800\n"
             .write(toFile: file, atomically: true, encoding: .utf8)
         #expect {
-            try OfflineAnalyzer.run(OfflineAnalyzer.Request(files: [file], format: .binetflow, configuration: configuration, scoreFileLabels: true))
+            try OfflineAnalyzer.run(
+                OfflineAnalyzer.Request(files: [file], format: .binetflow, configuration: configuration, scoreFileLabels: true))
         } throws: { error in
             guard case .noLabelColumn(let f, .binetflow) = error as? OfflineAnalyzer.Failure else { return false }
             return f == file

@@ -41,13 +41,21 @@ struct APIFuzzTests {
     /// A JSON value of a random shape, sometimes deeply nested or long.
     static func json(_ m: inout HostileMutator, depth: Int = 0) -> String {
         switch m.below(depth > 3 ? 4 : 8) {
-        case 0: return "\"" + words[m.below(words.count)].replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case 0:
+            return "\""
+                + words[m.below(words.count)].replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                + "\""
         case 1: return words[m.below(8)]
         case 2: return ["true", "false", "null"][m.below(3)]
         case 3: return "\(Int64(bitPattern: m.next()))"
         case 4, 5:
-            let keys = ["addr", "port", "at", "analyst", "reason", "verdict", "note", "queries", "event", "kind", "channel", "language", "source", "x"]
-            return "{" + (0..<m.below(6)).map { _ in "\"\(keys[m.below(keys.count)])\": \(json(&m, depth: depth + 1))" }.joined(separator: ",") + "}"
+            let keys = [
+                "addr", "port", "at", "analyst", "reason", "verdict", "note", "queries", "event", "kind", "channel", "language", "source",
+                "x",
+            ]
+            return "{"
+                + (0..<m.below(6)).map { _ in "\"\(keys[m.below(keys.count)])\": \(json(&m, depth: depth + 1))" }.joined(separator: ",")
+                + "}"
         case 6: return "[" + (0..<m.below(depth == 0 ? 40 : 5)).map { _ in json(&m, depth: depth + 1) }.joined(separator: ",") + "]"
         default: return String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         }
@@ -57,7 +65,12 @@ struct APIFuzzTests {
         switch m.below(6) {
         case 0: return ByteBuffer()
         case 1: return ByteBuffer(bytes: (0..<m.below(4096)).map { _ in UInt8(truncatingIfNeeded: m.next()) })
-        case 2: return ByteBuffer(string: "subscriber,email,consent\n" + (0..<m.below(50)).map { _ in "\(words[m.below(words.count)]),\(words[m.below(words.count)]),\(words[m.below(words.count)])" }.joined(separator: "\n"))
+        case 2:
+            return ByteBuffer(
+                string: "subscriber,email,consent\n"
+                    + (0..<m.below(50)).map { _ in
+                        "\(words[m.below(words.count)]),\(words[m.below(words.count)]),\(words[m.below(words.count)])"
+                    }.joined(separator: "\n"))
         case 3: return ByteBuffer(bytes: Array(repeating: UInt8(ascii: "{"), count: 1 << 20))
         default: return ByteBuffer(string: json(&m))
         }
@@ -72,7 +85,8 @@ struct APIFuzzTests {
         let dir = try TemporaryDirectory()
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
         configuration.attribution.revealEnabled = true
-        let (app, _) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let (app, _) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
         let (sent, byStatus) = try await app.test(.live) { client in
             var m = HostileMutator(seed: Self.seed)
             var byStatus: [Int: Int] = [:]
@@ -81,10 +95,14 @@ struct APIFuzzTests {
             for _ in 0..<Self.requests where ContinuousClock.now - started < Self.timeBudget {
                 let (listed, template) = Self.routes[m.below(Self.routes.count)]
                 // Mostly the route's own method, sometimes another.
-                let method: HTTPRequest.Method = m.below(8) == 0 ? [.get, .post, .put, .delete, .patch, .head, .options][m.below(7)] : listed
-                var path = template.replacingOccurrences(of: "{id}", with: Self.escape(Self.words[m.below(Self.words.count)]).prefix(2000).description)
+                let method: HTTPRequest.Method =
+                    m.below(8) == 0 ? [.get, .post, .put, .delete, .patch, .head, .options][m.below(7)] : listed
+                var path = template.replacingOccurrences(
+                    of: "{id}", with: Self.escape(Self.words[m.below(Self.words.count)]).prefix(2000).description)
                 if path.hasSuffix("/") || path.contains("//") { path = template.replacingOccurrences(of: "{id}", with: "x") }
-                let query = (0..<m.below(5)).map { _ in "\(Self.parameters[m.below(Self.parameters.count)])=\(Self.escape(Self.words[m.below(Self.words.count)]))" }.joined(separator: "&")
+                let query = (0..<m.below(5)).map { _ in
+                    "\(Self.parameters[m.below(Self.parameters.count)])=\(Self.escape(Self.words[m.below(Self.words.count)]))"
+                }.joined(separator: "&")
                 let uri = query.isEmpty ? path : path + "?" + query
                 let body = method == .post || m.below(10) == 0 ? Self.body(&m) : nil
                 let status = try await client.execute(uri: uri, method: method, body: body) { $0.status.code }
@@ -100,6 +118,8 @@ struct APIFuzzTests {
         #expect(sent >= 500, "the budget ran out after \(sent) requests")
         #expect(byStatus.keys.contains { (400..<500).contains($0) }, "no request was refused: the fuzzer reached nothing")
         #expect(byStatus.keys.contains { (200..<300).contains($0) }, "no request was answered: the fuzzer only reached the refusals")
-        print("API fuzz (seed \(Self.seed)): \(sent) requests; answers by status: \(byStatus.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " "))")
+        print(
+            "API fuzz (seed \(Self.seed)): \(sent) requests; answers by status: \(byStatus.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " "))"
+        )
     }
 }

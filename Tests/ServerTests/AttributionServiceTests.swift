@@ -3,10 +3,10 @@ import Collector
 import Detection
 import FlowCodec
 import Foundation
-import Lawful
 import Hummingbird
 import HummingbirdTesting
 import IdentityCodec
+import Lawful
 import Logging
 import MamoriCore
 import MamoriTesting
@@ -33,7 +33,7 @@ struct AttributionServiceTests {
     func api() async throws {
         let dir = try TemporaryDirectory()
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
-        configuration.attribution.natEventExporters = [IPPrefix("198.19.253.1")!]   // the CGNAT below
+        configuration.attribution.natEventExporters = [IPPrefix("198.19.253.1")!] // the CGNAT below
         let (app, services) = try buildApplication(
             configuration: configuration,
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning))
@@ -47,9 +47,12 @@ struct AttributionServiceTests {
         nat.postSourceAddress = IPAddress("198.18.0.1")
         nat.portRangeStart = 2032
         nat.portRangeEnd = 3039
-        await services.attribution.consume(FlowBatch(records: [
-            FlowRecord(exporter: IPAddress("198.19.253.1")!, sourceAddress: IPAddress("100.64.0.9")!, startMilliseconds: Self.t0, endMilliseconds: Self.t0, nat: nat),
-        ]))
+        await services.attribution.consume(
+            FlowBatch(records: [
+                FlowRecord(
+                    exporter: IPAddress("198.19.253.1")!, sourceAddress: IPAddress("100.64.0.9")!, startMilliseconds: Self.t0,
+                    endMilliseconds: Self.t0, nat: nat)
+            ]))
         let key = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.path + "/pseudonym.key")))
         let names = SubscriberPseudonymizer(key: key)
         try await app.test(.router) { client in
@@ -75,10 +78,17 @@ struct AttributionServiceTests {
             #expect(c["subscriber"] as? String == names.pseudonym("bob"))
             #expect((c["evidence"] as? [[String: Any]])?.first?["inside_address"] as? String == "100.64.0.9")
             #expect(!cgnatText.contains("bob"))
-            #expect((try await get("/api/v1/attribution?addr=198.18.0.1&at=\(Self.t0 + 5000)").1["answer"] as? [String: Any])?["outcome"] as? String == "ambiguous")
-            #expect((try await get("/api/v1/attribution?addr=192.0.2.1&at=\(Self.t0)").1["answer"] as? [String: Any])?["outcome"] as? String == "unknown")
+            #expect(
+                (try await get("/api/v1/attribution?addr=198.18.0.1&at=\(Self.t0 + 5000)").1["answer"] as? [String: Any])?["outcome"]
+                    as? String == "ambiguous")
+            #expect(
+                (try await get("/api/v1/attribution?addr=192.0.2.1&at=\(Self.t0)").1["answer"] as? [String: Any])?["outcome"] as? String
+                    == "unknown")
 
-            for bad in ["/api/v1/attribution", "/api/v1/attribution?addr=300.1.1.1", "/api/v1/attribution?addr=192.0.2.1&port=70000", "/api/v1/attribution?addr=192.0.2.1&at=yesterday"] {
+            for bad in [
+                "/api/v1/attribution", "/api/v1/attribution?addr=300.1.1.1", "/api/v1/attribution?addr=192.0.2.1&port=70000",
+                "/api/v1/attribution?addr=192.0.2.1&at=yesterday",
+            ] {
                 #expect(try await get(bad, status: .badRequest).1["error"] is String)
             }
 
@@ -90,7 +100,8 @@ struct AttributionServiceTests {
                     return (text, try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]))
                 }
             }
-            let (batchText, batch) = try await post("""
+            let (batchText, batch) = try await post(
+                """
                 {"queries": [
                   {"addr": "203.0.113.5", "at": "2026-01-01T00:10:00Z"},
                   {"addr": "198.18.0.1", "port": 2100, "at": "\(Self.t0 + 5000)"},
@@ -107,10 +118,11 @@ struct AttributionServiceTests {
             #expect(batch["count"] as? Int == 10)
             #expect(batch["invalid"] as? Int == 5)
             let answers = try #require(batch["answers"] as? [[String: Any]])
-            #expect(answers.map { $0["outcome"] as? String ?? "error" } == [
-                "attributed", "attributed", "error", "ambiguous", "error", "unknown",
-                "attributed", "error", "error", "error",
-            ])
+            #expect(
+                answers.map { $0["outcome"] as? String ?? "error" } == [
+                    "attributed", "attributed", "error", "ambiguous", "error", "unknown",
+                    "attributed", "error", "error", "error",
+                ])
             // Port and time as a string and a number, the other way round from the second question.
             #expect(answers[6]["subscriber"] as? String == names.pseudonym("bob"))
             #expect(answers[6]["port"] as? Int == 2100 && answers[6]["at"] as? Int64 == Self.t0 + 5000)
@@ -124,7 +136,8 @@ struct AttributionServiceTests {
             #expect(answers[2]["error"] as? String == "addr must be an IPv4 or IPv6 address")
             #expect((answers[4]["error"] as? String)?.contains("port") == true)
             #expect(answers[3]["subscriber"] == nil && answers[5]["subscriber"] == nil)
-            #expect(!batchText.contains("alice") && !batchText.contains("bob"), "the real identifiers must not leave the server: \(batchText)")
+            #expect(
+                !batchText.contains("alice") && !batchText.contains("bob"), "the real identifiers must not leave the server: \(batchText)")
             #expect(try await post("not json", status: .badRequest).1["error"] is String)
             let tooMany = "{\"queries\": [" + Array(repeating: "{\"addr\": \"192.0.2.1\"}", count: 10_001).joined(separator: ",") + "]}"
             #expect((try await post(tooMany, status: .badRequest).1["error"] as? String)?.contains("at most") == true)
@@ -138,8 +151,10 @@ struct AttributionServiceTests {
         for enabled in [false, true] {
             var configuration = ServerTests.configuration(dataDirectory: path)
             configuration.attribution.revealEnabled = enabled
-            let (app, services) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
-            services.attribution.accounting(Self.start("alice", "203.0.113.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
+            let (app, services) = try buildApplication(
+                configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            services.attribution.accounting(
+                Self.start("alice", "203.0.113.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
             try await app.test(.router) { client in
                 func post(_ body: String, status: HTTPResponse.Status) async throws -> String {
                     try await client.execute(uri: "/api/v1/attribution/reveal", method: .post, body: ByteBuffer(string: body)) { response in
@@ -148,19 +163,24 @@ struct AttributionServiceTests {
                         return text
                     }
                 }
-                let good = "{\"addr\":\"203.0.113.5\",\"at\":\"\(Self.t0 + 1000)\",\"analyst\":\"hana\",\"reason\":\"case 42: notice returned undeliverable\"}"
+                let good =
+                    "{\"addr\":\"203.0.113.5\",\"at\":\"\(Self.t0 + 1000)\",\"analyst\":\"hana\",\"reason\":\"case 42: notice returned undeliverable\"}"
                 guard enabled else {
                     #expect(try await post(good, status: .forbidden).contains("disabled"))
                     return
                 }
-                for bad in ["nope", "{\"addr\":\"x\",\"analyst\":\"a\",\"reason\":\"long enough reason\"}",
-                            "{\"addr\":\"203.0.113.5\",\"analyst\":\" \",\"reason\":\"long enough reason\"}",
-                            "{\"addr\":\"203.0.113.5\",\"analyst\":\"a\",\"reason\":\"why\"}"] {
+                for bad in [
+                    "nope", "{\"addr\":\"x\",\"analyst\":\"a\",\"reason\":\"long enough reason\"}",
+                    "{\"addr\":\"203.0.113.5\",\"analyst\":\" \",\"reason\":\"long enough reason\"}",
+                    "{\"addr\":\"203.0.113.5\",\"analyst\":\"a\",\"reason\":\"why\"}",
+                ] {
                     #expect(try await post(bad, status: .badRequest).contains("error"))
                 }
                 func reveals() throws -> [AuditEntry] {
                     let lines = try String(contentsOfFile: path + "/audit/000001.jsonl", encoding: .utf8).split(separator: "\n")
-                    return try lines.map { try JSONDecoder().decode(AuditEntry.self, from: Data($0.utf8)) }.filter { $0.kind == .identityReveal }
+                    return try lines.map { try JSONDecoder().decode(AuditEntry.self, from: Data($0.utf8)) }.filter {
+                        $0.kind == .identityReveal
+                    }
                 }
                 #expect(try reveals().isEmpty, "a refused request must not be audited as a reveal")
                 let text = try await post(good, status: .ok)
@@ -184,10 +204,13 @@ struct AttributionServiceTests {
             func record(_ reveal: IdentityReveal) throws { throw CocoaError(.fileWriteUnknown) }
         }
         let key: [UInt8] = [1, 2, 3]
-        let service = AttributionService(configuration: .init(), pseudonymKey: key, retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: TestMetrics())
+        let service = AttributionService(
+            configuration: .init(), pseudonymKey: key, retentionDays: 1, logger: LogStore().logger(level: .critical),
+            metricsFactory: TestMetrics())
         service.accounting(Self.start("alice", "203.0.113.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
         #expect(throws: CocoaError.self) {
-            _ = try service.reveal(IPAddress("203.0.113.5")!, port: nil, at: Self.t0 + 1, analyst: "hana", reason: "a reason here", audit: BrokenAudit())
+            _ = try service.reveal(
+                IPAddress("203.0.113.5")!, port: nil, at: Self.t0 + 1, analyst: "hana", reason: "a reason here", audit: BrokenAudit())
         }
     }
 
@@ -196,16 +219,21 @@ struct AttributionServiceTests {
         let dir = try TemporaryDirectory()
         let configuration = ServerTests.configuration(dataDirectory: dir.path)
         do {
-            let (_, services) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
-            services.attribution.accounting(Self.start("erin", "100.64.0.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
-            services.attribution.portBlock(NATPortBlockEvent(kind: .allocate, timeMilliseconds: Self.t0, host: "cgnat1", insideAddress: IPAddress("100.64.0.5")!,
-                                                             outsideAddress: IPAddress("198.18.0.9")!, firstPort: 1024, lastPort: 2031, allocatedAt: Self.t0 / 1000))
+            let (_, services) = try buildApplication(
+                configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            services.attribution.accounting(
+                Self.start("erin", "100.64.0.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
+            services.attribution.portBlock(
+                NATPortBlockEvent(
+                    kind: .allocate, timeMilliseconds: Self.t0, host: "cgnat1", insideAddress: IPAddress("100.64.0.5")!,
+                    outsideAddress: IPAddress("198.18.0.9")!, firstPort: 1024, lastPort: 2031, allocatedAt: Self.t0 / 1000))
             #expect(services.attribution.saveSnapshot())
         }
         let file = dir.path + "/attribution.snapshot"
         let attributes = try FileManager.default.attributesOfItem(atPath: file)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
-        let (_, again) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+        let (_, again) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
         #expect(again.attribution.claimCount == 2)
         let a = again.attribution.lookup(IPAddress("198.18.0.9")!, port: 1500, at: Self.t0 + 60_000)
         #expect(a.outcome == "attributed")
@@ -215,7 +243,8 @@ struct AttributionServiceTests {
         bytes.removeLast(7)
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         let logs = LogStore()
-        let (_, third) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: logs.logger(level: .warning)))
+        let (_, third) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: logs.logger(level: .warning)))
         #expect(third.attribution.claimCount == 0)
         #expect(FileManager.default.fileExists(atPath: file + ".damaged"))
         #expect(logs.entries.contains { $0.message.contains("attribution snapshot unreadable") })
@@ -225,22 +254,29 @@ struct AttributionServiceTests {
     @Test("a scanning finding carries its subscriber's pseudonym, also when the RADIUS Start arrives after the flows")
     func findingsAttributedLate() async throws {
         let metrics = TestMetrics()
-        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("203.0.113.0/24")!], laboratoryInternet: DetectionSettings.simulatorInternet)
+        let layout = NetworkLayout(
+            subscriberPrefixes: [IPPrefix("203.0.113.0/24")!], laboratoryInternet: DetectionSettings.simulatorInternet)
         let key: [UInt8] = Array("test-key".utf8)
-        let attribution = AttributionService(configuration: .init(), pseudonymKey: key, retentionDays: 30, logger: LogStore().logger(level: .critical), metricsFactory: metrics)
+        let attribution = AttributionService(
+            configuration: .init(), pseudonymKey: key, retentionDays: 30, logger: LogStore().logger(level: .critical),
+            metricsFactory: metrics)
         let store = try SQLiteFindingStore(path: ":memory:")
         let service = DetectionService(
             configuration: DetectionConfiguration(network: layout, pseudonymKey: key), store: store, retentionDays: 30,
-            logger: LogStore().logger(level: .critical), metricsFactory: metrics, attribution: attribution, attributionRetryInterval: .milliseconds(50))
+            logger: LogStore().logger(level: .critical), metricsFactory: metrics, attribution: attribution,
+            attributionRetryInterval: .milliseconds(50))
         // Two scanners: telnet SYNs to 300 addresses each, unanswered, over 40 s.
         func scan(from source: String) -> [FlowRecord] {
             (0..<300).map { i in
                 let t = Self.t0 + Int64(i) * 133
-                return FlowRecord(sourceAddress: IPAddress(source)!, destinationAddress: .v4(0x0B00_0000 + UInt32(i) * 7919), sourcePort: UInt16(40_000 + i),
-                                  destinationPort: 23, ipProtocol: 6, tcpFlags: 0x02, bytes: 60, packets: 1, startMilliseconds: t, endMilliseconds: t)
+                return FlowRecord(
+                    sourceAddress: IPAddress(source)!, destinationAddress: .v4(0x0B00_0000 + UInt32(i) * 7919),
+                    sourcePort: UInt16(40_000 + i),
+                    destinationPort: 23, ipProtocol: 6, tcpFlags: 0x02, bytes: 60, packets: 1, startMilliseconds: t, endMilliseconds: t)
             }
         }
-        attribution.accounting(Self.start("carol", "203.0.113.7", at: Self.t0 - 60_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
+        attribution.accounting(
+            Self.start("carol", "203.0.113.7", at: Self.t0 - 60_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
         await service.consume(FlowBatch(records: scan(from: "203.0.113.7") + scan(from: "203.0.113.8")))
         service.analyzePending()
         await service.evaluate()
@@ -254,7 +290,8 @@ struct AttributionServiceTests {
         let late = try #require(found.first { $0.subject.address == "203.0.113.8" })
         #expect(late.subscriber?.outcome == .unknown)
         // Dave's Start (for a session that began before the scan) reaches Mamori only now.
-        attribution.accounting(Self.start("dave", "203.0.113.8", at: Self.t0 - 30_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0 + 120_000)
+        attribution.accounting(
+            Self.start("dave", "203.0.113.8", at: Self.t0 - 30_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0 + 120_000)
         var attributed: Finding?
         for _ in 0..<50 {
             try await Task.sleep(for: .milliseconds(60))

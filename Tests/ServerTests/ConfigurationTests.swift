@@ -1,9 +1,9 @@
-import IdentityListeners
 import Attribution
 import Collector
 import Detection
 import FlowCodec
 import Foundation
+import IdentityListeners
 import Logging
 import MamoriCore
 import MamoriTesting
@@ -25,7 +25,10 @@ struct ConfigurationTests {
     }
 
     /// Every field of two configurations, compared one by one (the types are not Equatable).
-    func expectSame(_ a: MamoriConfiguration, _ b: MamoriConfiguration, ignoringSamplingOverrides: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectSame(
+        _ a: MamoriConfiguration, _ b: MamoriConfiguration, ignoringSamplingOverrides: Bool = false,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(a.dataDirectory == b.dataDirectory, sourceLocation: sourceLocation)
         #expect(a.logLevel == b.logLevel, sourceLocation: sourceLocation)
         #expect(a.http == b.http, sourceLocation: sourceLocation)
@@ -45,8 +48,12 @@ struct ConfigurationTests {
         #expect(a.collector.templateFile == b.collector.templateFile, sourceLocation: sourceLocation)
         #expect(a.collector.templatePersistIntervalSeconds == b.collector.templatePersistIntervalSeconds, sourceLocation: sourceLocation)
         #expect(a.collector.errorLogIntervalSeconds == b.collector.errorLogIntervalSeconds, sourceLocation: sourceLocation)
-        var da = a.collector.decoder, db = b.collector.decoder
-        if ignoringSamplingOverrides { da.samplingOverrides = [:]; db.samplingOverrides = [:] }
+        var da = a.collector.decoder
+        var db = b.collector.decoder
+        if ignoringSamplingOverrides {
+            da.samplingOverrides = [:]
+            db.samplingOverrides = [:]
+        }
         #expect(da == db, sourceLocation: sourceLocation)
         #expect(a.attribution.index == b.attribution.index, sourceLocation: sourceLocation)
         #expect(a.attribution.retentionDays == b.attribution.retentionDays, sourceLocation: sourceLocation)
@@ -72,37 +79,40 @@ struct ConfigurationTests {
 
     @Test("every key set")
     func everyKey() throws {
-        let c = try MamoriConfiguration.parse(yaml: """
-            data_directory: /var/lib/mamori
-            log_level: debug
-            http:
-              listen: "[::1]:9080"
-            collector:
-              listen: [127.0.0.1:9995, "[::1]:9996", ":9997"]
-              receive_buffer_bytes: 8_388_608
-              max_datagram_bytes: 1500
-              datagrams_per_read: 64
-              queue_capacity: 100
-              template_timeout_seconds: 0
-              template_persist_interval_seconds: 5
-              max_templates_per_exporter: 16
-              error_log_interval_seconds: 0
-              exporters:
-                - address: 192.0.2.1
-                  sampling_interval: 1000
-                  name: edge-1
-                - address: 2001:db8::1
-                  sampling_interval: 64
-                - address: 198.51.100.7
-                  name: no sampling override
-            """)
+        let c = try MamoriConfiguration.parse(
+            yaml: """
+                data_directory: /var/lib/mamori
+                log_level: debug
+                http:
+                  listen: "[::1]:9080"
+                collector:
+                  listen: [127.0.0.1:9995, "[::1]:9996", ":9997"]
+                  receive_buffer_bytes: 8_388_608
+                  max_datagram_bytes: 1500
+                  datagrams_per_read: 64
+                  queue_capacity: 100
+                  template_timeout_seconds: 0
+                  template_persist_interval_seconds: 5
+                  max_templates_per_exporter: 16
+                  error_log_interval_seconds: 0
+                  exporters:
+                    - address: 192.0.2.1
+                      sampling_interval: 1000
+                      name: edge-1
+                    - address: 2001:db8::1
+                      sampling_interval: 64
+                    - address: 198.51.100.7
+                      name: no sampling override
+                """)
         #expect(c.dataDirectory == "/var/lib/mamori")
         #expect(c.templateFile == "/var/lib/mamori/templates.json")
         #expect(c.logLevel == .debug)
         #expect(c.http == SocketEndpoint(host: "::1", port: 9080))
-        #expect(c.collector.listen == [
-            SocketEndpoint(host: "127.0.0.1", port: 9995), SocketEndpoint(host: "::1", port: 9996), SocketEndpoint(host: "0.0.0.0", port: 9997),
-        ])
+        #expect(
+            c.collector.listen == [
+                SocketEndpoint(host: "127.0.0.1", port: 9995), SocketEndpoint(host: "::1", port: 9996),
+                SocketEndpoint(host: "0.0.0.0", port: 9997),
+            ])
         #expect(c.collector.receiveBufferBytes == 8_388_608)
         #expect(c.collector.maxDatagramBytes == 1500)
         #expect(c.collector.datagramsPerRead == 64)
@@ -114,12 +124,14 @@ struct ConfigurationTests {
         #expect(c.collector.decoder.samplingOverrides == [IPAddress("192.0.2.1")!: 1000, IPAddress("2001:db8::1")!: 64])
     }
 
-    @Test("an unknown key is refused with its name and line", arguments: [
-        ("log_level: info\nlog_levle: debug\n", 2, "log_levle"),
-        ("collector:\n  queue_capacity: 5\n  queue_capcity: 6\n", 3, "queue_capcity"),
-        ("http:\n  listen: 127.0.0.1:1\n  port: 80\n", 3, "port"),
-        ("collector:\n  exporters:\n    - address: 192.0.2.1\n      sampling: 10\n", 4, "sampling"),
-    ])
+    @Test(
+        "an unknown key is refused with its name and line",
+        arguments: [
+            ("log_level: info\nlog_levle: debug\n", 2, "log_levle"),
+            ("collector:\n  queue_capacity: 5\n  queue_capcity: 6\n", 3, "queue_capcity"),
+            ("http:\n  listen: 127.0.0.1:1\n  port: 80\n", 3, "port"),
+            ("collector:\n  exporters:\n    - address: 192.0.2.1\n      sampling: 10\n", 4, "sampling"),
+        ])
     func unknownKey(yaml: String, line: Int, key: String) throws {
         let e = try #require(refused(yaml))
         #expect(e.line == line, "\(e)")
@@ -127,36 +139,40 @@ struct ConfigurationTests {
         #expect(e.description.contains("line \(line)"))
     }
 
-    @Test("wrong types, numbers out of range, bad endpoints and addresses name the line", arguments: [
-        ("collector:\n  queue_capacity: many\n", 2, "whole number"),
-        ("collector:\n\n  queue_capacity: 0\n", 3, "between 1 and 1000000"),
-        ("collector:\n  max_datagram_bytes: 70000\n", 2, "between 1500 and 65535"),
-        ("collector:\n  receive_buffer_bytes: -1\n", 2, "between"),
-        ("collector:\n  template_timeout_seconds: 1.5\n", 2, "whole number"),
-        ("log_level: loud\n", 1, "log_level"),
-        ("data_directory: [a, b]\n", 1, "single value"),
-        ("http: 127.0.0.1:80\n", 1, "mapping"),
-        ("http:\n  listen: 127.0.0.1\n", 2, "HOST:PORT"),
-        ("http:\n  listen: 127.0.0.1:99999\n", 2, "port"),
-        ("http:\n  listen: ::1:80\n", 2, "brackets"),
-        ("collector:\n  listen: 0.0.0.0:2055\n", 2, "list"),
-        ("collector:\n  listen:\n    - 0.0.0.0:2055\n    - 0.0.0.0:x\n", 4, "port"),
-        ("collector:\n  listen: []\n", 2, "at least one"),
-        ("collector:\n  exporters:\n    - address: 300.1.2.3\n", 3, "not an IPv4 or IPv6 address"),
-        ("collector:\n  exporters:\n    - sampling_interval: 5\n", 3, "needs an 'address'"),
-        ("collector:\n  exporters:\n    - address: 192.0.2.1\n      sampling_interval: 0\n", 4, "between 1"),
-    ])
+    @Test(
+        "wrong types, numbers out of range, bad endpoints and addresses name the line",
+        arguments: [
+            ("collector:\n  queue_capacity: many\n", 2, "whole number"),
+            ("collector:\n\n  queue_capacity: 0\n", 3, "between 1 and 1000000"),
+            ("collector:\n  max_datagram_bytes: 70000\n", 2, "between 1500 and 65535"),
+            ("collector:\n  receive_buffer_bytes: -1\n", 2, "between"),
+            ("collector:\n  template_timeout_seconds: 1.5\n", 2, "whole number"),
+            ("log_level: loud\n", 1, "log_level"),
+            ("data_directory: [a, b]\n", 1, "single value"),
+            ("http: 127.0.0.1:80\n", 1, "mapping"),
+            ("http:\n  listen: 127.0.0.1\n", 2, "HOST:PORT"),
+            ("http:\n  listen: 127.0.0.1:99999\n", 2, "port"),
+            ("http:\n  listen: ::1:80\n", 2, "brackets"),
+            ("collector:\n  listen: 0.0.0.0:2055\n", 2, "list"),
+            ("collector:\n  listen:\n    - 0.0.0.0:2055\n    - 0.0.0.0:x\n", 4, "port"),
+            ("collector:\n  listen: []\n", 2, "at least one"),
+            ("collector:\n  exporters:\n    - address: 300.1.2.3\n", 3, "not an IPv4 or IPv6 address"),
+            ("collector:\n  exporters:\n    - sampling_interval: 5\n", 3, "needs an 'address'"),
+            ("collector:\n  exporters:\n    - address: 192.0.2.1\n      sampling_interval: 0\n", 4, "between 1"),
+        ])
     func badValue(yaml: String, line: Int, words: String) throws {
         let e = try #require(refused(yaml))
         #expect(e.line == line, "\(e)")
         #expect(e.reason.contains(words), "\(e)")
     }
 
-    @Test("a YAML syntax error names its line", arguments: [
-        ("log_level: info\nhttp:\n  listen: [127.0.0.1:80\n", 4),
-        ("collector:\n  queue_capacity: 5\n queue: 6\n", 3),
-        ("data_directory: \"unterminated\n", 2),
-    ])
+    @Test(
+        "a YAML syntax error names its line",
+        arguments: [
+            ("log_level: info\nhttp:\n  listen: [127.0.0.1:80\n", 4),
+            ("collector:\n  queue_capacity: 5\n queue: 6\n", 3),
+            ("data_directory: \"unterminated\n", 2),
+        ])
     func syntaxError(yaml: String, approximateLine: Int) throws {
         let e = try #require(refused(yaml))
         #expect(e.reason.contains("not valid YAML"), "\(e)")
@@ -190,26 +206,28 @@ struct ConfigurationTests {
 
     @Test("detection: prefixes, CGNAT pools, retention; bad values refused with their line")
     func detectionSection() throws {
-        let c = try MamoriConfiguration.parse(yaml: """
-            detection:
-              subscriber_prefixes: [203.0.113.0/24, "2001:db8:1::/48"]
-              cgnat_pools:
-                - prefix: 203.0.113.0/28
-                  ports_per_block: 2016
-              retention_days: 7
-            """)
+        let c = try MamoriConfiguration.parse(
+            yaml: """
+                detection:
+                  subscriber_prefixes: [203.0.113.0/24, "2001:db8:1::/48"]
+                  cgnat_pools:
+                    - prefix: 203.0.113.0/28
+                      ports_per_block: 2016
+                  retention_days: 7
+                """)
         #expect(c.detection.subscriberPrefixes.map(\.description) == ["203.0.113.0/24", "2001:db8:1::/48"])
         #expect(c.detection.cgnatPools.map(\.portsPerBlock) == [2016])
         #expect(c.detection.cgnatPools.first?.firstPort == 1024)
         #expect(c.detection.retentionDays == 7)
         #expect(c.detection.enabled)
         #expect(try !MamoriConfiguration.parse(yaml: "detection:\n  enabled: false\n").detection.enabled)
-        let tuned = try MamoriConfiguration.parse(yaml: "detection:\n  thresholds:\n    inbound_packets_per_second: 50_000\n    popular_share: 0.01\n")
+        let tuned = try MamoriConfiguration.parse(
+            yaml: "detection:\n  thresholds:\n    inbound_packets_per_second: 50_000\n    popular_share: 0.01\n")
         var dc = DetectionConfiguration(network: tuned.detection.network(), pseudonymKey: [])
         tuned.detection.thresholds.apply(to: &dc)
         #expect(dc.inboundAttack.packetsPerSecond == 50_000)
         #expect(dc.popularity.share == 0.01)
-        #expect(dc.beacon.minimumContacts == 5)  // untouched keys keep the detectors' defaults
+        #expect(dc.beacon.minimumContacts == 5) // untouched keys keep the detectors' defaults
         #expect(dc.longSession.ports.contains(6667) && dc.longSession.ports.count == 12)
         for (yaml, ports) in [("[6667, 8080]", Set<UInt16>([6667, 8080])), ("[]", [])] {
             let irc = try MamoriConfiguration.parse(yaml: "detection:\n  thresholds:\n    long_session_ports: \(yaml)\n")
@@ -245,41 +263,43 @@ struct ConfigurationTests {
 
     @Test("attribution: skew, maxima, retention, deterministic NAT pools; bad values refused with their line")
     func attributionSection() throws {
-        let c = try MamoriConfiguration.parse(yaml: """
-            attribution:
-              clock_skew_seconds: 3.5
-              maximum_session_hours: 12
-              retention_days: 30
-              deterministic_nat:
-                - inside: 100.64.0.0/20
-                  outside: 198.51.100.0/24
-                  ports_per_subscriber: 4032
-            """)
+        let c = try MamoriConfiguration.parse(
+            yaml: """
+                attribution:
+                  clock_skew_seconds: 3.5
+                  maximum_session_hours: 12
+                  retention_days: 30
+                  deterministic_nat:
+                    - inside: 100.64.0.0/20
+                      outside: 198.51.100.0/24
+                      ports_per_subscriber: 4032
+                """)
         #expect(c.attribution.index.clockSkewMilliseconds == 3500)
         #expect(c.attribution.index.maximumOpenMilliseconds == 12 * 3_600_000)
         #expect(c.attribution.index.maximumOpenTranslationMilliseconds == 30 * 86_400_000)
         #expect(c.attribution.retentionDays == 30)
         #expect(c.attribution.deterministicNAT.first?.block(of: IPAddress("100.64.0.17")!)?.ports == 5056...9087)
-        let sources = try MamoriConfiguration.parse(yaml: """
-            attribution:
-              radius:
-                listen: ["127.0.0.1:1813"]
-                clients:
-                  - address: 192.0.2.0/24
-                    secret: s3cret-0123456789
-                  - address: 192.0.2.77
-                    secret: another-secret-0123
-                    require_message_authenticator: false
-                require_message_authenticator: true
-                replay_window_seconds: 120
-                maximum_event_age_seconds: 3600
-                rate_limit_per_second: 200
-              syslog_listen: ["127.0.0.1:5514"]
-              syslog_senders: [192.0.2.20, 2001:db8:53::/48]
-              nat_event_exporters: []
-              kea_leases4_files: [/var/lib/kea/kea-leases4.csv]
-              radius_detail_files: [/var/log/freeradius/detail]
-            """)
+        let sources = try MamoriConfiguration.parse(
+            yaml: """
+                attribution:
+                  radius:
+                    listen: ["127.0.0.1:1813"]
+                    clients:
+                      - address: 192.0.2.0/24
+                        secret: s3cret-0123456789
+                      - address: 192.0.2.77
+                        secret: another-secret-0123
+                        require_message_authenticator: false
+                    require_message_authenticator: true
+                    replay_window_seconds: 120
+                    maximum_event_age_seconds: 3600
+                    rate_limit_per_second: 200
+                  syslog_listen: ["127.0.0.1:5514"]
+                  syslog_senders: [192.0.2.20, 2001:db8:53::/48]
+                  nat_event_exporters: []
+                  kea_leases4_files: [/var/lib/kea/kea-leases4.csv]
+                  radius_detail_files: [/var/log/freeradius/detail]
+                """)
         #expect(sources.attribution.radius.listen == [SocketEndpoint(host: "127.0.0.1", port: 1813)])
         #expect(sources.attribution.radius.handler.clients.first?.prefix == IPPrefix("192.0.2.0/24"))
         #expect(sources.attribution.radius.handler.clients.map(\.requireMessageAuthenticator) == [nil, false])
@@ -295,10 +315,15 @@ struct ConfigurationTests {
         #expect(d.radius.listen.isEmpty && d.syslog.listen.isEmpty && d.files.files.isEmpty && !d.revealEnabled)
         // Unconfigured senders: loopback only; RADIUS hardening defaults.
         #expect(d.natEventExporters == nil && d.syslog.senders == nil)
-        #expect(d.syslog.effectiveSenders.contains(IPAddress("127.0.0.1")!) && !d.syslog.effectiveSenders.contains(IPAddress("192.0.2.20")!))
+        #expect(
+            d.syslog.effectiveSenders.contains(IPAddress("127.0.0.1")!) && !d.syslog.effectiveSenders.contains(IPAddress("192.0.2.20")!))
         #expect(!d.radius.handler.requireMessageAuthenticator && d.radius.handler.replayWindowMilliseconds == 600_000)
-        #expect(d.radius.handler.maximumEventAgeMilliseconds == 0 && d.radius.handler.rateLimit == .init(requestsPerSecond: 5000, burst: 50_000))
-        #expect(try MamoriConfiguration.parse(yaml: "attribution:\n  radius:\n    rate_limit_per_second: 0\n").attribution.radius.handler.rateLimit == nil)
+        #expect(
+            d.radius.handler.maximumEventAgeMilliseconds == 0 && d.radius.handler.rateLimit == .init(requestsPerSecond: 5000, burst: 50_000)
+        )
+        #expect(
+            try MamoriConfiguration.parse(yaml: "attribution:\n  radius:\n    rate_limit_per_second: 0\n").attribution.radius.handler
+                .rateLimit == nil)
         #expect(d.index == AttributionIndex.Configuration())
         #expect(d.retentionDays == 90)
         for (yaml, line, words) in [
@@ -306,14 +331,26 @@ struct ConfigurationTests {
             ("attribution:\n  radius:\n    listen: [\"127.0.0.1:1813\"]\n", 3, "no clients"),
             ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n", 4, "needs 'address'"),
             ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n        secret: \"\"\n", 5, "must not be empty"),
-            ("attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n        secret: testing123\n", 5, "has 10 characters; shared secrets must have at least 16"),
+            (
+                "attribution:\n  radius:\n    clients:\n      - address: 192.0.2.1\n        secret: testing123\n", 5,
+                "has 10 characters; shared secrets must have at least 16"
+            ),
             ("attribution:\n  radius:\n    require_message_authenticator: maybe\n", 3, "must be true or false"),
             ("attribution:\n  syslog_senders: [nonsense]\n", 2, "is not a prefix"),
             ("attribution:\n  nat_event_exporters: 192.0.2.1\n", 2, "must be a list of prefixes"),
             ("attribution:\n  retention: 5\n", 2, "unknown key 'retention'"),
-            ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n", 3, "holds only"),
-            ("attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n", 3, "needs 'inside', 'outside' and 'ports_per_subscriber'"),
-            ("attribution:\n  deterministic_nat:\n    - inside: nonsense\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n", 3, "is not a prefix"),
+            (
+                "attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n",
+                3, "holds only"
+            ),
+            (
+                "attribution:\n  deterministic_nat:\n    - inside: 100.64.0.0/16\n", 3,
+                "needs 'inside', 'outside' and 'ports_per_subscriber'"
+            ),
+            (
+                "attribution:\n  deterministic_nat:\n    - inside: nonsense\n      outside: 198.51.100.0/28\n      ports_per_subscriber: 4032\n",
+                3, "is not a prefix"
+            ),
         ] {
             do {
                 _ = try MamoriConfiguration.parse(yaml: yaml)
@@ -349,7 +386,8 @@ struct ConfigurationTests {
             "data_directory", "log_level", "http", "listen", "collector", "receive_buffer_bytes", "max_datagram_bytes",
             "datagrams_per_read", "queue_capacity", "template_timeout_seconds", "template_persist_interval_seconds",
             "max_templates_per_exporter", "error_log_interval_seconds", "exporters", "address", "sampling_interval", "name",
-            "detection", "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port", "ports_per_block", "retention_days",
+            "detection", "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port",
+            "ports_per_block", "retention_days",
             "thresholds", "beacon_minimum_contacts", "beacon_pair_score", "c2_endpoint_score", "popular_minimum_hosts", "popular_share",
             "scan_minimum_destinations", "scan_window_seconds", "outbound_packets_per_second", "outbound_bits_per_second",
             "inbound_packets_per_second", "inbound_bits_per_second", "long_session_ports",
@@ -357,11 +395,18 @@ struct ConfigurationTests {
         ]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         for key in keys {
-            let index = lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "- ", with: "").hasPrefix("\(key):") }
+            let index = lines.firstIndex {
+                $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "- ", with: "").hasPrefix("\(key):")
+            }
             #expect(index != nil, "\(key) is not in the example")
         }
         // Each scalar key is preceded by a "# default:" comment.
-        let scalarKeys = keys.filter { !["http", "collector", "exporters", "address", "sampling_interval", "name", "detection", "prefix", "first_port", "ports_per_block", "thresholds", "lawful"].contains($0) }
+        let scalarKeys = keys.filter {
+            ![
+                "http", "collector", "exporters", "address", "sampling_interval", "name", "detection", "prefix", "first_port",
+                "ports_per_block", "thresholds", "lawful",
+            ].contains($0)
+        }
         for key in scalarKeys {
             guard let index = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(key):") }) else { continue }
             #expect(index > 0 && lines[index - 1].contains("# default:"), "\(key) has no '# default:' line above it")

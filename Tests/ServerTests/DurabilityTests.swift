@@ -10,9 +10,10 @@ import Logging
 import MamoriCore
 import MamoriTesting
 import NIOCore
-@testable import Server
 import Storage
 import Testing
+
+@testable import Server
 
 #if canImport(Glibc)
 import Glibc
@@ -26,8 +27,9 @@ struct DurabilityTests {
     static func scan(from source: String, at t0: Int64) -> [FlowRecord] {
         (0..<300).map { i in
             let t = t0 + Int64(i) * 133
-            return FlowRecord(sourceAddress: IPAddress(source)!, destinationAddress: .v4(0x0B00_0000 + UInt32(i) * 7919), sourcePort: UInt16(40_000 + i),
-                              destinationPort: 23, ipProtocol: 6, tcpFlags: 0x02, bytes: 60, packets: 1, startMilliseconds: t, endMilliseconds: t)
+            return FlowRecord(
+                sourceAddress: IPAddress(source)!, destinationAddress: .v4(0x0B00_0000 + UInt32(i) * 7919), sourcePort: UInt16(40_000 + i),
+                destinationPort: 23, ipProtocol: 6, tcpFlags: 0x02, bytes: 60, packets: 1, startMilliseconds: t, endMilliseconds: t)
         }
     }
 
@@ -47,7 +49,9 @@ struct DurabilityTests {
         }
     }
 
-    @Test("a data directory that fills up: collecting and detecting go on, /healthz and /metrics name the store, no acknowledged audit entry is lost, and the server starts cleanly once space is freed")
+    @Test(
+        "a data directory that fills up: collecting and detecting go on, /healthz and /metrics name the store, no acknowledged audit entry is lost, and the server starts cleanly once space is freed"
+    )
     func fullDisk() async throws {
         let fs = try SmallFilesystem.mount(sizeKiB: 4096)
         defer { fs.unmount() }
@@ -59,12 +63,15 @@ struct DurabilityTests {
         let t0 = SystemClock().milliseconds - 300_000
         let started = ContinuousClock.now
 
-        let (app, services) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let (app, services) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
         let (acknowledged, refused) = try await app.test(.router) { client -> ([String], [String]) in
             var acknowledged: [String] = []
             var refused: [String] = []
             func post(_ n: Int) async throws -> HTTPResponse.Status {
-                try await client.execute(uri: "/api/v1/consent/\(Self.subscriber(n))/events", method: .post, body: ByteBuffer(string: Self.optOut(n))) { $0.status }
+                try await client.execute(
+                    uri: "/api/v1/consent/\(Self.subscriber(n))/events", method: .post, body: ByteBuffer(string: Self.optOut(n))
+                ) { $0.status }
             }
             func health() async throws -> [String: Any] {
                 try await client.execute(uri: "/healthz", method: .get) { response in
@@ -76,7 +83,8 @@ struct DurabilityTests {
                 try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
             }
             func metric(_ text: String, _ series: String) -> Double {
-                text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+                    ?? 0
             }
             try await withTimeLimit(.seconds(60), "collector binding") { await services.collector.waitUntilReady() }
             let port = try #require(services.collector.boundAddresses.values.first?.port)
@@ -85,9 +93,13 @@ struct DurabilityTests {
             func stored() async throws -> Int { try await services.detection.store.findings(matching: FindingQuery(kind: .scanning)).count }
 
             // Healthy: a scanner is found and stored, three opt-outs acknowledged.
-            try sender.send(ipfix.encode(Self.scan(from: "203.0.113.7", at: t0), exportTimeMilliseconds: t0 + 40_000), toPort: port, ipv6: false)
+            try sender.send(
+                ipfix.encode(Self.scan(from: "203.0.113.7", at: t0), exportTimeMilliseconds: t0 + 40_000), toPort: port, ipv6: false)
             var found = 0
-            for _ in 0..<300 where found < 1 { found = try await stored(); try await Task.sleep(for: .milliseconds(20)) }
+            for _ in 0..<300 where found < 1 {
+                found = try await stored()
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(found == 1, "the first scanner was not stored")
             for n in 1...3 {
                 #expect(try await post(n) == .created)
@@ -102,7 +114,9 @@ struct DurabilityTests {
             var n = 100
             while refused.count < 3 && n < 400 {
                 let status = try await post(n)
-                if status == .created { acknowledged.append(Self.subscriber(n)) } else {
+                if status == .created {
+                    acknowledged.append(Self.subscriber(n))
+                } else {
                     #expect(status == .serviceUnavailable)
                     refused.append(Self.subscriber(n))
                 }
@@ -114,9 +128,13 @@ struct DurabilityTests {
             // its finding waits in memory and is not handed on as if stored.
             let before = services.statistics.total.records
             let analysedBefore = services.detection.statistics.records
-            try sender.send(ipfix.encode(Self.scan(from: "203.0.113.8", at: t0 + 60_000), exportTimeMilliseconds: t0 + 100_000), toPort: port, ipv6: false)
+            try sender.send(
+                ipfix.encode(Self.scan(from: "203.0.113.8", at: t0 + 60_000), exportTimeMilliseconds: t0 + 100_000), toPort: port,
+                ipv6: false)
             #expect(try await waitUntil { services.statistics.total.records == before + 300 })
-            #expect(try await waitUntil(timeout: .seconds(15)) { services.detection.unstoredCount >= 1 }, "the second finding was not kept in memory")
+            #expect(
+                try await waitUntil(timeout: .seconds(15)) { services.detection.unstoredCount >= 1 },
+                "the second finding was not kept in memory")
             #expect(services.detection.statistics.records >= analysedBefore + 300)
             #expect(try await stored() == 1)
             let degraded = try await health()
@@ -155,14 +173,18 @@ struct DurabilityTests {
         #expect(verification.isSound, "\(verification.problems)")
         let entries = try Self.auditEntries(data + "/audit")
         for s in acknowledged {
-            #expect(entries.contains { $0.kind == .consentChange && $0.subject == s && $0.summary.hasPrefix("opted_out") }, "\(s) acknowledged but not in the audit log")
+            #expect(
+                entries.contains { $0.kind == .consentChange && $0.subject == s && $0.summary.hasPrefix("opted_out") },
+                "\(s) acknowledged but not in the audit log")
         }
         for s in refused where entries.contains(where: { $0.subject == s && $0.summary.hasPrefix("opted_out warn_infection") }) {
-            #expect(entries.contains { $0.subject == s && $0.summary.contains("NOT recorded") }, "\(s): in the log as recorded, but refused")
+            #expect(
+                entries.contains { $0.subject == s && $0.summary.contains("NOT recorded") }, "\(s): in the log as recorded, but refused")
         }
 
         // A clean start on the same directory.
-        let (again, restarted) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let (again, restarted) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
         try await again.test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(String(buffer: response.body).contains(#""status":"ok""#))
@@ -175,7 +197,9 @@ struct DurabilityTests {
         #expect(ContinuousClock.now - started < .seconds(60))
     }
 
-    @Test("kill -9 in the middle of writes: the audit log verifies, the stores open, acknowledged opt-outs are kept; a torn line is repaired at the next start")
+    @Test(
+        "kill -9 in the middle of writes: the audit log verifies, the stores open, acknowledged opt-outs are kept; a torn line is repaired at the next start"
+    )
     func killNine() async throws {
         let mamori = try ExternalPeer.builtProduct("mamori")
         let dir = try TemporaryDirectory()
@@ -183,21 +207,32 @@ struct DurabilityTests {
         var acknowledged: [String] = []
         for round in 0..<4 {
             let http = try freeTCPPort()
-            let server = try mamori.start(["serve", "--data-dir", data, "--http", "127.0.0.1:\(http)", "--listen", "127.0.0.1:\(try freeUDPPort())", "--log-level", "critical"])
+            let server = try mamori.start([
+                "serve", "--data-dir", data, "--http", "127.0.0.1:\(http)", "--listen", "127.0.0.1:\(try freeUDPPort())", "--log-level",
+                "critical",
+            ])
             var up: (status: Int, body: String)?
             for _ in 0..<300 where up == nil {
                 up = httpGet(port: http, path: "/healthz")
                 if up == nil { try await Task.sleep(for: .milliseconds(100)) }
             }
-            try #require(up?.status == 200, "round \(round): mamori serve did not answer /healthz within 30 s (running: \(server.isRunning))")
+            try #require(
+                up?.status == 200, "round \(round): mamori serve did not answer /healthz within 30 s (running: \(server.isRunning))")
             #expect(up?.body.contains(#""status":"ok""#) == true, "round \(round): \(up?.body ?? "")")
-            if round == 3 { server.stop(); break }
+            if round == 3 {
+                server.stop()
+                break
+            }
             // Opt-outs as fast as one client sends them, until the server is killed under them.
             let base = round * 100_000
             let writer = Task.detached { () -> [String] in
                 var acks: [String] = []
                 for n in base..<(base + 100_000) {
-                    guard let r = httpRequest(port: http, method: "POST", path: "/api/v1/consent/\(Self.subscriber(n))/events", body: Self.optOut(n), timeoutSeconds: 2) else { break }
+                    guard
+                        let r = httpRequest(
+                            port: http, method: "POST", path: "/api/v1/consent/\(Self.subscriber(n))/events", body: Self.optOut(n),
+                            timeoutSeconds: 2)
+                    else { break }
                     if r.status == 201 { acks.append(Self.subscriber(n)) }
                 }
                 return acks
@@ -219,7 +254,8 @@ struct DurabilityTests {
             for s in acks { #expect(subjects.contains(s), "round \(round): \(s) acknowledged but not in the audit log") }
             if round == 1 {
                 // What a power cut in the middle of an append would leave (kill -9 cannot tear a write).
-                let last = try #require(try FileManager.default.contentsOfDirectory(atPath: data + "/audit").filter { $0.hasSuffix(".jsonl") }.sorted().last)
+                let last = try #require(
+                    try FileManager.default.contentsOfDirectory(atPath: data + "/audit").filter { $0.hasSuffix(".jsonl") }.sorted().last)
                 let handle = try #require(FileHandle(forWritingAtPath: data + "/audit/" + last))
                 handle.seekToEndOfFile()
                 handle.write(Data(#"{"actor":"api:agent-x","at":1,"detail":"{\"ki"#.utf8))
@@ -243,20 +279,25 @@ struct DurabilityTests {
     func readableKeyRefused() throws {
         let dir = try TemporaryDirectory()
         let configuration = ServerTests.configuration(dataDirectory: dir.path)
-        _ = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        _ = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
         chmod(dir.path + "/audit.key", 0o644)
         #expect {
-            _ = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+            _ = try buildApplication(
+                configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
         } throws: { error in
             "\(error)".contains("chmod 600 \(dir.path)/audit.key")
         }
     }
 
-    @Test("SMTP credentials only over TLS: starttls_required is their default, any other tls refused with its line; a readable password file refused")
+    @Test(
+        "SMTP credentials only over TLS: starttls_required is their default, any other tls refused with its line; a readable password file refused"
+    )
     func smtpCredentialsNeedTLS() throws {
         let plain = try MamoriConfiguration.parse(yaml: "lawful:\n  smtp:\n    host: mail.example.jp\n")
         #expect(plain.lawful.smtp?.tls == "starttls_if_offered")
-        let withCredentials = try MamoriConfiguration.parse(yaml: "lawful:\n  smtp:\n    host: mail.example.jp\n    username: mamori\n    password_file: /etc/mamori/smtp.pass\n")
+        let withCredentials = try MamoriConfiguration.parse(
+            yaml: "lawful:\n  smtp:\n    host: mail.example.jp\n    username: mamori\n    password_file: /etc/mamori/smtp.pass\n")
         #expect(withCredentials.lawful.smtp?.tls == "starttls_required")
         for tls in ["none", "starttls_if_offered"] {
             #expect {
@@ -272,7 +313,9 @@ struct DurabilityTests {
         chmod(file, 0o644)
         var settings = try #require(withCredentials.lawful.smtp)
         settings.passwordFile = file
-        #expect { _ = try SMTPNoticeMailer(settings: settings, logger: Logger(label: "test")) } throws: { "\($0)".contains("chmod 600 \(file)") }
+        #expect { _ = try SMTPNoticeMailer(settings: settings, logger: Logger(label: "test")) } throws: {
+            "\($0)".contains("chmod 600 \(file)")
+        }
         chmod(file, 0o600)
         _ = try SMTPNoticeMailer(settings: settings, logger: Logger(label: "test"))
         settings.tls = "none"
@@ -283,11 +326,14 @@ struct DurabilityTests {
     func healthReport() throws {
         #expect(HealthReport(storage: [], unstoredFindings: 0, waitingAuditEntries: 0).status == "ok")
         #expect(HealthReport(storage: [], unstoredFindings: 0, waitingAuditEntries: 0).jsonFields == "")
-        let report = HealthReport(storage: [.init(store: "audit", error: "cannot append: No space left on device", since: 0, failures: 3)], unstoredFindings: 2, waitingAuditEntries: 1)
+        let report = HealthReport(
+            storage: [.init(store: "audit", error: "cannot append: No space left on device", since: 0, failures: 3)], unstoredFindings: 2,
+            waitingAuditEntries: 1)
         #expect(report.status == "degraded")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(("{\"a\":1" + report.jsonFields + "}").utf8)) as? [String: Any])
         let entry = try #require((json["storage"] as? [[String: Any]])?.first)
-        #expect(entry["store"] as? String == "audit" && entry["failures"] as? Int == 3 && entry["since"] as? String == "1970-01-01T00:00:00Z")
+        #expect(
+            entry["store"] as? String == "audit" && entry["failures"] as? Int == 3 && entry["since"] as? String == "1970-01-01T00:00:00Z")
         #expect(json["findings_unstored"] as? Int == 2 && json["audit_entries_waiting"] as? Int == 1)
         #expect(HealthReport(storage: [], unstoredFindings: 0, waitingAuditEntries: 4).status == "degraded")
     }

@@ -1,13 +1,13 @@
 import Collector
 import Detection
-import MetricsTestKit
 import FlowCodec
 import Foundation
 import Hummingbird
-import Logging
 import HummingbirdTesting
+import Logging
 import MamoriCore
 import MamoriTesting
+import MetricsTestKit
 import NIOCore
 import Server
 import Storage
@@ -21,13 +21,19 @@ struct FindingsAPITests {
         e.reasons = ["test"]
         e.cohortSize = 1
         e.cohort = ["h:0011223344556677"]
-        return Finding(id: Finding.id(kind: kind, subject: subject), kind: kind, subject: subject, score: score, firstSeen: lastSeen - 60_000,
-                       lastSeen: lastSeen, detectedAt: lastSeen, updatedAt: lastSeen, family: nil, summary: "\(kind.rawValue) \(subject)", evidence: e)
+        return Finding(
+            id: Finding.id(kind: kind, subject: subject), kind: kind, subject: subject, score: score, firstSeen: lastSeen - 60_000,
+            lastSeen: lastSeen, detectedAt: lastSeen, updatedAt: lastSeen, family: nil, summary: "\(kind.rawValue) \(subject)", evidence: e)
     }
 
-    static let c2 = finding(.commandAndControl, .endpoint(Endpoint(address: IPAddress("192.0.2.23")!, port: 23, ipProtocol: 6)), score: 0.95, lastSeen: 2_000_000)
-    static let device = finding(.infectedDevice, .host(InternalHost(address: IPAddress("198.18.0.5")!, block: 0, ports: 1024...2031)), score: 0.9, lastSeen: 3_000_000)
-    static let scan = finding(.scanning, .host(InternalHost(address: IPAddress("198.18.0.5")!, block: 0, ports: 1024...2031)), score: 0.7, lastSeen: 1_000_000)
+    static let c2 = finding(
+        .commandAndControl, .endpoint(Endpoint(address: IPAddress("192.0.2.23")!, port: 23, ipProtocol: 6)), score: 0.95,
+        lastSeen: 2_000_000)
+    static let device = finding(
+        .infectedDevice, .host(InternalHost(address: IPAddress("198.18.0.5")!, block: 0, ports: 1024...2031)), score: 0.9,
+        lastSeen: 3_000_000)
+    static let scan = finding(
+        .scanning, .host(InternalHost(address: IPAddress("198.18.0.5")!, block: 0, ports: 1024...2031)), score: 0.7, lastSeen: 1_000_000)
 
     @Test("list with kind, time and score filters; details; verdicts; clear 400s and 404s")
     func api() async throws {
@@ -39,13 +45,17 @@ struct FindingsAPITests {
         try await services.detection.store.upsert([Self.c2, Self.device, Self.scan])
         #expect(FileManager.default.fileExists(atPath: dir.path + "/findings.sqlite"))
         try await app.test(.router) { client in
-            func json(_ uri: String, method: HTTPRequest.Method = .get, body: String? = nil, status: HTTPResponse.Status = .ok) async throws -> [String: Any] {
+            func json(_ uri: String, method: HTTPRequest.Method = .get, body: String? = nil, status: HTTPResponse.Status = .ok) async throws
+                -> [String: Any]
+            {
                 try await client.execute(uri: uri, method: method, body: body.map { ByteBuffer(string: $0) }) { response in
                     #expect(response.status == status, "\(uri): \(String(buffer: response.body))")
                     return try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
                 }
             }
-            func ids(_ page: [String: Any]) -> [String] { ((page["findings"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String } }
+            func ids(_ page: [String: Any]) -> [String] {
+                ((page["findings"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+            }
 
             #expect(Set(ids(try await json("/api/v1/findings"))) == [Self.c2.id, Self.device.id, Self.scan.id])
             #expect(ids(try await json("/api/v1/findings?kind=c2-server")) == [Self.c2.id])
@@ -59,17 +69,28 @@ struct FindingsAPITests {
             #expect((detail["subject"] as? [String: Any])?["address"] as? String == "198.18.0.5")
             #expect((detail["evidence"] as? [String: Any])?["reasons"] as? [String] == ["test"])
 
-            for bad in ["/api/v1/findings?kind=botnet", "/api/v1/findings?min_score=2", "/api/v1/findings?since=yesterday", "/api/v1/findings?limit=0"] {
+            for bad in [
+                "/api/v1/findings?kind=botnet", "/api/v1/findings?min_score=2", "/api/v1/findings?since=yesterday",
+                "/api/v1/findings?limit=0",
+            ] {
                 #expect(try await json(bad, status: .badRequest)["error"] is String)
             }
             #expect(try await json("/api/v1/findings/c2-server:0000000000000000", status: .notFound)["error"] is String)
 
             let verdict = "/api/v1/findings/\(Self.c2.id)/verdict"
-            #expect(try await json(verdict, method: .post, body: "{\"verdict\":\"maybe\",\"analyst\":\"a\"}", status: .badRequest)["error"] is String)
+            #expect(
+                try await json(verdict, method: .post, body: "{\"verdict\":\"maybe\",\"analyst\":\"a\"}", status: .badRequest)["error"]
+                    is String)
             #expect(try await json(verdict, method: .post, body: "not json", status: .badRequest)["error"] is String)
-            #expect(try await json(verdict, method: .post, body: "{\"verdict\":\"true-positive\",\"analyst\":\" \"}", status: .badRequest)["error"] is String)
-            #expect(try await json("/api/v1/findings/nope/verdict", method: .post, body: "{\"verdict\":\"true-positive\",\"analyst\":\"a\"}", status: .notFound)["error"] is String)
-            let judged = try await json(verdict, method: .post, body: "{\"verdict\":\"false-positive\",\"analyst\":\"alice\",\"note\":\"a CDN\"}")
+            #expect(
+                try await json(verdict, method: .post, body: "{\"verdict\":\"true-positive\",\"analyst\":\" \"}", status: .badRequest)[
+                    "error"] is String)
+            #expect(
+                try await json(
+                    "/api/v1/findings/nope/verdict", method: .post, body: "{\"verdict\":\"true-positive\",\"analyst\":\"a\"}",
+                    status: .notFound)["error"] is String)
+            let judged = try await json(
+                verdict, method: .post, body: "{\"verdict\":\"false-positive\",\"analyst\":\"alice\",\"note\":\"a CDN\"}")
             let v = try #require(judged["verdict"] as? [String: Any])
             #expect(v["verdict"] as? String == "false-positive")
             #expect(v["analyst"] as? String == "alice")
@@ -114,16 +135,19 @@ struct FindingsAPITests {
     @Test("a backlog past capacity sheds address pairs, counts them, and analysis continues")
     func backlogIsShedAndCounted() async throws {
         let metrics = TestMetrics()
-        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("198.18.0.0/15")!], laboratoryInternet: DetectionSettings.simulatorInternet)
+        let layout = NetworkLayout(
+            subscriberPrefixes: [IPPrefix("198.18.0.0/15")!], laboratoryInternet: DetectionSettings.simulatorInternet)
         let service = DetectionService(
             configuration: DetectionConfiguration(network: layout, pseudonymKey: [1]), store: try SQLiteFindingStore(path: ":memory:"),
             retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: metrics, backlogCapacity: 1_000)
         func batch(_ n: Int, offset: Int) -> FlowBatch {
-            FlowBatch(records: (0..<n).map { i in
-                FlowRecord(sourceAddress: .v4(0xC612_0000 + UInt32((i + offset) % 500)), destinationAddress: .v4(0xF000_0000 + UInt32(i % 77)),
-                           sourcePort: 40_000, destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B, bytes: 500, packets: 5,
-                           startMilliseconds: 1_000_000 + Int64(i), endMilliseconds: 1_000_100 + Int64(i))
-            })
+            FlowBatch(
+                records: (0..<n).map { i in
+                    FlowRecord(
+                        sourceAddress: .v4(0xC612_0000 + UInt32((i + offset) % 500)), destinationAddress: .v4(0xF000_0000 + UInt32(i % 77)),
+                        sourcePort: 40_000, destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B, bytes: 500, packets: 5,
+                        startMilliseconds: 1_000_000 + Int64(i), endMilliseconds: 1_000_100 + Int64(i))
+                })
         }
         // Nobody analyses: the backlog grows past capacity and shedding deepens.
         for k in 0..<6 { await service.consume(batch(800, offset: k * 800)) }

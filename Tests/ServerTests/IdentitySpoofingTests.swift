@@ -24,8 +24,9 @@ struct IdentitySpoofingTests {
 
     /// Bob (inside 100.64.0.9) and Eve (inside 100.64.0.77) both have RADIUS sessions.
     static func service(metrics: TestMetrics, exporters: [IPPrefix]?) -> AttributionService {
-        let s = AttributionService(configuration: .init(), pseudonymKey: Array("spoof-test-key".utf8), retentionDays: 30, logger: Logger(label: "test"),
-                                   metricsFactory: metrics, natEventExporters: exporters)
+        let s = AttributionService(
+            configuration: .init(), pseudonymKey: Array("spoof-test-key".utf8), retentionDays: 30, logger: Logger(label: "test"),
+            metricsFactory: metrics, natEventExporters: exporters)
         for (user, inside) in [("bob", "100.64.0.9"), ("eve", "100.64.0.77")] {
             var r = AccountingRecord(status: .start, sessionID: "S-\(user)", eventTime: t0 / 1000 - 60)
             r.userName = user
@@ -55,7 +56,8 @@ struct IdentitySpoofingTests {
         await s.consume(FlowBatch(records: [Self.portBlock(inside: "100.64.0.77", from: Self.attacker, at: Self.t0)]))
         #expect(s.lookup(Self.publicAddress, port: 2100, at: askAt) == before)
         #expect(s.claimCount == claims)
-        #expect(metrics.dimensionTotal("mamori_attribution_records_dropped_total", ["source": "nat-event", "reason": "unlisted_exporter"]) == 1)
+        #expect(
+            metrics.dimensionTotal("mamori_attribution_records_dropped_total", ["source": "nat-event", "reason": "unlisted_exporter"]) == 1)
         // The CGNAT says Bob holds it.
         await s.consume(FlowBatch(records: [Self.portBlock(inside: "100.64.0.9", from: Self.cgnat, at: Self.t0)]))
         let bob = s.lookup(Self.publicAddress, port: 2100, at: askAt)
@@ -63,8 +65,12 @@ struct IdentitySpoofingTests {
         #expect(bob.outcome == "attributed")
         #expect(bob.subscriber == SubscriberPseudonymizer(key: Array("spoof-test-key".utf8)).pseudonym("bob"))
         // Later the attacker tries to hand the block to Eve, mixed into a batch with a genuine record.
-        await s.consume(FlowBatch(records: [Self.portBlock(inside: "100.64.0.77", from: Self.attacker, at: Self.t0 + 1000),
-                                            FlowRecord(exporter: Self.cgnat, sourceAddress: IPAddress("100.64.0.9")!, startMilliseconds: Self.t0, endMilliseconds: Self.t0)]))
+        await s.consume(
+            FlowBatch(records: [
+                Self.portBlock(inside: "100.64.0.77", from: Self.attacker, at: Self.t0 + 1000),
+                FlowRecord(
+                    exporter: Self.cgnat, sourceAddress: IPAddress("100.64.0.9")!, startMilliseconds: Self.t0, endMilliseconds: Self.t0),
+            ]))
         #expect(s.lookup(Self.publicAddress, port: 2100, at: askAt) == bob)
         #expect(metrics.dimensionTotal("mamori_attribution_records_dropped_total", ["reason": "unlisted_exporter"]) == 2)
     }
@@ -89,7 +95,9 @@ struct IdentitySpoofingTests {
         var c = SyslogListener.Configuration()
         c.listen = [SocketEndpoint(host: "127.0.0.1", port: 0)]
         c.senders = senders
-        let listener = SyslogListener(configuration: c, logger: Logger(label: "test"), metricsFactory: metrics) { attribution.portBlock($0) }
+        let listener = SyslogListener(configuration: c, logger: Logger(label: "test"), metricsFactory: metrics) {
+            attribution.portBlock($0)
+        }
         let group = ServiceGroup(services: [listener], logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -98,7 +106,9 @@ struct IdentitySpoofingTests {
             let socket = try LoopbackDatagramSocket()
             let counted = metrics.dimensionTotal("mamori_syslog_messages_total")
             #expect(socket.send(Array(line.utf8), toPort: port))
-            for _ in 0..<200 where metrics.dimensionTotal("mamori_syslog_messages_total") == counted { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<200 where metrics.dimensionTotal("mamori_syslog_messages_total") == counted {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
@@ -111,8 +121,9 @@ struct IdentitySpoofingTests {
         let askAt = Self.t0 + 5000
         let before = s.lookup(Self.publicAddress, port: 2100, at: askAt)
         let claims = s.claimCount
-        let forEve = NATPortBlockEvent(kind: .allocate, timeMilliseconds: Self.t0, host: "cgnat1", insideAddress: IPAddress("100.64.0.77")!,
-                                       outsideAddress: Self.publicAddress, firstPort: 2032, lastPort: 3039, allocatedAt: Self.t0 / 1000)
+        let forEve = NATPortBlockEvent(
+            kind: .allocate, timeMilliseconds: Self.t0, host: "cgnat1", insideAddress: IPAddress("100.64.0.77")!,
+            outsideAddress: Self.publicAddress, firstPort: 2032, lastPort: 3039, allocatedAt: Self.t0 / 1000)
         // The test can send from loopback only: a listener that hears 192.0.2.20 alone stands for
         // "the sender is not configured".
         try await Self.sendSyslog(forEve.line, senders: [IPPrefix("192.0.2.20")!], to: s, metrics: metrics)

@@ -1,5 +1,7 @@
 import Attribution
 import CaseWorkflow
+import Detection
+import FlowCodec
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -9,11 +11,10 @@ import MamoriCore
 import MamoriTesting
 import MetricsTestKit
 import NIOCore
-@testable import Server
-import Detection
-import FlowCodec
 import Storage
 import Testing
+
+@testable import Server
 
 /// The lawful-action core inside `mamori serve`: policy file, consent API and import, and the
 /// audit log that records the start, the analysis decision and every consent change.
@@ -81,10 +82,16 @@ import Testing
         let config = try MamoriConfiguration.parse(yaml: "lawful:\n  policy_file: \(dir.path)/policy.yaml\n  audit_retention_days: 400\n")
         #expect(config.lawful.policy.terms.map(\.version) == ["v3"])
         #expect(config.lawful.auditRetentionDays == 400)
-        #expect(throws: ConfigurationError.self) { try MamoriConfiguration.parse(yaml: "lawful:\n  policy_file: \(dir.path)/missing.yaml\n") }
+        #expect(throws: ConfigurationError.self) {
+            try MamoriConfiguration.parse(yaml: "lawful:\n  policy_file: \(dir.path)/missing.yaml\n")
+        }
         // The mail relay.
-        let smtp = try MamoriConfiguration.parse(yaml: "lawful:\n  notice_base_url: https://notice.isp.example.jp/\n  smtp:\n    host: mail.example.jp\n    port: 587\n    tls: starttls_required\n    from: \"ISP <security@isp.example.jp>\"\n")
-        #expect(smtp.lawful.smtp?.host == "mail.example.jp" && smtp.lawful.smtp?.port == 587 && smtp.lawful.smtp?.tls == "starttls_required")
+        let smtp = try MamoriConfiguration.parse(
+            yaml:
+                "lawful:\n  notice_base_url: https://notice.isp.example.jp/\n  smtp:\n    host: mail.example.jp\n    port: 587\n    tls: starttls_required\n    from: \"ISP <security@isp.example.jp>\"\n"
+        )
+        #expect(
+            smtp.lawful.smtp?.host == "mail.example.jp" && smtp.lawful.smtp?.port == 587 && smtp.lawful.smtp?.tls == "starttls_required")
         #expect(smtp.lawful.noticeBaseURL == "https://notice.isp.example.jp")
         for (yaml, line) in [
             ("lawful:\n  smtp:\n    tls: always\n", 3),
@@ -103,12 +110,15 @@ import Testing
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
         configuration.lawful.policyFile = dir.path + "/policy.yaml"
         configuration.lawful.policy = try LawfulPolicy.parse(yaml: Self.policyYAML)
-        let (app, services) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let (app, services) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
         let key = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.path + "/pseudonym.key")))
         let taro = SubscriberPseudonymizer(key: key).pseudonym("A-0001")
 
         try await app.test(.router) { client in
-            func call(_ uri: String, _ method: HTTPRequest.Method, _ body: String = "", _ status: HTTPResponse.Status) async throws -> [String: Any] {
+            func call(_ uri: String, _ method: HTTPRequest.Method, _ body: String = "", _ status: HTTPResponse.Status) async throws
+                -> [String: Any]
+            {
                 try await client.execute(uri: uri, method: method, body: ByteBuffer(string: body)) { response in
                     let text = String(buffer: response.body)
                     #expect(response.status == status, "\(method) \(uri): \(text)")
@@ -128,11 +138,16 @@ import Testing
             #expect(shown["language"] as? String == "ja")
 
             // The subscriber phones in to cancel the opt-out.
-            _ = try await call("/api/v1/consent/\(taro)/events", .post,
-                               "{\"kind\":\"opt_out_cancelled\",\"action\":\"sinkhole_dns\",\"method\":\"call centre\",\"recorded_by\":\"agent-12\"}", .created)
+            _ = try await call(
+                "/api/v1/consent/\(taro)/events", .post,
+                "{\"kind\":\"opt_out_cancelled\",\"action\":\"sinkhole_dns\",\"method\":\"call centre\",\"recorded_by\":\"agent-12\"}",
+                .created)
             shown = try await call("/api/v1/consent/\(taro)", .get, "", .ok)
             #expect((shown["opt_outs"] as? [String: Any])?.isEmpty == true)
-            #expect((shown["history"] as? [[String: Any]])?.map { $0["kind"] as? String } == ["terms_accepted", "opted_out", "opt_out_cancelled"])
+            #expect(
+                (shown["history"] as? [[String: Any]])?.map { $0["kind"] as? String } == [
+                    "terms_accepted", "opted_out", "opt_out_cancelled",
+                ])
             // Asked about the past, the registry answers with the state then.
             shown = try await call("/api/v1/consent/\(taro)?at=2026-03-02T00:00:00Z", .get, "", .ok)
             #expect((shown["opt_outs"] as? [String: Any])?["sinkhole_dns"] != nil)
@@ -142,8 +157,14 @@ import Testing
                 ("/api/v1/consent/\(taro)/events", "not json"),
                 ("/api/v1/consent/\(taro)/events", "{\"kind\":\"maybe\",\"method\":\"x\",\"recorded_by\":\"y\"}"),
                 ("/api/v1/consent/\(taro)/events", "{\"kind\":\"opted_out\",\"method\":\"x\",\"recorded_by\":\"y\"}"),
-                ("/api/v1/consent/\(taro)/events", "{\"kind\":\"opted_out\",\"action\":\"share_indicator\",\"method\":\"x\",\"recorded_by\":\"y\"}"),
-                ("/api/v1/consent/A-0001/events", "{\"kind\":\"opted_out\",\"action\":\"sinkhole_dns\",\"method\":\"x\",\"recorded_by\":\"y\"}"),
+                (
+                    "/api/v1/consent/\(taro)/events",
+                    "{\"kind\":\"opted_out\",\"action\":\"share_indicator\",\"method\":\"x\",\"recorded_by\":\"y\"}"
+                ),
+                (
+                    "/api/v1/consent/A-0001/events",
+                    "{\"kind\":\"opted_out\",\"action\":\"sinkhole_dns\",\"method\":\"x\",\"recorded_by\":\"y\"}"
+                ),
                 ("/api/v1/consent/import", "name,email\nx,y@z.jp\n"),
             ] {
                 let answer = try await call(uri, .post, body, .badRequest)
@@ -162,7 +183,8 @@ import Testing
         #expect(entries[0].detail.contains("\"policySHA256\""))
         #expect(entries[1].summary.contains("analyse_flows: permitted — legitimate business act"))
         #expect(entries[2].summary == "importing 3 lines from import:customers.csv" && entries[2].detail.contains("\"sha256\""))
-        #expect(entries[3].summary.contains("imported 2 subscribers from import:customers.csv: 4 consent events, 2 contacts, 1 lines refused"))
+        #expect(
+            entries[3].summary.contains("imported 2 subscribers from import:customers.csv: 4 consent events, 2 contacts, 1 lines refused"))
         #expect(entries[4].actor == "api:agent-12" && entries[4].subject == taro)
         let log = entries.map(\.detail).joined() + entries.map(\.summary).joined()
         #expect(!log.contains("A-0001") && !log.contains("taro@example.jp"), "accounts and addresses never reach the audit log")
@@ -193,13 +215,16 @@ import Testing
         let lawful = try LawfulService(configuration: configuration, pseudonymKey: [1, 2, 3], logger: LogStore().logger(level: .critical))
         let metrics = TestMetrics()
         let store = try SQLiteCaseStore(path: ":memory:")
-        let cases = CaseService(lawful: lawful, cases: store, mailer: nil, from: "security@localhost",
-                                baseURL: "http://127.0.0.1", retentionDays: 30, logger: LogStore().logger(level: .critical), metricsFactory: metrics)
+        let cases = CaseService(
+            lawful: lawful, cases: store, mailer: nil, from: "security@localhost",
+            baseURL: "http://127.0.0.1", retentionDays: 30, logger: LogStore().logger(level: .critical), metricsFactory: metrics)
         func finding(_ n: Int, outcome: AttributionOutcome) -> Finding {
-            var f = Finding(id: "infected-device:\(n)", kind: .infectedDevice, subject: .address(IPAddress("100.64.0.\(n % 250 + 1)")!), score: 0.9,
-                            firstSeen: 0, lastSeen: 1_000, detectedAt: 0, updatedAt: 0, family: nil, summary: "", evidence: Evidence())
-            f.subscriber = FindingSubscriber(outcome: outcome, pseudonym: outcome == .attributed ? "s:\(String(repeating: "0", count: 12))\(1000 + n % 250)" : nil,
-                                             candidates: [], confidence: 1, source: "radius", reason: "", at: [0])
+            var f = Finding(
+                id: "infected-device:\(n)", kind: .infectedDevice, subject: .address(IPAddress("100.64.0.\(n % 250 + 1)")!), score: 0.9,
+                firstSeen: 0, lastSeen: 1_000, detectedAt: 0, updatedAt: 0, family: nil, summary: "", evidence: Evidence())
+            f.subscriber = FindingSubscriber(
+                outcome: outcome, pseudonym: outcome == .attributed ? "s:\(String(repeating: "0", count: 12))\(1000 + n % 250)" : nil,
+                candidates: [], confidence: 1, source: "radius", reason: "", at: [0])
             return f
         }
         // The workflow is not running yet: 300 attributed batches, and batches with nothing for it.
@@ -217,20 +242,27 @@ import Testing
             if opened >= 250 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(opened == 250, "cases opened: \(opened)")  // 256 batches over 250 subscribers
+        #expect(opened == 250, "cases opened: \(opened)") // 256 batches over 250 subscribers
     }
 
-    @Test("a finding's evidence reaches the case without addresses: one C&C seen by the detector and an indicator list counts once, with its family")
+    @Test(
+        "a finding's evidence reaches the case without addresses: one C&C seen by the detector and an indicator list counts once, with its family"
+    )
     func evidenceFromAFinding() throws {
         var evidence = Evidence()
-        evidence.features = [Feature(.c2Contacts, 6, about: "192.0.2.23:23/tcp"), Feature(.indicatorContacts, 6, about: "192.0.2.23:23/tcp"),
-                             Feature(.indicatorContacts, 3, about: "192.0.2.99:2323/tcp"), Feature(.scanDestinations(port: 23), 1100),
-                             Feature(.attackPacketsPerSecond, 25_000, about: "203.0.113.9")]
-        evidence.reasons = ["contacted likely C&C 192.0.2.23:23/tcp 6 time(s)", "contacted indicator 192.0.2.23:23/tcp (mirai) 6 time(s)",
-                            "contacted indicator 192.0.2.99:2323/tcp (mirai) 3 time(s)", "scanned port 23 (~1100 addresses)",
-                            "joined a flood against 203.0.113.9 (25000 packets/s)"]
-        let f = Finding(id: "infected-device:1", kind: .infectedDevice, subject: .address(IPAddress("100.64.0.67")!), score: 0.99,
-                        firstSeen: 0, lastSeen: 600_000, detectedAt: 0, updatedAt: 0, family: "mirai", summary: "", evidence: evidence)
+        evidence.features = [
+            Feature(.c2Contacts, 6, about: "192.0.2.23:23/tcp"), Feature(.indicatorContacts, 6, about: "192.0.2.23:23/tcp"),
+            Feature(.indicatorContacts, 3, about: "192.0.2.99:2323/tcp"), Feature(.scanDestinations(port: 23), 1100),
+            Feature(.attackPacketsPerSecond, 25_000, about: "203.0.113.9"),
+        ]
+        evidence.reasons = [
+            "contacted likely C&C 192.0.2.23:23/tcp 6 time(s)", "contacted indicator 192.0.2.23:23/tcp (mirai) 6 time(s)",
+            "contacted indicator 192.0.2.99:2323/tcp (mirai) 3 time(s)", "scanned port 23 (~1100 addresses)",
+            "joined a flood against 203.0.113.9 (25000 packets/s)",
+        ]
+        let f = Finding(
+            id: "infected-device:1", kind: .infectedDevice, subject: .address(IPAddress("100.64.0.67")!), score: 0.99,
+            firstSeen: 0, lastSeen: 600_000, detectedAt: 0, updatedAt: 0, family: "mirai", summary: "", evidence: evidence)
         let e = CaseWorkflow.evidence(of: f)
         #expect(e.commandAndControl.count == 2)
         #expect(e.commandAndControl.map(\.contacts).sorted() == [3, 6])
@@ -244,7 +276,8 @@ import Testing
             #expect(!"\(b)".contains("192.0.2") && !"\(b)".contains("203.0.113"), "a notice behaviour carries an address: \(b)")
         }
         // And the engine, on this evidence, opens the legitimate-business route (mirai, ≥ 3 contacts; 25 kpps).
-        let d = LegalBasisEngine(policy: try LawfulPolicy.parse(yaml: Self.policyYAML)).decide(.warnInfection(subscriber: "s:1", consent: .none, evidence: e), at: 1_800_000_000_000)
+        let d = LegalBasisEngine(policy: try LawfulPolicy.parse(yaml: Self.policyYAML)).decide(
+            .warnInfection(subscriber: "s:1", consent: .none, evidence: e), at: 1_800_000_000_000)
         #expect(d.basis == .legitimateBusinessAct, "\(d.summary)")
     }
 }

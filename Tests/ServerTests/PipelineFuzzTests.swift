@@ -34,9 +34,11 @@ struct PipelineFuzzTests {
     /// export of subscriber traffic (v9/IPFIX with their templates), IPFIX NAT events.
     static func corpus(now: Int64, addresses: [IPAddress]) -> [[UInt8]] {
         let flows = (0..<24).map { i -> FlowRecord in
-            FlowRecord(sourceAddress: addresses[i % addresses.count], destinationAddress: .v4(0xCB00_7100 + UInt32(i)), sourcePort: UInt16(40_000 + i), destinationPort: [23, 443, 53, 6667][i % 4],
-                       ipProtocol: i % 3 == 0 ? 17 : 6, tcpFlags: i % 2 == 0 ? 0x02 : 0x1B, bytes: UInt64(100 + i), packets: UInt64(1 + i % 5),
-                       startMilliseconds: now - 10_000 + Int64(i) * 100, endMilliseconds: now - 9_000 + Int64(i) * 100)
+            FlowRecord(
+                sourceAddress: addresses[i % addresses.count], destinationAddress: .v4(0xCB00_7100 + UInt32(i)),
+                sourcePort: UInt16(40_000 + i), destinationPort: [23, 443, 53, 6667][i % 4],
+                ipProtocol: i % 3 == 0 ? 17 : 6, tcpFlags: i % 2 == 0 ? 0x02 : 0x1B, bytes: UInt64(100 + i), packets: UInt64(1 + i % 5),
+                startMilliseconds: now - 10_000 + Int64(i) * 100, endMilliseconds: now - 9_000 + Int64(i) * 100)
         }
         var out: [[UInt8]] = []
         for p in [ExportProtocol.netflowV5, .netflowV9, .ipfix] {
@@ -51,13 +53,16 @@ struct PipelineFuzzTests {
             n.postSourcePort = UInt16(1024 + i)
             n.portRangeStart = UInt16(1024 + 1008 * i)
             n.portRangeEnd = UInt16(1024 + 1008 * i + 1007)
-            return FlowRecord(sourceAddress: .v4(0x6440_0000 + UInt32(i)), startMilliseconds: now - 5000, endMilliseconds: now - 5000, nat: n)
+            return FlowRecord(
+                sourceAddress: .v4(0x6440_0000 + UInt32(i)), startMilliseconds: now - 5000, endMilliseconds: now - 5000, nat: n)
         }
         out += nat.encode(events, exportTimeMilliseconds: now)
         return out
     }
 
-    @Test("mutated datagrams, extreme records and extreme questions through the whole pipeline: no trap, everything counted, and good traffic is still analysed after")
+    @Test(
+        "mutated datagrams, extreme records and extreme questions through the whole pipeline: no trap, everything counted, and good traffic is still analysed after"
+    )
     func wholePipeline() async throws {
         let dir = try TemporaryDirectory()
         let (app, services) = try buildApplication(
@@ -85,13 +90,17 @@ struct PipelineFuzzTests {
             var m = HostileMutator(seed: Self.seed)
             var decoder = FlowDecoder(configuration: FlowCollector.Configuration.defaultDecoder)
             let started = ContinuousClock.now
-            var decoded = 0, refused = 0, errors = 0, fed = 0
+            var decoded = 0
+            var refused = 0
+            var errors = 0
+            var fed = 0
             func withinBudget() -> Bool { ContinuousClock.now - started < Self.timeBudget }
             // 1. Mutated datagrams, decoded as the collector decodes them, handed to the sinks.
             var batch: [FlowRecord] = []
             for i in 0..<Self.datagrams where withinBudget() {
                 let input = m.mutate(corpus[m.below(corpus.count)], other: corpus[m.below(corpus.count)])
-                let exporter: IPAddress = m.below(4) == 0 ? .v4(UInt32(truncatingIfNeeded: m.next())) : .v4(0xC613_FE01 + UInt32(m.below(3)))
+                let exporter: IPAddress =
+                    m.below(4) == 0 ? .v4(UInt32(truncatingIfNeeded: m.next())) : .v4(0xC613_FE01 + UInt32(m.below(3)))
                 // The collector stamps datagrams with this machine's clock: within the noise's
                 // hour here. (Extreme receive times are the decoder's own test: FlowTimeWindowTests.)
                 let receivedAt = now + Int64(m.below(Int(2 * spread))) - spread
@@ -134,7 +143,10 @@ struct PipelineFuzzTests {
             }
             for _ in 0..<200 where withinBudget() {
                 let at = m.time(near: now, spread: spread)
-                try await client.execute(uri: "/api/v1/attribution?addr=\(subscribers[m.below(subscribers.count)])&port=\(m.next() % 70_000)&at=\(at)", method: .get) { response in
+                try await client.execute(
+                    uri: "/api/v1/attribution?addr=\(subscribers[m.below(subscribers.count)])&port=\(m.next() % 70_000)&at=\(at)",
+                    method: .get
+                ) { response in
                     #expect(response.status == .ok || response.status == .badRequest, "at=\(at): \(response.status)")
                     if !FlowTimeWindow.isSane(at) { #expect(response.status == .badRequest, "at=\(at)") }
                 }
@@ -143,15 +155,20 @@ struct PipelineFuzzTests {
             // 4. Good traffic after all that: 30 reflectors flood one subscriber for a second.
             let victim = subscribers[0]
             let flood = (0..<30).map { i in
-                FlowRecord(exporter: .v4(0xC613_FE01), sourceAddress: .v4(0xF200_0001 + UInt32(i)), destinationAddress: victim, sourcePort: 123, destinationPort: 40_000,
-                           ipProtocol: 17, bytes: 468_000, packets: 1_000, startMilliseconds: wall + 1_000, endMilliseconds: wall + 1_999)
+                FlowRecord(
+                    exporter: .v4(0xC613_FE01), sourceAddress: .v4(0xF200_0001 + UInt32(i)), destinationAddress: victim, sourcePort: 123,
+                    destinationPort: 40_000,
+                    ipProtocol: 17, bytes: 468_000, packets: 1_000, startMilliseconds: wall + 1_000, endMilliseconds: wall + 1_999)
             }
             // …and another subscriber probes 300 addresses on telnet: a scanner, an infected
             // device, attributed by its RADIUS session, so a case is opened.
             let scanner = subscribers[1]
             let probes = (0..<300).map { i in
-                FlowRecord(exporter: .v4(0xC613_FE01), sourceAddress: scanner, destinationAddress: .v4(0xF300_0000 + UInt32(i) * 7), sourcePort: UInt16(30_000 + i), destinationPort: 23,
-                           ipProtocol: 6, tcpFlags: 0x02, bytes: 44, packets: 1, startMilliseconds: wall + Int64(i) * 10, endMilliseconds: wall + Int64(i) * 10)
+                FlowRecord(
+                    exporter: .v4(0xC613_FE01), sourceAddress: scanner, destinationAddress: .v4(0xF300_0000 + UInt32(i) * 7),
+                    sourcePort: UInt16(30_000 + i), destinationPort: 23,
+                    ipProtocol: 6, tcpFlags: 0x02, bytes: 44, packets: 1, startMilliseconds: wall + Int64(i) * 10,
+                    endMilliseconds: wall + Int64(i) * 10)
             }
             await services.attribution.consume(FlowBatch(records: probes))
             await services.detection.consume(FlowBatch(records: flood + probes))
@@ -160,10 +177,14 @@ struct PipelineFuzzTests {
             await services.detection.evaluate()
             try await client.execute(uri: "/api/v1/findings?kind=inbound-ddos", method: .get) { response in
                 #expect(response.status == .ok)
-                #expect(String(buffer: response.body).contains("\"\(victim)\""), "the flood against \(victim) was not found after the fuzzing (seed \(Self.seed))")
+                #expect(
+                    String(buffer: response.body).contains("\"\(victim)\""),
+                    "the flood against \(victim) was not found after the fuzzing (seed \(Self.seed))")
             }
             try await client.execute(uri: "/api/v1/findings?kind=scanning", method: .get) { response in
-                #expect(String(buffer: response.body).contains("\"\(scanner)\""), "the scanner \(scanner) was not found after the fuzzing (seed \(Self.seed))")
+                #expect(
+                    String(buffer: response.body).contains("\"\(scanner)\""),
+                    "the scanner \(scanner) was not found after the fuzzing (seed \(Self.seed))")
             }
             // The case workflow runs behind its own queue: wait for it (at most 20 s).
             var opened = false
@@ -183,6 +204,8 @@ struct PipelineFuzzTests {
         #expect(errors > 0, "no mutation produced a decode error")
         #expect(stats.rejectedTimes > 0, "the unscreened extreme records reached the detectors' own check")
         #expect(stats.records >= fed)
-        print("pipeline fuzz (seed \(Self.seed)): \(decoded) records decoded, \(refused) refused for their times, \(errors) datagrams with a decode error, detectors: \(stats.records) records, \(stats.rejectedTimes) refused, \(stats.clampedCounters) clamped, \(stats.trackedPairs) pairs")
+        print(
+            "pipeline fuzz (seed \(Self.seed)): \(decoded) records decoded, \(refused) refused for their times, \(errors) datagrams with a decode error, detectors: \(stats.records) records, \(stats.rejectedTimes) refused, \(stats.clampedCounters) clamped, \(stats.trackedPairs) pairs"
+        )
     }
 }

@@ -35,7 +35,8 @@ struct ServerTests {
         try await withTimeLimit(.seconds(60), "collector binding") { await collector.waitUntilReady() }
         let port = try #require(collector.boundAddresses.values.first?.port)
         var ipfix = FlowExportEncoder(protocol: .ipfix, observationDomain: 1)
-        try UDPTestSender().send(ipfix.encode(testFlows(count), exportTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)), toPort: port, ipv6: false)
+        try UDPTestSender().send(
+            ipfix.encode(testFlows(count), exportTimeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)), toPort: port, ipv6: false)
     }
 
     @Test("GET /healthz: 200 JSON with status ok, listeners and records; GET /metrics: collector series; unknown path: 404")
@@ -86,7 +87,8 @@ struct ServerTests {
             var c = Self.configuration(dataDirectory: dir.path + "/\(enabled)")
             c.detection.enabled = enabled
             try FileManager.default.createDirectory(atPath: c.dataDirectory, withIntermediateDirectories: true)
-            let (app, services) = try buildApplication(configuration: c, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            let (app, services) = try buildApplication(
+                configuration: c, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
             try await app.test(.router) { _ in
                 try await Self.sendFlows(5, to: services.collector)
                 #expect(try await waitUntil { services.statistics.total.records == 5 })
@@ -127,7 +129,8 @@ struct ServerTests {
         defer { close(fd) }
         var configuration = Self.configuration(dataDirectory: dir.path)
         configuration.http = SocketEndpoint(host: "127.0.0.1", port: port)
-        let (app, _) = try buildApplication(configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let (app, _) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
         await #expect(throws: (any Error).self) {
             try await withTimeLimit(.seconds(15), "the application after the HTTP bind failed") { try await app.runService() }
         }
@@ -142,7 +145,9 @@ struct ServerTests {
         a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &a) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard ok else {
             let e = errno

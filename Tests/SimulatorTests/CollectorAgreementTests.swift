@@ -10,7 +10,9 @@ import Testing
 /// reached by exactly the labelled infected subscribers (after the CGNAT mapping), and no one else.
 @Suite(.serialized)
 struct CollectorAgreementTests {
-    @Test("nfcapd and Mamori see every C&C reached by exactly the labelled infected subscribers", arguments: [ExportProtocol.ipfix, .netflowV9])
+    @Test(
+        "nfcapd and Mamori see every C&C reached by exactly the labelled infected subscribers",
+        arguments: [ExportProtocol.ipfix, .netflowV9])
     func commandAndControlFlowsComeFromExactlyTheInfected(protocol: ExportProtocol) async throws {
         let nfcapd = try ExternalPeer.require("nfcapd", debianPackage: "nfdump")
         let nfdump = try ExternalPeer.require("nfdump", debianPackage: "nfdump")
@@ -36,11 +38,14 @@ struct CollectorAgreementTests {
         let theirs = try parseNfdump(text)
 
         // The two collectors agree, flow for flow.
-        #expect(theirs.count == mamori.count, "nfcapd stored \(theirs.count) flows, Mamori decoded \(mamori.count) (\(simulation.statistics.exportedFlows) exported)")
+        #expect(
+            theirs.count == mamori.count,
+            "nfcapd stored \(theirs.count) flows, Mamori decoded \(mamori.count) (\(simulation.statistics.exportedFlows) exported)")
         let mine = Dictionary(mamori.map { ($0, 1) }, uniquingKeysWith: +)
         let nf = Dictionary(theirs.map { ($0, 1) }, uniquingKeysWith: +)
         let onlyMine = mine.filter { nf[$0.key] != $0.value }
-        #expect(onlyMine.isEmpty, "\(onlyMine.count) flows differ between Mamori and nfdump, e.g. \(onlyMine.first.map { "\($0.key)" } ?? "")")
+        #expect(
+            onlyMine.isEmpty, "\(onlyMine.count) flows differ between Mamori and nfdump, e.g. \(onlyMine.first.map { "\($0.key)" } ?? "")")
 
         // And both agree with the labels.
         let ccAddresses = Set(labels.commandAndControl.compactMap { IPAddress($0.address) })
@@ -67,7 +72,9 @@ func sendOverLoopback(_ datagrams: [SimulatedDatagram], port: Int) throws {
     for (n, d) in datagrams.enumerated() {
         let sent = d.payload.withUnsafeBytes { bytes in
             withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         guard sent == d.payload.count else { throw PeerError("sendto failed for datagram \(n): errno \(errno)") }
@@ -83,8 +90,9 @@ func parseNfdump(_ text: String) throws -> [ObservedFlow] {
         // ICMP: nfdump prints type.code as the destination port.
         let icmp = f[4].split(separator: ".").compactMap { UInt16($0) }
         let destinationPort = icmp.count == 2 ? icmp[0] << 8 | icmp[1] : UInt16(f[4])
-        guard let seconds = Decimal(string: f[0]), let sa = IPAddress(f[1]), let sp = UInt16(f[2]), let da = IPAddress(f[3]), let dp = destinationPort,
-              let packets = UInt64(f[6]), let bytes = UInt64(f[7])
+        guard let seconds = Decimal(string: f[0]), let sa = IPAddress(f[1]), let sp = UInt16(f[2]), let da = IPAddress(f[3]),
+            let dp = destinationPort,
+            let packets = UInt64(f[6]), let bytes = UInt64(f[7])
         else { throw PeerError("unreadable nfdump line: \(line)") }
         let proto: UInt8
         switch f[5].uppercased() {
@@ -95,7 +103,8 @@ func parseNfdump(_ text: String) throws -> [ObservedFlow] {
             proto = p
         }
         let ms = NSDecimalNumber(decimal: seconds * 1000).int64Value
-        return ObservedFlow(startMilliseconds: ms, source: sa, sourcePort: sp, destination: da, destinationPort: dp, ipProtocol: proto, packets: packets, bytes: bytes)
+        return ObservedFlow(
+            startMilliseconds: ms, source: sa, sourcePort: sp, destination: da, destinationPort: dp, ipProtocol: proto, packets: packets,
+            bytes: bytes)
     }
 }
-

@@ -16,7 +16,10 @@ struct DemoTests {
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
         let udpPort = try freeUDPPort()
         let httpPort = try freeTCPPort()
-        let server = try mamori.start(["serve", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir", dataDirectory.path, "--log-level", "warning"])
+        let server = try mamori.start([
+            "serve", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir", dataDirectory.path, "--log-level",
+            "warning",
+        ])
         defer { server.stop() }
         // Up when /healthz answers (at most 30 s).
         var health: (status: Int, body: String)? = nil
@@ -25,16 +28,23 @@ struct DemoTests {
             health = httpGet(port: httpPort, path: "/healthz")
             if health == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
-        try #require(health?.status == 200, "mamori serve did not answer /healthz on 127.0.0.1:\(httpPort) within 30 s (running: \(server.isRunning))")
+        try #require(
+            health?.status == 200,
+            "mamori serve did not answer /healthz on 127.0.0.1:\(httpPort) within 30 s (running: \(server.isRunning))")
 
         let labelsFile = dataDirectory.appendingPathComponent("labels.json").path
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        let output = try mamori.run(["simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--subscribers", "400", "--duration", "10m", "--seed", "11", "--labels", labelsFile], timeout: .seconds(300))
+        let output = try mamori.run(
+            [
+                "simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--subscribers", "400", "--duration", "10m", "--seed", "11",
+                "--labels", labelsFile,
+            ], timeout: .seconds(300))
         let summary = try #require(output.split(separator: "\n").last { $0.hasPrefix("simulated ") }, "no summary line in: \(output)")
-        let fields = Dictionary(summary.split(separator: " ").dropFirst().compactMap { pair -> (String, String)? in
-            let kv = pair.split(separator: "=", maxSplits: 1)
-            return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
-        }, uniquingKeysWith: { a, _ in a })
+        let fields = Dictionary(
+            summary.split(separator: " ").dropFirst().compactMap { pair -> (String, String)? in
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
         let exported = try #require(fields["flows_exported"].flatMap { Int($0) }, "no flows_exported in: \(summary)")
         #expect(exported > 10_000)
         #expect(fields["send_failures"] == "0")
@@ -60,12 +70,20 @@ struct DemoTests {
 
         // The detectors inside serve found the labelled scanners and the inbound attack, and
         // nothing that is not in the labels.
-        let labels = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: labelsFile))) as? [String: Any])
-        let bots = Set(((labels["infectedDevices"] as? [[String: Any]]) ?? []).filter { ["mirai-like", "hns-slow-scan"].contains($0["family"] as? String) }.compactMap { $0["publicAddress"] as? String })
-        let victims = Set(((labels["attacks"] as? [[String: Any]]) ?? []).filter { $0["direction"] as? String == "inbound" }.compactMap { $0["victimAddress"] as? String })
+        let labels = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: labelsFile))) as? [String: Any])
+        let bots = Set(
+            ((labels["infectedDevices"] as? [[String: Any]]) ?? []).filter {
+                ["mirai-like", "hns-slow-scan"].contains($0["family"] as? String)
+            }.compactMap { $0["publicAddress"] as? String })
+        let victims = Set(
+            ((labels["attacks"] as? [[String: Any]]) ?? []).filter { $0["direction"] as? String == "inbound" }.compactMap {
+                $0["victimAddress"] as? String
+            })
         func subjects(_ kind: String) -> [String] {
             guard let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)")?.body,
-                  let page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else { return [] }
+                let page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+            else { return [] }
             return ((page["findings"] as? [[String: Any]]) ?? []).compactMap { ($0["subject"] as? [String: Any])?["address"] as? String }
         }
         var scanners: [String] = []
@@ -77,8 +95,12 @@ struct DemoTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(!bots.isEmpty)
-        #expect(!scanners.isEmpty, "no scanning finding from serve: \(httpGet(port: httpPort, path: "/api/v1/findings?kind=scanning").map { "\($0.status) \($0.body.prefix(300))" } ?? "no answer"); \((httpGet(port: httpPort, path: "/metrics")?.body ?? "").split(separator: "\n").filter { $0.contains("findings") || $0.contains("flow_records_total") }) files \((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)) ?? [])")
-        #expect(Set(scanners).isSubset(of: bots), "scanners \(scanners) not all labelled scanning bots (Mirai-like, Hide'n'Seek-like) \(bots)")
+        #expect(
+            !scanners.isEmpty,
+            "no scanning finding from serve: \(httpGet(port: httpPort, path: "/api/v1/findings?kind=scanning").map { "\($0.status) \($0.body.prefix(300))" } ?? "no answer"); \((httpGet(port: httpPort, path: "/metrics")?.body ?? "").split(separator: "\n").filter { $0.contains("findings") || $0.contains("flow_records_total") }) files \((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)) ?? [])"
+        )
+        #expect(
+            Set(scanners).isSubset(of: bots), "scanners \(scanners) not all labelled scanning bots (Mirai-like, Hide'n'Seek-like) \(bots)")
         #expect(Set(attacked) == victims, "inbound-ddos findings \(attacked), labelled victims \(victims)")
         #expect(FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("findings.sqlite").path))
 
@@ -123,17 +145,21 @@ struct AttributionDemoTests {
         }
         try #require(up, "mamori serve did not come up")
         let labelsFile = dir + "/labels.json"
-        let output = try mamori.run([
-            "simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--subscribers", "400", "--duration", "10m", "--seed", "11", "--labels", labelsFile,
-            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
-            "--nat-events",
-        ], timeout: .seconds(300))
+        let output = try mamori.run(
+            [
+                "simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--subscribers", "400", "--duration", "10m", "--seed", "11",
+                "--labels", labelsFile,
+                "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001", "--kea-leases4", dir + "/leases4.csv",
+                "--kea-leases6", dir + "/leases6.csv",
+                "--nat-events",
+            ], timeout: .seconds(300))
         #expect(output.contains("send_failures=0"), "\(output)")
 
         let key = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/pseudonym.key")))
         let names = SubscriberPseudonymizer(key: key)
-        let labels = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: labelsFile))) as? [String: Any])
-        var accountOf: [String: String] = [:]   // "address" or "address:first-port" → account
+        let labels = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: labelsFile))) as? [String: Any])
+        var accountOf: [String: String] = [:] // "address" or "address:first-port" → account
         for d in (labels["infectedDevices"] as? [[String: Any]]) ?? [] {
             guard let address = d["publicAddress"] as? String, let account = d["account"] as? String else { continue }
             let first = ((d["portBlock"] as? [String: Any])?["first"] as? NSNumber)?.intValue
@@ -145,11 +171,14 @@ struct AttributionDemoTests {
             scanners = []
             for kind in ["scanning", "infected-device"] {
                 if let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)")?.body,
-                   let page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] {
+                    let page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                {
                     scanners += (page["findings"] as? [[String: Any]]) ?? []
                 }
             }
-            if !scanners.isEmpty && scanners.allSatisfy({ ($0["subscriber"] as? [String: Any])?["outcome"] as? String != "unknown" }) { break }
+            if !scanners.isEmpty && scanners.allSatisfy({ ($0["subscriber"] as? [String: Any])?["outcome"] as? String != "unknown" }) {
+                break
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(!scanners.isEmpty)
@@ -164,7 +193,8 @@ struct AttributionDemoTests {
             if first == nil && pool.contains(address) {
                 // Seen only in flows without a port (ICMP): the whole shared CGNAT address, which
                 // attribution must refuse to pin on one subscriber.
-                #expect((f["subscriber"] as? [String: Any])?["outcome"] as? String == "ambiguous", "\(address): \(f["subscriber"] ?? "none")")
+                #expect(
+                    (f["subscriber"] as? [String: Any])?["outcome"] as? String == "ambiguous", "\(address): \(f["subscriber"] ?? "none")")
                 shared += 1
                 continue
             }
@@ -186,7 +216,9 @@ struct AttributionDemoTests {
         #expect(cgnat > 0, "no scanner behind the CGNAT: the two-step case is not exercised")
         let metrics = httpGet(port: httpPort, path: "/metrics")?.body ?? ""
         func sample(_ series: String) -> Double? {
-            metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+            metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { $0.split(separator: " ").last }.flatMap {
+                Double($0)
+            }
         }
         let accepted = try #require(sample("mamori_radius_requests_total{result=\"accepted\"}"), "no RADIUS metric in /metrics")
         #expect(accepted > 100, "RADIUS requests accepted: \(accepted)")
@@ -208,12 +240,12 @@ struct AttributionDemoTests {
         // file, with a malformed line among them, answered in order.
         do {
             var lines = ["# address,port,time"]
-            var expected: [String] = []   // the pseudonym each line must name, or "error"
+            var expected: [String] = [] // the pseudonym each line must name, or "error"
             for f in scanners {
                 guard let subscriber = f["subscriber"] as? [String: Any], subscriber["outcome"] as? String == "attributed",
-                      let pseudonym = subscriber["pseudonym"] as? String,
-                      let subject = f["subject"] as? [String: Any], let address = subject["address"] as? String,
-                      let firstSeen = (f["firstSeen"] as? NSNumber)?.int64Value
+                    let pseudonym = subscriber["pseudonym"] as? String,
+                    let subject = f["subject"] as? [String: Any], let address = subject["address"] as? String,
+                    let firstSeen = (f["firstSeen"] as? NSNumber)?.int64Value
                 else { continue }
                 let port = ((subject["ports"] as? [String: Any])?["first"] as? NSNumber).map { "\($0.intValue + 1)" } ?? ""
                 lines.append("\(address),\(port),\(firstSeen)")
@@ -237,7 +269,9 @@ struct AttributionDemoTests {
                 }
             }
         }
-        print("attribution demo: \(scanners.count) scanning and infected-device findings, \(cgnat) attributed behind the CGNAT, \(shared) on a shared address without a port, not labelled: \(unlabelled), \(Int(accepted)) RADIUS requests")
+        print(
+            "attribution demo: \(scanners.count) scanning and infected-device findings, \(cgnat) attributed behind the CGNAT, \(shared) on a shared address without a port, not labelled: \(unlabelled), \(Int(accepted)) RADIUS requests"
+        )
         server.stop()
     }
 }

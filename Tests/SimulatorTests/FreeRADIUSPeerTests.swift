@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FlowCodec
 import Foundation
 import IdentityCodec
 import MamoriTesting
 import Simulator
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The simulator's RADIUS accounting, sent to a real FreeRADIUS server (Debian `freeradius`) on
 /// 127.0.0.1 with a minimal generated configuration: an accounting listener on a free port,
@@ -89,7 +90,9 @@ import Testing
             // Wait until it listens: a Status-less probe is not possible for accounting, so poll the log.
             let deadline = ContinuousClock.now + .seconds(20)
             while ContinuousClock.now < deadline {
-                if let log = try? String(contentsOfFile: d + "/radius.log", encoding: .utf8), log.contains("Ready to process requests") { return }
+                if let log = try? String(contentsOfFile: d + "/radius.log", encoding: .utf8), log.contains("Ready to process requests") {
+                    return
+                }
                 guard peer.isRunning else { break }
                 Thread.sleep(forTimeInterval: 0.05)
             }
@@ -114,7 +117,9 @@ import Testing
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = UInt16(port).bigEndian
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
             guard rc == 0 else { throw PeerError("connect() failed") }
             var timeout = timeval(tv_sec: 0, tv_usec: 300_000)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -129,13 +134,16 @@ import Testing
     }
 
     /// Sends `records` one at a time (request, then its response) and returns the verified responses.
-    static func exchange(_ records: [AccountingRecord], port: Int, secret: String, messageAuthenticator: Bool = false,
-                         alter: ([UInt8]) -> [UInt8] = { $0 }) throws -> Int {
+    static func exchange(
+        _ records: [AccountingRecord], port: Int, secret: String, messageAuthenticator: Bool = false,
+        alter: ([UInt8]) -> [UInt8] = { $0 }
+    ) throws -> Int {
         let client = try Client(port: port)
         var verified = 0
         for (i, r) in records.enumerated() {
-            let request = try RADIUSPacket.accountingRequest(identifier: UInt8(truncatingIfNeeded: i), attributes: r.attributes, secret: Array(secret.utf8),
-                                                             messageAuthenticator: messageAuthenticator)
+            let request = try RADIUSPacket.accountingRequest(
+                identifier: UInt8(truncatingIfNeeded: i), attributes: r.attributes, secret: Array(secret.utf8),
+                messageAuthenticator: messageAuthenticator)
             client.send(alter(try request.encoded()))
             guard let reply = client.receive() else { continue }
             let response = try RADIUSPacket.decode(reply)
@@ -220,7 +228,8 @@ import Testing
         let flipped = { (bytes: [UInt8]) -> [UInt8] in
             guard var p = try? RADIUSPacket.decode(bytes), let last = p.attributes.indices.last else { return bytes }
             p.attributes[last].value[5] ^= 0x10
-            return (try? RADIUSPacket.accountingRequest(identifier: p.identifier, attributes: p.attributes, secret: secret).encoded()) ?? bytes
+            return (try? RADIUSPacket.accountingRequest(identifier: p.identifier, attributes: p.attributes, secret: secret).encoded())
+                ?? bytes
         }
         var late = records.map { r -> AccountingRecord in
             var x = r
@@ -248,7 +257,8 @@ import Testing
         process.executableURL = binary
         process.arguments = [
             "simulate", "--seed", "5", "--subscribers", "400", "--duration", "3m", "--speed", "600", "--interim-interval", "60",
-            "--radius", "127.0.0.1:\(server.port)", "--radius-secret", Self.secret, "--radius-message-authenticator", "--radius-detail", ownDetail,
+            "--radius", "127.0.0.1:\(server.port)", "--radius-secret", Self.secret, "--radius-message-authenticator", "--radius-detail",
+            ownDetail,
         ]
         let errors = Pipe()
         process.standardError = errors
@@ -256,12 +266,17 @@ import Testing
         try process.run()
         let deadline = ContinuousClock.now + .seconds(120)
         while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { process.terminate(); throw PeerError("mamori simulate did not finish in 120 s") }
+        if process.isRunning {
+            process.terminate()
+            throw PeerError("mamori simulate did not finish in 120 s")
+        }
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationStatus == 0, "\(stderr)")
         let ours = try FreeRADIUSDetail.parse(String(contentsOfFile: ownDetail, encoding: .utf8)[...]).entries
         #expect(ours.count > 400)
-        #expect(stderr.contains("RADIUS: \(ours.count) Accounting-Requests sent, \(ours.count) Accounting-Responses verified"), "\(stderr.suffix(400))")
+        #expect(
+            stderr.contains("RADIUS: \(ours.count) Accounting-Requests sent, \(ours.count) Accounting-Responses verified"),
+            "\(stderr.suffix(400))")
         var theirs: [FreeRADIUSDetail.Entry] = []
         let logDeadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < logDeadline {

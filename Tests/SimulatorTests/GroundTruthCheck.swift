@@ -14,7 +14,10 @@ struct ObservedFlow: Hashable, CustomStringConvertible {
 
     /// ICMP's type and code are no ports: NetFlow v9 carries them in the destination port field,
     /// which nfdump reads as type.code from IPFIX but as 0 from v9. Both sides compare them as 0.
-    init(startMilliseconds: Int64, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, ipProtocol: UInt8, packets: UInt64, bytes: UInt64) {
+    init(
+        startMilliseconds: Int64, source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16, ipProtocol: UInt8,
+        packets: UInt64, bytes: UInt64
+    ) {
         let icmp = ipProtocol == 1 || ipProtocol == 58
         self.startMilliseconds = startMilliseconds
         self.source = source
@@ -27,8 +30,9 @@ struct ObservedFlow: Hashable, CustomStringConvertible {
     }
 
     init(_ r: FlowRecord) {
-        self.init(startMilliseconds: r.startMilliseconds, source: r.sourceAddress, sourcePort: r.sourcePort, destination: r.destinationAddress,
-                  destinationPort: r.destinationPort, ipProtocol: r.ipProtocol, packets: r.packets, bytes: r.bytes)
+        self.init(
+            startMilliseconds: r.startMilliseconds, source: r.sourceAddress, sourcePort: r.sourcePort, destination: r.destinationAddress,
+            destinationPort: r.destinationPort, ipProtocol: r.ipProtocol, packets: r.packets, bytes: r.bytes)
     }
 
     var description: String { "\(source):\(sourcePort) → \(destination):\(destinationPort)/\(ipProtocol) at \(startMilliseconds)" }
@@ -44,7 +48,11 @@ struct ObservedFlow: Hashable, CustomStringConvertible {
 func groundTruthViolations(_ flows: [ObservedFlow], labels: Labels) -> [String] {
     var problems: [String] = []
     func note(_ s: String) { if problems.count < 20 { problems.append(s) } }
-    struct Endpoint: Hashable { var address: IPAddress; var port: UInt16; var ipProtocol: UInt8 }
+    struct Endpoint: Hashable {
+        var address: IPAddress
+        var port: UInt16
+        var ipProtocol: UInt8
+    }
     var endpoints: [Endpoint: [Labels.CommandAndControl]] = [:]
     for c in labels.commandAndControl {
         endpoints[Endpoint(address: IPAddress(c.address)!, port: c.port, ipProtocol: c.protocol == "udp" ? 17 : 6), default: []].append(c)
@@ -66,10 +74,14 @@ func groundTruthViolations(_ flows: [ObservedFlow], labels: Labels) -> [String] 
     for f in flows {
         if commandAndControlAddresses.contains(f.destination) {
             guard let ccs = endpoints[Endpoint(address: f.destination, port: f.destinationPort, ipProtocol: f.ipProtocol)] else {
-                note("flow to a C&C address on an unlabelled port or protocol: \(f)"); continue
+                note("flow to a C&C address on an unlabelled port or protocol: \(f)")
+                continue
             }
             let live = ccs.filter { f.startMilliseconds >= $0.activeFrom && f.startMilliseconds < $0.activeUntil }
-            guard let family = live.first?.family else { note("flow to C&C outside its active interval: \(f)"); continue }
+            guard let family = live.first?.family else {
+                note("flow to C&C outside its active interval: \(f)")
+                continue
+            }
             let from = senders(f.source, f.sourcePort, family: family, at: f.startMilliseconds)
             if from.isEmpty { note("flow to \(family.rawValue) C&C from no labelled infected device: \(f)") }
             contacted[family, default: []].formUnion(from)
@@ -96,18 +108,28 @@ func groundTruthViolations(_ flows: [ObservedFlow], labels: Labels) -> [String] 
             var seen = Set<UInt32>()
             for f in hits {
                 // ICMP has no ports: behind CGNAT only the address says who it is.
-                let p = attack.participants.filter { IPAddress($0.publicAddress) == f.source && (f.ipProtocol == 1 || ($0.portBlock?.contains(f.sourcePort) ?? true)) }
-                if p.isEmpty || f.startMilliseconds < attack.from || f.startMilliseconds >= attack.until { note("flood flow not from a labelled participant in the attack: \(f)") }
+                let p = attack.participants.filter {
+                    IPAddress($0.publicAddress) == f.source && (f.ipProtocol == 1 || ($0.portBlock?.contains(f.sourcePort) ?? true))
+                }
+                if p.isEmpty || f.startMilliseconds < attack.from || f.startMilliseconds >= attack.until {
+                    note("flood flow not from a labelled participant in the attack: \(f)")
+                }
                 seen.formUnion(p.map(\.subscriberId))
             }
-            if seen != Set(attack.participants.map(\.subscriberId)) { note("outbound attack: \(seen.count) of \(Set(attack.participants.map(\.subscriberId)).count) participating lines seen") }
+            if seen != Set(attack.participants.map(\.subscriberId)) {
+                note("outbound attack: \(seen.count) of \(Set(attack.participants.map(\.subscriberId)).count) participating lines seen")
+            }
         } else {
             let sources = Set(attack.sources.compactMap { IPAddress($0) })
             let hits = flows.filter { sources.contains($0.source) }
-            if hits.contains(where: { $0.destination != victim || $0.startMilliseconds < attack.from || $0.startMilliseconds >= attack.until }) {
+            if hits.contains(where: {
+                $0.destination != victim || $0.startMilliseconds < attack.from || $0.startMilliseconds >= attack.until
+            }) {
                 note("a reflector sent outside the labelled attack")
             }
-            if Set(hits.map(\.source)) != sources { note("inbound attack: \(Set(hits.map(\.source)).count) of \(sources.count) reflectors seen") }
+            if Set(hits.map(\.source)) != sources {
+                note("inbound attack: \(Set(hits.map(\.source)).count) of \(sources.count) reflectors seen")
+            }
         }
     }
     return problems

@@ -16,7 +16,10 @@ import Testing
         var t = c.startMilliseconds
         while t < c.endMilliseconds {
             let w = identity.events(from: t, to: t + c.windowMilliseconds)
-            all.accounting += w.accounting; all.leases4 += w.leases4; all.leases6 += w.leases6; all.portBlocks += w.portBlocks
+            all.accounting += w.accounting
+            all.leases4 += w.leases4
+            all.leases6 += w.leases6
+            all.portBlocks += w.portBlocks
             t += c.windowMilliseconds
         }
         return (sim, all)
@@ -39,7 +42,8 @@ import Testing
         let plan = IdentityPlan(model: sim.model)
         let reconnecting = sim.model.subscribers.compactMap { s in plan.reconnect(of: s).map { (s, $0) } }
         #expect(reconnecting.count >= 3, "only \(reconnecting.count) reconnects in the run")
-        #expect(reconnecting.allSatisfy { $0.1.stop >= c.startMilliseconds && $0.1.restart < c.endMilliseconds && $0.1.restart > $0.1.stop })
+        #expect(
+            reconnecting.allSatisfy { $0.1.stop >= c.startMilliseconds && $0.1.restart < c.endMilliseconds && $0.1.restart > $0.1.stop })
         for (s, r) in reconnecting {
             let first = plan.identity(of: s)
             let mine = w.accounting.filter { $0.record.userName == first.account }
@@ -56,7 +60,8 @@ import Testing
             #expect(r.sessionID != first.sessionID)
             // No Interim-Update of the old session after its Stop; the new one's follow its Start.
             #expect(!mine.contains { $0.record.status == .interimUpdate && $0.record.sessionID == first.sessionID && $0.time > r.stop })
-            #expect(mine.filter { $0.record.status == .interimUpdate && $0.record.sessionID == r.sessionID }.allSatisfy { $0.time > r.restart })
+            #expect(
+                mine.filter { $0.record.status == .interimUpdate && $0.record.sessionID == r.sessionID }.allSatisfy { $0.time > r.restart })
             if let block = s.portBlock {
                 let events = w.portBlocks.filter { $0.insideAddress == s.insideAddress }
                 #expect(events.map(\.kind) == [.allocate, .release, .allocate])
@@ -113,7 +118,8 @@ import Testing
         // CGNAT lines get exactly one port block allocation each, matching the model.
         let cgnat = sim.model.subscribers.filter(\.isBehindCGNAT)
         #expect(w.portBlocks.count == cgnat.count)
-        for (b, s) in zip(w.portBlocks.sorted { $0.insideAddress < $1.insideAddress }, cgnat.sorted { $0.insideAddress < $1.insideAddress }) {
+        for (b, s) in zip(w.portBlocks.sorted { $0.insideAddress < $1.insideAddress }, cgnat.sorted { $0.insideAddress < $1.insideAddress })
+        {
             #expect(b.insideAddress == s.insideAddress && b.outsideAddress == s.publicAddress)
             #expect(b.firstPort == s.portBlock?.first && b.lastPort == s.portBlock?.last)
         }
@@ -144,13 +150,20 @@ import Testing
             #expect(!found.isEmpty, "no identity record for \(device.insideAddress)")
             #expect(found.allSatisfy { $0 == account || $0.contains("\"\(account)\"") })
             if let prefix = device.ipv6Prefix {
-                let inV6 = records.contains { ($0.delegatedIPv6Prefixes + $0.framedIPv6Prefixes).map(\.description).contains(prefix) && $0.userName == account }
+                let inV6 =
+                    records.contains {
+                        ($0.delegatedIPv6Prefixes + $0.framedIPv6Prefixes).map(\.description).contains(prefix) && $0.userName == account
+                    }
                     || leases6.contains { $0.prefix?.description == prefix && $0.userContext.contains("\"\(account)\"") }
                 #expect(inV6, "IPv6 prefix \(prefix) not attributed to \(account)")
             }
             if let block = device.portBlock {
-                let public_ = IPAddress(device.publicAddress)!
-                #expect(blocks.contains { $0.outsideAddress == public_ && $0.firstPort == block.first && $0.lastPort == block.last && $0.insideAddress == inside })
+                let outside = IPAddress(device.publicAddress)!
+                #expect(
+                    blocks.contains {
+                        $0.outsideAddress == outside && $0.firstPort == block.first && $0.lastPort == block.last
+                            && $0.insideAddress == inside
+                    })
             }
             checked += 1
         }
@@ -164,7 +177,9 @@ import Testing
         let messages = encoder.encode(IdentityPlan.natEventRecords(w.portBlocks), exportTimeMilliseconds: 1_767_225_610_000)
         var decoder = FlowDecoder()
         var records: [FlowRecord] = []
-        for m in messages { _ = m.withUnsafeBytes { decoder.decode($0, from: IdentityPlan.cgnatLoggerAddress, receivedAtMilliseconds: 0, into: &records) } }
+        for m in messages {
+            _ = m.withUnsafeBytes { decoder.decode($0, from: IdentityPlan.cgnatLoggerAddress, receivedAtMilliseconds: 0, into: &records) }
+        }
         #expect(records.count == w.portBlocks.count)
         for (r, b) in zip(records, w.portBlocks) {
             #expect(r.nat?.event == NATFields.portBlockAllocation)

@@ -23,7 +23,9 @@ struct NfcapdFileTests {
         try sendOverLoopback(datagrams, port: port)
         try await Task.sleep(for: .seconds(1))
         collector.stop()
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("nfcapd.") && !$0.contains("current") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+            $0.hasPrefix("nfcapd.") && !$0.contains("current")
+        }
         let listing = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         let file = try #require(files.first, "nfcapd wrote no file in \(dir.path): \(listing)")
         return (dir.appendingPathComponent(file).path, dir)
@@ -71,7 +73,9 @@ struct NfcapdFileTests {
                 if rng.next() % 2 == 0 {
                     b = Array(b.prefix(40 + Int(rng.next() % UInt64(b.count - 40))))
                 } else {
-                    for _ in 0..<(1 + rng.next() % 8) { b[40 + Int(rng.next() % UInt64(b.count - 40))] = UInt8(truncatingIfNeeded: rng.next()) }
+                    for _ in 0..<(1 + rng.next() % 8) {
+                        b[40 + Int(rng.next() % UInt64(b.count - 40))] = UInt8(truncatingIfNeeded: rng.next())
+                    }
                 }
                 // Anything but a crash or a hang: an error, or fewer or altered records.
                 if let r = try? NfdumpFile.read(b) { #expect(r.records.count <= whole + b.count / 12) }
@@ -82,4 +86,3 @@ struct NfcapdFileTests {
         }
     }
 }
-

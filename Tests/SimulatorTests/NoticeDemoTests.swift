@@ -22,49 +22,53 @@ struct NoticeDemoTests {
         // The ground truth first (the same seed gives the same world), to write the customer export.
         let labelsFile = dir + "/labels.json"
         try mamori.run(["simulate", "--labels", labelsFile] + simulation, timeout: .seconds(300))
-        let labels = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: labelsFile))) as? [String: Any])
+        let labels = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: labelsFile))) as? [String: Any])
         let infected = ((labels["infectedDevices"] as? [[String: Any]]) ?? []).compactMap { $0["account"] as? String }
         let accounts = Array(Set(infected)).sorted()
         try #require(accounts.count >= 3, "the simulated world has too few infected subscribers: \(accounts)")
         let optedOut = accounts[0]
         var csv = "account,email,language,terms_version,terms_accepted,warn_infection\n"
         for (i, a) in accounts.enumerated() {
-            csv += "\(a),\(a.lowercased())@example.jp,\(i % 2 == 0 ? "ja" : "en"),v3,2025-04-01,\(a == optedOut ? "opt_out@2026-01-10" : "")\n"
+            csv +=
+                "\(a),\(a.lowercased())@example.jp,\(i % 2 == 0 ? "ja" : "en"),v3,2025-04-01,\(a == optedOut ? "opt_out@2026-01-10" : "")\n"
         }
         try csv.write(toFile: dir + "/customers.csv", atomically: true, encoding: .utf8)
         try """
-            terms:
-              - version: v3
-                effective: 2025-04-01
-                discloses: [warn_infection, warn_vulnerability]
-            notices:
-              support: "サポート 0120-000-000 / support@example.jp"
-            """.write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
+        terms:
+          - version: v3
+            effective: 2025-04-01
+            discloses: [warn_infection, warn_vulnerability]
+        notices:
+          support: "サポート 0120-000-000 / support@example.jp"
+        """.write(toFile: dir + "/policy.yaml", atomically: true, encoding: .utf8)
         // The C&C servers as an ISAC would share them: indicators naming the family.
         var indicators = ""
         for c in (labels["commandAndControl"] as? [[String: Any]]) ?? [] {
-            guard let address = c["address"] as? String, let port = (c["port"] as? NSNumber)?.intValue, let proto = c["protocol"] as? String else { continue }
+            guard let address = c["address"] as? String, let port = (c["port"] as? NSNumber)?.intValue, let proto = c["protocol"] as? String
+            else { continue }
             indicators += "\(address):\(port)/\(proto) mirai\n"
         }
         try #require(!indicators.isEmpty)
         try indicators.write(toFile: dir + "/indicators.txt", atomically: true, encoding: .utf8)
         let httpPort = try freeTCPPort()
         try """
-            detection:
-              indicators_file: \(dir)/indicators.txt
-            lawful:
-              policy_file: \(dir)/policy.yaml
-              notice_base_url: http://127.0.0.1:\(httpPort)
-              smtp:
-                host: 127.0.0.1
-                port: \(smtp.port)
-                from: "Example ISP <security@isp.example.jp>"
-            """.write(toFile: dir + "/mamori.yaml", atomically: true, encoding: .utf8)
+        detection:
+          indicators_file: \(dir)/indicators.txt
+        lawful:
+          policy_file: \(dir)/policy.yaml
+          notice_base_url: http://127.0.0.1:\(httpPort)
+          smtp:
+            host: 127.0.0.1
+            port: \(smtp.port)
+            from: "Example ISP <security@isp.example.jp>"
+        """.write(toFile: dir + "/mamori.yaml", atomically: true, encoding: .utf8)
 
         let udpPort = try freeUDPPort()
         let radiusPort = try freeUDPPort()
         let server = try mamori.start([
-            "serve", "--config", dir + "/mamori.yaml", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir", dir + "/data",
+            "serve", "--config", dir + "/mamori.yaml", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir",
+            dir + "/data",
             "--log-level", "warning", "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001",
             "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
         ])
@@ -79,11 +83,13 @@ struct NoticeDemoTests {
         let imported = try mamori.run(["consent", "import", dir + "/customers.csv", "--server", "127.0.0.1:\(httpPort)"])
         #expect(imported.contains("imported \(accounts.count) subscribers"), "\(imported)")
 
-        let output = try mamori.run([
-            "simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--labels", labelsFile,
-            "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
-            "--nat-events",
-        ] + simulation, timeout: .seconds(300))
+        let output = try mamori.run(
+            [
+                "simulate", "--to", "127.0.0.1:\(udpPort)", "--fast", "--labels", labelsFile,
+                "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001", "--kea-leases4", dir + "/leases4.csv",
+                "--kea-leases6", dir + "/leases6.csv",
+                "--nat-events",
+            ] + simulation, timeout: .seconds(300))
         #expect(output.contains("send_failures=0"), "\(output)")
 
         let names = SubscriberPseudonymizer(key: try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/data/pseudonym.key"))))
@@ -93,16 +99,23 @@ struct NoticeDemoTests {
         var cases: [[String: Any]] = []
         for _ in 0..<400 {
             mail = try smtp.delivered()
-            cases = (try? JSONSerialization.jsonObject(with: Data((httpGet(port: httpPort, path: "/api/v1/cases")?.body ?? "[]").utf8)) as? [[String: Any]]) ?? []
+            cases =
+                (try? JSONSerialization.jsonObject(with: Data((httpGet(port: httpPort, path: "/api/v1/cases")?.body ?? "[]").utf8))
+                    as? [[String: Any]]) ?? []
             if !mail.isEmpty && cases.contains(where: { $0["subscriber"] as? String == optedOutPseudonym }) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         if mail.isEmpty {
-            let page = (try? JSONSerialization.jsonObject(with: Data((httpGet(port: httpPort, path: "/api/v1/findings?kind=infected-device&limit=100")?.body ?? "{}").utf8)) as? [String: Any]) ?? [:]
+            let page =
+                (try? JSONSerialization.jsonObject(
+                    with: Data((httpGet(port: httpPort, path: "/api/v1/findings?kind=infected-device&limit=100")?.body ?? "{}").utf8))
+                    as? [String: Any]) ?? [:]
             let found = ((page["findings"] as? [[String: Any]]) ?? []).map { f in
                 "\((f["subject"] as? [String: Any])?["address"] ?? ""):\(((f["subject"] as? [String: Any])?["ports"] as? [String: Any])?["first"] ?? "")=\((f["subscriber"] as? [String: Any])?["pseudonym"] ?? "-")"
             }
-            Issue.record("no notice reached the SMTP server; accounts \(accounts.map { "\($0)=\(names.pseudonym($0))" }); cases: \(cases.map { "\($0["subscriber"] ?? "")/\($0["state"] ?? "")" }); findings: \(found)")
+            Issue.record(
+                "no notice reached the SMTP server; accounts \(accounts.map { "\($0)=\(names.pseudonym($0))" }); cases: \(cases.map { "\($0["subscriber"] ?? "")/\($0["state"] ?? "")" }); findings: \(found)"
+            )
             return
         }
 
@@ -134,11 +147,16 @@ struct NoticeDemoTests {
         let page = try #require(httpGet(port: httpPort, path: path))
         #expect(page.status == 200, "\(path): \(page.body.prefix(200))")
         #expect(page.body.contains("<form"), "the page offers acknowledgement")
-        let caseID = try #require(cases.first { c in (c["notices"] as? [[String: Any]])?.contains { $0["delivered"] as? Bool == true } == true }?["id"] as? String)
+        let caseID = try #require(
+            cases.first { c in (c["notices"] as? [[String: Any]])?.contains { $0["delivered"] as? Bool == true } == true }?["id"] as? String
+        )
         _ = caseID
         let ack = try Self.post(port: httpPort, path: path + "/acknowledge")
         #expect(ack == 303, "acknowledge answered \(ack)")
-        let acknowledged = ((try? JSONSerialization.jsonObject(with: Data((httpGet(port: httpPort, path: "/api/v1/cases?state=acknowledged")?.body ?? "[]").utf8)) as? [[String: Any]]) ?? [])
+        let acknowledged =
+            ((try? JSONSerialization.jsonObject(
+                with: Data((httpGet(port: httpPort, path: "/api/v1/cases?state=acknowledged")?.body ?? "[]").utf8)) as? [[String: Any]])
+                ?? [])
         #expect(acknowledged.count == 1, "one case acknowledged: \(acknowledged.map { $0["id"] ?? "" })")
         let again = try #require(httpGet(port: httpPort, path: path))
         #expect(!again.body.contains("<form"), "after acknowledging the page thanks, without forms")
@@ -151,7 +169,9 @@ struct NoticeDemoTests {
             let reasons = ((held["decision"] as? [String: Any])?["reasons"] as? [String]) ?? []
             #expect(reasons.contains { $0.contains("opted out 2026-01-10") }, "\(reasons)")
         } else {
-            Issue.record("the opted-out subscriber's device (\(optedOut)) was not found and attributed, so the refusal is not exercised; cases: \(cases.map { $0["subscriber"] ?? "" })")
+            Issue.record(
+                "the opted-out subscriber's device (\(optedOut)) was not found and attributed, so the refusal is not exercised; cases: \(cases.map { $0["subscriber"] ?? "" })"
+            )
         }
 
         // Every decision, notice and transition is in the audit log, and it verifies (here with the
@@ -176,13 +196,16 @@ struct NoticeDemoTests {
     /// Dotted quads in `text` (an IPv4 address of anyone).
     static func ipv4Addresses(in text: String) -> [String] {
         let regex = try! NSRegularExpression(pattern: "\\b\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\b")
-        return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap { Range($0.range, in: text).map { String(text[$0]) } }
+        return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap {
+            Range($0.range, in: text).map { String(text[$0]) }
+        }
     }
 
     /// POST with an empty body; the status code.
     static func post(port: Int, path: String) throws -> Int {
         let curl = try ExternalPeer.require("curl", debianPackage: "curl")
-        let status = try curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)\(path)"], timeout: .seconds(20))
+        let status = try curl.run(
+            ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)\(path)"], timeout: .seconds(20))
         return Int(status.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 }

@@ -28,7 +28,7 @@ func runAll(_ c: ISPModel.Configuration) throws -> (Simulation, [SimulatedDatagr
 }
 
 func digest(_ datagrams: [SimulatedDatagram]) -> UInt64 {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a over exporter, time and payload
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325 // FNV-1a over exporter, time and payload
     for d in datagrams {
         for b in d.exporter.bytes + withUnsafeBytes(of: d.timeMilliseconds.bigEndian, Array.init) + d.payload {
             h = (h ^ UInt64(b)) &* 0x100_0000_01B3
@@ -41,7 +41,9 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
     var decoder = FlowDecoder()
     var records: [FlowRecord] = []
     for d in datagrams {
-        let report = d.payload.withUnsafeBytes { decoder.decode($0, from: d.exporter, receivedAtMilliseconds: d.timeMilliseconds, into: &records) }
+        let report = d.payload.withUnsafeBytes {
+            decoder.decode($0, from: d.exporter, receivedAtMilliseconds: d.timeMilliseconds, into: &records)
+        }
         #expect(report.error == nil)
         #expect(report.templateMisses == 0)
     }
@@ -56,8 +58,12 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         #expect(!a.isEmpty)
         #expect(digest(a) == digest(b))
         #expect(digest(a) != digest(c))
-        #expect(try Simulation(configuration: smallConfiguration(seed: 7)).labels == Simulation(configuration: smallConfiguration(seed: 7)).labels)
-        #expect(try Simulation(configuration: smallConfiguration(seed: 7)).labels != Simulation(configuration: smallConfiguration(seed: 8)).labels)
+        #expect(
+            try Simulation(configuration: smallConfiguration(seed: 7)).labels
+                == Simulation(configuration: smallConfiguration(seed: 7)).labels)
+        #expect(
+            try Simulation(configuration: smallConfiguration(seed: 7)).labels
+                != Simulation(configuration: smallConfiguration(seed: 8)).labels)
     }
 
     @Test(arguments: [ExportProtocol.ipfix, .netflowV9])
@@ -68,7 +74,10 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         #expect(records.count == sim.statistics.exportedFlows)
         #expect(records.allSatisfy { $0.exportProtocol == `protocol` })
 
-        struct Endpoint: Hashable { var address: IPAddress; var port: UInt16 }
+        struct Endpoint: Hashable {
+            var address: IPAddress
+            var port: UInt16
+        }
         var endpoints: [Endpoint: [Labels.CommandAndControl]] = [:]
         for c in labels.commandAndControl { endpoints[Endpoint(address: IPAddress(c.address)!, port: c.port), default: []].append(c) }
         #expect(!endpoints.isEmpty)
@@ -81,12 +90,17 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
             // infected at the time, from its public address and (behind CGNAT) its port block.
             let matching = labels.infectedDevices.indices.filter { i in
                 let d = labels.infectedDevices[i]
-                return ccs.contains { $0.family == d.family && r.startMilliseconds >= $0.activeFrom && r.startMilliseconds < $0.activeUntil }
+                return ccs.contains {
+                    $0.family == d.family && r.startMilliseconds >= $0.activeFrom && r.startMilliseconds < $0.activeUntil
+                }
                     && IPAddress(d.publicAddress) == r.sourceAddress
                     && (d.portBlock?.contains(r.sourcePort) ?? true)
                     && r.startMilliseconds >= d.infectedAt && r.startMilliseconds < (d.cleanedAt ?? .max)
             }
-            #expect(!matching.isEmpty, "flow to C&C \(r.destinationAddress):\(r.destinationPort) from \(r.sourceAddress):\(r.sourcePort) matches no infected device")
+            #expect(
+                !matching.isEmpty,
+                "flow to C&C \(r.destinationAddress):\(r.destinationPort) from \(r.sourceAddress):\(r.sourcePort) matches no infected device"
+            )
             contacted.formUnion(matching)
         }
         #expect(contacts > 0)
@@ -101,9 +115,10 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         // Nobody else: no benign source ever reaches a C&C (checked above per flow), and the C&C
         // ranges are never the source of anything but answers to bots.
         let ccAddresses = Set(endpoints.keys.map(\.address))
-        #expect(records.filter { ccAddresses.contains($0.sourceAddress) }.allSatisfy { r in
-            labels.infectedDevices.contains { IPAddress($0.publicAddress) == r.destinationAddress }
-        })
+        #expect(
+            records.filter { ccAddresses.contains($0.sourceAddress) }.allSatisfy { r in
+                labels.infectedDevices.contains { IPAddress($0.publicAddress) == r.destinationAddress }
+            })
     }
 
     @Test func decoysAreUsedByManySubscribers() throws {
@@ -112,7 +127,10 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         for decoy in sim.labels.decoys where decoy.periodic {
             let addresses = Set(decoy.addresses.compactMap { IPAddress($0) })
             // Clients are (address, CGNAT port block): 64 lines share a public address.
-            let clients = Set(records.filter { addresses.contains($0.destinationAddress) && $0.destinationPort == decoy.port }.map { "\($0.sourceAddress) \(($0.sourcePort &- 1024) / 1008)" })
+            let clients = Set(
+                records.filter { addresses.contains($0.destinationAddress) && $0.destinationPort == decoy.port }.map {
+                    "\($0.sourceAddress) \(($0.sourcePort &- 1024) / 1008)"
+                })
             #expect(clients.count >= 10, "\(decoy.name) contacted from only \(clients.count) addresses")
         }
         // Outbound and inbound attacks are in the packets, in their windows.
@@ -121,13 +139,19 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
             let victim = IPAddress(attack.victimAddress)!
             let hits = records.filter { $0.destinationAddress == victim }
             #expect(hits.count > 10)
-            #expect(hits.allSatisfy { $0.startMilliseconds >= attack.from && $0.startMilliseconds < attack.until } || attack.direction == "inbound")
+            #expect(
+                hits.allSatisfy { $0.startMilliseconds >= attack.from && $0.startMilliseconds < attack.until }
+                    || attack.direction == "inbound")
             if attack.direction == "outbound" {
                 // Flood traffic comes exactly from the labelled participants (address + port block).
                 // ICMP has no ports: behind CGNAT only the address says who it is.
-                #expect(hits.allSatisfy { r in
-                    attack.participants.contains { IPAddress($0.publicAddress) == r.sourceAddress && (r.ipProtocol == 1 || ($0.portBlock?.contains(r.sourcePort) ?? true)) }
-                })
+                #expect(
+                    hits.allSatisfy { r in
+                        attack.participants.contains {
+                            IPAddress($0.publicAddress) == r.sourceAddress
+                                && (r.ipProtocol == 1 || ($0.portBlock?.contains(r.sourcePort) ?? true))
+                        }
+                    })
             } else {
                 let sources = Set(attack.sources.compactMap { IPAddress($0) })
                 #expect(hits.filter { sources.contains($0.sourceAddress) }.count > 100)
@@ -149,12 +173,15 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         #expect(spread.contains { $0.infectedBy?.subscriberId != nil }, "no infection chain inside the ISP")
         // The infected population grows: more Mirai-like bots active at 80 % of the run than at its start.
         func active(_ t: Int64) -> Int { mirai.filter { t >= $0.infectedAt && t < ($0.cleanedAt ?? .max) }.count }
-        #expect(active(labels.start + (labels.end - labels.start) * 8 / 10) > active(labels.start), "\(active(labels.start)) → \(active(labels.start + (labels.end - labels.start) * 8 / 10))")
+        #expect(
+            active(labels.start + (labels.end - labels.start) * 8 / 10) > active(labels.start),
+            "\(active(labels.start)) → \(active(labels.start + (labels.end - labels.start) * 8 / 10))")
         for d in spread {
             // A telnet brute force from the infector's address to the device's own public address, 30 s before.
             let infector = d.infectedBy!
             let bruteForce = records.filter { r in
-                r.destinationAddress == IPAddress(d.publicAddress) && r.destinationPort == 23 && r.sourceAddress == IPAddress(infector.address)
+                r.destinationAddress == IPAddress(d.publicAddress) && r.destinationPort == 23
+                    && r.sourceAddress == IPAddress(infector.address)
                     && r.startMilliseconds >= d.infectedAt - 31_000 && r.startMilliseconds < d.infectedAt
             }
             #expect(!bruteForce.isEmpty, "no brute force before the infection of \(d.subscriberId)/\(d.deviceIndex)")
@@ -169,12 +196,20 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         let ccAddresses = Set(labels.commandAndControl.compactMap { IPAddress($0.address) })
         for d in cleaned {
             let after = records.filter { r in
-                r.sourceAddress == IPAddress(d.publicAddress) && (d.portBlock?.contains(r.sourcePort) ?? true) && r.startMilliseconds >= d.cleanedAt!
-                    && (ccAddresses.contains(r.destinationAddress) || (d.family == .miraiLike && (r.destinationPort == 23 || r.destinationPort == 2323)))
+                r.sourceAddress == IPAddress(d.publicAddress) && (d.portBlock?.contains(r.sourcePort) ?? true)
+                    && r.startMilliseconds >= d.cleanedAt!
+                    && (ccAddresses.contains(r.destinationAddress)
+                        || (d.family == .miraiLike && (r.destinationPort == 23 || r.destinationPort == 2323)))
             }
             // Another infected device of the same household may still talk; only count this family's.
-            let others = labels.infectedDevices.filter { $0.subscriberId == d.subscriberId && $0.family == d.family && $0.deviceIndex != d.deviceIndex }
-            if others.isEmpty { #expect(after.isEmpty, "\(d.family.rawValue) device \(d.subscriberId)/\(d.deviceIndex) still active after cleanedAt: \(after.first!)") }
+            let others = labels.infectedDevices.filter {
+                $0.subscriberId == d.subscriberId && $0.family == d.family && $0.deviceIndex != d.deviceIndex
+            }
+            if others.isEmpty {
+                #expect(
+                    after.isEmpty,
+                    "\(d.family.rawValue) device \(d.subscriberId)/\(d.deviceIndex) still active after cleanedAt: \(after.first!)")
+            }
         }
     }
 
@@ -188,8 +223,13 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         let bots = labels.infectedDevices.filter { $0.family == .peerToPeer }
         #expect(!bots.isEmpty)
         for bot in bots where bot.cleanedAt == nil && bot.infectedAt < labels.start {
-            let gossip = records.filter { $0.sourceAddress == IPAddress(bot.publicAddress) && $0.destinationPort == port && (bot.portBlock?.contains($0.sourcePort) ?? true) }
-            #expect(Set(gossip.map(\.destinationAddress)).count >= 5, "bot \(bot.subscriberId) gossips with \(Set(gossip.map(\.destinationAddress)).count) peers")
+            let gossip = records.filter {
+                $0.sourceAddress == IPAddress(bot.publicAddress) && $0.destinationPort == port
+                    && (bot.portBlock?.contains($0.sourcePort) ?? true)
+            }
+            #expect(
+                Set(gossip.map(\.destinationAddress)).count >= 5,
+                "bot \(bot.subscriberId) gossips with \(Set(gossip.map(\.destinationAddress)).count) peers")
             #expect(Set(gossip.filter { $0.ipProtocol == 17 }.map(\.sourcePort)).count == 1, "one UDP port (NAT binding) per bot")
             #expect(gossip.contains { $0.ipProtocol == 6 })
         }
@@ -198,7 +238,7 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
     @Test func bitTorrentAndMessagingDecoys() throws {
         var c = smallConfiguration()
         c.subscribers = 600
-        c.startMilliseconds += 12 * 3_600_000  // 21:00 JST, peak hour
+        c.startMilliseconds += 12 * 3_600_000 // 21:00 JST, peak hour
         let (sim, datagrams) = try runAll(c)
         let records = decodeAll(datagrams)
         // BitTorrent: a minority of lines, each talking to many random peers in 243/8 on high ports.
@@ -221,7 +261,9 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         }
         let gaps = starts.values.flatMap { s in zip(s.sorted().dropFirst(), s.sorted()).map { $0 - $1 } }
         #expect(gaps.count > 30)
-        #expect(gaps.allSatisfy { (260_000...280_000).contains($0) }, "keepalive gaps \(gaps.filter { !(260_000...280_000).contains($0) }.prefix(5))")
+        #expect(
+            gaps.allSatisfy { (260_000...280_000).contains($0) },
+            "keepalive gaps \(gaps.filter { !(260_000...280_000).contains($0) }.prefix(5))")
         #expect(sim.labels.decoys.contains { $0.name == "bittorrent" && $0.prefix == "243.0.0.0/8" })
     }
 
@@ -250,8 +292,8 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         #expect(behind.count > 1500)
         var seen = Set<String>()
         for s in behind {
-            #expect(s.insideAddress.ipv4! >> 22 == 0x6440_0000 >> 22)  // 100.64.0.0/10
-            #expect(seen.insert("\(s.publicAddress) \(s.portBlock!.first)").inserted)  // no block handed out twice
+            #expect(s.insideAddress.ipv4! >> 22 == 0x6440_0000 >> 22) // 100.64.0.0/10
+            #expect(seen.insert("\(s.publicAddress) \(s.portBlock!.first)").inserted) // no block handed out twice
         }
         #expect(model.subscribers.contains { $0.hasIPv6 && $0.ipv6PrefixText!.hasPrefix("2001:db8:") })
     }
@@ -262,7 +304,10 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
         let (_, datagrams) = try runAll(c)
         var writer = PcapWriter()
         for (n, d) in datagrams.enumerated() {
-            writer.append(CapturedDatagram(timestampMicroseconds: d.timeMilliseconds * 1000 + Int64(n), sourceAddress: d.exporter, sourcePort: 49152, destinationAddress: AddressPlan.collectorAddress, destinationPort: 4739, payload: d.payload))
+            writer.append(
+                CapturedDatagram(
+                    timestampMicroseconds: d.timeMilliseconds * 1000 + Int64(n), sourceAddress: d.exporter, sourcePort: 49152,
+                    destinationAddress: AddressPlan.collectorAddress, destinationPort: 4739, payload: d.payload))
         }
         let pcap = try PcapFile(bytes: writer.bytes)
         #expect(pcap.datagrams.map(\.payload) == datagrams.map(\.payload))

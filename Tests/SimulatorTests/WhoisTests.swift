@@ -15,22 +15,28 @@ struct WhoisTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-whois-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try mamori.run([
-            "simulate", "--subscribers", "400", "--duration", "40m", "--fast", "--seed", "5", "--pcap", dir + "/x.pcap", "--labels", dir + "/labels.json",
-            "--radius-detail", dir + "/detail", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv", "--nat-syslog", dir + "/nat.log",
-        ], timeout: .seconds(120))
+        _ = try mamori.run(
+            [
+                "simulate", "--subscribers", "400", "--duration", "40m", "--fast", "--seed", "5", "--pcap", dir + "/x.pcap", "--labels",
+                dir + "/labels.json",
+                "--radius-detail", dir + "/detail", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
+                "--nat-syslog", dir + "/nat.log",
+            ], timeout: .seconds(120))
         let key = [UInt8]((0..<32).map { UInt8($0 * 7 + 3) })
         try Data(key).write(to: URL(fileURLWithPath: dir + "/pseudonym.key"))
         let names = SubscriberPseudonymizer(key: key)
-        let labels = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/labels.json"))) as? [String: Any])
+        let labels = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/labels.json"))) as? [String: Any])
         let start = try #require((labels["start"] as? NSNumber)?.int64Value)
         let devices = try #require(labels["infectedDevices"] as? [[String: Any]])
         #expect(devices.count >= 5)
-        let files = ["--radius-detail", dir + "/detail", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
-                     "--nat-syslog", dir + "/nat.log", "--key-file", dir + "/pseudonym.key"]
+        let files = [
+            "--radius-detail", dir + "/detail", "--kea-leases4", dir + "/leases4.csv", "--kea-leases6", dir + "/leases6.csv",
+            "--nat-syslog", dir + "/nat.log", "--key-file", dir + "/pseudonym.key",
+        ]
         var cgnat = 0
         var batchLines = ["# complaints: address,port,time"]
-        var expected: [String] = []   // the pseudonym each batch line must name, "" for none
+        var expected: [String] = [] // the pseudonym each batch line must name, "" for none
         for d in devices {
             let account = try #require(d["account"] as? String)
             let address = try #require(d["publicAddress"] as? String)
@@ -46,7 +52,7 @@ struct WhoisTests {
             batchLines.append("\(address),\(port),\(at)")
             expected.append(names.pseudonym(account))
             if !port.isEmpty {
-                batchLines.append("\(address),,\(at)")   // behind the CGNAT without a port: nobody
+                batchLines.append("\(address),,\(at)") // behind the CGNAT without a port: nobody
                 expected.append("")
             }
             let out = try mamori.run(args)

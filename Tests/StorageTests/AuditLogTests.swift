@@ -19,8 +19,9 @@ import Testing
     func filledLog(_ dir: String, entries: Int = 25, start: Int64 = 1_000) throws -> AuditLog {
         let log = try AuditLog(directory: dir, key: key, segmentEntries: 10)
         for i in 1...entries {
-            try log.append(at: start + Int64(i) * 1_000, kind: i % 2 == 0 ? .decision : .notice, actor: "mamori", subject: "case-\(i % 4)",
-                           summary: "entry \(i)", detail: "{\"n\":\(i)}")
+            try log.append(
+                at: start + Int64(i) * 1_000, kind: i % 2 == 0 ? .decision : .notice, actor: "mamori", subject: "case-\(i % 4)",
+                summary: "entry \(i)", detail: "{\"n\":\(i)}")
         }
         return log
     }
@@ -78,7 +79,7 @@ import Testing
         let dir = freshDirectory()
         _ = try filledLog(dir)
         var l = try lines(dir, "000002.jsonl")
-        l.remove(at: 3)  // entry 14
+        l.remove(at: 3) // entry 14
         try write(dir, "000002.jsonl", l)
         let v = try AuditLog.verify(directory: dir, key: key)
         #expect(v.problems.map(\.kind) == [.missingEntries])
@@ -133,14 +134,14 @@ import Testing
 
     @Test func retentionRemovesOldSegmentsAndStillVerifies() throws {
         let dir = freshDirectory()
-        let log = try filledLog(dir)  // entry i at 1_000 + i·1_000 ms
+        let log = try filledLog(dir) // entry i at 1_000 + i·1_000 ms
         // Segment 1 ends at 11_000, segment 2 at 21_000: a cutoff of 15_000 removes segment 1 only.
         let removed = try log.prune(before: 15_000, now: 100_000)
         #expect(removed == ["000001.jsonl"])
         #expect(!FileManager.default.fileExists(atPath: dir + "/000001.jsonl"))
         let v = try AuditLog.verify(directory: dir, key: key)
         #expect(v.isSound, "\(v.problems)")
-        #expect(v.entries == 16)  // 11…25 and the retention entry
+        #expect(v.entries == 16) // 11…25 and the retention entry
         #expect(log.count == 26)
         let tail = try lines(dir, "000003.jsonl").last!
         let entry = try JSONDecoder().decode(AuditEntry.self, from: Data(tail.utf8))
@@ -170,7 +171,7 @@ import Testing
         let staleHead = FileManager.default.contents(atPath: dir + "/HEAD")!
         let log = try AuditLog(directory: dir, key: key, segmentEntries: 10)
         try log.append(at: 50_000, kind: .notice, actor: "mamori", subject: "case-1", summary: "sent")
-        try staleHead.write(to: URL(fileURLWithPath: dir + "/HEAD"))  // as if the process died before the head was replaced
+        try staleHead.write(to: URL(fileURLWithPath: dir + "/HEAD")) // as if the process died before the head was replaced
         let reopened = try AuditLog(directory: dir, key: key, segmentEntries: 10)
         #expect(reopened.count == 6)
         #expect(try AuditLog.verify(directory: dir, key: key).isSound)
@@ -199,7 +200,9 @@ import Testing
         let dir = freshDirectory()
         let log = try filledLog(dir, entries: 3)
         let writer = Task.detached {
-            for i in 0..<400 { try log.append(at: Int64(10_000 + i), kind: .decision, actor: "mamori", subject: "s:1", summary: "decision \(i)") }
+            for i in 0..<400 {
+                try log.append(at: Int64(10_000 + i), kind: .decision, actor: "mamori", subject: "s:1", summary: "decision \(i)")
+            }
         }
         var checks = 0
         while checks < 200 {

@@ -29,7 +29,8 @@ struct StorageDurabilityTests {
         return out
     }
 
-    @Test("a torn last line (a write cut short) is moved to a quarantine file and the repair recorded; the log opens, continues and verifies")
+    @Test(
+        "a torn last line (a write cut short) is moved to a quarantine file and the repair recorded; the log opens, continues and verifies")
     func tornLastLineIsRepaired() throws {
         let dir = freshDirectory()
         let log = try AuditLog(directory: dir, key: key, segmentEntries: 10)
@@ -50,7 +51,7 @@ struct StorageDurabilityTests {
         #expect(FileManager.default.contents(atPath: dir + "/000001.jsonl.torn-77") == torn)
         #expect(PrivateFiles.mode(of: dir + "/000001.jsonl.torn-77") == 0o600)
         let e = try reopened.append(at: 100, kind: .notice, actor: "mamori", subject: "case-1", summary: "after the repair")
-        #expect(e.sequence == 6)  // 4 entries, the repair entry, this one
+        #expect(e.sequence == 6) // 4 entries, the repair entry, this one
         let all = try entries(dir)
         #expect(all.map(\.sequence) == [1, 2, 3, 4, 5, 6])
         #expect(all[4].kind == .repair)
@@ -61,13 +62,15 @@ struct StorageDurabilityTests {
         #expect(v.entries == 6 && v.head == 6)
     }
 
-    @Test("an unreadable head is rebuilt from the log and recorded; an empty last segment (an append that failed after creating it) is tolerated")
+    @Test(
+        "an unreadable head is rebuilt from the log and recorded; an empty last segment (an append that failed after creating it) is tolerated"
+    )
     func unreadableHeadAndEmptySegment() throws {
         let dir = freshDirectory()
         let log = try AuditLog(directory: dir, key: key, segmentEntries: 3)
         for i in 1...3 { try log.append(at: Int64(i), kind: .decision, actor: "mamori", subject: "s:1", summary: "decision \(i)") }
         FileManager.default.createFile(atPath: dir + "/000002.jsonl", contents: Data())
-        try Data().write(to: URL(fileURLWithPath: dir + "/HEAD"))  // as an old, unflushed head after a power cut
+        try Data().write(to: URL(fileURLWithPath: dir + "/HEAD")) // as an old, unflushed head after a power cut
         let reopened = try AuditLog(directory: dir, key: key, segmentEntries: 3, now: 5)
         #expect(reopened.repairs.map(\.file) == ["HEAD"])
         #expect(reopened.count == 4)
@@ -77,14 +80,19 @@ struct StorageDurabilityTests {
         #expect(try entries(dir).last?.summary.contains("the head was unreadable; rebuilt from the last entry 3") == true)
     }
 
-    @Test("a full disk: a failed append leaves nothing behind and throws; deferred entries keep their order; after space is freed the chain goes on without a gap")
+    @Test(
+        "a full disk: a failed append leaves nothing behind and throws; deferred entries keep their order; after space is freed the chain goes on without a gap"
+    )
     func fullDiskAudit() throws {
         let fs = try SmallFilesystem.mount(sizeKiB: 256)
         defer { fs.unmount() }
         let dir = fs.path + "/audit"
         let log = try AuditLog(directory: dir, key: key, segmentEntries: 1_000)
         var acknowledged: [UInt64] = []
-        for i in 1...5 { acknowledged.append(try log.append(at: Int64(i), kind: .decision, actor: "mamori", subject: "s:\(i)", summary: "decision \(i)").sequence) }
+        for i in 1...5 {
+            acknowledged.append(
+                try log.append(at: Int64(i), kind: .decision, actor: "mamori", subject: "s:\(i)", summary: "decision \(i)").sequence)
+        }
         try fs.fill()
         // Appends until the disk refuses (the segment's last page may take a few more lines).
         var refused = 0
@@ -92,7 +100,9 @@ struct StorageDurabilityTests {
         while refused < 3 && i < 200 {
             let long = String(repeating: "x", count: 900)
             do {
-                acknowledged.append(try log.append(at: Int64(i), kind: .decision, actor: "mamori", subject: "s:\(i)", summary: "decision \(i) \(long)").sequence)
+                acknowledged.append(
+                    try log.append(at: Int64(i), kind: .decision, actor: "mamori", subject: "s:\(i)", summary: "decision \(i) \(long)")
+                        .sequence)
             } catch {
                 #expect(error is AuditLogError)
                 refused += 1
@@ -106,8 +116,12 @@ struct StorageDurabilityTests {
         #expect(try AuditLog.verify(directory: dir, key: key).isSound)
         #expect(try entries(dir).map(\.sequence) == acknowledged)
         // Something that already happened waits in memory, in order.
-        #expect(log.appendOrDefer(at: 1_000, kind: .notice, actor: "mamori", subject: "case-1", summary: "notice sent (deferred 1)", detail: ["x": 1]) == nil)
-        #expect(log.appendOrDefer(at: 1_001, kind: .notice, actor: "mamori", subject: "case-2", summary: "notice sent (deferred 2)", detail: ["x": 2]) == nil)
+        #expect(
+            log.appendOrDefer(
+                at: 1_000, kind: .notice, actor: "mamori", subject: "case-1", summary: "notice sent (deferred 1)", detail: ["x": 1]) == nil)
+        #expect(
+            log.appendOrDefer(
+                at: 1_001, kind: .notice, actor: "mamori", subject: "case-2", summary: "notice sent (deferred 2)", detail: ["x": 2]) == nil)
         #expect(log.deferredCount == 2)
         #expect(!log.flushDeferred())
         fs.free()
@@ -115,7 +129,8 @@ struct StorageDurabilityTests {
         let next = try log.append(at: 2_000, kind: .decision, actor: "mamori", subject: "s:after", summary: "after the disk was freed")
         #expect(log.deferredCount == 0)
         let all = try entries(dir)
-        #expect(Array(all.suffix(3).map(\.summary)) == ["notice sent (deferred 1)", "notice sent (deferred 2)", "after the disk was freed"])
+        #expect(
+            Array(all.suffix(3).map(\.summary)) == ["notice sent (deferred 1)", "notice sent (deferred 2)", "after the disk was freed"])
         #expect(next.sequence == UInt64(acknowledged.count + 3))
         #expect(all.map(\.sequence) == Array(1...next.sequence))
         #expect(try AuditLog.verify(directory: dir, key: key).isSound)
@@ -190,7 +205,9 @@ struct StorageDurabilityTests {
         }
     }
 
-    @Test("a store write refused by a full disk is an error the caller sees and the observer counts; the store works again once space is freed")
+    @Test(
+        "a store write refused by a full disk is an error the caller sees and the observer counts; the store works again once space is freed"
+    )
     func sqliteFullDisk() throws {
         let fs = try SmallFilesystem.mount(sizeKiB: 512)
         defer { fs.unmount() }
@@ -202,7 +219,8 @@ struct StorageDurabilityTests {
         var refused: (any Error)?
         for i in 0..<50 where refused == nil {
             do {
-                try consent.setContact(.init(email: String(repeating: "b", count: 3000) + "@example.jp", language: "en"), for: "s:\(i + 2)", at: 2)
+                try consent.setContact(
+                    .init(email: String(repeating: "b", count: 3000) + "@example.jp", language: "en"), for: "s:\(i + 2)", at: 2)
             } catch {
                 refused = error
             }

@@ -8,8 +8,9 @@ import Testing
 /// stores the server uses: the same calls give the same answers from both.
 @Suite struct StoreContractTests {
     static func newCase(_ id: String, subscriber: String, state: CaseState, updated: Int64) -> LawfulCase {
-        var c = LawfulCase(id: id, subscriber: subscriber, kind: .infection, device: "198.18.1.9", finding: "infected-device:\(id)",
-                           evidence: InfectionEvidence(from: 0, to: 1), at: updated - 10)
+        var c = LawfulCase(
+            id: id, subscriber: subscriber, kind: .infection, device: "198.18.1.9", finding: "infected-device:\(id)",
+            evidence: InfectionEvidence(from: 0, to: 1), at: updated - 10)
         c.move(to: state, at: updated, reason: "test")
         c.updated = updated
         return c
@@ -40,7 +41,9 @@ import Testing
         // Finished and held cases not updated since 3,500 go, with their tokens; expired tokens go.
         out.append("swept = \(try store.sweep(finishedBefore: 3_500, now: 2_000))")
         out.append("left = \(try store.list().map(\.id)), count \(try store.count())")
-        out.append("t1 = \(try store.token(digest: "t1")?.caseID ?? "-"), t2 = \(try store.token(digest: "t2")?.caseID ?? "-"), t3 = \(try store.token(digest: "t3")?.caseID ?? "-")")
+        out.append(
+            "t1 = \(try store.token(digest: "t1")?.caseID ?? "-"), t2 = \(try store.token(digest: "t2")?.caseID ?? "-"), t3 = \(try store.token(digest: "t3")?.caseID ?? "-")"
+        )
         return out
     }
 
@@ -58,15 +61,20 @@ import Testing
     }
 
     static func finding(_ n: Int, kind: FindingKind = .commandAndControl, score: Double, lastSeen: Int64) -> Finding {
-        Finding(id: "\(kind.rawValue):\(n)", kind: kind, subject: FindingSubject(type: .endpoint, address: "192.0.2.\(n)", port: 443, protocol: "tcp", ports: nil),
-                score: score, firstSeen: lastSeen - 100, lastSeen: lastSeen, detectedAt: lastSeen, updatedAt: lastSeen, family: nil, summary: "finding \(n)",
-                evidence: Evidence())
+        Finding(
+            id: "\(kind.rawValue):\(n)", kind: kind,
+            subject: FindingSubject(type: .endpoint, address: "192.0.2.\(n)", port: 443, protocol: "tcp", ports: nil),
+            score: score, firstSeen: lastSeen - 100, lastSeen: lastSeen, detectedAt: lastSeen, updatedAt: lastSeen, family: nil,
+            summary: "finding \(n)",
+            evidence: Evidence())
     }
 
     static func exercise(_ store: any FindingStore) async throws -> [String] {
         var out: [String] = []
-        try await store.upsert([finding(1, score: 0.9, lastSeen: 1_000), finding(2, score: 0.8, lastSeen: 5_000),
-                                finding(3, kind: .scanning, score: 0.95, lastSeen: 3_000)])
+        try await store.upsert([
+            finding(1, score: 0.9, lastSeen: 1_000), finding(2, score: 0.8, lastSeen: 5_000),
+            finding(3, kind: .scanning, score: 0.95, lastSeen: 3_000),
+        ])
         out.append("all = \(try await store.findings(matching: FindingQuery()).map(\.id))")
         out.append("c2 since 2000 = \(try await store.findings(matching: FindingQuery(kind: .commandAndControl, since: 2_000)).map(\.id))")
         out.append("score ≥ 0.85, limit 1 = \(try await store.findings(matching: FindingQuery(minimumScore: 0.85, limit: 1)).map(\.id))")

@@ -7,6 +7,7 @@ import Glibc
 // libFuzzer's driver, called from this executable's own `main`: SwiftPM names an executable's
 // entry point after its module, so libFuzzer's `main` is not the one linked. Declared here by
 // name, as libFuzzer (LLVM 11+) exports it; there is no Swift module for it.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,

@@ -46,7 +46,7 @@ enum SFlowSampledHeader {
         switch etherType {
         case 0x0800, 0x86DD:
             return parseIP(bytes, at: offset, end: end, into: &record)
-        case 0x8847, 0x8848:  // MPLS unicast / multicast: skip to the bottom of the stack
+        case 0x8847, 0x8848: // MPLS unicast / multicast: skip to the bottom of the stack
             for _ in 0..<maxTags {
                 guard end - offset >= 4 else { return false }
                 let bottom = bytes[offset + 2] & 0x01 != 0
@@ -93,22 +93,34 @@ enum SFlowSampledHeader {
         var offset = start + 40
         for _ in 0..<maxExtensionHeaders {
             switch next {
-            case 0, 43, 60:  // hop-by-hop, routing, destination options: (length + 1) × 8 bytes
-                guard end - offset >= 2 else { record.ipProtocol = next; return true }
+            case 0, 43, 60: // hop-by-hop, routing, destination options: (length + 1) × 8 bytes
+                guard end - offset >= 2 else {
+                    record.ipProtocol = next
+                    return true
+                }
                 let length = (Int(bytes[offset + 1]) + 1) * 8
                 next = bytes[offset]
                 offset += length
-            case 51:  // authentication header: (length + 2) × 4 bytes
-                guard end - offset >= 2 else { record.ipProtocol = next; return true }
+            case 51: // authentication header: (length + 2) × 4 bytes
+                guard end - offset >= 2 else {
+                    record.ipProtocol = next
+                    return true
+                }
                 let length = (Int(bytes[offset + 1]) + 2) * 4
                 next = bytes[offset]
                 offset += length
-            case 44:  // fragment: only the first fragment carries the transport header
-                guard end - offset >= 8 else { record.ipProtocol = next; return true }
+            case 44: // fragment: only the first fragment carries the transport header
+                guard end - offset >= 8 else {
+                    record.ipProtocol = next
+                    return true
+                }
                 let fragmentOffset = bytes.loadBigEndianUInt16(at: offset + 2) >> 3
                 next = bytes[offset]
                 offset += 8
-                if fragmentOffset != 0 { record.ipProtocol = next; return true }
+                if fragmentOffset != 0 {
+                    record.ipProtocol = next
+                    return true
+                }
             default:
                 record.ipProtocol = next
                 parseTransport(bytes, at: offset, end: end, into: &record)

@@ -43,17 +43,19 @@ extension NfdumpFile {
     /// Bytes of each extension id (`nfx.c` `extension_descriptor`); nil for ids nfdump 1.6 does
     /// not define. Ids 1–3 are the required extensions, sized by the record's flags, not the map.
     static let layout1ExtensionSizes: [Int?] = [
-        0, 0, 0, 0, 4, 8, 4, 8, 4, 4,  // 0–9: common, addresses, packets, bytes, interfaces, AS, misc, next hop v4
-        16, 4, 16, 4, 4, 8, 4, 8, 4, 8,  // 10–19: next hop v6, BGP next hop, VLAN, output packets/bytes, aggregated flows
-        16, 16, 40, 4, 16, 4, 8, 8, 0, 0,  // 20–29: MAC, MPLS, router IP, router id, BGP adjacent, received, reserved
-        0, 0, 0, 0, 0, 0, 0, 20, 4, 8,  // 30–39: reserved, NSEL common, xlate ports, xlate IPv4
-        32, 24, 24, 72, 0, 24, 12, 0, 8, 0,  // 40–49: xlate IPv6, ACL, user, user max, reserved, latency, NEL, compat, port block, reserved
+        0, 0, 0, 0, 4, 8, 4, 8, 4, 4, // 0–9: common, addresses, packets, bytes, interfaces, AS, misc, next hop v4
+        16, 4, 16, 4, 4, 8, 4, 8, 4, 8, // 10–19: next hop v6, BGP next hop, VLAN, output packets/bytes, aggregated flows
+        16, 16, 40, 4, 16, 4, 8, 8, 0, 0, // 20–29: MAC, MPLS, router IP, router id, BGP adjacent, received, reserved
+        0, 0, 0, 0, 0, 0, 0, 20, 4, 8, // 30–39: reserved, NSEL common, xlate ports, xlate IPv4
+        32, 24, 24, 72, 0, 24, 12, 0, 8, 0, // 40–49: xlate IPv6, ACL, user, user max, reserved, latency, NEL, compat, port block, reserved
     ]
 
     /// Decodes a layout-1 file (the caller has checked the magic and the layout).
     static func readLayout1(_ bytes: [UInt8]) throws(Error) -> Result {
         guard bytes.count >= layout1HeaderLength + layout1StatLength else {
-            throw Error("nfdump 1.6 file cut inside its header: \(bytes.count) bytes, its header and statistics take \(layout1HeaderLength + layout1StatLength)")
+            throw Error(
+                "nfdump 1.6 file cut inside its header: \(bytes.count) bytes, its header and statistics take \(layout1HeaderLength + layout1StatLength)"
+            )
         }
         let flags = le32(bytes, 4)
         var result = Result(records: [])
@@ -61,26 +63,37 @@ extension NfdumpFile {
         result.declaredFlows = le64(bytes, layout1HeaderLength)
         // nfdump's own precedence when several bits are set: LZO, then BZ2, then LZ4.
         if flags & 0x1 != 0 {
-            throw Error("LZO-compressed nfdump 1.6 file (nfcapd -z): not read; convert it with `nfdump -r FILE -J 0 -w NEW` (or -y/-J 3 for LZ4)")
+            throw Error(
+                "LZO-compressed nfdump 1.6 file (nfcapd -z): not read; convert it with `nfdump -r FILE -J 0 -w NEW` (or -y/-J 3 for LZ4)")
         }
         if flags & 0x8 != 0 {
-            throw Error("BZ2-compressed nfdump 1.6 file (nfcapd -j): not read; convert it with `nfdump -r FILE -J 0 -w NEW` (or -y/-J 3 for LZ4)")
+            throw Error(
+                "BZ2-compressed nfdump 1.6 file (nfcapd -j): not read; convert it with `nfdump -r FILE -J 0 -w NEW` (or -y/-J 3 for LZ4)")
         }
         let lz4 = flags & 0x10 != 0
         result.compression = lz4 ? 3 : 0
 
-        var maps: [UInt16: [UInt16]] = [:]  // map id → extension ids (only usable maps)
+        var maps: [UInt16: [UInt16]] = [:] // map id → extension ids (only usable maps)
         var exporters: [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)] = [:]
         var exporterOf: [UInt16] = []
         var offset = layout1HeaderLength + layout1StatLength
         while offset < bytes.count {
-            guard bytes.count - offset >= blockHeaderLength else { result.truncated = true; break }
+            guard bytes.count - offset >= blockHeaderLength else {
+                result.truncated = true
+                break
+            }
             let size = Int(le32(bytes, offset + 4))
             let id = le16(bytes, offset + 8)
             let start = offset + blockHeaderLength
-            guard size <= bytes.count - start else { result.truncated = true; break }
+            guard size <= bytes.count - start else {
+                result.truncated = true
+                break
+            }
             offset = start + size
-            guard id == 2 else { result.skippedRecords += 1; continue }
+            guard id == 2 else {
+                result.skippedRecords += 1
+                continue
+            }
             var block: [UInt8]
             if lz4 {
                 do {
@@ -107,7 +120,7 @@ extension NfdumpFile {
             let type = le16(b, offset)
             let size = Int(le16(b, offset + 2))
             guard size >= 4, size <= b.count - offset else {
-                result.damagedBlocks += 1  // a record that does not fit: the rest of the block is unreadable
+                result.damagedBlocks += 1 // a record that does not fit: the rest of the block is unreadable
                 return
             }
             let end = offset + size
@@ -162,7 +175,8 @@ extension NfdumpFile {
         let flags = b[offset + 4]
         let version = b[offset + 5]
         var r = FlowRecord(exportProtocol: version == 5 ? .netflowV5 : version == 9 ? .netflowV9 : .ipfix)
-        let msecFirst = Int64(le16(b, offset + 8)), msecLast = Int64(le16(b, offset + 10))
+        let msecFirst = Int64(le16(b, offset + 8))
+        let msecLast = Int64(le16(b, offset + 10))
         r.startMilliseconds = Int64(le32(b, offset + 12)) * 1000 + msecFirst
         r.endMilliseconds = Int64(le32(b, offset + 16)) * 1000 + msecLast
         r.tcpFlags = b[offset + 21]
@@ -183,7 +197,8 @@ extension NfdumpFile {
             r.destinationAddress = .v4(le32(b, p + 4))
             p += 8
         }
-        let packetsWidth = flags & 0x2 != 0 ? 8 : 4, bytesWidth = flags & 0x4 != 0 ? 8 : 4
+        let packetsWidth = flags & 0x2 != 0 ? 8 : 4
+        let bytesWidth = flags & 0x4 != 0 ? 8 : 4
         guard has(packetsWidth + bytesWidth) else { return nil }
         r.packets = packetsWidth == 8 ? le64(b, p) : UInt64(le32(b, p))
         p += packetsWidth

@@ -65,17 +65,26 @@ public enum NfdumpFile {
         var result = Result(records: [])
         result.compression = compression
         var exporters: [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)] = [:]
-        var exporterOf: [UInt16] = []   // per record in result.records
+        var exporterOf: [UInt16] = [] // per record in result.records
         var offset = headerLength
         while offset < bytes.count {
-            guard bytes.count - offset >= blockHeaderLength else { result.truncated = true; break }
+            guard bytes.count - offset >= blockHeaderLength else {
+                result.truncated = true
+                break
+            }
             let size = Int(le32(bytes, offset + 4))
             let type = le16(bytes, offset + 8)
             let flags = le16(bytes, offset + 10)
             let start = offset + blockHeaderLength
-            guard size <= bytes.count - start else { result.truncated = true; break }
+            guard size <= bytes.count - start else {
+                result.truncated = true
+                break
+            }
             offset = start + size
-            guard type == 3 else { result.skippedRecords += 1; continue }
+            guard type == 3 else {
+                result.skippedRecords += 1
+                continue
+            }
             var block: [UInt8]
             if compression == 0 || flags & 1 != 0 {
                 block = Array(bytes[start..<(start + size)])
@@ -95,7 +104,9 @@ public enum NfdumpFile {
 
     /// Sets each record's exporter, observation domain and export protocol from the exporter
     /// records (type 7) the file holds, by the record's exporter id.
-    static func applyExporters(_ result: inout Result, exporters: [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)], exporterOf: [UInt16]) {
+    static func applyExporters(
+        _ result: inout Result, exporters: [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)], exporterOf: [UInt16]
+    ) {
         for i in result.records.indices where i < exporterOf.count {
             if let e = exporters[exporterOf[i]] {
                 result.records[i].exporter = e.address
@@ -117,17 +128,21 @@ public enum NfdumpFile {
         let sysid = le16(b, offset + 26)
         let domain = le32(b, offset + 28)
         // ip_addr_t: two host-order 64-bit words (IPv6), or the IPv4 address in the third 32-bit word.
-        let address: IPAddress = family == 10 || family == 28 ? .v6(high: le64(b, offset + 8), low: le64(b, offset + 16)) : .v4(le32(b, offset + 16))
+        let address: IPAddress =
+            family == 10 || family == 28 ? .v6(high: le64(b, offset + 8), low: le64(b, offset + 16)) : .v4(le32(b, offset + 16))
         return (sysid, address, domain, version)
     }
 
-    static func readRecords(_ b: [UInt8], into result: inout Result, exporters: inout [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)], exporterOf: inout [UInt16]) {
+    static func readRecords(
+        _ b: [UInt8], into result: inout Result, exporters: inout [UInt16: (address: IPAddress, domain: UInt32, version: UInt32)],
+        exporterOf: inout [UInt16]
+    ) {
         var offset = 0
         while b.count - offset >= 4 {
             let type = le16(b, offset)
             let size = Int(le16(b, offset + 2))
             guard size >= 4, size <= b.count - offset else {
-                result.damagedBlocks += 1   // a record that does not fit: the rest of the block is unreadable
+                result.damagedBlocks += 1 // a record that does not fit: the rest of the block is unreadable
                 return
             }
             let end = offset + size
@@ -162,7 +177,7 @@ public enum NfdumpFile {
             let p = offset + 4
             let n = length - 4
             switch type {
-            case 1 where n >= 48:   // EXgenericFlow
+            case 1 where n >= 48: // EXgenericFlow
                 hasGeneric = true
                 r.startMilliseconds = Int64(bitPattern: le64(b, p))
                 r.endMilliseconds = Int64(bitPattern: le64(b, p + 8))
@@ -173,20 +188,20 @@ public enum NfdumpFile {
                 r.ipProtocol = b[p + 44]
                 r.tcpFlags = b[p + 45]
                 r.typeOfService = b[p + 47]
-            case 2 where n >= 8:    // EXipv4Flow
+            case 2 where n >= 8: // EXipv4Flow
                 r.sourceAddress = .v4(le32(b, p))
                 r.destinationAddress = .v4(le32(b, p + 4))
-            case 3 where n >= 32:   // EXipv6Flow
+            case 3 where n >= 32: // EXipv6Flow
                 r.sourceAddress = .v6(high: le64(b, p), low: le64(b, p + 8))
                 r.destinationAddress = .v6(high: le64(b, p + 16), low: le64(b, p + 24))
-            case 4 where n >= 11:   // EXflowMisc
+            case 4 where n >= 11: // EXflowMisc
                 r.inputInterface = le32(b, p)
                 r.outputInterface = le32(b, p + 4)
                 r.direction = FlowDirection(rawValue: b[p + 10]) ?? .unknown
-            case 7 where n >= 8:    // EXasRouting
+            case 7 where n >= 8: // EXasRouting
                 r.sourceAS = le32(b, p)
                 r.destinationAS = le32(b, p + 4)
-            case 18 where n >= 8:   // EXsamplerInfo: counters were scaled by nfcapd already
+            case 18 where n >= 8: // EXsamplerInfo: counters were scaled by nfcapd already
                 let interval = le32(b, p + 4)
                 if interval > 1 { r.samplingInterval = interval }
             default:
@@ -231,7 +246,7 @@ enum LZ4 {
             guard literals <= end - i, out.count + literals <= maximum else { throw Error() }
             out.append(contentsOf: input[i..<(i + literals)])
             i += literals
-            if i == end { break }   // the last sequence has literals only
+            if i == end { break } // the last sequence has literals only
             guard end - i >= 2 else { throw Error() }
             let distance = Int(input[i]) | Int(input[i + 1]) << 8
             i += 2

@@ -10,7 +10,10 @@ public struct CapturedDatagram: Sendable, Hashable {
     public var destinationPort: UInt16
     public var payload: [UInt8]
 
-    public init(timestampMicroseconds: Int64, sourceAddress: IPAddress, sourcePort: UInt16, destinationAddress: IPAddress, destinationPort: UInt16, payload: [UInt8]) {
+    public init(
+        timestampMicroseconds: Int64, sourceAddress: IPAddress, sourcePort: UInt16, destinationAddress: IPAddress, destinationPort: UInt16,
+        payload: [UInt8]
+    ) {
         self.timestampMicroseconds = timestampMicroseconds
         self.sourceAddress = sourceAddress
         self.sourcePort = sourcePort
@@ -83,7 +86,7 @@ public struct PcapFile: Sendable {
         var ip = 0
         var etherType = 0
         switch linkType {
-        case 1:  // Ethernet
+        case 1: // Ethernet
             guard b.count >= 14 else { return nil }
             etherType = u16(12)
             ip = 14
@@ -92,20 +95,20 @@ public struct PcapFile: Sendable {
                 etherType = u16(ip + 2)
                 ip += 4
             }
-        case 101, 12, 14:  // raw IP
+        case 101, 12, 14: // raw IP
             guard !b.isEmpty else { return nil }
             etherType = b[0] >> 4 == 6 ? 0x86DD : 0x0800
         case 228: etherType = 0x0800
         case 229: etherType = 0x86DD
-        case 113:  // Linux cooked v1
+        case 113: // Linux cooked v1
             guard b.count >= 16 else { return nil }
             etherType = u16(14)
             ip = 16
-        case 276:  // Linux cooked v2
+        case 276: // Linux cooked v2
             guard b.count >= 20 else { return nil }
             etherType = u16(0)
             ip = 20
-        case 0:  // BSD loopback: 4-byte host-order family
+        case 0: // BSD loopback: 4-byte host-order family
             guard b.count >= 4 else { return nil }
             let family = b[0] == 0 ? Int(b[3]) : Int(b[0])
             etherType = family == 2 ? 0x0800 : 0x86DD
@@ -158,8 +161,10 @@ public struct PcapWriter: Sendable {
     public init() {
         bytes = []
         appendLE32(0xA1B2_C3D4)
-        appendLE16(2); appendLE16(4)
-        appendLE32(0); appendLE32(0)
+        appendLE16(2)
+        appendLE16(4)
+        appendLE32(0)
+        appendLE32(0)
         appendLE32(262_144)
         appendLE32(1)
     }
@@ -168,7 +173,10 @@ public struct PcapWriter: Sendable {
     public mutating func append(_ d: CapturedDatagram) {
         var frame: [UInt8] = [0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1]
         let udpLength = 8 + d.payload.count
-        var udp: [UInt8] = [UInt8(d.sourcePort >> 8), UInt8(d.sourcePort & 0xFF), UInt8(d.destinationPort >> 8), UInt8(d.destinationPort & 0xFF), UInt8(udpLength >> 8 & 0xFF), UInt8(udpLength & 0xFF), 0, 0]
+        var udp: [UInt8] = [
+            UInt8(d.sourcePort >> 8), UInt8(d.sourcePort & 0xFF), UInt8(d.destinationPort >> 8), UInt8(d.destinationPort & 0xFF),
+            UInt8(udpLength >> 8 & 0xFF), UInt8(udpLength & 0xFF), 0, 0,
+        ]
         udp += d.payload
         if !d.sourceAddress.isIPv6 && !d.destinationAddress.isIPv6 {
             frame += [0x08, 0x00]
@@ -196,5 +204,8 @@ public struct PcapWriter: Sendable {
     }
 
     private mutating func appendLE32(_ v: UInt32) { for s in [0, 8, 16, 24] { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
-    private mutating func appendLE16(_ v: UInt16) { bytes.append(UInt8(v & 0xFF)); bytes.append(UInt8(v >> 8)) }
+    private mutating func appendLE16(_ v: UInt16) {
+        bytes.append(UInt8(v & 0xFF))
+        bytes.append(UInt8(v >> 8))
+    }
 }

@@ -145,10 +145,15 @@ struct FlowKey: Hashable, CustomStringConvertible {
     var inputInterface: UInt32, outputInterface: UInt32
 
     init(_ r: FlowRecord) {
-        source = r.sourceAddress; destination = r.destinationAddress
-        sourcePort = r.sourcePort; destinationPort = r.destinationPort
-        ipProtocol = r.ipProtocol; tcpFlags = r.tcpFlags; typeOfService = r.typeOfService
-        inputInterface = r.inputInterface; outputInterface = r.outputInterface
+        source = r.sourceAddress
+        destination = r.destinationAddress
+        sourcePort = r.sourcePort
+        destinationPort = r.destinationPort
+        ipProtocol = r.ipProtocol
+        tcpFlags = r.tcpFlags
+        typeOfService = r.typeOfService
+        inputInterface = r.inputInterface
+        outputInterface = r.outputInterface
     }
 
     var description: String { "\(source):\(sourcePort) → \(destination):\(destinationPort)/\(ipProtocol)" }

@@ -39,7 +39,8 @@ struct TsharkComparison {
         static func announced(_ r: TsharkCapture.Record) -> UInt64? {
             if let n = r.uint("cflow.sampling_interval"), n > 0 { return n }
             if let n = r.uint("cflow.sampler_random_interval"), n > 0 { return n }
-            if let size = r.uint("cflow.sampling_size"), let population = r.uint("cflow.sampling_population"), size > 0, population >= size {
+            if let size = r.uint("cflow.sampling_size"), let population = r.uint("cflow.sampling_population"), size > 0, population >= size
+            {
                 return population / size
             }
             if let i = r.uint("cflow.sampling_packet_interval"), i > 0, let space = r.uint("cflow.sampling_packet_space") {
@@ -97,13 +98,17 @@ struct TsharkComparison {
     /// `base + t`, with the uptime offset reduced modulo 2^32 into the signed 32-bit range.
     static func wrap(_ base: Int64, _ t: Int64, _ frame: TsharkCapture.Frame) -> Int64 {
         guard frame.headerString("cflow.version") == "5" || frame.headerString("cflow.version") == "9",
-              let up = frame.headerString("cflow.sysuptime").flatMap(TsharkCapture.parseSeconds) else { return base + t }
+            let up = frame.headerString("cflow.sysuptime").flatMap(TsharkCapture.parseSeconds)
+        else { return base + t }
         let offset = Int64(Int32(truncatingIfNeeded: t - up))
         return base + up + offset
     }
 
     /// Compares one Mamori record with tshark's. `context` names the set, frame and record.
-    mutating func compare(_ m: FlowRecord, _ t: TsharkCapture.Record, frame: TsharkCapture.Frame, context: String, checkTimes: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) {
+    mutating func compare(
+        _ m: FlowRecord, _ t: TsharkCapture.Record, frame: TsharkCapture.Frame, context: String, checkTimes: Bool = true,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         checkedRecords += 1
         if let a = Self.address(t, v4: "cflow.srcaddr", v6: "cflow.srcaddrv6") {
             #expect(m.sourceAddress == a, "\(context): source address", sourceLocation: sourceLocation)
@@ -112,7 +117,9 @@ struct TsharkComparison {
             #expect(m.destinationAddress == a, "\(context): destination address", sourceLocation: sourceLocation)
         }
         if let p = t.uint("cflow.srcport") { #expect(UInt64(m.sourcePort) == p, "\(context): source port", sourceLocation: sourceLocation) }
-        if let p = t.uint("cflow.dstport") { #expect(UInt64(m.destinationPort) == p, "\(context): destination port", sourceLocation: sourceLocation) }
+        if let p = t.uint("cflow.dstport") {
+            #expect(UInt64(m.destinationPort) == p, "\(context): destination port", sourceLocation: sourceLocation)
+        }
         if let p = t.uint("cflow.protocol") { #expect(UInt64(m.ipProtocol) == p, "\(context): protocol", sourceLocation: sourceLocation) }
 
         let interval = sampling.interval(for: t)
@@ -141,7 +148,8 @@ struct TsharkComparison {
         var base: Int64? = nil
         if version == "5" || version == "9" {
             if let up = frame.headerString("cflow.sysuptime").flatMap(TsharkCapture.parseSeconds),
-               let secs = frame.headerString("cflow.unix_secs").flatMap({ Int64($0) }) {
+                let secs = frame.headerString("cflow.unix_secs").flatMap({ Int64($0) })
+            {
                 let nsecs = frame.headerString("cflow.unix_nsecs").flatMap { Int64($0) } ?? 0
                 base = secs * 1000 + nsecs / 1_000_000 - up
             }
@@ -155,11 +163,15 @@ struct TsharkComparison {
             // days after its last packet; the modular offset gives a start 3.6 s before the end.
             let start = t.relativeMilliseconds("cflow.timestart").map { Self.wrap(base, $0, frame) }
             if let s = t.relativeMilliseconds("cflow.timestart") {
-                #expect(m.startMilliseconds == Self.wrap(base, s, frame), "\(context): start time (uptime \(s) ms)", sourceLocation: sourceLocation)
+                #expect(
+                    m.startMilliseconds == Self.wrap(base, s, frame), "\(context): start time (uptime \(s) ms)",
+                    sourceLocation: sourceLocation)
             }
             if let e = t.relativeMilliseconds("cflow.timeend") {
                 let end = Self.wrap(base, e, frame)
-                #expect(m.endMilliseconds == max(end, start ?? end), "\(context): end time (uptime \(e) ms; an end before the start is repaired to it)", sourceLocation: sourceLocation)
+                #expect(
+                    m.endMilliseconds == max(end, start ?? end),
+                    "\(context): end time (uptime \(e) ms; an end before the start is repaired to it)", sourceLocation: sourceLocation)
             }
         }
     }
@@ -176,7 +188,9 @@ func compareCaptureWithTshark(
     let datagrams = try Fixtures.datagrams(pcap)
     let capture = try TsharkCapture(path: Fixtures.path(tshark))
     let frames = FixtureLoader.replay(datagrams, through: &decoder)
-    try #require(capture.frames.count == frames.count, "\(label): tshark has \(capture.frames.count) frames, pcap \(frames.count) UDP datagrams", sourceLocation: sourceLocation)
+    try #require(
+        capture.frames.count == frames.count, "\(label): tshark has \(capture.frames.count) frames, pcap \(frames.count) UDP datagrams",
+        sourceLocation: sourceLocation)
     var comparison = TsharkComparison()
     for (f, t) in zip(frames, capture.frames) {
         comparison.learn(frame: t)

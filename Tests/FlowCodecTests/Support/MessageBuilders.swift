@@ -8,15 +8,26 @@ struct ByteWriter {
 
     mutating func u8(_ v: UInt8) { bytes.append(v) }
     mutating func u16(_ v: UInt16) { bytes += [UInt8(v >> 8), UInt8(truncatingIfNeeded: v)] }
-    mutating func u32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) } }
-    mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) } }
+    mutating func u32(_ v: UInt32) {
+        for s in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt32(s))) }
+    }
+    mutating func u64(_ v: UInt64) {
+        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
+    }
     /// `v` in `length` bytes (reduced-size encoding), big-endian.
-    mutating func uint(_ v: UInt64, length: Int) { for i in (0..<length).reversed() { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
+    mutating func uint(_ v: UInt64, length: Int) {
+        for i in (0..<length).reversed() { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) }
+    }
     mutating func address(_ a: IPAddress) { bytes += a.bytes }
     mutating func raw(_ b: [UInt8]) { bytes += b }
     /// An IPFIX variable-length field: 1-byte length, or 255 + 2-byte length (RFC 7011 §7).
     mutating func variable(_ b: [UInt8]) {
-        if b.count < 255 { u8(UInt8(b.count)) } else { u8(255); u16(UInt16(b.count)) }
+        if b.count < 255 {
+            u8(UInt8(b.count))
+        } else {
+            u8(255)
+            u16(UInt16(b.count))
+        }
         bytes += b
     }
 }
@@ -37,9 +48,12 @@ struct IPFIXMessageBuilder {
     private static func fieldSpecifiers(_ fields: [FieldSpecifier], into w: inout ByteWriter) {
         for f in fields {
             if f.enterprise != 0 {
-                w.u16(f.id | 0x8000); w.u16(f.length); w.u32(f.enterprise)
+                w.u16(f.id | 0x8000)
+                w.u16(f.length)
+                w.u32(f.enterprise)
             } else {
-                w.u16(f.id); w.u16(f.length)
+                w.u16(f.id)
+                w.u16(f.length)
             }
         }
     }
@@ -47,7 +61,8 @@ struct IPFIXMessageBuilder {
     /// A template set (ID 2) with one template record.
     mutating func template(id: UInt16, fields: [FieldSpecifier]) {
         var w = ByteWriter()
-        w.u16(id); w.u16(UInt16(fields.count))
+        w.u16(id)
+        w.u16(UInt16(fields.count))
         Self.fieldSpecifiers(fields, into: &w)
         rawSet(id: 2, body: w.bytes)
     }
@@ -55,7 +70,9 @@ struct IPFIXMessageBuilder {
     /// An options template set (ID 3): scope fields first.
     mutating func optionsTemplate(id: UInt16, scope: [FieldSpecifier], options: [FieldSpecifier]) {
         var w = ByteWriter()
-        w.u16(id); w.u16(UInt16(scope.count + options.count)); w.u16(UInt16(scope.count))
+        w.u16(id)
+        w.u16(UInt16(scope.count + options.count))
+        w.u16(UInt16(scope.count))
         Self.fieldSpecifiers(scope + options, into: &w)
         rawSet(id: 3, body: w.bytes)
     }
@@ -63,7 +80,8 @@ struct IPFIXMessageBuilder {
     /// A template withdrawal (RFC 7011 §8.1): the template ID with field count 0.
     mutating func withdraw(templateID: UInt16, options: Bool = false) {
         var w = ByteWriter()
-        w.u16(templateID); w.u16(0)
+        w.u16(templateID)
+        w.u16(0)
         rawSet(id: options ? 3 : 2, body: w.bytes)
     }
 
@@ -79,14 +97,20 @@ struct IPFIXMessageBuilder {
 
     mutating func rawSet(id: UInt16, body: [UInt8], lengthOverride: UInt16? = nil) {
         var w = ByteWriter()
-        w.u16(id); w.u16(lengthOverride ?? UInt16(4 + body.count)); w.raw(body)
+        w.u16(id)
+        w.u16(lengthOverride ?? UInt16(4 + body.count))
+        w.raw(body)
         sets.append(w.bytes)
     }
 
     func bytes(lengthOverride: UInt16? = nil) -> [UInt8] {
         let body = sets.flatMap { $0 }
         var w = ByteWriter()
-        w.u16(10); w.u16(lengthOverride ?? UInt16(16 + body.count)); w.u32(exportTime); w.u32(sequence); w.u32(domain)
+        w.u16(10)
+        w.u16(lengthOverride ?? UInt16(16 + body.count))
+        w.u32(exportTime)
+        w.u32(sequence)
+        w.u32(domain)
         w.raw(body)
         return w.bytes
     }
@@ -110,8 +134,12 @@ struct NetFlowV9PacketBuilder {
 
     mutating func template(id: UInt16, fields: [FieldSpecifier]) {
         var w = ByteWriter()
-        w.u16(id); w.u16(UInt16(fields.count))
-        for f in fields { w.u16(f.id); w.u16(f.length) }
+        w.u16(id)
+        w.u16(UInt16(fields.count))
+        for f in fields {
+            w.u16(f.id)
+            w.u16(f.length)
+        }
         flowset(id: 0, body: w.bytes)
         recordCount += 1
     }
@@ -119,8 +147,13 @@ struct NetFlowV9PacketBuilder {
     /// Options template: scope fields (type = scope type: 1 system, 2 interface …), option fields.
     mutating func optionsTemplate(id: UInt16, scope: [FieldSpecifier], options: [FieldSpecifier]) {
         var w = ByteWriter()
-        w.u16(id); w.u16(UInt16(scope.count * 4)); w.u16(UInt16(options.count * 4))
-        for f in scope + options { w.u16(f.id); w.u16(f.length) }
+        w.u16(id)
+        w.u16(UInt16(scope.count * 4))
+        w.u16(UInt16(options.count * 4))
+        for f in scope + options {
+            w.u16(f.id)
+            w.u16(f.length)
+        }
         flowset(id: 1, body: w.bytes)
         recordCount += 1
     }
@@ -134,13 +167,20 @@ struct NetFlowV9PacketBuilder {
     mutating func flowset(id: UInt16, body: [UInt8]) {
         var w = ByteWriter()
         let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
-        w.u16(id); w.u16(UInt16(4 + padded.count)); w.raw(padded)
+        w.u16(id)
+        w.u16(UInt16(4 + padded.count))
+        w.raw(padded)
         flowsets.append(w.bytes)
     }
 
     var bytes: [UInt8] {
         var w = ByteWriter()
-        w.u16(9); w.u16(UInt16(recordCount)); w.u32(uptime); w.u32(unixSeconds); w.u32(sequence); w.u32(sourceID)
+        w.u16(9)
+        w.u16(UInt16(recordCount))
+        w.u32(uptime)
+        w.u32(unixSeconds)
+        w.u32(sequence)
+        w.u32(sourceID)
         w.raw(flowsets.flatMap { $0 })
         return w.bytes
     }
@@ -161,17 +201,37 @@ struct NetFlowV5PacketBuilder {
     /// Encodes `records`; their times become FIRST/LAST relative to `uptime` at `unixSeconds`.
     var bytes: [UInt8] {
         var w = ByteWriter()
-        w.u16(5); w.u16(UInt16(records.count)); w.u32(uptime); w.u32(unixSeconds); w.u32(unixNanoseconds)
-        w.u32(sequence); w.u8(engineType); w.u8(engineID); w.u16(sampling)
+        w.u16(5)
+        w.u16(UInt16(records.count))
+        w.u32(uptime)
+        w.u32(unixSeconds)
+        w.u32(unixNanoseconds)
+        w.u32(sequence)
+        w.u8(engineType)
+        w.u8(engineID)
+        w.u16(sampling)
         let exportMs = Int64(unixSeconds) * 1000 + Int64(unixNanoseconds) / 1_000_000
         for r in records {
-            w.address(r.sourceAddress); w.address(r.destinationAddress); w.u32(0)
-            w.u16(UInt16(r.inputInterface)); w.u16(UInt16(r.outputInterface))
-            w.u32(UInt32(r.packets)); w.u32(UInt32(r.bytes))
+            w.address(r.sourceAddress)
+            w.address(r.destinationAddress)
+            w.u32(0)
+            w.u16(UInt16(r.inputInterface))
+            w.u16(UInt16(r.outputInterface))
+            w.u32(UInt32(r.packets))
+            w.u32(UInt32(r.bytes))
             w.u32(UInt32(truncatingIfNeeded: Int64(uptime) + r.startMilliseconds - exportMs))
             w.u32(UInt32(truncatingIfNeeded: Int64(uptime) + r.endMilliseconds - exportMs))
-            w.u16(r.sourcePort); w.u16(r.destinationPort); w.u8(0); w.u8(r.tcpFlags); w.u8(r.ipProtocol); w.u8(r.typeOfService)
-            w.u16(UInt16(r.sourceAS)); w.u16(UInt16(r.destinationAS)); w.u8(0); w.u8(0); w.u16(0)
+            w.u16(r.sourcePort)
+            w.u16(r.destinationPort)
+            w.u8(0)
+            w.u8(r.tcpFlags)
+            w.u8(r.ipProtocol)
+            w.u8(r.typeOfService)
+            w.u16(UInt16(r.sourceAS))
+            w.u16(UInt16(r.destinationAS))
+            w.u8(0)
+            w.u8(0)
+            w.u16(0)
         }
         return w.bytes
     }
@@ -193,11 +253,21 @@ enum StandardTemplate {
 
     static func encode(_ r: FlowRecord) -> [UInt8] {
         var w = ByteWriter()
-        w.address(r.sourceAddress); w.address(r.destinationAddress)
-        w.u16(r.sourcePort); w.u16(r.destinationPort); w.u8(r.ipProtocol); w.u8(r.tcpFlags); w.u8(r.typeOfService)
-        w.u64(r.bytes); w.u64(r.packets)
-        w.u64(UInt64(r.startMilliseconds)); w.u64(UInt64(r.endMilliseconds))
-        w.u32(r.inputInterface); w.u32(r.outputInterface); w.u32(r.sourceAS); w.u32(r.destinationAS)
+        w.address(r.sourceAddress)
+        w.address(r.destinationAddress)
+        w.u16(r.sourcePort)
+        w.u16(r.destinationPort)
+        w.u8(r.ipProtocol)
+        w.u8(r.tcpFlags)
+        w.u8(r.typeOfService)
+        w.u64(r.bytes)
+        w.u64(r.packets)
+        w.u64(UInt64(r.startMilliseconds))
+        w.u64(UInt64(r.endMilliseconds))
+        w.u32(r.inputInterface)
+        w.u32(r.outputInterface)
+        w.u32(r.sourceAS)
+        w.u32(r.destinationAS)
         return w.bytes
     }
 
@@ -222,7 +292,9 @@ enum StandardTemplate {
 
 extension FlowDecoder {
     /// Decodes `bytes` and returns the report and the records appended (test convenience).
-    mutating func decode(_ bytes: [UInt8], from exporter: IPAddress = .v4(0xC000_0201), at now: Int64 = 1_700_000_000_000) -> (DecodeReport, [FlowRecord]) {
+    mutating func decode(_ bytes: [UInt8], from exporter: IPAddress = .v4(0xC000_0201), at now: Int64 = 1_700_000_000_000) -> (
+        DecodeReport, [FlowRecord]
+    ) {
         var records: [FlowRecord] = []
         let report = decode(ByteBuffer(bytes: bytes), from: exporter, receivedAtMilliseconds: now, into: &records)
         return (report, records)

@@ -63,7 +63,8 @@ struct TsharkCapture {
             }
             let frameLayer = layers["frame"] as? [String: Any]
             let number = (frameLayer?["frame.number"] as? String).flatMap { Int($0) } ?? frames.count + 1
-            let source = ((layers["ip"] as? [String: Any])?["ip.src"] as? String ?? (layers["ipv6"] as? [String: Any])?["ipv6.src"] as? String)
+            let source =
+                ((layers["ip"] as? [String: Any])?["ip.src"] as? String ?? (layers["ipv6"] as? [String: Any])?["ipv6.src"] as? String)
                 .flatMap { IPAddress($0) }
             var frame = Frame(number: number, sourceAddress: source, hasFlowLayer: false, header: [:], records: [], setsWithoutTemplate: 0)
             if let cflow = layers["cflow"] as? [String: Any] {
@@ -164,7 +165,8 @@ struct TsharkCapture {
     static func parseAbsoluteTime(_ s: String) -> Int64? {
         let t = s.split(separator: " ", omittingEmptySubsequences: true)
         guard t.count == 5, t[4] == "UTC", let month = months.firstIndex(of: String(t[0])),
-              let day = Int64(t[1].dropLast()), let year = Int64(t[2]) else { return nil }
+            let day = Int64(t[1].dropLast()), let year = Int64(t[2])
+        else { return nil }
         let hms = t[3].split(separator: ":")
         guard hms.count == 3, let h = Int64(hms[0]), let m = Int64(hms[1]), let secondsMs = parseSeconds(String(hms[2])) else { return nil }
         return daysFromCivil(year: year, month: Int64(month + 1), day: day) * 86_400_000 + h * 3_600_000 + m * 60_000 + secondsMs

@@ -37,7 +37,10 @@ enum NfdumpLayout1Writer {
         } else {
             out.append(0xF0)
             var rest = bytes.count - 15
-            while rest >= 255 { out.append(255); rest -= 255 }
+            while rest >= 255 {
+                out.append(255)
+                rest -= 255
+            }
             out.append(UInt8(rest))
         }
         return out + bytes
@@ -58,7 +61,9 @@ enum NfdumpLayout1Writer {
 
     /// A flow record: type 10 (or the legacy type 1), the required extensions sized to the
     /// values, then the map's extensions.
-    static func flow(_ r: FlowRecord, map: UInt16, extensions: [UInt16], sysid: UInt16 = 1, legacy: Bool = false, version: UInt8 = 9) -> [UInt8] {
+    static func flow(_ r: FlowRecord, map: UInt16, extensions: [UInt16], sysid: UInt16 = 1, legacy: Bool = false, version: UInt8 = 9)
+        -> [UInt8]
+    {
         var flags: UInt8 = 0
         if r.sourceAddress.isIPv6 { flags |= 1 }
         if r.packets > UInt64(UInt32.max) { flags |= 2 }
