@@ -83,6 +83,8 @@ struct CollectorMetrics: Sendable {
     let queueDroppedRecords: Counter
     let deliveredRecords: Counter
     let templates: Gauge
+    /// `mamori_collector_queue_batches`: batches waiting for the sinks, read as each is taken.
+    let queuedBatches: Gauge
     /// Templates forgotten because the cache was full (`FlowDecoder.Configuration.maxTemplates`).
     let templateEvictions: Counter
     /// Distinct exporters over all listeners (each listener sees only its own).
@@ -97,6 +99,7 @@ struct CollectorMetrics: Sendable {
         queueDroppedRecords = Counter(label: "mamori_collector_queue_dropped_records_total", factory: factory)
         deliveredRecords = Counter(label: "mamori_collector_delivered_records_total", factory: factory)
         templates = Gauge(label: "mamori_collector_templates", factory: factory)
+        queuedBatches = Gauge(label: "mamori_collector_queue_batches", factory: factory)
         templateEvictions = Counter(label: "mamori_collector_template_evictions_total", factory: factory)
         exporters = ExporterTally(gauge: Gauge(label: "mamori_collector_exporters", factory: factory))
         truncatedDatagrams = Counter(label: "mamori_collector_truncated_datagrams_total", factory: factory)

@@ -14,6 +14,10 @@ public struct FlowBatch: Sendable {
     /// Records, bytes and packets of ``records`` per exporter, one entry per run of consecutive
     /// records from one exporter (an exporter may appear in more than one run).
     public var exporterRuns: [ExporterRun]
+    /// Batches still waiting in the collector's queue behind this one when the sinks were handed
+    /// it: the pipeline's one measure of backlog, which a sink that sheds load (the detectors)
+    /// reads instead of keeping a queue of its own. 0 for batches that did not pass the queue.
+    public var queuedBehind: Int = 0
 
     /// A batch of `records`, scanned once for ``mayContainNAT`` and ``exporterRuns``.
     public init(records: [FlowRecord]) {

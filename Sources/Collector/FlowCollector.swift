@@ -6,6 +6,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The UDP flow collector: listens on every configured endpoint, decodes NetFlow v5/v9, IPFIX and
 /// sFlow, and delivers decoded records to its sinks through a bounded queue.
@@ -28,6 +29,8 @@ public final class FlowCollector: Service, Sendable {
     private let stream: AsyncStream<FlowBatch>
     private let continuation: AsyncStream<FlowBatch>.Continuation
     private let bufferPool = BatchBufferPool(capacity: DatagramProcessor.bufferCapacity)
+    /// Batches in the queue: counted in at `yield`, out when the consumer takes one.
+    private let queued = QueueDepth()
 
     /// One open socket, its bound address and the processor decoding what it receives.
     struct Listener: Sendable {
@@ -167,6 +170,8 @@ public final class FlowCollector: Service, Sendable {
 
     private func consume() async {
         for await var batch in stream {
+            batch.queuedBehind = queued.taken()
+            metrics.queuedBatches.record(batch.queuedBehind)
             for sink in sinks { await sink.consume(batch) }
             metrics.deliveredRecords.increment(by: Int64(batch.records.count))
             // Taken out of the batch, not copied: while `batch` still held the buffer, emptying
@@ -177,8 +182,11 @@ public final class FlowCollector: Service, Sendable {
 
     private func bindAll(restoring persisted: [PersistedTemplate]) async throws {
         let continuation = self.continuation
-        let enqueue: @Sendable (consuming FlowBatch) -> Bool = { batch in
+        let enqueue: @Sendable (consuming FlowBatch) -> Bool = { [queued] batch in
+            // Counted before the yield: the consumer may take the batch before yield returns.
+            queued.count.add(1, ordering: .relaxed)
             if case .enqueued = continuation.yield(consume batch) { return true }
+            queued.count.subtract(1, ordering: .relaxed)
             return false
         }
         let now = DatagramProcessor.wallClockMilliseconds()
@@ -368,4 +376,12 @@ enum KernelSocketStatistics {
         }
         return drops
     }
+}
+
+/// How many batches wait in the collector's queue (`AsyncStream` does not say).
+final class QueueDepth: Sendable {
+    let count = Atomic<Int>(0)
+
+    /// Counts one batch out; returns how many still wait.
+    func taken() -> Int { max(0, count.subtract(1, ordering: .relaxed).newValue) }
 }

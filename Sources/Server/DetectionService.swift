@@ -9,8 +9,14 @@ import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Runs the detectors inside `mamori serve`: a sink of the collector that feeds every record to
-/// the analyzer, and a service that evaluates once a second, stores new and changed findings,
-/// and enforces the findings' retention.
+/// the analyzer as the collector's consumer hands it over, and a service that evaluates once a
+/// second on a timer, stores new and changed findings, and enforces the findings' retention.
+///
+/// The pipeline has one queue: the collector's, between the receive threads and its consumer.
+/// This sink keeps none of its own; it reads the backlog behind each batch
+/// (``FlowBatch/queuedBehind``) and sheds whole address pairs when it grows (``LoadShedder``) —
+/// the pipeline's one shedding point. Beyond the queue's capacity the collector drops new batches,
+/// counted (`mamori_collector_queue_dropped_records_total`).
 ///
 /// Raw records live only in the analyzer's bounded windows; what reaches the store is findings.
 public final class DetectionService: FlowSink, Service {
@@ -23,16 +29,10 @@ public final class DetectionService: FlowSink, Service {
     private let announced = NIOLockedValueBox(BoundedSet<String>(capacity: 200_000))
     private let reported: [FindingKind: Counter]
     private let storeErrors: Counter
-    /// Records handed over by the collector, waiting for the detectors, and the shedder that
-    /// keeps this backlog bounded.
-    private let pending: NIOLockedValueBox<(records: [FlowRecord], shedder: LoadShedder)>
+    /// Decides, from the collector's backlog, which address pairs the detectors see.
+    private let shedder: NIOLockedValueBox<LoadShedder>
     private let shedRecords: Counter
-    /// Records waiting beyond which new batches are dropped whole, whatever the shedding: the
-    /// shedder keeps 1 in up to 1,024 pairs, and a flood beyond even that must not grow memory.
-    private let backlogLimit: Int
-    private let backlogDropped: Counter
     private let sheddingInterval: Gauge
-    private let backlogGauge: Gauge
     /// The detectors' own counts, published as metrics after each evaluation.
     private let analyzerMetrics: AnalyzerMetrics
     /// Who is behind a host finding; nil when attribution is not wired (tests of detection alone).
@@ -62,24 +62,22 @@ public final class DetectionService: FlowSink, Service {
     /// This machine's time (records stamped further ahead than ``maximumClockLead`` are moved back).
     public let clock: any WallClock
 
-    /// - Parameter backlogCapacity: records waiting for analysis beyond which address pairs are
-    ///   shed (see ``LoadShedder``).
+    /// - Parameter sheddingThreshold: batches waiting in the collector's queue beyond which
+    ///   address pairs are shed (see ``LoadShedder``); the default is a quarter of the queue's
+    ///   default capacity (1,024 batches), about half a million records at full batches.
     public init(
         configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger,
         metricsFactory: any MetricsFactory,
-        backlogCapacity: Int = 500_000, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10),
+        sheddingThreshold: Int = 256, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10),
         clock: any WallClock = SystemClock()
     ) {
         self.clock = clock
         self.attribution = attribution
         self.attributionRetryInterval = attributionRetryInterval
         analyzer = NIOLockedValueBox(FlowAnalyzer(configuration: configuration))
-        pending = NIOLockedValueBox(([], LoadShedder(capacity: backlogCapacity, key: UInt64.random(in: .min ... .max))))
-        backlogLimit = backlogCapacity * 4
-        backlogDropped = Counter(label: "mamori_detection_backlog_dropped_records_total", factory: metricsFactory)
+        shedder = NIOLockedValueBox(LoadShedder(capacity: sheddingThreshold, key: UInt64.random(in: .min ... .max)))
         shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
         sheddingInterval = Gauge(label: "mamori_detection_sampling_interval", factory: metricsFactory)
-        backlogGauge = Gauge(label: "mamori_detection_backlog_records", factory: metricsFactory)
         analyzerMetrics = AnalyzerMetrics(factory: metricsFactory)
         sheddingInterval.record(1)
         self.store = store
@@ -98,80 +96,57 @@ public final class DetectionService: FlowSink, Service {
     /// Findings waiting in memory because the store refused them.
     public var unstoredCount: Int { unstored.withLockedValue { $0.count } }
 
-    /// Feeds a batch on the flows' own clock (their end times), so windows, periods and
-    /// retention follow the traffic — also when a simulator replays a past day at 100× speed.
-    /// A record stamped more than a minute ahead of this machine's clock (a router whose clock is
-    /// a little fast, within the collector's `max_clock_lead_seconds`, or a spoofed record) is
-    /// taken as received a minute from now: no sender can move the detectors' clock further
-    /// ahead than that and age real traffic out of their windows.
+    /// Feeds a batch to the detectors on the flows' own clock (their end times), so windows,
+    /// periods and retention follow the traffic — also when a simulator replays a past day at
+    /// 100× speed. A record stamped more than a minute ahead of this machine's clock (a router
+    /// whose clock is a little fast, within the collector's `max_clock_lead_seconds`, or a
+    /// spoofed record) is taken as received a minute from now: no sender can move the detectors'
+    /// clock further ahead than that and age real traffic out of their windows.
     ///
-    /// The collector only appends to a bounded backlog here; ``analyzePending()`` (run by the
-    /// service) feeds the detectors. If they fall behind, whole address pairs are shed and the
-    /// rest scaled (``LoadShedder``): counted in `mamori_detection_shed_records_total`, the
-    /// current 1-in-N in `mamori_detection_sampling_interval`, and logged when N changes.
+    /// When the batches waiting behind this one pass the shedding threshold, whole address pairs
+    /// are shed and the rest scaled (``LoadShedder``): counted in
+    /// `mamori_detection_shed_records_total`, the current 1-in-N in
+    /// `mamori_detection_sampling_interval`, and logged when N changes.
     public func consume(_ batch: FlowBatch) async {
-        let (shed, interval, changed, backlog) = pending.withLockedValue { p -> (Int, UInt32, Bool, Int) in
-            let before = p.shedder.interval
-            p.shedder.adjust(backlog: p.records.count)
-            var shed = 0
-            for var r in batch.records {
-                guard p.records.count < backlogLimit else {
-                    shed += 1
-                    backlogDropped.increment()
-                    continue
-                }
-                if p.shedder.admit(&r) { p.records.append(r) } else { shed += 1 }
-            }
-            return (shed, p.shedder.interval, p.shedder.interval != before, p.records.count)
+        let (interval, changed) = shedder.withLockedValue { s -> (UInt32, Bool) in
+            let before = s.interval
+            s.adjust(backlog: batch.queuedBehind)
+            return (s.interval, s.interval != before)
         }
-        backlogGauge.record(Double(backlog))
-        if shed > 0 { shedRecords.increment(by: Int64(shed)) }
         if changed {
             sheddingInterval.record(Double(interval))
             logger.warning("detection backlog: analysing 1 in \(interval) address pairs", metadata: ["interval": "\(interval)"])
         }
-    }
-
-    /// Feeds every waiting record to the detectors; returns how many.
-    @discardableResult
-    public func analyzePending() -> Int {
-        let records = pending.withLockedValue { p -> [FlowRecord] in
-            let taken = p.records
-            p.records = []
-            p.records.reserveCapacity(min(taken.count, 65_536))
-            return taken
-        }
-        backlogGauge.record(0)
-        guard !records.isEmpty else { return 0 }
         let limit = clock.milliseconds + Self.maximumClockLead
-        analyzer.withLockedValue { a in
-            for r in records { a.ingest(r, receivedAt: min(r.endMilliseconds, limit)) }
+        let shedder = self.shedder.withLockedValue { $0 }
+        let shed = analyzer.withLockedValue { a -> Int in
+            var shed = 0
+            for var r in batch.records {
+                guard shedder.admit(&r) else {
+                    shed += 1
+                    continue
+                }
+                a.ingest(r, receivedAt: min(r.endMilliseconds, limit))
+            }
+            return shed
         }
-        return records.count
+        if shed > 0 { shedRecords.increment(by: Int64(shed)) }
     }
 
     /// How far ahead of this machine's clock a record may move the detectors' clock (ms).
     public static let maximumClockLead: Int64 = 60_000
 
     /// The current 1-in-N of the load shedder (1 when everything is analysed).
-    public var sheddingRatio: UInt32 { pending.withLockedValue { $0.shedder.interval } }
+    public var sheddingRatio: UInt32 { shedder.withLockedValue { $0.interval } }
 
+    /// Evaluates once a second on a timer — the records themselves reach the detectors through
+    /// ``consume(_:)`` — and sweeps retention once an hour of traffic time. On shutdown it
+    /// evaluates once more, after the collector has drained its queue into ``consume(_:)``.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             var nextSweep: Int64 = 0
-            var nextEvaluation = ContinuousClock.now
-            // Poll for records every 10 ms while they flow, backing off to 80 ms when none come:
-            // an idle server should not wake a hundred times a second.
-            var idleWait = Duration.milliseconds(10)
             while !Task.isCancelled {
-                if self.analyzePending() == 0 {
-                    try? await Task.sleep(for: idleWait)
-                    idleWait = min(idleWait * 2, .milliseconds(80))
-                } else {
-                    idleWait = .milliseconds(10)
-                }
-                guard ContinuousClock.now >= nextEvaluation else { continue }
-                nextEvaluation = ContinuousClock.now + .seconds(1)
+                try? await Task.sleep(for: .seconds(1))
                 await self.evaluate()
                 // Retention runs on the same clock as the findings (the traffic's): a replayed or
                 // simulated past day is not deleted the moment it is found.
@@ -182,7 +157,6 @@ public final class DetectionService: FlowSink, Service {
                 }
             }
         }
-        analyzePending()
         await evaluate()
     }
 

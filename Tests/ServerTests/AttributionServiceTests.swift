@@ -278,7 +278,6 @@ struct AttributionServiceTests {
         attribution.accounting(
             Self.start("carol", "203.0.113.7", at: Self.t0 - 60_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
         await service.consume(FlowBatch(records: scan(from: "203.0.113.7") + scan(from: "203.0.113.8")))
-        service.analyzePending()
         await service.evaluate()
         let found = try await store.findings(matching: FindingQuery(kind: .scanning))
         #expect(found.count == 2)

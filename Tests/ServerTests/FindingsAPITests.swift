@@ -129,41 +129,43 @@ struct FindingsAPITests {
     }
 }
 
-/// The detection service behind `mamori serve`: a bounded backlog that sheds whole address pairs,
-/// counted, instead of falling behind silently.
+/// The detection service behind `mamori serve`: when the collector's queue backs up, it sheds
+/// whole address pairs, counted, instead of falling behind silently.
 @Suite struct DetectionServiceTests {
-    @Test("a backlog past capacity sheds address pairs, counts them, and analysis continues")
+    @Test("a backlog past the threshold sheds address pairs, counts them, and analysis continues; a drained queue ends the shedding")
     func backlogIsShedAndCounted() async throws {
         let metrics = TestMetrics()
         let layout = NetworkLayout(
             subscriberPrefixes: [IPPrefix("198.18.0.0/15")!], laboratoryInternet: DetectionSettings.simulatorInternet)
         let service = DetectionService(
             configuration: DetectionConfiguration(network: layout, pseudonymKey: [1]), store: try SQLiteFindingStore(path: ":memory:"),
-            retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: metrics, backlogCapacity: 1_000)
-        func batch(_ n: Int, offset: Int) -> FlowBatch {
-            FlowBatch(
+            retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: metrics, sheddingThreshold: 16)
+        func batch(_ n: Int, offset: Int, queuedBehind: Int) -> FlowBatch {
+            var b = FlowBatch(
                 records: (0..<n).map { i in
                     FlowRecord(
                         sourceAddress: .v4(0xC612_0000 + UInt32((i + offset) % 500)), destinationAddress: .v4(0xF000_0000 + UInt32(i % 77)),
                         sourcePort: 40_000, destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B, bytes: 500, packets: 5,
                         startMilliseconds: 1_000_000 + Int64(i), endMilliseconds: 1_000_100 + Int64(i))
                 })
+            b.queuedBehind = queuedBehind
+            return b
         }
-        // Nobody analyses: the backlog grows past capacity and shedding deepens.
-        for k in 0..<6 { await service.consume(batch(800, offset: k * 800)) }
-        #expect(service.sheddingRatio > 1)
+        // The first batch finds an empty queue: all of it is analysed.
+        await service.consume(batch(800, offset: 0, queuedBehind: 0))
+        #expect(service.sheddingRatio == 1)
+        #expect(service.statistics.records == 800)
+        // The queue behind grows past the threshold: shedding deepens with each batch.
+        for k in 1..<6 { await service.consume(batch(800, offset: k * 800, queuedBehind: 100)) }
+        #expect(service.sheddingRatio == 32)
         let shed = metrics.counterTotal("mamori_detection_shed_records_total")
         #expect(shed > 0)
-        let analysed = service.analyzePending()
+        let analysed = service.statistics.records
         #expect(Int64(analysed) + shed == 6 * 800, "every record is either analysed or counted as shed")
+        #expect(try metrics.expectGauge("mamori_detection_sampling_interval").lastValue == 32)
         // Drained: the next batches bring the interval back down.
-        var more = 0
-        for _ in 0..<12 {
-            await service.consume(batch(10, offset: 0))
-            more += service.analyzePending()
-        }
+        for _ in 0..<12 { await service.consume(batch(10, offset: 0, queuedBehind: 0)) }
         #expect(service.sheddingRatio == 1)
-        #expect(service.statistics.records == analysed + more)
-        #expect(Int64(analysed + more) + metrics.counterTotal("mamori_detection_shed_records_total") == 6 * 800 + 120)
+        #expect(Int64(service.statistics.records) + metrics.counterTotal("mamori_detection_shed_records_total") == 6 * 800 + 120)
     }
 }

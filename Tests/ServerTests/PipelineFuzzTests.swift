@@ -113,7 +113,6 @@ struct PipelineFuzzTests {
                     await services.attribution.consume(FlowBatch(records: batch))
                     await services.detection.consume(FlowBatch(records: batch))
                     batch.removeAll(keepingCapacity: true)
-                    services.detection.analyzePending()
                     await services.detection.evaluate()
                 }
             }
@@ -131,7 +130,6 @@ struct PipelineFuzzTests {
                 }
                 await services.attribution.consume(FlowBatch(records: records))
                 await services.detection.consume(FlowBatch(records: records))
-                services.detection.analyzePending()
                 await services.detection.evaluate()
             }
             // 3. Extreme questions, to the service and over HTTP.
@@ -172,7 +170,6 @@ struct PipelineFuzzTests {
             }
             await services.attribution.consume(FlowBatch(records: probes))
             await services.detection.consume(FlowBatch(records: flood + probes))
-            services.detection.analyzePending()
             await services.detection.evaluate()
             await services.detection.evaluate()
             try await client.execute(uri: "/api/v1/findings?kind=inbound-ddos", method: .get) { response in
