@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Lawful
+import MamoriTesting
 import Storage
 import Testing
 
@@ -9,11 +10,13 @@ import Testing
 @Suite struct AuditLogTests {
     let key = SymmetricKey(data: Array(repeating: UInt8(7), count: 32))
 
-    func freshDirectory() -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-audit-\(UInt64.random(in: 0...UInt64.max))").path
-        try? FileManager.default.removeItem(atPath: d)
-        return d
-    }
+    /// Removed with the suite's instance, after each test.
+    let scratch: TemporaryDirectory
+
+    init() throws { scratch = try TemporaryDirectory() }
+
+    /// A path inside ``scratch`` that does not exist yet.
+    func freshDirectory() -> String { scratch.path + "/audit-\(UInt64.random(in: 0...UInt64.max))" }
 
     /// 25 entries in segments of 10: 000001 (1–10), 000002 (11–20), 000003 (21–25).
     func filledLog(_ dir: String, entries: Int = 25, start: Int64 = 1_000) throws -> AuditLog {

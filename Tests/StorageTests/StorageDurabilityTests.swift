@@ -16,9 +16,13 @@ import Glibc
 struct StorageDurabilityTests {
     let key = SymmetricKey(data: Array(repeating: UInt8(9), count: 32))
 
-    func freshDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("mamori-durability-\(UInt64.random(in: 0...UInt64.max))").path
-    }
+    /// Removed with the suite's instance, after each test.
+    let scratch: TemporaryDirectory
+
+    init() throws { scratch = try TemporaryDirectory() }
+
+    /// A path inside ``scratch`` that does not exist yet.
+    func freshDirectory() -> String { scratch.path + "/durability-\(UInt64.random(in: 0...UInt64.max))" }
 
     func entries(_ dir: String) throws -> [AuditEntry] {
         var out: [AuditEntry] = []
