@@ -115,9 +115,12 @@ public actor InMemoryFindingStore: FindingStore {
 
 public enum InMemoryStoreError: Error, CustomStringConvertible {
     case duplicate(String)
+    /// A value its SQLite counterpart would refuse too, and why.
+    case refused(String)
     public var description: String {
         switch self {
         case .duplicate(let key): "duplicate key \(key)"
+        case .refused(let why): why
         }
     }
 }

@@ -149,7 +149,7 @@ public func buildApplication(
     let startedAt = Date()
     let router = Router()
     // Filled in below, once the lawful service (and its audit log) is open.
-    let auditBox = NIOLockedValueBox<AuditLog?>(nil)
+    let auditBox = NIOLockedValueBox<(any AuditTrail)?>(nil)
     router.get("/healthz") { _, _ -> Response in
         // HOST:PORT as in the configuration (SocketAddress's own description is "[IPv4]host/host:port").
         let listeners = collector.listeners.map { "\"\(FlowCollector.hostAndPort($0.address))\"" }.joined(separator: ",")

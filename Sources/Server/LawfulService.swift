@@ -14,8 +14,8 @@ import Storage
 public final class LawfulService: Service, Sendable {
     public let policy: LawfulPolicy
     public let engine: LegalBasisEngine
-    public let audit: AuditLog
-    public let consent: SQLiteConsentRegistry
+    public let audit: any AuditTrail
+    public let consent: any ConsentRegistry
     private let pseudonymizer: SubscriberPseudonymizer
     private let auditRetentionDays: Int
     private let logger: Logger
@@ -28,27 +28,39 @@ public final class LawfulService: Service, Sendable {
         sweepers.withLockedValue { $0.append(sweeper) }
     }
 
-    /// Opens the audit log and the consent registry in the data directory and records the start.
-    ///
-    /// The start and the analysis decision are recorded with ``AuditLog/appendOrDefer(at:kind:actor:subject:summary:detail:)``:
-    /// a full disk does not stop the start (collection and detection go on); the entries are
-    /// written as soon as the log can be, before any later one.
-    public init(
+    /// Opens the audit log and the consent registry in the data directory, then starts as
+    /// ``init(configuration:audit:consent:pseudonymKey:logger:clock:)`` does.
+    public convenience init(
         configuration: MamoriConfiguration, pseudonymKey: [UInt8], logger: Logger, clock: any WallClock = SystemClock(),
         storage: any StorageObserver = NoStorageObserver()
     ) throws {
+        let key = try AuditKey.loadOrCreate(path: configuration.auditKeyFile)
+        let audit = try AuditLog(
+            directory: configuration.auditDirectory, key: key, segmentEntries: configuration.lawful.auditSegmentEntries, observer: storage,
+            now: clock.milliseconds)
+        for r in audit.repairs {
+            logger.warning("audit log repaired at start", metadata: ["file": "\(r.file)", "repair": "\(r.what)"])
+        }
+        let consent = try SQLiteConsentRegistry(path: configuration.consentDatabase, observer: storage)
+        self.init(configuration: configuration, audit: audit, consent: consent, pseudonymKey: pseudonymKey, logger: logger, clock: clock)
+    }
+
+    /// Starts on the given stores (in-memory ones in tests) and records the start and the ground
+    /// for the analysis in the audit trail.
+    ///
+    /// Both are recorded with ``AuditTrail/appendOrDefer(at:kind:actor:subject:summary:detail:)``:
+    /// a full disk does not stop the start (collection and detection go on); the entries are
+    /// written as soon as the log can be, before any later one.
+    public init(
+        configuration: MamoriConfiguration, audit: any AuditTrail, consent: any ConsentRegistry, pseudonymKey: [UInt8], logger: Logger,
+        clock: any WallClock = SystemClock()
+    ) {
         self.clock = clock
         let now = clock.milliseconds
         policy = configuration.lawful.policy
         engine = LegalBasisEngine(policy: policy)
-        let key = try AuditKey.loadOrCreate(path: configuration.auditKeyFile)
-        audit = try AuditLog(
-            directory: configuration.auditDirectory, key: key, segmentEntries: configuration.lawful.auditSegmentEntries, observer: storage,
-            now: now)
-        for r in audit.repairs {
-            logger.warning("audit log repaired at start", metadata: ["file": "\(r.file)", "repair": "\(r.what)"])
-        }
-        consent = try SQLiteConsentRegistry(path: configuration.consentDatabase, observer: storage)
+        self.audit = audit
+        self.consent = consent
         pseudonymizer = SubscriberPseudonymizer(key: pseudonymKey)
         auditRetentionDays = configuration.lawful.auditRetentionDays
         self.logger = logger
@@ -137,7 +149,7 @@ public final class LawfulService: Service, Sendable {
     }
 
     /// Imports the carrier's customer export (accounts are pseudonymised here and never kept).
-    public func importCustomers(_ text: String, source: String, actor: String, at: Int64) throws -> SQLiteConsentRegistry.ImportSummary {
+    public func importCustomers(_ text: String, source: String, actor: String, at: Int64) throws -> ConsentImportSummary {
         let file: CustomerConsentFile
         do {
             file = try CustomerConsentFile.parse(text)
@@ -154,7 +166,7 @@ public final class LawfulService: Service, Sendable {
             at: at, kind: .consentChange, actor: actor, subject: source,
             summary: "importing \(file.rows.count + file.rejected.count) lines from \(source)",
             detail: Starting(lines: file.rows.count + file.rejected.count, sha256: SHA256.hash(data: Data(text.utf8)).hexEncoded))
-        let summary: SQLiteConsentRegistry.ImportSummary
+        let summary: ConsentImportSummary
         do {
             summary = try consent.importCustomers(file, pseudonym: pseudonymizer.pseudonym, at: at, source: source)
         } catch {
@@ -216,7 +228,7 @@ public struct LawfulRequestError: Error, CustomStringConvertible {
 
 /// Identity reveals recorded in the hash-chained audit log.
 struct AuditLogRevealAudit: IdentityRevealAudit {
-    let audit: AuditLog
+    let audit: any AuditTrail
 
     func record(_ reveal: IdentityReveal) throws {
         let question = "\(reveal.address)\(reveal.port.map { ":\($0)" } ?? "") at \(reveal.time)"

@@ -31,7 +31,7 @@ import Glibc
 ///
 /// Old segments go only through ``prune(before:now:)``, which records in the chain itself what it
 /// removed, so `mamori audit verify` can tell retention from tampering.
-public final class AuditLog: @unchecked Sendable {
+public final class AuditLog: AuditTrail, @unchecked Sendable {
     // @unchecked: every mutable field is guarded by `lock`.
     public let directory: String
     private let key: SymmetricKey
@@ -175,8 +175,26 @@ public final class AuditLog: @unchecked Sendable {
         -> AuditEntry?
     {
         let text = (try? AuditEntry.canonicalEncoder.encode(detail)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        let entry = Deferred(at: at, kind: kind, actor: actor, subject: subject, summary: summary, detail: text)
-        return lock.withLock {
+        return appendOrDefer(Deferred(at: at, kind: kind, actor: actor, subject: subject, summary: summary, detail: text))
+    }
+
+    // MARK: AuditTrail
+
+    public func write(_ record: AuditRecord) throws {
+        try append(
+            at: record.at, kind: record.kind, actor: record.actor, subject: record.subject, summary: record.summary, detail: record.detail)
+    }
+
+    @discardableResult
+    public func writeOrDefer(_ record: AuditRecord) -> Bool {
+        appendOrDefer(
+            Deferred(
+                at: record.at, kind: record.kind, actor: record.actor, subject: record.subject, summary: record.summary,
+                detail: record.detail)) != nil
+    }
+
+    private func appendOrDefer(_ entry: Deferred) -> AuditEntry? {
+        lock.withLock {
             do {
                 try flushDeferredLocked()
                 return try appendLocked(entry)

@@ -7,19 +7,12 @@ import Lawful
 ///
 /// Subscribers appear only as pseudonyms; the contact (e-mail address, language) is kept because
 /// notices need it, and only for subscribers the carrier's customer system lists.
-public final class SQLiteConsentRegistry: Sendable {
+public final class SQLiteConsentRegistry: ConsentRegistry, Sendable {
     private let database: DatabaseQueue
     private let observer: any StorageObserver
 
-    /// Where a notice for one subscriber goes.
-    public struct Contact: Sendable, Hashable, Codable {
-        public var email: String?
-        public var language: String?
-        public init(email: String?, language: String?) {
-            self.email = email
-            self.language = language
-        }
-    }
+    public typealias Contact = SubscriberContact
+    public typealias ImportSummary = ConsentImportSummary
 
     /// Opens (creating or migrating) the registry at `path`; `":memory:"` for a private one.
     /// WAL with `synchronous = FULL`: an acknowledged consent change survives a power loss (see `SQLiteFile`).
@@ -86,11 +79,6 @@ public final class SQLiteConsentRegistry: Sendable {
             Self.event)
     }
 
-    /// What `subscriber` had agreed to at `at`.
-    public func state(of subscriber: String, at: Int64) throws -> ConsentState {
-        ConsentState(events: try history(of: subscriber), at: at)
-    }
-
     public func setContact(_ contact: Contact, for subscriber: String, at: Int64) throws {
         try observer.observe("consent") { try database.write { db in try Self.setContact(contact, for: subscriber, at: at, db) } }
     }
@@ -120,19 +108,6 @@ public final class SQLiteConsentRegistry: Sendable {
         }
     }
 
-    /// What one import did.
-    public struct ImportSummary: Sendable, Hashable, Codable {
-        public var lines: Int
-        public var subscribers: Int
-        public var events: Int
-        public var contacts: Int
-        public var rejected: [RejectedLine]
-        public struct RejectedLine: Sendable, Hashable, Codable {
-            public var line: Int
-            public var reason: String
-        }
-    }
-
     /// Imports a customer export: pseudonymises each account, records the events that bring the
     /// registry to what the line says, updates the contact. Bad lines are reported, good ones kept.
     public func importCustomers(_ file: CustomerConsentFile, pseudonym: (String) -> String, at: Int64, source: String) throws
@@ -140,7 +115,7 @@ public final class SQLiteConsentRegistry: Sendable {
     {
         var summary = ImportSummary(
             lines: file.rows.count + file.rejected.count, subscribers: 0, events: 0, contacts: 0,
-            rejected: file.rejected.map { .init(line: $0.line, reason: $0.reason) })
+            rejected: file.rejected.map { ConsentImportSummary.RejectedLine(line: $0.line, reason: $0.reason) })
         // One transaction for the whole file: a file of a million lines is one commit (one fsync),
         // and an import that fails midway leaves the registry as it was.
         try observer.observe("consent") {

@@ -210,11 +210,11 @@ import Testing
 
     @Test("the detectors never wait for the case workflow: a full inbox drops its oldest batch and counts it, the rest is worked off")
     func caseInboxIsBounded() async throws {
-        let dir = try TemporaryDirectory()
-        let configuration = ServerTests.configuration(dataDirectory: dir.path)
-        let lawful = try LawfulService(configuration: configuration, pseudonymKey: [1, 2, 3], logger: LogStore().logger(level: .critical))
+        let lawful = LawfulService(
+            configuration: MamoriConfiguration(), audit: InMemoryAuditTrail(), consent: InMemoryConsentRegistry(), pseudonymKey: [1, 2, 3],
+            logger: LogStore().logger(level: .critical))
         let metrics = TestMetrics()
-        let store = try SQLiteCaseStore(path: ":memory:")
+        let store = InMemoryCaseStore()
         let cases = CaseService(
             lawful: lawful, cases: store, mailer: nil, from: "security@localhost",
             baseURL: "http://127.0.0.1", retentionDays: 30, logger: LogStore().logger(level: .critical), metricsFactory: metrics)

@@ -103,4 +103,53 @@ import Testing
         #expect(sqlite.contains("false positives = [\"192.0.2.1:443/tcp\"]"))
         #expect(sqlite.contains("deleted = 1"))
     }
+
+    /// Everything a consent registry is asked, and what it answered.
+    static func exercise(_ registry: any ConsentRegistry) throws -> [String] {
+        var out: [String] = []
+        let terms = ConsentEvent(
+            subscriber: "s:1", kind: .termsAccepted, termsVersion: "v2", at: 1_000, method: "contract", recordedBy: "t")
+        let optOut = ConsentEvent(
+            subscriber: "s:1", kind: .optedOut, action: .warnInfection, at: 2_000, method: "web form", recordedBy: "t")
+        try registry.record([terms, optOut], recordedAt: 2_500)
+        out.append("history s:1 = \(try registry.history(of: "s:1").map(\.kind.rawValue))")
+        out.append("opted out at 2000 = \(try registry.state(of: "s:1", at: 2_000).optOuts[.warnInfection] != nil)")
+        out.append("opted out at 1999 = \(try registry.state(of: "s:1", at: 1_999).optOuts[.warnInfection] != nil)")
+        // A malformed event refuses the whole batch.
+        let bad = ConsentEvent(subscriber: "s:2", kind: .termsAccepted, at: 1, method: "x", recordedBy: "t")
+        out.append("malformed refused = \((try? registry.record([terms, bad], recordedAt: 3_000)) == nil)")
+        out.append("history s:1 after = \(try registry.history(of: "s:1").count)")
+        try registry.setContact(SubscriberContact(email: "a@example.jp", language: "ja"), for: "s:3", at: 3_000)
+        out.append("contact s:3 = \(try registry.contact(of: "s:3").map { "\($0.email ?? "-") \($0.language ?? "-")" } ?? "-")")
+        out.append("contact s:9 = \(try registry.contact(of: "s:9") == nil ? "none" : "some")")
+        let file = try CustomerConsentFile.parse(
+            """
+            account,email,language,terms_version,terms_accepted,warn_infection,warn_vulnerability,sinkhole_dns
+            A-1,taro@example.jp,ja,v3,2025-04-01,,,opt_out@2026-03-01
+            A-2,,en,v2,2025-02-10,consent@2026-01-05,,
+            A-3,broken
+            """)
+        let summary = try registry.importCustomers(file, pseudonym: { "s:\($0)" }, at: 5_000, source: "test.csv")
+        out.append(
+            "import = \(summary.lines) lines, \(summary.subscribers) subscribers, \(summary.events) events, \(summary.contacts) contacts, rejected \(summary.rejected.map(\.line))"
+        )
+        let again = try registry.importCustomers(file, pseudonym: { "s:\($0)" }, at: 6_000, source: "test.csv")
+        out.append("again = \(again.events) events, \(again.contacts) contacts")
+        out.append("A-2 = \(try registry.history(of: "s:A-2").map(\.kind.rawValue))")
+        out.append("subscribers = \(try registry.subscriberCount())")
+        return out
+    }
+
+    @Test("a consent registry: SQLite and in memory answer alike")
+    func consentRegistries() throws {
+        let sqlite = try Self.exercise(try SQLiteConsentRegistry(path: ":memory:"))
+        let memory = try Self.exercise(InMemoryConsentRegistry())
+        #expect(sqlite == memory)
+        #expect(sqlite.contains("opted out at 2000 = true"))
+        #expect(sqlite.contains("opted out at 1999 = false"))
+        #expect(sqlite.contains("malformed refused = true"))
+        #expect(sqlite.contains("history s:1 after = 2"))
+        #expect(sqlite.contains("again = 0 events, 0 contacts"), "re-importing the same file adds nothing")
+        #expect(sqlite.contains("subscribers = 4"))
+    }
 }
