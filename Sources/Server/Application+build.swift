@@ -148,6 +148,11 @@ public func buildApplication(
     )
     let startedAt = Date()
     let router = Router()
+    router.add(
+        middleware: HTTPGuardMiddleware(
+            allowedNames: configuration.httpAllowedHosts + [configuration.http.host]
+                + [configuration.lawful.noticeBaseURL.flatMap { URL(string: $0)?.host }].compactMap { $0 },
+            metricsFactory: factory))
     // Filled in below, once the lawful service (and its audit log) is open.
     let auditBox = NIOLockedValueBox<(any AuditTrail)?>(nil)
     router.get("/healthz") { _, _ -> Response in

@@ -52,8 +52,20 @@ extension MamoriConfiguration {
         }
         if let v = top["http"] {
             let http = try YAMLMap(v.node, context: "http")
-            try http.allowOnly(["listen"])
+            try http.allowOnly(["listen", "allowed_hosts"])
             if let l = http["listen"] { config.http = try l.endpoint() }
+            if let h = http["allowed_hosts"] {
+                guard case .sequence(let seq) = h.node else { throw h.error("http.allowed_hosts must be a list of host names") }
+                config.httpAllowedHosts = []
+                for item in seq {
+                    let v = YAMLValue(node: item, key: "http.allowed_hosts")
+                    let name = try v.string()
+                    guard HTTPAuthority.host(ofAuthority: name) == name.lowercased() else {
+                        throw v.error("'\(name)' in http.allowed_hosts is not a host name (no port, scheme or path)")
+                    }
+                    config.httpAllowedHosts.append(name.lowercased())
+                }
+            }
         }
         if let v = top["collector"] {
             let c = try YAMLMap(v.node, context: "collector")

@@ -12,6 +12,10 @@ public struct MamoriConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// HTTP endpoint for /healthz and /metrics.
     public var http: SocketEndpoint = SocketEndpoint(host: "127.0.0.1", port: 8080)
+    /// DNS names the HTTP listener answers for (`http.allowed_hosts`), besides IP literals,
+    /// `localhost` and the host of `lawful.notice_base_url`: a request naming any other host is
+    /// refused (DNS rebinding).
+    public var httpAllowedHosts: [String] = []
     public var collector: FlowCollector.Configuration = .init()
     public var detection = DetectionSettings()
     public var attribution = AttributionSettings()
