@@ -106,6 +106,8 @@ public struct AccountWorkflow: Sendable {
         let subject = "operator:\(account.name)"
         var a = account
         if a.isLocked(at: now) {
+            // The same bcrypt work as any other answer, so a lockout's timing does not tell that the name exists.
+            if password.utf8.count <= configuration.passwords.maximumBytes { hashing.verifyDummy(password) }
             audit(subject, "login refused: account locked")
             return fail(.locked)
         }

@@ -60,7 +60,7 @@ struct AccountsOffline {
     }
 
     func account(named name: String) async throws -> OperatorAccount {
-        guard let a = try await store.account(named: name) else { throw ValidationError("no account named \(name)") }
+        guard let a = try await store.account(named: name) else { throw AccountsCommandError("no account named \(name)") }
         return a
     }
 
@@ -69,6 +69,12 @@ struct AccountsOffline {
         if ms == Int64.max { return "forever" }
         return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
+}
+
+/// A refusal of `mamori user` or `mamori token`, printed without the usage text.
+struct AccountsCommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Where a password comes from: a file, standard input when it is not a terminal, or a prompt
@@ -81,7 +87,7 @@ enum PasswordInput {
         if let file {
             let attributes = try? FileManager.default.attributesOfItem(atPath: file)
             guard let size = attributes?[.size] as? Int, size <= maximumFileBytes, let data = FileManager.default.contents(atPath: file)
-            else { throw ValidationError("cannot read a password from \(file) (missing, or larger than \(maximumFileBytes) bytes)") }
+            else { throw AccountsCommandError("cannot read a password from \(file) (missing, or larger than \(maximumFileBytes) bytes)") }
             return firstLine(String(decoding: data, as: UTF8.self))
         }
         guard isatty(STDIN_FILENO) == 1 else {
@@ -90,7 +96,7 @@ enum PasswordInput {
         }
         let first = try promptWithoutEcho(prompt)
         let second = try promptWithoutEcho("Again: ")
-        guard first == second else { throw ValidationError("the two passwords differ") }
+        guard first == second else { throw AccountsCommandError("the two passwords differ") }
         return first
     }
 
@@ -103,7 +109,7 @@ enum PasswordInput {
     static func promptWithoutEcho(_ prompt: String) throws -> String {
         FileHandle.standardError.write(Data(prompt.utf8))
         var saved = termios()
-        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { throw ValidationError("cannot read the terminal's settings") }
+        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { throw AccountsCommandError("cannot read the terminal's settings") }
         var quiet = saved
         quiet.c_lflag &= ~tcflag_t(ECHO)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)

@@ -54,7 +54,7 @@ struct Token: AsyncParsableCommand {
             let offline = try AccountsOffline(options)
             let creator = try await offline.account(named: createdBy)
             guard creator.role.grants(.manageTokens) else {
-                throw ValidationError("\(createdBy) is \(creator.role.rawValue); tokens are made for admins")
+                throw AccountsCommandError("\(createdBy) is \(creator.role.rawValue); tokens are made for admins")
             }
             let now = AccountsOffline.now
             var random = SystemRandomNumberGenerator()
@@ -78,7 +78,7 @@ struct Token: AsyncParsableCommand {
 
         func run() async throws {
             let offline = try AccountsOffline(options)
-            guard let token = try await offline.store.token(id: id) else { throw ValidationError("no token with id \(id)") }
+            guard let token = try await offline.store.token(id: id) else { throw AccountsCommandError("no token with id \(id)") }
             let change = try offline.workflow.revokeToken(token, by: .console, at: AccountsOffline.now)
             try await offline.perform(change.actions)
             print("token \(id) (\(token.name)) revoked")

@@ -20,7 +20,7 @@ struct User: AsyncParsableCommand {
 
               mamori user add alice --role admin --data-dir /var/lib/mamori
               mamori user add bob --role viewer --password-file bob.pw --language en
-              mamori user passwd alice            (a new password; unlocks, ends alice's sessions)
+              mamori user passwd alice      (also unlocks; ends alice's sessions)
               mamori user role bob --role analyst
               mamori user disable bob
               mamori user list
@@ -35,6 +35,13 @@ struct User: AsyncParsableCommand {
         @Option(help: "The language of the operator's screens: ja or en.") var language: LanguageArgument = .ja
         @Option(help: ArgumentHelp("Read the password from this file (its first line).", valueName: "file")) var passwordFile: String?
         @OptionGroup var options: AccountsOffline.Options
+
+        func validate() throws {
+            // Before the password is asked for.
+            guard OperatorAccount.isValidName(name) else {
+                throw ValidationError("an account name is 1–64 characters of a-z, 0-9, '.', '_' and '-'")
+            }
+        }
 
         func run() async throws {
             let offline = try AccountsOffline(options)

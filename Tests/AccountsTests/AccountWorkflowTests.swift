@@ -82,6 +82,8 @@ final class CountingHashing: PasswordHashing {
         let refused = workflow.login(
             name: "alice", password: Self.password, from: "192.0.2.9", at: 1_000, account: alice, throttle: &throttle, using: &random)
         #expect(throws: AuthenticationFailure.locked) { try refused.outcome.get() }
+        // Refused as locked after the same bcrypt work as any other answer.
+        #expect(hashing.counts.withLock { $0.dummy } == 1)
         #expect(Self.audits(refused.actions).map(\.summary) == ["login refused: account locked"])
         // After the hour: the right password works, and the count starts again.
         let later = workflow.login(
