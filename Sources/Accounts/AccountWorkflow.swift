@@ -98,9 +98,17 @@ public struct AccountWorkflow: Sendable {
         guard let account, validName, account.name == name else {
             // Unknown name: the same bcrypt work as a wrong password, the same answer, and the
             // same lockout mimicry, so neither time nor answer says whether the name exists.
+            // An account's lock lasts lockoutDuration from the failure that set it and is not
+            // extended by refused attempts; the mimicry does the same with the throttle's count.
             if password.utf8.count <= configuration.passwords.maximumBytes { hashing.verifyDummy(password) }
-            throttle.recordFailure(name: name, at: now)
             audit("unknown", "login failed: no such account (name not recorded)")
+            if throttle.consecutiveFailures(name: name) >= configuration.lockoutThreshold {
+                let over =
+                    configuration.lockoutDuration.map { d in throttle.lastFailure(name: name).map { now >= $0 &+ d } ?? true } ?? false
+                guard over else { return fail(.locked) }
+                throttle.recordSuccess(name: name)
+            }
+            throttle.recordFailure(name: name, at: now)
             return fail(throttle.consecutiveFailures(name: name) >= configuration.lockoutThreshold ? .locked : .badCredentials)
         }
         let subject = "operator:\(account.name)"

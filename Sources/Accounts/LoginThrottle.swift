@@ -108,6 +108,9 @@ public struct LoginThrottle: Sendable {
     /// A successful login: the name's back-off ends.
     public mutating func recordSuccess(name: String) { names[Self.key(name)] = nil }
 
+    /// When the last failure for `name` was counted (nil when none is remembered).
+    func lastFailure(name: String) -> Int64? { names[Self.key(name)]?.last }
+
     /// Consecutive failures counted for `name` (0 when forgotten).
     public func consecutiveFailures(name: String) -> Int { names[Self.key(name)]?.count ?? 0 }
 

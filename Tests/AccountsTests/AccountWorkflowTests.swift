@@ -121,6 +121,13 @@ final class CountingHashing: PasswordHashing {
             if case .failure(let f) = step.outcome { outcomes.append(f) }
         }
         #expect(outcomes == Array(repeating: .badCredentials, count: 19) + [.locked])
+        // Refused attempts do not extend it; like an account's lock, it ends an hour after it began.
+        let during = workflow.login(
+            name: "ghost", password: "x", from: "a", at: 3_600_019, account: nil, throttle: &throttle, using: &random)
+        #expect(throws: AuthenticationFailure.locked) { try during.outcome.get() }
+        let after = workflow.login(
+            name: "ghost", password: "x", from: "a", at: 3_600_020, account: nil, throttle: &throttle, using: &random)
+        #expect(throws: AuthenticationFailure.badCredentials) { try after.outcome.get() }
     }
 
     @Test("the throttle refuses before any bcrypt work")
