@@ -15,6 +15,7 @@ public struct AccountError: Error, Sendable, Hashable, CustomStringConvertible {
             case emptyScope = "empty scope"
             case invalidExpiry = "invalid expiry"
             case alreadyRevoked = "already revoked"
+            case lastAdmin = "last admin"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -30,6 +31,7 @@ public struct AccountError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let emptyScope = Code(.emptyScope)
         public static let invalidExpiry = Code(.invalidExpiry)
         public static let alreadyRevoked = Code(.alreadyRevoked)
+        public static let lastAdmin = Code(.lastAdmin)
 
         public var description: String { value.rawValue }
     }

@@ -290,10 +290,14 @@ public struct AccountWorkflow: Sendable {
     }
 
     /// A new role. Takes effect at the account's next request (sessions look the role up each time).
-    public func setRole(of account: OperatorAccount, to role: Role, by actor: AccountActor, at now: Int64) throws(AccountError)
-        -> AccountChange<OperatorAccount>
+    ///
+    /// - Parameter enabledAdmins: how many enabled admin accounts there are now (this one included):
+    ///   the last one is not demoted, so someone can always manage accounts through the API.
+    public func setRole(of account: OperatorAccount, to role: Role, enabledAdmins: Int, by actor: AccountActor, at now: Int64)
+        throws(AccountError) -> AccountChange<OperatorAccount>
     {
         try actor.require(.manageAccounts)
+        if role != .admin { try Self.keepAnAdmin(account, enabledAdmins: enabledAdmins) }
         var a = account
         a.role = role
         a.changedAt = now
@@ -308,10 +312,14 @@ public struct AccountWorkflow: Sendable {
     }
 
     /// Disables (or enables again) an account; disabling ends its sessions, and its tokens stop working.
-    public func setDisabled(_ disabled: Bool, account: OperatorAccount, by actor: AccountActor, at now: Int64) throws(AccountError)
-        -> AccountChange<OperatorAccount>
+    ///
+    /// - Parameter enabledAdmins: how many enabled admin accounts there are now (this one
+    ///   included): the last one is not disabled.
+    public func setDisabled(_ disabled: Bool, account: OperatorAccount, enabledAdmins: Int, by actor: AccountActor, at now: Int64)
+        throws(AccountError) -> AccountChange<OperatorAccount>
     {
         try actor.require(.manageAccounts)
+        if disabled { try Self.keepAnAdmin(account, enabledAdmins: enabledAdmins) }
         var a = account
         a.disabled = disabled
         a.changedAt = now
@@ -320,6 +328,11 @@ public struct AccountWorkflow: Sendable {
         ]
         if disabled { actions.append(.deleteSessions(accountID: a.id)) }
         return AccountChange(value: a, actions: actions)
+    }
+
+    private static func keepAnAdmin(_ account: OperatorAccount, enabledAdmins: Int) throws(AccountError) {
+        guard account.role == .admin, !account.disabled, enabledAdmins <= 1 else { return }
+        throw AccountError(.lastAdmin, "\(account.name) is the last enabled admin; make another admin first")
     }
 
     /// Lifts a lockout before it runs out.

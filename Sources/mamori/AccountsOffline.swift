@@ -64,6 +64,11 @@ struct AccountsOffline {
         return a
     }
 
+    /// Enabled admin accounts (the workflow keeps at least one).
+    func enabledAdmins() async throws -> Int {
+        try await store.accounts().filter { $0.role == .admin && !$0.disabled }.count
+    }
+
     static func date(_ ms: Int64?) -> String {
         guard let ms else { return "-" }
         if ms == Int64.max { return "forever" }

@@ -81,7 +81,8 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let offline = try AccountsOffline(options)
             let change = try offline.workflow.setRole(
-                of: try await offline.account(named: name), to: role.role, by: .console, at: AccountsOffline.now)
+                of: try await offline.account(named: name), to: role.role, enabledAdmins: try await offline.enabledAdmins(), by: .console,
+                at: AccountsOffline.now)
             try await offline.perform(change.actions)
             print("\(name) is now \(role.rawValue)")
         }
@@ -96,7 +97,8 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let offline = try AccountsOffline(options)
             let change = try offline.workflow.setDisabled(
-                true, account: try await offline.account(named: name), by: .console, at: AccountsOffline.now)
+                true, account: try await offline.account(named: name), enabledAdmins: try await offline.enabledAdmins(), by: .console,
+                at: AccountsOffline.now)
             try await offline.perform(change.actions)
             print("\(name) disabled")
         }
@@ -110,7 +112,8 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let offline = try AccountsOffline(options)
             let change = try offline.workflow.setDisabled(
-                false, account: try await offline.account(named: name), by: .console, at: AccountsOffline.now)
+                false, account: try await offline.account(named: name), enabledAdmins: try await offline.enabledAdmins(), by: .console,
+                at: AccountsOffline.now)
             try await offline.perform(change.actions)
             print("\(name) enabled")
         }

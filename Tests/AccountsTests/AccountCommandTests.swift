@@ -38,17 +38,24 @@ import Testing
 
         #expect(try mamori.run(["token", "revoke", id] + common).contains("token \(id) (grafana) revoked"))
         #expect(try mamori.run(["token", "list"] + common).contains("\trevoked "))
+        // The last enabled admin cannot be disabled; with a second one, it can.
+        #expect(throws: PeerError.self) { try mamori.run(["user", "disable", "alice"] + common) }
+        #expect(try mamori.run(["user", "add", "bob", "--role", "admin", "--password-file", passwordFile] + common).contains("bob made"))
+        let newPasswordFile = dir.path + "/alice2.pw"
+        try "another password for alice".write(toFile: newPasswordFile, atomically: true, encoding: .utf8)
+        #expect(
+            try mamori.run(["user", "passwd", "alice", "--password-file", newPasswordFile] + common).contains("password of alice changed"))
         #expect(try mamori.run(["user", "disable", "alice"] + common).contains("alice disabled"))
         #expect(try mamori.run(["user", "list"] + common).contains("alice\tadmin\tdisabled"))
 
         let verified = try mamori.run(["audit", "verify", "--data-dir", data])
-        #expect(verified.contains("audit log sound: 4 entries"))
+        #expect(verified.contains("audit log sound: 6 entries"))
         // Neither the password nor the token's secret is anywhere in the data directory.
         let secret = String(token.dropFirst(24))
         for name in try FileManager.default.subpathsOfDirectory(atPath: data) {
             guard let bytes = FileManager.default.contents(atPath: data + "/" + name) else { continue }
             let text = String(decoding: bytes, as: UTF8.self)
-            #expect(!text.contains(password) && !text.contains(secret), "\(name)")
+            #expect(!text.contains(password) && !text.contains("another password") && !text.contains(secret), "\(name)")
         }
         let audit = try String(contentsOfFile: data + "/audit/000001.jsonl", encoding: .utf8)
         #expect(audit.contains("\"kind\":\"account_change\"") && audit.contains("account alice created as admin"))

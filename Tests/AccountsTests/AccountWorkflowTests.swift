@@ -185,7 +185,7 @@ final class CountingHashing: PasswordHashing {
     @Test("a disabled account with the right password: refused as disabled; with a wrong one, bad credentials")
     func disabled() throws {
         var alice = try makeAccount()
-        alice = try workflow.setDisabled(true, account: alice, by: .console, at: 1).value
+        alice = try workflow.setDisabled(true, account: alice, enabledAdmins: 2, by: .console, at: 1).value
         var throttle = Self.open
         var random = SplitMix64(seed: 1)
         let right = workflow.login(
@@ -255,7 +255,9 @@ final class CountingHashing: PasswordHashing {
             try workflow.createAccount(
                 name: "eve", role: .admin, password: Self.password, existing: nil, by: .account(viewer), at: 1, using: &random)
         }
-        #expect(throws: AccountError(.notPermitted, "")) { try workflow.setRole(of: viewer, to: .admin, by: .account(viewer), at: 1) }
+        #expect(throws: AccountError(.notPermitted, "")) {
+            try workflow.setRole(of: viewer, to: .admin, enabledAdmins: 1, by: .account(viewer), at: 1)
+        }
         #expect(throws: AccountError(.wrongPassword, "")) {
             try workflow.changePassword(of: viewer, to: "a brand new password", current: "wrong one", by: .account(viewer), at: 1)
         }
@@ -274,11 +276,26 @@ final class CountingHashing: PasswordHashing {
         #expect(throws: AccountError(.passwordTooShort, "")) {
             try workflow.createAccount(name: "vic", role: .admin, password: "short", existing: nil, by: .console, at: 1, using: &random)
         }
-        let promoted = try workflow.setRole(of: viewer, to: .analyst, by: .console, at: 2)
+        let promoted = try workflow.setRole(of: viewer, to: .analyst, enabledAdmins: 0, by: .console, at: 2)
         #expect(promoted.value.role == .analyst)
         #expect(Self.audits(promoted.actions).map(\.summary) == ["role of vera: viewer → analyst"])
         // The audit entry comes before the save, so a change the log refuses is not made.
         #expect(promoted.actions.first.map { if case .audit = $0 { true } else { false } } == true)
+    }
+
+    @Test("the last enabled admin is neither demoted nor disabled")
+    func lastAdmin() throws {
+        let alice = try makeAccount()
+        #expect(throws: AccountError(.lastAdmin, "")) {
+            try workflow.setRole(of: alice, to: .analyst, enabledAdmins: 1, by: .console, at: 1)
+        }
+        #expect(throws: AccountError(.lastAdmin, "")) {
+            try workflow.setDisabled(true, account: alice, enabledAdmins: 1, by: .console, at: 1)
+        }
+        #expect(try workflow.setRole(of: alice, to: .analyst, enabledAdmins: 2, by: .account(alice), at: 1).value.role == .analyst)
+        #expect(try workflow.setDisabled(true, account: alice, enabledAdmins: 2, by: .console, at: 1).value.disabled)
+        // Promoting, or enabling, is always allowed.
+        #expect(try workflow.setRole(of: alice, to: .admin, enabledAdmins: 1, by: .console, at: 1).value.role == .admin)
     }
 
     @Test("no action, audit entry or error holds a password, a token secret or a session id")
