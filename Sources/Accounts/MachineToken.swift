@@ -66,7 +66,7 @@ extension MachineToken: CustomStringConvertible {
 }
 
 /// A token as a client presented it, parsed: the id (to look the token up) and the secret.
-public struct PresentedToken: Sendable, Hashable, CustomStringConvertible {
+public struct PresentedToken: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     public let id: String
     let secret: [UInt8]
 
@@ -90,4 +90,6 @@ public struct PresentedToken: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "presented token \(id)" }
+    /// `dump` shows the id only, never the secret's bytes.
+    public var customMirror: Mirror { Mirror(self, children: ["id": id]) }
 }
