@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
@@ -98,6 +99,17 @@ let package = Package(
             dependencies: ["Lawful", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
+        // Operator accounts (issue 19): roles and permissions, password hashing (bcrypt), machine
+        // tokens, browser sessions, login throttling and the login/token workflow as pure step
+        // functions that return actions; the AccountStore protocol. No I/O, no clock.
+        .target(
+            name: "Accounts",
+            dependencies: [
+                "MamoriCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Identity data arriving over the network: the RADIUS accounting server (SwiftNIO UDP).
         .target(
             name: "IdentityListeners",
@@ -117,7 +129,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "Detection", "Lawful", "MamoriCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "Accounts", "Detection", "Lawful", "MamoriCore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -215,7 +227,7 @@ let package = Package(
         .target(
             name: "MamoriTesting",
             dependencies: [
-                "FlowCodec", "FlowFiles", "MamoriCore", "Lawful",
+                "Accounts", "FlowCodec", "FlowFiles", "MamoriCore", "Lawful",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -228,7 +240,7 @@ let package = Package(
             dependencies: [
                 "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation",
                 "IdentityCodec", "Attribution", "IdentityListeners",
-                "Lawful", "Storage", "OfflineAnalysis", "Benchmarking", "APIClient", "Senders",
+                "Lawful", "Storage", "OfflineAnalysis", "Benchmarking", "APIClient", "Senders", "Accounts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -310,9 +322,15 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "Storage", "Lawful", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"),
+                "Storage", "Accounts", "Lawful", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Operator accounts: roles, password policy, tokens, sessions, throttling, the workflow's actions.
+        .testTarget(
+            name: "AccountsTests",
+            dependencies: ["Accounts", "MamoriCore", "MamoriTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,6 +21,10 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// The log repaired itself at start: a torn last line (a write cut short by a full disk or a
     /// crash, never acknowledged) moved to a quarantine file, or an unreadable head rebuilt.
     case repair
+    /// An operator logged in, failed to, was locked out or logged out.
+    case authentication
+    /// An operator account was made or changed (role, password, lock, disabled), or a machine token made or revoked.
+    case accountChange = "account_change"
 }
 
 /// One entry of the tamper-evident audit log.

@@ -18,8 +18,13 @@ struct Mamori: AsyncParsableCommand {
               mamori whois 198.18.0.7 --port 40123 --at 2026-11-23T10:00:00Z
               mamori consent import customers.csv  consent and contacts from the customer system
               mamori audit verify                  check the tamper-evident audit log
+              mamori user add alice --role admin   the first operator account (offline)
+              mamori token create grafana --scope read_metrics --expires 90d --created-by alice
               mamori bench decode                  decoder throughput on this machine
             """,
-        subcommands: [Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Consent.self, Audit.self, Bench.self]
+        subcommands: [
+            Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Consent.self, Audit.self, User.self, Token.self,
+            Bench.self,
+        ]
     )
 }

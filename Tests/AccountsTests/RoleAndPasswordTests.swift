@@ -1,0 +1,83 @@
+import Accounts
+import Testing
+
+@Suite struct RoleTests {
+    @Test("the role table: each role grants what the one below grants, and more")
+    func table() {
+        #expect(Role.viewer.permissions == [.readFindings, .readCases, .readMetrics])
+        #expect(Role.analyst.permissions == Role.viewer.permissions.union([.recordVerdict, .actOnCase, .changeConsent, .revealIdentity]))
+        #expect(Role.admin.permissions == Set(Permission.allCases))
+        #expect(Role.viewer < Role.analyst && Role.analyst < Role.admin)
+        for p in Permission.allCases {
+            // Monotone: a role that grants p is at least the permission's minimum role.
+            for r in Role.allCases { #expect(r.grants(p) == (r >= p.minimumRole)) }
+        }
+        #expect(!Role.analyst.grants(.manageAccounts))
+        #expect(!Role.viewer.grants(.revealIdentity))
+    }
+
+    @Test("permission lists parse strictly and print sorted")
+    func lists() {
+        #expect(Permission.parseList("read_findings, read_cases") == [.readFindings, .readCases])
+        #expect(Permission.parseList("read_findings,,read_cases") == [.readFindings, .readCases])
+        #expect(Permission.parseList("") == nil)
+        #expect(Permission.parseList(",") == nil)
+        #expect(Permission.parseList("read_findings,root") == nil)
+        #expect(Permission.parseList(String(repeating: "read_findings,", count: 10_000)) == nil)
+        #expect(Permission.list([.readMetrics, .changeNetwork]) == "change_network,read_metrics")
+    }
+
+    @Test("account names: 1–64 of [a-z0-9._-]")
+    func names() {
+        for good in ["a", "alice", "ops.team-1", "x_y", String(repeating: "a", count: 64)] { #expect(OperatorAccount.isValidName(good)) }
+        for bad in ["", "Alice", "a b", "ありす", "a/b", "a\u{0}", String(repeating: "a", count: 65), "alice\n"] {
+            #expect(!OperatorAccount.isValidName(bad))
+        }
+    }
+}
+
+@Suite struct PasswordTests {
+    let policy = PasswordPolicy()
+
+    @Test("policy: at least 12 characters, at most 1,024 bytes, not blank")
+    func policyRules() {
+        #expect(policy.problem(with: "correct horse battery") == nil)
+        #expect(policy.problem(with: "short") == AccountError(.passwordTooShort, ""))
+        #expect(policy.problem(with: "") == AccountError(.passwordBlank, ""))
+        #expect(policy.problem(with: String(repeating: " ", count: 20)) == AccountError(.passwordBlank, ""))
+        #expect(policy.problem(with: String(repeating: "\t\n", count: 20)) == AccountError(.passwordBlank, ""))
+        #expect(policy.problem(with: String(repeating: "x", count: 1_024)) == nil)
+        #expect(policy.problem(with: String(repeating: "x", count: 1_025)) == AccountError(.passwordTooLong, ""))
+        // Bytes, not characters: 342 three-byte characters are 1,026 bytes.
+        #expect(policy.problem(with: String(repeating: "あ", count: 342)) == AccountError(.passwordTooLong, ""))
+        #expect(policy.problem(with: String(repeating: "あ", count: 12)) == nil)
+        // The error never quotes the password.
+        let secret = "hunter2"
+        #expect(!"\(policy.problem(with: secret).map { "\($0)" } ?? "")".contains(secret))
+    }
+
+    @Test("bcrypt: a hash verifies its password only, salted, every byte counting")
+    func bcrypt() {
+        let hashing = BcryptPasswordHashing(cost: 4)
+        let password = "correct horse battery staple"
+        let h = hashing.hash(password)
+        #expect(h.hasPrefix("$2b$04$"))
+        #expect(!h.contains(password))
+        #expect(hashing.verify(password, against: h))
+        #expect(!hashing.verify(password + "!", against: h))
+        #expect(hashing.hash(password) != h) // a new salt each time
+        // bcrypt alone reads 72 bytes; the SHA-256 pre-hash makes byte 100 count.
+        let long = String(repeating: "p", count: 99)
+        let longHash = hashing.hash(long + "a")
+        #expect(hashing.verify(long + "a", against: longHash))
+        #expect(!hashing.verify(long + "b", against: longHash))
+        // A NUL does not cut the password short.
+        let nulHash = hashing.hash("abcdefghijkl\u{0}mnop")
+        #expect(!hashing.verify("abcdefghijkl\u{0}xxxx", against: nulHash))
+        // Malformed stored hashes fail, never trap.
+        for bad in ["", "$2b$", "$2b$04$", "not a hash", String(repeating: "$", count: 200)] {
+            #expect(!hashing.verify(password, against: bad))
+        }
+        #expect(BcryptPasswordHashing(cost: 1).cost == 4)
+    }
+}
