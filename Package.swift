@@ -164,7 +164,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners",
+                "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners",
                 "Lawful", "CaseWorkflow", "Notify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -363,7 +363,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
-                "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify",
+                "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -1,3 +1,4 @@
+import Accounts
 import Attribution
 import Collector
 import Detection
@@ -28,6 +29,8 @@ public struct ApplicationDependencies: Sendable {
     public var noticeMailer: (any NoticeMailer)?
     /// The time every service reads (the system's clock; tests pass one they move).
     public var clock: any WallClock
+    /// How operators' passwords are hashed (bcrypt, cost 12; tests pass a low cost).
+    public var passwordHashing: any PasswordHashing = BcryptPasswordHashing()
 
     public init(
         prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [],
@@ -53,6 +56,12 @@ public struct MamoriServices: Sendable {
     public let cases: CaseService
     /// Which stores cannot be written (reported by /healthz).
     public let storage: StorageHealth
+    /// Operator accounts, sessions and tokens.
+    public let accountStore: any AccountStore
+    /// Every HTTP route and who may call it.
+    let routeAccess: RouteAccessTable
+    /// Every route the router serves, as `METHOD path` (what ``routeAccess`` must cover).
+    let registeredRoutes: [String]
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -147,21 +156,32 @@ public func buildApplication(
         logger: collectorLogger
     )
     let startedAt = Date()
-    let router = Router()
+    var lawfulLogger = logger
+    lawfulLogger[metadataKey: "component"] = "lawful"
+    let lawful = try LawfulService(
+        configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger, clock: clock,
+        storage: storage)
+    var accountsLogger = logger
+    accountsLogger[metadataKey: "component"] = "accounts"
+    let accountStore = try SQLiteAccountStore(path: configuration.accountsDatabase)
+    let accounts = AccountService(
+        store: accountStore, workflow: AccountWorkflow(hashing: dependencies.passwordHashing), audit: lawful.audit, clock: clock,
+        logger: accountsLogger)
+    let router = Router(context: MamoriRequestContext.self)
     router.add(
         middleware: HTTPGuardMiddleware(
             allowedNames: configuration.httpAllowedHosts + [configuration.http.host]
                 + [configuration.lawful.noticeBaseURL.flatMap { URL(string: $0)?.host }].compactMap { $0 },
             metricsFactory: factory))
-    // Filled in below, once the lawful service (and its audit log) is open.
-    let auditBox = NIOLockedValueBox<(any AuditTrail)?>(nil)
-    router.get("/healthz") { _, _ -> Response in
+    router.add(middleware: OperatorAuthenticationMiddleware(accounts: accounts))
+    let routes = Routes(router: router, table: RouteAccessTable())
+    routes.get("/healthz", .open) { _, _ -> Response in
         // HOST:PORT as in the configuration (SocketAddress's own description is "[IPv4]host/host:port").
         let listeners = collector.listeners.map { "\"\(FlowCollector.hostAndPort($0.address))\"" }.joined(separator: ",")
         let totals = statistics.total
         let health = HealthReport(
             storage: storage.failures, unstoredFindings: detection.unstoredCount,
-            waitingAuditEntries: auditBox.withLockedValue { $0 }?.deferredCount ?? 0)
+            waitingAuditEntries: lawful.audit.deferredCount)
         let body =
             "{\"status\":\"\(health.status)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(health.jsonFields)}\n"
         // 200 also when degraded: the server is up, collecting and detecting; restarting it would
@@ -169,7 +189,7 @@ public func buildApplication(
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     let registry = dependencies.prometheus
-    router.get("/metrics") { _, _ -> Response in
+    routes.get("/metrics", configuration.metricsOpen ? .open : .permission(.readMetrics)) { _, _ -> Response in
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16_384)
         registry.emit(into: &bytes)
@@ -179,14 +199,9 @@ public func buildApplication(
         )
     }
     let invalidRequests = Counter(label: "mamori_api_invalid_requests_total", factory: factory)
-    FindingsAPI(detection: detection, invalidRequests: invalidRequests, clock: clock).register(on: router)
-    var lawfulLogger = logger
-    lawfulLogger[metadataKey: "component"] = "lawful"
-    let lawful = try LawfulService(
-        configuration: configuration, pseudonymKey: detectionConfiguration.pseudonymKey, logger: lawfulLogger, clock: clock,
-        storage: storage)
-    auditBox.withLockedValue { $0 = lawful.audit }
-    LawfulAPI(lawful: lawful, invalidRequests: invalidRequests, clock: clock).register(on: router)
+    FindingsAPI(detection: detection, invalidRequests: invalidRequests, clock: clock).register(on: routes)
+    AccountsAPI(accounts: accounts, invalidRequests: invalidRequests).register(on: routes)
+    LawfulAPI(lawful: lawful, invalidRequests: invalidRequests, clock: clock).register(on: routes)
     let revealAudit: (any IdentityRevealAudit)? = configuration.attribution.revealEnabled ? AuditLogRevealAudit(audit: lawful.audit) : nil
     var mailer = dependencies.noticeMailer
     if mailer == nil, let smtp = configuration.lawful.smtp {
@@ -201,8 +216,8 @@ public func buildApplication(
         retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory, clock: clock)
     detection.onFindings { caseService.submit($0) }
     lawful.onSweep { await caseService.sweep() }
-    CaseAPI(cases: caseService, invalidRequests: invalidRequests).register(on: router)
-    AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, clock: clock, revealAudit: revealAudit).register(on: router)
+    CaseAPI(cases: caseService, invalidRequests: invalidRequests).register(on: routes)
+    AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, clock: clock, revealAudit: revealAudit).register(on: routes)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),
@@ -249,7 +264,8 @@ public func buildApplication(
         app,
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
-            cases: caseService, storage: storage)
+            cases: caseService, storage: storage, accountStore: accountStore, routeAccess: routes.table,
+            registeredRoutes: router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
     )
 }
 

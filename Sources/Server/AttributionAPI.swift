@@ -1,3 +1,4 @@
+import Accounts
 import Attribution
 import FlowCodec
 import Foundation
@@ -15,7 +16,7 @@ import NIOCore
 /// confidence — no evidence (ask the single lookup for that). A malformed question gets an
 /// `error` in its place and the others are still answered.
 ///
-/// `POST /api/v1/attribution/reveal` with `{"addr", "port", "at", "analyst", "reason"}`: the same
+/// `POST /api/v1/attribution/reveal` with `{"addr", "port", "at", "reason"}` (the operator is the authenticated one): the same
 /// answer plus the real identifiers behind its pseudonyms — only when `attribution.reveal` is
 /// enabled, and only after the reveal is recorded in the audit (403 / 500 otherwise).
 struct AttributionAPI: Sendable, JSONAPI {
@@ -25,10 +26,11 @@ struct AttributionAPI: Sendable, JSONAPI {
     /// Nil: reveals are disabled.
     let revealAudit: (any IdentityRevealAudit)?
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/v1/attribution") { request, _ in self.lookup(request) }
-        router.post("/api/v1/attribution/reveal") { request, _ in try await self.reveal(request) }
-        router.post("/api/v1/attribution/batch") { request, _ in try await self.batch(request) }
+    func register(on routes: Routes) {
+        // Lookups answer pseudonyms only; the reveal names the subscriber and is audited.
+        routes.get("/api/v1/attribution", .permission(.readFindings)) { request, _ in self.lookup(request) }
+        routes.post("/api/v1/attribution/reveal", .permission(.revealIdentity)) { request, _ in try await self.reveal(request) }
+        routes.post("/api/v1/attribution/batch", .permission(.readFindings)) { request, _ in try await self.batch(request) }
     }
 
     /// Most questions in one batch request.
@@ -169,7 +171,8 @@ struct AttributionAPI: Sendable, JSONAPI {
             var addr: String
             var port: UInt16?
             var at: String?
-            var analyst: String
+            /// Ignored: the reveal records the authenticated operator (kept so older clients still parse).
+            var analyst: String?
             var reason: String
         }
         let bytes = try await request.body.collect(upTo: 64 * 1024)
@@ -178,7 +181,7 @@ struct AttributionAPI: Sendable, JSONAPI {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
         } catch {
             return bad(
-                "the body must be JSON {\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\", \"analyst\": \"name\", \"reason\": \"why\"}"
+                "the body must be JSON {\"addr\": \"198.18.0.7\", \"port\": 40123, \"at\": \"2026-11-23T10:00:00Z\", \"reason\": \"why\"}"
             )
         }
         let query: AttributionQuery
@@ -186,7 +189,6 @@ struct AttributionAPI: Sendable, JSONAPI {
         case .success(let q): query = q
         case .failure(let e): return bad(e.reason)
         }
-        guard !body.analyst.trimmingCharacters(in: .whitespaces).isEmpty else { return bad("analyst must name who asks") }
         guard body.reason.trimmingCharacters(in: .whitespaces).count >= 10 else {
             return bad("reason must say why the identity is needed (at least 10 characters)")
         }
@@ -200,7 +202,7 @@ struct AttributionAPI: Sendable, JSONAPI {
         }
         do {
             let (answer, identifiers) = try attribution.reveal(
-                address, port: body.port, at: at, analyst: body.analyst, reason: body.reason, audit: revealAudit)
+                address, port: body.port, at: at, analyst: RequestCredentials.current.operatorName, reason: body.reason, audit: revealAudit)
             return json(.ok, Revealed(address: "\(address)", port: body.port, at: at, answer: answer, identifiers: identifiers))
         } catch {
             return json(.internalServerError, ["error": "the reveal could not be recorded in the audit, so nothing is revealed"])

@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import Hummingbird
 import Lawful
@@ -11,7 +12,7 @@ import Storage
 /// - `GET /api/v1/cases[?state=STATE]`, `GET /api/v1/cases/{id}`: cases with their decision,
 ///   notices (outcomes, never tokens) and history.
 /// - `POST /api/v1/cases/{id}/close` with `{"state": "closed"|"false_positive"|"remediated",
-///   "analyst", "reason"}`.
+///   "reason"}` (the operator is the authenticated one).
 /// - `GET /api/v1/notices/export.csv`: cases whose notice could not be e-mailed, for the call
 ///   centre and postal letters (pseudonym, reference, language, why).
 /// - `GET /notice/{token}[?lang=ja|en]`, `POST /notice/{token}/acknowledge`, `POST /notice/{token}/opt-out`:
@@ -20,14 +21,15 @@ struct CaseAPI: Sendable, JSONAPI {
     let cases: CaseService
     let invalidRequests: Counter
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/v1/cases") { request, _ in try await self.list(request) }
-        router.get("/api/v1/cases/:id") { _, context in try await self.show(context) }
-        router.post("/api/v1/cases/:id/close") { request, context in try await self.close(request, context) }
-        router.get("/api/v1/notices/export.csv") { _, _ in try await self.export() }
-        router.get("/notice/:token") { request, context in try await self.page(request, context) }
-        router.post("/notice/:token/acknowledge") { _, context in try await self.acknowledge(context) }
-        router.post("/notice/:token/opt-out") { _, context in try await self.optOut(context) }
+    func register(on routes: Routes) {
+        routes.get("/api/v1/cases", .permission(.readCases)) { request, _ in try await self.list(request) }
+        routes.get("/api/v1/cases/:id", .permission(.readCases)) { _, context in try await self.show(context) }
+        routes.post("/api/v1/cases/:id/close", .permission(.actOnCase)) { request, context in try await self.close(request, context) }
+        routes.get("/api/v1/notices/export.csv", .permission(.actOnCase)) { _, _ in try await self.export() }
+        // The subscriber's pages: public, and reached only with the notice's own token.
+        routes.get("/notice/:token", .open) { request, context in try await self.page(request, context) }
+        routes.post("/notice/:token/acknowledge", .open) { _, context in try await self.acknowledge(context) }
+        routes.post("/notice/:token/opt-out", .open) { _, context in try await self.optOut(context) }
     }
 
     func list(_ request: Request) async throws -> Response {
@@ -41,31 +43,30 @@ struct CaseAPI: Sendable, JSONAPI {
         return json(.ok, try cases.cases.list(state: state))
     }
 
-    func show(_ context: BasicRequestContext) async throws -> Response {
+    func show(_ context: MamoriRequestContext) async throws -> Response {
         guard let id = context.parameters.get("id"), let c = try cases.cases.get(id) else {
             return json(.notFound, ["error": "no such case"])
         }
         return json(.ok, c)
     }
 
-    func close(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func close(_ request: Request, _ context: MamoriRequestContext) async throws -> Response {
         struct Body: Decodable {
             var state: String
-            var analyst: String
+            /// Ignored: the case records the authenticated operator.
+            var analyst: String?
             var reason: String
         }
         let bytes = try await request.body.collect(upTo: 64 * 1024)
         guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView)) else {
-            return bad("the body must be JSON {\"state\": \"false_positive\", \"analyst\": \"name\", \"reason\": \"why\"}")
+            return bad("the body must be JSON {\"state\": \"false_positive\", \"reason\": \"why\"}")
         }
         guard let state = CaseState(rawValue: body.state), [.closed, .falsePositive, .remediated].contains(state) else {
             return bad("state must be closed, false_positive or remediated")
         }
-        guard !body.analyst.allSatisfy(\.isWhitespace), body.reason.count >= 5 else {
-            return bad("analyst and a reason (at least 5 characters) are required")
-        }
+        guard body.reason.count >= 5 else { return bad("a reason (at least 5 characters) is required") }
         guard let id = context.parameters.get("id"),
-            let c = try await cases.close(id, as: state, analyst: body.analyst, reason: body.reason)
+            let c = try await cases.close(id, as: state, analyst: RequestCredentials.current.operatorName, reason: body.reason)
         else {
             return json(.notFound, ["error": "no such case"])
         }
@@ -82,7 +83,7 @@ struct CaseAPI: Sendable, JSONAPI {
         return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: csv)))
     }
 
-    func page(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func page(_ request: Request, _ context: MamoriRequestContext) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
         let lang = request.uri.queryParameters["lang"].map(String.init)
         let (status, html) = try await cases.page(token: token, language: lang)
@@ -91,13 +92,13 @@ struct CaseAPI: Sendable, JSONAPI {
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    func acknowledge(_ context: BasicRequestContext) async throws -> Response {
+    func acknowledge(_ context: MamoriRequestContext) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
         guard try await cases.acknowledge(token: token) else { return json(.notFound, ["error": "this link is not valid or has expired"]) }
         return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])
     }
 
-    func optOut(_ context: BasicRequestContext) async throws -> Response {
+    func optOut(_ context: MamoriRequestContext) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
         guard try await cases.optOut(token: token) else { return json(.notFound, ["error": "this link is not valid or has expired"]) }
         return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])

@@ -1,3 +1,4 @@
+import Accounts
 import Detection
 import FlowCodec
 import Foundation
@@ -22,10 +23,12 @@ struct FindingsAPI: Sendable, JSONAPI {
         return e
     }()
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/v1/findings") { request, _ in try await self.list(request) }
-        router.get("/api/v1/findings/:id") { _, context in try await self.show(context.parameters.get("id") ?? "") }
-        router.post("/api/v1/findings/:id/verdict") { request, context in
+    func register(on routes: Routes) {
+        routes.get("/api/v1/findings", .permission(.readFindings)) { request, _ in try await self.list(request) }
+        routes.get("/api/v1/findings/:id", .permission(.readFindings)) { _, context in
+            try await self.show(context.parameters.get("id") ?? "")
+        }
+        routes.post("/api/v1/findings/:id/verdict", .permission(.recordVerdict)) { request, context in
             try await self.verdict(context.parameters.get("id") ?? "", request)
         }
     }
@@ -52,7 +55,8 @@ struct FindingsAPI: Sendable, JSONAPI {
     func verdict(_ id: String, _ request: Request) async throws -> Response {
         struct Body: Decodable {
             var verdict: String
-            var analyst: String
+            /// Ignored: the verdict records the authenticated operator.
+            var analyst: String?
             var note: String?
         }
         let bytes = try await request.body.collect(upTo: 64 * 1024)
@@ -61,15 +65,15 @@ struct FindingsAPI: Sendable, JSONAPI {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes.readableBytesView))
         } catch {
             return bad(
-                "the body must be JSON {\"verdict\": \"true-positive\" | \"false-positive\", \"analyst\": \"name\", \"note\": \"optional\"}"
+                "the body must be JSON {\"verdict\": \"true-positive\" | \"false-positive\", \"note\": \"optional\"}"
             )
         }
         guard let kind = Verdict.Kind(rawValue: body.verdict) else { return bad("verdict must be \"true-positive\" or \"false-positive\"") }
-        guard !body.analyst.trimmingCharacters(in: .whitespaces).isEmpty else { return bad("analyst must name who judged the finding") }
-        let v = Verdict(verdict: kind, analyst: body.analyst, note: body.note, at: clock.milliseconds)
+        let analyst = RequestCredentials.current.operatorName
+        let v = Verdict(verdict: kind, analyst: analyst, note: body.note, at: clock.milliseconds)
         guard let f = try await detection.store.record(v, forFinding: id) else { return notFound(id) }
         if kind == .falsePositive && f.kind == .commandAndControl {
-            detection.allow(f.subject, note: "false positive (\(body.analyst))")
+            detection.allow(f.subject, note: "false positive (\(analyst))")
         }
         return json(.ok, f)
     }

@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import Hummingbird
 import Lawful
@@ -19,10 +20,13 @@ struct LawfulAPI: Sendable, JSONAPI {
     let invalidRequests: Counter
     let clock: any WallClock
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/v1/consent/:subscriber") { request, context in try self.show(request, context) }
-        router.post("/api/v1/consent/:subscriber/events") { request, context in try await self.record(request, context) }
-        router.post("/api/v1/consent/import") { request, _ in try await self.importCustomers(request) }
+    func register(on routes: Routes) {
+        // A subscriber's consent history names how to reach them: analysts only.
+        routes.get("/api/v1/consent/:subscriber", .permission(.changeConsent)) { request, context in try self.show(request, context) }
+        routes.post("/api/v1/consent/:subscriber/events", .permission(.changeConsent)) { request, context in
+            try await self.record(request, context)
+        }
+        routes.post("/api/v1/consent/import", .permission(.changeConsent)) { request, _ in try await self.importCustomers(request) }
     }
 
     struct EventBody: Codable {
@@ -39,7 +43,7 @@ struct LawfulAPI: Sendable, JSONAPI {
         }
     }
 
-    func show(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+    func show(_ request: Request, _ context: MamoriRequestContext) throws -> Response {
         guard let subscriber = context.parameters.get("subscriber"), subscriber.hasPrefix("s:") else {
             return bad("the subscriber is a pseudonym such as s:0123456789abcdef")
         }
@@ -89,7 +93,7 @@ struct LawfulAPI: Sendable, JSONAPI {
         return json(.ok, body)
     }
 
-    func record(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func record(_ request: Request, _ context: MamoriRequestContext) async throws -> Response {
         guard let subscriber = context.parameters.get("subscriber"), subscriber.hasPrefix("s:") else {
             return bad("the subscriber is a pseudonym such as s:0123456789abcdef")
         }
@@ -129,7 +133,7 @@ struct LawfulAPI: Sendable, JSONAPI {
             recordedBy: body.recordedBy)
         if let problem = event.problem { return bad(problem) }
         do {
-            try lawful.recordConsent([event], actor: "api:\(body.recordedBy)", at: now)
+            try lawful.recordConsent([event], actor: "operator:\(RequestCredentials.current.operatorName)", at: now)
         } catch let error as LawfulRequestError {
             return bad(error.description)
         } catch {
@@ -145,7 +149,8 @@ struct LawfulAPI: Sendable, JSONAPI {
         }
         let source = request.uri.queryParameters["source"].map(String.init) ?? "api import"
         do {
-            let summary = try lawful.importCustomers(text, source: "import:\(source)", actor: "api", at: clock.milliseconds)
+            let summary = try lawful.importCustomers(
+                text, source: "import:\(source)", actor: "operator:\(RequestCredentials.current.operatorName)", at: clock.milliseconds)
             return json(.ok, summary)
         } catch let error as LawfulRequestError {
             return bad("the customer export cannot be read: \(error.description)")

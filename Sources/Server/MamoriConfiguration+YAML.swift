@@ -52,7 +52,14 @@ extension MamoriConfiguration {
         }
         if let v = top["http"] {
             let http = try YAMLMap(v.node, context: "http")
-            try http.allowOnly(["listen", "allowed_hosts"])
+            try http.allowOnly(["listen", "allowed_hosts", "metrics_open"])
+            if let m = http["metrics_open"] {
+                switch try m.string() {
+                case "true", "yes", "on": config.metricsOpen = true
+                case "false", "no", "off": config.metricsOpen = false
+                default: throw m.error("http.metrics_open must be true or false")
+                }
+            }
             if let l = http["listen"] { config.http = try l.endpoint() }
             if let h = http["allowed_hosts"] {
                 guard case .sequence(let seq) = h.node else { throw h.error("http.allowed_hosts must be a list of host names") }

@@ -16,6 +16,10 @@ public struct MamoriConfiguration: Sendable {
     /// `localhost` and the host of `lawful.notice_base_url`: a request naming any other host is
     /// refused (DNS rebinding).
     public var httpAllowedHosts: [String] = []
+    /// Whether `GET /metrics` answers without credentials (`http.metrics_open`, default true, for
+    /// Prometheus scrapers on a management network); false asks for an operator token with
+    /// `read_metrics`.
+    public var metricsOpen = true
     public var collector: FlowCollector.Configuration = .init()
     public var detection = DetectionSettings()
     public var attribution = AttributionSettings()
@@ -35,6 +39,8 @@ public struct MamoriConfiguration: Sendable {
     public var auditKeyFile: String { lawful.auditKeyFile ?? dataDirectory + "/audit.key" }
     /// Cases and notice-page token digests.
     public var casesDatabase: String { dataDirectory + "/cases.sqlite" }
+    /// Operator accounts, sessions and machine tokens (`mamori user`, `mamori token`).
+    public var accountsDatabase: String { dataDirectory + "/accounts.sqlite" }
     /// The consent registry and subscriber contacts.
     public var consentDatabase: String { dataDirectory + "/consent.sqlite" }
     /// Key of the pseudonyms in evidence (created on first start, mode 0600).

@@ -1,3 +1,4 @@
+import Accounts
 import ArgumentParser
 import Collector
 import FlowCodec
@@ -196,7 +197,17 @@ struct Serve: AsyncParsableCommand {
                 metadata: ["subscriber_prefixes": "\(configuration.detection.subscriberPrefixes.map(\.description).joined(separator: " "))"]
             )
         }
-        logger.info("findings: http://\(configuration.http)/api/v1/findings")
+        logger.info("findings: http://\(configuration.http)/api/v1/findings (an operator's session or token)")
+        // No default password, ever: the first admin is made by whoever can read the data directory.
+        if (try? await services.accountStore.accounts().isEmpty) ?? false {
+            logger.notice(
+                """
+                no operator account yet: the API answers 401 to everything but /healthz, /metrics and the notice pages. \
+                Stop the server and create the first admin (the password is asked, never taken from the command line): \
+                mamori user add NAME --role admin --data-dir \(configuration.dataDirectory); \
+                for scripts, mamori token create NAME --scope read_findings --expires 30d --created-by NAME --data-dir \(configuration.dataDirectory)
+                """)
+        }
         try await app.runService()
         if let statsFile {
             let stats = StatsFile(total: services.statistics.total, perExporter: services.statistics.perExporter)

@@ -85,8 +85,9 @@ struct APIFuzzTests {
         let dir = try TemporaryDirectory()
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
         configuration.attribution.revealEnabled = true
-        let (app, _) = try buildApplication(
+        let (app, services) = try buildApplication(
             configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let auth = try await services.operatorHeaders()
         let (sent, byStatus) = try await app.test(.live) { client in
             var m = HostileMutator(seed: Self.seed)
             var byStatus: [Int: Int] = [:]
@@ -105,12 +106,12 @@ struct APIFuzzTests {
                 }.joined(separator: "&")
                 let uri = query.isEmpty ? path : path + "?" + query
                 let body = method == .post || m.below(10) == 0 ? Self.body(&m) : nil
-                let status = try await client.execute(uri: uri, method: method, body: body) { $0.status.code }
+                let status = try await client.execute(uri: uri, method: method, headers: auth, body: body) { $0.status.code }
                 #expect(status < 500, "\(method) \(uri.prefix(300)) → \(status) (seed \(Self.seed))")
                 byStatus[status, default: 0] += 1
                 sent += 1
             }
-            try await client.execute(uri: "/healthz", method: .get) { response in
+            try await client.execute(uri: "/healthz", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
             }
             return (sent, byStatus)

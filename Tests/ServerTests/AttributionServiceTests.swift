@@ -1,3 +1,4 @@
+import Accounts
 import Attribution
 import Collector
 import Detection
@@ -38,6 +39,7 @@ struct AttributionServiceTests {
             configuration: configuration,
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning))
         )
+        let auth = try await services.operatorHeaders()
         let nas = IPAddress("198.19.252.1")!
         services.attribution.accounting(Self.start("alice", "203.0.113.5", at: Self.t0), from: nas, receivedAt: Self.t0)
         services.attribution.accounting(Self.start("bob", "100.64.0.9", at: Self.t0), from: nas, receivedAt: Self.t0)
@@ -57,7 +59,7 @@ struct AttributionServiceTests {
         let names = SubscriberPseudonymizer(key: key)
         try await app.test(.router) { client in
             func get(_ uri: String, status: HTTPResponse.Status = .ok) async throws -> (String, [String: Any]) {
-                try await client.execute(uri: uri, method: .get) { response in
+                try await client.execute(uri: uri, method: .get, headers: auth) { response in
                     let text = String(buffer: response.body)
                     #expect(response.status == status, "\(uri): \(text)")
                     return (text, try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]))
@@ -94,7 +96,8 @@ struct AttributionServiceTests {
 
             // The batch: answers in order, malformed questions answered with an error in place.
             func post(_ body: String, status: HTTPResponse.Status = .ok) async throws -> (String, [String: Any]) {
-                try await client.execute(uri: "/api/v1/attribution/batch", method: .post, body: ByteBuffer(string: body)) { response in
+                try await client.execute(uri: "/api/v1/attribution/batch", method: .post, headers: auth, body: ByteBuffer(string: body)) {
+                    response in
                     let text = String(buffer: response.body)
                     #expect(response.status == status, "\(text)")
                     return (text, try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]))
@@ -153,25 +156,28 @@ struct AttributionServiceTests {
             configuration.attribution.revealEnabled = enabled
             let (app, services) = try buildApplication(
                 configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            let auth = try await services.operatorHeaders(role: .analyst, name: "hana")
+            let viewer = try await services.operatorHeaders(role: .viewer, name: "vera")
             services.attribution.accounting(
                 Self.start("alice", "203.0.113.5", at: Self.t0), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
             try await app.test(.router) { client in
                 func post(_ body: String, status: HTTPResponse.Status) async throws -> String {
-                    try await client.execute(uri: "/api/v1/attribution/reveal", method: .post, body: ByteBuffer(string: body)) { response in
+                    try await client.execute(
+                        uri: "/api/v1/attribution/reveal", method: .post, headers: auth, body: ByteBuffer(string: body)
+                    ) { response in
                         let text = String(buffer: response.body)
                         #expect(response.status == status, "\(body): \(text)")
                         return text
                     }
                 }
                 let good =
-                    "{\"addr\":\"203.0.113.5\",\"at\":\"\(Self.t0 + 1000)\",\"analyst\":\"hana\",\"reason\":\"case 42: notice returned undeliverable\"}"
+                    "{\"addr\":\"203.0.113.5\",\"at\":\"\(Self.t0 + 1000)\",\"analyst\":\"someone-else\",\"reason\":\"case 42: notice returned undeliverable\"}"
                 guard enabled else {
                     #expect(try await post(good, status: .forbidden).contains("disabled"))
                     return
                 }
                 for bad in [
                     "nope", "{\"addr\":\"x\",\"analyst\":\"a\",\"reason\":\"long enough reason\"}",
-                    "{\"addr\":\"203.0.113.5\",\"analyst\":\" \",\"reason\":\"long enough reason\"}",
                     "{\"addr\":\"203.0.113.5\",\"analyst\":\"a\",\"reason\":\"why\"}",
                 ] {
                     #expect(try await post(bad, status: .badRequest).contains("error"))
@@ -182,6 +188,12 @@ struct AttributionServiceTests {
                         $0.kind == .identityReveal
                     }
                 }
+                // A viewer may look up pseudonyms but not reveal who is behind them.
+                try await client.execute(uri: "/api/v1/attribution/reveal", method: .post, headers: viewer, body: ByteBuffer(string: good))
+                {
+                    response in
+                    #expect(response.status == .forbidden)
+                }
                 #expect(try reveals().isEmpty, "a refused request must not be audited as a reveal")
                 let text = try await post(good, status: .ok)
                 let body = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
@@ -190,7 +202,9 @@ struct AttributionServiceTests {
                 let recorded = try reveals()
                 #expect(recorded.count == 1)
                 let entry = try #require(recorded.first)
-                #expect(entry.actor == "analyst:hana" && entry.summary.contains("case 42") && entry.subject == pseudonym)
+                #expect(
+                    entry.actor == "analyst:hana" && !entry.actor.contains("someone-else") && entry.summary.contains("case 42")
+                        && entry.subject == pseudonym)
                 let audit = try String(contentsOfFile: path + "/audit/000001.jsonl", encoding: .utf8)
                 #expect(!audit.contains("alice"), "the audit names the pseudonym, not the identifier")
                 let attributes = try FileManager.default.attributesOfItem(atPath: path + "/audit/000001.jsonl")

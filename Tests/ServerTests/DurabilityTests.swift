@@ -65,22 +65,24 @@ struct DurabilityTests {
 
         let (app, services) = try buildApplication(
             configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let auth = try await services.operatorHeaders()
         let (acknowledged, refused) = try await app.test(.router) { client -> ([String], [String]) in
             var acknowledged: [String] = []
             var refused: [String] = []
             func post(_ n: Int) async throws -> HTTPResponse.Status {
                 try await client.execute(
-                    uri: "/api/v1/consent/\(Self.subscriber(n))/events", method: .post, body: ByteBuffer(string: Self.optOut(n))
+                    uri: "/api/v1/consent/\(Self.subscriber(n))/events", method: .post, headers: auth,
+                    body: ByteBuffer(string: Self.optOut(n))
                 ) { $0.status }
             }
             func health() async throws -> [String: Any] {
-                try await client.execute(uri: "/healthz", method: .get) { response in
+                try await client.execute(uri: "/healthz", method: .get, headers: auth) { response in
                     #expect(response.status == .ok)
                     return (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) ?? [:]
                 }
             }
             func metrics() async throws -> String {
-                try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+                try await client.execute(uri: "/metrics", method: .get, headers: auth) { String(buffer: $0.body) }
             }
             func metric(_ text: String, _ series: String) -> Double {
                 text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }

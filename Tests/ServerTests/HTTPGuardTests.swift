@@ -65,15 +65,16 @@ import Testing
     )
     func throughTheServer() async throws {
         let dir = try TemporaryDirectory()
-        let (app, _) = try buildApplication(
+        let (app, services) = try buildApplication(
             configuration: ServerTests.configuration(dataDirectory: dir.path),
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let auth = try await services.operatorHeaders()
         try await app.test(.router) { client in
             for (uri, status) in [
                 ("/healthz", HTTPResponse.Status.ok), ("/api/v1/findings", .ok), ("/api/v1/nothing", .notFound),
                 ("/api/v1/findings?min_score=x", .badRequest), ("/notice/not-a-token", .notFound),
             ] {
-                try await client.execute(uri: uri, method: .get) { response in
+                try await client.execute(uri: uri, method: .get, headers: auth) { response in
                     #expect(response.status == status, "\(uri)")
                     #expect(response.headers[.xContentTypeOptions] == "nosniff", "\(uri)")
                     #expect(response.headers[.xFrameOptions] == "DENY", "\(uri)")
@@ -87,7 +88,7 @@ import Testing
             }
             try await client.execute(
                 uri: "/api/v1/findings/x/verdict", method: .post,
-                headers: [.origin: "http://evil.example", .contentType: "application/json"],
+                headers: auth + [.origin: "http://evil.example", .contentType: "application/json"],
                 body: ByteBuffer(string: "{\"verdict\":\"false-positive\"}")
             ) { response in
                 #expect(response.status == .forbidden)

@@ -39,6 +39,7 @@ struct HostileInputServerTests {
         let (app, services) = try buildApplication(
             configuration: ServerTests.configuration(dataDirectory: dir.path),
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+        let auth = try await services.operatorHeaders()
         try await app.test(.router) { client in
             try await withTimeLimit(.seconds(60), "collector binding") { await services.collector.waitUntilReady() }
             let port = try #require(services.collector.boundAddresses.values.first?.port)
@@ -57,7 +58,7 @@ struct HostileInputServerTests {
             // The good records reach the sinks and the detectors; the others are counted.
             #expect(try await waitUntil { services.statistics.total.records == good.count })
             #expect(try await waitUntil { services.detection.statistics.records == good.count })
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
                 let text = String(buffer: response.body)
                 #expect(
                     text.contains(#"mamori_collector_rejected_records_total{exporter="127.0.0.1",reason="time_out_of_range"} 6"#), "\(text)"
@@ -70,13 +71,13 @@ struct HostileInputServerTests {
             try UDPTestSender().send(
                 ipfix.encode(Self.records([(now - 1000, now)], base: 200), exportTimeMilliseconds: now), toPort: port, ipv6: false)
             #expect(try await waitUntil { services.detection.statistics.records == good.count + 1 })
-            try await client.execute(uri: "/healthz", method: .get) { response in
+            try await client.execute(uri: "/healthz", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""flow_records":\#(good.count + 1)"#))
             }
             // The detectors publish how full their tables are.
             await services.detection.evaluate()
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
                 #expect(String(buffer: response.body).contains(#"mamori_detection_table_entries{table="pairs"}"#))
             }
         }
@@ -88,6 +89,7 @@ struct HostileInputServerTests {
         let (app, services) = try buildApplication(
             configuration: ServerTests.configuration(dataDirectory: dir.path),
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+        let auth = try await services.operatorHeaders()
         let t0 = AttributionServiceTests.t0
         services.attribution.accounting(
             AttributionServiceTests.start("alice", "203.0.113.5", at: t0), from: IPAddress("198.19.252.1")!, receivedAt: t0)
@@ -97,13 +99,15 @@ struct HostileInputServerTests {
                 "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
             ]
             for at in extremes {
-                try await client.execute(uri: "/api/v1/attribution?addr=203.0.113.5&port=1500&at=\(at)", method: .get) { response in
+                try await client.execute(uri: "/api/v1/attribution?addr=203.0.113.5&port=1500&at=\(at)", method: .get, headers: auth) {
+                    response in
                     #expect(response.status == .badRequest, "at=\(at)")
                     #expect(String(buffer: response.body).contains("1970 to 2100"))
                 }
                 let body =
                     "{\"queries\": [{\"addr\": \"203.0.113.5\", \"at\": \"\(at)\"}, {\"addr\": \"203.0.113.5\", \"at\": \(t0 + 1000)}]}"
-                try await client.execute(uri: "/api/v1/attribution/batch", method: .post, body: ByteBuffer(string: body)) { response in
+                try await client.execute(uri: "/api/v1/attribution/batch", method: .post, headers: auth, body: ByteBuffer(string: body)) {
+                    response in
                     #expect(response.status == .ok, "batch with at=\(at)")
                     let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
                     let answers = try #require(json["answers"] as? [[String: Any]])
@@ -116,11 +120,11 @@ struct HostileInputServerTests {
                 "/api/v1/findings?since=9223372036854775807", "/api/v1/findings?until=-9223372036854775808",
                 "/api/v1/findings?limit=9223372036854775807",
             ] {
-                try await client.execute(uri: path, method: .get) { response in
+                try await client.execute(uri: path, method: .get, headers: auth) { response in
                     #expect(response.status == .badRequest, "\(path)")
                 }
             }
-            try await client.execute(uri: "/api/v1/attribution?addr=203.0.113.5&at=\(t0 + 1000)", method: .get) { response in
+            try await client.execute(uri: "/api/v1/attribution?addr=203.0.113.5&at=\(t0 + 1000)", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("attributed"))
             }
@@ -133,6 +137,7 @@ struct HostileInputServerTests {
         let (app, services) = try buildApplication(
             configuration: ServerTests.configuration(dataDirectory: dir.path),
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+        let auth = try await services.operatorHeaders()
         let t0 = AttributionServiceTests.t0
         let nas = IPAddress("198.19.252.1")!
         services.attribution.accounting(AttributionServiceTests.start("alice", "203.0.113.5", at: t0), from: nas, receivedAt: t0)
@@ -146,13 +151,13 @@ struct HostileInputServerTests {
                     outsideAddress: IPAddress("198.18.0.1")!, firstPort: 1024, lastPort: 2047, allocatedAt: 0))
         }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
                 let text = String(buffer: response.body)
                 #expect(
                     text.contains(#"mamori_attribution_records_total{change="rejected",source="radius"} 4"#)
                         || text.contains(#"mamori_attribution_records_total{source="radius",change="rejected"} 4"#), "\(text)")
             }
-            try await client.execute(uri: "/api/v1/attribution?addr=203.0.113.5&at=\(t0 + 1000)", method: .get) { response in
+            try await client.execute(uri: "/api/v1/attribution?addr=203.0.113.5&at=\(t0 + 1000)", method: .get, headers: auth) { response in
                 let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
                 #expect((json["answer"] as? [String: Any])?["outcome"] as? String == "attributed")
             }

@@ -68,6 +68,7 @@ struct PipelineFuzzTests {
         let (app, services) = try buildApplication(
             configuration: ServerTests.configuration(dataDirectory: dir.path),
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let auth = try await services.operatorHeaders()
         // The noise is stamped an hour ago (±20 minutes, besides the extremes), so that the good
         // traffic after it, stamped now, is what moves the detectors' clock on. (A record stamped
         // ahead moves it at most a minute past this machine's clock: DetectionService.)
@@ -143,7 +144,7 @@ struct PipelineFuzzTests {
                 let at = m.time(near: now, spread: spread)
                 try await client.execute(
                     uri: "/api/v1/attribution?addr=\(subscribers[m.below(subscribers.count)])&port=\(m.next() % 70_000)&at=\(at)",
-                    method: .get
+                    method: .get, headers: auth
                 ) { response in
                     #expect(response.status == .ok || response.status == .badRequest, "at=\(at): \(response.status)")
                     if !FlowTimeWindow.isSane(at) { #expect(response.status == .badRequest, "at=\(at)") }
@@ -172,13 +173,13 @@ struct PipelineFuzzTests {
             await services.detection.consume(FlowBatch(records: flood + probes))
             await services.detection.evaluate()
             await services.detection.evaluate()
-            try await client.execute(uri: "/api/v1/findings?kind=inbound-ddos", method: .get) { response in
+            try await client.execute(uri: "/api/v1/findings?kind=inbound-ddos", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 #expect(
                     String(buffer: response.body).contains("\"\(victim)\""),
                     "the flood against \(victim) was not found after the fuzzing (seed \(Self.seed))")
             }
-            try await client.execute(uri: "/api/v1/findings?kind=scanning", method: .get) { response in
+            try await client.execute(uri: "/api/v1/findings?kind=scanning", method: .get, headers: auth) { response in
                 #expect(
                     String(buffer: response.body).contains("\"\(scanner)\""),
                     "the scanner \(scanner) was not found after the fuzzing (seed \(Self.seed))")
@@ -186,11 +187,13 @@ struct PipelineFuzzTests {
             // The case workflow runs behind its own queue: wait for it (at most 20 s).
             var opened = false
             for _ in 0..<100 where !opened {
-                opened = try await client.execute(uri: "/api/v1/cases", method: .get) { String(buffer: $0.body).contains("\(scanner)") }
+                opened = try await client.execute(uri: "/api/v1/cases", method: .get, headers: auth) {
+                    String(buffer: $0.body).contains("\(scanner)")
+                }
                 if !opened { try await Task.sleep(for: .milliseconds(200)) }
             }
             #expect(opened, "no case was opened for the scanner's subscriber after the fuzzing")
-            try await client.execute(uri: "/healthz", method: .get) { response in
+            try await client.execute(uri: "/healthz", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
             }
             return (decoded, refused, errors, fed)

@@ -46,12 +46,13 @@ struct ServerTests {
             configuration: Self.configuration(dataDirectory: dir.path),
             dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning))
         )
+        let auth = try await services.operatorHeaders()
         try await app.test(.router) { client in
             try await Self.sendFlows(3, to: services.collector)
             #expect(try await waitUntil { services.statistics.total.records == 3 })
             let port = try #require(services.collector.boundAddresses.values.first?.port)
 
-            try await client.execute(uri: "/healthz", method: .get) { response in
+            try await client.execute(uri: "/healthz", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/json")
                 let json = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
@@ -60,7 +61,7 @@ struct ServerTests {
                 #expect(json["listeners"] as? [String] == ["127.0.0.1:\(port)"])
                 #expect((json["uptime_seconds"] as? Int).map { $0 >= 0 } == true)
             }
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
                 let text = String(buffer: response.body)
@@ -69,10 +70,10 @@ struct ServerTests {
                 #expect(text.contains("mamori_collector_exporters 1"))
                 #expect(text.contains("# TYPE mamori_collector_datagrams_total counter"))
             }
-            try await client.execute(uri: "/nothing-here", method: .get) { response in
+            try await client.execute(uri: "/nothing-here", method: .get, headers: auth) { response in
                 #expect(response.status == .notFound)
             }
-            try await client.execute(uri: "/healthz", method: .post) { response in
+            try await client.execute(uri: "/healthz", method: .post, headers: auth) { response in
                 #expect(response.status != .ok)
             }
         }
@@ -89,6 +90,7 @@ struct ServerTests {
             try FileManager.default.createDirectory(atPath: c.dataDirectory, withIntermediateDirectories: true)
             let (app, services) = try buildApplication(
                 configuration: c, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .warning)))
+            let auth = try await services.operatorHeaders()
             try await app.test(.router) { _ in
                 try await Self.sendFlows(5, to: services.collector)
                 #expect(try await waitUntil { services.statistics.total.records == 5 })
@@ -106,15 +108,16 @@ struct ServerTests {
             configuration: Self.configuration(dataDirectory: dir.path),
             dependencies: ApplicationDependencies(prometheus: registry, logger: LogStore().logger(level: .warning))
         )
+        let auth = try await services.operatorHeaders()
         try await app.test(.live) { client in
             #expect(client.port.map { $0 > 0 } == true)
             try await Self.sendFlows(2, to: services.collector)
             #expect(try await waitUntil { services.statistics.total.records == 2 })
-            try await client.execute(uri: "/healthz", method: .get) { response in
+            try await client.execute(uri: "/healthz", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""status":"ok""#))
             }
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#"mamori_collector_flow_records_total{exporter="127.0.0.1"} 2"#))
             }
@@ -128,8 +131,9 @@ struct ServerTests {
         defer { close(fd) }
         var configuration = Self.configuration(dataDirectory: dir.path)
         configuration.http = SocketEndpoint(host: "127.0.0.1", port: port)
-        let (app, _) = try buildApplication(
+        let (app, services) = try buildApplication(
             configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical)))
+        let auth = try await services.operatorHeaders()
         await #expect(throws: (any Error).self) {
             try await withTimeLimit(.seconds(15), "the application after the HTTP bind failed") { try await app.runService() }
         }

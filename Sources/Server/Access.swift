@@ -1,0 +1,163 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MamoriCore
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Who may call a route: anyone (health, the login, the public notice pages) or an operator whose
+/// role or token grants a permission.
+enum Access: Sendable, Hashable, CustomStringConvertible {
+    case open
+    /// Any signed-in operator (their own session).
+    case signedIn
+    case permission(Permission)
+
+    var description: String {
+        switch self {
+        case .open: "open"
+        case .signedIn: "signed in"
+        case .permission(let p): p.rawValue
+        }
+    }
+}
+
+/// What the authentication middleware learnt about the request, for the rest of it.
+struct RequestCredentials: Sendable {
+    var principal: Principal?
+    /// Why presented credentials were refused (nil when none were presented or they were good).
+    var failure: AuthenticationFailure?
+    /// The session behind a cookie, for its CSRF token.
+    var session: OperatorSession?
+
+    static let none = RequestCredentials()
+
+    /// The signed-in operator's account name, as verdicts, case actions and reveals record it.
+    /// Routes that need an operator run only with one (``Routes``); "unknown" never reaches them.
+    var operatorName: String { principal?.name ?? "unknown" }
+
+    /// The request's credentials, set by ``OperatorAuthenticationMiddleware`` around the route.
+    @TaskLocal static var current = RequestCredentials.none
+}
+
+/// Every route and who may call it, filled in as the routes are registered: the table the
+/// route × role test reads, so that a route added without a rule fails the suite.
+final class RouteAccessTable: Sendable {
+    private let rules = NIOLockedValueBox([String: Access]())
+
+    func record(_ method: HTTPRequest.Method, _ path: String, _ access: Access) {
+        rules.withLockedValue { $0["\(method.rawValue) \(path)"] = access }
+    }
+
+    /// The rule of `METHOD path` as registered (path with its `:parameters`).
+    func access(_ method: HTTPRequest.Method, _ path: String) -> Access? { rules.withLockedValue { $0["\(method.rawValue) \(path)"] } }
+
+    var all: [String: Access] { rules.withLockedValue { $0 } }
+}
+
+/// Registers routes with their access rule; the only way the server's APIs add routes.
+struct Routes {
+    let router: Router<MamoriRequestContext>
+    let table: RouteAccessTable
+
+    typealias Handler<Output: ResponseGenerator> = @Sendable (Request, MamoriRequestContext) async throws -> Output
+
+    func get<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.get, path, access, handler)
+    }
+
+    func post<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.post, path, access, handler)
+    }
+
+    func delete<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.delete, path, access, handler)
+    }
+
+    private func add<Output: ResponseGenerator>(
+        _ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler<Output>
+    ) {
+        table.record(method, RouterPath(path).description, access)
+        router.on(RouterPath(path), method: method) { request, context -> Response in
+            if let refusal = Self.refusal(access, request: request) { return refusal }
+            return try await handler(request, context).response(from: request, context: context)
+        }
+    }
+
+    /// 401 without good credentials, 403 when they do not grant `access` or a session's
+    /// state-changing request lacks its CSRF token; nil to go on.
+    static func refusal(_ access: Access, request: Request) -> Response? {
+        guard access != .open else { return nil }
+        let credentials = RequestCredentials.current
+        guard let principal = credentials.principal else {
+            let reason =
+                switch credentials.failure {
+                case nil: "sign in, or present an operator token (Authorization: Bearer mamori_…)"
+                case .some(let f): "the credentials were refused: \(f.description)"
+                }
+            return APIRefusal.response(.unauthorized, reason, headers: [.wwwAuthenticate: "Bearer realm=\"mamori\""])
+        }
+        switch access {
+        case .open: return nil
+        case .signedIn:
+            guard case .session = principal.credential else {
+                return APIRefusal.response(.forbidden, "this needs a signed-in operator's session, not a token")
+            }
+        case .permission(let p):
+            guard principal.may(p) else {
+                let what = if case .token = principal.credential { "this token's scope" } else { "the role \(principal.role.rawValue)" }
+                return APIRefusal.response(.forbidden, "\(what) does not grant \(p.rawValue)")
+            }
+        }
+        if let session = credentials.session, !Self.isSafe(request.method) {
+            guard let presented = request.headers[.csrfToken], session.acceptsCSRF(presented) else {
+                return APIRefusal.response(.forbidden, "missing or wrong CSRF token (X-CSRF-Token)")
+            }
+        }
+        return nil
+    }
+
+    static func isSafe(_ method: HTTPRequest.Method) -> Bool { method == .get || method == .head || method == .options }
+}
+
+/// A refusal as the API answers it: `{"error": "…"}`.
+enum APIRefusal {
+    static func response(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        let data = (try? JSONEncoder().encode(["error": message])) ?? Data("{}".utf8)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+    }
+}
+
+/// Authenticates every request that presents credentials — a machine token in
+/// `Authorization: Bearer`, or the session cookie — and runs the rest of the request with what
+/// it found in ``RequestCredentials/current``. It refuses nothing itself: each route's
+/// ``Access`` decides (so the open routes stay open whatever a client presents).
+struct OperatorAuthenticationMiddleware: RouterMiddleware {
+    typealias Context = MamoriRequestContext
+    let accounts: AccountService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let credentials = await accounts.credentials(of: request, at: accounts.clock.milliseconds)
+        return try await RequestCredentials.$current.withValue(credentials) { try await next(request, context) }
+    }
+}
+
+extension HTTPField.Name {
+    static let csrfToken = Self("X-CSRF-Token")!
+}
+
+/// The request context of `mamori serve`'s routes: Hummingbird's core, and the client's address
+/// (for the login throttle and the audit of a login).
+struct MamoriRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// The peer's IP address as text ("unknown" when the channel has none, as in router tests).
+    let clientAddress: String
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+}

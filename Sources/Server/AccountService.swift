@@ -1,0 +1,153 @@
+import Accounts
+import Foundation
+import Hummingbird
+import Lawful
+import Logging
+import MamoriCore
+import NIOConcurrencyHelpers
+
+/// Operator accounts inside `mamori serve`: authenticates each request's credentials, signs
+/// operators in and out, and carries out the account workflow's actions — audit entries first (a
+/// change the audit trail cannot record is not made), then the store.
+final class AccountService: Sendable {
+    let store: any AccountStore
+    let workflow: AccountWorkflow
+    let audit: any AuditTrail
+    let clock: any WallClock
+    let logger: Logger
+    /// Whether the session cookie is marked Secure (the listener serves HTTPS, or says it is
+    /// behind a proxy that does).
+    let secureCookies: Bool
+    private let throttle: NIOLockedValueBox<LoginThrottle>
+    static let cookieName = "mamori_session"
+
+    init(
+        store: any AccountStore, workflow: AccountWorkflow, audit: any AuditTrail, clock: any WallClock, logger: Logger,
+        secureCookies: Bool = false
+    ) {
+        self.store = store
+        self.workflow = workflow
+        self.audit = audit
+        self.clock = clock
+        self.logger = logger
+        self.secureCookies = secureCookies
+        throttle = NIOLockedValueBox(LoginThrottle())
+    }
+
+    /// The credentials a request presents, checked: a bearer token first, else the session cookie.
+    /// A store that cannot be read counts as no credentials (the route then answers 401).
+    func credentials(of request: Request, at now: Int64) async -> RequestCredentials {
+        do {
+            if let authorization = request.headers[.authorization] {
+                guard authorization.utf8.count <= 512, authorization.lowercased().hasPrefix("bearer ") else {
+                    return RequestCredentials(failure: .badCredentials)
+                }
+                let presented = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+                guard let parsed = PresentedToken(presented) else { return RequestCredentials(failure: .badCredentials) }
+                let token = try await store.token(id: parsed.id)
+                let creator = try await token.asyncMap { try await store.account(id: $0.createdBy) } ?? nil
+                let step = workflow.authenticate(token: presented, token: token, creator: creator, at: now)
+                return try await outcome(step, session: nil)
+            }
+            if let id = request.cookies[Self.cookieName]?.value, !id.isEmpty {
+                guard let digest = OperatorSession.digest(ofPresented: id) else { return RequestCredentials(failure: .badCredentials) }
+                let session = try await store.session(digest: digest)
+                let account = try await session.asyncMap { try await store.account(id: $0.accountID) } ?? nil
+                let step = workflow.authenticate(sessionID: id, session: session, account: account, at: now)
+                return try await outcome(step, session: session)
+            }
+        } catch {
+            logger.error("operator credentials could not be checked", metadata: ["error": "\(error)"])
+        }
+        return .none
+    }
+
+    private func outcome(_ step: AuthenticationStep<Principal>, session: OperatorSession?) async throws -> RequestCredentials {
+        try await perform(step.actions)
+        switch step.outcome {
+        case .success(let p): return RequestCredentials(principal: p, session: session)
+        case .failure(let f): return RequestCredentials(failure: f)
+        }
+    }
+
+    /// A login from the console or the API; the bcrypt check runs on a thread of its own.
+    func login(name: String, password: String, client: String, previousSessionID: String?) async throws
+        -> Result<LoginSuccess, AuthenticationFailure>
+    {
+        let now = clock.milliseconds
+        let account = OperatorAccount.isValidName(name) ? try await store.account(named: name) : nil
+        let previous = previousSessionID.flatMap(OperatorSession.digest(ofPresented:))
+        let step = await Self.offThePool { [workflow, throttle] in
+            throttle.withLockedValue { t in
+                var random = SystemRandomNumberGenerator()
+                return workflow.login(
+                    name: name, password: password, from: client, at: now, account: account, previousSessionDigest: previous,
+                    throttle: &t, using: &random)
+            }
+        }
+        try await perform(step.actions)
+        return step.outcome
+    }
+
+    func logout(_ session: OperatorSession) async throws {
+        let account = try await store.account(id: session.accountID)
+        try await perform(workflow.logout(session, account: account, at: clock.milliseconds))
+    }
+
+    /// The session cookie for a login: HttpOnly, SameSite=Strict, for the whole site, as long as
+    /// the session's absolute lifetime (Secure when the server is reached over TLS).
+    func cookie(for success: LoginSuccess) -> Cookie {
+        Cookie(
+            name: Self.cookieName, value: success.sessionID.revealed,
+            maxAge: Int(workflow.configuration.sessions.absoluteLifetime / 1000), path: "/", secure: secureCookies, httpOnly: true,
+            sameSite: .strict)
+    }
+
+    /// A cookie that removes the session cookie.
+    var expiredCookie: Cookie {
+        Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
+    /// Carries out the workflow's actions in order; an audit entry that cannot be written stops the rest.
+    func perform(_ actions: [AccountAction]) async throws {
+        for action in actions {
+            switch action {
+            case .audit(let r):
+                let kind: AuditKind =
+                    switch r.kind {
+                    case .authentication: .authentication
+                    case .accountChange: .accountChange
+                    }
+                try audit.append(at: r.at, kind: kind, actor: r.actor, subject: r.subject, summary: r.summary, detail: r.detail)
+            case .saveAccount(let a): try await store.save(a)
+            case .saveToken(let t): try await store.save(t)
+            case .saveSession(let s): try await store.save(s)
+            case .deleteSession(let digest): try await store.deleteSession(digest: digest)
+            case .deleteSessions(let accountID): try await store.deleteSessions(accountID: accountID)
+            }
+        }
+    }
+
+    /// Runs CPU-bound work (bcrypt) on a thread of its own, not on the cooperative pool that
+    /// serves every other request.
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: work()) }
+        }
+    }
+
+    /// Enabled admin accounts (the workflow keeps at least one).
+    func enabledAdmins() async throws -> Int { try await store.accounts().filter { $0.role == .admin && !$0.disabled }.count }
+
+    /// Whether any account exists (a new server has none until `mamori user add`).
+    func hasAccounts() async -> Bool { ((try? await store.accounts().isEmpty) ?? true) == false }
+}
+
+extension Optional {
+    fileprivate func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
+        switch self {
+        case .none: nil
+        case .some(let w): try await transform(w)
+        }
+    }
+}
