@@ -164,8 +164,8 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "IdentityListeners",
-                "Lawful", "CaseWorkflow", "Notify",
+                "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
+                "IdentityListeners", "Lawful", "CaseWorkflow", "Notify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

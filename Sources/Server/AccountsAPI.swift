@@ -63,23 +63,24 @@ struct AccountsAPI: Sendable, JSONAPI {
     }
 
     struct SessionAnswer: Encodable {
-        var operator_: String
+        var operatorName: String
         var role: String
         var language: String
         var permissions: [String]
-        var csrf_token: String?
+        var csrfToken: String?
 
         init(_ p: Principal, csrfToken: String?) {
-            operator_ = p.name
+            operatorName = p.name
             role = p.role.rawValue
             language = p.language.rawValue
             permissions = p.permissions.sorted().map(\.rawValue)
-            csrf_token = csrfToken
+            self.csrfToken = csrfToken
         }
 
         enum CodingKeys: String, CodingKey {
-            case operator_ = "operator"
-            case role, language, permissions, csrf_token
+            case operatorName = "operator"
+            case role, language, permissions
+            case csrfToken = "csrf_token"
         }
     }
 
@@ -103,20 +104,27 @@ struct AccountsAPI: Sendable, JSONAPI {
         var role: String
         var disabled: Bool
         var locked: Bool
-        var failed_logins: Int
+        var failedLogins: Int
         var language: String
-        var created_at: Int64
-        var changed_at: Int64
+        var createdAt: Int64
+        var changedAt: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case name, role, disabled, locked, language
+            case failedLogins = "failed_logins"
+            case createdAt = "created_at"
+            case changedAt = "changed_at"
+        }
 
         init(_ a: OperatorAccount, now: Int64) {
             name = a.name
             role = a.role.rawValue
             disabled = a.disabled
             locked = a.isLocked(at: now)
-            failed_logins = a.failedLogins
+            failedLogins = a.failedLogins
             language = a.language.rawValue
-            created_at = a.createdAt
-            changed_at = a.changedAt
+            createdAt = a.createdAt
+            changedAt = a.changedAt
         }
     }
 
@@ -198,21 +206,29 @@ struct AccountsAPI: Sendable, JSONAPI {
         var id: String
         var name: String
         var scope: [String]
-        var created_by: String
-        var created_at: Int64
-        var expires_at: Int64
-        var revoked_at: Int64?
+        var createdBy: String
+        var createdAt: Int64
+        var expiresAt: Int64
+        var revokedAt: Int64?
         /// Only in the answer that creates it.
         var token: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, scope, token
+            case createdBy = "created_by"
+            case createdAt = "created_at"
+            case expiresAt = "expires_at"
+            case revokedAt = "revoked_at"
+        }
 
         init(_ t: MachineToken, presented: String? = nil) {
             id = t.id
             name = t.name
             scope = t.permissions.sorted().map(\.rawValue)
-            created_by = t.createdBy
-            created_at = t.createdAt
-            expires_at = t.expiresAt
-            revoked_at = t.revokedAt
+            createdBy = t.createdBy
+            createdAt = t.createdAt
+            expiresAt = t.expiresAt
+            revokedAt = t.revokedAt
             token = presented
         }
     }
@@ -226,9 +242,13 @@ struct AccountsAPI: Sendable, JSONAPI {
         struct Body: Decodable {
             var name: String
             var scope: [String]
-            var expires_in_days: Int
+            var expiresInDays: Int
+            enum CodingKeys: String, CodingKey {
+                case name, scope
+                case expiresInDays = "expires_in_days"
+            }
         }
-        guard let body: Body = try await decode(request, limit: 8 * 1024), (1...366).contains(body.expires_in_days),
+        guard let body: Body = try await decode(request, limit: 8 * 1024), (1...366).contains(body.expiresInDays),
             body.scope.count <= Permission.allCases.count
         else {
             return bad("send {\"name\", \"scope\": [permission…], \"expires_in_days\": 1–366}")
@@ -243,7 +263,7 @@ struct AccountsAPI: Sendable, JSONAPI {
         let workflow = accounts.workflow
         let result = Result { () throws(AccountError) in
             try workflow.createToken(
-                name: body.name, permissions: permissions, expiresAt: now + Int64(body.expires_in_days) * 86_400_000, creator: creator,
+                name: body.name, permissions: permissions, expiresAt: now + Int64(body.expiresInDays) * 86_400_000, creator: creator,
                 by: actor, at: now, using: &random)
         }
         return try await answer(result, status: .created) { TokenAnswer($0.token, presented: $0.presented.revealed) }
