@@ -177,6 +177,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            resources: [.copy("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
         // What the coverage-guided fuzzers (Fuzz/, libFuzzer) and the corpus replay test run: each

@@ -198,6 +198,11 @@ public func buildApplication(
             body: .init(byteBuffer: ByteBuffer(bytes: bytes))
         )
     }
+    // The API's description, written by hand beside the routes; OpenAPIDocumentTests keep it true.
+    let openAPI = Bundle.module.url(forResource: "openapi", withExtension: "json").flatMap { try? Data(contentsOf: $0) } ?? Data("{}".utf8)
+    routes.get("/api/v1/openapi.json", .open) { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
+    }
     let invalidRequests = Counter(label: "mamori_api_invalid_requests_total", factory: factory)
     FindingsAPI(detection: detection, invalidRequests: invalidRequests, clock: clock).register(on: routes)
     AccountsAPI(accounts: accounts, invalidRequests: invalidRequests).register(on: routes)
