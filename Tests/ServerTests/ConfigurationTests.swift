@@ -385,7 +385,8 @@ struct ConfigurationTests {
     func exampleFileDocumentsEveryKey() throws {
         let text = try String(contentsOfFile: Self.examplePath, encoding: .utf8)
         let keys = [
-            "data_directory", "log_level", "http", "listen", "allowed_hosts", "metrics_open", "collector", "receive_buffer_bytes", "max_datagram_bytes",
+            "data_directory", "log_level", "http", "listen", "allowed_hosts", "metrics_open", "collector", "receive_buffer_bytes",
+            "max_datagram_bytes",
             "datagrams_per_read", "queue_capacity", "template_timeout_seconds", "template_persist_interval_seconds",
             "max_templates_per_exporter", "error_log_interval_seconds", "exporters", "address", "sampling_interval", "name",
             "detection", "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "prefix", "first_port",
