@@ -16,7 +16,7 @@ public struct APIToken: Sendable, CustomStringConvertible, CustomReflectable {
 
     /// The environment variable a token is read from when no file is given.
     public static let environmentVariable = "MAMORI_TOKEN"
-    /// Token files larger than this are refused before reading (a token is 74 characters).
+    /// Token files larger than this are refused before reading (a token is 67 characters).
     public static let maximumFileBytes = 4_096
     /// Longer values are refused: not a token.
     static let maximumLength = 256
