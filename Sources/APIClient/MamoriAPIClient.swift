@@ -2,7 +2,8 @@
 // plain HTTP/1.1, through async-http-client. It may import AsyncHTTPClient, SwiftNIO's core,
 // POSIX and HTTP/1 modules, MamoriCore (for SocketEndpoint) and Foundation; it knows the paths
 // its callers ask for, not what the answers mean. Every client is shut down when the work given
-// to it is done. Used by the `mamori whois` and `mamori consent import` commands.
+// to it is done. Used by the `mamori whois` and `mamori consent import` commands, which present
+// an operator's machine token (APIToken) as `Authorization: Bearer …`.
 
 import AsyncHTTPClient
 import Foundation
@@ -16,6 +17,8 @@ public struct MamoriAPIClient: Sendable {
     /// Where the server's HTTP API listens.
     public let server: SocketEndpoint
     private let http: HTTPClient
+    /// Sent with every request when given; never printed.
+    private let token: APIToken?
 
     /// No answer to a request for this long ends it: a batch of 10,000 attributions takes the
     /// server a few seconds, not minutes.
@@ -43,25 +46,37 @@ public struct MamoriAPIClient: Sendable {
         case noAnswer(server: SocketEndpoint, reason: String)
         /// The server answered with another status than 200; its message (the body) is kept.
         case status(Int, message: String)
+        /// 401: the server wants an operator's credentials — none were sent, or the token is
+        /// unknown, revoked or expired. `message` is the server's reason.
+        case unauthenticated(message: String)
+        /// 403: the credentials do not allow the request (a token's scope). `message` is the
+        /// server's reason.
+        case forbidden(message: String)
 
         public var description: String {
             switch self {
             case .unreachable(let server, let reason): "cannot reach mamori serve at \(server) (\(reason)); is it running?"
             case .noAnswer(let server, let reason): "no HTTP answer from \(server) (\(reason))"
             case .status(let status, let message): "the server answered \(status): \(message)"
+            case .unauthenticated(let message): "the server wants an operator token (401: \(message))"
+            case .forbidden(let message): "the server refused the request (403: \(message))"
             }
         }
     }
 
-    /// Runs `body` with a client of the server at `server`, then shuts the client down (also
-    /// when `body` throws).
-    public static func withClient<T>(server: SocketEndpoint, _ body: (MamoriAPIClient) async throws -> T) async throws -> T {
+    /// Runs `body` with a client of the server at `server` that presents `token` (when given) as
+    /// `Authorization: Bearer …` with every request, then shuts the client down (also when `body`
+    /// throws). An answer of 401 or 403 fails the request
+    /// (``Failure/unauthenticated(message:)``, ``Failure/forbidden(message:)``).
+    public static func withClient<T>(
+        server: SocketEndpoint, token: APIToken? = nil, _ body: (MamoriAPIClient) async throws -> T
+    ) async throws -> T {
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: readTimeout))
         // A refused connection fails the request at once instead of being retried with backoff.
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .http1Only
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let client = MamoriAPIClient(server: server, http: http)
+        let client = MamoriAPIClient(server: server, http: http, token: token)
         let result: T
         do {
             result = try await body(client)
@@ -93,6 +108,8 @@ public struct MamoriAPIClient: Sendable {
     }
 
     private func send(_ request: HTTPClientRequest) async throws -> Response {
+        var request = request
+        if let token { request.headers.replaceOrAdd(name: "Authorization", value: token.authorization) }
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, deadline: .distantFuture)
@@ -105,7 +122,25 @@ public struct MamoriAPIClient: Sendable {
         do { bytes = try await response.body.collect(upTo: Self.maximumBodyBytes) } catch {
             throw Failure.noAnswer(server: server, reason: Self.reason(error))
         }
-        return Response(status: Int(response.status.code), body: String(buffer: bytes))
+        let status = Int(response.status.code)
+        let body = String(buffer: bytes)
+        switch status {
+        case 401: throw Failure.unauthenticated(message: Self.refusal(body))
+        case 403: throw Failure.forbidden(message: Self.refusal(body))
+        default: return Response(status: status, body: body)
+        }
+    }
+
+    /// The reason in a refusal's body — its `error` field when it is the API's `{"error": "…"}` —
+    /// as one line of at most 300 printable characters (a hostile server cannot move the cursor).
+    static func refusal(_ body: String) -> String {
+        var text = body.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], let error = object["error"] as? String {
+            text = error
+        }
+        let clean = String(
+            String.UnicodeScalarView(text.unicodeScalars.prefix(300).map { $0.properties.generalCategory == .control ? " " : $0 }))
+        return clean.isEmpty ? "no reason given" : clean
     }
 
     /// Whether `error` says no connection was made.

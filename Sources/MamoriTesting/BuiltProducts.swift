@@ -29,15 +29,23 @@ extension ExternalPeer {
 
 /// `GET path` from an HTTP server on 127.0.0.1:`port`: the status code and body, or nil when
 /// nothing answers (connection refused, or no complete answer within `timeoutSeconds`).
-public func httpGet(port: Int, path: String, timeoutSeconds: Int = 5) -> (status: Int, body: String)? {
-    httpRequest(port: port, method: "GET", path: path, timeoutSeconds: timeoutSeconds)
+/// `headers` are sent as well, e.g. `["Authorization": "Bearer mamori_…"]` (see ``bearer(_:)``).
+public func httpGet(port: Int, path: String, headers: [String: String] = [:], timeoutSeconds: Int = 5) -> (status: Int, body: String)? {
+    httpRequest(port: port, method: "GET", path: path, headers: headers, timeoutSeconds: timeoutSeconds)
 }
 
-/// One HTTP/1.1 request (`Connection: close`) to 127.0.0.1:`port`, with an optional body: the
-/// status code and body, or nil when nothing answers in time.
-public func httpRequest(port: Int, method: String, path: String, body: String? = nil, timeoutSeconds: Int = 5) -> (
+/// The `Authorization` header that presents an operator's machine token, for `headers:`.
+public func bearer(_ token: String) -> [String: String] { ["Authorization": "Bearer " + token] }
+
+/// One HTTP/1.1 request (`Connection: close`) to 127.0.0.1:`port`, with optional `headers` and
+/// body: the status code and body, or nil when nothing answers in time. A header name or value
+/// with a line break is not sent (nil), so no test can smuggle a second header or request.
+public func httpRequest(
+    port: Int, method: String, path: String, headers: [String: String] = [:], body: String? = nil, timeoutSeconds: Int = 5
+) -> (
     status: Int, body: String
 )? {
+    guard !headers.contains(where: { "\($0.key)\($0.value)".contains(where: \.isNewline) }) else { return nil }
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -55,6 +63,7 @@ public func httpRequest(port: Int, method: String, path: String, body: String? =
     let payload = Array((body ?? "").utf8)
     var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
     if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
+    for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
     let request = Array((head + "\r\n").utf8) + payload
     guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
     var response: [UInt8] = []

@@ -18,19 +18,41 @@ public struct ExternalPeer: Sendable {
         throw PeerError("test peer '\(name)' is not installed: run `apt-get install \(debianPackage)` (scripts/test installs it)")
     }
 
-    /// Runs the program to completion (bounded by `timeout`), returning its standard output.
+    /// Runs the program to completion (bounded by `timeout`), returning its standard output;
+    /// throws when it exits with another status than 0.
+    ///
+    /// `environment` is added to (and overrides) the test process's environment — the way to
+    /// hand a program a secret (`MAMORI_TOKEN`) that its arguments, and so this error's message
+    /// and `ps`, must not show.
     @discardableResult
-    public func run(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> String {
+    public func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> String {
+        let result = try runToExit(arguments, environment: environment, timeout: timeout)
+        guard result.status == 0 else {
+            throw PeerError("\(path) \(arguments.joined(separator: " ")) exited with \(result.status): \(result.stderr)")
+        }
+        return result.stdout
+    }
+
+    /// Runs the program to completion (bounded by `timeout`) whatever its exit status: the
+    /// status, standard output and standard error — for tests of how a program fails.
+    /// `environment` as in ``run(_:environment:timeout:)``.
+    public func runToExit(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let out = Pipe()
         let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        // Drain stdout while waiting so a chatty program cannot block on a full pipe.
+        // Drain both pipes while waiting so a chatty program cannot block on a full pipe.
         let collected = OutputCollector(out.fileHandleForReading)
+        let collectedErrors = OutputCollector(err.fileHandleForReading)
         let deadline = ContinuousClock.now + timeout
         while p.isRunning {
             if ContinuousClock.now > deadline {
@@ -39,12 +61,7 @@ public struct ExternalPeer: Sendable {
             }
             Thread.sleep(forTimeInterval: 0.01)
         }
-        let stdout = collected.finish()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard p.terminationStatus == 0 else {
-            throw PeerError("\(path) \(arguments.joined(separator: " ")) exited with \(p.terminationStatus): \(stderr)")
-        }
-        return stdout
+        return (p.terminationStatus, collected.finish(), collectedErrors.finish())
     }
 
     /// Starts the program in the background; stop it with ``RunningPeer/stop(signal:)``.

@@ -23,7 +23,12 @@ struct Consent: ParsableCommand {
                 changes nothing; a later export adds only what changed, and the full history is kept. \
                 Bad lines are reported with their number and skipped. Every import is audited.
 
-                  mamori consent import customers.csv --server 127.0.0.1:8080
+                The server wants an operator's machine token with change_consent, read from \
+                --token-file (a file only its owner can read) or the environment variable \
+                MAMORI_TOKEN, never from the command line. Make one while the server is stopped: \
+                mamori token create consent-import --scope change_consent --expires 30d --created-by ADMIN.
+
+                  mamori consent import customers.csv --server 127.0.0.1:8080 --token-file /etc/mamori/import.token
                 """
         )
 
@@ -33,10 +38,13 @@ struct Consent: ParsableCommand {
         @Option(help: ArgumentHelp("Where mamori serve's HTTP API listens.", valueName: "host:port"))
         var server: String = "127.0.0.1:8080"
 
+        @OptionGroup var credentials: APITokenOptions
+
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
             let name = (file as NSString).lastPathComponent.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file"
-            let response = try await Whois.askServer(server) {
+            let token = try credentials.token()
+            let response = try await Whois.askServer(server, token: token, needs: "change_consent", command: "consent import") {
                 try await $0.post("/api/v1/consent/import?source=\(name)", body: [UInt8](data), contentType: "text/csv; charset=utf-8")
             }
             guard response.status == 200, let json = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]

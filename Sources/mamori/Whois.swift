@@ -22,6 +22,11 @@ struct Whois: AsyncParsableCommand {
 
             Times: RFC 3339 (2026-11-23T10:00:00Z) or milliseconds since the epoch.
 
+            Asking a server needs an operator's machine token with read_findings, read from \
+            --token-file (a file only its owner can read) or the environment variable MAMORI_TOKEN, \
+            never from the command line. Make one while the server is stopped: \
+            mamori token create whois --scope read_findings --expires 30d --created-by ADMIN.
+
             Many at once (an abuse desk's complaints): --batch FILE, one question a line, \
             ADDRESS,PORT,TIME (PORT may be empty; '#' starts a comment; '-' reads standard input). \
             Prints one CSV line per question, in order — address,port,at,outcome,subscriber,\
@@ -29,10 +34,10 @@ struct Whois: AsyncParsableCommand {
             and answered "error", and the others are still answered.
 
             Examples:
-              mamori whois 198.18.0.7 --port 40123 --at 2026-11-23T10:00:00Z
-              mamori whois 2001:db8:100:1::5 --at 2026-11-23T10:00:00Z --json
+              mamori whois 198.18.0.7 --port 40123 --at 2026-11-23T10:00:00Z --token-file ~/.mamori-token
+              MAMORI_TOKEN="$(cat ~/.mamori-token)" mamori whois 2001:db8:100:1::5 --at 2026-11-23T10:00:00Z --json
               mamori whois 198.18.0.7 --port 40123 --at 2026-01-01T00:05:00Z --radius-detail detail --nat-syslog nat.log
-              mamori whois --batch complaints.csv > answers.csv
+              mamori whois --batch complaints.csv --token-file ~/.mamori-token > answers.csv
             """
     )
 
@@ -51,6 +56,8 @@ struct Whois: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The `mamori serve` HTTP endpoint to ask.", valueName: "host:port"))
     var server: String = "127.0.0.1:8080"
+
+    @OptionGroup var credentials: APITokenOptions
 
     @Flag(help: "Print the answer as JSON (the API's body).")
     var json = false
@@ -103,7 +110,9 @@ struct Whois: AsyncParsableCommand {
         } else {
             var path = "/api/v1/attribution?addr=\(address)&at=\(time)"
             if let port { path += "&port=\(port)" }
-            body = try await Self.askServer(server) { try await $0.get(path).ok() }
+            body = try await Self.askServer(server, token: credentials.token(), needs: "read_findings", command: "whois") {
+                try await $0.get(path).ok()
+            }
         }
         if json {
             print(body.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -256,7 +265,7 @@ struct Whois: AsyncParsableCommand {
             var confidence: Double?
         }
         struct Reply: Decodable { var answers: [Answer] }
-        return try await Self.askServer(server) { client in
+        return try await Self.askServer(server, token: credentials.token(), needs: "read_findings", command: "whois --batch") { client in
             var out: [Resolved] = []
             var start = 0
             while start < queries.count {
@@ -316,17 +325,53 @@ struct Whois: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    /// Runs `body` with a client of the `mamori serve` at `server` (--server); what goes wrong
-    /// is said without the usage text.
-    static func askServer<T>(_ server: String, _ body: (MamoriAPIClient) async throws -> T) async throws -> T {
+    /// Runs `body` with a client of the `mamori serve` at `server` (--server) that presents
+    /// `token`; what goes wrong is said without the usage text, and a refusal (401, 403) says how
+    /// to get a token with `permission`, which `mamori <command>` needs.
+    static func askServer<T>(
+        _ server: String, token: APIToken?, needs permission: String, command: String, _ body: (MamoriAPIClient) async throws -> T
+    ) async throws -> T {
         let endpoint: SocketEndpoint
         do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server \(error)") }
+        let create =
+            "`mamori token create NAME --scope \(permission) --expires 30d --created-by ADMIN --data-dir DIR` while the server is stopped"
         do {
-            return try await MamoriAPIClient.withClient(server: endpoint, body)
+            return try await MamoriAPIClient.withClient(server: endpoint, token: token, body)
         } catch let failure as MamoriAPIClient.Failure {
-            if case .unreachable = failure { throw WhoisError("\(failure) (--server)") }
-            throw WhoisError(failure.description)
+            switch failure {
+            case .unreachable: throw WhoisError("\(failure) (--server)")
+            case .unauthenticated(let reason) where token == nil:
+                throw WhoisError(
+                    "the server at \(server) wants an operator token (401: \(reason)), and none was given: create one with \(create), "
+                        + "then pass it with --token-file FILE (a file only you can read: chmod 600) or the environment variable "
+                        + "\(APIToken.environmentVariable)")
+            case .unauthenticated(let reason):
+                throw WhoisError(
+                    "the server at \(server) did not accept the token (401: \(reason)): it is unknown there, revoked or expired "
+                        + "(`mamori token list`, with the server stopped, shows which); create a new one with \(create)")
+            case .forbidden(let reason):
+                throw WhoisError(
+                    "the token's scope does not allow this (403: \(reason)): `mamori \(command)` needs a token with \(permission); "
+                        + "create one with \(create)")
+            default: throw WhoisError(failure.description)
+            }
         }
+    }
+}
+
+/// `--token-file`, or the environment variable MAMORI_TOKEN: the operator's machine token for
+/// commands that ask a running server. Never a command-line value.
+struct APITokenOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Read the operator's machine token (mamori_…) from this file, which only its owner may read; default: the environment variable MAMORI_TOKEN.",
+            valueName: "file"))
+    var tokenFile: String?
+
+    /// The token from --token-file or MAMORI_TOKEN; nil when neither is given. A file others may
+    /// read, or one that holds no token, is refused without the usage text.
+    func token() throws -> APIToken? {
+        do { return try APIToken.load(file: tokenFile) } catch let error as APITokenError { throw WhoisError(error.description) }
     }
 }
 

@@ -16,6 +16,8 @@ struct DemoTests {
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
         let udpPort = try freeUDPPort()
         let httpPort = try freeTCPPort()
+        // The first admin and a token that reads findings, before the server starts.
+        let auth = bearer(try OperatorBootstrap(mamori, dataDirectory: dataDirectory.path).token("demo", scope: "read_findings"))
         let server = try mamori.start([
             "serve", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir", dataDirectory.path, "--log-level",
             "warning",
@@ -81,7 +83,7 @@ struct DemoTests {
                 $0["victimAddress"] as? String
             })
         func subjects(_ kind: String) -> [String] {
-            guard let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)")?.body,
+            guard let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)", headers: auth)?.body,
                 let page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
             else { return [] }
             return ((page["findings"] as? [[String: Any]]) ?? []).compactMap { ($0["subject"] as? [String: Any])?["address"] as? String }
@@ -97,7 +99,7 @@ struct DemoTests {
         #expect(!bots.isEmpty)
         #expect(
             !scanners.isEmpty,
-            "no scanning finding from serve: \(httpGet(port: httpPort, path: "/api/v1/findings?kind=scanning").map { "\($0.status) \($0.body.prefix(300))" } ?? "no answer"); \((httpGet(port: httpPort, path: "/metrics")?.body ?? "").split(separator: "\n").filter { $0.contains("findings") || $0.contains("flow_records_total") }) files \((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)) ?? [])"
+            "no scanning finding from serve: \(httpGet(port: httpPort, path: "/api/v1/findings?kind=scanning", headers: auth).map { "\($0.status) \($0.body.prefix(300))" } ?? "no answer"); \((httpGet(port: httpPort, path: "/metrics")?.body ?? "").split(separator: "\n").filter { $0.contains("findings") || $0.contains("flow_records_total") }) files \((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)) ?? [])"
         )
         #expect(
             Set(scanners).isSubset(of: bots), "scanners \(scanners) not all labelled scanning bots (Mirai-like, Hide'n'Seek-like) \(bots)")
@@ -131,6 +133,9 @@ struct AttributionDemoTests {
         let udpPort = try freeUDPPort()
         let radiusPort = try freeUDPPort()
         let httpPort = try freeTCPPort()
+        // The first admin and a token that reads findings and asks whois, before the server starts.
+        let token = try OperatorBootstrap(mamori, dataDirectory: dir).token("attribution-demo", scope: "read_findings")
+        let auth = bearer(token)
         let server = try mamori.start([
             "serve", "--listen", "127.0.0.1:\(udpPort)", "--http", "127.0.0.1:\(httpPort)", "--data-dir", dir, "--log-level", "warning",
             "--radius", "127.0.0.1:\(radiusPort)", "--radius-secret", "mamori-demo-secret-0001",
@@ -170,7 +175,7 @@ struct AttributionDemoTests {
         for _ in 0..<400 {
             scanners = []
             for kind in ["scanning", "infected-device"] {
-                if let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)")?.body,
+                if let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)", headers: auth)?.body,
                     let page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
                 {
                     scanners += (page["findings"] as? [[String: Any]]) ?? []
@@ -233,7 +238,7 @@ struct AttributionDemoTests {
             let firstSeen = try #require((f["firstSeen"] as? NSNumber)?.int64Value)
             var args = ["whois", address, "--at", "\(firstSeen)", "--server", "127.0.0.1:\(httpPort)", "--json"]
             if let first = ((subject["ports"] as? [String: Any])?["first"] as? NSNumber)?.intValue { args += ["--port", "\(first + 1)"] }
-            let answer = try mamori.run(args)
+            let answer = try mamori.run(args, environment: ["MAMORI_TOKEN": token])
             #expect(answer.contains((f["subscriber"] as? [String: Any])?["pseudonym"] as? String ?? "missing"), "\(answer)")
         }
         // whois --batch asks the running server's batch API: every attributed finding in one
@@ -257,7 +262,13 @@ struct AttributionDemoTests {
             }
             try #require(expected.count >= 3, "too few attributed findings for a batch: \(expected)")
             try lines.joined(separator: "\n").write(toFile: dir + "/complaints.csv", atomically: true, encoding: .utf8)
-            let csv = try mamori.run(["whois", "--batch", dir + "/complaints.csv", "--server", "127.0.0.1:\(httpPort)"])
+            // The token from a file this time (--token-file), only the owner's.
+            try #require(
+                FileManager.default.createFile(
+                    atPath: dir + "/whois.token", contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]))
+            let csv = try mamori.run([
+                "whois", "--batch", dir + "/complaints.csv", "--server", "127.0.0.1:\(httpPort)", "--token-file", dir + "/whois.token",
+            ])
             let rows = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
             #expect(rows.first == ["address", "port", "at", "outcome", "subscriber", "confidence"], "\(csv)")
             #expect(rows.count == expected.count + 1, "\(csv)")

@@ -64,6 +64,12 @@ struct NoticeDemoTests {
             from: "Example ISP <security@isp.example.jp>"
         """.write(toFile: dir + "/mamori.yaml", atomically: true, encoding: .utf8)
 
+        // The first admin and two tokens, before the server starts: one that imports the customer
+        // export, one that reads cases and findings; neither can do the other's work.
+        let operators = try OperatorBootstrap(mamori, dataDirectory: dir + "/data")
+        let importer = try operators.token("customer-import", scope: "change_consent")
+        let auth = bearer(try operators.token("notice-demo", scope: "read_cases,read_findings"))
+
         let udpPort = try freeUDPPort()
         let radiusPort = try freeUDPPort()
         let server = try mamori.start([
@@ -80,7 +86,8 @@ struct NoticeDemoTests {
             if !up { try await Task.sleep(for: .milliseconds(100)) }
         }
         try #require(up, "mamori serve did not come up")
-        let imported = try mamori.run(["consent", "import", dir + "/customers.csv", "--server", "127.0.0.1:\(httpPort)"])
+        let imported = try mamori.run(
+            ["consent", "import", dir + "/customers.csv", "--server", "127.0.0.1:\(httpPort)"], environment: ["MAMORI_TOKEN": importer])
         #expect(imported.contains("imported \(accounts.count) subscribers"), "\(imported)")
 
         let output = try mamori.run(
@@ -100,7 +107,8 @@ struct NoticeDemoTests {
         for _ in 0..<400 {
             mail = try smtp.delivered()
             cases =
-                (try? JSONSerialization.jsonObject(with: Data((httpGet(port: httpPort, path: "/api/v1/cases")?.body ?? "[]").utf8))
+                (try? JSONSerialization.jsonObject(
+                    with: Data((httpGet(port: httpPort, path: "/api/v1/cases", headers: auth)?.body ?? "[]").utf8))
                     as? [[String: Any]]) ?? []
             if !mail.isEmpty && cases.contains(where: { $0["subscriber"] as? String == optedOutPseudonym }) { break }
             try await Task.sleep(for: .milliseconds(100))
@@ -108,7 +116,9 @@ struct NoticeDemoTests {
         if mail.isEmpty {
             let page =
                 (try? JSONSerialization.jsonObject(
-                    with: Data((httpGet(port: httpPort, path: "/api/v1/findings?kind=infected-device&limit=100")?.body ?? "{}").utf8))
+                    with: Data(
+                        (httpGet(port: httpPort, path: "/api/v1/findings?kind=infected-device&limit=100", headers: auth)?.body ?? "{}").utf8
+                    ))
                     as? [String: Any]) ?? [:]
             let found = ((page["findings"] as? [[String: Any]]) ?? []).map { f in
                 "\((f["subject"] as? [String: Any])?["address"] ?? ""):\(((f["subject"] as? [String: Any])?["ports"] as? [String: Any])?["first"] ?? "")=\((f["subscriber"] as? [String: Any])?["pseudonym"] ?? "-")"
@@ -155,7 +165,8 @@ struct NoticeDemoTests {
         #expect(ack == 303, "acknowledge answered \(ack)")
         let acknowledged =
             ((try? JSONSerialization.jsonObject(
-                with: Data((httpGet(port: httpPort, path: "/api/v1/cases?state=acknowledged")?.body ?? "[]").utf8)) as? [[String: Any]])
+                with: Data((httpGet(port: httpPort, path: "/api/v1/cases?state=acknowledged", headers: auth)?.body ?? "[]").utf8))
+                as? [[String: Any]])
                 ?? [])
         #expect(acknowledged.count == 1, "one case acknowledged: \(acknowledged.map { $0["id"] ?? "" })")
         let again = try #require(httpGet(port: httpPort, path: path))
