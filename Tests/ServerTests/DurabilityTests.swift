@@ -207,6 +207,17 @@ struct DurabilityTests {
         let dir = try TemporaryDirectory()
         let data = dir.path + "/data"
         var acknowledged: [String] = []
+        // The operator and the token the writer uses, made as on a new installation (server stopped).
+        let passwordFile = dir.path + "/password"
+        try #require(
+            FileManager.default.createFile(
+                atPath: passwordFile, contents: Data("a long test password\n".utf8), attributes: [.posixPermissions: 0o600]))
+        try mamori.run(["user", "add", "admin", "--role", "admin", "--data-dir", data, "--password-file", passwordFile])
+        let token = try mamori.run([
+            "token", "create", "writer", "--scope", "change_consent", "--expires", "1d", "--created-by", "admin", "--data-dir", data,
+        ]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(token.hasPrefix("mamori_"), "token create printed no token")
+        let auth = bearer(token)
         for round in 0..<4 {
             let http = try freeTCPPort()
             let server = try mamori.start([
@@ -232,8 +243,8 @@ struct DurabilityTests {
                 for n in base..<(base + 100_000) {
                     guard
                         let r = httpRequest(
-                            port: http, method: "POST", path: "/api/v1/consent/\(Self.subscriber(n))/events", body: Self.optOut(n),
-                            timeoutSeconds: 2)
+                            port: http, method: "POST", path: "/api/v1/consent/\(Self.subscriber(n))/events", headers: auth,
+                            body: Self.optOut(n), timeoutSeconds: 2)
                     else { break }
                     if r.status == 201 { acks.append(Self.subscriber(n)) }
                 }
