@@ -27,3 +27,8 @@ public protocol AccountStore: Sendable {
     /// Deletes the sessions over at `now` under `policy` (idle or past their lifetime); returns how many.
     @discardableResult func deleteExpiredSessions(at now: Int64, policy: SessionPolicy) async throws -> Int
 }
+
+extension AccountStore {
+    /// Enabled admin accounts: the workflow keeps at least one (``AccountError/Code/lastAdmin``).
+    public func enabledAdminCount() async throws -> Int { try await accounts().filter { $0.role == .admin && !$0.disabled }.count }
+}

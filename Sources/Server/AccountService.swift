@@ -5,6 +5,7 @@ import Lawful
 import Logging
 import MamoriCore
 import NIOConcurrencyHelpers
+import Storage
 
 /// Operator accounts inside `mamori serve`: authenticates each request's credentials, signs
 /// operators in and out, and carries out the account workflow's actions — audit entries first (a
@@ -45,14 +46,14 @@ final class AccountService: Sendable {
                 let presented = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
                 guard let parsed = PresentedToken(presented) else { return RequestCredentials(failure: .badCredentials) }
                 let token = try await store.token(id: parsed.id)
-                let creator = try await token.asyncMap { try await store.account(id: $0.createdBy) } ?? nil
+                let creator = if let token { try await store.account(id: token.createdBy) } else { OperatorAccount?.none }
                 let step = workflow.authenticate(token: presented, token: token, creator: creator, at: now)
                 return try await outcome(step, session: nil)
             }
             if let id = request.cookies[Self.cookieName]?.value, !id.isEmpty {
                 guard let digest = OperatorSession.digest(ofPresented: id) else { return RequestCredentials(failure: .badCredentials) }
                 let session = try await store.session(digest: digest)
-                let account = try await session.asyncMap { try await store.account(id: $0.accountID) } ?? nil
+                let account = if let session { try await store.account(id: session.accountID) } else { OperatorAccount?.none }
                 let step = workflow.authenticate(sessionID: id, session: session, account: account, at: now)
                 return try await outcome(step, session: session)
             }
@@ -109,45 +110,13 @@ final class AccountService: Sendable {
     }
 
     /// Carries out the workflow's actions in order; an audit entry that cannot be written stops the rest.
-    func perform(_ actions: [AccountAction]) async throws {
-        for action in actions {
-            switch action {
-            case .audit(let r):
-                let kind: AuditKind =
-                    switch r.kind {
-                    case .authentication: .authentication
-                    case .accountChange: .accountChange
-                    }
-                try audit.append(at: r.at, kind: kind, actor: r.actor, subject: r.subject, summary: r.summary, detail: r.detail)
-            case .saveAccount(let a): try await store.save(a)
-            case .saveToken(let t): try await store.save(t)
-            case .saveSession(let s): try await store.save(s)
-            case .deleteSession(let digest): try await store.deleteSession(digest: digest)
-            case .deleteSessions(let accountID): try await store.deleteSessions(accountID: accountID)
-            }
-        }
-    }
+    func perform(_ actions: [AccountAction]) async throws { try await store.carryOut(actions, audit: audit) }
 
     /// Runs CPU-bound work (bcrypt) on a thread of its own, not on the cooperative pool that
     /// serves every other request.
     static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: work()) }
-        }
-    }
-
-    /// Enabled admin accounts (the workflow keeps at least one).
-    func enabledAdmins() async throws -> Int { try await store.accounts().filter { $0.role == .admin && !$0.disabled }.count }
-
-    /// Whether any account exists (a new server has none until `mamori user add`).
-    func hasAccounts() async -> Bool { ((try? await store.accounts().isEmpty) ?? true) == false }
-}
-
-extension Optional {
-    fileprivate func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
-        switch self {
-        case .none: nil
-        case .some(let w): try await transform(w)
         }
     }
 }

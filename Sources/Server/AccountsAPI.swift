@@ -171,7 +171,7 @@ struct AccountsAPI: Sendable, JSONAPI {
         guard let account = try await accounts.store.account(named: name) else { return notFound("account \(name)") }
         let workflow = accounts.workflow
         let now = accounts.clock.milliseconds
-        let admins = try await accounts.enabledAdmins()
+        let admins = try await accounts.store.enabledAdminCount()
         let result: Result<AccountChange<OperatorAccount>, AccountError>
         switch what {
         case "role":

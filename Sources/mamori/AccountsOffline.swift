@@ -40,33 +40,11 @@ struct AccountsOffline {
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// Carries the actions out in order; an audit entry that cannot be written stops the rest.
-    func perform(_ actions: [AccountAction]) async throws {
-        for action in actions {
-            switch action {
-            case .audit(let r):
-                let kind: AuditKind =
-                    switch r.kind {
-                    case .authentication: .authentication
-                    case .accountChange: .accountChange
-                    }
-                try audit.append(at: r.at, kind: kind, actor: r.actor, subject: r.subject, summary: r.summary, detail: r.detail)
-            case .saveAccount(let a): try await store.save(a)
-            case .saveToken(let t): try await store.save(t)
-            case .saveSession(let s): try await store.save(s)
-            case .deleteSession(let digest): try await store.deleteSession(digest: digest)
-            case .deleteSessions(let accountID): try await store.deleteSessions(accountID: accountID)
-            }
-        }
-    }
+    func perform(_ actions: [AccountAction]) async throws { try await store.carryOut(actions, audit: audit) }
 
     func account(named name: String) async throws -> OperatorAccount {
         guard let a = try await store.account(named: name) else { throw AccountsCommandError("no account named \(name)") }
         return a
-    }
-
-    /// Enabled admin accounts (the workflow keeps at least one).
-    func enabledAdmins() async throws -> Int {
-        try await store.accounts().filter { $0.role == .admin && !$0.disabled }.count
     }
 
     static func date(_ ms: Int64?) -> String {

@@ -81,7 +81,8 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let offline = try AccountsOffline(options)
             let change = try offline.workflow.setRole(
-                of: try await offline.account(named: name), to: role.role, enabledAdmins: try await offline.enabledAdmins(), by: .console,
+                of: try await offline.account(named: name), to: role.role, enabledAdmins: try await offline.store.enabledAdminCount(),
+                by: .console,
                 at: AccountsOffline.now)
             try await offline.perform(change.actions)
             print("\(name) is now \(role.rawValue)")
@@ -97,7 +98,8 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let offline = try AccountsOffline(options)
             let change = try offline.workflow.setDisabled(
-                true, account: try await offline.account(named: name), enabledAdmins: try await offline.enabledAdmins(), by: .console,
+                true, account: try await offline.account(named: name), enabledAdmins: try await offline.store.enabledAdminCount(),
+                by: .console,
                 at: AccountsOffline.now)
             try await offline.perform(change.actions)
             print("\(name) disabled")
@@ -112,7 +114,8 @@ struct User: AsyncParsableCommand {
         func run() async throws {
             let offline = try AccountsOffline(options)
             let change = try offline.workflow.setDisabled(
-                false, account: try await offline.account(named: name), enabledAdmins: try await offline.enabledAdmins(), by: .console,
+                false, account: try await offline.account(named: name), enabledAdmins: try await offline.store.enabledAdminCount(),
+                by: .console,
                 at: AccountsOffline.now)
             try await offline.perform(change.actions)
             print("\(name) enabled")
