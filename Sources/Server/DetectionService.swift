@@ -108,17 +108,17 @@ public final class DetectionService: FlowSink, Service {
     /// `mamori_detection_shed_records_total`, the current 1-in-N in
     /// `mamori_detection_sampling_interval`, and logged when N changes.
     public func consume(_ batch: FlowBatch) async {
-        let (interval, changed) = shedder.withLockedValue { s -> (UInt32, Bool) in
+        let (shedder, changed) = self.shedder.withLockedValue { s -> (LoadShedder, Bool) in
             let before = s.interval
             s.adjust(backlog: batch.queuedBehind)
-            return (s.interval, s.interval != before)
+            return (s, s.interval != before)
         }
+        let interval = shedder.interval
         if changed {
             sheddingInterval.record(Double(interval))
             logger.warning("detection backlog: analysing 1 in \(interval) address pairs", metadata: ["interval": "\(interval)"])
         }
         let limit = clock.milliseconds + Self.maximumClockLead
-        let shedder = self.shedder.withLockedValue { $0 }
         let shed = analyzer.withLockedValue { a -> Int in
             var shed = 0
             for var r in batch.records {

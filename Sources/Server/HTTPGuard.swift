@@ -62,7 +62,7 @@ struct HTTPGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         let authority = request.head.authority
         if let authority, !isAllowed(authority: authority) {
             refusedHost.increment()
-            return Self.error(.misdirectedRequest, "this server does not answer for the host named in the request")
+            return APIRefusal.response(.misdirectedRequest, "this server does not answer for the host named in the request")
         }
         switch request.method {
         case .get, .head, .options: return nil
@@ -70,12 +70,12 @@ struct HTTPGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         if let site = request.headers[.secFetchSite], site.lowercased() == "cross-site" {
             refusedOrigin.increment()
-            return Self.error(.forbidden, "cross-site requests may not change anything here")
+            return APIRefusal.response(.forbidden, "cross-site requests may not change anything here")
         }
         if let origin = request.headers[.origin] {
             guard let authority, let from = HTTPAuthority.authority(ofOrigin: origin), from.lowercased() == authority.lowercased() else {
                 refusedOrigin.increment()
-                return Self.error(.forbidden, "the request comes from another origin")
+                return APIRefusal.response(.forbidden, "the request comes from another origin")
             }
         }
         return nil
@@ -99,11 +99,6 @@ struct HTTPGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         if response.headers[.cacheControl] == nil, path.hasPrefix("/api/") || path.hasPrefix("/notice/") {
             response.headers[.cacheControl] = "no-store"
         }
-    }
-
-    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = ByteBuffer(string: "{\"error\":\"\(message)\"}\n")
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 }
 

@@ -53,13 +53,7 @@ extension MamoriConfiguration {
         if let v = top["http"] {
             let http = try YAMLMap(v.node, context: "http")
             try http.allowOnly(["listen", "allowed_hosts", "metrics_open"])
-            if let m = http["metrics_open"] {
-                switch try m.string() {
-                case "true", "yes", "on": config.metricsOpen = true
-                case "false", "no", "off": config.metricsOpen = false
-                default: throw m.error("http.metrics_open must be true or false")
-                }
-            }
+            if let m = http["metrics_open"] { config.metricsOpen = try m.bool() }
             if let l = http["listen"] { config.http = try l.endpoint() }
             if let h = http["allowed_hosts"] {
                 guard case .sequence(let seq) = h.node else { throw h.error("http.allowed_hosts must be a list of host names") }
@@ -203,13 +197,6 @@ extension MamoriConfiguration {
                 "kea_leases4_files", "kea_leases6_files", "radius_detail_files", "nat_syslog_files", "nat_event_exporters",
                 "syslog_senders",
             ])
-            func flag(_ x: YAMLValue) throws(ConfigurationError) -> Bool {
-                switch try x.string() {
-                case "true", "yes", "on": return true
-                case "false", "no", "off": return false
-                default: throw x.error("\(x.key) must be true or false")
-                }
-            }
             // Who may send identity data over UDP (absent: loopback only; see AttributionSettings).
             if let x = a["nat_event_exporters"] { config.attribution.natEventExporters = try x.prefixes() }
             if let x = a["syslog_senders"] { config.attribution.syslog.senders = try x.prefixes() }
@@ -243,7 +230,7 @@ extension MamoriConfiguration {
                     "rate_limit_per_second", "rate_limit_burst",
                 ])
                 if let x = m["require_message_authenticator"] {
-                    config.attribution.radius.handler.requireMessageAuthenticator = try flag(x)
+                    config.attribution.radius.handler.requireMessageAuthenticator = try x.bool()
                 }
                 if let x = m["replay_window_seconds"] {
                     config.attribution.radius.handler.replayWindowMilliseconds = Int64(try x.int(in: 0...86_400)) * 1000
@@ -290,7 +277,7 @@ extension MamoriConfiguration {
                             )
                         }
                         var require: Bool?
-                        if let x = client["require_message_authenticator"] { require = try flag(x) }
+                        if let x = client["require_message_authenticator"] { require = try x.bool() }
                         config.attribution.radius.handler.clients.append(
                             .init(prefix: prefix, secret: Array(key.utf8), requireMessageAuthenticator: require))
                     }
@@ -299,13 +286,7 @@ extension MamoriConfiguration {
                     throw r.error("attribution.radius listens but has no clients: every request would be dropped")
                 }
             }
-            if let x = a["reveal"] {
-                switch try x.string() {
-                case "true", "yes", "on": config.attribution.revealEnabled = true
-                case "false", "no", "off": config.attribution.revealEnabled = false
-                default: throw x.error("reveal must be true or false")
-                }
-            }
+            if let x = a["reveal"] { config.attribution.revealEnabled = try x.bool() }
             if let p = a["deterministic_nat"] {
                 guard case .sequence(let seq) = p.node else { throw p.error("attribution.deterministic_nat must be a list") }
                 for item in seq {
