@@ -60,3 +60,13 @@ extension ConsentRegistry {
         ConsentState(events: try history(of: subscriber), at: at)
     }
 }
+
+extension CustomerConsentRow {
+    /// The contact this line leaves: what it says, and what `old` had where it says nothing; nil
+    /// when that is `old` itself (nothing to write). Shared by every registry's import.
+    public func contact(updating old: SubscriberContact?) -> SubscriberContact? {
+        guard email != nil || language != nil else { return nil }
+        let new = SubscriberContact(email: email ?? old?.email, language: language ?? old?.language)
+        return new == old ? nil : new
+    }
+}

@@ -129,13 +129,9 @@ public final class InMemoryConsentRegistry: ConsentRegistry, @unchecked Sendable
                 events += new
                 summary.events += new.count
                 summary.subscribers += 1
-                if row.email != nil || row.language != nil {
-                    let old = contacts[subscriber]
-                    let contact = SubscriberContact(email: row.email ?? old?.email, language: row.language ?? old?.language)
-                    if contact != old {
-                        contacts[subscriber] = contact
-                        summary.contacts += 1
-                    }
+                if let contact = row.contact(updating: contacts[subscriber]) {
+                    contacts[subscriber] = contact
+                    summary.contacts += 1
                 }
             }
             self.events = events

@@ -129,13 +129,10 @@ public final class SQLiteConsentRegistry: ConsentRegistry, Sendable {
                     try Self.insert(events, recordedAt: at, db)
                     summary.events += events.count
                     summary.subscribers += 1
-                    if row.email != nil || row.language != nil {
-                        let old = try Self.contact(of: subscriber, db)
-                        let new = Contact(email: row.email ?? old?.email, language: row.language ?? old?.language)
-                        if new != old {
-                            try Self.setContact(new, for: subscriber, at: at, db)
-                            summary.contacts += 1
-                        }
+                    // The stored contact is read only for lines that say something about it.
+                    if row.email != nil || row.language != nil, let new = row.contact(updating: try Self.contact(of: subscriber, db)) {
+                        try Self.setContact(new, for: subscriber, at: at, db)
+                        summary.contacts += 1
                     }
                 }
             }

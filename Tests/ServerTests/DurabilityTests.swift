@@ -208,15 +208,7 @@ struct DurabilityTests {
         let data = dir.path + "/data"
         var acknowledged: [String] = []
         // The operator and the token the writer uses, made as on a new installation (server stopped).
-        let passwordFile = dir.path + "/password"
-        try #require(
-            FileManager.default.createFile(
-                atPath: passwordFile, contents: Data("a long test password\n".utf8), attributes: [.posixPermissions: 0o600]))
-        try mamori.run(["user", "add", "admin", "--role", "admin", "--data-dir", data, "--password-file", passwordFile])
-        let token = try mamori.run([
-            "token", "create", "writer", "--scope", "change_consent", "--expires", "1d", "--created-by", "admin", "--data-dir", data,
-        ]).trimmingCharacters(in: .whitespacesAndNewlines)
-        try #require(token.hasPrefix("mamori_"), "token create printed no token")
+        let token = try OperatorBootstrap(mamori, dataDirectory: data).token("writer", scope: "change_consent")
         let auth = bearer(token)
         for round in 0..<4 {
             let http = try freeTCPPort()

@@ -33,14 +33,6 @@ import Testing
         }
     }
 
-    static func addAccount(_ services: MamoriServices, _ name: String, role: Role, password: String) async throws {
-        var random = SystemRandomNumberGenerator()
-        let account = try AccountWorkflow(hashing: BcryptPasswordHashing(cost: 4)).createAccount(
-            name: name, role: role, password: password, existing: nil, by: .console, at: 1, using: &random
-        ).value
-        try await services.accountStore.save(account)
-    }
-
     @Test(
         "every registered route × {no credentials, viewer, analyst, admin, expired session, revoked token}: 401, 403 or through, as its rule says; a route without a rule fails"
     )
@@ -65,7 +57,7 @@ import Testing
             try await services.accountStore.save(t)
         }
         callers.append(("revoked token", revoked, nil, false))
-        try await Self.addAccount(services, "idle-admin", role: .admin, password: "an idle admin password")
+        try await services.addAccount("idle-admin", role: .admin, password: "an idle admin password")
         let tokenCallers = callers
         try await app.test(.router) { client in
             let signedIn = try await Self.login(client, "idle-admin", "an idle admin password")
@@ -109,7 +101,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let clock = TestClock(Int64(Date().timeIntervalSince1970 * 1000))
         let (app, services) = try Self.application(dir, clock: clock)
-        try await Self.addAccount(services, "hana", role: .analyst, password: "hana's long password")
+        try await services.addAccount("hana", role: .analyst, password: "hana's long password")
         try await app.test(.router) { client in
             let wrongName = try await Self.login(client, "nobody", "hana's long password")
             let wrongPassword = try await Self.login(client, "hana", "not the password!!")
@@ -170,7 +162,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let clock = TestClock(Int64(Date().timeIntervalSince1970 * 1000))
         let (app, services) = try Self.application(dir, clock: clock)
-        try await Self.addAccount(services, "ken", role: .viewer, password: "ken's long password")
+        try await services.addAccount("ken", role: .viewer, password: "ken's long password")
         try await app.test(.router) { client in
             for n in 0..<20 {
                 // Minutes apart, so the per-address rate limit does not answer first.

@@ -1,6 +1,4 @@
 import Foundation
-import MamoriTesting
-import Testing
 
 /// The first operator and their machine tokens, made as an operator does on a new installation —
 /// with the built `mamori`, on the data directory, before `mamori serve` starts:
@@ -10,44 +8,46 @@ import Testing
 ///
 /// `token create` prints the token alone on standard output (what it says about it goes to
 /// standard error). Tests ask for the least scope they need.
-struct OperatorBootstrap {
-    let mamori: ExternalPeer
-    let dataDirectory: String
-    static let admin = "admin"
+public struct OperatorBootstrap {
+    public let mamori: ExternalPeer
+    public let dataDirectory: String
+    public static let admin = "admin"
 
     /// Makes the admin account in `dataDirectory` (created if missing). The password file is
     /// written beside it, mode 0600, and removed at once.
-    init(_ mamori: ExternalPeer, dataDirectory: String) throws {
+    public init(_ mamori: ExternalPeer, dataDirectory: String) throws {
         self.mamori = mamori
         self.dataDirectory = dataDirectory
         let passwordFile = dataDirectory + ".admin-password"
-        try #require(
+        guard
             FileManager.default.createFile(
                 atPath: passwordFile, contents: Data("a long test password \(UUID().uuidString)\n".utf8),
-                attributes: [.posixPermissions: 0o600]
-            ))
+                attributes: [.posixPermissions: 0o600])
+        else { throw PeerError("cannot write \(passwordFile)") }
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
         let made = try mamori.run([
             "user", "add", Self.admin, "--role", "admin", "--data-dir", dataDirectory, "--password-file", passwordFile,
         ])
-        #expect(made.hasPrefix("account \(Self.admin) made (admin"), "\(made)")
+        guard made.hasPrefix("account \(Self.admin) made (admin") else { throw PeerError("mamori user add said: \(made)") }
     }
 
     /// A new token of the admin's with `scope` (comma-separated permissions), valid for a day.
-    func token(_ name: String, scope: String) throws -> String {
+    public func token(_ name: String, scope: String) throws -> String {
         let out = try mamori.run([
             "token", "create", name, "--scope", scope, "--expires", "1d", "--created-by", Self.admin, "--data-dir", dataDirectory,
         ])
         let token = out.trimmingCharacters(in: .whitespacesAndNewlines)
         // Not printed on failure: a test's output is no place for a secret.
-        try #require(token.hasPrefix("mamori_") && token.utf8.count == 67 && !token.contains("\n"), "token create printed no token")
+        guard token.hasPrefix("mamori_") && token.utf8.count == 67 && !token.contains("\n") else {
+            throw PeerError("mamori token create printed no token")
+        }
         return token
     }
 
     /// Revokes `token` (`mamori token revoke ID`, the id being the 16 hex digits after `mamori_`).
-    func revoke(_ token: String) throws {
+    public func revoke(_ token: String) throws {
         let id = String(token.dropFirst("mamori_".count).prefix(16))
         let out = try mamori.run(["token", "revoke", id, "--data-dir", dataDirectory])
-        #expect(out.hasPrefix("token \(id) "), "\(out)")
+        guard out.hasPrefix("token \(id) ") else { throw PeerError("mamori token revoke said: \(out)") }
     }
 }
