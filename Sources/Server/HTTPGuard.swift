@@ -15,8 +15,8 @@ import NIOCore
 ///   HEAD, OPTIONS) whose `Origin` is not the origin it was sent to, or that the browser marks
 ///   `Sec-Fetch-Site: cross-site`, gets 403. Clients that send neither (curl, the CLI) pass; the
 ///   session's CSRF token is the second line of defence for browsers.
-/// - **Headers** on every answer, errors included: `nosniff`, no framing, no referrer (the notice
-///   pages' URLs hold their token), a Content-Security-Policy without inline script, and
+/// - **Headers** on every answer, errors included: `nosniff`, no framing, no referrer from the
+///   notice pages (their URLs hold their token) and none beyond this server elsewhere, a Content-Security-Policy without inline script, and
 ///   `Cache-Control: no-store` on the API and the notice pages.
 ///
 /// Refusals are counted in `mamori_http_refused_requests_total{reason}`. (Hummingbird's own
@@ -72,7 +72,10 @@ struct HTTPGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             refusedOrigin.increment()
             return APIRefusal.response(.forbidden, "cross-site requests may not change anything here")
         }
-        if let origin = request.headers[.origin] {
+        // A page served with `Referrer-Policy: no-referrer` (the notice pages) makes the browser
+        // send `Origin: null` with its own forms; the browser's `Sec-Fetch-Site: same-origin`
+        // then says where the form came from (an attacker's page gets `cross-site`, above).
+        if let origin = request.headers[.origin], !(origin == "null" && request.headers[.secFetchSite]?.lowercased() == "same-origin") {
             guard let authority, let from = HTTPAuthority.authority(ofOrigin: origin), from.lowercased() == authority.lowercased() else {
                 refusedOrigin.increment()
                 return APIRefusal.response(.forbidden, "the request comes from another origin")
@@ -93,7 +96,9 @@ struct HTTPGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[.contentSecurityPolicy] = html ? Self.htmlPolicy : Self.otherPolicy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.xFrameOptions] = "DENY"
-        response.headers[.referrerPolicy] = "no-referrer"
+        // The notice pages' URLs hold their token: no referrer at all. Elsewhere the console's own
+        // pages may name themselves to this server (and the browser then sends a real Origin).
+        response.headers[.referrerPolicy] = path.hasPrefix("/notice/") ? "no-referrer" : "same-origin"
         response.headers[.crossOriginOpenerPolicy] = "same-origin"
         response.headers[.crossOriginResourcePolicy] = "same-origin"
         if response.headers[.cacheControl] == nil, path.hasPrefix("/api/") || path.hasPrefix("/notice/") {

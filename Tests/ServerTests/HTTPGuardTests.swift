@@ -52,12 +52,17 @@ import Testing
         #expect(refused(.post, [.origin: "http://evil.example"]))
         #expect(refused(.post, [.origin: "http://127.0.0.1:8081"]), "another port is another origin")
         #expect(refused(.post, [.origin: "null"]), "an opaque origin (sandboxed frame, file:)")
+        #expect(refused(.post, [.origin: "null", .secFetchSite: "cross-site"]), "an attacker's no-referrer page")
+        #expect(refused(.post, [.origin: "null", .secFetchSite: "same-site"]), "another site of the same registrable domain")
+        #expect(
+            !refused(.post, [.origin: "null", .secFetchSite: "same-origin"]),
+            "the notice page's own form: no-referrer makes the browser send Origin: null, and Sec-Fetch-Site says it is ours")
         #expect(refused(.post, [.origin: "http://127.0.0.1:8080/path"]))
         #expect(refused(.delete, [.secFetchSite: "cross-site"]))
         #expect(
             !refused(.get, [.origin: "http://evil.example", .secFetchSite: "cross-site"]),
             "reads are left to CORS, which this server never grants")
-        #expect(metrics.counterTotal("mamori_http_refused_requests_total", ["reason": "origin"]) == 5)
+        #expect(metrics.counterTotal("mamori_http_refused_requests_total", ["reason": "origin"]) == 7)
     }
 
     @Test(
@@ -78,7 +83,8 @@ import Testing
                     #expect(response.status == status, "\(uri)")
                     #expect(response.headers[.xContentTypeOptions] == "nosniff", "\(uri)")
                     #expect(response.headers[.xFrameOptions] == "DENY", "\(uri)")
-                    #expect(response.headers[.referrerPolicy] == "no-referrer", "\(uri)")
+                    #expect(
+                        response.headers[.referrerPolicy] == (uri.hasPrefix("/notice/") ? "no-referrer" : "same-origin"), "\(uri)")
                     let csp = try #require(response.headers[.contentSecurityPolicy], "\(uri)")
                     #expect(csp.contains("frame-ancestors 'none'") && !csp.contains("script-src 'unsafe-inline'"), "\(uri): \(csp)")
                     if uri.hasPrefix("/api/") || uri.hasPrefix("/notice/") {
