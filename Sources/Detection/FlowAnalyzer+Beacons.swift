@@ -354,6 +354,8 @@ extension FlowAnalyzer {
             var volumes: [Double] = []
             /// Mean packets per record of each pair of the cohort.
             var recordPackets: [Double] = []
+            /// The contact times of the first few pairs of the cohort (evidence for the analyst).
+            var contactTimes: [(host: InternalHost, times: [Int64])] = []
         }
         var candidates: [Endpoint: Candidate] = [:]
         var idle: [PairKey] = []
@@ -393,6 +395,9 @@ extension FlowAnalyzer {
             candidates.values[ci].cohort.append((key.host, score))
             candidates.values[ci].volumes.append(pairs.values[i].meanVolume)
             candidates.values[ci].recordPackets.append(pairs.values[i].recordPackets.count > 0 ? pairs.values[i].recordPackets.mean : 1)
+            if candidates.values[ci].contactTimes.count < ContactTimes.maximumHosts {
+                candidates.values[ci].contactTimes.append((key.host, pairs.values[i].times))
+            }
             if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { candidates.values[ci].reconnecting += 1 }
             candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs.values[i].firstSeen)
             candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs.values[i].lastContact)
@@ -515,6 +520,9 @@ extension FlowAnalyzer {
             let hosts = c.cohort.map(\.host).sorted()
             evidence.cohortSize = hosts.count
             evidence.cohort = hosts.prefix(64).map { pseudonyms.pseudonym($0) }
+            if !c.contactTimes.isEmpty {
+                evidence.contacts = c.contactTimes.map { ContactTimes(host: pseudonyms.pseudonym($0.host), times: $0.times) }
+            }
             if let s = c.sample { evidence.flows = [sample(s, revealing: nil)] }
             evidence.reasons = [
                 "\(hosts.count) internal host(s) contact \(endpoint) every \(formatSeconds(medianInterval)) (median) with regular timing (periodicity \(fmt(periodicity))) and uniform payloads (\(fmt(uniformity)))",

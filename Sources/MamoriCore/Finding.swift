@@ -191,8 +191,27 @@ public struct Evidence: Sendable, Hashable, Codable {
     public var related: [String] = []
     /// Why, in words.
     public var reasons: [String] = []
+    /// When each of a few cohort hosts made contact (a beacon's heartbeat, for the console's
+    /// timeline plot): at most ``ContactTimes/maximumHosts`` hosts, the latest
+    /// ``ContactTimes/maximumTimes`` contacts each. Nil in findings stored before it existed.
+    public var contacts: [ContactTimes]? = nil
 
     public init() {}
+}
+
+/// One host's contact times with a finding's subject (ms since the Unix epoch, ascending).
+public struct ContactTimes: Sendable, Hashable, Codable {
+    /// The host, as a keyed pseudonym.
+    public var host: String
+    public var times: [Int64]
+
+    public static let maximumHosts = 12
+    public static let maximumTimes = 64
+
+    public init(host: String, times: [Int64]) {
+        self.host = host
+        self.times = Array(times.suffix(Self.maximumTimes))
+    }
 }
 
 /// What attribution can say about an address (and port) at a time: one answer type for the
