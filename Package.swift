@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
@@ -110,6 +111,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The analysts' console: pages from bundled Mustache templates, SVG charts, Japanese and English.
+        .target(
+            name: "Console",
+            dependencies: ["Accounts", "Lawful", "MamoriCore", .product(name: "Mustache", package: "swift-mustache")],
+            resources: [.copy("Templates"), .copy("Static")],
+            swiftSettings: swiftSettings
+        ),
         // Identity data arriving over the network: the RADIUS accounting server (SwiftNIO UDP).
         .target(
             name: "IdentityListeners",
@@ -165,7 +173,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
-                "IdentityListeners", "Lawful", "CaseWorkflow", "Notify",
+                "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -326,6 +334,12 @@ let package = Package(
                 "Storage", "Accounts", "Lawful", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The console's pages, charts and texts, rendered without a server.
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: ["Console", "Accounts", "Lawful", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         // Operator accounts: roles, password policy, tokens, sessions, throttling, the workflow's actions.

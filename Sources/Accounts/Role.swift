@@ -1,8 +1,8 @@
 /// What an operator may do in general: each role grants everything the role below it grants, and more.
 ///
 /// - `viewer` reads findings, cases and metrics, and sees subscribers only as pseudonyms.
-/// - `analyst` also records verdicts, acts on cases, records consent events and may reveal an
-///   identity (with a reason, which the reveal's own audit entry keeps).
+/// - `analyst` also records verdicts, acts on cases, records consent events, reads the audit log
+///   and may reveal an identity (with a reason, which the reveal's own audit entry keeps).
 /// - `admin` also manages accounts and tokens, views the configuration and takes the actions
 ///   that change the network (RPZ, BGP).
 public enum Role: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
@@ -33,6 +33,8 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
     case readFindings = "read_findings"
     case readCases = "read_cases"
     case readMetrics = "read_metrics"
+    /// The audit log's entries (the console's audit page).
+    case readAudit = "read_audit"
     case recordVerdict = "record_verdict"
     case actOnCase = "act_on_case"
     case changeConsent = "change_consent"
@@ -47,7 +49,7 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
     public var minimumRole: Role {
         switch self {
         case .readFindings, .readCases, .readMetrics: .viewer
-        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity: .analyst
+        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit: .analyst
         case .manageAccounts, .manageTokens, .viewConfiguration, .changeNetwork: .admin
         }
     }

@@ -36,6 +36,20 @@ public protocol AuditTrail: AnyObject, Sendable {
     var deferredCount: Int { get }
     /// Removes what is past retention (recording the removal); returns the names of what went.
     func prune(before cutoff: Int64, now: Int64) throws -> [String]
+    /// The newest entries that `matching` accepts, newest first, at most `limit` (the console's
+    /// audit page). Reads what is written, not what waits.
+    func recent(limit: Int, matching: (AuditRecord) -> Bool) throws -> [AuditLine]
+}
+
+/// An entry as read back: its place in the chain and what it says.
+public struct AuditLine: Sendable, Hashable {
+    public var sequence: UInt64
+    public var record: AuditRecord
+
+    public init(sequence: UInt64, record: AuditRecord) {
+        self.sequence = sequence
+        self.record = record
+    }
 }
 
 extension AuditTrail {

@@ -7,6 +7,9 @@ import Foundation
 public struct ExternalPeer: Sendable {
     public let path: String
 
+    /// A program at a known path (a tool of the project's own, like `.build/pytools/bin/python`).
+    public init(path: String) { self.path = path }
+
     /// Finds `name` on PATH or in the sbin directories; throws a clear error when absent.
     public static func require(_ name: String, debianPackage: String) throws -> ExternalPeer {
         let env = ProcessInfo.processInfo.environment["PATH"] ?? ""

@@ -63,6 +63,14 @@ public final class InMemoryAuditTrail: AuditTrail, @unchecked Sendable {
         }
     }
 
+    public func recent(limit: Int, matching: (AuditRecord) -> Bool) throws -> [AuditLine] {
+        var found: [AuditLine] = []
+        for (offset, record) in records.enumerated().reversed() where found.count < limit && matching(record) {
+            found.append(AuditLine(sequence: UInt64(offset + 1), record: record))
+        }
+        return found
+    }
+
     private func flushLocked() throws {
         if let e = _failWrites { throw e }
         _records += deferred

@@ -75,19 +75,44 @@ struct Routes {
         add(.delete, path, access, handler)
     }
 
-    private func add<Output: ResponseGenerator>(
-        _ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler<Output>
+    /// Where a session's state-changing request carries its CSRF token: the `X-CSRF-Token`
+    /// header (the JSON API), or a form field the route checks itself once it has read the body
+    /// (the console's forms, which cannot set headers).
+    enum CSRFCheck { case header, formField }
+
+    /// How a refusal is answered: the API's JSON, or a page for the console.
+    typealias Refuser = @Sendable (Request, Refusal) -> Response
+
+    /// Registers `handler` for `method path` under `access`; refusals are answered by `refuser`
+    /// (JSON when nil).
+    func add<Output: ResponseGenerator>(
+        _ method: HTTPRequest.Method, _ path: String, _ access: Access, csrf: CSRFCheck = .header, refuser: Refuser? = nil,
+        _ handler: @escaping Handler<Output>
     ) {
         table.record(method, RouterPath(path).description, access)
         router.on(RouterPath(path), method: method) { request, context -> Response in
-            if let refusal = Self.refusal(access, request: request) { return refusal }
+            if let refusal = Self.refusal(access, request: request, csrf: csrf) {
+                return refuser?(request, refusal) ?? refusal.json
+            }
             return try await handler(request, context).response(from: request, context: context)
         }
     }
 
+    /// Why a request may not go on.
+    struct Refusal: Sendable {
+        var status: HTTPResponse.Status
+        var message: String
+        var headers: HTTPFields = [:]
+        /// Whether it was the CSRF token that was missing or wrong.
+        var csrf = false
+
+        var json: Response { APIRefusal.response(status, message, headers: headers) }
+    }
+
     /// 401 without good credentials, 403 when they do not grant `access` or a session's
-    /// state-changing request lacks its CSRF token; nil to go on.
-    static func refusal(_ access: Access, request: Request) -> Response? {
+    /// state-changing request lacks its CSRF token (in the header, unless the route reads it from
+    /// its form); nil to go on.
+    static func refusal(_ access: Access, request: Request, csrf: CSRFCheck = .header) -> Refusal? {
         guard access != .open else { return nil }
         let credentials = RequestCredentials.current
         guard let principal = credentials.principal else {
@@ -96,23 +121,23 @@ struct Routes {
                 case nil: "sign in, or present an operator token (Authorization: Bearer mamori_…)"
                 case .some(let f): "the credentials were refused: \(f.description)"
                 }
-            return APIRefusal.response(.unauthorized, reason, headers: [.wwwAuthenticate: "Bearer realm=\"mamori\""])
+            return Refusal(status: .unauthorized, message: reason, headers: [.wwwAuthenticate: "Bearer realm=\"mamori\""])
         }
         switch access {
         case .open: return nil
         case .signedIn:
             guard case .session = principal.credential else {
-                return APIRefusal.response(.forbidden, "this needs a signed-in operator's session, not a token")
+                return Refusal(status: .forbidden, message: "this needs a signed-in operator's session, not a token")
             }
         case .permission(let p):
             guard principal.may(p) else {
                 let what = if case .token = principal.credential { "this token's scope" } else { "the role \(principal.role.rawValue)" }
-                return APIRefusal.response(.forbidden, "\(what) does not grant \(p.rawValue)")
+                return Refusal(status: .forbidden, message: "\(what) does not grant \(p.rawValue)")
             }
         }
-        if let session = credentials.session, !Self.isSafe(request.method) {
+        if csrf == .header, let session = credentials.session, !Self.isSafe(request.method) {
             guard let presented = request.headers[.csrfToken], session.acceptsCSRF(presented) else {
-                return APIRefusal.response(.forbidden, "missing or wrong CSRF token (X-CSRF-Token)")
+                return Refusal(status: .forbidden, message: "missing or wrong CSRF token (X-CSRF-Token)", csrf: true)
             }
         }
         return nil

@@ -1,6 +1,7 @@
 import Accounts
 import Attribution
 import Collector
+import Console
 import Detection
 import FlowCodec
 import Foundation
@@ -223,6 +224,19 @@ public func buildApplication(
     lawful.onSweep { await caseService.sweep() }
     CaseAPI(cases: caseService, invalidRequests: invalidRequests).register(on: routes)
     AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, clock: clock, revealAudit: revealAudit).register(on: routes)
+    let consoleHistory = ConsoleHistory(registry: dependencies.prometheus, clock: clock)
+    var consoleLogger = logger
+    consoleLogger[metadataKey: "component"] = "console"
+    ConsoleRoutes(
+        renderer: try ConsoleRenderer(), detection: detection, cases: caseService, lawful: lawful, attribution: attribution,
+        revealAudit: revealAudit, accounts: accounts, history: consoleHistory,
+        health: {
+            HealthReport(
+                storage: storage.failures, unstoredFindings: detection.unstoredCount, waitingAuditEntries: lawful.audit.deferredCount
+            )
+            .status
+        }, settings: configuration.effectiveDescription, clock: clock, logger: consoleLogger
+    ).register(on: routes)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),
@@ -241,7 +255,7 @@ public func buildApplication(
             attribution.accounting(record, from: nas, receivedAt: at)
         }
     }
-    app.addServices(lawful, attribution, caseService)
+    app.addServices(lawful, attribution, caseService, consoleHistory)
     if let radius { app.addServices(radius) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger

@@ -273,6 +273,28 @@ public final class AuditLog: AuditTrail, @unchecked Sendable {
         }
     }
 
+    /// The newest entries `matching` accepts, newest first: segments are read from the newest
+    /// back until `limit` are found (at most 20 segments, so one page never reads the whole log).
+    /// A line that is not an entry is skipped (`mamori audit verify` reports it).
+    public func recent(limit: Int, matching: (AuditRecord) -> Bool) throws -> [AuditLine] {
+        var found: [AuditLine] = []
+        let decoder = JSONDecoder()
+        for s in try Self.segments(in: directory).reversed().prefix(20) {
+            for line in try Self.lines(of: Self.path(directory, s)).reversed() {
+                guard let e = try? decoder.decode(AuditEntry.self, from: Data(line.utf8)) else { continue }
+                let record = AuditRecord(at: e.at, kind: e.kind, actor: e.actor, subject: e.subject, summary: e.summary, detail: e.detail)
+                guard matching(record) else { continue }
+                found.append(AuditLine(sequence: e.sequence, record: record))
+                if found.count >= limit { return found }
+            }
+        }
+        return found
+    }
+
+    /// Verifies this log with its own key, holding off appends meanwhile (so a line being
+    /// written is never mistaken for a torn one): the console's "verify the chain".
+    public func verify() throws -> AuditVerification { try lock.withLock { try Self.verify(directory: directory, key: key) } }
+
     /// Entries written so far (the head's sequence).
     public var count: UInt64 { lock.withLock { chain.last?.sequence ?? 0 } }
 

@@ -1,0 +1,129 @@
+/// The console's words in Japanese and English. Each operator picks one (their account's
+/// `language`); a key missing from one table is a test failure (`ConsoleTextTests`), never a
+/// blank on the page.
+public enum ConsoleLanguage: String, Sendable, CaseIterable {
+    case ja
+    case en
+
+    /// The other language, for the switch in the header.
+    public var other: ConsoleLanguage { self == .ja ? .en : .ja }
+
+    /// The table of this language's words, key → text.
+    public var texts: [String: String] { self == .ja ? ConsoleText.japanese : ConsoleText.english }
+}
+
+enum ConsoleText {
+    static let english: [String: String] = [
+        "app": "Mamori", "tagline": "Botnet findings for the abuse desk",
+        "overview": "Overview", "findings": "Findings", "cases": "Cases", "subscribers": "Subscribers", "audit": "Audit",
+        "accounts": "Accounts", "settings": "Settings", "signOut": "Sign out", "signIn": "Sign in", "name": "Account name",
+        "password": "Password", "language": "日本語", "languageName": "English", "signedInAs": "Signed in as",
+        // Overview
+        "flowRate": "Flow records per second, by exporter", "losses": "Decode errors and lost records per minute",
+        "detectionLoad": "Detection: queued batches and shed records per minute", "findingsPerHour": "Findings per hour, last 24 hours",
+        "casesPerHour": "Cases opened per hour, last 24 hours", "noData": "No data yet", "recordsPerSecond": "records/s",
+        "perMinute": "per minute", "openCases": "Open cases", "findingsLast24h": "Findings in 24 h", "exporters": "Exporters",
+        "health": "Health", "samplesNote": "Sampled every 10 seconds since the server started; charts show the last hour.",
+        // Findings
+        "kind": "Kind", "subject": "Subject", "score": "Score", "firstSeen": "First seen", "lastSeen": "Last seen", "detected": "Detected",
+        "verdict": "Verdict", "subscriber": "Subscriber", "filter": "Filter", "minScore": "Minimum score", "all": "All",
+        "sort": "Sort", "newest": "Newest first", "highestScore": "Highest score first", "lastSeenSort": "Last seen first",
+        "previous": "Previous", "next": "Next", "pageOf": "Page", "summary": "Summary", "scoreBreakdown": "How the score was reached",
+        "feature": "Feature", "value": "Value", "threshold": "Threshold", "crossed": "crossed", "cohort": "Cohort of subscriber hosts",
+        "cohortSize": "Hosts in the cohort", "beaconPlot": "Contacts over time, one row per host",
+        "intervals": "Intervals between contacts", "seconds": "s", "flowSamples": "Flow samples", "related": "Related findings",
+        "actions": "Your verdict", "confirm": "Confirm", "falsePositive": "False positive", "allowlist": "False positive and allowlist",
+        "note": "Note (optional)", "reasons": "Why", "none": "None", "family": "Family", "noFindings": "No findings match.",
+        "verdictBy": "by", "attribution": "Attribution", "evidenceWindow": "Evidence window", "features": "Features",
+        "source": "Source", "destination": "Destination", "protocol": "Protocol", "packets": "Packets", "bytes": "Bytes",
+        "start": "Start", "verdictSaved": "Verdict recorded.", "allowlisted": "Verdict recorded; the endpoint is allowlisted.",
+        // Cases
+        "state": "State", "reference": "Reference", "opened": "Opened", "updated": "Updated", "legalBasis": "Legal basis",
+        "decision": "Decision", "notices": "Notices", "outcome": "Outcome", "channel": "Channel", "consentHistory": "Consent history",
+        "reveal": "Reveal the subscriber's identity",
+        "revealReason": "Why it is needed (at least 10 characters, recorded in the audit log)",
+        "revealButton": "Reveal", "revealedOnce": "Shown once: this page does not keep it. The reveal is in the audit log.",
+        "revealDisabled": "Identity reveal is turned off (attribution.reveal).",
+        "revealNone": "No identity data covers this case's address and time.",
+        "closeCase": "Close the case", "closeReason": "Reason (at least 5 characters)", "closeAs": "Close as",
+        "closed": "Closed", "remediated": "Remediated", "history": "History", "device": "Device", "noCases": "No cases.",
+        "permitted": "permitted", "withheld": "withheld", "delivered": "delivered", "notDelivered": "not delivered",
+        "findingsOfCase": "Findings behind the case", "anyState": "Any state", "escalated": "escalated",
+        // Subscribers
+        "pseudonym": "Pseudonym", "consent": "Consent", "noConsent": "No consent events recorded for this subscriber.",
+        "subscriberLookup": "Look up a subscriber by pseudonym", "lookup": "Look up", "event": "Event", "recordedBy": "Recorded by",
+        "casesOfSubscriber": "Cases of this subscriber", "contact": "Contact on file", "yes": "yes", "no": "no",
+        // Audit
+        "sequence": "#", "time": "Time", "actor": "Actor", "auditSubject": "About", "auditSummary": "What happened",
+        "verify": "Verify the chain", "sound": "The chain is sound", "broken": "The chain is broken", "entries": "entries",
+        "segments": "segments", "allKinds": "All kinds", "actorFilter": "Actor contains", "noAudit": "No entries match.",
+        "verifiedAt": "Verified",
+        // Accounts
+        "role": "Role", "status": "Status", "disabled": "disabled", "locked": "locked", "active": "active", "changed": "Changed",
+        "tokens": "Machine tokens", "scope": "Scope", "expires": "Expires", "created": "Created", "revoked": "revoked",
+        "createdBy": "Created by", "never": "never", "tokenId": "Token",
+        "accountsHelp": "Accounts and tokens are managed with `mamori user` and `mamori token`, or the API.",
+        // Settings
+        "effectiveConfiguration": "Effective configuration (secrets redacted)",
+        // Errors
+        "forbidden": "Your role does not allow this.", "notFound": "Not found.", "badRequest": "The request could not be used",
+        "wrongLogin": "The account name or password is wrong, or the account is locked.", "tooMany": "Too many attempts; wait a minute.",
+        "csrf": "The form had expired or came from elsewhere. Reload the page and try again.", "back": "Back",
+        "signInTitle": "Sign in to Mamori", "needSignIn": "Sign in to continue.",
+    ]
+
+    static let japanese: [String: String] = [
+        "app": "Mamori", "tagline": "アビューズ対応のためのボットネット検知",
+        "overview": "概要", "findings": "検知", "cases": "案件", "subscribers": "加入者", "audit": "監査ログ",
+        "accounts": "アカウント", "settings": "設定", "signOut": "ログアウト", "signIn": "ログイン", "name": "アカウント名",
+        "password": "パスワード", "language": "English", "languageName": "日本語", "signedInAs": "ログイン中",
+        // Overview
+        "flowRate": "エクスポータ別のフローレコード数（毎秒）", "losses": "デコードエラーと欠落レコード（毎分）",
+        "detectionLoad": "検知処理：待ちバッチ数と間引いたレコード（毎分）", "findingsPerHour": "1時間ごとの検知数（直近24時間）",
+        "casesPerHour": "1時間ごとの新規案件（直近24時間）", "noData": "まだデータがありません", "recordsPerSecond": "レコード/秒",
+        "perMinute": "毎分", "openCases": "対応中の案件", "findingsLast24h": "24時間の検知", "exporters": "エクスポータ",
+        "health": "状態", "samplesNote": "サーバ起動から10秒ごとに記録し、直近1時間を表示しています。",
+        // Findings
+        "kind": "種類", "subject": "対象", "score": "スコア", "firstSeen": "初観測", "lastSeen": "最終観測", "detected": "検知日時",
+        "verdict": "判定", "subscriber": "加入者", "filter": "絞り込み", "minScore": "最低スコア", "all": "すべて",
+        "sort": "並べ替え", "newest": "新しい順", "highestScore": "スコアの高い順", "lastSeenSort": "最終観測の新しい順",
+        "previous": "前へ", "next": "次へ", "pageOf": "ページ", "summary": "概要", "scoreBreakdown": "スコアの内訳",
+        "feature": "特徴量", "value": "値", "threshold": "しきい値", "crossed": "超過", "cohort": "通信していた加入者ホスト",
+        "cohortSize": "ホスト数", "beaconPlot": "時間ごとの通信（1行が1ホスト）", "intervals": "通信間隔の分布", "seconds": "秒",
+        "flowSamples": "フローの例", "related": "関連する検知", "actions": "判定を記録", "confirm": "正しい検知",
+        "falsePositive": "誤検知", "allowlist": "誤検知として許可リストへ", "note": "メモ（任意）", "reasons": "理由", "none": "なし",
+        "family": "マルウェア名", "noFindings": "該当する検知はありません。", "verdictBy": "記録者", "attribution": "加入者の特定",
+        "evidenceWindow": "証拠の期間", "features": "特徴量", "source": "送信元", "destination": "宛先", "protocol": "プロトコル",
+        "packets": "パケット", "bytes": "バイト", "start": "開始", "verdictSaved": "判定を記録しました。",
+        "allowlisted": "判定を記録し、許可リストに追加しました。",
+        // Cases
+        "state": "状態", "reference": "案件番号", "opened": "開始", "updated": "更新", "legalBasis": "法的根拠", "decision": "判断",
+        "notices": "通知", "outcome": "結果", "channel": "経路", "consentHistory": "同意の履歴", "reveal": "加入者の身元を開示",
+        "revealReason": "開示が必要な理由（10文字以上、監査ログに記録されます）", "revealButton": "開示する",
+        "revealedOnce": "この表示は一度限りで、保存されません。開示は監査ログに記録されました。",
+        "revealDisabled": "身元の開示は無効です（attribution.reveal）。", "revealNone": "この案件のアドレスと時刻に該当する加入者情報がありません。",
+        "closeCase": "案件を閉じる", "closeReason": "理由（5文字以上）", "closeAs": "閉じ方", "closed": "終了", "remediated": "対処済み",
+        "history": "経過", "device": "機器", "noCases": "案件はありません。", "permitted": "許可", "withheld": "保留",
+        "delivered": "送信済み", "notDelivered": "未送信", "findingsOfCase": "案件の元になった検知", "anyState": "すべての状態",
+        "escalated": "エスカレーション済み",
+        // Subscribers
+        "pseudonym": "仮名", "consent": "同意", "noConsent": "この加入者の同意記録はありません。", "subscriberLookup": "仮名で加入者を検索",
+        "lookup": "検索", "event": "内容", "recordedBy": "記録元", "casesOfSubscriber": "この加入者の案件", "contact": "連絡先の登録",
+        "yes": "あり", "no": "なし",
+        // Audit
+        "sequence": "番号", "time": "日時", "actor": "実行者", "auditSubject": "対象", "auditSummary": "内容", "verify": "チェーンを検証",
+        "sound": "チェーンは健全です", "broken": "チェーンが壊れています", "entries": "件", "segments": "セグメント", "allKinds": "すべての種類",
+        "actorFilter": "実行者を含む", "noAudit": "該当する記録はありません。", "verifiedAt": "検証日時",
+        // Accounts
+        "role": "ロール", "status": "状態", "disabled": "無効", "locked": "ロック中", "active": "有効", "changed": "変更",
+        "tokens": "マシントークン", "scope": "権限", "expires": "有効期限", "created": "作成", "revoked": "失効", "createdBy": "作成者",
+        "never": "なし", "tokenId": "トークン", "accountsHelp": "アカウントとトークンは `mamori user`・`mamori token` または API で管理します。",
+        // Settings
+        "effectiveConfiguration": "有効な設定（秘密の値は伏せています）",
+        // Errors
+        "forbidden": "このロールでは実行できません。", "notFound": "見つかりません。", "badRequest": "リクエストを処理できませんでした",
+        "wrongLogin": "アカウント名かパスワードが違うか、アカウントがロックされています。", "tooMany": "試行回数が多すぎます。1分ほど待ってください。",
+        "csrf": "フォームの有効期限が切れたか、別のサイトから送信されました。ページを再読み込みしてやり直してください。", "back": "戻る",
+        "signInTitle": "Mamori にログイン", "needSignIn": "続けるにはログインしてください。",
+    ]
+}
