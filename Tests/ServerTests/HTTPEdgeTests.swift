@@ -247,6 +247,12 @@ struct HTTPEdgeTests {
         let plain = try MamoriConfiguration.parse(yaml: "http:\n  public:\n    listen: 127.0.0.1:8081\n")
         #expect(plain.httpTLS == nil && plain.httpPublic?.tls == nil && !plain.httpBehindTLSProxy && plain.httpScheme == "http")
         #expect(plain.defaultNoticeBaseURL == "http://127.0.0.1:8081")
+        // Without a certificate of its own, the notice listener takes http.tls's.
+        var inherited = plain
+        inherited.httpTLS = TLSFiles(certificateFile: "a.crt", keyFile: "a.key")
+        #expect(inherited.noticeListenerTLS == inherited.httpTLS && inherited.defaultNoticeBaseURL == "https://127.0.0.1:8081")
+        inherited.httpPublic?.tls = TLSFiles(certificateFile: "n.crt", keyFile: "n.key")
+        #expect(inherited.noticeListenerTLS?.certificateFile == "n.crt")
         for (yaml, line, words) in [
             ("http:\n  tls:\n    certificate_file: a.crt\n", 3, "needs certificate_file and key_file"),
             ("http:\n  tls:\n    certificate_file: a.crt\n    key_file: a.key\n    password: x\n", 5, "unknown key 'password'"),
