@@ -20,11 +20,15 @@ public enum NoticeRenderer {
     /// opt-out form that POSTs to `optOutAction`. `state` is "open", "acknowledged" or
     /// "opted_out" (anything else reads as "open"): after acknowledging or opting out the page
     /// says so and shows no forms. A link leads to the other language (`?lang=en` / `?lang=ja`).
-    public static func page(_ c: NoticeContent, acknowledgeAction: String, optOutAction: String, state: String) -> String {
+    /// `formToken`, when given, goes into both forms as the hidden field `csrf`.
+    public static func page(
+        _ c: NoticeContent, acknowledgeAction: String, optOutAction: String, state: String, formToken: String? = nil
+    ) -> String {
         let w = NoticeWording(c)
         let pageState = NoticePageState(state)
         let doc = w.document(on: .page(pageState))
-        return NoticeHTML.page(doc, wording: w, state: pageState, acknowledgeAction: acknowledgeAction, optOutAction: optOutAction)
+        return NoticeHTML.page(
+            doc, wording: w, state: pageState, acknowledgeAction: acknowledgeAction, optOutAction: optOutAction, formToken: formToken)
     }
 
     /// `&`, `<`, `>`, `"` and `'` as HTML character references: safe in text and in quoted attributes.
@@ -693,9 +697,10 @@ enum NoticeHTML {
 
     static func page(
         _ doc: NoticeDocument, wording w: NoticeWording, state: NoticePageState,
-        acknowledgeAction: String, optOutAction: String
+        acknowledgeAction: String, optOutAction: String, formToken: String?
     ) -> String {
         let ja = w.ja
+        let hidden = formToken.map { "<input type=\"hidden\" name=\"csrf\" value=\"\(e($0))\">" } ?? ""
         let title = ja ? "\(w.pageHeading)（\(w.reference)）" : "\(w.pageHeading) (\(w.reference))"
         var out = """
             <!DOCTYPE html>
@@ -740,10 +745,10 @@ enum NoticeHTML {
                 out +=
                     "<p>\(e(ja ? "上記の対応が済みましたら、下のボタンを押してお知らせください。" : "When you have taken the steps above, please let us know with this button."))</p>\n"
                 out +=
-                    "<form method=\"post\" action=\"\(e(acknowledgeAction))\"><button type=\"submit\" class=\"primary\">\(e(ja ? "対応しました" : "I have done this"))</button></form>\n"
+                    "<form method=\"post\" action=\"\(e(acknowledgeAction))\">\(hidden)<button type=\"submit\" class=\"primary\">\(e(ja ? "対応しました" : "I have done this"))</button></form>\n"
             case .optOut:
                 out +=
-                    "<form method=\"post\" action=\"\(e(optOutAction))\"><button type=\"submit\" class=\"secondary\">\(e(ja ? "このようなお知らせを停止する" : "Stop these notices"))</button></form>\n"
+                    "<form method=\"post\" action=\"\(e(optOutAction))\">\(hidden)<button type=\"submit\" class=\"secondary\">\(e(ja ? "このようなお知らせを停止する" : "Stop these notices"))</button></form>\n"
             case .plain:
                 break
             }

@@ -61,8 +61,12 @@ public struct MamoriServices: Sendable {
     public let accountStore: any AccountStore
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
-    /// Every route the router serves, as `METHOD path` (what ``routeAccess`` must cover).
+    /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
     let registeredRoutes: [String]
+    /// The routes of the notice pages' own listener (`http.public`; empty without it).
+    let noticeListenerRoutes: [String]
+    /// The ports the HTTP listeners are bound to, once they run.
+    public let http: HTTPListeners
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -167,15 +171,28 @@ public func buildApplication(
     let accountStore = try SQLiteAccountStore(path: configuration.accountsDatabase)
     let accounts = AccountService(
         store: accountStore, workflow: AccountWorkflow(hashing: dependencies.passwordHashing), audit: lawful.audit, clock: clock,
-        logger: accountsLogger)
+        logger: accountsLogger, secureCookies: configuration.operatorListenerIsHTTPS)
     let router = Router(context: MamoriRequestContext.self)
+    let noticeHost = configuration.lawful.noticeBaseURL.flatMap { URL(string: $0)?.host }
     router.add(
         middleware: HTTPGuardMiddleware(
-            allowedNames: configuration.httpAllowedHosts + [configuration.http.host]
-                + [configuration.lawful.noticeBaseURL.flatMap { URL(string: $0)?.host }].compactMap { $0 },
-            metricsFactory: factory))
+            allowedNames: configuration.httpAllowedHosts + [configuration.http.host] + [noticeHost].compactMap { $0 },
+            strictTransportSecurity: configuration.operatorListenerIsHTTPS, metricsFactory: factory))
     router.add(middleware: OperatorAuthenticationMiddleware(accounts: accounts))
     let routes = Routes(router: router, table: RouteAccessTable())
+    // The notice pages' own listener (http.public): they and a short /healthz, nothing else.
+    let noticeRoutes = configuration.httpPublic.map { p in
+        Routes.noticeListener(
+            allowedNames: configuration.httpAllowedHosts + [p.listen.host] + [noticeHost].compactMap { $0 },
+            strictTransportSecurity: configuration.noticeListenerTLS != nil || configuration.httpBehindTLSProxy, table: routes.table,
+            metricsFactory: factory
+        ) {
+            HealthReport(
+                storage: storage.failures, unstoredFindings: detection.unstoredCount, waitingAuditEntries: lawful.audit.deferredCount
+            )
+            .status
+        }
+    }
     routes.get("/healthz", .open) { _, _ -> Response in
         // HOST:PORT as in the configuration (SocketAddress's own description is "[IPv4]host/host:port").
         let listeners = collector.listeners.map { "\"\(FlowCollector.hostAndPort($0.address))\"" }.joined(separator: ",")
@@ -218,11 +235,14 @@ public func buildApplication(
     let caseService = CaseService(
         lawful: lawful, cases: try SQLiteCaseStore(path: configuration.casesDatabase, observer: storage), mailer: mailer,
         from: configuration.lawful.smtp?.from ?? "security@localhost",
-        baseURL: configuration.lawful.noticeBaseURL ?? "http://\(configuration.http.host):\(configuration.http.port)",
-        retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory, clock: clock)
+        baseURL: configuration.lawful.noticeBaseURL ?? configuration.defaultNoticeBaseURL,
+        retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory, clock: clock,
+        formTokens: NoticeFormTokens(pseudonymKey: detectionConfiguration.pseudonymKey))
     detection.onFindings { caseService.submit($0) }
     lawful.onSweep { await caseService.sweep() }
-    CaseAPI(cases: caseService, invalidRequests: invalidRequests).register(on: routes)
+    let caseAPI = CaseAPI(cases: caseService, invalidRequests: invalidRequests)
+    caseAPI.register(on: routes)
+    caseAPI.registerNoticePages(on: noticeRoutes ?? routes)
     AttributionAPI(attribution: attribution, invalidRequests: invalidRequests, clock: clock, revealAudit: revealAudit).register(on: routes)
     let consoleHistory = ConsoleHistory(registry: dependencies.prometheus, clock: clock)
     var consoleLogger = logger
@@ -237,10 +257,11 @@ public func buildApplication(
             .status
         }, settings: configuration.effectiveDescription, clock: clock, logger: consoleLogger
     ).register(on: routes)
+    let listeners = HTTPListeners()
     var app = Application(
-        router: router,
+        router: router, server: try configuration.httpTLS?.server(context: "http.tls") ?? .http1(),
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "mamori"),
-        logger: logger
+        onServerRunning: { listeners.bound(.operators, $0) }, logger: logger
     )
     // Shut down in reverse order: the collector drains its queue into the detectors first, then
     // the detection service analyses what is left and stores the last findings, then the
@@ -279,12 +300,26 @@ public func buildApplication(
     // Collect-only (detection.enabled: false): the detectors' loop is not even started.
     if configuration.detection.enabled { app.addServices(detection) }
     app.addServices(collector)
+    // Last in, first out: the notice pages stop taking forms together with the operator listener,
+    // before the case workflow and the audit log they write to.
+    if let noticeRoutes, let p = configuration.httpPublic {
+        var noticeLogger = logger
+        noticeLogger[metadataKey: "component"] = "notice-listener"
+        app.addServices(
+            Application(
+                router: noticeRoutes.router,
+                server: try configuration.noticeListenerTLS?.server(context: p.tls != nil ? "http.public.tls" : "http.tls") ?? .http1(),
+                configuration: .init(address: .hostname(p.listen.host, port: p.listen.port), serverName: "mamori"),
+                onServerRunning: { listeners.bound(.notices, $0) }, logger: noticeLogger))
+    }
+    let noticeListenerRoutes = noticeRoutes?.router.routes.map { "\($0.method.rawValue) \($0.path.description)" } ?? []
     return (
         app,
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
             cases: caseService, storage: storage, accountStore: accountStore, routeAccess: routes.table,
-            registeredRoutes: router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
+            registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
+            noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )
 }
 

@@ -16,7 +16,9 @@ import Storage
 /// - `GET /api/v1/notices/export.csv`: cases whose notice could not be e-mailed, for the call
 ///   centre and postal letters (pseudonym, reference, language, why).
 /// - `GET /notice/{token}[?lang=ja|en]`, `POST /notice/{token}/acknowledge`, `POST /notice/{token}/opt-out`:
-///   the notice page a subscriber opens from the e-mail.
+///   the notice page a subscriber opens from the e-mail (``registerNoticePages(on:)``: on the
+///   listener of `http.public` when there is one). Each form carries the hidden field `csrf`
+///   (``NoticeFormTokens``); a POST without it or with a wrong one gets 403 and changes nothing.
 struct CaseAPI: Sendable, JSONAPI {
     let cases: CaseService
     let invalidRequests: Counter
@@ -26,10 +28,13 @@ struct CaseAPI: Sendable, JSONAPI {
         routes.get("/api/v1/cases/:id", .permission(.readCases)) { _, context in try await self.show(context) }
         routes.post("/api/v1/cases/:id/close", .permission(.actOnCase)) { request, context in try await self.close(request, context) }
         routes.get("/api/v1/notices/export.csv", .permission(.actOnCase)) { _, _ in try await self.export() }
-        // The subscriber's pages: public, and reached only with the notice's own token.
+    }
+
+    /// The subscriber's pages: public, and reached only with the notice's own token.
+    func registerNoticePages(on routes: Routes) {
         routes.get("/notice/:token", .open) { request, context in try await self.page(request, context) }
-        routes.post("/notice/:token/acknowledge", .open) { _, context in try await self.acknowledge(context) }
-        routes.post("/notice/:token/opt-out", .open) { _, context in try await self.optOut(context) }
+        routes.post("/notice/:token/acknowledge", .open) { request, context in try await self.acknowledge(request, context) }
+        routes.post("/notice/:token/opt-out", .open) { request, context in try await self.optOut(request, context) }
     }
 
     func list(_ request: Request) async throws -> Response {
@@ -92,16 +97,41 @@ struct CaseAPI: Sendable, JSONAPI {
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    func acknowledge(_ context: MamoriRequestContext) async throws -> Response {
+    func acknowledge(_ request: Request, _ context: MamoriRequestContext) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
+        if let refusal = try await formRefusal(request, token: token) { return refusal }
         guard try await cases.acknowledge(token: token) else { return json(.notFound, ["error": "this link is not valid or has expired"]) }
         return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])
     }
 
-    func optOut(_ context: MamoriRequestContext) async throws -> Response {
+    func optOut(_ request: Request, _ context: MamoriRequestContext) async throws -> Response {
         let token = context.parameters.get("token") ?? ""
+        if let refusal = try await formRefusal(request, token: token) { return refusal }
         guard try await cases.optOut(token: token) else { return json(.notFound, ["error": "this link is not valid or has expired"]) }
         return Response(status: .seeOther, headers: [.location: "/notice/\(token)"])
     }
 
+    /// 403 and a short page in the notice's language when the form's `csrf` field is missing or
+    /// wrong for a notice that exists; nil to go on (an unknown token then gets its 404).
+    func formRefusal(_ request: Request, token: String) async throws -> Response? {
+        let body = try await request.body.collect(upTo: 4096)
+        let presented = Self.formField(NoticeFormTokens.fieldName, in: String(buffer: body))
+        guard !cases.formTokens.accepts(presented, for: token), let page = try await cases.refusedFormPage(token: token) else {
+            return nil
+        }
+        invalidRequests.increment()
+        return Response(
+            status: .forbidden, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    /// The value of `name` in an `application/x-www-form-urlencoded` body (the first one).
+    static func formField(_ name: String, in body: String) -> String? {
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == name else { continue }
+            return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        }
+        return nil
+    }
 }

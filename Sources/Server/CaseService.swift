@@ -77,6 +77,8 @@ public actor CaseService: Service {
     private let retentionDays: Int
     private let logger: Logger
     private let clock: any WallClock
+    /// The CSRF tokens of the notice page's forms.
+    public nonisolated let formTokens: NoticeFormTokens
     /// Cases whose last save the store refused (disk full), by id: used in place of the stored
     /// version and saved again before each batch, so that a notice recorded as sent in memory is
     /// not sent again while the disk is full. Lost if the process dies before the store takes them.
@@ -88,8 +90,9 @@ public actor CaseService: Service {
     public init(
         lawful: LawfulService, cases: any CaseStore, mailer: (any NoticeMailer)?, from: String, baseURL: String,
         retentionDays: Int, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        clock: any WallClock = SystemClock()
+        clock: any WallClock = SystemClock(), formTokens: NoticeFormTokens = NoticeFormTokens()
     ) {
+        self.formTokens = formTokens
         (inbox, inboxContinuation) = AsyncStream.makeStream(of: [Finding].self, bufferingPolicy: .bufferingNewest(Self.inboxCapacity))
         droppedBatches = Counter(label: "mamori_case_inbox_dropped_total", factory: metricsFactory)
         self.lawful = lawful
@@ -294,8 +297,24 @@ public actor CaseService: Service {
         return (
             200,
             NoticeRenderer.page(
-                content, acknowledgeAction: "/notice/\(token)/acknowledge", optOutAction: "/notice/\(token)/opt-out", state: state)
+                content, acknowledgeAction: "/notice/\(token)/acknowledge", optOutAction: "/notice/\(token)/opt-out", state: state,
+                formToken: formTokens.token(for: token))
         )
+    }
+
+    /// The page that refuses a notice form posted without its `csrf` field or with a wrong one, in
+    /// the notice's language, with a link back to the page; nil when `token` opens no notice
+    /// (there is nothing to protect, and the form's route answers 404 as for any unknown token).
+    public func refusedFormPage(token: String) throws -> String? {
+        guard let (_, language, _) = try open(token) else { return nil }
+        let en = language.lowercased().hasPrefix("en")
+        let text =
+            en
+            ? "This form could not be accepted: nothing was recorded. Please open the notice page again and use its buttons."
+            : "このフォームは受け付けられませんでした（何も記録されていません）。お知らせのページを開き直して、ページのボタンからお手続きください。"
+        let link = en ? "Open the notice page" : "お知らせのページを開く"
+        return
+            "<!DOCTYPE html><html lang=\"\(en ? "en" : "ja")\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\"><title>Mamori</title></head><body><p>\(text)</p><p><a href=\"/notice/\(token)\">\(link)</a></p></body></html>"
     }
 
     /// The subscriber acknowledged on the notice page.

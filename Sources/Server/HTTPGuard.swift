@@ -16,8 +16,10 @@ import NIOCore
 ///   `Sec-Fetch-Site: cross-site`, gets 403. Clients that send neither (curl, the CLI) pass; the
 ///   session's CSRF token is the second line of defence for browsers.
 /// - **Headers** on every answer, errors included: `nosniff`, no framing, no referrer from the
-///   notice pages (their URLs hold their token) and none beyond this server elsewhere, a Content-Security-Policy without inline script, and
-///   `Cache-Control: no-store` on the API and the notice pages.
+///   notice pages (their URLs hold their token) and none beyond this server elsewhere, a
+///   Content-Security-Policy without inline script, and `Cache-Control: no-store` on the API and
+///   the notice pages; and, when the listener is reached over HTTPS (`http.tls`,
+///   `http.behind_tls_proxy`), `Strict-Transport-Security` for a year.
 ///
 /// Refusals are counted in `mamori_http_refused_requests_total{reason}`. (Hummingbird's own
 /// `ContentSecurityMiddleware` sets one policy for every answer; HTML and JSON need different ones,
@@ -25,11 +27,14 @@ import NIOCore
 struct HTTPGuardMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Lower-case DNS names served besides IP literals and `localhost`.
     let allowedNames: Set<String>
+    /// Whether every answer carries `Strict-Transport-Security` (the listener is reached over HTTPS).
+    let strictTransportSecurity: Bool
     let refusedHost: Counter
     let refusedOrigin: Counter
 
-    init(allowedNames: some Sequence<String>, metricsFactory: any MetricsFactory) {
+    init(allowedNames: some Sequence<String>, strictTransportSecurity: Bool = false, metricsFactory: any MetricsFactory) {
         self.allowedNames = Set(allowedNames.map { $0.lowercased() })
+        self.strictTransportSecurity = strictTransportSecurity
         refusedHost = Counter(label: "mamori_http_refused_requests_total", dimensions: [("reason", "host")], factory: metricsFactory)
         refusedOrigin = Counter(label: "mamori_http_refused_requests_total", dimensions: [("reason", "origin")], factory: metricsFactory)
     }
@@ -101,6 +106,7 @@ struct HTTPGuardMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[.referrerPolicy] = path.hasPrefix("/notice/") ? "no-referrer" : "same-origin"
         response.headers[.crossOriginOpenerPolicy] = "same-origin"
         response.headers[.crossOriginResourcePolicy] = "same-origin"
+        if strictTransportSecurity { response.headers[.strictTransportSecurity] = "max-age=31536000" }
         if response.headers[.cacheControl] == nil, path.hasPrefix("/api/") || path.hasPrefix("/notice/") {
             response.headers[.cacheControl] = "no-store"
         }

@@ -52,8 +52,17 @@ extension MamoriConfiguration {
         }
         if let v = top["http"] {
             let http = try YAMLMap(v.node, context: "http")
-            try http.allowOnly(["listen", "allowed_hosts", "metrics_open"])
+            try http.allowOnly(["listen", "allowed_hosts", "metrics_open", "tls", "behind_tls_proxy", "public"])
             if let m = http["metrics_open"] { config.metricsOpen = try m.bool() }
+            if let t = http["tls"] { config.httpTLS = try t.tlsFiles(context: "http.tls") }
+            if let b = http["behind_tls_proxy"] { config.httpBehindTLSProxy = try b.bool() }
+            if let p = http["public"] {
+                let m = try YAMLMap(p.node, context: "http.public")
+                try m.allowOnly(["listen", "tls"])
+                guard let l = m["listen"] else { throw p.error("http.public needs 'listen' (HOST:PORT of the notice pages' listener)") }
+                config.httpPublic = PublicListenerSettings(
+                    listen: try l.endpoint(), tls: try m["tls"]?.tlsFiles(context: "http.public.tls"))
+            }
             if let l = http["listen"] { config.http = try l.endpoint() }
             if let h = http["allowed_hosts"] {
                 guard case .sequence(let seq) = h.node else { throw h.error("http.allowed_hosts must be a list of host names") }
@@ -67,6 +76,10 @@ extension MamoriConfiguration {
                     config.httpAllowedHosts.append(name.lowercased())
                 }
             }
+        }
+        if let p = config.httpPublic, p.listen.port != 0, p.listen == config.http {
+            throw ConfigurationError(
+                line: nil, "http.public.listen (\(p.listen)) must differ from http.listen: the notice pages need a listener of their own")
         }
         if let v = top["collector"] {
             let c = try YAMLMap(v.node, context: "collector")
@@ -458,6 +471,20 @@ struct YAMLValue {
             out.append(p)
         }
         return out
+    }
+
+    /// `{certificate_file: PATH, key_file: PATH}`; the files are read at start, not here.
+    func tlsFiles(context: String) throws(ConfigurationError) -> TLSFiles {
+        let m = try YAMLMap(node, context: context)
+        try m.allowOnly(["certificate_file", "key_file"])
+        guard let certificate = m["certificate_file"], let key = m["key_file"] else {
+            throw error("\(context) needs certificate_file and key_file (PEM files)")
+        }
+        let files = TLSFiles(certificateFile: try certificate.string(), keyFile: try key.string())
+        guard !files.certificateFile.isEmpty, !files.keyFile.isEmpty else {
+            throw error("\(context): certificate_file and key_file must name files")
+        }
+        return files
     }
 
     func endpoint() throws(ConfigurationError) -> SocketEndpoint {

@@ -20,6 +20,14 @@ public struct MamoriConfiguration: Sendable {
     /// Prometheus scrapers on a management network); false asks for an operator token with
     /// `read_metrics`.
     public var metricsOpen = true
+    /// HTTPS on the HTTP listener (`http.tls`): certificate chain and key, PEM. nil = plain HTTP.
+    public var httpTLS: TLSFiles?
+    /// TLS is terminated by a reverse proxy in front of Mamori (`http.behind_tls_proxy`): the
+    /// session cookie is marked Secure and HSTS is sent, as when Mamori serves HTTPS itself.
+    public var httpBehindTLSProxy = false
+    /// A listener of its own for the subscribers' notice pages (`http.public`); nil = the HTTP
+    /// listener serves them beside the API.
+    public var httpPublic: PublicListenerSettings?
     public var collector: FlowCollector.Configuration = .init()
     public var detection = DetectionSettings()
     public var attribution = AttributionSettings()

@@ -186,7 +186,7 @@ struct Serve: AsyncParsableCommand {
             "mamori starting",
             metadata: [
                 "collector.listen": "\(configuration.collector.listen.map(\.description).joined(separator: " "))",
-                "http": "http://\(configuration.http)", "data_directory": "\(configuration.dataDirectory)",
+                "http": "\(configuration.httpScheme)://\(configuration.http)", "data_directory": "\(configuration.dataDirectory)",
             ]
         )
         if !configuration.detection.enabled {
@@ -197,7 +197,7 @@ struct Serve: AsyncParsableCommand {
                 metadata: ["subscriber_prefixes": "\(configuration.detection.subscriberPrefixes.map(\.description).joined(separator: " "))"]
             )
         }
-        logger.info("findings: http://\(configuration.http)/api/v1/findings (an operator's session or token)")
+        logger.info("findings: \(configuration.httpScheme)://\(configuration.http)/api/v1/findings (an operator's session or token)")
         // No default password, ever: the first admin is made by whoever can read the data directory.
         if (try? await services.accountStore.accounts().isEmpty) ?? false {
             logger.notice(

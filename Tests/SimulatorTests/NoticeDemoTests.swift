@@ -161,7 +161,13 @@ struct NoticeDemoTests {
             cases.first { c in (c["notices"] as? [[String: Any]])?.contains { $0["delivered"] as? Bool == true } == true }?["id"] as? String
         )
         _ = caseID
-        let ack = try Self.post(port: httpPort, path: path + "/acknowledge")
+        // The forms carry the page's CSRF token: posted without it (or with another), refused.
+        let csrf = try #require(
+            page.body.firstMatch(of: /<input type="hidden" name="csrf" value="([A-Za-z0-9_-]{43})">/).map { String($0.1) },
+            "the page's forms carry a csrf field")
+        #expect(try Self.post(port: httpPort, path: path + "/acknowledge") == 403, "a form without its csrf token")
+        #expect(try Self.post(port: httpPort, path: path + "/acknowledge", form: "csrf=" + String(csrf.reversed())) == 403)
+        let ack = try Self.post(port: httpPort, path: path + "/acknowledge", form: "csrf=" + csrf)
         #expect(ack == 303, "acknowledge answered \(ack)")
         let acknowledged =
             ((try? JSONSerialization.jsonObject(
@@ -212,11 +218,11 @@ struct NoticeDemoTests {
         }
     }
 
-    /// POST with an empty body; the status code.
-    static func post(port: Int, path: String) throws -> Int {
+    /// POST a form (`application/x-www-form-urlencoded`; empty by default), as a browser does; the status code.
+    static func post(port: Int, path: String, form: String = "") throws -> Int {
         let curl = try ExternalPeer.require("curl", debianPackage: "curl")
         let status = try curl.run(
-            ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "http://127.0.0.1:\(port)\(path)"], timeout: .seconds(20))
+            ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data", form, "http://127.0.0.1:\(port)\(path)"], timeout: .seconds(20))
         return Int(status.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 }
