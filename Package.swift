@@ -194,7 +194,9 @@ let package = Package(
         // parser of outside input, then the stages after it. Built with everything else so it cannot rot.
         .target(
             name: "FuzzTargets",
-            dependencies: ["FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server"],
+            dependencies: [
+                "Accounts", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server",
+            ],
             swiftSettings: swiftSettings
         ),
         // The pipeline `mamori analyze` runs, as a function: flow files (pcap, nfcapd, binetflow, Zeek)

@@ -102,4 +102,13 @@ put("identity-files", b"\x06StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,
 for q in [b"addr=198.18.0.7&port=40123&at=2026-11-23T10:00:00Z", b"addr=198.18.200.9&at=1764547200000", b"addr=2001:db8::1&port=0",
           b"kind=c2-server&since=2026-11-01T00:00:00Z&until=2026-12-01T00:00:00.5Z&limit=100&min_score=0.5", b"addr=%31%39%38.18.0.7&at=9223372036854775807"]:
     put("api-query", q)
+
+# credentials: byte 0 bit 0 = an Authorization header (the first line); then Cookie headers.
+# $T is the issued token and $S the open session's id (FuzzTarget.credentials), so that the
+# fuzzer starts beside what is accepted.
+for c in [b"\x01Bearer $T", b"\x01bearer   $T  ", b"\x01BEARER $T", b"\x01Bearer $T\nmamori_session=$S", b"\x00mamori_session=$S",
+          b"\x00theme=dark; mamori_session=$S; lang=ja", b"\x00mamori_session=$S\nmamori_session=other", b"\x01Basic YWRtaW46cGFzc3dvcmQ=",
+          b"\x01Bearer mamori_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB", b"\x01Bearer mamori_0123456789ABCDEF_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+          b"\x01Bearer $Tx", b"\x01Bearer\t$T", b"\x01", b"\x00mamori_session=", b"\x00mamori_session=$S$S", b"\x00mamori_session=\"$S\""]:
+    put("credentials", c)
 print("seeds written under", os.path.join(HERE, "Corpus"))

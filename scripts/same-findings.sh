@@ -74,6 +74,22 @@ for side in old new; do
     # `mamori analyze` keys the pseudonyms of subscriber hosts (h:…) with a random key per run:
     # they are the only part that differs between two runs of one binary.
     sed -i -E 's/"h:[0-9a-f]{16}"/"h:(pseudonym)"/g' "$OUT/$side"/*.jsonl
+    # Before issue 19 the findings' keys were camelCase (detectedAt), since then snake_case
+    # (detected_at): both sides are rewritten with snake_case keys, in one spelling, so that a
+    # binary from before compares with one from after on what they found, not how they named it.
+    python3 - "$OUT/$side"/*.jsonl <<'PY'
+import json, re, sys
+def snake(v):
+    if isinstance(v, dict): return {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k): snake(x) for k, x in v.items()}
+    if isinstance(v, list): return [snake(x) for x in v]
+    return v
+for path in sys.argv[1:]:
+    out = []
+    for line in open(path, encoding="utf-8").read().splitlines():
+        try: out.append(json.dumps(snake(json.loads(line)), sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+        except ValueError: out.append(line)
+    open(path, "w", encoding="utf-8").write("".join(l + "\n" for l in out))
+PY
 done
 
 if grep -l "analyze failed" "$OUT"/old/*.jsonl >&2; then echo "error: OLD could not analyse the inputs above" >&2; exit 1; fi

@@ -2,8 +2,9 @@
 // plain HTTP/1.1, through async-http-client. It may import AsyncHTTPClient, SwiftNIO's core,
 // POSIX and HTTP/1 modules, MamoriCore (for SocketEndpoint) and Foundation; it knows the paths
 // its callers ask for, not what the answers mean. Every client is shut down when the work given
-// to it is done. Used by the `mamori whois` and `mamori consent import` commands, which present
-// an operator's machine token (APIToken) as `Authorization: Bearer …`.
+// to it is done. Used by the `mamori whois`, `mamori consent import` and (with --server)
+// `mamori user` and `mamori token` commands, which present an operator's machine token (APIToken)
+// as `Authorization: Bearer …`.
 
 import AsyncHTTPClient
 import Foundation
@@ -102,6 +103,13 @@ public struct MamoriAPIClient: Sendable {
         return try await send(request)
     }
 
+    /// `DELETE path`.
+    public func delete(_ path: String) async throws -> Response {
+        var request = HTTPClientRequest(url: url(path))
+        request.method = .DELETE
+        return try await send(request)
+    }
+
     private func url(_ path: String) -> String {
         let host = server.host.contains(":") ? "[\(server.host)]" : server.host
         return "http://\(host):\(server.port)\(path)"
@@ -133,7 +141,7 @@ public struct MamoriAPIClient: Sendable {
 
     /// The reason in a refusal's body — its `error` field when it is the API's `{"error": "…"}` —
     /// as one line of at most 300 printable characters (a hostile server cannot move the cursor).
-    static func refusal(_ body: String) -> String {
+    public static func refusal(_ body: String) -> String {
         var text = body.trimmingCharacters(in: .whitespacesAndNewlines)
         if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], let error = object["error"] as? String {
             text = error

@@ -1,3 +1,4 @@
+import Accounts
 import Attribution
 import Detection
 import FlowCodec
@@ -33,6 +34,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case apiQuery = "api-query"
     /// A Zeek conn.log (TSV with `#` headers, or JSON lines), then the detectors.
     case zeekConn = "zeek-conn"
+    /// An `Authorization` header and `Cookie` headers as a request presents them (machine token,
+    /// session cookie), then the account workflow's authentication against one issued token and
+    /// one open session: nothing but exactly those is ever accepted.
+    case credentials = "credentials"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -46,6 +51,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .identityFiles: Self.identityFiles(bytes)
         case .apiQuery: Self.apiQuery(bytes)
         case .zeekConn: Self.zeekConn(bytes)
+        case .credentials: Self.credentials(bytes)
         }
     }
 
@@ -217,6 +223,92 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
         _ = analyzer.evaluate(now: now)
         _ = analyzer.finish()
+    }
+
+    /// The input's byte 0: bit 0 says whether there is an `Authorization` header. The rest is
+    /// lines: the `Authorization` header's value first (when there is one), then `Cookie` headers.
+    /// `$T` stands for the issued token's text and `$S` for the open session's id, so that
+    /// mutations reach the near misses a fuzzer cannot guess its way to.
+    static func credentials(_ bytes: UnsafeRawBufferPointer) {
+        guard let selector = bytes.first else { return }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[1...]), as: UTF8.self)
+            .replacingOccurrences(of: "$T", with: Issued.tokenText).replacingOccurrences(of: "$S", with: Issued.sessionID)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(16).map(String.init)
+        let authorization = selector & 1 == 1 && !lines.isEmpty ? lines.removeFirst() : nil
+
+        let presented = PresentedCredentials(authorization: authorization, cookieHeaders: lines)
+        let workflow = Issued.workflow
+        switch presented {
+        case .none:
+            precondition(authorization == nil, "an Authorization header is never nothing")
+        case .malformed:
+            break
+        case .token(let text, let parsed):
+            let header = authorization ?? ""
+            precondition(
+                header.utf8.count <= PresentedCredentials.maximumAuthorizationBytes && header.lowercased().hasPrefix("bearer "),
+                "a token taken from something other than a Bearer header")
+            precondition(isWellFormedToken(text), "a malformed token was taken: \(text.debugDescription)")
+            precondition(parsed.id == String(text.dropFirst(7).prefix(16)), "the id is not the token's")
+            let known = parsed.id == Issued.token.id ? Issued.token : nil
+            let step = workflow.authenticate(token: text, token: known, creator: Issued.account, at: now)
+            if case .success(let principal) = step.outcome {
+                precondition(text == Issued.tokenText, "a token other than the issued one was accepted")
+                precondition(principal.permissions.isSubset(of: Issued.token.permissions), "a token granted more than its scope")
+            }
+        case .session(let id, let digest):
+            precondition(authorization == nil, "a cookie was taken over an Authorization header")
+            precondition(isBase64url(id, count: 43) && digest.utf8.count == 64, "a malformed session id was taken: \(id.debugDescription)")
+            let known = digest == Issued.session.digest ? Issued.session : nil
+            let step = workflow.authenticate(sessionID: id, session: known, account: Issued.account, at: now)
+            if case .success = step.outcome { precondition(id == Issued.sessionID, "a session id other than the open one was accepted") }
+        }
+    }
+
+    /// `mamori_` + 16 lowercase hex + `_` + the canonical base64url of 32 bytes (43 characters,
+    /// the last one's two unused bits zero): written here again, apart from the parser.
+    static func isWellFormedToken(_ text: String) -> Bool {
+        let b = Array(text.utf8)
+        guard b.count == 67, b.starts(with: Array("mamori_".utf8)), b[23] == UInt8(ascii: "_") else { return false }
+        let hex = Array("0123456789abcdef".utf8)
+        return b[7..<23].allSatisfy(hex.contains) && isBase64url(String(decoding: b[24...], as: UTF8.self), count: 43)
+    }
+
+    /// `count` characters of base64url whose last character leaves its unused low bits zero (32
+    /// bytes are 256 bits in 43 characters of 6: two bits to spare).
+    static func isBase64url(_ text: String, count: Int) -> Bool {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let b = Array(text.utf8)
+        guard b.count == count, let last = b.last, let value = alphabet.firstIndex(of: last) else { return false }
+        return b.allSatisfy(alphabet.contains) && value % 4 == 0
+    }
+
+    /// One admin with one issued token and one open session, made from a fixed seed.
+    enum Issued {
+        static let workflow = AccountWorkflow(hashing: NoHashing())
+        static let account = OperatorAccount(
+            id: "0123456789abcdef", name: "admin", role: .admin, passwordHash: "-", createdAt: now - 60_000)
+        static let issued: (token: MachineToken, presented: Secret) = {
+            var random = SplitMix64(seed: 19)
+            return MachineToken.make(
+                name: "fuzz", permissions: [.readFindings], createdBy: account.id, at: now - 60_000, expiresAt: now + 86_400_000,
+                using: &random)
+        }()
+        static var token: MachineToken { issued.token }
+        static var tokenText: String { issued.presented.revealed }
+        static let opened: (session: OperatorSession, id: Secret) = {
+            var random = SplitMix64(seed: 20)
+            return OperatorSession.make(accountID: account.id, clientAddress: "192.0.2.1", at: now - 1_000, using: &random)
+        }()
+        static var session: OperatorSession { opened.session }
+        static var sessionID: String { opened.id.revealed }
+    }
+
+    /// Authentication never hashes a password.
+    struct NoHashing: PasswordHashing {
+        func hash(_ password: String) -> String { "-" }
+        func verify(_ password: String, against hash: String) -> Bool { false }
+        func verifyDummy(_ password: String) {}
     }
 
     // MARK: - Support

@@ -3,8 +3,9 @@ import Hummingbird
 import Metrics
 import NIOCore
 
-/// The JSON answers every API of the server gives: one encoder (sorted keys, a trailing newline),
-/// and 400s that say what is wrong and are counted in `mamori_api_invalid_requests_total`.
+/// The JSON answers every API of the server gives: one encoder (``APIJSON``: snake_case keys,
+/// sorted; a trailing newline), and 400s that say what is wrong and are counted in
+/// `mamori_api_invalid_requests_total`.
 protocol JSONAPI {
     var invalidRequests: Counter { get }
 }

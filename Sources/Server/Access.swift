@@ -131,7 +131,12 @@ struct Routes {
             }
         case .permission(let p):
             guard principal.may(p) else {
-                let what = if case .token = principal.credential { "this token's scope" } else { "the role \(principal.role.rawValue)" }
+                let what =
+                    if case .token = principal.credential {
+                        principal.role.grants(p) ? "this token's scope" : "the role \(principal.role.rawValue) of this token's account"
+                    } else {
+                        "the role \(principal.role.rawValue)"
+                    }
                 return Refusal(status: .forbidden, message: "\(what) does not grant \(p.rawValue)")
             }
         }

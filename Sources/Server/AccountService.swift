@@ -39,19 +39,15 @@ final class AccountService: Sendable {
     /// A store that cannot be read counts as no credentials (the route then answers 401).
     func credentials(of request: Request, at now: Int64) async -> RequestCredentials {
         do {
-            if let authorization = request.headers[.authorization] {
-                guard authorization.utf8.count <= 512, authorization.lowercased().hasPrefix("bearer ") else {
-                    return RequestCredentials(failure: .badCredentials)
-                }
-                let presented = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-                guard let parsed = PresentedToken(presented) else { return RequestCredentials(failure: .badCredentials) }
+            switch PresentedCredentials(authorization: request.headers[.authorization], cookieHeaders: request.headers[values: .cookie]) {
+            case .none: break
+            case .malformed: return RequestCredentials(failure: .badCredentials)
+            case .token(let presented, let parsed):
                 let token = try await store.token(id: parsed.id)
                 let creator = if let token { try await store.account(id: token.createdBy) } else { OperatorAccount?.none }
                 let step = workflow.authenticate(token: presented, token: token, creator: creator, at: now)
                 return try await outcome(step, session: nil)
-            }
-            if let id = request.cookies[Self.cookieName]?.value, !id.isEmpty {
-                guard let digest = OperatorSession.digest(ofPresented: id) else { return RequestCredentials(failure: .badCredentials) }
+            case .session(let id, let digest):
                 let session = try await store.session(digest: digest)
                 let account = if let session { try await store.account(id: session.accountID) } else { OperatorAccount?.none }
                 let step = workflow.authenticate(sessionID: id, session: session, account: account, at: now)

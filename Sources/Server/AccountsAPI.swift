@@ -100,27 +100,33 @@ struct AccountsAPI: Sendable, JSONAPI {
     // MARK: Accounts
 
     struct AccountAnswer: Encodable {
+        var id: String
         var name: String
         var role: String
         var disabled: Bool
         var locked: Bool
+        /// While locked: until when (ms).
+        var lockedUntil: Int64?
         var failedLogins: Int
         var language: String
         var createdAt: Int64
         var changedAt: Int64
 
         enum CodingKeys: String, CodingKey {
-            case name, role, disabled, locked, language
+            case id, name, role, disabled, locked, language
+            case lockedUntil = "locked_until"
             case failedLogins = "failed_logins"
             case createdAt = "created_at"
             case changedAt = "changed_at"
         }
 
         init(_ a: OperatorAccount, now: Int64) {
+            id = a.id
             name = a.name
             role = a.role.rawValue
             disabled = a.disabled
             locked = a.isLocked(at: now)
+            lockedUntil = locked ? a.lockedUntil : nil
             failedLogins = a.failedLogins
             language = a.language.rawValue
             createdAt = a.createdAt
@@ -206,7 +212,9 @@ struct AccountsAPI: Sendable, JSONAPI {
         var id: String
         var name: String
         var scope: [String]
+        /// The id of the account the token acts for, and its name when known.
         var createdBy: String
+        var createdByName: String?
         var createdAt: Int64
         var expiresAt: Int64
         var revokedAt: Int64?
@@ -216,16 +224,18 @@ struct AccountsAPI: Sendable, JSONAPI {
         enum CodingKeys: String, CodingKey {
             case id, name, scope, token
             case createdBy = "created_by"
+            case createdByName = "created_by_name"
             case createdAt = "created_at"
             case expiresAt = "expires_at"
             case revokedAt = "revoked_at"
         }
 
-        init(_ t: MachineToken, presented: String? = nil) {
+        init(_ t: MachineToken, creator: String? = nil, presented: String? = nil) {
             id = t.id
             name = t.name
             scope = t.permissions.sorted().map(\.rawValue)
             createdBy = t.createdBy
+            createdByName = creator
             createdAt = t.createdAt
             expiresAt = t.expiresAt
             revokedAt = t.revokedAt
@@ -235,7 +245,8 @@ struct AccountsAPI: Sendable, JSONAPI {
 
     func tokens() async throws -> Response {
         let all = try await accounts.store.tokens().sorted { $0.createdAt < $1.createdAt }
-        return json(.ok, ["tokens": all.map { TokenAnswer($0) }])
+        let names = Dictionary(try await accounts.store.accounts().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        return json(.ok, ["tokens": all.map { TokenAnswer($0, creator: names[$0.createdBy]) }])
     }
 
     func createToken(_ request: Request) async throws -> Response {
@@ -257,6 +268,16 @@ struct AccountsAPI: Sendable, JSONAPI {
         guard permissions.count == Set(body.scope).count else {
             return bad("scope: unknown permission; known: \(Permission.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        // A token acts within its scope: the tokens it makes too. (The workflow bounds a scope by
+        // the creator's role; a token of an admin scoped to manage_tokens must not mint one with
+        // manage_accounts.)
+        if let presenting = RequestCredentials.current.principal, case .token = presenting.credential {
+            let beyond = permissions.subtracting(presenting.permissions)
+            guard beyond.isEmpty else {
+                return APIRefusal.response(
+                    .forbidden, "a token cannot make a token wider than its own scope; this one does not grant \(Permission.list(beyond))")
+            }
+        }
         guard let (actor, creator) = try await actor() else { return APIRefusal.response(.unauthorized, "not signed in") }
         let now = accounts.clock.milliseconds
         var random = SystemRandomNumberGenerator()
@@ -266,7 +287,9 @@ struct AccountsAPI: Sendable, JSONAPI {
                 name: body.name, permissions: permissions, expiresAt: now + Int64(body.expiresInDays) * 86_400_000, creator: creator,
                 by: actor, at: now, using: &random)
         }
-        return try await answer(result, status: .created) { TokenAnswer($0.token, presented: $0.presented.revealed) }
+        return try await answer(result, status: .created) {
+            TokenAnswer($0.token, creator: creator.name, presented: $0.presented.revealed)
+        }
     }
 
     func revokeToken(_ id: String) async throws -> Response {
@@ -275,7 +298,8 @@ struct AccountsAPI: Sendable, JSONAPI {
         let now = accounts.clock.milliseconds
         let workflow = accounts.workflow
         let result = Result { () throws(AccountError) in try workflow.revokeToken(token, by: actor, at: now) }
-        return try await answer(result, status: .ok) { TokenAnswer($0) }
+        let creator = try await accounts.store.account(id: token.createdBy)?.name
+        return try await answer(result, status: .ok) { TokenAnswer($0, creator: creator) }
     }
 
     // MARK: Helpers

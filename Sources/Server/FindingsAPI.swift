@@ -17,11 +17,8 @@ struct FindingsAPI: Sendable, JSONAPI {
     let invalidRequests: Counter
     let clock: any WallClock
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
+    /// The encoder of every JSON answer of the API: snake_case keys (``APIJSON``).
+    static let encoder: JSONEncoder = APIJSON.encoder()
 
     func register(on routes: Routes) {
         routes.get("/api/v1/findings", .permission(.readFindings)) { request, _ in try await self.list(request) }

@@ -12,29 +12,20 @@ import Glibc
 /// opened offline, and the one place their workflow's actions are carried out.
 ///
 /// The audit log has one writer at a time: these commands are for a stopped server (the first
-/// admin, a lost password). A running server's accounts are changed through its API.
+/// admin, a lost password). A running server's accounts are changed through its API
+/// (``AccountsOnline``, with `--server`).
 struct AccountsOffline {
     let store: SQLiteAccountStore
     let audit: AuditLog
     let workflow: AccountWorkflow
 
-    struct Options: ParsableArguments {
-        @Option(help: ArgumentHelp("The server's data directory (stop `mamori serve` first).", valueName: "dir"))
-        var dataDir: String = "mamori-data"
-
-        @Option(help: ArgumentHelp("The audit key (default: <data-dir>/audit.key, or lawful.audit_key_file).", valueName: "file"))
-        var keyFile: String?
-
-        @Option(help: ArgumentHelp("bcrypt's cost (log2 rounds) for new passwords.", valueName: "n"))
-        var bcryptCost: Int = 12
-    }
-
-    init(_ options: Options) throws {
-        let keyFile = options.keyFile ?? options.dataDir + "/audit.key"
-        try DataDirectory.prepare(options.dataDir, keyFiles: [options.dataDir + "/pseudonym.key", keyFile])
-        store = try SQLiteAccountStore(path: options.dataDir + "/accounts.sqlite")
-        audit = try AuditLog(directory: options.dataDir + "/audit", key: try AuditKey.loadOrCreate(path: keyFile))
-        workflow = AccountWorkflow(hashing: BcryptPasswordHashing(cost: options.bcryptCost))
+    init(_ options: AccountsOptions) throws {
+        let dataDir = options.dataDir ?? "mamori-data"
+        let keyFile = options.keyFile ?? dataDir + "/audit.key"
+        try DataDirectory.prepare(dataDir, keyFiles: [dataDir + "/pseudonym.key", keyFile])
+        store = try SQLiteAccountStore(path: dataDir + "/accounts.sqlite")
+        audit = try AuditLog(directory: dataDir + "/audit", key: try AuditKey.loadOrCreate(path: keyFile))
+        workflow = AccountWorkflow(hashing: BcryptPasswordHashing(cost: options.bcryptCost ?? 12))
     }
 
     static var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

@@ -166,8 +166,8 @@ struct Analyze: AsyncParsableCommand {
     private func report(_ outcome: OfflineAnalyzer.Outcome, wallStart: Date) throws {
         let findings = outcome.findings.filter { $0.score >= minimumScore }
         var out = ""
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // The API's form (docs/findings.md): snake_case keys.
+        let encoder = APIJSON.encoder()
         for f in findings {
             if json {
                 out += String(decoding: try encoder.encode(f), as: UTF8.self) + "\n"

@@ -2,8 +2,9 @@ import Foundation
 import MamoriCore
 import Testing
 
-/// The finding as JSON (`mamori analyze --json`, `/api/v1/findings`): the wire names of
-/// docs/findings.md, a lossless round trip, and the feature names defined in one place.
+/// The finding as JSON (`mamori analyze --json`, `/api/v1/findings`): the snake_case wire names
+/// of docs/findings.md, the camelCase stored form that stays readable, a lossless round trip, and
+/// the feature names defined in one place.
 @Suite struct FindingCodingTests {
     static func finding() -> Finding {
         var evidence = Evidence()
@@ -53,12 +54,23 @@ import Testing
         #expect(try JSONDecoder().decode(Finding.self, from: try JSONEncoder().encode(bare)) == bare)
     }
 
+    @Test("the API's JSON is snake_case and reads back; the stored form (camelCase) is read by the same decoder")
+    func apiRoundTrip() throws {
+        let f = Self.finding()
+        let api = try APIJSON.encoder().encode(f)
+        #expect(try APIJSON.decoder().decode(Finding.self, from: api) == f)
+        let stored = try JSONEncoder().encode(f)
+        #expect(try Self.object(stored)["detectedAt"] != nil, "the stores keep the property names")
+        #expect(try APIJSON.decoder().decode(Finding.self, from: stored) == f, "camelCase keys are still read, for one release")
+        #expect(try JSONDecoder().decode(Finding.self, from: stored) == f)
+    }
+
     @Test("the JSON carries the names docs/findings.md documents")
     func wireNames() throws {
-        let json = try Self.object(try JSONEncoder().encode(Self.finding()))
+        let json = try Self.object(try APIJSON.encoder().encode(Self.finding()))
         #expect(
             Set(json.keys) == [
-                "id", "kind", "subject", "score", "firstSeen", "lastSeen", "detectedAt", "updatedAt", "family", "summary",
+                "id", "kind", "subject", "score", "first_seen", "last_seen", "detected_at", "updated_at", "family", "summary",
                 "evidence", "verdict", "subscriber",
             ])
         #expect(json["kind"] as? String == "infected-device")
@@ -69,7 +81,7 @@ import Testing
         #expect((subject["ports"] as? [String: Any])?["last"] as? Int == 3071)
 
         let evidence = try #require(json["evidence"] as? [String: Any])
-        #expect(Set(evidence.keys) == ["features", "thresholds", "flows", "cohort", "cohortSize", "related", "reasons"])
+        #expect(Set(evidence.keys) == ["features", "thresholds", "flows", "cohort", "cohort_size", "related", "reasons"])
         let features = try #require(evidence["features"] as? [[String: Any]])
         #expect(
             features.map { $0["name"] as? String } == ["periodicity", "median_interval", "c2_contacts", "scan_destinations_port_23"],
@@ -82,8 +94,8 @@ import Testing
         let flow = try #require((evidence["flows"] as? [[String: Any]])?.first)
         #expect(
             Set(flow.keys) == [
-                "start", "end", "source", "sourcePort", "destination", "destinationPort", "protocol", "tcpFlags", "packets",
-                "bytes", "samplingInterval",
+                "start", "end", "source", "source_port", "destination", "destination_port", "protocol", "tcp_flags", "packets",
+                "bytes", "sampling_interval",
             ])
 
         let verdict = try #require(json["verdict"] as? [String: Any])
@@ -92,6 +104,22 @@ import Testing
         let subscriber = try #require(json["subscriber"] as? [String: Any])
         #expect(Set(subscriber.keys) == ["outcome", "pseudonym", "candidates", "confidence", "source", "reason", "at"])
         #expect(subscriber["outcome"] as? String == "attributed")
+    }
+
+    @Test("dictionary keys are data and pass the API's encoder unchanged; explicit snake_case keys stay as they are")
+    func dictionaryKeys() throws {
+        struct Answer: Encodable {
+            var byAddress: [String: Int]
+            var heldFrom: Int
+            enum CodingKeys: String, CodingKey {
+                case byAddress
+                case heldFrom = "held_from"
+            }
+        }
+        let text = String(
+            decoding: try APIJSON.encoder().encode(Answer(byAddress: ["2001:DB8::1": 1, "User-Name": 2, "warnInfection": 3], heldFrom: 4)),
+            as: UTF8.self)
+        #expect(text == #"{"by_address":{"2001:DB8::1":1,"User-Name":2,"warnInfection":3},"held_from":4}"#)
     }
 
     @Test("the kinds, subject types, verdicts and attribution outcomes have their documented strings")

@@ -35,6 +35,15 @@ struct FindingsAPITests {
     static let scan = finding(
         .scanning, .host(InternalHost(address: IPAddress("198.18.0.5")!, block: 0, ports: 1024...2031)), score: 0.7, lastSeen: 1_000_000)
 
+    /// Every key of a JSON value, at any depth.
+    static func keys(_ value: Any) -> [String] {
+        switch value {
+        case let object as [String: Any]: object.keys.sorted() + object.values.flatMap(keys)
+        case let array as [Any]: array.flatMap(keys)
+        default: []
+        }
+    }
+
     @Test("list with kind, time and score filters; details; verdicts; clear 400s and 404s")
     func api() async throws {
         let dir = try TemporaryDirectory()
@@ -69,6 +78,15 @@ struct FindingsAPITests {
             #expect(detail["kind"] as? String == "infected-device")
             #expect((detail["subject"] as? [String: Any])?["address"] as? String == "198.18.0.5")
             #expect((detail["evidence"] as? [String: Any])?["reasons"] as? [String] == ["test"])
+            // One naming convention across the API (issue 19): snake_case keys all the way down,
+            // and the answer reads back into the finding the store holds (kept camelCase there).
+            #expect(Self.keys(detail).filter { $0.contains(where: \.isUppercase) } == [], "camelCase keys in \(detail)")
+            #expect(detail["detected_at"] as? Int == 3_000_000 && detail["first_seen"] as? Int == 2_940_000)
+            #expect((detail["evidence"] as? [String: Any])?["cohort_size"] as? Int == 1)
+            try await client.execute(uri: "/api/v1/findings/\(Self.device.id)", method: .get, headers: auth) { response in
+                let decoded = try APIJSON.decoder().decode(Finding.self, from: Data(response.body.readableBytesView))
+                #expect(decoded == Self.device)
+            }
 
             for bad in [
                 "/api/v1/findings?kind=botnet", "/api/v1/findings?min_score=2", "/api/v1/findings?since=yesterday",

@@ -193,6 +193,12 @@ struct PipelineFuzzTests {
                 if !opened { try await Task.sleep(for: .milliseconds(200)) }
             }
             #expect(opened, "no case was opened for the scanner's subscriber after the fuzzing")
+            // Cases answer with snake_case keys too (issue 19), while cases.sqlite keeps its form.
+            try await client.execute(uri: "/api/v1/cases", method: .get, headers: auth) { response in
+                let cases = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))
+                #expect(FindingsAPITests.keys(cases).filter { $0.contains(where: \.isUppercase) } == [], "camelCase keys in the cases")
+                #expect(String(buffer: response.body).contains("\"last_evidence\""))
+            }
             try await client.execute(uri: "/healthz", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
             }

@@ -235,7 +235,7 @@ struct AttributionDemoTests {
             let f = try #require(scanners.first { ($0["subscriber"] as? [String: Any])?["outcome"] as? String == "attributed" })
             let subject = try #require(f["subject"] as? [String: Any])
             let address = try #require(subject["address"] as? String)
-            let firstSeen = try #require((f["firstSeen"] as? NSNumber)?.int64Value)
+            let firstSeen = try #require((f["first_seen"] as? NSNumber)?.int64Value)
             var args = ["whois", address, "--at", "\(firstSeen)", "--server", "127.0.0.1:\(httpPort)", "--json"]
             if let first = ((subject["ports"] as? [String: Any])?["first"] as? NSNumber)?.intValue { args += ["--port", "\(first + 1)"] }
             let answer = try mamori.run(args, environment: ["MAMORI_TOKEN": token])
@@ -250,7 +250,7 @@ struct AttributionDemoTests {
                 guard let subscriber = f["subscriber"] as? [String: Any], subscriber["outcome"] as? String == "attributed",
                     let pseudonym = subscriber["pseudonym"] as? String,
                     let subject = f["subject"] as? [String: Any], let address = subject["address"] as? String,
-                    let firstSeen = (f["firstSeen"] as? NSNumber)?.int64Value
+                    let firstSeen = (f["first_seen"] as? NSNumber)?.int64Value
                 else { continue }
                 let port = ((subject["ports"] as? [String: Any])?["first"] as? NSNumber).map { "\($0.intValue + 1)" } ?? ""
                 lines.append("\(address),\(port),\(firstSeen)")
