@@ -5,7 +5,9 @@ import Testing
     @Test("the role table: each role grants what the one below grants, and more")
     func table() {
         #expect(Role.viewer.permissions == [.readFindings, .readCases, .readMetrics])
-        #expect(Role.analyst.permissions == Role.viewer.permissions.union([.recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit]))
+        #expect(
+            Role.analyst.permissions
+                == Role.viewer.permissions.union([.recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit]))
         #expect(Role.admin.permissions == Set(Permission.allCases))
         #expect(Role.viewer < Role.analyst && Role.analyst < Role.admin)
         for p in Permission.allCases {
