@@ -122,7 +122,7 @@ struct PageContext {
         var items: [(String, String, Permission?)] = [
             ("/console", "overview", .readFindings), ("/console/findings", "findings", .readFindings),
             ("/console/cases", "cases", .readCases), ("/console/subscribers", "subscribers", .readCases),
-            ("/console/audit", "audit", .viewConfiguration), ("/console/accounts", "accounts", .manageAccounts),
+            ("/console/audit", "audit", .readAudit), ("/console/accounts", "accounts", .manageAccounts),
             ("/console/settings", "settings", .viewConfiguration),
         ]
         if page.viewer.operatorName == nil { items = [] }

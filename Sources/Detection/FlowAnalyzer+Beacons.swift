@@ -433,6 +433,8 @@ extension FlowAnalyzer {
                 var c = candidates[endpoint] ?? Candidate()
                 guard !c.cohort.contains(where: { $0.host == key.host }) else { continue }
                 c.cohort.append((key.host, score))
+                // The host's periodic series (its contacts with every address of the rotation).
+                if c.contactTimes.count < ContactTimes.maximumHosts { c.contactTimes.append((key.host, series.values[j].contacts.times)) }
                 c.peerSeries += 1
                 c.firstSeen = min(c.firstSeen, e.firstSeen)
                 c.lastSeen = max(c.lastSeen, e.lastSeen)
@@ -521,7 +523,9 @@ extension FlowAnalyzer {
             evidence.cohortSize = hosts.count
             evidence.cohort = hosts.prefix(64).map { pseudonyms.pseudonym($0) }
             if !c.contactTimes.isEmpty {
-                evidence.contacts = c.contactTimes.map { ContactTimes(host: pseudonyms.pseudonym($0.host), times: $0.times) }
+                // Within the finding's window (a rotation's series reaches other addresses before and after).
+                let inWindow = c.contactTimes.map { ($0.host, $0.times.filter { t in t >= c.firstSeen && t <= c.lastSeen }) }
+                evidence.contacts = inWindow.filter { !$0.1.isEmpty }.map { ContactTimes(host: pseudonyms.pseudonym($0.0), times: $0.1) }
             }
             if let s = c.sample { evidence.flows = [sample(s, revealing: nil)] }
             evidence.reasons = [

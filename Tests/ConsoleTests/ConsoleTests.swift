@@ -252,6 +252,11 @@ import FoundationXML
                 path: "/"))
         #expect(!asViewer.contains("verdict-actions"))
         #expect(!asViewer.contains("/console/audit"), "the viewer's navigation has no audit page")
+        let analyst = ConsoleViewer(language: .en, operatorName: "hana", role: .analyst, csrf: "c")
+        let asAnalyst = renderer.render(
+            ConsolePage(
+                template: "message", title: "x", section: "", viewer: analyst, content: MessageView(message: "m", back: "/"), path: "/"))
+        #expect(asAnalyst.contains("href=\"/console/audit\"") && !asAnalyst.contains("href=\"/console/accounts\""))
         let caseAsViewer = renderer.render(
             ConsolePage(
                 template: "case", title: "x", section: "cases", viewer: viewer,

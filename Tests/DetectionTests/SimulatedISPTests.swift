@@ -80,7 +80,22 @@ import Testing
         for f in findings where f.kind == .commandAndControl {
             #expect(f.evidence.cohort.allSatisfy { $0.hasPrefix("h:") })
             #expect(f.evidence.flows.allSatisfy { !$0.source.hasPrefix("198.18.") && !$0.destination.hasPrefix("198.18.") })
+            // The heartbeat behind it, for the analyst's timeline: bounded, pseudonymous, in order,
+            // inside the finding's window, and each listed host in the cohort.
+            if let contacts = f.evidence.contacts {
+                #expect(!contacts.isEmpty && contacts.count <= ContactTimes.maximumHosts)
+                for c in contacts {
+                    #expect(c.host.hasPrefix("h:") && (f.evidence.cohort.contains(c.host) || f.evidence.cohortSize > 64))
+                    #expect(c.times.count >= 2 && c.times.count <= ContactTimes.maximumTimes)
+                    #expect(c.times == c.times.sorted())
+                    #expect(c.times.allSatisfy { $0 >= f.firstSeen && $0 <= f.lastSeen }, "\(f.id)")
+                }
+            }
         }
+        let beacons = findings.filter { $0.kind == .commandAndControl && $0.evidence.features.contains { $0.name == .periodicity } }
+        #expect(
+            beacons.filter { $0.evidence.contacts != nil }.count * 10 >= beacons.count * 9,
+            "beacon findings carry their contact times (those found only through peer-to-peer series have none)")
     }
 
     /// The world of the notice demo: 400 lines for 10 minutes. Its camera cloud (eight addresses,

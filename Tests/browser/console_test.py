@@ -25,7 +25,7 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -148,7 +148,8 @@ def main():
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(executable_path=args.chromedriver), options=options)
         driver.set_page_load_timeout(30)
-        wait = WebDriverWait(driver, 15)
+        # A page being replaced by the next one leaves stale elements for a moment: wait past them.
+        wait = WebDriverWait(driver, 15, ignored_exceptions=[StaleElementReferenceException])
         shot_number = [0]
 
         def shot(name):
