@@ -15,6 +15,18 @@ public struct CaseListView {
         var updated: String
         var notices: Int
         var escalated: Bool
+
+        init(_ c: LawfulCase) {
+            href = "/console/cases/\(Format.escapeQuery(c.id))"
+            reference = c.reference
+            state = c.state.rawValue
+            subscriber = c.subscriber
+            device = c.device
+            opened = Format.time(c.opened)
+            updated = Format.time(c.updated)
+            notices = c.notices.count
+            escalated = c.escalated
+        }
     }
     struct Tab {
         var href: String
@@ -30,13 +42,7 @@ public struct CaseListView {
     public init(cases: [LawfulCase], state: CaseState?, language: ConsoleLanguage) {
         let t = language.texts
         let shown = cases.filter { state == nil || $0.state == state }.sorted { ($0.updated, $0.id) > ($1.updated, $1.id) }
-        rows = shown.map { c in
-            Row(
-                href: "/console/cases/\(Format.escapeQuery(c.id))", reference: c.reference, state: c.state.rawValue,
-                subscriber: c.subscriber,
-                device: c.device, opened: Format.time(c.opened), updated: Format.time(c.updated), notices: c.notices.count,
-                escalated: c.escalated)
-        }
+        rows = shown.map(Row.init)
         var counts: [CaseState: Int] = [:]
         for c in cases { counts[c.state, default: 0] += 1 }
         tabs =
@@ -68,6 +74,13 @@ public struct CaseView {
         var event: String
         var action: String
         var terms: String
+
+        init(_ e: ConsentEvent) {
+            at = Format.time(e.at)
+            event = e.kind.rawValue
+            action = e.action?.rawValue ?? ""
+            terms = e.termsVersion ?? ""
+        }
     }
     struct Link {
         var href: String
@@ -136,9 +149,7 @@ public struct CaseView {
         history = c.history.map {
             Transition(at: Format.time($0.at), change: "\($0.from?.rawValue ?? "–") → \($0.to.rawValue)", reason: $0.reason)
         }
-        consent = events.sorted { $0.at < $1.at }.map {
-            Consent(at: Format.time($0.at), event: $0.kind.rawValue, action: $0.action?.rawValue ?? "", terms: $0.termsVersion ?? "")
-        }
+        consent = events.sorted { $0.at < $1.at }.map(CaseView.Consent.init)
         findings = c.findings.map { Link(href: "/console/findings/\(Format.escapeQuery($0))", label: $0) }
         mayReveal = viewer.may(.revealIdentity)
         self.revealEnabled = revealEnabled
@@ -164,17 +175,8 @@ public struct SubscriberView {
 
     public init(pseudonym: String, events: [ConsentEvent], cases: [LawfulCase], hasContact: Bool) {
         self.pseudonym = pseudonym
-        consent = events.sorted { $0.at < $1.at }.map {
-            CaseView.Consent(
-                at: Format.time($0.at), event: $0.kind.rawValue, action: $0.action?.rawValue ?? "", terms: $0.termsVersion ?? "")
-        }
-        self.cases = cases.filter { $0.subscriber == pseudonym }.map { c in
-            CaseListView.Row(
-                href: "/console/cases/\(Format.escapeQuery(c.id))", reference: c.reference, state: c.state.rawValue,
-                subscriber: c.subscriber,
-                device: c.device, opened: Format.time(c.opened), updated: Format.time(c.updated), notices: c.notices.count,
-                escalated: c.escalated)
-        }
+        consent = events.sorted { $0.at < $1.at }.map(CaseView.Consent.init)
+        self.cases = cases.filter { $0.subscriber == pseudonym }.map(CaseListView.Row.init)
         self.hasContact = hasContact
         empty = consent.isEmpty
         found = !pseudonym.isEmpty

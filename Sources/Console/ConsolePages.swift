@@ -10,8 +10,10 @@ import Mustache
 /// ``SVGChart`` escapes itself, are inserted raw (`{{{chart}}}`).
 ///
 /// The templates are read once, when the renderer is made; rendering does no I/O.
-public struct ConsoleRenderer: Sendable {
+public struct ConsoleRenderer: @unchecked Sendable {
     let library: MustacheLibrary
+    /// Immutable after init (Data and String are Sendable; the tuple keeps the checker from seeing it).
+    let staticFiles: [String: (data: Data, contentType: String)]
 
     public init() throws {
         guard let directory = Bundle.module.resourceURL?.appendingPathComponent("Templates").path else {
@@ -24,6 +26,7 @@ public struct ConsoleRenderer: Sendable {
             templates[String(file.dropLast(".mustache".count))] = try MustacheTemplate(string: text)
         }
         library = MustacheLibrary(templates: templates)
+        staticFiles = try Self.loadStaticFiles()
     }
 
     /// The page as HTML; a template that is missing renders as an error page, never a blank.
@@ -33,15 +36,22 @@ public struct ConsoleRenderer: Sendable {
             ?? "<!doctype html><title>Mamori</title><p>missing template \(SVGChart.escape(page.template))</p>"
     }
 
-    /// The files under `Static/` (the stylesheet and the one small script), by name.
-    public static func staticFile(_ name: String) -> (data: Data, contentType: String)? {
-        guard name.range(of: #"^[a-z0-9-]+\.(css|js|svg)$"#, options: .regularExpression) != nil,
-            let url = Bundle.module.resourceURL?.appendingPathComponent("Static").appendingPathComponent(name),
-            let data = try? Data(contentsOf: url)
-        else { return nil }
-        let type =
-            name.hasSuffix(".css") ? "text/css; charset=utf-8" : name.hasSuffix(".js") ? "text/javascript; charset=utf-8" : "image/svg+xml"
-        return (data, type)
+    /// The files under `Static/` (the stylesheet and the one small script), by name; nil for any
+    /// other name. Read once, with the templates.
+    public func staticFile(_ name: String) -> (data: Data, contentType: String)? { staticFiles[name] }
+
+    /// Every file of `Static/` whose name is a plain `name.css|js|svg`, with its content type.
+    static func loadStaticFiles() throws -> [String: (data: Data, contentType: String)] {
+        guard let directory = Bundle.module.resourceURL?.appendingPathComponent("Static") else { return [:] }
+        var files: [String: (data: Data, contentType: String)] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        where name.range(of: #"^[a-z0-9-]+\.(css|js|svg)$"#, options: .regularExpression) != nil {
+            let type =
+                name.hasSuffix(".css")
+                ? "text/css; charset=utf-8" : name.hasSuffix(".js") ? "text/javascript; charset=utf-8" : "image/svg+xml"
+            files[name] = (try Data(contentsOf: directory.appendingPathComponent(name)), type)
+        }
+        return files
     }
 }
 

@@ -420,7 +420,7 @@ struct ConsoleRoutes: Sendable {
     }
 
     func staticFile(_ name: String) -> Response {
-        guard let file = ConsoleRenderer.staticFile(name) else {
+        guard let file = renderer.staticFile(name) else {
             return Response(
                 status: .notFound, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: "not found\n")))

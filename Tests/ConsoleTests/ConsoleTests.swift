@@ -275,11 +275,12 @@ import FoundationXML
     }
 
     @Test("the stylesheet and the script are served by name; nothing else is")
-    func staticFiles() {
-        #expect(ConsoleRenderer.staticFile("console.css")?.contentType.hasPrefix("text/css") == true)
-        #expect(ConsoleRenderer.staticFile("console.js")?.contentType.hasPrefix("text/javascript") == true)
+    func staticFiles() throws {
+        let renderer = try ConsoleRenderer()
+        #expect(renderer.staticFile("console.css")?.contentType.hasPrefix("text/css") == true)
+        #expect(renderer.staticFile("console.js")?.contentType.hasPrefix("text/javascript") == true)
         for bad in ["../Templates/layout.mustache", "console.CSS", "x.html", "", "..", "a/b.css"] {
-            #expect(ConsoleRenderer.staticFile(bad) == nil, "\(bad)")
+            #expect(renderer.staticFile(bad) == nil, "\(bad)")
         }
     }
 }
