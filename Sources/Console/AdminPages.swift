@@ -47,41 +47,79 @@ public struct AuditView {
     }
 }
 
-/// Operator accounts and machine tokens (admin). No secret is shown: tokens appear by id.
+/// Operator accounts and machine tokens (admin), with the forms that change them: add an
+/// account, change its role, disable, enable, unlock, set a password; create a token (its secret
+/// shown in this one answer) and revoke one. No stored secret is ever shown: tokens appear by id.
 public struct AccountsView {
+    struct Option {
+        var value: String
+        var selected: Bool
+    }
     struct Account {
         var name: String
+        var namePath: String
         var role: String
+        var roles: [Option]
         var status: String
         var changed: String
         var language: String
+        var disabled: Bool
+        var locked: Bool
     }
     struct Token {
         var id: String
+        var idPath: String
         var name: String
         var scope: String
         var createdBy: String
         var created: String
         var expires: String
         var status: String
+        var revocable: Bool
+    }
+    struct Issued {
+        var name: String
+        var secret: String
+        var expires: String
+        var scope: String
     }
     var accounts: [Account]
     var tokens: [Token]
+    var roles: [String]
+    var permissions: [String]
+    var accountNames: [String]
+    var issued: Issued?
 
-    public init(accounts: [OperatorAccount], tokens: [MachineToken], now: Int64, language: ConsoleLanguage) {
+    /// `issued`: a token just created, with its secret, to show once.
+    public init(
+        accounts: [OperatorAccount], tokens: [MachineToken], now: Int64, language: ConsoleLanguage,
+        issued: (token: MachineToken, secret: String)? = nil
+    ) {
         let t = language.texts
         let names = Dictionary(accounts.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         self.accounts = accounts.sorted { $0.name < $1.name }.map { a in
-            Account(
-                name: a.name, role: a.role.rawValue,
-                status: a.disabled ? t["disabled"] ?? "" : a.isLocked(at: now) ? t["locked"] ?? "" : t["active"] ?? "",
-                changed: Format.time(a.changedAt), language: a.language.rawValue)
+            let locked = a.isLocked(at: now)
+            return Account(
+                name: a.name, namePath: Format.escapeQuery(a.name), role: a.role.rawValue,
+                roles: Role.allCases.map { Option(value: $0.rawValue, selected: $0 == a.role) },
+                status: a.disabled ? t["disabled"] ?? "" : locked ? t["locked"] ?? "" : t["active"] ?? "",
+                changed: Format.time(a.changedAt), language: a.language.rawValue, disabled: a.disabled, locked: locked)
         }
         self.tokens = tokens.sorted { $0.createdAt > $1.createdAt }.map { k in
-            Token(
-                id: k.id, name: k.name, scope: Permission.list(k.permissions), createdBy: names[k.createdBy] ?? k.createdBy,
-                created: Format.time(k.createdAt), expires: Format.time(k.expiresAt),
-                status: k.revokedAt != nil ? t["revoked"] ?? "" : k.expiresAt <= now ? t["expires"] ?? "" : t["active"] ?? "")
+            let live = k.revokedAt == nil && k.expiresAt > now
+            return Token(
+                id: k.id, idPath: Format.escapeQuery(k.id), name: k.name, scope: Permission.list(k.permissions),
+                createdBy: names[k.createdBy] ?? k.createdBy, created: Format.time(k.createdAt), expires: Format.time(k.expiresAt),
+                status: k.revokedAt != nil ? t["revoked"] ?? "" : k.expiresAt <= now ? t["expired"] ?? "" : t["active"] ?? "",
+                revocable: live)
+        }
+        roles = Role.allCases.map(\.rawValue)
+        permissions = Permission.allCases.map(\.rawValue)
+        accountNames = self.accounts.map(\.name)
+        self.issued = issued.map {
+            Issued(
+                name: $0.token.name, secret: $0.secret, expires: Format.time($0.token.expiresAt),
+                scope: Permission.list($0.token.permissions))
         }
     }
 }

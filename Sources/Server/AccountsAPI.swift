@@ -140,11 +140,7 @@ struct AccountsAPI: Sendable, JSONAPI {
         return json(.ok, ["accounts": all.map { AccountAnswer($0, now: now) }])
     }
 
-    /// The signed-in operator's own account, as the workflow's actor.
-    func actor() async throws -> (AccountActor, OperatorAccount)? {
-        guard let p = RequestCredentials.current.principal, let a = try await accounts.store.account(id: p.accountID) else { return nil }
-        return (.account(a), a)
-    }
+    var administration: AccountAdministration { AccountAdministration(accounts: accounts) }
 
     func addUser(_ request: Request) async throws -> Response {
         struct Body: Decodable {
@@ -157,53 +153,30 @@ struct AccountsAPI: Sendable, JSONAPI {
             return bad("send {\"name\", \"role\": viewer|analyst|admin, \"password\", \"language\": ja|en}")
         }
         guard let language = OperatorAccount.Language(rawValue: body.language ?? "ja") else { return bad("language must be ja or en") }
-        guard let (actor, _) = try await actor() else { return APIRefusal.response(.unauthorized, "not signed in") }
-        let existing = try await accounts.store.account(named: body.name)
-        let workflow = accounts.workflow
         let now = accounts.clock.milliseconds
-        let result = await AccountService.offThePool { () -> Result<AccountChange<OperatorAccount>, AccountError> in
-            var random = SystemRandomNumberGenerator()
-            return Result { () throws(AccountError) in
-                try workflow.createAccount(
-                    name: body.name, role: role, password: body.password, language: language, existing: existing, by: actor, at: now,
-                    using: &random)
-            }
-        }
-        return try await answer(result, status: .created) { AccountAnswer($0, now: now) }
+        let result = try await administration.addUser(name: body.name, role: role, password: body.password, language: language)
+        return answer(result, status: .created) { AccountAnswer($0, now: now) }
     }
 
     func change(_ what: String, name: String, _ request: Request) async throws -> Response {
-        guard let (actor, _) = try await actor() else { return APIRefusal.response(.unauthorized, "not signed in") }
-        guard let account = try await accounts.store.account(named: name) else { return notFound("account \(name)") }
-        let workflow = accounts.workflow
-        let now = accounts.clock.milliseconds
-        let admins = try await accounts.store.enabledAdminCount()
-        let result: Result<AccountChange<OperatorAccount>, AccountError>
+        let change: AccountAdministration.Change
         switch what {
         case "role":
             struct Body: Decodable { var role: String }
             guard let body: Body = try await decode(request, limit: 1024), let role = Role(rawValue: body.role) else {
                 return bad("send {\"role\": viewer|analyst|admin}")
             }
-            result = Result { () throws(AccountError) in
-                try workflow.setRole(of: account, to: role, enabledAdmins: admins, by: actor, at: now)
-            }
-        case "disable", "enable":
-            result = Result { () throws(AccountError) in
-                try workflow.setDisabled(what == "disable", account: account, enabledAdmins: admins, by: actor, at: now)
-            }
-        case "unlock":
-            result = Result { () throws(AccountError) in try workflow.unlock(account, by: actor, at: now) }
+            change = .role(role)
+        case "disable": change = .disable
+        case "enable": change = .enable
+        case "unlock": change = .unlock
         default:
             struct Body: Decodable { var password: String }
             guard let body: Body = try await decode(request, limit: 8 * 1024) else { return bad("send {\"password\": \"…\"}") }
-            result = await AccountService.offThePool {
-                Result { () throws(AccountError) in
-                    try workflow.changePassword(of: account, to: body.password, current: nil, by: actor, at: now)
-                }
-            }
+            change = .password(body.password)
         }
-        return try await answer(result, status: .ok) { AccountAnswer($0, now: now) }
+        let now = accounts.clock.milliseconds
+        return answer(try await administration.change(change, name: name), status: .ok) { AccountAnswer($0, now: now) }
     }
 
     // MARK: Tokens
@@ -268,56 +241,30 @@ struct AccountsAPI: Sendable, JSONAPI {
         guard permissions.count == Set(body.scope).count else {
             return bad("scope: unknown permission; known: \(Permission.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        // A token acts within its scope: the tokens it makes too. (The workflow bounds a scope by
-        // the creator's role; a token of an admin scoped to manage_tokens must not mint one with
-        // manage_accounts.)
-        if let presenting = RequestCredentials.current.principal, case .token = presenting.credential {
-            let beyond = permissions.subtracting(presenting.permissions)
-            guard beyond.isEmpty else {
-                return APIRefusal.response(
-                    .forbidden, "a token cannot make a token wider than its own scope; this one does not grant \(Permission.list(beyond))")
-            }
-        }
-        guard let (actor, creator) = try await actor() else { return APIRefusal.response(.unauthorized, "not signed in") }
-        let now = accounts.clock.milliseconds
-        var random = SystemRandomNumberGenerator()
-        let workflow = accounts.workflow
-        let result = Result { () throws(AccountError) in
-            try workflow.createToken(
-                name: body.name, permissions: permissions, expiresAt: now + Int64(body.expiresInDays) * 86_400_000, creator: creator,
-                by: actor, at: now, using: &random)
-        }
-        return try await answer(result, status: .created) {
-            TokenAnswer($0.token, creator: creator.name, presented: $0.presented.revealed)
+        let result = try await administration.createToken(name: body.name, permissions: permissions, days: body.expiresInDays)
+        return answer(result, status: .created) {
+            TokenAnswer($0.token.token, creator: $0.creator.name, presented: $0.token.presented.revealed)
         }
     }
 
     func revokeToken(_ id: String) async throws -> Response {
-        guard let token = try await accounts.store.token(id: id) else { return notFound("token \(id)") }
-        guard let (actor, _) = try await actor() else { return APIRefusal.response(.unauthorized, "not signed in") }
-        let now = accounts.clock.milliseconds
-        let workflow = accounts.workflow
-        let result = Result { () throws(AccountError) in try workflow.revokeToken(token, by: actor, at: now) }
-        let creator = try await accounts.store.account(id: token.createdBy)?.name
-        return try await answer(result, status: .ok) { TokenAnswer($0, creator: creator) }
+        let result = try await administration.revokeToken(id: id)
+        let creator: String? =
+            if case .success(let t) = result { try await accounts.store.account(id: t.createdBy)?.name } else { nil }
+        return answer(result, status: .ok) { TokenAnswer($0, creator: creator) }
     }
 
     // MARK: Helpers
 
-    /// Carries out a change's actions and answers with its value, or the workflow's refusal.
-    func answer<V, A: Encodable>(_ result: Result<AccountChange<V>, AccountError>, status: HTTPResponse.Status, _ encode: (V) -> A)
-        async throws -> Response
+    /// The value of a change that was made, or why it was not.
+    func answer<V, A: Encodable>(_ result: Result<V, AccountAdministration.Refusal>, status: HTTPResponse.Status, _ encode: (V) -> A)
+        -> Response
     {
         switch result {
-        case .success(let change):
-            try await accounts.perform(change.actions)
-            return json(status, encode(change.value))
-        case .failure(let e):
-            switch e.code {
-            case .notPermitted, .scopeTooWide: return APIRefusal.response(.forbidden, e.reason)
-            case .nameTaken, .lastAdmin, .alreadyRevoked: return APIRefusal.response(.conflict, e.reason)
-            default: return bad(e.reason)
-            }
+        case .success(let value): return json(status, encode(value))
+        case .failure(let refusal):
+            let (status, message) = refusal.answer
+            return APIRefusal.response(status, message)
         }
     }
 
@@ -326,5 +273,4 @@ struct AccountsAPI: Sendable, JSONAPI {
         return try? JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView))
     }
 
-    func notFound(_ what: String) -> Response { APIRefusal.response(.notFound, "no \(what)") }
 }

@@ -77,6 +77,23 @@ struct ConsoleRoutes: Sendable {
         routes.add(.get, "/console/accounts", .permission(.manageAccounts), refuser: page) { request, _ in
             try await self.accountsPage(request)
         }
+        routes.add(.post, "/console/accounts", .permission(.manageAccounts), csrf: .formField, refuser: page) { request, _ in
+            try await self.addAccount(request)
+        }
+        routes.add(.post, "/console/accounts/:name", .permission(.manageAccounts), csrf: .formField, refuser: page) {
+            request, context in
+            try await self.changeAccount(request, name: context.parameters.get("name") ?? "")
+        }
+        routes.add(.post, "/console/passwords", .permission(.manageAccounts), csrf: .formField, refuser: page) { request, _ in
+            try await self.setPassword(request)
+        }
+        routes.add(.post, "/console/tokens", .permission(.manageTokens), csrf: .formField, refuser: page) { request, _ in
+            try await self.createToken(request)
+        }
+        routes.add(.post, "/console/tokens/:id/revoke", .permission(.manageTokens), csrf: .formField, refuser: page) {
+            request, context in
+            try await self.revokeToken(request, id: context.parameters.get("id") ?? "")
+        }
         routes.add(.get, "/console/settings", .permission(.viewConfiguration), refuser: page) { request, _ in
             self.html(.ok, self.page("settings", "settings", SettingsView(text: self.settings), request))
         }
@@ -235,11 +252,121 @@ struct ConsoleRoutes: Sendable {
         return html(.ok, page("audit", "audit", AuditView(entries: entries, kind: kind, actor: actor, verification: verification), request))
     }
 
-    func accountsPage(_ request: Request) async throws -> Response {
+    /// The flashes a change's redirect may ask the accounts page for (`?done=`), and no other text.
+    static let accountFlashes: Set<String> = ["accountAdded", "accountChanged", "passwordSet", "tokenRevoked"]
+
+    func accountsPage(_ request: Request, issued: (token: MachineToken, secret: String)? = nil) async throws -> Response {
         let view = AccountsView(
             accounts: try await accounts.store.accounts(), tokens: try await accounts.store.tokens(), now: clock.milliseconds,
-            language: viewer(request).language)
-        return html(.ok, page("accounts", "accounts", view, request))
+            language: viewer(request).language, issued: issued)
+        let done = request.uri.queryParameters["done"].map(String.init).flatMap { Self.accountFlashes.contains($0) ? $0 : nil }
+        return html(.ok, page("accounts", "accounts", view, request, flash: done))
+    }
+
+    // MARK: - Accounts and tokens (admin)
+
+    // What the forms change goes through ``AccountAdministration``, as the JSON API's changes do:
+    // the same workflow refuses (role, last admin, password policy, scope) and audits first.
+
+    var administration: AccountAdministration { AccountAdministration(accounts: accounts) }
+
+    func addAccount(_ request: Request) async throws -> Response {
+        let form: [String: String]
+        switch try await self.form(request) {
+        case .success(let f): form = f
+        case .failure(let refused): return refused.response
+        }
+        guard let name = form["name"], let role = form["role"].flatMap(Role.init(rawValue:)), let password = form["password"],
+            let language = OperatorAccount.Language(rawValue: form["language"] ?? "ja")
+        else { return message(request, .badRequest, "\(text("badRequest", request)): name, role, password, language") }
+        return answer(request, try await administration.addUser(name: name, role: role, password: password, language: language)) { _ in
+            Self.backToAccounts("accountAdded")
+        }
+    }
+
+    func changeAccount(_ request: Request, name: String) async throws -> Response {
+        let form: [String: String]
+        switch try await self.form(request) {
+        case .success(let f): form = f
+        case .failure(let refused): return refused.response
+        }
+        let change: AccountAdministration.Change
+        switch form["change"] ?? "" {
+        case "role":
+            guard let role = form["role"].flatMap(Role.init(rawValue:)) else {
+                return message(request, .badRequest, "\(text("badRequest", request)): role")
+            }
+            change = .role(role)
+        case "disable": change = .disable
+        case "enable": change = .enable
+        case "unlock": change = .unlock
+        default: return message(request, .badRequest, "\(text("badRequest", request)): change")
+        }
+        return answer(request, try await administration.change(change, name: name)) { _ in Self.backToAccounts("accountChanged") }
+    }
+
+    func setPassword(_ request: Request) async throws -> Response {
+        let form: [String: String]
+        switch try await self.form(request) {
+        case .success(let f): form = f
+        case .failure(let refused): return refused.response
+        }
+        guard let name = form["name"], let password = form["password"] else {
+            return message(request, .badRequest, "\(text("badRequest", request)): name, password")
+        }
+        return answer(request, try await administration.change(.password(password), name: name)) { _ in
+            Self.backToAccounts("passwordSet")
+        }
+    }
+
+    /// A new token: the page again, with the secret in this one answer (never stored, never cached).
+    func createToken(_ request: Request) async throws -> Response {
+        let form: [String: String]
+        switch try await self.form(request) {
+        case .success(let f): form = f
+        case .failure(let refused): return refused.response
+        }
+        let permissions = Set(Permission.allCases.filter { form["scope.\($0.rawValue)"] != nil })
+        guard let name = form["name"], let days = form["days"].flatMap({ Int($0) }), (1...366).contains(days) else {
+            return message(request, .badRequest, "\(text("badRequest", request)): name, days (1–366)")
+        }
+        guard !permissions.isEmpty else {
+            return message(request, .badRequest, "\(text("badRequest", request)): \(text("noScope", request))")
+        }
+        switch try await administration.createToken(name: name, permissions: permissions, days: days) {
+        case .success(let made):
+            var response = try await accountsPage(request, issued: (made.token.token, made.token.presented.revealed))
+            response.headers[.cacheControl] = "no-store"
+            return response
+        case .failure(let refusal):
+            return refused(request, refusal)
+        }
+    }
+
+    func revokeToken(_ request: Request, id: String) async throws -> Response {
+        switch try await self.form(request) {
+        case .success: break
+        case .failure(let refused): return refused.response
+        }
+        return answer(request, try await administration.revokeToken(id: id)) { _ in Self.backToAccounts("tokenRevoked") }
+    }
+
+    static func backToAccounts(_ flash: String) -> Response {
+        Response(status: .seeOther, headers: [.location: "/console/accounts?done=\(flash)"])
+    }
+
+    /// What a change led to: `made` when it was made, else a page saying why not (the workflow's
+    /// own sentence, with the status the API would answer).
+    func answer<V>(_ request: Request, _ result: Result<V, AccountAdministration.Refusal>, made: (V) -> Response) -> Response {
+        switch result {
+        case .success(let v): made(v)
+        case .failure(let refusal): refused(request, refusal)
+        }
+    }
+
+    func refused(_ request: Request, _ refusal: AccountAdministration.Refusal) -> Response {
+        let (status, reason) = refusal.answer
+        return message(request, status, status == .notFound ? text("notFound", request) : reason, back: "/console/accounts")
     }
 
     // MARK: - Signing in and out
@@ -392,10 +519,10 @@ struct ConsoleRoutes: Sendable {
             content: LoginView(error: error.map { v.language.texts[$0] ?? $0 }, next: next), path: "/login")
     }
 
-    func message(_ request: Request, _ status: HTTPResponse.Status, _ text: String) -> Response {
+    func message(_ request: Request, _ status: HTTPResponse.Status, _ text: String, back: String = "/console") -> Response {
         let p = ConsolePage(
             template: "message", title: status == .forbidden ? "forbidden" : status == .notFound ? "notFound" : "badRequest",
-            section: "", viewer: viewer(request), content: MessageView(message: text, back: "/console"), path: request.uri.path)
+            section: "", viewer: viewer(request), content: MessageView(message: text, back: back), path: request.uri.path)
         return html(status, p)
     }
 
