@@ -228,4 +228,138 @@ import Testing
         let text = c.effectiveDescription
         #expect(text.contains("dataDirectory: /var/lib/mamori") && text.contains("http:"))
     }
+
+    @Test(
+        "an admin manages accounts and tokens through the console's forms: nothing without the CSRF token, refusals in words, the new token shown once and working, revocation, every change audited; an analyst may not"
+    )
+    func adminForms() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try RouteAccessTests.application(dir, clock: TestClock(Self.now))
+        try await services.addAccount("root", role: .admin, password: "root's long password")
+        try await services.addAccount("hana", role: .analyst, password: "hana's long password")
+        let secret = try await app.test(.router) { client in
+            func signIn(_ name: String, _ password: String) async throws -> HTTPFields {
+                try await client.execute(
+                    uri: "/login", method: .post, headers: Self.formType, body: Self.form(["name": name, "password": password])
+                ) { r in
+                    #expect(r.status == .seeOther)
+                    return [.cookie: try #require(Self.cookie(r)), .contentType: "application/x-www-form-urlencoded"]
+                }
+            }
+            let root = try await signIn("root", "root's long password")
+            let csrf = try await client.execute(uri: "/console/accounts", method: .get, headers: root) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains("id=\"add-account-form\"") && html.contains("id=\"create-token-form\""))
+                return try #require(Self.csrf(html))
+            }
+            let mika = ["name": "mika", "role": "analyst", "password": "mika's long password", "language": "en"]
+            // Without the CSRF token: refused, nothing made.
+            try await client.execute(uri: "/console/accounts", method: .post, headers: root, body: Self.form(mika)) { r in
+                #expect(r.status == .forbidden)
+            }
+            #expect(try await services.accountStore.account(named: "mika") == nil)
+            try await client.execute(
+                uri: "/console/accounts", method: .post, headers: root, body: Self.form(mika.merging(["csrf": csrf]) { a, _ in a })
+            ) { r in
+                #expect(r.status == .seeOther && r.headers[.location] == "/console/accounts?done=accountAdded")
+            }
+            #expect(try await services.accountStore.account(named: "mika")?.role == .analyst)
+            // The workflow's refusals, in words: a name taken, a short password, the last admin.
+            try await client.execute(
+                uri: "/console/accounts", method: .post, headers: root, body: Self.form(mika.merging(["csrf": csrf]) { a, _ in a })
+            ) { r in
+                #expect(r.status == .conflict && String(buffer: r.body).contains("id=\"message\""))
+            }
+            try await client.execute(
+                uri: "/console/passwords", method: .post, headers: root,
+                body: Self.form(["csrf": csrf, "name": "mika", "password": "short"])
+            ) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("12"))
+            }
+            try await client.execute(
+                uri: "/console/accounts/root", method: .post, headers: root, body: Self.form(["csrf": csrf, "change": "disable"])
+            ) { r in
+                #expect(r.status == .conflict)
+            }
+            #expect(try await services.accountStore.account(named: "root")?.disabled == false)
+            try await client.execute(
+                uri: "/console/accounts/nobody", method: .post, headers: root, body: Self.form(["csrf": csrf, "change": "disable"])
+            ) { r in
+                #expect(r.status == .notFound)
+            }
+            // Role, disable, enable, a new password.
+            try await client.execute(
+                uri: "/console/accounts/mika", method: .post, headers: root,
+                body: Self.form(["csrf": csrf, "change": "role", "role": "viewer"])
+            ) { r in
+                #expect(r.status == .seeOther)
+            }
+            #expect(try await services.accountStore.account(named: "mika")?.role == .viewer)
+            try await client.execute(
+                uri: "/console/accounts/mika", method: .post, headers: root, body: Self.form(["csrf": csrf, "change": "disable"])
+            ) { r in
+                #expect(r.status == .seeOther)
+            }
+            #expect(try await services.accountStore.account(named: "mika")?.disabled == true)
+            try await client.execute(
+                uri: "/console/accounts/mika", method: .post, headers: root, body: Self.form(["csrf": csrf, "change": "enable"])
+            ) { r in
+                #expect(r.status == .seeOther)
+            }
+            try await client.execute(
+                uri: "/console/passwords", method: .post, headers: root,
+                body: Self.form(["csrf": csrf, "name": "mika", "password": "mika's newer long password"])
+            ) { r in
+                #expect(r.status == .seeOther && r.headers[.location] == "/console/accounts?done=passwordSet")
+            }
+            _ = try await signIn("mika", "mika's newer long password")
+
+            // A token: no scope is refused; with one, the secret is on this answer only, and works.
+            try await client.execute(
+                uri: "/console/tokens", method: .post, headers: root, body: Self.form(["csrf": csrf, "name": "whois-batch", "days": "30"])
+            ) { r in
+                #expect(r.status == .badRequest)
+            }
+            let secret = try await client.execute(
+                uri: "/console/tokens", method: .post, headers: root,
+                body: Self.form(["csrf": csrf, "name": "whois-batch", "days": "30", "scope.read_findings": "1"])
+            ) { r in
+                #expect(r.status == .ok && r.headers[.cacheControl] == "no-store")
+                let html = String(buffer: r.body)
+                return try #require(html.firstMatch(of: /id="issued-secret">(mamori_[^<]+)</).map { String($0.1) })
+            }
+            let bearer: HTTPFields = [.authorization: "Bearer \(secret)"]
+            try await client.execute(uri: "/api/v1/findings", method: .get, headers: bearer) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/api/v1/cases", method: .get, headers: bearer) { r in #expect(r.status == .forbidden) }
+            let token = try #require(try await services.accountStore.tokens().first { $0.name == "whois-batch" })
+            #expect(token.permissions == [.readFindings])
+            try await client.execute(uri: "/console/accounts", method: .get, headers: root) { r in
+                #expect(!String(buffer: r.body).contains(secret), "the secret is shown once")
+            }
+            try await client.execute(
+                uri: "/console/tokens/\(token.id)/revoke", method: .post, headers: root, body: Self.form(["csrf": csrf])
+            ) { r in
+                #expect(r.status == .seeOther && r.headers[.location] == "/console/accounts?done=tokenRevoked")
+            }
+            try await client.execute(uri: "/api/v1/findings", method: .get, headers: bearer) { r in #expect(r.status == .unauthorized) }
+
+            // An analyst may not, with her own valid CSRF token.
+            let hana = try await signIn("hana", "hana's long password")
+            let hanaCSRF = try await client.execute(uri: "/console", method: .get, headers: hana) { r in
+                try #require(Self.csrf(String(buffer: r.body)))
+            }
+            try await client.execute(
+                uri: "/console/accounts", method: .post, headers: hana,
+                body: Self.form(["csrf": hanaCSRF, "name": "eve", "role": "admin", "password": "eve's long password"])
+            ) { r in
+                #expect(r.status == .forbidden)
+            }
+            try await client.execute(uri: "/console/accounts", method: .get, headers: hana) { r in #expect(r.status == .forbidden) }
+            return secret
+        }
+        #expect(try await services.accountStore.account(named: "eve") == nil)
+        let log = try String(contentsOfFile: dir.path + "/audit/000001.jsonl", encoding: .utf8)
+        for word in ["mika", "whois-batch", "operator:root"] { #expect(log.contains(word), "audited: \(word)") }
+        #expect(!log.contains("mika's newer long password") && !log.contains(secret))
+    }
 }
