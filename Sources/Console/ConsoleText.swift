@@ -62,8 +62,9 @@ enum ConsoleText {
         "role": "Role", "status": "Status", "disabled": "disabled", "locked": "locked", "active": "active", "changed": "Changed",
         "tokens": "Machine tokens", "scope": "Scope", "expires": "Expires", "created": "Created", "revoked": "revoked",
         "createdBy": "Created by", "never": "never", "tokenId": "Token", "expired": "expired", "actionsColumn": "Change",
+        "languageColumn": "Language", "tokenName": "Name",
         "accountsHelp":
-            "Every change here is checked against your role and written to the audit log first. The same can be done with `mamori user` and `mamori token`, or the API.",
+            "Every change here is checked against your role and written to the audit log first. The same can be done with the mamori user and mamori token commands, or the API.",
         "changeRole": "Set role", "disable": "Disable", "enable": "Enable", "unlock": "Unlock", "addAccount": "Add an account",
         "addAccountButton": "Add the account", "setPassword": "Set an account's password",
         "newPassword": "New password (12 characters or more)",
@@ -73,6 +74,7 @@ enum ConsoleText {
             "Copy this token now into the file or environment variable your script reads (MAMORI_TOKEN). It is shown only in this answer; Mamori keeps only its digest.",
         "accountAdded": "The account was added.", "accountChanged": "The account was changed.", "passwordSet": "The password was set.",
         "tokenRevoked": "The token was revoked.", "noScope": "choose at least one permission for the token",
+        "confirmRevoke": "Revoke this token? Scripts that use it stop working at once; this cannot be undone.",
         // Settings
         "effectiveConfiguration": "Effective configuration (secrets redacted)",
         // Errors
@@ -127,8 +129,8 @@ enum ConsoleText {
         // Accounts
         "role": "ロール", "status": "状態", "disabled": "無効", "locked": "ロック中", "active": "有効", "changed": "変更",
         "tokens": "マシントークン", "scope": "権限", "expires": "有効期限", "created": "作成", "revoked": "失効", "createdBy": "作成者",
-        "never": "なし", "tokenId": "トークン", "expired": "期限切れ", "actionsColumn": "変更",
-        "accountsHelp": "ここでの変更はロールで確認し、先に監査ログに記録します。`mamori user`・`mamori token` または API でも同じことができます。",
+        "never": "なし", "tokenId": "トークン", "expired": "期限切れ", "actionsColumn": "変更", "languageColumn": "言語", "tokenName": "名前",
+        "accountsHelp": "ここでの変更はロールで確認し、先に監査ログに記録します。mamori user・mamori token コマンドまたは API でも同じことができます。",
         "changeRole": "ロールを設定", "disable": "無効にする", "enable": "有効にする", "unlock": "ロック解除", "addAccount": "アカウントを追加",
         "addAccountButton": "アカウントを追加", "setPassword": "アカウントのパスワードを設定", "newPassword": "新しいパスワード（12文字以上）",
         "setPasswordButton": "パスワードを設定", "createToken": "マシントークンを作成", "validDays": "有効日数（1〜366日）",
@@ -136,6 +138,7 @@ enum ConsoleText {
         "tokenShownOnce": "このトークンを今すぐ、スクリプトが読むファイルか環境変数（MAMORI_TOKEN）に写してください。表示はこの一度だけで、Mamori はダイジェストしか保存しません。",
         "accountAdded": "アカウントを追加しました。", "accountChanged": "アカウントを変更しました。", "passwordSet": "パスワードを設定しました。",
         "tokenRevoked": "トークンを失効させました。", "noScope": "トークンの権限を一つ以上選んでください",
+        "confirmRevoke": "このトークンを失効させますか？使っているスクリプトはすぐに動かなくなります。元に戻せません。",
         // Settings
         "effectiveConfiguration": "有効な設定（秘密の値は伏せています）",
         // Errors

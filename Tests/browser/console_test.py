@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -265,6 +266,39 @@ def main():
         wait.until(EC.presence_of_element_located((By.ID, "login-form")))
         driver.get(base + "/console")
         checks.expect(bool(driver.find_elements(By.ID, "login-form")), "after signing out, the console asks to sign in")
+
+        # 9. The admin: a machine token made through the form, shown once, working, then revoked.
+        driver.find_element(By.ID, "name").send_keys("root")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "sign-in").click()
+        wait.until(EC.presence_of_element_located((By.ID, "switch-language")))
+        driver.get(base + "/console/accounts")
+        checks.expect(len(driver.find_elements(By.CSS_SELECTOR, "#accounts tbody tr")) == 2, "the accounts page lists alice and root")
+        form = driver.find_element(By.ID, "create-token-form")
+        form.find_element(By.NAME, "name").send_keys("whois-batch")
+        form.find_element(By.NAME, "scope.read_cases").click()
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(EC.presence_of_element_located((By.ID, "issued-secret")))
+        secret = driver.find_element(By.ID, "issued-secret").text
+        checks.expect(secret.startswith("mamori_"), "the new token is shown")
+        shot("token-created")
+        checks.expect(api(http_port, "/api/v1/cases", secret) is not None, "the new token reads cases through the API")
+        driver.get(base + "/console/accounts")
+        checks.expect(secret not in driver.page_source, "the token is not shown again")
+        row = [r for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "whois-batch" in r.text][0]
+        row.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        try:
+            WebDriverWait(driver, 5).until(EC.alert_is_present())
+            driver.switch_to.alert.accept()
+        except (TimeoutException, NoAlertPresentException):
+            checks.expect(False, "revoking a token asks for confirmation first")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "p.flash")))
+        shot("accounts")
+        try:
+            api(http_port, "/api/v1/cases", secret)
+            checks.expect(False, "a revoked token is refused")
+        except urllib.error.HTTPError as e:
+            checks.expect(e.code == 401, f"a revoked token is refused with 401 (got {e.code})")
     except Exception as e:
         checks.expect(False, f"the browser run stopped: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         if driver is not None:

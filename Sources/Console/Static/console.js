@@ -9,6 +9,10 @@ document.addEventListener("DOMContentLoaded", () => {
     const form = document.getElementById(id);
     if (form) form.addEventListener("submit", (e) => { if (!window.confirm(question)) e.preventDefault(); });
   }
+  // Forms that carry their own question (revoking a token, disabling an account).
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (e) => { if (!window.confirm(form.dataset.confirm)) e.preventDefault(); });
+  }
   for (const select of document.querySelectorAll("form.filters select")) {
     select.addEventListener("change", () => select.form.requestSubmit());
   }
