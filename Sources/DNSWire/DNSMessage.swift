@@ -142,6 +142,7 @@ struct DNSReader {
     /// A possibly compressed name; the cursor moves past its octets in place (up to and
     /// including the first pointer).
     mutating func readName() throws(DNSWireError) -> DNSName {
+        let start = offset
         var labels: [[UInt8]] = []
         var length = 1
         var pos = offset
@@ -168,7 +169,7 @@ struct DNSReader {
                 let target = Int(len & 0x3F) << 8 | Int(bytes[pos + 1])
                 guard target >= 12, target < runStart else { throw .badPointer(at: pos) }
                 hops += 1
-                if hops > DNSMessage.maxPointerHops { throw .tooManyPointers(at: offset) }
+                if hops > DNSMessage.maxPointerHops { throw .tooManyPointers(at: start) }
                 if !jumped {
                     offset = pos + 2
                     jumped = true

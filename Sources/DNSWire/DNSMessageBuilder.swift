@@ -52,7 +52,7 @@ public struct DNSMessageBuilder: Sendable {
     /// went to a later section, an earlier one can no longer take records (a programming error).
     /// - Returns: false, leaving the message as it was, when the record would not fit.
     /// - Throws: `.badRData` for record data that cannot be written (an `.a` of 3 octets, a TXT
-    ///   string over 255 octets, data over 65535 octets).
+    ///   string over 255 octets), `.tooLarge` for record data over 65535 octets.
     public mutating func append(_ record: DNSRecord, to section: DNSSection = .answer) throws(DNSWireError) -> Bool {
         precondition(section != .question && section >= self.section, "records are appended section by section")
         guard counts[section.rawValue] < 0xFFFF else { return false }
@@ -174,7 +174,9 @@ struct DNSWriter: Sendable {
             bytes.append(contentsOf: data)
         }
         let length = bytes.count - lengthAt - 2
-        guard length <= 0xFFFF else { throw .badRData(r.type) }
+        // Record data over 65535 octets cannot be in any message (a parsed TSIG record's
+        // compressed algorithm name, written out, can get there).
+        guard length <= 0xFFFF else { throw .tooLarge }
         bytes[lengthAt] = UInt8(length >> 8)
         bytes[lengthAt + 1] = UInt8(length & 0xFF)
     }

@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The mnemonics are spelled as in the RFCs and zone files (A, NS, SOA, IN), not in lower camel case.
+
 /// A resource record type (RFC 1035 §3.2.2, IANA "Resource Record (RR) TYPEs"). Any 16-bit value
 /// is a type; the common ones have names.
 public struct DNSType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {

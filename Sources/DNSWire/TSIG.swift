@@ -220,7 +220,9 @@ public struct TSIGResponseVerifier: Sendable {
             return message
         }
         guard record.name == key.name, tsig.algorithm == key.algorithm.name else { throw .tsigRejected(.badKey) }
-        if tsig.error != .noError { throw .tsigRejected(tsig.error) }
+        // An unsigned error (BADKEY, BADSIG) carries no MAC to check; a signed one (BADTIME) is
+        // checked first, so that a forged error is reported as BADSIG.
+        if tsig.error != .noError && tsig.mac.isEmpty { throw .tsigRejected(tsig.error) }
         guard tsig.mac.count <= key.algorithm.macSize, tsig.mac.count >= key.algorithm.minimumMACSize else {
             throw .tsigRejected(.formErr)
         }
@@ -231,6 +233,7 @@ public struct TSIGResponseVerifier: Sendable {
         data += verifiedCount == 0 ? TSIG.variables(keyName: key.name, tsig) : TSIG.timers(tsig)
         let expected = key.algorithm.mac(secret: key.secret, data: data)
         guard TSIG.equalPrefix(expected, tsig.mac) else { throw .tsigRejected(.badSig) }
+        if tsig.error != .noError { throw .tsigRejected(tsig.error) }
         guard TSIG.withinFudge(tsig, now: now) else { throw .tsigRejected(.badTime) }
         priorMAC = tsig.mac
         pending = []
