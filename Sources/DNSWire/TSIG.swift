@@ -142,6 +142,9 @@ public struct TSIGSigner: Sendable {
     public private(set) var priorMAC: [UInt8]?
     /// How many messages were signed.
     public private(set) var signedCount = 0
+    /// The messages sent unsigned since the last signed one (`skip`), which the next MAC covers.
+    var pending: [UInt8] = []
+    var skippedInARow = 0
 
     /// - Parameters:
     ///   - key: the shared key.
@@ -164,6 +167,16 @@ public struct TSIGSigner: Sendable {
         try sign(message, timeSigned: UInt64(max(0, now)) & 0xFFFF_FFFF_FFFF, error: .noError, other: [])
     }
 
+    /// Leaves a message of a stream unsigned (RFC 8945 §5.3.1 allows up to 99 in a row after the
+    /// first, which must be signed): the next signed message's MAC covers its octets.
+    /// - Returns: false, changing nothing, for the first message or a 100th in a row; sign it.
+    public mutating func skip(_ message: [UInt8]) -> Bool {
+        guard signedCount > 0, skippedInARow < TSIGResponseVerifier.maxUnsignedInARow else { return false }
+        pending += message
+        skippedInARow += 1
+        return true
+    }
+
     mutating func sign(_ message: [UInt8], timeSigned: UInt64, error: DNSRCode, other: [UInt8]) throws(DNSWireError)
         -> [UInt8]
     {
@@ -176,11 +189,14 @@ public struct TSIGSigner: Sendable {
         if let priorMAC {
             data += TSIG.uint16(UInt16(priorMAC.count)) + priorMAC
         }
+        data += pending
         data += message
         data += signedCount == 0 ? TSIG.variables(keyName: key.name, tsig) : TSIG.timers(tsig)
         tsig.mac = key.algorithm.mac(secret: key.secret, data: data)
         let signed = try TSIG.appendRecord(to: message, owner: key.name, tsig)
         priorMAC = tsig.mac
+        pending = []
+        skippedInARow = 0
         signedCount += 1
         return signed
     }

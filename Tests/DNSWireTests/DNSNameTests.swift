@@ -81,3 +81,17 @@ extension DNSNameTests {
         #expect(DNSSerial(0xFFFF_FFFF).adding(2) == DNSSerial(1))
     }
 }
+
+/// Mnemonics and error texts.
+@Suite struct DNSDescriptionTests {
+    @Test("types, classes, codes and errors describe themselves; unknown values as RFC 3597 does")
+    func descriptions() {
+        #expect(DNSType.AXFR.description == "AXFR" && DNSType(rawValue: 65280).description == "TYPE65280")
+        #expect(DNSClass.IN.description == "IN" && DNSClass(rawValue: 7).description == "CLASS7")
+        #expect(DNSOpcode.notify.description == "NOTIFY" && DNSOpcode(rawValue: 0xF4).rawValue == 4)
+        #expect(DNSRCode.badTime.description == "BADTIME" && DNSRCode.notAuth.rawValue == 9)
+        #expect(DNSRCode.badSig.rawValue == 16 && DNSRCode.badKey.rawValue == 17 && DNSRCode.badTime.rawValue == 18)
+        #expect(DNSWireError.badRData(.SOA).description == "malformed SOA record data")
+        #expect(DNSWireError.truncated(at: 7).description.contains("7"))
+    }
+}

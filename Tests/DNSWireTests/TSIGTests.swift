@@ -92,6 +92,51 @@ import Testing
         #expect(signer.signedCount == 3)
     }
 
+    @Test("unsigned messages inside a stream: covered by the next MAC, at most 99 in a row")
+    func unsignedInside() throws {
+        let mac = try Self.requestMAC()
+        let bodies = try Self.stream.map(Self.strip)
+        var signer = TSIGSigner(key: Self.key, requestMAC: mac)
+        let skipped1 = signer.skip(bodies[0])
+        #expect(!skipped1) // the first must be signed
+        let first = try signer.sign(bodies[0], now: Self.now)
+        let skipped2 = signer.skip(bodies[1])
+        #expect(skipped2)
+        let third = try signer.sign(bodies[2], now: Self.now)
+        #expect(third != Self.stream[2])
+
+        var verifier = TSIGResponseVerifier(key: Self.key, requestMAC: mac)
+        _ = try verifier.verify(first, now: Self.now)
+        _ = try verifier.verify(bodies[1], now: Self.now)
+        _ = try verifier.verify(third, now: Self.now)
+
+        // Dropping the unsigned message in between breaks the chain.
+        var skipping = TSIGResponseVerifier(key: Self.key, requestMAC: mac)
+        _ = try skipping.verify(first, now: Self.now)
+        #expect(throws: DNSWireError.tsigRejected(.badSig)) { try skipping.verify(third, now: Self.now) }
+
+        var long = TSIGSigner(key: Self.key, requestMAC: mac)
+        var longVerifier = TSIGResponseVerifier(key: Self.key, requestMAC: mac)
+        _ = try longVerifier.verify(try long.sign(bodies[0], now: Self.now), now: Self.now)
+        for _ in 0..<99 {
+            let skipped3 = long.skip(bodies[1])
+            #expect(skipped3)
+            _ = try longVerifier.verify(bodies[1], now: Self.now)
+        }
+        let skipped4 = long.skip(bodies[1])
+        #expect(!skipped4)
+        #expect(throws: DNSWireError.tsigMissing) { try longVerifier.verify(bodies[1], now: Self.now) }
+        // The 100th is signed instead, and verifies.
+        var again = TSIGResponseVerifier(key: Self.key, requestMAC: mac)
+        var signer2 = TSIGSigner(key: Self.key, requestMAC: mac)
+        _ = try again.verify(try signer2.sign(bodies[0], now: Self.now), now: Self.now)
+        for _ in 0..<99 {
+            _ = signer2.skip(bodies[1])
+            _ = try again.verify(bodies[1], now: Self.now)
+        }
+        _ = try again.verify(try signer2.sign(bodies[2], now: Self.now), now: Self.now)
+    }
+
     @Test("a stream we sign with SHA-1 and SHA-512 keys verifies with TSIGResponseVerifier")
     func otherAlgorithms() throws {
         for algorithm in [TSIGAlgorithm.hmacSHA1, .hmacSHA384, .hmacSHA512] {
