@@ -68,6 +68,13 @@ let package = Package(
             dependencies: ["FlowCodec"],
             swiftSettings: swiftSettings
         ),
+        // DNS wire format by hand (RFC 1035 messages, name compression, RFC 1982 serials, RFC 8945
+        // TSIG): for the RPZ sinkhole's zone transfers and NOTIFYs. Pure: no sockets, clocks or files.
+        .target(
+            name: "DNSWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
@@ -195,7 +202,8 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "Accounts", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore", "Server",
+                "Accounts", "DNSWire", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore",
+                "Server",
             ],
             swiftSettings: swiftSettings
         ),
@@ -271,6 +279,12 @@ let package = Package(
             name: "FlowFilesTests",
             dependencies: ["FlowFiles", "FlowCodec", "MamoriCore", "MamoriTesting"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // The DNS wire format: round trips, compression, every bound, TSIG, dnspython's vectors.
+        .testTarget(
+            name: "DNSWireTests",
+            dependencies: ["DNSWire", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
