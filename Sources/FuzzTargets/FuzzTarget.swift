@@ -38,6 +38,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// session cookie), then the account workflow's authentication against one issued token and
     /// one open session: nothing but exactly those is ever accepted.
     case credentials = "credentials"
+    /// A dnstap connection: Frame Streams bytes in pieces, the handshake, each data frame as a
+    /// resolver event (`FuzzTarget+Dnstap.swift`).
+    case dnstap = "dnstap"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -52,6 +55,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .apiQuery: Self.apiQuery(bytes)
         case .zeekConn: Self.zeekConn(bytes)
         case .credentials: Self.credentials(bytes)
+        case .dnstap: Self.dnstap(bytes)
         }
     }
 
