@@ -360,7 +360,7 @@ let package = Package(
         .testTarget(
             name: "DnstapListenerTests",
             dependencies: [
-                "DnstapListener", "Dnstap", "FlowCodec", "MamoriTesting",
+                "DnstapListener", "Dnstap", "FlowCodec", "MamoriCore", "MamoriTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -130,7 +130,7 @@ public struct ResolverEvent: Sendable, Hashable {
     }
 
     private static func milliseconds(_ seconds: UInt64, _ nanoseconds: UInt32, _ field: String) throws(DnstapError) -> Int64 {
-        // Up to the year 2^63 ms would allow; anything past 9999 is not a clock.
+        // Times after the year 9999 come from no clock (and would overflow milliseconds near 2^63).
         guard seconds <= 253_402_300_799, nanoseconds < 1_000_000_000 else {
             throw DnstapError(.badEvent, "\(field) \(seconds) s \(nanoseconds) ns is out of range")
         }

@@ -2,6 +2,7 @@ import Dnstap
 import DnstapListener
 import Foundation
 import Logging
+import MamoriCore
 import MamoriTesting
 import MetricsTestKit
 import NIOConcurrencyHelpers
@@ -32,6 +33,28 @@ final class UnixSocketWriter {
             close(fd)
             throw PeerError("connect(\(path)) failed: errno \(errno)")
         }
+        Self.setTimeout(fd)
+    }
+
+    /// Connects to 127.0.0.1:`tcpPort`.
+    init(tcpPort: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PeerError("socket(AF_INET) failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(tcpPort).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw PeerError("connect(127.0.0.1:\(tcpPort)) failed: errno \(errno)")
+        }
+        Self.setTimeout(fd)
+    }
+
+    private static func setTimeout(_ fd: Int32) {
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -76,6 +99,8 @@ struct DnstapListenerTests {
         path = directory.path + "/d.sock"
         var c = DnstapListener.Configuration()
         c.unixSocketPath = path
+        c.unixSocketPermissions = 0o660
+        c.tcp = SocketEndpoint(host: "127.0.0.1", port: 0)
         c.maximumConnections = 2
         c.maximumFrameSize = 1024
         let events = NIOLockedValueBox([ResolverEvent]())
@@ -122,6 +147,20 @@ struct DnstapListenerTests {
             #expect(metrics.counterTotal("mamori_dnstap_frames_total") == 2)
             #expect(metrics.counterTotal("mamori_dnstap_events_total") == 1)
             #expect(metrics.counterTotal("mamori_dnstap_errors_total", ["reason": "bad_protobuf"]) == 1)
+        }
+    }
+
+    @Test("the same over loopback TCP (unidirectional: START, data, STOP → close); the socket file has its mode")
+    func tcp() async throws {
+        try await running {
+            let port = try #require(listener.boundTCPPort)
+            let w = try UnixSocketWriter(tcpPort: port)
+            w.write(FrameStreamControl(.start).encoded() + Self.data([0x78, 0x01, 0x72, 0x02, 0x08, 0x06]))
+            w.write(FrameStreamControl(.stop).encoded())
+            #expect(w.closedByPeer())
+            #expect(events.withLockedValue { $0.map(\.type) } == [.clientResponse])
+            var info = stat()
+            #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o660)
         }
     }
 
