@@ -353,7 +353,7 @@ let package = Package(
         // Frame Streams decoding and control frames, dnstap events, the DNS messages inside them.
         .testTarget(
             name: "DnstapTests",
-            dependencies: ["Dnstap", "FlowCodec", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["Dnstap", "FlowCodec", "MamoriTesting", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings
         ),
         // The dnstap listener over a real socket, fed by a real Unbound resolver.
