@@ -165,8 +165,12 @@ public final class DnstapListener: Service, Sendable {
             .serverChannelOption(.backlog, value: 16)
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { [self] channel in
-                guard admit(channel) else {
+                switch admit(channel) {
+                case .admitted: break
+                case .full:
                     count(reason: Self.tooManyConnections, "a writer connected beyond maximum_connections")
+                    return channel.close()
+                case .shuttingDown:
                     return channel.close()
                 }
                 return channel.eventLoop.makeCompletedFuture {
@@ -176,15 +180,20 @@ public final class DnstapListener: Service, Sendable {
             }
     }
 
-    /// Counts `channel` in if there is room, and out again when it closes.
-    private func admit(_ channel: any Channel) -> Bool {
+    /// Whether a new writer's connection is taken.
+    private enum Admission { case admitted, full, shuttingDown }
+
+    /// Counts `channel` in if there is room (and the listener is not shutting down), and out
+    /// again when it closes.
+    private func admit(_ channel: any Channel) -> Admission {
         let id = ObjectIdentifier(channel)
-        let (admitted, open) = state.withLockedValue { s -> (Bool, Int) in
-            guard !s.shuttingDown, s.connections.count < configuration.maximumConnections else { return (false, s.connections.count) }
+        let (admission, open) = state.withLockedValue { s -> (Admission, Int) in
+            guard !s.shuttingDown else { return (.shuttingDown, s.connections.count) }
+            guard s.connections.count < configuration.maximumConnections else { return (.full, s.connections.count) }
             s.connections[id] = channel
-            return (true, s.connections.count)
+            return (.admitted, s.connections.count)
         }
-        guard admitted else { return false }
+        guard admission == .admitted else { return admission }
         connectionsGauge.record(open)
         channel.closeFuture.whenComplete { [self] _ in
             let open = state.withLockedValue { s in
@@ -193,7 +202,7 @@ public final class DnstapListener: Service, Sendable {
             }
             connectionsGauge.record(open)
         }
-        return true
+        return .admitted
     }
 
     private func closeAllNow() {
