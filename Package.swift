@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
@@ -139,6 +140,28 @@ let package = Package(
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // A resolver's query log: Frame Streams (fstrm) framing and dnstap protobuf events → ResolverEvent
+        // (client, question, answers). Pure: bytes in, values out; the protobuf code is generated once and committed.
+        .target(
+            name: "Dnstap",
+            dependencies: ["FlowCodec", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/README.md", "Generated/dnstap.proto"],
+            swiftSettings: swiftSettings
+        ),
+        // The dnstap receiver: a bidirectional Frame Streams server (SwiftNIO, Unix socket or loopback TCP) as a Service.
+        .target(
+            name: "DnstapListener",
+            dependencies: [
+                "Dnstap", "MamoriCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What Mamori keeps: findings in an embedded SQLite database (GRDB), behind Detection's
         // FindingStore, and the hash-chained audit log on disk.
         .target(
@@ -202,7 +225,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "Accounts", "DNSWire", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore",
+                "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful", "MamoriCore",
                 "Server",
             ],
             swiftSettings: swiftSettings
@@ -336,6 +359,27 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Frame Streams decoding and control frames, dnstap events, the DNS messages inside them.
+        .testTarget(
+            name: "DnstapTests",
+            dependencies: ["Dnstap", "FlowCodec", "MamoriTesting", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings
+        ),
+        // The dnstap listener over a real socket, fed by a real Unbound resolver.
+        .testTarget(
+            name: "DnstapListenerTests",
+            dependencies: [
+                "DnstapListener", "Dnstap", "FlowCodec", "MamoriCore", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -41,6 +41,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// One DNS message (`FuzzTarget+DNS.swift`): parsed, written again and parsed again, and its
     /// TSIG checked against one fixed key.
     case dnsMessage = "dns-message"
+    /// A dnstap connection: Frame Streams bytes in pieces, the handshake, each data frame as a
+    /// resolver event (`FuzzTarget+Dnstap.swift`).
+    case dnstap = "dnstap"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -56,6 +59,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .zeekConn: Self.zeekConn(bytes)
         case .credentials: Self.credentials(bytes)
         case .dnsMessage: Self.dnsMessage(bytes)
+        case .dnstap: Self.dnstap(bytes)
         }
     }
 

@@ -16,13 +16,19 @@ func LLVMFuzzerRunDriver(
 
 // `fuzz TARGET [libFuzzer options] [corpus directories]`: the target's name is ours, the rest is
 // libFuzzer's. The callback is a C function pointer and cannot capture, so the target is a global.
+// libFuzzer's `-merge=1` runs this executable again with libFuzzer's arguments only: the target
+// travels to that child in MAMORI_FUZZ_TARGET, set here.
 let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
-guard CommandLine.argc >= 2, let chosen = FuzzTarget(rawValue: CommandLine.arguments[1]) else {
+let named = CommandLine.argc >= 2 ? FuzzTarget(rawValue: CommandLine.arguments[1]) : nil
+let inherited = getenv("MAMORI_FUZZ_TARGET").flatMap { FuzzTarget(rawValue: String(cString: $0)) }
+guard let chosen = named ?? inherited else {
     print("usage: fuzz TARGET [libFuzzer options] [corpus directories]; TARGET is one of \(names)")
     exit(2)
 }
+setenv("MAMORI_FUZZ_TARGET", chosen.rawValue, 1)
 nonisolated(unsafe) var target = chosen
-var argv = [CommandLine.unsafeArgv[0]] + (2..<Int(CommandLine.argc)).map { CommandLine.unsafeArgv[$0] }
+let first = named == nil ? 1 : 2
+var argv = [CommandLine.unsafeArgv[0]] + (first..<Int(CommandLine.argc)).map { CommandLine.unsafeArgv[$0] }
 var argc = Int32(argv.count)
 let status = argv.withUnsafeMutableBufferPointer { buffer -> Int32 in
     var pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = buffer.baseAddress
