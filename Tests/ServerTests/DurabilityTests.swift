@@ -196,7 +196,9 @@ struct DurabilityTests {
         for s in refused { #expect(try restarted.lawful.consent.history(of: s).isEmpty, "\(s)") }
         #expect(try await restarted.detection.store.findings(matching: FindingQuery(kind: .scanning)).count == 2)
         #expect(try AuditLog.verify(directory: data + "/audit", key: key).isSound)
-        #expect(ContinuousClock.now - started < .seconds(60))
+        // A guard against a server that hangs on a full disk, not a measurement (under the whole
+        // suite on two cores, with other builds beside it, this has taken 83 s).
+        #expect(ContinuousClock.now - started < .seconds(240))
     }
 
     @Test(
