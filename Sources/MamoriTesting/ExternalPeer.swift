@@ -209,3 +209,13 @@ public func waitForUDPListener(port: Int) async throws {
     }
     throw PeerError("nothing listens on UDP \(port) after 5 s")
 }
+
+/// Runs blocking work (a peer run to its end, which polls with `Thread.sleep`) on a thread of its
+/// own and awaits it. Swift's cooperative pool has one thread per core, two on the CI machine: a
+/// test that blocks one of them for minutes starves every other test's tasks, whose time limits
+/// then run out while they wait for a thread.
+public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}

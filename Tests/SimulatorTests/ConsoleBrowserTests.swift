@@ -14,7 +14,7 @@ struct ConsoleBrowserTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .path
 
-    @Test func analystUsesTheConsoleInChromium() throws {
+    @Test func analystUsesTheConsoleInChromium() async throws {
         let mamori = try ExternalPeer.builtProduct("mamori")
         let python = Self.root + "/.build/pytools/bin/python"
         try #require(
@@ -24,11 +24,11 @@ struct ConsoleBrowserTests {
         let driver = try ExternalPeer.require("chromedriver", debianPackage: "chromium-driver")
         let out = Self.root + "/.build/test-artefacts/console"
         try? FileManager.default.removeItem(atPath: out)
-        let result = try ExternalPeer(path: python).runToExit(
-            [
-                Self.root + "/Tests/browser/console_test.py", "--mamori", mamori.path, "--out", out, "--chromium", chromium.path,
-                "--chromedriver", driver.path,
-            ], timeout: .seconds(330))
+        let arguments = [
+            Self.root + "/Tests/browser/console_test.py", "--mamori", mamori.path, "--out", out, "--chromium", chromium.path,
+            "--chromedriver", driver.path,
+        ]
+        let result = try await offThePool { try ExternalPeer(path: python).runToExit(arguments, timeout: .seconds(330)) }
         #expect(result.status == 0, "the browser test failed:\n\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("every check held"), "\(result.stdout)")
         #expect(!result.stdout.contains("FAIL"), "\(result.stdout)")
