@@ -183,10 +183,18 @@ public struct SinkholePolicy: Sendable {
         if name.isSubdomain(of: c.zoneApex) || name.isSubdomain(of: c.exemptionApex) { return .insidePolicyZone }
         // Below the apex with "*." (2 octets) must fit 255 octets.
         if name.wireLength - 1 + c.zoneApex.wireLength + 2 > DNSName.maxWireLength { return .nameTooLong }
-        for protected in c.protectedNames.union([c.sinkholeName, c.zoneApex, c.exemptionApex])
+        for protected in [c.sinkholeName, c.zoneApex, c.exemptionApex]
         where name.isSubdomain(of: protected) || protected.isSubdomain(of: name) {
             return .protectedName(protected)
         }
+        // The name or one of its parents is protected (a lookup per label), or a protected name
+        // is below it (a scan: protected lists are short).
+        for k in 0..<name.labelCount {
+            if let parent = try? DNSName(labels: Array(name.labels[k...])), c.protectedNames.contains(parent) {
+                return .protectedName(parent)
+            }
+        }
+        for protected in c.protectedNames where protected.isSubdomain(of: name) { return .protectedName(protected) }
         if c.isPopular(name) { return .popular }
         return nil
     }

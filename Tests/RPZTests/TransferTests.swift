@@ -137,6 +137,23 @@ import Testing
         let stranger = responder.respond(to: try Self.request(.AXFR).bytes, from: IPAddress("198.51.100.1")!, now: Self.now)
         #expect(stranger.kind == .refused)
         #expect(try DNSMessage.parse(stranger.messages[0]).header.rcode == .refused)
+        // A key the responder knows, but not the one this secondary's entry requires.
+        let otherSecondarys = ZoneTransferResponder(
+            zones: Array(responder.zones.values),
+            secondaries: [
+                SecondaryPolicy(prefix: IPPrefix("192.0.2.54/32")!, tsigKey: Fixture.key),
+                SecondaryPolicy(prefix: IPPrefix("192.0.2.55/32")!, tsigKey: Fixture.otherKey),
+            ])
+        let borrowed = otherSecondarys.respond(
+            to: try Self.request(.AXFR, key: Fixture.otherKey).bytes, from: Self.signedSecondary, now: Self.now)
+        #expect(borrowed.kind == .refused && borrowed.signed)
+        // A forged MAC is BADSIG; a stale one BADTIME.
+        var forged = try Self.request(.AXFR, key: Fixture.key).bytes
+        forged[forged.count - 10] ^= 0xFF
+        #expect(responder.respond(to: forged, from: Self.signedSecondary, now: Self.now).kind == .tsigRejected(.badSig))
+        let stale = responder.respond(
+            to: try Self.request(.AXFR, key: Fixture.key).bytes, from: Self.signedSecondary, now: Self.now + 3_600)
+        #expect(stale.kind == .tsigRejected(.badTime))
         let signedStranger = responder.respond(
             to: try Self.request(.SOA, key: Fixture.key).bytes, from: IPAddress("198.51.100.1")!, now: Self.now)
         #expect(signedStranger.kind == .refused && signedStranger.signed)
