@@ -90,6 +90,11 @@ public struct ZoneTransferResponder: Sendable {
         self.secondaries = secondaries
     }
 
+    /// Serves a zone's new version (after `RPZPublication.publish`), replacing the one of the same apex.
+    public mutating func update(_ history: RPZZoneHistory) {
+        zones[history.zone.apex] = history
+    }
+
     /// The keys of the allowlist, by name.
     var keys: [DNSName: TSIGKey] {
         var keys: [DNSName: TSIGKey] = [:]

@@ -223,6 +223,9 @@ import Testing
         #expect(axfr.kind == .axfr && axfr.records == 200_001)
         let records = try Self.answers(axfr.messages)
         #expect(records.count == 200_001 && records.dropFirst().dropLast() == publication.sinkhole.zone.records[...])
+        var updated = responder
+        updated.update(publication.sinkhole)
+        #expect(updated.zones[Fixture.apex]?.zone.serial == publication.sinkhole.zone.serial)
         let ixfr = responder.respond(to: try Self.request(.IXFR, clientSerial: 1).bytes, from: Self.secondary, now: Self.now)
         #expect(ixfr.kind == .ixfr && ixfr.records == 6)
     }
