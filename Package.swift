@@ -76,6 +76,12 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // The DNS sinkhole as values: the policy and its guards, RPZ zones, serials and the IXFR journal, zone transfer answers. Pure.
+        .target(
+            name: "RPZ",
+            dependencies: ["DNSWire", "FlowCodec"],
+            swiftSettings: swiftSettings
+        ),
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
@@ -414,6 +420,12 @@ let package = Package(
         .testTarget(
             name: "CaseWorkflowTests",
             dependencies: ["CaseWorkflow", "Lawful", "MamoriCore", "MamoriTesting"],
+            swiftSettings: swiftSettings
+        ),
+        // The sinkhole: guards, zone rendering, journal, AXFR/IXFR answers parsed back and TSIG-verified.
+        .testTarget(
+            name: "RPZTests",
+            dependencies: ["RPZ", "DNSWire", "FlowCodec"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
