@@ -1,0 +1,4 @@
+import DNSWire
+import FlowCodec
+import NIOConcurrencyHelpers
+import ZoneTransfer
