@@ -71,7 +71,7 @@ public final class ZoneTransferServer: Service, Sendable {
         /// TCP connections open at once; more are closed at once and counted.
         public var maximumConnections = 32
         /// A TCP connection with nothing read or written for this long is closed.
-        public var idleTimeout = TimeAmount.seconds(30)
+        public var idleTimeout = Duration.seconds(30)
         /// Requests answered on one TCP connection before it is closed.
         public var maximumRequestsPerConnection = 100
         /// The largest UDP answer sent; a larger one is replaced by a TC answer. 1232 octets
@@ -193,7 +193,7 @@ public final class ZoneTransferServer: Service, Sendable {
         do {
             tcp = try await tcpBootstrap().bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: self.configuration.idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: Self.timeAmount(self.configuration.idleTimeout)))
                     try channel.pipeline.syncOperations.addHandler(IdleCloser(server: self))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(DNSLengthPrefixDecoder(maximumMessageSize: self.configuration.maximumMessageSize)))
@@ -470,6 +470,11 @@ public final class ZoneTransferServer: Service, Sendable {
                 "rpz transfer: \(message) (logged once every 10 minutes; counted in mamori_rpz_transfer_errors_total{reason=\"\(reason)\"})",
                 metadata: ["rpz.reason": "\(reason)"])
         }
+    }
+
+    static func timeAmount(_ d: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = d.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     static func address(_ a: SocketAddress) -> IPAddress? {
