@@ -193,7 +193,8 @@ public final class ZoneTransferServer: Service, Sendable {
         do {
             tcp = try await tcpBootstrap().bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: Self.timeAmount(self.configuration.idleTimeout)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(allTimeout: Self.timeAmount(self.configuration.idleTimeout)))
                     try channel.pipeline.syncOperations.addHandler(IdleCloser(server: self))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(DNSLengthPrefixDecoder(maximumMessageSize: self.configuration.maximumMessageSize)))
@@ -252,7 +253,8 @@ public final class ZoneTransferServer: Service, Sendable {
                     for try await connection in inbound {
                         guard admit() else {
                             count("too_many_connections", "a client connected beyond maximum_connections")
-                            connection.channel.close(promise: nil)
+                            // Closed through the async channel, which must see its writer finished.
+                            group.addTask { try? await connection.executeThenClose { _, _ in } }
                             continue
                         }
                         group.addTask {
@@ -318,6 +320,8 @@ public final class ZoneTransferServer: Service, Sendable {
             // The client went away during an answer; nothing to count beyond what was.
         } catch let error as ChannelError where error == .ioOnClosedChannel || error == .alreadyClosed {
             // Closed by the idle timeout or at shutdown.
+        } catch is CancellationError {
+            // Shutdown.
         } catch {
             count("connection_failed", "connection from \(client) failed: \(error)")
         }

@@ -161,11 +161,13 @@ enum TCPExchange {
     /// Connects (from `source` if given), writes `bytes`, and reads until `done` says so, the
     /// server closes, or `timeout` passes.
     static func run(
-        port: Int, source: String? = nil, sending bytes: [UInt8], halfClose: Bool = false, timeout: Duration = .seconds(10),
+        port: Int, source: String? = nil, sending bytes: [UInt8], halfClose: Bool = false, receiveBuffer: Int? = nil,
+        timeout: Duration = .seconds(10),
         until done: @escaping @Sendable ([[UInt8]]) -> Bool = { _ in false }
     ) async throws -> Result {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         if let source { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0)) }
+        if let receiveBuffer { bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: .init(receiveBuffer)) }
         let channel = try await bootstrap.channelOption(.allowRemoteHalfClosure, value: true).connect(host: "127.0.0.1", port: port) {
             channel in
             channel.eventLoop.makeCompletedFuture {

@@ -153,11 +153,12 @@ struct ZoneTransferServerTests {
         // Connect without reading for a while: the responder must be held back well before 3000.
         let count = NIOLockedValueBox(0)
         let result = try await TCPExchange.run(
-            port: running.port, sending: TCPExchange.framed(query("rpz.mamori.", .AXFR, id: 3)), timeout: .seconds(60)
+            port: running.port, sending: TCPExchange.framed(query("rpz.mamori.", .AXFR, id: 3)), receiveBuffer: 65536,
+            timeout: .seconds(60)
         ) { messages in
             if messages.count == 1 {
                 // Held at the first message: see how far the producer got.
-                Thread.sleep(forTimeInterval: 0.5)
+                Thread.sleep(forTimeInterval: 1)
                 count.withLockedValue { $0 = produced.withLockedValue { $0 } }
             }
             return messages.count == 3000
