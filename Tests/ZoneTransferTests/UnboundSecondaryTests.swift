@@ -31,16 +31,20 @@ struct UnboundSecondaryTests {
             access-control: 127.0.0.0/8 allow
             module-config: "respip iterator"
             do-not-query-localhost: no
-            local-zone: "example." static
-            local-data: "cc.example. 300 IN A 192.0.2.10"
-            local-data: "ok.example. 300 IN A 192.0.2.11"
-            local-zone: "mamori.test." static
-            local-data: "sinkhole.mamori.test. 300 IN A 192.0.2.53"
+        auth-zone:
+            name: "example."
+            zonefile: "\(directory)/example.zone"
+            for-downstream: no
+            for-upstream: yes
+            fallback-enabled: no
+        auth-zone:
+            name: "mamori.test."
+            zonefile: "\(directory)/mamori.test.zone"
+            for-downstream: no
+            for-upstream: yes
+            fallback-enabled: no
         remote-control:
             control-enable: no
-        forward-zone:
-            name: "."
-            forward-addr: 127.0.0.1@9
         rpz:
             name: "rpz.mamori."
             primary: 127.0.0.1@\(primaryPort)
@@ -50,6 +54,16 @@ struct UnboundSecondaryTests {
             rpz-log-name: "mamori"
 
         """
+    }
+
+    /// A zone file for Unbound's `auth-zone`: the "true" answers. (Unbound answers `local-data`
+    /// before RPZ is applied, so local data cannot stand in for the real world here.)
+    static func zoneFile(_ origin: String, _ records: [String]) -> String {
+        ([
+            "$ORIGIN \(origin)", "@ 300 IN SOA ns.\(origin) hostmaster.\(origin) 1 3600 600 86400 60", "@ 300 IN NS ns.\(origin)",
+            "ns 300 IN A 192.0.2.1",
+        ]
+            + records).joined(separator: "\n") + "\n"
     }
 
     static func answerAddresses(_ m: DNSMessage) -> [[UInt8]] {
@@ -65,6 +79,10 @@ struct UnboundSecondaryTests {
         let running = try await RunningServer(responder: zone.respond)
         let port = try freeUDPPort()
         let configPath = directory.path + "/unbound.conf"
+        try Self.zoneFile("example.", ["cc 300 IN A 192.0.2.10", "ok 300 IN A 192.0.2.11"])
+            .write(toFile: directory.path + "/example.zone", atomically: true, encoding: .utf8)
+        try Self.zoneFile("mamori.test.", ["sinkhole 300 IN A 192.0.2.53"])
+            .write(toFile: directory.path + "/mamori.test.zone", atomically: true, encoding: .utf8)
         try Self.configuration(directory: directory.path, port: port, primaryPort: running.port)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         let peer = try unbound.start(["-d", "-c", configPath])
