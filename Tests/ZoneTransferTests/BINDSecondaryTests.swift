@@ -84,7 +84,7 @@ struct BINDSecondaryTests {
         let (peer, directory, port) = try Self.start(secret: Self.secret, primaryPort: running.port)
         defer { peer.stop() }
         let logPath = directory.path + "/named.log"
-        let loaded = try await waitUntil(timeout: .seconds(20)) { readLog(logPath).contains("Transfer completed") }
+        let loaded = try await waitUntil(timeout: .seconds(20)) { readLog(logPath).contains("transferred serial 5") }
         #expect(loaded, "BIND did not complete the transfer; seen: \(zone.seen.withLockedValue { $0 }); log:\n\(readLog(logPath))")
         let rewritten = try await askResolver(port: port, name: "cc.example", timeout: .seconds(20)) { $0.header.rcode == .nxDomain }
         #expect(rewritten?.header.rcode == .nxDomain, "cc.example: \(String(describing: rewritten)); log:\n\(readLog(logPath))")
@@ -111,7 +111,7 @@ struct BINDSecondaryTests {
             return log.contains("rpz.mamori") && (log.contains("NOTAUTH") || log.contains("BADSIG") || log.contains("tsig"))
         }
         #expect(refused, "BIND's log shows no refusal; log:\n\(readLog(logPath))")
-        #expect(!readLog(logPath).contains("Transfer completed"))
+        #expect(!readLog(logPath).contains("transferred serial"))
         #expect(running.metrics.counterTotal("mamori_rpz_transfers_total") == 0)
         // Not rewritten: the true answer.
         let answer = try await askResolver(port: port, name: "cc.example", timeout: .seconds(10)) { $0.header.rcode == .noError }

@@ -103,7 +103,10 @@ final class TestZone: Sendable {
             try await send(try DNSMessage(header: header, questions: message.questions, answers: [soa]).serialize())
             return
         }
-        let zone = [soa] + contents.withLockedValue { $0.records } + [soa]
+        // BIND rejects a transferred zone without NS records at its apex ("has no NS records",
+        // "bad zone"); Unbound does not mind.
+        let ns = DNSRecord(name: Self.origin, type: .NS, ttl: 60, rdata: .ns(try DNSName("localhost.")))
+        let zone = [soa, ns] + contents.withLockedValue { $0.records } + [soa]
         let room = messageSize - (signer == nil ? 0 : 100)
         var builder = try DNSMessageBuilder(header: header, questions: message.questions, maxSize: room)
         for record in zone {

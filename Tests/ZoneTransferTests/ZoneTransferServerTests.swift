@@ -33,7 +33,7 @@ struct ZoneTransferServerTests {
         #expect(messages.count > 2)
         let records = messages.map { try! DNSMessage.parse($0) }.flatMap(\.answers)
         #expect(records.first?.type == .SOA && records.last?.type == .SOA)
-        #expect(records.count == 42)
+        #expect(records.count == 43)
         #expect(running.metrics.counterTotal("mamori_rpz_transfers_total", ["type": "axfr"]) == 1)
         await running.stop()
     }
