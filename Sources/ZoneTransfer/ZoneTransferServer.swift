@@ -36,6 +36,9 @@ import Darwin
 /// replaced by a header with TC set (and the question), telling the client to ask over TCP. An
 /// AXFR over UDP is not given to the responder: RFC 5936 §4.2 leaves AXFR over UDP undefined and
 /// §2 makes TCP the transport, so the server answers it with TC set (RFC 7766 §5: retry over TCP).
+/// BIND 9.18 answers the same request FORMERR and logs "attempted AXFR over UDP"; TC was chosen
+/// here because it tells a client what to do instead. IXFR over UDP (RFC 1995 §2) does go to the
+/// responder; an answer that does not fit becomes TC.
 ///
 /// Metrics: `mamori_rpz_transfers_total{type}` (`axfr`, `ixfr`: transfers answered with NOERROR),
 /// `mamori_rpz_queries_total{type}` (other requests answered: `soa`, `notify`, `other`),
@@ -188,7 +191,7 @@ public final class ZoneTransferServer: Service, Sendable {
     /// Binds TCP (and UDP), then serves until graceful shutdown or cancellation, when every
     /// socket and connection is closed.
     public func run() async throws {
-        let tcp: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let tcp: NIOAsyncChannel<Accepted, Never>
         var udp: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>?
         do {
             tcp = try await tcpBootstrap().bind(host: configuration.host, port: configuration.port) { channel in
@@ -198,7 +201,11 @@ public final class ZoneTransferServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(IdleCloser(server: self))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(DNSLengthPrefixDecoder(maximumMessageSize: self.configuration.maximumMessageSize)))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    // The peer's address is read here: once the connection has closed (a client
+                    // that sent half a message and left) the channel no longer knows it.
+                    return Accepted(
+                        channel: try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel),
+                        remote: channel.remoteAddress)
                 }
             }
             let port = tcp.channel.localAddress?.port ?? configuration.port
@@ -246,11 +253,12 @@ public final class ZoneTransferServer: Service, Sendable {
 
     // MARK: TCP
 
-    private func serveTCP(_ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>) async {
+    private func serveTCP(_ server: NIOAsyncChannel<Accepted, Never>) async {
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
+                    for try await accepted in inbound {
+                        let connection = accepted.channel
                         guard admit() else {
                             count("too_many_connections", "a client connected beyond maximum_connections")
                             // Closed through the async channel, which must see its writer finished.
@@ -258,7 +266,7 @@ public final class ZoneTransferServer: Service, Sendable {
                             continue
                         }
                         group.addTask {
-                            await self.serve(connection)
+                            await self.serve(connection, remote: accepted.remote)
                             self.release()
                         }
                     }
@@ -288,9 +296,14 @@ public final class ZoneTransferServer: Service, Sendable {
         connectionsGauge.record(open)
     }
 
+    /// An accepted TCP connection and its peer's address.
+    struct Accepted: Sendable {
+        var channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        var remote: SocketAddress?
+    }
+
     /// Answers one connection's requests in order until it closes or a limit is reached.
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        let remote = connection.channel.remoteAddress
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, remote: SocketAddress?) async {
         let client = ZoneTransferClient(
             address: remote.flatMap(Self.address) ?? IPAddress.v4(0), port: remote?.port ?? 0, transport: .tcp)
         do {
