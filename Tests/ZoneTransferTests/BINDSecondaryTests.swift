@@ -1,13 +1,15 @@
 import DNSWire
 import FlowCodec
 import Foundation
+import Logging
 import MamoriTesting
 import NIOConcurrencyHelpers
 import Testing
 import ZoneTransfer
 
 /// A real BIND 9 (Debian's `named`) follows our zone as a `response-policy` secondary over
-/// TSIG (hmac-sha256): with the right key it transfers and rewrites; with a wrong secret our
+/// TSIG (hmac-sha256): with the right key it transfers and rewrites, and transfers again when
+/// sent a signed NOTIFY; with a wrong secret our
 /// responder answers NOTAUTH (BADSIG), BIND logs the refusal and does not load the zone.
 @Suite(.timeLimit(.minutes(2)))
 struct BINDSecondaryTests {
@@ -92,6 +94,29 @@ struct BINDSecondaryTests {
         #expect(untouched?.answers.first?.rdata == .a([192, 0, 2, 11]))
         #expect(running.metrics.counterTotal("mamori_rpz_transfers_total") >= 1)
         #expect(running.errors("refused") == 0)
+
+        // A new serial and a TSIG-signed NOTIFY: BIND asks for the SOA and transfers again; cc.example now
+        // points at ok.example.
+        let before = zone.seenTypes(.AXFR) + zone.seenTypes(.IXFR)
+        zone.replace(serial: 6, records: [TestZone.rule("cc.example", "ok.example.")])
+        let unsigned = try DNSMessage(
+            header: DNSHeader(id: 0x4242, opcode: .notify, aa: true), questions: [DNSQuestion(name: TestZone.origin, type: .SOA)]
+        ).serialize()
+        var signer = TSIGSigner(key: try TSIGKey(name: try DNSName("mamori-xfr."), secretBase64: Self.secret), requestMAC: nil)
+        let notify = try signer.sign(unsigned, now: Int64(Date().timeIntervalSince1970))
+        var c = NotifySender.Configuration()
+        c.bindHost = "127.0.0.1"
+        let outcomes = await NotifySender(configuration: c, logger: Logger(label: "test"), metricsFactory: running.metrics)
+            .send(notify, to: [.init(host: "127.0.0.1", port: port)])
+        #expect(outcomes.values.first == .acknowledged(attempts: 1), "NOTIFY: \(outcomes); log:\n\(readLog(logPath))")
+        let again = try await waitUntil(timeout: .seconds(20)) { readLog(logPath).contains("transferred serial 6") }
+        #expect(again, "no transfer after the NOTIFY; log:\n\(readLog(logPath))")
+        #expect(zone.seenTypes(.AXFR) + zone.seenTypes(.IXFR) > before)
+        let redirected = try await askResolver(port: port, name: "cc.example", timeout: .seconds(20)) {
+            $0.answers.contains { $0.type == .CNAME }
+        }
+        #expect(redirected?.answers.contains { $0.rdata == .cname(try! DNSName("ok.example.")) } == true)
+        #expect(redirected?.answers.contains { $0.rdata == .a([192, 0, 2, 11]) } == true)
         print("BIND's requests to the primary:", zone.seen.withLockedValue { $0 }.map { "\($0.type)/\($0.transport)" })
         print(
             "BIND's log (transfer lines):",
