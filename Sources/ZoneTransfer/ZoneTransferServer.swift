@@ -50,6 +50,14 @@ import Darwin
 /// NOERROR transfer to each client address; at most 256 addresses). Each error reason is logged
 /// at most once every 10 minutes.
 ///
+/// What the secondaries do (Tests/ZoneTransferTests, Debian's Unbound 1.17.1 and BIND 9.18.49):
+/// both probe the SOA over UDP, then transfer over TCP: AXFR the first time, IXFR after a NOTIFY
+/// (an IXFR answered with the whole zone, AXFR-style, is accepted by both). BIND rejects a zone
+/// without an apex NS record ("has no NS records", "bad zone"), logs a TSIG refusal as "refresh:
+/// failure trying primary …: tsig indicates error", and applies a new zone's new trigger names
+/// only after `min-update-interval` (60 s by default; "new zone version came too soon"). Unbound
+/// answers `local-data` before RPZ applies, so RPZ rewrites only what it resolves.
+///
 /// ```swift
 /// var configuration = ZoneTransferServer.Configuration()
 /// configuration.host = "192.0.2.1"

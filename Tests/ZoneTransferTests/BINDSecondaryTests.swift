@@ -32,7 +32,7 @@ struct BINDSecondaryTests {
             forwarders { 127.0.0.1 port 9; };
             forward only;
             notify no;
-            response-policy { zone "rpz.mamori."; };
+            response-policy { zone "rpz.mamori." min-update-interval 0; };
         };
         key "mamori-xfr" { algorithm hmac-sha256; secret "\(secret)"; };
         logging {
