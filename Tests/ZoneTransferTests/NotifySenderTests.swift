@@ -26,10 +26,13 @@ struct NotifySenderTests {
         let received = NIOLockedValueBox(0)
         let ignore: Int
         let rcode: DNSRCode
+        /// Replies to the first NOTIFY with another ID (a stray answer), which must not count.
+        let strayFirst: Bool
 
-        init(ignore: Int, rcode: DNSRCode = .noError) {
+        init(ignore: Int, rcode: DNSRCode = .noError, strayFirst: Bool = false) {
             self.ignore = ignore
             self.rcode = rcode
+            self.strayFirst = strayFirst
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -40,7 +43,9 @@ struct NotifySenderTests {
             }
             guard n > ignore, let request = try? DNSMessage.parse(Array(envelope.data.readableBytesView)) else { return }
             let reply = try! DNSMessage(
-                header: DNSHeader(id: request.header.id, qr: true, opcode: .notify, aa: true, rcode: rcode), questions: request.questions
+                header: DNSHeader(
+                    id: request.header.id &+ (strayFirst && n == 1 ? 1 : 0), qr: true, opcode: .notify, aa: true, rcode: rcode),
+                questions: request.questions
             ).serialize()
             context.writeAndFlush(
                 wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reply))), promise: nil)
@@ -87,5 +92,17 @@ struct NotifySenderTests {
         #expect(metrics.counterTotal("mamori_rpz_notify_sent_total") == 3 + 1 + 3)
         try await slowChannel.close()
         try await refusingChannel.close()
+    }
+
+    @Test("A reply with another ID is not the acknowledgement: the NOTIFY is sent again")
+    func strayReply() async throws {
+        let metrics = TestMetrics()
+        let stray = FakeSecondary(ignore: 0, strayFirst: true)
+        let channel = try await stray.bind()
+        let secondary = NotifySender.Secondary(host: "127.0.0.1", port: channel.localAddress!.port!)
+        let outcomes = await Self.sender(metrics).send(Self.notify(id: 0x7777), to: [secondary])
+        #expect(outcomes[secondary] == .acknowledged(attempts: 2))
+        #expect(metrics.counterTotal("mamori_rpz_notify_failed_total") == 0)
+        try await channel.close()
     }
 }
