@@ -74,7 +74,9 @@ public final class ZoneTransferServer: Service, Sendable {
         public var host = "127.0.0.1"
         /// The port for TCP and UDP; 0 picks a free TCP port, and UDP binds the same number.
         public var port = 53
-        /// Whether to answer over UDP as well (SOA queries, NOTIFY replies).
+        /// Whether to answer over UDP as well (SOA queries, NOTIFY replies). UDP requests are
+        /// answered one at a time, in order of arrival: the responder must answer them quickly
+        /// (from memory), or the socket's buffer fills and the kernel drops what comes next.
         public var udp = true
         /// The largest request message accepted over TCP, in octets; a longer length prefix
         /// closes the connection. Requests (SOA, AXFR, IXFR with one SOA, TSIG) are small.

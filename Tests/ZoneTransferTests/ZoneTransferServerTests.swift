@@ -169,6 +169,23 @@ struct ZoneTransferServerTests {
     }
 }
 
+extension ZoneTransferServerTests {
+    @Test("Stopping the service closes the listener and the open connections")
+    func stop() async throws {
+        let zone = Self.zone()
+        let running = try await RunningServer(responder: zone.respond)
+        let port = running.port
+        let holder = Task { try await TCPExchange.run(port: port, sending: [], timeout: .seconds(10)) }
+        #expect(try await waitUntil(timeout: .seconds(5)) { running.server.connectionCount == 1 })
+        try await withTimeLimit(.seconds(5), "stopping the server") { await running.stop() }
+        let held = try await holder.value
+        #expect(held.closed)
+        await #expect(throws: (any Error).self) {
+            _ = try await TCPExchange.run(port: port, sending: [], timeout: .seconds(2))
+        }
+    }
+}
+
 /// A seeded generator for garbage bytes.
 struct SplitMix {
     var state: UInt64
