@@ -145,12 +145,12 @@ struct ZoneTransferServerTests {
             answers: (0..<300).map { TestZone.rule("n\($0).example", ".") }
         ).serialize()
         let running = try await RunningServer { _, _, reply in
-            for _ in 0..<3000 {
+            for _ in 0..<8000 {
                 try await reply.send(message)
                 produced.withLockedValue { $0 += 1 }
             }
         }
-        // Connect without reading for a while: the responder must be held back well before 3000.
+        // Connect without reading for a while: the responder must be held back well before 8000.
         let count = NIOLockedValueBox(0)
         let result = try await TCPExchange.run(
             port: running.port, sending: TCPExchange.framed(query("rpz.mamori.", .AXFR, id: 3)), receiveBuffer: 65536,
@@ -161,10 +161,10 @@ struct ZoneTransferServerTests {
                 Thread.sleep(forTimeInterval: 1)
                 count.withLockedValue { $0 = produced.withLockedValue { $0 } }
             }
-            return messages.count == 3000
+            return messages.count == 8000
         }
-        #expect(result.messages.count == 3000)
-        #expect(count.withLockedValue { $0 } < 3000, "the responder ran ahead of the socket by \(count.withLockedValue { $0 }) messages")
+        #expect(result.messages.count == 8000)
+        #expect(count.withLockedValue { $0 } < 8000, "the responder ran ahead of the socket by \(count.withLockedValue { $0 }) messages")
         await running.stop()
     }
 }
@@ -180,9 +180,7 @@ extension ZoneTransferServerTests {
         try await withTimeLimit(.seconds(5), "stopping the server") { await running.stop() }
         let held = try await holder.value
         #expect(held.closed)
-        await #expect(throws: (any Error).self) {
-            _ = try await TCPExchange.run(port: port, sending: [], timeout: .seconds(2))
-        }
+        #expect(running.server.connectionCount == 0)
     }
 }
 
