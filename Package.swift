@@ -82,6 +82,33 @@ let package = Package(
             dependencies: ["DNSWire", "FlowCodec"],
             swiftSettings: swiftSettings
         ),
+        // The RPZ sinkhole's network side: a DNS-over-TCP/UDP server for resolvers' zone transfers (answers come from a responder it is given) and the NOTIFY sender. An adapter.
+        .target(
+            name: "ZoneTransfer",
+            dependencies: [
+                "DNSWire", "FlowCodec", "MamoriCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The zone transfer server and NOTIFY sender against real secondaries: Unbound (rpz:) and BIND 9 (response-policy, TSIG).
+        .testTarget(
+            name: "ZoneTransferTests",
+            dependencies: [
+                "ZoneTransfer", "DNSWire", "FlowCodec", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
