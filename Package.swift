@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(
             name: "ZoneTransferTests",
             dependencies: [
-                "ZoneTransfer", "DNSWire", "FlowCodec", "MamoriTesting",
+                "ZoneTransfer", "RPZ", "DNSWire", "FlowCodec", "MamoriTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -174,19 +174,19 @@ public func freeTCPPort() throws -> Int {
 
 /// A socket of `type` bound to an ephemeral port on 127.0.0.1: its descriptor (the caller closes
 /// it) and the port the kernel chose.
-func bindLoopback(type: Int32) throws -> (fd: Int32, port: Int) {
+func bindLoopback(type: Int32, address: String = "127.0.0.1") throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, type, 0)
     guard fd >= 0 else { throw PeerError("socket() failed") }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = 0
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_addr.s_addr = inet_addr(address)
     let bound = withUnsafePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard bound == 0 else {
         close(fd)
-        throw PeerError("bind() on 127.0.0.1 failed")
+        throw PeerError("bind() on \(address) failed")
     }
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) {

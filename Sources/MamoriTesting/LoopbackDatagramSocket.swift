@@ -16,9 +16,10 @@ public final class LoopbackDatagramSocket {
     public let port: Int
     private let fd: Int32
 
-    /// Binds an ephemeral port with a receive buffer large enough for a whole offline export.
-    public init(receiveBufferBytes: Int32 = 16 << 20) throws {
-        let (fd, port) = try bindLoopback(type: Int32(SOCK_DGRAM.rawValue))
+    /// Binds an ephemeral port with a receive buffer large enough for a whole offline export, on
+    /// 127.0.0.1 or another loopback address (`127.0.0.2` …, for a second client).
+    public init(receiveBufferBytes: Int32 = 16 << 20, address: String = "127.0.0.1") throws {
+        let (fd, port) = try bindLoopback(type: Int32(SOCK_DGRAM.rawValue), address: address)
         var size = receiveBufferBytes
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         self.fd = fd

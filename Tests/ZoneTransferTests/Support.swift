@@ -221,8 +221,10 @@ func query(_ name: String, _ type: DNSType, id: UInt16, rd: Bool = true) -> [UIn
 func rcode(_ message: [UInt8]) -> DNSRCode { DNSRCode(rawValue: UInt16(message[3] & 0x0F)) }
 
 /// Polls UDP `port` with a query for `name` until `accept` takes the answer, within `timeout`.
-func askResolver(port: Int, name: String, timeout: Duration, accept: (DNSMessage) -> Bool) async throws -> DNSMessage? {
-    let client = try LoopbackDatagramSocket()
+func askResolver(
+    port: Int, name: String, from source: String = "127.0.0.1", timeout: Duration, accept: (DNSMessage) -> Bool
+) async throws -> DNSMessage? {
+    let client = try LoopbackDatagramSocket(address: source)
     let deadline = ContinuousClock.now + timeout
     var last: DNSMessage?
     var id: UInt16 = 0x4000
