@@ -86,7 +86,7 @@ final class UnixSocketWriter {
 
 /// The listener over its real Unix socket, fed by a hand-built writer: the handshake, events,
 /// bad frames and the connection limit.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct DnstapListenerTests {
     let directory: TemporaryDirectory
     let metrics = TestMetrics()
@@ -119,7 +119,7 @@ struct DnstapListenerTests {
             throw error
         }
         await group.triggerGracefulShutdown()
-        try await withTimeLimit(.seconds(10), "the listener's shutdown") { try await task.value }
+        try await withTimeLimit(.seconds(60), "the listener's shutdown") { try await task.value }
     }
 
     static let type = Array(FrameStreamControl.dnstapContentType.utf8)
