@@ -9,7 +9,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const form = document.getElementById(id);
     if (form) form.addEventListener("submit", (e) => { if (!window.confirm(question)) e.preventDefault(); });
   }
-  // Forms that carry their own question (revoking a token, disabling an account).
+  // Forms that carry their own question (revoking a machine token).
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (e) => { if (!window.confirm(form.dataset.confirm)) e.preventDefault(); });
   }
