@@ -177,7 +177,7 @@ let package = Package(
         // (client, question, answers). Pure: bytes in, values out; the protobuf code is generated once and committed.
         .target(
             name: "Dnstap",
-            dependencies: ["FlowCodec", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["DNSWire", "FlowCodec", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Generated/README.md", "Generated/dnstap.proto"],
             swiftSettings: swiftSettings
         ),
@@ -400,7 +400,7 @@ let package = Package(
         // Frame Streams decoding and control frames, dnstap events, the DNS messages inside them.
         .testTarget(
             name: "DnstapTests",
-            dependencies: ["Dnstap", "FlowCodec", "MamoriTesting", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["Dnstap", "DNSWire", "FlowCodec", "MamoriTesting", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings
         ),
         // The dnstap listener over a real socket, fed by a real Unbound resolver.

@@ -1,3 +1,4 @@
+import DNSWire
 import FlowCodec
 
 /// The question of a DNS message: a name and a type.
@@ -20,10 +21,9 @@ public struct DNSQuestion: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What Mamori reads of a wire-format DNS message (RFC 1035 §4): the header's response flag and
-/// code, the first question, and the A/AAAA addresses of the answer section. Everything else is
-/// skipped, not checked. Names may use compression pointers (RFC 1035 §4.1.4), which must point
-/// backwards; a name longer than 255 bytes, a label longer than 63, a reserved label type or a
-/// record past the end throws ``DnstapError/Code/badDNSMessage``.
+/// code, the first question, and the A/AAAA addresses of the answer section. The message is parsed
+/// by ``DNSWire`` (names, compression pointers, limits, every record checked); a message it refuses
+/// throws ``DnstapError/Code/badDNSMessage`` with DNSWire's reason.
 public struct DNSMessageSummary: Sendable, Hashable {
     /// The header's ID.
     public var id: UInt16
@@ -36,105 +36,35 @@ public struct DNSMessageSummary: Sendable, Hashable {
     /// The addresses of the answer section's A and AAAA records of class IN, in order.
     public var answerAddresses: [IPAddress]
 
-    /// The longest name on the wire (RFC 1035 §2.3.4).
-    static let maximumNameLength = 255
-    /// The longest label (RFC 1035 §2.3.4).
-    static let maximumLabelLength = 63
-
     /// Reads `bytes` as one DNS message.
     public static func decode(_ bytes: [UInt8]) throws(DnstapError) -> DNSMessageSummary {
-        guard bytes.count >= 12 else {
-            throw DnstapError(.badDNSMessage, "DNS header: expected 12 bytes, \(bytes.count) present")
+        let message: DNSMessage
+        do {
+            message = try DNSMessage.parse(bytes)
+        } catch {
+            throw DnstapError(.badDNSMessage, "DNS message: \(error)")
         }
-        let id = read16(bytes, 0)
-        let flags = read16(bytes, 2)
-        let questions = Int(read16(bytes, 4))
-        let answers = Int(read16(bytes, 6))
         var summary = DNSMessageSummary(
-            id: id, isResponse: flags & 0x8000 != 0, responseCode: UInt8(flags & 0x000F), question: nil, answerAddresses: [])
-        var i = 12
-        for q in 0..<questions {
-            let (name, end) = try readName(bytes, at: i)
-            guard bytes.count - end >= 4 else {
-                throw DnstapError(.badDNSMessage, "question \(q): expected 4 bytes of type and class, \(bytes.count - end) left")
+            id: message.header.id, isResponse: message.header.qr, responseCode: UInt8(message.header.rcode.rawValue & 0x0F),
+            question: message.questions.first.map {
+                DNSQuestion(name: presentation($0.name), type: $0.type.rawValue, dnsClass: $0.class.rawValue)
+            }, answerAddresses: [])
+        for record in message.answers where record.class == .IN {
+            switch record.rdata {
+            case .a(let bytes), .aaaa(let bytes): IPAddress(bytes: bytes).map { summary.answerAddresses.append($0) }
+            default: continue
             }
-            if q == 0 { summary.question = DNSQuestion(name: name, type: read16(bytes, end), dnsClass: read16(bytes, end + 2)) }
-            i = end + 4
-        }
-        for a in 0..<answers {
-            let end = try skipName(bytes, at: i)
-            guard bytes.count - end >= 10 else {
-                throw DnstapError(.badDNSMessage, "answer \(a): expected a 10-byte record header, \(bytes.count - end) left")
-            }
-            let type = read16(bytes, end)
-            let dnsClass = read16(bytes, end + 2)
-            let length = Int(read16(bytes, end + 8))
-            let data = end + 10
-            guard bytes.count - data >= length else {
-                throw DnstapError(.badDNSMessage, "answer \(a): expected \(length) bytes of data, \(bytes.count - data) left")
-            }
-            if dnsClass == 1 && (type == 1 || type == 28) {
-                guard length == (type == 1 ? 4 : 16), let address = IPAddress(bytes: bytes[data..<(data + length)]) else {
-                    throw DnstapError(.badDNSMessage, "answer \(a): \(type == 1 ? "A" : "AAAA") record of \(length) bytes")
-                }
-                summary.answerAddresses.append(address)
-            }
-            i = data + length
         }
         return summary
     }
 
-    /// Reads the name at `start`: its presentation form and the offset just after it (after the
-    /// first pointer, if it has one).
-    static func readName(_ bytes: [UInt8], at start: Int) throws(DnstapError) -> (name: String, end: Int) {
-        var labels: [String] = []
-        let end = try walkName(bytes, at: start) { label in labels.append(presentation(label)) }
-        return (labels.isEmpty ? "." : labels.joined(separator: "."), end)
+    /// The name lowercased, without the final dot (the root is `"."`), bytes other than letters,
+    /// digits, `-` and `_` written `\DDD` (a dot inside a label `\.`).
+    static func presentation(_ name: DNSName) -> String {
+        name.labels.isEmpty ? "." : name.labels.map(presentation).joined(separator: ".")
     }
 
-    /// The offset just after the name at `start`, checked as ``readName(_:at:)`` checks it.
-    static func skipName(_ bytes: [UInt8], at start: Int) throws(DnstapError) -> Int {
-        try walkName(bytes, at: start) { _ in }
-    }
-
-    private static func walkName(_ bytes: [UInt8], at start: Int, _ label: (ArraySlice<UInt8>) -> Void) throws(DnstapError) -> Int {
-        var i = start
-        var segmentStart = start
-        var end: Int?
-        var wireLength = 1
-        while true {
-            guard i < bytes.count else { throw DnstapError(.badDNSMessage, "name at \(start) runs past the message") }
-            let length = Int(bytes[i])
-            switch length & 0xC0 {
-            case 0x00:
-                if length == 0 { return end ?? i + 1 }
-                wireLength += length + 1
-                guard wireLength <= maximumNameLength else {
-                    throw DnstapError(.badDNSMessage, "name at \(start) longer than \(maximumNameLength) bytes")
-                }
-                guard bytes.count - (i + 1) >= length else {
-                    throw DnstapError(.badDNSMessage, "label at \(i) of \(length) bytes runs past the message")
-                }
-                label(bytes[(i + 1)..<(i + 1 + length)])
-                i += 1 + length
-            case 0xC0:
-                guard i + 1 < bytes.count else { throw DnstapError(.badDNSMessage, "pointer at \(i) truncated") }
-                let target = (length & 0x3F) << 8 | Int(bytes[i + 1])
-                // Only backwards, to before the labels read since the last jump: every jump lowers
-                // that start, so a name cannot loop.
-                guard target < segmentStart else {
-                    throw DnstapError(.badDNSMessage, "pointer at \(i) to \(target) does not point backwards")
-                }
-                if end == nil { end = i + 2 }
-                i = target
-                segmentStart = target
-            default:
-                throw DnstapError(.badDNSMessage, "reserved label type 0x\(String(length & 0xC0, radix: 16)) at \(i)")
-            }
-        }
-    }
-
-    private static func presentation(_ label: ArraySlice<UInt8>) -> String {
+    private static func presentation(_ label: [UInt8]) -> String {
         var s = ""
         for b in label {
             switch b {
@@ -149,6 +79,4 @@ public struct DNSMessageSummary: Sendable, Hashable {
         }
         return s
     }
-
-    private static func read16(_ bytes: [UInt8], _ i: Int) -> UInt16 { UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1]) }
 }
