@@ -195,11 +195,11 @@ func bindLoopback(type: Int32, address: String = "127.0.0.1") throws -> (fd: Int
     return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }
 
-/// Polls /proc/net/udp until something listens on `port` (at most 5 s): for peers such as nfcapd
+/// Polls /proc/net/udp until something listens on `port` (at most 30 s): for peers such as nfcapd
 /// that bind after they start and say nothing when they are ready.
 public func waitForUDPListener(port: Int) async throws {
     let hex = ":" + String(format: "%04X", port)
-    for _ in 0..<100 {
+    for _ in 0..<600 {
         let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
         if table.split(separator: "\n").contains(where: { $0.split(separator: " ").count > 1 && $0.split(separator: " ")[1].hasSuffix(hex) }
         ) {
@@ -207,7 +207,7 @@ public func waitForUDPListener(port: Int) async throws {
         }
         try await Task.sleep(for: .milliseconds(50))
     }
-    throw PeerError("nothing listens on UDP \(port) after 5 s")
+    throw PeerError("nothing listens on UDP \(port) after 30 s")
 }
 
 /// Runs blocking work (a peer run to its end, which polls with `Thread.sleep`) on a thread of its

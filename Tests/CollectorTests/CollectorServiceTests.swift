@@ -154,7 +154,7 @@ struct CollectorServiceTests {
         var ipfix = FlowExportEncoder(protocol: .ipfix, observationDomain: 8)
         try UDPTestSender().send(ipfix.encode(testFlows(2), exportTimeMilliseconds: Self.nowMilliseconds), toPort: ports[0], ipv6: false)
         #expect(try await waitUntil { sink.count == 2 })
-        let published = try await waitUntil(timeout: .seconds(5)) {
+        let published = try await waitUntil(timeout: .seconds(30)) {
             metrics.gauge("mamori_collector_templates") == 2
                 && ports.allSatisfy { p in
                     (try? metrics.expectGauge("mamori_collector_socket_receive_drops", [("listener", "127.0.0.1:\(p)")]))?.lastValue == 0

@@ -177,9 +177,9 @@ extension ZoneTransferServerTests {
         let zone = Self.zone()
         let running = try await RunningServer(responder: zone.respond)
         let port = running.port
-        let holder = Task { try await TCPExchange.run(port: port, sending: [], timeout: .seconds(10)) }
+        let holder = Task { try await TCPExchange.run(port: port, sending: [], timeout: .seconds(90)) }
         #expect(try await waitUntil(timeout: .seconds(30)) { running.server.connectionCount == 1 })
-        try await withTimeLimit(.seconds(5), "stopping the server") { await running.stop() }
+        try await withTimeLimit(.seconds(60), "stopping the server") { await running.stop() }
         let held = try await holder.value
         #expect(held.closed)
         #expect(running.server.connectionCount == 0)
