@@ -34,6 +34,34 @@ public func httpGet(port: Int, path: String, headers: [String: String] = [:], ti
     httpRequest(port: port, method: "GET", path: path, headers: headers, timeoutSeconds: timeoutSeconds)
 }
 
+/// ``httpGet(port:path:headers:timeoutSeconds:)`` from async code: the blocking socket waits on a
+/// thread of its own (``offThePool(_:)``). A server under test answers from Swift's cooperative
+/// pool, two threads on the CI machine; a test that blocked one of them while waiting for that
+/// answer could starve the server it waits for.
+public func httpGet(port: Int, path: String, headers: [String: String] = [:], timeoutSeconds: Int = 5) async -> (
+    status: Int, body: String
+)? {
+    await httpRequest(port: port, method: "GET", path: path, headers: headers, timeoutSeconds: timeoutSeconds)
+}
+
+/// ``httpRequest(port:method:path:headers:body:timeoutSeconds:)`` from async code, waiting off the
+/// cooperative pool.
+public func httpRequest(
+    port: Int, method: String, path: String, headers: [String: String] = [:], body: String? = nil, timeoutSeconds: Int = 5
+) async -> (status: Int, body: String)? {
+    let answer = try? await offThePool { () -> HTTPAnswer? in
+        httpRequest(port: port, method: method, path: path, headers: headers, body: body, timeoutSeconds: timeoutSeconds).map {
+            HTTPAnswer(status: $0.status, body: $0.body)
+        }
+    }
+    return (answer ?? nil).map { ($0.status, $0.body) }
+}
+
+private struct HTTPAnswer: Sendable {
+    var status: Int
+    var body: String
+}
+
 /// The `Authorization` header that presents an operator's machine token, for `headers:`.
 public func bearer(_ token: String) -> [String: String] { ["Authorization": "Bearer " + token] }
 

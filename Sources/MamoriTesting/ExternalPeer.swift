@@ -67,11 +67,28 @@ public struct ExternalPeer: Sendable {
         return (p.terminationStatus, collected.finish(), collectedErrors.finish())
     }
 
+    /// ``run(_:environment:timeout:)`` from async code: the wait happens on a thread of its own
+    /// (``offThePool(_:)``), not on one of the cooperative pool's few threads, so a long peer run
+    /// does not stall every other test's tasks. Swift picks this overload in async contexts.
+    @discardableResult
+    public func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> String {
+        try await offThePool { try self.run(arguments, environment: environment, timeout: timeout) }
+    }
+
+    /// ``runToExit(_:environment:timeout:)`` from async code, waiting off the cooperative pool.
+    public func runToExit(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        try await offThePool { try self.runToExit(arguments, environment: environment, timeout: timeout) }
+    }
+
     /// Starts the program in the background; stop it with ``RunningPeer/stop(signal:)``.
     ///
     /// Spawned with `posix_spawn` and an empty signal mask: Foundation's `Process` passes on the
     /// test runner's blocked signals, and a peer with SIGTERM blocked (nfcapd) never shuts down cleanly.
-    public func start(_ arguments: [String]) throws -> RunningPeer {
+    /// `outputFile`, when given, receives the program's standard output and error (for the
+    /// message of a test that fails because the peer did).
+    public func start(_ arguments: [String], outputFile: String? = nil) throws -> RunningPeer {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -87,14 +104,40 @@ public struct ExternalPeer: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        if let outputFile {
+            posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         guard rc == 0 else { throw PeerError("cannot start \(path): \(String(cString: strerror(rc)))") }
         return RunningPeer(pid: pid, description: ([path] + arguments).joined(separator: " "))
+    }
+}
+
+extension ExternalPeer {
+    /// Starts a peer that listens on a UDP port of 127.0.0.1 it is told (`arguments(port)`) and
+    /// says nothing when ready (nfcapd): picks a free port, starts the peer, and waits until the
+    /// port is bound. A port is free only when it is picked: if the peer exits first (another
+    /// test took the port), it is started again on another one, three times at most. The error
+    /// says what the peer printed.
+    public func startUDPListener(_ arguments: (Int) -> [String]) async throws -> (peer: RunningPeer, port: Int) {
+        var output = ""
+        for _ in 0..<3 {
+            let port = try freeUDPPort()
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-peer-\(UUID().uuidString).log").path
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            let peer = try start(arguments(port), outputFile: log)
+            if try await waitForUDPListener(port: port, while: { peer.isRunning }) { return (peer, port) }
+            peer.stop()
+            output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        }
+        throw PeerError("\(path) did not listen on UDP after three tries; it printed:\n\(output.suffix(2000))")
     }
 }
 
@@ -198,16 +241,24 @@ func bindLoopback(type: Int32, address: String = "127.0.0.1") throws -> (fd: Int
 /// Polls /proc/net/udp until something listens on `port` (at most 30 s): for peers such as nfcapd
 /// that bind after they start and say nothing when they are ready.
 public func waitForUDPListener(port: Int) async throws {
+    guard try await waitForUDPListener(port: port, while: { true }) else { throw PeerError("nothing listens on UDP \(port) after 30 s") }
+}
+
+/// Polls /proc/net/udp until something listens on `port`: true then; false when `alive` turns
+/// false (the peer exited) or 30 s pass.
+func waitForUDPListener(port: Int, while alive: () -> Bool) async throws -> Bool {
     let hex = ":" + String(format: "%04X", port)
-    for _ in 0..<600 {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
         let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
         if table.split(separator: "\n").contains(where: { $0.split(separator: " ").count > 1 && $0.split(separator: " ")[1].hasSuffix(hex) }
         ) {
-            return
+            return true
         }
+        guard alive() else { return false }
         try await Task.sleep(for: .milliseconds(50))
     }
-    throw PeerError("nothing listens on UDP \(port) after 30 s")
+    return false
 }
 
 /// Runs blocking work (a peer run to its end, which polls with `Thread.sleep`) on a thread of its

@@ -12,7 +12,8 @@ import Darwin
 /// try softflowd.run(["-r", capture, "-n", "127.0.0.1:\(socket.port)", "-v", "9", "-d"])
 /// let datagrams = socket.drain()
 /// ```
-public final class LoopbackDatagramSocket {
+public final class LoopbackDatagramSocket: @unchecked Sendable {
+    // @unchecked: the descriptor is used by one test at a time; the kernel serialises its calls.
     public let port: Int
     private let fd: Int32
 
@@ -41,6 +42,13 @@ public final class LoopbackDatagramSocket {
             }
         }
         return sent == bytes.count
+    }
+
+    /// ``drain(quietMilliseconds:limit:)`` from async code: the wait for stragglers happens on a
+    /// thread of its own (``offThePool(_:)``), so the server that should send them can still run
+    /// on the cooperative pool.
+    public func drain(quietMilliseconds: Int32 = 300, limit: Int = 1_000_000) async -> [[UInt8]] {
+        (try? await offThePool { self.drain(quietMilliseconds: quietMilliseconds, limit: limit) }) ?? []
     }
 
     /// Every datagram received so far, waiting up to `quietMilliseconds` for stragglers

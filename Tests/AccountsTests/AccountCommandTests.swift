@@ -5,7 +5,7 @@ import Testing
 /// `mamori user` and `mamori token` on a data directory, as an operator bootstraps the first admin.
 @Suite struct AccountCommandTests {
     @Test("bootstrap an admin offline, list it, make and revoke a token; the audit log verifies and holds no secret")
-    func bootstrap() throws {
+    func bootstrap() async throws {
         let mamori = try ExternalPeer.builtProduct("mamori")
         let dir = try TemporaryDirectory()
         let data = dir.path + "/data"
@@ -14,21 +14,21 @@ import Testing
         try (password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
         let common = ["--data-dir", data, "--bcrypt-cost", "4"]
 
-        let added = try mamori.run(["user", "add", "alice", "--role", "admin", "--password-file", passwordFile] + common)
+        let added = try await mamori.run(["user", "add", "alice", "--role", "admin", "--password-file", passwordFile] + common)
         #expect(added.contains("account alice made (admin"))
         #expect(throws: PeerError.self) {
             try mamori.run(["user", "add", "alice", "--role", "viewer", "--password-file", passwordFile] + common)
         }
-        let list = try mamori.run(["user", "list"] + common)
+        let list = try await mamori.run(["user", "list"] + common)
         #expect(list.contains("alice\tadmin\tactive\tja"))
         #expect(!list.contains("$2b$"))
 
-        let created = try mamori.run(
+        let created = try await mamori.run(
             ["token", "create", "grafana", "--scope", "read_metrics,read_findings", "--expires", "30d", "--created-by", "alice"] + common)
         let token = created.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.hasPrefix("mamori_") && token.utf8.count == 67)
         let id = String(token.dropFirst(7).prefix(16))
-        let tokens = try mamori.run(["token", "list"] + common)
+        let tokens = try await mamori.run(["token", "list"] + common)
         #expect(tokens.contains("\(id)\tgrafana\talice\tread_findings,read_metrics\t"))
         #expect(tokens.contains("\tactive"))
         #expect(!tokens.contains(String(token.dropFirst(24))))
@@ -36,19 +36,20 @@ import Testing
             try mamori.run(["token", "create", "x", "--scope", "root", "--expires", "30d", "--created-by", "alice"] + common)
         }
 
-        #expect(try mamori.run(["token", "revoke", id] + common).contains("token \(id) (grafana) revoked"))
-        #expect(try mamori.run(["token", "list"] + common).contains("\trevoked "))
+        await #expect(try mamori.run(["token", "revoke", id] + common).contains("token \(id) (grafana) revoked"))
+        await #expect(try mamori.run(["token", "list"] + common).contains("\trevoked "))
         // The last enabled admin cannot be disabled; with a second one, it can.
         #expect(throws: PeerError.self) { try mamori.run(["user", "disable", "alice"] + common) }
-        #expect(try mamori.run(["user", "add", "bob", "--role", "admin", "--password-file", passwordFile] + common).contains("bob made"))
+        await #expect(
+            try mamori.run(["user", "add", "bob", "--role", "admin", "--password-file", passwordFile] + common).contains("bob made"))
         let newPasswordFile = dir.path + "/alice2.pw"
         try "another password for alice".write(toFile: newPasswordFile, atomically: true, encoding: .utf8)
-        #expect(
+        await #expect(
             try mamori.run(["user", "passwd", "alice", "--password-file", newPasswordFile] + common).contains("password of alice changed"))
-        #expect(try mamori.run(["user", "disable", "alice"] + common).contains("alice disabled"))
-        #expect(try mamori.run(["user", "list"] + common).contains("alice\tadmin\tdisabled"))
+        await #expect(try mamori.run(["user", "disable", "alice"] + common).contains("alice disabled"))
+        await #expect(try mamori.run(["user", "list"] + common).contains("alice\tadmin\tdisabled"))
 
-        let verified = try mamori.run(["audit", "verify", "--data-dir", data])
+        let verified = try await mamori.run(["audit", "verify", "--data-dir", data])
         #expect(verified.contains("audit log sound: 6 entries"))
         // Neither the password nor the token's secret is anywhere in the data directory.
         let secret = String(token.dropFirst(24))

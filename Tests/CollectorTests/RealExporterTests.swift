@@ -29,20 +29,18 @@ struct RealExporterTests {
         // collector would refuse every record as too old, so this comparison believes any time
         // in 1970–2100, as nfcapd does.
         let harness = try await CollectorHarness.start(metrics: metrics) { $0.decoder.timeWindow = .anyTime }
-        try softflowd.run(["-r", Self.capture, "-n", "127.0.0.1:\(harness.port)", "-v", "\(version)", "-c", "none", "-d"])
+        try await softflowd.run(["-r", Self.capture, "-n", "127.0.0.1:\(harness.port)", "-v", "\(version)", "-c", "none", "-d"])
         let mamoriRecords = try await harness.stop(settleAfter: .milliseconds(500))
 
         // nfcapd, on another loopback port, fed the same export.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-nfcapd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let port = try freeUDPPort()
-        let collector = try nfcapd.start(["-b", "127.0.0.1", "-p", "\(port)", "-w", dir.path, "-t", "3600"])
-        try await waitForUDPListener(port: port)
-        try softflowd.run(["-r", Self.capture, "-n", "127.0.0.1:\(port)", "-v", "\(version)", "-c", "none", "-d"])
+        let (collector, port) = try await nfcapd.startUDPListener { p in ["-b", "127.0.0.1", "-p", "\(p)", "-w", dir.path, "-t", "3600"] }
+        try await softflowd.run(["-r", Self.capture, "-n", "127.0.0.1:\(port)", "-v", "\(version)", "-c", "none", "-d"])
         try await Task.sleep(for: .milliseconds(500))
         collector.stop()
-        let text = try nfdump.run(["-R", dir.path, "-q", "-N", "-o", "fmt:%sa|%sp|%da|%dp|%pr|%pkt|%byt"])
+        let text = try await nfdump.run(["-R", dir.path, "-q", "-N", "-o", "fmt:%sa|%sp|%da|%dp|%pr|%pkt|%byt"])
         let nfdumpFlows = try NfdumpFlow.parse(text)
 
         let mine = Aggregate.byFiveTuple(mamoriRecords.map { FiveTuple($0) }, mamoriRecords.map { ($0.bytes, $0.packets) })

@@ -17,14 +17,14 @@ struct BinetflowAnalysisTests {
     static let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("147.32.80.0/24")!])
 
     /// Argus's records of the capture as binetflow text, the columns of the CTU-13 files plus SrcPkts.
-    static func argusBinetflow(separator: String) throws -> String {
+    static func argusBinetflow(separator: String) async throws -> String {
         let argus = try ExternalPeer.require("argus", debianPackage: "argus-server")
         let ra = try ExternalPeer.require("ra", debianPackage: "argus-client")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-argus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let argusFile = directory.appendingPathComponent("capture.argus").path
-        try argus.run(["-r", capture, "-w", argusFile])
+        try await argus.run(["-r", capture, "-w", argusFile])
         // CTU-13's ra.conf: wall-clock times with microseconds; UTC here so the test does not
         // depend on the machine's time zone.
         let configuration = directory.appendingPathComponent("ra.conf")
@@ -38,7 +38,7 @@ struct BinetflowAnalysisTests {
         """.write(to: configuration, atomically: true, encoding: .utf8)
         // `-Z b`: the State lists each side's TCP flags (`FSPA_FSPA`), as in CTU-13; `state:12`
         // widens the column, which ra otherwise cuts to `FSPA*` in tab-separated output.
-        return try ra.run([
+        return try await ra.run([
             "-F", configuration.path, "-r", argusFile, "-n", "-Z", "b",
             "-s", "stime", "dur", "proto", "saddr", "sport", "dir", "daddr", "dport", "state:12", "stos", "dtos", "pkts", "bytes", "sbytes",
             "spkts",
@@ -54,8 +54,8 @@ struct BinetflowAnalysisTests {
     @Test(
         "Argus binetflow of the CTU C&C capture: the C&C endpoint and the infected host are found, nothing else scores as C&C",
         arguments: [",", "\t"])
-    func commandAndControlFromArgus(separator: String) throws {
-        let text = try Self.argusBinetflow(separator: separator == "\t" ? "\\t" : separator)
+    func commandAndControlFromArgus(separator: String) async throws {
+        let text = try await Self.argusBinetflow(separator: separator == "\t" ? "\\t" : separator)
         let result = try BinetflowParser.parse(text)
         #expect(result.malformedLines == 0, "\(result.errors.prefix(5))")
         #expect(result.hasSourcePackets)
@@ -80,8 +80,8 @@ struct BinetflowAnalysisTests {
     }
 
     @Test("a CTU-style Label column (flows to the C&C From-Botnet, the rest Normal): per-host precision 1 and recall 1")
-    func perHostEvaluationAgainstLabels() throws {
-        let text = try Self.argusBinetflow(separator: ",")
+    func perHostEvaluationAgainstLabels() async throws {
+        let text = try await Self.argusBinetflow(separator: ",")
         // Label the flows as the Stratosphere lab does after the fact: a Label column appended.
         var labelled: [String] = []
         for (i, line) in text.split(separator: "\n").enumerated() {

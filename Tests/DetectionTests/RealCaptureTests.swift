@@ -17,11 +17,11 @@ struct RealCaptureTests {
     @Test(
         "softflowd export of the CTU C&C capture: the C&C endpoint and the infected host are found, nothing else scores as C&C",
         arguments: [9, 10])
-    func commandAndControlInRealCapture(version: Int) throws {
+    func commandAndControlInRealCapture(version: Int) async throws {
         let softflowd = try ExternalPeer.require("softflowd", debianPackage: "softflowd")
         let socket = try LoopbackDatagramSocket()
-        try softflowd.run(["-r", Self.capture, "-n", "127.0.0.1:\(socket.port)", "-v", "\(version)", "-c", "none", "-d"])
-        let datagrams = socket.drain()
+        try await softflowd.run(["-r", Self.capture, "-n", "127.0.0.1:\(socket.port)", "-v", "\(version)", "-c", "none", "-d"])
+        let datagrams = await socket.drain()
         #expect(datagrams.count > 5, "softflowd sent only \(datagrams.count) datagrams")
 
         var decoder = FlowDecoder()

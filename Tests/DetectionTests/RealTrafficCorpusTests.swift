@@ -30,7 +30,7 @@ struct RealTrafficCorpusTests {
     }
 
     /// Analyses one capture of the corpus and returns the final findings.
-    static func analyse(_ c: CorpusManifest.Capture) throws -> (findings: [Finding], statistics: AnalyzerStatistics) {
+    static func analyse(_ c: CorpusManifest.Capture) async throws -> (findings: [Finding], statistics: AnalyzerStatistics) {
         let configuration = DetectionConfiguration(network: try layout(c), pseudonymKey: Array("corpus test".utf8))
         let path = directory.appendingPathComponent(c.file).path
         switch c.format {
@@ -40,10 +40,10 @@ struct RealTrafficCorpusTests {
             // buffer: the SYN flood's thousands of records arrive at once).
             let softflowd = try ExternalPeer.require("softflowd", debianPackage: "softflowd")
             let socket = try LoopbackDatagramSocket()
-            try softflowd.run(["-r", path, "-n", "127.0.0.1:\(socket.port)", "-v", "9", "-c", "none", "-d"], timeout: .seconds(120))
+            try await softflowd.run(["-r", path, "-n", "127.0.0.1:\(socket.port)", "-v", "9", "-c", "none", "-d"], timeout: .seconds(120))
             var decoder = FlowDecoder()
             var records: [FlowRecord] = []
-            for d in socket.drain() {
+            for d in await socket.drain() {
                 _ = d.withUnsafeBytes { decoder.decode($0, from: .v4(0x7F00_0001), receivedAtMilliseconds: 0, into: &records) }
             }
             #expect(!records.isEmpty, "softflowd exported nothing for \(c.file)")
@@ -103,9 +103,9 @@ struct RealTrafficCorpusTests {
     static let knownFalse = ["ctu-normal-desktop": ["c2-server 54.243.152.237:443/tcp", "infected-device 147.32.83.53"]]
 
     @Test("every expected finding of the capture, and no false one but those known", arguments: captures)
-    func capture(_ name: String) throws {
+    func capture(_ name: String) async throws {
         let c = try #require(try Self.manifest().capture(named: name), "no \(name) in corpus.json")
-        let (findings, statistics) = try Self.analyse(c)
+        let (findings, statistics) = try await Self.analyse(c)
         let score = CorpusScore(capture: c, findings: findings)
         print(score.text)
         #expect(statistics.records > 0)
@@ -119,7 +119,7 @@ struct RealTrafficCorpusTests {
 
     @Test(
         "the desktop's 30-minute poll, seen from a carrier's base (the same desktop on 26 lines), is a popular service: no finding at all")
-    func desktopPollOnABase() throws {
+    func desktopPollOnABase() async throws {
         let c = try #require(try Self.manifest().capture(named: "ctu-normal-desktop"))
         let desktop = try #require(IPAddress("147.32.83.53"))
         let text = try String(contentsOfFile: Self.directory.appendingPathComponent(c.file).path, encoding: .utf8)

@@ -88,7 +88,7 @@ struct UnboundDnstapTests {
         var answer: [UInt8]?
         for attempt in 0..<20 where answer == nil {
             #expect(client.send(Self.query("cc.botnet.test", id: UInt16(0xBE00 + attempt)), toPort: port))
-            answer = client.drain(quietMilliseconds: 500, limit: 1).first
+            answer = await client.drain(quietMilliseconds: 500, limit: 1).first
         }
         let response = try #require(answer, "Unbound did not answer on 127.0.0.1:\(port); its log:\n\(log())")
         #expect(response.count > 12 && response[3] & 0x0F == 0, "NOERROR")

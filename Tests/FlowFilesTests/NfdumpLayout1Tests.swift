@@ -86,20 +86,20 @@ struct NfdumpLayout1Tests {
     }
 
     @Test("Debian's nfdump 1.7.1 reads the writer's layout-1 file to the same flows (the writer follows nfdump's format)")
-    func nfdumpAgrees() throws {
+    func nfdumpAgrees() async throws {
         let nfdump = try ExternalPeer.require("nfdump", debianPackage: "nfdump")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-nfdump16-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(Self.file(lz4: false)).write(to: URL(fileURLWithPath: path))
         let mine = try NfdumpFile.read(Self.file(lz4: false)).records.map(Self.line)
-        let theirs = try Self.nfdumpLines(nfdump, path)
+        let theirs = try await Self.nfdumpLines(nfdump, path)
         #expect(mine == theirs)
         // Also any real layout-1 files named in MAMORI_NFDUMP16_FILES (':'-separated), e.g. ones
         // that cannot be committed for want of a licence.
         for extra in (ProcessInfo.processInfo.environment["MAMORI_NFDUMP16_FILES"] ?? "").split(separator: ":").map(String.init) {
             let result = try NfdumpFile.read([UInt8](Data(contentsOf: URL(fileURLWithPath: extra))))
             #expect(result.damagedBlocks == 0 && !result.truncated, "\(extra)")
-            #expect(result.records.map(Self.line) == (try Self.nfdumpLines(nfdump, extra)), "\(extra)")
+            await #expect(result.records.map(Self.line) == (try Self.nfdumpLines(nfdump, extra)), "\(extra)")
         }
     }
 
@@ -112,8 +112,10 @@ struct NfdumpLayout1Tests {
         ].joined(separator: "|")
     }
 
-    static func nfdumpLines(_ nfdump: ExternalPeer, _ path: String) throws -> [String] {
-        let out = try nfdump.run(["-r", path, "-q", "-N", "-6", "-o", "fmt:%tsr|%td|%sa|%sp|%da|%dp|%pr|%pkt|%byt|%in|%out|%sas|%das"])
+    static func nfdumpLines(_ nfdump: ExternalPeer, _ path: String) async throws -> [String] {
+        let out = try await nfdump.run([
+            "-r", path, "-q", "-N", "-6", "-o", "fmt:%tsr|%td|%sa|%sp|%da|%dp|%pr|%pkt|%byt|%in|%out|%sas|%das",
+        ])
         return out.split(separator: "\n").compactMap { row in
             let f = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
             guard f.count == 13, let start = Double(f[0]), let duration = Double(f[1]) else { return nil }
@@ -130,7 +132,7 @@ struct NfdumpLayout1Tests {
     }
 
     @Test("the real nfdump 1.6 files: an empty uncompressed one reads, an LZO one is refused with the conversion to use")
-    func realFiles() throws {
+    func realFiles() async throws {
         let empty = try NfdumpFile.read([UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("nfdump16/nfcapd-empty")))))
         #expect(empty.layout == 1 && empty.compression == 0 && empty.records.isEmpty && empty.declaredFlows == 0)
         #expect(empty.damagedBlocks == 0 && !empty.truncated)

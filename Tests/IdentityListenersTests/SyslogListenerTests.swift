@@ -46,7 +46,7 @@ struct SyslogListenerTests {
         // data ([timeQuality …]) before the Juniper message body.
         let logger = try ExternalPeer.require("logger", debianPackage: "bsdutils")
         do {
-            try logger.run([
+            try await logger.run([
                 "--rfc5424", "-d", "-n", "127.0.0.1", "-P", "\(port)", "-t", "jservices-nat",
                 "{cgnat}[jservices-nat]: JSERVICES_NAT_PORT_BLOCK_ALLOC: 100.64.0.2 -> 198.18.0.1:2032-3039 0x6955a000",
             ])

@@ -220,7 +220,7 @@ struct DurabilityTests {
             ])
             var up: (status: Int, body: String)?
             for _ in 0..<300 where up == nil {
-                up = httpGet(port: http, path: "/healthz")
+                up = await httpGet(port: http, path: "/healthz")
                 if up == nil { try await Task.sleep(for: .milliseconds(100)) }
             }
             try #require(
@@ -272,7 +272,7 @@ struct DurabilityTests {
         let entries = try Self.auditEntries(data + "/audit")
         #expect(entries.contains { $0.kind == .repair && $0.summary.contains("torn last line") }, "the torn line's repair was not recorded")
         #expect(entries.filter { $0.kind == .configurationChange && $0.summary.contains("started") }.count == 4)
-        let output = try mamori.run(["audit", "verify", "--data-dir", data])
+        let output = try await mamori.run(["audit", "verify", "--data-dir", data])
         #expect(output.contains("audit log sound"), "\(output)")
         let registry = try SQLiteConsentRegistry(path: data + "/consent.sqlite")
         for s in acknowledged { #expect(try registry.history(of: s).count == 1, "\(s)") }

@@ -193,12 +193,12 @@ import Testing
     }
 
     @Test("mamori audit verify: sound log exits 0; an edited entry exits 1")
-    func auditVerifyCommand() throws {
+    func auditVerifyCommand() async throws {
         let mamori = try ExternalPeer.builtProduct("mamori")
         let dir = try TemporaryDirectory()
         let log = try AuditLog(directory: dir.path + "/audit", key: try AuditKey.loadOrCreate(path: dir.path + "/audit.key"))
         for i in 1...3 { try log.append(at: Int64(i), kind: .decision, actor: "mamori", subject: "s:1", summary: "decision \(i)") }
-        let sound = try mamori.run(["audit", "verify", "--data-dir", dir.path])
+        let sound = try await mamori.run(["audit", "verify", "--data-dir", dir.path])
         #expect(sound.contains("audit log sound: 3 entries in 1 segment(s), head at entry 3"))
         let file = dir.path + "/audit/000001.jsonl"
         let edited = try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "decision 2", with: "decision two")

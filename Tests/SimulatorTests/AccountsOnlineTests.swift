@@ -36,7 +36,7 @@ struct AccountsOnlineTests {
         var up = false
         for _ in 0..<300 where !up {
             guard server.isRunning else { break }
-            up = httpGet(port: httpPort, path: "/healthz")?.status == 200
+            up = await httpGet(port: httpPort, path: "/healthz")?.status == 200
             if !up { try await Task.sleep(for: .milliseconds(100)) }
         }
         try #require(up, "mamori serve did not come up")
@@ -70,7 +70,7 @@ struct AccountsOnlineTests {
         #expect(try ok(["user", "unlock", "bob"] + online) == "bob unlocked\n")
         #expect(try ok(["user", "passwd", "bob", "--password-file", dir + "/bob2.pw"] + online) == "password of bob changed\n")
         // The new password is bob's: the server signs him in with it.
-        let login = httpRequest(
+        let login = await httpRequest(
             port: httpPort, method: "POST", path: "/api/v1/session", body: #"{"name":"bob","password":"another long password 2"}"#)
         #expect(login?.status == 200, "\(String(describing: login))")
 
@@ -133,7 +133,7 @@ struct AccountsOnlineTests {
         // An admin demoted to viewer: the admin's old token now acts as a viewer and is refused.
         _ = try ok(["user", "add", "vera", "--role", "admin", "--password-file", dir + "/bob.pw"] + online)
         server.stop()
-        let vera = try operators.mamori.run([
+        let vera = try await operators.mamori.run([
             "token", "create", "vera-cli", "--scope", "manage_accounts", "--expires", "1d", "--created-by", "vera", "--data-dir",
             dir + "/data",
         ]).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -145,12 +145,12 @@ struct AccountsOnlineTests {
         up = false
         for _ in 0..<300 where !up {
             guard restarted.isRunning else { break }
-            up = httpGet(port: httpPort, path: "/healthz")?.status == 200
+            up = await httpGet(port: httpPort, path: "/healthz")?.status == 200
             if !up { try await Task.sleep(for: .milliseconds(100)) }
         }
         try #require(up, "mamori serve did not come up again")
         #expect(try ok(["user", "role", "vera", "--role", "viewer"] + online) == "vera is now viewer\n")
-        let demoted = try mamori.runToExit(["user", "list"] + online, environment: ["MAMORI_TOKEN": vera])
+        let demoted = try await mamori.runToExit(["user", "list"] + online, environment: ["MAMORI_TOKEN": vera])
         #expect(demoted.status != 0)
         #expect(
             demoted.stderr.contains("403: the role viewer of this token's account does not grant manage_accounts"), "\(demoted.stderr)")

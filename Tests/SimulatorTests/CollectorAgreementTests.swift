@@ -26,15 +26,15 @@ struct CollectorAgreementTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-sim-nfcapd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let port = try freeUDPPort()
-        let collector = try nfcapd.start(["-b", "127.0.0.1", "-p", "\(port)", "-w", dir.path, "-t", "3600", "-B", "4000000"])
+        let (collector, port) = try await nfcapd.startUDPListener { p in
+            ["-b", "127.0.0.1", "-p", "\(p)", "-w", dir.path, "-t", "3600", "-B", "4000000"]
+        }
         defer { collector.stop() }
-        try await waitForUDPListener(port: port)
         try sendOverLoopback(datagrams, port: port)
         try await Task.sleep(for: .seconds(1))
         collector.stop()
         #expect(!collector.isRunning)
-        let text = try nfdump.run(["-R", dir.path, "-q", "-N", "-6", "-o", "fmt:%tsr|%sa|%sp|%da|%dp|%pr|%pkt|%byt"])
+        let text = try await nfdump.run(["-R", dir.path, "-q", "-N", "-6", "-o", "fmt:%tsr|%sa|%sp|%da|%dp|%pr|%pkt|%byt"])
         let theirs = try parseNfdump(text)
 
         // The two collectors agree, flow for flow.

@@ -27,7 +27,7 @@ struct DemoTests {
         var health: (status: Int, body: String)? = nil
         for _ in 0..<300 where health == nil {
             guard server.isRunning else { break }
-            health = httpGet(port: httpPort, path: "/healthz")
+            health = await httpGet(port: httpPort, path: "/healthz")
             if health == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         try #require(
@@ -58,9 +58,9 @@ struct DemoTests {
         var counted = 0
         var healthz = ""
         for _ in 0..<300 {
-            metrics = httpGet(port: httpPort, path: "/metrics")?.body ?? ""
+            metrics = await httpGet(port: httpPort, path: "/metrics")?.body ?? ""
             counted = Int(prometheusTotal(metrics, "mamori_collector_flow_records_total"))
-            healthz = httpGet(port: httpPort, path: "/healthz")?.body ?? ""
+            healthz = await httpGet(port: httpPort, path: "/healthz")?.body ?? ""
             if counted >= exported && healthz.contains("\"flow_records\":\(exported)}") { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -99,9 +99,11 @@ struct DemoTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(!bots.isEmpty)
+        let scanningAnswer = await httpGet(port: httpPort, path: "/api/v1/findings?kind=scanning", headers: auth)
+        let metricsAnswer = await httpGet(port: httpPort, path: "/metrics")
         #expect(
             !scanners.isEmpty,
-            "no scanning finding from serve: \(httpGet(port: httpPort, path: "/api/v1/findings?kind=scanning", headers: auth).map { "\($0.status) \($0.body.prefix(300))" } ?? "no answer"); \((httpGet(port: httpPort, path: "/metrics")?.body ?? "").split(separator: "\n").filter { $0.contains("findings") || $0.contains("flow_records_total") }) files \((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)) ?? [])"
+            "no scanning finding from serve: \(scanningAnswer.map { "\($0.status) \($0.body.prefix(300))" } ?? "no answer"); \((metricsAnswer?.body ?? "").split(separator: "\n").filter { $0.contains("findings") || $0.contains("flow_records_total") }) files \((try? FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)) ?? [])"
         )
         #expect(
             Set(scanners).isSubset(of: bots), "scanners \(scanners) not all labelled scanning bots (Mirai-like, Hide'n'Seek-like) \(bots)")
@@ -147,7 +149,7 @@ struct AttributionDemoTests {
         var up = false
         for _ in 0..<300 where !up {
             guard server.isRunning else { break }
-            up = httpGet(port: httpPort, path: "/healthz")?.status == 200
+            up = await httpGet(port: httpPort, path: "/healthz")?.status == 200
             if !up { try await Task.sleep(for: .milliseconds(100)) }
         }
         try #require(up, "mamori serve did not come up")
@@ -180,7 +182,7 @@ struct AttributionDemoTests {
         for _ in 0..<400 {
             scanners = []
             for kind in ["scanning", "infected-device"] {
-                if let body = httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)", headers: auth)?.body,
+                if let body = await httpGet(port: httpPort, path: "/api/v1/findings?kind=\(kind)", headers: auth)?.body,
                     let page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
                 {
                     scanners += (page["findings"] as? [[String: Any]]) ?? []
@@ -224,7 +226,7 @@ struct AttributionDemoTests {
             }
         }
         #expect(cgnat > 0, "no scanner behind the CGNAT: the two-step case is not exercised")
-        let metrics = httpGet(port: httpPort, path: "/metrics")?.body ?? ""
+        let metrics = await httpGet(port: httpPort, path: "/metrics")?.body ?? ""
         func sample(_ series: String) -> Double? {
             metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { $0.split(separator: " ").last }.flatMap {
                 Double($0)
@@ -243,7 +245,7 @@ struct AttributionDemoTests {
             let firstSeen = try #require((f["first_seen"] as? NSNumber)?.int64Value)
             var args = ["whois", address, "--at", "\(firstSeen)", "--server", "127.0.0.1:\(httpPort)", "--json"]
             if let first = ((subject["ports"] as? [String: Any])?["first"] as? NSNumber)?.intValue { args += ["--port", "\(first + 1)"] }
-            let answer = try mamori.run(args, environment: ["MAMORI_TOKEN": token])
+            let answer = try await mamori.run(args, environment: ["MAMORI_TOKEN": token])
             #expect(answer.contains((f["subscriber"] as? [String: Any])?["pseudonym"] as? String ?? "missing"), "\(answer)")
         }
         // whois --batch asks the running server's batch API: every attributed finding in one
@@ -271,7 +273,7 @@ struct AttributionDemoTests {
             try #require(
                 FileManager.default.createFile(
                     atPath: dir + "/whois.token", contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]))
-            let csv = try mamori.run([
+            let csv = try await mamori.run([
                 "whois", "--batch", dir + "/complaints.csv", "--server", "127.0.0.1:\(httpPort)", "--token-file", dir + "/whois.token",
             ])
             let rows = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }

@@ -16,10 +16,10 @@ struct NfcapdFileTests {
         let nfcapd = try ExternalPeer.require("nfcapd", debianPackage: "nfdump")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-nfcapd-file-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let port = try freeUDPPort()
-        let collector = try nfcapd.start(["-b", "127.0.0.1", "-p", "\(port)", "-w", dir.path, "-t", "3600", "-B", "4000000"] + options)
+        let (collector, port) = try await nfcapd.startUDPListener { p in
+            ["-b", "127.0.0.1", "-p", "\(p)", "-w", dir.path, "-t", "3600", "-B", "4000000"] + options
+        }
         defer { collector.stop() }
-        try await waitForUDPListener(port: port)
         try sendOverLoopback(datagrams, port: port)
         try await Task.sleep(for: .seconds(1))
         collector.stop()
@@ -41,7 +41,7 @@ struct NfcapdFileTests {
         #expect(result.compression == (options.isEmpty ? 0 : 3))
         #expect(result.damagedBlocks == 0 && !result.truncated)
         let mine = result.records.map(ObservedFlow.init)
-        let theirs = try parseNfdump(try nfdump.run(["-r", file, "-q", "-N", "-6", "-o", "fmt:%tsr|%sa|%sp|%da|%dp|%pr|%pkt|%byt"]))
+        let theirs = try await parseNfdump(try nfdump.run(["-r", file, "-q", "-N", "-6", "-o", "fmt:%tsr|%sa|%sp|%da|%dp|%pr|%pkt|%byt"]))
         #expect(mine.count == simulation.statistics.exportedFlows)
         #expect(theirs.count == mine.count)
         let a = Dictionary(mine.map { ($0, 1) }, uniquingKeysWith: +)

@@ -82,11 +82,11 @@ struct NoticeDemoTests {
         var up = false
         for _ in 0..<300 where !up {
             guard server.isRunning else { break }
-            up = httpGet(port: httpPort, path: "/healthz")?.status == 200
+            up = await httpGet(port: httpPort, path: "/healthz")?.status == 200
             if !up { try await Task.sleep(for: .milliseconds(100)) }
         }
         try #require(up, "mamori serve did not come up")
-        let imported = try mamori.run(
+        let imported = try await mamori.run(
             ["consent", "import", dir + "/customers.csv", "--server", "127.0.0.1:\(httpPort)"], environment: ["MAMORI_TOKEN": importer])
         #expect(imported.contains("imported \(accounts.count) subscribers"), "\(imported)")
 
@@ -110,19 +110,21 @@ struct NoticeDemoTests {
         for _ in 0..<400 {
             mail = try smtp.delivered()
             cases =
+                await
                 (try? JSONSerialization.jsonObject(
                     with: Data((httpGet(port: httpPort, path: "/api/v1/cases", headers: auth)?.body ?? "[]").utf8))
-                    as? [[String: Any]]) ?? []
+                as? [[String: Any]]) ?? []
             if !mail.isEmpty && cases.contains(where: { $0["subscriber"] as? String == optedOutPseudonym }) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         if mail.isEmpty {
             let page =
+                await
                 (try? JSONSerialization.jsonObject(
                     with: Data(
                         (httpGet(port: httpPort, path: "/api/v1/findings?kind=infected-device&limit=100", headers: auth)?.body ?? "{}").utf8
                     ))
-                    as? [String: Any]) ?? [:]
+                as? [String: Any]) ?? [:]
             let found = ((page["findings"] as? [[String: Any]]) ?? []).map { f in
                 "\((f["subject"] as? [String: Any])?["address"] ?? ""):\(((f["subject"] as? [String: Any])?["ports"] as? [String: Any])?["first"] ?? "")=\((f["subscriber"] as? [String: Any])?["pseudonym"] ?? "-")"
             }
@@ -173,15 +175,16 @@ struct NoticeDemoTests {
         let ack = try Self.post(port: httpPort, path: path + "/acknowledge", form: "csrf=" + csrf)
         #expect(ack == 303, "acknowledge answered \(ack)")
         let acknowledged =
+            await
             ((try? JSONSerialization.jsonObject(
                 with: Data((httpGet(port: httpPort, path: "/api/v1/cases?state=acknowledged", headers: auth)?.body ?? "[]").utf8))
-                as? [[String: Any]])
-                ?? [])
+            as? [[String: Any]])
+            ?? [])
         #expect(acknowledged.count == 1, "one case acknowledged: \(acknowledged.map { $0["id"] ?? "" })")
         let again = try #require(httpGet(port: httpPort, path: path))
         #expect(!again.body.contains("<form"), "after acknowledging the page thanks, without forms")
         // A made-up token opens nothing.
-        #expect(httpGet(port: httpPort, path: "/notice/" + String(repeating: "A", count: 43))?.status == 404)
+        await #expect(httpGet(port: httpPort, path: "/notice/" + String(repeating: "A", count: 43))?.status == 404)
 
         // The opted-out subscriber: held, and the case says why.
         if let held = cases.first(where: { $0["subscriber"] as? String == optedOutPseudonym }) {
@@ -197,7 +200,7 @@ struct NoticeDemoTests {
         // Every decision, notice and transition is in the audit log, and it verifies (here with the
         // server stopped; verifying beside a running server reads the head first and is also sound).
         server.stop()
-        let verify = try mamori.run(["audit", "verify", "--data-dir", dir + "/data"])
+        let verify = try await mamori.run(["audit", "verify", "--data-dir", dir + "/data"])
         #expect(verify.contains("audit log sound"), "\(verify)")
     }
 

@@ -40,7 +40,7 @@ struct OperatorTokenTests {
         var up = false
         for _ in 0..<300 where !up {
             guard server.isRunning else { break }
-            up = httpGet(port: httpPort, path: "/healthz")?.status == 200
+            up = await httpGet(port: httpPort, path: "/healthz")?.status == 200
             if !up { try await Task.sleep(for: .milliseconds(100)) }
         }
         try #require(up, "mamori serve did not come up")

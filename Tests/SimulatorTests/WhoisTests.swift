@@ -10,12 +10,12 @@ import Testing
 /// names nobody.
 @Suite(.timeLimit(.minutes(3)))
 struct WhoisTests {
-    @Test func infectedDevicesAttributedFromSimulatedIdentityFiles() throws {
+    @Test func infectedDevicesAttributedFromSimulatedIdentityFiles() async throws {
         let mamori = try ExternalPeer.builtProduct("mamori")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mamori-whois-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try mamori.run(
+        _ = try await mamori.run(
             [
                 "simulate", "--subscribers", "400", "--duration", "40m", "--fast", "--seed", "5", "--pcap", dir + "/x.pcap", "--labels",
                 dir + "/labels.json",
@@ -45,7 +45,7 @@ struct WhoisTests {
             if let block = d["portBlock"] as? [String: Any], let first = (block["first"] as? NSNumber)?.intValue {
                 args += ["--port", "\(first + 9)"]
                 cgnat += 1
-                let noPort = try mamori.run(["whois", address, "--at", "\(at)", "--json"] + files)
+                let noPort = try await mamori.run(["whois", address, "--at", "\(at)", "--json"] + files)
                 #expect(noPort.contains("\"outcome\":\"ambiguous\""), "\(address) without a port: \(noPort)")
             }
             let port = (d["portBlock"] as? [String: Any]).flatMap { ($0["first"] as? NSNumber)?.intValue }.map { "\($0 + 9)" } ?? ""
@@ -55,7 +55,7 @@ struct WhoisTests {
                 batchLines.append("\(address),,\(at)") // behind the CGNAT without a port: nobody
                 expected.append("")
             }
-            let out = try mamori.run(args)
+            let out = try await mamori.run(args)
             #expect(out.contains("\"outcome\":\"attributed\""), "\(account) at \(address): \(out)")
             #expect(out.contains("\"subscriber\":\"\(names.pseudonym(account))\""), "\(account) at \(address): \(out)")
             #expect(!out.contains(account), "the real identifier was printed: \(out)")
@@ -67,7 +67,7 @@ struct WhoisTests {
         batchLines.insert("not-an-address,80,\(start)", at: 2)
         expected.insert("error", at: 1)
         try batchLines.joined(separator: "\n").write(toFile: dir + "/complaints.csv", atomically: true, encoding: .utf8)
-        let csv = try mamori.run(["whois", "--batch", dir + "/complaints.csv"] + files)
+        let csv = try await mamori.run(["whois", "--batch", dir + "/complaints.csv"] + files)
         let rows = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         #expect(rows.first == ["address", "port", "at", "outcome", "subscriber", "confidence"])
         #expect(rows.count == expected.count + 1, "\(csv)")

@@ -231,7 +231,7 @@ func askResolver(
     while ContinuousClock.now < deadline {
         id &+= 1
         client.send(query(name, .A, id: id), toPort: port)
-        for bytes in client.drain(quietMilliseconds: 300, limit: 4) {
+        for bytes in await client.drain(quietMilliseconds: 300, limit: 4) {
             guard let m = try? DNSMessage.parse(bytes), m.header.id == id else { continue }
             last = m
             if accept(m) { return m }
