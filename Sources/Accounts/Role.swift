@@ -43,13 +43,15 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
     case manageTokens = "manage_tokens"
     case viewConfiguration = "view_configuration"
     case changeNetwork = "change_network"
+    /// Add and remove DNS sinkhole entries (`mamori rpz`, `/api/v1/sinkhole`).
+    case changeSinkhole = "change_sinkhole"
 
     /// The one table of the model: the lowest role that grants each permission. A role grants a
     /// permission when it is at least this role.
     public var minimumRole: Role {
         switch self {
         case .readFindings, .readCases, .readMetrics: .viewer
-        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit: .analyst
+        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole: .analyst
         case .manageAccounts, .manageTokens, .viewConfiguration, .changeNetwork: .admin
         }
     }

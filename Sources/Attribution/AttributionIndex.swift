@@ -453,6 +453,37 @@ public struct AttributionIndex: Sendable {
         }
     }
 
+    /// The addresses and prefixes each subscriber `include` accepts holds at `time` (RADIUS sessions, DHCP
+    /// leases and delegations, static assignments; not CGNAT translations, whose public address
+    /// many subscribers share): the reverse of ``lookup(_:port:at:)``, for exempting an opted-out
+    /// subscriber's addresses from the DNS sinkhole. Only claims covering `time` itself count, not
+    /// the clock-skew margin, and an address whose claims at that time name several subscribers
+    /// is given to none of them.
+    ///
+    /// One pass over every holding claim (a few seconds at tens of millions): for a periodic
+    /// refresh of a short list, not for a lookup per flow.
+    public func heldPrefixes(at time: Int64, of include: (String) -> Bool) -> [String: Set<IPPrefix>] {
+        let wanted = Set(subscriberNames.indices.filter { include(subscriberNames[$0]) }.map { UInt32($0) })
+        guard !wanted.isEmpty else { return [:] }
+        var held: [String: Set<IPPrefix>] = [:]
+        holdingHeads.visitSlots { slot, head in
+            var holders = Set<UInt32>()
+            var i = head
+            while i >= 0 {
+                let c = claims[Int(i)]
+                if c.start <= time && time <= effectiveEnd(c) { holders.insert(c.target) }
+                i = c.next
+            }
+            guard holders.count == 1, let target = holders.first, wanted.contains(target) else { return }
+            let address = IPAddress.v6(high: slot.high, low: slot.low)
+            let length = address.isIPv6 ? Int(slot.length) : Int(slot.length) - 96
+            if let prefix = IPPrefix(address: address, length: length) {
+                held[subscriberNames[Int(target)], default: []].insert(prefix)
+            }
+        }
+        return held
+    }
+
     // MARK: - Retention
 
     /// Drops every claim that ended before `cutoff` (ms) — open claims count as ending at their last

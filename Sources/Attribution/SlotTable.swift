@@ -76,6 +76,13 @@ struct SlotTable: Sendable {
         }
     }
 
+    /// Calls `body` with every present slot and its chain head, in table order.
+    func visitSlots(_ body: (AttributionIndex.Slot, Int32) -> Void) {
+        for entry in entries where entry.length != Entry.empty {
+            body(AttributionIndex.Slot(high: entry.high, low: entry.low, length: entry.length), entry.head)
+        }
+    }
+
     /// Mean probes per present key (1.0 = every key in its home entry): a health figure for benchmarks.
     var meanProbes: Double {
         var total = 0

@@ -25,6 +25,9 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     case authentication
     /// An operator account was made or changed (role, password, lock, disabled), or a machine token made or revoked.
     case accountChange = "account_change"
+    /// The DNS sinkhole's policy changed: an entry added, extended, removed, expired or refused,
+    /// or a subscriber's opt-out exemption set or ended.
+    case sinkholeChange = "sinkhole_change"
 }
 
 /// One entry of the tamper-evident audit log.

@@ -47,6 +47,10 @@ public protocol ConsentRegistry: Sendable {
     func contact(of subscriber: String) throws -> SubscriberContact?
     /// Subscribers with any event or contact.
     func subscriberCount() throws -> Int
+    /// Subscribers with an event about `action` (an opt-out, a consent given or withdrawn), at
+    /// most `limit`: whose decision on that action may differ from the terms' default. The DNS
+    /// sinkhole asks it for the subscribers it may have to exempt.
+    func subscribers(withEventsFor action: LawfulAction, limit: Int) throws -> [String]
     /// Imports a customer export: pseudonymises each account, records the events that bring the
     /// registry to what the line says, updates the contact — all or nothing. Bad lines are
     /// reported, good ones kept.

@@ -106,6 +106,10 @@ public final class InMemoryConsentRegistry: ConsentRegistry, @unchecked Sendable
 
     public func history(of subscriber: String) throws -> [ConsentEvent] { lock.withLock { events.filter { $0.subscriber == subscriber } } }
 
+    public func subscribers(withEventsFor action: LawfulAction, limit: Int) throws -> [String] {
+        lock.withLock { Array(Set(events.filter { $0.action == action }.map(\.subscriber)).sorted().prefix(limit)) }
+    }
+
     public func setContact(_ contact: SubscriberContact, for subscriber: String, at: Int64) throws {
         try lock.withLock {
             if let e = _failWrites { throw e }

@@ -121,7 +121,7 @@ public enum RPZRenderer {
     public static func exemptionZone(_ policy: SinkholePolicy, configuration c: RPZZoneConfiguration, serial: DNSSerial)
         -> RPZZone
     {
-        let records = policy.exemptedAddresses.compactMap { exemptionRecord(for: $0, configuration: c) }
+        let records = policy.exemptedPrefixes.compactMap { exemptionRecord(for: $0, configuration: c) }
         return zone(apex: c.exemptionApex, records: records, configuration: c, serial: serial)
     }
 
@@ -146,11 +146,9 @@ public enum RPZRenderer {
         return owners.map { DNSRecord(name: $0, type: .CNAME, ttl: entry.ttl, rdata: .cname(target)) }
     }
 
-    /// The PASSTHRU record that exempts one client address.
-    public static func exemptionRecord(for address: IPAddress, configuration c: RPZZoneConfiguration) -> DNSRecord? {
-        guard let host = IPPrefix(address: address, length: address.isIPv6 ? 128 : 32),
-            let owner = try? addressOwner(host, label: rpzClientIP, apex: c.exemptionApex)
-        else { return nil }
+    /// The PASSTHRU record that exempts one client address or prefix.
+    public static func exemptionRecord(for prefix: IPPrefix, configuration c: RPZZoneConfiguration) -> DNSRecord? {
+        guard let owner = try? addressOwner(prefix, label: rpzClientIP, apex: c.exemptionApex) else { return nil }
         return DNSRecord(name: owner, type: .CNAME, ttl: c.exemptionTTL, rdata: .cname(passthru))
     }
 

@@ -77,10 +77,10 @@ public struct SinkholePolicy: Sendable {
     /// What replacing a subscriber's exempted addresses changed.
     public struct ExemptionChange: Hashable, Sendable {
         public var pseudonym: String
-        /// Addresses newly exempted for this subscriber.
-        public var added: [IPAddress]
-        /// Addresses no longer exempted for this subscriber.
-        public var removed: [IPAddress]
+        /// Addresses or prefixes newly exempted for this subscriber.
+        public var added: [IPPrefix]
+        /// Addresses or prefixes no longer exempted for this subscriber.
+        public var removed: [IPPrefix]
 
         /// Whether anything changed.
         public var isEmpty: Bool { added.isEmpty && removed.isEmpty }
@@ -89,8 +89,9 @@ public struct SinkholePolicy: Sendable {
     public let configuration: Configuration
     /// The entries, by trigger.
     public private(set) var entries: [SinkholeTrigger: SinkholeEntry] = [:]
-    /// The exempted client addresses, by subscriber pseudonym.
-    public private(set) var exemptions: [String: Set<IPAddress>] = [:]
+    /// The exempted client addresses and prefixes (an IPv6 delegation is one /56, say), by
+    /// subscriber pseudonym.
+    public private(set) var exemptions: [String: Set<IPPrefix>] = [:]
     /// How many entries were refused because the policy was full.
     public private(set) var fullRefusals = 0
 
@@ -101,9 +102,9 @@ public struct SinkholePolicy: Sendable {
     /// The number of entries.
     public var count: Int { entries.count }
 
-    /// Every exempted address (the union over subscribers).
-    public var exemptedAddresses: Set<IPAddress> {
-        exemptions.values.reduce(into: Set<IPAddress>()) { $0.formUnion($1) }
+    /// Every exempted address and prefix (the union over subscribers).
+    public var exemptedPrefixes: Set<IPPrefix> {
+        exemptions.values.reduce(into: Set<IPPrefix>()) { $0.formUnion($1) }
     }
 
     /// Adds an entry, or extends or replaces the entry of the same trigger, unless a guard refuses it.
@@ -159,14 +160,19 @@ public struct SinkholePolicy: Sendable {
         return changes
     }
 
-    /// Replaces the exempted addresses of one subscriber (an empty set ends the exemption).
-    /// Addresses are exempted as host triggers (/32, /128).
-    public mutating func setExemption(pseudonym: String, addresses: Set<IPAddress>) -> ExemptionChange {
+    /// Replaces the exempted client prefixes of one subscriber (an empty set ends the
+    /// exemption): what the subscriber holds now, from attribution — an address as a /32 or
+    /// /128, a delegated IPv6 prefix as itself.
+    public mutating func setExemption(pseudonym: String, prefixes: Set<IPPrefix>) -> ExemptionChange {
         let previous = exemptions[pseudonym] ?? []
-        exemptions[pseudonym] = addresses.isEmpty ? nil : addresses
+        exemptions[pseudonym] = prefixes.isEmpty ? nil : prefixes
         return ExemptionChange(
-            pseudonym: pseudonym, added: addresses.subtracting(previous).sorted(),
-            removed: previous.subtracting(addresses).sorted())
+            pseudonym: pseudonym, added: prefixes.subtracting(previous).sorted(), removed: previous.subtracting(prefixes).sorted())
+    }
+
+    /// ``setExemption(pseudonym:prefixes:)`` for single addresses (host prefixes, /32 and /128).
+    public mutating func setExemption(pseudonym: String, addresses: Set<IPAddress>) -> ExemptionChange {
+        setExemption(pseudonym: pseudonym, prefixes: Set(addresses.compactMap { IPPrefix(address: $0, length: $0.isIPv6 ? 128 : 32) }))
     }
 
     /// The guard that refuses a trigger, or nil when it may be added (the cap aside).

@@ -59,6 +59,8 @@ public struct MamoriServices: Sendable {
     public let storage: StorageHealth
     /// Operator accounts, sessions and tokens.
     public let accountStore: any AccountStore
+    /// The DNS sinkhole (nil unless `sinkhole:` is configured).
+    public let sinkhole: SinkholeService?
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -239,6 +241,19 @@ public func buildApplication(
         retentionDays: configuration.lawful.caseRetentionDays, logger: lawfulLogger, metricsFactory: factory, clock: clock,
         formTokens: NoticeFormTokens(pseudonymKey: detectionConfiguration.pseudonymKey))
     detection.onFindings { caseService.submit($0) }
+    var sinkhole: SinkholeService?
+    if configuration.sinkhole.enabled {
+        var sinkholeLogger = logger
+        sinkholeLogger[metadataKey: "component"] = "sinkhole"
+        let service = try SinkholeService(
+            settings: configuration.sinkhole, stateFile: configuration.sinkholeStateFile, lawful: lawful, attribution: attribution,
+            protectedPrefixes: detectionConfiguration.allowlist.entries.filter { $0.port == nil }.map(\.prefix), clock: clock,
+            logger: sinkholeLogger, metricsFactory: factory)
+        detection.onFindings { await service.consider($0) }
+        detection.onVerdict { await service.verdict($0, $1) }
+        SinkholeAPI(sinkhole: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
+        sinkhole = service
+    }
     lawful.onSweep { await caseService.sweep() }
     let caseAPI = CaseAPI(cases: caseService, invalidRequests: invalidRequests)
     caseAPI.register(on: routes)
@@ -278,6 +293,7 @@ public func buildApplication(
     }
     app.addServices(lawful, attribution, caseService, consoleHistory)
     if let radius { app.addServices(radius) }
+    if let sinkhole { app.addServices(sinkhole) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
         syslogLogger[metadataKey: "component"] = "syslog"
@@ -317,7 +333,7 @@ public func buildApplication(
         app,
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
-            cases: caseService, storage: storage, accountStore: accountStore, routeAccess: routes.table,
+            cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

@@ -295,6 +295,17 @@ public final class AttributionService: FlowSink, Service, Sendable {
             outcome: .unknown, pseudonym: nil, candidates: [], confidence: 0, source: nil, reason: answers[0].reason, at: times)
     }
 
+    /// The addresses and prefixes the subscribers behind `pseudonyms` hold at `time`, by
+    /// pseudonym (for the DNS sinkhole's opt-out exemptions; see
+    /// `AttributionIndex.heldPrefixes(at:of:)`). Computes every subscriber's pseudonym once per call.
+    public func heldPrefixes(ofPseudonyms pseudonyms: Set<String>, at time: Int64) -> [String: Set<IPPrefix>] {
+        guard !pseudonyms.isEmpty else { return [:] }
+        let held = index.withLockedValue { i in i.heldPrefixes(at: time) { pseudonyms.contains(pseudonymizer.pseudonym($0)) } }
+        var out: [String: Set<IPPrefix>] = [:]
+        for (subscriber, prefixes) in held { out[pseudonymizer.pseudonym(subscriber), default: []].formUnion(prefixes) }
+        return out
+    }
+
     /// Forgets identity data that ended more than the retention before `now`.
     @discardableResult
     public func sweep(now: Int64) -> Int {

@@ -149,12 +149,9 @@ struct ConsoleRoutes: Sendable {
         let analyst = RequestCredentials.current.operatorName
         let note = form["note"].map { String($0.prefix(500)) }.flatMap { $0.isEmpty ? nil : $0 }
         let v = Verdict(verdict: kind, analyst: analyst, note: note, at: clock.milliseconds)
-        guard let f = try await detection.store.record(v, forFinding: id) else { return notFound(request) }
         // As the API does: a C&C called a false positive stops being reported; "allowlist" does
         // the same for any finding about an endpoint.
-        if kind == .falsePositive && (f.kind == .commandAndControl || choice == "allowlist") {
-            detection.allow(f.subject, note: "false positive (\(analyst))")
-        }
+        guard try await detection.record(v, forFinding: id, allowlist: choice == "allowlist") != nil else { return notFound(request) }
         return try await finding(request, id: id, flash: choice == "allowlist" ? "allowlisted" : "verdictSaved")
     }
 

@@ -54,6 +54,26 @@ public final class DetectionService: FlowSink, Service {
     /// Who hears about findings after they are stored (the case workflow).
     private let findingsHandlers = NIOLockedValueBox([@Sendable ([Finding]) async -> Void]())
 
+    /// Who hears about analysts' verdicts (the DNS sinkhole).
+    private let verdictHandlers = NIOLockedValueBox([@Sendable (Finding, Verdict) async -> Void]())
+
+    /// Calls `handler` with each verdict an analyst records (API or console), after it is stored.
+    public func onVerdict(_ handler: @escaping @Sendable (Finding, Verdict) async -> Void) {
+        verdictHandlers.withLockedValue { $0.append(handler) }
+    }
+
+    /// Records `verdict` on finding `id`: stored, a C&C (or, with `allowlist`, any endpoint)
+    /// called a false positive stops being reported, and the verdict's listeners are told.
+    /// Nil when there is no such finding.
+    public func record(_ verdict: Verdict, forFinding id: String, allowlist: Bool = false) async throws -> Finding? {
+        guard let f = try await store.record(verdict, forFinding: id) else { return nil }
+        if verdict.verdict == .falsePositive && (f.kind == .commandAndControl || allowlist) {
+            allow(f.subject, note: "false positive (\(verdict.analyst))")
+        }
+        for handler in verdictHandlers.withLockedValue({ $0 }) { await handler(f, verdict) }
+        return f
+    }
+
     /// Calls `handler` with every batch of new or changed findings, after they are stored.
     public func onFindings(_ handler: @escaping @Sendable ([Finding]) async -> Void) {
         findingsHandlers.withLockedValue { $0.append(handler) }

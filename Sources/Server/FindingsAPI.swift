@@ -68,10 +68,7 @@ struct FindingsAPI: Sendable, JSONAPI {
         guard let kind = Verdict.Kind(rawValue: body.verdict) else { return bad("verdict must be \"true-positive\" or \"false-positive\"") }
         let analyst = RequestCredentials.current.operatorName
         let v = Verdict(verdict: kind, analyst: analyst, note: body.note, at: clock.milliseconds)
-        guard let f = try await detection.store.record(v, forFinding: id) else { return notFound(id) }
-        if kind == .falsePositive && f.kind == .commandAndControl {
-            detection.allow(f.subject, note: "false positive (\(analyst))")
-        }
+        guard let f = try await detection.record(v, forFinding: id) else { return notFound(id) }
         return json(.ok, f)
     }
 

@@ -41,7 +41,8 @@ extension MamoriConfiguration {
         // An empty file, comments only, or an empty document ("---", "~"): all defaults.
         guard let root, root.null == nil else { return config }
         let top = try YAMLMap(root, context: "the top level")
-        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful"])
+        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole"])
+        if let v = top["sinkhole"] { config.sinkhole = try SinkholeSettings.parse(v) }
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }
         if let v = top["log_level"] {
             let s = try v.string()

@@ -32,6 +32,8 @@ public struct MamoriConfiguration: Sendable {
     public var detection = DetectionSettings()
     public var attribution = AttributionSettings()
     public var lawful = LawfulSettings()
+    /// The DNS sinkhole (`sinkhole:`); off unless the section is present.
+    public var sinkhole = SinkholeSettings()
 
     public init() {}
 
@@ -51,6 +53,8 @@ public struct MamoriConfiguration: Sendable {
     public var accountsDatabase: String { dataDirectory + "/accounts.sqlite" }
     /// The consent registry and subscriber contacts.
     public var consentDatabase: String { dataDirectory + "/consent.sqlite" }
+    /// The sinkhole's entries and the zones' serials (C&C names and addresses; no subscriber data).
+    public var sinkholeStateFile: String { dataDirectory + "/sinkhole.json" }
     /// Key of the pseudonyms in evidence (created on first start, mode 0600).
     public var pseudonymKeyFile: String { dataDirectory + "/pseudonym.key" }
 }

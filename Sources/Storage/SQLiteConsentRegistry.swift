@@ -108,6 +108,15 @@ public final class SQLiteConsentRegistry: ConsentRegistry, Sendable {
         }
     }
 
+    /// Subscribers with an event about `action`, at most `limit`.
+    public func subscribers(withEventsFor action: LawfulAction, limit: Int) throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT DISTINCT subscriber FROM consent_event WHERE action = ? ORDER BY subscriber LIMIT ?",
+                arguments: [action.rawValue, limit])
+        }
+    }
+
     /// Imports a customer export: pseudonymises each account, records the events that bring the
     /// registry to what the line says, updates the contact. Bad lines are reported, good ones kept.
     public func importCustomers(_ file: CustomerConsentFile, pseudonym: (String) -> String, at: Int64, source: String) throws

@@ -97,20 +97,25 @@ import Testing
         #expect(policy.apply([.expire], now: 6_000).count == 1 && policy.count == 0)
     }
 
-    @Test("exemptions are replaced per pseudonym, yielding the removals and additions")
+    @Test("exemptions are replaced per pseudonym, yielding the removals and additions; a delegated prefix is exempted whole")
     func exemptions() {
         var policy = Fixture.policy([])
         let a = IPAddress("100.64.0.1")!
         let b = IPAddress("100.64.0.2")!
         let c = IPAddress("2001:db8::c")!
-        #expect(policy.setExemption(pseudonym: "p1", addresses: [a, b]).added == [a, b])
+        func host(_ x: IPAddress) -> IPPrefix { IPPrefix(address: x, length: x.isIPv6 ? 128 : 32)! }
+        #expect(policy.setExemption(pseudonym: "p1", addresses: [a, b]).added == [host(a), host(b)])
         let change = policy.setExemption(pseudonym: "p1", addresses: [b, c])
-        #expect(change.added == [c] && change.removed == [a])
+        #expect(change.added == [host(c)] && change.removed == [host(a)])
         _ = policy.setExemption(pseudonym: "p2", addresses: [c])
-        #expect(policy.exemptedAddresses == [b, c])
+        #expect(policy.exemptedPrefixes == [host(b), host(c)])
         let end = policy.setExemption(pseudonym: "p1", addresses: [])
-        #expect(end.removed == [b, c] && end.added.isEmpty)
-        #expect(policy.exemptedAddresses == [c] && policy.exemptions["p1"] == nil)
+        #expect(end.removed == [host(b), host(c)] && end.added.isEmpty)
+        #expect(policy.exemptedPrefixes == [host(c)] && policy.exemptions["p1"] == nil)
         #expect(policy.setExemption(pseudonym: "p2", addresses: [c]).isEmpty)
+        let delegation = IPPrefix(address: IPAddress("2001:db8:ab00::")!, length: 56)!
+        #expect(policy.setExemption(pseudonym: "p3", prefixes: [delegation]).added == [delegation])
+        let zone = RPZRenderer.exemptionZone(policy, configuration: Fixture.zoneConfiguration, serial: DNSSerial(1))
+        #expect(zone.records.contains { $0.name.description.hasPrefix("56.zz.ab00.db8.2001.rpz-client-ip.") })
     }
 }

@@ -28,6 +28,9 @@ struct ServerTests {
         c.collector.listen = [SocketEndpoint(host: "127.0.0.1", port: 0)]
         c.collector.receiveBufferBytes = 1 << 20
         c.logLevel = .warning
+        // The sinkhole on, so its routes are in every route test; its port is the kernel's choice.
+        c.sinkhole.enabled = true
+        c.sinkhole.listen = SocketEndpoint(host: "127.0.0.1", port: 0)
         return c
     }
 
