@@ -375,6 +375,7 @@ let package = Package(
             name: "SimulatorTests",
             dependencies: [
                 "Simulator", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution",
+                "DNSWire",
             ],
             swiftSettings: swiftSettings
         ),
