@@ -251,6 +251,7 @@ public func buildApplication(
             logger: sinkholeLogger, metricsFactory: factory)
         detection.onFindings { await service.consider($0) }
         detection.onVerdict { await service.verdict($0, $1) }
+        lawful.onConsentChange { await service.refreshExemptions() }
         SinkholeAPI(sinkhole: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
         sinkhole = service
     }

@@ -23,6 +23,20 @@ public final class LawfulService: Service, Sendable {
     public let clock: any WallClock
     private let sweepers = NIOLockedValueBox<[@Sendable () async -> Void]>([])
 
+    private let consentListeners = NIOLockedValueBox<[@Sendable () async -> Void]>([])
+
+    /// Calls `listener` (in a task of its own) after consent events are recorded or imported: the
+    /// DNS sinkhole looks up its exemptions again at once instead of at its next refresh.
+    public func onConsentChange(_ listener: @escaping @Sendable () async -> Void) {
+        consentListeners.withLockedValue { $0.append(listener) }
+    }
+
+    private func consentChanged() {
+        let listeners = consentListeners.withLockedValue { $0 }
+        guard !listeners.isEmpty else { return }
+        Task { for l in listeners { await l() } }
+    }
+
     /// Adds work to the hourly retention sweep (the case store's).
     public func onSweep(_ sweeper: @escaping @Sendable () async -> Void) {
         sweepers.withLockedValue { $0.append(sweeper) }
@@ -146,6 +160,7 @@ public final class LawfulService: Service, Sendable {
             }
             throw error
         }
+        consentChanged()
     }
 
     /// Imports the carrier's customer export (accounts are pseudonymised here and never kept).
@@ -183,6 +198,7 @@ public final class LawfulService: Service, Sendable {
         for r in summary.rejected.prefix(20) {
             logger.warning("customer export line refused", metadata: ["source": "\(source)", "line": "\(r.line)", "reason": "\(r.reason)"])
         }
+        consentChanged()
         return summary
     }
 

@@ -33,7 +33,7 @@ import ZoneTransfer
 /// Metrics: `mamori_rpz_entries`, `mamori_rpz_exempted_prefixes`, `mamori_rpz_serial{zone}`,
 /// `mamori_rpz_policy_changes_total{change}`, and the transfer server's and NOTIFY sender's
 /// (`mamori_rpz_transfers_total`, `mamori_rpz_last_transfer_timestamp_seconds{secondary}`,
-/// `mamori_rpz_notifies_failed_total` …).
+/// `mamori_rpz_notify_failed_total` …).
 public final class SinkholeService: Service, Sendable {
     struct State {
         var policy: SinkholePolicy

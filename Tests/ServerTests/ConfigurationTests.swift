@@ -126,6 +126,50 @@ struct ConfigurationTests {
         #expect(c.collector.decoder.samplingOverrides == [IPAddress("192.0.2.1")!: 1000, IPAddress("2001:db8::1")!: 64])
     }
 
+    @Test("the sinkhole section: off by default, on when present, every key read; names get their final dot")
+    func sinkhole() throws {
+        #expect(try MamoriConfiguration.parse(yaml: "log_level: info\n").sinkhole.enabled == false)
+        let c = try MamoriConfiguration.parse(
+            yaml: """
+                sinkhole:
+                  listen: 192.0.2.10:53
+                  zone: RPZ.isp.example
+                  sinkhole_name: sinkhole.isp.example.
+                  ttl: 60
+                  exemption_ttl: 30
+                  confirm_score: 0.8
+                  entry_days: 7
+                  maximum_entries: 500000
+                  exemption_refresh_seconds: 30
+                  protected_names: [isp.example]
+                  protected_prefixes: [192.0.2.0/24]
+                  secondaries:
+                    - address: 192.0.2.53/32
+                      notify: 192.0.2.53:53
+                      tsig_key_name: mamori-xfr
+                      tsig_secret_file: /etc/mamori/xfr.key
+                    - address: 2001:db8::54
+                """)
+        let s = c.sinkhole
+        #expect(s.enabled && s.listen == SocketEndpoint(host: "192.0.2.10", port: 53))
+        #expect(s.zone == "rpz.isp.example." && s.exemptionApex == "exempt.rpz.isp.example.")
+        #expect(s.ttl == 60 && s.exemptionTTL == 30 && s.confirmScore == 0.8 && s.entryDays == 7 && s.maximumEntries == 500_000)
+        #expect(s.exemptionRefreshSeconds == 30 && s.protectedNames == ["isp.example."])
+        #expect(s.secondaries.count == 2 && s.secondaries[0].tsigKeyName == "mamori-xfr." && s.secondaries[0].notify?.port == 53)
+        #expect(s.secondaries[1].address == IPPrefix("2001:db8::54/128")! && s.secondaries[1].tsigSecretFile == nil)
+        #expect(try MamoriConfiguration.parse(yaml: "sinkhole:\n  enabled: false\n").sinkhole.enabled == false)
+        for (yaml, words) in [
+            ("sinkhole:\n  zonee: x.\n", "'zonee'"),
+            ("sinkhole:\n  zone: bad name!\n", "DNS name"),
+            ("sinkhole:\n  secondaries:\n    - address: 192.0.2.1\n      tsig_key_name: k.\n", "both tsig_key_name and tsig_secret_file"),
+            ("sinkhole:\n  secondaries:\n    - notify: 192.0.2.1:53\n", "needs an 'address'"),
+            ("sinkhole:\n  confirm_score: 2\n", "between 0"),
+        ] {
+            let e = try #require(refused(yaml), "\(yaml)")
+            #expect(e.reason.contains(words), "\(e)")
+        }
+    }
+
     @Test(
         "an unknown key is refused with its name and line",
         arguments: [
