@@ -98,6 +98,16 @@ public struct FeatureName: RawRepresentable, Sendable, Hashable, Codable, Custom
     public static let sessionRecords = FeatureName("session_records")
     public static let sourcesSeen = FeatureName("sources_seen")
     public static let window = FeatureName("window")
+    /// Lookups of sinkholed C&C names by one device (the resolvers' dnstap log).
+    public static let sinkholedLookups = FeatureName("sinkholed_lookups")
+    /// Connections of one device to the sinkhole listener.
+    public static let sinkholeConnections = FeatureName("sinkhole_connections")
+    /// Distinct names one device asked for that do not exist (NXDOMAIN), in a window.
+    public static let nxdomainNames = FeatureName("nxdomain_names")
+    /// Of those, the names that look algorithmically generated (a DGA).
+    public static let generatedNames = FeatureName("generated_names")
+    /// The share of generated names among them.
+    public static let generatedNameShare = FeatureName("generated_name_share")
 
     /// Distinct destinations a scan reached on one port (a scanning finding).
     public static func destinations(port: UInt16) -> FeatureName { FeatureName("destinations_port_\(port)") }
