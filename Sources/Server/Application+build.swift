@@ -61,6 +61,8 @@ public struct MamoriServices: Sendable {
     public let accountStore: any AccountStore
     /// The DNS sinkhole (nil unless `sinkhole:` is configured).
     public let sinkhole: SinkholeService?
+    /// The resolvers' query log (nil unless `dnstap:` is configured).
+    public let resolverLog: ResolverLogService?
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -255,6 +257,14 @@ public func buildApplication(
         SinkholeAPI(sinkhole: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
         sinkhole = service
     }
+    var resolverLog: ResolverLogService?
+    if configuration.dnstap.enabled {
+        var dnstapLogger = logger
+        dnstapLogger[metadataKey: "component"] = "dnstap"
+        resolverLog = ResolverLogService(
+            settings: configuration.dnstap, sinkhole: sinkhole, detection: detection, pseudonymKey: detectionConfiguration.pseudonymKey,
+            clock: clock, logger: dnstapLogger, metricsFactory: factory)
+    }
     lawful.onSweep { await caseService.sweep() }
     let caseAPI = CaseAPI(cases: caseService, invalidRequests: invalidRequests)
     caseAPI.register(on: routes)
@@ -316,6 +326,8 @@ public func buildApplication(
     }
     // Collect-only (detection.enabled: false): the detectors' loop is not even started.
     if configuration.detection.enabled { app.addServices(detection) }
+    // Stops before the detection service it reports to.
+    if let resolverLog { app.addServices(resolverLog) }
     app.addServices(collector)
     // Last in, first out: the notice pages stop taking forms together with the operator listener,
     // before the case workflow and the audit log they write to.
@@ -334,7 +346,8 @@ public func buildApplication(
         app,
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
-            cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, routeAccess: routes.table,
+            cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, resolverLog: resolverLog,
+            routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

@@ -186,9 +186,18 @@ public final class DetectionService: FlowSink, Service {
     public func evaluate() async {
         let (evaluated, statistics, sizes) = analyzer.withLockedValue { a in (a.evaluate(now: a.clock), a.statistics, a.tableSizes) }
         analyzerMetrics.publish(statistics, tableSizes: sizes)
-        var changed = evaluated
-        changed = attribute(changed)
-        changed += retryAttribution()
+        await publish(attribute(evaluated) + retryAttribution())
+    }
+
+    /// Findings of detectors outside the flow analyzer (the resolvers' dnstap log, the sinkhole
+    /// listener): attributed, stored and handed on like the flow detectors' own.
+    public func report(_ findings: [Finding]) async {
+        guard !findings.isEmpty else { return }
+        await publish(attribute(findings))
+    }
+
+    /// Stores `changed` with the findings an earlier write could not store, then hands them on.
+    private func publish(_ changed: [Finding]) async {
         // The waiting findings stay counted as unstored until the store has taken them: a reader
         // of ``unstoredCount`` (/healthz, the gauge) never sees 0 while the write is in flight.
         let waiting = unstored.withLockedValue { Array($0.values) }

@@ -41,8 +41,9 @@ extension MamoriConfiguration {
         // An empty file, comments only, or an empty document ("---", "~"): all defaults.
         guard let root, root.null == nil else { return config }
         let top = try YAMLMap(root, context: "the top level")
-        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole"])
+        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole", "dnstap"])
         if let v = top["sinkhole"] { config.sinkhole = try SinkholeSettings.parse(v) }
+        if let v = top["dnstap"] { config.dnstap = try DnstapSettings.parse(v) }
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }
         if let v = top["log_level"] {
             let s = try v.string()

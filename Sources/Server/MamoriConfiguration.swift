@@ -34,6 +34,8 @@ public struct MamoriConfiguration: Sendable {
     public var lawful = LawfulSettings()
     /// The DNS sinkhole (`sinkhole:`); off unless the section is present.
     public var sinkhole = SinkholeSettings()
+    /// The resolvers' query log (`dnstap:`); off unless the section is present.
+    public var dnstap = DnstapSettings()
 
     public init() {}
 

@@ -200,6 +200,62 @@ public final class SinkholeService: Service, Sendable {
     /// Waits until the zone transfer server listens.
     public func waitUntilReady() async { await server.waitUntilReady() }
 
+    // MARK: - Matching the resolvers' answers
+
+    /// Whether a resolver's answer for `name` (lower-case, no final dot) was the sinkhole's: a
+    /// name entry covers the name or one of its parents (entries cover subdomains), or an answer
+    /// address is the sinkhole's own or in an address entry.
+    public func covers(name: String, answers: [IPAddress]) -> Bool {
+        if answers.contains(where: settings.addresses.contains) { return true }
+        return state.withLockedValue { s in
+            if answers.contains(where: { Self.hostEntry($0, in: s.policy) != nil }) { return true }
+            var labels = name.split(separator: ".")
+            while labels.count >= 2 {
+                if let n = try? DNSName(labels.joined(separator: ".") + "."), s.policy.entries[.name(n)]?.action == .sinkhole {
+                    return true
+                }
+                labels.removeFirst()
+            }
+            return false
+        }
+    }
+
+    /// The address entry for exactly `address` (a /32 or /128), if any.
+    public func addressEntry(_ address: IPAddress) -> SinkholeEntry? {
+        state.withLockedValue { Self.hostEntry(address, in: $0.policy) }
+    }
+
+    static func hostEntry(_ a: IPAddress, in policy: SinkholePolicy) -> SinkholeEntry? {
+        guard let p = IPPrefix(address: a, length: a.isIPv6 ? 128 : 32) else { return nil }
+        return policy.entries[.address(p)]
+    }
+
+    /// Adds names seen resolving to C&C addresses in the policy (`learn_names`), each tied to
+    /// the finding of the address's entry; the guards apply as to any entry.
+    public func learn(_ names: [(name: String, address: IPAddress)]) async {
+        guard settings.learnNames, !names.isEmpty else { return }
+        let now = clock.milliseconds / 1000
+        var operations: [SinkholePolicy.Operation] = []
+        var seen = Set<String>()
+        for (name, address) in names where seen.insert(name).inserted {
+            guard let entry = addressEntry(address), let n = try? DNSName(name + "."), self.entry(.name(n)) == nil else { continue }
+            let findingID: String =
+                switch entry.source {
+                case .finding(let id), .learnedName(let id): id
+                case .analyst(let who): "analyst:\(who)"
+                case .indicator(let feed): "indicator:\(feed)"
+                }
+            operations.append(
+                .add(
+                    SinkholeEntry(
+                        trigger: .name(n), source: .learnedName(findingID: findingID),
+                        reason: "resolved to the sinkholed C&C address \(address) in the resolvers' log", addedAt: now,
+                        expiresAt: entry.expiresAt, ttl: entry.ttl)))
+        }
+        guard !operations.isEmpty else { return }
+        _ = try? await change(operations, actor: "mamori")
+    }
+
     // MARK: - Changing
 
     /// A change refused because the audit log could not record it.

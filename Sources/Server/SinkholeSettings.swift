@@ -62,6 +62,12 @@ public struct SinkholeSettings: Sendable, Hashable {
     public var protectedPrefixes: [IPPrefix] = []
     /// How often the opted-out subscribers' current addresses are looked up again (seconds).
     public var exemptionRefreshSeconds = 60
+    /// The addresses `sinkhole_name` resolves to (the sinkhole listener's): an answer in the
+    /// resolvers' dnstap log pointing here was sinkholed.
+    public var addresses: [IPAddress] = []
+    /// Whether names that the resolvers' log shows resolving to a C&C address in the policy are
+    /// added as name entries too (so the name stays sinkholed when the C&C moves).
+    public var learnNames = true
 
     public init() {}
 
@@ -87,7 +93,7 @@ extension SinkholeSettings {
         try m.allowOnly([
             "enabled", "listen", "zone", "exemption_zone", "sinkhole_name", "primary_name", "responsible_name", "ttl", "exemption_ttl",
             "secondaries", "confirm_score", "entry_days", "maximum_entries", "protected_names", "protected_prefixes",
-            "exemption_refresh_seconds",
+            "exemption_refresh_seconds", "addresses", "learn_names",
         ])
         if let x = m["enabled"] { s.enabled = try x.bool() }
         if let x = m["listen"] { s.listen = try x.endpoint() }
@@ -106,6 +112,13 @@ extension SinkholeSettings {
         if let x = m["exemption_refresh_seconds"] { s.exemptionRefreshSeconds = try x.int(in: 5...86_400) }
         if let x = m["protected_names"] { s.protectedNames = try x.strings().map { $0.hasSuffix(".") ? $0 : $0 + "." } }
         if let x = m["protected_prefixes"] { s.protectedPrefixes = try x.prefixes() }
+        if let x = m["learn_names"] { s.learnNames = try x.bool() }
+        if let x = m["addresses"] {
+            for text in try x.strings() {
+                guard let a = IPAddress(text) else { throw x.error("sinkhole.addresses: '\(text)' is not an address") }
+                s.addresses.append(a)
+            }
+        }
         if let x = m["secondaries"] {
             guard case .sequence(let seq) = x.node else { throw x.error("sinkhole.secondaries must be a list") }
             for item in seq {
@@ -153,5 +166,57 @@ extension YAMLValue {
 extension SinkholeSettings.Secondary {
     init(address: IPPrefix) {
         self.address = address
+    }
+}
+
+/// The `dnstap:` section: where the carrier's resolvers send their query log (dnstap over Frame
+/// Streams, docs/rpz.md). Only client responses are read; what a finding does not need is
+/// discarded as it arrives.
+///
+/// ```yaml
+/// dnstap:
+///   unix_socket: /run/mamori/dnstap.sock   # Unbound: dnstap-socket-path; BIND: dnstap-output unix
+///   listen: 192.0.2.10:6000                # or TCP (Unbound: dnstap-ip)
+/// ```
+public struct DnstapSettings: Sendable, Hashable {
+    public var enabled = false
+    public var unixSocket: String?
+    /// Permissions of the socket file (the resolver's user must be able to write to it).
+    public var unixSocketMode: Int?
+    public var listen: SocketEndpoint?
+    public var maximumConnections = 64
+    /// The DGA detector's window, and how many generated NXDOMAIN names (and what share of the
+    /// client's NXDOMAIN names) make a finding.
+    public var dgaWindowSeconds = 600
+    public var dgaMinimumNames = 20
+    public var dgaMinimumShare = 0.6
+    public init() {}
+
+    static func parse(_ v: YAMLValue) throws(ConfigurationError) -> DnstapSettings {
+        var s = DnstapSettings()
+        s.enabled = true
+        let m = try YAMLMap(v.node, context: "dnstap")
+        try m.allowOnly([
+            "enabled", "unix_socket", "unix_socket_mode", "listen", "maximum_connections", "dga_window_seconds", "dga_minimum_names",
+            "dga_minimum_share",
+        ])
+        if let x = m["enabled"] { s.enabled = try x.bool() }
+        if let x = m["unix_socket"] { s.unixSocket = try x.string() }
+        if let x = m["unix_socket_mode"] {
+            let text = try x.string()
+            guard let mode = Int(text, radix: 8), (0...0o777).contains(mode) else {
+                throw x.error("unix_socket_mode must be octal like 0660")
+            }
+            s.unixSocketMode = mode
+        }
+        if let x = m["listen"] { s.listen = try x.endpoint() }
+        if let x = m["maximum_connections"] { s.maximumConnections = try x.int(in: 1...10_000) }
+        if let x = m["dga_window_seconds"] { s.dgaWindowSeconds = try x.int(in: 10...86_400) }
+        if let x = m["dga_minimum_names"] { s.dgaMinimumNames = try x.int(in: 2...100_000) }
+        if let x = m["dga_minimum_share"] { s.dgaMinimumShare = try x.double(in: 0...1) }
+        if s.enabled && s.unixSocket == nil && s.listen == nil {
+            throw ConfigurationError(line: v.node.mark?.line, "dnstap needs unix_socket or listen")
+        }
+        return s
     }
 }
