@@ -481,7 +481,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
-                "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts",
+                "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

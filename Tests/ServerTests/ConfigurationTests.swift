@@ -158,6 +158,14 @@ struct ConfigurationTests {
         #expect(s.secondaries.count == 2 && s.secondaries[0].tsigKeyName == "mamori-xfr." && s.secondaries[0].notify?.port == 53)
         #expect(s.secondaries[1].address == IPPrefix("2001:db8::54/128")! && s.secondaries[1].tsigSecretFile == nil)
         #expect(try MamoriConfiguration.parse(yaml: "sinkhole:\n  enabled: false\n").sinkhole.enabled == false)
+        let d = try MamoriConfiguration.parse(
+            yaml:
+                "dnstap:\n  unix_socket: /run/m.sock\n  unix_socket_mode: \"0660\"\n  dga_minimum_names: 30\nsinkhole:\n  addresses: [192.0.2.53]\n  learn_names: false\n"
+        )
+        #expect(
+            d.dnstap.enabled && d.dnstap.unixSocket == "/run/m.sock" && d.dnstap.unixSocketMode == 0o660 && d.dnstap.dgaMinimumNames == 30)
+        #expect(d.sinkhole.addresses == [IPAddress("192.0.2.53")!] && !d.sinkhole.learnNames)
+        #expect(refused("dnstap:\n  dga_minimum_names: 30\n")?.reason.contains("unix_socket or listen") == true)
         for (yaml, words) in [
             ("sinkhole:\n  zonee: x.\n", "'zonee'"),
             ("sinkhole:\n  zone: bad name!\n", "DNS name"),

@@ -1,5 +1,6 @@
 import Accounts
 import Attribution
+import DNSWire
 import FlowCodec
 import Foundation
 import Hummingbird
@@ -77,6 +78,41 @@ import Testing
         #expect(audit.contains { $0.hasPrefix("mamori renewed: 203.0.113.7/32") }, "\(audit)")
         #expect(audit.contains { $0.hasPrefix("analyst:hana added: 203.0.113.8/32") }, "\(audit)")
         #expect(audit.contains { $0.hasPrefix("analyst:hana removed: 203.0.113.7/32") }, "\(audit)")
+    }
+
+    @Test(
+        "matching resolver answers: a name entry covers its subdomains, an address entry and the sinkhole's own address cover answers; names seen resolving to a C&C address are learned, tied to its finding"
+    )
+    func matchingAndLearning() async throws {
+        let dir = try TemporaryDirectory()
+        let (_, services) = try Self.application(dir) { $0.sinkhole.addresses = [IPAddress("192.0.2.53")!] }
+        let sinkhole = try #require(services.sinkhole)
+        let c2 = Self.commandAndControl("203.0.113.70", score: 0.99)
+        await sinkhole.consider([c2])
+        try await sinkhole.change(
+            [
+                .add(
+                    SinkholeEntry(
+                        trigger: .name(try DNSName("evil.example.")), source: .analyst(operator: "hana"), reason: "x",
+                        addedAt: Self.now / 1000, expiresAt: nil))
+            ],
+            actor: "analyst:hana")
+        #expect(sinkhole.covers(name: "evil.example", answers: []))
+        #expect(sinkhole.covers(name: "cdn.evil.example", answers: []), "subdomains are covered")
+        #expect(!sinkhole.covers(name: "notevil.example", answers: []))
+        #expect(!sinkhole.covers(name: "example", answers: []))
+        #expect(sinkhole.covers(name: "anything.example", answers: [IPAddress("192.0.2.53")!]), "the sinkhole's own answer")
+        #expect(sinkhole.covers(name: "anything.example", answers: [IPAddress("203.0.113.70")!]), "an answer into a C&C address")
+        #expect(!sinkhole.covers(name: "anything.example", answers: [IPAddress("203.0.113.71")!]))
+
+        await sinkhole.learn([
+            ("update.botnet.example", IPAddress("203.0.113.70")!), ("www.google.com", IPAddress("203.0.113.70")!),
+            ("other.example", IPAddress("198.51.100.1")!),
+        ])
+        let learned = try #require(sinkhole.entry(.name(try DNSName("update.botnet.example."))))
+        #expect(learned.source == .learnedName(findingID: c2.id))
+        #expect(sinkhole.entry(.name(try DNSName("www.google.com."))) == nil, "the guards apply to learned names")
+        #expect(sinkhole.entry(.name(try DNSName("other.example."))) == nil, "only names that resolve to a C&C address in the policy")
     }
 
     @Test("the entry cap: a flood of findings beyond it is refused, counted and audited; the entries already in stay")
