@@ -259,7 +259,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore",
+                "MamoriCore", "RPZ",
                 "Server",
             ],
             swiftSettings: swiftSettings

@@ -111,4 +111,24 @@ for c in [b"\x01Bearer $T", b"\x01bearer   $T  ", b"\x01BEARER $T", b"\x01Bearer
           b"\x01Bearer mamori_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB", b"\x01Bearer mamori_0123456789ABCDEF_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
           b"\x01Bearer $Tx", b"\x01Bearer\t$T", b"\x01", b"\x00mamori_session=", b"\x00mamori_session=$S$S", b"\x00mamori_session=\"$S\""]:
     put("credentials", c)
+
+# zone-transfer: byte 0 picks the client (bits 0-1: signed secondary, unsigned, unlisted, ::1) and
+# the transport (bit 2: UDP); then one request message.
+def dns_query(qid, name, qtype, authority=b"", opcode=0):
+    q = struct.pack(">HHHHHH", qid, opcode << 11, 1, 0, 1 if authority else 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\x00" + struct.pack(">HH", qtype, 1)
+    return q + authority
+
+def soa_rr(name, serial):
+    owner = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\x00"
+    rdata = b"\x02ns\xc0\x0c" + b"\x0ahostmaster\xc0\x0c" + struct.pack(">IIIII", serial, 3600, 600, 86400, 60)
+    return owner + struct.pack(">HHIH", 6, 1, 300, len(rdata)) + rdata
+
+for sel, msg in [(1, dns_query(1, "rpz.mamori.", 252)), (1, dns_query(2, "exempt.rpz.mamori.", 252)), (5, dns_query(3, "rpz.mamori.", 6)),
+                 (1, dns_query(4, "rpz.mamori.", 251, soa_rr("rpz.mamori.", 999))), (5, dns_query(5, "rpz.mamori.", 251, soa_rr("rpz.mamori.", 1000))),
+                 (2, dns_query(6, "rpz.mamori.", 252)), (0, dns_query(7, "rpz.mamori.", 252)), (1, dns_query(8, "other.zone.", 252)),
+                 (1, dns_query(9, "rpz.mamori.", 6, opcode=4)), (5, b"c2.evil.example"), (1, b"203.0.113.7/32")]:
+    put("zone-transfer", bytes([sel]) + msg)
 print("seeds written under", os.path.join(HERE, "Corpus"))
