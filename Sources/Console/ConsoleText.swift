@@ -68,6 +68,19 @@ enum ConsoleText {
         "changeRole": "Set role", "disable": "Disable", "enable": "Enable", "unlock": "Unlock", "addAccount": "Add an account",
         "addAccountButton": "Add the account", "setPassword": "Set an account's password",
         "newPassword": "New password (12 characters or more)",
+        // Sinkhole
+        "sinkhole": "Sinkhole",
+        "sinkholeOff": "The DNS sinkhole is off: mamori serve's configuration has no sinkhole: section (see docs/rpz.md).",
+        "sinkholeZone": "Zone", "serial": "serial", "exemptionZoneLabel": "exemptions",
+        "exemptedSubscribers": "opted-out subscribers exempted",
+        "sinkholeEntries": "entries", "sinkholeFilter": "Name or address contains", "noSinkholeEntries": "No entries.",
+        "trigger": "Name or address", "sinkholeAction": "Action", "entrySource": "From", "reason": "Why", "entryAdded": "Added",
+        "remove": "Remove", "confirmRemoveEntry": "Remove this entry? The resolvers answer truly again within seconds.",
+        "addSinkholeEntry": "Add an entry", "entryDays": "Days until it expires (0: never)", "addSinkholeButton": "Add to the sinkhole",
+        "sinkholeHint":
+            "A name covers its subdomains; an address rewrites every answer that points to it. Protected, popular and top-level names are refused. Every change is written to the audit log first, then sent to the resolvers by NOTIFY.",
+        "entryAdded.flash": "Added; the resolvers are being told.", "entryRenewed.flash": "Renewed.",
+        "entryRemoved.flash": "Removed; the resolvers are being told.",
         "setPasswordButton": "Set the password", "createToken": "Create a machine token", "validDays": "Valid for (days, 1–366)",
         "createTokenButton": "Create the token", "revoke": "Revoke", "tokenSecret": "Token (shown only now)",
         "tokenShownOnce":
@@ -139,6 +152,16 @@ enum ConsoleText {
         "accountAdded": "アカウントを追加しました。", "accountChanged": "アカウントを変更しました。", "passwordSet": "パスワードを設定しました。",
         "tokenRevoked": "トークンを失効させました。", "noScope": "トークンの権限を一つ以上選んでください",
         "confirmRevoke": "このトークンを失効させますか？使っているスクリプトはすぐに動かなくなります。元に戻せません。",
+        // Sinkhole
+        "sinkhole": "シンクホール", "sinkholeOff": "DNS シンクホールは無効です。mamori serve の設定に sinkhole: セクションがありません（docs/rpz.md を参照）。",
+        "sinkholeZone": "ゾーン", "serial": "シリアル", "exemptionZoneLabel": "除外", "exemptedSubscribers": "オプトアウトした加入者（除外中）",
+        "sinkholeEntries": "エントリ", "sinkholeFilter": "名前・アドレスに含む", "noSinkholeEntries": "エントリはありません。",
+        "trigger": "名前またはアドレス", "sinkholeAction": "動作", "entrySource": "由来", "reason": "理由", "entryAdded": "追加",
+        "remove": "削除", "confirmRemoveEntry": "このエントリを削除しますか？数秒でリゾルバは本来の応答に戻ります。",
+        "addSinkholeEntry": "エントリを追加", "entryDays": "有効日数（0 は無期限）", "addSinkholeButton": "シンクホールに追加",
+        "sinkholeHint":
+            "名前はそのサブドメインも対象になります。アドレスは、そこを指すすべての応答を書き換えます。保護された名前・人気のある名前・トップレベルドメインは拒否されます。変更はまず監査ログに記録し、NOTIFY でリゾルバに伝えます。",
+        "entryAdded.flash": "追加しました。リゾルバに通知しています。", "entryRenewed.flash": "更新しました。", "entryRemoved.flash": "削除しました。リゾルバに通知しています。",
         // Settings
         "effectiveConfiguration": "有効な設定（秘密の値は伏せています）",
         // Errors

@@ -273,7 +273,7 @@ public func buildApplication(
     let consoleHistory = ConsoleHistory(registry: dependencies.prometheus, clock: clock)
     var consoleLogger = logger
     consoleLogger[metadataKey: "component"] = "console"
-    ConsoleRoutes(
+    var consoleRoutes = ConsoleRoutes(
         renderer: try ConsoleRenderer(), detection: detection, cases: caseService, lawful: lawful, attribution: attribution,
         revealAudit: revealAudit, accounts: accounts, history: consoleHistory,
         health: {
@@ -282,7 +282,9 @@ public func buildApplication(
             )
             .status
         }, settings: configuration.effectiveDescription, clock: clock, logger: consoleLogger
-    ).register(on: routes)
+    )
+    consoleRoutes.sinkhole = sinkhole
+    consoleRoutes.register(on: routes)
     let listeners = HTTPListeners()
     var app = Application(
         router: router, server: try configuration.httpTLS?.server(context: "http.tls") ?? .http1(),

@@ -27,6 +27,8 @@ struct ConsoleRoutes: Sendable {
     let revealAudit: (any IdentityRevealAudit)?
     let accounts: AccountService
     let history: ConsoleHistory
+    /// The DNS sinkhole, when configured (its page says it is off otherwise).
+    var sinkhole: SinkholeService? = nil
     let health: @Sendable () -> String
     let settings: String
     let clock: any WallClock
@@ -74,6 +76,15 @@ struct ConsoleRoutes: Sendable {
             try self.subscriber(request, pseudonym: context.parameters.get("pseudonym") ?? "")
         }
         routes.add(.get, "/console/audit", .permission(.readAudit), refuser: page) { request, _ in try self.audit(request) }
+        routes.add(.get, "/console/sinkhole", .permission(.readFindings), refuser: page) { request, _ in
+            self.sinkholePage(request, flash: nil)
+        }
+        routes.add(.post, "/console/sinkhole", .permission(.changeSinkhole), csrf: .formField, refuser: page) { request, _ in
+            try await self.addSinkholeEntry(request)
+        }
+        routes.add(.post, "/console/sinkhole/remove", .permission(.changeSinkhole), csrf: .formField, refuser: page) { request, _ in
+            try await self.removeSinkholeEntry(request)
+        }
         routes.add(.get, "/console/accounts", .permission(.manageAccounts), refuser: page) { request, _ in
             try await self.accountsPage(request)
         }

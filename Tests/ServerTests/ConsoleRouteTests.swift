@@ -362,4 +362,68 @@ import Testing
         for word in ["mika", "whois-batch", "operator:root"] { #expect(log.contains(word), "audited: \(word)") }
         #expect(!log.contains("mika's newer long password") && !log.contains(secret))
     }
+
+    @Test(
+        "the sinkhole page: a viewer reads it without forms; an analyst adds (CSRF checked), is refused a protected name, removes; each change audited under her name"
+    )
+    func sinkholePage() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try RouteAccessTests.application(dir, clock: TestClock(Self.now))
+        try await services.addAccount("hana", role: .analyst, password: "hana's long password")
+        try await services.addAccount("ken", role: .viewer, password: "ken's long password")
+        try await app.test(.router) { client in
+            func signIn(_ name: String, _ password: String) async throws -> HTTPFields {
+                try await client.execute(
+                    uri: "/login", method: .post, headers: Self.formType, body: Self.form(["name": name, "password": password])
+                ) { r in [.cookie: try #require(Self.cookie(r)), .contentType: "application/x-www-form-urlencoded"] }
+            }
+            let ken = try await signIn("ken", "ken's long password")
+            try await client.execute(uri: "/console/sinkhole", method: .get, headers: ken) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains("id=\"sinkhole-status\"") && !html.contains("id=\"sinkhole-add-form\""))
+            }
+            try await client.execute(uri: "/console/sinkhole", method: .post, headers: ken, body: Self.form(["trigger": "x.example"])) {
+                r in
+                #expect(r.status == .forbidden)
+            }
+            let hana = try await signIn("hana", "hana's long password")
+            let csrf = try await client.execute(uri: "/console/sinkhole", method: .get, headers: hana) { r in
+                let html = String(buffer: r.body)
+                #expect(html.contains("id=\"sinkhole-add-form\""))
+                return try #require(Self.csrf(html))
+            }
+            let entry = ["trigger": "C2.Evil.example", "reason": "seen in the sandbox", "days": "7", "action": "sinkhole"]
+            try await client.execute(uri: "/console/sinkhole", method: .post, headers: hana, body: Self.form(entry)) { r in
+                #expect(r.status == .forbidden, "no CSRF token")
+            }
+            try await client.execute(
+                uri: "/console/sinkhole", method: .post, headers: hana, body: Self.form(entry.merging(["csrf": csrf]) { a, _ in a })
+            ) { r in
+                let html = String(buffer: r.body)
+                #expect(
+                    r.status == .ok && html.contains("<code>c2.evil.example.</code>") && html.contains("analyst: hana"),
+                    "\(html.suffix(2000))")
+            }
+            try await client.execute(
+                uri: "/console/sinkhole", method: .post, headers: hana,
+                body: Self.form(["trigger": "www.google.com", "reason": "no", "csrf": csrf])
+            ) { r in
+                #expect(r.status == .unprocessableContent && String(buffer: r.body).contains("protected name"))
+            }
+            try await client.execute(uri: "/console/sinkhole?q=evil", method: .get, headers: ken) { r in
+                #expect(String(buffer: r.body).contains("c2.evil.example."))
+            }
+            try await client.execute(
+                uri: "/console/sinkhole/remove", method: .post, headers: hana,
+                body: Self.form(["trigger": "c2.evil.example.", "csrf": csrf])
+            ) { r in
+                #expect(r.status == .ok && !String(buffer: r.body).contains("<code>c2.evil.example.</code>"))
+            }
+        }
+        let audit = try services.lawful.audit.recent(limit: 50) { $0.kind == .sinkholeChange }.map {
+            "\($0.record.actor) \($0.record.summary)"
+        }
+        #expect(audit.contains { $0.hasPrefix("analyst:hana added: c2.evil.example.") }, "\(audit)")
+        #expect(audit.contains { $0.hasPrefix("analyst:hana removed: c2.evil.example.") }, "\(audit)")
+    }
 }
