@@ -44,7 +44,8 @@ import Darwin
 /// `mamori_rpz_queries_total{type}` (other requests answered: `soa`, `notify`, `other`),
 /// `mamori_rpz_transfer_errors_total{reason}` (`message_too_large`, `empty_message`,
 /// `truncated`, `malformed`, `too_many_connections`, `too_many_requests`, `idle_timeout`,
-/// `refused` — a transfer answered with another RCODE, `responder_failed`, `connection_failed`,
+/// `refused` — a transfer or SOA query answered with another RCODE (an unlisted secondary's
+/// SOA probe, say), `responder_failed`, `connection_failed`,
 /// `udp_axfr`, `udp_truncated`), `mamori_rpz_connections` (open TCP connections), and
 /// `mamori_rpz_last_transfer_timestamp_seconds{secondary}` (the wall-clock time of the last
 /// NOERROR transfer to each client address; at most 256 addresses). Each error reason is logged
@@ -413,6 +414,9 @@ public final class ZoneTransferServer: Service, Sendable {
             } else if rcode != nil {
                 count("refused", "a \(kind.label) from \(client) was answered \(rcode!)")
             }
+        case .soa:
+            queries[kind.label]?.increment()
+            if let rcode, rcode != .noError { count("refused", "a soa query from \(client) was answered \(rcode)") }
         default:
             queries[kind.label]?.increment()
         }

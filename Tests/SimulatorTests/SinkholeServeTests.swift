@@ -285,3 +285,78 @@ struct SinkholeServeTests {
         #expect(refused.status != 0 && refused.stderr.contains("protected name"), "\(refused.stderr)")
     }
 }
+
+/// Resolvers the sinkhole does not list get REFUSED, BIND (signed with the right key, from an
+/// address not listed) and Unbound alike: neither loads the zone, and the refusals are counted.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct SinkholeRefusalTests {
+    @Test func unlistedResolversAreRefused() async throws {
+        let mamori = try ExternalPeer.builtProduct("mamori")
+        let named = try ExternalPeer.require("named", debianPackage: "bind9")
+        let unbound = try ExternalPeer.require("unbound", debianPackage: "unbound")
+        let dir = try TemporaryDirectory()
+        let d = dir.path
+        let (http, transfer, bindPort, unboundPort) = (try freeTCPPort(), try freeTCPPort(), try freeUDPPort(), try freeUDPPort())
+        try SinkholeServeTests.exampleZone.write(toFile: d + "/example.db", atomically: true, encoding: .utf8)
+        try (SinkholeServeTests.secret + "\n").write(toFile: d + "/xfr.key", atomically: true, encoding: .utf8)
+        try SinkholeServeTests.bindConfiguration(directory: d, port: bindPort, primaryPort: transfer)
+            .write(toFile: d + "/named.conf", atomically: true, encoding: .utf8)
+        try SinkholeServeTests.unboundConfiguration(directory: d, port: unboundPort, primaryPort: transfer)
+            .write(toFile: d + "/unbound.conf", atomically: true, encoding: .utf8)
+        // Only 127.0.0.9 may transfer (with the key): BIND comes from 127.0.0.4, Unbound from 127.0.0.1.
+        try """
+        data_directory: \(d)/data
+        log_level: warning
+        http:
+          listen: 127.0.0.1:\(http)
+        collector:
+          listen: [127.0.0.1:\(try freeUDPPort())]
+        sinkhole:
+          listen: 127.0.0.1:\(transfer)
+          zone: rpz.mamori.
+          exemption_zone: exempt.mamori.
+          sinkhole_name: sinkhole.example.
+          secondaries:
+            - address: 127.0.0.9
+              tsig_key_name: mamori-xfr.
+              tsig_secret_file: \(d)/xfr.key
+
+        """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
+        let server = try mamori.start(["serve", "--config", d + "/mamori.yaml"], outputFile: d + "/mamori.log")
+        defer { server.stop() }
+        var up = false
+        for _ in 0..<300 where !up {
+            guard server.isRunning else { break }
+            up = await httpGet(port: http, path: "/healthz")?.status == 200
+            if !up { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(up, "mamori serve did not come up: \(SinkholeServeTests.log(d + "/mamori.log"))")
+        func refusals() async -> Int {
+            let metrics = await httpGet(port: http, path: "/metrics")?.body ?? ""
+            return metrics.split(separator: "\n").first { $0.hasPrefix("mamori_rpz_transfer_errors_total{reason=\"refused\"}") }
+                .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        // Unbound alone first (from 127.0.0.1, unsigned): refused.
+        let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"])
+        defer { resolver.stop() }
+        var byUnbound = 0
+        for _ in 0..<300 where byUnbound == 0 {
+            byUnbound = await refusals()
+            if byUnbound == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(byUnbound >= 1, "Unbound's transfer was not refused")
+        // Then BIND (from 127.0.0.4, with the right key): refused too, and it says so.
+        let bind = try named.start(["-f", "-4", "-n", "1", "-c", d + "/named.conf"])
+        defer { bind.stop() }
+        for _ in 0..<300 where !SinkholeServeTests.log(d + "/named.log").contains("REFUSED") {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let bindLog = SinkholeServeTests.log(d + "/named.log")
+        #expect(bindLog.contains("REFUSED") && !bindLog.contains("zone rpz.mamori/IN: transferred serial"), "\(bindLog)")
+        #expect(await refusals() > byUnbound)
+        let metrics = await httpGet(port: http, path: "/metrics")?.body ?? ""
+        #expect(
+            !metrics.split(separator: "\n").contains { $0.hasPrefix("mamori_rpz_transfers_total") && !$0.hasSuffix(" 0") },
+            "no transfer was served")
+    }
+}
