@@ -1,0 +1,4 @@
+import SinkholeListener
+import Testing
+
+@Suite struct SinkholeListenerTests {}
