@@ -10,7 +10,8 @@ public struct SinkholeContact: Sendable, Hashable, CustomStringConvertible {
     public enum Problem: Sendable, Hashable, CustomStringConvertible {
         /// Nothing complete arrived within the listener's first-bytes timeout.
         case timeout
-        /// The client closed (or reset) the connection before its request was complete.
+        /// The client closed (or reset) the connection before its request was complete, or the
+        /// listener stopped while it was open.
         case closedEarly
         /// The bytes were recognised but broke the protocol's rules, or were too many.
         case malformed(SinkholeProbeError.Code)
