@@ -302,7 +302,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore",
+                "MamoriCore", "SinkholeProbe",
                 "Server",
             ],
             swiftSettings: swiftSettings

@@ -44,6 +44,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A dnstap connection: Frame Streams bytes in pieces, the handshake, each data frame as a
     /// resolver event (`FuzzTarget+Dnstap.swift`).
     case dnstap = "dnstap"
+    /// A connection's first bytes as the sinkhole listener reads them: an HTTP request head or a
+    /// TLS ClientHello (`FuzzTarget+Sinkhole.swift`).
+    case sinkholeProbe = "sinkhole-probe"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -60,6 +63,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .credentials: Self.credentials(bytes)
         case .dnsMessage: Self.dnsMessage(bytes)
         case .dnstap: Self.dnstap(bytes)
+        case .sinkholeProbe: Self.sinkholeProbe(bytes)
         }
     }
 

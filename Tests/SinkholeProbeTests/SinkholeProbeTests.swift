@@ -66,8 +66,13 @@ import Testing
         for k in 0..<20000 {
             let input = seeds[k % seeds.count]
             let mutated = mutator.mutate(input, other: seeds[(k / 7) % seeds.count])
-            let result = SinkholeProbe.examine(mutated, maximumBytes: [64, 512, SinkholeProbe.defaultMaximumBytes][k % 3])
+            let cap = [64, 512, SinkholeProbe.defaultMaximumBytes][k % 3]
+            let result = SinkholeProbe.examine(mutated, maximumBytes: cap)
             Self.check(result, "mutation \(k)")
+            // A prefix that is already decided decides the whole input the same way (the listener stops reading there).
+            let n = mutated.count / 2
+            let prefix = SinkholeProbe.examine(mutated.prefix(n), maximumBytes: cap)
+            if !prefix.isIncomplete, n < cap { #expect(prefix == result, "mutation \(k): prefix \(prefix), whole \(result)") }
         }
     }
 
