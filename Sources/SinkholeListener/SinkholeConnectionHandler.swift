@@ -9,9 +9,11 @@ final class SinkholeConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// Probes run on every read up to this many; after that only when the bytes have doubled,
-    /// so that a client dripping one byte at a time costs O(n log n), not O(n²).
-    static let eagerProbes = 32
+    /// Each probe reads all the bytes so far. Probes run on every read until they have read this
+    /// many times the byte cap in all (enough for a ClientHello of about 700 bytes arriving one
+    /// byte at a time); after that only when the bytes have doubled or filled the cap, so that a
+    /// client dripping bytes costs a bounded amount of work, not O(n²).
+    static let probeBudget = 16
     /// Bytes read and dropped after the 403 page before the connection is closed anyway.
     static let maximumDrain = 65536
 
@@ -25,7 +27,7 @@ final class SinkholeConnectionHandler: ChannelInboundHandler {
     private let admitted: Bool
     private var phase = Phase.probing
     private var received: [UInt8] = []
-    private var probes = 0
+    private var probeWork = 0
     private var probedAt = 0
     private var timer: Scheduled<Void>?
     private var client = IPAddress.unspecifiedV4
@@ -64,8 +66,9 @@ final class SinkholeConnectionHandler: ChannelInboundHandler {
             let room = listener.maximumBytes - received.count
             if room > 0 { received += chunk.readableBytesView.prefix(room) }
             let full = received.count >= listener.maximumBytes
-            guard probes < Self.eagerProbes || received.count >= 2 * probedAt || full else { return }
-            probes += 1
+            let withinBudget = probeWork + received.count <= Self.probeBudget * listener.maximumBytes
+            guard withinBudget || received.count >= 2 * probedAt || full else { return }
+            probeWork += received.count
             probedAt = received.count
             let result = SinkholeProbe.examine(received, maximumBytes: listener.maximumBytes)
             if case .incomplete = result { return }

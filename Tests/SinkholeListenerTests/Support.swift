@@ -69,7 +69,8 @@ enum RawConnection {
         var closed: Bool
     }
 
-    static func run(port: Int, sending bytes: [UInt8], timeout: Duration = .seconds(30)) async throws -> Result {
+    /// - Parameter pieces: writes of at most this many bytes each, one after the other (each flushed).
+    static func run(port: Int, sending bytes: [UInt8], pieces: Int = .max, timeout: Duration = .seconds(30)) async throws -> Result {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) {
             channel in
             channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
@@ -77,7 +78,12 @@ enum RawConnection {
         let box = NIOLockedValueBox(Result(received: [], closed: false))
         _ = try? await withTimeLimit(timeout, "raw connection") {
             try await channel.executeThenClose { inbound, outbound in
-                if !bytes.isEmpty { try? await outbound.write(ByteBuffer(bytes: bytes)) }
+                var rest = bytes[...]
+                while !rest.isEmpty {
+                    let piece = rest.prefix(pieces)
+                    rest = rest.dropFirst(piece.count)
+                    try? await outbound.write(ByteBuffer(bytes: piece))
+                }
                 do {
                     for try await chunk in inbound { box.withLockedValue { $0.received += chunk.readableBytesView } }
                 } catch {
@@ -96,4 +102,15 @@ func runPeer(_ peer: ExternalPeer, _ arguments: [String], timeout: Duration = .s
     status: Int32, stdout: String, stderr: String
 ) {
     try await offThePool { try peer.runToExit(arguments, timeout: timeout) }
+}
+
+/// A minimal ClientHello record (one cipher suite, a server_name extension with `serverName`).
+func clientHello(serverName: String) -> [UInt8] {
+    func u16(_ n: Int) -> [UInt8] { [UInt8(n >> 8), UInt8(n & 0xFF)] }
+    let name = Array(serverName.utf8)
+    let list = [0] + u16(name.count) + name
+    let sni = u16(0) + u16(list.count + 2) + u16(list.count) + list
+    let body = [3, 3] + [UInt8](repeating: 0xAB, count: 32) + [0] + u16(2) + [0x13, 0x01] + [1, 0] + u16(sni.count) + sni
+    let handshake = [1, 0] + u16(body.count) + body
+    return [22, 3, 1] + u16(handshake.count) + handshake
 }
