@@ -20,7 +20,9 @@ final class RunningListener: Sendable {
     let ports: [Int]
     private let received = NIOLockedValueBox<[SinkholeContact]>([])
 
-    init(endpoints: Int = 1, configure: (inout SinkholeListener.Configuration) -> Void = { _ in }) async throws {
+    init(
+        endpoints: Int = 1, logger: Logger = Logger(label: "test"), configure: (inout SinkholeListener.Configuration) -> Void = { _ in }
+    ) async throws {
         var c = SinkholeListener.Configuration()
         c.firstBytesTimeout = .seconds(2)
         configure(&c)
@@ -28,7 +30,7 @@ final class RunningListener: Sendable {
         let metrics = TestMetrics()
         let clock = TestClock()
         let received = self.received
-        let listener = SinkholeListener(configuration: c, clock: clock, logger: Logger(label: "test"), metricsFactory: metrics) { contact in
+        let listener = SinkholeListener(configuration: c, clock: clock, logger: logger, metricsFactory: metrics) { contact in
             received.withLockedValue { $0.append(contact) }
         }
         let group = ServiceGroup(services: [listener], gracefulShutdownSignals: [], logger: Logger(label: "test"))
