@@ -109,6 +109,49 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What a client's first bytes on the sinkhole ask for: an HTTP request's Host or a TLS
+        // ClientHello's server name, strictly bounded; the SinkholeContact value. Pure.
+        .target(
+            name: "SinkholeProbe",
+            dependencies: ["FlowCodec"],
+            swiftSettings: swiftSettings
+        ),
+        // The sinkhole's listener: the TCP ports C&C names are rewritten to, one contact per
+        // connection, a fixed 403 page to HTTP and nothing to TLS. An adapter.
+        .target(
+            name: "SinkholeListener",
+            dependencies: [
+                "SinkholeProbe", "FlowCodec", "MamoriCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP requests and ClientHellos (captured from curl and OpenSSL, RFC 8448's), truncated and hostile bytes.
+        .testTarget(
+            name: "SinkholeProbeTests",
+            dependencies: ["SinkholeProbe", "FlowCodec", "MamoriTesting", "MamoriCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // The listener on loopback against curl and openssl s_client: contacts, the 403, limits.
+        .testTarget(
+            name: "SinkholeListenerTests",
+            dependencies: [
+                "SinkholeListener", "SinkholeProbe", "FlowCodec", "MamoriCore", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
@@ -259,7 +302,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ",
+                "MamoriCore", "RPZ", "SinkholeProbe",
                 "Server",
             ],
             swiftSettings: swiftSettings

@@ -47,6 +47,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// One request to the RPZ zone transfer responder, from a listed or unlisted client, over TCP
     /// or UDP (`FuzzTarget+ZoneTransfer.swift`).
     case zoneTransfer = "zone-transfer"
+    /// A connection's first bytes as the sinkhole listener reads them: an HTTP request head or a
+    /// TLS ClientHello (`FuzzTarget+Sinkhole.swift`).
+    case sinkholeProbe = "sinkhole-probe"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -64,6 +67,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .dnsMessage: Self.dnsMessage(bytes)
         case .dnstap: Self.dnstap(bytes)
         case .zoneTransfer: Self.zoneTransfer(bytes)
+        case .sinkholeProbe: Self.sinkholeProbe(bytes)
         }
     }
 
