@@ -258,7 +258,7 @@ public func buildApplication(
         sinkhole = service
     }
     var resolverLog: ResolverLogService?
-    if configuration.dnstap.enabled {
+    if configuration.dnstap.enabled || (sinkhole != nil && !configuration.sinkhole.listener.isEmpty) {
         var dnstapLogger = logger
         dnstapLogger[metadataKey: "component"] = "dnstap"
         resolverLog = ResolverLogService(

@@ -7,6 +7,8 @@ import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
 import ServiceLifecycle
+import SinkholeListener
+import SinkholeProbe
 
 /// The resolvers' query log inside `mamori serve`: dnstap client responses from the carrier's
 /// Unbound or BIND, read by `DnstapListener`, turned into evidence and then dropped.
@@ -21,8 +23,12 @@ import ServiceLifecycle
 /// arrives, as flows are. The findings go through `DetectionService.report`, which attributes,
 /// stores and hands them to the case workflow.
 ///
-/// Metrics: `mamori_resolver_answers_total{use="sinkholed|nxdomain|learned|discarded"}`, and the
-/// listener's `mamori_dnstap_*`.
+/// It also runs the sinkhole listener (`sinkhole.listener`): every device that connects to the
+/// sinkhole counts in the same `SinkholeContactTracker`, with the name it asked for (HTTP Host,
+/// TLS SNI).
+///
+/// Metrics: `mamori_resolver_answers_total{use="sinkholed|nxdomain|learned|discarded"}`, the
+/// dnstap listener's `mamori_dnstap_*` and the sinkhole listener's `mamori_sinkhole_*`.
 public final class ResolverLogService: Service, Sendable {
     struct Detectors {
         var contacts: SinkholeContactTracker
@@ -31,7 +37,8 @@ public final class ResolverLogService: Service, Sendable {
     }
 
     private let detectors: NIOLockedValueBox<Detectors>
-    private let listener: DnstapListener
+    private let listener: DnstapListener?
+    private let sinkholeListener: SinkholeListener?
     private let detection: DetectionService
     private let sinkhole: SinkholeService?
     private let clock: any WallClock
@@ -42,6 +49,7 @@ public final class ResolverLogService: Service, Sendable {
         settings: DnstapSettings, sinkhole: SinkholeService?, detection: DetectionService, pseudonymKey: [UInt8], clock: any WallClock,
         logger: Logger, metricsFactory: any MetricsFactory
     ) {
+        let listenAt = sinkhole?.settings.listener ?? []
         var thresholds = DGADetector.Thresholds()
         thresholds.windowMilliseconds = Int64(settings.dgaWindowSeconds) * 1000
         thresholds.minimumGenerated = settings.dgaMinimumNames
@@ -59,22 +67,43 @@ public final class ResolverLogService: Service, Sendable {
             counters[use] = Counter(label: "mamori_resolver_answers_total", dimensions: [("use", use)], factory: metricsFactory)
         }
         answers = counters
-        var c = DnstapListener.Configuration()
-        c.unixSocketPath = settings.unixSocket
-        c.unixSocketPermissions = settings.unixSocketMode
-        c.tcp = settings.listen
-        c.maximumConnections = settings.maximumConnections
-        let counted = counters
-        listener = DnstapListener(configuration: c, logger: logger, metricsFactory: metricsFactory) { event in
-            Self.take(event, into: box, sinkhole: sinkhole, counters: counted, now: clock.milliseconds)
+        if settings.enabled {
+            var c = DnstapListener.Configuration()
+            c.unixSocketPath = settings.unixSocket
+            c.unixSocketPermissions = settings.unixSocketMode
+            c.tcp = settings.listen
+            c.maximumConnections = settings.maximumConnections
+            let counted = counters
+            listener = DnstapListener(configuration: c, logger: logger, metricsFactory: metricsFactory) { event in
+                Self.take(event, into: box, sinkhole: sinkhole, counters: counted, now: clock.milliseconds)
+            }
+        } else {
+            listener = nil
+        }
+        if listenAt.isEmpty {
+            sinkholeListener = nil
+        } else {
+            var c = SinkholeListener.Configuration()
+            c.endpoints = listenAt.map { SinkholeListener.Endpoint(host: $0.host, port: $0.port) }
+            sinkholeListener = SinkholeListener(configuration: c, clock: clock, logger: logger, metricsFactory: metricsFactory) { contact in
+                // A connection refused for the cap says nothing about the device: not evidence.
+                if contact.problem == .tooManyConnections { return }
+                box.withLockedValue { $0.contacts.connection(from: contact.client, name: contact.name, at: contact.milliseconds) }
+            }
         }
     }
 
-    /// The TCP port the listener is bound to (with `listen`), once it runs.
-    public var boundTCPPort: Int? { listener.boundTCPPort }
+    /// The TCP port the dnstap listener is bound to (with `listen`), once it runs.
+    public var boundTCPPort: Int? { listener?.boundTCPPort }
 
-    /// Waits until the listener accepts connections.
-    public func waitUntilReady() async { await listener.waitUntilReady() }
+    /// The sinkhole listener's ports, once it runs.
+    public var sinkholePorts: [Int] { sinkholeListener?.boundPorts ?? [] }
+
+    /// Waits until the listeners accept connections.
+    public func waitUntilReady() async {
+        await listener?.waitUntilReady()
+        await sinkholeListener?.waitUntilReady()
+    }
 
     /// One dnstap event: used as the type's comment says, or dropped.
     static func take(
@@ -119,7 +148,8 @@ public final class ResolverLogService: Service, Sendable {
 
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await self.listener.run() }
+            if let listener = self.listener { group.addTask { try await listener.run() } }
+            if let sinkholeListener = self.sinkholeListener { group.addTask { try await sinkholeListener.run() } }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(5))

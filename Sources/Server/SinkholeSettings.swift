@@ -68,6 +68,9 @@ public struct SinkholeSettings: Sendable, Hashable {
     /// Whether names that the resolvers' log shows resolving to a C&C address in the policy are
     /// added as name entries too (so the name stays sinkholed when the C&C moves).
     public var learnNames = true
+    /// Where the sinkhole listener accepts connections (`listener: [HOST:PORT, …]`: the addresses
+    /// in `addresses`, on 80, 443 and the botnets' ports); empty: no listener.
+    public var listener: [SocketEndpoint] = []
 
     public init() {}
 
@@ -93,7 +96,7 @@ extension SinkholeSettings {
         try m.allowOnly([
             "enabled", "listen", "zone", "exemption_zone", "sinkhole_name", "primary_name", "responsible_name", "ttl", "exemption_ttl",
             "secondaries", "confirm_score", "entry_days", "maximum_entries", "protected_names", "protected_prefixes",
-            "exemption_refresh_seconds", "addresses", "learn_names",
+            "exemption_refresh_seconds", "addresses", "learn_names", "listener",
         ])
         if let x = m["enabled"] { s.enabled = try x.bool() }
         if let x = m["listen"] { s.listen = try x.endpoint() }
@@ -113,6 +116,10 @@ extension SinkholeSettings {
         if let x = m["protected_names"] { s.protectedNames = try x.strings().map { $0.hasSuffix(".") ? $0 : $0 + "." } }
         if let x = m["protected_prefixes"] { s.protectedPrefixes = try x.prefixes() }
         if let x = m["learn_names"] { s.learnNames = try x.bool() }
+        if let l = m["listener"] {
+            guard case .sequence(let seq) = l.node else { throw l.error("sinkhole.listener must be a list of HOST:PORT") }
+            for item in seq { s.listener.append(try YAMLValue(node: item, key: "sinkhole.listener").endpoint()) }
+        }
         if let x = m["addresses"] {
             for text in try x.strings() {
                 guard let a = IPAddress(text) else { throw x.error("sinkhole.addresses: '\(text)' is not an address") }

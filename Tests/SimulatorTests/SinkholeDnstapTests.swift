@@ -6,7 +6,8 @@ import Testing
 /// Unbound writing its dnstap log to `mamori serve` (issue 20): a subscriber who looks up a
 /// sinkholed name gets an infected-device finding (family `sinkhole`) with their pseudonym; a
 /// burst of NXDOMAIN lookups of machine-made names makes a DGA finding; and nothing of the other
-/// lookups — neither the names nor the clients — is kept anywhere in the data directory.
+/// lookups — neither the names nor the clients — is kept anywhere in the data directory. A device
+/// that connects to the sinkhole listener (curl, asking for the C&C by Host) gets a finding too.
 @Suite(.serialized, .timeLimit(.minutes(6)))
 struct SinkholeDnstapTests {
     static func unboundConfiguration(directory: String, port: Int, primaryPort: Int, socket: String) -> String {
@@ -27,7 +28,7 @@ struct SinkholeDnstapTests {
         let dir = try TemporaryDirectory()
         let d = dir.path
         let socket = d + "/dnstap.sock"
-        let (http, transfer, unboundPort) = (try freeTCPPort(), try freeTCPPort(), try freeUDPPort())
+        let (http, transfer, unboundPort, sinkholePort) = (try freeTCPPort(), try freeTCPPort(), try freeUDPPort(), try freeTCPPort())
         try SinkholeServeTests.exampleZone.write(toFile: d + "/example.db", atomically: true, encoding: .utf8)
         try SinkholeServeTests.policy.write(toFile: d + "/policy.yaml", atomically: true, encoding: .utf8)
         try "prefix,subscriber\n127.0.0.5/32,A-0005\n127.0.0.6/32,A-0006\n127.0.0.7/32,A-0007\n"
@@ -51,6 +52,7 @@ struct SinkholeDnstapTests {
           exemption_zone: exempt.mamori.
           sinkhole_name: sinkhole.example.
           addresses: [192.0.2.53]
+          listener: [127.0.0.1:\(sinkholePort)]
           ttl: 5
           secondaries:
             - address: 127.0.0.1
@@ -95,6 +97,13 @@ struct SinkholeDnstapTests {
             client.send(SinkholeServeTests.query("\(label).example", id: UInt16(0x3000 + i)), toPort: unboundPort)
         }
         _ = await client.drain(quietMilliseconds: 500, limit: 100)
+        // A bot at 127.0.0.8 reaches the sinkhole listener, asking for its C&C by name.
+        let curl = try ExternalPeer.require("curl", debianPackage: "curl")
+        let blocked = try await curl.runToExit([
+            "-s", "--max-time", "10", "--interface", "127.0.0.8", "-H", "Host: cc.example", "http://127.0.0.1:\(sinkholePort)/gate.php",
+        ])
+        #expect(
+            blocked.stdout.contains("403") || blocked.stdout.contains("blocked") || !blocked.stdout.isEmpty, "the block page: \(blocked)")
         // Ordinary lookups from 127.0.0.7, which nothing may keep.
         for name in ["ns.example", "quietname-one.example", "quietname-two.example"] {
             _ = try await SinkholeServeTests.ask(port: unboundPort, name, from: "127.0.0.7", timeout: .seconds(2)) { _ in true }
@@ -103,7 +112,8 @@ struct SinkholeDnstapTests {
         let headers = bearer(token)
         var sinkholeFinding: String?
         var dgaFinding: String?
-        for _ in 0..<300 where sinkholeFinding == nil || dgaFinding == nil {
+        var listenerFinding: String?
+        for _ in 0..<300 where sinkholeFinding == nil || dgaFinding == nil || listenerFinding == nil {
             if let body = await httpGet(port: http, path: "/api/v1/findings?kind=infected-device", headers: headers)?.body {
                 let findings =
                     (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["findings"] as? [[String: Any]] ?? []
@@ -111,9 +121,10 @@ struct SinkholeDnstapTests {
                     let subject = (f["subject"] as? [String: Any])?["address"] as? String
                     if f["family"] as? String == "sinkhole" && subject == "127.0.0.5" { sinkholeFinding = String(describing: f) }
                     if f["family"] as? String == "dga" && subject == "127.0.0.6" { dgaFinding = String(describing: f) }
+                    if f["family"] as? String == "sinkhole" && subject == "127.0.0.8" { listenerFinding = String(describing: f) }
                 }
             }
-            if sinkholeFinding == nil || dgaFinding == nil { try await Task.sleep(for: .milliseconds(200)) }
+            if sinkholeFinding == nil || dgaFinding == nil || listenerFinding == nil { try await Task.sleep(for: .milliseconds(200)) }
         }
         let sinkholeText = try #require(sinkholeFinding, "no sinkhole finding: \(SinkholeServeTests.log(d + "/mamori.log"))")
         #expect(
@@ -121,6 +132,8 @@ struct SinkholeDnstapTests {
         #expect(!sinkholeText.contains("A-0005"), "never the subscriber's identifier")
         let dgaText = try #require(dgaFinding, "no DGA finding")
         #expect(dgaText.contains("generated_names"), "\(dgaText)")
+        let listenerText = try #require(listenerFinding, "no finding for the device that connected to the sinkhole")
+        #expect(listenerText.contains("sinkhole_connections") && listenerText.contains("cc.example"), "\(listenerText)")
 
         // Nothing of the ordinary lookups, nor of their client, anywhere in the data directory.
         server.stop()
