@@ -208,14 +208,35 @@ public enum RPZRenderer {
     }
 
     /// Records sorted by owner name in canonical order (labels compared from the right, in lower
-    /// case, as octet strings), then by their target: the same policy always renders the same.
+    /// case, as octet strings), then by their target, TTL and type: the same policy always renders
+    /// the same.
     public static func canonicalOrder(_ records: [DNSRecord]) -> [DNSRecord] {
-        let keyed = records.map { (key: $0.name.lowercased.labels.reversed() as [[UInt8]], record: $0) }
+        let keyed = records.map { (key: ownerKey($0), record: $0) }
         return keyed.sorted { a, b in
             let order = compare(a.key, b.key)
             if order != 0 { return order < 0 }
-            return targetText(a.record) < targetText(b.record)
+            return compareAfterOwner(a.record, b.record) < 0
         }.map(\.record)
+    }
+
+    /// The owner's labels, lowercased, rightmost first: the key of the canonical order.
+    static func ownerKey(_ record: DNSRecord) -> [[UInt8]] { record.name.lowercased.labels.reversed() }
+
+    /// The canonical order of two records whose owners have keys `keyA` and `keyB`: -1, 0 (for
+    /// records equal as `DNSRecord`s are, the class aside) or 1.
+    static func compare(_ a: DNSRecord, key keyA: [[UInt8]], _ b: DNSRecord, key keyB: [[UInt8]]) -> Int {
+        let order = compare(keyA, keyB)
+        return order != 0 ? order : compareAfterOwner(a, b)
+    }
+
+    /// The order of two records of the same owner: by target, then TTL, then type.
+    static func compareAfterOwner(_ a: DNSRecord, _ b: DNSRecord) -> Int {
+        let x = targetText(a)
+        let y = targetText(b)
+        if x != y { return x < y ? -1 : 1 }
+        if a.ttl != b.ttl { return a.ttl < b.ttl ? -1 : 1 }
+        if a.type != b.type { return a.type.rawValue < b.type.rawValue ? -1 : 1 }
+        return 0
     }
 
     static func compare(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
