@@ -103,7 +103,7 @@ public struct RPZZoneHistory: Sendable {
     /// `update(to:)` with the whole new zone, in time proportional to the changes (and one copy
     /// of the records).
     mutating func update(removing: [DNSRecord], adding: [DNSRecord]) -> IncrementalUpdate {
-        typealias Keyed = (key: [[UInt8]], record: DNSRecord)
+        typealias Keyed = (key: [UInt8], record: DNSRecord)
         func less(_ a: Keyed, _ b: Keyed) -> Bool { RPZRenderer.compare(a.record, key: a.key, b.record, key: b.key) < 0 }
         let removals = removing.map { (key: RPZRenderer.ownerKey($0), record: $0) }.sorted(by: less)
         let additions = adding.map { (key: RPZRenderer.ownerKey($0), record: $0) }.sorted(by: less)

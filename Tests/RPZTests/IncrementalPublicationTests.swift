@@ -148,3 +148,32 @@ struct TestRandom {
         return z ^ (z >> 31)
     }
 }
+
+/// The canonical order's flat keys order names as RFC 4034 §6.1 does, label by label.
+@Suite struct CanonicalOrderTests {
+    /// RFC 4034 §6.1 directly: labels from the right, lowercased, as octet strings.
+    static func less(_ a: DNSName, _ b: DNSName) -> Bool {
+        let x = a.lowercased.labels.reversed() as [[UInt8]]
+        let y = b.lowercased.labels.reversed() as [[UInt8]]
+        for (p, q) in zip(x, y) where p != q { return p.lexicographicallyPrecedes(q) }
+        return x.count < y.count
+    }
+
+    @Test("names with octets 0, 1 and 255, prefix labels, upper case and suffix names sort label by label")
+    func order() throws {
+        var rng = TestRandom(seed: 6)
+        let alphabet: [UInt8] = [0, 1, 2, 0x2D, 0x41, 0x5A, 0x61, 0x62, 0x7A, 0xFF]
+        var names: [DNSName] = []
+        for _ in 0..<400 {
+            let labels = (0..<(1 + Int(rng.next() % 3))).map { _ in
+                (0..<(1 + Int(rng.next() % 3))).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            }
+            names.append(try DNSName(labels: labels))
+        }
+        let records = names.map { DNSRecord(name: $0, type: .CNAME, ttl: 300, rdata: .cname(.root)) }
+        let sorted = RPZRenderer.canonicalOrder(records).map(\.name)
+        for (a, b) in zip(sorted, sorted.dropFirst()) {
+            #expect(!Self.less(b, a), "\(b) sorts before \(a)")
+        }
+    }
+}
