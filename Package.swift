@@ -319,6 +319,7 @@ let package = Package(
             name: "Benchmarking",
             dependencies: [
                 "FlowCodec", "FlowEncoding", "MamoriCore", "Detection", "Evaluation", "Attribution", "IdentityCodec", "IdentityListeners",
+                "RPZ", "DNSWire", "Dnstap",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

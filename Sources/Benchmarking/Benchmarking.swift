@@ -1,9 +1,10 @@
 // Benchmarking: the measurements behind BENCHMARKS.md — decoder throughput, attribution lookups,
-// RADIUS accounting ingestion, detection throughput and memory, memory under spoofed floods.
-// Each benchmark builds its own synthetic input, runs the product's real components on it
-// (FlowCodec's decoder, Attribution's index, IdentityListeners' RADIUS server, Detection's
-// analyzer), and returns its figures with their JSON and text renderings; progress goes to a
-// callback, nothing is printed. It may import those modules, MamoriCore, Evaluation (the
+// RADIUS accounting ingestion, detection throughput and memory, memory under spoofed floods, the
+// DNS RPZ sinkhole (zones, transfers, dnstap). Each benchmark builds its own synthetic input, runs
+// the product's real components on it (FlowCodec's decoder, Attribution's index,
+// IdentityListeners' RADIUS server, Detection's analyzer, RPZ's policy, publication and transfer
+// responder, Dnstap's decoders), and returns its figures with their JSON and text renderings; progress goes to a
+// callback, nothing is printed. It may import those modules, DNSWire, MamoriCore, Evaluation (the
 // simulator's Internet), SwiftNIO, swift-log, swift-metrics, swift-service-lifecycle, Foundation
 // and the C library (CPU clocks, resident set, a UDP client socket). Used by the `mamori bench …`
 // commands, which parse the arguments and print.
@@ -38,6 +39,18 @@ public enum BenchMeasure {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
         let fields = text.split(separator: " ")
         return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    /// A memory figure of /proc/self/status in bytes (`VmRSS` the resident set now, `VmHWM` its
+    /// peak so far), 0 when it cannot be read.
+    public static func statusBytes(_ field: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            let kilobytes =
+                line.dropFirst(field.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
+            return kilobytes * 1024
+        }
+        return 0
     }
 
     /// The process's peak resident set so far, bytes (getrusage).

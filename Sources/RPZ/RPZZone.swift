@@ -206,19 +206,64 @@ public enum RPZRenderer {
     }
 
     /// Records sorted by owner name in canonical order (labels compared from the right, in lower
-    /// case, as octet strings), then by their target: the same policy always renders the same.
+    /// case, as octet strings), then by their target, TTL and type: the same policy always renders
+    /// the same.
     public static func canonicalOrder(_ records: [DNSRecord]) -> [DNSRecord] {
-        let keyed = records.map { (key: $0.name.lowercased.labels.reversed() as [[UInt8]], record: $0) }
+        let keyed = records.map { (key: ownerKey($0), record: $0) }
         return keyed.sorted { a, b in
             let order = compare(a.key, b.key)
             if order != 0 { return order < 0 }
-            return targetText(a.record) < targetText(b.record)
+            return compareAfterOwner(a.record, b.record) < 0
         }.map(\.record)
     }
 
-    static func compare(_ a: [[UInt8]], _ b: [[UInt8]]) -> Int {
-        for (x, y) in zip(a, b) where x != y { return x.lexicographicallyPrecedes(y) ? -1 : 1 }
-        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    /// The key of the canonical order: the owner's labels lowercased, rightmost first, each
+    /// followed by a 0 octet, with the octets 0 and 1 inside labels escaped (0 as 1 1, 1 as 1 2),
+    /// so that comparing keys as octet strings compares the names label by label (a label that
+    /// is a prefix of another, and a name that is a suffix of another, sort first). One array
+    /// per record instead of one per label.
+    static func ownerKey(_ record: DNSRecord) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(record.name.wireLength + 4)
+        for label in record.name.labels.reversed() {
+            for c in label {
+                switch c {
+                case 0, 1:
+                    key.append(1)
+                    key.append(c + 1)
+                case 65...90: key.append(c | 0x20)
+                default: key.append(c)
+                }
+            }
+            key.append(0)
+        }
+        return key
+    }
+
+    /// The canonical order of two records whose owners have keys `keyA` and `keyB`: -1, 0 (for
+    /// records equal as `DNSRecord`s are, the class aside) or 1.
+    static func compare(_ a: DNSRecord, key keyA: [UInt8], _ b: DNSRecord, key keyB: [UInt8]) -> Int {
+        let order = compare(keyA, keyB)
+        return order != 0 ? order : compareAfterOwner(a, b)
+    }
+
+    /// The order of two records of the same owner: by target, then TTL, then type.
+    static func compareAfterOwner(_ a: DNSRecord, _ b: DNSRecord) -> Int {
+        let x = targetText(a)
+        let y = targetText(b)
+        if x != y { return x < y ? -1 : 1 }
+        if a.ttl != b.ttl { return a.ttl < b.ttl ? -1 : 1 }
+        if a.type != b.type { return a.type.rawValue < b.type.rawValue ? -1 : 1 }
+        return 0
+    }
+
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                for k in 0..<min(x.count, y.count) where x[k] != y[k] { return x[k] < y[k] ? -1 : 1 }
+                return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+            }
+        }
     }
 
     static func targetText(_ record: DNSRecord) -> String {

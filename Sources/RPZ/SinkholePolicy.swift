@@ -94,6 +94,8 @@ public struct SinkholePolicy: Sendable {
     public private(set) var exemptions: [String: Set<IPPrefix>] = [:]
     /// How many entries were refused because the policy was full.
     public private(set) var fullRefusals = 0
+    /// The recent changes that alter the sinkhole zone, for `RPZPublication`'s incremental publish.
+    private(set) var changeLog = SinkholeChangeLog()
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -123,6 +125,7 @@ public struct SinkholePolicy: Sendable {
                 return .extended(previous: previous, current: current)
             }
             entries[entry.trigger] = entry
+            changeLog.record(entry.trigger, before: previous)
             return .replaced(previous: previous, current: entry)
         }
         guard entries.count < configuration.maximumEntries else {
@@ -130,6 +133,7 @@ public struct SinkholePolicy: Sendable {
             return .refused(entry, .full(maximum: configuration.maximumEntries))
         }
         entries[entry.trigger] = entry
+        changeLog.record(entry.trigger, before: nil)
         return .added(entry)
     }
 
@@ -137,13 +141,17 @@ public struct SinkholePolicy: Sendable {
     /// removal does not depend on it.
     public mutating func remove(trigger: SinkholeTrigger, now: Int64) -> SinkholeChange {
         guard let entry = entries.removeValue(forKey: trigger) else { return .notFound(trigger) }
+        changeLog.record(trigger, before: entry)
         return .removed(entry)
     }
 
     /// Removes every entry whose expiry is `now` or earlier, in a deterministic order (by trigger text).
     public mutating func expire(now: Int64) -> [SinkholeChange] {
         let gone = entries.values.filter { $0.isExpired(at: now) }.sorted { $0.trigger.description < $1.trigger.description }
-        for entry in gone { entries[entry.trigger] = nil }
+        for entry in gone {
+            entries[entry.trigger] = nil
+            changeLog.record(entry.trigger, before: entry)
+        }
         return gone.map { .expired($0) }
     }
 

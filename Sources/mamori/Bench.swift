@@ -11,7 +11,9 @@ struct Bench: AsyncParsableCommand {
             End-to-end collector figures (Mamori beside nfcapd on the same generated traffic) come \
             from Benchmarks/collector/run.sh.
             """,
-        subcommands: [BenchDecode.self, BenchAttribution.self, BenchRADIUS.self, BenchDetection.self, BenchSpoofing.self]
+        subcommands: [
+            BenchDecode.self, BenchAttribution.self, BenchRADIUS.self, BenchDetection.self, BenchSpoofing.self, BenchRPZ.self,
+        ]
     )
 }
 
