@@ -361,9 +361,18 @@ enum KernelSocketStatistics {
         receiveDropsByPort(ipv6: ipv6)[localPort]
     }
 
+    /// A /proc file read to its end. `String(contentsOfFile:)` stops after the first 4 KiB of a
+    /// procfs file (its size reads as 0): /proc/net/udp with more than about 30 sockets lost the
+    /// rest, and with it the drop counts of the collector's own ports on a busy machine.
+    static func readProcFile(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    }
+
     /// The `drops` column of /proc/net/udp (or udp6) for every bound local port.
     static func receiveDropsByPort(ipv6: Bool) -> [Int: Int] {
-        guard let text = try? String(contentsOfFile: ipv6 ? "/proc/net/udp6" : "/proc/net/udp", encoding: .utf8) else { return [:] }
+        guard let text = readProcFile(ipv6 ? "/proc/net/udp6" : "/proc/net/udp") else { return [:] }
         var drops: [Int: Int] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let cols = line.split(separator: " ", omittingEmptySubsequences: true)

@@ -250,7 +250,13 @@ func waitForUDPListener(port: Int, while alive: () -> Bool) async throws -> Bool
     let hex = ":" + String(format: "%04X", port)
     let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
-        let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
+        // Read to its end: String(contentsOfFile:) stops after 4 KiB of a procfs file, about 30
+        // sockets, and the whole suite holds hundreds.
+        let table =
+            FileHandle(forReadingAtPath: "/proc/net/udp").map { h in
+                defer { try? h.close() }
+                return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
+            } ?? ""
         if table.split(separator: "\n").contains(where: { $0.split(separator: " ").count > 1 && $0.split(separator: " ")[1].hasSuffix(hex) }
         ) {
             return true

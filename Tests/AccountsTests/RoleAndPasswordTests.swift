@@ -7,7 +7,8 @@ import Testing
         #expect(Role.viewer.permissions == [.readFindings, .readCases, .readMetrics])
         #expect(
             Role.analyst.permissions
-                == Role.viewer.permissions.union([.recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit]))
+                == Role.viewer.permissions.union([.recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole])
+        )
         #expect(Role.admin.permissions == Set(Permission.allCases))
         #expect(Role.viewer < Role.analyst && Role.analyst < Role.admin)
         for p in Permission.allCases {

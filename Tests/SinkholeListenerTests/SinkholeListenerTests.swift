@@ -109,7 +109,7 @@ struct SinkholeListenerTests {
     @Test("Hostile first bytes are counted and closed unanswered, and the listener goes on serving")
     func hostile() async throws {
         let curl = try ExternalPeer.require("curl", debianPackage: "curl")
-        let running = try await RunningListener { $0.firstBytesTimeout = .seconds(3) }
+        let running = try await RunningListener { $0.firstBytesTimeout = .seconds(15) }
         let port = running.port
         func stillServes(_ after: String) async throws {
             let out = try await runPeer(
