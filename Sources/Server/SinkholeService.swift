@@ -288,7 +288,17 @@ public final class SinkholeService: Service, Sendable {
 
     /// C&C findings at or above the confirmation score enter the policy (or are renewed).
     public func consider(_ findings: [Finding]) async {
-        let confirmed = findings.filter { $0.kind == .commandAndControl && $0.score >= settings.confirmScore }
+        // The detectors report a finding again at every change; an entry it made is renewed only
+        // once half its life has passed, so that the audit log is not written at every evaluation.
+        let now = clock.milliseconds / 1000
+        let halfLife = Int64(settings.entryDays) * 86_400 / 2
+        let confirmed = findings.filter { f in
+            guard f.kind == .commandAndControl, f.score >= settings.confirmScore else { return false }
+            guard let trigger = Self.trigger(of: f), let existing = entry(trigger), existing.source == .finding(id: f.id) else {
+                return true
+            }
+            return (existing.expiresAt ?? .max) - now <= halfLife
+        }
         guard !confirmed.isEmpty else { return }
         let operations = confirmed.compactMap { f in
             entry(for: f, reason: "C&C finding, score \(String(format: "%.2f", f.score)) ≥ \(settings.confirmScore): \(f.summary)")

@@ -21,13 +21,15 @@ import Testing
 @Suite struct SinkholeServiceTests {
     static let now = Int64(Date().timeIntervalSince1970 * 1000)
 
-    static func application(_ dir: TemporaryDirectory, configure: (inout MamoriConfiguration) -> Void = { _ in }) throws -> (
+    static func application(
+        _ dir: TemporaryDirectory, clock: TestClock = TestClock(now), configure: (inout MamoriConfiguration) -> Void = { _ in }
+    ) throws -> (
         some ApplicationProtocol, MamoriServices
     ) {
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
         configuration.sinkhole.confirmScore = 0.9
         configure(&configuration)
-        var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: TestClock(now))
+        var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock)
         dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
         return try buildApplication(configuration: configuration, dependencies: dependencies)
     }
@@ -50,7 +52,8 @@ import Testing
     )
     func findingsAndVerdicts() async throws {
         let dir = try TemporaryDirectory()
-        let (_, services) = try Self.application(dir)
+        let clock = TestClock(Self.now)
+        let (_, services) = try Self.application(dir, clock: clock)
         let sinkhole = try #require(services.sinkhole)
         let strong = Self.commandAndControl("203.0.113.7", score: 0.95)
         let weak = Self.commandAndControl("203.0.113.8", score: 0.5)
@@ -62,8 +65,14 @@ import Testing
         #expect(sinkhole.status.entries == 1)
         let serialAfterFirst = sinkhole.status.serial
 
-        // Reported again: renewed, no new zone version.
+        // Reported again soon after: nothing written. Past half the entry's life: renewed, no new
+        // zone version.
+        let auditBefore = try Self.sinkholeAudit(services).count
         await sinkhole.consider([strong])
+        #expect(try Self.sinkholeAudit(services).count == auditBefore, "no audit entry at every report")
+        clock.advance(by: 16 * 86_400_000)
+        await sinkhole.consider([strong])
+        #expect(sinkhole.entry(.address(IPPrefix("203.0.113.7/32")!))?.expiresAt == (Self.now + 16 * 86_400_000) / 1000 + 30 * 86_400)
         #expect(sinkhole.status.serial == serialAfterFirst)
 
         // An analyst confirms the weak one; then calls the strong one a false positive.
