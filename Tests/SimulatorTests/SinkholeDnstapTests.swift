@@ -65,15 +65,8 @@ struct SinkholeDnstapTests {
 
         let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
         let token = try operators.token("soc", scope: "read_findings,change_sinkhole")
-        let server = try mamori.start(["serve", "--config", d + "/mamori.yaml"], outputFile: d + "/mamori.log")
+        let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
-        var up = false
-        for _ in 0..<300 where !up {
-            guard server.isRunning else { break }
-            up = await httpGet(port: http, path: "/healthz")?.status == 200
-            if !up { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        try #require(up, "mamori serve did not come up: \(SinkholeServeTests.log(d + "/mamori.log"))")
         let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"])
         defer { resolver.stop() }
         let online = ["--server", "127.0.0.1:\(http)"]

@@ -174,6 +174,23 @@ struct SinkholeServeTests {
         return last
     }
 
+    /// `mamori serve --config <directory>/mamori.yaml`, its output in `mamori.log`, once its
+    /// /healthz answers on `http` (30 s at most); fails with its log otherwise.
+    static func serve(_ mamori: ExternalPeer, directory d: String, http: Int) async throws -> RunningPeer {
+        let server = try mamori.start(["serve", "--config", d + "/mamori.yaml"], outputFile: d + "/mamori.log")
+        var up = false
+        for _ in 0..<300 where !up {
+            guard server.isRunning else { break }
+            up = await httpGet(port: http, path: "/healthz")?.status == 200
+            if !up { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        guard up else {
+            server.stop()
+            throw PeerError("mamori serve did not come up: \(log(d + "/mamori.log"))")
+        }
+        return server
+    }
+
     static func address(_ m: DNSMessage, _ a: [UInt8]) -> Bool { m.answers.contains { $0.rdata == .a(a) } }
     static func sinkholed(_ m: DNSMessage) -> Bool { address(m, [192, 0, 2, 53]) }
     static func log(_ path: String) -> String {
@@ -202,15 +219,8 @@ struct SinkholeServeTests {
 
         let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
         let token = try operators.token("soc", scope: "read_findings,change_sinkhole,change_consent")
-        let server = try mamori.start(["serve", "--config", d + "/mamori.yaml"], outputFile: d + "/mamori.log")
+        let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
-        var up = false
-        for _ in 0..<300 where !up {
-            guard server.isRunning else { break }
-            up = await httpGet(port: http, path: "/healthz")?.status == 200
-            if !up { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        try #require(up, "mamori serve did not come up: \(Self.log(d + "/mamori.log"))")
         let bind = try named.start(["-f", "-4", "-n", "1", "-c", d + "/named.conf"])
         defer { bind.stop() }
         let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"])
@@ -322,15 +332,8 @@ struct SinkholeRefusalTests {
               tsig_secret_file: \(d)/xfr.key
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
-        let server = try mamori.start(["serve", "--config", d + "/mamori.yaml"], outputFile: d + "/mamori.log")
+        let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
-        var up = false
-        for _ in 0..<300 where !up {
-            guard server.isRunning else { break }
-            up = await httpGet(port: http, path: "/healthz")?.status == 200
-            if !up { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        try #require(up, "mamori serve did not come up: \(SinkholeServeTests.log(d + "/mamori.log"))")
         func refusals() async -> Int {
             let metrics = await httpGet(port: http, path: "/metrics")?.body ?? ""
             return metrics.split(separator: "\n").first { $0.hasPrefix("mamori_rpz_transfer_errors_total{reason=\"refused\"}") }
