@@ -630,13 +630,18 @@ public struct SavedEntry: Codable, Sendable, Hashable {
         let t = text.trimmingCharacters(in: .whitespaces)
         if let p = IPPrefix(t) { return .address(p) }
         if let a = IPAddress(t), let p = IPPrefix(address: a, length: a.isIPv6 ? 128 : 32) { return .address(p) }
-        let name = (t.hasSuffix(".") ? t : t + ".").lowercased()
-        let labels = name.utf8.dropLast().split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard name.utf8.count <= 254, !labels.isEmpty,
-            labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && $0.allSatisfy(Self.hostnameOctet) }),
-            let n = try? DNSName(name)
-        else { return nil }
+        guard let name = hostName(t), let n = try? DNSName(name) else { return nil }
         return .name(n)
+    }
+
+    /// `text` as a host name, lower-case with its final dot, or nil unless every label is 1–63
+    /// letters, digits, `-` or `_` and the whole fits 254 octets (configuration names use it too).
+    static func hostName(_ text: String) -> String? {
+        let name = (text.hasSuffix(".") ? text : text + ".").lowercased()
+        let labels = name.utf8.dropLast().split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard name.utf8.count <= 254, !labels.isEmpty, labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && $0.allSatisfy(hostnameOctet) })
+        else { return nil }
+        return name
     }
 
     /// Letters, digits, `-` and `_` (which real C&C names use): what a name trigger may hold.

@@ -155,18 +155,9 @@ extension SinkholeSettings {
 extension YAMLValue {
     /// A DNS name, written with or without its final dot; returned with it, lower-cased.
     func dnsName() throws(ConfigurationError) -> String {
-        let text = try string().lowercased()
-        let name = text.hasSuffix(".") ? text : text + "."
-        let labels = name.dropLast().split(separator: ".", omittingEmptySubsequences: false)
-        guard name.utf8.count <= 254, !labels.isEmpty,
-            labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 && $0.utf8.allSatisfy { Self.nameOctet($0) } })
-        else { throw error("\(key) must be a DNS name like rpz.example.; got '\(text)'") }
+        let text = try string()
+        guard let name = SavedEntry.hostName(text) else { throw error("\(key) must be a DNS name like rpz.example.; got '\(text)'") }
         return name
-    }
-
-    private static func nameOctet(_ c: UInt8) -> Bool {
-        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-")
-            || c == UInt8(ascii: "_")
     }
 }
 
