@@ -1,0 +1,2 @@
+/// Placeholder while the module is written (issue 21).
+enum MitigationModule {}

@@ -1,0 +1,3 @@
+import Testing
+
+@Test func placeholderBGPSpeakerTests() { #expect(Bool(true)) }

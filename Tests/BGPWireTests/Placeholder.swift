@@ -1,0 +1,3 @@
+import Testing
+
+@Test func placeholderBGPWireTests() { #expect(Bool(true)) }
