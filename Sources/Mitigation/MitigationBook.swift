@@ -52,7 +52,7 @@ public struct MitigationBook: Sendable {
         if let e = active[id] {
             let extended = extend(e, ttl: settings.ttlMilliseconds, now: now)
             active[id] = extended
-            return [.extended(extended.rule, audit(extended, now: now))]
+            return [.extended(rule: extended.rule, audit: audit(extended, now: now))]
         }
         if let e = pending[id] {
             pending[id] = extend(e, ttl: settings.ttlMilliseconds, now: now)
@@ -83,7 +83,7 @@ public struct MitigationBook: Sendable {
                 dryRuns[oldest.rule.id] = nil
             }
             dryRuns[id] = entry
-            return [.dryRun(entry.rule, audit(entry, now: now))]
+            return [.dryRun(rule: entry.rule, audit: audit(entry, now: now))]
         case .manualApproval:
             guard pending.count < policy.maximumPending else {
                 return [
@@ -93,7 +93,7 @@ public struct MitigationBook: Sendable {
             entry.rule.state = .pending
             entry.approver = "pending operator approval (policy \(proposal.trigger))"
             pending[id] = entry
-            return [.pending(entry.rule, audit(entry, now: now))]
+            return [.pending(rule: entry.rule, audit: audit(entry, now: now))]
         case .automatic:
             return [admit(entry, now: now)]
         }
@@ -149,12 +149,12 @@ public struct MitigationBook: Sendable {
     ) -> [MitigationEvent] {
         let rule = MitigationRule(
             kind: kind, match: match, action: action, trigger: nil, findingID: nil, reason: reason, createdAt: now,
-            expiresAt: now + ttlMilliseconds, origin: .manual(name))
+            expiresAt: now + ttlMilliseconds, origin: .manual(operator: name))
         if let e = active[rule.id] {
             var extended = extend(e, ttl: ttlMilliseconds, now: now)
             extended.approver = name
             active[rule.id] = extended
-            return [.extended(extended.rule, audit(extended, now: now))]
+            return [.extended(rule: extended.rule, audit: audit(extended, now: now))]
         }
         let entry = Entry(rule: rule, decision: nil, approver: name)
         if let k = killSwitch {
@@ -208,7 +208,7 @@ public struct MitigationBook: Sendable {
         var entry = entry
         entry.rule.state = .active
         active[entry.rule.id] = entry
-        return .announce(entry.rule, audit(entry, now: now))
+        return .announce(rule: entry.rule, audit: audit(entry, now: now))
     }
 
     private mutating func refuse(_ entry: Entry, _ rail: MitigationRail, _ reason: String, now: Int64) -> MitigationEvent {
@@ -216,7 +216,7 @@ public struct MitigationBook: Sendable {
         entry.rule.state = .refused
         refusals.append(MitigationRefusal(rule: entry.rule, rail: rail, reason: reason, at: now))
         if refusals.count > policy.maximumRefusals { refusals.removeFirst(refusals.count - policy.maximumRefusals) }
-        return .refused(entry.rule, rail: rail, reason: reason, audit(entry, now: now))
+        return .refused(rule: entry.rule, rail: rail, reason: reason, audit: audit(entry, now: now))
     }
 
     private mutating func withdrawAll(
@@ -228,7 +228,7 @@ public struct MitigationBook: Sendable {
             active[id] = nil
             entry.rule.state = .withdrawn
             entry.approver = by
-            events.append(.withdraw(entry.rule, reason: reason, audit(entry, now: now)))
+            events.append(.withdraw(rule: entry.rule, reason: reason, audit: audit(entry, now: now)))
         }
         return events
     }

@@ -51,17 +51,17 @@ public struct MitigationAudit: Sendable, Hashable, Codable {
 /// What ``MitigationBook`` decided; the adapter turns these into BGP updates and audit entries.
 public enum MitigationEvent: Sendable, Hashable, Codable {
     /// Announce the rule now.
-    case announce(MitigationRule, MitigationAudit)
+    case announce(rule: MitigationRule, audit: MitigationAudit)
     /// Withdraw the (announced) rule now.
-    case withdraw(MitigationRule, reason: MitigationWithdrawReason, MitigationAudit)
+    case withdraw(rule: MitigationRule, reason: MitigationWithdrawReason, audit: MitigationAudit)
     /// The rule was not announced.
-    case refused(MitigationRule, rail: MitigationRail, reason: String, MitigationAudit)
+    case refused(rule: MitigationRule, rail: MitigationRail, reason: String, audit: MitigationAudit)
     /// The rule waits for an operator's approval.
-    case pending(MitigationRule, MitigationAudit)
+    case pending(rule: MitigationRule, audit: MitigationAudit)
     /// The rule passed the rails in dry-run mode: record it, announce nothing.
-    case dryRun(MitigationRule, MitigationAudit)
+    case dryRun(rule: MitigationRule, audit: MitigationAudit)
     /// An announced rule was seen again: its expiry moved (nothing to send to the peers).
-    case extended(MitigationRule, MitigationAudit)
+    case extended(rule: MitigationRule, audit: MitigationAudit)
 
     public var rule: MitigationRule {
         switch self {

@@ -94,7 +94,7 @@ public struct MitigationPlanner: Sendable {
             let rule = MitigationRule(
                 kind: .flowSpec, match: match, action: s.action, trigger: .inboundReflection, findingID: f.id,
                 reason: "\(r.service) reflection flood against \(victim) (UDP from port \(r.port)): \(f.summary)",
-                createdAt: now, expiresAt: now + s.ttlMilliseconds, origin: .finding(f.id))
+                createdAt: now, expiresAt: now + s.ttlMilliseconds, origin: .finding(id: f.id))
             let evidence = InfectionEvidence(
                 from: f.firstSeen, to: f.lastSeen, attackPacketsPerSecond: pps, attackBitsPerSecond: bps,
                 attackKind: "\(r.service) reflection flood")
@@ -108,7 +108,7 @@ public struct MitigationPlanner: Sendable {
         let rule = MitigationRule(
             kind: .blackhole, match: FlowSpecMatch(destination: host), trigger: .inboundFlood, findingID: f.id,
             reason: "flood against \(victim) with no reflection signature: \(f.summary)", createdAt: now,
-            expiresAt: now + s.ttlMilliseconds, origin: .finding(f.id))
+            expiresAt: now + s.ttlMilliseconds, origin: .finding(id: f.id))
         let evidence = InfectionEvidence(
             from: f.firstSeen, to: f.lastSeen, attackPacketsPerSecond: pps, attackBitsPerSecond: bps, attackKind: "flood")
         return [MitigationProposal(rule: rule, trigger: .inboundFlood, direction: .inboundToVictim, subscriber: nil, evidence: evidence)]
@@ -142,7 +142,7 @@ public struct MitigationPlanner: Sendable {
             let rule = MitigationRule(
                 kind: .flowSpec, match: match, action: s.action, trigger: .outboundAttack, findingID: f.id,
                 reason: "\(f.subject) floods \(target) at \(Int(feature.value)) packets/s", createdAt: now,
-                expiresAt: now + s.ttlMilliseconds, origin: .finding(f.id))
+                expiresAt: now + s.ttlMilliseconds, origin: .finding(id: f.id))
             let evidence = InfectionEvidence(
                 from: f.firstSeen, to: f.lastSeen, attackPacketsPerSecond: feature.value, attackKind: "flood against \(target)")
             out.append(
@@ -167,7 +167,7 @@ public struct MitigationPlanner: Sendable {
         let rule = MitigationRule(
             kind: .flowSpec, match: match, action: s.action, trigger: .scanning, findingID: f.id,
             reason: "\(f.subject) scans port(s) \(ports.map(String.init).joined(separator: ", ")): \(f.summary)", createdAt: now,
-            expiresAt: now + s.ttlMilliseconds, origin: .finding(f.id))
+            expiresAt: now + s.ttlMilliseconds, origin: .finding(id: f.id))
         let evidence = InfectionEvidence(
             from: f.firstSeen, to: f.lastSeen, scanDestinationsPerMinute: distinct / minutes, scanPort: ports.first)
         return [

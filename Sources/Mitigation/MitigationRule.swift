@@ -131,9 +131,9 @@ public struct MitigationRule: Sendable, Hashable, Codable, Identifiable {
     /// Who asked for it.
     public enum Origin: Sendable, Hashable, Codable, CustomStringConvertible {
         /// Planned from this finding.
-        case finding(String)
+        case finding(id: String)
         /// Announced by hand by this operator.
-        case manual(String)
+        case manual(operator: String)
 
         public var description: String {
             switch self {
