@@ -120,6 +120,10 @@ public struct MitigationBook: Sendable {
     /// Announces a pending rule on an operator's approval (the rails still apply).
     public mutating func approve(ruleID: String, operator name: String, now: Int64) -> [MitigationEvent] {
         guard var entry = pending[ruleID] else { return [] }
+        guard entry.rule.expiresAt > now else {
+            pending[ruleID] = nil // its time ran out while it waited
+            return []
+        }
         entry.approver = name
         if let k = killSwitch {
             return [refuse(entry, .killSwitch, "the kill switch is engaged (\(k.engagedBy): \(k.reason))", now: now)]

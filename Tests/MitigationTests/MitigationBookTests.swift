@@ -156,6 +156,17 @@ import Testing
         #expect(audit.expiresAt == F.t0 + 10 * F.minute)
     }
 
+    @Test func pendingRulesLapseWithTheirTimeToLive() throws {
+        var book = MitigationBook(policy: F.policy { $0.triggers[.inboundFlood]?.mode = .manualApproval })
+        let finding = F.inbound(victim: "203.0.113.7", flows: F.plainFlood(to: "203.0.113.7"))
+        let id = try #require(F.submit(finding, to: &book).first?.rule.id)
+        // Seen again while pending: the expiry moves, silently.
+        #expect(F.submit(finding, to: &book, now: F.t0 + 5 * F.minute).isEmpty)
+        #expect(book.pending[id]?.rule.expiresAt == F.t0 + 15 * F.minute)
+        #expect(book.approve(ruleID: id, operator: "alice", now: F.t0 + 15 * F.minute).isEmpty)
+        #expect(book.pending.isEmpty && book.active.isEmpty)
+    }
+
     @Test func pendingListIsBounded() {
         var book = MitigationBook(
             policy: F.policy {
