@@ -15,6 +15,9 @@ import Foundation
 ///   routes only.
 /// - FlowSpec channels `flow4`/`flow6` into tables `flowtab4`/`flowtab6` with `validate off`, so
 ///   rules from an eBGP neighbour are accepted without the RFC 8955 origin check.
+/// - With `multihop`, the neighbour may also be 127.0.0.1 itself (another port; tried by hand
+///   with gobgpd connecting from 127.0.0.1): BIRD tells neighbours apart by address only, so one
+///   BIRD protocol per neighbour address.
 /// - `strict bind` makes BIRD listen on `localAddress` only (not 0.0.0.0), so parallel
 ///   instances do not collide.
 public final class BIRDPeer: @unchecked Sendable {

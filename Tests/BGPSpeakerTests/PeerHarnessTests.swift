@@ -116,6 +116,24 @@ struct PeerHarnessTests {
         #expect(routes.first?.hasCommunity(65535, 666) == true)
     }
 
+    /// The other way round: gobgpd passive on 127.0.0.2 (as it waits for Mamori's speaker), BIRD
+    /// active from 127.0.0.1, and BIRD sees gobgpd's route.
+    @Test func birdConnectsToPassiveGoBGP() async throws {
+        let gobgp = try await GoBGPPeer(GoBGPPeer.Configuration())
+        defer { gobgp.stop() }
+        var b = BIRDPeer.Configuration()
+        b.passive = false
+        b.neighborPort = gobgp.port
+        let bird = try await BIRDPeer(b)
+        defer { bird.stop() }
+        try await gobgp.waitEstablished()
+        try await bird.waitEstablished()
+        try await gobgp.gobgp(["global", "rib", "add", "-a", "ipv4", "203.0.113.9/32", "community", "65535:666", "nexthop", "192.0.2.1"])
+        let routes = try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+        #expect(routes.first?.network == "203.0.113.9/32")
+        #expect(routes.first?.hasCommunity(65535, 666) == true)
+    }
+
     /// A wrong AS makes BIRD refuse the OPEN: the session does not come up and BIRD says why.
     @Test func birdReportsTheLastError() async throws {
         let (bird, gobgp) = try await Self.peered(birdExpects: 65099)
