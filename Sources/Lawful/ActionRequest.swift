@@ -141,6 +141,29 @@ public struct CallBlockRequest: Sendable, Hashable, Codable {
     }
 }
 
+/// A BGP filter (RTBH, FlowSpec) about to be announced against an attack.
+public struct AttackMitigation: Sendable, Hashable, Codable {
+    /// Which way the filtered traffic flows.
+    public enum Direction: String, Sendable, Hashable, Codable {
+        /// A flood against a subscriber's address: the carrier protects its network and the victim.
+        case inboundToVictim = "inbound_to_victim"
+        /// Attack or scan traffic from a subscriber's device: the filter touches that subscriber's communications.
+        case outboundFromSubscriber = "outbound_from_subscriber"
+    }
+
+    public var direction: Direction
+    /// The filter in words ("203.0.113.7/32 udp from port 123: discard").
+    public var rule: String
+    /// The attack as measured (rates, scan rate, window).
+    public var evidence: InfectionEvidence
+
+    public init(direction: Direction, rule: String, evidence: InfectionEvidence) {
+        self.direction = direction
+        self.rule = rule
+        self.evidence = evidence
+    }
+}
+
 /// One question for the legal-basis engine: may Mamori do this, now, on this evidence?
 public enum ActionRequest: Sendable, Hashable {
     case analyseFlows(AnalysisPractice)
@@ -149,6 +172,9 @@ public enum ActionRequest: Sendable, Hashable {
     case warnVulnerability(subscriber: String, consent: ConsentState, report: VulnerabilityReport)
     case sinkholeDNS(subscriber: String, consent: ConsentState)
     case blockCallDestination(CallBlockRequest)
+    /// `subscriber`: the pseudonym of the subscriber whose traffic an outbound filter touches
+    /// (nil when attribution could not name one, or for an inbound filter).
+    case mitigateAttack(subscriber: String?, consent: ConsentState, mitigation: AttackMitigation)
 
     public var action: LawfulAction {
         switch self {
@@ -158,12 +184,14 @@ public enum ActionRequest: Sendable, Hashable {
         case .warnVulnerability: .warnVulnerability
         case .sinkholeDNS: .sinkholeDNS
         case .blockCallDestination: .blockCallDestination
+        case .mitigateAttack: .mitigateAttack
         }
     }
 
     public var subscriber: String? {
         switch self {
         case .warnInfection(let s, _, _), .warnVulnerability(let s, _, _), .sinkholeDNS(let s, _): s
+        case .mitigateAttack(let s, _, _): s
         case .analyseFlows, .shareIndicator, .blockCallDestination: nil
         }
     }

@@ -13,11 +13,14 @@ public enum LawfulAction: String, Sendable, Hashable, Codable, CaseIterable, Cus
     case sinkholeDNS = "sinkhole_dns"
     /// Temporarily stop calls to specific countries during IP-phone revenue share fraud.
     case blockCallDestination = "block_call_destination"
+    /// Filter attack traffic by BGP (RTBH, FlowSpec): a flood against a subscriber, or one from
+    /// a subscriber's device.
+    case mitigateAttack = "mitigate_attack"
 
     /// Whether the action concerns one subscriber (and so their consent).
     public var concernsSubscriber: Bool {
         switch self {
-        case .warnInfection, .warnVulnerability, .sinkholeDNS: true
+        case .warnInfection, .warnVulnerability, .sinkholeDNS, .mitigateAttack: true
         case .analyseFlows, .shareIndicator, .blockCallDestination: false
         }
     }
@@ -30,6 +33,7 @@ public enum LawfulAction: String, Sendable, Hashable, Codable, CaseIterable, Cus
         case .warnVulnerability: "warn of a vulnerable device"
         case .sinkholeDNS: "sinkhole C&C names in DNS"
         case .blockCallDestination: "block calls to a fraud destination"
+        case .mitigateAttack: "filter attack traffic by BGP (RTBH, FlowSpec)"
         }
     }
 }

@@ -38,6 +38,8 @@ public struct LegalBasisEngine: Sendable {
             (basis, reasons) = sinkhole(consent)
         case .blockCallDestination(let block):
             (basis, reasons) = callBlock(block)
+        case .mitigateAttack(let subscriber, let consent, let mitigation):
+            (basis, reasons) = attackFilter(mitigation, subscriber: subscriber, consent: consent, inForce: inForce)
         }
         return LegalDecision(
             action: request.action, subscriber: request.subscriber, permitted: basis != .notPermitted,
@@ -91,7 +93,13 @@ public struct LegalBasisEngine: Sendable {
         grounds: () -> (met: [String], unmet: String)
     ) -> (LegalBasis, [String]) {
         var closed: [String] = []
-        let what = action == .warnInfection ? "warnings about infected devices" : "warnings about vulnerable devices"
+        let what =
+            switch action {
+            case .warnInfection: "warnings about infected devices"
+            case .mitigateAttack: "filters against attack traffic from subscribers' devices"
+            default: "warnings about vulnerable devices"
+            }
+        let done = action == .mitigateAttack ? "applied" : "sent"
 
         // 1. Individual consent.
         if let c = consent.consents[action] {
@@ -117,8 +125,8 @@ public struct LegalBasisEngine: Sendable {
         guard let inForce, inForce.discloses.contains(action) else {
             closed.append(
                 "legitimate business act: "
-                    + (inForce.map { "terms \($0.version) in force do not say in advance that \(what) are sent" }
-                        ?? "no terms are in force, so nothing says in advance that \(what) are sent"))
+                    + (inForce.map { "terms \($0.version) in force do not say in advance that \(what) are \(done)" }
+                        ?? "no terms are in force, so nothing says in advance that \(what) are \(done)"))
             return (.notPermitted, closed)
         }
         if let refusal, policy.legitimateBusiness.honourOptOut {
@@ -131,7 +139,7 @@ public struct LegalBasisEngine: Sendable {
             return (.notPermitted, closed)
         }
         var reasons = ["legitimate business act: " + g.met.joined(separator: "; ")]
-        reasons.append("terms \(inForce.version) in force say in advance that \(what) are sent")
+        reasons.append("terms \(inForce.version) in force say in advance that \(what) are \(done)")
         if let refusal { reasons.append("\(refusal); the policy does not let opt-outs close this route") }
         return (.legitimateBusinessAct, reasons)
     }
@@ -239,6 +247,47 @@ public struct LegalBasisEngine: Sendable {
         }
         closed.append("blocking has no legitimate-business route: it needs consent")
         return (.notPermitted, closed)
+    }
+
+    /// BGP filters against an attack. Inbound (a flood against a subscriber's address): a
+    /// legitimate business act of the carrier protecting its network and the victim's service,
+    /// as long as the evidence shows an attack. Outbound (traffic from a subscriber's device): the
+    /// routes of a warning — individual consent, comprehensive consent, or a legitimate business
+    /// act when the device burdens the network now (attack or scan rate; a past fault or C&C
+    /// contacts alone do not justify filtering its traffic).
+    private func attackFilter(
+        _ m: AttackMitigation, subscriber: String?, consent: ConsentState, inForce: LawfulPolicy.Terms?
+    ) -> (LegalBasis, [String]) {
+        let e = m.evidence
+        switch m.direction {
+        case .inboundToVictim:
+            let rate: String? =
+                if let pps = e.attackPacketsPerSecond, pps > 0 {
+                    "\(Self.rate(pps))pps"
+                } else if let bps = e.attackBitsPerSecond, bps > 0 {
+                    "\(Self.rate(bps))bit/s"
+                } else { nil }
+            guard let rate else {
+                return (.notPermitted, ["the evidence shows no attack against the subscriber's address: nothing to filter"])
+            }
+            return (
+                .legitimateBusinessAct,
+                [
+                    "legitimate business act: the carrier filters \(rate) \(e.attackKind ?? "attack") traffic against a subscriber's address \(Self.minute(e.from))–\(Self.minute(e.to)) to protect its network and the victim's service",
+                    "filter: \(m.rule)",
+                ]
+            )
+        case .outboundFromSubscriber:
+            guard subscriber != nil else {
+                return (.notPermitted, ["no subscriber is attributed to the filtered traffic, so no consent or terms can be checked"])
+            }
+            var burden = e
+            burden.commandAndControl = []
+            burden.priorNetworkFault = nil
+            var (basis, reasons) = warning(.mitigateAttack, consent: consent, inForce: inForce) { infectionGrounds(burden) }
+            if basis != .notPermitted { reasons.append("filter: \(m.rule)") }
+            return (basis, reasons)
+        }
     }
 
     /// IP-phone fraud: the carrier's judgment within the limits DESIGN.md sets.

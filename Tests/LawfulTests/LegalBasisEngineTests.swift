@@ -312,7 +312,62 @@ import Testing
         block("victims billed", change: { $0.victimsNotBilled = false }, .notPermitted, ["victims would be billed"]),
     ]
 
-    static let allRows = infectionRows + vulnerabilityRows + sinkholeRows + analysisRows + shareRows + blockRows
+    static func mitigation(
+        _ name: String, _ direction: AttackMitigation.Direction, subscriber s: String? = subscriber, events: [ConsentEvent] = [],
+        _ e: InfectionEvidence, policy p: LawfulPolicy = policy(), _ basis: LegalBasis, _ says: [String]
+    ) -> Row {
+        Row(
+            name: "mitigate attack: " + name, policy: p,
+            request: .mitigateAttack(
+                subscriber: s, consent: state(events),
+                mitigation: AttackMitigation(direction: direction, rule: "FlowSpec dst 203.0.113.7/32: discard", evidence: e)),
+            basis: basis, says: says)
+    }
+
+    static let disclosesMitigation = policy(v3Discloses: [.warnInfection, .warnVulnerability, .sinkholeDNS, .mitigateAttack])
+
+    static let mitigationRows: [Row] = [
+        mitigation(
+            "inbound flood", .inboundToVictim, subscriber: nil, flood, .legitimateBusinessAct,
+            ["the carrier filters 120 kpps UDP flood traffic against a subscriber's address", "to protect its network"]),
+        mitigation(
+            "inbound, no attack in the evidence", .inboundToVictim, subscriber: nil, noGround, .notPermitted,
+            ["shows no attack against the subscriber's address"]),
+        mitigation(
+            "outbound, individual consent", .outboundFromSubscriber, events: [event(.consentGiven, .mitigateAttack, ms(2026, 1, 5))],
+            noGround,
+            .individualConsent, ["individual consent to filters against attack traffic from subscribers' devices given 2026-01-05"]),
+        mitigation(
+            "outbound flood, terms in force disclose filtering", .outboundFromSubscriber, events: [accepted("v1")], flood,
+            policy: disclosesMitigation, .legitimateBusinessAct,
+            [
+                "burdens the network: 120 kpps UDP flood",
+                "say in advance that filters against attack traffic from subscribers' devices are applied",
+                "filter: FlowSpec dst 203.0.113.7/32: discard",
+            ]),
+        mitigation(
+            "outbound mass scan, terms in force disclose filtering", .outboundFromSubscriber, scan, policy: disclosesMitigation,
+            .legitimateBusinessAct, ["scans 450 destinations/min on port 23"]),
+        mitigation(
+            "outbound flood, terms do not disclose filtering", .outboundFromSubscriber, events: [accepted("v1")], flood, .notPermitted,
+            ["do not say in advance that filters against attack traffic from subscribers' devices are applied"]),
+        mitigation(
+            "outbound, a past fault does not justify filtering", .outboundFromSubscriber, fault, policy: disclosesMitigation,
+            .notPermitted, ["the device does not burden the network"]),
+        mitigation(
+            "outbound, C&C contacts alone do not justify filtering", .outboundFromSubscriber, mirai, policy: disclosesMitigation,
+            .notPermitted, ["the device does not burden the network"]),
+        mitigation(
+            "outbound flood, opted out", .outboundFromSubscriber,
+            events: [accepted("v3"), event(.optedOut, .mitigateAttack, ms(2026, 3, 1))],
+            flood, policy: disclosesMitigation, .notPermitted, ["opted out 2026-03-01"]),
+        mitigation(
+            "outbound, no subscriber attributed", .outboundFromSubscriber, subscriber: nil, flood, policy: disclosesMitigation,
+            .notPermitted, ["no subscriber is attributed"]),
+    ]
+
+    static let allRows =
+        infectionRows + vulnerabilityRows + sinkholeRows + analysisRows + shareRows + blockRows + mitigationRows
 
     @Test(arguments: allRows)
     func decisionTable(_ row: Row) {
