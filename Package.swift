@@ -444,6 +444,7 @@ let package = Package(
         .testTarget(
             name: "DNSWireTests",
             dependencies: ["DNSWire", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["make-vectors.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
