@@ -1,0 +1,291 @@
+import BGPWire
+import FlowCodec
+import Foundation
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// What `mamori bgp status` and `GET /api/v1/bgp/neighbors` show for one neighbour.
+public struct BGPNeighborStatus: Sendable, Hashable, Codable {
+    public var name: String
+    public var address: String
+    public var port: Int
+    public var peerAS: UInt32
+    /// `idle`, `connect`, `open_sent`, `open_confirm` or `established`.
+    public var state: String
+    /// When the state began (milliseconds since 1970).
+    public var since: Int64
+    /// How many times the session has come up since Mamori started.
+    public var establishedCount: Int
+    /// Connection attempts that failed or sessions that closed since the last that stayed up.
+    public var consecutiveFailures: Int
+    /// Why the last connection failed or closed.
+    public var lastError: String?
+    public var lastNotificationSent: String?
+    public var lastNotificationReceived: String?
+    /// The families the session carries (both sides offered them).
+    public var families: [String]
+    /// The hold time agreed (seconds).
+    public var holdTime: Int?
+    /// The neighbour's BGP identifier, as an address.
+    public var peerIdentifier: String?
+    /// Routes announced on this session and not withdrawn.
+    public var routesAdvertised: Int
+    /// UPDATEs sent since Mamori started.
+    public var announcements: Int
+    public var withdrawals: Int
+    /// When the next connection attempt is due, while waiting (milliseconds since 1970).
+    public var retryAt: Int64?
+}
+
+/// One configured neighbour: its connection loop (connect, run a session, back off, reconnect)
+/// and what its sessions report, shared between the task that runs it and the channel's event
+/// loop (hence the locks).
+final class BGPNeighbor: Sendable {
+    let configuration: BGPNeighborConfiguration
+    let sessionConfiguration: BGPSessionConfiguration
+    let localAS: UInt32
+    private let speaker: BGPSpeakerConfiguration
+    private let routes: NIOLockedValueBox<[BGPNLRI: BGPRoute]>
+    private let logger: Logger
+    private let status: NIOLockedValueBox<BGPNeighborStatus>
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    /// The last connection error logged at warning level: the same error again is logged at
+    /// debug, so a neighbour that stays down does not fill the log.
+    private let lastLogged = NIOLockedValueBox<String?>(nil)
+    private let metrics: Metrics
+
+    private struct Metrics: Sendable {
+        let state: Gauge
+        let announcements: Counter
+        let withdrawals: Counter
+        let established: Counter
+        let connectFailures: Counter
+        let factory: any MetricsFactory
+        let name: String
+
+        func notification(_ direction: String, _ n: BGPNotification) -> Counter {
+            Counter(
+                label: "mamori_bgp_notifications_total",
+                dimensions: [("neighbor", name), ("direction", direction), ("code", String(n.code))], factory: factory)
+        }
+    }
+
+    init(
+        configuration: BGPNeighborConfiguration, speaker: BGPSpeakerConfiguration, routes: NIOLockedValueBox<[BGPNLRI: BGPRoute]>,
+        logger: Logger, metricsFactory: any MetricsFactory
+    ) {
+        self.configuration = configuration
+        self.speaker = speaker
+        self.routes = routes
+        localAS = speaker.localAS
+        sessionConfiguration = BGPSessionConfiguration(
+            localAS: speaker.localAS, identifier: speaker.routerID, peerAS: configuration.peerAS, holdTime: configuration.holdTime,
+            families: configuration.families)
+        var logger = logger
+        logger[metadataKey: "bgp.neighbor"] = "\(configuration.name)"
+        self.logger = logger
+        status = NIOLockedValueBox(
+            BGPNeighborStatus(
+                name: configuration.name, address: configuration.address, port: configuration.port, peerAS: configuration.peerAS,
+                state: BGPSession.State.idle.rawValue, since: Self.milliseconds(), establishedCount: 0, consecutiveFailures: 0,
+                families: [], routesAdvertised: 0, announcements: 0, withdrawals: 0))
+        let d = [("neighbor", configuration.name)]
+        metrics = Metrics(
+            state: Gauge(label: "mamori_bgp_session_state", dimensions: d, factory: metricsFactory),
+            announcements: Counter(label: "mamori_bgp_announcements_total", dimensions: d, factory: metricsFactory),
+            withdrawals: Counter(label: "mamori_bgp_withdrawals_total", dimensions: d, factory: metricsFactory),
+            established: Counter(label: "mamori_bgp_sessions_established_total", dimensions: d, factory: metricsFactory),
+            connectFailures: Counter(label: "mamori_bgp_connect_failures_total", dimensions: d, factory: metricsFactory),
+            factory: metricsFactory, name: configuration.name)
+        metrics.state.record(BGPSession.State.idle.gaugeValue)
+    }
+
+    var currentStatus: BGPNeighborStatus { status.withLockedValue { $0 } }
+
+    static func milliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    // MARK: The connection loop
+
+    /// Connects, runs the session until it closes, waits the back-off and connects again, until
+    /// the task is cancelled — then the open session, if any, is closed with a Cease
+    /// (administrative shutdown, RFC 8203 text `reason`).
+    func run(group: any EventLoopGroup, shutdownReason: String) async {
+        var backoff = BGPBackoff(initial: speaker.retryInitial, maximum: speaker.retryMaximum)
+        while !Task.isCancelled {
+            setState("connect", gauge: 2)
+            do {
+                let channel = try await connect(group: group)
+                self.channel.withLockedValue { $0 = channel }
+                let before = status.withLockedValue { $0.establishedCount }
+                let established = ContinuousClock.now
+                await withTaskCancellationHandler {
+                    await withTaskGroup(of: Void.self) { tasks in
+                        tasks.addTask { try? await channel.closeFuture.get() }
+                        tasks.addTask {
+                            while !Task.isCancelled {
+                                try? await Task.sleep(for: .milliseconds(250))
+                                channel.pipeline.fireUserInboundEventTriggered(BGPSessionEvent.tick)
+                            }
+                        }
+                        await tasks.next()
+                        tasks.cancelAll()
+                    }
+                } onCancel: {
+                    channel.pipeline.fireUserInboundEventTriggered(BGPSessionEvent.stop(.administrativeShutdown(shutdownReason)))
+                }
+                if Task.isCancelled {
+                    // Give the Cease its moment on the wire; the close follows the write.
+                    try? await channel.closeFuture.get()
+                }
+                self.channel.withLockedValue { $0 = nil }
+                // A session that came up and stayed up a while resets the back-off; one that
+                // fails at once (a neighbour that refuses us, a bad configuration) keeps doubling.
+                let cameUp = status.withLockedValue { $0.establishedCount } > before
+                if cameUp && ContinuousClock.now - established >= .seconds(30) { backoff.reset() }
+            } catch {
+                metrics.connectFailures.increment()
+                record(error: "connect to \(configuration.address):\(configuration.port) failed: \(Self.describe(error))")
+            }
+            guard !Task.isCancelled else { break }
+            let delay = backoff.next(spread: Double.random(in: 0..<1))
+            let retryAt =
+                Self.milliseconds() + Int64(delay.components.seconds * 1000) + delay.components.attoseconds / 1_000_000_000_000_000
+            status.withLockedValue {
+                $0.consecutiveFailures = backoff.failures
+                $0.retryAt = retryAt
+            }
+            setState(BGPSession.State.idle.rawValue, gauge: BGPSession.State.idle.gaugeValue)
+            try? await Task.sleep(for: delay)
+            status.withLockedValue { $0.retryAt = nil }
+        }
+        setState(BGPSession.State.idle.rawValue, gauge: BGPSession.State.idle.gaugeValue)
+    }
+
+    private func connect(group: any EventLoopGroup) async throws -> any Channel {
+        var bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(TimeAmount(speaker.connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BGPFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(BGPSessionHandler(neighbor: self))
+                }
+            }
+        if let local = configuration.localAddress {
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: local, port: 0))
+        }
+        return try await bootstrap.connect(host: configuration.address, port: configuration.port).get()
+    }
+
+    /// Brings the session's announcements in line with ``desiredRoutes()``.
+    func synchronize() {
+        channel.withLockedValue { $0 }?.pipeline.fireUserInboundEventTriggered(BGPSessionEvent.sync)
+    }
+
+    // MARK: Called by the session handler (on the event loop)
+
+    func desiredRoutes() -> [BGPRoute] { routes.withLockedValue { Array($0.values) } }
+
+    func stateChanged(_ state: BGPSession.State, advertised: Int) {
+        status.withLockedValue { s in
+            s.routesAdvertised = advertised
+            if s.state != state.rawValue {
+                s.state = state.rawValue
+                s.since = Self.milliseconds()
+            }
+        }
+        metrics.state.record(state.gaugeValue)
+    }
+
+    func established(_ negotiated: BGPNegotiated) {
+        metrics.established.increment()
+        lastLogged.withLockedValue { $0 = nil }
+        let families = negotiated.families.sorted().map(\.description)
+        status.withLockedValue { s in
+            s.establishedCount += 1
+            s.consecutiveFailures = 0
+            s.lastError = nil
+            s.families = families
+            s.holdTime = Int(negotiated.holdTime)
+            s.peerIdentifier = IPAddress.v4(negotiated.peerIdentifier).description
+        }
+        logger.info(
+            "BGP session established",
+            metadata: [
+                "bgp.families": "\(families.joined(separator: ","))", "bgp.hold_time": "\(negotiated.holdTime)",
+                "bgp.peer_as": "\(negotiated.peerAS)", "bgp.four_octet_as": "\(negotiated.fourOctetAS)",
+            ])
+    }
+
+    func notificationSent(_ n: BGPNotification) {
+        metrics.notification("sent", n).increment()
+        status.withLockedValue { $0.lastNotificationSent = n.description }
+        let level: Logger.Level = n.code == BGPNotification.cease ? .info : .warning
+        logger.log(level: level, "sent NOTIFICATION \(n)", metadata: ["bgp.code": "\(n.code)", "bgp.subcode": "\(n.subcode)"])
+    }
+
+    func notificationReceived(_ n: BGPNotification) {
+        metrics.notification("received", n).increment()
+        status.withLockedValue { $0.lastNotificationReceived = n.description }
+        logger.warning("received NOTIFICATION \(n)", metadata: ["bgp.code": "\(n.code)", "bgp.subcode": "\(n.subcode)"])
+    }
+
+    func closing(_ reason: BGPSession.CloseReason) {
+        status.withLockedValue { $0.lastError = reason.description }
+        if case .connectionLost = reason { logger.warning("BGP connection lost") }
+    }
+
+    func sessionClosed() {
+        status.withLockedValue { $0.routesAdvertised = 0 }
+    }
+
+    func connectionError(_ error: any Error) {
+        record(error: "connection error: \(Self.describe(error))")
+    }
+
+    func announced(_ route: BGPRoute) {
+        metrics.announcements.increment()
+        status.withLockedValue { $0.announcements += 1 }
+        logger.debug("announced \(route)")
+    }
+
+    func withdrew(_ route: BGPRoute) {
+        metrics.withdrawals.increment()
+        status.withLockedValue { $0.withdrawals += 1 }
+        logger.debug("withdrew \(route.nlri)")
+    }
+
+    func unencodable(_ route: BGPRoute) {
+        logger.error("route does not fit in one UPDATE; not announced: \(route)")
+    }
+
+    // MARK: -
+
+    private func setState(_ state: String, gauge: Int) {
+        status.withLockedValue { s in
+            if s.state != state {
+                s.state = state
+                s.since = Self.milliseconds()
+            }
+        }
+        metrics.state.record(gauge)
+    }
+
+    private func record(error text: String) {
+        status.withLockedValue { $0.lastError = text }
+        let repeated = lastLogged.withLockedValue { last in
+            defer { last = text }
+            return last == text
+        }
+        if repeated { logger.debug("\(text)") } else { logger.warning("\(text)") }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let e = error as? IOError { return e.description }
+        if let e = error as? ChannelError { return "\(e)" }
+        return "\(error)"
+    }
+}

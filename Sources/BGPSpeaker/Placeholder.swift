@@ -1,2 +1,0 @@
-/// Placeholder while the module is written (issue 21).
-enum BGPSpeakerModule {}
