@@ -36,6 +36,8 @@ public struct MamoriConfiguration: Sendable {
     public var sinkhole = SinkholeSettings()
     /// The resolvers' query log (`dnstap:`); off unless the section is present.
     public var dnstap = DnstapSettings()
+    /// The BGP speaker and its mitigations (`bgp:`); off unless the section is present.
+    public var bgp = BGPSettings()
 
     public init() {}
 
@@ -57,6 +59,8 @@ public struct MamoriConfiguration: Sendable {
     public var consentDatabase: String { dataDirectory + "/consent.sqlite" }
     /// The sinkhole's entries and the zones' serials (C&C names and addresses; no subscriber data).
     public var sinkholeStateFile: String { dataDirectory + "/sinkhole.json" }
+    /// The mitigation rules announced or waiting (prefixes and finding ids; no subscriber data).
+    public var mitigationStateFile: String { dataDirectory + "/mitigations.json" }
     /// Key of the pseudonyms in evidence (created on first start, mode 0600).
     public var pseudonymKeyFile: String { dataDirectory + "/pseudonym.key" }
 }

@@ -1,0 +1,94 @@
+import BGPSpeaker
+import BGPWire
+import FlowCodec
+import MamoriCore
+import Mitigation
+
+/// The `bgp:` section: Mamori's BGP speaker, its neighbours, the attributes of its routes and the
+/// safety rails of the mitigations it announces (docs/bgp.md shows the routers' side).
+///
+/// ```yaml
+/// bgp:
+///   local_as: 64512
+///   router_id: 192.0.2.5
+///   neighbors:
+///     - name: edge-1
+///       address: 192.0.2.1
+///       peer_as: 64512
+///       local_address: 192.0.2.5
+///   blackhole:
+///     next_hop_ipv4: 192.0.2.1      # routed to a discard interface on every router
+///     next_hop_ipv6: "100::1"       # RFC 6666 discard prefix
+///     communities: ["64512:666"]    # added to BLACKHOLE (65535:666) and NO_EXPORT
+///   protected: [192.0.2.0/24, 198.51.100.53/32]
+///   triggers:
+///     inbound_flood: { mode: manual_approval, ttl_minutes: 30 }
+///     inbound_reflection: { mode: automatic, ttl_minutes: 30 }
+///     outbound_attack: { mode: manual_approval, ttl_minutes: 60, rate_limit_bytes_per_second: 125000 }
+///     scanning: { mode: dry_run, ttl_minutes: 60 }
+/// ```
+public struct BGPSettings: Sendable, Hashable {
+    /// One neighbour (`bgp.neighbors[]`).
+    public struct Neighbor: Sendable, Hashable {
+        public var name: String
+        public var address: String
+        public var port = 179
+        public var peerAS: UInt32
+        public var localAddress: String?
+        public var holdTime: UInt16 = 90
+        public var families: [BGPFamily] = BGPFamily.supported
+
+        public init(name: String, address: String, peerAS: UInt32) {
+            self.name = name
+            self.address = address
+            self.peerAS = peerAS
+        }
+    }
+
+    /// Whether the speaker runs (`bgp:` present and `enabled` not false).
+    public var enabled = false
+    public var localAS: UInt32 = 64512
+    /// The BGP identifier (an IPv4 address); required when enabled.
+    public var routerID = "0.0.0.0"
+    public var neighbors: [Neighbor] = []
+    public var retryInitialSeconds = 1
+    public var retryMaximumSeconds = 60
+    /// Next hop of black-hole routes: an address every router sends to a discard interface.
+    public var blackholeNextHopIPv4 = "192.0.2.1"
+    public var blackholeNextHopIPv6 = "100::1"
+    /// The carrier's own communities on black-hole routes, besides BLACKHOLE (65535:666).
+    public var blackholeCommunities: [BGPCommunity] = []
+    public var blackholeLargeCommunities: [BGPLargeCommunity] = []
+    /// NO_EXPORT on black-hole routes (RFC 7999 §3.2: keep them inside the AS).
+    public var blackholeNoExport = true
+    /// Communities on FlowSpec rules (a carrier's routers may select rules by community).
+    public var flowSpecCommunities: [BGPCommunity] = []
+    /// The rails and triggers. `policy.protected` holds `bgp.protected` only; ``effectivePolicy``
+    /// adds the neighbours' own addresses.
+    public var policy = MitigationPolicy()
+
+    public init() {}
+
+    /// The policy with every neighbour's address protected too: a rule that could cut Mamori off
+    /// from its own routers is never announced.
+    public var effectivePolicy: MitigationPolicy {
+        var p = policy
+        let neighborPrefixes = neighbors.compactMap { n in
+            IPAddress(n.address).flatMap { IPPrefix(address: $0, length: $0.isIPv6 ? 128 : 32) }
+        }
+        p.protected = PrefixSet(p.protected.prefixes + neighborPrefixes)
+        return p
+    }
+
+    /// The speaker's configuration.
+    public var speakerConfiguration: BGPSpeakerConfiguration {
+        BGPSpeakerConfiguration(
+            localAS: localAS, routerID: BGPSpeakerConfiguration.routerID(routerID) ?? 0,
+            neighbors: neighbors.map {
+                BGPNeighborConfiguration(
+                    name: $0.name, address: $0.address, port: $0.port, peerAS: $0.peerAS, localAddress: $0.localAddress,
+                    holdTime: $0.holdTime, families: $0.families)
+            },
+            retryInitial: .seconds(retryInitialSeconds), retryMaximum: .seconds(retryMaximumSeconds))
+    }
+}
