@@ -45,6 +45,9 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
     case changeNetwork = "change_network"
     /// Add and remove DNS sinkhole entries (`mamori rpz`, `/api/v1/sinkhole`).
     case changeSinkhole = "change_sinkhole"
+    /// Announce and withdraw BGP mitigations by hand, approve or reject waiting ones, and throw
+    /// the kill switch (`mamori bgp`, `/api/v1/bgp`).
+    case controlMitigation = "control_mitigation"
 
     /// The one table of the model: the lowest role that grants each permission. A role grants a
     /// permission when it is at least this role.
@@ -52,7 +55,7 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
         switch self {
         case .readFindings, .readCases, .readMetrics: .viewer
         case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole: .analyst
-        case .manageAccounts, .manageTokens, .viewConfiguration, .changeNetwork: .admin
+        case .manageAccounts, .manageTokens, .viewConfiguration, .changeNetwork, .controlMitigation: .admin
         }
     }
 

@@ -42,14 +42,18 @@ public final class BGPSpeaker: Service, Sendable {
 
     /// Runs every neighbour's session until graceful shutdown or cancellation.
     public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.runUntilCancelled() }
+    }
+
+    /// Runs every neighbour's session until the task is cancelled, whatever graceful shutdown
+    /// says: for an owner that withdraws its routes first (the mitigation service).
+    public func runUntilCancelled() async {
         logger.info(
             "BGP speaker starting",
             metadata: ["bgp.local_as": "\(configuration.localAS)", "bgp.neighbors": "\(neighbors.map(\.configuration.label))"])
-        await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { tasks in
-                for neighbor in self.neighbors {
-                    tasks.addTask { await neighbor.run(group: self.group, shutdownReason: self.shutdownReason) }
-                }
+        await withTaskGroup(of: Void.self) { tasks in
+            for neighbor in self.neighbors {
+                tasks.addTask { await neighbor.run(group: self.group, shutdownReason: self.shutdownReason) }
             }
         }
         logger.info("BGP speaker stopped")

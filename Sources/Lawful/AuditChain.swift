@@ -28,6 +28,9 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// The DNS sinkhole's policy changed: an entry added, extended, removed, expired or refused,
     /// or a subscriber's opt-out exemption set or ended.
     case sinkholeChange = "sinkhole_change"
+    /// A BGP mitigation announced, withdrawn, refused by a rail, held for approval or dry-run, or
+    /// the kill switch thrown or released.
+    case mitigationChange = "mitigation_change"
 }
 
 /// One entry of the tamper-evident audit log.

@@ -196,6 +196,54 @@ public struct MitigationBook: Sendable {
         }
     }
 
+    // MARK: Restart
+
+    /// What a restart needs to carry on: the announced and waiting rules and the kill switch.
+    public struct Saved: Sendable, Hashable, Codable {
+        public var active: [Entry]
+        public var pending: [Entry]
+        public var killSwitch: MitigationKillSwitch?
+
+        public init(active: [Entry] = [], pending: [Entry] = [], killSwitch: MitigationKillSwitch? = nil) {
+            self.active = active
+            self.pending = pending
+            self.killSwitch = killSwitch
+        }
+    }
+
+    public var saved: Saved {
+        Saved(
+            active: active.values.sorted { $0.rule.id < $1.rule.id }, pending: pending.values.sorted { $0.rule.id < $1.rule.id },
+            killSwitch: killSwitch)
+    }
+
+    /// Takes back the rules saved before a restart: those whose time is not up and whose shape the
+    /// current policy still allows (a prefix protected since is refused) — within the caps. The
+    /// returned events are the announcements to make again and the refusals; nothing counts
+    /// toward the per-minute cap, the rules are not new.
+    public mutating func restore(_ saved: Saved, now: Int64) -> [MitigationEvent] {
+        killSwitch = saved.killSwitch
+        var events: [MitigationEvent] = []
+        for var entry in saved.active where entry.rule.expiresAt > now && active[entry.rule.id] == nil {
+            if killSwitch != nil { continue }
+            if let refusal = policy.shapeRefusal(entry.rule) {
+                events.append(refuse(entry, refusal.rail, refusal.reason, now: now))
+                continue
+            }
+            guard active.count < policy.maximumActive else {
+                events.append(refuse(entry, .activeCap, "\(active.count) rules are active (cap \(policy.maximumActive))", now: now))
+                continue
+            }
+            entry.rule.state = .active
+            active[entry.rule.id] = entry
+            events.append(.announce(rule: entry.rule, audit: audit(entry, now: now)))
+        }
+        for entry in saved.pending.prefix(policy.maximumPending) where entry.rule.expiresAt > now && pending.count < policy.maximumPending {
+            pending[entry.rule.id] = entry
+        }
+        return events
+    }
+
     // MARK: Inside
 
     /// The caps, then the announcement.

@@ -63,6 +63,8 @@ public struct MamoriServices: Sendable {
     public let sinkhole: SinkholeService?
     /// The resolvers' query log (nil unless `dnstap:` is configured).
     public let resolverLog: ResolverLogService?
+    /// BGP mitigation and its speaker (nil unless `bgp:` is configured).
+    public let mitigation: MitigationService?
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -257,6 +259,17 @@ public func buildApplication(
         SinkholeAPI(sinkhole: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
         sinkhole = service
     }
+    var mitigation: MitigationService?
+    if configuration.bgp.enabled {
+        var bgpLogger = logger
+        bgpLogger[metadataKey: "component"] = "mitigation"
+        let service = try MitigationService(
+            settings: configuration.bgp, stateFile: configuration.mitigationStateFile, lawful: lawful, clock: clock, logger: bgpLogger,
+            metricsFactory: factory)
+        detection.onFindings { service.handle($0) }
+        BGPAPI(mitigation: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
+        mitigation = service
+    }
     var resolverLog: ResolverLogService?
     if configuration.dnstap.enabled || (sinkhole != nil && !configuration.sinkhole.listener.isEmpty) {
         var dnstapLogger = logger
@@ -307,6 +320,7 @@ public func buildApplication(
     app.addServices(lawful, attribution, caseService, consoleHistory)
     if let radius { app.addServices(radius) }
     if let sinkhole { app.addServices(sinkhole) }
+    if let mitigation { app.addServices(mitigation) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
         syslogLogger[metadataKey: "component"] = "syslog"
@@ -349,7 +363,7 @@ public func buildApplication(
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
             cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, resolverLog: resolverLog,
-            routeAccess: routes.table,
+            mitigation: mitigation, routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

@@ -556,7 +556,7 @@ public final class SinkholeService: Service, Sendable {
         do {
             let data = try JSONEncoder().encode(saved)
             let temporary = stateFile + ".tmp"
-            FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600])
             _ = rename(temporary, stateFile)
         } catch {
             logger.error("sinkhole state not saved", metadata: ["file": "\(stateFile)", "problem": "\(error)"])

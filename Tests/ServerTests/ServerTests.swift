@@ -31,6 +31,12 @@ struct ServerTests {
         // The sinkhole on, so its routes are in every route test; its port is the kernel's choice.
         c.sinkhole.enabled = true
         c.sinkhole.listen = SocketEndpoint(host: "127.0.0.1", port: 0)
+        // The BGP speaker on too (its routes in every route test), toward a closed port: nothing
+        // answers, so it only retries with back-off when a test runs the services.
+        c.bgp.enabled = true
+        c.bgp.routerID = "127.0.0.1"
+        c.bgp.neighbors = [BGPSettings.Neighbor(name: "nobody", address: "127.0.0.1", peerAS: 65001)]
+        c.bgp.neighbors[0].port = 9
         return c
     }
 

@@ -1,0 +1,318 @@
+import Accounts
+import BGPSpeaker
+import BGPWire
+import FlowCodec
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Lawful
+import Logging
+import MamoriCore
+import MamoriTesting
+import Mitigation
+import NIOCore
+import Testing
+
+@testable import Server
+
+/// BGP mitigation inside `mamori serve`, against a real BIRD on loopback: attack findings become
+/// routes in BIRD's RIB, the rails refuse what they must, the kill switch and expiry withdraw,
+/// every change is audited, and the API and metrics tell the operator.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct MitigationServiceTests {
+    static let now = Int64(Date().timeIntervalSince1970 * 1000)
+
+    static func application(
+        _ dir: TemporaryDirectory, bird: BIRDPeer, clock: TestClock, configure: (inout MamoriConfiguration) -> Void = { _ in }
+    ) throws -> (some ApplicationProtocol, MamoriServices) {
+        var configuration = ServerTests.configuration(dataDirectory: dir.path)
+        configuration.bgp.localAS = 65002
+        configuration.bgp.routerID = "127.0.0.2"
+        var neighbor = BGPSettings.Neighbor(name: "bird", address: "127.0.0.1", peerAS: 65001)
+        neighbor.port = bird.port
+        neighbor.localAddress = "127.0.0.2"
+        configuration.bgp.neighbors = [neighbor]
+        configuration.bgp.blackholeCommunities = [BGPCommunity(65002, 666)]
+        configuration.bgp.policy.protected = PrefixSet([IPPrefix("198.51.100.0/24")!])
+        for t in MitigationTrigger.allCases {
+            configuration.bgp.policy.triggers[t] = .init(mode: .automatic, ttlMilliseconds: 10 * 60_000)
+        }
+        configure(&configuration)
+        var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock)
+        dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
+        return try buildApplication(configuration: configuration, dependencies: dependencies)
+    }
+
+    static func flow(from source: String, _ sourcePort: UInt16, to destination: String, _ proto: String, bytes: UInt64) -> FlowSample {
+        FlowSample(
+            start: now, end: now + 1000, source: source, sourcePort: sourcePort, destination: destination, destinationPort: 40_000,
+            protocol: proto, tcpFlags: 0, packets: 1000, bytes: bytes, samplingInterval: 1)
+    }
+
+    /// An inbound flood on `victim`: NTP reflection (468-byte answers from port 123) or a plain
+    /// flood from random ports.
+    static func inbound(victim: String, reflection: Bool) -> Finding {
+        let subject = FindingSubject(type: .host, address: victim, port: nil, protocol: nil, ports: nil)
+        var e = Evidence()
+        e.features = [Feature(.peakPacketsPerSecond, 120_000), Feature(.peakBitsPerSecond, 900_000_000)]
+        e.flows =
+            reflection
+            ? ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map { flow(from: $0, 123, to: victim, "udp", bytes: 468_000) }
+            : (0..<4).map { flow(from: "192.0.2.\($0 + 1)", UInt16(30_000 + $0), to: victim, $0 % 2 == 0 ? "tcp" : "udp", bytes: 60_000) }
+        return Finding(
+            id: Finding.id(kind: .inboundDDoS, subject: subject), kind: .inboundDDoS, subject: subject, score: 0.9, firstSeen: now,
+            lastSeen: now + 10_000, detectedAt: now, updatedAt: now, family: nil, summary: "Inbound DDoS against \(victim)", evidence: e)
+    }
+
+    static func audit(_ services: MamoriServices) throws -> [String] {
+        try services.lawful.audit.recent(limit: 200) { $0.kind == .mitigationChange }.map { "\($0.record.actor) \($0.record.summary)" }
+    }
+
+    static func waitEstablished(_ m: MitigationService) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while m.speaker.status().first?.state != "established", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(m.speaker.status().first?.state == "established", "\(m.speaker.status())")
+    }
+
+    @Test("findings become RTBH and FlowSpec routes in BIRD, audited with finding and basis; the kill switch withdraws them all")
+    func findingsToBIRDAndKillSwitch() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        let (app, services) = try Self.application(dir, bird: bird, clock: clock)
+        let m = try #require(services.mitigation)
+        let running = Task { try await m.run() }
+        defer { running.cancel() }
+        try await Self.waitEstablished(m)
+
+        let reflection = Self.inbound(victim: "203.0.113.7", reflection: true)
+        let flood = Self.inbound(victim: "203.0.113.9", reflection: false)
+        m.handle([reflection, flood])
+        let flows = try await bird.waitForRoutes(table: "flowtab4") { $0.count == 1 }
+        #expect(flows.first?.network.hasPrefix("flow4 { dst 203.0.113.7/32; proto 17; sport 123;") == true, "\(flows)")
+        #expect(flows.first?.trafficRate == 0)
+        let rtbh = try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+        #expect(rtbh.first?.network == "203.0.113.9/32")
+        #expect(rtbh.first?.nextHop == "192.0.2.1")
+        #expect(Set(rtbh.first?.communities ?? []) == ["65535:666", "65535:65281", "65002:666"])
+
+        let audit = try Self.audit(services)
+        #expect(
+            audit.contains { $0.contains("flowspec announced") && $0.contains("finding \(reflection.id)") && $0.contains("basis ") },
+            "\(audit)")
+        #expect(audit.contains { $0.contains("blackhole announced") && $0.contains("finding \(flood.id)") }, "\(audit)")
+
+        // Seen again: extended, nothing new on the wire or in the log.
+        let announcementsBefore = m.speaker.status().first?.announcements
+        clock.advance(by: 5 * 60_000)
+        m.handle([reflection])
+        #expect(try Self.audit(services).count == audit.count)
+        #expect(m.speaker.status().first?.announcements == announcementsBefore)
+        #expect(m.snapshot.active.values.first { $0.rule.kind == .flowSpec }?.rule.expiresAt == Self.now + 15 * 60_000)
+
+        let admin = try await services.operatorHeaders(role: .admin, name: "aiko")
+        let analyst = try await services.operatorHeaders(role: .analyst, name: "hana")
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v1/bgp", method: .get, headers: analyst) { r in
+                #expect(r.status == .ok)
+                let text = String(buffer: r.body)
+                #expect(text.contains("\"state\":\"established\"") && text.contains("\"active\":2"), "\(text) \(bird.log)")
+            }
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(buffer: r.body)
+                #expect(
+                    text.contains("mamori_bgp_rules_active{kind=\"flowspec\"} 1"),
+                    "\(text.split(separator: "\n").filter { $0.contains("bgp") })")
+                #expect(text.contains("mamori_bgp_session_state{neighbor=\"bird\"} 6"))
+            }
+            try await client.execute(
+                uri: "/api/v1/bgp/kill", method: .post, headers: analyst, body: ByteBuffer(string: #"{"reason": "test"}"#)
+            ) { r in
+                #expect(r.status == .forbidden, "the kill switch is an admin's")
+            }
+            try await client.execute(
+                uri: "/api/v1/bgp/kill", method: .post, headers: admin, body: ByteBuffer(string: #"{"reason": "rules misbehaving"}"#)
+            ) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+                #expect(String(buffer: r.body).contains("\"withdrawn\":2"))
+            }
+        }
+        try await bird.waitForRoutes(table: "master4", timeout: .seconds(5)) { $0.isEmpty }
+        try await bird.waitForRoutes(table: "flowtab4", timeout: .seconds(5)) { $0.isEmpty }
+        // Engaged: nothing is announced.
+        m.handle([Self.inbound(victim: "203.0.113.10", reflection: false)])
+        #expect(m.snapshot.active.isEmpty)
+        #expect(m.snapshot.refusals.last?.rail == .killSwitch)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v1/bgp/kill", method: .delete, headers: admin) { r in #expect(r.status == .ok) }
+        }
+        m.handle([flood])
+        try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+        let after = try Self.audit(services)
+        #expect(after.contains { $0.hasPrefix("operator:aiko") && $0.contains("kill switch engaged: rules misbehaving") }, "\(after)")
+        #expect(after.contains { $0.contains("withdrawn (kill_switch)") })
+        #expect(after.contains { $0.hasPrefix("operator:aiko") && $0.contains("kill switch released") })
+
+        // Time up: withdrawn by the timer's work.
+        clock.advance(by: 11 * 60_000)
+        m.expire()
+        try await bird.waitForRoutes(table: "master4") { $0.isEmpty }
+        #expect(try Self.audit(services).contains { $0.contains("withdrawn (expired)") })
+    }
+
+    @Test("an admin announces and withdraws by hand; protected, too-short and malformed rules are refused with the rail and audited")
+    func manualRulesAndRails() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        let dir = try TemporaryDirectory()
+        let (app, services) = try Self.application(dir, bird: bird, clock: TestClock(Self.now))
+        let m = try #require(services.mitigation)
+        let running = Task { try await m.run() }
+        defer { running.cancel() }
+        try await Self.waitEstablished(m)
+        let admin = try await services.operatorHeaders(role: .admin, name: "aiko")
+        let analyst = try await services.operatorHeaders(role: .analyst, name: "hana")
+        try await app.test(.router) { client in
+            let rule =
+                #"{"kind": "flowspec", "destination": "203.0.113.20", "protocols": [17], "destination_ports": [53, "1000-2000"], "action": "rate-limit", "rate_bytes_per_second": 125000, "reason": "DNS flood on the customer's resolver", "minutes": 30}"#
+            try await client.execute(uri: "/api/v1/bgp/rules", method: .post, headers: analyst, body: ByteBuffer(string: rule)) { r in
+                #expect(r.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/v1/bgp/rules", method: .post, headers: admin, body: ByteBuffer(string: rule)) { r in
+                #expect(r.status == .created, "\(String(buffer: r.body))")
+                #expect(String(buffer: r.body).contains("\"event\":\"announced\""))
+            }
+            for (json, status, rail) in [
+                (
+                    #"{"kind": "blackhole", "destination": "198.51.100.7", "reason": "x"}"#, HTTPResponse.Status.unprocessableContent,
+                    "protected_prefix"
+                ),
+                (
+                    #"{"kind": "blackhole", "destination": "127.0.0.1", "reason": "the router itself"}"#, .unprocessableContent,
+                    "protected_prefix"
+                ),
+                (
+                    #"{"kind": "flowspec", "destination": "10.0.0.0/8", "protocols": [6], "reason": "too wide"}"#, .unprocessableContent,
+                    "minimum_length"
+                ),
+                (
+                    #"{"kind": "blackhole", "destination": "203.0.113.0/24", "reason": "not a host"}"#, .unprocessableContent,
+                    "host_route_only"
+                ),
+                (#"{"kind": "flowspec", "destination": "203.0.113.5", "destination_ports": ["99999"], "reason": "x"}"#, .badRequest, ""),
+                (#"{"kind": "teleport", "destination": "203.0.113.5", "reason": "x"}"#, .badRequest, ""),
+                (#"{"kind": "flowspec", "destination": "203.0.113.5", "reason": ""}"#, .badRequest, ""),
+                (#"{"kind": "flowspec", "destination": "203.0.113.5", "action": "rate-limit", "reason": "x"}"#, .badRequest, ""),
+                ("[]", .badRequest, ""),
+            ] {
+                try await client.execute(uri: "/api/v1/bgp/rules", method: .post, headers: admin, body: ByteBuffer(string: json)) { r in
+                    #expect(r.status == status, "\(json): \(String(buffer: r.body))")
+                    if !rail.isEmpty { #expect(String(buffer: r.body).contains("\"rail\":\"\(rail)\""), "\(json)") }
+                }
+            }
+        }
+        let flows = try await bird.waitForRoutes(table: "flowtab4") { $0.count == 1 }
+        #expect(flows.first?.network == "flow4 { dst 203.0.113.20/32; proto 17; dport 53,1000..2000; }", "\(flows)")
+        #expect(flows.first?.trafficRate == 125_000)
+        let ruleID = try #require(m.snapshot.active.keys.first)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v1/bgp/rules/\(ruleID)", method: .delete, headers: admin) { r in
+                #expect(r.status == .ok, "\(ruleID): \(String(buffer: r.body))")
+            }
+            try await client.execute(uri: "/api/v1/bgp/rules/\(ruleID)", method: .delete, headers: admin) { r in
+                #expect(r.status == .notFound)
+            }
+            try await client.execute(uri: "/api/v1/bgp/rules", method: .get, headers: analyst) { r in
+                let text = String(buffer: r.body)
+                #expect(text.contains("\"active\":[]") && text.contains("\"rail\":\"protected_prefix\""), "\(text)")
+            }
+        }
+        try await bird.waitForRoutes(table: "flowtab4") { $0.isEmpty }
+        let audit = try Self.audit(services)
+        #expect(audit.contains { $0.hasPrefix("operator:aiko") && $0.contains("flowspec announced") }, "\(audit)")
+        #expect(audit.contains { $0.hasPrefix("operator:aiko") && $0.contains("withdrawn (manual)") }, "\(audit)")
+        #expect(
+            audit.contains { $0.contains("refused (protected_prefix: 198.51.100.7/32 overlaps protected 198.51.100.0/24)") }, "\(audit)")
+    }
+
+    @Test("rules in manual-approval mode wait; an admin approves one (announced) and rejects another; both audited")
+    func manualApproval() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        let dir = try TemporaryDirectory()
+        let (app, services) = try Self.application(dir, bird: bird, clock: TestClock(Self.now)) { c in
+            c.bgp.policy.triggers[.inboundFlood] = .init(mode: .manualApproval, ttlMilliseconds: 10 * 60_000)
+            c.bgp.policy.triggers[.inboundReflection] = .init(mode: .dryRun, ttlMilliseconds: 10 * 60_000)
+        }
+        let m = try #require(services.mitigation)
+        let running = Task { try await m.run() }
+        defer { running.cancel() }
+        try await Self.waitEstablished(m)
+        m.handle([
+            Self.inbound(victim: "203.0.113.30", reflection: false), Self.inbound(victim: "203.0.113.31", reflection: false),
+            Self.inbound(victim: "203.0.113.32", reflection: true),
+        ])
+        #expect(m.snapshot.pending.count == 2)
+        #expect(m.snapshot.dryRuns.count == 1)
+        #expect(m.snapshot.active.isEmpty)
+        let ids = m.snapshot.pending.values.map(\.rule).sorted { $0.match.description < $1.match.description }.map(\.id)
+        let admin = try await services.operatorHeaders(role: .admin, name: "aiko")
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v1/bgp/rules/\(ids[0])/approve", method: .post, headers: admin) { r in
+                #expect(r.status == .ok, "\(String(buffer: r.body))")
+            }
+            try await client.execute(
+                uri: "/api/v1/bgp/rules/\(ids[1])/reject", method: .post, headers: admin,
+                body: ByteBuffer(string: #"{"reason": "the customer asked us not to"}"#)
+            ) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/api/v1/bgp/rules/\(ids[1])/approve", method: .post, headers: admin) { r in
+                #expect(r.status == .notFound)
+            }
+        }
+        let routes = try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+        #expect(routes.first?.network == "203.0.113.30/32")
+        #expect(try await bird.routes(table: "flowtab4").isEmpty, "a dry run announces nothing")
+        let audit = try Self.audit(services)
+        #expect(audit.filter { $0.contains("awaiting approval") }.count == 2, "\(audit)")
+        #expect(audit.contains { $0.contains("dry run") })
+        #expect(
+            audit.contains { $0.hasPrefix("operator:aiko") && $0.contains("blackhole announced") && $0.contains("approver operator:aiko") },
+            "\(audit)")
+        #expect(audit.contains { $0.contains("refused (rejected: rejected by operator:aiko: the customer asked us not to)") }, "\(audit)")
+    }
+
+    @Test("announced rules survive a restart (on_shutdown: leave) and go out again; withdraw_all withdraws them at shutdown")
+    func restartAndShutdown() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        do {
+            let (_, services) = try Self.application(dir, bird: bird, clock: clock) { $0.bgp.policy.shutdown = .leave }
+            let m = try #require(services.mitigation)
+            let running = Task { try await m.run() }
+            try await Self.waitEstablished(m)
+            m.handle([Self.inbound(victim: "203.0.113.40", reflection: false)])
+            try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+            running.cancel()
+            _ = try? await running.value
+        }
+        // The session closed with a Cease: BIRD dropped the route.
+        try await bird.waitForRoutes(table: "master4") { $0.isEmpty }
+        let (_, services) = try Self.application(dir, bird: bird, clock: clock)
+        let m = try #require(services.mitigation)
+        #expect(m.snapshot.active.count == 1, "restored from mitigations.json")
+        let running = Task { try await m.run() }
+        try await Self.waitEstablished(m)
+        let routes = try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+        #expect(routes.first?.network == "203.0.113.40/32")
+        running.cancel()
+        _ = try? await running.value
+        #expect(m.snapshot.active.isEmpty, "withdraw_all at shutdown")
+        #expect(try Self.audit(services).contains { $0.contains("withdrawn (shutdown)") })
+        #expect(m.speaker.status().first?.lastNotificationSent?.hasPrefix("6/2") == true)
+    }
+}
