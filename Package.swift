@@ -337,7 +337,7 @@ let package = Package(
             dependencies: [
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console", "DNSWire", "RPZ", "ZoneTransfer", "Dnstap",
-                "DnstapListener", "SinkholeProbe", "SinkholeListener",
+                "DnstapListener", "SinkholeProbe", "SinkholeListener", "BGPWire", "BGPSpeaker", "Mitigation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -584,7 +584,8 @@ let package = Package(
             name: "ServerTests",
             dependencies: [
                 "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
-                "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire",
+                "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire", "BGPWire",
+                "BGPSpeaker", "Mitigation",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
