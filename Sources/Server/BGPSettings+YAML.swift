@@ -70,7 +70,7 @@ extension BGPSettings {
         for (i, item) in seq.enumerated() {
             let path = "bgp.neighbors[\(i)]"
             let e = try BGPSection(item, path: path)
-            try e.allowOnly(["name", "address", "port", "peer_as", "local_address", "hold_time", "families"])
+            try e.allowOnly(["name", "address", "port", "peer_as", "local_address", "hold_time", "families", "md5_password_file"])
             guard let nameValue = e["name"], let addressValue = e["address"], let peerASValue = e["peer_as"] else {
                 let missing = ["name", "address", "peer_as"].filter { e[$0] == nil }.joined(separator: ", ")
                 throw ConfigurationError(
@@ -113,6 +113,7 @@ extension BGPSettings {
                 n.holdTime = UInt16(seconds)
             }
             if let f = e["families"] { n.families = try f.families() }
+            if let m = e["md5_password_file"] { n.md5PasswordFile = try m.string() }
             out.append(n)
         }
         return out

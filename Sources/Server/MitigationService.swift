@@ -81,7 +81,7 @@ public final class MitigationService: Service, Sendable {
         book = NIOLockedValueBox(MitigationBook(policy: policy))
         var speakerLogger = logger
         speakerLogger[metadataKey: "component"] = "bgp"
-        speaker = BGPSpeaker(configuration: settings.speakerConfiguration, logger: speakerLogger, metricsFactory: metricsFactory)
+        speaker = BGPSpeaker(configuration: try settings.speakerConfiguration(), logger: speakerLogger, metricsFactory: metricsFactory)
         func gauge(_ label: String, _ d: [(String, String)]) -> Gauge { Gauge(label: label, dimensions: d, factory: metricsFactory) }
         func counter(_ label: String, _ d: [(String, String)]) -> Counter { Counter(label: label, dimensions: d, factory: metricsFactory) }
         let kinds: [MitigationRule.Kind] = [.blackhole, .flowSpec]

@@ -42,7 +42,7 @@ struct BGPConfigurationTests {
         #expect(s.blackholeCommunities.isEmpty && s.blackholeLargeCommunities.isEmpty && s.blackholeNoExport)
         #expect(s.flowSpecCommunities.isEmpty)
         #expect(s.policy == MitigationPolicy())
-        #expect(s.speakerConfiguration.routerID == 0xC000_0205)
+        #expect(try s.speakerConfiguration().routerID == 0xC000_0205)
         // The neighbour's own address is protected although bgp.protected is empty.
         #expect(s.effectivePolicy.protected.contains(IPAddress("192.0.2.1")!))
     }

@@ -84,6 +84,7 @@ struct BGPMitigationServeTests {
         // hole; its outbound attacks and scans wait for approval or are dry runs by default.
         let others = try await bird.routes(table: "master4").filter { $0.network != victim + "/32" }
         #expect(others.isEmpty, "\(others)")
-        #expect(SinkholeServeTests.log(d + "/mamori.log").contains("mitigation announced"))
+        let log = try String(contentsOfFile: d + "/mamori.log", encoding: .utf8)
+        #expect(log.contains("mitigation announced") && log.contains(victim), "the announcement is logged")
     }
 }
