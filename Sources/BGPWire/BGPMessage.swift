@@ -234,7 +234,10 @@ public enum BGPMessage: Sendable, Hashable {
         case 4: return .keepalive
         default:
             guard bytes.count == 23 else {
-                throw BGPNotification(code: BGPNotification.routeRefreshMessageError, subcode: 1, data: Array(bytes))
+                // RFC 7313 §5: the data is the message received, cut to what a NOTIFICATION of at
+                // most 4096 octets carries (a message of 4076 octets or more would not fit whole).
+                let data = Array(bytes.prefix(maximumLength - headerLength - 2))
+                throw BGPNotification(code: BGPNotification.routeRefreshMessageError, subcode: 1, data: data)
             }
             return .routeRefresh(BGPFamily(afi: UInt16(bytes[19]) << 8 | UInt16(bytes[20]), safi: bytes[22]), subtype: bytes[21])
         }

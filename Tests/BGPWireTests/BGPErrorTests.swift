@@ -127,6 +127,17 @@ import Testing
         #expect(Self.decodeError(Self.update(attributes: Self.origin + Self.asPath + reach, nlri: [])) == .optionalAttributeError(reach))
     }
 
+    /// Found by the `bgp-message` fuzz target: the NOTIFICATION answering a ROUTE-REFRESH of 4076
+    /// octets or more, which carried the whole message, was too long to be written.
+    @Test func aLongRouteRefreshIsAnsweredWithANotificationThatFits() throws {
+        let long = Self.message(type: 5, [0, 1, 0, 1] + [UInt8](repeating: 0xAB, count: BGPMessage.maximumLength - 23))
+        let error = try #require(Self.decodeError(long))
+        #expect(error == BGPNotification(code: 7, subcode: 1, data: Array(long.prefix(BGPMessage.maximumLength - 21))))
+        #expect(BGPMessage.notification(error).encoded()?.count == BGPMessage.maximumLength)
+        let short = Self.message(type: 5, [0, 1, 0, 1, 0])
+        #expect(Self.decodeError(short) == BGPNotification(code: 7, subcode: 1, data: short))
+    }
+
     @Test func notificationsNameTheirCodes() {
         #expect(BGPNotification.attributeFlagsError([]).description.contains("UPDATE Message Error"))
         #expect(BGPNotification.holdTimerExpiry().description.contains("Hold Timer Expired"))
