@@ -256,11 +256,14 @@ public enum BGPMessage: Sendable, Hashable {
         let paramsLength = Int(try r.u8())
         // The parameters must fill the message exactly.
         guard paramsLength == r.remaining else { throw BGPNotification(code: 2, subcode: 0) }
+        // A parameter cut short or running past the field is an OPEN Message Error too, not the
+        // header's Bad Message Length: the message's length was right.
+        var params = try r.sub(paramsLength, truncated: BGPNotification(code: 2, subcode: 0))
         var capabilities: [BGPCapability] = []
-        while !r.isAtEnd {
-            let type = try r.u8()
-            let length = Int(try r.u8())
-            var p = try r.sub(length, truncated: BGPNotification(code: 2, subcode: 0))
+        while !params.isAtEnd {
+            let type = try params.u8()
+            let length = Int(try params.u8())
+            var p = try params.sub(length, truncated: BGPNotification(code: 2, subcode: 0))
             guard type == 2 else { throw .unsupportedOptionalParameter() }
             while !p.isAtEnd {
                 let code = try p.u8()

@@ -69,6 +69,11 @@ import Testing
         #expect(Self.decodeError(open(params: [1, 2, 0, 0])) == BGPNotification(code: 2, subcode: 4))
         // A capability whose length runs past its parameter.
         #expect(Self.decodeError(open(params: [2, 2, 65, 4]))?.code == 2)
+        // Found by the `bgp-message` fuzz target: a parameter whose length runs past the
+        // parameters field, or that is cut after its type, was a Message Header Error (Bad
+        // Message Length) although the message's length was right.
+        #expect(Self.decodeError(open(params: [2, 6, 2, 0])) == BGPNotification(code: 2, subcode: 0))
+        #expect(Self.decodeError(open(params: [2, 2, 2, 0, 2])) == BGPNotification(code: 2, subcode: 0))
     }
 
     @Test func unknownAttributeFlagsAreAnAttributeFlagsError() {
