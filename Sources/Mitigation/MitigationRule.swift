@@ -138,7 +138,7 @@ public struct MitigationRule: Sendable, Hashable, Codable, Identifiable {
         public var description: String {
             switch self {
             case .finding(let id): "finding \(id)"
-            case .manual(let op): "operator \(op)"
+            case .manual(let op): "by hand (\(op))"
             }
         }
     }

@@ -269,6 +269,8 @@ public func buildApplication(
         detection.onFindings { service.handle($0) }
         BGPAPI(mitigation: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
         mitigation = service
+    } else {
+        BGPAPI.registerUnconfigured(on: routes)
     }
     var resolverLog: ResolverLogService?
     if configuration.dnstap.enabled || (sinkhole != nil && !configuration.sinkhole.listener.isEmpty) {

@@ -42,6 +42,23 @@ struct BGPAPI: Sendable, JSONAPI {
         routes.delete("/api/v1/bgp/kill", .permission(.controlMitigation)) { _, _ in release() }
     }
 
+    /// The same routes on a server without a `bgp:` section: a clear 404, not an empty one.
+    static func registerUnconfigured(on routes: Routes) {
+        let answer: Routes.Handler<Response> = { _, _ in
+            let body = Data(#"{"error":"BGP mitigation is not configured on this server (no bgp: section)"}"#.utf8 + [10])
+            return Response(
+                status: .notFound, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        routes.get("/api/v1/bgp", .permission(.readFindings), use: answer)
+        routes.get("/api/v1/bgp/rules", .permission(.readFindings), use: answer)
+        routes.post("/api/v1/bgp/rules", .permission(.controlMitigation), use: answer)
+        routes.delete("/api/v1/bgp/rules/:id", .permission(.controlMitigation), use: answer)
+        routes.post("/api/v1/bgp/rules/:id/approve", .permission(.controlMitigation), use: answer)
+        routes.post("/api/v1/bgp/rules/:id/reject", .permission(.controlMitigation), use: answer)
+        routes.post("/api/v1/bgp/kill", .permission(.controlMitigation), use: answer)
+        routes.delete("/api/v1/bgp/kill", .permission(.controlMitigation), use: answer)
+    }
+
     // MARK: Views
 
     struct RuleView: Encodable {
@@ -261,6 +278,11 @@ struct BGPAPI: Sendable, JSONAPI {
         else {
             return bad("ports must be at most 16 numbers or ranges (\"1000-2000\") from 0 to 65535")
         }
+        if !(destinationPorts.isEmpty && sourcePorts.isEmpty), !protocols.isEmpty,
+            !protocols.contains(where: { [6, 17, 132].contains($0) })
+        {
+            return bad("ports match only TCP (6), UDP (17) or SCTP (132): add one of them to protocols, or leave the ports out")
+        }
         var length: ValueRange?
         if let l = body.packetLength {
             guard let r = l.range else { return bad("packet_length must be a number or a range (\"400-1500\") from 0 to 65535") }
@@ -357,7 +379,7 @@ struct BGPAPI: Sendable, JSONAPI {
     }
 
     func release() -> Response {
-        mitigation.releaseKillSwitch(operator: "operator:" + RequestCredentials.current.operatorName)
-        return json(.ok, ChangeAnswer(event: "kill_switch_released"))
+        let released = mitigation.releaseKillSwitch(operator: "operator:" + RequestCredentials.current.operatorName)
+        return json(.ok, ChangeAnswer(event: released ? "kill_switch_released" : "kill_switch_not_engaged"))
     }
 }

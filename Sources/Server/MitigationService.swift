@@ -248,16 +248,21 @@ public final class MitigationService: Service, Sendable {
         return events.isEmpty ? .notFound("no rule \(ruleID) waits for approval") : .done(events)
     }
 
-    /// Withdraws everything now and announces nothing until released.
+    /// Withdraws everything now and announces nothing until released. Engaged again while
+    /// engaged: the first reason stays, nothing more is audited.
     public func engageKillSwitch(operator name: String, reason: String) -> [MitigationEvent] {
-        let now = clock.milliseconds
-        auditKillSwitch("engaged", actor: name, reason: reason, now: now)
-        return change(actor: name) { book, now in book.engageKillSwitch(operator: name, reason: reason, now: now) }
+        let engaged = book.withLockedValue { $0.killSwitch != nil }
+        if !engaged { auditKillSwitch("engaged", actor: name, reason: reason, now: clock.milliseconds) }
+        return change(actor: name, save: true) { book, now in book.engageKillSwitch(operator: name, reason: reason, now: now) }
     }
 
-    public func releaseKillSwitch(operator name: String) {
+    /// Lets rules be announced again; false (and nothing audited) when it was not engaged.
+    @discardableResult
+    public func releaseKillSwitch(operator name: String) -> Bool {
+        guard book.withLockedValue({ $0.killSwitch != nil }) else { return false }
         auditKillSwitch("released", actor: name, reason: "", now: clock.milliseconds)
-        change(actor: name) { book, now in book.releaseKillSwitch(operator: name, now: now) }
+        change(actor: name, save: true) { book, now in book.releaseKillSwitch(operator: name, now: now) }
+        return true
     }
 
     private func outcome(_ events: [MitigationEvent]) -> Outcome {
@@ -275,11 +280,17 @@ public final class MitigationService: Service, Sendable {
     /// Runs one change of the book under its lock and carries out its events in order (audit,
     /// then the speaker), saves the state and updates the gauges.
     @discardableResult
-    private func change(actor: String, _ body: (inout MitigationBook, Int64) -> [MitigationEvent]) -> [MitigationEvent] {
+    private func change(
+        actor: String, save alwaysSave: Bool = false, _ body: (inout MitigationBook, Int64) -> [MitigationEvent]
+    ) -> [MitigationEvent] {
         book.withLockedValue { book in
             let now = clock.milliseconds
             var events = body(&book, now)
-            guard !events.isEmpty else { return [] }
+            guard !events.isEmpty else {
+                if alwaysSave { save(book) }
+                publish(book)
+                return []
+            }
             var kept: [MitigationEvent] = []
             // Refusals by a cap come in storms (a findings flood): one audit entry per rail and
             // change, naming the rules, rather than one per rule.
@@ -316,7 +327,7 @@ public final class MitigationService: Service, Sendable {
                     metadata: ["rail": "\(rail.rawValue)", "rules": "\(refused.count)", "reason": "\(refused[0].reason)"])
             }
             events = kept
-            if events.contains(where: { if case .extended = $0 { false } else { true } }) { save(book) }
+            if alwaysSave || events.contains(where: { if case .extended = $0 { false } else { true } }) { save(book) }
             publish(book)
             return events
         }

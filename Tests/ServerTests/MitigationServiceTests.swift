@@ -108,7 +108,7 @@ struct MitigationServiceTests {
         // Seen again: extended, nothing new on the wire or in the log.
         let announcementsBefore = m.speaker.status().first?.announcements
         clock.advance(by: 5 * 60_000)
-        m.handle([reflection])
+        m.handle([reflection, flood])
         #expect(try Self.audit(services).count == audit.count)
         #expect(m.speaker.status().first?.announcements == announcementsBefore)
         #expect(m.snapshot.active.values.first { $0.rule.kind == .flowSpec }?.rule.expiresAt == Self.now + 15 * 60_000)
@@ -207,6 +207,10 @@ struct MitigationServiceTests {
                 (#"{"kind": "flowspec", "destination": "203.0.113.5", "reason": ""}"#, .badRequest, ""),
                 (#"{"kind": "flowspec", "destination": "203.0.113.5", "action": "rate-limit", "reason": "x"}"#, .badRequest, ""),
                 ("[]", .badRequest, ""),
+                (
+                    #"{"kind": "flowspec", "destination": "203.0.113.5", "protocols": [1], "destination_ports": [80], "reason": "x"}"#,
+                    .badRequest, ""
+                ),
             ] {
                 try await client.execute(uri: "/api/v1/bgp/rules", method: .post, headers: admin, body: ByteBuffer(string: json)) { r in
                     #expect(r.status == status, "\(json): \(String(buffer: r.body))")
@@ -381,5 +385,46 @@ struct MitigationServiceTests {
         #expect(m.snapshot.active.isEmpty)
         try await bird.waitForRoutes(table: "master4") { $0.isEmpty }
         #expect(try Self.audit(services).contains { $0.contains("withdrawn (attack_ended)") && $0.contains("finding \(flood.id)") })
+    }
+
+    @Test("the kill switch survives a restart until released; releasing it twice audits once; without bgp: the API says so")
+    func killSwitchIsKeptAndUnconfiguredServerSaysSo() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        do {
+            let (_, services) = try Self.application(dir, bird: bird, clock: clock)
+            let m = try #require(services.mitigation)
+            _ = m.engageKillSwitch(operator: "operator:aiko", reason: "maintenance")
+            _ = m.engageKillSwitch(operator: "operator:ken", reason: "again")
+            #expect(m.snapshot.killSwitch?.reason == "maintenance")
+        }
+        do {
+            let (_, services) = try Self.application(dir, bird: bird, clock: clock)
+            let m = try #require(services.mitigation)
+            #expect(m.snapshot.killSwitch?.engagedBy == "operator:aiko", "kept in mitigations.json")
+            #expect(m.releaseKillSwitch(operator: "operator:aiko"))
+            #expect(!m.releaseKillSwitch(operator: "operator:aiko"))
+            let audit = try Self.audit(services)
+            #expect(audit.filter { $0.contains("kill switch engaged") }.count == 1, "\(audit)")
+            #expect(audit.filter { $0.contains("kill switch released") }.count == 1, "\(audit)")
+        }
+        let (_, services) = try Self.application(dir, bird: bird, clock: clock)
+        #expect(services.mitigation?.snapshot.killSwitch == nil, "the release was kept too")
+
+        var configuration = ServerTests.configuration(dataDirectory: try TemporaryDirectory().path)
+        configuration.bgp.enabled = false
+        var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock)
+        dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
+        let (app, plain) = try buildApplication(configuration: configuration, dependencies: dependencies)
+        #expect(plain.mitigation == nil)
+        let viewer = try await plain.operatorHeaders(role: .viewer, name: "ken")
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v1/bgp", method: .get, headers: viewer) { r in
+                #expect(r.status == .notFound)
+                #expect(String(buffer: r.body).contains("not configured"))
+            }
+        }
     }
 }
