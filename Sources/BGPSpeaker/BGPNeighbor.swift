@@ -7,6 +7,23 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+#if canImport(Glibc)
+/// `struct tcp_md5sig` as a socket option value.
+struct MD5Signature: @unchecked Sendable {
+    var value: tcp_md5sig
+}
+#endif
+
+/// A configuration the speaker cannot use.
+struct BGPSpeakerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// What `mamori bgp status` and `GET /api/v1/bgp/neighbors` show for one neighbour.
 public struct BGPNeighborStatus: Sendable, Hashable, Codable {
     public var name: String
@@ -169,15 +186,46 @@ final class BGPNeighbor: Sendable {
             .connectTimeout(TimeAmount(speaker.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                let handlers = channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BGPFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(BGPSessionHandler(neighbor: self))
                 }
+                guard let password = configuration.md5Password else { return handlers }
+                return handlers.flatMap { self.signWithMD5(channel, password: password) }
             }
         if let local = configuration.localAddress {
             bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: local, port: 0))
         }
         return try await bootstrap.connect(host: configuration.address, port: configuration.port).get()
+    }
+
+    /// Sets the socket's TCP MD5 signature key for the neighbour's address (RFC 2385, Linux
+    /// `TCP_MD5SIG`) before it connects: every segment of the session is signed, and the router
+    /// drops any segment that is not.
+    private func signWithMD5(_ channel: any Channel, password: String) -> EventLoopFuture<Void> {
+        #if canImport(Glibc)
+        let key = Array(password.utf8)
+        guard (1...Int(TCP_MD5SIG_MAXKEYLEN)).contains(key.count),
+            let provider = channel as? any SocketOptionProvider,
+            let remote = try? SocketAddress(ipAddress: configuration.address, port: configuration.port)
+        else {
+            return channel.eventLoop.makeFailedFuture(BGPSpeakerError("TCP MD5: a key of 1 to 80 octets and an IP address are needed"))
+        }
+        var signature = tcp_md5sig()
+        withUnsafeMutableBytes(of: &signature.tcpm_addr) { storage in
+            switch remote {
+            case .v4(let a): withUnsafeBytes(of: a.address) { storage.copyMemory(from: $0) }
+            case .v6(let a): withUnsafeBytes(of: a.address) { storage.copyMemory(from: $0) }
+            case .unixDomainSocket: break
+            }
+        }
+        signature.tcpm_keylen = UInt16(key.count)
+        withUnsafeMutableBytes(of: &signature.tcpm_key) { $0.copyBytes(from: key) }
+        return provider.unsafeSetSocketOption(
+            level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_MD5SIG), value: MD5Signature(value: signature))
+        #else
+        return channel.eventLoop.makeFailedFuture(BGPSpeakerError("TCP MD5 signatures need Linux"))
+        #endif
     }
 
     /// Brings the session's announcements in line with ``desiredRoutes()``.

@@ -50,11 +50,14 @@ public struct BGPNeighborConfiguration: Sendable, Hashable {
     public var holdTime: UInt16
     /// The families Mamori offers; the session carries those the neighbour offers too.
     public var families: [BGPFamily]
+    /// The TCP MD5 signature key (RFC 2385) the router has for this session, 1–80 octets; nil: none.
+    public var md5Password: String?
 
     public init(
         name: String, address: String, port: Int = 179, peerAS: UInt32, localAddress: String? = nil, holdTime: UInt16 = 90,
-        families: [BGPFamily] = BGPFamily.supported
+        families: [BGPFamily] = BGPFamily.supported, md5Password: String? = nil
     ) {
+        self.md5Password = md5Password
         self.name = name
         self.address = address
         self.port = port

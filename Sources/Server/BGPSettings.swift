@@ -1,6 +1,7 @@
 import BGPSpeaker
 import BGPWire
 import FlowCodec
+import Foundation
 import MamoriCore
 import Mitigation
 
@@ -37,6 +38,8 @@ public struct BGPSettings: Sendable, Hashable {
         public var localAddress: String?
         public var holdTime: UInt16 = 90
         public var families: [BGPFamily] = BGPFamily.supported
+        /// A file holding the session's TCP MD5 key (RFC 2385), kept out of the configuration.
+        public var md5PasswordFile: String?
 
         public init(name: String, address: String, peerAS: UInt32) {
             self.name = name
@@ -80,15 +83,29 @@ public struct BGPSettings: Sendable, Hashable {
         return p
     }
 
-    /// The speaker's configuration.
-    public var speakerConfiguration: BGPSpeakerConfiguration {
-        BGPSpeakerConfiguration(
-            localAS: localAS, routerID: BGPSpeakerConfiguration.routerID(routerID) ?? 0,
-            neighbors: neighbors.map {
+    /// The speaker's configuration, with each neighbour's MD5 key read from its file.
+    public func speakerConfiguration() throws(ConfigurationError) -> BGPSpeakerConfiguration {
+        var configured: [BGPNeighborConfiguration] = []
+        for n in neighbors {
+            var key: String?
+            if let file = n.md5PasswordFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw ConfigurationError(line: nil, "bgp.neighbors (\(n.name)).md5_password_file: cannot read \(file)")
+                }
+                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard (1...80).contains(trimmed.utf8.count) else {
+                    throw ConfigurationError(
+                        line: nil, "bgp.neighbors (\(n.name)).md5_password_file: \(file) must hold a key of 1 to 80 octets (RFC 2385)")
+                }
+                key = trimmed
+            }
+            configured.append(
                 BGPNeighborConfiguration(
-                    name: $0.name, address: $0.address, port: $0.port, peerAS: $0.peerAS, localAddress: $0.localAddress,
-                    holdTime: $0.holdTime, families: $0.families)
-            },
+                    name: n.name, address: n.address, port: n.port, peerAS: n.peerAS, localAddress: n.localAddress,
+                    holdTime: n.holdTime, families: n.families, md5Password: key))
+        }
+        return BGPSpeakerConfiguration(
+            localAS: localAS, routerID: BGPSpeakerConfiguration.routerID(routerID) ?? 0, neighbors: configured,
             retryInitial: .seconds(retryInitialSeconds), retryMaximum: .seconds(retryMaximumSeconds))
     }
 }

@@ -1,3 +1,5 @@
+import BGPWire
+import FlowCodec
 import Foundation
 
 extension MamoriConfiguration {
@@ -9,6 +11,12 @@ extension MamoriConfiguration {
         var lines: [String] = []
         Self.describe(self, name: nil, depth: 0, into: &lines)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Values shown as they are written in the configuration (`192.0.2.0/24`, `64512:666`,
+    /// `ipv4-flowspec`) rather than as their stored fields.
+    static func isWrittenAsText(_ value: Any) -> Bool {
+        value is IPAddress || value is IPPrefix || value is BGPFamily || value is BGPCommunity || value is BGPLargeCommunity
     }
 
     static let secretWords = ["password", "secret", "token", "credential", "privatekey"]
@@ -31,7 +39,7 @@ extension MamoriConfiguration {
         }
         let scalar =
             value is String || value is any Numeric || value is Bool || mirror.displayStyle == .enum || mirror.children.isEmpty
-            || depth >= 6
+            || depth >= 6 || isWrittenAsText(value)
         if scalar {
             lines.append(name == nil ? "\(value)" : "\(label) \(value)")
             return

@@ -41,8 +41,11 @@ extension MamoriConfiguration {
         // An empty file, comments only, or an empty document ("---", "~"): all defaults.
         guard let root, root.null == nil else { return config }
         let top = try YAMLMap(root, context: "the top level")
-        try top.allowOnly(["data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole", "dnstap"])
+        try top.allowOnly([
+            "data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole", "dnstap", "bgp",
+        ])
         if let v = top["sinkhole"] { config.sinkhole = try SinkholeSettings.parse(v) }
+        if let v = top["bgp"] { config.bgp = try BGPSettings.parse(v) }
         if let v = top["dnstap"] { config.dnstap = try DnstapSettings.parse(v) }
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }
         if let v = top["log_level"] {

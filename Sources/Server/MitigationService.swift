@@ -81,7 +81,7 @@ public final class MitigationService: Service, Sendable {
         book = NIOLockedValueBox(MitigationBook(policy: policy))
         var speakerLogger = logger
         speakerLogger[metadataKey: "component"] = "bgp"
-        speaker = BGPSpeaker(configuration: settings.speakerConfiguration, logger: speakerLogger, metricsFactory: metricsFactory)
+        speaker = BGPSpeaker(configuration: try settings.speakerConfiguration(), logger: speakerLogger, metricsFactory: metricsFactory)
         func gauge(_ label: String, _ d: [(String, String)]) -> Gauge { Gauge(label: label, dimensions: d, factory: metricsFactory) }
         func counter(_ label: String, _ d: [(String, String)]) -> Counter { Counter(label: label, dimensions: d, factory: metricsFactory) }
         let kinds: [MitigationRule.Kind] = [.blackhole, .flowSpec]
@@ -255,19 +255,42 @@ public final class MitigationService: Service, Sendable {
             let now = clock.milliseconds
             var events = body(&book, now)
             guard !events.isEmpty else { return [] }
-            var index = 0
-            while index < events.count {
-                if case .announce(let rule, _) = events[index], !carryOut(events[index], actor: actor, now: now) {
-                    // Not recorded, not announced: the rule leaves the book again.
-                    _ = book.withdraw(ruleID: rule.id, operator: "mamori", now: now)
-                    events.remove(at: index)
-                    continue
-                } else if case .announce = events[index] {
-                } else {
-                    _ = carryOut(events[index], actor: actor, now: now)
+            var kept: [MitigationEvent] = []
+            // Refusals by a cap come in storms (a findings flood): one audit entry per rail and
+            // change, naming the rules, rather than one per rule.
+            var capped: [MitigationRail: [(rule: MitigationRule, reason: String)]] = [:]
+            for event in events {
+                switch event {
+                case .announce(let rule, _):
+                    if carryOut(event, actor: actor, now: now) {
+                        kept.append(event)
+                    } else {
+                        // Not recorded, not announced: the rule leaves the book again.
+                        _ = book.withdraw(ruleID: rule.id, operator: "mamori", now: now)
+                    }
+                case .refused(let rule, let rail, let reason, _) where Self.capRails.contains(rail):
+                    metrics.refused[rail]?.increment()
+                    if refusalDue(rule, rail, now: now) { capped[rail, default: []].append((rule, reason)) }
+                    kept.append(event)
+                default:
+                    _ = carryOut(event, actor: actor, now: now)
+                    kept.append(event)
                 }
-                index += 1
             }
+            for (rail, refused) in capped.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                let ids = refused.prefix(100).map(\.rule.id)
+                lawful.audit.appendOrDefer(
+                    at: now, kind: .mitigationChange, actor: actor, subject: rail.rawValue,
+                    summary: String(
+                        "refused \(refused.count) rule(s) (\(rail.rawValue): \(refused[0].reason)): \(ids.prefix(5).joined(separator: ", "))"
+                            .prefix(500)),
+                    detail: CapRefusal(
+                        event: "refused", rail: rail.rawValue, count: refused.count, reason: refused[0].reason, rules: Array(ids)))
+                logger.warning(
+                    "mitigations refused by a cap",
+                    metadata: ["rail": "\(rail.rawValue)", "rules": "\(refused.count)", "reason": "\(refused[0].reason)"])
+            }
+            events = kept
             if events.contains(where: { if case .extended = $0 { false } else { true } }) { save(book) }
             publish(book)
             return events
@@ -309,14 +332,7 @@ public final class MitigationService: Service, Sendable {
             logger.notice("mitigation withdrawn", metadata: ["rule": "\(rule.id)", "reason": "\(reason.rawValue)"])
         case .refused(let rule, let rail, let reason, let audit):
             metrics.refused[rail]?.increment()
-            let key = rule.id + "/" + rail.rawValue
-            let due = refusalsAudited.withLockedValue { seen -> Bool in
-                if let last = seen[key], now - last < Self.refusalAuditInterval { return false }
-                if seen.count >= 10_000 { seen = seen.filter { now - $0.value < Self.refusalAuditInterval } }
-                if seen.count >= 10_000 { return false }
-                seen[key] = now
-                return true
-            }
+            let due = refusalDue(rule, rail, now: now)
             guard due else { return true }
             lawful.audit.appendOrDefer(
                 at: now, kind: .mitigationChange, actor: actor, subject: rule.id,
@@ -337,6 +353,30 @@ public final class MitigationService: Service, Sendable {
             break
         }
         return true
+    }
+
+    /// The rails that refuse for the state of the book, not the rule's shape.
+    static let capRails: Set<MitigationRail> = [.activeCap, .rateCap, .pendingCap, .killSwitch]
+
+    /// Whether this refusal is due an audit entry: once per rule and rail per
+    /// ``refusalAuditInterval`` (the memory of it bounded).
+    private func refusalDue(_ rule: MitigationRule, _ rail: MitigationRail, now: Int64) -> Bool {
+        let key = rule.id + "/" + rail.rawValue
+        return refusalsAudited.withLockedValue { seen -> Bool in
+            if let last = seen[key], now - last < Self.refusalAuditInterval { return false }
+            if seen.count >= 10_000 { seen = seen.filter { now - $0.value < Self.refusalAuditInterval } }
+            if seen.count >= 10_000 { return false }
+            seen[key] = now
+            return true
+        }
+    }
+
+    struct CapRefusal: Encodable {
+        var event: String
+        var rail: String
+        var count: Int
+        var reason: String
+        var rules: [String]
     }
 
     private func auditKillSwitch(_ verb: String, actor: String, reason: String, now: Int64) {

@@ -177,4 +177,32 @@ struct BGPSpeakerTests {
         #expect(try await gobgp.routes(family: "ipv4").isEmpty)
         #expect(speaker.status().first?.lastNotificationSent == "6/2 Cease / Administrative Shutdown: \"Mamori shutting down\"")
     }
+
+    /// TCP MD5 signatures (RFC 2385): with the router's key the session comes up and carries
+    /// routes; with another key the router's kernel drops every segment and it never does.
+    @Test func tcpMD5SignedSession() async throws {
+        var b = BIRDPeer.Configuration()
+        b.extraProtocolLines = ["password \"mamori-md5-key\";"]
+        let bird = try await BIRDPeer(b)
+        defer { bird.stop() }
+        func neighbor(_ key: String) -> BGPNeighborConfiguration {
+            BGPNeighborConfiguration(
+                name: "bird", address: "127.0.0.1", port: bird.port, peerAS: 65001, localAddress: "127.0.0.2", md5Password: key)
+        }
+        let wrong = Self.speaker(localAS: 65002, routerID: "127.0.0.2", neighbor: neighbor("another-key"))
+        let refused = Task { try await wrong.run() }
+        try await Task.sleep(for: .seconds(3))
+        #expect(wrong.status().first?.state != "established")
+        #expect(wrong.status().first?.establishedCount == 0)
+        refused.cancel()
+        _ = try? await refused.value
+
+        let right = Self.speaker(localAS: 65002, routerID: "127.0.0.2", neighbor: neighbor("mamori-md5-key"))
+        right.announce(Self.rtbh("203.0.113.77/32", nextHop: "192.0.2.1"))
+        let running = Task { try await right.run() }
+        defer { running.cancel() }
+        try await Self.waitFor("established", right)
+        let routes = try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+        #expect(routes.first?.network == "203.0.113.77/32")
+    }
 }

@@ -64,8 +64,8 @@ struct MitigationServiceTests {
             lastSeen: now + 10_000, detectedAt: now, updatedAt: now, family: nil, summary: "Inbound DDoS against \(victim)", evidence: e)
     }
 
-    static func audit(_ services: MamoriServices) throws -> [String] {
-        try services.lawful.audit.recent(limit: 200) { $0.kind == .mitigationChange }.map { "\($0.record.actor) \($0.record.summary)" }
+    static func audit(_ services: MamoriServices, limit: Int = 200) throws -> [String] {
+        try services.lawful.audit.recent(limit: limit) { $0.kind == .mitigationChange }.map { "\($0.record.actor) \($0.record.summary)" }
     }
 
     static func waitEstablished(_ m: MitigationService) async throws {
@@ -314,5 +314,45 @@ struct MitigationServiceTests {
         #expect(m.snapshot.active.isEmpty, "withdraw_all at shutdown")
         #expect(try Self.audit(services).contains { $0.contains("withdrawn (shutdown)") })
         #expect(m.speaker.status().first?.lastNotificationSent?.hasPrefix("6/2") == true)
+    }
+
+    @Test(
+        "a flood of findings cannot push past the caps: 30 new rules a minute, 60 active; refusals are counted every time and audited once per storm"
+    )
+    func findingsFloodMeetsTheCaps() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        let (app, services) = try Self.application(dir, bird: bird, clock: clock) { $0.bgp.policy.maximumActive = 60 }
+        let m = try #require(services.mitigation)
+        let running = Task { try await m.run() }
+        defer { running.cancel() }
+        try await Self.waitEstablished(m)
+        let victims = (0..<500).map { Self.inbound(victim: "203.0.\(112 + $0 / 250).\($0 % 250 + 1)", reflection: false) }
+        for _ in 0..<3 { m.handle(victims) }
+        #expect(m.snapshot.active.count == 30)
+        try await bird.waitForRoutes(table: "master4") { $0.count == 30 }
+        let firstMinute = try Self.audit(services, limit: 5000)
+        #expect(firstMinute.filter { $0.contains("blackhole announced") }.count == 30)
+        #expect(
+            firstMinute.filter { $0.contains("refused 470 rule(s) (rate_cap") }.count == 1,
+            "one entry for the storm, not one per rule and attempt: \(firstMinute.filter { $0.contains("refused") })")
+        #expect(firstMinute.count == 31)
+        // Minutes pass with the flood going on: the active cap holds.
+        for _ in 0..<4 {
+            clock.advance(by: 61_000)
+            m.handle(victims)
+        }
+        #expect(m.snapshot.active.count == 60)
+        try await bird.waitForRoutes(table: "master4") { $0.count == 60 }
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(buffer: r.body)
+                let line = text.split(separator: "\n").first { $0.hasPrefix("mamori_bgp_rules_refused_total{rail=\"rate_cap\"}") }
+                #expect(line.map { Int($0.split(separator: " ").last ?? "") ?? 0 } ?? 0 >= 3 * 470, "\(line ?? "no line")")
+                #expect(text.contains("mamori_bgp_rules_active{kind=\"blackhole\"} 60"))
+            }
+        }
     }
 }
