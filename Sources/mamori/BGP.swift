@@ -258,9 +258,10 @@ struct BGP: AsyncParsableCommand {
             return "rate-limit \(Int(r)) B/s"
         }
 
-        /// The finding's trigger, or the operator who asked.
+        /// The finding's trigger, or the operator who asked ("operator operator:alice" as the
+        /// server writes it: "by hand, operator:alice").
         var originText: String {
-            guard let trigger else { return origin }
+            guard let trigger else { return origin.hasPrefix("operator ") ? "by hand, " + origin.dropFirst("operator ".count) : origin }
             return findingID.map { "\(trigger) (finding \($0))" } ?? trigger
         }
 
@@ -311,7 +312,8 @@ extension BGP {
                 guard let state else { return print(body, terminator: "") }
                 // One state: the server's objects of that list, as it wrote them.
                 let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
-                let list = try JSONSerialization.data(withJSONObject: object?[state.rawValue] ?? [], options: [.sortedKeys])
+                let list = try JSONSerialization.data(
+                    withJSONObject: object?[state.rawValue] ?? [], options: [.sortedKeys, .withoutEscapingSlashes])
                 return print(String(decoding: list, as: UTF8.self))
             }
             let answer = try JSONDecoder().decode(Answer.self, from: Data(body.utf8))
@@ -401,7 +403,7 @@ extension BGP {
         if !notes.isEmpty { out.append(notes.joined(separator: "\n")) }
         let count = { (key: String) in s.rules[key] ?? 0 }
         out.append(
-            "Rules: \(count("active")) announced, \(count("pending")) waiting for approval, \(count("dry_run")) dry runs, \(count("refused")) refusals kept"
+            "Rules: \(count("active")) announced, \(count("pending")) waiting for approval, \(count("dry_run")) dry runs; refusals remembered: \(count("refused"))"
         )
         let rails = [
             ["protected:", s.protected.isEmpty ? "none" : s.protected.joined(separator: ", ")],
