@@ -160,9 +160,13 @@ struct BGPCommandTests {
         #expect(release.status == 0 && release.stdout.hasPrefix("kill switch released"), "\(release)")
         #expect(try await bgp(["status"]).stdout.contains("kill switch off"))
 
-        // Withdrawing: an unknown id fails; a known one leaves BIRD's table.
+        // Unknown ids fail; withdrawing a known one takes it out of BIRD's table.
         let unknown = try await bgp(["withdraw", "flowspec:0000000000000000"])
         #expect(unknown.status != 0 && unknown.stderr.contains("no announced rule flowspec:0000000000000000"), "\(unknown)")
+        for arguments in [["approve", "rtbh:0000000000000000"], ["reject", "rtbh:0000000000000000", "--reason", "x"]] {
+            let r = try await bgp(arguments)
+            #expect(r.status != 0 && r.stderr.contains("no rule rtbh:0000000000000000 waits for approval"), "\(arguments): \(r)")
+        }
         let again = try await bgp([
             "announce", "flowspec", "--destination", "203.0.113.0/24", "--protocol", "tcp", "--destination-port", "80",
             "--destination-port", "1000-2000", "--packet-length", "40-1500", "--rate-limit", "125000", "--reason", "test", "--minutes",
