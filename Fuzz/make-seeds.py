@@ -2,13 +2,16 @@
 """Writes the seed corpus of every fuzz target into Corpus/<target>/ (run once; libFuzzer then
 grows the corpus itself). Inputs come from the repository's own fixtures (real exporters'
 captures in Tests/FlowCodecTests/Fixtures) and from the formats' documented examples.
-Usage: Fuzz/make-seeds.py   (from anywhere; writes next to this script)"""
+Usage: Fuzz/make-seeds.py [TARGET …]   (from anywhere; writes next to this script; with targets
+named, only their seeds: the corpus of the others has been minimised since and holds no seed files)"""
 import hashlib, os, struct, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+ONLY = set(sys.argv[1:])
 
 def put(target, data):
+    if ONLY and target not in ONLY: return
     d = os.path.join(HERE, "Corpus", target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "seed-" + hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
@@ -131,4 +134,72 @@ for sel, msg in [(1, dns_query(1, "rpz.mamori.", 252)), (1, dns_query(2, "exempt
                  (2, dns_query(6, "rpz.mamori.", 252)), (0, dns_query(7, "rpz.mamori.", 252)), (1, dns_query(8, "other.zone.", 252)),
                  (1, dns_query(9, "rpz.mamori.", 6, opcode=4)), (5, b"c2.evil.example"), (1, b"203.0.113.7/32")]:
     put("zone-transfer", bytes([sel]) + msg)
+
+# bgp-message: byte 0 is the size of the pieces the stream arrives in (0: all at once), byte 1 the
+# seconds between pieces; then a neighbour's TCP stream (FuzzTarget.bgpMessage: Mamori is AS 65001,
+# the neighbour must open as AS 65002). Octets as RFC 4271 §4, RFC 4760, RFC 5492, RFC 6793,
+# RFC 2918, RFC 1997/7999, RFC 4360 and RFC 8955/8956 lay them out.
+def bgp(msg_type, body, length=None, marker=b"\xff" * 16):
+    return marker + struct.pack(">HB", 19 + len(body) if length is None else length, msg_type) + body
+
+def capability(code, value=b""): return bytes([code, len(value)]) + value
+def bgp_open(asn=65002, hold=90, identifier=0xC0000202, packed=False):
+    """An OPEN: each capability in its own optional parameter, or all of them in one (packed)."""
+    caps = [capability(1, struct.pack(">HBB", afi, 0, safi)) for afi, safi in [(1, 1), (2, 1), (1, 133), (2, 133)]] + \
+           [capability(2), capability(65, struct.pack(">I", asn))]
+    caps = [b"".join(caps)] if packed else caps
+    params = b"".join(bytes([2, len(c)]) + c for c in caps)
+    return bgp(1, struct.pack(">BHHIB", 4, asn, hold, identifier, len(params)) + params)
+
+KEEPALIVE = bgp(4, b"")
+def attribute(flags, code, value):
+    return bytes([flags | 0x10, code]) + struct.pack(">H", len(value)) + value if len(value) > 255 else bytes([flags, code, len(value)]) + value
+def nlri4(prefix, length): return bytes([length]) + bytes(prefix)[:(length + 7) // 8]
+def update(attributes=b"", nlri=b"", withdrawn=b""):
+    return bgp(2, struct.pack(">H", len(withdrawn)) + withdrawn + struct.pack(">H", len(attributes)) + attributes + nlri)
+
+ORIGIN_IGP = attribute(0x40, 1, b"\x00")
+AS_PATH = attribute(0x40, 2, struct.pack(">BBI", 2, 1, 65002))          # AS_SEQUENCE 65002, 4-octet
+COMMUNITIES = attribute(0xC0, 8, struct.pack(">II", 0xFFFF029A, 0xFFFFFF01))  # 65535:666 (BLACKHOLE), NO_EXPORT
+V6 = bytes.fromhex("20010db8000000000000000000000007")                   # 2001:db8::7
+V6_HOP = bytes.fromhex("20010db8000000000000000000000002")               # 2001:db8::2
+def mp_reach(afi, safi, hop, nlri): return attribute(0x80, 14, struct.pack(">HBB", afi, safi, len(hop)) + hop + b"\x00" + nlri)
+def mp_unreach(afi, safi, nlri): return attribute(0x80, 15, struct.pack(">HB", afi, safi) + nlri)
+def flowspec(components):
+    body = b"".join(components)
+    return (bytes([len(body)]) if len(body) < 240 else struct.pack(">H", 0xF000 | len(body))) + body
+def traffic_rate(rate, asn=65001): return attribute(0xC0, 16, struct.pack(">HHf", 0x8006, asn, rate))
+
+# FlowSpec IPv4 (RFC 8955): destination 203.0.113.7/32, protocol = 17, source port = 123,
+# packet length >= 400 && <= 1500; discarded (traffic-rate 0).
+FLOW4 = flowspec([b"\x01\x20" + bytes([203, 0, 113, 7]), b"\x03\x81\x11", b"\x06\x81\x7b",
+                  b"\x0a\x13" + struct.pack(">H", 400) + b"\xd5" + struct.pack(">H", 1500)])
+# FlowSpec IPv6 (RFC 8956): destination 2001:db8::7/128 (offset 0), source ::1234/128 with offset 64
+# (a pattern of the last 64 bits), next header = 17, destination port = 53; rate-limited to 1 MB/s.
+FLOW6 = flowspec([b"\x01\x80\x00" + V6, b"\x02\x80\x40" + bytes.fromhex("0000000000001234"), b"\x03\x81\x11", b"\x05\x81\x35"])
+
+OPEN, OPEN_PACKED = bgp_open(), bgp_open(packed=True)
+seeds = [
+    (0x00, 0, OPEN + KEEPALIVE),                                             # the session comes up
+    (0x07, 1, OPEN_PACKED + KEEPALIVE + KEEPALIVE),                          # one parameter, in 7-octet pieces
+    (0x00, 0, OPEN + KEEPALIVE + update(ORIGIN_IGP + AS_PATH + attribute(0x40, 3, bytes([192, 0, 2, 2])) + COMMUNITIES,
+                                        nlri4([203, 0, 113, 7], 32))),        # RTBH, IPv4 unicast
+    (0x00, 0, OPEN + KEEPALIVE + update(ORIGIN_IGP + AS_PATH + mp_reach(2, 1, V6_HOP, bytes([128]) + V6) + COMMUNITIES)),
+    (0x00, 0, OPEN + KEEPALIVE + update(ORIGIN_IGP + AS_PATH + mp_reach(1, 133, b"", FLOW4) + traffic_rate(0.0))),
+    (0x00, 0, OPEN + KEEPALIVE + update(ORIGIN_IGP + AS_PATH + mp_reach(2, 133, b"", FLOW6) + traffic_rate(1e6))),
+    (0x00, 0, OPEN + KEEPALIVE + update(mp_unreach(2, 1, bytes([128]) + V6) ) + update(mp_unreach(1, 133, FLOW4))),
+    (0x00, 0, OPEN + KEEPALIVE + update() + update(mp_unreach(2, 1, b"")) + update(mp_unreach(1, 133, b""))
+              + update(mp_unreach(2, 133, b""))),                            # End-of-RIB, all four families
+    (0x17, 31, OPEN + KEEPALIVE + bgp(5, struct.pack(">HBB", 1, 0, 1)) + bgp(5, struct.pack(">HBB", 2, 0, 133))),
+    (0x00, 0, OPEN + KEEPALIVE + bgp(3, bytes([6, 2, 11]) + b"maintenance")),  # Cease, Administrative Shutdown
+    (0x00, 0, OPEN + KEEPALIVE + bgp(4, b"", marker=b"\xff" * 15 + b"\x00")),  # bad marker
+    (0x00, 0, OPEN + bgp(4, b"", length=18)),                                # length 18
+    (0x00, 0, OPEN + KEEPALIVE + bgp(9, b"")),                               # type 9
+    (0x00, 0, OPEN + KEEPALIVE + update(b"\x40\x01")),                       # an attribute cut after its type
+    (0x00, 0, OPEN + KEEPALIVE + update(b"\x40\x01\x04\x00", nlri4([198, 51, 100, 0], 24))),  # ORIGIN's length overruns
+    (0x00, 0, bgp_open(asn=65003) + KEEPALIVE),                               # Bad Peer AS
+    (0x13, 100, OPEN + KEEPALIVE + KEEPALIVE),                               # the hold timer runs out between pieces
+]
+for size, seconds, stream in seeds:
+    put("bgp-message", bytes([size, seconds]) + stream)
 print("seeds written under", os.path.join(HERE, "Corpus"))

@@ -3,9 +3,10 @@
 the kill switch to the last rule gone.
 
 For each round: NetFlow v9 records of an inbound flood against a fresh subscriber address are sent
-to Mamori's collector (one second of traffic: a reflection flood — 30,000 packets/s of 468-byte
-NTP answers from three amplifiers, so the rule is FlowSpec — or a plain flood from random ports,
-so the rule is a black hole); then BIRD's RIB is read through birdc every 20 ms until the rule is
+to Mamori's collector (records of one second, which the detector spreads over the two seconds
+they touch: a reflection flood — 45,000 packets/s of 468-byte NTP answers from three amplifiers,
+so the rule is FlowSpec — or a plain flood of 30,000 packets/s from random ports, so the rule is
+a black hole; the threshold is 20,000 packets/s); then BIRD's RIB is read through birdc every 20 ms until the rule is
 there. After the rounds, the kill switch (POST /api/v1/bgp/kill) and the time until BIRD's tables
 are empty; then it is released. Times are wall-clock seconds from the first datagram (from the
 HTTP request for the kill switch). Prints a table and writes one JSON line per measurement.
@@ -48,8 +49,8 @@ class Exporter:
 
 def flood(victim: str, reflection: bool, now: float):
     if reflection:
-        return [(f"192.0.2.{i + 1}", victim, 123, 40000 + i, 17, 10_000, 10_000 * 468, now - 1, now) for i in range(3)]
-    return [(f"192.0.2.{i + 1}", victim, 30000 + i, 80, 6 if i % 2 else 17, 6_000, 6_000 * 60, now - 1, now) for i in range(5)]
+        return [(f"192.0.2.{i + 1}", victim, 123, 40000 + i, 17, 30_000, 30_000 * 468, now - 1, now) for i in range(3)]
+    return [(f"192.0.2.{i + 1}", victim, 30000 + i, 80, 6 if i % 2 else 17, 12_000, 12_000 * 60, now - 1, now) for i in range(5)]
 
 
 def birdc(sock: str, table: str) -> str:

@@ -62,6 +62,7 @@ collector:
   listen: [127.0.0.1:$collector]
 detection:
   subscriber_prefixes: [203.0.113.0/24]
+  laboratory_internet_prefixes: [192.0.2.0/24]   # the amplifiers' documentation addresses
 bgp:
   local_as: 65002
   router_id: 127.0.0.2

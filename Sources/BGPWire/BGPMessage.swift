@@ -234,7 +234,10 @@ public enum BGPMessage: Sendable, Hashable {
         case 4: return .keepalive
         default:
             guard bytes.count == 23 else {
-                throw BGPNotification(code: BGPNotification.routeRefreshMessageError, subcode: 1, data: Array(bytes))
+                // RFC 7313 §5: the data is the message received, cut to what a NOTIFICATION of at
+                // most 4096 octets carries (a message of 4076 octets or more would not fit whole).
+                let data = Array(bytes.prefix(maximumLength - headerLength - 2))
+                throw BGPNotification(code: BGPNotification.routeRefreshMessageError, subcode: 1, data: data)
             }
             return .routeRefresh(BGPFamily(afi: UInt16(bytes[19]) << 8 | UInt16(bytes[20]), safi: bytes[22]), subtype: bytes[21])
         }
@@ -253,11 +256,14 @@ public enum BGPMessage: Sendable, Hashable {
         let paramsLength = Int(try r.u8())
         // The parameters must fill the message exactly.
         guard paramsLength == r.remaining else { throw BGPNotification(code: 2, subcode: 0) }
+        // A parameter cut short or running past the field is an OPEN Message Error too, not the
+        // header's Bad Message Length: the message's length was right.
+        var params = try r.sub(paramsLength, truncated: BGPNotification(code: 2, subcode: 0))
         var capabilities: [BGPCapability] = []
-        while !r.isAtEnd {
-            let type = try r.u8()
-            let length = Int(try r.u8())
-            var p = try r.sub(length, truncated: BGPNotification(code: 2, subcode: 0))
+        while !params.isAtEnd {
+            let type = try params.u8()
+            let length = Int(try params.u8())
+            var p = try params.sub(length, truncated: BGPNotification(code: 2, subcode: 0))
             guard type == 2 else { throw .unsupportedOptionalParameter() }
             while !p.isAtEnd {
                 let code = try p.u8()

@@ -50,6 +50,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A connection's first bytes as the sinkhole listener reads them: an HTTP request head or a
     /// TLS ClientHello (`FuzzTarget+Sinkhole.swift`).
     case sinkholeProbe = "sinkhole-probe"
+    /// A BGP neighbour's TCP byte stream in pieces: framed as the speaker frames it, each message
+    /// decoded with and without 4-octet AS numbers, written again and decoded again, and the whole
+    /// stream fed to a `BGPSession` (AS 65001 toward AS 65002) whose actions are checked after
+    /// every step (`FuzzTarget+BGP.swift`).
+    case bgpMessage = "bgp-message"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -68,6 +73,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .dnstap: Self.dnstap(bytes)
         case .zoneTransfer: Self.zoneTransfer(bytes)
         case .sinkholeProbe: Self.sinkholeProbe(bytes)
+        case .bgpMessage: Self.bgpMessage(bytes)
         }
     }
 

@@ -17,8 +17,10 @@ extension BGPSettings {
             "enabled", "local_as", "router_id", "neighbors", "retry_initial_seconds", "retry_maximum_seconds", "blackhole", "flowspec",
             "protected", "minimum_ipv4_length", "minimum_ipv6_length", "maximum_active", "maximum_new_per_minute", "maximum_pending",
             "maximum_lifetime_hours", "on_shutdown", "triggers", "reflection_minimum_share", "reflection_minimum_packet_length",
+            "quiet_minutes",
         ])
         if let x = m["enabled"] { s.enabled = try x.bool() }
+        if let x = m["quiet_minutes"] { s.quietMinutes = try x.int(in: 1...1440) }
         if let x = m["local_as"] { s.localAS = try x.asNumber() }
         if let x = m["router_id"] {
             let text = try x.string()

@@ -66,6 +66,10 @@ public struct BGPSettings: Sendable, Hashable {
     public var blackholeNoExport = true
     /// Communities on FlowSpec rules (a carrier's routers may select rules by community).
     public var flowSpecCommunities: [BGPCommunity] = []
+    /// The attack behind a rule is over once the detectors have not reported it for this long
+    /// (they report an attack at every evaluation while it lasts): its rules are withdrawn then,
+    /// before their time to live runs out.
+    public var quietMinutes = 5
     /// The rails and triggers. `policy.protected` holds `bgp.protected` only; ``effectivePolicy``
     /// adds the neighbours' own addresses.
     public var policy = MitigationPolicy()

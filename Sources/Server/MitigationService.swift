@@ -46,6 +46,8 @@ public final class MitigationService: Service, Sendable {
     static let refusalAuditInterval: Int64 = 10 * 60_000
     private let metrics: Metrics
     private let running = NIOLockedValueBox(false)
+    /// When the detectors last reported each finding that has rules (wall clock, ms).
+    private let lastReported = NIOLockedValueBox([String: Int64]())
 
     private struct Metrics: Sendable {
         let rules: [String: Gauge]
@@ -152,8 +154,28 @@ public final class MitigationService: Service, Sendable {
         }
     }
 
+    /// The timer's work: rules whose time is up, then rules whose attack is over (not reported
+    /// for ``BGPSettings/quietMinutes``).
     func expire() {
         change(actor: "mamori") { book, now in book.expire(now: now) }
+        let quiet = Int64(settings.quietMinutes) * 60_000
+        change(actor: "mamori") { book, now in
+            let findings = Set(book.active.values.compactMap(\.rule.findingID) + book.pending.values.compactMap(\.rule.findingID))
+            let over = lastReported.withLockedValue { last -> [String] in
+                for id in last.keys where !findings.contains(id) { last[id] = nil }
+                var ended: [String] = []
+                for id in findings {
+                    guard let seen = last[id] else {
+                        last[id] = now // restored after a restart: the quiet period starts now
+                        continue
+                    }
+                    if now - seen >= quiet { ended.append(id) }
+                }
+                for id in ended { last[id] = nil }
+                return ended.sorted()
+            }
+            return over.flatMap { book.attackEnded(findingID: $0, now: now) }
+        }
     }
 
     private func shutdown() async {
@@ -181,6 +203,9 @@ public final class MitigationService: Service, Sendable {
             }
         }
         guard !proposals.isEmpty else { return }
+        lastReported.withLockedValue { last in
+            for (p, _) in proposals { if let id = p.rule.findingID { last[id] = now } }
+        }
         let engine = lawful.engine
         change(actor: "mamori") { book, now in
             proposals.flatMap { book.submit($0.0, engine: engine, consent: $0.1, now: now) }

@@ -115,7 +115,22 @@ struct HostileNeighborTests {
     /// An UPDATE whose withdrawn-routes length runs past the message.
     static let updateOverrun: [UInt8] = marker + [0, 27, 2, 0, 0xFF, 24, 10, 0, 0, 0, 0]
 
+    /// An UPDATE whose ORIGIN says it is optional (flags 0xC0): a well-known attribute with the
+    /// wrong flags (RFC 4271 §6.3: Attribute Flags Error, the attribute as data).
+    static let updateWrongFlags: [UInt8] = marker + [0, 27, 2, 0, 0, 0, 4, 0xC0, 1, 1, 0]
+    /// An UPDATE of a well-known attribute type nobody knows (type 99, flags 0x40).
+    static let updateUnknownWellKnown: [UInt8] = marker + [0, 27, 2, 0, 0, 0, 4, 0x40, 99, 1, 0]
+    /// An UPDATE cut short: its attribute claims 9 octets, the message holds 1.
+    static let updateTruncated: [UInt8] = marker + [0, 27, 2, 0, 0, 0, 4, 0x40, 1, 9, 0]
+
     static let cases: [Case] = [
+        Case(
+            name: "well-known attribute with optional flags", reply: open() + keepalive + updateWrongFlags,
+            expected: .attributeFlagsError([0xC0, 1, 1, 0])),
+        Case(
+            name: "unknown well-known attribute", reply: open() + keepalive + updateUnknownWellKnown,
+            expected: .unrecognizedWellKnownAttribute([0x40, 99, 1, 0])),
+        Case(name: "truncated attribute", reply: open() + keepalive + updateTruncated, expected: .malformedAttributeList()),
         Case(name: "marker not all ones", reply: [UInt8](repeating: 0, count: 16) + [0, 19, 4], expected: .connectionNotSynchronized()),
         Case(name: "length below the minimum", reply: marker + [0, 18, 4], expected: .badMessageLength(18)),
         Case(name: "unknown message type", reply: marker + [0, 19, 9], expected: .badMessageType(9)),

@@ -69,6 +69,11 @@ import Testing
         #expect(Self.decodeError(open(params: [1, 2, 0, 0])) == BGPNotification(code: 2, subcode: 4))
         // A capability whose length runs past its parameter.
         #expect(Self.decodeError(open(params: [2, 2, 65, 4]))?.code == 2)
+        // Found by the `bgp-message` fuzz target: a parameter whose length runs past the
+        // parameters field, or that is cut after its type, was a Message Header Error (Bad
+        // Message Length) although the message's length was right.
+        #expect(Self.decodeError(open(params: [2, 6, 2, 0])) == BGPNotification(code: 2, subcode: 0))
+        #expect(Self.decodeError(open(params: [2, 2, 2, 0, 2])) == BGPNotification(code: 2, subcode: 0))
     }
 
     @Test func unknownAttributeFlagsAreAnAttributeFlagsError() {
@@ -125,6 +130,17 @@ import Testing
         // MP_REACH_NLRI for IPv4 FlowSpec whose rule is garbage: Optional Attribute Error.
         let reach: [UInt8] = [0x80, 14, 8, 0, 1, 133, 0, 0, 3, 9, 0x81]
         #expect(Self.decodeError(Self.update(attributes: Self.origin + Self.asPath + reach, nlri: [])) == .optionalAttributeError(reach))
+    }
+
+    /// Found by the `bgp-message` fuzz target: the NOTIFICATION answering a ROUTE-REFRESH of 4076
+    /// octets or more, which carried the whole message, was too long to be written.
+    @Test func aLongRouteRefreshIsAnsweredWithANotificationThatFits() throws {
+        let long = Self.message(type: 5, [0, 1, 0, 1] + [UInt8](repeating: 0xAB, count: BGPMessage.maximumLength - 23))
+        let error = try #require(Self.decodeError(long))
+        #expect(error == BGPNotification(code: 7, subcode: 1, data: Array(long.prefix(BGPMessage.maximumLength - 21))))
+        #expect(BGPMessage.notification(error).encoded()?.count == BGPMessage.maximumLength)
+        let short = Self.message(type: 5, [0, 1, 0, 1, 0])
+        #expect(Self.decodeError(short) == BGPNotification(code: 7, subcode: 1, data: short))
     }
 
     @Test func notificationsNameTheirCodes() {

@@ -86,6 +86,7 @@ struct BGPConfigurationTests {
                   maximum_new_per_minute: 10
                   maximum_pending: 50
                   maximum_lifetime_hours: 6
+                  quiet_minutes: 7
                   on_shutdown: leave
                   triggers:
                     inbound_flood: { mode: automatic, ttl_minutes: 15 }
@@ -115,6 +116,7 @@ struct BGPConfigurationTests {
         #expect(p.minimumIPv4Length == 28 && p.minimumIPv6Length == 64)
         #expect(p.maximumActive == 1000 && p.maximumNewPerMinute == 10 && p.maximumPending == 50)
         #expect(p.maximumLifetimeMilliseconds == 6 * 3_600_000 && p.shutdown == .leave)
+        #expect(s.quietMinutes == 7)
         #expect(p.settings(.inboundFlood) == .init(mode: .automatic, ttlMilliseconds: 15 * 60_000, action: .discard))
         #expect(p.settings(.inboundReflection) == .init(mode: .dryRun, ttlMilliseconds: 45 * 60_000, action: .discard))
         #expect(
@@ -224,6 +226,7 @@ struct BGPConfigurationTests {
         Refusal("  protected: [192.0.2.0/33]\n", line: 5, "bgp.protected: '192.0.2.0/33' is not a prefix or address"),
         Refusal("  minimum_ipv4_length: 4\n", line: 5, "bgp.minimum_ipv4_length must be between 8 and 32; got 4"),
         Refusal("  maximum_lifetime_hours: 9000\n", line: 5, "bgp.maximum_lifetime_hours must be between 1 and 8760"),
+        Refusal("  quiet_minutes: 0\n", line: 5, "bgp.quiet_minutes must be between 1 and 1440"),
         Refusal("  on_shutdown: keep\n", line: 5, "bgp.on_shutdown must be withdraw_all"),
         Refusal("  triggers:\n    flood: { mode: automatic }\n", line: 6, "unknown key 'flood' in bgp.triggers"),
         Refusal(

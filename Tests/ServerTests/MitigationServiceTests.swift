@@ -355,4 +355,31 @@ struct MitigationServiceTests {
             }
         }
     }
+
+    @Test("a rule stays while the detectors keep reporting its attack and is withdrawn once they fall quiet (attack_ended)")
+    func attackEndWithdraws() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        let (_, services) = try Self.application(dir, bird: bird, clock: clock) { $0.bgp.quietMinutes = 5 }
+        let m = try #require(services.mitigation)
+        let running = Task { try await m.run() }
+        defer { running.cancel() }
+        try await Self.waitEstablished(m)
+        let flood = Self.inbound(victim: "203.0.113.50", reflection: false)
+        m.handle([flood])
+        try await bird.waitForRoutes(table: "master4") { $0.count == 1 }
+        for _ in 0..<3 {
+            clock.advance(by: 4 * 60_000)
+            m.handle([flood]) // still going on
+            m.expire()
+        }
+        #expect(m.snapshot.active.count == 1, "reported every 4 minutes: never quiet for 5")
+        clock.advance(by: 5 * 60_000)
+        m.expire()
+        #expect(m.snapshot.active.isEmpty)
+        try await bird.waitForRoutes(table: "master4") { $0.isEmpty }
+        #expect(try Self.audit(services).contains { $0.contains("withdrawn (attack_ended)") && $0.contains("finding \(flood.id)") })
+    }
 }
