@@ -258,10 +258,9 @@ struct BGP: AsyncParsableCommand {
             return "rate-limit \(Int(r)) B/s"
         }
 
-        /// The finding's trigger, or the operator who asked ("operator operator:alice" as the
-        /// server writes it: "by hand, operator:alice").
+        /// The finding's trigger, or the operator who asked (the server writes "by hand (operator:alice)").
         var originText: String {
-            guard let trigger else { return origin.hasPrefix("operator ") ? "by hand, " + origin.dropFirst("operator ".count) : origin }
+            guard let trigger else { return origin }
             return findingID.map { "\(trigger) (finding \($0))" } ?? trigger
         }
 
