@@ -3,8 +3,10 @@
 # mamori serve with a `bgp:` section peered with BIRD 2 on loopback; latency.py sends one second of
 # NetFlow v9 records of an inbound flood per round (a reflection flood → FlowSpec, a plain flood →
 # RTBH) and reads BIRD's RIB every 20 ms until the rule is there; then times the kill switch.
+# simulated.py then runs `mamori simulate` in real time with 1-s exports through a timestamping
+# relay and times its inbound flood from the first exported record to the rule in the RIB.
 #
-#   Benchmarks/bgp/run.sh                  # 10 rounds, release build
+#   Benchmarks/bgp/run.sh                  # 10 rounds and 3 simulations (2 min each), release build
 #   ROUNDS=20 BUILD=debug Benchmarks/bgp/run.sh
 #
 # Rows go to Benchmarks/bgp/results/*.jsonl; the table is printed. Needs bird2 (scripts/test
@@ -61,8 +63,10 @@ http:
 collector:
   listen: [127.0.0.1:$collector]
 detection:
-  subscriber_prefixes: [203.0.113.0/24]
-  laboratory_internet_prefixes: [192.0.2.0/24]   # the amplifiers' documentation addresses
+  # The simulator's address plan (its subscribers and its Internet), and latency.py's victims
+  # (203.0.113.0/24) and amplifiers (192.0.2.0/24).
+  subscriber_prefixes: [198.18.0.0/15, 100.64.0.0/10, 2001:db8::/32, 203.0.113.0/24]
+  laboratory_internet_prefixes: [240.0.0.0/4, 192.0.2.0/24, 198.51.100.0/24, "3fff::/20"]
 bgp:
   local_as: 65002
   router_id: 127.0.0.2
@@ -91,3 +95,9 @@ birdc -s "$dir/bird.ctl" show protocols mamori | tail -1
 echo "==> $ROUNDS rounds; rows to $out"
 python3 "$here/latency.py" --collector "$collector" --http "$http" --bird-socket "$dir/bird.ctl" --rounds "$ROUNDS" --out "$out" || {
   echo "--- mamori.log"; tail -30 "$dir/mamori.log"; echo "--- bird.log"; tail -30 "$dir/bird.log"; exit 1; }
+
+# The simulator's own inbound flood, in real time with 1-s exports (SIMULATIONS runs, 2 min each).
+for seed in $(seq 21 $((20 + ${SIMULATIONS:-3}))); do
+  python3 "$here/simulated.py" --mamori "$mamori" --collector "$collector" --bird-socket "$dir/bird.ctl" --seed "$seed" \
+    --labels "$dir/labels-$seed.json" --out "${out%.jsonl}-simulated.jsonl" || { echo "--- mamori.log"; tail -30 "$dir/mamori.log"; exit 1; }
+done
