@@ -63,7 +63,7 @@ public final class BIRDPeer: @unchecked Sendable {
 
     /// Starts BIRD and waits (at most `timeout`) until its control socket answers; throws with
     /// what BIRD printed when it does not start. Throws a clear error when bird2 is not installed.
-    public init(_ configuration: Configuration = Configuration(), timeout: Duration = .seconds(20)) async throws {
+    public init(_ configuration: Configuration = Configuration(), timeout: Duration = .seconds(60)) async throws {
         let bird = try ExternalPeer.require("bird", debianPackage: "bird2")
         birdc = try ExternalPeer.require("birdc", debianPackage: "bird2")
         self.configuration = configuration
@@ -154,7 +154,7 @@ public final class BIRDPeer: @unchecked Sendable {
     }
 
     /// Waits (at most `timeout`) until the session is established; throws with BIRD's status and log otherwise.
-    public func waitEstablished(timeout: Duration = .seconds(30)) async throws {
+    public func waitEstablished(timeout: Duration = .seconds(90)) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         while ContinuousClock.now < deadline {
@@ -179,7 +179,7 @@ public final class BIRDPeer: @unchecked Sendable {
     /// Waits (at most `timeout`) until the routes of `table` satisfy `condition`, and returns them;
     /// throws with the last routes seen otherwise.
     @discardableResult
-    public func waitForRoutes(table: String, timeout: Duration = .seconds(15), _ condition: ([BIRDRoute]) -> Bool) async throws
+    public func waitForRoutes(table: String, timeout: Duration = .seconds(60), _ condition: ([BIRDRoute]) -> Bool) async throws
         -> [BIRDRoute]
     {
         let deadline = ContinuousClock.now + timeout

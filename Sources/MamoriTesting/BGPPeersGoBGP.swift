@@ -45,7 +45,7 @@ public final class GoBGPPeer: @unchecked Sendable {
 
     /// Starts gobgpd and waits (at most `timeout`) until its API answers; throws with what gobgpd
     /// printed when it does not start. Throws a clear error when gobgpd is not installed.
-    public init(_ configuration: Configuration = Configuration(), timeout: Duration = .seconds(20)) async throws {
+    public init(_ configuration: Configuration = Configuration(), timeout: Duration = .seconds(60)) async throws {
         let gobgpd = try ExternalPeer.require("gobgpd", debianPackage: "gobgpd")
         cli = try ExternalPeer.require("gobgp", debianPackage: "gobgpd")
         self.configuration = configuration
@@ -145,7 +145,7 @@ public final class GoBGPPeer: @unchecked Sendable {
     }
 
     /// Waits (at most `timeout`) until the session is established; throws with gobgpd's log otherwise.
-    public func waitEstablished(timeout: Duration = .seconds(30)) async throws {
+    public func waitEstablished(timeout: Duration = .seconds(90)) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         while ContinuousClock.now < deadline, process.isRunning {
@@ -161,7 +161,7 @@ public final class GoBGPPeer: @unchecked Sendable {
     /// Waits (at most `timeout`) until the routes of `family` satisfy `condition`, and returns them;
     /// throws with the last routes seen otherwise.
     @discardableResult
-    public func waitForRoutes(family: String, timeout: Duration = .seconds(15), _ condition: ([GoBGPRoute]) -> Bool) async throws
+    public func waitForRoutes(family: String, timeout: Duration = .seconds(60), _ condition: ([GoBGPRoute]) -> Bool) async throws
         -> [GoBGPRoute]
     {
         let deadline = ContinuousClock.now + timeout

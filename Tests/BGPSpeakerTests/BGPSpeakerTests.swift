@@ -9,7 +9,7 @@ import Testing
 
 /// Mamori's speaker against real BGP daemons on loopback: the routes it announces are in BIRD's
 /// and GoBGP's RIBs with the attributes a router acts on, and gone when withdrawn.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct BGPSpeakerTests {
     static let carrierCommunity = BGPCommunity(65002, 100)
 
@@ -42,7 +42,7 @@ struct BGPSpeakerTests {
     }
 
     /// Waits (bounded) until the speaker's only neighbour reports `state`.
-    static func waitFor(_ state: String, _ speaker: BGPSpeaker, timeout: Duration = .seconds(20)) async throws {
+    static func waitFor(_ state: String, _ speaker: BGPSpeaker, timeout: Duration = .seconds(90)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if speaker.status().first?.state == state { return }
@@ -166,7 +166,7 @@ struct BGPSpeakerTests {
 
         running.cancel()
         _ = try? await running.value
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline, try await gobgp.neighborState == "established" {
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -5,7 +5,7 @@ import Testing
 /// The BGP test peers (BIRD 2 and GoBGP) work without Mamori's speaker: peered with each other on
 /// loopback, GoBGP announces RTBH and FlowSpec routes that BIRD's RIB shows (through the harness's
 /// parsers), then withdraws them.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct PeerHarnessTests {
     /// BIRD passive on 127.0.0.1, gobgpd active from 127.0.0.2 (as Mamori's speaker will be).
     static func peered(birdExpects neighborAS: UInt32 = 65002, gobgpAS: UInt32 = 65002) async throws -> (BIRDPeer, GoBGPPeer) {
@@ -142,7 +142,7 @@ struct PeerHarnessTests {
             bird.stop()
         }
         var error: String?
-        let deadline = ContinuousClock.now + .seconds(15)
+        let deadline = ContinuousClock.now + .seconds(60)
         while error == nil, ContinuousClock.now < deadline {
             error = try await bird.lastError
             try await Task.sleep(for: .milliseconds(100))
