@@ -135,7 +135,8 @@ final class BGPNeighbor: Sendable {
             setState("connect", gauge: 2)
             do {
                 let channel = try await connect(group: group)
-                self.channel.withLockedValue { $0 = channel }
+                // (The handler attached it already when it became active, on the event loop: the
+                // session may be up before this task runs again.)
                 let before = status.withLockedValue { $0.establishedCount }
                 let established = ContinuousClock.now
                 await withTaskCancellationHandler {
@@ -157,7 +158,6 @@ final class BGPNeighbor: Sendable {
                     // Give the Cease its moment on the wire; the close follows the write.
                     try? await channel.closeFuture.get()
                 }
-                self.channel.withLockedValue { $0 = nil }
                 // A session that came up and stayed up a while resets the back-off; one that
                 // fails at once (a neighbour that refuses us, a bad configuration) keeps doubling.
                 let cameUp = status.withLockedValue { $0.establishedCount } > before
@@ -286,7 +286,13 @@ final class BGPNeighbor: Sendable {
         if case .connectionLost = reason { logger.warning("BGP connection lost") }
     }
 
-    func sessionClosed() {
+    /// The connection route changes go to (set when it becomes active).
+    func attach(_ connection: any Channel) {
+        channel.withLockedValue { $0 = connection }
+    }
+
+    func sessionClosed(_ connection: any Channel) {
+        channel.withLockedValue { if $0 === connection { $0 = nil } }
         status.withLockedValue { $0.routesAdvertised = 0 }
     }
 

@@ -33,6 +33,9 @@ final class BGPSessionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // Reachable for route changes from now on — before the session can come up, so that no
+        // change made after the routes are read at establishment goes unsent.
+        neighbor.attach(context.channel)
         perform(session.connected(now: .now), context: context)
         context.fireChannelActive()
     }
@@ -50,7 +53,7 @@ final class BGPSessionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         perform(session.connectionLost(), context: context)
         advertised = [:]
-        neighbor.sessionClosed()
+        neighbor.sessionClosed(context.channel)
         context.fireChannelInactive()
     }
 
