@@ -42,29 +42,80 @@ public struct ExternalPeer: Sendable {
     public func runToExit(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) throws -> (
         status: Int32, stdout: String, stderr: String
     ) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = arguments
-        if !environment.isEmpty {
-            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        // posix_spawn with pipes this function owns and closes exactly once, not Foundation's
+        // Process: with hundreds of short runs (birdc, gobgp) beside SwiftNIO in one test process,
+        // Process's pipe handling closed a descriptor number twice, and the second close hit a
+        // socket NIO had been given the number for (NIO's selector then asserts). The pipes are
+        // close-on-exec, so no other child started later holds their write ends open.
+        var out: [Int32] = [-1, -1]
+        var err: [Int32] = [-1, -1]
+        guard cloexecPipe(&out) else { throw PeerError("pipe failed: \(String(cString: strerror(errno)))") }
+        guard cloexecPipe(&err) else {
+            close(out[0])
+            close(out[1])
+            throw PeerError("pipe2 failed: \(String(cString: strerror(errno)))")
         }
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Drain both pipes while waiting so a chatty program cannot block on a full pipe.
-        let collected = OutputCollector(out.fileHandleForReading)
-        let collectedErrors = OutputCollector(err.fileHandleForReading)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, err[1], 2)
+        let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { "\($0.key)=\($0.value)" }
+        let spawned = Result { try spawn(arguments, actions: &actions, environment: env) }
+        close(out[1])
+        close(err[1])
+        let collected = DescriptorCollector(out[0])
+        let collectedErrors = DescriptorCollector(err[0])
+        guard case .success(let pid) = spawned else {
+            _ = collected.finish()
+            _ = collectedErrors.finish()
+            if case .failure(let e) = spawned { throw e }
+            throw PeerError("cannot start \(path)")
+        }
         let deadline = ContinuousClock.now + timeout
-        while p.isRunning {
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) != pid {
             if ContinuousClock.now > deadline {
-                p.terminate()
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                _ = collected.finish()
+                _ = collectedErrors.finish()
                 throw PeerError("\(path) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
             }
-            Thread.sleep(forTimeInterval: 0.01)
+            Thread.sleep(forTimeInterval: 0.005)
         }
-        return (p.terminationStatus, collected.finish(), collectedErrors.finish())
+        // Exited: the code; killed by a signal: 128 + the signal, as a shell says.
+        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return (code, collected.finish(), collectedErrors.finish())
+    }
+
+    /// posix_spawn with an empty signal mask and default dispositions (see ``start(_:outputFile:)``).
+    private func spawn(_ arguments: [String], actions: inout posix_spawn_file_actions_t, environment: [String]? = nil) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc: Int32
+        if let environment {
+            let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+            defer { for e in envp { free(e) } }
+            rc = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        } else {
+            rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        }
+        guard rc == 0 else { throw PeerError("cannot start \(path): \(String(cString: strerror(rc)))") }
+        return pid
     }
 
     /// ``run(_:environment:timeout:)`` from async code: the wait happens on a thread of its own
@@ -89,17 +140,6 @@ public struct ExternalPeer: Sendable {
     /// `outputFile`, when given, receives the program's standard output and error (for the
     /// message of a test that fails because the peer did).
     public func start(_ arguments: [String], outputFile: String? = nil) throws -> RunningPeer {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -111,11 +151,7 @@ public struct ExternalPeer: Sendable {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw PeerError("cannot start \(path): \(String(cString: strerror(rc)))") }
+        let pid = try spawn(arguments, actions: &actions)
         return RunningPeer(pid: pid, description: ([path] + arguments).joined(separator: " "))
     }
 }
@@ -183,14 +219,32 @@ public struct PeerError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Reads a pipe to its end on a background thread.
-final class OutputCollector: @unchecked Sendable {
-    private var data = Data()
+/// A pipe whose two ends are close-on-exec (Glibc's module has no pipe2).
+func cloexecPipe(_ fds: inout [Int32]) -> Bool {
+    guard pipe(&fds) == 0 else { return false }
+    for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    return true
+}
+
+/// Reads a descriptor to its end on a background thread, then closes it (once).
+final class DescriptorCollector: @unchecked Sendable {
+    private var data = [UInt8]()
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ handle: FileHandle) {
+    init(_ fd: Int32) {
         Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    data += buffer[0..<n]
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            close(fd)
             done.signal()
         }
     }
