@@ -78,14 +78,16 @@ struct SinkholeListenerTests {
 
     @Test("A ClientHello and a request dripped a byte at a time are decided when they end, not at the timeout")
     func drip() async throws {
-        let running = try await RunningListener { $0.firstBytesTimeout = .seconds(60) }
+        // A long timeout, so that a busy machine (the whole suite at once on 2 cores took 31 s to
+        // drip both) still ends well before it.
+        let running = try await RunningListener { $0.firstBytesTimeout = .seconds(180) }
         let hello = clientHello(serverName: "drip.example.test")
         let start = ContinuousClock.now
         let tls = try await RawConnection.run(port: running.port, sending: hello, pieces: 1)
         let request = Array("GET /a HTTP/1.1\r\nHost: drip.example.test\r\nUser-Agent: x\r\n\r\n".utf8)
         let http = try await RawConnection.run(port: running.port, sending: request, pieces: 1)
         #expect(tls.closed && http.closed)
-        #expect(ContinuousClock.now - start < .seconds(30))
+        #expect(ContinuousClock.now - start < .seconds(120))
         let contacts = try await running.contacts(count: 2)
         #expect(contacts.map(\.name) == ["drip.example.test", "drip.example.test"])
         #expect(contacts.map(\.problem) == [nil, nil])
