@@ -427,4 +427,56 @@ struct MitigationServiceTests {
             }
         }
     }
+
+    /// An infected subscriber's device flooding a target on the Internet, at 50,000 packets/s.
+    static func device(host: String, target: String) -> Finding {
+        let subject = FindingSubject(type: .host, address: host, port: nil, protocol: nil, ports: nil)
+        var e = Evidence()
+        e.features = [Feature(.attackPacketsPerSecond, 50_000, unit: "packets/s", about: target)]
+        e.flows = [
+            FlowSample(
+                start: now, end: now + 1000, source: host, sourcePort: 5555, destination: target, destinationPort: 53, protocol: "udp",
+                tcpFlags: 0, packets: 5000, bytes: 300_000, samplingInterval: 1)
+        ]
+        var f = Finding(
+            id: Finding.id(kind: .infectedDevice, subject: subject), kind: .infectedDevice, subject: subject, score: 0.9, firstSeen: now,
+            lastSeen: now + 10_000, detectedAt: now, updatedAt: now, family: nil, summary: "Likely infected: \(host)", evidence: e)
+        f.subscriber = FindingSubscriber(
+            outcome: .attributed, pseudonym: "s:00000000000000aa", candidates: [], confidence: 1, source: "radius", reason: "test",
+            at: [now])
+        return f
+    }
+
+    @Test(
+        "an infected subscriber's flood becomes a FlowSpec rule on its source in BIRD when the terms disclose it; without them the legal-basis engine refuses it, audited"
+    )
+    func outboundAttackFollowsTheLegalBasis() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        // Terms that disclose BGP filtering of attacks: the legitimate-business route is open.
+        let permitted = try TemporaryDirectory()
+        let (_, services) = try Self.application(permitted, bird: bird, clock: TestClock(Self.now)) {
+            $0.lawful.policy = LawfulPolicy(terms: [LawfulPolicy.Terms(version: "v1", effective: 0, discloses: [.mitigateAttack])])
+        }
+        let m = try #require(services.mitigation)
+        let running = Task { try await m.run() }
+        try await Self.waitEstablished(m)
+        m.handle([Self.device(host: "198.18.0.5", target: "240.0.0.9")])
+        let rules = try await bird.waitForRoutes(table: "flowtab4") { $0.count == 1 }
+        #expect(rules.first?.network == "flow4 { dst 240.0.0.9/32; src 198.18.0.5/32; proto 17; }", "\(rules)")
+        let audit = try Self.audit(services)
+        #expect(audit.contains { $0.contains("flowspec announced") && $0.contains("basis legitimate_business_act") }, "\(audit)")
+        running.cancel()
+        _ = try? await running.value
+
+        // No terms: no ground for filtering a subscriber's own traffic.
+        let strict = try TemporaryDirectory()
+        let (_, refusing) = try Self.application(strict, bird: bird, clock: TestClock(Self.now))
+        let r = try #require(refusing.mitigation)
+        r.handle([Self.device(host: "198.18.0.5", target: "240.0.0.9")])
+        #expect(r.snapshot.active.isEmpty)
+        #expect(r.snapshot.refusals.last?.rail == .lawful)
+        let refusals = try Self.audit(refusing)
+        #expect(refusals.contains { $0.contains("refused (lawful:") }, "\(refusals)")
+    }
 }
