@@ -1,13 +1,6 @@
 import BGPWire
 import NIOCore
 
-/// What the framer hands the session: one whole message, or the NOTIFICATION a bad header calls
-/// for — after which the stream is out of step and nothing more is read from it.
-enum BGPFrame: Sendable, Hashable {
-    case message([UInt8])
-    case headerError(BGPNotification)
-}
-
 /// Cuts the TCP stream into BGP messages by the header's length (RFC 4271 §4.1). A bad marker,
 /// length or type is reported once as ``BGPFrame/headerError(_:)``; the rest of the connection's
 /// bytes are then dropped while the session answers and closes.
@@ -20,19 +13,10 @@ struct BGPFrameDecoder: ByteToMessageDecoder {
             buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
             return .needMoreData
         }
-        let length: Int
-        do {
-            guard let l = try BGPMessage.frameLength(buffer) else { return .needMoreData }
-            length = l
-        } catch {
-            failed = true
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            context.fireChannelRead(wrapInboundOut(.headerError(error)))
-            return .needMoreData
-        }
-        guard let bytes = buffer.readBytes(length: length) else { return .needMoreData }
-        context.fireChannelRead(wrapInboundOut(.message(bytes)))
-        return .continue
+        guard let frame = BGPMessage.nextFrame(&buffer) else { return .needMoreData }
+        if case .headerError = frame { failed = true }
+        context.fireChannelRead(wrapInboundOut(frame))
+        return failed ? .needMoreData : .continue
     }
 
     mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {

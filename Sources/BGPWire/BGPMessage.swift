@@ -99,6 +99,12 @@ public struct BGPUpdate: Sendable, Hashable {
 }
 
 /// One BGP message.
+/// One step of framing a stream: a whole message, or the NOTIFICATION a bad header calls for.
+public enum BGPFrame: Sendable, Hashable {
+    case message([UInt8])
+    case headerError(BGPNotification)
+}
+
 public enum BGPMessage: Sendable, Hashable {
     case open(BGPOpen)
     case update(BGPUpdate)
@@ -191,6 +197,22 @@ public enum BGPMessage: Sendable, Hashable {
     }
 
     // MARK: Decoding
+
+    /// Cuts the next whole message from the front of a TCP stream's bytes (RFC 4271 §4.1): nil
+    /// while it is not all there; a bad header's NOTIFICATION, with the rest of the buffer
+    /// dropped — the stream is out of step and nothing after it can be framed. The speaker's
+    /// framer and the fuzz target both cut the stream with this.
+    public static func nextFrame(_ buffer: inout ByteBuffer) -> BGPFrame? {
+        let length: Int
+        do {
+            guard let l = try frameLength(buffer) else { return nil }
+            length = l
+        } catch {
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+            return .headerError(error)
+        }
+        return buffer.readBytes(length: length).map { .message($0) }
+    }
 
     /// The length of the message at the start of `buffer` once its header is there: nil while
     /// fewer than 19 octets have arrived. Throws the NOTIFICATION a bad header calls for

@@ -12,13 +12,6 @@ extension FuzzTarget {
     static let bgpMaximumFrames = 256
     static let bgpMaximumConnections = 8
 
-    /// What the speaker's framer hands its session: one whole message, or the NOTIFICATION a bad
-    /// header calls for, after which the stream is out of step and nothing more is read from it.
-    enum BGPStreamFrame: Hashable {
-        case message([UInt8])
-        case headerError(BGPNotification)
-    }
-
     /// A neighbour's TCP byte stream. Byte 0 picks the size of the pieces the rest arrives in (1
     /// to 255 octets; 0: all at once), byte 1 the seconds the clock moves on before each piece.
     ///
@@ -38,11 +31,11 @@ extension FuzzTarget {
         let size = bytes[0] == 0 ? max(1, input.count) : Int(bytes[0])
         let step = Duration.seconds(Int(bytes[1]))
 
-        var whole = BGPStreamFramer()
+        var whole = BGPFramer()
         let wholeFrames = whole.feed(input[...], limit: bgpMaximumFrames)
 
-        var framer = BGPStreamFramer()
-        var frames: [BGPStreamFrame] = []
+        var framer = BGPFramer()
+        var frames: [BGPFrame] = []
         var session = BGPSession(bgpConfiguration)
         // Only differences between instants matter to the session, so the run does not depend on
         // the time it starts at.
@@ -104,37 +97,37 @@ extension FuzzTarget {
         precondition(stopped.stop(.administrativeShutdown()).isEmpty && lost.connectionLost().isEmpty, "an idle session does nothing")
     }
 
-    /// `BGPSpeaker`'s framer (`BGPFrameDecoder`) as a value: octets are appended to one buffer,
-    /// and whole messages are cut from its front while `frameLength` says one is there. A header
-    /// error is reported once; everything after it is dropped.
-    struct BGPStreamFramer {
+    /// The speaker's framing as a value: octets are appended to one buffer and whole messages cut
+    /// from its front with `BGPMessage.nextFrame`, the step `BGPSpeaker`'s decoder takes. A
+    /// header error is reported once; everything after it is dropped.
+    struct BGPFramer {
         var buffer = ByteBuffer()
         var failed = false
 
-        mutating func feed(_ octets: ArraySlice<UInt8>, limit: Int) -> [BGPStreamFrame] {
+        mutating func feed(_ octets: ArraySlice<UInt8>, limit: Int) -> [BGPFrame] {
             guard !failed else { return [] }
             buffer.writeBytes(octets)
-            var out: [BGPStreamFrame] = []
-            while out.count < limit {
-                let length: Int
-                do {
-                    guard let l = try BGPMessage.frameLength(buffer) else {
-                        precondition(buffer.readableBytes < BGPMessage.headerLength, "a whole header was not read")
-                        break
-                    }
-                    length = l
-                } catch {
-                    precondition(buffer.readableBytes >= BGPMessage.headerLength, "a header error before the header arrived")
+            var out: [BGPFrame] = []
+            while out.count < limit, let frame = BGPMessage.nextFrame(&buffer) {
+                switch frame {
+                case .headerError:
                     failed = true
-                    buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-                    out.append(.headerError(error))
-                    break
+                    precondition(buffer.readableBytes == 0, "a header error drops the rest of the stream")
+                case .message(let message):
+                    precondition(
+                        (BGPMessage.headerLength...BGPMessage.maximumLength).contains(message.count),
+                        "a frame of \(message.count) octets was accepted")
+                    precondition(Int(message[16]) << 8 | Int(message[17]) == message.count, "the frame is the length its header gives")
                 }
+                out.append(frame)
+                if failed { break }
+            }
+            if !failed, out.count < limit {
+                // Nothing more is whole: the header, or the message it announces, has not all arrived.
+                let pending = (try? BGPMessage.frameLength(buffer)) ?? nil
                 precondition(
-                    (BGPMessage.headerLength...BGPMessage.maximumLength).contains(length), "a frame of \(length) octets was accepted")
-                guard let message = buffer.readBytes(length: length) else { break }
-                precondition(Int(message[16]) << 8 | Int(message[17]) == length, "the frame is the length its header gives")
-                out.append(.message(message))
+                    pending.map { buffer.readableBytes < $0 } ?? (buffer.readableBytes < BGPMessage.headerLength),
+                    "a whole message was left unread")
             }
             return out
         }
