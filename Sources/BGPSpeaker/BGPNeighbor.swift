@@ -2,6 +2,7 @@ import BGPWire
 import FlowCodec
 import Foundation
 import Logging
+import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
@@ -69,9 +70,9 @@ final class BGPNeighbor: Sendable {
     private let logger: Logger
     private let status: NIOLockedValueBox<BGPNeighborStatus>
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
-    /// The last connection error logged at warning level: the same error again is logged at
-    /// debug, so a neighbour that stays down does not fill the log.
-    private let lastLogged = NIOLockedValueBox<String?>(nil)
+    /// Connection errors at warning level once every ten minutes each, at debug in between, so a
+    /// neighbour that stays down does not fill the log; forgotten when a session comes up.
+    private let throttle = NIOLockedValueBox(LogThrottle(interval: 600_000, maximumKeys: 64))
     private let metrics: Metrics
 
     private struct Metrics: Sendable {
@@ -250,7 +251,7 @@ final class BGPNeighbor: Sendable {
 
     func established(_ negotiated: BGPNegotiated) {
         metrics.established.increment()
-        lastLogged.withLockedValue { $0 = nil }
+        throttle.withLockedValue { $0 = LogThrottle(interval: 600_000, maximumKeys: 64) }
         let families = negotiated.families.sorted().map(\.description)
         status.withLockedValue { s in
             s.establishedCount += 1
@@ -330,11 +331,11 @@ final class BGPNeighbor: Sendable {
 
     private func record(error text: String) {
         status.withLockedValue { $0.lastError = text }
-        let repeated = lastLogged.withLockedValue { last in
-            defer { last = text }
-            return last == text
+        if throttle.withLockedValue({ $0.shouldLog(text, now: Self.milliseconds()) }) {
+            logger.warning("\(text)")
+        } else {
+            logger.debug("\(text)")
         }
-        if repeated { logger.debug("\(text)") } else { logger.warning("\(text)") }
     }
 
     private static func describe(_ error: any Error) -> String {
