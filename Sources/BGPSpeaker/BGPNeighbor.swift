@@ -101,7 +101,7 @@ final class BGPNeighbor: Sendable {
         localAS = speaker.localAS
         sessionConfiguration = BGPSessionConfiguration(
             localAS: speaker.localAS, identifier: speaker.routerID, peerAS: configuration.peerAS, holdTime: configuration.holdTime,
-            families: configuration.families)
+            families: configuration.families, gracefulRestartTime: speaker.gracefulRestartTime, restarting: true)
         var logger = logger
         logger[metadataKey: "bgp.neighbor"] = "\(configuration.name)"
         self.logger = logger
@@ -123,14 +123,23 @@ final class BGPNeighbor: Sendable {
 
     var currentStatus: BGPNeighborStatus { status.withLockedValue { $0 } }
 
+    /// The configuration of the next connection's session: it says it has restarted (graceful
+    /// restart's R bit) until a first session has come up since Mamori started.
+    func nextSessionConfiguration() -> BGPSessionConfiguration {
+        var c = sessionConfiguration
+        c.restarting = status.withLockedValue { $0.establishedCount == 0 }
+        return c
+    }
+
     static func milliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     // MARK: The connection loop
 
     /// Connects, runs the session until it closes, waits the back-off and connects again, until
     /// the task is cancelled — then the open session, if any, is closed with a Cease
-    /// (administrative shutdown, RFC 8203 text `reason`).
-    func run(group: any EventLoopGroup, shutdownReason: String) async {
+    /// (administrative shutdown, RFC 8203 text `reason`), or, when `leaving()` says so and the
+    /// neighbour agreed to graceful restart, without a NOTIFICATION so that it keeps the routes.
+    func run(group: any EventLoopGroup, shutdownReason: String, leaving: @escaping @Sendable () -> Bool) async {
         var backoff = BGPBackoff(initial: speaker.retryInitial, maximum: speaker.retryMaximum)
         while !Task.isCancelled {
             setState("connect", gauge: 2)
@@ -153,7 +162,8 @@ final class BGPNeighbor: Sendable {
                         tasks.cancelAll()
                     }
                 } onCancel: {
-                    channel.pipeline.fireUserInboundEventTriggered(BGPSessionEvent.stop(.administrativeShutdown(shutdownReason)))
+                    let cease = BGPNotification.administrativeShutdown(shutdownReason)
+                    channel.pipeline.fireUserInboundEventTriggered(leaving() ? BGPSessionEvent.leave(cease) : .stop(cease))
                 }
                 if Task.isCancelled {
                     // Give the Cease its moment on the wire; the close follows the write.
@@ -284,7 +294,14 @@ final class BGPNeighbor: Sendable {
 
     func closing(_ reason: BGPSession.CloseReason) {
         status.withLockedValue { $0.lastError = reason.description }
-        if case .connectionLost = reason { logger.warning("BGP connection lost") }
+        switch reason {
+        case .connectionLost: logger.warning("BGP connection lost")
+        case .leftForRestart:
+            logger.info(
+                "BGP session closed for graceful restart: the neighbour keeps Mamori's routes until it is back",
+                metadata: ["bgp.restart_time": "\(speaker.gracefulRestartTime ?? 0)"])
+        case .sent, .received: break
+        }
     }
 
     /// The connection route changes go to (set when it becomes active).

@@ -11,6 +11,9 @@ enum BGPSessionEvent: Sendable {
     case sync
     /// Close the session with this NOTIFICATION (a Cease).
     case stop(BGPNotification)
+    /// Close the session so that the neighbour keeps the routes (graceful restart), or with this
+    /// NOTIFICATION when the session did not agree to graceful restart.
+    case leave(BGPNotification)
 }
 
 /// One BGP connection: drives the pure ``BGPSession`` with the connection's messages and the
@@ -29,7 +32,7 @@ final class BGPSessionHandler: ChannelInboundHandler {
 
     init(neighbor: BGPNeighbor) {
         self.neighbor = neighbor
-        session = BGPSession(neighbor.sessionConfiguration)
+        session = BGPSession(neighbor.nextSessionConfiguration())
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -70,6 +73,7 @@ final class BGPSessionHandler: ChannelInboundHandler {
         case .tick: perform(session.tick(now: .now), context: context)
         case .sync: synchronize(context: context)
         case .stop(let notification): perform(session.stop(notification), context: context)
+        case .leave(let notification): perform(session.leave(otherwise: notification), context: context)
         }
     }
 

@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// every session then sends exactly the UPDATEs that differ from what it last sent, at once. A
 /// session that comes up gets every route and End-of-RIB; one that goes down is retried with
 /// exponential back-off. On graceful shutdown or cancellation every session is closed with a
-/// Cease (administrative shutdown).
+/// Cease (administrative shutdown), or left for graceful restart (``leaveRoutesWhenStopping()``).
 ///
 /// Why a speaker of our own and not GoBGP driven over gRPC: a carrier then runs one program less,
 /// and the session, its NOTIFICATIONs and its timers are Mamori's to log, count and test.
@@ -25,6 +25,7 @@ public final class BGPSpeaker: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let shutdownReason: String
+    private let leaving = NIOLockedValueBox(false)
 
     public init(
         configuration: BGPSpeakerConfiguration, logger: Logger, metricsFactory: any MetricsFactory,
@@ -53,10 +54,22 @@ public final class BGPSpeaker: Service, Sendable {
             metadata: ["bgp.local_as": "\(configuration.localAS)", "bgp.neighbors": "\(neighbors.map(\.configuration.label))"])
         await withTaskGroup(of: Void.self) { tasks in
             for neighbor in self.neighbors {
-                tasks.addTask { await neighbor.run(group: self.group, shutdownReason: self.shutdownReason) }
+                tasks.addTask {
+                    await neighbor.run(group: self.group, shutdownReason: self.shutdownReason) {
+                        self.leaving.withLockedValue { $0 }
+                    }
+                }
             }
         }
         logger.info("BGP speaker stopped")
+    }
+
+    /// When the speaker stops, close the sessions so that the neighbours keep the routes: without
+    /// a NOTIFICATION where graceful restart was agreed (the neighbour keeps them, stale, for
+    /// ``BGPSpeakerConfiguration/gracefulRestartTime`` or until Mamori is back and has sent them
+    /// again with End-of-RIB), with a Cease elsewhere (the neighbour removes them).
+    public func leaveRoutesWhenStopping() {
+        leaving.withLockedValue { $0 = true }
     }
 
     // MARK: What to announce

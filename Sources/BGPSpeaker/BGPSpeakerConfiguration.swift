@@ -13,11 +13,15 @@ public struct BGPSpeakerConfiguration: Sendable, Hashable {
     public var retryMaximum: Duration
     /// How long a TCP connection attempt may take.
     public var connectTimeout: Duration
+    /// Graceful restart (RFC 4724) offered to every neighbour: how long (seconds, 1–4095) a
+    /// neighbour may keep Mamori's routes while it restarts; nil: not offered.
+    public var gracefulRestartTime: UInt16?
 
     public init(
         localAS: UInt32, routerID: UInt32, neighbors: [BGPNeighborConfiguration], retryInitial: Duration = .seconds(1),
-        retryMaximum: Duration = .seconds(60), connectTimeout: Duration = .seconds(5)
+        retryMaximum: Duration = .seconds(60), connectTimeout: Duration = .seconds(5), gracefulRestartTime: UInt16? = nil
     ) {
+        self.gracefulRestartTime = gracefulRestartTime
         self.localAS = localAS
         self.routerID = routerID
         self.neighbors = neighbors

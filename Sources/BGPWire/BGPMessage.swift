@@ -9,6 +9,8 @@ public enum BGPCapability: Sendable, Hashable {
     case routeRefresh
     /// RFC 6793: the speaker's real (4-octet) AS number.
     case fourOctetAS(UInt32)
+    /// RFC 4724: the neighbour may keep this speaker's routes while the session is down.
+    case gracefulRestart(BGPGracefulRestart)
     /// Any other capability, kept as received.
     case other(code: UInt8, value: [UInt8])
 
@@ -17,8 +19,70 @@ public enum BGPCapability: Sendable, Hashable {
         case .multiprotocol: 1
         case .routeRefresh: 2
         case .fourOctetAS: 65
+        case .gracefulRestart: 64
         case .other(let code, _): code
         }
+    }
+}
+
+/// The graceful restart capability (RFC 4724 §3): a speaker that advertises it asks its
+/// neighbour to keep the routes it announced, marked stale, when the connection ends without a
+/// NOTIFICATION, for up to `restartTime` seconds or until the speaker is back and has sent
+/// End-of-RIB — then the stale routes it did not announce again are removed.
+public struct BGPGracefulRestart: Sendable, Hashable {
+    /// R: the speaker has restarted (its first session since it started).
+    public var restarting: Bool
+    /// N (RFC 8538): the speaker supports graceful restart after a NOTIFICATION too.
+    public var notification: Bool
+    /// Seconds the neighbour waits for the session to come back before it removes the routes
+    /// (12 bits: at most 4095).
+    public var restartTime: UInt16
+    /// The families whose routes the neighbour may keep, each with F: whether the speaker kept
+    /// the state of that family across the restart. A family missing, or without F, has its
+    /// stale routes removed as soon as the session is back.
+    public var families: [Family]
+
+    public struct Family: Sendable, Hashable {
+        public var family: BGPFamily
+        public var forwardingPreserved: Bool
+
+        public init(_ family: BGPFamily, forwardingPreserved: Bool) {
+            self.family = family
+            self.forwardingPreserved = forwardingPreserved
+        }
+    }
+
+    public static let maximumRestartTime: UInt16 = 4095
+
+    public init(restarting: Bool, notification: Bool = false, restartTime: UInt16, families: [Family]) {
+        self.restarting = restarting
+        self.notification = notification
+        self.restartTime = min(restartTime, Self.maximumRestartTime)
+        self.families = families
+    }
+
+    var encoded: [UInt8] {
+        var value: [UInt8] = []
+        value.put16((restarting ? 0x8000 : 0) | (notification ? 0x4000 : 0) | restartTime & 0x0FFF)
+        for f in families {
+            value.put16(f.family.afi)
+            value += [f.family.safi, f.forwardingPreserved ? 0x80 : 0]
+        }
+        return value
+    }
+
+    /// The capability's value: two octets of flags and time, then four per family.
+    static func decode(_ v: inout WireReader, length: Int) throws(BGPNotification) -> BGPGracefulRestart {
+        guard length >= 2, (length - 2) % 4 == 0 else { throw BGPNotification(code: 2, subcode: 0) }
+        let head = try v.u16()
+        var families: [Family] = []
+        for _ in 0..<(length - 2) / 4 {
+            let afi = try v.u16()
+            let safi = try v.u8()
+            families.append(Family(BGPFamily(afi: afi, safi: safi), forwardingPreserved: try v.u8() & 0x80 != 0))
+        }
+        return BGPGracefulRestart(
+            restarting: head & 0x8000 != 0, notification: head & 0x4000 != 0, restartTime: head & 0x0FFF, families: families)
     }
 }
 
@@ -41,11 +105,16 @@ public struct BGPOpen: Sendable, Hashable {
         self.capabilities = capabilities
     }
 
-    /// Mamori's OPEN: 4-octet AS, route refresh and the families it announces.
-    public init(localAS: UInt32, holdTime: UInt16, identifier: UInt32, families: [BGPFamily] = BGPFamily.supported) {
+    /// Mamori's OPEN: 4-octet AS, route refresh, the families it announces and, when given,
+    /// graceful restart.
+    public init(
+        localAS: UInt32, holdTime: UInt16, identifier: UInt32, families: [BGPFamily] = BGPFamily.supported,
+        gracefulRestart: BGPGracefulRestart? = nil
+    ) {
         self.init(
             myAS: localAS > 0xFFFF ? Self.asTrans : UInt16(localAS), holdTime: holdTime, identifier: identifier,
-            capabilities: families.map { .multiprotocol($0) } + [.routeRefresh, .fourOctetAS(localAS)])
+            capabilities: families.map { .multiprotocol($0) } + [.routeRefresh, .fourOctetAS(localAS)]
+                + (gracefulRestart.map { [.gracefulRestart($0)] } ?? []))
     }
 
     /// The peer's AS: from the 4-octet capability when present (RFC 6793 §4.1), else the AS field.
@@ -56,6 +125,11 @@ public struct BGPOpen: Sendable, Hashable {
 
     public var supportsFourOctetAS: Bool { capabilities.contains { if case .fourOctetAS = $0 { true } else { false } } }
     public var supportsRouteRefresh: Bool { capabilities.contains(.routeRefresh) }
+    /// The graceful restart capability, when advertised.
+    public var gracefulRestart: BGPGracefulRestart? {
+        for case .gracefulRestart(let g) in capabilities { return g }
+        return nil
+    }
     /// The families of the multiprotocol capabilities; IPv4 unicast when there are none (RFC 4760 §8).
     public var families: [BGPFamily] {
         let f = capabilities.compactMap { if case .multiprotocol(let f) = $0 { f } else { nil } }
@@ -161,6 +235,7 @@ public enum BGPMessage: Sendable, Hashable {
                     value += [0, f.safi]
                 case .routeRefresh: break
                 case .fourOctetAS(let asn): value.put32(asn)
+                case .gracefulRestart(let g): value = g.encoded
                 case .other(_, let v): value = v
                 }
                 // One capability per optional parameter, as most implementations send them.
@@ -298,6 +373,7 @@ public enum BGPMessage: Sendable, Hashable {
                     capabilities.append(.multiprotocol(BGPFamily(afi: afi, safi: try v.u8())))
                 case (2, 0): capabilities.append(.routeRefresh)
                 case (65, 4): capabilities.append(.fourOctetAS(try v.u32()))
+                case (64, _): capabilities.append(.gracefulRestart(try BGPGracefulRestart.decode(&v, length: n)))
                 default: capabilities.append(.other(code: code, value: Array(try v.take(n))))
                 }
             }

@@ -8,15 +8,34 @@ public struct BGPSessionConfiguration: Sendable, Hashable {
     /// Proposed hold time in seconds (0, or at least 3). The smaller of the two sides' wins.
     public var holdTime: UInt16
     public var families: [BGPFamily]
+    /// Graceful restart (RFC 4724): how long, in seconds, the neighbour may keep Mamori's routes
+    /// while the session is down (at most 4095); nil: not offered, the routes go with the session.
+    public var gracefulRestartTime: UInt16?
+    /// Whether this is the first session since Mamori started (the capability's R bit).
+    public var restarting: Bool
 
     public init(
-        localAS: UInt32, identifier: UInt32, peerAS: UInt32, holdTime: UInt16 = 90, families: [BGPFamily] = BGPFamily.supported
+        localAS: UInt32, identifier: UInt32, peerAS: UInt32, holdTime: UInt16 = 90, families: [BGPFamily] = BGPFamily.supported,
+        gracefulRestartTime: UInt16? = nil, restarting: Bool = false
     ) {
         self.localAS = localAS
         self.identifier = identifier
         self.peerAS = peerAS
         self.holdTime = holdTime
         self.families = families
+        self.gracefulRestartTime = gracefulRestartTime
+        self.restarting = restarting
+    }
+
+    /// The graceful restart capability Mamori's OPEN carries, if any. Every family has F set:
+    /// Mamori keeps the routes it wants announced across a restart (the mitigation state file) and,
+    /// once the session is back, sends them all and End-of-RIB — which removes the rest.
+    public var gracefulRestart: BGPGracefulRestart? {
+        gracefulRestartTime.map { time in
+            BGPGracefulRestart(
+                restarting: restarting, restartTime: time,
+                families: families.map { BGPGracefulRestart.Family($0, forwardingPreserved: true) })
+        }
     }
 
     public var isExternal: Bool { localAS != peerAS }
@@ -33,6 +52,9 @@ public struct BGPNegotiated: Sendable, Hashable {
     public var families: Set<BGPFamily>
     public var peerIdentifier: UInt32
     public var peerAS: UInt32
+    /// Both sides advertised graceful restart: closing the connection without a NOTIFICATION
+    /// leaves Mamori's routes at the neighbour (marked stale) for the restart time.
+    public var gracefulRestart: Bool = false
 }
 
 /// The RFC 4271 §8 finite-state machine for one outgoing connection, without I/O: the caller
@@ -78,12 +100,16 @@ public struct BGPSession: Sendable {
         case sent(BGPNotification)
         case received(BGPNotification)
         case connectionLost
+        /// Mamori closed the connection without a NOTIFICATION so that the neighbour keeps its
+        /// routes (graceful restart).
+        case leftForRestart
 
         public var description: String {
             switch self {
             case .sent(let n): "sent NOTIFICATION \(n)"
             case .received(let n): "received NOTIFICATION \(n)"
             case .connectionLost: "connection lost"
+            case .leftForRestart: "closed without NOTIFICATION (graceful restart: the neighbour keeps the routes)"
             }
         }
     }
@@ -121,7 +147,7 @@ public struct BGPSession: Sendable {
         nextKeepalive = nil
         let open = BGPOpen(
             localAS: configuration.localAS, holdTime: configuration.holdTime, identifier: configuration.identifier,
-            families: configuration.families)
+            families: configuration.families, gracefulRestart: configuration.gracefulRestart)
         return [.send(.open(open))]
     }
 
@@ -198,6 +224,16 @@ public struct BGPSession: Sendable {
         return fail(sending: notification)
     }
 
+    /// Mamori stops but wants the neighbour to keep its routes: on an established session where
+    /// both sides advertised graceful restart, the connection closes without a NOTIFICATION
+    /// (RFC 4724 §4.2: the neighbour then keeps the routes, stale, for the restart time);
+    /// otherwise there is no way to keep them and the session closes with `notification`.
+    public mutating func leave(otherwise notification: BGPNotification) -> [Action] {
+        guard state == .established, negotiated?.gracefulRestart == true else { return stop(notification) }
+        reset()
+        return [.close(.leftForRestart)]
+    }
+
     // MARK: -
 
     private mutating func opened(_ open: BGPOpen, now: ContinuousClock.Instant) -> [Action] {
@@ -212,7 +248,8 @@ public struct BGPSession: Sendable {
         let families = Set(open.families).intersection(configuration.families)
         let agreed = BGPNegotiated(
             holdTime: hold, fourOctetAS: open.supportsFourOctetAS, routeRefresh: open.supportsRouteRefresh, families: families,
-            peerIdentifier: open.identifier, peerAS: open.autonomousSystem)
+            peerIdentifier: open.identifier, peerAS: open.autonomousSystem,
+            gracefulRestart: configuration.gracefulRestartTime != nil && open.gracefulRestart != nil)
         negotiated = agreed
         state = .openConfirm
         restartHoldTimer(now)

@@ -185,6 +185,7 @@ extension FuzzTarget {
             switch capability {
             case .multiprotocol, .fourOctetAS: total + 8
             case .routeRefresh: total + 4
+            case .gracefulRestart(let g): total + 6 + 4 * g.families.count
             case .other(_, let value): total + 4 + value.count
             }
         }

@@ -17,7 +17,8 @@ public enum MitigationMode: String, Sendable, Hashable, Codable, CaseIterable {
 public enum MitigationShutdownPolicy: String, Sendable, Hashable, Codable {
     /// Withdraw every rule before the sessions close.
     case withdrawAll = "withdraw_all"
-    /// Leave them: the peers keep them until the session drops (or graceful restart ends).
+    /// Leave them: the speaker closes the sessions without a NOTIFICATION and the routers keep
+    /// the rules by graceful restart (RFC 4724) until Mamori is back or the restart time ends.
     case leave
 }
 

@@ -17,10 +17,11 @@ extension BGPSettings {
             "enabled", "local_as", "router_id", "neighbors", "retry_initial_seconds", "retry_maximum_seconds", "blackhole", "flowspec",
             "protected", "minimum_ipv4_length", "minimum_ipv6_length", "maximum_active", "maximum_new_per_minute", "maximum_pending",
             "maximum_lifetime_hours", "on_shutdown", "triggers", "reflection_minimum_share", "reflection_minimum_packet_length",
-            "quiet_minutes",
+            "quiet_minutes", "graceful_restart_seconds",
         ])
         if let x = m["enabled"] { s.enabled = try x.bool() }
         if let x = m["quiet_minutes"] { s.quietMinutes = try x.int(in: 1...1440) }
+        if let x = m["graceful_restart_seconds"] { s.gracefulRestartSeconds = try x.int(in: 0...4095) }
         if let x = m["local_as"] { s.localAS = try x.asNumber() }
         if let x = m["router_id"] {
             let text = try x.string()
@@ -47,6 +48,11 @@ extension BGPSettings {
             if let c = f["communities"] { s.flowSpecCommunities = try c.communities() }
         }
         try Self.rails(m, into: &s.policy)
+        if s.policy.shutdown == .leave && s.gracefulRestartSeconds == 0 {
+            throw (m["graceful_restart_seconds"] ?? v).error(
+                "bgp.on_shutdown: leave needs graceful restart (graceful_restart_seconds 1 to 4095): without it a router "
+                    + "removes every rule the moment the session closes, so nothing would be left")
+        }
         if let x = m["triggers"] { try Self.triggers(x, into: &s.policy) }
         if s.enabled {
             guard m["router_id"] != nil else {
@@ -198,7 +204,8 @@ extension BGPSettings {
             guard let policy = MitigationShutdownPolicy(rawValue: text.replacing("-", with: "_")) else {
                 throw x.error(
                     "bgp.on_shutdown must be withdraw_all (withdraw every rule before the sessions close) or leave "
-                        + "(the routers keep them until the session drops); got '\(text)'")
+                        + "(the routers keep them, by graceful restart, until Mamori is back or graceful_restart_seconds pass); "
+                        + "got '\(text)'")
             }
             p.shutdown = policy
         }

@@ -70,6 +70,10 @@ public struct BGPSettings: Sendable, Hashable {
     /// (they report an attack at every evaluation while it lasts): its rules are withdrawn then,
     /// before their time to live runs out.
     public var quietMinutes = 5
+    /// Graceful restart (RFC 4724) offered to the neighbours: how long (seconds, 1–4095) they may
+    /// keep Mamori's rules while it restarts — after a crash, and after a shutdown with
+    /// `on_shutdown: leave`; 0: not offered (the rules go with the session).
+    public var gracefulRestartSeconds = 120
     /// The rails and triggers. `policy.protected` holds `bgp.protected` only; ``effectivePolicy``
     /// adds the neighbours' own addresses.
     public var policy = MitigationPolicy()
@@ -110,6 +114,7 @@ public struct BGPSettings: Sendable, Hashable {
         }
         return BGPSpeakerConfiguration(
             localAS: localAS, routerID: BGPSpeakerConfiguration.routerID(routerID) ?? 0, neighbors: configured,
-            retryInitial: .seconds(retryInitialSeconds), retryMaximum: .seconds(retryMaximumSeconds))
+            retryInitial: .seconds(retryInitialSeconds), retryMaximum: .seconds(retryMaximumSeconds),
+            gracefulRestartTime: gracefulRestartSeconds > 0 ? UInt16(clamping: gracefulRestartSeconds) : nil)
     }
 }

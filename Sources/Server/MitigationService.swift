@@ -26,7 +26,9 @@ import ServiceLifecycle
 ///   `<data_directory>/mitigations.json` (prefixes and finding ids; no subscriber data) and
 ///   announced again after a restart while their time is not up.
 /// - On graceful shutdown the rules are withdrawn (`on_shutdown: withdraw_all`) before the
-///   sessions close with a Cease.
+///   sessions close with a Cease, or left at the routers (`on_shutdown: leave`): the sessions
+///   close without a NOTIFICATION and the routers keep the rules by graceful restart until
+///   Mamori is back and has announced them again.
 ///
 /// Metrics: `mamori_bgp_rules{state}` (active, pending, dry_run), `mamori_bgp_rules_active{kind}`,
 /// `mamori_bgp_rules_announced_total{kind}`, `mamori_bgp_rules_withdrawn_total{reason}`,
@@ -84,6 +86,8 @@ public final class MitigationService: Service, Sendable {
         var speakerLogger = logger
         speakerLogger[metadataKey: "component"] = "bgp"
         speaker = BGPSpeaker(configuration: try settings.speakerConfiguration(), logger: speakerLogger, metricsFactory: metricsFactory)
+        // Said now, not at shutdown: a cancelled service stops its speaker at once.
+        if settings.policy.shutdown == .leave { speaker.leaveRoutesWhenStopping() }
         func gauge(_ label: String, _ d: [(String, String)]) -> Gauge { Gauge(label: label, dimensions: d, factory: metricsFactory) }
         func counter(_ label: String, _ d: [(String, String)]) -> Counter { Counter(label: label, dimensions: d, factory: metricsFactory) }
         let kinds: [MitigationRule.Kind] = [.blackhole, .flowSpec]

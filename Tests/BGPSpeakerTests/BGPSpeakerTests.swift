@@ -30,14 +30,14 @@ struct BGPSpeakerTests {
 
     static func speaker(
         localAS: UInt32, routerID: String, neighbor: BGPNeighborConfiguration, metrics: TestMetrics = TestMetrics(),
-        retryInitial: Duration = .milliseconds(200), retryMaximum: Duration = .seconds(2)
+        retryInitial: Duration = .milliseconds(200), retryMaximum: Duration = .seconds(2), gracefulRestartTime: UInt16? = nil
     ) -> BGPSpeaker {
         var logger = Logger(label: "test.bgp")
         logger.logLevel = .debug
         return BGPSpeaker(
             configuration: BGPSpeakerConfiguration(
                 localAS: localAS, routerID: BGPSpeakerConfiguration.routerID(routerID)!, neighbors: [neighbor],
-                retryInitial: retryInitial, retryMaximum: retryMaximum),
+                retryInitial: retryInitial, retryMaximum: retryMaximum, gracefulRestartTime: gracefulRestartTime),
             logger: logger, metricsFactory: metrics)
     }
 
@@ -125,6 +125,65 @@ struct BGPSpeakerTests {
         let state = try metrics.expectGauge("mamori_bgp_session_state", [("neighbor", "bird")])
         #expect(state.lastValue == 6)
         #expect(try await bird.lastError == nil)
+    }
+
+    /// Graceful restart (RFC 4724) with BIRD, whose BGP is restart-aware by default: a speaker
+    /// that stops leaving its routes closes without a NOTIFICATION and BIRD keeps them; the next
+    /// Mamori announces what it still wants and End-of-RIB, and BIRD removes the rest. A speaker
+    /// that stops with a Cease takes its routes with it.
+    @Test func birdKeepsTheRoutesOverAGracefulRestart() async throws {
+        let bird = try await BIRDPeer(BIRDPeer.Configuration())
+        defer { bird.stop() }
+        func speaker() -> BGPSpeaker {
+            Self.speaker(
+                localAS: 65002, routerID: "127.0.0.2",
+                neighbor: BGPNeighborConfiguration(
+                    name: "bird", address: "127.0.0.1", port: bird.port, peerAS: 65001, localAddress: "127.0.0.2", holdTime: 9),
+                gracefulRestartTime: 120)
+        }
+        func stopped(_ running: Task<Void, any Error>) async throws {
+            running.cancel()
+            _ = try? await running.value
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline, try await bird.sessionState == "Established" {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(try await bird.sessionState != "Established")
+        }
+        let kept = Self.rtbh("203.0.113.7/32", nextHop: "192.0.2.1")
+        let dropped = Self.rtbh("203.0.113.8/32", nextHop: "192.0.2.1")
+
+        let first = speaker()
+        first.announce(kept)
+        first.announce(dropped)
+        let run1 = Task { try await first.run() }
+        defer { run1.cancel() }
+        try await Self.waitFor("established", first)
+        try await bird.waitForRoutes(table: "master4") { $0.count == 2 }
+
+        first.leaveRoutesWhenStopping()
+        try await stopped(run1)
+        #expect(first.status().first?.lastNotificationSent == nil)
+        #expect(first.status().first?.lastError?.contains("graceful restart") == true, "\(first.status())")
+        // The session is down, the routes stay — for a while, not only for an instant.
+        for _ in 0..<10 {
+            #expect(Set(try await bird.routes(table: "master4").map(\.network)) == ["203.0.113.7/32", "203.0.113.8/32"], "\(bird.log)")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+
+        // Back, wanting one of the two: End-of-RIB makes BIRD drop the other.
+        let second = speaker()
+        second.announce(kept)
+        let run2 = Task { try await second.run() }
+        defer { run2.cancel() }
+        try await Self.waitFor("established", second)
+        let after = try await bird.waitForRoutes(table: "master4") { $0.map(\.network) == ["203.0.113.7/32"] }
+        #expect(after.first?.hasCommunity(65535, 666) == true)
+
+        // Stopped with a Cease: the route goes with the session.
+        try await stopped(run2)
+        #expect(second.status().first?.lastNotificationSent?.hasPrefix("6/2 Cease") == true)
+        try await bird.waitForRoutes(table: "master4", timeout: .seconds(30)) { $0.isEmpty }
     }
 
     /// GoBGP as an iBGP route reflector would be: it shows the routes with LOCAL_PREF and an

@@ -38,6 +38,7 @@ struct BGPConfigurationTests {
         #expect(n.name == "edge-1" && n.address == "192.0.2.1" && n.port == 179 && n.peerAS == 64512)
         #expect(n.localAddress == nil && n.holdTime == 90 && n.families == BGPFamily.supported)
         #expect(s.retryInitialSeconds == 1 && s.retryMaximumSeconds == 60)
+        #expect(try s.gracefulRestartSeconds == 120 && s.speakerConfiguration().gracefulRestartTime == 120)
         #expect(s.blackholeNextHopIPv4 == "192.0.2.1" && s.blackholeNextHopIPv6 == "100::1")
         #expect(s.blackholeCommunities.isEmpty && s.blackholeLargeCommunities.isEmpty && s.blackholeNoExport)
         #expect(s.flowSpecCommunities.isEmpty)
@@ -87,6 +88,7 @@ struct BGPConfigurationTests {
                   maximum_pending: 50
                   maximum_lifetime_hours: 6
                   quiet_minutes: 7
+                  graceful_restart_seconds: 600
                   on_shutdown: leave
                   triggers:
                     inbound_flood: { mode: automatic, ttl_minutes: 15 }
@@ -117,6 +119,7 @@ struct BGPConfigurationTests {
         #expect(p.maximumActive == 1000 && p.maximumNewPerMinute == 10 && p.maximumPending == 50)
         #expect(p.maximumLifetimeMilliseconds == 6 * 3_600_000 && p.shutdown == .leave)
         #expect(s.quietMinutes == 7)
+        #expect(try s.gracefulRestartSeconds == 600 && s.speakerConfiguration().gracefulRestartTime == 600)
         #expect(p.settings(.inboundFlood) == .init(mode: .automatic, ttlMilliseconds: 15 * 60_000, action: .discard))
         #expect(p.settings(.inboundReflection) == .init(mode: .dryRun, ttlMilliseconds: 45 * 60_000, action: .discard))
         #expect(
@@ -228,6 +231,10 @@ struct BGPConfigurationTests {
         Refusal("  maximum_lifetime_hours: 9000\n", line: 5, "bgp.maximum_lifetime_hours must be between 1 and 8760"),
         Refusal("  quiet_minutes: 0\n", line: 5, "bgp.quiet_minutes must be between 1 and 1440"),
         Refusal("  on_shutdown: keep\n", line: 5, "bgp.on_shutdown must be withdraw_all"),
+        Refusal("  graceful_restart_seconds: 4096\n", line: 5, "bgp.graceful_restart_seconds must be between 0 and 4095"),
+        Refusal(
+            "  graceful_restart_seconds: 0\n  on_shutdown: leave\n", line: 5,
+            "bgp.on_shutdown: leave needs graceful restart (graceful_restart_seconds 1 to 4095)"),
         Refusal("  triggers:\n    flood: { mode: automatic }\n", line: 6, "unknown key 'flood' in bgp.triggers"),
         Refusal(
             "  triggers:\n    inbound_reflection: { mode: auto }\n", line: 6,
