@@ -301,20 +301,33 @@ public func waitForUDPListener(port: Int) async throws {
 /// Polls /proc/net/udp until something listens on `port`: true then; false when `alive` turns
 /// false (the peer exited) or 30 s pass.
 func waitForUDPListener(port: Int, while alive: () -> Bool) async throws -> Bool {
+    try await waitForListener("/proc/net/udp", port: port, while: alive)
+}
+
+/// Polls /proc/net/tcp until something listens on TCP `port` of any address (at most 30 s): for
+/// peers that say nothing when they are ready (ExaBGP). True then; false when `alive` turns false
+/// (the peer exited) or the time is up.
+public func waitForTCPListener(port: Int, while alive: () -> Bool) async throws -> Bool {
+    // State 0A is TCP_LISTEN.
+    try await waitForListener("/proc/net/tcp", port: port, state: "0A", while: alive)
+}
+
+private func waitForListener(_ table: String, port: Int, state: String? = nil, while alive: () -> Bool) async throws -> Bool {
     let hex = ":" + String(format: "%04X", port)
     let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
         // Read to its end: String(contentsOfFile:) stops after 4 KiB of a procfs file, about 30
         // sockets, and the whole suite holds hundreds.
-        let table =
-            FileHandle(forReadingAtPath: "/proc/net/udp").map { h in
+        let text =
+            FileHandle(forReadingAtPath: table).map { h in
                 defer { try? h.close() }
                 return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
             } ?? ""
-        if table.split(separator: "\n").contains(where: { $0.split(separator: " ").count > 1 && $0.split(separator: " ")[1].hasSuffix(hex) }
-        ) {
-            return true
+        let found = text.split(separator: "\n").contains { line in
+            let columns = line.split(separator: " ")
+            return columns.count > 3 && columns[1].hasSuffix(hex) && (state == nil || columns[3] == state!)
         }
+        if found { return true }
         guard alive() else { return false }
         try await Task.sleep(for: .milliseconds(50))
     }
