@@ -132,7 +132,8 @@ struct PageContext {
         var items: [(String, String, Permission?)] = [
             ("/console", "overview", .readFindings), ("/console/findings", "findings", .readFindings),
             ("/console/cases", "cases", .readCases), ("/console/subscribers", "subscribers", .readCases),
-            ("/console/sinkhole", "sinkhole", .readFindings), ("/console/audit", "audit", .readAudit),
+            ("/console/sinkhole", "sinkhole", .readFindings), ("/console/bgp", "bgp", .readFindings),
+            ("/console/audit", "audit", .readAudit),
             ("/console/accounts", "accounts", .manageAccounts),
             ("/console/settings", "settings", .viewConfiguration),
         ]

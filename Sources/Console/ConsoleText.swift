@@ -88,6 +88,24 @@ enum ConsoleText {
         "accountAdded": "The account was added.", "accountChanged": "The account was changed.", "passwordSet": "The password was set.",
         "tokenRevoked": "The token was revoked.", "noScope": "choose at least one permission for the token",
         "confirmRevoke": "Revoke this token? Scripts that use it stop working at once; this cannot be undone.",
+        // BGP mitigation
+        "bgp": "BGP", "bgpOff": "BGP mitigation is off: mamori serve's configuration has no bgp: section (see docs/bgp.md).",
+        "killSwitchEngaged": "Kill switch engaged: every rule is withdrawn and none is announced",
+        "bgpNeighbors": "Sessions with the routers", "neighbor": "Neighbour", "address": "Address", "sessionState": "State",
+        "since": "Since", "families": "Families", "routesAdvertised": "Routes", "lastError": "Last error",
+        "rulesPending": "Waiting for approval", "rulesActive": "Announced", "rulesDryRun": "Dry run (not announced)",
+        "rulesRefused": "Refused by the safety rails (latest)", "noRules": "None.", "rule": "Rule", "bgpTrigger": "Trigger",
+        "finding": "Finding", "approvedBy": "Approved by", "rail": "Rail", "at": "When",
+        "approve": "Approve", "confirmApprove": "Announce this rule to the routers now?", "reject": "Reject",
+        "rejectReason": "why not", "withdraw": "Withdraw", "confirmWithdraw": "Withdraw this rule from every router now?",
+        "killSwitch": "Kill switch", "engageKillSwitch": "Withdraw everything and hold new rules",
+        "confirmKill": "Withdraw every rule from every router and announce nothing until released?",
+        "releaseKillSwitch": "Release the kill switch", "confirmRelease": "Let rules be announced again?",
+        "bgpHint":
+            "Every approval, rejection, withdrawal and use of the kill switch is written to the audit log under your name. Rules touching a protected prefix, too short, or past the caps are refused. The same can be done with mamori bgp or /api/v1/bgp.",
+        "ruleApproved.flash": "Approved; the rule is being announced.", "ruleRejected.flash": "Rejected.",
+        "ruleWithdrawn.flash": "Withdrawn from every router.", "killEngaged.flash": "Kill switch engaged: every rule withdrawn.",
+        "killReleased.flash": "Kill switch released.",
         // Settings
         "effectiveConfiguration": "Effective configuration (secrets redacted)",
         // Errors
@@ -162,6 +180,24 @@ enum ConsoleText {
         "sinkholeHint":
             "名前はそのサブドメインも対象になります。アドレスは、そこを指すすべての応答を書き換えます。保護された名前・人気のある名前・トップレベルドメインは拒否されます。変更はまず監査ログに記録し、NOTIFY でリゾルバに伝えます。",
         "entryAdded.flash": "追加しました。リゾルバに通知しています。", "entryRenewed.flash": "更新しました。", "entryRemoved.flash": "削除しました。リゾルバに通知しています。",
+        // BGP mitigation
+        "bgp": "BGP", "bgpOff": "BGP による緩和は無効です。mamori serve の設定に bgp: セクションがありません（docs/bgp.md を参照）。",
+        "killSwitchEngaged": "キルスイッチ作動中：すべてのルールを取り消し、新しいルールは広報しません",
+        "bgpNeighbors": "ルータとのセッション", "neighbor": "ネイバー", "address": "アドレス", "sessionState": "状態",
+        "since": "開始", "families": "アドレスファミリ", "routesAdvertised": "経路数", "lastError": "最後のエラー",
+        "rulesPending": "承認待ち", "rulesActive": "広報中", "rulesDryRun": "ドライラン（広報しない）",
+        "rulesRefused": "安全装置が拒否したルール（最近）", "noRules": "ありません。", "rule": "ルール", "bgpTrigger": "契機",
+        "finding": "検知", "approvedBy": "承認者", "rail": "安全装置", "at": "日時",
+        "approve": "承認", "confirmApprove": "このルールを今すぐルータに広報しますか？", "reject": "却下",
+        "rejectReason": "却下の理由", "withdraw": "取り消す", "confirmWithdraw": "このルールをすべてのルータから今すぐ取り消しますか？",
+        "killSwitch": "キルスイッチ", "engageKillSwitch": "すべて取り消し、新しいルールを止める",
+        "confirmKill": "すべてのルールをすべてのルータから取り消し、解除するまで何も広報しませんか？",
+        "releaseKillSwitch": "キルスイッチを解除", "confirmRelease": "ルールの広報を再開しますか？",
+        "bgpHint":
+            "承認・却下・取り消し・キルスイッチの操作は、すべてあなたの名前で監査ログに記録されます。保護されたプレフィックスに触れるルール、短すぎるプレフィックス、上限を超えるルールは拒否されます。mamori bgp や /api/v1/bgp でも同じ操作ができます。",
+        "ruleApproved.flash": "承認しました。ルールを広報しています。", "ruleRejected.flash": "却下しました。",
+        "ruleWithdrawn.flash": "すべてのルータから取り消しました。", "killEngaged.flash": "キルスイッチを作動させました。すべてのルールを取り消しました。",
+        "killReleased.flash": "キルスイッチを解除しました。",
         // Settings
         "effectiveConfiguration": "有効な設定（秘密の値は伏せています）",
         // Errors

@@ -299,6 +299,7 @@ public func buildApplication(
         }, settings: configuration.effectiveDescription, clock: clock, logger: consoleLogger
     )
     consoleRoutes.sinkhole = sinkhole
+    consoleRoutes.mitigation = mitigation
     consoleRoutes.register(on: routes)
     let listeners = HTTPListeners()
     var app = Application(

@@ -29,6 +29,8 @@ struct ConsoleRoutes: Sendable {
     let history: ConsoleHistory
     /// The DNS sinkhole, when configured (its page says it is off otherwise).
     var sinkhole: SinkholeService? = nil
+    /// BGP mitigation, when configured (its page says it is off otherwise).
+    var mitigation: MitigationService? = nil
     let health: @Sendable () -> String
     let settings: String
     let clock: any WallClock
@@ -84,6 +86,12 @@ struct ConsoleRoutes: Sendable {
         }
         routes.add(.post, "/console/sinkhole/remove", .permission(.changeSinkhole), csrf: .formField, refuser: page) { request, _ in
             try await self.removeSinkholeEntry(request)
+        }
+        routes.add(.get, "/console/bgp", .permission(.readFindings), refuser: page) { request, _ in self.bgpPage(request, flash: nil) }
+        for change in ["approve", "reject", "withdraw", "kill", "release"] {
+            routes.add(.post, "/console/bgp/\(change)", .permission(.controlMitigation), csrf: .formField, refuser: page) { request, _ in
+                try await self.bgpChange(request, change)
+            }
         }
         routes.add(.get, "/console/accounts", .permission(.manageAccounts), refuser: page) { request, _ in
             try await self.accountsPage(request)

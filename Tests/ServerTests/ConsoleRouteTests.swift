@@ -9,6 +9,7 @@ import Lawful
 import Logging
 import MamoriCore
 import MamoriTesting
+import Mitigation
 import NIOCore
 import Testing
 
@@ -425,5 +426,100 @@ import Testing
         }
         #expect(audit.contains { $0.hasPrefix("analyst:hana added: c2.evil.example.") }, "\(audit)")
         #expect(audit.contains { $0.hasPrefix("analyst:hana removed: c2.evil.example.") }, "\(audit)")
+    }
+
+    @Test(
+        "the BGP page: a viewer sees sessions and waiting rules without forms; an admin approves (CSRF checked), withdraws, throws and releases the kill switch; each audited under her name"
+    )
+    func bgpPage() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try RouteAccessTests.application(dir, clock: TestClock(Self.now))
+        let mitigation = try #require(services.mitigation)
+        try await services.addAccount("aiko", role: .admin, password: "aiko's long password")
+        try await services.addAccount("ken", role: .viewer, password: "ken's long password")
+        try await services.addAccount("hana", role: .analyst, password: "hana's long password")
+        // An inbound flood: RTBH of the victim waits for approval (inbound_flood's default mode).
+        mitigation.handle([MitigationServiceTests.inbound(victim: "203.0.113.40", reflection: false)])
+        let rule = try #require(mitigation.snapshot.pending.keys.first, "\(mitigation.snapshot)")
+        try await app.test(.router) { client in
+            func signIn(_ name: String, _ password: String) async throws -> HTTPFields {
+                try await client.execute(
+                    uri: "/login", method: .post, headers: Self.formType, body: Self.form(["name": name, "password": password])
+                ) { r in [.cookie: try #require(Self.cookie(r)), .contentType: "application/x-www-form-urlencoded"] }
+            }
+            let ken = try await signIn("ken", "ken's long password")
+            let kenCSRF = try await client.execute(uri: "/console/bgp", method: .get, headers: ken) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains("id=\"bgp-neighbors\"") && html.contains("nobody"), "\(html.suffix(3000))")
+                #expect(html.contains("id=\"bgp-pending\"") && html.contains("203.0.113.40/32") && html.contains(rule))
+                #expect(!html.contains("/console/bgp/approve") && !html.contains("id=\"kill-switch-form\""))
+                #expect(html.contains("href=\"/console/bgp\""), "the navigation links the page")
+                return try #require(Self.csrf(html))
+            }
+            try await client.execute(
+                uri: "/console/bgp/approve", method: .post, headers: ken, body: Self.form(["rule": rule, "csrf": kenCSRF])
+            ) { r in
+                #expect(r.status == .forbidden, "a viewer may not approve")
+            }
+            let hana = try await signIn("hana", "hana's long password")
+            let hanaCSRF = try await client.execute(uri: "/console/bgp", method: .get, headers: hana) { r in
+                try #require(Self.csrf(String(buffer: r.body)))
+            }
+            try await client.execute(
+                uri: "/console/bgp/kill", method: .post, headers: hana, body: Self.form(["reason": "no", "csrf": hanaCSRF])
+            ) { r in
+                #expect(r.status == .forbidden, "an analyst may not control mitigation")
+            }
+            let aiko = try await signIn("aiko", "aiko's long password")
+            let csrf = try await client.execute(uri: "/console/bgp", method: .get, headers: aiko) { r in
+                let html = String(buffer: r.body)
+                #expect(html.contains("/console/bgp/approve") && html.contains("id=\"kill-switch-form\""))
+                return try #require(Self.csrf(html))
+            }
+            try await client.execute(uri: "/console/bgp/approve", method: .post, headers: aiko, body: Self.form(["rule": rule])) { r in
+                #expect(r.status == .forbidden, "no CSRF token")
+            }
+            try await client.execute(
+                uri: "/console/bgp/approve", method: .post, headers: aiko, body: Self.form(["rule": rule, "csrf": csrf])
+            ) { r in
+                let html = String(buffer: r.body)
+                #expect(
+                    r.status == .ok && html.contains("id=\"bgp-active\"") && !html.contains("id=\"bgp-pending\""), "\(html.suffix(3000))")
+                let approver = mitigation.snapshot.active[rule]?.approver ?? "none"
+                #expect(approver.contains("aiko") && html.contains("<td>\(approver)</td>"), "\(approver)")
+            }
+            try await client.execute(
+                uri: "/console/bgp/approve", method: .post, headers: aiko, body: Self.form(["rule": rule, "csrf": csrf])
+            ) { r in
+                #expect(r.status == .notFound, "approved already")
+            }
+            try await client.execute(
+                uri: "/console/bgp/withdraw", method: .post, headers: aiko, body: Self.form(["rule": rule, "csrf": csrf])
+            ) { r in
+                #expect(r.status == .ok && !String(buffer: r.body).contains("id=\"bgp-active\""))
+            }
+            try await client.execute(uri: "/console/bgp/kill", method: .post, headers: aiko, body: Self.form(["csrf": csrf])) { r in
+                #expect(r.status == .badRequest, "the kill switch needs a reason")
+            }
+            try await client.execute(
+                uri: "/console/bgp/kill", method: .post, headers: aiko,
+                body: Self.form(["reason": "rules misbehaving on edge-1", "csrf": csrf])
+            ) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains("id=\"kill-switch-engaged\"") && html.contains("rules misbehaving on edge-1"))
+                #expect(html.contains("id=\"kill-switch-release-form\""))
+            }
+            #expect(mitigation.snapshot.killSwitch != nil)
+            try await client.execute(uri: "/console/bgp/release", method: .post, headers: aiko, body: Self.form(["csrf": csrf])) { r in
+                #expect(r.status == .ok && !String(buffer: r.body).contains("id=\"kill-switch-engaged\""))
+            }
+            #expect(mitigation.snapshot.killSwitch == nil)
+        }
+        let audit = try services.lawful.audit.recent(limit: 50) { $0.kind == .mitigationChange }.map {
+            "\($0.record.actor) \($0.record.summary)"
+        }
+        for verb in ["announced", "withdrawn", "kill switch engaged", "kill switch released"] {
+            #expect(audit.contains { $0.contains("aiko") && $0.contains(verb) }, "\(verb): \(audit)")
+        }
     }
 }
