@@ -19,6 +19,9 @@ public struct DetectionConfiguration: Sendable, Hashable {
     public var allowlist = EndpointList()
     /// Known-bad endpoints (indicator feeds).
     public var indicators = EndpointList()
+    /// The most indicators kept, from the file and every sharing source together: a peer's feed
+    /// cannot grow the matcher without bound.
+    public var maximumIndicators = 1_000_000
     /// Evaluate detectors every this much analyzer time.
     public var evaluationInterval: Int64 = 10_000
     /// Flows kept as evidence per finding.
@@ -219,17 +222,32 @@ public struct EndpointList: Sendable, Hashable {
         public var port: UInt16?
         public var ipProtocol: UInt8?
         public var note: String
+        /// Where an indicator comes from (a sharing peer, a feed); nil: the configured file.
+        public var source: String?
+        /// How much the source trusts it, 0…1 (STIX `confidence` / 100); nil: fully.
+        public var confidence: Double?
+        /// Until when it holds (ms since 1970; STIX `valid_until`); nil: while it is listed.
+        public var validUntil: Int64?
 
-        public init(prefix: IPPrefix, port: UInt16? = nil, ipProtocol: UInt8? = nil, note: String = "") {
+        public init(
+            prefix: IPPrefix, port: UInt16? = nil, ipProtocol: UInt8? = nil, note: String = "", source: String? = nil,
+            confidence: Double? = nil, validUntil: Int64? = nil
+        ) {
             self.prefix = prefix
             self.port = port
             self.ipProtocol = ipProtocol
             self.note = note
+            self.source = source
+            self.confidence = confidence.map { $0.isFinite ? min(1, max(0, $0)) : 1 }
+            self.validUntil = validUntil
         }
 
         public func matches(_ e: Endpoint) -> Bool {
             prefix.contains(e.address) && (port == nil || port == e.port) && (ipProtocol == nil || ipProtocol == e.ipProtocol)
         }
+
+        /// Whether the entry still holds at `t` (ms): an expired indicator stops matching.
+        public func isValid(at t: Int64) -> Bool { validUntil.map { t < $0 } ?? true }
     }
 
     public private(set) var entries: [Entry] = []
@@ -256,6 +274,20 @@ public struct EndpointList: Sendable, Hashable {
         }
         for i in wider where entries[i].matches(e) { return entries[i] }
         return nil
+    }
+
+    /// The first entry matching an endpoint that still holds at `t` (ms).
+    public func match(_ e: Endpoint, at t: Int64) -> Entry? {
+        if let list = exactAddresses[e.address] {
+            for i in list where entries[i].matches(e) && entries[i].isValid(at: t) { return entries[i] }
+        }
+        for i in wider where entries[i].matches(e) && entries[i].isValid(at: t) { return entries[i] }
+        return nil
+    }
+
+    /// The list without the entries `remove` picks (rebuilt: the indexes are positions).
+    public func removingAll(where remove: (Entry) -> Bool) -> EndpointList {
+        EndpointList(entries.filter { !remove($0) })
     }
 
     /// A line that could not be read.

@@ -248,14 +248,18 @@ struct IndicatorContact: Sendable {
     var contacts = 0
     var firstSeen: Int64
     var lastSeen: Int64
+    /// The indicator's family, if known.
     var note: String
+    /// Where the indicator came from (nil: the configured file).
+    var source: String?
+    var confidence: Double
     var sample: FlowRecord
 }
 
 extension FlowAnalyzer {
     mutating func recordContact(_ r: FlowRecord, host: InternalHost, endpoint: Endpoint, outbound: Bool) {
         let t = r.startMilliseconds
-        if !configuration.indicators.isEmpty, let entry = configuration.indicators.match(endpoint) {
+        if !configuration.indicators.isEmpty, let entry = configuration.indicators.match(endpoint, at: t) {
             let key = PairKey(host: host, endpoint: endpoint)
             if let i = indicatorContacts.index(forKey: key) {
                 let gap = configuration.beacon.contactMergeGap
@@ -263,7 +267,9 @@ extension FlowAnalyzer {
                 indicatorContacts.values[i].lastSeen = max(indicatorContacts.values[i].lastSeen, t)
                 indicatorContacts.values[i].firstSeen = min(indicatorContacts.values[i].firstSeen, t)
             } else {
-                indicatorContacts[key] = IndicatorContact(contacts: 1, firstSeen: t, lastSeen: t, note: entry.note, sample: r)
+                indicatorContacts[key] = IndicatorContact(
+                    contacts: 1, firstSeen: t, lastSeen: t, note: entry.note, source: entry.source, confidence: entry.confidence ?? 1,
+                    sample: r)
             }
         }
 
@@ -659,7 +665,8 @@ extension FlowAnalyzer {
             if c.contacts >= configuration.infectedDevice.minimumIndicatorContacts {
                 var d = devices[key.host] ?? DeviceEvidence(firstSeen: c.firstSeen, lastSeen: c.lastSeen)
                 d.noteIndicator(
-                    endpoint: key.endpoint, note: c.note, contacts: c.contacts, first: c.firstSeen, last: c.lastSeen, sample: c.sample)
+                    endpoint: key.endpoint, note: c.note, confidence: c.confidence, contacts: c.contacts, first: c.firstSeen,
+                    last: c.lastSeen, sample: c.sample)
                 devices[key.host] = d
             }
         }
@@ -673,13 +680,17 @@ extension FlowAnalyzer {
             evidence.cohort = sorted.prefix(64).map { pseudonyms.pseudonym($0.0) }
             evidence.flows = sorted.prefix(configuration.evidenceFlows).map { sample($0.1.sample, revealing: nil) }
             let note = sorted.first?.1.note ?? ""
+            let from = sorted.first?.1.source.map { " shared by \($0)" } ?? ""
+            let confidence = sorted.first?.1.confidence ?? 1
             evidence.reasons = [
-                "\(endpoint) is on the indicator list" + (note.isEmpty ? "" : " (\(note))")
+                "\(endpoint) is on the indicator list\(from)" + (note.isEmpty ? "" : " (\(note))")
+                    + (confidence < 1 ? ", confidence \(Int((confidence * 100).rounded())) %" : "")
                     + "; \(hosts.count) internal host(s) contacted it \(contacts) time(s)"
             ]
             upsert(
                 Finding(
-                    id: Finding.id(kind: .knownIndicator, subject: subject), kind: .knownIndicator, subject: subject, score: 1,
+                    id: Finding.id(kind: .knownIndicator, subject: subject), kind: .knownIndicator, subject: subject,
+                    score: confidence,
                     firstSeen: hosts.map(\.1.firstSeen).min() ?? now, lastSeen: hosts.map(\.1.lastSeen).max() ?? now,
                     detectedAt: now, updatedAt: now, family: note.isEmpty ? nil : note,
                     summary: "Known indicator \(endpoint) contacted by \(hosts.count) host(s)", evidence: evidence), into: &changed)

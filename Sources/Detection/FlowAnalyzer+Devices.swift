@@ -7,7 +7,7 @@ struct DeviceEvidence: Sendable {
     var lastSeen: Int64
     /// C&C endpoint → (finding id, contacts).
     var commandAndControl: [Endpoint: (id: String, contacts: Int)] = [:]
-    var indicators: [Endpoint: (note: String, contacts: Int)] = [:]
+    var indicators: [Endpoint: (note: String, confidence: Double, contacts: Int)] = [:]
     var scans: [UInt16: (id: String, destinations: Int)] = [:]
     var attacks: [IPAddress: (id: String, packetsPerSecond: Double)] = [:]
     var samples: [FlowRecord] = []
@@ -34,10 +34,12 @@ struct DeviceEvidence: Sendable {
             sample: sample)
     }
 
-    mutating func noteIndicator(endpoint: Endpoint, note text: String, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?) {
+    mutating func noteIndicator(
+        endpoint: Endpoint, note text: String, confidence: Double, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?
+    ) {
         note(
-            \.indicators, endpoint, (text, contacts), stronger: { ($1.note, max($0.contacts, $1.contacts)) }, first: first, last: last,
-            sample: sample)
+            \.indicators, endpoint, (text, confidence, contacts), stronger: { ($1.note, $1.confidence, max($0.contacts, $1.contacts)) },
+            first: first, last: last, sample: sample)
     }
 
     mutating func noteScan(id: String, port: UInt16, destinations: Int, first: Int64, last: Int64, sample: FlowRecord?) {
@@ -70,7 +72,8 @@ extension FlowAnalyzer {
                 features.append(Feature(.c2Contacts, Double(c.contacts), about: endpoint.description))
             }
             for (endpoint, c) in d.indicators.sorted(by: { $0.key < $1.key }) {
-                parts.append(0.95)
+                // A shared indicator counts as much as its source trusts it.
+                parts.append(0.95 * c.confidence)
                 reasons.append("contacted indicator \(endpoint)\(c.note.isEmpty ? "" : " (\(c.note))") \(c.contacts) time(s)")
                 related.append(Finding.id(kind: .knownIndicator, subject: .endpoint(endpoint)))
                 features.append(Feature(.indicatorContacts, Double(c.contacts), about: endpoint.description))

@@ -112,6 +112,29 @@ public struct FlowAnalyzer: Sendable {
         }
     }
 
+    /// Replaces the indicators from `source` (a sharing peer, a feed) with `entries`, leaving the
+    /// configured file's and other sources' alone: an indicator the source revoked or no longer
+    /// lists stops matching, the contacts counted with it are forgotten and its finding is
+    /// withdrawn from the analyzer's state (a stored finding stays, as it was true when made).
+    /// At most ``DetectionConfiguration/maximumIndicators`` are kept in all; returns how many of
+    /// `entries` did not fit.
+    @discardableResult
+    public mutating func replaceIndicators(source: String, with entries: [EndpointList.Entry]) -> Int {
+        var list = configuration.indicators.removingAll { $0.source == source }
+        let room = max(0, configuration.maximumIndicators - list.count)
+        for var e in entries.prefix(room) {
+            e.source = source
+            list.append(e)
+        }
+        configuration.indicators = list
+        for (key, c) in indicatorContacts where c.source == source && list.match(key.endpoint) == nil {
+            indicatorContacts[key] = nil
+            findings[Finding.id(kind: .knownIndicator, subject: .endpoint(key.endpoint))] = nil
+            devices[key.host]?.indicators[key.endpoint] = nil
+        }
+        return max(0, entries.count - room)
+    }
+
     /// The largest byte or packet count analysed as given (2^48, 281 trillion); larger ones are
     /// analysed as this and counted in ``AnalyzerStatistics/clampedCounters``.
     public static let maximumCounter: UInt64 = 1 << 48

@@ -51,6 +51,7 @@ public final class DetectionService: FlowSink, Service {
     static let maximumUnstored = 100_000
     private let unstoredGauge: Gauge
     private let lostFindings: Counter
+    private let metricsFactory: any MetricsFactory
     /// Who hears about findings after they are stored (the case workflow).
     private let findingsHandlers = NIOLockedValueBox([@Sendable ([Finding]) async -> Void]())
 
@@ -99,6 +100,7 @@ public final class DetectionService: FlowSink, Service {
         shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
         sheddingInterval = Gauge(label: "mamori_detection_sampling_interval", factory: metricsFactory)
         analyzerMetrics = AnalyzerMetrics(factory: metricsFactory)
+        self.metricsFactory = metricsFactory
         sheddingInterval.record(1)
         self.store = store
         self.logger = logger
@@ -307,6 +309,28 @@ public final class DetectionService: FlowSink, Service {
             default: nil
             }
         analyzer.withLockedValue { $0.allow(EndpointList.Entry(prefix: prefix, port: subject.port, ipProtocol: proto, note: note)) }
+    }
+
+    /// Replaces the indicators shared by `source` (a TAXII peer's collection, a MISP feed) with
+    /// `entries`: what the source revoked or let expire stops matching at once (see
+    /// ``FlowAnalyzer/replaceIndicators(source:with:)``). Returns how many did not fit under
+    /// `detection.max_indicators`; they are logged and counted.
+    @discardableResult
+    public func replaceIndicators(source: String, with entries: [EndpointList.Entry]) -> Int {
+        let (dropped, total) = analyzer.withLockedValue { a in
+            (a.replaceIndicators(source: source, with: entries), a.configuration.indicators.count)
+        }
+        Gauge(label: "mamori_detection_indicators", dimensions: [("source", source)], factory: metricsFactory)
+            .record(Double(entries.count - dropped))
+        if dropped > 0 {
+            Counter(label: "mamori_detection_indicators_dropped_total", dimensions: [("source", source)], factory: metricsFactory)
+                .increment(by: Int64(dropped))
+            logger.warning(
+                "indicator table full: some of a source's indicators were not loaded",
+                metadata: ["source": "\(source)", "dropped": "\(dropped)", "total": "\(total)"])
+        }
+        logger.info("indicators replaced", metadata: ["source": "\(source)", "count": "\(entries.count - dropped)"])
+        return dropped
     }
 
     public var statistics: AnalyzerStatistics { analyzer.withLockedValue { $0.statistics } }

@@ -163,6 +163,55 @@ import Testing
         #expect(device?.family == "testfamily")
     }
 
+    /// Indicators shared by a peer: matched with their source and confidence, not after their
+    /// `valid_until`, and forgotten (contacts and finding) when the source revokes them.
+    @Test func sharedIndicatorsMatchUntilTheyExpireOrAreRevoked() {
+        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: Self.layout, pseudonymKey: [7]))
+        func contacts(_ destination: String, from start: Int64, source: String = "198.18.0.5") {
+            for k in 0..<3 {
+                let t = start + Int64(k) * 120_000
+                analyzer.ingest(flow(source, 1100, destination, 8080, packets: 5, bytes: 500, start: t), receivedAt: t + 100)
+            }
+        }
+        let dropped = analyzer.replaceIndicators(
+            source: "isac",
+            with: [
+                EndpointList.Entry(prefix: IPPrefix("192.0.2.99/32")!, note: "emotet", confidence: 0.8),
+                EndpointList.Entry(prefix: IPPrefix("192.0.2.50/32")!, note: "old", validUntil: 50_000),
+            ])
+        #expect(dropped == 0)
+        contacts("192.0.2.99", from: 0)
+        contacts("192.0.2.50", from: 60_000, source: "198.18.1.7")
+        let found = analyzer.evaluate(now: 400_000)
+        let indicator = try? #require(found.first { $0.kind == .knownIndicator })
+        #expect(indicator?.subject.address == "192.0.2.99" && indicator?.score == 0.8)
+        #expect(indicator?.evidence.reasons.first?.contains("shared by isac (emotet), confidence 80 %") == true, "\(found)")
+        // Every contact with 192.0.2.50 came after its valid_until: no finding about it or its host.
+        #expect(!found.contains { $0.subject.address == "192.0.2.50" || $0.subject.address == "198.18.1.7" }, "\(found)")
+        let device = found.first { $0.kind == .infectedDevice }
+        #expect(device?.subject.description == "198.18.0.5:1024-2031" && device?.family == "emotet")
+        // The file's indicators and other sources' stay when one source's list is replaced.
+        analyzer.replaceIndicators(source: "other-isac", with: [EndpointList.Entry(prefix: IPPrefix("192.0.2.1/32")!)])
+        #expect(analyzer.configuration.indicators.count == 3)
+        // Revoked by its source: it stops matching and its finding leaves the analyzer.
+        analyzer.replaceIndicators(source: "isac", with: [])
+        #expect(analyzer.configuration.indicators.entries.map(\.source) == ["other-isac"])
+        #expect(!analyzer.currentFindings.contains { $0.kind == .knownIndicator }, "\(analyzer.currentFindings.map(\.summary))")
+        contacts("192.0.2.99", from: 500_000)
+        #expect(!analyzer.evaluate(now: 900_000).contains { $0.kind == .knownIndicator })
+    }
+
+    @Test func sharedIndicatorsAreCapped() {
+        var c = DetectionConfiguration(network: Self.layout, pseudonymKey: [7])
+        c.indicators = EndpointList.parse("192.0.2.99 file").0
+        c.maximumIndicators = 3
+        var analyzer = FlowAnalyzer(configuration: c)
+        let many = (1...5).map { EndpointList.Entry(prefix: IPPrefix("203.0.113.\($0)/32")!) }
+        #expect(analyzer.replaceIndicators(source: "feed", with: many) == 3)
+        #expect(analyzer.configuration.indicators.count == 3)
+        #expect(analyzer.configuration.indicators.entries.first?.note == "file")
+    }
+
     @Test func quietFindingsLeaveTheAnalyzerAfterADay() {
         var c = DetectionConfiguration(network: Self.layout, pseudonymKey: [7])
         c.indicators = EndpointList.parse("192.0.2.99 testfamily").0
