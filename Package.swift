@@ -397,6 +397,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A sharing peer's TAXII 2.1 collection (an ISAC's hub): read page by page from a bookmark,
+        // add objects, read status (async-http-client). Objects stay opaque JSON. An adapter.
+        .target(
+            name: "TAXIIClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Connected UDP sockets for `mamori replay` and `mamori simulate`: export datagrams, RADIUS accounting.
         .target(
             name: "Senders",
@@ -461,6 +472,15 @@ let package = Package(
             name: "OfflineAnalysisTests",
             dependencies: [
                 "OfflineAnalysis", "Detection", "Evaluation", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Simulator",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TAXIIClientTests",
+            dependencies: [
+                "TAXIIClient", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
