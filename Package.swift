@@ -136,7 +136,8 @@ let package = Package(
         // STIX: fixtures round trip, patterns, ids, the export (checked by the OASIS validator), importers, the guard.
         .testTarget(
             name: "STIXTests",
-            dependencies: ["STIX", "FlowCodec", "MamoriCore"],
+            dependencies: ["STIX", "FlowCodec", "MamoriCore", "MamoriTesting"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         // The speaker against real BGP daemons on loopback: BIRD 2 and GoBGP.
@@ -374,7 +375,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", .product(name: "NIOCore", package: "swift-nio"),
+                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", .product(name: "NIOCore", package: "swift-nio"),
                 "Server",
             ],
             swiftSettings: swiftSettings

@@ -33,7 +33,9 @@ public struct STIXIdentifier: Sendable, Hashable, Comparable, CustomStringConver
         self.uuid = Self.format(bytes)
     }
 
-    init(type: String, uuidBytes: [UInt8]) {
+    /// An id of `type` with the 16 bytes of a UUID; nil for an invalid type or another length.
+    public init?(type: String, uuidBytes: [UInt8]) {
+        guard Self.isValidType(type), uuidBytes.count == 16 else { return nil }
         self.type = type
         self.uuid = Self.format(uuidBytes)
     }
@@ -52,13 +54,14 @@ public struct STIXIdentifier: Sendable, Hashable, Comparable, CustomStringConver
     /// canonical JSON of its id-contributing properties (for `ipv4-addr`, `ipv6-addr` and
     /// `domain-name`, `{"value": …}`).
     public static func observable(type: String, contributing: [String: JSONValue]) -> STIXIdentifier {
+        // The digest is 16 bytes: only an invalid type (a caller's mistake) fails.
         STIXIdentifier(
-            type: type, uuidBytes: uuidV5(namespace: observableNamespace, name: JSONValue.object(contributing).canonicalEncoding))
+            type: type, uuidBytes: uuidV5(namespace: observableNamespace, name: JSONValue.object(contributing).canonicalEncoding))!
     }
 
     /// The id of an object Mamori makes: UUIDv5 under ``mamoriNamespace`` over `type|key`.
     public static func mamori(type: String, key: String) -> STIXIdentifier {
-        STIXIdentifier(type: type, uuidBytes: uuidV5(namespace: mamoriNamespace, name: Array("\(type)|\(key)".utf8)))
+        STIXIdentifier(type: type, uuidBytes: uuidV5(namespace: mamoriNamespace, name: Array("\(type)|\(key)".utf8)))!
     }
 
     /// RFC 9562 §5.5: SHA-1 over the namespace's 16 bytes and the name, the first 16 bytes of
