@@ -7,13 +7,14 @@ import MamoriCore
 /// It walks every member name, string and number of each object at any depth (custom
 /// properties, extensions and patterns included) and refuses the object when it finds:
 /// - an address or CIDR prefix (IPv4 or IPv6, anywhere in any string: in a pattern, a
-///   description, `host:port`, `[v6]:port`) that falls in or overlaps the subscriber prefixes,
-///   a CGNAT pool or the inside (private) space; an integer of 2^24 or more read as an IPv4
-///   address, likewise;
+///   description, `host:port`, `[v6]:port`, glued to other letters, defanged as `[.]`, written
+///   with dashes as in a PTR name `198-51-100-23.pool…`, or as an `in-addr.arpa`/`ip6.arpa`
+///   name) that falls in or overlaps the subscriber prefixes, a CGNAT pool or the inside
+///   (private) space; an integer of 2^24 or more read as an IPv4 address, likewise;
 /// - a CGNAT port: a `src_port` value (as a property, or in a pattern's `src_port` comparison)
 ///   inside a pool's port range;
 /// - a pseudonym in Mamori's form (`h:` or `s:` and 16 hex digits, ``KeyedPseudonym``);
-/// - an e-mail address;
+/// - an e-mail address (`[at]` and `(at)` read as `@`);
 /// - one of the configured account names (operators, subscribers' logins), as a word;
 /// - a TLP marking above the configured ceiling.
 /// An object that refers (`*_ref`, `*_refs`, at any depth) to a refused object is refused as
@@ -181,7 +182,8 @@ public struct SharingGuard: Sendable {
     }
 
     func check(string s: String, key: String?) -> Reason? {
-        let bytes = Array(s.utf8)
+        // Defanged spellings (`198.51.100[.]23`, `name[at]example.jp`) are read as what they stand for.
+        let bytes = Self.refanged(Array(s.utf8))
         if let key, isSourcePortKey(key), let n = Int64(s), let r = check(number: n, key: key) { return r }
         for prefix in Self.addresses(in: bytes) {
             if let r = check(prefix: prefix) { return r }
@@ -193,57 +195,12 @@ public struct SharingGuard: Sendable {
         }
         if containsPseudonym(bytes) { return .pseudonym }
         if Self.containsEmail(bytes) { return .emailAddress }
-        if !accounts.isEmpty, containsAccount(s) { return .account }
+        if !accounts.isEmpty, containsAccount(String(decoding: bytes, as: UTF8.self)) { return .account }
         return nil
     }
 
     static func isHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b) || (0x41...0x46).contains(b) }
     static func isAlnum(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x7A).contains(b) || (0x41...0x5A).contains(b) }
-
-    /// Every IPv4 or IPv6 address or prefix written in `bytes`: runs of hex digits, `.`, `:`
-    /// and `/`, read whole, then split at `:` and `/` for IPv4 with a port.
-    static func addresses(in bytes: [UInt8]) -> [IPPrefix] {
-        var out: [IPPrefix] = []
-        var i = 0
-        while i < bytes.count {
-            guard isHex(bytes[i]) || bytes[i] == 0x3A else {
-                i += 1
-                continue
-            }
-            var j = i
-            while j < bytes.count, isHex(bytes[j]) || bytes[j] == 0x3A || bytes[j] == 0x2E || bytes[j] == 0x2F { j += 1 }
-            // A run inside a longer word (`abc` of `abcdefg.example`) is still read: an address
-            // glued to letters is still an address.
-            var run = Array(bytes[i..<j])
-            while let last = run.last, last == 0x2E || last == 0x2F || last == 0x3A, run.count > 2, !(run.suffix(2) == [0x3A, 0x3A]) {
-                run.removeLast()
-            }
-            out += candidates(run)
-            i = j
-        }
-        return out
-    }
-
-    /// The addresses one run spells: the run itself, or its parts.
-    static func candidates(_ run: [UInt8]) -> [IPPrefix] {
-        let colons = run.filter { $0 == 0x3A }.count
-        let dots = run.filter { $0 == 0x2E }.count
-        guard colons >= 2 || dots >= 3 else { return [] }
-        let text = String(decoding: run, as: UTF8.self)
-        if let p = IPPrefix(text) { return [p] }
-        // `198.51.100.7:443`, `10:00:00.000`, a v6 address followed by `/` and more.
-        var out: [IPPrefix] = []
-        for part in text.split(whereSeparator: { $0 == ":" || $0 == "/" }) where part.filter({ $0 == "." }).count == 3 {
-            if let p = IPPrefix(part) { out.append(p) }
-        }
-        // An IPv4 prefix `a.b.c.d/n` followed by more text.
-        if let slash = text.firstIndex(of: "/") {
-            let head = text[..<slash]
-            let tail = text[text.index(after: slash)...].prefix { $0.isNumber }
-            if let p = IPPrefix("\(head)/\(tail)") { out.append(p) }
-        }
-        return out
-    }
 
     /// Ports of `src_port` comparisons in a pattern: `src_port = 2048`, `src_port IN (2048, 2049)`.
     static func sourcePortsInPattern(_ bytes: [UInt8]) -> [UInt16] {

@@ -37,6 +37,13 @@ import Testing
         ("a CIDR inside a subscriber prefix", #""x_scope": "198.51.100.128/25""#, .subscriberAddress),
         ("an IPv6 prefix covering the subscribers'", #""x_scope": "2001:db8::/32""#, .subscriberAddress),
         ("an address as an integer", #""x_address": 3325256727"#, .subscriberAddress),
+        ("a defanged address", #""description": "beacons from 198.51.100[.]23""#, .subscriberAddress),
+        ("an address glued to letters", #""x_note": "ab198.51.100.23cd""#, .subscriberAddress),
+        ("an address glued to digits", #""x_note": "id1198.51.100.23""#, .subscriberAddress),
+        ("an IPv6 address glued to hex letters", #""x_note": "cafe2001:db8:100::1beef""#, .subscriberAddress),
+        ("a PTR name with the address in dashes", #""x_host": "p198-51-100-23.pool.example-isp.jp""#, .subscriberAddress),
+        ("an in-addr.arpa name", #""x_ptr": "23.100.51.198.in-addr.arpa""#, .subscriberAddress),
+        ("an ip6.arpa name", #""x_ptr": "1.0.0.0.0.0.1.0.8.b.d.0.1.0.0.2.IP6.ARPA""#, .subscriberAddress),
         ("a CGNAT pool address", #""description": "via 192.0.2.17""#, .cgnatAddress),
         ("a CGNAT port in src_port", #""x_flow": {"src_port": 40123, "dst_port": 443}"#, .cgnatPort),
         ("a CGNAT port as text", #""x_flow": {"src_port": "40123"}"#, .cgnatPort),
@@ -48,6 +55,7 @@ import Testing
         ("a CGNAT shared address", #""x_note": "100.64.0.77""#, .insideAddress),
         ("an IPv6 link-local address", #""x_note": "fe80::1%eth0""#, .insideAddress),
         ("an e-mail address in name", #""x_name": "contact hanako@example.jp""#, .emailAddress),
+        ("a defanged e-mail address", #""x_name": "hanako[at]example[.]jp""#, .emailAddress),
         ("an e-mail address as a member name", #""x_contacts": {"hanako@example.jp": true}"#, .emailAddress),
         ("a host pseudonym in x_custom", #""x_custom": "host h:0123456789abcdef""#, .pseudonym),
         ("a subscriber pseudonym in nested arrays", #""x_nested": [[["fine", ["s:fedcba9876543210"]]]]"#, .pseudonym),
@@ -73,6 +81,10 @@ import Testing
             try Self.indicator(
                 901, #""description": "C&C 203.0.113.5:443 and [2001:db8:5::5]:443, seen 2026-12-06T10:00:00.000Z, 41 times""#),
             try Self.indicator(902, #""x_counts": [41, 7, 12000], "x_ok": "deadbeef:cafe, 00:1a:2b:3c:4d:5e, v1.2.3, h:123, s:xyz""#),
+            try Self.indicator(
+                906,
+                #""x_names": ["203-0-113-5.example.net", "5.113.0.203.in-addr.arpa", "826fe3cb-56b0-5620-9d30-4c17ed7b24e3", "2026-12-06", "c2[.]example[.]net"]"#
+            ),
             try Self.indicator(903, #""labels": ["yamada", "taro-operator"], "confidence": 93"#),
             try Self.indicator(904, #""x_flow": {"src_port": 80, "dst_port": 40123}"#),
             try Self.indicator(905, #""object_marking_refs": ["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]"#),
