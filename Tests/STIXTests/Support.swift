@@ -26,7 +26,7 @@ let december6: Int64 = 1_796_551_200_000
 let day: Int64 = 86_400_000
 
 extension STIXObject {
-    /// A test object from JSON text; traps on bad input (the tests write valid JSON).
+    /// A test object from JSON text.
     static func fromJSON(_ text: String) throws -> STIXObject { try STIXObject(json: JSONValue.parse(text)) }
 }
 
