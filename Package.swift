@@ -98,6 +98,14 @@ let package = Package(
             dependencies: ["FlowCodec", "MamoriCore", "Lawful"],
             swiftSettings: swiftSettings
         ),
+        // STIX 2.1 as values: the object model and a lossless JSON codec, TLP 2.0 markings,
+        // name-based ids, patterns (written, and parsed and evaluated for import), the export
+        // builder, the STIX and MISP feed importers, and the sharing guard every export passes. Pure.
+        .target(
+            name: "STIX",
+            dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The BGP speaker's network side: TCP sessions with the configured neighbours (timers,
         // reconnect with back-off, TCP MD5), announcing and withdrawing the routes it is given. An adapter.
         .target(
@@ -123,6 +131,13 @@ let package = Package(
         .testTarget(
             name: "MitigationTests",
             dependencies: ["Mitigation", "FlowCodec", "MamoriCore", "Lawful"],
+            swiftSettings: swiftSettings
+        ),
+        // STIX: fixtures round trip, patterns, ids, the export (checked by the OASIS validator), importers, the guard.
+        .testTarget(
+            name: "STIXTests",
+            dependencies: ["STIX", "FlowCodec", "MamoriCore", "MamoriTesting"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         // The speaker against real BGP daemons on loopback: BIRD 2 and GoBGP.
@@ -360,7 +375,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", .product(name: "NIOCore", package: "swift-nio"),
+                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", .product(name: "NIOCore", package: "swift-nio"),
                 "Server",
             ],
             swiftSettings: swiftSettings

@@ -202,4 +202,40 @@ seeds = [
 ]
 for size, seconds, stream in seeds:
     put("bgp-message", bytes([size, seconds]) + stream)
+# stix-pattern: patterns as peers write them (STIX 2.1 §9 and its examples), evaluable or not.
+for pattern in [
+    "[ipv4-addr:value = '203.0.113.5']",
+    "[ipv6-addr:value = '2001:db8::5']",
+    "[domain-name:value = 'c2.example.net']",
+    "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '203.0.113.5' AND network-traffic:dst_port = 443 AND network-traffic:protocols[*] = 'tcp']",
+    "[ipv4-addr:value ISSUBSET '198.51.100.0/24' AND ipv4-addr:value != '198.51.100.1'] OR [domain-name:value IN ('a.example', 'b.example')]",
+    "([ipv4-addr:value = '192.0.2.1' OR (ipv4-addr:value = '192.0.2.2' AND NOT ipv4-addr:value ISSUBSET '10.0.0.0/8')])",
+    "[network-traffic:dst_ref.value = '192.0.2.9' AND network-traffic:dst_port NOT IN (80, 8080) AND network-traffic:src_port = 2048]",
+    "[file:hashes.'SHA-256' = 'ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c']",
+    "[ipv4-addr:value = '198.51.100.1'] REPEATS 5 TIMES WITHIN 300 SECONDS",
+    "[url:value = 'http://x4z9arb.cn/4712'] FOLLOWEDBY [domain-name:value LIKE '%.cn'] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'",
+    "[domain-name:value = 'it\\'s\\\\odd.example' AND domain-name:value MATCHES '^it']",
+]:
+    put("stix-pattern", pattern.encode())
+
+# stix-bundle: the OASIS examples and medallion's objects (Tests/STIXTests/Fixtures, see its
+# SOURCES.md), as a bundle and as a TAXII envelope, and a MISP feed event and manifest in PyMISP's layout.
+fixtures = os.path.join(ROOT, "Tests", "STIXTests", "Fixtures")
+for name in ["stix/indicator-for-c2-ip-address.json", "stix/indicators-for-C2-with-COA.json", "stix/infrastructure.json"]:
+    with open(os.path.join(fixtures, name), "rb") as f:
+        put("stix-bundle", f.read())
+import json
+with open(os.path.join(fixtures, "taxii", "default_data.json"), "rb") as f:
+    medallion = json.load(f)
+put("stix-bundle", json.dumps({"more": False, "objects": medallion["trustgroup1"]["collections"][2]["objects"]}).encode())
+put("stix-bundle", json.dumps({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+    "objects": medallion["trustgroup1"]["collections"][2]["objects"]}).encode())
+put("stix-bundle", json.dumps({"Event": {"uuid": "5c6b2a18-4a8c-4f55-9d5e-1b2c3d4e5f60", "info": "C2", "timestamp": "1796551200",
+    "Orgc": {"name": "Example CERT"}, "Tag": [{"name": "tlp:amber"}],
+    "Attribute": [{"uuid": "a0000000-0000-4000-8000-000000000001", "type": "ip-dst|port", "value": "203.0.113.6|23", "to_ids": True, "timestamp": "1796551200"},
+                  {"uuid": "a0000000-0000-4000-8000-000000000002", "type": "domain", "value": "c2.example.net", "to_ids": True}],
+    "Object": [{"Attribute": [{"type": "ip-src", "value": "2001:db8:5::5", "to_ids": "1"}]}]}}).encode())
+put("stix-bundle", json.dumps({"5c6b2a18-4a8c-4f55-9d5e-1b2c3d4e5f60": {"Orgc": {"name": "Example CERT"}, "Tag": [{"name": "tlp:white"}],
+    "info": "C2", "date": "2026-12-01", "analysis": 2, "threat_level_id": 1, "timestamp": 1796551200}}).encode())
+
 print("seeds written under", os.path.join(HERE, "Corpus"))

@@ -55,6 +55,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// stream fed to a `BGPSession` (AS 65001 toward AS 65002) whose actions are checked after
     /// every step (`FuzzTarget+BGP.swift`).
     case bgpMessage = "bgp-message"
+    /// A peer's STIX pattern, parsed and evaluated as the importer does; what it matches is
+    /// checked against itself (`FuzzTarget+STIX.swift`).
+    case stixPattern = "stix-pattern"
+    /// A peer's STIX bundle (also read as a TAXII envelope and a MISP event or manifest): read,
+    /// written and read again, imported, and screened by the sharing guard (`FuzzTarget+STIX.swift`).
+    case stixBundle = "stix-bundle"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -74,6 +80,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .zoneTransfer: Self.zoneTransfer(bytes)
         case .sinkholeProbe: Self.sinkholeProbe(bytes)
         case .bgpMessage: Self.bgpMessage(bytes)
+        case .stixPattern: Self.stixPattern(bytes)
+        case .stixBundle: Self.stixBundle(bytes)
         }
     }
 
