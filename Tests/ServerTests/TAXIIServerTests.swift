@@ -1,0 +1,344 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MamoriTesting
+import NIOCore
+import TAXII
+import Testing
+
+@testable import Server
+
+/// The TAXII 2.1 server inside `mamori serve`: access, hostile input, the delete rule,
+/// persistence, and a live server read by the OASIS client (taxii2-client).
+@Suite struct TAXIIServerTests {
+    static let readOnly = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
+    static let readWrite = "4f0b3c2e-1d5a-4e8b-9a7c-6b2d1e0f3a59"
+    static let hidden = "0e1d2c3b-4a59-4867-8f7e-6d5c4b3a2918"
+    static let taxii: HTTPFields = [.accept: TAXIIMediaType.taxii]
+
+    static func configuration(_ dir: TemporaryDirectory) -> MamoriConfiguration {
+        var c = ServerTests.configuration(dataDirectory: dir.path)
+        var t = TAXIISettings()
+        t.title = "Test carrier's Mamori"
+        t.maxContentLength = 64 * 1024
+        t.maxObjectsPerRequest = 100
+        t.collections = [
+            .init(id: readOnly, title: "C&C indicators", alias: "cnc", read: [.account("reader"), .role(.analyst)], write: []),
+            .init(id: readWrite, title: "From peers", alias: "inbound", read: [.account("writer")], write: [.account("writer")]),
+            .init(id: hidden, title: "Hidden", alias: "hidden", read: [.role(.admin)], write: [.role(.admin)]),
+        ]
+        c.sharing.taxii = t
+        return c
+    }
+
+    static func application(_ dir: TemporaryDirectory) throws -> (some ApplicationProtocol, MamoriServices) {
+        var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical))
+        dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
+        return try buildApplication(configuration: configuration(dir), dependencies: dependencies)
+    }
+
+    static func basic(_ name: String, _ password: String = "a long test password", accept: String = TAXIIMediaType.taxii) -> HTTPFields {
+        [.authorization: "Basic " + Data("\(name):\(password)".utf8).base64EncodedString(), .accept: accept]
+    }
+
+    static func indicator(_ n: Int, modified: String = "2026-12-01T00:00:00.000Z", revoked: Bool = false) -> [String: Any] {
+        let hex = String(n, radix: 16)
+        var o: [String: Any] = [
+            "type": "indicator", "spec_version": "2.1",
+            "id": "indicator--00000000-0000-4000-8000-" + String(repeating: "0", count: 12 - hex.count) + hex,
+            "created": "2026-12-01T00:00:00.000Z", "modified": modified, "pattern": "[ipv4-addr:value = '198.51.100.\(n % 250)']",
+            "pattern_type": "stix", "valid_from": "2026-12-01T00:00:00Z", "name": "C&C server \(n)",
+        ]
+        if revoked { o["revoked"] = true }
+        return o
+    }
+
+    static func json(_ o: Any) throws -> Data { try JSONSerialization.data(withJSONObject: o) }
+
+    static func body(_ r: TestResponse) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]) ?? [:]
+    }
+
+    @Test(
+        "access: 401 with a challenge, 403 without a sharing permission, hidden collections 404, read-only refuses writes; all TAXII bodies"
+    )
+    func access() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try Self.application(dir)
+        try await services.addAccount("reader", role: .viewer, password: "a long test password")
+        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        let noSharing = try await services.operatorHeaders(role: .viewer, name: "scoped", scope: [.readFindings])
+        let analystToken = try await services.operatorHeaders(role: .analyst, name: "analyst", scope: [.readShared])
+        let taxii = try #require(services.taxii)
+        try taxii.publish(collection: "cnc", objects: [Self.json(Self.indicator(1))], now: 1_000)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/taxii2/", method: .get, headers: Self.taxii) { r in
+                #expect(r.status == .unauthorized)
+                #expect(r.headers[.wwwAuthenticate]?.contains("Basic") == true && r.headers[.wwwAuthenticate]?.contains("Bearer") == true)
+                #expect(r.headers[.contentType] == TAXIIMediaType.taxii)
+                #expect(Self.body(r)["http_status"] as? String == "401" && Self.body(r)["title"] != nil)
+            }
+            try await client.execute(uri: "/taxii2/", method: .get, headers: noSharing + Self.taxii) { r in
+                #expect(r.status == .forbidden)
+                #expect(r.headers[.contentType] == TAXIIMediaType.taxii && Self.body(r)["http_status"] as? String == "403")
+            }
+            try await client.execute(uri: "/taxii2/", method: .get, headers: Self.basic("reader", "wrong password!!")) { r in
+                #expect(r.status == .unauthorized)
+            }
+            // Basic is accepted on the TAXII routes only.
+            try await client.execute(uri: "/api/v1/findings", method: .get, headers: Self.basic("reader")) { r in
+                #expect(r.status == .unauthorized)
+            }
+            try await client.execute(uri: "/taxii2/", method: .get, headers: Self.basic("reader")) { r in
+                #expect(r.status == .ok)
+                #expect((Self.body(r)["api_roots"] as? [String])?.count == 1)
+            }
+            try await client.execute(uri: "/mamori/", method: .get, headers: Self.basic("reader")) { r in
+                #expect(Self.body(r)["max_content_length"] as? Int == 64 * 1024)
+                #expect(Self.body(r)["versions"] as? [String] == [TAXIIMediaType.taxii])
+            }
+            // The reader sees only the collection it may read; the analyst's token (role) the same.
+            for headers in [Self.basic("reader"), analystToken + Self.taxii] {
+                try await client.execute(uri: "/mamori/collections/", method: .get, headers: headers) { r in
+                    let list = Self.body(r)["collections"] as? [[String: Any]] ?? []
+                    #expect(list.map { $0["id"] as? String } == [Self.readOnly])
+                    #expect(list.first?["can_read"] as? Bool == true && list.first?["can_write"] as? Bool == false)
+                }
+            }
+            for uri in [
+                "/mamori/collections/\(Self.hidden)/", "/mamori/collections/\(Self.hidden)/objects/",
+                "/mamori/collections/\(Self.readWrite)/manifest/",
+            ] {
+                try await client.execute(uri: uri, method: .get, headers: Self.basic("reader")) { r in
+                    #expect(r.status == .notFound, "\(uri)")
+                    #expect(Self.body(r)["http_status"] as? String == "404")
+                }
+            }
+            // Writing to the read-only collection: 403.
+            let envelope = ByteBuffer(bytes: try Self.json(["objects": [Self.indicator(2)]]))
+            try await client.execute(
+                uri: "/mamori/collections/\(Self.readOnly)/objects/", method: .post,
+                headers: Self.basic("reader") + [.contentType: TAXIIMediaType.taxii], body: envelope
+            ) { r in
+                #expect(r.status == .forbidden)
+                #expect(Self.body(r)["http_status"] as? String == "403")
+            }
+            // The writer writes to its collection; the status is its own.
+            let statusID = try await client.execute(
+                uri: "/mamori/collections/\(Self.readWrite)/objects/", method: .post,
+                headers: Self.basic("writer") + [.contentType: TAXIIMediaType.taxii], body: envelope
+            ) { r -> String in
+                #expect(r.status == .accepted)
+                #expect(Self.body(r)["success_count"] as? Int == 1 && Self.body(r)["status"] as? String == "complete")
+                return Self.body(r)["id"] as? String ?? ""
+            }
+            try await client.execute(uri: "/mamori/status/\(statusID)/", method: .get, headers: Self.basic("writer")) { r in
+                #expect(r.status == .ok && Self.body(r)["total_count"] as? Int == 1)
+            }
+            try await client.execute(uri: "/mamori/status/\(statusID)/", method: .get, headers: Self.basic("reader")) { r in
+                #expect(r.status == .notFound, "another peer's status")
+            }
+        }
+        // Wrong passwords are audited like failed logins.
+        let log = try String(contentsOfFile: dir.path + "/audit/000001.jsonl", encoding: .utf8)
+        #expect(log.contains("login failed: wrong password"))
+    }
+
+    @Test("hostile input: malformed and huge envelopes, bad next, added_after and match values, wrong media types — TAXII errors")
+    func hostileInput() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try Self.application(dir)
+        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        let objects = "/mamori/collections/\(Self.readWrite)/objects/"
+        let post: HTTPFields = Self.basic("writer") + [.contentType: TAXIIMediaType.taxii]
+        try await app.test(.router) { client in
+            for (body, status) in [
+                ("not json", HTTPResponse.Status.badRequest), ("[]", .badRequest), ("{}", .badRequest), (#"{"objects": []}"#, .badRequest),
+                (#"{"objects": "x"}"#, .badRequest), (String(repeating: "[", count: 10_000), .badRequest),
+                (#"{"objects": [""# + String(repeating: "x", count: 70_000) + #""]}"#, .contentTooLarge),
+            ] {
+                try await client.execute(uri: objects, method: .post, headers: post, body: ByteBuffer(string: body)) { r in
+                    #expect(r.status == status, "\(body.prefix(30))")
+                    #expect(r.headers[.contentType] == TAXIIMediaType.taxii)
+                    #expect(Self.body(r)["http_status"] as? String == String(status.code))
+                }
+            }
+            let many = ByteBuffer(bytes: try Self.json(["objects": (0..<101).map { _ in ["type": "x"] }]))
+            try await client.execute(uri: objects, method: .post, headers: post, body: many) { r in #expect(r.status == .contentTooLarge) }
+            // Per-object failures are in the status, not a refusal of the envelope.
+            var noID = Self.indicator(1)
+            noID["id"] = nil
+            let mixed = ByteBuffer(bytes: try Self.json(["objects": [Self.indicator(1), noID, 7]]))
+            try await client.execute(uri: objects, method: .post, headers: post, body: mixed) { r in
+                #expect(r.status == .accepted)
+                #expect(Self.body(r)["success_count"] as? Int == 1 && Self.body(r)["failure_count"] as? Int == 2)
+            }
+            try await client.execute(
+                uri: objects, method: .post, headers: Self.basic("writer") + [.contentType: "application/json"], body: mixed
+            ) { r in #expect(r.status == .unsupportedMediaType) }
+            try await client.execute(uri: objects, method: .get, headers: Self.basic("writer", accept: "text/html")) { r in
+                #expect(r.status == .notAcceptable && r.headers[.contentType] == TAXIIMediaType.taxii)
+            }
+            for query in [
+                "next=abc", "next=", "added_after=yesterday", "added_after=2026-01-01", "limit=0", "limit=x", "match%5Bversion%5D=newest",
+                "match%5Bid%5D=indicator", "match%5Btype%5D=Bad!", "match%5Bcolour%5D=red", "match[spec_version]=two", "%ZZ=1",
+            ] {
+                try await client.execute(uri: objects + "?" + query, method: .get, headers: Self.basic("writer")) { r in
+                    #expect(r.status == .badRequest, "\(query)")
+                    #expect(Self.body(r)["http_status"] as? String == "400", "\(query)")
+                }
+            }
+            try await client.execute(uri: objects + "not-an-id/", method: .get, headers: Self.basic("writer")) { r in
+                #expect(r.status == .badRequest)
+            }
+            // Good filters, percent-encoded as clients send them.
+            try await client.execute(
+                uri: objects + "?match%5Btype%5D=indicator&limit=5&added_after=2020-01-01T00:00:00Z", method: .get,
+                headers: Self.basic("writer")
+            ) { r in
+                #expect(r.status == .ok)
+                #expect((Self.body(r)["objects"] as? [Any])?.count == 1)
+                #expect(r.headers[.taxiiDateAddedFirst] != nil && r.headers[.taxiiDateAddedLast] != nil)
+            }
+        }
+    }
+
+    @Test("delete: refused (409) until the latest version is revoked; then gone, and the versions endpoint says 404")
+    func deleteRule() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try Self.application(dir)
+        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        let taxii = try #require(services.taxii)
+        let id = Self.indicator(1)["id"] as! String
+        try taxii.publish(collection: Self.readWrite, objects: [Self.json(Self.indicator(1))], now: 1_000)
+        let uri = "/mamori/collections/\(Self.readWrite)/objects/\(id)/"
+        try await app.test(.router) { client in
+            try await client.execute(uri: uri, method: .delete, headers: Self.basic("writer")) { r in
+                #expect(r.status == .conflict)
+                #expect(Self.body(r)["error_code"] as? String == "delete-needs-revocation")
+            }
+            try taxii.publish(
+                collection: "inbound", objects: [Self.json(Self.indicator(1, modified: "2026-12-02T00:00:00.000Z", revoked: true))],
+                now: 2_000)
+            try await client.execute(uri: uri + "versions/", method: .get, headers: Self.basic("writer")) { r in
+                #expect(Self.body(r)["versions"] as? [String] == ["2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z"])
+            }
+            try await client.execute(uri: uri, method: .delete, headers: Self.basic("writer")) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: uri + "versions/", method: .get, headers: Self.basic("writer")) { r in
+                #expect(r.status == .notFound)
+            }
+        }
+        #expect(taxii.count(collection: Self.readWrite) == 0)
+    }
+
+    @Test("published objects and status resources survive a restart (SQLite in the data directory)")
+    func persistence() async throws {
+        let dir = try TemporaryDirectory()
+        let statusID: String
+        do {
+            let (_, services) = try Self.application(dir)
+            let taxii = try #require(services.taxii)
+            let status = try taxii.publish(collection: "cnc", objects: (0..<50).map { try Self.json(Self.indicator($0)) }, now: 5_000)
+            #expect(status.successCount == 50)
+            statusID = status.id
+        }
+        let (app, services) = try Self.application(dir)
+        try await services.addAccount("reader", role: .viewer, password: "a long test password")
+        #expect(services.taxii?.count(collection: "cnc") == 50)
+        #expect(try services.taxii?.status(id: statusID, owner: "mamori")?.successCount == 50)
+        try await app.test(.router) { client in
+            try await client.execute(
+                uri: "/mamori/collections/\(Self.readOnly)/objects/?limit=20", method: .get, headers: Self.basic("reader")
+            ) { r in
+                #expect((Self.body(r)["objects"] as? [Any])?.count == 20 && Self.body(r)["more"] as? Bool == true)
+            }
+        }
+        // A new version gets a date_added after everything stored before the restart.
+        let status = try #require(try services.taxii?.publish(collection: "cnc", objects: [Self.json(Self.indicator(99))], now: 1))
+        #expect(status.successCount == 1)
+    }
+
+    @Test("taxii2-client against a live server on 127.0.0.1: 10,000 objects paged, added_after, manifest, versions, 401/403, writes")
+    func realClient() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let python = root.path + "/.build/pytools/bin/python"
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("taxii-client-check.py").path
+        guard FileManager.default.isExecutableFile(atPath: python),
+            (try? await ExternalPeer(path: python).runToExit(["-c", "import taxii2client"]).status) == 0
+        else {
+            Issue.record(
+                "taxii2-client is missing from \(python): scripts/test installs it (pip install taxii2-client into .build/pytools)")
+            return
+        }
+        let dir = try TemporaryDirectory()
+        let (app, services) = try Self.application(dir)
+        try await services.addAccount("reader", role: .viewer, password: "a long test password")
+        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        let scoped = try await services.operatorHeaders(role: .viewer, name: "scoped", scope: [.readFindings])
+        let taxii = try #require(services.taxii)
+        // 10,000 indicators, one of them in a second version, and a malware.
+        let objects = try (0..<10_000).map { try Self.json(Self.indicator($0)) }
+        let published = try taxii.publish(collection: "cnc", objects: objects, now: 1_000)
+        #expect(published.successCount == 10_000 && published.failureCount == 0)
+        try taxii.publish(collection: "cnc", objects: [Self.json(Self.indicator(7, modified: "2026-12-03T00:00:00.000Z"))], now: 2_000)
+        try taxii.publish(
+            collection: "cnc",
+            objects: [
+                Self.json([
+                    "type": "malware", "spec_version": "2.1", "id": "malware--0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                    "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z", "name": "a bot", "is_family": true,
+                ])
+            ], now: 3_000)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let token = try #require(scoped[.authorization]).dropFirst("Bearer ".count)
+            let arguments: [String: Any] = [
+                "url": "http://127.0.0.1:\(port)", "reader": ["reader", "a long test password"],
+                "writer": ["writer", "a long test password"],
+                "scoped_token": String(token), "read_only": Self.readOnly, "read_write": Self.readWrite,
+                "versioned_id": Self.indicator(7)["id"] as! String, "expected": 10_001,
+            ]
+            let input = String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self)
+            let run = try await ExternalPeer(path: python).runToExit([script, input], timeout: .seconds(600))
+            #expect(run.status == 0, "\(run.stderr)")
+            let out = try #require(
+                try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout) \(run.stderr)")
+            #expect(out["discovery_title"] as? String == "Test carrier's Mamori")
+            #expect(out["api_roots"] as? [String] == ["http://127.0.0.1:\(port)/mamori/"])
+            #expect(out["max_content_length"] as? Int == 64 * 1024)
+            let collections = out["collections"] as? [[String: Any]] ?? []
+            #expect(collections.count == 1 && collections.first?["id"] as? String == Self.readOnly)
+            #expect(collections.first?["can_read"] as? Bool == true && collections.first?["can_write"] as? Bool == false)
+            // 10,000 indicators (object 7 once, in its last version) and the malware.
+            #expect(out["objects_paged"] as? Int == 10_001 && out["distinct_ids"] as? Int == 10_001, "\(out)")
+            #expect(out["pages"] as? Int == 21)
+            #expect(out["manifest_records"] as? Int == 10_001 && out["manifest_sorted"] as? Bool == true)
+            #expect(out["manifest_media_type"] as? String == TAXIIMediaType.stix)
+            #expect(out["added_after_count"] as? Int == 1_000)
+            #expect(out["versions"] as? [String] == ["2026-12-01T00:00:00.000Z", "2026-12-03T00:00:00.000Z"])
+            #expect(out["object_last_modified"] as? [String] == ["2026-12-03T00:00:00.000Z"])
+            #expect(out["object_all_versions"] as? Int == 2)
+            #expect(out["match_type_malware"] as? Int == 1)
+            let unauthenticated = out["unauthenticated"] as? [String: Any] ?? [:]
+            #expect(unauthenticated["status"] as? Int == 401)
+            #expect((unauthenticated["www_authenticate"] as? String)?.contains("Basic realm") == true)
+            #expect(unauthenticated["content_type"] as? String == TAXIIMediaType.taxii)
+            #expect((out["unauthorised"] as? [String: Any])?["status"] as? Int == 403)
+            #expect(out["wrong_password"] as? Int == 401)
+            #expect(out["write_read_only_client"] as? String == "refused")
+            #expect(out["write_read_only"] as? Int == 403 && out["write_read_only_error"] as? String == "403")
+            let status = out["write_status"] as? [String: Any] ?? [:]
+            #expect(status["status"] as? String == "complete" && status["total"] as? Int == 26 && status["success"] as? Int == 25)
+            #expect(status["failure"] as? Int == 1 && status["pending"] as? Int == 0)
+            #expect((status["failure_message"] as? String)?.contains("spec_version") == true)
+            #expect(out["status_refreshed"] as? String == "complete")
+            #expect(out["written_read_back"] as? Int == 25)
+            #expect(out["rewrite_success"] as? Int == 25 && out["after_rewrite"] as? Int == 25)
+        }
+        // Metrics: objects served and added per collection.
+        #expect(taxii.count(collection: "inbound") == 25)
+    }
+}
