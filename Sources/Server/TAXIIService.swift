@@ -87,8 +87,12 @@ public final class TAXIIService: Sendable {
             }
             return TAXIICandidate.validate(o)
         }
-        return try add(candidates, to: c, owner: "mamori", now: now)
+        return try add(candidates, to: c, owner: Self.serverOwner, now: now)
     }
+
+    /// The owner of the status resources of what the server publishes itself: no account can
+    /// have this name (a colon), so no peer reads them.
+    static let serverOwner = ":server"
 
     /// Adds checked objects to `collection` and keeps the status resource for `owner`.
     func add(_ candidates: [Result<TAXIICandidate, TAXIIObjectProblem>], to collection: TAXIISettings.Collection, owner: String, now: Int64)

@@ -62,6 +62,50 @@ import Testing
         (try? JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]) ?? [:]
     }
 
+    @Test("sharing.taxii in YAML: collections, grantees and bounds are read; bad ids, names, keys and duplicates are refused with the line")
+    func configurationYAML() throws {
+        let c = try MamoriConfiguration.parse(
+            yaml: """
+                sharing:
+                  taxii:
+                    api_root: isp-taxii
+                    title: "Example carrier's Mamori"
+                    max_content_length: 1048576
+                    max_page_size: 200
+                    collections:
+                      - id: 91A7B528-80EB-42ED-A74D-C6FBD5A26116
+                        title: C&C indicators
+                        alias: cnc
+                        read: [isac-reader, role:analyst]
+                        write: []
+                """)
+        let t = try #require(c.sharing.taxii)
+        #expect(t.apiRoot == "isp-taxii" && t.title == "Example carrier's Mamori" && t.maxContentLength == 1_048_576)
+        #expect(t.maxPageSize == 200 && t.defaultPageSize == 200)
+        #expect(t.collections.first?.id == Self.readOnly && t.collections.first?.alias == "cnc")
+        #expect(t.collections.first?.read == [.account("isac-reader"), .role(.analyst)] && t.collections.first?.write == [])
+        #expect(MamoriConfiguration().sharing.taxii == nil, "off unless configured")
+        for (yaml, says) in [
+            ("sharing:\n  taxii:\n    collections:\n      - {id: not-a-uuid, title: x}", "UUID"),
+            ("sharing:\n  taxii:\n    collections:\n      - {id: \(Self.readOnly), title: x, read: [role:root]}", "role:viewer"),
+            ("sharing:\n  taxii:\n    collections:\n      - {id: \(Self.readOnly)}", "title"),
+            (
+                "sharing:\n  taxii:\n    collections:\n      - {id: \(Self.readOnly), title: x}\n      - {id: \(Self.readOnly), title: y}",
+                "twice"
+            ),
+            ("sharing:\n  taxii:\n    api_root: taxii2", "api_root"),
+            ("sharing:\n  taxii:\n    colections: []", "unknown key"),
+            ("sharing:\n  taxii:\n    max_content_length: 10", "between"),
+        ] {
+            do {
+                _ = try MamoriConfiguration.parse(yaml: yaml)
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect(error.description.contains(says) && error.line != nil, "\(error)")
+            }
+        }
+    }
+
     @Test(
         "access: 401 with a challenge, 403 without a sharing permission, hidden collections 404, read-only refuses writes; all TAXII bodies"
     )
@@ -248,7 +292,7 @@ import Testing
         let (app, services) = try Self.application(dir)
         try await services.addAccount("reader", role: .viewer, password: "a long test password")
         #expect(services.taxii?.count(collection: "cnc") == 50)
-        #expect(try services.taxii?.status(id: statusID, owner: "mamori")?.successCount == 50)
+        #expect(try services.taxii?.status(id: statusID, owner: TAXIIService.serverOwner)?.successCount == 50)
         try await app.test(.router) { client in
             try await client.execute(
                 uri: "/mamori/collections/\(Self.readOnly)/objects/?limit=20", method: .get, headers: Self.basic("reader")
@@ -261,18 +305,65 @@ import Testing
         #expect(status.successCount == 1)
     }
 
-    @Test("taxii2-client against a live server on 127.0.0.1: 10,000 objects paged, added_after, manifest, versions, 401/403, writes")
-    func realClient() async throws {
+    /// `.build/pytools/bin/python` with taxii2-client, or an issue saying how to install it.
+    static func pythonWithClient() async -> String? {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let python = root.path + "/.build/pytools/bin/python"
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("taxii-client-check.py").path
         guard FileManager.default.isExecutableFile(atPath: python),
             (try? await ExternalPeer(path: python).runToExit(["-c", "import taxii2client"]).status) == 0
         else {
             Issue.record(
                 "taxii2-client is missing from \(python): scripts/test installs it (pip install taxii2-client into .build/pytools)")
-            return
+            return nil
         }
+        return python
+    }
+
+    @Test(
+        "http.tls: taxii2-client reads discovery and a collection over HTTPS (certificate checked), api_roots say https; plain HTTP gets nothing"
+    )
+    func overHTTPS() async throws {
+        guard let python = await Self.pythonWithClient() else { return }
+        let dir = try TemporaryDirectory()
+        let tls = try HTTPEdgeTests.certificate(in: dir.path)
+        var configuration = Self.configuration(dir)
+        configuration.httpTLS = tls
+        let (app, services) = try buildApplication(configuration: configuration, dependencies: HTTPEdgeTests.dependencies())
+        try await services.addAccount("reader", role: .viewer, password: "a long test password")
+        try services.taxii?.publish(collection: "cnc", objects: (0..<3).map { try Self.json(Self.indicator($0)) }, now: 1_000)
+        let script = """
+            import json, os, sys
+            # requests lets these variables override a session's verify=: the test's certificate must count.
+            for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                os.environ.pop(name, None)
+            import requests
+            from taxii2client.v21 import Server
+            port, cert, collection = sys.argv[1], sys.argv[2], sys.argv[3]
+            server = Server("https://127.0.0.1:%s/taxii2/" % port, user="reader", password="a long test password", verify=cert)
+            root = server.api_roots[0]
+            objects = [c for c in root.collections if c.id == collection][0].get_objects().get("objects", [])
+            try:
+                requests.get("http://127.0.0.1:%s/taxii2/" % port, auth=("reader", "a long test password"), timeout=5)
+                plain = "answered"
+            except requests.exceptions.RequestException:
+                plain = "failed"
+            print(json.dumps({"api_roots": [r.url for r in server.api_roots], "objects": len(objects), "plain": plain}))
+            """
+        let out = try await HTTPEdgeTests.running(app, services, notices: false) { port, _ in
+            try await ExternalPeer(path: python).runToExit(
+                ["-c", script, String(port), tls.certificateFile, Self.readOnly], timeout: .seconds(120))
+        }
+        #expect(out.status == 0, "\(out.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any], "\(out.stdout)")
+        #expect((result["api_roots"] as? [String])?.first?.hasPrefix("https://127.0.0.1:") == true, "\(result)")
+        #expect(result["objects"] as? Int == 3)
+        #expect(result["plain"] as? String == "failed")
+    }
+
+    @Test("taxii2-client against a live server on 127.0.0.1: 10,000 objects paged, added_after, manifest, versions, 401/403, writes")
+    func realClient() async throws {
+        guard let python = await Self.pythonWithClient() else { return }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("taxii-client-check.py").path
         let dir = try TemporaryDirectory()
         let (app, services) = try Self.application(dir)
         try await services.addAccount("reader", role: .viewer, password: "a long test password")
@@ -338,7 +429,20 @@ import Testing
             #expect(out["written_read_back"] as? Int == 25)
             #expect(out["rewrite_success"] as? Int == 25 && out["after_rewrite"] as? Int == 25)
         }
-        // Metrics: objects served and added per collection.
         #expect(taxii.count(collection: "inbound") == 25)
+        // Metrics: objects served and added per collection, error answers by status.
+        let metrics = try await app.test(.router) { client in
+            try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+        }
+        #expect(
+            metrics.contains(#"mamori_taxii_objects_added_total{collection="cnc"} 10002"#),
+            "\(metrics.split(separator: "\n").filter { $0.contains("taxii") })")
+        #expect(metrics.contains(#"mamori_taxii_objects_added_total{collection="inbound"} 25"#))
+        #expect(metrics.contains(#"mamori_taxii_objects_refused_total{collection="inbound"} 1"#))
+        #expect(
+            metrics.contains(#"mamori_taxii_errors_total{status="401"}"#) && metrics.contains(#"mamori_taxii_errors_total{status="403"}"#))
+        let served = metrics.split(separator: "\n").first { $0.hasPrefix(#"mamori_taxii_objects_served_total{collection="cnc"}"#) }
+        // 10,001 paged, 1,000 after added_after, the object (1), its versions (2), the malware (1); manifests serve no objects.
+        #expect(served.flatMap { Int($0.split(separator: " ").last ?? "") } == 11_005, "\(served ?? "none")")
     }
 }
