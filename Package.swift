@@ -372,7 +372,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", .product(name: "NIOCore", package: "swift-nio"),
+                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "TAXII", .product(name: "NIOCore", package: "swift-nio"),
                 "Server",
             ],
             swiftSettings: swiftSettings

@@ -55,6 +55,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// stream fed to a `BGPSession` (AS 65001 toward AS 65002) whose actions are checked after
     /// every step (`FuzzTarget+BGP.swift`).
     case bgpMessage = "bgp-message"
+    /// What a TAXII peer sends (`FuzzTarget+TAXII.swift`): an `Authorization` header as HTTP
+    /// Basic, a query string as the TAXII routes read it, and an envelope, whose objects are added
+    /// to a collection that the query then pages through.
+    case taxii = "taxii"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -74,6 +78,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .zoneTransfer: Self.zoneTransfer(bytes)
         case .sinkholeProbe: Self.sinkholeProbe(bytes)
         case .bgpMessage: Self.bgpMessage(bytes)
+        case .taxii: Self.taxii(bytes)
         }
     }
 

@@ -140,8 +140,10 @@ struct TAXIIAPI: Sendable {
     }
 
     /// The query string's parameters, percent-decoded (keys too: clients send `match%5Btype%5D`).
-    static func parameters(_ request: Request) throws(TAXIIError) -> [(String, String)] {
-        guard let query = request.uri.query, !query.isEmpty else { return [] }
+    static func parameters(_ request: Request) throws(TAXIIError) -> [(String, String)] { try parameters(query: request.uri.query) }
+
+    static func parameters(query: String?) throws(TAXIIError) -> [(String, String)] {
+        guard let query, !query.isEmpty else { return [] }
         guard query.utf8.count <= 32 * 1024 else { throw TAXIIError(.badRequest, "the query string is too long") }
         var out: [(String, String)] = []
         for pair in query.split(separator: "&") {

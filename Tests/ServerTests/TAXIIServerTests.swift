@@ -250,6 +250,45 @@ import Testing
         }
     }
 
+    @Test(
+        "seeded mutations of envelopes and query strings: every answer a deliberate one (no 5xx), a TAXII body, and the server still answers"
+    )
+    func mutations() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try Self.application(dir)
+        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        let objects = "/mamori/collections/\(Self.readWrite)/objects/"
+        let post: HTTPFields = Self.basic("writer") + [.contentType: TAXIIMediaType.taxii]
+        let envelopes = try [
+            Self.json(["objects": (0..<5).map { Self.indicator($0) }]),
+            Self.json(["objects": [Self.indicator(1, modified: "2026-12-02T00:00:00.000Z", revoked: true), ["type": "ipv4-addr"]]]),
+        ].map { Array($0) }
+        let queries = [
+            "limit=2&match%5Btype%5D=indicator,malware", "added_after=2026-12-01T00:00:00.000Z&match%5Bversion%5D=first,last",
+            "match%5Bid%5D=indicator--00000000-0000-4000-8000-000000000001&match%5Bversion%5D=all", "next=1764547200000000",
+        ].map { Array($0.utf8) }
+        let byStatus = try await app.test(.router) { client in
+            var m = HostileMutator(seed: 0x7A_11)
+            var byStatus: [Int: Int] = [:]
+            for n in 0..<1_500 {
+                let body = m.mutate(envelopes[n % 2], other: envelopes[(n + 1) % 2])
+                let status = try await client.execute(uri: objects, method: .post, headers: post, body: ByteBuffer(bytes: body)) { r in
+                    #expect(r.headers[.contentType] == TAXIIMediaType.taxii)
+                    return Int(r.status.code)
+                }
+                byStatus[status, default: 0] += 1
+                let query = String(decoding: m.mutate(queries[n % 4], other: queries[(n + 1) % 4]), as: UTF8.self)
+                let path = objects + "?" + query.filter { !$0.isWhitespace && $0 != "#" }
+                let get = try await client.execute(uri: path, method: .get, headers: Self.basic("writer")) { Int($0.status.code) }
+                byStatus[get, default: 0] += 1
+            }
+            try await client.execute(uri: objects, method: .get, headers: Self.basic("writer")) { r in #expect(r.status == .ok) }
+            return byStatus
+        }
+        #expect(!byStatus.keys.contains { $0 >= 500 }, "\(byStatus)")
+        #expect(byStatus[202, default: 0] > 0 && byStatus[400, default: 0] > 0 && byStatus[200, default: 0] > 0, "\(byStatus)")
+    }
+
     @Test("delete: refused (409) until the latest version is revoked; then gone, and the versions endpoint says 404")
     func deleteRule() async throws {
         let dir = try TemporaryDirectory()
