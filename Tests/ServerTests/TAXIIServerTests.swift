@@ -186,6 +186,26 @@ import Testing
                 #expect(r.status == .notFound, "another peer's status")
             }
         }
+        // A changed password ends the remembered Basic success at once; a disabled account too.
+        let reader = try #require(try await services.accountStore.account(named: "reader"))
+        let changed = try AccountWorkflow(hashing: BcryptPasswordHashing(cost: 4)).changePassword(
+            of: reader, to: "another long password", current: nil, by: .console, at: Int64(Date().timeIntervalSince1970 * 1000)
+        ).value
+        try await services.accountStore.save(changed)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/taxii2/", method: .get, headers: Self.basic("reader")) { r in
+                #expect(r.status == .unauthorized, "the old password after a change")
+            }
+            try await client.execute(uri: "/taxii2/", method: .get, headers: Self.basic("reader", "another long password")) { r in
+                #expect(r.status == .ok)
+            }
+            var disabled = changed
+            disabled.disabled = true
+            try await services.accountStore.save(disabled)
+            try await client.execute(uri: "/taxii2/", method: .get, headers: Self.basic("reader", "another long password")) { r in
+                #expect(r.status == .unauthorized, "a disabled account")
+            }
+        }
         // Wrong passwords are audited like failed logins.
         let log = try String(contentsOfFile: dir.path + "/audit/000001.jsonl", encoding: .utf8)
         #expect(log.contains("login failed: wrong password"))
