@@ -292,6 +292,14 @@ public func buildApplication(
         var sharingRoutes = routes
         sharingRoutes.basicAuthentication = { basic, client in await accounts.authenticate(basic: basic, client: client) }
         TAXIIAPI(service: service, secure: configuration.operatorListenerIsHTTPS).register(on: sharingRoutes)
+        taxiiLogger.info(
+            "taxii: serving collections",
+            metadata: [
+                "taxii.api_root": "/\(settings.apiRoot)/",
+                "taxii.collections":
+                    "\(settings.collections.map { "\($0.alias ?? $0.id) (\(service.count(collection: $0.id)))" }.joined(separator: ", "))",
+                "taxii.scheme": "\(configuration.operatorListenerIsHTTPS ? "https" : "http")",
+            ])
         taxii = service
     }
     var resolverLog: ResolverLogService?
