@@ -106,6 +106,18 @@ let package = Package(
             dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // TAXII 2.1 as values: the resources, media types, the filters and paging over a
+        // collection's object versions, the checks on posted envelopes. Pure (no I/O, no clock).
+        .target(
+            name: "TAXII",
+            swiftSettings: swiftSettings
+        ),
+        // The query engine's filters, paging and version semantics, envelopes and hostile input.
+        .testTarget(
+            name: "TAXIITests",
+            dependencies: ["TAXII"],
+            swiftSettings: swiftSettings
+        ),
         // The BGP speaker's network side: TCP sessions with the configured neighbours (timers,
         // reconnect with back-off, TCP MD5), announcing and withdrawing the routes it is given. An adapter.
         .target(
@@ -315,7 +327,7 @@ let package = Package(
         .target(
             name: "Storage",
             dependencies: [
-                "Accounts", "Detection", "Lawful", "MamoriCore", .product(name: "GRDB", package: "GRDB.swift"),
+                "Accounts", "Detection", "Lawful", "MamoriCore", "TAXII", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -352,7 +364,7 @@ let package = Package(
             dependencies: [
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console", "DNSWire", "RPZ", "ZoneTransfer", "Dnstap",
-                "DnstapListener", "SinkholeProbe", "SinkholeListener", "BGPWire", "BGPSpeaker", "Mitigation",
+                "DnstapListener", "SinkholeProbe", "SinkholeListener", "BGPWire", "BGPSpeaker", "Mitigation", "TAXII",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -375,7 +387,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", .product(name: "NIOCore", package: "swift-nio"),
+                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", .product(name: "NIOCore", package: "swift-nio"),
                 "Server",
             ],
             swiftSettings: swiftSettings
@@ -566,7 +578,7 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: [
-                "Storage", "Accounts", "Lawful", "MamoriCore", "MamoriTesting", .product(name: "Crypto", package: "swift-crypto"),
+                "Storage", "Accounts", "Lawful", "MamoriCore", "MamoriTesting", "TAXII", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -620,7 +632,7 @@ let package = Package(
             dependencies: [
                 "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire", "Mitigation",
-                "BGPWire", "BGPSpeaker",
+                "BGPWire", "BGPSpeaker", "TAXII",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

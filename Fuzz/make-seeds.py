@@ -239,3 +239,22 @@ put("stix-bundle", json.dumps({"5c6b2a18-4a8c-4f55-9d5e-1b2c3d4e5f60": {"Orgc": 
     "info": "C2", "date": "2026-12-01", "analysis": 2, "threat_level_id": 1, "timestamp": 1796551200}}).encode())
 
 print("seeds written under", os.path.join(HERE, "Corpus"))
+
+# taxii: an Authorization header, a query string, an envelope.
+import base64, json as _json
+def indicator(n, modified="2026-12-01T00:00:00.000Z", **extra):
+    o = {"type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-%012x" % n,
+         "created": "2026-12-01T00:00:00.000Z", "modified": modified, "pattern": "[ipv4-addr:value = '198.51.100.%d']" % n,
+         "pattern_type": "stix", "valid_from": "2026-12-01T00:00:00Z"}
+    o.update(extra)
+    return o
+basic = b"Basic " + base64.b64encode(b"isac-peer:a long password")
+for query, objects in [
+    (b"", [indicator(n) for n in range(12)]),
+    (b"limit=3&match%5Btype%5D=indicator", [indicator(1), indicator(1, "2026-12-02T00:00:00.000Z"), indicator(2, revoked=True)]),
+    (b"match%5Bversion%5D=first,last&added_after=2020-01-01T00:00:00Z", [indicator(1), indicator(1, "2026-12-03T00:00:00.000Z"), 42, {"type": "x"}]),
+    (b"match%5Bid%5D=indicator--00000000-0000-4000-8000-000000000001&match%5Bversion%5D=all", [indicator(1), indicator(1, "2026-12-02T00:00:00.000Z")]),
+    (b"next=1764547200000000&limit=2", [{"type": "ipv4-addr", "id": "ipv4-addr--00000000-0000-4000-8000-000000000009", "value": "198.51.100.9"}] * 3),
+]:
+    put("taxii", basic + b"\n" + query + b"\n" + _json.dumps({"objects": objects}).encode())
+put("taxii", b"Bearer x\nlimit=0\nnot json")

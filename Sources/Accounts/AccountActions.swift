@@ -92,6 +92,9 @@ public struct Principal: Sendable, Hashable {
         case session(digest: String)
         /// A machine token, by its id.
         case token(id: String)
+        /// The account's name and password, presented with the request (HTTP Basic: accepted by
+        /// the server's sharing routes only).
+        case password
     }
 
     public var accountID: String
@@ -101,6 +104,18 @@ public struct Principal: Sendable, Hashable {
     public var permissions: Set<Permission>
     public var language: OperatorAccount.Language
     public var credential: Credential
+
+    public init(
+        accountID: String, name: String, role: Role, permissions: Set<Permission>, language: OperatorAccount.Language,
+        credential: Credential
+    ) {
+        self.accountID = accountID
+        self.name = name
+        self.role = role
+        self.permissions = permissions
+        self.language = language
+        self.credential = credential
+    }
 
     public func may(_ permission: Permission) -> Bool { permissions.contains(permission) }
 }

@@ -48,12 +48,19 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
     /// Announce and withdraw BGP mitigations by hand, approve or reject waiting ones, and throw
     /// the kill switch (`mamori bgp`, `/api/v1/bgp`).
     case controlMitigation = "control_mitigation"
+    /// Read the shared (TAXII) collections whose `read` list names the account or its role.
+    case readShared = "read_shared"
+    /// Add objects to the shared (TAXII) collections whose `write` list names the account or its
+    /// role, and delete revoked ones.
+    case writeShared = "write_shared"
 
     /// The one table of the model: the lowest role that grants each permission. A role grants a
     /// permission when it is at least this role.
     public var minimumRole: Role {
         switch self {
-        case .readFindings, .readCases, .readMetrics: .viewer
+        // The sharing permissions are the lowest role's: each collection's own lists say who may
+        // read or write it, and a peer's token is scoped to these two alone.
+        case .readFindings, .readCases, .readMetrics, .readShared, .writeShared: .viewer
         case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole: .analyst
         case .manageAccounts, .manageTokens, .viewConfiguration, .changeNetwork, .controlMitigation: .admin
         }

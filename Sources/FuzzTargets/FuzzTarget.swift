@@ -61,6 +61,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A peer's STIX bundle (also read as a TAXII envelope and a MISP event or manifest): read,
     /// written and read again, imported, and screened by the sharing guard (`FuzzTarget+STIX.swift`).
     case stixBundle = "stix-bundle"
+    /// What a TAXII peer sends (`FuzzTarget+TAXII.swift`): an `Authorization` header as HTTP
+    /// Basic, a query string as the TAXII routes read it, and an envelope, whose objects are added
+    /// to a collection that the query then pages through.
+    case taxii = "taxii"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -82,6 +86,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .bgpMessage: Self.bgpMessage(bytes)
         case .stixPattern: Self.stixPattern(bytes)
         case .stixBundle: Self.stixBundle(bytes)
+        case .taxii: Self.taxii(bytes)
         }
     }
 

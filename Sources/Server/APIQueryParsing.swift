@@ -3,6 +3,7 @@ import Detection
 import Hummingbird
 import HummingbirdCore
 import MamoriCore
+import TAXII
 
 /// The query strings of the API's GET routes, parsed without a running server: exactly what the
 /// handlers call, public so that the fuzz targets (`FuzzTargets`, `Fuzz/`) reach it.
@@ -28,6 +29,16 @@ public enum APIQueryParsing {
         switch FindingsAPI.query(URI("/api/v1/findings?" + query).queryParameters) {
         case .success(let q): return .success(q)
         case .failure(let e): return .failure(e)
+        }
+    }
+
+    /// A TAXII route's query string (`added_after`, `limit`, `next`, `match[…]`; keys and values
+    /// percent-decoded as the routes decode them): the filters, or the 400 it gets.
+    public static func taxii(_ query: String) -> Result<TAXIIQuery, TAXIIError> {
+        do throws(TAXIIError) {
+            return .success(try TAXIIQuery.parse(TAXIIAPI.parameters(query: query)))
+        } catch {
+            return .failure(error)
         }
     }
 

@@ -13,12 +13,17 @@ enum Access: Sendable, Hashable, CustomStringConvertible {
     /// Any signed-in operator (their own session).
     case signedIn
     case permission(Permission)
+    /// A sharing peer (the TAXII routes): an operator whose role or token grants `read_shared` or
+    /// `write_shared`, by token, session or — on these routes only — HTTP Basic with the account's
+    /// name and password. The route then checks the collection's own `read` and `write` lists.
+    case sharing
 
     var description: String {
         switch self {
         case .open: "open"
         case .signedIn: "signed in"
         case .permission(let p): p.rawValue
+        case .sharing: "sharing (read_shared or write_shared)"
         }
     }
 }
@@ -60,6 +65,9 @@ final class RouteAccessTable: Sendable {
 struct Routes {
     let router: Router<MamoriRequestContext>
     let table: RouteAccessTable
+    /// How a ``Access/sharing`` route authenticates HTTP Basic credentials (which the
+    /// authentication middleware refuses everywhere): nil, and Basic is refused there too.
+    var basicAuthentication: (@Sendable (PresentedBasicCredentials, String) async -> RequestCredentials)?
 
     typealias Handler<Output: ResponseGenerator> = @Sendable (Request, MamoriRequestContext) async throws -> Output
 
@@ -90,11 +98,21 @@ struct Routes {
         _ handler: @escaping Handler<Output>
     ) {
         table.record(method, RouterPath(path).description, access)
+        let basicAuthentication = access == .sharing ? self.basicAuthentication : nil
         router.on(RouterPath(path), method: method) { request, context -> Response in
-            if let refusal = Self.refusal(access, request: request, csrf: csrf) {
-                return refuser?(request, refusal) ?? refusal.json
+            let respond = { @Sendable () async throws -> Response in
+                if let refusal = Self.refusal(access, request: request, csrf: csrf) {
+                    return refuser?(request, refusal) ?? refusal.json
+                }
+                return try await handler(request, context).response(from: request, context: context)
             }
-            return try await handler(request, context).response(from: request, context: context)
+            if let basicAuthentication, RequestCredentials.current.principal == nil,
+                let basic = PresentedBasicCredentials(authorization: request.headers[.authorization])
+            {
+                let credentials = await basicAuthentication(basic, context.clientAddress)
+                return try await RequestCredentials.$current.withValue(credentials) { try await respond() }
+            }
+            return try await respond()
         }
     }
 
@@ -118,13 +136,20 @@ struct Routes {
         guard let principal = credentials.principal else {
             let reason =
                 switch credentials.failure {
+                case nil where access == .sharing:
+                    "present an operator token (Authorization: Bearer mamori_…) or the account's name and password (HTTP Basic)"
                 case nil: "sign in, or present an operator token (Authorization: Bearer mamori_…)"
                 case .some(let f): "the credentials were refused: \(f.description)"
                 }
-            return Refusal(status: .unauthorized, message: reason, headers: [.wwwAuthenticate: "Bearer realm=\"mamori\""])
+            let challenge = access == .sharing ? "Basic realm=\"mamori\", Bearer realm=\"mamori\"" : "Bearer realm=\"mamori\""
+            return Refusal(status: .unauthorized, message: reason, headers: [.wwwAuthenticate: challenge])
         }
         switch access {
         case .open: return nil
+        case .sharing:
+            guard principal.may(.readShared) || principal.may(.writeShared) else {
+                return Refusal(status: .forbidden, message: "this account or token grants neither read_shared nor write_shared")
+            }
         case .signedIn:
             guard case .session = principal.credential else {
                 return Refusal(status: .forbidden, message: "this needs a signed-in operator's session, not a token")

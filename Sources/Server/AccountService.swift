@@ -1,4 +1,5 @@
 import Accounts
+import Crypto
 import Foundation
 import Hummingbird
 import Lawful
@@ -20,6 +21,12 @@ final class AccountService: Sendable {
     /// behind a proxy that does).
     let secureCookies: Bool
     private let throttle: NIOLockedValueBox<LoginThrottle>
+    /// Recent HTTP Basic successes (``authenticate(basic:client:)``), so that a peer paging through
+    /// a collection does not cost a bcrypt check per page: SHA-256 of name and password → the
+    /// account and the password hash it matched, until `expires`.
+    private let basicCache = NIOLockedValueBox([String: (accountID: String, passwordHash: String, expires: Int64)]())
+    static let basicCacheLifetime: Int64 = 300_000
+    static let basicCacheEntries = 256
     static let cookieName = "mamori_session"
 
     init(
@@ -64,6 +71,48 @@ final class AccountService: Sendable {
         switch step.outcome {
         case .success(let p): return RequestCredentials(principal: p, session: session)
         case .failure(let f): return RequestCredentials(failure: f)
+        }
+    }
+
+    /// HTTP Basic credentials on a sharing route: the account's name and password, checked as a
+    /// login is (throttle, lockout, audit of failures) but making no session. A success is
+    /// remembered for five minutes by a digest of name and password, and only while the account
+    /// keeps that password hash and is neither disabled nor locked.
+    func authenticate(basic: PresentedBasicCredentials, client: String) async -> RequestCredentials {
+        let now = clock.milliseconds
+        let key = SHA256.hash(data: Data((basic.name + "\u{0}" + basic.password).utf8)).map { String(format: "%02x", $0) }.joined()
+        do {
+            if let hit = basicCache.withLockedValue({ $0[key] }), hit.expires > now,
+                let account = try await store.account(id: hit.accountID),
+                account.passwordHash == hit.passwordHash, account.name == basic.name, !account.disabled, !account.isLocked(at: now)
+            {
+                return RequestCredentials(
+                    principal: Principal(
+                        accountID: account.id, name: account.name, role: account.role, permissions: account.role.permissions,
+                        language: account.language, credential: .password))
+            }
+            let account = OperatorAccount.isValidName(basic.name) ? try await store.account(named: basic.name) : nil
+            let step = await Self.offThePool { [workflow, throttle] in
+                throttle.withLockedValue { t in
+                    workflow.authenticate(name: basic.name, password: basic.password, from: client, at: now, account: account, throttle: &t)
+                }
+            }
+            try await perform(step.actions)
+            switch step.outcome {
+            case .failure(let f): return RequestCredentials(failure: f)
+            case .success(let p):
+                if let account {
+                    basicCache.withLockedValue { cache in
+                        if cache.count >= Self.basicCacheEntries { cache = cache.filter { $0.value.expires > now } }
+                        if cache.count >= Self.basicCacheEntries { cache.removeAll() }
+                        cache[key] = (account.id, account.passwordHash, now + Self.basicCacheLifetime)
+                    }
+                }
+                return RequestCredentials(principal: p)
+            }
+        } catch {
+            logger.error("operator credentials could not be checked", metadata: ["error": "\(error)"])
+            return .none
         }
     }
 

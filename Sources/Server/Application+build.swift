@@ -16,6 +16,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Storage
+import TAXII
 
 /// What `buildApplication` needs besides the configuration file.
 public struct ApplicationDependencies: Sendable {
@@ -32,6 +33,8 @@ public struct ApplicationDependencies: Sendable {
     public var clock: any WallClock
     /// How operators' passwords are hashed (bcrypt, cost 12; tests pass a low cost).
     public var passwordHashing: any PasswordHashing = BcryptPasswordHashing()
+    /// Where the TAXII server keeps its objects; nil = the SQLite file in the data directory.
+    public var taxiiStore: (any TAXIIObjectStore)?
 
     public init(
         prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [],
@@ -65,6 +68,9 @@ public struct MamoriServices: Sendable {
     public let resolverLog: ResolverLogService?
     /// BGP mitigation and its speaker (nil unless `bgp:` is configured).
     public let mitigation: MitigationService?
+    /// The TAXII 2.1 server's collections (nil unless `sharing.taxii` is configured): publish
+    /// STIX objects into them with ``TAXIIService/publish(collection:objects:now:)``.
+    public let taxii: TAXIIService?
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -272,6 +278,30 @@ public func buildApplication(
     } else {
         BGPAPI.registerUnconfigured(on: routes)
     }
+    var taxii: TAXIIService?
+    if let settings = configuration.sharing.taxii {
+        var taxiiLogger = logger
+        taxiiLogger[metadataKey: "component"] = "taxii"
+        let store: any TAXIIObjectStore
+        do {
+            store = try dependencies.taxiiStore ?? SQLiteTAXIIObjectStore(path: configuration.taxiiDatabase)
+        } catch {
+            throw ConfigurationError(line: nil, "sharing.taxii: cannot open \(configuration.taxiiDatabase): \(error)", file: nil)
+        }
+        let service = try TAXIIService(settings: settings, store: store, clock: clock, logger: taxiiLogger, metricsFactory: factory)
+        var sharingRoutes = routes
+        sharingRoutes.basicAuthentication = { basic, client in await accounts.authenticate(basic: basic, client: client) }
+        TAXIIAPI(service: service, secure: configuration.operatorListenerIsHTTPS).register(on: sharingRoutes)
+        taxiiLogger.info(
+            "taxii: serving collections",
+            metadata: [
+                "taxii.api_root": "/\(settings.apiRoot)/",
+                "taxii.collections":
+                    "\(settings.collections.map { "\($0.alias ?? $0.id) (\(service.count(collection: $0.id)))" }.joined(separator: ", "))",
+                "taxii.scheme": "\(configuration.operatorListenerIsHTTPS ? "https" : "http")",
+            ])
+        taxii = service
+    }
     var resolverLog: ResolverLogService?
     if configuration.dnstap.enabled || (sinkhole != nil && !configuration.sinkhole.listener.isEmpty) {
         var dnstapLogger = logger
@@ -366,7 +396,7 @@ public func buildApplication(
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
             cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, resolverLog: resolverLog,
-            mitigation: mitigation, routeAccess: routes.table,
+            mitigation: mitigation, taxii: taxii, routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

@@ -43,7 +43,9 @@ extension MamoriConfiguration {
         let top = try YAMLMap(root, context: "the top level")
         try top.allowOnly([
             "data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole", "dnstap", "bgp",
+            "sharing",
         ])
+        if let v = top["sharing"] { config.sharing = try SharingSettings.parse(v) }
         if let v = top["sinkhole"] { config.sinkhole = try SinkholeSettings.parse(v) }
         if let v = top["bgp"] { config.bgp = try BGPSettings.parse(v) }
         if let v = top["dnstap"] { config.dnstap = try DnstapSettings.parse(v) }

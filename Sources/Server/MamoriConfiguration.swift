@@ -38,6 +38,8 @@ public struct MamoriConfiguration: Sendable {
     public var dnstap = DnstapSettings()
     /// The BGP speaker and its mitigations (`bgp:`); off unless the section is present.
     public var bgp = BGPSettings()
+    /// Sharing with other carriers (`sharing:`): the TAXII 2.1 server, off unless configured.
+    public var sharing = SharingSettings()
 
     public init() {}
 
@@ -61,6 +63,8 @@ public struct MamoriConfiguration: Sendable {
     public var sinkholeStateFile: String { dataDirectory + "/sinkhole.json" }
     /// The mitigation rules announced or waiting (prefixes and finding ids; no subscriber data).
     public var mitigationStateFile: String { dataDirectory + "/mitigations.json" }
+    /// The TAXII server's shared objects and status resources (indicators for peers; no subscriber data).
+    public var taxiiDatabase: String { dataDirectory + "/taxii.sqlite" }
     /// Key of the pseudonyms in evidence (created on first start, mode 0600).
     public var pseudonymKeyFile: String { dataDirectory + "/pseudonym.key" }
 }

@@ -4,7 +4,7 @@ import Testing
 @Suite struct RoleTests {
     @Test("the role table: each role grants what the one below grants, and more")
     func table() {
-        #expect(Role.viewer.permissions == [.readFindings, .readCases, .readMetrics])
+        #expect(Role.viewer.permissions == [.readFindings, .readCases, .readMetrics, .readShared, .writeShared])
         #expect(
             Role.analyst.permissions
                 == Role.viewer.permissions.union([.recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole])
@@ -82,5 +82,42 @@ import Testing
             #expect(!hashing.verify(password, against: bad))
         }
         #expect(BcryptPasswordHashing(cost: 1).cost == 4)
+    }
+}
+
+@Suite struct PasswordCredentialTests {
+    static let workflow = AccountWorkflow(hashing: BcryptPasswordHashing(cost: 4))
+
+    static func account(_ name: String, role: Role = .viewer) throws -> OperatorAccount {
+        var random = SystemRandomNumberGenerator()
+        return try workflow.createAccount(
+            name: name, role: role, password: "a long test password", existing: nil, by: .console, at: 0, using: &random
+        )
+        .value
+    }
+
+    @Test("name and password per request (HTTP Basic): a principal without a session; failures audited and counted toward the lockout")
+    func basic() throws {
+        let peer = try Self.account("isac-peer")
+        var throttle = LoginThrottle()
+        let ok = Self.workflow.authenticate(
+            name: "isac-peer", password: "a long test password", from: "192.0.2.1", at: 1_000, account: peer, throttle: &throttle)
+        guard case .success(let principal) = ok.outcome else {
+            Issue.record("refused: \(ok.outcome)")
+            return
+        }
+        #expect(principal.credential == .password && principal.name == "isac-peer" && principal.may(.readShared))
+        #expect(!ok.actions.contains { if case .saveSession = $0 { true } else { false } }, "no session is made")
+        #expect(!ok.actions.contains { if case .audit = $0 { true } else { false } }, "a success is not audited")
+        let wrong = Self.workflow.authenticate(
+            name: "isac-peer", password: "wrong password!!", from: "192.0.2.1", at: 2_000, account: peer, throttle: &throttle)
+        #expect(wrong.outcome == .failure(.badCredentials))
+        #expect(wrong.actions.contains { if case .audit(let a) = $0 { a.summary.contains("wrong password") } else { false } })
+        #expect(wrong.actions.contains { if case .saveAccount(let a) = $0 { a.failedLogins == 1 } else { false } })
+        var disabled = peer
+        disabled.disabled = true
+        let refused = Self.workflow.authenticate(
+            name: "isac-peer", password: "a long test password", from: "192.0.2.1", at: 3_000, account: disabled, throttle: &throttle)
+        #expect(refused.outcome == .failure(.disabled))
     }
 }

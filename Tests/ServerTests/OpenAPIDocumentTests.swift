@@ -40,6 +40,7 @@ import Testing
             case .open: "open"
             case .signedIn: "signed_in"
             case .permission(let p): p.rawValue
+            case .sharing: "sharing"
             }
         }
         for (route, access) in served.sorted(by: { $0.key < $1.key }) {

@@ -84,6 +84,10 @@ import Testing
                     case .open: expected = "through"
                     case .signedIn: expected = caller.valid ? "403" : "401" // tokens are not sessions
                     case .permission(let p): expected = !caller.valid ? "401" : (caller.role!.grants(p) ? "through" : "403")
+                    case .sharing:
+                        expected =
+                            !caller.valid
+                            ? "401" : (caller.role!.grants(.readShared) || caller.role!.grants(.writeShared) ? "through" : "403")
                     }
                     let got = status == .unauthorized ? "401" : status == .forbidden ? "403" : "through"
                     #expect(got == expected, "\(route) as \(caller.name): \(status)")

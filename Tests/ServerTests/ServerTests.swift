@@ -1,3 +1,4 @@
+import Accounts
 import Collector
 import Detection
 import FlowCodec
@@ -37,6 +38,14 @@ struct ServerTests {
         c.bgp.routerID = "127.0.0.1"
         c.bgp.neighbors = [BGPSettings.Neighbor(name: "nobody", address: "127.0.0.1", peerAS: 65001)]
         c.bgp.neighbors[0].port = 9
+        // The TAXII server on too, with one collection every role may read and analysts may write.
+        var taxii = TAXIISettings()
+        taxii.collections = [
+            TAXIISettings.Collection(
+                id: "91a7b528-80eb-42ed-a74d-c6fbd5a26116", title: "C&C indicators", alias: "cnc", read: [.role(.viewer)],
+                write: [.role(.analyst)])
+        ]
+        c.sharing.taxii = taxii
         return c
     }
 

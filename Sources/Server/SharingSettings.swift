@@ -1,0 +1,191 @@
+import Accounts
+import TAXII
+import Yams
+
+/// Sharing with other carriers (`sharing:`): for now the TAXII 2.1 server (`sharing.taxii`),
+/// off unless configured.
+public struct SharingSettings: Sendable, Equatable {
+    public var taxii: TAXIISettings?
+
+    public init(taxii: TAXIISettings? = nil) { self.taxii = taxii }
+}
+
+/// The TAXII 2.1 server inside `mamori serve` (`sharing.taxii`): one API root and its collections.
+/// See `docs/taxii.md`.
+public struct TAXIISettings: Sendable, Equatable {
+    /// The API root's path segment (`/mamori/`): 1 to 64 of a–z, 0–9, `-` and `_`.
+    public var apiRoot = "mamori"
+    public var title = "Mamori"
+    public var description: String?
+    public var contact: String?
+    /// The largest request body taken (the API root's `max_content_length`).
+    public var maxContentLength = 10 * 1024 * 1024
+    /// Objects in one posted envelope.
+    public var maxObjectsPerRequest = 10_000
+    /// Bytes of one object.
+    public var maxObjectBytes = 256 * 1024
+    /// Object versions one collection holds; past it additions fail (status `failures`).
+    public var maxObjectsPerCollection = 100_000
+    /// Page sizes: when a request names no `limit`, and the most a page holds.
+    public var defaultPageSize = 500
+    public var maxPageSize = 1_000
+    /// Status resources are kept this long (and at most ``maxStatuses`` of them).
+    public var statusRetentionSeconds = 7 * 86_400
+    public var maxStatuses = 10_000
+    public var collections: [Collection] = []
+
+    public init() {}
+
+    /// One collection and who may read and write it.
+    public struct Collection: Sendable, Equatable {
+        /// A UUID (lower-cased).
+        public var id: String
+        public var title: String
+        public var description: String?
+        /// A short name, unique on the API root; ``TAXIIService/publish(collection:objects:now:)`` takes it too.
+        public var alias: String?
+        /// Who may read and write: account names, or `role:viewer`, `role:analyst`, `role:admin`
+        /// (every account of that role or above). The caller also needs `read_shared` /
+        /// `write_shared` (its role, narrowed by its token's scope).
+        public var read: [Grantee] = []
+        public var write: [Grantee] = []
+
+        public init(
+            id: String, title: String, description: String? = nil, alias: String? = nil, read: [Grantee] = [], write: [Grantee] = []
+        ) {
+            self.id = id
+            self.title = title
+            self.description = description
+            self.alias = alias
+            self.read = read
+            self.write = write
+        }
+
+        /// Whether `principal` may read this collection.
+        func mayRead(_ principal: Principal) -> Bool { principal.may(.readShared) && read.contains { $0.includes(principal) } }
+        /// Whether `principal` may add objects to (and delete revoked objects from) this collection.
+        func mayWrite(_ principal: Principal) -> Bool { principal.may(.writeShared) && write.contains { $0.includes(principal) } }
+    }
+
+    /// An entry of a collection's `read` or `write` list.
+    public enum Grantee: Sendable, Hashable, CustomStringConvertible {
+        /// One operator account, by name (its password or any of its tokens).
+        case account(String)
+        /// Every account of this role or above.
+        case role(Role)
+
+        /// `role:analyst` or an account name; nil for anything else.
+        public init?(_ text: String) {
+            if text.hasPrefix("role:") {
+                guard let r = Role(rawValue: String(text.dropFirst(5))) else { return nil }
+                self = .role(r)
+            } else {
+                guard OperatorAccount.isValidName(text) else { return nil }
+                self = .account(text)
+            }
+        }
+
+        func includes(_ principal: Principal) -> Bool {
+            switch self {
+            case .account(let name): principal.name == name
+            case .role(let r): principal.role >= r
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .account(let name): name
+            case .role(let r): "role:\(r.rawValue)"
+            }
+        }
+    }
+}
+
+extension SharingSettings {
+    /// Parses the `sharing:` mapping.
+    static func parse(_ v: YAMLValue) throws(ConfigurationError) -> SharingSettings {
+        var s = SharingSettings()
+        let m = try YAMLMap(v.node, context: "sharing")
+        try m.allowOnly(["taxii"])
+        if let t = m["taxii"] { s.taxii = try TAXIISettings.parse(t) }
+        return s
+    }
+}
+
+extension TAXIISettings {
+    /// Parses `sharing.taxii`.
+    static func parse(_ v: YAMLValue) throws(ConfigurationError) -> TAXIISettings {
+        var s = TAXIISettings()
+        let m = try YAMLMap(v.node, context: "sharing.taxii")
+        try m.allowOnly([
+            "api_root", "title", "description", "contact", "max_content_length", "max_objects_per_request", "max_object_bytes",
+            "max_objects_per_collection", "default_page_size", "max_page_size", "status_retention_days", "max_statuses", "collections",
+        ])
+        if let x = m["api_root"] {
+            let root = try x.string()
+            guard (1...64).contains(root.utf8.count), root.utf8.allSatisfy({ Self.isPathByte($0) }), root != "taxii2", root != "api" else {
+                throw x.error("sharing.taxii.api_root must be 1 to 64 of a-z, 0-9, '-' and '_' (not taxii2 or api); got '\(root)'")
+            }
+            s.apiRoot = root
+        }
+        if let x = m["title"] { s.title = try x.string() }
+        if let x = m["description"] { s.description = try x.string() }
+        if let x = m["contact"] { s.contact = try x.string() }
+        if let x = m["max_content_length"] { s.maxContentLength = try x.int(in: 1_024...(256 * 1024 * 1024)) }
+        if let x = m["max_objects_per_request"] { s.maxObjectsPerRequest = try x.int(in: 1...100_000) }
+        if let x = m["max_object_bytes"] { s.maxObjectBytes = try x.int(in: 256...(16 * 1024 * 1024)) }
+        if let x = m["max_objects_per_collection"] { s.maxObjectsPerCollection = try x.int(in: 1...10_000_000) }
+        if let x = m["max_page_size"] { s.maxPageSize = try x.int(in: 1...10_000) }
+        if let x = m["default_page_size"] { s.defaultPageSize = try x.int(in: 1...s.maxPageSize) }
+        s.defaultPageSize = min(s.defaultPageSize, s.maxPageSize)
+        if let x = m["status_retention_days"] { s.statusRetentionSeconds = try x.int(in: 1...3650) * 86_400 }
+        if let x = m["max_statuses"] { s.maxStatuses = try x.int(in: 1...1_000_000) }
+        if let c = m["collections"] {
+            guard case .sequence(let seq) = c.node else { throw c.error("sharing.taxii.collections must be a list") }
+            for item in seq {
+                let e = try YAMLMap(item, context: "a TAXII collection")
+                try e.allowOnly(["id", "title", "description", "alias", "read", "write"])
+                guard let idValue = e["id"], let titleValue = e["title"] else {
+                    throw ConfigurationError(line: item.mark?.line, "a TAXII collection needs an 'id' (a UUID) and a 'title'")
+                }
+                let id = try idValue.string().lowercased()
+                guard TAXIICandidate.isValidID("x--" + id, type: "x") else {
+                    throw idValue.error("a collection's id must be a UUID; got '\(id)'")
+                }
+                var collection = Collection(id: id, title: try titleValue.string())
+                if let x = e["description"] { collection.description = try x.string() }
+                if let x = e["alias"] {
+                    let alias = try x.string()
+                    guard (1...64).contains(alias.utf8.count), alias.utf8.allSatisfy({ Self.isPathByte($0) }) else {
+                        throw x.error("a collection's alias must be 1 to 64 of a-z, 0-9, '-' and '_'; got '\(alias)'")
+                    }
+                    collection.alias = alias
+                }
+                for (key, path) in [("read", \Collection.read), ("write", \Collection.write)] {
+                    guard let x = e[key] else { continue }
+                    var grantees: [Grantee] = []
+                    for text in try x.strings() {
+                        guard let g = Grantee(text) else {
+                            throw x.error("\(key): '\(text)' is neither an account name nor role:viewer, role:analyst or role:admin")
+                        }
+                        grantees.append(g)
+                    }
+                    collection[keyPath: path] = grantees
+                }
+                guard !s.collections.contains(where: { $0.id == collection.id }) else {
+                    throw idValue.error("collection \(collection.id) is listed twice")
+                }
+                if let alias = collection.alias, s.collections.contains(where: { $0.alias == alias || $0.id == alias }) {
+                    throw ConfigurationError(line: item.mark?.line, "the alias '\(alias)' is used twice")
+                }
+                s.collections.append(collection)
+            }
+        }
+        return s
+    }
+
+    static func isPathByte(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-")
+            || b == UInt8(ascii: "_")
+    }
+}
