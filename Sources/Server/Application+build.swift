@@ -71,6 +71,8 @@ public struct MamoriServices: Sendable {
     /// The TAXII 2.1 server's collections (nil unless `sharing.taxii` is configured): publish
     /// STIX objects into them with ``TAXIIService/publish(collection:objects:now:)``.
     public let taxii: TAXIIService?
+    /// Indicators pulled from sharing peers (nil unless `sharing.peers` is configured).
+    public let sharing: SharingService?
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -302,6 +304,14 @@ public func buildApplication(
             ])
         taxii = service
     }
+    var sharing: SharingService?
+    if !configuration.sharing.peers.isEmpty {
+        var sharingLogger = logger
+        sharingLogger[metadataKey: "component"] = "sharing"
+        sharing = SharingService(
+            peers: configuration.sharing.peers, detection: detection, dataDirectory: configuration.dataDirectory, clock: clock,
+            logger: sharingLogger, metricsFactory: factory)
+    }
     var resolverLog: ResolverLogService?
     if configuration.dnstap.enabled || (sinkhole != nil && !configuration.sinkhole.listener.isEmpty) {
         var dnstapLogger = logger
@@ -354,6 +364,7 @@ public func buildApplication(
     if let radius { app.addServices(radius) }
     if let sinkhole { app.addServices(sinkhole) }
     if let mitigation { app.addServices(mitigation) }
+    if let sharing { app.addServices(sharing) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
         syslogLogger[metadataKey: "component"] = "syslog"
@@ -396,7 +407,7 @@ public func buildApplication(
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
             cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, resolverLog: resolverLog,
-            mitigation: mitigation, taxii: taxii, routeAccess: routes.table,
+            mitigation: mitigation, taxii: taxii, sharing: sharing, routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

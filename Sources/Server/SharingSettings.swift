@@ -1,13 +1,44 @@
 import Accounts
+import Foundation
 import TAXII
 import Yams
 
-/// Sharing with other carriers (`sharing:`): for now the TAXII 2.1 server (`sharing.taxii`),
-/// off unless configured.
+/// Sharing with other carriers (`sharing:`): the TAXII 2.1 server (`sharing.taxii`) and the
+/// peers whose collections Mamori reads (`sharing.peers`); off unless configured.
 public struct SharingSettings: Sendable, Equatable {
     public var taxii: TAXIISettings?
+    public var peers: [SharingPeerSettings] = []
 
-    public init(taxii: TAXIISettings? = nil) { self.taxii = taxii }
+    public init(taxii: TAXIISettings? = nil, peers: [SharingPeerSettings] = []) {
+        self.taxii = taxii
+        self.peers = peers
+    }
+}
+
+/// A peer's TAXII 2.1 collection that Mamori reads indicators from (`sharing.peers[]`): an
+/// ISAC's hub, another carrier. See `docs/taxii.md`.
+public struct SharingPeerSettings: Sendable, Equatable {
+    /// A name for logs, metrics and the source of its indicators (`isac`): a-z, 0-9, '-', '_'.
+    public var name: String
+    /// The API root's URL (`https://hub.example/api1/`).
+    public var apiRoot: String
+    /// The collection's id or alias.
+    public var collection: String
+    /// HTTP Basic: the account and a file holding its password (mode 0600); or a token file.
+    public var user: String?
+    public var passwordFile: String?
+    public var tokenFile: String?
+    /// How often to pull (minutes, ≥ 1).
+    public var pullMinutes = 15
+    public var timeoutSeconds = 30
+    /// The most indicators kept from this peer.
+    public var maximumIndicators = 100_000
+
+    public init(name: String, apiRoot: String, collection: String) {
+        self.name = name
+        self.apiRoot = apiRoot
+        self.collection = collection
+    }
 }
 
 /// The TAXII 2.1 server inside `mamori serve` (`sharing.taxii`): one API root and its collections.
@@ -106,8 +137,45 @@ extension SharingSettings {
     static func parse(_ v: YAMLValue) throws(ConfigurationError) -> SharingSettings {
         var s = SharingSettings()
         let m = try YAMLMap(v.node, context: "sharing")
-        try m.allowOnly(["taxii"])
+        try m.allowOnly(["taxii", "peers"])
         if let t = m["taxii"] { s.taxii = try TAXIISettings.parse(t) }
+        if let p = m["peers"] {
+            guard case .sequence(let seq) = p.node else { throw p.error("sharing.peers must be a list") }
+            for item in seq {
+                let e = try YAMLMap(item, context: "a sharing peer")
+                try e.allowOnly([
+                    "name", "api_root", "collection", "user", "password_file", "token_file", "pull_minutes", "timeout_seconds",
+                    "max_indicators",
+                ])
+                guard let name = e["name"], let root = e["api_root"], let collection = e["collection"] else {
+                    throw ConfigurationError(
+                        line: item.mark?.line, "a sharing peer needs a 'name', an 'api_root' (its TAXII API root's URL) and a 'collection'")
+                }
+                let n = try name.string()
+                guard (1...64).contains(n.utf8.count), n.utf8.allSatisfy({ TAXIISettings.isPathByte($0) }) else {
+                    throw name.error("a sharing peer's name must be 1 to 64 of a-z, 0-9, '-' and '_'; got '\(n)'")
+                }
+                let url = try root.string()
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil
+                else {
+                    throw root.error("sharing.peers (\(n)).api_root must be an http(s) URL; got '\(url)'")
+                }
+                var peer = SharingPeerSettings(name: n, apiRoot: url, collection: try collection.string())
+                if let x = e["user"] { peer.user = try x.string() }
+                if let x = e["password_file"] { peer.passwordFile = try x.string() }
+                if let x = e["token_file"] { peer.tokenFile = try x.string() }
+                if (peer.user == nil) != (peer.passwordFile == nil) || (peer.passwordFile != nil && peer.tokenFile != nil) {
+                    throw ConfigurationError(
+                        line: item.mark?.line,
+                        "sharing.peers (\(n)): give user and password_file (HTTP Basic), or token_file, or neither")
+                }
+                if let x = e["pull_minutes"] { peer.pullMinutes = try x.int(in: 1...10_080) }
+                if let x = e["timeout_seconds"] { peer.timeoutSeconds = try x.int(in: 1...600) }
+                if let x = e["max_indicators"] { peer.maximumIndicators = try x.int(in: 1...1_000_000) }
+                guard !s.peers.contains(where: { $0.name == n }) else { throw name.error("the sharing peer '\(n)' is listed twice") }
+                s.peers.append(peer)
+            }
+        }
         return s
     }
 }

@@ -92,7 +92,7 @@ public struct TAXIIPull: Sendable {
 }
 
 /// The status of objects added to a collection (TAXII 2.1 §4.3.1).
-public struct TAXIIStatus: Sendable, Hashable {
+public struct TAXIIPushStatus: Sendable, Hashable {
     public var id: String
     /// `pending` or `complete`.
     public var status: String
@@ -198,7 +198,7 @@ public struct TAXIIClient: Sendable {
 
     /// Adds `objects` (each a STIX object's JSON) to the collection in one envelope; returns the
     /// peer's status resource for them.
-    public func add(_ objects: [Data]) async throws -> TAXIIStatus {
+    public func add(_ objects: [Data]) async throws -> TAXIIPushStatus {
         let list = try objects.map { try JSONSerialization.jsonObject(with: $0) }
         let body = try JSONSerialization.data(withJSONObject: ["objects": list], options: [.sortedKeys])
         let (_, answer) = try await send(.POST, "collections/\(Self.escape(peer.collection))/objects/", body: body)
@@ -206,13 +206,13 @@ public struct TAXIIClient: Sendable {
     }
 
     /// The status resource `id` (after ``add(_:)`` answered `pending`).
-    public func status(id: String) async throws -> TAXIIStatus {
+    public func status(id: String) async throws -> TAXIIPushStatus {
         try status(try await send(.GET, "status/\(Self.escape(id))/").1)
     }
 
     // MARK: -
 
-    private func status(_ answer: Any) throws -> TAXIIStatus {
+    private func status(_ answer: Any) throws -> TAXIIPushStatus {
         guard let s = answer as? [String: Any], let id = s["id"] as? String, let state = s["status"] as? String else {
             throw malformed("the status resource has no id or status")
         }
@@ -220,7 +220,7 @@ public struct TAXIIClient: Sendable {
         let failures = (s["failures"] as? [[String: Any]] ?? []).map { f in
             "\(f["id"] as? String ?? "?"): \(f["message"] as? String ?? "")"
         }
-        return TAXIIStatus(
+        return TAXIIPushStatus(
             id: id, status: state, total: (s["total_count"] as? Int) ?? 0, successes: count("success", "successes"),
             failures: count("failure", "failures"), pendings: count("pending", "pendings"), failureMessages: failures)
     }

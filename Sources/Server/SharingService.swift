@@ -1,0 +1,316 @@
+import Detection
+import FlowCodec
+import Foundation
+import Logging
+import MamoriCore
+import Metrics
+import NIOConcurrencyHelpers
+import STIX
+import ServiceLifecycle
+import TAXIIClient
+
+/// Indicators from sharing peers (`sharing.peers`) into the detectors: every `pull_minutes` each
+/// peer's TAXII 2.1 collection is read from its bookmark (``TAXIIClient``), the STIX indicators
+/// are evaluated (``STIXImport``), merged into what Mamori holds from that peer (a newer version
+/// replaces an older one, a revoked one is dropped, an expired one pruned), and the peer's whole
+/// list goes to ``DetectionService/replaceIndicators(source:with:)`` as source `taxii:<name>`.
+///
+/// - A pull is all or nothing: a peer that answers garbage or an object that is not STIX leaves
+///   the bookmark and the indicators as they were (counted, logged once per error and peer); the
+///   next interval tries again. An indicator whose pattern the matcher cannot use (a file hash, a
+///   `WITHIN` qualifier, a domain — flows carry no names) is skipped and counted, the rest kept.
+/// - The bookmark and the indicators held are kept in `<data_directory>/sharing/<peer>.json`, so
+///   a restart matches at once and asks the peer only for what is new.
+/// - Imported indicators are never shared on: Mamori's exports are made from its own C&C findings.
+///
+/// Metrics: `mamori_sharing_pulls_total{peer,result}`, `mamori_sharing_objects_received_total{peer}`,
+/// `mamori_sharing_indicators_skipped_total{peer,reason}`, `mamori_sharing_indicators{peer}`,
+/// `mamori_sharing_last_pull_timestamp_seconds{peer}` (the last successful pull).
+public final class SharingService: Service, Sendable {
+    public let peers: [SharingPeerSettings]
+    private let detection: DetectionService
+    private let directory: String?
+    private let clock: any WallClock
+    private let logger: Logger
+    private let metricsFactory: any MetricsFactory
+    private let state: NIOLockedValueBox<[String: PeerState]>
+    private let throttle = NIOLockedValueBox(LogThrottle(interval: 600_000, maximumKeys: 256))
+
+    /// What Mamori holds from one peer (saved as JSON).
+    struct PeerState: Codable, Sendable {
+        var bookmark: String?
+        var indicators: [String: Held] = [:]
+        var lastPull: Int64?
+        var lastError: String?
+    }
+
+    /// One indicator as the flow matcher uses it.
+    struct Held: Codable, Sendable, Hashable {
+        var prefixes: [String]
+        /// Remote ports; nil: any.
+        var ports: [UInt16]?
+        /// IP protocol number; nil: any.
+        var ipProtocol: UInt8?
+        var name: String?
+        var confidence: Int?
+        var tlp: String?
+        var validUntil: Int64?
+        var modified: Int64?
+    }
+
+    /// What one pull did.
+    public struct PullOutcome: Sendable, Hashable, CustomStringConvertible {
+        public var peer: String
+        public var objects = 0
+        public var imported = 0
+        public var revoked = 0
+        public var skipped: [String: Int] = [:]
+        public var held = 0
+        public var error: String?
+
+        public var description: String {
+            if let error { return "\(peer): pull failed: \(error)" }
+            let s = skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            return "\(peer): \(objects) objects, \(imported) indicators imported, \(revoked) revoked, \(held) held"
+                + (s.isEmpty ? "" : "; skipped: \(s)")
+        }
+    }
+
+    public init(
+        peers: [SharingPeerSettings], detection: DetectionService, dataDirectory: String?, clock: any WallClock, logger: Logger,
+        metricsFactory: any MetricsFactory
+    ) {
+        self.peers = peers
+        self.detection = detection
+        directory = dataDirectory.map { $0 + "/sharing" }
+        self.clock = clock
+        self.logger = logger
+        self.metricsFactory = metricsFactory
+        var loaded: [String: PeerState] = [:]
+        for peer in peers { loaded[peer.name] = Self.load(peer.name, from: directory, logger: logger) }
+        state = NIOLockedValueBox(loaded)
+        for peer in peers { apply(peer) }
+    }
+
+    /// Pulls every peer at start, then each at its interval, until graceful shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { tasks in
+                for peer in self.peers {
+                    tasks.addTask {
+                        while !Task.isCancelled {
+                            _ = await self.pull(peer.name)
+                            try? await Task.sleep(for: .seconds(peer.pullMinutes * 60))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what `name` added since the bookmark, and updates the detectors' indicators.
+    public func pull(_ name: String) async -> PullOutcome {
+        var outcome = PullOutcome(peer: name)
+        guard let peer = peers.first(where: { $0.name == name }) else {
+            outcome.error = "no sharing peer named \(name)"
+            return outcome
+        }
+        let now = clock.milliseconds
+        do {
+            let client = try Self.client(peer)
+            let bookmark = state.withLockedValue { $0[name]?.bookmark }
+            let pulled = try await TAXIIClient.withClient(client) { try await $0.pull(after: bookmark) }
+            outcome.objects = pulled.objects.count
+            var objects: [STIXObject] = []
+            for (i, data) in pulled.objects.enumerated() {
+                do {
+                    objects.append(try STIXObject(json: try JSONValue.parse(data)))
+                } catch {
+                    throw SharingError(
+                        "object \(i + 1) of \(pulled.objects.count) is not STIX 2.1 (\(error)); nothing of this pull was imported")
+                }
+            }
+            let result = STIXImport.objects(objects)
+            for s in result.skipped { outcome.skipped[s.reason.code.description, default: 0] += 1 }
+            state.withLockedValue { all in
+                var s = all[name] ?? PeerState()
+                for indicator in result.indicators {
+                    if indicator.revoked {
+                        if s.indicators.removeValue(forKey: indicator.id) != nil { outcome.revoked += 1 }
+                        continue
+                    }
+                    if let old = s.indicators[indicator.id], (old.modified ?? 0) > (indicator.modified ?? 0) { continue }
+                    switch Self.held(indicator) {
+                    case .success(let h):
+                        s.indicators[indicator.id] = h
+                        outcome.imported += 1
+                    case .failure(let unusable):
+                        s.indicators[indicator.id] = nil
+                        outcome.skipped[unusable.reason, default: 0] += 1
+                    }
+                }
+                s.indicators = s.indicators.filter { $0.value.validUntil.map { $0 > now } ?? true }
+                if s.indicators.count > peer.maximumIndicators {
+                    let keep = s.indicators.sorted { ($0.value.modified ?? 0, $0.key) > ($1.value.modified ?? 0, $1.key) }
+                        .prefix(peer.maximumIndicators)
+                    outcome.skipped["over_max_indicators", default: 0] += s.indicators.count - keep.count
+                    s.indicators = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+                }
+                s.bookmark = pulled.bookmark ?? s.bookmark
+                s.lastPull = now
+                s.lastError = nil
+                outcome.held = s.indicators.count
+                all[name] = s
+            }
+            apply(peer)
+            save(name)
+            counter("mamori_sharing_pulls_total", name, ("result", "ok")).increment()
+            counter("mamori_sharing_objects_received_total", name).increment(by: Int64(outcome.objects))
+            for (reason, n) in outcome.skipped {
+                counter("mamori_sharing_indicators_skipped_total", name, ("reason", reason)).increment(by: Int64(n))
+            }
+            Gauge(label: "mamori_sharing_last_pull_timestamp_seconds", dimensions: [("peer", name)], factory: metricsFactory)
+                .record(Double(now) / 1000)
+            logger.info("pulled indicators from a sharing peer", metadata: ["peer": "\(name)", "outcome": "\(outcome)"])
+        } catch {
+            let text = "\(error)"
+            outcome.error = text
+            state.withLockedValue { $0[name, default: PeerState()].lastError = text }
+            counter("mamori_sharing_pulls_total", name, ("result", "error")).increment()
+            if throttle.withLockedValue({ $0.shouldLog(name + " " + text, now: now) }) {
+                logger.warning(
+                    "pull from a sharing peer failed; trying again at the next interval", metadata: ["peer": "\(name)", "error": "\(text)"])
+            }
+        }
+        return outcome
+    }
+
+    /// The bookmark, count held, last pull and last error of each peer.
+    public func status() -> [(peer: String, bookmark: String?, indicators: Int, lastPull: Int64?, lastError: String?)] {
+        state.withLockedValue { all in
+            peers.map { p in
+                let s = all[p.name] ?? PeerState()
+                return (p.name, s.bookmark, s.indicators.count, s.lastPull, s.lastError)
+            }
+        }
+    }
+
+    // MARK: -
+
+    static func source(_ peer: String) -> String { "taxii:" + peer }
+
+    /// Hands the peer's held indicators to the detectors (one entry per prefix and port).
+    private func apply(_ peer: SharingPeerSettings) {
+        let held = state.withLockedValue { $0[peer.name]?.indicators ?? [:] }
+        var entries: [EndpointList.Entry] = []
+        for h in held.values {
+            for text in h.prefixes {
+                guard let prefix = IPPrefix(text) else { continue }
+                for port in h.ports.map({ $0.map(Optional.some) }) ?? [nil] {
+                    entries.append(
+                        EndpointList.Entry(
+                            prefix: prefix, port: port, ipProtocol: h.ipProtocol, note: h.name ?? "",
+                            confidence: h.confidence.map { Double($0) / 100 },
+                            validUntil: h.validUntil))
+                }
+            }
+        }
+        detection.replaceIndicators(source: Self.source(peer.name), with: entries)
+        Gauge(label: "mamori_sharing_indicators", dimensions: [("peer", peer.name)], factory: metricsFactory).record(Double(held.count))
+    }
+
+    /// What the flow matcher can take of an indicator: addresses, with at most 64 remote ports and
+    /// one protocol; or why not.
+    static func held(_ i: ImportedIndicator) -> Result<Held, Unusable> {
+        var prefixes: [String] = []
+        var ports: Set<UInt16>?
+        var protocols: Set<String>?
+        for alternative in i.match.alternatives {
+            guard case .addresses(let list) = alternative.target else { return .failure(Unusable(reason: "domain")) }
+            guard alternative.excludedAddresses.isEmpty, alternative.excludedDestinationPorts.isEmpty, alternative.sourcePorts == nil,
+                alternative.excludedSourcePorts.isEmpty
+            else { return .failure(Unusable(reason: "exclusions_or_source_ports")) }
+            prefixes += list.map(\.description)
+            if let p = alternative.destinationPorts { ports = (ports ?? []).union(p) }
+            if let p = alternative.protocols { protocols = (protocols ?? []).union(p) }
+        }
+        guard !prefixes.isEmpty, prefixes.count <= 1024 else { return .failure(Unusable(reason: "address_count")) }
+        guard (ports?.count ?? 0) <= 64 else { return .failure(Unusable(reason: "port_count")) }
+        var ipProtocol: UInt8?
+        if let protocols {
+            guard protocols.count == 1, let p = ["tcp": UInt8(6), "udp": 17, "icmp": 1, "sctp": 132][protocols.first!.lowercased()] else {
+                return .failure(Unusable(reason: "protocols"))
+            }
+            ipProtocol = p
+        }
+        return .success(
+            Held(
+                prefixes: prefixes, ports: ports.map { $0.sorted() }, ipProtocol: ipProtocol, name: i.name, confidence: i.confidence,
+                tlp: i.tlp.map { "\($0)" }, validUntil: i.validUntil, modified: i.modified))
+    }
+
+    private static func client(_ peer: SharingPeerSettings) throws -> TAXIIPeer {
+        var credentials = TAXIIPeer.Credentials.none
+        if let user = peer.user, let file = peer.passwordFile {
+            credentials = .basic(user: user, password: try secret(file, "password_file", peer))
+        } else if let file = peer.tokenFile {
+            credentials = .bearer(try secret(file, "token_file", peer))
+        }
+        return TAXIIPeer(
+            name: peer.name, apiRoot: peer.apiRoot, collection: peer.collection, credentials: credentials,
+            timeout: .seconds(peer.timeoutSeconds))
+    }
+
+    /// A secret file, read at every pull (a rotated password needs no restart).
+    private static func secret(_ file: String, _ key: String, _ peer: SharingPeerSettings) throws -> String {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8), text.utf8.count <= 4096 else {
+            throw SharingError("sharing.peers (\(peer.name)).\(key): cannot read \(file)")
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, !trimmed.contains(where: \.isNewline) else {
+            throw SharingError("sharing.peers (\(peer.name)).\(key): \(file) must hold one line")
+        }
+        return trimmed
+    }
+
+    private func counter(_ label: String, _ peer: String, _ extra: (String, String)...) -> Counter {
+        Counter(label: label, dimensions: [("peer", peer)] + extra, factory: metricsFactory)
+    }
+
+    private static func load(_ name: String, from directory: String?, logger: Logger) -> PeerState {
+        guard let directory, let data = FileManager.default.contents(atPath: directory + "/\(name).json") else { return PeerState() }
+        do {
+            return try JSONDecoder().decode(PeerState.self, from: data)
+        } catch {
+            let path = directory + "/\(name).json"
+            _ = rename(path, path + ".damaged")
+            logger.error(
+                "sharing state unreadable; set aside, pulling the peer's collection from the start",
+                metadata: ["file": "\(path).damaged", "error": "\(error)"])
+            return PeerState()
+        }
+    }
+
+    private func save(_ name: String) {
+        guard let directory else { return }
+        let s = state.withLockedValue { $0[name] ?? PeerState() }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let path = directory + "/\(name).json"
+            try JSONEncoder().encode(s).write(to: URL(fileURLWithPath: path + ".tmp"), options: .atomic)
+            guard rename(path + ".tmp", path) == 0 else { throw SharingError("rename failed: errno \(errno)") }
+        } catch {
+            logger.error("cannot save the sharing state", metadata: ["peer": "\(name)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Why the flow matcher cannot use an indicator (a metrics label).
+struct Unusable: Error {
+    var reason: String
+}
+
+struct SharingError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
