@@ -14,6 +14,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import Prometheus
+import STIX
 import ServiceLifecycle
 import Storage
 import TAXII
@@ -73,6 +74,8 @@ public struct MamoriServices: Sendable {
     public let taxii: TAXIIService?
     /// Indicators pulled from sharing peers (nil unless `sharing.peers` is configured).
     public let sharing: SharingService?
+    /// Confirmed C&C findings published as STIX (nil unless `sharing.export` is configured).
+    public let exporter: IndicatorExporter?
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -304,6 +307,25 @@ public func buildApplication(
             ])
         taxii = service
     }
+    var exporter: IndicatorExporter?
+    if let export = configuration.sharing.export {
+        guard let taxii else {
+            throw ConfigurationError(line: nil, "sharing.export publishes to the TAXII server: configure sharing.taxii with its collection")
+        }
+        var exportLogger = logger
+        exportLogger[metadataKey: "component"] = "sharing"
+        let d = configuration.detection
+        let sharingGuard = SharingGuard(
+            configuration: .init(
+                subscriberPrefixes: PrefixSet(d.subscriberPrefixes),
+                cgnatPools: d.cgnatPools.map { SharingGuard.CGNATPool(prefix: $0.prefix, ports: $0.firstPort...65535) },
+                ceiling: TLP(label: export.tlp) ?? .amber))
+        let service = try IndicatorExporter(
+            settings: export, guard: sharingGuard, taxii: taxii, dataDirectory: configuration.dataDirectory, clock: clock,
+            logger: exportLogger, metricsFactory: factory)
+        detection.onVerdict { finding, verdict in service.verdict(finding, verdict) }
+        exporter = service
+    }
     var sharing: SharingService?
     if !configuration.sharing.peers.isEmpty {
         var sharingLogger = logger
@@ -407,7 +429,7 @@ public func buildApplication(
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
             cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, resolverLog: resolverLog,
-            mitigation: mitigation, taxii: taxii, sharing: sharing, routeAccess: routes.table,
+            mitigation: mitigation, taxii: taxii, sharing: sharing, exporter: exporter, routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

@@ -1,5 +1,6 @@
 import Accounts
 import Foundation
+import STIX
 import TAXII
 import Yams
 
@@ -8,6 +9,8 @@ import Yams
 public struct SharingSettings: Sendable, Equatable {
     public var taxii: TAXIISettings?
     public var peers: [SharingPeerSettings] = []
+    /// What of Mamori's own findings is published to its TAXII server (nil: nothing).
+    public var export: SharingExportSettings?
 
     public init(taxii: TAXIISettings? = nil, peers: [SharingPeerSettings] = []) {
         self.taxii = taxii
@@ -137,7 +140,25 @@ extension SharingSettings {
     static func parse(_ v: YAMLValue) throws(ConfigurationError) -> SharingSettings {
         var s = SharingSettings()
         let m = try YAMLMap(v.node, context: "sharing")
-        try m.allowOnly(["taxii", "peers"])
+        try m.allowOnly(["taxii", "peers", "export"])
+        if let x = m["export"] {
+            let e = try YAMLMap(x.node, context: "sharing.export")
+            try e.allowOnly(["collection", "organisation", "tlp", "valid_days"])
+            guard let c = e["collection"], let o = e["organisation"] else {
+                throw x.error(
+                    "sharing.export needs a 'collection' (of sharing.taxii.collections) and an 'organisation' (the carrier's name as peers know it)"
+                )
+            }
+            var export = SharingExportSettings(collection: try c.string(), organisation: try o.string())
+            if let t = e["tlp"] {
+                export.tlp = try t.string()
+                guard TLP(label: export.tlp) != nil else {
+                    throw t.error("sharing.export.tlp must be clear, green, amber, amber+strict or red; got '\(export.tlp)'")
+                }
+            }
+            if let d = e["valid_days"] { export.validDays = try d.int(in: 1...3650) }
+            s.export = export
+        }
         if let t = m["taxii"] { s.taxii = try TAXIISettings.parse(t) }
         if let p = m["peers"] {
             guard case .sequence(let seq) = p.node else { throw p.error("sharing.peers must be a list") }

@@ -134,11 +134,14 @@ struct BGPSpeakerTests {
     @Test func birdKeepsTheRoutesOverAGracefulRestart() async throws {
         let bird = try await BIRDPeer(BIRDPeer.Configuration())
         defer { bird.stop() }
+        // A long hold time: under a loaded machine BIRD can stall for seconds, and when it wakes it
+        // runs its timers before it reads its sockets — a short hold time then expires (and ends
+        // graceful restart with a NOTIFICATION) before BIRD sees that the connection closed.
         func speaker() -> BGPSpeaker {
             Self.speaker(
                 localAS: 65002, routerID: "127.0.0.2",
                 neighbor: BGPNeighborConfiguration(
-                    name: "bird", address: "127.0.0.1", port: bird.port, peerAS: 65001, localAddress: "127.0.0.2", holdTime: 9),
+                    name: "bird", address: "127.0.0.1", port: bird.port, peerAS: 65001, localAddress: "127.0.0.2", holdTime: 240),
                 gracefulRestartTime: 120)
         }
         func stopped(_ running: Task<Void, any Error>) async throws {

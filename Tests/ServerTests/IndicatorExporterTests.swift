@@ -1,0 +1,126 @@
+import Accounts
+import FlowCodec
+import Foundation
+import Hummingbird
+import Logging
+import MamoriCore
+import MamoriTesting
+import STIX
+import TAXII
+import Testing
+
+@testable import Server
+
+/// An analyst's verdicts on C&C findings become STIX in the carrier's TAXII collection: a confirmed
+/// C&C is shared (valid for the OASIS validator, nothing about a subscriber in it), a false positive
+/// is published again revoked, and an endpoint inside the carrier's own subscriber space is refused
+/// by the sharing guard.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct IndicatorExporterTests {
+    static let now = Int64(Date().timeIntervalSince1970 * 1000)
+
+    static func application(_ dir: TemporaryDirectory, clock: TestClock = TestClock(now)) throws -> (
+        some ApplicationProtocol, MamoriServices
+    ) {
+        var configuration = ServerTests.configuration(dataDirectory: dir.path)
+        configuration.sharing.export = SharingExportSettings(collection: "cnc", organisation: "Example Carrier")
+        var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock)
+        dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
+        return try buildApplication(configuration: configuration, dependencies: dependencies)
+    }
+
+    /// A C&C finding about `endpoint` with the evidence detection gives it: subscriber hosts as
+    /// pseudonyms, flow samples from subscriber addresses behind the CGNAT.
+    static func commandAndControl(_ endpoint: String, port: UInt16 = 443) -> Finding {
+        let subject = FindingSubject(type: .endpoint, address: endpoint, port: port, protocol: "tcp", ports: nil)
+        var e = Evidence()
+        e.features = [Feature(.contacts, 42), Feature(.hosts, 3)]
+        e.cohortSize = 3
+        e.cohort = ["h:3f9a0c", "h:77be12", "h:0c1d2e"]
+        e.flows = [
+            FlowSample(
+                start: now - 60_000, end: now - 59_000, source: "198.18.0.5", sourcePort: 2040, destination: endpoint,
+                destinationPort: port,
+                protocol: "tcp", tcpFlags: 0x1B, packets: 6, bytes: 900, samplingInterval: 1)
+        ]
+        e.reasons = ["3 subscriber hosts beacon every 300 s (h:3f9a0c among them)"]
+        return Finding(
+            id: Finding.id(kind: .commandAndControl, subject: subject), kind: .commandAndControl, subject: subject, score: 0.87,
+            firstSeen: now - 86_400_000, lastSeen: now - 60_000, detectedAt: now, updatedAt: now, family: "mirai",
+            summary: "Likely C&C \(endpoint):\(port)/tcp contacted by 3 subscriber hosts", evidence: e)
+    }
+
+    /// Every version in the collection, as one STIX bundle's objects.
+    static func published(_ services: MamoriServices) throws -> [[String: Any]] {
+        let taxii = try #require(services.taxii)
+        let collection = try #require(taxii.collection("cnc"))
+        var query = try TAXIIQuery.parse([("limit", "1000"), ("match[version]", "all")])
+        query.limit = 1000
+        return try taxii.select(query, collection: collection).versions.map {
+            try #require(try JSONSerialization.jsonObject(with: $0.json) as? [String: Any])
+        }
+    }
+
+    /// Every string and number anywhere in `value`.
+    static func leaves(_ value: Any) -> [String] {
+        switch value {
+        case let d as [String: Any]: d.flatMap { [$0.key] + leaves($0.value) }
+        case let a as [Any]: a.flatMap(leaves)
+        default: ["\(value)"]
+        }
+    }
+
+    @Test func aConfirmedCommandAndControlIsSharedAndAFalsePositiveRevoked() async throws {
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        let (_, services) = try Self.application(dir, clock: clock)
+        let finding = Self.commandAndControl("192.0.2.66")
+        try await services.detection.store.upsert([finding])
+        _ = try await services.detection.record(Verdict(verdict: .truePositive, analyst: "hana", at: Self.now), forFinding: finding.id)
+        let objects = try Self.published(services)
+        let types = Set(objects.compactMap { $0["type"] as? String })
+        #expect(types.isSuperset(of: ["indicator", "infrastructure", "malware", "relationship", "sighting", "identity"]), "\(types)")
+        let indicator = try #require(objects.first { $0["type"] as? String == "indicator" })
+        #expect(
+            (indicator["pattern"] as? String)?.contains("192.0.2.66") == true && (indicator["pattern"] as? String)?.contains("443") == true)
+        #expect(indicator["confidence"] as? Int == 87)
+
+        // Nothing about a subscriber, at any depth: no subscriber or CGNAT address, no pseudonym,
+        // no subscriber-side port, no analyst.
+        for leaf in objects.flatMap(Self.leaves) {
+            #expect(!leaf.contains("198.18.") && !leaf.contains("h:") && !leaf.contains("hana") && leaf != "2040", "\(leaf)")
+        }
+
+        // The OASIS validator in strict mode (check 103, UUIDv4 ids, off: the ids are UUIDv5 so a
+        // re-export is a new version).
+        let validator = try ExternalPeer.pythonTool("stix2_validator")
+        let file = dir.path + "/bundle.json"
+        let bundle: [String: Any] = ["type": "bundle", "id": "bundle--\(UUID().uuidString.lowercased())", "objects": objects]
+        try JSONSerialization.data(withJSONObject: bundle, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: file))
+        let result = try await validator.runToExit(["--version", "2.1", "--strict", "--disable", "103", file], timeout: .seconds(120))
+        #expect(result.status == 0 && (result.stdout + result.stderr).contains("STIX JSON: Valid"), "\(result.stdout)\(result.stderr)")
+        #expect(!(result.stdout + result.stderr).contains("[!]") && !(result.stdout + result.stderr).contains("[X]"), "\(result.stdout)")
+
+        // A day later, a false positive: the same indicator id, published again revoked.
+        clock.advance(by: 86_400_000)
+        _ = try await services.detection.record(
+            Verdict(verdict: .falsePositive, analyst: "hana", at: Self.now + 1000), forFinding: finding.id)
+        let versions = try Self.published(services).filter { $0["id"] as? String == indicator["id"] as? String }
+        #expect(versions.count == 2 && versions.contains { $0["revoked"] as? Bool == true }, "\(versions)")
+    }
+
+    @Test func aSubscribersOwnAddressIsNeverShared() async throws {
+        let dir = try TemporaryDirectory()
+        let (_, services) = try Self.application(dir)
+        let exporter = try #require(services.exporter)
+        // A C&C hosted on a subscriber's line (inside the CGNAT pool): the guard refuses it.
+        let finding = Self.commandAndControl("198.18.0.77")
+        try await services.detection.store.upsert([finding])
+        _ = try await services.detection.record(Verdict(verdict: .truePositive, analyst: "hana", at: Self.now), forFinding: finding.id)
+        let report = try #require(exporter.verdict(finding, Verdict(verdict: .truePositive, analyst: "hana", at: Self.now)))
+        #expect(report.refusedCount > 0 && (report.refusals[.subscriberAddress] ?? report.refusals[.cgnatAddress]) != nil, "\(report)")
+        let objects = try Self.published(services)
+        #expect(!objects.contains { $0["type"] as? String == "indicator" }, "\(objects)")
+        #expect(!objects.flatMap(Self.leaves).contains { $0.contains("198.18.0.77") })
+    }
+}
