@@ -334,6 +334,8 @@ public func buildApplication(
             peers: configuration.sharing.peers, detection: detection, dataDirectory: configuration.dataDirectory, clock: clock,
             logger: sharingLogger, metricsFactory: factory)
     }
+    SharingAPI(sharing: sharing, exporter: exporter, detection: detection, clock: clock, invalidRequests: invalidRequests)
+        .register(on: routes)
     var resolverLog: ResolverLogService?
     if configuration.dnstap.enabled || (sinkhole != nil && !configuration.sinkhole.listener.isEmpty) {
         var dnstapLogger = logger

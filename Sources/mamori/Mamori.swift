@@ -26,7 +26,7 @@ struct Mamori: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Consent.self, Audit.self, User.self, Token.self,
-            RPZ.self, BGP.self, Bench.self,
+            RPZ.self, BGP.self, Share.self, Bench.self,
         ]
     )
 }

@@ -1,0 +1,120 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MamoriCore
+import Metrics
+import NIOCore
+import STIX
+
+/// Sharing over HTTP (`mamori share` speaks it).
+///
+/// - `GET /api/v1/sharing/peers` (`read_shared`): each peer's bookmark, indicators held, last pull
+///   and last error.
+/// - `POST /api/v1/sharing/peers/{name}/pull` (`write_shared`): pull that peer now; the outcome.
+/// - `GET /api/v1/sharing/export?since=…&tlp=…` (`read_shared`): the STIX 2.1 bundle of the C&C
+///   findings analysts confirmed since then (as the TAXII collection gets them), through the
+///   sharing guard; `tlp` lowers or raises the marking (never above `sharing.export`'s guard).
+struct SharingAPI: Sendable, JSONAPI {
+    let sharing: SharingService?
+    let exporter: IndicatorExporter?
+    let detection: DetectionService
+    let clock: any WallClock
+    let invalidRequests: Counter
+
+    func register(on routes: Routes) {
+        routes.get("/api/v1/sharing/peers", .permission(.readShared)) { _, _ in peers() }
+        routes.post("/api/v1/sharing/peers/:name/pull", .permission(.writeShared)) { _, context in
+            await pull(context.parameters.get("name") ?? "")
+        }
+        routes.get("/api/v1/sharing/export", .permission(.readShared)) { request, _ in try await export(request) }
+    }
+
+    struct PeerView: Encodable {
+        var name: String
+        var apiRoot: String
+        var collection: String
+        var pullMinutes: Int
+        var bookmark: String?
+        var indicators: Int
+        var lastPull: String?
+        var lastError: String?
+    }
+
+    func peers() -> Response {
+        guard let sharing else { return problem(.notFound, "no sharing peers are configured on this server (sharing.peers)") }
+        let status = sharing.status()
+        return json(
+            .ok,
+            sharing.peers.map { p in
+                let s = status.first { $0.peer == p.name }
+                return PeerView(
+                    name: p.name, apiRoot: p.apiRoot, collection: p.collection, pullMinutes: p.pullMinutes, bookmark: s?.bookmark,
+                    indicators: s?.indicators ?? 0, lastPull: s?.lastPull.map(MitigationService.iso), lastError: s?.lastError)
+            })
+    }
+
+    struct PullView: Encodable {
+        var peer: String
+        var objects: Int
+        var imported: Int
+        var revoked: Int
+        var held: Int
+        var skipped: [String: Int]
+        var error: String?
+    }
+
+    func pull(_ name: String) async -> Response {
+        guard let sharing else { return problem(.notFound, "no sharing peers are configured on this server (sharing.peers)") }
+        guard sharing.peers.contains(where: { $0.name == name }) else { return problem(.notFound, "no sharing peer named \(name)") }
+        let o = await sharing.pull(name)
+        let view = PullView(
+            peer: o.peer, objects: o.objects, imported: o.imported, revoked: o.revoked, held: o.held, skipped: o.skipped, error: o.error)
+        return json(o.error == nil ? .ok : .badGateway, view)
+    }
+
+    func export(_ request: Request) async throws -> Response {
+        guard let exporter else { return problem(.notFound, "nothing is exported on this server (no sharing.export section)") }
+        let q = request.uri.queryParameters
+        let now = clock.milliseconds
+        var since = now - 30 * 86_400_000
+        if let text = q["since"].map(String.init) {
+            guard let t = STIXTimestamp.parse(text) ?? Self.day(text) else {
+                return problem(.badRequest, "since must be an RFC 3339 time (2026-12-01T00:00:00Z) or a day (2026-12-01)")
+            }
+            since = t
+        }
+        var tlp: TLP?
+        if let text = q["tlp"].map(String.init) {
+            guard let t = TLP(label: text) else { return problem(.badRequest, "tlp must be clear, green, amber, amber+strict or red") }
+            tlp = t
+        }
+        var query = FindingQuery(kind: .commandAndControl, since: since)
+        query.limit = 10_000
+        let findings = try await detection.store.findings(matching: query)
+        let confirmed = findings.filter { $0.verdict?.verdict == .truePositive }
+        let indicators = confirmed.compactMap { f -> SharedIndicator? in
+            var i = exporter.indicator(f, firstExported: f.verdict?.at ?? now, revoked: false, now: now)
+            if let tlp { i?.tlp = tlp }
+            return i
+        }
+        let bundle = exporter.bundle(indicators, now: now)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/stix+json;version=2.1"
+        headers[HTTPField.Name("X-Mamori-Refused")!] = String(bundle.report.refusedCount)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bundle.encoded(pretty: true) + [10])))
+    }
+
+    /// `2026-12-01`: midnight UTC of that day.
+    static func day(_ text: String) -> Int64? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, text.count == 10 else { return nil }
+        return STIXTimestamp.parse(String(format: "%04d-%02d-%02dT00:00:00Z", parts[0], parts[1], parts[2]))
+    }
+
+    private func problem(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body + [10])))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import MamoriTesting
+import Testing
+
+/// `mamori share` against `mamori serve` with a `sharing:` section whose peer is OASIS medallion on
+/// loopback: the peer is pulled at start and shows its indicator; a pull now finds nothing new;
+/// the export is a STIX 2.1 bundle; a token without read_shared is refused with the reason.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct ShareCommandTests {
+    @Test func operatorSeesPeersPullsAndExports() async throws {
+        let mamori = try ExternalPeer.builtProduct("mamori")
+        let indicator: [String: any Sendable] = [
+            "type": "indicator", "spec_version": "2.1", "id": "indicator--5d3c1a0e-7f2b-4c8d-9e1f-0a2b3c4d5e6f",
+            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z", "name": "qakbot",
+            "pattern_type": "stix", "pattern": "[ipv4-addr:value = '198.51.100.33']", "valid_from": "2026-11-01T00:00:00Z",
+            "indicator_types": ["malicious-activity"],
+        ]
+        let collection = MedallionPeer.Collection(title: "ISAC C&C", objects: [indicator])
+        let hub = try await MedallionPeer(collections: [collection])
+        defer { hub.stop() }
+        let dir = try TemporaryDirectory()
+        let d = dir.path
+        let http = try freeTCPPort()
+        try "carrier-a's long password\n".write(toFile: d + "/isac.password", atomically: true, encoding: .utf8)
+        try """
+        data_directory: \(d)/data
+        log_level: warning
+        http:
+          listen: 127.0.0.1:\(http)
+        collector:
+          listen: [127.0.0.1:\(try freeUDPPort())]
+        sharing:
+          taxii:
+            collections:
+              - id: 91a7b528-80eb-42ed-a74d-c6fbd5a26116
+                title: C&C indicators
+                alias: cnc
+                read: [role:viewer]
+          peers:
+            - name: isac
+              api_root: \(hub.apiRootURL)
+              collection: \(collection.id)
+              user: carrier-a
+              password_file: \(d)/isac.password
+              pull_minutes: 60
+          export:
+            collection: cnc
+            organisation: Example Carrier
+
+        """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
+        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let soc = try operators.token("soc", scope: "read_shared,write_shared")
+        let other = try operators.token("other", scope: "read_findings")
+        let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
+        defer { server.stop() }
+        func share(_ arguments: [String], token: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await mamori.runToExit(
+                ["share"] + arguments + ["--server", "127.0.0.1:\(http)"], environment: ["MAMORI_TOKEN": token ?? soc])
+        }
+
+        // Pulled at start: the peer holds one indicator.
+        var peers = ""
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            peers = try await share(["peers"]).stdout
+            if peers.contains("1 indicator(s)") { break }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(peers.contains("isac") && peers.contains("1 indicator(s)") && !peers.contains("ERROR"), "\(peers)\n\(hub.log)")
+
+        let pull = try await share(["pull", "isac"])
+        #expect(pull.status == 0 && pull.stdout.contains("isac: 0 object(s)") && pull.stdout.contains("1 held"), "\(pull)")
+        let unknown = try await share(["pull", "nobody"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no sharing peer named nobody"), "\(unknown)")
+
+        let export = try await share(["export", "--since", "2026-01-01", "--tlp", "green"])
+        #expect(export.status == 0, "\(export)")
+        let bundle = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any], "\(export.stdout)")
+        #expect(bundle["type"] as? String == "bundle")
+        #expect(export.stderr.contains("0 indicator(s)"), "no C&C was confirmed: \(export.stderr)")
+        let badTLP = try await share(["export", "--tlp", "purple"])
+        #expect(badTLP.status != 0 && badTLP.stderr.contains("tlp must be"), "\(badTLP)")
+
+        let refused = try await share(["peers"], token: other)
+        #expect(refused.status != 0 && refused.stderr.contains("read_shared"), "\(refused)")
+    }
+}
