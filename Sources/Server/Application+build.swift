@@ -321,13 +321,14 @@ public func buildApplication(
                 cgnatPools: d.cgnatPools.map { SharingGuard.CGNATPool(prefix: $0.prefix, ports: $0.firstPort...65535) },
                 ceiling: TLP(label: export.tlp) ?? .amber))
         let service = try IndicatorExporter(
-            settings: export, guard: sharingGuard, taxii: taxii, dataDirectory: configuration.dataDirectory, clock: clock,
+            settings: export, guard: sharingGuard, taxii: taxii, pushPeers: configuration.sharing.peers.filter(\.push),
+            dataDirectory: configuration.dataDirectory, clock: clock,
             logger: exportLogger, metricsFactory: factory)
-        detection.onVerdict { finding, verdict in service.verdict(finding, verdict) }
+        detection.onVerdict { finding, verdict in await service.verdict(finding, verdict) }
         exporter = service
     }
     var sharing: SharingService?
-    if !configuration.sharing.peers.isEmpty {
+    if configuration.sharing.peers.contains(where: \.pull) {
         var sharingLogger = logger
         sharingLogger[metadataKey: "component"] = "sharing"
         sharing = SharingService(

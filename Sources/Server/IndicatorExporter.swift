@@ -7,6 +7,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import STIX
 import TAXII
+import TAXIIClient
 
 /// What Mamori shares of its own findings (`sharing.export`): the collection of its TAXII server
 /// it publishes to, as whom, under which TLP, and for how long an indicator holds.
@@ -50,11 +51,14 @@ public final class IndicatorExporter: Sendable {
     private let exported: NIOLockedValueBox<[String: Int64]>
     private let tlp: TLP
     private let identityCreated: Int64
+    /// Peers whose collections get every export too (`sharing.peers[].push`).
+    public let pushPeers: [SharingPeerSettings]
 
     public init(
-        settings: SharingExportSettings, guard sharingGuard: SharingGuard, taxii: TAXIIService, dataDirectory: String?,
-        clock: any WallClock, logger: Logger, metricsFactory: any MetricsFactory
+        settings: SharingExportSettings, guard sharingGuard: SharingGuard, taxii: TAXIIService, pushPeers: [SharingPeerSettings] = [],
+        dataDirectory: String?, clock: any WallClock, logger: Logger, metricsFactory: any MetricsFactory
     ) throws(ConfigurationError) {
+        self.pushPeers = pushPeers
         guard taxii.collection(settings.collection) != nil else {
             throw ConfigurationError(
                 line: nil, "sharing.export.collection: '\(settings.collection)' is not a collection of sharing.taxii.collections")
@@ -80,7 +84,7 @@ public final class IndicatorExporter: Sendable {
     /// An analyst's verdict on `finding`: a confirmed C&C is shared, a false positive on one
     /// already shared is revoked. Returns what the guard let through (nil when nothing was due).
     @discardableResult
-    public func verdict(_ finding: Finding, _ verdict: Verdict) -> SharingReport? {
+    public func verdict(_ finding: Finding, _ verdict: Verdict) async -> SharingReport? {
         guard finding.kind == .commandAndControl else { return nil }
         let key = Self.key(finding.subject)
         let now = clock.milliseconds
@@ -91,8 +95,9 @@ public final class IndicatorExporter: Sendable {
             return e[key]
         }
         guard let first, let indicator = indicator(finding, firstExported: first, revoked: revoked, now: now) else { return nil }
-        let report = publish([indicator], now: now)
+        let (report, objects) = publish([indicator], now: now)
         if !revoked { save() }
+        for peer in pushPeers { _ = await push(objects, to: peer) }
         Counter(
             label: "mamori_sharing_exported_total", dimensions: [("kind", revoked ? "revocation" : "indicator")], factory: metricsFactory
         )
@@ -109,8 +114,29 @@ public final class IndicatorExporter: Sendable {
         return sharingGuard.screen(STIXExport.objects(for: indicators, identity: identity, now: now))
     }
 
-    private func publish(_ indicators: [SharedIndicator], now: Int64) -> SharingReport {
+    /// Adds `objects` (guarded: made by ``bundle(_:now:)``) to `peer`'s collection; the error, if any.
+    public func push(_ objects: [Data], to peer: SharingPeerSettings) async -> String? {
+        guard !objects.isEmpty else { return nil }
+        do {
+            let status = try await TAXIIClient.withClient(try SharingService.client(peer)) { try await $0.add(objects) }
+            Counter(label: "mamori_sharing_objects_sent_total", dimensions: [("peer", peer.name)], factory: metricsFactory)
+                .increment(by: Int64(status.successes))
+            guard status.failures == 0 else {
+                let text = "\(peer.name) refused \(status.failures) of \(objects.count) objects: \(status.failureMessages.prefix(3))"
+                logger.warning("push to a sharing peer partly refused", metadata: ["peer": "\(peer.name)", "error": "\(text)"])
+                return text
+            }
+            return nil
+        } catch {
+            Counter(label: "mamori_sharing_push_errors_total", dimensions: [("peer", peer.name)], factory: metricsFactory).increment()
+            logger.warning("push to a sharing peer failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
+            return "\(error)"
+        }
+    }
+
+    private func publish(_ indicators: [SharedIndicator], now: Int64) -> (SharingReport, [Data]) {
         let guarded = bundle(indicators, now: now)
+        let objects = guarded.objects.map { Data($0.json.encoded()) }
         for (reason, n) in guarded.report.refusals {
             Counter(label: "mamori_sharing_refused_total", dimensions: [("reason", reason.rawValue)], factory: metricsFactory)
                 .increment(by: Int64(n))
@@ -120,13 +146,13 @@ public final class IndicatorExporter: Sendable {
                 "the sharing guard refused objects; they were not published",
                 metadata: ["refusals": "\(guarded.report.refusals.map { "\($0.key.rawValue): \($0.value)" }.sorted())"])
         }
-        guard !guarded.objects.isEmpty else { return guarded.report }
+        guard !objects.isEmpty else { return (guarded.report, []) }
         do {
-            _ = try taxii.publish(collection: settings.collection, objects: guarded.objects.map { Data($0.json.encoded()) }, now: now)
+            _ = try taxii.publish(collection: settings.collection, objects: objects, now: now)
         } catch {
             logger.error("cannot publish to the TAXII collection", metadata: ["collection": "\(settings.collection)", "error": "\(error)"])
         }
-        return guarded.report
+        return (guarded.report, objects)
     }
 
     /// The shared form of a C&C finding: the endpoint, its family, counts and times — nothing

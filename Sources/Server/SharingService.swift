@@ -96,7 +96,7 @@ public final class SharingService: Service, Sendable {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { tasks in
-                for peer in self.peers {
+                for peer in self.peers where peer.pull {
                     tasks.addTask {
                         while !Task.isCancelled {
                             _ = await self.pull(peer.name)
@@ -249,7 +249,7 @@ public final class SharingService: Service, Sendable {
                 tlp: i.tlp.map { "\($0)" }, validUntil: i.validUntil, modified: i.modified))
     }
 
-    private static func client(_ peer: SharingPeerSettings) throws -> TAXIIPeer {
+    static func client(_ peer: SharingPeerSettings) throws -> TAXIIPeer {
         var credentials = TAXIIPeer.Credentials.none
         if let user = peer.user, let file = peer.passwordFile {
             credentials = .basic(user: user, password: try secret(file, "password_file", peer))

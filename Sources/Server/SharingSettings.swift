@@ -36,6 +36,10 @@ public struct SharingPeerSettings: Sendable, Equatable {
     public var timeoutSeconds = 30
     /// The most indicators kept from this peer.
     public var maximumIndicators = 100_000
+    /// Whether what Mamori exports (`sharing.export`) is also added to this collection.
+    public var push = false
+    /// Whether to read this collection (false: a collection Mamori only pushes to).
+    public var pull = true
 
     public init(name: String, apiRoot: String, collection: String) {
         self.name = name
@@ -166,7 +170,7 @@ extension SharingSettings {
                 let e = try YAMLMap(item, context: "a sharing peer")
                 try e.allowOnly([
                     "name", "api_root", "collection", "user", "password_file", "token_file", "pull_minutes", "timeout_seconds",
-                    "max_indicators",
+                    "max_indicators", "push", "pull",
                 ])
                 guard let name = e["name"], let root = e["api_root"], let collection = e["collection"] else {
                     throw ConfigurationError(
@@ -193,6 +197,8 @@ extension SharingSettings {
                 if let x = e["pull_minutes"] { peer.pullMinutes = try x.int(in: 1...10_080) }
                 if let x = e["timeout_seconds"] { peer.timeoutSeconds = try x.int(in: 1...600) }
                 if let x = e["max_indicators"] { peer.maximumIndicators = try x.int(in: 1...1_000_000) }
+                if let x = e["push"] { peer.push = try x.bool() }
+                if let x = e["pull"] { peer.pull = try x.bool() }
                 guard !s.peers.contains(where: { $0.name == n }) else { throw name.error("the sharing peer '\(n)' is listed twice") }
                 s.peers.append(peer)
             }

@@ -7,6 +7,7 @@ import MamoriCore
 import MamoriTesting
 import STIX
 import TAXII
+import TAXIIClient
 import Testing
 
 @testable import Server
@@ -19,11 +20,12 @@ import Testing
 struct IndicatorExporterTests {
     static let now = Int64(Date().timeIntervalSince1970 * 1000)
 
-    static func application(_ dir: TemporaryDirectory, clock: TestClock = TestClock(now)) throws -> (
+    static func application(_ dir: TemporaryDirectory, clock: TestClock = TestClock(now), peers: [SharingPeerSettings] = []) throws -> (
         some ApplicationProtocol, MamoriServices
     ) {
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
         configuration.sharing.export = SharingExportSettings(collection: "cnc", organisation: "Example Carrier")
+        configuration.sharing.peers = peers
         var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock)
         dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
         return try buildApplication(configuration: configuration, dependencies: dependencies)
@@ -117,10 +119,38 @@ struct IndicatorExporterTests {
         let finding = Self.commandAndControl("198.18.0.77")
         try await services.detection.store.upsert([finding])
         _ = try await services.detection.record(Verdict(verdict: .truePositive, analyst: "hana", at: Self.now), forFinding: finding.id)
-        let report = try #require(exporter.verdict(finding, Verdict(verdict: .truePositive, analyst: "hana", at: Self.now)))
+        let report = try #require(await exporter.verdict(finding, Verdict(verdict: .truePositive, analyst: "hana", at: Self.now)))
         #expect(report.refusedCount > 0 && (report.refusals[.subscriberAddress] ?? report.refusals[.cgnatAddress]) != nil, "\(report)")
         let objects = try Self.published(services)
         #expect(!objects.contains { $0["type"] as? String == "indicator" }, "\(objects)")
         #expect(!objects.flatMap(Self.leaves).contains { $0.contains("198.18.0.77") })
+    }
+
+    /// `push: true`: what the analysts confirm also goes to the ISAC's hub (medallion), where
+    /// another carrier's client reads it.
+    @Test func aConfirmedCommandAndControlIsPushedToTheHub() async throws {
+        let inbox = MedallionPeer.Collection(title: "carriers' C&C")
+        let hub = try await MedallionPeer(collections: [inbox])
+        defer { hub.stop() }
+        let dir = try TemporaryDirectory()
+        try "carrier-a's long password\n".write(toFile: dir.path + "/isac.password", atomically: true, encoding: .utf8)
+        var peer = SharingPeerSettings(name: "isac", apiRoot: hub.apiRootURL, collection: inbox.id)
+        peer.user = "carrier-a"
+        peer.passwordFile = dir.path + "/isac.password"
+        peer.push = true
+        peer.pull = false
+        let (_, services) = try Self.application(dir, peers: [peer])
+        #expect(services.sharing == nil, "a push-only peer is not pulled")
+        let finding = Self.commandAndControl("192.0.2.91")
+        try await services.detection.store.upsert([finding])
+        _ = try await services.detection.record(Verdict(verdict: .truePositive, analyst: "hana", at: Self.now), forFinding: finding.id)
+        let read = try await TAXIIClient.withClient(
+            TAXIIPeer(
+                name: "another-carrier", apiRoot: hub.apiRootURL, collection: inbox.id,
+                credentials: .basic(user: "carrier-a", password: "carrier-a's long password"))
+        ) { try await $0.pull(after: nil) }
+        let texts = read.objects.map { String(decoding: $0, as: UTF8.self) }
+        #expect(texts.contains { $0.contains("\"indicator\"") && $0.contains("192.0.2.91") }, "\(texts)\n\(hub.log)")
+        #expect(!texts.contains { $0.contains("198.18.") || $0.contains("h:") }, "\(texts)")
     }
 }
