@@ -72,7 +72,7 @@ public struct MamoriServices: Sendable {
     /// The TAXII 2.1 server's collections (nil unless `sharing.taxii` is configured): publish
     /// STIX objects into them with ``TAXIIService/publish(collection:objects:now:)``.
     public let taxii: TAXIIService?
-    /// Indicators pulled from sharing peers (nil unless `sharing.peers` is configured).
+    /// Indicators pulled from sharing peers (`sharing.peers`) and imported from STIX bundles.
     public let sharing: SharingService?
     /// Confirmed C&C findings published as STIX (nil unless `sharing.export` is configured).
     public let exporter: IndicatorExporter?
@@ -327,14 +327,12 @@ public func buildApplication(
         detection.onVerdict { finding, verdict in await service.verdict(finding, verdict) }
         exporter = service
     }
-    var sharing: SharingService?
-    if configuration.sharing.peers.contains(where: \.pull) {
-        var sharingLogger = logger
-        sharingLogger[metadataKey: "component"] = "sharing"
-        sharing = SharingService(
-            peers: configuration.sharing.peers, detection: detection, dataDirectory: configuration.dataDirectory, clock: clock,
-            logger: sharingLogger, metricsFactory: factory)
-    }
+    // Always there: it also takes STIX bundles from files (`mamori share import`).
+    var sharingLogger = logger
+    sharingLogger[metadataKey: "component"] = "sharing"
+    let sharing: SharingService? = SharingService(
+        peers: configuration.sharing.peers, detection: detection, dataDirectory: configuration.dataDirectory, clock: clock,
+        logger: sharingLogger, metricsFactory: factory)
     SharingAPI(sharing: sharing, exporter: exporter, detection: detection, clock: clock, invalidRequests: invalidRequests)
         .register(on: routes)
     var resolverLog: ResolverLogService?

@@ -12,6 +12,8 @@ import STIX
 /// - `GET /api/v1/sharing/peers` (`read_shared`): each peer's bookmark, indicators held, last pull
 ///   and last error.
 /// - `POST /api/v1/sharing/peers/{name}/pull` (`write_shared`): pull that peer now; the outcome.
+/// - `POST /api/v1/sharing/import?source=NAME` (`write_shared`): a STIX 2.1 bundle (at most
+///   64 MiB) as the indicators of source `file:NAME`, replacing what that source held before it.
 /// - `GET /api/v1/sharing/export?since=…&tlp=…` (`read_shared`): the STIX 2.1 bundle of the C&C
 ///   findings analysts confirmed since then (as the TAXII collection gets them), through the
 ///   sharing guard; `tlp` lowers or raises the marking (never above `sharing.export`'s guard).
@@ -28,6 +30,7 @@ struct SharingAPI: Sendable, JSONAPI {
             await pull(context.parameters.get("name") ?? "")
         }
         routes.get("/api/v1/sharing/export", .permission(.readShared)) { request, _ in try await export(request) }
+        routes.post("/api/v1/sharing/import", .permission(.writeShared)) { request, _ in try await importBundle(request) }
     }
 
     struct PeerView: Encodable {
@@ -103,6 +106,25 @@ struct SharingAPI: Sendable, JSONAPI {
         headers[.contentType] = "application/stix+json;version=2.1"
         headers[HTTPField.Name("X-Mamori-Refused")!] = String(bundle.report.refusedCount)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bundle.encoded(pretty: true) + [10])))
+    }
+
+    static let maximumImportBytes = 64 << 20
+
+    func importBundle(_ request: Request) async throws -> Response {
+        guard let sharing else { return problem(.notFound, "sharing is not available on this server") }
+        guard let name = request.uri.queryParameters["source"].map(String.init), !name.isEmpty else {
+            return problem(.badRequest, "name the source: ?source=NAME (a-z, 0-9, '-', '_')")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maximumImportBytes)
+        } catch {
+            return problem(.contentTooLarge, "a bundle of at most \(Self.maximumImportBytes) bytes")
+        }
+        let o = sharing.importBundle(Array(body.readableBytesView), name: name)
+        let view = PullView(
+            peer: o.peer, objects: o.objects, imported: o.imported, revoked: o.revoked, held: o.held, skipped: o.skipped, error: o.error)
+        return json(o.error == nil ? .ok : .unprocessableContent, view)
     }
 
     /// `2026-12-01`: midnight UTC of that day.

@@ -88,12 +88,25 @@ public final class SharingService: Service, Sendable {
         self.metricsFactory = metricsFactory
         var loaded: [String: PeerState] = [:]
         for peer in peers { loaded[peer.name] = Self.load(peer.name, from: directory, logger: logger) }
+        let files = (directory.flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0) } ?? []).filter {
+            $0.hasPrefix("file.") && $0.hasSuffix(".json")
+        }
+        for file in files {
+            let name = String(file.dropFirst(5).dropLast(5))
+            loaded["file:" + name] = Self.load("file:" + name, from: directory, logger: logger)
+        }
         state = NIOLockedValueBox(loaded)
-        for peer in peers { apply(peer) }
+        for peer in peers { apply(key: peer.name, source: Self.source(peer.name)) }
+        for key in loaded.keys where key.hasPrefix("file:") { apply(key: key, source: key) }
     }
 
     /// Pulls every peer at start, then each at its interval, until graceful shutdown.
     public func run() async throws {
+        guard peers.contains(where: \.pull) else {
+            // Nothing to poll: only imports and the API. Run until shutdown, as a service must.
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { tasks in
                 for peer in self.peers where peer.pull {
@@ -131,38 +144,8 @@ public final class SharingService: Service, Sendable {
                 }
             }
             let result = STIXImport.objects(objects)
-            for s in result.skipped { outcome.skipped[s.reason.code.description, default: 0] += 1 }
-            state.withLockedValue { all in
-                var s = all[name] ?? PeerState()
-                for indicator in result.indicators {
-                    if indicator.revoked {
-                        if s.indicators.removeValue(forKey: indicator.id) != nil { outcome.revoked += 1 }
-                        continue
-                    }
-                    if let old = s.indicators[indicator.id], (old.modified ?? 0) > (indicator.modified ?? 0) { continue }
-                    switch Self.held(indicator) {
-                    case .success(let h):
-                        s.indicators[indicator.id] = h
-                        outcome.imported += 1
-                    case .failure(let unusable):
-                        s.indicators[indicator.id] = nil
-                        outcome.skipped[unusable.reason, default: 0] += 1
-                    }
-                }
-                s.indicators = s.indicators.filter { $0.value.validUntil.map { $0 > now } ?? true }
-                if s.indicators.count > peer.maximumIndicators {
-                    let keep = s.indicators.sorted { ($0.value.modified ?? 0, $0.key) > ($1.value.modified ?? 0, $1.key) }
-                        .prefix(peer.maximumIndicators)
-                    outcome.skipped["over_max_indicators", default: 0] += s.indicators.count - keep.count
-                    s.indicators = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
-                }
-                s.bookmark = pulled.bookmark ?? s.bookmark
-                s.lastPull = now
-                s.lastError = nil
-                outcome.held = s.indicators.count
-                all[name] = s
-            }
-            apply(peer)
+            merge(name, result, maximum: peer.maximumIndicators, bookmark: pulled.bookmark, now: now, into: &outcome)
+            apply(key: name, source: Self.source(name))
             save(name)
             counter("mamori_sharing_pulls_total", name, ("result", "ok")).increment()
             counter("mamori_sharing_objects_received_total", name).increment(by: Int64(outcome.objects))
@@ -185,6 +168,72 @@ public final class SharingService: Service, Sendable {
         return outcome
     }
 
+    /// A STIX 2.1 bundle from a file (`mamori share import`) as the indicators of source
+    /// `file:<name>`: merged like a pull (newer versions replace, revoked drop, expired pruned);
+    /// a malformed bundle imports nothing.
+    public func importBundle(_ bytes: [UInt8], name: String) -> PullOutcome {
+        var outcome = PullOutcome(peer: "file:" + name)
+        guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ TAXIISettings.isPathByte($0) }) else {
+            outcome.error = "a source name is 1 to 64 of a-z, 0-9, '-' and '_'"
+            return outcome
+        }
+        let key = "file:" + name
+        let result: IndicatorImport
+        do {
+            result = try STIXImport.bundle(bytes)
+        } catch {
+            outcome.error = "not a STIX 2.1 bundle (\(error)); nothing was imported"
+            counter("mamori_sharing_imports_total", key, ("result", "error")).increment()
+            return outcome
+        }
+        outcome.objects = result.objects.count
+        merge(key, result, maximum: Self.maximumFileIndicators, bookmark: nil, now: clock.milliseconds, into: &outcome)
+        apply(key: key, source: key)
+        save(key)
+        counter("mamori_sharing_imports_total", key, ("result", "ok")).increment()
+        logger.info("imported a STIX bundle", metadata: ["source": "\(key)", "outcome": "\(outcome)"])
+        return outcome
+    }
+
+    static let maximumFileIndicators = 1_000_000
+
+    /// Merges an import into what source `key` holds.
+    private func merge(
+        _ key: String, _ result: IndicatorImport, maximum: Int, bookmark: String?, now: Int64, into outcome: inout PullOutcome
+    ) {
+        for s in result.skipped { outcome.skipped[s.reason.code.description, default: 0] += 1 }
+        state.withLockedValue { all in
+            var s = all[key] ?? PeerState()
+            for indicator in result.indicators {
+                if indicator.revoked {
+                    if s.indicators.removeValue(forKey: indicator.id) != nil { outcome.revoked += 1 }
+                    continue
+                }
+                if let old = s.indicators[indicator.id], (old.modified ?? 0) > (indicator.modified ?? 0) { continue }
+                switch Self.held(indicator) {
+                case .success(let h):
+                    s.indicators[indicator.id] = h
+                    outcome.imported += 1
+                case .failure(let unusable):
+                    s.indicators[indicator.id] = nil
+                    outcome.skipped[unusable.reason, default: 0] += 1
+                }
+            }
+            s.indicators = s.indicators.filter { $0.value.validUntil.map { $0 > now } ?? true }
+            if s.indicators.count > maximum {
+                let keep = s.indicators.sorted { ($0.value.modified ?? 0, $0.key) > ($1.value.modified ?? 0, $1.key) }
+                    .prefix(maximum)
+                outcome.skipped["over_max_indicators", default: 0] += s.indicators.count - keep.count
+                s.indicators = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            }
+            s.bookmark = bookmark ?? s.bookmark
+            s.lastPull = now
+            s.lastError = nil
+            outcome.held = s.indicators.count
+            all[key] = s
+        }
+    }
+
     /// The bookmark, count held, last pull and last error of each peer.
     public func status() -> [(peer: String, bookmark: String?, indicators: Int, lastPull: Int64?, lastError: String?)] {
         state.withLockedValue { all in
@@ -199,9 +248,9 @@ public final class SharingService: Service, Sendable {
 
     static func source(_ peer: String) -> String { "taxii:" + peer }
 
-    /// Hands the peer's held indicators to the detectors (one entry per prefix and port).
-    private func apply(_ peer: SharingPeerSettings) {
-        let held = state.withLockedValue { $0[peer.name]?.indicators ?? [:] }
+    /// Hands a source's held indicators to the detectors (one entry per prefix and port).
+    private func apply(key: String, source: String) {
+        let held = state.withLockedValue { $0[key]?.indicators ?? [:] }
         var entries: [EndpointList.Entry] = []
         for h in held.values {
             for text in h.prefixes {
@@ -215,8 +264,8 @@ public final class SharingService: Service, Sendable {
                 }
             }
         }
-        detection.replaceIndicators(source: Self.source(peer.name), with: entries)
-        Gauge(label: "mamori_sharing_indicators", dimensions: [("peer", peer.name)], factory: metricsFactory).record(Double(held.count))
+        detection.replaceIndicators(source: source, with: entries)
+        Gauge(label: "mamori_sharing_indicators", dimensions: [("peer", key)], factory: metricsFactory).record(Double(held.count))
     }
 
     /// What the flow matcher can take of an indicator: addresses, with at most 64 remote ports and
@@ -278,11 +327,11 @@ public final class SharingService: Service, Sendable {
     }
 
     private static func load(_ name: String, from directory: String?, logger: Logger) -> PeerState {
-        guard let directory, let data = FileManager.default.contents(atPath: directory + "/\(name).json") else { return PeerState() }
+        guard let directory, let data = FileManager.default.contents(atPath: directory + "/" + fileName(name)) else { return PeerState() }
         do {
             return try JSONDecoder().decode(PeerState.self, from: data)
         } catch {
-            let path = directory + "/\(name).json"
+            let path = directory + "/" + fileName(name)
             _ = rename(path, path + ".damaged")
             logger.error(
                 "sharing state unreadable; set aside, pulling the peer's collection from the start",
@@ -291,12 +340,17 @@ public final class SharingService: Service, Sendable {
         }
     }
 
+    /// `isac.json` for a peer, `file.<name>.json` for a file source (a peer's name holds no dot).
+    static func fileName(_ key: String) -> String {
+        key.hasPrefix("file:") ? "file." + key.dropFirst(5) + ".json" : key + ".json"
+    }
+
     private func save(_ name: String) {
         guard let directory else { return }
         let s = state.withLockedValue { $0[name] ?? PeerState() }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let path = directory + "/\(name).json"
+            let path = directory + "/" + Self.fileName(name)
             try JSONEncoder().encode(s).write(to: URL(fileURLWithPath: path + ".tmp"), options: .atomic)
             guard rename(path + ".tmp", path) == 0 else { throw SharingError("rename failed: errno \(errno)") }
         } catch {

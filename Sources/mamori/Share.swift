@@ -19,6 +19,9 @@ struct Share: AsyncParsableCommand {
             - peers: the peers Mamori pulls indicators from (sharing.peers), with their bookmark, \
             the indicators held, the last pull and its error.
             - pull NAME: pull a peer's collection now instead of at its next interval.
+            - import FILE --source NAME: a STIX 2.1 bundle a peer sent by other means (e-mail, a \
+            portal) as the indicators of source file:NAME; importing a newer file of the same \
+            source merges it (newer versions replace, revoked ones are dropped).
 
             Reading needs read_shared, pulling write_shared. The token comes from --token-file (a \
             file only its owner can read) or MAMORI_TOKEN.
@@ -27,8 +30,9 @@ struct Share: AsyncParsableCommand {
               mamori share export --since 2026-12-01 --tlp amber > bundle.json
               mamori share peers --server 127.0.0.1:8080 --token-file ~/.mamori-token
               mamori share pull isac
+              mamori share import jpcert-2026-12-06.json --source jpcert
             """,
-        subcommands: [Export.self, Peers.self, Pull.self]
+        subcommands: [Export.self, Import.self, Peers.self, Pull.self]
     )
 
     struct Options: ParsableArguments {
@@ -41,7 +45,7 @@ struct Share: AsyncParsableCommand {
         var json = false
 
         /// Sends one request; stops with a sentence that says why when it gets no usable answer.
-        func request(_ method: String, _ path: String) async throws -> (status: Int, body: String) {
+        func request(_ method: String, _ path: String, body: [UInt8] = []) async throws -> (status: Int, body: String) {
             let endpoint: SocketEndpoint
             do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server: \(error)") }
             guard let token = try credentials.token() else {
@@ -49,7 +53,9 @@ struct Share: AsyncParsableCommand {
             }
             do {
                 let r = try await MamoriAPIClient.withClient(server: endpoint, token: token) { client in
-                    method == "GET" ? try await client.get(path) : try await client.post(path, body: [])
+                    method == "GET"
+                        ? try await client.get(path)
+                        : try await client.post(path, body: body, contentType: "application/stix+json;version=2.1")
                 }
                 return (r.status, r.body)
             } catch let failure as MamoriAPIClient.Failure {
@@ -100,6 +106,40 @@ struct Share: AsyncParsableCommand {
             var allowed = CharacterSet.alphanumerics
             allowed.insert(charactersIn: "-._~:")
             return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import a STIX 2.1 bundle from a file as a source's indicators.")
+
+        @Argument(help: "The bundle (JSON).")
+        var file: String
+
+        @Option(help: ArgumentHelp("The source's name (a-z, 0-9, '-', '_'): its indicators become source file:NAME.", valueName: "name"))
+        var source: String
+
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
+                throw ShareError("cannot read \(file)")
+            }
+            guard size <= 64 << 20 else { throw ShareError("\(file) is larger than 64 MiB") }
+            guard let data = FileManager.default.contents(atPath: file) else { throw ShareError("cannot read \(file)") }
+            let answer = try await options.request(
+                "POST", "/api/v1/sharing/import?source=\(Export.escape(source))", body: Array(data))
+            guard answer.status == 200 || answer.status == 422 else {
+                _ = try options.expect(answer, "import")
+                return
+            }
+            if options.json { return print(answer.body, terminator: "") }
+            let o = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+            if let error = o["error"] as? String { throw ShareError("import \(file) failed: \(error)") }
+            let skipped = (o["skipped"] as? [String: Int] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            print(
+                "file:\(source): \(o["objects"] as? Int ?? 0) object(s), \(o["imported"] as? Int ?? 0) indicator(s) imported, "
+                    + "\(o["revoked"] as? Int ?? 0) revoked, \(o["held"] as? Int ?? 0) held"
+                    + (skipped.isEmpty ? "" : "; skipped: " + skipped.joined(separator: ", ")))
         }
     }
 

@@ -140,7 +140,7 @@ struct IndicatorExporterTests {
         peer.push = true
         peer.pull = false
         let (_, services) = try Self.application(dir, peers: [peer])
-        #expect(services.sharing == nil, "a push-only peer is not pulled")
+        #expect(services.sharing?.peers.first?.pull == false, "a push-only peer is not pulled")
         let finding = Self.commandAndControl("192.0.2.91")
         try await services.detection.store.upsert([finding])
         _ = try await services.detection.record(Verdict(verdict: .truePositive, analyst: "hana", at: Self.now), forFinding: finding.id)

@@ -81,6 +81,24 @@ struct ShareCommandTests {
         let badTLP = try await share(["export", "--tlp", "purple"])
         #expect(badTLP.status != 0 && badTLP.stderr.contains("tlp must be"), "\(badTLP)")
 
+        // A bundle sent by other means: imported as source file:jpcert; a broken one imports nothing.
+        let bundle2: [String: Any] = [
+            "type": "bundle", "id": "bundle--6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+            "objects": [
+                [
+                    "type": "indicator", "spec_version": "2.1", "id": "indicator--7a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                    "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z", "pattern_type": "stix",
+                    "pattern": "[ipv4-addr:value = '198.51.100.44']", "valid_from": "2026-12-01T00:00:00Z",
+                ]
+            ],
+        ]
+        try JSONSerialization.data(withJSONObject: bundle2).write(to: URL(fileURLWithPath: d + "/jpcert.json"))
+        let imported = try await share(["import", d + "/jpcert.json", "--source", "jpcert"])
+        #expect(imported.status == 0 && imported.stdout.contains("file:jpcert: 1 object(s), 1 indicator(s) imported"), "\(imported)")
+        try "{\"type\": \"bundle\", \"objects\": [".write(toFile: d + "/broken.json", atomically: true, encoding: .utf8)
+        let broken = try await share(["import", d + "/broken.json", "--source", "jpcert"])
+        #expect(broken.status != 0 && broken.stderr.contains("not a STIX 2.1 bundle"), "\(broken)")
+
         let refused = try await share(["peers"], token: other)
         #expect(refused.status != 0 && refused.stderr.contains("read_shared"), "\(refused)")
     }
