@@ -202,7 +202,9 @@ struct SinkholeListenerTests {
         let out = try await runPeer(curl, ["-s", "-m", "20", "http://x.example:\(port)/", "--resolve", "x.example:\(port):127.0.0.1"])
         #expect(out.stdout.contains("provider"))
         let contacts = try await running.contacts(count: 4)
-        #expect(contacts.filter { $0.problem == .closedEarly && $0.protocol == .http }.count == 2)
+        // Both holders are reported as closed early; how much of their partial "GET / HT" was read
+        // before they left (all: http; none or part: none sent, unknown) depends on the machine's load.
+        #expect(contacts.filter { $0.problem == .closedEarly }.count == 2, "\(contacts)")
         #expect(contacts.last?.name == "x.example")
         #expect(
             try await waitUntil(timeout: .seconds(30)) {
