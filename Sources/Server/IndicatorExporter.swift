@@ -95,9 +95,10 @@ public final class IndicatorExporter: Sendable {
             return e[key]
         }
         guard let first, let indicator = indicator(finding, firstExported: first, revoked: revoked, now: now) else { return nil }
-        let (report, objects) = publish([indicator], now: now)
+        let guarded = publish([indicator], now: now)
         if !revoked { save() }
-        for peer in pushPeers { _ = await push(objects, to: peer) }
+        for peer in pushPeers { _ = await push(guarded, to: peer) }
+        let report = guarded.report
         Counter(
             label: "mamori_sharing_exported_total", dimensions: [("kind", revoked ? "revocation" : "indicator")], factory: metricsFactory
         )
@@ -114,8 +115,9 @@ public final class IndicatorExporter: Sendable {
         return sharingGuard.screen(STIXExport.objects(for: indicators, identity: identity, now: now))
     }
 
-    /// Adds `objects` (guarded: made by ``bundle(_:now:)``) to `peer`'s collection; the error, if any.
-    public func push(_ objects: [Data], to peer: SharingPeerSettings) async -> String? {
+    /// Adds what the guard let through to `peer`'s collection; the error, if any.
+    public func push(_ bundle: GuardedBundle, to peer: SharingPeerSettings) async -> String? {
+        let objects = bundle.objects.map { Data($0.json.encoded()) }
         guard !objects.isEmpty else { return nil }
         do {
             let status = try await TAXIIClient.withClient(try SharingService.client(peer)) { try await $0.add(objects) }
@@ -134,9 +136,8 @@ public final class IndicatorExporter: Sendable {
         }
     }
 
-    private func publish(_ indicators: [SharedIndicator], now: Int64) -> (SharingReport, [Data]) {
+    private func publish(_ indicators: [SharedIndicator], now: Int64) -> GuardedBundle {
         let guarded = bundle(indicators, now: now)
-        let objects = guarded.objects.map { Data($0.json.encoded()) }
         for (reason, n) in guarded.report.refusals {
             Counter(label: "mamori_sharing_refused_total", dimensions: [("reason", reason.rawValue)], factory: metricsFactory)
                 .increment(by: Int64(n))
@@ -146,13 +147,13 @@ public final class IndicatorExporter: Sendable {
                 "the sharing guard refused objects; they were not published",
                 metadata: ["refusals": "\(guarded.report.refusals.map { "\($0.key.rawValue): \($0.value)" }.sorted())"])
         }
-        guard !objects.isEmpty else { return (guarded.report, []) }
+        guard !guarded.objects.isEmpty else { return guarded }
         do {
-            _ = try taxii.publish(collection: settings.collection, objects: objects, now: now)
+            _ = try taxii.publish(collection: settings.collection, bundle: guarded, now: now)
         } catch {
             logger.error("cannot publish to the TAXII collection", metadata: ["collection": "\(settings.collection)", "error": "\(error)"])
         }
-        return (guarded.report, objects)
+        return guarded
     }
 
     /// The shared form of a C&C finding: the endpoint, its family, counts and times — nothing

@@ -4,6 +4,7 @@ import Logging
 import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
+import STIX
 import TAXII
 
 /// The TAXII 2.1 server's collections inside `mamori serve`: each configured collection's
@@ -11,10 +12,11 @@ import TAXII
 /// ``TAXIIObjectStore`` (SQLite in the data directory). A change goes to the store first and is
 /// shown to readers only once it is stored.
 ///
-/// The rest of the server publishes into a collection with ``publish(collection:objects:now:)``:
+/// The rest of the server publishes into a collection with ``publish(collection:bundle:now:)``,
+/// which takes only what the sharing guard let through:
 ///
 /// ```swift
-/// let status = try taxii.publish(collection: "cnc", objects: [indicatorJSON], now: clock.milliseconds)
+/// let status = try taxii.publish(collection: "cnc", bundle: sharingGuard.screen(objects), now: clock.milliseconds)
 /// ```
 public final class TAXIIService: Sendable {
     public let settings: TAXIISettings
@@ -78,8 +80,18 @@ public final class TAXIIService: Sendable {
     ///   - collection: the collection's id or alias.
     ///   - now: ms since the epoch (the server's clock).
     /// - Returns: the status, which lists every object that was refused and why.
+    /// Only a ``GuardedBundle`` can be published: the type holds that everything the server puts
+    /// in its collections for peers to read has passed the one ``SharingGuard`` (nothing about a
+    /// subscriber). Peers' own additions (POST) are theirs and are not re-published.
     @discardableResult
-    public func publish(collection: String, objects: [Data], now: Int64) throws(TAXIIError) -> TAXIIStatus {
+    public func publish(collection: String, bundle: GuardedBundle, now: Int64) throws(TAXIIError) -> TAXIIStatus {
+        try publish(collection: collection, objects: bundle.objects.map { Data($0.json.encoded()) }, now: now)
+    }
+
+    /// The same for raw objects: not public — the server's own code publishes guarded bundles;
+    /// tests fill collections with it.
+    @discardableResult
+    func publish(collection: String, objects: [Data], now: Int64) throws(TAXIIError) -> TAXIIStatus {
         guard let c = self.collection(collection) else { throw TAXIIError(.notFound, "no collection \(collection)") }
         let candidates = objects.map { data -> Result<TAXIICandidate, TAXIIObjectProblem> in
             guard data.count <= settings.maxObjectBytes, let o = try? JSONSerialization.jsonObject(with: data) else {
