@@ -253,30 +253,19 @@ import Glibc
             throw PeerError("\(binary.path) is missing: build it with `swift build --build-tests` (scripts/test does)")
         }
         let ownDetail = server.directory.appendingPathComponent("simulated-detail").path
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = [
-            "simulate", "--seed", "5", "--subscribers", "400", "--duration", "3m", "--speed", "600", "--interim-interval", "60",
-            "--radius", "127.0.0.1:\(server.port)", "--radius-secret", Self.secret, "--radius-message-authenticator", "--radius-detail",
-            ownDetail,
-        ]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(120)
-        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            process.terminate()
-            throw PeerError("mamori simulate did not finish in 120 s")
-        }
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        // ExternalPeer (posix_spawn, pipes closed exactly once), not Foundation's Process, beside NIO.
+        let run = try ExternalPeer(path: binary.path).runToExit(
+            [
+                "simulate", "--seed", "5", "--subscribers", "400", "--duration", "3m", "--speed", "600", "--interim-interval", "60",
+                "--radius", "127.0.0.1:\(server.port)", "--radius-secret", Self.secret, "--radius-message-authenticator",
+                "--radius-detail", ownDetail,
+            ], timeout: .seconds(120))
+        #expect(run.status == 0, "\(run.stderr)")
         let ours = try FreeRADIUSDetail.parse(String(contentsOfFile: ownDetail, encoding: .utf8)[...]).entries
         #expect(ours.count > 400)
         #expect(
-            stderr.contains("RADIUS: \(ours.count) Accounting-Requests sent, \(ours.count) Accounting-Responses verified"),
-            "\(stderr.suffix(400))")
+            run.stderr.contains("RADIUS: \(ours.count) Accounting-Requests sent, \(ours.count) Accounting-Responses verified"),
+            "\(run.stderr.suffix(400))")
         var theirs: [FreeRADIUSDetail.Entry] = []
         let logDeadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < logDeadline {
