@@ -330,7 +330,7 @@ public func buildApplication(
     // Always there: it also takes STIX bundles from files (`mamori share import`).
     var sharingLogger = logger
     sharingLogger[metadataKey: "component"] = "sharing"
-    let sharing: SharingService? = SharingService(
+    let sharing = SharingService(
         peers: configuration.sharing.peers, detection: detection, dataDirectory: configuration.dataDirectory, clock: clock,
         logger: sharingLogger, metricsFactory: factory)
     SharingAPI(sharing: sharing, exporter: exporter, detection: detection, clock: clock, invalidRequests: invalidRequests)
@@ -387,7 +387,7 @@ public func buildApplication(
     if let radius { app.addServices(radius) }
     if let sinkhole { app.addServices(sinkhole) }
     if let mitigation { app.addServices(mitigation) }
-    if let sharing { app.addServices(sharing) }
+    app.addServices(sharing)
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
         syslogLogger[metadataKey: "component"] = "syslog"

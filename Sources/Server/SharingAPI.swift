@@ -18,7 +18,7 @@ import STIX
 ///   findings analysts confirmed since then (as the TAXII collection gets them), through the
 ///   sharing guard; `tlp` lowers or raises the marking (never above `sharing.export`'s guard).
 struct SharingAPI: Sendable, JSONAPI {
-    let sharing: SharingService?
+    let sharing: SharingService
     let exporter: IndicatorExporter?
     let detection: DetectionService
     let clock: any WallClock
@@ -45,7 +45,6 @@ struct SharingAPI: Sendable, JSONAPI {
     }
 
     func peers() -> Response {
-        guard let sharing else { return problem(.notFound, "no sharing peers are configured on this server (sharing.peers)") }
         let status = sharing.status()
         return json(
             .ok,
@@ -68,8 +67,7 @@ struct SharingAPI: Sendable, JSONAPI {
     }
 
     func pull(_ name: String) async -> Response {
-        guard let sharing else { return problem(.notFound, "no sharing peers are configured on this server (sharing.peers)") }
-        guard sharing.peers.contains(where: { $0.name == name }) else { return problem(.notFound, "no sharing peer named \(name)") }
+        guard sharing.peers.contains(where: { $0.name == name }) else { return json(.notFound, error: "no sharing peer named \(name)") }
         let o = await sharing.pull(name)
         let view = PullView(
             peer: o.peer, objects: o.objects, imported: o.imported, revoked: o.revoked, held: o.held, skipped: o.skipped, error: o.error)
@@ -77,19 +75,19 @@ struct SharingAPI: Sendable, JSONAPI {
     }
 
     func export(_ request: Request) async throws -> Response {
-        guard let exporter else { return problem(.notFound, "nothing is exported on this server (no sharing.export section)") }
+        guard let exporter else { return json(.notFound, error: "nothing is exported on this server (no sharing.export section)") }
         let q = request.uri.queryParameters
         let now = clock.milliseconds
         var since = now - 30 * 86_400_000
         if let text = q["since"].map(String.init) {
             guard let t = STIXTimestamp.parse(text) ?? Self.day(text) else {
-                return problem(.badRequest, "since must be an RFC 3339 time (2026-12-01T00:00:00Z) or a day (2026-12-01)")
+                return bad("since must be an RFC 3339 time (2026-12-01T00:00:00Z) or a day (2026-12-01)")
             }
             since = t
         }
         var tlp: TLP?
         if let text = q["tlp"].map(String.init) {
-            guard let t = TLP(label: text) else { return problem(.badRequest, "tlp must be clear, green, amber, amber+strict or red") }
+            guard let t = TLP(label: text) else { return bad("tlp must be clear, green, amber, amber+strict or red") }
             tlp = t
         }
         var query = FindingQuery(kind: .commandAndControl, since: since)
@@ -111,15 +109,14 @@ struct SharingAPI: Sendable, JSONAPI {
     static let maximumImportBytes = 64 << 20
 
     func importBundle(_ request: Request) async throws -> Response {
-        guard let sharing else { return problem(.notFound, "sharing is not available on this server") }
         guard let name = request.uri.queryParameters["source"].map(String.init), !name.isEmpty else {
-            return problem(.badRequest, "name the source: ?source=NAME (a-z, 0-9, '-', '_')")
+            return bad("name the source: ?source=NAME (a-z, 0-9, '-', '_')")
         }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: Self.maximumImportBytes)
         } catch {
-            return problem(.contentTooLarge, "a bundle of at most \(Self.maximumImportBytes) bytes")
+            return json(.contentTooLarge, error: "a bundle of at most \(Self.maximumImportBytes) bytes")
         }
         let o = sharing.importBundle(Array(body.readableBytesView), name: name)
         let view = PullView(
@@ -127,16 +124,13 @@ struct SharingAPI: Sendable, JSONAPI {
         return json(o.error == nil ? .ok : .unprocessableContent, view)
     }
 
+    /// An error answer: `{"error": message}`.
+    private func json(_ status: HTTPResponse.Status, error message: String) -> Response { json(status, ["error": message]) }
+
     /// `2026-12-01`: midnight UTC of that day.
     static func day(_ text: String) -> Int64? {
         let parts = text.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3, text.count == 10 else { return nil }
         return STIXTimestamp.parse(String(format: "%04d-%02d-%02dT00:00:00Z", parts[0], parts[1], parts[2]))
-    }
-
-    private func problem(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body + [10])))
     }
 }
