@@ -182,11 +182,13 @@ struct SinkholeListenerTests {
         let curl = try ExternalPeer.require("curl", debianPackage: "curl")
         let running = try await RunningListener {
             $0.maximumConnections = 2
-            $0.firstBytesTimeout = .seconds(30)
+            // Far longer than the test: the holders must leave before they time out, even when the
+            // whole suite's load stretches the steps between (with 30 s, a CI run saw both time out).
+            $0.firstBytesTimeout = .seconds(300)
         }
         let port = running.port
         let holders = (0..<2).map { _ in
-            Task { try await RawConnection.run(port: port, sending: Array("GET / HT".utf8), timeout: .seconds(60)) }
+            Task { try await RawConnection.run(port: port, sending: Array("GET / HT".utf8), timeout: .seconds(400)) }
         }
         #expect(try await waitUntil(timeout: .seconds(30)) { running.listener.connectionCount == 2 })
         let extra = try await RawConnection.run(port: port, sending: Array("GET / HTTP/1.1\r\nHost: x.example\r\n\r\n".utf8))
