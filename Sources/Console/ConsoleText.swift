@@ -88,6 +88,17 @@ enum ConsoleText {
         "accountAdded": "The account was added.", "accountChanged": "The account was changed.", "passwordSet": "The password was set.",
         "tokenRevoked": "The token was revoked.", "noScope": "choose at least one permission for the token",
         "confirmRevoke": "Revoke this token? Scripts that use it stop working at once; this cannot be undone.",
+        // Sharing
+        "sharing": "Sharing", "sharingSources": "Where shared indicators come from", "sharingSource": "Source",
+        "noSharingSources": "No peers and no imported files: see sharing.peers in docs/taxii.md, or mamori share import.",
+        "sharingHeld": "Indicators", "lastPull": "Last pull", "bookmark": "Bookmark", "pullNow": "Pull now",
+        "sharedIndicators": "Indicators held", "sharingFilter": "Value or name contains", "allSources": "every source",
+        "noSharedIndicators": "No indicators.", "narrowFilter": "narrow the filter to see the rest",
+        "indicatorName": "Name", "indicatorValues": "Addresses and names", "indicatorConstraint": "Ports, protocol",
+        "confidence": "Confidence", "validUntil": "Valid until", "modifiedAt": "Version", "inSinkhole": "in the sinkhole",
+        "sharingHint":
+            "Addresses are matched in flows (a match says “shared by” its source); names go to the DNS sinkhole when sharing.sinkhole is configured. A revoked or expired indicator stops matching. Nothing imported is shared on.",
+        "pulled.flash": "Pulled.",
         // BGP mitigation
         "bgp": "BGP", "bgpOff": "BGP mitigation is off: mamori serve's configuration has no bgp: section (see docs/bgp.md).",
         "killSwitchEngaged": "Kill switch engaged: every rule is withdrawn and none is announced",
@@ -180,6 +191,17 @@ enum ConsoleText {
         "sinkholeHint":
             "名前はそのサブドメインも対象になります。アドレスは、そこを指すすべての応答を書き換えます。保護された名前・人気のある名前・トップレベルドメインは拒否されます。変更はまず監査ログに記録し、NOTIFY でリゾルバに伝えます。",
         "entryAdded.flash": "追加しました。リゾルバに通知しています。", "entryRenewed.flash": "更新しました。", "entryRemoved.flash": "削除しました。リゾルバに通知しています。",
+        // Sharing
+        "sharing": "共有", "sharingSources": "共有インディケータの入手元", "sharingSource": "入手元",
+        "noSharingSources": "ピアもインポートしたファイルもありません。docs/taxii.md の sharing.peers か、mamori share import を参照してください。",
+        "sharingHeld": "インディケータ数", "lastPull": "最終取得", "bookmark": "ブックマーク", "pullNow": "今すぐ取得",
+        "sharedIndicators": "保持しているインディケータ", "sharingFilter": "値・名前に含む", "allSources": "すべての入手元",
+        "noSharedIndicators": "インディケータはありません。", "narrowFilter": "残りを見るには条件を絞ってください",
+        "indicatorName": "名前", "indicatorValues": "アドレスと名前", "indicatorConstraint": "ポート・プロトコル",
+        "confidence": "確信度", "validUntil": "有効期限", "modifiedAt": "版", "inSinkhole": "シンクホール中",
+        "sharingHint":
+            "アドレスはフローと照合します（一致すると入手元を「shared by」で示します）。名前は sharing.sinkhole を設定すると DNS シンクホールに入ります。失効・期限切れのインディケータは照合しません。インポートしたものを他へ再共有することはありません。",
+        "pulled.flash": "取得しました。",
         // BGP mitigation
         "bgp": "BGP", "bgpOff": "BGP による緩和は無効です。mamori serve の設定に bgp: セクションがありません（docs/bgp.md を参照）。",
         "killSwitchEngaged": "キルスイッチ作動中：すべてのルールを取り消し、新しいルールは広報しません",

@@ -331,8 +331,8 @@ public func buildApplication(
     var sharingLogger = logger
     sharingLogger[metadataKey: "component"] = "sharing"
     let sharing = SharingService(
-        peers: configuration.sharing.peers, detection: detection, dataDirectory: configuration.dataDirectory, clock: clock,
-        logger: sharingLogger, metricsFactory: factory)
+        peers: configuration.sharing.peers, detection: detection, sinkhole: sinkhole, sinkholeSettings: configuration.sharing.sinkhole,
+        dataDirectory: configuration.dataDirectory, clock: clock, logger: sharingLogger, metricsFactory: factory)
     SharingAPI(sharing: sharing, exporter: exporter, detection: detection, clock: clock, invalidRequests: invalidRequests)
         .register(on: routes)
     var resolverLog: ResolverLogService?
@@ -363,6 +363,7 @@ public func buildApplication(
     )
     consoleRoutes.sinkhole = sinkhole
     consoleRoutes.mitigation = mitigation
+    consoleRoutes.sharing = sharing
     consoleRoutes.register(on: routes)
     let listeners = HTTPListeners()
     var app = Application(
@@ -388,6 +389,7 @@ public func buildApplication(
     if let sinkhole { app.addServices(sinkhole) }
     if let mitigation { app.addServices(mitigation) }
     app.addServices(sharing)
+    if let exporter { app.addServices(exporter) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
         syslogLogger[metadataKey: "component"] = "syslog"

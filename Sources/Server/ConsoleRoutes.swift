@@ -31,6 +31,8 @@ struct ConsoleRoutes: Sendable {
     var sinkhole: SinkholeService? = nil
     /// BGP mitigation, when configured (its page says it is off otherwise).
     var mitigation: MitigationService? = nil
+    /// Indicators from sharing peers and imported files.
+    var sharing: SharingService? = nil
     let health: @Sendable () -> String
     let settings: String
     let clock: any WallClock
@@ -86,6 +88,12 @@ struct ConsoleRoutes: Sendable {
         }
         routes.add(.post, "/console/sinkhole/remove", .permission(.changeSinkhole), csrf: .formField, refuser: page) { request, _ in
             try await self.removeSinkholeEntry(request)
+        }
+        routes.add(.get, "/console/sharing", .permission(.readShared), refuser: page) { request, _ in
+            self.sharingPage(request, flash: nil)
+        }
+        routes.add(.post, "/console/sharing/pull", .permission(.writeShared), csrf: .formField, refuser: page) { request, _ in
+            try await self.pullSharingPeer(request)
         }
         routes.add(.get, "/console/bgp", .permission(.readFindings), refuser: page) { request, _ in self.bgpPage(request, flash: nil) }
         for change in ["approve", "reject", "withdraw", "kill", "release"] {

@@ -6,6 +6,7 @@ import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
 import STIX
+import ServiceLifecycle
 import TAXII
 import TAXIIClient
 
@@ -37,9 +38,15 @@ public struct SharingExportSettings: Sendable, Equatable {
 /// a new version, not a duplicate; when each endpoint was first shared is kept in
 /// `<data_directory>/sharing/exported.json` (endpoints only), which gives every version its `created`.
 ///
+/// Peers with `push: true` get the collection's objects in `date_added` order from a bookmark kept
+/// per peer in `<data_directory>/sharing/pushed.json`: at every verdict, at start and every
+/// ``pushRetrySeconds`` — so a peer that was down gets what it missed, and a new peer gets the whole
+/// collection (its backlog). What is pushed is screened by the guard again on the way out.
+///
 /// Metrics: `mamori_sharing_exported_total{kind}` (`indicator`, `revocation`),
-/// `mamori_sharing_refused_total{reason}`.
-public final class IndicatorExporter: Sendable {
+/// `mamori_sharing_refused_total{reason}`, `mamori_sharing_objects_sent_total{peer}`,
+/// `mamori_sharing_push_errors_total{peer}`.
+public final class IndicatorExporter: Service, Sendable {
     public let settings: SharingExportSettings
     public let sharingGuard: SharingGuard
     private let taxii: TAXIIService
@@ -53,6 +60,20 @@ public final class IndicatorExporter: Sendable {
     private let identityCreated: Int64
     /// Peers whose collections get every export too (`sharing.peers[].push`).
     public let pushPeers: [SharingPeerSettings]
+    /// Per push peer: the `date_added` (µs) of the last object it took; pushes in flight.
+    private let pushing: NIOLockedValueBox<PushState>
+    private let pushFile: String?
+    /// How often peers that missed objects are tried again.
+    static let pushRetrySeconds = 60
+    /// Objects in one push request.
+    static let pushPageSize = 500
+
+    struct PushState: Sendable {
+        var bookmarks: [String: Int64] = [:]
+        var lastError: [String: String] = [:]
+        var inFlight: Set<String> = []
+        var again: Set<String> = []
+    }
 
     public init(
         settings: SharingExportSettings, guard sharingGuard: SharingGuard, taxii: TAXIIService, pushPeers: [SharingPeerSettings] = [],
@@ -79,6 +100,107 @@ public final class IndicatorExporter: Sendable {
         }
         exported = NIOLockedValueBox(saved ?? [:])
         identityCreated = saved?.values.min() ?? 0
+        pushFile = dataDirectory.map { $0 + "/sharing/pushed.json" }
+        let bookmarks = pushFile.flatMap { FileManager.default.contents(atPath: $0) }.flatMap {
+            try? JSONDecoder().decode([String: Int64].self, from: $0)
+        }
+        pushing = NIOLockedValueBox(PushState(bookmarks: bookmarks ?? [:]))
+    }
+
+    /// Pushes what each push peer has not taken yet, at start and every ``pushRetrySeconds``.
+    public func run() async throws {
+        guard !pushPeers.isEmpty else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                for peer in self.pushPeers { _ = await self.pushPending(to: peer) }
+                try? await Task.sleep(for: .seconds(Self.pushRetrySeconds))
+            }
+        }
+    }
+
+    /// What a push of the pending objects did.
+    public struct PushOutcome: Sendable, CustomStringConvertible {
+        public var peer: String
+        public var sent = 0
+        public var refusedByPeer = 0
+        /// The bookmark after the push (µs of `date_added`), nil: nothing taken yet.
+        public var bookmark: Int64?
+        public var error: String?
+
+        public var description: String {
+            if let error { return "\(peer): push failed after \(sent) object(s): \(error)" }
+            return "\(peer): \(sent) object(s) pushed" + (refusedByPeer > 0 ? ", \(refusedByPeer) refused by the peer" : "")
+        }
+    }
+
+    /// Sends `peer` every object of the export collection added after its bookmark, a page at a
+    /// time, advancing the bookmark after each page the peer took (objects it refused one by one
+    /// are counted and logged, not sent again); stops at the first page that fails (the next try
+    /// starts there). `fromStart` forgets the bookmark first (the whole collection again: its
+    /// versions are not duplicated by a TAXII server). A push already running for the peer is asked
+    /// to go round once more instead.
+    @discardableResult
+    public func pushPending(to peer: SharingPeerSettings, fromStart: Bool = false) async -> PushOutcome {
+        var outcome = PushOutcome(peer: peer.name)
+        let start = pushing.withLockedValue { s -> Bool in
+            if fromStart { s.bookmarks[peer.name] = nil }
+            guard s.inFlight.insert(peer.name).inserted else {
+                s.again.insert(peer.name)
+                return false
+            }
+            return true
+        }
+        guard start else {
+            outcome.bookmark = pushing.withLockedValue { $0.bookmarks[peer.name] }
+            return outcome
+        }
+        while true {
+            await pushPages(to: peer, into: &outcome)
+            let done = pushing.withLockedValue { s -> Bool in
+                if outcome.error == nil, s.again.remove(peer.name) != nil { return false }
+                s.again.remove(peer.name)
+                s.inFlight.remove(peer.name)
+                s.lastError[peer.name] = outcome.error
+                return true
+            }
+            if done { break }
+        }
+        outcome.bookmark = pushing.withLockedValue { $0.bookmarks[peer.name] }
+        return outcome
+    }
+
+    private func pushPages(to peer: SharingPeerSettings, into outcome: inout PushOutcome) async {
+        // Bounded: a collection holds at most max_objects_per_collection versions.
+        for _ in 0..<10_000 {
+            let after = pushing.withLockedValue { $0.bookmarks[peer.name] }
+            let page = taxii.added(collection: settings.collection, after: after, limit: Self.pushPageSize)
+            guard let last = page.last else { return }
+            var objects: [STIXObject] = []
+            for version in page {
+                if let o = try? STIXObject(json: try JSONValue.parse(version.json)) { objects.append(o) }
+            }
+            let guarded = sharingGuard.screen(objects)
+            countRefusals(guarded.report)
+            let result = await push(guarded, to: peer)
+            switch result {
+            case .failure(let error):
+                outcome.error = error.description
+                return
+            case .success(let (sent, refused)):
+                outcome.sent += sent
+                outcome.refusedByPeer += refused
+            }
+            pushing.withLockedValue { $0.bookmarks[peer.name] = last.dateAdded.microseconds }
+            savePushBookmarks()
+        }
+    }
+
+    /// Each push peer's bookmark (µs of `date_added`) and last error.
+    public func pushStatus() -> [(peer: String, bookmark: Int64?, lastError: String?)] {
+        pushing.withLockedValue { s in pushPeers.map { ($0.name, s.bookmarks[$0.name], s.lastError[$0.name]) } }
     }
 
     /// An analyst's verdict on `finding`: a confirmed C&C is shared, a false positive on one
@@ -97,7 +219,7 @@ public final class IndicatorExporter: Sendable {
         guard let first, let indicator = indicator(finding, firstExported: first, revoked: revoked, now: now) else { return nil }
         let guarded = publish([indicator], now: now)
         if !revoked { save() }
-        for peer in pushPeers { _ = await push(guarded, to: peer) }
+        for peer in pushPeers { await pushPending(to: peer) }
         let report = guarded.report
         Counter(
             label: "mamori_sharing_exported_total", dimensions: [("kind", revoked ? "revocation" : "indicator")], factory: metricsFactory
@@ -115,38 +237,47 @@ public final class IndicatorExporter: Sendable {
         return sharingGuard.screen(STIXExport.objects(for: indicators, identity: identity, now: now))
     }
 
-    /// Adds what the guard let through to `peer`'s collection; the error, if any.
-    public func push(_ bundle: GuardedBundle, to peer: SharingPeerSettings) async -> String? {
+    /// Adds what the guard let through to `peer`'s collection: how many it took and refused, or
+    /// the error (unreachable, credentials refused, an answer that is not TAXII).
+    public func push(_ bundle: GuardedBundle, to peer: SharingPeerSettings) async -> Result<(sent: Int, refused: Int), PushError> {
         let objects = bundle.objects.map { Data($0.json.encoded()) }
-        guard !objects.isEmpty else { return nil }
+        guard !objects.isEmpty else { return .success((0, 0)) }
         do {
             let status = try await TAXIIClient.withClient(try SharingService.client(peer)) { try await $0.add(objects) }
             Counter(label: "mamori_sharing_objects_sent_total", dimensions: [("peer", peer.name)], factory: metricsFactory)
                 .increment(by: Int64(status.successes))
-            guard status.failures == 0 else {
+            if status.failures > 0 {
                 let text = "\(peer.name) refused \(status.failures) of \(objects.count) objects: \(status.failureMessages.prefix(3))"
                 logger.warning("push to a sharing peer partly refused", metadata: ["peer": "\(peer.name)", "error": "\(text)"])
-                return text
             }
-            return nil
+            return .success((status.successes, status.failures))
         } catch {
             Counter(label: "mamori_sharing_push_errors_total", dimensions: [("peer", peer.name)], factory: metricsFactory).increment()
-            logger.warning("push to a sharing peer failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
-            return "\(error)"
+            logger.warning("push to a sharing peer failed; trying again later", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
+            return .failure(PushError(description: "\(error)"))
+        }
+    }
+
+    /// Why a push failed.
+    public struct PushError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    private func countRefusals(_ report: SharingReport) {
+        for (reason, n) in report.refusals {
+            Counter(label: "mamori_sharing_refused_total", dimensions: [("reason", reason.rawValue)], factory: metricsFactory)
+                .increment(by: Int64(n))
+        }
+        if report.refusedCount > 0 {
+            logger.warning(
+                "the sharing guard refused objects; they were not shared",
+                metadata: ["refusals": "\(report.refusals.map { "\($0.key.rawValue): \($0.value)" }.sorted())"])
         }
     }
 
     private func publish(_ indicators: [SharedIndicator], now: Int64) -> GuardedBundle {
         let guarded = bundle(indicators, now: now)
-        for (reason, n) in guarded.report.refusals {
-            Counter(label: "mamori_sharing_refused_total", dimensions: [("reason", reason.rawValue)], factory: metricsFactory)
-                .increment(by: Int64(n))
-        }
-        if guarded.report.refusedCount > 0 {
-            logger.warning(
-                "the sharing guard refused objects; they were not published",
-                metadata: ["refusals": "\(guarded.report.refusals.map { "\($0.key.rawValue): \($0.value)" }.sorted())"])
-        }
+        countRefusals(guarded.report)
         guard !guarded.objects.isEmpty else { return guarded }
         do {
             _ = try taxii.publish(collection: settings.collection, bundle: guarded, now: now)
@@ -169,6 +300,18 @@ public final class IndicatorExporter: Sendable {
     }
 
     static func key(_ s: FindingSubject) -> String { "\(s.address)|\(s.port.map(String.init) ?? "")|\(s.protocol ?? "")" }
+
+    private func savePushBookmarks() {
+        guard let pushFile else { return }
+        let snapshot = pushing.withLockedValue { $0.bookmarks }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (pushFile as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try JSONEncoder().encode(snapshot).write(to: URL(fileURLWithPath: pushFile), options: .atomic)
+        } catch {
+            logger.error("cannot save the push bookmarks", metadata: ["file": "\(pushFile)", "error": "\(error)"])
+        }
+    }
 
     private func save() {
         guard let file else { return }

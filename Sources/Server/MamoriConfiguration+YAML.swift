@@ -47,6 +47,11 @@ extension MamoriConfiguration {
         ])
         if let v = top["sharing"] { config.sharing = try SharingSettings.parse(v) }
         if let v = top["sinkhole"] { config.sinkhole = try SinkholeSettings.parse(v) }
+        if config.sharing.sinkhole != nil && !config.sinkhole.enabled {
+            throw ConfigurationError(
+                line: top["sharing"]?.node.mark?.line,
+                "sharing.sinkhole puts imported domain names into the DNS sinkhole, which is off: configure 'sinkhole:' too")
+        }
         if let v = top["bgp"] { config.bgp = try BGPSettings.parse(v) }
         if let v = top["dnstap"] { config.dnstap = try DnstapSettings.parse(v) }
         if let v = top["data_directory"] { config.dataDirectory = try v.string() }

@@ -12,6 +12,8 @@ import STIX
 /// - `GET /api/v1/sharing/peers` (`read_shared`): each peer's bookmark, indicators held, last pull
 ///   and last error.
 /// - `POST /api/v1/sharing/peers/{name}/pull` (`write_shared`): pull that peer now; the outcome.
+/// - `POST /api/v1/sharing/peers/{name}/push[?from_start=true]` (`write_shared`): send a push
+///   peer what it has not taken of the export collection (all of it with `from_start`).
 /// - `POST /api/v1/sharing/import?source=NAME` (`write_shared`): a STIX 2.1 bundle (at most
 ///   64 MiB) as the indicators of source `file:NAME`, replacing what that source held before it.
 /// - `GET /api/v1/sharing/export?since=…&tlp=…` (`read_shared`): the STIX 2.1 bundle of the C&C
@@ -29,6 +31,9 @@ struct SharingAPI: Sendable, JSONAPI {
         routes.post("/api/v1/sharing/peers/:name/pull", .permission(.writeShared)) { _, context in
             await pull(context.parameters.get("name") ?? "")
         }
+        routes.post("/api/v1/sharing/peers/:name/push", .permission(.writeShared)) { request, context in
+            await push(context.parameters.get("name") ?? "", request)
+        }
         routes.get("/api/v1/sharing/export", .permission(.readShared)) { request, _ in try await export(request) }
         routes.post("/api/v1/sharing/import", .permission(.writeShared)) { request, _ in try await importBundle(request) }
     }
@@ -42,17 +47,26 @@ struct SharingAPI: Sendable, JSONAPI {
         var indicators: Int
         var lastPull: String?
         var lastError: String?
+        var pull: Bool
+        var push: Bool
+        /// The `date_added` of the last object of the export collection the peer took.
+        var pushedUpTo: String?
+        var lastPushError: String?
     }
 
     func peers() -> Response {
         let status = sharing.status()
+        let pushes = exporter?.pushStatus() ?? []
         return json(
             .ok,
             sharing.peers.map { p in
                 let s = status.first { $0.peer == p.name }
+                let pushed = pushes.first { $0.peer == p.name }
                 return PeerView(
                     name: p.name, apiRoot: p.apiRoot, collection: p.collection, pullMinutes: p.pullMinutes, bookmark: s?.bookmark,
-                    indicators: s?.indicators ?? 0, lastPull: s?.lastPull.map(MitigationService.iso), lastError: s?.lastError)
+                    indicators: s?.indicators ?? 0, lastPull: s?.lastPull.map(MitigationService.iso), lastError: s?.lastError,
+                    pull: p.pull, push: p.push, pushedUpTo: pushed?.bookmark.map { MitigationService.iso($0 / 1000) },
+                    lastPushError: pushed?.lastError)
             })
     }
 
@@ -71,6 +85,31 @@ struct SharingAPI: Sendable, JSONAPI {
         let o = await sharing.pull(name)
         let view = PullView(
             peer: o.peer, objects: o.objects, imported: o.imported, revoked: o.revoked, held: o.held, skipped: o.skipped, error: o.error)
+        return json(o.error == nil ? .ok : .badGateway, view)
+    }
+
+    struct PushView: Encodable {
+        var peer: String
+        var sent: Int
+        var refusedByPeer: Int
+        var pushedUpTo: String?
+        var error: String?
+    }
+
+    func push(_ name: String, _ request: Request) async -> Response {
+        guard let exporter else { return json(.notFound, error: "nothing is exported on this server (no sharing.export section)") }
+        guard let peer = exporter.pushPeers.first(where: { $0.name == name }) else {
+            return json(.notFound, error: "no sharing peer named \(name) with push: true")
+        }
+        var fromStart = false
+        if let text = request.uri.queryParameters["from_start"].map(String.init) {
+            guard let b = Bool(text) else { return bad("from_start must be true or false") }
+            fromStart = b
+        }
+        let o = await exporter.pushPending(to: peer, fromStart: fromStart)
+        let view = PushView(
+            peer: o.peer, sent: o.sent, refusedByPeer: o.refusedByPeer, pushedUpTo: o.bookmark.map { MitigationService.iso($0 / 1000) },
+            error: o.error)
         return json(o.error == nil ? .ok : .badGateway, view)
     }
 
@@ -118,7 +157,7 @@ struct SharingAPI: Sendable, JSONAPI {
         } catch {
             return json(.contentTooLarge, error: "a bundle of at most \(Self.maximumImportBytes) bytes")
         }
-        let o = sharing.importBundle(Array(body.readableBytesView), name: name)
+        let o = await sharing.importBundle(Array(body.readableBytesView), name: name)
         let view = PullView(
             peer: o.peer, objects: o.objects, imported: o.imported, revoked: o.revoked, held: o.held, skipped: o.skipped, error: o.error)
         return json(o.error == nil ? .ok : .unprocessableContent, view)

@@ -1,3 +1,4 @@
+import DNSWire
 import Detection
 import FlowCodec
 import Foundation
@@ -17,8 +18,10 @@ import TAXIIClient
 ///
 /// - A pull is all or nothing: a peer that answers garbage or an object that is not STIX leaves
 ///   the bookmark and the indicators as they were (counted, logged once per error and peer); the
-///   next interval tries again. An indicator whose pattern the matcher cannot use (a file hash, a
-///   `WITHIN` qualifier, a domain — flows carry no names) is skipped and counted, the rest kept.
+///   next interval tries again. An indicator whose pattern Mamori cannot use (a file hash, a
+///   `WITHIN` qualifier) is skipped and counted, the rest kept.
+/// - Addresses go to the flow matcher; domain names (flows carry none) go to the DNS sinkhole
+///   when `sharing.sinkhole` says so, as entries of feed `taxii:<name>` (``SinkholeService/replaceIndicatorNames(feed:with:)``).
 /// - The bookmark and the indicators held are kept in `<data_directory>/sharing/<peer>.json`, so
 ///   a restart matches at once and asks the peer only for what is new.
 /// - Imported indicators are never shared on: Mamori's exports are made from its own C&C findings.
@@ -29,6 +32,8 @@ import TAXIIClient
 public final class SharingService: Service, Sendable {
     public let peers: [SharingPeerSettings]
     private let detection: DetectionService
+    private let sinkhole: SinkholeService?
+    private let sinkholeSettings: SharingSinkholeSettings?
     private let directory: String?
     private let clock: any WallClock
     private let logger: Logger
@@ -47,6 +52,8 @@ public final class SharingService: Service, Sendable {
     /// One indicator as the flow matcher uses it.
     struct Held: Codable, Sendable, Hashable {
         var prefixes: [String]
+        /// Domain names (lowercase, no final dot), for the sinkhole; nil in state saved before.
+        var names: [String]?
         /// Remote ports; nil: any.
         var ports: [UInt16]?
         /// IP protocol number; nil: any.
@@ -77,11 +84,14 @@ public final class SharingService: Service, Sendable {
     }
 
     public init(
-        peers: [SharingPeerSettings], detection: DetectionService, dataDirectory: String?, clock: any WallClock, logger: Logger,
+        peers: [SharingPeerSettings], detection: DetectionService, sinkhole: SinkholeService? = nil,
+        sinkholeSettings: SharingSinkholeSettings? = nil, dataDirectory: String?, clock: any WallClock, logger: Logger,
         metricsFactory: any MetricsFactory
     ) {
         self.peers = peers
         self.detection = detection
+        self.sinkhole = sinkholeSettings == nil ? nil : sinkhole
+        self.sinkholeSettings = sinkholeSettings
         directory = dataDirectory.map { $0 + "/sharing" }
         self.clock = clock
         self.logger = logger
@@ -102,6 +112,7 @@ public final class SharingService: Service, Sendable {
 
     /// Pulls every peer at start, then each at its interval, until graceful shutdown.
     public func run() async throws {
+        await applyNamesOfEverySource()
         guard peers.contains(where: \.pull) else {
             // Nothing to poll: only imports and the API. Run until shutdown, as a service must.
             try? await gracefulShutdown()
@@ -146,6 +157,7 @@ public final class SharingService: Service, Sendable {
             let result = STIXImport.objects(objects)
             merge(name, result, maximum: peer.maximumIndicators, bookmark: pulled.bookmark, now: now, into: &outcome)
             apply(key: name, source: Self.source(name))
+            await applyNames(key: name, feed: Self.source(name))
             save(name)
             counter("mamori_sharing_pulls_total", name, ("result", "ok")).increment()
             counter("mamori_sharing_objects_received_total", name).increment(by: Int64(outcome.objects))
@@ -171,7 +183,7 @@ public final class SharingService: Service, Sendable {
     /// A STIX 2.1 bundle from a file (`mamori share import`) as the indicators of source
     /// `file:<name>`: merged like a pull (newer versions replace, revoked drop, expired pruned);
     /// a malformed bundle imports nothing.
-    public func importBundle(_ bytes: [UInt8], name: String) -> PullOutcome {
+    public func importBundle(_ bytes: [UInt8], name: String) async -> PullOutcome {
         var outcome = PullOutcome(peer: "file:" + name)
         guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ TAXIISettings.isPathByte($0) }) else {
             outcome.error = "a source name is 1 to 64 of a-z, 0-9, '-' and '_'"
@@ -189,6 +201,7 @@ public final class SharingService: Service, Sendable {
         outcome.objects = result.objects.count
         merge(key, result, maximum: Self.maximumFileIndicators, bookmark: nil, now: clock.milliseconds, into: &outcome)
         apply(key: key, source: key)
+        await applyNames(key: key, feed: key)
         save(key)
         counter("mamori_sharing_imports_total", key, ("result", "ok")).increment()
         logger.info("imported a STIX bundle", metadata: ["source": "\(key)", "outcome": "\(outcome)"])
@@ -244,6 +257,46 @@ public final class SharingService: Service, Sendable {
         }
     }
 
+    /// One indicator Mamori holds, as the console shows it.
+    public struct HeldIndicator: Sendable {
+        /// `taxii:<peer>` or `file:<name>`.
+        public var source: String
+        public var id: String
+        public var name: String?
+        public var addresses: [String]
+        public var names: [String]
+        public var ports: [UInt16]?
+        public var ipProtocol: UInt8?
+        public var confidence: Int?
+        public var tlp: String?
+        /// Milliseconds since 1970.
+        public var validUntil: Int64?
+        public var modified: Int64?
+    }
+
+    /// Every indicator held, newest version first within each source.
+    public func heldIndicators() -> [HeldIndicator] {
+        state.withLockedValue { all in
+            all.sorted { $0.key < $1.key }.flatMap { key, s in
+                let source = key.hasPrefix("file:") ? key : Self.source(key)
+                return s.indicators.sorted { ($0.value.modified ?? 0, $0.key) > ($1.value.modified ?? 0, $1.key) }.map { id, h in
+                    HeldIndicator(
+                        source: source, id: id, name: h.name, addresses: h.prefixes, names: h.names ?? [], ports: h.ports,
+                        ipProtocol: h.ipProtocol, confidence: h.confidence, tlp: h.tlp, validUntil: h.validUntil, modified: h.modified)
+                }
+            }
+        }
+    }
+
+    /// The files imported (`file:<name>`), with how many indicators each holds and when.
+    public func fileSources() -> [(source: String, indicators: Int, imported: Int64?)] {
+        state.withLockedValue { all in
+            all.filter { $0.key.hasPrefix("file:") }.sorted { $0.key < $1.key }.map {
+                ($0.key, $0.value.indicators.count, $0.value.lastPull)
+            }
+        }
+    }
+
     // MARK: -
 
     static func source(_ peer: String) -> String { "taxii:" + peer }
@@ -253,7 +306,7 @@ public final class SharingService: Service, Sendable {
         let held = state.withLockedValue { $0[key]?.indicators ?? [:] }
         var entries: [EndpointList.Entry] = []
         for h in held.values {
-            for text in h.prefixes {
+            for text in h.prefixes where !text.isEmpty {
                 guard let prefix = IPPrefix(text) else { continue }
                 for port in h.ports.map({ $0.map(Optional.some) }) ?? [nil] {
                     entries.append(
@@ -268,22 +321,59 @@ public final class SharingService: Service, Sendable {
         Gauge(label: "mamori_sharing_indicators", dimensions: [("peer", key)], factory: metricsFactory).record(Double(held.count))
     }
 
-    /// What the flow matcher can take of an indicator: addresses, with at most 64 remote ports and
-    /// one protocol; or why not.
+    /// The sinkhole's entries of every source, from what is held (at start: the sinkhole's own
+    /// saved state may be older or newer than the sharing state).
+    private func applyNamesOfEverySource() async {
+        guard sinkhole != nil else { return }
+        let keys = state.withLockedValue { Array($0.keys) }.sorted()
+        for key in keys { await applyNames(key: key, feed: key.hasPrefix("file:") ? key : Self.source(key)) }
+    }
+
+    /// Hands a source's domain names at or above the minimum confidence to the sinkhole (when
+    /// `sharing.sinkhole` is configured).
+    private func applyNames(key: String, feed: String) async {
+        guard let sinkhole, let minimum = sinkholeSettings?.minimumConfidence else { return }
+        let held = state.withLockedValue { $0[key]?.indicators ?? [:] }
+        var names: [SinkholeService.IndicatorName] = []
+        for h in held.values where (h.confidence ?? 0) >= minimum {
+            for text in h.names ?? [] {
+                guard let name = try? DNSName(text + ".") else { continue }
+                let what = [h.name, h.confidence.map { "confidence \($0)" }, h.tlp.map { "TLP:\($0)" }].compactMap { $0 }
+                names.append(
+                    SinkholeService.IndicatorName(
+                        name: name, expiresAt: h.validUntil.map { $0 / 1000 },
+                        reason: "shared by \(feed)" + (what.isEmpty ? "" : " (\(what.joined(separator: ", ")))")))
+            }
+        }
+        await sinkhole.replaceIndicatorNames(feed: feed, with: names)
+    }
+
+    /// What Mamori can take of an indicator: addresses for the flow matcher (at most 64 remote
+    /// ports and one protocol), domain names for the sinkhole; or why not.
     static func held(_ i: ImportedIndicator) -> Result<Held, Unusable> {
         var prefixes: [String] = []
+        var names: [String] = []
         var ports: Set<UInt16>?
         var protocols: Set<String>?
         for alternative in i.match.alternatives {
-            guard case .addresses(let list) = alternative.target else { return .failure(Unusable(reason: "domain")) }
-            guard alternative.excludedAddresses.isEmpty, alternative.excludedDestinationPorts.isEmpty, alternative.sourcePorts == nil,
-                alternative.excludedSourcePorts.isEmpty
-            else { return .failure(Unusable(reason: "exclusions_or_source_ports")) }
-            prefixes += list.map(\.description)
+            switch alternative.target {
+            case .domains(let list):
+                // A name is a name whatever port a connection to it uses: constraints on ports
+                // and protocols do not narrow a sinkhole entry, exclusions do.
+                names += list.filter { !alternative.excludedDomains.contains($0) }
+                continue
+            case .addresses(let list):
+                guard alternative.excludedAddresses.isEmpty, alternative.excludedDestinationPorts.isEmpty, alternative.sourcePorts == nil,
+                    alternative.excludedSourcePorts.isEmpty
+                else { return .failure(Unusable(reason: "exclusions_or_source_ports")) }
+                prefixes += list.map(\.description)
+            }
             if let p = alternative.destinationPorts { ports = (ports ?? []).union(p) }
             if let p = alternative.protocols { protocols = (protocols ?? []).union(p) }
         }
-        guard !prefixes.isEmpty, prefixes.count <= 1024 else { return .failure(Unusable(reason: "address_count")) }
+        guard !prefixes.isEmpty || !names.isEmpty, prefixes.count <= 1024, names.count <= 1024 else {
+            return .failure(Unusable(reason: "address_count"))
+        }
         guard (ports?.count ?? 0) <= 64 else { return .failure(Unusable(reason: "port_count")) }
         var ipProtocol: UInt8?
         if let protocols {
@@ -294,7 +384,8 @@ public final class SharingService: Service, Sendable {
         }
         return .success(
             Held(
-                prefixes: prefixes, ports: ports.map { $0.sorted() }, ipProtocol: ipProtocol, name: i.name, confidence: i.confidence,
+                prefixes: prefixes, names: names.isEmpty ? nil : Array(Set(names)).sorted(), ports: ports.map { $0.sorted() },
+                ipProtocol: ipProtocol, name: i.name, confidence: i.confidence,
                 tlp: i.tlp.map { "\($0)" }, validUntil: i.validUntil, modified: i.modified))
     }
 

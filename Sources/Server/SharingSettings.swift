@@ -11,11 +11,25 @@ public struct SharingSettings: Sendable, Equatable {
     public var peers: [SharingPeerSettings] = []
     /// What of Mamori's own findings is published to its TAXII server (nil: nothing).
     public var export: SharingExportSettings?
+    /// Whether imported `domain-name` indicators enter the DNS sinkhole (nil: they do not).
+    public var sinkhole: SharingSinkholeSettings?
 
     public init(taxii: TAXIISettings? = nil, peers: [SharingPeerSettings] = []) {
         self.taxii = taxii
         self.peers = peers
     }
+}
+
+/// Imported domain names into the DNS sinkhole (`sharing.sinkhole`; needs `sinkhole:`): every
+/// `domain-name` indicator of a pulled peer or an imported file whose confidence is at least
+/// `minimum_confidence` becomes a name entry of source `indicator` (feed `taxii:<peer>` or
+/// `file:<name>`) until its `valid_until`, and leaves when the indicator is revoked, expires or
+/// is no longer offered. The sinkhole's guards (popular and protected names) apply.
+public struct SharingSinkholeSettings: Sendable, Equatable {
+    /// 0–100; an indicator without a confidence counts as 0.
+    public var minimumConfidence = 70
+
+    public init(minimumConfidence: Int = 70) { self.minimumConfidence = minimumConfidence }
 }
 
 /// A peer's TAXII 2.1 collection that Mamori reads indicators from (`sharing.peers[]`): an
@@ -144,7 +158,14 @@ extension SharingSettings {
     static func parse(_ v: YAMLValue) throws(ConfigurationError) -> SharingSettings {
         var s = SharingSettings()
         let m = try YAMLMap(v.node, context: "sharing")
-        try m.allowOnly(["taxii", "peers", "export"])
+        try m.allowOnly(["taxii", "peers", "export", "sinkhole"])
+        if let x = m["sinkhole"] {
+            let e = try YAMLMap(x.node, context: "sharing.sinkhole")
+            try e.allowOnly(["minimum_confidence"])
+            var settings = SharingSinkholeSettings()
+            if let c = e["minimum_confidence"] { settings.minimumConfidence = try c.int(in: 0...100) }
+            s.sinkhole = settings
+        }
         if let x = m["export"] {
             let e = try YAMLMap(x.node, context: "sharing.export")
             try e.allowOnly(["collection", "organisation", "tlp", "valid_days"])

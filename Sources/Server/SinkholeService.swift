@@ -311,6 +311,74 @@ public final class SinkholeService: Service, Sendable {
         }
     }
 
+    /// A name a sharing source offers for the sinkhole (a `domain-name` indicator).
+    public struct IndicatorName: Sendable, Hashable {
+        public var name: DNSName
+        /// Seconds since 1970 (the indicator's `valid_until`), or nil: `sinkhole.entry_days`.
+        public var expiresAt: Int64?
+        /// For the audit record and the console: the indicator's name, confidence, TLP.
+        public var reason: String
+
+        public init(name: DNSName, expiresAt: Int64?, reason: String) {
+            self.name = name
+            self.expiresAt = expiresAt
+            self.reason = reason
+        }
+    }
+
+    /// Names refused for a feed (a popular or protected name, a full policy), so that each pull
+    /// does not refuse and audit them again; forgotten at restart, or when the feed drops them.
+    private let refusedIndicatorNames = NIOLockedValueBox([String: Set<DNSName>]())
+
+    /// Makes the policy's entries of `feed` (source `indicator`) the names given, as one batch:
+    /// names new to the policy are added (the guards apply as to every entry: a popular or
+    /// protected name is refused, audited once), renewed once half their life has passed, and
+    /// entries of this feed that it no longer offers (revoked, expired, gone) are removed. A name
+    /// the policy holds from another source (a finding, an analyst, another feed) is left as it is.
+    @discardableResult
+    public func replaceIndicatorNames(feed: String, with names: [IndicatorName]) async -> [SinkholeChange] {
+        let now = clock.milliseconds / 1000
+        let halfLife = Int64(settings.entryDays) * 86_400 / 2
+        let offered = Dictionary(names.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let refused = refusedIndicatorNames.withLockedValue { all in
+            all[feed] = all[feed]?.intersection(offered.keys)
+            return all[feed] ?? []
+        }
+        var operations: [SinkholePolicy.Operation] = []
+        let current = state.withLockedValue { $0.policy.entries }
+        for (trigger, e) in current.sorted(by: { $0.key.description < $1.key.description }) where e.source == .indicator(feed: feed) {
+            if case .name(let n) = trigger, offered[n] != nil { continue }
+            operations.append(.remove(trigger))
+        }
+        for (name, offer) in offered.sorted(by: { $0.key.description < $1.key.description }) where !refused.contains(name) {
+            let expiresAt = offer.expiresAt ?? now + Int64(settings.entryDays) * 86_400
+            if let e = current[.name(name)] {
+                // Held from another source: left alone. Held from this feed: renewed when a newer
+                // version's valid_until is later, or half the default life has passed.
+                guard e.source == .indicator(feed: feed), let old = e.expiresAt, expiresAt > old,
+                    offer.expiresAt != nil || old - now <= halfLife
+                else { continue }
+            }
+            operations.append(
+                .add(
+                    SinkholeEntry(
+                        trigger: .name(name), source: .indicator(feed: feed), reason: String(offer.reason.prefix(300)), addedAt: now,
+                        expiresAt: expiresAt, ttl: UInt32(settings.ttl))))
+        }
+        guard !operations.isEmpty else { return [] }
+        do {
+            let changes = try await change(operations, actor: "sharing:\(feed)")
+            let newlyRefused = changes.compactMap { c -> DNSName? in
+                guard case .refused(let e, _) = c, case .name(let n) = e.trigger else { return nil }
+                return n
+            }
+            if !newlyRefused.isEmpty { refusedIndicatorNames.withLockedValue { $0[feed, default: []].formUnion(newlyRefused) } }
+            return changes
+        } catch {
+            return [] // Logged by change(); the next pull tries again.
+        }
+    }
+
     /// An analyst's verdict: a true positive puts the C&C in, a false positive takes out the
     /// entry that finding made.
     public func verdict(_ finding: Finding, _ verdict: Verdict) async {

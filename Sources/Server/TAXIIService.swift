@@ -69,6 +69,17 @@ public final class TAXIIService: Sendable {
         return indexes.withLockedValue { $0[c.id]?.count ?? 0 }
     }
 
+    /// Every object version of `collection` added after `after` (microseconds of `date_added`;
+    /// nil: from the start), in `date_added` order, at most `limit`: what a push to a peer
+    /// sends next (``IndicatorExporter``).
+    public func added(collection: String, after: Int64?, limit: Int) -> [TAXIIObjectVersion] {
+        guard let c = self.collection(collection) else { return [] }
+        let query = TAXIIQuery(addedAfter: after.map { TAXIITimestamp(microseconds: $0) }, limit: limit, versions: [.all])
+        return indexes.withLockedValue {
+            $0[c.id]?.select(query, limits: .init(defaultLimit: limit, maximumLimit: limit)).versions ?? []
+        }
+    }
+
     // MARK: - Publishing and adding
 
     /// Publishes STIX objects (each one JSON object, as the STIX exporter makes them) into a

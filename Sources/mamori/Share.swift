@@ -19,6 +19,7 @@ struct Share: AsyncParsableCommand {
             - peers: the peers Mamori pulls indicators from (sharing.peers), with their bookmark, \
             the indicators held, the last pull and its error.
             - pull NAME: pull a peer's collection now instead of at its next interval.
+            - push NAME [--from-start]: send a push peer (push: true) what it has not taken yet of             the export collection — the server also tries every minute, so this is for "now";             --from-start sends the whole collection (a new peer's backlog).
             - import FILE --source NAME: a STIX 2.1 bundle a peer sent by other means (e-mail, a \
             portal) as the indicators of source file:NAME; importing a newer file of the same \
             source merges it (newer versions replace, revoked ones are dropped).
@@ -30,9 +31,10 @@ struct Share: AsyncParsableCommand {
               mamori share export --since 2026-12-01 --tlp amber > bundle.json
               mamori share peers --server 127.0.0.1:8080 --token-file ~/.mamori-token
               mamori share pull isac
+              mamori share push isac --from-start
               mamori share import jpcert-2026-12-06.json --source jpcert
             """,
-        subcommands: [Export.self, Import.self, Peers.self, Pull.self]
+        subcommands: [Export.self, Import.self, Peers.self, Pull.self, Push.self]
     )
 
     struct Options: ParsableArguments {
@@ -152,6 +154,10 @@ struct Share: AsyncParsableCommand {
         var indicators: Int
         var lastPull: String?
         var lastError: String?
+        var pull: Bool?
+        var push: Bool?
+        var pushedUpTo: String?
+        var lastPushError: String?
     }
 
     struct Peers: AsyncParsableCommand {
@@ -166,10 +172,17 @@ struct Share: AsyncParsableCommand {
             decoder.keyDecodingStrategy = .convertFromSnakeCase
             let peers = try decoder.decode([PeerView].self, from: Data(body.utf8))
             for p in peers {
-                print(
-                    "\(p.name)  \(p.apiRoot)collections/\(p.collection)/  every \(p.pullMinutes) min  \(p.indicators) indicator(s)  "
+                var line = "\(p.name)  \(p.apiRoot)collections/\(p.collection)/"
+                if p.pull ?? true {
+                    line +=
+                        "  every \(p.pullMinutes) min  \(p.indicators) indicator(s)  "
                         + "last pull \(p.lastPull ?? "never")  bookmark \(p.bookmark ?? "none")"
-                        + (p.lastError.map { "  ERROR \($0)" } ?? ""))
+                        + (p.lastError.map { "  ERROR \($0)" } ?? "")
+                }
+                if p.push == true {
+                    line += "  push: up to \(p.pushedUpTo ?? "nothing yet")" + (p.lastPushError.map { "  PUSH ERROR \($0)" } ?? "")
+                }
+                print(line)
             }
         }
     }
@@ -196,6 +209,40 @@ struct Share: AsyncParsableCommand {
                 "\(name): \(o["objects"] as? Int ?? 0) object(s), \(o["imported"] as? Int ?? 0) indicator(s) imported, "
                     + "\(o["revoked"] as? Int ?? 0) revoked, \(o["held"] as? Int ?? 0) held"
                     + (skipped.isEmpty ? "" : "; skipped: " + skipped.joined(separator: ", ")))
+        }
+    }
+}
+
+extension Share {
+    struct Push: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send a push peer what it has not taken yet of the export collection (all of it with --from-start).")
+
+        @Argument(help: "The peer's name (sharing.peers[].name, with push: true).")
+        var name: String
+
+        @Flag(help: "Forget the peer's bookmark and send the whole collection (versions already there are not duplicated).")
+        var fromStart = false
+
+        @OptionGroup var options: Share.Options
+
+        func run() async throws {
+            let path = "/api/v1/sharing/peers/\(Export.escape(name))/push" + (fromStart ? "?from_start=true" : "")
+            let answer = try await options.request("POST", path)
+            guard answer.status == 200 || answer.status == 502 else {
+                _ = try options.expect(answer, "push \(name)")
+                return
+            }
+            if options.json { return print(answer.body, terminator: "") }
+            let o = (try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]) ?? [:]
+            if let error = o["error"] as? String {
+                throw ShareError(
+                    "push \(name) failed after \(o["sent"] as? Int ?? 0) object(s): \(error); the server tries again every minute")
+            }
+            let refused = o["refused_by_peer"] as? Int ?? 0
+            print(
+                "\(name): \(o["sent"] as? Int ?? 0) object(s) pushed" + (refused > 0 ? ", \(refused) refused by the peer" : "")
+                    + "; up to \(o["pushed_up_to"] as? String ?? "nothing yet")")
         }
     }
 }

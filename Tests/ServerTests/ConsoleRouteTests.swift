@@ -1,5 +1,6 @@
 import Accounts
 import Attribution
+import DNSWire
 import FlowCodec
 import Foundation
 import HTTPTypes
@@ -11,6 +12,7 @@ import MamoriCore
 import MamoriTesting
 import Mitigation
 import NIOCore
+import RPZ
 import Testing
 
 @testable import Server
@@ -426,6 +428,62 @@ import Testing
         }
         #expect(audit.contains { $0.hasPrefix("analyst:hana added: c2.evil.example.") }, "\(audit)")
         #expect(audit.contains { $0.hasPrefix("analyst:hana removed: c2.evil.example.") }, "\(audit)")
+    }
+
+    @Test(
+        "the sharing page: a viewer sees each source and every indicator held with its TLP, confidence and whether its name is sinkholed; filters narrow it; a pull of an unknown peer is refused"
+    )
+    func sharingPage() async throws {
+        let dir = try TemporaryDirectory()
+        let (app, services) = try RouteAccessTests.application(dir, clock: TestClock(Self.now)) {
+            $0.sharing.sinkhole = SharingSinkholeSettings(minimumConfidence: 50)
+        }
+        let sharing = try #require(services.sharing)
+        let bundle = """
+            {"type": "bundle", "id": "bundle--6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "objects": [
+              {"type": "indicator", "spec_version": "2.1", "id": "indicator--7a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e41",
+               "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z", "name": "qakbot tier 1",
+               "pattern_type": "stix", "pattern": "[network-traffic:dst_ref.value = '198.51.100.44' AND network-traffic:dst_port = 443]",
+               "valid_from": "2026-12-01T00:00:00Z", "confidence": 80,
+               "object_marking_refs": ["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]},
+              {"type": "indicator", "spec_version": "2.1", "id": "indicator--7a1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e42",
+               "created": "2026-12-01T00:00:00.000Z", "modified": "2026-12-01T00:00:00.000Z", "name": "qakbot name",
+               "pattern_type": "stix", "pattern": "[domain-name:value = 'update.qak.example']",
+               "valid_from": "2026-12-01T00:00:00Z", "confidence": 60}
+            ]}
+            """
+        let outcome = await sharing.importBundle(Array(bundle.utf8), name: "jpcert")
+        #expect(outcome.error == nil && outcome.held == 2, "\(outcome)")
+        try await services.addAccount("ken", role: .viewer, password: "ken's long password")
+        try await app.test(.router) { client in
+            let ken = try await client.execute(
+                uri: "/login", method: .post, headers: Self.formType,
+                body: Self.form(["name": "ken", "password": "ken's long password"])
+            ) { r -> HTTPFields in [.cookie: try #require(Self.cookie(r)), .contentType: "application/x-www-form-urlencoded"] }
+            let csrf = try await client.execute(uri: "/console/sharing", method: .get, headers: ken) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok, "\(html.suffix(1000))")
+                #expect(html.contains("<code>file:jpcert</code>") && html.contains("qakbot tier 1") && html.contains("198.51.100.44/32"))
+                #expect(html.contains("<td>443</td>") && html.contains("TLP:AMBER") && html.contains("tlp-amber"), "\(html.suffix(3000))")
+                #expect(html.contains("update.qak.example") && html.contains("class=\"badge sinkholed\""), "confidence 60 ≥ 50: sinkholed")
+                #expect(html.contains("href=\"/console/sharing\""), "in the navigation")
+                return try #require(Self.csrf(html))
+            }
+            try await client.execute(uri: "/console/sharing?q=qak.example", method: .get, headers: ken) { r in
+                let html = String(buffer: r.body)
+                #expect(html.contains("update.qak.example") && !html.contains("198.51.100.44/32"))
+            }
+            try await client.execute(uri: "/console/sharing?source=taxii:nobody", method: .get, headers: ken) { r in
+                #expect(String(buffer: r.body).contains("id=\"no-shared-indicators\""))
+            }
+            try await client.execute(
+                uri: "/console/sharing/pull", method: .post, headers: ken, body: Self.form(["peer": "nobody", "csrf": csrf])
+            ) { r in
+                #expect(r.status == .notFound)
+            }
+        }
+        let sinkholed = try DNSName("update.qak.example.")
+        #expect(services.sinkhole?.entry(.name(sinkholed))?.source == .indicator(feed: "file:jpcert"))
     }
 
     @Test(

@@ -153,4 +153,70 @@ struct IndicatorExporterTests {
         #expect(texts.contains { $0.contains("\"indicator\"") && $0.contains("192.0.2.91") }, "\(texts)\n\(hub.log)")
         #expect(!texts.contains { $0.contains("198.18.") || $0.contains("h:") }, "\(texts)")
     }
+
+    @Test func aPeerThatRefusedAPushGetsItLaterAndANewPeerGetsTheBacklog() async throws {
+        let inbox = MedallionPeer.Collection(title: "carriers' C&C")
+        let hub = try await MedallionPeer(collections: [inbox])
+        defer { hub.stop() }
+        let dir = try TemporaryDirectory()
+        let passwordFile = dir.path + "/isac.password"
+        try "a wrong password\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        var peer = SharingPeerSettings(name: "isac", apiRoot: hub.apiRootURL, collection: inbox.id)
+        peer.user = "carrier-a"
+        peer.passwordFile = passwordFile
+        peer.push = true
+        peer.pull = false
+        peer.timeoutSeconds = 10
+        func hubObjects() async throws -> [String] {
+            try await TAXIIClient.withClient(
+                TAXIIPeer(
+                    name: "another-carrier", apiRoot: hub.apiRootURL, collection: inbox.id,
+                    credentials: .basic(user: "carrier-a", password: "carrier-a's long password"))
+            ) { try await $0.pull(after: nil) }.objects.map { String(decoding: $0, as: UTF8.self) }
+        }
+        do {
+            let (_, services) = try Self.application(dir, peers: [peer])
+            let exporter = try #require(services.exporter)
+            for address in ["192.0.2.91", "192.0.2.92"] {
+                let finding = Self.commandAndControl(address)
+                try await services.detection.store.upsert([finding])
+                _ = try await services.detection.record(
+                    Verdict(verdict: .truePositive, analyst: "hana", at: Self.now), forFinding: finding.id)
+            }
+            // The hub refused the credentials: nothing arrived, the bookmark did not move, the error is kept.
+            #expect(try await hubObjects().isEmpty)
+            let failed = try #require(exporter.pushStatus().first)
+            #expect(failed.bookmark == nil && failed.lastError != nil, "\(failed)")
+            // The password is mended (read at every push): the next try sends both, in order.
+            try "carrier-a's long password\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+            let retried = await exporter.pushPending(to: peer)
+            #expect(retried.error == nil && retried.sent > 0 && retried.bookmark != nil, "\(retried)\n\(hub.log)")
+            let texts = try await hubObjects()
+            #expect(texts.contains { $0.contains("192.0.2.91") } && texts.contains { $0.contains("192.0.2.92") }, "\(texts)")
+            let again = await exporter.pushPending(to: peer)
+            #expect(again.error == nil && again.sent == 0, "nothing new: \(again)")
+        }
+        // After a restart, a second push peer (a new ISAC member) gets the whole collection; the
+        // first keeps its bookmark and gets nothing again.
+        let second = MedallionPeer.Collection(title: "new member's inbox")
+        let newHub = try await MedallionPeer(collections: [second])
+        defer { newHub.stop() }
+        var newPeer = SharingPeerSettings(name: "new-member", apiRoot: newHub.apiRootURL, collection: second.id)
+        newPeer.user = "carrier-a"
+        newPeer.passwordFile = passwordFile
+        newPeer.push = true
+        newPeer.pull = false
+        let (_, restarted) = try Self.application(dir, peers: [peer, newPeer])
+        let exporter = try #require(restarted.exporter)
+        let first = await exporter.pushPending(to: peer)
+        #expect(first.error == nil && first.sent == 0 && first.bookmark != nil, "\(first)")
+        let backlog = await exporter.pushPending(to: newPeer)
+        #expect(backlog.error == nil && backlog.sent > 0, "\(backlog)\n\(newHub.log)")
+        let received = try await TAXIIClient.withClient(
+            TAXIIPeer(
+                name: "reader", apiRoot: newHub.apiRootURL, collection: second.id,
+                credentials: .basic(user: "carrier-a", password: "carrier-a's long password"))
+        ) { try await $0.pull(after: nil) }.objects.map { String(decoding: $0, as: UTF8.self) }
+        #expect(received.contains { $0.contains("192.0.2.91") } && received.contains { $0.contains("192.0.2.92") }, "\(received)")
+    }
 }

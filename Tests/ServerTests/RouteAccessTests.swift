@@ -13,9 +13,12 @@ import Testing
 
 /// Who may call what: every registered route against every kind of caller.
 @Suite struct RouteAccessTests {
-    static func application(_ dir: TemporaryDirectory, clock: TestClock) throws -> (some ApplicationProtocol, MamoriServices) {
+    static func application(
+        _ dir: TemporaryDirectory, clock: TestClock, configure: (inout MamoriConfiguration) -> Void = { _ in }
+    ) throws -> (some ApplicationProtocol, MamoriServices) {
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
         configuration.attribution.revealEnabled = true
+        configure(&configuration)
         var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock)
         dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
         return try buildApplication(configuration: configuration, dependencies: dependencies)

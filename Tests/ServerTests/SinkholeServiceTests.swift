@@ -183,6 +183,58 @@ import Testing
         #expect(audit.contains { $0.record.subject == alice && $0.record.summary.hasPrefix("exemption ended") }, "\(audit)")
     }
 
+    @Test(
+        "a sharing feed's names: the feed's whole set each time — new names added, dropped ones removed, a popular name refused and audited once, a name held from another source left alone, renewals only when due"
+    )
+    func indicatorNames() async throws {
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        let (_, services) = try Self.application(dir, clock: clock)
+        let sinkhole = try #require(services.sinkhole)
+        func offer(_ name: String, until: Int64? = nil) throws -> SinkholeService.IndicatorName {
+            SinkholeService.IndicatorName(name: try DNSName(name + "."), expiresAt: until, reason: "shared by taxii:isac")
+        }
+        let feed = "taxii:isac"
+        try await sinkhole.change(
+            [
+                .add(
+                    SinkholeEntry(
+                        trigger: .name(try DNSName("mine.example.")), source: .analyst(operator: "hana"), reason: "x",
+                        addedAt: Self.now / 1000, expiresAt: nil))
+            ],
+            actor: "analyst:hana")
+        let until = Self.now / 1000 + 7 * 86_400
+        let first = await sinkhole.replaceIndicatorNames(
+            feed: feed, with: [try offer("c2.example", until: until), try offer("www.google.com"), try offer("mine.example")])
+        #expect(first.count == 2, "\(first)")
+        #expect(sinkhole.entry(.name(try DNSName("c2.example.")))?.source == .indicator(feed: feed))
+        #expect(sinkhole.entry(.name(try DNSName("c2.example.")))?.expiresAt == until)
+        #expect(sinkhole.entry(.name(try DNSName("www.google.com."))) == nil, "the popular-name guard applies")
+        #expect(sinkhole.entry(.name(try DNSName("mine.example.")))?.source == .analyst(operator: "hana"), "another source's entry stays")
+
+        // The same set again: nothing to do, nothing audited (the refusal is not repeated).
+        let auditBefore = try Self.sinkholeAudit(services).count
+        let again = await sinkhole.replaceIndicatorNames(
+            feed: feed, with: [try offer("c2.example", until: until), try offer("www.google.com"), try offer("mine.example")])
+        let auditAfter = try Self.sinkholeAudit(services).count
+        #expect(again.isEmpty && auditAfter == auditBefore, "\(again)")
+
+        // A later valid_until renews; a name the feed stops offering leaves; the analyst's stays.
+        let later = until + 86_400
+        let third = await sinkhole.replaceIndicatorNames(
+            feed: feed, with: [try offer("c2.example", until: later), try offer("new.example")])
+        #expect(sinkhole.entry(.name(try DNSName("c2.example.")))?.expiresAt == later, "\(third)")
+        #expect(sinkhole.entry(.name(try DNSName("new.example.")))?.expiresAt == Self.now / 1000 + 30 * 86_400)
+        let fourth = await sinkhole.replaceIndicatorNames(feed: feed, with: [])
+        let c2 = try DNSName("c2.example.")
+        #expect(fourth.count == 2 && sinkhole.entry(.name(c2)) == nil, "\(fourth)")
+        #expect(sinkhole.entry(.name(try DNSName("mine.example."))) != nil)
+
+        let audit = try Self.sinkholeAudit(services).map { "\($0.record.actor) \($0.record.summary)" }
+        #expect(audit.filter { $0.hasPrefix("sharing:taxii:isac refused: www.google.com.") }.count == 1, "\(audit)")
+        #expect(audit.contains { $0.hasPrefix("sharing:taxii:isac removed: c2.example.") }, "\(audit)")
+    }
+
     @Test("entries and serials outlive a restart; a damaged state file is set aside and the server starts empty")
     func restart() async throws {
         let dir = try TemporaryDirectory()

@@ -43,6 +43,7 @@ struct ShareCommandTests {
               user: carrier-a
               password_file: \(d)/isac.password
               pull_minutes: 60
+              push: true
           export:
             collection: cnc
             organisation: Example Carrier
@@ -70,6 +71,12 @@ struct ShareCommandTests {
 
         let pull = try await share(["pull", "isac"])
         #expect(pull.status == 0 && pull.stdout.contains("isac: 0 object(s)") && pull.stdout.contains("1 held"), "\(pull)")
+        // Nothing confirmed yet: a push sends nothing, and says so; an unknown peer is refused.
+        let push = try await share(["push", "isac", "--from-start"])
+        #expect(push.status == 0 && push.stdout.contains("isac: 0 object(s) pushed; up to nothing yet"), "\(push)")
+        let pushNobody = try await share(["push", "nobody"])
+        #expect(pushNobody.status != 0 && pushNobody.stderr.contains("no sharing peer named nobody with push: true"), "\(pushNobody)")
+        #expect(try await share(["peers"]).stdout.contains("push: up to nothing yet"))
         let unknown = try await share(["pull", "nobody"])
         #expect(unknown.status != 0 && unknown.stderr.contains("no sharing peer named nobody"), "\(unknown)")
 
