@@ -72,9 +72,12 @@ public enum AuthenticationFailure: String, Error, Sendable, Hashable, CustomStri
     case expired
     case revoked
     case disabled
+    /// A `peer` account signing in: it may use the TAXII routes only.
+    case peerAccount = "peer_account"
 
     public var description: String {
         switch self {
+        case .peerAccount: "a peer account reads and writes the shared TAXII collections only; it cannot sign in"
         case .badCredentials: "wrong name or password"
         case .locked: "account locked after too many wrong passwords"
         case .throttled: "too many attempts; try again later"

@@ -13,7 +13,9 @@ extension AccountWorkflow {
         name: String, password: String, from address: String, at now: Int64, account: OperatorAccount?, throttle: inout LoginThrottle
     ) -> AuthenticationStep<Principal> {
         var random = NoSessionRandom()
-        let step = login(name: name, password: password, from: address, at: now, account: account, throttle: &throttle, using: &random)
+        let step = login(
+            name: name, password: password, from: address, at: now, account: account, throttle: &throttle, using: &random,
+            forSession: false)
         let actions = step.actions.filter { action in
             switch action {
             case .saveSession, .deleteSession: false

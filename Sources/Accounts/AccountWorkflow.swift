@@ -80,6 +80,18 @@ public struct AccountWorkflow: Sendable {
         name: String, password: String, from address: String, at now: Int64, account: OperatorAccount?,
         previousSessionDigest: String? = nil, throttle: inout LoginThrottle, using generator: inout some RandomNumberGenerator
     ) -> AuthenticationStep<LoginSuccess> {
+        login(
+            name: name, password: password, from: address, at: now, account: account, previousSessionDigest: previousSessionDigest,
+            throttle: &throttle, using: &generator, forSession: true)
+    }
+
+    /// The login's checks; `forSession` false for a password presented with a request (HTTP
+    /// Basic), where a peer account is welcome.
+    func login(
+        name: String, password: String, from address: String, at now: Int64, account: OperatorAccount?,
+        previousSessionDigest: String? = nil, throttle: inout LoginThrottle, using generator: inout some RandomNumberGenerator,
+        forSession: Bool
+    ) -> AuthenticationStep<LoginSuccess> {
         var actions: [AccountAction] = []
         let detail = ["client": String(address.prefix(64))]
         func fail(_ f: AuthenticationFailure) -> AuthenticationStep<LoginSuccess> {
@@ -144,6 +156,12 @@ public struct AccountWorkflow: Sendable {
         if a.disabled {
             audit(subject, "login refused: account disabled")
             return fail(.disabled)
+        }
+        if a.role == .peer && forSession {
+            // Another carrier: its name and password open the shared (TAXII) collections, with
+            // HTTP Basic on those routes only; there is nothing for it in the console or the API.
+            audit(subject, "login refused: a peer account is for the shared (TAXII) collections only")
+            return fail(.peerAccount)
         }
         throttle.recordSuccess(name: name)
         let needsSave = a != account || a.failedLogins != 0

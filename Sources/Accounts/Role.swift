@@ -1,20 +1,25 @@
 /// What an operator may do in general: each role grants everything the role below it grants, and more.
 ///
+/// - `peer` is another carrier or an ISAC's hub: it reads and writes only the shared (TAXII)
+///   collections whose lists name it or its role, and sees nothing else (no findings, cases or
+///   metrics).
 /// - `viewer` reads findings, cases and metrics, and sees subscribers only as pseudonyms.
 /// - `analyst` also records verdicts, acts on cases, records consent events, reads the audit log
 ///   and may reveal an identity (with a reason, which the reveal's own audit entry keeps).
 /// - `admin` also manages accounts and tokens, views the configuration and takes the actions
 ///   that change the network (RPZ, BGP).
 public enum Role: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    case peer
     case viewer
     case analyst
     case admin
 
     private var rank: Int {
         switch self {
-        case .viewer: 0
-        case .analyst: 1
-        case .admin: 2
+        case .peer: 0
+        case .viewer: 1
+        case .analyst: 2
+        case .admin: 3
         }
     }
 
@@ -53,15 +58,20 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
     /// Add objects to the shared (TAXII) collections whose `write` list names the account or its
     /// role, and delete revoked ones.
     case writeShared = "write_shared"
+    /// Run the sharing: pull and push peers now, import STIX bundles as a source of indicators
+    /// (`mamori share pull|push|import`, `/api/v1/sharing/...`). Reading what is held and exported
+    /// needs `read_findings`: neither is for peers.
+    case manageSharing = "manage_sharing"
 
     /// The one table of the model: the lowest role that grants each permission. A role grants a
     /// permission when it is at least this role.
     public var minimumRole: Role {
         switch self {
-        // The sharing permissions are the lowest role's: each collection's own lists say who may
-        // read or write it, and a peer's token is scoped to these two alone.
-        case .readFindings, .readCases, .readMetrics, .readShared, .writeShared: .viewer
-        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole: .analyst
+        // The sharing permissions are the lowest role's, a peer's: each collection's own lists say
+        // who may read or write it.
+        case .readShared, .writeShared: .peer
+        case .readFindings, .readCases, .readMetrics: .viewer
+        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole, .manageSharing: .analyst
         case .manageAccounts, .manageTokens, .viewConfiguration, .changeNetwork, .controlMitigation: .admin
         }
     }

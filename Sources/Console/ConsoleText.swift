@@ -121,7 +121,10 @@ enum ConsoleText {
         "effectiveConfiguration": "Effective configuration (secrets redacted)",
         // Errors
         "forbidden": "Your role does not allow this.", "notFound": "Not found.", "badRequest": "The request could not be used",
-        "wrongLogin": "The account name or password is wrong, or the account is locked.", "tooMany": "Too many attempts; wait a minute.",
+        "wrongLogin": "The account name or password is wrong, or the account is locked.",
+        "peerLogin":
+            "This is a peer account (another carrier): it reads and writes the shared TAXII collections with its name and password, and cannot sign in here.",
+        "tooMany": "Too many attempts; wait a minute.",
         "csrf": "The form had expired or came from elsewhere. Reload the page and try again.", "back": "Back",
         "signInTitle": "Sign in to Mamori", "needSignIn": "Sign in to continue.",
     ]
@@ -224,7 +227,8 @@ enum ConsoleText {
         "effectiveConfiguration": "有効な設定（秘密の値は伏せています）",
         // Errors
         "forbidden": "このロールでは実行できません。", "notFound": "見つかりません。", "badRequest": "リクエストを処理できませんでした",
-        "wrongLogin": "アカウント名かパスワードが違うか、アカウントがロックされています。", "tooMany": "試行回数が多すぎます。1分ほど待ってください。",
+        "wrongLogin": "アカウント名かパスワードが違うか、アカウントがロックされています。",
+        "peerLogin": "これはピア（他の通信事業者）用のアカウントです。共有 TAXII コレクションの読み書きに名前とパスワードで使うもので、ここにはサインインできません。", "tooMany": "試行回数が多すぎます。1分ほど待ってください。",
         "csrf": "フォームの有効期限が切れたか、別のサイトから送信されました。ページを再読み込みしてやり直してください。", "back": "戻る",
         "signInTitle": "Mamori にログイン", "needSignIn": "続けるにはログインしてください。",
     ]

@@ -57,6 +57,8 @@ struct AccountsAPI: Sendable, JSONAPI {
             return response
         case .failure(.throttled):
             return APIRefusal.response(.tooManyRequests, AuthenticationFailure.throttled.description, headers: [.retryAfter: "60"])
+        case .failure(.peerAccount):
+            return APIRefusal.response(.forbidden, AuthenticationFailure.peerAccount.description)
         case .failure(let f):
             return APIRefusal.response(.unauthorized, f.description)
         }
@@ -150,7 +152,7 @@ struct AccountsAPI: Sendable, JSONAPI {
             var language: String?
         }
         guard let body: Body = try await decode(request, limit: 8 * 1024), let role = Role(rawValue: body.role) else {
-            return bad("send {\"name\", \"role\": viewer|analyst|admin, \"password\", \"language\": ja|en}")
+            return bad("send {\"name\", \"role\": peer|viewer|analyst|admin, \"password\", \"language\": ja|en}")
         }
         guard let language = OperatorAccount.Language(rawValue: body.language ?? "ja") else { return bad("language must be ja or en") }
         let now = accounts.clock.milliseconds
@@ -164,7 +166,7 @@ struct AccountsAPI: Sendable, JSONAPI {
         case "role":
             struct Body: Decodable { var role: String }
             guard let body: Body = try await decode(request, limit: 1024), let role = Role(rawValue: body.role) else {
-                return bad("send {\"role\": viewer|analyst|admin}")
+                return bad("send {\"role\": peer|viewer|analyst|admin}")
             }
             change = .role(role)
         case "disable": change = .disable

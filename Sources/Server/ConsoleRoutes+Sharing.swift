@@ -49,7 +49,7 @@ extension ConsoleRoutes {
         }
         let view = SharingView(
             sources: sources, indicators: Array(shown), total: matching.count, filter: filter, source: source,
-            mayPull: viewer(request).may(.writeShared))
+            mayPull: viewer(request).may(.manageSharing))
         return html(status, page("sharing", "sharing", view, request, flash: flash))
     }
 

@@ -89,10 +89,10 @@ struct ConsoleRoutes: Sendable {
         routes.add(.post, "/console/sinkhole/remove", .permission(.changeSinkhole), csrf: .formField, refuser: page) { request, _ in
             try await self.removeSinkholeEntry(request)
         }
-        routes.add(.get, "/console/sharing", .permission(.readShared), refuser: page) { request, _ in
+        routes.add(.get, "/console/sharing", .permission(.readFindings), refuser: page) { request, _ in
             self.sharingPage(request, flash: nil)
         }
-        routes.add(.post, "/console/sharing/pull", .permission(.writeShared), csrf: .formField, refuser: page) { request, _ in
+        routes.add(.post, "/console/sharing/pull", .permission(.manageSharing), csrf: .formField, refuser: page) { request, _ in
             try await self.pullSharingPeer(request)
         }
         routes.add(.get, "/console/bgp", .permission(.readFindings), refuser: page) { request, _ in self.bgpPage(request, flash: nil) }
@@ -420,6 +420,8 @@ struct ConsoleRoutes: Sendable {
             var r = html(.tooManyRequests, loginView(request, error: "tooMany", next: next))
             r.headers[.retryAfter] = "60"
             return r
+        case .failure(.peerAccount):
+            return html(.forbidden, loginView(request, error: "peerLogin", next: next))
         case .failure:
             return html(.unauthorized, loginView(request, error: "wrongLogin", next: next))
         }

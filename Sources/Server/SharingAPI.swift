@@ -27,15 +27,15 @@ struct SharingAPI: Sendable, JSONAPI {
     let invalidRequests: Counter
 
     func register(on routes: Routes) {
-        routes.get("/api/v1/sharing/peers", .permission(.readShared)) { _, _ in peers() }
-        routes.post("/api/v1/sharing/peers/:name/pull", .permission(.writeShared)) { _, context in
+        routes.get("/api/v1/sharing/peers", .permission(.readFindings)) { _, _ in peers() }
+        routes.post("/api/v1/sharing/peers/:name/pull", .permission(.manageSharing)) { _, context in
             await pull(context.parameters.get("name") ?? "")
         }
-        routes.post("/api/v1/sharing/peers/:name/push", .permission(.writeShared)) { request, context in
+        routes.post("/api/v1/sharing/peers/:name/push", .permission(.manageSharing)) { request, context in
             await push(context.parameters.get("name") ?? "", request)
         }
-        routes.get("/api/v1/sharing/export", .permission(.readShared)) { request, _ in try await export(request) }
-        routes.post("/api/v1/sharing/import", .permission(.writeShared)) { request, _ in try await importBundle(request) }
+        routes.get("/api/v1/sharing/export", .permission(.readFindings)) { request, _ in try await export(request) }
+        routes.post("/api/v1/sharing/import", .permission(.manageSharing)) { request, _ in try await importBundle(request) }
     }
 
     struct PeerView: Encodable {

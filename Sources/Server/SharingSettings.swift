@@ -282,7 +282,8 @@ extension TAXIISettings {
                     var grantees: [Grantee] = []
                     for text in try x.strings() {
                         guard let g = Grantee(text) else {
-                            throw x.error("\(key): '\(text)' is neither an account name nor role:viewer, role:analyst or role:admin")
+                            throw x.error(
+                                "\(key): '\(text)' is neither an account name nor role:peer, role:viewer, role:analyst or role:admin")
                         }
                         grantees.append(g)
                     }

@@ -97,10 +97,11 @@ enum PasswordInput {
 
 /// A role as an argument (`--role admin`).
 enum RoleArgument: String, ExpressibleByArgument, CaseIterable {
-    case viewer, analyst, admin
+    case peer, viewer, analyst, admin
 
     var role: Role {
         switch self {
+        case .peer: .peer
         case .viewer: .viewer
         case .analyst: .analyst
         case .admin: .admin

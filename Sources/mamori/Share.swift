@@ -24,7 +24,8 @@ struct Share: AsyncParsableCommand {
             portal) as the indicators of source file:NAME; importing a newer file of the same \
             source merges it (newer versions replace, revoked ones are dropped).
 
-            Reading needs read_shared, pulling write_shared. The token comes from --token-file (a \
+            Reading (peers, export) needs read_findings; pull, push and import need manage_sharing \
+            (an analyst). The token comes from --token-file (a \
             file only its owner can read) or MAMORI_TOKEN.
 
             Examples:

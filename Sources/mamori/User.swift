@@ -50,7 +50,7 @@ struct User: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make an account.")
         @Argument(help: "The account name: 1–64 characters of a-z, 0-9, '.', '_', '-'.") var name: String
-        @Option(help: "viewer, analyst or admin.") var role: RoleArgument
+        @Option(help: "peer (another carrier: the shared TAXII collections only), viewer, analyst or admin.") var role: RoleArgument
         @Option(help: "The language of the operator's screens: ja or en.") var language: LanguageArgument = .ja
         @Option(help: ArgumentHelp("Read the password from this file (its first line).", valueName: "file")) var passwordFile: String?
         @OptionGroup var options: AccountsOptions
@@ -106,7 +106,7 @@ struct User: AsyncParsableCommand {
     struct SetRole: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "role", abstract: "Change an account's role.")
         @Argument(help: "The account name.") var name: String
-        @Option(help: "viewer, analyst or admin.") var role: RoleArgument
+        @Option(help: "peer (another carrier: the shared TAXII collections only), viewer, analyst or admin.") var role: RoleArgument
         @OptionGroup var options: AccountsOptions
 
         func run() async throws {

@@ -4,13 +4,16 @@ import Testing
 @Suite struct RoleTests {
     @Test("the role table: each role grants what the one below grants, and more")
     func table() {
-        #expect(Role.viewer.permissions == [.readFindings, .readCases, .readMetrics, .readShared, .writeShared])
+        #expect(Role.peer.permissions == [.readShared, .writeShared], "another carrier: the shared collections only")
+        #expect(Role.viewer.permissions == Role.peer.permissions.union([.readFindings, .readCases, .readMetrics]))
         #expect(
             Role.analyst.permissions
-                == Role.viewer.permissions.union([.recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole])
+                == Role.viewer.permissions.union([
+                    .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole, .manageSharing,
+                ])
         )
         #expect(Role.admin.permissions == Set(Permission.allCases))
-        #expect(Role.viewer < Role.analyst && Role.analyst < Role.admin)
+        #expect(Role.peer < Role.viewer && Role.viewer < Role.analyst && Role.analyst < Role.admin)
         for p in Permission.allCases {
             // Monotone: a role that grants p is at least the permission's minimum role.
             for r in Role.allCases { #expect(r.grants(p) == (r >= p.minimumRole)) }
@@ -119,5 +122,31 @@ import Testing
         let refused = Self.workflow.authenticate(
             name: "isac-peer", password: "a long test password", from: "192.0.2.1", at: 3_000, account: disabled, throttle: &throttle)
         #expect(refused.outcome == .failure(.disabled))
+    }
+
+    @Test("a peer account: its name and password open the shared collections (HTTP Basic); it cannot sign in, and the refusal is audited")
+    func peerAccount() throws {
+        var random = SystemRandomNumberGenerator()
+        let peer = try Self.workflow.createAccount(
+            name: "isac-hub", role: .peer, password: "a long test password", existing: nil, by: .console, at: 0, using: &random
+        ).value
+        var throttle = LoginThrottle()
+        let basic = Self.workflow.authenticate(
+            name: "isac-hub", password: "a long test password", from: "192.0.2.1", at: 1_000, account: peer, throttle: &throttle)
+        guard case .success(let principal) = basic.outcome else {
+            Issue.record("refused: \(basic.outcome)")
+            return
+        }
+        #expect(principal.permissions == [.readShared, .writeShared])
+        let login = Self.workflow.login(
+            name: "isac-hub", password: "a long test password", from: "192.0.2.1", at: 2_000, account: peer, throttle: &throttle,
+            using: &random)
+        guard case .failure(let failure) = login.outcome else {
+            Issue.record("a peer signed in")
+            return
+        }
+        #expect(failure == .peerAccount)
+        #expect(!login.actions.contains { if case .saveSession = $0 { true } else { false } }, "no session is made")
+        #expect(login.actions.contains { if case .audit(let a) = $0 { a.summary.contains("peer account") } else { false } })
     }
 }

@@ -112,8 +112,8 @@ import Testing
     func access() async throws {
         let dir = try TemporaryDirectory()
         let (app, services) = try Self.application(dir)
-        try await services.addAccount("reader", role: .viewer, password: "a long test password")
-        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        try await services.addAccount("reader", role: .peer, password: "a long test password")
+        try await services.addAccount("writer", role: .peer, password: "a long test password")
         let noSharing = try await services.operatorHeaders(role: .viewer, name: "scoped", scope: [.readFindings])
         let analystToken = try await services.operatorHeaders(role: .analyst, name: "analyst", scope: [.readShared])
         let taxii = try #require(services.taxii)
@@ -136,6 +136,9 @@ import Testing
             try await client.execute(uri: "/api/v1/findings", method: .get, headers: Self.basic("reader")) { r in
                 #expect(r.status == .unauthorized)
             }
+            // A peer account cannot sign in either (nothing but the TAXII routes is for it).
+            let peerLogin = try await RouteAccessTests.login(client, "reader", "a long test password")
+            #expect(peerLogin.status == .forbidden && peerLogin.cookie == nil, "\(peerLogin)")
             try await client.execute(uri: "/taxii2/", method: .get, headers: Self.basic("reader")) { r in
                 #expect(r.status == .ok)
                 #expect((Self.body(r)["api_roots"] as? [String])?.count == 1)
@@ -215,7 +218,7 @@ import Testing
     func hostileInput() async throws {
         let dir = try TemporaryDirectory()
         let (app, services) = try Self.application(dir)
-        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        try await services.addAccount("writer", role: .peer, password: "a long test password")
         let objects = "/mamori/collections/\(Self.readWrite)/objects/"
         let post: HTTPFields = Self.basic("writer") + [.contentType: TAXIIMediaType.taxii]
         try await app.test(.router) { client in
@@ -276,7 +279,7 @@ import Testing
     func mutations() async throws {
         let dir = try TemporaryDirectory()
         let (app, services) = try Self.application(dir)
-        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        try await services.addAccount("writer", role: .peer, password: "a long test password")
         let objects = "/mamori/collections/\(Self.readWrite)/objects/"
         let post: HTTPFields = Self.basic("writer") + [.contentType: TAXIIMediaType.taxii]
         let envelopes = try [
@@ -313,7 +316,7 @@ import Testing
     func deleteRule() async throws {
         let dir = try TemporaryDirectory()
         let (app, services) = try Self.application(dir)
-        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        try await services.addAccount("writer", role: .peer, password: "a long test password")
         let taxii = try #require(services.taxii)
         let id = Self.indicator(1)["id"] as! String
         try taxii.publish(collection: Self.readWrite, objects: [Self.json(Self.indicator(1))], now: 1_000)
@@ -349,7 +352,7 @@ import Testing
             statusID = status.id
         }
         let (app, services) = try Self.application(dir)
-        try await services.addAccount("reader", role: .viewer, password: "a long test password")
+        try await services.addAccount("reader", role: .peer, password: "a long test password")
         #expect(services.taxii?.count(collection: "cnc") == 50)
         #expect(try services.taxii?.status(id: statusID, owner: TAXIIService.serverOwner)?.successCount == 50)
         try await app.test(.router) { client in
@@ -388,7 +391,7 @@ import Testing
         var configuration = Self.configuration(dir)
         configuration.httpTLS = tls
         let (app, services) = try buildApplication(configuration: configuration, dependencies: HTTPEdgeTests.dependencies())
-        try await services.addAccount("reader", role: .viewer, password: "a long test password")
+        try await services.addAccount("reader", role: .peer, password: "a long test password")
         try services.taxii?.publish(collection: "cnc", objects: (0..<3).map { try Self.json(Self.indicator($0)) }, now: 1_000)
         let script = """
             import json, os, sys
@@ -425,8 +428,8 @@ import Testing
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("taxii-client-check.py").path
         let dir = try TemporaryDirectory()
         let (app, services) = try Self.application(dir)
-        try await services.addAccount("reader", role: .viewer, password: "a long test password")
-        try await services.addAccount("writer", role: .viewer, password: "a long test password")
+        try await services.addAccount("reader", role: .peer, password: "a long test password")
+        try await services.addAccount("writer", role: .peer, password: "a long test password")
         let scoped = try await services.operatorHeaders(role: .viewer, name: "scoped", scope: [.readFindings])
         let taxii = try #require(services.taxii)
         // 10,000 indicators, one of them in a second version, and a malware.

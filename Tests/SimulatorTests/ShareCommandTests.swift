@@ -50,8 +50,8 @@ struct ShareCommandTests {
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
         let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let soc = try operators.token("soc", scope: "read_shared,write_shared")
-        let other = try operators.token("other", scope: "read_findings")
+        let soc = try operators.token("soc", scope: "read_findings,manage_sharing")
+        let other = try operators.token("other", scope: "read_cases,read_shared,write_shared")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
         func share(_ arguments: [String], token: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
@@ -107,6 +107,6 @@ struct ShareCommandTests {
         #expect(broken.status != 0 && broken.stderr.contains("not a STIX 2.1 bundle"), "\(broken)")
 
         let refused = try await share(["peers"], token: other)
-        #expect(refused.status != 0 && refused.stderr.contains("read_shared"), "\(refused)")
+        #expect(refused.status != 0 && refused.stderr.contains("read_findings"), "the TAXII permissions do not run the sharing: \(refused)")
     }
 }

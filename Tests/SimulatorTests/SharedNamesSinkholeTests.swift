@@ -74,7 +74,7 @@ struct SharedNamesSinkholeTests {
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
         let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let soc = try operators.token("soc", scope: "read_findings,read_shared,write_shared")
+        let soc = try operators.token("soc", scope: "read_findings,manage_sharing")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
         let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"])
