@@ -27,11 +27,14 @@ public struct ImportedIndicator: Sendable, Hashable {
     public var revoked: Bool
     /// ms since the epoch: the version's `modified` (MISP: the attribute's timestamp).
     public var modified: Int64?
+    /// The STIX `indicator_types` (`malicious-activity`, `anomalous-activity`, …); empty when not stated.
+    public var types: [String] = []
 
     public init(
         id: String, source: Source, match: IndicatorMatch, pattern: String, name: String? = nil, confidence: Int? = nil, tlp: TLP? = nil,
-        validFrom: Int64? = nil, validUntil: Int64? = nil, revoked: Bool = false, modified: Int64? = nil
+        validFrom: Int64? = nil, validUntil: Int64? = nil, revoked: Bool = false, modified: Int64? = nil, types: [String] = []
     ) {
+        self.types = types
         self.id = id
         self.source = source
         self.match = match
@@ -149,7 +152,8 @@ public enum STIXImport {
                     ImportedIndicator(
                         id: id.description, source: .stix(createdBy: object.createdByRef), match: match, pattern: indicator.pattern,
                         name: indicator.name, confidence: indicator.confidence, tlp: tlp, validFrom: indicator.validFrom,
-                        validUntil: indicator.validUntil, revoked: object.revoked, modified: object.modified))
+                        validUntil: indicator.validUntil, revoked: object.revoked, modified: object.modified,
+                        types: indicator.indicatorTypes))
             } catch {
                 result.skipped.append(SkippedIndicator(id: id.description, reason: error))
             }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MamoriCore
 import Metrics
+import Mitigation
 import NIOConcurrencyHelpers
 import STIX
 import ServiceLifecycle
@@ -20,6 +21,9 @@ public struct SharingExportSettings: Sendable, Equatable {
     public var tlp: String = "amber"
     /// `valid_until` = the confirmation + this many days.
     public var validDays = 30
+    /// Whether a confirmed inbound reflection flood also shares its abused reflectors (the
+    /// external sources that answered from a well-known amplification port).
+    public var reflectors = false
 
     public init(collection: String, organisation: String) {
         self.collection = collection
@@ -207,17 +211,37 @@ public final class IndicatorExporter: Service, Sendable {
     /// already shared is revoked. Returns what the guard let through (nil when nothing was due).
     @discardableResult
     public func verdict(_ finding: Finding, _ verdict: Verdict) async -> SharingReport? {
-        guard finding.kind == .commandAndControl else { return nil }
-        let key = Self.key(finding.subject)
         let now = clock.milliseconds
         let revoked = verdict.verdict == .falsePositive
-        let first: Int64? = exported.withLockedValue { e in
-            if revoked { return e[key] }
-            if e[key] == nil { e[key] = now }
-            return e[key]
+        /// When `key` was first shared: set now for a confirmation, nil for a revocation of what was never shared.
+        func first(_ key: String) -> Int64? {
+            exported.withLockedValue { e in
+                if revoked { return e[key] }
+                if e[key] == nil { e[key] = now }
+                return e[key]
+            }
         }
-        guard let first, let indicator = indicator(finding, firstExported: first, revoked: revoked, now: now) else { return nil }
-        let guarded = publish([indicator], now: now)
+        var indicators: [SharedIndicator] = []
+        switch finding.kind {
+        case .commandAndControl:
+            guard let f = first(Self.key(finding.subject)), let i = indicator(finding, firstExported: f, revoked: revoked, now: now) else {
+                return nil
+            }
+            indicators = [i]
+        case .inboundDDoS where settings.reflectors:
+            indicators = reflectors(of: finding, now: now).compactMap { r in
+                guard let f = first(Self.key(r)) else { return nil }
+                var i = r
+                i.firstExported = f
+                i.validFrom = f
+                i.revoked = revoked
+                return i
+            }
+        default:
+            return nil
+        }
+        guard !indicators.isEmpty else { return nil }
+        let guarded = publish(indicators, now: now)
         if !revoked { save() }
         for peer in pushPeers { await pushPending(to: peer) }
         let report = guarded.report
@@ -227,7 +251,10 @@ public final class IndicatorExporter: Service, Sendable {
         .increment()
         logger.info(
             revoked ? "shared indicator revoked (false positive)" : "C&C endpoint shared",
-            metadata: ["endpoint": "\(finding.subject)", "allowed": "\(report.allowed)", "refused": "\(report.refusedCount)"])
+            metadata: [
+                "finding": "\(finding.kind.rawValue) \(finding.subject)", "indicators": "\(indicators.count)",
+                "allowed": "\(report.allowed)", "refused": "\(report.refusedCount)",
+            ])
         return report
     }
 
@@ -298,6 +325,30 @@ public final class IndicatorExporter: Service, Sendable {
             validFrom: firstExported, validUntil: now + Int64(settings.validDays) * 86_400_000, tlp: tlp, labels: ["mamori"],
             firstExported: firstExported, revoked: revoked)
     }
+
+    /// The abused reflectors of a reflection flood: the external sources of its sampled flows that
+    /// answered over UDP from a well-known amplification port (``MitigationPolicy/amplifiers``), at
+    /// most 64; nothing about the victim (the guard would refuse its address anyway).
+    func reflectors(of f: Finding, now: Int64) -> [SharedIndicator] {
+        var seen: [String: (address: IPAddress, port: UInt16, count: Int)] = [:]
+        for s in f.evidence.flows where s.protocol == "udp" && MitigationPolicy.amplifiers[s.sourcePort] != nil {
+            guard let a = IPAddress(s.source) else { continue }
+            let k = "\(a)|\(s.sourcePort)"
+            if seen[k] == nil && seen.count >= 64 { continue }
+            seen[k, default: (a, s.sourcePort, 0)].count += 1
+        }
+        return seen.values.sorted { ($0.address.description, $0.port) < ($1.address.description, $1.port) }.map { r in
+            let service = MitigationPolicy.amplifiers[r.port] ?? "\(r.port)"
+            return SharedIndicator(
+                subject: .address(r.address), port: r.port, transport: "udp", kind: .reflector, malwareTypes: [], score: f.score,
+                firstSeen: f.firstSeen, lastSeen: f.lastSeen, sightings: r.count, validFrom: now,
+                validUntil: now + Int64(settings.validDays) * 86_400_000, tlp: tlp,
+                labels: ["mamori", "reflector", service.lowercased().replacingOccurrences(of: " ", with: "-")], firstExported: now)
+        }
+    }
+
+    /// The key of a shared reflector (its address, port and transport).
+    static func key(_ r: SharedIndicator) -> String { "reflector|\(r.subject)|\(r.port.map(String.init) ?? "")|udp" }
 
     static func key(_ s: FindingSubject) -> String { "\(s.address)|\(s.port.map(String.init) ?? "")|\(s.protocol ?? "")" }
 

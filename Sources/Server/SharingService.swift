@@ -351,6 +351,11 @@ public final class SharingService: Service, Sendable {
     /// What Mamori can take of an indicator: addresses for the flow matcher (at most 64 remote
     /// ports and one protocol), domain names for the sinkhole; or why not.
     static func held(_ i: ImportedIndicator) -> Result<Held, Unusable> {
+        // A contact with it must say something bad about the subscriber's device: an abused
+        // reflector (anomalous-activity), a Tor relay (anonymization) or a benign host does not.
+        guard i.types.isEmpty || !Set(i.types).isDisjoint(with: Self.matchedTypes) else {
+            return .failure(Unusable(reason: "indicator_type"))
+        }
         var prefixes: [String] = []
         var names: [String] = []
         var ports: Set<UInt16>?
@@ -388,6 +393,9 @@ public final class SharingService: Service, Sendable {
                 ipProtocol: ipProtocol, name: i.name, confidence: i.confidence,
                 tlp: i.tlp.map { "\($0)" }, validUntil: i.validUntil, modified: i.modified))
     }
+
+    /// The `indicator_types` that make an indicator worth matching (or one that states none).
+    static let matchedTypes: Set<String> = ["malicious-activity", "compromised", "attribution"]
 
     static func client(_ peer: SharingPeerSettings) throws -> TAXIIPeer {
         var credentials = TAXIIPeer.Credentials.none

@@ -168,7 +168,7 @@ extension SharingSettings {
         }
         if let x = m["export"] {
             let e = try YAMLMap(x.node, context: "sharing.export")
-            try e.allowOnly(["collection", "organisation", "tlp", "valid_days"])
+            try e.allowOnly(["collection", "organisation", "tlp", "valid_days", "reflectors"])
             guard let c = e["collection"], let o = e["organisation"] else {
                 throw x.error(
                     "sharing.export needs a 'collection' (of sharing.taxii.collections) and an 'organisation' (the carrier's name as peers know it)"
@@ -182,6 +182,7 @@ extension SharingSettings {
                 }
             }
             if let d = e["valid_days"] { export.validDays = try d.int(in: 1...3650) }
+            if let r = e["reflectors"] { export.reflectors = try r.bool() }
             s.export = export
         }
         if let t = m["taxii"] { s.taxii = try TAXIISettings.parse(t) }

@@ -20,11 +20,14 @@ import Testing
 struct IndicatorExporterTests {
     static let now = Int64(Date().timeIntervalSince1970 * 1000)
 
-    static func application(_ dir: TemporaryDirectory, clock: TestClock = TestClock(now), peers: [SharingPeerSettings] = []) throws -> (
+    static func application(
+        _ dir: TemporaryDirectory, clock: TestClock = TestClock(now), peers: [SharingPeerSettings] = [], reflectors: Bool = false
+    ) throws -> (
         some ApplicationProtocol, MamoriServices
     ) {
         var configuration = ServerTests.configuration(dataDirectory: dir.path)
         configuration.sharing.export = SharingExportSettings(collection: "cnc", organisation: "Example Carrier")
+        configuration.sharing.export?.reflectors = reflectors
         configuration.sharing.peers = peers
         var dependencies = ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock)
         dependencies.passwordHashing = BcryptPasswordHashing(cost: 4)
@@ -218,5 +221,69 @@ struct IndicatorExporterTests {
                 credentials: .basic(user: "carrier-a", password: "carrier-a's long password"))
         ) { try await $0.pull(after: nil) }.objects.map { String(decoding: $0, as: UTF8.self) }
         #expect(received.contains { $0.contains("192.0.2.91") } && received.contains { $0.contains("192.0.2.92") }, "\(received)")
+    }
+
+    /// An NTP and SSDP reflection flood against a subscriber, as the inbound detector records it:
+    /// flow samples from the reflectors' service ports to the victim's address.
+    static func reflectionFlood(victim: String) -> Finding {
+        let subject = FindingSubject(type: .host, address: victim, port: nil, protocol: nil, ports: nil)
+        var e = Evidence()
+        func flow(_ source: String, _ port: UInt16, _ proto: String = "udp") -> FlowSample {
+            FlowSample(
+                start: now - 30_000, end: now - 29_000, source: source, sourcePort: port, destination: victim, destinationPort: 40_000,
+                protocol: proto, tcpFlags: 0, packets: 1_000, bytes: 468_000, samplingInterval: 1)
+        }
+        e.flows = [
+            flow("192.0.2.11", 123), flow("192.0.2.11", 123), flow("192.0.2.12", 123), flow("2001:db8:ffff::1", 123),
+            flow("203.0.113.40", 1900), flow("203.0.113.41", 443, "tcp"), flow("203.0.113.42", 40_001),
+            // Spoofed, or a subscriber's own device: the guard refuses a subscriber-side address.
+            flow("198.18.0.77", 123),
+        ]
+        e.features = [Feature(.sourcesSeen, 5)]
+        return Finding(
+            id: Finding.id(kind: .inboundDDoS, subject: subject), kind: .inboundDDoS, subject: subject, score: 0.95,
+            firstSeen: now - 60_000, lastSeen: now - 1_000, detectedAt: now, updatedAt: now, family: nil,
+            summary: "Inbound DDoS against \(victim): NTP reflection", evidence: e)
+    }
+
+    @Test func aConfirmedReflectionFloodSharesItsReflectorsButNeverTheVictim() async throws {
+        let dir = try TemporaryDirectory()
+        let clock = TestClock(Self.now)
+        let (_, services) = try Self.application(dir, clock: clock, reflectors: true)
+        let finding = Self.reflectionFlood(victim: "198.18.0.5")
+        let exporter = try #require(services.exporter)
+        let report = try #require(await exporter.verdict(finding, Verdict(verdict: .truePositive, analyst: "hana", at: Self.now)))
+        #expect((report.refusals[.subscriberAddress] ?? 0) >= 1, "the subscriber-side source is refused: \(report)")
+        let objects = try Self.published(services)
+        let patterns = objects.filter { $0["type"] as? String == "indicator" }.compactMap { $0["pattern"] as? String }
+        #expect(patterns.count == 3, "\(patterns)")
+        for (address, port) in [("192.0.2.11", "123"), ("192.0.2.12", "123"), ("203.0.113.40", "1900")] {
+            #expect(patterns.contains { $0.contains(address) && $0.contains(port) && $0.contains("udp") }, "\(address): \(patterns)")
+        }
+        #expect(!patterns.contains { $0.contains("203.0.113.41") || $0.contains("203.0.113.42") }, "not from an amplification port")
+        let indicator = try #require(objects.first { $0["type"] as? String == "indicator" })
+        #expect(indicator["indicator_types"] as? [String] == ["anomalous-activity"], "\(indicator)")
+        for leaf in objects.flatMap(Self.leaves) {
+            #expect(!leaf.contains("198.18.") && !leaf.contains("hana") && leaf != "40000", "\(leaf)")
+        }
+        let validator = try ExternalPeer.pythonTool("stix2_validator")
+        let file = dir.path + "/reflectors.json"
+        let bundle: [String: Any] = ["type": "bundle", "id": "bundle--\(UUID().uuidString.lowercased())", "objects": objects]
+        try JSONSerialization.data(withJSONObject: bundle, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: file))
+        let result = try await validator.runToExit(["--version", "2.1", "--strict", "--disable", "103", file], timeout: .seconds(120))
+        #expect(result.status == 0 && (result.stdout + result.stderr).contains("STIX JSON: Valid"), "\(result.stdout)\(result.stderr)")
+
+        // A false positive, an hour later, revokes what was shared.
+        clock.advance(by: 3_600_000)
+        await exporter.verdict(finding, Verdict(verdict: .falsePositive, analyst: "hana", at: Self.now + 1000))
+        let revoked = try Self.published(services).filter { $0["type"] as? String == "indicator" && $0["revoked"] as? Bool == true }
+        #expect(revoked.count == 3, "\(revoked.count)")
+
+        // Off by default: the same verdict shares nothing.
+        let other = try TemporaryDirectory()
+        let (_, plain) = try Self.application(other)
+        try await plain.detection.store.upsert([finding])
+        _ = try await plain.detection.record(Verdict(verdict: .truePositive, analyst: "hana", at: Self.now), forFinding: finding.id)
+        #expect(try Self.published(plain).filter { $0["type"] as? String == "indicator" }.isEmpty)
     }
 }

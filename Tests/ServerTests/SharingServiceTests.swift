@@ -132,7 +132,11 @@ struct SharingServiceTests {
         broken["created"] = nil
         let good = Self.indicator(
             "indicator--0e0b5a8c-6b5c-4c2b-9c55-6b8f5d1e0a08", pattern: "[ipv4-addr:value = '198.51.100.8']", name: "y")
-        let mixed = MedallionPeer.Collection(title: "mixed", objects: [good, broken])
+        // An abused reflector (anomalous-activity): contacting it says nothing bad about a subscriber's device.
+        var reflector = Self.indicator(
+            "indicator--0e0b5a8c-6b5c-4c2b-9c55-6b8f5d1e0a07", pattern: "[ipv4-addr:value = '198.51.100.7']", name: "NTP reflector")
+        reflector["indicator_types"] = ["anomalous-activity"]
+        let mixed = MedallionPeer.Collection(title: "mixed", objects: [good, broken, reflector])
         // An object with no id: the page is not a TAXII envelope Mamori can use.
         let garbage = MedallionPeer.Collection(title: "garbage", objects: [good, ["type": "indicator", "spec_version": "2.1"]])
         let hub = try await MedallionPeer(collections: [mixed, garbage])
@@ -143,6 +147,7 @@ struct SharingServiceTests {
         let sharing = try #require(services.sharing)
         let outcome = await sharing.pull("isac")
         #expect(outcome.error == nil && outcome.imported == 1 && outcome.skipped["malformed_object"] == 1, "\(outcome)")
+        #expect(outcome.skipped["indicator_type"] == 1, "\(outcome)")
 
         let other = try TemporaryDirectory()
         let (_, services2) = try Self.application(other, hub: hub, collection: garbage.id)
