@@ -256,27 +256,45 @@ final class DescriptorCollector: @unchecked Sendable {
 }
 
 /// A UDP port that was free a moment ago on 127.0.0.1 (for peers that cannot bind port 0 and report it).
-public func freeUDPPort() throws -> Int {
-    let (fd, port) = try bindLoopback(type: Int32(SOCK_DGRAM.rawValue))
-    close(fd)
-    return port
-}
+/// Free for TCP too (a DNS server binds both), and below the kernel's ephemeral range.
+public func freeUDPPort() throws -> Int { try freePort() }
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (for servers started as subprocesses).
-public func freeTCPPort() throws -> Int {
-    let (fd, port) = try bindLoopback(type: Int32(SOCK_STREAM.rawValue))
+/// Free for UDP too, and below the kernel's ephemeral range.
+public func freeTCPPort() throws -> Int { try freePort() }
+
+/// A port of 127.0.0.1 free for both UDP and TCP a moment ago, picked at random below the kernel's
+/// ephemeral range: a port handed out by `bind(0)` is one an outgoing connection of the busy test
+/// process may take as its local port before the peer binds it (Unbound, which binds UDP and TCP,
+/// once failed to start that way under the whole suite's load), while ports below the range are
+/// only ever taken on purpose. Falls back to the kernel's choice when the range leaves no room.
+func freePort() throws -> Int {
+    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        .split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+    let low = range?.first ?? 32_768
+    if low > 12_000 {
+        for _ in 0..<500 {
+            let port = Int.random(in: 10_000..<low)
+            guard let udp = try? bindLoopback(type: Int32(SOCK_DGRAM.rawValue), port: port) else { continue }
+            defer { close(udp.fd) }
+            guard let tcp = try? bindLoopback(type: Int32(SOCK_STREAM.rawValue), port: port) else { continue }
+            close(tcp.fd)
+            return port
+        }
+    }
+    let (fd, port) = try bindLoopback(type: Int32(SOCK_DGRAM.rawValue))
     close(fd)
     return port
 }
 
 /// A socket of `type` bound to an ephemeral port on 127.0.0.1: its descriptor (the caller closes
 /// it) and the port the kernel chose.
-func bindLoopback(type: Int32, address: String = "127.0.0.1") throws -> (fd: Int32, port: Int) {
+func bindLoopback(type: Int32, address: String = "127.0.0.1", port: Int = 0) throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, type, 0)
     guard fd >= 0 else { throw PeerError("socket() failed") }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
+    addr.sin_port = UInt16(port).bigEndian
     addr.sin_addr.s_addr = inet_addr(address)
     let bound = withUnsafePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

@@ -67,7 +67,7 @@ struct SinkholeDnstapTests {
         let token = try operators.token("soc", scope: "read_findings,change_sinkhole")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
-        let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"])
+        let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"], outputFile: d + "/unbound.out")
         defer { resolver.stop() }
         let online = ["--server", "127.0.0.1:\(http)"]
         _ = try await mamori.run(
@@ -76,7 +76,8 @@ struct SinkholeDnstapTests {
             port: unboundPort, "cc.example", from: "127.0.0.5", timeout: .seconds(45), accept: SinkholeServeTests.sinkholed)
         #expect(
             sinkholed.map(SinkholeServeTests.sinkholed) == true,
-            "Unbound did not sinkhole cc.example: \(SinkholeServeTests.log(d + "/unbound.log"))")
+            "Unbound did not sinkhole cc.example: \(SinkholeServeTests.log(d + "/unbound.log")) \(SinkholeServeTests.log(d + "/unbound.out"))"
+        )
 
         // A DGA burst from 127.0.0.6: names that do not exist in example. (NXDOMAIN).
         let client = try LoopbackDatagramSocket(address: "127.0.0.6")

@@ -242,4 +242,10 @@ func askResolver(
 }
 
 /// Reads a peer's log file, for failure messages.
-func readLog(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no log at \(path))" }
+/// A peer's log file; for `…/unbound.log`, also what Unbound printed before opening it (`unbound.out`).
+func readLog(_ path: String) -> String {
+    let log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no log at \(path))"
+    guard path.hasSuffix("/unbound.log") else { return log }
+    let out = (try? String(contentsOfFile: String(path.dropLast(4)) + ".out", encoding: .utf8)) ?? ""
+    return out.isEmpty ? log : log + "\nUnbound printed: " + String(out.suffix(2000))
+}

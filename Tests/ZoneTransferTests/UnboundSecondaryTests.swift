@@ -85,7 +85,8 @@ struct UnboundSecondaryTests {
             .write(toFile: directory.path + "/mamori.test.zone", atomically: true, encoding: .utf8)
         try Self.configuration(directory: directory.path, port: port, primaryPort: running.port)
             .write(toFile: configPath, atomically: true, encoding: .utf8)
-        let peer = try unbound.start(["-d", "-c", configPath])
+        // What Unbound prints before its log file is open (a port it cannot bind) goes here.
+        let peer = try unbound.start(["-d", "-c", configPath], outputFile: directory.path + "/unbound.out")
         defer { peer.stop() }
         let logPath = directory.path + "/unbound.log"
 
