@@ -331,7 +331,8 @@ public func buildApplication(
     var sharingLogger = logger
     sharingLogger[metadataKey: "component"] = "sharing"
     let sharing = SharingService(
-        peers: configuration.sharing.peers, detection: detection, sinkhole: sinkhole, sinkholeSettings: configuration.sharing.sinkhole,
+        peers: configuration.sharing.peers, mispFeeds: configuration.sharing.mispFeeds, detection: detection, sinkhole: sinkhole,
+        sinkholeSettings: configuration.sharing.sinkhole,
         dataDirectory: configuration.dataDirectory, clock: clock, logger: sharingLogger, metricsFactory: factory)
     SharingAPI(sharing: sharing, exporter: exporter, detection: detection, clock: clock, invalidRequests: invalidRequests)
         .register(on: routes)

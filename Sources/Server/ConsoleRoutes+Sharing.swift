@@ -29,8 +29,11 @@ extension ConsoleRoutes {
                 bookmark: $0.bookmark,
                 lastError: $0.lastError)
         }
-        sources += sharing.fileSources().map {
-            SharingView.Source(name: $0.source, peer: nil, indicators: $0.indicators, lastPull: $0.imported, bookmark: nil, lastError: nil)
+        sources += sharing.otherSources().map {
+            // A MISP feed is pulled by its name, like a TAXII peer; a file is not pulled.
+            SharingView.Source(
+                name: $0.source, peer: $0.source.hasPrefix("misp:") ? String($0.source.dropFirst(5)) : nil, indicators: $0.indicators,
+                lastPull: $0.lastRead, bookmark: nil, lastError: $0.lastError)
         }
         let matching = sharing.heldIndicators().filter { i in
             guard source.map({ $0 == i.source }) ?? true else { return false }
@@ -71,7 +74,9 @@ extension ConsoleRoutes {
         case .success(let f): form = f
         case .failure(let refused): return refused.response
         }
-        guard let sharing, let peer = form["peer"], sharing.peers.contains(where: { $0.name == peer }) else {
+        guard let sharing, let peer = form["peer"],
+            sharing.peers.contains(where: { $0.name == peer }) || sharing.mispFeeds.contains(where: { $0.name == peer })
+        else {
             return message(request, .notFound, text("notFound", request), back: "/console/sharing")
         }
         let outcome = await sharing.pull(peer)

@@ -39,6 +39,8 @@ struct SharingAPI: Sendable, JSONAPI {
     }
 
     struct PeerView: Encodable {
+        /// `taxii` or `misp`.
+        var kind = "taxii"
         var name: String
         var apiRoot: String
         var collection: String
@@ -57,6 +59,7 @@ struct SharingAPI: Sendable, JSONAPI {
     func peers() -> Response {
         let status = sharing.status()
         let pushes = exporter?.pushStatus() ?? []
+        let others = sharing.otherSources()
         return json(
             .ok,
             sharing.peers.map { p in
@@ -67,7 +70,15 @@ struct SharingAPI: Sendable, JSONAPI {
                     indicators: s?.indicators ?? 0, lastPull: s?.lastPull.map(MitigationService.iso), lastError: s?.lastError,
                     pull: p.pull, push: p.push, pushedUpTo: pushed?.bookmark.map { MitigationService.iso($0 / 1000) },
                     lastPushError: pushed?.lastError)
-            })
+            }
+                + sharing.mispFeeds.map { f in
+                    let s = others.first { $0.source == "misp:" + f.name }
+                    return PeerView(
+                        kind: "misp", name: f.name, apiRoot: f.url, collection: "", pullMinutes: f.pullMinutes, bookmark: nil,
+                        indicators: s?.indicators ?? 0, lastPull: s?.lastRead.map(MitigationService.iso), lastError: s?.lastError,
+                        pull: true,
+                        push: false, pushedUpTo: nil, lastPushError: nil)
+                })
     }
 
     struct PullView: Encodable {
@@ -81,7 +92,9 @@ struct SharingAPI: Sendable, JSONAPI {
     }
 
     func pull(_ name: String) async -> Response {
-        guard sharing.peers.contains(where: { $0.name == name }) else { return json(.notFound, error: "no sharing peer named \(name)") }
+        guard sharing.peers.contains(where: { $0.name == name }) || sharing.mispFeeds.contains(where: { $0.name == name }) else {
+            return json(.notFound, error: "no sharing peer or MISP feed named \(name)")
+        }
         let o = await sharing.pull(name)
         let view = PullView(
             peer: o.peer, objects: o.objects, imported: o.imported, revoked: o.revoked, held: o.held, skipped: o.skipped, error: o.error)

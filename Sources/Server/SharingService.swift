@@ -31,6 +31,8 @@ import TAXIIClient
 /// `mamori_sharing_last_pull_timestamp_seconds{peer}` (the last successful pull).
 public final class SharingService: Service, Sendable {
     public let peers: [SharingPeerSettings]
+    /// MISP feeds (`sharing.misp_feeds`): their indicators are source `misp:<name>`.
+    public let mispFeeds: [MISPFeedSettings]
     private let detection: DetectionService
     private let sinkhole: SinkholeService?
     private let sinkholeSettings: SharingSinkholeSettings?
@@ -47,6 +49,8 @@ public final class SharingService: Service, Sendable {
         var indicators: [String: Held] = [:]
         var lastPull: Int64?
         var lastError: String?
+        /// A MISP feed's events taken, by UUID: the manifest's timestamp when fetched (ms).
+        var events: [String: Int64]?
     }
 
     /// One indicator as the flow matcher uses it.
@@ -63,6 +67,8 @@ public final class SharingService: Service, Sendable {
         var tlp: String?
         var validUntil: Int64?
         var modified: Int64?
+        /// The MISP event it came from (its UUID).
+        var event: String?
     }
 
     /// What one pull did.
@@ -84,11 +90,12 @@ public final class SharingService: Service, Sendable {
     }
 
     public init(
-        peers: [SharingPeerSettings], detection: DetectionService, sinkhole: SinkholeService? = nil,
+        peers: [SharingPeerSettings], mispFeeds: [MISPFeedSettings] = [], detection: DetectionService, sinkhole: SinkholeService? = nil,
         sinkholeSettings: SharingSinkholeSettings? = nil, dataDirectory: String?, clock: any WallClock, logger: Logger,
         metricsFactory: any MetricsFactory
     ) {
         self.peers = peers
+        self.mispFeeds = mispFeeds
         self.detection = detection
         self.sinkhole = sinkholeSettings == nil ? nil : sinkhole
         self.sinkholeSettings = sinkholeSettings
@@ -98,6 +105,7 @@ public final class SharingService: Service, Sendable {
         self.metricsFactory = metricsFactory
         var loaded: [String: PeerState] = [:]
         for peer in peers { loaded[peer.name] = Self.load(peer.name, from: directory, logger: logger) }
+        for feed in mispFeeds { loaded["misp:" + feed.name] = Self.load("misp:" + feed.name, from: directory, logger: logger) }
         let files = (directory.flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0) } ?? []).filter {
             $0.hasPrefix("file.") && $0.hasSuffix(".json")
         }
@@ -107,13 +115,13 @@ public final class SharingService: Service, Sendable {
         }
         state = NIOLockedValueBox(loaded)
         for peer in peers { apply(key: peer.name, source: Self.source(peer.name)) }
-        for key in loaded.keys where key.hasPrefix("file:") { apply(key: key, source: key) }
+        for key in loaded.keys where key.hasPrefix("file:") || key.hasPrefix("misp:") { apply(key: key, source: key) }
     }
 
     /// Pulls every peer at start, then each at its interval, until graceful shutdown.
     public func run() async throws {
         await applyNamesOfEverySource()
-        guard peers.contains(where: \.pull) else {
+        guard peers.contains(where: \.pull) || !mispFeeds.isEmpty else {
             // Nothing to poll: only imports and the API. Run until shutdown, as a service must.
             try? await gracefulShutdown()
             return
@@ -128,12 +136,21 @@ public final class SharingService: Service, Sendable {
                         }
                     }
                 }
+                for feed in self.mispFeeds {
+                    tasks.addTask {
+                        while !Task.isCancelled {
+                            _ = await self.pullMISP(feed)
+                            try? await Task.sleep(for: .seconds(feed.pullMinutes * 60))
+                        }
+                    }
+                }
             }
         }
     }
 
     /// Reads what `name` added since the bookmark, and updates the detectors' indicators.
     public func pull(_ name: String) async -> PullOutcome {
+        if let feed = mispFeeds.first(where: { $0.name == name }) { return await pullMISP(feed) }
         var outcome = PullOutcome(peer: name)
         guard let peer = peers.first(where: { $0.name == name }) else {
             outcome.error = "no sharing peer named \(name)"
@@ -210,6 +227,115 @@ public final class SharingService: Service, Sendable {
 
     static let maximumFileIndicators = 1_000_000
 
+    /// Reads a MISP feed's manifest, fetches the events that are new or changed since they were
+    /// taken (the newest first, at most `max_events_per_pull`), and replaces each one's indicators;
+    /// an event gone from the manifest takes its indicators with it. An event file that cannot be
+    /// read is skipped and counted (`event_unreadable`) and tried again at the next pull; a
+    /// manifest that cannot be read changes nothing.
+    public func pullMISP(_ feed: MISPFeedSettings) async -> PullOutcome {
+        let key = "misp:" + feed.name
+        var outcome = PullOutcome(peer: key)
+        let now = clock.milliseconds
+        do {
+            var authorization: String?
+            if let file = feed.authorizationFile {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8), text.utf8.count <= 4096,
+                    case let line = text.trimmingCharacters(in: .whitespacesAndNewlines), !line.isEmpty, !line.contains(where: \.isNewline)
+                else {
+                    throw SharingError("sharing.misp_feeds (\(feed.name)).authorization_file: cannot read one line from \(file)")
+                }
+                authorization = line
+            }
+            let peer = MISPFeedPeer(name: feed.name, url: feed.url, authorization: authorization, timeout: .seconds(feed.timeoutSeconds))
+            let known = state.withLockedValue { $0[key]?.events ?? [:] }
+            let (manifest, fetched, unreadable) = try await MISPFeedClient.withClient(peer) { client in
+                let manifest = try MISPFeed.manifest(try await client.manifest())
+                let changed = manifest.filter { known[$0.uuid] != ($0.timestamp ?? 0) }
+                    .sorted { ($0.timestamp ?? 0, $0.uuid) > ($1.timestamp ?? 0, $1.uuid) }.prefix(feed.maximumEventsPerPull)
+                var fetched: [(MISPFeed.ManifestEntry, IndicatorImport)] = []
+                var unreadable = 0
+                for entry in changed {
+                    do {
+                        fetched.append((entry, try MISPFeed.event(try await client.event(entry.uuid))))
+                    } catch TAXIIClientError.unreachable(let peer, let reason) {
+                        // The feed went away mid-pull: stop here; what was fetched is kept.
+                        logger.warning("a MISP feed stopped answering", metadata: ["feed": "\(peer)", "error": "\(reason)"])
+                        break
+                    } catch {
+                        unreadable += 1
+                    }
+                }
+                return (manifest, fetched, unreadable)
+            }
+            outcome.objects = fetched.count
+            if unreadable > 0 { outcome.skipped["event_unreadable"] = unreadable }
+            state.withLockedValue { all in
+                var s = all[key] ?? PeerState()
+                var events = s.events ?? [:]
+                let listed = Set(manifest.map(\.uuid))
+                let refreshed = Set(fetched.map(\.0.uuid))
+                // An event gone from the manifest takes its indicators with it ("revoked"); a
+                // refreshed one's are replaced by what its file says now.
+                let before = s.indicators.count
+                s.indicators = s.indicators.filter { _, h in h.event.map(listed.contains) ?? true }
+                outcome.revoked = before - s.indicators.count
+                s.indicators = s.indicators.filter { _, h in h.event.map { !refreshed.contains($0) } ?? true }
+                events = events.filter { listed.contains($0.key) }
+                for (entry, imported) in fetched {
+                    for skip in imported.skipped { outcome.skipped[skip.reason.code.description, default: 0] += 1 }
+                    for indicator in imported.indicators {
+                        switch Self.held(indicator) {
+                        case .success(var h):
+                            h.name = h.name ?? String(entry.info.prefix(200))
+                            h.confidence = h.confidence ?? feed.confidence
+                            h.tlp = h.tlp ?? entry.tlp.map { "\($0)" }
+                            h.event = entry.uuid
+                            s.indicators[indicator.id] = h
+                            outcome.imported += 1
+                        case .failure(let unusable):
+                            outcome.skipped[unusable.reason, default: 0] += 1
+                        }
+                    }
+                    events[entry.uuid] = entry.timestamp ?? 0
+                }
+                s.indicators = s.indicators.filter { $0.value.validUntil.map { $0 > now } ?? true }
+                if s.indicators.count > feed.maximumIndicators {
+                    let keep = s.indicators.sorted { ($0.value.modified ?? 0, $0.key) > ($1.value.modified ?? 0, $1.key) }
+                        .prefix(feed.maximumIndicators)
+                    outcome.skipped["over_max_indicators", default: 0] += s.indicators.count - keep.count
+                    s.indicators = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+                }
+                s.events = events
+                s.lastPull = now
+                s.lastError = nil
+                outcome.held = s.indicators.count
+                all[key] = s
+            }
+            apply(key: key, source: key)
+            await applyNames(key: key, feed: key)
+            save(key)
+            counter("mamori_sharing_pulls_total", key, ("result", "ok")).increment()
+            counter("mamori_sharing_objects_received_total", key).increment(by: Int64(outcome.objects))
+            for (reason, n) in outcome.skipped {
+                counter("mamori_sharing_indicators_skipped_total", key, ("reason", reason)).increment(by: Int64(n))
+            }
+            Gauge(label: "mamori_sharing_last_pull_timestamp_seconds", dimensions: [("peer", key)], factory: metricsFactory)
+                .record(Double(now) / 1000)
+            logger.info("pulled a MISP feed", metadata: ["feed": "\(feed.name)", "outcome": "\(outcome)"])
+        } catch {
+            let text = "\(error)"
+            outcome.error = text
+            state.withLockedValue { $0[key, default: PeerState()].lastError = text }
+            counter("mamori_sharing_pulls_total", key, ("result", "error")).increment()
+            if throttle.withLockedValue({ $0.shouldLog(key + " " + text, now: now) }) {
+                logger.warning(
+                    "pull from a MISP feed failed; trying again at the next interval",
+                    metadata: ["feed": "\(feed.name)", "error": "\(text)"])
+            }
+        }
+        return outcome
+    }
+
     /// Merges an import into what source `key` holds.
     private func merge(
         _ key: String, _ result: IndicatorImport, maximum: Int, bookmark: String?, now: Int64, into outcome: inout PullOutcome
@@ -278,7 +404,7 @@ public final class SharingService: Service, Sendable {
     public func heldIndicators() -> [HeldIndicator] {
         state.withLockedValue { all in
             all.sorted { $0.key < $1.key }.flatMap { key, s in
-                let source = key.hasPrefix("file:") ? key : Self.source(key)
+                let source = Self.sourceName(key)
                 return s.indicators.sorted { ($0.value.modified ?? 0, $0.key) > ($1.value.modified ?? 0, $1.key) }.map { id, h in
                     HeldIndicator(
                         source: source, id: id, name: h.name, addresses: h.prefixes, names: h.names ?? [], ports: h.ports,
@@ -288,13 +414,19 @@ public final class SharingService: Service, Sendable {
         }
     }
 
-    /// The files imported (`file:<name>`), with how many indicators each holds and when.
-    public func fileSources() -> [(source: String, indicators: Int, imported: Int64?)] {
+    /// The MISP feeds and the files imported (`misp:<name>`, `file:<name>`), with how many
+    /// indicators each holds, when it was last read, and the last error.
+    public func otherSources() -> [(source: String, indicators: Int, lastRead: Int64?, lastError: String?)] {
         state.withLockedValue { all in
-            all.filter { $0.key.hasPrefix("file:") }.sorted { $0.key < $1.key }.map {
-                ($0.key, $0.value.indicators.count, $0.value.lastPull)
+            all.filter { $0.key.hasPrefix("file:") || $0.key.hasPrefix("misp:") }.sorted { $0.key < $1.key }.map {
+                ($0.key, $0.value.indicators.count, $0.value.lastPull, $0.value.lastError)
             }
         }
+    }
+
+    /// The source name of a state key: `taxii:<peer>` for a TAXII peer, the key itself otherwise.
+    static func sourceName(_ key: String) -> String {
+        key.hasPrefix("file:") || key.hasPrefix("misp:") ? key : source(key)
     }
 
     // MARK: -
@@ -326,7 +458,7 @@ public final class SharingService: Service, Sendable {
     private func applyNamesOfEverySource() async {
         guard sinkhole != nil else { return }
         let keys = state.withLockedValue { Array($0.keys) }.sorted()
-        for key in keys { await applyNames(key: key, feed: key.hasPrefix("file:") ? key : Self.source(key)) }
+        for key in keys { await applyNames(key: key, feed: Self.sourceName(key)) }
     }
 
     /// Hands a source's domain names at or above the minimum confidence to the sinkhole (when
@@ -441,7 +573,9 @@ public final class SharingService: Service, Sendable {
 
     /// `isac.json` for a peer, `file.<name>.json` for a file source (a peer's name holds no dot).
     static func fileName(_ key: String) -> String {
-        key.hasPrefix("file:") ? "file." + key.dropFirst(5) + ".json" : key + ".json"
+        if key.hasPrefix("file:") { return "file." + key.dropFirst(5) + ".json" }
+        if key.hasPrefix("misp:") { return "misp." + key.dropFirst(5) + ".json" }
+        return key + ".json"
     }
 
     private func save(_ name: String) {

@@ -9,6 +9,8 @@ import Yams
 public struct SharingSettings: Sendable, Equatable {
     public var taxii: TAXIISettings?
     public var peers: [SharingPeerSettings] = []
+    /// MISP feeds Mamori reads indicators from (`sharing.misp_feeds`).
+    public var mispFeeds: [MISPFeedSettings] = []
     /// What of Mamori's own findings is published to its TAXII server (nil: nothing).
     public var export: SharingExportSettings?
     /// Whether imported `domain-name` indicators enter the DNS sinkhole (nil: they do not).
@@ -30,6 +32,29 @@ public struct SharingSinkholeSettings: Sendable, Equatable {
     public var minimumConfidence = 70
 
     public init(minimumConfidence: Int = 70) { self.minimumConfidence = minimumConfidence }
+}
+
+/// A MISP feed Mamori reads indicators from (`sharing.misp_feeds[]`): `manifest.json` and one
+/// file per event, over HTTP(S), as MISP instances and CIRCL's OSINT feed publish them.
+public struct MISPFeedSettings: Sendable, Equatable {
+    /// The source of its indicators (`misp:<name>`): a-z, 0-9, '-', '_'; unique among peers and feeds.
+    public var name: String
+    /// The feed's base URL (where `manifest.json` is).
+    public var url: String
+    /// A file holding what to send as `Authorization` (a MISP auth key), if the feed asks for one.
+    public var authorizationFile: String?
+    public var pullMinutes = 60
+    public var timeoutSeconds = 30
+    public var maximumIndicators = 100_000
+    /// Events fetched in one pull (the newest changed ones first; the rest at the next pull).
+    public var maximumEventsPerPull = 500
+    /// The confidence (0–100) given to its indicators: MISP attributes state none.
+    public var confidence = 50
+
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
 }
 
 /// A peer's TAXII 2.1 collection that Mamori reads indicators from (`sharing.peers[]`): an
@@ -158,7 +183,7 @@ extension SharingSettings {
     static func parse(_ v: YAMLValue) throws(ConfigurationError) -> SharingSettings {
         var s = SharingSettings()
         let m = try YAMLMap(v.node, context: "sharing")
-        try m.allowOnly(["taxii", "peers", "export", "sinkhole"])
+        try m.allowOnly(["taxii", "peers", "export", "sinkhole", "misp_feeds"])
         if let x = m["sinkhole"] {
             let e = try YAMLMap(x.node, context: "sharing.sinkhole")
             try e.allowOnly(["minimum_confidence"])
@@ -223,6 +248,38 @@ extension SharingSettings {
                 if let x = e["pull"] { peer.pull = try x.bool() }
                 guard !s.peers.contains(where: { $0.name == n }) else { throw name.error("the sharing peer '\(n)' is listed twice") }
                 s.peers.append(peer)
+            }
+        }
+        if let f = m["misp_feeds"] {
+            guard case .sequence(let seq) = f.node else { throw f.error("sharing.misp_feeds must be a list") }
+            for item in seq {
+                let e = try YAMLMap(item, context: "a MISP feed")
+                try e.allowOnly([
+                    "name", "url", "authorization_file", "pull_minutes", "timeout_seconds", "max_indicators", "max_events_per_pull",
+                    "confidence",
+                ])
+                guard let name = e["name"], let url = e["url"] else {
+                    throw ConfigurationError(line: item.mark?.line, "a MISP feed needs a 'name' and a 'url' (where its manifest.json is)")
+                }
+                let n = try name.string()
+                guard (1...64).contains(n.utf8.count), n.utf8.allSatisfy({ TAXIISettings.isPathByte($0) }) else {
+                    throw name.error("a MISP feed's name must be 1 to 64 of a-z, 0-9, '-' and '_'; got '\(n)'")
+                }
+                guard !s.peers.contains(where: { $0.name == n }), !s.mispFeeds.contains(where: { $0.name == n }) else {
+                    throw name.error("'\(n)' names another sharing peer or MISP feed")
+                }
+                let u = try url.string()
+                guard let parsed = URL(string: u), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+                    throw url.error("sharing.misp_feeds (\(n)).url must be an http(s) URL; got '\(u)'")
+                }
+                var feed = MISPFeedSettings(name: n, url: u)
+                if let x = e["authorization_file"] { feed.authorizationFile = try x.string() }
+                if let x = e["pull_minutes"] { feed.pullMinutes = try x.int(in: 1...10_080) }
+                if let x = e["timeout_seconds"] { feed.timeoutSeconds = try x.int(in: 1...600) }
+                if let x = e["max_indicators"] { feed.maximumIndicators = try x.int(in: 1...1_000_000) }
+                if let x = e["max_events_per_pull"] { feed.maximumEventsPerPull = try x.int(in: 1...100_000) }
+                if let x = e["confidence"] { feed.confidence = try x.int(in: 0...100) }
+                s.mispFeeds.append(feed)
             }
         }
         return s

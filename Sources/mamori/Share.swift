@@ -147,6 +147,7 @@ struct Share: AsyncParsableCommand {
     }
 
     struct PeerView: Decodable {
+        var kind: String?
         var name: String
         var apiRoot: String
         var collection: String
@@ -173,7 +174,7 @@ struct Share: AsyncParsableCommand {
             decoder.keyDecodingStrategy = .convertFromSnakeCase
             let peers = try decoder.decode([PeerView].self, from: Data(body.utf8))
             for p in peers {
-                var line = "\(p.name)  \(p.apiRoot)collections/\(p.collection)/"
+                var line = p.kind == "misp" ? "\(p.name)  MISP feed \(p.apiRoot)" : "\(p.name)  \(p.apiRoot)collections/\(p.collection)/"
                 if p.pull ?? true {
                     line +=
                         "  every \(p.pullMinutes) min  \(p.indicators) indicator(s)  "

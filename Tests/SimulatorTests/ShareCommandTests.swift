@@ -78,7 +78,7 @@ struct ShareCommandTests {
         #expect(pushNobody.status != 0 && pushNobody.stderr.contains("no sharing peer named nobody with push: true"), "\(pushNobody)")
         #expect(try await share(["peers"]).stdout.contains("push: up to nothing yet"))
         let unknown = try await share(["pull", "nobody"])
-        #expect(unknown.status != 0 && unknown.stderr.contains("no sharing peer named nobody"), "\(unknown)")
+        #expect(unknown.status != 0 && unknown.stderr.contains("no sharing peer or MISP feed named nobody"), "\(unknown)")
 
         let export = try await share(["export", "--since", "2026-01-01", "--tlp", "green"])
         #expect(export.status == 0, "\(export)")

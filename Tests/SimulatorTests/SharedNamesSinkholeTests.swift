@@ -77,7 +77,7 @@ struct SharedNamesSinkholeTests {
         let soc = try operators.token("soc", scope: "read_findings,manage_sharing")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
-        let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"])
+        let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"], outputFile: d + "/unbound.out")
         defer { resolver.stop() }
         let online = ["--server", "127.0.0.1:\(http)"]
 
@@ -87,7 +87,7 @@ struct SharedNamesSinkholeTests {
         }
         #expect(
             sinkholed.map(SinkholeServeTests.sinkholed) == true,
-            "cc.example: \(String(describing: sinkholed)); Unbound: \(SinkholeServeTests.log(d + "/unbound.log")); Mamori: \(SinkholeServeTests.log(d + "/mamori.log")); hub: \(hub.log)"
+            "cc.example: \(String(describing: sinkholed)); Unbound: \(SinkholeServeTests.log(d + "/unbound.log")) \(SinkholeServeTests.log(d + "/unbound.out")); Mamori: \(SinkholeServeTests.log(d + "/mamori.log")); hub: \(hub.log)"
         )
         let weak = try await SinkholeServeTests.ask(port: unboundPort, "bad.example", timeout: .seconds(20)) {
             SinkholeServeTests.address($0, [203, 0, 113, 66])
