@@ -173,28 +173,41 @@ public final class SharingService: Service, Sendable {
             }
             let result = STIXImport.objects(objects)
             merge(name, result, maximum: peer.maximumIndicators, bookmark: pulled.bookmark, now: now, into: &outcome)
-            apply(key: name, source: Self.source(name))
-            await applyNames(key: name, feed: Self.source(name))
-            save(name)
-            counter("mamori_sharing_pulls_total", name, ("result", "ok")).increment()
-            counter("mamori_sharing_objects_received_total", name).increment(by: Int64(outcome.objects))
-            for (reason, n) in outcome.skipped {
-                counter("mamori_sharing_indicators_skipped_total", name, ("reason", reason)).increment(by: Int64(n))
-            }
-            Gauge(label: "mamori_sharing_last_pull_timestamp_seconds", dimensions: [("peer", name)], factory: metricsFactory)
-                .record(Double(now) / 1000)
-            logger.info("pulled indicators from a sharing peer", metadata: ["peer": "\(name)", "outcome": "\(outcome)"])
+            await finishPull(key: name, source: Self.source(name), outcome, now: now)
         } catch {
-            let text = "\(error)"
-            outcome.error = text
-            state.withLockedValue { $0[name, default: PeerState()].lastError = text }
-            counter("mamori_sharing_pulls_total", name, ("result", "error")).increment()
-            if throttle.withLockedValue({ $0.shouldLog(name + " " + text, now: now) }) {
-                logger.warning(
-                    "pull from a sharing peer failed; trying again at the next interval", metadata: ["peer": "\(name)", "error": "\(text)"])
-            }
+            pullFailed(key: name, error, into: &outcome, now: now)
         }
         return outcome
+    }
+
+    /// After a pull that worked: the detectors' and the sinkhole's lists, the state file, the
+    /// metrics and the log line.
+    private func finishPull(key: String, source: String, _ outcome: PullOutcome, now: Int64) async {
+        apply(key: key, source: source)
+        await applyNames(key: key, feed: source)
+        save(key)
+        counter("mamori_sharing_pulls_total", key, ("result", "ok")).increment()
+        counter("mamori_sharing_objects_received_total", key).increment(by: Int64(outcome.objects))
+        for (reason, n) in outcome.skipped {
+            counter("mamori_sharing_indicators_skipped_total", key, ("reason", reason)).increment(by: Int64(n))
+        }
+        Gauge(label: "mamori_sharing_last_pull_timestamp_seconds", dimensions: [("peer", key)], factory: metricsFactory)
+            .record(Double(now) / 1000)
+        logger.info("pulled indicators from a sharing source", metadata: ["source": "\(source)", "outcome": "\(outcome)"])
+    }
+
+    /// After a pull that failed: the error kept for the status, counted, logged once per error
+    /// and source every ten minutes.
+    private func pullFailed(key: String, _ error: any Error, into outcome: inout PullOutcome, now: Int64) {
+        let text = "\(error)"
+        outcome.error = text
+        state.withLockedValue { $0[key, default: PeerState()].lastError = text }
+        counter("mamori_sharing_pulls_total", key, ("result", "error")).increment()
+        if throttle.withLockedValue({ $0.shouldLog(key + " " + text, now: now) }) {
+            logger.warning(
+                "pull from a sharing source failed; trying again at the next interval",
+                metadata: ["source": "\(Self.sourceName(key))", "error": "\(text)"])
+        }
     }
 
     /// A STIX 2.1 bundle from a file (`mamori share import`) as the indicators of source
@@ -311,27 +324,9 @@ public final class SharingService: Service, Sendable {
                 outcome.held = s.indicators.count
                 all[key] = s
             }
-            apply(key: key, source: key)
-            await applyNames(key: key, feed: key)
-            save(key)
-            counter("mamori_sharing_pulls_total", key, ("result", "ok")).increment()
-            counter("mamori_sharing_objects_received_total", key).increment(by: Int64(outcome.objects))
-            for (reason, n) in outcome.skipped {
-                counter("mamori_sharing_indicators_skipped_total", key, ("reason", reason)).increment(by: Int64(n))
-            }
-            Gauge(label: "mamori_sharing_last_pull_timestamp_seconds", dimensions: [("peer", key)], factory: metricsFactory)
-                .record(Double(now) / 1000)
-            logger.info("pulled a MISP feed", metadata: ["feed": "\(feed.name)", "outcome": "\(outcome)"])
+            await finishPull(key: key, source: key, outcome, now: now)
         } catch {
-            let text = "\(error)"
-            outcome.error = text
-            state.withLockedValue { $0[key, default: PeerState()].lastError = text }
-            counter("mamori_sharing_pulls_total", key, ("result", "error")).increment()
-            if throttle.withLockedValue({ $0.shouldLog(key + " " + text, now: now) }) {
-                logger.warning(
-                    "pull from a MISP feed failed; trying again at the next interval",
-                    metadata: ["feed": "\(feed.name)", "error": "\(text)"])
-            }
+            pullFailed(key: key, error, into: &outcome, now: now)
         }
         return outcome
     }

@@ -40,22 +40,7 @@ public struct MISPFeedClient: Sendable {
 
     /// Runs `body` with a client of `feed`, then shuts the client down (also when `body` throws).
     public static func withClient<T>(_ feed: MISPFeedPeer, _ body: (MISPFeedClient) async throws -> T) async throws -> T {
-        let seconds = Int64(feed.timeout.components.seconds)
-        var configuration = HTTPClient.Configuration(
-            timeout: .init(connect: .seconds(max(1, min(seconds, 10))), read: .seconds(max(1, seconds))))
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.redirectConfiguration = .disallow
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let client = MISPFeedClient(feed: feed, http: http)
-        let result: T
-        do {
-            result = try await body(client)
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
-        try await http.shutdown()
-        return result
+        try await TAXIIClient.withHTTPClient(timeout: feed.timeout) { try await body(MISPFeedClient(feed: feed, http: $0)) }
     }
 
     /// The feed's `manifest.json`.

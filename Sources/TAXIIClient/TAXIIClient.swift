@@ -112,16 +112,21 @@ public struct TAXIIClient: Sendable {
 
     /// Runs `body` with a client of `peer`, then shuts the client down (also when `body` throws).
     public static func withClient<T>(_ peer: TAXIIPeer, _ body: (TAXIIClient) async throws -> T) async throws -> T {
-        let seconds = Int64(peer.timeout.components.seconds)
+        try await withHTTPClient(timeout: peer.timeout) { try await body(TAXIIClient(peer: peer, http: $0)) }
+    }
+
+    /// Runs `body` with an HTTP client for one peer — connect and read timeouts from `timeout`, no
+    /// redirects, no retried connections — and shuts it down afterwards (also when `body` throws).
+    static func withHTTPClient<T>(timeout: Duration, _ body: (HTTPClient) async throws -> T) async throws -> T {
+        let seconds = Int64(timeout.components.seconds)
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .seconds(max(1, min(seconds, 10))), read: .seconds(max(1, seconds))))
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.redirectConfiguration = .disallow
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let client = TAXIIClient(peer: peer, http: http)
         let result: T
         do {
-            result = try await body(client)
+            result = try await body(http)
         } catch {
             try? await http.shutdown()
             throw error
