@@ -119,7 +119,8 @@ final class UDPReceiver: @unchecked Sendable {
     /// Receives until ``stop()``, handing every datagram to `processor` (with its lock held for
     /// each burst), then closes the socket.
     func run(datagramsPerRead: Int, maxDatagramBytes: Int, processor: DatagramProcessor) {
-        started.store(true, ordering: .releasing)
+        // Once only, and never after closeUnused(): the socket is closed exactly once.
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let count = max(1, datagramsPerRead)
         let slot = max(1500, maxDatagramBytes)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: slot * count, alignment: 16)

@@ -11,7 +11,9 @@ public final class UDPTestSender {
     private let fd: Int32
 
     public init() throws {
-        fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        // `fd` is set last: once every stored property is set, a throwing init runs deinit, which
+        // would close the descriptor a second time.
+        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw PosixTestError("socket", errno) }
         var off: Int32 = 0
         guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &off, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
@@ -19,6 +21,7 @@ public final class UDPTestSender {
             close(fd)
             throw PosixTestError("setsockopt(IPV6_V6ONLY)", e)
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }

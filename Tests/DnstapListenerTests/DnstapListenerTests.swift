@@ -18,8 +18,11 @@ import Glibc
 final class UnixSocketWriter {
     let fd: Int32
 
+    // Each init sets `fd` last: a class whose stored properties are all set runs its deinit when
+    // its init throws, so a failure after setting it would close the descriptor twice (and the
+    // second close could hit a socket another test was given the number for).
     init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket(AF_UNIX) failed") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -34,11 +37,12 @@ final class UnixSocketWriter {
             throw PeerError("connect(\(path)) failed: errno \(errno)")
         }
         Self.setTimeout(fd)
+        self.fd = fd
     }
 
     /// Connects to 127.0.0.1:`tcpPort`.
     init(tcpPort: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PeerError("socket(AF_INET) failed") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -52,6 +56,7 @@ final class UnixSocketWriter {
             throw PeerError("connect(127.0.0.1:\(tcpPort)) failed: errno \(errno)")
         }
         Self.setTimeout(fd)
+        self.fd = fd
     }
 
     private static func setTimeout(_ fd: Int32) {
