@@ -106,6 +106,13 @@ let package = Package(
             dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Reports from outside (issue 23): Shadowserver CSV and the CSV reader under it, as
+        // typed reports with every row's fate. Pure (no I/O).
+        .target(
+            name: "Reports",
+            dependencies: ["FlowCodec", "MamoriCore"],
+            swiftSettings: swiftSettings
+        ),
         // TAXII 2.1 as values: the resources, media types, the filters and paging over a
         // collection's object versions, the checks on posted envelopes. Pure (no I/O, no clock).
         .target(
@@ -146,6 +153,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // STIX: fixtures round trip, patterns, ids, the export (checked by the OASIS validator), importers, the guard.
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "FlowCodec", "MamoriCore", "MamoriTesting"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "STIXTests",
             dependencies: ["STIX", "FlowCodec", "MamoriCore", "MamoriTesting"],
@@ -388,8 +401,8 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", .product(name: "NIOCore", package: "swift-nio"),
-                "Server",
+                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", "Reports",
+                .product(name: "NIOCore", package: "swift-nio"), "Server",
             ],
             swiftSettings: swiftSettings
         ),

@@ -65,6 +65,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// Basic, a query string as the TAXII routes read it, and an envelope, whose objects are added
     /// to a collection that the query then pages through.
     case taxii = "taxii"
+    /// A Shadowserver CSV report, read whole and in chunks (`FuzzTarget+Reports.swift`).
+    case shadowserverCSV = "shadowserver-csv"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -87,6 +89,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .stixPattern: Self.stixPattern(bytes)
         case .stixBundle: Self.stixBundle(bytes)
         case .taxii: Self.taxii(bytes)
+        case .shadowserverCSV: Self.shadowserverCSV(bytes)
         }
     }
 

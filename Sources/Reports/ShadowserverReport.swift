@@ -1,0 +1,182 @@
+import FlowCodec
+import MamoriCore
+
+/// Shadowserver's CSV reports, as published: scan reports (`scan_ntp`, `scan_dns`,
+/// `dns_openresolver`, …: one row per host found, `ip` and `port`) and event reports
+/// (`event4_sinkhole_http`, `event4_ddos_participant`, …: `src_ip` is the subscriber-side host),
+/// and the legacy `botnet_drone` layout. The report type comes from the file name
+/// (`2026-12-01-scan_ntp-example-asn.csv`, or `scan_ntp.csv`); a type not in ``problems`` is
+/// read all the same and marked unknown.
+///
+/// Streams: feed the bytes in chunks (``feed(_:)``), then ``finish()``; nothing keeps more than
+/// one row besides the reports it returns.
+public struct ShadowserverParser: Sendable {
+    /// The problem each known report type means.
+    public static let problems: [String: ReportProblem] = [
+        "scan_dns": .openResolver, "dns_openresolver": .openResolver, "scan6_dns": .openResolver,
+        "scan_ntp": .amplifier, "scan6_ntp": .amplifier, "scan_ntpmonitor": .amplifier, "scan_ssdp": .amplifier,
+        "scan_memcached": .amplifier, "scan_ldap_udp": .amplifier, "scan_chargen": .amplifier, "scan_qotd": .amplifier,
+        "scan_snmp": .amplifier, "scan_portmapper": .amplifier, "scan_netbios": .amplifier, "scan_mdns": .amplifier,
+        "scan_ws_discovery": .amplifier, "scan_coap": .amplifier, "scan_ubiquiti": .amplifier, "scan_ard": .amplifier,
+        "scan_dvr_dhcpdiscover": .exposedService, "scan_telnet": .exposedService, "scan6_telnet": .exposedService,
+        "scan_cwmp": .exposedService, "scan6_cwmp": .exposedService, "scan_rdp": .exposedService, "scan_vnc": .exposedService,
+        "scan_smb": .exposedService, "scan_mqtt": .exposedService, "scan_http_vulnerable": .exposedService,
+        "device_id": .exposedService,
+        "sinkhole_http_drone": .infected, "botnet_drone": .infected, "event4_sinkhole": .infected,
+        "event4_sinkhole_http": .infected, "event4_sinkhole_dns": .infected, "event4_microsoft_sinkhole": .infected,
+        "event6_sinkhole": .infected, "event6_sinkhole_http": .infected,
+        "event4_honeypot_brute_force": .attacking, "event4_honeypot_darknet": .attacking, "event4_ddos_participant": .attacking,
+        "event6_honeypot_brute_force": .attacking,
+    ]
+
+    /// Columns read into the report's own fields (the rest go to `extra`).
+    static let mapped: Set<String> = [
+        "timestamp", "ip", "src_ip", "port", "src_port", "protocol", "asn", "src_asn", "geo", "src_geo", "tag", "infection",
+        "family", "device_vendor", "device_type", "device_model",
+    ]
+
+    public let reportType: String
+    private var reader: CSVReader
+    private var header: [String]?
+    private var file: ReportFile
+    private var fileError: String?
+
+    /// - Parameter fileName: the report's file name (a path is fine); it names the report type.
+    public init(fileName: String, limits: CSVReader.Limits = CSVReader.Limits()) {
+        reportType = Self.reportType(fileName: fileName)
+        reader = CSVReader(limits: limits)
+        let problem = Self.problems[reportType]
+        file = ReportFile(source: "shadowserver", reportType: reportType, knownType: problem != nil)
+    }
+
+    /// The report type a file name gives: what follows the `YYYY-MM-DD-` date up to the next `-`
+    /// (Shadowserver's names), or the whole name without `.csv`.
+    public static func reportType(fileName: String) -> String {
+        var name = Substring(fileName.split(separator: "/").last ?? "")
+        for suffix in [".zip", ".csv"] where name.lowercased().hasSuffix(suffix) { name = name.dropLast(suffix.count) }
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        if parts.count >= 4, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            parts[0...2].allSatisfy({ $0.allSatisfy(\.isNumber) })
+        {
+            return String(parts[3]).lowercased()
+        }
+        return String(name).lowercased()
+    }
+
+    /// Reads a chunk of the file.
+    public mutating func feed(_ bytes: some Sequence<UInt8>) {
+        var records: [CSVReader.Record] = []
+        reader.feed(bytes) { records.append($0) }
+        for r in records { take(r) }
+    }
+
+    /// Ends the file: the reports, and every row not kept with why. Throws when the file is not a
+    /// Shadowserver report (no header with a time and an address column).
+    public mutating func finish() throws(ReportError) -> ReportFile {
+        var records: [CSVReader.Record] = []
+        reader.finish { records.append($0) }
+        for r in records { take(r) }
+        if let fileError { throw ReportError(fileError) }
+        guard header != nil else { throw ReportError("an empty file: no header line") }
+        return file
+    }
+
+    /// A whole file in memory.
+    public static func parse(_ bytes: some Sequence<UInt8>, fileName: String) throws(ReportError) -> ReportFile {
+        var parser = ShadowserverParser(fileName: fileName)
+        parser.feed(bytes)
+        return try parser.finish()
+    }
+
+    private mutating func take(_ record: CSVReader.Record) {
+        guard fileError == nil else { return }
+        guard let header else {
+            switch record.fields {
+            case .failure(let e): fileError = "the header line cannot be read (\(e.rawValue))"
+            case .success(let names):
+                let lower = names.map { $0.trimmedSpaces.lowercased() }
+                guard lower.contains("timestamp"), lower.contains("ip") || lower.contains("src_ip") else {
+                    fileError = "not a Shadowserver report: the header has no 'timestamp' and 'ip' (or 'src_ip') columns"
+                    return
+                }
+                self.header = lower
+                file.unmappedColumns = lower.filter { !Self.mapped.contains($0) }
+            }
+            return
+        }
+        file.rows += 1
+        switch record.fields {
+        case .failure(let e):
+            file.rejected.append(RejectedRow(line: record.line, reason: e.rawValue))
+        case .success(var values):
+            // Fewer fields than the header: the missing last columns are empty (as Python's
+            // csv.DictReader, which intelmq's parser uses, reads them), and counted. More: rejected.
+            guard values.count <= header.count else {
+                file.rejected.append(RejectedRow(line: record.line, reason: "field_count"))
+                return
+            }
+            if values.count < header.count {
+                file.shortRows += 1
+                values += Array(repeating: "", count: header.count - values.count)
+            }
+            switch report(header, values) {
+            case .success(let r): file.reports.append(r)
+            case .failure(let reason): file.rejected.append(RejectedRow(line: record.line, reason: reason.rawValue))
+            }
+        }
+    }
+
+    enum RowProblem: String, Error {
+        case noAddress = "no_address"
+        case badTime = "bad_time"
+    }
+
+    private func report(_ header: [String], _ values: [String]) -> Result<ExternalReport, RowProblem> {
+        var row: [String: String] = [:]
+        for (name, value) in zip(header, values) where !value.isEmpty && row[name] == nil { row[name] = value }
+        guard let addressText = row["ip"] ?? row["src_ip"], let address = IPAddress(addressText.trimmedSpaces) else {
+            return .failure(.noAddress)
+        }
+        guard let text = row["timestamp"], let time = Self.time(text) else { return .failure(.badTime) }
+        let portText = row["ip"] != nil ? row["port"] : row["src_port"]
+        var extra: [String: String] = [:]
+        for (name, value) in row where !Self.mapped.contains(name) { extra[name] = value }
+        return .success(
+            ExternalReport(
+                source: "shadowserver", reportType: reportType, problem: Self.problems[reportType] ?? .unknown, time: time,
+                address: address, port: portText.flatMap { UInt16($0) }, transport: row["protocol"]?.lowercased(),
+                asn: (row["asn"] ?? row["src_asn"]).flatMap { UInt32($0) }, geo: row["geo"] ?? row["src_geo"], tag: row["tag"],
+                infection: row["infection"] ?? row["family"], deviceVendor: row["device_vendor"], deviceType: row["device_type"],
+                deviceModel: row["device_model"], extra: extra))
+    }
+
+    /// `2026-12-01 03:04:05` (UTC, as Shadowserver writes it), also with `T` and a final `Z`.
+    static func time(_ text: String) -> Int64? {
+        var t = Substring(text.trimmedSpaces)
+        if t.hasSuffix("Z") { t = t.dropLast() }
+        let parts = t.split(whereSeparator: { $0 == " " || $0 == "T" })
+        guard parts.count == 2 else { return nil }
+        let date = parts[0].split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        let clock = parts[1].split(separator: ":", omittingEmptySubsequences: false).map { Int($0.prefix(2)) }
+        guard date.count == 3, clock.count == 3, let y = date[0], let m = date[1], let d = date[2], let h = clock[0], let mi = clock[1],
+            let s = clock[2]
+        else { return nil }
+        return UTCTime(year: y, month: m, day: d, hour: h, minute: mi, second: s).milliseconds
+    }
+}
+
+/// A file that is not a report at all (as opposed to a row that cannot be used).
+public struct ReportError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension String {
+    /// Without leading and trailing spaces (no Foundation in a pure module).
+    var trimmedSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}
