@@ -77,8 +77,6 @@ public final class IndicatorExporter: Service, Sendable {
         var lastError: [String: String] = [:]
         var inFlight: Set<String> = []
         var again: Set<String> = []
-        /// Verdicts whose background push has not ended yet.
-        var scheduled = 0
     }
 
     public init(
@@ -204,9 +202,6 @@ public final class IndicatorExporter: Service, Sendable {
         }
     }
 
-    /// Pushes running now (tests wait for them to end).
-    var pushesInFlight: Int { pushing.withLockedValue { $0.inFlight.count + $0.scheduled } }
-
     /// Each push peer's bookmark (µs of `date_added`) and last error.
     public func pushStatus() -> [(peer: String, bookmark: Int64?, lastError: String?)] {
         pushing.withLockedValue { s in pushPeers.map { ($0.name, s.bookmarks[$0.name], s.lastError[$0.name]) } }
@@ -248,15 +243,7 @@ public final class IndicatorExporter: Service, Sendable {
         guard !indicators.isEmpty else { return nil }
         let guarded = publish(indicators, now: now)
         if !revoked { save() }
-        // In the background: an analyst's verdict does not wait for a slow or absent peer (each
-        // push is bounded by the peer's timeout; what fails is retried every minute).
-        if !pushPeers.isEmpty {
-            pushing.withLockedValue { $0.scheduled += 1 }
-            Task {
-                for peer in self.pushPeers { await self.pushPending(to: peer) }
-                self.pushing.withLockedValue { $0.scheduled -= 1 }
-            }
-        }
+        for peer in pushPeers { await pushPending(to: peer) }
         let report = guarded.report
         Counter(
             label: "mamori_sharing_exported_total", dimensions: [("kind", revoked ? "revocation" : "indicator")], factory: metricsFactory
