@@ -122,15 +122,29 @@ struct SharingPrivacyWorldTests {
             #expect(answer?.status == 200, "\(id): \(String(describing: answer))")
         }
 
-        // What left, by every path.
+        // What left, by every path. TAXII collections are read page by page (`next`; medallion
+        // serves 100 objects a page).
         let taxii = ["Accept": "application/taxii+json;version=2.1"]
-        let own = await httpGet(
-            port: http, path: "/mamori/collections/\(Self.collection)/objects/?limit=1000&match[version]=all",
-            headers: bearer(token).merging(taxii) { a, _ in a }, timeoutSeconds: 30)
-        #expect(own?.status == 200, "\(String(describing: own))")
-        let ownObjects =
-            ((own.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) } as? [String: Any])?["objects"]
-                as? [Any]) ?? []
+        func collection(port: Int, path: String, headers: [String: String]) async -> (objects: [Any], complete: Bool) {
+            var objects: [Any] = []
+            var next: String?
+            for _ in 0..<100 {
+                let page = await httpGet(
+                    port: port, path: path + (next.map { "&next=\($0)" } ?? ""), headers: headers.merging(taxii) { a, _ in a },
+                    timeoutSeconds: 30)
+                guard page?.status == 200,
+                    let body = page.flatMap({ try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) }) as? [String: Any]
+                else { return (objects, false) }
+                objects += body["objects"] as? [Any] ?? []
+                guard body["more"] as? Bool == true, let n = body["next"] as? String else { return (objects, true) }
+                next = n.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? n
+            }
+            return (objects, false)
+        }
+        let own = await collection(
+            port: http, path: "/mamori/collections/\(Self.collection)/objects/?limit=1000&match[version]=all", headers: bearer(token))
+        #expect(own.complete && !own.objects.isEmpty, "the carrier's own collection: \(own.objects.count) objects")
+        let ownObjects = own.objects
         let export = await httpGet(port: http, path: "/api/v1/sharing/export?since=2000-01-01", headers: bearer(token), timeoutSeconds: 30)
         #expect(export?.status == 200, "\(String(describing: export))")
         let exported =
@@ -138,21 +152,18 @@ struct SharingPrivacyWorldTests {
                 as? [Any]) ?? []
         let hubPort = try #require(URL(string: hub.apiRootURL)?.port)
         let basic = "Basic " + Data("carrier-a:carrier-a's long password".utf8).base64EncodedString()
-        // The push runs in the background of the verdicts: wait until the hub holds every object
-        // of the collection (by id), two minutes at most.
+        // Wait until the hub holds every object of the collection (by id), two minutes at most.
         func ids(_ objects: [Any]) -> Set<String> { Set(objects.compactMap { ($0 as? [String: Any])?["id"] as? String }) }
         var pushed: [Any] = []
         let pushDeadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < pushDeadline {
-            let answer = await httpGet(
-                port: hubPort, path: "/isac/collections/\(inbox.id)/objects/?limit=1000",
-                headers: ["Authorization": basic].merging(taxii) { a, _ in a }, timeoutSeconds: 30)
-            pushed =
-                ((answer.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body.utf8)) } as? [String: Any])?["objects"]
-                    as? [Any]) ?? []
+            pushed = await collection(
+                port: hubPort, path: "/isac/collections/\(inbox.id)/objects/?limit=100", headers: ["Authorization": basic]
+            ).objects
             if !pushed.isEmpty && ids(pushed).isSuperset(of: ids(ownObjects)) { break }
             try await Task.sleep(for: .milliseconds(500))
         }
+        #expect(ids(pushed).isSuperset(of: ids(ownObjects)), "the hub holds \(ids(pushed).count) of \(ids(ownObjects).count) objects")
 
         // Not empty: the world's C&C servers and the flood's reflectors were shared.
         let everything: [(String, [Any])] = [("own collection", ownObjects), ("export", exported), ("hub", pushed)]
