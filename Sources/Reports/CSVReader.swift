@@ -129,20 +129,9 @@ public struct CSVReader: Sendable {
                 state = .unquoted
             }
         case .unquoted:
-            switch b {
-            case comma:
-                endField()
-                state = .fieldStart
-            case lf:
-                line += 1
-                endRecord(emit)
-                state = .fieldStart
-            case cr: state = .afterCR
-            case quote:
-                error = error ?? .strayQuote
-                append(b)
-            default: append(b)
-            }
+            if endsField(b, emit) { return }
+            if b == quote { error = error ?? .strayQuote }
+            append(b)
         case .quoted:
             if b == quote {
                 state = .quoteInQuoted
@@ -151,24 +140,34 @@ public struct CSVReader: Sendable {
                 append(b)
             }
         case .quoteInQuoted:
-            switch b {
-            case quote:
+            if b == quote {
                 append(quote)
                 state = .quoted
-            case comma:
-                endField()
-                state = .fieldStart
-            case lf:
-                line += 1
-                endRecord(emit)
-                state = .fieldStart
-            case cr: state = .afterCR
-            default:
+            } else if !endsField(b, emit) {
                 error = error ?? .strayQuote
                 append(b)
                 state = .unquoted
             }
         }
+    }
+
+    /// A comma, LF or CR after a field's text ends the field (or the record); false for any
+    /// other byte.
+    private mutating func endsField(_ b: UInt8, _ emit: (Record) -> Void) -> Bool {
+        switch b {
+        case UInt8(ascii: ","):
+            endField()
+            state = .fieldStart
+        case UInt8(ascii: "\n"):
+            line += 1
+            endRecord(emit)
+            state = .fieldStart
+        case UInt8(ascii: "\r"):
+            state = .afterCR
+        default:
+            return false
+        }
+        return true
     }
 
     private mutating func append(_ b: UInt8) {

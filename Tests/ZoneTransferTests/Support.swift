@@ -242,10 +242,11 @@ func askResolver(
 }
 
 /// Reads a peer's log file, for failure messages.
-/// A peer's log file; for `…/unbound.log`, also what Unbound printed before opening it (`unbound.out`).
+/// A peer's log file `NAME.log`, and what the peer printed before it opened it (`NAME.out`,
+/// when the test kept its output there).
 func readLog(_ path: String) -> String {
     let log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no log at \(path))"
-    guard path.hasSuffix("/unbound.log") else { return log }
+    guard path.hasSuffix(".log") else { return log }
     let out = (try? String(contentsOfFile: String(path.dropLast(4)) + ".out", encoding: .utf8)) ?? ""
-    return out.isEmpty ? log : log + "\nUnbound printed: " + String(out.suffix(2000))
+    return out.isEmpty ? log : log + "\nit printed: " + String(out.suffix(2000))
 }
