@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
@@ -106,11 +107,12 @@ let package = Package(
             dependencies: ["FlowCodec", "MamoriCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // Reports from outside (issue 23): Shadowserver CSV and the CSV reader under it, as
-        // typed reports with every row's fate. Pure (no I/O).
+        // Reports from outside (issue 23): Shadowserver CSV, NOTICE-style and mapped CSV/JSON
+        // feeds, ARF and X-ARF complaints, report mails (MIME) and zip attachments, as typed
+        // reports with every row's fate. Pure: bytes in (ZIPFoundation reads archives in memory).
         .target(
             name: "Reports",
-            dependencies: ["FlowCodec", "MamoriCore"],
+            dependencies: ["FlowCodec", "MamoriCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: swiftSettings
         ),
         // TAXII 2.1 as values: the resources, media types, the filters and paging over a
@@ -375,6 +377,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
+                "Reports",
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console", "DNSWire", "RPZ", "ZoneTransfer", "Dnstap",
                 "DnstapListener", "SinkholeProbe", "SinkholeListener", "BGPWire", "BGPSpeaker", "Mitigation", "TAXII", "STIX",
@@ -470,6 +473,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
+                "Reports",
                 "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation",
                 "IdentityCodec", "Attribution", "IdentityListeners",
                 "Lawful", "Storage", "OfflineAnalysis", "Benchmarking", "APIClient", "Senders", "Accounts",

@@ -258,3 +258,18 @@ for query, objects in [
 ]:
     put("taxii", basic + b"\n" + query + b"\n" + _json.dumps({"objects": objects}).encode())
 put("taxii", b"Bearer x\nlimit=0\nnot json")
+
+# report-intake: a byte naming the file (0 .eml, 1 .csv.zip, 2 .csv, 3 .json, 4 a mapped name), then the file.
+R = os.path.join(ROOT, "Tests", "ReportsTests", "Fixtures")
+for sub, byte in [("abuse-reports/shadowserver", 0), ("abuse-reports/feedback-loop-arf", 0)]:
+    for name in sorted(os.listdir(os.path.join(R, sub)))[:3]:
+        put("report-intake", bytes([byte]) + open(os.path.join(R, sub, name), "rb").read())
+put("report-intake", bytes([0]) + open(os.path.join(R, "written", "xarf-login-attack.eml"), "rb").read())
+put("report-intake", bytes([2]) + open(os.path.join(R, "written", "notice-2026-12-01.csv"), "rb").read())
+put("report-intake", bytes([3]) + open(os.path.join(R, "written", "notice-2026-12-01.json"), "rb").read())
+put("report-intake", bytes([4]) + open(os.path.join(R, "written", "csirt-feed.csv"), "rb").read())
+import email, io
+mail = email.message_from_bytes(open(os.path.join(R, "abuse-reports/shadowserver/2015-01-01-scan_ssdp-sample-asn.csv.zip.eml"), "rb").read())
+for part in mail.walk():
+    if part.get_filename():
+        put("report-intake", bytes([1]) + part.get_payload(decode=True))

@@ -29,3 +29,34 @@ extension FuzzTarget {
         }
     }
 }
+
+extension FuzzTarget {
+    /// `report-intake`: any file handed to the report intake (byte 0 picks the file name the
+    /// intake is told: `.eml`, `.zip`, `.csv`, `.json` or none), read with small limits. Whatever
+    /// it is — a mail, a zip, a CSV, JSON — the intake returns report files or throws; every file
+    /// it returns accounts for every row, and holds no more reports than rows.
+    static func reportIntake(_ bytes: UnsafeRawBufferPointer) {
+        guard let first = bytes.first else { return }
+        let body = Array(bytes.dropFirst())
+        let names = [
+            "report.eml", "2026-12-01-scan_ssdp-example-asn.csv.zip", "2026-12-01-scan_ssdp-example-asn.csv", "notice.json", "upload",
+        ]
+        var limits = ReportIntake.Limits()
+        limits.maxFileBytes = 1 << 20
+        limits.zip.maxTotalBytes = 4 << 20
+        limits.zip.maxEntryBytes = 2 << 20
+        limits.mime.maxParts = 64
+        limits.csv = CSVReader.Limits(maximumFieldBytes: 8192, maximumFields: 256)
+        var mapping = ReportMapping.notice
+        mapping.name = "feed"
+        mapping.fileNames = ["upload"]
+        let intake = ReportIntake(mappings: [mapping], limits: limits)
+        guard let items = try? intake.read(body, fileName: names[Int(first) % names.count]) else { return }
+        for item in items {
+            precondition(item.file.accountedFor, "a row neither kept nor rejected in \(item.name)")
+            precondition(item.file.keptCount <= item.file.rows && item.file.reports.count == item.file.keptCount, "more reports than rows")
+            precondition(
+                zip(item.file.rejected, item.file.rejected.dropFirst()).allSatisfy { $0.line < $1.line }, "rejections out of order")
+        }
+    }
+}

@@ -67,6 +67,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case taxii = "taxii"
     /// A Shadowserver CSV report, read whole and in chunks (`FuzzTarget+Reports.swift`).
     case shadowserverCSV = "shadowserver-csv"
+    /// Any file handed to the report intake: a mail, a zip, a CSV or JSON (`FuzzTarget+Reports.swift`).
+    case reportIntake = "report-intake"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -90,6 +92,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .stixBundle: Self.stixBundle(bytes)
         case .taxii: Self.taxii(bytes)
         case .shadowserverCSV: Self.shadowserverCSV(bytes)
+        case .reportIntake: Self.reportIntake(bytes)
         }
     }
 

@@ -63,10 +63,15 @@ public enum ReportProblem: String, Sendable, Hashable, CaseIterable {
     case amplifier
     /// A management or login service open to the Internet (Telnet, TR-069/CWMP, a DVR's discovery).
     case exposedService = "exposed-service"
+    /// A device that lets anyone log in with a default or guessable password (NOTICE's finding).
+    case weakCredentials = "weak-credentials"
     /// A device the reporter saw behaving as infected (a sinkhole contact, a bot's request).
     case infected
     /// The address attacked others (brute force, DDoS participation, darknet scanning).
     case attacking
+    /// Mail from the address was reported as spam or abuse (an ARF feedback loop, X-ARF): most
+    /// often a spam bot on an infected device, so it follows the infected-device rules.
+    case spam
     /// A report type Mamori does not know: kept, counted, not acted on until it is mapped.
     case unknown
 }
@@ -85,20 +90,55 @@ public struct RejectedRow: Sendable, Hashable {
 }
 
 /// A whole report file: what it is, the reports it holds and every row it did not keep.
+///
+/// Reports can be taken as the file is read (``drainReports()``), so a million-row file need not
+/// be held whole; the counters go on counting. Rejected rows are counted by reason, and the first
+/// ``rejectedExamplesKept`` are kept with their lines.
 public struct ReportFile: Sendable {
+    public static let rejectedExamplesKept = 1000
+
     public var source: String
     public var reportType: String
     /// Whether the report type is one Mamori maps to a problem.
     public var knownType: Bool
     /// Data rows read (not counting the header).
     public var rows = 0
+    /// Reports read and not yet drained.
     public var reports: [ExternalReport] = []
-    public var rejected: [RejectedRow] = []
+    /// Reports read in all (drained or not).
+    public private(set) var keptCount = 0
+    /// The first rejected rows, in line order.
+    public private(set) var rejected: [RejectedRow] = []
+    public private(set) var rejectedCount = 0
+    public private(set) var rejectedByReason: [String: Int] = [:]
     /// Columns the parser does not map, kept in each report's `extra`.
     public var unmappedColumns: [String] = []
     /// Rows with fewer fields than the header (their last columns read as empty).
     public var shortRows = 0
 
+    public init(source: String, reportType: String, knownType: Bool) {
+        self.source = source
+        self.reportType = reportType
+        self.knownType = knownType
+    }
+
     /// Every row is accounted for: kept or rejected.
-    public var accountedFor: Bool { reports.count + rejected.count == rows }
+    public var accountedFor: Bool { keptCount + rejectedCount == rows }
+
+    public mutating func keep(_ report: ExternalReport) {
+        reports.append(report)
+        keptCount += 1
+    }
+
+    public mutating func reject(line: Int, reason: String) {
+        rejectedCount += 1
+        rejectedByReason[reason, default: 0] += 1
+        if rejected.count < Self.rejectedExamplesKept { rejected.append(RejectedRow(line: line, reason: reason)) }
+    }
+
+    /// The reports read since the last call; they are no longer held.
+    public mutating func drainReports() -> [ExternalReport] {
+        defer { reports = [] }
+        return reports
+    }
 }

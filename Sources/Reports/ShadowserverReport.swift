@@ -81,6 +81,9 @@ public struct ShadowserverParser: Sendable {
         return file
     }
 
+    /// The reports read since the last call (the file's counters go on counting).
+    public mutating func drainReports() -> [ExternalReport] { file.drainReports() }
+
     /// A whole file in memory.
     public static func parse(_ bytes: some Sequence<UInt8>, fileName: String) throws(ReportError) -> ReportFile {
         var parser = ShadowserverParser(fileName: fileName)
@@ -107,12 +110,12 @@ public struct ShadowserverParser: Sendable {
         file.rows += 1
         switch record.fields {
         case .failure(let e):
-            file.rejected.append(RejectedRow(line: record.line, reason: e.rawValue))
+            file.reject(line: record.line, reason: e.rawValue)
         case .success(var values):
             // Fewer fields than the header: the missing last columns are empty (as Python's
             // csv.DictReader, which intelmq's parser uses, reads them), and counted. More: rejected.
             guard values.count <= header.count else {
-                file.rejected.append(RejectedRow(line: record.line, reason: "field_count"))
+                file.reject(line: record.line, reason: "field_count")
                 return
             }
             if values.count < header.count {
@@ -120,8 +123,8 @@ public struct ShadowserverParser: Sendable {
                 values += Array(repeating: "", count: header.count - values.count)
             }
             switch report(header, values) {
-            case .success(let r): file.reports.append(r)
-            case .failure(let reason): file.rejected.append(RejectedRow(line: record.line, reason: reason.rawValue))
+            case .success(let r): file.keep(r)
+            case .failure(let reason): file.reject(line: record.line, reason: reason.rawValue)
             }
         }
     }

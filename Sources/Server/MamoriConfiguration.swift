@@ -40,6 +40,8 @@ public struct MamoriConfiguration: Sendable {
     public var bgp = BGPSettings()
     /// Sharing with other carriers (`sharing:`): the TAXII 2.1 server, off unless configured.
     public var sharing = SharingSettings()
+    /// Reports from outside (`reports:`): the carrier's own feed mappings and intake limits.
+    public var reports = ReportsSettings()
 
     public init() {}
 

@@ -22,11 +22,12 @@ struct Mamori: AsyncParsableCommand {
               mamori token create grafana --scope read_metrics --expires 90d --created-by alice
               mamori rpz list --server 127.0.0.1:8080   the DNS sinkhole's entries
               mamori bgp status --server 127.0.0.1:8080   the BGP sessions, mitigation rules and kill switch
+              mamori reports check 2026-12-01-scan_ntp-jp-asn.csv   what a report file holds, row by row accounted for
               mamori bench decode                  decoder throughput on this machine
             """,
         subcommands: [
             Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Consent.self, Audit.self, User.self, Token.self,
-            RPZ.self, BGP.self, Share.self, Bench.self,
+            RPZ.self, BGP.self, Share.self, ReportsCommand.self, Bench.self,
         ]
     )
 }
