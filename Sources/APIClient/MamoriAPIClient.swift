@@ -103,6 +103,30 @@ public struct MamoriAPIClient: Sendable {
         return try await send(request)
     }
 
+    /// `POST path` with the file at `file` as the body, read and sent 1 MiB at a time (a report
+    /// of a million rows is never held whole), its length declared.
+    public func post(_ path: String, file: String, contentType: String) async throws -> Response {
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw Failure.status(0, message: "cannot read \(file)") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+        let reader = ChunkReader(handle)
+        var request = HTTPClientRequest(url: url(path))
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .stream(AsyncThrowingStream(unfolding: { try reader.next() }), length: .known(Int64(size)))
+        defer { try? handle.close() }
+        return try await send(request)
+    }
+
+    /// A file's next chunk, for a streamed body (one reader at a time: the stream asks in turn).
+    private final class ChunkReader: @unchecked Sendable {
+        let handle: FileHandle
+        init(_ handle: FileHandle) { self.handle = handle }
+        func next() throws -> ByteBuffer? {
+            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return nil }
+            return ByteBuffer(bytes: data)
+        }
+    }
+
     /// `DELETE path`.
     public func delete(_ path: String) async throws -> Response {
         var request = HTTPClientRequest(url: url(path))

@@ -62,6 +62,9 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
     /// (`mamori share pull|push|import`, `/api/v1/sharing/...`). Reading what is held and exported
     /// needs `read_findings`: neither is for peers.
     case manageSharing = "manage_sharing"
+    /// Hand Mamori report files from outside (Shadowserver, NOTICE, abuse complaints):
+    /// `mamori reports import`, `POST /api/v1/reports` — the scope of an MTA's delivery script.
+    case submitReports = "submit_reports"
 
     /// The one table of the model: the lowest role that grants each permission. A role grants a
     /// permission when it is at least this role.
@@ -71,7 +74,8 @@ public enum Permission: String, Sendable, Hashable, Codable, CaseIterable, Compa
         // who may read or write it.
         case .readShared, .writeShared: .peer
         case .readFindings, .readCases, .readMetrics: .viewer
-        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole, .manageSharing: .analyst
+        case .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole, .manageSharing, .submitReports:
+            .analyst
         case .manageAccounts, .manageTokens, .viewConfiguration, .changeNetwork, .controlMitigation: .admin
         }
     }

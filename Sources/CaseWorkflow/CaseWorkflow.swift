@@ -139,11 +139,22 @@ public struct CaseWorkflow: Sendable {
                         at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
                         summary: "case \(c.reference) opened for \(subscriber): finding \(f.id)", detail: .none)))
         }
+        advance(&c, original: original, grew: grew, actions: &actions, at: now) { c in
+            ActionRequest.warnInfection(subscriber: subscriber, consent: consent, evidence: c.evidence)
+        }
+        return Step(case: c, actions: actions)
+    }
+
+    /// The common tail of a step: decide on a new (or reopened) case, again on a held one whose
+    /// evidence grew, and again before a reminder to a subscriber whose device kept misbehaving
+    /// after the notice; record the transition; send the notice when due, else save a changed case.
+    private func advance(
+        _ c: inout LawfulCase, original: LawfulCase?, grew: Bool, actions: inout [CaseAction], at now: Int64,
+        request: (LawfulCase) -> ActionRequest
+    ) {
         let before = c.state
-        // Decide on a new (or reopened) case, again on a held one whose evidence grew, and again
-        // before a reminder to a subscriber whose device kept misbehaving after the notice.
         if c.state == .attributed || (c.state == .held && grew) || c.reconsider(at: now, policy: policy) {
-            let request = ActionRequest.warnInfection(subscriber: subscriber, consent: consent, evidence: c.evidence)
+            let request = request(c)
             let decision = engine.decide(request, at: now)
             actions.append(
                 .audit(
@@ -167,7 +178,96 @@ public struct CaseWorkflow: Sendable {
             // Findings are re-reported whenever they are seen again; write only a case that changed.
             actions.append(.save(c))
         }
+    }
+
+    /// A report from outside (a scan programme's row, an abuse complaint) about `subscriber`'s
+    /// device, as a sighting: one case per subscriber and problem, merged across reports and days.
+    ///
+    /// - Parameters:
+    ///   - latest: the subscriber's newest case of the sighting's kind and problem, if any.
+    public func take(
+        _ sighting: ReportSighting, subscriber: String, latest: LawfulCase?, consent: ConsentState, newID: String, at now: Int64
+    ) -> Step {
+        var actions: [CaseAction] = []
+        var c: LawfulCase
+        var original: LawfulCase?
+        var grew = true
+        let day = ReportCaseEvidence.day(sighting.time)
+        switch latest {
+        case let latest? where latest.state == .falsePositive && latest.findings.contains(sighting.id):
+            return Step(case: latest, actions: [])
+        case var latest? where latest.state != .falsePositive && latest.report != nil:
+            original = latest
+            grew = latest.report!.merge(sighting.problem, day: day, reportType: sighting.reportType)
+            if !latest.findings.contains(sighting.id) {
+                latest.findings.append(sighting.id)
+                if latest.findings.count > 100 { latest.findings.removeFirst(latest.findings.count - 100) }
+            }
+            latest.evidence.from = min(latest.evidence.from, sighting.time)
+            latest.evidence.to = max(latest.evidence.to, sighting.time)
+            latest.updated = now
+            if grew {
+                latest.lastEvidence = now
+                if latest.state == .remediated || latest.state == .closed {
+                    latest.move(to: .attributed, at: now, reason: "reported again on \(day) (\(sighting.reportType))")
+                }
+            }
+            c = latest
+        default:
+            c = LawfulCase(
+                id: newID, subscriber: subscriber, kind: sighting.problem.kind, device: sighting.device, finding: sighting.id,
+                evidence: InfectionEvidence(from: sighting.time, to: sighting.time), at: now)
+            c.report = ReportCaseEvidence(problem: sighting.problem, day: day, reportType: sighting.reportType)
+            actions.append(
+                .audit(
+                    AuditRequest(
+                        at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
+                        summary:
+                            "case \(c.reference) opened for \(subscriber): \(sighting.problem.problem) reported by \(sighting.problem.source) (\(sighting.reportType), \(day))",
+                        detail: .none)))
+        }
+        advance(&c, original: original, grew: grew, actions: &actions, at: now) { c in
+            let problem = c.report?.problem ?? sighting.problem
+            if c.kind == .vulnerability {
+                let text = ReportedProblemText.text(problem, japanese: false)
+                return .warnVulnerability(
+                    subscriber: subscriber, consent: consent,
+                    report: VulnerabilityReport(
+                        source: problem.source, vulnerability: text.found.joined(separator: " "),
+                        remediation: text.steps.joined(separator: " "), observedAt: c.evidence.to))
+            }
+            return .warnInfection(subscriber: subscriber, consent: consent, evidence: c.evidence)
+        }
         return Step(case: c, actions: actions)
+    }
+
+    /// A report of `reportType` for `day` arrived and did not show the device of `c` (a case
+    /// opened by that type of report): one more day absent; after `remediateAfter` such days
+    /// the case is remediated, with the days that show it. Nil: nothing to change (the case is
+    /// finished, was not opened by that type of report, or the day is not after its last sighting).
+    public func reportAbsent(_ c: LawfulCase, day: String, reportType: String, remediateAfter: Int, at now: Int64) -> Step? {
+        guard !c.state.isFinal, c.state != .falsePositive, var report = c.report, report.reportTypes.contains(reportType),
+            let last = report.days.last, day > last, !report.absentDays.contains(day)
+        else { return nil }
+        var c = c
+        report.absentDays.append(day)
+        report.absentDays.sort()
+        c.report = report
+        c.updated = now
+        guard report.absentDays.count >= max(1, remediateAfter) else { return Step(case: c, actions: [.save(c)]) }
+        let before = c.state
+        c.move(
+            to: .remediated, at: now,
+            reason: "no longer in the \(reportType) reports of \(report.absentDays.joined(separator: ", ")) (last reported \(last))")
+        return Step(
+            case: c,
+            actions: [
+                .save(c),
+                .audit(
+                    AuditRequest(
+                        at: now, kind: .caseTransition, actor: "mamori", subject: c.id,
+                        summary: "case \(c.reference): \(before.rawValue) → remediated: \(c.history.last?.reason ?? "")", detail: .none)),
+            ])
     }
 
     /// A notice was attempted for `c` (e-mailed, or put in the call-centre export, or failed):
@@ -225,5 +325,28 @@ public struct CaseWorkflow: Sendable {
                         at: now, kind: .caseTransition, actor: "analyst:\(analyst)", subject: c.id,
                         summary: "case \(c.reference): \(before.rawValue) → \(state.rawValue): \(reason)", detail: .none)),
             ])
+    }
+}
+
+/// One report from outside about a subscriber's device, as the case workflow takes it (the
+/// server has parsed, attributed and de-duplicated it).
+public struct ReportSighting: Sendable, Hashable {
+    /// Names the report on the case (`report:shadowserver/scan_ntp/2026-12-01/…`); the same
+    /// report twice has the same id.
+    public var id: String
+    public var problem: ReportedProblem
+    /// `source/type` (`shadowserver/scan_ntp`).
+    public var reportType: String
+    /// When the reporter saw it (ms).
+    public var time: Int64
+    /// The device as the case names it (the reported address and port).
+    public var device: String
+
+    public init(id: String, problem: ReportedProblem, reportType: String, time: Int64, device: String) {
+        self.id = id
+        self.problem = problem
+        self.reportType = reportType
+        self.time = time
+        self.device = device
     }
 }

@@ -82,6 +82,8 @@ public struct LawfulCase: Sendable, Hashable, Codable, Identifiable {
     public var lastEvidence: Int64
     /// Misbehaviour continued after this many notices: an analyst should look.
     public var escalated: Bool
+    /// For a case opened by reports from outside (vulnerable device, abuse report): what they say.
+    public var report: ReportCaseEvidence?
 
     /// A short reference the subscriber can quote ("M-3F2A9C1B").
     public var reference: String { "M-" + String(id.suffix(8)).uppercased() }
@@ -182,6 +184,11 @@ public struct LawfulCase: Sendable, Hashable, Codable, Identifiable {
 
     /// Number of notices delivered so far.
     public var deliveredNotices: Int { notices.filter(\.delivered).count }
+
+    /// What the case's notice may say: the traffic seen, and what was reported.
+    public var behaviours: [NoticeContent.Behaviour] {
+        evidence.behaviours + (report.map { [.reported($0.problem)] } ?? [])
+    }
 }
 
 extension InfectionEvidence {

@@ -8,6 +8,9 @@ public protocol CaseStore: Sendable {
     func get(_ id: String) throws -> LawfulCase?
     /// The newest case (by `updated`) of `kind` for `subscriber`, whatever its state.
     func latest(subscriber: String, kind: NoticeContent.Kind) throws -> LawfulCase?
+    /// The cases of `kind` for `subscriber`, newest first (a subscriber has one report case per
+    /// problem: the caller picks the problem's).
+    func cases(subscriber: String, kind: NoticeContent.Kind, limit: Int) throws -> [LawfulCase]
     /// Cases, newest first, optionally in one state.
     func list(state: CaseState?, limit: Int) throws -> [LawfulCase]
     /// Remembers a notice-page token by its digest (never the token).

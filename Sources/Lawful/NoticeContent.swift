@@ -3,6 +3,8 @@
 public struct NoticeContent: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case infection, vulnerability
+        /// Another network complained about the device (spam, attacks, an infection it saw).
+        case abuseReport = "abuse-report"
     }
 
     /// One thing seen from the subscriber's line, as the notice may describe it.
@@ -15,6 +17,9 @@ public struct NoticeContent: Sendable, Hashable {
         case attack(kind: String, packetsPerSecond: Double)
         /// A vulnerable device reported by a scan programme, with its fix.
         case vulnerability(source: String, description: String, remediation: String)
+        /// A problem another party reported (a scan programme, an abuse complaint), explained
+        /// with its fix from ``ReportedProblemText``.
+        case reported(ReportedProblem)
     }
 
     /// "ja" or "en".

@@ -113,6 +113,7 @@ struct NoticeWording {
         switch c.kind {
         case .infection: ja ? "ご利用の回線からの不審な通信について" : "suspicious traffic from your connection"
         case .vulnerability: ja ? "ご利用の回線に接続された機器の脆弱性について" : "a vulnerable device on your connection"
+        case .abuseReport: ja ? "ご利用の回線に関する他社からの通報について" : "a complaint about traffic from your connection"
         }
     }
 
@@ -162,7 +163,7 @@ struct NoticeWording {
         }
         sections.append(.init(heading: nil, blocks: opening))
 
-        let reported = c.kind == .vulnerability
+        let reported = c.kind != .infection
         sections.append(
             .init(
                 heading: ja ? (reported ? "報告された内容" : "確認した内容") : (reported ? "What was reported" : "What we saw"), blocks: [.bullets(seen)]
@@ -239,6 +240,10 @@ struct NoticeWording {
             ja
                 ? "お客様の回線に接続された機器に、第三者に悪用されるおそれのある弱点（脆弱性）があるとの報告を受けましたので、お知らせいたします。"
                 : "We have received a report that a device connected to your line has a weakness (a vulnerability) that others could misuse."
+        case .abuseReport:
+            ja
+                ? "他社のネットワークから、お客様の回線からの通信について通報を受けましたので、お知らせいたします。"
+                : "Another network has complained to us about traffic from your line, and we are letting you know."
         }
     }
 
@@ -285,6 +290,8 @@ struct NoticeWording {
                         separator: ", ")
                     lines.append("A device connected to your line sent attack traffic" + (detail.isEmpty ? "" : " (\(detail))") + ".")
                 }
+            case .reported(let p):
+                lines += ReportedProblemText.text(Self.clean(p), japanese: ja).found
             case .vulnerability(let source, let description, _):
                 let s = Self.clean(source)
                 let d = Self.clean(description)
@@ -312,13 +319,17 @@ struct NoticeWording {
                 ja
                 ? "機器がマルウェアに感染していて、知らないうちに他の方への攻撃に使われるおそれがあります。"
                 : "The device may be infected and used, without your knowledge, to attack others."
-        case .vulnerability:
+        case .vulnerability, .abuseReport:
             device =
                 ja
                 ? "機器が第三者に乗っ取られ、知らないうちに他の方への攻撃に使われるおそれがあります。"
                 : "The device may be taken over and used, without your knowledge, to attack others."
         }
-        return [
+        var reported: [String] = []
+        for case .reported(let p) in c.behaviours {
+            for line in ReportedProblemText.text(Self.clean(p), japanese: ja).why where !reported.contains(line) { reported.append(line) }
+        }
+        return reported + [
             device,
             ja
                 ? "お客様の個人情報や、機器・パソコンに保存されているデータが外部に漏れるおそれがあります。"
@@ -330,9 +341,16 @@ struct NoticeWording {
     /// Numbered steps: the fix a vulnerability report gives first, then what helps any device.
     private var steps: [String] {
         var steps: [String] = []
-        for case .vulnerability(_, _, let remediation) in c.behaviours {
-            let r = Self.clean(remediation)
-            if !r.isEmpty { steps.append(ja ? "報告された弱点への対処: \(r)" : "Fix the reported weakness: \(r)") }
+        for b in c.behaviours {
+            switch b {
+            case .vulnerability(_, _, let remediation):
+                let r = Self.clean(remediation)
+                if !r.isEmpty { steps.append(ja ? "報告された弱点への対処: \(r)" : "Fix the reported weakness: \(r)") }
+            case .reported(let p):
+                for step in ReportedProblemText.text(Self.clean(p), japanese: ja).steps where !steps.contains(step) { steps.append(step) }
+            default:
+                break
+            }
         }
         let first = steps.count + 1
         if ja {
@@ -358,10 +376,14 @@ struct NoticeWording {
     /// How it was found: mechanically, from records, never from the content.
     private var found: [String] {
         var traffic = false
-        var report = c.kind == .vulnerability
+        var report = c.kind != .infection
         var sources: [String] = []
         for b in c.behaviours {
-            guard case .vulnerability(let source, _, _) = b else {
+            let source: String
+            switch b {
+            case .vulnerability(let s, _, _): source = s
+            case .reported(let p): source = p.source
+            default:
                 traffic = true
                 continue
             }
@@ -481,6 +503,19 @@ struct NoticeWording {
 
     /// A value from the content on one line: control characters (a line break in a subject
     /// would start a new mail header) become spaces, runs of spaces one, ends trimmed.
+    /// Every name a reporter supplied, cleaned as any outside text in a notice is.
+    static func clean(_ p: ReportedProblem) -> ReportedProblem {
+        var p = p
+        func short(_ s: String?) -> String? { s.map { String(clean($0).prefix(80)) }.flatMap { $0.isEmpty ? nil : $0 } }
+        p.source = short(p.source) ?? ""
+        p.service = short(p.service)
+        p.transport = short(p.transport)
+        p.device = short(p.device)
+        p.endOfSupport = short(p.endOfSupport)
+        p.family = short(p.family)
+        return p
+    }
+
     static func clean(_ s: String) -> String {
         var out = ""
         var space = false

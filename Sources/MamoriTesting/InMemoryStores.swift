@@ -30,6 +30,14 @@ public final class InMemoryCaseStore: CaseStore, @unchecked Sendable {
         lock.withLock { cases.values.filter { $0.subscriber == subscriber && $0.kind == kind }.max { $0.updated < $1.updated } }
     }
 
+    public func cases(subscriber: String, kind: NoticeContent.Kind, limit: Int) throws -> [LawfulCase] {
+        lock.withLock {
+            Array(
+                cases.values.filter { $0.subscriber == subscriber && $0.kind == kind }.sorted { $0.updated > $1.updated }.prefix(
+                    max(0, limit)))
+        }
+    }
+
     public func list(state: CaseState?, limit: Int) throws -> [LawfulCase] {
         lock.withLock {
             Array(cases.values.filter { state == nil || $0.state == state }.sorted { $0.updated > $1.updated }.prefix(max(0, limit)))

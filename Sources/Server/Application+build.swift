@@ -76,6 +76,8 @@ public struct MamoriServices: Sendable {
     public let sharing: SharingService?
     /// Confirmed C&C findings published as STIX (nil unless `sharing.export` is configured).
     public let exporter: IndicatorExporter?
+    /// Reports from outside: intake, attribution, cases.
+    public let reports: ReportService
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -344,6 +346,12 @@ public func buildApplication(
             settings: configuration.dnstap, sinkhole: sinkhole, detection: detection, pseudonymKey: detectionConfiguration.pseudonymKey,
             clock: clock, logger: dnstapLogger, metricsFactory: factory)
     }
+    var reportsLogger = logger
+    reportsLogger[metadataKey: "component"] = "reports"
+    let reports = try ReportService(
+        settings: configuration.reports, detection: configuration.detection, attribution: attribution, cases: caseService,
+        logger: reportsLogger, metricsFactory: factory, clock: clock)
+    ReportsAPI(reports: reports, invalidRequests: invalidRequests).register(on: routes)
     lawful.onSweep { await caseService.sweep() }
     let caseAPI = CaseAPI(cases: caseService, invalidRequests: invalidRequests)
     caseAPI.register(on: routes)
@@ -433,7 +441,7 @@ public func buildApplication(
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
             cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, resolverLog: resolverLog,
-            mitigation: mitigation, taxii: taxii, sharing: sharing, exporter: exporter, routeAccess: routes.table,
+            mitigation: mitigation, taxii: taxii, sharing: sharing, exporter: exporter, reports: reports, routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

@@ -158,6 +158,70 @@ public actor CaseService: Service {
         try await perform(step.actions)
     }
 
+    /// What ``take(reports:)`` did.
+    public struct ReportCaseOutcome: Sendable, Hashable {
+        public var opened = 0
+        public var merged = 0
+        public var failed = 0
+    }
+
+    /// Takes reports from outside, each attributed to one subscriber, into their cases: one case
+    /// per subscriber and problem (vulnerable device or abuse report), merged across reports and
+    /// days, decided, and noticed as infected-device cases are.
+    public func take(reports: [(sighting: ReportSighting, subscriber: String)]) async -> ReportCaseOutcome {
+        saveUnsaved()
+        var outcome = ReportCaseOutcome()
+        for (sighting, subscriber) in reports {
+            do {
+                let now = clock.milliseconds
+                let latest = try latestReportCase(subscriber: subscriber, problem: sighting.problem)
+                let consent = try lawful.consentState(of: subscriber, at: now)
+                let step = workflow.take(sighting, subscriber: subscriber, latest: latest, consent: consent, newID: Self.newID(), at: now)
+                if let latest, latest.id == step.case?.id { outcome.merged += 1 } else { outcome.opened += 1 }
+                try await perform(step.actions)
+            } catch {
+                outcome.failed += 1
+                logger.error("case workflow failed for a report", metadata: ["report": "\(sighting.id)", "error": "\(error)"])
+            }
+        }
+        return outcome
+    }
+
+    /// A daily report of `reportType` for `day` arrived, naming the subscribers in `present`:
+    /// every open report case of that type whose subscriber is not among them is one day nearer
+    /// remediated (after `remediateAfter` such days). Returns the cases remediated.
+    public func reportAbsent(reportType: String, day: String, present: Set<String>, remediateAfter: Int) async -> Int {
+        saveUnsaved()
+        var remediated = 0
+        let open: [CaseState] = [.attributed, .basisDecided, .notified, .acknowledged, .held]
+        for state in open {
+            let listed = (try? cases.list(state: state, limit: 100_000)) ?? []
+            for stored in listed where stored.kind != .infection && !present.contains(stored.subscriber) {
+                let c = unsaved[stored.id] ?? stored
+                guard
+                    let step = workflow.reportAbsent(
+                        c, day: day, reportType: reportType, remediateAfter: remediateAfter, at: clock.milliseconds)
+                else { continue }
+                do {
+                    try await perform(step.actions)
+                    if step.case?.state == .remediated { remediated += 1 }
+                } catch {
+                    logger.error("case workflow failed on an absent report", metadata: ["case": "\(c.reference)", "error": "\(error)"])
+                }
+            }
+        }
+        return remediated
+    }
+
+    /// The subscriber's newest report case about `problem` (an unsaved one first).
+    private func latestReportCase(subscriber: String, problem: ReportedProblem) throws -> LawfulCase? {
+        func same(_ c: LawfulCase) -> Bool {
+            c.subscriber == subscriber && c.kind == problem.kind && c.report?.problem.problem == problem.problem
+        }
+        if let pending = unsaved.values.filter(same).max(by: { $0.updated < $1.updated }) { return pending }
+        return try cases.cases(subscriber: subscriber, kind: problem.kind, limit: 50).first(where: same)
+    }
+
     /// Carries out a step's actions in order. An audit entry that cannot be written stops the
     /// rest (thrown), unless it may wait for the log; a save the store refuses keeps the case in
     /// memory until it can be saved (``unsavedCount``).
@@ -243,7 +307,7 @@ public actor CaseService: Service {
         let expires = now + Int64(policy.notices.linkValidDays) * 86_400_000
         let content = NoticeContent(
             language: language, kind: c.kind, caseReference: c.reference, observedFrom: c.evidence.from, observedTo: c.evidence.to,
-            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires,
+            behaviours: c.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires,
             support: policy.notices.support,
             optOutAvailable: true, reminder: c.deliveredNotices)
         var record = CaseNotice(
@@ -291,7 +355,7 @@ public actor CaseService: Service {
         let lang = language.flatMap { ["ja", "en"].contains($0) ? $0 : nil } ?? tokenLanguage
         let content = NoticeContent(
             language: lang, kind: c.kind, caseReference: c.reference, observedFrom: c.evidence.from, observedTo: c.evidence.to,
-            behaviours: c.evidence.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires,
+            behaviours: c.behaviours, noticePageURL: "\(baseURL)/notice/\(token)", linkExpires: expires,
             support: lawful.policy.notices.support,
             optOutAvailable: true, reminder: max(0, c.deliveredNotices - 1))
         return (

@@ -9,6 +9,8 @@ public struct ReportsSettings: Sendable {
     public var mappings: [ReportMapping] = []
     /// The largest file or message taken in, before unpacking (MiB).
     public var maxFileMiB = 64
+    /// The largest plain CSV taken over HTTP (MiB): it is read as it arrives, never held whole.
+    public var maxCSVMiB = 4096
     /// The most an archive may unpack to (MiB), and the most one archive may pack (ratio).
     public var maxUnpackedMiB = 1024
     public var maxZipRatio = 250
@@ -36,13 +38,14 @@ public struct ReportsSettings: Sendable {
         var s = ReportsSettings()
         let m = try YAMLMap(v.node, context: "reports")
         try m.allowOnly([
-            "mappings", "max_file_mib", "max_unpacked_mib", "max_zip_ratio", "end_of_support_file", "complete_daily_sources",
+            "mappings", "max_file_mib", "max_csv_mib", "max_unpacked_mib", "max_zip_ratio", "end_of_support_file", "complete_daily_sources",
             "remediate_after_absent_days",
         ])
         if let x = m["end_of_support_file"] { s.endOfSupportFile = try x.string() }
         if let x = m["complete_daily_sources"] { s.completeDailySources = Set(try x.strings().map { $0.lowercased() }) }
         if let x = m["remediate_after_absent_days"] { s.remediateAfterAbsentDays = try x.int(in: 1...365) }
         if let x = m["max_file_mib"] { s.maxFileMiB = try x.int(in: 1...4096) }
+        if let x = m["max_csv_mib"] { s.maxCSVMiB = try x.int(in: 1...1_048_576) }
         if let x = m["max_unpacked_mib"] { s.maxUnpackedMiB = try x.int(in: 1...65536) }
         if let x = m["max_zip_ratio"] { s.maxZipRatio = try x.int(in: 2...100_000) }
         if let x = m["mappings"] {

@@ -74,6 +74,16 @@ public final class SQLiteCaseStore: CaseStore {
         }
     }
 
+    /// The cases of `kind` for `subscriber`, newest first.
+    public func cases(subscriber: String, kind: NoticeContent.Kind, limit: Int) throws -> [LawfulCase] {
+        try database.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT body FROM lawful_case WHERE subscriber = ? AND kind = ? ORDER BY updated DESC LIMIT ?",
+                arguments: [subscriber, kind.rawValue, limit]
+            ).compactMap(Self.decode)
+        }
+    }
+
     /// Cases, newest first, optionally in one state.
     public func list(state: CaseState?, limit: Int) throws -> [LawfulCase] {
         try database.read { db in

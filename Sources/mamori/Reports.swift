@@ -1,6 +1,8 @@
+import APIClient
 import ArgumentParser
 import FlowCodec
 import Foundation
+import MamoriCore
 import Reports
 import Server
 
@@ -17,16 +19,106 @@ struct ReportsCommand: AsyncParsableCommand {
             - ARF feedback-loop complaints (RFC 5965) and X-ARF reports, as .eml;
             - any other CSV or JSON feed through a `reports.mappings` entry of the configuration.
 
+            - import FILE…: hand the files to a running `mamori serve` (POST /api/v1/reports): \
+            each report is attributed at its own time and port, and the subscriber's \
+            vulnerable-device or abuse-report case is opened or merged and noticed as the \
+            legal-basis engine allows. Prints what became of every row. Needs a token with \
+            submit_reports (an analyst's, or one made for the mail system: \
+            mamori token create abuse-mailbox --scope submit_reports).
             - check FILE…: read the files as the server would and say what they hold (report \
             type, rows kept and rejected with the reasons, problems, columns kept as extra), \
             without sending anything anywhere. Use it to try a new feed or a mapping.
 
             Examples:
+              mamori reports import 2026-12-01-scan_ntp-jp-asn.csv.zip complaint.eml --token-file ~/.mamori-token
               mamori reports check 2026-12-01-scan_ntp-jp-asn.csv.zip complaint.eml
               mamori reports check --config /etc/mamori/mamori.yaml csirt-2026-12-01.csv --json
             """,
-        subcommands: [Check.self]
+        subcommands: [Import.self, Check.self]
     )
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Hand report files to a running mamori serve: attribute, open cases, notice.",
+            discussion: """
+                Each file is sent as it is (read and sent 1 MiB at a time) with its name, which \
+                tells the server Shadowserver's report type and picks a reports.mappings entry. \
+                The exit status is 1 when the server refused a file (a zip bomb, a mail without a \
+                report, a wrong mapping: nothing of that file was taken) or could not be reached.
+                """
+        )
+
+        @Argument(help: ArgumentHelp("Report files: .csv, .json, .eml, .zip.", valueName: "file"))
+        var files: [String]
+
+        @Option(help: ArgumentHelp("The mamori serve to send to (HOST:PORT).", valueName: "host:port"))
+        var server: String = "127.0.0.1:8080"
+
+        @OptionGroup var credentials: APITokenOptions
+
+        @Flag(help: "Print the server's JSON answer for each file instead of text.")
+        var json = false
+
+        func run() async throws {
+            let endpoint: SocketEndpoint
+            do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server: \(error)") }
+            guard let token = try credentials.token() else {
+                throw ReportError(
+                    "`mamori reports import` needs a machine token with submit_reports, from --token-file FILE or MAMORI_TOKEN")
+            }
+            var failed = false
+            try await MamoriAPIClient.withClient(server: endpoint, token: token) { client in
+                for path in files {
+                    let name = URL(fileURLWithPath: path).lastPathComponent
+                    let query =
+                        name.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(["&", "=", "+", "#"])) ?? name
+                    let answer: MamoriAPIClient.Response
+                    do {
+                        answer = try await client.post("/api/v1/reports?name=\(query)", file: path, contentType: Self.contentType(name))
+                    } catch let failure as MamoriAPIClient.Failure {
+                        if case .forbidden = failure { throw ReportError("\(failure); this needs submit_reports") }
+                        throw ReportError("\(path): \(failure)")
+                    }
+                    if answer.status != 200 { failed = true }
+                    if json {
+                        print(answer.body)
+                    } else {
+                        print(Self.text(path, status: answer.status, body: answer.body))
+                    }
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+
+        static func contentType(_ name: String) -> String {
+            let lower = name.lowercased()
+            if lower.hasSuffix(".zip") { return "application/zip" }
+            if lower.hasSuffix(".eml") { return "message/rfc822" }
+            if lower.hasSuffix(".json") { return "application/json" }
+            if lower.hasSuffix(".csv") { return "text/csv" }
+            return "application/octet-stream"
+        }
+
+        /// The server's answer in lines: per report file, rows by fate and the cases.
+        static func text(_ path: String, status: Int, body: String) -> String {
+            guard let answer = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] else {
+                return "\(path): the server answered \(status): \(body)"
+            }
+            var lines: [String] = []
+            for f in answer["files"] as? [[String: Any]] ?? [] {
+                let fates = (f["fates"] as? [String: Int] ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }
+                lines.append("\(f["name"] as? String ?? path)")
+                lines.append(
+                    "  \(f["source"] as? String ?? "") \(f["report_type"] as? String ?? ""): \(f["rows"] as? Int ?? 0) rows; "
+                        + fates.map { "\($0.key.replacingOccurrences(of: "_", with: " ")) \($0.value)" }.joined(separator: ", "))
+                lines.append(
+                    "  cases: \(f["cases_opened"] as? Int ?? 0) opened, \(f["cases_merged"] as? Int ?? 0) merged, \(f["cases_remediated"] as? Int ?? 0) remediated"
+                )
+            }
+            if let error = answer["error"] as? String { lines.append("\(path): \(lines.isEmpty ? "refused" : "cut short"): \(error)") }
+            return lines.joined(separator: "\n")
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
