@@ -315,6 +315,16 @@ let package = Package(
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // The abuse mailbox: a Maildir the carrier's MTA delivers into, followed (Foundation's files only).
+        .target(
+            name: "ReportMailbox",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A resolver's query log: Frame Streams (fstrm) framing and dnstap protobuf events → ResolverEvent
         // (client, question, answers). Pure: bytes in, values out; the protobuf code is generated once and committed.
         .target(
@@ -377,7 +387,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Reports",
+                "Reports", "ReportMailbox",
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console", "DNSWire", "RPZ", "ZoneTransfer", "Dnstap",
                 "DnstapListener", "SinkholeProbe", "SinkholeListener", "BGPWire", "BGPSpeaker", "Mitigation", "TAXII", "STIX",
@@ -648,7 +658,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
+                "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec", "ReportMailbox",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire", "Mitigation",
                 "BGPWire", "BGPSpeaker", "TAXII", "Reports",
                 .product(name: "NIOCore", package: "swift-nio"),

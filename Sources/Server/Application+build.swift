@@ -14,6 +14,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import Prometheus
+import ReportMailbox
 import STIX
 import ServiceLifecycle
 import Storage
@@ -352,6 +353,15 @@ public func buildApplication(
         settings: configuration.reports, detection: configuration.detection, attribution: attribution, cases: caseService,
         logger: reportsLogger, metricsFactory: factory, clock: clock)
     ReportsAPI(reports: reports, invalidRequests: invalidRequests).register(on: routes)
+    var mailbox: MaildirFollower?
+    if let path = configuration.reports.maildir {
+        var settings = MaildirFollower.Configuration(path: path)
+        settings.pollInterval = .seconds(configuration.reports.maildirPollSeconds)
+        settings.maxMessageBytes = configuration.reports.maxFileMiB << 20
+        mailbox = MaildirFollower(configuration: settings, logger: reportsLogger, metricsFactory: factory) { bytes, name in
+            await reports.ingest(bytes, fileName: name + ".eml").error
+        }
+    }
     lawful.onSweep { await caseService.sweep() }
     let caseAPI = CaseAPI(cases: caseService, invalidRequests: invalidRequests)
     caseAPI.register(on: routes)
@@ -398,6 +408,7 @@ public func buildApplication(
     if let sinkhole { app.addServices(sinkhole) }
     if let mitigation { app.addServices(mitigation) }
     app.addServices(sharing)
+    if let mailbox { app.addServices(mailbox) }
     if let exporter { app.addServices(exporter) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger

@@ -21,6 +21,9 @@ public struct ReportsSettings: Sendable {
     public var completeDailySources: Set<String> = ["shadowserver"]
     /// Daily reports without the device before its case is remediated.
     public var remediateAfterAbsentDays = 1
+    /// The abuse mailbox Mamori follows (`reports.maildir`): a Maildir the MTA delivers into.
+    public var maildir: String?
+    public var maildirPollSeconds = 10
 
     public init() {}
 
@@ -39,8 +42,10 @@ public struct ReportsSettings: Sendable {
         let m = try YAMLMap(v.node, context: "reports")
         try m.allowOnly([
             "mappings", "max_file_mib", "max_csv_mib", "max_unpacked_mib", "max_zip_ratio", "end_of_support_file", "complete_daily_sources",
-            "remediate_after_absent_days",
+            "remediate_after_absent_days", "maildir", "maildir_poll_seconds",
         ])
+        if let x = m["maildir"] { s.maildir = try x.string() }
+        if let x = m["maildir_poll_seconds"] { s.maildirPollSeconds = try x.int(in: 1...3600) }
         if let x = m["end_of_support_file"] { s.endOfSupportFile = try x.string() }
         if let x = m["complete_daily_sources"] { s.completeDailySources = Set(try x.strings().map { $0.lowercased() }) }
         if let x = m["remediate_after_absent_days"] { s.remediateAfterAbsentDays = try x.int(in: 1...365) }

@@ -1,24 +1,31 @@
+import Attribution
 import Benchmarking
+import FlowCodec
 import Foundation
+import IdentityCodec
 import MamoriCore
 import Reports
 
-/// How fast a big Shadowserver report is read, and in how much memory: a CSV of `rows` rows in
-/// the current scan layout (`timestamp`, `ip`, `protocol`, `port`, `hostname`, `tag`, `asn`,
-/// `geo`, …, `device_vendor`, `device_type`, `device_model`, a banner with a quoted comma), written
-/// to disk, then read back in 1 MiB chunks through `ShadowserverParser` on one thread, the reports
-/// drained as they come (as the intake does). Beside it, when asked, the same file through Python's
-/// `csv.DictReader` — what intelmq's Shadowserver parser reads with — in a child process.
+/// How fast a big Shadowserver report is read and attributed, and in how much memory: a CSV of
+/// `rows` rows in the current scan layout (`timestamp`, `ip`, `protocol`, `port`, `hostname`,
+/// `tag`, `asn`, `geo`, …, `device_vendor`, `device_type`, `device_model`, a banner with a quoted
+/// comma), each row a device behind the CGNAT (a public address and a port of one of
+/// `subscribers` port blocks), written to disk. Then, on one thread: the file read back in 1 MiB
+/// chunks through `ShadowserverParser`, reports drained as they come (as the intake does); then
+/// again, each drained batch also attributed through `AttributionIndex.resolve` (1,024 at a time,
+/// as `ReportService` does) against an index holding every subscriber's RADIUS session and port
+/// block. Beside it, when asked, the same file through Python's `csv.DictReader` — what intelmq's
+/// Shadowserver parser reads with — in a child process.
 struct ReportsBenchmark: Sendable {
-    public var rows: Int
-    public var path: String
-    public var python: Bool
+    var rows: Int
+    var subscribers: Int
+    var path: String
+    var python: Bool
 
-    public init(rows: Int, path: String, python: Bool) {
-        self.rows = rows
-        self.path = path
-        self.python = python
-    }
+    /// 63 port blocks of 1,008 ports from 1024 on each public address (the simulator's layout).
+    static let blocksPerAddress = 63
+    /// 2026-12-01T00:00:00Z: the report's day.
+    static let day: Int64 = 1_796_083_200_000
 
     public struct Result: Sendable, Encodable {
         public var rows: Int
@@ -27,6 +34,11 @@ struct ReportsBenchmark: Sendable {
         public var cpuSeconds: Double
         public var rowsPerSecond: Double
         public var megabytesPerSecond: Double
+        public var subscribers: Int
+        /// Parsing and attributing: CPU seconds, rows per second, rows attributed.
+        public var attributedCPUSeconds: Double
+        public var attributedRowsPerSecond: Double
+        public var attributed: Int
         /// Peak resident set before reading (after writing the file) and after.
         public var peakResidentBeforeBytes: Int
         public var peakResidentAfterBytes: Int
@@ -38,6 +50,9 @@ struct ReportsBenchmark: Sendable {
                 String(
                     format: "%d rows (%.1f MiB) read in %.2f CPU-s: %.0f rows/s, %.1f MiB/s; %d kept", rows, Double(fileBytes) / 1_048_576,
                     cpuSeconds, rowsPerSecond, megabytesPerSecond, kept),
+                String(
+                    format: "read and attributed (%d subscribers behind the CGNAT in the index) in %.2f CPU-s: %.0f rows/s; %d attributed",
+                    subscribers, attributedCPUSeconds, attributedRowsPerSecond, attributed),
                 String(
                     format: "peak resident set: %.1f MiB before reading, %.1f MiB after (growth %.1f MiB)",
                     Double(peakResidentBeforeBytes) / 1_048_576, Double(peakResidentAfterBytes) / 1_048_576,
@@ -71,8 +86,10 @@ struct ReportsBenchmark: Sendable {
         var random = SplitMix64(seed: 23)
         let vendors = [("Hikvision", "IP Camera", "DS-2CD2032"), ("MikroTik", "router", "RB951"), ("", "", ""), ("ZTE", "CPE", "ZXV10")]
         for i in 0..<rows {
-            let address = "198.\(18 + (i >> 16) % 2).\((i >> 8) & 255).\(i & 255)"
-            let port = 1024 + Int(random.next() % 60_000)
+            let k = i % subscribers
+            let outside = 0xC612_0000 + UInt32(k / Self.blocksPerAddress)
+            let address = "198.18.\((outside >> 8) & 255).\(outside & 255)"
+            let port = 1024 + (k % Self.blocksPerAddress) * 1008 + Int(random.next() % 1008)
             let (vendor, type, model) = vendors[i % vendors.count]
             let second = i % 86_400
             let time = String(format: "2026-12-01 %02d:%02d:%02d", second / 3600, second / 60 % 60, second % 60)
@@ -113,9 +130,15 @@ struct ReportsBenchmark: Sendable {
         guard file.rows == rows, kept == rows, file.accountedFor else {
             throw BenchmarkError("read \(file.rows) rows and kept \(kept), not \(rows): \(file.rejectedByReason)")
         }
+        progress("building the attribution index (\(subscribers) subscribers)")
+        let index = Self.index(subscribers: subscribers)
+        progress("reading it again, attributing every batch")
+        let (attributedCPU, attributed) = try attribute(index)
+        guard attributed == rows else { throw BenchmarkError("attributed \(attributed) of \(rows) rows") }
         var result = Result(
             rows: rows, fileBytes: fileBytes, kept: kept, cpuSeconds: cpu, rowsPerSecond: Double(rows) / cpu,
-            megabytesPerSecond: Double(fileBytes) / 1_048_576 / cpu, peakResidentBeforeBytes: peakBefore,
+            megabytesPerSecond: Double(fileBytes) / 1_048_576 / cpu, subscribers: subscribers, attributedCPUSeconds: attributedCPU,
+            attributedRowsPerSecond: Double(rows) / attributedCPU, attributed: attributed, peakResidentBeforeBytes: peakBefore,
             peakResidentAfterBytes: BenchMeasure.peakResidentBytes())
         if python {
             progress("the same file through python3 csv.DictReader")
@@ -124,6 +147,66 @@ struct ReportsBenchmark: Sendable {
             result.pythonPeakResidentBytes = peak
         }
         return result
+    }
+
+    /// Every subscriber's RADIUS session (inside address, up from the day before to the report day's
+    /// end) and CGNAT port block.
+    static func index(subscribers: Int) -> AttributionIndex {
+        var index = AttributionIndex()
+        let since = day - 86_400_000
+        let nas = IPAddress.v4(0xC613_FC01)
+        for k in 0..<subscribers {
+            let inside = IPAddress.v4(0x6440_0000 + UInt32(k))
+            var start = AccountingRecord(status: .start, sessionID: "s\(k)", eventTime: since / 1000)
+            start.userName = "cust-\(k)"
+            start.framedIPAddress = inside
+            index.apply(start, from: nas, receivedAt: since)
+            // The session is still up at the end of the report's day.
+            var interim = start
+            interim.status = .interimUpdate
+            interim.eventTime = (day + 86_399_000) / 1000
+            index.apply(interim, from: nas, receivedAt: day + 86_399_000)
+            let first = UInt16(1024 + (k % blocksPerAddress) * 1008)
+            index.apply(
+                NATPortBlockEvent(
+                    kind: .allocate, timeMilliseconds: since, host: "cgnat1", insideAddress: inside,
+                    outsideAddress: .v4(0xC612_0000 + UInt32(k / blocksPerAddress)), firstPort: first, lastPort: first + 1007,
+                    allocatedAt: 0))
+        }
+        return index
+    }
+
+    /// The file read again, each drained batch attributed 1,024 at a time: CPU seconds and rows attributed.
+    func attribute(_ index: AttributionIndex) throws -> (Double, Int) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw BenchmarkError("cannot read \(path)") }
+        defer { try? handle.close() }
+        var parser = ShadowserverParser(fileName: "2026-12-01-scan_ntp-bench-asn.csv")
+        var attributed = 0
+        var cpu = 0.0
+        var answers: [AttributionIndex.Resolution] = []
+        func take(_ reports: [ExternalReport]) {
+            var start = 0
+            while start < reports.count {
+                let batch = reports[start..<min(reports.count, start + 1024)]
+                start += batch.count
+                answers.removeAll(keepingCapacity: true)
+                index.resolve(batch.map { AttributionQuery($0.address, port: $0.port, at: $0.time) }, into: &answers)
+                attributed += answers.count { $0.outcome == .attributed }
+            }
+        }
+        while true {
+            guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { break }
+            let chunk = [UInt8](data)
+            let cpu0 = BenchMeasure.threadCPUSeconds()
+            parser.feed(chunk)
+            take(parser.drainReports())
+            cpu += BenchMeasure.threadCPUSeconds() - cpu0
+        }
+        let cpu0 = BenchMeasure.threadCPUSeconds()
+        var file = try parser.finish()
+        take(file.drainReports())
+        cpu += BenchMeasure.threadCPUSeconds() - cpu0
+        return (cpu, attributed)
     }
 
     /// Python's csv.DictReader over the file, timed by its process CPU time, with its peak RSS.

@@ -129,6 +129,25 @@ struct ReportIntakeServeTests {
                 ["reports", "import", dir + "/" + name, "--server", "127.0.0.1:\(httpPort)"], environment: ["MAMORI_TOKEN": reporter])
         }
 
+        // Every fixture of ../shared/fixtures/abuse-reports (AbuseIO's samples) through the same
+        // server: each read with its rows, none of whose addresses the simulator assigned, so all
+        // are counted outside the carrier and nothing is opened.
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ReportsTests/Fixtures/abuse-reports").path
+        let samples = try ["shadowserver", "feedback-loop-arf"].flatMap { sub in
+            try FileManager.default.contentsOfDirectory(atPath: fixtures + "/" + sub).sorted().map { fixtures + "/" + sub + "/" + $0 }
+        }
+        #expect(samples.count == 10)
+        let intake = try await offThePool {
+            try mamori.run(["reports", "import", "--server", "127.0.0.1:\(httpPort)"] + samples, environment: ["MAMORI_TOKEN": reporter])
+        }
+        for (name, rows) in [
+            ("dns_openresolver", 5), ("scan_memcached", 9), ("scan_ntp", 9), ("scan_ssdp", 9), ("sinkhole_http_drone", 8), ("arf-abuse", 1),
+        ] {
+            #expect(intake.contains("\(name): \(rows) rows; outside carrier \(rows)"), "\(name): \(intake)")
+        }
+        #expect(!intake.contains("attributed") && intake.components(separatedBy: "cases: 0 opened").count == 11, "\(intake)")
+
         let first = try await offThePool { try report(day: 1, devices: chosen) }
         #expect(first.contains("attributed \(chosen.count)") && first.contains("outside carrier 1"), "\(first)")
         #expect(first.contains("cases: \(chosen.count) opened, 0 merged"), "\(first)")
