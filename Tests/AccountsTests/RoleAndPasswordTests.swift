@@ -9,7 +9,8 @@ import Testing
         #expect(
             Role.analyst.permissions
                 == Role.viewer.permissions.union([
-                    .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole, .manageSharing, .submitReports,
+                    .recordVerdict, .actOnCase, .changeConsent, .revealIdentity, .readAudit, .changeSinkhole, .manageSharing,
+                    .submitReports,
                 ])
         )
         #expect(Role.admin.permissions == Set(Permission.allCases))
