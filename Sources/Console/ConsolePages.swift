@@ -133,7 +133,7 @@ struct PageContext {
             ("/console", "overview", .readFindings), ("/console/findings", "findings", .readFindings),
             ("/console/cases", "cases", .readCases), ("/console/subscribers", "subscribers", .readCases),
             ("/console/sinkhole", "sinkhole", .readFindings), ("/console/bgp", "bgp", .readFindings),
-            ("/console/sharing", "sharing", .readFindings),
+            ("/console/sharing", "sharing", .readFindings), ("/console/reports", "reports", .readCases),
             ("/console/audit", "audit", .readAudit),
             ("/console/accounts", "accounts", .manageAccounts),
             ("/console/settings", "settings", .viewConfiguration),

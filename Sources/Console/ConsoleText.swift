@@ -99,6 +99,20 @@ enum ConsoleText {
         "sharingHint":
             "Addresses are matched in flows (a match says “shared by” its source); names go to the DNS sinkhole when sharing.sinkhole is configured. A revoked or expired indicator stops matching. Nothing imported is shared on.",
         "pulled.flash": "Pulled.",
+        // Reports from outside
+        "reports": "Reports", "reportTypes": "Reports taken, by type (since the server started)",
+        "noReports": "No reports yet: mamori reports import, POST /api/v1/reports or reports.maildir (docs/reports.md).",
+        "reportType": "Report type", "problem": "Problem", "files": "Files", "reportRows": "Rows",
+        "attributedShare": "Found the subscriber", "attributed": "Attributed", "unattributed": "Nobody held it",
+        "ambiguous": "Ambiguous", "outsideCarrier": "Not ours", "duplicates": "Again", "unmappedType": "Unmapped",
+        "rejected": "Rejected", "lastDay": "Last day", "reportCases": "Open vulnerable-device and abuse-report cases",
+        "noReportCases": "No open cases from reports.", "reportSource": "Reported by", "service": "Service",
+        "daysReported": "Days reported", "endOfSupport": "end of support", "reportImports": "Last files taken",
+        "noImports": "None yet.", "reportFile": "File", "received": "Received",
+        "unattributedReports": "Reports nobody could be found for (newest first)", "noUnattributed": "None.",
+        "reportedAt": "Reported at",
+        "reportsHint":
+            "The share counts only rows about the carrier's own addresses. A case is remediated when a complete daily report (reports.complete_daily_sources) no longer names the device.",
         // BGP mitigation
         "bgp": "BGP", "bgpOff": "BGP mitigation is off: mamori serve's configuration has no bgp: section (see docs/bgp.md).",
         "killSwitchEngaged": "Kill switch engaged: every rule is withdrawn and none is announced",
@@ -205,6 +219,20 @@ enum ConsoleText {
         "sharingHint":
             "アドレスはフローと照合します（一致すると入手元を「shared by」で示します）。名前は sharing.sinkhole を設定すると DNS シンクホールに入ります。失効・期限切れのインディケータは照合しません。インポートしたものを他へ再共有することはありません。",
         "pulled.flash": "取得しました。",
+        // 外部からの報告
+        "reports": "外部報告", "reportTypes": "受け付けた報告（種類別、サーバ起動以降）",
+        "noReports": "まだ報告はありません。mamori reports import、POST /api/v1/reports、reports.maildir を参照してください（docs/reports.md）。",
+        "reportType": "報告の種類", "problem": "問題", "files": "ファイル数", "reportRows": "行数",
+        "attributedShare": "加入者を特定", "attributed": "特定", "unattributed": "該当者なし",
+        "ambiguous": "特定不能（複数）", "outsideCarrier": "自網外", "duplicates": "重複", "unmappedType": "未対応の種類",
+        "rejected": "不正な行", "lastDay": "最終日", "reportCases": "未完了の脆弱機器・通報案件",
+        "noReportCases": "報告による未完了の案件はありません。", "reportSource": "報告元", "service": "サービス",
+        "daysReported": "報告日数", "endOfSupport": "サポート終了", "reportImports": "最近受け付けたファイル",
+        "noImports": "まだありません。", "reportFile": "ファイル", "received": "受付日時",
+        "unattributedReports": "加入者を特定できなかった報告（新しい順）", "noUnattributed": "ありません。",
+        "reportedAt": "観測日時",
+        "reportsHint":
+            "特定の割合は自網のアドレスに関する行だけで数えます。毎日の完全な報告（reports.complete_daily_sources）に機器が載らなくなると、案件は対処済みになります。",
         // BGP mitigation
         "bgp": "BGP", "bgpOff": "BGP による緩和は無効です。mamori serve の設定に bgp: セクションがありません（docs/bgp.md を参照）。",
         "killSwitchEngaged": "キルスイッチ作動中：すべてのルールを取り消し、新しいルールは広報しません",

@@ -383,6 +383,7 @@ public func buildApplication(
     consoleRoutes.sinkhole = sinkhole
     consoleRoutes.mitigation = mitigation
     consoleRoutes.sharing = sharing
+    consoleRoutes.reports = reports
     consoleRoutes.register(on: routes)
     let listeners = HTTPListeners()
     var app = Application(

@@ -33,6 +33,8 @@ struct ConsoleRoutes: Sendable {
     var mitigation: MitigationService? = nil
     /// Indicators from sharing peers and imported files.
     var sharing: SharingService? = nil
+    /// Reports from outside.
+    var reports: ReportService? = nil
     let health: @Sendable () -> String
     let settings: String
     let clock: any WallClock
@@ -95,6 +97,7 @@ struct ConsoleRoutes: Sendable {
         routes.add(.post, "/console/sharing/pull", .permission(.manageSharing), csrf: .formField, refuser: page) { request, _ in
             try await self.pullSharingPeer(request)
         }
+        routes.add(.get, "/console/reports", .permission(.readCases), refuser: page) { request, _ in await self.reportsPage(request) }
         routes.add(.get, "/console/bgp", .permission(.readFindings), refuser: page) { request, _ in self.bgpPage(request, flash: nil) }
         for change in ["approve", "reject", "withdraw", "kill", "release"] {
             routes.add(.post, "/console/bgp/\(change)", .permission(.controlMitigation), csrf: .formField, refuser: page) { request, _ in

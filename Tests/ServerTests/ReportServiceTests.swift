@@ -159,6 +159,18 @@ struct ReportServiceTests {
             }
             #expect(lost.count == 1 && lost.first?["address"] as? String == "198.18.1.1", "\(lost)")
             #expect((lost.first?["reason"] as? String)?.contains("no identity record") == true)
+
+            // The console's page: the type with its attributed share, the open case, the lost report.
+            let page = try await client.execute(uri: "/console/reports", method: .get, headers: auth) { r in
+                (r.status, String(buffer: r.body))
+            }
+            #expect(page.0 == .ok, "\(page.1.prefix(300))")
+            #expect(page.1.contains("id=\"report-types\"") && page.1.contains("shadowserver/scan_ntp"))
+            #expect(
+                page.1.contains("style=\"width:83%\""),
+                "5 of the 6 new rows about the carrier's addresses, over three days, found their subscriber")
+            #expect(page.1.contains("id=\"report-cases\"") && page.1.contains(bob.reference) && !page.1.contains(alice.reference))
+            #expect(page.1.contains("id=\"unattributed-reports\"") && page.1.contains("198.18.1.1:5000"))
         }
     }
 
