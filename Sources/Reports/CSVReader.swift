@@ -60,10 +60,25 @@ public struct CSVReader: Sendable {
 
     /// Reads `bytes`, calling `emit` for every record they complete.
     public mutating func feed(_ bytes: some Sequence<UInt8>, _ emit: (Record) -> Void) {
-        for b in bytes {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { feed(buffer: $0, emit) }
+        if done == nil { Array(bytes).withUnsafeBufferPointer { feed(buffer: $0, emit) } }
+    }
+
+    /// The byte-at-a-time state machine (``consume(_:_:)``), with runs of plain bytes inside a
+    /// field taken at once: the text of an unquoted field up to the next comma, quote or line
+    /// break, and of a quoted field up to the next quote. Same records, several times faster.
+    private mutating func feed(buffer: UnsafeBufferPointer<UInt8>, _ emit: (Record) -> Void) {
+        let quote = UInt8(ascii: "\"")
+        let comma = UInt8(ascii: ",")
+        let lf = UInt8(ascii: "\n")
+        let cr = UInt8(ascii: "\r")
+        var i = 0
+        while i < buffer.count {
+            let b = buffer[i]
             if atStart {
                 // A UTF-8 byte-order mark (EF BB BF) before the first record is not data.
                 let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+                i += 1
                 if b == bom[bomBytes] {
                     bomBytes += 1
                     if bomBytes == 3 { atStart = false }
@@ -71,8 +86,29 @@ public struct CSVReader: Sendable {
                 }
                 atStart = false
                 for p in bom.prefix(bomBytes) { consume(p, emit) }
+                consume(b, emit)
+                continue
+            }
+            if error == nil, state == .unquoted || state == .quoted {
+                var j = i
+                var breaks = 0
+                if state == .unquoted {
+                    while j < buffer.count, buffer[j] != comma, buffer[j] != quote, buffer[j] != lf, buffer[j] != cr { j += 1 }
+                } else {
+                    while j < buffer.count, buffer[j] != quote {
+                        if buffer[j] == lf { breaks += 1 }
+                        j += 1
+                    }
+                }
+                if j > i {
+                    line += breaks
+                    append(run: UnsafeBufferPointer(rebasing: buffer[i..<j]))
+                    i = j
+                    continue
+                }
             }
             consume(b, emit)
+            i += 1
         }
     }
 
@@ -170,6 +206,17 @@ public struct CSVReader: Sendable {
         return true
     }
 
+    /// A run of bytes of one field (as ``append(_:)`` byte by byte: past the bound, the record is broken).
+    private mutating func append(run: UnsafeBufferPointer<UInt8>) {
+        guard error == nil else { return }
+        guard field.count + run.count <= limits.maximumFieldBytes else {
+            error = .fieldTooLong
+            field = []
+            return
+        }
+        field.append(contentsOf: run)
+    }
+
     private mutating func append(_ b: UInt8) {
         guard error == nil else { return }
         guard field.count < limits.maximumFieldBytes else {
@@ -188,7 +235,10 @@ public struct CSVReader: Sendable {
             fields = []
             return
         }
-        guard let text = String(validating: field, as: UTF8.self) else {
+        // Decoded, then compared with the bytes: any invalid sequence would have become U+FFFD.
+        // (`String(validating:as:)` does the same but looks its generic types up per field.)
+        let text = String(decoding: field, as: UTF8.self)
+        guard text.utf8.elementsEqual(field) else {
             error = .invalidUTF8
             return
         }

@@ -38,6 +38,10 @@ public struct ShadowserverParser: Sendable {
     public let reportType: String
     private var reader: CSVReader
     private var header: [String]?
+    /// Where each mapped column is (its first occurrence; by name once, at the header, and by
+    /// position for every row), and the unmapped ones.
+    private var columns = Columns()
+    private var unmapped: [(name: String, index: Int)] = []
     private var file: ReportFile
     private var fileError: String?
 
@@ -104,6 +108,15 @@ public struct ShadowserverParser: Sendable {
                 }
                 self.header = lower
                 file.unmappedColumns = lower.filter { !Self.mapped.contains($0) }
+                var named: [String: Int] = [:]
+                for (i, name) in lower.enumerated() {
+                    if Self.mapped.contains(name) {
+                        if named[name] == nil { named[name] = i }
+                    } else if !unmapped.contains(where: { $0.name == name }) {
+                        unmapped.append((name, i))
+                    }
+                }
+                columns = Columns(named)
             }
             return
         }
@@ -135,26 +148,77 @@ public struct ShadowserverParser: Sendable {
     }
 
     private func report(_ header: [String], _ values: [String]) -> Result<ExternalReport, RowProblem> {
-        var row: [String: String] = [:]
-        for (name, value) in zip(header, values) where !value.isEmpty && row[name] == nil { row[name] = value }
-        guard let addressText = row["ip"] ?? row["src_ip"], let address = IPAddress(addressText.trimmedSpaces) else {
+        // A column's value, nil when the column is absent or the value empty (as a missing one).
+        func value(_ index: Int?) -> String? {
+            guard let i = index, !values[i].isEmpty else { return nil }
+            return values[i]
+        }
+        let c = columns
+        guard let addressText = value(c.ip) ?? value(c.srcIP), let address = IPAddress(addressText.trimmedSpaces) else {
             return .failure(.noAddress)
         }
-        guard let text = row["timestamp"], let time = Self.time(text) else { return .failure(.badTime) }
-        let portText = row["ip"] != nil ? row["port"] : row["src_port"]
+        guard let text = value(c.timestamp), let time = Self.time(text) else { return .failure(.badTime) }
+        let portText = value(c.ip) != nil ? value(c.port) : value(c.srcPort)
         var extra: [String: String] = [:]
-        for (name, value) in row where !Self.mapped.contains(name) { extra[name] = value }
+        for (name, i) in unmapped where !values[i].isEmpty { extra[name] = values[i] }
         return .success(
             ExternalReport(
                 source: "shadowserver", reportType: reportType, problem: Self.problems[reportType] ?? .unknown, time: time,
-                address: address, port: portText.flatMap { UInt16($0) }, transport: row["protocol"]?.lowercased(),
-                asn: (row["asn"] ?? row["src_asn"]).flatMap { UInt32($0) }, geo: row["geo"] ?? row["src_geo"], tag: row["tag"],
-                infection: row["infection"] ?? row["family"], deviceVendor: row["device_vendor"], deviceType: row["device_type"],
-                deviceModel: row["device_model"], extra: extra))
+                address: address, port: portText.flatMap { UInt16($0) }, transport: value(c.transport)?.lowercased(),
+                asn: (value(c.asn) ?? value(c.srcASN)).flatMap { UInt32($0) }, geo: value(c.geo) ?? value(c.srcGeo), tag: value(c.tag),
+                infection: value(c.infection) ?? value(c.family), deviceVendor: value(c.deviceVendor), deviceType: value(c.deviceType),
+                deviceModel: value(c.deviceModel), extra: extra))
+    }
+
+    /// The positions of the columns read into a report's own fields.
+    struct Columns: Sendable {
+        var ip, srcIP, port, srcPort, timestamp, transport, asn, srcASN, geo, srcGeo, tag, infection, family: Int?
+        var deviceVendor, deviceType, deviceModel: Int?
+
+        init() {}
+
+        init(_ named: [String: Int]) {
+            ip = named["ip"]
+            srcIP = named["src_ip"]
+            port = named["port"]
+            srcPort = named["src_port"]
+            timestamp = named["timestamp"]
+            transport = named["protocol"]
+            asn = named["asn"]
+            srcASN = named["src_asn"]
+            geo = named["geo"]
+            srcGeo = named["src_geo"]
+            tag = named["tag"]
+            infection = named["infection"]
+            family = named["family"]
+            deviceVendor = named["device_vendor"]
+            deviceType = named["device_type"]
+            deviceModel = named["device_model"]
+        }
     }
 
     /// `2026-12-01 03:04:05` (UTC, as Shadowserver writes it), also with `T` and a final `Z`.
     static func time(_ text: String) -> Int64? {
+        // The common form, read by position.
+        if let fast = text.utf8.withContiguousStorageIfAvailable({ b -> Int64? in
+            guard b.count == 19, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x20 || b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A else {
+                return nil
+            }
+            func n(_ from: Int, _ count: Int) -> Int? {
+                var v = 0
+                for i in from..<(from + count) {
+                    guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
+                    v = v * 10 + Int(b[i] - 0x30)
+                }
+                return v
+            }
+            guard let y = n(0, 4), let m = n(5, 2), let d = n(8, 2), let h = n(11, 2), let mi = n(14, 2), let s = n(17, 2) else {
+                return nil
+            }
+            return UTCTime(year: y, month: m, day: d, hour: h, minute: mi, second: s).milliseconds
+        }), let fast {
+            return fast
+        }
         var t = Substring(text.trimmedSpaces)
         if t.hasSuffix("Z") { t = t.dropLast() }
         let parts = t.split(whereSeparator: { $0 == " " || $0 == "T" })
