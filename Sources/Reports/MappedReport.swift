@@ -148,68 +148,48 @@ enum ReportRowProblem: String, Error {
 
 /// A CSV feed read with a ``ReportMapping``, streamed as ``ShadowserverParser`` is.
 public struct MappedCSVParser: Sendable {
-    public let mapping: ReportMapping
-    private let used: Set<String>
-    private var reader: CSVReader
-    private var header: [String]?
-    private var file: ReportFile
-    private var fileError: String?
+    public var mapping: ReportMapping { stream.layout.mapping }
+    private var stream: CSVReportStream<Layout>
 
     public init(mapping: ReportMapping, limits: CSVReader.Limits = CSVReader.Limits()) {
-        self.mapping = mapping
-        used = mapping.columns.all
-        reader = CSVReader(limits: limits)
-        file = ReportFile(source: mapping.name, reportType: mapping.reportType, knownType: mapping.problem != .unknown)
+        let file = ReportFile(source: mapping.name, reportType: mapping.reportType, knownType: mapping.problem != .unknown)
+        stream = CSVReportStream(layout: Layout(mapping: mapping), file: file, limits: limits)
     }
 
-    public mutating func feed(_ bytes: some Sequence<UInt8>) {
-        var records: [CSVReader.Record] = []
-        reader.feed(bytes) { records.append($0) }
-        for r in records { take(r) }
-    }
+    public mutating func feed(_ bytes: some Sequence<UInt8>) { stream.feed(bytes) }
 
-    public mutating func drainReports() -> [ExternalReport] { file.drainReports() }
+    public mutating func drainReports() -> [ExternalReport] { stream.drainReports() }
 
     /// Ends the file. Throws when the header lacks the mapping's address or time column (a wrong
     /// mapping: nothing is imported).
-    public mutating func finish() throws(ReportError) -> ReportFile {
-        var records: [CSVReader.Record] = []
-        reader.finish { records.append($0) }
-        for r in records { take(r) }
-        if let fileError { throw ReportError(fileError) }
-        guard header != nil else { throw ReportError("an empty file: no header line") }
-        return file
-    }
+    public mutating func finish() throws(ReportError) -> ReportFile { try stream.finish() }
 
-    private mutating func take(_ record: CSVReader.Record) {
-        guard fileError == nil else { return }
-        guard let header else {
-            switch record.fields {
-            case .failure(let e): fileError = "the header line cannot be read (\(e.rawValue))"
-            case .success(let names):
-                let lower = names.map { $0.trimmedSpaces.lowercased() }
-                guard mapping.fits(header: lower) else {
-                    fileError =
-                        "the mapping '\(mapping.name)' wants an address column (\(mapping.columns.address.joined(separator: " or "))) and a time column (\(mapping.columns.time.joined(separator: " or "))); the file's header has \(lower.joined(separator: ", "))"
-                    return
-                }
-                self.header = lower
-                file.unmappedColumns = lower.filter { !mapping.columns.all.contains($0) }
-            }
-            return
+    /// A mapped feed's header and rows: each row by column name, as the mapping reads it.
+    struct Layout: CSVReportLayout {
+        let mapping: ReportMapping
+        private let used: Set<String>
+        private var header: [String] = []
+        private(set) var unmappedColumns: [String] = []
+
+        init(mapping: ReportMapping) {
+            self.mapping = mapping
+            used = mapping.columns.all
         }
-        file.rows += 1
-        switch record.fields {
-        case .failure(let e): file.reject(line: record.line, reason: e.rawValue)
-        case .success(let values):
-            guard values.count <= header.count else { return file.reject(line: record.line, reason: ReportRowProblem.fieldCount.rawValue) }
-            if values.count < header.count { file.shortRows += 1 }
+
+        mutating func header(_ lower: [String]) -> String? {
+            guard mapping.fits(header: lower) else {
+                return
+                    "the mapping '\(mapping.name)' wants an address column (\(mapping.columns.address.joined(separator: " or "))) and a time column (\(mapping.columns.time.joined(separator: " or "))); the file's header has \(lower.joined(separator: ", "))"
+            }
+            header = lower
+            unmappedColumns = lower.filter { !used.contains($0) }
+            return nil
+        }
+
+        func report(_ values: [String]) -> Result<ExternalReport, ReportRowProblem> {
             var row: [String: String] = [:]
             for (name, value) in zip(header, values) where row[name] == nil { row[name] = value }
-            switch mapping.report(row, used: used) {
-            case .success(let r): file.keep(r)
-            case .failure(let reason): file.reject(line: record.line, reason: reason.rawValue)
-            }
+            return mapping.report(row, used: used)
         }
     }
 }

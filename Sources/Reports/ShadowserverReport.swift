@@ -36,21 +36,13 @@ public struct ShadowserverParser: Sendable {
     ]
 
     public let reportType: String
-    private var reader: CSVReader
-    private var header: [String]?
-    /// Where each mapped column is (its first occurrence; by name once, at the header, and by
-    /// position for every row), and the unmapped ones.
-    private var columns = Columns()
-    private var unmapped: [(name: String, index: Int)] = []
-    private var file: ReportFile
-    private var fileError: String?
+    private var stream: CSVReportStream<Layout>
 
     /// - Parameter fileName: the report's file name (a path is fine); it names the report type.
     public init(fileName: String, limits: CSVReader.Limits = CSVReader.Limits()) {
         reportType = Self.reportType(fileName: fileName)
-        reader = CSVReader(limits: limits)
-        let problem = Self.problems[reportType]
-        file = ReportFile(source: "shadowserver", reportType: reportType, knownType: problem != nil)
+        let file = ReportFile(source: "shadowserver", reportType: reportType, knownType: Self.problems[reportType] != nil)
+        stream = CSVReportStream(layout: Layout(reportType: reportType), file: file, limits: limits)
     }
 
     /// The report type a file name gives: what follows the `YYYY-MM-DD-` date up to the next `-`
@@ -68,25 +60,14 @@ public struct ShadowserverParser: Sendable {
     }
 
     /// Reads a chunk of the file.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) {
-        var records: [CSVReader.Record] = []
-        reader.feed(bytes) { records.append($0) }
-        for r in records { take(r) }
-    }
+    public mutating func feed(_ bytes: some Sequence<UInt8>) { stream.feed(bytes) }
 
     /// Ends the file: the reports, and every row not kept with why. Throws when the file is not a
     /// Shadowserver report (no header with a time and an address column).
-    public mutating func finish() throws(ReportError) -> ReportFile {
-        var records: [CSVReader.Record] = []
-        reader.finish { records.append($0) }
-        for r in records { take(r) }
-        if let fileError { throw ReportError(fileError) }
-        guard header != nil else { throw ReportError("an empty file: no header line") }
-        return file
-    }
+    public mutating func finish() throws(ReportError) -> ReportFile { try stream.finish() }
 
     /// The reports read since the last call (the file's counters go on counting).
-    public mutating func drainReports() -> [ExternalReport] { file.drainReports() }
+    public mutating func drainReports() -> [ExternalReport] { stream.drainReports() }
 
     /// A whole file in memory.
     public static func parse(_ bytes: some Sequence<UInt8>, fileName: String) throws(ReportError) -> ReportFile {
@@ -95,79 +76,56 @@ public struct ShadowserverParser: Sendable {
         return try parser.finish()
     }
 
-    private mutating func take(_ record: CSVReader.Record) {
-        guard fileError == nil else { return }
-        guard let header else {
-            switch record.fields {
-            case .failure(let e): fileError = "the header line cannot be read (\(e.rawValue))"
-            case .success(let names):
-                let lower = names.map { $0.trimmedSpaces.lowercased() }
-                guard lower.contains("timestamp"), lower.contains("ip") || lower.contains("src_ip") else {
-                    fileError = "not a Shadowserver report: the header has no 'timestamp' and 'ip' (or 'src_ip') columns"
-                    return
-                }
-                self.header = lower
-                file.unmappedColumns = lower.filter { !Self.mapped.contains($0) }
-                var named: [String: Int] = [:]
-                for (i, name) in lower.enumerated() {
-                    if Self.mapped.contains(name) {
-                        if named[name] == nil { named[name] = i }
-                    } else if !unmapped.contains(where: { $0.name == name }) {
-                        unmapped.append((name, i))
-                    }
-                }
-                columns = Columns(named)
-            }
-            return
-        }
-        file.rows += 1
-        switch record.fields {
-        case .failure(let e):
-            file.reject(line: record.line, reason: e.rawValue)
-        case .success(var values):
-            // Fewer fields than the header: the missing last columns are empty (as Python's
-            // csv.DictReader, which intelmq's parser uses, reads them), and counted. More: rejected.
-            guard values.count <= header.count else {
-                file.reject(line: record.line, reason: "field_count")
-                return
-            }
-            if values.count < header.count {
-                file.shortRows += 1
-                values += Array(repeating: "", count: header.count - values.count)
-            }
-            switch report(header, values) {
-            case .success(let r): file.keep(r)
-            case .failure(let reason): file.reject(line: record.line, reason: reason.rawValue)
-            }
-        }
-    }
+    /// Shadowserver's header and rows.
+    struct Layout: CSVReportLayout {
+        let reportType: String
+        /// Where each mapped column is (its first occurrence; by name once, at the header, and
+        /// by position for every row), and the unmapped ones.
+        private var columns = Columns()
+        private var unmapped: [(name: String, index: Int)] = []
+        private(set) var unmappedColumns: [String] = []
 
-    enum RowProblem: String, Error {
-        case noAddress = "no_address"
-        case badTime = "bad_time"
-    }
+        init(reportType: String) { self.reportType = reportType }
 
-    private func report(_ header: [String], _ values: [String]) -> Result<ExternalReport, RowProblem> {
-        // A column's value, nil when the column is absent or the value empty (as a missing one).
-        func value(_ index: Int?) -> String? {
-            guard let i = index, !values[i].isEmpty else { return nil }
-            return values[i]
+        mutating func header(_ lower: [String]) -> String? {
+            guard lower.contains("timestamp"), lower.contains("ip") || lower.contains("src_ip") else {
+                return "not a Shadowserver report: the header has no 'timestamp' and 'ip' (or 'src_ip') columns"
+            }
+            unmappedColumns = lower.filter { !ShadowserverParser.mapped.contains($0) }
+            var named: [String: Int] = [:]
+            for (i, name) in lower.enumerated() {
+                if ShadowserverParser.mapped.contains(name) {
+                    if named[name] == nil { named[name] = i }
+                } else if !unmapped.contains(where: { $0.name == name }) {
+                    unmapped.append((name, i))
+                }
+            }
+            columns = Columns(named)
+            return nil
         }
-        let c = columns
-        guard let addressText = value(c.ip) ?? value(c.srcIP), let address = IPAddress(addressText.trimmedSpaces) else {
-            return .failure(.noAddress)
+
+        func report(_ values: [String]) -> Result<ExternalReport, ReportRowProblem> {
+            // A column's value, nil when the column is absent or the value empty (as a missing one).
+            func value(_ index: Int?) -> String? {
+                guard let i = index, !values[i].isEmpty else { return nil }
+                return values[i]
+            }
+            let c = columns
+            guard let addressText = value(c.ip) ?? value(c.srcIP), let address = IPAddress(addressText.trimmedSpaces) else {
+                return .failure(.noAddress)
+            }
+            guard let text = value(c.timestamp), let time = ShadowserverParser.time(text) else { return .failure(.badTime) }
+            let portText = value(c.ip) != nil ? value(c.port) : value(c.srcPort)
+            var extra: [String: String] = [:]
+            for (name, i) in unmapped where !values[i].isEmpty { extra[name] = values[i] }
+            return .success(
+                ExternalReport(
+                    source: "shadowserver", reportType: reportType, problem: ShadowserverParser.problems[reportType] ?? .unknown,
+                    time: time, address: address, port: portText.flatMap { UInt16($0) }, transport: value(c.transport)?.lowercased(),
+                    asn: (value(c.asn) ?? value(c.srcASN)).flatMap { UInt32($0) }, geo: value(c.geo) ?? value(c.srcGeo),
+                    tag: value(c.tag), infection: value(c.infection) ?? value(c.family), deviceVendor: value(c.deviceVendor),
+                    deviceType: value(c.deviceType), deviceModel: value(c.deviceModel), extra: extra))
         }
-        guard let text = value(c.timestamp), let time = Self.time(text) else { return .failure(.badTime) }
-        let portText = value(c.ip) != nil ? value(c.port) : value(c.srcPort)
-        var extra: [String: String] = [:]
-        for (name, i) in unmapped where !values[i].isEmpty { extra[name] = values[i] }
-        return .success(
-            ExternalReport(
-                source: "shadowserver", reportType: reportType, problem: Self.problems[reportType] ?? .unknown, time: time,
-                address: address, port: portText.flatMap { UInt16($0) }, transport: value(c.transport)?.lowercased(),
-                asn: (value(c.asn) ?? value(c.srcASN)).flatMap { UInt32($0) }, geo: value(c.geo) ?? value(c.srcGeo), tag: value(c.tag),
-                infection: value(c.infection) ?? value(c.family), deviceVendor: value(c.deviceVendor), deviceType: value(c.deviceType),
-                deviceModel: value(c.deviceModel), extra: extra))
     }
 
     /// The positions of the columns read into a report's own fields.
