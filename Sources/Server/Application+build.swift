@@ -351,7 +351,7 @@ public func buildApplication(
     reportsLogger[metadataKey: "component"] = "reports"
     let reports = try ReportService(
         settings: configuration.reports, detection: configuration.detection, attribution: attribution, cases: caseService,
-        logger: reportsLogger, metricsFactory: factory, clock: clock)
+        store: try SQLiteReportStore(path: configuration.reportsDatabase), logger: reportsLogger, metricsFactory: factory, clock: clock)
     ReportsAPI(reports: reports, invalidRequests: invalidRequests).register(on: routes)
     var mailbox: MaildirFollower?
     if let path = configuration.reports.maildir {
@@ -363,6 +363,7 @@ public func buildApplication(
         }
     }
     lawful.onSweep { await caseService.sweep() }
+    lawful.onSweep { reports.sweep() }
     let caseAPI = CaseAPI(cases: caseService, invalidRequests: invalidRequests)
     caseAPI.register(on: routes)
     caseAPI.registerNoticePages(on: noticeRoutes ?? routes)

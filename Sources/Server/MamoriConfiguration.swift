@@ -57,6 +57,8 @@ public struct MamoriConfiguration: Sendable {
     public var auditKeyFile: String { lawful.auditKeyFile ?? dataDirectory + "/audit.key" }
     /// Cases and notice-page token digests.
     public var casesDatabase: String { dataDirectory + "/cases.sqlite" }
+    /// Reports taken (their keys) and those nobody could be found for.
+    public var reportsDatabase: String { dataDirectory + "/reports.sqlite" }
     /// Operator accounts, sessions and machine tokens (`mamori user`, `mamori token`).
     public var accountsDatabase: String { dataDirectory + "/accounts.sqlite" }
     /// The consent registry and subscriber contacts.

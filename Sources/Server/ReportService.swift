@@ -10,6 +10,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import Reports
+import Storage
 
 /// Reports from outside, from file to case: each file is read by the `Reports` intake; each
 /// report about the carrier's address space is attributed at its own time (with its port, behind
@@ -30,11 +31,13 @@ public final class ReportService: Sendable {
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
     private let rows: [String: Counter]
+    private let files: [String: Counter]
+    /// The keys of reports taken and the reports nobody could be found for, across restarts.
+    private let store: SQLiteReportStore
+    private let storeFailureLogged = NIOLockedValueBox(false)
 
-    /// Reports kept for the analyst at most (the oldest forgotten first).
+    /// The most `GET /api/v1/reports/unattributed` returns at once.
     public static let unattributedKept = 10_000
-    /// Reports remembered to recognise the same report again (the oldest forgotten first).
-    public static let remembered = 1_000_000
 
     /// What became of each report, for the metrics and the summaries.
     public enum Fate: String, Sendable, CaseIterable, Encodable {
@@ -46,8 +49,6 @@ public final class ReportService: Sendable {
     }
 
     struct State {
-        var seen = BoundedSet<Int>(capacity: ReportService.remembered)
-        var unattributed: [UnattributedReport] = []
         var byType: [String: TypeTotals] = [:]
         var imports: [ImportResult] = []
     }
@@ -98,8 +99,10 @@ public final class ReportService: Sendable {
 
     public init(
         settings: ReportsSettings, detection: DetectionSettings, attribution: AttributionService, cases: CaseService,
-        logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory, clock: any WallClock = SystemClock()
+        store: SQLiteReportStore, logger: Logger, metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        clock: any WallClock = SystemClock()
     ) throws(ConfigurationError) {
+        self.store = store
         self.settings = settings
         intake = settings.intake
         self.attribution = attribution
@@ -129,6 +132,10 @@ public final class ReportService: Sendable {
             }
         }
         self.rows = rows
+        files = Dictionary(
+            uniqueKeysWithValues: ["taken", "refused"].map {
+                ($0, Counter(label: "mamori_reports_files_total", dimensions: [("outcome", $0)], factory: metricsFactory))
+            })
     }
 
     /// Reads a file (CSV, JSON, mail, zip) and takes every report in it. A file the intake
@@ -152,6 +159,7 @@ public final class ReportService: Sendable {
     }
 
     private func remember(_ result: ImportResult) {
+        files[result.error == nil ? "taken" : "refused"]?.increment()
         state.withLockedValue { s in
             s.imports.append(result)
             if s.imports.count > 50 { s.imports.removeFirst(s.imports.count - 50) }
@@ -186,7 +194,7 @@ public final class ReportService: Sendable {
             rows["\(problem.rawValue)|\(fate.rawValue)"]?.increment()
         }
         // Duplicates are attributed too (they say the device is still there), but make no sighting.
-        var asked: [(report: ExternalReport, duplicate: Bool)] = []
+        var candidates: [ExternalReport] = []
         for r in reports {
             p.latest = max(p.latest ?? r.time, r.time)
             if p.problem == nil { p.problem = r.problem }
@@ -198,12 +206,20 @@ public final class ReportService: Sendable {
                 count(.outsideCarrier, r.problem)
                 continue
             }
-            let key = Self.key(r)
-            let fresh = state.withLockedValue { $0.seen.insert(key) }
-            asked.append((r, !fresh))
+            candidates.append(r)
         }
+        let fresh: [Bool]
+        do {
+            fresh = try store.remember(candidates.map(Self.key), at: now)
+        } catch {
+            // The store cannot be written (a full disk): take every report as new. A report taken
+            // twice merges into its case again; no second notice follows from it.
+            fresh = Array(repeating: true, count: candidates.count)
+            logStoreFailure(error)
+        }
+        let asked: [(report: ExternalReport, duplicate: Bool)] = zip(candidates, fresh).map { ($0, !$1) }
         var sightings: [(sighting: ReportSighting, subscriber: String)] = []
-        var lost: [UnattributedReport] = []
+        var lost: [SQLiteReportStore.Unattributed] = []
         var start = 0
         while start < asked.count {
             let batch = asked[start..<min(asked.count, start + 1024)]
@@ -227,14 +243,13 @@ public final class ReportService: Sendable {
                 let ambiguous = answer.outcome == .ambiguous
                 count(ambiguous ? .ambiguous : .unattributed, r.problem)
                 lost.append(
-                    UnattributedReport(
+                    SQLiteReportStore.Unattributed(
                         source: r.source, reportType: r.reportType, problem: r.problem.rawValue, address: "\(r.address)", port: r.port,
-                        time: MitigationService.iso(r.time), outcome: answer.outcome.rawValue,
+                        time: r.time, receivedAt: now, outcome: answer.outcome.rawValue,
                         reason: ambiguous
                             ? "more than one subscriber held the address at that time (a CGNAT address "
                                 + (r.port == nil ? "and the report gives no port" : "whose port block changed hands") + ")"
-                            : "no identity record (RADIUS, DHCP lease, CGNAT block, static assignment) covers the address at that time",
-                        receivedAt: MitigationService.iso(now)))
+                            : "no identity record (RADIUS, DHCP lease, CGNAT block, static assignment) covers the address at that time"))
             }
         }
         if !sightings.isEmpty {
@@ -242,11 +257,10 @@ public final class ReportService: Sendable {
             p.opened += outcome.opened
             p.merged += outcome.merged
         }
-        if !lost.isEmpty {
-            state.withLockedValue { s in
-                s.unattributed += lost
-                if s.unattributed.count > Self.unattributedKept { s.unattributed.removeFirst(s.unattributed.count - Self.unattributedKept) }
-            }
+        do {
+            try store.keep(lost)
+        } catch {
+            logStoreFailure(error)
         }
     }
 
@@ -387,15 +401,31 @@ public final class ReportService: Sendable {
         return nil
     }
 
-    /// What makes two reports the same: who, what, where, when.
-    static func key(_ r: ExternalReport) -> Int {
-        var h = Hasher()
-        h.combine(r.source)
-        h.combine(r.reportType)
-        h.combine(r.address)
-        h.combine(r.port)
-        h.combine(r.time)
-        return h.finalize()
+    /// What makes two reports the same — who, what, where, when — as 64 bits of SHA-256, the
+    /// same in every run (the store keeps them across restarts).
+    static func key(_ r: ExternalReport) -> Int64 {
+        let text = "\(r.source)|\(r.reportType)|\(r.address)|\(r.port.map(String.init) ?? "")|\(r.time)"
+        return SHA256.hash(data: Array(text.utf8)).prefix(8).reduce(Int64(0)) { $0 << 8 | Int64($1) }
+    }
+
+    private func logStoreFailure(_ error: any Error) {
+        let first = storeFailureLogged.withLockedValue { logged in
+            defer { logged = true }
+            return !logged
+        }
+        if first {
+            logger.error("the reports store cannot be written; duplicates are not recognised meanwhile", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Deletes remembered report keys and unattributed reports past `reports.retention_days`.
+    public func sweep() {
+        do {
+            let deleted = try store.sweep(before: clock.milliseconds - Int64(settings.retentionDays) * 86_400_000)
+            if deleted > 0 { logger.info("reports past retention deleted", metadata: ["rows": "\(deleted)"]) }
+        } catch {
+            logger.error("the reports retention sweep failed", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: What the API and the console show
@@ -403,6 +433,11 @@ public final class ReportService: Sendable {
     public var totals: [String: TypeTotals] { state.withLockedValue { $0.byType } }
     public var recentImports: [ImportResult] { state.withLockedValue { $0.imports } }
     public func unattributed(limit: Int) -> [UnattributedReport] {
-        state.withLockedValue { Array($0.unattributed.suffix(limit).reversed()) }
+        ((try? store.unattributed(limit: limit)) ?? []).map {
+            UnattributedReport(
+                source: $0.source, reportType: $0.reportType, problem: $0.problem, address: $0.address, port: $0.port,
+                time: MitigationService.iso($0.time), outcome: $0.outcome, reason: $0.reason,
+                receivedAt: MitigationService.iso($0.receivedAt))
+        }
     }
 }

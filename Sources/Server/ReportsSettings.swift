@@ -21,6 +21,8 @@ public struct ReportsSettings: Sendable {
     public var completeDailySources: Set<String> = ["shadowserver"]
     /// Daily reports without the device before its case is remediated.
     public var remediateAfterAbsentDays = 1
+    /// Days the keys of reports taken (to recognise them again) and the unattributed reports are kept.
+    public var retentionDays = 30
     /// The abuse mailbox Mamori follows (`reports.maildir`): a Maildir the MTA delivers into.
     public var maildir: String?
     public var maildirPollSeconds = 10
@@ -42,8 +44,9 @@ public struct ReportsSettings: Sendable {
         let m = try YAMLMap(v.node, context: "reports")
         try m.allowOnly([
             "mappings", "max_file_mib", "max_csv_mib", "max_unpacked_mib", "max_zip_ratio", "end_of_support_file", "complete_daily_sources",
-            "remediate_after_absent_days", "maildir", "maildir_poll_seconds",
+            "remediate_after_absent_days", "maildir", "maildir_poll_seconds", "retention_days",
         ])
+        if let x = m["retention_days"] { s.retentionDays = try x.int(in: 1...3650) }
         if let x = m["maildir"] { s.maildir = try x.string() }
         if let x = m["maildir_poll_seconds"] { s.maildirPollSeconds = try x.int(in: 1...3600) }
         if let x = m["end_of_support_file"] { s.endOfSupportFile = try x.string() }

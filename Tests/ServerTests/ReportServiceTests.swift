@@ -14,6 +14,7 @@ import NIOCore
 import Notify
 import Reports
 import Server
+import Storage
 import Testing
 
 /// Reports from outside through the whole server (in-process, a test clock, a recording mailer):
@@ -172,6 +173,33 @@ struct ReportServiceTests {
             #expect(page.1.contains("id=\"report-cases\"") && page.1.contains(bob.reference) && !page.1.contains(alice.reference))
             #expect(page.1.contains("id=\"unattributed-reports\"") && page.1.contains("198.18.1.1:5000"))
         }
+    }
+
+    @Test(
+        "after a restart the same report is still recognised and the unattributed are still there; past reports.retention_days both are deleted"
+    )
+    func restartAndRetention() async throws {
+        let dir = try TemporaryDirectory()
+        let configuration = ServerTests.configuration(dataDirectory: dir.path)
+        let clock = TestClock(Self.day1)
+        let report = Self.csv([("198.18.1.1", 5000, Self.day1), ("198.18.1.2", 5001, Self.day1)])
+        do {
+            let (_, services) = try buildApplication(
+                configuration: configuration,
+                dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock))
+            let first = await services.reports.ingest(report, fileName: "2026-12-01-scan_ntp-isp-asn.csv")
+            #expect(first.files.first?.fates["unattributed"] == 2, "\(first)")
+        }
+        let (_, services) = try buildApplication(
+            configuration: configuration, dependencies: ApplicationDependencies(logger: LogStore().logger(level: .critical), clock: clock))
+        #expect(services.reports.unattributed(limit: 10).map(\.address) == ["198.18.1.2", "198.18.1.1"], "kept across the restart")
+        let again = await services.reports.ingest(report, fileName: "2026-12-01-scan_ntp-isp-asn.csv")
+        #expect(again.files.first?.fates["duplicate"] == 2, "\(again)")
+        clock.advance(by: 31 * Self.day)
+        services.reports.sweep()
+        #expect(services.reports.unattributed(limit: 10).isEmpty)
+        let store = try SQLiteReportStore(path: dir.path + "/reports.sqlite")
+        #expect(try store.counts() == (0, 0))
     }
 
     @Test(
