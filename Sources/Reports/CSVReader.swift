@@ -143,7 +143,8 @@ public struct CSVReader: Sendable {
                 endRecord(emit)
                 return
             }
-            // A lone CR ends the record too.
+            // A lone CR ends the record (and the line) too.
+            line += 1
             endRecord(emit)
             consume(b, emit)
         case .fieldStart:

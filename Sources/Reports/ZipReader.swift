@@ -30,6 +30,11 @@ public enum ZipReader {
     /// with nothing returned, when the archive cannot be read or passes a limit: a half-read
     /// archive is not imported.
     public static func files(_ bytes: [UInt8], limits: Limits = Limits()) throws(ReportError) -> [File] {
+        // ZIPFoundation 0.9.20 leaks its in-memory file (and the bytes) when it finds no end of
+        // central directory record; so it is only handed archives that have one.
+        guard hasEndOfCentralDirectory(bytes) else {
+            throw ReportError("not a readable zip archive (no end of central directory record: cut short?)")
+        }
         let archive: Archive
         do {
             archive = try Archive(data: Data(bytes), accessMode: .read)
@@ -80,4 +85,19 @@ public enum ZipReader {
     }
 
     private struct Overflow: Error {}
+
+    /// Whether the bytes end with an end of central directory record as ZIPFoundation looks for
+    /// it: the last `PK\5\6` at least 22 bytes before the end, its comment within the bytes.
+    static func hasEndOfCentralDirectory(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 22 else { return false }
+        var offset = bytes.count - 22
+        while offset >= 0 {
+            if bytes[offset] == 0x50, bytes[offset + 1] == 0x4B, bytes[offset + 2] == 0x05, bytes[offset + 3] == 0x06 {
+                let comment = Int(bytes[offset + 20]) | Int(bytes[offset + 21]) << 8
+                return offset + 22 + comment <= bytes.count
+            }
+            offset -= 1
+        }
+        return false
+    }
 }

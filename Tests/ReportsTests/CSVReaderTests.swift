@@ -30,6 +30,11 @@ import Testing
         #expect(try records[3].fields.get() == ["last", "row", "here"])
         // Fed a byte at a time, the same records.
         #expect(Self.read(text, chunk: 1) == records)
+        // A lone CR (old Mac line ends) ends the record and the line: every record has its own line
+        // (found by the fuzzer: two broken records on "one" line came out of line order).
+        let mac = Self.read("a,b\rc,d\r\ne\rf\n")
+        #expect(mac.map(\.line) == [1, 2, 3, 4], "\(mac)")
+        #expect(try mac.map { try $0.fields.get() } == [["a", "b"], ["c", "d"], ["e"], ["f"]])
     }
 
     @Test("a broken record is reported with its line and the records around it are kept")
