@@ -33,7 +33,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
@@ -109,10 +109,13 @@ let package = Package(
         ),
         // Reports from outside (issue 23): Shadowserver CSV, NOTICE-style and mapped CSV/JSON
         // feeds, ARF and X-ARF complaints, report mails (MIME) and zip attachments, as typed
-        // reports with every row's fate. Pure: bytes in (ZIPFoundation reads archives in memory).
+        // reports with every row's fate. Pure: bytes in (zip containers read by hand, inflated by zlib through compress-nio).
         .target(
             name: "Reports",
-            dependencies: ["FlowCodec", "MamoriCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: [
+                "FlowCodec", "MamoriCore", .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // TAXII 2.1 as values: the resources, media types, the filters and paging over a

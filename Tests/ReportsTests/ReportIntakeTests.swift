@@ -159,12 +159,17 @@ import Testing
         } throws: { ($0 as? ReportError)?.description.contains("holds 3 files") == true }
         let csv = try Self.bytes("abuseio/2015-01-01-scan_ntp-sample-asn.csv")
         let good = try Self.zip(["2015-01-01-scan_ntp-sample-asn.csv": csv])
-        // Cut short (no end of central directory record): refused before ZIPFoundation sees it,
-        // which would leak its in-memory file on such an archive (found by the fuzzer, LeakSanitizer).
-        #expect(!ZipReader.hasEndOfCentralDirectory(Array(good.dropLast(30))) && ZipReader.hasEndOfCentralDirectory(good))
-        #expect {
-            try ReportIntake().read(Array(good.dropLast(30)), fileName: "r.zip")
-        } throws: { ($0 as? ReportError)?.description.contains("no end of central directory") == true }
+        // Cut short (no end of central directory record), a central directory pointing past the end,
+        // a file whose bytes were changed: each refused with the reason (the first two made
+        // ZIPFoundation leak and trap under the fuzzer).
+        for (bytes, reason) in [
+            (Array(good.dropLast(30)), "no end of central directory"), (Self.pointingPastTheEnd(good), "runs past"),
+            (Self.flippingAByte(good), "cannot be unpacked"),
+        ] {
+            #expect {
+                try ReportIntake().read(bytes, fileName: "r.zip")
+            } throws: { ($0 as? ReportError)?.description.contains(reason) == true }
+        }
         #expect(try ReportIntake().read(good, fileName: "whatever.bin").first?.file.keptCount == 9, "a zip is known by its bytes")
     }
 
@@ -209,6 +214,25 @@ import Testing
         #expect(message.header("subject") == "a b" && message.parts.count == 2)
         #expect(String(decoding: message.parts[0].body, as: UTF8.self) == "café ok")
         #expect(message.parts[1].fileName == "réport.csv" && message.parts[1].body == Array("a,b\r".utf8))
+    }
+
+    /// The archive with its end record's central directory offset moved past the end.
+    static func pointingPastTheEnd(_ zip: [UInt8]) -> [UInt8] {
+        var z = zip
+        let end = z.count - 22
+        z[end + 16] = 0xFF
+        z[end + 17] = 0xFF
+        z[end + 18] = 0x00
+        z[end + 19] = 0x10
+        return z
+    }
+
+    /// The archive with a byte of its first file's packed data changed.
+    static func flippingAByte(_ zip: [UInt8]) -> [UInt8] {
+        var z = zip
+        let data = 30 + (Int(z[26]) | Int(z[27]) << 8) + (Int(z[28]) | Int(z[29]) << 8)
+        z[data + 3] ^= 0xFF
+        return z
     }
 
     /// A zip archive written by Python's zipfile (deflated), as a reporter would send it.
