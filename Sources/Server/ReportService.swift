@@ -268,15 +268,23 @@ public final class ReportService: Sendable {
     static func fileType(_ reportType: String) -> String { String(reportType.split(separator: ":").first ?? Substring(reportType)) }
 
     /// The end of a file: the rejected rows counted, the absences of a complete daily report, the totals.
-    private func finish(_ file: ReportFile, name: String, progress: FileProgress) async -> ImportResult.File {
+    /// `whole`: the file arrived complete (an upload cut short is not).
+    private func finish(_ file: ReportFile, name: String, progress: FileProgress, whole: Bool = true) async -> ImportResult.File {
         var p = progress
         let reportType = "\(file.source)/\(file.reportType)"
         p.fates[.rejected] = file.rejectedCount
         rows["unknown|rejected"]?.increment(by: Int64(file.rejectedCount))
-        // A complete daily report that no longer shows a subscriber's device: one day absent.
+        // A complete daily report that no longer shows a subscriber's device: one day absent. Only
+        // from a file read whole and clean: a row cut off or rejected could be that very device.
         let day = p.latest.map(ReportCaseEvidence.day)
         var remediated = 0
-        if let day, settings.completeDailySources.contains(file.source.lowercased()) {
+        let clean = whole && file.rejectedCount == 0
+        if !clean, settings.completeDailySources.contains(file.source.lowercased()) {
+            logger.notice(
+                "a daily report with rejected rows or cut short: no case is marked remediated from it",
+                metadata: ["file": "\(name)", "rejected": "\(file.rejectedCount)"])
+        }
+        if let day, clean, settings.completeDailySources.contains(file.source.lowercased()) {
             remediated = await cases.reportAbsent(
                 reportType: reportType, day: day, present: p.present, remediateAfter: settings.remediateAfterAbsentDays)
         }
@@ -368,7 +376,7 @@ public final class ReportService: Sendable {
         do {
             var file = try parser.finish()
             await take(file.drainReports(), into: &progress, at: now)
-            result.files.append(await finish(file, name: fileName, progress: progress))
+            result.files.append(await finish(file, name: fileName, progress: progress, whole: broke == nil))
         } catch {
             result.error = error.description
         }

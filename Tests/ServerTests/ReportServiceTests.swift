@@ -141,9 +141,16 @@ struct ReportServiceTests {
             #expect(file(next, "cases_opened") == 0 && file(next, "cases_merged") == 2, "\(next)")
             #expect(mailer.messages.count == 2, "no new notice for a device reported again the next day")
 
-            // Day 3: only Bob's device is still there.
+            // Day 3: only Bob's device is still there. First a copy with a broken row: it could
+            // be Alice's, so it remediates nothing; then the clean report.
             clock.advance(by: Self.day)
             accounting(.interimUpdate, at: Self.day1 + 2 * Self.day - 600_000)
+            let (_, broken) = try await submit(
+                Self.csv([("198.18.200.5", 123, Self.day1 + 2 * Self.day)])
+                    + Array("\"2026-12-03 09:00:00\",\"198.18.0.1\",\"udp\",20".utf8)
+                    + Array("41,\"unterminated\n".utf8),
+                name: "2026-12-03-scan_ntp-isp-asn.csv")
+            #expect(file(broken, "cases_remediated") == 0 && file(broken, "rejected") == 1, "\(broken)")
             let (_, third) = try await submit(
                 Self.csv([("198.18.200.5", 123, Self.day1 + 2 * Self.day)]), name: "2026-12-03-scan_ntp-isp-asn.csv")
             #expect(file(third, "cases_remediated") == 1, "\(third)")
