@@ -73,8 +73,13 @@ enum RawConnection {
         var closed: Bool
     }
 
-    /// - Parameter pieces: writes of at most this many bytes each, one after the other (each flushed).
-    static func run(port: Int, sending bytes: [UInt8], pieces: Int = .max, timeout: Duration = .seconds(30)) async throws -> Result {
+    /// - Parameters:
+    ///   - pieces: writes of at most this many bytes each, one after the other (each flushed).
+    ///   - timeout: how long the client waits for the close. Generous: the listener closes a
+    ///     hostile connection at once (or at its first-bytes timeout), but with the whole suite
+    ///     running at once on 2 cores this client's own tasks waited more than 30 s for a thread
+    ///     (two runs of 849 tests on 2026-12-07, where the same tests pass alone in a second).
+    static func run(port: Int, sending bytes: [UInt8], pieces: Int = .max, timeout: Duration = .seconds(90)) async throws -> Result {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) {
             channel in
             channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
