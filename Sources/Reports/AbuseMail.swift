@@ -69,11 +69,11 @@ public enum AbuseMail {
         var fields: [String: String] = [:]
         for line in String(decoding: reportPart?.body ?? [], as: UTF8.self).split(whereSeparator: \.isNewline) {
             guard let first = line.first, first != "#", first != " ", first != "-", let colon = line.firstIndex(of: ":") else { continue }
-            var value = line[line.index(after: colon)...].trimmingCharacters
+            var value = line[line.index(after: colon)...].trimmedSpaces
             if value.count >= 2, value.first == "\"" || value.first == "'", value.last == value.first {
                 value = String(value.dropFirst().dropLast())
             }
-            fields[line[..<colon].lowercased().trimmingCharacters] = value
+            fields[line[..<colon].lowercased().trimmedSpaces] = value
         }
         let category = fields["category"]?.lowercased() ?? ""
         let type = fields["report-type"]?.lowercased() ?? "unknown"
@@ -111,22 +111,15 @@ public enum AbuseMail {
         if let lt = a.lastIndex(of: "<") { a = a[a.index(after: lt)...] }
         if let gt = a.firstIndex(of: ">") { a = a[..<gt] }
         guard let at = a.lastIndex(of: "@") else { return "mail" }
-        let d = a[a.index(after: at)...].trimmingCharacters.lowercased()
+        let d = a[a.index(after: at)...].trimmedSpaces.lowercased()
         return d.isEmpty ? "mail" : d
     }
 }
 
 extension StringProtocol {
-    var trimmingCharacters: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
-        return String(s)
-    }
-
     /// Without the `[ ]` an IPv6 address may be written in.
     var trimmingBrackets: String {
-        let s = trimmingCharacters
+        let s = trimmedSpaces
         return s.hasPrefix("[") && s.hasSuffix("]") ? String(s.dropFirst().dropLast()) : s
     }
 }

@@ -78,7 +78,7 @@ public struct MIMEEntity: Sendable {
                 entity.parts.append(try parse(part, depth: depth + 1, limits: limits, partCount: &partCount))
             }
         } else {
-            switch entity.header("Content-Transfer-Encoding")?.trimmingCharacters.lowercased() {
+            switch entity.header("Content-Transfer-Encoding")?.trimmedSpaces.lowercased() {
             case "base64": entity.body = Data(base64Encoded: Data(body), options: .ignoreUnknownCharacters).map { Array($0) } ?? []
             case "quoted-printable": entity.body = quotedPrintable(body)
             default: entity.body = Array(body)
@@ -106,10 +106,10 @@ public struct MIMEEntity: Sendable {
                 continue
             }
             if line.first == 0x20 || line.first == 0x09 {
-                if !headers.isEmpty { headers[headers.count - 1].value += " " + text(line).trimmingCharacters }
+                if !headers.isEmpty { headers[headers.count - 1].value += " " + text(line).trimmedSpaces }
             } else if let colon = line.firstIndex(of: 0x3A) {
                 guard headers.count < limits.maxHeaders else { throw ReportError("more than \(limits.maxHeaders) header fields") }
-                headers.append(Header(name: text(line[..<colon]).trimmingCharacters, value: text(line[(colon + 1)...]).trimmingCharacters))
+                headers.append(Header(name: text(line[..<colon]).trimmedSpaces, value: text(line[(colon + 1)...]).trimmedSpaces))
             }
             index = next
         }
@@ -214,8 +214,8 @@ public struct MIMEEntity: Sendable {
         var continued: [String: [(Int, String)]] = [:]
         for piece in pieces.dropFirst() {
             guard let eq = piece.firstIndex(of: "=") else { continue }
-            var name = String(piece[..<eq]).trimmingCharacters.lowercased()
-            var value = String(piece[piece.index(after: eq)...]).trimmingCharacters
+            var name = String(piece[..<eq]).trimmedSpaces.lowercased()
+            var value = String(piece[piece.index(after: eq)...]).trimmedSpaces
             let extended = name.hasSuffix("*")
             if extended {
                 name.removeLast()
@@ -233,7 +233,7 @@ public struct MIMEEntity: Sendable {
         for (name, segments) in continued where parameters[name] == nil {
             parameters[name] = segments.sorted { $0.0 < $1.0 }.map(\.1).joined()
         }
-        return (pieces.first.map { $0.trimmingCharacters } ?? "", parameters)
+        return (pieces.first.map { $0.trimmedSpaces } ?? "", parameters)
     }
 
     private static func percentDecoded(_ text: String) -> String {

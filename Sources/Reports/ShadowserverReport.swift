@@ -155,39 +155,8 @@ public struct ShadowserverParser: Sendable {
         }
     }
 
-    /// `2026-12-01 03:04:05` (UTC, as Shadowserver writes it), also with `T` and a final `Z`.
-    static func time(_ text: String) -> Int64? {
-        // The common form, read by position.
-        if let fast = text.utf8.withContiguousStorageIfAvailable({ b -> Int64? in
-            guard b.count == 19, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x20 || b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A else {
-                return nil
-            }
-            func n(_ from: Int, _ count: Int) -> Int? {
-                var v = 0
-                for i in from..<(from + count) {
-                    guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
-                    v = v * 10 + Int(b[i] - 0x30)
-                }
-                return v
-            }
-            guard let y = n(0, 4), let m = n(5, 2), let d = n(8, 2), let h = n(11, 2), let mi = n(14, 2), let s = n(17, 2) else {
-                return nil
-            }
-            return UTCTime(year: y, month: m, day: d, hour: h, minute: mi, second: s).milliseconds
-        }), let fast {
-            return fast
-        }
-        var t = Substring(text.trimmedSpaces)
-        if t.hasSuffix("Z") { t = t.dropLast() }
-        let parts = t.split(whereSeparator: { $0 == " " || $0 == "T" })
-        guard parts.count == 2 else { return nil }
-        let date = parts[0].split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
-        let clock = parts[1].split(separator: ":", omittingEmptySubsequences: false).map { Int($0.prefix(2)) }
-        guard date.count == 3, clock.count == 3, let y = date[0], let m = date[1], let d = date[2], let h = clock[0], let mi = clock[1],
-            let s = clock[2]
-        else { return nil }
-        return UTCTime(year: y, month: m, day: d, hour: h, minute: mi, second: s).milliseconds
-    }
+    /// `2026-12-01 03:04:05` (UTC, as Shadowserver writes it), or any time ``ReportTime`` reads.
+    static func time(_ text: String) -> Int64? { ReportTime.parse(text) }
 }
 
 /// A file that is not a report at all (as opposed to a row that cannot be used).
@@ -196,12 +165,12 @@ public struct ReportError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-extension String {
-    /// Without leading and trailing spaces (no Foundation in a pure module).
+extension StringProtocol {
+    /// Without leading and trailing spaces, tabs and CRs (no Foundation in a pure module).
     var trimmedSpaces: String {
         var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
         return String(s)
     }
 }
