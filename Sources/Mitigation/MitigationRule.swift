@@ -43,14 +43,24 @@ public struct FlowSpecMatch: Sendable, Hashable, Codable, CustomStringConvertibl
     /// The prefixes the rule names (destination, then source).
     public var prefixes: [IPPrefix] { [destination, source].compactMap { $0 } }
 
+    /// The components as (label, value), `any` for an open prefix.
+    private var components: [(String, String)] {
+        var parts = [("dst", destination.map(\.description) ?? "any"), ("src", source.map(\.description) ?? "any")]
+        if !protocols.isEmpty { parts.append(("proto", protocols.map(String.init).joined(separator: ","))) }
+        if !destinationPorts.isEmpty { parts.append(("dport", destinationPorts.map(\.description).joined(separator: ","))) }
+        if !sourcePorts.isEmpty { parts.append(("sport", sourcePorts.map(\.description).joined(separator: ","))) }
+        if let packetLength { parts.append(("len", packetLength.description)) }
+        return parts
+    }
+
     /// "dst 203.0.113.7/32 src any proto 17 sport 123 len 400-1500": canonical, so it keys the rule id.
-    public var description: String {
-        var parts = ["dst \(destination.map(\.description) ?? "any")", "src \(source.map(\.description) ?? "any")"]
-        if !protocols.isEmpty { parts.append("proto " + protocols.map(String.init).joined(separator: ",")) }
-        if !destinationPorts.isEmpty { parts.append("dport " + destinationPorts.map(\.description).joined(separator: ",")) }
-        if !sourcePorts.isEmpty { parts.append("sport " + sourcePorts.map(\.description).joined(separator: ",")) }
-        if let packetLength { parts.append("len \(packetLength)") }
-        return parts.joined(separator: " ")
+    public var description: String { components.map { "\($0) \($1)" }.joined(separator: " ") }
+
+    /// "dst 203.0.113.7/32 proto 17 sport 123 len 400-1500": ``description`` without the parts
+    /// that match anything, for people (a rule on nothing at all reads "any").
+    public var summary: String {
+        let parts = components.filter { $0.1 != "any" }
+        return parts.isEmpty ? "any" : parts.map { "\($0) \($1)" }.joined(separator: " ")
     }
 
     private enum CodingKeys: String, CodingKey {

@@ -83,7 +83,7 @@ struct BGPAPI: Sendable, JSONAPI {
             kind = rule.kind.rawValue
             state = rule.state.rawValue
             match = rule.match
-            summary = "\(rule.match) \(rule.action)"
+            summary = "\(rule.match.summary) \(rule.action)"
             switch rule.action {
             case .discard: action = "discard"
             case .rateLimit(let r):
@@ -124,9 +124,43 @@ struct BGPAPI: Sendable, JSONAPI {
             var ttlMinutes: Int64
             var action: String
         }
+        /// A session as ``BGPNeighborStatus`` has it, with its times in ISO 8601 like every
+        /// other time of the API.
+        struct Neighbor: Encodable {
+            var name: String
+            var address: String
+            var port: Int
+            var peerAs: UInt32
+            var state: String
+            var since: String
+            var establishedCount: Int
+            var consecutiveFailures: Int
+            var lastError: String?
+            var lastNotificationSent: String?
+            var lastNotificationReceived: String?
+            var families: [String]
+            var holdTime: Int?
+            var peerIdentifier: String?
+            var routesAdvertised: Int
+            var announcements: Int
+            var withdrawals: Int
+            var retryAt: String?
+
+            init(_ n: BGPNeighborStatus) {
+                (name, address, port, peerAs, state) = (n.name, n.address, n.port, n.peerAS, n.state)
+                since = MitigationService.iso(n.since)
+                (establishedCount, consecutiveFailures) = (n.establishedCount, n.consecutiveFailures)
+                (lastError, lastNotificationSent, lastNotificationReceived) = (
+                    n.lastError, n.lastNotificationSent, n.lastNotificationReceived
+                )
+                (families, holdTime, peerIdentifier) = (n.families, n.holdTime, n.peerIdentifier)
+                (routesAdvertised, announcements, withdrawals) = (n.routesAdvertised, n.announcements, n.withdrawals)
+                retryAt = n.retryAt.map(MitigationService.iso)
+            }
+        }
         var localAs: UInt32
         var routerId: String
-        var neighbors: [BGPNeighborStatus]
+        var neighbors: [Neighbor]
         var rules: [String: Int]
         var killSwitch: KillSwitchView?
         var protected: [String]
@@ -147,7 +181,8 @@ struct BGPAPI: Sendable, JSONAPI {
             triggers[t.rawValue] = .init(mode: s.mode.rawValue, ttlMinutes: s.ttlMilliseconds / 60_000, action: s.action.description)
         }
         return StatusView(
-            localAs: mitigation.settings.localAS, routerId: mitigation.settings.routerID, neighbors: mitigation.speaker.status(),
+            localAs: mitigation.settings.localAS, routerId: mitigation.settings.routerID,
+            neighbors: mitigation.speaker.status().map(StatusView.Neighbor.init),
             rules: [
                 "active": book.active.count, "pending": book.pending.count, "dry_run": book.dryRuns.count, "refused": book.refusals.count,
             ],
@@ -173,7 +208,7 @@ struct BGPAPI: Sendable, JSONAPI {
         }
         return RulesView(
             active: sorted(book.active), pending: sorted(book.pending), dryRun: sorted(book.dryRuns),
-            refused: book.refusals.suffix(100).reversed().map {
+            refused: book.refusals.reversed().map {
                 RefusalView(rule: RuleView($0.rule), rail: $0.rail.rawValue, reason: $0.reason, at: MitigationService.iso($0.at))
             })
     }

@@ -19,7 +19,7 @@ extension ConsoleRoutes {
         func rules(_ entries: [String: MitigationBook.Entry]) -> [MitigationView.Rule] {
             entries.values.sorted { ($0.rule.createdAt, $0.rule.id) < ($1.rule.createdAt, $1.rule.id) }.map { e in
                 MitigationView.Rule(
-                    id: e.rule.id, kind: e.rule.kind.rawValue, summary: "\(e.rule.match) \(e.rule.action)",
+                    id: e.rule.id, kind: e.rule.kind.rawValue, summary: "\(e.rule.match.summary) \(e.rule.action)",
                     trigger: e.rule.trigger?.rawValue, findingID: e.rule.findingID, reason: e.rule.reason,
                     origin: e.rule.origin.description, approver: e.approver, legalBasis: e.decision?.basis.rawValue,
                     createdAt: e.rule.createdAt, expiresAt: e.rule.expiresAt)
@@ -35,7 +35,7 @@ extension ConsoleRoutes {
             killSwitch: book.killSwitch.map { .init(engagedBy: $0.engagedBy, reason: $0.reason, at: $0.at) },
             active: rules(book.active), pending: rules(book.pending), dryRun: rules(book.dryRuns),
             refusals: book.refusals.suffix(20).reversed().map {
-                .init(summary: "\($0.rule.match) \($0.rule.action)", rail: $0.rail.rawValue, reason: $0.reason, at: $0.at)
+                .init(summary: "\($0.rule.match.summary) \($0.rule.action)", rail: $0.rail.rawValue, reason: $0.reason, at: $0.at)
             },
             mayControl: viewer(request).may(.controlMitigation))
         return html(status, page("bgp", "bgp", view, request, flash: flash))

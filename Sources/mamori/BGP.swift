@@ -123,8 +123,8 @@ struct BGP: AsyncParsableCommand {
             var port: Int
             var peerAS: UInt32
             var state: String
-            /// Milliseconds since 1970.
-            var since: Int64
+            /// ISO 8601.
+            var since: String
             var establishedCount: Int?
             var consecutiveFailures: Int?
             var lastError: String?
@@ -134,7 +134,7 @@ struct BGP: AsyncParsableCommand {
             var holdTime: Int?
             var peerIdentifier: String?
             var routesAdvertised: Int
-            var retryAt: Int64?
+            var retryAt: String?
 
             enum CodingKeys: String, CodingKey {
                 case name, address, port, state, since, families
@@ -387,14 +387,14 @@ extension BGP {
         for n in s.neighbors {
             let address = n.address.contains(":") ? "[\(n.address)]:\(n.port)" : "\(n.address):\(n.port)"
             sessions.append([
-                n.name, address, "\(n.peerAS)", n.state, when(milliseconds: n.since), "\(n.routesAdvertised)",
+                n.name, address, "\(n.peerAS)", n.state, when(n.since), "\(n.routesAdvertised)",
                 n.families.isEmpty ? "-" : n.families.joined(separator: ","),
             ])
             var lines: [String] = []
             if let e = n.lastError { lines.append("last error: \(e)") }
             if let e = n.lastNotificationSent { lines.append("last NOTIFICATION sent: \(e)") }
             if let e = n.lastNotificationReceived { lines.append("last NOTIFICATION received: \(e)") }
-            if n.state != "established", let r = n.retryAt { lines.append("next attempt: \(when(milliseconds: r))") }
+            if n.state != "established", let r = n.retryAt { lines.append("next attempt: \(when(r))") }
             if n.state != "established", let f = n.consecutiveFailures, f > 0 { lines.append("failures in a row: \(f)") }
             if !lines.isEmpty { notes.append("  \(n.name): " + lines.joined(separator: "\n  \(n.name): ")) }
         }
@@ -456,14 +456,6 @@ extension BGP {
         }
         guard let date else { return iso }
         return "\(iso) (\(relative(date.timeIntervalSince(now))))"
-    }
-
-    /// Milliseconds since 1970 as ISO 8601, with how far from now.
-    static func when(milliseconds: Int64, now: Date = Date()) -> String {
-        guard milliseconds > 0 else { return "-" }
-        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-        let f = ISO8601DateFormatter()
-        return "\(f.string(from: date)) (\(relative(date.timeIntervalSince(now))))"
     }
 
     /// "in 29m", "3h 5m ago", "now".

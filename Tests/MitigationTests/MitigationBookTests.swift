@@ -21,6 +21,16 @@ import Testing
 
     // MARK: Protected prefixes
 
+    @Test func summaryLeavesOutWhatMatchesAnything() {
+        let reflection = FlowSpecMatch(
+            destination: IPPrefix("203.0.113.7/32"), protocols: [17], sourcePorts: [ValueRange(123)],
+            packetLength: ValueRange(400, 1500))
+        #expect(reflection.description == "dst 203.0.113.7/32 src any proto 17 sport 123 len 400-1500")
+        #expect(reflection.summary == "dst 203.0.113.7/32 proto 17 sport 123 len 400-1500")
+        #expect(FlowSpecMatch(source: IPPrefix("2001:db8::7/128")).summary == "src 2001:db8::7/128")
+        #expect(FlowSpecMatch().summary == "any")
+    }
+
     @Test func protectedIPv4PrefixesOverlapBothWays() {
         var book = MitigationBook(policy: F.policy { $0.protected = PrefixSet([F.prefix("192.0.2.0/24"), F.prefix("198.51.100.128/25")]) })
         // The protected /24 contains the rule's host route.

@@ -120,6 +120,12 @@ struct MitigationServiceTests {
                 #expect(r.status == .ok)
                 let text = String(buffer: r.body)
                 #expect(text.contains("\"state\":\"established\"") && text.contains("\"active\":2"), "\(text) \(bird.log)")
+                // Times in ISO 8601, as everywhere else in the API.
+                #expect(text.range(of: #""since":"20\d\d-\d\d-\d\dT"#, options: .regularExpression) != nil, "\(text)")
+            }
+            try await client.execute(uri: "/api/v1/bgp/rules", method: .get, headers: analyst) { r in
+                let text = String(buffer: r.body)
+                #expect(text.contains("\"summary\":\"dst ") && !text.contains("src any"), "\(text)")
             }
             try await client.execute(uri: "/metrics", method: .get) { r in
                 let text = String(buffer: r.body)
