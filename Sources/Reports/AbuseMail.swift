@@ -1,3 +1,4 @@
+import MamoriCore
 import FlowCodec
 
 /// Abuse complaints that arrive as e-mail: ARF feedback reports (RFC 5965, with RFC 6692's
@@ -29,7 +30,7 @@ public enum AbuseMail {
             return file
         }
         let timeText = field("Arrival-Date") ?? field("Received-Date") ?? message.header("Date")
-        guard let time = timeText.flatMap({ ReportTime.parse($0) }) else {
+        guard let time = timeText.flatMap({ TimeText.parse($0) }) else {
             file.reject(line: 1, reason: "bad_time")
             return file
         }
@@ -85,7 +86,7 @@ public enum AbuseMail {
             file.reject(line: 1, reason: reportPart == nil ? "no_report_part" : "no_address")
             return file
         }
-        guard let time = (fields["date"] ?? message.header("Date")).flatMap({ ReportTime.parse($0) }) else {
+        guard let time = (fields["date"] ?? message.header("Date")).flatMap({ TimeText.parse($0) }) else {
             file.reject(line: 1, reason: "bad_time")
             return file
         }

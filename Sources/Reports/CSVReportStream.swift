@@ -1,3 +1,5 @@
+import MamoriCore
+
 /// How one CSV report layout (Shadowserver's, a mapped feed's) reads its header and its rows.
 protocol CSVReportLayout: Sendable {
     /// Takes the header (names trimmed and lowercased): nil when the file is of this layout,

@@ -1,3 +1,5 @@
+import MamoriCore
+
 /// The carrier's list of devices past their maker's end of support: a CSV it maintains
 /// (`vendor,model,end_of_support`, a header first; `*` at the end of a model matches every model
 /// that starts so). A report naming such a device turns its notice into an end-of-support notice.
@@ -32,7 +34,7 @@ public struct EndOfSupportList: Sendable, Hashable {
             if fields.allSatisfy({ $0.trimmedSpaces.isEmpty }) { continue }
             guard fields.count > max(v, m, d) else { throw ReportError("line \(record.line): too few fields") }
             let date = fields[d].trimmedSpaces
-            guard let ms = ReportTime.parse(date + " 00:00:00"), ms > 0, date.count == 10 else {
+            guard let ms = TimeText.parse(date + " 00:00:00"), ms > 0, date.count == 10 else {
                 throw ReportError("line \(record.line): end_of_support must be a day like 2023-03-31; got '\(date)'")
             }
             let model = fields[m].trimmedSpaces.lowercased()

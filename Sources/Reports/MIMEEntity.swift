@@ -1,3 +1,4 @@
+import MamoriCore
 import Foundation
 
 /// An Internet message or one of its MIME parts (RFC 5322 headers, RFC 2045–2047 MIME): the

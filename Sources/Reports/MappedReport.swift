@@ -113,7 +113,7 @@ public struct ReportMapping: Sendable, Hashable {
         }
         guard let text = value(columns.address), let address = IPAddress(text) else { return .failure(.noAddress) }
         guard let timeText = value(columns.time),
-            let time = ReportTime.parse(timeText, defaultOffsetMinutes: timeZoneOffsetMinutes)
+            let time = TimeText.parse(timeText, defaultOffsetMinutes: timeZoneOffsetMinutes)
         else { return .failure(.badTime) }
         var port: UInt16?
         if let text = value(columns.port) {

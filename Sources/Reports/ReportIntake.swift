@@ -1,3 +1,5 @@
+import MamoriCore
+
 /// Any report file Mamori takes in, read to typed reports: a CSV (Shadowserver's, a NOTICE-style
 /// notification, or a feed with a configured mapping), a JSON feed, an e-mail (an ARF or X-ARF
 /// complaint, or a report mail with CSV, JSON or zip attachments), or a zip of any of these.

@@ -155,22 +155,12 @@ public struct ShadowserverParser: Sendable {
         }
     }
 
-    /// `2026-12-01 03:04:05` (UTC, as Shadowserver writes it), or any time ``ReportTime`` reads.
-    static func time(_ text: String) -> Int64? { ReportTime.parse(text) }
+    /// `2026-12-01 03:04:05` (UTC, as Shadowserver writes it), or any time ``TimeText`` reads.
+    static func time(_ text: String) -> Int64? { TimeText.parse(text) }
 }
 
 /// A file that is not a report at all (as opposed to a row that cannot be used).
 public struct ReportError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing spaces, tabs and CRs (no Foundation in a pure module).
-    var trimmedSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
-        return String(s)
-    }
 }

@@ -1,3 +1,4 @@
+import MamoriCore
 import Reports
 import Testing
 

@@ -8,7 +8,7 @@ import Testing
 @Suite struct ReportIntakeTests {
     static func bytes(_ path: String) throws -> [UInt8] { try ShadowserverParserTests.bytes(path) }
 
-    static func ms(_ text: String) -> Int64? { ReportTime.parse(text) }
+    static func ms(_ text: String) -> Int64? { TimeText.parse(text) }
 
     @Test("AbuseIO's Shadowserver mails: the zipped CSV attachment of each is found, unpacked and read, every row kept")
     func shadowserverMails() throws {
@@ -175,16 +175,16 @@ import Testing
 
     @Test("RFC 5322, ISO 8601 and Unix times; nonsense refused")
     func times() {
-        #expect(ReportTime.parse("Tue, 19 Jan 2016 14:32:49 EST") == ReportTime.parse("2016-01-19T19:32:49Z"))
-        #expect(ReportTime.parse("19 Jan 2016 14:32 -0500 (EST)") == ReportTime.parse("2016-01-19T19:32:00Z"))
-        #expect(ReportTime.parse("2026-12-01T09:00:00.250+09:00") == ReportTime.parse("2026-12-01T00:00:00.25Z"))
-        #expect(ReportTime.parse("2026-12-01 09:00:00", defaultOffsetMinutes: 540) == ReportTime.parse("1796083200"))
-        #expect(ReportTime.parse("1796083200000") == 1_796_083_200_000)
+        #expect(TimeText.parse("Tue, 19 Jan 2016 14:32:49 EST") == TimeText.parse("2016-01-19T19:32:49Z"))
+        #expect(TimeText.parse("19 Jan 2016 14:32 -0500 (EST)") == TimeText.parse("2016-01-19T19:32:00Z"))
+        #expect(TimeText.parse("2026-12-01T09:00:00.250+09:00") == TimeText.parse("2026-12-01T00:00:00.25Z"))
+        #expect(TimeText.parse("2026-12-01 09:00:00", defaultOffsetMinutes: 540) == TimeText.parse("1796083200"))
+        #expect(TimeText.parse("1796083200000") == 1_796_083_200_000)
         for bad in [
             "", "2026-02-30 00:00:00", "2026-12-01", "12/01/2026 10:00", "Tue, 19 Foo 2016 14:32:49 EST", "99999999999",
             "2026-12-01T25:00:00Z",
         ] {
-            #expect(ReportTime.parse(bad) == nil, "\(bad)")
+            #expect(TimeText.parse(bad) == nil, "\(bad)")
         }
     }
 

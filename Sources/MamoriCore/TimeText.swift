@@ -1,9 +1,7 @@
-import MamoriCore
-
-/// The time formats reporters write, read to ms since the epoch (UTC). No Foundation date
+/// The time formats reports and call records are written in, read to ms since the epoch (UTC). No Foundation date
 /// formatter: each format is a few fields, and a formatter's locale and lenience would accept
 /// what a report should not.
-public enum ReportTime {
+public enum TimeText {
     /// ISO 8601 / RFC 3339 (`2026-12-01T03:04:05Z`, `…+09:00`, `….123Z`), the same with a space
     /// (`2026-12-01 03:04:05`, as Shadowserver writes), Unix time in seconds (10 digits or fewer)
     /// or milliseconds (13), and RFC 5322 dates (`Tue, 19 Jan 2016 15:14:53 +0000`). A time
@@ -134,4 +132,14 @@ public enum ReportTime {
 
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces, tabs and CRs (no Foundation needed).
+    public var trimmedSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
+        return String(s)
+    }
 }
