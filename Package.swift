@@ -118,6 +118,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // IP telephony (issue 24): call records from Asterisk, Kamailio and a carrier's CSV, what
+        // was dialled normalised to E.164, and the number plan (the shipped ITU table and a
+        // carrier's own rows) that says which country and which kind of range a number is in. Pure.
+        .target(
+            name: "Telephony",
+            dependencies: ["MamoriCore"],
+            resources: [.copy("Resources/e164-prefixes.tsv")],
+            swiftSettings: swiftSettings
+        ),
         // TAXII 2.1 as values: the resources, media types, the filters and paging over a
         // collection's object versions, the checks on posted envelopes. Pure (no I/O, no clock).
         .target(
@@ -162,6 +171,12 @@ let package = Package(
             name: "ReportsTests",
             dependencies: ["Reports", "FlowCodec", "MamoriCore", "MamoriTesting"],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        // Telephony: the number plan and dialling rules, the CDR formats and their bad lines.
+        .testTarget(
+            name: "TelephonyTests",
+            dependencies: ["Telephony", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

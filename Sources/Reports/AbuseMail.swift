@@ -1,5 +1,5 @@
-import MamoriCore
 import FlowCodec
+import MamoriCore
 
 /// Abuse complaints that arrive as e-mail: ARF feedback reports (RFC 5965, with RFC 6692's
 /// `Source-Port` for addresses behind a CGNAT) and X-ARF reports (x-arf.org, versions 0.1 and

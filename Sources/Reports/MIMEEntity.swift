@@ -1,5 +1,5 @@
-import MamoriCore
 import Foundation
+import MamoriCore
 
 /// An Internet message or one of its MIME parts (RFC 5322 headers, RFC 2045–2047 MIME): the
 /// headers, unfolded, the body with its transfer encoding undone, and the parts of a multipart
