@@ -127,6 +127,14 @@ let package = Package(
             resources: [.copy("Resources/e164-prefixes.tsv")],
             swiftSettings: swiftSettings
         ),
+        // IRSF detection (issue 24): hijacked lines found in their calls (bursts, high-cost and new
+        // ranges, range sweeps, concurrency, off-hours, test calls), each destination range's fraud
+        // share, and temporary block rules with their modes, exemptions and rails. Pure.
+        .target(
+            name: "FraudDetection",
+            dependencies: ["Telephony", "MamoriCore"],
+            swiftSettings: swiftSettings
+        ),
         // TAXII 2.1 as values: the resources, media types, the filters and paging over a
         // collection's object versions, the checks on posted envelopes. Pure (no I/O, no clock).
         .target(
@@ -177,6 +185,11 @@ let package = Package(
         .testTarget(
             name: "TelephonyTests",
             dependencies: ["Telephony", "MamoriCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FraudDetectionTests",
+            dependencies: ["FraudDetection", "Telephony", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,413 @@
+import MamoriCore
+import Telephony
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A line reported for fraud: which signals held, what it called, since when.
+public struct FraudFinding: Sendable, Hashable, Codable, Identifiable {
+    public var id: String
+    /// The line or account (the one billed).
+    public var account: String
+    /// The first and the latest fraudulent call's start (ms).
+    public var firstCall: Int64
+    public var lastCall: Int64
+    /// When it was first reported (the feed's time, ms).
+    public var detectedAt: Int64
+    /// Each signal that held, with what was measured the last time it held.
+    public var signals: [FraudSignal: Double]
+    /// Fraudulent calls so far, and their billed seconds.
+    public var calls: Int
+    public var billedSeconds: Int
+    /// Ranges called (1,000-number blocks, E.164 digits) with their fraudulent calls; the ten largest.
+    public var ranges: [String: Int]
+    /// Countries (ISO codes, or the plan's pseudo codes) of those calls.
+    public var countries: [String]
+    public var businessLine: Bool
+    /// The episode is over: no suspicious call for the quiet time.
+    public var ended: Bool
+}
+
+/// A call classed as fraudulent, for the billing system (victims are not to pay for it).
+public struct FraudulentCall: Sendable, Hashable, Codable {
+    public var findingID: String
+    public var account: String
+    public var callID: String
+    public var start: Int64
+    public var dialled: String
+    /// E.164 digits.
+    public var number: String
+    /// The block of numbers it fell in, and the number plan's row (a country, a network).
+    public var range: String
+    public var destinationPrefix: String
+    public var country: String
+    public var destination: String
+    public var billedSeconds: Int
+    public var outcome: CallRecord.Outcome
+    public var refusedByBlock: Bool
+}
+
+public enum FraudEvent: Sendable, Hashable {
+    /// A new finding, or one that changed (new signals, more calls).
+    case finding(FraudFinding)
+    case fraudulentCall(FraudulentCall)
+    /// The episode is over.
+    case ended(FraudFinding)
+}
+
+/// Follows every line's calls and reports hijacked lines: the signals of ``FraudSignal`` over a
+/// sliding window, each line against its own usual international calling and, while it is new,
+/// against its peers'. Calls are taken in the order the feed delivers them (by their end); the
+/// feed's latest time is the detector's clock (a pure value: no clock is read).
+///
+/// Memory is bounded: ``FraudSettings/maximumLines`` lines, ``FraudSettings/maximumCallsPerLine``
+/// calls and ``FraudSettings/maximumKnownRanges`` known ranges each.
+public struct FraudDetector: Sendable {
+    public let settings: FraudSettings
+    /// Accounts that are business lines whatever their calls look like (from the configuration).
+    public var businessAccounts: Set<String>
+    private var lines: [String: LineState] = [:]
+    private var openEpisodes: Set<String> = []
+    private var peers = PeerRates()
+    /// The feed's latest time (ms).
+    public private(set) var now: Int64 = 0
+    /// Lines not followed because ``FraudSettings/maximumLines`` were.
+    public private(set) var linesNotFollowed = 0
+    /// Calls taken, and calls dropped from full windows.
+    public private(set) var callsTaken = 0
+    public private(set) var callsDroppedFromWindows = 0
+
+    public init(settings: FraudSettings = FraudSettings(), businessAccounts: Set<String> = []) {
+        self.settings = settings
+        self.businessAccounts = businessAccounts
+    }
+
+    public var linesFollowed: Int { lines.count }
+    public var openFindings: Int { openEpisodes.count }
+
+    /// Takes one call; returns what it caused.
+    public mutating func take(_ call: Call) -> [FraudEvent] {
+        let r = call.record
+        now = max(now, r.end)
+        callsTaken += 1
+        var events = endQuietEpisodes()
+        guard !call.isEmergency else { return events }
+        let account = r.account
+        var line: LineState
+        if let l = lines.removeValue(forKey: account) {
+            line = l
+        } else {
+            guard lines.count < settings.maximumLines else {
+                linesNotFollowed += 1
+                return events
+            }
+            line = LineState(firstSeen: r.start)
+        }
+        line.take(call, settings: settings, peers: &peers, droppedFromWindow: &callsDroppedFromWindows, now: now)
+        let isBusiness = businessAccounts.contains(account) || line.looksLikeBusiness(settings)
+        let measured = line.signals(settings: settings, peers: peers, isBusiness: isBusiness)
+        let suspicious =
+            (measured.count >= settings.signalsWithVolume && (measured[.burst] != nil || measured[.highCost] != nil))
+            || measured.count >= settings.signalsAlone
+        if var episode = line.episode {
+            var changed = false
+            if call.isInternational || call.isHighCost, episode.isFraudulent(call) {
+                events.append(.fraudulentCall(episode.record(call)))
+                episode.lastSuspicious = max(episode.lastSuspicious, r.start)
+                changed = true
+            }
+            if suspicious {
+                episode.lastSuspicious = max(episode.lastSuspicious, r.start)
+                for (s, v) in measured where episode.finding.signals[s] == nil {
+                    episode.finding.signals[s] = v
+                    changed = true
+                }
+            }
+            if changed { events.append(.finding(episode.finding)) }
+            line.episode = episode
+        } else if suspicious, call.isInternational || call.isHighCost {
+            var episode = Episode(
+                account: account, detectedAt: now, signals: measured, known: line.knownBefore(window: line.windowStart),
+                businessLine: isBusiness)
+            // The window's calls that belong to it are fraudulent from their start, not from the report.
+            var calls: [FraudulentCall] = []
+            for mark in line.international where episode.isFraudulent(mark.call) {
+                calls.append(episode.record(mark.call))
+            }
+            episode.lastSuspicious = r.start
+            events.append(.finding(episode.finding))
+            events += calls.map(FraudEvent.fraudulentCall)
+            if !calls.isEmpty { events.append(.finding(episode.finding)) }
+            line.episode = episode
+            openEpisodes.insert(account)
+        } else {
+            line.learnConcurrency()
+        }
+        lines[account] = line
+        return events
+    }
+
+    /// Ends the episodes quiet since ``FraudSettings/quietMinutes`` at `time` (the service calls
+    /// it with its clock when the feed is idle).
+    public mutating func advance(to time: Int64) -> [FraudEvent] {
+        now = max(now, time)
+        return endQuietEpisodes()
+    }
+
+    private mutating func endQuietEpisodes() -> [FraudEvent] {
+        guard !openEpisodes.isEmpty else { return [] }
+        var events: [FraudEvent] = []
+        let quiet = settings.quietMinutes * 60_000
+        for account in openEpisodes {
+            guard var line = lines[account], var episode = line.episode else {
+                openEpisodes.remove(account)
+                continue
+            }
+            guard now - episode.lastSuspicious >= quiet else { continue }
+            episode.finding.ended = true
+            events.append(.ended(episode.finding))
+            line.episode = nil
+            line.endEpisode(known: episode.finding.ranges.keys)
+            lines[account] = line
+            openEpisodes.remove(account)
+        }
+        return events
+    }
+}
+
+/// The usual rate of international calls of all lines past their learning time, by kind.
+struct PeerRates: Sendable {
+    var sum = [0.0, 0.0]
+    var count = [0, 0]
+
+    func rate(business: Bool) -> Double? {
+        let k = business ? 1 : 0
+        return count[k] > 0 ? sum[k] / Double(count[k]) : nil
+    }
+}
+
+struct Mark: Sendable {
+    var call: Call
+    /// The range had not been called by the line before (and the line has a history).
+    var newRange: Bool
+}
+
+struct LineState: Sendable {
+    var firstSeen: Int64
+    /// Calls in the window: international ones whole, all of them as (start, end) for concurrency.
+    var international: [Mark] = []
+    var spans: [(start: Int64, end: Int64)] = []
+    var known: [E164Number: Int64] = [:]
+    /// Usual international calls per hour (EWMA), the hour it is folded up to, calls since.
+    var rate = 0.0
+    var rateHour: Int64 = -1
+    var pending = 0
+    /// Counted into the peers' rates (past the learning time), with its kind then.
+    var inPeers: Bool? = nil
+    var usualConcurrent = 1
+    var currentConcurrent = 1
+    var calls = 0
+    var businessHourCalls = 0
+    var episode: Episode?
+
+    init(firstSeen: Int64) { self.firstSeen = firstSeen }
+
+    var windowStart: Int64 { international.first?.call.record.start ?? 0 }
+
+    mutating func take(_ call: Call, settings s: FraudSettings, peers: inout PeerRates, droppedFromWindow: inout Int, now: Int64) {
+        let r = call.record
+        firstSeen = min(firstSeen, r.start)
+        let from = now - s.windowMilliseconds
+        international.removeAll { $0.call.record.end < from }
+        spans.removeAll { $0.end < from }
+        calls += 1
+        if Self.inBusinessHours(r.start, s) { businessHourCalls += 1 }
+        currentConcurrent = 1 + spans.reduce(0) { $0 + ($1.start < r.end && $1.end > r.start ? 1 : 0) }
+        spans.append((r.start, r.end))
+        if spans.count > s.maximumCallsPerLine {
+            spans.removeFirst(spans.count - s.maximumCallsPerLine)
+            droppedFromWindow += 1
+        }
+        guard call.isInternational || call.isHighCost, let range = call.range else { return }
+        foldRate(upTo: r.start / 3_600_000, s, peers: &peers, business: looksLikeBusiness(s))
+        pending += 1
+        let hasHistory = r.start - firstSeen >= s.learningHours * 3_600_000
+        let isNew = hasHistory && known[range] == nil
+        international.append(Mark(call: call, newRange: isNew))
+        if international.count > s.maximumCallsPerLine {
+            international.removeFirst(international.count - s.maximumCallsPerLine)
+            droppedFromWindow += 1
+        }
+        if known[range] == nil {
+            if known.count >= s.maximumKnownRanges, let oldest = known.min(by: { $0.value < $1.value }) {
+                known.removeValue(forKey: oldest.key)
+            }
+            known[range] = r.start
+        }
+    }
+
+    /// Folds the finished hours into the usual rate; a line past its learning time joins the peers.
+    mutating func foldRate(upTo hour: Int64, _ s: FraudSettings, peers: inout PeerRates, business: Bool) {
+        if rateHour < 0 { rateHour = hour }
+        guard hour > rateHour else { return }
+        let keep = Self.pow(0.5, 1 / s.baselineHalfLifeHours)
+        let old = rate
+        rate = rate * keep + (1 - keep) * Double(pending)
+        rate *= Self.pow(keep, Double(hour - rateHour - 1))
+        pending = 0
+        rateHour = hour
+        let learned = hour * 3_600_000 - firstSeen >= s.learningHours * 3_600_000
+        if let was = inPeers {
+            peers.sum[was ? 1 : 0] -= old
+            peers.count[was ? 1 : 0] -= 1
+            inPeers = nil
+        }
+        if learned {
+            peers.sum[business ? 1 : 0] += rate
+            peers.count[business ? 1 : 0] += 1
+            inPeers = business
+        }
+    }
+
+    func knownBefore(window start: Int64) -> Set<E164Number> {
+        Set(known.lazy.filter { $0.value < start }.map(\.key))
+    }
+
+    mutating func learnConcurrency() { usualConcurrent = max(usualConcurrent, currentConcurrent) }
+
+    /// After an episode the ranges it pumped are not "known" to the line: calling them again is new.
+    mutating func endEpisode(known pumped: some Sequence<String>) {
+        for digits in pumped {
+            if let n = E164Number(digits: digits) { known.removeValue(forKey: n) }
+        }
+    }
+
+    func looksLikeBusiness(_ s: FraudSettings) -> Bool {
+        calls >= s.businessMinimumCalls && Double(businessHourCalls) >= s.businessShare * Double(calls)
+    }
+
+    /// The signals that hold now, with what was measured.
+    func signals(settings s: FraudSettings, peers: PeerRates, isBusiness: Bool) -> [FraudSignal: Double] {
+        var out: [FraudSignal: Double] = [:]
+        let count = international.count
+        guard count > 0 || currentConcurrent > 1 else { return out }
+        let learned = (international.last?.call.record.start ?? firstSeen) - firstSeen >= s.learningHours * 3_600_000
+        let usual = learned ? rate : (peers.rate(business: isBusiness) ?? rate)
+        let expected = max(usual, 0.1) * Double(s.windowMinutes) / 60
+        if count >= s.burstMinimumCalls, Double(count) >= s.burstFactor * expected {
+            out[.burst] = Double(count)
+        }
+        let highCost = international.reduce(0) { $0 + ($1.call.isHighCost ? 1 : 0) }
+        if highCost >= s.highCostCalls { out[.highCost] = Double(highCost) }
+        var newRanges = Set<E164Number>()
+        var byRange: [E164Number: [Mark]] = [:]
+        for m in international {
+            guard let range = m.call.range else { continue }
+            if m.newRange { newRanges.insert(range) }
+            byRange[range, default: []].append(m)
+        }
+        if newRanges.count >= s.newRanges { out[.newRanges] = Double(newRanges.count) }
+        var sweep = 0
+        var testThenLong = false
+        for (_, marks) in byRange {
+            let numbers = Set(marks.compactMap { $0.call.number.map(Self.value) }).sorted()
+            sweep = max(
+                sweep,
+                numbers.count >= s.numbersInOneRange
+                    ? numbers.count : Self.longestRun(numbers, span: s.sequentialSpan, need: s.sequentialNumbers))
+            if !testThenLong,
+                let test = marks.lazy.filter({ $0.call.record.outcome == .answered && $0.call.record.billedSeconds <= s.testCallSeconds })
+                    .map({ $0.call.record.start }).min(),
+                marks.contains(where: { $0.call.record.start > test && $0.call.record.billedSeconds >= s.longCallSeconds })
+            {
+                testThenLong = true
+            }
+        }
+        if sweep >= s.sequentialNumbers { out[.rangeSweep] = Double(sweep) }
+        if testThenLong { out[.testThenLong] = 1 }
+        if currentConcurrent >= max(usualConcurrent + s.concurrencyMargin, s.concurrencyMinimum) {
+            out[.concurrency] = Double(currentConcurrent)
+        }
+        if isBusiness {
+            let off = international.reduce(0) { $0 + (Self.inBusinessHours($1.call.record.start, s) ? 0 : 1) }
+            if off >= s.offHoursCalls { out[.offHours] = Double(off) }
+        }
+        return out
+    }
+
+    /// The most numbers of a sorted list within `span` of the first of them, if at least `need`.
+    static func longestRun(_ sorted: [UInt64], span: UInt64, need: Int) -> Int {
+        var best = 0
+        var lo = 0
+        for hi in sorted.indices {
+            while sorted[hi] - sorted[lo] > span { lo += 1 }
+            best = max(best, hi - lo + 1)
+        }
+        return best >= need ? best : 0
+    }
+
+    static func value(_ n: E164Number) -> UInt64 {
+        var v: UInt64 = 0
+        for i in 0..<n.digitCount { v = v * 10 + UInt64(n.digit(at: i)) }
+        return v
+    }
+
+    /// Monday to Friday within the business hours, at the settings' offset.
+    static func inBusinessHours(_ ms: Int64, _ s: FraudSettings) -> Bool {
+        let local = ms / 1000 + Int64(s.offsetMinutes) * 60
+        let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        let hour = Int((local - day * 86_400) / 3600)
+        // 1970-01-01 was a Thursday: weekday 0 = Monday.
+        let weekday = Int(((day + 3) % 7 + 7) % 7)
+        return weekday < 5 && s.businessHours.contains(hour)
+    }
+
+    static func pow(_ base: Double, _ exponent: Double) -> Double {
+        guard exponent != 0 else { return 1 }
+        guard base > 0 else { return 0 }
+        return exp(exponent * log(base))
+    }
+}
+
+/// One hijacking of a line, from its report until it has been quiet long enough.
+struct Episode: Sendable {
+    var finding: FraudFinding
+    /// Ranges the line called before the episode: calls to them are not fraud.
+    var known: Set<E164Number>
+    var lastSuspicious: Int64 = 0
+
+    init(account: String, detectedAt: Int64, signals: [FraudSignal: Double], known: Set<E164Number>, businessLine: Bool) {
+        finding = FraudFinding(
+            id: "fraud-\(account)-\(detectedAt)", account: account, firstCall: detectedAt, lastCall: detectedAt,
+            detectedAt: detectedAt, signals: signals, calls: 0, billedSeconds: 0, ranges: [:], countries: [],
+            businessLine: businessLine, ended: false)
+        self.known = known
+    }
+
+    func isFraudulent(_ call: Call) -> Bool {
+        guard let range = call.range else { return false }
+        return call.isHighCost || !known.contains(range)
+    }
+
+    mutating func record(_ call: Call) -> FraudulentCall {
+        let r = call.record
+        if finding.calls == 0 || r.start < finding.firstCall { finding.firstCall = r.start }
+        finding.lastCall = max(finding.lastCall, r.start)
+        finding.calls += 1
+        finding.billedSeconds += r.billedSeconds
+        if let range = call.range {
+            let key = range.digits
+            if finding.ranges[key] != nil || finding.ranges.count < 10 { finding.ranges[key, default: 0] += 1 }
+        }
+        let country = call.destination?.country ?? "??"
+        if !finding.countries.contains(country), finding.countries.count < 20 { finding.countries.append(country) }
+        return FraudulentCall(
+            findingID: finding.id, account: r.account, callID: r.callID, start: r.start, dialled: r.dialled,
+            number: call.number?.digits ?? "", range: call.range?.digits ?? "", destinationPrefix: call.destination?.prefix ?? "",
+            country: country, destination: call.destination?.name ?? "",
+            billedSeconds: r.billedSeconds, outcome: r.outcome, refusedByBlock: r.refusedByBlock)
+    }
+}

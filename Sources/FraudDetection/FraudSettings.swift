@@ -1,0 +1,77 @@
+import Telephony
+
+/// The bars of the fraud detectors. Defaults are a starting point for a Japanese carrier; the
+/// evaluation (EVALUATION.md) says what they catch and miss on the simulated worlds.
+public struct FraudSettings: Sendable, Hashable {
+    /// The sliding window the signals look at.
+    public var windowMinutes: Int64 = 60
+    /// A burst: at least this many international calls in the window …
+    public var burstMinimumCalls = 8
+    /// … and this many times what the line (or, while it is new, its peers) usually makes.
+    public var burstFactor = 4.0
+    /// How fast a line's usual rate of international calls forgets (half-life, hours).
+    public var baselineHalfLifeHours = 72.0
+    /// A line younger than this has no usual rate of its own: its peers' stands for it.
+    public var learningHours: Int64 = 72
+    /// Calls to high-cost ranges (satellite, international networks, premium) in the window.
+    public var highCostCalls = 2
+    /// Ranges the line never called before, in the window (once the line has a history).
+    public var newRanges = 3
+    /// Distinct numbers of one range in the window …
+    public var numbersInOneRange = 5
+    /// … or this many numbers of one range within ``sequentialSpan`` of each other.
+    public var sequentialNumbers = 3
+    public var sequentialSpan: UInt64 = 20
+    /// Calls up at the same time, beyond the most the line had before (and at least the minimum).
+    public var concurrencyMargin = 2
+    public var concurrencyMinimum = 3
+    /// Business hours (local time at ``offsetMinutes``), Monday to Friday.
+    public var businessHours: Range<Int> = 8..<19
+    public var offsetMinutes = 540
+    /// International calls outside business hours, in the window, on a business line.
+    public var offHoursCalls = 3
+    /// A test call: answered and shorter than this; a long call: longer than ``longCallSeconds``.
+    public var testCallSeconds = 10
+    public var longCallSeconds = 600
+    /// A line is reported when this many signals hold at once, one of them a burst or high-cost
+    /// calls; or ``signalsAlone`` signals whatever they are.
+    public var signalsWithVolume = 2
+    public var signalsAlone = 3
+    /// An episode ends after this long without a suspicious call.
+    public var quietMinutes: Int64 = 120
+    /// Lines followed at once (a new line past this is counted, not followed).
+    public var maximumLines = 2_000_000
+    /// Calls kept per line in the window (past this the oldest go first).
+    public var maximumCallsPerLine = 4_096
+    /// Ranges remembered per line as "called before".
+    public var maximumKnownRanges = 256
+    /// A line is a business line when it has made at least this many calls, at least
+    /// ``businessShare`` of them in business hours (lines listed in the configuration are
+    /// business lines whatever they do).
+    public var businessMinimumCalls = 20
+    public var businessShare = 0.8
+
+    public init() {}
+
+    var windowMilliseconds: Int64 { windowMinutes * 60_000 }
+}
+
+/// What made a line suspect: each is measured in the window and kept as evidence.
+public enum FraudSignal: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+    /// Many more international calls than the line (or its peers) usually make.
+    case burst
+    /// Calls to satellite, international-network or premium ranges.
+    case highCost = "high_cost"
+    /// Ranges the line never called before.
+    case newRanges = "new_ranges"
+    /// Many numbers, or sequential numbers, in one range: a range being pumped.
+    case rangeSweep = "range_sweep"
+    /// More calls at once than the line ever had.
+    case concurrency
+    /// International calls at night or at a weekend from a business line.
+    case offHours = "off_hours"
+    /// Short test calls to a range, then long calls to it.
+    case testThenLong = "test_then_long"
+
+    public static func < (a: FraudSignal, b: FraudSignal) -> Bool { a.rawValue < b.rawValue }
+}

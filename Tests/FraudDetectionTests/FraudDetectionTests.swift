@@ -1,0 +1,242 @@
+import MamoriCore
+import Telephony
+import Testing
+
+@testable import FraudDetection
+
+/// Small worlds written by hand: lines with a history, a hijacked PBX pumping a satellite range at
+/// night, a call centre that must not be flagged, and the block rules that follow.
+struct FraudDetectionTests {
+    static let classifier = CallClassifier(rules: .japan, plan: .shipped)
+    /// Monday 2026-11-30 00:00 JST.
+    static let monday = TimeText.parse("2026-11-30T00:00:00+09:00")!
+    static let hour: Int64 = 3_600_000
+    static let minute: Int64 = 60_000
+
+    static func call(
+        _ account: String, _ dialled: String, at start: Int64, seconds: Int = 60, outcome: CallRecord.Outcome = .answered,
+        refused: Bool = false, id: String? = nil
+    ) -> Call {
+        var r = CallRecord(
+            feed: "test", callID: id ?? "\(account)-\(start)-\(dialled)", account: account, caller: account, dialled: dialled,
+            start: start, answered: outcome == .answered ? start : nil, billedSeconds: outcome == .answered ? seconds : 0,
+            outcome: outcome)
+        r.refusedByBlock = refused
+        return classifier.classify(r)
+    }
+
+    /// Four days of ordinary calling for `lines` lines: domestic calls in the evening, a call to
+    /// the UK every other day.
+    static func history(_ engine: inout FraudEngine, lines: [String]) {
+        var calls: [Call] = []
+        for day in 0..<4 {
+            let base = monday + Int64(day) * 24 * hour
+            for (i, line) in lines.enumerated() {
+                calls.append(call(line, "03-1234-\(1000 + i)", at: base + 19 * hour + Int64(i) * minute, seconds: 180))
+                calls.append(call(line, "090-1111-\(2000 + i)", at: base + 20 * hour + Int64(i) * minute, seconds: 60))
+                if day % 2 == 0 { calls.append(call(line, "010-44-20-7946-\(1000 + i)", at: base + 21 * hour, seconds: 600)) }
+            }
+        }
+        for c in calls.sorted(by: { $0.record.end < $1.record.end }) { _ = engine.take(c) }
+    }
+
+    /// A hijacked line: from 02:00 on Friday, `count` calls of 15 min to consecutive numbers of
+    /// Iridium's +881 6 block, two minutes apart (so several are up at once).
+    static func pump(_ account: String, from start: Int64, count: Int, firstNumber: Int = 1000) -> [Call] {
+        (0..<count).map { i in
+            call(account, "010-8816-3123-\(firstNumber + i)", at: start + Int64(i) * 2 * minute, seconds: 900)
+        }.sorted { $0.record.end < $1.record.end }
+    }
+
+    @Test func aHijackedLinePumpingASatelliteRangeIsFoundAndTheRangeBlocked() throws {
+        var engine = FraudEngine()
+        Self.history(&engine, lines: ["L1", "L2", "L3"])
+        let friday = Self.monday + 4 * 24 * Self.hour
+        var events: [FraudEvent] = []
+        var changes: [BlockChange] = []
+        for c in Self.pump("L2", from: friday + 2 * Self.hour, count: 20) {
+            let out = engine.take(c)
+            events += out.events
+            changes += out.changes
+        }
+        let findings = events.compactMap { if case .finding(let f) = $0 { f } else { nil } }
+        let finding = try #require(findings.last)
+        #expect(finding.account == "L2" && !finding.ended)
+        #expect(Set(findings.map(\.account)) == ["L2"], "the lines with ordinary calls are not reported")
+        #expect(finding.signals[.highCost] != nil && finding.signals[.rangeSweep] != nil, "\(finding.signals)")
+        #expect(finding.signals[.burst] != nil || finding.signals[.concurrency] != nil, "\(finding.signals)")
+        let fraudulent = events.compactMap { if case .fraudulentCall(let f) = $0 { f } else { nil } }
+        #expect(fraudulent.count == 20, "every pumped call, the ones before the report too")
+        #expect(fraudulent.allSatisfy { $0.country == "XS" && $0.number.hasPrefix("8816") && $0.billedSeconds == 900 })
+        #expect(finding.calls == 20 && finding.billedSeconds == 20 * 900 && finding.countries == ["XS"])
+        #expect(finding.firstCall == friday + 2 * Self.hour, "the episode starts at its first call, not at the report")
+
+        // The range was called only by the hijacked line: blocked automatically (range mode).
+        let applied = changes.compactMap { if case .applied(let r) = $0 { r } else { nil } }
+        let rule = try #require(applied.first)
+        #expect(applied.count == 1 && rule.scope == .range && rule.prefix == "881631231" && rule.state == .active)
+        #expect(rule.figures.share == 1 && rule.figures.fraudulentAttempts >= 10 && rule.figures.accounts == 1)
+        #expect(rule.legalBasis == "carrier_judgment" && rule.approvedBy == "automatic")
+        #expect(rule.expiresAt == rule.appliedAt! + 360 * Self.minute)
+    }
+
+    @Test func aCallCentreCallingOneCountryAllDayIsNotFlagged() {
+        var engine = FraudEngine()
+        Self.history(&engine, lines: ["L1"])
+        // Business days: 25 calls an hour to London numbers all over the 20 area, 9:00–17:00.
+        var calls: [Call] = []
+        for day in 0..<5 {
+            for h in 9..<17 {
+                for i in 0..<25 {
+                    let start = Self.monday + Int64(day) * 24 * Self.hour + Int64(h) * Self.hour + Int64(i) * 2 * Self.minute
+                    let number = 10_000 + (day * 997 + h * 131 + i * 7919) % 89_999
+                    calls.append(Self.call("CC", "010-44-20-79\(number)", at: start, seconds: 90))
+                }
+            }
+        }
+        var reported = 0
+        for c in calls.sorted(by: { $0.record.end < $1.record.end }) {
+            reported += engine.take(c).events.filter { if case .finding = $0 { true } else { false } }.count
+        }
+        #expect(reported == 0)
+    }
+
+    @Test func emergencyCallsAreNeverCountedOrJudged() {
+        var engine = FraudEngine()
+        for i in 0..<50 { _ = engine.take(Self.call("E", i % 2 == 0 ? "110" : "119", at: Self.monday + Int64(i) * Self.minute)) }
+        #expect(engine.detector.linesFollowed == 0 && engine.ledger.count == 0)
+    }
+
+    @Test func theEpisodeEndsWhenTheLineFallsQuietAndTheRuleIsLiftedWhenTheFraudSubsides() throws {
+        var engine = FraudEngine()
+        Self.history(&engine, lines: ["L1", "L2"])
+        let friday = Self.monday + 4 * 24 * Self.hour
+        for c in Self.pump("L2", from: friday + 2 * Self.hour, count: 20) { _ = engine.take(c) }
+        let rule = try #require(engine.book.active.values.first)
+        let lastCall = friday + 2 * Self.hour + 19 * 2 * Self.minute
+        // 29 minutes after the last fraudulent call: still in force.
+        #expect(engine.tick(now: lastCall + 29 * Self.minute).changes.isEmpty)
+        let lifted = engine.tick(now: lastCall + 31 * Self.minute).changes
+        #expect(lifted == [.lifted(engine.book.history.last!)])
+        #expect(engine.book.history.last?.id == rule.id && engine.book.history.last?.endReason?.hasPrefix("fraud subsided") == true)
+        #expect(engine.book.active.isEmpty)
+        // The line's episode ends after two quiet hours.
+        let ended = engine.tick(now: lastCall + 15 * Self.minute + 121 * Self.minute).events
+        #expect(ended.count == 1)
+        if case .ended(let f) = ended.first { #expect(f.account == "L2" && f.ended) } else { Issue.record("\(ended)") }
+        #expect(engine.detector.openFindings == 0)
+    }
+
+    @Test func aRuleWhoseFraudGoesOnIsRenewedAsANewDecisionAtTheEndOfItsPeriod() throws {
+        var policy = BlockPolicy()
+        policy.periodMinutes = 60
+        var engine = FraudEngine(book: BlockRuleBook(policy: policy))
+        Self.history(&engine, lines: ["L1", "L2"])
+        let friday = Self.monday + 4 * 24 * Self.hour
+        for c in Self.pump("L2", from: friday + 2 * Self.hour, count: 20) { _ = engine.take(c) }
+        let first = try #require(engine.book.active.values.first)
+        // The hijacked PBX keeps trying; Kamailio refuses each attempt and logs it.
+        var t = friday + 2 * Self.hour + 40 * Self.minute
+        var renewed: [BlockChange] = []
+        var i = 0
+        while t < first.expiresAt + 5 * Self.minute {
+            let attempt = Self.call("L2", "010-8816-3123-\(1100 + i % 300)", at: t, seconds: 0, outcome: .failed, refused: true)
+            _ = engine.take(attempt)
+            renewed += engine.tick(now: t).changes
+            t += Self.minute
+            i += 1
+        }
+        #expect(renewed.count == 1)
+        guard case .renewed(let old, let new) = renewed.first else { return #expect(Bool(false), "\(renewed)") }
+        #expect(old.id == first.id && old.endReason == "period ended")
+        #expect(new.id != first.id && new.renewalOf == first.id && new.state == .active && new.figures.share == 1)
+    }
+
+    @Test func manualApprovalHoldsARuleUntilAnOperatorDecides() throws {
+        var policy = BlockPolicy()
+        policy.modes[.range] = .manualApproval
+        var engine = FraudEngine(book: BlockRuleBook(policy: policy))
+        Self.history(&engine, lines: ["L1", "L2"])
+        var changes: [BlockChange] = []
+        for c in Self.pump("L2", from: Self.monday + 4 * 24 * Self.hour + 2 * Self.hour, count: 20) { changes += engine.take(c).changes }
+        #expect(engine.book.active.isEmpty && engine.book.pending.count == 1)
+        guard case .proposed(let rule) = changes.first else { return #expect(Bool(false), "\(changes)") }
+        let now = engine.detector.now
+        let approved = engine.book.approve(rule.id, by: "aiko", now: now)
+        guard case .applied(let r) = approved else { return #expect(Bool(false), "\(String(describing: approved))") }
+        #expect(r.approvedBy == "aiko" && r.state == .active && engine.book.active[r.id] != nil)
+        #expect(engine.book.approve(rule.id, by: "aiko", now: now) == nil, "approved once")
+    }
+
+    @Test func dryRunRecordsWithoutBlocking() {
+        var policy = BlockPolicy()
+        policy.modes[.range] = .dryRun
+        var engine = FraudEngine(book: BlockRuleBook(policy: policy))
+        Self.history(&engine, lines: ["L1", "L2"])
+        for c in Self.pump("L2", from: Self.monday + 4 * 24 * Self.hour + 2 * Self.hour, count: 20) { _ = engine.take(c) }
+        #expect(engine.book.active.isEmpty && engine.book.dryRuns.count == 1)
+    }
+
+    @Test func aRangeAlsoCalledByOrdinaryLinesIsNotBlocked() {
+        var engine = FraudEngine()
+        let lines = (0..<30).map { "N\($0)" }
+        Self.history(&engine, lines: lines + ["L2"])
+        let friday = Self.monday + 4 * 24 * Self.hour
+        var calls = Self.pump("L2", from: friday + 2 * Self.hour, count: 20)
+        // Thirty ordinary lines call the same satellite block in that hour (a ship's crew's families).
+        for (i, l) in lines.enumerated() {
+            calls.append(Self.call(l, "010-8816-3123-\(1500 + i)", at: friday + 2 * Self.hour + Int64(i) * Self.minute, seconds: 300))
+        }
+        var changes: [BlockChange] = []
+        for c in calls.sorted(by: { $0.record.end < $1.record.end }) { changes += engine.take(c).changes }
+        #expect(changes.isEmpty, "\(changes.map(\.rule.summary))")
+        let f = engine.ledger.figures(.range("881631231"), now: engine.detector.now, windowMinutes: 60)
+        #expect(f.fraudulentAttempts == 20 && f.attempts == 50 && f.share == 0.4)
+    }
+
+    @Test func theRailsRefuseTheHomeCountryAndProtectedPrefixes() {
+        var policy = BlockPolicy()
+        policy.protected = ["8816"]
+        var book = BlockRuleBook(policy: policy)
+        var ledger = DestinationLedger()
+        let now = Self.monday
+        for i in 0..<12 {
+            let c = Self.call("X", "010-8816-3123-\(1000 + i)", at: now - Int64(i) * Self.minute)
+            ledger.count(c)
+            ledger.markFraudulent(
+                FraudulentCall(
+                    findingID: "f", account: "X", callID: "\(i)", start: c.record.start, dialled: "", number: c.number!.digits,
+                    range: c.range!.digits, destinationPrefix: c.destination!.prefix, country: "XS", destination: "Iridium",
+                    billedSeconds: 60, outcome: .answered, refusedByBlock: false))
+        }
+        let fc = FraudulentCall(
+            findingID: "f", account: "X", callID: "x", start: now, dialled: "", number: "88163123100", range: "881631231",
+            destinationPrefix: "8816", country: "XS", destination: "Iridium", billedSeconds: 60, outcome: .answered, refusedByBlock: false)
+        let changes = book.consider(fc, ledger: ledger, now: now)
+        guard case .refused(_, let reason) = changes.first else { return #expect(Bool(false), "\(changes)") }
+        #expect(reason == "touches the protected prefix +8816")
+        #expect(book.consider(fc, ledger: ledger, now: now + Self.minute).isEmpty, "not proposed again at once")
+        let home = BlockRule(
+            id: "h", scope: .destination, prefix: "81", country: "JP", name: "Japan", state: .pending, proposedAt: now, appliedAt: nil,
+            expiresAt: now, endedAt: nil, endReason: nil,
+            figures: BlockFigures(attempts: 0, fraudulentAttempts: 0, accounts: 0, windowMinutes: 60, hourlyShare: [], lastFraudulent: nil))
+        #expect(book.rail(home, now: now)?.contains("carrier's own country") == true)
+    }
+
+    @Test func linesBeyondTheBoundAreCountedNotFollowed() {
+        var settings = FraudSettings()
+        settings.maximumLines = 10
+        var detector = FraudDetector(settings: settings)
+        for i in 0..<25 { _ = detector.take(Self.call("L\(i)", "03-1234-5678", at: Self.monday + Int64(i) * Self.minute)) }
+        #expect(detector.linesFollowed == 10 && detector.linesNotFollowed == 15)
+    }
+
+    @Test func businessHoursAreReadInTheCarriersZone() {
+        let s = FraudSettings()
+        #expect(LineState.inBusinessHours(Self.monday + 9 * Self.hour, s))
+        #expect(!LineState.inBusinessHours(Self.monday + 7 * Self.hour, s))
+        #expect(!LineState.inBusinessHours(Self.monday + 5 * 24 * Self.hour + 10 * Self.hour, s), "Saturday")
+        #expect(LineState.longestRun([100, 101, 103, 500, 900], span: 20, need: 3) == 3)
+        #expect(LineState.longestRun([100, 300, 500], span: 20, need: 3) == 0)
+    }
+}
