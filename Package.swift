@@ -135,6 +135,13 @@ let package = Package(
             dependencies: ["Telephony", "MamoriCore"],
             swiftSettings: swiftSettings
         ),
+        // Files followed as they grow (tail -F): the call-record logs of issue 24, with rotation and
+        // the position in each file kept across restarts. Adapter.
+        .target(
+            name: "FileTail",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         // TAXII 2.1 as values: the resources, media types, the filters and paging over a
         // collection's object versions, the checks on posted envelopes. Pure (no I/O, no clock).
         .target(
@@ -418,7 +425,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Reports", "ReportMailbox",
+                "Reports", "ReportMailbox", "Telephony", "FraudDetection", "FileTail",
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console", "DNSWire", "RPZ", "ZoneTransfer", "Dnstap",
                 "DnstapListener", "SinkholeProbe", "SinkholeListener", "BGPWire", "BGPSpeaker", "Mitigation", "TAXII", "STIX",
@@ -692,7 +699,7 @@ let package = Package(
                 "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "ReportMailbox",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire", "Mitigation",
-                "BGPWire", "BGPSpeaker", "TAXII", "Reports",
+                "BGPWire", "BGPSpeaker", "TAXII", "Reports", "Telephony", "FraudDetection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

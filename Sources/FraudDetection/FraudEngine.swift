@@ -14,6 +14,10 @@ public struct FraudEngine: Sendable {
         public var events: [FraudEvent] = []
         public var changes: [BlockChange] = []
         public var isEmpty: Bool { events.isEmpty && changes.isEmpty }
+        public init(events: [FraudEvent] = [], changes: [BlockChange] = []) {
+            self.events = events
+            self.changes = changes
+        }
     }
 
     public init(

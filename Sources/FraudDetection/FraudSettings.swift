@@ -57,7 +57,7 @@ public struct FraudSettings: Sendable, Hashable {
 }
 
 /// What made a line suspect: each is measured in the window and kept as evidence.
-public enum FraudSignal: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+public enum FraudSignal: String, Sendable, Hashable, Codable, CodingKeyRepresentable, CaseIterable, Comparable {
     /// Many more international calls than the line (or its peers) usually make.
     case burst
     /// Calls to satellite, international-network or premium ranges.

@@ -31,6 +31,9 @@ public enum AuditKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// A BGP mitigation announced, withdrawn, refused by a rail, held for approval or dry-run, or
     /// the kill switch thrown or released.
     case mitigationChange = "mitigation_change"
+    /// An IP-phone fraud block rule applied, renewed, lifted, proposed, refused by a rail or run
+    /// dry, with the figures that justified it and who decided.
+    case fraudBlockChange = "fraud_block_change"
 }
 
 /// One entry of the tamper-evident audit log.

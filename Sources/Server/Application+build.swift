@@ -37,6 +37,8 @@ public struct ApplicationDependencies: Sendable {
     public var passwordHashing: any PasswordHashing = BcryptPasswordHashing()
     /// Where the TAXII server keeps its objects; nil = the SQLite file in the data directory.
     public var taxiiStore: (any TAXIIObjectStore)?
+    /// Where IP-phone fraud block rules go instead of the configured softswitch (tests).
+    public var blockPublisher: (any BlockPublisher)?
 
     public init(
         prometheus: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), extraSinks: [any FlowSink] = [],
@@ -79,6 +81,8 @@ public struct MamoriServices: Sendable {
     public let exporter: IndicatorExporter?
     /// Reports from outside: intake, attribution, cases.
     public let reports: ReportService
+    /// IP-phone fraud (nil unless `telephony:` is configured).
+    public let fraud: FraudService?
     /// Every HTTP route and who may call it.
     let routeAccess: RouteAccessTable
     /// Every route the routers serve, as `METHOD path` (what ``routeAccess`` must cover).
@@ -362,6 +366,21 @@ public func buildApplication(
             await reports.ingest(bytes, fileName: name + ".eml").error
         }
     }
+    var fraud: FraudService?
+    if configuration.telephony.enabled {
+        var fraudLogger = logger
+        fraudLogger[metadataKey: "component"] = "telephony"
+        let service = try FraudService(
+            settings: configuration.telephony, store: try SQLiteFraudStore(path: configuration.fraudDatabase), audit: lawful.audit,
+            publisher: dependencies.blockPublisher, positionsFile: configuration.dataDirectory + "/cdr-positions.json", clock: clock,
+            logger: fraudLogger,
+            metricsFactory: factory)
+        FraudAPI(fraud: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
+        lawful.onSweep { service.sweep() }
+        fraud = service
+    } else {
+        FraudAPI.registerUnconfigured(on: routes)
+    }
     lawful.onSweep { await caseService.sweep() }
     lawful.onSweep { reports.sweep() }
     let caseAPI = CaseAPI(cases: caseService, invalidRequests: invalidRequests)
@@ -411,6 +430,7 @@ public func buildApplication(
     if let mitigation { app.addServices(mitigation) }
     app.addServices(sharing)
     if let mailbox { app.addServices(mailbox) }
+    if let fraud { app.addServices(fraud) }
     if let exporter { app.addServices(exporter) }
     if !configuration.attribution.syslog.listen.isEmpty {
         var syslogLogger = logger
@@ -454,7 +474,8 @@ public func buildApplication(
         MamoriServices(
             collector: collector, statistics: statistics, detection: detection, attribution: attribution, radius: radius, lawful: lawful,
             cases: caseService, storage: storage, accountStore: accountStore, sinkhole: sinkhole, resolverLog: resolverLog,
-            mitigation: mitigation, taxii: taxii, sharing: sharing, exporter: exporter, reports: reports, routeAccess: routes.table,
+            mitigation: mitigation, taxii: taxii, sharing: sharing, exporter: exporter, reports: reports, fraud: fraud,
+            routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
             noticeListenerRoutes: noticeListenerRoutes, http: listeners)
     )

@@ -43,10 +43,11 @@ extension MamoriConfiguration {
         let top = try YAMLMap(root, context: "the top level")
         try top.allowOnly([
             "data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole", "dnstap", "bgp",
-            "sharing", "reports",
+            "sharing", "reports", "telephony",
         ])
         if let v = top["sharing"] { config.sharing = try SharingSettings.parse(v) }
         if let v = top["reports"] { config.reports = try ReportsSettings.parse(v) }
+        if let v = top["telephony"] { config.telephony = try TelephonySettings.parse(v) }
         if let v = top["sinkhole"] { config.sinkhole = try SinkholeSettings.parse(v) }
         if config.sharing.sinkhole != nil && !config.sinkhole.enabled {
             throw ConfigurationError(

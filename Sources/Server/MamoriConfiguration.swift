@@ -42,6 +42,8 @@ public struct MamoriConfiguration: Sendable {
     public var sharing = SharingSettings()
     /// Reports from outside (`reports:`): the carrier's own feed mappings and intake limits.
     public var reports = ReportsSettings()
+    /// IP-phone fraud (`telephony:`): call-record feeds, detection, block rules, Kamailio.
+    public var telephony = TelephonySettings()
 
     public init() {}
 
@@ -59,6 +61,7 @@ public struct MamoriConfiguration: Sendable {
     public var casesDatabase: String { dataDirectory + "/cases.sqlite" }
     /// Reports taken (their keys) and those nobody could be found for.
     public var reportsDatabase: String { dataDirectory + "/reports.sqlite" }
+    public var fraudDatabase: String { dataDirectory + "/fraud.sqlite" }
     /// Operator accounts, sessions and machine tokens (`mamori user`, `mamori token`).
     public var accountsDatabase: String { dataDirectory + "/accounts.sqlite" }
     /// The consent registry and subscriber contacts.
