@@ -452,7 +452,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", "Reports",
+                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", "Reports", "Telephony", "FraudDetection",
                 .product(name: "NIOCore", package: "swift-nio"), "Server",
             ],
             swiftSettings: swiftSettings

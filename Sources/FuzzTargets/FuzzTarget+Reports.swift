@@ -1,5 +1,7 @@
+import FraudDetection
 import MamoriCore
 import Reports
+import Telephony
 
 extension FuzzTarget {
     /// `shadowserver-csv`: a Shadowserver report (the first byte picks the chunk size it is fed
@@ -59,5 +61,60 @@ extension FuzzTarget {
             precondition(
                 zip(item.file.rejected, item.file.rejected.dropFirst()).allSatisfy { $0.line < $1.line }, "rejections out of order")
         }
+    }
+}
+
+extension FuzzTarget {
+    /// `call-records`: a softswitch's call records (byte 0 picks the format — Kamailio's log,
+    /// Asterisk's Master.csv, a mapped CSV — and the chunk size). Read whole and in chunks they
+    /// give the same lines; every line read or refused comes in line order; every call read goes
+    /// through the classifier and the fraud engine, whose bounds and figures must hold.
+    static func callRecords(_ bytes: UnsafeRawBufferPointer) {
+        guard let first = bytes.first else { return }
+        let body = Array(bytes.dropFirst())
+        let formats: [CDRReader.Format] = [
+            .kamailio(KamailioAccFormat()), .asterisk(AsteriskCDRFormat(offsetMinutes: 540)),
+            .mapped(
+                CDRMapping(
+                    name: "feed",
+                    columns: .init(
+                        account: "line", caller: "cli", dialled: "called", start: "start", duration: "seconds", outcome: "result"))),
+        ]
+        let format = formats[Int(first) % formats.count]
+        let chunk = Int(first >> 2) + 1
+        func read(_ size: Int) -> [CDRLine] {
+            var reader = CDRReader(format: format, notAfter: Self.now + 300_000)
+            var out: [CDRLine] = []
+            var rest = body[...]
+            while !rest.isEmpty {
+                reader.feed(rest.prefix(size)) { out.append($0) }
+                rest = rest.dropFirst(size)
+            }
+            reader.finish { out.append($0) }
+            return out
+        }
+        let whole = read(max(1, body.count))
+        let pieces = read(chunk)
+        precondition(whole == pieces, "reading in chunks of \(chunk) gave other lines")
+        precondition(zip(whole, whole.dropFirst()).allSatisfy { $0.line < $1.line }, "lines out of order")
+        var settings = FraudSettings()
+        settings.maximumLines = 8
+        settings.maximumCallsPerLine = 16
+        settings.maximumKnownRanges = 4
+        var engine = FraudEngine(detector: FraudDetector(settings: settings))
+        let classifier = CallClassifier(rules: .japan, plan: .shipped)
+        for case .success(let record) in whole.map(\.result) {
+            precondition(record.start <= Self.now + 300_000, "a call past the clock's bound")
+            precondition((0...86_400).contains(record.billedSeconds), "a duration out of bounds")
+            let call = classifier.classify(record)
+            let out = engine.take(call)
+            for change in out.changes {
+                let f = change.rule.figures
+                precondition(f.fraudulentAttempts <= f.attempts && (0...1).contains(f.share), "figures out of bounds")
+                precondition(!change.rule.prefix.hasPrefix("81"), "a rule on the home country")
+            }
+        }
+        _ = engine.tick(now: Self.now + 86_400_000)
+        precondition(engine.detector.linesFollowed <= 8, "more lines followed than the bound")
     }
 }

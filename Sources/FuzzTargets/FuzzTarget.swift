@@ -69,6 +69,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case shadowserverCSV = "shadowserver-csv"
     /// Any file handed to the report intake: a mail, a zip, a CSV or JSON (`FuzzTarget+Reports.swift`).
     case reportIntake = "report-intake"
+    /// A softswitch's call records in any of the formats, read whole and in chunks, classified and
+    /// judged by the fraud engine (`FuzzTarget+Reports.swift`).
+    case callRecords = "call-records"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -93,6 +96,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .taxii: Self.taxii(bytes)
         case .shadowserverCSV: Self.shadowserverCSV(bytes)
         case .reportIntake: Self.reportIntake(bytes)
+        case .callRecords: Self.callRecords(bytes)
         }
     }
 
