@@ -163,3 +163,23 @@ struct FraudServiceTests {
         }
     }
 }
+
+extension FraudServiceTests {
+    @Test("the commented telephony section of mamori.example.yaml parses once uncommented, with the defaults")
+    func exampleSection() throws {
+        let text = try String(contentsOfFile: ConfigurationTests.examplePath, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex(of: "# telephony:"), "mamori.example.yaml has no '# telephony:' section")
+        var section: [Substring] = []
+        for line in lines[start...] {
+            guard line == "# telephony:" || line.hasPrefix("#  ") else { break }
+            section.append(line.dropFirst(2))
+        }
+        let s = try MamoriConfiguration.parse(yaml: section.joined(separator: "\n")).telephony
+        #expect(s.enabled && s.feeds.map(\.name) == ["softswitch"] && s.kamailioRPC == "http://127.0.0.1:5071/RPC")
+        let defaults = TelephonySettings()
+        #expect(s.detector == defaults.detector && s.blocking == defaults.blocking && s.emergencyNumbers == defaults.emergencyNumbers)
+        #expect(s.countryCode == "81" && s.internationalPrefixes == ["010"] && s.retentionDays == 400)
+        #expect(!(try MamoriConfiguration.load(path: ConfigurationTests.examplePath).telephony.enabled))
+    }
+}
