@@ -134,6 +134,7 @@ struct PageContext {
             ("/console/cases", "cases", .readCases), ("/console/subscribers", "subscribers", .readCases),
             ("/console/sinkhole", "sinkhole", .readFindings), ("/console/bgp", "bgp", .readFindings),
             ("/console/sharing", "sharing", .readFindings), ("/console/reports", "reports", .readCases),
+            ("/console/fraud", "fraud", .readFindings),
             ("/console/audit", "audit", .readAudit),
             ("/console/accounts", "accounts", .manageAccounts),
             ("/console/settings", "settings", .viewConfiguration),

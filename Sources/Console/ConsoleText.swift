@@ -113,6 +113,23 @@ enum ConsoleText {
         "reportedAt": "Reported at",
         "reportsHint":
             "The share counts only rows about the carrier's own addresses. A case is remediated when a complete daily report (reports.complete_daily_sources) no longer names the device.",
+        // IP-phone fraud
+        "fraud": "Phone fraud",
+        "fraudOff": "IP-phone fraud detection is off: mamori serve's configuration has no telephony: section (see docs/fraud.md).",
+        "blocksPending": "Blocks waiting for approval", "blocksActive": "Destinations blocked at the softswitch",
+        "blocksEnded": "Blocks ended (latest)",
+        "account": "Account", "fraudShare": "Fraudulent share", "fraudCalls": "Fraudulent / all calls · lines",
+        "fraudTrend": "Share by hour", "fraudTrendHint": "The fraudulent share of its calls, hour by hour, oldest first (· no calls)",
+        "applied": "Applied", "renewalOf": "renews", "endedAt": "Ended", "lift": "Lift", "liftReason": "why lift it",
+        "confirmBlock": "Block calls to this destination at the softswitch now?",
+        "confirmLift": "Let calls to this destination through again?",
+        "hijackedLines": "Lines found hijacked", "noHijackedLines": "None.", "fraudSignals": "Signals", "fraudCallsShort": "Calls",
+        "minutes": "Minutes", "destinations": "Destinations", "firstCall": "First call", "lastCall": "Last call",
+        "accountsHidden": "Accounts are shown to those who may reveal identities.",
+        "noSuchRule": "No rule waiting or in force has that id.",
+        "blockApplied.flash": "Applied; the softswitch is being told.", "blockLifted.flash": "Lifted; the softswitch is being told.",
+        "fraudHint":
+            "A destination is blocked only while nearly all of its calls come from hijacked lines, and only for the fraud's period; emergency numbers, opted-out lines and trade ties always pass. Every approval and lift is written to the audit log under your name. The calls not to bill: mamori fraud report.",
         // BGP mitigation
         "bgp": "BGP", "bgpOff": "BGP mitigation is off: mamori serve's configuration has no bgp: section (see docs/bgp.md).",
         "killSwitchEngaged": "Kill switch engaged: every rule is withdrawn and none is announced",
@@ -234,6 +251,19 @@ enum ConsoleText {
         "reportsHint":
             "特定の割合は自網のアドレスに関する行だけで数えます。毎日の完全な報告（reports.complete_daily_sources）に機器が載らなくなると、案件は対処済みになります。",
         // BGP mitigation
+        // IP 電話の不正利用
+        "fraud": "電話の不正利用", "fraudOff": "IP 電話の不正利用の検知は無効です。mamori serve の設定に telephony: セクションがありません（docs/fraud.md を参照）。",
+        "blocksPending": "承認待ちの発信規制", "blocksActive": "交換機で発信を規制中の宛先", "blocksEnded": "終了した規制（最新）",
+        "account": "契約者", "fraudShare": "不正な発信の割合", "fraudCalls": "不正 / 全発信 · 回線数",
+        "fraudTrend": "時間ごとの割合", "fraudTrendHint": "発信に占める不正な発信の割合（1 時間ごと、古い順。· は発信なし）",
+        "applied": "適用", "renewalOf": "更新元", "endedAt": "終了", "lift": "解除", "liftReason": "解除の理由",
+        "confirmBlock": "この宛先への発信をいま交換機で規制しますか？", "confirmLift": "この宛先への発信の規制を解除しますか？",
+        "hijackedLines": "乗っ取りが疑われる回線", "noHijackedLines": "ありません。", "fraudSignals": "兆候", "fraudCallsShort": "発信数",
+        "minutes": "分", "destinations": "宛先", "firstCall": "最初の発信", "lastCall": "最後の発信",
+        "accountsHidden": "契約者の識別子は、識別情報の開示を許された人にだけ表示されます。", "noSuchRule": "その ID の承認待ち・適用中の規制はありません。",
+        "blockApplied.flash": "適用しました。交換機に反映しています。", "blockLifted.flash": "解除しました。交換機に反映しています。",
+        "fraudHint":
+            "宛先を規制するのは、その宛先への発信のほとんどが乗っ取られた回線からである間だけ、不正の続く期間だけです。緊急通報、規制を望まない回線、取引関係のある回線は常に通ります。承認と解除はあなたの名前で監査ログに記録されます。請求しない通話の一覧は mamori fraud report で。",
         "bgp": "BGP", "bgpOff": "BGP による緩和は無効です。mamori serve の設定に bgp: セクションがありません（docs/bgp.md を参照）。",
         "killSwitchEngaged": "キルスイッチ作動中：すべてのルールを取り消し、新しいルールは広報しません",
         "bgpNeighbors": "ルータとのセッション", "neighbor": "ネイバー", "address": "アドレス", "sessionState": "状態",

@@ -404,6 +404,7 @@ public func buildApplication(
     consoleRoutes.mitigation = mitigation
     consoleRoutes.sharing = sharing
     consoleRoutes.reports = reports
+    consoleRoutes.fraud = fraud
     consoleRoutes.register(on: routes)
     let listeners = HTTPListeners()
     var app = Application(

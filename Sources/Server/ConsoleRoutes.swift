@@ -35,6 +35,7 @@ struct ConsoleRoutes: Sendable {
     var sharing: SharingService? = nil
     /// Reports from outside.
     var reports: ReportService? = nil
+    var fraud: FraudService? = nil
     let health: @Sendable () -> String
     let settings: String
     let clock: any WallClock
@@ -102,6 +103,12 @@ struct ConsoleRoutes: Sendable {
         for change in ["approve", "reject", "withdraw", "kill", "release"] {
             routes.add(.post, "/console/bgp/\(change)", .permission(.controlMitigation), csrf: .formField, refuser: page) { request, _ in
                 try await self.bgpChange(request, change)
+            }
+        }
+        routes.add(.get, "/console/fraud", .permission(.readFindings), refuser: page) { request, _ in self.fraudPage(request, flash: nil) }
+        for change in ["approve", "lift"] {
+            routes.add(.post, "/console/fraud/\(change)", .permission(.controlMitigation), csrf: .formField, refuser: page) { request, _ in
+                try await self.fraudChange(request, change)
             }
         }
         routes.add(.get, "/console/accounts", .permission(.manageAccounts), refuser: page) { request, _ in

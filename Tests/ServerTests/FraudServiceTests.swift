@@ -110,6 +110,8 @@ struct FraudServiceTests {
         // Published to the softswitch (asynchronously, one publication at a time).
         #expect(try await waitUntil(timeout: .seconds(10)) { publisher.published.withLockedValue { $0.last == ["881631231"] } })
 
+        _ = try await services.addAccount("aiko", role: .admin, password: "aiko's long password")
+        _ = try await services.addAccount("ken", role: .viewer, password: "ken's long password")
         let admin = try await services.operatorHeaders(role: .admin, name: "aiko")
         let viewer = try await services.operatorHeaders(role: .viewer, name: "hana")
         try await app.test(.router) { client in
@@ -133,6 +135,25 @@ struct FraudServiceTests {
             }
             let reveals = try services.lawful.audit.recent(limit: 10) { $0.kind == .identityReveal }
             #expect(reveals.first?.record.summary.hasPrefix("fraudulent-call report for 1002: 20 calls") == true)
+            // The console: a viewer sees the block and its trend, not the accounts nor the forms.
+            func signIn(_ name: String, _ password: String) async throws -> HTTPFields {
+                try await client.execute(
+                    uri: "/login", method: .post, headers: ConsoleRouteTests.formType,
+                    body: ConsoleRouteTests.form(["name": name, "password": password])
+                ) { r in [.cookie: try #require(ConsoleRouteTests.cookie(r)), .contentType: "application/x-www-form-urlencoded"] }
+            }
+            let ken = try await signIn("ken", "ken's long password")
+            try await client.execute(uri: "/console/fraud", method: .get, headers: ken) { r in
+                let html = String(buffer: r.body)
+                #expect(r.status == .ok && html.contains(#"id="fraud-active""#) && html.contains("+881631231"), "\(html.suffix(3000))")
+                #expect(html.contains("█") && html.contains("••••") && !html.contains("<code>1002</code>"))
+                #expect(!html.contains("/console/fraud/lift") && html.contains(#"href="/console/fraud""#))
+            }
+            let aiko = try await signIn("aiko", "aiko's long password")
+            try await client.execute(uri: "/console/fraud?lang=ja", method: .get, headers: aiko) { r in
+                let html = String(buffer: r.body)
+                #expect(html.contains("<code>1002</code>") && html.contains("/console/fraud/lift"), "\(html.suffix(3000))")
+            }
             try await client.execute(
                 uri: "/api/v1/fraud/rules/\(rule.id)/lift", method: .post, headers: viewer, body: ByteBuffer(string: #"{"reason":"x"}"#)
             ) { r in #expect(r.status == .forbidden) }
