@@ -97,16 +97,13 @@ import Testing
         #expect(tables.merged == 4)
     }
 
-    @Test(arguments: [
-        ("+4415", "prefix '+4415' is not 1–15 digits"), ("", "prefix '' is not"), ("1234567890123456", "is not 1–15 digits"),
-        ("44 15", "is not 1–15 digits"), ("４４", "is not 1–15 digits"),
-    ])
-    func refusesPrefixesThatAreNotDigits(prefix: String, message: String) {
+    @Test(arguments: ["+4415", "", "1234567890123456", "44 15", "４４", "4415a"])
+    func refusesPrefixesThatAreNotDigits(prefix: String) {
         let error = #expect(throws: KamailioControlError(.invalidList)) {
             try KamailioTables(
                 SoftswitchBlocklist(blocks: [Block(prefix: "1", ruleID: "ok", reason: ""), Block(prefix: prefix, ruleID: "r", reason: "")]))
         }
-        #expect(error?.reason.contains("block 2: \(message)") == true, "\(String(describing: error))")
+        #expect(error?.reason == "block 2: prefix '\(prefix)' is not 1–15 digits (E.164 without +)", "\(String(describing: error))")
     }
 
     @Test func refusesBadRuleIDsAccountsAndExemptionPrefixes() {
