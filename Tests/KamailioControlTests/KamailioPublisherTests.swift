@@ -115,9 +115,16 @@ struct KamailioPublisherTests {
             ]
             let started = ContinuousClock.now
             var reports: [PublishReport] = []
-            for list in lists { reports.append(try await s.publisher.publish(list)) }
+            var modified: [Int] = []
+            for list in lists {
+                reports.append(try await s.publisher.publish(list))
+                let date = try FileManager.default.attributesOfItem(atPath: s.tables + "/mamori_blocked")[.modificationDate] as? Date
+                modified.append(Int(date?.timeIntervalSince1970 ?? 0))
+            }
             let took = ContinuousClock.now - started
             for r in reports { #expect(r.matches, "\(r)") }
+            // Each file a second newer than the one before, however quickly they came.
+            #expect(zip(modified, modified.dropFirst()).allSatisfy { $0 + 1 <= $1 }, "\(modified) in \(took)")
             let tree = try await s.kamailio.rpc("mtree.list", ["mamori_blocked"])
             #expect(tree.contains("88213|c|third") && !tree.contains("4415"), "\(tree) after \(took)")
             let calls = try await s.sipp.call(

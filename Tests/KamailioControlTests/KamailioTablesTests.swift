@@ -144,10 +144,11 @@ import Testing
         let directory = try TemporaryDirectory()
         let tables = directory.path + "/tables"
         let metrics = TestMetrics()
+        let logs = LogStore()
         let closedPort = try freeTCPPort()
         let publisher = KamailioPublisher(
             configuration: .init(tablesDirectory: tables, rpcURL: "http://127.0.0.1:\(closedPort)/RPC", timeout: .seconds(5)),
-            logger: Logger(label: "test.kamailio"), metricsFactory: metrics)
+            logger: logs.logger(label: "test.kamailio"), metricsFactory: metrics)
         try publisher.prepare()
         let blockPath = tables + "/mamori_blocked"
         let before = try String(contentsOfFile: blockPath, encoding: .utf8)
@@ -169,6 +170,13 @@ import Testing
         #expect(metrics.counterTotal("mamori_kamailio_publishes_total", ["outcome": "invalid_list"]) == 1)
         #expect(metrics.counterTotal("mamori_kamailio_publishes_total", ["outcome": "unreachable"]) == 1)
         #expect(metrics.counterTotal("mamori_kamailio_publishes_total", ["outcome": "published"]) == 0)
+
+        // Once per kind of failure: a second unreachable publish is counted, not logged again.
+        _ = try? await publisher.publish(.empty)
+        #expect(metrics.counterTotal("mamori_kamailio_publishes_total", ["outcome": "unreachable"]) == 2)
+        let logged = logs.entries.map(\.message)
+        #expect(logged.filter { $0.contains("unreachable") }.count == 1, "\(logged)")
+        #expect(logged.filter { $0.contains("invalid_list") }.count == 1, "\(logged)")
     }
 
     /// db_text re-reads a table only when its modification time is newer in whole seconds: every
