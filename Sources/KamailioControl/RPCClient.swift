@@ -27,7 +27,24 @@ struct RPCClient: Sendable {
 
     /// Calls `method` and returns its `result`; an `error` answer throws ``KamailioControlError/Code/refused``
     /// with Kamailio's code and message.
-    func call(_ method: String, _ params: [String]) async throws(KamailioControlError) -> Any {
+    func call(_ method: String, _ params: [Any]) async throws(KamailioControlError) -> Any {
+        switch try await answer(method, params) {
+        case .success(let result): return result
+        case .failure(let e):
+            throw KamailioControlError(.refused, "\(method) answered error \(e.code) '\(e.message.prefix(200))' (HTTP \(e.status))")
+        }
+    }
+
+    /// A JSON-RPC error answer.
+    struct RPCError: Error {
+        var code: Int
+        var message: String
+        var status: UInt
+    }
+
+    /// Calls `method`: its `result`, or the `error` Kamailio answered; throws when there is no
+    /// JSON-RPC answer at all.
+    func answer(_ method: String, _ params: [Any]) async throws(KamailioControlError) -> Result<Any, RPCError> {
         let body: Data
         do {
             body = try JSONSerialization.data(
@@ -58,14 +75,59 @@ struct RPCClient: Sendable {
             throw KamailioControlError(.malformedAnswer, "\(method): HTTP \(status.code), not a JSON-RPC answer: \(text.prefix(200))")
         }
         if let error = answer["error"] as? [String: Any] {
-            let code = (error["code"] as? Int).map(String.init) ?? "?"
-            let message = error["message"] as? String ?? ""
-            throw KamailioControlError(.refused, "\(method) answered error \(code) '\(message.prefix(200))' (HTTP \(status.code))")
+            return .failure(RPCError(code: error["code"] as? Int ?? 0, message: error["message"] as? String ?? "", status: status.code))
         }
         guard status == .ok, let result = answer["result"] else {
             throw KamailioControlError(.malformedAnswer, "\(method): HTTP \(status.code) without a result: \(text.prefix(200))")
         }
-        return result
+        return .success(result)
+    }
+
+    /// `mtree.summary <tree>`: how many prefixes the tree holds.
+    func treeSize(_ tree: String) async throws(KamailioControlError) -> Int {
+        guard let rows = try await call("mtree.summary", [tree]) as? [Any],
+            let row = rows.compactMap({ $0 as? [String: Any] }).first(where: { $0["table"] as? String == tree }),
+            let item = row["item"] as? [String: Any], let n = item["nritems"] as? Int
+        else { throw KamailioControlError(.malformedAnswer, "mtree.summary \(tree): no nritems for the tree") }
+        return n
+    }
+
+    /// `mtree.match <tree> <number> 0`: the longest prefix of `number` in the tree and its value;
+    /// nil when none matches.
+    func match(_ tree: String, _ number: String) async throws(KamailioControlError) -> (prefix: String, value: String)? {
+        switch try await answer("mtree.match", [tree, number, 0]) {
+        case .failure(let e) where e.code == 404: return nil
+        case .failure(let e):
+            throw KamailioControlError(.refused, "mtree.match answered error \(e.code) '\(e.message.prefix(200))' (HTTP \(e.status))")
+        case .success(let r):
+            guard let m = r as? [String: Any], let prefix = m["PREFIX"] as? String else {
+                throw KamailioControlError(.malformedAnswer, "mtree.match \(tree): no PREFIX in the answer")
+            }
+            return (prefix, m["TVALUE"] as? String ?? "")
+        }
+    }
+
+    /// `htable.stats`: how many items the table holds.
+    func htableSize(_ table: String) async throws(KamailioControlError) -> Int {
+        guard let rows = try await call("htable.stats", []) as? [Any],
+            let row = rows.compactMap({ $0 as? [String: Any] }).first(where: { $0["name"] as? String == table }),
+            let n = row["all"] as? Int
+        else { throw KamailioControlError(.malformedAnswer, "htable.stats: no count for \(table)") }
+        return n
+    }
+
+    /// `htable.get <table> <key>`: the value, or nil when the key is not there.
+    func htableValue(_ table: String, _ key: String) async throws(KamailioControlError) -> String? {
+        switch try await answer("htable.get", [table, key]) {
+        case .failure(let e) where e.message.contains("doesn't exist"): return nil
+        case .failure(let e):
+            throw KamailioControlError(.refused, "htable.get answered error \(e.code) '\(e.message.prefix(200))' (HTTP \(e.status))")
+        case .success(let r):
+            guard let item = (r as? [String: Any])?["item"] as? [String: Any] else {
+                throw KamailioControlError(.malformedAnswer, "htable.get \(table): no item in the answer")
+            }
+            return (item["value"] as? String) ?? (item["value"] as? Int).map(String.init) ?? ""
+        }
     }
 
     /// `mtree.list <tree>`: prefix → value. Kamailio 5.6 gives `tvalue` as a list of one value.

@@ -58,7 +58,7 @@ public final class KamailioPeer: @unchecked Sendable {
                 throw PeerError("kamailio -c refuses \(configFile) (exit \(check.status)):\n\(check.stderr.suffix(3000))")
             }
             let running = try kamailio.start(
-                ["-f", configFile, "-DD", "-E", "-m", "64", "-M", "16", "-Y", directory.path, "-P", directory.path + "/kamailio.pid"]
+                ["-f", configFile, "-DD", "-E", "-m", "256", "-M", "64", "-Y", directory.path, "-P", directory.path + "/kamailio.pid"]
                     + defineArguments, outputFile: log)
             if try await Self.waitForRPC(curl: curl, url: "http://127.0.0.1:\(rpc)/RPC", timeout: timeout, while: { running.isRunning }) {
                 sipPort = sip
