@@ -84,7 +84,7 @@ struct KamailioPublisherTests {
             let refusedRecords = records.filter(\.refusedByBlock)
             #expect(answered.count == 8 && refusedRecords.count == 5, "\(records)")
             for r in answered {
-                #expect(r.outcome == .answered && r.billedSeconds >= 1 && r.billedSeconds <= 3, "\(r)")
+                #expect(r.outcome == .answered && r.billedSeconds >= 1 && r.billedSeconds <= 10, "\(r)")
                 #expect(r.feed == "kamailio" && r.callID.contains("@127.0.0.1"))
             }
             #expect(answered.contains { $0.account == "pbx:12" && $0.dialled == "8821312345" })
@@ -201,7 +201,7 @@ struct KamailioPublisherTests {
             let target = s.target
             let long = Task {
                 try await sipp.call(
-                    [("1004", "8821399999")], scenario: Self.expect200, target: target, name: "long", holdMilliseconds: 6000,
+                    [("1004", "8821399999")], scenario: Self.expect200, target: target, name: "long", holdMilliseconds: 8000,
                     timeout: .seconds(40))
             }
             let up = try await waitUntil(timeout: .seconds(20)) { (try? s.dialogs()) == 1 }
@@ -209,13 +209,14 @@ struct KamailioPublisherTests {
             let report = try await s.publisher.publish(
                 SoftswitchBlocklist(blocks: [Block(prefix: "88213", ruleID: "irsf-17", reason: "fraud")]))
             #expect(report.matches, "\(report)")
+            #expect(try s.dialogs() == 1, "the long call ended before the publish: the test needs a longer call")
             let refused = try await s.sipp.call([("1001", "8821312345")], scenario: Self.expect403, target: s.target, name: "next")
             #expect(refused.succeeded, "\(refused)")
             let run = try await long.value
             #expect(run.succeeded && run.log.contains("BYE-OK"), "\(run)")
             let records = try await s.callRecords(answered: 1, refused: 1)
             let call = try #require(records.first { !$0.refusedByBlock })
-            #expect(call.account == "1004" && call.dialled == "8821399999" && call.billedSeconds >= 5, "\(call)")
+            #expect(call.account == "1004" && call.dialled == "8821399999" && call.billedSeconds >= 7, "\(call)")
         }
     }
 
