@@ -38,7 +38,7 @@ struct TableFiles: Sendable {
     /// user), flushes it, gives it a modification time newer than `path`'s, renames it over
     /// `path` and flushes the directory.
     func replace(_ path: String, with text: String) throws(KamailioControlError) {
-        let temporary = directory + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
+        let temporary = directory + "/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("cannot create \(temporary)") }
         var ok = false
