@@ -500,6 +500,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The IRSF block rules' way into the carrier's softswitch (issue 24): writes Kamailio's
+        // db_text tables (mtree of blocked prefixes, htable of exempt accounts) atomically, reloads
+        // them over Kamailio's JSON-RPC (xhttp + jsonrpcs) and reads back what Kamailio loaded. An adapter.
+        .target(
+            name: "KamailioControl",
+            dependencies: [
+                "MamoriCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The publisher against a real Kamailio 5.6 and SIPp calls on loopback; the db_text rendering
+        // and validation without them. Kamailio's accounting log is read back through Telephony's reader.
+        .testTarget(
+            name: "KamailioControlTests",
+            dependencies: [
+                "KamailioControl", "MamoriCore", "MamoriTesting", "Telephony",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
         // Connected UDP sockets for `mamori replay` and `mamori simulate`: export datagrams, RADIUS accounting.
         .target(
             name: "Senders",
