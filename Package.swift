@@ -425,7 +425,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Reports", "ReportMailbox", "Telephony", "FraudDetection", "FileTail",
+                "Reports", "ReportMailbox", "Telephony", "FraudDetection", "FileTail", "KamailioControl",
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console", "DNSWire", "RPZ", "ZoneTransfer", "Dnstap",
                 "DnstapListener", "SinkholeProbe", "SinkholeListener", "BGPWire", "BGPSpeaker", "Mitigation", "TAXII", "STIX",
@@ -727,7 +727,7 @@ let package = Package(
                 "Server", "FlowCodec", "MamoriCore", "MamoriTesting", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "ReportMailbox",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire", "Mitigation",
-                "BGPWire", "BGPSpeaker", "TAXII", "Reports", "Telephony", "FraudDetection",
+                "BGPWire", "BGPSpeaker", "TAXII", "Reports", "Telephony", "FraudDetection", "KamailioControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -372,7 +372,12 @@ public func buildApplication(
         fraudLogger[metadataKey: "component"] = "telephony"
         let service = try FraudService(
             settings: configuration.telephony, store: try SQLiteFraudStore(path: configuration.fraudDatabase), audit: lawful.audit,
-            publisher: dependencies.blockPublisher, positionsFile: configuration.dataDirectory + "/cdr-positions.json", clock: clock,
+            publisher: try dependencies.blockPublisher
+                ?? configuration.telephony.kamailioRPC.map { rpc in
+                    try KamailioBlockPublisher(
+                        tablesDirectory: configuration.telephony.kamailioTables ?? "", rpcURL: rpc, logger: fraudLogger,
+                        metricsFactory: factory)
+                }, positionsFile: configuration.dataDirectory + "/cdr-positions.json", clock: clock,
             logger: fraudLogger,
             metricsFactory: factory)
         FraudAPI(fraud: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
