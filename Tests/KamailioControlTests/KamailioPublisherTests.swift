@@ -181,11 +181,25 @@ struct KamailioPublisherTests {
             #expect(error?.reason.contains("exemptions reloaded from them") == true, "\(String(describing: error))")
             #expect(s.metrics.counterTotal("mamori_kamailio_publishes_total", ["outcome": "refused"]) == 1)
 
+            // Refused at the first reload (the exemptions): nothing was reloaded, the files go back.
+            var d = s.publisher.configuration
+            d.exemptionHTable = "no_such_htable"
+            let other = KamailioPublisher(configuration: d, logger: Logger(label: "test.kamailio"), metricsFactory: s.metrics)
+            let atExemptions = await #expect(throws: KamailioControlError(.refused)) {
+                try await other.publish(SoftswitchBlocklist(exemptions: [Exemption(account: "someone-else")]))
+            }
+            #expect(
+                atExemptions?.reason.contains("htable.reload answered error 500 'No such htable'") == true,
+                "\(String(describing: atExemptions))")
+            #expect(atExemptions?.reason.contains("reloaded from them") == false, "\(String(describing: atExemptions))")
+            #expect(s.metrics.counterTotal("mamori_kamailio_publishes_total", ["outcome": "refused"]) == 2)
+
             #expect(try String(contentsOfFile: s.tables + "/mamori_blocked", encoding: .utf8) == onDisk)
             let tree = try await s.kamailio.rpc("mtree.list", ["mamori_blocked"])
             #expect(tree.contains("88213|irsf-17|fraud") && !tree.contains("4415"), "\(tree)")
             let exempt = try await s.kamailio.rpc("htable.dump", ["mamori_exempt"])
-            #expect(exempt.contains(#""name":"pbx-1|*""#), "\(exempt)")
+            #expect(exempt.contains(#""name":"pbx-1|*""#) && !exempt.contains("someone-else"), "\(exempt)")
+            #expect(try String(contentsOfFile: s.tables + "/mamori_exempt", encoding: .utf8).hasSuffix("\npbx-1|*:0:0:opt-out\n"))
             let still = try await s.sipp.call([("1001", "8821312345")], scenario: Self.expect403, target: s.target, name: "still")
             #expect(still.succeeded, "\(still)")
             let open = try await s.sipp.call([("1001", "441511112222")], scenario: Self.expect200, target: s.target, name: "open")
