@@ -30,7 +30,9 @@ struct FraudKamailioServeTests {
         return answer
     }
 
-    @Test("SIPp through Kamailio → the accounting log → a finding and a block in Kamailio → 403 for the range, 110 and abroad still pass → lifted when quiet")
+    @Test(
+        "SIPp through Kamailio → the accounting log → a finding and a block in Kamailio → 403 for the range, 110 and abroad still pass → lifted when quiet"
+    )
     func fraudBurstBlockedAtTheSoftswitchAndLifted() async throws {
         let dir = try TemporaryDirectory()
         let tables = dir.path + "/tables"
@@ -77,22 +79,26 @@ struct FraudKamailioServeTests {
             fraud.pollFeeds()
             fraud.tick()
             return !fraud.book.active.isEmpty
-        } until: { $0 }
+        } until: {
+            $0
+        }
         #expect(blocked, "no block: \(fraud.status)\n\(kamailio.log.suffix(2000))")
         let rule = try #require(fraud.book.active.values.first)
         #expect(rule.prefix == "881631231" && rule.scope == .range && rule.figures.accounts == 1)
         let findings = try fraud.findings(limit: 10)
         #expect(findings.map(\.account) == ["1002"], "\(findings)")
-        let loaded = try await Self.until(seconds: 30) { try await kamailio.rpc("mtree.list", ["mamori_blocked"]) } until: {
+        let loaded = try await Self.until(seconds: 30) {
+            try await kamailio.rpc("mtree.list", ["mamori_blocked"])
+        } until: {
             $0.contains(#""tprefix":"881631231""#)
         }
         #expect(loaded.contains(#""tprefix":"881631231""#), "Kamailio's blocklist: \(loaded)")
 
         // The range is refused with the rule's id; 110 and another country still go through.
-        let refused = try await sipp.call([("1002", "+881631231777")], scenario: expect403, target: target, name: "refused")
+        let refused = try await sipp.call([("1002", "010881631231777")], scenario: expect403, target: target, name: "refused")
         #expect(refused.succeeded && refused.log.contains("(rule \(rule.id))"), "\(refused)")
         let through = try await sipp.call(
-            [("1004", "110"), ("1004", "+441632960001")], scenario: expect200, target: target, name: "through", holdMilliseconds: 500)
+            [("1004", "110"), ("1004", "010441632960001")], scenario: expect200, target: target, name: "through", holdMilliseconds: 500)
         #expect(through.succeeded, "\(through)")
         #expect(uas.log.contains("ruser=110 ") && uas.log.contains("ruser=441632960001 "), "\(uas.log.suffix(2000))")
 
@@ -102,10 +108,14 @@ struct FraudKamailioServeTests {
             fraud.pollFeeds()
             fraud.tick()
             return fraud.book.active.isEmpty
-        } until: { $0 }
+        } until: {
+            $0
+        }
         #expect(lifted, "\(fraud.book.active.values.map(\.summary))")
         #expect(fraud.book.history.last?.endReason?.hasPrefix("fraud subsided") == true, "\(String(describing: fraud.book.history.last))")
-        let emptied = try await Self.until(seconds: 30) { try await kamailio.rpc("mtree.list", ["mamori_blocked"]) } until: {
+        let emptied = try await Self.until(seconds: 30) {
+            try await kamailio.rpc("mtree.list", ["mamori_blocked"])
+        } until: {
             $0.contains(#""result":[]"#)
         }
         #expect(emptied.contains(#""result":[]"#), "Kamailio's blocklist: \(emptied)")
