@@ -272,7 +272,7 @@ let package = Package(
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
-            dependencies: ["FlowCodec", "FlowEncoding", "MamoriCore", "IdentityCodec"],
+            dependencies: ["FlowCodec", "FlowEncoding", "MamoriCore", "IdentityCodec", "Telephony"],
             swiftSettings: swiftSettings
         ),
         // Flow records → findings: beacon, indicator, scan and DDoS detectors. No I/O, no clock.
@@ -571,7 +571,7 @@ let package = Package(
             name: "SimulatorTests",
             dependencies: [
                 "Simulator", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution",
-                "DNSWire",
+                "DNSWire", "Telephony",
             ],
             swiftSettings: swiftSettings
         ),
