@@ -292,7 +292,7 @@ let package = Package(
         // A simulated access network with ground truth: subscribers, devices, botnets, exports.
         .target(
             name: "Simulator",
-            dependencies: ["FlowCodec", "FlowEncoding", "MamoriCore", "IdentityCodec"],
+            dependencies: ["FlowCodec", "FlowEncoding", "MamoriCore", "IdentityCodec", "Telephony"],
             swiftSettings: swiftSettings
         ),
         // Flow records → findings: beacon, indicator, scan and DDoS detectors. No I/O, no clock.
@@ -619,7 +619,7 @@ let package = Package(
             name: "SimulatorTests",
             dependencies: [
                 "Simulator", "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "MamoriTesting", "IdentityCodec", "Attribution",
-                "DNSWire",
+                "DNSWire", "Telephony",
             ],
             swiftSettings: swiftSettings
         ),
