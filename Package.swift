@@ -398,7 +398,7 @@ let package = Package(
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).
         .target(
             name: "Evaluation",
-            dependencies: ["Detection", "Simulator", "FlowCodec", "FlowFiles", "MamoriCore"],
+            dependencies: ["Detection", "Simulator", "FlowCodec", "FlowFiles", "MamoriCore", "Telephony", "FraudDetection"],
             swiftSettings: swiftSettings
         ),
         // recvmmsg(2) for the collector's receive loop (a GNU extension Swift's Glibc does not expose).
@@ -549,6 +549,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
+                "Telephony", "FraudDetection",
                 "Reports",
                 "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation",
                 "IdentityCodec", "Attribution", "IdentityListeners",

@@ -109,9 +109,13 @@ public struct FraudDetector: Sendable {
         line.take(call, settings: settings, peers: &peers, droppedFromWindow: &callsDroppedFromWindows, now: now)
         let isBusiness = businessAccounts.contains(account) || line.looksLikeBusiness(settings)
         let measured = line.signals(settings: settings, peers: peers, isBusiness: isBusiness)
+        // Volume alone (many calls, many at once) is what a call centre does too: one signal of
+        // where the calls go or how they are made must hold as well.
+        let pattern = measured.keys.contains { $0 != .burst && $0 != .concurrency }
         let suspicious =
-            (measured.count >= settings.signalsWithVolume && (measured[.burst] != nil || measured[.highCost] != nil))
-            || measured.count >= settings.signalsAlone
+            pattern
+            && ((measured.count >= settings.signalsWithVolume && (measured[.burst] != nil || measured[.highCost] != nil))
+                || measured.count >= settings.signalsAlone)
         if var episode = line.episode {
             var changed = false
             if call.isInternational || call.isHighCost, episode.isFraudulent(call) {

@@ -34,7 +34,8 @@ public struct FraudSettings: Sendable, Hashable {
     public var testCallSeconds = 10
     public var longCallSeconds = 600
     /// A line is reported when this many signals hold at once, one of them a burst or high-cost
-    /// calls; or ``signalsAlone`` signals whatever they are.
+    /// calls; or ``signalsAlone`` signals whatever they are — and in either case at least one
+    /// that is not about volume (a burst and concurrency alone are what a call centre shows).
     public var signalsWithVolume = 2
     public var signalsAlone = 3
     /// An episode ends after this long without a suspicious call.

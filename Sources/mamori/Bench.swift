@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
             """,
         subcommands: [
             BenchDecode.self, BenchAttribution.self, BenchRADIUS.self, BenchDetection.self, BenchSpoofing.self, BenchRPZ.self,
-            BenchReports.self,
+            BenchReports.self, BenchFraud.self,
         ]
     )
 }

@@ -37,7 +37,7 @@ struct Fraud: AsyncParsableCommand {
               mamori fraud report --account line-0042 --since 2026-12-01T00:00:00Z --csv > refund.csv
               mamori fraud import /var/log/asterisk/cdr-csv/Master.csv --format asterisk
             """,
-        subcommands: [Status.self, Rules.self, Approve.self, Lift.self, Report.self, Import.self]
+        subcommands: [Status.self, Rules.self, Approve.self, Lift.self, Report.self, Import.self, FraudEvaluate.self]
     )
 
     struct Options: ParsableArguments {
