@@ -155,7 +155,8 @@ struct FraudPlan: Sendable {
         if !hijacked.isEmpty && r.chance(0.15) {
             let candidates = hijacked.keys.sorted()
             let line = candidates[r.below(candidates.count)]
-            let margin: Int64 = 6 * 3_600_000
+            // Test calls come up to 6 h before a planned window, calls run up to 2 h after it.
+            let margin: Int64 = 12 * 3_600_000
             if !exclude.contains(line),
                 hijacked[line, default: []].allSatisfy({ window.1 + margin < $0.0 || $0.1 + margin < window.0 })
             {

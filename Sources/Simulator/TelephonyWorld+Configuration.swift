@@ -32,7 +32,7 @@ extension TelephonyWorld {
         /// small-country ranges of the kind IRSF pumps.
         public var islandTradeLines: Int = 1
         /// IRSF episodes: hijacked lines pumping calls (a line may be hijacked twice). nil: two per
-        /// simulated day, at least 3 and at most 60.
+        /// simulated day but no more than one per 500 lines, at least 1 and at most 60.
         public var episodes: Int? = nil
         /// The softswitch whose CDRs the records are: Asterisk or Kamailio (see ``TelephonyFeed``).
         public var feed: TelephonyFeed = .asterisk
@@ -49,11 +49,12 @@ extension TelephonyWorld {
         public var endMilliseconds: Int64 { startMilliseconds + Int64(days) * 86_400_000 }
 
         /// The number of IRSF episodes the world plans.
-        public var episodeCount: Int { episodes ?? Swift.min(60, Swift.max(3, 2 * days)) }
+        public var episodeCount: Int { episodes ?? Swift.min(60, Swift.max(1, Swift.min(2 * days, lines / 500))) }
 
         var hardNegativeLines: Int { callCentreLines + satelliteFleetLines + islandTradeLines }
 
-        func validate() throws(SimulationConfigurationError) {
+        /// Throws the first setting out of range (``TelephonyWorld/init(configuration:)`` does too).
+        public func validate() throws(SimulationConfigurationError) {
             guard (20...1_000_000).contains(lines) else { throw .init("lines must be 20 to 1,000,000 (got \(lines))") }
             guard (1...366).contains(days) else { throw .init("days must be 1 to 366 (got \(days))") }
             for (name, v) in [("businessFraction", businessFraction), ("familyAbroadFraction", familyAbroadFraction)]

@@ -56,7 +56,8 @@ struct Simulate: AsyncParsableCommand {
               mamori simulate --to 127.0.0.1:4739 --radius 127.0.0.1:1813 --radius-secret mamori-demo-secret-0001 --nat-events --speed 60
               mamori simulate --labels isp.json --radius-detail detail --nat-syslog cgnat.log --duration 2h
               mamori simulate --kea-leases4 kea-leases4.csv --kea-leases6 kea-leases6.csv --labels isp.json
-            """
+            """,
+        subcommands: [SimulateTelephony.self]
     )
 
     enum ProtocolChoice: String, ExpressibleByArgument, CaseIterable {
@@ -112,11 +113,6 @@ struct Simulate: AsyncParsableCommand {
     var behaviours: BehaviourOptions
 
     func validate() throws {
-        guard to != nil || pcap != nil || labels != nil || identity.anyOutput else {
-            throw ValidationError(
-                "give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)"
-            )
-        }
         guard SimulatedDuration.milliseconds(parsing: duration) != nil else {
             throw ValidationError("--duration '\(duration)' is not a duration like 90s, 10m, 1h30m or 2d")
         }
@@ -130,6 +126,12 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Checked here, not in validate(): the parser validates `simulate` before `simulate telephony`.
+        guard to != nil || pcap != nil || labels != nil || identity.anyOutput else {
+            throw ValidationError(
+                "give --to HOST:PORT, --pcap FILE, --labels FILE and/or an identity output (--radius, --radius-detail, --kea-leases4/6, --nat-syslog)"
+            )
+        }
         var c = ISPModel.Configuration(seed: seed, subscribers: subscribers)
         c.durationMilliseconds = SimulatedDuration.milliseconds(parsing: duration) ?? 3_600_000
         c.exportProtocol = exportProtocol == .v9 ? .netflowV9 : .ipfix

@@ -125,8 +125,16 @@ private func digest(_ calls: some Sequence<SimulatedCall>) -> (count: Int, hash:
             #expect(destination.prefix == range.tablePrefix)
             #expect(destination.country == range.country)
         }
-        // Hijacked lines are never hard negatives.
+        // Hijacked lines are never hard negatives; a line's episodes never overlap.
         #expect(labels.hijackedLines.allSatisfy { !$0.kind.isHardNegative })
+        for line in labels.hijackedLines {
+            #expect(zip(line.episodes, line.episodes.dropFirst()).allSatisfy { $0.end < $1.start })
+        }
+        // Now and then a line is hijacked again (its PBX was never fixed).
+        let again = try (1...20).contains { seed in
+            try TelephonyWorld(configuration: telephonyConfiguration(seed: seed)).labels.hijackedLines.contains { $0.episodes.count > 1 }
+        }
+        #expect(again)
     }
 
     @Test func episodesAreVaried() throws {
