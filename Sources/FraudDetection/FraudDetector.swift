@@ -205,6 +205,8 @@ struct LineState: Sendable {
     var international: [Mark] = []
     var spans: [(start: Int64, end: Int64)] = []
     var known: [E164Number: Int64] = [:]
+    /// Destinations of the number plan (countries, networks) the line has called, with when.
+    var knownDestinations: [String: Int64] = [:]
     /// Usual international calls per hour (EWMA), the hour it is folded up to, calls since.
     var rate = 0.0
     var rateHour: Int64 = -1
@@ -239,8 +241,15 @@ struct LineState: Sendable {
         foldRate(upTo: r.start / 3_600_000, s, peers: &peers, business: looksLikeBusiness(s))
         pending += 1
         let hasHistory = r.start - firstSeen >= s.learningHours * 3_600_000
-        let isNew = hasHistory && known[range] == nil
+        let destination = call.destination?.prefix ?? range.digits
+        let isNew = hasHistory && knownDestinations[destination] == nil
         international.append(Mark(call: call, newRange: isNew))
+        if knownDestinations[destination] == nil {
+            if knownDestinations.count >= s.maximumKnownRanges, let oldest = knownDestinations.min(by: { $0.value < $1.value }) {
+                knownDestinations.removeValue(forKey: oldest.key)
+            }
+            knownDestinations[destination] = r.start
+        }
         if international.count > s.maximumCallsPerLine {
             international.removeFirst(international.count - s.maximumCallsPerLine)
             droppedFromWindow += 1
@@ -306,14 +315,14 @@ struct LineState: Sendable {
         }
         let highCost = international.reduce(0) { $0 + ($1.call.isHighCost ? 1 : 0) }
         if highCost >= s.highCostCalls { out[.highCost] = Double(highCost) }
-        var newRanges = Set<E164Number>()
+        var newDestinations = Set<String>()
         var byRange: [E164Number: [Mark]] = [:]
         for m in international {
             guard let range = m.call.range else { continue }
-            if m.newRange { newRanges.insert(range) }
+            if m.newRange { newDestinations.insert(m.call.destination?.prefix ?? range.digits) }
             byRange[range, default: []].append(m)
         }
-        if newRanges.count >= s.newRanges { out[.newRanges] = Double(newRanges.count) }
+        if newDestinations.count >= s.newDestinations { out[.newDestinations] = Double(newDestinations.count) }
         var sweep = 0
         var testThenLong = false
         for (_, marks) in byRange {

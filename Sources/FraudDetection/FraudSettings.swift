@@ -15,8 +15,10 @@ public struct FraudSettings: Sendable, Hashable {
     public var learningHours: Int64 = 72
     /// Calls to high-cost ranges (satellite, international networks, premium) in the window.
     public var highCostCalls = 2
-    /// Ranges the line never called before, in the window (once the line has a history).
-    public var newRanges = 3
+    /// Destinations of the number plan (countries, satellite and international networks) the line
+    /// never called before, in the window (once the line has a history). Destinations, not blocks
+    /// of numbers: a call centre calls new blocks of one country all day.
+    public var newDestinations = 2
     /// Distinct numbers of one range in the window …
     public var numbersInOneRange = 5
     /// … or this many numbers of one range within ``sequentialSpan`` of each other.
@@ -63,8 +65,8 @@ public enum FraudSignal: String, Sendable, Hashable, Codable, CodingKeyRepresent
     case burst
     /// Calls to satellite, international-network or premium ranges.
     case highCost = "high_cost"
-    /// Ranges the line never called before.
-    case newRanges = "new_ranges"
+    /// Destinations (countries, networks) the line never called before.
+    case newDestinations = "new_destinations"
     /// Many numbers, or sequential numbers, in one range: a range being pumped.
     case rangeSweep = "range_sweep"
     /// More calls at once than the line ever had.

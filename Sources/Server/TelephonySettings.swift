@@ -175,7 +175,7 @@ public struct TelephonySettings: Sendable {
         var d = FraudSettings()
         let m = try YAMLMap(v.node, context: "telephony.detection")
         try m.allowOnly([
-            "window_minutes", "burst_minimum_calls", "burst_factor", "learning_hours", "high_cost_calls", "new_ranges",
+            "window_minutes", "burst_minimum_calls", "burst_factor", "learning_hours", "high_cost_calls", "new_destinations",
             "numbers_in_one_range", "quiet_minutes", "business_hours", "time_zone", "maximum_lines",
         ])
         if let x = m["window_minutes"] { d.windowMinutes = Int64(try x.int(in: 5...1440)) }
@@ -183,7 +183,7 @@ public struct TelephonySettings: Sendable {
         if let x = m["burst_factor"] { d.burstFactor = try x.double(in: 1...1000) }
         if let x = m["learning_hours"] { d.learningHours = Int64(try x.int(in: 0...8760)) }
         if let x = m["high_cost_calls"] { d.highCostCalls = try x.int(in: 1...100_000) }
-        if let x = m["new_ranges"] { d.newRanges = try x.int(in: 1...1000) }
+        if let x = m["new_destinations"] { d.newDestinations = try x.int(in: 1...1000) }
         if let x = m["numbers_in_one_range"] { d.numbersInOneRange = try x.int(in: 2...1000) }
         if let x = m["quiet_minutes"] { d.quietMinutes = Int64(try x.int(in: 1...10_080)) }
         if let x = m["maximum_lines"] { d.maximumLines = try x.int(in: 1...100_000_000) }
