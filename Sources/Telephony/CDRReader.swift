@@ -109,14 +109,25 @@ struct LineSplitter: Sendable {
     init(maximumLineBytes: Int) { self.maximumLineBytes = maximumLineBytes }
 
     mutating func feed(_ bytes: some Sequence<UInt8>, _ emit: (Int, Substring) -> Void) {
-        for b in bytes {
-            if b == 0x0A {
-                end(emit)
-            } else if buffer.count < maximumLineBytes {
-                buffer.append(b)
-            } else {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { feed(buffer: $0, emit) }
+        if done == nil { Array(bytes).withUnsafeBufferPointer { feed(buffer: $0, emit) } }
+    }
+
+    /// Runs of bytes up to each line break are taken at once.
+    private mutating func feed(buffer: UnsafeBufferPointer<UInt8>, _ emit: (Int, Substring) -> Void) {
+        var i = 0
+        while i < buffer.count {
+            var j = i
+            while j < buffer.count, buffer[j] != 0x0A { j += 1 }
+            let room = maximumLineBytes - self.buffer.count
+            if j - i > room {
+                if room > 0 { self.buffer.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i..<(i + room)])) }
                 overlong = true
+            } else {
+                self.buffer.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i..<j]))
             }
+            if j < buffer.count { end(emit) }
+            i = j + 1
         }
     }
 

@@ -14,10 +14,10 @@ public struct Call: Sendable, Hashable {
     /// To one of the emergency or public-safety numbers, which no rule ever blocks.
     public var isEmergency: Bool
 
-    public var number: E164Number? {
-        if case .e164(let n) = dialled { return n }
-        return nil
-    }
+    /// The E.164 number dialled, if it was one. Stored, not derived from ``dialled``: Swift 6.3's
+    /// optimizer crashed (CopyPropagation, "Found ownership error") on a release build of the fraud
+    /// detector when this was a computed `if case` over the enum.
+    public var number: E164Number?
 }
 
 /// Reads the numbers of call records with one carrier's dialling rules and number plan.
@@ -52,15 +52,15 @@ public struct CallClassifier: Sendable {
             let home = E164Number(digits: rules.countryCode).map { n.hasPrefix($0) } ?? false
             return Call(
                 record: record, dialled: dialled, destination: destination, range: plan.rangeKey(of: n, range),
-                isInternational: !home, isHighCost: destination?.isHighCost ?? false, isEmergency: false)
+                isInternational: !home, isHighCost: destination?.isHighCost ?? false, isEmergency: false, number: n)
         case .shortCode(let s):
             return Call(
                 record: record, dialled: dialled, destination: nil, range: nil, isInternational: false, isHighCost: false,
-                isEmergency: emergencyNumbers.contains(s))
+                isEmergency: emergencyNumbers.contains(s), number: nil)
         case .invalid:
             return Call(
                 record: record, dialled: dialled, destination: nil, range: nil, isInternational: false, isHighCost: false,
-                isEmergency: false)
+                isEmergency: false, number: nil)
         }
     }
 }

@@ -18,27 +18,39 @@ public struct KamailioAccFormat: Sendable, Hashable {
 
     /// nil for a line that is not a call record.
     public func record(line: Substring) -> Result<CallRecord, CDRRejection>? {
-        if let r = line.firstRange(of: "log_write_cdr():") {
-            return cdr(pairs(line[r.upperBound...]))
+        let bytes = line.utf8
+        if let r = bytes.firstRange(of: Self.cdrMarker) {
+            return cdr(pairs(Substring(bytes[r.upperBound...])))
         }
-        if let r = line.firstRange(of: "ACC: call missed:") {
-            let p = pairs(line[r.upperBound...])
+        if let r = bytes.firstRange(of: Self.missedMarker) {
+            let p = pairs(Substring(bytes[r.upperBound...]))
             guard p["method"]?.uppercased() == "INVITE", let reason = p["block_reason"], !reason.isEmpty else { return nil }
             return refused(p)
         }
         return nil
     }
 
-    /// `k=v;k=v` or `k=v; k=v`: a value may hold `=` (after the first) but not `;`.
+    static let cdrMarker = Array("log_write_cdr():".utf8)
+    static let missedMarker = Array("ACC: call missed:".utf8)
+
+    /// `k=v;k=v` or `k=v; k=v`: a value may hold `=` (after the first) but not `;`. Read on the
+    /// UTF-8 bytes: a log line is ASCII but for its values.
     func pairs(_ text: Substring) -> [String: String] {
         var out: [String: String] = [:]
-        for piece in text.split(separator: ";", omittingEmptySubsequences: true) {
-            guard let eq = piece.firstIndex(of: "=") else { continue }
-            let key = piece[..<eq].trimmedSpaces
+        for piece in text.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true) {
+            guard let eq = piece.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = Self.trimmed(piece[..<eq])
             guard !key.isEmpty, out.count < 64 else { continue }
-            out[key] = piece[piece.index(after: eq)...].trimmedSpaces
+            out[key] = Self.trimmed(piece[piece.index(after: eq)...])
         }
         return out
+    }
+
+    static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> String {
+        var s = bytes
+        while let f = s.first, f == 0x20 || f == 0x09 || f == 0x0D { s = s.dropFirst() }
+        while let l = s.last, l == 0x20 || l == 0x09 || l == 0x0D { s = s.dropLast() }
+        return String(Substring(s))
     }
 
     private func cdr(_ p: [String: String]) -> Result<CallRecord, CDRRejection> {

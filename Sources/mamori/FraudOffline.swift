@@ -86,11 +86,11 @@ struct BenchFraud: AsyncParsableCommand {
     )
 
     @Option(help: "CDR lines.") var records: Int = 1_000_000
-    @Option(help: "Subscriber lines of the world.") var lines: Int = 200_000
+    @Option(help: "Subscriber lines of the world (25,000 give about a million calls a week).") var lines: Int = 25_000
 
     func run() async throws {
         Bench.warnIfDebugBuild()
-        var c = TelephonyWorld.Configuration(seed: 7, lines: lines, days: 60)
+        var c = TelephonyWorld.Configuration(seed: 7, lines: lines, days: 8)
         c.feed = .kamailio
         c.maximumRecords = records
         let world: TelephonyWorld
