@@ -380,7 +380,7 @@ public func buildApplication(
                 }, positionsFile: configuration.dataDirectory + "/cdr-positions.json", clock: clock,
             logger: fraudLogger,
             metricsFactory: factory)
-        FraudAPI(fraud: service, invalidRequests: invalidRequests, clock: clock).register(on: routes)
+        FraudAPI(fraud: service, invalidRequests: invalidRequests).register(on: routes)
         lawful.onSweep { service.sweep() }
         fraud = service
     } else {

@@ -24,7 +24,6 @@ import Telephony
 struct FraudAPI: Sendable, JSONAPI {
     let fraud: FraudService
     let invalidRequests: Counter
-    let clock: any WallClock
     /// Largest upload of call records taken whole.
     static let maximumUploadBytes = 256 << 20
 

@@ -22,7 +22,7 @@ public struct Call: Sendable, Hashable {
 
 /// Reads the numbers of call records with one carrier's dialling rules and number plan.
 public struct CallClassifier: Sendable {
-    public var rules: DialingRules
+    public let rules: DialingRules
     public var plan: NumberPlan
     /// Short codes never blocked: Japan's 110 (police), 118 (coast guard), 119 (fire and
     /// ambulance) and the 112 and 911 that phones also route, by default.
@@ -30,6 +30,8 @@ public struct CallClassifier: Sendable {
     /// What "one range" is: by default the block of 1,000 consecutive numbers a number sits in,
     /// the size in which premium and IRSF ranges are leased.
     public var range: NumberPlan.RangeGranularity
+    /// The carrier's country code as a number prefix, read once (not for every call).
+    private let home: E164Number?
 
     public static let defaultEmergencyNumbers: Set<String> = ["110", "118", "119", "112", "911"]
 
@@ -41,6 +43,7 @@ public struct CallClassifier: Sendable {
         self.plan = plan
         self.emergencyNumbers = emergencyNumbers
         self.range = range
+        home = E164Number(digits: rules.countryCode)
     }
 
     public func classify(_ record: CallRecord) -> Call {
@@ -49,10 +52,10 @@ public struct CallClassifier: Sendable {
         case .e164(let n):
             let index = plan.lookupIndex(n)
             let destination = index.map { plan.destinations[$0] }
-            let home = E164Number(digits: rules.countryCode).map { n.hasPrefix($0) } ?? false
+            let domestic = home.map { n.hasPrefix($0) } ?? false
             return Call(
                 record: record, dialled: dialled, destination: destination, range: plan.rangeKey(of: n, range),
-                isInternational: !home, isHighCost: destination?.isHighCost ?? false, isEmergency: false, number: n)
+                isInternational: !domestic, isHighCost: destination?.isHighCost ?? false, isEmergency: false, number: n)
         case .shortCode(let s):
             return Call(
                 record: record, dialled: dialled, destination: nil, range: nil, isInternational: false, isHighCost: false,
