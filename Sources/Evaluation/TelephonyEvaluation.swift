@@ -36,6 +36,8 @@ public struct TelephonyEvaluation: Sendable {
         public var episodesDetected: Int
         /// From an episode's first call to the finding (s), over the episodes detected.
         public var secondsToDetect: [Double]
+        /// The same, by the episode's style (loud, moderate, low and slow).
+        public var episodesByStyle: [String: StyleTally] = [:]
         /// Hard negatives (call centres, fleets, island traders) flagged.
         public var hardNegativesFlagged: [String]
         /// The signals of the findings on lines that were not hijacked, by how often each held.
@@ -66,6 +68,13 @@ public struct TelephonyEvaluation: Sendable {
         /// Fraudulent minutes the softswitch let through before the block, and after.
         public var fraudulentBilledSeconds: Int
         public var fraudulentBilledSecondsLabelled: Int
+    }
+
+    /// Episodes of one style: how many, how many detected, and how fast (s, sorted).
+    public struct StyleTally: Sendable, Codable, Hashable {
+        public var episodes = 0
+        public var detected = 0
+        public var secondsToDetect: [Double] = []
     }
 
     /// Runs the world; `progress` is told the calls done now and then.
@@ -168,9 +177,13 @@ public struct TelephonyEvaluation: Sendable {
             let detections = flagged.filter {
                 findingAccount[$0.key] == episode.account && (episode.start...(episode.end + quiet)).contains($0.value)
             }
+            score.episodesByStyle[episode.style.rawValue, default: StyleTally()].episodes += 1
             if let first = detections.values.min() {
+                let seconds = Double(max(0, first - episode.start)) / 1000
                 score.episodesDetected += 1
-                score.secondsToDetect.append(Double(max(0, first - episode.start)) / 1000)
+                score.secondsToDetect.append(seconds)
+                score.episodesByStyle[episode.style.rawValue, default: StyleTally()].detected += 1
+                score.episodesByStyle[episode.style.rawValue, default: StyleTally()].secondsToDetect.append(seconds)
             }
         }
         let fraudRanges = Set(labels.fraudRanges.map(\.range))
@@ -188,6 +201,7 @@ public struct TelephonyEvaluation: Sendable {
         score.billingPrecision = Self.ratio(score.classedFraudulentCorrectly, score.classedFraudulent)
         score.billingRecall = Self.ratio(score.classedFraudulentCorrectly, fraudIDs.count)
         score.secondsToDetect.sort()
+        for style in score.episodesByStyle.keys { score.episodesByStyle[style]?.secondsToDetect.sort() }
         score.secondsToBlock.sort()
         return score
     }

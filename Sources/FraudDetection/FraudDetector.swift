@@ -109,13 +109,14 @@ public struct FraudDetector: Sendable {
         line.take(call, settings: settings, peers: &peers, droppedFromWindow: &callsDroppedFromWindows, now: now)
         let isBusiness = businessAccounts.contains(account) || line.looksLikeBusiness(settings)
         let measured = line.signals(settings: settings, peers: peers, isBusiness: isBusiness)
-        // Volume alone (many calls, many at once) is what a call centre does too: one signal of
-        // where the calls go or how they are made must hold as well.
-        let pattern = measured.keys.contains { $0 != .burst && $0 != .concurrency }
+        // Volume alone (many calls, many minutes, many at once) is what a call centre does too: one
+        // signal of where the calls go or how they are made must hold as well.
+        let pattern = measured.keys.contains { !FraudSignal.volume.contains($0) }
+        let volume = measured[.burst] != nil || measured[.minutesBurst] != nil || measured[.highCost] != nil
         let suspicious =
             pattern
-            && ((measured.count >= settings.signalsWithVolume && (measured[.burst] != nil || measured[.highCost] != nil))
-                || measured.count >= settings.signalsAlone)
+            && ((measured.count >= settings.signalsWithVolume && volume) || measured.count >= settings.signalsAlone
+                || measured[.sustained] != nil)
         if var episode = line.episode {
             var changed = false
             if call.isInternational || call.isHighCost, episode.isFraudulent(call) {
@@ -133,13 +134,16 @@ public struct FraudDetector: Sendable {
             if changed { events.append(.finding(episode.finding)) }
             line.episode = episode
         } else if suspicious, call.isInternational || call.isHighCost {
+            let from = min(line.windowStart, line.novel.first?.record.start ?? .max)
             var episode = Episode(
-                account: account, detectedAt: now, signals: measured, known: line.knownBefore(window: line.windowStart),
-                businessLine: isBusiness)
-            // The window's calls that belong to it are fraudulent from their start, not from the report.
+                account: account, detectedAt: now, signals: measured, known: line.knownBefore(window: from), businessLine: isBusiness)
+            // The window's calls that belong to it are fraudulent from their start, not from the
+            // report; so are the calls of the day to the destinations the line had never called.
             var calls: [FraudulentCall] = []
-            for mark in line.international where episode.isFraudulent(mark.call) {
-                calls.append(episode.record(mark.call))
+            var recorded = Set<String>()
+            for c in line.novel.lazy + line.international.lazy.map(\.call)
+            where episode.isFraudulent(c) && recorded.insert(c.record.callID).inserted {
+                calls.append(episode.record(c))
             }
             episode.lastSuspicious = r.start
             events.append(.finding(episode.finding))
@@ -182,15 +186,26 @@ public struct FraudDetector: Sendable {
     }
 }
 
-/// The usual rate of international calls of all lines past their learning time, by kind.
+/// The usual rate of international calls and minutes of all lines past their learning time, by kind.
 struct PeerRates: Sendable {
     var sum = [0.0, 0.0]
+    var minutes = [0.0, 0.0]
     var count = [0, 0]
 
     func rate(business: Bool) -> Double? {
         let k = business ? 1 : 0
         return count[k] > 0 ? sum[k] / Double(count[k]) : nil
     }
+
+    func minuteRate(business: Bool) -> Double? {
+        let k = business ? 1 : 0
+        return count[k] > 0 ? minutes[k] / Double(count[k]) : nil
+    }
+}
+
+extension FraudSignal {
+    /// Signals about how much, not where or how: a call centre shows them too.
+    static let volume: Set<FraudSignal> = [.burst, .minutesBurst, .concurrency]
 }
 
 struct Mark: Sendable {
@@ -207,10 +222,17 @@ struct LineState: Sendable {
     var known: [E164Number: Int64] = [:]
     /// Destinations of the number plan (countries, networks) the line has called, with when.
     var knownDestinations: [String: Int64] = [:]
-    /// Usual international calls per hour (EWMA), the hour it is folded up to, calls since.
+    /// Destinations first called once the line had a history, within the sustained window, with
+    /// when; and the international calls to them in that window (empty for almost every line).
+    var novelDestinations: [String: Int64] = [:]
+    var novel: [Call] = []
+    /// Usual international calls and minutes per hour (EWMA), the hour they are folded up to, the
+    /// calls and billed seconds since.
     var rate = 0.0
+    var minuteRate = 0.0
     var rateHour: Int64 = -1
     var pending = 0
+    var pendingSeconds = 0
     /// Counted into the peers' rates (past the learning time), with its kind then.
     var inPeers: Bool? = nil
     var usualConcurrent = 1
@@ -240,10 +262,13 @@ struct LineState: Sendable {
         guard call.isInternational || call.isHighCost, let range = call.range else { return }
         foldRate(upTo: r.start / 3_600_000, s, peers: &peers, business: looksLikeBusiness(s))
         pending += 1
+        pendingSeconds += r.billedSeconds
         let hasHistory = r.start - firstSeen >= s.learningHours * 3_600_000
         let destination = call.destination?.prefix ?? range.digits
         let isNew = hasHistory && knownDestinations[destination] == nil
         international.append(Mark(call: call, newRange: isNew))
+        let isNovel = knownDestinations[destination] == nil && r.start - firstSeen >= s.sustainedHistoryHours * 3_600_000
+        takeNovel(call, destination: destination, isNew: isNovel, s, now: now)
         if knownDestinations[destination] == nil {
             if knownDestinations.count >= s.maximumKnownRanges, let oldest = knownDestinations.min(by: { $0.value < $1.value }) {
                 knownDestinations.removeValue(forKey: oldest.key)
@@ -262,24 +287,39 @@ struct LineState: Sendable {
         }
     }
 
-    /// Folds the finished hours into the usual rate; a line past its learning time joins the peers.
+    /// Keeps the calls to destinations new to the line for the sustained window.
+    private mutating func takeNovel(_ call: Call, destination: String, isNew: Bool, _ s: FraudSettings, now: Int64) {
+        let from = now - s.sustainedWindowMilliseconds
+        if !novel.isEmpty { novel.removeAll { $0.record.end < from } }
+        if !novelDestinations.isEmpty { novelDestinations = novelDestinations.filter { $0.value >= from } }
+        if isNew, novelDestinations.count < s.maximumKnownRanges { novelDestinations[destination] = call.record.start }
+        guard novelDestinations[destination] != nil else { return }
+        novel.append(call)
+        if novel.count > s.maximumCallsPerLine { novel.removeFirst(novel.count - s.maximumCallsPerLine) }
+    }
+
+    /// Folds the finished hours into the usual rates; a line past its learning time joins the peers.
     mutating func foldRate(upTo hour: Int64, _ s: FraudSettings, peers: inout PeerRates, business: Bool) {
         if rateHour < 0 { rateHour = hour }
         guard hour > rateHour else { return }
         let keep = Self.pow(0.5, 1 / s.baselineHalfLifeHours)
-        let old = rate
-        rate = rate * keep + (1 - keep) * Double(pending)
-        rate *= Self.pow(keep, Double(hour - rateHour - 1))
+        let old = (rate, minuteRate)
+        let gap = Self.pow(keep, Double(hour - rateHour - 1))
+        rate = (rate * keep + (1 - keep) * Double(pending)) * gap
+        minuteRate = (minuteRate * keep + (1 - keep) * Double(pendingSeconds) / 60) * gap
         pending = 0
+        pendingSeconds = 0
         rateHour = hour
         let learned = hour * 3_600_000 - firstSeen >= s.learningHours * 3_600_000
         if let was = inPeers {
-            peers.sum[was ? 1 : 0] -= old
+            peers.sum[was ? 1 : 0] -= old.0
+            peers.minutes[was ? 1 : 0] -= old.1
             peers.count[was ? 1 : 0] -= 1
             inPeers = nil
         }
         if learned {
             peers.sum[business ? 1 : 0] += rate
+            peers.minutes[business ? 1 : 0] += minuteRate
             peers.count[business ? 1 : 0] += 1
             inPeers = business
         }
@@ -313,6 +353,12 @@ struct LineState: Sendable {
         if count >= s.burstMinimumCalls, Double(count) >= s.burstFactor * expected {
             out[.burst] = Double(count)
         }
+        let minutes = Double(international.reduce(0) { $0 + $1.call.record.billedSeconds }) / 60
+        let usualMinutes = learned ? minuteRate : (peers.minuteRate(business: isBusiness) ?? minuteRate)
+        if minutes >= s.burstMinimumMinutes, minutes >= s.burstFactor * max(usualMinutes, 1) * Double(s.windowMinutes) / 60 {
+            out[.minutesBurst] = minutes.rounded()
+        }
+        if let sustained = sustainedMinutes(s, usual: learned ? minuteRate : max(minuteRate, usualMinutes)) { out[.sustained] = sustained.rounded() }
         let highCost = international.reduce(0) { $0 + ($1.call.isHighCost ? 1 : 0) }
         if highCost >= s.highCostCalls { out[.highCost] = Double(highCost) }
         var newDestinations = Set<String>()
@@ -349,6 +395,27 @@ struct LineState: Sendable {
             if off >= s.offHoursCalls { out[.offHours] = Double(off) }
         }
         return out
+    }
+
+    /// The most minutes called to one destination new to the line over the sustained window, if
+    /// they pass the bars (hours, minutes, and the line's usual minutes per hour over as long;
+    /// while the line is learning, its peers' if more).
+    func sustainedMinutes(_ s: FraudSettings, usual perHour: Double) -> Double? {
+        guard novel.count >= s.sustainedHours else { return nil }
+        var seconds: [String: Int] = [:]
+        var hours: [String: Set<Int64>] = [:]
+        for c in novel {
+            let key = c.destination?.prefix ?? c.range?.digits ?? ""
+            seconds[key, default: 0] += c.record.billedSeconds
+            hours[key, default: []].insert(c.record.start / 3_600_000)
+        }
+        let usual = max(perHour, 0.1) * Double(s.sustainedWindowMinutes) / 60
+        var best: Double?
+        for (key, total) in seconds where hours[key, default: []].count >= s.sustainedHours {
+            let minutes = Double(total) / 60
+            if minutes >= s.sustainedMinimumMinutes, minutes >= s.sustainedFactor * usual { best = max(best ?? 0, minutes) }
+        }
+        return best
     }
 
     /// The most numbers of a sorted list within `span` of the first of them, if at least `need`.

@@ -176,11 +176,17 @@ public struct TelephonySettings: Sendable {
         let m = try YAMLMap(v.node, context: "telephony.detection")
         try m.allowOnly([
             "window_minutes", "burst_minimum_calls", "burst_factor", "learning_hours", "high_cost_calls", "new_destinations",
-            "numbers_in_one_range", "quiet_minutes", "business_hours", "time_zone", "maximum_lines",
+            "numbers_in_one_range", "quiet_minutes", "business_hours", "time_zone", "maximum_lines", "burst_minimum_minutes",
+            "sustained_window_minutes", "sustained_hours", "sustained_minimum_minutes", "sustained_factor",
         ])
         if let x = m["window_minutes"] { d.windowMinutes = Int64(try x.int(in: 5...1440)) }
         if let x = m["burst_minimum_calls"] { d.burstMinimumCalls = try x.int(in: 1...100_000) }
         if let x = m["burst_factor"] { d.burstFactor = try x.double(in: 1...1000) }
+        if let x = m["burst_minimum_minutes"] { d.burstMinimumMinutes = try x.double(in: 1...1_000_000) }
+        if let x = m["sustained_window_minutes"] { d.sustainedWindowMinutes = Int64(try x.int(in: 60...10_080)) }
+        if let x = m["sustained_hours"] { d.sustainedHours = try x.int(in: 1...168) }
+        if let x = m["sustained_minimum_minutes"] { d.sustainedMinimumMinutes = try x.double(in: 1...1_000_000) }
+        if let x = m["sustained_factor"] { d.sustainedFactor = try x.double(in: 1...1000) }
         if let x = m["learning_hours"] { d.learningHours = Int64(try x.int(in: 0...8760)) }
         if let x = m["high_cost_calls"] { d.highCostCalls = try x.int(in: 1...100_000) }
         if let x = m["new_destinations"] { d.newDestinations = try x.int(in: 1...1000) }

@@ -239,4 +239,63 @@ struct FraudDetectionTests {
         #expect(LineState.longestRun([100, 101, 103, 500, 900], span: 20, need: 3) == 3)
         #expect(LineState.longestRun([100, 300, 500], span: 20, need: 3) == 0)
     }
+
+    /// Low and slow: two seven-minute calls an hour, round the clock, to three numbers of the Cook
+    /// Islands, a country the line never called. No hour looks like a burst; the day does.
+    @Test func lowAndSlowCallingToANewCountryIsFoundFromItsDayNotItsHour() throws {
+        var engine = FraudEngine()
+        Self.history(&engine, lines: ["L1", "L2", "L3"])
+        let friday = Self.monday + 4 * 24 * Self.hour
+        let calls = (0..<48).map { i in
+            Self.call("L2", "010-682-2\(1234 + 97 * (i % 3))", at: friday + Int64(i) * 30 * Self.minute, seconds: 420)
+        }
+        var events: [FraudEvent] = []
+        var reportedAfter: Int?
+        for (i, c) in calls.enumerated() {
+            let out = engine.take(c).events
+            if reportedAfter == nil, out.contains(where: { if case .finding = $0 { true } else { false } }) { reportedAfter = i + 1 }
+            events += out
+        }
+        let findings = events.compactMap { if case .finding(let f) = $0 { f } else { nil } }
+        let finding = try #require(findings.last)
+        #expect(finding.account == "L2" && finding.signals[.sustained] != nil, "\(finding.signals)")
+        #expect(finding.signals[.burst] == nil, "two calls an hour are no burst")
+        let after = try #require(reportedAfter)
+        #expect((11...24).contains(after), "reported once calls fell in six different hours (the 11th call), not before: \(after)")
+        let fraudulent = events.compactMap { if case .fraudulentCall(let f) = $0 { f } else { nil } }
+        #expect(fraudulent.count == 48, "the calls before the report are billed as fraud too")
+        #expect(fraudulent.first?.start == friday && fraudulent.allSatisfy { $0.country == "CK" })
+    }
+
+    /// The same country called by a line for one long evening call, and a day later once more, is
+    /// family, not fraud: too few hours.
+    @Test func aLongCallToANewCountryIsNotSustainedCalling() {
+        var engine = FraudEngine()
+        Self.history(&engine, lines: ["L1", "L2"])
+        let friday = Self.monday + 4 * 24 * Self.hour
+        var reported = 0
+        for c in [
+            Self.call("L2", "010-682-21234", at: friday + 20 * Self.hour, seconds: 7200),
+            Self.call("L2", "010-682-21234", at: friday + 44 * Self.hour, seconds: 3600),
+        ] {
+            reported += engine.take(c).events.filter { if case .finding = $0 { true } else { false } }.count
+        }
+        #expect(reported == 0)
+    }
+
+    /// Few calls but long ones: four forty-minute calls to two countries the line never called, in
+    /// one hour. Not a burst of calls (four), a burst of minutes.
+    @Test func aBurstOfMinutesCountsWhereTheCallsAreFew() throws {
+        var engine = FraudEngine()
+        Self.history(&engine, lines: ["L1", "L2"])
+        let night = Self.monday + 4 * 24 * Self.hour + 2 * Self.hour
+        var events: [FraudEvent] = []
+        for (i, number) in ["010-682-21234", "010-683-4123", "010-682-21300", "010-683-4200"].enumerated() {
+            events += engine.take(Self.call("L2", number, at: night + Int64(i) * 4 * Self.minute, seconds: 2400)).events
+        }
+        let finding = try #require(events.compactMap { if case .finding(let f) = $0 { f } else { nil } }.last)
+        // Reported at the third call (120 minutes, over the bar of 90), with the minutes measured then.
+        #expect(finding.signals[.minutesBurst] == 120 && finding.signals[.newDestinations] == 2, "\(finding.signals)")
+        #expect(finding.signals[.burst] == nil)
+    }
 }
