@@ -358,7 +358,9 @@ struct LineState: Sendable {
         if minutes >= s.burstMinimumMinutes, minutes >= s.burstFactor * max(usualMinutes, 1) * Double(s.windowMinutes) / 60 {
             out[.minutesBurst] = minutes.rounded()
         }
-        if let sustained = sustainedMinutes(s, usual: learned ? minuteRate : max(minuteRate, usualMinutes)) { out[.sustained] = sustained.rounded() }
+        if let sustained = sustainedMinutes(s, usual: learned ? minuteRate : max(minuteRate, usualMinutes)) {
+            out[.sustained] = sustained.rounded()
+        }
         let highCost = international.reduce(0) { $0 + ($1.call.isHighCost ? 1 : 0) }
         if highCost >= s.highCostCalls { out[.highCost] = Double(highCost) }
         var newDestinations = Set<String>()

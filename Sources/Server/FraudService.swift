@@ -39,6 +39,8 @@ public final class FraudService: Service, Sendable {
     struct State: Sendable {
         var engine: FraudEngine
         var readers: [String: CDRReader] = [:]
+        /// Each followed feed's clock against ours.
+        var clocks: [String: SourceClock] = [:]
         var warned: Set<String> = []
         var lines: [String: [String: Int]] = [:]
         var lastPublished: [BlockRule]?
@@ -173,17 +175,28 @@ public final class FraudService: Service, Sendable {
     }
 
     private func ingest(key: String, format: CDRReader.Format, bytes: [UInt8], final: Bool) -> IngestSummary {
-        let notAfter = clock.milliseconds + Int64(settings.clockSkewSeconds) * 1000
-        let feedName = key.hasPrefix("upload:") ? "upload" : key
+        let readAt = clock.milliseconds
+        let notAfter = readAt + Int64(settings.clockSkewSeconds) * 1000
+        let upload = key.hasPrefix("upload:")
+        let feedName = upload ? "upload" : key
         var summary = IngestSummary()
         var outcome = FraudEngine.Outcome()
         var firstProblems: [CDRRejection: Int] = [:]
         state.withLockedValue { s in
             var reader = s.readers[key] ?? CDRReader(format: format)
-            reader.notAfter = notAfter
+            // A followed feed's records are first put in our time (its clock may run ahead), then
+            // bounded; an upload is history, bounded as it is.
+            reader.notAfter = upload ? notAfter : nil
+            var sourceClock = s.clocks[key] ?? SourceClock(toleranceMilliseconds: Int64(settings.clockSkewSeconds) * 1000)
+            let before = (ahead: sourceClock.runsAhead, behind: sourceClock.runsBehind)
             func take(_ line: CDRLine) {
                 switch line.result {
-                case .success(let record):
+                case .success(var record):
+                    if !upload {
+                        sourceClock.observe(end: record.end, readAt: readAt)
+                        record = sourceClock.correct(record)
+                        guard record.start <= notAfter else { return take(CDRLine(line: line.line, result: .failure(.future))) }
+                    }
                     summary.read += 1
                     let o = s.engine.take(classifier.classify(record))
                     outcome.events += o.events
@@ -195,6 +208,20 @@ public final class FraudService: Service, Sendable {
             }
             reader.feed(bytes, take)
             if final { reader.finish(take) }
+            if !upload {
+                sourceClock.endBatch()
+                s.clocks[key] = sourceClock
+                let offset = "\((sourceClock.offset ?? 0) / 1000) s"
+                if sourceClock.runsAhead && !before.ahead {
+                    logger.warning(
+                        "a call-record feed's clock runs ahead of ours: its records are moved back by the estimate",
+                        metadata: ["feed": "\(feedName)", "offset": "\(offset)"])
+                } else if sourceClock.runsBehind && !before.behind {
+                    logger.warning(
+                        "a call-record feed's records arrive late: its clock runs behind, or it is written late",
+                        metadata: ["feed": "\(feedName)", "late_by": "\(offset.dropFirst())"])
+                }
+            }
             if let failure = reader.failure { summary.error = failure.description }
             if final || reader.failure != nil { s.readers[key] = nil } else { s.readers[key] = reader }
             for (reason, line) in firstProblems where s.warned.insert("\(feedName)/\(reason.rawValue)").inserted {
@@ -386,6 +413,16 @@ public final class FraudService: Service, Sendable {
         public var publishedTo: String?
         public var publications: Int
         public var publishError: String?
+        /// Each followed feed's clock against Mamori's.
+        public var clocks: [FeedClock]
+    }
+
+    public struct FeedClock: Sendable, Codable, Hashable {
+        public var feed: String
+        /// The source's clock minus Mamori's (s); nil until estimated (five reads with records).
+        public var offsetSeconds: Double?
+        public var state: SourceClock.Standing
+        public var recordsCorrected: Int
     }
 
     public var status: Status {
@@ -395,7 +432,13 @@ public final class FraudService: Service, Sendable {
                 linesNotFollowed: s.engine.detector.linesNotFollowed, openFindings: s.engine.detector.openFindings,
                 rulesActive: s.engine.book.active.count, rulesPending: s.engine.book.pending.count,
                 callsTaken: s.engine.detector.callsTaken,
-                publishedTo: settings.kamailioRPC, publications: s.published, publishError: s.publishError)
+                publishedTo: settings.kamailioRPC, publications: s.published, publishError: s.publishError,
+                clocks: settings.feeds.map { feed in
+                    let c = s.clocks[feed.name]
+                    return FeedClock(
+                        feed: feed.name, offsetSeconds: c?.offset.map { Double($0) / 1000 }, state: c?.standing ?? .unknown,
+                        recordsCorrected: c?.corrected ?? 0)
+                })
         }
     }
 

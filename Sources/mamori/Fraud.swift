@@ -88,6 +88,16 @@ struct Fraud: AsyncParsableCommand {
             print("calls taken: \(s.callsTaken); lines followed: \(s.linesFollowed) (not followed, over the bound: \(s.linesNotFollowed))")
             print("lines found hijacked, still active: \(s.openFindings)")
             print("block rules in force: \(s.rulesActive); waiting for approval: \(s.rulesPending)")
+            for c in s.clocks ?? [] {
+                let offset = c.offsetSeconds.map { String(format: "%+.0f s", $0) } ?? "not estimated yet"
+                let note =
+                    switch c.state {
+                    case "ahead": " — runs ahead: \(c.recordsCorrected) records moved back"
+                    case "behind": " — records arrive late (a slow clock, or written late)"
+                    default: ""
+                    }
+                print("feed \(c.feed): clock \(offset) against the server's\(note)")
+            }
             if let to = s.publishedTo {
                 print("softswitch: \(to) — \(s.publications) publications" + (s.publishError.map { "; LAST FAILED: \($0)" } ?? ""))
             }
@@ -193,6 +203,14 @@ struct Fraud: AsyncParsableCommand {
         var publishedTo: String?
         var publications: Int
         var publishError: String?
+        var clocks: [ClockView]?
+    }
+
+    struct ClockView: Decodable {
+        var feed: String
+        var offsetSeconds: Double?
+        var state: String
+        var recordsCorrected: Int
     }
 
     struct Figures: Decodable {
