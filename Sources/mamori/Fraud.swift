@@ -52,29 +52,25 @@ struct Fraud: AsyncParsableCommand {
         func request(_ method: String, _ path: String, body: [UInt8]? = nil, file: String? = nil) async throws -> (
             status: Int, body: String
         ) {
-            let address =
-                server.hasPrefix("http://") ? String(server.dropFirst(7)).split(separator: "/").first.map(String.init) ?? "" : server
-            let endpoint: SocketEndpoint
-            do { endpoint = try SocketEndpoint(parsing: address) } catch { throw ValidationError("--server: \(error)") }
-            guard let token = try credentials.token() else {
-                throw FraudError("`mamori fraud` needs an operator's machine token, from --token-file FILE or MAMORI_TOKEN")
-            }
-            do {
-                let r = try await MamoriAPIClient.withClient(server: endpoint, token: token) { client in
-                    if let file { return try await client.post(path, file: file, contentType: "text/plain") }
-                    return method == "GET" ? try await client.get(path) : try await client.post(path, body: body ?? [])
+            let online = OnlineRequest(
+                command: "mamori fraud", server: server, credentials: credentials, needs: Fraud.needs, fail: { FraudError($0) })
+            let r = try await online.send(
+                method, path, file.map { .file($0, contentType: "text/plain") } ?? body.map { .bytes($0) } ?? .none)
+            guard (200..<300).contains(r.status) else {
+                if r.status == 404, r.body.contains("no telephony: section") {
+                    throw FraudError("the server does not look for IP-phone fraud (no `telephony:` section in its configuration)")
                 }
-                guard (200..<300).contains(r.status) else {
-                    if r.status == 404, r.body.contains("no telephony: section") {
-                        throw FraudError("the server does not look for IP-phone fraud (no `telephony:` section in its configuration)")
-                    }
-                    throw FraudError("the server answered \(r.status): \(MamoriAPIClient.refusal(r.body))")
-                }
-                return (r.status, r.body)
-            } catch let failure as MamoriAPIClient.Failure {
-                throw FraudError("\(failure)")
+                throw FraudError("the server answered \(r.status): \(MamoriAPIClient.refusal(r.body))")
             }
+            return r
         }
+    }
+
+    /// The permission a refused request lacked.
+    static func needs(_ method: String, _ path: String) -> String? {
+        if path.hasPrefix("/api/v1/fraud/report") || path.hasPrefix("/api/v1/fraud/findings") { return "reveal_identity" }
+        if path.hasPrefix("/api/v1/fraud/cdrs") { return "submit_reports" }
+        return method == "GET" ? "read_findings" : "control_mitigation (an admin's token)"
     }
 
     struct Status: AsyncParsableCommand {

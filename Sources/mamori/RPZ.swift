@@ -39,25 +39,8 @@ struct RPZ: AsyncParsableCommand {
 
         /// Sends one request; returns the status and body, or stops with a sentence that says why.
         func request(_ method: String, _ path: String, body: [UInt8]? = nil) async throws -> (status: Int, body: String) {
-            let address =
-                server.hasPrefix("http://") ? String(server.dropFirst(7)).split(separator: "/").first.map(String.init) ?? "" : server
-            let endpoint: SocketEndpoint
-            do { endpoint = try SocketEndpoint(parsing: address) } catch { throw ValidationError("--server: \(error)") }
-            guard let token = try credentials.token() else {
-                throw RPZError("`mamori rpz` needs an operator's machine token, from --token-file FILE or MAMORI_TOKEN")
-            }
-            do {
-                let r = try await MamoriAPIClient.withClient(server: endpoint, token: token) { client in
-                    switch method {
-                    case "GET": try await client.get(path)
-                    case "DELETE": try await client.delete(path)
-                    default: try await client.post(path, body: body ?? [])
-                    }
-                }
-                return (r.status, r.body)
-            } catch let failure as MamoriAPIClient.Failure {
-                throw RPZError("\(failure)")
-            }
+            let online = OnlineRequest(command: "mamori rpz", server: server, credentials: credentials, fail: { RPZError($0) })
+            return try await online.send(method, path, body.map { .bytes($0) } ?? .none)
         }
 
         /// The body when the status is one of `accepted`; else stops with the server's reason.

@@ -49,24 +49,10 @@ struct Share: AsyncParsableCommand {
 
         /// Sends one request; stops with a sentence that says why when it gets no usable answer.
         func request(_ method: String, _ path: String, body: [UInt8] = []) async throws -> (status: Int, body: String) {
-            let endpoint: SocketEndpoint
-            do { endpoint = try SocketEndpoint(parsing: server) } catch { throw ValidationError("--server: \(error)") }
-            guard let token = try credentials.token() else {
-                throw ShareError("`mamori share` needs an operator's machine token, from --token-file FILE or MAMORI_TOKEN")
-            }
-            do {
-                let r = try await MamoriAPIClient.withClient(server: endpoint, token: token) { client in
-                    method == "GET"
-                        ? try await client.get(path)
-                        : try await client.post(path, body: body, contentType: "application/stix+json;version=2.1")
-                }
-                return (r.status, r.body)
-            } catch let failure as MamoriAPIClient.Failure {
-                if case .forbidden = failure {
-                    throw ShareError("\(failure); this needs \(method == "GET" ? "read_shared" : "write_shared")")
-                }
-                throw ShareError("\(failure)")
-            }
+            let online = OnlineRequest(
+                command: "mamori share", server: server, credentials: credentials,
+                needs: { m, _ in m == "GET" ? "read_shared" : "write_shared" }, fail: { ShareError($0) })
+            return try await online.send(method, path, .bytes(body, contentType: "application/stix+json;version=2.1"))
         }
 
         func expect(_ answer: (status: Int, body: String), _ what: String) throws -> String {
