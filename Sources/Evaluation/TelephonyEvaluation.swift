@@ -36,6 +36,8 @@ public struct TelephonyEvaluation: Sendable {
         public var episodesDetected: Int
         /// From an episode's first call to the finding (s), over the episodes detected.
         public var secondsToDetect: [Double]
+        /// From the pumping's start (after the test calls, which may come hours before) to the finding (s).
+        public var secondsToDetectFromPumping: [Double] = []
         /// The same, by the episode's style (loud, moderate, low and slow).
         public var episodesByStyle: [String: StyleTally] = [:]
         /// Hard negatives (call centres, fleets, island traders) flagged.
@@ -75,6 +77,7 @@ public struct TelephonyEvaluation: Sendable {
         public var episodes = 0
         public var detected = 0
         public var secondsToDetect: [Double] = []
+        public var secondsToDetectFromPumping: [Double] = []
     }
 
     /// Runs the world; `progress` is told the calls done now and then.
@@ -184,6 +187,9 @@ public struct TelephonyEvaluation: Sendable {
                 score.secondsToDetect.append(seconds)
                 score.episodesByStyle[episode.style.rawValue, default: StyleTally()].detected += 1
                 score.episodesByStyle[episode.style.rawValue, default: StyleTally()].secondsToDetect.append(seconds)
+                let fromPumping = Double(max(0, first - episode.pumpingStart)) / 1000
+                score.secondsToDetectFromPumping.append(fromPumping)
+                score.episodesByStyle[episode.style.rawValue, default: StyleTally()].secondsToDetectFromPumping.append(fromPumping)
             }
         }
         let fraudRanges = Set(labels.fraudRanges.map(\.range))
@@ -201,7 +207,11 @@ public struct TelephonyEvaluation: Sendable {
         score.billingPrecision = Self.ratio(score.classedFraudulentCorrectly, score.classedFraudulent)
         score.billingRecall = Self.ratio(score.classedFraudulentCorrectly, fraudIDs.count)
         score.secondsToDetect.sort()
-        for style in score.episodesByStyle.keys { score.episodesByStyle[style]?.secondsToDetect.sort() }
+        score.secondsToDetectFromPumping.sort()
+        for style in score.episodesByStyle.keys {
+            score.episodesByStyle[style]?.secondsToDetect.sort()
+            score.episodesByStyle[style]?.secondsToDetectFromPumping.sort()
+        }
         score.secondsToBlock.sort()
         return score
     }

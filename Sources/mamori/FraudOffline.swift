@@ -56,8 +56,8 @@ struct FraudEvaluate: AsyncParsableCommand {
             """
             world: seed \(score.seed), \(score.lines) lines, \(score.days) days, \(score.calls) calls (\(score.internationalCalls) international)
             hijacked lines: \(score.linesFlaggedHijacked) of \(score.hijackedLines) found; \(score.linesFlagged) flagged — precision \(pct(score.linePrecision)), recall \(pct(score.lineRecall))
-            episodes: \(score.episodesDetected) of \(score.episodes) detected; time to detect median \(median(score.secondsToDetect)), p90 \(p90(score.secondsToDetect))
-            \(score.episodesByStyle.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value.detected) of \($0.value.episodes), median \(median($0.value.secondsToDetect))" }.joined(separator: "\n"))
+            episodes: \(score.episodesDetected) of \(score.episodes) detected; time to detect from the first call (test calls included) median \(median(score.secondsToDetect)), p90 \(p90(score.secondsToDetect)); from the pumping's start median \(median(score.secondsToDetectFromPumping)), p90 \(p90(score.secondsToDetectFromPumping))
+            \(score.episodesByStyle.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value.detected) of \($0.value.episodes); median from the first call \(median($0.value.secondsToDetect)), from the pumping \(median($0.value.secondsToDetectFromPumping))" }.joined(separator: "\n"))
             hard negatives flagged: \(score.hardNegativesFlagged.isEmpty ? "none" : score.hardNegativesFlagged.joined(separator: ", "))
             signals of findings on hijacked lines: \(score.truePositiveSignals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             signals of findings on other lines: \(score.falsePositiveSignals.isEmpty ? "none" : score.falsePositiveSignals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
