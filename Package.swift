@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // Bytes → typed flow records: the wire decoding of NetFlow v5/v9, IPFIX and sFlow, and the
@@ -398,7 +399,10 @@ let package = Package(
         // Findings scored against a simulator's ground truth (precision, recall, time to detect).
         .target(
             name: "Evaluation",
-            dependencies: ["Detection", "Simulator", "FlowCodec", "FlowFiles", "MamoriCore", "Telephony", "FraudDetection"],
+            dependencies: [
+                "Detection", "Simulator", "FlowCodec", "FlowFiles", "MamoriCore", "Telephony", "FraudDetection",
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
             swiftSettings: swiftSettings
         ),
         // recvmmsg(2) for the collector's receive loop (a GNU extension Swift's Glibc does not expose).

@@ -1,4 +1,5 @@
 import FraudDetection
+import HeapModule
 import MamoriCore
 import Simulator
 import Telephony
@@ -7,19 +8,41 @@ import Telephony
 /// go through a softswitch emulated the way docs/kamailio.md configures Kamailio (emergency
 /// numbers first, opted-out lines through, the longest blocked prefix refused — the refused
 /// attempt logged as Kamailio logs it), then through the `FraudEngine` as `mamori serve` runs it,
-/// with the clock ticking every simulated minute. Against the world's labels: hijacked lines
+/// with the clock ticking every simulated minute. Each call is screened when it is placed; with
+/// ``answers`` (as Kamailio logs them) an answered call is also taken when it is answered, its
+/// record when it ends. Against the world's labels: hijacked lines
 /// found, blocked ranges, time to detect and to block, calls blocked that were not fraud, and the
 /// calls classed fraudulent for the billing system.
 public struct TelephonyEvaluation: Sendable {
     public var settings: FraudSettings
     public var policy: BlockPolicy
     public var optOuts: Set<String>
+    /// The softswitch reports answers (Kamailio's `ACC: transaction answered`), not only records
+    /// at the end (Asterisk's Master.csv).
+    public var answers: Bool
 
-    public init(settings: FraudSettings = FraudSettings(), policy: BlockPolicy = BlockPolicy(), optOuts: Set<String> = []) {
+    public init(
+        settings: FraudSettings = FraudSettings(), policy: BlockPolicy = BlockPolicy(), optOuts: Set<String> = [], answers: Bool = true
+    ) {
         self.settings = settings
         self.policy = policy
         self.optOuts = optOuts
+        self.answers = answers
     }
+
+    /// A call placed (screened, and taken as up if answered) or ended (its record), in time order.
+    struct Event: Comparable {
+        var time: Int64
+        var serial: Int
+        var ends: Bool
+        var call: SimulatedCall
+        static func < (a: Event, b: Event) -> Bool { (a.time, a.serial) < (b.time, b.serial) }
+        static func == (a: Event, b: Event) -> Bool { a.time == b.time && a.serial == b.serial }
+    }
+
+    /// The world's calls come in the order they end; a call is placed at most this long before
+    /// (the longest call of the simulator, two hours, and its ringing).
+    static let lookahead: Int64 = 7_800_000
 
     public struct Score: Sendable, Codable, Hashable {
         public var seed: UInt64
@@ -124,17 +147,30 @@ public struct TelephonyEvaluation: Sendable {
                 }
             }
         }
-        for simulated in world.calls() {
-            var record = simulated.record
-            let time = simulated.hangUp
-            if time - lastTick >= 60_000 {
-                absorb(engine.tick(now: time))
-                lastTick = time
+        var refused = Set<Int>()
+        func handle(_ event: Event) {
+            let simulated = event.call
+            if event.time - lastTick >= 60_000 {
+                absorb(engine.tick(now: event.time))
+                lastTick = event.time
             }
-            var call = classifier.classify(record)
             let isFraud = simulated.episode != nil
+            if event.ends {
+                guard refused.remove(event.serial) == nil else { return }
+                let call = classifier.classify(simulated.record)
+                if isFraud { score.fraudulentBilledSeconds += simulated.record.billedSeconds }
+                absorb(engine.take(call))
+                return
+            }
+            var record = simulated.record
+            var call = classifier.classify(record)
             if isFraud, let r = call.range { firstFraudCall[r.digits] = min(firstFraudCall[r.digits] ?? .max, record.start) }
-            // The softswitch: emergency first, opted-out lines, then the longest blocked prefix.
+            score.calls += 1
+            if call.isInternational || call.isHighCost { score.internationalCalls += 1 }
+            if isFraud { score.fraudulentBilledSecondsLabelled += simulated.record.billedSeconds }
+            if !isFraud, call.isInternational || call.isHighCost, !engine.book.active.isEmpty { score.legitimateInternationalCalls += 1 }
+            // The softswitch, when the call is placed: emergency first, opted-out lines, then the
+            // longest blocked prefix. A refused call is logged then, and never ends.
             if !call.isEmergency, !optOuts.contains(record.account), let n = call.number?.digits,
                 engine.book.active.values.contains(where: { n.hasPrefix($0.prefix) })
             {
@@ -142,19 +178,27 @@ public struct TelephonyEvaluation: Sendable {
                 record.billedSeconds = 0
                 record.outcome = .failed
                 record.refusedByBlock = true
-                call = classifier.classify(record)
+                refused.insert(event.serial)
                 if isFraud { score.blockedFraudulentCalls += 1 } else { score.blockedLegitimateCalls += 1 }
+                absorb(engine.take(classifier.classify(record)))
+            } else if answers, let answered = record.answered, !record.callID.isEmpty {
+                record.start = answered
+                record.billedSeconds = 0
+                record.inProgress = true
+                call = classifier.classify(record)
+                absorb(engine.take(call))
             }
-            if !isFraud, call.isInternational || call.isHighCost, !engine.book.active.isEmpty { score.legitimateInternationalCalls += 1 }
-            if isFraud {
-                score.fraudulentBilledSeconds += record.billedSeconds
-                score.fraudulentBilledSecondsLabelled += simulated.record.billedSeconds
-            }
-            score.calls += 1
-            if call.isInternational || call.isHighCost { score.internationalCalls += 1 }
-            absorb(engine.take(call))
             if score.calls % 100_000 == 0 { progress(score.calls) }
         }
+        var events = Heap<Event>()
+        var serial = 0
+        for simulated in world.calls() {
+            events.insert(Event(time: simulated.record.start, serial: serial, ends: false, call: simulated))
+            events.insert(Event(time: simulated.hangUp, serial: serial, ends: true, call: simulated))
+            serial += 1
+            while let first = events.min, first.time <= simulated.hangUp - Self.lookahead { handle(events.removeMin()) }
+        }
+        while let next = events.popMin() { handle(next) }
         absorb(engine.tick(now: world.configuration.endMilliseconds + 86_400_000))
 
         let hijacked = Set(labels.hijackedLines.map(\.account))

@@ -48,6 +48,11 @@ public struct FraudulentCall: Sendable, Hashable, Codable {
     public var billedSeconds: Int
     public var outcome: CallRecord.Outcome
     public var refusedByBlock: Bool
+    /// true: the call is still up (reported when it was answered; ``billedSeconds`` is 0 so far).
+    public var inProgress: Bool?
+    /// true: this ends a call reported while it was up, with its billed time; the destination's
+    /// figures counted it then (the billing system replaces the earlier row).
+    public var update: Bool?
 }
 
 public enum FraudEvent: Sendable, Hashable {
@@ -79,6 +84,10 @@ public struct FraudDetector: Sendable {
     /// Calls taken, and calls dropped from full windows.
     public private(set) var callsTaken = 0
     public private(set) var callsDroppedFromWindows = 0
+    /// The last call taken ended a call taken while it was up (its destination was counted then),
+    /// or repeated one up already (and was passed over).
+    public private(set) var lastCallCompleted = false
+    public private(set) var lastCallRepeated = false
 
     public init(settings: FraudSettings = FraudSettings(), businessAccounts: Set<String> = []) {
         self.settings = settings
@@ -93,6 +102,8 @@ public struct FraudDetector: Sendable {
         let r = call.record
         now = max(now, r.end)
         callsTaken += 1
+        lastCallCompleted = false
+        lastCallRepeated = false
         var events = endQuietEpisodes()
         guard !call.isEmergency else { return events }
         let account = r.account
@@ -106,7 +117,14 @@ public struct FraudDetector: Sendable {
             }
             line = LineState(firstSeen: r.start)
         }
-        line.take(call, settings: settings, peers: &peers, droppedFromWindow: &callsDroppedFromWindows, now: now)
+        switch line.take(call, settings: settings, peers: &peers, droppedFromWindow: &callsDroppedFromWindows, now: now) {
+        case .repeated:
+            lastCallRepeated = true
+            lines[account] = line
+            return events
+        case .completed: lastCallCompleted = true
+        case .new: break
+        }
         let isBusiness = businessAccounts.contains(account) || line.looksLikeBusiness(settings)
         let measured = line.signals(settings: settings, peers: peers, isBusiness: isBusiness)
         // Volume alone (many calls, many minutes, many at once) is what a call centre does too: one
@@ -215,7 +233,20 @@ struct Mark: Sendable {
 }
 
 struct LineState: Sendable {
+    /// An answered call whose record never came is taken as ended this long after its answer.
+    static let openCallLimit: Int64 = 4 * 3_600_000
+
+    enum Taken {
+        case new
+        /// The record of a call taken while it was up.
+        case completed
+        /// A call up already (the softswitch logged its answer twice).
+        case repeated
+    }
+
     var firstSeen: Int64
+    /// Calls up (answered, their record not come yet), by Call-ID, with their answer.
+    var open: [String: Int64] = [:]
     /// Calls in the window: international ones whole, all of them as (start, end) for concurrency.
     var international: [Mark] = []
     var spans: [(start: Int64, end: Int64)] = []
@@ -245,27 +276,52 @@ struct LineState: Sendable {
 
     var windowStart: Int64 { international.first?.call.record.start ?? 0 }
 
-    mutating func take(_ call: Call, settings s: FraudSettings, peers: inout PeerRates, droppedFromWindow: inout Int, now: Int64) {
+    mutating func take(_ call: Call, settings s: FraudSettings, peers: inout PeerRates, droppedFromWindow: inout Int, now: Int64)
+        -> Taken
+    {
         let r = call.record
+        // A call up is taken when it is answered; its record, when it ends, replaces it.
+        var carriedNew: Bool?
+        var completed = false
+        if r.inProgress {
+            guard !r.callID.isEmpty, open[r.callID] == nil else { return .repeated }
+            if open.count >= s.maximumCallsPerLine, let oldest = open.min(by: { $0.value < $1.value }) {
+                open.removeValue(forKey: oldest.key)
+            }
+            open[r.callID] = r.start
+        } else if !r.callID.isEmpty, let answeredAt = open.removeValue(forKey: r.callID) {
+            completed = true
+            if let i = spans.firstIndex(where: { $0.start == answeredAt && $0.end == answeredAt + Self.openCallLimit }) {
+                spans.remove(at: i)
+            }
+            if let i = international.firstIndex(where: { $0.call.record.callID == r.callID }) {
+                carriedNew = international[i].newRange
+                international.remove(at: i)
+            }
+            novel.removeAll { $0.record.callID == r.callID }
+        }
         firstSeen = min(firstSeen, r.start)
         let from = now - s.windowMilliseconds
         international.removeAll { $0.call.record.end < from }
         spans.removeAll { $0.end < from }
-        calls += 1
-        if Self.inBusinessHours(r.start, s) { businessHourCalls += 1 }
+        if !open.isEmpty { open = open.filter { $0.value >= now - Self.openCallLimit } }
+        if !completed {
+            calls += 1
+            if Self.inBusinessHours(r.start, s) { businessHourCalls += 1 }
+        }
         currentConcurrent = 1 + spans.reduce(0) { $0 + ($1.start < r.end && $1.end > r.start ? 1 : 0) }
-        spans.append((r.start, r.end))
+        spans.append((r.start, r.inProgress ? r.start + Self.openCallLimit : r.end))
         if spans.count > s.maximumCallsPerLine {
             spans.removeFirst(spans.count - s.maximumCallsPerLine)
             droppedFromWindow += 1
         }
-        guard call.isInternational || call.isHighCost, let range = call.range else { return }
+        guard call.isInternational || call.isHighCost, let range = call.range else { return completed ? .completed : .new }
         foldRate(upTo: r.start / 3_600_000, s, peers: &peers, business: looksLikeBusiness(s))
-        pending += 1
+        if !completed { pending += 1 }
         pendingSeconds += r.billedSeconds
         let hasHistory = r.start - firstSeen >= s.learningHours * 3_600_000
         let destination = call.destination?.prefix ?? range.digits
-        let isNew = hasHistory && knownDestinations[destination] == nil
+        let isNew = carriedNew ?? (hasHistory && knownDestinations[destination] == nil)
         international.append(Mark(call: call, newRange: isNew))
         let isNovel = knownDestinations[destination] == nil && r.start - firstSeen >= s.sustainedHistoryHours * 3_600_000
         takeNovel(call, destination: destination, isNew: isNovel, s, now: now)
@@ -285,6 +341,7 @@ struct LineState: Sendable {
             }
             known[range] = r.start
         }
+        return completed ? .completed : .new
     }
 
     /// Keeps the calls to destinations new to the line for the sustained window.
@@ -380,8 +437,10 @@ struct LineState: Sendable {
                 numbers.count >= s.numbersInOneRange
                     ? numbers.count : Self.longestRun(numbers, span: s.sequentialSpan, need: s.sequentialNumbers))
             if !testThenLong,
-                let test = marks.lazy.filter({ $0.call.record.outcome == .answered && $0.call.record.billedSeconds <= s.testCallSeconds })
-                    .map({ $0.call.record.start }).min(),
+                let test = marks.lazy.filter({
+                    $0.call.record.outcome == .answered && !$0.call.record.inProgress && $0.call.record.billedSeconds <= s.testCallSeconds
+                })
+                .map({ $0.call.record.start }).min(),
                 marks.contains(where: { $0.call.record.start > test && $0.call.record.billedSeconds >= s.longCallSeconds })
             {
                 testThenLong = true
@@ -460,6 +519,8 @@ struct Episode: Sendable {
     /// Ranges the line called before the episode: calls to them are not fraud.
     var known: Set<E164Number>
     var lastSuspicious: Int64 = 0
+    /// Calls reported fraudulent while they were up, whose records have not come yet.
+    var reportedUp: Set<String> = []
 
     init(account: String, detectedAt: Int64, signals: [FraudSignal: Double], known: Set<E164Number>, businessLine: Bool) {
         finding = FraudFinding(
@@ -476,11 +537,13 @@ struct Episode: Sendable {
 
     mutating func record(_ call: Call) -> FraudulentCall {
         let r = call.record
+        let update = !r.inProgress && !r.callID.isEmpty && reportedUp.remove(r.callID) != nil
+        if r.inProgress, reportedUp.count < 4096 { reportedUp.insert(r.callID) }
         if finding.calls == 0 || r.start < finding.firstCall { finding.firstCall = r.start }
         finding.lastCall = max(finding.lastCall, r.start)
-        finding.calls += 1
         finding.billedSeconds += r.billedSeconds
-        if let range = call.range {
+        if !update { finding.calls += 1 }
+        if !update, let range = call.range {
             let key = range.digits
             if finding.ranges[key] != nil || finding.ranges.count < 10 { finding.ranges[key, default: 0] += 1 }
         }
@@ -490,6 +553,7 @@ struct Episode: Sendable {
             findingID: finding.id, account: r.account, callID: r.callID, start: r.start, dialled: r.dialled,
             number: call.number?.digits ?? "", range: call.range?.digits ?? "", destinationPrefix: call.destination?.prefix ?? "",
             country: country, destination: call.destination?.name ?? "",
-            billedSeconds: r.billedSeconds, outcome: r.outcome, refusedByBlock: r.refusedByBlock)
+            billedSeconds: r.billedSeconds, outcome: r.outcome, refusedByBlock: r.refusedByBlock, inProgress: r.inProgress ? true : nil,
+            update: update ? true : nil)
     }
 }

@@ -29,11 +29,16 @@ public struct FraudEngine: Sendable {
     }
 
     public mutating func take(_ call: Call) -> Outcome {
-        ledger.count(call)
         var out = Outcome(events: detector.take(call))
-        for case .fraudulentCall(let f) in out.events { ledger.markFraudulent(f) }
+        // A call is counted to its destination once: when it is answered if the softswitch says
+        // so, else when its record comes. An update (the record of a call reported while up) was
+        // marked and considered then.
+        if !detector.lastCallCompleted && !detector.lastCallRepeated { ledger.count(call) }
+        for case .fraudulentCall(let f) in out.events where f.update != true { ledger.markFraudulent(f) }
         let now = detector.now
-        for case .fraudulentCall(let f) in out.events { out.changes += book.consider(f, ledger: ledger, now: now) }
+        for case .fraudulentCall(let f) in out.events where f.update != true {
+            out.changes += book.consider(f, ledger: ledger, now: now)
+        }
         return out
     }
 

@@ -132,12 +132,12 @@ struct FraudAPI: Sendable, JSONAPI {
         let calls = try fraud.fraudulentCalls(account: account, since: from, until: to, limit: 1_000_000)
         try fraud.auditReport(by: RequestCredentials.current.operatorName, account: account, since: from, until: to, calls: calls.count)
         guard format == "csv" else { return json(.ok, calls) }
-        var text = "account,call_id,start,dialled,number,country,destination,billed_seconds,outcome,refused_by_block,finding\n"
+        var text = "account,call_id,start,dialled,number,country,destination,billed_seconds,outcome,refused_by_block,finding,in_progress\n"
         for c in calls {
             let fields = [
                 c.account, c.callID, MitigationService.iso(c.start), c.dialled, "+" + c.number, c.country, c.destination,
                 "\(c.billedSeconds)",
-                c.outcome.rawValue, c.refusedByBlock ? "yes" : "no", c.findingID,
+                c.outcome.rawValue, c.refusedByBlock ? "yes" : "no", c.findingID, c.inProgress == true ? "yes" : "no",
             ]
             text += fields.map(Self.csvField).joined(separator: ",") + "\n"
         }

@@ -247,20 +247,22 @@ public final class FraudService: Service, Sendable {
         let now = clock.milliseconds
         let encoder = JSONEncoder()
         var calls: [SQLiteFraudStore.Row] = []
+        var completed = 0
         var findings: [String: FraudFinding] = [:]
         for e in out.events {
             switch e {
             case .finding(let f), .ended(let f): findings[f.id] = f
             case .fraudulentCall(let c):
-                if let body = try? encoder.encode(c) {
-                    calls.append(
-                        .init(key: "\(c.account)|\(c.callID)|\(c.start)|\(c.number)", account: c.account, time: c.start, body: body))
-                }
+                // One row per call: the record of a call reported while it was up replaces that row.
+                let key = c.callID.isEmpty ? "\(c.account)||\(c.start)|\(c.number)" : "\(c.account)|\(c.callID)"
+                if let body = try? encoder.encode(c) { calls.append(.init(key: key, account: c.account, time: c.start, body: body)) }
+                if c.inProgress != true { completed += 1 }
             }
         }
         do {
-            let added = try store.addCalls(calls)
-            metrics.fraudulentCalls.increment(by: Int64(added))
+            try store.saveCalls(calls)
+            // Counted once, when the call is over (a call up is counted by the row that ends it).
+            metrics.fraudulentCalls.increment(by: Int64(completed))
             for f in findings.values {
                 if let body = try? encoder.encode(f) { try store.saveFinding(.init(key: f.id, account: f.account, time: now, body: body)) }
             }

@@ -61,24 +61,23 @@ public final class SQLiteFraudStore: Sendable {
         try migrator.migrate(database)
     }
 
-    /// Adds fraudulent calls (a call already kept, by key, is not added again); returns how many were new.
-    @discardableResult
-    public func addCalls(_ rows: [Row]) throws -> Int {
-        guard !rows.isEmpty else { return 0 }
-        return try database.write { db in
-            var added = 0
-            let insert = try db.makeStatement(sql: "INSERT OR IGNORE INTO fraud_call (key, account, start, body) VALUES (?, ?, ?, ?)")
-            for r in rows {
-                try insert.execute(arguments: [r.key, r.account, r.time, r.body])
-                added += db.changesCount
-            }
+    /// Saves calls classed fraudulent; a row with a key already there replaces it (the record of
+    /// a call reported while it was up). Past ``maximumCalls`` the oldest rows go.
+    public func saveCalls(_ rows: [Row]) throws {
+        guard !rows.isEmpty else { return }
+        try database.write { db in
+            let upsert = try db.makeStatement(
+                sql: """
+                    INSERT INTO fraud_call (key, account, start, body) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET start = excluded.start, body = excluded.body
+                    """)
+            for r in rows { try upsert.execute(arguments: [r.key, r.account, r.time, r.body]) }
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM fraud_call") ?? 0
             if count > maximumCalls {
                 try db.execute(
                     sql: "DELETE FROM fraud_call WHERE n IN (SELECT n FROM fraud_call ORDER BY n LIMIT ?)",
                     arguments: [count - maximumCalls])
             }
-            return added
         }
     }
 

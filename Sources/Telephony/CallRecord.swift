@@ -33,6 +33,10 @@ public struct CallRecord: Sendable, Hashable {
     /// The softswitch refused the call on one of Mamori's block rules (Kamailio's screening):
     /// an attempt to a blocked destination, which tells whether the fraud goes on.
     public var refusedByBlock = false
+    /// Answered and still up: the softswitch said so when the call was answered (Kamailio's
+    /// `ACC: transaction answered`), its record comes when it ends. ``billedSeconds`` is 0 and
+    /// ``start`` the answer; the record that ends it has the same ``callID``.
+    public var inProgress = false
 
     public init(
         feed: String, callID: String, account: String, caller: String, dialled: String, start: Int64, answered: Int64?,

@@ -11,8 +11,11 @@ import MamoriCore
 ///   block_reason=…` with a reason): a call to a blocked destination, which has no CDR. It tells
 ///   whether the fraud goes on while its destination is blocked.
 ///
-/// Every other line (other log lines, answered transactions, which the CDR repeats) is not a
-/// call and is passed over.
+/// - an INVITE answered (`ACC: transaction answered: …;method=INVITE;…;code=200`): a call that
+///   is up from then on, ``CallRecord/inProgress``; its CDR, with the same `call_id`, ends it. It
+///   lets a line pumping long calls be judged while the calls are up, not only once they end.
+///
+/// Every other line (other log lines, other transactions) is not a call and is passed over.
 public struct KamailioAccFormat: Sendable, Hashable {
     public init() {}
 
@@ -27,11 +30,19 @@ public struct KamailioAccFormat: Sendable, Hashable {
             guard p["method"]?.uppercased() == "INVITE", let reason = p["block_reason"], !reason.isEmpty else { return nil }
             return refused(p)
         }
+        if let r = bytes.firstRange(of: Self.answeredMarker) {
+            let p = pairs(Substring(bytes[r.upperBound...]))
+            guard p["method"]?.uppercased() == "INVITE", let code = p["code"].flatMap({ Int($0) }), (200..<300).contains(code) else {
+                return nil
+            }
+            return answered(p)
+        }
         return nil
     }
 
     static let cdrMarker = Array("log_write_cdr():".utf8)
     static let missedMarker = Array("ACC: call missed:".utf8)
+    static let answeredMarker = Array("ACC: transaction answered:".utf8)
 
     /// `k=v;k=v` or `k=v; k=v`: a value may hold `=` (after the first) but not `;`. Read on the
     /// UTF-8 bytes: a log line is ASCII but for its values.
@@ -66,6 +77,21 @@ public struct KamailioAccFormat: Sendable, Hashable {
             CallRecord(
                 feed: "kamailio", callID: p["call_id"] ?? "", account: account, caller: account, dialled: dialled, start: start,
                 answered: outcome == .answered ? start : nil, billedSeconds: outcome == .answered ? duration : 0, outcome: outcome))
+    }
+
+    /// A call answered and up; without a Call-ID its CDR could not be matched, so it is passed over.
+    private func answered(_ p: [String: String]) -> Result<CallRecord, CDRRejection>? {
+        guard let callID = p["call_id"], !callID.isEmpty else { return nil }
+        guard let account = p["src_user"].flatMap({ $0.isEmpty ? nil : $0 }) else { return .failure(.noAccount) }
+        guard let dialled = (p["dialed"] ?? p["dst_user"]).flatMap({ $0.isEmpty ? nil : $0 }) else {
+            return .failure(.noDestination)
+        }
+        guard let start = (p["time_ms"] ?? p["timestamp"]).flatMap(Self.epochMilliseconds) else { return .failure(.badTime) }
+        var record = CallRecord(
+            feed: "kamailio", callID: callID, account: account, caller: account, dialled: dialled, start: start, answered: start,
+            billedSeconds: 0, outcome: .answered)
+        record.inProgress = true
+        return .success(record)
     }
 
     private func refused(_ p: [String: String]) -> Result<CallRecord, CDRRejection> {

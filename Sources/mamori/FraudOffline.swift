@@ -31,6 +31,11 @@ struct FraudEvaluate: AsyncParsableCommand {
     @Option(help: "Subscriber lines.") var lines: Int = 20_000
     @Option(help: "Simulated days.") var days: Int = 7
     @Option(help: "IRSF episodes (default: two a day).") var episodes: Int?
+    @Flag(
+        help:
+            "The softswitch writes records only when calls end (as Asterisk's Master.csv does); by default it also reports each answer, as Kamailio's accounting does."
+    )
+    var recordsOnly = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() async throws {
@@ -39,7 +44,7 @@ struct FraudEvaluate: AsyncParsableCommand {
         c.feed = .kamailio
         let world: TelephonyWorld
         do { world = try TelephonyWorld(configuration: c) } catch { throw ValidationError("\(error)") }
-        let score = TelephonyEvaluation().run(world) { done in
+        let score = TelephonyEvaluation(answers: !recordsOnly).run(world) { done in
             FileHandle.standardError.write(Data("  \(done) calls\n".utf8))
         }
         if json {

@@ -298,4 +298,54 @@ struct FraudDetectionTests {
         #expect(finding.signals[.minutesBurst] == 120 && finding.signals[.newDestinations] == 2, "\(finding.signals)")
         #expect(finding.signals[.burst] == nil)
     }
+
+    /// Kamailio says when a call is answered, and writes its record when it ends: a line pumping
+    /// half-hour calls on ten channels is found while its first calls are still up, each call is
+    /// counted once, and its record completes the report with its billed time.
+    @Test func aLineIsFoundWhileItsCallsAreUpAndEachCallCountsOnce() throws {
+        var engine = FraudEngine()
+        Self.history(&engine, lines: ["L1", "L2", "L3"])
+        let night = Self.monday + 4 * 24 * Self.hour + 2 * Self.hour
+        var events: [(Int64, FraudCall)] = []
+        for i in 0..<10 {
+            var up = Self.call("L2", "010-8816-3123-\(1000 + i)", at: night + Int64(i) * 20_000, seconds: 0, id: "c\(i)")
+            up.record.inProgress = true
+            events.append((up.record.start, .up(up)))
+            let done = Self.call("L2", "010-8816-3123-\(1000 + i)", at: night + Int64(i) * 20_000, seconds: 1800, id: "c\(i)")
+            events.append((done.record.end, .done(done)))
+        }
+        var reportedAt: Int64?
+        var fraudulent: [FraudulentCall] = []
+        var finding: FraudFinding?
+        for (time, e) in events.sorted(by: { $0.0 < $1.0 }) {
+            let out = engine.take(e.call)
+            if reportedAt == nil, out.events.contains(where: { if case .finding = $0 { true } else { false } }) { reportedAt = time }
+            for ev in out.events {
+                if case .fraudulentCall(let f) = ev { fraudulent.append(f) }
+                if case .finding(let f) = ev { finding = f }
+            }
+            if case .up = e { _ = engine.take(e.call) } // the answer logged twice: passed over
+        }
+        let at = try #require(reportedAt)
+        #expect(at < night + 1800 * 1000, "found before the first call ended: \((at - night) / 1000) s")
+        #expect(
+            fraudulent.filter { $0.inProgress == true }.count == 10
+                && fraudulent.allSatisfy { $0.inProgress != true || $0.billedSeconds == 0 })
+        #expect(
+            fraudulent.filter { $0.update == true }.count == 10 && fraudulent.allSatisfy { $0.update != true || $0.billedSeconds == 1800 })
+        let f = try #require(finding)
+        #expect(f.calls == 10 && f.billedSeconds == 10 * 1800, "each call once, with its billed time: \(f.calls) \(f.billedSeconds)")
+        let figures = engine.ledger.figures(.range("881631231"), now: engine.detector.now, windowMinutes: 60)
+        #expect(figures.attempts == 10 && figures.fraudulentAttempts == 10, "\(figures)")
+    }
+
+    enum FraudCall {
+        case up(Call)
+        case done(Call)
+        var call: Call {
+            switch self {
+            case .up(let c), .done(let c): c
+            }
+        }
+    }
 }

@@ -314,16 +314,21 @@ struct Softswitch {
     /// The call records in Kamailio's log, read by `CDRReader` with the Kamailio format, once it
     /// holds at least `answered` CDRs and `refused` refusals (waiting at most 20 s for the last
     /// BYEs to be logged); every record must read without a rejection.
+    /// The CDRs and refused calls of Kamailio's log; each answered CDR must have had its answer
+    /// (`ACC: transaction answered`, a call in progress) logged before it, with the same Call-ID.
     func callRecords(answered: Int, refused: Int) async throws -> [CallRecord] {
         var records: [CallRecord] = []
+        var answers: [String: CallRecord] = [:]
         var rejected: [String] = []
         let deadline = ContinuousClock.now + .seconds(20)
         repeat {
             records = []
+            answers = [:]
             rejected = []
             var reader = CDRReader(format: .kamailio(KamailioAccFormat()))
             let emit: (CDRLine) -> Void = { line in
                 switch line.result {
+                case .success(let r) where r.inProgress: answers[r.callID] = r
                 case .success(let r): records.append(r)
                 case .failure(let why): rejected.append("line \(line.line): \(why)")
                 }
@@ -334,6 +339,12 @@ struct Softswitch {
             try await Task.sleep(for: .milliseconds(200))
         } while ContinuousClock.now < deadline
         #expect(rejected.isEmpty, "\(rejected)")
+        for r in records where r.outcome == .answered {
+            let answer = answers[r.callID]
+            #expect(
+                answer.map { $0.account == r.account && $0.dialled == r.dialled && $0.billedSeconds == 0 && abs($0.start - r.start) < 2000 }
+                    == true, "no answer logged for \(r): \(answers.keys.sorted())")
+        }
         return records
     }
 }

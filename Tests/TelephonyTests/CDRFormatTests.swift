@@ -59,6 +59,7 @@ struct CDRFormatTests {
     @Test func kamailioAccountingLog() throws {
         let log = """
              0(20870) INFO: <core> [main.c:2866]: main(): processes (including attendants): 10
+             2(20878) NOTICE: acc [acc.c:268]: acc_log_request(): ACC: transaction answered: timestamp=1796645192;time_ms=1796645192.391;method=BYE;from_tag=20944SIPpTag001;to_tag=20896SIPpTag011;call_id=1-20944@127.0.0.1;code=200;reason=OK;src_user=1001;src_ip=127.0.0.1;dialed=0312345678;dst_user=81312345678;block_reason=
              2(20878) NOTICE: acc [acc.c:268]: acc_log_request(): ACC: transaction answered: timestamp=1796645190;time_ms=1796645190.386;method=INVITE;from_tag=20944SIPpTag001;to_tag=20896SIPpTag011;call_id=1-20944@127.0.0.1;code=200;reason=OK;src_user=1001;src_ip=127.0.0.1;dialed=0312345678;dst_user=81312345678;block_reason=
              2(20878) NOTICE: acc [acc.c:268]: acc_log_request(): ACC: call missed: timestamp=1796645193;time_ms=1796645193.597;method=INVITE;from_tag=21010SIPpTag001;to_tag=62a8e38824eb2a320f9d06b0beb8e283-44ce85f1;call_id=1-21010@127.0.0.1;code=403;reason=Forbidden;src_user=1001;src_ip=127.0.0.1;dialed=8821312345;dst_user=8821312345;block_reason=Destination blocked: suspected fraud
              1(20876) NOTICE: acc [acc_cdr.c:395]: log_write_cdr(): start_time=1796645190.386; end_time=1796645192.391; duration=2.005; call_id=1-20944@127.0.0.1; src_user=1001; src_ip=127.0.0.1; dialed=0312345678; dst_user=81312345678; sip_code=200; sip_reason=OK
@@ -68,18 +69,21 @@ struct CDRFormatTests {
              1(20876) NOTICE: acc [acc_cdr.c:395]: log_write_cdr(): start_time=1796645190.386; duration=2.005; call_id=5; src_user=1001; dialed=0312345678; sip_code=999
             """
         let lines = Self.read(log, .kamailio(KamailioAccFormat()), chunk: 13)
-        #expect(lines.map(\.line) == [3, 4, 5, 6, 7, 8], "the log's other lines and answered transactions are not calls")
-        let refused = try lines[0].result.get()
-        #expect(refused.refusedByBlock && refused.outcome == .failed && refused.dialled == "8821312345")
+        #expect(lines.map(\.line) == [3, 4, 5, 6, 7, 8, 9], "the log's other lines and other transactions (a BYE) are not calls")
+        let up = try lines[0].result.get()
+        #expect(up.inProgress && up.outcome == .answered && up.billedSeconds == 0 && up.callID == "1-20944@127.0.0.1")
+        #expect(up.start == 1_796_645_190_386 && up.answered == up.start && up.account == "1001" && up.dialled == "0312345678")
+        let refused = try lines[1].result.get()
+        #expect(refused.refusedByBlock && refused.outcome == .failed && refused.dialled == "8821312345" && !refused.inProgress)
         #expect(refused.start == 1_796_645_193_597 && refused.account == "1001")
-        let cdr = try lines[1].result.get()
-        #expect(cdr.account == "1001" && cdr.dialled == "0312345678" && cdr.callID == "1-20944@127.0.0.1")
+        let cdr = try lines[2].result.get()
+        #expect(cdr.account == "1001" && cdr.dialled == "0312345678" && cdr.callID == "1-20944@127.0.0.1" && !cdr.inProgress)
         #expect(cdr.start == 1_796_645_190_386 && cdr.answered == cdr.start && cdr.billedSeconds == 2 && !cdr.refusedByBlock)
-        let timeout = try lines[2].result.get()
+        let timeout = try lines[3].result.get()
         #expect(timeout.outcome == .noAnswer && timeout.billedSeconds == 0)
-        #expect(lines[3].result == .failure(.badTime))
-        #expect(lines[4].result == .failure(.noAccount))
-        #expect(lines[5].result == .failure(.badOutcome))
+        #expect(lines[4].result == .failure(.badTime))
+        #expect(lines[5].result == .failure(.noAccount))
+        #expect(lines[6].result == .failure(.badOutcome))
     }
 
     @Test func mappedCSVWithItsHeader() throws {
