@@ -242,10 +242,33 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // A NATS and JetStream client on SwiftNIO: connect, publish, subscribe, request/reply,
+        // reconnect across a server list; streams, durable pull consumers, acked publishes, fetch and ack. An adapter.
+        .target(
+            name: "NATSClient",
+            dependencies: [
+                "NATSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The NATS codec: every operation, fragmentation at every byte, malformed input, bounds, JetStream shapes.
         .testTarget(
             name: "NATSWireTests",
             dependencies: ["NATSWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The client against the real nats-server (Debian's 2.9.10): core NATS, JetStream, a cluster of three.
+        .testTarget(
+            name: "NATSClientTests",
+            dependencies: [
+                "NATSClient", "NATSWire", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The zone transfer server and NOTIFY sender against real secondaries: Unbound (rpz:) and BIND 9 (response-policy, TSIG).
