@@ -411,6 +411,7 @@ public actor NATSClient {
             if reply.status == 503 { throw NATSClientError(.noResponders, "nobody answers on \(subject)") }
             return reply
         }
+        try Task.checkCancellation()
         throw NATSClientError(.connectionLost, "no reply on \(subject)")
     }
 
