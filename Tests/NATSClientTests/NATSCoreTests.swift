@@ -89,6 +89,22 @@ import Testing
         }
     }
 
+    /// A subscription nobody reads holds at most its capacity; the rest is dropped and counted.
+    @Test func aSlowSubscriptionIsBounded() async throws {
+        let server = try await NATSServerPeer.start()
+        try await withTimeLimit(.seconds(60), "bounded subscription") {
+            try await withClient([server], configure: { $0.subscriptionCapacity = 5 }) { client in
+                let subscription = try await client.subscribe(to: "flood")
+                try await client.flush()
+                for i in 0..<20 { try await client.publish(ByteBuffer(string: "\(i)"), to: "flood") }
+                try await client.flush()
+                #expect(await client.statistics.messagesDropped == 15)
+                let kept = try await receive(5, from: subscription)
+                #expect(kept.map { String(buffer: $0.payload) } == ["0", "1", "2", "3", "4"])
+            }
+        }
+    }
+
     /// The connection drops; the client connects again and sends its subscriptions again.
     @Test func subscriptionsSurviveAReconnect() async throws {
         let server = try await NATSServerPeer.start()
