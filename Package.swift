@@ -234,6 +234,44 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The NATS client protocol by hand (https://docs.nats.io/reference/reference-protocols/nats-protocol):
+        // server operations read incrementally with bounded frames, client operations written, and
+        // the JetStream API's JSON shapes and ack subjects. No NATS client is among the Swift packages
+        // available. Pure: no sockets, clocks or files.
+        .target(
+            name: "NATSWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // A NATS and JetStream client on SwiftNIO: connect, publish, subscribe, request/reply,
+        // reconnect across a server list; streams, durable pull consumers, acked publishes, fetch and ack. An adapter.
+        .target(
+            name: "NATSClient",
+            dependencies: [
+                "NATSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The NATS codec: every operation, fragmentation at every byte, malformed input, bounds, JetStream shapes.
+        .testTarget(
+            name: "NATSWireTests",
+            dependencies: ["NATSWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The client against the real nats-server (Debian's 2.9.10): core NATS, JetStream, a cluster of three.
+        .testTarget(
+            name: "NATSClientTests",
+            dependencies: [
+                "NATSClient", "NATSWire", "MamoriTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The zone transfer server and NOTIFY sender against real secondaries: Unbound (rpz:) and BIND 9 (response-policy, TSIG).
         .testTarget(
             name: "ZoneTransferTests",
@@ -456,7 +494,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
-                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", "Reports", "Telephony", "FraudDetection",
+                "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", "Reports", "Telephony", "FraudDetection", "NATSWire",
                 .product(name: "NIOCore", package: "swift-nio"), "Server",
             ],
             swiftSettings: swiftSettings

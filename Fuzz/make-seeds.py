@@ -273,3 +273,29 @@ mail = email.message_from_bytes(open(os.path.join(R, "abuse-reports/shadowserver
 for part in mail.walk():
     if part.get_filename():
         put("report-intake", bytes([1]) + part.get_payload(decode=True))
+
+# nats-wire: byte 0 is the size of the pieces the stream arrives in (0: all at once); then what a
+# nats-server sends a client (https://docs.nats.io/reference/reference-protocols/nats-protocol):
+# INFO, PING, MSG, HMSG with headers, JetStream pull replies with their $JS.ACK subjects and
+# status headers (404, 408), a publish ack and error, -ERR, and a few broken frames.
+NATS_INFO = (b'INFO {"server_id":"NDXYZ","server_name":"n1","version":"2.9.10","proto":1,"headers":true,'
+             b'"max_payload":1048576,"jetstream":true,"connect_urls":["127.0.0.1:4223"]}\r\n')
+def nats_hmsg(subject, sid, reply, header, payload):
+    r = b" " + reply if reply else b""
+    return b"HMSG %s %s%s %d %d\r\n" % (subject, sid, r, len(header), len(header) + len(payload)) + header + payload + b"\r\n"
+nats_seeds = [
+    (0, NATS_INFO + b"PING\r\nPONG\r\n+OK\r\nMSG flows.1 1 5\r\nhello\r\nMSG flows.2 1 _INBOX.a.1 0\r\n\r\n"),
+    (3, NATS_INFO + nats_hmsg(b"flows.7", b"0", b"$JS.ACK.FLOWS.detector.2.17.5.1733570000000000000.9",
+                              b"NATS/1.0\r\nNats-Msg-Id: c-1\r\n\r\n", b"records")
+        + nats_hmsg(b"_INBOX.a.2", b"0", None, b"NATS/1.0 404 No Messages\r\n\r\n", b"")
+        + nats_hmsg(b"_INBOX.a.3", b"0", None, b"NATS/1.0 408 Request Timeout\r\n\r\n", b"")),
+    (1, b'MSG _INBOX.a.4 0 27\r\n{"stream":"FLOWS","seq":42}\r\n'
+        b'MSG _INBOX.a.5 0 87\r\n{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"seq":0}\r\n'),
+    (0, nats_hmsg(b"x", b"1", b"$JS.ACK.hub.ACC.FLOWS.d0.1.3.3.1733570000000000000.0.TOKEN",
+                  b"NATS/1.0\r\nA: 1\r\nA: 2\r\n\r\n", b"p") + b"-ERR 'Unknown Protocol Operation'\r\n"),
+    (7, b"MSG a 1 3\r\nabcXY"),
+    (0, b"HMSG a 1 40 20\r\n"),
+    (2, b"MSG a 1 99999\r\n"),
+]
+for size, stream in nats_seeds:
+    put("nats-wire", bytes([size]) + stream)

@@ -72,6 +72,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A softswitch's call records in any of the formats, read whole and in chunks, classified and
     /// judged by the fraud engine (`FuzzTarget+Reports.swift`).
     case callRecords = "call-records"
+    /// A NATS server's byte stream in pieces, as the NATS client reads it; JetStream ack subjects
+    /// and answers in what it delivers (`FuzzTarget+NATS.swift`).
+    case natsWire = "nats-wire"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -97,6 +100,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .shadowserverCSV: Self.shadowserverCSV(bytes)
         case .reportIntake: Self.reportIntake(bytes)
         case .callRecords: Self.callRecords(bytes)
+        case .natsWire: Self.natsWire(bytes)
         }
     }
 
