@@ -152,7 +152,7 @@ public struct FraudDetector: Sendable {
             if changed { events.append(.finding(episode.finding)) }
             line.episode = episode
         } else if suspicious, call.isInternational || call.isHighCost {
-            let from = min(line.windowStart, line.novel.first?.record.start ?? .max)
+            let from = min(line.windowStart, line.novel.lazy.map(\.record.start).min() ?? .max)
             var episode = Episode(
                 account: account, detectedAt: now, signals: measured, known: line.knownBefore(window: from), businessLine: isBusiness)
             // The window's calls that belong to it are fraudulent from their start, not from the
@@ -274,7 +274,9 @@ struct LineState: Sendable {
 
     init(firstSeen: Int64) { self.firstSeen = firstSeen }
 
-    var windowStart: Int64 { international.first?.call.record.start ?? 0 }
+    /// The earliest start in the window (a call's record, when it ends, goes after the calls
+    /// answered since, so the first mark is not always the earliest).
+    var windowStart: Int64 { international.lazy.map(\.call.record.start).min() ?? 0 }
 
     mutating func take(_ call: Call, settings s: FraudSettings, peers: inout PeerRates, droppedFromWindow: inout Int, now: Int64)
         -> Taken
