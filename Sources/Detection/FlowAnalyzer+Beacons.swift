@@ -360,8 +360,29 @@ extension FlowAnalyzer {
             var volumes: [Double] = []
             /// Mean packets per record of each pair of the cohort.
             var recordPackets: [Double] = []
-            /// The contact times of the first few pairs of the cohort (evidence for the analyst).
+            /// The contact times of the first few pairs of the cohort, in host order (evidence for
+            /// the analyst).
             var contactTimes: [(host: InternalHost, times: [Int64])] = []
+            /// The host whose pair gave `sample`.
+            var sampleHost: InternalHost?
+
+            /// Keeps the contact times of the ``ContactTimes/maximumHosts`` first hosts in order,
+            /// whatever order the pairs are walked in.
+            mutating func noteContactTimes(_ host: InternalHost, _ times: () -> [Int64]) {
+                if contactTimes.count == ContactTimes.maximumHosts {
+                    guard let last = contactTimes.last, host < last.host else { return }
+                    contactTimes.removeLast()
+                }
+                let at = contactTimes.firstIndex { host < $0.host } ?? contactTimes.count
+                contactTimes.insert((host, times()), at: at)
+            }
+
+            /// Keeps the sample flow of the first host in order that has one.
+            mutating func noteSample(_ host: InternalHost, _ flow: FlowRecord?) {
+                guard let flow, sampleHost.map({ host < $0 }) ?? true else { return }
+                sample = flow
+                sampleHost = host
+            }
         }
         var candidates: [Endpoint: Candidate] = [:]
         var idle: [PairKey] = []
@@ -401,13 +422,11 @@ extension FlowAnalyzer {
             candidates.values[ci].cohort.append((key.host, score))
             candidates.values[ci].volumes.append(pairs.values[i].meanVolume)
             candidates.values[ci].recordPackets.append(pairs.values[i].recordPackets.count > 0 ? pairs.values[i].recordPackets.mean : 1)
-            if candidates.values[ci].contactTimes.count < ContactTimes.maximumHosts {
-                candidates.values[ci].contactTimes.append((key.host, pairs.values[i].times))
-            }
+            candidates.values[ci].noteContactTimes(key.host) { pairs.values[i].times }
             if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { candidates.values[ci].reconnecting += 1 }
             candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs.values[i].firstSeen)
             candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs.values[i].lastContact)
-            if candidates.values[ci].sample == nil { candidates.values[ci].sample = pairDetails[key]?.sample }
+            candidates.values[ci].noteSample(key.host, pairDetails[key]?.sample)
         }
         for key in idle {
             pairs[key] = nil
@@ -440,7 +459,7 @@ extension FlowAnalyzer {
                 guard !c.cohort.contains(where: { $0.host == key.host }) else { continue }
                 c.cohort.append((key.host, score))
                 // The host's periodic series (its contacts with every address of the rotation).
-                if c.contactTimes.count < ContactTimes.maximumHosts { c.contactTimes.append((key.host, series.values[j].contacts.times)) }
+                c.noteContactTimes(key.host) { series.values[j].contacts.times }
                 c.peerSeries += 1
                 c.firstSeen = min(c.firstSeen, e.firstSeen)
                 c.lastSeen = max(c.lastSeen, e.lastSeen)
@@ -576,10 +595,16 @@ extension FlowAnalyzer {
         // Hosts that repeatedly contact reported C&C endpoints are infected. Contacts add up across
         // endpoints: a DGA bot reaches each rotated address only a few times, a slow beacon its
         // server once an hour, yet both keep coming back to confirmed C&C.
+        // Noted in (host, endpoint) order: a device keeps the sample flows of the first few.
         if !commandAndControl.isEmpty {
             var total: [InternalHost: Int] = [:]
-            for (key, p) in pairs where commandAndControl[key.endpoint] != nil { total[key.host, default: 0] += Int(p.contacts) }
-            for (key, p) in pairs where (total[key.host] ?? 0) >= configuration.infectedDevice.minimumContacts {
+            var contacted: [(key: PairKey, pair: PairState)] = []
+            for (key, p) in pairs where commandAndControl[key.endpoint] != nil {
+                total[key.host, default: 0] += Int(p.contacts)
+                contacted.append((key, p))
+            }
+            contacted.sort { ($0.key.host, $0.key.endpoint) < ($1.key.host, $1.key.endpoint) }
+            for (key, p) in contacted where (total[key.host] ?? 0) >= configuration.infectedDevice.minimumContacts {
                 guard let id = commandAndControl[key.endpoint] else { continue }
                 var d = devices[key.host] ?? DeviceEvidence(firstSeen: p.firstSeen, lastSeen: p.lastContact)
                 d.noteCommandAndControl(

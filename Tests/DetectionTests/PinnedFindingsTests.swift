@@ -355,4 +355,23 @@ import Testing
         }
         if lines != Self.pinned { print("pinned findings now:\n" + lines.map { "\"\($0)\"," }.joined(separator: "\n")) }
     }
+
+    /// FNV-1a over the findings as JSON with sorted keys.
+    static func fingerprint(_ findings: [Finding]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in try encoder.encode(findings) { h = (h ^ UInt64(byte)) &* 0x0100_0000_01B3 }
+        return String(h, radix: 16)
+    }
+
+    /// Everything else a finding carries — its sample flows, the contact times and hosts shown,
+    /// the reasons — pinned as one fingerprint of the whole JSON.
+    @Test("the pinned world's findings are the same to the byte")
+    func pinnedEvidence() throws {
+        let (_, findings, _) = try SimulatedISPTests.analyse(Self.world())
+        let fingerprint = try Self.fingerprint(findings)
+        print("pinned world fingerprint: \(fingerprint)")
+        #expect(fingerprint == "98466e06c3e78d24")
+    }
 }
