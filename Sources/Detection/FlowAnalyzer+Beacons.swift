@@ -26,9 +26,21 @@ struct SeriesState: Sendable {
     }
 }
 
-struct PairKey: Hashable, Sendable {
+struct PairKey: Hashable, Sendable, FlatTableKey {
     var host: InternalHost
     var endpoint: Endpoint
+
+    /// The table hash of a pair from its host's ``InternalHost/stableHash`` and its endpoint's
+    /// ``Endpoint/tableHash`` (computed once per record for the endpoint table and the sketches).
+    @inline(__always)
+    static func tableHash(host: UInt64, endpoint: UInt64) -> UInt64 { mix64(host ^ endpoint &* 0xC2B2_AE3D_27D4_EB4F) }
+
+    var tableHash: UInt64 { Self.tableHash(host: host.stableHash, endpoint: endpoint.tableHash) }
+}
+
+extension Endpoint: FlatTableKey {
+    @inline(__always)
+    var tableHash: UInt64 { mix64(mix64(address.high ^ address.low &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(port) << 8 ^ UInt64(ipProtocol)) }
 }
 
 /// One host's contacts with one endpoint.
@@ -273,17 +285,19 @@ extension FlowAnalyzer {
             }
         }
 
-        // State is updated in place (through the dictionaries' value storage): taking a copy out
-        // and writing it back would copy its arrays on every record.
+        // State is updated in place (through their positions in the tables): taking a copy out and writing
+        // it back would copy its arrays on every record. Each hash is computed once.
+        let hostHash = host.stableHash
+        let endpointHash = endpoint.tableHash
         let popular: Bool
-        if let i = endpoints.index(forKey: endpoint) {
-            endpoints.values[i].users.insert(host.stableHash)
-            if t > endpoints.values[i].lastSeen { endpoints.values[i].lastSeen = t }
-            popular = endpoints.values[i].popular
+        if let i = endpoints.position(of: endpoint, hash: endpointHash) {
+            endpoints[position: i].users.insert(hostHash)
+            if t > endpoints[position: i].lastSeen { endpoints[position: i].lastSeen = t }
+            popular = endpoints[position: i].popular
         } else {
             var e = EndpointState(firstSeen: t, lastSeen: t)
-            e.users.insert(host.stableHash)
-            endpoints[endpoint] = e
+            e.users.insert(hostHash)
+            endpoints.insert(endpoint, hash: endpointHash, value: e)
             popular = false
         }
 
@@ -291,20 +305,23 @@ extension FlowAnalyzer {
         let bytes = outbound && r.bytes <= configuration.beacon.maximumContactBytes ? Double(r.bytes) : nil
         let eligible = !popular && (!outbound || r.bytes <= configuration.beacon.maximumContactBytes)
         let key = PairKey(host: host, endpoint: endpoint)
-        if let i = pairs.index(forKey: key) {
-            pairs.values[i].observe(
+        let pairHash = PairKey.tableHash(host: hostHash, endpoint: endpointHash)
+        if let i = pairs.position(of: key, hash: pairHash) {
+            pairs[position: i].observe(
                 t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets, configuration.beacon)
             // A sample flow for the evidence, once the pair can be scored or reaches a reported C&C.
-            if outbound && !pairs.values[i].hasSample
-                && (Int(pairs.values[i].contacts) >= configuration.beacon.minimumContacts
+            if outbound && !pairs[position: i].hasSample
+                && (Int(pairs[position: i].contacts) >= configuration.beacon.minimumContacts
                     || (!commandAndControl.isEmpty && commandAndControl[endpoint] != nil))
             {
-                pairs.values[i].hasSample = true
+                pairs[position: i].hasSample = true
                 pairDetails[key, default: PairDetail()].sample = r
             }
         } else if eligible {
-            pairs[key] = PairState(
-                firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets)
+            pairs.insert(
+                key, hash: pairHash,
+                value: PairState(
+                    firstContact: t, end: r.endMilliseconds, port: localPort, bytes: bytes, volume: Double(r.bytes), packets: r.packets))
         }
         // A host's contacts with many peers on one high port (a P2P botnet's gossip) are periodic
         // only taken together. Well-known ports (web, DNS, NTP) are left out: there the many
@@ -332,18 +349,16 @@ extension FlowAnalyzer {
         let limitV4 = popularityLimit(.v4(0))
         let limitV6 = popularityLimit(.v6(high: 1, low: 0))
         var idleEndpoints: [Endpoint] = []
-        var e = endpoints.startIndex
-        while e != endpoints.endIndex {
-            if now - endpoints.values[e].lastSeen > b.idleTimeout {
-                idleEndpoints.append(endpoints.keys[e])
+        for e in 0..<endpoints.count {
+            if now - endpoints[position: e].lastSeen > b.idleTimeout {
+                idleEndpoints.append(endpoints.key(at: e))
             } else {
-                let users = endpoints.values[e].users.count
-                endpoints.values[e].userCount = users
-                endpoints.values[e].popular = Double(users) >= (endpoints.keys[e].address.isIPv6 ? limitV6 : limitV4)
+                let users = endpoints[position: e].users.count
+                endpoints[position: e].userCount = users
+                endpoints[position: e].popular = Double(users) >= (endpoints.key(at: e).address.isIPv6 ? limitV6 : limitV4)
             }
-            endpoints.formIndex(after: &e)
         }
-        for key in idleEndpoints { endpoints[key] = nil }
+        for key in idleEndpoints { endpoints.remove(key) }
 
         // Score every pair with enough contacts; gather each endpoint's beaconing cohort and the
         // hosts that contacted it repeatedly.
@@ -360,27 +375,46 @@ extension FlowAnalyzer {
             var volumes: [Double] = []
             /// Mean packets per record of each pair of the cohort.
             var recordPackets: [Double] = []
-            /// The contact times of the first few pairs of the cohort (evidence for the analyst).
+            /// The contact times of the first few pairs of the cohort, in host order (evidence for
+            /// the analyst).
             var contactTimes: [(host: InternalHost, times: [Int64])] = []
+            /// The host whose pair gave `sample`.
+            var sampleHost: InternalHost?
+
+            /// Keeps the contact times of the ``ContactTimes/maximumHosts`` first hosts in order,
+            /// whatever order the pairs are walked in.
+            mutating func noteContactTimes(_ host: InternalHost, _ times: () -> [Int64]) {
+                if contactTimes.count == ContactTimes.maximumHosts {
+                    guard let last = contactTimes.last, host < last.host else { return }
+                    contactTimes.removeLast()
+                }
+                let at = contactTimes.firstIndex { host < $0.host } ?? contactTimes.count
+                contactTimes.insert((host, times()), at: at)
+            }
+
+            /// Keeps the sample flow of the first host in order that has one.
+            mutating func noteSample(_ host: InternalHost, _ flow: FlowRecord?) {
+                guard let flow, sampleHost.map({ host < $0 }) ?? true else { return }
+                sample = flow
+                sampleHost = host
+            }
         }
         var candidates: [Endpoint: Candidate] = [:]
         var idle: [PairKey] = []
-        var i = pairs.startIndex
-        while i != pairs.endIndex {
-            defer { pairs.formIndex(after: &i) }
-            if now - pairs.values[i].lastContact > (pairs.values[i].contacts >= 2 ? b.slowIdleTimeout : b.idleTimeout) {
-                idle.append(pairs.keys[i])
+        for i in 0..<pairs.count {
+            if now - pairs[position: i].lastContact > (pairs[position: i].contacts >= 2 ? b.slowIdleTimeout : b.idleTimeout) {
+                idle.append(pairs.key(at: i))
                 continue
             }
-            guard Int(pairs.values[i].contacts) >= b.minimumContacts else { continue }
-            let key = pairs.keys[i]
-            let contacts = pairs.values[i].contacts
+            guard Int(pairs[position: i].contacts) >= b.minimumContacts else { continue }
+            let key = pairs.key(at: i)
+            let contacts = pairs[position: i].contacts
             let score: BeaconScore?
             if let d = pairDetails.index(forKey: key), pairDetails.values[d].scoredContacts == contacts {
                 score = pairDetails.values[d].score
             } else {
                 // The detail table is not the one being walked: changing it here is safe.
-                score = BeaconScore(times: pairs.values[i].times, bytes: pairs.values[i].bytes)
+                score = BeaconScore(times: pairs[position: i].times, bytes: pairs[position: i].bytes)
                 var detail = pairDetails[key] ?? PairDetail()
                 detail.score = score
                 detail.scoredContacts = contacts
@@ -399,18 +433,17 @@ extension FlowAnalyzer {
                     return candidates.index(forKey: key.endpoint)!
                 }()
             candidates.values[ci].cohort.append((key.host, score))
-            candidates.values[ci].volumes.append(pairs.values[i].meanVolume)
-            candidates.values[ci].recordPackets.append(pairs.values[i].recordPackets.count > 0 ? pairs.values[i].recordPackets.mean : 1)
-            if candidates.values[ci].contactTimes.count < ContactTimes.maximumHosts {
-                candidates.values[ci].contactTimes.append((key.host, pairs.values[i].times))
-            }
-            if pairs.values[i].newConnections * 2 >= pairs.values[i].contacts { candidates.values[ci].reconnecting += 1 }
-            candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs.values[i].firstSeen)
-            candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs.values[i].lastContact)
-            if candidates.values[ci].sample == nil { candidates.values[ci].sample = pairDetails[key]?.sample }
+            candidates.values[ci].volumes.append(pairs[position: i].meanVolume)
+            candidates.values[ci].recordPackets.append(
+                pairs[position: i].recordPackets.count > 0 ? pairs[position: i].recordPackets.mean : 1)
+            candidates.values[ci].noteContactTimes(key.host) { pairs[position: i].times }
+            if pairs[position: i].newConnections * 2 >= pairs[position: i].contacts { candidates.values[ci].reconnecting += 1 }
+            candidates.values[ci].firstSeen = min(candidates.values[ci].firstSeen, pairs[position: i].firstSeen)
+            candidates.values[ci].lastSeen = max(candidates.values[ci].lastSeen, pairs[position: i].lastContact)
+            candidates.values[ci].noteSample(key.host, pairDetails[key]?.sample)
         }
         for key in idle {
-            pairs[key] = nil
+            pairs.remove(key)
             pairDetails[key] = nil
         }
         // Peer-to-peer series: one host's periodic contacts with many peers on one high port.
@@ -440,7 +473,7 @@ extension FlowAnalyzer {
                 guard !c.cohort.contains(where: { $0.host == key.host }) else { continue }
                 c.cohort.append((key.host, score))
                 // The host's periodic series (its contacts with every address of the rotation).
-                if c.contactTimes.count < ContactTimes.maximumHosts { c.contactTimes.append((key.host, series.values[j].contacts.times)) }
+                c.noteContactTimes(key.host) { series.values[j].contacts.times }
                 c.peerSeries += 1
                 c.firstSeen = min(c.firstSeen, e.firstSeen)
                 c.lastSeen = max(c.lastSeen, e.lastSeen)
@@ -576,10 +609,16 @@ extension FlowAnalyzer {
         // Hosts that repeatedly contact reported C&C endpoints are infected. Contacts add up across
         // endpoints: a DGA bot reaches each rotated address only a few times, a slow beacon its
         // server once an hour, yet both keep coming back to confirmed C&C.
+        // Noted in (host, endpoint) order: a device keeps the sample flows of the first few.
         if !commandAndControl.isEmpty {
             var total: [InternalHost: Int] = [:]
-            for (key, p) in pairs where commandAndControl[key.endpoint] != nil { total[key.host, default: 0] += Int(p.contacts) }
-            for (key, p) in pairs where (total[key.host] ?? 0) >= configuration.infectedDevice.minimumContacts {
+            var contacted: [(key: PairKey, pair: PairState)] = []
+            for (key, p) in pairs where commandAndControl[key.endpoint] != nil {
+                total[key.host, default: 0] += Int(p.contacts)
+                contacted.append((key, p))
+            }
+            contacted.sort { ($0.key.host, $0.key.endpoint) < ($1.key.host, $1.key.endpoint) }
+            for (key, p) in contacted where (total[key.host] ?? 0) >= configuration.infectedDevice.minimumContacts {
                 guard let id = commandAndControl[key.endpoint] else { continue }
                 var d = devices[key.host] ?? DeviceEvidence(firstSeen: p.firstSeen, lastSeen: p.lastContact)
                 d.noteCommandAndControl(
@@ -644,14 +683,14 @@ extension FlowAnalyzer {
         let keep = configuration.maximumPairs * 9 / 10
         let excess = pairs.count - keep
         guard excess > 0 else { return }
-        let cutoff = pairs.values.map(\.lastContact).sorted()[excess]
-        var dropped = 0
-        for (key, p) in pairs where p.lastContact < cutoff && dropped < excess {
-            pairs[key] = nil
+        let cutoff = pairs.map(\.value.lastContact).sorted()[excess]
+        var doomed: [PairKey] = []
+        for (key, p) in pairs where p.lastContact < cutoff && doomed.count < excess { doomed.append(key) }
+        for key in doomed {
+            pairs.remove(key)
             pairDetails[key] = nil
-            dropped += 1
         }
-        statistics.pairsEvicted += dropped
+        statistics.pairsEvicted += doomed.count
     }
 
     mutating func evaluateIndicators(into changed: inout [String]) {

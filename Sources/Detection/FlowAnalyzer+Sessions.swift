@@ -23,7 +23,10 @@ extension FlowAnalyzer {
             if configuration.allowlist.match(key.endpoint) != nil { continue }
             sessions[key.endpoint, default: []].append((key.host, p))
         }
-        for (endpoint, members) in sessions {
+        // In endpoint order, members in host order: the sample flows kept (the finding's, a
+        // device's first few) do not depend on the order the pair table is walked in.
+        for (endpoint, unordered) in sessions.sorted(by: { $0.key < $1.key }) {
+            let members = unordered.sorted { $0.host < $1.host }
             let subject = FindingSubject.endpoint(endpoint)
             let id = Finding.id(kind: .commandAndControl, subject: subject)
             let hosts = members.map(\.host).sorted()

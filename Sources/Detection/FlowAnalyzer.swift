@@ -66,10 +66,10 @@ public struct FlowAnalyzer: Sendable {
     var nextBeaconEvaluation: Int64 = .min
 
     // Beacon analysis.
-    var pairs: [PairKey: PairState] = [:]
+    var pairs = FlatTable<PairKey, PairState>()
     /// Score and sample of the pairs with enough contacts to be scored.
     var pairDetails: [PairKey: PairDetail] = [:]
-    var endpoints: [Endpoint: EndpointState] = [:]
+    var endpoints = FlatTable<Endpoint, EndpointState>()
     var series: [SeriesKey: SeriesState] = [:]
     var baseV4 = DistinctCounter(precision: 14, exactLimit: 64)
     var baseV6 = DistinctCounter(precision: 14, exactLimit: 64)
