@@ -280,7 +280,8 @@ struct FraudDetectionTests {
         #expect(finding.signals[.burst] == nil, "two calls an hour are no burst")
         let after = try #require(reportedAfter)
         #expect(
-            (answers ? 21...48 : 11...24).contains(after), "reported once calls fell in six different hours (the 11th call), not before: \(after)")
+            (answers ? 21...48 : 11...24).contains(after),
+            "reported once calls fell in six different hours (the 11th call), not before: \(after)")
         let fraudulent = events.compactMap { if case .fraudulentCall(let f) = $0, f.inProgress != true { f } else { nil } }
         #expect(fraudulent.count == 48, "the calls before the report are billed as fraud too (answers: \(answers))")
         #expect(fraudulent.map(\.start).min() == friday && fraudulent.allSatisfy { $0.country == "CK" })
