@@ -1,7 +1,7 @@
 import MamoriCore
 
 /// Kamailio's accounting log (`acc` with `cdr_enable` and `dialog`, logged to a file Mamori
-/// follows; docs/fraud.md has the configuration). Two kinds of line are calls:
+/// follows; docs/fraud.md has the configuration). Three kinds of line are calls:
 ///
 /// - the CDR a dialog writes when it ends (`log_write_cdr(): start_time=…; end_time=…;
 ///   duration=…; call_id=…; src_user=…; dialed=…; dst_user=…; sip_code=…`), times in Unix seconds
@@ -9,8 +9,7 @@ import MamoriCore
 ///   the talk time;
 /// - an INVITE the screening refused before any dialog (`ACC: call missed: …;method=INVITE;…;
 ///   block_reason=…` with a reason): a call to a blocked destination, which has no CDR. It tells
-///   whether the fraud goes on while its destination is blocked.
-///
+///   whether the fraud goes on while its destination is blocked;
 /// - an INVITE answered (`ACC: transaction answered: …;method=INVITE;…;code=200`): a call that
 ///   is up from then on, ``CallRecord/inProgress``; its CDR, with the same `call_id`, ends it. It
 ///   lets a line pumping long calls be judged while the calls are up, not only once they end.
@@ -21,17 +20,22 @@ public struct KamailioAccFormat: Sendable, Hashable {
 
     /// nil for a line that is not a call record.
     public func record(line: Substring) -> Result<CallRecord, CDRRejection>? {
-        let bytes = line.utf8
-        if let r = bytes.firstRange(of: Self.cdrMarker) {
-            return cdr(pairs(Substring(bytes[r.upperBound...])))
+        // Read on the line's UTF-8 bytes in place (a native string's are contiguous).
+        if let r = line.utf8.withContiguousStorageIfAvailable({ record(bytes: $0) }) { return r }
+        return Array(line.utf8).withUnsafeBufferPointer { record(bytes: $0) }
+    }
+
+    private func record(bytes: UnsafeBufferPointer<UInt8>) -> Result<CallRecord, CDRRejection>? {
+        if let at = AccFields.find(Self.cdrMarker, in: bytes) {
+            return cdr(AccFields(bytes, from: at))
         }
-        if let r = bytes.firstRange(of: Self.missedMarker) {
-            let p = pairs(Substring(bytes[r.upperBound...]))
+        if let at = AccFields.find(Self.missedMarker, in: bytes) {
+            let p = AccFields(bytes, from: at)
             guard p["method"]?.uppercased() == "INVITE", let reason = p["block_reason"], !reason.isEmpty else { return nil }
             return refused(p)
         }
-        if let r = bytes.firstRange(of: Self.answeredMarker) {
-            let p = pairs(Substring(bytes[r.upperBound...]))
+        if let at = AccFields.find(Self.answeredMarker, in: bytes) {
+            let p = AccFields(bytes, from: at)
             guard p["method"]?.uppercased() == "INVITE", let code = p["code"].flatMap({ Int($0) }), (200..<300).contains(code) else {
                 return nil
             }
@@ -40,31 +44,16 @@ public struct KamailioAccFormat: Sendable, Hashable {
         return nil
     }
 
-    static let cdrMarker = Array("log_write_cdr():".utf8)
-    static let missedMarker = Array("ACC: call missed:".utf8)
-    static let answeredMarker = Array("ACC: transaction answered:".utf8)
+    static let cdrMarker: StaticString = "log_write_cdr():"
+    static let missedMarker: StaticString = "ACC: call missed:"
+    static let answeredMarker: StaticString = "ACC: transaction answered:"
 
-    /// `k=v;k=v` or `k=v; k=v`: a value may hold `=` (after the first) but not `;`. Read on the
-    /// UTF-8 bytes: a log line is ASCII but for its values.
+    /// `k=v;k=v` or `k=v; k=v` as a dictionary (for tests; the reader uses ``AccFields``).
     func pairs(_ text: Substring) -> [String: String] {
-        var out: [String: String] = [:]
-        for piece in text.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true) {
-            guard let eq = piece.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            let key = Self.trimmed(piece[..<eq])
-            guard !key.isEmpty, out.count < 64 else { continue }
-            out[key] = Self.trimmed(piece[piece.index(after: eq)...])
-        }
-        return out
+        Array(text.utf8).withUnsafeBufferPointer { AccFields($0, from: 0).dictionary }
     }
 
-    static func trimmed(_ bytes: Substring.UTF8View.SubSequence) -> String {
-        var s = bytes
-        while let f = s.first, f == 0x20 || f == 0x09 || f == 0x0D { s = s.dropFirst() }
-        while let l = s.last, l == 0x20 || l == 0x09 || l == 0x0D { s = s.dropLast() }
-        return String(Substring(s))
-    }
-
-    private func cdr(_ p: [String: String]) -> Result<CallRecord, CDRRejection> {
+    private func cdr(_ p: AccFields) -> Result<CallRecord, CDRRejection> {
         guard let account = p["src_user"].flatMap({ $0.isEmpty ? nil : $0 }) else { return .failure(.noAccount) }
         guard let dialled = (p["dialed"] ?? p["dst_user"]).flatMap({ $0.isEmpty ? nil : $0 }) else {
             return .failure(.noDestination)
@@ -80,7 +69,7 @@ public struct KamailioAccFormat: Sendable, Hashable {
     }
 
     /// A call answered and up; without a Call-ID its CDR could not be matched, so it is passed over.
-    private func answered(_ p: [String: String]) -> Result<CallRecord, CDRRejection>? {
+    private func answered(_ p: AccFields) -> Result<CallRecord, CDRRejection>? {
         guard let callID = p["call_id"], !callID.isEmpty else { return nil }
         guard let account = p["src_user"].flatMap({ $0.isEmpty ? nil : $0 }) else { return .failure(.noAccount) }
         guard let dialled = (p["dialed"] ?? p["dst_user"]).flatMap({ $0.isEmpty ? nil : $0 }) else {
@@ -94,7 +83,7 @@ public struct KamailioAccFormat: Sendable, Hashable {
         return .success(record)
     }
 
-    private func refused(_ p: [String: String]) -> Result<CallRecord, CDRRejection> {
+    private func refused(_ p: AccFields) -> Result<CallRecord, CDRRejection> {
         guard let account = p["src_user"].flatMap({ $0.isEmpty ? nil : $0 }) else { return .failure(.noAccount) }
         guard let dialled = (p["dialed"] ?? p["dst_user"]).flatMap({ $0.isEmpty ? nil : $0 }) else {
             return .failure(.noDestination)
@@ -131,5 +120,85 @@ public struct KamailioAccFormat: Sendable, Hashable {
             ms = f * [100, 10, 1][frac.count - 1]
         }
         return whole * 1000 + ms
+    }
+}
+
+/// The `key=value` fields of one accounting log line, found on its bytes without copying: a value
+/// becomes a String only when it is asked for. `k=v;k=v` or `k=v; k=v`; a value may hold `=`
+/// (after the first) but not `;`; keys and values are trimmed of spaces, tabs and CR; of a key
+/// given twice the last counts; at most 64 fields. Hand-written because a dictionary of Strings
+/// per line was most of the reader's cost (BENCHMARKS.md, `mamori bench fraud`).
+struct AccFields {
+    private let bytes: UnsafeBufferPointer<UInt8>
+    /// Key start, key end, value start, value end (offsets in `bytes`).
+    private var fields: [(Int, Int, Int, Int)] = []
+
+    /// The fields of `bytes` from `start` to its end; `bytes` must outlive the value.
+    init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) {
+        self.bytes = bytes
+        fields.reserveCapacity(16)
+        var i = start
+        let n = bytes.count
+        while i < n, fields.count < 64 {
+            var end = i
+            while end < n, bytes[end] != UInt8(ascii: ";") { end += 1 }
+            var eq = i
+            while eq < end, bytes[eq] != UInt8(ascii: "=") { eq += 1 }
+            if eq < end {
+                let key = Self.trimmed(i, eq, bytes)
+                if key.0 < key.1 {
+                    let value = Self.trimmed(eq + 1, end, bytes)
+                    fields.append((key.0, key.1, value.0, value.1))
+                }
+            }
+            i = end + 1
+        }
+    }
+
+    private static func trimmed(_ from: Int, _ to: Int, _ b: UnsafeBufferPointer<UInt8>) -> (Int, Int) {
+        var lo = from
+        var hi = to
+        func blank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0D }
+        while lo < hi, blank(b[lo]) { lo += 1 }
+        while hi > lo, blank(b[hi - 1]) { hi -= 1 }
+        return (lo, hi)
+    }
+
+    subscript(key: StaticString) -> String? {
+        let k = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        for f in fields.reversed() where f.1 - f.0 == k.count {
+            var same = true
+            for j in 0..<k.count where bytes[f.0 + j] != k[j] {
+                same = false
+                break
+            }
+            if same { return String(decoding: UnsafeBufferPointer(rebasing: bytes[f.2..<f.3]), as: UTF8.self) }
+        }
+        return nil
+    }
+
+    var dictionary: [String: String] {
+        var out: [String: String] = [:]
+        for f in fields {
+            out[String(decoding: UnsafeBufferPointer(rebasing: bytes[f.0..<f.1]), as: UTF8.self)] =
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[f.2..<f.3]), as: UTF8.self)
+        }
+        return out
+    }
+
+    /// The offset just past the first `marker` in `bytes`.
+    static func find(_ marker: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        let m = UnsafeBufferPointer(start: marker.utf8Start, count: marker.utf8CodeUnitCount)
+        guard let first = m.first, bytes.count >= m.count else { return nil }
+        var i = 0
+        while i <= bytes.count - m.count {
+            if bytes[i] == first {
+                var j = 1
+                while j < m.count, bytes[i + j] == m[j] { j += 1 }
+                if j == m.count { return i + m.count }
+            }
+            i += 1
+        }
+        return nil
     }
 }

@@ -86,6 +86,18 @@ struct CDRFormatTests {
         #expect(lines[6].result == .failure(.badOutcome))
     }
 
+    /// The fields of a log line, read in place: trimmed, the last of a repeated key, `=` inside a
+    /// value, no key, non-ASCII values, at most 64 fields.
+    @Test func accFieldsAreReadLikeKamailioWritesThem() {
+        let f = KamailioAccFormat()
+        let p = f.pairs(" a=1; b = two words ;c=x=y;=lost;d;e=é\r;a=3;;")
+        #expect(p == ["a": "3", "b": "two words", "c": "x=y", "e": "é"], "\(p)")
+        let many = (0..<100).map { "k\($0)=\($0)" }.joined(separator: ";")
+        let q = f.pairs(Substring(many))
+        #expect(q.count == 64 && q["k63"] == "63" && q["k64"] == nil)
+        #expect(f.pairs("") == [:] && f.pairs(";;;") == [:])
+    }
+
     @Test func mappedCSVWithItsHeader() throws {
         let mapping = CDRMapping(
             name: "billing-export",
