@@ -306,7 +306,7 @@ struct LineState: Sendable {
         let from = now - s.windowMilliseconds
         international.removeAll { $0.call.record.end < from }
         spans.removeAll { $0.end < from }
-        if !open.isEmpty { open = open.filter { $0.value >= now - Self.openCallLimit } }
+        if open.values.contains(where: { $0 < now - Self.openCallLimit }) { open = open.filter { $0.value >= now - Self.openCallLimit } }
         if !completed {
             calls += 1
             if Self.inBusinessHours(r.start, s) { businessHourCalls += 1 }
@@ -350,7 +350,7 @@ struct LineState: Sendable {
     private mutating func takeNovel(_ call: Call, destination: String, isNew: Bool, _ s: FraudSettings, now: Int64) {
         let from = now - s.sustainedWindowMilliseconds
         if !novel.isEmpty { novel.removeAll { $0.record.end < from } }
-        if !novelDestinations.isEmpty { novelDestinations = novelDestinations.filter { $0.value >= from } }
+        if novelDestinations.values.contains(where: { $0 < from }) { novelDestinations = novelDestinations.filter { $0.value >= from } }
         if isNew, novelDestinations.count < s.maximumKnownRanges { novelDestinations[destination] = call.record.start }
         guard novelDestinations[destination] != nil else { return }
         novel.append(call)

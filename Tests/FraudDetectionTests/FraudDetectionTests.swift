@@ -359,6 +359,30 @@ struct FraudDetectionTests {
         #expect(figures.attempts == 10 && figures.fraudulentAttempts == 10, "\(figures)")
     }
 
+    /// An answer whose record never comes (the softswitch's log lost it) is taken as ended four
+    /// hours later: it does not hold the line's concurrency up, nor its table, for ever.
+    @Test func anAnswerWithoutItsRecordEndsAfterFourHours() {
+        let s = FraudSettings()
+        var line = LineState(firstSeen: Self.monday)
+        var peers = PeerRates()
+        var dropped = 0
+        let t = Self.monday + 24 * Self.hour
+        for i in 0..<5 {
+            var up = Self.call("L1", "03-1234-567\(i)", at: t + Int64(i) * 1000, seconds: 0, id: "lost-\(i)")
+            up.record.inProgress = true
+            #expect(line.take(up, settings: s, peers: &peers, droppedFromWindow: &dropped, now: up.record.start) == .new)
+            #expect(line.take(up, settings: s, peers: &peers, droppedFromWindow: &dropped, now: up.record.start) == .repeated)
+        }
+        #expect(line.open.count == 5 && line.currentConcurrent == 5)
+        let later = Self.call("L1", "03-1234-0000", at: t + 3 * Self.hour, seconds: 60)
+        _ = line.take(later, settings: s, peers: &peers, droppedFromWindow: &dropped, now: later.record.end)
+        #expect(line.currentConcurrent == 6, "three hours on, the five calls may still be up")
+        let muchLater = Self.call("L1", "03-1234-0001", at: t + 5 * Self.hour, seconds: 60)
+        _ = line.take(muchLater, settings: s, peers: &peers, droppedFromWindow: &dropped, now: muchLater.record.end)
+        #expect(line.open.isEmpty && line.currentConcurrent == 1, "\(line.open) \(line.currentConcurrent)")
+        #expect(line.calls == 7, "each answer counted once")
+    }
+
     enum FraudCall {
         case up(Call)
         case done(Call)
