@@ -126,6 +126,10 @@ enum ConsoleText {
         "hijackedLines": "Lines found hijacked", "noHijackedLines": "None.", "fraudSignals": "Signals", "fraudCallsShort": "Calls",
         "minutes": "Minutes", "destinations": "Destinations", "firstCall": "First call", "lastCall": "Last call",
         "accountsHidden": "Accounts are shown to those who may reveal identities.",
+        "feedClocks": "Call-record feeds", "feedName": "Feed", "clockOffset": "Clock against the server",
+        "clockState": "State", "recordsCorrected": "Records moved back", "clock.in_step": "in step",
+        "clock.ahead": "ahead: its records are moved back", "clock.behind": "late: a slow clock, or records written late",
+        "clock.unknown": "not estimated yet",
         "noSuchRule": "No rule waiting or in force has that id.",
         "blockApplied.flash": "Applied; the softswitch is being told.", "blockLifted.flash": "Lifted; the softswitch is being told.",
         "fraudHint":
@@ -261,6 +265,9 @@ enum ConsoleText {
         "hijackedLines": "乗っ取りが疑われる回線", "noHijackedLines": "ありません。", "fraudSignals": "兆候", "fraudCallsShort": "発信数",
         "minutes": "分", "destinations": "宛先", "firstCall": "最初の発信", "lastCall": "最後の発信",
         "accountsHidden": "契約者の識別子は、識別情報の開示を許された人にだけ表示されます。", "noSuchRule": "その ID の承認待ち・適用中の規制はありません。",
+        "feedClocks": "通話記録の取得元", "feedName": "取得元", "clockOffset": "サーバとの時刻差", "clockState": "状態",
+        "recordsCorrected": "補正した記録", "clock.in_step": "一致", "clock.ahead": "進んでいます（記録の時刻を補正）",
+        "clock.behind": "遅れています（時計の遅れ、または記録の書き出しの遅れ）", "clock.unknown": "まだ推定できていません",
         "blockApplied.flash": "適用しました。交換機に反映しています。", "blockLifted.flash": "解除しました。交換機に反映しています。",
         "fraudHint":
             "宛先を規制するのは、その宛先への発信のほとんどが乗っ取られた回線からである間だけ、不正の続く期間だけです。緊急通報、規制を望まない回線、取引関係のある回線は常に通ります。承認と解除はあなたの名前で監査ログに記録されます。請求しない通話の一覧は mamori fraud report で。",

@@ -82,8 +82,26 @@ public struct FraudView {
         }
     }
 
+    /// A followed feed's clock against the server's.
+    public struct Clock {
+        var feed: String
+        var offset: String
+        var state: String
+        var corrected: Int
+
+        /// `state`: in_step, ahead, behind or unknown, said in `language`.
+        public init(feed: String, offsetSeconds: Double?, state: String, corrected: Int, language: ConsoleLanguage) {
+            self.feed = feed
+            offset = offsetSeconds.map { String(format: "%+.0f s", $0) } ?? "—"
+            self.state = language.texts["clock." + state] ?? state
+            self.corrected = corrected
+        }
+    }
+
     var enabled: Bool
     var status: String
+    var clocks: [Clock] = []
+    var noClocks: Bool { clocks.isEmpty }
     var active: [Rule]
     var pending: [Rule]
     var dryRun: [Rule]
@@ -103,12 +121,12 @@ public struct FraudView {
     }
 
     public init(
-        enabled: Bool, status: String, active: [Rule], pending: [Rule], dryRun: [Rule], ended: [Rule], findings: [Finding],
-        mayControl: Bool,
-        mayReveal: Bool
+        enabled: Bool, status: String, clocks: [Clock] = [], active: [Rule], pending: [Rule], dryRun: [Rule], ended: [Rule],
+        findings: [Finding], mayControl: Bool, mayReveal: Bool
     ) {
         self.enabled = enabled
         self.status = status
+        self.clocks = clocks
         self.active = active
         self.pending = pending
         self.dryRun = dryRun

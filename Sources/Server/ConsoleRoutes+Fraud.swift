@@ -4,6 +4,7 @@ import Foundation
 import FraudDetection
 import HTTPTypes
 import Hummingbird
+import Telephony
 
 /// The console's fraud page, and its approve and lift forms (through `FraudService`, audited under
 /// the signed-in operator's name).
@@ -33,7 +34,13 @@ extension ConsoleRoutes {
             "\(s.feeds.isEmpty ? "—" : s.feeds.joined(separator: ", ")) · \(s.callsTaken) calls · \(s.linesFollowed) lines · \(s.openFindings) hijacked"
             + (s.publishedTo.map { " · \($0): \(s.publications)" } ?? "") + (s.publishError.map { " · ⚠ \($0)" } ?? "")
         let view = FraudView(
-            enabled: true, status: status, active: sorted(book.active), pending: sorted(book.pending), dryRun: sorted(book.dryRuns),
+            enabled: true, status: status,
+            clocks: s.clocks.map {
+                FraudView.Clock(
+                    feed: $0.feed, offsetSeconds: $0.offsetSeconds, state: $0.state.rawValue, corrected: $0.recordsCorrected,
+                    language: viewer.language)
+            },
+            active: sorted(book.active), pending: sorted(book.pending), dryRun: sorted(book.dryRuns),
             ended: Array(ended), findings: findings, mayControl: viewer.may(.controlMitigation), mayReveal: mayReveal)
         return html(.ok, page("fraud", "fraud", view, request, flash: flash))
     }
