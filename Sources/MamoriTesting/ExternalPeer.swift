@@ -334,22 +334,26 @@ private func waitForListener(_ table: String, port: Int, state: String? = nil, w
     let hex = ":" + String(format: "%04X", port)
     let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
-        // Read to its end: String(contentsOfFile:) stops after 4 KiB of a procfs file, about 30
-        // sockets, and the whole suite holds hundreds.
-        let text =
-            FileHandle(forReadingAtPath: table).map { h in
-                defer { try? h.close() }
-                return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
-            } ?? ""
-        let found = text.split(separator: "\n").contains { line in
-            let columns = line.split(separator: " ")
-            return columns.count > 3 && columns[1].hasSuffix(hex) && (state == nil || columns[3] == state!)
-        }
-        if found { return true }
+        // Read to its end (in `listening`): String(contentsOfFile:) stops after 4 KiB of a procfs
+        // file, about 30 sockets, and the whole suite holds hundreds.
+        if listening(table, hex: hex, state: state) { return true }
         guard alive() else { return false }
         try await Task.sleep(for: .milliseconds(50))
     }
-    return false
+    // A wait whose task was kept off the cooperative pool past the deadline looks once more.
+    return listening(table, hex: hex, state: state)
+}
+
+private func listening(_ table: String, hex: String, state: String?) -> Bool {
+    let text =
+        FileHandle(forReadingAtPath: table).map { h in
+            defer { try? h.close() }
+            return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
+        } ?? ""
+    return text.split(separator: "\n").contains { line in
+        let columns = line.split(separator: " ")
+        return columns.count > 3 && columns[1].hasSuffix(hex) && (state.map { columns[3] == $0 } ?? true)
+    }
 }
 
 /// Runs blocking work (a peer run to its end, which polls with `Thread.sleep`) on a thread of its

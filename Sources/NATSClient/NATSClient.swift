@@ -357,8 +357,14 @@ public actor NATSClient {
         if let limit = serverInfo?.maxPayload, size > limit {
             throw NATSClientError(.payloadTooLarge, "a message of \(size) bytes, over the server's max_payload \(limit)")
         }
-        try await writer.write(
-            try NATSClientOperation.publish(subject: subject, replyTo: replyTo, headers: headers, payload: payload).encoded())
+        let bytes = try NATSClientOperation.publish(subject: subject, replyTo: replyTo, headers: headers, payload: payload).encoded()
+        do {
+            try await writer.write(bytes)
+        } catch {
+            // The connection closed after its writer was taken (a server killed mid-publish): a
+            // lost connection, which callers such as JetStream's publish treat as transient.
+            throw NATSClientError(.connectionLost, "the connection closed while publishing on \(subject): \(error)")
+        }
         statistics.messagesPublished += 1
     }
 
