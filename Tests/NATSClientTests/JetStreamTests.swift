@@ -8,7 +8,9 @@ import Testing
 /// JetStream against the real nats-server: streams, durable pull consumers with explicit
 /// acknowledgement, redelivery, a second connection taking over, a full stream, a cluster of three.
 @Suite(.serialized) struct JetStreamTests {
-    static let ackWait = Duration.seconds(1)
+    /// Long enough that a loaded machine (the whole suite runs beside these tests) does not see a
+    /// message come again before the test has acknowledged it.
+    static let ackWait = Duration.seconds(5)
 
     static func setUp(_ js: JetStream, stream: String = "FLOWS", maxMessages: Int64? = nil, discard: JetStreamDiscard = .old) async throws {
         let info = try await js.ensureStream(
@@ -30,7 +32,7 @@ import Testing
         let server = try await NATSServerPeer.start()
         try await withTimeLimit(.seconds(90), "redelivery") {
             try await withClient([server]) { client in
-                let js = JetStream(client: client)
+                let js = JetStream(client: client, timeout: .seconds(30))
                 try await Self.setUp(js)
                 for i in 1...6 {
                     let ack = try await js.publish(ByteBuffer(string: "batch \(i)"), to: "flows.\(i % 3)", messageID: "c1-\(i)")
@@ -56,7 +58,7 @@ import Testing
                 try await Task.sleep(for: Self.ackWait + .milliseconds(300))
                 // A batch of three: a longer pull would see them delivered a third time after another ack wait.
                 // Were the terminated message delivered again, it would be among these three.
-                let again2 = try await js.fetch(stream: "FLOWS", consumer: "detector", batch: 3, expires: .seconds(3))
+                let again2 = try await js.fetch(stream: "FLOWS", consumer: "detector", batch: 3, expires: Self.ackWait)
                 #expect(again2.map(\.metadata.streamSequence) == [2, 4, 6])
                 #expect(again2.allSatisfy { $0.metadata.deliveryCount == 2 })
                 for message in again2 { try await js.acknowledge(message) }
@@ -75,23 +77,24 @@ import Testing
         let server = try await NATSServerPeer.start()
         try await withTimeLimit(.seconds(90), "takeover") {
             try await withClient([server], name: "collector") { collector in
-                let js = JetStream(client: collector)
+                let js = JetStream(client: collector, timeout: .seconds(30))
                 try await Self.setUp(js)
                 for i in 1...5 { _ = try await js.publish(ByteBuffer(string: "records \(i)"), to: "flows.7", messageID: "c-\(i)") }
             }
             let taken = try await withClient([server], name: "detector-a") { a in
-                let fetched = try await JetStream(client: a).fetch(stream: "FLOWS", consumer: "detector", batch: 5, expires: .seconds(2))
+                let fetched = try await JetStream(client: a, timeout: .seconds(30)).fetch(
+                    stream: "FLOWS", consumer: "detector", batch: 5, expires: .seconds(2))
                 return fetched.map(\.metadata.streamSequence)
             }
             #expect(taken == [1, 2, 3, 4, 5])
             // detector-a is gone (its connection closed, nothing acknowledged).
             try await withClient([server], name: "detector-b") { b in
-                let js = JetStream(client: b)
+                let js = JetStream(client: b, timeout: .seconds(30))
                 let start = ContinuousClock.now
-                let redelivered = try await js.fetch(stream: "FLOWS", consumer: "detector", batch: 5, expires: .seconds(5))
+                let redelivered = try await js.fetch(stream: "FLOWS", consumer: "detector", batch: 5, expires: Self.ackWait * 3)
                 #expect(redelivered.map(\.metadata.streamSequence) == [1, 2, 3, 4, 5])
                 #expect(redelivered.allSatisfy { $0.metadata.deliveryCount == 2 })
-                #expect(ContinuousClock.now - start < .seconds(5))
+                #expect(ContinuousClock.now - start < Self.ackWait * 3)
                 for message in redelivered { try await js.acknowledge(message) }
                 try await b.flush()
                 #expect(try await js.consumerInfo(stream: "FLOWS", consumer: "detector").ackPending == 0)
@@ -104,7 +107,7 @@ import Testing
         let server = try await NATSServerPeer.start()
         try await withTimeLimit(.seconds(60), "full stream") {
             try await withClient([server]) { client in
-                let js = JetStream(client: client)
+                let js = JetStream(client: client, timeout: .seconds(30))
                 try await Self.setUp(js, stream: "SMALL", maxMessages: 3, discard: .new)
                 for i in 1...3 { _ = try await js.publish(ByteBuffer(string: "\(i)"), to: "flows.1") }
                 do {
@@ -118,7 +121,7 @@ import Testing
                 #expect(await client.statistics.jetStreamPublishRetries == 0)
                 #expect(try await js.streamInfo("SMALL").state.messages == 3)
                 // No stream on a subject: no responders, at once.
-                let noStream = JetStream(client: client, publishRetries: 0)
+                let noStream = JetStream(client: client, timeout: .seconds(30), publishRetries: 0)
                 await #expect(throws: NATSClientError(.noResponders, "")) { try await noStream.publish(ByteBuffer(), to: "nowhere") }
                 await #expect(throws: JetStreamError.self) { try await js.streamInfo("MISSING") }
             }
@@ -132,7 +135,7 @@ import Testing
         let servers = try await NATSServerPeer.startCluster(size: 3)
         try await withTimeLimit(.seconds(120), "cluster") {
             try await withClient([servers[0]], name: "collector") { client in
-                let js = JetStream(client: client, timeout: .seconds(3), publishRetries: 30)
+                let js = JetStream(client: client, timeout: .seconds(10), publishRetries: 30)
                 // The cluster elects a meta leader first: until then, stream creation fails.
                 var created: JetStreamStreamInfo?
                 var lastError = ""
