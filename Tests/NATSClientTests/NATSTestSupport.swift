@@ -12,6 +12,8 @@ func withClient<T: Sendable>(
 ) async throws -> T {
     var configuration = NATSClient.Configuration(servers: try servers.map { try NATSServerAddress(parsing: $0.url) }, name: name)
     configuration.reconnectBackoff = .milliseconds(20)
+    // The whole suite runs beside these tests: a connection may take a while to come up.
+    configuration.connectionWait = .seconds(60)
     configure(&configuration)
     let client = NATSClient(configuration: configuration)
     let runner = Task { try await client.run() }

@@ -78,7 +78,8 @@ struct HTTPEdgeTests {
     }
 
     /// Runs `app` in a service group until `body` returns, then shuts it down gracefully (within
-    /// 20 s); `body` gets the bound ports once every configured listener runs (within 20 s).
+    /// 20 s); `body` gets the bound ports once every configured listener runs (within 90 s: the whole
+    /// suite runs beside it on two cores).
     static func running<T: Sendable>(
         _ app: some ApplicationProtocol, _ services: MamoriServices, notices: Bool,
         _ body: @escaping @Sendable (_ operatorPort: Int, _ noticePort: Int?) async throws -> T
@@ -89,12 +90,12 @@ struct HTTPEdgeTests {
                 try await group.run()
                 return nil
             }
-            let started = try await waitUntil(timeout: .seconds(20)) {
+            let started = try await waitUntil(timeout: .seconds(90)) {
                 services.http.port(.operators) != nil && (!notices || services.http.port(.notices) != nil)
             }
             guard started, let operatorPort = services.http.port(.operators) else {
                 await group.triggerGracefulShutdown()
-                throw PeerError("the HTTP listeners did not start within 20 s")
+                throw PeerError("the HTTP listeners did not start within 90 s")
             }
             let result: Result<T, any Error>
             do {

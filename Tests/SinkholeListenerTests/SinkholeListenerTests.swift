@@ -104,7 +104,7 @@ struct SinkholeListenerTests {
         let contact = try #require(try await running.contacts(count: 1).first)
         #expect(contact.protocol == .noneSent && contact.problem == .timeout && contact.name == nil)
         #expect(running.rejected("timeout") == 1 && running.served(.noneSent) == 1)
-        #expect(try await waitUntil(timeout: .seconds(30)) { running.listener.connectionCount == 0 })
+        #expect(try await waitUntil(timeout: .seconds(90)) { running.listener.connectionCount == 0 })
         await running.stop()
     }
 
@@ -200,7 +200,7 @@ struct SinkholeListenerTests {
         #expect(try running.metrics.expectGauge("mamori_sinkhole_connections").lastValue == 2)
         // The holders leave (closing before their requests were complete): their places are free again.
         for h in holders { h.cancel() }
-        #expect(try await waitUntil(timeout: .seconds(30)) { running.listener.connectionCount == 0 })
+        #expect(try await waitUntil(timeout: .seconds(90)) { running.listener.connectionCount == 0 })
         let out = try await runPeer(curl, ["-s", "-m", "20", "http://x.example:\(port)/", "--resolve", "x.example:\(port):127.0.0.1"])
         #expect(out.stdout.contains("provider"))
         let contacts = try await running.contacts(count: 4)
