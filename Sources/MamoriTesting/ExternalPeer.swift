@@ -8,7 +8,10 @@ public struct ExternalPeer: Sendable {
     public let path: String
 
     /// A program at a known path (a tool of the project's own, like `.build/pytools/bin/python`).
-    public init(path: String) { self.path = path }
+    public init(path: String) {
+        self.path = path
+        PoolWatchdog.startIfAsked()
+    }
 
     /// Finds `name` on PATH or in the sbin directories; throws a clear error when absent.
     public static func require(_ name: String, debianPackage: String) throws -> ExternalPeer {
@@ -200,8 +203,14 @@ public final class RunningPeer: @unchecked Sendable {
     public func stop(signal: Int32 = SIGTERM) {
         guard isRunning else { return }
         kill(pid, signal)
-        let deadline = ContinuousClock.now + .seconds(10)
+        let sent = ContinuousClock.now
+        let deadline = sent + .seconds(10)
         while isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        // This wait holds its thread (a defer cannot await): say so when it is long.
+        if ContinuousClock.now - sent > .seconds(1) {
+            FileHandle.standardError.write(
+                Data("ExternalPeer.stop: \(description) (pid \(pid)) took \(ContinuousClock.now - sent) to exit\n".utf8))
+        }
         if isRunning {
             kill(pid, SIGKILL)
             var status: Int32 = 0
