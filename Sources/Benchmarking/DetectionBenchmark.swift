@@ -20,10 +20,15 @@ public struct DetectionBenchmark: Sendable {
     /// Records per host over the run (a heartbeat a minute is added on top).
     public var recordsPerHost: Int
 
-    public init(hosts: Int, minutes: Int, recordsPerHost: Int) {
+    /// Analysis threads: 1 runs one ``FlowAnalyzer`` on the calling thread, as before sharding;
+    /// more run a ``ShardedFlowAnalyzer`` of that many shards, fed batches of 1,024 records.
+    public var workers: Int
+
+    public init(hosts: Int, minutes: Int, recordsPerHost: Int, workers: Int = 1) {
         self.hosts = hosts
         self.minutes = minutes
         self.recordsPerHost = recordsPerHost
+        self.workers = max(1, workers)
     }
 
     /// Where a run is.
@@ -38,7 +43,11 @@ public struct DetectionBenchmark: Sendable {
         public var hosts: Int
         public var minutes: Int
         public var records: Int
+        /// CPU seconds of the analysing threads (the calling thread's with one worker, the
+        /// process's with more), and the wall seconds of the run.
         public var cpuSeconds: Double
+        public var wallSeconds: Double
+        public var workers: Int
         /// (host, endpoint) pairs and endpoints followed at the end.
         public var pairs: Int
         public var endpoints: Int
@@ -51,10 +60,11 @@ public struct DetectionBenchmark: Sendable {
         public var suppressedServicePool: Int
 
         public var rate: Double { Double(records) / cpuSeconds }
+        public var wallRate: Double { Double(records) / wallSeconds }
 
         /// One JSON object.
         public var json: String {
-            "{\"benchmark\":\"detection\",\"hosts\":\(hosts),\"records\":\(records),\"records_per_cpu_second\":\(Int(rate)),\"pairs\":\(pairs),\"endpoints\":\(endpoints),\"peak_resident_bytes\":\(peakResidentBytes),\"resident_bytes_per_pair\":\(Int(residentBytesPerPair)),\"c2_findings\":\(commandAndControlFindings),\"suppressed_popular\":\(suppressedPopular),\"suppressed_service_pool\":\(suppressedServicePool),\"cpu_seconds\":\(String(format: "%.1f", cpuSeconds))}"
+            "{\"benchmark\":\"detection\",\"hosts\":\(hosts),\"records\":\(records),\"workers\":\(workers),\"records_per_cpu_second\":\(Int(rate)),\"records_per_second\":\(Int(wallRate)),\"pairs\":\(pairs),\"endpoints\":\(endpoints),\"peak_resident_bytes\":\(peakResidentBytes),\"resident_bytes_per_pair\":\(Int(residentBytesPerPair)),\"c2_findings\":\(commandAndControlFindings),\"suppressed_popular\":\(suppressedPopular),\"suppressed_service_pool\":\(suppressedServicePool),\"cpu_seconds\":\(String(format: "%.1f", cpuSeconds)),\"wall_seconds\":\(String(format: "%.1f", wallSeconds))}"
         }
 
         /// Lines for a person.
@@ -62,6 +72,7 @@ public struct DetectionBenchmark: Sendable {
             """
             hosts:                \(hosts) active for \(minutes) min, \(records) records
             analysis per core:    \(String(format: "%.0f", rate / 1000)) k records/s (\(String(format: "%.1f", cpuSeconds)) CPU s)
+            analysis, wall clock: \(String(format: "%.0f", wallRate / 1000)) k records/s with \(workers) worker(s) (\(String(format: "%.1f", wallSeconds)) s)
             followed at the end:  \(pairs) (host, endpoint) pairs, \(endpoints) endpoints
             C&C findings:         \(commandAndControlFindings) (none is right: nothing here is a botnet); candidates spared as popular \(suppressedPopular) times, \(suppressedServicePool) of them as part of a service pool
             memory:               peak resident \(String(format: "%.2f", Double(peakResidentBytes) / 1_073_741_824)) GiB; \(String(format: "%.0f", residentBytesPerPair)) bytes resident per followed pair
@@ -72,7 +83,12 @@ public struct DetectionBenchmark: Sendable {
     /// Runs the analyzer on the calling thread; with `progress`, reports about every 5 s of wall time.
     public func run(progress: ((Progress) -> Void)? = nil) -> Result {
         let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("100.64.0.0/10")!], laboratoryInternet: LabelEvaluation.simulatorInternet)
-        var analyzer = FlowAnalyzer(configuration: DetectionConfiguration(network: layout, pseudonymKey: Array("bench".utf8)))
+        let configuration = DetectionConfiguration(network: layout, pseudonymKey: Array("bench".utf8))
+        var analyzer = ShardedFlowAnalyzer(configuration: configuration, shards: workers)
+        var single = FlowAnalyzer(configuration: configuration)
+        var batch: [(record: FlowRecord, receivedAt: Int64)] = []
+        batch.reserveCapacity(1024)
+        let wall0 = ContinuousClock.now
         let start: Int64 = 1_795_000_000_000
         let duration = Int64(minutes) * 60_000
         let heartbeats = minutes
@@ -80,7 +96,7 @@ public struct DetectionBenchmark: Sendable {
         let total = hosts * perHost
         let rssBefore = BenchMeasure.residentBytes()
         var rng = SplitMix64(seed: 11)
-        let cpu0 = BenchMeasure.threadCPUSeconds()
+        let cpu0 = workers > 1 ? BenchMeasure.processCPUSeconds() : BenchMeasure.threadCPUSeconds()
         var nextEvaluation = start
         var nextProgress = Date().addingTimeInterval(5)
         var record = FlowRecord(
@@ -112,25 +128,38 @@ public struct DetectionBenchmark: Sendable {
                 record.packets = 10
                 record.bytes = 1_200
             }
-            analyzer.ingest(record, receivedAt: record.endMilliseconds) // received when it ends, as a live collector sees it
+            // Received when it ends, as a live collector sees it.
+            if workers == 1 {
+                single.ingest(record, receivedAt: record.endMilliseconds)
+            } else {
+                batch.append((record, record.endMilliseconds))
+                guard batch.count == 1024 || i == total - 1 else { continue }
+                analyzer.ingest(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
             if t >= nextEvaluation {
                 nextEvaluation = t + 1_000
-                _ = analyzer.evaluate(now: t)
+                _ = workers == 1 ? single.evaluate(now: t) : analyzer.evaluate(now: t)
                 if let progress, Date() >= nextProgress {
                     nextProgress = Date().addingTimeInterval(5)
-                    progress(Progress(records: i, percent: i * 100 / total, pairs: analyzer.statistics.trackedPairs))
+                    let pairs = workers == 1 ? single.statistics.trackedPairs : analyzer.statistics.trackedPairs
+                    progress(Progress(records: i, percent: i * 100 / total, pairs: pairs))
                 }
             }
         }
-        _ = analyzer.finish()
-        let cpu = BenchMeasure.threadCPUSeconds() - cpu0
+        _ = workers == 1 ? single.finish() : analyzer.finish()
+        let cpu = (workers > 1 ? BenchMeasure.processCPUSeconds() : BenchMeasure.threadCPUSeconds()) - cpu0
+        let wall = ContinuousClock.now - wall0
+        let findings = workers == 1 ? single.currentFindings : analyzer.currentFindings
+        let stats = workers == 1 ? single.statistics : analyzer.statistics
         // Nothing here is a botnet: every C&C finding would be a false positive.
-        let commandAndControl = analyzer.currentFindings.filter { $0.kind == .commandAndControl }.count
-        let stats = analyzer.statistics
+        let commandAndControl = findings.filter { $0.kind == .commandAndControl }.count
         let rssAfter = BenchMeasure.residentBytes()
         let perPair = Double(max(0, rssAfter - rssBefore)) / Double(max(1, stats.trackedPairs))
         return Result(
-            hosts: hosts, minutes: minutes, records: total, cpuSeconds: cpu, pairs: stats.trackedPairs, endpoints: stats.trackedEndpoints,
+            hosts: hosts, minutes: minutes, records: total, cpuSeconds: cpu,
+            wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18, workers: workers,
+            pairs: stats.trackedPairs, endpoints: stats.trackedEndpoints,
             peakResidentBytes: BenchMeasure.peakResidentBytes(), residentBytesPerPair: perPair,
             commandAndControlFindings: commandAndControl,
             suppressedPopular: stats.suppressedPopular, suppressedServicePool: stats.suppressedServicePool)

@@ -55,6 +55,22 @@ struct VictimRate: Sendable {
 }
 
 /// An inbound attack crossing a threshold, waiting to be reported.
+/// One destination's low-rate packets in its latest second.
+struct InboundTally: Sendable {
+    var second: Int64
+    var packets: Double = 0
+    var flows: Double = 0
+}
+
+/// Attack-shaped traffic a shard saw, for the coordinator (``FlowAnalyzer/recordAttackTraffic(_:host:target:)``).
+struct DeferredAttackTraffic: Sendable {
+    var record: FlowRecord
+    var host: InternalHost
+    var target: IPAddress
+    /// The record's place in the batch the shards were given.
+    var sequence: Int
+}
+
 struct InboundAlert: Sendable {
     var onset: Int64
     var last: Int64
@@ -202,6 +218,12 @@ extension FlowAnalyzer {
     // MARK: Outbound attacks
 
     mutating func recordAttackTraffic(_ r: FlowRecord, host: InternalHost, target: IPAddress) {
+        // A shard holds no target's buckets (their participants are anyone's hosts): the
+        // traffic is handed to the coordinator, which adds it up in the order it came.
+        if role == .shard {
+            deferredAttackTraffic.append(DeferredAttackTraffic(record: r, host: host, target: target, sequence: sequence))
+            return
+        }
         let index = floorDivideMs(r.startMilliseconds, configuration.outboundAttack.bucket)
         if let current = targets[target], index > current.index {
             // A new bucket: judge the finished one first.
@@ -296,11 +318,11 @@ extension FlowAnalyzer {
             // device cannot be told from its neighbours, so no device is named (the attack finding
             // lists the address).
             if h.block == InternalHost.wholeAddress && configuration.network.sharing(h.address) > 1 { continue }
-            var d = devices[h] ?? DeviceEvidence(firstSeen: from, lastSeen: from + c.bucket)
-            d.noteAttack(
-                id: id, target: target, packetsPerSecond: (b.perHost[h] ?? 0) / seconds, first: from, last: from + c.bucket,
-                sample: b.samples.first { configuration.network.host($0.sourceAddress, port: $0.sourcePort) == h })
-            devices[h] = d
+            noteDevice(
+                h,
+                .attack(
+                    id: id, target: target, packetsPerSecond: (b.perHost[h] ?? 0) / seconds, first: from, last: from + c.bucket,
+                    sample: b.samples.first { configuration.network.host($0.sourceAddress, port: $0.sourcePort) == h }))
         }
     }
 
@@ -312,23 +334,23 @@ extension FlowAnalyzer {
     /// sees every record.
     mutating func tallyInbound(_ r: FlowRecord, victim: IPAddress) {
         let second = floorDivideMs(r.endMilliseconds, 1000)
-        if second > inboundTallySecond {
-            inboundTally.removeAll(keepingCapacity: inboundTally.count < 65_536)
-            inboundTallyFlows.removeAll(keepingCapacity: inboundTallyFlows.count < 65_536)
-            inboundTallySecond = second
-        }
+        if second > inboundTallySecond { inboundTallySecond = second }
         let i =
             inboundTally.index(forKey: victim)
             ?? {
                 guard inboundTally.count < configuration.maximumTableEntries else { return nil }
-                inboundTally[victim] = 0
+                inboundTally[victim] = InboundTally(second: second)
                 return inboundTally.index(forKey: victim)
             }()
         guard let i else { return }
-        inboundTally.values[i] += Double(r.packets)
-        inboundTallyFlows[victim, default: 0] += 1
-        let packets = inboundTally.values[i]
+        // Each destination's own second: what other subscribers receive does not move it on,
+        // so the tally is the same whichever shard of the subscriber base holds it.
+        if second > inboundTally.values[i].second { inboundTally.values[i] = InboundTally(second: second) }
+        inboundTally.values[i].packets += Double(r.packets)
+        inboundTally.values[i].flows += 1
+        let packets = inboundTally.values[i].packets
         guard packets >= configuration.inboundAttack.tallyPacketsPerSecond else { return }
+        let flows = inboundTally.values[i].flows
         inboundTally.remove(at: i)
         // The second's packets so far, as one record ending now.
         var sum = r
@@ -336,7 +358,13 @@ extension FlowAnalyzer {
         sum.endMilliseconds = max(sum.startMilliseconds, r.endMilliseconds)
         sum.bytes = UInt64(min(Double(FlowAnalyzer.maximumCounter), Double(r.bytes) / Double(max(1, r.packets)) * packets))
         sum.packets = UInt64(packets)
-        recordInboundVolume(sum, victim: victim, flows: inboundTallyFlows.removeValue(forKey: victim) ?? 1)
+        recordInboundVolume(sum, victim: victim, flows: flows)
+    }
+
+    /// Drops the tallies of seconds before the latest one (at each evaluation).
+    mutating func forgetPastTallies() {
+        guard inboundTally.values.contains(where: { $0.second < inboundTallySecond }) else { return }
+        inboundTally = inboundTally.filter { $0.value.second >= inboundTallySecond }
     }
 
     /// `flows`: the records `r` stands for (one, or a second's tally).

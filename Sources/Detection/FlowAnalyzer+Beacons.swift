@@ -268,6 +268,76 @@ struct IndicatorContact: Sendable {
     var sample: FlowRecord
 }
 
+/// An endpoint's beaconing cohort as one analyzer's pairs and series show it: the input of the
+/// C&C decision. Shards of the subscriber base (``ShardedFlowAnalyzer``) each gather their own;
+/// their hosts are disjoint, so the merged candidate is the one a single analyzer would gather.
+struct BeaconCandidate: Sendable {
+    var cohort: [(host: InternalHost, score: BeaconScore)] = []
+    var firstSeen = Int64.max
+    var lastSeen = Int64.min
+    var sample: FlowRecord?
+    /// Cohort members that opened new connections (not one kept-alive connection).
+    var reconnecting = 0
+    /// Cohort members that reach it as one peer of a periodic peer-to-peer series.
+    var peerSeries = 0
+    /// Mean bytes per contact (both directions) of each pair of the cohort.
+    var volumes: [Double] = []
+    /// Mean packets per record of each pair of the cohort.
+    var recordPackets: [Double] = []
+    /// The contact times of the first few pairs of the cohort, in host order (evidence for
+    /// the analyst).
+    var contactTimes: [(host: InternalHost, times: [Int64])] = []
+    /// The host whose pair gave `sample`.
+    var sampleHost: InternalHost?
+    /// Cohort members that also scan, attack or contact indicators.
+    var bots = 0
+    /// Whether a periodic peer series reached it (its window then spans the endpoint's).
+    var fromSeries = false
+    /// The first cohort member in host order, and its peer-to-peer verdict (a finding states
+    /// why the hypothesis was rejected from it).
+    var firstHostVerdict: (host: InternalHost, verdict: PeerToPeerVerdict)?
+
+    /// Keeps the contact times of the ``ContactTimes/maximumHosts`` first hosts in order,
+    /// whatever order the pairs are walked in.
+    mutating func noteContactTimes(_ host: InternalHost, _ times: () -> [Int64]) {
+        if contactTimes.count == ContactTimes.maximumHosts {
+            guard let last = contactTimes.last, host < last.host else { return }
+            contactTimes.removeLast()
+        }
+        let at = contactTimes.firstIndex { host < $0.host } ?? contactTimes.count
+        contactTimes.insert((host, times()), at: at)
+    }
+
+    /// Keeps the sample flow of the first host in order that has one.
+    mutating func noteSample(_ host: InternalHost, _ flow: FlowRecord?) {
+        guard let flow, sampleHost.map({ host < $0 }) ?? true else { return }
+        sample = flow
+        sampleHost = host
+    }
+
+    /// Keeps the peer-to-peer verdict of the first member in host order.
+    mutating func noteFirstHost(_ host: InternalHost, _ verdict: () -> PeerToPeerVerdict) {
+        guard firstHostVerdict.map({ host < $0.host }) ?? true else { return }
+        firstHostVerdict = (host, verdict())
+    }
+
+    /// Adds another shard's view of the same endpoint (its hosts are not among this one's).
+    mutating func merge(_ other: BeaconCandidate) {
+        cohort += other.cohort
+        firstSeen = min(firstSeen, other.firstSeen)
+        lastSeen = max(lastSeen, other.lastSeen)
+        reconnecting += other.reconnecting
+        peerSeries += other.peerSeries
+        volumes += other.volumes
+        recordPackets += other.recordPackets
+        for c in other.contactTimes { noteContactTimes(c.host) { c.times } }
+        if let host = other.sampleHost { noteSample(host, other.sample) }
+        bots += other.bots
+        fromSeries = fromSeries || other.fromSeries
+        if let f = other.firstHostVerdict { noteFirstHost(f.host) { f.verdict } }
+    }
+}
+
 extension FlowAnalyzer {
     mutating func recordContact(_ r: FlowRecord, host: InternalHost, endpoint: Endpoint, outbound: Bool) {
         let t = r.startMilliseconds
@@ -343,6 +413,15 @@ extension FlowAnalyzer {
     }
 
     mutating func evaluateBeacons(into changed: inout [String]) {
+        let (limitV4, limitV6) = updatePopularity()
+        let candidates = gatherBeaconCandidates()
+        decideCommandAndControl(candidates, endpoints: endpoints, limitV4: limitV4, limitV6: limitV6, into: &changed)
+        noteCommandAndControlContacts()
+    }
+
+    /// Counts every endpoint's distinct users and marks the popular ones (no new pairs are
+    /// followed to them); forgets idle endpoints. Returns the popularity limits (IPv4, IPv6).
+    mutating func updatePopularity() -> (Double, Double) {
         let b = configuration.beacon
         // Popularity of every endpoint; idle endpoints are forgotten. Walked by index and
         // updated in place: iterating a copy while writing would copy the whole table.
@@ -359,47 +438,16 @@ extension FlowAnalyzer {
             }
         }
         for key in idleEndpoints { endpoints.remove(key) }
+        return (limitV4, limitV6)
+    }
 
-        // Score every pair with enough contacts; gather each endpoint's beaconing cohort and the
-        // hosts that contacted it repeatedly.
-        struct Candidate {
-            var cohort: [(host: InternalHost, score: BeaconScore)] = []
-            var firstSeen = Int64.max
-            var lastSeen = Int64.min
-            var sample: FlowRecord?
-            /// Cohort members that opened new connections (not one kept-alive connection).
-            var reconnecting = 0
-            /// Cohort members that reach it as one peer of a periodic peer-to-peer series.
-            var peerSeries = 0
-            /// Mean bytes per contact (both directions) of each pair of the cohort.
-            var volumes: [Double] = []
-            /// Mean packets per record of each pair of the cohort.
-            var recordPackets: [Double] = []
-            /// The contact times of the first few pairs of the cohort, in host order (evidence for
-            /// the analyst).
-            var contactTimes: [(host: InternalHost, times: [Int64])] = []
-            /// The host whose pair gave `sample`.
-            var sampleHost: InternalHost?
-
-            /// Keeps the contact times of the ``ContactTimes/maximumHosts`` first hosts in order,
-            /// whatever order the pairs are walked in.
-            mutating func noteContactTimes(_ host: InternalHost, _ times: () -> [Int64]) {
-                if contactTimes.count == ContactTimes.maximumHosts {
-                    guard let last = contactTimes.last, host < last.host else { return }
-                    contactTimes.removeLast()
-                }
-                let at = contactTimes.firstIndex { host < $0.host } ?? contactTimes.count
-                contactTimes.insert((host, times()), at: at)
-            }
-
-            /// Keeps the sample flow of the first host in order that has one.
-            mutating func noteSample(_ host: InternalHost, _ flow: FlowRecord?) {
-                guard let flow, sampleHost.map({ host < $0 }) ?? true else { return }
-                sample = flow
-                sampleHost = host
-            }
-        }
-        var candidates: [Endpoint: Candidate] = [:]
+    /// Scores every pair with enough contacts and gathers each endpoint's beaconing cohort (and
+    /// the hosts whose periodic peer series reach it); forgets idle pairs and series. What is
+    /// gathered depends only on this analyzer's hosts: shards of the subscriber base gather
+    /// apart and their candidates merge (``BeaconCandidate/merge(_:)``).
+    mutating func gatherBeaconCandidates() -> [Endpoint: BeaconCandidate] {
+        let b = configuration.beacon
+        var candidates: [Endpoint: BeaconCandidate] = [:]
         var idle: [PairKey] = []
         for i in 0..<pairs.count {
             if now - pairs[position: i].lastContact > (pairs[position: i].contacts >= 2 ? b.slowIdleTimeout : b.idleTimeout) {
@@ -429,10 +477,12 @@ extension FlowAnalyzer {
             let ci =
                 candidates.index(forKey: key.endpoint)
                 ?? {
-                    candidates[key.endpoint] = Candidate()
+                    candidates[key.endpoint] = BeaconCandidate()
                     return candidates.index(forKey: key.endpoint)!
                 }()
             candidates.values[ci].cohort.append((key.host, score))
+            if devices[key.host]?.hasBotBehaviour == true { candidates.values[ci].bots += 1 }
+            candidates.values[ci].noteFirstHost(key.host) { peerToPeerVerdict(key.host) }
             candidates.values[ci].volumes.append(pairs[position: i].meanVolume)
             candidates.values[ci].recordPackets.append(
                 pairs[position: i].recordPackets.count > 0 ? pairs[position: i].recordPackets.mean : 1)
@@ -469,9 +519,12 @@ extension FlowAnalyzer {
             for address in series.values[j].recent {
                 let endpoint = Endpoint(address: address, port: key.port, ipProtocol: key.ipProtocol)
                 guard let e = endpoints[endpoint] else { continue }
-                var c = candidates[endpoint] ?? Candidate()
+                var c = candidates[endpoint] ?? BeaconCandidate()
                 guard !c.cohort.contains(where: { $0.host == key.host }) else { continue }
                 c.cohort.append((key.host, score))
+                if devices[key.host]?.hasBotBehaviour == true { c.bots += 1 }
+                c.noteFirstHost(key.host) { peerToPeerVerdict(key.host) }
+                c.fromSeries = true
                 // The host's periodic series (its contacts with every address of the rotation).
                 c.noteContactTimes(key.host) { series.values[j].contacts.times }
                 c.peerSeries += 1
@@ -483,11 +536,21 @@ extension FlowAnalyzer {
         for key in idleSeries { series[key] = nil }
 
         if pairs.count > configuration.maximumPairs { evictPairs() }
+        return candidates
+    }
 
+    /// Decides which candidates are C&C servers and reports them. `endpoints` gives each
+    /// endpoint's users over the whole subscriber base (this analyzer's own table, or the merge
+    /// of every shard's).
+    mutating func decideCommandAndControl(
+        _ candidates: [Endpoint: BeaconCandidate], endpoints: FlatTable<Endpoint, EndpointState>, limitV4: Double, limitV6: Double,
+        into changed: inout [String]
+    ) {
+        let b = configuration.beacon
         let pools = servicePools(
             candidates.compactMapValues { c in
                 c.cohort.count >= b.minimumCohort ? median(c.cohort.map { $0.score.medianInterval }) : nil
-            })
+            }, endpoints: endpoints)
 
         for (endpoint, c) in candidates where c.cohort.count >= b.minimumCohort {
             if configuration.allowlist.match(endpoint) != nil {
@@ -505,7 +568,7 @@ extension FlowAnalyzer {
             let users = max(ownUsers, pool?.users ?? 0)
             let limit = endpoint.address.isIPv6 ? limitV6 : limitV4
             let cohortShare = min(1, Double(c.cohort.count) / Double(ownUsers))
-            let bots = c.cohort.filter { devices[$0.host]?.hasBotBehaviour == true }.count
+            let bots = c.bots
             let botShare = Double(bots) / Double(c.cohort.count)
             let popular = Double(users) >= limit
             if popular && botShare < configuration.popularity.botCohortOverride {
@@ -578,7 +641,7 @@ extension FlowAnalyzer {
                         ? ""
                         : "; content rather than check-ins (\(wholeNumber(volume)) bytes per contact both ways < \(wholeNumber(b.bulkBytesPerContact)))")
                     + "; a special-purpose address (multicast, broadcast, link-local, private, documentation: none is a host on the Internet)"
-                    + "; " + peerToPeerRejection(endpoint, cohort: hosts)
+                    + "; " + peerToPeerRejection(endpoint, firstHost: c.firstHostVerdict)
                     + (timeService == nil
                         ? ""
                         : timeService == true
@@ -606,6 +669,10 @@ extension FlowAnalyzer {
                     evidence: evidence), into: &changed)
         }
 
+    }
+
+    /// Notes, as device evidence, the contacts of this analyzer's hosts with reported C&C.
+    mutating func noteCommandAndControlContacts() {
         // Hosts that repeatedly contact reported C&C endpoints are infected. Contacts add up across
         // endpoints: a DGA bot reaches each rotated address only a few times, a slow beacon its
         // server once an hour, yet both keep coming back to confirmed C&C.
@@ -644,7 +711,7 @@ extension FlowAnalyzer {
     /// endpoint's own. A camera vendor's cloud behind eight round-robin addresses is used by eight
     /// times the hosts any one address sees; a botnet's C&C addresses, however many, by its bots only.
     /// Endpoints without siblings have no pool.
-    func servicePools(_ intervals: [Endpoint: Double]) -> [Endpoint: ServicePool] {
+    func servicePools(_ intervals: [Endpoint: Double], endpoints: FlatTable<Endpoint, EndpointState>) -> [Endpoint: ServicePool] {
         struct Key: Hashable {
             var network: IPPrefix
             var port: UInt16
@@ -694,6 +761,12 @@ extension FlowAnalyzer {
     }
 
     mutating func evaluateIndicators(into changed: inout [String]) {
+        decideIndicators(gatherIndicatorContacts(), into: &changed)
+    }
+
+    /// Forgets idle indicator contacts, notes the rest as device evidence, and returns them by
+    /// endpoint (for ``decideIndicators(_:into:)``, here or after the shards' are merged).
+    mutating func gatherIndicatorContacts() -> [Endpoint: [(InternalHost, IndicatorContact)]] {
         var byEndpoint: [Endpoint: [(InternalHost, IndicatorContact)]] = [:]
         for (key, c) in indicatorContacts {
             if now - c.lastSeen > configuration.beacon.idleTimeout {
@@ -709,6 +782,11 @@ extension FlowAnalyzer {
                 devices[key.host] = d
             }
         }
+        return byEndpoint
+    }
+
+    /// Reports each indicator endpoint contacted, with every host that contacted it.
+    mutating func decideIndicators(_ byEndpoint: [Endpoint: [(InternalHost, IndicatorContact)]], into changed: inout [String]) {
         for (endpoint, hosts) in byEndpoint {
             let subject = FindingSubject.endpoint(endpoint)
             let sorted = hosts.sorted { $0.0 < $1.0 }

@@ -55,7 +55,36 @@ struct DeviceEvidence: Sendable {
     }
 }
 
+/// One piece of device evidence, as a coordinator hands it to the shard that holds the host.
+enum DeviceNote: Sendable {
+    case commandAndControl(id: String, endpoint: Endpoint, contacts: Int, first: Int64, last: Int64, sample: FlowRecord?)
+    case attack(id: String, target: IPAddress, packetsPerSecond: Double, first: Int64, last: Int64, sample: FlowRecord?)
+
+    var window: (first: Int64, last: Int64) {
+        switch self {
+        case .commandAndControl(_, _, _, let first, let last, _), .attack(_, _, _, let first, let last, _): (first, last)
+        }
+    }
+}
+
 extension FlowAnalyzer {
+    /// Files evidence about `host`: here, or (a coordinator) for the shard that holds it.
+    mutating func noteDevice(_ host: InternalHost, _ note: DeviceNote) {
+        if role == .coordinator {
+            pendingDeviceNotes.append((host, note))
+            return
+        }
+        let window = note.window
+        var d = devices[host] ?? DeviceEvidence(firstSeen: window.first, lastSeen: window.last)
+        switch note {
+        case .commandAndControl(let id, let endpoint, let contacts, let first, let last, let sample):
+            d.noteCommandAndControl(id: id, endpoint: endpoint, contacts: contacts, first: first, last: last, sample: sample)
+        case .attack(let id, let target, let packetsPerSecond, let first, let last, let sample):
+            d.noteAttack(id: id, target: target, packetsPerSecond: packetsPerSecond, first: first, last: last, sample: sample)
+        }
+        devices[host] = d
+    }
+
     /// Turns per-host evidence into infected-device findings. Each kind of evidence gives a
     /// probability-like score; they combine as a noisy-or.
     mutating func evaluateDevices(into changed: inout [String]) {
@@ -65,7 +94,7 @@ extension FlowAnalyzer {
             var related: [String] = []
             var features: [Feature] = []
             for (endpoint, c) in d.commandAndControl.sorted(by: { $0.key < $1.key }) {
-                let ccScore = findings[c.id]?.score ?? 0.8
+                let ccScore = findings[c.id]?.score ?? commandAndControlScores[c.id] ?? 0.8
                 parts.append(ccScore * min(1, 0.7 + 0.1 * Double(c.contacts)))
                 reasons.append("contacted likely C&C \(endpoint) \(c.contacts) time(s)")
                 related.append(c.id)

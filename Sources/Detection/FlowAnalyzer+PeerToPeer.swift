@@ -134,16 +134,16 @@ extension FlowAnalyzer {
 
 extension FlowAnalyzer {
     /// The peer-to-peer hypothesis as a finding states it was rejected for `endpoint`'s cohort.
-    func peerToPeerRejection(_ endpoint: Endpoint, cohort: [InternalHost]) -> String {
+    func peerToPeerRejection(_ endpoint: Endpoint, firstHost: (host: InternalHost, verdict: PeerToPeerVerdict)?) -> String {
         guard endpoint.port >= 1024 else {
             return "a peer of a peer-to-peer application (not on a well-known port like \(endpoint.port))"
         }
         // Every cohort member failed it (members that pass are left out of the cohort); the
         // first one's reasons stand for the rest.
-        guard let first = cohort.first else { return "a peer of a peer-to-peer application" }
+        guard let first = firstHost else { return "a peer of a peer-to-peer application" }
         let c = configuration.peerToPeer
         return
-            "a peer of a peer-to-peer application (the beaconing host(s) are not such a host: \(peerToPeerVerdict(first).explanation(c)))"
+            "a peer of a peer-to-peer application (the beaconing host(s) are not such a host: \(first.verdict.explanation(c)))"
     }
 
     /// Whether a cohort's contacts look like NTP: about one datagram per record, each of an NTP

@@ -9,9 +9,21 @@ extension FlowAnalyzer {
     /// use (``DetectionConfiguration/LongSession/ports``) for long enough, with small, even
     /// records — a person chatting sends bursts of varied size.
     mutating func evaluateLongSessions(into changed: inout [String]) {
+        decideLongSessions(gatherLongSessions(), into: &changed)
+    }
+
+    /// One host's session with an endpoint, as a shard hands it over.
+    struct SessionMember: Sendable {
+        var host: InternalHost
+        var pair: PairState
+        var sample: FlowRecord?
+    }
+
+    /// This analyzer's hosts' long sessions on the configured ports, by endpoint.
+    func gatherLongSessions() -> [Endpoint: [SessionMember]] {
         let c = configuration.longSession
-        guard !c.ports.isEmpty else { return }
-        var sessions: [Endpoint: [(host: InternalHost, pair: PairState)]] = [:]
+        guard !c.ports.isEmpty else { return [:] }
+        var sessions: [Endpoint: [SessionMember]] = [:]
         for (key, p) in pairs
         where p.continuations >= Int32(c.minimumRecords) && key.endpoint.ipProtocol == 6 && c.ports.contains(key.endpoint.port) {
             let held = p.connections.latestEnd - p.firstSeen
@@ -21,8 +33,14 @@ extension FlowAnalyzer {
                     <= c.maximumBytesPerRecord
             else { continue }
             if configuration.allowlist.match(key.endpoint) != nil { continue }
-            sessions[key.endpoint, default: []].append((key.host, p))
+            sessions[key.endpoint, default: []].append(SessionMember(host: key.host, pair: p, sample: pairDetails[key]?.sample))
         }
+        return sessions
+    }
+
+    /// Reports the endpoints that `sessions` (gathered over the whole subscriber base) make C&C.
+    mutating func decideLongSessions(_ sessions: [Endpoint: [SessionMember]], into changed: inout [String]) {
+        let c = configuration.longSession
         // In endpoint order, members in host order: the sample flows kept (the finding's, a
         // device's first few) do not depend on the order the pair table is walked in.
         for (endpoint, unordered) in sessions.sorted(by: { $0.key < $1.key }) {
@@ -47,12 +65,7 @@ extension FlowAnalyzer {
             ]
             evidence.cohortSize = hosts.count
             evidence.cohort = hosts.prefix(64).map { pseudonyms.pseudonym($0) }
-            for m in members {
-                if let s = pairDetails[PairKey(host: m.host, endpoint: endpoint)]?.sample {
-                    evidence.flows = [sample(s, revealing: nil)]
-                    break
-                }
-            }
+            if let s = members.lazy.compactMap(\.sample).first { evidence.flows = [sample(s, revealing: nil)] }
             evidence.reasons = [
                 "\(hosts.count) internal host(s) hold one connection to \(endpoint) open for \(wholeNumber(minutes)) min (median), exported as \(wholeNumber(records)) records of \(fmt(packets)) packet(s) on average: an IRC-style session kept alive, not a person chatting",
                 "port \(endpoint.port) is one IRC botnets use; benign hypotheses tested and rejected: a chat client (its records would vary with the conversation), a special-purpose address",
@@ -68,11 +81,11 @@ extension FlowAnalyzer {
                         "Likely C&C server \(endpoint): \(hosts.count) host(s) hold a long-lived session (~\(wholeNumber(minutes)) min) with small keepalives",
                     evidence: evidence), into: &changed)
             for m in members {
-                var d = devices[m.host] ?? DeviceEvidence(firstSeen: m.pair.firstSeen, lastSeen: m.pair.connections.latestEnd)
-                d.noteCommandAndControl(
-                    id: id, endpoint: endpoint, contacts: max(2, Int(m.pair.contacts)), first: m.pair.firstSeen,
-                    last: m.pair.connections.latestEnd, sample: pairDetails[PairKey(host: m.host, endpoint: endpoint)]?.sample)
-                devices[m.host] = d
+                noteDevice(
+                    m.host,
+                    .commandAndControl(
+                        id: id, endpoint: endpoint, contacts: max(2, Int(m.pair.contacts)), first: m.pair.firstSeen,
+                        last: m.pair.connections.latestEnd, sample: m.sample))
             }
         }
     }

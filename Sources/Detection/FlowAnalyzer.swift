@@ -81,8 +81,8 @@ public struct FlowAnalyzer: Sendable {
     /// Packets of low-rate records (SYN-only, UDP, ICMP) per subscriber address in the current
     /// second: a flood from thousands of spoofed sources sends one packet from each, and only the
     /// sum by destination shows it. Cleared every second.
-    var inboundTally: [IPAddress: Double] = [:]
-    var inboundTallyFlows: [IPAddress: Double] = [:]
+    var inboundTally: [IPAddress: InboundTally] = [:]
+    /// The latest second tallied.
     var inboundTallySecond: Int64 = .min
     /// Findings changed while ingesting (an attack bucket judged when the next one began).
     var pendingAttackChanges: [String] = []
@@ -96,6 +96,27 @@ public struct FlowAnalyzer: Sendable {
     var peerHosts: [InternalHost: PeerActivity] = [:]
     /// Endpoints reported as C&C (kept after their pairs age out, so later contacts still count).
     var commandAndControl: [Endpoint: String] = [:]
+
+    // Sharding (``ShardedFlowAnalyzer``).
+    /// What this analyzer holds: everything, or one shard's hosts, or what spans shards.
+    var role = Role.whole
+    /// A shard's attack-shaped traffic, for the coordinator.
+    var deferredAttackTraffic: [DeferredAttackTraffic] = []
+    /// The place in its batch of the record being ingested (a shard's deferred traffic keeps it).
+    var sequence = 0
+    /// A coordinator's device evidence for the shards' hosts.
+    var pendingDeviceNotes: [(host: InternalHost, note: DeviceNote)] = []
+    /// A shard's copy of the coordinator's C&C findings' scores (its devices are scored with them).
+    var commandAndControlScores: [String: Double] = [:]
+
+    enum Role: Sendable {
+        /// One analyzer for the whole subscriber base.
+        case whole
+        /// The per-host state of one share of the subscriber base.
+        case shard
+        /// What spans shards: endpoints' cohorts, attack targets, and their findings.
+        case coordinator
+    }
 
     public init(configuration: DetectionConfiguration) {
         self.configuration = configuration
@@ -154,6 +175,13 @@ public struct FlowAnalyzer: Sendable {
     /// in ``AnalyzerStatistics/rejectedTimes`` and otherwise ignored: within that range no sum or
     /// difference of times can overflow.
     public mutating func ingest(_ record: FlowRecord, receivedAt: Int64) {
+        ingest(record, receivedAt: receivedAt, crossing: configuration.network.crossing(of: record))
+    }
+
+    /// ``ingest(_:receivedAt:)`` with the record's crossing already found (a shard's router
+    /// finds it to choose the shard). It depends on the addresses and ports only.
+    @inline(__always)
+    mutating func ingest(_ record: FlowRecord, receivedAt: Int64, crossing: NetworkLayout.Crossing) {
         statistics.records += 1
         guard FlowTimeWindow.isSane(start: record.startMilliseconds, end: record.endMilliseconds), FlowTimeWindow.isSane(receivedAt) else {
             statistics.rejectedTimes += 1
@@ -176,7 +204,7 @@ public struct FlowAnalyzer: Sendable {
             statistics.clampedCounters += 1
         }
         if receivedAt > now { now = receivedAt }
-        switch configuration.network.crossing(of: r) {
+        switch crossing {
         case .outbound(let host, let remote, let localPort, let remotePort):
             statistics.outbound += 1
             outbound(r, host: host, remote: remote, localPort: localPort, remotePort: remotePort)
@@ -289,6 +317,7 @@ public struct FlowAnalyzer: Sendable {
         flushInboundAlerts(into: &changed)
         if now >= nextEvaluation {
             nextEvaluation = now + configuration.evaluationInterval
+            forgetPastTallies()
             evaluateScans(into: &changed)
             evaluateOutboundAttacks(final: false, into: &changed)
             if now >= nextBeaconEvaluation {
@@ -336,6 +365,8 @@ public struct FlowAnalyzer: Sendable {
             lastReported[id] = nil
         }
         for (host, d) in devices where d.lastSeen < cutoff { devices[host] = nil }
+        // A shard's C&C list is the coordinator's copy: the coordinator forgets from it.
+        guard role != .shard else { return }
         for (endpoint, id) in commandAndControl where findings[id] == nil { commandAndControl[endpoint] = nil }
     }
 
@@ -345,7 +376,7 @@ public struct FlowAnalyzer: Sendable {
         var lastSeen: Int64
     }
 
-    private mutating func report(_ ids: [String]) -> [Finding] {
+    mutating func report(_ ids: [String]) -> [Finding] {
         var out: [Finding] = []
         var seen = Set<String>()
         for id in ids where seen.insert(id).inserted {

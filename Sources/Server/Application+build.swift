@@ -174,7 +174,8 @@ public func buildApplication(
     let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase, observer: storage)
     let detection = DetectionService(
         configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
-        logger: detectionLogger, metricsFactory: factory, attribution: attribution, clock: clock)
+        logger: detectionLogger, metricsFactory: factory, workers: configuration.detection.workers, attribution: attribution,
+        clock: clock)
 
     var collectorLogger = logger
     collectorLogger[metadataKey: "component"] = "collector"

@@ -20,7 +20,7 @@ import ServiceLifecycle
 ///
 /// Raw records live only in the analyzer's bounded windows; what reaches the store is findings.
 public final class DetectionService: FlowSink, Service {
-    private let analyzer: NIOLockedValueBox<FlowAnalyzer>
+    private let analyzer: NIOLockedValueBox<ShardedFlowAnalyzer>
     public let store: any FindingStore
     private let logger: Logger
     private let retentionMilliseconds: Int64
@@ -89,13 +89,14 @@ public final class DetectionService: FlowSink, Service {
     public init(
         configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger,
         metricsFactory: any MetricsFactory,
-        sheddingThreshold: Int = 256, attribution: AttributionService? = nil, attributionRetryInterval: Duration = .seconds(10),
+        workers: Int = 1, sheddingThreshold: Int = 256, attribution: AttributionService? = nil,
+        attributionRetryInterval: Duration = .seconds(10),
         clock: any WallClock = SystemClock()
     ) {
         self.clock = clock
         self.attribution = attribution
         self.attributionRetryInterval = attributionRetryInterval
-        analyzer = NIOLockedValueBox(FlowAnalyzer(configuration: configuration))
+        analyzer = NIOLockedValueBox(ShardedFlowAnalyzer(configuration: configuration, shards: workers))
         shedder = NIOLockedValueBox(LoadShedder(capacity: sheddingThreshold, key: UInt64.random(in: .min ... .max)))
         shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
         sheddingInterval = Gauge(label: "mamori_detection_sampling_interval", factory: metricsFactory)
@@ -141,17 +142,17 @@ public final class DetectionService: FlowSink, Service {
             logger.warning("detection backlog: analysing 1 in \(interval) address pairs", metadata: ["interval": "\(interval)"])
         }
         let limit = clock.milliseconds + Self.maximumClockLead
-        let shed = analyzer.withLockedValue { a -> Int in
-            var shed = 0
-            for var r in batch.records {
-                guard shedder.admit(&r) else {
-                    shed += 1
-                    continue
-                }
-                a.ingest(r, receivedAt: min(r.endMilliseconds, limit))
+        var admitted: [(record: FlowRecord, receivedAt: Int64)] = []
+        admitted.reserveCapacity(batch.records.count)
+        var shed = 0
+        for var r in batch.records {
+            guard shedder.admit(&r) else {
+                shed += 1
+                continue
             }
-            return shed
+            admitted.append((r, min(r.endMilliseconds, limit)))
         }
+        analyzer.withLockedValue { $0.ingest(admitted) }
         if shed > 0 { shedRecords.increment(by: Int64(shed)) }
     }
 

@@ -36,6 +36,9 @@ public struct DetectionSettings: Sendable {
     public var thresholds = DetectionThresholds()
     /// (host, endpoint) pairs followed at most (`detection.max_pairs`); about 450 bytes each.
     public var maximumPairs = 4_000_000
+    /// Analysis threads (`detection.workers`): the subscriber hosts are split into that many
+    /// shards analysed in parallel (``ShardedFlowAnalyzer``); 1 analyses on one thread.
+    public var workers = 1
     /// Entries at most in each other per-address table (`detection.max_table_entries`).
     public var maximumTableEntries = 500_000
 

@@ -148,7 +148,7 @@ extension MamoriConfiguration {
             let d = try YAMLMap(v.node, context: "detection")
             try d.allowOnly([
                 "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "laboratory_internet_prefixes",
-                "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries",
+                "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries", "workers",
             ])
             if let p = d["subscriber_prefixes"] {
                 config.detection.subscriberPrefixes = try p.prefixes()
@@ -187,6 +187,7 @@ extension MamoriConfiguration {
             if let f = d["allowlist_file"] { config.detection.allowlistFile = try f.string() }
             if let r = d["retention_days"] { config.detection.retentionDays = try r.int(in: 1...3650) }
             if let v = d["max_pairs"] { config.detection.maximumPairs = try v.int(in: 1_000...100_000_000) }
+            if let v = d["workers"] { config.detection.workers = try v.int(in: 1...64) }
             if let v = d["max_table_entries"] { config.detection.maximumTableEntries = try v.int(in: 1_000...100_000_000) }
             if let t = d["thresholds"] {
                 let m = try YAMLMap(t.node, context: "detection.thresholds")

@@ -31,6 +31,14 @@ struct BenchDetection: AsyncParsableCommand {
     @Option(help: "Records per host over the run (at least one heartbeat a minute is added on top).")
     var recordsPerHost: Int = 10
 
+    @Option(
+        help: """
+            Analysis threads: 1 runs one analyzer on one thread (records per CPU-second of that \
+            thread); more split the subscriber hosts into that many shards analysed in parallel \
+            (records per CPU-second of the whole process, and per wall-clock second).
+            """)
+    var workers: Int = 1
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
@@ -40,7 +48,8 @@ struct BenchDetection: AsyncParsableCommand {
         guard minutes >= 1, recordsPerHost >= 0 else {
             throw ValidationError("--minutes must be at least 1 and --records-per-host not negative")
         }
-        let benchmark = DetectionBenchmark(hosts: hosts, minutes: minutes, recordsPerHost: recordsPerHost)
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1 to 64") }
+        let benchmark = DetectionBenchmark(hosts: hosts, minutes: minutes, recordsPerHost: recordsPerHost, workers: workers)
         let result = benchmark.run(
             progress: json
                 ? nil

@@ -1,0 +1,84 @@
+import Detection
+import Evaluation
+import FlowCodec
+import Foundation
+import MamoriCore
+import MamoriTesting
+import Simulator
+import Testing
+
+/// The subscriber base split over shards finds what one analyzer finds: the same findings, to
+/// the byte, in the pinned world and in a larger one with sampling.
+@Suite struct ShardedAnalyzerTests {
+    /// A world analysed by one ``FlowAnalyzer`` and by a ``ShardedFlowAnalyzer`` of each of
+    /// `shardCounts`, from the same records in the same batches; their findings, and the
+    /// sharded analyzers' statistics.
+    static func analyse(_ c: ISPModel.Configuration, shardCounts: [Int]) throws -> (
+        single: [Finding], sharded: [Int: [Finding]], statistics: [Int: AnalyzerStatistics], singleStatistics: AnalyzerStatistics
+    ) {
+        var simulation = try Simulation(configuration: c)
+        let layout = try #require(LabelEvaluation.networkLayout(simulation.labels))
+        let detection = DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3])
+        var single = FlowAnalyzer(configuration: detection)
+        var sharded = shardCounts.map { ShardedFlowAnalyzer(configuration: detection, shards: $0) }
+        var decoder = FlowDecoder()
+        var records: [FlowRecord] = []
+        var reported: [Int: Int] = [:]
+        while let window = simulation.nextWindow() {
+            for d in window {
+                records.removeAll(keepingCapacity: true)
+                _ = d.payload.withUnsafeBytes {
+                    decoder.decode($0, from: d.exporter, receivedAtMilliseconds: d.timeMilliseconds, into: &records)
+                }
+                for r in records { single.ingest(r, receivedAt: d.timeMilliseconds) }
+                let batch = records.map { (record: $0, receivedAt: d.timeMilliseconds) }
+                for i in sharded.indices { sharded[i].ingest(batch) }
+            }
+            let expected = single.evaluate(now: simulation.now).map(\.id)
+            for i in sharded.indices {
+                let got = sharded[i].evaluate(now: simulation.now).map(\.id)
+                // The same findings reported at the same evaluation.
+                if got != expected { reported[shardCounts[i], default: 0] += 1 }
+            }
+        }
+        _ = single.finish()
+        for i in sharded.indices { _ = sharded[i].finish() }
+        #expect(reported.isEmpty, "evaluations that reported other findings, by shard count: \(reported)")
+        return (
+            single.currentFindings, Dictionary(uniqueKeysWithValues: zip(shardCounts, sharded.map(\.currentFindings))),
+            Dictionary(uniqueKeysWithValues: zip(shardCounts, sharded.map(\.statistics))), single.statistics
+        )
+    }
+
+    @Test("the pinned world: one, two and three shards find exactly what one analyzer finds")
+    func pinnedWorld() async throws {
+        let result = try await offThePool { try Self.analyse(PinnedFindingsTests.world(), shardCounts: [1, 2, 3]) }
+        let expected = try PinnedFindingsTests.fingerprint(result.single)
+        #expect(result.single.count == 36)
+        for (n, findings) in result.sharded.sorted(by: { $0.key < $1.key }) {
+            #expect(findings.count == result.single.count, "\(n) shards")
+            #expect(try PinnedFindingsTests.fingerprint(findings) == expected, "\(n) shards")
+            for (a, b) in zip(findings, result.single) where a != b {
+                Issue.record("\(n) shards: \(a.id) differs:\n\(PinnedFindingsTests.digest([a]))\n\(PinnedFindingsTests.digest([b]))")
+            }
+            let s = try #require(result.statistics[n])
+            #expect(s.records == result.singleStatistics.records)
+            #expect(s.outbound == result.singleStatistics.outbound)
+            #expect(s.trackedPairs == result.singleStatistics.trackedPairs, "\(n) shards")
+        }
+    }
+
+    @Test("a sampled world of 3,000 lines: two and four shards find exactly what one analyzer finds")
+    func sampledWorld() async throws {
+        var world = SimulatedISPTests.world(seed: 7, sampling: 10)
+        world.durationMilliseconds = 1_200_000
+        let c = world
+        let result = try await offThePool { try Self.analyse(c, shardCounts: [2, 4]) }
+        #expect(!result.single.isEmpty)
+        let expected = try PinnedFindingsTests.fingerprint(result.single)
+        for (n, findings) in result.sharded.sorted(by: { $0.key < $1.key }) {
+            #expect(findings.map(\.id) == result.single.map(\.id), "\(n) shards")
+            #expect(try PinnedFindingsTests.fingerprint(findings) == expected, "\(n) shards")
+        }
+    }
+}
