@@ -33,6 +33,15 @@ public struct LoadShedder: Sendable {
         }
     }
 
+    /// A record's address pair, both directions alike (for counting the pairs shed; not the
+    /// keyed hash that decides what is shed).
+    public static func pairHash(_ r: FlowRecord) -> UInt64 {
+        let a = r.sourceAddress.high ^ r.sourceAddress.low
+        let b = r.destinationAddress.high ^ r.destinationAddress.low
+        let (low, high) = a < b ? (a, b) : (b, a)
+        return mix64(mix64(low) ^ high)
+    }
+
     /// Whether a record is analysed; a kept record is scaled by the current interval.
     @inlinable public func admit(_ r: inout FlowRecord) -> Bool {
         guard interval > 1 else { return true }

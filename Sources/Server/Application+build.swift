@@ -226,7 +226,7 @@ public func buildApplication(
             storage: storage.failures, unstoredFindings: detection.unstoredCount,
             waitingAuditEntries: lawful.audit.deferredCount)
         let body =
-            "{\"status\":\"\(health.status)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(health.jsonFields)}\n"
+            "{\"status\":\"\(health.status)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(detection.currentLoad.jsonField)\(health.jsonFields)}\n"
         // 200 also when degraded: the server is up, collecting and detecting; restarting it would
         // not free the disk. Alert on "status" or mamori_storage_failing.
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))

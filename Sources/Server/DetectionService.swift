@@ -32,6 +32,11 @@ public final class DetectionService: FlowSink, Service {
     /// Decides, from the collector's backlog, which address pairs the detectors see.
     private let shedder: NIOLockedValueBox<LoadShedder>
     private let shedRecords: Counter
+    private let analysedRecords: Counter
+    private let shedPairsGauge: Gauge
+    /// The detectors' load: what was analysed and shed, and the address pairs shed.
+    private let load: NIOLockedValueBox<DetectionLoad>
+    private let shedPairs = NIOLockedValueBox(ShedPairs())
     private let sheddingInterval: Gauge
     /// The detectors' own counts, published as metrics after each evaluation.
     private let analyzerMetrics: AnalyzerMetrics
@@ -99,6 +104,10 @@ public final class DetectionService: FlowSink, Service {
         analyzer = NIOLockedValueBox(ShardedFlowAnalyzer(configuration: configuration, shards: workers))
         shedder = NIOLockedValueBox(LoadShedder(capacity: sheddingThreshold, key: UInt64.random(in: .min ... .max)))
         shedRecords = Counter(label: "mamori_detection_shed_records_total", factory: metricsFactory)
+        analysedRecords = Counter(label: "mamori_detection_analysed_records_total", factory: metricsFactory)
+        shedPairsGauge = Gauge(label: "mamori_detection_shed_pairs_last_minute", factory: metricsFactory)
+        Gauge(label: "mamori_detection_workers", factory: metricsFactory).record(max(1, workers))
+        load = NIOLockedValueBox(DetectionLoad(workers: max(1, workers)))
         sheddingInterval = Gauge(label: "mamori_detection_sampling_interval", factory: metricsFactory)
         analyzerMetrics = AnalyzerMetrics(factory: metricsFactory)
         self.metricsFactory = metricsFactory
@@ -144,16 +153,29 @@ public final class DetectionService: FlowSink, Service {
         let limit = clock.milliseconds + Self.maximumClockLead
         var admitted: [(record: FlowRecord, receivedAt: Int64)] = []
         admitted.reserveCapacity(batch.records.count)
-        var shed = 0
+        var shedHashes: [UInt64] = []
         for var r in batch.records {
             guard shedder.admit(&r) else {
-                shed += 1
+                shedHashes.append(LoadShedder.pairHash(r))
                 continue
             }
             admitted.append((r, min(r.endMilliseconds, limit)))
         }
         analyzer.withLockedValue { $0.ingest(admitted) }
-        if shed > 0 { shedRecords.increment(by: Int64(shed)) }
+        analysedRecords.increment(by: Int64(admitted.count))
+        let now = clock.milliseconds
+        let lastMinute = shedPairs.withLockedValue { p in
+            p.roll(at: now)
+            for h in shedHashes { p.current.insert(h) }
+            return p.lastMinute
+        }
+        load.withLockedValue {
+            $0.analysedRecords += admitted.count
+            $0.shedRecords += shedHashes.count
+            $0.samplingInterval = interval
+            $0.shedPairsLastMinute = lastMinute
+        }
+        if !shedHashes.isEmpty { shedRecords.increment(by: Int64(shedHashes.count)) }
     }
 
     /// How far ahead of this machine's clock a record may move the detectors' clock (ms).
@@ -336,9 +358,55 @@ public final class DetectionService: FlowSink, Service {
 
     public var statistics: AnalyzerStatistics { analyzer.withLockedValue { $0.statistics } }
 
+    /// What the detectors analysed and shed since the start (``DetectionLoad``).
+    public var currentLoad: DetectionLoad {
+        let lastMinute = shedPairs.withLockedValue { p in
+            p.roll(at: clock.milliseconds)
+            return p.lastMinute
+        }
+        shedPairsGauge.record(lastMinute)
+        return load.withLockedValue {
+            $0.shedPairsLastMinute = lastMinute
+            return $0
+        }
+    }
+
     /// The detectors' clock: the latest record time they were given, ms since the epoch (`.min`
     /// before the first record).
     public var analyzerClock: Int64 { analyzer.withLockedValue { $0.clock } }
+}
+
+/// The detectors' load since the start, for `/healthz`: what was analysed, what was shed
+/// (``LoadShedder``) and how many distinct address pairs the shed records belonged to in the
+/// last full minute.
+public struct DetectionLoad: Sendable, Hashable {
+    public var workers: Int
+    public var analysedRecords = 0
+    public var shedRecords = 0
+    public var shedPairsLastMinute = 0
+    /// The shedder's current 1-in-N (1: everything analysed).
+    public var samplingInterval: UInt32 = 1
+
+    /// `"detection":{…}` for a JSON object.
+    var jsonField: String {
+        ",\"detection\":{\"workers\":\(workers),\"analysed_records\":\(analysedRecords),\"shed_records\":\(shedRecords),\"shed_pairs_last_minute\":\(shedPairsLastMinute),\"sampling_interval\":\(samplingInterval)}"
+    }
+}
+
+/// Distinct address pairs shed, counted a minute at a time (bounded: a sketch, not a set).
+struct ShedPairs: Sendable {
+    var current = DistinctCounter(precision: 12, exactLimit: 256)
+    var minuteStart: Int64 = .min
+    var lastMinute = 0
+
+    /// Closes the minute when it is over (a minute without shedding counts 0).
+    mutating func roll(at now: Int64) {
+        if minuteStart == .min { minuteStart = now }
+        guard now - minuteStart >= 60_000 else { return }
+        lastMinute = now - minuteStart >= 120_000 ? 0 : current.count
+        current = DistinctCounter(precision: 12, exactLimit: 256)
+        minuteStart = now
+    }
 }
 
 /// What the detectors count, as metrics: records refused for their times, counters clamped,

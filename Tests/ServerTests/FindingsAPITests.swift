@@ -184,4 +184,44 @@ struct FindingsAPITests {
         #expect(service.sheddingRatio == 1)
         #expect(Int64(service.statistics.records) + metrics.counterTotal("mamori_detection_shed_records_total") == 6 * 800 + 120)
     }
+
+    @Test("with two workers: the load says what was analysed and shed, and how many address pairs were shed in the last minute")
+    func loadIsReported() async throws {
+        let metrics = TestMetrics()
+        let clock = TestClock()
+        let layout = NetworkLayout(
+            subscriberPrefixes: [IPPrefix("198.18.0.0/15")!], laboratoryInternet: DetectionSettings.simulatorInternet)
+        let service = DetectionService(
+            configuration: DetectionConfiguration(network: layout, pseudonymKey: [1]), store: try SQLiteFindingStore(path: ":memory:"),
+            retentionDays: 1, logger: LogStore().logger(level: .critical), metricsFactory: metrics, workers: 2, sheddingThreshold: 16,
+            clock: clock)
+        // 600 records over 300 address pairs (two records each).
+        var b = FlowBatch(
+            records: (0..<600).map { i in
+                FlowRecord(
+                    sourceAddress: .v4(0xC612_0000 + UInt32(i % 300)), destinationAddress: .v4(0xF000_0000 + UInt32(i % 300)),
+                    sourcePort: 40_000, destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B, bytes: 500, packets: 5,
+                    startMilliseconds: 1_000_000 + Int64(i), endMilliseconds: 1_000_100 + Int64(i))
+            })
+        await service.consume(b)
+        let first = service.currentLoad
+        #expect(first.workers == 2 && first.analysedRecords == 600 && first.shedRecords == 0 && first.samplingInterval == 1)
+        b.queuedBehind = 100
+        for _ in 0..<4 { await service.consume(b) }
+        let load = service.currentLoad
+        #expect(load.samplingInterval == 16)
+        #expect(load.analysedRecords + load.shedRecords == 5 * 600)
+        #expect(load.shedRecords > 0 && load.analysedRecords > 600)
+        #expect(Int64(load.analysedRecords) == metrics.counterTotal("mamori_detection_analysed_records_total"))
+        #expect(load.analysedRecords == service.statistics.records, "the two shards analysed every admitted record")
+        #expect(load.shedPairsLastMinute == 0, "the minute is not over")
+        clock.advance(by: 60_000)
+        let shedPairs = service.currentLoad.shedPairsLastMinute
+        // At 1 in 16 about 15 in 16 of the 300 pairs are shed, and every pair shed at a lower
+        // interval is among them.
+        #expect((240...300).contains(shedPairs), "\(shedPairs) pairs shed, \(load.shedRecords) records")
+        #expect(try metrics.expectGauge("mamori_detection_workers").lastValue == 2)
+        clock.advance(by: 60_000)
+        #expect(service.currentLoad.shedPairsLastMinute == 0, "a minute without shedding")
+    }
 }

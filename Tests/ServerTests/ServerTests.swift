@@ -78,6 +78,13 @@ struct ServerTests {
                 #expect(json["flow_records"] as? Int == 3)
                 #expect(json["listeners"] as? [String] == ["127.0.0.1:\(port)"])
                 #expect((json["uptime_seconds"] as? Int).map { $0 >= 0 } == true)
+                // The detectors' load: one worker, nothing shed.
+                let detection = try #require(json["detection"] as? [String: Any])
+                #expect(detection["workers"] as? Int == 1)
+                #expect((detection["analysed_records"] as? Int).map { (0...3).contains($0) } == true)
+                #expect(detection["shed_records"] as? Int == 0)
+                #expect(detection["shed_pairs_last_minute"] as? Int == 0)
+                #expect(detection["sampling_interval"] as? Int == 1)
             }
             try await client.execute(uri: "/metrics", method: .get, headers: auth) { response in
                 #expect(response.status == .ok)
