@@ -768,19 +768,24 @@ extension FlowAnalyzer {
     /// endpoint (for ``decideIndicators(_:into:)``, here or after the shards' are merged).
     mutating func gatherIndicatorContacts() -> [Endpoint: [(InternalHost, IndicatorContact)]] {
         var byEndpoint: [Endpoint: [(InternalHost, IndicatorContact)]] = [:]
+        var evidence: [(key: PairKey, contact: IndicatorContact)] = []
         for (key, c) in indicatorContacts {
             if now - c.lastSeen > configuration.beacon.idleTimeout {
                 indicatorContacts[key] = nil
                 continue
             }
             byEndpoint[key.endpoint, default: []].append((key.host, c))
-            if c.contacts >= configuration.infectedDevice.minimumIndicatorContacts {
-                var d = devices[key.host] ?? DeviceEvidence(firstSeen: c.firstSeen, lastSeen: c.lastSeen)
-                d.noteIndicator(
-                    endpoint: key.endpoint, note: c.note, confidence: c.confidence, contacts: c.contacts, first: c.firstSeen,
-                    last: c.lastSeen, sample: c.sample)
-                devices[key.host] = d
-            }
+            if c.contacts >= configuration.infectedDevice.minimumIndicatorContacts { evidence.append((key, c)) }
+        }
+        // Noted in (host, endpoint) order: a device keeps the sample flows of the first few,
+        // whatever order the table is walked in (and whichever shard holds the host).
+        evidence.sort { ($0.key.host, $0.key.endpoint) < ($1.key.host, $1.key.endpoint) }
+        for (key, c) in evidence {
+            var d = devices[key.host] ?? DeviceEvidence(firstSeen: c.firstSeen, lastSeen: c.lastSeen)
+            d.noteIndicator(
+                endpoint: key.endpoint, note: c.note, confidence: c.confidence, contacts: c.contacts, first: c.firstSeen,
+                last: c.lastSeen, sample: c.sample)
+            devices[key.host] = d
         }
         return byEndpoint
     }

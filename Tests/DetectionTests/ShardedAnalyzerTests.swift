@@ -13,12 +13,20 @@ import Testing
     /// A world analysed by one ``FlowAnalyzer`` and by a ``ShardedFlowAnalyzer`` of each of
     /// `shardCounts`, from the same records in the same batches; their findings, and the
     /// sharded analyzers' statistics.
-    static func analyse(_ c: ISPModel.Configuration, shardCounts: [Int]) throws -> (
+    static func analyse(_ c: ISPModel.Configuration, shardCounts: [Int], indicators: Bool = false) throws -> (
         single: [Finding], sharded: [Int: [Finding]], statistics: [Int: AnalyzerStatistics], singleStatistics: AnalyzerStatistics
     ) {
         var simulation = try Simulation(configuration: c)
         let layout = try #require(LabelEvaluation.networkLayout(simulation.labels))
-        let detection = DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3])
+        var detection = DetectionConfiguration(network: layout, pseudonymKey: [1, 2, 3])
+        if indicators {
+            // Every other labelled C&C address as a known indicator: contacts from hosts in
+            // every shard add up to one finding per address.
+            let text = simulation.labels.commandAndControl.enumerated().filter { $0.offset % 2 == 0 }
+                .map { "\($0.element.address) \($0.element.family.rawValue)" }.joined(separator: "\n")
+            detection.indicators = EndpointList.parse(text).0
+            #expect(detection.indicators.count > 2)
+        }
         var single = FlowAnalyzer(configuration: detection)
         var sharded = shardCounts.map { ShardedFlowAnalyzer(configuration: detection, shards: $0) }
         var decoder = FlowDecoder()
@@ -79,6 +87,24 @@ import Testing
         for (n, findings) in result.sharded.sorted(by: { $0.key < $1.key }) {
             #expect(findings.map(\.id) == result.single.map(\.id), "\(n) shards")
             #expect(try PinnedFindingsTests.fingerprint(findings) == expected, "\(n) shards")
+        }
+    }
+
+    @Test("known indicators: contacts counted in every shard make the findings one analyzer makes")
+    func indicatorWorld() async throws {
+        let result = try await offThePool { try Self.analyse(PinnedFindingsTests.world(), shardCounts: [3], indicators: true) }
+        let indicatorFindings = result.single.filter { $0.kind == .knownIndicator }
+        #expect(indicatorFindings.count > 2)
+        #expect(indicatorFindings.contains { $0.evidence.cohortSize > 1 }, "an indicator contacted by several hosts")
+        let sharded = try #require(result.sharded[3])
+        #expect(sharded.map(\.id) == result.single.map(\.id))
+        #expect(try PinnedFindingsTests.fingerprint(sharded) == PinnedFindingsTests.fingerprint(result.single))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for (a, b) in zip(sharded, result.single) where try encoder.encode(a) != encoder.encode(b) {
+            Issue.record(
+                "3 shards: \(a.id) differs:\n\(String(decoding: try encoder.encode(a), as: UTF8.self))\n\(String(decoding: try encoder.encode(b), as: UTF8.self))"
+            )
         }
     }
 }
