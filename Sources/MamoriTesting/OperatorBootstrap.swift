@@ -15,7 +15,8 @@ public struct OperatorBootstrap {
 
     /// Makes the admin account in `dataDirectory` (created if missing). The password file is
     /// written beside it, mode 0600, and removed at once.
-    public init(_ mamori: ExternalPeer, dataDirectory: String) throws {
+    /// Each `mamori` run is awaited off Swift's cooperative pool (``ExternalPeer/run(_:environment:timeout:)``).
+    public init(_ mamori: ExternalPeer, dataDirectory: String) async throws {
         self.mamori = mamori
         self.dataDirectory = dataDirectory
         let passwordFile = dataDirectory + ".admin-password"
@@ -25,15 +26,15 @@ public struct OperatorBootstrap {
                 attributes: [.posixPermissions: 0o600])
         else { throw PeerError("cannot write \(passwordFile)") }
         defer { try? FileManager.default.removeItem(atPath: passwordFile) }
-        let made = try mamori.run([
+        let made = try await mamori.run([
             "user", "add", Self.admin, "--role", "admin", "--data-dir", dataDirectory, "--password-file", passwordFile,
         ])
         guard made.hasPrefix("account \(Self.admin) made (admin") else { throw PeerError("mamori user add said: \(made)") }
     }
 
     /// A new token of the admin's with `scope` (comma-separated permissions), valid for a day.
-    public func token(_ name: String, scope: String) throws -> String {
-        let out = try mamori.run([
+    public func token(_ name: String, scope: String) async throws -> String {
+        let out = try await mamori.run([
             "token", "create", name, "--scope", scope, "--expires", "1d", "--created-by", Self.admin, "--data-dir", dataDirectory,
         ])
         let token = out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -45,9 +46,9 @@ public struct OperatorBootstrap {
     }
 
     /// Revokes `token` (`mamori token revoke ID`, the id being the 16 hex digits after `mamori_`).
-    public func revoke(_ token: String) throws {
+    public func revoke(_ token: String) async throws {
         let id = String(token.dropFirst("mamori_".count).prefix(16))
-        let out = try mamori.run(["token", "revoke", id, "--data-dir", dataDirectory])
+        let out = try await mamori.run(["token", "revoke", id, "--data-dir", dataDirectory])
         guard out.hasPrefix("token \(id) ") else { throw PeerError("mamori token revoke said: \(out)") }
     }
 }

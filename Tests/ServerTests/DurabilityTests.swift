@@ -210,7 +210,7 @@ struct DurabilityTests {
         let data = dir.path + "/data"
         var acknowledged: [String] = []
         // The operator and the token the writer uses, made as on a new installation (server stopped).
-        let token = try OperatorBootstrap(mamori, dataDirectory: data).token("writer", scope: "change_consent")
+        let token = try await OperatorBootstrap(mamori, dataDirectory: data).token("writer", scope: "change_consent")
         let auth = bearer(token)
         for round in 0..<4 {
             let http = try freeTCPPort()

@@ -17,9 +17,9 @@ struct AccountsOnlineTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
         // Offline, before the first start: the admin and the admin's tokens.
-        let operators = try OperatorBootstrap(mamori, dataDirectory: dir + "/data")
-        let admin = try operators.token("cli", scope: "manage_accounts,manage_tokens,read_findings")
-        let reader = try operators.token("reader", scope: "read_findings")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: dir + "/data")
+        let admin = try await operators.token("cli", scope: "manage_accounts,manage_tokens,read_findings")
+        let reader = try await operators.token("reader", scope: "read_findings")
         let secrets = [admin, reader].map { String($0.suffix(43)) }
         try #require(
             FileManager.default.createFile(

@@ -53,9 +53,9 @@ struct BGPCommandTests {
         let http = try freeTCPPort()
         try Self.mamoriConfiguration(directory: d, http: http, collector: try freeUDPPort(), birdPort: bird.port)
             .write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
-        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let noc = try operators.token("noc", scope: "read_findings,control_mitigation")
-        let viewer = try operators.token("viewer", scope: "read_findings")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let noc = try await operators.token("noc", scope: "read_findings,control_mitigation")
+        let viewer = try await operators.token("viewer", scope: "read_findings")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
 

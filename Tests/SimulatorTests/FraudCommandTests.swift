@@ -56,9 +56,9 @@ struct FraudCommandTests {
             range: manual_approval
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
-        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let noc = try operators.token("noc", scope: "read_findings,control_mitigation,reveal_identity,submit_reports")
-        let viewer = try operators.token("viewer", scope: "read_findings")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let noc = try await operators.token("noc", scope: "read_findings,control_mitigation,reveal_identity,submit_reports")
+        let viewer = try await operators.token("viewer", scope: "read_findings")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
         func fraud(_ arguments: [String], token: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {

@@ -66,9 +66,9 @@ struct NoticeDemoTests {
 
         // The first admin and two tokens, before the server starts: one that imports the customer
         // export, one that reads cases and findings; neither can do the other's work.
-        let operators = try OperatorBootstrap(mamori, dataDirectory: dir + "/data")
-        let importer = try operators.token("customer-import", scope: "change_consent")
-        let auth = bearer(try operators.token("notice-demo", scope: "read_cases,read_findings"))
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: dir + "/data")
+        let importer = try await operators.token("customer-import", scope: "change_consent")
+        let auth = bearer(try await operators.token("notice-demo", scope: "read_cases,read_findings"))
 
         let udpPort = try freeUDPPort()
         let radiusPort = try freeUDPPort()

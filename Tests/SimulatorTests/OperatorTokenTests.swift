@@ -16,11 +16,11 @@ struct OperatorTokenTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
 
         // As an operator does before the first start: an admin, then tokens.
-        let operators = try OperatorBootstrap(mamori, dataDirectory: dir + "/data")
-        let good = try operators.token("desk", scope: "change_consent,read_findings")
-        let narrow = try operators.token("cases-only", scope: "read_cases")
-        let revoked = try operators.token("leaked", scope: "change_consent,read_findings")
-        try operators.revoke(revoked)
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: dir + "/data")
+        let good = try await operators.token("desk", scope: "change_consent,read_findings")
+        let narrow = try await operators.token("cases-only", scope: "read_cases")
+        let revoked = try await operators.token("leaked", scope: "change_consent,read_findings")
+        try await operators.revoke(revoked)
         let secrets = [good, narrow, revoked].map { String($0.suffix(43)) }
         try #require(
             FileManager.default.createFile(

@@ -69,10 +69,10 @@ struct ReportIntakeServeTests {
             from: "Example ISP <security@isp.example.jp>"
         """.write(toFile: dir + "/mamori.yaml", atomically: true, encoding: .utf8)
 
-        let operators = try OperatorBootstrap(mamori, dataDirectory: dir + "/data")
-        let importer = try operators.token("customer-import", scope: "change_consent")
-        let reporter = try operators.token("abuse-mailbox", scope: "submit_reports")
-        let reader = bearer(try operators.token("reader", scope: "read_cases,read_findings"))
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: dir + "/data")
+        let importer = try await operators.token("customer-import", scope: "change_consent")
+        let reporter = try await operators.token("abuse-mailbox", scope: "submit_reports")
+        let reader = bearer(try await operators.token("reader", scope: "read_cases,read_findings"))
         let udpPort = try freeUDPPort()
         let radiusPort = try freeUDPPort()
         let server = try mamori.start([

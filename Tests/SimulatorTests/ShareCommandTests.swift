@@ -49,9 +49,9 @@ struct ShareCommandTests {
             organisation: Example Carrier
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
-        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let soc = try operators.token("soc", scope: "read_findings,manage_sharing")
-        let other = try operators.token("other", scope: "read_cases,read_shared,write_shared")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let soc = try await operators.token("soc", scope: "read_findings,manage_sharing")
+        let other = try await operators.token("other", scope: "read_cases,read_shared,write_shared")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
         func share(_ arguments: [String], token: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {

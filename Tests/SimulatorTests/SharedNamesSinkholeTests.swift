@@ -73,8 +73,8 @@ struct SharedNamesSinkholeTests {
               pull_minutes: 60
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
-        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let soc = try operators.token("soc", scope: "read_findings,manage_sharing")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let soc = try await operators.token("soc", scope: "read_findings,manage_sharing")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
         let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"], outputFile: d + "/unbound.out")

@@ -67,8 +67,8 @@ struct SharingPrivacyWorldTests {
             reflectors: true
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
-        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let token = try operators.token("soc", scope: "read_findings,record_verdict,read_shared")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let token = try await operators.token("soc", scope: "read_findings,record_verdict,read_shared")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
 

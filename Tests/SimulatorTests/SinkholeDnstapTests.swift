@@ -63,8 +63,8 @@ struct SinkholeDnstapTests {
 
         """.write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
 
-        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let token = try operators.token("soc", scope: "read_findings,change_sinkhole")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let token = try await operators.token("soc", scope: "read_findings,change_sinkhole")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
         let resolver = try unbound.start(["-d", "-c", d + "/unbound.conf"], outputFile: d + "/unbound.out")

@@ -217,8 +217,8 @@ struct SinkholeServeTests {
             directory: d, http: http, collector: try freeUDPPort(), transfer: transfer, bind: bindPort, unbound: unboundPort
         ).write(toFile: d + "/mamori.yaml", atomically: true, encoding: .utf8)
 
-        let operators = try OperatorBootstrap(mamori, dataDirectory: d + "/data")
-        let token = try operators.token("soc", scope: "read_findings,change_sinkhole,change_consent")
+        let operators = try await OperatorBootstrap(mamori, dataDirectory: d + "/data")
+        let token = try await operators.token("soc", scope: "read_findings,change_sinkhole,change_consent")
         let server = try await SinkholeServeTests.serve(mamori, directory: d, http: http)
         defer { server.stop() }
         let bind = try named.start(["-f", "-4", "-n", "1", "-c", d + "/named.conf"])
