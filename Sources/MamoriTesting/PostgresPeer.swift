@@ -29,6 +29,11 @@ public final class PostgresPeer: @unchecked Sendable {
     let directory: TemporaryDirectory
     let binaries: String
     let asPostgres: Bool
+    /// The server's TLS settings (`-c ssl=on …`), empty without TLS.
+    let tlsArguments: [String]
+    /// With TLS, the PEM file of the test CA that signed the server's certificate (for
+    /// `sslrootcert`); the certificate names `localhost` only.
+    public let caFile: String?
     private var peer: RunningPeer
 
     /// `postgresql://mamori@127.0.0.1:<port>/mamori?sslmode=disable`: no password in it, as Mamori wants.
@@ -39,7 +44,7 @@ public final class PostgresPeer: @unchecked Sendable {
 
     private init(
         port: Int, password: String, passwordFile: String, logFile: String, directory: TemporaryDirectory, binaries: String,
-        asPostgres: Bool, peer: RunningPeer
+        asPostgres: Bool, tlsArguments: [String], caFile: String?, peer: RunningPeer
     ) {
         self.port = port
         self.password = password
@@ -48,12 +53,14 @@ public final class PostgresPeer: @unchecked Sendable {
         self.directory = directory
         self.binaries = binaries
         self.asPostgres = asPostgres
+        self.tlsArguments = tlsArguments
+        self.caFile = caFile
         self.peer = peer
     }
 
-    /// The newest installed PostgreSQL's program directory (`/usr/lib/postgresql/<n>/bin`).
-    public static func binaries() throws -> String {
-        let root = "/usr/lib/postgresql"
+    /// The newest installed PostgreSQL's program directory (`<root>/<n>/bin`, Debian's layout);
+    /// throws, naming the package to install, when there is none.
+    public static func binaries(under root: String = "/usr/lib/postgresql") throws -> String {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .compactMap { name in Int(name).map { ($0, "\(root)/\(name)/bin") } }
             .filter { FileManager.default.isExecutableFile(atPath: $0.1 + "/initdb") }
@@ -67,18 +74,34 @@ public final class PostgresPeer: @unchecked Sendable {
     }
 
     /// Makes a cluster, starts the server and creates the role and database.
-    public static func start() async throws -> PostgresPeer {
+    ///
+    /// - Parameter tls: also serve TLS, with a certificate for `localhost` signed by a CA of
+    ///   the test's own (``caFile``), made with `openssl`.
+    public static func start(tls: Bool = false) async throws -> PostgresPeer {
         let binaries = try binaries()
         let directory = try TemporaryDirectory()
         let asPostgres = getuid() == 0
+        var owner: (uid: uid_t, gid: gid_t)?
         if asPostgres {
             guard let account = getpwnam("postgres") else {
                 throw PeerError(
                     "the tests run as root and there is no user 'postgres' to run PostgreSQL as: run `apt-get install postgresql`")
             }
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+                throw PeerError("the tests run as root and need setpriv to run PostgreSQL as postgres: run `apt-get install util-linux`")
+            }
+            owner = (account.pointee.pw_uid, account.pointee.pw_gid)
             guard chown(directory.path, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else {
                 throw PeerError("cannot give \(directory.path) to the user postgres: \(String(cString: strerror(errno)))")
             }
+        }
+        var tlsArguments: [String] = []
+        var caFile: String?
+        if tls {
+            caFile = try await makeCertificates(in: directory.path, owner: owner)
+            tlsArguments = [
+                "-c", "ssl=on", "-c", "ssl_cert_file=\(directory.path)/server.crt", "-c", "ssl_key_file=\(directory.path)/server.key",
+            ]
         }
         let password = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined()
         let passwordFile = directory.path + "/password"
@@ -93,14 +116,15 @@ public final class PostgresPeer: @unchecked Sendable {
         var failures = ""
         for _ in 0..<3 {
             let port = try freeTCPPort()
-            let peer = try await launch(binaries: binaries, asPostgres: asPostgres, directory: directory, port: port, logFile: logFile)
+            let peer = try await launch(
+                binaries: binaries, asPostgres: asPostgres, directory: directory, port: port, extra: tlsArguments, logFile: logFile)
             guard let peer else {
                 failures = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
                 continue
             }
             let server = PostgresPeer(
                 port: port, password: password, passwordFile: passwordFile, logFile: logFile, directory: directory, binaries: binaries,
-                asPostgres: asPostgres, peer: peer)
+                asPostgres: asPostgres, tlsArguments: tlsArguments, caFile: caFile, peer: peer)
             try await server.psql(
                 "CREATE ROLE \(server.user) LOGIN PASSWORD '\(password)'", "CREATE DATABASE \(server.database) OWNER \(server.user)")
             return server
@@ -129,7 +153,7 @@ public final class PostgresPeer: @unchecked Sendable {
         await stop()
         guard
             let peer = try await Self.launch(
-                binaries: binaries, asPostgres: asPostgres, directory: directory, port: port,
+                binaries: binaries, asPostgres: asPostgres, directory: directory, port: port, extra: tlsArguments,
                 logFile: directory.path + "/postgres-restart.log")
         else {
             let output = (try? String(contentsOfFile: directory.path + "/postgres-restart.log", encoding: .utf8)) ?? ""
@@ -143,6 +167,32 @@ public final class PostgresPeer: @unchecked Sendable {
 
     deinit { peer.stop(signal: SIGQUIT) }
 
+    /// A CA and a server certificate for `localhost` signed by it (P-256 keys, two days), in
+    /// `directory`; the server's key belongs to `owner` (PostgreSQL wants its key readable by
+    /// itself alone). Returns the CA's PEM file.
+    static func makeCertificates(in directory: String, owner: (uid: uid_t, gid: gid_t)?) async throws -> String {
+        let openssl = try ExternalPeer.require("openssl", debianPackage: "openssl")
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try await openssl.run(
+            ["req", "-x509"] + ec + [
+                "-keyout", "\(directory)/ca.key", "-out", "\(directory)/ca.pem", "-days", "2", "-subj", "/CN=Mamori test CA",
+            ])
+        try await openssl.run(
+            ["req"] + ec + ["-keyout", "\(directory)/server.key", "-out", "\(directory)/server.csr", "-subj", "/CN=localhost"])
+        try "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n".write(
+            toFile: "\(directory)/server.ext", atomically: false, encoding: .utf8)
+        try await openssl.run([
+            "x509", "-req", "-in", "\(directory)/server.csr", "-CA", "\(directory)/ca.pem", "-CAkey", "\(directory)/ca.key",
+            "-CAcreateserial", "-out", "\(directory)/server.crt", "-days", "2", "-extfile", "\(directory)/server.ext",
+        ])
+        let key = "\(directory)/server.key"
+        if let owner, chown(key, owner.uid, owner.gid) != 0 {
+            throw PeerError("cannot give \(key) to the user postgres: \(String(cString: strerror(errno)))")
+        }
+        guard chmod(key, 0o600) == 0 else { throw PeerError("cannot chmod \(key): \(String(cString: strerror(errno)))") }
+        return "\(directory)/ca.pem"
+    }
+
     /// `name` of the PostgreSQL programs, run as the postgres user when the tests run as root.
     static func program(_ name: String, binaries: String, asPostgres: Bool) -> (path: ExternalPeer, prefix: [String]) {
         asPostgres
@@ -154,7 +204,9 @@ public final class PostgresPeer: @unchecked Sendable {
     }
 
     /// Starts the postmaster on `port`, and waits until it accepts connections; nil if it exited first.
-    static func launch(binaries: String, asPostgres: Bool, directory: TemporaryDirectory, port: Int, logFile: String) async throws
+    static func launch(
+        binaries: String, asPostgres: Bool, directory: TemporaryDirectory, port: Int, extra: [String], logFile: String
+    ) async throws
         -> RunningPeer?
     {
         let postgres = program("postgres", binaries: binaries, asPostgres: asPostgres)
@@ -163,7 +215,7 @@ public final class PostgresPeer: @unchecked Sendable {
                 "-D", directory.path + "/data", "-k", directory.path, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c",
                 "fsync=off",
                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=60",
-            ], outputFile: logFile)
+            ] + extra, outputFile: logFile)
         guard try await waitForTCPListener(port: port, while: { peer.isRunning }) else {
             peer.stop(signal: SIGKILL)
             return nil

@@ -159,6 +159,12 @@ public final class PostgresDatabase: Service, Sendable {
         }
         switch e.code {
         case .connectionError:
+            if let tls = e.underlying as? NIOSSLExtraError, tls == .failedToValidateHostname {
+                return "TLS: the server's certificate does not name the host of the storage URL (\(tls))"
+            }
+            if let tls = e.underlying as? NIOSSLError, case .handshakeFailed = tls, "\(tls)".contains("CERTIFICATE_VERIFY_FAILED") {
+                return "TLS: the server's certificate is not signed by a CA Mamori trusts (set sslrootcert to the CA's PEM file): \(tls)"
+            }
             return "cannot connect: \(e.underlying.map { "\($0)" } ?? "connection failed")"
         case .serverClosedConnection, .uncleanShutdown:
             return "the server closed the connection"
