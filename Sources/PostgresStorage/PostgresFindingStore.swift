@@ -23,25 +23,55 @@ public final class PostgresFindingStore: FindingStore {
 
     public func upsert(_ findings: [Finding]) async throws {
         guard !findings.isEmpty else { return }
-        let rows: [(Finding, String)] = try findings.map { f in
+        // A batch may report one id twice. SQLite writes the reports one after the other: the
+        // first inserts (kind, subject, first detection), each later one replaces the report and
+        // widens the window. The same merge is done here, so that the batch is one statement.
+        var merged: [String: Row] = [:]
+        for f in findings {
             var stored = f
             stored.verdict = nil // kept in its own table
-            return (f, String(decoding: try Self.encoder.encode(stored), as: UTF8.self))
-        }
-        // One statement per finding (not one multi-row INSERT: a batch may report one id twice,
-        // and the later report wins, as in SQLite), all in one transaction.
-        try await database.transaction { connection, logger in
-            for (f, body) in rows {
-                try await connection.query(
-                    """
-                    INSERT INTO finding (id, kind, subject, score, first_seen, last_seen, detected_at, updated_at, body)
-                    VALUES (\(f.id), \(f.kind.rawValue), \(f.subject.description), \(f.score), \(f.firstSeen), \(f.lastSeen),
-                        \(f.detectedAt), \(f.updatedAt), \(body)::json)
-                    ON CONFLICT (id) DO UPDATE SET score = excluded.score, first_seen = LEAST(finding.first_seen, excluded.first_seen),
-                        last_seen = GREATEST(finding.last_seen, excluded.last_seen), updated_at = excluded.updated_at, body = excluded.body
-                    """, logger: logger)
+            let body = String(decoding: try Self.encoder.encode(stored), as: UTF8.self)
+            if var row = merged[f.id] {
+                row.score = f.score
+                row.firstSeen = min(row.firstSeen, f.firstSeen)
+                row.lastSeen = max(row.lastSeen, f.lastSeen)
+                row.updatedAt = f.updatedAt
+                row.body = body
+                merged[f.id] = row
+            } else {
+                merged[f.id] = Row(
+                    id: f.id, kind: f.kind.rawValue, subject: f.subject.description, score: f.score, firstSeen: f.firstSeen,
+                    lastSeen: f.lastSeen, detectedAt: f.detectedAt, updatedAt: f.updatedAt, body: body)
             }
         }
+        // In id order: two nodes writing overlapping batches lock their rows in the same order,
+        // so they wait for each other instead of deadlocking.
+        let rows = merged.values.sorted { $0.id < $1.id }
+        // One statement (so one transaction) for the whole batch, its columns as arrays.
+        try await database.query(
+            """
+            INSERT INTO finding (id, kind, subject, score, first_seen, last_seen, detected_at, updated_at, body)
+            SELECT id, kind, subject, score, first_seen, last_seen, detected_at, updated_at, body::json
+            FROM unnest(\(rows.map(\.id))::text[], \(rows.map(\.kind))::text[], \(rows.map(\.subject))::text[],
+                \(rows.map(\.score))::float8[], \(rows.map(\.firstSeen))::int8[], \(rows.map(\.lastSeen))::int8[],
+                \(rows.map(\.detectedAt))::int8[], \(rows.map(\.updatedAt))::int8[], \(rows.map(\.body))::text[])
+                AS r (id, kind, subject, score, first_seen, last_seen, detected_at, updated_at, body)
+            ON CONFLICT (id) DO UPDATE SET score = excluded.score, first_seen = LEAST(finding.first_seen, excluded.first_seen),
+                last_seen = GREATEST(finding.last_seen, excluded.last_seen), updated_at = excluded.updated_at, body = excluded.body
+            """)
+    }
+
+    /// A finding's row as the batch writes it.
+    private struct Row {
+        let id: String
+        let kind: String
+        let subject: String
+        var score: Double
+        var firstSeen: Int64
+        var lastSeen: Int64
+        let detectedAt: Int64
+        var updatedAt: Int64
+        var body: String
     }
 
     public func findings(matching q: FindingQuery) async throws -> [Finding] {

@@ -71,6 +71,8 @@ import Testing
         second.summary = "second"
         try await store.upsert([first, second])
         out.append("twice = \(try await store.finding(id: first.id).map { "\($0.summary) \($0.score) \($0.lastSeen)" } ?? "-")")
+        // …and the window it is found by spans both reports.
+        out.append("twice until 10950 = \(try await store.findings(matching: FindingQuery(until: 10_950)).map(\.id))")
         // A report with a narrower window: the filter columns keep the widest window.
         var narrow = finding(10, score: 0.6, lastSeen: 9_000)
         narrow.firstSeen = 9_950
@@ -130,6 +132,7 @@ import Testing
         for (s, p) in zip(sqlite, postgres) where s != p { Issue.record("SQLite: \(s.prefix(400))\nPostgreSQL: \(p.prefix(400))") }
         #expect(postgres.contains("hostile equal = true"))
         #expect(postgres.contains("twice = second 0.2 11500"))
+        #expect(postgres.contains("twice until 10950 = [\"c2-server:10\", \"c2-server:11\"]"))
         // The report is replaced, but the window columns only grow: still found before 9,925.
         #expect(postgres.contains("until 9925 = [\"c2-server:10\"]"))
         #expect(postgres.contains("limit 0 = [\"c2-server:10\"]"))

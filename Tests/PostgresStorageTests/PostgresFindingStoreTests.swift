@@ -38,6 +38,27 @@ import Testing
         }
     }
 
+    @Test("a batch is written whole or not at all: one finding PostgreSQL refuses, and none of the batch is kept")
+    func batchIsAtomic() async throws {
+        try await withPostgres { database, _ in
+            let store = PostgresFindingStore(database: database)
+            try await store.upsert([FindingStoreContractTests.finding(1, score: 0.9, lastSeen: 1_000)])
+            var refused = FindingStoreContractTests.finding(3, score: 0.5, lastSeen: 1_000)
+            refused.id = "c2-server:\u{0}" // text cannot hold NUL
+            var updated = FindingStoreContractTests.finding(1, score: 0.1, lastSeen: 9_000)
+            updated.summary = "updated"
+            do {
+                try await store.upsert([updated, FindingStoreContractTests.finding(2, score: 0.8, lastSeen: 2_000), refused])
+                Issue.record("PostgreSQL stored an id with NUL")
+            } catch let error as PostgresStorageError {
+                #expect(error.code == .database)
+                #expect(error.message.contains("the server said:"), "\(error)")
+            }
+            #expect(try await store.count() == 1)
+            #expect(try await store.finding(id: "c2-server:1")?.summary == "finding 1", "the update in the failed batch was rolled back")
+        }
+    }
+
     @Test("PostgreSQL restarts under a running store: the pool reconnects and writes succeed again")
     func reconnectsAfterRestart() async throws {
         try await withPostgres { database, server in
