@@ -214,7 +214,7 @@ public final class PostgresPeer: @unchecked Sendable {
             postgres.prefix + [
                 "-D", directory.path + "/data", "-k", directory.path, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c",
                 "fsync=off",
-                "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=60",
+                "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=60", "-c", "shared_buffers=16MB",
             ] + extra, outputFile: logFile)
         guard try await waitForTCPListener(port: port, while: { peer.isRunning }) else {
             peer.stop(signal: SIGKILL)
