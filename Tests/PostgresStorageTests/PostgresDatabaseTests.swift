@@ -3,9 +3,10 @@ import PostgresNIO
 import PostgresStorage
 import Testing
 
-/// Versioned migrations against a real PostgreSQL: applied in order at start, once; a newer
-/// schema refused; a failing migration leaves nothing behind; two nodes starting at once.
-@Suite struct PostgresMigrationTests {
+/// The database against a real PostgreSQL: versioned migrations (applied in order at start,
+/// once; a newer schema refused; a failing migration leaves nothing behind; two nodes starting
+/// at once), the connection pool, a wrong password.
+@Suite struct PostgresDatabaseTests {
     /// A small schema of its own, so the tests can add versions to it.
     static let steps: [PostgresMigration] = [
         PostgresMigration(version: 1, name: "one", statements: ["CREATE TABLE t1 (n integer)", "INSERT INTO t1 VALUES (1)"]),
@@ -119,6 +120,31 @@ import Testing
             #expect(results.map(\.from).sorted() == [0, 1])
             #expect(results.allSatisfy { $0.to == 1 })
             #expect(try await database.query("SELECT count(*) FROM once").first?.decode(Int.self) == 1)
+        }
+    }
+
+    @Test("the pool: concurrent statements run on several connections, never more than configured")
+    func pool() async throws {
+        try await withPostgres(migrate: false) { _, server in
+            var c = try configuration(for: server)
+            c.maximumConnections = 3
+            let database = try PostgresDatabase(configuration: c)
+            let pids = try await database.withRunning { database in
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<12 {
+                        group.addTask {
+                            let rows = try await database.query("SELECT pg_backend_pid() FROM pg_sleep(0.2)")
+                            return try rows.first?.decode(Int.self) ?? 0
+                        }
+                    }
+                    var pids: Set<Int> = []
+                    for try await pid in group { pids.insert(pid) }
+                    return pids
+                }
+            }
+            #expect(pids.count >= 2, "the statements ran on one connection only")
+            #expect(pids.count <= 3, "\(pids.count) connections with a pool of 3")
+            #expect(!pids.contains(0))
         }
     }
 
