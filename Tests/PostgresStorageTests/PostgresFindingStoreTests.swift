@@ -1,5 +1,6 @@
 import MamoriCore
 import MamoriTesting
+import PostgresNIO
 import PostgresStorage
 import Testing
 
@@ -64,8 +65,23 @@ import Testing
         try await withPostgres { database, server in
             let store = PostgresFindingStore(database: database)
             try await store.upsert([FindingStoreContractTests.finding(1, score: 0.9, lastSeen: 1_000)])
+            // A statement running when the server goes down fails (it does not hang).
+            let inFlight = Task { try await database.query("SELECT pg_sleep(30)") }
+            var running = false
+            for _ in 0..<200 where !running {
+                let count = try await server.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'")
+                running = count == "1\n"
+                if !running { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(running, "the long statement never showed in pg_stat_activity")
             try await server.restart()
             #expect(server.log.contains("database system is shut down"), "the first server stopped")
+            switch await inFlight.result {
+            case .success: Issue.record("a statement survived the server's shutdown")
+            case .failure(let error):
+                #expect((error as? PostgresStorageError)?.code == .database, "\(error)")
+                #expect("\(error)".contains("terminating connection") || "\(error)".contains("closed the connection"), "\(error)")
+            }
             // The pool's connection ended with the old server: a statement may fail while the
             // pool notices and connects again, and must succeed within a bounded time.
             let deadline = ContinuousClock.now + .seconds(60)
