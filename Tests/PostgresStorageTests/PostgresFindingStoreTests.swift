@@ -66,10 +66,10 @@ import Testing
             let store = PostgresFindingStore(database: database)
             try await store.upsert([FindingStoreContractTests.finding(1, score: 0.9, lastSeen: 1_000)])
             // A statement running when the server goes down fails (it does not hang).
-            let inFlight = Task { try await database.query("SELECT pg_sleep(30)") }
+            let inFlight = Task { try await database.query("SELECT pg_sleep(120)") }
             var running = false
             for _ in 0..<200 where !running {
-                let count = try await server.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'")
+                let count = try await server.psql("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(120)'")
                 running = count == "1\n"
                 if !running { try await Task.sleep(for: .milliseconds(50)) }
             }
