@@ -35,6 +35,7 @@ import Testing
         try await server.psql("CREATE TABLE kept (n integer)", "INSERT INTO kept VALUES (42)", database: "mamori")
         await server.stop()
         #expect(!server.isRunning)
+        await #expect(throws: PeerError.self) { try await server.psql("SELECT 1") }
         try await server.restart()
         #expect(server.isRunning)
         #expect(try await server.psql("SELECT n FROM kept", database: "mamori") == "42\n")
