@@ -1,5 +1,6 @@
 import Accounts
 import MamoriCore
+import MamoriTesting
 import Testing
 
 @Suite struct MachineTokenTests {
@@ -112,7 +113,7 @@ import Testing
     }
 }
 
-@Suite struct LoginThrottleTests {
+@Suite(.heavyWork) struct LoginThrottleTests {
     @Test("at most 10 attempts per address per minute")
     func perAddress() {
         var throttle = LoginThrottle()

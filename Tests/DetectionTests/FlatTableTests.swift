@@ -1,10 +1,11 @@
 import FlowCodec
+import MamoriTesting
 import Testing
 
 @testable import Detection
 
 /// The detectors' open-addressing table against `Dictionary` as the model.
-@Suite struct FlatTableTests {
+@Suite(.heavyWork) struct FlatTableTests {
     /// A key whose hash keeps only a few bits: long probe runs and wrap-around at the table's
     /// end, where backward-shift deletion can go wrong.
     struct CrowdedKey: FlatTableKey, Hashable {

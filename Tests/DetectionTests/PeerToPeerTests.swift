@@ -2,12 +2,13 @@ import Detection
 import FlowCodec
 import Foundation
 import MamoriCore
+import MamoriTesting
 import Testing
 
 /// The peer-to-peer application hypothesis (issue 17): a BitTorrent host's timed contacts with
 /// its peers are not C&C for that alone, a P2P botnet's gossip still is, and the finding says
 /// which hypothesis was tested and why it failed.
-@Suite struct PeerToPeerTests {
+@Suite(.heavyWork) struct PeerToPeerTests {
     let unit = DetectorUnitTests()
     static let hour: Int64 = 3_600_000
 

@@ -3,10 +3,11 @@ import Evaluation
 import FlowCodec
 import Foundation
 import MamoriCore
+import MamoriTesting
 import Testing
 
 /// What real bots do that the simulator never did before issue 17, one behaviour at a time.
-@Suite struct RealBotBehaviourTests {
+@Suite(.heavyWork) struct RealBotBehaviourTests {
     static let layout = DetectorUnitTests.layout
     let unit = DetectorUnitTests()
 

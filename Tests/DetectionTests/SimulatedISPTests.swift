@@ -2,11 +2,12 @@ import Detection
 import Evaluation
 import FlowCodec
 import MamoriCore
+import MamoriTesting
 import Simulator
 import Testing
 
 /// The detectors over a simulated ISP, scored against its ground truth.
-@Suite struct SimulatedISPTests {
+@Suite(.heavyWork) struct SimulatedISPTests {
     /// 3,000 lines for 40 simulated minutes, beacon periods short enough to be seen in that time.
     static func world(seed: UInt64, sampling: UInt32 = 1) -> ISPModel.Configuration {
         var c = ISPModel.Configuration(seed: seed, subscribers: 3000)

@@ -1,12 +1,13 @@
 import FlowCodec
 import Foundation
+import MamoriTesting
 import Simulator
 import Testing
 
 /// What real captures showed and the first detectors got wrong (issue 17), in the simulated
 /// world: IRC C&C, a slow scanner, an ICMP flood and a single host's SYN flood (labelled threats);
 /// BitTorrent swarms, SSDP/mDNS, public NTP and game consoles (labelled decoys).
-@Suite struct RealTrafficBehaviourTests {
+@Suite(.heavyWork) struct RealTrafficBehaviourTests {
     /// FNV-1a of the labels as `mamori simulate --labels` writes them (sorted keys).
     static func labelsDigest(_ labels: Labels) throws -> UInt64 {
         let e = JSONEncoder()

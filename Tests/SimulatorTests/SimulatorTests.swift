@@ -1,5 +1,6 @@
 import FlowCodec
 import FlowFiles
+import MamoriTesting
 import Simulator
 import Testing
 
@@ -50,7 +51,7 @@ func decodeAll(_ datagrams: [SimulatedDatagram]) -> [FlowRecord] {
     return records
 }
 
-@Suite struct SimulatorTests {
+@Suite(.heavyWork) struct SimulatorTests {
     @Test func sameSeedSameBytesDifferentSeedDifferentWorld() throws {
         let (_, a) = try runAll(smallConfiguration(seed: 7))
         let (_, b) = try runAll(smallConfiguration(seed: 7))

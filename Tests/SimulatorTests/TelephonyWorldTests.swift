@@ -1,5 +1,6 @@
 import Foundation
 import MamoriCore
+import MamoriTesting
 import Telephony
 import Testing
 
@@ -48,7 +49,7 @@ private func digest(_ calls: some Sequence<SimulatedCall>) -> (count: Int, hash:
     return (n, h)
 }
 
-@Suite struct TelephonyWorldTests {
+@Suite(.heavyWork) struct TelephonyWorldTests {
     @Test func sameSeedSameRecordsAndLabelsOtherSeedOtherWorld() throws {
         var c = telephonyConfiguration()
         c.days = 2
