@@ -11,6 +11,8 @@
 # analyse an input (the comparison would be empty).
 #
 #   scripts/same-findings.sh /tmp/mamori-old .build/release/mamori
+#   NEW_ARGS="--workers 2" scripts/same-findings.sh .build/release/mamori .build/release/mamori
+#       (one binary, one analyzer against two shards: NEW_ARGS go to NEW's `analyze` only)
 #   OUT=/tmp/same SUBSCRIBERS=2000 DURATION=1h scripts/same-findings.sh OLD NEW
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,9 +60,10 @@ done
 
 for side in old new; do
     bin=$OLD; [ "$side" = new ] && bin=$NEW
-    echo "==> $side: $bin" >&2
+    extra=(); [ "$side" = new ] && [ -n "${NEW_ARGS:-}" ] && read -r -a extra <<< "$NEW_ARGS"
+    echo "==> $side: $bin ${extra[*]}" >&2
     while read -r name file format; do
-        args=(--truth "$CORPUS/corpus.json" --truth-capture "$name" --json)
+        args=(--truth "$CORPUS/corpus.json" --truth-capture "$name" --json "${extra[@]}")
         if [ "$format" = packets ]; then
             "$bin" analyze "$OUT/inputs/real/$name.nfcapd"/nfcapd.* --format nfcapd "${args[@]}" > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
         else
@@ -69,7 +72,7 @@ for side in old new; do
     done < "$OUT/inputs/captures.txt"
     for pcap in "$OUT"/inputs/sim-*.pcap; do
         name=$(basename "$pcap" .pcap)
-        "$bin" analyze "$pcap" --labels "$OUT/inputs/$name.labels.json" --json > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
+        "$bin" analyze "$pcap" --labels "$OUT/inputs/$name.labels.json" --json "${extra[@]}" > "$OUT/$side/$name.jsonl" 2> /dev/null || echo "analyze failed" >> "$OUT/$side/$name.jsonl"
     done
     # `mamori analyze` keys the pseudonyms of subscriber hosts (h:…) with a random key per run:
     # they are the only part that differs between two runs of one binary.

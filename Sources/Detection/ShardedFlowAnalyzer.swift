@@ -39,6 +39,8 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// The analyzers' clock after each record of the batch (the coordinator's while it adds up
     /// the shards' attack traffic, as one analyzer's would have been).
     var clockAfter: [Int64] = []
+    /// Records given one at a time, not yet analysed (``ingest(_:receivedAt:)``).
+    var pending: [(record: FlowRecord, receivedAt: Int64)] = []
 
     struct RoutedRecord: Sendable {
         var record: FlowRecord
@@ -71,6 +73,17 @@ public struct ShardedFlowAnalyzer: Sendable {
         routed = Array(repeating: [], count: shardCount)
     }
 
+    /// One analyzer, as it is (one shard).
+    public init(_ analyzer: FlowAnalyzer) {
+        shardCount = 1
+        coordinator = analyzer
+        shards = []
+        routed = []
+    }
+
+    /// The analyzer itself when there is one shard (nil with several).
+    public var whole: FlowAnalyzer? { shardCount == 1 ? coordinator : nil }
+
     /// The shard that owns a subscriber address.
     @inline(__always)
     func shard(of address: IPAddress) -> Int {
@@ -79,6 +92,23 @@ public struct ShardedFlowAnalyzer: Sendable {
 
     // MARK: Ingest
 
+    /// Feeds one record (``FlowAnalyzer/ingest(_:receivedAt:)``). With several shards, records
+    /// given one at a time are gathered and analysed as a batch when 4,096 have come, or at the
+    /// next ``evaluate(now:)`` or ``finish()``, in the order they came.
+    public mutating func ingest(_ record: FlowRecord, receivedAt: Int64) {
+        guard shardCount > 1 else { return coordinator.ingest(record, receivedAt: receivedAt) }
+        pending.append((record, receivedAt))
+        if pending.count >= 4_096 { flushPending() }
+    }
+
+    /// Analyses the records given one at a time so far.
+    mutating func flushPending() {
+        guard !pending.isEmpty else { return }
+        let batch = pending
+        pending.removeAll(keepingCapacity: true)
+        ingestBatch(batch)
+    }
+
     /// Feeds a batch of records, each with the time it was received (ms since the Unix epoch),
     /// as ``FlowAnalyzer/ingest(_:receivedAt:)`` one by one would.
     public mutating func ingest(_ batch: [(record: FlowRecord, receivedAt: Int64)]) {
@@ -86,6 +116,11 @@ public struct ShardedFlowAnalyzer: Sendable {
             for (r, t) in batch { coordinator.ingest(r, receivedAt: t) }
             return
         }
+        flushPending()
+        ingestBatch(batch)
+    }
+
+    mutating func ingestBatch(_ batch: [(record: FlowRecord, receivedAt: Int64)]) {
         let network = coordinator.configuration.network
         for i in routed.indices { routed[i].removeAll(keepingCapacity: true) }
         clockAfter.removeAll(keepingCapacity: true)
@@ -185,6 +220,7 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// have changed materially (``FlowAnalyzer/evaluate(now:)``).
     public mutating func evaluate(now time: Int64) -> [Finding] {
         guard shardCount > 1 else { return coordinator.evaluate(now: time) }
+        flushPending()
         guard synchroniseClocks(time) else { return [] }
         var changed = [String]()
         var shardChanged = [[String]](repeating: [], count: shardCount)
@@ -220,6 +256,7 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// (``FlowAnalyzer/finish()``).
     public mutating func finish() -> [Finding] {
         guard shardCount > 1 else { return coordinator.finish() }
+        flushPending()
         guard synchroniseClocks(.min) else { return [] }
         var changed = [String]()
         var shardChanged = [[String]](repeating: [], count: shardCount)

@@ -15,7 +15,7 @@ import FlowFiles
 /// `evaluationIntervalMilliseconds` (a collector evaluates on a timer too).
 public struct BinetflowReplay: Sendable {
     /// The analyzer being fed; its findings are final after ``finish()``.
-    public private(set) var analyzer: FlowAnalyzer
+    public private(set) var analyzer: ShardedFlowAnalyzer
     /// How far back in start time a record may arrive and still be fed in order.
     public let reorderWindowMilliseconds: Int64
     /// How often, in analyzer-clock ms, the detectors are evaluated.
@@ -33,6 +33,15 @@ public struct BinetflowReplay: Sendable {
     private var sequence = 0
 
     public init(analyzer: FlowAnalyzer, reorderWindowMilliseconds: Int64 = 300_000, evaluationIntervalMilliseconds: Int64 = 1000) {
+        self.init(
+            analyzer: ShardedFlowAnalyzer(analyzer), reorderWindowMilliseconds: reorderWindowMilliseconds,
+            evaluationIntervalMilliseconds: evaluationIntervalMilliseconds)
+    }
+
+    /// Feeds a sharded analyzer (``ShardedFlowAnalyzer``).
+    public init(
+        analyzer: ShardedFlowAnalyzer, reorderWindowMilliseconds: Int64 = 300_000, evaluationIntervalMilliseconds: Int64 = 1000
+    ) {
         self.analyzer = analyzer
         self.reorderWindowMilliseconds = reorderWindowMilliseconds
         self.evaluationIntervalMilliseconds = evaluationIntervalMilliseconds
@@ -82,7 +91,8 @@ extension FlowAnalyzer {
             analyzer: self, reorderWindowMilliseconds: .max, evaluationIntervalMilliseconds: evaluationIntervalMilliseconds)
         for r in records { replay.add(r) }
         replay.finish()
-        self = replay.analyzer
+        // One analyzer went in (one shard): the same comes out.
+        if let whole = replay.analyzer.whole { self = whole }
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// A trait for tests that spend seconds of CPU synchronously (simulated worlds, hundreds of
-/// thousands of records): their body runs on two threads of the suite's own
+/// thousands of records): their body runs on a thread of the suite's own
 /// (``HeavyWorkExecutor``), not on Swift's cooperative pool.
 ///
 /// The pool has one thread per core, two on the CI machine, and Swift Testing runs every test on
@@ -28,10 +28,12 @@ extension Trait where Self == HeavyWorkTrait {
     public static var heavyWork: Self { HeavyWorkTrait() }
 }
 
-/// Two threads that run the jobs of heavy tests in turn (a task executor: SE-0417).
+/// One thread that runs the jobs of heavy tests in turn (a task executor: SE-0417): heavy tests
+/// take one core at most, one after another, and leave the other to the servers and peers the
+/// other tests start (two threads made four busy threads on two cores, and peers slow to start).
 public final class HeavyWorkExecutor: TaskExecutor, @unchecked Sendable {
     // @unchecked: `jobs` is guarded by `condition`.
-    public static let shared = HeavyWorkExecutor(threads: 2)
+    public static let shared = HeavyWorkExecutor(threads: 1)
 
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []

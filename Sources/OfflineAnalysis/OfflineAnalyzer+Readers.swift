@@ -14,7 +14,7 @@ extension OfflineAnalyzer {
     /// 5-minute reorder window) and tallies the labels; bad lines are reported (the first 20 per
     /// file) and skipped.
     static func readBinetflow(
-        _ request: Request, into analyzer: inout FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally,
+        _ request: Request, into analyzer: inout ShardedFlowAnalyzer, tally: inout FlowLabelEvaluation.Tally,
         observe: (FlowRecord) -> Void, progress: (Progress) -> Void
     ) throws -> String {
         let options = BinetflowParser.Options(
@@ -79,7 +79,7 @@ extension OfflineAnalyzer {
     /// 5-minute reorder window, as for binetflow) and tallies the labels; bad lines are reported
     /// (the first 20 per file) and skipped.
     static func readZeek(
-        _ request: Request, into analyzer: inout FlowAnalyzer, tally: inout FlowLabelEvaluation.Tally,
+        _ request: Request, into analyzer: inout ShardedFlowAnalyzer, tally: inout FlowLabelEvaluation.Tally,
         observe: (FlowRecord) -> Void, progress: (Progress) -> Void
     ) throws -> String {
         let options = ZeekConnLog.Options(baseTimeMilliseconds: Int64((request.effectiveBaseTime * 1000).rounded()))
@@ -140,7 +140,7 @@ extension OfflineAnalyzer {
     /// Reads nfcapd files (each file's records in end-time order, the files in the order given:
     /// nfcapd rotates files in time order), on the records' own clock.
     static func readNfcapd(
-        _ files: [String], into analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void
+        _ files: [String], into analyzer: inout ShardedFlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void
     ) throws -> String {
         var total = 0
         var skipped = 0
@@ -175,7 +175,7 @@ extension OfflineAnalyzer {
 
     /// Decodes the pcaps' export datagrams (templates learned in capture order, never timed out)
     /// and feeds them to the analyzer on the capture's clock.
-    static func readPcaps(_ files: [String], into analyzer: inout FlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void)
+    static func readPcaps(_ files: [String], into analyzer: inout ShardedFlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void)
         throws -> String
     {
         var decoderConfiguration = FlowDecoder.Configuration()

@@ -38,6 +38,8 @@ public enum OfflineAnalyzer {
         /// binetflow and Zeek: epoch seconds added to numeric times (files with times relative to
         /// the capture's start); 0 takes the truth's base time, if any.
         public var baseTime: Double
+        /// Analysis threads (``ShardedFlowAnalyzer``): 1 analyses on the calling thread.
+        public var workers = 1
 
         public init(
             files: [String], format: InputFormat, configuration: DetectionConfiguration, labels: Labels? = nil,
@@ -113,7 +115,7 @@ public enum OfflineAnalyzer {
     /// statistics and any evaluation. Throws a ``Failure``.
     public static func run(_ request: Request, progress: (Progress) -> Void = { _ in }) throws -> Outcome {
         let layout = request.configuration.network
-        var analyzer = FlowAnalyzer(configuration: request.configuration)
+        var analyzer = ShardedFlowAnalyzer(configuration: request.configuration, shards: request.workers)
         // For the evaluation: which hosts were seen talking to each labelled C&C endpoint.
         var c2Contacts = request.labels.map { CommandAndControlContacts(labels: $0, layout: layout) }
         func observe(_ r: FlowRecord) { c2Contacts?.observe(r) }

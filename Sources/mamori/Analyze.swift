@@ -85,6 +85,12 @@ struct Analyze: AsyncParsableCommand {
     @Flag(help: "Print findings as JSON lines.")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Analysis threads: the subscriber hosts split into that many shards analysed in parallel (the findings are the same as with 1). 1 to 64.",
+            valueName: "n"))
+    var workers: Int = 1
+
     @Option(help: ArgumentHelp("Subscriber address space (repeatable), e.g. 100.64.0.0/10, 2001:db8::/32.", valueName: "prefix"))
     var subscriberPrefix: [String] = []
 
@@ -136,9 +142,11 @@ struct Analyze: AsyncParsableCommand {
         if labelsFromFile && !inputFormat.carriesLabels {
             throw ValidationError("--labels-from-file needs binetflow or zeek input (--format binetflow|zeek): pcaps carry no labels")
         }
-        let request = OfflineAnalyzer.Request(
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1 to 64") }
+        var request = OfflineAnalyzer.Request(
             files: files, format: inputFormat, configuration: configuration, labels: truth, truth: corpusCapture,
             scoreFileLabels: labelsFromFile, utcOffsetSeconds: utcOffset, baseTime: baseTime)
+        request.workers = workers
         let wallStart = Date()
         var lastProgress = wallStart
         let outcome = try Self.explained {
