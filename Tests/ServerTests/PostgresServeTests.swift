@@ -79,6 +79,10 @@ struct PostgresServeTests {
                     #expect(response.status == .ok, "\(String(buffer: response.body))")
                 }
             }
+            // No write failed, the last ones at shutdown included (the pool stops after detection).
+            #expect(services.storage.failures.isEmpty, "\(services.storage.failures)")
+            #expect(services.detection.unstoredCount == 0)
+            #expect(logs.entries.contains { $0.message == "findings store: PostgreSQL ready" })
             // The services have stopped; another node reads what this one wrote.
             try await Self.withStore(server) { store, database in
                 #expect(try await database.schemaVersion() == PostgresSchema.version)

@@ -94,6 +94,17 @@ import Testing
         #expect(notMapping?.reason == "storage must be a mapping of keys to values")
     }
 
+    @Test("the commented storage section at the end of mamori.example.yaml parses once uncommented")
+    func exampleSection() throws {
+        let text = try String(contentsOfFile: ConfigurationTests.examplePath, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0 == "# storage:" })
+        let section = lines[start...].prefix { $0.hasPrefix("#") }.map { String($0.dropFirst(2)) }.joined(separator: "\n")
+        let c = try MamoriConfiguration.parse(yaml: section)
+        #expect(c.storage.engine == .postgresql && c.storage.poolSize == 10)
+        #expect(c.storage.postgres?.host == "db.example.net" && c.storage.passwordFile == "/etc/mamori/db-password")
+    }
+
     @Test("the effective configuration shows the engine and the URL, never a password")
     func dump() throws {
         var c = try MamoriConfiguration.parse(
