@@ -447,7 +447,7 @@ public func buildApplication(
         }
     }
     // The PostgreSQL pool first, so that it stops last: after the detection service has stored
-    // its last findings and the case workflow has read them.
+    // its last findings, and after every service and route that reads them has stopped.
     if let postgresFindings { app.addServices(postgresFindings) }
     app.addServices(lawful, attribution, caseService, consoleHistory)
     if let radius { app.addServices(radius) }
