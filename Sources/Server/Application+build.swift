@@ -13,6 +13,7 @@ import MamoriCore
 import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
+import PostgresStorage
 import Prometheus
 import ReportMailbox
 import STIX
@@ -171,7 +172,21 @@ public func buildApplication(
             throw ConfigurationError(line: nil, "attribution.static_assignments_file \(path): \(error)", file: nil)
         }
     }
-    let store = try dependencies.findingStore ?? SQLiteFindingStore(path: configuration.findingsDatabase, observer: storage)
+    // The findings in PostgreSQL (storage.engine: postgresql): its pool is a service, started
+    // first below so that it stops last; the schema is migrated when it starts.
+    var postgresFindings: PostgresFindings?
+    if dependencies.findingStore == nil, let postgres = try configuration.storage.postgresConfiguration() {
+        do throws(PostgresStorageError) {
+            postgresFindings = try PostgresFindings(configuration: postgres, observer: storage, logger: storageLogger)
+        } catch {
+            throw ConfigurationError(line: nil, "storage.url: \(error.message)", file: nil)
+        }
+        storageLogger.info(
+            "findings in PostgreSQL; cases, consent, accounts and the audit log in \(configuration.dataDirectory)",
+            metadata: ["postgres.url": "\(postgres)", "postgres.pool_size": "\(postgres.maximumConnections)"])
+    }
+    let store: any FindingStore =
+        try dependencies.findingStore ?? postgresFindings ?? SQLiteFindingStore(path: configuration.findingsDatabase, observer: storage)
     let detection = DetectionService(
         configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
         logger: detectionLogger, metricsFactory: factory, workers: configuration.detection.workers, attribution: attribution,
@@ -431,6 +446,9 @@ public func buildApplication(
             attribution.accounting(record, from: nas, receivedAt: at)
         }
     }
+    // The PostgreSQL pool first, so that it stops last: after the detection service has stored
+    // its last findings, and after every service and route that reads them has stopped.
+    if let postgresFindings { app.addServices(postgresFindings) }
     app.addServices(lawful, attribution, caseService, consoleHistory)
     if let radius { app.addServices(radius) }
     if let sinkhole { app.addServices(sinkhole) }

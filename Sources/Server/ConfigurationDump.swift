@@ -1,6 +1,7 @@
 import BGPWire
 import FlowCodec
 import Foundation
+import PostgresStorage
 
 extension MamoriConfiguration {
     /// The configuration in force, as indented `name: value` lines for the console's settings
@@ -14,9 +15,11 @@ extension MamoriConfiguration {
     }
 
     /// Values shown as they are written in the configuration (`192.0.2.0/24`, `64512:666`,
-    /// `ipv4-flowspec`) rather than as their stored fields.
+    /// `ipv4-flowspec`) rather than as their stored fields. A PostgreSQL configuration is shown
+    /// as its URL, which never carries the password.
     static func isWrittenAsText(_ value: Any) -> Bool {
         value is IPAddress || value is IPPrefix || value is BGPFamily || value is BGPCommunity || value is BGPLargeCommunity
+            || value is PostgresConfiguration
     }
 
     static let secretWords = ["password", "secret", "token", "credential", "privatekey"]

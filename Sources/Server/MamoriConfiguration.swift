@@ -44,12 +44,14 @@ public struct MamoriConfiguration: Sendable {
     public var reports = ReportsSettings()
     /// IP-phone fraud (`telephony:`): call-record feeds, detection, block rules, Kamailio.
     public var telephony = TelephonySettings()
+    /// Where the findings are kept (`storage:`): SQLite in the data directory, or PostgreSQL.
+    public var storage = StorageSettings()
 
     public init() {}
 
     /// Template file inside the data directory.
     public var templateFile: String { dataDirectory + "/templates.json" }
-    /// Findings database inside the data directory.
+    /// Findings database inside the data directory (unless `storage.engine` is postgresql).
     public var findingsDatabase: String { dataDirectory + "/findings.sqlite" }
     /// The attribution index kept across restarts (mode 0600; holds subscriber identifiers).
     public var attributionSnapshotFile: String { dataDirectory + "/attribution.snapshot" }
