@@ -106,6 +106,9 @@ public struct FlowAnalyzer: Sendable {
     var sequence = 0
     /// A coordinator's device evidence for the shards' hosts.
     var pendingDeviceNotes: [(host: InternalHost, note: DeviceNote)] = []
+    /// A shard's bound on its endpoint table: the whole ``DetectionConfiguration/maximumTableEntries``,
+    /// not its share, since every shard's hosts reach the same popular endpoints.
+    var endpointTableLimit: Int?
     /// A shard's copy of the coordinator's C&C findings' scores (its devices are scored with them).
     var commandAndControlScores: [String: Double] = [:]
 
@@ -237,11 +240,12 @@ public struct FlowAnalyzer: Sendable {
     mutating func enforceTableLimits() {
         if pairs.count > configuration.maximumPairs { evictPairs() }
         let limit = configuration.maximumTableEntries
+        let endpointLimit = endpointTableLimit ?? limit
         guard
-            endpoints.count > limit || series.count > limit || scans.count > limit || targets.count > limit
+            endpoints.count > endpointLimit || series.count > limit || scans.count > limit || targets.count > limit
                 || victims.count > limit || indicatorContacts.count > limit || devices.count > limit || peerHosts.count > limit
         else { return }
-        statistics.tableEvictions += endpoints.trimOldest(to: limit) { $0.lastSeen }
+        statistics.tableEvictions += endpoints.trimOldest(to: endpointLimit) { $0.lastSeen }
         statistics.tableEvictions += series.trimOldest(to: limit) { $0.contacts.lastContact }
         statistics.tableEvictions += scans.trimOldest(to: limit) { $0.lastSeen }
         statistics.tableEvictions += targets.trimOldest(to: limit) { $0.index }

@@ -52,7 +52,8 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// - Parameters:
     ///   - shards: how many shards (and cores) the analysis is spread over; 1 runs one analyzer.
     ///     Each shard follows at most its share of ``DetectionConfiguration/maximumPairs`` and of
-    ///     ``DetectionConfiguration/maximumTableEntries``.
+    ///     ``DetectionConfiguration/maximumTableEntries`` for its per-host tables; its endpoint
+    ///     table may hold the whole bound (the shards' hosts reach the same popular endpoints).
     public init(configuration: DetectionConfiguration, shards: Int) {
         shardCount = max(1, shards)
         coordinator = FlowAnalyzer(configuration: configuration)
@@ -68,6 +69,7 @@ public struct ShardedFlowAnalyzer: Sendable {
         self.shards = (0..<shardCount).map { _ in
             var a = FlowAnalyzer(configuration: share)
             a.role = .shard
+            a.endpointTableLimit = configuration.maximumTableEntries
             return a
         }
         routed = Array(repeating: [], count: shardCount)

@@ -175,7 +175,9 @@ extension OfflineAnalyzer {
 
     /// Decodes the pcaps' export datagrams (templates learned in capture order, never timed out)
     /// and feeds them to the analyzer on the capture's clock.
-    static func readPcaps(_ files: [String], into analyzer: inout ShardedFlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void)
+    static func readPcaps(
+        _ files: [String], into analyzer: inout ShardedFlowAnalyzer, observe: (FlowRecord) -> Void, progress: (Progress) -> Void
+    )
         throws -> String
     {
         var decoderConfiguration = FlowDecoder.Configuration()
