@@ -165,7 +165,7 @@ enum TCPExchange {
     /// server closes, or `timeout` passes.
     static func run(
         port: Int, source: String? = nil, sending bytes: [UInt8], halfClose: Bool = false, receiveBuffer: Int? = nil,
-        timeout: Duration = .seconds(30),
+        timeout: Duration = .seconds(60),
         until done: @escaping @Sendable ([[UInt8]]) -> Bool = { _ in false }
     ) async throws -> Result {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
