@@ -103,8 +103,9 @@ public struct ShardedFlowAnalyzer: Sendable {
         if pending.count >= 4_096 { flushPending() }
     }
 
-    /// Analyses the records given one at a time so far.
-    mutating func flushPending() {
+    /// Analyses the records given one at a time so far (a caller that hands over a batch record
+    /// by record calls it at the batch's end).
+    public mutating func flushPending() {
         guard !pending.isEmpty else { return }
         let batch = pending
         pending.removeAll(keepingCapacity: true)
@@ -332,8 +333,6 @@ public struct ShardedFlowAnalyzer: Sendable {
         }
         coordinator.baseV4 = baseV4
         coordinator.baseV6 = baseV6
-        let limitV4 = coordinator.popularityLimit(.v4(0))
-        let limitV6 = coordinator.popularityLimit(.v6(high: 1, low: 0))
         var merged = FlatTable<Endpoint, EndpointState>()
         for s in shards {
             for e in 0..<s.endpoints.count {
@@ -348,30 +347,25 @@ public struct ShardedFlowAnalyzer: Sendable {
                 }
             }
         }
-        let now = coordinator.now
-        let idleTimeout = coordinator.configuration.beacon.idleTimeout
-        var idle: [Endpoint] = []
-        for m in 0..<merged.count {
-            if now - merged[position: m].lastSeen > idleTimeout {
-                idle.append(merged.key(at: m))
-            } else {
-                let users = merged[position: m].users.count
-                merged[position: m].userCount = users
-                merged[position: m].popular = Double(users) >= (merged.key(at: m).address.isIPv6 ? limitV6 : limitV4)
-            }
-        }
-        for key in idle { merged.remove(key) }
-        let verdicts = merged
-        let forgotten = idle
+        // The coordinator judges the union as one analyzer judges its own table (it holds no
+        // endpoints of its own); what it forgot as idle, every shard forgets.
+        coordinator.endpoints = merged
+        let (limitV4, limitV6) = coordinator.updatePopularity()
+        let verdicts = coordinator.endpoints
+        coordinator.endpoints = FlatTable()
         forEachShard { _, s in
+            var idle: [Endpoint] = []
             for e in 0..<s.endpoints.count {
-                guard let m = verdicts.position(of: s.endpoints.key(at: e)) else { continue }
+                guard let m = verdicts.position(of: s.endpoints.key(at: e)) else {
+                    idle.append(s.endpoints.key(at: e))
+                    continue
+                }
                 s.endpoints[position: e].userCount = verdicts[position: m].userCount
                 s.endpoints[position: e].popular = verdicts[position: m].popular
             }
-            for key in forgotten { s.endpoints.remove(key) }
+            for key in idle { s.endpoints.remove(key) }
         }
-        return (merged, limitV4, limitV6)
+        return (verdicts, limitV4, limitV6)
     }
 
     /// Indicator contacts gathered per shard and reported over their union; then each shard's

@@ -151,18 +151,21 @@ public final class DetectionService: FlowSink, Service {
             logger.warning("detection backlog: analysing 1 in \(interval) address pairs", metadata: ["interval": "\(interval)"])
         }
         let limit = clock.milliseconds + Self.maximumClockLead
-        var admitted: [(record: FlowRecord, receivedAt: Int64)] = []
-        admitted.reserveCapacity(batch.records.count)
         var shedHashes: [UInt64] = []
-        for var r in batch.records {
-            guard shedder.admit(&r) else {
-                shedHashes.append(LoadShedder.pairHash(r))
-                continue
+        let admitted = analyzer.withLockedValue { a -> Int in
+            var admitted = 0
+            for var r in batch.records {
+                guard shedder.admit(&r) else {
+                    shedHashes.append(LoadShedder.pairHash(r))
+                    continue
+                }
+                a.ingest(r, receivedAt: min(r.endMilliseconds, limit))
+                admitted += 1
             }
-            admitted.append((r, min(r.endMilliseconds, limit)))
+            a.flushPending()
+            return admitted
         }
-        analyzer.withLockedValue { $0.ingest(admitted) }
-        analysedRecords.increment(by: Int64(admitted.count))
+        analysedRecords.increment(by: Int64(admitted))
         let now = clock.milliseconds
         let lastMinute = shedPairs.withLockedValue { p in
             p.roll(at: now)
@@ -170,7 +173,7 @@ public final class DetectionService: FlowSink, Service {
             return p.lastMinute
         }
         load.withLockedValue {
-            $0.analysedRecords += admitted.count
+            $0.analysedRecords += admitted
             $0.shedRecords += shedHashes.count
             $0.samplingInterval = interval
             $0.shedPairsLastMinute = lastMinute
