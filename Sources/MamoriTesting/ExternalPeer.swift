@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A real program used as a test peer (softflowd, nfcapd, radclient …).
 ///
@@ -277,6 +278,10 @@ public func freeTCPPort() throws -> Int { try freePort() }
 /// process may take as its local port before the peer binds it (Unbound, which binds UDP and TCP,
 /// once failed to start that way under the whole suite's load), while ports below the range are
 /// only ever taken on purpose. Falls back to the kernel's choice when the range leaves no room.
+///
+/// A port is handed out once per test process (``HandedOutPorts``): free a moment ago is not free
+/// when the peer binds it seconds later if another test drew the same port meanwhile (a full run
+/// on two cores: `mamori serve` found its collector's port taken after an operator bootstrap).
 func freePort() throws -> Int {
     let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
         .split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
@@ -284,6 +289,7 @@ func freePort() throws -> Int {
     if low > 12_000 {
         for _ in 0..<500 {
             let port = Int.random(in: 10_000..<low)
+            guard HandedOutPorts.claim(port) else { continue }
             guard let udp = try? bindLoopback(type: Int32(SOCK_DGRAM.rawValue), port: port) else { continue }
             defer { close(udp.fd) }
             guard let tcp = try? bindLoopback(type: Int32(SOCK_STREAM.rawValue), port: port) else { continue }
@@ -294,6 +300,23 @@ func freePort() throws -> Int {
     let (fd, port) = try bindLoopback(type: Int32(SOCK_DGRAM.rawValue))
     close(fd)
     return port
+}
+
+/// The ports ``freePort()`` has handed out in this process, with their neighbours: SIPp binds its
+/// media port and the one two above it, so a port within 3 of one handed out is not handed out
+/// again. Bounded: forgotten after 4,000 ports, long after the peers that took the first ones stopped.
+enum HandedOutPorts {
+    private static let ports = Mutex(Set<Int>())
+
+    /// True, and remembered, when neither `port` nor a neighbour has been handed out.
+    static func claim(_ port: Int) -> Bool {
+        ports.withLock { taken in
+            if taken.count >= 4_000 { taken.removeAll() }
+            guard (port - 3...port + 3).allSatisfy({ !taken.contains($0) }) else { return false }
+            taken.insert(port)
+            return true
+        }
+    }
 }
 
 /// A socket of `type` bound to an ephemeral port on 127.0.0.1: its descriptor (the caller closes

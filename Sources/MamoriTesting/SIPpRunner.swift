@@ -36,7 +36,9 @@ public struct SIPpRunner: Sendable {
         public var succeeded: Bool { status == 0 }
 
         public var description: String {
-            "sipp \(name) exited \(status)\n--- log:\n\(log.suffix(3000))\n--- errors:\n\(errors.suffix(3000))\n--- output:\n\(output.suffix(2000))"
+            // The errors and the final statistics first: they say which call failed and why, and a
+            // test report cut short keeps its beginning.
+            "sipp \(name) exited \(status)\n--- errors:\n\(errors.suffix(3000))\n--- output:\n\(output.suffix(2500))\n--- log:\n\(log.suffix(2000))"
         }
     }
 
