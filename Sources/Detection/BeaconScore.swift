@@ -84,6 +84,13 @@ public struct ByteStatistics: Sendable, Hashable {
 
     public init() {}
 
+    /// Statistics kept apart as ``Moments`` and a count.
+    init(count: Int, _ moments: Moments) {
+        self.count = count
+        mean = moments.mean
+        m2 = moments.m2
+    }
+
     public mutating func add(_ x: Double) {
         count += 1
         let d = x - mean
@@ -92,6 +99,22 @@ public struct ByteStatistics: Sendable, Hashable {
     }
 
     public var standardDeviation: Double { count > 1 ? (m2 / Double(count - 1)).squareRoot() : 0 }
+}
+
+/// ``ByteStatistics`` without its count, for state kept per pair: the pair holds the counts beside
+/// its other 32-bit counters (a `ByteStatistics` is 24 bytes with its 64-bit count, three of them
+/// were a third of a pair). The same arithmetic as ``ByteStatistics/add(_:)``, so the same values.
+struct Moments: Sendable {
+    var mean = 0.0
+    var m2 = 0.0
+
+    /// Adds `x` as the `count`-th value (its count after this one).
+    @inline(__always)
+    mutating func add(_ x: Double, count: Int32) {
+        let d = x - mean
+        mean += d / Double(count)
+        m2 += d * (x - mean)
+    }
 }
 
 /// Linear-interpolated quantile of sorted values.

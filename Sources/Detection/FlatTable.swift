@@ -145,11 +145,13 @@ struct FlatTable<Key: FlatTableKey, Value: Sendable>: Sendable {
     }
 
     /// When over `limit`, drops the entries with the smallest `age` down to nine tenths of it
-    /// (ties at the cut broken in position order); returns how many were dropped.
+    /// (ties at the cut broken in position order; the cut found by selection, not a sort); returns
+    /// how many were dropped.
     mutating func trimOldest(to limit: Int, by age: (Value) -> Int64) -> Int {
         guard count > limit else { return 0 }
         let excess = count - limit * 9 / 10
-        let cutoff = entries.map { age($0.value) }.sorted()[excess - 1]
+        var ages = entries.map { age($0.value) }
+        let cutoff = kthSmallest(&ages, excess - 1)
         var doomed: [Key] = []
         doomed.reserveCapacity(excess)
         for e in entries where doomed.count < excess && age(e.value) <= cutoff { doomed.append(e.key) }

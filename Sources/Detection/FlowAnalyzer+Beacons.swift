@@ -48,54 +48,79 @@ extension Endpoint: FlatTableKey {
 /// Kept small: an ISP's detectors follow millions of pairs, most of them one web request that is
 /// never contacted again. A pair with one contact holds no heap memory; the contact times are
 /// kept as intervals (4 bytes each) once there are two; what only a periodic pair needs (its
-/// score, a sample flow) lives in ``PairDetail`` beside the table.
+/// score, a sample flow) lives in ``PairDetail`` beside the table. The fields are ordered so that
+/// none pads another (Swift lays a struct out in declaration order): 136 bytes, where three
+/// ``ByteStatistics`` with 64-bit counts and 64-bit connection ends made 176.
 struct PairState: Sendable {
     var firstSeen: Int64
     var lastContact: Int64
-    var contacts: Int32 = 0
-    /// Contacts that opened a connection not among `connections` (a keepalive on one long
-    /// connection keeps this at 1).
-    var newConnections: Int32 = 1
     /// The latest connections (subscriber-side port) and the end of their latest record, to
     /// recognise further records of a connection already counted (several devices of a household
     /// may hold connections to one endpoint at once).
     var connections: ConnectionSlots
-    /// Intervals between the latest contacts (up to ``PairState/capacity`` − 1), oldest first, ms.
-    var intervals: [UInt32] = []
-    var bytes = ByteStatistics()
-    /// Bytes both ways of the contact in progress, and the mean over the contacts before it: a
-    /// beacon's check-ins move little data, a stream of downloads a lot.
-    var contactVolume: Float = 0
-    var volumes = ByteStatistics()
-    /// Records that continued a connection already counted (active-timeout exports of a session
-    /// held open), and the packets of each record of the pair: a bot's IRC session is a long run
-    /// of records with a PING and a PONG each.
-    var continuations: Int32 = 0
-    var recordPackets = ByteStatistics()
     var lastContactHasBytes = false
     /// Whether a sample flow is kept in the pair's ``PairDetail``.
     var hasSample = false
+    var contacts: Int32 = 0
+    /// Contacts that opened a connection not among `connections` (a keepalive on one long
+    /// connection keeps this at 1).
+    var newConnections: Int32 = 1
+    /// Records that continued a connection already counted (active-timeout exports of a session
+    /// held open): a bot's IRC session is a long run of records with a PING and a PONG each.
+    /// Saturates at `Int32.max` (a flood on one connection must not trap).
+    var continuations: Int32 = 0
+    /// Contacts whose upstream bytes are known (the count of ``bytes``).
+    private var byteCount: Int32 = 0
+    /// Records with packets (the count of ``recordPackets``); saturates at `Int32.max`.
+    private var packetCount: Int32 = 0
+    /// Bytes both ways of the contact in progress, and the mean over the contacts before it
+    /// (``volumes``): a beacon's check-ins move little data, a stream of downloads a lot.
+    var contactVolume: Float = 0
+    /// Intervals between the latest contacts (up to ``PairState/capacity`` − 1), oldest first, ms.
+    var intervals: [UInt32] = []
+    private var byteMoments = Moments()
+    private var volumeMoments = Moments()
+    private var packetMoments = Moments()
 
     /// Contact times kept for scoring.
     static let capacity = 32
 
+    /// Upstream bytes per contact.
+    var bytes: ByteStatistics { ByteStatistics(count: Int(byteCount), byteMoments) }
+    /// Bytes both ways per finished contact: one per contact before the one in progress.
+    var volumes: ByteStatistics { ByteStatistics(count: Int(contacts) - 1, volumeMoments) }
+    /// Packets per record of the pair.
+    var recordPackets: ByteStatistics { ByteStatistics(count: Int(packetCount), packetMoments) }
+
     /// Mean bytes (both directions) per contact, the contact in progress included.
     var meanVolume: Double {
-        (volumes.mean * Double(volumes.count) + Double(contactVolume)) / Double(volumes.count + 1)
+        let finished = Double(contacts - 1)
+        return (volumeMoments.mean * finished + Double(contactVolume)) / (finished + 1)
     }
 
     /// A pair (or series) opened by one record at `t`.
     init(firstContact t: Int64, end: Int64, port: UInt16, bytes: Double?, volume: Double = 0, packets: UInt64 = 0) {
         firstSeen = t
         contactVolume = Float(volume)
-        if packets > 0 { recordPackets.add(Double(packets)) }
         lastContact = t
         connections = ConnectionSlots(port: port, end: end)
         contacts = 1
+        if packets > 0 { addPackets(packets) }
         if let bytes {
-            self.bytes.add(bytes)
+            addBytes(bytes)
             lastContactHasBytes = true
         }
+    }
+
+    private mutating func addBytes(_ b: Double) {
+        byteCount += 1
+        byteMoments.add(b, count: byteCount)
+    }
+
+    private mutating func addPackets(_ p: UInt64) {
+        // Past 2^31 records the mean is that of the first 2^31, nearly.
+        if packetCount < Int32.max { packetCount += 1 }
+        packetMoments.add(Double(p), count: packetCount)
     }
 
     /// The latest contact times, ascending.
@@ -116,18 +141,18 @@ struct PairState: Sendable {
     ) -> Bool {
         var isNew = false
         defer { contactVolume += Float(volume) }
-        if packets > 0 { recordPackets.add(Double(packets)) }
+        if packets > 0 { addPackets(packets) }
         if abs(t - lastContact) < b.contactMergeGap {
             // The other direction, or another record, of the same contact.
             if let bytes, !lastContactHasBytes {
-                self.bytes.add(bytes)
+                addBytes(bytes)
                 lastContactHasBytes = true
             }
         } else if t > lastContact, let e = connections.end(of: port) {
             // The same connection exported again: within the continuation gap (active timeout)
             // not a new contact; after a quiet spell (the inactive timeout cut it) a keepalive on
             // a session held open is one. Either way a record of the session.
-            continuations += 1
+            if continuations < Int32.max { continuations += 1 }
             if t - e > b.continuationGap {
                 addContact(t, bytes: bytes)
                 isNew = true
@@ -148,10 +173,12 @@ struct PairState: Sendable {
 
     /// A contact at `t`, later than ``lastContact``, that sent `bytes` upstream (nil: unknown).
     mutating func addContact(_ t: Int64, bytes: Double?) {
-        volumes.add(Double(contactVolume))
+        // The finished contact's volume is the `contacts`-th of `volumes` (one per contact before
+        // the one in progress).
+        volumeMoments.add(Double(contactVolume), count: contacts)
         contactVolume = 0
         lastContactHasBytes = bytes != nil
-        if let bytes { self.bytes.add(bytes) }
+        if let bytes { addBytes(bytes) }
         contacts += 1
         if intervals.count == Self.capacity - 1 { intervals.removeFirst() }
         // Pairs idle for hours are forgotten, so an interval fits 32 bits (49 days) by far.
@@ -161,13 +188,20 @@ struct PairState: Sendable {
 }
 
 /// The last four connections of a pair, inline (no heap memory): subscriber-side port and the end
-/// of the connection's latest record, newest last.
+/// of the connection's latest record, newest last. The ends are kept as their distance behind
+/// the latest (32 bits, ms): 33 bytes where four 64-bit ends made 41; a connection that ended
+/// more than 49 days before the pair's latest reads as ended 49 days before it.
 struct ConnectionSlots: Sendable {
+    /// The latest end of a kept connection.
+    private(set) var latestEnd: Int64
     private var ports: (UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0)
-    private var ends: (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+    private var behind: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
     private var count: UInt8 = 0
 
-    init(port: UInt16, end: Int64) { add(port: port, end: end) }
+    init(port: UInt16, end: Int64) {
+        latestEnd = end
+        add(port: port, end: end)
+    }
 
     private func port(_ i: Int) -> UInt16 {
         switch i {
@@ -177,36 +211,49 @@ struct ConnectionSlots: Sendable {
         default: ports.3
         }
     }
-    private func end(_ i: Int) -> Int64 {
+    private func behind(_ i: Int) -> UInt32 {
         switch i {
-        case 0: ends.0
-        case 1: ends.1
-        case 2: ends.2
-        default: ends.3
+        case 0: behind.0
+        case 1: behind.1
+        case 2: behind.2
+        default: behind.3
         }
     }
+    // Wrapping: a hostile record's end near Int64.min must not trap (sane ends never wrap).
+    private func end(_ i: Int) -> Int64 { latestEnd &- Int64(behind(i)) }
+
+    /// How far `end` lies behind `latest`, clamped to 32 bits (no overflow, whatever the record).
+    @inline(__always)
+    private static func distance(_ end: Int64, behind latest: Int64) -> UInt32 {
+        let (d, overflow) = latest.subtractingReportingOverflow(end)
+        return overflow ? UInt32.max : UInt32(clamping: d)
+    }
+
     private mutating func set(_ i: Int, _ p: UInt16, _ e: Int64) {
+        if e > latestEnd { moveLatest(to: e) }
+        let d = Self.distance(e, behind: latestEnd)
         switch i {
         case 0:
             ports.0 = p
-            ends.0 = e
+            behind.0 = d
         case 1:
             ports.1 = p
-            ends.1 = e
+            behind.1 = d
         case 2:
             ports.2 = p
-            ends.2 = e
+            behind.2 = d
         default:
             ports.3 = p
-            ends.3 = e
+            behind.3 = d
         }
     }
 
-    /// The latest end of a kept connection.
-    var latestEnd: Int64 {
-        var e = Int64.min
-        for i in 0..<Int(count) { e = max(e, end(i)) }
-        return e
+    /// Makes `e` (later than `latestEnd`) the latest end, keeping every kept end.
+    private mutating func moveLatest(to e: Int64) {
+        let shift = Self.distance(latestEnd, behind: e)
+        latestEnd = e
+        func moved(_ b: UInt32) -> UInt32 { b.addingReportingOverflow(shift).overflow ? .max : b + shift }
+        behind = (moved(behind.0), moved(behind.1), moved(behind.2), moved(behind.3))
     }
 
     /// The end of the connection on `port`, if one is kept.
@@ -227,7 +274,13 @@ struct ConnectionSlots: Sendable {
     /// Adds a connection, dropping the oldest of four.
     mutating func add(port: UInt16, end: Int64) {
         if count == 4 {
-            for i in 0..<3 { set(i, self.port(i + 1), self.end(i + 1)) }
+            // Dropping the oldest may drop the latest end: the latest is then the kept ones' latest.
+            let (p1, p2, p3) = (self.port(1), self.port(2), self.port(3))
+            let (e1, e2, e3) = (self.end(1), self.end(2), self.end(3))
+            latestEnd = max(end, e1, e2, e3)
+            set(0, p1, e1)
+            set(1, p2, e2)
+            set(2, p3, e3)
             set(3, port, end)
         } else {
             set(Int(count), port, end)
@@ -750,14 +803,22 @@ extension FlowAnalyzer {
         let keep = configuration.maximumPairs * 9 / 10
         let excess = pairs.count - keep
         guard excess > 0 else { return }
-        let cutoff = pairs.map(\.value.lastContact).sorted()[excess]
+        var times = pairs.map(\.value.lastContact)
+        evictPairs(lastContactBefore: kthSmallest(&times, excess), atMost: excess)
+    }
+
+    /// Drops pairs last contacted before `cutoff`, at most `limit` of them, in table order; how
+    /// many it dropped. (The shards of a ``ShardedFlowAnalyzer`` are given a cutoff over them all.)
+    @discardableResult
+    mutating func evictPairs(lastContactBefore cutoff: Int64, atMost limit: Int) -> Int {
         var doomed: [PairKey] = []
-        for (key, p) in pairs where p.lastContact < cutoff && doomed.count < excess { doomed.append(key) }
+        for (key, p) in pairs where p.lastContact < cutoff && doomed.count < limit { doomed.append(key) }
         for key in doomed {
             pairs.remove(key)
             pairDetails[key] = nil
         }
         statistics.pairsEvicted += doomed.count
+        return doomed.count
     }
 
     mutating func evaluateIndicators(into changed: inout [String]) {

@@ -434,7 +434,8 @@ extension Dictionary {
     mutating func trimOldest(to limit: Int, by age: (Value) -> Int64) -> Int {
         guard count > limit else { return 0 }
         let excess = count - limit * 9 / 10
-        let cutoff = values.map(age).sorted()[excess - 1]
+        var ages = values.map(age)
+        let cutoff = kthSmallest(&ages, excess - 1)
         var dropped = 0
         for (key, value) in self where dropped < excess && age(value) <= cutoff {
             self[key] = nil

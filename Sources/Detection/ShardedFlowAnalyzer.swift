@@ -51,9 +51,13 @@ public struct ShardedFlowAnalyzer: Sendable {
 
     /// - Parameters:
     ///   - shards: how many shards (and cores) the analysis is spread over; 1 runs one analyzer.
-    ///     Each shard follows at most its share of ``DetectionConfiguration/maximumPairs`` and of
-    ///     ``DetectionConfiguration/maximumTableEntries`` for its per-host tables; its endpoint
-    ///     table may hold the whole bound (the shards' hosts reach the same popular endpoints).
+    ///     ``DetectionConfiguration/maximumPairs`` bounds the pairs of all shards together
+    ///     (after every batch and evaluation, the least recently contacted over all shards go,
+    ///     as one analyzer's would): a fixed share per shard would evict early in the shard that
+    ///     hashing gave a few more hosts, and again and again. Each shard follows at most its
+    ///     share of ``DetectionConfiguration/maximumTableEntries`` for its per-host tables; its
+    ///     endpoint table may hold the whole bound (the shards' hosts reach the same popular
+    ///     endpoints).
     public init(configuration: DetectionConfiguration, shards: Int) {
         shardCount = max(1, shards)
         coordinator = FlowAnalyzer(configuration: configuration)
@@ -64,7 +68,6 @@ public struct ShardedFlowAnalyzer: Sendable {
         }
         coordinator.role = .coordinator
         var share = configuration
-        share.maximumPairs = max(1, configuration.maximumPairs / shardCount)
         share.maximumTableEntries = max(1, configuration.maximumTableEntries / shardCount)
         self.shards = (0..<shardCount).map { _ in
             var a = FlowAnalyzer(configuration: share)
@@ -159,6 +162,23 @@ public struct ShardedFlowAnalyzer: Sendable {
         }
         coordinator.now = max(coordinator.now, clock)
         deliverDeviceNotes()
+        boundPairs()
+    }
+
+    /// Keeps the shards' pairs together within ``DetectionConfiguration/maximumPairs``: over it,
+    /// the least recently contacted go, down to nine tenths, over all shards (as
+    /// ``FlowAnalyzer/evictPairs()`` does in one analyzer).
+    mutating func boundPairs() {
+        let total = shards.reduce(0) { $0 + $1.pairs.count }
+        let bound = coordinator.configuration.maximumPairs
+        guard total > bound else { return }
+        let excess = total - bound * 9 / 10
+        var times: [Int64] = []
+        times.reserveCapacity(total)
+        for s in shards { for (_, p) in s.pairs { times.append(p.lastContact) } }
+        let cutoff = kthSmallest(&times, excess)
+        var left = excess
+        for i in shards.indices where left > 0 { left -= shards[i].evictPairs(lastContactBefore: cutoff, atMost: left) }
     }
 
     /// Runs `body` on every shard, in parallel (one thread per shard), and returns its results

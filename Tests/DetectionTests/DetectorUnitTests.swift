@@ -1,9 +1,10 @@
-import Detection
 import Evaluation
 import FlowCodec
 import Foundation
 import MamoriCore
 import Testing
+
+@testable import Detection
 
 @Suite struct DetectorUnitTests {
     @Test func prefixesMatchTheirOwnFamilyOnly() throws {
@@ -28,6 +29,104 @@ import Testing
         var r = SplitMix64(seed: 3)
         for _ in 0..<50_000 { big.insert(r.next()) }
         #expect(abs(big.count - 50_000) < 2_500, "estimate \(big.count)")
+    }
+
+    @Test func distinctCountersUniteExactlyWhenSmallAndAsSketches() {
+        func counter(_ values: [UInt64], limit: Int = 4) -> DistinctCounter {
+            var c = DistinctCounter(precision: 8, exactLimit: limit)
+            for v in values { c.insert(v &* 0x9E37_79B9_7F4A_7C15) }
+            return c
+        }
+        // One value (held inline), a few, a repeat of the inline one, and past the exact limit.
+        #expect(counter([7]).count == 1)
+        #expect(counter([7, 7, 8, 7]).count == 2)
+        var u = counter([1])
+        u.formUnion(counter([1, 2, 3]))
+        #expect(u.count == 3)
+        var v = counter([1, 2, 3])
+        v.formUnion(counter([4]))
+        #expect(v.count == 4)
+        v.formUnion(counter([5, 6]))
+        #expect(v.count == 6, "past the exact limit of 4: a sketch of six values")
+        var w = counter([9])
+        w.formUnion(counter(Array(100..<140)))
+        #expect(abs(w.count - 41) <= 6, "the exact value joined the other's sketch: \(w.count)")
+        #expect(DistinctCounter(precision: 8, exactLimit: 0).count == 0)
+        var none = DistinctCounter(precision: 8, exactLimit: 0)
+        none.insert(42)
+        #expect(none.count == 1)
+    }
+
+    @Test func pairStatisticsAreThoseOfByteStatistics() {
+        // The pair keeps Welford's moments without the count (``Moments``): the same arithmetic,
+        // so the same bits as ``ByteStatistics``.
+        var r = SplitMix64(seed: 5)
+        var reference = ByteStatistics()
+        var moments = Moments()
+        for n in 1...1_000 {
+            let x = Double(r.next() % 100_000) / 7
+            reference.add(x)
+            moments.add(x, count: Int32(n))
+        }
+        let rebuilt = ByteStatistics(count: 1_000, moments)
+        #expect(rebuilt == reference)
+        #expect(rebuilt.standardDeviation == reference.standardDeviation)
+    }
+
+    @Test func selectionFindsWhatSortingFinds() {
+        // The tables' trims take their cut by selection: it must be the sorted order's k-th,
+        // whatever the order, runs of equal ages and sizes.
+        var r = SplitMix64(seed: 17)
+        for size in [1, 2, 3, 10, 1_000, 20_000] {
+            for spread in [1, 5, 1_000_000] {
+                let values = (0..<size).map { _ in Int64(r.next() % UInt64(spread)) }
+                let sorted = values.sorted()
+                for k in Set([0, size / 10, size / 2, size - 1]) {
+                    var copy = values
+                    #expect(kthSmallest(&copy, k) == sorted[k], "size \(size), spread \(spread), k \(k)")
+                }
+            }
+        }
+        var ascending = (0..<50_000).map { Int64($0) }
+        #expect(kthSmallest(&ascending, 4_999) == 4_999)
+        var descending = (0..<50_000).reversed().map { Int64($0) }
+        #expect(kthSmallest(&descending, 45_000) == 45_000)
+    }
+
+    @Test func pairStateFitsItsBudget() {
+        // Millions of pairs are followed: the bytes per pair are a figure of BENCHMARKS.md
+        // (issue 26). A field added in the wrong place pads the struct; this says so.
+        #expect(MemoryLayout<PairState>.size <= 136, "PairState is \(MemoryLayout<PairState>.size) bytes")
+        #expect(MemoryLayout<ConnectionSlots>.size <= 33)
+        // The pair table's entry, key (43 bytes, padded to 48) and state: 224 bytes before.
+        #expect(MemoryLayout<FlatTable<PairKey, PairState>.Entry>.stride <= 184)
+        #expect(MemoryLayout<DistinctCounter>.stride <= 32)
+    }
+
+    @Test func connectionSlotsKeepEndsBehindTheLatestExactly() {
+        // Four connections, their ends as distances behind the latest: every end read back as
+        // given, the latest recomputed when the slot holding it is dropped.
+        var slots = ConnectionSlots(port: 1, end: 1_000_000)
+        slots.add(port: 2, end: 400_000)
+        let kept = slots.extend(port: 2, to: 300_000)
+        #expect(kept && slots.end(of: 2) == 400_000, "an earlier end does not shorten a connection")
+        let extended = slots.extend(port: 2, to: 2_000_000)
+        #expect(extended)
+        #expect(slots.latestEnd == 2_000_000 && slots.end(of: 1) == 1_000_000 && slots.end(of: 2) == 2_000_000)
+        slots.add(port: 3, end: 500)
+        slots.add(port: 4, end: 600)
+        let unknown = slots.extend(port: 5, to: 1)
+        #expect(!unknown)
+        slots.add(port: 5, end: 700) // drops port 1 (the oldest)
+        #expect(slots.end(of: 1) == nil && slots.end(of: 3) == 500 && slots.latestEnd == 2_000_000)
+        slots.add(port: 6, end: 800) // drops port 2, which held the latest end
+        #expect(slots.end(of: 2) == nil && slots.latestEnd == 800 && slots.end(of: 3) == 500 && slots.end(of: 6) == 800)
+        // Hostile ends: no trap; an end 49 days or more behind reads as 2^32 − 1 ms behind.
+        slots.add(port: 7, end: Int64.max)
+        #expect(slots.latestEnd == Int64.max && slots.end(of: 7) == Int64.max)
+        #expect(slots.end(of: 6) == Int64.max - Int64(UInt32.max))
+        slots.add(port: 8, end: Int64.min)
+        #expect(slots.end(of: 8) == Int64.max - Int64(UInt32.max))
     }
 
     @Test func beaconScoreSeparatesTimersFromPeople() throws {
