@@ -256,7 +256,10 @@ extension FlowAnalyzer {
         changed += pendingAttackChanges
         pendingAttackChanges = []
         let current = floorDivideMs(now, configuration.outboundAttack.bucket)
-        for (target, b) in targets where final || b.index < current - 1 {
+        // Judged and removed in table order, after the walk (removing during it copied the table).
+        var due: [(IPAddress, TargetBucket)] = []
+        for (target, b) in targets where final || b.index < current - 1 { due.append((target, b)) }
+        for (target, b) in due {
             judgeAttack(target: target, bucket: b, into: &changed)
             targets[target] = nil
         }
@@ -492,7 +495,8 @@ extension FlowAnalyzer {
 
     /// Forgets subscriber addresses that received nothing for ten minutes (their baseline with them).
     mutating func forgetQuietVictims() {
-        for (a, v) in victims where now - v.lastSeen > 600_000 { victims[a] = nil }
+        let now = self.now
+        victims.removeEntries { _, v in now - v.lastSeen > 600_000 }
     }
 }
 

@@ -830,14 +830,16 @@ extension FlowAnalyzer {
     mutating func gatherIndicatorContacts() -> [Endpoint: [(InternalHost, IndicatorContact)]] {
         var byEndpoint: [Endpoint: [(InternalHost, IndicatorContact)]] = [:]
         var evidence: [(key: PairKey, contact: IndicatorContact)] = []
+        var idle: [PairKey] = []
         for (key, c) in indicatorContacts {
             if now - c.lastSeen > configuration.beacon.idleTimeout {
-                indicatorContacts[key] = nil
+                idle.append(key)
                 continue
             }
             byEndpoint[key.endpoint, default: []].append((key.host, c))
             if c.contacts >= configuration.infectedDevice.minimumIndicatorContacts { evidence.append((key, c)) }
         }
+        for key in idle { indicatorContacts[key] = nil }
         // Noted in (host, endpoint) order: a device keeps the sample flows of the first few,
         // whatever order the table is walked in (and whichever shard holds the host).
         evidence.sort { ($0.key.host, $0.key.endpoint) < ($1.key.host, $1.key.endpoint) }

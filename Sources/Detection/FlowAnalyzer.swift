@@ -364,14 +364,17 @@ public struct FlowAnalyzer: Sendable {
     /// a day are dropped from the analyzer (not from the store).
     mutating func forgetOldFindings() {
         let cutoff = now - Self.memoryHorizon
-        for (id, f) in findings where f.lastSeen < cutoff && f.updatedAt < cutoff {
+        var forgotten: [String] = []
+        for (id, f) in findings where f.lastSeen < cutoff && f.updatedAt < cutoff { forgotten.append(id) }
+        for id in forgotten {
             findings[id] = nil
             lastReported[id] = nil
         }
-        for (host, d) in devices where d.lastSeen < cutoff { devices[host] = nil }
+        devices.removeEntries { _, d in d.lastSeen < cutoff }
         // A shard's C&C list is the coordinator's copy: the coordinator forgets from it.
         guard role != .shard else { return }
-        for (endpoint, id) in commandAndControl where findings[id] == nil { commandAndControl[endpoint] = nil }
+        let findings = self.findings
+        commandAndControl.removeEntries { _, id in findings[id] == nil }
     }
 
     struct ReportMark: Sendable {
@@ -429,6 +432,15 @@ public struct FlowAnalyzer: Sendable {
 }
 
 extension Dictionary {
+    /// Removes the entries `shouldRemove` picks. Removing inside a `for … in self` loop makes
+    /// Swift copy the whole dictionary first (the loop's iterator holds its storage): tables of
+    /// hundreds of thousands of entries were copied at every evaluation that way.
+    mutating func removeEntries(where shouldRemove: (Key, Value) -> Bool) {
+        var doomed: [Key] = []
+        for (key, value) in self where shouldRemove(key, value) { doomed.append(key) }
+        for key in doomed { self[key] = nil }
+    }
+
     /// When over `limit`, drops the entries with the smallest `age` down to nine tenths of it;
     /// returns how many were dropped.
     mutating func trimOldest(to limit: Int, by age: (Value) -> Int64) -> Int {
@@ -436,11 +448,12 @@ extension Dictionary {
         let excess = count - limit * 9 / 10
         var ages = values.map(age)
         let cutoff = kthSmallest(&ages, excess - 1)
-        var dropped = 0
-        for (key, value) in self where dropped < excess && age(value) <= cutoff {
-            self[key] = nil
-            dropped += 1
-        }
-        return dropped
+        // The keys first, then the removals: removing while iterating made Swift copy the whole
+        // dictionary (the iterator holds its storage) at every trim.
+        var doomed: [Key] = []
+        doomed.reserveCapacity(excess)
+        for (key, value) in self where doomed.count < excess && age(value) <= cutoff { doomed.append(key) }
+        for key in doomed { self[key] = nil }
+        return doomed.count
     }
 }
