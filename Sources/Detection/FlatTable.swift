@@ -82,10 +82,11 @@ struct FlatTable<Key: FlatTableKey, Value: Sendable>: Sendable {
         return p
     }
 
-    /// The value at `position` (`0..<count`).
+    /// The value at `position` (`0..<count`). Read in place (`_read`): reading one field of a
+    /// pair (`pairs[position: i].contacts`) copied the whole value, retaining its arrays.
     @inline(__always)
     subscript(position position: Int) -> Value {
-        get { entries[position].value }
+        _read { yield entries[position].value }
         _modify { yield &entries[position].value }
     }
 
