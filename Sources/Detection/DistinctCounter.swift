@@ -12,9 +12,8 @@ import Darwin
 /// short and its accuracy is tested against exact counts.
 public struct DistinctCounter: Sendable, Hashable {
     // Laid out for the detectors' endpoint table (hundreds of thousands of counters, most of one
-    // user): the first value is held inline, so a counter of one value holds no heap memory, and
-    // the parameters are narrow: 24 bytes where two arrays and two `Int`s made 32 and the first
-    // value cost a 48-byte allocation.
+    // user): the first value is held inline, so a counter of one value holds no heap memory (it
+    // cost a 48-byte allocation), and the narrow parameters keep the counter at 32 bytes with it.
     /// The values after the first, while counted exactly.
     private var exact: [UInt64] = []
     private var registers: [UInt8] = []

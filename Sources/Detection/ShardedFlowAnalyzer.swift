@@ -52,7 +52,7 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// - Parameters:
     ///   - shards: how many shards (and cores) the analysis is spread over; 1 runs one analyzer.
     ///     ``DetectionConfiguration/maximumPairs`` bounds the pairs of all shards together
-    ///     (after every batch and evaluation, the least recently contacted over all shards go,
+    ///     (after every batch, the least recently contacted over all shards go,
     ///     as one analyzer's would): a fixed share per shard would evict early in the shard that
     ///     hashing gave a few more hosts, and again and again. Each shard follows at most its
     ///     share of ``DetectionConfiguration/maximumTableEntries`` for its per-host tables; its

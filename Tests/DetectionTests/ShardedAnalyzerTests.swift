@@ -107,4 +107,41 @@ import Testing
             )
         }
     }
+
+    @Test("max_pairs bounds the shards' pairs together: one busy host's pairs are not cut to a shard's share")
+    func pairBoundIsSharedByTheShards() {
+        // One subscriber host (so one shard holds every pair) contacts 5,000 distinct addresses
+        // once each, under a bound of 1,000 pairs. One analyzer keeps between nine tenths of the
+        // bound and the bound; two shards must keep as many (a fixed half per shard kept 500).
+        let layout = NetworkLayout(subscriberPrefixes: [IPPrefix("100.64.0.0/10")!], laboratoryInternet: [])
+        var configuration = DetectionConfiguration(network: layout, pseudonymKey: [7])
+        configuration.maximumPairs = 1_000
+        var single = FlowAnalyzer(configuration: configuration)
+        var sharded = ShardedFlowAnalyzer(configuration: configuration, shards: 2)
+        let start: Int64 = 1_795_000_000_000
+        var batch: [(record: FlowRecord, receivedAt: Int64)] = []
+        for i in 0..<5_000 {
+            let t = start + Int64(i) * 100
+            let r = FlowRecord(
+                sourceAddress: IPAddress("100.64.0.7")!, destinationAddress: .v4(0xCB00_0000 + UInt32(i)), sourcePort: UInt16(20_000 + i % 30_000),
+                destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B, bytes: 900, packets: 8, startMilliseconds: t, endMilliseconds: t + 50)
+            single.ingest(r, receivedAt: t + 50)
+            batch.append((r, t + 50))
+            if batch.count == 250 {
+                sharded.ingest(batch)
+                batch.removeAll()
+                _ = single.evaluate(now: t + 50)
+                _ = sharded.evaluate(now: t + 50)
+                #expect(sharded.statistics.trackedPairs <= 1_000, "after record \(i)")
+            }
+        }
+        _ = single.finish()
+        _ = sharded.finish()
+        let one = single.statistics
+        let two = sharded.statistics
+        #expect((900...1_000).contains(one.trackedPairs), "one analyzer: \(one.trackedPairs)")
+        #expect((900...1_000).contains(two.trackedPairs), "two shards: \(two.trackedPairs)")
+        #expect(one.pairsEvicted == 5_000 - one.trackedPairs)
+        #expect(two.pairsEvicted == 5_000 - two.trackedPairs)
+    }
 }
