@@ -123,7 +123,8 @@ import Testing
         for i in 0..<5_000 {
             let t = start + Int64(i) * 100
             let r = FlowRecord(
-                sourceAddress: IPAddress("100.64.0.7")!, destinationAddress: .v4(0xCB00_0000 + UInt32(i)), sourcePort: UInt16(20_000 + i % 30_000),
+                sourceAddress: IPAddress("100.64.0.7")!, destinationAddress: .v4(0xCB00_0000 + UInt32(i)),
+                sourcePort: UInt16(20_000 + i % 30_000),
                 destinationPort: 443, ipProtocol: 6, tcpFlags: 0x1B, bytes: 900, packets: 8, startMilliseconds: t, endMilliseconds: t + 50)
             single.ingest(r, receivedAt: t + 50)
             batch.append((r, t + 50))
