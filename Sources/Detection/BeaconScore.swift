@@ -79,38 +79,36 @@ extension BeaconScore {
 /// Running count, mean and variance (Welford) of bytes per contact.
 public struct ByteStatistics: Sendable, Hashable {
     public private(set) var count = 0
-    public private(set) var mean = 0.0
-    private var m2 = 0.0
+    private var moments = Moments()
 
     public init() {}
 
     /// Statistics kept apart as ``Moments`` and a count.
     init(count: Int, _ moments: Moments) {
         self.count = count
-        mean = moments.mean
-        m2 = moments.m2
+        self.moments = moments
     }
+
+    public var mean: Double { moments.mean }
 
     public mutating func add(_ x: Double) {
         count += 1
-        let d = x - mean
-        mean += d / Double(count)
-        m2 += d * (x - mean)
+        moments.add(x, count: count)
     }
 
-    public var standardDeviation: Double { count > 1 ? (m2 / Double(count - 1)).squareRoot() : 0 }
+    public var standardDeviation: Double { count > 1 ? (moments.m2 / Double(count - 1)).squareRoot() : 0 }
 }
 
-/// ``ByteStatistics`` without its count, for state kept per pair: the pair holds the counts beside
-/// its other 32-bit counters (a `ByteStatistics` is 24 bytes with its 64-bit count, three of them
-/// were a third of a pair). The same arithmetic as ``ByteStatistics/add(_:)``, so the same values.
-struct Moments: Sendable {
+/// Welford's running mean and sum of squared deviations, without the count: ``ByteStatistics``
+/// keeps them with a 64-bit count, a pair (``PairState``) with 32-bit counts beside its other
+/// counters (three `ByteStatistics` were a third of a pair).
+struct Moments: Sendable, Hashable {
     var mean = 0.0
     var m2 = 0.0
 
     /// Adds `x` as the `count`-th value (its count after this one).
     @inline(__always)
-    mutating func add(_ x: Double, count: Int32) {
+    mutating func add(_ x: Double, count: some BinaryInteger) {
         let d = x - mean
         mean += d / Double(count)
         m2 += d * (x - mean)

@@ -13,16 +13,6 @@ import Testing
 /// MamoriConfiguration.parse(yaml:) and the documented example file.
 @Suite
 struct ConfigurationTests {
-    /// Parses `yaml`, expecting an error; returns it.
-    func refused(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -> ConfigurationError? {
-        do {
-            _ = try MamoriConfiguration.parse(yaml: yaml)
-            Issue.record("accepted:\n\(yaml)", sourceLocation: sourceLocation)
-            return nil
-        } catch {
-            return error
-        }
-    }
 
     /// Every field of two configurations, compared one by one (the types are not Equatable).
     func expectSame(
@@ -472,5 +462,17 @@ struct ConfigurationTests {
             withoutExample.removeSubrange(start...)
         }
         expectSame(try MamoriConfiguration.parse(yaml: withoutExample.joined(separator: "\n")), MamoriConfiguration())
+    }
+}
+
+/// Parses `yaml`, expecting an error; returns it (records an issue when the YAML is accepted).
+/// Shared by the configuration suites.
+func refused(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -> ConfigurationError? {
+    do {
+        _ = try MamoriConfiguration.parse(yaml: yaml)
+        Issue.record("accepted:\n\(yaml)", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        return error
     }
 }

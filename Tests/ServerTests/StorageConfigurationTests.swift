@@ -9,15 +9,6 @@ import Testing
 /// The `storage:` section: SQLite by default, PostgreSQL with a URL (never a password in it),
 /// unknown keys refused, the effective configuration shown without a password.
 @Suite struct StorageConfigurationTests {
-    func refused(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) -> ConfigurationError? {
-        do {
-            _ = try MamoriConfiguration.parse(yaml: yaml)
-            Issue.record("accepted:\n\(yaml)", sourceLocation: sourceLocation)
-            return nil
-        } catch {
-            return error
-        }
-    }
 
     @Test("no storage section, or engine: sqlite, is today's SQLite in the data directory")
     func sqliteByDefault() throws {
