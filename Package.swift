@@ -256,6 +256,46 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The cluster's flow bus, pure: the compact batch layout of flow records on NATS and the
+        // partitioning by subscriber host (the same split as the detector workers of one process).
+        .target(
+            name: "FlowBus",
+            dependencies: ["FlowCodec", "Detection", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The cluster roles' adapter: the collector's publisher to JetStream and the detector's
+        // partition consumers (issue 25).
+        .target(
+            name: "ClusterBus",
+            dependencies: [
+                "FlowBus", "FlowCodec", "Collector", "NATSClient", "NATSWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The batch layout round-trips every field (hostile values too) and refuses what breaks it.
+        .testTarget(
+            name: "FlowBusTests",
+            dependencies: ["FlowBus", "FlowCodec", "Detection", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The publisher and consumers against a real nats-server.
+        .testTarget(
+            name: "ClusterBusTests",
+            dependencies: [
+                "ClusterBus", "FlowBus", "FlowCodec", "Collector", "NATSClient", "NATSWire", "MamoriTesting", "Detection",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The NATS codec: every operation, fragmentation at every byte, malformed input, bounds, JetStream shapes.
         .testTarget(
             name: "NATSWireTests",
@@ -492,6 +532,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
+                "ClusterBus", "FlowBus", "NATSClient", "NATSWire",
                 "Reports", "ReportMailbox", "Telephony", "FraudDetection", "FileTail", "KamailioControl",
                 "Accounts", "FlowCodec", "MamoriCore", "Collector", "Detection", "Storage", "Attribution", "IdentityCodec",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "Notify", "Console", "DNSWire", "RPZ", "ZoneTransfer", "Dnstap",
@@ -520,6 +561,7 @@ let package = Package(
             dependencies: [
                 "Accounts", "DNSWire", "Dnstap", "FlowCodec", "FlowFiles", "IdentityCodec", "Attribution", "Detection", "Lawful",
                 "MamoriCore", "RPZ", "SinkholeProbe", "BGPWire", "STIX", "TAXII", "Reports", "Telephony", "FraudDetection", "NATSWire",
+                "FlowBus",
                 .product(name: "NIOCore", package: "swift-nio"), "Server",
             ],
             swiftSettings: swiftSettings

@@ -299,3 +299,39 @@ nats_seeds = [
 ]
 for size, stream in nats_seeds:
     put("nats-wire", bytes([size]) + stream)
+
+# flow-bus: one batch of flow records as FlowBusBatch writes it (Sources/FlowBus/FlowBusBatch.swift):
+# "MFB" 1, varint count, zigzag varint base time, the exporters, then the records.
+def varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7F) | 0x80]); v >>= 7
+    return out + bytes([v])
+def zigzag(v): return (v << 1) ^ (v >> 63) if v >= 0 else ((-v) << 1) - 1
+def bus_address(text):
+    import ipaddress
+    a = ipaddress.ip_address(text)
+    return a.packed
+def bus_record(exporter, src, dst, sport, dport, proto, nbytes, packets, start, end, base, nat=None):
+    flags = (1 if ":" in src else 0) | (2 if ":" in dst else 0) | (4 if nat else 0)
+    r = bytes([flags]) + varint(exporter) + bus_address(src) + bus_address(dst) + varint(nbytes) + varint(packets)
+    r += varint(zigzag(start - base)) + varint(zigzag(end - start))
+    r += varint(0) + varint(1) + varint(3) + varint(4) + varint(64500) + varint(15169)
+    r += struct.pack(">HHBBBBB", sport, dport, proto, 0x1B, 0, 10, 0)
+    if nat:
+        event, post = nat
+        r += bytes([event, 1 | (2 if ":" in post else 0)]) + bus_address(post) + struct.pack(">HHHHHH", 0, 0, 1024, 2047, 1, 1024)
+    return r
+def bus_batch(records, exporters=("192.0.2.1",)):
+    base = records[0][8] if records else 0
+    out = b"MFB\x01" + varint(len(records)) + varint(zigzag(base)) + varint(len(exporters))
+    for e in exporters:
+        out += bytes([6 if ":" in e else 4]) + bus_address(e)
+    return out + b"".join(bus_record(*r[:10], base, *r[10:]) for r in records)
+T0 = 1764547200000
+put("flow-bus", bus_batch([]))
+put("flow-bus", bus_batch([(0, "10.0.0.5", "198.51.100.7", 40000, 443, 6, 1500, 3, T0, T0 + 900)]))
+put("flow-bus", bus_batch([(i % 2, "10.0.%d.%d" % (i // 200, i % 200 + 1), "203.0.113.%d" % (i % 5 + 1), 30000 + i, 8080, 6, 300, 2, T0 + 60000 * i, T0 + 60000 * i + 50)
+                           for i in range(40)], exporters=("192.0.2.1", "2001:db8::1")))
+put("flow-bus", bus_batch([(0, "2001:db8:1::5", "2001:db8:ffff::1", 5353, 53, 17, 80, 1, T0, T0),
+                           (0, "100.64.0.9", "198.51.100.9", 1025, 443, 6, 60, 1, T0 - 5000, T0 + 1, (16, "203.0.113.9"))]))

@@ -92,7 +92,7 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// The shard that owns a subscriber address.
     @inline(__always)
     func shard(of address: IPAddress) -> Int {
-        Int(mix64(address.high ^ mix64(address.low)) % UInt64(shardCount))
+        SubscriberPartitioning.partition(of: address, count: shardCount)
     }
 
     // MARK: Ingest

@@ -75,6 +75,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A NATS server's byte stream in pieces, as the NATS client reads it; JetStream ack subjects
     /// and answers in what it delivers (`FuzzTarget+NATS.swift`).
     case natsWire = "nats-wire"
+    /// A batch of flow records from the cluster's bus, then routing and the detectors
+    /// (`FuzzTarget+FlowBus.swift`).
+    case flowBus = "flow-bus"
 
     /// 2026-12-01T00:00:00Z: the receive time of every input.
     public static let now: Int64 = 1_764_547_200_000
@@ -101,6 +104,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .reportIntake: Self.reportIntake(bytes)
         case .callRecords: Self.callRecords(bytes)
         case .natsWire: Self.natsWire(bytes)
+        case .flowBus: Self.flowBus(bytes)
         }
     }
 

@@ -1,8 +1,10 @@
 import Accounts
 import Attribution
+import ClusterBus
 import Collector
 import Console
 import Detection
+import FlowBus
 import FlowCodec
 import Foundation
 import Hummingbird
@@ -11,6 +13,7 @@ import Lawful
 import Logging
 import MamoriCore
 import Metrics
+import NATSClient
 import NIOConcurrencyHelpers
 import NIOCore
 import PostgresStorage
@@ -92,6 +95,12 @@ public struct MamoriServices: Sendable {
     let noticeListenerRoutes: [String]
     /// The ports the HTTP listeners are bound to, once they run.
     public let http: HTTPListeners
+    /// This node's role in a cluster (`cluster.role`).
+    public let role: ClusterSettings.Role
+    /// A collector node's publisher to the bus (nil in the other roles).
+    public let busPublisher: FlowBusPublisher?
+    /// A detector node's reader of its partitions (nil in the other roles).
+    public let busConsumer: FlowBusConsumer?
 }
 
 /// Builds Mamori's server: the flow collector plus HTTP (`/healthz`, `/metrics`), as one
@@ -192,11 +201,48 @@ public func buildApplication(
         logger: detectionLogger, metricsFactory: factory, workers: configuration.detection.workers, attribution: attribution,
         clock: clock)
 
+    // The cluster role (cluster:, docs/cluster.md): a collector publishes what it decodes to the
+    // bus instead of analysing it; a detector reads its partitions from the bus instead of
+    // listening for exports. Both keep the rest of the server (API, console, stores).
+    let role = configuration.cluster.role
+    try configuration.cluster.validate()
+    var busLogger = logger
+    busLogger[metadataKey: "component"] = "bus"
+    var nats: NATSConnectionService?
+    var publisher: FlowBusPublisher?
+    var busConsumer: FlowBusConsumer?
+    if role != .all {
+        let client = NATSClient(configuration: try configuration.cluster.natsConfiguration(), logger: busLogger)
+        nats = NATSConnectionService(client: client, logger: busLogger)
+        busLogger.info(
+            "cluster: this node is a \(role.rawValue)",
+            metadata: [
+                "node": "\(configuration.cluster.node)",
+                "nats": "\(configuration.cluster.servers.map(\.description).joined(separator: ","))",
+            ])
+    }
+    if role == .collector, let nats {
+        publisher = FlowBusPublisher(
+            jetStream: JetStream(client: nats.client), settings: configuration.cluster.bus,
+            routing: FlowBusRouting(
+                partitions: configuration.cluster.bus.partitions, subjectPrefix: configuration.cluster.bus.subjectPrefix,
+                network: detectionConfiguration.network),
+            node: configuration.cluster.node, logger: busLogger, metricsFactory: factory)
+    }
+    let detects = configuration.detection.enabled && role != .collector
+    if role == .detector, let nats {
+        busConsumer = FlowBusConsumer(
+            jetStream: JetStream(client: nats.client), settings: configuration.cluster.bus,
+            partitions: configuration.cluster.ownedPartitions,
+            sinks: [statistics, attribution] + (detects ? [detection] : []) + dependencies.extraSinks, logger: busLogger,
+            metricsFactory: factory)
+    }
+
     var collectorLogger = logger
     collectorLogger[metadataKey: "component"] = "collector"
     let collector = FlowCollector(
         configuration: collectorConfiguration,
-        sinks: [statistics, attribution] + (configuration.detection.enabled ? [detection] : []) + dependencies.extraSinks,
+        sinks: [statistics, attribution] + (detects ? [detection] : []) + (publisher.map { [$0] } ?? []) + dependencies.extraSinks,
         metricsFactory: factory,
         logger: collectorLogger
     )
@@ -476,11 +522,19 @@ public func buildApplication(
                     lease6: { attribution.lease6($0) }, portBlock: { attribution.portBlock($0) }),
                 logger: fileLogger, metricsFactory: factory))
     }
-    // Collect-only (detection.enabled: false): the detectors' loop is not even started.
-    if configuration.detection.enabled { app.addServices(detection) }
+    // The bus's connection stops after everything that publishes to it or reads from it.
+    if let nats { app.addServices(nats) }
+    if let publisher { app.addServices(publisher) }
+    // Collect-only (detection.enabled: false) or a collector node: the detectors' loop is not even started.
+    if detects { app.addServices(detection) }
     // Stops before the detection service it reports to.
     if let resolverLog { app.addServices(resolverLog) }
-    app.addServices(collector)
+    // A detector node reads the bus where another node listens for exports.
+    if let busConsumer {
+        app.addServices(busConsumer)
+    } else {
+        app.addServices(collector)
+    }
     // Last in, first out: the notice pages stop taking forms together with the operator listener,
     // before the case workflow and the audit log they write to.
     if let noticeRoutes, let p = configuration.httpPublic {
@@ -502,7 +556,7 @@ public func buildApplication(
             mitigation: mitigation, taxii: taxii, sharing: sharing, exporter: exporter, reports: reports, fraud: fraud,
             routeAccess: routes.table,
             registeredRoutes: Array(Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" } + noticeListenerRoutes)),
-            noticeListenerRoutes: noticeListenerRoutes, http: listeners)
+            noticeListenerRoutes: noticeListenerRoutes, http: listeners, role: role, busPublisher: publisher, busConsumer: busConsumer)
     )
 }
 

@@ -43,9 +43,10 @@ extension MamoriConfiguration {
         let top = try YAMLMap(root, context: "the top level")
         try top.allowOnly([
             "data_directory", "log_level", "http", "collector", "detection", "attribution", "lawful", "sinkhole", "dnstap", "bgp",
-            "sharing", "reports", "telephony", "storage",
+            "sharing", "reports", "telephony", "storage", "cluster",
         ])
         if let v = top["storage"] { config.storage = try StorageSettings.parse(v) }
+        if let v = top["cluster"] { config.cluster = try ClusterSettings.parse(v) }
         if let v = top["sharing"] { config.sharing = try SharingSettings.parse(v) }
         if let v = top["reports"] { config.reports = try ReportsSettings.parse(v) }
         if let v = top["telephony"] { config.telephony = try TelephonySettings.parse(v) }

@@ -46,6 +46,9 @@ public struct MamoriConfiguration: Sendable {
     public var telephony = TelephonySettings()
     /// Where the findings are kept (`storage:`): SQLite in the data directory, or PostgreSQL.
     public var storage = StorageSettings()
+    /// This node's role in a cluster (`cluster:`): all in one process (the default), a collector
+    /// publishing to NATS JetStream, or a detector reading its partitions from it.
+    public var cluster = ClusterSettings()
 
     public init() {}
 

@@ -26,6 +26,7 @@ struct Serve: AsyncParsableCommand {
               mamori serve
               mamori serve --config /etc/mamori/mamori.yaml
               mamori serve --listen 127.0.0.1:9995 --http 127.0.0.1:9080 --data-dir /tmp/m
+              mamori serve --config /etc/mamori/mamori.yaml --role collector --node collector-1
               mamori serve --radius 127.0.0.1:1813 --radius-secret "$(cat /etc/mamori/radius.secret)" --kea-leases4 /var/lib/kea/kea-leases4.csv
             """
     )
@@ -98,7 +99,19 @@ struct Serve: AsyncParsableCommand {
     )
     var noDetection = false
 
+    @Option(
+        help: ArgumentHelp(
+            "This node's part in a cluster: all (collector and detectors in one process, the default), collector (decode flow exports and publish them to NATS JetStream, partitioned by subscriber host) or detector (analyse the partitions it owns from the bus). Replaces cluster.role; the NATS servers come from cluster.nats (docs/cluster.md).",
+            valueName: "all|collector|detector"))
+    var role: String?
+
+    @Option(help: ArgumentHelp("This node's name in a cluster (replaces cluster.node; default: the host name).", valueName: "name"))
+    var node: String?
+
     func validate() throws {
+        if let role, ClusterSettings.Role(rawValue: role) == nil {
+            throw ValidationError("--role must be all, collector or detector; got '\(role)'")
+        }
         if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
         if let radiusSecret, radiusSecret.utf8.count < RADIUSAccountingHandler.minimumSecretLength {
             throw ValidationError(
@@ -154,6 +167,8 @@ struct Serve: AsyncParsableCommand {
         }
         if let rcvbuf { configuration.collector.receiveBufferBytes = rcvbuf }
         if noDetection { configuration.detection.enabled = false }
+        if let role, let r = ClusterSettings.Role(rawValue: role) { configuration.cluster.role = r }
+        if let node { configuration.cluster.node = node }
         if let logLevel {
             guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
             configuration.logLevel = level
@@ -185,8 +200,10 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "mamori starting",
             metadata: [
-                "collector.listen": "\(configuration.collector.listen.map(\.description).joined(separator: " "))",
+                "collector.listen":
+                    "\(configuration.cluster.role == .detector ? "none (a detector reads the bus)" : configuration.collector.listen.map(\.description).joined(separator: " "))",
                 "http": "\(configuration.httpScheme)://\(configuration.http)", "data_directory": "\(configuration.dataDirectory)",
+                "role": "\(configuration.cluster.role.rawValue)",
             ]
         )
         if !configuration.detection.enabled {
