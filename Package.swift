@@ -838,6 +838,7 @@ let package = Package(
                 "ReportMailbox",
                 "IdentityListeners", "Lawful", "CaseWorkflow", "FlowEncoding", "Notify", "Accounts", "RPZ", "DNSWire", "Mitigation",
                 "BGPWire", "BGPSpeaker", "TAXII", "Reports", "Telephony", "FraudDetection", "KamailioControl", "PostgresStorage",
+                "ClusterBus", "NATSClient", "NATSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

@@ -110,12 +110,12 @@ public struct FlowBusReassembly<Message> {
             immediate.append(Group(parts: [(partition, message)], incomplete: true, identity: identity))
             return
         }
-        latest[c, default: [:]][partition] = max(latest[c]?[partition] ?? 0, identity.number)
         if pending[c] == nil && pending.count >= maximumBuffered {
             // A flood of collector names: no table grows without bound.
             immediate.append(Group(parts: [(partition, message)], incomplete: true, identity: identity))
             return
         }
+        latest[c, default: [:]][partition] = max(latest[c]?[partition] ?? 0, identity.number)
         pending[c, default: [:]][
             identity.number,
             default: Pending(
