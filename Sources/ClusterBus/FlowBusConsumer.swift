@@ -42,6 +42,7 @@ public final class FlowBusConsumer: Service {
     private let pending: [Gauge]
     private let incompleteBatches: Counter
     private let incompleteLogged = NIOLockedValueBox(false)
+    private let setUpDone = NIOLockedValueBox(false)
     /// How long a batch waits for its parts from lagging partitions before it is analysed without them.
     let partWaitMilliseconds: Int64
     private let refusedLogged = NIOLockedValueBox(Set<Int>())
@@ -161,6 +162,15 @@ public final class FlowBusConsumer: Service {
         for sink in sinks { await sink.finish() }
     }
 
+    /// Why this detector cannot read its partitions now (for a readiness check), or nil when it
+    /// can: consumers not set up yet, no connection to NATS, or pulls failing.
+    public func notReadyReason() async -> String? {
+        guard setUpDone.withLockedValue({ $0 }) else { return "the partitions' consumers are not set up yet" }
+        guard await jetStream.client.isConnected else { return "no connection to a NATS server" }
+        let failing = failingLogged.withLockedValue { $0.filter { $0 >= 0 }.sorted() }
+        return failing.isEmpty ? nil : "cannot pull from partitions \(failing.map(String.init).joined(separator: ","))"
+    }
+
     func consumerName(_ p: Int) -> String { settings.consumerConfig(partition: p).durableName ?? "\(p)" }
 
     /// The stream and each partition's durable consumer, tried every second until they are there.
@@ -178,16 +188,17 @@ public final class FlowBusConsumer: Service {
                 }
             }
         }
+        setUpDone.withLockedValue { $0 = true }
     }
 
     /// Analyses one collector batch (its parts on this node's partitions), then acknowledges them.
     func handle(_ group: FlowBusReassembly<JetStreamMessage>.Group) async {
-        var records: [FlowRecord] = []
+        var decoded: [(records: [FlowRecord], positions: [Int]?)] = []
         var good: [JetStreamMessage] = []
         for (p, m) in group.parts {
             if m.metadata.deliveryCount > 1 { redelivered.increment() }
             do throws(FlowBusError) {
-                records += try FlowBusBatch.decode(m.payload, limits: limits)
+                decoded.append(try FlowBusBatch.decodePart(m.payload, limits: limits))
                 good.append(m)
             } catch {
                 refusedMessages.increment()
@@ -200,6 +211,7 @@ public final class FlowBusConsumer: Service {
                 try? await jetStream.acknowledge(m, .term)
             }
         }
+        let records = FlowBusBatch.merge(decoded)
         if !records.isEmpty {
             let batch = FlowBatch(records: records)
             for sink in sinks { await sink.consume(batch) }

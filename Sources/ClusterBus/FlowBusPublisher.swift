@@ -86,6 +86,15 @@ public final class FlowBusPublisher: FlowSink, Service {
         try? await gracefulShutdown()
     }
 
+    /// Why this collector cannot publish now (for a readiness check), or nil when it can: the
+    /// stream not set up yet, no connection to NATS, or publishing failing.
+    public func notReadyReason() async -> String? {
+        guard stream.withLockedValue({ $0 }) else { return "the flow stream is not set up yet" }
+        guard await jetStream.client.isConnected else { return "no connection to a NATS server" }
+        let reasons = failing.withLockedValue { $0.sorted() }
+        return reasons.isEmpty ? nil : "publishing flow records fails (\(reasons.joined(separator: ", ")))"
+    }
+
     /// Waits (at most `timeout`) for ``run()`` to have set up the stream.
     func waitForStream(timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
@@ -98,10 +107,11 @@ public final class FlowBusPublisher: FlowSink, Service {
 
     public func consume(_ batch: FlowBatch) async {
         guard !batch.records.isEmpty else { return }
-        let parts = routing.withLockedValue { r -> [(Int, [FlowRecord])] in
+        let parts = routing.withLockedValue { r -> [(Int, [FlowRecord], [Int])] in
             var split: [[FlowRecord]] = []
-            r.split(batch.records, into: &split)
-            return split.enumerated().filter { !$0.element.isEmpty }.map { ($0.offset, $0.element) }
+            var positions: [[Int]] = []
+            r.split(batch.records, into: &split, positions: &positions)
+            return split.indices.filter { !split[$0].isEmpty }.map { ($0, split[$0], positions[$0]) }
         }
         if !stream.withLockedValue({ $0 }) {
             _ = await waitForStream(timeout: .seconds(10))
@@ -109,14 +119,14 @@ public final class FlowBusPublisher: FlowSink, Service {
         let number = UInt64(sequence.add(1))
         let identity = FlowBusBatchIdentity(collector: instance, number: number, partitions: parts.map(\.0))
         await withTaskGroup(of: Void.self) { group in
-            for (partition, records) in parts {
-                group.addTask { await self.publish(records, partition: partition, identity: identity) }
+            for (partition, records, positions) in parts {
+                group.addTask { await self.publish(records, positions: positions, partition: partition, identity: identity) }
             }
         }
     }
 
-    func publish(_ records: [FlowRecord], partition: Int, identity: FlowBusBatchIdentity) async {
-        let payload = FlowBusBatch.encode(records)
+    func publish(_ records: [FlowRecord], positions: [Int], partition: Int, identity: FlowBusBatchIdentity) async {
+        let payload = FlowBusBatch.encode(records, positions: positions)
         let subject = "\(settings.subjectPrefix).\(partition)"
         var headers = NATSHeaders()
         let (batch, partsList) = identity.headerValues

@@ -438,6 +438,14 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// The latest time any analyzer was given.
     public var clock: Int64 { max(coordinator.now, shards.map(\.now).max() ?? .min) }
 
+    /// Whether the detectors' next evaluation is due at ``clock`` (``evaluate(now:)`` would run
+    /// them). With several shards, records given one at a time move the clock when they are
+    /// analysed (``flushPending()``).
+    public var isEvaluationDue: Bool {
+        let now = shardCount == 1 ? coordinator.now : clock
+        return now != .min && now >= coordinator.nextEvaluation
+    }
+
     /// ``FlowAnalyzer/allow(_:)`` on every analyzer.
     public mutating func allow(_ entry: EndpointList.Entry) {
         coordinator.allow(entry)

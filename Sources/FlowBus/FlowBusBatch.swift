@@ -16,7 +16,11 @@ import NIOCore
 /// zigzag varint base               the first record's start (ms since the epoch)
 /// varint exporters, then each:     family (4 or 6) and 4 or 16 address bytes
 /// per record:
-///   u8 flags                       bit 0 source IPv6, bit 1 destination IPv6, bit 2 NAT fields
+///   u8 flags                       bit 0 source IPv6, bit 1 destination IPv6, bit 2 NAT fields,
+///                                  bit 3 a position follows
+///   varint position gap            (bit 3) the record's place in the collector's batch, as the
+///                                  gap (≥ 1) after the previous record's (the first: place + 1);
+///                                  all records of a part have one or none does
 ///   varint exporter                index into the exporters
 ///   source, destination            4 or 16 bytes
 ///   varint bytes, varint packets
@@ -33,7 +37,7 @@ public enum FlowBusBatch {
     static let magic: UInt32 = 0x4D46_4201 // "MFB" 1
 
     /// The most bytes one record can take (an IPv6 record with IPv6 NAT fields and the longest varints).
-    static let maximumRecordSize = 1 + 5 + 32 + 10 + 10 + 10 + 10 + 6 * 5 + 4 + 5 + 2 + 32 + 12
+    static let maximumRecordSize = 1 + 10 + 5 + 32 + 10 + 10 + 10 + 10 + 6 * 5 + 4 + 5 + 2 + 32 + 12
     /// The fewest (an IPv4 record without NAT fields, every varint one byte).
     static let minimumRecordSize = 1 + 1 + 8 + 1 + 1 + 1 + 1 + 6 + 4 + 5
 
@@ -44,14 +48,22 @@ public enum FlowBusBatch {
         /// Distinct exporters in one batch at most.
         public var maximumExporters: Int
 
-        public init(maximumRecords: Int = 65_536, maximumExporters: Int = 4_096) {
+        /// The largest place in a collector's batch a record may claim.
+        public var maximumPosition: Int
+
+        public init(maximumRecords: Int = 65_536, maximumExporters: Int = 4_096, maximumPosition: Int = 1 << 20) {
             self.maximumRecords = maximumRecords
             self.maximumExporters = maximumExporters
+            self.maximumPosition = maximumPosition
         }
     }
 
-    /// Appends the batch of `records` to `buffer`.
-    public static func encode(_ records: some Collection<FlowRecord>, into buffer: inout ByteBuffer) {
+    /// Appends the batch of `records` to `buffer`, each with its place in the collector's batch
+    /// when `positions` is given (strictly increasing, one per record).
+    public static func encode(_ records: some Collection<FlowRecord>, positions: [Int]? = nil, into buffer: inout ByteBuffer) {
+        precondition(positions.map { $0.count == records.count } ?? true, "one position per record")
+        var previous = -1
+        var index = 0
         var exporters: [IPAddress] = []
         var exporterIndex: [IPAddress: Int] = [:]
         for r in records where exporterIndex[r.exporter] == nil {
@@ -74,7 +86,13 @@ public enum FlowBusBatch {
                 let nat = r.nat
                 let srcV6 = r.sourceAddress.isIPv6
                 let dstV6 = r.destinationAddress.isIPv6
-                w.u8((srcV6 ? 1 : 0) | (dstV6 ? 2 : 0) | (nat != nil ? 4 : 0))
+                w.u8((srcV6 ? 1 : 0) | (dstV6 ? 2 : 0) | (nat != nil ? 4 : 0) | (positions != nil ? 8 : 0))
+                if let positions {
+                    let p = positions[index]
+                    precondition(p > previous, "positions increase")
+                    w.varint(UInt64(p - previous))
+                    previous = p
+                }
                 w.varint(UInt64(exporterIndex[r.exporter] ?? 0))
                 w.address(r.sourceAddress, family: false)
                 w.address(r.destinationAddress, family: false)
@@ -112,20 +130,28 @@ public enum FlowBusBatch {
                 }
                 return w.offset
             }
+            index += 1
         }
     }
 
     /// The batch of `records` in a buffer of its own.
-    public static func encode(_ records: some Collection<FlowRecord>) -> ByteBuffer {
+    public static func encode(_ records: some Collection<FlowRecord>, positions: [Int]? = nil) -> ByteBuffer {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(32 + records.count * 44)
-        encode(records, into: &buffer)
+        buffer.reserveCapacity(32 + records.count * 45)
+        encode(records, positions: positions, into: &buffer)
         return buffer
     }
 
     /// The records of a batch, or the reason it is refused.
     public static func decode(_ buffer: ByteBuffer, limits: Limits = Limits()) throws(FlowBusError) -> [FlowRecord] {
-        let result = buffer.withUnsafeReadableBytes { raw -> Result<[FlowRecord], FlowBusError> in
+        try decodePart(buffer, limits: limits).records
+    }
+
+    /// The records of a batch and their places in the collector's batch (nil when it has none).
+    public static func decodePart(_ buffer: ByteBuffer, limits: Limits = Limits()) throws(FlowBusError) -> (
+        records: [FlowRecord], positions: [Int]?
+    ) {
+        let result = buffer.withUnsafeReadableBytes { raw -> Result<([FlowRecord], [Int]?), FlowBusError> in
             var r = Reader(raw)
             do throws(FlowBusError) {
                 return .success(try decode(&r, limits: limits))
@@ -136,7 +162,7 @@ public enum FlowBusBatch {
         return try result.get()
     }
 
-    static func decode(_ r: inout Reader, limits: Limits) throws(FlowBusError) -> [FlowRecord] {
+    static func decode(_ r: inout Reader, limits: Limits) throws(FlowBusError) -> ([FlowRecord], [Int]?) {
         guard try r.u32("magic") == magic else { throw FlowBusError(.badMagic, at: 0, "not a flow batch of version 1 (magic MFB 1)") }
         let count = try r.varint("record count")
         guard count <= UInt64(limits.maximumRecords) else {
@@ -161,10 +187,23 @@ public enum FlowBusBatch {
         }
         var records: [FlowRecord] = []
         records.reserveCapacity(Int(count))
-        for _ in 0..<count {
+        var positions: [Int] = []
+        var previous = -1
+        for i in 0..<count {
             let flagsAt = r.offset
             let flags = try r.u8("flags")
-            guard flags & ~7 == 0 else { throw FlowBusError(.badValue, at: flagsAt, "unknown record flags \(flags)") }
+            guard flags & ~15 == 0 else { throw FlowBusError(.badValue, at: flagsAt, "unknown record flags \(flags)") }
+            if flags & 8 != 0 {
+                guard i == 0 || !positions.isEmpty else { throw FlowBusError(.badValue, at: flagsAt, "a position on some records only") }
+                let gap = try r.varint("position")
+                guard gap >= 1, gap <= UInt64(limits.maximumPosition), previous + Int(gap) <= limits.maximumPosition else {
+                    throw FlowBusError(.badValue, at: r.offset, "position gap \(gap) after \(previous)")
+                }
+                previous += Int(gap)
+                positions.append(previous)
+            } else if !positions.isEmpty {
+                throw FlowBusError(.badValue, at: flagsAt, "a position on some records only")
+            }
             let e = try r.varint("exporter index")
             guard e < UInt64(exporters.count) else {
                 throw FlowBusError(.badValue, at: r.offset, "exporter index \(e) of \(exporters.count)")
@@ -213,7 +252,31 @@ public enum FlowBusBatch {
             records.append(f)
         }
         guard r.remaining == 0 else { throw FlowBusError(.trailingBytes, at: r.offset, "\(r.remaining) bytes after the last record") }
-        return records
+        return (records, positions.isEmpty ? nil : positions)
+    }
+
+    /// The records of a collector batch's parts in the batch's order: merged by their places when
+    /// every part has them, else one part after the other.
+    public static func merge(_ parts: [(records: [FlowRecord], positions: [Int]?)]) -> [FlowRecord] {
+        guard parts.count > 1 else { return parts.first?.records ?? [] }
+        guard parts.allSatisfy({ $0.positions != nil }) else { return parts.flatMap(\.records) }
+        var out: [FlowRecord] = []
+        out.reserveCapacity(parts.reduce(0) { $0 + $1.records.count })
+        var next = [Int](repeating: 0, count: parts.count)
+        while true {
+            var best = -1
+            var bestPosition = Int.max
+            for i in parts.indices where next[i] < parts[i].records.count {
+                let p = parts[i].positions![next[i]]
+                if p < bestPosition {
+                    bestPosition = p
+                    best = i
+                }
+            }
+            guard best >= 0 else { return out }
+            out.append(parts[best].records[next[best]])
+            next[best] += 1
+        }
     }
 
     @inline(__always) static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }

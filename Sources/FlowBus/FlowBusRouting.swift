@@ -53,4 +53,20 @@ public struct FlowBusRouting: Sendable {
         for i in parts.indices { parts[i].removeAll(keepingCapacity: true) }
         for r in records { parts[partition(of: r)].append(r) }
     }
+
+    /// ``split(_:into:)``, and each record's place in `records` beside it (so that a detector
+    /// owning several partitions can put the records back in their order).
+    public mutating func split(_ records: some Sequence<FlowRecord>, into parts: inout [[FlowRecord]], positions: inout [[Int]]) {
+        if parts.count != partitions { parts = Array(repeating: [], count: partitions) }
+        if positions.count != partitions { positions = Array(repeating: [], count: partitions) }
+        for i in parts.indices {
+            parts[i].removeAll(keepingCapacity: true)
+            positions[i].removeAll(keepingCapacity: true)
+        }
+        for (i, r) in records.enumerated() {
+            let p = partition(of: r)
+            parts[p].append(r)
+            positions[p].append(i)
+        }
+    }
 }

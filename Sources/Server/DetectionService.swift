@@ -152,8 +152,13 @@ public final class DetectionService: FlowSink, Service {
         }
         let limit = clock.milliseconds + Self.maximumClockLead
         var shedHashes: [UInt64] = []
-        let admitted = analyzer.withLockedValue { a -> Int in
+        // The detectors evaluate as soon as the flows' clock passes their next evaluation, here
+        // in the batch, not only on the once-a-second timer: what they find then depends on the
+        // traffic alone, not on how fast it arrives (a replayed day, a detector node reading the
+        // bus behind a collector, and the collector's own node find the same).
+        let (admitted, evaluated) = analyzer.withLockedValue { a -> (Int, [Finding]) in
             var admitted = 0
+            var evaluated: [Finding] = []
             for var r in batch.records {
                 guard shedder.admit(&r) else {
                     shedHashes.append(LoadShedder.pairHash(r))
@@ -161,11 +166,14 @@ public final class DetectionService: FlowSink, Service {
                 }
                 a.ingest(r, receivedAt: min(r.endMilliseconds, limit))
                 admitted += 1
+                if a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
             }
             a.flushPending()
-            return admitted
+            if a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
+            return (admitted, evaluated)
         }
         analysedRecords.increment(by: Int64(admitted))
+        if !evaluated.isEmpty { await publish(attribute(evaluated)) }
         let now = clock.milliseconds
         let lastMinute = shedPairs.withLockedValue { p in
             p.roll(at: now)

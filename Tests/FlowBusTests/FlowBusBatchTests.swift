@@ -60,6 +60,50 @@ struct FlowBusBatchTests {
         #expect(plain.readableBytes < 1_000 * 50, "\(plain.readableBytes) bytes for 1,000 IPv4 records")
     }
 
+    @Test func placesRoundTripAndPutTheBatchBackInOrder() throws {
+        let batch = (0..<2_000).map { Self.record($0, v6: $0 % 3 == 0, nat: $0 % 11 == 0) }
+        var routing = FlowBusRouting(partitions: 5, network: FlowBusRoutingTests.network)
+        var parts: [[FlowRecord]] = []
+        var positions: [[Int]] = []
+        routing.split(batch, into: &parts, positions: &positions)
+        var decoded: [(records: [FlowRecord], positions: [Int]?)] = []
+        for i in parts.indices {
+            let part = try FlowBusBatch.decodePart(FlowBusBatch.encode(parts[i], positions: positions[i]))
+            #expect(part.records == parts[i] && part.positions == positions[i])
+            decoded.append(part)
+        }
+        #expect(FlowBusBatch.merge(decoded) == batch, "the parts merged by place are the batch as the collector had it")
+        // Parts without places are put one after the other.
+        let plain = parts.map { (records: $0, positions: [Int]?.none) }
+        #expect(FlowBusBatch.merge(plain) == parts.flatMap { $0 })
+        // Places cost about a byte a record.
+        let with = FlowBusBatch.encode(parts[0], positions: positions[0]).readableBytes
+        let without = FlowBusBatch.encode(parts[0]).readableBytes
+        #expect(with - without <= parts[0].count * 2, "\(with - without) bytes of places for \(parts[0].count) records")
+    }
+
+    @Test func placesOnSomeRecordsOnlyOrGoingBackAreRefused() throws {
+        let records = [Self.record(3), Self.record(6)]
+        var bytes = Array(FlowBusBatch.encode(records, positions: [4, 9]).readableBytesView)
+        let flagsAt = 4 + 1 + 6 + 1 + 1 + 4
+        #expect(bytes[flagsAt] & 8 != 0)
+        // A zero gap (the same place twice) is refused.
+        bytes[flagsAt + 1] = 0
+        #expect(throws: FlowBusError.self) { try FlowBusBatch.decode(ByteBuffer(bytes: bytes)) }
+        // The first record with a place, the second without: refused.
+        let second = Array(FlowBusBatch.encode([Self.record(6)]).readableBytesView)
+        let secondRecord = Array(second[flagsAt...])
+        let firstWithPlace = Array(FlowBusBatch.encode([Self.record(3)], positions: [4]).readableBytesView)
+        var half = firstWithPlace
+        half[4] = 2 // two records
+        half += secondRecord
+        #expect(throws: FlowBusError.self) { try FlowBusBatch.decode(ByteBuffer(bytes: half)) }
+        // Places beyond the bound are refused.
+        #expect(throws: FlowBusError.self) {
+            try FlowBusBatch.decode(FlowBusBatch.encode(records, positions: [4, 9]), limits: .init(maximumPosition: 5))
+        }
+    }
+
     @Test func anEmptyBatchRoundTrips() throws {
         #expect(try FlowBusBatch.decode(FlowBusBatch.encode([FlowRecord]())) == [])
     }
