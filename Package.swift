@@ -658,6 +658,7 @@ let package = Package(
         .executableTarget(
             name: "mamori",
             dependencies: [
+                "ClusterBus", "NATSClient",
                 "Telephony", "FraudDetection",
                 "Reports",
                 "FlowCodec", "FlowEncoding", "FlowFiles", "MamoriCore", "Collector", "Server", "Simulator", "Detection", "Evaluation",

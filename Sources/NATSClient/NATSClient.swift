@@ -424,7 +424,7 @@ public actor NATSClient {
     /// Sends a request whose replies come to a subscription of their own and collects them until
     /// `isLast` says the one it got was the last, `limit` came, or `timeout` passes (then what
     /// came is returned). The subscription ends with it.
-    func collect(
+    public func collect(
         _ payload: ByteBuffer, to subject: String, limit: Int, timeout: Duration, isLast: @Sendable (NATSMessage) -> Bool
     ) async throws -> [NATSMessage] {
         let writer = try await connectedWriter()

@@ -287,10 +287,34 @@ public func buildApplication(
             storage: storage.failures, unstoredFindings: detection.unstoredCount,
             waitingAuditEntries: lawful.audit.deferredCount)
         let body =
-            "{\"status\":\"\(health.status)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(detection.currentLoad.jsonField)\(health.jsonFields)}\n"
+            "{\"status\":\"\(health.status)\",\"role\":\"\(role.rawValue)\",\"uptime_seconds\":\(Int(Date().timeIntervalSince(startedAt))),\"listeners\":[\(listeners)],\"flow_records\":\(totals.records)\(detection.currentLoad.jsonField)\(health.jsonFields)}\n"
         // 200 also when degraded: the server is up, collecting and detecting; restarting it would
         // not free the disk. Alert on "status" or mamori_storage_failing.
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+    // Readiness for a load balancer or an orchestrator: 503 while this node cannot do its part
+    // (flow listeners not bound; a collector that cannot publish, a detector that cannot read).
+    let (listenCount, busPublisher, consumer) = (collectorConfiguration.listen.count, publisher, busConsumer)
+    let readinessReasons: @Sendable () async -> [String] = {
+        var reasons: [String] = []
+        if role != .detector && collector.listeners.count < listenCount {
+            reasons.append("flow listeners not bound yet")
+        }
+        if let busPublisher, let reason = await busPublisher.notReadyReason() { reasons.append(reason) }
+        if let consumer, let reason = await consumer.notReadyReason() { reasons.append(reason) }
+        return reasons
+    }
+    routes.get("/readyz", .open) { _, _ -> Response in
+        let reasons = await readinessReasons()
+        struct Readiness: Encodable {
+            var ready: Bool
+            var role: String
+            var reasons: [String]
+        }
+        let body = (try? JSONEncoder().encode(Readiness(ready: reasons.isEmpty, role: role.rawValue, reasons: reasons))) ?? Data("{}".utf8)
+        return Response(
+            status: reasons.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body + Data("\n".utf8))))
     }
     let registry = dependencies.prometheus
     routes.get("/metrics", configuration.metricsOpen ? .open : .permission(.readMetrics)) { _, _ -> Response in
@@ -523,7 +547,21 @@ public func buildApplication(
                 logger: fileLogger, metricsFactory: factory))
     }
     // The bus's connection stops after everything that publishes to it or reads from it.
-    if let nats { app.addServices(nats) }
+    if let nats {
+        app.addServices(nats)
+        // `mamori cluster status` asks every node over NATS.
+        let node = configuration.cluster.node
+        let owned = role == .detector ? configuration.cluster.ownedPartitions : []
+        app.addServices(
+            ClusterStatusResponder(client: nats.client, settings: configuration.cluster.bus, logger: busLogger) {
+                let reasons = await readinessReasons()
+                let health = HealthReport(
+                    storage: storage.failures, unstoredFindings: detection.unstoredCount, waitingAuditEntries: lawful.audit.deferredCount)
+                return NodeStatus(
+                    node: node, role: role.rawValue, partitions: owned, ready: reasons.isEmpty, reasons: reasons, storage: health.status,
+                    flowRecords: Int(statistics.total.records), uptimeSeconds: Int(Date().timeIntervalSince(startedAt)))
+            })
+    }
     if let publisher { app.addServices(publisher) }
     // Collect-only (detection.enabled: false) or a collector node: the detectors' loop is not even started.
     if detects { app.addServices(detection) }

@@ -35,8 +35,20 @@ public struct ClusterSettings: Sendable {
     }
 
     public var role: Role = .all
-    /// This node's name (message ids, the NATS connection's name, logs).
-    public var node: String = ProcessInfo.processInfo.hostName
+    /// This node's name (message ids, the NATS connection's name, logs): 1–64 letters, digits,
+    /// '-' or '_'. The default is the host name, with anything else turned into '-'.
+    public var node: String = ClusterSettings.nodeName(from: ProcessInfo.processInfo.hostName)
+
+    /// Whether `name` can name a node.
+    public static func isValidNodeName(_ name: String) -> Bool {
+        (1...64).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    /// A node name made of a host name.
+    static func nodeName(from host: String) -> String {
+        let cleaned = String(host.prefix(64).map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" })
+        return cleaned.isEmpty ? "mamori" : cleaned
+    }
     /// The NATS servers (any of a cluster; the client learns the others).
     public var servers: [NATSServerAddress] = []
     public var user: String?
@@ -65,7 +77,7 @@ public struct ClusterSettings: Sendable {
     }
 
     /// The NATS client's configuration, with the password read from ``passwordFile``.
-    func natsConfiguration() throws(ConfigurationError) -> NATSClient.Configuration {
+    public func natsConfiguration() throws(ConfigurationError) -> NATSClient.Configuration {
         var c = NATSClient.Configuration(servers: servers, name: "mamori-\(role.rawValue)-\(node)")
         c.user = user
         if let passwordFile {
@@ -91,8 +103,7 @@ public struct ClusterSettings: Sendable {
         }
         if let x = m["node"] {
             let text = try x.string()
-            guard (1...64).contains(text.count), text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-            else {
+            guard isValidNodeName(text) else {
                 throw x.error("cluster.node must be 1–64 letters, digits, '-' or '_'; got '\(text)'")
             }
             s.node = text

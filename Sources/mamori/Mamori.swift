@@ -27,7 +27,7 @@ struct Mamori: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Decode.self, Analyze.self, Replay.self, Simulate.self, Whois.self, Consent.self, Audit.self, User.self, Token.self,
-            RPZ.self, BGP.self, Share.self, ReportsCommand.self, Fraud.self, Bench.self,
+            RPZ.self, BGP.self, Share.self, ReportsCommand.self, Fraud.self, Bench.self, Cluster.self,
         ]
     )
 }

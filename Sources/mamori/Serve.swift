@@ -112,6 +112,9 @@ struct Serve: AsyncParsableCommand {
         if let role, ClusterSettings.Role(rawValue: role) == nil {
             throw ValidationError("--role must be all, collector or detector; got '\(role)'")
         }
+        if let node, !ClusterSettings.isValidNodeName(node) {
+            throw ValidationError("--node must be 1–64 letters, digits, '-' or '_'; got '\(node)'")
+        }
         if (radius == nil) != (radiusSecret == nil) { throw ValidationError("--radius and --radius-secret go together") }
         if let radiusSecret, radiusSecret.utf8.count < RADIUSAccountingHandler.minimumSecretLength {
             throw ValidationError(

@@ -1,9 +1,14 @@
 import ClusterBus
+import Collector
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
 import MamoriCore
 import MamoriTesting
 import NATSClient
 import NATSWire
+import NIOCore
 import Testing
 
 @testable import Server
@@ -101,5 +106,59 @@ import Testing
         } catch {
             #expect("\(error)".contains("cluster.nats.servers is required for role collector"), "\(error)")
         }
+    }
+}
+
+/// /readyz: what a load balancer asks before sending work.
+@Suite struct ReadinessTests {
+    @Test("a node with its flow listeners bound is ready; /healthz names the role")
+    func readyWhenListening() async throws {
+        let dir = try TemporaryDirectory()
+        var c = MamoriConfiguration()
+        c.dataDirectory = dir.path
+        c.collector.listen = [SocketEndpoint(host: "127.0.0.1", port: 0)]
+        let (app, _) = try buildApplication(configuration: c)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                let body = String(buffer: response.body)
+                #expect(response.status == .ok, "\(body)")
+                #expect(body.contains("\"ready\":true") && body.contains("\"role\":\"all\"") && body.contains("\"reasons\":[]"), "\(body)")
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(String(buffer: response.body).contains("\"role\":\"all\""))
+            }
+        }
+    }
+
+    @Test("a detector that has not set up its partitions is not ready, and says why")
+    func detectorNotReadyBeforeTheBus() async throws {
+        let dir = try TemporaryDirectory()
+        var c = try MamoriConfiguration.parse(yaml: "cluster:\n  role: detector\n  nats:\n    servers: [nats://127.0.0.1:9]\n")
+        c.dataDirectory = dir.path
+        let (app, services) = try buildApplication(configuration: c)
+        #expect(services.role == .detector && services.busConsumer != nil && services.busPublisher == nil)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                let body = String(buffer: response.body)
+                #expect(response.status == .serviceUnavailable, "\(body)")
+                #expect(
+                    body.contains("\"ready\":false") && body.contains("not set up yet") && body.contains("\"role\":\"detector\""), "\(body)"
+                )
+            }
+        }
+    }
+}
+
+extension ClusterConfigurationTests {
+    @Test("the commented cluster section at the end of mamori.example.yaml parses once uncommented")
+    func exampleSection() throws {
+        let text = try String(contentsOfFile: ConfigurationTests.examplePath, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0 == "# cluster:" })
+        let section = lines[start...].prefix { $0.hasPrefix("#") }.map { String($0.dropFirst(2)) }.joined(separator: "\n")
+        let c = try MamoriConfiguration.parse(yaml: section)
+        #expect(c.cluster.role == .detector && c.cluster.node == "detector-1" && c.cluster.servers.count == 3)
+        #expect(c.cluster.bus.partitions == 16 && c.cluster.bus.replicas == 3 && c.cluster.ownedPartitions == Array(0..<8))
+        try c.cluster.validate()
     }
 }

@@ -113,6 +113,20 @@ struct ClusterWorldTests {
                 timeout: .seconds(300))
         }
         let records = try #require(simulated.firstMatch(of: /flows_exported=(\d+)/).flatMap { Int($0.1) }, "\(simulated)")
+        // Both cluster nodes are ready (the stream and the partitions' consumers set up).
+        for (name, port) in [("collector", collectorHTTP), ("detector", detectorHTTP)] {
+            var answer: (status: Int, body: String)?
+            for _ in 0..<200 {
+                answer = await httpGet(port: port, path: "/readyz")
+                if answer?.status == 200 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(
+                answer?.status == 200 && answer?.body.contains("\"role\":\"\(name)\"") == true, "\(name): \(String(describing: answer))")
+        }
+        // One of the three NATS servers goes down before the traffic: the bus goes on (the stream
+        // has three replicas; the nodes reconnect to the others).
+        nats[2].stop(signal: SIGKILL)
         for port in [singleUDP, collectorUDP] {
             let output = try await offThePool {
                 try mamori.run(["replay", capture, "--to", "127.0.0.1:\(port)", "--rate", "2000"], timeout: .seconds(300))
@@ -162,10 +176,39 @@ struct ClusterWorldTests {
             onlyOne.isEmpty && onlyCluster.isEmpty,
             "\(one.count) findings on one node, \(cluster.count) in the cluster; only on one node: \(onlyOne.sorted { $0.key < $1.key }.prefix(20)); only in the cluster: \(onlyCluster.sorted { $0.key < $1.key }.prefix(20))"
         )
+        // `mamori cluster status` sees both nodes ready, every partition read by the detector, nothing waiting.
+        let result = try await offThePool {
+            try mamori.runToExit(["cluster", "status", "--config", "\(d)/collector/mamori.yaml", "--json"], timeout: .seconds(60))
+        }
+        let status = result.stdout
+        #expect(result.status == 0, "\(result)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any], "\(status)")
+        let nodes = document["nodes"] as? [[String: Any]] ?? []
+        #expect(Set(nodes.compactMap { $0["node"] as? String }) == ["collector-1", "detector-1"], "\(status)")
+        #expect(nodes.allSatisfy { $0["ready"] as? Bool == true }, "\(status)")
+        let partitions = document["partitions"] as? [[String: Any]] ?? []
+        #expect(
+            partitions.count == 8
+                && partitions.allSatisfy { ($0["read_by"] as? [String]) == ["detector-1"] && ($0["pending"] as? Int) == 0 }, "\(status)")
+        #expect((document["stream"] as? [String: Any])?["replicas"] as? Int == 3, "\(status)")
+        // Without any NATS server the cluster's nodes say they are not ready; the single node is.
+        nats[0].stop(signal: SIGKILL)
+        nats[1].stop(signal: SIGKILL)
+        var notReady: [String: (status: Int, body: String)?] = [:]
+        for _ in 0..<100 {
+            notReady = [
+                "collector": await httpGet(port: collectorHTTP, path: "/readyz"),
+                "detector": await httpGet(port: detectorHTTP, path: "/readyz"),
+            ]
+            if notReady.values.allSatisfy({ $0?.status == 503 && $0?.body.contains("NATS") == true }) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(notReady.values.allSatisfy { $0?.status == 503 && $0?.body.contains("NATS") == true }, "\(notReady)")
+        #expect(await httpGet(port: singleHTTP, path: "/readyz")?.status == 200)
         // The collector analyses nothing; the detector's findings are in PostgreSQL, not in a file of its own.
         #expect(!FileManager.default.fileExists(atPath: "\(d)/detector/data/findings.sqlite"))
-        let collectorLog = SinkholeServeTests.log("\(d)/collector/mamori.log")
-        #expect(collectorLog.contains("cluster: this node is a collector"), "\(collectorLog)")
+        let collectorLog = (try? String(contentsOfFile: "\(d)/collector/mamori.log", encoding: .utf8)) ?? ""
+        #expect(collectorLog.contains("cluster: this node is a collector"), "\(collectorLog.prefix(3_000))")
     }
 
     /// Starts `mamori serve` for a node (`--role` when given) and waits for its /healthz.
