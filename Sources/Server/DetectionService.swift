@@ -152,10 +152,12 @@ public final class DetectionService: FlowSink, Service {
         }
         let limit = clock.milliseconds + Self.maximumClockLead
         var shedHashes: [UInt64] = []
-        // The detectors evaluate as soon as the flows' clock passes their next evaluation, here
-        // in the batch, not only on the once-a-second timer: what they find then depends on the
-        // traffic alone, not on how fast it arrives (a replayed day, a detector node reading the
-        // bus behind a collector, and the collector's own node find the same).
+        // The detectors evaluate as soon as the flows' clock passes their next evaluation, record
+        // by record, as they do on the once-a-second timer when traffic comes in real time: what
+        // they find then depends on the records and their order alone, not on how fast they arrive
+        // or how the collector batched them (a replayed day, a detector node reading the bus behind
+        // a collector, and the collector's own node find the same). A record later than an
+        // evaluation that has passed counts as late, as it would live.
         let (admitted, evaluated) = analyzer.withLockedValue { a -> (Int, [Finding]) in
             var admitted = 0
             var evaluated: [Finding] = []

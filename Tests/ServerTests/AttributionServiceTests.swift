@@ -291,7 +291,11 @@ struct AttributionServiceTests {
         }
         attribution.accounting(
             Self.start("carol", "203.0.113.7", at: Self.t0 - 60_000), from: IPAddress("198.19.252.1")!, receivedAt: Self.t0)
-        await service.consume(FlowBatch(records: scan(from: "203.0.113.7") + scan(from: "203.0.113.8")))
+        // The two scans at once, their records in time order as a collector receives them.
+        let both = (scan(from: "203.0.113.7") + scan(from: "203.0.113.8")).enumerated().sorted {
+            ($0.element.endMilliseconds, $0.offset % 300) < ($1.element.endMilliseconds, $1.offset % 300)
+        }.map(\.element)
+        await service.consume(FlowBatch(records: both))
         await service.evaluate()
         let found = try await store.findings(matching: FindingQuery(kind: .scanning))
         #expect(found.count == 2)
