@@ -92,7 +92,8 @@ public final class FlowBusConsumer: Service {
         logger.info(
             "bus: reading flow records from the stream",
             metadata: ["stream": "\(settings.stream)", "partitions": "\(partitions.map(String.init).joined(separator: ","))"])
-        await setUp()
+        // Set-up and pulls wait for a connection (a bus that is down): a shutdown cancels them.
+        await cancelWhenGracefulShutdown { await self.setUp() }
         var reassembly = FlowBusReassembly<JetStreamMessage>(
             ownedPartitions: partitions, partWaitMilliseconds: partWaitMilliseconds,
             maximumBuffered: pullBatch * max(1, partitions.count) * 2)
@@ -103,25 +104,7 @@ public final class FlowBusConsumer: Service {
         }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             // Every partition at once, without waiting for messages that are not there yet.
-            let pulled = await withTaskGroup(of: (Int, Result<[JetStreamMessage], any Error>).self) { group in
-                for p in partitions {
-                    group.addTask {
-                        do {
-                            return (
-                                p,
-                                .success(
-                                    try await self.jetStream.fetch(
-                                        stream: self.settings.stream, consumer: self.consumerName(p), batch: self.pullBatch, noWait: true))
-                            )
-                        } catch {
-                            return (p, .failure(error))
-                        }
-                    }
-                }
-                var out: [(Int, Result<[JetStreamMessage], any Error>)] = []
-                for await r in group { out.append(r) }
-                return out.sorted { $0.0 < $1.0 }
-            }
+            let pulled = await cancelWhenGracefulShutdown { await self.pull() }
             var count = 0
             var failures = 0
             for (p, result) in pulled {
@@ -169,6 +152,29 @@ public final class FlowBusConsumer: Service {
         guard await jetStream.client.isConnected else { return "no connection to a NATS server" }
         let failing = failingLogged.withLockedValue { $0.filter { $0 >= 0 }.sorted() }
         return failing.isEmpty ? nil : "cannot pull from partitions \(failing.map(String.init).joined(separator: ","))"
+    }
+
+    /// One pull from every owned partition at once, in partition order.
+    func pull() async -> [(Int, Result<[JetStreamMessage], any Error>)] {
+        await withTaskGroup(of: (Int, Result<[JetStreamMessage], any Error>).self) { group in
+            for p in partitions {
+                group.addTask {
+                    do {
+                        return (
+                            p,
+                            .success(
+                                try await self.jetStream.fetch(
+                                    stream: self.settings.stream, consumer: self.consumerName(p), batch: self.pullBatch, noWait: true))
+                        )
+                    } catch {
+                        return (p, .failure(error))
+                    }
+                }
+            }
+            var out: [(Int, Result<[JetStreamMessage], any Error>)] = []
+            for await r in group { out.append(r) }
+            return out.sorted { $0.0 < $1.0 }
+        }
     }
 
     func consumerName(_ p: Int) -> String { settings.consumerConfig(partition: p).durableName ?? "\(p)" }

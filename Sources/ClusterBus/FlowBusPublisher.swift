@@ -128,6 +128,15 @@ public final class FlowBusPublisher: FlowSink, Service {
     func publish(_ records: [FlowRecord], positions: [Int], partition: Int, identity: FlowBusBatchIdentity) async {
         let payload = FlowBusBatch.encode(records, positions: positions)
         let subject = "\(settings.subjectPrefix).\(partition)"
+        // The collector drains its queue at shutdown: with the bus down, that would wait for a
+        // connection part by part; the parts are counted as lost at once instead.
+        if Task.isShuttingDownGracefully, !(await jetStream.client.isConnected) {
+            lostUnavailable.increment(by: records.count)
+            failed(
+                "unavailable", "bus: flow records could not be published and are counted as lost (mamori_bus_lost_records_total)",
+                NATSClientError(.notConnected, "shutting down without a connection to NATS"))
+            return
+        }
         var headers = NATSHeaders()
         let (batch, partsList) = identity.headerValues
         headers.append(FlowBusBatchIdentity.batchHeader, batch)
