@@ -127,21 +127,25 @@ public struct ClusterStatus: Sendable {
             out += "stream: not readable (\(streamError ?? "unknown"))\n"
         }
         out += "\nnodes (\(nodes.count) answered):\n"
-        out += pad(["node", "role", "ready", "storage", "records", "uptime", "partitions / reasons"]) + "\n"
+        let nodeWidths = [max(12, (nodes.map(\.node.count).max() ?? 0) + 2), 10, 6, 9, 12, 10]
+        out += pad(["node", "role", "ready", "storage", "records", "uptime", "partitions / reasons"], nodeWidths) + "\n"
         for n in nodes {
-            let detail = n.ready ? ranges(n.partitions) : n.reasons.joined(separator: "; ")
+            let detail = n.ready ? (n.partitions.isEmpty ? "-" : ranges(n.partitions)) : n.reasons.joined(separator: "; ")
             out +=
-                pad([n.node, n.role, n.ready ? "yes" : "NO", n.storage, "\(n.flowRecords)", "\(n.uptimeSeconds) s", detail]) + "\n"
+                pad([n.node, n.role, n.ready ? "yes" : "NO", n.storage, "\(n.flowRecords)", "\(n.uptimeSeconds) s", detail], nodeWidths)
+                + "\n"
         }
         out += "\npartitions:\n"
-        out += pad(["partition", "pending", "ack-pending", "redelivered", "read by"]) + "\n"
+        let partitionWidths = [11, 10, 13, 13]
+        out += pad(["partition", "pending", "ack-pending", "redelivered", "read by"], partitionWidths) + "\n"
         for p in partitions {
             let c = p.consumer
             out +=
-                pad([
-                    "\(p.partition)", c.map { "\($0.pending)" } ?? "-", c.map { "\($0.ackPending)" } ?? "-",
-                    c.map { "\($0.redelivered)" } ?? "-", p.owners.isEmpty ? "NOBODY" : p.owners.joined(separator: ", "),
-                ]) + "\n"
+                pad(
+                    [
+                        "\(p.partition)", c.map { "\($0.pending)" } ?? "-", c.map { "\($0.ackPending)" } ?? "-",
+                        c.map { "\($0.redelivered)" } ?? "-", p.owners.isEmpty ? "NOBODY" : p.owners.joined(separator: ", "),
+                    ], partitionWidths) + "\n"
         }
         let unread = partitions.filter(\.owners.isEmpty).map(\.partition)
         if !unread.isEmpty && !nodes.isEmpty {
@@ -150,10 +154,10 @@ public struct ClusterStatus: Sendable {
         return out
     }
 
-    func pad(_ columns: [String]) -> String {
-        let widths = [12, 10, 6, 9, 12, 10]
-        return columns.enumerated().map { i, c in
-            i < widths.count ? c.padding(toLength: max(widths[i], c.count + 1), withPad: " ", startingAt: 0) : c
+    /// Columns padded to `widths` (each at least one wider than its text); the last is not padded.
+    func pad(_ columns: [String], _ widths: [Int]) -> String {
+        columns.enumerated().map { i, c in
+            i < columns.count - 1 ? c.padding(toLength: max(i < widths.count ? widths[i] : 0, c.count + 1), withPad: " ", startingAt: 0) : c
         }.joined()
     }
 

@@ -191,6 +191,15 @@ struct ClusterWorldTests {
             partitions.count == 8
                 && partitions.allSatisfy { ($0["read_by"] as? [String]) == ["detector-1"] && ($0["pending"] as? Int) == 0 }, "\(status)")
         #expect((document["stream"] as? [String: Any])?["replicas"] as? Int == 3, "\(status)")
+        // The same as a table for a terminal: both nodes ready, every partition read by the detector.
+        let table = try await offThePool {
+            try mamori.run(["cluster", "status", "--config", "\(d)/detector/mamori.yaml"], timeout: .seconds(60))
+        }
+        let rows = table.split(separator: "\n").map(String.init)
+        #expect(rows.first?.hasPrefix("stream MAMORI_FLOWS: ") == true && rows.contains { $0.contains("replicas 3") }, "\(table)")
+        #expect(rows.contains { $0.hasPrefix("collector-1") && $0.contains("collector") && $0.contains("yes") }, "\(table)")
+        #expect(rows.contains { $0.hasPrefix("detector-1") && $0.contains("yes") && $0.hasSuffix("0-7") }, "\(table)")
+        #expect(rows.filter { $0.hasSuffix("detector-1") }.count == 8 && !table.contains("NOBODY"), "\(table)")
         // Without any NATS server the cluster's nodes say they are not ready; the single node is.
         nats[0].stop(signal: SIGKILL)
         nats[1].stop(signal: SIGKILL)
