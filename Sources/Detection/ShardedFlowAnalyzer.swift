@@ -438,6 +438,10 @@ public struct ShardedFlowAnalyzer: Sendable {
     /// The latest time any analyzer was given.
     public var clock: Int64 { max(coordinator.now, shards.map(\.now).max() ?? .min) }
 
+    /// The clock as each record given one at a time leaves it, cheaply: one analyzer's own; with
+    /// several shards records are analysed in batches (``flushPending()``), and this is `.min`.
+    public var recordClock: Int64 { shardCount == 1 ? coordinator.now : .min }
+
     /// Whether the detectors' next evaluation is due at ``clock`` (``evaluate(now:)`` would run
     /// them). With several shards, records given one at a time move the clock when they are
     /// analysed (``flushPending()``).

@@ -152,12 +152,12 @@ public final class DetectionService: FlowSink, Service {
         }
         let limit = clock.milliseconds + Self.maximumClockLead
         var shedHashes: [UInt64] = []
-        // The detectors evaluate as soon as the flows' clock passes their next evaluation, record
-        // by record, as they do on the once-a-second timer when traffic comes in real time: what
-        // they find then depends on the records and their order alone, not on how fast they arrive
-        // or how the collector batched them (a replayed day, a detector node reading the bus behind
-        // a collector, and the collector's own node find the same). A record later than an
-        // evaluation that has passed counts as late, as it would live.
+        // The detectors evaluate as soon as a record moves the flows' clock past their next
+        // evaluation, as they do on the once-a-second timer when traffic comes in real time, and
+        // at the end of the batch if one is due: what they find then depends on the records and
+        // their order, not on how fast they arrive or how a collector batched them (a replayed
+        // day, a detector node reading the bus behind a collector, and the collector's own node
+        // find the same). A record behind an evaluation that has passed counts as late, as live.
         let (admitted, evaluated) = analyzer.withLockedValue { a -> (Int, [Finding]) in
             var admitted = 0
             var evaluated: [Finding] = []
@@ -166,9 +166,10 @@ public final class DetectionService: FlowSink, Service {
                     shedHashes.append(LoadShedder.pairHash(r))
                     continue
                 }
+                let before = a.recordClock
                 a.ingest(r, receivedAt: min(r.endMilliseconds, limit))
                 admitted += 1
-                if a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
+                if a.recordClock > before && a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
             }
             a.flushPending()
             if a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }

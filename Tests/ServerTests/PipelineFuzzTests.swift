@@ -170,7 +170,9 @@ struct PipelineFuzzTests {
                     endMilliseconds: wall + Int64(i) * 10)
             }
             await services.attribution.consume(FlowBatch(records: probes))
-            await services.detection.consume(FlowBatch(records: flood + probes))
+            // In time order, as a collector receives them: the detectors evaluate as the flows'
+            // clock passes each evaluation, and a record behind an evaluation counts as late.
+            await services.detection.consume(FlowBatch(records: (flood + probes).sorted { $0.endMilliseconds < $1.endMilliseconds }))
             await services.detection.evaluate()
             await services.detection.evaluate()
             try await client.execute(uri: "/api/v1/findings?kind=inbound-ddos", method: .get, headers: auth) { response in
