@@ -198,7 +198,8 @@ public func buildApplication(
         try dependencies.findingStore ?? postgresFindings ?? SQLiteFindingStore(path: configuration.findingsDatabase, observer: storage)
     let detection = DetectionService(
         configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
-        logger: detectionLogger, metricsFactory: factory, workers: configuration.detection.workers, attribution: attribution,
+        logger: detectionLogger, metricsFactory: factory, workers: configuration.detection.workers,
+        sheddingThreshold: configuration.detection.shedAfterBatches, attribution: attribution,
         clock: clock)
 
     // The cluster role (cluster:, docs/cluster.md): a collector publishes what it decodes to the

@@ -41,6 +41,11 @@ public struct DetectionSettings: Sendable {
     public var workers = 1
     /// Entries at most in each other per-address table (`detection.max_table_entries`).
     public var maximumTableEntries = 500_000
+    /// Batches waiting in the collector's queue beyond which the detectors shed whole address
+    /// pairs (`detection.shed_after_batches`, ``LoadShedder``). At or above
+    /// `collector.queue_capacity` nothing is shed: the collector drops whole batches instead
+    /// (counted), which a node that must analyse every record it keeps may prefer.
+    public var shedAfterBatches = 256
 
     public init() {}
 

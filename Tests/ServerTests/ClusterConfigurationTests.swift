@@ -162,3 +162,12 @@ extension ClusterConfigurationTests {
         try c.cluster.validate()
     }
 }
+
+extension ClusterConfigurationTests {
+    @Test("detection.shed_after_batches: the backlog beyond which pairs are shed, 256 by default, bounded")
+    func shedAfterBatches() throws {
+        #expect(try MamoriConfiguration.parse(yaml: "").detection.shedAfterBatches == 256)
+        #expect(try MamoriConfiguration.parse(yaml: "detection:\n  shed_after_batches: 65536\n").detection.shedAfterBatches == 65_536)
+        #expect(throws: ConfigurationError.self) { try MamoriConfiguration.parse(yaml: "detection:\n  shed_after_batches: 0\n") }
+    }
+}
