@@ -199,7 +199,8 @@ public func buildApplication(
     let detection = DetectionService(
         configuration: detectionConfiguration, store: store, retentionDays: configuration.detection.retentionDays,
         logger: detectionLogger, metricsFactory: factory, workers: configuration.detection.workers,
-        sheddingThreshold: configuration.detection.shedAfterBatches, attribution: attribution,
+        sheddingThreshold: configuration.detection.shedAfterBatches, evaluateOnFlowClock: configuration.detection.evaluateOnFlowClock,
+        attribution: attribution,
         clock: clock)
 
     // The cluster role (cluster:, docs/cluster.md): a collector publishes what it decodes to the
@@ -298,7 +299,9 @@ public func buildApplication(
     let (listenCount, busPublisher, consumer) = (collectorConfiguration.listen.count, publisher, busConsumer)
     let readinessReasons: @Sendable () async -> [String] = {
         var reasons: [String] = []
-        if role != .detector && collector.listeners.count < listenCount {
+        // At least one listener: a configured IPv6 listener on a host without IPv6 is skipped
+        // (logged), and the node still collects on the others.
+        if role != .detector && listenCount > 0 && collector.listeners.isEmpty {
             reasons.append("flow listeners not bound yet")
         }
         if let busPublisher, let reason = await busPublisher.notReadyReason() { reasons.append(reason) }

@@ -85,6 +85,10 @@ public final class DetectionService: FlowSink, Service {
         findingsHandlers.withLockedValue { $0.append(handler) }
     }
 
+    /// Whether the detectors evaluate as the flows' clock passes each evaluation, besides the timer
+    /// (``DetectionSettings/evaluateOnFlowClock``).
+    public let evaluateOnFlowClock: Bool
+
     /// This machine's time (records stamped further ahead than ``maximumClockLead`` are moved back).
     public let clock: any WallClock
 
@@ -94,11 +98,12 @@ public final class DetectionService: FlowSink, Service {
     public init(
         configuration: DetectionConfiguration, store: any FindingStore, retentionDays: Int, logger: Logger,
         metricsFactory: any MetricsFactory,
-        workers: Int = 1, sheddingThreshold: Int = 256, attribution: AttributionService? = nil,
+        workers: Int = 1, sheddingThreshold: Int = 256, evaluateOnFlowClock: Bool = false, attribution: AttributionService? = nil,
         attributionRetryInterval: Duration = .seconds(10),
         clock: any WallClock = SystemClock()
     ) {
         self.clock = clock
+        self.evaluateOnFlowClock = evaluateOnFlowClock
         self.attribution = attribution
         self.attributionRetryInterval = attributionRetryInterval
         analyzer = NIOLockedValueBox(ShardedFlowAnalyzer(configuration: configuration, shards: workers))
@@ -152,12 +157,12 @@ public final class DetectionService: FlowSink, Service {
         }
         let limit = clock.milliseconds + Self.maximumClockLead
         var shedHashes: [UInt64] = []
-        // The detectors evaluate as soon as a record moves the flows' clock past their next
-        // evaluation, as they do on the once-a-second timer when traffic comes in real time, and
-        // at the end of the batch if one is due: what they find then depends on the records and
-        // their order, not on how fast they arrive or how a collector batched them (a replayed
-        // day, a detector node reading the bus behind a collector, and the collector's own node
-        // find the same). A record behind an evaluation that has passed counts as late, as live.
+        // With evaluateOnFlowClock, the detectors evaluate as soon as a record moves the flows'
+        // clock past their next evaluation (as the once-a-second timer does when traffic comes in
+        // real time), and at the end of the batch if one is due: what they find then depends on
+        // the records and their order, not on how fast they arrive or how a collector batched
+        // them. A record behind an evaluation that has passed counts as late, as live.
+        let onFlowClock = evaluateOnFlowClock
         let (admitted, evaluated) = analyzer.withLockedValue { a -> (Int, [Finding]) in
             var admitted = 0
             var evaluated: [Finding] = []
@@ -169,10 +174,10 @@ public final class DetectionService: FlowSink, Service {
                 let before = a.recordClock
                 a.ingest(r, receivedAt: min(r.endMilliseconds, limit))
                 admitted += 1
-                if a.recordClock > before && a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
+                if onFlowClock && a.recordClock > before && a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
             }
             a.flushPending()
-            if a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
+            if onFlowClock && a.isEvaluationDue { evaluated += a.evaluate(now: a.clock) }
             return (admitted, evaluated)
         }
         analysedRecords.increment(by: Int64(admitted))

@@ -46,6 +46,13 @@ public struct DetectionSettings: Sendable {
     /// `collector.queue_capacity` nothing is shed: the collector drops whole batches instead
     /// (counted), which a node that must analyse every record it keeps may prefer.
     public var shedAfterBatches = 256
+    /// Whether the detectors evaluate at the record that moves the flows' clock past their next
+    /// evaluation (`detection.evaluate_on_flow_clock: true`), or only on the once-a-second timer
+    /// (the default). With live traffic both evaluate at the same flow times; with a replay or a
+    /// detector node reading a backlog from the bus, only the first makes what is found
+    /// independent of how fast the records arrive: every node of a cluster and any node it is
+    /// compared with should set it alike.
+    public var evaluateOnFlowClock = false
 
     public init() {}
 

@@ -151,7 +151,7 @@ extension MamoriConfiguration {
             try d.allowOnly([
                 "enabled", "subscriber_prefixes", "infrastructure_prefixes", "cgnat_pools", "laboratory_internet_prefixes",
                 "indicators_file", "allowlist_file", "retention_days", "thresholds", "max_pairs", "max_table_entries", "workers",
-                "shed_after_batches",
+                "shed_after_batches", "evaluate_on_flow_clock",
             ])
             if let p = d["subscriber_prefixes"] {
                 config.detection.subscriberPrefixes = try p.prefixes()
@@ -191,6 +191,7 @@ extension MamoriConfiguration {
             if let r = d["retention_days"] { config.detection.retentionDays = try r.int(in: 1...3650) }
             if let v = d["max_pairs"] { config.detection.maximumPairs = try v.int(in: 1_000...100_000_000) }
             if let v = d["shed_after_batches"] { config.detection.shedAfterBatches = try v.int(in: 1...10_000_000) }
+            if let v = d["evaluate_on_flow_clock"] { config.detection.evaluateOnFlowClock = try v.bool() }
             if let v = d["workers"] { config.detection.workers = try v.int(in: 1...64) }
             if let v = d["max_table_entries"] { config.detection.maximumTableEntries = try v.int(in: 1_000...100_000_000) }
             if let t = d["thresholds"] {

@@ -67,6 +67,7 @@ struct ClusterWorldTests {
           # The comparison needs every record analysed: the single node must not shed pairs when
           # the test suite's other work takes its CPU (a detector node never sheds; the bus waits).
           shed_after_batches: 65536
+          evaluate_on_flow_clock: true
 
         """.write(toFile: "\(d)/single/mamori.yaml", atomically: true, encoding: .utf8)
         try """
@@ -87,6 +88,8 @@ struct ClusterWorldTests {
         log_level: info
         http:
           listen: 127.0.0.1:\(detectorHTTP)
+        detection:
+          evaluate_on_flow_clock: true
         storage:
           engine: postgresql
           url: \(postgres.url)
