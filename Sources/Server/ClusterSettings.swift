@@ -37,7 +37,15 @@ public struct ClusterSettings: Sendable {
     public var role: Role = .all
     /// This node's name (message ids, the NATS connection's name, logs): 1–64 letters, digits,
     /// '-' or '_'. The default is the host name, with anything else turned into '-'.
-    public var node: String = ClusterSettings.nodeName(from: ProcessInfo.processInfo.hostName)
+    public var node: String = ClusterSettings.nodeName(from: ClusterSettings.localHostName())
+
+    /// The kernel's host name (gethostname(2)), without a DNS lookup: `ProcessInfo.hostName` asks
+    /// the resolver for the canonical name, a second or more per configuration where DNS is slow.
+    static func localHostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "mamori" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     /// Whether `name` can name a node.
     public static func isValidNodeName(_ name: String) -> Bool {
