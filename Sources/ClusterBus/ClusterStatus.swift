@@ -117,7 +117,7 @@ public struct ClusterStatus: Sendable {
     public var rendered: String {
         var out = ""
         if let s = stream {
-            let servers = s.cluster?.replicas.map { r in [s.cluster?.leader].compactMap { $0 } + r.map(\.name) } ?? []
+            let servers = [s.cluster?.leader].compactMap { $0 } + (s.cluster?.replicas ?? []).map(\.name)
             out += "stream \(s.config.name): \(s.state.messages) batches, \(s.state.bytes / 1_048_576) MiB"
             out += ", replicas \(s.config.replicas ?? 1)"
             if let leader = s.cluster?.leader { out += ", leader \(leader)" }

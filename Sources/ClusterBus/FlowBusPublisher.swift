@@ -34,7 +34,8 @@ public final class FlowBusPublisher: FlowSink, Service {
     private let routing: NIOLockedValueBox<FlowBusRouting>
     /// Distinguishes this process's message ids from a previous run's.
     let instance: String
-    private let sequence = ManagedAtomicCounter()
+    /// The next batch number.
+    private let sequence = NIOLockedValueBox<UInt64>(0)
     /// Whether ``run()`` has set up the stream.
     private let stream = NIOLockedValueBox(false)
     private let failing = NIOLockedValueBox(Set<String>())
@@ -116,16 +117,24 @@ public final class FlowBusPublisher: FlowSink, Service {
         if !stream.withLockedValue({ $0 }) {
             _ = await waitForStream(timeout: .seconds(10))
         }
-        let number = UInt64(sequence.add(1))
+        let number = sequence.withLockedValue { n in
+            defer { n += 1 }
+            return n
+        }
         let identity = FlowBusBatchIdentity(collector: instance, number: number, partitions: parts.map(\.0))
-        await withTaskGroup(of: Void.self) { group in
+        // Publishing counts as working again only when a whole batch went out: parts of one
+        // batch succeed and fail side by side while a stream is at its limit.
+        let published = await withTaskGroup(of: Bool.self) { group in
             for (partition, records, positions) in parts {
                 group.addTask { await self.publish(records, positions: positions, partition: partition, identity: identity) }
             }
+            return await group.reduce(true) { $0 && $1 }
         }
+        if published { recovered() }
     }
 
-    func publish(_ records: [FlowRecord], positions: [Int], partition: Int, identity: FlowBusBatchIdentity) async {
+    /// Publishes one part; false when it was lost (counted and logged).
+    func publish(_ records: [FlowRecord], positions: [Int], partition: Int, identity: FlowBusBatchIdentity) async -> Bool {
         let payload = FlowBusBatch.encode(records, positions: positions)
         let subject = "\(settings.subjectPrefix).\(partition)"
         // The collector drains its queue at shutdown: with the bus down, that would wait for a
@@ -135,7 +144,7 @@ public final class FlowBusPublisher: FlowSink, Service {
             failed(
                 "unavailable", "bus: flow records could not be published and are counted as lost (mamori_bus_lost_records_total)",
                 NATSClientError(.notConnected, "shutting down without a connection to NATS"))
-            return
+            return false
         }
         var headers = NATSHeaders()
         let (batch, partsList) = identity.headerValues
@@ -146,7 +155,7 @@ public final class FlowBusPublisher: FlowSink, Service {
             publishedRecords.increment(by: records.count)
             publishedMessages.increment()
             publishedBytes.increment(by: payload.readableBytes)
-            recovered()
+            return true
         } catch let error as JetStreamError where error.isStreamFull {
             lostStreamFull.increment(by: records.count)
             failed("stream_full", "bus: the stream is full; flow records are refused and counted (mamori_bus_lost_records_total)", error)
@@ -154,6 +163,7 @@ public final class FlowBusPublisher: FlowSink, Service {
             lostUnavailable.increment(by: records.count)
             failed("unavailable", "bus: flow records could not be published and are counted as lost (mamori_bus_lost_records_total)", error)
         }
+        return false
     }
 
     /// Logs a failure once until publishing succeeds again.
@@ -168,17 +178,5 @@ public final class FlowBusPublisher: FlowSink, Service {
             return !f.isEmpty
         }
         if was { logger.notice("bus: publishing flow records again") }
-    }
-}
-
-/// A counter handed out in blocks (message sequence numbers).
-final class ManagedAtomicCounter: Sendable {
-    private let value = NIOLockedValueBox(0)
-    /// Adds `n` and returns the value before.
-    func add(_ n: Int) -> Int {
-        value.withLockedValue { v in
-            defer { v += n }
-            return v
-        }
     }
 }
